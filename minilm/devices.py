@@ -1,0 +1,81 @@
+"""Choosing the device and the numeric precision the encoder runs in."""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; an explicit device must be available."""
+    if isinstance(device, torch.device):
+        device = str(device)
+    name = device.strip().lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        chosen = torch.device(name)
+    except RuntimeError as exc:
+        raise ValueError(
+            f"device ({device!r}) is not a device name; use auto, cpu, cuda, cuda:N or mps"
+        ) from exc
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device ({device!r}) is not available: no CUDA GPU; use cpu or auto")
+        if chosen.index is not None and chosen.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device ({device!r}) is not available: {torch.cuda.device_count()} CUDA GPU(s)"
+            )
+    elif chosen.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"device ({device!r}) is not available: no MPS; use cpu or auto")
+    elif chosen.type != "cpu":
+        raise ValueError(f"device ({device!r}) is not supported; use auto, cpu, cuda or mps")
+    return chosen
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), per /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """Map ``fp32|bf16|fp16|auto`` to a dtype that ``device`` runs well, or raise ``ValueError``.
+
+    ``auto`` is bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere.
+    """
+    name = precision.strip().lower()
+    if name == "auto":
+        if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+            return torch.bfloat16
+        return torch.float32
+    if name not in PRECISIONS:
+        raise ValueError(f"precision ({precision!r}) must be one of auto, fp32, bf16, fp16")
+    if name == "fp16" and device.type not in ("cuda", "mps"):
+        raise ValueError(f"precision fp16 needs a CUDA or MPS device, not {device.type}; use fp32")
+    if name == "bf16" and device.type == "cpu" and not cpu_has_native_bf16():
+        raise ValueError(
+            "precision bf16 needs a CPU with AVX512-BF16 or AMX (this one has neither) or a "
+            "CUDA device; use fp32"
+        )
+    return PRECISIONS[name]
+
+
+def precision_name(dtype: torch.dtype) -> str:
+    return next(name for name, value in PRECISIONS.items() if value == dtype)

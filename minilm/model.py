@@ -1,0 +1,182 @@
+"""The MiniLM network, in reading order: embeddings, attention, feed-forward, layer, encoder,
+pooling, and the sentence-embedding model that ties them together.
+
+It reproduces transformers' ``BertModel`` (post-LN, exact GELU, ``layer_norm_eps``) followed by
+sentence-transformers' masked mean pooling and L2 normalisation. Inference only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from minilm.config import MiniLMConfig
+
+
+class Embeddings(nn.Module):
+    """Word + position + token-type embeddings, then LayerNorm and dropout."""
+
+    def __init__(self, config: MiniLMConfig) -> None:
+        super().__init__()
+        self.word_embeddings = nn.Embedding(
+            config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id
+        )
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
+        seq_len = input_ids.shape[1]
+        positions = torch.arange(seq_len, device=input_ids.device)  # (T,)
+        x = self.word_embeddings(input_ids) + self.position_embeddings(positions)  # (B, T, H)
+        if token_type_ids is None:
+            # Every sentence is segment 0: add that row once instead of a (B, T) lookup.
+            x = x + self.token_type_embeddings.weight[0]
+        else:
+            x = x + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.norm(x))
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention with one fused query/key/value projection."""
+
+    def __init__(self, config: MiniLMConfig) -> None:
+        super().__init__()
+        self.num_heads = config.num_attention_heads
+        self.head_dim = config.head_dim
+        # One (3H, H) matmul instead of three (H, H) ones; rows are [query; key; value].
+        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        batch, seq_len, hidden = x.shape
+        qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hd)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
+        )  # (B, nh, T, hd)
+        y = y.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
+        return self.dropout(self.out(y))
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward: expand, activate, project back."""
+
+    def __init__(self, config: MiniLMConfig) -> None:
+        super().__init__()
+        self.intermediate = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.output = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.act = config.hidden_act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.intermediate(x)
+        if self.act == "gelu":
+            h = F.gelu(h)  # exact (erf) GELU, as BERT's "gelu"
+        elif self.act == "gelu_new":
+            h = F.gelu(h, approximate="tanh")
+        else:
+            h = F.relu(h)
+        return self.dropout(self.output(h))
+
+
+class TransformerLayer(nn.Module):
+    """Post-LN block: x = LN(x + attn(x)); x = LN(x + ffn(x))."""
+
+    def __init__(self, config: MiniLMConfig) -> None:
+        super().__init__()
+        self.attention = SelfAttention(config)
+        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.feed_forward = FeedForward(config)
+        self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+        x = self.attention_norm(x + self.attention(x, attn_mask))
+        return self.output_norm(x + self.feed_forward(x))
+
+
+class MiniLMModel(nn.Module):
+    """Embeddings and the stack of transformer layers; returns token states (B, T, H)."""
+
+    def __init__(self, config: MiniLMConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.layers = nn.ModuleList(TransformerLayer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads/queries.
+        attn_mask = attention_mask.bool()[:, None, None, :]
+        for layer in self.layers:
+            x = layer(x, attn_mask)
+        return x
+
+
+def pool(token_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:
+    """Pool token states (B, T, H) into one vector per sentence (B, H), in float32."""
+    states = token_states.float()
+    if mode == "cls":
+        return states[:, 0]
+    mask = attention_mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
+    if mode == "max":
+        return states.masked_fill(mask == 0, float("-inf")).amax(dim=1)
+    summed = (states * mask).sum(dim=1)  # (B, H)
+    counts = mask.sum(dim=1).clamp(min=1e-9)  # (B, 1); clamp guards all-padding rows
+    return summed / counts
+
+
+class SentenceTransformer(nn.Module):
+    """MiniLM sentence encoder: token states -> pooling -> L2 normalisation.
+
+    Built from a ``MiniLMConfig`` or from its fields as keyword arguments, e.g.
+    ``SentenceTransformer(num_hidden_layers=6, max_length=64)``. ``forward`` returns (B, H) float32.
+    """
+
+    def __init__(self, config: MiniLMConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        if config is None:
+            config = MiniLMConfig(**overrides)
+        elif overrides:
+            config = MiniLMConfig.from_dict(config.to_dict(), **overrides)
+        self.config = config
+        self.encoder = MiniLMModel(config)
+        self.eval()  # inference-only: dropout off unless a caller asks for train()
+
+    @property
+    def max_length(self) -> int:
+        return self.config.max_length
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if input_ids.dim() != 2 or input_ids.shape != attention_mask.shape:
+            raise ValueError(
+                f"input_ids {tuple(input_ids.shape)} and attention_mask "
+                f"{tuple(attention_mask.shape)} must both be (batch, seq_len)"
+            )
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length ({input_ids.shape[1]}) must be at most "
+                f"{self.config.max_position_embeddings} (max_position_embeddings); "
+                "truncate with the tokenizer's max_length"
+            )
+        states = self.encoder(input_ids, attention_mask, token_type_ids)
+        pooled = pool(states, attention_mask, self.config.pooling_mode)
+        if self.config.normalize:
+            pooled = F.normalize(pooled, p=2.0, dim=1)
+        return pooled

@@ -1,0 +1,116 @@
+"""WordPiece tokenization with the ``tokenizers`` library, identical to ``BertTokenizerFast``."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer
+from tokenizers.models import WordPiece
+from tokenizers.normalizers import BertNormalizer
+from tokenizers.pre_tokenizers import BertPreTokenizer
+from tokenizers.processors import BertProcessing
+
+from minilm.locate import ModelFiles, ModelFilesError, locate_model
+
+
+def _from_vocab(folder: Path) -> Tokenizer:
+    """Build the BERT WordPiece pipeline from ``vocab.txt`` (+ ``tokenizer_config.json``)."""
+    settings: dict = {}
+    if (folder / "tokenizer_config.json").is_file():
+        settings = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+    lowercase = bool(settings.get("do_lower_case", True))
+    tokenizer = Tokenizer(WordPiece.from_file(str(folder / "vocab.txt"), unk_token="[UNK]"))
+    tokenizer.normalizer = BertNormalizer(
+        clean_text=True,
+        handle_chinese_chars=bool(settings.get("tokenize_chinese_chars", True)),
+        strip_accents=settings.get("strip_accents"),
+        lowercase=lowercase,
+    )
+    tokenizer.pre_tokenizer = BertPreTokenizer()
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    if cls_id is None or sep_id is None:
+        raise ModelFilesError(f"{folder / 'vocab.txt'}: [CLS] or [SEP] is missing")
+    tokenizer.post_processor = BertProcessing(("[SEP]", sep_id), ("[CLS]", cls_id))
+    return tokenizer
+
+
+def load_tokenizer(folder: Path) -> Tokenizer:
+    """Read ``tokenizer.json`` (preferred) or ``vocab.txt`` from ``folder``, with no padding or
+    truncation set."""
+    try:
+        if (folder / "tokenizer.json").is_file():
+            tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        else:
+            tokenizer = _from_vocab(folder)
+    except ModelFilesError:
+        raise
+    except Exception as exc:
+        raise ModelFilesError(f"{folder}: tokenizer files are not readable ({exc})") from exc
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+class MiniLMTokenizer:
+    """Token ids and attention masks for a batch of texts, truncated at ``max_length`` tokens
+    (special tokens included) and padded to the longest text."""
+
+    def __init__(
+        self,
+        model_name: str | None = None,
+        max_length: int | None = None,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        files: ModelFiles | None = None,
+    ) -> None:
+        if files is None:
+            target = path if path is not None else model_name
+            if target is None:
+                raise ValueError("give model_name (e.g. 'all-MiniLM-L6-v2') or path")
+            files = locate_model(target)
+        if max_length is None:
+            max_length = files.max_seq_length or 512
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
+            raise ValueError(
+                f"max_length ({max_length!r}) must be an integer >= 2 ([CLS] and [SEP] count)"
+            )
+        self.max_length = max_length
+        self._counter = load_tokenizer(files.tokenizer_dir)
+        self._tokenizer = load_tokenizer(files.tokenizer_dir)
+        self._tokenizer.enable_truncation(max_length)
+        self.pad_token_id = self._tokenizer.token_to_id("[PAD]") or 0
+
+    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids with special tokens, truncated, unpadded."""
+        return [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Word-piece count of each text without special tokens and without truncation."""
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(enc.ids) for enc in encodings]
+
+    def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Pad id lists to the longest into (B, T) tensors, with the attention mask."""
+        width = max((len(row) for row in ids), default=0)
+        input_ids = torch.full((len(ids), width), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+            attention_mask[i, : len(row)] = 1
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": torch.zeros_like(input_ids),
+        }
+
+    def encode(self, texts: Sequence[str] | str) -> dict[str, torch.Tensor]:
+        """Tokenize texts into padded ``input_ids``, ``attention_mask`` and ``token_type_ids``."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return self.pad(self.encode_ids(texts))
+
+    __call__ = encode

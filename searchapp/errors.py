@@ -1,0 +1,27 @@
+"""Named exceptions: the CLI turns each into one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+
+class SearchAppError(Exception):
+    """Base class for every error a user can cause or fix."""
+
+
+class IndexNotFoundError(SearchAppError):
+    """No index exists at the given folder."""
+
+
+class ModelMismatchError(SearchAppError):
+    """The index was built with another model or settings."""
+
+
+class CorruptIndexError(SearchAppError):
+    """A file of the index is damaged; the message names it and the fix."""
+
+
+class IndexLockedError(SearchAppError):
+    """Another process is writing to the index."""
+
+
+class BadInputError(SearchAppError):
+    """A path, query or option value that cannot be used."""
