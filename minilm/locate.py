@@ -108,9 +108,7 @@ def files_in_folder(
     """Describe a local sentence-transformers (or plain BERT) folder, reading its settings."""
     weights = next((folder / f for f in WEIGHT_FILES if (folder / f).is_file()), None)
     if weights is None:
-        raise ModelFilesError(
-            f"{folder}: no weights file (looked for {', '.join(WEIGHT_FILES)})"
-        )
+        raise ModelFilesError(f"{folder}: no weights file (looked for {', '.join(WEIGHT_FILES)})")
     if tokenizer_dir is None:
         tokenizer_dir = folder
     if not any((tokenizer_dir / f).is_file() for f in TOKENIZER_FILES):
@@ -215,7 +213,9 @@ def _from_package(variant: Variant) -> ModelFiles | str:
         if location.suffix == ".onnx":
             files = _onnx_file(location, variant.name, source, variant, package.sha256)
         else:
-            files = files_in_folder(location, name=variant.name, source=source, sha256=package.sha256)
+            files = files_in_folder(
+                location, name=variant.name, source=source, sha256=package.sha256
+            )
         verify_checksum(files.weights_path, package.sha256)
         return files
     return "; ".join(reasons) if reasons else "no package ships this model"

@@ -41,7 +41,9 @@ def read_onnx_weights(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, An
     try:
         graph = onnx.load(str(path)).graph
     except Exception as exc:
-        raise ModelFilesError(f"{path}: not a readable ONNX model ({exc}); replace the file") from exc
+        raise ModelFilesError(
+            f"{path}: not a readable ONNX model ({exc}); replace the file"
+        ) from exc
     arrays = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
     producers = {out: node for node in graph.node for out in node.output}
     consumers: dict[str, list[Any]] = {}
@@ -102,7 +104,11 @@ def _infer_config(
         if node.op_type in ("Div", "Mul") and head_dim is None:
             # Attention scores: (Q @ K^T) / sqrt(head_dim), or * 1/sqrt(head_dim).
             scores = producers.get(node.input[0])
-            if scores is None or scores.op_type != "MatMul" or any(i in arrays for i in scores.input):
+            if (
+                scores is None
+                or scores.op_type != "MatMul"
+                or any(i in arrays for i in scores.input)
+            ):
                 continue
             scale = _constant(graph, arrays, node.input[1])
             if scale is not None and scale.size == 1 and float(scale) > 0:

@@ -61,7 +61,9 @@ def _canonical(name: str) -> str:
         if name.startswith(prefix):
             name = name[len(prefix) :]
             break
-    return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+    return name.replace("LayerNorm.gamma", "LayerNorm.weight").replace(
+        "LayerNorm.beta", "LayerNorm.bias"
+    )
 
 
 def map_hf_state_dict(
@@ -103,9 +105,7 @@ def map_hf_state_dict(
                     ours[f"{dst}{our_name}.{kind}"] = tensor
 
     unexpected = sorted(k for k in state if k not in used and not _UNUSED.match(k))
-    expected_shapes = {
-        name: tuple(p.shape) for name, p in model.state_dict().items()
-    }
+    expected_shapes = {name: tuple(p.shape) for name, p in model.state_dict().items()}
     misshapen = [
         f"{name} {tuple(t.shape)} != {expected_shapes[name]}"
         for name, t in ours.items()

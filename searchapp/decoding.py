@@ -1,0 +1,377 @@
+"""Turning a file's bytes into the text that is chunked and searched.
+
+The text is *normalised*: ``\\r\\n`` and ``\\r`` become ``\\n`` and other control characters (except
+tab) become spaces, so character offsets and line numbers of chunks refer to this text, not to
+the bytes on disk. Decoding never raises on any bytes: it returns None for binary data, tries the
+Unicode encodings a byte-order mark names, then UTF-8, then cp1252 (or latin-1, which accepts every
+byte). HTML is reduced to its visible text; a ``.jsonl`` file in the BEIR corpus format
+(``{"_id": ..., "title": ..., "text": ...}`` per line) gives one document per record.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import os
+import re
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from searchapp.errors import SearchAppError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50 * 1024 * 1024
+SNIFF_BYTES = 8192  # binary detection looks at this much of the start
+MAX_CONTROL_FRACTION = 0.1  # more control characters than this in the sniffed start: binary
+HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
+JSONL_SUFFIX = ".jsonl"
+MAX_BAD_LINE_WARNINGS = 5  # per file; the rest are only counted
+
+# The longest mark first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Characters that count towards "binary": C0 controls but tab, newlines, form feed and escape
+# (ANSI colours in logs), and DEL.
+_CONTROL_BYTES = bytes([*range(0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
+_BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
+# In accepted text, control characters but tab and newline become spaces (one for one).
+_SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
+
+
+class NotTextError(SearchAppError):
+    """A file that cannot be indexed as text; ``str(error)`` is the reason alone, ``path`` the
+    file (the indexer reports both)."""
+
+    def __init__(self, reason: str, path: Path | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.path = path
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    """A file's normalised text and the encoding it was read with."""
+
+    text: str
+    encoding: str
+
+
+@dataclass(frozen=True)
+class SourceDocument:
+    """One document to chunk: a whole file, or one record of a JSONL corpus.
+
+    ``doc_id`` is the record's id for a JSONL record, else the file's absolute path.
+    """
+
+    doc_id: str
+    path: Path
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class JsonlRecord:
+    """One line of a BEIR-format JSONL corpus; ``text`` holds the title, a newline and the text
+    when the title is not empty."""
+
+    doc_id: str
+    title: str
+    text: str
+    line: int
+
+
+@dataclass
+class JsonlStats:
+    """What ``iter_jsonl_records`` saw, filled in as it goes."""
+
+    records: int = 0
+    bad_lines: int = 0
+    duplicate_ids: int = 0
+
+
+# -- bytes -> text ---------------------------------------------------------------------------
+
+
+def decode_bytes(data: bytes) -> str | None:
+    """The normalised text of ``data``, or None when it looks binary. Never raises."""
+    decoded = _decode(data)
+    return None if decoded is None else decoded.text
+
+
+def _decode(data: bytes) -> DecodedText | None:
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError:
+                return None  # a mark followed by bytes that are not that encoding: not text
+            if _too_many_controls(len(_BINARY_CONTROLS.findall(text[:SNIFF_BYTES])), text):
+                return None
+            return DecodedText(normalise(text), encoding)
+    if b"\x00" in data:
+        return None
+    head = data[:SNIFF_BYTES]
+    if _too_many_controls(len(head) - len(head.translate(None, _CONTROL_BYTES)), head):
+        return None
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return DecodedText(normalise(data.decode(encoding)), encoding)
+        except UnicodeDecodeError as exc:
+            if encoding == "utf-8" and exc.reason == "unexpected end of data":
+                # cut short inside a character (a size cap, a file being written): keep the rest
+                return DecodedText(normalise(data[: exc.start].decode(encoding)), encoding)
+    return DecodedText(normalise(data.decode("latin-1")), "latin-1")
+
+
+def _too_many_controls(count: int, sample: str | bytes) -> bool:
+    sniffed = min(len(sample), SNIFF_BYTES)
+    return sniffed > 0 and count / sniffed > MAX_CONTROL_FRACTION
+
+
+def normalise(text: str) -> str:
+    """``\\r\\n`` and ``\\r`` to ``\\n``; other control characters but tab to spaces."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if _SPACE_CONTROLS.search(text):
+        text = text.translate(_CONTROL_TO_SPACE)
+    return text
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def read_bytes(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a regular file, at most ``max_bytes`` (None: no cap).
+
+    Raises ``NotTextError`` (never ``OSError``) for a file that is too large, vanished, is not a
+    regular file or cannot be read. Opens without blocking, so a named pipe is refused, not read.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except FileNotFoundError:
+        raise NotTextError("vanished before it could be read", path) from None
+    except OSError as exc:
+        raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotTextError("not a regular file", path)
+        if max_bytes is not None and info.st_size > max_bytes:
+            raise NotTextError(
+                f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(info.st_size)})", path
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+    finally:
+        os.close(fd)
+    if max_bytes is not None and len(data) > max_bytes:  # grew while we looked
+        raise NotTextError(f"larger than the {_megabytes(max_bytes)} limit", path)
+    return data
+
+
+def read_text(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> DecodedText:
+    """A file's normalised text. Raises ``NotTextError`` for binary and unreadable files."""
+    decoded = _decode(read_bytes(path, max_bytes=max_bytes))
+    if decoded is None:
+        raise NotTextError("binary file", path)
+    return decoded
+
+
+def load_documents(
+    path: Path, *, data: bytes | None = None, max_bytes: int | None = DEFAULT_MAX_BYTES
+) -> list[SourceDocument]:
+    """The documents in a file: its visible text, or one per record of a BEIR JSONL corpus.
+
+    ``data`` is the file's content when the caller has already read it. Raises ``NotTextError``
+    (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files.
+    An empty text file gives one empty document; a JSONL corpus without good records gives [].
+    """
+    path = Path(path)
+    if data is None:
+        data = read_bytes(path, max_bytes=max_bytes)
+    elif max_bytes is not None and len(data) > max_bytes:
+        raise NotTextError(
+            f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(len(data))})", path
+        )
+    decoded = _decode(data)
+    if decoded is None:
+        raise NotTextError("binary file", path)
+    text = decoded.text
+    doc_id = str(path.absolute())
+    suffix = path.suffix.lower()
+    if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
+        return [
+            SourceDocument(doc_id=record.doc_id, path=path, title=record.title, text=record.text)
+            for record in iter_jsonl_records(text, path)
+        ]
+    if suffix in HTML_SUFFIXES or looks_like_html(text):
+        title, visible = html_to_text(text)
+        return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]
+    return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB"
+
+
+# -- HTML ------------------------------------------------------------------------------------
+
+_INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
+_PARAGRAPH_TAGS = frozenset({
+    "address", "article", "aside", "blockquote", "details", "dialog", "div", "dl", "fieldset",
+    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hr", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "ul",
+})
+_LINE_TAGS = frozenset({"br", "dd", "dt", "li", "option", "tr", "caption"})
+_CELL_TAGS = frozenset({"td", "th"})
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def looks_like_html(text: str) -> bool:
+    """Whether text starts like an HTML page (``<!doctype html`` or ``<html``)."""
+    head = text[:512].lstrip().lower()
+    return head.startswith(("<!doctype html", "<html"))
+
+
+def html_to_text(html: str) -> tuple[str, str]:
+    """(title, visible text) of an HTML page: no scripts, styles or head; block elements on
+    their own lines (blank lines between paragraphs); entities decoded; spaces collapsed."""
+    parser = _VisibleText()
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError) as exc:  # its few hard failures: keep what it read
+        logger.warning("HTML parsing stopped early (%s); keeping the text read so far", exc)
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return " ".join("".join(parser.title_parts).split()), text
+
+
+class _VisibleText(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self._hidden: dict[str, int] = {}  # open invisible elements by tag
+        self._in_title = 0
+        self._in_pre = 0
+        self._seen_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "body":
+            self._hidden.pop("head", None)  # <head> is often left open
+        if tag in _INVISIBLE_TAGS:
+            self._hidden[tag] = self._hidden.get(tag, 0) + 1
+        elif tag == "title":
+            self._in_title += 1
+        elif tag == "pre":
+            self._in_pre += 1
+        self._break(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._hidden.get(tag):
+            self._hidden[tag] -= 1
+            if not self._hidden[tag]:
+                del self._hidden[tag]
+        elif tag == "title" and self._in_title:
+            self._in_title -= 1
+            self._seen_title = True
+        elif tag == "pre" and self._in_pre:
+            self._in_pre -= 1
+        self._break(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._break(tag)  # <br/>; a self-closed <script/> hides nothing
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title and not self._seen_title:
+            self.title_parts.append(data)
+            return
+        if self._hidden:
+            return
+        self.parts.append(data if self._in_pre else data.replace("\n", " "))
+
+    def _break(self, tag: str) -> None:
+        if self._hidden:
+            return
+        if tag in _PARAGRAPH_TAGS:
+            self.parts.append("\n\n")
+        elif tag in _LINE_TAGS:
+            self.parts.append("\n")
+        elif tag in _CELL_TAGS:
+            self.parts.append(" ")
+
+
+# -- JSONL corpora ---------------------------------------------------------------------------
+
+
+def is_beir_jsonl(text: str) -> bool:
+    """Whether the first non-empty line is a JSON object with ``_id`` (or ``id``) and ``text``."""
+    for line in text.split("\n", 100):  # a leading run of blank lines is not a corpus
+        if line.strip():
+            return _parse_record(line) is not None
+    return False
+
+
+def iter_jsonl_records(
+    text: str, path: Path | str, *, stats: JsonlStats | None = None
+) -> Iterator[JsonlRecord]:
+    """The records of a BEIR-format JSONL corpus. Bad lines and repeated ids are skipped with a
+    warning (the first few per file, then a count) and counted in ``stats``."""
+    stats = stats if stats is not None else JsonlStats()
+    seen: set[str] = set()
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        parsed = _parse_record(line)
+        if parsed is None:
+            stats.bad_lines += 1
+            if stats.bad_lines <= MAX_BAD_LINE_WARNINGS:
+                logger.warning(
+                    "%s:%d: skipped: not a JSON object with a string 'text' and an '_id'",
+                    path, number,
+                )
+            continue
+        doc_id, title, body = parsed
+        if doc_id in seen:
+            stats.duplicate_ids += 1
+            logger.warning("%s:%d: skipped: the id %r was used by an earlier line",
+                           path, number, doc_id)
+            continue
+        seen.add(doc_id)
+        stats.records += 1
+        yield JsonlRecord(
+            doc_id=doc_id, title=title, text=f"{title}\n{body}" if title else body, line=number
+        )
+    if stats.bad_lines > MAX_BAD_LINE_WARNINGS:
+        logger.warning("%s: %d bad lines skipped in all", path, stats.bad_lines)
+
+
+def _parse_record(line: str) -> tuple[str, str, str] | None:
+    """(id, title, text) of a corpus line, normalised, or None when it is not a record."""
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    doc_id = obj.get("_id", obj.get("id"))
+    body = obj.get("text")
+    title = obj.get("title") or ""
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)) or doc_id == "":
+        return None
+    if not isinstance(body, str) or not isinstance(title, str):
+        return None
+    return str(doc_id), normalise(title).strip(), normalise(body)

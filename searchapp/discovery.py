@@ -1,0 +1,267 @@
+"""Finding the files to index: walk folders, honour ignore files, skip what is not a document.
+
+Folders are walked depth first in sorted order, so the same tree always gives the same list.
+Hidden entries, version-control and tool folders (``.git``, ``node_modules``, ``__pycache__``) and
+virtual environments are left out silently, as is whatever a ``.gitignore`` or ``.searchignore``
+(same syntax, at any level of the walk, nested ones applying to their own subtree) excludes.
+Entries a person may have expected to be indexed — special files, symbolic links that are not
+followed, folders that cannot be read — are reported through ``on_skip`` and never opened.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+
+from searchapp.errors import BadInputError
+
+logger = logging.getLogger(__name__)
+
+IGNORE_FILES = (".gitignore", ".searchignore")  # read in this order: the later one wins
+SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
+VENV_NAMES = frozenset({"venv", ".venv", "env"})
+
+OnSkip = Callable[[Path, str], None]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path that was found but not indexed, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """Every file to index, and every path skipped on the way (see ``discover``)."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+# A chain of ignore specs that apply to a folder: (folder relative to the root, spec), outermost
+# first, so that a deeper file overrides a shallower one, as git does.
+_Chain = tuple[tuple[str, GitIgnoreSpec], ...]
+
+
+def discover(
+    paths: Sequence[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> Discovery:
+    """Collect ``iter_files`` into a list of files and a list of skips."""
+    result = Discovery()
+    result.files = list(
+        iter_files(
+            paths,
+            include=include,
+            exclude=exclude,
+            on_skip=lambda path, reason: result.skipped.append(Skipped(path, reason)),
+        )
+    )
+    return result
+
+
+def iter_files(
+    paths: Sequence[Path],
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    on_skip: OnSkip | None = None,
+) -> Iterator[Path]:
+    """Yield the regular files under ``paths`` (absolute, each once), in a deterministic order.
+
+    A file named in ``paths`` is always yielded; folders are walked. ``include``/``exclude`` are
+    gitignore-style globs matched against the path relative to the folder being walked
+    (``*.md``, ``docs/**``); with ``include``, only matching files are kept. ``on_skip(path,
+    reason)`` hears about each entry left out for a reason a person may want to know.
+    Raises ``BadInputError`` for a path that does not exist or a pattern that cannot be parsed.
+    """
+    report: OnSkip = on_skip or (lambda path, reason: None)
+    include_spec = _option_spec("--include", include)
+    exclude_spec = _option_spec("--exclude", exclude)
+    roots = [_checked_root(Path(raw)) for raw in paths]  # fail before yielding anything
+    seen: set[str] = set()
+    for root in roots:
+        for path in _files_under(root, include_spec, exclude_spec, report):
+            key = str(path)
+            if key not in seen:
+                seen.add(key)
+                yield path
+
+
+def _checked_root(path: Path) -> Path:
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        raise BadInputError(f"no such file or folder: {path}") from None
+    except OSError as exc:
+        raise BadInputError(f"cannot open {path}: {exc.strerror or exc}") from None
+    return path.absolute()
+
+
+def _option_spec(option: str, patterns: Sequence[str]) -> GitIgnoreSpec | None:
+    if not patterns:
+        return None
+    try:
+        return GitIgnoreSpec.from_lines(list(patterns))
+    except (ValueError, re.error) as exc:  # a bad pattern, or a bad range inside one
+        raise BadInputError(
+            f"{option} pattern could not be parsed ({exc}); use gitignore-style globs "
+            "such as '*.md' or 'docs/**'"
+        ) from None
+
+
+def _files_under(
+    root: Path,
+    include: GitIgnoreSpec | None,
+    exclude: GitIgnoreSpec | None,
+    report: OnSkip,
+) -> Iterator[Path]:
+    try:
+        mode = os.stat(root).st_mode  # a root given by the user is followed even if a link
+    except OSError as exc:
+        report(root, f"cannot read: {exc.strerror or exc}")
+        return
+    if stat.S_ISREG(mode):
+        yield root
+        return
+    if not stat.S_ISDIR(mode):
+        report(root, f"not a regular file ({_kind(mode)})")
+        return
+
+    real_root = os.path.realpath(root)
+    # (folder, its path relative to root with "/" separators, the ignore specs that apply)
+    stack: list[tuple[str, str, _Chain]] = [(str(root), "", ())]
+    while stack:
+        folder, rel_folder, chain = stack.pop()
+        chain = chain + _read_ignore_files(folder, rel_folder, report)
+        try:
+            with os.scandir(folder) as scan:
+                entries = sorted(scan, key=lambda entry: entry.name)
+        except OSError as exc:
+            report(Path(folder), f"cannot read folder: {exc.strerror or exc}")
+            continue
+        subfolders: list[tuple[str, str, _Chain]] = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError as exc:
+                report(Path(entry.path), f"cannot read: {exc.strerror or exc}")
+                continue
+            if stat.S_ISDIR(mode):
+                if _skip_folder(entry) or _ignored(chain, rel + "/") or _matches(exclude, rel + "/"):
+                    continue
+                subfolders.append((entry.path, rel, chain))
+                continue
+            if _ignored(chain, rel) or _matches(exclude, rel):
+                continue
+            if include is not None and not _matches(include, rel):
+                continue
+            if stat.S_ISREG(mode):
+                yield Path(entry.path)
+            elif stat.S_ISLNK(mode):
+                reason = _link_problem(entry.path, real_root)
+                if reason:
+                    report(Path(entry.path), reason)
+                else:
+                    yield Path(entry.path)
+            else:
+                report(Path(entry.path), f"not a regular file ({_kind(mode)})")
+        stack.extend(reversed(subfolders))  # popped in sorted order
+
+
+def _skip_folder(entry: os.DirEntry[str]) -> bool:
+    """Tool folders and virtual environments: never documents."""
+    if entry.name in SKIPPED_FOLDERS:
+        return True
+    if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+        return True
+    if entry.name in VENV_NAMES:
+        return any(
+            os.path.exists(os.path.join(entry.path, scripts, "activate"))
+            for scripts in ("bin", "Scripts")
+        )
+    return False
+
+
+def _link_problem(link: str, real_root: str) -> str | None:
+    """Why a symbolic link is not indexed, or None when it is a file inside the root."""
+    try:
+        mode = os.stat(link).st_mode
+    except OSError:
+        return "broken symbolic link (or one that loops)"
+    if stat.S_ISDIR(mode):
+        return "symbolic link to a folder (not followed)"
+    if not stat.S_ISREG(mode):
+        return f"symbolic link to something that is not a regular file ({_kind(mode)})"
+    target = os.path.realpath(link)
+    if os.path.commonpath([real_root, target]) != real_root:
+        return f"symbolic link to a file outside {real_root} ({target})"
+    return None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return "special file"
+
+
+def _read_ignore_files(folder: str, rel_folder: str, report: OnSkip) -> _Chain:
+    specs: list[tuple[str, GitIgnoreSpec]] = []
+    for name in IGNORE_FILES:
+        path = os.path.join(folder, name)
+        if not os.path.isfile(path):
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError as exc:
+            report(Path(path), f"cannot read ignore file: {exc.strerror or exc}")
+            continue
+        specs.append((rel_folder, _parse_ignore_lines(lines, path)))
+    return tuple(specs)
+
+
+def _parse_ignore_lines(lines: list[str], path: str) -> GitIgnoreSpec:
+    try:
+        return GitIgnoreSpec.from_lines(lines)
+    except (ValueError, re.error):  # keep the lines that parse; warn about the rest
+        good = []
+        for number, line in enumerate(lines, start=1):
+            try:
+                GitIgnoreSpec.from_lines([line])
+            except (ValueError, re.error) as exc:
+                logger.warning("%s:%d: ignoring a pattern that cannot be parsed: %s",
+                               path, number, exc)
+            else:
+                good.append(line)
+        return GitIgnoreSpec.from_lines(good)
+
+
+def _ignored(chain: _Chain, rel: str) -> bool:
+    """Whether the ignore files exclude ``rel`` (a folder ends in "/"); the deepest match wins."""
+    ignored = False
+    for base, spec in chain:
+        sub = rel[len(base) + 1 :] if base else rel
+        verdict = spec.check_file(sub).include
+        if verdict is not None:
+            ignored = verdict
+    return ignored
+
+
+def _matches(spec: GitIgnoreSpec | None, rel: str) -> bool:
+    return spec is not None and bool(spec.check_file(rel).include)

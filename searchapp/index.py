@@ -1,0 +1,286 @@
+"""``SearchIndex``: one index folder as a whole — settings, model, writer lock, add/search/remove.
+
+The CLI and the REPL are thin layers over this class.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from searchapp.chunking import ChunkingConfig
+from searchapp.errors import BadInputError, IndexNotFoundError, ModelMismatchError
+from searchapp.lock import WriterLock
+from searchapp.paths import resolve_index_dir
+from searchapp.searcher import Hit, Searcher, SearchOptions
+from searchapp.store import Store, remove_store_files
+from searchapp.vectors import VECTORS_NAME, VectorIndex, open_vectors, save_vectors
+
+if TYPE_CHECKING:
+    from minilm import SentenceEncoder
+    from searchapp.indexer import IndexReport, Progress
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+OVERLAP_TOKENS = 32
+
+
+class SearchIndex:
+    """An index folder: SQLite (source of truth) plus the FAISS vectors derived from it.
+
+    ``model`` defaults to the one the index was built with (or all-MiniLM-L6-v2 for a new one);
+    asking for another model on an existing index raises ``ModelMismatchError``.
+    """
+
+    def __init__(
+        self,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        model: str | None = None,
+        device: str = "auto",
+        precision: str = "fp32",
+        encoder: SentenceEncoder | None = None,
+    ) -> None:
+        self.index_dir = resolve_index_dir(index_dir)
+        self.device = device
+        self.precision = precision
+        self._model = model
+        self._encoder = encoder
+        self._store: Store | None = None
+        self._vectors: VectorIndex | None = None
+
+    # -- opening --------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return (self.index_dir / "index.db").exists()
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            if not self.exists():
+                raise IndexNotFoundError(
+                    f"no index at {self.index_dir}; run `search index PATH` to create one"
+                )
+            self._store = Store.open(self.index_dir, create=False)
+        return self._store
+
+    @property
+    def model_name(self) -> str:
+        """The model this index uses: recorded in the index, else asked for, else the default."""
+        recorded = self.store.get_meta().get("model") if self.exists() else None
+        return self._model or recorded or DEFAULT_MODEL
+
+    @property
+    def encoder(self) -> SentenceEncoder:
+        if self._encoder is None:
+            from minilm import SentenceEncoder
+
+            self._encoder = SentenceEncoder.from_pretrained(
+                self.model_name, device=self.device, precision=self.precision
+            )
+        return self._encoder
+
+    def _check_model(self, meta: dict[str, str]) -> None:
+        """Raise ``ModelMismatchError`` unless the encoder is the one the index was built with."""
+        if "model" not in meta:
+            return
+        encoder = self.encoder
+        fix = (
+            f"rebuild it with `search index --rebuild --model {encoder.name} PATH...` "
+            f"or use --model {meta['model']}"
+        )
+        if meta.get("model_sha256") and meta["model_sha256"] != encoder.weights_sha256:
+            raise ModelMismatchError(
+                f"the index at {self.index_dir} was built with {meta['model']} "
+                f"(weights {meta['model_sha256'][:12]}), not {encoder.name} "
+                f"(weights {encoder.weights_sha256[:12]}); {fix}"
+            )
+        if int(meta.get("dim", encoder.dim)) != encoder.dim:
+            raise ModelMismatchError(
+                f"the index at {self.index_dir} holds {meta['dim']}-d vectors but {encoder.name} "
+                f"gives {encoder.dim}-d; {fix}"
+            )
+
+    def _model_meta(self) -> dict[str, Any]:
+        encoder = self.encoder
+        chunking = self.chunking
+        return {
+            "model": self._model or encoder.name,
+            "model_sha256": encoder.weights_sha256,
+            "dim": encoder.dim,
+            "max_length": encoder.max_length,
+            "precision": encoder.precision,
+            "chunk_max_tokens": chunking.max_tokens,
+            "chunk_overlap_tokens": chunking.overlap_tokens,
+        }
+
+    @property
+    def chunking(self) -> ChunkingConfig:
+        meta = self.store.get_meta() if self.exists() else {}
+        if "chunk_max_tokens" in meta:
+            return ChunkingConfig(
+                max_tokens=int(meta["chunk_max_tokens"]),
+                overlap_tokens=int(meta["chunk_overlap_tokens"]),
+            )
+        max_tokens = self.encoder.max_length - 2  # [CLS] and [SEP] take two
+        return ChunkingConfig(
+            max_tokens=max_tokens, overlap_tokens=min(OVERLAP_TOKENS, max_tokens // 4)
+        )
+
+    @property
+    def vectors(self) -> VectorIndex:
+        if self._vectors is None:
+            dim = int(self.store.get_meta().get("dim", 0) or self.encoder.dim)
+            self._vectors = open_vectors(self.store, self.index_dir, dim)
+        return self._vectors
+
+    # -- writing --------------------------------------------------------------------------------
+
+    def add(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        rebuild: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[], None] | None = None,
+        progress: Progress | None = None,
+    ) -> IndexReport:
+        """Index files and folders (incrementally unless ``rebuild``)."""
+        from searchapp.indexer import Indexer
+
+        roots = _roots(paths)
+        with WriterLock(self.index_dir, wait=wait, on_wait=on_wait):
+            if rebuild:
+                self._discard()
+            encoder = self.encoder
+            store = self._store = self._store or Store.open(self.index_dir, create=True)
+            meta = store.get_meta()
+            self._check_model(meta)
+            if "model" not in meta:
+                store.set_meta(self._model_meta())
+            vectors = self.vectors
+            indexer = Indexer(
+                store,
+                vectors,
+                encoder,
+                tokenize=encoder.tokenizer.encode_ids,
+                count_tokens=encoder.tokenizer.count_tokens,
+                chunking=self.chunking,
+                progress=progress,
+            )
+            try:
+                report = indexer.run(roots, include=include, exclude=exclude)
+            finally:
+                # Whatever was committed is in SQLite; the vectors file follows it.
+                save_vectors(vectors, store, self.index_dir)
+            store.set_meta(
+                {"last_indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            )
+        return report
+
+    def remove(self, paths: Sequence[str | os.PathLike[str]]) -> int:
+        """Drop the documents at or below these paths; returns how many were removed."""
+        roots = [str(Path(p).expanduser().absolute()) for p in paths]
+        with WriterLock(self.index_dir):
+            store = self.store
+            gone = [
+                path
+                for path in store.all_paths()
+                if any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+            ]
+            with store.transaction():
+                removed = store.delete_documents_by_path(gone)
+            self.vectors.remove(np.asarray(removed, dtype=np.int64))
+            save_vectors(self.vectors, store, self.index_dir)
+        return len(gone)
+
+    def _discard(self) -> None:
+        """Delete the index's files (for --rebuild); the lock file stays, we hold it."""
+        self.close()
+        remove_store_files(self.index_dir)
+        (self.index_dir / VECTORS_NAME).unlink(missing_ok=True)
+
+    # -- reading --------------------------------------------------------------------------------
+
+    def embed_query(self, text: str) -> tuple[np.ndarray, int]:
+        """The query vector, and how many tokens the query had (to warn when it is truncated)."""
+        if not text.strip():
+            raise BadInputError("the query is empty; type some words to search for")
+        self._check_model(self.store.get_meta())
+        tokens = self.encoder.tokenizer.count_tokens([text])[0] + 2
+        return self.encoder.encode([text])[0], tokens
+
+    def search(self, text: str, k: int = 10, **options: Any) -> list[Hit]:
+        """Rank passages for ``text``; options as ``SearchOptions`` (mode, min_score, ...)."""
+        opts = SearchOptions(k=k, **options)
+        vector, _ = self.embed_query(text)
+        return self.search_vector(text, vector, opts)
+
+    def search_vector(self, text: str, vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+        with self.store.snapshot():
+            return Searcher(self.store, self.vectors).search(text, vector, options)
+
+    def context(self, hit: Hit, lines: int) -> str:
+        """The passage with ``lines`` lines of its source file around it (the passage alone when
+        the file changed or is a JSONL record)."""
+        if lines <= 0 or hit.doc_id != hit.path:
+            return hit.text
+        from searchapp.decoding import load_documents
+
+        try:
+            documents = load_documents(Path(hit.path))
+        except Exception:  # the file changed or vanished since indexing: show what we stored
+            return hit.text
+        if len(documents) != 1 or documents[0].text[hit.start_char : hit.end_char] != hit.text:
+            return hit.text
+        all_lines = documents[0].text.split("\n")
+        first = max(0, hit.start_line - 1 - lines)
+        last = min(len(all_lines), hit.end_line + lines)
+        return "\n".join(all_lines[first:last])
+
+    def stats(self) -> dict[str, Any]:
+        store = self.store
+        meta = store.get_meta()
+        counts = store.stats()
+        vectors_path = self.index_dir / VECTORS_NAME
+        return {
+            "index_dir": str(self.index_dir),
+            "model": meta.get("model"),
+            "model_sha256": meta.get("model_sha256"),
+            "dim": int(meta.get("dim", 0)),
+            "max_length": int(meta.get("max_length", 0)),
+            "precision": meta.get("precision"),
+            "documents": counts["documents"],
+            "chunks": counts["chunks"],
+            "db_bytes": counts["db_bytes"],
+            "vectors_bytes": vectors_path.stat().st_size if vectors_path.exists() else 0,
+            "last_indexed_at": meta.get("last_indexed_at"),
+            "schema_version": store.schema_version(),
+        }
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self._vectors = None
+
+
+def _roots(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    if not paths:
+        raise BadInputError("give at least one file or folder to index")
+    roots = []
+    for raw in paths:
+        path = Path(raw).expanduser().absolute()
+        if not path.exists():
+            raise BadInputError(f"no such file or folder: {raw}")
+        roots.append(path)
+    return roots

@@ -1,0 +1,317 @@
+"""Building and updating an index: files -> documents -> chunks -> token ids -> vectors -> store.
+
+Reading, decoding, chunking and tokenizing run in a producer thread that stays a bounded number of
+parts ahead of the encoder. The encoder takes a window of chunks, sorts it by length, embeds it in
+batches of a token budget, and the window is committed to SQLite in one transaction. A document's
+row is marked complete (its sha256 set) only in the transaction that stores its last chunk, so a
+killed run leaves at worst incomplete documents that the next run re-indexes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from searchapp.chunking import Chunk, ChunkingConfig, chunk_text
+from searchapp.decoding import load_documents, read_bytes
+from searchapp.discovery import iter_files
+from searchapp.errors import SearchAppError
+from searchapp.store import DocumentRow, Store
+from searchapp.vectors import VectorIndex
+
+logger = logging.getLogger(__name__)
+
+PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
+WINDOW_CHUNKS = 512  # chunks sorted and committed together
+TOKEN_BUDGET = 8192  # padded tokens per forward pass
+QUEUE_PARTS = 16  # how far the producer may run ahead
+
+
+class Encoder:
+    """What the indexer needs of ``minilm.SentenceEncoder`` (a fake serves in tests)."""
+
+    max_length: int
+    dim: int
+
+    def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...  # pragma: no cover
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class Progress:
+    """Callbacks the CLI uses to draw a progress bar; all optional."""
+
+    on_files: Callable[[int], None] = lambda total: None
+    on_file_done: Callable[[], None] = lambda: None
+    on_chunks: Callable[[int], None] = lambda count: None
+
+
+@dataclass
+class _Part:
+    """Some chunks of one document, with token ids; ``first``/``last`` mark its ends."""
+
+    path: str
+    doc_id: str
+    title: str
+    chunks: list[Chunk]
+    ids: list[list[int]]
+    first: bool
+    last: bool
+    size: int
+    mtime_ns: int
+    sha256: str
+    replace_path: bool  # first part of a changed file: drop the file's old documents first
+
+
+@dataclass
+class _FileDone:
+    path: str
+    status: str  # added | updated | unchanged | touched (same content, new mtime) | skipped
+    reason: str = ""
+    size: int = 0
+    mtime_ns: int = 0
+
+
+_DONE = object()
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorIndex,
+        encoder: Encoder,
+        *,
+        tokenize: Callable[[Sequence[str]], list[list[int]]],
+        count_tokens: Callable[[Sequence[str]], list[int]],
+        chunking: ChunkingConfig,
+        progress: Progress | None = None,
+    ) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.encoder = encoder
+        self.tokenize = tokenize
+        self.count_tokens = count_tokens
+        self.chunking = chunking
+        self.progress = progress or Progress()
+        self._open_document = -1
+
+    def run(
+        self, roots: Sequence[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+    ) -> IndexReport:
+        started = time.perf_counter()
+        report = IndexReport()
+        known = self.store.documents_by_path()
+        files = list(
+            iter_files(
+                roots,
+                include=include,
+                exclude=exclude,
+                on_skip=lambda p, r: report.skipped.append((str(p), r)),
+            )
+        )
+        self.progress.on_files(len(files))
+        seen = {str(p) for p in files}
+
+        parts: queue.Queue = queue.Queue(maxsize=QUEUE_PARTS)
+        stop = threading.Event()
+        producer = threading.Thread(
+            target=self._produce, args=(files, known, parts, stop), daemon=True, name="indexer-read"
+        )
+        producer.start()
+        try:
+            self._consume(parts, report)
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    parts.get_nowait()
+                except queue.Empty:
+                    producer.join(0.05)
+
+        gone = [path for path in known if path not in seen and _under_any(path, roots)]
+        if gone:
+            with self.store.transaction():
+                removed_ids = self.store.delete_documents_by_path(gone)
+            self.vectors.remove(np.asarray(removed_ids, dtype=np.int64))
+            report.removed = len(gone)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- producer thread ------------------------------------------------------------------------
+
+    def _produce(
+        self,
+        files: list[Path],
+        known: dict[str, list[DocumentRow]],
+        out: queue.Queue,
+        stop: threading.Event,
+    ) -> None:
+        try:
+            for path in files:
+                if stop.is_set():
+                    return
+                for item in self._file_items(path, known.get(str(path), [])):
+                    out.put(item)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            out.put(exc)
+        finally:
+            out.put(_DONE)
+
+    def _file_items(self, path: Path, rows: list[DocumentRow]) -> Iterator[_Part | _FileDone]:
+        key = str(path)
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            yield _FileDone(key, "skipped", "file name is not valid UTF-8; rename it to index it")
+            return
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            yield _FileDone(key, "skipped", f"cannot read: {exc.strerror or exc}")
+            return
+        complete = bool(rows) and all(row.sha256 for row in rows)
+        if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
+            yield _FileDone(key, "unchanged")
+            return
+        try:
+            data = read_bytes(path)
+            digest = hashlib.sha256(data).hexdigest()
+            if complete and all(row.sha256 == digest for row in rows):
+                yield _FileDone(key, "touched", size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+                return
+            documents = load_documents(path, data=data)
+        except SearchAppError as exc:
+            yield _FileDone(key, "skipped", str(exc))
+            return
+        replace = bool(rows)
+        for document in documents:
+            chunks = chunk_text(document.text, count_tokens=self.count_tokens, config=self.chunking)
+            starts = range(0, max(len(chunks), 1), PART_CHUNKS)
+            for n, start in enumerate(starts):
+                piece = chunks[start : start + PART_CHUNKS]
+                yield _Part(
+                    path=key,
+                    doc_id=document.doc_id,
+                    title=document.title,
+                    chunks=piece,
+                    ids=self.tokenize([c.text for c in piece]) if piece else [],
+                    first=n == 0,
+                    last=n == len(starts) - 1,
+                    size=stat.st_size,
+                    mtime_ns=stat.st_mtime_ns,
+                    sha256=digest,
+                    replace_path=replace,
+                )
+                replace = False
+        if not documents:
+            yield _FileDone(key, "skipped", "no text")
+            return
+        yield _FileDone(key, "updated" if rows else "added")
+
+    # -- consumer (this thread) -----------------------------------------------------------------
+
+    def _consume(self, parts: queue.Queue, report: IndexReport) -> None:
+        window: list[_Part | _FileDone] = []
+        pending = 0
+        while True:
+            item = parts.get()
+            if item is _DONE:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            window.append(item)
+            if isinstance(item, _Part):
+                pending += len(item.chunks)
+            if pending >= WINDOW_CHUNKS:
+                self._commit(window, report)
+                window, pending = [], 0
+        self._commit(window, report)
+
+    def _embed(self, ids: list[list[int]]) -> np.ndarray:
+        """Embed token id lists in length-sorted batches of at most TOKEN_BUDGET padded tokens."""
+        out = np.zeros((len(ids), self.encoder.dim), dtype=np.float32)
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+        start = 0
+        while start < len(order):
+            width = len(ids[order[start]])  # longest in the batch: it sets the padding
+            size = max(1, TOKEN_BUDGET // max(width, 1))
+            rows = order[start : start + size]
+            out[rows] = self.encoder.embed_ids([ids[i] for i in rows])
+            start += size
+        return out
+
+    def _commit(self, window: list[_Part | _FileDone], report: IndexReport) -> None:
+        parts = [item for item in window if isinstance(item, _Part)]
+        all_ids = [ids for part in parts for ids in part.ids]
+        vectors = self._embed(all_ids) if all_ids else np.zeros((0, self.encoder.dim), np.float32)
+        removed: list[int] = []
+        added_ids: list[int] = []
+        document_id = self._open_document
+        offset = 0
+        with self.store.transaction():
+            for item in window:
+                if isinstance(item, _FileDone):
+                    if item.status == "touched":
+                        self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
+                    elif item.status == "skipped":  # was text once, or vanished: drop what it was
+                        removed += self.store.delete_documents_by_path([item.path])
+                    continue
+                if item.replace_path:
+                    removed += self.store.delete_documents_by_path([item.path])
+                if item.first:
+                    removed += self.store.delete_document(item.doc_id)
+                    document_id = self.store.upsert_document(
+                        doc_id=item.doc_id,
+                        path=item.path,
+                        title=item.title or None,
+                        size=item.size,
+                        mtime_ns=item.mtime_ns,
+                        sha256=None,
+                    )
+                rows = vectors[offset : offset + len(item.chunks)]
+                offset += len(item.chunks)
+                added_ids += self.store.add_chunks(document_id, item.chunks, rows)
+                if item.last:
+                    self.store.mark_complete(document_id, item.sha256)
+        self._open_document = document_id  # a long document continues in the next window
+        self.vectors.remove(np.asarray(removed, dtype=np.int64))
+        if added_ids:
+            self.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
+        report.chunks += len(all_ids)
+        self.progress.on_chunks(len(all_ids))
+        for item in window:
+            if isinstance(item, _FileDone):
+                status = "unchanged" if item.status == "touched" else item.status
+                if status == "skipped":
+                    report.skipped.append((item.path, item.reason))
+                else:
+                    setattr(report, status, getattr(report, status) + 1)
+                self.progress.on_file_done()
+
+
+def _under_any(path: str, roots: Sequence[Path]) -> bool:
+    for root in roots:
+        root_text = str(root)
+        if path == root_text or path.startswith(root_text.rstrip(os.sep) + os.sep):
+            return True
+    return False

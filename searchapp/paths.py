@@ -1,0 +1,31 @@
+"""Where an index lives: ``--index-dir``, else ``$SEARCH_INDEX_DIR``, else a per-user data folder."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP_NAME = "searchapp"
+ENV_INDEX_DIR = "SEARCH_INDEX_DIR"
+
+
+def user_data_dir() -> Path:
+    """The platform's per-user data folder for this app (XDG on Linux)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~/AppData/Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Application Support")
+    else:
+        base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(base) / APP_NAME
+
+
+def resolve_index_dir(option: str | os.PathLike[str] | None = None) -> Path:
+    """The index folder to use, absolute, from the option, the environment or the default."""
+    if option is not None and os.fspath(option).strip():
+        return Path(option).expanduser().absolute()
+    env = os.environ.get(ENV_INDEX_DIR, "").strip()
+    if env:
+        return Path(env).expanduser().absolute()
+    return user_data_dir() / "index"

@@ -1,0 +1,130 @@
+"""``search repl``: answer each line as a query, with the model and index loaded once."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.markup import escape
+
+from searchapp.errors import SearchAppError
+from searchapp.index import SearchIndex
+from searchapp.paths import user_data_dir
+from searchapp.render import hits_json, inert, print_hits, print_passage
+from searchapp.searcher import MODES, Hit, SearchOptions
+
+HELP = """\
+Type a query and press Enter. Commands:
+  :k N        show N hits per query
+  :mode M     ranking: hybrid, dense or lexical
+  :json       toggle JSON output
+  :open N     show hit N of the last query in full, with its surrounding lines
+  :help       this help
+  :quit       leave (Ctrl-D too; Ctrl-C cancels the line)"""
+
+
+@dataclass
+class Repl:
+    index: SearchIndex
+    out: Console
+    err: Console
+    k: int = 10
+    mode: str = "hybrid"
+    as_json: bool = False
+    last: list[Hit] = field(default_factory=list)
+    last_query: str = ""
+
+    def run(self) -> None:
+        interactive = sys.stdin.isatty()
+        if interactive:
+            self._enable_history()
+            self.err.print(f"searching {escape(str(self.index.index_dir))} — :help for commands")
+        while True:
+            try:
+                line = input("search> ") if interactive else sys.stdin.readline()
+            except KeyboardInterrupt:
+                self.err.print()  # cancel the line, keep the session
+                continue
+            except EOFError:
+                break
+            if not interactive and line == "":
+                break
+            if not self.handle(line.strip()):
+                break
+        if interactive:
+            self._save_history()
+
+    def handle(self, line: str) -> bool:
+        """Answer one line; False when the user asked to leave."""
+        if not line:
+            return True
+        try:
+            if line.startswith(":"):
+                return self._command(line)
+            self._query(line)
+        except SearchAppError as exc:
+            self.err.print(f"[red]error:[/] {escape(inert(str(exc)))}")
+        return True
+
+    def _query(self, text: str) -> None:
+        options = SearchOptions(k=self.k, mode=self.mode)
+        vector, tokens = self.index.embed_query(text)
+        if tokens > self.index.encoder.max_length:
+            self.err.print(
+                f"[yellow]warning:[/] the query is {tokens} tokens; only the first "
+                f"{self.index.encoder.max_length} were used"
+            )
+        self.last, self.last_query = self.index.search_vector(text, vector, options), text
+        if self.as_json:
+            self.out.file.write(hits_json(self.last) + "\n")
+            self.out.file.flush()
+        else:
+            print_hits(self.out, self.last, text, show_fused=self.mode == "hybrid")
+
+    def _command(self, line: str) -> bool:
+        name, _, arg = line[1:].partition(" ")
+        arg = arg.strip()
+        if name in ("q", "quit", "exit"):
+            return False
+        if name in ("h", "help", "?"):
+            self.err.print(HELP, markup=False)
+        elif name == "k":
+            if not arg.isdigit() or int(arg) < 1:
+                raise SearchAppError(f":k needs a positive number, not {arg!r}")
+            self.k = int(arg)
+        elif name == "mode":
+            if arg not in MODES:
+                raise SearchAppError(f":mode must be one of {', '.join(MODES)}, not {arg!r}")
+            self.mode = arg
+        elif name == "json":
+            self.as_json = not self.as_json
+        elif name == "open":
+            if not arg.isdigit() or not 1 <= int(arg) <= len(self.last):
+                raise SearchAppError(f":open needs a hit number from 1 to {len(self.last)}")
+            hit = self.last[int(arg) - 1]
+            print_passage(self.out, hit, self.index.context(hit, 3), self.last_query)
+        else:
+            raise SearchAppError(f"unknown command :{name}; type :help")
+        return True
+
+    def _enable_history(self) -> None:
+        try:
+            import readline
+
+            self._history = user_data_dir() / "repl_history"
+            if self._history.exists():
+                readline.read_history_file(self._history)
+            readline.set_history_length(1000)
+        except (ImportError, OSError):
+            self._history = None
+
+    def _save_history(self) -> None:
+        try:
+            import readline
+
+            if getattr(self, "_history", None) is not None:
+                self._history.parent.mkdir(parents=True, exist_ok=True)
+                readline.write_history_file(self._history)
+        except (ImportError, OSError):
+            pass

@@ -1,0 +1,177 @@
+"""Answering a query: dense (FAISS), lexical (FTS5 BM25) or hybrid (reciprocal-rank fusion)."""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from searchapp.errors import BadInputError
+
+if TYPE_CHECKING:
+    from searchapp.store import Store, StoredChunk
+    from searchapp.vectors import VectorIndex
+
+MODES = ("hybrid", "dense", "lexical")
+# Candidates each ranker contributes to the fusion, and the RRF constant (Cormack et al., 2009).
+FUSION_DEPTH = 100
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage. ``score`` is always the cosine of query and passage."""
+
+    rank: int
+    score: float
+    path: str
+    doc_id: str
+    chunk_id: int
+    start_line: int
+    end_line: int
+    text: str
+    title: str | None = None
+    fused_rank: int | None = None
+    start_char: int = 0
+    end_char: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "path": self.path,
+            "doc_id": self.doc_id,
+            "chunk_id": self.chunk_id,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """How to rank and filter; validated at construction."""
+
+    k: int = 10
+    mode: str = "hybrid"
+    min_score: float | None = None
+    path_glob: str | None = None
+    per_doc: int = 1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            raise BadInputError(f"--top-k ({self.k}) must be a positive integer")
+        if self.mode not in MODES:
+            raise BadInputError(f"--mode ({self.mode!r}) must be one of {', '.join(MODES)}")
+        if self.min_score is not None and not -1.0 <= self.min_score <= 1.0:
+            raise BadInputError(f"--min-score ({self.min_score}) must be between -1 and 1")
+        if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
+            raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
+
+
+class Searcher:
+    """Ranks stored chunks for a query vector and its text."""
+
+    def __init__(self, store: Store, vectors: VectorIndex) -> None:
+        self.store = store
+        self.vectors = vectors
+
+    def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+        if not query.strip():
+            raise BadInputError("the query is empty; type some words to search for")
+        total = self.vectors.ntotal
+        if total == 0:
+            return []
+        # Filters drop candidates, so fetch more than k and widen until k survive or all are seen.
+        fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
+        while True:
+            ranked = self._rank(query, query_vector, options.mode, fetch)
+            hits = self._select(ranked, options)
+            if len(hits) >= options.k or fetch >= total:
+                return hits
+            fetch = min(total, fetch * 4)
+
+    def _rank(
+        self, query: str, query_vector: np.ndarray, mode: str, fetch: int
+    ) -> list[tuple[int, float, int | None]]:
+        """(chunk id, cosine, fused rank or None), best first."""
+        query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
+        dense: list[tuple[int, float]] = []
+        if mode in ("dense", "hybrid"):
+            scores, ids = self.vectors.search(query_vector, fetch)
+            dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        if mode == "dense":
+            return [(i, s, None) for i, s in dense]
+        lexical = [chunk_id for chunk_id, _ in self.store.lexical_search(query, fetch)]
+        cosine = dict(dense)
+        missing = [i for i in lexical if i not in cosine]
+        if missing:
+            cosine.update(self._cosines(missing, query_vector[0]))
+        if mode == "lexical":
+            return [(i, cosine[i], None) for i in lexical if i in cosine]
+        fused: dict[int, float] = {}
+        for ranking in ([i for i, _ in dense[:FUSION_DEPTH]], lexical[:FUSION_DEPTH]):
+            for position, chunk_id in enumerate(ranking, start=1):
+                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + position)
+        order = sorted(fused, key=lambda i: (-fused[i], -cosine.get(i, -1.0), i))
+        # Past the fusion depth, continue with the dense ranking so widening still finds more.
+        rest = [i for i, _ in dense if i not in fused]
+        return [(i, cosine.get(i, 0.0), n) for n, i in enumerate(order, start=1)] + [
+            (i, cosine[i], None) for i in rest
+        ]
+
+    def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
+        vectors = self.store.embeddings(ids)
+        return {i: float(v @ query_vector) for i, v in vectors.items()}
+
+    def _select(
+        self, ranked: list[tuple[int, float, int | None]], options: SearchOptions
+    ) -> list[Hit]:
+        if options.min_score is not None:
+            ranked = [r for r in ranked if r[1] >= options.min_score]
+        chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in ranked])}
+        per_doc: dict[str, int] = {}
+        hits: list[Hit] = []
+        for chunk_id, score, fused_rank in ranked:
+            chunk = chunks.get(chunk_id)
+            if chunk is None or not _path_matches(chunk, options.path_glob):
+                continue
+            if per_doc.get(chunk.doc_id, 0) >= options.per_doc:
+                continue
+            per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+            hits.append(_hit(len(hits) + 1, score, fused_rank, chunk))
+            if len(hits) == options.k:
+                break
+        return hits
+
+
+def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
+    if not pattern:
+        return True
+    path = chunk.path
+    name = path.rsplit("/", 1)[-1]
+    return (
+        fnmatch.fnmatch(path, pattern)
+        or fnmatch.fnmatch(name, pattern)
+        or fnmatch.fnmatch(path, f"*/{pattern}")
+    )
+
+
+def _hit(rank: int, score: float, fused_rank: int | None, chunk: StoredChunk) -> Hit:
+    return Hit(
+        rank=rank,
+        score=score,
+        path=chunk.path,
+        doc_id=chunk.doc_id,
+        chunk_id=chunk.id,
+        start_line=chunk.start_line or 1,
+        end_line=chunk.end_line or chunk.start_line or 1,
+        text=chunk.text,
+        title=chunk.title,
+        fused_rank=fused_rank,
+        start_char=chunk.start_char or 0,
+        end_char=chunk.end_char or 0,
+    )

@@ -1,0 +1,571 @@
+"""The SQLite store: the source of truth of an index folder (documents, chunks, vectors, FTS5)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+import sqlite_utils
+
+from searchapp.errors import (
+    BadInputError,
+    CorruptIndexError,
+    IndexLockedError,
+    IndexNotFoundError,
+    ModelMismatchError,
+    SearchAppError,
+)
+
+logger = logging.getLogger(__name__)
+
+DB_NAME = "index.db"
+REBUILD_HINT = "run `search index --rebuild` to recreate it"
+GENERATION_KEY = "generation"  # bumped by every committed transaction that changed chunks
+SCHEMA_VERSION_KEY = "schema_version"
+_MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query
+_WORD = re.compile(r"\w+")
+_F = TypeVar("_F", bound=Callable[..., Any])
+_SELECT_DOCUMENTS_BY = {
+    "path": "SELECT id FROM documents WHERE path IN (SELECT value FROM json_each(?))",
+    "doc_id": "SELECT id FROM documents WHERE doc_id IN (SELECT value FROM json_each(?))",
+}
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One row of ``documents``: a file, or one record of a JSONL file (many share a path)."""
+
+    id: int
+    doc_id: str
+    path: str
+    title: str | None
+    size: int | None
+    mtime_ns: int | None
+    sha256: str | None
+    indexed_at: str | None
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A chunk as the indexer hands it in; any object with these attributes will do."""
+
+    text: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+    ordinal: int
+
+
+class ChunkLike(Protocol):
+    text: str
+    start_char: int
+    end_char: int
+    start_line: int
+    end_line: int
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A stored chunk joined with its document, as search results need it."""
+
+    id: int
+    document_id: int
+    doc_id: str
+    path: str
+    title: str | None
+    ordinal: int | None
+    text: str
+    start_char: int | None
+    end_char: int | None
+    start_line: int | None
+    end_line: int | None
+
+
+def m001_initial(db: sqlite_utils.Database) -> None:
+    """Meta, documents, chunks with their embeddings, and an FTS5 index kept by triggers."""
+    statements = (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+        """CREATE TABLE documents (
+            id INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, path TEXT NOT NULL,
+            title TEXT, size INTEGER, mtime_ns INTEGER, sha256 TEXT, indexed_at TEXT)""",
+        "CREATE INDEX documents_path ON documents(path)",
+        # AUTOINCREMENT: a chunk id is never reused, so a stale vector id cannot name another chunk.
+        """CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER, text TEXT NOT NULL, start_char INTEGER, end_char INTEGER,
+            start_line INTEGER, end_line INTEGER, embedding BLOB NOT NULL)""",
+        "CREATE INDEX chunks_document_id ON chunks(document_id)",
+        """CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, content='chunks', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2')""",
+        # Triggers keep the FTS index in the same transaction as every chunk write, cascades too.
+        """CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text); END""",
+        """CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            END""",
+        """CREATE TRIGGER chunks_fts_update AFTER UPDATE OF id, text ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text); END""",
+    )
+    for sql in statements:
+        db.execute(sql)
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (m001_initial,)
+
+
+def fts_query(text: str) -> str:
+    """Turn any user text into a safe FTS5 query: each word quoted as a string, joined by OR."""
+    tokens = list(dict.fromkeys(_WORD.findall(text)))[:_MAX_QUERY_TOKENS]
+    return " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)
+
+
+def remove_store_files(index_dir: Path) -> None:
+    """Delete ``index.db`` and its WAL files (for ``--rebuild``); the store must be closed."""
+    for suffix in ("", "-wal", "-shm"):
+        (Path(index_dir) / (DB_NAME + suffix)).unlink(missing_ok=True)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None:
+    """The project's error for SQLite's "locked" and "damaged" failures; None for the rest."""
+    name, text = getattr(exc, "sqlite_errorname", "") or "", str(exc).lower()
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return IndexLockedError(
+            f"{path} is locked by another process writing to it; wait for it to finish and retry"
+        )
+    corrupt = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
+    if name.startswith(corrupt) or "malformed" in text or "not a database" in text:
+        return CorruptIndexError(f"{path} is damaged ({exc}); {REBUILD_HINT}")
+    return None
+
+
+def _guarded(method: _F) -> _F:
+    """Raise the project's named errors for SQLite's lock and corruption errors."""
+
+    @functools.wraps(method)
+    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            error = _named_error(self.path, exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Store:
+    """An index folder's ``index.db``; open with :meth:`Store.open`, write inside transactions."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        self._conn = db.conn
+        self._in_write = False  # inside transaction(): nested blocks join the outer one
+        self._chunks_changed = False
+
+    @classmethod
+    def open(cls, index_dir: Path, *, create: bool, timeout: float = 10.0) -> Store:
+        """Open ``index_dir/index.db``, creating it (and the folder) only when ``create``.
+
+        ``timeout`` is how many seconds a write waits for another writer before giving up.
+        """
+        index_dir = Path(index_dir)
+        path = index_dir / DB_NAME
+        if not path.exists():
+            if not create:
+                raise IndexNotFoundError(f"no index at {index_dir}; run `search index PATH` first")
+            try:
+                index_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadInputError(
+                    f"cannot create the index folder {index_dir} ({exc}); choose another folder"
+                ) from exc
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        store = cls(sqlite_utils.Database(conn, execute_plugins=False), path)
+        try:
+            store._configure_and_migrate(create=create)
+        except BaseException:
+            conn.close()
+            raise
+        return store
+
+    def _configure_and_migrate(self, *, create: bool) -> None:
+        try:
+            self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA schema_version").fetchone()
+            version = self.schema_version()
+            if version > len(MIGRATIONS):
+                raise CorruptIndexError(
+                    f"{self.path} has schema version {version}, newer than this searchapp "
+                    f"understands ({len(MIGRATIONS)}); upgrade searchapp or {REBUILD_HINT}"
+                )
+            if version == 0 and not create:
+                raise CorruptIndexError(
+                    f"{self.path} is empty or not a search index; {REBUILD_HINT}"
+                )
+            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+                self._apply_migration(number, migration)
+            self.get_meta()  # a cheap read of a later page: catches most truncated files
+        except sqlite3.DatabaseError as exc:
+            error = _named_error(self.path, exc)
+            if isinstance(error, IndexLockedError):
+                raise error from exc
+            if "unable to open" in str(exc):
+                raise BadInputError(
+                    f"cannot open {self.path} ({exc}); check the folder's permissions"
+                ) from exc
+            raise CorruptIndexError(f"{self.path} is damaged ({exc}); {REBUILD_HINT}") from exc
+
+    def _apply_migration(
+        self, number: int, migration: Callable[[sqlite_utils.Database], None]
+    ) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS _migrations "
+                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            if self.schema_version() >= number:
+                return  # another process applied it while we waited for the lock
+            logger.info("applying migration %s to %s", migration.__name__, self.path)
+            migration(self.db)
+            self._conn.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, migration.__name__, _now()),
+            )
+            self.set_meta({SCHEMA_VERSION_KEY: number})
+
+    # -- transactions -------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """Group writes into one ``BEGIN IMMEDIATE`` transaction; nested blocks join it.
+
+        An error anywhere inside rolls everything back. The generation counter is bumped in the
+        same transaction when chunks changed.
+        """
+        if self._in_write:
+            yield self
+            return
+        self._sql("BEGIN IMMEDIATE")
+        self._in_write, self._chunks_changed = True, False
+        try:
+            yield self
+            if self._chunks_changed:
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT(key) "
+                    "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+                    (GENERATION_KEY,),
+                )
+            self._sql("COMMIT")
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._in_write, self._chunks_changed = False, False
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        """Read in one consistent snapshot: other writers' commits stay invisible inside it."""
+        if self._conn.in_transaction:
+            yield self
+            return
+        self._sql("BEGIN DEFERRED")
+        try:
+            yield self
+        finally:
+            if self._conn.in_transaction:
+                self._conn.execute("COMMIT")
+
+    @_guarded
+    def _sql(self, statement: str) -> None:
+        self._conn.execute(statement)
+
+    # -- meta -----------------------------------------------------------------------------------
+
+    @_guarded
+    def get_meta(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
+
+    @_guarded
+    def set_meta(self, mapping: Mapping[str, object]) -> None:
+        """Store each value as text (``None`` deletes the key)."""
+        with self.transaction():
+            for key, value in mapping.items():
+                if value is None:
+                    self._conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+                    continue
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    (key, str(value)),
+                )
+
+    @_guarded
+    def generation(self) -> int:
+        """How many committed transactions changed chunks; vectors record the one they match."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
+        found = row.fetchone()
+        return int(found[0]) if found else 0
+
+    @_guarded
+    def schema_version(self) -> int:
+        if not self.db["_migrations"].exists():
+            return 0
+        return self._conn.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    @_guarded
+    def upsert_document(
+        self,
+        *,
+        doc_id: str,
+        path: str,
+        title: str | None = None,
+        size: int | None = None,
+        mtime_ns: int | None = None,
+        sha256: str | None = None,
+        indexed_at: str | None = None,
+    ) -> int:
+        """Insert or replace the document ``doc_id``, dropping its old chunks; returns its row id."""
+        values = (doc_id, path, title, size, mtime_ns, sha256, indexed_at or _now())
+        with self.transaction():
+            document_id = self._conn.execute(
+                "INSERT INTO documents (doc_id, path, title, size, mtime_ns, sha256, indexed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET "
+                "path = excluded.path, title = excluded.title, size = excluded.size, "
+                "mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
+                "indexed_at = excluded.indexed_at RETURNING id",
+                values,
+            ).fetchall()[0][0]
+            deleted = self._conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
+            self._chunks_changed |= deleted.rowcount > 0
+        return int(document_id)
+
+    @_guarded
+    def add_chunks(
+        self, document_id: int, chunks: Sequence[ChunkLike], embeddings: np.ndarray
+    ) -> list[int]:
+        """Store chunks with their (n, dim) embeddings; returns the new chunk ids in order.
+
+        A chunk without an ``ordinal`` attribute gets its position in ``chunks``.
+        """
+        if not chunks:
+            return []
+        vectors = np.asarray(embeddings, dtype="<f4")  # little-endian float32 on disk
+        if vectors.ndim != 2 or vectors.shape[0] != len(chunks):
+            raise ValueError(
+                f"embeddings have shape {vectors.shape} but there are {len(chunks)} chunks; "
+                f"pass one row per chunk: ({len(chunks)}, dim)"
+            )
+        ids: list[int] = []
+        with self.transaction():
+            self._check_dim(vectors.shape[1])
+            for position, (chunk, vector) in enumerate(zip(chunks, vectors)):
+                cursor = self._conn.execute(
+                    "INSERT INTO chunks (document_id, ordinal, text, start_char, end_char, "
+                    "start_line, end_line, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        document_id,
+                        getattr(chunk, "ordinal", position),
+                        chunk.text,
+                        chunk.start_char,
+                        chunk.end_char,
+                        chunk.start_line,
+                        chunk.end_line,
+                        vector.tobytes(),
+                    ),
+                )
+                ids.append(int(cursor.lastrowid))
+            self._chunks_changed = True
+        return ids
+
+    def _check_dim(self, dim: int) -> None:
+        stored = self.get_meta().get("dim")
+        if stored is None:
+            row = self._conn.execute("SELECT length(embedding) FROM chunks LIMIT 1").fetchone()
+            stored = str(row[0] // 4) if row else None
+        if stored is not None and int(stored) != dim:
+            raise ModelMismatchError(
+                f"embeddings have dimension {dim} but the index stores dimension {stored}; "
+                f"{REBUILD_HINT} with the new model"
+            )
+
+    @_guarded
+    def mark_complete(self, document_id: int, sha256: str) -> None:
+        """Record the content hash once every chunk of the document is stored."""
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE documents SET sha256 = ? WHERE id = ?", (sha256, document_id)
+            )
+
+    @_guarded
+    def touch_path(self, path: str, *, size: int, mtime_ns: int) -> None:
+        """Update size and mtime of the documents at ``path`` (content unchanged)."""
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
+                (size, mtime_ns, path),
+            )
+
+    @_guarded
+    def delete_documents_by_path(self, paths: Iterable[str]) -> list[int]:
+        """Delete every document at these paths; returns the ids of the chunks removed."""
+        return self._delete_documents("path", sorted(set(paths)))
+
+    @_guarded
+    def delete_document(self, doc_id: str) -> list[int]:
+        """Delete one document by ``doc_id``; returns the ids of the chunks removed."""
+        return self._delete_documents("doc_id", [doc_id])
+
+    def _delete_documents(self, column: str, values: list[str]) -> list[int]:
+        selected = _SELECT_DOCUMENTS_BY[column]  # fixed SQL; the values are bound
+        payload = (json.dumps(values),)
+        with self.transaction():
+            cursor = self._conn.execute(
+                f"SELECT id FROM chunks WHERE document_id IN ({selected}) ORDER BY id", payload
+            )
+            removed = [row[0] for row in cursor]
+            # ON DELETE CASCADE removes the chunks; their triggers remove the FTS rows.
+            self._conn.execute(f"DELETE FROM documents WHERE id IN ({selected})", payload)
+            self._chunks_changed |= bool(removed)
+        return removed
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    @_guarded
+    def documents_by_path(self) -> dict[str, list[DocumentRow]]:
+        """Every document grouped by path, for comparing against the files on disk."""
+        grouped: dict[str, list[DocumentRow]] = {}
+        for row in self._conn.execute(
+            "SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at "
+            "FROM documents ORDER BY path, id"
+        ):
+            document = DocumentRow(*row)
+            grouped.setdefault(document.path, []).append(document)
+        return grouped
+
+    @_guarded
+    def all_paths(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
+
+    @_guarded
+    def chunk_ids(self) -> np.ndarray:
+        """All chunk ids, ascending, as int64."""
+        cursor = self._conn.execute("SELECT id FROM chunks ORDER BY id")
+        return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+
+    @_guarded
+    def count_chunks(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    @_guarded
+    def count_documents(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+
+    def iter_embeddings(self, batch_size: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(ids (n,) int64, vectors (n, dim) float32)`` in id order, one batch at a time.
+
+        Use inside :meth:`snapshot` to see one consistent state while other processes write.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size ({batch_size}) must be at least 1")
+        last_id, width = -1, None
+        while True:
+            rows = self._fetch_embeddings(last_id, batch_size)
+            if not rows:
+                return
+            width = width or len(rows[0][1])
+            blob = b"".join(row[1] for row in rows)
+            if width % 4 or len(blob) != width * len(rows):
+                raise CorruptIndexError(
+                    f"{self.path} holds embeddings of different sizes; {REBUILD_HINT}"
+                )
+            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(blob, dtype="<f4").reshape(len(rows), width // 4)
+            yield ids, vectors.astype(np.float32)  # a writable, native-order copy
+            last_id = int(ids[-1])
+
+    @_guarded
+    def _fetch_embeddings(self, after_id: int, limit: int) -> list[tuple[int, bytes]]:
+        return self._conn.execute(
+            "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
+        ).fetchall()
+
+    @_guarded
+    def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored (dim,) float32 vector of each of these chunk ids; unknown ids are skipped."""
+        rows = self._conn.execute(
+            "SELECT id, embedding FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(i) for i in ids]),),
+        )
+        return {row[0]: np.frombuffer(row[1], dtype="<f4").astype(np.float32) for row in rows}
+
+    @_guarded
+    def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:
+        """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
+        wanted = [int(i) for i in ids]
+        found = {
+            row[0]: StoredChunk(*row)
+            for row in self._conn.execute(
+                "SELECT c.id, c.document_id, d.doc_id, d.path, d.title, c.ordinal, c.text, "
+                "c.start_char, c.end_char, c.start_line, c.end_line "
+                "FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "WHERE c.id IN (SELECT value FROM json_each(?))",
+                (json.dumps(wanted),),
+            )
+        }
+        return [found[i] for i in wanted if i in found]
+
+    @_guarded
+    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Chunks matching any word of ``query``, best BM25 first, as ``(chunk_id, score)``.
+
+        ``score`` is ``-bm25()``, so higher is better, like the vector scores.
+        """
+        if k < 1:
+            raise BadInputError(f"k ({k}) must be at least 1")
+        match = fts_query(query)
+        if not match:
+            return []
+        rows = self._conn.execute(
+            "SELECT rowid, bm25(chunks_fts) AS bm25_score FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY bm25_score, rowid LIMIT ?",
+            (match, k),
+        )
+        return [(int(chunk_id), -float(bm25)) for chunk_id, bm25 in rows]
+
+    @_guarded
+    def stats(self) -> dict[str, int]:
+        """Document and chunk counts, and the bytes on disk of the database and its WAL."""
+        files = [self.path, self.path.with_name(DB_NAME + "-wal")]
+        return {
+            "documents": self.count_documents(),
+            "chunks": self.count_chunks(),
+            "db_bytes": sum(f.stat().st_size for f in files if f.exists()),
+        }
+
+    def close(self) -> None:
+        self._conn.close()

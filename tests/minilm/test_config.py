@@ -1,0 +1,199 @@
+"""MiniLMConfig validation, and choosing the device and precision."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+import minilm.devices
+from minilm import MiniLMConfig, resolve_device, resolve_precision
+
+# (keyword arguments, a fragment of the message naming the field, the value and the rule it broke)
+CONFIG_ERRORS = [
+    ({"hidden_size": 100}, "hidden_size (100) must be divisible by num_attention_heads (12)"),
+    (
+        {"hidden_size": 32, "num_attention_heads": 5},
+        "hidden_size (32) must be divisible by num_attention_heads (5)",
+    ),
+    ({"vocab_size": 0}, "vocab_size (0) must be a positive integer"),
+    ({"hidden_size": -384}, "hidden_size (-384) must be a positive integer"),
+    ({"hidden_size": 384.0}, "hidden_size (384.0) must be a positive integer"),
+    ({"num_hidden_layers": 0}, "num_hidden_layers (0) must be a positive integer"),
+    ({"num_hidden_layers": True}, "num_hidden_layers (True) must be a positive integer"),
+    ({"num_attention_heads": 0}, "num_attention_heads (0) must be a positive integer"),
+    ({"intermediate_size": -1}, "intermediate_size (-1) must be a positive integer"),
+    ({"max_position_embeddings": 0}, "max_position_embeddings (0) must be a positive integer"),
+    ({"type_vocab_size": 0}, "type_vocab_size (0) must be a positive integer"),
+    ({"max_length": 0}, "max_length (0) must be between 1 and 512 (max_position_embeddings)"),
+    ({"max_length": 513}, "max_length (513) must be between 1 and 512 (max_position_embeddings)"),
+    (
+        {"max_length": 128, "max_position_embeddings": 64},
+        "max_length (128) must be between 1 and 64 (max_position_embeddings)",
+    ),
+    ({"max_length": 12.5}, "max_length (12.5) must be between 1 and 512"),
+    ({"max_length": None}, "max_length (None) must be between 1 and 512"),
+    ({"hidden_act": "swish"}, "hidden_act ('swish') must be one of gelu, gelu_new, relu"),
+    (
+        {"pooling_mode": "mean_sqrt_len"},
+        "pooling_mode ('mean_sqrt_len') must be one of mean, cls, max",
+    ),
+    ({"layer_norm_eps": 0}, "layer_norm_eps (0) must be in (0, 1)"),
+    ({"layer_norm_eps": -1e-12}, "layer_norm_eps (-1e-12) must be in (0, 1)"),
+    ({"layer_norm_eps": 1.0}, "layer_norm_eps (1.0) must be in (0, 1)"),
+    ({"layer_norm_eps": "1e-12"}, "layer_norm_eps ('1e-12') must be in (0, 1)"),
+    ({"hidden_dropout_prob": 1.0}, "hidden_dropout_prob (1.0) must be in [0, 1)"),
+    ({"hidden_dropout_prob": -0.1}, "hidden_dropout_prob (-0.1) must be in [0, 1)"),
+    (
+        {"attention_probs_dropout_prob": 1.5},
+        "attention_probs_dropout_prob (1.5) must be in [0, 1)",
+    ),
+    ({"pad_token_id": -1}, "pad_token_id (-1) must be between 0 and 30521 (vocab_size - 1)"),
+    ({"pad_token_id": 30522}, "pad_token_id (30522) must be between 0 and 30521"),
+    ({"pad_token_id": 99, "vocab_size": 99}, "pad_token_id (99) must be between 0 and 98"),
+    ({"pad_token_id": None}, "pad_token_id (None) must be between 0 and 30521"),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"), CONFIG_ERRORS, ids=[str(kwargs) for kwargs, _ in CONFIG_ERRORS]
+)
+def test_config_error_names_field_value_and_rule(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        MiniLMConfig(**kwargs)
+    assert message in str(excinfo.value)
+
+
+def test_defaults_are_all_minilm_l6_v2() -> None:
+    config = MiniLMConfig()
+    assert (config.num_hidden_layers, config.hidden_size, config.num_attention_heads) == (
+        6,
+        384,
+        12,
+    )
+    assert (config.intermediate_size, config.vocab_size, config.max_length) == (1536, 30522, 256)
+    assert config.head_dim == 32
+    assert (config.pooling_mode, config.normalize, config.layer_norm_eps) == ("mean", True, 1e-12)
+
+
+@pytest.mark.parametrize("max_length", [1, 512])
+def test_max_length_bounds_are_inclusive(max_length: int) -> None:
+    assert MiniLMConfig(max_length=max_length).max_length == max_length
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        MiniLMConfig().hidden_size = 768  # type: ignore[misc]
+
+
+def test_from_dict_ignores_unknown_fields_and_applies_overrides() -> None:
+    hf_config = {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "num_hidden_layers": 12,
+        "hidden_size": 384,
+        "gradient_checkpointing": False,
+        "max_length": 100,
+    }
+    config = MiniLMConfig.from_dict(hf_config, max_length=128, pooling_mode="cls")
+    assert config.num_hidden_layers == 12
+    assert config.max_length == 128
+    assert config.pooling_mode == "cls"
+    assert MiniLMConfig.from_dict(config.to_dict()) == config
+
+
+def test_from_dict_validates_overrides() -> None:
+    with pytest.raises(ValueError, match=r"max_length \(1000\) must be between 1 and 512"):
+        MiniLMConfig.from_dict({}, max_length=1000)
+
+
+# --- devices and precisions ------------------------------------------------------------------
+
+
+@pytest.fixture
+def native_bf16(monkeypatch: pytest.MonkeyPatch):
+    """Pretend the CPU does (True) or does not (False) compute bf16 natively."""
+
+    def pretend(native: bool) -> None:
+        monkeypatch.setattr(minilm.devices, "cpu_has_native_bf16", lambda: native)
+
+    return pretend
+
+
+@pytest.mark.parametrize("name", ["auto", "cpu", " CPU ", torch.device("cpu")])
+def test_resolve_device_cpu(name: str | torch.device) -> None:
+    if name == "auto" and (torch.cuda.is_available() or torch.backends.mps.is_available()):
+        pytest.skip("auto picks the accelerator here")
+    assert resolve_device(name) == torch.device("cpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+@pytest.mark.parametrize("name", ["cuda", "cuda:0", "CUDA:1"])
+def test_resolve_device_cuda_unavailable(name: str) -> None:
+    with pytest.raises(ValueError, match=rf"device \({name!r}\) is not available: no CUDA GPU"):
+        resolve_device(name)
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="needs a machine without MPS")
+def test_resolve_device_mps_unavailable() -> None:
+    with pytest.raises(ValueError, match=r"device \('mps'\) is not available: no MPS"):
+        resolve_device("mps")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("tpu", "device ('tpu') is not a device name; use auto, cpu, cuda, cuda:N or mps"),
+        ("nonsense", "device ('nonsense') is not a device name"),
+        ("", "device ('') is not a device name"),
+        ("xla", "device ('xla') is not supported; use auto, cpu, cuda or mps"),
+        ("meta", "device ('meta') is not supported"),
+    ],
+)
+def test_resolve_device_rejects_other_names(name: str, message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        resolve_device(name)
+    assert message in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("precision", "dtype"),
+    [("fp32", torch.float32), ("FP32", torch.float32), (" bf16", torch.bfloat16)],
+)
+def test_resolve_precision_explicit(native_bf16, precision: str, dtype: torch.dtype) -> None:
+    native_bf16(True)
+    assert resolve_precision(precision, torch.device("cpu")) == dtype
+
+
+def test_fp16_on_cpu_is_refused() -> None:
+    with pytest.raises(
+        ValueError, match="precision fp16 needs a CUDA or MPS device, not cpu; use fp32"
+    ):
+        resolve_precision("fp16", torch.device("cpu"))
+
+
+def test_bf16_on_cpu_without_native_bf16_is_refused(native_bf16) -> None:
+    native_bf16(False)
+    with pytest.raises(ValueError, match="precision bf16 needs a CPU with AVX512-BF16 or AMX"):
+        resolve_precision("bf16", torch.device("cpu"))
+
+
+@pytest.mark.parametrize(("native", "dtype"), [(False, torch.float32), (True, torch.bfloat16)])
+def test_auto_precision_on_cpu(native_bf16, native: bool, dtype: torch.dtype) -> None:
+    native_bf16(native)
+    assert resolve_precision("auto", torch.device("cpu")) == dtype
+
+
+@pytest.mark.parametrize("precision", ["fp64", "int8", "half", ""])
+def test_unknown_precision_is_refused(precision: str) -> None:
+    with pytest.raises(ValueError, match=rf"precision \({precision!r}\) must be one of auto, fp32"):
+        resolve_precision(precision, torch.device("cpu"))
+
+
+def test_encoder_refuses_precision_before_loading(native_bf16) -> None:
+    from minilm import SentenceEncoder
+
+    native_bf16(False)
+    with pytest.raises(ValueError, match="precision bf16 needs a CPU"):
+        SentenceEncoder.from_pretrained("no-such-model", device="cpu", precision="bf16")

