@@ -18,6 +18,10 @@ from minilm.weights import config_for, map_hf_state_dict, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
+# Padded tokens per forward pass: past this, activations fall out of cache and CPU speed drops
+# (measured on all-MiniLM-L6-v2 with Cranfield abstracts: 16 x 256 beat 32 x 256 and 64 x 256).
+BATCH_TOKENS = 4096
+
 
 class SentenceEncoder:
     """A loaded MiniLM model with its tokenizer, on one device and precision."""
@@ -51,9 +55,8 @@ class SentenceEncoder:
         dtype = resolve_precision(precision, chosen)
         files = locate_model(name_or_path)
         config = config_for(files, max_length)
-        # Build on the meta device and adopt the checkpoint's tensors: no random init to discard.
-        with torch.device("meta"):
-            model = SentenceTransformer(config)
+        # Not on the meta device: its random init imports torch._dynamo (about a second).
+        model = SentenceTransformer(config)
         state = map_hf_state_dict(read_checkpoint(files.weights_path), model)
         model.load_state_dict(state, strict=True, assign=True)
         model = model.to(device=chosen, dtype=dtype).eval()
@@ -95,21 +98,39 @@ class SentenceEncoder:
             )
         return out.float().cpu().numpy()
 
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], *, batch_size: int = 32, batch_tokens: int = BATCH_TOKENS
+    ) -> np.ndarray:
         """Embed texts into unit-norm rows, (n, dim) float32, in input order.
 
-        Batches are formed over texts sorted by token count, so each pads as little as possible.
+        Texts are sorted by token count and batched (at most ``batch_size`` texts and
+        ``batch_tokens`` padded tokens each), so each batch pads as little as possible.
         """
         if isinstance(texts, str):
             raise TypeError("encode() takes a list of texts; wrap a single text in a list")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size ({batch_size!r}) must be a positive integer")
-        result = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
-            return result
-        ids = self.tokenizer.encode_ids(texts)
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.embed_many(
+            self.tokenizer.encode_ids(texts), batch_size=batch_size, batch_tokens=batch_tokens
+        )
+
+    def embed_many(
+        self,
+        ids: Sequence[Sequence[int]],
+        *,
+        batch_size: int = 32,
+        batch_tokens: int = BATCH_TOKENS,
+    ) -> np.ndarray:
+        """Embed many token id lists in length-sorted batches; rows in input order."""
+        result = np.zeros((len(ids), self.dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
+        start = 0
+        while start < len(order):
+            width = max(len(ids[order[start]]), 1)  # the longest row sets the padding
+            size = max(1, min(batch_size, batch_tokens // width))
+            rows = order[start : start + size]
             result[rows] = self.embed_ids([ids[i] for i in rows])
+            start += size
         return result

@@ -127,6 +127,7 @@ class _Pieces:
         # (start, end, strength before, level, count or -1 when not counted yet)
         items = [(s, e, PARAGRAPH, _PARAGRAPHS, -1) for s, e in _spans(text, 0, len(text),
                                                                        _PARAGRAPH_BREAK)]
+        stuck = 0
         while True:
             todo = [i for i, item in enumerate(items)
                     if item[4] < 0 and item[1] - item[0] <= uncounted_limit]
@@ -143,8 +144,7 @@ class _Pieces:
                 changed = True
                 spans, inner, child = _split(text, start, end, level, max_tokens)
                 if spans == [(start, end)]:  # one character that does not fit: nothing to cut
-                    logger.warning("a single character counts %d tokens (> %d); kept alone",
-                                   count, max_tokens)
+                    stuck += 1
                     refined.append((start, end, strength, _STUCK, count))
                     continue
                 refined.extend((s, e, strength if n == 0 else inner, child, -1)
@@ -152,6 +152,9 @@ class _Pieces:
             items = refined
             if not changed:
                 break
+        if stuck:
+            logger.warning("%d single characters count more than %d tokens each; each is kept "
+                           "as a chunk of its own", stuck, max_tokens)
         return cls(
             starts=[item[0] for item in items],
             ends=[item[1] for item in items],
@@ -252,7 +255,7 @@ def _pack(
 ) -> list[tuple[int, int]]:
     """Piece ranges [first, end) of the chunks, each checked to fit on its whole text."""
     total = len(pieces.counts)
-    prefix = list(accumulate(pieces.counts, initial=0))  # tokens of pieces [a, b): prefix[b] - prefix[a]
+    prefix = list(accumulate(pieces.counts, initial=0))  # pieces [a, b): prefix[b] - prefix[a]
     accepted: list[tuple[int, int]] = []
     previous: tuple[int, int] | None = None
     retry: tuple[int, int] | None = None  # (first, end limit) for a chunk that did not fit

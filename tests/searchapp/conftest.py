@@ -1,0 +1,68 @@
+"""Fixtures for the search application tests: Cranfield data and indexes built once."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CRANFIELD = REPO / "data" / "cranfield"
+
+
+@dataclass
+class Cranfield:
+    corpus: dict[str, str]  # doc id -> .W text
+    queries: dict[str, str]  # query id (position 1..225) -> text
+    qrels: dict[str, dict[str, int]]  # query id -> doc id -> gain
+
+    def relevant(self, qid: str) -> list[str]:
+        return [doc for doc, gain in self.qrels.get(qid, {}).items() if gain > 0]
+
+
+@pytest.fixture(scope="session")
+def cranfield() -> Cranfield:
+    corpus = {}
+    for line in (CRANFIELD / "corpus.jsonl").read_text("utf-8").splitlines():
+        record = json.loads(line)
+        corpus[record["_id"]] = record["text"]
+    queries = {}
+    for line in (CRANFIELD / "queries.jsonl").read_text("utf-8").splitlines():
+        record = json.loads(line)
+        queries[record["_id"]] = record["text"]
+    qrels: dict[str, dict[str, int]] = {}
+    for line in (CRANFIELD / "qrels" / "test.tsv").read_text("utf-8").splitlines()[1:]:
+        qid, doc, score = line.split("\t")
+        qrels.setdefault(qid, {})[doc] = int(score)
+    return Cranfield(corpus, queries, qrels)
+
+
+@pytest.fixture(scope="session")
+def cranfield_folder_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
+    """The 1,400 Cranfield documents written one file each, indexed once through the CLI."""
+    from searchapp.cli import main
+
+    folder = tmp_path_factory.mktemp("cranfield-docs")
+    for doc_id, text in cranfield.corpus.items():
+        (folder / f"doc{doc_id}.txt").write_text(text + "\n", encoding="utf-8")
+    index_dir = tmp_path_factory.mktemp("cranfield-index")
+    try:
+        main(["index", str(folder), "--index-dir", str(index_dir), "--precision", "auto"])
+    except SystemExit as exc:
+        assert not exc.code, f"search index failed with {exc.code}"
+    return folder, index_dir
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
+    """30 Cranfield documents, indexed once (read-only for the tests that use it)."""
+    from searchapp.index import SearchIndex
+
+    folder = tmp_path_factory.mktemp("small-docs")
+    for doc_id in list(cranfield.corpus)[:30]:
+        (folder / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    index_dir = tmp_path_factory.mktemp("small-index")
+    SearchIndex(index_dir).add([folder])
+    return folder, index_dir

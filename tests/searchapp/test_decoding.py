@@ -1,0 +1,288 @@
+"""Decoding: bytes to normalised text, binary detection, HTML, BEIR JSONL and whole files."""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from searchapp.decoding import (
+    DecodedText,
+    JsonlRecord,
+    JsonlStats,
+    NotTextError,
+    SourceDocument,
+    decode_bytes,
+    html_to_text,
+    is_beir_jsonl,
+    iter_jsonl_records,
+    load_documents,
+    read_bytes,
+    read_text,
+)
+from searchapp.discovery import discover
+from searchapp.errors import SearchAppError
+
+PAGE = """<!DOCTYPE html>
+<html><head><title>  The   Title </title>
+<style>body { color: red }</style><script>var hidden = "no";</script></head>
+<body>
+<h1>Heading &amp; more</h1>
+<p>First   paragraph
+spans lines.</p><p>Second&nbsp;one with <b>bold</b> and <a href="#">a link</a>.</p>
+<noscript>enable scripts</noscript><template><p>template text</p></template>
+<ul><li>one</li><li>two</li></ul>
+<table><tr><td>a</td><td>b</td></tr></table>
+line<br>break<br/>again
+<!-- a comment -->
+</body></html>
+"""
+PAGE_TEXT = (
+    "Heading & more\n\nFirst paragraph spans lines.\n\nSecond one with bold and a link.\n\n"
+    "one\ntwo\n\na b\n\nline\nbreak\nagain"
+)
+
+
+# -- decode_bytes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"plain ascii\n", "plain ascii\n"),
+        ("caf\u00e9 \u6771\u4eac".encode(), "caf\u00e9 \u6771\u4eac"),
+        (codecs.BOM_UTF8 + "bom \u00e9".encode(), "bom \u00e9"),
+        (codecs.BOM_UTF16_LE + "utf16 le \u00e9".encode("utf-16-le"), "utf16 le \u00e9"),
+        (codecs.BOM_UTF16_BE + "utf16 be \u00e9".encode("utf-16-be"), "utf16 be \u00e9"),
+        (codecs.BOM_UTF32_LE + "utf32 \u00e9".encode("utf-32-le"), "utf32 \u00e9"),
+        (codecs.BOM_UTF32_BE + "utf32 \u00e9".encode("utf-32-be"), "utf32 \u00e9"),
+        ("\u201cquoted\u201d \u20ac5".encode("cp1252"), "\u201cquoted\u201d \u20ac5"),
+        (b"latin \x81\xe9", "latin \x81\u00e9"),  # 0x81 is not cp1252: latin-1 takes it
+        (b"a\r\nb\rc\n", "a\nb\nc\n"),
+        (b"tab\tform\x0cfeed\x1b[0m", "tab\tform feed [0m"),
+        ("\u00e9t\u00e9 \u20ac".encode()[:-1], "\u00e9t\u00e9 "),  # UTF-8 cut short
+        (b"caf\xe9", "caf\u00e9"),  # cp1252, although UTF-8 would call it cut short
+        (b"", ""),
+    ],
+)
+def test_decode_bytes(data: bytes, expected: str) -> None:
+    assert decode_bytes(data) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"PK\x03\x04\x00\x00binary",
+        b"text then a NUL far away" * 1000 + b"\x00",
+        bytes(range(1, 32)) * 10,
+        codecs.BOM_UTF16_LE + b"\x00\xd8",  # a lone surrogate
+        codecs.BOM_UTF16_LE + b"\x01\x00" * 50,  # control characters
+    ],
+)
+def test_binary_is_none(data: bytes) -> None:
+    assert decode_bytes(data) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=2000))
+def test_decode_bytes_never_raises(data: bytes) -> None:
+    text = decode_bytes(data)
+    if text is not None:
+        assert "\r" not in text
+        assert not any(ord(ch) < 32 and ch not in "\t\n" for ch in text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("<>/!-&;# \n=\"'abhtmlscriptpbrdiv") | st.characters()))
+def test_html_to_text_never_raises(html: str) -> None:
+    title, text = html_to_text(html)
+    assert isinstance(title, str) and isinstance(text, str)
+
+
+# -- HTML ---------------------------------------------------------------------------------------
+
+
+def test_html_visible_text() -> None:
+    assert html_to_text(PAGE) == ("The Title", PAGE_TEXT)
+
+
+def test_html_with_an_unclosed_head_still_has_a_body() -> None:
+    title, text = html_to_text("<html><head><title>T</title><body><p>Body text</p></body>")
+    assert (title, text) == ("T", "Body text")
+
+
+def test_html_pre_keeps_its_lines() -> None:
+    assert html_to_text("<p>x</p><pre>a  b\nc</pre>")[1] == "x\n\na b\nc"
+
+
+# -- JSONL --------------------------------------------------------------------------------------
+
+
+def test_jsonl_records() -> None:
+    lines = [
+        {"_id": "d1", "title": "Title", "text": "Body one."},
+        {"id": 7, "text": "No title.\r\nTwo lines."},
+        {"_id": "d3", "title": "", "text": ""},
+    ]
+    text = "\n".join(json.dumps(line) for line in lines) + "\n\n"
+    stats = JsonlStats()
+    records = list(iter_jsonl_records(text, "c.jsonl", stats=stats))
+    assert records == [
+        JsonlRecord("d1", "Title", "Title\nBody one.", 1),
+        JsonlRecord("7", "", "No title.\nTwo lines.", 2),
+        JsonlRecord("d3", "", "", 3),
+    ]
+    assert stats == JsonlStats(records=3)
+
+
+def test_jsonl_bad_lines_and_repeated_ids_are_skipped_and_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    lines = [
+        '{"_id": "a", "text": "good"}',
+        "{not json",
+        "[1, 2]",
+        '{"_id": "b"}',
+        '{"_id": true, "text": "bool id"}',
+        '{"_id": "c", "text": 5}',
+        '{"_id": "a", "text": "again"}',
+        '{"_id": "d", "text": "good too", "title": null}',
+    ]
+    stats = JsonlStats()
+    with caplog.at_level(logging.WARNING, logger="searchapp.decoding"):
+        records = list(iter_jsonl_records("\n".join(lines), "c.jsonl", stats=stats))
+    assert [r.doc_id for r in records] == ["a", "d"]
+    assert stats == JsonlStats(records=2, bad_lines=5, duplicate_ids=1)
+    assert "c.jsonl:2: skipped" in caplog.text
+    assert "c.jsonl:7: skipped: the id 'a'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('{"_id": "1", "text": "t"}\n', True),
+        ('\n\n{"id": "1", "title": "x", "text": "t"}', True),
+        ('{"_id": "1", "title": "t"}', False),
+        ('{"name": "x"}', False),
+        ("plain text", False),
+        ("", False),
+    ],
+)
+def test_is_beir_jsonl(text: str, expected: bool) -> None:
+    assert is_beir_jsonl(text) is expected
+
+
+# -- files --------------------------------------------------------------------------------------
+
+
+def test_load_plain_text(tmp_path: Path) -> None:
+    path = tmp_path / "notes"
+    path.write_bytes(b"line one\r\nline two\n")
+    [document] = load_documents(path)
+    assert document == SourceDocument(str(path.absolute()), path, "", "line one\nline two\n")
+
+
+def test_load_uses_given_data_without_reading(tmp_path: Path) -> None:
+    path = tmp_path / "gone.txt"  # never written
+    [document] = load_documents(path, data=b"from memory")
+    assert document.text == "from memory"
+
+
+def test_load_html_file_and_sniffed_html(tmp_path: Path) -> None:
+    (tmp_path / "page.htm").write_text("<p>Hello <i>there</i></p><script>x()</script>")
+    (tmp_path / "page.txt").write_text(PAGE)
+    [htm] = load_documents(tmp_path / "page.htm")
+    [sniffed] = load_documents(tmp_path / "page.txt")
+    assert (htm.title, htm.text) == ("", "Hello there")
+    assert (sniffed.title, sniffed.text) == ("The Title", PAGE_TEXT)
+
+
+def test_load_beir_jsonl_and_lookalikes(tmp_path: Path) -> None:
+    corpus = '{"_id": "x1", "title": "T", "text": "one"}\n{"_id": "x2", "text": "two"}\n'
+    (tmp_path / "corpus.jsonl").write_text(corpus)
+    (tmp_path / "corpus.json").write_text(corpus)
+    (tmp_path / "other.jsonl").write_text('{"event": "click"}\n')
+    documents = load_documents(tmp_path / "corpus.jsonl")
+    assert [(d.doc_id, d.title, d.text) for d in documents] == [("x1", "T", "T\none"),
+                                                               ("x2", "", "two")]
+    assert all(d.path == tmp_path / "corpus.jsonl" for d in documents)
+    [as_text] = load_documents(tmp_path / "corpus.json")
+    assert as_text.text == corpus and as_text.doc_id == str(tmp_path / "corpus.json")
+    assert len(load_documents(tmp_path / "other.jsonl")) == 1
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "binary file"),
+        (lambda p: p.write_bytes(b"x" * 101), "larger than the"),
+        (lambda p: None, "vanished"),
+        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: os.mkfifo(p), "not a regular file"),
+    ],
+)
+def test_files_that_are_not_text(tmp_path: Path, make, reason: str) -> None:
+    path = tmp_path / "file.txt"
+    make(path)
+    outcome: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            load_documents(path, max_bytes=100)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=load, daemon=True)  # a FIFO must not block
+    worker.start()
+    worker.join(timeout=10)
+    assert outcome, "load_documents blocked or did not raise"
+    [error] = outcome
+    assert isinstance(error, NotTextError) and isinstance(error, SearchAppError)
+    assert reason in str(error) and error.path == path
+
+
+def test_read_text_and_read_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "u16.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + "hi\r\n".encode("utf-16-le"))
+    assert read_text(path) == DecodedText("hi\n", "utf-16-le")
+    assert read_bytes(path, max_bytes=None) == path.read_bytes()
+    with pytest.raises(NotTextError, match="larger than the 0.0 MB limit"):
+        read_bytes(path, max_bytes=4)
+
+
+def test_a_folder_of_mixed_files(tmp_path: Path) -> None:
+    """Discovery and decoding together: every kind of file ends up as text or a reason."""
+    files = {
+        "utf8_bom.md": codecs.BOM_UTF8 + "# Caf\u00e9\n".encode(),
+        "utf16.txt": codecs.BOM_UTF16_LE + "wide text\n".encode("utf-16-le"),
+        "cp1252.txt": "na\u00efve \u2013 r\u00e9sum\u00e9\n".encode("cp1252"),
+        "page.html": PAGE.encode(),
+        "corpus.jsonl": b'{"_id": "q", "text": "record"}\n',
+        "LICENSE": b"no extension\n",
+        "binary.txt": b"looks like text\x00\x01\x02 but is not",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    texts: dict[str, list[str]] = {}
+    skipped: dict[str, str] = {}
+    for path in discover([tmp_path]).files:
+        try:
+            texts[path.name] = [d.text for d in load_documents(path)]
+        except NotTextError as exc:
+            skipped[path.name] = str(exc)
+    assert texts == {
+        "LICENSE": ["no extension\n"],
+        "corpus.jsonl": ["record"],
+        "cp1252.txt": ["na\u00efve \u2013 r\u00e9sum\u00e9\n"],
+        "page.html": [PAGE_TEXT],
+        "utf16.txt": ["wide text\n"],
+        "utf8_bom.md": ["# Caf\u00e9\n"],
+    }
+    assert skipped == {"binary.txt": "binary file"}

@@ -1,0 +1,189 @@
+"""Discovery: which files a walk yields, which it skips and why, in a deterministic order."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from searchapp.discovery import Discovery, Skipped, discover, iter_files
+from searchapp.errors import BadInputError
+
+
+def write(root: Path, *names: str, text: str = "text\n") -> None:
+    for name in names:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def found(root: Path, **options: object) -> list[str]:
+    """The files yielded for ``root``, relative to it, in order."""
+    return [p.relative_to(root).as_posix() for p in iter_files([root], **options)]  # type: ignore[arg-type]
+
+
+def test_walks_folders_in_sorted_order(tmp_path: Path) -> None:
+    write(tmp_path, "b.txt", "a/z.md", "a/b/c.txt", "a/a.txt", "README", "c/d/e/f")
+    assert found(tmp_path) == ["README", "b.txt", "a/a.txt", "a/z.md", "a/b/c.txt", "c/d/e/f"]
+
+
+def test_yields_absolute_paths_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "docs/a.txt", "docs/b.txt")
+    monkeypatch.chdir(tmp_path)
+    files = list(iter_files([Path("docs"), Path("docs/a.txt"), Path("docs")]))
+    assert files == [tmp_path / "docs" / "a.txt", tmp_path / "docs" / "b.txt"]
+    assert all(path.is_absolute() for path in files)
+
+
+def test_skips_hidden_and_tool_folders(tmp_path: Path) -> None:
+    write(tmp_path, "keep.txt", ".hidden.txt", ".git/config", ".cache/x.txt",
+          "node_modules/pkg/index.js", "src/__pycache__/m.cpython-311.pyc", "src/m.py")
+    assert found(tmp_path) == ["keep.txt", "src/m.py"]
+
+
+def test_skips_virtual_environments(tmp_path: Path) -> None:
+    write(tmp_path, "myenv/pyvenv.cfg", "myenv/lib/site.py", "venv/bin/activate", "venv/x.py",
+          "env/Scripts/activate", "env/y.py", "other/env/notes.txt", "venv2/notes.txt")
+    assert found(tmp_path) == ["other/env/notes.txt", "venv2/notes.txt"]
+
+
+def test_gitignore_nested_with_negation(tmp_path: Path) -> None:
+    write(tmp_path, "a.log", "a.txt", "build/out.txt", "sub/keep.log", "sub/drop.log",
+          "sub/deeper/keep.log", "sub/build.txt", "other/keep.log")
+    write(tmp_path, ".gitignore", text="*.log\nbuild/\n# comment\n\n")
+    write(tmp_path, "sub/.gitignore", text="!keep.log\n/build.txt\n")
+    assert found(tmp_path) == ["a.txt", "sub/keep.log", "sub/deeper/keep.log"]
+
+
+def test_an_ignored_folder_cannot_be_re_included(tmp_path: Path) -> None:
+    write(tmp_path, "logs/keep.log", "logs/x.txt")
+    write(tmp_path, ".gitignore", text="logs/\n!logs/keep.log\n")
+    assert found(tmp_path) == []
+
+
+def test_searchignore_has_the_same_syntax_and_wins(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "b.txt", "drafts/c.txt", "notes/d.md", "notes/e.md")
+    write(tmp_path, ".gitignore", text="b.txt\n")
+    write(tmp_path, ".searchignore", text="drafts/\n!b.txt\n")
+    write(tmp_path, "notes/.searchignore", text="e.*\n")
+    assert found(tmp_path) == ["a.txt", "b.txt", "notes/d.md"]
+
+
+def test_bad_ignore_lines_are_dropped_not_fatal(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt", "b.md")
+    write(tmp_path, ".gitignore", text="!\n[z-a]\n*.md\n")
+    assert found(tmp_path) == ["a.txt"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"include": ["*.md"]}, ["top.md", "docs/guide.md", "docs/api/ref.md"]),
+        ({"include": ["docs/**"]}, ["docs/guide.md", "docs/notes.txt", "docs/api/ref.md"]),
+        ({"exclude": ["docs/**"]}, ["top.md", "top.txt"]),
+        ({"exclude": ["*.md"]}, ["top.txt", "docs/notes.txt"]),
+        ({"include": ["*.md"], "exclude": ["api/"]}, ["top.md", "docs/guide.md"]),
+        ({"include": ["*.md", "*.txt"]},
+         ["top.md", "top.txt", "docs/guide.md", "docs/notes.txt", "docs/api/ref.md"]),
+    ],
+)
+def test_include_and_exclude(tmp_path: Path, options: dict, expected: list[str]) -> None:
+    write(tmp_path, "top.md", "top.txt", "docs/guide.md", "docs/notes.txt", "docs/api/ref.md")
+    assert found(tmp_path, **options) == expected
+
+
+def test_explicit_files_are_always_yielded(tmp_path: Path) -> None:
+    write(tmp_path, ".hidden.txt", "ignored.log")
+    write(tmp_path, ".gitignore", text="*.log\n")
+    files = [tmp_path / ".hidden.txt", tmp_path / "ignored.log"]
+    assert list(iter_files(files, include=["*.md"])) == files
+
+
+@pytest.mark.parametrize(
+    ("pattern", "option"), [("!", "--include"), ("[z-a]", "--include"), ("\\", "--exclude")]
+)
+def test_bad_patterns_are_bad_input(tmp_path: Path, pattern: str, option: str) -> None:
+    key = option.removeprefix("--")
+    with pytest.raises(BadInputError, match=f"{option} pattern"):
+        list(iter_files([tmp_path], **{key: [pattern]}))
+
+
+def test_unknown_path_is_bad_input(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(BadInputError, match=f"^no such file or folder: {missing}$"):
+        list(iter_files([tmp_path, missing]))
+
+
+def test_symlinked_folders_are_not_followed(tmp_path: Path) -> None:
+    write(tmp_path, "real/a.txt")
+    (tmp_path / "real" / "loop").symlink_to(tmp_path, target_is_directory=True)
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    result = discover([tmp_path])
+    assert [p.relative_to(tmp_path).as_posix() for p in result.files] == ["real/a.txt"]
+    assert {s.path.name for s in result.skipped} == {"alias", "loop"}
+    assert all("folder (not followed)" in s.reason for s in result.skipped)
+
+
+def test_symlinked_files_inside_the_root_only(tmp_path: Path) -> None:
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    write(root, "a.txt")
+    write(outside, "secret.txt")
+    (root / "inside_link.txt").symlink_to(root / "a.txt")
+    (root / "outside_link.txt").symlink_to(outside / "secret.txt")
+    (root / "broken_link.txt").symlink_to(root / "missing.txt")
+    result = discover([root])
+    assert [p.name for p in result.files] == ["a.txt", "inside_link.txt"]
+    reasons = {s.path.name: s.reason for s in result.skipped}
+    assert set(reasons) == {"outside_link.txt", "broken_link.txt"}
+    assert "outside" in reasons["outside_link.txt"]
+    assert "broken" in reasons["broken_link.txt"]
+
+
+def test_fifo_is_skipped_without_blocking(tmp_path: Path) -> None:
+    write(tmp_path, "a.txt")
+    os.mkfifo(tmp_path / "pipe")
+    results: list[Discovery] = []
+    walker = threading.Thread(target=lambda: results.append(discover([tmp_path])), daemon=True)
+    walker.start()
+    walker.join(timeout=10)
+    assert results, "discovery blocked on a named pipe"
+    [result] = results
+    assert [p.name for p in result.files] == ["a.txt"]
+    assert result.skipped == [Skipped(tmp_path / "pipe", "not a regular file (named pipe)")]
+
+
+def test_fifo_given_explicitly_is_skipped(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    result = discover([tmp_path / "pipe"])
+    assert result.files == [] and result.skipped[0].reason == "not a regular file (named pipe)"
+
+
+def test_unreadable_folder_is_reported_and_the_walk_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, "a/x.txt", "b/y.txt", "c/z.txt")
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if Path(path).name == "b":
+            raise PermissionError(13, "Permission denied", path)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    result = discover([tmp_path])
+    assert [p.relative_to(tmp_path).as_posix() for p in result.files] == ["a/x.txt", "c/z.txt"]
+    assert result.skipped == [Skipped(tmp_path / "b", "cannot read folder: Permission denied")]
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads everything")
+def test_real_permission_errors(tmp_path: Path) -> None:
+    write(tmp_path, "open/a.txt", "closed/b.txt")
+    (tmp_path / "closed").chmod(0)
+    try:
+        result = discover([tmp_path])
+    finally:
+        (tmp_path / "closed").chmod(0o755)
+    assert [p.name for p in result.files] == ["a.txt"]
+    assert [s.path.name for s in result.skipped] == ["closed"]
