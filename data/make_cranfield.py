@@ -26,7 +26,12 @@ MARKER = re.compile(r"^\.([A-Z])(?:\s+(.*))?$")
 
 
 def parse_records(path: Path) -> list[dict[str, str]]:
-    """Records that start at ``.I <id>``; each ``.X`` field holds its lines as written, stripped."""
+    """Records that start at ``.I <id>``; each ``.X`` field holds its lines as written, stripped.
+
+    ``.W`` is the last field of every record, so its text runs to the next ``.I``. Three documents
+    (240, 576, 578) hold stray ``.A``/``.B``/``.W`` lines inside that text; they are dropped and
+    the words after them kept.
+    """
     records: list[dict[str, str]] = []
     field: str | None = None
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -34,6 +39,8 @@ def parse_records(path: Path) -> list[dict[str, str]]:
         if marker and marker.group(1) == "I":
             records.append({"I": (marker.group(2) or "").strip()})
             field = None
+        elif marker and field == "W":
+            continue  # a stray marker inside the text
         elif marker:
             if not records:
                 raise SystemExit(f"{path}, line {number}: field {line!r} comes before any .I line")

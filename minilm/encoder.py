@@ -11,7 +11,7 @@ import torch
 
 from minilm.devices import precision_name, resolve_device, resolve_precision
 from minilm.locate import ModelFiles, locate_model, sha256_file
-from minilm.model import SentenceTransformer
+from minilm.model import SentenceTransformer, skip_random_init
 from minilm.tokenizer import MiniLMTokenizer
 from minilm.variants import DEFAULT_MODEL
 from minilm.weights import config_for, map_hf_state_dict, read_checkpoint
@@ -55,8 +55,8 @@ class SentenceEncoder:
         dtype = resolve_precision(precision, chosen)
         files = locate_model(name_or_path)
         config = config_for(files, max_length)
-        # Not on the meta device: its random init imports torch._dynamo (about a second).
-        model = SentenceTransformer(config)
+        with skip_random_init():  # every parameter is replaced by the checkpoint's next
+            model = SentenceTransformer(config)
         state = map_hf_state_dict(read_checkpoint(files.weights_path), model)
         model.load_state_dict(state, strict=True, assign=True)
         model = model.to(device=chosen, dtype=dtype).eval()

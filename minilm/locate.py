@@ -186,20 +186,52 @@ def _package_location(package: PackagedModel) -> Path | None:
     return location if location.exists() else None
 
 
-_VERIFIED: dict[tuple[str, int, int], str] = {}
+def _verified_cache_path() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return Path(base) / "minilm" / "verified.json"
+
+
+def _stat_key(path: Path) -> str:
+    """What must stay the same for a past verification to hold: the file's identity and times
+    (ctime changes on any write or metadata change and cannot be set back by a user)."""
+    st = path.stat()
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
+def _load_verified() -> dict[str, list[str]]:
+    try:
+        data = json.loads(_verified_cache_path().read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def verify_checksum(path: Path, expected: str) -> None:
-    """Raise ``ModelFilesError`` unless ``path`` has the expected sha256 (cached per process)."""
-    stat = path.stat()
-    key = (str(path), stat.st_size, stat.st_mtime_ns)
-    actual = _VERIFIED.get(key) or sha256_file(path)
+    """Raise ``ModelFilesError`` unless ``path`` has the expected sha256.
+
+    Hashing 90 MB costs a tenth of a second, so a successful check is remembered (in the user's
+    cache folder) against the file's inode, size, mtime and ctime, like git's index does; any
+    change to the file makes it hash again.
+    """
+    key = _stat_key(path)
+    cache = _load_verified()
+    if cache.get(str(path)) == [key, expected]:
+        return
+    actual = sha256_file(path)
     if actual != expected:
         raise ModelFilesError(
             f"{path}: sha256 {actual} does not match the published {expected}; "
             "the file is damaged or replaced: reinstall its package"
         )
-    _VERIFIED[key] = actual
+    cache[str(path)] = [key, expected]
+    try:
+        target = _verified_cache_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp = target.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(temp, target)
+    except OSError:
+        logger.debug("could not record the checksum of %s", path)
 
 
 def _from_package(variant: Variant) -> ModelFiles | str:

@@ -181,6 +181,80 @@ def repl(
     Repl(search_index, out=out, err=err, k=top_k, mode=mode, as_json=as_json).run()
 
 
+@app.command("eval")
+def evaluate(
+    queries: Annotated[
+        str, typer.Option("--queries", help="Queries: BEIR queries.jsonl (_id, text) or TSV.")
+    ],
+    qrels: Annotated[str, typer.Option("--qrels", help="Judgments: BEIR qrels TSV or TREC qrels.")],
+    index_dir: IndexDir = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option("--mode", help="hybrid, dense or lexical (repeatable; default: all three)."),
+    ] = None,
+    top_k: Annotated[int, typer.Option("-k", help="Cutoff for nDCG and MRR.")] = 10,
+    depth: Annotated[int, typer.Option("--depth", help="Cutoff for recall and MAP.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
+    import json
+
+    from searchapp.evaluation import evaluate as score_run
+    from searchapp.evaluation import read_qrels, read_queries
+    from searchapp.index import SearchIndex
+    from searchapp.searcher import MODES, SearchOptions
+
+    modes = list(dict.fromkeys(mode or MODES))
+    for name in modes:
+        SearchOptions(mode=name)  # validates the name
+    if top_k < 1 or depth < 1:
+        raise SearchAppError(f"-k ({top_k}) and --depth ({depth}) must be positive")
+    query_texts = read_queries(queries)
+    judgments = read_qrels(qrels)
+    search_index = SearchIndex(index_dir)
+    ids = list(query_texts)
+    results = {}
+    for name in modes:
+        options = SearchOptions(k=max(top_k, depth), mode=name, per_doc=1)
+        hits = search_index.search_many([query_texts[q] for q in ids], options)
+        run = {qid: [hit.doc_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
+        report = score_run(run, judgments, ks=(top_k, depth))
+        results[name] = {
+            f"ndcg@{top_k}": report.metrics[f"ndcg@{top_k}"],
+            f"mrr@{top_k}": report.metrics[f"mrr@{top_k}"],
+            f"recall@{depth}": report.metrics[f"recall@{depth}"],
+            f"map@{depth}": report.metrics[f"map@{depth}"],
+            "queries": report.n_queries,
+            "skipped": [{"query": q, "reason": r} for q, r in report.skipped],
+        }
+    if as_json:
+        sys.stdout.write(json.dumps(results) + "\n")
+        return
+    table = Table(title=f"{len(ids)} queries, {search_index.stats()['documents']} documents")
+    table.add_column("mode")
+    metric_names = [k for k in next(iter(results.values())) if "@" in k]
+    for metric in metric_names:
+        table.add_column(
+            metric.replace("ndcg", "nDCG")
+            .replace("mrr", "MRR")
+            .replace("recall", "Recall")
+            .replace("map", "MAP"),
+            justify="right",
+        )
+    table.add_column("queries", justify="right")
+    for name, row in results.items():
+        table.add_row(name, *(f"{row[m]:.4f}" for m in metric_names), str(row["queries"]))
+    out.print(table)
+    skipped = next(iter(results.values()))["skipped"]
+    if skipped:
+        reasons: dict[str, list[str]] = {}
+        for item in skipped:
+            reasons.setdefault(item["reason"], []).append(item["query"])
+        for reason, qids in reasons.items():
+            shown = ", ".join(qids[:10]) + (" …" if len(qids) > 10 else "")
+            err.print(f"skipped {len(qids)} queries ({escape(reason)}): {escape(_inert(shown))}")
+
+
 @app.command()
 def info(
     index_dir: IndexDir = None,

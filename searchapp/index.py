@@ -225,6 +225,12 @@ class SearchIndex:
         vector, _ = self.embed_query(text)
         return self.search_vector(text, vector, opts)
 
+    def search_many(self, texts: Sequence[str], options: SearchOptions) -> list[list[Hit]]:
+        """Rank passages for many queries, embedding them together (for evaluation)."""
+        self._check_model(self.store.get_meta())
+        vectors = self.encoder.encode(list(texts))
+        return [self.search_vector(t, v, options) for t, v in zip(texts, vectors, strict=True)]
+
     def search_vector(self, text: str, vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         vectors = self.vectors  # may rebuild and save the FAISS file: outside the snapshot
         with self.store.snapshot():
