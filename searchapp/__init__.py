@@ -1,3 +1,27 @@
-"""Local semantic search over files: index folders, then query them by meaning."""
+"""Local semantic search over files: index folders, then query them by meaning.
+
+``searchapp.SearchIndex`` is the library the ``search`` command is a thin layer over.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Hit", "IndexReport", "SearchIndex", "SearchOptions"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `search --help` and the error paths do not pay for FAISS and SQLite imports.
+    if name == "SearchIndex":
+        from searchapp.index import SearchIndex
+
+        return SearchIndex
+    if name in ("Hit", "SearchOptions"):
+        from searchapp import searcher
+
+        return getattr(searcher, name)
+    if name == "IndexReport":
+        from searchapp.indexer import IndexReport
+
+        return IndexReport
+    raise AttributeError(f"module 'searchapp' has no attribute {name!r}")

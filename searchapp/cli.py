@@ -87,8 +87,12 @@ def index(
     ] = None,
     device: Device = "auto",
     precision: Annotated[
-        str, typer.Option("--precision", help="auto, fp32, bf16 or fp16.")
-    ] = "fp32",
+        str,
+        typer.Option(
+            "--precision",
+            help="auto (bf16 where the CPU or GPU computes it natively, else fp32), fp32, bf16, fp16.",
+        ),
+    ] = "auto",
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail at once if another index run holds the lock.")
     ] = False,
