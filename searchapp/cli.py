@@ -96,6 +96,15 @@ def index(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail at once if another index run holds the lock.")
     ] = False,
+    index_type: Annotated[
+        str | None,
+        typer.Option(
+            "--index-type",
+            help="Vector index: flat (exact), ivf, hnsw, or auto (flat for small indexes, ivf "
+            "for large ones). Default: what the index has, auto for a new one.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Index files and folders (incrementally: only changed files are embedded again)."""
     from searchapp.index import SearchIndex
@@ -111,6 +120,7 @@ def index(
             wait=not no_wait,
             on_wait=lambda: err.print("waiting for another `search index` to finish…"),
             progress=progress,
+            index_type=index_type,
         )
     for path, reason in report.skipped:
         err.print(f"[yellow]skipped[/] {escape(_inert(path))}: {escape(_inert(reason))}")

@@ -20,7 +20,16 @@ from searchapp.lock import WriterLock
 from searchapp.paths import resolve_index_dir
 from searchapp.searcher import Hit, Searcher, SearchOptions
 from searchapp.store import Store, remove_store_files
-from searchapp.vectors import VECTORS_NAME, VectorIndex, open_vectors, save_vectors
+from searchapp.vector_params import INDEX_TYPES
+from searchapp.vectors import (
+    INDEX_TYPE_KEY,
+    VECTORS_NAME,
+    VECTORS_PARAMS_KEY,
+    VectorIndex,
+    fit_vectors,
+    open_vectors,
+    save_vectors,
+)
 
 if TYPE_CHECKING:
     from minilm import SentenceEncoder
@@ -153,10 +162,19 @@ class SearchIndex:
         wait: bool = True,
         on_wait: Callable[[], None] | None = None,
         progress: Progress | None = None,
+        index_type: str | None = None,
     ) -> IndexReport:
-        """Index files and folders (incrementally unless ``rebuild``)."""
+        """Index files and folders (incrementally unless ``rebuild``).
+
+        ``index_type`` (flat, ivf, hnsw or auto) is recorded in the index; ``None`` keeps the
+        recorded one (auto for a new index). The vectors are rebuilt when it asks for another kind.
+        """
         from searchapp.indexer import Indexer
 
+        if index_type is not None and index_type not in INDEX_TYPES:
+            raise BadInputError(
+                f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"
+            )
         roots = _roots(paths)
         with WriterLock(self.index_dir, wait=wait, on_wait=on_wait):
             if rebuild:
@@ -167,6 +185,8 @@ class SearchIndex:
             self._check_model(meta)
             if "model" not in meta:
                 store.set_meta(self._model_meta())
+            index_type = index_type or meta.get(INDEX_TYPE_KEY) or "auto"
+            store.set_meta({INDEX_TYPE_KEY: index_type})
             vectors = self.vectors
             indexer = Indexer(
                 store,
@@ -182,6 +202,7 @@ class SearchIndex:
             finally:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
+            self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             store.set_meta(
                 {"last_indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             )
@@ -270,6 +291,8 @@ class SearchIndex:
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
             "vectors_bytes": vectors_path.stat().st_size if vectors_path.exists() else 0,
+            "index_type": meta.get(INDEX_TYPE_KEY, "auto"),
+            "vectors_params": meta.get(VECTORS_PARAMS_KEY),
             "last_indexed_at": meta.get("last_indexed_at"),
             "schema_version": store.schema_version(),
         }

@@ -2,9 +2,10 @@
 
 Reading, decoding, chunking and tokenizing run in a producer thread that stays a bounded number of
 parts ahead of the encoder. The encoder takes a window of chunks, sorts it by length, embeds it in
-batches of a token budget, and the window is committed to SQLite in one transaction. A document's
-row is marked complete (its sha256 set) only in the transaction that stores its last chunk, so a
-killed run leaves at worst incomplete documents that the next run re-indexes.
+batches of a token budget, and the window is committed to SQLite in one transaction. A file's
+documents are marked complete (their sha256 set) only in the transaction that stores the file's
+last chunk, so a killed run leaves at worst incomplete files that the next run re-indexes (a JSONL
+file's records too, even when some of them were committed).
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class Progress:
 
 @dataclass
 class _Part:
-    """Some chunks of one document, with token ids; ``first``/``last`` mark its ends."""
+    """Some chunks of one document, with token ids; ``first`` marks its start."""
 
     path: str
     doc_id: str
@@ -77,10 +78,8 @@ class _Part:
     chunks: list[ChunkRecord]
     ids: list[list[int]]
     first: bool
-    last: bool
     size: int
     mtime_ns: int
-    sha256: str
     replace_path: bool  # first part of a changed file: drop the file's old documents first
 
 
@@ -91,6 +90,7 @@ class _FileDone:
     reason: str = ""
     size: int = 0
     mtime_ns: int = 0
+    sha256: str = ""  # added | updated: the content every document of the file now holds
 
 
 _DONE = object()
@@ -223,17 +223,15 @@ class Indexer:
                     chunks=piece,
                     ids=self.tokenize([c.text for c in piece]) if piece else [],
                     first=n == 0,
-                    last=n == len(starts) - 1,
                     size=stat.st_size,
                     mtime_ns=stat.st_mtime_ns,
-                    sha256=digest,
                     replace_path=replace,
                 )
                 replace = False
         if not documents:
             yield _FileDone(key, "skipped", "no text")
             return
-        yield _FileDone(key, "updated" if rows else "added")
+        yield _FileDone(key, "updated" if rows else "added", sha256=digest)
 
     # -- consumer (this thread) -----------------------------------------------------------------
 
@@ -269,6 +267,8 @@ class Indexer:
                         self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
                     elif item.status == "skipped":  # was text once, or vanished: drop what it was
                         removed += self.store.delete_documents_by_path([item.path])
+                    elif item.status in ("added", "updated"):  # its last chunk is stored
+                        self.store.mark_complete(item.path, item.sha256)
                     continue
                 if item.replace_path:
                     removed += self.store.delete_documents_by_path([item.path])
@@ -285,8 +285,6 @@ class Indexer:
                 rows = vectors[offset : offset + len(item.chunks)]
                 offset += len(item.chunks)
                 added_ids += self.store.add_chunks(document_id, item.chunks, rows)
-                if item.last:
-                    self.store.mark_complete(document_id, item.sha256)
         self._open_document = document_id  # a long document continues in the next window
         self.vectors.remove(np.asarray(removed, dtype=np.int64))
         if added_ids:

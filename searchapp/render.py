@@ -71,9 +71,11 @@ def hits_table(hits: Sequence[Hit], query: str, *, show_fused: bool = False) -> 
     table.add_column("where", style="cyan", overflow="fold", max_width=40)
     table.add_column("passage", ratio=1)
     for hit in hits:
-        where = Text(inert(f"{display_path(hit.path)}:{hit.start_line}"))
-        if hit.doc_id != hit.path:
-            where.append(f"\n{inert(hit.doc_id)}", style="dim")
+        if hit.doc_id == hit.path:
+            where = Text(inert(f"{display_path(hit.path)}:{hit.start_line}"))
+        else:  # a record of a JSONL corpus: its id says where; line numbers are the record's
+            where = Text(inert(display_path(hit.path)))
+            where.append(f" #{inert(hit.doc_id)}", style="bold")
         row = [str(hit.rank), f"{hit.score:.3f}"]
         if show_fused:
             row.append("" if hit.fused_rank is None else str(hit.fused_rank))
@@ -97,7 +99,8 @@ def hits_json(hits: Sequence[Hit]) -> str:
 
 def print_passage(console: Console, hit: Hit, context: str, query: str) -> None:
     """A whole passage with its surrounding lines, headed by ``path:line``."""
-    console.print(
-        Text(inert(f"{display_path(hit.path)}:{hit.start_line}-{hit.end_line}"), style="bold cyan")
-    )
+    where = f"{display_path(hit.path)}:{hit.start_line}-{hit.end_line}"
+    if hit.doc_id != hit.path:
+        where = f"{display_path(hit.path)} #{hit.doc_id}"
+    console.print(Text(inert(where), style="bold cyan"))
     console.print(passage_text(context, query, max_chars=None))

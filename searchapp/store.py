@@ -414,12 +414,11 @@ class Store:
             )
 
     @_guarded
-    def mark_complete(self, document_id: int, sha256: str) -> None:
-        """Record the content hash once every chunk of the document is stored."""
+    def mark_complete(self, path: str, sha256: str) -> None:
+        """Record the content hash of the file at ``path`` once every chunk of every document
+        it holds is stored (until then a killed run leaves it to be indexed again)."""
         with self.transaction():
-            self._conn.execute(
-                "UPDATE documents SET sha256 = ? WHERE id = ?", (sha256, document_id)
-            )
+            self._conn.execute("UPDATE documents SET sha256 = ? WHERE path = ?", (sha256, path))
 
     @_guarded
     def touch_path(self, path: str, *, size: int, mtime_ns: int) -> None:

@@ -1,9 +1,26 @@
-"""FAISS vectors derived from the SQLite store: inner-product search keyed by chunk id."""
+"""FAISS vectors derived from the SQLite store: inner-product search keyed by chunk id.
+
+Three kinds, all searched by inner product (cosine, the vectors being unit-norm):
+
+- ``flat``: exact; ``IndexIDMap2(IndexFlatIP)``. Every query reads every vector.
+- ``ivf``: ``IndexIVFFlat``; k-means cells, a query reads the ``nprobe`` nearest cells. It stores
+  the chunk ids itself: wrapped in ``IndexIDMap2`` it would return wrong ids after a removal,
+  because FAISS leaves the lists' internal numbers as they were while the id map is compacted.
+- ``hnsw``: ``IndexIDMap2(IndexHNSWFlat)``; a graph walk. The graph cannot drop a node, so a
+  removed chunk's id becomes a negative tombstone in the id map (saved with it): the node still
+  guides walks and search skips negative ids. Rebuilt once tombstones pass ``TOMBSTONE_LIMIT``.
+
+Each kind's parameters live in the FAISS file and in meta (``VECTORS_PARAMS_KEY``), so a reopened
+or rebuilt index searches as before. ``auto`` (``INDEX_TYPE_KEY``) is flat below
+``AUTO_THRESHOLD`` chunks and ivf from there (``vector_params.py``, measured by
+``benchmarks/scale.py``).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import faiss
@@ -11,36 +28,84 @@ import numpy as np
 
 from searchapp.errors import CorruptIndexError, IndexLockedError, ModelMismatchError
 from searchapp.store import REBUILD_HINT, Store
+from searchapp.vector_params import (
+    IVF_KMEANS_ITERATIONS,
+    IVF_TRAIN_PER_CELL,
+    KINDS,
+    VectorParams,
+    plan_params,
+)
 
 logger = logging.getLogger(__name__)
 
 VECTORS_NAME = "vectors.faiss"
 VECTORS_GENERATION_KEY = "vectors_generation"  # meta: the store generation the file matches
-KINDS = ("flat",)  # approximate kinds (HNSW, IVF) can join here; each needs build/load support
+VECTORS_PARAMS_KEY = "vectors_params"  # meta: JSON of the VectorParams the file was built with
+INDEX_TYPE_KEY = "index_type"  # meta: what was asked for, one of INDEX_TYPES
+TOMBSTONE_LIMIT = 0.25  # rebuild an hnsw graph once this share of its nodes are removed chunks
+_ALL_IDS = faiss.IDSelectorRange(0, np.iinfo(np.int64).max)  # every id that is not a tombstone
 
 
 class VectorIndex:
-    """Chunk vectors keyed by chunk id (int64), searched by inner product.
+    """Chunk vectors keyed by chunk id (int64, not negative), searched by inner product.
 
-    Vectors are expected to be L2-normalised, so scores are cosine similarities.
+    Vectors are expected to be L2-normalised, so scores are cosine similarities. An ivf index
+    must be trained (``train``) before vectors are added; ``build_from_store`` does both.
     """
 
-    def __init__(self, dim: int, *, kind: str = "flat", index: faiss.Index | None = None) -> None:
+    def __init__(
+        self, dim: int, *, params: VectorParams | None = None, index: faiss.Index | None = None
+    ) -> None:
         if dim < 1:
             raise ValueError(f"dim ({dim}) must be at least 1")
-        if kind not in KINDS:
-            raise ValueError(f"unknown vector index kind {kind!r}; choose one of {KINDS}")
         self.dim = dim
-        self.kind = kind
-        self.index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self.params = params or VectorParams()
+        self.index = index if index is not None else _new_faiss_index(dim, self.params)
+        self._tombstones = 0
+        if self.kind == "hnsw":
+            self._tombstones = int((faiss.vector_to_array(self.index.id_map) < 0).sum())
+
+    @property
+    def kind(self) -> str:
+        return self.params.kind
 
     @property
     def ntotal(self) -> int:
-        return int(self.index.ntotal)
+        """How many chunks the index holds (tombstones not counted)."""
+        return int(self.index.ntotal) - self._tombstones
+
+    @property
+    def is_trained(self) -> bool:
+        return bool(self.index.is_trained)
+
+    @property
+    def needs_compaction(self) -> bool:
+        """True when removed chunks fill more than ``TOMBSTONE_LIMIT`` of an hnsw graph."""
+        return self._tombstones > TOMBSTONE_LIMIT * max(1, self.index.ntotal)
 
     def ids(self) -> np.ndarray:
-        """The stored chunk ids (int64), in insertion order."""
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
+        """The stored chunk ids (int64): in insertion order, except ivf's, grouped by cell."""
+        if self.kind == "ivf":
+            lists = self.index.invlists
+            parts = [
+                faiss.rev_swig_ptr(lists.get_ids(cell), lists.list_size(cell)).copy()
+                for cell in range(self.index.nlist)
+                if lists.list_size(cell)
+            ]
+            return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        ids = faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
+        return ids[ids >= 0] if self._tombstones else ids
+
+    def train(self, sample: np.ndarray) -> None:
+        """Fit an ivf index's cells to ``sample`` (n, dim); n must be at least nlist."""
+        sample = self._matrix(sample, "sample")
+        if self.kind == "ivf" and len(sample) < self.params.nlist:
+            raise ValueError(
+                f"training {self.params.nlist} ivf cells takes at least {self.params.nlist} "
+                f"vectors; got {len(sample)}"
+            )
+        if not self.is_trained:
+            self.index.train(sample)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add ``vectors`` (n, dim) under chunk ``ids`` (n,); an id must not be present already."""
@@ -50,18 +115,35 @@ class VectorIndex:
             raise ValueError(f"got {len(ids)} ids for {len(vectors)} vectors; pass one id per row")
         if len(np.unique(ids)) != len(ids):
             raise ValueError("ids repeat within one add(); each chunk id must be added once")
+        if len(ids) and ids.min() < 0:
+            raise ValueError(f"ids must not be negative (got {ids.min()}); pass chunk ids")
+        if not self.is_trained:
+            raise ValueError("this ivf index is not trained; call train() with a sample first")
         if len(ids):
             self.index.add_with_ids(vectors, ids)
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove these chunk ids (unknown ones are ignored); returns how many were removed."""
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-        return int(self.index.remove_ids(ids)) if len(ids) else 0
+        if not len(ids):
+            return 0
+        if self.kind != "hnsw":
+            return int(self.index.remove_ids(ids))
+        # A view onto FAISS's id map (taken fresh: adding may move it); writes go to the index.
+        id_map = faiss.rev_swig_ptr(self.index.id_map.data(), self.index.id_map.size())
+        positions = np.flatnonzero(np.isin(id_map, ids[ids >= 0]))
+        id_map[positions] = -1 - positions  # distinct, as IndexIDMap2's reverse map needs
+        self.index.construct_rev_map()
+        self._tombstones += len(positions)
+        return len(positions)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, *, exact: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Best ``k`` chunks per query: ``(scores (m, k') float32, ids (m, k') int64)``.
 
-        ``k' = min(k, ntotal)``, so no row holds FAISS's -1 padding.
+        ``k' = min(k, ntotal)``, so no row holds FAISS's -1 padding: when an approximate search
+        reaches fewer than k' chunks, it is answered exactly. ``exact`` reads every vector.
         """
         if k < 1:
             raise ValueError(f"k ({k}) must be at least 1")
@@ -70,8 +152,37 @@ class VectorIndex:
         if k == 0:
             empty = (len(queries), 0)
             return np.empty(empty, dtype=np.float32), np.empty(empty, dtype=np.int64)
-        scores, ids = self.index.search(queries, k)
+        if exact or self.kind == "flat":
+            scores, ids = self._search_exact(queries, k)
+        elif self.kind == "ivf":
+            scores, ids = self.index.search(queries, k)
+        elif self._tombstones:
+            params = faiss.SearchParametersHNSW(sel=_ALL_IDS, efSearch=self.params.ef_search)
+            scores, ids = self.index.search(queries, k, params=params)
+        else:
+            scores, ids = self.index.search(queries, k)
+        if (ids < 0).any():
+            scores, ids = self._search_exact(queries, k)
         return scores, ids.astype(np.int64, copy=False)
+
+    def _search_exact(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.kind == "flat":
+            return self.index.search(queries, k)
+        if self.kind == "ivf":  # every cell: IndexIVFFlat keeps whole vectors, so this is exact
+            return self.index.search(
+                queries, k, params=faiss.SearchParametersIVF(nprobe=self.params.nlist)
+            )
+        # hnsw: scan the graph's own flat storage, skipping tombstones, then map to chunk ids.
+        id_map = faiss.vector_to_array(self.index.id_map)
+        storage = faiss.downcast_index(faiss.downcast_index(self.index.index).storage)
+        params = None
+        if self._tombstones:
+            live = np.packbits(id_map >= 0, bitorder="little")
+            params = faiss.SearchParameters(
+                sel=faiss.IDSelectorBitmap(len(id_map), faiss.swig_ptr(live))
+            )
+        scores, positions = storage.search(queries, k, params=params)
+        return scores, np.where(positions >= 0, id_map[positions], -1)
 
     def _matrix(self, array: np.ndarray, name: str) -> np.ndarray:
         matrix = np.ascontiguousarray(array, dtype=np.float32)
@@ -94,7 +205,7 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path, dim: int) -> VectorIndex | None:
-        """Read a saved index; ``None`` when the file does not exist.
+        """Read a saved index of any kind, with its parameters; ``None`` when there is no file.
 
         Raises CorruptIndexError, naming the file, when it cannot be read or does not fit.
         """
@@ -107,20 +218,54 @@ class VectorIndex:
             raise CorruptIndexError(
                 f"{path} is damaged or truncated (FAISS cannot read it); {REBUILD_HINT}"
             ) from exc
-        if not isinstance(index, faiss.IndexIDMap2):
-            raise CorruptIndexError(f"{path} is not a chunk vector index; {REBUILD_HINT}")
+        params = _params_of(index)
+        if params is None or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+            raise CorruptIndexError(
+                f"{path} holds a {type(index).__name__}, not a chunk vector index of a supported "
+                f"kind {KINDS}; {REBUILD_HINT}"
+            )
         if index.d != dim:
             raise CorruptIndexError(
                 f"{path} holds vectors of dimension {index.d}, but the index expects {dim}; "
                 f"{REBUILD_HINT}"
             )
-        inner = faiss.downcast_index(index.index)
-        if not isinstance(inner, faiss.IndexFlatIP):
-            raise CorruptIndexError(
-                f"{path} holds a {type(inner).__name__}, not a supported kind {KINDS}; "
-                f"{REBUILD_HINT}"
-            )
-        return cls(dim, kind="flat", index=index)
+        return cls(dim, params=params, index=index)
+
+
+def _new_faiss_index(dim: int, params: VectorParams) -> faiss.Index:
+    if params.kind == "flat":
+        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    if params.kind == "hnsw":
+        graph = faiss.IndexHNSWFlat(dim, params.m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = params.ef_construction
+        graph.hnsw.efSearch = params.ef_search
+        return faiss.IndexIDMap2(graph)
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, params.nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.nprobe = params.nprobe
+    ivf.cp.niter = IVF_KMEANS_ITERATIONS
+    ivf.cp.spherical = True  # unit-norm centroids: inner product then ranks cells by cosine
+    ivf.cp.min_points_per_centroid = 1  # ivf_params sizes the sample; silences FAISS's warning
+    return ivf
+
+
+def _params_of(index: faiss.Index) -> VectorParams | None:
+    """The parameters a FAISS index read from disk was built with; ``None`` if not our kind."""
+    if isinstance(index, faiss.IndexIVFFlat):
+        return VectorParams("ivf", nlist=int(index.nlist), nprobe=int(index.nprobe))
+    if not isinstance(index, faiss.IndexIDMap2):
+        return None
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexFlatIP):
+        return VectorParams()
+    if isinstance(inner, faiss.IndexHNSWFlat):
+        graph = inner.hnsw
+        return VectorParams(
+            "hnsw",
+            m=int(graph.nb_neighbors(1)),  # level 0 has 2M links, the levels above M
+            ef_construction=int(graph.efConstruction),
+            ef_search=int(graph.efSearch),
+        )
+    return None
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -137,18 +282,54 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def build_from_store(store: Store, dim: int, *, batch_size: int = 4096) -> VectorIndex:
-    """A fresh index of every chunk embedding, streamed from one snapshot of the store."""
-    vectors = VectorIndex(dim)
-    with store.snapshot():
-        for ids, batch in store.iter_embeddings(batch_size=batch_size):
-            if batch.shape[1] != dim:
-                raise ModelMismatchError(
-                    f"{store.path} stores embeddings of dimension {batch.shape[1]}, but the model "
-                    f"gives {dim}; {REBUILD_HINT} with this model"
-                )
-            vectors.add(ids, batch)
+def _store_embeddings(
+    store: Store, dim: int, batch_size: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    for ids, batch in store.iter_embeddings(batch_size=batch_size):
+        if batch.shape[1] != dim:
+            raise ModelMismatchError(
+                f"{store.path} stores embeddings of dimension {batch.shape[1]}, but the model "
+                f"gives {dim}; {REBUILD_HINT} with this model"
+            )
+        yield ids, batch
+
+
+def build_vectors(
+    dim: int,
+    batches: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
+    count: int,
+    *,
+    params: VectorParams | None = None,
+) -> VectorIndex:
+    """A fresh index of the ``count`` vectors that ``batches()`` yields as ``(ids, vectors)``.
+
+    An ivf index is first trained on every k-th vector (40 per cell), so the sample spreads over
+    all files; ``batches`` is then called a second time to add them all.
+    """
+    vectors = VectorIndex(dim, params=params)
+    if not vectors.is_trained:
+        step = max(1, count // (vectors.params.nlist * IVF_TRAIN_PER_CELL))
+        sample, seen = [], 0
+        for ids, batch in batches():
+            sample.append(batch[(np.arange(seen, seen + len(ids)) % step) == 0])
+            seen += len(ids)
+        vectors.train(np.concatenate(sample) if sample else np.empty((0, dim), np.float32))
+    for ids, batch in batches():
+        vectors.add(ids, batch)
     return vectors
+
+
+def build_from_store(
+    store: Store, dim: int, *, params: VectorParams | None = None, batch_size: int = 4096
+) -> VectorIndex:
+    """A fresh index of every chunk embedding, streamed from one snapshot of the store."""
+    with store.snapshot():
+        return build_vectors(
+            dim,
+            lambda: _store_embeddings(store, dim, batch_size),
+            store.count_chunks(),
+            params=params,
+        )
 
 
 def save_vectors(
@@ -163,15 +344,21 @@ def save_vectors(
         generation = store.generation()
     vectors.save(Path(index_dir) / VECTORS_NAME)
     # Recorded only after the file is durable: a crash in between leaves it looking stale.
-    store.set_meta({VECTORS_GENERATION_KEY: generation})
+    store.set_meta(
+        {VECTORS_GENERATION_KEY: generation, VECTORS_PARAMS_KEY: vectors.params.to_json()}
+    )
 
 
 def open_vectors(store: Store, index_dir: Path, dim: int) -> VectorIndex:
-    """The vector index matching the store, rebuilt from it (and saved) if missing or stale."""
+    """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
+
+    A rebuild keeps the recorded parameters while they fit the store's size (``plan_params``).
+    """
     path = Path(index_dir) / VECTORS_NAME
     with store.snapshot():
         generation, count = store.generation(), store.count_chunks()
-        recorded = store.get_meta().get(VECTORS_GENERATION_KEY)
+        meta = store.get_meta()
+        recorded = meta.get(VECTORS_GENERATION_KEY)
         try:
             vectors = VectorIndex.load(path, dim)
         except CorruptIndexError as exc:
@@ -188,9 +375,30 @@ def open_vectors(store: Store, index_dir: Path, dim: int) -> VectorIndex:
         # A new, empty index has no file yet: nothing worth a warning.
         log = logger.warning if count else logger.debug
         log("rebuilding the vector index from %s: %s", store.path, reason)
-        vectors = build_from_store(store, dim)
+        previous = VectorParams.from_json(meta.get(VECTORS_PARAMS_KEY))
+        params = plan_params(meta.get(INDEX_TYPE_KEY, "auto"), count, previous)
+        vectors = build_from_store(store, dim, params=params)
     try:
         save_vectors(vectors, store, index_dir, generation=generation)
     except (IndexLockedError, OSError) as exc:
         logger.warning("could not save the rebuilt vector index to %s: %s", path, exc)
     return vectors
+
+
+def fit_vectors(
+    vectors: VectorIndex, store: Store, index_dir: Path, index_type: str
+) -> VectorIndex:
+    """``vectors`` if it is what ``index_type`` calls for at its size, else a rebuild (saved).
+
+    Called after indexing, with the writer lock held: an index that grew past the auto
+    threshold, outgrew its ivf cells, or is a quarter hnsw tombstones, is built again.
+    """
+    planned = plan_params(index_type, vectors.ntotal, vectors.params)
+    if planned == vectors.params and not vectors.needs_compaction:
+        return vectors
+    logger.info("rebuilding %d vectors as %s (was %s)", vectors.ntotal, planned, vectors.params)
+    with store.snapshot():
+        generation = store.generation()
+        rebuilt = build_from_store(store, vectors.dim, params=planned)
+    save_vectors(rebuilt, store, index_dir, generation=generation)
+    return rebuilt

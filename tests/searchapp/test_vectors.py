@@ -8,13 +8,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp.errors import CorruptIndexError, ModelMismatchError
+from searchapp.errors import BadInputError, CorruptIndexError, ModelMismatchError
 from searchapp.store import ChunkRecord, Store
+from searchapp.vector_params import (
+    AUTO_THRESHOLD,
+    VectorParams,
+    hnsw_params,
+    ivf_params,
+    plan_params,
+)
 from searchapp.vectors import (
+    INDEX_TYPE_KEY,
     VECTORS_GENERATION_KEY,
     VECTORS_NAME,
+    VECTORS_PARAMS_KEY,
     VectorIndex,
     build_from_store,
+    fit_vectors,
     open_vectors,
     save_vectors,
 )
@@ -223,3 +233,237 @@ def test_empty_store_gives_an_empty_index(tmp_path: Path) -> None:
     assert vectors.ntotal == 0 and len(vectors.ids()) == 0
     assert vectors.search(unit_vectors(1), 3)[1].shape == (1, 0)
     store.close()
+
+
+# -- approximate kinds: ivf and hnsw --------------------------------------------------------------
+
+APPROXIMATE = {
+    "ivf": VectorParams("ivf", nlist=50, nprobe=13),  # tuned away from the defaults
+    "hnsw": VectorParams("hnsw", m=16, ef_construction=40, ef_search=32),
+}
+ALL_KINDS = {"flat": VectorParams(), **APPROXIMATE}
+
+
+def built(params: VectorParams, n: int = 2000, seed: int = 0) -> tuple[VectorIndex, np.ndarray]:
+    """An index of ``n`` random unit vectors under ids 1, 4, 7, ... (trained when ivf)."""
+    vectors = unit_vectors(n, seed)
+    index = VectorIndex(DIM, params=params)
+    index.train(vectors)
+    ids = np.arange(n, dtype=np.int64) * 3 + 1
+    index.add(ids, vectors)
+    return index, vectors
+
+
+def noisy_copies(vectors: np.ndarray, scale: float = 0.1, seed: int = 1) -> np.ndarray:
+    noisy = vectors + scale * np.random.default_rng(seed).standard_normal(vectors.shape) / DIM**0.5
+    return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind", APPROXIMATE)
+def test_approximate_search_finds_the_exact_top_hit(kind: str) -> None:
+    index, vectors = built(APPROXIMATE[kind])
+    queries = noisy_copies(vectors[::10])  # 200 queries, each near one stored vector
+    _, approximate = index.search(queries, 10)
+    _, exact = index.search(queries, 10, exact=True)
+    flat, _ = built(VectorParams())
+    np.testing.assert_array_equal(exact, flat.search(queries, 10)[1])
+    np.testing.assert_array_equal(approximate[:, 0], exact[:, 0])
+    recall = np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approximate, exact)])
+    assert recall >= 0.9, f"{kind} recall@10 {recall:.3f} on 2,000 vectors"
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_parameters_and_results_survive_save_and_load(tmp_path: Path, kind: str) -> None:
+    index, vectors = built(ALL_KINDS[kind])
+    path = tmp_path / VECTORS_NAME
+    index.save(path)
+    loaded = VectorIndex.load(path, DIM)
+    assert loaded is not None and loaded.params == ALL_KINDS[kind] and loaded.kind == kind
+    np.testing.assert_array_equal(np.sort(loaded.ids()), np.sort(index.ids()))
+    assert_same_results(index, loaded, noisy_copies(vectors[:50], scale=1.0))
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_removal_works_for_each_kind(tmp_path: Path, kind: str) -> None:
+    index, vectors = built(ALL_KINDS[kind])
+    ids = index.ids()
+    gone = np.sort(ids)[:40]
+    assert index.remove(np.concatenate([gone, [-7, 10**12]])) == 40
+    assert index.remove(gone) == 0  # already gone
+    assert index.ntotal == 1960
+    path = tmp_path / VECTORS_NAME
+    index.save(path)
+    for searched in (index, VectorIndex.load(path, DIM)):
+        assert searched.ntotal == 1960
+        np.testing.assert_array_equal(np.sort(searched.ids()), np.setdiff1d(ids, gone))
+        for exact in (False, True):
+            _, found = searched.search(vectors[:40], 10, exact=exact)
+            assert not np.isin(found, gone).any() and (found >= 0).all()
+        _, found = searched.search(vectors[40:60], 1)  # the neighbours are still found
+        np.testing.assert_array_equal(found[:, 0], np.sort(ids)[40:60])
+
+
+@pytest.mark.parametrize("kind", APPROXIMATE)
+def test_asking_for_more_than_the_search_reaches_answers_exactly(kind: str) -> None:
+    narrow = {"ivf": VectorParams("ivf", nlist=50, nprobe=1)}.get(kind, APPROXIMATE[kind])
+    index, vectors = built(narrow, n=300)
+    index.remove(index.ids()[:100])  # hnsw: a third of the graph is tombstones
+    scores, found = index.search(vectors[:3], 500)
+    assert found.shape == (3, 200) and (found >= 0).all()
+    assert all(set(row) == set(index.ids()) for row in found)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+
+
+def test_ivf_must_be_trained_first() -> None:
+    index = VectorIndex(DIM, params=APPROXIMATE["ivf"])
+    with pytest.raises(ValueError, match="not trained"):
+        index.add(np.arange(3), unit_vectors(3))
+    with pytest.raises(ValueError, match="training 50 ivf cells takes at least 50 vectors; got 5"):
+        index.train(unit_vectors(5))
+    with pytest.raises(ValueError, match="must not be negative"):
+        VectorIndex(DIM).add(np.array([-1]), unit_vectors(1))
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "annoy"}, "unknown vector index kind 'annoy'"),
+        ({"kind": "ivf", "nlist": 0, "nprobe": 1}, r"nlist \(0\) must be at least 1"),
+        ({"kind": "ivf", "nlist": 8, "nprobe": 9}, r"nprobe \(9\) must not exceed nlist \(8\)"),
+        ({"kind": "flat", "m": 16}, r"m \(16\) does not apply to a flat index"),
+        ({"kind": "hnsw", "m": 16, "ef_construction": 40}, r"ef_search \(0\) must be at least"),
+    ],
+)
+def test_bad_parameters_say_what_was_wrong(fields: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        VectorParams(**fields)
+
+
+def test_parameters_round_trip_through_meta_text() -> None:
+    for params in (VectorParams(), ivf_params(10**6), hnsw_params()):
+        assert VectorParams.from_json(params.to_json()) == params
+    assert VectorParams.from_json(None) is None
+    assert VectorParams.from_json("{not json") is None
+    assert VectorParams.from_json('{"kind": "ivf"}') is None  # fails validation
+
+
+IVF_1M = ivf_params(10**6)
+
+
+@pytest.mark.parametrize(
+    ("index_type", "n", "current", "expected"),
+    [
+        ("auto", 0, None, VectorParams()),
+        ("auto", AUTO_THRESHOLD - 1, None, VectorParams()),
+        ("auto", AUTO_THRESHOLD, None, ivf_params(AUTO_THRESHOLD)),
+        ("auto", AUTO_THRESHOLD // 2, ivf_params(AUTO_THRESHOLD), ivf_params(AUTO_THRESHOLD)),
+        ("auto", AUTO_THRESHOLD // 2 - 1, ivf_params(AUTO_THRESHOLD), VectorParams()),
+        ("flat", 10**6, IVF_1M, VectorParams()),
+        ("ivf", 0, None, VectorParams()),  # nothing to train on yet
+        ("ivf", 10, None, VectorParams("ivf", nlist=1, nprobe=1)),
+        ("ivf", 900_000, IVF_1M, IVF_1M),  # close enough: kept
+        ("ivf", 10**6, ivf_params(5_000), IVF_1M),  # outgrown: new cells
+        ("hnsw", 0, None, hnsw_params()),
+        ("hnsw", 10, VectorParams("hnsw", m=8, ef_construction=9, ef_search=10), None),
+    ],
+)
+def test_plan_params(index_type: str, n: int, current, expected) -> None:
+    assert plan_params(index_type, n, current) == (expected or current)
+
+
+def test_plan_params_rejects_unknown_types() -> None:
+    with pytest.raises(ValueError, match="index type 'fast' must be one of auto, flat, ivf, hnsw"):
+        plan_params("fast", 10)
+
+
+def test_ivf_layout_grows_with_n() -> None:
+    small, large = ivf_params(AUTO_THRESHOLD), ivf_params(10**6)
+    assert small.nlist * 39 <= AUTO_THRESHOLD and large.nlist == 4000
+    assert 1 <= small.nprobe <= small.nlist and large.nprobe >= small.nprobe
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_open_vectors_rebuilds_each_kind_from_the_store(
+    store: Store, tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    queries = unit_vectors(5, seed=3)
+    params = plan_params(kind, store.count_chunks())
+    store.set_meta({INDEX_TYPE_KEY: kind})
+    first = open_vectors(store, tmp_path, DIM)  # no file yet: built as the meta asks
+    assert first.params == params and first.ntotal == store.count_chunks()
+    assert VectorParams.from_json(store.get_meta()[VECTORS_PARAMS_KEY]) == params
+    np.testing.assert_array_equal(np.sort(first.ids()), store.chunk_ids())
+    path = tmp_path / VECTORS_NAME
+    for damage in (lambda: path.write_bytes(path.read_bytes()[:100]), path.unlink):
+        damage()
+        with caplog.at_level(logging.WARNING):
+            again = open_vectors(store, tmp_path, DIM)
+        assert rebuilt_warnings(caplog) and again.params == params
+        assert_same_results(first, again, queries)
+        caplog.clear()
+    store.delete_documents_by_path(["doc2.txt"])  # stale: rebuilt without the removed chunks
+    after = open_vectors(store, tmp_path, DIM)
+    assert after.params == params
+    np.testing.assert_array_equal(np.sort(after.ids()), store.chunk_ids())
+
+
+def test_open_vectors_rebuilds_with_the_recorded_search_parameters(
+    store: Store, tmp_path: Path
+) -> None:
+    tuned = VectorParams("ivf", nlist=3, nprobe=2)
+    save_vectors(build_from_store(store, DIM, params=tuned), store, tmp_path)
+    store.set_meta({INDEX_TYPE_KEY: "ivf"})
+    (tmp_path / VECTORS_NAME).unlink()
+    assert open_vectors(store, tmp_path, DIM).params == tuned
+
+
+def test_hnsw_tombstones_are_counted_against_the_store(store: Store, tmp_path: Path) -> None:
+    vectors = build_from_store(store, DIM, params=hnsw_params())
+    removed = store.delete_documents_by_path(["doc0.txt", "doc1.txt"])
+    vectors.remove(np.array(removed))
+    save_vectors(vectors, store, tmp_path)
+    reopened = open_vectors(store, tmp_path, DIM)  # matches: loaded, not rebuilt
+    assert reopened.ntotal == store.count_chunks() == 90 and reopened.index.ntotal == 150
+    np.testing.assert_array_equal(np.sort(reopened.ids()), store.chunk_ids())
+
+
+def test_fit_vectors_converts_and_compacts(store: Store, tmp_path: Path) -> None:
+    flat = open_vectors(store, tmp_path, DIM)
+    assert fit_vectors(flat, store, tmp_path, "auto") is flat  # 150 chunks: flat is right
+    ivf = fit_vectors(flat, store, tmp_path, "ivf")
+    assert ivf.params == plan_params("ivf", 150)
+    assert VectorIndex.load(tmp_path / VECTORS_NAME, DIM).params == ivf.params
+    assert store.get_meta()[VECTORS_GENERATION_KEY] == str(store.generation())
+    hnsw = fit_vectors(ivf, store, tmp_path, "hnsw")
+    assert hnsw.kind == "hnsw" and fit_vectors(hnsw, store, tmp_path, "hnsw") is hnsw
+    removed = store.delete_documents_by_path(["doc0.txt", "doc1.txt"])  # 40% of the nodes
+    hnsw.remove(np.array(removed))
+    assert hnsw.needs_compaction
+    compacted = fit_vectors(hnsw, store, tmp_path, "hnsw")
+    assert compacted is not hnsw and compacted.index.ntotal == compacted.ntotal == 90
+    np.testing.assert_array_equal(np.sort(compacted.ids()), store.chunk_ids())
+
+
+@pytest.mark.slow
+def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfield) -> None:
+    from searchapp.index import SearchIndex
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc_id in list(cranfield.corpus)[:8]:
+        (folder / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    index_dir = tmp_path / "index"
+    search_index = SearchIndex(index_dir, precision="fp32")
+    with pytest.raises(BadInputError, match="--index-type \\('fast'\\) must be one of"):
+        search_index.add([folder], index_type="fast")
+    search_index.add([folder], index_type="hnsw")
+    assert search_index.vectors.kind == "hnsw"
+    top = search_index.search(cranfield.corpus["1"], k=1, mode="dense")[0]
+    search_index.add([folder])  # nothing asked: stays hnsw
+    assert search_index.stats()["index_type"] == "hnsw"
+    search_index.add([folder], index_type="ivf")  # converted in place
+    stats = search_index.stats()
+    assert stats["index_type"] == "ivf" and '"kind": "ivf"' in stats["vectors_params"]
+    reopened = SearchIndex(index_dir, encoder=search_index.encoder)
+    assert reopened.vectors.kind == "ivf" and reopened.vectors.ntotal == stats["chunks"]
+    assert reopened.search(cranfield.corpus["1"], k=1, mode="dense")[0].chunk_id == top.chunk_id
