@@ -1,0 +1,169 @@
+"""The indexing pipeline with a deterministic fake encoder: windows, parts, ordinals, updates."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp import indexer as indexer_module
+from searchapp.index import SearchIndex
+
+DIM = 16
+
+
+class FakeTokenizer:
+    """One token per whitespace word; ids are stable hashes."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        body = self.max_length - 2
+        return [
+            [101] + [zlib.crc32(w.encode()) % 30000 + 1000 for w in t.split()][:body] + [102]
+            for t in texts
+        ]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+class FakeEncoder:
+    """Bag-of-hashed-words vectors: equal texts give equal unit vectors, like a real model."""
+
+    name = "fake-encoder"
+    weights_sha256 = "0" * 64
+    dim = DIM
+    precision = "fp32"
+
+    def __init__(self, max_length: int = 16) -> None:
+        self.max_length = max_length
+        self.tokenizer = FakeTokenizer(max_length)
+        self.batches: list[int] = []
+
+    def embed_many(self, ids: Sequence[Sequence[int]], *, batch_size: int = 32) -> np.ndarray:
+        self.batches.append(len(ids))
+        out = np.zeros((len(ids), DIM), dtype=np.float32)
+        for row, seq in enumerate(ids):
+            for token in seq[1:-1]:
+                out[row, token % DIM] += 1.0
+            out[row, 0] += 1e-3  # never all-zero
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        return self.embed_many(self.tokenizer.encode_ids(texts))
+
+
+def make_index(index_dir: Path, encoder: FakeEncoder | None = None) -> SearchIndex:
+    return SearchIndex(index_dir, encoder=encoder or FakeEncoder())
+
+
+def stored(index: SearchIndex) -> list[tuple[str, int, str, int, int]]:
+    rows = index.store.db.execute(
+        "SELECT d.doc_id, c.ordinal, c.text, c.start_line, c.end_line FROM chunks c "
+        "JOIN documents d ON d.id = c.document_id ORDER BY d.doc_id, c.ordinal"
+    ).fetchall()
+    return [tuple(r) for r in rows]
+
+
+def test_long_document_spans_parts_and_windows(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    # 40 paragraphs of 10 words: with 14 tokens per chunk, one chunk per paragraph.
+    text = "\n\n".join(" ".join(f"w{p}_{i}" for i in range(10)) for p in range(40))
+    (docs / "long.txt").write_text(text, "utf-8")
+    (docs / "short.txt").write_text("a short note", "utf-8")
+    index = make_index(tmp_path / "idx")
+    report = index.add([docs])
+    assert (report.added, report.chunks) == (2, 41)
+    rows = [r for r in stored(index) if r[0].endswith("long.txt")]
+    assert [r[1] for r in rows] == list(range(40))  # ordinals continue across parts
+    assert [r[3] for r in rows] == [1 + 2 * p for p in range(40)]  # paragraph p starts there
+    assert all(r[2] == text.split("\n\n")[p] for p, r in enumerate(rows))
+    # Every document is complete (sha256 set) and FAISS holds exactly the chunk ids.
+    shas = index.store.db.execute("SELECT sha256 FROM documents").fetchall()
+    assert all(sha for (sha,) in shas)
+    np.testing.assert_array_equal(np.sort(index.vectors.ids()), np.sort(index.store.chunk_ids()))
+
+
+def test_jsonl_records_update_and_disappear(tmp_path) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    records = [{"_id": f"r{i}", "title": f"T{i}", "text": f"record number {i}"} for i in range(5)]
+    corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
+    index = make_index(tmp_path / "idx")
+    assert index.add([corpus]).added == 1
+    assert sorted(r[0] for r in stored(index)) == [f"r{i}" for i in range(5)]
+    hits = index.search("record number 3", k=1, mode="lexical")
+    assert hits[0].doc_id == "r3" and hits[0].path == str(corpus)
+
+    del records[1]
+    records[0]["text"] = "changed words entirely"
+    corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
+    report = make_index(tmp_path / "idx").add([corpus])
+    assert report.updated == 1
+    index = make_index(tmp_path / "idx")
+    assert sorted(r[0] for r in stored(index)) == ["r0", "r2", "r3", "r4"]
+    assert "T0\nchanged words entirely" in [r[2] for r in stored(index)]
+
+
+def test_file_that_becomes_binary_is_dropped(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    target = docs / "notes.txt"
+    target.write_text("plain words here", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    target.write_bytes(b"\x00\x01\x02binary\x00" * 100)
+    report = make_index(tmp_path / "idx").add([docs])
+    assert report.skipped and report.skipped[0][1] == "binary file"
+    index = make_index(tmp_path / "idx")
+    assert index.stats()["documents"] == 0 and index.vectors.ntotal == 0
+
+
+def test_empty_file_is_recorded_and_unchanged_next_time(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "empty.txt").write_text("", "utf-8")
+    assert make_index(tmp_path / "idx").add([docs]).added == 1
+    again = make_index(tmp_path / "idx").add([docs])
+    assert (again.unchanged, again.chunks) == (1, 0)
+
+
+def test_model_mismatch_is_refused(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("words", "utf-8")
+    make_index(tmp_path / "idx").add([docs])
+    other = FakeEncoder()
+    other.weights_sha256 = "1" * 64
+    other.name = "other-model"
+    from searchapp.errors import ModelMismatchError
+
+    with pytest.raises(ModelMismatchError, match="rebuild it with `search index --rebuild"):
+        make_index(tmp_path / "idx", other).add([docs])
+    # --rebuild starts over with the new model.
+    report = make_index(tmp_path / "idx", other).add([docs], rebuild=True)
+    assert report.added == 1
+    assert make_index(tmp_path / "idx", other).stats()["model_sha256"] == "1" * 64
+
+
+def test_remove_drops_documents_below_a_path(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "keep").mkdir(parents=True)
+    (docs / "drop").mkdir()
+    (docs / "keep" / "a.txt").write_text("alpha words", "utf-8")
+    (docs / "drop" / "b.txt").write_text("beta words", "utf-8")
+    (docs / "drop" / "c.txt").write_text("gamma words", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    assert index.remove([docs / "drop"]) == 2
+    index = make_index(tmp_path / "idx")
+    assert index.store.all_paths() == [str(docs / "keep" / "a.txt")]
+    np.testing.assert_array_equal(np.sort(index.vectors.ids()), np.sort(index.store.chunk_ids()))
