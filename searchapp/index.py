@@ -237,8 +237,11 @@ class SearchIndex:
         if not text.strip():
             raise BadInputError("the query is empty; type some words to search for")
         self._check_model(self.store.get_meta())
+        from minilm.devices import cpu_threads
+
         tokens = self.encoder.tokenizer.count_tokens([text])[0] + 2
-        return self.encoder.encode([text])[0], tokens
+        with cpu_threads(1):
+            return self.encoder.encode([text])[0], tokens
 
     def search(self, text: str, k: int = 10, **options: Any) -> list[Hit]:
         """Rank passages for ``text``; options as ``SearchOptions`` (mode, min_score, ...)."""
