@@ -57,7 +57,7 @@ class SentenceEncoder:
         config = config_for(files, max_length)
         with skip_random_init():  # every parameter is replaced by the checkpoint's next
             model = SentenceTransformer(config)
-        state = map_hf_state_dict(read_checkpoint(files.weights_path), model)
+        state = map_hf_state_dict(read_checkpoint(files.weights_path), model, files.weights_path)
         model.load_state_dict(state, strict=True, assign=True)
         model = model.to(device=chosen, dtype=dtype).eval()
         tokenizer = MiniLMTokenizer(files=files, max_length=config.max_length)

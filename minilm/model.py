@@ -121,7 +121,8 @@ class MiniLMModel(nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
-        # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads/queries.
+        # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads
+        # and queries.
         attn_mask = attention_mask.bool()[:, None, None, :]
         for layer in self.layers:
             x = layer(x, attn_mask)

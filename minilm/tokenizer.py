@@ -35,7 +35,8 @@ def _from_vocab(folder: Path) -> Tokenizer:
     if cls_id is None or sep_id is None:
         raise ModelFilesError(f"{folder / 'vocab.txt'}: [CLS] or [SEP] is missing")
     tokenizer.post_processor = BertProcessing(("[SEP]", sep_id), ("[CLS]", cls_id))
-    # As BertTokenizerFast: a special token written in the text stays one token, not "[", "sep", "]".
+    # As BertTokenizerFast: a special token written in the text stays one token,
+    # not "[", "sep", "]".
     specials = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
     tokenizer.add_special_tokens([t for t in specials if tokenizer.token_to_id(t) is not None])
     return tokenizer

@@ -67,10 +67,12 @@ def _canonical(name: str) -> str:
 
 
 def map_hf_state_dict(
-    hf_state: dict[str, torch.Tensor], model: SentenceTransformer
+    hf_state: dict[str, torch.Tensor],
+    model: SentenceTransformer,
+    source: Path | None = None,
 ) -> dict[str, torch.Tensor]:
     """Turn Hugging Face ``BertModel`` tensors into ``model``'s state dict, checking names and
-    shapes."""
+    shapes; ``source`` (the checkpoint file) is named in the error."""
     config = model.config
     state = {_canonical(k): v for k, v in hf_state.items()}
     ours: dict[str, torch.Tensor] = {}
@@ -119,9 +121,10 @@ def map_hf_state_dict(
             problems.append("unexpected: " + ", ".join(unexpected))
         if misshapen:
             problems.append("wrong shape: " + "; ".join(misshapen))
+        where = f"{source}: " if source is not None else ""
         raise WeightsMismatchError(
-            f"checkpoint does not match the model ({config.num_hidden_layers} layers, hidden "
-            f"{config.hidden_size}): " + " | ".join(problems)
+            f"{where}checkpoint does not match the model ({config.num_hidden_layers} layers, "
+            f"hidden {config.hidden_size}): " + " | ".join(problems)
         )
     return ours
 
@@ -157,7 +160,7 @@ def load_pretrained_weights(
         if target is None:
             raise ValueError("give model_name (e.g. 'all-MiniLM-L6-v2') or path")
         files = locate_model(target)
-    state = map_hf_state_dict(read_checkpoint(files.weights_path), model)
+    state = map_hf_state_dict(read_checkpoint(files.weights_path), model, files.weights_path)
     model.load_state_dict(state, strict=True)
     logger.debug("loaded %s from %s (%s)", files.name, files.weights_path, files.source)
     return model
