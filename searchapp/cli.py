@@ -25,8 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+# No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
+out = Console(highlight=False, soft_wrap=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 _state = {"debug": False}
 
 IndexDir = Annotated[
@@ -68,7 +69,7 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
     def format(self, record: logging.LogRecord) -> str:
-        return _inert(f"{record.levelname.lower()}: {record.getMessage()}")
+        return _one_line(f"{record.levelname.lower()}: {record.getMessage()}")
 
 
 @app.command()
@@ -123,7 +124,7 @@ def index(
             index_type=index_type,
         )
     for path, reason in report.skipped:
-        err.print(f"[yellow]skipped[/] {escape(_inert(path))}: {escape(_inert(reason))}")
+        err.print(f"[yellow]skipped[/] {escape(_one_line(path))}: {escape(_one_line(reason))}")
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
@@ -335,6 +336,11 @@ def _inert(text: str) -> str:
     from searchapp.render import inert
 
     return inert(text)
+
+
+def _one_line(text: str) -> str:
+    """``_inert`` for a message line: a newline in a file name must not start a new message."""
+    return _inert(text).replace("\n", "\\n")
 
 
 def _human_bytes(value: object) -> str:

@@ -47,6 +47,9 @@ _BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 # In accepted text, control characters but tab and newline become spaces (one for one).
 _SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
+# JSON escapes such as "\ud800" decode to lone surrogates: not text that SQLite or the tokenizer
+# accepts, so each becomes U+FFFD.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NotTextError(SearchAppError):
@@ -386,4 +389,5 @@ def _parse_record(line: str) -> tuple[str, str, str] | None:
         return None
     if not isinstance(body, str) or not isinstance(title, str):
         return None
-    return str(doc_id), normalise(title).strip(), normalise(body)
+    doc_id, title, body = (_LONE_SURROGATE.sub("\ufffd", s) for s in (str(doc_id), title, body))
+    return doc_id, normalise(title).strip(), normalise(body)

@@ -25,3 +25,7 @@ class IndexLockedError(SearchAppError):
 
 class BadInputError(SearchAppError):
     """A path, query or option value that cannot be used."""
+
+
+class DiskFullError(SearchAppError):
+    """The disk filled up while writing; the index keeps what was committed before."""

@@ -15,7 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from searchapp.chunking import ChunkingConfig
-from searchapp.errors import BadInputError, IndexNotFoundError, ModelMismatchError
+from searchapp.errors import (
+    BadInputError,
+    CorruptIndexError,
+    IndexNotFoundError,
+    ModelMismatchError,
+)
 from searchapp.lock import WriterLock
 from searchapp.paths import resolve_index_dir
 from searchapp.searcher import Hit, Searcher, SearchOptions
@@ -83,8 +88,17 @@ class SearchIndex:
     @property
     def model_name(self) -> str:
         """The model this index uses: recorded in the index, else asked for, else the default."""
-        recorded = self.store.get_meta().get("model") if self.exists() else None
+        recorded = self._existing_meta().get("model")
         return self._model or recorded or DEFAULT_MODEL
+
+    def _existing_meta(self) -> dict[str, str]:
+        """The index's meta; empty while there is none to read. That includes the empty file a
+        first run killed before it created the tables leaves: `search index` then creates them
+        (``Store.open(create=True)`` still refuses a file that is damaged, not empty)."""
+        try:
+            return self.store.get_meta()
+        except (IndexNotFoundError, CorruptIndexError):
+            return {}
 
     @property
     def encoder(self) -> SentenceEncoder:
@@ -132,7 +146,7 @@ class SearchIndex:
 
     @property
     def chunking(self) -> ChunkingConfig:
-        meta = self.store.get_meta() if self.exists() else {}
+        meta = self._existing_meta()
         if "chunk_max_tokens" in meta:
             return ChunkingConfig(
                 max_tokens=int(meta["chunk_max_tokens"]),
@@ -236,6 +250,13 @@ class SearchIndex:
         """The query vector, and how many tokens the query had (to warn when it is truncated)."""
         if not text.strip():
             raise BadInputError("the query is empty; type some words to search for")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # bytes that are not UTF-8, as Python keeps them from argv
+            raise BadInputError(
+                "the query holds bytes that are not UTF-8 text; check the terminal's encoding "
+                "and type it again"
+            ) from None
         self._check_model(self.store.get_meta())
         from minilm.devices import cpu_threads
 

@@ -32,7 +32,7 @@ from searchapp.vectors import VectorIndex
 logger = logging.getLogger(__name__)
 
 PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
-WINDOW_CHUNKS = 512  # chunks sorted and committed together
+WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progress steps)
 BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
 QUEUE_PARTS = 16  # how far the producer may run ahead
 

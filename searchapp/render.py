@@ -17,18 +17,23 @@ from searchapp.searcher import Hit
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Control characters (C0 except tab/newline, DEL, C1) and bidi/format characters that could
-# move the cursor, recolour the terminal or reorder what is shown.
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# move the cursor, recolour the terminal or reorder what is shown; and lone surrogates (the bytes
+# of a file name that are not UTF-8), which cannot be printed at all.
+_UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def inert(text: str) -> str:
     """Make text from a document or a file name safe to print: controls become visible escapes."""
-    return _UNSAFE.sub(
-        lambda m: (
-            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
-        ),
-        text,
-    )
+    return _UNSAFE.sub(_visible_escape, text)
+
+
+def _visible_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8, as os.fsdecode keeps it
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
 def display_path(path: str, cwd: Path | None = None) -> str:
@@ -93,8 +98,13 @@ def print_hits(
 
 
 def hits_json(hits: Sequence[Hit]) -> str:
-    """One JSON array of hits with the documented keys, nothing else."""
-    return json.dumps([hit.to_json() for hit in hits], ensure_ascii=False)
+    """One JSON array of hits with the documented keys, nothing else.
+
+    Characters a terminal could act on are written as ``\\uXXXX`` escapes (JSON leaves DEL, C1
+    controls and bidi overrides raw), so the output is inert and parses to the same strings.
+    """
+    text = json.dumps([hit.to_json() for hit in hits], ensure_ascii=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def print_passage(console: Console, hit: Hit, context: str, query: str) -> None:

@@ -20,6 +20,7 @@ import sqlite_utils
 from searchapp.errors import (
     BadInputError,
     CorruptIndexError,
+    DiskFullError,
     IndexLockedError,
     IndexNotFoundError,
     ModelMismatchError,
@@ -144,11 +145,17 @@ def _now() -> str:
 
 
 def _named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None:
-    """The project's error for SQLite's "locked" and "damaged" failures; None for the rest."""
+    """The project's error for SQLite's "locked", "full" and "damaged" failures; None for the
+    rest."""
     name, text = getattr(exc, "sqlite_errorname", "") or "", str(exc).lower()
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
         return IndexLockedError(
             f"{path} is locked by another process writing to it; wait for it to finish and retry"
+        )
+    if name.startswith("SQLITE_FULL") or "disk is full" in text:
+        return DiskFullError(
+            f"{path}: the disk is full ({exc}); free some space and run the command again "
+            "(the index keeps what was committed before)"
         )
     corrupt = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
     if name.startswith(corrupt) or "malformed" in text or "not a database" in text:
@@ -229,7 +236,7 @@ class Store:
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = _named_error(self.path, exc)
-            if isinstance(error, IndexLockedError):
+            if isinstance(error, (IndexLockedError, DiskFullError)):
                 raise error from exc
             if "unable to open" in str(exc):
                 raise BadInputError(

@@ -19,8 +19,8 @@ AUTO_THRESHOLD = 20_000
 IVF_CELLS_PER_SQRT_N = 4  # nlist = 4 sqrt(n), FAISS's usual lower end: cheaper to train
 IVF_TRAIN_PER_CELL = 40  # k-means sample size per cell (FAISS asks for at least 39)
 IVF_KMEANS_ITERATIONS = 10  # XXX-MEASURE
-IVF_MIN_NPROBE = 16  # cells read per query: at least this, and at least 1/64 of them
-HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 40, 128
+IVF_MIN_NPROBE = 32  # cells read per query: at least this, and at least 1/64 of them
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
 
 
 @dataclass(frozen=True)

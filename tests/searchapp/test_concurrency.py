@@ -21,23 +21,22 @@ from searchapp.store import Store
 pytestmark = pytest.mark.slow
 
 QUERIES = ("wing lift in a slipstream", "heat transfer at hypersonic speed", "boundary layer")
-# `search index` committing every 16 chunks (production: 512), so that queries run between many
-# commits of one run.
+# `search index` committing every 16 chunks (production: WINDOW_CHUNKS), so that queries run
+# between many commits of one run.
 SMALL_WINDOW_BOOT = (
     "import sys, searchapp.indexer as m; m.WINDOW_CHUNKS = 16; "
     "from searchapp.cli import main; main()"
 )
 
 
-@pytest.fixture(scope="module")
-def loaded_model():
+@pytest.fixture()
+def loaded_model(monkeypatch):
     """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
     from minilm import SentenceEncoder
 
     encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="fp32")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
-        yield encoder
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    return encoder
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -136,7 +135,9 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
 
     with open(first_err, "w") as err1, open(second_err, "w") as err2:
         first = subprocess.Popen(
-            search_index(first_docs, index_dir, boot=SMALL_WINDOW_BOOT), stdout=subprocess.DEVNULL, stderr=err1
+            search_index(first_docs, index_dir, boot=SMALL_WINDOW_BOOT),
+            stdout=subprocess.DEVNULL,
+            stderr=err1,
         )
         lock = index_dir / LOCK_NAME
         wait_for(
@@ -175,6 +176,7 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
             if first.poll() is None:  # the second writer must not have started
                 assert documents_under(index_dir, second_docs) == 0
             queries += 1
+            time.sleep(0.1)  # leave the writers some CPU
         assert first.wait(timeout=300) == 0, first_err.read_text()
         assert second.wait(timeout=300) == 0, second_err.read_text()
 

@@ -31,7 +31,7 @@ MIN_KILLS = 10
 KILL_BUDGET_S = 100  # the kill loop stops here even if it has fewer kills (the test then fails)
 QUERIES = ("wing lift in a slipstream", "heat transfer at hypersonic speed", "boundary layer")
 # `search index` with a smaller commit window, so that kills also land between and inside the
-# commits of one run (the production window of 512 chunks is about one commit per run here).
+# commits of one run (the production window, WINDOW_CHUNKS, makes one or two commits per run here).
 SMALL_WINDOW_BOOT = (
     "import sys, searchapp.indexer as m; m.WINDOW_CHUNKS = int(sys.argv.pop(1)); "
     "from searchapp.cli import main; main()"
@@ -49,14 +49,13 @@ def encoder():
     return SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="fp32")
 
 
-@pytest.fixture(scope="module")
-def loaded_model(encoder):
+@pytest.fixture()
+def loaded_model(encoder, monkeypatch):
     """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
     from minilm import SentenceEncoder
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
-        yield encoder
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    return encoder
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -299,13 +298,14 @@ def test_sigkill_at_random_moments_loses_nothing(
         after_commits += code is None and state["generation"] > before
         log.append(
             f"{'killed' if code is None else 'finished'} after {delay:.2f}s "
-            f"({'window 24' if command is small_window else 'window 512'}): generation "
-            f"{before} -> {state['generation']}, {state['chunks']} chunks, "
+            f"(window {24 if command is small_window else searchapp.indexer.WINDOW_CHUNKS}): "
+            f"generation {before} -> {state['generation']}, {state['chunks']} chunks, "
             f"{state['incomplete']} incomplete documents"
         )
         if code is not None or kills % 3 == 0:
             corpus.mutate()
-    print("\n".join(log))
+    with capsys.disabled():
+        print("\n" + "\n".join(log))
     assert kills >= MIN_KILLS, f"only {kills} kills in {KILL_BUDGET_S}s:\n" + "\n".join(log)
     assert after_commits >= 1, "no kill landed after a commit:\n" + "\n".join(log)
 
@@ -317,5 +317,6 @@ def test_sigkill_at_random_moments_loses_nothing(
     assert_same_index(index_dir, reference, encoder)
     # Nothing half-written is left behind either (a FAISS save killed before its rename).
     leftovers = [p.name for p in index_dir.iterdir() if p.name.endswith(".tmp")]
-    print(f"{kills} kills ({after_commits} after a commit), {completed} runs finished; "
+    with capsys.disabled():
+        print(f"{kills} kills ({after_commits} after a commit), {completed} runs finished; "
           f"temporary files left: {leftovers}")

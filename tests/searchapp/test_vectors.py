@@ -283,6 +283,25 @@ def test_parameters_and_results_survive_save_and_load(tmp_path: Path, kind: str)
     assert_same_results(index, loaded, noisy_copies(vectors[:50], scale=1.0))
 
 
+def test_tuned_search_parameters_are_saved(tmp_path: Path) -> None:
+    for params, change in ((APPROXIMATE["ivf"], {"nprobe": 50}), (hnsw_params(), {"ef_search": 7})):
+        index, vectors = built(params, n=500)
+        index.tune(**change)
+        index.save(tmp_path / VECTORS_NAME)
+        loaded = VectorIndex.load(tmp_path / VECTORS_NAME, DIM)
+        assert loaded.params == index.params and loaded.params != params
+    everything, vectors = built(APPROXIMATE["ivf"], n=500)
+    everything.tune(nprobe=50)  # every cell: exact
+    queries = noisy_copies(vectors[:20], scale=1.0)
+    np.testing.assert_array_equal(
+        everything.search(queries, 10)[1], everything.search(queries, 10, exact=True)[1]
+    )
+    with pytest.raises(ValueError, match=r"nprobe \(51\) must not exceed nlist \(50\)"):
+        built(APPROXIMATE["ivf"], n=500)[0].tune(nprobe=51)
+    with pytest.raises(ValueError, match="ef_search .* does not apply to a flat index"):
+        VectorIndex(DIM).tune(ef_search=10)
+
+
 @pytest.mark.parametrize("kind", ALL_KINDS)
 def test_removal_works_for_each_kind(tmp_path: Path, kind: str) -> None:
     index, vectors = built(ALL_KINDS[kind])

@@ -1,0 +1,178 @@
+"""Query latency: a cold `search query` process; warm SearchIndex.search on 10k and 100k passages.
+
+Run by hand from the repository root (not a test):
+
+    python benchmarks/query.py                   # 10k and 100k passages, 7 cold runs each
+    python benchmarks/query.py --sizes 10000 --cold-runs 3
+
+The indexes are built without embedding 100k texts: a seed file is indexed by `SearchIndex.add`
+(which records the model), then synthetic documents of 10 passages each are written through the
+Store API. Each passage's text is a Cranfield abstract and its vector a mixture made mostly of
+that abstract's embedding (``scale.synthetic_batches``), so the lexical and dense rankers see
+Cranfield-like data. The vectors are then built as ``auto`` picks for the size (``plan_params``).
+
+Cold: wall time of `search query TEXT --index-dir DIR` in a new process (median of several runs,
+after one untimed run that warms the OS file cache), against `python -c "import torch"` timed in
+the same loop. Warm: one `SearchIndex` kept open, the 225 Cranfield queries one at a time; each
+timing covers embedding the query, searching and fetching the passages' rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `minilm` importable
+
+from scale import cranfield_vectors, read_jsonl, synthetic_batches  # noqa: E402
+
+from searchapp.index import SearchIndex  # noqa: E402
+from searchapp.searcher import SearchOptions  # noqa: E402
+from searchapp.store import ChunkRecord  # noqa: E402
+from searchapp.vector_params import plan_params  # noqa: E402
+from searchapp.vectors import (  # noqa: E402
+    INDEX_TYPE_KEY,
+    build_from_store,
+    fit_vectors,
+    save_vectors,
+)
+
+PASSAGES_PER_DOCUMENT = 8  # divides scale.BATCH, so no document spans two batches
+PASSAGES_PER_TRANSACTION = 2048
+
+
+def build_index(index_dir: Path, n: int, abstracts: list[str], base: np.ndarray) -> float:
+    """An index of ``n`` synthetic passages (plus the seed file's); returns the seconds it took."""
+    start = time.perf_counter()
+    seed = index_dir.parent / f"seed-{n}"
+    seed.mkdir()
+    (seed / "seed.txt").write_text(abstracts[0] + "\n", encoding="utf-8")
+    search_index = SearchIndex(index_dir)
+    search_index.add([seed])  # records model, dimension and chunking in meta, as `search index`
+    store = search_index.store
+    documents = 0
+    for sources, vectors in synthetic_batches(base, n, seed=n):
+        for first in range(0, len(sources), PASSAGES_PER_TRANSACTION):
+            with store.transaction():
+                last = min(first + PASSAGES_PER_TRANSACTION, len(sources))
+                for at in range(first, last, PASSAGES_PER_DOCUMENT):
+                    end = min(at + PASSAGES_PER_DOCUMENT, last)
+                    path = f"/synthetic/doc{documents:07d}.txt"
+                    document_id = store.upsert_document(doc_id=path, path=path, sha256="-")
+                    texts = [abstracts[source] for source in sources[at:end]]
+                    chunks = [ChunkRecord(t, 0, len(t), 1, 1, i) for i, t in enumerate(texts)]
+                    store.add_chunks(document_id, chunks, vectors[at:end])
+                    documents += 1
+    params = plan_params("auto", store.count_chunks())
+    save_vectors(build_from_store(store, base.shape[1], params=params), store, index_dir)
+    search_index.close()
+    return time.perf_counter() - start
+
+
+def cold_runs(index_dir: Path, query: str, runs: int) -> tuple[float, float]:
+    """Median wall seconds of `search query` and of `python -c "import torch"`, interleaved."""
+    search = [str(Path(sys.executable).with_name("search")), "query", query]
+    commands = {
+        "search": [*search, "--index-dir", str(index_dir)],
+        "torch": [sys.executable, "-c", "import torch"],
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in commands}
+    for round_ in range(runs + 1):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            if round_:  # round 0 warms the OS file cache
+                seconds[name].append(time.perf_counter() - start)
+    return statistics.median(seconds["search"]), statistics.median(seconds["torch"])
+
+
+def warm_latency(index_dir: Path, queries: list[str], mode: str) -> dict[str, float]:
+    """p50 and p99 ms of SearchIndex.search, one query at a time on an open index, and the p50
+    of its two steps: embedding the query, then searching and fetching the passages' rows."""
+    search_index = SearchIndex(index_dir)
+    options = SearchOptions(k=10, mode=mode)
+    for query in queries[:10]:  # warm-up: loads the model and the vectors, first allocations
+        search_index.search(query, k=10, mode=mode)
+    total, embed, search = [], [], []
+    for query in queries:
+        start = time.perf_counter()
+        vector, _ = search_index.embed_query(query)  # search() is these two calls
+        embedded = time.perf_counter()
+        search_index.search_vector(query, vector, options)
+        done = time.perf_counter()
+        total.append(done - start)
+        embed.append(embedded - start)
+        search.append(done - embedded)
+    search_index.close()
+    return {
+        "p50": float(np.percentile(total, 50) * 1e3),
+        "p99": float(np.percentile(total, 99) * 1e3),
+        "embed p50": float(np.percentile(embed, 50) * 1e3),
+        "search p50": float(np.percentile(search, 50) * 1e3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="10000,100000", help="passages per index, comma-separated"
+    )
+    parser.add_argument("--cold-runs", type=int, default=7, help="timed `search query` processes")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    if args.cold_runs < 1 or min(sizes) < 100:
+        parser.error("--cold-runs must be at least 1 and each size at least 100")
+
+    abstracts, queries = read_jsonl("corpus.jsonl"), read_jsonl("queries.jsonl")
+    base, _ = cranfield_vectors()
+    print(
+        f"{len(queries)} Cranfield queries, k=10; {torch.get_num_threads()} torch threads; load "
+        f"average {os.getloadavg()[0]:.2f} at start. Targets: cold `search query` <= 1.5x "
+        "`import torch`; warm on 100k passages p50 <= 10 ms, p99 <= 30 ms"
+    )
+    with tempfile.TemporaryDirectory(prefix="searchapp-query-") as tmp:
+        for n in sizes:
+            index_dir = Path(tmp) / f"index-{n}"
+            seconds = build_index(index_dir, n, abstracts, base)
+            opened = SearchIndex(index_dir)
+            kind = opened.stats()["vectors_params"]
+            opened.close()
+            print(f"\n{n:,} passages in {n // PASSAGES_PER_DOCUMENT:,} documents "
+                  f"(built in {seconds:.0f}s), vectors {kind}", flush=True)  # fmt: skip
+            search_s, torch_s = cold_runs(index_dir, queries[0], args.cold_runs)
+            print(
+                f"  cold `search query`: {search_s * 1e3:.0f} ms median of {args.cold_runs}; "
+                f"`import torch` {torch_s * 1e3:.0f} ms: x{search_s / torch_s:.2f}"
+            )
+            rows = {mode: warm_latency(index_dir, queries, mode) for mode in ("hybrid", "dense")}
+            search_index = SearchIndex(index_dir)
+            kind_now = search_index.vectors.kind
+            if kind_now != "flat":  # the exact baseline, measured in the same run
+                store = search_index.store
+                fit_vectors(search_index.vectors, store, index_dir, "flat")
+                store.set_meta({INDEX_TYPE_KEY: "flat"})
+                rows["hybrid, flat"] = warm_latency(index_dir, queries, "hybrid")
+                rows["dense, flat"] = warm_latency(index_dir, queries, "dense")
+            search_index.close()
+            for mode, row in rows.items():
+                label = mode if "flat" in mode else f"{mode}, {kind_now}"
+                print(
+                    f"  warm SearchIndex.search ({label:<13}): p50 {row['p50']:6.2f} ms, "
+                    f"p99 {row['p99']:6.2f} ms; p50 of embedding {row['embed p50']:5.2f}, of "
+                    f"search + rows {row['search p50']:6.2f}"
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""Damaged state: broken index files and model folders give one line naming the file and the fix;
+a full disk during indexing leaves the previous index as it was.
+
+(A damaged FAISS file is rebuilt from SQLite on its own: see test_cli.py.)
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+
+from searchapp.cli import main
+from searchapp.index import SearchIndex
+from searchapp.store import Store
+
+pytestmark = pytest.mark.slow
+
+QUERY = "pressure distribution on a wing"
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from minilm import SentenceEncoder
+
+    return SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")
+
+
+@pytest.fixture()
+def loaded_model(encoder, monkeypatch):
+    """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
+    from minilm import SentenceEncoder
+
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    return encoder
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(code: int, out: str, err: str) -> str:
+    assert code != 0 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, cranfield, encoder) -> tuple[Path, Path]:
+    """20 Cranfield documents and their index, built once; tests work on copies."""
+    docs = tmp_path_factory.mktemp("docs")
+    for doc_id in list(cranfield.corpus)[:20]:
+        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    index_dir = tmp_path_factory.mktemp("index")
+    search_index = SearchIndex(index_dir, encoder=encoder)
+    search_index.add([docs])
+    search_index.close()  # checkpointed: all of it in index.db, none in a WAL file
+    assert not (index_dir / "index.db-wal").exists()
+    return docs, index_dir
+
+
+@pytest.fixture()
+def index_copy(built, tmp_path) -> tuple[Path, Path]:
+    docs, index_dir = built
+    copy = tmp_path / "idx"
+    shutil.copytree(index_dir, copy)
+    return docs, copy
+
+
+# -- the SQLite file ---------------------------------------------------------------------------
+
+
+def damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "truncated":
+        path.write_bytes(data[: 3 * 4096])
+    elif how == "half":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "garbage":
+        path.write_bytes(np.random.default_rng(0).bytes(len(data)))
+    elif how == "header":  # the first page overwritten: "file is not a database"
+        path.write_bytes(b"\x00" * 4096 + data[4096:])
+
+
+@pytest.mark.parametrize("how", ["truncated", "half", "garbage", "header"])
+def test_damaged_database_names_the_file_and_the_fix(index_copy, loaded_model, capsys, how):
+    docs, index_dir = index_copy
+    damage(index_dir / "index.db", how)
+    for args in (["query", QUERY], ["index", str(docs)], ["info"]):
+        line = one_line_error(*run_cli(capsys, *args, "--index-dir", str(index_dir)))
+        assert str(index_dir / "index.db") in line
+        assert "search index --rebuild" in line
+    # The fix works.
+    code, _, err = run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir), "--rebuild")
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir), "--json")
+    assert code == 0 and json.loads(out), err
+
+
+def test_empty_database_left_by_a_killed_first_run(built, tmp_path, loaded_model, capsys):
+    """A first run killed between creating index.db and creating its tables leaves an empty
+    file: a query says so in one line, and the next `search index` just creates the index."""
+    docs, _ = built
+    index_dir = tmp_path / "idx"
+    index_dir.mkdir()
+    (index_dir / "index.db").write_bytes(b"")
+    line = one_line_error(*run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir)))
+    assert str(index_dir / "index.db") in line and "is empty" in line and "search index" in line
+    code, _, err = run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0, err
+    code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir), "--json")
+    assert code == 0 and json.loads(out), err
+
+
+@pytest.mark.parametrize("name", ["index.db-wal", "index.db-shm"])
+def test_garbage_wal_or_shm_file_is_ignored(index_copy, loaded_model, capsys, name) -> None:
+    """SQLite checks the WAL's checksums and rebuilds the shared-memory file: a garbage one left
+    by a crash is discarded, and the committed index answers as before."""
+    _, index_dir = index_copy
+    args = ("query", QUERY, "--index-dir", str(index_dir), "--json")
+    code, before, err = run_cli(capsys, *args)
+    assert code == 0, err
+    (index_dir / name).write_bytes(np.random.default_rng(1).bytes(64 * 1024))
+    code, after, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert json.loads(after) == json.loads(before)
+
+
+# -- the model folder --------------------------------------------------------------------------
+
+
+def model_copy(tmp_path: Path, damaged: str, content: bytes) -> Path:
+    """The packaged model's folder, linked file by file, with one file replaced."""
+    from minilm import locate_model
+
+    source = locate_model("all-MiniLM-L6-v2").weights_path.parent
+    folder = tmp_path / "model"
+    shutil.copytree(
+        source, folder, copy_function=os.symlink,
+        ignore=shutil.ignore_patterns(".cache", "__pycache__"),
+    )
+    (folder / damaged).unlink()
+    (folder / damaged).write_bytes(content)
+    return folder
+
+
+def packaged(name: str) -> bytes:
+    from minilm import locate_model
+
+    return (locate_model("all-MiniLM-L6-v2").weights_path.parent / name).read_bytes()
+
+
+def config_with(**changes: object) -> bytes:
+    return json.dumps({**json.loads(packaged("config.json")), **changes}).encode()
+
+
+@pytest.mark.parametrize(
+    ("damaged", "content", "expected"),
+    [
+        ("model.safetensors", lambda: packaged("model.safetensors")[:1_000_000],
+         "model.safetensors: cannot read weights"),
+        ("config.json", lambda: b"\x00garbage{", "config.json: not readable JSON"),
+        ("tokenizer.json", lambda: b'{"version": "1.0", "truncated', "tokenizer files"),
+        # Tensor shapes that do not match the config are refused, naming the shapes.
+        ("config.json", lambda: config_with(intermediate_size=1000),
+         "wrong shape: encoder.layers.0.feed_forward.intermediate.weight (1536, 384) != "
+         "(1000, 384)"),
+    ],
+    ids=["truncated-weights", "garbage-config", "garbage-tokenizer", "shapes-not-config"],
+)
+def test_damaged_model_folder_names_the_file(
+    built, tmp_path, capsys, damaged, content, expected
+) -> None:
+    docs, _ = built
+    folder = model_copy(tmp_path, damaged, content())
+    index_dir = tmp_path / "new-index"
+    line = one_line_error(
+        *run_cli(capsys, "index", str(docs), "--model", str(folder), "--index-dir", str(index_dir))
+    )
+    assert expected in line
+    if "shape" not in expected:
+        assert str(folder) in line
+    assert not (index_dir / "index.db").exists()  # nothing half-made to trip over later
+
+
+# -- a full disk -------------------------------------------------------------------------------
+
+
+class FullDiskConnection:
+    """A SQLite connection whose disk fills up at one statement of the indexing run."""
+
+    def __init__(self, connection: sqlite3.Connection, fail_at: str, after_chunks: int) -> None:
+        self._connection = connection
+        self.fail_at, self.after_chunks, self.chunks = fail_at, after_chunks, 0
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql.startswith("INSERT INTO chunks "):
+            self.chunks += 1
+        if self.chunks > self.after_chunks and sql.startswith(self.fail_at):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._connection.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._connection, name)
+
+
+@pytest.fixture()
+def own_index(tmp_path, cranfield, encoder) -> tuple[Path, Path]:
+    """20 documents and their index, for tests that change both."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for doc_id in list(cranfield.corpus)[:20]:
+        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=encoder).add([docs])
+    return docs, index_dir
+
+
+@pytest.mark.parametrize("fail_at", ["INSERT INTO chunks", "COMMIT"])
+def test_full_disk_while_indexing_keeps_the_previous_index(
+    own_index, cranfield, loaded_model, capsys, monkeypatch, fail_at
+) -> None:
+    docs, index_dir = own_index
+    args = ("query", QUERY, "--index-dir", str(index_dir), "--json")
+    before = json.loads(run_cli(capsys, *args)[1])
+    # New work for the next run: new files, and an edit that replaces a stored document.
+    for doc_id in list(cranfield.corpus)[20:40]:
+        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    Path(before[0]["path"]).write_text("replaced: nothing about pressure any more\n", "utf-8")
+
+    opened = Store.open.__func__
+
+    def open_on_a_filling_disk(cls, index_dir, **kwargs):
+        store = opened(cls, index_dir, **kwargs)
+        store._conn = FullDiskConnection(store._conn, fail_at, after_chunks=5)
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(open_on_a_filling_disk))
+    line = one_line_error(*run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir)))
+    assert "disk is full" in line and str(index_dir / "index.db") in line
+    monkeypatch.setattr(Store, "open", classmethod(opened))
+
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert json.loads(out) == before  # the previous index, exactly
+    check_agreement(index_dir)
+    code, _, err = run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0, err  # and the next run, with room on the disk, does the work
+    assert "20 added, 1 updated" in err
+
+
+def test_full_disk_while_saving_vectors(own_index, cranfield, loaded_model, capsys,
+                                        monkeypatch) -> None:
+    """The FAISS file cannot be written: one line; SQLite has the new chunks and the next query
+    rebuilds the vectors from them."""
+    docs, index_dir = own_index
+    for doc_id in list(cranfield.corpus)[20:25]:
+        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    write_index = faiss.write_index
+
+    def no_space(index, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(faiss, "write_index", no_space)
+    line = one_line_error(*run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir)))
+    assert "No space left on device" in line and "vectors.faiss" in line
+    monkeypatch.setattr(faiss, "write_index", write_index)
+    code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir), "--json")
+    assert code == 0 and json.loads(out), err
+    check_agreement(index_dir)
+    assert SearchIndex(index_dir).stats()["documents"] == 25
+
+
+def check_agreement(index_dir: Path) -> None:
+    search_index = SearchIndex(index_dir)
+    store = search_index.store
+    chunk_ids = store.chunk_ids()
+    store.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    assert store.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0] == len(
+        chunk_ids
+    )
+    np.testing.assert_array_equal(np.sort(search_index.vectors.ids()), chunk_ids)
+    search_index.close()
