@@ -27,8 +27,8 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `minilm` importable
 
-from minilm import SentenceEncoder
-from minilm.devices import cpu_has_native_bf16
+from minilm import SentenceEncoder  # noqa: E402
+from minilm.devices import cpu_has_native_bf16  # noqa: E402
 
 CRANFIELD = REPO_ROOT.parent / "shared" / "data" / "cranfield" / "cran.all.1400"
 STSB = REPO_ROOT / "data" / "stsb" / "stsb-en-test.csv"

@@ -91,7 +91,8 @@ def index(
         str,
         typer.Option(
             "--precision",
-            help="auto (bf16 where the CPU or GPU computes it natively, else fp32), fp32, bf16, fp16.",
+            help="auto (bf16 where the CPU or GPU computes it natively, else fp32), fp32, "
+            "bf16, fp16.",
         ),
     ] = "auto",
     no_wait: Annotated[

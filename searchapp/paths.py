@@ -1,4 +1,5 @@
-"""Where an index lives: ``--index-dir``, else ``$SEARCH_INDEX_DIR``, else a per-user data folder."""
+"""Where an index lives: ``--index-dir``, else ``$SEARCH_INDEX_DIR``, else a per-user data
+folder."""
 
 from __future__ import annotations
 

@@ -356,7 +356,8 @@ class Store:
         sha256: str | None = None,
         indexed_at: str | None = None,
     ) -> int:
-        """Insert or replace the document ``doc_id``, dropping its old chunks; returns its row id."""
+        """Insert or replace the document ``doc_id``, dropping its old chunks; returns its row
+        id."""
         values = (doc_id, path, title, size, mtime_ns, sha256, indexed_at or _now())
         with self.transaction():
             document_id = self._conn.execute(

@@ -1,4 +1,5 @@
-"""Fixtures shared by the minilm tests: the repository's data, the packaged model, loaded encoders."""
+"""Fixtures shared by the minilm tests: the repository's data, the packaged model, loaded
+encoders."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Parity with the reference implementations on the real weights and the STS-b test split.
 
-all-MiniLM-L6-v2 against sentence-transformers (and transformers' tokenizer); paraphrase-MiniLM-L3-v2
-against onnxruntime running the same ONNX file we import the weights from.
+all-MiniLM-L6-v2 against sentence-transformers (and transformers' tokenizer);
+paraphrase-MiniLM-L3-v2 against onnxruntime running the same ONNX file we import the weights
+from.
 """
 
 from __future__ import annotations
