@@ -486,3 +486,13 @@ def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfi
     reopened = SearchIndex(index_dir, encoder=search_index.encoder)
     assert reopened.vectors.kind == "ivf" and reopened.vectors.ntotal == stats["chunks"]
     assert reopened.search(cranfield.corpus["1"], k=1, mode="dense")[0].chunk_id == top.chunk_id
+
+
+def test_single_queries_leave_faiss_threads_as_they_were() -> None:
+    import faiss
+
+    index, vectors = built(APPROXIMATE["ivf"], n=500)
+    before = faiss.omp_get_max_threads()
+    index.search(vectors[:1], 5)  # one thread inside, restored after
+    index.search(vectors[:40], 5)  # a batch: FAISS's own threading
+    assert faiss.omp_get_max_threads() == before
