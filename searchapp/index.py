@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ class SearchIndex:
         self._encoder = encoder
         self._store: Store | None = None
         self._vectors: VectorIndex | None = None
+        self._writing = False  # this object holds the writer lock (add/remove)
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -161,7 +163,9 @@ class SearchIndex:
     def vectors(self) -> VectorIndex:
         if self._vectors is None:
             dim = int(self.store.get_meta().get("dim", 0) or self.encoder.dim)
-            self._vectors = open_vectors(self.store, self.index_dir, dim)
+            self._vectors = open_vectors(
+                self.store, self.index_dir, dim, holds_writer_lock=self._writing
+            )
         return self._vectors
 
     # -- writing --------------------------------------------------------------------------------
@@ -190,7 +194,7 @@ class SearchIndex:
                 f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"
             )
         roots = _roots(paths)
-        with WriterLock(self.index_dir, wait=wait, on_wait=on_wait):
+        with WriterLock(self.index_dir, wait=wait, on_wait=on_wait), self._holding_lock():
             if rebuild:
                 self._discard()
             encoder = self.encoder
@@ -225,7 +229,7 @@ class SearchIndex:
     def remove(self, paths: Sequence[str | os.PathLike[str]]) -> int:
         """Drop the documents at or below these paths; returns how many were removed."""
         roots = [str(Path(p).expanduser().absolute()) for p in paths]
-        with WriterLock(self.index_dir):
+        with WriterLock(self.index_dir), self._holding_lock():
             store = self.store
             gone = [
                 path
@@ -237,6 +241,14 @@ class SearchIndex:
             self.vectors.remove(np.asarray(removed, dtype=np.int64))
             save_vectors(self.vectors, store, self.index_dir)
         return len(gone)
+
+    @contextmanager
+    def _holding_lock(self) -> Iterator[None]:
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
 
     def _discard(self) -> None:
         """Delete the index's files (for --rebuild); the lock file stays, we hold it."""
@@ -258,10 +270,10 @@ class SearchIndex:
                 "and type it again"
             ) from None
         self._check_model(self.store.get_meta())
-        from minilm.devices import cpu_threads
+        from minilm.devices import cpu_threads, query_threads
 
         tokens = self.encoder.tokenizer.count_tokens([text])[0] + 2
-        with cpu_threads(1):
+        with cpu_threads(query_threads()):
             return self.encoder.encode([text])[0], tokens
 
     def search(self, text: str, k: int = 10, **options: Any) -> list[Hit]:

@@ -29,6 +29,7 @@ import faiss
 import numpy as np
 
 from searchapp.errors import CorruptIndexError, IndexLockedError, ModelMismatchError
+from searchapp.lock import WriterLock
 from searchapp.store import REBUILD_HINT, Store
 from searchapp.vector_params import (
     IVF_KMEANS_ITERATIONS,
@@ -380,10 +381,15 @@ def save_vectors(
     )
 
 
-def open_vectors(store: Store, index_dir: Path, dim: int) -> VectorIndex:
+def open_vectors(
+    store: Store, index_dir: Path, dim: int, *, holds_writer_lock: bool = False
+) -> VectorIndex:
     """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
 
     A rebuild keeps the recorded parameters while they fit the store's size (``plan_params``).
+    A reader saves what it rebuilt only when no writer is running: a writer saves its own file
+    when it finishes, and two saves interleaving could pair an older file with a newer
+    generation.
     """
     path = Path(index_dir) / VECTORS_NAME
     with store.snapshot():
@@ -410,8 +416,14 @@ def open_vectors(store: Store, index_dir: Path, dim: int) -> VectorIndex:
         params = plan_params(meta.get(INDEX_TYPE_KEY, "auto"), count, previous)
         vectors = build_from_store(store, dim, params=params)
     try:
-        save_vectors(vectors, store, index_dir, generation=generation)
-    except (IndexLockedError, OSError) as exc:
+        if holds_writer_lock:
+            save_vectors(vectors, store, index_dir, generation=generation)
+        else:
+            with WriterLock(Path(index_dir), wait=False):
+                save_vectors(vectors, store, index_dir, generation=generation)
+    except IndexLockedError:
+        logger.debug("not saving the rebuilt vectors: a writer is running and will save them")
+    except OSError as exc:
         logger.warning("could not save the rebuilt vector index to %s: %s", path, exc)
     return vectors
 

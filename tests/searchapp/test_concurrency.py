@@ -112,9 +112,9 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
     open_vectors = searchapp.index.open_vectors
     opened: dict[str, int] = {}
 
-    def spy_open_vectors(store, index_dir, dim):
+    def spy_open_vectors(store, index_dir, dim, **options):
         before = store.generation()
-        vectors = open_vectors(store, index_dir, dim)
+        vectors = open_vectors(store, index_dir, dim, **options)
         after = store.generation()
         opened["generation"] = before if before == after else -1  # -1: built mid-commit
         return vectors
