@@ -93,7 +93,8 @@ def query_threads() -> int:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # not on every platform
         return 1
-    return cores if load + 1 <= 0.75 * cores else 1
+    # The load average counts this process too (up to 1): another busy process pushes it past.
+    return cores if load < cores - 0.5 else 1
 
 
 @contextmanager
