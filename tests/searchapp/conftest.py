@@ -66,3 +66,20 @@ def small_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
     index_dir = tmp_path_factory.mktemp("small-index")
     SearchIndex(index_dir).add([folder])
     return folder, index_dir
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    """The real all-MiniLM-L6-v2, loaded once for the session."""
+    from minilm import SentenceEncoder
+
+    return SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="fp32")
+
+
+@pytest.fixture()
+def loaded_model(encoder, monkeypatch):
+    """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
+    from minilm import SentenceEncoder
+
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    return encoder

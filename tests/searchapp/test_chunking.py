@@ -113,8 +113,9 @@ def test_long_paragraph_breaks_at_sentences_with_overlap() -> None:
 
 def test_no_overlap_when_zero() -> None:
     text = " ".join(f"Sentence {i} is here." for i in range(50))
-    chunks = chunk_text(text, count_tokens=count_words,
-                        config=ChunkingConfig(max_tokens=20, overlap_tokens=0))
+    chunks = chunk_text(
+        text, count_tokens=count_words, config=ChunkingConfig(max_tokens=20, overlap_tokens=0)
+    )
     check_chunks(text, chunks, count_words, 20)
     for before, after in pairwise(chunks):
         assert after.start_char > before.end_char
@@ -122,8 +123,9 @@ def test_no_overlap_when_zero() -> None:
 
 def test_a_long_sentence_breaks_between_words() -> None:
     text = " ".join(f"word{i}" for i in range(500))  # no sentence ends at all
-    chunks = chunk_text(text, count_tokens=count_words,
-                        config=ChunkingConfig(max_tokens=40, overlap_tokens=5))
+    chunks = chunk_text(
+        text, count_tokens=count_words, config=ChunkingConfig(max_tokens=40, overlap_tokens=5)
+    )
     check_chunks(text, chunks, count_words, 40)
     assert all(c.text.startswith("word") and c.text[-1].isdigit() for c in chunks)
     assert min(count_words([c.text for c in chunks[:-1]])) >= 20  # groups pack well enough
@@ -131,16 +133,20 @@ def test_a_long_sentence_breaks_between_words() -> None:
 
 def test_a_huge_word_is_cut_by_characters() -> None:
     text = "start " + "x" * 5000 + " end"
-    chunks = chunk_text(text, count_tokens=count_quarter_chars,
-                        config=ChunkingConfig(max_tokens=16, overlap_tokens=2))
+    chunks = chunk_text(
+        text,
+        count_tokens=count_quarter_chars,
+        config=ChunkingConfig(max_tokens=16, overlap_tokens=2),
+    )
     check_chunks(text, chunks, count_quarter_chars, 16)
     assert chunks[0].text.startswith("start") and chunks[-1].text.endswith("end")
 
 
 def test_chunks_that_count_more_than_their_pieces_are_shrunk() -> None:
     text = " ".join(f"w{i}" for i in range(600)) + "\n\n" + "y" * 300
-    chunks = chunk_text(text, count_tokens=count_thirds,
-                        config=ChunkingConfig(max_tokens=24, overlap_tokens=4))
+    chunks = chunk_text(
+        text, count_tokens=count_thirds, config=ChunkingConfig(max_tokens=24, overlap_tokens=4)
+    )
     check_chunks(text, chunks, count_thirds, 24)
 
 
@@ -197,8 +203,24 @@ def test_real_wordpiece_tokenizer() -> None:
         return [len(encoding.ids) for encoding in encodings]
 
     rng = random.Random(2)
-    vocabulary = ["Tokenization", "unbelievably", "naïve", "café", "東京", "日本語。", "x" * 150,
-                  "e-mail", "3.14159", "(see", "above).", "don't", "stop!", "\n", "\n\n", "🙂"]
+    vocabulary = [
+        "Tokenization",
+        "unbelievably",
+        "naïve",
+        "café",
+        "東京",
+        "日本語。",
+        "x" * 150,
+        "e-mail",
+        "3.14159",
+        "(see",
+        "above).",
+        "don't",
+        "stop!",
+        "\n",
+        "\n\n",
+        "🙂",
+    ]
     text = " ".join(rng.choice(vocabulary) for _ in range(4000))
     config = ChunkingConfig(max_tokens=126, overlap_tokens=16)
     chunks = chunk_text(text, count_tokens=count, config=config)
@@ -207,8 +229,28 @@ def test_real_wordpiece_tokenizer() -> None:
 
 
 _ALPHABET = st.sampled_from(
-    ["a", "b", "word", " ", "  ", "\n", "\n\n", "\t", ".", "!", "?", '"', ")", "。", "\u2003",
-     "\r", "\x1c", "é", "東", "xxxxxxxxxxxxxxxxxxxxxxxx"]
+    [
+        "a",
+        "b",
+        "word",
+        " ",
+        "  ",
+        "\n",
+        "\n\n",
+        "\t",
+        ".",
+        "!",
+        "?",
+        '"',
+        ")",
+        "。",
+        "\u2003",
+        "\r",
+        "\x1c",
+        "é",
+        "東",
+        "xxxxxxxxxxxxxxxxxxxxxxxx",
+    ]
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
@@ -11,28 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp.cli import main
 from searchapp.index import SearchIndex
+from tests.searchapp.cli_runner import run_cli as run
 
 pytestmark = pytest.mark.slow
 
 HIT_KEYS = {"rank", "score", "path", "doc_id", "chunk_id", "start_line", "end_line", "text"}
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str, stdin: str | None = None):
-    """Run `search ARGS` in this process; returns (exit code, stdout, stderr)."""
-    if stdin is not None:
-        old, sys.stdin = sys.stdin, io.StringIO(stdin)
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    finally:
-        if stdin is not None:
-            sys.stdin = old
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture()

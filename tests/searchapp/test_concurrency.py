@@ -14,9 +14,9 @@ import pytest
 
 import searchapp.index
 import searchapp.searcher
-from searchapp.cli import main
 from searchapp.lock import LOCK_NAME
 from searchapp.store import Store
+from tests.searchapp.cli_runner import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -31,26 +31,6 @@ SMALL_WINDOW_BOOT = (
 )
 
 
-@pytest.fixture()
-def loaded_model(monkeypatch):
-    """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
-    from minilm import SentenceEncoder
-
-    encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="fp32")
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
-    return encoder
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def write_files(folder: Path, texts: list[str]) -> None:
     folder.mkdir(parents=True)
     for n, text in enumerate(texts):
@@ -60,8 +40,16 @@ def write_files(folder: Path, texts: list[str]) -> None:
 def search_index(folder: Path, index_dir: Path, *, boot: str | None = None) -> list[str]:
     start = ["-c", boot] if boot else ["-m", "searchapp"]
     return [
-        sys.executable, *start, "index", str(folder), "--index-dir", str(index_dir),
-        "--device", "cpu", "--precision", "fp32",
+        sys.executable,
+        *start,
+        "index",
+        str(folder),
+        "--index-dir",
+        str(index_dir),
+        "--device",
+        "cpu",
+        "--precision",
+        "fp32",
     ]
 
 
@@ -121,15 +109,17 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
 
     class SpySearcher(searchapp.searcher.Searcher):
         def search(self, query, query_vector, options):
-            seen.append({
-                "generation": self.store.generation(),
-                "vectors_generation": opened["generation"],
-                "chunk_ids": set(self.store.chunk_ids().tolist()),
-                "fts_rows": self.store.db.execute(
-                    "SELECT count(*) FROM chunks_fts_docsize"
-                ).fetchone()[0],
-                "faiss_ids": set(self.vectors.ids().tolist()),
-            })
+            seen.append(
+                {
+                    "generation": self.store.generation(),
+                    "vectors_generation": opened["generation"],
+                    "chunk_ids": set(self.store.chunk_ids().tolist()),
+                    "fts_rows": self.store.db.execute(
+                        "SELECT count(*) FROM chunks_fts_docsize"
+                    ).fetchone()[0],
+                    "faiss_ids": set(self.vectors.ids().tolist()),
+                }
+            )
             return super().search(query, query_vector, options)
 
     monkeypatch.setattr(searchapp.index, "open_vectors", spy_open_vectors)
@@ -149,7 +139,9 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         # A second writer with --no-wait fails at once with one line.
         refused = subprocess.run(
             [*search_index(second_docs, index_dir), "--no-wait"],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert refused.returncode != 0
         lines = refused.stderr.strip().splitlines()
@@ -168,8 +160,14 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         queries = 0
         while first.poll() is None or queries < 3:
             code, out, err = run_cli(
-                capsys, "query", QUERIES[queries % len(QUERIES)], "--index-dir", str(index_dir),
-                "--json", "-k", "5",
+                capsys,
+                "query",
+                QUERIES[queries % len(QUERIES)],
+                "--index-dir",
+                str(index_dir),
+                "--json",
+                "-k",
+                "5",
             )
             assert code == 0, err
             hits = json.loads(out)

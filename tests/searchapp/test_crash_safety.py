@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 import searchapp.indexer
-from searchapp.cli import main
 from searchapp.index import SearchIndex
 from searchapp.store import Store
 from searchapp.vectors import VECTORS_GENERATION_KEY, VECTORS_NAME, VectorIndex
+from tests.searchapp.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 20261127
@@ -42,32 +42,6 @@ SMALL_WINDOW_BOOT = (
 
 class SimulatedKill(BaseException):
     """Stands for SIGKILL in-process: not an Exception, so nothing on the way catches it."""
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    from minilm import SentenceEncoder
-
-    return SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="fp32")
-
-
-@pytest.fixture()
-def loaded_model(encoder, monkeypatch):
-    """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
-    from minilm import SentenceEncoder
-
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
-    return encoder
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 # -- checks ------------------------------------------------------------------------------------
@@ -270,7 +244,10 @@ def test_sigkill_at_random_moments_loses_nothing(
     # that they land at the same stages on a faster or slower machine.
     started = time.monotonic()
     first = subprocess.run(
-        [*production, "--include", "part0/**"], capture_output=True, text=True, env=env,
+        [*production, "--include", "part0/**"],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=300,
     )
     pace = time.monotonic() - started
@@ -323,5 +300,7 @@ def test_sigkill_at_random_moments_loses_nothing(
     assert_same_index(index_dir, reference, encoder)
     # Nothing half-written is left behind either (a FAISS save killed before its rename).
     leftovers = [p.name for p in index_dir.iterdir() if p.name.endswith(".tmp")]
-    print(f"pace {pace:.1f}s: {kills} kills ({after_commits} after a commit), {completed} "
-          f"runs finished; temporary files left: {leftovers}")
+    print(
+        f"pace {pace:.1f}s: {kills} kills ({after_commits} after a commit), {completed} "
+        f"runs finished; temporary files left: {leftovers}"
+    )

@@ -17,39 +17,13 @@ import faiss
 import numpy as np
 import pytest
 
-from searchapp.cli import main
 from searchapp.index import SearchIndex
 from searchapp.store import Store
+from tests.searchapp.cli_runner import run_cli
 
 pytestmark = pytest.mark.slow
 
 QUERY = "pressure distribution on a wing"
-
-
-@pytest.fixture(scope="module")
-def encoder():
-    from minilm import SentenceEncoder
-
-    return SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")
-
-
-@pytest.fixture()
-def loaded_model(encoder, monkeypatch):
-    """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
-    from minilm import SentenceEncoder
-
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
-    return encoder
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_line_error(code: int, out: str, err: str) -> str:
@@ -151,7 +125,9 @@ def model_copy(tmp_path: Path, damaged: str, content: bytes) -> Path:
     source = locate_model("all-MiniLM-L6-v2").weights_path.parent
     folder = tmp_path / "model"
     shutil.copytree(
-        source, folder, copy_function=os.symlink,
+        source,
+        folder,
+        copy_function=os.symlink,
         ignore=shutil.ignore_patterns(".cache", "__pycache__"),
     )
     (folder / damaged).unlink()
@@ -172,14 +148,20 @@ def config_with(**changes: object) -> bytes:
 @pytest.mark.parametrize(
     ("damaged", "content", "expected"),
     [
-        ("model.safetensors", lambda: packaged("model.safetensors")[:1_000_000],
-         "model.safetensors: cannot read weights"),
+        (
+            "model.safetensors",
+            lambda: packaged("model.safetensors")[:1_000_000],
+            "model.safetensors: cannot read weights",
+        ),
         ("config.json", lambda: b"\x00garbage{", "config.json: not readable JSON"),
         ("tokenizer.json", lambda: b'{"version": "1.0", "truncated', "tokenizer files"),
         # Tensor shapes that do not match the config are refused, naming the shapes.
-        ("config.json", lambda: config_with(intermediate_size=1000),
-         "wrong shape: encoder.layers.0.feed_forward.intermediate.weight (1536, 384) != "
-         "(1000, 384)"),
+        (
+            "config.json",
+            lambda: config_with(intermediate_size=1000),
+            "wrong shape: encoder.layers.0.feed_forward.intermediate.weight (1536, 384) != "
+            "(1000, 384)",
+        ),
     ],
     ids=["truncated-weights", "garbage-config", "garbage-tokenizer", "shapes-not-config"],
 )
@@ -264,8 +246,9 @@ def test_full_disk_while_indexing_keeps_the_previous_index(
     assert "20 added, 1 updated" in err
 
 
-def test_full_disk_while_saving_vectors(own_index, cranfield, loaded_model, capsys,
-                                        monkeypatch) -> None:
+def test_full_disk_while_saving_vectors(
+    own_index, cranfield, loaded_model, capsys, monkeypatch
+) -> None:
     """The FAISS file cannot be written: one line; SQLite has the new chunks and the next query
     rebuilds the vectors from them."""
     docs, index_dir = own_index

@@ -210,8 +210,10 @@ def test_load_beir_jsonl_and_lookalikes(tmp_path: Path) -> None:
     (tmp_path / "corpus.json").write_text(corpus)
     (tmp_path / "other.jsonl").write_text('{"event": "click"}\n')
     documents = load_documents(tmp_path / "corpus.jsonl")
-    assert [(d.doc_id, d.title, d.text) for d in documents] == [("x1", "T", "T\none"),
-                                                               ("x2", "", "two")]
+    assert [(d.doc_id, d.title, d.text) for d in documents] == [
+        ("x1", "T", "T\none"),
+        ("x2", "", "two"),
+    ]
     assert all(d.path == tmp_path / "corpus.jsonl" for d in documents)
     [as_text] = load_documents(tmp_path / "corpus.json")
     assert as_text.text == corpus and as_text.doc_id == str(tmp_path / "corpus.json")

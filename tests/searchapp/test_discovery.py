@@ -38,20 +38,46 @@ def test_yields_absolute_paths_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_skips_hidden_and_tool_folders(tmp_path: Path) -> None:
-    write(tmp_path, "keep.txt", ".hidden.txt", ".git/config", ".cache/x.txt",
-          "node_modules/pkg/index.js", "src/__pycache__/m.cpython-311.pyc", "src/m.py")
+    write(
+        tmp_path,
+        "keep.txt",
+        ".hidden.txt",
+        ".git/config",
+        ".cache/x.txt",
+        "node_modules/pkg/index.js",
+        "src/__pycache__/m.cpython-311.pyc",
+        "src/m.py",
+    )
     assert found(tmp_path) == ["keep.txt", "src/m.py"]
 
 
 def test_skips_virtual_environments(tmp_path: Path) -> None:
-    write(tmp_path, "myenv/pyvenv.cfg", "myenv/lib/site.py", "venv/bin/activate", "venv/x.py",
-          "env/Scripts/activate", "env/y.py", "other/env/notes.txt", "venv2/notes.txt")
+    write(
+        tmp_path,
+        "myenv/pyvenv.cfg",
+        "myenv/lib/site.py",
+        "venv/bin/activate",
+        "venv/x.py",
+        "env/Scripts/activate",
+        "env/y.py",
+        "other/env/notes.txt",
+        "venv2/notes.txt",
+    )
     assert found(tmp_path) == ["other/env/notes.txt", "venv2/notes.txt"]
 
 
 def test_gitignore_nested_with_negation(tmp_path: Path) -> None:
-    write(tmp_path, "a.log", "a.txt", "build/out.txt", "sub/keep.log", "sub/drop.log",
-          "sub/deeper/keep.log", "sub/build.txt", "other/keep.log")
+    write(
+        tmp_path,
+        "a.log",
+        "a.txt",
+        "build/out.txt",
+        "sub/keep.log",
+        "sub/drop.log",
+        "sub/deeper/keep.log",
+        "sub/build.txt",
+        "other/keep.log",
+    )
     write(tmp_path, ".gitignore", text="*.log\nbuild/\n# comment\n\n")
     write(tmp_path, "sub/.gitignore", text="!keep.log\n/build.txt\n")
     assert found(tmp_path) == ["a.txt", "sub/keep.log", "sub/deeper/keep.log"]
@@ -85,8 +111,10 @@ def test_bad_ignore_lines_are_dropped_not_fatal(tmp_path: Path) -> None:
         ({"exclude": ["docs/**"]}, ["top.md", "top.txt"]),
         ({"exclude": ["*.md"]}, ["top.txt", "docs/notes.txt"]),
         ({"include": ["*.md"], "exclude": ["api/"]}, ["top.md", "docs/guide.md"]),
-        ({"include": ["*.md", "*.txt"]},
-         ["top.md", "top.txt", "docs/guide.md", "docs/notes.txt", "docs/api/ref.md"]),
+        (
+            {"include": ["*.md", "*.txt"]},
+            ["top.md", "top.txt", "docs/guide.md", "docs/notes.txt", "docs/api/ref.md"],
+        ),
     ],
 )
 def test_include_and_exclude(tmp_path: Path, options: dict, expected: list[str]) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from searchapp.cli import main
-from tests.searchapp.test_cli import run
+from tests.searchapp.cli_runner import run_cli as run
 
 pytestmark = pytest.mark.slow
 

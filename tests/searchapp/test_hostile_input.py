@@ -20,9 +20,9 @@ import pytest
 
 import searchapp.cli
 import searchapp.indexer
-from searchapp.cli import main
 from searchapp.decoding import DEFAULT_MAX_BYTES
 from searchapp.store import Store
+from tests.searchapp.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("minilm", "searchapp")
@@ -62,16 +62,6 @@ def fake_model(monkeypatch):
     encoder = FakeEncoder(MiniLMTokenizer("all-MiniLM-L6-v2", max_length=256))
     monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
     return encoder
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def write(path: Path, data: bytes | str) -> Path:
@@ -218,10 +208,24 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
         "WHERE document_id = (SELECT id FROM documents WHERE path LIKE '%big-line.txt')"
     ).fetchone()
     store.close()
-    for name in ("plain.txt", "inside-link.txt", "latin1.txt", "mixed.txt", "utf16.txt",
-                 "cut.txt", "big-line.txt", "empty.txt", "blank.txt", "with space.txt",
-                 "new\nline.txt", "[red]markup[/red].txt", "\x1b[31mansi\x1b[0m.txt",
-                 "markup.txt", "records.jsonl", "changing.txt"):
+    for name in (
+        "plain.txt",
+        "inside-link.txt",
+        "latin1.txt",
+        "mixed.txt",
+        "utf16.txt",
+        "cut.txt",
+        "big-line.txt",
+        "empty.txt",
+        "blank.txt",
+        "with space.txt",
+        "new\nline.txt",
+        "[red]markup[/red].txt",
+        "\x1b[31mansi\x1b[0m.txt",
+        "markup.txt",
+        "records.jsonl",
+        "changing.txt",
+    ):
         assert str(root / name) in paths, name
     assert str(deep_file(root)) in paths
     assert not any("\udcff" in p or "secret" in p for p in paths)
@@ -269,8 +273,9 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
     previous = signal.signal(signal.SIGALRM, blocked)
     signal.setitimer(signal.ITIMER_REAL, 60)
     try:
-        code, _, err = run_cli(capsys, "index", str(root / "pipe.txt"), "--index-dir",
-                               str(tmp_path / "pipe-index"))
+        code, _, err = run_cli(
+            capsys, "index", str(root / "pipe.txt"), "--index-dir", str(tmp_path / "pipe-index")
+        )
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -295,8 +300,9 @@ def test_no_pickle_and_torch_load_only_with_weights_only() -> None:
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
-                assert not any(n.split(".")[0] in ("pickle", "cPickle", "dill", "joblib")
-                               for n in names), f"{path}:{node.lineno} imports pickle"
+                assert not any(
+                    n.split(".")[0] in ("pickle", "cPickle", "dill", "joblib") for n in names
+                ), f"{path}:{node.lineno} imports pickle"
             if isinstance(node, ast.Call) and ast.unparse(node.func).endswith("torch.load"):
                 weights_only = [k for k in node.keywords if k.arg == "weights_only"]
                 assert weights_only and getattr(weights_only[0].value, "value", None) is True, (
@@ -381,8 +387,16 @@ def test_quotes_and_sql_in_paths_and_queries_are_only_data(tmp_path, real_model,
     for query in INJECTIONS:
         for mode in ("hybrid", "lexical"):
             code, out, err = run_cli(
-                capsys, "query", query, "--index-dir", str(index_dir), "--json", "--mode", mode,
-                "--path", query,
+                capsys,
+                "query",
+                query,
+                "--index-dir",
+                str(index_dir),
+                "--json",
+                "--mode",
+                mode,
+                "--path",
+                query,
             )
             assert code == 0, err
             assert isinstance(json.loads(out), list)

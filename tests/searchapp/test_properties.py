@@ -11,15 +11,45 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchapp.chunking import ChunkingConfig, chunk_text
-from searchapp.cli import main
+from tests.searchapp.cli_runner import run_cli
 
 HIT_KEYS = {"rank", "score", "path", "doc_id", "chunk_id", "start_line", "end_line", "text"}
 RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # FTS5 query syntax, SQL, markup, shell and JSON characters, as words and as noise.
 SYNTAX = [
-    '"', "'", "*", "^", ":", "(", ")", "-", "+", "NEAR", "AND", "OR", "NOT", "{", "}", "[", "]",
-    "col:", "chunks_fts", ";", "--", "/*", "\\", "%", "_", "=", "\x00", "\x1b[31m", "[bold]",
-    "\u202e", "\u009b", "\r\n", "\t",
+    '"',
+    "'",
+    "*",
+    "^",
+    ":",
+    "(",
+    ")",
+    "-",
+    "+",
+    "NEAR",
+    "AND",
+    "OR",
+    "NOT",
+    "{",
+    "}",
+    "[",
+    "]",
+    "col:",
+    "chunks_fts",
+    ";",
+    "--",
+    "/*",
+    "\\",
+    "%",
+    "_",
+    "=",
+    "\x00",
+    "\x1b[31m",
+    "[bold]",
+    "\u202e",
+    "\u009b",
+    "\r\n",
+    "\t",
 ]
 WORDS = ["wing", "lift", "shock", "boundary layer", "heat transfer", "flutter", "Mach 3"]
 EMOJI = ["😀", "✈️", "👩‍🔬", "🇫🇷", "🏳️‍🌈", "\u200d", "\ufe0f"]
@@ -31,16 +61,6 @@ query_texts = st.one_of(
     st.text(min_size=2000, max_size=6000),  # far past the model's 256 tokens
     st.text(st.characters(categories=["Cs", "Ll"]), min_size=1, max_size=10),  # lone surrogates
 )
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +95,9 @@ def small_index(tmp_path, cranfield, monkeypatch) -> str:
 @given(text=query_texts)
 def test_query_json_is_always_one_valid_json_array(small_index, capsys, text) -> None:
     # "--" ends the options: a query may start with "-".
-    code, out, err = run_cli(capsys, "query", "--index-dir", small_index, "--json", "-k", "3",
-                             "--", text)
+    code, out, err = run_cli(
+        capsys, "query", "--index-dir", small_index, "--json", "-k", "3", "--", text
+    )
     if code == 0:
         assert out.endswith("\n") and out.count("\n") == 1
         hits = json.loads(out)
