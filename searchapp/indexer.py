@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.chunking import ChunkingConfig, chunk_text
+from searchapp.chunking import Chunk, ChunkingConfig, chunk_text
 from searchapp.decoding import load_documents, read_bytes
 from searchapp.discovery import iter_files
 from searchapp.errors import SearchAppError
-from searchapp.store import ChunkRecord, DocumentRow, Store
+from searchapp.store import DocumentRow, Store
 from searchapp.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ class _Part:
     path: str
     doc_id: str
     title: str
-    chunks: list[ChunkRecord]
+    chunks: list[Chunk]
+    first_ordinal: int  # ordinal of chunks[0] within its document
     ids: list[list[int]]
     first: bool
     size: int
@@ -210,17 +211,13 @@ class Indexer:
             chunks = chunk_text(document.text, count_tokens=self.count_tokens, config=self.chunking)
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
             for n, start in enumerate(starts):
-                piece = [
-                    ChunkRecord(
-                        c.text, c.start_char, c.end_char, c.start_line, c.end_line, start + i
-                    )
-                    for i, c in enumerate(chunks[start : start + PART_CHUNKS])
-                ]
+                piece = chunks[start : start + PART_CHUNKS]
                 yield _Part(
                     path=key,
                     doc_id=document.doc_id,
                     title=document.title,
                     chunks=piece,
+                    first_ordinal=start,
                     ids=self.tokenize([c.text for c in piece]) if piece else [],
                     first=n == 0,
                     size=stat.st_size,
@@ -284,7 +281,9 @@ class Indexer:
                     )
                 rows = vectors[offset : offset + len(item.chunks)]
                 offset += len(item.chunks)
-                added_ids += self.store.add_chunks(document_id, item.chunks, rows)
+                added_ids += self.store.add_chunks(
+                    document_id, item.chunks, rows, first_ordinal=item.first_ordinal
+                )
         self._open_document = document_id  # a long document continues in the next window
         self.vectors.remove(np.asarray(removed, dtype=np.int64))
         if added_ids:

@@ -294,11 +294,17 @@ class Store:
 
     @_guarded
     def add_chunks(
-        self, document_id: int, chunks: Sequence[ChunkLike], embeddings: np.ndarray
+        self,
+        document_id: int,
+        chunks: Sequence[ChunkLike],
+        embeddings: np.ndarray,
+        *,
+        first_ordinal: int = 0,
     ) -> list[int]:
         """Store chunks with their (n, dim) embeddings; returns the new chunk ids in order.
 
-        A chunk without an ``ordinal`` attribute gets its position in ``chunks``.
+        A chunk without an ``ordinal`` attribute gets ``first_ordinal`` plus its position in
+        ``chunks`` (a long document arrives in parts).
         """
         if not chunks:
             return []
@@ -317,7 +323,7 @@ class Store:
                     "start_line, end_line, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
-                        getattr(chunk, "ordinal", position),
+                        getattr(chunk, "ordinal", first_ordinal + position),
                         chunk.text,
                         chunk.start_char,
                         chunk.end_char,
