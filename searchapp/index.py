@@ -24,6 +24,7 @@ from searchapp.errors import (
 )
 from searchapp.lock import WriterLock
 from searchapp.paths import resolve_index_dir
+from searchapp.postings import POSTINGS_NAME, Postings, open_postings, save_postings
 from searchapp.searcher import Hit, Searcher, SearchOptions
 from searchapp.store import Store, remove_store_files
 from searchapp.vector_params import INDEX_TYPES
@@ -70,6 +71,7 @@ class SearchIndex:
         self._encoder = encoder
         self._store: Store | None = None
         self._vectors: VectorIndex | None = None
+        self._postings: Postings | None = None
         self._writing = False  # this object holds the writer lock (add/remove)
 
     # -- opening --------------------------------------------------------------------------------
@@ -168,6 +170,22 @@ class SearchIndex:
             )
         return self._vectors
 
+    @property
+    def postings(self) -> Postings | None:
+        """The lexical postings matching the store, reopened after another process wrote;
+        ``None`` while a writer runs on a store they no longer match (FTS5 then ranks)."""
+        cached = self._postings
+        if cached is None or cached.generation != self.store.generation():
+            self._postings = open_postings(
+                self.store, self.index_dir, holds_writer_lock=self._writing
+            )
+        return self._postings
+
+    def _save_postings(self, store: Store) -> None:
+        """Rebuild the postings after a change (the writer lock is held)."""
+        self._postings = Postings.build(store)
+        save_postings(self._postings, self.index_dir)
+
     # -- writing --------------------------------------------------------------------------------
 
     def add(
@@ -221,6 +239,7 @@ class SearchIndex:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
+            self._save_postings(store)
             store.set_meta(
                 {"last_indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             )
@@ -240,6 +259,7 @@ class SearchIndex:
                 removed = store.delete_documents_by_path(gone)
             self.vectors.remove(np.asarray(removed, dtype=np.int64))
             save_vectors(self.vectors, store, self.index_dir)
+            self._save_postings(store)
         return len(gone)
 
     @contextmanager
@@ -255,6 +275,7 @@ class SearchIndex:
         self.close()
         remove_store_files(self.index_dir)
         (self.index_dir / VECTORS_NAME).unlink(missing_ok=True)
+        (self.index_dir / POSTINGS_NAME).unlink(missing_ok=True)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -290,8 +311,9 @@ class SearchIndex:
 
     def search_vector(self, text: str, vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         vectors = self.vectors  # may rebuild and save the FAISS file: outside the snapshot
+        postings = self.postings if options.mode != "dense" else None  # the same
         with self.store.snapshot():
-            return Searcher(self.store, vectors).search(text, vector, options)
+            return Searcher(self.store, vectors, postings).search(text, vector, options)
 
     def context(self, hit: Hit, lines: int) -> str:
         """The passage with ``lines`` lines of its source file around it (the passage alone when
@@ -338,6 +360,7 @@ class SearchIndex:
             self._store.close()
         self._store = None
         self._vectors = None
+        self._postings = None
 
 
 def _roots(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:

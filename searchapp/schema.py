@@ -9,7 +9,8 @@ from typing import Protocol
 
 import sqlite_utils
 
-_MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query
+MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query
+FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # chunks' and queries' words: folded, no accents
 _WORD = re.compile(r"\w+")
 
 
@@ -79,9 +80,9 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             ordinal INTEGER, text TEXT NOT NULL, start_char INTEGER, end_char INTEGER,
             start_line INTEGER, end_line INTEGER, embedding BLOB NOT NULL)""",
         "CREATE INDEX chunks_document_id ON chunks(document_id)",
-        """CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        f"""CREATE VIRTUAL TABLE chunks_fts USING fts5(
             text, content='chunks', content_rowid='id',
-            tokenize='unicode61 remove_diacritics 2')""",
+            tokenize='{FTS_TOKENIZER}')""",
         # Triggers keep the FTS index in the same transaction as every chunk write, cascades too.
         """CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
             INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text); END""",
@@ -108,8 +109,8 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
 
 
 def query_terms(text: str) -> list[str]:
-    """The distinct words of any user text, at most ``_MAX_QUERY_TOKENS``."""
-    return list(dict.fromkeys(_WORD.findall(text)))[:_MAX_QUERY_TOKENS]
+    """The distinct words of any user text, at most ``MAX_QUERY_TOKENS``."""
+    return list(dict.fromkeys(_WORD.findall(text)))[:MAX_QUERY_TOKENS]
 
 
 def fts_query(text: str | Sequence[str]) -> str:

@@ -11,6 +11,7 @@ import numpy as np
 from searchapp.errors import BadInputError
 
 if TYPE_CHECKING:
+    from searchapp.postings import Postings
     from searchapp.store import Store, StoredChunk
     from searchapp.vectors import VectorIndex
 
@@ -75,9 +76,12 @@ class SearchOptions:
 class Searcher:
     """Ranks stored chunks for a query vector and its text."""
 
-    def __init__(self, store: Store, vectors: VectorIndex) -> None:
+    def __init__(
+        self, store: Store, vectors: VectorIndex, postings: Postings | None = None
+    ) -> None:
         self.store = store
         self.vectors = vectors
+        self.postings = postings  # FTS5 ranks lexically without them, the same but slower
 
     def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         if not query.strip():
@@ -105,7 +109,7 @@ class Searcher:
             dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if mode == "dense":
             return [(i, s, None) for i, s in dense]
-        lexical = [chunk_id for chunk_id, _ in self.store.lexical_search(query, fetch)]
+        lexical = [chunk_id for chunk_id, _ in self._lexical(query, fetch)]
         cosine = dict(dense)
         missing = [i for i in lexical if i not in cosine]
         if missing:
@@ -123,6 +127,13 @@ class Searcher:
             (i, cosine[i], None) for i in rest
         ]
 
+    def _lexical(self, query: str, k: int) -> list[tuple[int, float]]:
+        """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""
+        postings = self.postings
+        if postings is not None and postings.generation == self.store.generation():
+            return postings.search(self.store.query_tokens(query), k)
+        return self.store.lexical_search(query, k)
+
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         vectors = self.store.embeddings(ids)
         return {i: float(v @ query_vector) for i, v in vectors.items()}
@@ -132,19 +143,25 @@ class Searcher:
     ) -> list[Hit]:
         if options.min_score is not None:
             ranked = [r for r in ranked if r[1] >= options.min_score]
-        chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in ranked])}
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
-        for chunk_id, score, fused_rank in ranked:
-            chunk = chunks.get(chunk_id)
-            if chunk is None or not _path_matches(chunk, options.path_glob):
-                continue
-            if per_doc.get(chunk.doc_id, 0) >= options.per_doc:
-                continue
-            per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
-            hits.append(_hit(len(hits) + 1, score, fused_rank, chunk))
-            if len(hits) == options.k:
-                break
+        # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
+        # batch usually holds the k hits and the rest of the candidates are never read.
+        batch = 2 * options.k
+        for first in range(0, len(ranked), batch):
+            part = ranked[first : first + batch]
+            chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in part])}
+            for chunk_id, score, fused_rank in part:
+                chunk = chunks.get(chunk_id)
+                if chunk is None or not _path_matches(chunk, options.path_glob):
+                    continue
+                if per_doc.get(chunk.doc_id, 0) >= options.per_doc:
+                    continue
+                per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+                hits.append(_hit(len(hits) + 1, score, fused_rank, chunk))
+                if len(hits) == options.k:
+                    return hits
+            batch = min(4 * batch, 4096)
         return hits
 
 

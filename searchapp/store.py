@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import numpy as np
 import sqlite_utils
 
+from searchapp.bm25 import informative_terms
 from searchapp.errors import (
     BadInputError,
     CorruptIndexError,
@@ -25,6 +26,8 @@ from searchapp.errors import (
     SearchAppError,
 )
 from searchapp.schema import (  # noqa: F401 - re-exported: the store's row types live there
+    FTS_TOKENIZER,
+    MAX_QUERY_TOKENS,
     MIGRATIONS,
     ChunkLike,
     ChunkRecord,
@@ -42,9 +45,6 @@ DB_NAME = "index.db"
 REBUILD_HINT = "run `search index --rebuild` to recreate it"
 GENERATION_KEY = "generation"  # bumped by every committed transaction that changed chunks
 SCHEMA_VERSION_KEY = "schema_version"
-COMMON_TERM_SHARE = 0.5  # above this share BM25 weighs a term ~0 (measured: 0.1 cost 0.05 nDCG)
-POSTINGS_BUDGET = 20_000  # chunk-term matches one lexical query may score (~20 ms of FTS5)
-_COMMON_TERMS_FROM = 1000  # below this many chunks, scoring every match is cheap: keep all terms
 _F = TypeVar("_F", bound=Callable[..., Any])
 _SELECT_DOCUMENTS_BY = {
     "path": "SELECT id FROM documents WHERE path IN (SELECT value FROM json_each(?))",
@@ -108,6 +108,7 @@ class Store:
         self._chunks_changed = False
         self._counted: tuple[int, int] | None = None  # (generation, chunk count)
         self._term_counts: dict[str, int] = {}  # chunks holding each term, this generation
+        self._query_tables = False  # query_tokens' temp tables exist in this connection
 
     @classmethod
     def open(cls, index_dir: Path, *, create: bool, timeout: float = 10.0) -> Store:
@@ -453,8 +454,15 @@ class Store:
         rows = self._conn.execute(
             "SELECT id, embedding FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps([int(i) for i in ids]),),
-        )
-        return {row[0]: np.frombuffer(row[1], dtype="<f4").astype(np.float32) for row in rows}
+        ).fetchall()
+        if not rows:
+            return {}
+        # One conversion for all rows (a hybrid query reads ~100): rows of one width reshape.
+        blob = b"".join(row[1] for row in rows)
+        if len(blob) % len(rows) or len(rows[0][1]) * len(rows) != len(blob):
+            return {row[0]: np.frombuffer(row[1], "<f4").astype(np.float32) for row in rows}
+        matrix = np.frombuffer(blob, dtype="<f4").reshape(len(rows), -1).astype(np.float32)
+        return {row[0]: vector for row, vector in zip(rows, matrix, strict=True)}
 
     @_guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:
@@ -473,59 +481,87 @@ class Store:
         return [found[i] for i in wanted if i in found]
 
     @_guarded
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Chunks matching any word of ``query``, best BM25 first, as ``(chunk_id, score)``.
+    def query_tokens(self, text: str) -> list[str]:
+        """The distinct terms FTS5 makes of ``text`` (folded, accents removed), in order, at most
+        ``MAX_QUERY_TOKENS``: what a lexical query can match, whatever the text holds.
 
-        ``score`` is ``-bm25()``, so higher is better, like the vector scores.
+        FTS5's own tokenizer does it, on a one-row table in this connection's temp schema, so a
+        query's terms are spelled exactly as the index's.
+        """
+        if not text.strip():
+            return []
+        if not self._query_tables:
+            self._conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_text "
+                f"USING fts5(text, tokenize='{FTS_TOKENIZER}')"
+            )
+            self._conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms "
+                "USING fts5vocab(temp, query_text, 'instance')"
+            )
+            self._query_tables = True
+        self._conn.execute("INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (text,))
+        try:
+            rows = self._conn.execute("SELECT term FROM temp.query_terms ORDER BY offset")
+            return list(dict.fromkeys(row[0] for row in rows))[:MAX_QUERY_TOKENS]
+        finally:
+            self._conn.execute("DELETE FROM temp.query_text")
+
+    @_guarded
+    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Chunks matching any term of ``query``, best BM25 first, as ``(chunk_id, score)``.
+
+        FTS5 scores every chunk that matches; ``postings.Postings.search`` gives the same list
+        from a file, faster. ``score`` is ``-bm25()``, so higher is better, like vector scores.
         """
         if k < 1:
             raise BadInputError(f"k ({k}) must be at least 1")
-        match = fts_query(self._informative_terms(query_terms(query)))
-        if not match:
+        terms = self.query_tokens(query)
+        if terms:
+            terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
+        if not terms:
             return []
         rows = self._conn.execute(
             "SELECT rowid, bm25(chunks_fts) AS bm25_score FROM chunks_fts "
             "WHERE chunks_fts MATCH ? ORDER BY bm25_score, rowid LIMIT ?",
-            (match, k),
+            (fts_query(terms), k),
         )
         return [(int(chunk_id), -float(bm25)) for chunk_id, bm25 in rows]
 
-    def _informative_terms(self, terms: list[str]) -> list[str]:
-        """Drop terms found in more than half of the chunks ("the", "of", "what").
-
-        FTS5's BM25 gives such a term an IDF of (nearly) zero, so dropping it leaves the ranking
-        as it was, but matching it would make BM25 score most of the index: at 100k chunks that
-        was 150 ms of a 160 ms query.
-        """
-        total = self._chunk_count_now()
-        if not terms or total < _COMMON_TERMS_FROM:
-            return terms
-        counts = self._term_counts  # refreshed with the chunk count, once per generation
-        for term in {t.lower() for t in terms} - counts.keys():
-            # One lookup per term (1-2 ms at 100k chunks): fts5vocab reads `=` faster than `IN`.
+    def document_frequency(self, term: str) -> int:
+        """How many chunks hold ``term`` (an FTS5 term, as ``query_tokens`` spells it)."""
+        self._chunk_count_now()
+        if term not in self._term_counts:
             row = self._conn.execute(
                 "SELECT doc FROM chunks_vocab WHERE term = ?", (term,)
             ).fetchone()
-            counts[term] = row[0] if row else 0
-        kept = [t for t in terms if counts.get(t.lower(), 0) <= total * COMMON_TERM_SHARE]
-        # BM25 scores every chunk that holds any term: past a budget of postings, leave out the
-        # most common of the rest (the lowest IDF), always keeping the rarest.
-        by_rarity = sorted(kept, key=lambda t: counts.get(t.lower(), 0))
-        budget, chosen = POSTINGS_BUDGET, set()
-        for term in by_rarity:
-            budget -= counts.get(term.lower(), 0)
-            if budget < 0 and chosen:
-                break
-            chosen.add(term)
-        return [t for t in kept if t in chosen]
+            self._term_counts[term] = row[0] if row else 0
+        return self._term_counts[term]
 
     def _chunk_count_now(self) -> int:
-        """The number of chunks, counted once per generation (count(*) reads the whole table)."""
+        """The number of chunks, counted once per generation (count(*) reads the whole table);
+        a new generation also forgets the term counts of the one before."""
         generation = self.generation()
         if self._counted is None or self._counted[0] != generation:
             self._counted = (generation, self.count_chunks())
             self._term_counts = {}
         return self._counted[1]
+
+    def term_instances(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Every FTS5 term with the chunk id of each of its occurrences (ascending, int64).
+
+        Read inside :meth:`snapshot` to see one state. The postings file is built from this.
+        """
+        self._sql(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms "
+            "USING fts5vocab(main, chunks_fts, 'instance')"
+        )
+        # One text per term, joined in C: 10x faster than a Python row per occurrence.
+        rows = self._conn.execute(
+            "SELECT term, group_concat(doc, ' ') FROM temp.chunk_terms GROUP BY term"
+        )
+        for term, joined in rows:
+            yield term, np.fromstring(joined, dtype=np.int64, sep=" ")
 
     @_guarded
     def stats(self) -> dict[str, int]:

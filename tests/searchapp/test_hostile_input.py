@@ -322,8 +322,8 @@ def _constant_sql(node: ast.expr, constants: set[str]) -> bool:
         )
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _constant_sql(node.left, constants) and _constant_sql(node.right, constants)
-    if isinstance(node, ast.Name):
-        return node.id in constants
+    if isinstance(node, ast.Name):  # a local bound to fixed SQL, or a module constant
+        return node.id in constants or node.id.lstrip("_").isupper()
     if isinstance(node, (ast.Tuple, ast.List)):
         return all(_constant_sql(element, constants) for element in node.elts)
     if isinstance(node, ast.Subscript):  # SQL_BY_KIND[kind]: one of a fixed set of statements

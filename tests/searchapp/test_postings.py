@@ -1,0 +1,174 @@
+"""The postings file: FTS5's BM25 ranking, bit for bit, and a derived file that heals itself."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.bm25 import COMMON_TERMS_FROM
+from searchapp.errors import CorruptIndexError
+from searchapp.index import SearchIndex
+from searchapp.lock import WriterLock
+from searchapp.postings import POSTINGS_NAME, Postings, open_postings, save_postings
+from searchapp.store import Store
+from tests.searchapp.test_store import add_document
+
+EXTRA_QUERIES = [
+    "Café CAFÉ cafe crème",  # one folded term, said three ways
+    "flow flow FLOW of the",  # repeats, and words in most chunks
+    "foo_bar x² naïve-Bayes",  # FTS5 splits what \w+ would keep together
+    '"unbalanced NEAR(a b) AND OR * ^',
+    "zzzz-not-a-word",
+    "",
+]
+
+
+def cranfield_store(root: Path, texts: list[str]) -> Store:
+    store = Store.open(root, create=True)
+    for first in range(0, len(texts), 200):
+        add_document(store, f"d{first}", f"d{first}.txt", *texts[first : first + 200])
+    return store
+
+
+def assert_same_ranking(store: Store, postings: Postings, queries: list[str], k: int) -> int:
+    """Postings and FTS5 give the same ids and the same float scores; returns how many hits."""
+    hits = 0
+    for query in queries:
+        expected = store.lexical_search(query, k)
+        assert postings.search(store.query_tokens(query), k) == expected, query
+        hits += len(expected)
+    return hits
+
+
+@pytest.fixture(scope="module")
+def cranfield_postings(tmp_path_factory, cranfield) -> tuple[Store, Postings]:
+    """The 1,400 abstracts (past COMMON_TERMS_FROM) plus 30 copies of one: ties to break."""
+    texts = list(cranfield.corpus.values())
+    texts += [texts[0]] * 30 + ["café crème", "Cafe au lait, CAFÉ noir", "foo bar x 2 naive bayes"]
+    store = cranfield_store(tmp_path_factory.mktemp("postings"), texts)
+    assert store.count_chunks() >= COMMON_TERMS_FROM
+    return store, Postings.build(store)
+
+
+@pytest.mark.parametrize("k", [1, 10, 100, 5000])
+def test_scores_equal_fts5_bit_for_bit(cranfield_postings, cranfield, k: int) -> None:
+    store, postings = cranfield_postings
+    queries = list(cranfield.queries.values()) + EXTRA_QUERIES
+    hits = assert_same_ranking(store, postings, queries, k)
+    assert hits >= min(k, 100) * 200  # the queries do match: this compared real rankings
+
+
+def test_small_index_keeps_common_words(tmp_path: Path) -> None:
+    """Under COMMON_TERMS_FROM chunks every term counts, even one in every chunk."""
+    store = cranfield_store(tmp_path, ["the cat", "the dog", "the cat and the hat", "a b c"])
+    postings = Postings.build(store)
+    assert [i for i, _ in postings.search(["the"], 10)] == [
+        i for i, _ in store.lexical_search("the", 10)
+    ]
+    assert len(postings.search(["the"], 10)) == 3
+    assert_same_ranking(store, postings, ["the cat", "hat the", "a", "d"], 10)
+
+
+def test_empty_index(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, create=True)
+    postings = Postings.build(store)
+    assert postings.search(["anything"], 10) == [] and postings.rows == 0
+    save_postings(postings, tmp_path)
+    assert Postings.load(tmp_path / POSTINGS_NAME).search(["anything"], 5) == []
+
+
+def test_query_tokens_are_fts5_terms(tmp_path: Path) -> None:
+    store = Store.open(tmp_path, create=True)
+    assert store.query_tokens("Café CAFE cafe, Crème!") == ["cafe", "creme"]
+    assert store.query_tokens("foo_bar AND x2") == ["foo", "bar", "and", "x2"]
+    assert store.query_tokens("  --- ***  ") == [] and store.query_tokens("") == []
+    assert len(store.query_tokens(" ".join(f"w{i}" for i in range(500)))) == 64
+    with store.snapshot():  # works inside a read transaction, as searches run
+        assert store.query_tokens("Straße") == ["straße"]
+
+
+def test_save_load_round_trip_and_damage(cranfield_postings, cranfield, tmp_path: Path) -> None:
+    store, postings = cranfield_postings
+    path = tmp_path / POSTINGS_NAME
+    postings.save(path)
+    loaded = Postings.load(path)
+    assert loaded is not None and loaded.generation == postings.generation
+    np.testing.assert_array_equal(loaded.ids, store.chunk_ids())
+    assert_same_ranking(store, loaded, list(cranfield.queries.values())[:20], 10)
+    data = path.read_bytes()
+    for damaged in (data[: len(data) // 2], b"garbage" * 100, b"", data[:30]):
+        path.write_bytes(damaged)
+        with pytest.raises(CorruptIndexError, match=POSTINGS_NAME):
+            Postings.load(path)
+    assert Postings.load(tmp_path / "absent.bin") is None
+
+
+def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
+    store = cranfield_store(tmp_path, ["alpha beta", "beta gamma", "gamma delta"])
+    path = tmp_path / POSTINGS_NAME
+    first = open_postings(store, tmp_path)
+    assert first is not None and path.exists() and first.search(["beta"], 5)
+    add_document(store, "new", "new.txt", "beta beta epsilon")  # a new generation
+    fresh = open_postings(store, tmp_path)
+    assert fresh is not None and fresh.generation == store.generation() > first.generation
+    assert [i for i, _ in fresh.search(["beta"], 5)] == [
+        i for i, _ in store.lexical_search("beta", 5)
+    ]
+    path.write_bytes(b"not postings")
+    healed = open_postings(store, tmp_path)
+    assert healed is not None and Postings.load(path).generation == store.generation()
+
+
+def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:
+    store = cranfield_store(tmp_path, ["alpha beta", "beta gamma"])
+    with WriterLock(tmp_path, wait=False):
+        assert open_postings(store, tmp_path) is None  # stale, and not ours to rebuild
+        assert not (tmp_path / POSTINGS_NAME).exists()
+        assert open_postings(store, tmp_path, holds_writer_lock=True) is not None
+
+
+def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path: Path) -> None:
+    """Indexing and removing save a current file; without it, FTS5 gives the same hits."""
+    folder, built = small_index
+    index_dir = tmp_path / "index"
+    shutil.copytree(built, index_dir)
+    docs = tmp_path / "docs"
+    shutil.copytree(folder, docs)
+    search_index = SearchIndex(index_dir)
+    search_index.add([docs])  # nothing changed: still saves a file for this generation
+    queries = ["boundary layer heat transfer", "supersonic wing flutter", "the of and"]
+
+    def check() -> list[list[int]]:
+        generation = search_index.store.generation()
+        assert Postings.load(index_dir / POSTINGS_NAME).generation == generation
+        ranked = []
+        for mode in ("lexical", "hybrid"):
+            for query in queries:
+                with_postings = search_index.search(query, k=5, mode=mode)
+                ranked.append([hit.chunk_id for hit in with_postings])
+                search_index._postings = None
+                (index_dir / POSTINGS_NAME).rename(index_dir / "aside.bin")
+                with WriterLock(index_dir, wait=False):  # a "writer": FTS5 ranks alone
+                    assert search_index.postings is None
+                    assert search_index.search(query, k=5, mode=mode) == with_postings
+                (index_dir / "aside.bin").rename(index_dir / POSTINGS_NAME)
+                search_index._postings = None
+        return ranked
+
+    before = check()
+    assert any(before)
+    (docs / sorted(p.name for p in docs.iterdir())[0]).write_text(
+        "boundary layer heat transfer in supersonic flutter\n", encoding="utf-8"
+    )
+    search_index.add([docs])
+    after = check()
+    assert after != before
+    assert search_index.remove([folder]) == 30  # the copy's own documents stay
+    saved = Postings.load(index_dir / POSTINGS_NAME)
+    assert saved.rows == search_index.store.count_chunks() > 0
+    assert saved.generation == search_index.store.generation()
+    assert all(hit.path.startswith(str(docs)) for hit in search_index.search("flow", k=20))
+    search_index.close()
