@@ -6,10 +6,12 @@ Run by hand from the repository root (not a test):
     python benchmarks/query.py --sizes 10000 --cold-runs 3
 
 The indexes are built without embedding 100k texts: a seed file is indexed by `SearchIndex.add`
-(which records the model), then synthetic documents of 10 passages each are written through the
+(which records the model), then synthetic documents of 8 passages each are written through the
 Store API. Each passage's text is a Cranfield abstract and its vector a mixture made mostly of
 that abstract's embedding (``scale.synthetic_batches``), so the lexical and dense rankers see
-Cranfield-like data. The vectors are then built as ``auto`` picks for the size (``plan_params``).
+Cranfield-like data. The vectors are then built as ``auto`` picks for the size (``plan_params``),
+and the lexical postings file as `search index` saves it. The index records ``--precision``
+(auto by default, as `search index`: bf16 on CPUs with native bf16), which queries are embedded in.
 
 Cold: wall time of `search query TEXT --index-dir DIR` in a new process (median of several runs,
 after one untimed run that warms the OS file cache), against `python -c "import torch"` timed in
@@ -37,6 +39,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 from scale import cranfield_vectors, read_jsonl, synthetic_batches  # noqa: E402
 
 from searchapp.index import SearchIndex  # noqa: E402
+from searchapp.postings import Postings, save_postings  # noqa: E402
 from searchapp.searcher import SearchOptions  # noqa: E402
 from searchapp.store import ChunkRecord  # noqa: E402
 from searchapp.vector_params import plan_params  # noqa: E402
@@ -51,13 +54,15 @@ PASSAGES_PER_DOCUMENT = 8  # divides scale.BATCH, so no document spans two batch
 PASSAGES_PER_TRANSACTION = 2048
 
 
-def build_index(index_dir: Path, n: int, abstracts: list[str], base: np.ndarray) -> float:
+def build_index(
+    index_dir: Path, n: int, abstracts: list[str], base: np.ndarray, precision: str
+) -> float:
     """An index of ``n`` synthetic passages (plus the seed file's); returns the seconds it took."""
     start = time.perf_counter()
     seed = index_dir.parent / f"seed-{n}"
     seed.mkdir()
     (seed / "seed.txt").write_text(abstracts[0] + "\n", encoding="utf-8")
-    search_index = SearchIndex(index_dir)
+    search_index = SearchIndex(index_dir, precision=precision)
     search_index.add([seed])  # records model, dimension and chunking in meta, as `search index`
     store = search_index.store
     documents = 0
@@ -75,6 +80,7 @@ def build_index(index_dir: Path, n: int, abstracts: list[str], base: np.ndarray)
                     documents += 1
     params = plan_params("auto", store.count_chunks())
     save_vectors(build_from_store(store, base.shape[1], params=params), store, index_dir)
+    save_postings(Postings.build(store), index_dir)  # as `search index` does when it ends
     search_index.close()
     return time.perf_counter() - start
 
@@ -128,6 +134,12 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", default="10000,100000", help="passages per index, comma-separated"
     )
     parser.add_argument("--cold-runs", type=int, default=7, help="timed `search query` processes")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="recorded in the index as `search index --precision` (default auto, as there); "
+        "queries are embedded in it",
+    )
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
     if args.cold_runs < 1 or min(sizes) < 100:
@@ -143,12 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="searchapp-query-") as tmp:
         for n in sizes:
             index_dir = Path(tmp) / f"index-{n}"
-            seconds = build_index(index_dir, n, abstracts, base)
+            seconds = build_index(index_dir, n, abstracts, base, args.precision)
             opened = SearchIndex(index_dir)
-            kind = opened.stats()["vectors_params"]
+            stats = opened.stats()
             opened.close()
             print(f"\n{n:,} passages in {n // PASSAGES_PER_DOCUMENT:,} documents "
-                  f"(built in {seconds:.0f}s), vectors {kind}", flush=True)  # fmt: skip
+                  f"(built in {seconds:.0f}s), vectors {stats['vectors_params']}, "
+                  f"precision {stats['precision']}", flush=True)  # fmt: skip
             search_s, torch_s = cold_runs(index_dir, queries[0], args.cold_runs)
             print(
                 f"  cold `search query`: {search_s * 1e3:.0f} ms median of {args.cold_runs}; "

@@ -167,3 +167,25 @@ def test_remove_drops_documents_below_a_path(tmp_path) -> None:
     index = make_index(tmp_path / "idx")
     assert index.store.all_paths() == [str(docs / "keep" / "a.txt")]
     np.testing.assert_array_equal(np.sort(index.vectors.ids()), np.sort(index.store.chunk_ids()))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "asked", "used"),
+    [
+        (None, None, "fp32"),  # a new index
+        ("fp32", None, "fp32"),
+        ("bf16", None, "auto"),  # bf16 where native, else fp32
+        ("fp16", None, "auto"),  # built on a GPU, queried on whatever this is
+        ("bf16", "fp32", "fp32"),  # asked for wins
+    ],
+)
+def test_queries_embed_in_the_recorded_precision(
+    tmp_path: Path, recorded: str | None, asked: str | None, used: str
+) -> None:
+    from searchapp.store import Store
+
+    if recorded is not None:
+        store = Store.open(tmp_path, create=True)
+        store.set_meta({"precision": recorded})
+        store.close()
+    assert SearchIndex(tmp_path, precision=asked)._precision() == used
