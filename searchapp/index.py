@@ -348,6 +348,7 @@ class SearchIndex:
         meta = store.get_meta()
         counts = store.stats()
         vectors_path = self.index_dir / VECTORS_NAME
+        postings_path = self.index_dir / POSTINGS_NAME
         return {
             "index_dir": str(self.index_dir),
             "model": meta.get("model"),
@@ -359,6 +360,7 @@ class SearchIndex:
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
             "vectors_bytes": vectors_path.stat().st_size if vectors_path.exists() else 0,
+            "postings_bytes": postings_path.stat().st_size if postings_path.exists() else 0,
             "index_type": meta.get(INDEX_TYPE_KEY, "auto"),
             "vectors_params": meta.get(VECTORS_PARAMS_KEY),
             "last_indexed_at": meta.get("last_indexed_at"),

@@ -286,7 +286,7 @@ def test_info_reports_the_index(small_index, capsys) -> None:
     stats = json.loads(out)
     assert stats["model"] == "all-MiniLM-L6-v2"
     assert stats["documents"] == 30 and stats["chunks"] >= 30
-    assert stats["db_bytes"] > 0 and stats["vectors_bytes"] > 0
+    assert stats["db_bytes"] > 0 and stats["vectors_bytes"] > 0 and stats["postings_bytes"] > 0
     assert stats["last_indexed_at"]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from searchapp.index import SearchIndex
+from searchapp.postings import POSTINGS_NAME, Postings
 from searchapp.store import Store
 from tests.searchapp.cli_runner import run_cli
 
@@ -267,6 +268,36 @@ def test_full_disk_while_saving_vectors(
     assert code == 0 and json.loads(out), err
     check_agreement(index_dir)
     assert SearchIndex(index_dir).stats()["documents"] == 25
+
+
+def test_full_disk_while_saving_postings(
+    own_index, cranfield, loaded_model, capsys, monkeypatch
+) -> None:
+    """The postings file cannot be written: one line naming it; SQLite has the new chunks and
+    the next query rebuilds the postings from them."""
+    docs, index_dir = own_index
+    for doc_id in list(cranfield.corpus)[20:25]:
+        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    real_open = open
+
+    def no_space(file, mode="r", *args, **kwargs):
+        if "postings.bin" in str(file) and "w" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", no_space)
+    line = one_line_error(*run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir)))
+    assert "No space left on device" in line and "postings.bin" in line
+    monkeypatch.setattr("builtins.open", real_open)
+    assert (
+        Postings.load(index_dir / POSTINGS_NAME).rows < SearchIndex(index_dir).store.count_chunks()
+    )
+    args = ("query", QUERY, "--index-dir", str(index_dir), "--json", "--mode", "lexical")
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0 and json.loads(out), err
+    store = SearchIndex(index_dir).store
+    assert Postings.load(index_dir / POSTINGS_NAME).generation == store.generation()
+    check_agreement(index_dir)
 
 
 def check_agreement(index_dir: Path) -> None:
