@@ -24,7 +24,7 @@ from searchapp.errors import (
 )
 from searchapp.lock import WriterLock
 from searchapp.paths import resolve_index_dir
-from searchapp.postings import POSTINGS_NAME, Postings, open_postings, save_postings
+from searchapp.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.searcher import Hit, Searcher, SearchOptions
 from searchapp.store import Store, remove_store_files
 from searchapp.vector_params import INDEX_TYPES
@@ -191,10 +191,9 @@ class SearchIndex:
             )
         return self._postings
 
-    def _save_postings(self, store: Store) -> None:
-        """Rebuild the postings after a change (the writer lock is held)."""
-        self._postings = Postings.build(store)
-        save_postings(self._postings, self.index_dir)
+    def _save_postings(self) -> None:
+        """Bring the postings up to date after a change (the writer lock is held)."""
+        self._postings = open_postings(self.store, self.index_dir, holds_writer_lock=True)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -249,7 +248,7 @@ class SearchIndex:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
-            self._save_postings(store)
+            self._save_postings()
             store.set_meta(
                 {"last_indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
             )
@@ -269,7 +268,7 @@ class SearchIndex:
                 removed = store.delete_documents_by_path(gone)
             self.vectors.remove(np.asarray(removed, dtype=np.int64))
             save_vectors(self.vectors, store, self.index_dir)
-            self._save_postings(store)
+            self._save_postings()
         return len(gone)
 
     @contextmanager

@@ -126,12 +126,12 @@ class Postings:
             for term, occurrences in store.term_instances():
                 first = np.flatnonzero(np.r_[True, occurrences[1:] != occurrences[:-1]])
                 names.append(term.encode("utf-8"))
-                term_rows.append(np.searchsorted(ids, occurrences[first]))
-                term_tf.append(np.diff(np.r_[first, len(occurrences)]))
+                term_rows.append(np.searchsorted(ids, occurrences[first]).astype(np.int32))
+                term_tf.append(np.diff(np.r_[first, len(occurrences)]).astype(np.int32))
         order = sorted(range(len(names)), key=names.__getitem__)  # bytes order, for bisect
         names = [names[i] for i in order]
-        posting_rows = np.concatenate([term_rows[i] for i in order] or [np.empty(0, np.int64)])
-        tf = np.concatenate([term_tf[i] for i in order] or [np.empty(0, np.int64)])
+        posting_rows = np.concatenate([term_rows[i] for i in order] or [np.empty(0, np.int32)])
+        tf = np.concatenate([term_tf[i] for i in order] or [np.empty(0, np.int32)])
         lengths = np.bincount(posting_rows, weights=tf, minlength=len(ids))  # tokens per chunk
         average = float(tf.sum()) / rows if rows else 1.0
         header = {"generation": generation, "rows": rows}
@@ -139,7 +139,7 @@ class Postings:
             "terms": np.frombuffer(b"".join(names), dtype=np.uint8),
             "term_starts": np.cumsum([0] + [len(n) for n in names], dtype=np.int64),
             "starts": np.cumsum([0] + [len(r) for r in (term_rows[i] for i in order)]),
-            "rows": posting_rows.astype(np.int32),
+            "rows": posting_rows,
             "weights": term_weights(tf, lengths[posting_rows], average),
             "ids": ids.astype(np.int64),
         }
@@ -226,7 +226,8 @@ def open_postings(
     store: Store, index_dir: Path, *, holds_writer_lock: bool = False
 ) -> Postings | None:
     """The postings file matching the store, rebuilt (and saved) when missing, stale or damaged;
-    ``None`` while a writer is running and the file is stale: FTS5 then answers.
+    ``None`` while a writer is running and the file is stale: FTS5 then answers. The writer
+    calls it when it is done (``holds_writer_lock``): a run that changed nothing costs a load.
 
     A reader rebuilds only when it can take the writer lock, so it never saves a file that an
     interleaving writer's save would make stale under a newer generation.
@@ -254,6 +255,8 @@ def open_postings(
             try:
                 save_postings(postings, index_dir)
             except OSError as exc:
+                if holds_writer_lock:  # the writer's own save: its caller reports the error
+                    raise
                 logger.warning("could not save the rebuilt postings to %s: %s", path, exc)
             return postings
     except IndexLockedError:

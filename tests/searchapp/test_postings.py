@@ -111,6 +111,9 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
     path = tmp_path / POSTINGS_NAME
     first = open_postings(store, tmp_path)
     assert first is not None and path.exists() and first.search(["beta"], 5)
+    written = path.stat().st_mtime_ns, path.stat().st_ino
+    again = open_postings(store, tmp_path, holds_writer_lock=True)  # current: loaded, not rebuilt
+    assert again is not None and (path.stat().st_mtime_ns, path.stat().st_ino) == written
     add_document(store, "new", "new.txt", "beta beta epsilon")  # a new generation
     fresh = open_postings(store, tmp_path)
     assert fresh is not None and fresh.generation == store.generation() > first.generation
