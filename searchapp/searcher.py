@@ -135,8 +135,11 @@ class Searcher:
         return self.store.lexical_search(query, k)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
-        vectors = self.store.embeddings(ids)
-        return {i: float(v @ query_vector) for i, v in vectors.items()}
+        try:
+            vectors = self.vectors.vectors_of(np.asarray(ids, dtype=np.int64))
+        except ValueError:  # a chunk the vectors do not hold yet: read what SQLite stores
+            return {i: float(v @ query_vector) for i, v in self.store.embeddings(ids).items()}
+        return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
 
     def _select(
         self, ranked: list[tuple[int, float, int | None]], options: SearchOptions

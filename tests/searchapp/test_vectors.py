@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -320,6 +321,33 @@ def test_removal_works_for_each_kind(tmp_path: Path, kind: str) -> None:
             assert not np.isin(found, gone).any() and (found >= 0).all()
         _, found = searched.search(vectors[40:60], 1)  # the neighbours are still found
         np.testing.assert_array_equal(found[:, 0], np.sort(ids)[40:60])
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_vectors_of_returns_the_stored_vectors(tmp_path: Path, kind: str) -> None:
+    """By id, after removals and a save and load (an ivf file saved without its id map too)."""
+    index, vectors = built(ALL_KINDS[kind], n=500)
+    ids = np.arange(500, dtype=np.int64) * 3 + 1
+    index.remove(ids[:50])
+    path = tmp_path / VECTORS_NAME
+    index.save(path)
+    old_ivf = None
+    if kind == "ivf":  # as files written before the id map was kept
+        old_ivf = faiss.read_index(str(path))
+        old_ivf.set_direct_map_type(faiss.DirectMap.NoMap)
+        faiss.write_index(old_ivf, str(tmp_path / "old.faiss"))
+    loaded = [index, VectorIndex.load(path, DIM)]
+    if old_ivf is not None:
+        loaded.append(VectorIndex.load(tmp_path / "old.faiss", DIM))
+    wanted = np.array([ids[400], ids[50], ids[499], ids[50]])
+    for searched in loaded:
+        got = searched.vectors_of(wanted)
+        np.testing.assert_array_equal(got, vectors[[400, 50, 499, 50]])
+        assert searched.vectors_of(np.empty(0, np.int64)).shape == (0, DIM)
+        with pytest.raises(ValueError, match="not in the vector index"):
+            searched.vectors_of(np.array([ids[0]]))  # removed
+        with pytest.raises(ValueError, match="not in the vector index"):
+            searched.vectors_of(np.array([2]))  # never added
 
 
 @pytest.mark.parametrize("kind", APPROXIMATE)
