@@ -29,7 +29,6 @@ import mmap
 import os
 import struct
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -237,28 +236,31 @@ def open_postings(
         generation, rows = store.generation(), store.count_chunks()
         try:
             postings = Postings.load(path)
-        except CorruptIndexError as exc:
+        except (CorruptIndexError, OSError) as exc:
             postings, reason = None, str(exc)
         else:
             reason = f"{path} is missing"
         if postings is not None:
             if postings.generation == generation and postings.rows == rows:
                 return postings
-            reason = (
-                f"{path} matches generation {postings.generation}, the store is at {generation}"
-            )
-    lock = nullcontext() if holds_writer_lock else WriterLock(Path(index_dir), wait=False)
+            reason = f"{path} is of generation {postings.generation}, the store {generation}"
+    log = logger.info if rows else logger.debug
+    if holds_writer_lock:  # the writer's own save: its caller reports a failure
+        log("rebuilding %s: %s", path.name, reason)
+        postings = Postings.build(store)
+        save_postings(postings, index_dir)
+        return postings
     try:
-        with lock:
-            (logger.info if rows else logger.debug)("rebuilding %s: %s", path.name, reason)
+        with WriterLock(Path(index_dir), wait=False):
+            log("rebuilding %s: %s", path.name, reason)
             postings = Postings.build(store)
             try:
                 save_postings(postings, index_dir)
             except OSError as exc:
-                if holds_writer_lock:  # the writer's own save: its caller reports the error
-                    raise
                 logger.warning("could not save the rebuilt postings to %s: %s", path, exc)
             return postings
     except IndexLockedError:
         logger.debug("a writer is running: FTS5 answers lexical queries until it saves %s", path)
-        return None
+    except OSError as exc:  # a folder this user cannot write: no writer can run there either
+        logger.warning("cannot rebuild %s (%s); FTS5 answers lexical queries", path, exc)
+    return None

@@ -175,3 +175,17 @@ def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path
     assert saved.generation == search_index.store.generation()
     assert all(hit.path.startswith(str(docs)) for hit in search_index.search("flow", k=20))
     search_index.close()
+
+
+def test_a_folder_that_cannot_be_written_leaves_lexical_search_to_fts5(
+    tmp_path: Path, monkeypatch
+) -> None:
+    store = cranfield_store(tmp_path, ["alpha beta", "beta gamma"])
+
+    def refused(self) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp_path / "write.lock"))
+
+    monkeypatch.setattr(WriterLock, "acquire", refused)
+    assert open_postings(store, tmp_path) is None
+    (tmp_path / POSTINGS_NAME).mkdir()  # unreadable as a file: also not an error
+    assert open_postings(store, tmp_path) is None
