@@ -73,6 +73,7 @@ class SearchIndex:
         self._encoder = encoder
         self._store: Store | None = None
         self._vectors: VectorIndex | None = None
+        self._vectors_generation = -1  # the store generation self._vectors was opened at
         self._postings: Postings | None = None
         self._writing = False  # this object holds the writer lock (add/remove)
 
@@ -173,11 +174,16 @@ class SearchIndex:
 
     @property
     def vectors(self) -> VectorIndex:
-        if self._vectors is None:
+        """The vector index, reopened once another process changed the store (a REPL keeps
+        one SearchIndex while `search index` runs elsewhere). A writer takes it once, when it
+        starts, and updates it in place as it commits."""
+        generation = self.store.generation()
+        if self._vectors is None or generation != self._vectors_generation:
             dim = int(self.store.get_meta().get("dim", 0) or self.encoder.dim)
             self._vectors = open_vectors(
                 self.store, self.index_dir, dim, holds_writer_lock=self._writing
             )
+            self._vectors_generation = generation  # or older: at worst, one more reload
         return self._vectors
 
     @property
@@ -248,6 +254,7 @@ class SearchIndex:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
+            self._vectors_generation = store.generation()
             self._save_postings()
             store.set_meta(
                 {"last_indexed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -259,6 +266,7 @@ class SearchIndex:
         roots = [str(Path(p).expanduser().absolute()) for p in paths]
         with WriterLock(self.index_dir), self._holding_lock():
             store = self.store
+            vectors = self.vectors  # matching the store as this writer found it
             gone = [
                 path
                 for path in store.all_paths()
@@ -266,8 +274,9 @@ class SearchIndex:
             ]
             with store.transaction():
                 removed = store.delete_documents_by_path(gone)
-            self.vectors.remove(np.asarray(removed, dtype=np.int64))
-            save_vectors(self.vectors, store, self.index_dir)
+            vectors.remove(np.asarray(removed, dtype=np.int64))
+            save_vectors(vectors, store, self.index_dir)
+            self._vectors_generation = store.generation()
             self._save_postings()
         return len(gone)
 

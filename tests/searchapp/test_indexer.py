@@ -189,3 +189,28 @@ def test_queries_embed_in_the_recorded_precision(
         store.set_meta({"precision": recorded})
         store.close()
     assert SearchIndex(tmp_path, precision=asked)._precision() == used
+
+
+def test_an_open_index_sees_what_another_writer_changed(tmp_path) -> None:
+    """A REPL's SearchIndex stays open while `search index` runs elsewhere: its next query
+    ranks the new and the removed documents in every mode, and its own writes stay right."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("alpha words here", "utf-8")
+    reader = make_index(tmp_path / "idx")
+    reader.add([docs])
+    assert [h.path for h in reader.search("alpha", k=5, mode="dense")] == [str(docs / "a.txt")]
+    (docs / "b.txt").write_text("zebra stripes", "utf-8")
+    writer = make_index(tmp_path / "idx")
+    writer.add([docs])
+    for mode in ("dense", "lexical", "hybrid"):
+        assert reader.search("zebra stripes", k=1, mode=mode)[0].path == str(docs / "b.txt")
+    writer.remove([docs / "b.txt"])
+    assert all(h.path != str(docs / "b.txt") for h in reader.search("zebra stripes", k=5))
+    (docs / "b.txt").unlink()
+    (docs / "c.txt").write_text("gamma rays", "utf-8")
+    writer.add([docs])
+    assert reader.remove([docs / "a.txt"]) == 1  # on the vectors as the store has them now
+    fresh = make_index(tmp_path / "idx")
+    np.testing.assert_array_equal(np.sort(fresh.vectors.ids()), np.sort(fresh.store.chunk_ids()))
+    assert [h.path for h in fresh.search("gamma rays", k=5, mode="dense")] == [str(docs / "c.txt")]
