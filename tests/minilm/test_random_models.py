@@ -112,6 +112,23 @@ def test_token_states_match_bert_with_padding(hidden_act: str) -> None:
     torch.testing.assert_close(actual[valid], expected[valid], atol=1e-5, rtol=1e-5)
 
 
+def test_a_batch_without_padding_matches_bert_and_the_masked_path() -> None:
+    """No padding: the model skips the attention mask. Same numbers as BertModel, and bit for
+    bit the same as running each layer with an all-True mask."""
+    bert = random_bert(**TINY)
+    ours = ours_from(bert)
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"], lengths=(7, 7))
+    assert bool(attention_mask.all())
+    with torch.no_grad():
+        expected = bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        actual = ours.encoder(input_ids, attention_mask)
+        masked = ours.encoder.embeddings(input_ids, None)
+        for layer in ours.encoder.layers:
+            masked = layer(masked, attention_mask.bool()[:, None, None, :])
+    torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+    assert torch.equal(actual, masked)
+
+
 def test_token_type_ids_match_bert() -> None:
     bert = random_bert(**TINY)
     ours = ours_from(bert)
