@@ -454,15 +454,8 @@ class Store:
         rows = self._conn.execute(
             "SELECT id, embedding FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
             (json.dumps([int(i) for i in ids]),),
-        ).fetchall()
-        if not rows:
-            return {}
-        # One conversion for all rows (a hybrid query reads ~100): rows of one width reshape.
-        blob = b"".join(row[1] for row in rows)
-        if len(blob) % len(rows) or len(rows[0][1]) * len(rows) != len(blob):
-            return {row[0]: np.frombuffer(row[1], "<f4").astype(np.float32) for row in rows}
-        matrix = np.frombuffer(blob, dtype="<f4").reshape(len(rows), -1).astype(np.float32)
-        return {row[0]: vector for row, vector in zip(rows, matrix, strict=True)}
+        )
+        return {row[0]: np.frombuffer(row[1], dtype="<f4").astype(np.float32) for row in rows}
 
     @_guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:

@@ -6,6 +6,7 @@ Three kinds, all searched by inner product (cosine, the vectors being unit-norm)
 - ``ivf``: ``IndexIVFFlat``; k-means cells, a query reads the ``nprobe`` nearest cells. It stores
   the chunk ids itself: wrapped in ``IndexIDMap2`` it would return wrong ids after a removal,
   because FAISS leaves the lists' internal numbers as they were while the id map is compacted.
+  A hashtable from chunk id to vector (FAISS's direct map) serves ``vectors_of``.
 - ``hnsw``: ``IndexIDMap2(IndexHNSWFlat)``; a graph walk. The graph cannot drop a node, so a
   removed chunk's id becomes a negative tombstone in the id map (saved with it): the node still
   guides walks and search skips negative ids. Rebuilt once tombstones pass ``TOMBSTONE_LIMIT``.
@@ -73,7 +74,8 @@ class VectorIndex:
         if self.kind == "hnsw":
             self._tombstones = int((faiss.vector_to_array(self.index.id_map) < 0).sum())
         if self.kind == "ivf" and self.index.direct_map.type != faiss.DirectMap.Hashtable:
-            self.index.set_direct_map_type(faiss.DirectMap.Hashtable)  # files saved before it
+            # id -> vector for vectors_of, kept through removals (built here for older files)
+            self.index.set_direct_map_type(faiss.DirectMap.Hashtable)
 
     @property
     def kind(self) -> str:
@@ -294,7 +296,6 @@ def _new_faiss_index(dim: int, params: VectorParams) -> faiss.Index:
     ivf.cp.niter = IVF_KMEANS_ITERATIONS
     ivf.cp.spherical = True  # unit-norm centroids: inner product then ranks cells by cosine
     ivf.cp.min_points_per_centroid = 1  # ivf_params sizes the sample; silences FAISS's warning
-    ivf.set_direct_map_type(faiss.DirectMap.Hashtable)  # id -> vector, kept through removals
     return ivf
 
 
