@@ -21,6 +21,13 @@ class Cranfield:
     def relevant(self, qid: str) -> list[str]:
         return [doc for doc, gain in self.qrels.get(qid, {}).items() if gain > 0]
 
+    def write_files(self, folder: Path, start: int = 0, stop: int | None = None) -> Path:
+        """Documents ``start:stop`` (in corpus order) as ``folder/doc<ID>.txt``, one each."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for doc_id in list(self.corpus)[start:stop]:
+            (folder / f"doc{doc_id}.txt").write_text(self.corpus[doc_id] + "\n", "utf-8")
+        return folder
+
 
 @pytest.fixture(scope="session")
 def cranfield() -> Cranfield:
@@ -44,9 +51,7 @@ def cranfield_folder_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
     """The 1,400 Cranfield documents written one file each, indexed once through the CLI."""
     from searchapp.cli import main
 
-    folder = tmp_path_factory.mktemp("cranfield-docs")
-    for doc_id, text in cranfield.corpus.items():
-        (folder / f"doc{doc_id}.txt").write_text(text + "\n", encoding="utf-8")
+    folder = cranfield.write_files(tmp_path_factory.mktemp("cranfield-docs"))
     index_dir = tmp_path_factory.mktemp("cranfield-index")
     try:
         main(["index", str(folder), "--index-dir", str(index_dir), "--precision", "auto"])
@@ -60,9 +65,7 @@ def small_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
     """30 Cranfield documents, indexed once (read-only for the tests that use it)."""
     from searchapp.index import SearchIndex
 
-    folder = tmp_path_factory.mktemp("small-docs")
-    for doc_id in list(cranfield.corpus)[:30]:
-        (folder / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    folder = cranfield.write_files(tmp_path_factory.mktemp("small-docs"), 0, 30)
     index_dir = tmp_path_factory.mktemp("small-index")
     SearchIndex(index_dir).add([folder])
     return folder, index_dir

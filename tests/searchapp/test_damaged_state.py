@@ -38,9 +38,7 @@ def one_line_error(code: int, out: str, err: str) -> str:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory, cranfield, encoder) -> tuple[Path, Path]:
     """20 Cranfield documents and their index, built once; tests work on copies."""
-    docs = tmp_path_factory.mktemp("docs")
-    for doc_id in list(cranfield.corpus)[:20]:
-        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    docs = cranfield.write_files(tmp_path_factory.mktemp("docs"), 0, 20)
     index_dir = tmp_path_factory.mktemp("index")
     search_index = SearchIndex(index_dir, encoder=encoder)
     search_index.add([docs])
@@ -205,10 +203,7 @@ class FullDiskConnection:
 @pytest.fixture()
 def own_index(tmp_path, cranfield, encoder) -> tuple[Path, Path]:
     """20 documents and their index, for tests that change both."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for doc_id in list(cranfield.corpus)[:20]:
-        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    docs = cranfield.write_files(tmp_path / "docs", 0, 20)
     index_dir = tmp_path / "idx"
     SearchIndex(index_dir, encoder=encoder).add([docs])
     return docs, index_dir
@@ -222,8 +217,7 @@ def test_full_disk_while_indexing_keeps_the_previous_index(
     args = ("query", QUERY, "--index-dir", str(index_dir), "--json")
     before = json.loads(run_cli(capsys, *args)[1])
     # New work for the next run: new files, and an edit that replaces a stored document.
-    for doc_id in list(cranfield.corpus)[20:40]:
-        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    cranfield.write_files(docs, 20, 40)
     Path(before[0]["path"]).write_text("replaced: nothing about pressure any more\n", "utf-8")
 
     opened = Store.open.__func__
@@ -253,8 +247,7 @@ def test_full_disk_while_saving_vectors(
     """The FAISS file cannot be written: one line; SQLite has the new chunks and the next query
     rebuilds the vectors from them."""
     docs, index_dir = own_index
-    for doc_id in list(cranfield.corpus)[20:25]:
-        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    cranfield.write_files(docs, 20, 25)
     write_index = faiss.write_index
 
     def no_space(index, path):
@@ -276,8 +269,7 @@ def test_full_disk_while_saving_postings(
     """The postings file cannot be written: one line naming it; SQLite has the new chunks and
     the next query rebuilds the postings from them."""
     docs, index_dir = own_index
-    for doc_id in list(cranfield.corpus)[20:25]:
-        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    cranfield.write_files(docs, 20, 25)
     real_open = open
 
     def no_space(file, mode="r", *args, **kwargs):

@@ -78,10 +78,7 @@ def small_index(tmp_path, cranfield, monkeypatch) -> str:
     from searchapp.index import SearchIndex
 
     encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    for doc_id in list(cranfield.corpus)[:10]:
-        (docs / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    docs = cranfield.write_files(tmp_path / "docs", 0, 10)
     index_dir = tmp_path / "idx"
     SearchIndex(index_dir, encoder=encoder).add([docs])
     monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))

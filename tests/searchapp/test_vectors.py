@@ -495,10 +495,7 @@ def test_fit_vectors_converts_and_compacts(store: Store, tmp_path: Path) -> None
 def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfield) -> None:
     from searchapp.index import SearchIndex
 
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for doc_id in list(cranfield.corpus)[:8]:
-        (folder / f"doc{doc_id}.txt").write_text(cranfield.corpus[doc_id] + "\n", "utf-8")
+    folder = cranfield.write_files(tmp_path / "docs", 0, 8)
     index_dir = tmp_path / "index"
     search_index = SearchIndex(index_dir, precision="fp32")
     with pytest.raises(BadInputError, match="--index-type \\('fast'\\) must be one of"):
