@@ -35,7 +35,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 import torch  # noqa: E402
 
 from minilm.devices import cpu_has_native_bf16  # noqa: E402
-from searchapp.index import SearchIndex  # noqa: E402
+from searchapp.search_index import SearchIndex  # noqa: E402
 
 CRANFIELD = REPO_ROOT / "data" / "cranfield" / "corpus.jsonl"
 PRECISIONS = ("fp32", "auto")

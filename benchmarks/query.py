@@ -38,12 +38,12 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 
 from scale import cranfield_vectors, read_jsonl, synthetic_batches  # noqa: E402
 
-from searchapp.index import SearchIndex  # noqa: E402
-from searchapp.postings import Postings, save_postings  # noqa: E402
-from searchapp.searcher import SearchOptions  # noqa: E402
-from searchapp.store import ChunkRecord  # noqa: E402
-from searchapp.vector_params import plan_params  # noqa: E402
-from searchapp.vectors import (  # noqa: E402
+from searchapp.ranking.postings import Postings, save_postings  # noqa: E402
+from searchapp.ranking.searcher import SearchOptions  # noqa: E402
+from searchapp.search_index import SearchIndex  # noqa: E402
+from searchapp.storage.store import ChunkRecord  # noqa: E402
+from searchapp.storage.vector_params import plan_params  # noqa: E402
+from searchapp.storage.vectors import (  # noqa: E402
     INDEX_TYPE_KEY,
     build_from_store,
     fit_vectors,

@@ -13,15 +13,15 @@ __all__ = ["Hit", "IndexReport", "SearchIndex", "SearchOptions"]
 def __getattr__(name: str) -> Any:
     # Lazy, so that `search --help` and the error paths do not pay for FAISS and SQLite imports.
     if name == "SearchIndex":
-        from searchapp.index import SearchIndex
+        from searchapp.search_index import SearchIndex
 
         return SearchIndex
     if name in ("Hit", "SearchOptions"):
-        from searchapp import searcher
+        from searchapp.ranking import searcher
 
         return getattr(searcher, name)
     if name == "IndexReport":
-        from searchapp.indexer import IndexReport
+        from searchapp.ingest.pipeline import IndexReport
 
         return IndexReport
     raise AttributeError(f"module 'searchapp' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """``python -m searchapp`` runs the ``search`` command."""
 
-from searchapp.cli import main
+from searchapp.interfaces.cli import main
 
 main()

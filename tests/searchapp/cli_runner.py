@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from searchapp.cli import main
+from searchapp.interfaces.cli import main
 
 
 def run_cli(

@@ -49,7 +49,7 @@ def cranfield() -> Cranfield:
 @pytest.fixture(scope="session")
 def cranfield_folder_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
     """The 1,400 Cranfield documents written one file each, indexed once through the CLI."""
-    from searchapp.cli import main
+    from searchapp.interfaces.cli import main
 
     folder = cranfield.write_files(tmp_path_factory.mktemp("cranfield-docs"))
     index_dir = tmp_path_factory.mktemp("cranfield-index")
@@ -63,7 +63,7 @@ def cranfield_folder_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory, cranfield) -> tuple[Path, Path]:
     """30 Cranfield documents, indexed once (read-only for the tests that use it)."""
-    from searchapp.index import SearchIndex
+    from searchapp.search_index import SearchIndex
 
     folder = cranfield.write_files(tmp_path_factory.mktemp("small-docs"), 0, 30)
     index_dir = tmp_path_factory.mktemp("small-index")

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import searchapp.index
-import searchapp.searcher
-from searchapp.lock import LOCK_NAME
-from searchapp.store import Store
+import searchapp.ranking.searcher
+import searchapp.search_index
+from searchapp.storage.lock import LOCK_NAME
+from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli
 
 pytestmark = pytest.mark.slow
@@ -25,9 +25,10 @@ QUERIES = ("wing lift in a slipstream", "heat transfer at hypersonic speed", "bo
 # each commit, so that queries run between many commits of one run and the other writers start
 # while it holds the lock, however fast the machine.
 SMALL_WINDOW_BOOT = (
-    "import sys, time, searchapp.indexer as m; m.WINDOW_CHUNKS = 16; commit = m.Indexer._commit; "
+    "import sys, time, searchapp.ingest.pipeline as m; m.WINDOW_CHUNKS = 16; "
+    "commit = m.Indexer._commit; "
     "m.Indexer._commit = lambda self, *args: (commit(self, *args), time.sleep(0.3))[0]; "
-    "from searchapp.cli import main; main()"
+    "from searchapp.interfaces.cli import main; main()"
 )
 
 
@@ -97,7 +98,7 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
     # What each in-process query saw: the FAISS ids it searched, and inside its SQLite snapshot
     # the chunk ids and FTS rows.
     seen: list[dict[str, object]] = []
-    open_vectors = searchapp.index.open_vectors
+    open_vectors = searchapp.search_index.open_vectors
     opened: dict[str, int] = {}
 
     def spy_open_vectors(store, index_dir, dim, **options):
@@ -107,7 +108,7 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         opened["generation"] = before if before == after else -1  # -1: built mid-commit
         return vectors
 
-    class SpySearcher(searchapp.searcher.Searcher):
+    class SpySearcher(searchapp.ranking.searcher.Searcher):
         def search(self, query, query_vector, options):
             seen.append(
                 {
@@ -122,8 +123,8 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
             )
             return super().search(query, query_vector, options)
 
-    monkeypatch.setattr(searchapp.index, "open_vectors", spy_open_vectors)
-    monkeypatch.setattr(searchapp.index, "Searcher", SpySearcher)
+    monkeypatch.setattr(searchapp.search_index, "open_vectors", spy_open_vectors)
+    monkeypatch.setattr(searchapp.search_index, "Searcher", SpySearcher)
 
     with open(first_err, "w") as err1, open(second_err, "w") as err2:
         first = subprocess.Popen(
@@ -205,5 +206,5 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         chunk_ids
     )
     store.close()
-    vectors = searchapp.index.SearchIndex(index_dir).vectors
+    vectors = searchapp.search_index.SearchIndex(index_dir).vectors
     np.testing.assert_array_equal(np.sort(vectors.ids()), chunk_ids)

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import searchapp.indexer
-from searchapp.index import SearchIndex
-from searchapp.store import Store
-from searchapp.vectors import VECTORS_GENERATION_KEY, VECTORS_NAME, VectorIndex
+import searchapp.ingest.pipeline as pipeline
+from searchapp.search_index import SearchIndex
+from searchapp.storage.store import Store
+from searchapp.storage.vectors import VECTORS_GENERATION_KEY, VECTORS_NAME, VectorIndex
 from tests.searchapp.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,8 +35,8 @@ QUERIES = ("wing lift in a slipstream", "heat transfer at hypersonic speed", "bo
 # `search index` with a smaller commit window, so that kills also land between and inside the
 # commits of one run (the production window, WINDOW_CHUNKS, makes one or two commits per run here).
 SMALL_WINDOW_BOOT = (
-    "import sys, searchapp.indexer as m; m.WINDOW_CHUNKS = int(sys.argv.pop(1)); "
-    "from searchapp.cli import main; main()"
+    "import sys, searchapp.ingest.pipeline as m; m.WINDOW_CHUNKS = int(sys.argv.pop(1)); "
+    "from searchapp.interfaces.cli import main; main()"
 )
 
 
@@ -201,8 +201,8 @@ def test_interrupted_multi_document_file_is_finished_by_the_next_run(
         for n in range(12):
             handle.write(json.dumps({"_id": f"d{n}", "title": "", "text": texts[n]}) + "\n")
     index_dir = tmp_path / "idx"
-    monkeypatch.setattr(searchapp.indexer, "WINDOW_CHUNKS", 4)
-    commit = searchapp.indexer.Indexer._commit
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 4)
+    commit = pipeline.Indexer._commit
     calls = []
 
     def killed_in_second_window(self, window, report):
@@ -211,14 +211,14 @@ def test_interrupted_multi_document_file_is_finished_by_the_next_run(
             raise SimulatedKill
         return commit(self, window, report)
 
-    monkeypatch.setattr(searchapp.indexer.Indexer, "_commit", killed_in_second_window)
+    monkeypatch.setattr(pipeline.Indexer, "_commit", killed_in_second_window)
     with pytest.raises(SimulatedKill):
         SearchIndex(index_dir, encoder=encoder).add([corpus])
     partial = SearchIndex(index_dir, encoder=encoder)
     assert 0 < partial.stats()["documents"] < 12  # some records were committed
     partial.close()
 
-    monkeypatch.setattr(searchapp.indexer.Indexer, "_commit", commit)
+    monkeypatch.setattr(pipeline.Indexer, "_commit", commit)
     report = SearchIndex(index_dir, encoder=encoder).add([corpus])
     assert report.unchanged == 0 and (report.added, report.updated) in ((1, 0), (0, 1))
     reference = tmp_path / "reference"
@@ -282,7 +282,7 @@ def test_sigkill_at_random_moments_loses_nothing(
         after_commits += code is None and state["generation"] > before
         log.append(
             f"{'killed' if code is None else 'finished'} after {delay:.2f}s "
-            f"(window {24 if command is small_window else searchapp.indexer.WINDOW_CHUNKS}): "
+            f"(window {24 if command is small_window else pipeline.WINDOW_CHUNKS}): "
             f"generation {before} -> {state['generation']}, {state['chunks']} chunks, "
             f"{state['incomplete']} incomplete documents"
         )

@@ -17,9 +17,9 @@ import faiss
 import numpy as np
 import pytest
 
-from searchapp.index import SearchIndex
-from searchapp.postings import POSTINGS_NAME, Postings
-from searchapp.store import Store
+from searchapp.ranking.postings import POSTINGS_NAME, Postings
+from searchapp.search_index import SearchIndex
+from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli
 
 pytestmark = pytest.mark.slow

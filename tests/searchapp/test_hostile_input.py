@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import searchapp.cli
-import searchapp.indexer
-from searchapp.decoding import DEFAULT_MAX_BYTES
-from searchapp.store import Store
+import searchapp.ingest.pipeline
+import searchapp.interfaces.cli
+from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,7 +166,10 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
     skips = build_hostile_folder(root, cranfield)
     index_dir = tmp_path / "idx"
 
-    iter_files, read_bytes = searchapp.indexer.iter_files, searchapp.indexer.read_bytes
+    iter_files, read_bytes = (
+        searchapp.ingest.pipeline.iter_files,
+        searchapp.ingest.pipeline.read_bytes,
+    )
 
     def files_then_one_removed(*args, **kwargs):
         yield from iter_files(*args, **kwargs)
@@ -182,8 +185,8 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
                 handle.write(" and the second version, about ailerons")
         return data
 
-    monkeypatch.setattr(searchapp.indexer, "iter_files", files_then_one_removed)
-    monkeypatch.setattr(searchapp.indexer, "read_bytes", reading_races)
+    monkeypatch.setattr(searchapp.ingest.pipeline, "iter_files", files_then_one_removed)
+    monkeypatch.setattr(searchapp.ingest.pipeline, "read_bytes", reading_races)
     code, out, err = run_cli(capsys, "index", str(root), "--index-dir", str(index_dir))
     assert code == 0, err
     assert out == ""
@@ -250,14 +253,14 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
     assert "[bold red]lift[/bold red]" in hit["text"]  # the text itself is kept ...
     assert "\u009b31m" in hit["text"] and "\u202etxt.exe" in hit["text"]
     assert "\x1b" not in hit["text"] and "\x07" not in hit["text"]  # (decoding made them spaces)
-    monkeypatch.setattr(searchapp.cli.out, "width", 400)  # the whole passage, not "…"
+    monkeypatch.setattr(searchapp.interfaces.cli.out, "width", 400)  # the whole passage, not "…"
     table = re.sub(r"[\s│]", "", run_cli(capsys, *args)[1])  # ... and shown literally
     assert "[boldred]lift[/boldred]" in table and ":skull:" in table
     assert "\\x9b31m" in table and "\\u202etxt.exe\\u202c" in table
 
     # The file that changed while it was read is picked up by the next run.
-    monkeypatch.setattr(searchapp.indexer, "iter_files", iter_files)
-    monkeypatch.setattr(searchapp.indexer, "read_bytes", read_bytes)
+    monkeypatch.setattr(searchapp.ingest.pipeline, "iter_files", iter_files)
+    monkeypatch.setattr(searchapp.ingest.pipeline, "read_bytes", read_bytes)
     code, _, err = run_cli(capsys, "index", str(root), "--index-dir", str(index_dir))
     assert code == 0, err
     assert re.search(r"\b1 updated\b", err), err

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from searchapp.chunking import ChunkingConfig, chunk_text
+from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from tests.searchapp.cli_runner import run_cli
 
 HIT_KEYS = {"rank", "score", "path", "doc_id", "chunk_id", "start_line", "end_line", "text"}
@@ -75,7 +75,7 @@ def small_index(tmp_path, cranfield, monkeypatch) -> str:
     """Ten documents indexed once for the whole property test (a fixture is not set up again
     per example); its `search` commands share one loaded model."""
     from minilm import SentenceEncoder
-    from searchapp.index import SearchIndex
+    from searchapp.search_index import SearchIndex
 
     encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")
     docs = cranfield.write_files(tmp_path / "docs", 0, 10)

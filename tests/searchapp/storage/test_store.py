@@ -17,7 +17,7 @@ from searchapp.errors import (
     IndexNotFoundError,
     ModelMismatchError,
 )
-from searchapp.store import (
+from searchapp.storage.store import (
     DB_NAME,
     GENERATION_KEY,
     MIGRATIONS,

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp.bm25 import COMMON_TERMS_FROM
 from searchapp.errors import CorruptIndexError
-from searchapp.index import SearchIndex
-from searchapp.lock import WriterLock
-from searchapp.postings import POSTINGS_NAME, Postings, open_postings, save_postings
-from searchapp.store import Store
-from tests.searchapp.test_store import add_document
+from searchapp.ranking.lexical import COMMON_TERMS_FROM
+from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings, save_postings
+from searchapp.search_index import SearchIndex
+from searchapp.storage.lock import WriterLock
+from searchapp.storage.store import Store
+from tests.searchapp.storage.test_store import add_document
 
 EXTRA_QUERIES = [
     "Café CAFÉ cafe crème",  # one folded term, said three ways

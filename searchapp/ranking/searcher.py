@@ -11,9 +11,9 @@ import numpy as np
 from searchapp.errors import BadInputError
 
 if TYPE_CHECKING:
-    from searchapp.postings import Postings
-    from searchapp.store import Store, StoredChunk
-    from searchapp.vectors import VectorIndex
+    from searchapp.ranking.postings import Postings
+    from searchapp.storage.store import Store, StoredChunk
+    from searchapp.storage.vectors import VectorIndex
 
 MODES = ("hybrid", "dense", "lexical")
 # Candidates each ranker contributes to the fusion, and the RRF constant (Cormack et al., 2009).

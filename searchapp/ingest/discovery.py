@@ -248,8 +248,9 @@ def _parse_ignore_lines(lines: list[str], path: str) -> GitIgnoreSpec:
             try:
                 GitIgnoreSpec.from_lines([line])
             except (ValueError, re.error) as exc:
-                logger.warning("%s:%d: ignoring a pattern that cannot be parsed: %s",
-                               path, number, exc)
+                logger.warning(
+                    "%s:%d: ignoring a pattern that cannot be parsed: %s", path, number, exc
+                )
             else:
                 good.append(line)
         return GitIgnoreSpec.from_lines(good)

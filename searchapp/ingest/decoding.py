@@ -132,8 +132,12 @@ def _decode(data: bytes) -> DecodedText | None:
             return DecodedText(normalise(data.decode(encoding)), encoding)
         except UnicodeDecodeError as exc:
             whole = data[: exc.start]  # the characters before one that was cut short
-            if encoding == "utf-8" and exc.reason == "unexpected end of data" and (
-                not whole.isascii()  # other multi-byte characters: UTF-8 cut short, not cp1252
+            if (
+                encoding == "utf-8"
+                and exc.reason == "unexpected end of data"
+                and (
+                    not whole.isascii()  # other multi-byte characters: UTF-8 cut short, not cp1252
+                )
             ):
                 return DecodedText(normalise(whole.decode(encoding)), encoding)
     return DecodedText(normalise(data.decode("latin-1")), "latin-1")
@@ -234,11 +238,40 @@ def _megabytes(size: int) -> str:
 # -- HTML ------------------------------------------------------------------------------------
 
 _INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
-_PARAGRAPH_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "details", "dialog", "div", "dl", "fieldset",
-    "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header",
-    "hr", "main", "nav", "ol", "p", "pre", "section", "summary", "table", "ul",
-})
+_PARAGRAPH_TAGS = frozenset(
+    {
+        "address",
+        "article",
+        "aside",
+        "blockquote",
+        "details",
+        "dialog",
+        "div",
+        "dl",
+        "fieldset",
+        "figcaption",
+        "figure",
+        "footer",
+        "form",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "header",
+        "hr",
+        "main",
+        "nav",
+        "ol",
+        "p",
+        "pre",
+        "section",
+        "summary",
+        "table",
+        "ul",
+    }
+)
 _LINE_TAGS = frozenset({"dd", "dt", "li", "option", "tr", "caption"})
 _CELL_TAGS = frozenset({"td", "th"})
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -356,14 +389,16 @@ def iter_jsonl_records(
             if stats.bad_lines <= MAX_BAD_LINE_WARNINGS:
                 logger.warning(
                     "%s:%d: skipped: not a JSON object with a string 'text' and an '_id'",
-                    path, number,
+                    path,
+                    number,
                 )
             continue
         doc_id, title, body = parsed
         if doc_id in seen:
             stats.duplicate_ids += 1
-            logger.warning("%s:%d: skipped: the id %r was used by an earlier line",
-                           path, number, doc_id)
+            logger.warning(
+                "%s:%d: skipped: the id %r was used by an earlier line", path, number, doc_id
+            )
             continue
         seen.add(doc_id)
         stats.records += 1

@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from searchapp.errors import SearchAppError
-from searchapp.index import SearchIndex
-from searchapp.paths import user_data_dir
-from searchapp.render import hits_json, inert, print_hits, print_passage
-from searchapp.searcher import MODES, Hit, SearchOptions
+from searchapp.interfaces.render import hits_json, inert, print_hits, print_passage
+from searchapp.ranking.searcher import MODES, Hit, SearchOptions
+from searchapp.search_index import SearchIndex
+from searchapp.storage.paths import user_data_dir
 
 HELP = """\
 Type a query and press Enter. Commands:

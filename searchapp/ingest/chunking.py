@@ -67,16 +67,20 @@ class ChunkingConfig:
     overlap_tokens: int = 32
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_tokens, bool) or not isinstance(self.max_tokens, int) or (
-            self.max_tokens < 8
+        if (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or (self.max_tokens < 8)
         ):
             raise ValueError(
                 f"max_tokens ({self.max_tokens!r}) must be an integer >= 8; "
                 "use the model's max_length minus 2"
             )
         overlap = self.overlap_tokens
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or not (
-            0 <= overlap < self.max_tokens // 2
+        if (
+            isinstance(overlap, bool)
+            or not isinstance(overlap, int)
+            or not (0 <= overlap < self.max_tokens // 2)
         ):
             raise ValueError(
                 f"overlap_tokens ({overlap!r}) must be an integer from 0 to "
@@ -104,8 +108,9 @@ def chunk_text(text: str, *, count_tokens: CountTokens, config: ChunkingConfig) 
     chunks = []
     for first, end in _pack(text, pieces, count_tokens, config):
         start, stop = pieces.starts[first], pieces.ends[end - 1]
-        chunks.append(Chunk(text[start:stop], start, stop, lines.line_of(start),
-                            lines.line_of(stop - 1)))
+        chunks.append(
+            Chunk(text[start:stop], start, stop, lines.line_of(start), lines.line_of(stop - 1))
+        )
     return chunks
 
 
@@ -125,12 +130,17 @@ class _Pieces:
     def of(cls, text: str, count_tokens: CountTokens, max_tokens: int) -> _Pieces:
         uncounted_limit = max_tokens * UNCOUNTED_CHARS_PER_TOKEN
         # (start, end, strength before, level, count or -1 when not counted yet)
-        items = [(s, e, PARAGRAPH, _PARAGRAPHS, -1) for s, e in _spans(text, 0, len(text),
-                                                                       _PARAGRAPH_BREAK)]
+        items = [
+            (s, e, PARAGRAPH, _PARAGRAPHS, -1)
+            for s, e in _spans(text, 0, len(text), _PARAGRAPH_BREAK)
+        ]
         stuck = 0
         while True:
-            todo = [i for i, item in enumerate(items)
-                    if item[4] < 0 and item[1] - item[0] <= uncounted_limit]
+            todo = [
+                i
+                for i, item in enumerate(items)
+                if item[4] < 0 and item[1] - item[0] <= uncounted_limit
+            ]
             counts = _count(count_tokens, [text[items[i][0] : items[i][1]] for i in todo])
             for i, count in zip(todo, counts):
                 items[i] = (*items[i][:4], count)
@@ -147,14 +157,20 @@ class _Pieces:
                     stuck += 1
                     refined.append((start, end, strength, _STUCK, count))
                     continue
-                refined.extend((s, e, strength if n == 0 else inner, child, -1)
-                               for n, (s, e) in enumerate(spans))
+                refined.extend(
+                    (s, e, strength if n == 0 else inner, child, -1)
+                    for n, (s, e) in enumerate(spans)
+                )
             items = refined
             if not changed:
                 break
         if stuck:
-            logger.warning("%d single characters count more than %d tokens each; each is kept "
-                           "as a chunk of its own", stuck, max_tokens)
+            logger.warning(
+                "%d single characters count more than %d tokens each; each is kept "
+                "as a chunk of its own",
+                stuck,
+                max_tokens,
+            )
         return cls(
             starts=[item[0] for item in items],
             ends=[item[1] for item in items],
@@ -186,8 +202,10 @@ def _split(
         if level == _PARAGRAPHS:
             spans, strength, child = _spans(text, start, end, _SENTENCE_BREAK), SENTENCE, _SENTENCES
         elif level == _SENTENCES:
-            spans, strength, child = _word_groups(text, start, end, max_tokens // 2), WORD, (
-                _WORD_GROUPS
+            spans, strength, child = (
+                _word_groups(text, start, end, max_tokens // 2),
+                WORD,
+                (_WORD_GROUPS),
             )
         elif level == _WORD_GROUPS:
             spans = [match.span() for match in _WORD.finditer(text, start, end)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.evaluation import (
+from searchapp.ranking.evaluation import (
     NO_RELEVANT,
     NOT_IN_QUERIES,
     average_precision_at_k,
@@ -24,7 +24,7 @@ from searchapp.evaluation import (
     recall_at_k,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DATA = REPO / "data" / "cranfield"
 SHARED = REPO.parent / "shared" / "data" / "cranfield"
 LOG2_3 = math.log2(3)  # the discount at rank 2

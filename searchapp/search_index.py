@@ -15,20 +15,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from searchapp.chunking import ChunkingConfig
 from searchapp.errors import (
     BadInputError,
     CorruptIndexError,
     IndexNotFoundError,
     ModelMismatchError,
 )
-from searchapp.lock import WriterLock
-from searchapp.paths import resolve_index_dir
-from searchapp.postings import POSTINGS_NAME, Postings, open_postings
-from searchapp.searcher import Hit, Searcher, SearchOptions
-from searchapp.store import Store, remove_store_files
-from searchapp.vector_params import INDEX_TYPES
-from searchapp.vectors import (
+from searchapp.ingest.chunking import ChunkingConfig
+from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
+from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
+from searchapp.storage.lock import WriterLock
+from searchapp.storage.paths import resolve_index_dir
+from searchapp.storage.store import Store, remove_store_files
+from searchapp.storage.vector_params import INDEX_TYPES
+from searchapp.storage.vectors import (
     INDEX_TYPE_KEY,
     VECTORS_NAME,
     VECTORS_PARAMS_KEY,
@@ -40,7 +40,7 @@ from searchapp.vectors import (
 
 if TYPE_CHECKING:
     from minilm import SentenceEncoder
-    from searchapp.indexer import IndexReport, Progress
+    from searchapp.ingest.pipeline import IndexReport, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ class SearchIndex:
         ``index_type`` (flat, ivf, hnsw or auto) is recorded in the index; ``None`` keeps the
         recorded one (auto for a new index). The vectors are rebuilt when it asks for another kind.
         """
-        from searchapp.indexer import Indexer
+        from searchapp.ingest.pipeline import Indexer
 
         if index_type is not None and index_type not in INDEX_TYPES:
             raise BadInputError(
@@ -338,7 +338,7 @@ class SearchIndex:
         the file changed or is a JSONL record)."""
         if lines <= 0 or hit.doc_id != hit.path:
             return hit.text
-        from searchapp.decoding import load_documents
+        from searchapp.ingest.decoding import load_documents
 
         try:
             documents = load_documents(Path(hit.path))

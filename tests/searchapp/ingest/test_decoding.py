@@ -13,7 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchapp.decoding import (
+from searchapp.errors import SearchAppError
+from searchapp.ingest.decoding import (
     DecodedText,
     JsonlRecord,
     JsonlStats,
@@ -27,8 +28,7 @@ from searchapp.decoding import (
     read_bytes,
     read_text,
 )
-from searchapp.discovery import discover
-from searchapp.errors import SearchAppError
+from searchapp.ingest.discovery import discover
 
 PAGE = """<!DOCTYPE html>
 <html><head><title>  The   Title </title>
@@ -156,7 +156,7 @@ def test_jsonl_bad_lines_and_repeated_ids_are_skipped_and_counted(
         '{"_id": "d", "text": "good too", "title": null}',
     ]
     stats = JsonlStats()
-    with caplog.at_level(logging.WARNING, logger="searchapp.decoding"):
+    with caplog.at_level(logging.WARNING, logger="searchapp.ingest.decoding"):
         records = list(iter_jsonl_records("\n".join(lines), "c.jsonl", stats=stats))
     assert [r.doc_id for r in records] == ["a", "d"]
     assert stats == JsonlStats(records=2, bad_lines=5, duplicate_ids=1)

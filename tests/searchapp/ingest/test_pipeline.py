@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp import indexer as indexer_module
-from searchapp.index import SearchIndex
+from searchapp.ingest import pipeline as indexer_module
+from searchapp.search_index import SearchIndex
 
 DIM = 16
 
@@ -182,7 +182,7 @@ def test_remove_drops_documents_below_a_path(tmp_path) -> None:
 def test_queries_embed_in_the_recorded_precision(
     tmp_path: Path, recorded: str | None, asked: str | None, used: str
 ) -> None:
-    from searchapp.store import Store
+    from searchapp.storage.store import Store
 
     if recorded is not None:
         store = Store.open(tmp_path, create=True)

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.chunking import Chunk, ChunkingConfig, chunk_text
-from searchapp.decoding import load_documents, read_bytes
-from searchapp.discovery import iter_files
 from searchapp.errors import SearchAppError
-from searchapp.store import DocumentRow, Store
-from searchapp.vectors import VectorIndex
+from searchapp.ingest.chunking import Chunk, ChunkingConfig, chunk_text
+from searchapp.ingest.decoding import load_documents, read_bytes
+from searchapp.ingest.discovery import iter_files
+from searchapp.storage.store import DocumentRow, Store
+from searchapp.storage.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError, CorruptIndexError, ModelMismatchError
-from searchapp.store import ChunkRecord, Store
-from searchapp.vector_params import (
+from searchapp.storage.store import ChunkRecord, Store
+from searchapp.storage.vector_params import (
     AUTO_THRESHOLD,
     VectorParams,
     hnsw_params,
     ivf_params,
     plan_params,
 )
-from searchapp.vectors import (
+from searchapp.storage.vectors import (
     INDEX_TYPE_KEY,
     VECTORS_GENERATION_KEY,
     VECTORS_NAME,
@@ -493,7 +493,7 @@ def test_fit_vectors_converts_and_compacts(store: Store, tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfield) -> None:
-    from searchapp.index import SearchIndex
+    from searchapp.search_index import SearchIndex
 
     folder = cranfield.write_files(tmp_path / "docs", 0, 8)
     index_dir = tmp_path / "index"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from searchapp.cli import main
+from searchapp.interfaces.cli import main
 from tests.searchapp.cli_runner import run_cli as run
 
 pytestmark = pytest.mark.slow

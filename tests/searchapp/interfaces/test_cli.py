@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from searchapp.index import SearchIndex
+from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from searchapp.discovery import Discovery, Skipped, discover, iter_files
 from searchapp.errors import BadInputError
+from searchapp.ingest.discovery import Discovery, Skipped, discover, iter_files
 
 
 def write(root: Path, *names: str, text: str = "text\n") -> None:

@@ -6,7 +6,7 @@ FTS5 (``fts5_aux.c``) scores a row as the sum, over the query's phrases in query
 
 with k1 = 1.2, b = 0.75, ``idf = log((rows - df + 0.5) / (df + 0.5))`` floored at 1e-6, lengths
 in tokens, and returns it negated. The functions below do the same operations in the same order
-on float64, so their scores equal FTS5's bit for bit (``tests/searchapp/test_postings.py``).
+on float64, so their scores equal FTS5's bit for bit (``tests/searchapp/ranking/test_postings.py``).
 """
 
 from __future__ import annotations

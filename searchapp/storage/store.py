@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import numpy as np
 import sqlite_utils
 
-from searchapp.bm25 import informative_terms
 from searchapp.errors import (
     BadInputError,
     CorruptIndexError,
@@ -25,7 +24,8 @@ from searchapp.errors import (
     ModelMismatchError,
     SearchAppError,
 )
-from searchapp.schema import (  # noqa: F401 - re-exported: the store's row types live there
+from searchapp.ranking.lexical import informative_terms
+from searchapp.storage.schema import (  # noqa: F401 - re-exported: the store's row types live there
     FTS_TOKENIZER,
     MAX_QUERY_TOKENS,
     MIGRATIONS,

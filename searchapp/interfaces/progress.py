@@ -14,7 +14,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from searchapp.indexer import Progress as IndexProgress
+from searchapp.ingest.pipeline import Progress as IndexProgress
 
 
 @contextmanager

@@ -109,8 +109,8 @@ def index(
     ] = None,
 ) -> None:
     """Index files and folders (incrementally: only changed files are embedded again)."""
-    from searchapp.index import SearchIndex
-    from searchapp.progress import progress_bar
+    from searchapp.interfaces.progress import progress_bar
+    from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
     with progress_bar(err) as progress:
@@ -153,9 +153,9 @@ def query(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of hits.")] = False,
 ) -> None:
     """Search the index and print ranked passages."""
-    from searchapp.index import SearchIndex
-    from searchapp.render import hits_json, print_hits, print_passage
-    from searchapp.searcher import SearchOptions
+    from searchapp.interfaces.render import hits_json, print_hits, print_passage
+    from searchapp.ranking.searcher import SearchOptions
+    from searchapp.search_index import SearchIndex
 
     if context < 0:
         raise SearchAppError(f"--context ({context}) must be 0 or more")
@@ -189,8 +189,8 @@ def repl(
     as_json: Annotated[bool, typer.Option("--json", help="Answer each query in JSON.")] = False,
 ) -> None:
     """Interactive prompt: the model and index stay loaded between queries."""
-    from searchapp.index import SearchIndex
-    from searchapp.repl import Repl
+    from searchapp.interfaces.repl import Repl
+    from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, device=device)
     search_index.stats()  # fail now, not at the first query, when there is no index
@@ -215,10 +215,10 @@ def evaluate(
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
     import json
 
-    from searchapp.evaluation import evaluate as score_run
-    from searchapp.evaluation import read_qrels, read_queries
-    from searchapp.index import SearchIndex
-    from searchapp.searcher import MODES, SearchOptions
+    from searchapp.ranking.evaluation import evaluate as score_run
+    from searchapp.ranking.evaluation import read_qrels, read_queries
+    from searchapp.ranking.searcher import MODES, SearchOptions
+    from searchapp.search_index import SearchIndex
 
     modes = list(dict.fromkeys(mode or MODES))
     for name in modes:
@@ -279,7 +279,7 @@ def info(
     """Show the index: model, documents, chunks, sizes on disk, last indexed."""
     import json
 
-    from searchapp.index import SearchIndex
+    from searchapp.search_index import SearchIndex
 
     stats = SearchIndex(index_dir).stats()
     if as_json:
@@ -334,7 +334,7 @@ def models(
 
 
 def _inert(text: str) -> str:
-    from searchapp.render import inert
+    from searchapp.interfaces.render import inert
 
     return inert(text)
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchapp.chunking import Chunk, ChunkingConfig, LineIndex, chunk_text
+from searchapp.ingest.chunking import Chunk, ChunkingConfig, LineIndex, chunk_text
 
 Counter = Callable[[Sequence[str]], list[int]]
 

@@ -33,10 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.bm25 import idf, informative_terms, term_weights
 from searchapp.errors import CorruptIndexError, IndexLockedError
-from searchapp.lock import WriterLock
-from searchapp.store import REBUILD_HINT, Store
+from searchapp.ranking.lexical import idf, informative_terms, term_weights
+from searchapp.storage.lock import WriterLock
+from searchapp.storage.store import REBUILD_HINT, Store
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from searchapp.searcher import Hit
+from searchapp.ranking.searcher import Hit
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Control characters (C0 except tab/newline, DEL, C1) and bidi/format characters that could

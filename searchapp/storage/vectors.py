@@ -30,9 +30,9 @@ import faiss
 import numpy as np
 
 from searchapp.errors import CorruptIndexError, IndexLockedError, ModelMismatchError
-from searchapp.lock import WriterLock
-from searchapp.store import REBUILD_HINT, Store
-from searchapp.vector_params import (
+from searchapp.storage.lock import WriterLock
+from searchapp.storage.store import REBUILD_HINT, Store
+from searchapp.storage.vector_params import (
     IVF_KMEANS_ITERATIONS,
     IVF_TRAIN_PER_CELL,
     KINDS,

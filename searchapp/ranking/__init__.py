@@ -1,0 +1,1 @@
+"""Answering queries: dense, lexical and fused rankings, and measuring them."""
