@@ -41,7 +41,7 @@ from scale import cranfield_vectors, read_jsonl, synthetic_batches  # noqa: E402
 from searchapp.ranking.postings import Postings, save_postings  # noqa: E402
 from searchapp.ranking.searcher import SearchOptions  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
-from searchapp.storage.store import ChunkRecord  # noqa: E402
+from searchapp.storage.schema import Chunk  # noqa: E402
 from searchapp.storage.vector_params import plan_params  # noqa: E402
 from searchapp.storage.vectors import (  # noqa: E402
     INDEX_TYPE_KEY,
@@ -75,7 +75,7 @@ def build_index(
                     path = f"/synthetic/doc{documents:07d}.txt"
                     document_id = store.upsert_document(doc_id=path, path=path, sha256="-")
                     texts = [abstracts[source] for source in sources[at:end]]
-                    chunks = [ChunkRecord(t, 0, len(t), 1, 1, i) for i, t in enumerate(texts)]
+                    chunks = [Chunk(t, 0, len(t), 1, 1) for t in texts]
                     store.add_chunks(document_id, chunks, vectors[at:end])
                     documents += 1
     params = plan_params("auto", store.count_chunks())

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from searchapp.errors import SearchAppError
-from searchapp.ingest.chunking import Chunk, ChunkingConfig, chunk_text
+from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import load_documents, read_bytes
 from searchapp.ingest.discovery import iter_files
-from searchapp.storage.store import DocumentRow, Store
+from searchapp.storage.schema import Chunk, DocumentRow
+from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)

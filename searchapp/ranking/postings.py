@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from searchapp.errors import CorruptIndexError, IndexLockedError
-from searchapp.ranking.lexical import idf, informative_terms, term_weights
+from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weights
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.store import REBUILD_HINT, Store
 
@@ -96,7 +96,7 @@ class Postings:
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best chunks for FTS5 ``terms`` as ``(chunk_id, score)``, best first, ties by
-        id: what ``Store.lexical_search`` returns for the same terms."""
+        id: what ``Lexicon.search`` returns for the same terms."""
         terms = informative_terms(terms, self.document_frequency, self.rows)
         scores = np.zeros(len(self.ids))
         for term in terms:  # in query order, as FTS5 adds its phrases up
@@ -122,7 +122,7 @@ class Postings:
             rows = store.count_chunks()
             ids = store.chunk_ids()
             names, term_rows, term_tf = [], [], []
-            for term, occurrences in store.term_instances():
+            for term, occurrences in Lexicon(store).term_instances():
                 first = np.flatnonzero(np.r_[True, occurrences[1:] != occurrences[:-1]])
                 names.append(term.encode("utf-8"))
                 term_rows.append(np.searchsorted(ids, occurrences[first]).astype(np.int32))

@@ -16,6 +16,7 @@ import numpy as np
 import sqlite_utils
 
 from searchapp.errors import (
+    REBUILD_HINT,
     BadInputError,
     CorruptIndexError,
     DiskFullError,
@@ -24,27 +25,12 @@ from searchapp.errors import (
     ModelMismatchError,
     SearchAppError,
 )
-from searchapp.ranking.lexical import informative_terms
-from searchapp.storage.schema import (  # noqa: F401 - re-exported: the store's row types live there
-    FTS_TOKENIZER,
-    MAX_QUERY_TOKENS,
-    MIGRATIONS,
-    ChunkLike,
-    ChunkRecord,
-    DocumentRow,
-    StoredChunk,
-    fts_query,
-    m001_initial,
-    m002_term_counts,
-    query_terms,
-)
+from searchapp.storage.schema import Chunk, DocumentRow, StoredChunk, migrate, schema_version
 
 logger = logging.getLogger(__name__)
 
 DB_NAME = "index.db"
-REBUILD_HINT = "run `search index --rebuild` to recreate it"
 GENERATION_KEY = "generation"  # bumped by every committed transaction that changed chunks
-SCHEMA_VERSION_KEY = "schema_version"
 _F = TypeVar("_F", bound=Callable[..., Any])
 _SELECT_DOCUMENTS_BY = {
     "path": "SELECT id FROM documents WHERE path IN (SELECT value FROM json_each(?))",
@@ -106,9 +92,6 @@ class Store:
         self._conn = db.conn
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._chunks_changed = False
-        self._counted: tuple[int, int] | None = None  # (generation, chunk count)
-        self._term_counts: dict[str, int] = {}  # chunks holding each term, this generation
-        self._query_tables = False  # query_tokens' temp tables exist in this connection
 
     @classmethod
     def open(cls, index_dir: Path, *, create: bool, timeout: float = 10.0) -> Store:
@@ -142,18 +125,7 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA schema_version").fetchone()
-            version = self.schema_version()
-            if version > len(MIGRATIONS):
-                raise CorruptIndexError(
-                    f"{self.path} has schema version {version}, newer than this searchapp "
-                    f"understands ({len(MIGRATIONS)}); upgrade searchapp or {REBUILD_HINT}"
-                )
-            if version == 0 and not create:
-                raise CorruptIndexError(
-                    f"{self.path} is empty or not a search index; {REBUILD_HINT}"
-                )
-            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._apply_migration(number, migration)
+            migrate(self.db, self.path, create=create)
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = _named_error(self.path, exc)
@@ -164,24 +136,6 @@ class Store:
                     f"cannot open {self.path} ({exc}); check the folder's permissions"
                 ) from exc
             raise CorruptIndexError(f"{self.path} is damaged ({exc}); {REBUILD_HINT}") from exc
-
-    def _apply_migration(
-        self, number: int, migration: Callable[[sqlite_utils.Database], None]
-    ) -> None:
-        with self.transaction():
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            if self.schema_version() >= number:
-                return  # another process applied it while we waited for the lock
-            logger.info("applying migration %s to %s", migration.__name__, self.path)
-            migration(self.db)
-            self._conn.execute(
-                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (number, migration.__name__, _now()),
-            )
-            self.set_meta({SCHEMA_VERSION_KEY: number})
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -230,6 +184,26 @@ class Store:
     def _sql(self, statement: str) -> None:
         self._conn.execute(statement)
 
+    @_guarded
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> None:
+        """Run one statement that returns no rows (temporary tables, for example)."""
+        self._conn.execute(sql, parameters)
+
+    @_guarded
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """All rows of one query."""
+        return self._conn.execute(sql, parameters).fetchall()
+
+    def iter_rows(self, sql: str, parameters: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of one query, read as they are consumed."""
+        try:
+            yield from self._conn.execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            error = _named_error(self.path, exc)
+            if error is None:
+                raise
+            raise error from exc
+
     # -- meta -----------------------------------------------------------------------------------
 
     @_guarded
@@ -259,9 +233,7 @@ class Store:
 
     @_guarded
     def schema_version(self) -> int:
-        if not self.db["_migrations"].exists():
-            return 0
-        return self._conn.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
+        return schema_version(self.db)
 
     # -- writes ---------------------------------------------------------------------------------
 
@@ -297,15 +269,15 @@ class Store:
     def add_chunks(
         self,
         document_id: int,
-        chunks: Sequence[ChunkLike],
+        chunks: Sequence[Chunk],
         embeddings: np.ndarray,
         *,
         first_ordinal: int = 0,
     ) -> list[int]:
         """Store chunks with their (n, dim) embeddings; returns the new chunk ids in order.
 
-        A chunk without an ``ordinal`` attribute gets ``first_ordinal`` plus its position in
-        ``chunks`` (a long document arrives in parts).
+        The chunks are the document's from its ``first_ordinal``-th on (a long document arrives
+        in parts).
         """
         if not chunks:
             return []
@@ -324,7 +296,7 @@ class Store:
                     "start_line, end_line, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
-                        getattr(chunk, "ordinal", first_ordinal + position),
+                        first_ordinal + position,
                         chunk.text,
                         chunk.start_char,
                         chunk.end_char,
@@ -472,89 +444,6 @@ class Store:
             )
         }
         return [found[i] for i in wanted if i in found]
-
-    @_guarded
-    def query_tokens(self, text: str) -> list[str]:
-        """The distinct terms FTS5 makes of ``text`` (folded, accents removed), in order, at most
-        ``MAX_QUERY_TOKENS``: what a lexical query can match, whatever the text holds.
-
-        FTS5's own tokenizer does it, on a one-row table in this connection's temp schema, so a
-        query's terms are spelled exactly as the index's.
-        """
-        if not text.strip():
-            return []
-        if not self._query_tables:
-            self._conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_text "
-                f"USING fts5(text, tokenize='{FTS_TOKENIZER}')"
-            )
-            self._conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms "
-                "USING fts5vocab(temp, query_text, 'instance')"
-            )
-            self._query_tables = True
-        self._conn.execute("INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (text,))
-        try:
-            rows = self._conn.execute("SELECT term FROM temp.query_terms ORDER BY offset")
-            return list(dict.fromkeys(row[0] for row in rows))[:MAX_QUERY_TOKENS]
-        finally:
-            self._conn.execute("DELETE FROM temp.query_text")
-
-    @_guarded
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Chunks matching any term of ``query``, best BM25 first, as ``(chunk_id, score)``.
-
-        FTS5 scores every chunk that matches; ``postings.Postings.search`` gives the same list
-        from a file, faster. ``score`` is ``-bm25()``, so higher is better, like vector scores.
-        """
-        if k < 1:
-            raise BadInputError(f"k ({k}) must be at least 1")
-        terms = self.query_tokens(query)
-        if terms:
-            terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
-        if not terms:
-            return []
-        rows = self._conn.execute(
-            "SELECT rowid, bm25(chunks_fts) AS bm25_score FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY bm25_score, rowid LIMIT ?",
-            (fts_query(terms), k),
-        )
-        return [(int(chunk_id), -float(bm25)) for chunk_id, bm25 in rows]
-
-    def document_frequency(self, term: str) -> int:
-        """How many chunks hold ``term`` (an FTS5 term, as ``query_tokens`` spells it)."""
-        self._chunk_count_now()
-        if term not in self._term_counts:
-            row = self._conn.execute(
-                "SELECT doc FROM chunks_vocab WHERE term = ?", (term,)
-            ).fetchone()
-            self._term_counts[term] = row[0] if row else 0
-        return self._term_counts[term]
-
-    def _chunk_count_now(self) -> int:
-        """The number of chunks, counted once per generation (count(*) reads the whole table);
-        a new generation also forgets the term counts of the one before."""
-        generation = self.generation()
-        if self._counted is None or self._counted[0] != generation:
-            self._counted = (generation, self.count_chunks())
-            self._term_counts = {}
-        return self._counted[1]
-
-    def term_instances(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Every FTS5 term with the chunk id of each of its occurrences (ascending, int64).
-
-        Read inside :meth:`snapshot` to see one state. The postings file is built from this.
-        """
-        self._sql(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms "
-            "USING fts5vocab(main, chunks_fts, 'instance')"
-        )
-        # One text per term, joined in C: 10x faster than a Python row per occurrence.
-        rows = self._conn.execute(
-            "SELECT term, group_concat(doc, ' ') FROM temp.chunk_terms GROUP BY term"
-        )
-        for term, joined in rows:
-            yield term, np.fromstring(joined, dtype=np.int64, sep=" ")
 
     @_guarded
     def stats(self) -> dict[str, int]:

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError, CorruptIndexError, ModelMismatchError
-from searchapp.storage.store import ChunkRecord, Store
+from searchapp.storage.schema import Chunk
+from searchapp.storage.store import Store
 from searchapp.storage.vector_params import (
     AUTO_THRESHOLD,
     VectorParams,
@@ -47,7 +48,7 @@ def filled_index(n: int = 200, seed: int = 0) -> tuple[VectorIndex, np.ndarray, 
 
 
 def add_document(store: Store, name: str, n: int, seed: int) -> list[int]:
-    chunks = [ChunkRecord(f"{name} {i}", 0, 1, 1, 1, i) for i in range(n)]
+    chunks = [Chunk(f"{name} {i}", 0, 1, 1, 1) for i in range(n)]
     with store.transaction():
         document_id = store.upsert_document(doc_id=name, path=f"{name}.txt")
         return store.add_chunks(document_id, chunks, unit_vectors(n, seed))
