@@ -112,9 +112,9 @@ def warm_latency(index_dir: Path, queries: list[str], mode: str) -> dict[str, fl
     total, embed, search = [], [], []
     for query in queries:
         start = time.perf_counter()
-        vector, _ = search_index.embed_query(query)  # search() is these two calls
+        vector = search_index._embed_queries([query])[0]  # search() is these two calls
         embedded = time.perf_counter()
-        search_index.search_vector(query, vector, options)
+        search_index._rank(query, vector, options)
         done = time.perf_counter()
         total.append(done - start)
         embed.append(embedded - start)
@@ -169,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows = {mode: warm_latency(index_dir, queries, mode) for mode in ("hybrid", "dense")}
             search_index = SearchIndex(index_dir)
-            kind_now = search_index.vectors.kind
+            kind_now = search_index.open_vectors().kind
             if kind_now != "flat":  # the exact baseline, measured in the same run
                 store = search_index.store
-                fit_vectors(search_index.vectors, store, index_dir, "flat")
+                fit_vectors(search_index.open_vectors(), store, index_dir, "flat")
                 store.set_meta({INDEX_TYPE_KEY: "flat"})
                 rows["hybrid, flat"] = warm_latency(index_dir, queries, "hybrid")
                 rows["dense, flat"] = warm_latency(index_dir, queries, "dense")

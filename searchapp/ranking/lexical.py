@@ -46,8 +46,7 @@ def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int)
     """Drop the terms in half the rows or more ("the", "of"), from ``COMMON_TERMS_FROM`` rows on.
 
     FTS5 weighs such a term 1e-6 (``IDF_FLOOR``), next to 1-10 for a useful one: it moves no
-    ranking but for ties, yet scoring it visits most of the index (at 100k chunks, 150 ms of
-    FTS5 or 2 ms of postings per query).
+    ranking but for ties, yet scoring it visits most of the index (benchmarks/RESULTS.md).
     """
     if rows < COMMON_TERMS_FROM:
         return list(terms)

@@ -23,15 +23,15 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from searchapp.errors import CorruptIndexError, IndexLockedError, ModelMismatchError
+from searchapp.errors import REBUILD_HINT, CorruptIndexError, ModelMismatchError
+from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
-from searchapp.storage.store import REBUILD_HINT, Store
+from searchapp.storage.store import Store
 from searchapp.storage.vector_params import (
     IVF_KMEANS_ITERATIONS,
     IVF_TRAIN_PER_CELL,
@@ -48,9 +48,8 @@ VECTORS_PARAMS_KEY = "vectors_params"  # meta: JSON of the VectorParams the file
 INDEX_TYPE_KEY = "index_type"  # meta: what was asked for, one of INDEX_TYPES
 TOMBSTONE_LIMIT = 0.25  # rebuild an hnsw graph once this share of its nodes are removed chunks
 # Fewer queries than this search on one thread. FAISS and torch each bring their own OpenMP pool;
-# right after a query is embedded, torch's threads still spin on both cores, and a 2-thread
-# search waits for them: 20k vectors flat, 2 cores, one query after an encode: 1 thread p50 1.3 /
-# p99 5.2 ms, 2 threads p50 2.7 / p99 10.9 ms (at 100k: 12.2 / 17.4 against 16.7 / 25.4 ms).
+# right after a query is embedded, torch's threads still spin, and a multi-threaded search waits
+# for them (benchmarks/RESULTS.md, "Vector index").
 PARALLEL_QUERIES = 16
 _ALL_IDS = faiss.IDSelectorRange(0, np.iinfo(np.int64).max)  # every id that is not a tombstone
 
@@ -107,15 +106,6 @@ class VectorIndex:
             return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         ids = faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
         return ids[ids >= 0] if self._tombstones else ids
-
-    def tune(self, *, nprobe: int | None = None, ef_search: int | None = None) -> None:
-        """Change how an ivf (``nprobe``) or hnsw (``ef_search``) index searches; saved with it."""
-        changes = {"nprobe": nprobe, "ef_search": ef_search}
-        self.params = replace(self.params, **{k: v for k, v in changes.items() if v is not None})
-        if self.kind == "ivf":
-            self.index.nprobe = self.params.nprobe
-        elif self.kind == "hnsw":
-            faiss.downcast_index(self.index.index).hnsw.efSearch = self.params.ef_search
 
     def train(self, sample: np.ndarray) -> None:
         """Fit an ivf index's cells to ``sample`` (n, dim); n must be at least nlist."""
@@ -191,8 +181,9 @@ class VectorIndex:
         """The stored (n, dim) vectors of these chunk ids, which must all be in the index.
 
         A hybrid query needs ~100 of them, for lexical hits the dense search did not return:
-        from FAISS's memory 0.1 ms, where SQLite's rows took 1.5-3.5 ms once the query's
-        embedding had pushed them out of the CPU caches. Raises ValueError for an unknown id.
+        FAISS's memory serves them an order of magnitude faster than SQLite's rows once the
+        query's embedding has pushed those out of the CPU caches. Raises ValueError for an
+        unknown id.
         """
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
@@ -400,50 +391,49 @@ def save_vectors(
     )
 
 
-def open_vectors(
-    store: Store, index_dir: Path, dim: int, *, holds_writer_lock: bool = False
-) -> VectorIndex:
-    """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
+def vectors_file(dim: int) -> DerivedFile[VectorIndex]:
+    """``vectors.faiss`` as a file derived from the store, for ``open_derived``.
 
     A rebuild keeps the recorded parameters while they fit the store's size (``plan_params``).
-    A reader saves what it rebuilt only when no writer is running: a writer saves its own file
-    when it finishes, and two saves interleaving could pair an older file with a newer
-    generation.
+    A reader that cannot save its rebuild (a writer runs) still searches it.
     """
-    path = Path(index_dir) / VECTORS_NAME
-    with store.snapshot():
-        generation, count = store.generation(), store.count_chunks()
+
+    def stale(vectors: VectorIndex, store: Store, generation: int) -> str | None:
+        path = VECTORS_NAME
+        recorded = store.get_meta().get(VECTORS_GENERATION_KEY)
+        if recorded != str(generation):
+            return f"{path} matches generation {recorded}, the store is at {generation}"
+        if vectors.ntotal != store.count_chunks():
+            return f"{path} holds {vectors.ntotal} vectors, the store {store.count_chunks()} chunks"
+        return None
+
+    def build(store: Store) -> VectorIndex:
         meta = store.get_meta()
-        recorded = meta.get(VECTORS_GENERATION_KEY)
-        try:
-            vectors = VectorIndex.load(path, dim)
-        except CorruptIndexError as exc:
-            vectors, reason = None, str(exc)
-        else:
-            reason = f"{path} is missing"
-        if vectors is not None:
-            if recorded != str(generation):
-                reason = f"{path} matches generation {recorded}, the store is at {generation}"
-            elif vectors.ntotal != count:
-                reason = f"{path} holds {vectors.ntotal} vectors, the store {count} chunks"
-            else:
-                return vectors
-        # A new, empty index has no file yet: nothing worth a warning.
-        log = logger.warning if count else logger.debug
-        log("rebuilding the vector index from %s: %s", store.path, reason)
         previous = VectorParams.from_json(meta.get(VECTORS_PARAMS_KEY))
-        params = plan_params(meta.get(INDEX_TYPE_KEY, "auto"), count, previous)
-        vectors = build_from_store(store, dim, params=params)
-    try:
-        if holds_writer_lock:
-            save_vectors(vectors, store, index_dir, generation=generation)
-        else:
-            with WriterLock(Path(index_dir), wait=False):
-                save_vectors(vectors, store, index_dir, generation=generation)
-    except IndexLockedError:
-        logger.debug("not saving the rebuilt vectors: a writer is running and will save them")
-    except OSError as exc:
-        logger.warning("could not save the rebuilt vector index to %s: %s", path, exc)
+        params = plan_params(meta.get(INDEX_TYPE_KEY, "auto"), store.count_chunks(), previous)
+        return build_from_store(store, dim, params=params)
+
+    def save(vectors: VectorIndex, store: Store, index_dir: Path, generation: int) -> None:
+        save_vectors(vectors, store, index_dir, generation=generation)
+
+    return DerivedFile(
+        name=VECTORS_NAME,
+        what="the vector index",
+        load=lambda path: VectorIndex.load(path, dim),
+        stale=stale,
+        build=build,
+        save=save,
+        build_unsaved=True,
+        rebuild_level=logging.WARNING,  # a damaged or stale file: worth telling
+    )
+
+
+def open_vectors(
+    store: Store, index_dir: Path, dim: int, *, writer: WriterLock | None = None
+) -> VectorIndex:
+    """The vector index matching the store, rebuilt from it (and saved) if missing or stale."""
+    vectors = open_derived(vectors_file(dim), store, index_dir, writer=writer)
+    assert vectors is not None  # built unsaved when it cannot be saved
     return vectors
 
 

@@ -15,7 +15,6 @@ import re
 import signal
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import searchapp.ingest.pipeline
@@ -23,6 +22,7 @@ import searchapp.interfaces.cli
 from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
 from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli
+from tests.searchapp.conftest import FakeEncoder
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("minilm", "searchapp")
@@ -30,36 +30,18 @@ SOURCE_FOLDERS = ("minilm", "searchapp")
 RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-class FakeEncoder:
-    """The real tokenizer with a fast, deterministic stand-in for the transformer: a bag of
-    hashed word pieces. Search quality is not the point here; the 5 MB line is (~5,000 chunks)."""
-
-    name = "all-MiniLM-L6-v2"
-    weights_sha256 = hashlib.sha256(b"fake encoder").hexdigest()
-    dim = 64
-    max_length = 256
-    precision = "fp32"
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def embed_many(self, ids, *, batch_size: int = 32, **_: object) -> np.ndarray:
-        vectors = np.zeros((len(ids), self.dim), dtype=np.float32)
-        for row, token_ids in zip(vectors, ids):
-            np.add.at(row, (np.asarray(token_ids, dtype=np.int64) * 7919) % self.dim, 1.0)
-        vectors[:, 0] += 1e-3  # never all zero
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    def encode(self, texts, **_: object) -> np.ndarray:
-        return self.embed_many(self.tokenizer.encode_ids(list(texts)))
-
-
 @pytest.fixture()
 def fake_model(monkeypatch):
     """`search` commands in this process use the ``FakeEncoder``."""
     from minilm import MiniLMTokenizer, SentenceEncoder
 
-    encoder = FakeEncoder(MiniLMTokenizer("all-MiniLM-L6-v2", max_length=256))
+    encoder = FakeEncoder(
+        MiniLMTokenizer("all-MiniLM-L6-v2", max_length=256),
+        dim=64,
+        max_length=256,
+        name="all-MiniLM-L6-v2",
+        weights_sha256=hashlib.sha256(b"fake encoder").hexdigest(),
+    )
     monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
     return encoder
 

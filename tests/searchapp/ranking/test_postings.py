@@ -113,7 +113,8 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
     first = open_postings(store, tmp_path)
     assert first is not None and path.exists() and first.search(["beta"], 5)
     written = path.stat().st_mtime_ns, path.stat().st_ino
-    again = open_postings(store, tmp_path, holds_writer_lock=True)  # current: loaded, not rebuilt
+    with WriterLock(tmp_path) as lock:
+        again = open_postings(store, tmp_path, writer=lock)  # current: loaded, not rebuilt
     assert again is not None and (path.stat().st_mtime_ns, path.stat().st_ino) == written
     add_document(store, "new", "new.txt", "beta beta epsilon")  # a new generation
     fresh = open_postings(store, tmp_path)
@@ -128,10 +129,10 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
 
 def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:
     store = cranfield_store(tmp_path, ["alpha beta", "beta gamma"])
-    with WriterLock(tmp_path, wait=False):
+    with WriterLock(tmp_path, wait=False) as lock:
         assert open_postings(store, tmp_path) is None  # stale, and not ours to rebuild
         assert not (tmp_path / POSTINGS_NAME).exists()
-        assert open_postings(store, tmp_path, holds_writer_lock=True) is not None
+        assert open_postings(store, tmp_path, writer=lock) is not None
 
 
 def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path: Path) -> None:
@@ -156,7 +157,7 @@ def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path
                 search_index._postings = None
                 (index_dir / POSTINGS_NAME).rename(index_dir / "aside.bin")
                 with WriterLock(index_dir, wait=False):  # a "writer": FTS5 ranks alone
-                    assert search_index.postings is None
+                    assert search_index.open_postings() is None
                     assert search_index.search(query, k=5, mode=mode) == with_postings
                 (index_dir / "aside.bin").rename(index_dir / POSTINGS_NAME)
                 search_index._postings = None
