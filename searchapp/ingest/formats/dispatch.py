@@ -44,9 +44,9 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
     Raises ``NotTextError`` (with ``path``) for such a document that cannot be extracted.
     """
     if is_pdf(data):
-        return _guarded("PDF", path, extract_pdf, data)
+        return _guarded("PDF", path, extract_pdf, data, name=str(path))
     if data.startswith(ZIP_MAGIC):
-        return _guarded("zip-based document", path, _extract_zip, data)
+        return _guarded("zip-based document", path, _extract_zip, data, str(path))
     return None
 
 
@@ -74,11 +74,11 @@ def is_pdf(data: bytes) -> bool:
     return bool(_PDF_HEADER_AT_LINE_START.search(head)) and b"%%EOF" in data[-PDF_HEADER_WINDOW:]
 
 
-def _extract_zip(data: bytes) -> LocatedText | None:
+def _extract_zip(data: bytes, name: str) -> LocatedText | None:
     archive = SafeZip(data)
     mimetype = archive.read("mimetype").strip() if archive.has("mimetype") else b""
     if mimetype == EPUB_MIMETYPE.encode():
-        return extract_epub(archive)
+        return extract_epub(archive, name=name)
     if mimetype.decode("ascii", "replace") in ODT_MIMETYPES:
         return extract_odt(archive)
     kind = ooxml_kind(archive)

@@ -39,8 +39,9 @@ class _ManifestItem:
     properties: tuple[str, ...]  # "nav" marks the EPUB 3 navigation document
 
 
-def extract_epub(archive: SafeZip) -> LocatedText:
-    """The text of an EPUB's chapters, each located by its title."""
+def extract_epub(archive: SafeZip, *, name: str = "EPUB") -> LocatedText:
+    """The text of an EPUB's chapters, each located by its title; ``name`` (the file) is for
+    warnings."""
     package_part = _package_part(archive)
     package = archive.read_xml(package_part)
     folder = posixpath.dirname(package_part)
@@ -55,7 +56,7 @@ def extract_epub(archive: SafeZip) -> LocatedText:
     spine = package.find(f"{_OPF}spine")
     if spine is None:
         raise NotTextError(f"damaged EPUB: {package_part!r} has no spine; repair or re-save it")
-    toc = _toc_titles(archive, manifest, spine.get("toc", ""))
+    toc = _toc_titles(archive, manifest, spine.get("toc", ""), name)
     builder = TextBuilder()
     for itemref in spine.findall(f"{_OPF}itemref"):
         item = manifest.get(itemref.get("idref", ""))
@@ -63,11 +64,11 @@ def extract_epub(archive: SafeZip) -> LocatedText:
             continue
         html = decode_bytes(archive.read(item.part))
         if html is None:
-            logger.warning("EPUB chapter %s is not text; left out", item.part)
+            logger.warning("%s: the chapter %s is not text; left out", name, item.part)
             continue
         _, text = html_to_text(html)
-        name = toc.get(item.part) or _first_heading(html) or posixpath.basename(item.part)
-        builder.add(text, section=name)
+        chapter = toc.get(item.part) or _first_heading(html) or posixpath.basename(item.part)
+        builder.add(text, section=chapter)
     title_element = package.find(f"{_OPF}metadata/{_DC_TITLE}")
     title = (title_element.text or "") if title_element is not None else ""
     return builder.build(title=title)
@@ -84,7 +85,7 @@ def _package_part(archive: SafeZip) -> str:
 
 
 def _toc_titles(
-    archive: SafeZip, manifest: dict[str, _ManifestItem], ncx_id: str
+    archive: SafeZip, manifest: dict[str, _ManifestItem], ncx_id: str, name: str
 ) -> dict[str, str]:
     """{chapter part: its first entry's title} from the navigation document or the NCX; {} when
     neither can be read (titles then come from headings)."""
@@ -96,7 +97,7 @@ def _toc_titles(
         try:
             entries = read(archive.read_xml(item.part))
         except NotTextError as exc:
-            logger.warning("EPUB table of contents %s not read: %s", item.part, exc)
+            logger.warning("%s: the table of contents %s was not read: %s", name, item.part, exc)
             continue
         titles: dict[str, str] = {}
         folder = posixpath.dirname(item.part)

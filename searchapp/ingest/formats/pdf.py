@@ -38,15 +38,19 @@ MAX_PDF_SECONDS = 60.0
 # here instead of filling memory and the index.
 MAX_PDF_CHARS = 20_000_000
 NO_TEXT_LAYER = "no text layer; run OCR first"
+# PDFium gives a hyphen that ends a line, with the line break, as U+FFFE: the word is joined.
+_LINE_END_HYPHEN = "\ufffe"
 
 PDFIUM_LOCK = threading.Lock()
 
 _ERR_FORMAT, _ERR_PASSWORD, _ERR_SECURITY = 3, 4, 5  # FPDF_ERR_* codes of FPDF_GetLastError
 
 
-def extract_pdf(data: bytes, *, max_seconds: float = MAX_PDF_SECONDS) -> LocatedText:
+def extract_pdf(
+    data: bytes, *, name: str = "PDF", max_seconds: float = MAX_PDF_SECONDS
+) -> LocatedText:
     """The text of each page with the page it is on; raises ``NotTextError`` with the reason for
-    a PDF that cannot be read or has no text."""
+    a PDF that cannot be read or has no text. ``name`` (the file) is for warnings."""
     import pypdfium2  # here, not at the top: PDFium loads only when a PDF is met
 
     with PDFIUM_LOCK:
@@ -55,7 +59,7 @@ def extract_pdf(data: bytes, *, max_seconds: float = MAX_PDF_SECONDS) -> Located
         except pypdfium2.PdfiumError as exc:
             raise NotTextError(_open_failure(exc)) from None
         try:
-            return _read(document, max_seconds)
+            return _read(document, name, max_seconds)
         finally:
             document.close()
 
@@ -74,31 +78,23 @@ def _open_failure(exc: Exception) -> str:
     return f"PDF that PDFium cannot open ({exc}); repair it or save it again to index it"
 
 
-def _read(document: PdfDocument, max_seconds: float) -> LocatedText:
+def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
     import pypdfium2
 
     pages = len(document)
     if pages == 0:
         raise NotTextError("PDF without pages; nothing to index")
-    if pages > MAX_PDF_PAGES:
+    readable = min(pages, MAX_PDF_PAGES)
+    if pages > readable:
         logger.warning(
-            "PDF of %d pages: only the first %d are indexed (MAX_PDF_PAGES)", pages, MAX_PDF_PAGES
+            "%s: %d pages; only the first %d are indexed (MAX_PDF_PAGES)", name, pages, readable
         )
     deadline = time.monotonic() + max_seconds
     builder = TextBuilder()
     chars = 0
     failed: list[int] = []
     images = False  # whether a page without text holds an image (a scan)
-    for index in range(min(pages, MAX_PDF_PAGES)):
-        if time.monotonic() > deadline:
-            logger.warning(
-                "PDF text extraction stopped after %d of %d pages: over %.0f s "
-                "(MAX_PDF_SECONDS); the pages read are indexed",
-                index,
-                pages,
-                max_seconds,
-            )
-            break
+    for index in range(readable):
         try:
             text, has_image = _page_text(document, index, MAX_PDF_CHARS - chars)
         except pypdfium2.PdfiumError:
@@ -106,8 +102,9 @@ def _read(document: PdfDocument, max_seconds: float) -> LocatedText:
             continue
         if text is None:
             logger.warning(
-                "PDF text extraction stopped at page %d of %d: over %d characters "
+                "%s: text extraction stopped at page %d of %d: over %d characters "
                 "(MAX_PDF_CHARS); the pages before it are indexed",
+                name,
                 index + 1,
                 pages,
                 MAX_PDF_CHARS,
@@ -115,11 +112,21 @@ def _read(document: PdfDocument, max_seconds: float) -> LocatedText:
             break
         chars += len(text)
         images = images or has_image
-        builder.add(text, page=index + 1)
+        builder.add(text.replace(_LINE_END_HYPHEN, ""), page=index + 1)
+        if index + 1 < readable and time.monotonic() > deadline:
+            logger.warning(
+                "%s: text extraction stopped after %d of %d pages: over %g s "
+                "(MAX_PDF_SECONDS); the pages read are indexed",
+                name,
+                index + 1,
+                pages,
+                max_seconds,
+            )
+            break
     if failed:
-        logger.warning("PDF pages that PDFium could not read were left out: %s", failed)
+        logger.warning("%s: pages PDFium could not read were left out: %s", name, failed)
     if builder.length == 0:
-        if failed and len(failed) == min(pages, MAX_PDF_PAGES):
+        if len(failed) == readable:
             raise NotTextError("damaged PDF (no page could be read); repair it or save it again")
         if images:
             raise NotTextError(NO_TEXT_LAYER)
