@@ -101,7 +101,9 @@ def test_every_chunk_of_an_extracted_text_is_located() -> None:
         return [len(text.split()) for text in texts]
 
     chunks = chunk_text(
-        located.text, count_tokens=count_tokens, config=ChunkingConfig(max_tokens=25, overlap_tokens=4)
+        located.text,
+        count_tokens=count_tokens,
+        config=ChunkingConfig(max_tokens=25, overlap_tokens=4),
     )
     pages = [locate(located.spans, chunk.start_char).page for chunk in chunks]
     starts = [chunk.text.split()[0] for chunk in chunks]
