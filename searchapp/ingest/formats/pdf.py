@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A 2,000-page PDF is a long book. PDFium reads some 150-1,000 text pages/s on one core (see
-# benchmarks/formats.py), so these pages take seconds; the time bound catches PDFs whose pages
-# are slow to parse (huge content streams, deep form nesting), not long ones.
+# A 2,000-page PDF is a long book. PDFium reads some 800-2,000 abstract-sized pages/s on one
+# core (benchmarks/formats.py; dense pages are slower), so these pages take seconds; the time
+# bound catches PDFs whose pages are slow to parse (huge content streams), not long ones.
 MAX_PDF_PAGES = 2_000
 MAX_PDF_SECONDS = 60.0
 # Some 10,000 pages of dense text: a page whose text layer is garbage (millions of glyphs) stops
