@@ -6,7 +6,7 @@ names EPUB or OpenDocument text or whose ``[Content_Types].xml`` and package rel
 Word or PowerPoint main part, and a JSON object with ``nbformat`` and ``cells``. Markdown is told
 by its name (``.md``, ``.markdown``): any text may be Markdown. Every failure inside an extractor
 becomes a ``NotTextError`` naming the file, so one bad file is a skip reason, never the end of a
-run.
+run; PDFs are read in a worker process (``pdf_worker``), so that not even a PDFium crash is.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdow
 from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
 from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
 from searchapp.ingest.formats.ooxml import ooxml_kind
-from searchapp.ingest.formats.pdf import extract_pdf
+from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
 from searchapp.ingest.formats.pptx import extract_pptx
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
@@ -44,7 +44,7 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
     Raises ``NotTextError`` (with ``path``) for such a document that cannot be extracted.
     """
     if is_pdf(data):
-        return _guarded("PDF", path, extract_pdf, data, name=str(path))
+        return _guarded("PDF", path, extract_pdf_isolated, data, name=str(path))
     if data.startswith(ZIP_MAGIC):
         return _guarded("zip-based document", path, _extract_zip, data, str(path))
     return None
