@@ -23,7 +23,7 @@ from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
 from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
-from searchapp.ingest.formats.ooxml import ooxml_kind
+from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
 from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
 from searchapp.ingest.formats.pptx import extract_pptx
 from searchapp.ingest.formats.safe_zip import SafeZip
@@ -76,6 +76,8 @@ def is_pdf(data: bytes) -> bool:
 
 def _extract_zip(data: bytes, name: str) -> LocatedText | None:
     archive = SafeZip(data)
+    if not (archive.has("mimetype") or archive.has(CONTENT_TYPES)):
+        return None  # no package: a binary file, as before
     mimetype = archive.read("mimetype").strip() if archive.has("mimetype") else b""
     if mimetype == EPUB_MIMETYPE.encode():
         return extract_epub(archive, name=name)

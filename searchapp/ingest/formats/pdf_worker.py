@@ -21,6 +21,7 @@ import logging
 import os
 import pickle
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -204,6 +205,9 @@ def _read_exactly(stream: BinaryIO, size: int, deadline: float | None) -> bytes:
 
 
 def main() -> None:
+    # Ctrl-C reaches the whole process group: the indexer handles it and kills this worker at
+    # exit, so the worker must not print a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # PDFium or a library printing to stdout must not corrupt the replies
     serve(sys.stdin.buffer, replies)

@@ -58,7 +58,8 @@ DEFAULT_ZIP_LIMITS = ZipLimits()
 class SafeZip:
     """A zip archive in memory whose members are read within ``limits``.
 
-    Raises ``NotTextError`` for an archive that cannot be opened or holds too many members.
+    Raises ``NotTextError`` for an archive that cannot be opened. The member count is checked on
+    the first read, so an archive that is no document (never read) is not called a zip bomb.
     """
 
     def __init__(self, data: bytes, *, limits: ZipLimits = DEFAULT_ZIP_LIMITS) -> None:
@@ -68,29 +69,25 @@ class SafeZip:
             infos = self._zip.infolist()
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
             raise NotTextError(f"damaged zip archive ({exc}); repair or re-save it") from None
-        if len(infos) > limits.max_members:
-            raise NotTextError(
-                f"zip archive with {len(infos):,} members (more than the "
-                f"{limits.max_members:,} limit); not opened, as a possible zip bomb"
-            )
         self._infos = {info.filename: info for info in infos}
+        self._members = len(infos)
         self._read_bytes = 0
 
     def has(self, name: str) -> bool:
         return name in self._infos
 
-    @property
-    def names(self) -> list[str]:
-        """Member names in archive order."""
-        return list(self._infos)
-
     def read(self, name: str) -> bytes:
         """The inflated bytes of a member; ``NotTextError`` when it is missing, damaged or over
         a limit."""
+        limits = self.limits
+        if self._members > limits.max_members:
+            raise NotTextError(
+                f"zip archive with {self._members:,} members (more than the "
+                f"{limits.max_members:,} limit); not read, as a possible zip bomb"
+            )
         info = self._infos.get(name)
         if info is None:
             raise NotTextError(f"damaged document: the zip member {name!r} is missing")
-        limits = self.limits
         if info.file_size > limits.max_member_bytes:
             raise NotTextError(
                 f"zip member {name!r} would inflate to {_size(info.file_size)} (more than the "
