@@ -12,6 +12,7 @@ footnotes and comments are not read.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -89,8 +90,17 @@ def _collect_text(element: Element, w: str, parts: list[str]) -> None:
         elif tag == f"{w}p":  # a paragraph in a text box inside this one: a line of its own
             parts.append("\n")
             _collect_text(child, w, parts)
-        elif tag not in (f"{w}pPr", f"{w}rPr", f"{w}del", f"{w}instrText", MC_FALLBACK):
+        elif tag not in _skipped_tags(w):
             _collect_text(child, w, parts)
+
+
+@functools.cache
+def _skipped_tags(w: str) -> frozenset[str]:
+    """Properties, deleted or moved-away text (tracked changes), field codes, and the fallback
+    copy of content that a newer element also holds."""
+    return frozenset(
+        (f"{w}pPr", f"{w}rPr", f"{w}del", f"{w}moveFrom", f"{w}instrText", MC_FALLBACK)
+    )
 
 
 def _table_text(table: Element, w: str) -> str:

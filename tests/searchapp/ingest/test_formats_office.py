@@ -136,7 +136,8 @@ def test_docx_corners_written_by_hand(tmp_path: Path) -> None:
         + '<w:p><w:pPr><w:outlineLvl w:val="1"/></w:pPr><w:r><w:t>Part A</w:t></w:r></w:p>'
         # Tracked changes: the insertion is read, the deletion is not; field codes are not text.
         + "<w:p><w:ins><w:r><w:t>kept</w:t></w:r></w:ins><w:del><w:r><w:delText>gone"
-        "</w:delText></w:r></w:del><w:r><w:instrText>PAGE</w:instrText></w:r></w:p>"
+        "</w:delText></w:r></w:del><w:r><w:instrText>PAGE</w:instrText></w:r>"
+        "<w:moveFrom><w:r><w:t>moved away</w:t></w:r></w:moveFrom></w:p>"
         # A content control around a paragraph; a drawing with a fallback copy of its text.
         + f"<w:sdt><w:sdtContent>{para('in a control')}</w:sdtContent></w:sdt>"
         + '<w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:t>boxed</w:t>'
