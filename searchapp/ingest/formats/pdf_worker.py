@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 # reply; past it the worker is killed.
 WORKER_SECONDS = MAX_PDF_SECONDS + 30.0
 WORKER_COMMAND = (sys.executable, "-m", "searchapp.ingest.formats.pdf_worker")
+START_SECONDS = 30.0  # for the worker to import and say READY (a cold disk is slow)
+READY = b"ready"
 _LENGTH = struct.Struct("<Q")
 
 
@@ -92,14 +94,28 @@ class PdfWorker:
             self._stop()
 
     def _started(self) -> subprocess.Popen[bytes]:
-        if self._process is None or self._process.poll() is not None:
-            self._process = subprocess.Popen(
-                self.command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
-            )
-        return self._process
+        """The running worker, started (and its READY read) when there is none. Raises
+        ``OSError`` when it cannot start, so that a broken setup is not taken for a crash on
+        every PDF."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process
+        self._stop()
+        process = subprocess.Popen(
+            self.command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+        )
+        self._process = process
+        try:
+            ready = _read_message(process.stdout, time.monotonic() + START_SECONDS)
+        except (_Overran, EOFError, OSError) as exc:
+            code = self._stop()
+            raise OSError(f"the PDF worker did not start (exit code {code}): {exc!r}") from None
+        if ready != READY:
+            self._stop()
+            raise OSError(f"the PDF worker did not start: it said {ready[:40]!r}")
+        return process
 
     def _stop(self) -> int | None:
         """Kill the worker (if any) and return its exit code."""
@@ -210,6 +226,7 @@ def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # PDFium or a library printing to stdout must not corrupt the replies
+    _write_message(replies, READY)
     serve(sys.stdin.buffer, replies)
 
 

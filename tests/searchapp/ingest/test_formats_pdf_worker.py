@@ -11,13 +11,16 @@ import pytest
 
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats import pdf as pdf_module
+from searchapp.ingest.formats import pdf_worker
 from searchapp.ingest.formats.pdf import extract_pdf
 from searchapp.ingest.formats.pdf_worker import PdfWorker, extract_pdf_isolated, serve
 from tests.searchapp.ingest.test_formats_pdf import PAGES, make_pdf
 
-# Stand-ins for a worker that PDFium brings down: they read the request's length, then die.
-SEGFAULT = "import sys, ctypes; sys.stdin.buffer.read(8); ctypes.string_at(0)"
-HANG = "import sys, time; sys.stdin.buffer.read(8); time.sleep(60)"
+# Stand-ins for a worker that PDFium brings down: they say READY, read the request's length, then
+# crash or hang.
+READY = "import sys; sys.stdout.buffer.write(b'\\x05' + bytes(7) + b'ready'); sys.stdout.flush()"
+SEGFAULT = f"{READY}; import ctypes; sys.stdin.buffer.read(8); ctypes.string_at(0)"
+HANG = f"{READY}; import time; sys.stdin.buffer.read(8); time.sleep(60)"
 
 
 @pytest.fixture
@@ -54,6 +57,18 @@ def test_an_overrunning_worker_is_killed() -> None:
         hanging.extract(make_pdf(["slow"]), "slow.pdf")
     assert hanging._process is None  # killed and forgotten: the next PDF starts a new one
     hanging.close()
+
+
+def test_a_worker_that_cannot_start_is_an_os_error_and_the_shared_one_reads_in_process(
+    monkeypatch,
+) -> None:
+    broken = PdfWorker(command=[sys.executable, "-c", "import sys; sys.exit(3)"])
+    with pytest.raises(OSError, match=r"the PDF worker did not start \(exit code 3\)"):
+        broken.extract(make_pdf(["x"]), "x.pdf")
+    monkeypatch.setattr(pdf_worker, "_worker", broken)
+    monkeypatch.setattr(pdf_worker, "_in_process", False)
+    assert extract_pdf_isolated(make_pdf(["read here"])).text == "read here"
+    assert pdf_worker._in_process  # from now on, without trying again
 
 
 def test_a_dead_worker_is_replaced_by_the_next_pdf(worker: PdfWorker) -> None:
