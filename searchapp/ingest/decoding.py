@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from searchapp.errors import SearchAppError
+from searchapp.ingest.formats.spans import Span
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +75,17 @@ class DecodedText:
 class SourceDocument:
     """One document to chunk: a whole file, or one record of a JSONL corpus.
 
-    ``doc_id`` is the record's id for a JSONL record, else the file's absolute path.
+    ``doc_id`` is the record's id for a JSONL record, else the file's absolute path. ``spans``
+    (sorted by ``start_char``) say which page or section each stretch of ``text`` came from, for
+    formats that have them (PDF, Office, EPUB, notebooks, Markdown); ``formats.spans.locate``
+    gives the location of an offset such as a chunk's ``start_char``. Plain text has none.
     """
 
     doc_id: str
     path: Path
     title: str
     text: str
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,9 +209,15 @@ def load_documents(
     """The documents in a file: its visible text, or one per record of a BEIR JSONL corpus.
 
     ``data`` is the file's content when the caller has already read it. Raises ``NotTextError``
-    (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files.
+    (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files,
+    and for documents whose text cannot be extracted (an encrypted or scanned PDF, a zip bomb).
     An empty text file gives one empty document; a JSONL corpus without good records gives [].
+    PDF, Word, PowerPoint, OpenDocument, EPUB and notebooks are told by content, Markdown by
+    name; their documents carry ``spans`` (see ``searchapp.ingest.formats``).
     """
+    # Imported here: the formats build on this module's helpers (and load PDFium only when used).
+    from searchapp.ingest.formats.dispatch import extract_binary, extract_text
+
     path = Path(path)
     if data is None:
         data = read_bytes(path, max_bytes=max_bytes)
@@ -214,17 +225,23 @@ def load_documents(
         raise NotTextError(
             f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(len(data))})", path
         )
+    doc_id = str(path.absolute())
+    located = extract_binary(data, path)
+    if located is not None:
+        return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     decoded = _decode(data)
     if decoded is None:
         raise NotTextError("binary file", path)
     text = decoded.text
-    doc_id = str(path.absolute())
     suffix = path.suffix.lower()
     if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
         return [
             SourceDocument(doc_id=record.doc_id, path=path, title=record.title, text=record.text)
             for record in iter_jsonl_records(text, path)
         ]
+    located = extract_text(text, path)
+    if located is not None:
+        return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     if suffix in HTML_SUFFIXES or looks_like_html(text):
         title, visible = html_to_text(text)
         return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]
