@@ -43,7 +43,7 @@ from searchapp.ranking.searcher import SearchOptions  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
 from searchapp.storage.schema import Chunk  # noqa: E402
 from searchapp.storage.vector_params import plan_params  # noqa: E402
-from searchapp.storage.vectors import (  # noqa: E402
+from searchapp.storage.vectors_file import (  # noqa: E402
     INDEX_TYPE_KEY,
     build_from_store,
     fit_vectors,

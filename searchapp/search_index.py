@@ -26,10 +26,10 @@ from searchapp.storage.meta import IndexMeta
 from searchapp.storage.paths import resolve_index_dir
 from searchapp.storage.store import Store, remove_store_files
 from searchapp.storage.vector_params import INDEX_TYPES
-from searchapp.storage.vectors import (
+from searchapp.storage.vectors import VectorIndex
+from searchapp.storage.vectors_file import (
     VECTORS_NAME,
     VECTORS_PARAMS_KEY,
-    VectorIndex,
     fit_vectors,
     open_vectors,
     save_vectors,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sqlite3
@@ -23,9 +22,9 @@ from searchapp.errors import (
     IndexLockedError,
     IndexNotFoundError,
     ModelMismatchError,
-    SearchAppError,
 )
 from searchapp.storage.schema import Chunk, DocumentRow, StoredChunk, migrate, schema_version
+from searchapp.storage.sqlite_errors import guarded, named_error
 
 logger = logging.getLogger(__name__)
 
@@ -46,41 +45,6 @@ def remove_store_files(index_dir: Path) -> None:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None:
-    """The project's error for SQLite's "locked", "full" and "damaged" failures; None for the
-    rest."""
-    name, text = getattr(exc, "sqlite_errorname", "") or "", str(exc).lower()
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        return IndexLockedError(
-            f"{path} is locked by another process writing to it; wait for it to finish and retry"
-        )
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
-        return DiskFullError(
-            f"{path}: the disk is full ({exc}); free some space and run the command again "
-            "(the index keeps what was committed before)"
-        )
-    corrupt = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
-    if name.startswith(corrupt) or "malformed" in text or "not a database" in text:
-        return CorruptIndexError(f"{path} is damaged ({exc}); {REBUILD_HINT}")
-    return None
-
-
-def _guarded(method: _F) -> _F:
-    """Raise the project's named errors for SQLite's lock and corruption errors."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            error = _named_error(self.path, exc)
-            if error is None:
-                raise
-            raise error from exc
-
-    return wrapper  # type: ignore[return-value]
 
 
 class Store:
@@ -128,7 +92,7 @@ class Store:
             migrate(self.db, self.path, create=create)
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
-            error = _named_error(self.path, exc)
+            error = named_error(self.path, exc)
             if isinstance(error, (IndexLockedError, DiskFullError)):
                 raise error from exc
             if "unable to open" in str(exc):
@@ -180,16 +144,16 @@ class Store:
             if self._conn.in_transaction:
                 self._conn.execute("COMMIT")
 
-    @_guarded
+    @guarded
     def _sql(self, statement: str) -> None:
         self._conn.execute(statement)
 
-    @_guarded
+    @guarded
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> None:
         """Run one statement that returns no rows (temporary tables, for example)."""
         self._conn.execute(sql, parameters)
 
-    @_guarded
+    @guarded
     def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         """All rows of one query."""
         return self._conn.execute(sql, parameters).fetchall()
@@ -199,18 +163,18 @@ class Store:
         try:
             yield from self._conn.execute(sql, parameters)
         except sqlite3.DatabaseError as exc:
-            error = _named_error(self.path, exc)
+            error = named_error(self.path, exc)
             if error is None:
                 raise
             raise error from exc
 
     # -- meta -----------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def get_meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
-    @_guarded
+    @guarded
     def set_meta(self, mapping: Mapping[str, object]) -> None:
         """Store each value as text (``None`` deletes the key)."""
         with self.transaction():
@@ -224,20 +188,20 @@ class Store:
                     (key, str(value)),
                 )
 
-    @_guarded
+    @guarded
     def generation(self) -> int:
         """How many committed transactions changed chunks; vectors record the one they match."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
         found = row.fetchone()
         return int(found[0]) if found else 0
 
-    @_guarded
+    @guarded
     def schema_version(self) -> int:
         return schema_version(self.db)
 
     # -- writes ---------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def upsert_document(
         self,
         *,
@@ -265,7 +229,7 @@ class Store:
             self._chunks_changed |= deleted.rowcount > 0
         return int(document_id)
 
-    @_guarded
+    @guarded
     def add_chunks(
         self,
         document_id: int,
@@ -320,14 +284,14 @@ class Store:
                 f"{REBUILD_HINT} with the new model"
             )
 
-    @_guarded
+    @guarded
     def mark_complete(self, path: str, sha256: str) -> None:
         """Record the content hash of the file at ``path`` once every chunk of every document
         it holds is stored (until then a killed run leaves it to be indexed again)."""
         with self.transaction():
             self._conn.execute("UPDATE documents SET sha256 = ? WHERE path = ?", (sha256, path))
 
-    @_guarded
+    @guarded
     def touch_path(self, path: str, *, size: int, mtime_ns: int) -> None:
         """Update size and mtime of the documents at ``path`` (content unchanged)."""
         with self.transaction():
@@ -336,12 +300,12 @@ class Store:
                 (size, mtime_ns, path),
             )
 
-    @_guarded
+    @guarded
     def delete_documents_by_path(self, paths: Iterable[str]) -> list[int]:
         """Delete every document at these paths; returns the ids of the chunks removed."""
         return self._delete_documents("path", sorted(set(paths)))
 
-    @_guarded
+    @guarded
     def delete_document(self, doc_id: str) -> list[int]:
         """Delete one document by ``doc_id``; returns the ids of the chunks removed."""
         return self._delete_documents("doc_id", [doc_id])
@@ -361,7 +325,7 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def documents_by_path(self) -> dict[str, list[DocumentRow]]:
         """Every document grouped by path, for comparing against the files on disk."""
         grouped: dict[str, list[DocumentRow]] = {}
@@ -373,21 +337,21 @@ class Store:
             grouped.setdefault(document.path, []).append(document)
         return grouped
 
-    @_guarded
+    @guarded
     def all_paths(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
 
-    @_guarded
+    @guarded
     def chunk_ids(self) -> np.ndarray:
         """All chunk ids, ascending, as int64."""
         cursor = self._conn.execute("SELECT id FROM chunks ORDER BY id")
         return np.fromiter((row[0] for row in cursor), dtype=np.int64)
 
-    @_guarded
+    @guarded
     def count_chunks(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    @_guarded
+    @guarded
     def count_documents(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM documents").fetchone()[0])
 
@@ -414,13 +378,13 @@ class Store:
             yield ids, vectors.astype(np.float32)  # a writable, native-order copy
             last_id = int(ids[-1])
 
-    @_guarded
+    @guarded
     def _fetch_embeddings(self, after_id: int, limit: int) -> list[tuple[int, bytes]]:
         return self._conn.execute(
             "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         ).fetchall()
 
-    @_guarded
+    @guarded
     def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """The stored (dim,) float32 vector of each of these chunk ids; unknown ids are skipped."""
         rows = self._conn.execute(
@@ -429,7 +393,7 @@ class Store:
         )
         return {row[0]: np.frombuffer(row[1], dtype="<f4").astype(np.float32) for row in rows}
 
-    @_guarded
+    @guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:
         """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
         wanted = [int(i) for i in ids]
@@ -445,7 +409,7 @@ class Store:
         }
         return [found[i] for i in wanted if i in found]
 
-    @_guarded
+    @guarded
     def stats(self) -> dict[str, int]:
         """Document and chunk counts, and the bytes on disk of the database and its WAL."""
         files = [self.path, self.path.with_name(DB_NAME + "-wal")]

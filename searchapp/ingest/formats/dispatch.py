@@ -17,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from searchapp.ingest.decoding import NotTextError, looks_like_html
+from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.docx import extract_docx
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
+from searchapp.ingest.formats.html import looks_like_html
 from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
 from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt

@@ -1,5 +1,5 @@
 """EPUB books: the XHTML chapters in spine order (the OPF package's manifest and spine), each
-reduced to its visible text by ``decoding.html_to_text`` and located by its title: the table of
+reduced to its visible text by ``formats.html.html_to_text`` and located by its title: the table of
 contents' entry for the file (the EPUB 3 navigation document, else the EPUB 2 NCX), else its
 first heading, else its file name."""
 
@@ -12,8 +12,9 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 from xml.etree.ElementTree import Element
 
-from searchapp.ingest.decoding import NotTextError, decode_bytes, html_to_text
+from searchapp.ingest.decoding import NotTextError, decode_bytes
 from searchapp.ingest.formats.builder import TextBuilder
+from searchapp.ingest.formats.html import html_to_text
 from searchapp.ingest.formats.ooxml import resolve
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from searchapp.ingest.decoding import NotTextError, load_documents
-from searchapp.ingest.discovery import discover
+from searchapp.ingest.discovery import iter_files
 from tests.searchapp.ingest.test_formats_epub import epub_file
 from tests.searchapp.ingest.test_formats_notebook import code, markdown, notebook
 from tests.searchapp.ingest.test_formats_office import (
@@ -52,7 +52,7 @@ def test_a_folder_of_every_format(tmp_path: Path) -> None:
     expected_skips = write_mixed_folder(tmp_path)
     loaded: dict[str, list] = {}
     skipped: dict[str, str] = {}
-    for path in discover([tmp_path]).files:
+    for path in iter_files([tmp_path]):
         try:
             loaded[path.name] = load_documents(path)
         except NotTextError as exc:

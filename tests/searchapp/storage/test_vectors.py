@@ -20,12 +20,12 @@ from searchapp.storage.vector_params import (
     ivf_params,
     plan_params,
 )
-from searchapp.storage.vectors import (
+from searchapp.storage.vectors import VectorIndex
+from searchapp.storage.vectors_file import (
     INDEX_TYPE_KEY,
     VECTORS_GENERATION_KEY,
     VECTORS_NAME,
     VECTORS_PARAMS_KEY,
-    VectorIndex,
     build_from_store,
     fit_vectors,
     open_vectors,
