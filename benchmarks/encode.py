@@ -27,6 +27,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `minilm` importable
 
+from benchmarks.machine import describe  # noqa: E402
 from minilm import SentenceEncoder  # noqa: E402
 from minilm.devices import cpu_has_native_bf16  # noqa: E402
 
@@ -74,6 +75,7 @@ def timed(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per encoder")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N documents")

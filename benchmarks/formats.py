@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import sys
 import tempfile
@@ -29,21 +28,11 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` importab
 
 from fpdf import FPDF  # noqa: E402
 
+from benchmarks.machine import describe  # noqa: E402
 from searchapp.ingest.decoding import load_documents  # noqa: E402
 from searchapp.ingest.formats.pdf import extract_pdf  # noqa: E402
 
 CRANFIELD = REPO_ROOT / "data" / "cranfield" / "corpus.jsonl"
-
-
-def cpu_model() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def write_pdfs(folder: Path, per_pdf: int, limit: int | None) -> int:
@@ -78,6 +67,7 @@ def time_pdfium(blobs: list[bytes]) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (median reported)")
     parser.add_argument("--per-pdf", type=int, default=1, help="abstracts per PDF")
@@ -88,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.per_pdf < 1:
         parser.error(f"--per-pdf ({args.per_pdf}) must be at least 1")
 
-    print(f"CPU: {cpu_model()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         started = time.perf_counter()

@@ -34,6 +34,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 
 import torch  # noqa: E402
 
+from benchmarks.machine import describe  # noqa: E402
 from minilm.devices import cpu_has_native_bf16  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
 
@@ -71,6 +72,7 @@ def passages(index_dir: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="timed rounds per contender")
     args = parser.parse_args(argv)

@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 
 from scale import cranfield_vectors, read_jsonl, synthetic_batches  # noqa: E402
 
+from benchmarks.machine import describe  # noqa: E402
 from searchapp.ranking.postings import Postings, save_postings  # noqa: E402
 from searchapp.ranking.searcher import SearchOptions  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
@@ -129,6 +130,7 @@ def warm_latency(index_dir: Path, queries: list[str], mode: str) -> dict[str, fl
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--sizes", default="10000,100000", help="passages per index, comma-separated"

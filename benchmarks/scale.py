@@ -34,6 +34,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `minilm` importable
 
+from benchmarks.machine import describe  # noqa: E402
 from searchapp.storage.vector_params import AUTO_THRESHOLD, plan_params  # noqa: E402
 from searchapp.storage.vectors import VectorIndex  # noqa: E402
 from searchapp.storage.vectors_file import build_vectors  # noqa: E402
@@ -279,6 +280,7 @@ def sweep(kinds: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="how many vectors")
     parser.add_argument("--kinds", default="flat,ivf,hnsw", help="comma-separated; flat always")

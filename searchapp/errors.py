@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 REBUILD_HINT = "run `search index --rebuild` to recreate it"
 
 
@@ -31,3 +33,11 @@ class BadInputError(SearchAppError):
 
 class DiskFullError(SearchAppError):
     """The disk filled up while writing; the index keeps what was committed before."""
+
+
+class IndexInterrupted(SearchAppError):
+    """Ctrl-C stopped ``search index``; ``report`` holds what was committed before it."""
+
+    def __init__(self, report: Any) -> None:  # an ingest.pipeline.IndexReport
+        super().__init__("interrupted")
+        self.report = report

@@ -5,6 +5,8 @@ The CLI and the REPL are thin layers over this class.
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +19,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from minilm.variants import DEFAULT_MODEL
-from searchapp.errors import BadInputError, CorruptIndexError, IndexNotFoundError
+from searchapp.errors import (
+    BadInputError,
+    CorruptIndexError,
+    IndexInterrupted,
+    IndexNotFoundError,
+)
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
@@ -41,6 +48,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+ROOTS_KEY = "roots"  # meta: JSON list of the paths given to add()
 OVERLAP_TOKENS = 32  # chunks of a new index repeat this much of the one before (at most 1/4)
 
 
@@ -50,7 +58,8 @@ class SearchIndex:
     ``model`` defaults to the one the index was built with (or all-MiniLM-L6-v2 for a new one);
     asking for another model on an existing index raises ``ModelMismatchError``.
     ``precision`` defaults to the one the index was built with: fp32 stays fp32, a reduced
-    one becomes ``auto`` (bf16 where this machine runs it natively), fp32 for a new index.
+    one becomes ``auto`` (bf16 where this machine runs it natively), ``auto`` for a new index
+    as for ``search index``.
     """
 
     def __init__(
@@ -63,6 +72,10 @@ class SearchIndex:
         encoder: Encoder | None = None,
     ) -> None:
         self.index_dir = resolve_index_dir(index_dir)
+        if self.index_dir.exists() and not self.index_dir.is_dir():
+            raise BadInputError(
+                f"the index folder {self.index_dir} is a file; give --index-dir a folder"
+            )
         self.device = device
         self.precision = precision
         self._model = model
@@ -118,8 +131,7 @@ class SearchIndex:
         ranks the same (benchmarks/RESULTS.md)."""
         if self.precision is not None:
             return self.precision
-        recorded = self.meta().precision
-        return "fp32" if recorded in (None, "fp32") else "auto"
+        return "fp32" if self.meta().precision == "fp32" else "auto"
 
     def _check_model(self) -> None:
         """Raise ``ModelMismatchError`` unless the encoder is the one the index was built with."""
@@ -165,11 +177,14 @@ class SearchIndex:
         on_wait: Callable[[], None] | None = None,
         progress: Progress | None = None,
         index_type: str | None = None,
+        default_excludes: bool = True,
     ) -> IndexReport:
         """Index files and folders (incrementally unless ``rebuild``).
 
         ``index_type`` (flat, ivf, hnsw or auto) is recorded in the index; ``None`` keeps the
         recorded one (auto for a new index). The vectors are rebuilt when it asks for another kind.
+        A path that no longer exists but has indexed documents has them removed. Ctrl-C stops
+        the run with what was committed kept, raising ``IndexInterrupted`` with the report.
         """
         from searchapp.ingest.pipeline import Indexer
 
@@ -177,7 +192,7 @@ class SearchIndex:
             raise BadInputError(
                 f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"
             )
-        roots = _roots(paths)
+        roots, vanished = self._roots(paths)
         with self._writing(wait=wait, on_wait=on_wait):
             if rebuild:
                 self._discard()
@@ -197,10 +212,16 @@ class SearchIndex:
             vectors = self.open_vectors()
             indexer = Indexer(store, vectors, encoder, chunking=self.chunking(), progress=progress)
             try:
-                report = indexer.run(roots, include=include, exclude=exclude)
+                report = indexer.run(
+                    roots, include=include, exclude=exclude, default_excludes=default_excludes
+                )
+                report.removed += self._remove_under(store, vectors, vanished)
+            except KeyboardInterrupt:
+                raise IndexInterrupted(indexer.report) from None
             finally:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
+                self._record_roots(store, roots)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
@@ -209,24 +230,86 @@ class SearchIndex:
             )
         return report
 
-    def remove(self, paths: Sequence[str | os.PathLike[str]]) -> int:
-        """Drop the documents at or below these paths; returns how many were removed."""
-        roots = [str(Path(p).expanduser().absolute()) for p in paths]
+    def matching(self, patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
+        """The indexed paths these name: a path names itself and everything under it (the files
+        need not exist); a glob (``*.md``, ``*/drafts/*``) is matched against the absolute path,
+        the path relative to the current folder, and the file name."""
+        paths = self.store.all_paths()
+        found: dict[str, None] = {}
+        for raw in patterns:
+            pattern = os.fspath(raw)
+            if any(c in pattern for c in "*?["):
+                cwd = os.getcwd()
+                for path in paths:
+                    names = (path, os.path.relpath(path, cwd), os.path.basename(path))
+                    if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                        found[path] = None
+                continue
+            root = str(Path(pattern).expanduser().absolute())
+            for path in paths:
+                if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+                    found[path] = None
+        return sorted(found)
+
+    def remove(self, patterns: Sequence[str | os.PathLike[str]]) -> int:
+        """Drop the documents at or below these paths, or matching these globs (``matching``);
+        returns how many paths were removed."""
         with self._writing():
             store = self.store
             vectors = self.open_vectors()  # matching the store as this writer found it
-            gone = [
-                path
-                for path in store.all_paths()
-                if any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
-            ]
-            with store.transaction():
-                removed = store.delete_documents_by_path(gone)
-            vectors.remove(np.asarray(removed, dtype=np.int64))
+            gone = self.matching(patterns)
+            self._delete(store, vectors, gone)
             save_vectors(vectors, store, self.index_dir)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
         return len(gone)
+
+    def _remove_under(self, store: Store, vectors: VectorIndex, roots: Sequence[Path]) -> int:
+        if not roots:
+            return 0
+        gone = self.matching(roots)
+        self._delete(store, vectors, gone)
+        return len(gone)
+
+    @staticmethod
+    def _delete(store: Store, vectors: VectorIndex, paths: Sequence[str]) -> None:
+        with store.transaction():
+            removed = store.delete_documents_by_path(paths)
+        vectors.remove(np.asarray(removed, dtype=np.int64))
+
+    def _roots(self, paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
+        """The paths to index, and those that are gone but still have documents indexed."""
+        if not paths:
+            raise BadInputError("give at least one file or folder to index")
+        roots, vanished = [], []
+        for raw in paths:
+            path = Path(raw).expanduser().absolute()
+            if path.exists():
+                roots.append(path)
+            elif self.exists() and self.matching([path]):
+                vanished.append(path)
+            else:
+                raise BadInputError(f"no such file or folder: {raw}")
+        return roots, vanished
+
+    @staticmethod
+    def _record_roots(store: Store, roots: Sequence[Path]) -> None:
+        """Remember the folders indexed, for ``stats`` (``search info``)."""
+        known = json.loads(store.get_meta().get(ROOTS_KEY, "[]"))
+        merged = sorted(set(known) | {str(root) for root in roots})
+        store.set_meta({ROOTS_KEY: json.dumps(merged)})
+
+    def roots(self) -> list[dict[str, Any]]:
+        """The folders and files given to ``add``, each with the documents indexed under it."""
+        store = self.store
+        paths = store.all_paths()
+        counts = store.document_counts_by_path()
+        result = []
+        for root in json.loads(store.get_meta().get(ROOTS_KEY, "[]")):
+            prefix = root.rstrip(os.sep) + os.sep
+            under = [p for p in paths if p == root or p.startswith(prefix)]
+            result.append({"path": root, "documents": sum(counts[p] for p in under)})
+        return result
 
     @contextmanager
     def _writing(
@@ -329,6 +412,7 @@ class SearchIndex:
             "vectors_params": raw.get(VECTORS_PARAMS_KEY),
             "last_indexed_at": meta.last_indexed_at,
             "schema_version": store.schema_version(),
+            "roots": self.roots(),
         }
 
     def close(self) -> None:
@@ -337,18 +421,6 @@ class SearchIndex:
         self._store = None
         self._vectors = None
         self._postings = None
-
-
-def _roots(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
-    if not paths:
-        raise BadInputError("give at least one file or folder to index")
-    roots = []
-    for raw in paths:
-        path = Path(raw).expanduser().absolute()
-        if not path.exists():
-            raise BadInputError(f"no such file or folder: {raw}")
-        roots.append(path)
-    return roots
 
 
 def _check_query(text: str) -> None:

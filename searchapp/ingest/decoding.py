@@ -248,6 +248,20 @@ def load_documents(
     return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
 
 
+# Minified or generated text: most of it on lines this long (no person writes a 5,000-character
+# line; a soft-wrapped paragraph is rarely a tenth of that), in a file at least this large.
+GENERATED_LINE_CHARS = 5000
+GENERATED_MIN_CHARS = 20_000
+
+
+def looks_generated(text: str) -> bool:
+    """Whether ``text`` is mostly very long lines (minified code, data dumps, base64)."""
+    if len(text) < GENERATED_MIN_CHARS:
+        return False
+    long_chars = sum(len(line) for line in text.split("\n") if len(line) > GENERATED_LINE_CHARS)
+    return long_chars > len(text) / 2
+
+
 def _megabytes(size: int) -> str:
     return f"{size / 1024 / 1024:.1f} MB"
 

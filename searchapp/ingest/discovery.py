@@ -29,6 +29,36 @@ VENV_NAMES = frozenset({"venv", ".venv", "env"})
 
 OnSkip = Callable[[Path, str], None]
 
+# Files that are text but not worth searching: lock files, minified or generated code, and
+# markup that is data (drawings). Excluded at every level unless --no-default-excludes.
+DEFAULT_EXCLUDES = (
+    "Cargo.lock",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lockb",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "pdm.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "go.sum",
+    "flake.lock",
+    "mix.lock",
+    "pubspec.lock",
+    "packages.lock.json",
+    "*.min.js",
+    "*.min.css",
+    "*.map",
+    "*.svg",
+    "*.pb.go",
+    "*_pb2.py",
+)
+NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
+DEFAULT_EXCLUDED = f"excluded by default: lock file or generated; {NO_DEFAULT_EXCLUDES}"
+
 
 # A chain of ignore specs that apply to a folder: (folder relative to the root, spec), outermost
 # first, so that a deeper file overrides a shallower one, as git does.
@@ -40,6 +70,7 @@ def iter_files(
     *,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    default_excludes: bool = True,
     on_skip: OnSkip | None = None,
 ) -> Iterator[Path]:
     """Yield the regular files under ``paths`` (absolute, each once), in a deterministic order.
@@ -47,16 +78,18 @@ def iter_files(
     A file named in ``paths`` is always yielded; folders are walked. ``include``/``exclude`` are
     gitignore-style globs matched against the path relative to the folder being walked
     (``*.md``, ``docs/**``); with ``include``, only matching files are kept. ``on_skip(path,
-    reason)`` hears about each entry left out for a reason a person may want to know.
+    reason)`` hears about each entry left out for a reason a person may want to know, including
+    the files ``DEFAULT_EXCLUDES`` leaves out unless ``default_excludes`` is false.
     Raises ``BadInputError`` for a path that does not exist or a pattern that cannot be parsed.
     """
     report: OnSkip = on_skip or (lambda path, reason: None)
     include_spec = _option_spec("--include", include)
     exclude_spec = _option_spec("--exclude", exclude)
+    noise = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES) if default_excludes else None
     roots = [_checked_root(Path(raw)) for raw in paths]  # fail before yielding anything
     seen: set[str] = set()
     for root in roots:
-        for path in _files_under(root, include_spec, exclude_spec, report):
+        for path in _files_under(root, include_spec, exclude_spec, noise, report):
             key = str(path)
             if key not in seen:
                 seen.add(key)
@@ -89,6 +122,7 @@ def _files_under(
     root: Path,
     include: GitIgnoreSpec | None,
     exclude: GitIgnoreSpec | None,
+    noise: GitIgnoreSpec | None,
     report: OnSkip,
 ) -> Iterator[Path]:
     try:
@@ -136,6 +170,9 @@ def _files_under(
             if _ignored(chain, rel) or _matches(exclude, rel):
                 continue
             if include is not None and not _matches(include, rel):
+                continue
+            if _matches(noise, rel):
+                report(Path(entry.path), DEFAULT_EXCLUDED)
                 continue
             if stat.S_ISREG(mode):
                 yield Path(entry.path)

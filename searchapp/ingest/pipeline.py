@@ -10,13 +10,16 @@ file's records too, even when some of them were committed).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,8 +28,9 @@ import numpy as np
 from searchapp.encoding import Encoder
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
-from searchapp.ingest.decoding import load_documents, read_bytes
-from searchapp.ingest.discovery import iter_files
+from searchapp.ingest.decoding import load_documents, looks_generated, read_bytes
+from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files
+from searchapp.ingest.formats.spans import locate
 from searchapp.storage.schema import Chunk, DocumentRow
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
@@ -48,14 +52,17 @@ class IndexReport:
     chunks: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    # Indexed documents under the roots that this run's --include/--exclude leave out: kept.
+    outside_filters: int = 0
 
 
 @dataclass
 class Progress:
-    """Callbacks the CLI uses to draw a progress bar; all optional."""
+    """Callbacks the CLI uses to draw a progress bar; all optional. Work is counted in bytes of
+    the files that have to be read and embedded (unchanged files cost none)."""
 
-    on_files: Callable[[int], None] = lambda total: None
-    on_file_done: Callable[[], None] = lambda: None
+    on_start: Callable[[int], None] = lambda total_bytes: None
+    on_file_done: Callable[[int], None] = lambda done_bytes: None
     on_chunks: Callable[[int], None] = lambda count: None
 
 
@@ -106,23 +113,45 @@ class Indexer:
         self.chunking = chunking
         self.progress = progress or Progress()
         self._open_document = -1
+        self.report = IndexReport()
+        self.default_excludes = True
+        self._interrupts = _DeferredInterrupts()
 
     def run(
-        self, roots: Sequence[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+        self,
+        roots: Sequence[Path],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        default_excludes: bool = True,
     ) -> IndexReport:
+        """Index ``roots``; ``self.report`` holds what was committed if this is interrupted.
+
+        Documents under the roots whose files are gone, or that ignore files or the default
+        excludes now leave out, are removed; those that only this run's ``include``/``exclude``
+        leave out are kept and counted in ``IndexReport.outside_filters``.
+        """
         started = time.perf_counter()
-        report = IndexReport()
+        report = self.report = IndexReport()
+        self.default_excludes = default_excludes
         known = self.store.documents_by_path()
         files = list(
             iter_files(
                 roots,
                 include=include,
                 exclude=exclude,
+                default_excludes=default_excludes,
                 on_skip=lambda p, r: report.skipped.append((str(p), r)),
             )
         )
-        self.progress.on_files(len(files))
         seen = {str(p) for p in files}
+        wanted = seen
+        if include or exclude:  # what the roots hold without this run's filters
+            wanted = {str(p) for p in iter_files(roots, default_excludes=default_excludes)}
+        report.outside_filters = sum(
+            len(rows) for path, rows in known.items() if path in wanted and path not in seen
+        )
+        self.progress.on_start(sum(_bytes_to_read(p, known.get(str(p), [])) for p in files))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_PARTS)
         stop = threading.Event()
@@ -131,7 +160,8 @@ class Indexer:
         )
         producer.start()
         try:
-            self._consume(parts, report)
+            with _DeferredInterrupts() as self._interrupts:
+                self._consume(parts, report)
         finally:
             stop.set()
             while producer.is_alive():  # unblock a producer waiting on a full queue
@@ -140,7 +170,7 @@ class Indexer:
                 except queue.Empty:
                     producer.join(0.05)
 
-        gone = [path for path in known if path not in seen and _under_any(path, roots)]
+        gone = [path for path in known if path not in wanted and _under_any(path, roots)]
         if gone:
             with self.store.transaction():
                 removed_ids = self.store.delete_documents_by_path(gone)
@@ -195,9 +225,17 @@ class Indexer:
         except SearchAppError as exc:
             yield _FileDone(key, "skipped", str(exc))
             return
+        if self.default_excludes and any(looks_generated(d.text) for d in documents):
+            yield _FileDone(key, "skipped", f"minified or generated text; {NO_DEFAULT_EXCLUDES}")
+            return
         replace = bool(rows)
         for document in documents:
-            chunks = chunk_text(document.text, count_tokens=self.count_tokens, config=self.chunking)
+            chunks = [
+                dataclasses.replace(chunk, **locate(document.spans, chunk.start_char)._asdict())
+                for chunk in chunk_text(
+                    document.text, count_tokens=self.count_tokens, config=self.chunking
+                )
+            ]
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
             for n, start in enumerate(starts):
                 piece = chunks[start : start + PART_CHUNKS]
@@ -217,7 +255,7 @@ class Indexer:
         if not documents:
             yield _FileDone(key, "skipped", "no text")
             return
-        yield _FileDone(key, "updated" if rows else "added", sha256=digest)
+        yield _FileDone(key, "updated" if rows else "added", sha256=digest, size=stat.st_size)
 
     # -- consumer (this thread) -----------------------------------------------------------------
 
@@ -246,47 +284,95 @@ class Indexer:
         added_ids: list[int] = []
         document_id = self._open_document
         offset = 0
-        with self.store.transaction():
+        with self._interrupts.deferred():  # the commit and FAISS stay in step
+            with self.store.transaction():
+                for item in window:
+                    if isinstance(item, _FileDone):
+                        if item.status == "touched":
+                            self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
+                        elif (
+                            item.status == "skipped"
+                        ):  # was text once, or vanished: drop what it was
+                            removed += self.store.delete_documents_by_path([item.path])
+                        elif item.status in ("added", "updated"):  # its last chunk is stored
+                            self.store.mark_complete(item.path, item.sha256)
+                        continue
+                    if item.replace_path:
+                        removed += self.store.delete_documents_by_path([item.path])
+                    if item.first:
+                        removed += self.store.delete_document(item.doc_id)
+                        document_id = self.store.upsert_document(
+                            doc_id=item.doc_id,
+                            path=item.path,
+                            title=item.title or None,
+                            size=item.size,
+                            mtime_ns=item.mtime_ns,
+                            sha256=None,
+                        )
+                    rows = vectors[offset : offset + len(item.chunks)]
+                    offset += len(item.chunks)
+                    added_ids += self.store.add_chunks(
+                        document_id, item.chunks, rows, first_ordinal=item.first_ordinal
+                    )
+            self._open_document = document_id  # a long document continues in the next window
+            self.vectors.remove(np.asarray(removed, dtype=np.int64))  # in step with the commit
+            if added_ids:
+                self.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
+            report.chunks += len(all_ids)
+            self.progress.on_chunks(len(all_ids))
             for item in window:
                 if isinstance(item, _FileDone):
-                    if item.status == "touched":
-                        self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
-                    elif item.status == "skipped":  # was text once, or vanished: drop what it was
-                        removed += self.store.delete_documents_by_path([item.path])
-                    elif item.status in ("added", "updated"):  # its last chunk is stored
-                        self.store.mark_complete(item.path, item.sha256)
-                    continue
-                if item.replace_path:
-                    removed += self.store.delete_documents_by_path([item.path])
-                if item.first:
-                    removed += self.store.delete_document(item.doc_id)
-                    document_id = self.store.upsert_document(
-                        doc_id=item.doc_id,
-                        path=item.path,
-                        title=item.title or None,
-                        size=item.size,
-                        mtime_ns=item.mtime_ns,
-                        sha256=None,
-                    )
-                rows = vectors[offset : offset + len(item.chunks)]
-                offset += len(item.chunks)
-                added_ids += self.store.add_chunks(
-                    document_id, item.chunks, rows, first_ordinal=item.first_ordinal
-                )
-        self._open_document = document_id  # a long document continues in the next window
-        self.vectors.remove(np.asarray(removed, dtype=np.int64))
-        if added_ids:
-            self.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
-        report.chunks += len(all_ids)
-        self.progress.on_chunks(len(all_ids))
-        for item in window:
-            if isinstance(item, _FileDone):
-                status = "unchanged" if item.status == "touched" else item.status
-                if status == "skipped":
-                    report.skipped.append((item.path, item.reason))
-                else:
-                    setattr(report, status, getattr(report, status) + 1)
-                self.progress.on_file_done()
+                    status = "unchanged" if item.status == "touched" else item.status
+                    if status == "skipped":
+                        report.skipped.append((item.path, item.reason))
+                    else:
+                        setattr(report, status, getattr(report, status) + 1)
+                    self.progress.on_file_done(item.size if status in ("added", "updated") else 0)
+
+
+def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
+    """The file's size unless its size and mtime say it is unchanged since it was indexed."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0
+    complete = bool(rows) and all(row.sha256 for row in rows)
+    if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
+        return 0
+    return stat.st_size
+
+
+class _DeferredInterrupts:
+    """Ctrl-C, held back while a window is committed: SQLite and the FAISS index stay in step,
+    and the interrupt is raised as soon as the commit is done. Elsewhere it is raised at once.
+    Only the main thread can install the handler; in other threads this does nothing."""
+
+    def __enter__(self) -> _DeferredInterrupts:
+        self._critical = self._pending = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self._critical:
+            self._pending = True
+        else:
+            raise KeyboardInterrupt
+
+    @contextmanager
+    def deferred(self) -> Iterator[None]:
+        self._critical = True
+        try:
+            yield
+        finally:
+            self._critical = False
+        if self._pending:
+            raise KeyboardInterrupt
 
 
 def _under_any(path: str, roots: Sequence[Path]) -> bool:

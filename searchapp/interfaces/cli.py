@@ -1,7 +1,8 @@
 """The ``search`` command: a thin typer layer over ``SearchIndex``.
 
-Results go to stdout; progress, warnings and errors to stderr. Every error a user can cause is one
-line on stderr and a non-zero exit; ``--debug`` shows the traceback instead.
+Results go to stdout; progress, warnings and errors to stderr. Exit status, as grep's: 0 when
+something was found (or done), 1 when a query or removal found nothing, 2 for errors and usage
+mistakes, 130 after Ctrl-C (with what was committed kept). ``--debug`` shows tracebacks.
 """
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from searchapp.errors import SearchAppError
+from searchapp.errors import IndexInterrupted, SearchAppError
 
 app = typer.Typer(
     name="search",
@@ -24,11 +26,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 # No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
 out = Console(highlight=False, soft_wrap=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-_state = {"debug": False}
+_state = {"debug": False, "interrupt_said": False}
+
+EXIT_NOTHING_FOUND, EXIT_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 
 IndexDir = Annotated[
     str | None,
@@ -39,12 +44,30 @@ IndexDir = Annotated[
     ),
 ]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
-Mode = Annotated[str, typer.Option("--mode", help="Ranking: hybrid, dense or lexical.")]
+Mode = Annotated[
+    Literal["hybrid", "dense", "lexical"],
+    typer.Option("--mode", help="Ranking: fused (hybrid), by meaning (dense) or by words (BM25)."),
+]
+Format = Literal["table", "lines", "json", "jsonl"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            number = version("searchapp")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown"
+        sys.stdout.write(f"search (searchapp) {number}\n")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version),
+    ] = False,
 ) -> None:
     _state["debug"] = debug or bool(os.environ.get("SEARCH_DEBUG"))
     root = logging.getLogger()
@@ -82,24 +105,30 @@ def index(
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
     ] = None,
+    no_default_excludes: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-excludes",
+            help="Also index lock files, minified and generated text, SVG (see README).",
+        ),
+    ] = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index over.")] = False,
     model: Annotated[
         str | None, typer.Option("--model", help="Model name or folder (new index only).")
     ] = None,
     device: Device = "auto",
     precision: Annotated[
-        str,
+        Literal["auto", "fp32", "bf16", "fp16"],
         typer.Option(
             "--precision",
-            help="auto (bf16 where the CPU or GPU computes it natively, else fp32), fp32, "
-            "bf16, fp16.",
+            help="auto: bf16 where the CPU or GPU computes it natively, else fp32.",
         ),
     ] = "auto",
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail at once if another index run holds the lock.")
     ] = False,
     index_type: Annotated[
-        str | None,
+        Literal["auto", "flat", "ivf", "hnsw"] | None,
         typer.Option(
             "--index-type",
             help="Vector index: flat (exact), ivf, hnsw, or auto (flat for small indexes, ivf "
@@ -107,30 +136,72 @@ def index(
             show_default=False,
         ),
     ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress and no summary; errors only.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every skipped file with its reason.")
+    ] = False,
 ) -> None:
-    """Index files and folders (incrementally: only changed files are embedded again)."""
+    """Index files and folders (incrementally: only changed files are embedded again).
+
+    Documents whose files are gone, or that ignore files now exclude, are removed; those that
+    only this run's --include/--exclude leave out are kept (`search remove` drops them).
+    """
     from searchapp.interfaces.progress import progress_bar
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
-    with progress_bar(err) as progress:
-        report = search_index.add(
-            paths,
-            include=include or (),
-            exclude=exclude or (),
-            rebuild=rebuild,
-            wait=not no_wait,
-            on_wait=lambda: err.print("waiting for another `search index` to finish…"),
-            progress=progress,
-            index_type=index_type,
+    with progress_bar(err, enabled=not quiet) as progress:
+        try:
+            report = search_index.add(
+                paths,
+                include=include or (),
+                exclude=exclude or (),
+                rebuild=rebuild,
+                wait=not no_wait,
+                on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+                progress=progress,
+                index_type=index_type,
+                default_excludes=not no_default_excludes,
+            )
+        except IndexInterrupted as stopped:
+            done = stopped.report
+            err.print(
+                f"interrupted: {done.added + done.updated} files ({done.chunks} chunks) were "
+                "committed before Ctrl-C; run the same command again to continue"
+            )
+            _state["interrupt_said"] = True
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    if quiet:
+        return
+    _print_skipped(report.skipped, verbose=verbose)
+    if report.outside_filters:
+        err.print(
+            f"{report.outside_filters} indexed documents under these paths do not match "
+            "--include/--exclude and were kept; `search remove PATH|GLOB` removes them"
         )
-    for path, reason in report.skipped:
-        err.print(f"[yellow]skipped[/] {escape(_one_line(path))}: {escape(_one_line(reason))}")
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks embedded in {report.seconds:.1f}s"
     )
+
+
+def _print_skipped(skipped: list[tuple[str, str]], *, verbose: bool) -> None:
+    """Each skipped file with --verbose; otherwise one line counting them by reason."""
+    if verbose:
+        for path, reason in skipped:
+            err.print(f"[yellow]skipped[/] {escape(_one_line(path))}: {escape(_one_line(reason))}")
+        return
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for _, reason in skipped:
+        kind = reason.split(";")[0].split(" (")[0]
+        reasons[kind] = reasons.get(kind, 0) + 1
+    counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
+    err.print(f"{len(skipped)} files skipped ({escape(_one_line(counts))}); --verbose lists them")
 
 
 @app.command()
@@ -150,10 +221,22 @@ def query(
     ] = 0,
     mode: Mode = "hybrid",
     device: Device = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON array of hits.")] = False,
+    output: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            help="table (default on a terminal), lines (path:line: score text, the default in "
+            "a pipe), json (one array) or jsonl (one hit per line).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    files_only: Annotated[
+        bool, typer.Option("-l", "--files-with-matches", help="Print only the matching paths.")
+    ] = False,
 ) -> None:
-    """Search the index and print ranked passages."""
-    from searchapp.interfaces.render import hits_json, print_hits, print_passage
+    """Search the index and print ranked passages (exit 1 when nothing matches)."""
+    from searchapp.interfaces.render import print_results
     from searchapp.ranking.searcher import SearchOptions
     from searchapp.search_index import SearchIndex
 
@@ -164,13 +247,48 @@ def query(
     )
     search_index = SearchIndex(index_dir, device=device)
     hits = search_index.search(text, options)
-    if as_json:
-        sys.stdout.write(hits_json(hits) + "\n")
-        return
-    print_hits(out, hits, text, show_fused=mode == "hybrid")
-    if context > 0:
-        for hit in hits:
-            print_passage(out, hit, search_index.context(hit, context), text)
+    chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
+    print_results(
+        out,
+        hits,
+        text,
+        output=chosen,
+        files_only=files_only,
+        show_fused=mode == "hybrid",
+        context=(lambda hit: search_index.context(hit, context)) if context > 0 else None,
+    )
+    if not hits:
+        raise typer.Exit(EXIT_NOTHING_FOUND)
+
+
+@app.command()
+def remove(
+    patterns: Annotated[
+        list[str],
+        typer.Argument(
+            help="Indexed paths (a folder removes what lies under it; the files need not "
+            "exist) or globs matched against paths and file names ('*.lock', '*/drafts/*')."
+        ),
+    ],
+    index_dir: IndexDir = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Print what would be removed; change nothing.")
+    ] = False,
+) -> None:
+    """Remove documents from the index (exit 1 when nothing matched)."""
+    from searchapp.search_index import SearchIndex
+
+    search_index = SearchIndex(index_dir)
+    paths = search_index.matching(patterns)
+    if not paths:
+        err.print("nothing indexed matches; `search info` lists what is indexed")
+        raise typer.Exit(EXIT_NOTHING_FOUND)
+    if not dry_run:
+        search_index.remove(paths)
+    for removed in paths:
+        sys.stdout.write(_one_line(removed) + "\n")
+    verb = "would remove" if dry_run else "removed"
+    err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")
 
 
 @app.command()
@@ -199,7 +317,10 @@ def evaluate(
     index_dir: IndexDir = None,
     mode: Annotated[
         list[str] | None,
-        typer.Option("--mode", help="hybrid, dense or lexical (repeatable; default: all three)."),
+        typer.Option(
+            "--mode",
+            help="hybrid, dense, lexical or all (repeatable; default: all three side by side).",
+        ),
     ] = None,
     top_k: Annotated[int, typer.Option("-k", help="Cutoff for nDCG and MRR.")] = 10,
     depth: Annotated[int, typer.Option("--depth", help="Cutoff for recall and MAP.")] = 100,
@@ -212,7 +333,8 @@ def evaluate(
     from searchapp.ranking.searcher import MODES, SearchOptions
     from searchapp.search_index import SearchIndex
 
-    modes = list(dict.fromkeys(mode or MODES))
+    asked = [name for m in (mode or ["all"]) for name in (MODES if m == "all" else [m])]
+    modes = list(dict.fromkeys(asked))
     for name in modes:
         SearchOptions(mode=name)  # validates the name
     if top_k < 1 or depth < 1:
@@ -226,19 +348,14 @@ def evaluate(
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
         return
-    table = Table(
-        title=f"{len(query_texts)} queries, {search_index.stats()['documents']} documents"
-    )
+    documents = search_index.stats()["documents"]
+    table = Table(title=f"{len(query_texts)} queries, {documents} documents")
     table.add_column("mode")
     metric_names = [k for k in next(iter(results.values())) if "@" in k]
     for metric in metric_names:
-        table.add_column(
-            metric.replace("ndcg", "nDCG")
-            .replace("mrr", "MRR")
-            .replace("recall", "Recall")
-            .replace("map", "MAP"),
-            justify="right",
-        )
+        name, _, cutoff = metric.partition("@")
+        label = {"ndcg": "nDCG", "mrr": "MRR", "recall": "Recall", "map": "MAP"}[name]
+        table.add_column(f"{label}@{cutoff}", justify="right")
     table.add_column("queries", justify="right")
     for name, row in results.items():
         table.add_row(name, *(f"{row[m]:.4f}" for m in metric_names), str(row["queries"]))
@@ -258,7 +375,7 @@ def info(
     index_dir: IndexDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the index: model, documents, chunks, sizes on disk, last indexed."""
+    """Show the index: model, indexed folders, documents, chunks, sizes on disk."""
     import json
 
     from searchapp.search_index import SearchIndex
@@ -267,12 +384,24 @@ def info(
     if as_json:
         sys.stdout.write(json.dumps(stats) + "\n")
         return
+    rows: list[tuple[str, str]] = []
+    for key, value in stats.items():
+        if key == "roots":
+            for n, root in enumerate(value):
+                shown = f"{root['path']} ({root['documents']} documents)"
+                rows.append(("indexed" if n == 0 else "", shown))
+            continue
+        shown = _human_bytes(value) if key.endswith("_bytes") else str(value)
+        rows.append((key.replace("_", " "), shown))
+    if not out.is_terminal:  # a pipe: "key: value" lines, never cut
+        for key, shown in rows:
+            sys.stdout.write(f"{key or ' ' * 7}: {_one_line(shown)}\n")
+        return
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
-    table.add_column()
-    for key, value in stats.items():
-        shown = _human_bytes(value) if key.endswith("_bytes") else str(value)
-        table.add_row(key.replace("_", " "), escape(_inert(shown)))
+    table.add_column(overflow="fold")
+    for key, shown in rows:
+        table.add_row(key, escape(_inert(shown)))
     out.print(table)
 
 
@@ -339,27 +468,29 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
+    _state["interrupt_said"] = False
     debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
     try:
-        command.main(args=args, prog_name="search", standalone_mode=False)
+        code = command.main(args=args, prog_name="search", standalone_mode=False)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(130)
+        code = exc.exit_code
+    except typer.Abort:  # Ctrl-D at a prompt
+        code = EXIT_INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
         if type(exc).__name__ == "NoArgsIsHelpError":
-            command.main(args=["--help"], prog_name="search", standalone_mode=False)
+            sys.stdout.write(exc.format_message().rstrip("\n") + "\n")
             sys.exit(0)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         sys.stderr.write(f"error: {' '.join(message.split())}\n")
-        sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        code = EXIT_INTERRUPTED
     except (SearchAppError, ValueError, OSError) as exc:
         if debug:
             raise
         message = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"error: {_inert(message)}\n")
-        sys.exit(1)
+        sys.exit(EXIT_ERROR)
+    if code == EXIT_INTERRUPTED and not _state.get("interrupt_said"):
+        sys.stderr.write("interrupted\n")
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,4 +1,8 @@
-"""A rich progress bar for `search index` on a terminal; silent when stderr is not a TTY."""
+"""A rich progress bar for `search index` on a terminal; silent when stderr is not a TTY.
+
+Work is counted in bytes of the files to read and embed (files unchanged since the last run cost
+nothing), so the time left follows what costs time; the rate shown is chunks embedded a second.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from contextlib import contextmanager
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
+    DownloadColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
@@ -18,20 +22,20 @@ from searchapp.ingest.pipeline import Progress as IndexProgress
 
 
 @contextmanager
-def progress_bar(console: Console) -> Iterator[IndexProgress | None]:
-    if not console.is_terminal:
+def progress_bar(console: Console, *, enabled: bool = True) -> Iterator[IndexProgress | None]:
+    if not enabled or not console.is_terminal:
         yield None
         return
     bar = Progress(
         TextColumn("[bold]indexing"),
         BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files · {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
+        DownloadColumn(),
+        TextColumn("· {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
         TimeRemainingColumn(),
         console=console,
         transient=True,
     )
-    task = bar.add_task("files", total=None, chunks=0, rate="–")
+    task = bar.add_task("bytes", total=None, chunks=0, rate="–")
     state = {"chunks": 0}
 
     def on_chunks(count: int) -> None:
@@ -42,7 +46,7 @@ def progress_bar(console: Console) -> Iterator[IndexProgress | None]:
 
     with bar:
         yield IndexProgress(
-            on_files=lambda total: bar.update(task, total=total),
-            on_file_done=lambda: bar.advance(task),
+            on_start=lambda total: bar.update(task, total=max(total, 1)),
+            on_file_done=lambda done: bar.advance(task, done),
             on_chunks=on_chunks,
         )

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -67,25 +67,106 @@ def passage_text(text: str, query: str, *, max_chars: int | None = 600) -> Text:
     return rendered
 
 
-def hits_table(hits: Sequence[Hit], query: str, *, show_fused: bool = False) -> Table:
+def _names_a_unit(section: str) -> bool:
+    """A section that is the unit itself (a notebook cell, a slide) rather than a heading."""
+    kind, _, number = section.partition(" ")
+    return kind in ("cell", "slide") and number.isdigit()
+
+
+def location(hit: Hit) -> str:
+    """Where a hit is, as a person or an editor looks it up: ``path:line`` for text,
+    ``paper.pdf p.12`` for a page, ``nb.ipynb cell 7`` for a cell or slide, and
+    ``corpus.jsonl #id`` for a record of a JSONL corpus (whose lines are the record's)."""
+    path = display_path(hit.path)
+    if hit.doc_id != hit.path:
+        return f"{path} #{hit.doc_id}"
+    if hit.page is not None:
+        return f"{path} p.{hit.page}"
+    if hit.section and _names_a_unit(hit.section):
+        return f"{path} {hit.section}"
+    return f"{path}:{hit.start_line}"
+
+
+def hits_table(
+    hits: Sequence[Hit], query: str, *, show_fused: bool = False, width: int = 100
+) -> Table:
+    """The hits as a table ``width`` columns wide; the ``where`` column is never wrapped: a path
+    too long for it loses its start (``…/deep/file.md:12``)."""
+    fit = max(24, width - 60)  # what the "where" column may take; the passage gets the rest
     table = Table(show_lines=True, expand=True)
     table.add_column("#", justify="right", style="bold", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     if show_fused:
         table.add_column("fused", justify="right", no_wrap=True)
-    table.add_column("where", style="cyan", overflow="fold", max_width=40)
+    table.add_column("where", style="cyan", no_wrap=True)  # path:line is never broken
     table.add_column("passage", ratio=1)
     for hit in hits:
-        if hit.doc_id == hit.path:
-            where = Text(inert(f"{display_path(hit.path)}:{hit.start_line}"))
-        else:  # a record of a JSONL corpus: its id says where; line numbers are the record's
-            where = Text(inert(display_path(hit.path)))
-            where.append(f" #{inert(hit.doc_id)}", style="bold")
+        where = Text(_shortened_path(inert(location(hit)), fit))
+        if hit.section and not _names_a_unit(hit.section):
+            where.append(f"\n{_shortened('§ ' + inert(hit.section), fit)}", style="dim")
+        for other in hit.also[:3]:
+            where.append(
+                f"\n{_shortened('also in ' + inert(display_path(other)), fit)}", style="dim"
+            )
+        if len(hit.also) > 3:
+            where.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
         row = [str(hit.rank), f"{hit.score:.3f}"]
         if show_fused:
             row.append("" if hit.fused_rank is None else str(hit.fused_rank))
         table.add_row(*row, where, passage_text(hit.text, query))
     return table
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+
+
+def _shortened_path(where: str, limit: int) -> str:
+    """``where`` in ``limit`` characters by dropping leading folders (``…/file.md:12``); the file
+    name and what follows it are always kept whole, however long."""
+    if len(where) <= limit or "/" not in where:
+        return where
+    folders, _, name = where.rpartition("/")
+    keep = limit - len(name) - 2  # room for "…/"
+    return f"…{folders[-keep:]}/{name}" if keep > 0 else f"…/{name}"
+
+
+def hit_line(hit: Hit, *, max_chars: int = 240) -> str:
+    """One hit as one grep-like line: ``path:line: score  text`` (the text on one line)."""
+    text = " ".join(hit.text.split())
+    if len(text) > max_chars:
+        text = text[:max_chars].rstrip() + " …"
+    return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
+
+
+def print_results(
+    console: Console,
+    hits: Sequence[Hit],
+    query: str,
+    *,
+    output: str,
+    files_only: bool = False,
+    show_fused: bool = False,
+    context: Callable[[Hit], str] | None = None,
+) -> None:
+    """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths."""
+    stream = console.file
+    if files_only:
+        for path in dict.fromkeys(hit.path for hit in hits):
+            stream.write(inert(display_path(path)).replace("\n", "\\n") + "\n")
+    elif output == "json":
+        stream.write(hits_json(hits) + "\n")
+    elif output == "jsonl":
+        for hit in hits:
+            stream.write(hits_json([hit])[1:-1] + "\n")
+    elif output == "lines":
+        for hit in hits:
+            stream.write(hit_line(hit) + "\n")
+    else:
+        print_hits(console, hits, query, show_fused=show_fused)
+        for hit in hits if context is not None else ():
+            print_passage(console, hit, context(hit), query)
+    stream.flush()
 
 
 def print_hits(
@@ -94,7 +175,7 @@ def print_hits(
     if not hits:
         console.print(Text("no matches", style="dim"))
         return
-    console.print(hits_table(hits, query, show_fused=show_fused))
+    console.print(hits_table(hits, query, show_fused=show_fused, width=console.width))
 
 
 def hits_json(hits: Sequence[Hit]) -> str:

@@ -16,12 +16,15 @@ from searchapp.storage.paths import user_data_dir
 
 HELP = """\
 Type a query and press Enter. Commands:
-  :k N        show N hits per query
-  :mode M     ranking: hybrid, dense or lexical
-  :json       toggle JSON output
-  :open N     show hit N of the last query in full, with its surrounding lines
-  :help       this help
-  :quit       leave (Ctrl-D too; Ctrl-C cancels the line)"""
+  :k N         show N hits per query
+  :mode M      ranking: hybrid, dense or lexical
+  :path GLOB   only documents whose path matches GLOB (:path alone: all documents)
+  :per-doc N   passages per document
+  :json        toggle JSON output
+  :open N      show hit N of the last query in full, with its surrounding lines
+  :settings    show the settings above
+  :help        this help
+  :quit        leave (Ctrl-D too; Ctrl-C cancels the line or the running query)"""
 
 
 @dataclass
@@ -32,6 +35,8 @@ class Repl:
     k: int = 10
     mode: str = "hybrid"
     as_json: bool = False
+    path_glob: str | None = None
+    per_doc: int = 1
     last: list[Hit] = field(default_factory=list)
     last_query: str = ""
 
@@ -47,6 +52,8 @@ class Repl:
                 self.err.print()  # cancel the line, keep the session
                 continue
             except EOFError:
+                if interactive:
+                    self.err.print()  # leave the shell's prompt on a line of its own
                 break
             if not interactive and line == "":
                 break
@@ -65,10 +72,14 @@ class Repl:
             self._query(line)
         except SearchAppError as exc:
             self.err.print(f"[red]error:[/] {escape(inert(str(exc)))}")
+        except KeyboardInterrupt:
+            self.err.print("cancelled")
         return True
 
     def _query(self, text: str) -> None:
-        options = SearchOptions(k=self.k, mode=self.mode)
+        options = SearchOptions(
+            k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc
+        )
         self.last, self.last_query = self.index.search(text, options), text
         if self.as_json:
             self.out.file.write(hits_json(self.last) + "\n")
@@ -87,12 +98,28 @@ class Repl:
             if not arg.isdigit() or int(arg) < 1:
                 raise SearchAppError(f":k needs a positive number, not {arg!r}")
             self.k = int(arg)
+            self._said(f"{self.k} hits per query")
         elif name == "mode":
             if arg not in MODES:
                 raise SearchAppError(f":mode must be one of {', '.join(MODES)}, not {arg!r}")
             self.mode = arg
+            self._said(f"ranking: {self.mode}")
+        elif name == "path":
+            self.path_glob = arg or None
+            self._said(f"only paths matching {arg}" if arg else "all documents")
+        elif name == "per-doc":
+            if not arg.isdigit() or int(arg) < 1:
+                raise SearchAppError(f":per-doc needs a positive number, not {arg!r}")
+            self.per_doc = int(arg)
+            self._said(f"{self.per_doc} passages per document at most")
         elif name == "json":
             self.as_json = not self.as_json
+            self._said(f"JSON output {'on' if self.as_json else 'off'}")
+        elif name == "settings":
+            self._said(
+                f"k {self.k}, mode {self.mode}, path {self.path_glob or '(all)'}, "
+                f"per-doc {self.per_doc}, json {'on' if self.as_json else 'off'}"
+            )
         elif name == "open":
             if not arg.isdigit() or not 1 <= int(arg) <= len(self.last):
                 raise SearchAppError(f":open needs a hit number from 1 to {len(self.last)}")
@@ -101,6 +128,9 @@ class Repl:
         else:
             raise SearchAppError(f"unknown command :{name}; type :help")
         return True
+
+    def _said(self, setting: str) -> None:
+        self.err.print(escape(inert(setting)), style="dim")
 
     def _enable_history(self) -> None:
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +38,9 @@ class Hit:
     fused_rank: int | None = None
     start_char: int = 0
     end_char: int = 0
+    page: int | None = None  # the page the passage starts on, for formats with pages (PDF)
+    section: str | None = None  # its heading path, notebook cell or chapter, when known
+    also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,9 @@ class Hit:
             "chunk_id": self.chunk_id,
             "start_line": self.start_line,
             "end_line": self.end_line,
+            "page": self.page,
+            "section": self.section,
+            "also": list(self.also),
             "text": self.text,
         }
 
@@ -153,6 +159,8 @@ class Searcher:
             ranked = [r for r in ranked if r[1] >= options.min_score]
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
+        by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
+        also: dict[int, dict[str, None]] = {}
         # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
         # batch usually holds the k hits and the rest of the candidates are never read.
         batch = 2 * options.k
@@ -163,14 +171,24 @@ class Searcher:
                 chunk = chunks.get(chunk_id)
                 if chunk is None or not _path_matches(chunk, options.path_glob):
                     continue
-                if per_doc.get(chunk.doc_id, 0) >= options.per_doc:
+                copy_of = by_text.get(chunk.text)
+                if copy_of is not None:
+                    if chunk.path != hits[copy_of].path:
+                        also.setdefault(copy_of, {})[chunk.path] = None
                     continue
+                if len(hits) == options.k or per_doc.get(chunk.doc_id, 0) >= options.per_doc:
+                    continue  # full: the rest of this batch is read for copies only
                 per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+                by_text[chunk.text] = len(hits)
                 hits.append(_hit(len(hits) + 1, score, fused_rank, chunk))
-                if len(hits) == options.k:
-                    return hits
+            if len(hits) == options.k:
+                break
             batch = min(4 * batch, 4096)
-        return hits
+        return _with_copies(hits, also)
+
+
+def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]:
+    return [replace(hit, also=tuple(also[n])) if n in also else hit for n, hit in enumerate(hits)]
 
 
 def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
@@ -199,4 +217,6 @@ def _hit(rank: int, score: float, fused_rank: int | None, chunk: StoredChunk) ->
         fused_rank=fused_rank,
         start_char=chunk.start_char or 0,
         end_char=chunk.end_char or 0,
+        page=chunk.page,
+        section=chunk.section,
     )

@@ -42,6 +42,8 @@ class Chunk:
     end_char: int
     start_line: int
     end_line: int
+    page: int | None = None  # 1-based page it starts on (PDF); None for formats without pages
+    section: str | None = None  # "Install > Linux", "cell 7", a chapter; None when there is none
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,8 @@ class StoredChunk:
     end_char: int | None
     start_line: int | None
     end_line: int | None
+    page: int | None = None
+    section: str | None = None
 
 
 def m001_initial(db: sqlite_utils.Database) -> None:
@@ -98,9 +102,16 @@ def m002_term_counts(db: sqlite_utils.Database) -> None:
     db.execute("CREATE VIRTUAL TABLE chunks_vocab USING fts5vocab(chunks_fts, 'row')")
 
 
+def m003_chunk_locations(db: sqlite_utils.Database) -> None:
+    """Where a chunk starts inside its document beyond lines: its page and section."""
+    db.execute("ALTER TABLE chunks ADD COLUMN page INTEGER")
+    db.execute("ALTER TABLE chunks ADD COLUMN section TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
+    m003_chunk_locations,
 )
 
 

@@ -257,7 +257,8 @@ class Store:
             for position, (chunk, vector) in enumerate(zip(chunks, vectors)):
                 cursor = self._conn.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, start_char, end_char, "
-                    "start_line, end_line, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "start_line, end_line, page, section, embedding) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
                         first_ordinal + position,
@@ -266,6 +267,8 @@ class Store:
                         chunk.end_char,
                         chunk.start_line,
                         chunk.end_line,
+                        chunk.page,
+                        chunk.section,
                         vector.tobytes(),
                     ),
                 )
@@ -338,6 +341,13 @@ class Store:
         return grouped
 
     @guarded
+    def document_counts_by_path(self) -> dict[str, int]:
+        """How many documents each path holds (a JSONL file holds one per record)."""
+        return dict(
+            self._conn.execute("SELECT path, count(*) FROM documents GROUP BY path").fetchall()
+        )
+
+    @guarded
     def all_paths(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
 
@@ -401,7 +411,7 @@ class Store:
             row[0]: StoredChunk(*row)
             for row in self._conn.execute(
                 "SELECT c.id, c.document_id, d.doc_id, d.path, d.title, c.ordinal, c.text, "
-                "c.start_char, c.end_char, c.start_line, c.end_line "
+                "c.start_char, c.end_char, c.start_line, c.end_line, c.page, c.section "
                 "FROM chunks c JOIN documents d ON d.id = c.document_id "
                 "WHERE c.id IN (SELECT value FROM json_each(?))",
                 (json.dumps(wanted),),

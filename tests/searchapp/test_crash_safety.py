@@ -305,3 +305,56 @@ def test_sigkill_at_random_moments_loses_nothing(
         f"pace {pace:.1f}s: {kills} kills ({after_commits} after a commit), {completed} "
         f"runs finished; temporary files left: {leftovers}"
     )
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_random_moments_exits_130_and_keeps_the_index_consistent(
+    tmp_path, cranfield, encoder
+) -> None:
+    """SIGINT, unlike SIGKILL, lets `search index` save what it committed: after each one the
+    FAISS file already agrees with SQLite (no reader has to rebuild it), stderr holds one line,
+    and the exit status is 130."""
+    rng = random.Random(SEED + 1)
+    folder, index_dir = tmp_path / "docs", tmp_path / "idx"
+    cranfield.write_files(folder, 0, 160)
+    common = [str(folder), "--index-dir", str(index_dir), "--device", "cpu", "--precision", "fp32"]
+    small_window = [sys.executable, "-c", SMALL_WINDOW_BOOT, "16", "index", *common]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    started = time.monotonic()
+    first = subprocess.run(
+        [*small_window, "--include", "doc1?.txt"], capture_output=True, text=True, env=env
+    )
+    pace = time.monotonic() - started  # starting Python and loading the model, mostly
+    assert first.returncode == 0, first.stderr
+    check_agreement(index_dir)
+
+    outcomes = []
+    for round_ in range(6):
+        delay = pace * rng.uniform(0.5, 1.6)
+        process = subprocess.Popen(
+            small_window, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        try:
+            process.wait(timeout=delay)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+        lines = err.strip().splitlines()
+        outcomes.append((round(delay, 2), process.returncode, lines[-1:] if lines else []))
+        assert process.returncode in (0, 130), (round_, err)
+        if process.returncode == 130:
+            assert len(lines) == 1 and lines[0].startswith("interrupted"), err
+        check_agreement(index_dir)  # as the interrupted run left it, before any reader
+        if round_ % 2:
+            for path in sorted(folder.glob("doc*.txt"))[round_ * 7 :][:3]:
+                path.write_text(path.read_text("utf-8") + "\nAn added sentence.\n", "utf-8")
+    print(outcomes)
+    assert sum(code == 130 for _, code, _ in outcomes) >= 3, outcomes
+    assert any("committed" in " ".join(line) for _, code, line in outcomes if code == 130)
+
+    final = subprocess.run(small_window, capture_output=True, text=True, env=env, timeout=300)
+    assert final.returncode == 0, final.stderr
+    check_agreement(index_dir)
+    reference = tmp_path / "reference"
+    SearchIndex(reference, encoder=encoder).add([folder])
+    assert_same_index(index_dir, reference, encoder)

@@ -9,17 +9,18 @@ what ``pdf.extract_pdf`` would. A worker that dies or overruns is killed, the fi
 reason, and the next PDF starts a new worker. Where no worker can be started (or on Windows, whose
 pipes ``select`` cannot wait on), extraction runs in-process.
 
-The protocol: length-prefixed pickles over the worker's stdin and stdout (the worker's own fd 1
-is pointed at stderr, so nothing PDFium prints can corrupt it). Only this module's own child
-sends the pickles it reads.
+The protocol: length-prefixed messages over the worker's stdin and stdout (the worker's own fd 1
+is pointed at stderr, so nothing PDFium prints can corrupt it): a request is the file's name as
+a JSON string and then its bytes; a reply is JSON. Nothing is unpickled: a worker that a hostile
+PDF took over can at worst send wrong text.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import logging
 import os
-import pickle
 import select
 import signal
 import struct
@@ -67,15 +68,16 @@ class PdfWorker:
             process = self._started()
             deadline = time.monotonic() + self.seconds
             try:
-                _write_message(process.stdin, pickle.dumps((name, data)))
-                reply = pickle.loads(_read_message(process.stdout, deadline))
+                _write_message(process.stdin, json.dumps(name).encode())
+                _write_message(process.stdin, data)
+                reply = json.loads(_read_message(process.stdout, deadline))
             except _Overran:
                 self._stop()
                 raise NotTextError(
                     f"PDF text extraction took over {self.seconds:g} s (WORKER_SECONDS) and was "
                     "stopped; repair the PDF or save it again to index it"
                 ) from None
-            except (OSError, EOFError, ValueError, pickle.UnpicklingError):
+            except (OSError, EOFError, ValueError):  # json's errors are ValueErrors
                 code = self._stop()
                 raise NotTextError(
                     f"PDFium crashed on this PDF (worker exit code {code}); repair it or save it "
@@ -85,9 +87,9 @@ class PdfWorker:
         for warning in warnings:
             logger.warning("%s", warning)
         if kind == "skip":
-            raise NotTextError(payload)
+            raise NotTextError(str(payload))
         title, text, spans = payload
-        return LocatedText(title, text, tuple(Span(*span) for span in spans))
+        return LocatedText(str(title), str(text), tuple(Span(*span) for span in spans))
 
     def close(self) -> None:
         with self._lock:
@@ -162,7 +164,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
     try:
         while True:
             try:
-                name, data = pickle.loads(_read_message(requests, None))
+                name = json.loads(_read_message(requests, None))
+                data = _read_message(requests, None)
             except EOFError:
                 return
             warnings.messages = []
@@ -175,7 +178,7 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             except Exception as exc:  # reported as a skip, as the in-process path does
                 reason = f"PDF whose text could not be extracted ({type(exc).__name__}: {exc})"
                 reply = ("skip", reason, warnings.messages)
-            _write_message(replies, pickle.dumps(reply))
+            _write_message(replies, json.dumps(reply).encode())
     finally:
         package_logger.removeHandler(warnings)
 

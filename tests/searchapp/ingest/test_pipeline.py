@@ -132,7 +132,7 @@ def test_remove_drops_documents_below_a_path(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("recorded", "asked", "used"),
     [
-        (None, None, "fp32"),  # a new index
+        (None, None, "auto"),  # a new index: as `search index` does
         ("fp32", None, "fp32"),
         ("bf16", None, "auto"),  # bf16 where native, else fp32
         ("fp16", None, "auto"),  # built on a GPU, queried on whatever this is

@@ -1,0 +1,373 @@
+"""Everyday use: removal, pipes and exit codes, noise, progress, REPL and help details.
+
+The CLI runs in-process with the fake encoder (``fake_model``): these tests are about what the
+command does with files, streams and exit codes, not about ranking quality.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from searchapp.ingest.pipeline import Progress
+from searchapp.interfaces.render import print_results
+from searchapp.ranking.searcher import Hit
+from searchapp.search_index import SearchIndex
+from tests.searchapp.cli_runner import run_cli as run
+from tests.searchapp.conftest import FakeEncoder
+
+REPO = Path(__file__).resolve().parents[3]
+LINE = re.compile(r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<score>-?\d\.\d{3})  (?P<text>.+)$")
+
+
+@pytest.fixture()
+def fake_model(monkeypatch) -> FakeEncoder:
+    """`search` commands in this process embed with a fake 64-token word encoder."""
+    from minilm import SentenceEncoder
+
+    encoder = FakeEncoder(dim=32, max_length=64)
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    return encoder
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, "utf-8")
+    return root
+
+
+DOCS = {
+    "notes/wings.md": "Wing lift grows with the angle of attack until the flow separates.\n",
+    "notes/heat.md": "Heat transfer at hypersonic speed heats the leading edge.\n",
+    "drafts/plan.txt": "A plan for the wind tunnel tests of the new wing.\n",
+    "old/archive.txt": "Archived minutes of the meeting about boundary layers.\n",
+}
+
+
+@pytest.fixture()
+def indexed(tmp_path: Path, fake_model, capsys) -> tuple[Path, Path]:
+    docs = write(tmp_path / "docs", DOCS)
+    index_dir = tmp_path / "idx"
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0, err
+    return docs, index_dir
+
+
+def indexed_paths(index_dir: Path) -> list[str]:
+    search_index = SearchIndex(index_dir)
+    try:
+        return search_index.store.all_paths()
+    finally:
+        search_index.close()
+
+
+# -- removal ----------------------------------------------------------------------------------
+
+
+def test_remove_by_path_glob_and_dry_run(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    before = indexed_paths(index_dir)
+    code, out, err = run(capsys, "remove", "*.md", "--dry-run", "--index-dir", str(index_dir))
+    assert code == 0 and "would remove 2 paths" in err
+    assert sorted(out.split()) == sorted(p for p in before if p.endswith(".md"))
+    assert indexed_paths(index_dir) == before  # a dry run changes nothing
+
+    code, out, err = run(capsys, "remove", str(docs / "drafts"), "--index-dir", str(index_dir))
+    assert code == 0 and out.split() == [str(docs / "drafts" / "plan.txt")]
+    assert indexed_paths(index_dir) == [p for p in before if "/drafts/" not in p]
+
+    code, out, err = run(capsys, "remove", "nothing-like-this", "--index-dir", str(index_dir))
+    assert code == 1 and out == "" and "nothing indexed matches" in err
+
+
+def test_a_deleted_folder_can_be_removed_or_reindexed_away(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    for path in (docs / "old").iterdir():
+        path.unlink()
+    (docs / "old").rmdir()
+    code, _, err = run(capsys, "index", str(docs / "old"), "--index-dir", str(index_dir))
+    assert code == 0, err
+    assert "1 removed" in err
+    assert not any("/old/" in p for p in indexed_paths(index_dir))
+    code, _, err = run(capsys, "index", str(docs / "old"), "--index-dir", str(index_dir))
+    assert code == 2 and "no such file or folder" in err  # nothing indexed there any more
+
+
+def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    before = indexed_paths(index_dir)
+    args = ["index", str(docs), "--include", "*.md", "--index-dir", str(index_dir)]
+    code, _, err = run(capsys, *args)
+    assert code == 0
+    assert indexed_paths(index_dir) == before
+    assert "2 indexed documents under these paths do not match --include/--exclude" in err
+    (docs / ".searchignore").write_text("drafts/\n", "utf-8")  # an ignore file does remove
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0 and "1 removed" in err
+    assert str(docs / "drafts" / "plan.txt") not in indexed_paths(index_dir)
+
+
+def test_info_lists_the_indexed_roots(indexed, capsys, tmp_path) -> None:
+    docs, index_dir = indexed
+    other = write(tmp_path / "more", {"a.txt": "another folder of notes\n"})
+    assert run(capsys, "index", str(other), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "info", "--json", "--index-dir", str(index_dir))
+    roots = {r["path"]: r["documents"] for r in json.loads(out)["roots"]}
+    assert roots == {str(docs): len(DOCS), str(other): 1}
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert f"{other} (1 documents)" in out
+
+
+# -- pipes and exit codes ---------------------------------------------------------------------
+
+
+def test_piped_output_is_one_grep_like_line_per_hit(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    code, out, _ = run(capsys, "query", "wing lift", "-k", "3", "--index-dir", str(index_dir))
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3
+    parsed = [LINE.match(line) for line in lines]
+    assert all(parsed), lines
+    code, json_out, _ = run(
+        capsys, "query", "wing lift", "-k", "3", "--json", "--index-dir", str(index_dir)
+    )
+    hits = json.loads(json_out)
+    for match, hit in zip(parsed, hits, strict=True):
+        assert (docs.parent / match["path"]).resolve() == Path(hit["path"]) or Path(
+            match["path"]
+        ) == Path(hit["path"])
+        assert int(match["line"]) == hit["start_line"]
+        assert float(match["score"]) == pytest.approx(hit["score"], abs=5e-4)
+
+
+def test_jsonl_and_files_with_matches(indexed, capsys) -> None:
+    _, index_dir = indexed
+    args = ["query", "wing", "-k", "4", "--index-dir", str(index_dir)]
+    code, out, _ = run(capsys, *args, "--format", "jsonl")
+    objects = [json.loads(line) for line in out.splitlines()]
+    code, array, _ = run(capsys, *args, "--format", "json")
+    assert objects == json.loads(array) and len(objects) == 4
+    code, out, _ = run(capsys, *args, "-l")
+    paths = out.splitlines()
+    assert len(paths) == len(set(paths)) == 4
+    assert all(Path(p).name in {Path(o["path"]).name for o in objects} for p in paths)
+
+
+def test_exit_status_follows_grep(indexed, capsys) -> None:
+    _, index_dir = indexed
+    found = run(capsys, "query", "wing", "--index-dir", str(index_dir))
+    nothing = run(
+        capsys, "query", "zebra", "--mode", "lexical", "--index-dir", str(index_dir), "--json"
+    )
+    usage = run(capsys, "query", "wing", "-k", "many", "--index-dir", str(index_dir))
+    bad_mode = run(capsys, "query", "wing", "--mode", "fuzzy", "--index-dir", str(index_dir))
+    assert (found[0], nothing[0], usage[0], bad_mode[0]) == (0, 1, 2, 2)
+    assert json.loads(nothing[1]) == []
+    assert "'fuzzy' is not one of 'hybrid', 'dense', 'lexical'" in bad_mode[2]
+
+
+def test_the_table_uses_the_width_and_never_breaks_the_location(tmp_path) -> None:
+    deep = "/".join(["folder"] * 12) + "/a_rather_long_file_name.md"
+    hit = Hit(1, 0.5, f"/{deep}", f"/{deep}", 1, 12345, 12346, "word " * 200, section="A > B")
+    for width in (80, 160):
+        console = Console(file=open(tmp_path / f"{width}.txt", "w"), width=width, emoji=False)
+        print_results(console, [hit], "word", output="table")
+        console.file.close()
+        rendered = (tmp_path / f"{width}.txt").read_text().splitlines()
+        assert max(len(line) for line in rendered) == width
+        assert any("a_rather_long_file_name.md:12345" in line for line in rendered)
+
+
+# -- noise ------------------------------------------------------------------------------------
+
+
+NOISE = {
+    "Cargo.lock": "[[package]]\nname = 'serde'\n",
+    "web/package-lock.json": '{"lockfileVersion": 3}\n',
+    "web/app.min.js": "var a=1;\n",
+    "web/logo.svg": "<svg><path d='M0 0'/></svg>\n",
+    "web/bundle.js": ("x" * 6000 + "\n") * 5,
+    "README.md": "The project explains wing lift.\n",
+}
+
+
+def test_lock_files_and_generated_text_are_left_out_by_default(
+    tmp_path, fake_model, capsys
+) -> None:
+    docs = write(tmp_path / "repo", NOISE)
+    index_dir = tmp_path / "idx"
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0
+    assert indexed_paths(index_dir) == [str(docs / "README.md")]
+    summary = [line for line in err.splitlines() if "skipped (" in line]
+    assert summary == [
+        "5 files skipped (excluded by default: lock file or generated: 4, minified or "
+        "generated text: 1); --verbose lists them"
+    ]
+    code, _, err = run(
+        capsys, "index", str(docs), "--index-dir", str(index_dir), "--no-default-excludes", "-v"
+    )
+    assert code == 0 and not [line for line in err.splitlines() if line.startswith("skipped")]
+    assert len(indexed_paths(index_dir)) == len(NOISE)
+
+
+def test_copies_of_a_passage_show_once(tmp_path, fake_model, capsys) -> None:
+    text = "Chapter one: the wing and its lift in a slipstream.\n"
+    docs = write(tmp_path / "book", {"a/ch1.md": text, "b/ch1.md": text, "c.md": "other\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "query", "wing lift", "--json", "--index-dir", str(index_dir))
+    hits = json.loads(out)
+    assert [h["text"] for h in hits].count(text.strip()) == 1
+    first = next(h for h in hits if h["text"] == text.strip())
+    assert {first["path"], *first["also"]} == {str(docs / "a/ch1.md"), str(docs / "b/ch1.md")}
+
+
+def test_quiet_and_verbose(tmp_path, fake_model, capsys) -> None:
+    docs = write(tmp_path / "repo", NOISE)
+    (docs / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
+    index_dir = tmp_path / "idx"
+    code, out, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir), "--quiet")
+    assert code == 0 and out == "" and err == ""
+    code, _, err = run(
+        capsys, "index", str(docs), "--index-dir", str(index_dir), "--rebuild", "--verbose"
+    )
+    listed = [line for line in err.splitlines() if line.startswith("skipped ")]
+    assert len(listed) == 6 and any("blob.bin: binary file" in line for line in listed)
+
+
+def test_progress_counts_the_bytes_that_need_embedding(tmp_path) -> None:
+    docs = write(tmp_path / "docs", DOCS)
+    events: dict[str, list[int]] = {"start": [], "done": []}
+    progress = Progress(
+        on_start=events["start"].append,
+        on_file_done=events["done"].append,
+        on_chunks=lambda count: None,
+    )
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs], progress=progress)
+    total = sum(len(text.encode()) for text in DOCS.values())
+    assert events["start"] == [total] and sum(events["done"]) == total
+    events["start"].clear()
+    events["done"].clear()
+    (docs / "notes/heat.md").write_text("Changed text about heat.\n", "utf-8")
+    search_index.add([docs], progress=progress)
+    assert events["start"] == [len(b"Changed text about heat.\n")]
+    assert sum(events["done"]) == events["start"][0]
+
+
+# -- the REPL ---------------------------------------------------------------------------------
+
+
+def test_repl_settings_are_confirmed_and_shown(indexed, capsys) -> None:
+    _, index_dir = indexed
+    commands = ":path *.md\n:per-doc 2\n:k 3\n:settings\nwing\n:path\n:settings\n"
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
+    assert code == 0
+    assert "only paths matching *.md" in err and "2 passages per document at most" in err
+    assert "k 3, mode hybrid, path *.md, per-doc 2, json off" in err
+    assert "k 3, mode hybrid, path (all), per-doc 2, json off" in err
+    assert "wings.md" in out and "plan.txt" not in out
+
+
+def test_ctrl_c_cancels_a_repl_query_and_the_session_goes_on(indexed, capsys, monkeypatch) -> None:
+    _, index_dir = indexed
+    calls = []
+    search = SearchIndex.search
+
+    def interrupted_once(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "search", interrupted_once)
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin="wing\nheat\n")
+    assert code == 0 and "cancelled" in err and "heat.md" in out and len(calls) == 2
+
+
+def test_ctrl_c_in_eval_exits_130_with_one_line(indexed, capsys, monkeypatch, tmp_path) -> None:
+    _, index_dir = indexed
+    import searchapp.ranking.evaluation as evaluation
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(evaluation, "evaluate_modes", interrupted)
+    queries = write(tmp_path, {"q.tsv": "1\twing\n", "qrels.tsv": "1\tx\t1\n"})
+    code, out, err = run(
+        capsys,
+        "eval",
+        "--queries",
+        str(queries / "q.tsv"),
+        "--qrels",
+        str(queries / "qrels.tsv"),
+        "--index-dir",
+        str(index_dir),
+    )
+    assert (code, out, err) == (130, "", "interrupted\n")
+
+
+# -- small things -----------------------------------------------------------------------------
+
+
+def test_bare_search_prints_the_help_once_and_version_works(capsys) -> None:
+    code, out, err = run(capsys)
+    assert code == 0 and out.count("Usage:") == 1 and "Commands:" in out
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and re.fullmatch(r"search \(searchapp\) \S+\n", out)
+
+
+def test_help_lists_choices_without_type_tags(capsys) -> None:
+    for command, choices in (
+        ("query", "hybrid|dense|lexical"),
+        ("index", "auto|fp32|bf16|fp16"),
+        ("index", "auto|flat|ivf|hnsw"),
+    ):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0 and choices in out, out
+        assert "<bool>" not in out
+
+
+def test_index_dir_that_is_a_file_is_one_clear_line(tmp_path, capsys) -> None:
+    plain = tmp_path / "file.txt"
+    plain.write_text("x", "utf-8")
+    for args in (["info"], ["query", "x"], ["index", str(tmp_path)]):
+        code, out, err = run(capsys, *args, "--index-dir", str(plain))
+        assert code == 2 and out == ""
+        assert err == f"error: the index folder {plain} is a file; give --index-dir a folder\n"
+
+
+def test_new_index_precision_is_auto_as_for_search_index(tmp_path, monkeypatch) -> None:
+    from minilm import SentenceEncoder
+
+    asked = []
+
+    def load(cls, name, **options):
+        asked.append(options["precision"])
+        return FakeEncoder()
+
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(load))
+    SearchIndex(tmp_path / "idx").add([write(tmp_path / "docs", DOCS)])
+    SearchIndex(tmp_path / "fp32", precision="fp32").add([tmp_path / "docs"])
+    assert asked == ["auto", "fp32"]
+
+
+@pytest.mark.slow
+def test_the_readme_python_snippet_runs_as_written(tmp_path) -> None:
+    readme = (REPO / "README.md").read_text("utf-8")
+    snippet = readme.split("### Python API\n\n```python\n", 1)[1].split("```", 1)[0]
+    snippet = snippet.replace("/tmp/my-index", str(tmp_path / "index"))
+    result = subprocess.run(
+        [sys.executable, "-c", snippet], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert "'documents': 1" in result.stdout and "README.md" in result.stdout
