@@ -5,6 +5,7 @@ from FTS5's own BM25 list. No model is loaded."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,9 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError
+from searchapp.ranking.lexical import K1, idf
 from searchapp.ranking.postings import Postings
-from searchapp.ranking.searcher import FUSION_DEPTH, RRF_K, Searcher, SearchOptions
+from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
 from searchapp.storage.store import ChunkRecord, Store
 from searchapp.storage.vectors import VectorIndex, build_from_store
 
@@ -37,6 +39,7 @@ class Collection:
     vectors: VectorIndex
     cosine: dict[int, float]  # chunk id -> cosine with QUERY_VECTOR
     doc: dict[int, str]  # chunk id -> doc id (= its path)
+    text: dict[int, str]  # chunk id -> text
 
     def searcher(self, *, postings: bool = True) -> Searcher:
         return Searcher(self.store, self.vectors, Postings.build(self.store) if postings else None)
@@ -49,6 +52,12 @@ class Collection:
         """FTS5's own ranking of every matching chunk, read straight from SQLite."""
         return [i for i, _ in self.store.lexical_search(query, len(self.cosine))]
 
+    def ceiling(self, query: str) -> float:
+        """(k1 + 1) * the idfs of the query's words that some chunk holds, counted here."""
+        words = [set(re.findall(r"\w+", text.lower())) for text in self.text.values()]
+        counts = [sum(w in chunk for chunk in words) for w in dict.fromkeys(query.split())]
+        return (K1 + 1) * sum(idf(n, len(words)) for n in counts if n > 0)
+
 
 def build(root: Path, documents: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> Collection:
     """Index ``(path, [(chunk text, cosine), ...])`` documents in a new store under ``root``."""
@@ -56,6 +65,7 @@ def build(root: Path, documents: Sequence[tuple[str, Sequence[tuple[str, float]]
     store = Store.open(root, create=True)
     cosine: dict[int, float] = {}
     doc: dict[int, str] = {}
+    text: dict[int, str] = {}
     with store.transaction():
         for path, chunks in documents:
             document_id = store.upsert_document(doc_id=path, path=path, title=None, size=1)
@@ -63,10 +73,11 @@ def build(root: Path, documents: Sequence[tuple[str, Sequence[tuple[str, float]]
                 ChunkRecord(text, 0, len(text), 1, 1, n) for n, (text, _) in enumerate(chunks)
             ]
             vectors = np.stack([vector_with_cosine(c, rng) for _, c in chunks])
-            for chunk_id, (_, c) in zip(store.add_chunks(document_id, records, vectors), chunks):
+            for chunk_id, (t, c) in zip(store.add_chunks(document_id, records, vectors), chunks):
                 cosine[chunk_id] = c
                 doc[chunk_id] = path
-    return Collection(store, build_from_store(store, DIM), cosine, doc)
+                text[chunk_id] = t
+    return Collection(store, build_from_store(store, DIM), cosine, doc, text)
 
 
 @pytest.fixture
@@ -88,18 +99,18 @@ def search(collection: Collection, query: str, *, postings: bool = True, **optio
     return searcher.search(query, QUERY_VECTOR, SearchOptions(**options))
 
 
-def rrf_order(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> list[int]:
-    """Equal-weight reciprocal-rank fusion of the two top-``depth`` lists, ties to the higher
-    cosine, as Cormack et al. (2009) define it."""
-    fused: dict[int, float] = {}
-    for ranking in (collection.by_cosine()[:depth], collection.bm25(query)[:depth]):
-        for rank, chunk_id in enumerate(ranking, start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+def fused_order(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> list[int]:
+    """The hybrid rule from its definition: the two top-``depth`` lists by cosine + BM25 / the
+    query's BM25 ceiling (0 for a chunk the lexical list lacks), ties to the higher cosine."""
+    bm25 = dict(collection.store.lexical_search(query, depth))
+    ceiling = collection.ceiling(query)
+    candidates = set(collection.by_cosine()[:depth]) | set(bm25)
+    fused = {i: collection.cosine[i] + bm25.get(i, 0.0) / ceiling for i in candidates}
     return sorted(fused, key=lambda i: (-fused[i], -collection.cosine[i], i))
 
 
-# Eight one-chunk documents: cosines fall with the list, the word "wing" is spread so that the
-# lexical order differs from the dense one.
+# Ten one-chunk documents: cosines fall with the list, the word "wing" (in four) is spread so
+# that the lexical order differs from the dense one.
 SMALL = [
     ("/c/a.txt", [("lift and drag of a slender body", 0.95)]),
     ("/c/b.txt", [("wing lift at low speed", 0.90)]),
@@ -109,6 +120,8 @@ SMALL = [
     ("/c/f.txt", [("wing tip vortex wing", 0.30)]),
     ("/c/g.txt", [("shock waves in a channel", 0.10)]),
     ("/c/h.txt", [("delta wing at high incidence", -0.20)]),
+    ("/c/i.txt", [("a rotating cylinder in cross flow", -0.30)]),
+    ("/c/j.txt", [("supersonic inlet design", -0.40)]),
 ]
 
 
@@ -128,7 +141,7 @@ def test_dense_mode_ranks_by_cosine_and_shows_it(make) -> None:
 @pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
 def test_lexical_mode_ranks_by_bm25_and_shows_the_cosine(make, postings) -> None:
     collection = make(SMALL)
-    hits = search(collection, "wing", mode="lexical", k=10, postings=postings)
+    hits = search(collection, "wing", mode="lexical", k=20, postings=postings)
     expected = collection.bm25("wing")
     assert [h.chunk_id for h in hits] == expected
     # Only the chunks that hold the word; three "wing"s in four words rank first.
@@ -145,37 +158,39 @@ def test_lexical_mode_without_a_match_finds_nothing(make) -> None:
 # -- hybrid -----------------------------------------------------------------------------------
 
 
-def test_hybrid_order_is_the_fusion_of_both_rankings(make) -> None:
+@pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
+def test_hybrid_order_is_the_fusion_of_both_rankings(make, postings) -> None:
     collection = make(SMALL)
-    hits = search(collection, "wing", k=8)
-    expected = rrf_order(collection, "wing")
+    hits = search(collection, "wing", k=10, postings=postings)
+    expected = fused_order(collection, "wing")
     assert [h.chunk_id for h in hits] == expected
-    assert [h.fused_rank for h in hits] == list(range(1, 9))
+    assert [h.fused_rank for h in hits] == list(range(1, 11))
     assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
-    # The fusion moves a chunk both rankers like above the dense ranking's first.
+    # The lexical part moves "wing wing wing flutter" (cosine 0.6) above a chunk of cosine 0.8.
     assert expected != collection.by_cosine()
+    assert expected.index(collection.bm25("wing")[0]) < 2
 
 
-def test_hybrid_ties_go_to_the_higher_cosine(make) -> None:
-    # x is first by cosine and second by BM25, y the other way round: the same fused score.
-    collection = make(
-        [
-            ("/t/x.txt", [("glider glider", 0.9)]),
-            ("/t/y.txt", [("glider glider glider glider", 0.8)]),
-            ("/t/z.txt", [("sailplane", 0.7)]),
-        ]
-    )
-    assert [collection.doc[i] for i in collection.bm25("glider")] == ["/t/y.txt", "/t/x.txt"]
+def test_hybrid_ignores_query_words_no_chunk_holds(make) -> None:
+    # "zeppelin" matches nothing: it neither scores nor lowers the BM25 ceiling.
+    collection = make(SMALL)
+    hits = search(collection, "wing zeppelin", k=10)
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in search(collection, "wing", k=10)]
+    assert [h.chunk_id for h in hits] != collection.by_cosine()
+
+
+def test_hybrid_ties_go_to_the_lower_chunk_id(make) -> None:
+    # Two chunks with the same text and cosine score the same in both rankers.
+    collection = make([(f"/t/{name}.txt", [("glider wing", 0.5)]) for name in "xyz"])
     hits = search(collection, "glider", k=3)
-    assert [h.path for h in hits] == ["/t/x.txt", "/t/y.txt", "/t/z.txt"]
-    assert [h.chunk_id for h in hits] == rrf_order(collection, "glider")
+    assert [h.chunk_id for h in hits] == sorted(collection.cosine)
 
 
 def test_hybrid_without_a_lexical_match_is_the_dense_ranking(make) -> None:
     collection = make(SMALL)
-    hits = search(collection, "zeppelin", k=8)
+    hits = search(collection, "zeppelin", k=10)
     assert [h.chunk_id for h in hits] == collection.by_cosine()
-    assert [h.fused_rank for h in hits] == list(range(1, 9))
+    assert [h.fused_rank for h in hits] == list(range(1, 11))
 
 
 def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> None:
@@ -188,11 +203,31 @@ def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> 
         ]
     )
     hits = search(collection, "rotor", k=150)
-    fused = rrf_order(collection, "rotor")
+    fused = fused_order(collection, "rotor")
     rest = [i for i in collection.by_cosine() if i not in set(fused)]
     assert len(fused) == FUSION_DEPTH + 10  # the dense top 100 and the ten "rotor" chunks
     assert [h.chunk_id for h in hits] == fused + rest
     assert [h.fused_rank for h in hits] == list(range(1, len(fused) + 1)) + [None] * len(rest)
+    # The lexical candidates the dense top 100 lacks show their own cosine, read from FAISS.
+    rotor = {h.chunk_id: h.score for h in hits if h.chunk_id in set(collection.bm25("rotor"))}
+    assert rotor == pytest.approx({i: collection.cosine[i] for i in rotor}) and len(rotor) == 10
+
+
+def test_hybrid_first_hits_do_not_depend_on_k(make) -> None:
+    # 300 chunks that all hold "rotor", once to five times, with cosines in another order: a
+    # larger k fetches more candidates, but each ranker still brings only its top 100 to fusion.
+    rng = np.random.default_rng(1)
+    cosines = rng.uniform(-0.5, 0.9, 300)
+    collection = make(
+        [
+            (f"/k/{n:03d}.txt", [(" ".join(["rotor"] * (1 + n % 5) + ["blade"] * 5), float(c))])
+            for n, c in enumerate(cosines)
+        ]
+    )
+    first = [h.chunk_id for h in search(collection, "rotor blade", k=10)]
+    assert first == fused_order(collection, "rotor blade")[:10]
+    for k in (50, 120, 300):
+        assert [h.chunk_id for h in search(collection, "rotor blade", k=k)][:10] == first, k
 
 
 # -- filters ----------------------------------------------------------------------------------
