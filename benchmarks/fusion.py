@@ -29,8 +29,8 @@ Rules, each over the two top-100 lists:
 
 The keyword columns are synthetic known-item queries, not judgments: for 150 documents of each
 collection drawn at random (seed 0), three distinct words of the document (letters only, longer
-than three, in 2 to 2% of the documents) drawn at random; the document is the one relevant
-answer. They stand for a user who types words remembered from one document, where BM25 is
+than three, in at least 2 and at most 2% of the documents) drawn at random; the document is the
+one relevant answer. They stand for a user who types words remembered from one document, where BM25 is
 strong and dense weak: a rule that loses them has given up what the lexical ranker is for.
 """
 

@@ -90,7 +90,16 @@ def cisi_index(tmp_path_factory) -> Path:
     """data/cisi/corpus.jsonl indexed once for this module (about a minute on 2 cores)."""
     index_dir = tmp_path_factory.mktemp("cisi-index")
     try:
-        main(["index", str(CISI / "corpus.jsonl"), "--index-dir", str(index_dir)])
+        main(
+            [
+                "index",
+                str(CISI / "corpus.jsonl"),
+                "--index-dir",
+                str(index_dir),
+                "--precision",
+                "auto",
+            ]
+        )
     except SystemExit as exc:
         assert not exc.code, f"search index failed with {exc.code}"
     return index_dir
@@ -113,7 +122,8 @@ def test_eval_on_the_76_judged_cisi_queries(cisi_index, capsys) -> None:
     results = json.loads(out)
     assert all(row["queries"] == 76 and row["skipped"] == [] for row in results.values())
     ndcg = {mode: row["ndcg@10"] for mode, row in results.items()}
-    # Reference (data/README.md): exact dense 0.4193, BM25 0.3044, equal-weight RRF 0.4136.
+    # Reference (data/README.md): exact dense 0.4193, BM25 0.3044, equal-weight RRF 0.4136;
+    # hybrid is the ceiling rule of ranking/fusion.py (0.4402 on an fp32 index).
     assert ndcg["dense"] >= 0.41
     assert ndcg["lexical"] >= 0.29
     assert ndcg["hybrid"] >= 0.43
