@@ -30,8 +30,8 @@ Rules, each over the two top-100 lists:
 The keyword columns are synthetic known-item queries, not judgments: for 150 documents of each
 collection drawn at random (seed 0), three distinct words of the document (letters only, longer
 than three, in at least 2 and at most 2% of the documents) drawn at random; the document is the
-one relevant answer. They stand for a user who types words remembered from one document, where BM25 is
-strong and dense weak: a rule that loses them has given up what the lexical ranker is for.
+one relevant answer. They stand for a user who types words remembered from one document, where
+BM25 is strong and dense weak: a rule that loses them has given up what the lexical ranker is for.
 """
 
 from __future__ import annotations
@@ -109,8 +109,8 @@ def read_candidates(
 
     index = SearchIndex(index_dir)
     ids = list(queries)
-    vectors = index.encoder.encode([queries[q] for q in ids])  # as search_many embeds them
-    searcher = Searcher(index.store, index.vectors, index.postings)
+    vectors = index.load_encoder().encode([queries[q] for q in ids])  # as search_many does
+    searcher = Searcher(index.store, index.open_vectors(), index.open_postings())
     found: dict[str, Candidates] = {}
     with index.store.snapshot():
         for qid, vector in zip(ids, vectors, strict=True):

@@ -56,7 +56,7 @@ def cli_seconds(folder: Path, index_dir: Path, precision: str) -> float:
     return time.perf_counter() - start
 
 
-def api_seconds(folder: Path, index_dir: Path, encoder) -> float:  # noqa: ANN001
+def api_seconds(folder: Path, index_dir: Path, encoder) -> float:
     search_index = SearchIndex(index_dir, encoder=encoder)
     start = time.perf_counter()
     search_index.add([folder])

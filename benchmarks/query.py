@@ -41,9 +41,9 @@ from scale import cranfield_vectors, read_jsonl, synthetic_batches  # noqa: E402
 from searchapp.ranking.postings import Postings, save_postings  # noqa: E402
 from searchapp.ranking.searcher import SearchOptions  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
-from searchapp.storage.store import ChunkRecord  # noqa: E402
+from searchapp.storage.schema import Chunk  # noqa: E402
 from searchapp.storage.vector_params import plan_params  # noqa: E402
-from searchapp.storage.vectors import (  # noqa: E402
+from searchapp.storage.vectors_file import (  # noqa: E402
     INDEX_TYPE_KEY,
     build_from_store,
     fit_vectors,
@@ -75,7 +75,7 @@ def build_index(
                     path = f"/synthetic/doc{documents:07d}.txt"
                     document_id = store.upsert_document(doc_id=path, path=path, sha256="-")
                     texts = [abstracts[source] for source in sources[at:end]]
-                    chunks = [ChunkRecord(t, 0, len(t), 1, 1, i) for i, t in enumerate(texts)]
+                    chunks = [Chunk(t, 0, len(t), 1, 1) for t in texts]
                     store.add_chunks(document_id, chunks, vectors[at:end])
                     documents += 1
     params = plan_params("auto", store.count_chunks())
@@ -112,9 +112,9 @@ def warm_latency(index_dir: Path, queries: list[str], mode: str) -> dict[str, fl
     total, embed, search = [], [], []
     for query in queries:
         start = time.perf_counter()
-        vector, _ = search_index.embed_query(query)  # search() is these two calls
+        vector = search_index._embed_queries([query])[0]  # search() is these two calls
         embedded = time.perf_counter()
-        search_index.search_vector(query, vector, options)
+        search_index._rank(query, vector, options)
         done = time.perf_counter()
         total.append(done - start)
         embed.append(embedded - start)
@@ -169,10 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows = {mode: warm_latency(index_dir, queries, mode) for mode in ("hybrid", "dense")}
             search_index = SearchIndex(index_dir)
-            kind_now = search_index.vectors.kind
+            kind_now = search_index.open_vectors().kind
             if kind_now != "flat":  # the exact baseline, measured in the same run
                 store = search_index.store
-                fit_vectors(search_index.vectors, store, index_dir, "flat")
+                fit_vectors(search_index.open_vectors(), store, index_dir, "flat")
                 store.set_meta({INDEX_TYPE_KEY: "flat"})
                 rows["hybrid, flat"] = warm_latency(index_dir, queries, "hybrid")
                 rows["dense, flat"] = warm_latency(index_dir, queries, "dense")

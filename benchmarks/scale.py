@@ -35,7 +35,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `minilm` importable
 
 from searchapp.storage.vector_params import AUTO_THRESHOLD, plan_params  # noqa: E402
-from searchapp.storage.vectors import VectorIndex, build_vectors  # noqa: E402
+from searchapp.storage.vectors import VectorIndex  # noqa: E402
+from searchapp.storage.vectors_file import build_vectors  # noqa: E402
 
 CRANFIELD = REPO_ROOT / "data" / "cranfield"
 DIM = 384

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+REBUILD_HINT = "run `search index --rebuild` to recreate it"
+
 
 class SearchAppError(Exception):
     """Base class for every error a user can cause or fix."""

@@ -24,6 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
+from searchapp.storage.schema import Chunk
+
 logger = logging.getLogger(__name__)
 
 CountTokens = Callable[[Sequence[str]], list[int]]
@@ -46,17 +48,6 @@ _WORD = re.compile(r"\S+")
 _NON_SPACE = re.compile(r"\S")
 _SPACE = re.compile(r"\s")
 _GROUP_END = re.compile(r"[\s\S]*\S(?=\s)")  # the last word end before the end position
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage: ``text == source[start_char:end_char]``; lines are 1-based and inclusive."""
-
-    text: str
-    start_char: int
-    end_char: int
-    start_line: int
-    end_line: int
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,11 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
 from searchapp.errors import SearchAppError
+from searchapp.ingest.formats.html import html_to_text, looks_like_html
+from searchapp.ingest.formats.spans import Span
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +75,17 @@ class DecodedText:
 class SourceDocument:
     """One document to chunk: a whole file, or one record of a JSONL corpus.
 
-    ``doc_id`` is the record's id for a JSONL record, else the file's absolute path.
+    ``doc_id`` is the record's id for a JSONL record, else the file's absolute path. ``spans``
+    (sorted by ``start_char``) say which page or section each stretch of ``text`` came from, for
+    formats that have them (PDF, Office, EPUB, notebooks, Markdown); ``formats.spans.locate``
+    gives the location of an offset such as a chunk's ``start_char``. Plain text has none.
     """
 
     doc_id: str
     path: Path
     title: str
     text: str
+    spans: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -204,9 +209,15 @@ def load_documents(
     """The documents in a file: its visible text, or one per record of a BEIR JSONL corpus.
 
     ``data`` is the file's content when the caller has already read it. Raises ``NotTextError``
-    (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files.
+    (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files,
+    and for documents whose text cannot be extracted (an encrypted or scanned PDF, a zip bomb).
     An empty text file gives one empty document; a JSONL corpus without good records gives [].
+    PDF, Word, PowerPoint, OpenDocument, EPUB and notebooks are told by content, Markdown by
+    name; their documents carry ``spans`` (see ``searchapp.ingest.formats``).
     """
+    # Imported here: the formats build on this module's helpers (and load PDFium only when used).
+    from searchapp.ingest.formats.dispatch import extract_binary, extract_text
+
     path = Path(path)
     if data is None:
         data = read_bytes(path, max_bytes=max_bytes)
@@ -214,17 +225,23 @@ def load_documents(
         raise NotTextError(
             f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(len(data))})", path
         )
+    doc_id = str(path.absolute())
+    located = extract_binary(data, path)
+    if located is not None:
+        return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     decoded = _decode(data)
     if decoded is None:
         raise NotTextError("binary file", path)
     text = decoded.text
-    doc_id = str(path.absolute())
     suffix = path.suffix.lower()
     if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
         return [
             SourceDocument(doc_id=record.doc_id, path=path, title=record.title, text=record.text)
             for record in iter_jsonl_records(text, path)
         ]
+    located = extract_text(text, path)
+    if located is not None:
+        return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     if suffix in HTML_SUFFIXES or looks_like_html(text):
         title, visible = html_to_text(text)
         return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]
@@ -236,133 +253,6 @@ def _megabytes(size: int) -> str:
 
 
 # -- HTML ------------------------------------------------------------------------------------
-
-_INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
-_PARAGRAPH_TAGS = frozenset(
-    {
-        "address",
-        "article",
-        "aside",
-        "blockquote",
-        "details",
-        "dialog",
-        "div",
-        "dl",
-        "fieldset",
-        "figcaption",
-        "figure",
-        "footer",
-        "form",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "header",
-        "hr",
-        "main",
-        "nav",
-        "ol",
-        "p",
-        "pre",
-        "section",
-        "summary",
-        "table",
-        "ul",
-    }
-)
-_LINE_TAGS = frozenset({"dd", "dt", "li", "option", "tr", "caption"})
-_CELL_TAGS = frozenset({"td", "th"})
-_BLANK_LINES = re.compile(r"\n{3,}")
-
-
-def looks_like_html(text: str) -> bool:
-    """Whether text starts like an HTML page (``<!doctype html`` or ``<html``)."""
-    head = text[:512].lstrip().lower()
-    return head.startswith(("<!doctype html", "<html"))
-
-
-def html_to_text(html: str) -> tuple[str, str]:
-    """(title, visible text) of an HTML page: no scripts, styles or head; block elements on
-    their own lines (blank lines between paragraphs); entities decoded; spaces collapsed."""
-    parser = _VisibleText()
-    try:
-        parser.feed(html)
-        parser.close()
-    except (AssertionError, ValueError) as exc:  # its few hard failures: keep what it read
-        logger.warning("HTML parsing stopped early (%s); keeping the text read so far", exc)
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
-    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
-    return " ".join("".join(parser.title_parts).split()), text
-
-
-class _VisibleText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title_parts: list[str] = []
-        self._hidden: dict[str, int] = {}  # open invisible elements by tag
-        self._in_title = 0
-        self._in_pre = 0
-        self._seen_title = False
-        self._pending = ""  # the strongest break asked for since the last text: "", " ", "\n"...
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            self._hidden.pop("head", None)  # <head> is often left open
-        if tag in _INVISIBLE_TAGS:
-            self._hidden[tag] = self._hidden.get(tag, 0) + 1
-        elif tag == "title":
-            self._in_title += 1
-        elif tag == "pre":
-            self._in_pre += 1
-        self._break(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self._hidden.get(tag):
-            self._hidden[tag] -= 1
-            if not self._hidden[tag]:
-                del self._hidden[tag]
-        elif tag == "title" and self._in_title:
-            self._in_title -= 1
-            self._seen_title = True
-        elif tag == "pre" and self._in_pre:
-            self._in_pre -= 1
-        if tag != "br":  # </br> is read as <br> by browsers, but one is enough here
-            self._break(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self._break(tag)  # <br/>; a self-closed <script/> hides nothing
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title and not self._seen_title:
-            self.title_parts.append(data)
-            return
-        if self._hidden:
-            return
-        if not self._in_pre:
-            data = data.replace("\n", " ")
-        if data.strip():
-            self.parts.append(self._pending)
-            self._pending = ""
-        self.parts.append(data)
-
-    def _break(self, tag: str) -> None:
-        if self._hidden:
-            return
-        if tag == "br":  # each <br> counts
-            self.parts.append(self._pending + "\n")
-            self._pending = ""
-        elif tag in _PARAGRAPH_TAGS:
-            self._pending = "\n\n"
-        elif tag in _LINE_TAGS:
-            self._pending = max(self._pending, "\n", key=len)
-        elif tag in _CELL_TAGS:
-            self._pending = max(self._pending, " ", key=len)
-
-
-# -- JSONL corpora ---------------------------------------------------------------------------
 
 
 def is_beir_jsonl(text: str) -> bool:

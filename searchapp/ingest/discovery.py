@@ -15,7 +15,6 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
@@ -31,41 +30,9 @@ VENV_NAMES = frozenset({"venv", ".venv", "env"})
 OnSkip = Callable[[Path, str], None]
 
 
-@dataclass(frozen=True)
-class Skipped:
-    """A path that was found but not indexed, and why."""
-
-    path: Path
-    reason: str
-
-
-@dataclass
-class Discovery:
-    """Every file to index, and every path skipped on the way (see ``discover``)."""
-
-    files: list[Path] = field(default_factory=list)
-    skipped: list[Skipped] = field(default_factory=list)
-
-
 # A chain of ignore specs that apply to a folder: (folder relative to the root, spec), outermost
 # first, so that a deeper file overrides a shallower one, as git does.
 _Chain = tuple[tuple[str, GitIgnoreSpec], ...]
-
-
-def discover(
-    paths: Sequence[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
-) -> Discovery:
-    """Collect ``iter_files`` into a list of files and a list of skips."""
-    result = Discovery()
-    result.files = list(
-        iter_files(
-            paths,
-            include=include,
-            exclude=exclude,
-            on_skip=lambda path, reason: result.skipped.append(Skipped(path, reason)),
-        )
-    )
-    return result
 
 
 def iter_files(

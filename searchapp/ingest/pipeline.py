@@ -22,11 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from searchapp.encoding import Encoder
 from searchapp.errors import SearchAppError
-from searchapp.ingest.chunking import Chunk, ChunkingConfig, chunk_text
+from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import load_documents, read_bytes
 from searchapp.ingest.discovery import iter_files
-from searchapp.storage.store import DocumentRow, Store
+from searchapp.storage.schema import Chunk, DocumentRow
+from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -35,17 +37,6 @@ PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bound
 WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progress steps)
 BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
 QUEUE_PARTS = 16  # how far the producer may run ahead
-
-
-class Encoder:
-    """What the indexer needs of ``minilm.SentenceEncoder`` (a fake serves in tests)."""
-
-    max_length: int
-    dim: int
-
-    def embed_many(self, ids: Sequence[Sequence[int]], *, batch_size: int) -> np.ndarray:
-        """Rows in input order, unit norm."""
-        ...  # pragma: no cover
 
 
 @dataclass
@@ -104,16 +95,14 @@ class Indexer:
         vectors: VectorIndex,
         encoder: Encoder,
         *,
-        tokenize: Callable[[Sequence[str]], list[list[int]]],
-        count_tokens: Callable[[Sequence[str]], list[int]],
         chunking: ChunkingConfig,
         progress: Progress | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
         self.encoder = encoder
-        self.tokenize = tokenize
-        self.count_tokens = count_tokens
+        self.tokenize = encoder.tokenizer.encode_ids
+        self.count_tokens = encoder.tokenizer.count_tokens
         self.chunking = chunking
         self.progress = progress or Progress()
         self._open_document = -1

@@ -61,11 +61,11 @@ class _StderrHandler(logging.StreamHandler):
         super().__init__(sys.stderr)
 
     @property  # type: ignore[override]
-    def stream(self):  # noqa: ANN201
+    def stream(self):
         return sys.stderr
 
     @stream.setter
-    def stream(self, value) -> None:  # noqa: ANN001
+    def stream(self, value) -> None:
         pass
 
     def format(self, record: logging.LogRecord) -> str:
@@ -163,14 +163,7 @@ def query(
         k=top_k, mode=mode, min_score=min_score, path_glob=path, per_doc=per_doc
     )
     search_index = SearchIndex(index_dir, device=device)
-    vector, tokens = search_index.embed_query(text)
-    limit = search_index.encoder.max_length
-    if tokens > limit:
-        err.print(
-            f"[yellow]warning:[/] the query is {tokens} tokens; only the first {limit} "
-            "(the model's limit) were used"
-        )
-    hits = search_index.search_vector(text, vector, options)
+    hits = search_index.search(text, options)
     if as_json:
         sys.stdout.write(hits_json(hits) + "\n")
         return
@@ -215,8 +208,7 @@ def evaluate(
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
     import json
 
-    from searchapp.ranking.evaluation import evaluate as score_run
-    from searchapp.ranking.evaluation import read_qrels, read_queries
+    from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
     from searchapp.ranking.searcher import MODES, SearchOptions
     from searchapp.search_index import SearchIndex
 
@@ -228,25 +220,15 @@ def evaluate(
     query_texts = read_queries(queries)
     judgments = read_qrels(qrels)
     search_index = SearchIndex(index_dir)
-    ids = list(query_texts)
-    results = {}
-    for name in modes:
-        options = SearchOptions(k=max(top_k, depth), mode=name, per_doc=1)
-        hits = search_index.search_many([query_texts[q] for q in ids], options)
-        run = {qid: [hit.doc_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
-        report = score_run(run, judgments, ks=(top_k, depth))
-        results[name] = {
-            f"ndcg@{top_k}": report.metrics[f"ndcg@{top_k}"],
-            f"mrr@{top_k}": report.metrics[f"mrr@{top_k}"],
-            f"recall@{depth}": report.metrics[f"recall@{depth}"],
-            f"map@{depth}": report.metrics[f"map@{depth}"],
-            "queries": report.n_queries,
-            "skipped": [{"query": q, "reason": r} for q, r in report.skipped],
-        }
+    results = evaluate_modes(
+        search_index.search_many, query_texts, judgments, modes, k=top_k, depth=depth
+    )
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
         return
-    table = Table(title=f"{len(ids)} queries, {search_index.stats()['documents']} documents")
+    table = Table(
+        title=f"{len(query_texts)} queries, {search_index.stats()['documents']} documents"
+    )
     table.add_column("mode")
     metric_names = [k for k in next(iter(results.values())) if "@" in k]
     for metric in metric_names:

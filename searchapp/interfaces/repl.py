@@ -69,13 +69,7 @@ class Repl:
 
     def _query(self, text: str) -> None:
         options = SearchOptions(k=self.k, mode=self.mode)
-        vector, tokens = self.index.embed_query(text)
-        if tokens > self.index.encoder.max_length:
-            self.err.print(
-                f"[yellow]warning:[/] the query is {tokens} tokens; only the first "
-                f"{self.index.encoder.max_length} were used"
-            )
-        self.last, self.last_query = self.index.search_vector(text, vector, options), text
+        self.last, self.last_query = self.index.search(text, options), text
         if self.as_json:
             self.out.file.write(hits_json(self.last) + "\n")
             self.out.file.flush()

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from searchapp.errors import BadInputError
+from searchapp.ranking.searcher import Hit, SearchOptions
 
 Judgments = Mapping[str, int]  # doc id -> gain
 Qrels = dict[str, dict[str, int]]  # query id -> doc id -> gain
@@ -162,6 +163,41 @@ def evaluate(
 
 # ---------------------------------------------------------------------------------------------
 # Reading queries and judgments
+
+
+def evaluate_modes(
+    search_many: Callable[[list[str], SearchOptions], list[list[Hit]]],
+    queries: Mapping[str, str],
+    qrels: Qrels,
+    modes: Sequence[str],
+    *,
+    k: int = 10,
+    depth: int = 100,
+) -> dict[str, dict[str, object]]:
+    """nDCG@k, MRR@k, recall@depth and MAP@depth of each ranking mode, ranking documents by
+    their best passage (``per_doc=1``). ``search_many`` is ``SearchIndex.search_many``.
+
+    Returns mode -> metric name -> value, with ``queries`` (how many were scored) and
+    ``skipped`` (``{"query", "reason"}`` for each query left out).
+    """
+    if isinstance(k, bool) or isinstance(depth, bool) or k < 1 or depth < 1:
+        raise BadInputError(f"-k ({k}) and --depth ({depth}) must be positive")
+    options = {mode: SearchOptions(k=max(k, depth), mode=mode, per_doc=1) for mode in modes}
+    ids = list(queries)
+    results: dict[str, dict[str, object]] = {}
+    for mode in dict.fromkeys(modes):
+        hits = search_many([queries[q] for q in ids], options[mode])
+        run = {qid: [hit.doc_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
+        report = evaluate(run, qrels, ks=(k, depth))
+        results[mode] = {
+            f"ndcg@{k}": report.metrics[f"ndcg@{k}"],
+            f"mrr@{k}": report.metrics[f"mrr@{k}"],
+            f"recall@{depth}": report.metrics[f"recall@{depth}"],
+            f"map@{depth}": report.metrics[f"map@{depth}"],
+            "queries": report.n_queries,
+            "skipped": [{"query": q, "reason": r} for q, r in report.skipped],
+        }
+    return results
 
 
 def _lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:

@@ -1,4 +1,4 @@
-"""BM25 exactly as SQLite FTS5's ``bm25()`` computes it, so the postings file and FTS5 agree.
+"""Lexical ranking: BM25 exactly as SQLite FTS5's ``bm25()`` computes it, and FTS5 as a ranker.
 
 FTS5 (``fts5_aux.c``) scores a row as the sum, over the query's phrases in query order, of
 
@@ -12,9 +12,14 @@ on float64, so their scores equal FTS5's bit for bit (``tests/searchapp/ranking/
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+
+from searchapp.errors import BadInputError
+from searchapp.storage.schema import FTS_TOKENIZER
+from searchapp.storage.store import Store
 
 K1 = 1.2
 B = 0.75
@@ -41,9 +46,113 @@ def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int)
     """Drop the terms in half the rows or more ("the", "of"), from ``COMMON_TERMS_FROM`` rows on.
 
     FTS5 weighs such a term 1e-6 (``IDF_FLOOR``), next to 1-10 for a useful one: it moves no
-    ranking but for ties, yet scoring it visits most of the index (at 100k chunks, 150 ms of
-    FTS5 or 2 ms of postings per query).
+    ranking but for ties, yet scoring it visits most of the index (benchmarks/RESULTS.md).
     """
     if rows < COMMON_TERMS_FROM:
         return list(terms)
     return [term for term in terms if 2 * df(term) < rows]
+
+
+MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query
+_WORD = re.compile(r"\w+")
+
+
+def fts_query(text: str | Sequence[str]) -> str:
+    """Any user text (or its terms) as a safe FTS5 query: each word quoted, joined by OR."""
+    if isinstance(text, str):
+        text = list(dict.fromkeys(_WORD.findall(text)))[:MAX_QUERY_TOKENS]
+    return " OR ".join('"' + token.replace('"', '""') + '"' for token in text)
+
+
+class Lexicon:
+    """The store's FTS5 index as a ranker: query terms, term counts and BM25 ranking.
+
+    The postings file (``postings.py``) answers the same queries faster; this is the source it
+    is built from and the ranker used while it is stale. Keep one per store: it caches term
+    counts per store generation and creates its temporary tables once per connection.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._counted: tuple[int, int] | None = None  # (generation, chunk count)
+        self._term_counts: dict[str, int] = {}  # chunks holding each term, this generation
+        self._query_tables = False  # query_tokens' temp tables exist in this connection
+
+    def query_tokens(self, text: str) -> list[str]:
+        """The distinct terms FTS5 makes of ``text`` (folded, accents removed), in order, at most
+        ``MAX_QUERY_TOKENS``: what a lexical query can match, whatever the text holds.
+
+        FTS5's own tokenizer does it, on a one-row table in the connection's temp schema, so a
+        query's terms are spelled exactly as the index's.
+        """
+        if not text.strip():
+            return []
+        if not self._query_tables:
+            self.store.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_text "
+                f"USING fts5(text, tokenize='{FTS_TOKENIZER}')"
+            )
+            self.store.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms "
+                "USING fts5vocab(temp, query_text, 'instance')"
+            )
+            self._query_tables = True
+        self.store.execute("INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (text,))
+        try:
+            rows = self.store.rows("SELECT term FROM temp.query_terms ORDER BY offset")
+            return list(dict.fromkeys(row[0] for row in rows))[:MAX_QUERY_TOKENS]
+        finally:
+            self.store.execute("DELETE FROM temp.query_text")
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Chunks matching any term of ``query``, best BM25 first, as ``(chunk_id, score)``.
+
+        FTS5 scores every chunk that matches; ``Postings.search`` gives the same list from a
+        file, faster. ``score`` is ``-bm25()``, so higher is better, like vector scores.
+        """
+        if k < 1:
+            raise BadInputError(f"k ({k}) must be at least 1")
+        terms = self.query_tokens(query)
+        if terms:
+            terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
+        if not terms:
+            return []
+        rows = self.store.rows(
+            "SELECT rowid, bm25(chunks_fts) AS bm25_score FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY bm25_score, rowid LIMIT ?",
+            (fts_query(terms), k),
+        )
+        return [(int(chunk_id), -float(bm25)) for chunk_id, bm25 in rows]
+
+    def document_frequency(self, term: str) -> int:
+        """How many chunks hold ``term`` (an FTS5 term, as ``query_tokens`` spells it)."""
+        self._chunk_count_now()
+        if term not in self._term_counts:
+            rows = self.store.rows("SELECT doc FROM chunks_vocab WHERE term = ?", (term,))
+            self._term_counts[term] = rows[0][0] if rows else 0
+        return self._term_counts[term]
+
+    def _chunk_count_now(self) -> int:
+        """The number of chunks, counted once per generation (count(*) reads the whole table);
+        a new generation also forgets the term counts of the one before."""
+        generation = self.store.generation()
+        if self._counted is None or self._counted[0] != generation:
+            self._counted = (generation, self.store.count_chunks())
+            self._term_counts = {}
+        return self._counted[1]
+
+    def term_instances(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Every FTS5 term with the chunk id of each of its occurrences (ascending, int64).
+
+        Read inside ``Store.snapshot`` to see one state. The postings file is built from this.
+        """
+        self.store.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms "
+            "USING fts5vocab(main, chunks_fts, 'instance')"
+        )
+        # One text per term, joined in C: 10x faster than a Python row per occurrence.
+        rows = self.store.iter_rows(
+            "SELECT term, group_concat(doc, ' ') FROM temp.chunk_terms GROUP BY term"
+        )
+        for term, joined in rows:
+            yield term, np.fromstring(joined, dtype=np.int64, sep=" ")

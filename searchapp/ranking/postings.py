@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import bisect
 import json
-import logging
 import mmap
 import os
 import struct
@@ -33,12 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.errors import CorruptIndexError, IndexLockedError
-from searchapp.ranking.lexical import idf, informative_terms, term_weights
+from searchapp.errors import REBUILD_HINT, CorruptIndexError
+from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weights
+from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
-from searchapp.storage.store import REBUILD_HINT, Store
-
-logger = logging.getLogger(__name__)
+from searchapp.storage.store import Store
 
 POSTINGS_NAME = "postings.bin"
 MAGIC = b"searchapp-postings-1\n"
@@ -96,7 +94,7 @@ class Postings:
 
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best chunks for FTS5 ``terms`` as ``(chunk_id, score)``, best first, ties by
-        id: what ``Store.lexical_search`` returns for the same terms."""
+        id: what ``Lexicon.search`` returns for the same terms."""
         terms = informative_terms(terms, self.document_frequency, self.rows)
         scores = np.zeros(len(self.ids))
         for term in terms:  # in query order, as FTS5 adds its phrases up
@@ -122,7 +120,7 @@ class Postings:
             rows = store.count_chunks()
             ids = store.chunk_ids()
             names, term_rows, term_tf = [], [], []
-            for term, occurrences in store.term_instances():
+            for term, occurrences in Lexicon(store).term_instances():
                 first = np.flatnonzero(np.r_[True, occurrences[1:] != occurrences[:-1]])
                 names.append(term.encode("utf-8"))
                 term_rows.append(np.searchsorted(ids, occurrences[first]).astype(np.int32))
@@ -221,46 +219,28 @@ def save_postings(postings: Postings, index_dir: Path) -> None:
     postings.save(Path(index_dir) / POSTINGS_NAME)
 
 
+def _stale(postings: Postings, store: Store, generation: int) -> str | None:
+    if postings.generation == generation and postings.rows == store.count_chunks():
+        return None
+    return f"{POSTINGS_NAME} is of generation {postings.generation}, the store {generation}"
+
+
+POSTINGS_FILE: DerivedFile[Postings] = DerivedFile(
+    name=POSTINGS_NAME,
+    what="the lexical postings",
+    load=Postings.load,
+    stale=_stale,
+    build=Postings.build,
+    save=lambda postings, store, index_dir, generation: save_postings(postings, index_dir),
+    build_unsaved=False,  # FTS5 answers lexical queries meanwhile, the same ranking
+)
+
+
 def open_postings(
-    store: Store, index_dir: Path, *, holds_writer_lock: bool = False
+    store: Store, index_dir: Path, *, writer: WriterLock | None = None
 ) -> Postings | None:
     """The postings file matching the store, rebuilt (and saved) when missing, stale or damaged;
-    ``None`` while a writer is running and the file is stale: FTS5 then answers. The writer
-    calls it when it is done (``holds_writer_lock``): a run that changed nothing costs a load.
-
-    A reader rebuilds only when it can take the writer lock, so it never saves a file that an
-    interleaving writer's save would make stale under a newer generation.
-    """
-    path = Path(index_dir) / POSTINGS_NAME
-    with store.snapshot():
-        generation, rows = store.generation(), store.count_chunks()
-        try:
-            postings = Postings.load(path)
-        except (CorruptIndexError, OSError) as exc:
-            postings, reason = None, str(exc)
-        else:
-            reason = f"{path} is missing"
-        if postings is not None:
-            if postings.generation == generation and postings.rows == rows:
-                return postings
-            reason = f"{path} is of generation {postings.generation}, the store {generation}"
-    log = logger.info if rows else logger.debug
-    if holds_writer_lock:  # the writer's own save: its caller reports a failure
-        log("rebuilding %s: %s", path.name, reason)
-        postings = Postings.build(store)
-        save_postings(postings, index_dir)
-        return postings
-    try:
-        with WriterLock(Path(index_dir), wait=False):
-            log("rebuilding %s: %s", path.name, reason)
-            postings = Postings.build(store)
-            try:
-                save_postings(postings, index_dir)
-            except OSError as exc:
-                logger.warning("could not save the rebuilt postings to %s: %s", path, exc)
-            return postings
-    except IndexLockedError:
-        logger.debug("a writer is running: FTS5 answers lexical queries until it saves %s", path)
-    except OSError as exc:  # a folder this user cannot write: no writer can run there either
-        logger.warning("cannot rebuild %s (%s); FTS5 answers lexical queries", path, exc)
-    return None
+    ``None`` while another process writes and the file is stale: FTS5 then answers. The writer
+    calls it, passing its ``writer`` lock, when it is done: a run that changed nothing costs a
+    load."""
+    return open_derived(POSTINGS_FILE, store, index_dir, writer=writer)

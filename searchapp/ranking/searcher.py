@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
-from searchapp.ranking.lexical import idf
+from searchapp.ranking.lexical import Lexicon, idf
 
 if TYPE_CHECKING:
     from searchapp.ranking.postings import Postings
@@ -61,7 +61,6 @@ class SearchOptions:
     min_score: float | None = None
     path_glob: str | None = None
     per_doc: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -78,11 +77,16 @@ class Searcher:
     """Ranks stored chunks for a query vector and its text."""
 
     def __init__(
-        self, store: Store, vectors: VectorIndex, postings: Postings | None = None
+        self,
+        store: Store,
+        vectors: VectorIndex,
+        postings: Postings | None = None,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
         self.postings = postings  # FTS5 ranks lexically without them, the same but slower
+        self.lexicon = lexicon or Lexicon(store)  # keep one per store: it caches term counts
 
     def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         if not query.strip():
@@ -135,8 +139,8 @@ class Searcher:
         """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""
         postings = self.postings
         if postings is not None and postings.generation == self.store.generation():
-            return postings.search(self.store.query_tokens(query), k)
-        return self.store.lexical_search(query, k)
+            return postings.search(self.lexicon.query_tokens(query), k)
+        return self.lexicon.search(query, k)
 
     def _bm25_ceiling(self, query: str) -> float:
         """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the
@@ -145,8 +149,8 @@ class Searcher:
         if postings is not None and postings.generation == self.store.generation():
             frequency, rows = postings.document_frequency, postings.rows
         else:
-            frequency, rows = self.store.document_frequency, self.store.count_chunks()
-        counts = [frequency(term) for term in self.store.query_tokens(query)]
+            frequency, rows = self.lexicon.document_frequency, self.store.count_chunks()
+        counts = [frequency(term) for term in self.lexicon.query_tokens(query)]
         return bm25_ceiling(idf(df, rows) for df in counts if df > 0)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:

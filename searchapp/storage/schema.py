@@ -1,17 +1,21 @@
-"""The index database's rows and schema: row dataclasses, migrations, and safe FTS5 queries."""
+"""The index database's rows and schema: row dataclasses and the migrations that make the tables."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime, timezone
+from pathlib import Path
 
 import sqlite_utils
 
-MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query
+from searchapp.errors import REBUILD_HINT, CorruptIndexError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION_KEY = "schema_version"
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # chunks' and queries' words: folded, no accents
-_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -29,18 +33,10 @@ class DocumentRow:
 
 
 @dataclass(frozen=True)
-class ChunkRecord:
-    """A chunk as the indexer hands it in; any object with these attributes will do."""
+class Chunk:
+    """A passage of a document: ``text == source[start_char:end_char]``; lines are 1-based and
+    inclusive. The chunker makes them and the store keeps them in document order."""
 
-    text: str
-    start_char: int
-    end_char: int
-    start_line: int
-    end_line: int
-    ordinal: int
-
-
-class ChunkLike(Protocol):
     text: str
     start_char: int
     end_char: int
@@ -108,13 +104,61 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
 )
 
 
-def query_terms(text: str) -> list[str]:
-    """The distinct words of any user text, at most ``MAX_QUERY_TOKENS``."""
-    return list(dict.fromkeys(_WORD.findall(text)))[:MAX_QUERY_TOKENS]
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def fts_query(text: str | Sequence[str]) -> str:
-    """Turn any user text (or its terms) into a safe FTS5 query: each word quoted as a string,
-    joined by OR."""
-    tokens = query_terms(text) if isinstance(text, str) else list(text)
-    return " OR ".join('"' + token.replace('"', '""') + '"' for token in tokens)
+def schema_version(db: sqlite_utils.Database) -> int:
+    """The number of migrations applied (0 for a new, empty database)."""
+    if not db["_migrations"].exists():
+        return 0
+    return db.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
+
+
+def migrate(db: sqlite_utils.Database, path: Path, *, create: bool) -> None:
+    """Apply the migrations ``db`` lacks, each in its own transaction, as ``llm`` does.
+
+    Refuses a database newer than this code, and an empty one unless ``create``.
+    """
+    version = schema_version(db)
+    if version > len(MIGRATIONS):
+        raise CorruptIndexError(
+            f"{path} has schema version {version}, newer than this searchapp understands "
+            f"({len(MIGRATIONS)}); upgrade searchapp or {REBUILD_HINT}"
+        )
+    if version == 0 and not create:
+        raise CorruptIndexError(f"{path} is empty or not a search index; {REBUILD_HINT}")
+    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        _apply(db, path, number, migration)
+
+
+def _apply(
+    db: sqlite_utils.Database,
+    path: Path,
+    number: int,
+    migration: Callable[[sqlite_utils.Database], None],
+) -> None:
+    conn = db.conn
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS _migrations "
+            "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        if schema_version(db) < number:  # else another process applied it while we waited
+            logger.info("applying migration %s to %s", migration.__name__, path)
+            migration(db)
+            conn.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, migration.__name__, _now()),
+            )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (SCHEMA_VERSION_KEY, str(number)),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

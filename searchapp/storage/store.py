@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import sqlite3
@@ -16,35 +15,21 @@ import numpy as np
 import sqlite_utils
 
 from searchapp.errors import (
+    REBUILD_HINT,
     BadInputError,
     CorruptIndexError,
     DiskFullError,
     IndexLockedError,
     IndexNotFoundError,
     ModelMismatchError,
-    SearchAppError,
 )
-from searchapp.ranking.lexical import informative_terms
-from searchapp.storage.schema import (  # noqa: F401 - re-exported: the store's row types live there
-    FTS_TOKENIZER,
-    MAX_QUERY_TOKENS,
-    MIGRATIONS,
-    ChunkLike,
-    ChunkRecord,
-    DocumentRow,
-    StoredChunk,
-    fts_query,
-    m001_initial,
-    m002_term_counts,
-    query_terms,
-)
+from searchapp.storage.schema import Chunk, DocumentRow, StoredChunk, migrate, schema_version
+from searchapp.storage.sqlite_errors import guarded, named_error
 
 logger = logging.getLogger(__name__)
 
 DB_NAME = "index.db"
-REBUILD_HINT = "run `search index --rebuild` to recreate it"
 GENERATION_KEY = "generation"  # bumped by every committed transaction that changed chunks
-SCHEMA_VERSION_KEY = "schema_version"
 _F = TypeVar("_F", bound=Callable[..., Any])
 _SELECT_DOCUMENTS_BY = {
     "path": "SELECT id FROM documents WHERE path IN (SELECT value FROM json_each(?))",
@@ -62,41 +47,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None:
-    """The project's error for SQLite's "locked", "full" and "damaged" failures; None for the
-    rest."""
-    name, text = getattr(exc, "sqlite_errorname", "") or "", str(exc).lower()
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        return IndexLockedError(
-            f"{path} is locked by another process writing to it; wait for it to finish and retry"
-        )
-    if name.startswith("SQLITE_FULL") or "disk is full" in text:
-        return DiskFullError(
-            f"{path}: the disk is full ({exc}); free some space and run the command again "
-            "(the index keeps what was committed before)"
-        )
-    corrupt = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
-    if name.startswith(corrupt) or "malformed" in text or "not a database" in text:
-        return CorruptIndexError(f"{path} is damaged ({exc}); {REBUILD_HINT}")
-    return None
-
-
-def _guarded(method: _F) -> _F:
-    """Raise the project's named errors for SQLite's lock and corruption errors."""
-
-    @functools.wraps(method)
-    def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            error = _named_error(self.path, exc)
-            if error is None:
-                raise
-            raise error from exc
-
-    return wrapper  # type: ignore[return-value]
-
-
 class Store:
     """An index folder's ``index.db``; open with :meth:`Store.open`, write inside transactions."""
 
@@ -106,9 +56,6 @@ class Store:
         self._conn = db.conn
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._chunks_changed = False
-        self._counted: tuple[int, int] | None = None  # (generation, chunk count)
-        self._term_counts: dict[str, int] = {}  # chunks holding each term, this generation
-        self._query_tables = False  # query_tokens' temp tables exist in this connection
 
     @classmethod
     def open(cls, index_dir: Path, *, create: bool, timeout: float = 10.0) -> Store:
@@ -142,21 +89,10 @@ class Store:
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA schema_version").fetchone()
-            version = self.schema_version()
-            if version > len(MIGRATIONS):
-                raise CorruptIndexError(
-                    f"{self.path} has schema version {version}, newer than this searchapp "
-                    f"understands ({len(MIGRATIONS)}); upgrade searchapp or {REBUILD_HINT}"
-                )
-            if version == 0 and not create:
-                raise CorruptIndexError(
-                    f"{self.path} is empty or not a search index; {REBUILD_HINT}"
-                )
-            for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-                self._apply_migration(number, migration)
+            migrate(self.db, self.path, create=create)
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
-            error = _named_error(self.path, exc)
+            error = named_error(self.path, exc)
             if isinstance(error, (IndexLockedError, DiskFullError)):
                 raise error from exc
             if "unable to open" in str(exc):
@@ -164,24 +100,6 @@ class Store:
                     f"cannot open {self.path} ({exc}); check the folder's permissions"
                 ) from exc
             raise CorruptIndexError(f"{self.path} is damaged ({exc}); {REBUILD_HINT}") from exc
-
-    def _apply_migration(
-        self, number: int, migration: Callable[[sqlite_utils.Database], None]
-    ) -> None:
-        with self.transaction():
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS _migrations "
-                "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-            )
-            if self.schema_version() >= number:
-                return  # another process applied it while we waited for the lock
-            logger.info("applying migration %s to %s", migration.__name__, self.path)
-            migration(self.db)
-            self._conn.execute(
-                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (number, migration.__name__, _now()),
-            )
-            self.set_meta({SCHEMA_VERSION_KEY: number})
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -226,17 +144,37 @@ class Store:
             if self._conn.in_transaction:
                 self._conn.execute("COMMIT")
 
-    @_guarded
+    @guarded
     def _sql(self, statement: str) -> None:
         self._conn.execute(statement)
 
+    @guarded
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> None:
+        """Run one statement that returns no rows (temporary tables, for example)."""
+        self._conn.execute(sql, parameters)
+
+    @guarded
+    def rows(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """All rows of one query."""
+        return self._conn.execute(sql, parameters).fetchall()
+
+    def iter_rows(self, sql: str, parameters: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
+        """The rows of one query, read as they are consumed."""
+        try:
+            yield from self._conn.execute(sql, parameters)
+        except sqlite3.DatabaseError as exc:
+            error = named_error(self.path, exc)
+            if error is None:
+                raise
+            raise error from exc
+
     # -- meta -----------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def get_meta(self) -> dict[str, str]:
         return dict(self._conn.execute("SELECT key, value FROM meta ORDER BY key").fetchall())
 
-    @_guarded
+    @guarded
     def set_meta(self, mapping: Mapping[str, object]) -> None:
         """Store each value as text (``None`` deletes the key)."""
         with self.transaction():
@@ -250,22 +188,20 @@ class Store:
                     (key, str(value)),
                 )
 
-    @_guarded
+    @guarded
     def generation(self) -> int:
         """How many committed transactions changed chunks; vectors record the one they match."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,))
         found = row.fetchone()
         return int(found[0]) if found else 0
 
-    @_guarded
+    @guarded
     def schema_version(self) -> int:
-        if not self.db["_migrations"].exists():
-            return 0
-        return self._conn.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
+        return schema_version(self.db)
 
     # -- writes ---------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def upsert_document(
         self,
         *,
@@ -293,19 +229,19 @@ class Store:
             self._chunks_changed |= deleted.rowcount > 0
         return int(document_id)
 
-    @_guarded
+    @guarded
     def add_chunks(
         self,
         document_id: int,
-        chunks: Sequence[ChunkLike],
+        chunks: Sequence[Chunk],
         embeddings: np.ndarray,
         *,
         first_ordinal: int = 0,
     ) -> list[int]:
         """Store chunks with their (n, dim) embeddings; returns the new chunk ids in order.
 
-        A chunk without an ``ordinal`` attribute gets ``first_ordinal`` plus its position in
-        ``chunks`` (a long document arrives in parts).
+        The chunks are the document's from its ``first_ordinal``-th on (a long document arrives
+        in parts).
         """
         if not chunks:
             return []
@@ -324,7 +260,7 @@ class Store:
                     "start_line, end_line, embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
-                        getattr(chunk, "ordinal", first_ordinal + position),
+                        first_ordinal + position,
                         chunk.text,
                         chunk.start_char,
                         chunk.end_char,
@@ -348,14 +284,14 @@ class Store:
                 f"{REBUILD_HINT} with the new model"
             )
 
-    @_guarded
+    @guarded
     def mark_complete(self, path: str, sha256: str) -> None:
         """Record the content hash of the file at ``path`` once every chunk of every document
         it holds is stored (until then a killed run leaves it to be indexed again)."""
         with self.transaction():
             self._conn.execute("UPDATE documents SET sha256 = ? WHERE path = ?", (sha256, path))
 
-    @_guarded
+    @guarded
     def touch_path(self, path: str, *, size: int, mtime_ns: int) -> None:
         """Update size and mtime of the documents at ``path`` (content unchanged)."""
         with self.transaction():
@@ -364,12 +300,12 @@ class Store:
                 (size, mtime_ns, path),
             )
 
-    @_guarded
+    @guarded
     def delete_documents_by_path(self, paths: Iterable[str]) -> list[int]:
         """Delete every document at these paths; returns the ids of the chunks removed."""
         return self._delete_documents("path", sorted(set(paths)))
 
-    @_guarded
+    @guarded
     def delete_document(self, doc_id: str) -> list[int]:
         """Delete one document by ``doc_id``; returns the ids of the chunks removed."""
         return self._delete_documents("doc_id", [doc_id])
@@ -389,7 +325,7 @@ class Store:
 
     # -- reads ----------------------------------------------------------------------------------
 
-    @_guarded
+    @guarded
     def documents_by_path(self) -> dict[str, list[DocumentRow]]:
         """Every document grouped by path, for comparing against the files on disk."""
         grouped: dict[str, list[DocumentRow]] = {}
@@ -401,21 +337,21 @@ class Store:
             grouped.setdefault(document.path, []).append(document)
         return grouped
 
-    @_guarded
+    @guarded
     def all_paths(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
 
-    @_guarded
+    @guarded
     def chunk_ids(self) -> np.ndarray:
         """All chunk ids, ascending, as int64."""
         cursor = self._conn.execute("SELECT id FROM chunks ORDER BY id")
         return np.fromiter((row[0] for row in cursor), dtype=np.int64)
 
-    @_guarded
+    @guarded
     def count_chunks(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
-    @_guarded
+    @guarded
     def count_documents(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM documents").fetchone()[0])
 
@@ -442,13 +378,13 @@ class Store:
             yield ids, vectors.astype(np.float32)  # a writable, native-order copy
             last_id = int(ids[-1])
 
-    @_guarded
+    @guarded
     def _fetch_embeddings(self, after_id: int, limit: int) -> list[tuple[int, bytes]]:
         return self._conn.execute(
             "SELECT id, embedding FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit)
         ).fetchall()
 
-    @_guarded
+    @guarded
     def embeddings(self, ids: Iterable[int]) -> dict[int, np.ndarray]:
         """The stored (dim,) float32 vector of each of these chunk ids; unknown ids are skipped."""
         rows = self._conn.execute(
@@ -457,7 +393,7 @@ class Store:
         )
         return {row[0]: np.frombuffer(row[1], dtype="<f4").astype(np.float32) for row in rows}
 
-    @_guarded
+    @guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:
         """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
         wanted = [int(i) for i in ids]
@@ -473,90 +409,7 @@ class Store:
         }
         return [found[i] for i in wanted if i in found]
 
-    @_guarded
-    def query_tokens(self, text: str) -> list[str]:
-        """The distinct terms FTS5 makes of ``text`` (folded, accents removed), in order, at most
-        ``MAX_QUERY_TOKENS``: what a lexical query can match, whatever the text holds.
-
-        FTS5's own tokenizer does it, on a one-row table in this connection's temp schema, so a
-        query's terms are spelled exactly as the index's.
-        """
-        if not text.strip():
-            return []
-        if not self._query_tables:
-            self._conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_text "
-                f"USING fts5(text, tokenize='{FTS_TOKENIZER}')"
-            )
-            self._conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms "
-                "USING fts5vocab(temp, query_text, 'instance')"
-            )
-            self._query_tables = True
-        self._conn.execute("INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (text,))
-        try:
-            rows = self._conn.execute("SELECT term FROM temp.query_terms ORDER BY offset")
-            return list(dict.fromkeys(row[0] for row in rows))[:MAX_QUERY_TOKENS]
-        finally:
-            self._conn.execute("DELETE FROM temp.query_text")
-
-    @_guarded
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Chunks matching any term of ``query``, best BM25 first, as ``(chunk_id, score)``.
-
-        FTS5 scores every chunk that matches; ``postings.Postings.search`` gives the same list
-        from a file, faster. ``score`` is ``-bm25()``, so higher is better, like vector scores.
-        """
-        if k < 1:
-            raise BadInputError(f"k ({k}) must be at least 1")
-        terms = self.query_tokens(query)
-        if terms:
-            terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
-        if not terms:
-            return []
-        rows = self._conn.execute(
-            "SELECT rowid, bm25(chunks_fts) AS bm25_score FROM chunks_fts "
-            "WHERE chunks_fts MATCH ? ORDER BY bm25_score, rowid LIMIT ?",
-            (fts_query(terms), k),
-        )
-        return [(int(chunk_id), -float(bm25)) for chunk_id, bm25 in rows]
-
-    def document_frequency(self, term: str) -> int:
-        """How many chunks hold ``term`` (an FTS5 term, as ``query_tokens`` spells it)."""
-        self._chunk_count_now()
-        if term not in self._term_counts:
-            row = self._conn.execute(
-                "SELECT doc FROM chunks_vocab WHERE term = ?", (term,)
-            ).fetchone()
-            self._term_counts[term] = row[0] if row else 0
-        return self._term_counts[term]
-
-    def _chunk_count_now(self) -> int:
-        """The number of chunks, counted once per generation (count(*) reads the whole table);
-        a new generation also forgets the term counts of the one before."""
-        generation = self.generation()
-        if self._counted is None or self._counted[0] != generation:
-            self._counted = (generation, self.count_chunks())
-            self._term_counts = {}
-        return self._counted[1]
-
-    def term_instances(self) -> Iterator[tuple[str, np.ndarray]]:
-        """Every FTS5 term with the chunk id of each of its occurrences (ascending, int64).
-
-        Read inside :meth:`snapshot` to see one state. The postings file is built from this.
-        """
-        self._sql(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms "
-            "USING fts5vocab(main, chunks_fts, 'instance')"
-        )
-        # One text per term, joined in C: 10x faster than a Python row per occurrence.
-        rows = self._conn.execute(
-            "SELECT term, group_concat(doc, ' ') FROM temp.chunk_terms GROUP BY term"
-        )
-        for term, joined in rows:
-            yield term, np.fromstring(joined, dtype=np.int64, sep=" ")
-
-    @_guarded
+    @guarded
     def stats(self) -> dict[str, int]:
         """Document and chunk counts, and the bytes on disk of the database and its WAL."""
         files = [self.path, self.path.with_name(DB_NAME + "-wal")]

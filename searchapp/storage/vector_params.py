@@ -13,33 +13,18 @@ from dataclasses import asdict, dataclass
 KINDS = ("flat", "ivf", "hnsw")
 INDEX_TYPES = ("auto", *KINDS)
 
-# auto switches flat -> ivf at this many chunks, and back below half of it (no flapping). From
-# `python benchmarks/scale.py --sweep` (2-core Xeon, AVX-512; Cranfield-like vectors, the 225
-# Cranfield queries one at a time, k=10; embedding one query: 5.0 ms p50). Single-query p50:
-#     n      5k    10k    20k    30k    50k   100k   300k
-#     flat  0.33   0.59   1.11   1.70   3.21  11.51  35.27 ms (exact)
-#     ivf   0.13   0.13   0.16   0.20   0.26   0.41   0.73 ms, recall@10 0.97-0.99,
-#           built (trained and filled) in 0.05 / 0.12 / 0.39 / 0.77 / 1.59 / 4.27 / 8.59 s
-# ivf pays once flat search costs over half of embedding the query (2.5 ms): from 50k. Below,
-# exact search adds under 2 ms to a ~6 ms query; above, flat falls out of the CPU cache (100k
-# vectors are 154 MB) and alone would use up the 10 ms budget of a warm query.
-# Why ivf and not hnsw for auto (1M vectors, benchmarks/scale.py): ivf builds in 32 s against
-# 136 s, searches in 1.50 GB against 1.79 GB, reaches recall@10 0.996 at p50 2.2 ms (hnsw 0.976
-# at 1.0 ms), and removes a changed file's chunks in place, where hnsw leaves tombstones.
+# Why each constant is what it is: benchmarks/RESULTS.md, "Vector index" (benchmarks/scale.py).
+# auto switches flat -> ivf at this many chunks (and back below half of it: no flapping), where
+# exact search starts to cost more than half of embedding the query.
 AUTO_THRESHOLD = 50_000
 IVF_CELLS_PER_SQRT_N = 4  # nlist = 4 sqrt(n), FAISS's usual lower end: cheaper to train
 IVF_TRAIN_PER_CELL = 40  # k-means sample size per cell (FAISS asks for at least 39)
-# 100k vectors, 1,265 cells, nprobe 32: 10 iterations train in 3.5 s to recall@10 0.991, FAISS's
-# default 25 in 9.2 s to the same 0.991. Spherical (unit-norm) centroids: 0.969 against 0.958
-# at nprobe 16.
+# Fewer k-means iterations than FAISS's 25 train as well, in a third of the time.
 IVF_KMEANS_ITERATIONS = 10
-# Cells read per query: at least 32, and 1/64 of them. At 1M vectors (4,000 cells), benchmarks/
-# scale.py: nprobe 16 / 32 / 62 / 128 give recall@10 0.965 / 0.986 / 0.996 / 0.998 at p50
-# 0.82 / 1.30 / 2.24 / 4.37 ms; 62 keeps a margin over 0.95 for data less clustered than ours.
+# Cells read per query: at least 32, and 1/64 of them: recall@10 above 0.95 with a margin for
+# data less clustered than ours.
 IVF_MIN_NPROBE, IVF_PROBED_SHARE = 32, 64
-# hnsw at 1M (M 32): efConstruction 40 reached only recall@10 0.854 / 0.929 at efSearch 128 /
-# 256; efConstruction 80 builds in 136 s and reaches 0.936 / 0.976 / 0.992 at efSearch 128 /
-# 256 / 512 (p50 0.64 / 0.99 / 1.71 ms).
+# hnsw: the smallest efConstruction that reaches recall@10 above 0.95 at 1M vectors.
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 256
 
 

@@ -11,7 +11,7 @@ Three kinds, all searched by inner product (cosine, the vectors being unit-norm)
   removed chunk's id becomes a negative tombstone in the id map (saved with it): the node still
   guides walks and search skips negative ids. Rebuilt once tombstones pass ``TOMBSTONE_LIMIT``.
 
-Each kind's parameters live in the FAISS file and in meta (``VECTORS_PARAMS_KEY``), so a reopened
+Each kind's parameters live in the FAISS file and in meta (``vectors_file.py``), so a reopened
 or rebuilt index searches as before. ``auto`` (``INDEX_TYPE_KEY``) is flat below
 ``AUTO_THRESHOLD`` chunks and ivf from there (``vector_params.py``, measured by
 ``benchmarks/scale.py``).
@@ -21,36 +21,26 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from searchapp.errors import CorruptIndexError, IndexLockedError, ModelMismatchError
-from searchapp.storage.lock import WriterLock
-from searchapp.storage.store import REBUILD_HINT, Store
+from searchapp.errors import REBUILD_HINT, CorruptIndexError
 from searchapp.storage.vector_params import (
     IVF_KMEANS_ITERATIONS,
-    IVF_TRAIN_PER_CELL,
     KINDS,
     VectorParams,
-    plan_params,
 )
 
 logger = logging.getLogger(__name__)
 
-VECTORS_NAME = "vectors.faiss"
-VECTORS_GENERATION_KEY = "vectors_generation"  # meta: the store generation the file matches
-VECTORS_PARAMS_KEY = "vectors_params"  # meta: JSON of the VectorParams the file was built with
-INDEX_TYPE_KEY = "index_type"  # meta: what was asked for, one of INDEX_TYPES
 TOMBSTONE_LIMIT = 0.25  # rebuild an hnsw graph once this share of its nodes are removed chunks
 # Fewer queries than this search on one thread. FAISS and torch each bring their own OpenMP pool;
-# right after a query is embedded, torch's threads still spin on both cores, and a 2-thread
-# search waits for them: 20k vectors flat, 2 cores, one query after an encode: 1 thread p50 1.3 /
-# p99 5.2 ms, 2 threads p50 2.7 / p99 10.9 ms (at 100k: 12.2 / 17.4 against 16.7 / 25.4 ms).
+# right after a query is embedded, torch's threads still spin, and a multi-threaded search waits
+# for them (benchmarks/RESULTS.md, "Vector index").
 PARALLEL_QUERIES = 16
 _ALL_IDS = faiss.IDSelectorRange(0, np.iinfo(np.int64).max)  # every id that is not a tombstone
 
@@ -107,15 +97,6 @@ class VectorIndex:
             return np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         ids = faiss.vector_to_array(self.index.id_map).astype(np.int64, copy=False)
         return ids[ids >= 0] if self._tombstones else ids
-
-    def tune(self, *, nprobe: int | None = None, ef_search: int | None = None) -> None:
-        """Change how an ivf (``nprobe``) or hnsw (``ef_search``) index searches; saved with it."""
-        changes = {"nprobe": nprobe, "ef_search": ef_search}
-        self.params = replace(self.params, **{k: v for k, v in changes.items() if v is not None})
-        if self.kind == "ivf":
-            self.index.nprobe = self.params.nprobe
-        elif self.kind == "hnsw":
-            faiss.downcast_index(self.index.index).hnsw.efSearch = self.params.ef_search
 
     def train(self, sample: np.ndarray) -> None:
         """Fit an ivf index's cells to ``sample`` (n, dim); n must be at least nlist."""
@@ -191,8 +172,9 @@ class VectorIndex:
         """The stored (n, dim) vectors of these chunk ids, which must all be in the index.
 
         A hybrid query needs ~100 of them, for lexical hits the dense search did not return:
-        from FAISS's memory 0.1 ms, where SQLite's rows took 1.5-3.5 ms once the query's
-        embedding had pushed them out of the CPU caches. Raises ValueError for an unknown id.
+        FAISS's memory serves them an order of magnitude faster than SQLite's rows once the
+        query's embedding has pushed those out of the CPU caches. Raises ValueError for an
+        unknown id.
         """
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
@@ -331,136 +313,3 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _store_embeddings(
-    store: Store, dim: int, batch_size: int
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    for ids, batch in store.iter_embeddings(batch_size=batch_size):
-        if batch.shape[1] != dim:
-            raise ModelMismatchError(
-                f"{store.path} stores embeddings of dimension {batch.shape[1]}, but the model "
-                f"gives {dim}; {REBUILD_HINT} with this model"
-            )
-        yield ids, batch
-
-
-def build_vectors(
-    dim: int,
-    batches: Callable[[], Iterator[tuple[np.ndarray, np.ndarray]]],
-    count: int,
-    *,
-    params: VectorParams | None = None,
-) -> VectorIndex:
-    """A fresh index of the ``count`` vectors that ``batches()`` yields as ``(ids, vectors)``.
-
-    An ivf index is first trained on every k-th vector (40 per cell), so the sample spreads over
-    all files; ``batches`` is then called a second time to add them all.
-    """
-    vectors = VectorIndex(dim, params=params)
-    if not vectors.is_trained:
-        step = max(1, count // (vectors.params.nlist * IVF_TRAIN_PER_CELL))
-        sample, seen = [], 0
-        for ids, batch in batches():
-            sample.append(batch[(np.arange(seen, seen + len(ids)) % step) == 0])
-            seen += len(ids)
-        vectors.train(np.concatenate(sample) if sample else np.empty((0, dim), np.float32))
-    for ids, batch in batches():
-        vectors.add(ids, batch)
-    return vectors
-
-
-def build_from_store(
-    store: Store, dim: int, *, params: VectorParams | None = None, batch_size: int = 4096
-) -> VectorIndex:
-    """A fresh index of every chunk embedding, streamed from one snapshot of the store."""
-    with store.snapshot():
-        return build_vectors(
-            dim,
-            lambda: _store_embeddings(store, dim, batch_size),
-            store.count_chunks(),
-            params=params,
-        )
-
-
-def save_vectors(
-    vectors: VectorIndex, store: Store, index_dir: Path, *, generation: int | None = None
-) -> None:
-    """Save ``index_dir/vectors.faiss`` and record in meta the store generation it matches.
-
-    ``generation`` defaults to the store's current one: pass the one read when building if
-    another process may have written since.
-    """
-    if generation is None:
-        generation = store.generation()
-    vectors.save(Path(index_dir) / VECTORS_NAME)
-    # Recorded only after the file is durable: a crash in between leaves it looking stale.
-    store.set_meta(
-        {VECTORS_GENERATION_KEY: generation, VECTORS_PARAMS_KEY: vectors.params.to_json()}
-    )
-
-
-def open_vectors(
-    store: Store, index_dir: Path, dim: int, *, holds_writer_lock: bool = False
-) -> VectorIndex:
-    """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
-
-    A rebuild keeps the recorded parameters while they fit the store's size (``plan_params``).
-    A reader saves what it rebuilt only when no writer is running: a writer saves its own file
-    when it finishes, and two saves interleaving could pair an older file with a newer
-    generation.
-    """
-    path = Path(index_dir) / VECTORS_NAME
-    with store.snapshot():
-        generation, count = store.generation(), store.count_chunks()
-        meta = store.get_meta()
-        recorded = meta.get(VECTORS_GENERATION_KEY)
-        try:
-            vectors = VectorIndex.load(path, dim)
-        except CorruptIndexError as exc:
-            vectors, reason = None, str(exc)
-        else:
-            reason = f"{path} is missing"
-        if vectors is not None:
-            if recorded != str(generation):
-                reason = f"{path} matches generation {recorded}, the store is at {generation}"
-            elif vectors.ntotal != count:
-                reason = f"{path} holds {vectors.ntotal} vectors, the store {count} chunks"
-            else:
-                return vectors
-        # A new, empty index has no file yet: nothing worth a warning.
-        log = logger.warning if count else logger.debug
-        log("rebuilding the vector index from %s: %s", store.path, reason)
-        previous = VectorParams.from_json(meta.get(VECTORS_PARAMS_KEY))
-        params = plan_params(meta.get(INDEX_TYPE_KEY, "auto"), count, previous)
-        vectors = build_from_store(store, dim, params=params)
-    try:
-        if holds_writer_lock:
-            save_vectors(vectors, store, index_dir, generation=generation)
-        else:
-            with WriterLock(Path(index_dir), wait=False):
-                save_vectors(vectors, store, index_dir, generation=generation)
-    except IndexLockedError:
-        logger.debug("not saving the rebuilt vectors: a writer is running and will save them")
-    except OSError as exc:
-        logger.warning("could not save the rebuilt vector index to %s: %s", path, exc)
-    return vectors
-
-
-def fit_vectors(
-    vectors: VectorIndex, store: Store, index_dir: Path, index_type: str
-) -> VectorIndex:
-    """``vectors`` if it is what ``index_type`` calls for at its size, else a rebuild (saved).
-
-    Called after indexing, with the writer lock held: an index that grew past the auto
-    threshold, outgrew its ivf cells, or is a quarter hnsw tombstones, is built again.
-    """
-    planned = plan_params(index_type, vectors.ntotal, vectors.params)
-    if planned == vectors.params and not vectors.needs_compaction:
-        return vectors
-    logger.info("rebuilding %d vectors as %s (was %s)", vectors.ntotal, planned, vectors.params)
-    with store.snapshot():
-        generation = store.generation()
-        rebuilt = build_from_store(store, vectors.dim, params=planned)
-    save_vectors(rebuilt, store, index_dir, generation=generation)
-    return rebuilt

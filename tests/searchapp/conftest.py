@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,3 +89,59 @@ def loaded_model(encoder, monkeypatch):
 
     monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
     return encoder
+
+
+class WordTokenizer:
+    """One token per whitespace word; ids are stable hashes."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
+        body = self.max_length - 2
+        return [
+            [101] + [zlib.crc32(w.encode()) % 30000 + 1000 for w in t.split()][:body] + [102]
+            for t in texts
+        ]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) for t in texts]
+
+
+class FakeEncoder:
+    """The encoder seam (``searchapp.encoding.Encoder``) without a transformer: a bag of hashed
+    token ids, so equal texts give equal unit vectors, like a real model, in microseconds."""
+
+    precision = "fp32"
+
+    def __init__(
+        self,
+        tokenizer=None,
+        *,
+        dim: int = 16,
+        max_length: int = 16,
+        name: str = "fake-encoder",
+        weights_sha256: str = "0" * 64,
+    ) -> None:
+        self.tokenizer = tokenizer or WordTokenizer(max_length)
+        self.dim, self.max_length = dim, max_length
+        self.name, self.weights_sha256 = name, weights_sha256
+        self.batches: list[int] = []
+
+    def embed_many(self, ids: Sequence[Sequence[int]], *, batch_size: int = 32) -> np.ndarray:
+        self.batches.append(len(ids))
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        for row, seq in enumerate(ids):
+            for token in seq[1:-1]:
+                out[row, token % self.dim] += 1.0
+            out[row, 0] += 1e-3  # never all-zero
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
+        return self.embed_many(self.tokenizer.encode_ids(list(texts)))
+
+
+@pytest.fixture()
+def fake_encoder() -> FakeEncoder:
+    """A fresh fake encoder (it records the batch sizes it was given)."""
+    return FakeEncoder()

@@ -206,5 +206,5 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         chunk_ids
     )
     store.close()
-    vectors = searchapp.search_index.SearchIndex(index_dir).vectors
+    vectors = searchapp.search_index.SearchIndex(index_dir).open_vectors()
     np.testing.assert_array_equal(np.sort(vectors.ids()), chunk_ids)

@@ -22,7 +22,8 @@ import pytest
 import searchapp.ingest.pipeline as pipeline
 from searchapp.search_index import SearchIndex
 from searchapp.storage.store import Store
-from searchapp.storage.vectors import VECTORS_GENERATION_KEY, VECTORS_NAME, VectorIndex
+from searchapp.storage.vectors import VectorIndex
+from searchapp.storage.vectors_file import VECTORS_GENERATION_KEY, VECTORS_NAME
 from tests.searchapp.cli_runner import run_cli
 
 REPO = Path(__file__).resolve().parents[2]

@@ -300,5 +300,5 @@ def check_agreement(index_dir: Path) -> None:
     assert store.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0] == len(
         chunk_ids
     )
-    np.testing.assert_array_equal(np.sort(search_index.vectors.ids()), chunk_ids)
+    np.testing.assert_array_equal(np.sort(search_index.open_vectors().ids()), chunk_ids)
     search_index.close()

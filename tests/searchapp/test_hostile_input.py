@@ -15,7 +15,6 @@ import re
 import signal
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import searchapp.ingest.pipeline
@@ -23,6 +22,7 @@ import searchapp.interfaces.cli
 from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
 from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli
+from tests.searchapp.conftest import FakeEncoder
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("minilm", "searchapp")
@@ -30,36 +30,18 @@ SOURCE_FOLDERS = ("minilm", "searchapp")
 RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-class FakeEncoder:
-    """The real tokenizer with a fast, deterministic stand-in for the transformer: a bag of
-    hashed word pieces. Search quality is not the point here; the 5 MB line is (~5,000 chunks)."""
-
-    name = "all-MiniLM-L6-v2"
-    weights_sha256 = hashlib.sha256(b"fake encoder").hexdigest()
-    dim = 64
-    max_length = 256
-    precision = "fp32"
-
-    def __init__(self, tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def embed_many(self, ids, *, batch_size: int = 32, **_: object) -> np.ndarray:
-        vectors = np.zeros((len(ids), self.dim), dtype=np.float32)
-        for row, token_ids in zip(vectors, ids):
-            np.add.at(row, (np.asarray(token_ids, dtype=np.int64) * 7919) % self.dim, 1.0)
-        vectors[:, 0] += 1e-3  # never all zero
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-
-    def encode(self, texts, **_: object) -> np.ndarray:
-        return self.embed_many(self.tokenizer.encode_ids(list(texts)))
-
-
 @pytest.fixture()
 def fake_model(monkeypatch):
     """`search` commands in this process use the ``FakeEncoder``."""
     from minilm import MiniLMTokenizer, SentenceEncoder
 
-    encoder = FakeEncoder(MiniLMTokenizer("all-MiniLM-L6-v2", max_length=256))
+    encoder = FakeEncoder(
+        MiniLMTokenizer("all-MiniLM-L6-v2", max_length=256),
+        dim=64,
+        max_length=256,
+        name="all-MiniLM-L6-v2",
+        weights_sha256=hashlib.sha256(b"fake encoder").hexdigest(),
+    )
     monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
     return encoder
 
@@ -334,6 +316,9 @@ def _constant_sql(node: ast.expr, constants: set[str]) -> bool:
     return False
 
 
+SQL_METHODS = ("_sql", "execute", "rows", "iter_rows")
+
+
 def test_sql_is_never_built_from_data() -> None:
     """Every execute() takes fixed SQL text; values travel as bound parameters."""
     calls = 0
@@ -341,8 +326,10 @@ def test_sql_is_never_built_from_data() -> None:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for function in [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]:
             # Local names bound to fixed SQL: literals, entries of constant tables, loop
-            # variables over them. Store._sql passes its argument on; its callers are checked.
-            constants = {"statement"} if function.name == "_sql" else set()
+            # variables over them. Store's _sql, execute, rows and iter_rows pass their argument
+            # on; their callers are checked.
+            passes_on = function.name in SQL_METHODS and path.name == "store.py"
+            constants = {"statement", "sql"} if passes_on else set()
             for node in ast.walk(function):
                 if isinstance(node, ast.Assign) and len(node.targets) == 1:
                     target = node.targets[0]
@@ -354,7 +341,7 @@ def test_sql_is_never_built_from_data() -> None:
             for node in ast.walk(function):
                 if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                     continue
-                if node.func.attr not in ("execute", "executemany", "executescript", "_sql"):
+                if node.func.attr not in ("executemany", "executescript", *SQL_METHODS):
                     continue
                 if not node.args:
                     continue

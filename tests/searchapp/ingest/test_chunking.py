@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchapp.ingest.chunking import Chunk, ChunkingConfig, LineIndex, chunk_text
+from searchapp.ingest.chunking import ChunkingConfig, LineIndex, chunk_text
+from searchapp.storage.schema import Chunk
 
 Counter = Callable[[Sequence[str]], list[int]]
 

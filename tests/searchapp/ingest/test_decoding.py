@@ -21,14 +21,14 @@ from searchapp.ingest.decoding import (
     NotTextError,
     SourceDocument,
     decode_bytes,
-    html_to_text,
     is_beir_jsonl,
     iter_jsonl_records,
     load_documents,
     read_bytes,
     read_text,
 )
-from searchapp.ingest.discovery import discover
+from searchapp.ingest.discovery import iter_files
+from searchapp.ingest.formats.html import html_to_text
 
 PAGE = """<!DOCTYPE html>
 <html><head><title>  The   Title </title>
@@ -274,7 +274,7 @@ def test_a_folder_of_mixed_files(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(data)
     texts: dict[str, list[str]] = {}
     skipped: dict[str, str] = {}
-    for path in discover([tmp_path]).files:
+    for path in iter_files([tmp_path]):
         try:
             texts[path.name] = [d.text for d in load_documents(path)]
         except NotTextError as exc:

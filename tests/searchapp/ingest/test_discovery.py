@@ -4,12 +4,46 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.ingest.discovery import Discovery, Skipped, discover, iter_files
+from searchapp.ingest.discovery import iter_files
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A path that was found but not indexed, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """Every file to index, and every path skipped on the way (what ``discover`` collects)."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def discover(
+    paths: Sequence[Path], *, include: Sequence[str] = (), exclude: Sequence[str] = ()
+) -> Discovery:
+    """Collect ``iter_files`` into a list of files and a list of skips."""
+    result = Discovery()
+    result.files = list(
+        iter_files(
+            paths,
+            include=include,
+            exclude=exclude,
+            on_skip=lambda path, reason: result.skipped.append(Skipped(path, reason)),
+        )
+    )
+    return result
 
 
 def write(root: Path, *names: str, text: str = "text\n") -> None:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import zlib
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,51 +10,9 @@ import pytest
 
 from searchapp.ingest import pipeline as indexer_module
 from searchapp.search_index import SearchIndex
+from tests.searchapp.conftest import FakeEncoder
 
 DIM = 16
-
-
-class FakeTokenizer:
-    """One token per whitespace word; ids are stable hashes."""
-
-    def __init__(self, max_length: int) -> None:
-        self.max_length = max_length
-
-    def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
-        body = self.max_length - 2
-        return [
-            [101] + [zlib.crc32(w.encode()) % 30000 + 1000 for w in t.split()][:body] + [102]
-            for t in texts
-        ]
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return [len(t.split()) for t in texts]
-
-
-class FakeEncoder:
-    """Bag-of-hashed-words vectors: equal texts give equal unit vectors, like a real model."""
-
-    name = "fake-encoder"
-    weights_sha256 = "0" * 64
-    dim = DIM
-    precision = "fp32"
-
-    def __init__(self, max_length: int = 16) -> None:
-        self.max_length = max_length
-        self.tokenizer = FakeTokenizer(max_length)
-        self.batches: list[int] = []
-
-    def embed_many(self, ids: Sequence[Sequence[int]], *, batch_size: int = 32) -> np.ndarray:
-        self.batches.append(len(ids))
-        out = np.zeros((len(ids), DIM), dtype=np.float32)
-        for row, seq in enumerate(ids):
-            for token in seq[1:-1]:
-                out[row, token % DIM] += 1.0
-            out[row, 0] += 1e-3  # never all-zero
-        return out / np.linalg.norm(out, axis=1, keepdims=True)
-
-    def encode(self, texts: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-        return self.embed_many(self.tokenizer.encode_ids(texts))
 
 
 def make_index(index_dir: Path, encoder: FakeEncoder | None = None) -> SearchIndex:
@@ -90,7 +46,9 @@ def test_long_document_spans_parts_and_windows(tmp_path, monkeypatch) -> None:
     # Every document is complete (sha256 set) and FAISS holds exactly the chunk ids.
     shas = index.store.db.execute("SELECT sha256 FROM documents").fetchall()
     assert all(sha for (sha,) in shas)
-    np.testing.assert_array_equal(np.sort(index.vectors.ids()), np.sort(index.store.chunk_ids()))
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
 
 
 def test_jsonl_records_update_and_disappear(tmp_path) -> None:
@@ -124,7 +82,7 @@ def test_file_that_becomes_binary_is_dropped(tmp_path) -> None:
     report = make_index(tmp_path / "idx").add([docs])
     assert report.skipped and report.skipped[0][1] == "binary file"
     index = make_index(tmp_path / "idx")
-    assert index.stats()["documents"] == 0 and index.vectors.ntotal == 0
+    assert index.stats()["documents"] == 0 and index.open_vectors().ntotal == 0
 
 
 def test_empty_file_is_recorded_and_unchanged_next_time(tmp_path) -> None:
@@ -166,7 +124,9 @@ def test_remove_drops_documents_below_a_path(tmp_path) -> None:
     assert index.remove([docs / "drop"]) == 2
     index = make_index(tmp_path / "idx")
     assert index.store.all_paths() == [str(docs / "keep" / "a.txt")]
-    np.testing.assert_array_equal(np.sort(index.vectors.ids()), np.sort(index.store.chunk_ids()))
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
 
 
 @pytest.mark.parametrize(
@@ -212,5 +172,7 @@ def test_an_open_index_sees_what_another_writer_changed(tmp_path) -> None:
     writer.add([docs])
     assert reader.remove([docs / "a.txt"]) == 1  # on the vectors as the store has them now
     fresh = make_index(tmp_path / "idx")
-    np.testing.assert_array_equal(np.sort(fresh.vectors.ids()), np.sort(fresh.store.chunk_ids()))
+    np.testing.assert_array_equal(
+        np.sort(fresh.open_vectors().ids()), np.sort(fresh.store.chunk_ids())
+    )
     assert [h.path for h in fresh.search("gamma rays", k=5, mode="dense")] == [str(docs / "c.txt")]

@@ -34,7 +34,7 @@ def index_ids_agree(index_dir: Path) -> None:
     search_index = SearchIndex(index_dir)
     store = search_index.store
     chunk_ids = np.sort(store.chunk_ids())
-    np.testing.assert_array_equal(np.sort(search_index.vectors.ids()), chunk_ids)
+    np.testing.assert_array_equal(np.sort(search_index.open_vectors().ids()), chunk_ids)
     fts = store.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
     assert fts == len(chunk_ids)
     search_index.close()

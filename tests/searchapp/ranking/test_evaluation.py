@@ -331,3 +331,38 @@ def test_make_cranfield_regenerates_the_same_bytes(tmp_path) -> None:
     )
     for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
         assert (tmp_path / name).read_bytes() == (DATA / name).read_bytes(), name
+
+
+def test_evaluate_modes_scores_each_mode_by_its_documents() -> None:
+    from searchapp.ranking.evaluation import evaluate_modes
+    from searchapp.ranking.searcher import Hit
+
+    queries = {"q1": "alpha", "q2": "beta", "q3": "gamma"}
+    qrels = {"q1": {"d1": 2, "d2": 1}, "q2": {"d3": 1}}  # q3 has no judgments
+    rankings = {  # mode -> query text -> ranked doc ids
+        "dense": {"alpha": ["d2", "d9", "d1"], "beta": ["d3"], "gamma": ["d1"]},
+        "lexical": {"alpha": ["d9"], "beta": ["d8", "d3"], "gamma": []},
+    }
+    seen = []
+
+    def search_many(texts, options):
+        seen.append((options.mode, options.k, options.per_doc))
+        return [
+            [Hit(n, 0.5, f"/{d}", d, n, 1, 1, d) for n, d in enumerate(rankings[options.mode][t])]
+            for t in texts
+        ]
+
+    results = evaluate_modes(search_many, queries, qrels, ["dense", "lexical"], k=2, depth=3)
+    assert seen == [("dense", 3, 1), ("lexical", 3, 1)]
+    expected = {}
+    for mode in ("dense", "lexical"):
+        run = {q: rankings[mode][text] for q, text in queries.items()}
+        report = evaluate(run, qrels, ks=(2, 3))
+        expected[mode] = [report.metrics[m] for m in ("ndcg@2", "mrr@2", "recall@3", "map@3")]
+        got = [results[mode][m] for m in ("ndcg@2", "mrr@2", "recall@3", "map@3")]
+        assert got == pytest.approx(expected[mode])
+        assert results[mode]["queries"] == 2
+        assert results[mode]["skipped"] == [{"query": "q3", "reason": NO_RELEVANT}]
+    assert results["dense"]["ndcg@2"] > results["lexical"]["ndcg@2"] > 0
+    with pytest.raises(BadInputError, match="must be positive"):
+        evaluate_modes(search_many, queries, qrels, ["dense"], k=0)

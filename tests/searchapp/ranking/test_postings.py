@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from searchapp.errors import CorruptIndexError
-from searchapp.ranking.lexical import COMMON_TERMS_FROM
+from searchapp.ranking.lexical import COMMON_TERMS_FROM, Lexicon
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings, save_postings
 from searchapp.search_index import SearchIndex
 from searchapp.storage.lock import WriterLock
@@ -37,8 +37,8 @@ def assert_same_ranking(store: Store, postings: Postings, queries: list[str], k:
     """Postings and FTS5 give the same ids and the same float scores; returns how many hits."""
     hits = 0
     for query in queries:
-        expected = store.lexical_search(query, k)
-        assert postings.search(store.query_tokens(query), k) == expected, query
+        expected = Lexicon(store).search(query, k)
+        assert postings.search(Lexicon(store).query_tokens(query), k) == expected, query
         hits += len(expected)
     return hits
 
@@ -66,7 +66,7 @@ def test_small_index_keeps_common_words(tmp_path: Path) -> None:
     store = cranfield_store(tmp_path, ["the cat", "the dog", "the cat and the hat", "a b c"])
     postings = Postings.build(store)
     assert [i for i, _ in postings.search(["the"], 10)] == [
-        i for i, _ in store.lexical_search("the", 10)
+        i for i, _ in Lexicon(store).search("the", 10)
     ]
     assert len(postings.search(["the"], 10)) == 3
     assert_same_ranking(store, postings, ["the cat", "hat the", "a", "d"], 10)
@@ -82,12 +82,13 @@ def test_empty_index(tmp_path: Path) -> None:
 
 def test_query_tokens_are_fts5_terms(tmp_path: Path) -> None:
     store = Store.open(tmp_path, create=True)
-    assert store.query_tokens("Café CAFE cafe, Crème!") == ["cafe", "creme"]
-    assert store.query_tokens("foo_bar AND x2") == ["foo", "bar", "and", "x2"]
-    assert store.query_tokens("  --- ***  ") == [] and store.query_tokens("") == []
-    assert len(store.query_tokens(" ".join(f"w{i}" for i in range(500)))) == 64
+    assert Lexicon(store).query_tokens("Café CAFE cafe, Crème!") == ["cafe", "creme"]
+    assert Lexicon(store).query_tokens("foo_bar AND x2") == ["foo", "bar", "and", "x2"]
+    lexicon = Lexicon(store)
+    assert lexicon.query_tokens("  --- ***  ") == [] and lexicon.query_tokens("") == []
+    assert len(Lexicon(store).query_tokens(" ".join(f"w{i}" for i in range(500)))) == 64
     with store.snapshot():  # works inside a read transaction, as searches run
-        assert store.query_tokens("Straße") == ["straße"]
+        assert Lexicon(store).query_tokens("Straße") == ["straße"]
 
 
 def test_save_load_round_trip_and_damage(cranfield_postings, cranfield, tmp_path: Path) -> None:
@@ -112,13 +113,14 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
     first = open_postings(store, tmp_path)
     assert first is not None and path.exists() and first.search(["beta"], 5)
     written = path.stat().st_mtime_ns, path.stat().st_ino
-    again = open_postings(store, tmp_path, holds_writer_lock=True)  # current: loaded, not rebuilt
+    with WriterLock(tmp_path) as lock:
+        again = open_postings(store, tmp_path, writer=lock)  # current: loaded, not rebuilt
     assert again is not None and (path.stat().st_mtime_ns, path.stat().st_ino) == written
     add_document(store, "new", "new.txt", "beta beta epsilon")  # a new generation
     fresh = open_postings(store, tmp_path)
     assert fresh is not None and fresh.generation == store.generation() > first.generation
     assert [i for i, _ in fresh.search(["beta"], 5)] == [
-        i for i, _ in store.lexical_search("beta", 5)
+        i for i, _ in Lexicon(store).search("beta", 5)
     ]
     path.write_bytes(b"not postings")
     healed = open_postings(store, tmp_path)
@@ -127,10 +129,10 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
 
 def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:
     store = cranfield_store(tmp_path, ["alpha beta", "beta gamma"])
-    with WriterLock(tmp_path, wait=False):
+    with WriterLock(tmp_path, wait=False) as lock:
         assert open_postings(store, tmp_path) is None  # stale, and not ours to rebuild
         assert not (tmp_path / POSTINGS_NAME).exists()
-        assert open_postings(store, tmp_path, holds_writer_lock=True) is not None
+        assert open_postings(store, tmp_path, writer=lock) is not None
 
 
 def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path: Path) -> None:
@@ -155,7 +157,7 @@ def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path
                 search_index._postings = None
                 (index_dir / POSTINGS_NAME).rename(index_dir / "aside.bin")
                 with WriterLock(index_dir, wait=False):  # a "writer": FTS5 ranks alone
-                    assert search_index.postings is None
+                    assert search_index.open_postings() is None
                     assert search_index.search(query, k=5, mode=mode) == with_postings
                 (index_dir / "aside.bin").rename(index_dir / POSTINGS_NAME)
                 search_index._postings = None

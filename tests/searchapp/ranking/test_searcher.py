@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.ranking.lexical import K1, idf
+from searchapp.ranking.lexical import K1, Lexicon, idf
 from searchapp.ranking.postings import Postings
 from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
-from searchapp.storage.store import ChunkRecord, Store
-from searchapp.storage.vectors import VectorIndex, build_from_store
+from searchapp.storage.schema import Chunk
+from searchapp.storage.store import Store
+from searchapp.storage.vectors import VectorIndex
+from searchapp.storage.vectors_file import build_from_store
 
 DIM = 8
 QUERY_VECTOR = np.eye(DIM, dtype=np.float32)[0]  # a chunk's cosine is its vector's first entry
@@ -50,7 +52,7 @@ class Collection:
 
     def bm25(self, query: str) -> list[int]:
         """FTS5's own ranking of every matching chunk, read straight from SQLite."""
-        return [i for i, _ in self.store.lexical_search(query, len(self.cosine))]
+        return [i for i, _ in Lexicon(self.store).search(query, len(self.cosine))]
 
     def ceiling(self, query: str) -> float:
         """(k1 + 1) * the idfs of the query's words that some chunk holds, counted here."""
@@ -69,9 +71,7 @@ def build(root: Path, documents: Sequence[tuple[str, Sequence[tuple[str, float]]
     with store.transaction():
         for path, chunks in documents:
             document_id = store.upsert_document(doc_id=path, path=path, title=None, size=1)
-            records = [
-                ChunkRecord(text, 0, len(text), 1, 1, n) for n, (text, _) in enumerate(chunks)
-            ]
+            records = [Chunk(text, 0, len(text), 1, 1) for text, _ in chunks]
             vectors = np.stack([vector_with_cosine(c, rng) for _, c in chunks])
             for chunk_id, (t, c) in zip(store.add_chunks(document_id, records, vectors), chunks):
                 cosine[chunk_id] = c
@@ -102,7 +102,7 @@ def search(collection: Collection, query: str, *, postings: bool = True, **optio
 def fused_order(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> list[int]:
     """The hybrid rule from its definition: the two top-``depth`` lists by cosine + BM25 / the
     query's BM25 ceiling (0 for a chunk the lexical list lacks), ties to the higher cosine."""
-    bm25 = dict(collection.store.lexical_search(query, depth))
+    bm25 = dict(Lexicon(collection.store).search(query, depth))
     ceiling = collection.ceiling(query)
     candidates = set(collection.by_cosine()[:depth]) | set(bm25)
     fused = {i: collection.cosine[i] + bm25.get(i, 0.0) / ceiling for i in candidates}

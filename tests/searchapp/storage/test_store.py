@@ -17,15 +17,9 @@ from searchapp.errors import (
     IndexNotFoundError,
     ModelMismatchError,
 )
-from searchapp.storage.store import (
-    DB_NAME,
-    GENERATION_KEY,
-    MIGRATIONS,
-    ChunkRecord,
-    Store,
-    fts_query,
-    remove_store_files,
-)
+from searchapp.ranking.lexical import Lexicon, fts_query
+from searchapp.storage.schema import MIGRATIONS, Chunk
+from searchapp.storage.store import DB_NAME, GENERATION_KEY, Store, remove_store_files
 
 DIM = 8
 
@@ -35,11 +29,12 @@ def unit_vectors(n: int, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def chunks_of(*texts: str) -> list[ChunkRecord]:
-    return [
-        ChunkRecord(text=t, start_char=0, end_char=len(t), start_line=1, end_line=1, ordinal=i)
-        for i, t in enumerate(texts)
-    ]
+def chunks_of(*texts: str) -> list[Chunk]:
+    return [Chunk(text=t, start_char=0, end_char=len(t), start_line=1, end_line=1) for t in texts]
+
+
+def lexical_search(store: Store, query: str, k: int) -> list[tuple[int, float]]:
+    return Lexicon(store).search(query, k)
 
 
 def add_document(store: Store, doc_id: str, path: str, *texts: str, seed: int = 0) -> list[int]:
@@ -125,8 +120,8 @@ def test_upsert_replaces_chunks_and_fts_rows(store: Store) -> None:
     assert not set(first) & set(second)
     assert store.count_chunks() == 2
     assert_fts_consistent(store)
-    assert store.lexical_search("alpha", 10) == []
-    assert [hit[0] for hit in store.lexical_search("zebra", 10)] == second
+    assert lexical_search(store, "alpha", 10) == []
+    assert [hit[0] for hit in lexical_search(store, "zebra", 10)] == second
     np.testing.assert_array_equal(store.chunk_ids(), sorted(other + second))
     assert len(store.documents_by_path()["a.txt"]) == 1
 
@@ -138,7 +133,7 @@ def test_delete_by_path_removes_exactly_those_chunks(store: Store) -> None:
     assert sorted(store.delete_documents_by_path(["log.jsonl", "absent.txt"])) == sorted(jsonl)
     np.testing.assert_array_equal(store.chunk_ids(), kept)
     assert store.all_paths() == ["keep.txt"]
-    assert [hit[0] for hit in store.lexical_search("one two three", 10)] == kept
+    assert [hit[0] for hit in lexical_search(store, "one two three", 10)] == kept
     assert_fts_consistent(store)
     assert store.delete_document("k") == kept
     assert store.count_chunks() == 0 and fts_rows(store) == 0
@@ -154,7 +149,7 @@ def test_failed_transaction_leaves_nothing_behind(store: Store) -> None:
         raise RuntimeError("boom")
     np.testing.assert_array_equal(store.chunk_ids(), before[0])
     assert store.get_meta() == before[1] and store.all_paths() == before[2]
-    assert store.lexical_search("lost", 5) == [] and len(store.lexical_search("kept", 5)) == 1
+    assert lexical_search(store, "lost", 5) == [] and len(lexical_search(store, "kept", 5)) == 1
     assert_fts_consistent(store)
 
 
@@ -248,7 +243,7 @@ HOSTILE = [
 def test_hostile_queries_never_raise(store: Store, query: str) -> None:
     text = "alpha NEAR drop table chunks foo val"
     add_document(store, "a", "a.txt", text, "b or x y")
-    hits = store.lexical_search(query, 5)
+    hits = lexical_search(store, query, 5)
     assert all(isinstance(i, int) and isinstance(s, float) for i, s in hits)
     shared = set(re.findall(r"\w+", query.lower())) & set(f"{text} b or x y".lower().split())
     assert bool(hits) == bool(shared)  # words still match: only the syntax was neutralised
@@ -257,10 +252,10 @@ def test_hostile_queries_never_raise(store: Store, query: str) -> None:
 
 def test_lexical_search_ranks_and_folds_diacritics(store: Store) -> None:
     ids = add_document(store, "a", "a.txt", "café crème", "café café café", "unrelated")
-    hits = store.lexical_search("CAFE", 10)
+    hits = lexical_search(store, "CAFE", 10)
     assert [i for i, _ in hits] == [ids[1], ids[0]]
     assert hits[0][1] > hits[1][1]  # higher score is better
-    assert store.lexical_search("cafe", 1) == hits[:1]
+    assert lexical_search(store, "cafe", 1) == hits[:1]
 
 
 def test_fts_query_quotes_every_word() -> None:
@@ -276,7 +271,7 @@ def test_fts_query_quotes_every_word() -> None:
 def test_any_text_is_a_safe_query(store: Store, query: str) -> None:
     if store.count_chunks() == 0:
         add_document(store, "a", "a.txt", "alpha beta gamma", "delta")
-    store.lexical_search(query, 3)
+    lexical_search(store, query, 3)
 
 
 def test_quotes_and_sql_in_documents_round_trip(store: Store) -> None:
@@ -289,7 +284,7 @@ def test_quotes_and_sql_in_documents_round_trip(store: Store) -> None:
     assert (chunk.doc_id, chunk.path, chunk.title, chunk.text) == (nasty, path, nasty, nasty)
     assert store.documents_by_path()[path][0].doc_id == nasty
     assert store.all_paths() == [path]
-    assert [i for i, _ in store.lexical_search(nasty, 5)] == [chunk_id]
+    assert [i for i, _ in lexical_search(store, nasty, 5)] == [chunk_id]
     assert store.delete_documents_by_path([path]) == [chunk_id]
     assert store.count_documents() == 0
 

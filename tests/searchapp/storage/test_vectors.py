@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import faiss
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError, CorruptIndexError, ModelMismatchError
-from searchapp.storage.store import ChunkRecord, Store
+from searchapp.storage.schema import Chunk
+from searchapp.storage.store import Store
 from searchapp.storage.vector_params import (
     AUTO_THRESHOLD,
     VectorParams,
@@ -18,12 +20,12 @@ from searchapp.storage.vector_params import (
     ivf_params,
     plan_params,
 )
-from searchapp.storage.vectors import (
+from searchapp.storage.vectors import VectorIndex
+from searchapp.storage.vectors_file import (
     INDEX_TYPE_KEY,
     VECTORS_GENERATION_KEY,
     VECTORS_NAME,
     VECTORS_PARAMS_KEY,
-    VectorIndex,
     build_from_store,
     fit_vectors,
     open_vectors,
@@ -47,7 +49,7 @@ def filled_index(n: int = 200, seed: int = 0) -> tuple[VectorIndex, np.ndarray, 
 
 
 def add_document(store: Store, name: str, n: int, seed: int) -> list[int]:
-    chunks = [ChunkRecord(f"{name} {i}", 0, 1, 1, 1, i) for i in range(n)]
+    chunks = [Chunk(f"{name} {i}", 0, 1, 1, 1) for i in range(n)]
     with store.transaction():
         document_id = store.upsert_document(doc_id=name, path=f"{name}.txt")
         return store.add_chunks(document_id, chunks, unit_vectors(n, seed))
@@ -284,23 +286,21 @@ def test_parameters_and_results_survive_save_and_load(tmp_path: Path, kind: str)
     assert_same_results(index, loaded, noisy_copies(vectors[:50], scale=1.0))
 
 
-def test_tuned_search_parameters_are_saved(tmp_path: Path) -> None:
+def test_search_parameters_are_saved(tmp_path: Path) -> None:
     for params, change in ((APPROXIMATE["ivf"], {"nprobe": 50}), (hnsw_params(), {"ef_search": 7})):
-        index, vectors = built(params, n=500)
-        index.tune(**change)
+        index, vectors = built(replace(params, **change), n=500)
         index.save(tmp_path / VECTORS_NAME)
         loaded = VectorIndex.load(tmp_path / VECTORS_NAME, DIM)
         assert loaded.params == index.params and loaded.params != params
-    everything, vectors = built(APPROXIMATE["ivf"], n=500)
-    everything.tune(nprobe=50)  # every cell: exact
+    everything, vectors = built(replace(APPROXIMATE["ivf"], nprobe=50), n=500)  # every cell
     queries = noisy_copies(vectors[:20], scale=1.0)
     np.testing.assert_array_equal(
         everything.search(queries, 10)[1], everything.search(queries, 10, exact=True)[1]
     )
     with pytest.raises(ValueError, match=r"nprobe \(51\) must not exceed nlist \(50\)"):
-        built(APPROXIMATE["ivf"], n=500)[0].tune(nprobe=51)
+        replace(APPROXIMATE["ivf"], nprobe=51)
     with pytest.raises(ValueError, match="ef_search .* does not apply to a flat index"):
-        VectorIndex(DIM).tune(ef_search=10)
+        VectorParams(ef_search=10)
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -501,15 +501,17 @@ def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfi
     with pytest.raises(BadInputError, match="--index-type \\('fast'\\) must be one of"):
         search_index.add([folder], index_type="fast")
     search_index.add([folder], index_type="hnsw")
-    assert search_index.vectors.kind == "hnsw"
+    assert search_index.open_vectors().kind == "hnsw"
     top = search_index.search(cranfield.corpus["1"], k=1, mode="dense")[0]
     search_index.add([folder])  # nothing asked: stays hnsw
     assert search_index.stats()["index_type"] == "hnsw"
     search_index.add([folder], index_type="ivf")  # converted in place
     stats = search_index.stats()
     assert stats["index_type"] == "ivf" and '"kind": "ivf"' in stats["vectors_params"]
-    reopened = SearchIndex(index_dir, encoder=search_index.encoder)
-    assert reopened.vectors.kind == "ivf" and reopened.vectors.ntotal == stats["chunks"]
+    reopened = SearchIndex(index_dir, encoder=search_index.load_encoder())
+    assert (
+        reopened.open_vectors().kind == "ivf" and reopened.open_vectors().ntotal == stats["chunks"]
+    )
     assert reopened.search(cranfield.corpus["1"], k=1, mode="dense")[0].chunk_id == top.chunk_id
 
 

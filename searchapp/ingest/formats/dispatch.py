@@ -1,0 +1,108 @@
+"""Which format a file is, and the extractor for it.
+
+Formats are told by content, never by the name alone: ``%PDF-`` at the start (or at a line start
+in the first kilobyte of a file that ends like a PDF), a zip archive whose ``mimetype`` member
+names EPUB or OpenDocument text or whose ``[Content_Types].xml`` and package relationships name a
+Word or PowerPoint main part, and a JSON object with ``nbformat`` and ``cells``. Markdown is told
+by its name (``.md``, ``.markdown``): any text may be Markdown. Every failure inside an extractor
+becomes a ``NotTextError`` naming the file, so one bad file is a skip reason, never the end of a
+run; PDFs are read in a worker process (``pdf_worker``), so that not even a PDFium crash is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.formats.docx import extract_docx
+from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
+from searchapp.ingest.formats.html import looks_like_html
+from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdown
+from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
+from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
+from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
+from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
+from searchapp.ingest.formats.pptx import extract_pptx
+from searchapp.ingest.formats.safe_zip import SafeZip
+from searchapp.ingest.formats.spans import LocatedText
+
+logger = logging.getLogger(__name__)
+
+ZIP_MAGIC = b"PK\x03\x04"
+# PDFium, like Acrobat, accepts the header anywhere in the first 1,024 bytes.
+PDF_HEADER_WINDOW = 1024
+_PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
+_PDF_HEADER_AT_LINE_START = re.compile(rb"(?:^|[\r\n])%PDF-\d\.\d")
+
+
+def extract_binary(data: bytes, path: Path) -> LocatedText | None:
+    """The text of a PDF or zip-based document told by its bytes; None for other files.
+
+    Raises ``NotTextError`` (with ``path``) for such a document that cannot be extracted.
+    """
+    if is_pdf(data):
+        return _guarded("PDF", path, extract_pdf_isolated, data, name=str(path))
+    if data.startswith(ZIP_MAGIC):
+        return _guarded("zip-based document", path, _extract_zip, data, str(path))
+    return None
+
+
+def extract_text(text: str, path: Path) -> LocatedText | None:
+    """The text of a notebook (told by content) or a Markdown file (by name) from its decoded
+    text; None for other text."""
+    suffix = path.suffix.lower()
+    if suffix == NOTEBOOK_SUFFIX or might_be_notebook(text):
+        located = _guarded(
+            "notebook", path, extract_notebook, text, required=suffix == NOTEBOOK_SUFFIX
+        )
+        if located is not None:
+            return located
+    if suffix in MARKDOWN_SUFFIXES and not looks_like_html(text):
+        return _guarded("Markdown file", path, extract_markdown, text)
+    return None
+
+
+def is_pdf(data: bytes) -> bool:
+    """``%PDF-x.y`` at the start, or at a line start in the first kilobyte of data that also
+    has ``%%EOF`` in its last kilobyte (a text file quoting a PDF header is not a PDF)."""
+    head = data[:PDF_HEADER_WINDOW]
+    if _PDF_HEADER.match(head):
+        return True
+    return bool(_PDF_HEADER_AT_LINE_START.search(head)) and b"%%EOF" in data[-PDF_HEADER_WINDOW:]
+
+
+def _extract_zip(data: bytes, name: str) -> LocatedText | None:
+    archive = SafeZip(data)
+    if not (archive.has("mimetype") or archive.has(CONTENT_TYPES)):
+        return None  # no package: a binary file, as before
+    mimetype = archive.read("mimetype").strip() if archive.has("mimetype") else b""
+    if mimetype == EPUB_MIMETYPE.encode():
+        return extract_epub(archive, name=name)
+    if mimetype.decode("ascii", "replace") in ODT_MIMETYPES:
+        return extract_odt(archive)
+    kind = ooxml_kind(archive)
+    if kind is None:
+        return None  # another zip: a binary file, as before
+    if kind[0] == "docx":
+        return extract_docx(archive, kind[1])
+    return extract_pptx(archive, kind[1])
+
+
+def _guarded(
+    kind: str, path: Path, extract: Callable[..., LocatedText | None], *args: Any, **kwargs: Any
+) -> LocatedText | None:
+    try:
+        return extract(*args, **kwargs)
+    except NotTextError as exc:
+        raise NotTextError(exc.reason, path) from exc
+    except Exception as exc:  # a bug, or a file no parser expected: never the end of a run
+        logger.debug("extracting %s failed", path, exc_info=True)
+        raise NotTextError(
+            f"{kind} whose text could not be extracted ({type(exc).__name__}: {exc}); "
+            "repair or re-save it to index it",
+            path,
+        ) from exc

@@ -1,0 +1,193 @@
+"""Word documents (``.docx``, ``.docm``, ``.dotx``): paragraphs, headings and tables in reading
+order, each located under its heading path (``"Install > Linux"``).
+
+The WordprocessingML is read with ``zipfile`` and ``xml.etree`` (python-docx would add lxml and
+still need this walk for tables and content controls in reading order). A heading is a paragraph
+with an outline level, its own or its style's (inherited through ``basedOn``), or whose style is
+named ``heading N``; a paragraph in the ``Title`` style gives the title when the core properties
+have none. Table rows become lines with cells separated by `` | ``. Deleted text (tracked
+changes), field codes and the fallback copies of drawings are left out; headers, footers,
+footnotes and comments are not read.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+from collections.abc import Iterator
+from xml.etree.ElementTree import Element
+
+from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.formats.builder import HeadingPath, TextBuilder
+from searchapp.ingest.formats.ooxml import (
+    MC_FALLBACK,
+    core_title,
+    namespace,
+    relationships,
+)
+from searchapp.ingest.formats.safe_zip import SafeZip
+from searchapp.ingest.formats.spans import LocatedText
+
+CELL_SEPARATOR = " | "
+BODY, TITLE = 0, -1  # paragraph levels besides headings 1-9; TITLE: the Title style
+MAX_STYLE_DEPTH = 16  # basedOn chains longer than this (or looping) stop inheriting
+_HEADING_NAME = re.compile(r"heading\s*([1-9])", re.IGNORECASE)
+_OUTLINE_VALUES = frozenset(str(n) for n in range(9))  # 0-8; 9 means body text
+
+
+def extract_docx(archive: SafeZip, main_part: str) -> LocatedText:
+    """The text of a Word document whose main part is ``main_part`` (``word/document.xml``)."""
+    root = archive.read_xml(main_part)
+    w = namespace(root)
+    body = root.find(f"{w}body")
+    if body is None:
+        raise NotTextError(f"damaged Word document: {main_part!r} has no body; re-save it")
+    styles = _heading_styles(archive, main_part, w)
+    builder = TextBuilder()
+    headings = HeadingPath()
+    title = core_title(archive)
+    for block in _blocks(body, w):
+        if block.tag == f"{w}tbl":
+            builder.add(_table_text(block, w), section=headings.section)
+            continue
+        text = _paragraph_text(block, w)
+        level = _paragraph_level(block, w, styles)
+        if level == TITLE:
+            title = title or " ".join(text.split())
+        elif level != BODY:
+            headings.enter(level, text)
+        builder.add(text, section=headings.section)
+    return builder.build(title=title)
+
+
+def _blocks(container: Element, w: str) -> Iterator[Element]:
+    """Paragraphs and tables of a body or cell in reading order, through content controls."""
+    for child in container:
+        if child.tag in (f"{w}p", f"{w}tbl"):
+            yield child
+        elif child.tag in (f"{w}sdt", f"{w}sdtContent", f"{w}customXml", f"{w}ins"):
+            yield from _blocks(child, w)
+
+
+def _paragraph_text(paragraph: Element, w: str) -> str:
+    parts: list[str] = []
+    _collect_text(paragraph, w, parts)
+    return "".join(parts)
+
+
+def _collect_text(element: Element, w: str, parts: list[str]) -> None:
+    for child in element:
+        tag = child.tag
+        if tag == f"{w}t":
+            parts.append(child.text or "")
+        elif tag == f"{w}tab":
+            parts.append("\t")
+        elif tag in (f"{w}br", f"{w}cr"):
+            parts.append("\n")
+        elif tag == f"{w}noBreakHyphen":
+            parts.append("-")
+        elif tag == f"{w}p":  # a paragraph in a text box inside this one: a line of its own
+            parts.append("\n")
+            _collect_text(child, w, parts)
+        elif tag not in _skipped_tags(w):
+            _collect_text(child, w, parts)
+
+
+@functools.cache
+def _skipped_tags(w: str) -> frozenset[str]:
+    """Properties, deleted or moved-away text (tracked changes), field codes, and the fallback
+    copy of content that a newer element also holds."""
+    return frozenset(
+        (f"{w}pPr", f"{w}rPr", f"{w}del", f"{w}moveFrom", f"{w}instrText", MC_FALLBACK)
+    )
+
+
+def _table_text(table: Element, w: str) -> str:
+    rows = []
+    for row in _rows(table, w):
+        cells = [_cell_text(cell, w) for cell in row.findall(f"{w}tc")]
+        if any(cells):
+            rows.append(CELL_SEPARATOR.join(cells))
+    return "\n".join(rows)
+
+
+def _rows(container: Element, w: str) -> Iterator[Element]:
+    """The rows of a table (not of tables nested in its cells), through content controls."""
+    for child in container:
+        if child.tag == f"{w}tr":
+            yield child
+        elif child.tag in (f"{w}sdt", f"{w}sdtContent", f"{w}customXml"):
+            yield from _rows(child, w)
+
+
+def _cell_text(cell: Element, w: str) -> str:
+    parts = []
+    for block in _blocks(cell, w):
+        if block.tag == f"{w}tbl":
+            parts.append(_table_text(block, w).replace("\n", " "))
+        else:
+            parts.append(_paragraph_text(block, w))
+    return " ".join(" ".join(part.split()) for part in parts if part.strip())
+
+
+def _paragraph_level(paragraph: Element, w: str, styles: dict[str, int]) -> int:
+    """1-9 for a heading, ``TITLE`` for the title, ``BODY`` for other paragraphs."""
+    properties = paragraph.find(f"{w}pPr")
+    if properties is None:
+        return BODY
+    level = _outline_level(properties, w)
+    if level is not None:
+        return level
+    style = properties.find(f"{w}pStyle")
+    return styles.get(style.get(f"{w}val", ""), BODY) if style is not None else BODY
+
+
+def _outline_level(properties: Element, w: str) -> int | None:
+    """1-9 from ``w:outlineLvl`` 0-8, ``BODY`` from 9, None when it is not set."""
+    element = properties.find(f"{w}outlineLvl")
+    if element is None:
+        return None
+    value = element.get(f"{w}val", "")
+    return int(value) + 1 if value in _OUTLINE_VALUES else BODY
+
+
+def _heading_styles(archive: SafeZip, main_part: str, w: str) -> dict[str, int]:
+    """{style id: heading level 1-9 or ``TITLE``} of the paragraph styles that are headings."""
+    part = next(
+        (t for kind, t in relationships(archive, main_part).values() if kind == "styles"),
+        posixpath.join(posixpath.dirname(main_part), "styles.xml"),
+    )
+    if not archive.has(part):
+        return {}
+    own: dict[str, int | None] = {}  # None: not said, inherited from basedOn
+    based_on: dict[str, str] = {}
+    for style in archive.read_xml(part).iter(f"{w}style"):
+        if style.get(f"{w}type") != "paragraph":
+            continue
+        style_id = style.get(f"{w}styleId", "")
+        properties = style.find(f"{w}pPr")
+        level = _outline_level(properties, w) if properties is not None else None
+        if level is None:
+            name_element = style.find(f"{w}name")
+            name = (name_element.get(f"{w}val", "") if name_element is not None else "").strip()
+            match = _HEADING_NAME.fullmatch(name)
+            if match:
+                level = int(match.group(1))
+            elif name.lower() == "title":
+                level = TITLE
+        own[style_id] = level
+        parent = style.find(f"{w}basedOn")
+        if parent is not None:
+            based_on[style_id] = parent.get(f"{w}val", "")
+    levels: dict[str, int] = {}
+    for style_id in own:
+        current = style_id
+        for _ in range(MAX_STYLE_DEPTH):
+            if own.get(current) is not None or current not in based_on:
+                break
+            current = based_on[current]
+        level = own.get(current)
+        if level is not None and level != BODY:
+            levels[style_id] = level
+    return levels

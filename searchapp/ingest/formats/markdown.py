@@ -1,0 +1,86 @@
+"""Markdown: the text as written, every heading starting a span located by its heading path
+(``"Install > Linux"``); YAML front matter is not body text, and its ``title`` is the title.
+
+The front matter's lines become empty lines, so line numbers still match the file. Headings are
+ATX (``## Linux``) and one-line setext (a line underlined with ``===`` or ``---``); lines in
+fenced code blocks are never headings, so a ``# comment`` in a shell snippet is not one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from searchapp.ingest.formats.builder import HeadingPath
+from searchapp.ingest.formats.spans import LocatedText, Span
+
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+
+# Front matter: "---" on the first line, up to a line of "---" or "...", holding a "key:" line.
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:", re.MULTILINE)
+_YAML_TITLE = re.compile(r"^title[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
+_SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# Lines that cannot be a setext heading's text: blank, indented code, or other block starts.
+_NOT_SETEXT_TEXT = re.compile(r"\s*$| {4}|\t| {0,3}(?:[#>|]|[-+*][ \t]|\d+[.)][ \t])")
+
+
+def extract_markdown(text: str) -> LocatedText:
+    """Title, text (front matter blanked) and heading-path spans of a Markdown document."""
+    title = ""
+    match = _FRONT_MATTER.match(text)
+    if match and _YAML_KEY.search(match.group(1)):
+        title = _front_matter_title(match.group(1))
+        text = "\n" * match.group(0).count("\n") + text[match.end() :]
+    return LocatedText(title=title, text=text, spans=tuple(_heading_spans(text)))
+
+
+def _front_matter_title(front_matter: str) -> str:
+    match = _YAML_TITLE.search(front_matter)
+    if not match:
+        return ""
+    value = match.group(1)
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1]
+    elif value.startswith(("|", ">")):  # a block scalar: not worth a YAML parser
+        return ""
+    return " ".join(value.split())
+
+
+def _heading_spans(text: str) -> list[Span]:
+    spans: list[Span] = []
+    headings = HeadingPath()
+    fence = ""  # the opening fence while inside a fenced code block
+    previous_start = -1  # start of the previous line when it could be setext heading text
+    start = 0
+    for line in text.split("\n"):
+        line_start, start = start, start + len(line) + 1
+        fence_match = _FENCE.match(line)
+        if fence:
+            if fence_match and _closes(fence, fence_match.group(1), line[fence_match.end() :]):
+                fence = ""
+            continue
+        if fence_match:
+            fence, previous_start = fence_match.group(1), -1
+            continue
+        atx = _ATX.fullmatch(line)
+        setext = _SETEXT.fullmatch(line) if previous_start >= 0 else None
+        if atx:
+            _add(spans, headings, line_start, len(atx.group(1)), atx.group(2) or "")
+        elif setext:
+            level = 1 if setext.group(1)[0] == "=" else 2
+            _add(spans, headings, previous_start, level, text[previous_start : line_start - 1])
+        previous_start = -1 if atx or setext or _NOT_SETEXT_TEXT.match(line) else line_start
+    return spans
+
+
+def _closes(fence: str, candidate: str, rest: str) -> bool:
+    """Whether a fence line closes the block ``fence`` opened: same character, at least as
+    long, nothing after it."""
+    return candidate[0] == fence[0] and len(candidate) >= len(fence) and not rest.strip()
+
+
+def _add(spans: list[Span], headings: HeadingPath, start: int, level: int, title: str) -> None:
+    if title.strip():  # "#" alone is an empty heading: it changes nothing here
+        spans.append(Span(start, section=headings.enter(level, title)))

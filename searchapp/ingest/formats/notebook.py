@@ -1,0 +1,79 @@
+"""Jupyter notebooks (``.ipynb``, nbformat 3 and 4): the source of markdown and code cells, each
+located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Outputs are never
+read, and ``data:`` URIs (base64 images pasted into markdown) are cut out of the sources."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.formats.builder import TextBuilder
+from searchapp.ingest.formats.spans import LocatedText
+
+NOTEBOOK_SUFFIX = ".ipynb"
+INDEXED_CELL_TYPES = frozenset({"markdown", "code", "heading"})  # "heading": nbformat 3
+_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]+")
+_MARKDOWN_TITLE = re.compile(r"^ {0,3}# +(.+?)[ #]*$", re.MULTILINE)
+
+
+def might_be_notebook(text: str) -> bool:
+    """A cheap test before parsing: a JSON object that mentions ``nbformat``."""
+    return text.lstrip()[:1] == "{" and '"nbformat"' in text
+
+
+def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
+    """The cells of a notebook; None when ``text`` is not one (``required``: raise
+    ``NotTextError`` instead, for a file named ``.ipynb``)."""
+    try:
+        notebook = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        if not required:
+            return None
+        raise NotTextError(f"damaged notebook: not valid JSON ({exc}); repair it") from None
+    cells = _cells(notebook)
+    if cells is None:
+        if not required:
+            return None
+        raise NotTextError(
+            "not a Jupyter notebook: no 'cells' list and 'nbformat' number; rename it if it "
+            "is other JSON"
+        )
+    builder = TextBuilder()
+    title = ""
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict) or cell.get("cell_type") not in INDEXED_CELL_TYPES:
+            continue
+        source = _DATA_URI.sub("", _source(cell))
+        if not title and cell.get("cell_type") != "code":
+            match = _MARKDOWN_TITLE.search(source)
+            title = match.group(1) if match else ""
+        builder.add(source, section=f"cell {number}")
+    metadata = notebook.get("metadata")
+    if isinstance(metadata, dict) and isinstance(metadata.get("title"), str):
+        title = metadata["title"]
+    return builder.build(title=title)
+
+
+def _cells(notebook: Any) -> list[Any] | None:
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("nbformat"), int):
+        return None
+    if isinstance(notebook.get("cells"), list):  # nbformat 4
+        return notebook["cells"]
+    worksheets = notebook.get("worksheets")  # nbformat 3: cells in worksheets
+    if isinstance(worksheets, list):
+        return [
+            cell
+            for sheet in worksheets
+            if isinstance(sheet, dict) and isinstance(sheet.get("cells"), list)
+            for cell in sheet["cells"]
+        ]
+    return None
+
+
+def _source(cell: dict[str, Any]) -> str:
+    source = cell.get("source", cell.get("input", ""))  # "input": code cells in nbformat 3
+    if isinstance(source, list):
+        return "".join(part for part in source if isinstance(part, str))
+    return source if isinstance(source, str) else ""

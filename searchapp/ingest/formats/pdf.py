@@ -1,0 +1,166 @@
+"""PDF text, page by page, with PDFium (pypdfium2).
+
+Every page becomes one unit located by its 1-based page number. What a PDF cannot give is a skip
+reason (``NotTextError``): encrypted with a user password (one that opens with the empty password
+is read), damaged, or without any text (a scan: OCR it first). Extraction is bounded per file so
+that no PDF holds up a run: at most ``MAX_PDF_PAGES`` pages, ``MAX_PDF_CHARS`` characters and
+``MAX_PDF_SECONDS`` seconds are read; past a bound the text read so far is kept and a warning
+logged. The input is already bounded by ``decoding.DEFAULT_MAX_BYTES``. The time bound is checked
+between pages: one pathological page cannot be interrupted in-process.
+
+PDFium is not thread-safe, not even across documents, so every call into it holds
+``PDFIUM_LOCK``, and every PDFium object is closed while the lock is held (never left to the
+garbage collector, which may run in another thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.formats.builder import TextBuilder
+from searchapp.ingest.formats.spans import LocatedText
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfDocument
+
+logger = logging.getLogger(__name__)
+
+# A 2,000-page PDF is a long book. PDFium reads some 800-2,000 abstract-sized pages/s on one
+# core (benchmarks/formats.py; dense pages are slower), so these pages take seconds; the time
+# bound catches PDFs whose pages are slow to parse (huge content streams), not long ones.
+MAX_PDF_PAGES = 2_000
+MAX_PDF_SECONDS = 60.0
+# Some 10,000 pages of dense text: a page whose text layer is garbage (millions of glyphs) stops
+# here instead of filling memory and the index.
+MAX_PDF_CHARS = 20_000_000
+NO_TEXT_LAYER = "no text layer; run OCR first"
+# PDFium gives a hyphen that ends a line, with the line break, as U+FFFE: the word is joined.
+_LINE_END_HYPHEN = "\ufffe"
+
+PDFIUM_LOCK = threading.Lock()
+
+_ERR_FORMAT, _ERR_PASSWORD, _ERR_SECURITY = 3, 4, 5  # FPDF_ERR_* codes of FPDF_GetLastError
+
+
+def extract_pdf(
+    data: bytes, *, name: str = "PDF", max_seconds: float = MAX_PDF_SECONDS
+) -> LocatedText:
+    """The text of each page with the page it is on; raises ``NotTextError`` with the reason for
+    a PDF that cannot be read or has no text. ``name`` (the file) is for warnings."""
+    import pypdfium2  # here, not at the top: PDFium loads only when a PDF is met
+
+    with PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise NotTextError(_open_failure(exc)) from None
+        try:
+            return _read(document, name, max_seconds)
+        finally:
+            document.close()
+
+
+def _open_failure(exc: Exception) -> str:
+    code = getattr(exc, "err_code", None)
+    if code == _ERR_PASSWORD:
+        return "encrypted PDF: it needs a password to open; save a copy without one to index it"
+    if code == _ERR_SECURITY:
+        return (
+            "encrypted PDF with a security handler PDFium does not support; save a copy "
+            "without encryption to index it"
+        )
+    if code == _ERR_FORMAT:
+        return "damaged PDF (PDFium cannot parse it); repair it or save it again to index it"
+    return f"PDF that PDFium cannot open ({exc}); repair it or save it again to index it"
+
+
+def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
+    import pypdfium2
+
+    pages = len(document)
+    if pages == 0:
+        raise NotTextError("PDF without pages; nothing to index")
+    readable = min(pages, MAX_PDF_PAGES)
+    if pages > readable:
+        logger.warning(
+            "%s: %d pages; only the first %d are indexed (MAX_PDF_PAGES)", name, pages, readable
+        )
+    deadline = time.monotonic() + max_seconds
+    builder = TextBuilder()
+    chars = 0
+    failed: list[int] = []
+    images = False  # whether a page without text holds an image (a scan)
+    for index in range(readable):
+        try:
+            text, has_image = _page_text(document, index, MAX_PDF_CHARS - chars)
+        except pypdfium2.PdfiumError:
+            failed.append(index + 1)
+            continue
+        if text is None:
+            logger.warning(
+                "%s: text extraction stopped at page %d of %d: over %d characters "
+                "(MAX_PDF_CHARS); the pages before it are indexed",
+                name,
+                index + 1,
+                pages,
+                MAX_PDF_CHARS,
+            )
+            break
+        chars += len(text)
+        images = images or has_image
+        builder.add(text.replace(_LINE_END_HYPHEN, ""), page=index + 1)
+        if index + 1 < readable and time.monotonic() > deadline:
+            logger.warning(
+                "%s: text extraction stopped after %d of %d pages: over %g s "
+                "(MAX_PDF_SECONDS); the pages read are indexed",
+                name,
+                index + 1,
+                pages,
+                max_seconds,
+            )
+            break
+    if failed:
+        logger.warning("%s: pages PDFium could not read were left out: %s", name, failed)
+    if builder.length == 0:
+        if len(failed) == readable:
+            raise NotTextError("damaged PDF (no page could be read); repair it or save it again")
+        if images:
+            raise NotTextError(NO_TEXT_LAYER)
+        raise NotTextError(f"PDF without text on any of its {pages} pages; nothing to index")
+    return builder.build(title=_title(document))
+
+
+def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str | None, bool]:
+    """(text, whether the page holds an image when it has no text); text None when the page has
+    more than ``max_chars`` characters."""
+    import pypdfium2
+
+    page = document[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            count = textpage.count_chars()
+            if count > max_chars:
+                return None, False
+            text = textpage.get_text_range() if count > 0 else ""
+        finally:
+            textpage.close()
+        has_image = False
+        if not text.strip():
+            image = pypdfium2.raw.FPDF_PAGEOBJ_IMAGE
+            has_image = any(True for _ in page.get_objects(filter=[image]))
+        return text, has_image
+    finally:
+        page.close()
+
+
+def _title(document: PdfDocument) -> str:
+    try:
+        title = document.get_metadata_dict().get("Title", "")
+    except Exception:  # a title is a nicety; a damaged info dictionary is not fatal
+        return ""
+    return title if isinstance(title, str) else ""

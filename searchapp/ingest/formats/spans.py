@@ -1,0 +1,91 @@
+"""Where each stretch of an extracted document's text came from: a page, a cell, a chapter or a
+heading path.
+
+A document's spans are sorted by ``start_char``. A span covers its ``start_char`` up to the next
+span's; text before the first span has no location. ``locate`` finds the location of any offset
+into the text, such as a chunk's ``start_char``, by binary search.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+
+@dataclass(frozen=True)
+class Span:
+    """From ``start_char`` on (to the next span), the text is on ``page`` and under ``section``.
+
+    ``page`` is 1-based (PDF pages); ``section`` is a label to show after the file name: a heading
+    path (``"Install > Linux"``), ``"cell 7"``, ``"slide 3"`` or a chapter title. Either may be
+    None.
+    """
+
+    start_char: int
+    page: int | None = None
+    section: str | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.start_char, bool) or not isinstance(self.start_char, int):
+            raise ValueError(f"start_char ({self.start_char!r}) must be an int offset")
+        if self.start_char < 0:
+            raise ValueError(f"start_char ({self.start_char}) must be >= 0 (an offset into text)")
+        if self.page is not None and (
+            isinstance(self.page, bool) or not isinstance(self.page, int) or self.page < 1
+        ):
+            raise ValueError(f"page ({self.page!r}) must be None or an int >= 1 (1-based)")
+        if self.section is not None and not isinstance(self.section, str):
+            raise ValueError(f"section ({self.section!r}) must be None or a string")
+
+
+class Location(NamedTuple):
+    """The page and section of an offset; both None where the text has no location."""
+
+    page: int | None
+    section: str | None
+
+
+NOWHERE = Location(None, None)
+
+
+def locate(spans: Sequence[Span], start_char: int) -> Location:
+    """The location of the character at ``start_char``: that of the last span starting at or
+    before it (``NOWHERE`` before the first span or without spans). O(log n)."""
+    index = bisect.bisect_right(spans, start_char, key=_start_char) - 1
+    if index < 0:
+        return NOWHERE
+    span = spans[index]
+    return Location(span.page, span.section)
+
+
+def _start_char(span: Span) -> int:
+    return span.start_char
+
+
+@dataclass(frozen=True)
+class LocatedText:
+    """An extracted document: its title, its text, and spans sorted by strictly increasing
+    ``start_char``, each at a character of the text."""
+
+    title: str
+    text: str
+    spans: tuple[Span, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_spans(self.spans, len(self.text))
+
+
+def check_spans(spans: Sequence[Span], text_length: int) -> None:
+    """Raise ``ValueError`` unless ``spans`` start in strictly increasing order, each at a
+    character of a text of ``text_length`` characters."""
+    previous = -1
+    for span in spans:
+        if not previous < span.start_char < text_length:
+            raise ValueError(
+                f"span start_char ({span.start_char}) must be greater than the previous span's "
+                f"({previous}) and below the text's length ({text_length}); build spans in text "
+                "order, one per located unit that has text"
+            )
+        previous = span.start_char

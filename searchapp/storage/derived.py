@@ -1,0 +1,98 @@
+"""Files derived from the store (``vectors.faiss``, ``postings.bin``): found, checked, rebuilt.
+
+SQLite is the source of truth; a derived file records which store generation it matches. Opening
+one takes a snapshot of the store, loads the file and compares; a missing, damaged or stale file
+is rebuilt from the store and saved atomically. Only a writer saves: the caller that holds the
+writer lock passes it, any other caller takes it without waiting to save its rebuild. Two saves
+interleaving could otherwise pair an older file with a newer generation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from searchapp.errors import CorruptIndexError, IndexLockedError
+from searchapp.storage.lock import WriterLock
+from searchapp.storage.store import Store
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class DerivedFile(Generic[T]):
+    """How to load, check, build and save one kind of derived file."""
+
+    name: str  # the file's name in the index folder
+    what: str  # what it is, for the log: "the vector index"
+    load: Callable[[Path], T | None]  # None when missing; CorruptIndexError when damaged
+    stale: Callable[[T, Store, int], str | None]  # why it does not match (generation), or None
+    build: Callable[[Store], T]  # from the store, inside a snapshot
+    save: Callable[[T, Store, Path, int], None]  # into the folder, recording the generation
+    # When it cannot be saved (a writer runs, or the folder is read-only): build it for this
+    # process alone, or return None so the caller uses another way (FTS5 for postings).
+    build_unsaved: bool
+    rebuild_level: int = logging.INFO  # how loudly a rebuild of a non-empty index is logged
+
+
+def open_derived(
+    kind: DerivedFile[T], store: Store, index_dir: Path, *, writer: WriterLock | None = None
+) -> T | None:
+    """``kind``'s file matching the store, rebuilt (and saved) when missing, damaged or stale.
+
+    ``writer`` is the lock the caller holds while it writes the index; its save errors are
+    raised. Without it, the lock is taken without waiting to save a rebuild; when it cannot be,
+    the result is built unsaved or ``None`` as ``kind.build_unsaved`` says.
+    """
+    index_dir = Path(index_dir)
+    path = index_dir / kind.name
+    with store.snapshot():
+        generation, count = store.generation(), store.count_chunks()
+        try:
+            found = kind.load(path)
+        except (CorruptIndexError, OSError) as exc:
+            found, reason = None, str(exc)
+        else:
+            reason = f"{path} is missing"
+        if found is not None:
+            stale = kind.stale(found, store, generation)
+            if stale is None:
+                return found
+            reason = stale
+    # A new, empty index has no files yet: nothing worth a warning.
+    logger.log(
+        kind.rebuild_level if count else logging.DEBUG, "rebuilding %s: %s", kind.what, reason
+    )
+    if writer is not None:
+        return _build_and_save(kind, store, index_dir)
+    try:
+        with WriterLock(index_dir, wait=False):
+            return _build_and_save(kind, store, index_dir, warn=True)
+    except IndexLockedError:
+        logger.debug("a writer is running and will save %s", path)
+    except OSError as exc:  # a folder this user cannot write: no writer can run there either
+        logger.warning("cannot save %s (%s)", path, exc)
+    if not kind.build_unsaved:
+        return None
+    with store.snapshot():
+        return kind.build(store)
+
+
+def _build_and_save(
+    kind: DerivedFile[T], store: Store, index_dir: Path, *, warn: bool = False
+) -> T:
+    with store.snapshot():
+        generation = store.generation()
+        built = kind.build(store)
+    try:
+        kind.save(built, store, index_dir, generation)
+    except OSError as exc:
+        if not warn:
+            raise
+        logger.warning("could not save the rebuilt %s: %s", kind.name, exc)
+    return built

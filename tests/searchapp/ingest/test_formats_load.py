@@ -1,0 +1,96 @@
+"""All formats together: discovery and ``load_documents`` on a mixed folder, and an indexing run
+that skips the files it cannot extract, with their reasons, and indexes the rest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from searchapp.ingest.decoding import NotTextError, load_documents
+from searchapp.ingest.discovery import iter_files
+from tests.searchapp.ingest.test_formats_epub import epub_file
+from tests.searchapp.ingest.test_formats_notebook import code, markdown, notebook
+from tests.searchapp.ingest.test_formats_office import (
+    odt_file,
+    para,
+    pptx_file,
+    python_docx_file,
+    word_package,
+)
+from tests.searchapp.ingest.test_formats_pdf import make_pdf, make_scanned_pdf
+from tests.searchapp.ingest.test_pipeline import make_index
+
+
+def write_mixed_folder(root: Path) -> dict[str, str]:
+    """Every format, good and bad; returns {name: expected skip reason} for the bad ones."""
+    files = {
+        "paper.pdf": make_pdf(["Lift on page one.", "Drag on page two."], title="Paper"),
+        "guide.docx": python_docx_file(),
+        "deck.pptx": pptx_file(),
+        "notes.odt": odt_file(),
+        "book.epub": epub_file(),
+        "analysis.ipynb": json.dumps(notebook([markdown("# Nb"), code("x = 1")])).encode(),
+        "readme.md": b"---\ntitle: Readme\n---\n# Intro\nhello\n",
+        "plain.txt": b"plain text\r\nstays as it was\n",
+        "quotes-pdf.txt": b"A PDF starts with %PDF-1.7 and this is still text.\n",
+        "scan.pdf": make_scanned_pdf(1),
+        "locked.pdf": make_pdf(["x"], owner_password="o", user_password="u"),
+        "cut.pdf": make_pdf(["y" * 500])[:250],
+        "bomb.docx": word_package(para("z" * 5_000_000)),
+    }
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    return {
+        "scan.pdf": "no text layer; run OCR first",
+        "locked.pdf": "encrypted PDF: it needs a password to open",
+        "cut.pdf": "damaged PDF",
+        "bomb.docx": "would inflate",
+    }
+
+
+def test_a_folder_of_every_format(tmp_path: Path) -> None:
+    expected_skips = write_mixed_folder(tmp_path)
+    loaded: dict[str, list] = {}
+    skipped: dict[str, str] = {}
+    for path in iter_files([tmp_path]):
+        try:
+            loaded[path.name] = load_documents(path)
+        except NotTextError as exc:
+            assert exc.path == path
+            skipped[path.name] = str(exc)
+    assert set(skipped) == set(expected_skips)
+    assert all(expected_skips[name] in reason for name, reason in skipped.items())
+    assert {name: len(documents) for name, documents in loaded.items()} == dict.fromkeys(
+        [
+            "analysis.ipynb",
+            "book.epub",
+            "deck.pptx",
+            "guide.docx",
+            "notes.odt",
+            "paper.pdf",
+            "plain.txt",
+            "quotes-pdf.txt",
+            "readme.md",
+        ],
+        1,
+    )
+    first = {name: documents[0] for name, documents in loaded.items()}
+    assert first["plain.txt"].text == "plain text\nstays as it was\n"
+    assert first["plain.txt"].spans == () and first["quotes-pdf.txt"].spans == ()
+    assert [s.page for s in first["paper.pdf"].spans] == [1, 2]
+    assert [s.section for s in first["analysis.ipynb"].spans] == ["cell 1", "cell 2"]
+    assert [s.section for s in first["readme.md"].spans] == ["Intro"]
+    assert first["readme.md"].title == "Readme"
+
+
+def test_an_indexing_run_skips_what_it_cannot_extract_and_indexes_the_rest(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    expected_skips = write_mixed_folder(docs)
+    report = make_index(tmp_path / "idx").add([docs])
+    skipped = {Path(path).name: reason for path, reason in report.skipped}
+    assert set(skipped) == set(expected_skips)
+    assert all(expected_skips[name] in reason for name, reason in skipped.items())
+    assert report.added == 9

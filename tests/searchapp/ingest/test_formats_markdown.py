@@ -1,0 +1,106 @@
+"""Markdown: heading paths for every position, front matter as the title, not the body."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from searchapp.ingest.decoding import load_documents
+from searchapp.ingest.formats.markdown import extract_markdown
+from searchapp.ingest.formats.spans import locate
+
+GUIDE = """\
+---
+title: "Field Guide"
+tags: [install, linux]
+---
+Preface text.
+
+# Install
+
+Get it.
+
+## Linux
+
+```sh
+# a comment, not a heading
+apt install it
+```
+
+### Debian ###
+
+Debian words.
+
+## macOS
+brew words.
+
+Usage
+=====
+
+Use it.
+
+Options
+-------
+- item
+---
+Last words.
+"""
+
+
+def section_at(text: str, spans, needle: str) -> str | None:
+    return locate(spans, text.index(needle)).section
+
+
+def test_every_position_knows_its_heading_path() -> None:
+    located = extract_markdown(GUIDE)
+    text, spans = located.text, located.spans
+    assert section_at(text, spans, "Preface") is None
+    assert section_at(text, spans, "Get it") == "Install"
+    assert section_at(text, spans, "apt install") == "Install > Linux"  # the comment is code
+    assert section_at(text, spans, "Debian words") == "Install > Linux > Debian"
+    assert section_at(text, spans, "brew words") == "Install > macOS"
+    assert section_at(text, spans, "Use it") == "Usage"  # setext, level 1
+    assert section_at(text, spans, "- item") == "Usage > Options"  # setext, level 2
+    assert section_at(text, spans, "Last words") == "Usage > Options"  # "---" after a list: a rule
+    assert [text[span.start_char : text.index("\n", span.start_char)] for span in spans] == [
+        "# Install",
+        "## Linux",
+        "### Debian ###",
+        "## macOS",
+        "Usage",
+        "Options",
+    ]
+
+
+def test_front_matter_is_the_title_not_the_body_and_lines_still_match() -> None:
+    located = extract_markdown(GUIDE)
+    assert located.title == "Field Guide"
+    assert "tags:" not in located.text and "Field Guide" not in located.text
+    assert located.text.split("\n")[:5] == ["", "", "", "", "Preface text."]
+    assert located.text.split("\n")[4] == GUIDE.split("\n")[4]  # line 5 is line 5
+
+
+def test_front_matter_variants() -> None:
+    assert extract_markdown("---\ntitle: Plain\n...\nbody\n").title == "Plain"
+    assert extract_markdown("---\ntitle: 'Quoted'\n---\n").title == "Quoted"
+    assert extract_markdown("---\ntitle: >\n  folded\n---\nbody\n").title == ""
+    assert extract_markdown("---\nauthor: me\n---\nbody\n").text == "\n\n\nbody\n"
+    # A rule and a paragraph, not front matter: no "key:" line.
+    assert extract_markdown("---\njust a rule\n---\n").text == "---\njust a rule\n---\n"
+    # Not at the very start: body text.
+    assert extract_markdown("\n---\ntitle: X\n---\n").title == ""
+
+
+def test_markdown_through_load_documents_by_name_only(tmp_path: Path) -> None:
+    (tmp_path / "guide.md").write_text(GUIDE)
+    (tmp_path / "guide.txt").write_text(GUIDE)
+    [markdown] = load_documents(tmp_path / "guide.md")
+    [plain] = load_documents(tmp_path / "guide.txt")
+    assert markdown.title == "Field Guide" and len(markdown.spans) == 6
+    assert (plain.title, plain.text, plain.spans) == ("", GUIDE, ())
+
+
+def test_markdown_without_front_matter_or_headings_is_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "notes.markdown"
+    path.write_bytes(b"just\r\nlines\n")
+    [document] = load_documents(path)
+    assert (document.title, document.text, document.spans) == ("", "just\nlines\n", ())

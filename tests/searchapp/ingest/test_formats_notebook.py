@@ -1,0 +1,118 @@
+"""Jupyter notebooks: markdown and code cells located as "cell N", never outputs."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from searchapp.ingest.decoding import NotTextError, load_documents
+from searchapp.ingest.formats.spans import Span, locate
+
+PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4000).decode()  # ~1.4 MB
+
+
+def notebook(cells: list[dict], **metadata) -> dict:
+    return {"nbformat": 4, "nbformat_minor": 5, "metadata": metadata, "cells": cells}
+
+
+def markdown(source) -> dict:
+    return {"cell_type": "markdown", "metadata": {}, "source": source}
+
+
+def code(source, outputs: list | None = None) -> dict:
+    return {
+        "cell_type": "code",
+        "metadata": {},
+        "execution_count": 1,
+        "source": source,
+        "outputs": outputs or [],
+    }
+
+
+CELLS = [
+    markdown(
+        ["# Lift analysis\n", "We fit the *lift curve*.\n", f"![plot](data:image/png;base64,{PNG})"]
+    ),
+    code(
+        ["import numpy as np\n", "lift = np.polyfit(alpha, cl, 1)"],
+        outputs=[
+            {"output_type": "stream", "name": "stdout", "text": ["printed output\n"]},
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": PNG}},
+            {"output_type": "execute_result", "data": {"text/plain": ["array([0.1])"]}},
+        ],
+    ),
+    {"cell_type": "raw", "metadata": {}, "source": "raw cells are counted, not indexed"},
+    code(""),  # empty: counted, no text, no span
+    code("print(lift)"),
+]
+
+
+def load_notebook(tmp_path: Path, content: dict | str, name: str = "analysis.ipynb"):
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content), "utf-8")
+    return load_documents(path)
+
+
+def test_cells_are_located_units_and_outputs_are_never_read(tmp_path: Path) -> None:
+    [document] = load_notebook(tmp_path, notebook(CELLS))
+    assert document.title == "Lift analysis"
+    assert document.text == (
+        "# Lift analysis\nWe fit the *lift curve*.\n![plot]()"
+        "\n\nimport numpy as np\nlift = np.polyfit(alpha, cl, 1)"
+        "\n\nprint(lift)"
+    )
+    assert PNG[:100] not in document.text and "printed output" not in document.text
+    assert "array(" not in document.text and "raw cells" not in document.text
+    text = document.text
+    assert document.spans == (
+        Span(0, section="cell 1"),
+        Span(text.index("import numpy"), section="cell 2"),
+        Span(text.index("print(lift)"), section="cell 5"),  # 1-based over every cell
+    )
+    assert locate(document.spans, text.index("polyfit")) == (None, "cell 2")
+
+
+def test_a_notebook_is_told_by_content_and_its_metadata_title_wins(tmp_path: Path) -> None:
+    content = notebook([code("x = 1")], title="Set in metadata")
+    [document] = load_notebook(tmp_path, content, name="export.json")
+    assert (document.title, document.text) == ("Set in metadata", "x = 1")
+
+
+def test_nbformat_3_worksheets(tmp_path: Path) -> None:
+    content = {
+        "nbformat": 3,
+        "nbformat_minor": 0,
+        "metadata": {"name": ""},
+        "worksheets": [
+            {
+                "cells": [
+                    {"cell_type": "heading", "level": 1, "source": ["Old notebook"]},
+                    {"cell_type": "code", "input": ["a = 1\n", "b = 2"], "outputs": []},
+                ]
+            }
+        ],
+    }
+    [document] = load_notebook(tmp_path, content)
+    assert document.text == "Old notebook\n\na = 1\nb = 2"
+    assert [span.section for span in document.spans] == ["cell 1", "cell 2"]
+
+
+def test_json_that_only_mentions_nbformat_is_plain_text(tmp_path: Path) -> None:
+    text = '{"note": "the key \\"nbformat\\" marks notebooks"}'
+    [document] = load_notebook(tmp_path, text, name="config.json")
+    assert (document.text, document.spans) == (text, ())
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"cells": [', "damaged notebook: not valid JSON"),
+        ('{"cells": []}', "not a Jupyter notebook: no 'cells' list and 'nbformat' number"),
+    ],
+)
+def test_a_broken_ipynb_is_a_skip(tmp_path: Path, content: str, reason: str) -> None:
+    with pytest.raises(NotTextError, match=reason):
+        load_notebook(tmp_path, content)

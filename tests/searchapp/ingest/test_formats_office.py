@@ -1,0 +1,344 @@
+"""Word (written by python-docx, and by hand for the corners), PowerPoint and OpenDocument text
+(assembled as zip files here), and the zip limits that guard them."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import struct
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+
+from searchapp.ingest.decoding import NotTextError, load_documents
+from searchapp.ingest.formats.safe_zip import SafeZip, ZipLimits
+from searchapp.ingest.formats.spans import Span, locate
+
+W_NS = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+CONTENT_TYPES_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+WORD_MAIN = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+PPT_MAIN = "application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"
+XLSX_MAIN = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"
+
+
+def zip_bytes(members: dict[str, bytes | str], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def load(tmp_path: Path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    return load_documents(path)
+
+
+# -- Word ---------------------------------------------------------------------------------------
+
+
+def python_docx_file(*, core_title: str = "Field Guide") -> bytes:
+    document = docx.Document()
+    document.core_properties.title = core_title
+    document.add_heading("The Title Paragraph", level=0)  # the Title style
+    document.add_heading("Install", level=1)
+    document.add_paragraph("Intro text.")
+    document.add_heading("Linux", level=2)
+    document.add_paragraph("first\tsecond\nthird line")
+    table = document.add_table(rows=2, cols=2)
+    for (row, column), text in {(0, 0): "a", (0, 1): "b", (1, 0): "c", (1, 1): "d"}.items():
+        table.cell(row, column).text = text
+    document.add_heading("Usage", level=1)
+    document.add_paragraph("run it")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def test_docx_paragraphs_headings_and_tables_in_reading_order(tmp_path: Path) -> None:
+    [document] = load(tmp_path, "guide.docx", python_docx_file())
+    assert document.title == "Field Guide"
+    assert document.text == (
+        "The Title Paragraph\n\nInstall\n\nIntro text.\n\nLinux\n\nfirst\tsecond\nthird line"
+        "\n\na | b\nc | d\n\nUsage\n\nrun it"
+    )
+    text = document.text
+    assert document.spans == (
+        Span(text.index("Install"), section="Install"),
+        Span(text.index("Linux"), section="Install > Linux"),
+        Span(text.index("Usage"), section="Usage"),
+    )
+    assert locate(document.spans, text.index("The Title")) == (None, None)
+    assert locate(document.spans, text.index("Intro")) == (None, "Install")
+    assert locate(document.spans, text.index("c | d")) == (None, "Install > Linux")
+    assert locate(document.spans, text.index("run it")) == (None, "Usage")
+
+
+def test_docx_title_comes_from_the_title_style_without_core_properties(tmp_path: Path) -> None:
+    [document] = load(tmp_path, "guide.docx", python_docx_file(core_title=""))
+    assert document.title == "The Title Paragraph"
+
+
+def word_package(
+    body: str, *, styles: str = "", name: str = "word/document.xml", prolog: str = ""
+) -> bytes:
+    """A minimal Word package with ``body`` inside ``w:body``; the main part may be renamed (its
+    relationships then lead to the styles)."""
+    folder, base = posixpath.split(name)
+    members: dict[str, bytes | str] = {
+        "[Content_Types].xml": (
+            f'<Types xmlns="{CONTENT_TYPES_NS}">'
+            '<Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/{name}" ContentType="{WORD_MAIN}"/></Types>'
+        ),
+        "_rels/.rels": (
+            f'<Relationships xmlns="{RELS_NS}"><Relationship Id="rId1" '
+            f'Type="{OFFICE_RELS}/officeDocument" Target="{name}"/></Relationships>'
+        ),
+        name: (
+            f'{prolog}<w:document xmlns:w="{W_NS}" '
+            'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+            f"<w:body>{body}</w:body></w:document>"
+        ),
+    }
+    if styles:
+        members["word/styles.xml"] = f'<w:styles xmlns:w="{W_NS}">{styles}</w:styles>'
+        members[f"{folder}/_rels/{base}.rels"] = (
+            f'<Relationships xmlns="{RELS_NS}"><Relationship Id="rId1" Type="{OFFICE_RELS}/styles" '
+            f'Target="{posixpath.relpath("word/styles.xml", folder)}"/></Relationships>'
+        )
+    return zip_bytes(members)
+
+
+def para(text: str, style: str = "", extra: str = "") -> str:
+    properties = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f'<w:p>{properties}{extra}<w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
+
+
+def test_docx_corners_written_by_hand(tmp_path: Path) -> None:
+    styles = (
+        # A localised heading style: known by its outline level, not its name.
+        '<w:style w:type="paragraph" w:styleId="berschrift1"><w:name w:val="Überschrift 1"/>'
+        '<w:pPr><w:outlineLvl w:val="0"/></w:pPr></w:style>'
+        # A custom style based on it inherits the level.
+        '<w:style w:type="paragraph" w:styleId="Chapter"><w:name w:val="Chapter"/>'
+        '<w:basedOn w:val="berschrift1"/></w:style>'
+    )
+    body = (
+        para("Kapitel", "berschrift1")
+        + para("Chapter Two", "Chapter")
+        # A paragraph with its own outline level: a level-2 heading.
+        + '<w:p><w:pPr><w:outlineLvl w:val="1"/></w:pPr><w:r><w:t>Part A</w:t></w:r></w:p>'
+        # Tracked changes: the insertion is read, the deletion is not; field codes are not text.
+        + "<w:p><w:ins><w:r><w:t>kept</w:t></w:r></w:ins><w:del><w:r><w:delText>gone"
+        "</w:delText></w:r></w:del><w:r><w:instrText>PAGE</w:instrText></w:r>"
+        "<w:moveFrom><w:r><w:t>moved away</w:t></w:r></w:moveFrom></w:p>"
+        # A content control around a paragraph; a drawing with a fallback copy of its text.
+        + f"<w:sdt><w:sdtContent>{para('in a control')}</w:sdtContent></w:sdt>"
+        + '<w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:t>boxed</w:t>'
+        "</mc:Choice><mc:Fallback><w:t>boxed</w:t></mc:Fallback></mc:AlternateContent></w:r></w:p>"
+    )
+    [document] = load(tmp_path, "renamed.bin", word_package(body, styles=styles, name="w/main.xml"))
+    assert document.text == "Kapitel\n\nChapter Two\n\nPart A\n\nkept\n\nin a control\n\nboxed"
+    assert [span.section for span in document.spans] == [
+        "Kapitel",
+        "Chapter Two",
+        "Chapter Two > Part A",
+    ]
+
+
+def test_spreadsheets_and_other_zips_stay_binary_files(tmp_path: Path) -> None:
+    xlsx = zip_bytes(
+        {
+            "[Content_Types].xml": f'<Types xmlns="{CONTENT_TYPES_NS}"><Override '
+            f'PartName="/xl/workbook.xml" ContentType="{XLSX_MAIN}"/></Types>',
+            "_rels/.rels": f'<Relationships xmlns="{RELS_NS}"><Relationship Id="r" '
+            f'Type="{OFFICE_RELS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+            "xl/workbook.xml": "<workbook/>",
+        }
+    )
+    plain_zip = zip_bytes({"a.txt": "hello", "b.bin": bytes(range(256)) * 10})
+    for name, data in {"book.xlsx": xlsx, "archive.zip": plain_zip}.items():
+        with pytest.raises(NotTextError, match="^binary file$"):
+            load(tmp_path, name, data)
+
+
+# -- PowerPoint ---------------------------------------------------------------------------------
+
+A_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+P_NS = "http://schemas.openxmlformats.org/presentationml/2006/main"
+
+
+def slide(*paragraphs: str) -> str:
+    shapes = "".join(
+        f"<p:sp><p:txBody><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:txBody></p:sp>"
+        for text in paragraphs
+    )
+    return (
+        f'<p:sld xmlns:p="{P_NS}" xmlns:a="{A_NS}" '
+        'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006">'
+        f"<p:cSld><p:spTree>{shapes}"
+        "<mc:AlternateContent><mc:Choice><p:sp><p:txBody><a:p><a:r><a:t>once</a:t></a:r>"
+        "<a:br/><a:r><a:t>only</a:t></a:r></a:p></p:txBody></p:sp></mc:Choice><mc:Fallback>"
+        "<p:sp><p:txBody><a:p><a:r><a:t>once</a:t></a:r></a:p></p:txBody></p:sp></mc:Fallback>"
+        "</mc:AlternateContent></p:spTree></p:cSld></p:sld>"
+    )
+
+
+def pptx_file() -> bytes:
+    # The slide files are named against the presentation order, which must win.
+    return zip_bytes(
+        {
+            "[Content_Types].xml": f'<Types xmlns="{CONTENT_TYPES_NS}"><Override '
+            f'PartName="/ppt/presentation.xml" ContentType="{PPT_MAIN}"/></Types>',
+            "_rels/.rels": f'<Relationships xmlns="{RELS_NS}">'
+            f'<Relationship Id="r1" Type="{OFFICE_RELS}/officeDocument" '
+            'Target="ppt/presentation.xml"/>'
+            '<Relationship Id="r2" Type="http://schemas.openxmlformats.org/package/2006/'
+            'relationships/metadata/core-properties" Target="docProps/core.xml"/>'
+            "</Relationships>",
+            "docProps/core.xml": '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/'
+            'package/2006/metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            "<dc:title>Quarterly Review</dc:title></cp:coreProperties>",
+            "ppt/presentation.xml": f'<p:presentation xmlns:p="{P_NS}" xmlns:r="{OFFICE_RELS}">'
+            '<p:sldIdLst><p:sldId id="256" r:id="rIdB"/><p:sldId id="257" r:id="rIdA"/>'
+            "</p:sldIdLst></p:presentation>",
+            "ppt/_rels/presentation.xml.rels": f'<Relationships xmlns="{RELS_NS}">'
+            f'<Relationship Id="rIdA" Type="{OFFICE_RELS}/slide" Target="slides/slide1.xml"/>'
+            f'<Relationship Id="rIdB" Type="{OFFICE_RELS}/slide" Target="slides/slide2.xml"/>'
+            "</Relationships>",
+            "ppt/slides/slide1.xml": slide("Results", "Revenue grew"),
+            "ppt/slides/slide2.xml": slide("Agenda"),
+        }
+    )
+
+
+def test_pptx_slides_in_presentation_order(tmp_path: Path) -> None:
+    [document] = load(tmp_path, "deck.pptx", pptx_file())
+    assert document.title == "Quarterly Review"
+    assert document.text == "Agenda\nonce\nonly\n\nResults\nRevenue grew\nonce\nonly"
+    assert document.spans == (
+        Span(0, section="slide 1"),
+        Span(document.text.index("Results"), section="slide 2"),
+    )
+
+
+# -- OpenDocument ---------------------------------------------------------------------------------
+
+ODF_NS = (
+    'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+    'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"'
+)
+
+
+def odt_file() -> bytes:
+    content = (
+        f"<office:document-content {ODF_NS}><office:body><office:text>"
+        "<text:sequence-decls><text:sequence-decl text:name='Figure'/></text:sequence-decls>"
+        '<text:h text:outline-level="1">Install</text:h>'
+        "<text:p>Three<text:s text:c='3'/>spaces and <text:span>a span</text:span>"
+        "<text:note><text:note-body><text:p>a footnote</text:p></text:note-body></text:note>"
+        ".</text:p>"
+        '<text:h text:outline-level="2">Linux</text:h>'
+        "<text:list><text:list-item><text:p>apt</text:p></text:list-item>"
+        "<text:list-item><text:p>dnf</text:p></text:list-item></text:list>"
+        "<table:table><table:table-row><table:table-cell><text:p>a</text:p><text:p>a2</text:p>"
+        "</table:table-cell><table:table-cell><text:p>b</text:p></table:table-cell>"
+        "</table:table-row></table:table>"
+        "</office:text></office:body></office:document-content>"
+    )
+    meta = (
+        f"<office:document-meta {ODF_NS}><office:meta><dc:title>Notes</dc:title></office:meta>"
+        "</office:document-meta>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")  # stored, first
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("meta.xml", meta, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def test_odt_headings_paragraphs_lists_and_tables(tmp_path: Path) -> None:
+    [document] = load(tmp_path, "notes.odt", odt_file())
+    assert document.title == "Notes"
+    assert document.text == (
+        "Install\n\nThree   spaces and a span.\n\nLinux\n\napt\n\ndnf\n\na a2 | b"
+    )
+    assert document.spans == (
+        Span(0, section="Install"),
+        Span(document.text.index("Linux"), section="Install > Linux"),
+    )
+
+
+# -- zip limits ---------------------------------------------------------------------------------
+
+
+def test_a_member_that_would_inflate_too_far_is_a_skip(tmp_path: Path) -> None:
+    """20 MB of one byte compresses ~1000:1: over the ratio limit, refused before inflating."""
+    body = para("x" * 20_000_000)
+    with pytest.raises(NotTextError, match=r"'word/document.xml' would inflate .* times"):
+        load(tmp_path, "bomb.docx", word_package(body))
+
+
+def test_a_member_that_claims_a_huge_size_is_refused_unread(tmp_path: Path) -> None:
+    data = bytearray(word_package(para("small")))
+    # Patch the central directory's "uncompressed size" of word/document.xml to 4 GB - 1.
+    entry = data.rindex(b"PK\x01\x02", 0, data.rindex(b"word/document.xml"))
+    struct.pack_into("<I", data, entry + 24, 0xFFFFFFFF)
+    with pytest.raises(NotTextError, match=r"would inflate to 4096.0 MB \(more than the 128.0 MB"):
+        load(tmp_path, "liar.docx", bytes(data))
+
+
+def test_a_member_that_inflates_past_its_declared_size_is_a_skip(tmp_path: Path) -> None:
+    data = bytearray(word_package(para("y" * 50_000)))
+    entry = data.rindex(b"PK\x01\x02", 0, data.rindex(b"word/document.xml"))
+    struct.pack_into("<I", data, entry + 24, 1000)  # claims 1,000 bytes
+    with pytest.raises(NotTextError, match="word/document.xml") as caught:
+        load(tmp_path, "liar.docx", bytes(data))
+    assert "damaged zip member" in str(caught.value)  # zipfile stops at 1,000 bytes: bad CRC
+
+
+def test_safe_zip_limits() -> None:
+    many = zip_bytes({f"m{n}": "x" for n in range(5)})
+    crowded = SafeZip(many, limits=ZipLimits(max_members=4))  # opens: it may be no document
+    with pytest.raises(NotTextError, match="zip archive with 5 members"):
+        crowded.read("m0")
+    archive = SafeZip(many, limits=ZipLimits(max_total_bytes=3))
+    assert [archive.read(f"m{n}") for n in range(3)] == [b"x"] * 3
+    with pytest.raises(NotTextError, match="'m3' inflates past"):
+        archive.read("m3")  # the archive's budget is spent
+    with pytest.raises(NotTextError, match="'nope' is missing"):
+        archive.read("nope")
+    with pytest.raises(ValueError, match=r"max_ratio \(0\) must be an integer >= 1"):
+        ZipLimits(max_ratio=0)
+
+
+def test_xml_with_entity_declarations_is_refused(tmp_path: Path) -> None:
+    laughs = '<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+    data = word_package(para("&b;"), prolog=laughs)
+    with pytest.raises(NotTextError, match="declares XML entities"):
+        load(tmp_path, "laughs.docx", data)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (word_package(para("text"))[:300], "damaged zip archive"),
+        (word_package("<w:p>unclosed"), "damaged XML in 'word/document.xml'"),
+        (word_package("", name="word/document.xml").replace(b"_rels/.rels", b"_rels/.relx"), ""),
+    ],
+)
+def test_damaged_office_files_are_skips(tmp_path: Path, data: bytes, reason: str) -> None:
+    if not reason:  # without package relationships the usual part name is still found
+        assert load(tmp_path, "bare.docx", data)[0].text == ""
+        return
+    with pytest.raises(NotTextError, match=reason):
+        load(tmp_path, "broken.docx", data)

@@ -1,0 +1,206 @@
+"""PDF extraction: real PDFs written by fpdf2, read back page by page through PDFium."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+from fpdf import FPDF
+from PIL import Image
+
+from searchapp.errors import SearchAppError
+from searchapp.ingest.decoding import NotTextError, decode_bytes, load_documents
+from searchapp.ingest.formats import pdf as pdf_module
+from searchapp.ingest.formats.dispatch import is_pdf
+from searchapp.ingest.formats.pdf import NO_TEXT_LAYER, extract_pdf
+from searchapp.ingest.formats.spans import Span, locate
+
+
+def make_pdf(
+    pages: list[str], *, title: str = "", compress: bool = True, **encryption: str
+) -> bytes:
+    """A PDF with one page per string ("" for a blank page), in a core font."""
+    document = FPDF()
+    document.set_compression(compress)
+    if title:
+        document.set_title(title)
+    if encryption:
+        document.set_encryption(**encryption)
+    document.set_font("helvetica", size=11)
+    for text in pages:
+        document.add_page()
+        if text:
+            document.multi_cell(0, 6, text)
+    return bytes(document.output())
+
+
+def make_scanned_pdf(pages: int = 2) -> bytes:
+    """Pages holding only an image, as a scanner writes them."""
+    document = FPDF()
+    for n in range(pages):
+        document.add_page()
+        document.image(Image.new("L", (120, 160), 90 + n), x=10, y=10, w=120)
+    return bytes(document.output())
+
+
+PAGES = [
+    "Experimental investigation of the aerodynamics of a wing in a slipstream.",
+    "",  # a blank page: no text, no span
+    "The spanwise distribution of the lift increase\ndue to slipstream.",
+]
+
+
+def test_text_per_page_with_page_spans_and_title() -> None:
+    located = extract_pdf(make_pdf(PAGES, title="Wing in a slipstream"))
+    assert located.title == "Wing in a slipstream"
+    assert located.text == (
+        "Experimental investigation of the aerodynamics of a wing in a slipstream."
+        "\n\nThe spanwise distribution of the lift increase\ndue to slipstream."
+    )
+    third = located.text.index("The spanwise")
+    assert located.spans == (Span(0, page=1), Span(third, page=3))
+    assert locate(located.spans, located.text.index("aerodynamics")) == (1, None)
+    assert locate(located.spans, located.text.index("due to")) == (3, None)
+
+
+def test_a_hyphen_at_a_line_end_joins_the_word() -> None:
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=11)
+    document.multi_cell(0, 6, "a boundary-\nlayer experiment")
+    assert extract_pdf(bytes(document.output())).text == "a boundarylayer experiment"
+
+
+def test_scanned_pdf_is_skipped_with_the_reason() -> None:
+    with pytest.raises(NotTextError) as caught:
+        extract_pdf(make_scanned_pdf())
+    assert str(caught.value) == NO_TEXT_LAYER == "no text layer; run OCR first"
+
+
+def test_blank_pdf_is_skipped_with_its_own_reason() -> None:
+    with pytest.raises(NotTextError, match="PDF without text on any of its 2 pages"):
+        extract_pdf(make_pdf(["", ""]))
+
+
+def test_encrypted_pdf_is_skipped_unless_the_empty_password_opens_it() -> None:
+    with pytest.raises(NotTextError, match="encrypted PDF: it needs a password to open"):
+        extract_pdf(make_pdf(["secret text"], owner_password="own", user_password="user"))
+    # Only an owner password (permissions): every reader opens it, and so do we.
+    assert extract_pdf(make_pdf(["open text"], owner_password="own")).text == "open text"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: data[: len(data) // 3],  # truncated
+        lambda data: data[:9] + b"\x00garbage" * 40,  # a header and nothing of a PDF
+        lambda data: b"%PDF-1.7\n",
+    ],
+)
+def test_damaged_pdf_is_skipped_with_the_reason(damage) -> None:
+    with pytest.raises(NotTextError, match="damaged PDF"):
+        extract_pdf(damage(make_pdf(PAGES)))
+
+
+def test_page_bound_keeps_the_first_pages_and_warns(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(pdf_module, "MAX_PDF_PAGES", 2)
+    with caplog.at_level(logging.WARNING):
+        located = extract_pdf(make_pdf(["one", "two", "three"]), name="long.pdf")
+    assert located.text == "one\n\ntwo"
+    assert "long.pdf: 3 pages; only the first 2 are indexed" in caplog.text
+
+
+def test_time_bound_stops_between_pages_and_warns(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        located = extract_pdf(make_pdf(["one", "two", "three"]), name="slow.pdf", max_seconds=0)
+    assert located.text == "one"  # at least one page is read
+    assert "slow.pdf: text extraction stopped after 1 of 3 pages" in caplog.text
+
+
+def test_character_bound_stops_before_the_page_that_crosses_it(monkeypatch, caplog) -> None:
+    monkeypatch.setattr(pdf_module, "MAX_PDF_CHARS", 10)
+    with caplog.at_level(logging.WARNING):
+        located = extract_pdf(make_pdf(["short", "a longer page"]), name="big.pdf")
+    assert located.text == "short"
+    assert "big.pdf: text extraction stopped at page 2 of 2" in caplog.text
+
+
+def test_pdfs_read_from_many_threads_at_once() -> None:
+    """PDFium is not thread-safe: the lock must serialise every call into it."""
+    documents = {n: make_pdf([f"document {n} page {p}" for p in range(1, 4)]) for n in range(8)}
+    results: dict[int, str] = {}
+    errors: list[BaseException] = []
+
+    def read(n: int) -> None:
+        try:
+            for _ in range(5):
+                results[n] = extract_pdf(documents[n]).text
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=read, args=(n,)) for n in documents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert results == {
+        n: f"document {n} page 1\n\ndocument {n} page 2\n\ndocument {n} page 3" for n in documents
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"%PDF-1.4\n...", True),
+        (b"junk before\r\n%PDF-1.7\n1 0 obj\n%%EOF\n", True),  # header within the first KB
+        (b"junk before\n%PDF-1.7\nbut no end marker\n", False),
+        (b"notes: files start with %PDF-1.4 and end with %%EOF\n", False),  # quoted, mid-line
+        (b"%PDF-", False),
+        (b"hello", False),
+    ],
+)
+def test_is_pdf_by_content(data: bytes, expected: bool) -> None:
+    assert is_pdf(data) is expected
+
+
+# -- through load_documents ----------------------------------------------------------------------
+
+
+def test_a_small_pdf_without_nul_bytes_is_read_as_a_pdf_not_as_its_syntax(tmp_path: Path) -> None:
+    data = make_pdf(["Hello from a tiny PDF."], compress=False)
+    assert decode_bytes(data) is not None  # text to the byte sniffer: once indexed as PDF syntax
+    path = tmp_path / "tiny.pdf"
+    path.write_bytes(data)
+    [document] = load_documents(path)
+    assert (document.doc_id, document.path) == (str(path.absolute()), path)
+    assert (document.title, document.text) == ("", "Hello from a tiny PDF.")
+    assert document.spans == (Span(0, page=1),)
+
+
+def test_pdf_is_told_by_content_not_by_name(tmp_path: Path) -> None:
+    (tmp_path / "paper.bin").write_bytes(make_pdf(["content wins"]))
+    (tmp_path / "fake.pdf").write_text("a text file with a .pdf name")
+    assert load_documents(tmp_path / "paper.bin")[0].text == "content wins"
+    assert load_documents(tmp_path / "fake.pdf")[0].text == "a text file with a .pdf name"
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (make_scanned_pdf(1), "no text layer; run OCR first"),
+        (make_pdf(["x"], owner_password="o", user_password="u"), "encrypted PDF"),
+        (make_pdf(PAGES)[:200], "damaged PDF"),
+    ],
+)
+def test_unreadable_pdfs_are_skips_that_name_the_file(
+    tmp_path: Path, data: bytes, reason: str
+) -> None:
+    path = tmp_path / "paper.pdf"
+    path.write_bytes(data)
+    with pytest.raises(NotTextError) as caught:
+        load_documents(path)
+    assert isinstance(caught.value, SearchAppError)  # the indexer's skip path
+    assert reason in str(caught.value) and caught.value.path == path

@@ -1,0 +1,111 @@
+"""Spans, ``locate`` and the text builder: the location data model every format hands on."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from searchapp.ingest.chunking import ChunkingConfig, chunk_text
+from searchapp.ingest.formats.builder import HeadingPath, TextBuilder
+from searchapp.ingest.formats.spans import NOWHERE, LocatedText, Location, Span, locate
+
+
+def test_locate_finds_the_last_span_at_or_before_the_offset() -> None:
+    spans = [Span(5, page=1), Span(20, page=2), Span(30, page=2, section="cell 3")]
+    assert locate(spans, 0) == NOWHERE == Location(None, None)
+    assert locate(spans, 4) == NOWHERE
+    assert locate(spans, 5) == Location(1, None)
+    assert locate(spans, 19) == (1, None)
+    assert locate(spans, 20) == (2, None)
+    assert locate(spans, 10_000) == (2, "cell 3")
+    assert locate((), 3) == NOWHERE
+    page, section = locate(spans, 31)  # a plain tuple to unpack
+    assert (page, section) == (2, "cell 3")
+
+
+@given(st.lists(st.integers(0, 200), unique=True), st.integers(0, 250))
+def test_locate_agrees_with_a_linear_scan(starts: list[int], offset: int) -> None:
+    spans = [Span(start, page=n + 1) for n, start in enumerate(sorted(starts))]
+    before = [span for span in spans if span.start_char <= offset]
+    expected = Location(before[-1].page, None) if before else NOWHERE
+    assert locate(spans, offset) == expected
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"start_char": -1}, r"start_char \(-1\) must be >= 0"),
+        ({"start_char": 1.5}, r"start_char \(1.5\) must be an int"),
+        ({"start_char": True}, r"start_char \(True\) must be an int"),
+        ({"start_char": 0, "page": 0}, r"page \(0\) must be None or an int >= 1"),
+        ({"start_char": 0, "section": 7}, r"section \(7\) must be None or a string"),
+    ],
+)
+def test_span_is_validated(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Span(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "spans",
+    [
+        (Span(3), Span(3)),  # not strictly increasing
+        (Span(4), Span(2)),
+        (Span(5),),  # past the text
+    ],
+)
+def test_located_text_refuses_spans_out_of_order_or_outside_the_text(spans) -> None:
+    with pytest.raises(ValueError, match="build spans in text order"):
+        LocatedText(title="", text="hello", spans=spans)
+
+
+def test_builder_joins_units_with_blank_lines_and_records_changes_of_location() -> None:
+    builder = TextBuilder()
+    builder.add("\n\n  first page\r\nline two  \n", page=1)
+    builder.add("   \n", page=2)  # blank: dropped, no span
+    builder.add("third", page=3, section="Intro")
+    builder.add("more of it", page=3, section="Intro")  # same location: no new span
+    builder.add("x\x00y\ud800", page=4)  # normalised: controls to spaces, lone surrogates
+    located = builder.build(title="  A\n title ")
+    assert located.text == "  first page\nline two\n\nthird\n\nmore of it\n\nx y\ufffd"
+    assert located.title == "A title"
+    assert located.spans == (Span(0, 1), Span(23, 3, "Intro"), Span(42, 4))
+    assert located.text[23:28] == "third" and located.text[42] == "x"
+
+
+def test_builder_without_units_is_empty() -> None:
+    assert TextBuilder().build() == LocatedText("", "", ())
+
+
+def test_heading_path() -> None:
+    path = HeadingPath()
+    assert path.section is None
+    assert path.enter(1, "Install") == "Install"
+    assert path.enter(2, " Linux\n") == "Install > Linux"
+    assert path.enter(4, "Debian") == "Install > Linux > Debian"  # levels may skip
+    assert path.enter(3, "Arch") == "Install > Linux > Arch"
+    assert path.enter(2, "macOS") == "Install > macOS"
+    assert path.enter(2, "  ") == "Install > macOS"  # an empty heading changes nothing
+    assert path.enter(1, "Usage") == "Usage"
+
+
+def test_every_chunk_of_an_extracted_text_is_located() -> None:
+    """The intended use: chunk the text as any text, then locate each chunk's start."""
+    builder = TextBuilder()
+    for page in range(1, 6):
+        builder.add(" ".join(f"p{page}w{n}" for n in range(60)), page=page)
+    located = builder.build()
+
+    def count_tokens(texts):
+        return [len(text.split()) for text in texts]
+
+    chunks = chunk_text(
+        located.text,
+        count_tokens=count_tokens,
+        config=ChunkingConfig(max_tokens=25, overlap_tokens=4),
+    )
+    pages = [locate(located.spans, chunk.start_char).page for chunk in chunks]
+    starts = [chunk.text.split()[0] for chunk in chunks]
+    assert pages == [int(word[1 : word.index("w")]) for word in starts]
+    assert set(pages) == {1, 2, 3, 4, 5}
