@@ -1,4 +1,4 @@
-"""Answering a query: dense (FAISS), lexical (FTS5 BM25) or hybrid (reciprocal-rank fusion)."""
+"""Answering a query: dense (FAISS), lexical (FTS5 BM25) or hybrid (both, ``fusion.py``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.ranking.lexical import Lexicon
+from searchapp.ranking.fusion import bm25_ceiling, fuse
+from searchapp.ranking.lexical import Lexicon, idf
 
 if TYPE_CHECKING:
     from searchapp.ranking.postings import Postings
@@ -17,9 +18,8 @@ if TYPE_CHECKING:
     from searchapp.storage.vectors import VectorIndex
 
 MODES = ("hybrid", "dense", "lexical")
-# Candidates each ranker contributes to the fusion, and the RRF constant (Cormack et al., 2009).
+# Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
-RRF_K = 60
 
 
 @dataclass(frozen=True)
@@ -120,21 +120,24 @@ class Searcher:
             dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if mode == "dense":
             return [(i, s, None) for i, s in dense]
-        lexical = [chunk_id for chunk_id, _ in self._lexical(query, fetch)]
+        lexical = self._lexical(query, fetch)
         cosine = dict(dense)
-        missing = [i for i in lexical if i not in cosine]
+        missing = [i for i, _ in lexical if i not in cosine]
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
         if mode == "lexical":
-            return [(i, cosine[i], None) for i in lexical if i in cosine]
-        fused: dict[int, float] = {}
-        for ranking in ([i for i, _ in dense[:FUSION_DEPTH]], lexical[:FUSION_DEPTH]):
-            for position, chunk_id in enumerate(ranking, start=1):
-                fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + position)
-        order = sorted(fused, key=lambda i: (-fused[i], -cosine.get(i, -1.0), i))
+            return [(i, cosine[i], None) for i, _ in lexical if i in cosine]
+        # The same candidates whatever k is, so a query's first hits do not depend on it.
+        order = fuse(
+            [i for i, _ in dense[:FUSION_DEPTH]],
+            [(i, s) for i, s in lexical[:FUSION_DEPTH] if i in cosine],
+            cosine,
+            self._bm25_ceiling(query) if lexical else 0.0,
+        )
         # Past the fusion depth, continue with the dense ranking so widening still finds more.
+        fused = set(order)
         rest = [i for i, _ in dense if i not in fused]
-        return [(i, cosine.get(i, 0.0), n) for n, i in enumerate(order, start=1)] + [
+        return [(i, cosine[i], n) for n, i in enumerate(order, start=1)] + [
             (i, cosine[i], None) for i in rest
         ]
 
@@ -144,6 +147,17 @@ class Searcher:
         if postings is not None and postings.generation == self.store.generation():
             return postings.search(self.lexicon.query_tokens(query), k)
         return self.lexicon.search(query, k)
+
+    def _bm25_ceiling(self, query: str) -> float:
+        """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the
+        document frequencies the lexical ranker used."""
+        postings = self.postings
+        if postings is not None and postings.generation == self.store.generation():
+            frequency, rows = postings.document_frequency, postings.rows
+        else:
+            frequency, rows = self.lexicon.document_frequency, self.store.count_chunks()
+        counts = [frequency(term) for term in self.lexicon.query_tokens(query)]
+        return bm25_ceiling(idf(df, rows) for df in counts if df > 0)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         try:

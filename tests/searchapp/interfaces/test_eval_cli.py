@@ -53,10 +53,11 @@ def test_eval_on_all_225_cranfield_queries(corpus_index, capsys) -> None:
         assert row["queries"] == 225 and row["skipped"] == []
         assert set(row) >= {"ndcg@10", "mrr@10", "recall@100", "map@100"}
     ndcg = {mode: row["ndcg@10"] for mode, row in results.items()}
-    # Reference (data/README.md): exact cosine 0.358, BM25 0.313, RRF 0.373.
+    # Reference (data/README.md): exact cosine 0.358, BM25 0.313, RRF 0.373; hybrid is the
+    # ceiling rule of ranking/fusion.py (0.4015 on an fp32 index, benchmarks/RESULTS.md).
     assert ndcg["dense"] >= 0.355
     assert ndcg["lexical"] >= 0.30
-    assert ndcg["hybrid"] >= 0.37
+    assert ndcg["hybrid"] >= 0.395
     assert ndcg["hybrid"] > max(ndcg["dense"], ndcg["lexical"])
 
 

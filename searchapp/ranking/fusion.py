@@ -1,0 +1,61 @@
+"""Hybrid ranking: one order for the dense and the lexical candidates of a query.
+
+Every candidate (a chunk in either ranker's top ``searcher.FUSION_DEPTH``) scores
+
+    cosine + BM25_WEIGHT * bm25 / ceiling
+
+``ceiling`` is the most BM25 any chunk could score for the query. Each term adds
+``idf * tf (k1 + 1) / (tf + k1 (1 - b + b length / average_length))`` (``lexical.py``), and that
+factor of the idf stays below ``k1 + 1`` whatever tf and length are, so the ceiling is
+``(k1 + 1) * sum(idf)`` over the query's terms that some chunk holds. The lexical part thus lies
+in [0, 1): the share of the query's possible BM25 a chunk reached, on the scale of a cosine. A
+chunk the dense ranker returned but the lexical one did not counts a BM25 of 0 (its own is at
+most the last lexical candidate's, and often 0); a chunk only the lexical ranker returned has its
+cosine read from the vectors.
+
+The lexical part adapts to each query with no constant tuned per collection: a long question
+whose best chunk holds a few of its words adds little, a few rare words that one chunk holds all
+of add much. Reciprocal-rank fusion (k=60, equal weights), the rule before, did no better than
+dense alone on CISI (nDCG@10 0.4160 against 0.4152); dense-weighted RRF wins there but loses
+most of what BM25 finds for keyword queries. ``benchmarks/fusion.py`` compares the rules, and
+``benchmarks/RESULTS.md`` ("Fusion") holds the table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+
+from searchapp.ranking.lexical import K1
+
+# The lexical part's weight against the cosine: 1 weighs two numbers in [0, 1] alike. From 0.5
+# to 1.25 the nDCG@10 gain over dense stays between +0.019 and +0.032 on Cranfield and CISI.
+BM25_WEIGHT = 1.0
+
+
+def bm25_ceiling(idfs: Iterable[float]) -> float:
+    """The most BM25 a chunk could score for a query whose terms (those some chunk holds) have
+    these idfs: ``(k1 + 1) * sum(idf)``; 0 for a query without such terms."""
+    return (K1 + 1.0) * math.fsum(idfs)
+
+
+def fuse(
+    dense: Sequence[int],
+    lexical: Sequence[tuple[int, float]],
+    cosine: Mapping[int, float],
+    ceiling: float,
+    *,
+    weight: float = BM25_WEIGHT,
+) -> list[int]:
+    """The candidates of both rankers, best first by ``cosine + weight * bm25 / ceiling``.
+
+    ``dense``: chunk ids; ``lexical``: ``(chunk id, BM25)``; ``cosine`` must hold every
+    candidate. Ties go to the higher cosine, then to the lower chunk id.
+    """
+    if ceiling < 0 or weight < 0:
+        raise ValueError(f"ceiling ({ceiling}) and weight ({weight}) must not be negative")
+    bm25 = dict(lexical)
+    scale = weight / ceiling if ceiling > 0 else 0.0
+    candidates = dict.fromkeys([*dense, *bm25])
+    fused = {i: cosine[i] + scale * bm25.get(i, 0.0) for i in candidates}
+    return sorted(fused, key=lambda i: (-fused[i], -cosine[i], i))

@@ -1,0 +1,338 @@
+"""Searcher on a small real Store with hand-made unit vectors: every chunk's cosine with the
+query is chosen by the test, so each expected ranking is computed here from those cosines and
+from FTS5's own BM25 list. No model is loaded."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.errors import BadInputError
+from searchapp.ranking.lexical import K1, Lexicon, idf
+from searchapp.ranking.postings import Postings
+from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
+from searchapp.storage.schema import Chunk
+from searchapp.storage.store import Store
+from searchapp.storage.vectors import VectorIndex
+from searchapp.storage.vectors_file import build_from_store
+
+DIM = 8
+QUERY_VECTOR = np.eye(DIM, dtype=np.float32)[0]  # a chunk's cosine is its vector's first entry
+
+
+def vector_with_cosine(cosine: float, rng: np.random.Generator) -> np.ndarray:
+    """A unit vector whose cosine with QUERY_VECTOR is ``cosine``, in a random other direction."""
+    rest = rng.standard_normal(DIM - 1)
+    rest *= math.sqrt(1.0 - cosine**2) / np.linalg.norm(rest)
+    return np.r_[cosine, rest].astype(np.float32)
+
+
+@dataclass
+class Collection:
+    """A store and its vectors, with what the test chose: each chunk's cosine and document."""
+
+    store: Store
+    vectors: VectorIndex
+    cosine: dict[int, float]  # chunk id -> cosine with QUERY_VECTOR
+    doc: dict[int, str]  # chunk id -> doc id (= its path)
+    text: dict[int, str]  # chunk id -> text
+
+    def searcher(self, *, postings: bool = True) -> Searcher:
+        return Searcher(self.store, self.vectors, Postings.build(self.store) if postings else None)
+
+    def by_cosine(self, ids: Sequence[int] | None = None) -> list[int]:
+        """Chunk ids (all, or these) best cosine first."""
+        return sorted(self.cosine if ids is None else ids, key=lambda i: -self.cosine[i])
+
+    def bm25(self, query: str) -> list[int]:
+        """FTS5's own ranking of every matching chunk, read straight from SQLite."""
+        return [i for i, _ in Lexicon(self.store).search(query, len(self.cosine))]
+
+    def ceiling(self, query: str) -> float:
+        """(k1 + 1) * the idfs of the query's words that some chunk holds, counted here."""
+        words = [set(re.findall(r"\w+", text.lower())) for text in self.text.values()]
+        counts = [sum(w in chunk for chunk in words) for w in dict.fromkeys(query.split())]
+        return (K1 + 1) * sum(idf(n, len(words)) for n in counts if n > 0)
+
+
+def build(root: Path, documents: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> Collection:
+    """Index ``(path, [(chunk text, cosine), ...])`` documents in a new store under ``root``."""
+    rng = np.random.default_rng(0)
+    store = Store.open(root, create=True)
+    cosine: dict[int, float] = {}
+    doc: dict[int, str] = {}
+    text: dict[int, str] = {}
+    with store.transaction():
+        for path, chunks in documents:
+            document_id = store.upsert_document(doc_id=path, path=path, title=None, size=1)
+            records = [Chunk(text, 0, len(text), 1, 1) for text, _ in chunks]
+            vectors = np.stack([vector_with_cosine(c, rng) for _, c in chunks])
+            for chunk_id, (t, c) in zip(store.add_chunks(document_id, records, vectors), chunks):
+                cosine[chunk_id] = c
+                doc[chunk_id] = path
+                text[chunk_id] = t
+    return Collection(store, build_from_store(store, DIM), cosine, doc, text)
+
+
+@pytest.fixture
+def make(tmp_path: Path):
+    opened: list[Store] = []
+
+    def _make(documents: Sequence[tuple[str, Sequence[tuple[str, float]]]]) -> Collection:
+        collection = build(tmp_path / f"index{len(opened)}", documents)
+        opened.append(collection.store)
+        return collection
+
+    yield _make
+    for store in opened:
+        store.close()
+
+
+def search(collection: Collection, query: str, *, postings: bool = True, **options):
+    searcher = collection.searcher(postings=postings)
+    return searcher.search(query, QUERY_VECTOR, SearchOptions(**options))
+
+
+def fused_order(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> list[int]:
+    """The hybrid rule from its definition: the two top-``depth`` lists by cosine + BM25 / the
+    query's BM25 ceiling (0 for a chunk the lexical list lacks), ties to the higher cosine."""
+    bm25 = dict(Lexicon(collection.store).search(query, depth))
+    ceiling = collection.ceiling(query)
+    candidates = set(collection.by_cosine()[:depth]) | set(bm25)
+    fused = {i: collection.cosine[i] + bm25.get(i, 0.0) / ceiling for i in candidates}
+    return sorted(fused, key=lambda i: (-fused[i], -collection.cosine[i], i))
+
+
+# Ten one-chunk documents: cosines fall with the list, the word "wing" (in four) is spread so
+# that the lexical order differs from the dense one.
+SMALL = [
+    ("/c/a.txt", [("lift and drag of a slender body", 0.95)]),
+    ("/c/b.txt", [("wing lift at low speed", 0.90)]),
+    ("/c/c.txt", [("boundary layer on a flat plate", 0.80)]),
+    ("/c/d.txt", [("wing wing wing flutter", 0.60)]),
+    ("/c/e.txt", [("heat transfer in a nozzle", 0.40)]),
+    ("/c/f.txt", [("wing tip vortex wing", 0.30)]),
+    ("/c/g.txt", [("shock waves in a channel", 0.10)]),
+    ("/c/h.txt", [("delta wing at high incidence", -0.20)]),
+    ("/c/i.txt", [("a rotating cylinder in cross flow", -0.30)]),
+    ("/c/j.txt", [("supersonic inlet design", -0.40)]),
+]
+
+
+# -- one ranker at a time ---------------------------------------------------------------------
+
+
+def test_dense_mode_ranks_by_cosine_and_shows_it(make) -> None:
+    collection = make(SMALL)
+    hits = search(collection, "wing", mode="dense", k=5)
+    expected = collection.by_cosine()[:5]
+    assert [h.chunk_id for h in hits] == expected
+    assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert all(h.fused_rank is None for h in hits)
+
+
+@pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
+def test_lexical_mode_ranks_by_bm25_and_shows_the_cosine(make, postings) -> None:
+    collection = make(SMALL)
+    hits = search(collection, "wing", mode="lexical", k=20, postings=postings)
+    expected = collection.bm25("wing")
+    assert [h.chunk_id for h in hits] == expected
+    # Only the chunks that hold the word; three "wing"s in four words rank first.
+    assert {collection.doc[i] for i in expected} == {"/c/b.txt", "/c/d.txt", "/c/f.txt", "/c/h.txt"}
+    assert collection.doc[expected[0]] == "/c/d.txt"
+    assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
+    assert all(h.fused_rank is None for h in hits)
+
+
+def test_lexical_mode_without_a_match_finds_nothing(make) -> None:
+    assert search(make(SMALL), "zeppelin", mode="lexical") == []
+
+
+# -- hybrid -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
+def test_hybrid_order_is_the_fusion_of_both_rankings(make, postings) -> None:
+    collection = make(SMALL)
+    hits = search(collection, "wing", k=10, postings=postings)
+    expected = fused_order(collection, "wing")
+    assert [h.chunk_id for h in hits] == expected
+    assert [h.fused_rank for h in hits] == list(range(1, 11))
+    assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
+    # The lexical part moves "wing wing wing flutter" (cosine 0.6) above a chunk of cosine 0.8.
+    assert expected != collection.by_cosine()
+    assert expected.index(collection.bm25("wing")[0]) < 2
+
+
+def test_hybrid_ignores_query_words_no_chunk_holds(make) -> None:
+    # "zeppelin" matches nothing: it neither scores nor lowers the BM25 ceiling.
+    collection = make(SMALL)
+    hits = search(collection, "wing zeppelin", k=10)
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in search(collection, "wing", k=10)]
+    assert [h.chunk_id for h in hits] != collection.by_cosine()
+
+
+def test_hybrid_ties_go_to_the_lower_chunk_id(make) -> None:
+    # Two chunks with the same text and cosine score the same in both rankers.
+    collection = make([(f"/t/{name}.txt", [("glider wing", 0.5)]) for name in "xyz"])
+    hits = search(collection, "glider", k=3)
+    assert [h.chunk_id for h in hits] == sorted(collection.cosine)
+
+
+def test_hybrid_without_a_lexical_match_is_the_dense_ranking(make) -> None:
+    collection = make(SMALL)
+    hits = search(collection, "zeppelin", k=10)
+    assert [h.chunk_id for h in hits] == collection.by_cosine()
+    assert [h.fused_rank for h in hits] == list(range(1, 11))
+
+
+def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> None:
+    # 150 one-chunk documents; only the last ten by cosine hold the query word.
+    cosines = np.linspace(0.9, -0.5, 150)
+    collection = make(
+        [
+            (f"/deep/{n:03d}.txt", [("rotor blade" if n >= 140 else "other text", float(c))])
+            for n, c in enumerate(cosines)
+        ]
+    )
+    hits = search(collection, "rotor", k=150)
+    fused = fused_order(collection, "rotor")
+    rest = [i for i in collection.by_cosine() if i not in set(fused)]
+    assert len(fused) == FUSION_DEPTH + 10  # the dense top 100 and the ten "rotor" chunks
+    assert [h.chunk_id for h in hits] == fused + rest
+    assert [h.fused_rank for h in hits] == list(range(1, len(fused) + 1)) + [None] * len(rest)
+    # The lexical candidates the dense top 100 lacks show their own cosine, read from FAISS.
+    rotor = {h.chunk_id: h.score for h in hits if h.chunk_id in set(collection.bm25("rotor"))}
+    assert rotor == pytest.approx({i: collection.cosine[i] for i in rotor}) and len(rotor) == 10
+
+
+def test_hybrid_first_hits_do_not_depend_on_k(make) -> None:
+    # 300 chunks that all hold "rotor", once to five times, with cosines in another order: a
+    # larger k fetches more candidates, but each ranker still brings only its top 100 to fusion.
+    rng = np.random.default_rng(1)
+    cosines = rng.uniform(-0.5, 0.9, 300)
+    collection = make(
+        [
+            (f"/k/{n:03d}.txt", [(" ".join(["rotor"] * (1 + n % 5) + ["blade"] * 5), float(c))])
+            for n, c in enumerate(cosines)
+        ]
+    )
+    first = [h.chunk_id for h in search(collection, "rotor blade", k=10)]
+    assert first == fused_order(collection, "rotor blade")[:10]
+    for k in (50, 120, 300):
+        assert [h.chunk_id for h in search(collection, "rotor blade", k=k)][:10] == first, k
+
+
+# -- filters ----------------------------------------------------------------------------------
+
+
+def test_per_doc_keeps_each_documents_best_chunks(make) -> None:
+    collection = make(
+        [
+            ("/p/one.txt", [("alpha", 0.9), ("alpha", 0.8), ("alpha", 0.7)]),
+            ("/p/two.txt", [("beta", 0.85), ("beta", 0.5)]),
+            ("/p/three.txt", [("gamma", 0.6)]),
+        ]
+    )
+    for per_doc in (1, 2, 3):
+        hits = search(collection, "delta", mode="dense", k=10, per_doc=per_doc)
+        kept: dict[str, int] = {}
+        expected = []
+        for chunk_id in collection.by_cosine():
+            doc = collection.doc[chunk_id]
+            if kept.get(doc, 0) < per_doc:
+                kept[doc] = kept.get(doc, 0) + 1
+                expected.append(chunk_id)
+        assert [h.chunk_id for h in hits] == expected, per_doc
+    assert len(search(collection, "delta", mode="dense", per_doc=1)) == 3
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
+def test_min_score_drops_lower_cosines(make, mode) -> None:
+    collection = make(SMALL)
+    hits = search(collection, "wing", mode=mode, k=10, min_score=0.5)
+    unfiltered = search(collection, "wing", mode=mode, k=10)
+    expected = [h.chunk_id for h in unfiltered if h.score >= 0.5]
+    assert [h.chunk_id for h in hits] == expected
+    assert 0 < len(hits) < len(unfiltered)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        ("*.md", {"/r/docs/guide.md", "/r/notes/todo.md"}),  # the file name
+        ("guide.md", {"/r/docs/guide.md"}),
+        ("/r/docs/*", {"/r/docs/guide.md", "/r/docs/api.txt"}),  # the whole path
+        ("notes/*.md", {"/r/notes/todo.md"}),  # the end of the path
+        ("*.rst", set()),
+    ],
+)
+def test_path_glob(make, pattern, expected) -> None:
+    paths = ["/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md", "/r/src/main.py"]
+    collection = make([(p, [("text", 0.9 - n / 10)]) for n, p in enumerate(paths)])
+    hits = search(collection, "text", k=10, path_glob=pattern)
+    assert {h.path for h in hits} == expected
+    assert [h.chunk_id for h in hits] == collection.by_cosine([h.chunk_id for h in hits])
+
+
+# -- widening: filters that drop the first candidates ------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_widening_finds_k_hits_past_a_path_glob(make, mode) -> None:
+    # 300 chunks: the 250 best by cosine are .txt, so the first fetch (100) holds no .md at all.
+    cosines = np.linspace(0.95, -0.9, 300)
+    collection = make(
+        [
+            (f"/w/{n:03d}.{'txt' if n < 250 else 'md'}", [(f"chunk {n}", float(c))])
+            for n, c in enumerate(cosines)
+        ]
+    )
+    hits = search(collection, "zeppelin", mode=mode, k=10, path_glob="*.md")
+    markdown = [i for i in collection.by_cosine() if collection.doc[i].endswith(".md")]
+    assert [h.chunk_id for h in hits] == markdown[:10]
+    assert [h.rank for h in hits] == list(range(1, 11))
+
+
+def test_widening_finds_k_documents_past_per_doc(make) -> None:
+    # One document's 150 chunks outrank every other document's.
+    big = ("/w/big.txt", [(f"part {n}", 0.9 - n / 1000) for n in range(150)])
+    small = [(f"/w/s{n:02d}.txt", [(f"small {n}", 0.7 - n / 100)]) for n in range(20)]
+    collection = make([big, *small])
+    for mode in ("dense", "hybrid"):
+        hits = search(collection, "part", mode=mode, k=5, per_doc=1)
+        expected = ["/w/big.txt", "/w/s00.txt", "/w/s01.txt", "/w/s02.txt", "/w/s03.txt"]
+        assert [h.path for h in hits] == expected, mode
+        assert hits[0].chunk_id == collection.by_cosine()[0]
+
+
+def test_widening_with_min_score_returns_all_that_pass(make) -> None:
+    # Fewer than k pass: the search reads every candidate, then returns what passed.
+    cosines = np.linspace(0.95, -0.9, 300)
+    collection = make([(f"/m/{n:03d}.txt", [("words", float(c))]) for n, c in enumerate(cosines)])
+    for mode in ("dense", "hybrid"):
+        hits = search(collection, "zeppelin", mode=mode, k=500, min_score=-0.5)
+        expected = [i for i in collection.by_cosine() if collection.cosine[i] >= -0.5]
+        assert [h.chunk_id for h in hits] == expected, mode
+        assert FUSION_DEPTH < len(expected) < 300
+
+
+# -- edges ------------------------------------------------------------------------------------
+
+
+def test_empty_query_is_refused_and_an_empty_index_finds_nothing(make, tmp_path) -> None:
+    with pytest.raises(BadInputError, match="query is empty"):
+        search(make(SMALL), "   ")
+    store = Store.open(tmp_path / "empty", create=True)
+    try:
+        searcher = Searcher(store, VectorIndex(DIM))
+        assert searcher.search("wing", QUERY_VECTOR, SearchOptions()) == []
+    finally:
+        store.close()
