@@ -403,7 +403,7 @@ def watch(
         debounce_ms=debounce,
         on_wait=lambda: err.print("waiting for another `search index` to finish…"),
     )
-    raise typer.Exit(follow_changes(watcher, err))
+    sys.exit(follow_changes(watcher, err))  # 130 after Ctrl-C (typer.Exit's code is lost)
 
 
 @app.command()
@@ -434,7 +434,7 @@ def serve(
         include=include or (),
         exclude=exclude or (),
     )
-    raise typer.Exit(code)
+    sys.exit(code)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
 from searchapp.search_index import SearchIndex
@@ -26,8 +27,12 @@ class IndexThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-index")
 
     @property
-    def index_dir(self) -> str:
-        return str(self._index.index_dir)
+    def index_dir(self) -> Path:
+        return self._index.index_dir
+
+    @property
+    def device(self) -> str:
+        return self._index.device
 
     def call(self, function: Callable[[SearchIndex], T]) -> T:
         """``function(index)`` run in the index's thread; its result or its exception."""

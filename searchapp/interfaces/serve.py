@@ -252,45 +252,59 @@ def serve(
 ) -> int:
     """`search serve`: answer requests until Ctrl-C, keeping the index fresh while it serves
     when ``watch_paths`` are given; returns the exit status (130 after Ctrl-C)."""
-    from searchapp.interfaces.watch import Watcher
-
     check_loopback(host)
     index_thread = IndexThread(index)
+    stop = threading.Event()
+    follower: threading.Thread | None = None
     try:
-        if not watch_paths:
+        if watch_paths:
+            follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
+        else:
             index_thread.call(lambda search_index: search_index.stats())  # fail now when none
-        encoder = index_thread.call(lambda search_index: search_index.load_encoder())
-        watcher = None
-        if watch_paths:  # a writer of its own, sharing the loaded model
-            writer = SearchIndex(index.index_dir, device=index.device, encoder=encoder)
-            watcher = Watcher(writer, watch_paths, include=include, exclude=exclude)
-            err.print(f"indexed: {watcher.index_all().summary()}")
-            writer.close()  # reopened in the thread that follows the changes
+            index_thread.submit(lambda search_index: search_index.load_encoder())
         server = SearchServer(index_thread, host, port)
-        stop = threading.Event()
-        follower = None
-        if watcher is not None:
-            follower = threading.Thread(
-                target=watcher.follow,
-                args=(
-                    stop,
-                    lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
-                ),
-                name="search-watch",
-                daemon=True,
-            )
-            follower.start()
         err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
         try:
             server.serve_forever()
         except KeyboardInterrupt:
-            err.print("stopped" + (", every batch of changes committed" if watcher else ""))
-            return 130
+            pass
         finally:
             server.server_close()
-            stop.set()
-            if follower is not None:
-                follower.join()
     finally:
+        stop.set()
+        if follower is not None:
+            follower.join()  # the batch under way is committed
         index_thread.close()
-    return 0
+    err.print("stopped" + (", every batch of changes committed" if follower else ""))
+    return 130
+
+
+def _start_watching(
+    index_thread: IndexThread,
+    err: Console,
+    stop: threading.Event,
+    paths: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
+) -> threading.Thread:
+    """Index ``paths`` with a writer of its own that shares the loaded model, then follow
+    their changes in a thread until ``stop`` is set."""
+    from searchapp.interfaces.watch import Watcher
+
+    encoder = index_thread.call(lambda search_index: search_index.load_encoder())
+    writer = SearchIndex(index_thread.index_dir, device=index_thread.device, encoder=encoder)
+    watcher = Watcher(writer, paths, include=include, exclude=exclude)
+    err.print(f"indexed: {watcher.index_all().summary()}")
+    writer.close()  # reopened in the thread that follows the changes
+
+    def follow() -> None:
+        try:
+            watcher.follow(
+                stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
+            )
+        except Exception as exc:  # the server goes on answering from the index as it is
+            logger.error("stopped watching for changes: %s", exc)
+
+    thread = threading.Thread(target=follow, name="search-watch", daemon=True)
+    thread.start()
+    return thread
