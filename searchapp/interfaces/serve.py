@@ -103,6 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: SearchServer
     protocol_version = "HTTP/1.1"  # keep-alive: a client's queries reuse one connection
     server_version = "searchapp"
+    sys_version = ""  # no Python version in the Server header
     timeout = IDLE_SECONDS
 
     def do_GET(self) -> None:
@@ -131,7 +132,12 @@ class _Handler(BaseHTTPRequestHandler):
             return HTTPStatus.OK, json.dumps(index.call(lambda search_index: search_index.stats()))
         if url.path.startswith("/documents/"):
             _only(query, ("lines",))
-            key = unquote(url.path[len("/documents/") :], errors="strict")
+            try:
+                key = unquote(url.path[len("/documents/") :], errors="strict")
+            except UnicodeDecodeError:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST, "the document name is not percent-encoded UTF-8"
+                ) from None
             lines = _line_range(_one(query, "lines")) if "lines" in query else None
             document = index.call(lambda search_index: search_index.get_document(key, lines))
             return HTTPStatus.OK, json.dumps(document.to_json())
@@ -166,6 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(
             HTTPStatus.METHOD_NOT_ALLOWED, _error_body(f"{self.command} is not allowed; use GET")
         )
+
+    def do_HEAD(self) -> None:
+        self.do_GET()  # the same status and headers; _send leaves the body out
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _refuse_method
 

@@ -139,6 +139,7 @@ def test_documents_by_doc_id_and_lines(served, corpus) -> None:
         ("/documents/..%2F..%2Fetc%2Fpasswd", 404, "not an indexed document"),
         ("/documents/../../etc/passwd", 404, "not an indexed document"),
         ("/documents//etc/passwd", 404, "not an indexed document"),
+        ("/documents/%ff", 400, "not percent-encoded UTF-8"),
         ("/documents/{doc}?lines=x", 400, "lines ('x') must be a line or a range"),
         ("/documents/{doc}?lines=9", 400, "line 9 is past the end"),
         ("/documents/{doc}?lines=3-1", 400, "must be a range of line numbers"),
@@ -322,3 +323,10 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) ->
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+@pytest.mark.parametrize("command", ["watch", "serve", "mcp"])
+def test_the_new_commands_have_help(capsys, command) -> None:
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0
+    assert "Usage" in out and "--index-dir" in out
