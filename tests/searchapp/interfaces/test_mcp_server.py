@@ -36,6 +36,19 @@ async def session_calls(index_dir: Path, calls: list[tuple[str, dict]]) -> tuple
     return tools, results
 
 
+def store_state(index_dir: Path) -> tuple:
+    index = SearchIndex(index_dir)
+    try:
+        store = index.store
+        return (
+            store.get_meta(),
+            store.rows("SELECT * FROM documents ORDER BY id"),
+            store.rows("SELECT id, document_id, text FROM chunks ORDER BY id"),
+        )
+    finally:
+        index.close()
+
+
 def test_tools_over_stdio(small_index, loaded_model) -> None:
     folder, index_dir = small_index
     document = sorted(folder.glob("doc*.txt"))[3]
@@ -50,7 +63,9 @@ def test_tools_over_stdio(small_index, loaded_model) -> None:
         ("search", {"query": query, "mode": "fuzzy"}),
         ("search", {"query": "   "}),
     ]
+    before = store_state(index_dir)
     tools, results = anyio.run(session_calls, index_dir, calls)
+    assert store_state(index_dir) == before  # nothing the tools do writes to the index
 
     assert {tool.name for tool in tools} == {"search", "get_document"}
     for tool in tools:
