@@ -45,6 +45,7 @@ from searchapp.storage.vectors_file import (
 if TYPE_CHECKING:
     from searchapp.encoding import Encoder
     from searchapp.ingest.pipeline import IndexReport, Progress
+    from searchapp.storage.documents import StoredDocument
 
 logger = logging.getLogger(__name__)
 
@@ -421,6 +422,19 @@ class SearchIndex:
         self._store = None
         self._vectors = None
         self._postings = None
+
+    def get_document(
+        self, path_or_doc_id: str, lines: tuple[int, int] | None = None
+    ) -> StoredDocument:
+        """An indexed document's text as indexed (``lines``: a 1-based inclusive range).
+
+        Reads only the store, never the file: anything that is not an indexed document, such as
+        ``../../etc/passwd``, raises ``DocumentNotFoundError``.
+        """
+        from searchapp.storage.documents import read_document
+
+        with self.store.snapshot():
+            return read_document(self.store, path_or_doc_id, lines)
 
 
 def _check_query(text: str) -> None:

@@ -444,6 +444,93 @@ def models(
     out.print(table)
 
 
+# -- keeping the index fresh and reachable (watch, serve, mcp) ------------------------------------
+
+Include = Annotated[
+    list[str] | None, typer.Option("--include", help="Only files matching this glob.")
+]
+Exclude = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
+]
+
+
+@app.command()
+def watch(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to index and watch.")],
+    index_dir: IndexDir = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    device: Device = "auto",
+    precision: Annotated[
+        Literal["auto", "fp32", "bf16", "fp16"],
+        typer.Option("--precision", help="As for `search index`."),
+    ] = "auto",
+    debounce: Annotated[
+        int, typer.Option("--debounce", help="Apply changes at least this often (ms).")
+    ] = 1000,
+) -> None:
+    """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop)."""
+    from searchapp.interfaces.watch import Watcher
+    from searchapp.interfaces.watch import watch as follow_changes
+    from searchapp.search_index import SearchIndex
+
+    search_index = SearchIndex(index_dir, device=device, precision=precision)
+    watcher = Watcher(
+        search_index,
+        paths,
+        include=include or (),
+        exclude=exclude or (),
+        debounce_ms=debounce,
+        on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+    )
+    sys.exit(follow_changes(watcher, err))  # 130 after Ctrl-C, its own line already said
+
+
+@app.command()
+def serve(
+    index_dir: IndexDir = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Loopback address to bind (127.0.0.1, ::1, localhost).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8765,
+    watch_paths: Annotated[
+        list[str] | None,
+        typer.Option("--watch", help="Index this file or folder and keep it fresh (repeatable)."),
+    ] = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    device: Device = "auto",
+) -> None:
+    """Answer searches over HTTP as JSON: /search?q=, /info, /documents/{doc_id}."""
+    from searchapp.interfaces.serve import serve as serve_http
+    from searchapp.search_index import SearchIndex
+
+    code = serve_http(
+        SearchIndex(index_dir, device=device),
+        err,
+        host=host,
+        port=port,
+        watch_paths=watch_paths or (),
+        include=include or (),
+        exclude=exclude or (),
+    )
+    sys.exit(code)
+
+
+@app.command()
+def mcp(index_dir: IndexDir = None, device: Device = "auto") -> None:
+    """Serve the index to AI assistants over stdio (Model Context Protocol)."""
+    try:
+        from searchapp.interfaces.mcp_server import serve_stdio
+    except ImportError as exc:
+        raise SearchAppError(
+            f"`search mcp` needs the mcp package ({exc}); pip install 'searchapp[mcp]'"
+        ) from None
+    from searchapp.search_index import SearchIndex
+
+    serve_stdio(SearchIndex(index_dir, device=device))
+
+
 def _inert(text: str) -> str:
     from searchapp.interfaces.render import inert
 

@@ -1,0 +1,50 @@
+"""One ``SearchIndex`` shared by the requests of a server, used from one thread.
+
+A ``SearchIndex`` is not thread-safe and its SQLite connection belongs to the thread that opened
+it, while the HTTP server answers each connection in a thread of its own and the MCP SDK runs
+tools in a pool. So every call goes to one thread that owns the index: searches are serialized
+(the encoder uses every core for one query anyway) and the index reopens what another process
+changed, as a REPL does, between two calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar
+
+from searchapp.search_index import SearchIndex
+
+T = TypeVar("T")
+
+
+class IndexThread:
+    """Runs calls on a ``SearchIndex`` in one thread, one at a time, for callers in any thread."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self._index = index
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-index")
+
+    @property
+    def index_dir(self) -> Path:
+        return self._index.index_dir
+
+    @property
+    def device(self) -> str:
+        return self._index.device
+
+    def call(self, function: Callable[[SearchIndex], T]) -> T:
+        """``function(index)`` run in the index's thread; its result or its exception."""
+        return self.submit(function).result()
+
+    def submit(self, function: Callable[[SearchIndex], T]) -> Future[T]:
+        """Queue ``function(index)`` without waiting (a later call runs after it)."""
+        return self._executor.submit(function, self._index)
+
+    def close(self) -> None:
+        """Finish the call under way, then close the index in its own thread."""
+        try:
+            self.call(SearchIndex.close)
+        finally:
+            self._executor.shutdown(wait=True)

@@ -1,0 +1,120 @@
+"""``search mcp``: a Model Context Protocol server over stdio, built on the official ``mcp`` SDK.
+
+Two read-only tools, each one ``SearchIndex`` call in the index's own thread (``IndexThread``):
+
+- ``search``: ranked passages for a query (the objects of `search query --json`);
+- ``get_document``: an indexed document's text, or some of its lines, as indexed.
+
+Nothing but indexed text is given out (``get_document`` reads the store, never a file) and no
+tool writes to the index. Stdout carries the protocol; logging goes to stderr.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
+
+from searchapp.errors import SearchAppError
+from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.serve import MAX_K
+from searchapp.ranking.searcher import SearchOptions
+from searchapp.search_index import SearchIndex
+
+LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
+INSTRUCTIONS = (
+    "Search the user's indexed local files by meaning. `search` returns ranked passages with "
+    "their path and line numbers; `get_document` returns an indexed document's text (or a line "
+    "range of it) by the doc_id or path a search returned."
+)
+
+
+class SearchHit(BaseModel):
+    """One ranked passage, as `search query --json` prints it."""
+
+    rank: int
+    score: float = Field(description="cosine similarity of query and passage")
+    path: str
+    doc_id: str
+    chunk_id: int
+    start_line: int
+    end_line: int
+    text: str
+
+
+class SearchResults(BaseModel):
+    hits: list[SearchHit]
+
+
+class Document(BaseModel):
+    """An indexed document's text, or the lines start_line..end_line of it."""
+
+    doc_id: str
+    path: str
+    title: str | None
+    start_line: int
+    end_line: int
+    line_count: int = Field(description="lines in the whole document")
+    text: str
+
+
+def build_server(index_thread: IndexThread) -> MCPServer:
+    """The MCP server with its two tools over ``index_thread``'s index."""
+    server = MCPServer("searchapp", instructions=INSTRUCTIONS, log_level="WARNING")
+
+    @server.tool(annotations=READ_ONLY)
+    def search(
+        query: Annotated[str, Field(description="what to look for, in plain words")],
+        k: Annotated[int, Field(ge=1, le=MAX_K, description="how many passages")] = 10,
+        mode: Annotated[
+            Literal["hybrid", "dense", "lexical"],
+            Field(description="hybrid (meaning and words), dense (meaning) or lexical (words)"),
+        ] = "hybrid",
+        path: Annotated[
+            str | None, Field(description="only documents whose path matches this glob")
+        ] = None,
+    ) -> SearchResults:
+        """Find the passages of the indexed files that best match a query."""
+        try:
+            options = SearchOptions(k=k, mode=mode, path_glob=path or None)
+            hits = index_thread.call(lambda index: index.search(query, options))
+        except SearchAppError as exc:
+            raise ToolError(str(exc)) from exc
+        return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits])
+
+    @server.tool(annotations=READ_ONLY)
+    def get_document(
+        path_or_doc_id: Annotated[
+            str, Field(description="a doc_id or path that a search returned")
+        ],
+        start_line: Annotated[int | None, Field(ge=1, description="first line (from 1)")] = None,
+        end_line: Annotated[int | None, Field(ge=1, description="last line, included")] = None,
+    ) -> Document:
+        """An indexed document's text as it was indexed, whole or a range of its lines."""
+        lines = None
+        if start_line is not None or end_line is not None:
+            lines = (start_line or 1, end_line or LAST_LINE)
+        try:
+            document = index_thread.call(lambda index: index.get_document(path_or_doc_id, lines))
+        except SearchAppError as exc:
+            raise ToolError(str(exc)) from exc
+        return Document(**document.to_json())
+
+    return server
+
+
+def serve_stdio(index: SearchIndex) -> None:
+    """`search mcp`: answer over stdin/stdout until the client closes them."""
+    index_thread = IndexThread(index)
+    try:
+        index_thread.call(lambda search_index: search_index.stats())  # fail now when none
+        index_thread.submit(lambda search_index: search_index.load_encoder())  # while it starts
+        build_server(index_thread).run("stdio")
+    finally:
+        index_thread.close()

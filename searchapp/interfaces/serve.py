@@ -1,0 +1,319 @@
+"""``search serve``: an HTTP JSON API over one loaded model and index, on a loopback address.
+
+    GET /search?q=TEXT&k=10&mode=hybrid&path=GLOB   the hits of `search query --json`
+    GET /info                                       what `search info --json` prints
+    GET /documents/{doc_id or path}?lines=A-B       an indexed document's text, as indexed
+
+Errors are ``{"error": message}`` with a 4xx status (5xx for a damaged index or a bug). Only
+indexed documents are given out (``SearchIndex.get_document`` reads the store, never a file),
+and nothing here writes to the index. Requests are parsed here and answered by one
+``SearchIndex`` call each, in the index's own thread (``IndexThread``), which also reopens what
+another process (`search index`, `search watch`) committed.
+
+The standard library's ``ThreadingHTTPServer`` is enough: every search runs in that one thread
+anyway, so an asynchronous server would only queue requests in a different place; a thread per
+connection (keep-alive, bounded by a timeout) costs nothing at the scale of one person's tools.
+Only loopback addresses are served, and a request whose ``Host`` header names another host (a
+web page that rebound its domain to 127.0.0.1) is refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from rich.markup import escape
+
+from searchapp.errors import (
+    BadInputError,
+    IndexLockedError,
+    IndexNotFoundError,
+    SearchAppError,
+)
+from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.render import hits_json
+from searchapp.ranking.searcher import SearchOptions
+from searchapp.search_index import SearchIndex
+from searchapp.storage.documents import DocumentNotFoundError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+MAX_K = 1000  # hits one request may ask for
+IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is closed
+SEARCH_PARAMETERS = ("q", "k", "mode", "path")
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
+
+
+class ApiError(Exception):
+    """A request that cannot be answered: its HTTP status and a message for the client."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def check_loopback(host: str) -> None:
+    """Raise ``BadInputError`` unless ``host`` names or resolves only to loopback addresses."""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (socket.gaierror, UnicodeError) as exc:
+        raise BadInputError(f"--host ({host!r}) cannot be resolved ({exc})") from None
+    if not all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in addresses):
+        raise BadInputError(
+            f"--host ({host!r}) is not a loopback address; the API gives out indexed text "
+            "without authentication, so it binds only to 127.0.0.1, ::1 or localhost"
+        )
+
+
+class SearchServer(ThreadingHTTPServer):
+    """The HTTP server: a thread per connection, every index call in ``index_thread``."""
+
+    daemon_threads = True
+    request_queue_size = 64  # connections waiting to be accepted (the default 5 drops bursts)
+
+    def __init__(self, index_thread: IndexThread, host: str = DEFAULT_HOST, port: int = 0):
+        check_loopback(host)
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        self.address_family = family
+        self.index_thread = index_thread
+        super().__init__((host, port), _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        shown = f"[{host}]" if ":" in str(host) else str(host)
+        return f"http://{shown}:{port}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SearchServer
+    protocol_version = "HTTP/1.1"  # keep-alive: a client's queries reuse one connection
+    server_version = "searchapp"
+    sys_version = ""  # no Python version in the Server header
+    timeout = IDLE_SECONDS
+
+    def do_GET(self) -> None:
+        try:
+            self._check_host()
+            status, body = self._route()
+        except ApiError as exc:
+            status, body = exc.status, _error_body(str(exc))
+        except SearchAppError as exc:
+            status, body = _status_of(exc), _error_body(str(exc))
+        except Exception:
+            logger.exception("%s failed", self.path)
+            status, body = HTTPStatus.INTERNAL_SERVER_ERROR, _error_body("internal error")
+        self._send(status, body)
+
+    def _route(self) -> tuple[HTTPStatus, str]:
+        url = urlsplit(self.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        index = self.server.index_thread
+        if url.path == "/search":
+            options, text = _search_request(query)
+            hits = index.call(lambda search_index: search_index.search(text, options))
+            return HTTPStatus.OK, hits_json(hits)
+        if url.path == "/info":
+            _only(query, ())
+            return HTTPStatus.OK, json.dumps(index.call(lambda search_index: search_index.stats()))
+        if url.path.startswith("/documents/"):
+            _only(query, ("lines",))
+            try:
+                key = unquote(url.path[len("/documents/") :], errors="strict")
+            except UnicodeDecodeError:
+                raise ApiError(
+                    HTTPStatus.BAD_REQUEST, "the document name is not percent-encoded UTF-8"
+                ) from None
+            lines = _line_range(_one(query, "lines")) if "lines" in query else None
+            document = index.call(lambda search_index: search_index.get_document(key, lines))
+            return HTTPStatus.OK, json.dumps(document.to_json())
+        raise ApiError(
+            HTTPStatus.NOT_FOUND,
+            f"no such endpoint: {url.path}; use /search?q=..., /info or /documents/{{doc_id}}",
+        )
+
+    def _check_host(self) -> None:
+        host = self.headers.get("Host")
+        if host is None:
+            return  # HTTP/1.0 without Host: not a browser, which always sends one
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name.lower() not in _LOOPBACK_NAMES:
+            raise ApiError(
+                HTTPStatus.FORBIDDEN,
+                f"Host {host!r} is not a loopback name; this server answers local clients only",
+            )
+
+    def _send(self, status: HTTPStatus, body: str) -> None:
+        data = (body + "\n").encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _refuse_method(self) -> None:
+        self._send(
+            HTTPStatus.METHOD_NOT_ALLOWED, _error_body(f"{self.command} is not allowed; use GET")
+        )
+
+    def do_HEAD(self) -> None:
+        self.do_GET()  # the same status and headers; _send leaves the body out
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _refuse_method
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None):
+        """http.server's own errors (a malformed request line, an unknown method) as JSON."""
+        self.close_connection = True
+        try:
+            status = HTTPStatus(code)
+        except ValueError:
+            status = HTTPStatus.BAD_REQUEST
+        self._send(status, _error_body(message or status.phrase))
+
+    def log_message(self, format: str, *args: Any) -> None:
+        logger.debug("%s %s", self.address_string(), format % args)
+
+
+def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
+    _only(query, SEARCH_PARAMETERS)
+    if "q" not in query:
+        raise ApiError(HTTPStatus.BAD_REQUEST, "q is missing: /search?q=what+to+look+for")
+    text = _one(query, "q")
+    raw_k = _one(query, "k") if "k" in query else "10"
+    try:
+        k = int(raw_k)
+    except ValueError:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"k ({raw_k!r}) must be an integer") from None
+    if not 1 <= k <= MAX_K:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"k ({k}) must be between 1 and {MAX_K}")
+    mode = _one(query, "mode") if "mode" in query else "hybrid"
+    path = _one(query, "path") if "path" in query else None
+    return SearchOptions(k=k, mode=mode, path_glob=path or None), text
+
+
+def _only(query: dict[str, list[str]], allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(query) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) or "none"
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, f"unknown parameter {unknown[0]!r}; this endpoint takes {known}"
+        )
+
+
+def _one(query: dict[str, list[str]], name: str) -> str:
+    values = query[name]
+    if len(values) != 1:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"{name} is given {len(values)} times; give it once")
+    return values[0]
+
+
+def _line_range(text: str) -> tuple[int, int]:
+    """``A-B`` or ``A`` (one line), 1-based and inclusive."""
+    first, _, last = text.partition("-")
+    try:
+        return int(first), int(last or first)
+    except ValueError:
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, f"lines ({text!r}) must be a line or a range such as 10-20"
+        ) from None
+
+
+def _status_of(exc: SearchAppError) -> HTTPStatus:
+    if isinstance(exc, DocumentNotFoundError):
+        return HTTPStatus.NOT_FOUND
+    if isinstance(exc, BadInputError):
+        return HTTPStatus.BAD_REQUEST
+    if isinstance(exc, (IndexNotFoundError, IndexLockedError)):
+        return HTTPStatus.SERVICE_UNAVAILABLE
+    return HTTPStatus.INTERNAL_SERVER_ERROR  # a damaged index, a model mismatch
+
+
+def _error_body(message: str) -> str:
+    return json.dumps({"error": " ".join(message.split())})
+
+
+def serve(
+    index: SearchIndex,
+    err: Console,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    watch_paths: Sequence[str] = (),
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+) -> int:
+    """`search serve`: answer requests until Ctrl-C, keeping the index fresh while it serves
+    when ``watch_paths`` are given; returns the exit status (130 after Ctrl-C)."""
+    check_loopback(host)
+    index_thread = IndexThread(index)
+    stop = threading.Event()
+    follower: threading.Thread | None = None
+    try:
+        if watch_paths:
+            follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
+        else:
+            index_thread.call(lambda search_index: search_index.stats())  # fail now when none
+            index_thread.submit(lambda search_index: search_index.load_encoder())
+        server = SearchServer(index_thread, host, port)
+        err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    finally:
+        stop.set()
+        if follower is not None:
+            follower.join()  # the batch under way is committed
+        index_thread.close()
+    err.print("stopped" + (", every batch of changes committed" if follower else ""))
+    return 130
+
+
+def _start_watching(
+    index_thread: IndexThread,
+    err: Console,
+    stop: threading.Event,
+    paths: Sequence[str],
+    include: Sequence[str],
+    exclude: Sequence[str],
+) -> threading.Thread:
+    """Index ``paths`` with a writer of its own that shares the loaded model, then follow
+    their changes in a thread until ``stop`` is set."""
+    from searchapp.interfaces.watch import Watcher
+
+    encoder = index_thread.call(lambda search_index: search_index.load_encoder())
+    writer = SearchIndex(index_thread.index_dir, device=index_thread.device, encoder=encoder)
+    watcher = Watcher(writer, paths, include=include, exclude=exclude)
+    err.print(f"indexed: {watcher.index_all().summary()}")
+    writer.close()  # reopened in the thread that follows the changes
+
+    def follow() -> None:
+        try:
+            watcher.follow(
+                stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
+            )
+        except Exception as exc:  # the server goes on answering from the index as it is
+            logger.error("stopped watching for changes: %s", exc)
+
+    thread = threading.Thread(target=follow, name="search-watch", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,122 @@
+"""An indexed document read back from the store: its text, stitched from its stored passages.
+
+The servers give out document text only through here, so they can return nothing that is not
+indexed and never open a file: a name that is no indexed document (``../../etc/passwd``) is
+refused before anything is read. Passages hold the document's text exactly and only whitespace
+falls between two of them (``ingest/chunking.py``); a gap is filled with the newlines the line
+numbers call for, then spaces, so offsets and line numbers are the indexed ones.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from searchapp.errors import BadInputError
+from searchapp.storage.store import Store
+
+
+class DocumentNotFoundError(BadInputError):
+    """No indexed document has this doc_id or path."""
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """An indexed document's text, or the lines ``start_line..end_line`` of it."""
+
+    doc_id: str
+    path: str
+    title: str | None
+    text: str
+    start_line: int
+    end_line: int
+    line_count: int  # lines in the whole document
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "path": self.path,
+            "title": self.title,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "line_count": self.line_count,
+            "text": self.text,
+        }
+
+
+def read_document(
+    store: Store, path_or_doc_id: str, lines: tuple[int, int] | None = None
+) -> StoredDocument:
+    """The document with this doc_id, else the one document at this path (made absolute).
+
+    ``lines`` is a 1-based inclusive range; its end may pass the last line. Raises
+    ``DocumentNotFoundError`` for anything that is not an indexed document.
+    """
+    if lines is not None:
+        first, last = lines
+        if first < 1 or last < first:
+            raise BadInputError(
+                f"lines ({first}-{last}) must be a range of line numbers from 1, first <= last"
+            )
+    document_id, doc_id, path, title = _find(store, path_or_doc_id)
+    text = stitch(
+        store.rows(
+            "SELECT start_char, end_char, start_line, text FROM chunks "
+            "WHERE document_id = ? ORDER BY ordinal, id",
+            (document_id,),
+        )
+    )
+    all_lines = text.split("\n")
+    first, last = lines or (1, len(all_lines))
+    if first > len(all_lines):
+        raise BadInputError(f"line {first} is past the end of {doc_id} ({len(all_lines)} lines)")
+    last = min(last, len(all_lines))
+    return StoredDocument(
+        doc_id=doc_id,
+        path=path,
+        title=title,
+        text="\n".join(all_lines[first - 1 : last]),
+        start_line=first,
+        end_line=last,
+        line_count=len(all_lines),
+    )
+
+
+def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
+    """(row id, doc_id, path, title) of the document ``key`` names; only exact matches count."""
+    select = "SELECT id, doc_id, path, title FROM documents WHERE "
+    rows = store.rows(select + "doc_id = ?", (key,))
+    if not rows:
+        absolute = os.path.abspath(os.path.expanduser(key)) if key else key
+        rows = store.rows(select + "path = ? ORDER BY id LIMIT 2", (absolute,))
+    if not rows:
+        raise DocumentNotFoundError(
+            f"{key!r} is not an indexed document; give a doc_id or path from the search results"
+        )
+    if len(rows) > 1:
+        raise BadInputError(
+            f"{key!r} holds several indexed documents (records of a JSONL file); "
+            "give the doc_id of one from the search results"
+        )
+    document_id, doc_id, path, title = rows[0]
+    return int(document_id), doc_id, path, title
+
+
+def stitch(chunks: list[tuple[int, int, int, str]]) -> str:
+    """The text that ``(start_char, end_char, start_line, text)`` passages, in order, were cut
+    from: overlaps joined once, gaps (whitespace) refilled with newlines, then spaces."""
+    parts: list[str] = []
+    position, line = 0, 1  # the offset reached and the line it lies on
+    for start, end, start_line, text in chunks:
+        if end <= position:  # held within the passage before
+            continue
+        if start >= position:
+            gap = start - position
+            newlines = min(gap, max(0, start_line - line))
+            piece = "\n" * newlines + " " * (gap - newlines) + text
+        else:
+            piece = text[position - start :]
+        parts.append(piece)
+        position, line = end, line + piece.count("\n")
+    return "".join(parts)

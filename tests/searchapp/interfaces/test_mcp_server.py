@@ -1,0 +1,121 @@
+"""`search mcp`: the MCP server spawned as `python -m searchapp mcp`, driven by the SDK's own
+stdio client, on the real bundled model."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+from searchapp.search_index import SearchIndex
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+async def session_calls(index_dir: Path, calls: list[tuple[str, dict]]) -> tuple[list, list]:
+    """(tools listed, results of ``calls``) from one server process."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "searchapp", "mcp", "--index-dir", str(index_dir), "--device", "cpu"],
+        env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+        cwd=str(REPO),
+    )
+    with open(os.devnull, "w") as errlog:
+        async with stdio_client(parameters, errlog=errlog) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = (await session.list_tools()).tools
+                results = [await session.call_tool(name, arguments) for name, arguments in calls]
+    return tools, results
+
+
+def store_state(index_dir: Path) -> tuple:
+    index = SearchIndex(index_dir)
+    try:
+        store = index.store
+        return (
+            store.get_meta(),
+            store.rows("SELECT * FROM documents ORDER BY id"),
+            store.rows("SELECT id, document_id, text FROM chunks ORDER BY id"),
+        )
+    finally:
+        index.close()
+
+
+def test_tools_over_stdio(small_index, loaded_model) -> None:
+    folder, index_dir = small_index
+    document = sorted(folder.glob("doc*.txt"))[3]
+    query = "pressure distribution on a wing"
+    calls = [
+        ("search", {"query": query, "k": 3}),
+        ("search", {"query": query, "k": 2, "mode": "lexical", "path": document.name}),
+        ("get_document", {"path_or_doc_id": str(document)}),
+        ("get_document", {"path_or_doc_id": str(document), "start_line": 2, "end_line": 3}),
+        ("get_document", {"path_or_doc_id": "../../etc/passwd"}),
+        ("get_document", {"path_or_doc_id": str(folder / ".." / "not-indexed.txt")}),
+        ("search", {"query": query, "mode": "fuzzy"}),
+        ("search", {"query": "   "}),
+    ]
+    before = store_state(index_dir)
+    tools, results = anyio.run(session_calls, index_dir, calls)
+    assert store_state(index_dir) == before  # nothing the tools do writes to the index
+
+    assert {tool.name for tool in tools} == {"search", "get_document"}
+    for tool in tools:
+        assert tool.annotations.read_only_hint and not tool.annotations.destructive_hint
+    search_tool = next(t for t in tools if t.name == "search")
+    assert set(search_tool.input_schema["properties"]) == {"query", "k", "mode", "path"}
+
+    reference = SearchIndex(index_dir)
+    expected = [
+        [h.to_json() for h in reference.search(query, k=3)],
+        [
+            h.to_json()
+            for h in reference.search(query, k=2, mode="lexical", path_glob=document.name)
+        ],
+    ]
+    for result, hits in zip(results[:2], expected):
+        assert not result.is_error
+        got = result.structured_content["hits"]
+        assert [h["chunk_id"] for h in got] == [h["chunk_id"] for h in hits]
+        for mine, theirs in zip(got, hits):
+            assert {k: v for k, v in mine.items() if k != "score"} == {
+                k: v for k, v in theirs.items() if k != "score"
+            }
+            assert mine["score"] == pytest.approx(theirs["score"], abs=1e-5)
+        assert json.loads(result.content[0].text) == result.structured_content
+    assert len(expected[1]) == 1  # the path glob kept one document
+
+    whole, part = results[2].structured_content, results[3].structured_content
+    assert whole == reference.get_document(str(document)).to_json()
+    assert whole["text"] == document.read_text("utf-8").rstrip()
+    assert part["text"] == "\n".join(whole["text"].split("\n")[1:3])
+    assert (part["start_line"], part["end_line"]) == (2, 3)
+
+    for refused in results[4:6]:
+        assert refused.is_error and "not an indexed document" in refused.content[0].text
+    assert results[6].is_error and "mode" in results[6].content[0].text
+    assert results[7].is_error and "the query is empty" in results[7].content[0].text
+
+
+def test_mcp_without_an_index_fails_at_once(tmp_path) -> None:
+    import subprocess
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert completed.returncode == 1
+    assert completed.stdout == ""  # stdout is the protocol's
+    assert completed.stderr.startswith("error: no index at")

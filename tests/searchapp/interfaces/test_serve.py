@@ -1,0 +1,335 @@
+"""`search serve`: the HTTP JSON API, on 127.0.0.1 with an ephemeral port.
+
+Logic tests use the fake encoder; the load test and `serve --watch` use the real bundled model.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+
+from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.render import hits_json
+from searchapp.interfaces.serve import SearchServer
+from searchapp.search_index import SearchIndex
+from tests.searchapp.cli_runner import run_cli
+from tests.searchapp.conftest import FakeEncoder
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def get(
+    address: tuple[str, int], target: str, *, method: str = "GET", headers: dict | None = None
+) -> tuple[int, object]:
+    """(status, parsed JSON body) of one request."""
+    connection = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        connection.request(method, target, headers=headers or {})
+        response = connection.getresponse()
+        body = response.read()
+        assert response.getheader("Content-Type") == "application/json; charset=utf-8"
+        return response.status, json.loads(body) if body else None
+    finally:
+        connection.close()
+
+
+@pytest.fixture()
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, text in enumerate(
+        [
+            "supersonic flow over a flat plate\nshock waves form at the leading edge",
+            "heat transfer in laminar boundary layers\nthe wall temperature matters",
+            "wing lift at low speed\ncamber and angle of attack",
+        ]
+    ):
+        (folder / f"doc{i}.txt").write_text(text + "\n", "utf-8")
+    return folder
+
+
+@pytest.fixture()
+def served(corpus: Path, tmp_path: Path) -> Iterator[tuple[tuple[str, int], Path]]:
+    """A fake-encoder index of ``corpus`` served in a thread: ((host, port), index folder)."""
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])
+    yield from _serve(SearchIndex(index_dir, encoder=FakeEncoder()))
+
+
+def _serve(index: SearchIndex) -> Iterator[tuple[tuple[str, int], Path]]:
+    index_thread = IndexThread(index)
+    server = SearchServer(index_thread, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[:2], index.index_dir
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        index_thread.close()
+
+
+def test_search_answers_as_search_index_does(served) -> None:
+    address, index_dir = served
+    reference = SearchIndex(index_dir, encoder=FakeEncoder())
+    for params, options in [
+        ({"q": "shock waves"}, {}),
+        ({"q": "boundary layer", "k": "2", "mode": "lexical"}, {"k": 2, "mode": "lexical"}),
+        ({"q": "wing", "mode": "dense", "path": "doc2*"}, {"mode": "dense", "path_glob": "doc2*"}),
+    ]:
+        status, body = get(address, "/search?" + urlencode(params))
+        expected = json.loads(hits_json(reference.search(params["q"], **options)))
+        assert status == 200 and body == expected and body
+    status, body = get(address, "/search?" + urlencode({"q": "wing", "path": "nomatch*"}))
+    assert (status, body) == (200, [])
+
+
+def test_info_is_search_info_json(served, capsys, monkeypatch) -> None:
+    address, index_dir = served
+    monkeypatch.setattr("searchapp.encoding.load_encoder", lambda *a, **k: FakeEncoder())
+    code, out, _ = run_cli(capsys, "info", "--index-dir", str(index_dir), "--json")
+    assert code == 0
+    assert get(address, "/info") == (200, json.loads(out))
+
+
+def test_documents_by_doc_id_and_lines(served, corpus) -> None:
+    address, _ = served
+    path = str(corpus / "doc1.txt")
+    status, body = get(address, "/documents/" + quote(path, safe=""))
+    text = (corpus / "doc1.txt").read_text("utf-8").rstrip()
+    assert status == 200
+    assert body == {
+        "doc_id": path,
+        "path": path,
+        "title": None,
+        "start_line": 1,
+        "end_line": 2,
+        "line_count": 2,
+        "text": text,
+    }
+    assert get(address, f"/documents/{path}?lines=2")[1]["text"] == text.split("\n")[1]
+
+
+@pytest.mark.parametrize(
+    ("target", "status", "message"),
+    [
+        ("/search", 400, "q is missing"),
+        ("/search?q=", 400, "the query is empty"),
+        ("/search?q=wing&k=ten", 400, "k ('ten') must be an integer"),
+        ("/search?q=wing&k=0", 400, "k (0) must be between 1 and 1000"),
+        ("/search?q=wing&k=100000", 400, "k (100000) must be between 1 and 1000"),
+        ("/search?q=wing&mode=fuzzy", 400, "--mode ('fuzzy') must be one of"),
+        ("/search?q=wing&q=lift", 400, "q is given 2 times"),
+        ("/search?q=wing&top=3", 400, "unknown parameter 'top'"),
+        ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
+        ("/documents/..%2F..%2Fetc%2Fpasswd", 404, "not an indexed document"),
+        ("/documents/../../etc/passwd", 404, "not an indexed document"),
+        ("/documents//etc/passwd", 404, "not an indexed document"),
+        ("/documents/%ff", 400, "not percent-encoded UTF-8"),
+        ("/documents/{doc}?lines=x", 400, "lines ('x') must be a line or a range"),
+        ("/documents/{doc}?lines=9", 400, "line 9 is past the end"),
+        ("/documents/{doc}?lines=3-1", 400, "must be a range of line numbers"),
+        ("/nowhere", 404, "no such endpoint: /nowhere"),
+    ],
+)
+def test_errors_are_json_with_a_4xx_status(served, corpus, target, status, message) -> None:
+    address, _ = served
+    target = target.replace("{doc}", quote(str(corpus / "doc0.txt"), safe=""))
+    got_status, body = get(address, target)
+    assert got_status == status
+    assert set(body) == {"error"} and message in body["error"]
+
+
+def test_only_get_and_only_loopback_hosts(served) -> None:
+    address, _ = served
+    for method in ("POST", "PUT", "DELETE", "PATCH"):
+        assert get(address, "/search?q=wing", method=method) == (
+            405,
+            {"error": f"{method} is not allowed; use GET"},
+        )
+    # A page that rebound its own domain to 127.0.0.1 sends its name as Host.
+    status, body = get(address, "/info", headers={"Host": "evil.example:8765"})
+    assert status == 403 and "not a loopback name" in body["error"]
+    for host in ("localhost:1", "127.0.0.1", "[::1]:8765"):
+        assert get(address, "/info", headers={"Host": host})[0] == 200
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "8.8.8.8", "192.168.1.10", "::"])
+def test_binds_only_to_loopback(host, tmp_path, capsys) -> None:
+    code, _, err = run_cli(capsys, "serve", "--host", host, "--index-dir", str(tmp_path))
+    assert code == 1 and "--host" in err
+
+
+def test_requests_never_write_the_index(served, corpus) -> None:
+    address, index_dir = served
+
+    def state() -> tuple:
+        index = SearchIndex(index_dir, encoder=FakeEncoder())
+        store = index.store
+        snapshot = (
+            store.get_meta(),
+            store.rows("SELECT * FROM documents ORDER BY id"),
+            store.rows("SELECT id, document_id, text FROM chunks ORDER BY id"),
+            {p.name: p.read_bytes() for p in index_dir.glob("*.bin")},
+            {p.name: p.read_bytes() for p in index_dir.glob("*.faiss")},
+        )
+        index.close()
+        return snapshot
+
+    before = state()
+    doc = quote(str(corpus / "doc0.txt"), safe="")
+    for target in ["/search?q=wing", "/search?q=lift&mode=lexical", "/info", f"/documents/{doc}"]:
+        assert get(address, target)[0] == 200
+    assert state() == before
+
+
+def test_changes_committed_elsewhere_are_seen(served, corpus) -> None:
+    address, index_dir = served
+    assert get(address, "/search?q=zebra+quasar&mode=lexical") == (200, [])
+    (corpus / "new.txt").write_text("zebra quasar\n", "utf-8")
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])  # another writer
+    status, body = get(address, "/search?q=zebra+quasar&mode=lexical")
+    assert status == 200 and body[0]["path"] == str(corpus / "new.txt")
+
+
+def test_concurrent_requests_are_serialized_safely(served) -> None:
+    address, index_dir = served
+    reference = SearchIndex(index_dir, encoder=FakeEncoder())
+    queries = ["shock waves", "heat transfer", "wing lift", "flat plate", "camber"]
+    expected = {q: json.loads(hits_json(reference.search(q))) for q in queries}
+
+    def client(n: int) -> list[bool]:
+        return [
+            get(address, "/search?" + urlencode({"q": queries[(n + i) % 5]}))[1]
+            == expected[queries[(n + i) % 5]]
+            for i in range(20)
+        ]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert all(all(ok) for ok in pool.map(client, range(8)))
+
+
+# -- with the real model ----------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_load_8_clients_x_50_queries_equal_the_cli(
+    cranfield_folder_index, cranfield, loaded_model, capsys
+) -> None:
+    _, index_dir = cranfield_folder_index
+    modes = ["hybrid", "dense", "lexical"]
+    requests = [
+        (text, modes[i % 3], 5 + i % 6)
+        for i, text in enumerate(list(cranfield.queries.values())[:50])
+    ]
+    expected = {}
+    for text, mode, k in requests:
+        code, out, err = run_cli(
+            capsys, "query", text, "--index-dir", str(index_dir), "--json", "--mode", mode,
+            "-k", str(k),
+        )  # fmt: skip
+        assert code == 0, err
+        expected[(text, mode, k)] = json.loads(out)
+
+    served = _serve(SearchIndex(index_dir))
+    address, _ = next(served)
+    latencies: list[float] = []
+    try:
+
+        def client(n: int) -> list[str]:
+            problems = []
+            connection = http.client.HTTPConnection(*address, timeout=60)  # kept alive
+            try:
+                for i in range(50):
+                    text, mode, k = requests[(n * 7 + i) % 50]
+                    started = time.perf_counter()
+                    query = urlencode({"q": text, "mode": mode, "k": k})
+                    connection.request("GET", f"/search?{query}")
+                    response = connection.getresponse()
+                    body = json.loads(response.read())
+                    latencies.append(time.perf_counter() - started)
+                    if response.status != 200 or body != expected[(text, mode, k)]:
+                        problems.append(f"{response.status} for {text[:40]!r} {mode} {k}")
+            finally:
+                connection.close()
+            return problems
+
+        started = time.perf_counter()
+        with ThreadPoolExecutor(8) as pool:
+            problems = [p for found in pool.map(client, range(8)) for p in found]
+        wall = time.perf_counter() - started
+    finally:
+        next(served, None)
+    assert problems == []
+    assert len(latencies) == 400
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        f"\nserve: 8 clients x 50 queries, {len(latencies)} answers: p50 {cuts[49] * 1000:.1f} ms, "
+        f"p99 {cuts[98] * 1000:.1f} ms, {len(latencies) / wall:.0f} queries/s (one at a time)"
+    )
+
+
+@pytest.mark.slow
+def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) -> None:
+    index_dir = tmp_path / "idx"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "serve", "--watch", str(corpus), "--port", "0"]
+        + ["--index-dir", str(index_dir), "--device", "cpu"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        while True:  # "serving ... on http://127.0.0.1:PORT (Ctrl-C to stop)"
+            line = process.stderr.readline()
+            assert line, f"serve exited: {''.join(lines)}"
+            lines.append(line)
+            if " on http://" in line:
+                break
+        assert lines[0].startswith("indexed: 3 added")
+        port = int(line.split(" on http://127.0.0.1:")[1].split()[0])
+        address = ("127.0.0.1", port)
+        assert len(get(address, "/search?q=shock+waves")[1]) == 3
+        (corpus / "fresh.txt").write_text("zebra quasar marmalade\n", "utf-8")
+        written = time.monotonic()
+        while time.monotonic() < written + 30:
+            hits = get(address, "/search?q=zebra+quasar+marmalade&k=1&mode=lexical")[1]
+            if hits and hits[0]["path"] == str(corpus / "fresh.txt"):
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the new file was not found within 30 s")
+        print(f"\nserve --watch: a write was served after {time.monotonic() - written:.3f}s")
+        process.send_signal(signal.SIGINT)
+        _, rest = process.communicate(timeout=30)
+        assert process.returncode == 130, rest
+        assert "1 added, 0 updated, 0 removed" in rest
+        assert rest.strip().splitlines()[-1] == "stopped, every batch of changes committed"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("command", ["watch", "serve", "mcp"])
+def test_the_new_commands_have_help(capsys, command) -> None:
+    code, out, _ = run_cli(capsys, command, "--help")
+    assert code == 0
+    assert "Usage" in out and "--index-dir" in out

@@ -1,0 +1,319 @@
+"""`search watch`: batches applied from the disk's state, and the watcher following real changes.
+
+The fake encoder keeps these fast; equality with a fresh build is checked through the store.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from searchapp.errors import SearchAppError
+from searchapp.interfaces.watch import BatchReport, Watcher
+from searchapp.search_index import SearchIndex
+from searchapp.storage.lock import WriterLock
+from tests.searchapp.cli_runner import run_cli
+from tests.searchapp.conftest import FakeEncoder
+
+DEADLINE = 30.0  # seconds a test waits for the watcher to settle before it fails
+
+
+def contents(index_dir: Path) -> dict[tuple[str, str], list[str]]:
+    """(path, doc_id) -> chunk texts in order: what a search can find, read from the store."""
+    index = SearchIndex(index_dir, encoder=FakeEncoder())
+    try:
+        with index.store.snapshot():
+            rows = index.store.rows(
+                "SELECT d.path, d.doc_id, c.text FROM documents d "
+                "JOIN chunks c ON c.document_id = d.id ORDER BY d.path, d.doc_id, c.ordinal"
+            )
+    finally:
+        index.close()
+    found: dict[tuple[str, str], list[str]] = {}
+    for path, doc_id, text in rows:
+        found.setdefault((path, doc_id), []).append(text)
+    return found
+
+
+def fresh_build(folders: list[Path], index_dir: Path) -> dict[tuple[str, str], list[str]]:
+    SearchIndex(index_dir, encoder=FakeEncoder()).add(folders)
+    return contents(index_dir)
+
+
+def indexed_paths(index_dir: Path) -> set[str]:
+    """The indexed paths, or none while the index is being created."""
+    index = SearchIndex(index_dir, encoder=FakeEncoder())
+    try:
+        return set(index.store.all_paths())
+    except SearchAppError:
+        return set()
+    finally:
+        index.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE) -> float:
+    """Seconds until ``condition()`` held; fails after ``timeout``."""
+    started = time.perf_counter()
+    while not condition():
+        if time.perf_counter() - started > timeout:
+            pytest.fail(f"not reached within {timeout:.0f}s")
+        time.sleep(0.02)
+    return time.perf_counter() - started
+
+
+@pytest.fixture()
+def docs(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    (folder / "sub").mkdir(parents=True)
+    for i in range(6):
+        where = folder / "sub" if i % 2 else folder
+        (where / f"note{i}.txt").write_text(f"note number {i} about topic{i}\n", "utf-8")
+    return folder
+
+
+@pytest.fixture()
+def watcher(docs: Path, tmp_path: Path) -> Watcher:
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
+    watcher.index_all()
+    return watcher
+
+
+@pytest.fixture()
+def following(watcher: Watcher) -> Iterator[tuple[Watcher, list[BatchReport]]]:
+    """The watcher following changes in a thread (its index reopened there)."""
+    watcher.index.close()
+    stop, batches = threading.Event(), []
+    thread = threading.Thread(target=watcher.follow, args=(stop, batches.append), daemon=True)
+    thread.start()
+    time.sleep(0.3)  # the OS watch is set up
+    yield watcher, batches
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+# -- batches, applied directly ----------------------------------------------------------------
+
+
+def test_atomic_save_is_one_update(watcher, docs, tmp_path) -> None:
+    target = docs / "note0.txt"
+    temporary = docs / ".note0.txt.swp"
+    temporary.write_text("rewritten by an editor\n", "utf-8")
+    os.replace(temporary, target)
+    report = watcher.apply({temporary, target})
+    assert (report.added, report.updated, report.removed) == (0, 1, 0)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
+
+
+def test_renames_deletes_and_new_folders(watcher, docs, tmp_path) -> None:
+    os.rename(docs / "note0.txt", docs / "renamed.txt")
+    (docs / "sub" / "note1.txt").unlink()
+    outside = tmp_path / "elsewhere"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "moved.txt").write_text("moved in with its folder\n", "utf-8")
+    os.rename(outside, docs / "arrived")  # inotify reports the folder alone
+    report = watcher.apply({docs / "note0.txt", docs / "renamed.txt", docs / "sub" / "note1.txt"})
+    assert (report.added, report.removed) == (1, 2)
+    report = watcher.apply({docs / "arrived"})
+    assert (report.added, report.removed) == (1, 0)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
+
+
+def test_changed_ignore_files_are_evaluated_again(watcher, docs, tmp_path) -> None:
+    ignore = docs / ".searchignore"
+    ignore.write_text("sub/\nnote2.txt\n", "utf-8")
+    report = watcher.apply({ignore})
+    assert (report.added, report.removed) == (0, 4)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh1")
+    ignore.write_text("sub/note3.txt\n", "utf-8")
+    report = watcher.apply({ignore})
+    assert (report.added, report.removed) == (3, 0)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh2")
+    # An ignored file that changes stays out.
+    (docs / "sub" / "note3.txt").write_text("still ignored\n", "utf-8")
+    assert watcher.apply({docs / "sub" / "note3.txt"}) is None
+
+
+def test_batches_leave_documents_outside_the_watched_paths(docs, tmp_path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "kept.txt").write_text("indexed from elsewhere\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs, other])
+    watcher = Watcher(index, [docs / "sub"])
+    (docs / "sub" / "note1.txt").unlink()
+    (docs / "sub" / "note3.txt").write_text("edited\n", "utf-8")
+    report = watcher.apply({docs / "sub" / "note1.txt", docs / "sub" / "note3.txt"})
+    assert (report.updated, report.removed) == (1, 1)
+    assert contents(index.index_dir) == fresh_build([docs, other], tmp_path / "fresh")
+
+
+def test_a_rewrite_within_one_clock_tick_is_read_again(watcher, docs) -> None:
+    path = docs / "note0.txt"
+    path.write_text("first words\n", "utf-8")
+    assert watcher.apply({path}).updated == 1
+    before = os.stat(path)
+    path.write_text("other words\n", "utf-8")  # the same size...
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))  # ...and in the same tick
+    report = watcher.apply({path})
+    assert report.updated == 1
+    assert contents(watcher.index.index_dir)[(str(path), str(path))] == ["other words"]
+
+
+def test_the_writer_lock_is_free_between_batches(watcher, docs) -> None:
+    (docs / "new.txt").write_text("fresh\n", "utf-8")
+    held_during: list[bool] = []
+    index = watcher.index
+    add = index.add
+
+    def spying_add(*args, **kwargs):
+        try:
+            with WriterLock(index.index_dir, wait=False):
+                held_during.append(False)
+        except Exception:
+            held_during.append(True)
+        return add(*args, **kwargs)
+
+    index.add = spying_add  # type: ignore[method-assign]
+    watcher.apply({docs / "new.txt"})
+    assert held_during == [False]  # free when the batch starts (add takes it itself)
+    with WriterLock(index.index_dir, wait=False):  # and free again after it
+        pass
+
+
+# -- following real changes -------------------------------------------------------------------
+
+
+def test_a_write_is_searchable_within_two_seconds(following, docs) -> None:
+    watcher, _ = following
+    reader = SearchIndex(watcher.index.index_dir, encoder=FakeEncoder())
+    words = "zebra quasar marmalade"
+    (docs / "sub" / "fresh.txt").write_text(f"{words}\n", "utf-8")
+
+    def found() -> bool:
+        hits = reader.search(words, k=1, mode="lexical")
+        return bool(hits) and hits[0].path.endswith("fresh.txt")
+
+    seconds = wait_until(found)
+    print(f"\nwatch: a write was searchable after {seconds:.3f}s")
+    assert seconds < 2.0
+
+
+def test_rapid_edits_end_equal_to_a_fresh_build(tmp_path) -> None:
+    folder = tmp_path / "many"
+    names = [f"d{i % 5}/file{i:02d}.txt" for i in range(50)]
+    rng = random.Random(15)
+
+    def words(n: int) -> str:  # same length for a given n: many rewrites keep the size
+        return " ".join(f"w{rng.randrange(1000):03d}" for _ in range(n))
+
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(words(8) + "\n", "utf-8")
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [folder])
+    watcher.index_all()
+    watcher.index.close()
+    stop, batches = threading.Event(), []
+    thread = threading.Thread(target=watcher.follow, args=(stop, batches.append), daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    try:
+        for n in range(1000):
+            if n % 20 == 0:  # bursts and pauses: batches are applied while edits go on
+                time.sleep(rng.uniform(0, 0.1))
+            path = folder / rng.choice(names)
+            action = rng.random()
+            if action < 0.5:  # overwrite in place, mostly the same size
+                path.write_text(words(8 if rng.random() < 0.8 else rng.randrange(1, 40)) + "\n")
+            elif action < 0.75:  # an editor's atomic save
+                temporary = path.with_name(f".{path.name}.{n}.tmp")
+                temporary.write_text(words(8) + "\n", "utf-8")
+                os.replace(temporary, path)
+            elif action < 0.85:
+                path.unlink(missing_ok=True)
+            elif action < 0.95 and path.exists():  # renamed away and back
+                moved = path.with_name(path.stem + ".moved")
+                os.rename(path, moved)
+                if rng.random() < 0.5:
+                    os.rename(moved, path)
+            else:
+                with path.open("a", encoding="utf-8") as handle:
+                    handle.write(words(3) + "\n")
+        expected = fresh_build([folder], tmp_path / "fresh")
+        seconds = wait_until(lambda: contents(watcher.index.index_dir) == expected)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    print(f"\nwatch: 1,000 edits applied in {len(batches)} batches, settled {seconds:.2f}s later")
+    assert contents(watcher.index.index_dir) == expected
+    assert 1 <= len(batches) < 1000  # debounced
+
+
+def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path) -> None:
+    watcher, _ = following
+    (docs / "new" / "deeper").mkdir(parents=True)
+    (docs / "new" / "deeper" / "a.txt").write_text("in a new folder\n", "utf-8")
+    (docs / ".gitignore").write_text("sub/\n", "utf-8")
+    expected = fresh_build([docs], tmp_path / "fresh1")
+    wait_until(lambda: contents(watcher.index.index_dir) == expected)
+    (docs / ".gitignore").unlink()
+    os.rename(docs / "new", docs / "renamed")
+    expected = fresh_build([docs], tmp_path / "fresh2")
+    wait_until(lambda: contents(watcher.index.index_dir) == expected)
+
+
+# -- the command ------------------------------------------------------------------------------
+
+
+def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setattr("searchapp.encoding.load_encoder", lambda *a, **k: FakeEncoder())
+    index_dir = tmp_path / "idx"
+    errors: list[BaseException] = []
+
+    def edit_then_interrupt() -> None:
+        try:
+            wait_until(lambda: len(indexed_paths(index_dir)) == 6)
+            time.sleep(0.5)  # the initial index is committed; the watch starts
+            (docs / "added.txt").write_text("added while watching\n", "utf-8")
+            wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    code, out, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(index_dir))
+    helper.join(timeout=10)
+    assert not errors, errors
+    assert code == 130, err
+    lines = err.strip().splitlines()
+    assert lines[0].startswith("indexed: 6 added, 0 updated, 0 removed")
+    assert any("1 added, 0 updated, 0 removed in" in line for line in lines[1:-1])
+    assert lines[-1] == "stopped after 1 batches of changes, all committed"
+    assert out == ""
+    assert str(docs / "added.txt") in indexed_paths(index_dir)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing-folder"], "no such file or folder: missing-folder"),
+        (["{docs}", "--debounce", "10"], "--debounce (10 ms) must be at least"),
+    ],
+)
+def test_watch_command_errors(docs, tmp_path, capsys, monkeypatch, args, message) -> None:
+    monkeypatch.setattr("searchapp.encoding.load_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.chdir(tmp_path)
+    args = [a.format(docs=docs) for a in args]
+    code, _, err = run_cli(capsys, "watch", *args, "--index-dir", str(tmp_path / "idx"))
+    assert code == 1 and message in err

@@ -1,0 +1,112 @@
+"""Reading indexed documents back from the store (``SearchIndex.get_document``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from searchapp.errors import BadInputError
+from searchapp.ingest.decoding import load_documents
+from searchapp.search_index import SearchIndex
+from searchapp.storage.documents import DocumentNotFoundError, stitch
+from tests.searchapp.conftest import FakeEncoder
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture()
+def indexed(tmp_path: Path) -> tuple[SearchIndex, Path]:
+    """Source files of this repository (indented, blank lines, long) in 14-token passages,
+    so most of each file lies across passage boundaries; and a JSONL corpus."""
+    folder = tmp_path / "files"
+    folder.mkdir()
+    for source in sorted((REPO / "searchapp").rglob("*.py"))[:12]:
+        (folder / f"{source.parent.name}_{source.name}").write_bytes(source.read_bytes())
+    (folder / "padded.txt").write_text("\n\n   indented start\n\n\n\tafter a tab\n", "utf-8")
+    records = [{"_id": f"r{i}", "text": f"record {i} text\nsecond line"} for i in range(3)]
+    (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in records), "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(max_length=16))
+    index.add([folder])
+    return index, folder
+
+
+def test_documents_read_back_as_indexed(indexed) -> None:
+    index, folder = indexed
+    files = sorted(p for p in folder.iterdir() if p.suffix != ".jsonl")
+    for path in files:
+        (expected,) = load_documents(path)
+        document = index.get_document(str(path))
+        # Passages end at the last visible character: trailing whitespace is not indexed.
+        assert document.text == expected.text.rstrip(), path.name
+        assert document.line_count == len(document.text.split("\n"))
+        assert (document.doc_id, document.path) == (str(path), str(path))
+    # Most of them were cut into several passages (the stitching was exercised).
+    counts = [
+        index.store.rows(
+            "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.path = ?",
+            (str(p),),
+        )[0][0]
+        for p in files
+    ]
+    assert sum(c > 3 for c in counts) >= 10
+
+
+def test_line_ranges(indexed) -> None:
+    index, folder = indexed
+    path = str(folder / "padded.txt")
+    lines = index.get_document(path).text.split("\n")
+    part = index.get_document(path, (3, 6))
+    assert part.text.split("\n") == lines[2:6] and (part.start_line, part.end_line) == (3, 6)
+    assert part.text.split("\n")[0] == "   indented start"
+    tail = index.get_document(path, (5, 10_000))
+    assert tail.end_line == len(lines) and tail.text.split("\n") == lines[4:]
+    with pytest.raises(BadInputError, match="past the end"):
+        index.get_document(path, (len(lines) + 1, len(lines) + 2))
+    for bad in [(0, 2), (4, 3)]:
+        with pytest.raises(BadInputError, match="must be a range"):
+            index.get_document(path, bad)
+
+
+def test_jsonl_records_by_doc_id(indexed) -> None:
+    index, folder = indexed
+    record = index.get_document("r1")
+    assert (record.doc_id, record.path, record.text) == (
+        "r1",
+        str(folder / "corpus.jsonl"),
+        "record 1 text\nsecond line",
+    )
+    with pytest.raises(BadInputError, match="several indexed documents"):
+        index.get_document(str(folder / "corpus.jsonl"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["../../etc/passwd", "/etc/passwd", "", "files/../../../etc/passwd", "%2Fetc%2Fpasswd"],
+)
+def test_anything_not_indexed_is_refused(indexed, name) -> None:
+    index, _ = indexed
+    with pytest.raises(DocumentNotFoundError, match="not an indexed document"):
+        index.get_document(name)
+
+
+def test_a_file_beside_the_indexed_ones_is_refused(indexed, monkeypatch) -> None:
+    index, folder = indexed
+    secret = folder.parent / "secret.txt"
+    secret.write_text("not indexed\n", "utf-8")
+    monkeypatch.chdir(folder)
+    for name in ["../secret.txt", str(secret), str(folder / ".." / "secret.txt")]:
+        with pytest.raises(DocumentNotFoundError):
+            index.get_document(name)
+    # A relative path to an indexed file names it.
+    assert index.get_document("padded.txt").path == str(folder / "padded.txt")
+
+
+def test_stitch_overlaps_and_gaps() -> None:
+    text = "alpha beta\n\n  gamma delta\nepsilon"
+    #        0123456789 0 1 234567890123 4567890
+    passages = [(0, 10, 1, "alpha beta"), (6, 10, 1, "beta"), (14, 25, 3, "gamma delta")]
+    passages.append((19, 33, 3, text[19:33]))
+    assert stitch(passages) == text
