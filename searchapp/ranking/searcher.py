@@ -67,6 +67,7 @@ class SearchOptions:
     min_score: float | None = None
     path_glob: str | None = None
     per_doc: int = 1
+    collapse_copies: bool = True  # a passage found in several files is one hit (Hit.also)
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -185,7 +186,7 @@ class Searcher:
                 chunk = chunks.get(chunk_id)
                 if chunk is None or not _path_matches(chunk, options.path_glob):
                     continue
-                copy_of = by_text.get(chunk.text)
+                copy_of = by_text.get(chunk.text) if options.collapse_copies else None
                 if copy_of is not None:
                     if chunk.path != hits[copy_of].path:
                         also.setdefault(copy_of, {})[chunk.path] = None

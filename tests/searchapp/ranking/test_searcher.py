@@ -95,6 +95,8 @@ def make(tmp_path: Path):
 
 
 def search(collection: Collection, query: str, *, postings: bool = True, **options):
+    # The collections repeat passage texts across documents; copies are kept apart here.
+    options.setdefault("collapse_copies", False)
     searcher = collection.searcher(postings=postings)
     return searcher.search(query, QUERY_VECTOR, SearchOptions(**options))
 
@@ -180,8 +182,9 @@ def test_hybrid_ignores_query_words_no_chunk_holds(make) -> None:
 
 
 def test_hybrid_ties_go_to_the_lower_chunk_id(make) -> None:
-    # Two chunks with the same text and cosine score the same in both rankers.
-    collection = make([(f"/t/{name}.txt", [("glider wing", 0.5)]) for name in "xyz"])
+    # Chunks with the same text and cosine score the same in both rankers.
+    texts = {"x": "glider wing", "y": "glider wing", "z": "glider wing"}
+    collection = make([(f"/t/{name}.txt", [(text, 0.5)]) for name, text in texts.items()])
     hits = search(collection, "glider", k=3)
     assert [h.chunk_id for h in hits] == sorted(collection.cosine)
 
@@ -198,7 +201,10 @@ def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> 
     cosines = np.linspace(0.9, -0.5, 150)
     collection = make(
         [
-            (f"/deep/{n:03d}.txt", [("rotor blade" if n >= 140 else "other text", float(c))])
+            (
+                f"/deep/{n:03d}.txt",
+                [(f"rotor blade {n}" if n >= 140 else f"other text {n}", float(c))],
+            )
             for n, c in enumerate(cosines)
         ]
     )
@@ -336,3 +342,16 @@ def test_empty_query_is_refused_and_an_empty_index_finds_nothing(make, tmp_path)
         assert searcher.search("wing", QUERY_VECTOR, SearchOptions()) == []
     finally:
         store.close()
+
+
+def test_copies_of_a_passage_show_once_with_their_other_paths(make) -> None:
+    collection = make(
+        [("/a/ch1.md", [("glider wing", 0.6)]), ("/b/ch1.md", [("glider wing", 0.6)])]
+        + [(f"/c/{n}.md", [(f"glider notes {n}", 0.5 - n / 100)]) for n in range(3)]
+    )
+    hits = search(collection, "glider", k=3, collapse_copies=True)
+    assert [h.path for h in hits] == ["/a/ch1.md", "/c/0.md", "/c/1.md"]
+    assert hits[0].also == ("/b/ch1.md",) and all(h.also == () for h in hits[1:])
+    assert [h.rank for h in hits] == [1, 2, 3]
+    apart = search(collection, "glider", k=3)
+    assert [h.path for h in apart] == ["/a/ch1.md", "/b/ch1.md", "/c/0.md"]
