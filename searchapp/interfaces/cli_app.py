@@ -1,0 +1,120 @@
+"""The ``search`` command's app, consoles, shared options and exit codes.
+
+The commands live in ``commands_*.py`` beside this file, registered on ``app`` when ``cli.py``
+imports them; ``cli.main`` is the entry point. Results go to stdout; progress, warnings and errors
+to stderr. Exit status, as grep's: 0 when something was found (or done), 1 when a query or removal
+found nothing, 2 for errors and usage mistakes, 130 after Ctrl-C (with what was committed kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="search",
+    help="Index folders of documents and search them by meaning.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+# No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
+out = Console(highlight=False, soft_wrap=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+state = {"debug": False, "interrupt_said": False}
+
+EXIT_NOTHING_FOUND, EXIT_ERROR, EXIT_INTERRUPTED = 1, 2, 130
+
+IndexDir = Annotated[
+    str | None,
+    typer.Option(
+        "--index-dir",
+        help="Index folder (default: $SEARCH_INDEX_DIR, else a per-user data folder).",
+        show_default=False,
+    ),
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Mode = Annotated[
+    Literal["hybrid", "dense", "lexical"],
+    typer.Option("--mode", help="Ranking: fused (hybrid), by meaning (dense) or by words (BM25)."),
+]
+Format = Literal["table", "lines", "json", "jsonl"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            number = version("searchapp")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            number = "unknown"
+        sys.stdout.write(f"search (searchapp) {number}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    _show_version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version),
+    ] = False,
+) -> None:
+    state["debug"] = debug or bool(os.environ.get("SEARCH_DEBUG"))
+    root = logging.getLogger()
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):
+        handler = _StderrHandler()
+        root.addHandler(handler)
+    root.setLevel(logging.DEBUG if state["debug"] else logging.WARNING)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Log records to whatever ``sys.stderr`` is at the time (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+    def format(self, record: logging.LogRecord) -> str:
+        return one_line(f"{record.levelname.lower()}: {record.getMessage()}")
+
+
+Include = Annotated[
+    list[str] | None, typer.Option("--include", help="Only files matching this glob.")
+]
+Exclude = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
+]
+
+
+def inert_text(text: str) -> str:
+    from searchapp.interfaces.render import inert
+
+    return inert(text)
+
+
+def one_line(text: str) -> str:
+    """``inert_text`` for a message line: a newline in a file name must not start a new message."""
+    return inert_text(text).replace("\n", "\\n")
+
+
+def human_bytes(value: object) -> str:
+    size = float(value)  # type: ignore[arg-type]
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(value)

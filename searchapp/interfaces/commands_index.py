@@ -1,0 +1,194 @@
+"""`search index`, `search remove` and `search watch`: the commands that write the index."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal
+
+import typer
+from rich.markup import escape
+
+from searchapp.errors import IndexInterrupted
+from searchapp.interfaces.cli_app import (
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING_FOUND,
+    Device,
+    Exclude,
+    Include,
+    IndexDir,
+    app,
+    err,
+    one_line,
+    state,
+)
+
+
+@app.command()
+def index(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to index.")],
+    index_dir: IndexDir = None,
+    include: Annotated[
+        list[str] | None, typer.Option("--include", help="Only files matching this glob.")
+    ] = None,
+    exclude: Annotated[
+        list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
+    ] = None,
+    no_default_excludes: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-excludes",
+            help="Also index lock files, minified and generated text, SVG (see README).",
+        ),
+    ] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index over.")] = False,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Model name or folder (new index only).")
+    ] = None,
+    device: Device = "auto",
+    precision: Annotated[
+        Literal["auto", "fp32", "bf16", "fp16"],
+        typer.Option(
+            "--precision",
+            help="auto: bf16 where the CPU or GPU computes it natively, else fp32.",
+        ),
+    ] = "auto",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at once if another index run holds the lock.")
+    ] = False,
+    index_type: Annotated[
+        Literal["auto", "flat", "ivf", "hnsw"] | None,
+        typer.Option(
+            "--index-type",
+            help="Vector index: flat (exact), ivf, hnsw, or auto (flat for small indexes, ivf "
+            "for large ones). Default: what the index has, auto for a new one.",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress and no summary; errors only.")
+    ] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every skipped file with its reason.")
+    ] = False,
+) -> None:
+    """Index files and folders (incrementally: only changed files are embedded again).
+
+    Documents whose files are gone, or that ignore files now exclude, are removed; those that
+    only this run's --include/--exclude leave out are kept (`search remove` drops them).
+    """
+    from searchapp.interfaces.progress import progress_bar
+    from searchapp.search_index import SearchIndex
+
+    search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
+    with progress_bar(err, enabled=not quiet) as progress:
+        try:
+            report = search_index.add(
+                paths,
+                include=include or (),
+                exclude=exclude or (),
+                rebuild=rebuild,
+                wait=not no_wait,
+                on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+                progress=progress,
+                index_type=index_type,
+                default_excludes=not no_default_excludes,
+            )
+        except IndexInterrupted as stopped:
+            done = stopped.report
+            err.print(
+                f"interrupted: {done.added + done.updated} files ({done.chunks} chunks) were "
+                "committed before Ctrl-C; run the same command again to continue"
+            )
+            state["interrupt_said"] = True
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    if quiet:
+        return
+    _print_skipped(report.skipped, verbose=verbose)
+    if report.outside_filters:
+        err.print(
+            f"{report.outside_filters} indexed documents under these paths do not match "
+            "--include/--exclude and were kept; `search remove PATH|GLOB` removes them"
+        )
+    err.print(
+        f"{report.added} added, {report.updated} updated, {report.removed} removed, "
+        f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
+        f"{report.chunks} chunks embedded in {report.seconds:.1f}s"
+    )
+
+
+def _print_skipped(skipped: list[tuple[str, str]], *, verbose: bool) -> None:
+    """Each skipped file with --verbose; otherwise one line counting them by reason."""
+    if verbose:
+        for path, reason in skipped:
+            err.print(f"[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}")
+        return
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for _, reason in skipped:
+        kind = reason.split(";")[0].split(" (")[0]
+        reasons[kind] = reasons.get(kind, 0) + 1
+    counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
+    err.print(f"{len(skipped)} files skipped ({escape(one_line(counts))}); --verbose lists them")
+
+
+@app.command()
+def remove(
+    patterns: Annotated[
+        list[str],
+        typer.Argument(
+            help="Indexed paths (a folder removes what lies under it; the files need not "
+            "exist) or globs matched against paths and file names ('*.lock', '*/drafts/*')."
+        ),
+    ],
+    index_dir: IndexDir = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Print what would be removed; change nothing.")
+    ] = False,
+) -> None:
+    """Remove documents from the index (exit 1 when nothing matched)."""
+    from searchapp.search_index import SearchIndex
+
+    search_index = SearchIndex(index_dir)
+    paths = search_index.matching(patterns)
+    if not paths:
+        err.print("nothing indexed matches; `search info` lists what is indexed")
+        raise typer.Exit(EXIT_NOTHING_FOUND)
+    if not dry_run:
+        search_index.remove(paths)
+    for removed in paths:
+        sys.stdout.write(one_line(removed) + "\n")
+    verb = "would remove" if dry_run else "removed"
+    err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")
+
+
+@app.command()
+def watch(
+    paths: Annotated[list[str], typer.Argument(help="Files and folders to index and watch.")],
+    index_dir: IndexDir = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    device: Device = "auto",
+    precision: Annotated[
+        Literal["auto", "fp32", "bf16", "fp16"],
+        typer.Option("--precision", help="As for `search index`."),
+    ] = "auto",
+    debounce: Annotated[
+        int, typer.Option("--debounce", help="Apply changes at least this often (ms).")
+    ] = 1000,
+) -> None:
+    """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop)."""
+    from searchapp.interfaces.watch import Watcher
+    from searchapp.interfaces.watch import watch as follow_changes
+    from searchapp.search_index import SearchIndex
+
+    search_index = SearchIndex(index_dir, device=device, precision=precision)
+    watcher = Watcher(
+        search_index,
+        paths,
+        include=include or (),
+        exclude=exclude or (),
+        debounce_ms=debounce,
+        on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+    )
+    sys.exit(follow_changes(watcher, err))  # 130 after Ctrl-C, its own line already said

@@ -1,0 +1,237 @@
+"""`search query`, `repl`, `eval`, `info` and `models`: the commands that read the index."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from searchapp.errors import SearchAppError
+from searchapp.interfaces.cli_app import (
+    EXIT_NOTHING_FOUND,
+    Device,
+    Format,
+    IndexDir,
+    Mode,
+    app,
+    err,
+    human_bytes,
+    inert_text,
+    one_line,
+    out,
+)
+
+
+@app.command()
+def query(
+    text: Annotated[str, typer.Argument(help="What to search for.")],
+    index_dir: IndexDir = None,
+    top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
+    min_score: Annotated[
+        float | None, typer.Option("--min-score", help="Drop hits below this cosine.")
+    ] = None,
+    path: Annotated[
+        str | None, typer.Option("--path", help="Only documents whose path matches this glob.")
+    ] = None,
+    per_doc: Annotated[int, typer.Option("--per-doc", help="Passages per document.")] = 1,
+    context: Annotated[
+        int, typer.Option("-C", "--context", help="Lines of context around each passage.")
+    ] = 0,
+    mode: Mode = "hybrid",
+    device: Device = "auto",
+    output: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            help="table (default on a terminal), lines (path:line: score text, the default in "
+            "a pipe), json (one array) or jsonl (one hit per line).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
+    files_only: Annotated[
+        bool, typer.Option("-l", "--files-with-matches", help="Print only the matching paths.")
+    ] = False,
+) -> None:
+    """Search the index and print ranked passages (exit 1 when nothing matches)."""
+    from searchapp.interfaces.render import print_results
+    from searchapp.ranking.searcher import SearchOptions
+    from searchapp.search_index import SearchIndex
+
+    if context < 0:
+        raise SearchAppError(f"--context ({context}) must be 0 or more")
+    options = SearchOptions(
+        k=top_k, mode=mode, min_score=min_score, path_glob=path, per_doc=per_doc
+    )
+    search_index = SearchIndex(index_dir, device=device)
+    hits = search_index.search(text, options)
+    chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
+    print_results(
+        out,
+        hits,
+        text,
+        output=chosen,
+        files_only=files_only,
+        show_fused=mode == "hybrid",
+        context=(lambda hit: search_index.context(hit, context)) if context > 0 else None,
+    )
+    if not hits:
+        raise typer.Exit(EXIT_NOTHING_FOUND)
+
+
+@app.command()
+def repl(
+    index_dir: IndexDir = None,
+    top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
+    mode: Mode = "hybrid",
+    device: Device = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Answer each query in JSON.")] = False,
+) -> None:
+    """Interactive prompt: the model and index stay loaded between queries."""
+    from searchapp.interfaces.repl import Repl
+    from searchapp.search_index import SearchIndex
+
+    search_index = SearchIndex(index_dir, device=device)
+    search_index.stats()  # fail now, not at the first query, when there is no index
+    Repl(search_index, out=out, err=err, k=top_k, mode=mode, as_json=as_json).run()
+
+
+@app.command("eval")
+def evaluate(
+    queries: Annotated[
+        str, typer.Option("--queries", help="Queries: BEIR queries.jsonl (_id, text) or TSV.")
+    ],
+    qrels: Annotated[str, typer.Option("--qrels", help="Judgments: BEIR qrels TSV or TREC qrels.")],
+    index_dir: IndexDir = None,
+    mode: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--mode",
+            help="hybrid, dense, lexical or all (repeatable; default: all three side by side).",
+        ),
+    ] = None,
+    top_k: Annotated[int, typer.Option("-k", help="Cutoff for nDCG and MRR.")] = 10,
+    depth: Annotated[int, typer.Option("--depth", help="Cutoff for recall and MAP.")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
+    import json
+
+    from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
+    from searchapp.ranking.searcher import MODES, SearchOptions
+    from searchapp.search_index import SearchIndex
+
+    asked = [name for m in (mode or ["all"]) for name in (MODES if m == "all" else [m])]
+    modes = list(dict.fromkeys(asked))
+    for name in modes:
+        SearchOptions(mode=name)  # validates the name
+    if top_k < 1 or depth < 1:
+        raise SearchAppError(f"-k ({top_k}) and --depth ({depth}) must be positive")
+    query_texts = read_queries(queries)
+    judgments = read_qrels(qrels)
+    search_index = SearchIndex(index_dir)
+    results = evaluate_modes(
+        search_index.search_many, query_texts, judgments, modes, k=top_k, depth=depth
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(results) + "\n")
+        return
+    documents = search_index.stats()["documents"]
+    table = Table(title=f"{len(query_texts)} queries, {documents} documents")
+    table.add_column("mode")
+    metric_names = [k for k in next(iter(results.values())) if "@" in k]
+    for metric in metric_names:
+        name, _, cutoff = metric.partition("@")
+        label = {"ndcg": "nDCG", "mrr": "MRR", "recall": "Recall", "map": "MAP"}[name]
+        table.add_column(f"{label}@{cutoff}", justify="right")
+    table.add_column("queries", justify="right")
+    for name, row in results.items():
+        table.add_row(name, *(f"{row[m]:.4f}" for m in metric_names), str(row["queries"]))
+    out.print(table)
+    skipped = next(iter(results.values()))["skipped"]
+    if skipped:
+        reasons: dict[str, list[str]] = {}
+        for item in skipped:
+            reasons.setdefault(item["reason"], []).append(item["query"])
+        for reason, qids in reasons.items():
+            shown = ", ".join(qids[:10]) + (" …" if len(qids) > 10 else "")
+            err.print(
+                f"skipped {len(qids)} queries ({escape(reason)}): {escape(inert_text(shown))}"
+            )
+
+
+@app.command()
+def info(
+    index_dir: IndexDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the index: model, indexed folders, documents, chunks, sizes on disk."""
+    import json
+
+    from searchapp.search_index import SearchIndex
+
+    stats = SearchIndex(index_dir).stats()
+    if as_json:
+        sys.stdout.write(json.dumps(stats) + "\n")
+        return
+    rows: list[tuple[str, str]] = []
+    for key, value in stats.items():
+        if key == "roots":
+            for n, root in enumerate(value):
+                shown = f"{root['path']} ({root['documents']} documents)"
+                rows.append(("indexed" if n == 0 else "", shown))
+            continue
+        shown = human_bytes(value) if key.endswith("_bytes") else str(value)
+        rows.append((key.replace("_", " "), shown))
+    if not out.is_terminal:  # a pipe: "key: value" lines, never cut
+        for key, shown in rows:
+            sys.stdout.write(f"{key or ' ' * 7}: {one_line(shown)}\n")
+        return
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, shown in rows:
+        table.add_row(key, escape(inert_text(shown)))
+    out.print(table)
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the known models and where each was found (or how to get it)."""
+    import json
+
+    from minilm import VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
+
+    table = Table()
+    table.add_column("model", no_wrap=True)
+    table.add_column("layers", justify="right")
+    table.add_column("max tokens", justify="right")
+    table.add_column("found in", overflow="fold")
+    table.add_column("location", overflow="fold")
+    rows = []
+    for variant in VARIANTS.values():
+        try:
+            files = locate_model(variant.name)
+            source, where = files.source, str(files.weights_path)
+        except (ModelNotFoundError, ModelFilesError):
+            source = "not found"
+            where = f"downloaded from {variant.hf_id} on first use when online"
+        rows.append(
+            {"model": variant.name, "hf_id": variant.hf_id, "source": source, "location": where}
+        )
+        table.add_row(
+            variant.name,
+            str(variant.num_hidden_layers),
+            str(variant.max_seq_length),
+            escape(source),
+            escape(where),
+        )
+    if as_json:
+        sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    out.print(table)

@@ -1,0 +1,63 @@
+"""`search serve` and `search mcp`: the index for programs, over HTTP and MCP."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from searchapp.errors import SearchAppError
+from searchapp.interfaces.cli_app import (
+    Device,
+    Exclude,
+    Include,
+    IndexDir,
+    app,
+    err,
+)
+
+
+@app.command()
+def serve(
+    index_dir: IndexDir = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Loopback address to bind (127.0.0.1, ::1, localhost).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8765,
+    watch_paths: Annotated[
+        list[str] | None,
+        typer.Option("--watch", help="Index this file or folder and keep it fresh (repeatable)."),
+    ] = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    device: Device = "auto",
+) -> None:
+    """Answer searches over HTTP as JSON: /search?q=, /info, /documents/{doc_id}."""
+    from searchapp.interfaces.serve import serve as serve_http
+    from searchapp.search_index import SearchIndex
+
+    code = serve_http(
+        SearchIndex(index_dir, device=device),
+        err,
+        host=host,
+        port=port,
+        watch_paths=watch_paths or (),
+        include=include or (),
+        exclude=exclude or (),
+    )
+    sys.exit(code)
+
+
+@app.command()
+def mcp(index_dir: IndexDir = None, device: Device = "auto") -> None:
+    """Serve the index to AI assistants over stdio (Model Context Protocol)."""
+    try:
+        from searchapp.interfaces.mcp_server import serve_stdio
+    except ImportError as exc:
+        raise SearchAppError(
+            f"`search mcp` needs the mcp package ({exc}); pip install 'searchapp[mcp]'"
+        ) from None
+    from searchapp.search_index import SearchIndex
+
+    serve_stdio(SearchIndex(index_dir, device=device))
