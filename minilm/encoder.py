@@ -9,17 +9,18 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from minilm.checkpoint import config_for
 from minilm.devices import precision_name, resolve_device, resolve_precision
 from minilm.locate import ModelFiles, locate_model, sha256_file
 from minilm.model import SentenceTransformer, skip_random_init
 from minilm.tokenizer import MiniLMTokenizer
 from minilm.variants import DEFAULT_MODEL
-from minilm.weights import config_for, map_hf_state_dict, read_checkpoint
+from minilm.weights import map_hf_state_dict, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
 # Padded tokens per forward pass: past this, activations fall out of cache and CPU speed drops
-# (measured on all-MiniLM-L6-v2 with Cranfield abstracts: 16 x 256 beat 32 x 256 and 64 x 256).
+# (the batch shapes compared: benchmarks/RESULTS.md, "Encoder").
 BATCH_TOKENS = 4096
 
 
