@@ -1,7 +1,7 @@
 """A from-scratch PyTorch MiniLM sentence encoder that loads published weights.
 
 Importing the package imports nothing heavy: each name below is imported from its module on first
-use, so ``from minilm import locate_model`` (or ``MiniLMTokenizer``) never loads torch.
+use, so ``from minilm import NumpyEncoder`` (or ``locate_model``) never loads torch.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from minilm.encoder import SentenceEncoder
     from minilm.locate import ModelFiles, locate_model
     from minilm.model import MiniLMModel, SentenceTransformer
+    from minilm.numpy_encoder import NumpyEncoder
     from minilm.tokenizer import MiniLMTokenizer
     from minilm.variants import DEFAULT_MODEL, VARIANTS, Variant, find_variant
     from minilm.weights import load_pretrained_weights
@@ -36,6 +37,7 @@ _LAZY = {
     "locate_model": "minilm.locate",
     "MiniLMModel": "minilm.model",  # torch
     "SentenceTransformer": "minilm.model",  # torch
+    "NumpyEncoder": "minilm.numpy_encoder",
     "MiniLMTokenizer": "minilm.tokenizer",
     "DEFAULT_MODEL": "minilm.variants",
     "VARIANTS": "minilm.variants",
@@ -67,6 +69,7 @@ __all__ = [
     "ModelFiles",
     "ModelFilesError",
     "ModelNotFoundError",
+    "NumpyEncoder",
     "SentenceEncoder",
     "SentenceTransformer",
     "UnsupportedWeightsError",

@@ -51,6 +51,17 @@ def random_bert(seed: int = 0, **config: object) -> BertModel:
     return bert
 
 
+def batch_with_padding(vocab_size: int, lengths: tuple[int, ...] = (9, 4, 1, 6), seed: int = 1):
+    """Random token ids (B, T) with right padding (id 0) after each row's length."""
+    generator = torch.Generator().manual_seed(seed)
+    width = max(lengths)
+    input_ids = torch.randint(1, vocab_size, (len(lengths), width), generator=generator)
+    attention_mask = torch.zeros_like(input_ids)
+    for i, length in enumerate(lengths):
+        attention_mask[i, :length] = 1
+    return input_ids * attention_mask, attention_mask
+
+
 def write_model_folder(
     folder: Path,
     bert: BertModel,

@@ -31,6 +31,7 @@ from tests.minilm.helpers import (
     PARAPHRASE_MINILM_L6_V2,
     TEXTS,
     TINY,
+    batch_with_padding,
     random_bert,
     write_model_folder,
 )
@@ -44,17 +45,6 @@ def ours_from(bert: BertModel, **overrides: object) -> SentenceTransformer:
     model = SentenceTransformer(config)
     model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
     return model
-
-
-def batch_with_padding(vocab_size: int, lengths: tuple[int, ...] = (9, 4, 1, 6), seed: int = 1):
-    """Random token ids (B, T) with right padding (id 0) after each row's length."""
-    generator = torch.Generator().manual_seed(seed)
-    width = max(lengths)
-    input_ids = torch.randint(1, vocab_size, (len(lengths), width), generator=generator)
-    attention_mask = torch.zeros_like(input_ids)
-    for i, length in enumerate(lengths):
-        attention_mask[i, :length] = 1
-    return input_ids * attention_mask, attention_mask
 
 
 def mean_pool_normalize(states: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
