@@ -1,7 +1,7 @@
-"""The NumPy forward pass against PyTorch: erf and the activations alone, each piece on tiny random
-models against transformers' ``BertModel`` and our PyTorch model, then whole encoders (random
-weights in the four variants' shapes, and the real all-MiniLM-L6-v2 and paraphrase-MiniLM-L3-v2
-weights) against the PyTorch ``SentenceEncoder`` in fp32."""
+"""The NumPy forward pass against PyTorch: the normal CDF (from erf) and the activations alone,
+each piece on tiny random models against transformers' ``BertModel`` and our PyTorch model, then
+whole encoders (random weights in the four variants' shapes, and the real all-MiniLM-L6-v2 and
+paraphrase-MiniLM-L3-v2 weights) against the PyTorch ``SentenceEncoder`` in fp32."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from minilm.numpy_model import (
     FEW_ROWS,
     NumpyMiniLM,
     dense,
-    erf,
     gelu,
     gelu_tanh,
     layer_norm,
+    normal_cdf,
     relu,
 )
 from minilm.weights import map_hf_state_dict
@@ -68,40 +68,41 @@ def torch_from(bert, **overrides: object):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_erf_matches_torch_erf(dtype) -> None:
+def test_normal_cdf_matches_torch_erf_and_erfc(dtype) -> None:
     x = np.concatenate(
-        [np.linspace(-7, 7, 200_001), [0.0, 1e-30, -1e-10, 3e-3, 5.9999, 6.0, 6.5, 30.0, -1e3]]
+        [np.linspace(-10, 10, 400_001), [0.0, 1e-30, -1e-10, 3e-3, -9.99, 9.999]]
     ).astype(dtype)
-    expected = torch.erf(torch.from_numpy(x.astype(np.float64))).numpy()  # float64: ~1 ulp
-    actual = erf(x)
+    exact = torch.from_numpy(x.astype(np.float64))
+    actual = normal_cdf(x)
     assert actual.dtype == np.float64
-    relative = np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-300)
-    assert relative.max() < 1e-10
-    assert np.abs(actual - expected).max() < 3e-12
+    # erfc keeps its relative precision in the left tail, where 1 + erf(x) cancels.
+    from_erfc = (0.5 * torch.erfc(-exact / math.sqrt(2))).numpy()
+    np.testing.assert_allclose(actual, from_erfc, rtol=1e-8, atol=0)
+    from_erf = (0.5 * (1 + torch.erf(exact / math.sqrt(2)))).numpy()
+    np.testing.assert_allclose(actual, from_erf, rtol=0, atol=1e-12)
 
 
-def test_erf_of_infinities_and_nan() -> None:
-    actual = erf(np.array([np.inf, -np.inf, np.nan], dtype=np.float32))
-    assert actual[:2].tolist() == [1.0, -1.0]
-    assert np.isnan(actual[2])
+def test_normal_cdf_past_the_table_and_nan() -> None:
+    actual = normal_cdf(np.array([np.inf, 30.0, -np.inf, np.nan], dtype=np.float32))
+    assert actual[:2].tolist() == [1.0, 1.0]
+    assert 0 <= actual[2] < 1e-23  # the end node's value, Phi(-10)
+    assert np.isnan(actual[3])
 
 
-def test_gelu_is_exact_gelu() -> None:
-    """Against torch's erf and exact GELU in float64, rounded to float32 once."""
+def test_gelu_is_exact_gelu_rounded_to_float32() -> None:
+    """Against x * Phi(x) from torch's erfc in float64: within an ulp of the rounded value."""
     x = np.linspace(-10, 10, 400_001, dtype=np.float32)
     actual = gelu(x)
     assert actual.dtype == np.float32
-    # Our formula, x/2 (1 + erf(u)) with u = x / sqrt 2 rounded to float32 as torch rounds it:
-    # correct to half an ulp of the result plus erf's absolute error times |x| / 2.
-    u = torch.from_numpy(x * np.float32(1 / math.sqrt(2))).double()
-    same_argument = (0.5 * torch.from_numpy(x).double() * (1 + torch.erf(u))).numpy()
-    np.testing.assert_allclose(actual, same_argument, rtol=2**-24, atol=2e-11)
-    # Exact GELU: rounding u moves the result by at most x/2 erf'(u) |u| 2^-24 <= 1.8e-8.
-    exact = F.gelu(torch.from_numpy(x).double()).numpy()
-    np.testing.assert_allclose(actual, exact, rtol=2**-24, atol=2e-8)
-    # torch's own float32 GELU is further from exact than ours; both are far inside the parity.
+    exact = torch.from_numpy(x).double()
+    exact = (exact * 0.5 * torch.erfc(-exact / math.sqrt(2))).numpy()
+    np.testing.assert_allclose(actual, exact, rtol=2**-24 + 1e-8, atol=0)  # half an ulp
+    # torch's exact GELU in float64 (which loses the far left tail to 1 + erf), and in float32.
+    torch_float64 = F.gelu(torch.from_numpy(x).double()).numpy()
+    np.testing.assert_allclose(actual, torch_float64, rtol=2**-24, atol=1e-15)
     torch_float32 = F.gelu(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(actual, torch_float32, rtol=0, atol=2e-6)
+    assert np.isnan(gelu(np.array([np.nan], dtype=np.float32))).all()
 
 
 def test_other_activations_match_torch() -> None:
