@@ -1,4 +1,5 @@
-"""A from-scratch PyTorch MiniLM sentence encoder that loads published weights.
+"""A from-scratch MiniLM sentence encoder that loads published weights: PyTorch for indexing and
+any model (``SentenceEncoder``), NumPy for queries without torch (``NumpyEncoder``).
 
 Importing the package imports nothing heavy: each name below is imported from its module on first
 use, so ``from minilm import NumpyEncoder`` (or ``locate_model``) never loads torch.

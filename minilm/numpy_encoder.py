@@ -9,6 +9,11 @@ PyTorch ``SentenceEncoder``::
         encoder = NumpyEncoder.from_pretrained(name)
     except UnsupportedWeightsError:
         encoder = SentenceEncoder.from_pretrained(name, device="cpu")
+
+NumPy's BLAS sizes its thread pool once, when NumPy loads. One short query is too small to split
+across cores, and on a machine shared with other work threads that wait for a core make it many
+times slower (benchmarks/RESULTS.md, "NumPy encoder"): there, set ``OPENBLAS_NUM_THREADS=1``
+before NumPy loads, as ``minilm.devices.cpu_threads`` does for torch.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ from minilm import (
 from minilm.variants import ALL_MINILM_L6_SHA256
 from tests.minilm.helpers import TINY, random_bert, write_model_folder
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -38,6 +38,8 @@ from tests.minilm.helpers import (
     write_model_folder,
 )
 
+pytestmark = pytest.mark.usefixtures("one_blas_thread")
+
 # The parity the NumPy encoder promises against the PyTorch encoder in fp32 (max abs difference).
 PARITY = 1e-5
 
