@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+from minilm.variants import DEFAULT_MODEL
+
 EXAMPLES = [
     "The quick brown fox jumps over the lazy dog.",
     "A fast auburn fox leaps above a sleepy hound.",
@@ -21,14 +23,25 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m minilm", description=__doc__)
-    parser.add_argument("--model", default="all-MiniLM-L6-v2", help="model name or folder")
-    parser.add_argument("--max_length", "--max-length", type=int, default=None)
+    parser.add_argument("--model", default=DEFAULT_MODEL, help="model name or folder")
+    parser.add_argument(
+        "--max_length",
+        "--max-length",
+        type=int,
+        default=None,
+        help="truncate each sentence to this many tokens, [CLS] and [SEP] included "
+        "(default: the model's own max_seq_length, e.g. 256)",
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", default="fp32", help="fp32, bf16, fp16 or auto")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING)
 
     from rich.console import Console

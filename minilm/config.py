@@ -7,6 +7,33 @@ from typing import Any
 
 ACTIVATIONS = ("gelu", "gelu_new", "relu")
 POOLING_MODES = ("mean", "cls", "max")
+# BERT's position limit, for a model whose config.json does not give max_position_embeddings.
+DEFAULT_MAX_POSITION_EMBEDDINGS = 512
+
+
+def default_max_length(max_seq_length: int | None, max_position_embeddings: int | None) -> int:
+    """The ``max_length`` of a model when the caller gives none: its sentence-transformers
+    ``max_seq_length``, else its position limit, else BERT's 512."""
+    return max_seq_length or max_position_embeddings or DEFAULT_MAX_POSITION_EMBEDDINGS
+
+
+def check_max_length(value: Any, *, max_position_embeddings: int | None = None) -> int:
+    """Return ``value`` if it is a usable ``max_length``, else raise ``ValueError``.
+
+    With ``max_position_embeddings`` (a model) it must be between 1 and that limit: each token
+    needs a position embedding. Without it (a tokenizer alone) it must be at least 2: every
+    sequence holds [CLS] and [SEP].
+    """
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if max_position_embeddings is not None:
+        if not is_int or not 1 <= value <= max_position_embeddings:
+            raise ValueError(
+                f"max_length ({value!r}) must be between 1 and {max_position_embeddings} "
+                "(max_position_embeddings)"
+            )
+    elif not is_int or value < 2:
+        raise ValueError(f"max_length ({value!r}) must be an integer >= 2 ([CLS] and [SEP] count)")
+    return value
 
 
 @dataclass(frozen=True)
@@ -51,15 +78,7 @@ class MiniLMConfig:
                 f"hidden_size ({self.hidden_size}) must be divisible by num_attention_heads "
                 f"({self.num_attention_heads})"
             )
-        if (
-            isinstance(self.max_length, bool)
-            or not isinstance(self.max_length, int)
-            or not 1 <= self.max_length <= self.max_position_embeddings
-        ):
-            raise ValueError(
-                f"max_length ({self.max_length!r}) must be between 1 and "
-                f"{self.max_position_embeddings} (max_position_embeddings)"
-            )
+        check_max_length(self.max_length, max_position_embeddings=self.max_position_embeddings)
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(
                 f"hidden_act ({self.hidden_act!r}) must be one of {', '.join(ACTIVATIONS)}"

@@ -85,9 +85,9 @@ def precision_name(dtype: torch.dtype) -> str:
 
 
 def query_threads() -> int:
-    """Threads for embedding one short query: all cores on an idle machine (5 ms for
-    all-MiniLM-L6-v2 on 2 cores), one when other work is running (8 ms, where two threads
-    waiting on each other's cores took up to 300 ms)."""
+    """Threads for embedding one short query: all cores on an idle machine, one when other work
+    is running, where threads waiting on each other's cores make a query many times slower than
+    one thread does (benchmarks/RESULTS.md, "Encoder")."""
     cores = torch.get_num_threads()
     try:
         load = os.getloadavg()[0]
@@ -102,7 +102,8 @@ def cpu_threads(count: int) -> Iterator[None]:
     """Run torch's CPU ops on ``count`` threads inside the block.
 
     One short query is too small to split across cores, and on a busy machine a second OpenMP
-    thread that waits for a core turns a 3 ms query into 300 ms; one thread keeps it at ~4 ms.
+    thread that waits for a core stalls the query far longer than it saves; one thread keeps
+    it steady (benchmarks/RESULTS.md, "Encoder").
     """
     previous = torch.get_num_threads()
     if previous == count:

@@ -9,22 +9,22 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from minilm.batching import BATCH_TOKENS as BATCH_TOKENS  # importable from here, as before
+from minilm.batching import BatchEncoder
+from minilm.checkpoint import config_for
 from minilm.devices import precision_name, resolve_device, resolve_precision
-from minilm.locate import ModelFiles, locate_model, sha256_file
+from minilm.locate import ModelFiles, locate_model
 from minilm.model import SentenceTransformer, skip_random_init
 from minilm.tokenizer import MiniLMTokenizer
 from minilm.variants import DEFAULT_MODEL
-from minilm.weights import config_for, map_hf_state_dict, read_checkpoint
+from minilm.weights import map_hf_state_dict, read_checkpoint
 
 logger = logging.getLogger(__name__)
 
-# Padded tokens per forward pass: past this, activations fall out of cache and CPU speed drops
-# (measured on all-MiniLM-L6-v2 with Cranfield abstracts: 16 x 256 beat 32 x 256 and 64 x 256).
-BATCH_TOKENS = 4096
 
-
-class SentenceEncoder:
-    """A loaded MiniLM model with its tokenizer, on one device and precision."""
+class SentenceEncoder(BatchEncoder):
+    """A loaded MiniLM model with its tokenizer, on one device and precision; texts in,
+    unit-norm float32 vectors out (``encode``, ``embed_many``: ``minilm.batching``)."""
 
     def __init__(
         self,
@@ -65,10 +65,6 @@ class SentenceEncoder:
         return cls(model, tokenizer, files, chosen, dtype)
 
     @property
-    def name(self) -> str:
-        return self.files.name
-
-    @property
     def dim(self) -> int:
         return self.model.config.hidden_size
 
@@ -80,13 +76,6 @@ class SentenceEncoder:
     def precision(self) -> str:
         return precision_name(self.dtype)
 
-    @property
-    def weights_sha256(self) -> str:
-        """sha256 of the weights file (known for packaged models, else computed once)."""
-        if self._sha256 is None:
-            self._sha256 = sha256_file(self.files.weights_path)
-        return self._sha256
-
     def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Embed one batch of token id lists (special tokens included); (n, dim) float32."""
         if not ids:
@@ -97,40 +86,3 @@ class SentenceEncoder:
                 batch["input_ids"].to(self.device), batch["attention_mask"].to(self.device)
             )
         return out.float().cpu().numpy()
-
-    def encode(
-        self, texts: Sequence[str], *, batch_size: int = 32, batch_tokens: int = BATCH_TOKENS
-    ) -> np.ndarray:
-        """Embed texts into unit-norm rows, (n, dim) float32, in input order.
-
-        Texts are sorted by token count and batched (at most ``batch_size`` texts and
-        ``batch_tokens`` padded tokens each), so each batch pads as little as possible.
-        """
-        if isinstance(texts, str):
-            raise TypeError("encode() takes a list of texts; wrap a single text in a list")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size ({batch_size!r}) must be a positive integer")
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self.embed_many(
-            self.tokenizer.encode_ids(texts), batch_size=batch_size, batch_tokens=batch_tokens
-        )
-
-    def embed_many(
-        self,
-        ids: Sequence[Sequence[int]],
-        *,
-        batch_size: int = 32,
-        batch_tokens: int = BATCH_TOKENS,
-    ) -> np.ndarray:
-        """Embed many token id lists in length-sorted batches; rows in input order."""
-        result = np.zeros((len(ids), self.dim), dtype=np.float32)
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        start = 0
-        while start < len(order):
-            width = max(len(ids[order[start]]), 1)  # the longest row sets the padding
-            size = max(1, min(batch_size, batch_tokens // width))
-            rows = order[start : start + size]
-            result[rows] = self.embed_ids([ids[i] for i in rows])
-            start += size
-        return result

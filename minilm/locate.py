@@ -16,20 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from minilm.variants import PackagedModel, Variant, find_variant
+# The exceptions live in minilm.errors; imported here too, where they were first defined.
+from minilm.errors import ModelFilesError, ModelNotFoundError
+from minilm.variants import DEFAULT_MODEL, PackagedModel, Variant, find_variant
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.onnx", "onnx/model.onnx")
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt")
-
-
-class ModelNotFoundError(FileNotFoundError):
-    """No step of the model search found usable files; the message lists every step."""
-
-
-class ModelFilesError(ValueError):
-    """A model folder or weights file is incomplete, damaged or inconsistent."""
 
 
 @dataclass(frozen=True)
@@ -163,8 +157,8 @@ def _packaged_tokenizer_dir(variant: Variant | None) -> Path:
     donor = find_variant(
         next((p.tokenizer_from for p in variant.packages if p.tokenizer_from), "")
         if variant
-        else "all-MiniLM-L6-v2"
-    ) or find_variant("all-MiniLM-L6-v2")
+        else DEFAULT_MODEL
+    ) or find_variant(DEFAULT_MODEL)
     assert donor is not None
     for package in donor.packages:
         location = _package_location(package)
@@ -209,9 +203,9 @@ def _load_verified() -> dict[str, list[str]]:
 def verify_checksum(path: Path, expected: str) -> None:
     """Raise ``ModelFilesError`` unless ``path`` has the expected sha256.
 
-    Hashing 90 MB costs a tenth of a second, so a successful check is remembered (in the user's
-    cache folder) against the file's inode, size, mtime and ctime, like git's index does; any
-    change to the file makes it hash again.
+    Hashing the weights is a visible part of a cold start (benchmarks/RESULTS.md, "Encoder"),
+    so a successful check is remembered (in the user's cache folder) against the file's inode,
+    size, mtime and ctime, like git's index does; any change to the file makes it hash again.
     """
     key = _stat_key(path)
     cache = _load_verified()
@@ -293,7 +287,7 @@ def locate_model(name_or_path: str | os.PathLike[str]) -> ModelFiles:
     """Find a model by path or name; raise ``ModelNotFoundError`` listing every step tried."""
     text = os.fspath(name_or_path).strip()
     if not text:
-        raise ModelNotFoundError("model name is empty; give a name such as all-MiniLM-L6-v2")
+        raise ModelNotFoundError(f"model name is empty; give a name such as {DEFAULT_MODEL}")
     path = Path(text).expanduser()
     variant = find_variant(text)
     name = variant.name if variant else path.name

@@ -123,7 +123,7 @@ class MiniLMModel(nn.Module):
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
         # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads
         # and queries. A batch without padding (one query) needs none: the mask would add 0.0
-        # everywhere, and the unmasked kernel is faster (4.9 vs 5.2 ms a query in bf16).
+        # everywhere, and the unmasked kernel is faster (benchmarks/RESULTS.md, "Encoder").
         attn_mask = None
         if not bool(attention_mask.all()):
             attn_mask = attention_mask.bool()[:, None, None, :]
@@ -195,8 +195,9 @@ def skip_random_init() -> Iterator[None]:
     """Build modules without filling their weights randomly, for weights a checkpoint replaces.
 
     ``nn.Linear`` and friends initialise themselves in ``reset_parameters`` through
-    ``torch.nn.init``; for all-MiniLM-L6-v2 that costs about 0.1 s of a cold start. (The meta
-    device would avoid it too, but its random fill imports ``torch._dynamo``: a second.)
+    ``torch.nn.init``: random numbers that the checkpoint overwrites, a visible part of a cold
+    start (benchmarks/RESULTS.md, "Encoder"). The meta device would avoid them too, but its
+    random fill imports ``torch._dynamo``, which costs more than it saves.
     Not thread-safe: do not build other modules in parallel while it is active.
     """
     names = ("normal_", "uniform_", "kaiming_uniform_", "ones_", "zeros_")

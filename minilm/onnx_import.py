@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from minilm.locate import ModelFilesError
+from minilm.errors import ModelFilesError
 
 _LINEAR_BIAS = re.compile(
     r"(.*encoder\.layer\.\d+\.(attention\.self\.(query|key|value)|attention\.output\.dense"

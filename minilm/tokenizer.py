@@ -1,4 +1,8 @@
-"""WordPiece tokenization with the ``tokenizers`` library, identical to ``BertTokenizerFast``."""
+"""WordPiece tokenization with the ``tokenizers`` library, identical to ``BertTokenizerFast``.
+
+Importing it does not import torch: token ids and NumPy arrays need none, and only the methods that
+return tensors (``pad``, ``encode``) import it.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,22 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
 from tokenizers import Tokenizer
 from tokenizers.models import WordPiece
 from tokenizers.normalizers import BertNormalizer
 from tokenizers.pre_tokenizers import BertPreTokenizer
 from tokenizers.processors import BertProcessing
 
-from minilm.locate import ModelFiles, ModelFilesError, locate_model
+from minilm.config import check_max_length, default_max_length
+from minilm.errors import ModelFilesError
+from minilm.locate import ModelFiles, locate_model
+from minilm.variants import DEFAULT_MODEL
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _from_vocab(folder: Path) -> Tokenizer:
@@ -74,15 +85,13 @@ class MiniLMTokenizer:
         if files is None:
             target = path if path is not None else model_name
             if target is None:
-                raise ValueError("give model_name (e.g. 'all-MiniLM-L6-v2') or path")
+                raise ValueError(f"give model_name (e.g. {DEFAULT_MODEL!r}) or path")
             files = locate_model(target)
         if max_length is None:
-            max_length = files.max_seq_length or 512
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 2:
-            raise ValueError(
-                f"max_length ({max_length!r}) must be an integer >= 2 ([CLS] and [SEP] count)"
+            max_length = default_max_length(
+                files.max_seq_length, files.config.get("max_position_embeddings")
             )
-        self.max_length = max_length
+        self.max_length = check_max_length(max_length)
         self._counter = load_tokenizer(files.tokenizer_dir)
         self._tokenizer = load_tokenizer(files.tokenizer_dir)
         self._tokenizer.enable_truncation(max_length)
@@ -97,14 +106,21 @@ class MiniLMTokenizer:
         encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(enc.ids) for enc in encodings]
 
+    def pad_arrays(self, ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pad id lists to the longest: ``input_ids`` and ``attention_mask``, (B, T) int64."""
+        width = max((len(row) for row in ids), default=0)
+        input_ids = np.full((len(ids), width), self.pad_token_id, dtype=np.int64)
+        attention_mask = np.zeros((len(ids), width), dtype=np.int64)
+        for i, row in enumerate(ids):
+            input_ids[i, : len(row)] = row
+            attention_mask[i, : len(row)] = 1
+        return input_ids, attention_mask
+
     def pad(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Pad id lists to the longest into (B, T) tensors, with the attention mask."""
-        width = max((len(row) for row in ids), default=0)
-        input_ids = torch.full((len(ids), width), self.pad_token_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
-            attention_mask[i, : len(row)] = 1
+        import torch
+
+        input_ids, attention_mask = (torch.from_numpy(a) for a in self.pad_arrays(ids))
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,

@@ -90,3 +90,18 @@ def copy_tokenizer_files(packaged_model_dir: Path):
             shutil.copy(packaged_model_dir / name, folder / name)
 
     return copy
+
+
+@pytest.fixture(scope="module")
+def one_blas_thread():
+    """NumPy's BLAS on one thread while a module's tests run, when threadpoolctl is installed (it
+    comes with sentence-transformers). On a machine shared with other work, BLAS threads waiting
+    for a core make the NumPy encoder several times slower (benchmarks/RESULTS.md); the numbers
+    it computes stay within the same tolerances either way."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield

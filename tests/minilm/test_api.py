@@ -191,6 +191,16 @@ def test_cli_help() -> None:
     assert "--max_length" in result.stdout and "--precision" in result.stdout
 
 
+def test_cli_every_option_has_help() -> None:
+    from minilm.__main__ import build_parser
+
+    options = [a for a in build_parser()._actions if a.option_strings]
+    assert {"--max_length", "--model", "--device", "--precision"} <= {
+        name for a in options for name in a.option_strings
+    }
+    assert [a.option_strings for a in options if not a.help] == []
+
+
 CLI_ERRORS = [
     (["--max_length", "0"], "max_length (0) must be between 1 and 512"),
     (["--max_length", "many"], "argument --max_length/--max-length: invalid int value: 'many'"),

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 import minilm.devices
-from minilm import MiniLMConfig, resolve_device, resolve_precision
+from minilm import MiniLMConfig, MiniLMTokenizer, locate_model, resolve_device, resolve_precision
+from minilm.checkpoint import config_for
+from minilm.config import check_max_length, default_max_length
 
 # (keyword arguments, a fragment of the message naming the field, the value and the rule it broke)
 CONFIG_ERRORS = [
@@ -106,6 +108,44 @@ def test_from_dict_ignores_unknown_fields_and_applies_overrides() -> None:
 def test_from_dict_validates_overrides() -> None:
     with pytest.raises(ValueError, match=r"max_length \(1000\) must be between 1 and 512"):
         MiniLMConfig.from_dict({}, max_length=1000)
+
+
+# --- max_length: one default rule and one check for the config, config_for and the tokenizer ----
+
+
+@pytest.mark.parametrize(
+    ("max_seq_length", "max_position_embeddings", "expected"),
+    [(128, 512, 128), (None, 64, 64), (None, None, 512), (0, None, 512)],
+)
+def test_default_max_length(max_seq_length, max_position_embeddings, expected: int) -> None:
+    assert default_max_length(max_seq_length, max_position_embeddings) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "limit", "message"),
+    [
+        (0, 512, "max_length (0) must be between 1 and 512 (max_position_embeddings)"),
+        (65, 64, "max_length (65) must be between 1 and 64 (max_position_embeddings)"),
+        (True, 512, "max_length (True) must be between 1 and 512"),
+        (1, None, "max_length (1) must be an integer >= 2 ([CLS] and [SEP] count)"),
+        ("64", None, "max_length ('64') must be an integer >= 2"),
+    ],
+)
+def test_check_max_length_names_value_and_rule(value, limit, message: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        check_max_length(value, max_position_embeddings=limit)
+    assert message in str(excinfo.value)
+
+
+def test_config_for_and_the_tokenizer_share_the_default(tmp_path, copy_tokenizer_files) -> None:
+    """A folder without sentence_bert_config.json: both fall back to max_position_embeddings."""
+    copy_tokenizer_files(tmp_path)
+    (tmp_path / "config.json").write_text('{"max_position_embeddings": 64}')
+    (tmp_path / "model.safetensors").write_bytes(b"")  # never read here
+    files = locate_model(tmp_path)
+    assert files.max_seq_length is None
+    assert config_for(files).max_length == 64
+    assert MiniLMTokenizer(files=files).max_length == 64
 
 
 # --- devices and precisions ------------------------------------------------------------------
