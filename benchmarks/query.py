@@ -86,21 +86,25 @@ def build_index(
     return time.perf_counter() - start
 
 
-def cold_runs(index_dir: Path, query: str, runs: int) -> tuple[float, float]:
-    """Median wall seconds of `search query` and of `python -c "import torch"`, interleaved."""
-    search = [str(Path(sys.executable).with_name("search")), "query", query]
+def cold_runs(index_dir: Path, query: str, runs: int) -> dict[str, float]:
+    """Median wall seconds, interleaved: `search query`, the REPL from start to its first answer,
+    `python -c "import torch"` and `python -c "import numpy"`."""
+    search = [str(Path(sys.executable).with_name("search"))]
     commands = {
-        "search": [*search, "--index-dir", str(index_dir)],
+        "search": [*search, "query", query, "--index-dir", str(index_dir)],
+        "repl": [*search, "repl", "--index-dir", str(index_dir)],
         "torch": [sys.executable, "-c", "import torch"],
+        "numpy": [sys.executable, "-c", "import numpy"],
     }
     seconds: dict[str, list[float]] = {name: [] for name in commands}
     for round_ in range(runs + 1):
         for name, command in commands.items():
             start = time.perf_counter()
-            subprocess.run(command, check=True, capture_output=True)
+            stdin = f"{query}\n" if name == "repl" else None  # answers, then reads EOF and ends
+            subprocess.run(command, check=True, capture_output=True, input=stdin, text=True)
             if round_:  # round 0 warms the OS file cache
                 seconds[name].append(time.perf_counter() - start)
-    return statistics.median(seconds["search"]), statistics.median(seconds["torch"])
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def warm_latency(index_dir: Path, queries: list[str], mode: str) -> dict[str, float]:
@@ -151,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     base, _ = cranfield_vectors()
     print(
         f"{len(queries)} Cranfield queries, k=10; {torch.get_num_threads()} torch threads; load "
-        f"average {os.getloadavg()[0]:.2f} at start. Targets: cold `search query` <= 1.5x "
-        "`import torch`; warm on 100k passages p50 <= 10 ms, p99 <= 30 ms"
+        f"average {os.getloadavg()[0]:.2f} at start. Targets: cold `search query` <= 0.25x "
+        "`import torch`, REPL to its first answer <= 0.5 s; warm on 100k passages p50 <= 10 ms, "
+        "p99 <= 30 ms"
     )
     with tempfile.TemporaryDirectory(prefix="searchapp-query-") as tmp:
         for n in sizes:
@@ -164,10 +169,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{n:,} passages in {n // PASSAGES_PER_DOCUMENT:,} documents "
                   f"(built in {seconds:.0f}s), vectors {stats['vectors_params']}, "
                   f"precision {stats['precision']}", flush=True)  # fmt: skip
-            search_s, torch_s = cold_runs(index_dir, queries[0], args.cold_runs)
+            cold = cold_runs(index_dir, queries[0], args.cold_runs)
+            torch_s = cold["torch"]
             print(
-                f"  cold `search query`: {search_s * 1e3:.0f} ms median of {args.cold_runs}; "
-                f"`import torch` {torch_s * 1e3:.0f} ms: x{search_s / torch_s:.2f}"
+                f"  cold, median of {args.cold_runs}: `search query` {cold['search'] * 1e3:.0f} ms "
+                f"(x{cold['search'] / torch_s:.2f} `import torch`, target <= 0.25); REPL to its "
+                f"first answer {cold['repl'] * 1e3:.0f} ms (target <= 500); `import torch` "
+                f"{torch_s * 1e3:.0f} ms, `import numpy` {cold['numpy'] * 1e3:.0f} ms"
             )
             rows = {mode: warm_latency(index_dir, queries, mode) for mode in ("hybrid", "dense")}
             search_index = SearchIndex(index_dir)

@@ -81,6 +81,7 @@ class SearchIndex:
         self.precision = precision
         self._model = model
         self._encoder = encoder
+        self._query_encoder = encoder  # NumPy on the CPU unless one was given (encoding.py)
         self._store: Store | None = None
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1  # the store generation self._vectors was opened at
@@ -127,16 +128,22 @@ class SearchIndex:
             )
         return self._encoder
 
+    def load_query_encoder(self) -> Encoder:
+        """The encoder for queries, loaded once: ``encoding.load_query_encoder``'s choice."""
+        if self._query_encoder is None:
+            from searchapp.encoding import load_query_encoder
+
+            self._query_encoder = load_query_encoder(
+                self.model_name, device=self.device, precision=self._precision()
+            )
+        return self._query_encoder
+
     def _precision(self) -> str:
         """As asked, else as recorded: a query embedded as its passages were is faster and
         ranks the same (benchmarks/RESULTS.md)."""
         if self.precision is not None:
             return self.precision
         return "fp32" if self.meta().precision == "fp32" else "auto"
-
-    def _check_model(self) -> None:
-        """Raise ``ModelMismatchError`` unless the encoder is the one the index was built with."""
-        self.meta().check(self.load_encoder(), self.index_dir)
 
     def chunking(self) -> ChunkingConfig:
         """How documents are cut: as recorded, else from the model's length (loads it)."""
@@ -350,8 +357,8 @@ class SearchIndex:
     def _embed_queries(self, texts: Sequence[str], *, warn: bool = True) -> np.ndarray:
         for text in texts:
             _check_query(text)
-        self._check_model()
-        encoder = self.load_encoder()
+        encoder = self.load_query_encoder()
+        self.meta().check(encoder, self.index_dir)
         if len(texts) > 1:
             return encoder.encode(list(texts))
         tokens = encoder.tokenizer.count_tokens(list(texts))[0] + 2  # [CLS] and [SEP]
@@ -361,7 +368,9 @@ class SearchIndex:
                 tokens,
                 encoder.max_length,
             )
-        from minilm.devices import cpu_threads, query_threads
+        if type(encoder).__module__ != "minilm.encoder":  # not PyTorch's SentenceEncoder
+            return encoder.encode(list(texts))
+        from minilm.devices import cpu_threads, query_threads  # torch is loaded already
 
         with cpu_threads(query_threads()):
             return encoder.encode(list(texts))

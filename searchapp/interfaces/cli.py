@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] in (["query"], ["repl"], ["serve"], ["mcp"]):
+        # Queries embed one at a time with NumPy: one BLAS thread is fastest for one short text
+        # and steady on a busy machine (benchmarks/RESULTS.md, "NumPy encoder"). NumPy reads
+        # this when it loads, which it has not yet.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     state["interrupt_said"] = False
     debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
     try:

@@ -1,0 +1,64 @@
+"""The query path: `search query` answers without importing torch or transformers, with the
+same ranking the PyTorch encoder gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.search_index import SearchIndex
+
+REPO = Path(__file__).resolve().parents[3]
+# Runs `search ARGS` in a fresh interpreter, then prints which heavy modules were imported.
+PROBE = (
+    "import sys\n"
+    "from searchapp.interfaces.cli import main\n"
+    "try:\n"
+    "    main(sys.argv[1:])\n"
+    "except SystemExit as exc:\n"
+    "    code = exc.code\n"
+    "heavy = sorted(m for m in ('torch', 'transformers', 'sentence_transformers') if m in "
+    "sys.modules)\n"
+    "print('IMPORTED', heavy, 'EXIT', code, file=sys.stderr)\n"
+)
+
+
+def probe(*args: str) -> tuple[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=env, timeout=300
+    )
+    return done.stdout, done.stderr
+
+
+@pytest.mark.slow
+def test_search_query_never_imports_torch(small_index) -> None:
+    _, index_dir = small_index
+    out, err = probe("query", "wing lift at low speed", "--index-dir", str(index_dir), "--json")
+    assert "IMPORTED [] EXIT 0" in err, err
+    hits = json.loads(out)
+    assert len(hits) == 10
+    # The same query through the PyTorch encoder ranks the same passages first.
+    reference = SearchIndex(index_dir, device="cpu")
+    torch_encoder = reference.load_encoder()
+    reference._query_encoder = torch_encoder
+    expected = reference.search("wing lift at low speed", k=10)
+    assert [h["chunk_id"] for h in hits[:3]] == [h.chunk_id for h in expected[:3]]
+    np.testing.assert_allclose(
+        [h["score"] for h in hits], [h.score for h in expected], atol=5e-3
+    )  # a bf16 query on the PyTorch side where the CPU has it; fp32 in NumPy
+
+
+@pytest.mark.slow
+def test_asking_for_a_gpu_falls_back_to_torch(small_index, tmp_path) -> None:
+    _, index_dir = small_index
+    out, err = probe("query", "wing", "--index-dir", str(index_dir), "--device", "cpu", "-l")
+    assert "IMPORTED [] EXIT 0" in err, err  # cpu is NumPy's
+    out, err = probe("query", "wing", "--index-dir", str(index_dir), "--device", "cuda")
+    assert "no CUDA GPU" in err and "'torch'" in err  # asked for a GPU: PyTorch answers
