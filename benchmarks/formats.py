@@ -1,4 +1,5 @@
-"""PDF extraction throughput: pages/s through ``load_documents`` on generated PDFs.
+"""PDF extraction throughput (pages/s through ``load_documents``), and `search index` on a PDF
+folder against a text folder holding the same text.
 
 Run by hand from the repository root (not a test; needs the ``test`` extra for fpdf2):
 
@@ -10,7 +11,9 @@ Each Cranfield abstract (data/cranfield/corpus.jsonl) is written on its own page
 ``load_documents`` (read, detect by content, PDFium text per page, spans), timed on one thread as
 the indexer's producer thread runs it, PDFs going through the worker process; the median round
 is reported as pages/s and files/s, and in-process ``extract_pdf`` on bytes already in memory
-beside it (the difference is the file reads and the worker's pipe).
+beside it (the difference is the file reads and the worker's pipe). With ``--index``, the same
+abstracts as .txt files and as the PDFs are each indexed by `search index` in a new process
+(bundled model, --precision auto), alternately, and chunks/s and files/s are printed for both.
 """
 
 from __future__ import annotations
@@ -66,12 +69,41 @@ def time_pdfium(blobs: list[bytes]) -> float:
     return time.perf_counter() - start
 
 
+def write_texts(folder: Path, limit: int | None) -> None:
+    lines = CRANFIELD.read_text("utf-8").splitlines()
+    texts = [text for line in lines if (text := json.loads(line)["text"]).strip()][:limit]
+    for n, text in enumerate(texts):
+        (folder / f"cranfield-{n:04d}.txt").write_text(text + "\n", "utf-8")
+
+
+def time_index(folder: Path, index_dir: Path) -> tuple[float, int, int]:
+    """Seconds of `search index FOLDER` in a new process, with the chunks and files it made."""
+    import shutil
+    import subprocess
+
+    shutil.rmtree(index_dir, ignore_errors=True)
+    search = str(Path(sys.executable).with_name("search"))
+    start = time.perf_counter()
+    subprocess.run(
+        [search, "index", str(folder), "--index-dir", str(index_dir), "--quiet"], check=True
+    )
+    seconds = time.perf_counter() - start
+    info = subprocess.run(
+        [search, "info", "--json", "--index-dir", str(index_dir)], check=True, capture_output=True
+    )
+    stats = json.loads(info.stdout)
+    return seconds, stats["chunks"], stats["documents"]
+
+
 def main(argv: list[str] | None = None) -> int:
     print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds (median reported)")
     parser.add_argument("--per-pdf", type=int, default=1, help="abstracts per PDF")
     parser.add_argument("--limit", type=int, default=None, help="use the first N abstracts")
+    parser.add_argument(
+        "--index", action="store_true", help="also time `search index` on PDFs against text"
+    )
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds ({args.rounds}) must be at least 1")
@@ -92,6 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         rounds = [time_round(files) for _ in range(args.rounds)]
         blobs = [path.read_bytes() for path in files]
         pdfium_rounds = [time_pdfium(blobs) for _ in range(args.rounds)]
+        if args.index:
+            texts = Path(tmp) / "text"
+            texts.mkdir()
+            write_texts(texts, args.limit)
+            runs: dict[str, list[tuple[float, int, int]]] = {"text": [], "pdf": []}
+            for _ in range(args.rounds):
+                runs["text"].append(time_index(texts, Path(tmp) / "index-text"))
+                runs["pdf"].append(time_index(folder, Path(tmp) / "index-pdf"))
     for label, seconds in (
         ("load_documents (worker)", rounds),
         ("extract_pdf (in-process)", pdfium_rounds),
@@ -101,6 +141,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{label:>24}: {pages / median:8,.0f} pages/s  {len(files) / median:8,.0f} files/s  "
             f"(median of {len(seconds)}: {median:.2f} s)"
         )
+    if args.index:
+        medians = {}
+        for label, timed in runs.items():
+            seconds = statistics.median(run[0] for run in timed)
+            chunks, documents = timed[0][1], timed[0][2]
+            medians[label] = chunks / seconds
+            print(
+                f"{'search index, ' + label:>24}: {chunks / seconds:8,.1f} chunks/s "
+                f"{documents / seconds:8,.1f} files/s  ({chunks} chunks, median {seconds:.1f} s, "
+                "process start and model load included)"
+            )
+        print(f"{'PDF / text':>24}: x{medians['pdf'] / medians['text']:.2f} chunks/s")
     return 0
 
 

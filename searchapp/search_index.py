@@ -5,8 +5,6 @@ The CLI and the REPL are thin layers over this class.
 
 from __future__ import annotations
 
-import fnmatch
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +26,7 @@ from searchapp.errors import (
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
+from searchapp.storage.indexed_paths import matching, record_roots, roots_with_counts
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
 from searchapp.storage.paths import resolve_index_dir
@@ -49,7 +48,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-ROOTS_KEY = "roots"  # meta: JSON list of the paths given to add()
 OVERLAP_TOKENS = 32  # chunks of a new index repeat this much of the one before (at most 1/4)
 
 
@@ -229,7 +227,7 @@ class SearchIndex:
             finally:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
-                self._record_roots(store, roots)
+                record_roots(store, roots)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
@@ -239,25 +237,8 @@ class SearchIndex:
         return report
 
     def matching(self, patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
-        """The indexed paths these name: a path names itself and everything under it (the files
-        need not exist); a glob (``*.md``, ``*/drafts/*``) is matched against the absolute path,
-        the path relative to the current folder, and the file name."""
-        paths = self.store.all_paths()
-        found: dict[str, None] = {}
-        for raw in patterns:
-            pattern = os.fspath(raw)
-            if any(c in pattern for c in "*?["):
-                cwd = os.getcwd()
-                for path in paths:
-                    names = (path, os.path.relpath(path, cwd), os.path.basename(path))
-                    if any(fnmatch.fnmatchcase(name, pattern) for name in names):
-                        found[path] = None
-                continue
-            root = str(Path(pattern).expanduser().absolute())
-            for path in paths:
-                if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-                    found[path] = None
-        return sorted(found)
+        """The indexed paths these name (``indexed_paths.matching``)."""
+        return matching(self.store.all_paths(), patterns)
 
     def remove(self, patterns: Sequence[str | os.PathLike[str]]) -> int:
         """Drop the documents at or below these paths, or matching these globs (``matching``);
@@ -300,24 +281,9 @@ class SearchIndex:
                 raise BadInputError(f"no such file or folder: {raw}")
         return roots, vanished
 
-    @staticmethod
-    def _record_roots(store: Store, roots: Sequence[Path]) -> None:
-        """Remember the folders indexed, for ``stats`` (``search info``)."""
-        known = json.loads(store.get_meta().get(ROOTS_KEY, "[]"))
-        merged = sorted(set(known) | {str(root) for root in roots})
-        store.set_meta({ROOTS_KEY: json.dumps(merged)})
-
     def roots(self) -> list[dict[str, Any]]:
         """The folders and files given to ``add``, each with the documents indexed under it."""
-        store = self.store
-        paths = store.all_paths()
-        counts = store.document_counts_by_path()
-        result = []
-        for root in json.loads(store.get_meta().get(ROOTS_KEY, "[]")):
-            prefix = root.rstrip(os.sep) + os.sep
-            under = [p for p in paths if p == root or p.startswith(prefix)]
-            result.append({"path": root, "documents": sum(counts[p] for p in under)})
-        return result
+        return roots_with_counts(self.store)
 
     @contextmanager
     def _writing(
