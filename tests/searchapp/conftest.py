@@ -82,12 +82,20 @@ def encoder():
     return SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="fp32")
 
 
+def use_encoder(monkeypatch, encoder) -> None:
+    """Every model this process loads, for indexing (PyTorch) or for queries (NumPy), is
+    ``encoder``."""
+    from minilm import SentenceEncoder
+    from minilm.numpy_encoder import NumpyEncoder
+
+    for cls in (SentenceEncoder, NumpyEncoder):
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(lambda *a, **k: encoder))
+
+
 @pytest.fixture()
 def loaded_model(encoder, monkeypatch):
     """`search` commands run in this process reuse one loaded model (saves 1.5 s a call)."""
-    from minilm import SentenceEncoder
-
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    use_encoder(monkeypatch, encoder)
     return encoder
 
 

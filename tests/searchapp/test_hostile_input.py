@@ -22,7 +22,7 @@ import searchapp.interfaces.cli
 from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
 from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli
-from tests.searchapp.conftest import FakeEncoder
+from tests.searchapp.conftest import FakeEncoder, use_encoder
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCE_FOLDERS = ("minilm", "searchapp")
@@ -33,7 +33,7 @@ RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u206
 @pytest.fixture()
 def fake_model(monkeypatch):
     """`search` commands in this process use the ``FakeEncoder``."""
-    from minilm import MiniLMTokenizer, SentenceEncoder
+    from minilm import MiniLMTokenizer
 
     encoder = FakeEncoder(
         MiniLMTokenizer("all-MiniLM-L6-v2", max_length=256),
@@ -42,7 +42,7 @@ def fake_model(monkeypatch):
         name="all-MiniLM-L6-v2",
         weights_sha256=hashlib.sha256(b"fake encoder").hexdigest(),
     )
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    use_encoder(monkeypatch, encoder)
     return encoder
 
 
@@ -372,7 +372,7 @@ def real_model(monkeypatch):
     from minilm import SentenceEncoder
 
     encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    use_encoder(monkeypatch, encoder)
     return encoder
 
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from tests.searchapp.cli_runner import run_cli
+from tests.searchapp.conftest import use_encoder
 
 HIT_KEYS = {
     "rank",
@@ -93,7 +94,7 @@ def small_index(tmp_path, cranfield, monkeypatch) -> str:
     docs = cranfield.write_files(tmp_path / "docs", 0, 10)
     index_dir = tmp_path / "idx"
     SearchIndex(index_dir, encoder=encoder).add([docs])
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    use_encoder(monkeypatch, encoder)
     return str(index_dir)
 
 

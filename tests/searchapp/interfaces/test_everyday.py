@@ -20,7 +20,7 @@ from searchapp.interfaces.render import print_results
 from searchapp.ranking.searcher import Hit
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
-from tests.searchapp.conftest import FakeEncoder
+from tests.searchapp.conftest import FakeEncoder, use_encoder
 
 REPO = Path(__file__).resolve().parents[3]
 LINE = re.compile(r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<score>-?\d\.\d{3})  (?P<text>.+)$")
@@ -29,10 +29,9 @@ LINE = re.compile(r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<score>-?\d\.\d{3})  (?
 @pytest.fixture()
 def fake_model(monkeypatch) -> FakeEncoder:
     """`search` commands in this process embed with a fake 64-token word encoder."""
-    from minilm import SentenceEncoder
 
     encoder = FakeEncoder(dim=32, max_length=64)
-    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(lambda *a, **k: encoder))
+    use_encoder(monkeypatch, encoder)
     return encoder
 
 

@@ -26,7 +26,7 @@ from searchapp.interfaces.render import hits_json
 from searchapp.interfaces.serve import SearchServer
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli
-from tests.searchapp.conftest import FakeEncoder
+from tests.searchapp.conftest import FakeEncoder, use_encoder
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -100,7 +100,7 @@ def test_search_answers_as_search_index_does(served) -> None:
 
 def test_info_is_search_info_json(served, capsys, monkeypatch) -> None:
     address, index_dir = served
-    monkeypatch.setattr("searchapp.encoding.load_encoder", lambda *a, **k: FakeEncoder())
+    use_encoder(monkeypatch, FakeEncoder())
     code, out, _ = run_cli(capsys, "info", "--index-dir", str(index_dir), "--json")
     assert code == 0
     assert get(address, "/info") == (200, json.loads(out))

@@ -20,7 +20,7 @@ from searchapp.interfaces.watch import BatchReport, Watcher
 from searchapp.search_index import SearchIndex
 from searchapp.storage.lock import WriterLock
 from tests.searchapp.cli_runner import run_cli
-from tests.searchapp.conftest import FakeEncoder
+from tests.searchapp.conftest import FakeEncoder, use_encoder
 
 DEADLINE = 30.0  # seconds a test waits for the watcher to settle before it fails
 
@@ -275,7 +275,7 @@ def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path)
 def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     docs, tmp_path, capsys, monkeypatch
 ) -> None:
-    monkeypatch.setattr("searchapp.encoding.load_encoder", lambda *a, **k: FakeEncoder())
+    use_encoder(monkeypatch, FakeEncoder())
     index_dir = tmp_path / "idx"
     errors: list[BaseException] = []
 
@@ -312,7 +312,7 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     ],
 )
 def test_watch_command_errors(docs, tmp_path, capsys, monkeypatch, args, message) -> None:
-    monkeypatch.setattr("searchapp.encoding.load_encoder", lambda *a, **k: FakeEncoder())
+    use_encoder(monkeypatch, FakeEncoder())
     monkeypatch.chdir(tmp_path)
     args = [a.format(docs=docs) for a in args]
     code, _, err = run_cli(capsys, "watch", *args, "--index-dir", str(tmp_path / "idx"))
