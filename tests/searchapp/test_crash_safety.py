@@ -314,9 +314,26 @@ def test_ctrl_c_at_random_moments_exits_130_and_keeps_the_index_consistent(
     """SIGINT, unlike SIGKILL, lets `search index` save what it committed: after each one the
     FAISS file already agrees with SQLite (no reader has to rebuild it), stderr holds one line,
     and the exit status is 130."""
+    from docx import Document
+    from fpdf import FPDF
+
     rng = random.Random(SEED + 1)
     folder, index_dir = tmp_path / "docs", tmp_path / "idx"
     cranfield.write_files(folder, 0, 160)
+    # Some of them as PDFs and Word files: documents are committed like text.
+    for n, path in enumerate(sorted(folder.glob("doc*.txt"))[40:60]):
+        text = path.read_text("utf-8")
+        if n % 2:
+            pdf = FPDF()
+            pdf.add_page()
+            pdf.set_font("Helvetica", size=11)
+            pdf.multi_cell(0, 5, text)
+            pdf.output(str(path.with_suffix(".pdf")))
+        else:
+            document = Document()
+            document.add_paragraph(text)
+            document.save(str(path.with_suffix(".docx")))
+        path.unlink()
     common = [str(folder), "--index-dir", str(index_dir), "--device", "cpu", "--precision", "fp32"]
     small_window = [sys.executable, "-c", SMALL_WINDOW_BOOT, "16", "index", *common]
     env = {**os.environ, "PYTHONPATH": str(REPO)}

@@ -94,3 +94,46 @@ def test_an_indexing_run_skips_what_it_cannot_extract_and_indexes_the_rest(
     assert set(skipped) == set(expected_skips)
     assert all(expected_skips[name] in reason for name, reason in skipped.items())
     assert report.added == 9
+
+
+def test_documents_index_incrementally_and_stay_in_agreement(tmp_path: Path) -> None:
+    """Edits, removals and the SQLite = FTS5 = FAISS agreement hold for documents as for text,
+    and their chunks keep the page, cell or heading they start in."""
+    import numpy as np
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    write_mixed_folder(docs)
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+
+    def agreement() -> dict[str, list[tuple]]:
+        store = index.store
+        chunk_ids = np.sort(store.chunk_ids())
+        np.testing.assert_array_equal(np.sort(index.open_vectors().ids()), chunk_ids)
+        fts = store.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()[0]
+        assert fts == len(chunk_ids)
+        located: dict[str, list[tuple]] = {}
+        for path, page, section in store.db.execute(
+            "SELECT d.path, c.page, c.section FROM chunks c JOIN documents d "
+            "ON d.id = c.document_id ORDER BY d.path, c.ordinal"
+        ):
+            located.setdefault(Path(path).name, []).append((page, section))
+        return located
+
+    located = agreement()
+    assert located["paper.pdf"][0] == (1, None)
+    assert all(section.startswith("cell ") for _, section in located["analysis.ipynb"])
+    assert located["readme.md"] == [(None, "Intro")]
+    assert located["plain.txt"] == [(None, None)]
+
+    again = index.add([docs])
+    assert (again.added, again.updated, again.chunks) == (0, 0, 0)
+    (docs / "paper.pdf").write_bytes(make_pdf(["Thrust now.", "Drag.", "Weight on page 3."]))
+    (docs / "guide.docx").unlink()
+    changed = index.add([docs])
+    assert (changed.added, changed.updated, changed.removed) == (0, 1, 1)
+    located = agreement()
+    assert "guide.docx" not in located
+    hits = index.search("weight on page three", k=3, mode="lexical")
+    assert hits[0].path == str(docs / "paper.pdf") and hits[0].page is not None
