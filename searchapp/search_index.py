@@ -37,7 +37,7 @@ from searchapp.storage.vectors import (
 
 if TYPE_CHECKING:
     from searchapp.encoding import Encoder
-    from searchapp.ingest.pipeline import IndexReport, Progress
+    from searchapp.ingest.pipeline import EmbeddingBackend, IndexReport, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +165,14 @@ class SearchIndex:
         on_wait: Callable[[], None] | None = None,
         progress: Progress | None = None,
         index_type: str | None = None,
+        embedder: EmbeddingBackend | None = None,
     ) -> IndexReport:
         """Index files and folders (incrementally unless ``rebuild``).
 
         ``index_type`` (flat, ivf, hnsw or auto) is recorded in the index; ``None`` keeps the
         recorded one (auto for a new index). The vectors are rebuilt when it asks for another kind.
+        ``embedder`` embeds elsewhere (``RayEmbedder``) what the local encoder would; the encoder
+        still tokenizes, and its name, weights and precision are what the index records.
         """
         from searchapp.ingest.pipeline import Indexer
 
@@ -195,7 +198,14 @@ class SearchIndex:
             index_type = index_type or meta.index_type or "auto"
             replace(meta, index_type=index_type).write(store)
             vectors = self.open_vectors()
-            indexer = Indexer(store, vectors, encoder, chunking=self.chunking(), progress=progress)
+            indexer = Indexer(
+                store,
+                vectors,
+                encoder,
+                chunking=self.chunking(),
+                progress=progress,
+                embedder=embedder,
+            )
             try:
                 report = indexer.run(roots, include=include, exclude=exclude)
             finally:

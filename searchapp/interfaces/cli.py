@@ -9,7 +9,9 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from searchapp.errors import SearchAppError
+
+if TYPE_CHECKING:
+    from searchapp.ingest.pipeline import EmbeddingBackend
 
 app = typer.Typer(
     name="search",
@@ -107,13 +112,23 @@ def index(
             show_default=False,
         ),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Embed on a Ray cluster: local (start one on this machine), auto, HOST:PORT or "
+            "ray://HOST:PORT. Needs pip install 'searchapp[ray]'.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Index files and folders (incrementally: only changed files are embedded again)."""
     from searchapp.interfaces.progress import progress_bar
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
-    with progress_bar(err) as progress:
+    with _ray_embedder(ray) as embedder, progress_bar(err) as progress:
         report = search_index.add(
             paths,
             include=include or (),
@@ -123,6 +138,7 @@ def index(
             on_wait=lambda: err.print("waiting for another `search index` to finish…"),
             progress=progress,
             index_type=index_type,
+            embedder=embedder,
         )
     for path, reason in report.skipped:
         err.print(f"[yellow]skipped[/] {escape(_one_line(path))}: {escape(_one_line(reason))}")
@@ -131,6 +147,18 @@ def index(
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks embedded in {report.seconds:.1f}s"
     )
+
+
+@contextmanager
+def _ray_embedder(address: str | None) -> Iterator[EmbeddingBackend | None]:
+    """For `index --ray`: a pool of Ray actors (Ray imported only then), ended afterwards."""
+    if address is None:
+        yield None
+        return
+    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder
+
+    with RayEmbedder(RayConfig(address=address)) as embedder:
+        yield embedder
 
 
 @app.command()
