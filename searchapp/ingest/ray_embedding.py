@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -190,7 +189,7 @@ class RayEmbedder:
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
         if config.address == "local":
             kwargs.update(
-                num_cpus=config.local_cpus or os.cpu_count() or 1,
+                num_cpus=config.local_cpus,  # None: Ray counts them (cgroup limits included)
                 include_dashboard=False,
                 object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                 # A cluster this run starts and ends: its notes (token authentication is on) are
