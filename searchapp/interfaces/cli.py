@@ -118,7 +118,7 @@ def index(
             "--ray",
             metavar="ADDRESS",
             help="Embed on a Ray cluster: local (start one on this machine), auto, HOST:PORT or "
-            "ray://HOST:PORT. Needs pip install 'searchapp[ray]'.",
+            "ray://HOST:PORT. Needs pip install 'searchapp\\[ray]'.",
             show_default=False,
         ),
     ] = None,
