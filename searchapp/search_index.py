@@ -43,7 +43,7 @@ from searchapp.storage.vectors_file import (
 
 if TYPE_CHECKING:
     from searchapp.encoding import Encoder
-    from searchapp.ingest.pipeline import IndexReport, Progress
+    from searchapp.ingest.pipeline import EmbeddingBackend, IndexReport, Progress
     from searchapp.storage.documents import StoredDocument
 
 logger = logging.getLogger(__name__)
@@ -184,6 +184,7 @@ class SearchIndex:
         progress: Progress | None = None,
         index_type: str | None = None,
         default_excludes: bool = True,
+        embedder: EmbeddingBackend | None = None,
     ) -> IndexReport:
         """Index files and folders (incrementally unless ``rebuild``).
 
@@ -191,6 +192,8 @@ class SearchIndex:
         recorded one (auto for a new index). The vectors are rebuilt when it asks for another kind.
         A path that no longer exists but has indexed documents has them removed. Ctrl-C stops
         the run with what was committed kept, raising ``IndexInterrupted`` with the report.
+        ``embedder`` embeds elsewhere (``RayEmbedder``) what the local encoder would; the encoder
+        still tokenizes, and its name, weights and precision are what the index records.
         """
         from searchapp.ingest.pipeline import Indexer
 
@@ -216,7 +219,14 @@ class SearchIndex:
             index_type = index_type or meta.index_type or "auto"
             replace(meta, index_type=index_type).write(store)
             vectors = self.open_vectors()
-            indexer = Indexer(store, vectors, encoder, chunking=self.chunking(), progress=progress)
+            indexer = Indexer(
+                store,
+                vectors,
+                encoder,
+                chunking=self.chunking(),
+                progress=progress,
+                embedder=embedder,
+            )
             try:
                 report = indexer.run(
                     roots, include=include, exclude=exclude, default_excludes=default_excludes

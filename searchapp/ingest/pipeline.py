@@ -6,6 +6,10 @@ batches of a token budget, and the window is committed to SQLite in one transact
 documents are marked complete (their sha256 set) only in the transaction that stores the file's
 last chunk, so a killed run leaves at worst incomplete files that the next run re-indexes (a JSONL
 file's records too, even when some of them were committed).
+
+An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
+encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
+cluster embeds window N+1 while this process commits window N.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import queue
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -95,6 +101,26 @@ class _FileDone:
 _DONE = object()
 
 
+class PendingVectors(Protocol):
+    def result(self) -> np.ndarray:
+        """The window's vectors, (n, dim) float32 in submission order; waits for them."""
+        ...  # pragma: no cover
+
+
+class EmbeddingBackend(Protocol):
+    """Embeds token ids somewhere else (a Ray cluster) exactly as the local encoder would."""
+
+    windows_ahead: int  # windows submitted beyond the one being committed
+
+    def start(self, encoder: Encoder) -> None:
+        """Get ready to embed as ``encoder`` does (same weights, precision and dimension)."""
+        ...  # pragma: no cover
+
+    def submit(self, ids: list[list[int]], *, batch_size: int) -> PendingVectors:
+        """Start embedding one window's token id lists; returns at once."""
+        ...  # pragma: no cover
+
+
 class Indexer:
     def __init__(
         self,
@@ -104,10 +130,12 @@ class Indexer:
         *,
         chunking: ChunkingConfig,
         progress: Progress | None = None,
+        embedder: EmbeddingBackend | None = None,
     ) -> None:
         self.store = store
         self.vectors = vectors
-        self.encoder = encoder
+        self.encoder = encoder  # tokenizes here; embeds too unless an embedder is given
+        self.embedder = embedder
         self.tokenize = encoder.tokenizer.encode_ids
         self.count_tokens = encoder.tokenizer.count_tokens
         self.chunking = chunking
@@ -134,6 +162,8 @@ class Indexer:
         started = time.perf_counter()
         report = self.report = IndexReport()
         self.default_excludes = default_excludes
+        if self.embedder is not None:
+            self.embedder.start(self.encoder)
         known = self.store.documents_by_path()
         files = list(
             iter_files(
@@ -260,6 +290,29 @@ class Indexer:
     # -- consumer (this thread) -----------------------------------------------------------------
 
     def _consume(self, parts: queue.Queue, report: IndexReport) -> None:
+        if self.embedder is not None:
+            self._consume_ahead(parts, report, self.embedder)
+            return
+        for window in self._windows(parts):
+            self._commit(window, report)
+
+    def _consume_ahead(
+        self, parts: queue.Queue, report: IndexReport, embedder: EmbeddingBackend
+    ) -> None:
+        """Submit windows ahead to ``embedder``; commit them in order as their vectors arrive."""
+        in_flight: deque[tuple[list[_Part | _FileDone], PendingVectors]] = deque()
+        for window in self._windows(parts):
+            in_flight.append((window, embedder.submit(_window_ids(window), batch_size=BATCH_SIZE)))
+            while len(in_flight) > embedder.windows_ahead:
+                oldest, pending = in_flight.popleft()
+                self._commit(oldest, report, pending.result())
+        while in_flight:
+            oldest, pending = in_flight.popleft()
+            self._commit(oldest, report, pending.result())
+
+    def _windows(self, parts: queue.Queue) -> Iterator[list[_Part | _FileDone]]:
+        """The producer's items in windows of about ``WINDOW_CHUNKS`` chunks; the last one may
+        be empty (it still ends the run: progress, file statuses)."""
         window: list[_Part | _FileDone] = []
         pending = 0
         while True:
@@ -272,14 +325,21 @@ class Indexer:
             if isinstance(item, _Part):
                 pending += len(item.chunks)
             if pending >= WINDOW_CHUNKS:
-                self._commit(window, report)
+                yield window
                 window, pending = [], 0
-        self._commit(window, report)
+        yield window
 
-    def _commit(self, window: list[_Part | _FileDone], report: IndexReport) -> None:
-        parts = [item for item in window if isinstance(item, _Part)]
-        all_ids = [ids for part in parts for ids in part.ids]
-        vectors = self.encoder.embed_many(all_ids, batch_size=BATCH_SIZE)
+    def _commit(
+        self,
+        window: list[_Part | _FileDone],
+        report: IndexReport,
+        vectors: np.ndarray | None = None,
+    ) -> None:
+        """Store a window in one transaction; ``vectors``: its embeddings, computed elsewhere."""
+        all_ids = _window_ids(window)
+        if vectors is None:
+            vectors = self.encoder.embed_many(all_ids, batch_size=BATCH_SIZE)
+        assert len(vectors) == len(all_ids), f"{len(vectors)} vectors for {len(all_ids)} chunks"
         removed: list[int] = []
         added_ids: list[int] = []
         document_id = self._open_document
@@ -290,9 +350,7 @@ class Indexer:
                     if isinstance(item, _FileDone):
                         if item.status == "touched":
                             self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
-                        elif (
-                            item.status == "skipped"
-                        ):  # was text once, or vanished: drop what it was
+                        elif item.status == "skipped":  # was text once, or vanished: drop it
                             removed += self.store.delete_documents_by_path([item.path])
                         elif item.status in ("added", "updated"):  # its last chunk is stored
                             self.store.mark_complete(item.path, item.sha256)
@@ -373,6 +431,11 @@ class _DeferredInterrupts:
             self._critical = False
         if self._pending:
             raise KeyboardInterrupt
+
+
+def _window_ids(window: list[_Part | _FileDone]) -> list[list[int]]:
+    """The token ids of a window's chunks, in the order they are stored."""
+    return [ids for item in window if isinstance(item, _Part) for ids in item.ids]
 
 
 def _under_any(path: str, roots: Sequence[Path]) -> bool:

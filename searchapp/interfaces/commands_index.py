@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Literal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -21,6 +23,9 @@ from searchapp.interfaces.cli_app import (
     one_line,
     state,
 )
+
+if TYPE_CHECKING:
+    from searchapp.ingest.pipeline import EmbeddingBackend
 
 
 @app.command()
@@ -70,6 +75,16 @@ def index(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List every skipped file with its reason.")
     ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Embed on a Ray cluster: local (start one on this machine), auto, HOST:PORT or "
+            "ray://HOST:PORT. Needs pip install 'searchapp[ray]'.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Index files and folders (incrementally: only changed files are embedded again).
 
@@ -80,7 +95,7 @@ def index(
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
-    with progress_bar(err, enabled=not quiet) as progress:
+    with _ray_embedder(ray) as embedder, progress_bar(err, enabled=not quiet) as progress:
         try:
             report = search_index.add(
                 paths,
@@ -92,6 +107,7 @@ def index(
                 progress=progress,
                 index_type=index_type,
                 default_excludes=not no_default_excludes,
+                embedder=embedder,
             )
         except IndexInterrupted as stopped:
             done = stopped.report
@@ -114,6 +130,18 @@ def index(
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
         f"{report.chunks} chunks embedded in {report.seconds:.1f}s"
     )
+
+
+@contextmanager
+def _ray_embedder(address: str | None) -> Iterator[EmbeddingBackend | None]:
+    """For `index --ray`: a pool of Ray actors (Ray imported only then), ended afterwards."""
+    if address is None:
+        yield None
+        return
+    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder
+
+    with RayEmbedder(RayConfig(address=address)) as embedder:
+        yield embedder
 
 
 def _print_skipped(skipped: list[tuple[str, str]], *, verbose: bool) -> None:

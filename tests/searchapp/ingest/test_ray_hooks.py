@@ -1,0 +1,162 @@
+"""The seams `search index --ray` uses, without a Ray cluster: the Indexer with an embedding backend
+(windows submitted ahead, committed in order), the CLI's errors, and Ray kept out of every other
+import path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from searchapp.encoding import Encoder
+from searchapp.ingest import pipeline
+from searchapp.ingest.pipeline import Progress
+from searchapp.search_index import SearchIndex
+from tests.searchapp.cli_runner import run_cli
+from tests.searchapp.conftest import REPO, FakeEncoder
+
+
+class Deferred:
+    """A window's vectors, computed only when asked for (like a remote result)."""
+
+    def __init__(self, backend: FakeBackend, number: int, ids: list[list[int]]) -> None:
+        self.backend, self.number, self.ids = backend, number, ids
+
+    def result(self) -> np.ndarray:
+        self.backend.events.append(f"result {self.number}")
+        if self.number == self.backend.fail_at:
+            raise RuntimeError("the cluster went away")
+        return self.backend.encoder.embed_many(self.ids, batch_size=64)
+
+
+class FakeBackend:
+    """An ``EmbeddingBackend`` that embeds with the driver's own (fake) encoder and records the
+    order of submissions, results and commits."""
+
+    windows_ahead = 1
+
+    def __init__(self, fail_at: int = -1) -> None:
+        self.events: list[str] = []
+        self.fail_at = fail_at
+        self.encoder: Encoder | None = None
+        self.submitted = 0
+
+    def start(self, encoder: Encoder) -> None:
+        self.encoder = encoder
+        self.events.append("start")
+
+    def submit(self, ids: list[list[int]], *, batch_size: int) -> Deferred:
+        self.events.append(f"submit {self.submitted}")
+        self.submitted += 1
+        return Deferred(self, self.submitted - 1, ids)
+
+
+def write_docs(folder: Path) -> Path:
+    folder.mkdir()
+    for n in range(12):  # 12 files of 3 paragraphs: one chunk each with 16-token chunks
+        text = "\n\n".join(" ".join(f"f{n}p{p}w{i}" for i in range(8)) for p in range(3))
+        (folder / f"note{n:02}.txt").write_text(text, "utf-8")
+    return folder
+
+
+def stored(index_dir: Path) -> tuple[list, np.ndarray]:
+    index = SearchIndex(index_dir, encoder=FakeEncoder())
+    rows = index.store.rows(
+        "SELECT c.id, d.doc_id, d.sha256, c.ordinal, c.text, c.embedding FROM chunks c "
+        "JOIN documents d ON d.id = c.document_id ORDER BY c.id"
+    )
+    np.testing.assert_array_equal(np.sort(index.open_vectors().ids()), index.store.chunk_ids())
+    return [row[:-1] for row in rows], np.stack([np.frombuffer(r[-1], "<f4") for r in rows])
+
+
+def test_backend_embeds_ahead_and_the_index_equals_a_local_build(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 8)
+    docs = write_docs(tmp_path / "docs")
+    local = SearchIndex(tmp_path / "local", encoder=FakeEncoder()).add([docs])
+    backend = FakeBackend()
+    progress = Progress(on_chunks=lambda count: backend.events.append(f"commit {count}"))
+    remote = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add(
+        [docs], embedder=backend, progress=progress
+    )
+    assert (remote.added, remote.chunks) == (local.added, local.chunks) == (12, 36)
+    rows, vectors = stored(tmp_path / "remote")
+    want_rows, want_vectors = stored(tmp_path / "local")
+    assert rows == want_rows
+    np.testing.assert_array_equal(vectors, want_vectors)
+    # Window N+1 is submitted before window N's vectors are awaited and committed. A file's 3
+    # chunks arrive together, so a window closes at 9 chunks; the last window holds no chunk,
+    # only the end of the last file (it marks the file complete).
+    windows = backend.submitted
+    assert windows == 5
+    expected = ["start", "submit 0"]
+    for n in range(1, windows):
+        expected += [f"submit {n}", f"result {n - 1}", "commit 9"]
+    expected += [f"result {windows - 1}", "commit 0"]
+    assert backend.events == expected
+
+
+def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 8)
+    docs = write_docs(tmp_path / "docs")
+    SearchIndex(tmp_path / "local", encoder=FakeEncoder()).add([docs])
+    with pytest.raises(RuntimeError, match="the cluster went away"):
+        SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add(
+            [docs], embedder=FakeBackend(fail_at=2)
+        )
+    store = SearchIndex(tmp_path / "remote").store
+    complete = store.rows("SELECT count(*) FROM documents WHERE sha256 IS NOT NULL")[0][0]
+    # Windows 0 and 1 are stored: 6 files' chunks, but the 6th file's end is in window 2.
+    assert (store.count_chunks(), complete) == (18, 5)
+    report = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add([docs])
+    assert report.unchanged == complete and report.added + report.updated == 12 - complete
+    rows, vectors = stored(tmp_path / "remote")
+    want_rows, want_vectors = stored(tmp_path / "local")
+    assert sorted(row[1:] for row in rows) == sorted(row[1:] for row in want_rows)
+    assert len(vectors) == len(want_vectors)
+
+
+def test_ray_not_installed_is_one_line(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    docs = write_docs(tmp_path / "docs")
+    code, out, err = run_cli(
+        capsys, "index", str(docs), "--index-dir", str(tmp_path / "idx"), "--ray", "local"
+    )
+    assert (code, out) == (1, "")
+    assert err == "error: --ray needs Ray, which is not installed: pip install 'searchapp[ray]'\n"
+
+
+@pytest.mark.parametrize("address", ["docs", "6379"])
+def test_ray_address_that_is_not_one_is_refused(tmp_path, capsys, address) -> None:
+    index_dir = str(tmp_path / "idx")
+    code, _, err = run_cli(
+        capsys, "index", str(tmp_path), "--index-dir", index_dir, "--ray", address
+    )
+    assert code == 1 and err.count("\n") == 1
+    assert f"--ray address ('{address}') is not a Ray address: use local" in err
+
+
+@pytest.mark.slow
+def test_ray_stays_out_of_every_other_import_path(tmp_path, cranfield) -> None:
+    """Importing the CLI and the facade, and a local `search index`, import no Ray module."""
+    docs = cranfield.write_files(tmp_path / "docs", 0, 3)
+    script = (
+        "import json, sys\n"
+        "import searchapp.interfaces.cli, searchapp.search_index\n"
+        "from searchapp.interfaces.cli import main\n"
+        f"main(['index', {str(docs)!r}, '--index-dir', {str(tmp_path / 'idx')!r}])\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'ray')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    assert "3 added" in done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
