@@ -128,7 +128,7 @@ def test_ray_not_installed_is_one_line(tmp_path, capsys, monkeypatch) -> None:
     code, out, err = run_cli(
         capsys, "index", str(docs), "--index-dir", str(tmp_path / "idx"), "--ray", "local"
     )
-    assert (code, out) == (1, "")
+    assert (code, out) == (2, "")  # an error, as grep exits
     assert err == "error: --ray needs Ray, which is not installed: pip install 'searchapp[ray]'\n"
 
 
@@ -138,7 +138,7 @@ def test_ray_address_that_is_not_one_is_refused(tmp_path, capsys, address) -> No
     code, _, err = run_cli(
         capsys, "index", str(tmp_path), "--index-dir", index_dir, "--ray", address
     )
-    assert code == 1 and err.count("\n") == 1
+    assert code == 2 and err.count("\n") == 1
     assert f"--ray address ('{address}') is not a Ray address: use local" in err
 
 
