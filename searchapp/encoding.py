@@ -45,6 +45,26 @@ class Encoder(Protocol):
         ...  # pragma: no cover
 
 
+class PendingVectors(Protocol):
+    def result(self) -> np.ndarray:
+        """The window's vectors, (n, dim) float32 in submission order; waits for them."""
+        ...  # pragma: no cover
+
+
+class EmbeddingBackend(Protocol):
+    """Embeds token ids somewhere else (a Ray cluster) exactly as the local encoder would."""
+
+    windows_ahead: int  # windows submitted beyond the one being committed
+
+    def start(self, encoder: Encoder) -> None:
+        """Get ready to embed as ``encoder`` does (same weights, precision and dimension)."""
+        ...  # pragma: no cover
+
+    def submit(self, ids: list[list[int]], *, batch_size: int) -> PendingVectors:
+        """Start embedding one window's token id lists; returns at once."""
+        ...  # pragma: no cover
+
+
 def load_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:
     """The encoder for a model name or folder on ``device`` in ``precision``."""
     from minilm import SentenceEncoder

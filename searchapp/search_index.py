@@ -42,8 +42,8 @@ from searchapp.storage.vectors_file import (
 )
 
 if TYPE_CHECKING:
-    from searchapp.encoding import Encoder
-    from searchapp.ingest.pipeline import EmbeddingBackend, IndexReport, Progress
+    from searchapp.encoding import EmbeddingBackend, Encoder
+    from searchapp.ingest.pipeline import IndexReport, Progress
     from searchapp.storage.documents import StoredDocument
 
 logger = logging.getLogger(__name__)

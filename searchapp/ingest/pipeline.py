@@ -19,24 +19,22 @@ import hashlib
 import logging
 import os
 import queue
-import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from searchapp.encoding import Encoder
+from searchapp.encoding import EmbeddingBackend, Encoder, PendingVectors
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import load_documents, looks_generated, read_bytes
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files
 from searchapp.ingest.formats.spans import locate
+from searchapp.ingest.interrupts import DeferredInterrupts
 from searchapp.storage.schema import Chunk, DocumentRow
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
@@ -101,26 +99,6 @@ class _FileDone:
 _DONE = object()
 
 
-class PendingVectors(Protocol):
-    def result(self) -> np.ndarray:
-        """The window's vectors, (n, dim) float32 in submission order; waits for them."""
-        ...  # pragma: no cover
-
-
-class EmbeddingBackend(Protocol):
-    """Embeds token ids somewhere else (a Ray cluster) exactly as the local encoder would."""
-
-    windows_ahead: int  # windows submitted beyond the one being committed
-
-    def start(self, encoder: Encoder) -> None:
-        """Get ready to embed as ``encoder`` does (same weights, precision and dimension)."""
-        ...  # pragma: no cover
-
-    def submit(self, ids: list[list[int]], *, batch_size: int) -> PendingVectors:
-        """Start embedding one window's token id lists; returns at once."""
-        ...  # pragma: no cover
-
-
 class Indexer:
     def __init__(
         self,
@@ -143,7 +121,7 @@ class Indexer:
         self._open_document = -1
         self.report = IndexReport()
         self.default_excludes = True
-        self._interrupts = _DeferredInterrupts()
+        self._interrupts = DeferredInterrupts()
 
     def run(
         self,
@@ -190,7 +168,7 @@ class Indexer:
         )
         producer.start()
         try:
-            with _DeferredInterrupts() as self._interrupts:
+            with DeferredInterrupts() as self._interrupts:
                 self._consume(parts, report)
         finally:
             stop.set()
@@ -398,39 +376,6 @@ def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
     if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
         return 0
     return stat.st_size
-
-
-class _DeferredInterrupts:
-    """Ctrl-C, held back while a window is committed: SQLite and the FAISS index stay in step,
-    and the interrupt is raised as soon as the commit is done. Elsewhere it is raised at once.
-    Only the main thread can install the handler; in other threads this does nothing."""
-
-    def __enter__(self) -> _DeferredInterrupts:
-        self._critical = self._pending = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _handle(self, signum: int, frame: object) -> None:
-        if self._critical:
-            self._pending = True
-        else:
-            raise KeyboardInterrupt
-
-    @contextmanager
-    def deferred(self) -> Iterator[None]:
-        self._critical = True
-        try:
-            yield
-        finally:
-            self._critical = False
-        if self._pending:
-            raise KeyboardInterrupt
 
 
 def _window_ids(window: list[_Part | _FileDone]) -> list[list[int]]:

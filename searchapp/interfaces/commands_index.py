@@ -25,7 +25,7 @@ from searchapp.interfaces.cli_app import (
 )
 
 if TYPE_CHECKING:
-    from searchapp.ingest.pipeline import EmbeddingBackend
+    from searchapp.encoding import EmbeddingBackend
 
 
 @app.command()
