@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import platform
 import random
 import re
 import subprocess
@@ -55,6 +54,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `minilm` importable
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from searchapp.ranking.evaluation import evaluate, read_qrels, read_queries  # noqa: E402
 from searchapp.ranking.fusion import BM25_WEIGHT, fuse  # noqa: E402
 from searchapp.ranking.searcher import FUSION_DEPTH  # noqa: E402
@@ -313,16 +313,6 @@ def bootstrap(a: dict[str, dict[str, float]], b: dict[str, dict[str, float]]) ->
     rng = np.random.default_rng(0)
     means = diff[rng.integers(0, len(diff), (BOOTSTRAP_SAMPLES, len(diff)))].mean(axis=1)
     return float(diff.mean()), *np.quantile(means, [0.025, 0.975]).tolist()
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -59,6 +59,8 @@ import numpy as np  # noqa: E402
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `minilm` importable
 
+from benchmarks.machine import cpu_model  # noqa: E402
+
 MODEL = "all-MiniLM-L6-v2"
 QUERIES = [
     "boundary layer",
@@ -96,24 +98,6 @@ done = time.perf_counter()
 print(json.dumps({"import": imported - start, "load": loaded - imported, "query": done - loaded,
                   "torch": "torch" in sys.modules}))
 """
-
-
-def cpu_model() -> str:
-    """The model name, family and model numbers, and the vector extensions that matter here."""
-    fields: dict[str, str] = {}
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                fields.setdefault(key.strip(), value.strip())
-    except OSError:
-        return "unknown CPU"
-    flags = set(fields.get("flags", "").split())
-    extensions = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags]
-    return (
-        f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')}, "
-        f"model {fields.get('model', '?')}; {', '.join(extensions) or 'no AVX2'})"
-    )
 
 
 def load_average() -> str:

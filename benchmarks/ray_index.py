@@ -28,7 +28,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -40,6 +39,7 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `minilm` importable
 
+from benchmarks.machine import cpu_model  # noqa: E402
 from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder, import_ray  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
 
@@ -67,17 +67,6 @@ class MadeUpVectors:
 
         def result(self) -> np.ndarray:
             return self.vectors
-
-
-def cpu_model() -> str:
-    """The CPU model from /proc/cpuinfo (Linux), else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
 
 
 def write_corpus(folder: Path, limit: int) -> int:

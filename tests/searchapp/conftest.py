@@ -12,6 +12,20 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The keys of a hit in `search query --json`, exactly.
+HIT_KEYS = {
+    "rank",
+    "score",
+    "path",
+    "doc_id",
+    "chunk_id",
+    "start_line",
+    "end_line",
+    "page",
+    "section",
+    "also",
+    "text",
+}
 CRANFIELD = REPO / "data" / "cranfield"
 
 

@@ -12,21 +12,8 @@ from hypothesis import strategies as st
 
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from tests.searchapp.cli_runner import run_cli
-from tests.searchapp.conftest import use_encoder
+from tests.searchapp.conftest import HIT_KEYS, use_encoder
 
-HIT_KEYS = {
-    "rank",
-    "score",
-    "path",
-    "doc_id",
-    "chunk_id",
-    "start_line",
-    "end_line",
-    "page",
-    "section",
-    "also",
-    "text",
-}
 RAW_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # FTS5 query syntax, SQL, markup, shell and JSON characters, as words and as noise.
 SYNTAX = [

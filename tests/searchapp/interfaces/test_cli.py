@@ -12,22 +12,9 @@ import pytest
 
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
+from tests.searchapp.conftest import HIT_KEYS
 
 pytestmark = pytest.mark.slow
-
-HIT_KEYS = {
-    "rank",
-    "score",
-    "path",
-    "doc_id",
-    "chunk_id",
-    "start_line",
-    "end_line",
-    "page",
-    "section",
-    "also",
-    "text",
-}
 
 
 @pytest.fixture()
