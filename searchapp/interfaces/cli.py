@@ -9,6 +9,7 @@ one line on stderr; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 
 import typer
@@ -29,6 +30,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
     command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
+    if argv is None and hasattr(signal, "SIGPIPE"):
+        # `search query ... | head -1`: end quietly when the reader has gone, as grep does
+        # (killed by SIGPIPE, status 141), not with an error or a "nothing found" status.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args[:1] in (["query"], ["repl"], ["serve"], ["mcp"]):
         # Queries embed one at a time with NumPy: one BLAS thread is fastest for one short text
         # and steady on a busy machine (benchmarks/RESULTS.md, "NumPy encoder"). NumPy reads

@@ -36,11 +36,14 @@ IndexDir = Annotated[
     str | None,
     typer.Option(
         "--index-dir",
+        metavar="DIR",
         help="Index folder (default: $SEARCH_INDEX_DIR, else a per-user data folder).",
         show_default=False,
     ),
 ]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+Device = Annotated[
+    str, typer.Option("--device", metavar="DEVICE", help="auto, cpu, cuda, cuda:N or mps.")
+]
 Mode = Annotated[
     Literal["hybrid", "dense", "lexical"],
     typer.Option("--mode", help="Ranking: fused (hybrid), by meaning (dense) or by words (BM25)."),

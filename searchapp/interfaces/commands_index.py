@@ -30,7 +30,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def index(
-    paths: Annotated[list[str], typer.Argument(help="Files and folders to index.")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH...", help="Files and folders to index.")
+    ],
     index_dir: IndexDir = None,
     include: Annotated[
         list[str] | None, typer.Option("--include", help="Only files matching this glob.")
@@ -165,8 +167,9 @@ def remove(
     patterns: Annotated[
         list[str],
         typer.Argument(
+            metavar="PATH|GLOB...",
             help="Indexed paths (a folder removes what lies under it; the files need not "
-            "exist) or globs matched against paths and file names ('*.lock', '*/drafts/*')."
+            "exist) or globs matched against paths and file names ('*.lock', '*/drafts/*').",
         ),
     ],
     index_dir: IndexDir = None,
@@ -192,7 +195,9 @@ def remove(
 
 @app.command()
 def watch(
-    paths: Annotated[list[str], typer.Argument(help="Files and folders to index and watch.")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH...", help="Files and folders to index and watch.")
+    ],
     index_dir: IndexDir = None,
     include: Include = None,
     exclude: Exclude = None,

@@ -27,7 +27,7 @@ from searchapp.interfaces.cli_app import (
 
 @app.command()
 def query(
-    text: Annotated[str, typer.Argument(help="What to search for.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="What to search for.")],
     index_dir: IndexDir = None,
     top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
     min_score: Annotated[
@@ -181,7 +181,8 @@ def info(
     for key, value in stats.items():
         if key == "roots":
             for n, root in enumerate(value):
-                shown = f"{root['path']} ({root['documents']} documents)"
+                count = root["documents"]
+                shown = f"{root['path']} ({count} document{'' if count == 1 else 's'})"
                 rows.append(("indexed" if n == 0 else "", shown))
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)

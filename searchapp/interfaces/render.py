@@ -139,6 +139,21 @@ def hit_line(hit: Hit, *, max_chars: int = 240) -> str:
     return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
 
 
+def context_lines(hit: Hit, text: str) -> list[str]:
+    """The lines of ``text`` (a hit's passage with lines around it, ``SearchIndex.context``) as
+    grep -C writes context: ``path-LINE-text``. Lines of a JSONL record are not numbered."""
+    lines = text.split("\n")
+    if hit.doc_id != hit.path:
+        return [inert(f"{display_path(hit.path)} #{hit.doc_id}-{line}") for line in lines]
+    passage = hit.text.split("\n")
+    before = next(
+        (i for i in range(len(lines)) if lines[i : i + len(passage)] == passage), 0
+    )  # the passage's first line within the context
+    first = hit.start_line - before
+    path = display_path(hit.path)
+    return [inert(f"{path}-{first + i}-{line}") for i, line in enumerate(lines)]
+
+
 def print_results(
     console: Console,
     hits: Sequence[Hit],
@@ -160,8 +175,15 @@ def print_results(
         for hit in hits:
             stream.write(hits_json([hit])[1:-1] + "\n")
     elif output == "lines":
-        for hit in hits:
+        for n, hit in enumerate(hits):
+            if context is None:
+                stream.write(hit_line(hit) + "\n")
+                continue
+            if n:
+                stream.write("--\n")  # between groups of lines, as grep -C
             stream.write(hit_line(hit) + "\n")
+            for line in context_lines(hit, context(hit)):
+                stream.write(line + "\n")
     else:
         print_hits(console, hits, query, show_fused=show_fused)
         for hit in hits if context is not None else ():

@@ -178,9 +178,10 @@ class Searcher:
         also: dict[int, dict[str, None]] = {}
         # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
         # batch usually holds the k hits and the rest of the candidates are never read.
-        batch = 2 * options.k
-        for first in range(0, len(ranked), batch):
+        first, batch = 0, 2 * options.k
+        while first < len(ranked):
             part = ranked[first : first + batch]
+            first += batch
             chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in part])}
             for chunk_id, score, fused_rank in part:
                 chunk = chunks.get(chunk_id)

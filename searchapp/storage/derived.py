@@ -64,10 +64,15 @@ def open_derived(
             if stale is None:
                 return found
             reason = stale
-    # A new, empty index has no files yet: nothing worth a warning.
-    logger.log(
-        kind.rebuild_level if count else logging.DEBUG, "rebuilding %s: %s", kind.what, reason
-    )
+    # A new, empty index has no files yet, and a file one generation behind is what a reader
+    # finds while another process writes: nothing worth a warning. A missing or damaged one is.
+    if not count:
+        level = logging.DEBUG
+    elif found is None:
+        level = kind.rebuild_level
+    else:
+        level = logging.INFO
+    logger.log(level, "rebuilding %s: %s", kind.what, reason)
     if writer is not None:
         return _build_and_save(kind, store, index_dir)
     try:

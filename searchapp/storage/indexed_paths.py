@@ -38,7 +38,10 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
 def record_roots(store: Store, roots: Sequence[Path]) -> None:
     """Remember the folders and files indexed, for `search info`."""
     known = json.loads(store.get_meta().get(ROOTS_KEY, "[]"))
-    merged = sorted(set(known) | {str(root) for root in roots})
+    # A file or folder under a recorded root (`search watch` adds files one by one) is not
+    # another root.
+    new = {str(root) for root in roots if not any(matching([str(root)], [k]) for k in known)}
+    merged = sorted(set(known) | new)
     store.set_meta({ROOTS_KEY: json.dumps(merged)})
 
 

@@ -121,7 +121,7 @@ def test_info_lists_the_indexed_roots(indexed, capsys, tmp_path) -> None:
     roots = {r["path"]: r["documents"] for r in json.loads(out)["roots"]}
     assert roots == {str(docs): len(DOCS), str(other): 1}
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
-    assert f"{other} (1 documents)" in out
+    assert f"{other} (1 document)" in out
 
 
 # -- pipes and exit codes ---------------------------------------------------------------------
