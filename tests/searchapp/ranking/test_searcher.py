@@ -4,6 +4,7 @@ from FTS5's own BM25 list. No model is loaded."""
 
 from __future__ import annotations
 
+import collections
 import math
 import re
 from collections.abc import Sequence
@@ -355,3 +356,27 @@ def test_copies_of_a_passage_show_once_with_their_other_paths(make) -> None:
     assert [h.rank for h in hits] == [1, 2, 3]
     apart = search(collection, "glider", k=3)
     assert [h.path for h in apart] == ["/a/ch1.md", "/b/ch1.md", "/c/0.md"]
+
+
+def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) -> None:
+    # 300 documents, 3 of them under /keep: finding them reads the candidates in growing
+    # batches, each candidate's row once per widening of the candidate list (overlapping
+    # batches once read each of them hundreds of times: a --path query took 16 s, not 0.7).
+    collection = make(
+        [
+            (f"/{'keep' if n % 100 == 0 else 'other'}/{n:03d}.md", [(f"rotor {n}", 0.9 - n / 400)])
+            for n in range(300)
+        ]
+    )
+    read: list[int] = []
+    get_chunks = collection.store.get_chunks
+
+    def counting(ids):
+        ids = list(ids)
+        read.extend(ids)
+        return get_chunks(ids)
+
+    monkeypatch.setattr(collection.store, "get_chunks", counting)
+    hits = search(collection, "rotor", k=5, path_glob="/keep/*")
+    assert [h.path for h in hits] == ["/keep/000.md", "/keep/100.md", "/keep/200.md"]
+    assert max(collections.Counter(read).values()) <= 2 and len(set(read)) == 300
