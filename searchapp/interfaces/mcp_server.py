@@ -45,6 +45,9 @@ class SearchHit(BaseModel):
     chunk_id: int
     start_line: int
     end_line: int
+    page: int | None = Field(None, description="the page the passage starts on (PDF)")
+    section: str | None = Field(None, description="heading path, notebook cell or chapter")
+    also: list[str] = Field(default_factory=list, description="other files with the same text")
     text: str
 
 

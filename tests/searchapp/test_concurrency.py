@@ -170,7 +170,7 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
                 "-k",
                 "5",
             )
-            assert code == 0, err
+            assert code in (0, 1), err  # 1: nothing indexed yet that matches
             hits = json.loads(out)
             snapshot = seen[-1]
             assert {h["chunk_id"] for h in hits} <= snapshot["chunk_ids"]
