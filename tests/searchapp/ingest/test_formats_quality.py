@@ -93,6 +93,7 @@ def test_cranfield_in_a_document_format_ranks_as_its_text(
     index_dir = index(folder, tmp_path / "index")
     assert with_text(index_dir) == documents > 1300
     got = scores(index_dir, cranfield)
+    print(f"{writer.__name__}: {got}; text: {text_scores}")
     for mode in MODES:
         assert abs(got[mode] - text_scores[mode]) <= TOLERANCE, (mode, got, text_scores)
     assert text_scores["dense"] > 0.3  # the comparison is between working builds
