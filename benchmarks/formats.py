@@ -111,7 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--per-pdf ({args.per_pdf}) must be at least 1")
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) / "pdf"
+        folder.mkdir()
         started = time.perf_counter()
         pages = write_pdfs(folder, args.per_pdf, args.limit)
         files = sorted(folder.glob("*.pdf"))
