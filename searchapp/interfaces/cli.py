@@ -64,4 +64,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(EXIT_ERROR)
     if code == EXIT_INTERRUPTED and not state.get("interrupt_said"):
         sys.stderr.write("interrupted\n")
-    sys.exit(code if isinstance(code, int) else 0)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -130,11 +130,13 @@ def test_two_actors_build_the_same_index(
     tmp_path, monkeypatch, corpus, reference, encoder, cranfield, ray_cluster
 ) -> None:
     monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 16)  # several windows: both actors embed
-    drawn = {"files": 0, "chunks": 0, "done": 0}
+    drawn = {"bytes": 0, "chunks": 0, "done": 0, "done_bytes": 0}
     progress = Progress(
-        on_files=lambda total: drawn.update(files=total),
+        on_start=lambda total: drawn.update(bytes=total),
         on_chunks=lambda count: drawn.update(chunks=drawn["chunks"] + count),
-        on_file_done=lambda: drawn.update(done=drawn["done"] + 1),
+        on_file_done=lambda size: drawn.update(
+            done=drawn["done"] + 1, done_bytes=drawn["done_bytes"] + size
+        ),
     )
     with RayEmbedder(TWO_ACTORS) as embedder:
         report = SearchIndex(tmp_path, encoder=encoder).add(
@@ -143,7 +145,8 @@ def test_two_actors_build_the_same_index(
         assert len(embedder.actors) == 2 and embedder.replaced == 0
     total = SearchIndex(reference).stats()["chunks"]
     assert (report.added, report.chunks) == (DOCUMENTS, total)
-    assert drawn == {"files": DOCUMENTS, "chunks": total, "done": DOCUMENTS}
+    size = sum(path.stat().st_size for path in corpus.rglob("*") if path.is_file())
+    assert drawn == {"bytes": size, "chunks": total, "done": DOCUMENTS, "done_bytes": size}
     assert_same_index(tmp_path, reference)
     assert_same_hits(tmp_path, reference, encoder, list(cranfield.queries.values())[:QUERIES])
 
