@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[3]
 PROBE = (
     "import sys\n"
     "from searchapp.interfaces.cli import main\n"
+    "code = 0\n"
     "try:\n"
     "    main(sys.argv[1:])\n"
     "except SystemExit as exc:\n"
