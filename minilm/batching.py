@@ -8,6 +8,7 @@ token ids becomes vectors (``embed_ids``).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -20,16 +21,21 @@ BATCH_TOKENS = 4096
 
 
 class BatchEncoder:
-    """Texts in, unit-norm float32 rows out; a subclass sets ``tokenizer``, ``files`` and
-    ``_sha256`` and implements ``dim`` and ``embed_ids``."""
+    """Texts in, unit-norm float32 rows out; a subclass sets ``model`` (with its ``config``),
+    ``tokenizer``, ``files`` and ``_sha256`` and implements ``embed_ids``."""
 
+    model: Any  # the PyTorch or NumPy network; both carry their MiniLMConfig as ``config``
     tokenizer: MiniLMTokenizer
     files: ModelFiles
     _sha256: str | None
 
     @property
     def dim(self) -> int:
-        raise NotImplementedError
+        return self.model.config.hidden_size
+
+    @property
+    def max_length(self) -> int:
+        return self.model.config.max_length
 
     def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Embed one batch of token id lists (special tokens included); (n, dim) float32."""

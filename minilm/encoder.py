@@ -65,14 +65,6 @@ class SentenceEncoder(BatchEncoder):
         return cls(model, tokenizer, files, chosen, dtype)
 
     @property
-    def dim(self) -> int:
-        return self.model.config.hidden_size
-
-    @property
-    def max_length(self) -> int:
-        return self.model.config.max_length
-
-    @property
     def precision(self) -> str:
         return precision_name(self.dtype)
 

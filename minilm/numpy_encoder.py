@@ -68,14 +68,6 @@ class NumpyEncoder(BatchEncoder):
         return cls(model, tokenizer, files)
 
     @property
-    def dim(self) -> int:
-        return self.model.config.hidden_size
-
-    @property
-    def max_length(self) -> int:
-        return self.model.config.max_length
-
-    @property
     def precision(self) -> str:
         return "fp32"
 
