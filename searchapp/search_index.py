@@ -154,9 +154,15 @@ class SearchIndex:
     def open_vectors(self) -> VectorIndex:
         """The vector index, reopened once another process changed the store (a REPL keeps
         one SearchIndex while `search index` runs elsewhere), rebuilt when stale or damaged.
-        A writer takes it once, when it starts, and updates it in place as it commits."""
+        A reader maps the file read-only; a writer takes it into memory once, when it starts,
+        and updates it in place as it commits."""
         generation = self.store.generation()
-        if self._vectors is None or generation != self._vectors_generation:
+        cached = self._vectors
+        if (
+            cached is None
+            or generation != self._vectors_generation
+            or (cached.mapped and self._writer is not None)  # read-only: a writer reloads
+        ):
             dim = self.meta().dim or self.load_encoder().dim
             self._vectors = open_vectors(self.store, self.index_dir, dim, writer=self._writer)
             self._vectors_generation = generation  # or older: at worst, one more reload

@@ -53,11 +53,18 @@ class VectorIndex:
     """
 
     def __init__(
-        self, dim: int, *, params: VectorParams | None = None, index: faiss.Index | None = None
+        self,
+        dim: int,
+        *,
+        params: VectorParams | None = None,
+        index: faiss.Index | None = None,
+        mapped: bool = False,
     ) -> None:
         if dim < 1:
             raise ValueError(f"dim ({dim}) must be at least 1")
         self.dim = dim
+        # Searched in place in a memory map of its file (``load(mapped=True)``): read-only.
+        self.mapped = mapped
         self.params = params or VectorParams()
         self.index = index if index is not None else _new_faiss_index(dim, self.params)
         self._tombstones = 0
@@ -100,6 +107,7 @@ class VectorIndex:
 
     def train(self, sample: np.ndarray) -> None:
         """Fit an ivf index's cells to ``sample`` (n, dim); n must be at least nlist."""
+        self._check_writable("train")
         sample = self._matrix(sample, "sample")
         if self.kind == "ivf" and len(sample) < self.params.nlist:
             raise ValueError(
@@ -111,6 +119,7 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add ``vectors`` (n, dim) under chunk ``ids`` (n,); an id must not be present already."""
+        self._check_writable("add to")
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         vectors = self._matrix(vectors, "vectors")
         if len(ids) != len(vectors):
@@ -126,6 +135,7 @@ class VectorIndex:
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove these chunk ids (unknown ones are ignored); returns how many were removed."""
+        self._check_writable("remove from")
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
         if not len(ids):
             return 0
@@ -203,6 +213,14 @@ class VectorIndex:
         scores, positions = storage.search(queries, k, params=params)
         return scores, np.where(positions >= 0, id_map[positions], -1)
 
+    def _check_writable(self, verb: str) -> None:
+        # FAISS aborts the process (not an exception) when a mapped index is resized.
+        if self.mapped:
+            raise RuntimeError(
+                f"cannot {verb} a vector index read through a memory map; load it with "
+                "mapped=False to change it"
+            )
+
     def _matrix(self, array: np.ndarray, name: str) -> np.ndarray:
         matrix = np.ascontiguousarray(array, dtype=np.float32)
         if matrix.ndim != 2 or matrix.shape[1] != self.dim:
@@ -223,8 +241,13 @@ class VectorIndex:
         _fsync_folder(path.parent)
 
     @classmethod
-    def load(cls, path: Path, dim: int) -> VectorIndex | None:
+    def load(cls, path: Path, dim: int, *, mapped: bool = False) -> VectorIndex | None:
         """Read a saved index of any kind, with its parameters; ``None`` when there is no file.
+
+        ``mapped``: search the file in place through a memory map rather than read it into
+        memory (milliseconds instead of ~0.1 s for 100k vectors: a query reads few pages); the
+        index cannot then be changed. Files are replaced by rename, never rewritten, so a map
+        stays valid while a writer saves a new file.
 
         Raises CorruptIndexError, naming the file, when it cannot be read or does not fit.
         """
@@ -232,7 +255,7 @@ class VectorIndex:
         if not path.exists():
             return None
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except (RuntimeError, MemoryError) as exc:
             raise CorruptIndexError(
                 f"{path} is damaged or truncated (FAISS cannot read it); {REBUILD_HINT}"
@@ -248,7 +271,7 @@ class VectorIndex:
                 f"{path} holds vectors of dimension {index.d}, but the index expects {dim}; "
                 f"{REBUILD_HINT}"
             )
-        return cls(dim, params=params, index=index)
+        return cls(dim, params=params, index=index, mapped=mapped)
 
 
 @contextmanager

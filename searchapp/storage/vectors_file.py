@@ -95,8 +95,9 @@ def save_vectors(
     )
 
 
-def vectors_file(dim: int) -> DerivedFile[VectorIndex]:
-    """``vectors.faiss`` as a file derived from the store, for ``open_derived``.
+def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
+    """``vectors.faiss`` as a file derived from the store, for ``open_derived``; ``mapped``:
+    loaded read-only through a memory map (``VectorIndex.load``).
 
     A rebuild keeps the recorded parameters while they fit the store's size (``plan_params``).
     A reader that cannot save its rebuild (a writer runs) still searches it.
@@ -123,7 +124,7 @@ def vectors_file(dim: int) -> DerivedFile[VectorIndex]:
     return DerivedFile(
         name=VECTORS_NAME,
         what="the vector index",
-        load=lambda path: VectorIndex.load(path, dim),
+        load=lambda path: VectorIndex.load(path, dim, mapped=mapped),
         stale=stale,
         build=build,
         save=save,
@@ -135,8 +136,14 @@ def vectors_file(dim: int) -> DerivedFile[VectorIndex]:
 def open_vectors(
     store: Store, index_dir: Path, dim: int, *, writer: WriterLock | None = None
 ) -> VectorIndex:
-    """The vector index matching the store, rebuilt from it (and saved) if missing or stale."""
-    vectors = open_derived(vectors_file(dim), store, index_dir, writer=writer)
+    """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
+
+    A reader (no ``writer``) gets the file read-only through a memory map: it opens in
+    milliseconds whatever its size. A writer gets it in memory, to change and save.
+    """
+    vectors = open_derived(
+        vectors_file(dim, mapped=writer is None), store, index_dir, writer=writer
+    )
     assert vectors is not None  # built unsaved when it cannot be saved
     return vectors
 

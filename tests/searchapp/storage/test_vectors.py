@@ -181,6 +181,12 @@ def test_open_vectors_rebuilds_when_missing_then_loads(
     assert rebuilt_warnings(caplog) == []
     assert_same_results(first, again, queries)
     assert_same_results(again, build_from_store(store, DIM), queries)
+    # A reader maps the saved file; a writer, which changes it, reads it into memory.
+    assert again.mapped and not first.mapped  # first: built, not read
+    from searchapp.storage.lock import WriterLock
+
+    with WriterLock(tmp_path) as lock:
+        assert not open_vectors(store, tmp_path, DIM, writer=lock).mapped
 
 
 def test_open_vectors_rebuilds_a_corrupt_file(
@@ -324,6 +330,40 @@ def test_removal_works_for_each_kind(tmp_path: Path, kind: str) -> None:
             assert not np.isin(found, gone).any() and (found >= 0).all()
         _, found = searched.search(vectors[40:60], 1)  # the neighbours are still found
         np.testing.assert_array_equal(found[:, 0], np.sort(ids)[40:60])
+
+
+@pytest.mark.parametrize("kind", ALL_KINDS)
+def test_a_mapped_index_searches_as_a_loaded_one_and_refuses_changes(
+    tmp_path: Path, kind: str
+) -> None:
+    index, vectors = built(ALL_KINDS[kind], n=600)
+    index.remove(index.ids()[:60])  # hnsw: tombstones in the file
+    path = tmp_path / VECTORS_NAME
+    index.save(path)
+    loaded, mapped = VectorIndex.load(path, DIM), VectorIndex.load(path, DIM, mapped=True)
+    assert mapped.mapped and not loaded.mapped
+    assert (mapped.ntotal, mapped.params) == (loaded.ntotal, loaded.params) == (540, index.params)
+    np.testing.assert_array_equal(mapped.ids(), loaded.ids())
+    for exact in (False, True):
+        want, got = loaded.search(vectors, 10, exact=exact), mapped.search(vectors, 10, exact=exact)
+        np.testing.assert_array_equal(got[1], want[1])
+        np.testing.assert_array_equal(got[0], want[0])
+    kept = loaded.ids()[:5]  # ids 1, 4, 7, ...: row (id - 1) / 3
+    np.testing.assert_array_equal(mapped.vectors_of(kept), vectors[(kept - 1) // 3])
+    changes = {
+        "add to": lambda: mapped.add(np.array([10**9]), vectors[:1]),
+        "remove from": lambda: mapped.remove(mapped.ids()[:1]),
+        "train": lambda: mapped.train(vectors),
+    }
+    for verb, change in changes.items():  # FAISS would abort the process: refused before
+        with pytest.raises(RuntimeError, match=f"cannot {verb} a vector index read through"):
+            change()
+    assert mapped.ntotal == 540
+    # A writer replaces the file (rename): the map goes on reading the file it opened.
+    index.add(np.array([10**9]), vectors[:1])
+    index.save(path)
+    np.testing.assert_array_equal(mapped.search(vectors, 10, exact=True)[1], want[1])
+    assert VectorIndex.load(path, DIM, mapped=True).ntotal == 541
 
 
 @pytest.mark.parametrize("kind", ALL_KINDS)
@@ -515,6 +555,9 @@ def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfi
     assert (
         reopened.open_vectors().kind == "ivf" and reopened.open_vectors().ntotal == stats["chunks"]
     )
+    assert reopened.open_vectors().mapped  # a reader maps the file; adding reads it in
+    reopened.add([folder], index_type="flat")
+    assert not reopened.open_vectors().mapped and reopened.open_vectors().kind == "flat"
     assert reopened.search(cranfield.corpus["1"], k=1, mode="dense")[0].chunk_id == top.chunk_id
 
 
