@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Literal
 
 import typer
@@ -53,6 +52,8 @@ Format = Literal["table", "lines", "json", "jsonl"]
 
 def _version(value: bool) -> None:
     if value:
+        from importlib.metadata import PackageNotFoundError, version  # ~10 ms: only here
+
         try:
             number = version("searchapp")
         except PackageNotFoundError:  # run from a source tree that was never installed

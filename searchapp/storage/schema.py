@@ -7,10 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from searchapp.errors import REBUILD_HINT, CorruptIndexError
+
+if TYPE_CHECKING:  # imported when a migration runs: a query opens an index without it (~40 ms)
+    import sqlite3
+
+    import sqlite_utils
 
 logger = logging.getLogger(__name__)
 
@@ -119,19 +123,23 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def schema_version(db: sqlite_utils.Database) -> int:
+def schema_version(conn: sqlite3.Connection) -> int:
     """The number of migrations applied (0 for a new, empty database)."""
-    if not db["_migrations"].exists():
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+    ).fetchone()
+    if found is None:
         return 0
-    return db.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
+    return conn.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
 
 
-def migrate(db: sqlite_utils.Database, path: Path, *, create: bool) -> None:
-    """Apply the migrations ``db`` lacks, each in its own transaction, as ``llm`` does.
+def migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+    """Apply the migrations ``conn``'s database lacks, each in its own transaction, as ``llm``
+    does, through sqlite-utils (imported only then).
 
     Refuses a database newer than this code, and an empty one unless ``create``.
     """
-    version = schema_version(db)
+    version = schema_version(conn)
     if version > len(MIGRATIONS):
         raise CorruptIndexError(
             f"{path} has schema version {version}, newer than this searchapp understands "
@@ -139,6 +147,11 @@ def migrate(db: sqlite_utils.Database, path: Path, *, create: bool) -> None:
         )
     if version == 0 and not create:
         raise CorruptIndexError(f"{path} is empty or not a search index; {REBUILD_HINT}")
+    if version == len(MIGRATIONS):
+        return
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         _apply(db, path, number, migration)
 
@@ -156,7 +169,7 @@ def _apply(
             "CREATE TABLE IF NOT EXISTS _migrations "
             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
         )
-        if schema_version(db) < number:  # else another process applied it while we waited
+        if schema_version(conn) < number:  # else another process applied it while we waited
             logger.info("applying migration %s to %s", migration.__name__, path)
             migration(db)
             conn.execute(

@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-import sqlite_utils
 
 from searchapp.errors import (
     REBUILD_HINT,
@@ -25,6 +24,9 @@ from searchapp.errors import (
 )
 from searchapp.storage.schema import Chunk, DocumentRow, StoredChunk, migrate, schema_version
 from searchapp.storage.sqlite_errors import guarded, named_error
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +52,9 @@ def _now() -> str:
 class Store:
     """An index folder's ``index.db``; open with :meth:`Store.open`, write inside transactions."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.path = path
-        self._conn = db.conn
+        self._conn = conn
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._chunks_changed = False
 
@@ -75,7 +76,7 @@ class Store:
                     f"cannot create the index folder {index_dir} ({exc}); choose another folder"
                 ) from exc
         conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-        store = cls(sqlite_utils.Database(conn, execute_plugins=False), path)
+        store = cls(conn, path)
         try:
             store._configure_and_migrate(create=create)
         except BaseException:
@@ -83,13 +84,21 @@ class Store:
             raise
         return store
 
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The connection as a sqlite-utils ``Database`` (imported on first use: queries, which
+        read through the connection alone, start ~40 ms sooner without it)."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self._conn, execute_plugins=False)
+
     def _configure_and_migrate(self, *, create: bool) -> None:
         try:
             self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA schema_version").fetchone()
-            migrate(self.db, self.path, create=create)
+            migrate(self._conn, self.path, create=create)
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
@@ -197,7 +206,7 @@ class Store:
 
     @guarded
     def schema_version(self) -> int:
-        return schema_version(self.db)
+        return schema_version(self._conn)
 
     # -- writes ---------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -222,10 +222,7 @@ def test_not_found_lists_every_step(
 def test_not_found_reports_unset_models_path_and_missing_packages(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def not_installed(name: str):
-        raise importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", not_installed)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if "-packages" not in p])
     with pytest.raises(ModelNotFoundError) as excinfo:
         locate_model("all-MiniLM-L6-v2")
     message = str(excinfo.value)
