@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -127,7 +128,13 @@ class SearchIndex:
         return self._encoder
 
     def load_query_encoder(self) -> Encoder:
-        """The encoder for queries, loaded once: ``encoding.load_query_encoder``'s choice."""
+        """The encoder for queries, loaded once: ``encoding.load_query_encoder``'s choice, or
+        the PyTorch encoder once this process has loaded it (to index, or by
+        ``load_encoder_in_background``): warm, it embeds a query in about half the time (bf16;
+        benchmarks/RESULTS.md, "Query latency"). Its vectors agree with NumPy's fp32 ones to a
+        mean cosine of 0.9999, so scores may move in the third decimal when it takes over."""
+        if self._encoder is not None:
+            return self._encoder
         if self._query_encoder is None:
             from searchapp.encoding import load_query_encoder
 
@@ -135,6 +142,28 @@ class SearchIndex:
                 self.model_name, device=self.device, precision=self._precision()
             )
         return self._query_encoder
+
+    def load_encoder_in_background(self) -> threading.Thread:
+        """Load the PyTorch encoder in a daemon thread, for a process that stays (a REPL):
+        queries embed with NumPy until it is ready, then with it. The settings it needs are
+        read from the index here, in the caller's thread (SQLite's connection is that
+        thread's); a failure is logged at debug level and NumPy goes on answering."""
+        name, device, precision = self.model_name, self.device, self._precision()
+
+        def load() -> None:
+            from searchapp.encoding import load_encoder
+
+            try:
+                encoder = load_encoder(name, device=device, precision=precision)
+            except Exception as exc:  # noqa: BLE001 - NumPy answers; `search index` would say why
+                logger.debug("the PyTorch encoder did not load: %s", exc)
+                return
+            if self._encoder is None:
+                self._encoder = encoder
+
+        thread = threading.Thread(target=load, name="search-load-encoder", daemon=True)
+        thread.start()
+        return thread
 
     def _precision(self) -> str:
         """As asked, else as recorded: a query embedded as its passages were is faster and

@@ -45,6 +45,9 @@ class Repl:
         if interactive:
             self._enable_history()
             self.err.print(f"searching {escape(str(self.index.index_dir))} — :help for commands")
+            # While the first query is typed: PyTorch answers the later ones faster than NumPy,
+            # which answers until it is loaded. Piped input stays on NumPy: no wait to exit.
+            self.index.load_encoder_in_background()
         while True:
             try:
                 line = input("search> ") if interactive else sys.stdin.readline()

@@ -49,7 +49,7 @@ def store_state(index_dir: Path) -> tuple:
         index.close()
 
 
-def test_tools_over_stdio(small_index, loaded_model) -> None:
+def test_tools_over_stdio(small_index) -> None:
     folder, index_dir = small_index
     document = sorted(folder.glob("doc*.txt"))[3]
     query = "pressure distribution on a wing"
@@ -73,7 +73,8 @@ def test_tools_over_stdio(small_index, loaded_model) -> None:
     search_tool = next(t for t in tools if t.name == "search")
     assert set(search_tool.input_schema["properties"]) == {"query", "k", "mode", "path"}
 
-    reference = SearchIndex(index_dir)
+    reference = SearchIndex(index_dir, device="cpu")
+    reference.load_encoder()  # as the server, which loads PyTorch at start and embeds with it
     expected = [
         [h.to_json() for h in reference.search(query, k=3)],
         [

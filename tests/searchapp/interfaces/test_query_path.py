@@ -69,3 +69,46 @@ def test_asking_for_a_gpu_falls_back_to_torch(small_index, tmp_path) -> None:
     assert "IMPORTED [] EXIT 0" in err, err  # cpu is NumPy's
     out, err = probe("query", "wing", "--index-dir", str(index_dir), "--device", "cuda")
     assert "no CUDA GPU" in err and "'torch'" in err  # asked for a GPU: PyTorch answers
+
+
+@pytest.mark.slow
+def test_the_pytorch_encoder_takes_over_once_loaded_in_the_background(small_index) -> None:
+    """A REPL starts loading PyTorch while the first query is typed: NumPy answers until it is
+    ready, then it does, ranking the same passages."""
+    from minilm import SentenceEncoder
+    from minilm.numpy_encoder import NumpyEncoder
+
+    _, index_dir = small_index
+    search_index = SearchIndex(index_dir)
+    before = search_index.search("wing lift at low speed", k=5)
+    assert isinstance(search_index.load_query_encoder(), NumpyEncoder)
+    loader = search_index.load_encoder_in_background()
+    loader.join(timeout=120)
+    assert not loader.is_alive()
+    assert isinstance(search_index.load_query_encoder(), SentenceEncoder)
+    assert search_index.load_query_encoder() is search_index.load_encoder()  # one model, not two
+    after = search_index.search("wing lift at low speed", k=5)
+    assert [h.chunk_id for h in after[:3]] == [h.chunk_id for h in before[:3]]
+    np.testing.assert_allclose([h.score for h in after], [h.score for h in before], atol=5e-3)
+
+
+@pytest.mark.slow
+def test_a_failed_background_load_leaves_numpy_answering(
+    small_index, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    import searchapp.encoding
+    from minilm.numpy_encoder import NumpyEncoder
+
+    def broken(*args, **kwargs):
+        raise OSError("no room to load the model")
+
+    monkeypatch.setattr(searchapp.encoding, "load_encoder", broken)
+    _, index_dir = small_index
+    search_index = SearchIndex(index_dir)
+    with caplog.at_level(logging.DEBUG, logger="searchapp.search_index"):
+        search_index.load_encoder_in_background().join(timeout=60)
+    assert "the PyTorch encoder did not load: no room to load the model" in caplog.text
+    assert isinstance(search_index.load_query_encoder(), NumpyEncoder)
+    assert len(search_index.search("wing lift", k=3)) == 3
