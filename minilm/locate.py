@@ -176,7 +176,9 @@ def _package_location(package: PackagedModel) -> Path | None:
     has it (site-packages, where pip unpacks wheels). Looked up directly, not through
     ``importlib.metadata``, whose import alone is ~10% of a cold query."""
     for entry in sys.path:
-        location = Path(entry or ".") / package.path
+        if not entry:  # the current folder: not where pip installs
+            continue
+        location = Path(entry).resolve() / package.path
         if location.exists():
             return location
     return None

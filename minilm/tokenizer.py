@@ -95,17 +95,22 @@ class MiniLMTokenizer:
         # One tokenizer, untruncated, for counting and encoding (loading one is ~20 ms of a
         # query); encode_ids truncates as the tokenizers library would.
         self._tokenizer = load_tokenizer(files.tokenizer_dir)
+        self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self.pad_token_id = self._tokenizer.token_to_id("[PAD]") or 0
 
     def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with special tokens, truncated, unpadded.
 
-        Truncation keeps [CLS], the first ``max_length - 2`` word pieces and [SEP]: what
-        ``enable_truncation(max_length)`` gives, as the post-processor adds one token each side.
+        What ``enable_truncation(max_length)`` gives: the word pieces are cut to leave room for
+        the special tokens the post-processor adds ([CLS] and [SEP] for BERT), then added.
         """
-        keep = self.max_length - 1
-        rows = [enc.ids for enc in self._tokenizer.encode_batch(list(texts))]
-        return [row if len(row) <= self.max_length else row[:keep] + row[-1:] for row in rows]
+        keep = self.max_length - self._specials
+        rows = []
+        for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=False):
+            if len(encoding.ids) > keep:
+                encoding.truncate(keep)
+            rows.append(self._tokenizer.post_process(encoding).ids)
+        return rows
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word-piece count of each text without special tokens and without truncation."""

@@ -74,19 +74,28 @@ def load_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:
     return SentenceEncoder.from_pretrained(name_or_path, device=device, precision=precision)
 
 
-def load_query_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:
-    """The encoder for queries: NumPy float32 on the CPU (``device`` auto or cpu) when the model
-    has safetensors weights, else ``load_encoder``'s (a GPU asked for, ``.bin`` or ONNX weights).
+def numpy_query_encoder(name_or_path: str, *, device: str) -> Encoder | None:
+    """NumPy float32 on the CPU (``device`` auto or cpu) when the model has safetensors weights;
+    ``None`` when queries need PyTorch (a GPU asked for, ``.bin`` or ONNX weights).
 
     A query embedded in fp32 against passages embedded in bf16 ranks as well as a bf16 query
     (the fp32 and bf16 vectors agree to a mean cosine of 0.9999).
     """
-    if device in ("auto", "cpu"):
-        from minilm.errors import UnsupportedWeightsError
-        from minilm.numpy_encoder import NumpyEncoder
+    if device not in ("auto", "cpu"):
+        return None
+    from minilm.errors import UnsupportedWeightsError
+    from minilm.numpy_encoder import NumpyEncoder
 
-        try:
-            return NumpyEncoder.from_pretrained(name_or_path)
-        except UnsupportedWeightsError as exc:
-            logger.debug("queries embed with PyTorch: %s", exc)
+    try:
+        return NumpyEncoder.from_pretrained(name_or_path)
+    except UnsupportedWeightsError as exc:
+        logger.debug("queries embed with PyTorch: %s", exc)
+        return None
+
+
+def load_query_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:
+    """The encoder for queries: ``numpy_query_encoder``'s, else ``load_encoder``'s."""
+    found = numpy_query_encoder(name_or_path, device=device)
+    if found is not None:
+        return found
     return load_encoder(name_or_path, device=device, precision=precision)

@@ -81,6 +81,7 @@ class SearchIndex:
         self._model = model
         self._encoder = encoder
         self._query_encoder = encoder  # NumPy on the CPU unless one was given (encoding.py)
+        self._encoder_loading = threading.Lock()
         self._store: Store | None = None
         self._vectors: VectorIndex | None = None
         self._vectors_generation = -1  # the store generation self._vectors was opened at
@@ -120,46 +121,48 @@ class SearchIndex:
     def load_encoder(self) -> Encoder:
         """The encoder, loaded once (seconds: the weights are read and the model built)."""
         if self._encoder is None:
-            from searchapp.encoding import load_encoder
-
-            self._encoder = load_encoder(
-                self.model_name, device=self.device, precision=self._precision()
-            )
+            # The index's settings are read here: SQLite's connection is this thread's.
+            self._load_encoder(self.model_name, self._precision())
+        assert self._encoder is not None
         return self._encoder
 
+    def _load_encoder(self, name: str, precision: str) -> None:
+        with self._encoder_loading:  # once, whichever thread comes first (see below)
+            if self._encoder is None:
+                from searchapp.encoding import load_encoder
+
+                self._encoder = load_encoder(name, device=self.device, precision=precision)
+
     def load_query_encoder(self) -> Encoder:
-        """The encoder for queries, loaded once: ``encoding.load_query_encoder``'s choice, or
-        the PyTorch encoder once this process has loaded it (to index, or by
-        ``load_encoder_in_background``): warm, it embeds a query in about half the time (bf16;
-        benchmarks/RESULTS.md, "Query latency"). Its vectors agree with NumPy's fp32 ones to a
-        mean cosine of 0.9999, so scores may move in the third decimal when it takes over."""
+        """The encoder for queries: the PyTorch encoder once this process has loaded it (to
+        index, or by ``load_encoder_in_background``), else NumPy's where it can
+        (``encoding.numpy_query_encoder``), else the PyTorch one. Warm, PyTorch embeds a query
+        in about half NumPy's time (bf16; benchmarks/RESULTS.md, "Query latency"); its vectors
+        agree with NumPy's fp32 ones to a mean cosine of 0.9999, so scores may move in the third
+        decimal when it takes over."""
         if self._encoder is not None:
             return self._encoder
         if self._query_encoder is None:
-            from searchapp.encoding import load_query_encoder
+            from searchapp.encoding import numpy_query_encoder
 
-            self._query_encoder = load_query_encoder(
-                self.model_name, device=self.device, precision=self._precision()
-            )
+            found = numpy_query_encoder(self.model_name, device=self.device)
+            self._query_encoder = found if found is not None else self.load_encoder()
         return self._query_encoder
 
-    def load_encoder_in_background(self) -> threading.Thread:
-        """Load the PyTorch encoder in a daemon thread, for a process that stays (a REPL):
-        queries embed with NumPy until it is ready, then with it. The settings it needs are
-        read from the index here, in the caller's thread (SQLite's connection is that
-        thread's); a failure is logged at debug level and NumPy goes on answering."""
-        name, device, precision = self.model_name, self.device, self._precision()
+    def load_encoder_in_background(self) -> threading.Thread | None:
+        """Load the PyTorch encoder in a thread, for a process that stays (a REPL): queries
+        embed with NumPy until it is ready, then with it; ``None`` when it is loaded already.
+        Join the thread before the process exits (torch cut off mid-import can abort it). A
+        failure is logged at debug level and NumPy goes on answering."""
+        if self._encoder is not None:
+            return None
+        name, precision = self.model_name, self._precision()  # read here, in this thread
 
         def load() -> None:
-            from searchapp.encoding import load_encoder
-
             try:
-                encoder = load_encoder(name, device=device, precision=precision)
+                self._load_encoder(name, precision)
             except Exception as exc:  # noqa: BLE001 - NumPy answers; `search index` would say why
                 logger.debug("the PyTorch encoder did not load: %s", exc)
-                return
-            if self._encoder is None:
-                self._encoder = encoder
 
         thread = threading.Thread(target=load, name="search-load-encoder", daemon=True)
         thread.start()

@@ -1,11 +1,11 @@
 """Building and updating an index: files -> documents -> chunks -> token ids -> vectors -> store.
 
-Reading, decoding, chunking and tokenizing run in a producer thread that stays a bounded number of
-parts ahead of the encoder. The encoder takes a window of chunks, sorts it by length, embeds it in
-batches of a token budget, and the window is committed to SQLite in one transaction. A file's
-documents are marked complete (their sha256 set) only in the transaction that stores the file's
-last chunk, so a killed run leaves at worst incomplete files that the next run re-indexes (a JSONL
-file's records too, even when some of them were committed).
+Reading, decoding, chunking and tokenizing run in a producer thread that stays at most two
+windows of chunks ahead of the encoder. The encoder takes a window of chunks, sorts it by length,
+embeds it in batches of a token budget, and the window is committed to SQLite in one transaction.
+A file's documents are marked complete (their sha256 set) only in the transaction that stores the
+file's last chunk, so a killed run leaves at worst incomplete files that the next run re-indexes
+(a JSONL file's records too, even when some of them were committed).
 
 An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
 encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
@@ -44,12 +44,17 @@ logger = logging.getLogger(__name__)
 PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
 WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progress steps)
 BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
-# How far the producer may run ahead: in chunks, two windows, so the next window is ready when
-# the encoder finishes one (bounded by items alone, small files ran a few chunks ahead and the
-# encoder waited for each window to be read: 7% of `search index` on the Cranfield files), and
-# in items, which bounds the "unchanged" notes of a folder indexed before.
-AHEAD_CHUNKS = 2 * WINDOW_CHUNKS
+# How far the producer may run ahead: in chunks, two windows (``_ahead_chunks``), so the next
+# window is ready when the encoder finishes one (bounded by items alone, small files ran a few
+# chunks ahead and the encoder waited for each window to be read: 7% of `search index` on the
+# Cranfield files), and in items, which bounds the "unchanged" notes of a folder indexed before.
 QUEUE_ITEMS = 1024
+
+
+def _ahead_chunks() -> int:
+    """Chunks the producer may hold in the queue: two windows, and never less than one whole
+    part (a part takes its permits one by one: fewer would stall it half way, for ever)."""
+    return max(2 * WINDOW_CHUNKS, PART_CHUNKS)
 
 
 @dataclass
@@ -167,7 +172,7 @@ class Indexer:
         self.progress.on_start(sum(_bytes_to_read(p, known.get(str(p), [])) for p in files))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
-        self._ahead = threading.Semaphore(AHEAD_CHUNKS)  # a permit per chunk in the queue
+        self._ahead = threading.Semaphore(_ahead_chunks())  # a permit per chunk in the queue
         stop = threading.Event()
         producer = threading.Thread(
             target=self._produce, args=(files, known, parts, stop), daemon=True, name="indexer-read"
@@ -208,7 +213,7 @@ class Indexer:
                     return
                 for item in self._file_items(path, known.get(str(path), [])):
                     if isinstance(item, _Part):
-                        for _ in item.chunks:  # at most PART_CHUNKS, within AHEAD_CHUNKS
+                        for _ in item.chunks:  # at most PART_CHUNKS: within _ahead_chunks()
                             while not self._ahead.acquire(timeout=0.1):
                                 if stop.is_set():
                                     return

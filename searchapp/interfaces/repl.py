@@ -42,12 +42,13 @@ class Repl:
 
     def run(self) -> None:
         interactive = sys.stdin.isatty()
+        loader = None
         if interactive:
             self._enable_history()
             self.err.print(f"searching {escape(str(self.index.index_dir))} — :help for commands")
             # While the first query is typed: PyTorch answers the later ones faster than NumPy,
             # which answers until it is loaded. Piped input stays on NumPy: no wait to exit.
-            self.index.load_encoder_in_background()
+            loader = self.index.load_encoder_in_background()
         while True:
             try:
                 line = input("search> ") if interactive else sys.stdin.readline()
@@ -64,6 +65,9 @@ class Repl:
                 break
         if interactive:
             self._save_history()
+        if loader is not None and loader.is_alive():  # torch cut off mid-import can abort
+            self.err.print("[dim]finishing loading the model…[/]")
+            loader.join()
 
     def handle(self, line: str) -> bool:
         """Answer one line; False when the user asked to leave."""

@@ -151,7 +151,7 @@ def migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
         return
     import sqlite_utils
 
-    db = sqlite_utils.Database(conn, execute_plugins=False)
+    db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         _apply(db, path, number, migration)
 

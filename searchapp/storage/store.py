@@ -90,13 +90,14 @@ class Store:
         read through the connection alone, start ~40 ms sooner without it)."""
         import sqlite_utils
 
-        return sqlite_utils.Database(self._conn, execute_plugins=False)
+        return sqlite_utils.Database(self._conn, execute_plugins=False, recursive_triggers=False)
 
     def _configure_and_migrate(self, *, create: bool) -> None:
         try:
             self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils sets it
             self._conn.execute("PRAGMA schema_version").fetchone()
             migrate(self._conn, self.path, create=create)
             self.get_meta()  # a cheap read of a later page: catches most truncated files

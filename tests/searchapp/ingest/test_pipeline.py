@@ -176,3 +176,61 @@ def test_an_open_index_sees_what_another_writer_changed(tmp_path) -> None:
         np.sort(fresh.open_vectors().ids()), np.sort(fresh.store.chunk_ids())
     )
     assert [h.path for h in fresh.search("gamma rays", k=5, mode="dense")] == [str(docs / "c.txt")]
+
+
+class CountingEncoder(FakeEncoder):
+    """Records, at each window it embeds, how many chunks the producer had tokenized by then
+    and how many the encoder had been given (that window's included)."""
+
+    def __init__(self, fail_at: int | None = None) -> None:
+        super().__init__()
+        self.tokenized = 0
+        self.embedded = 0
+        self.seen: list[tuple[int, int]] = []
+        self.fail_at = fail_at
+        encode_ids = self.tokenizer.encode_ids
+
+        def counted(texts):
+            self.tokenized += len(texts)
+            return encode_ids(texts)
+
+        self.tokenizer.encode_ids = counted
+
+    def embed_many(self, ids, *, batch_size: int = 32):
+        self.embedded += len(ids)
+        self.seen.append((self.tokenized, self.embedded))
+        if self.fail_at is not None and len(self.seen) >= self.fail_at:
+            raise OSError("the disk went away")
+        return super().embed_many(ids, batch_size=batch_size)
+
+
+def one_chunk_files(folder: Path, n: int) -> Path:
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"f{i:03d}.txt").write_text(f"note number {i}", "utf-8")
+    return folder
+
+
+def test_the_producer_runs_at_most_two_windows_of_chunks_ahead(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 2)
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    encoder = CountingEncoder()
+    report = make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 60)])
+    assert report.chunks == 60 and len(encoder.seen) >= 15
+    ahead = [tokenized - embedded for tokenized, embedded in encoder.seen]
+    # Two windows in the queue, plus the part the producer holds while it waits for room.
+    assert max(ahead) <= 2 * 4 + 2
+    assert max(ahead) >= 4  # it does run ahead: the next window is read while one embeds
+
+
+def test_an_encoder_error_stops_a_producer_waiting_for_room(tmp_path, monkeypatch) -> None:
+    import threading
+    import time
+
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    encoder = CountingEncoder(fail_at=2)
+    started = time.perf_counter()
+    with pytest.raises(OSError, match="the disk went away"):
+        make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 200)])
+    assert time.perf_counter() - started < 10
+    assert not [t for t in threading.enumerate() if t.name == "indexer-read"]

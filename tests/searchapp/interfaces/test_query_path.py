@@ -112,3 +112,47 @@ def test_a_failed_background_load_leaves_numpy_answering(
     assert "the PyTorch encoder did not load: no room to load the model" in caplog.text
     assert isinstance(search_index.load_query_encoder(), NumpyEncoder)
     assert len(search_index.search("wing lift", k=3)) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_an_interactive_repl_quit_at_once_waits_for_its_background_load(
+    small_index, tmp_path
+) -> None:
+    """At a terminal the REPL starts loading PyTorch at once; quitting before it is loaded
+    waits for it (torch cut off mid-import can abort the process) and exits cleanly."""
+    import pty
+
+    _, index_dir = small_index
+    main_side, terminal = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XDG_DATA_HOME": str(tmp_path), "TERM": "dumb"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "repl", "--index-dir", str(index_dir)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env=env,
+        close_fds=True,
+    )
+    os.close(terminal)
+    output = b""
+    try:
+        while b"search> " not in output:
+            output += os.read(main_side, 4096)
+        os.write(main_side, b":quit\n")
+        code = process.wait(timeout=120)
+        while True:  # what it printed after the prompt
+            try:
+                chunk = os.read(main_side, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            output += chunk
+    finally:
+        process.kill()
+        os.close(main_side)
+    text = output.decode("utf-8", "replace")
+    assert code == 0, text
+    assert "finishing loading the model" in text, text  # quit while torch was loading
+    assert "Traceback" not in text and "terminate called" not in text, text

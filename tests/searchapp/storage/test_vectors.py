@@ -558,6 +558,11 @@ def test_search_index_records_and_converts_the_index_type(tmp_path: Path, cranfi
     assert reopened.open_vectors().mapped  # a reader maps the file; adding reads it in
     reopened.add([folder], index_type="flat")
     assert not reopened.open_vectors().mapped and reopened.open_vectors().kind == "flat"
+    reader = SearchIndex(index_dir, encoder=search_index.load_encoder())
+    assert reader.open_vectors().mapped
+    gone = sorted(folder.iterdir())[-1]  # not doc1, searched for below
+    assert reader.remove([gone]) == 1  # removing reads the mapped file into memory first
+    assert reader.open_vectors().ntotal == reader.stats()["chunks"] < stats["chunks"]
     assert reopened.search(cranfield.corpus["1"], k=1, mode="dense")[0].chunk_id == top.chunk_id
 
 
