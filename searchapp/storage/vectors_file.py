@@ -26,6 +26,7 @@ VECTORS_NAME = "vectors.faiss"
 VECTORS_GENERATION_KEY = "vectors_generation"  # meta: the store generation the file matches
 VECTORS_PARAMS_KEY = "vectors_params"  # meta: JSON of the VectorParams the file was built with
 INDEX_TYPE_KEY = "index_type"  # meta: what was asked for, one of INDEX_TYPES
+VECTORS_BYTES_KEY = "vectors_bytes"  # meta: the file's size when saved (see _as_saved)
 
 
 def _store_embeddings(
@@ -88,11 +89,27 @@ def save_vectors(
     """
     if generation is None:
         generation = store.generation()
-    vectors.save(Path(index_dir) / VECTORS_NAME)
+    path = Path(index_dir) / VECTORS_NAME
+    vectors.save(path)
     # Recorded only after the file is durable: a crash in between leaves it looking stale.
     store.set_meta(
-        {VECTORS_GENERATION_KEY: generation, VECTORS_PARAMS_KEY: vectors.params.to_json()}
+        {
+            VECTORS_GENERATION_KEY: generation,
+            VECTORS_PARAMS_KEY: vectors.params.to_json(),
+            VECTORS_BYTES_KEY: path.stat().st_size,
+        }
     )
+
+
+def _as_saved(store: Store, path: Path) -> bool:
+    """True when ``path`` has the size recorded when it was saved. Only such a file is memory-
+    mapped: FAISS's mapped reader checks less, and could read past the end of a file cut short
+    by less than one element; any other file is read into memory, where damage is caught."""
+    recorded = store.get_meta().get(VECTORS_BYTES_KEY)
+    try:
+        return recorded is not None and int(recorded) == path.stat().st_size
+    except (OSError, ValueError):
+        return False
 
 
 def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
@@ -139,11 +156,11 @@ def open_vectors(
     """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
 
     A reader (no ``writer``) gets the file read-only through a memory map: it opens in
-    milliseconds whatever its size. A writer gets it in memory, to change and save.
+    milliseconds whatever its size (``_as_saved``). A writer gets it in memory, to change and
+    save.
     """
-    vectors = open_derived(
-        vectors_file(dim, mapped=writer is None), store, index_dir, writer=writer
-    )
+    mapped = writer is None and _as_saved(store, Path(index_dir) / VECTORS_NAME)
+    vectors = open_derived(vectors_file(dim, mapped=mapped), store, index_dir, writer=writer)
     assert vectors is not None  # built unsaved when it cannot be saved
     return vectors
 

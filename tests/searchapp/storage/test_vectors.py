@@ -202,6 +202,20 @@ def test_open_vectors_rebuilds_a_corrupt_file(
     assert VectorIndex.load(path, DIM) is not None  # the repaired file was saved
 
 
+def test_a_file_cut_short_is_read_not_mapped_and_rebuilt(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    open_vectors(store, tmp_path, DIM)
+    assert open_vectors(store, tmp_path, DIM).mapped  # as saved: mapped
+    path = tmp_path / VECTORS_NAME
+    path.write_bytes(path.read_bytes()[:-2])  # less than one element short
+    with caplog.at_level(logging.WARNING):
+        vectors = open_vectors(store, tmp_path, DIM)
+    assert any(str(path) in m and "damaged" in m for m in rebuilt_warnings(caplog))
+    np.testing.assert_array_equal(np.sort(vectors.ids()), store.chunk_ids())
+    assert open_vectors(store, tmp_path, DIM).mapped  # the rebuilt file, saved and recorded
+
+
 def test_open_vectors_rebuilds_when_the_store_moved_on(
     store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
