@@ -91,11 +91,3 @@ def numpy_query_encoder(name_or_path: str, *, device: str) -> Encoder | None:
     except UnsupportedWeightsError as exc:
         logger.debug("queries embed with PyTorch: %s", exc)
         return None
-
-
-def load_query_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:
-    """The encoder for queries: ``numpy_query_encoder``'s, else ``load_encoder``'s."""
-    found = numpy_query_encoder(name_or_path, device=device)
-    if found is not None:
-        return found
-    return load_encoder(name_or_path, device=device, precision=precision)

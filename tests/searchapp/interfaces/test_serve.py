@@ -263,7 +263,11 @@ def test_load_8_clients_x_50_queries_equal_the_cli(
                     body = json.loads(response.read())
                     latencies.append(time.perf_counter() - started)
                     if response.status != 200 or body != expected[(text, mode, k)]:
-                        problems.append(f"{response.status} for {text[:40]!r} {mode} {k}")
+                        want = [(h["chunk_id"], h["score"]) for h in expected[(text, mode, k)]]
+                        got = [(h["chunk_id"], h["score"]) for h in body]
+                        problems.append(
+                            f"{response.status} for {text[:40]!r} {mode} {k}: {got} != {want}"
+                        )
             finally:
                 connection.close()
             return problems
