@@ -226,6 +226,16 @@ def test_concurrent_requests_are_serialized_safely(served) -> None:
 # -- with the real model ----------------------------------------------------------------------
 
 
+def same_hits(got: list[dict], want: list[dict]) -> bool:
+    """Equal hits; scores to float32 rounding: a lexical hit's cosine is a BLAS dot product
+    whose last bit can vary with the arrays' alignment from one call to the next."""
+    return len(got) == len(want) and all(
+        {k: v for k, v in a.items() if k != "score"} == {k: v for k, v in b.items() if k != "score"}
+        and abs(a["score"] - b["score"]) <= 1e-6
+        for a, b in zip(got, want)
+    )
+
+
 @pytest.mark.slow
 def test_load_8_clients_x_50_queries_equal_the_cli(
     cranfield_folder_index, cranfield, loaded_model, capsys
@@ -262,7 +272,7 @@ def test_load_8_clients_x_50_queries_equal_the_cli(
                     response = connection.getresponse()
                     body = json.loads(response.read())
                     latencies.append(time.perf_counter() - started)
-                    if response.status != 200 or body != expected[(text, mode, k)]:
+                    if response.status != 200 or not same_hits(body, expected[(text, mode, k)]):
                         want = [(h["chunk_id"], h["score"]) for h in expected[(text, mode, k)]]
                         got = [(h["chunk_id"], h["score"]) for h in body]
                         problems.append(
