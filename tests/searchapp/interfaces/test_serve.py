@@ -227,11 +227,12 @@ def test_concurrent_requests_are_serialized_safely(served) -> None:
 
 
 def same_hits(got: list[dict], want: list[dict]) -> bool:
-    """Equal hits; scores to float32 rounding: a lexical hit's cosine is a BLAS dot product
-    whose last bit can vary with the arrays' alignment from one call to the next."""
+    """Equal hits; scores within one unit of the JSON's sixth decimal: a lexical hit's cosine
+    is a BLAS dot product whose last bit can vary from one call to the next (seen: 0.176752
+    served, 0.176751 from the CLI)."""
     return len(got) == len(want) and all(
         {k: v for k, v in a.items() if k != "score"} == {k: v for k, v in b.items() if k != "score"}
-        and abs(a["score"] - b["score"]) <= 1e-6
+        and abs(a["score"] - b["score"]) < 1.5e-6
         for a, b in zip(got, want)
     )
 
