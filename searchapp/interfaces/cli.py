@@ -28,7 +28,6 @@ from searchapp.interfaces.cli_app import (
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
-    command = typer.main.get_command(app)
     args = sys.argv[1:] if argv is None else argv
     if argv is None and hasattr(signal, "SIGPIPE"):
         # `search query ... | head -1`: end quietly when the reader has gone, as grep does
@@ -41,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     state["interrupt_said"] = False
     debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
-    try:
+    try:  # building the command is inside: Ctrl-C in the first 0.1 s is "interrupted" too
+        command = typer.main.get_command(app)
         code = command.main(args=args, prog_name="search", standalone_mode=False)
     except typer.Exit as exc:
         code = exc.exit_code
