@@ -45,6 +45,85 @@ class Embeddings(nn.Module):
         return self.dropout(self.norm(x))
 
 
+# bf16 on the CPU, where the CPU computes bf16 natively (as the encoder's bf16 precision requires
+# anyway): every dense layer is one oneDNN matmul on a weight packed once into oneDNN's blocked
+# layout, the feed-forward's activation applied to its fp32 accumulator
+# (``mkldnn._linear_pointwise``, the kernel torch.compile's CPU backend emits with frozen
+# weights); and attention over long sequences runs one sequence at a time, without padding. Each
+# made bf16 encoding faster on an AMD EPYC (Zen 4) with vectors as close to fp32
+# (benchmarks/RESULTS.md, "Encoder"). Inference only: with autograd on, the plain path runs.
+FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
+PACKED_ROWS = 4096  # the rows a packed weight is laid out for: a full batch (minilm.batching)
+# From this padded length on, attention one sequence at a time beats the batched kernel: its
+# scores stay in cache and no padding is computed (crossover measured near 96 on Zen 4).
+PER_SEQUENCE_MIN_LENGTH = 96
+
+
+@functools.cache
+def fuse_bf16_cpu() -> bool:
+    return (
+        torch.backends.mkldnn.is_available()
+        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+        and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+        and cpu_has_native_bf16()
+    )
+
+
+def bf16_cpu_path(x: torch.Tensor) -> bool:
+    """Whether ``x`` takes the bf16 CPU kernels above."""
+    return (
+        x.dtype == torch.bfloat16
+        and x.device.type == "cpu"
+        and not torch.is_grad_enabled()
+        and fuse_bf16_cpu()
+    )
+
+
+class Dense(nn.Linear):
+    """``nn.Linear`` with an optional activation (``"gelu"``, ``"gelu_new"``, ``"relu"``).
+
+    On the bf16 CPU path it is one oneDNN matmul on a packed copy of the weight, made on first
+    use and again whenever the weight changes (moved, cast, loaded into); the state dict holds
+    only the plain weight.
+    """
+
+    def __init__(self, in_features: int, out_features: int, activation: str | None = None) -> None:
+        super().__init__(in_features, out_features)
+        self.activation = activation
+        self._packed: torch.Tensor | None = None
+        self._packed_from: tuple[int, torch.dtype, int] | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bf16_cpu_path(x):
+            name, algorithm = FUSED_ACTIVATIONS.get(self.activation or "", ("none", ""))
+            return torch.ops.mkldnn._linear_pointwise(
+                x, self.packed_weight(), self.bias, name, [], algorithm
+            )
+        h = F.linear(x, self.weight, self.bias)
+        if self.activation == "gelu":
+            return F.gelu(h)  # exact (erf) GELU, as BERT's "gelu"
+        if self.activation == "gelu_new":
+            return F.gelu(h, approximate="tanh")
+        if self.activation == "relu":
+            return F.relu(h)
+        return h
+
+    def packed_weight(self) -> torch.Tensor:
+        weight = self.weight
+        # An inference tensor (a model built or copied under inference_mode) has no version
+        # counter: there, only a new tensor or dtype is noticed, not a change in place.
+        version = 0 if weight.is_inference() else weight._version
+        source = (weight.data_ptr(), weight.dtype, version)
+        if self._packed is None or self._packed_from != source:
+            self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACKED_ROWS)
+            self._packed_from = source
+        return self._packed
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()  # a packed oneDNN tensor cannot be copied or pickled
+        return {**state, "_packed": None, "_packed_from": None}
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with one fused query/key/value projection."""
 
@@ -53,38 +132,41 @@ class SelfAttention(nn.Module):
         self.num_heads = config.num_attention_heads
         self.head_dim = config.head_dim
         # One (3H, H) matmul instead of three (H, H) ones; rows are [query; key; value].
-        self.qkv = nn.Linear(config.hidden_size, 3 * config.hidden_size)
-        self.out = nn.Linear(config.hidden_size, config.hidden_size)
+        self.qkv = Dense(config.hidden_size, 3 * config.hidden_size)
+        self.out = Dense(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
+    ) -> torch.Tensor:
+        """``lengths`` (each sequence's real token count) switches to one sequence at a time."""
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hd)
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
-        )  # (B, nh, T, hd)
-        y = y.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
+        if lengths is not None:
+            y = self._per_sequence(qkv, lengths)
+        else:
+            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hd)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
+            )  # (B, nh, T, hd)
+            y = y.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
         return self.dropout(self.out(y))
 
-
-# bf16 on the CPU: the expanding dense layer and its activation as one oneDNN matmul with the
-# activation applied to the fp32 accumulator (``mkldnn._linear_pointwise``, the kernel
-# torch.compile's CPU backend emits for the pair). Unfused, the (tokens, 1536) bf16 output is
-# written, read back and written again: the fused pair made bf16 encoding 6% faster on an AMD EPYC
-# (Zen 4), with vectors as close to fp32 (benchmarks/RESULTS.md, "Encoder").
-# Only where the CPU computes bf16 natively, as the encoder's bf16 precision requires anyway.
-FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
-
-
-@functools.cache
-def fuse_bf16_cpu() -> bool:
-    return (
-        torch.backends.mkldnn.is_available()
-        and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-        and cpu_has_native_bf16()
-    )
+    def _per_sequence(self, qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """Attention for each sequence over its own tokens only; padded positions come out 0
+        (nothing reads them: real tokens never attend to padding, pooling skips it)."""
+        batch, seq_len, _, heads, head_dim = qkv.shape
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).contiguous().unbind(0)  # 3 x (B, nh, T, hd)
+        y = qkv.new_zeros(batch, seq_len, heads, head_dim)
+        unused = qkv.new_empty(1, 1, 1)  # baddbmm's input, ignored with beta=0
+        for row, n in enumerate(lengths):
+            q_row, k_row, v_row = q[row, :, :n], k[row, :, :n], v[row, :, :n]  # (nh, n, hd)
+            scores = torch.baddbmm(
+                unused, q_row, k_row.transpose(1, 2), beta=0.0, alpha=head_dim**-0.5
+            )  # (nh, n, n)
+            y[row, :n] = torch.bmm(torch.softmax(scores, dim=-1), v_row).transpose(0, 1)
+        return y.view(batch, seq_len, heads * head_dim)
 
 
 class FeedForward(nn.Module):
@@ -92,31 +174,14 @@ class FeedForward(nn.Module):
 
     def __init__(self, config: MiniLMConfig) -> None:
         super().__init__()
-        self.intermediate = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.output = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.intermediate = Dense(
+            config.hidden_size, config.intermediate_size, activation=config.hidden_act
+        )
+        self.output = Dense(config.intermediate_size, config.hidden_size)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
-        self.act = config.hidden_act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dtype == torch.bfloat16 and x.device.type == "cpu" and fuse_bf16_cpu():
-            name, algorithm = FUSED_ACTIVATIONS[self.act]
-            h = torch.ops.mkldnn._linear_pointwise(
-                x,
-                self.intermediate.weight,
-                self.intermediate.bias,
-                name,
-                [],
-                algorithm,
-            )
-            return self.dropout(self.output(h))
-        h = self.intermediate(x)
-        if self.act == "gelu":
-            h = F.gelu(h)  # exact (erf) GELU, as BERT's "gelu"
-        elif self.act == "gelu_new":
-            h = F.gelu(h, approximate="tanh")
-        else:
-            h = F.relu(h)
-        return self.dropout(self.output(h))
+        return self.dropout(self.output(self.intermediate(x)))
 
 
 class TransformerLayer(nn.Module):
@@ -129,8 +194,10 @@ class TransformerLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        x = self.attention_norm(x + self.attention(x, attn_mask))
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
+    ) -> torch.Tensor:
+        x = self.attention_norm(x + self.attention(x, attn_mask, lengths))
         return self.output_norm(x + self.feed_forward(x))
 
 
@@ -158,8 +225,11 @@ class MiniLMModel(nn.Module):
         attn_mask = None
         if not bool(attention_mask.all()):
             attn_mask = attention_mask.bool()[:, None, None, :]
+        lengths = None
+        if input_ids.shape[1] >= PER_SEQUENCE_MIN_LENGTH and bf16_cpu_path(x):
+            lengths = attention_mask.sum(dim=1).tolist()
         for layer in self.layers:
-            x = layer(x, attn_mask)
+            x = layer(x, attn_mask, lengths)
         return x
 
 

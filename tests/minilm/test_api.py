@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -148,8 +149,14 @@ def test_tokenizer_pads_and_counts() -> None:
 def test_bf16_on_cpu_is_close_to_fp32(
     l6_encoder: SentenceEncoder, stsb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    texts = stsb.sentences[:50]
+    # Short sentences (batched attention) and Cranfield abstracts of 100+ tokens (attention one
+    # sequence at a time: minilm.model.PER_SEQUENCE_MIN_LENGTH).
+    corpus = REPO_ROOT / "data" / "cranfield" / "corpus.jsonl"
+    with corpus.open(encoding="utf-8") as lines:
+        abstracts = [json.loads(line)["text"] for _, line in zip(range(40), lines, strict=False)]
+    texts = stsb.sentences[:50] + abstracts
     bf16 = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="bf16")
+    assert max(len(ids) for ids in bf16.tokenizer.encode_ids(abstracts)) >= 128
     assert bf16.precision == "bf16"
     assert next(bf16.model.parameters()).dtype == torch.bfloat16
     low = bf16.encode(texts)  # with the fused feed-forward where oneDNN has it

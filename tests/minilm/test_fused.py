@@ -1,13 +1,18 @@
-"""The fused bf16 CPU feed-forward (oneDNN matmul with the activation applied to its fp32
-accumulator) against the plain one: same model, same inputs, the switch flipped."""
+"""The bf16 CPU kernels (oneDNN matmuls on packed weights, the activation applied to the fp32
+accumulator; attention one sequence at a time without padding) against the plain path: same
+model, same inputs, the switch flipped."""
 
 from __future__ import annotations
+
+import copy
+import pickle
 
 import pytest
 import torch
 
 import minilm.model
 from minilm import MiniLMConfig, SentenceTransformer
+from minilm.model import Dense, SelfAttention
 from minilm.weights import map_hf_state_dict
 from tests.minilm.helpers import TINY, batch_with_padding, random_bert
 
@@ -17,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def calls_to_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count calls of the fused kernel (the spy forwards to it)."""
+    """Count calls of the oneDNN kernel (the spy forwards to it)."""
     calls: list[int] = []
     kernel = torch.ops.mkldnn._linear_pointwise
 
@@ -29,14 +34,18 @@ def calls_to_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-@pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
-def test_fused_feed_forward_matches_the_plain_one(monkeypatch, act: str) -> None:
-    bert = random_bert(hidden_act=act, **TINY)
-    config = MiniLMConfig.from_dict(
-        bert.config.to_dict(), max_length=TINY["max_position_embeddings"]
-    )
+def tiny_model(act: str = "gelu", **overrides: int) -> SentenceTransformer:
+    bert = random_bert(hidden_act=act, **{**TINY, **overrides})
+    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=64)
     whole = SentenceTransformer(config)
     whole.load_state_dict(map_hf_state_dict(bert.state_dict(), whole))
+    return whole
+
+
+@pytest.mark.parametrize("act", ["gelu", "gelu_new", "relu"])
+def test_bf16_cpu_layers_match_the_plain_ones(monkeypatch, act: str) -> None:
+    whole = tiny_model(act)
+    config = whole.config
     model = whole.encoder.eval()  # token states: (B, T, H)
     input_ids, attention_mask = batch_with_padding(TINY["vocab_size"])
     with torch.no_grad():
@@ -44,10 +53,10 @@ def test_fused_feed_forward_matches_the_plain_one(monkeypatch, act: str) -> None
         low = model.to(torch.bfloat16)
         calls = calls_to_fused_kernel(monkeypatch)
         fused = low(input_ids, attention_mask).float()
-        assert len(calls) == config.num_hidden_layers  # one per layer's feed-forward
+        assert len(calls) == 4 * config.num_hidden_layers  # every dense layer of every layer
         monkeypatch.setattr(minilm.model, "fuse_bf16_cpu", lambda: False)
         plain = low(input_ids, attention_mask).float()
-    assert len(calls) == config.num_hidden_layers  # the switch turned it off
+    assert len(calls) == 4 * config.num_hidden_layers  # the switch turned it off
     real = attention_mask.bool()
     fused_error = (fused - reference)[real].abs().max().item()
     plain_error = (plain - reference)[real].abs().max().item()
@@ -55,3 +64,90 @@ def test_fused_feed_forward_matches_the_plain_one(monkeypatch, act: str) -> None
     assert fused_error < 0.1 and plain_error < 0.1
     assert (fused - plain)[real].abs().max().item() < 0.1
     assert fused_error <= plain_error * 1.5
+
+
+def test_with_autograd_on_the_plain_path_runs(monkeypatch) -> None:
+    model = tiny_model().to(torch.bfloat16)
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"])
+    calls = calls_to_fused_kernel(monkeypatch)
+    model(input_ids, attention_mask)  # grad enabled: oneDNN's kernel has no backward
+    assert calls == []
+    with torch.inference_mode():
+        model(input_ids, attention_mask)
+    assert calls
+
+
+def test_dense_repacks_when_its_weight_changes() -> None:
+    dense = Dense(16, 24).to(torch.bfloat16)
+    x = torch.randn(5, 16).to(torch.bfloat16)
+    with torch.no_grad():
+        first = dense(x)
+        assert torch.allclose(
+            first.float(),
+            torch.nn.functional.linear(x, dense.weight, dense.bias).float(),
+            atol=0.05,
+        )
+        dense.weight.mul_(2)  # in place: the packed copy is stale
+        doubled = dense(x)
+        expected = torch.nn.functional.linear(x, dense.weight, dense.bias)
+        assert torch.allclose(doubled.float(), expected.float(), atol=0.05)
+        assert not torch.allclose(doubled, first)
+        dense.load_state_dict({"weight": -dense.weight.float(), "bias": dense.bias.float()})
+        expected = torch.nn.functional.linear(x, dense.weight, dense.bias)
+        assert torch.allclose(dense(x).float(), expected.float(), atol=0.05)
+
+
+def test_a_model_that_ran_on_packed_weights_copies_and_pickles() -> None:
+    model = tiny_model().to(torch.bfloat16)
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"])
+    with torch.inference_mode():
+        before = model(input_ids, attention_mask)
+        copied = copy.deepcopy(model)
+        unpickled = pickle.loads(pickle.dumps(model))
+        assert torch.equal(copied(input_ids, attention_mask), before)
+        assert torch.equal(unpickled(input_ids, attention_mask), before)
+
+
+def test_attention_one_sequence_at_a_time_matches_the_batched_kernel() -> None:
+    torch.manual_seed(0)
+    config = MiniLMConfig(
+        vocab_size=99, hidden_size=64, num_hidden_layers=1, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=160, max_length=160,
+    )  # fmt: skip
+    attention = SelfAttention(config).to(torch.bfloat16).eval()
+    lengths = [130, 97, 2, 120]
+    x = torch.randn(len(lengths), max(lengths), config.hidden_size).to(torch.bfloat16)
+    real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    with torch.inference_mode():
+        batched = attention(x, real[:, None, None, :]).float()
+        single = attention(x, real[:, None, None, :], lengths).float()
+        exact = attention.double()(x.double(), real[:, None, None, :]).float()
+    batched_error = (batched - exact)[real].abs().max().item()
+    single_error = (single - exact)[real].abs().max().item()
+    assert single_error < 0.05
+    assert single_error <= 2 * batched_error  # no worse than the batched bf16 kernel
+    # Padded positions: no attention computed, only the output projection's bias.
+    assert torch.equal(single[~real], attention.out.bias.float().expand_as(single[~real]))
+
+
+def test_long_bf16_batches_take_the_one_sequence_path(monkeypatch) -> None:
+    model = tiny_model(max_position_embeddings=160)
+    lengths = (150, 100, 7)
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"], lengths)
+    seen: list[list[int]] = []
+    original = SelfAttention._per_sequence
+
+    def spy(self, qkv, given):
+        seen.append(list(given))
+        return original(self, qkv, given)
+
+    monkeypatch.setattr(SelfAttention, "_per_sequence", spy)
+    with torch.inference_mode():
+        reference = model(input_ids, attention_mask)
+        assert seen == []  # fp32: the batched kernel
+        low = model.to(torch.bfloat16)(input_ids, attention_mask)
+        assert seen == [list(lengths)] * model.config.num_hidden_layers
+        model(input_ids[:, :90], attention_mask[:, :90])  # shorter than the switch: batched
+        assert len(seen) == model.config.num_hidden_layers
+    cosines = (low.float() * reference).sum(dim=1)
+    assert cosines.min().item() > 0.999, cosines
