@@ -47,11 +47,12 @@ class Embeddings(nn.Module):
 
 # bf16 on the CPU, where the CPU computes bf16 natively (as the encoder's bf16 precision requires
 # anyway): every dense layer is one oneDNN matmul on a weight packed once into oneDNN's blocked
-# layout, the feed-forward's activation applied to its fp32 accumulator
-# (``mkldnn._linear_pointwise``, the kernel torch.compile's CPU backend emits with frozen
-# weights); and attention over long sequences runs one sequence at a time, without padding. Each
-# made bf16 encoding faster on an AMD EPYC (Zen 4) with vectors as close to fp32
-# (benchmarks/RESULTS.md, "Encoder"). Inference only: with autograd on, the plain path runs.
+# layout, with the feed-forward's activation or the residual addition applied to its fp32
+# accumulator (``mkldnn._linear_pointwise``, the kernels torch.compile's CPU backend emits with
+# frozen weights); and attention over long sequences runs one sequence at a time, without
+# padding. On an AMD EPYC (Zen 4) each made bf16 encoding faster with vectors as close to fp32
+# or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with autograd on, the plain
+# path runs.
 FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
 PACKED_ROWS = 4096  # the rows a packed weight is laid out for: a full batch (minilm.batching)
 # From this padded length on, attention one sequence at a time beats the batched kernel: its
@@ -65,6 +66,7 @@ def fuse_bf16_cpu() -> bool:
         torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
         and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
+        and "binary" in torch.ops.mkldnn._linear_pointwise.overloads()
         and cpu_has_native_bf16()
     )
 
@@ -80,11 +82,13 @@ def bf16_cpu_path(x: torch.Tensor) -> bool:
 
 
 class Dense(nn.Linear):
-    """``nn.Linear`` with an optional activation (``"gelu"``, ``"gelu_new"``, ``"relu"``).
+    """``nn.Linear`` with an optional activation (``"gelu"``, ``"gelu_new"``, ``"relu"``), or
+    with a residual added to its output.
 
     On the bf16 CPU path it is one oneDNN matmul on a packed copy of the weight, made on first
     use and again whenever the weight changes (moved, cast, loaded into); the state dict holds
-    only the plain weight.
+    only the plain weight. The activation or the residual is applied to the fp32 accumulator,
+    so the output is rounded to bf16 once.
     """
 
     def __init__(self, in_features: int, out_features: int, activation: str | None = None) -> None:
@@ -93,8 +97,14 @@ class Dense(nn.Linear):
         self._packed: torch.Tensor | None = None
         self._packed_from: tuple[int, torch.dtype, int] | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        if residual is not None and self.activation is not None:
+            raise ValueError("Dense adds a residual only without an activation")
         if bf16_cpu_path(x):
+            if residual is not None:
+                return torch.ops.mkldnn._linear_pointwise.binary(
+                    x, residual, self.packed_weight(), self.bias, "add"
+                )
             name, algorithm = FUSED_ACTIVATIONS.get(self.activation or "", ("none", ""))
             return torch.ops.mkldnn._linear_pointwise(
                 x, self.packed_weight(), self.bias, name, [], algorithm
@@ -106,7 +116,7 @@ class Dense(nn.Linear):
             return F.gelu(h, approximate="tanh")
         if self.activation == "relu":
             return F.relu(h)
-        return h
+        return h if residual is None else h + residual
 
     def packed_weight(self) -> torch.Tensor:
         weight = self.weight
@@ -140,7 +150,10 @@ class SelfAttention(nn.Module):
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
     ) -> torch.Tensor:
-        """``lengths`` (each sequence's real token count) switches to one sequence at a time."""
+        """``x`` plus the attention output (the residual sum, before the layer's norm).
+
+        ``lengths`` (each sequence's real token count) switches to one sequence at a time.
+        """
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
         if lengths is not None:
@@ -151,7 +164,9 @@ class SelfAttention(nn.Module):
                 q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
             )  # (B, nh, T, hd)
             y = y.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
-        return self.dropout(self.out(y))
+        if self.training:
+            return x + self.dropout(self.out(y))
+        return self.out(y, residual=x)
 
     def _per_sequence(self, qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """Attention for each sequence over its own tokens only; padded positions come out 0
@@ -170,7 +185,7 @@ class SelfAttention(nn.Module):
 
 
 class FeedForward(nn.Module):
-    """Position-wise feed-forward: expand, activate, project back."""
+    """Position-wise feed-forward: expand, activate, project back; returns ``x`` plus that."""
 
     def __init__(self, config: MiniLMConfig) -> None:
         super().__init__()
@@ -181,7 +196,9 @@ class FeedForward(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.output(self.intermediate(x)))
+        if self.training:
+            return x + self.dropout(self.output(self.intermediate(x)))
+        return self.output(self.intermediate(x), residual=x)
 
 
 class TransformerLayer(nn.Module):
@@ -197,8 +214,8 @@ class TransformerLayer(nn.Module):
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
     ) -> torch.Tensor:
-        x = self.attention_norm(x + self.attention(x, attn_mask, lengths))
-        return self.output_norm(x + self.feed_forward(x))
+        x = self.attention_norm(self.attention(x, attn_mask, lengths))
+        return self.output_norm(self.feed_forward(x))
 
 
 class MiniLMModel(nn.Module):

@@ -22,15 +22,23 @@ pytestmark = pytest.mark.skipif(
 
 
 def calls_to_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count calls of the oneDNN kernel (the spy forwards to it)."""
+    """Count calls of the oneDNN kernel, with an activation or a residual (the spy forwards)."""
     calls: list[int] = []
     kernel = torch.ops.mkldnn._linear_pointwise
 
-    def spy(*args):
-        calls.append(1)
-        return kernel(*args)
+    class Spy:
+        def __call__(self, *args):
+            calls.append(1)
+            return kernel(*args)
 
-    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", spy)
+        def binary(self, *args):
+            calls.append(1)
+            return kernel.binary(*args)
+
+        def overloads(self):
+            return kernel.overloads()
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", Spy())
     return calls
 
 
@@ -126,8 +134,10 @@ def test_attention_one_sequence_at_a_time_matches_the_batched_kernel() -> None:
     single_error = (single - exact)[real].abs().max().item()
     assert single_error < 0.05
     assert single_error <= 2 * batched_error  # no worse than the batched bf16 kernel
-    # Padded positions: no attention computed, only the output projection's bias.
-    assert torch.equal(single[~real], attention.out.bias.float().expand_as(single[~real]))
+    # Padded positions: no attention computed, only the output projection's bias (plus x).
+    with torch.inference_mode():
+        nothing = attention.to(torch.bfloat16).out(torch.zeros_like(x), residual=x).float()
+    assert torch.equal(single[~real], nothing[~real])
 
 
 def test_long_bf16_batches_take_the_one_sequence_path(monkeypatch) -> None:
@@ -151,3 +161,30 @@ def test_long_bf16_batches_take_the_one_sequence_path(monkeypatch) -> None:
         assert len(seen) == model.config.num_hidden_layers
     cosines = (low.float() * reference).sum(dim=1)
     assert cosines.min().item() > 0.999, cosines
+
+
+def test_dense_adds_the_residual_on_its_accumulator() -> None:
+    torch.manual_seed(0)
+    dense = Dense(384, 384).to(torch.bfloat16)
+    x, residual = (torch.randn(64, 384).to(torch.bfloat16) for _ in range(2))
+    exact = x.double() @ dense.weight.double().T + dense.bias.double() + residual.double()
+    with torch.inference_mode():
+        fused = dense(x, residual=residual)
+        plain = torch.nn.functional.linear(x, dense.weight, dense.bias) + residual
+    assert fused.dtype == torch.bfloat16
+    fused_error = (fused.double() - exact).abs().max().item()
+    plain_error = (plain.double() - exact).abs().max().item()
+    assert fused_error < plain_error  # rounded to bf16 once instead of twice
+    with pytest.raises(ValueError, match="without an activation"):
+        Dense(4, 4, activation="gelu")(torch.zeros(1, 4), residual=torch.zeros(1, 4))
+
+
+def test_training_keeps_dropout_on_the_residual_branch() -> None:
+    model = tiny_model().to(torch.bfloat16)
+    model.config = model.config  # dropout probabilities of the tiny BERT: 0.1
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"])
+    with torch.no_grad():
+        evaluated = model.eval()(input_ids, attention_mask)
+        torch.manual_seed(0)
+        trained = model.train()(input_ids, attention_mask)
+    assert not torch.allclose(evaluated, trained)  # dropout ran
