@@ -9,7 +9,8 @@ split and there is little overlap across paragraph breaks.
 
 Token counts come from ``count_tokens`` (word pieces without special tokens), called on batches of
 texts. A chunk's count is first estimated as the sum of its pieces' counts, then checked on the
-chunk's whole text; a chunk that does not fit after all gives up pieces until it does.
+chunk's whole text (a chunk of one piece needs no check); a chunk that does not fit after all
+gives up pieces until it does.
 
 Offsets are character offsets into the text given (for files: the normalised decoded text), and
 ``chunk.text == text[chunk.start_char:chunk.end_char]`` always holds.
@@ -274,10 +275,14 @@ def _pack(
         while len(candidates) < VERIFY_BATCH and (last is None or last[1] < total):
             last = _next_range(pieces, prefix, last, config, retry if not candidates else None)
             candidates.append(last)
-        texts = [text[pieces.starts[a] : pieces.ends[b - 1]] for a, b in candidates]
+        # A chunk of one piece is kept as it is (its count is the piece's): only longer ones
+        # are counted again on their whole text.
+        several = [(a, b) for a, b in candidates if b - a > 1]
+        texts = [text[pieces.starts[a] : pieces.ends[b - 1]] for a, b in several]
+        counts = dict(zip(several, _count(count_tokens, texts), strict=True))
         retry = None
-        for (first, end), count in zip(candidates, _count(count_tokens, texts)):
-            if count <= config.max_tokens or end - first == 1:
+        for first, end in candidates:
+            if end - first == 1 or counts[first, end] <= config.max_tokens:
                 accepted.append((first, end))
                 previous = (first, end)
                 continue

@@ -184,6 +184,20 @@ def test_a_five_megabyte_single_line_is_quick() -> None:
     assert len(counter.calls) < len(chunks)  # batched, not one call per chunk
 
 
+def test_a_chunk_of_one_piece_is_not_counted_twice() -> None:
+    text = "one short paragraph\n\nand a second one"
+    counter = RecordingCounter(count_words)
+    chunks = chunk_text(
+        text, count_tokens=counter, config=ChunkingConfig(max_tokens=8, overlap_tokens=2)
+    )
+    assert [c.text for c in chunks] == ["one short paragraph\n\nand a second one"]
+    assert counter.calls == [2, 1]  # the two paragraphs, then the chunk holding both
+    counter = RecordingCounter(count_words)
+    chunks = chunk_text("a paragraph that fits", count_tokens=counter, config=ChunkingConfig())
+    assert [c.text for c in chunks] == ["a paragraph that fits"]
+    assert counter.calls == [1]  # the paragraph only: the chunk is that one piece
+
+
 def test_line_index() -> None:
     text = "a\nbb\n\nccc"
     lines = LineIndex(text)
