@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from minilm.config import MiniLMConfig
-from minilm.devices import cpu_has_native_bf16
+from minilm.devices import cpu_has_amx, cpu_has_native_bf16
 
 
 class Embeddings(nn.Module):
@@ -56,7 +56,8 @@ class Embeddings(nn.Module):
 FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
 PACKED_ROWS = 4096  # the rows a packed weight is laid out for: a full batch (minilm.batching)
 # From this padded length on, attention one sequence at a time beats the batched kernel: its
-# scores stay in cache and no padding is computed (crossover measured near 96 on Zen 4).
+# scores stay in cache and no padding is computed (crossover measured near 96 on Zen 4). Not on
+# CPUs with AMX, where the batched flash kernel runs on AMX tiles and the choice is unmeasured.
 PER_SEQUENCE_MIN_LENGTH = 96
 
 
@@ -243,7 +244,7 @@ class MiniLMModel(nn.Module):
         if not bool(attention_mask.all()):
             attn_mask = attention_mask.bool()[:, None, None, :]
         lengths = None
-        if input_ids.shape[1] >= PER_SEQUENCE_MIN_LENGTH and bf16_cpu_path(x):
+        if input_ids.shape[1] >= PER_SEQUENCE_MIN_LENGTH and bf16_cpu_path(x) and not cpu_has_amx():
             lengths = attention_mask.sum(dim=1).tolist()
         for layer in self.layers:
             x = layer(x, attn_mask, lengths)

@@ -152,12 +152,16 @@ def test_long_bf16_batches_take_the_one_sequence_path(monkeypatch) -> None:
         return original(self, qkv, given)
 
     monkeypatch.setattr(SelfAttention, "_per_sequence", spy)
+    monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
     with torch.inference_mode():
         reference = model(input_ids, attention_mask)
         assert seen == []  # fp32: the batched kernel
         low = model.to(torch.bfloat16)(input_ids, attention_mask)
         assert seen == [list(lengths)] * model.config.num_hidden_layers
         model(input_ids[:, :90], attention_mask[:, :90])  # shorter than the switch: batched
+        assert len(seen) == model.config.num_hidden_layers
+        monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: True)
+        model(input_ids, attention_mask)  # AMX: the batched flash kernel on its tiles
         assert len(seen) == model.config.num_hidden_layers
     cosines = (low.float() * reference).sum(dim=1)
     assert cosines.min().item() > 0.999, cosines
