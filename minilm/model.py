@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minilm.batching import BATCH_TOKENS
 from minilm.config import MiniLMConfig
 from minilm.devices import cpu_has_amx, cpu_has_native_bf16
 
@@ -51,10 +52,9 @@ class Embeddings(nn.Module):
 # accumulator (``mkldnn._linear_pointwise``, the kernels torch.compile's CPU backend emits with
 # frozen weights); and attention over long sequences runs one sequence at a time, without
 # padding. On an AMD EPYC (Zen 4) each made bf16 encoding faster with vectors as close to fp32
-# or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with autograd on, the plain
-# path runs.
+# or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with autograd on, in training
+# or under autocast, the plain path runs.
 FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
-PACKED_ROWS = 4096  # the rows a packed weight is laid out for: a full batch (minilm.batching)
 # From this padded length on, attention one sequence at a time beats the batched kernel: its
 # scores stay in cache and no padding is computed (crossover measured near 96 on Zen 4). Not on
 # CPUs with AMX, where the batched flash kernel runs on AMX tiles and the choice is unmeasured.
@@ -63,6 +63,7 @@ PER_SEQUENCE_MIN_LENGTH = 96
 
 @functools.cache
 def fuse_bf16_cpu() -> bool:
+    """Whether this torch has the oneDNN kernels above and the CPU computes bf16 natively."""
     return (
         torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
@@ -78,30 +79,42 @@ def bf16_cpu_path(x: torch.Tensor) -> bool:
         x.dtype == torch.bfloat16
         and x.device.type == "cpu"
         and not torch.is_grad_enabled()
+        and not torch.is_autocast_enabled("cpu")
         and fuse_bf16_cpu()
     )
+
+
+def prefix_lengths(attn_mask: torch.Tensor | None, batch: int, seq_len: int) -> list[int] | None:
+    """Each row's token count when every row's real tokens come first (right padding, as the
+    tokenizer pads); None for any other mask."""
+    if attn_mask is None:
+        return [seq_len] * batch
+    mask = attn_mask.reshape(batch, seq_len)
+    counts = mask.sum(dim=1)
+    if not torch.equal(mask, torch.arange(seq_len, device=mask.device) < counts[:, None]):
+        return None
+    return counts.tolist()
 
 
 class Dense(nn.Linear):
     """``nn.Linear`` with an optional activation (``"gelu"``, ``"gelu_new"``, ``"relu"``), or
     with a residual added to its output.
 
-    On the bf16 CPU path it is one oneDNN matmul on a packed copy of the weight, made on first
-    use and again whenever the weight changes (moved, cast, loaded into); the state dict holds
-    only the plain weight. The activation or the residual is applied to the fp32 accumulator,
-    so the output is rounded to bf16 once.
+    On the bf16 CPU path it is one oneDNN matmul on a packed copy of the weight (``packed_weight``);
+    the state dict holds only the plain weight. The activation or the residual is applied to the
+    fp32 accumulator, so the output is rounded to bf16 once.
     """
 
     def __init__(self, in_features: int, out_features: int, activation: str | None = None) -> None:
         super().__init__(in_features, out_features)
         self.activation = activation
-        self._packed: torch.Tensor | None = None
-        self._packed_from: tuple[int, torch.dtype, int] | None = None
+        # (the weight packed, its version then, the packed copy)
+        self._packed: tuple[torch.Tensor, int, torch.Tensor] | None = None
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if residual is not None and self.activation is not None:
             raise ValueError("Dense adds a residual only without an activation")
-        if bf16_cpu_path(x):
+        if x.dtype == self.weight.dtype and bf16_cpu_path(x):
             if residual is not None:
                 return torch.ops.mkldnn._linear_pointwise.binary(
                     x, residual, self.packed_weight(), self.bias, "add"
@@ -120,19 +133,31 @@ class Dense(nn.Linear):
         return h if residual is None else h + residual
 
     def packed_weight(self) -> torch.Tensor:
+        """The weight in oneDNN's blocked layout for ``BATCH_TOKENS`` rows, packed on first use
+        and again after any change autograd tracks (a new or cast tensor, an in-place update;
+        not one through ``.data``). The weight seen is kept, so its memory cannot be reused by
+        another. An inference tensor (a model built under inference_mode) tracks no changes:
+        it is used unpacked."""
         weight = self.weight
-        # An inference tensor (a model built or copied under inference_mode) has no version
-        # counter: there, only a new tensor or dtype is noticed, not a change in place.
-        version = 0 if weight.is_inference() else weight._version
-        source = (weight.data_ptr(), weight.dtype, version)
-        if self._packed is None or self._packed_from != source:
-            self._packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), PACKED_ROWS)
-            self._packed_from = source
-        return self._packed
+        if weight.is_inference():
+            return weight
+        cached = self._packed
+        if cached is None or not (
+            cached[0].data_ptr() == weight.data_ptr()
+            and cached[0].dtype == weight.dtype
+            and cached[1] == weight._version
+        ):
+            packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach(), BATCH_TOKENS)
+            self._packed = cached = (weight.detach(), weight._version, packed)
+        return cached[2]
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Dense:
+        self._packed = None  # moved or cast: the weight is replaced, free its packed copy
+        return super()._apply(fn, recurse)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()  # a packed oneDNN tensor cannot be copied or pickled
-        return {**state, "_packed": None, "_packed_from": None}
+        return {**state, "_packed": None}
 
 
 class SelfAttention(nn.Module):
@@ -148,15 +173,18 @@ class SelfAttention(nn.Module):
         self.dropout_p = config.attention_probs_dropout_prob
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
-    ) -> torch.Tensor:
-        """``x`` plus the attention output (the residual sum, before the layer's norm).
-
-        ``lengths`` (each sequence's real token count) switches to one sequence at a time.
-        """
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        """``x`` plus the attention output (the residual sum, before the layer's norm)."""
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
+        lengths = None
+        if (
+            seq_len >= PER_SEQUENCE_MIN_LENGTH
+            and not self.training
+            and bf16_cpu_path(x)
+            and not cpu_has_amx()
+        ):
+            lengths = prefix_lengths(attn_mask, batch, seq_len)
         if lengths is not None:
             y = self._per_sequence(qkv, lengths)
         else:
@@ -182,7 +210,7 @@ class SelfAttention(nn.Module):
                 unused, q_row, k_row.transpose(1, 2), beta=0.0, alpha=head_dim**-0.5
             )  # (nh, n, n)
             y[row, :n] = torch.bmm(torch.softmax(scores, dim=-1), v_row).transpose(0, 1)
-        return y.view(batch, seq_len, heads * head_dim)
+        return y.view(batch, seq_len, heads * head_dim)  # (B, T, H)
 
 
 class FeedForward(nn.Module):
@@ -212,10 +240,8 @@ class TransformerLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(
-        self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
-    ) -> torch.Tensor:
-        x = self.attention_norm(self.attention(x, attn_mask, lengths))
+    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
+        x = self.attention_norm(self.attention(x, attn_mask))
         return self.output_norm(self.feed_forward(x))
 
 
@@ -243,11 +269,8 @@ class MiniLMModel(nn.Module):
         attn_mask = None
         if not bool(attention_mask.all()):
             attn_mask = attention_mask.bool()[:, None, None, :]
-        lengths = None
-        if input_ids.shape[1] >= PER_SEQUENCE_MIN_LENGTH and bf16_cpu_path(x) and not cpu_has_amx():
-            lengths = attention_mask.sum(dim=1).tolist()
         for layer in self.layers:
-            x = layer(x, attn_mask, lengths)
+            x = layer(x, attn_mask)
         return x
 
 

@@ -156,17 +156,27 @@ def test_bf16_on_cpu_is_close_to_fp32(
         abstracts = [json.loads(line)["text"] for _, line in zip(range(40), lines, strict=False)]
     texts = stsb.sentences[:50] + abstracts
     bf16 = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", precision="bf16")
-    assert max(len(ids) for ids in bf16.tokenizer.encode_ids(abstracts)) >= 128
     assert bf16.precision == "bf16"
     assert next(bf16.model.parameters()).dtype == torch.bfloat16
-    low = bf16.encode(texts)  # with the fused feed-forward where oneDNN has it
+    import minilm.model
+
+    monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)  # where that path runs
+    one_sequence = minilm.model.SelfAttention._per_sequence
+    calls: list[int] = []
+    monkeypatch.setattr(
+        minilm.model.SelfAttention,
+        "_per_sequence",
+        lambda self, qkv, lengths: calls.append(len(lengths)) or one_sequence(self, qkv, lengths),
+    )
+    low = bf16.encode(texts)  # with oneDNN's fused kernels where torch has them
+    long = sum(len(ids) >= 96 for ids in bf16.tokenizer.encode_ids(texts))
+    assert long >= 20
+    assert not minilm.model.fuse_bf16_cpu() or sum(calls) >= 6 * long  # each in every layer
     full = l6_encoder.encode(texts)
     assert low.dtype == np.float32
     cosines = (low * full).sum(axis=1) / np.linalg.norm(low, axis=1)
     assert cosines.mean() >= 0.9999
     assert cosines.min() >= 0.9995
-    import minilm.model
-
     monkeypatch.setattr(minilm.model, "fuse_bf16_cpu", lambda: False)
     plain = bf16.encode(texts)
     plain_cosines = (plain * full).sum(axis=1) / np.linalg.norm(plain, axis=1)

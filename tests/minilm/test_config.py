@@ -161,6 +161,32 @@ def native_bf16(monkeypatch: pytest.MonkeyPatch):
     return pretend
 
 
+@pytest.mark.parametrize(
+    ("flags", "native", "amx"),
+    [
+        ({"avx2", "avx512f"}, False, False),
+        ({"avx512f", "avx512_bf16"}, True, False),
+        ({"avx512_bf16", "amx_tile", "amx_bf16"}, True, True),
+        (set(), False, False),
+    ],
+)
+def test_cpu_features_come_from_the_flags(monkeypatch, flags, native: bool, amx: bool) -> None:
+    monkeypatch.setattr(minilm.devices, "cpu_flags", lambda: frozenset(flags))
+    assert minilm.devices.cpu_has_native_bf16() is native
+    assert minilm.devices.cpu_has_amx() is amx
+
+
+def test_cpu_flags_read_this_machine() -> None:
+    minilm.devices.cpu_flags.cache_clear()
+    flags = minilm.devices.cpu_flags()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            expected = next((line for line in fh if line.startswith("flags")), "")
+    except OSError:
+        expected = ""
+    assert flags == frozenset(expected.split(":", 1)[1].split() if expected else ())
+
+
 @pytest.mark.parametrize("name", ["auto", "cpu", " CPU ", torch.device("cpu")])
 def test_resolve_device_cpu(name: str | torch.device) -> None:
     if name == "auto" and (torch.cuda.is_available() or torch.backends.mps.is_available()):

@@ -116,7 +116,22 @@ def test_a_model_that_ran_on_packed_weights_copies_and_pickles() -> None:
         assert torch.equal(unpickled(input_ids, attention_mask), before)
 
 
-def test_attention_one_sequence_at_a_time_matches_the_batched_kernel() -> None:
+def one_sequence_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Record the lengths each call of the one-sequence-at-a-time attention gets; the CPU is
+    taken to have no AMX (where that path is used)."""
+    seen: list[list[int]] = []
+    original = SelfAttention._per_sequence
+
+    def spy(self, qkv, lengths):
+        seen.append(list(lengths))
+        return original(self, qkv, lengths)
+
+    monkeypatch.setattr(SelfAttention, "_per_sequence", spy)
+    monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
+    return seen
+
+
+def test_attention_one_sequence_at_a_time_matches_the_batched_kernel(monkeypatch) -> None:
     torch.manual_seed(0)
     config = MiniLMConfig(
         vocab_size=99, hidden_size=64, num_hidden_layers=1, num_attention_heads=4,
@@ -126,45 +141,76 @@ def test_attention_one_sequence_at_a_time_matches_the_batched_kernel() -> None:
     lengths = [130, 97, 2, 120]
     x = torch.randn(len(lengths), max(lengths), config.hidden_size).to(torch.bfloat16)
     real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
+    mask = real[:, None, None, :]
+    seen = one_sequence_spy(monkeypatch)
     with torch.inference_mode():
-        batched = attention(x, real[:, None, None, :]).float()
-        single = attention(x, real[:, None, None, :], lengths).float()
-        exact = attention.double()(x.double(), real[:, None, None, :]).float()
-    batched_error = (batched - exact)[real].abs().max().item()
-    single_error = (single - exact)[real].abs().max().item()
-    assert single_error < 0.05
-    assert single_error <= 2 * batched_error  # no worse than the batched bf16 kernel
-    # Padded positions: no attention computed, only the output projection's bias (plus x).
-    with torch.inference_mode():
+        single = attention(x, mask).float()
+        assert seen == [lengths]
+        exact = attention.double()(x.double(), mask).float()
+        # Padded positions: no attention computed, only the output projection's bias (plus x).
         nothing = attention.to(torch.bfloat16).out(torch.zeros_like(x), residual=x).float()
+    assert (single - exact)[real].abs().max().item() < 0.05
     assert torch.equal(single[~real], nothing[~real])
+
+
+def test_a_mask_that_is_not_right_padding_takes_the_batched_kernel(monkeypatch) -> None:
+    model = tiny_model(max_position_embeddings=160).to(torch.bfloat16)
+    input_ids, right = batch_with_padding(TINY["vocab_size"], (150, 100, 7))
+    left = right.flip(1)  # real tokens last
+    seen = one_sequence_spy(monkeypatch)
+    with torch.inference_mode():
+        model(input_ids.flip(1), left)
+        assert seen == []
+        model(input_ids, right.float())  # a float mask of right padding: the fast path
+        assert seen == [[150, 100, 7]] * model.config.num_hidden_layers
 
 
 def test_long_bf16_batches_take_the_one_sequence_path(monkeypatch) -> None:
     model = tiny_model(max_position_embeddings=160)
-    lengths = (150, 100, 7)
-    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"], lengths)
-    seen: list[list[int]] = []
-    original = SelfAttention._per_sequence
-
-    def spy(self, qkv, given):
-        seen.append(list(given))
-        return original(self, qkv, given)
-
-    monkeypatch.setattr(SelfAttention, "_per_sequence", spy)
-    monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
+    lengths = [150, 100, 7]
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"], tuple(lengths))
+    seen = one_sequence_spy(monkeypatch)
+    layers = model.config.num_hidden_layers
     with torch.inference_mode():
         reference = model(input_ids, attention_mask)
         assert seen == []  # fp32: the batched kernel
         low = model.to(torch.bfloat16)(input_ids, attention_mask)
-        assert seen == [list(lengths)] * model.config.num_hidden_layers
+        assert seen == [lengths] * layers
         model(input_ids[:, :90], attention_mask[:, :90])  # shorter than the switch: batched
-        assert len(seen) == model.config.num_hidden_layers
+        assert len(seen) == layers
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: True)
         model(input_ids, attention_mask)  # AMX: the batched flash kernel on its tiles
-        assert len(seen) == model.config.num_hidden_layers
+        assert len(seen) == layers
+    with torch.no_grad():
+        monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
+        model.train()(input_ids, attention_mask)  # training: attention dropout, batched
+        assert len(seen) == layers
     cosines = (low.float() * reference).sum(dim=1)
     assert cosines.min().item() > 0.999, cosines
+
+
+def test_autocast_runs_an_fp32_model_on_the_plain_path() -> None:
+    model = tiny_model()
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"])
+    with torch.inference_mode():
+        reference = model(input_ids, attention_mask)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(input_ids, attention_mask)
+    assert ((low.float() * reference).sum(dim=1) > 0.999).all()
+
+
+def test_dense_repacks_after_a_cast_round_trip() -> None:
+    dense = Dense(16, 24).to(torch.bfloat16)
+    x = torch.randn(5, 16).to(torch.bfloat16)
+    with torch.no_grad():
+        dense(x)
+        assert dense._packed is not None
+        dense.float()
+        assert dense._packed is None  # the packed copy is freed with the weight it came from
+        dense.weight.neg_()
+        dense.bfloat16()
+        expected = torch.nn.functional.linear(x, dense.weight, dense.bias)
+        assert torch.allclose(dense(x).float(), expected.float(), atol=0.05)
 
 
 def test_dense_adds_the_residual_on_its_accumulator() -> None:
@@ -185,10 +231,13 @@ def test_dense_adds_the_residual_on_its_accumulator() -> None:
 
 def test_training_keeps_dropout_on_the_residual_branch() -> None:
     model = tiny_model().to(torch.bfloat16)
-    model.config = model.config  # dropout probabilities of the tiny BERT: 0.1
-    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"])
+    layer = model.encoder.layers[0]
+    x = torch.randn(2, 9, TINY["hidden_size"]).to(torch.bfloat16)
+    for block in (layer.attention.dropout, layer.feed_forward.dropout):
+        block.p = 1.0  # drops every element of the branch: what is left is the residual
     with torch.no_grad():
-        evaluated = model.eval()(input_ids, attention_mask)
-        torch.manual_seed(0)
-        trained = model.train()(input_ids, attention_mask)
-    assert not torch.allclose(evaluated, trained)  # dropout ran
+        layer.train()
+        assert torch.equal(layer.feed_forward(x), x)
+        assert torch.equal(layer.attention(x, None), x)
+        layer.eval()
+        assert not torch.equal(layer.feed_forward(x), x)
