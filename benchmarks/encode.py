@@ -18,6 +18,10 @@ effective GFLOP/s (``forward_flops``: the FLOPs of the real tokens, padding excl
 as a fraction of the peak in its precision: the share of the time spent at matmul speed.
 ``--int8`` adds torch's dynamic int8 quantisation of the dense layers (not a ``--precision``:
 its vectors are too far from fp32; benchmarks/RESULTS.md, "Encoder").
+
+Our encoder sets glibc's malloc to keep freed memory for the next batch
+(``minilm/allocator.py``). That is process-wide: sentence-transformers, timed in the same
+process, runs with it too, faster than with its default, so the ratios are on the low side.
 """
 
 from __future__ import annotations

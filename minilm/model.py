@@ -50,14 +50,15 @@ class Embeddings(nn.Module):
 # anyway): every dense layer is one oneDNN matmul on a weight packed once into oneDNN's blocked
 # layout, with the feed-forward's activation or the residual addition applied to its fp32
 # accumulator (``mkldnn._linear_pointwise``, the kernels torch.compile's CPU backend emits with
-# frozen weights); and attention over long sequences runs one sequence at a time, without
-# padding. On an AMD EPYC (Zen 4) each made bf16 encoding faster with vectors as close to fp32
-# or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with autograd on, in training
-# or under autocast, the plain path runs.
+# frozen weights); and a batch of long sequences runs packed, its padding dropped, with
+# attention one sequence at a time. On an AMD EPYC (Zen 4) each made bf16 encoding faster with
+# vectors as close to fp32 or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with
+# autograd on, in training or under autocast, the plain path runs.
 FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
-# From this padded length on, attention one sequence at a time beats the batched kernel: its
-# scores stay in cache and no padding is computed (crossover measured near 96 on Zen 4). Not on
-# CPUs with AMX, where the batched flash kernel runs on AMX tiles and the choice is unmeasured.
+# From this padded length on, a batch runs packed (``MiniLMModel.forward``): attention one
+# sequence at a time beats the batched kernel, its scores stay in cache and no padding is
+# computed (crossover measured near 96 on Zen 4). Not on CPUs with AMX, where the batched flash
+# kernel runs on AMX tiles and the choice is unmeasured.
 PER_SEQUENCE_MIN_LENGTH = 96
 
 
@@ -173,44 +174,43 @@ class SelfAttention(nn.Module):
         self.dropout_p = config.attention_probs_dropout_prob
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        """``x`` plus the attention output (the residual sum, before the layer's norm)."""
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
+    ) -> torch.Tensor:
+        """``x`` plus the attention output (the residual sum, before the layer's norm).
+
+        ``x`` is (B, T, H) with ``attn_mask``, or with ``lengths`` (N, H): sequences of those
+        lengths back to back, no padding (``MiniLMModel.forward``, inference only).
+        """
+        if lengths is not None:
+            qkv = self.qkv(x).view(x.shape[0], 3, self.num_heads, self.head_dim)
+            return self.out(self._packed(qkv, lengths), residual=x)
         batch, seq_len, hidden = x.shape
         qkv = self.qkv(x).view(batch, seq_len, 3, self.num_heads, self.head_dim)
-        lengths = None
-        if (
-            seq_len >= PER_SEQUENCE_MIN_LENGTH
-            and not self.training
-            and bf16_cpu_path(x)
-            and not cpu_has_amx()
-        ):
-            lengths = prefix_lengths(attn_mask, batch, seq_len)
-        if lengths is not None:
-            y = self._per_sequence(qkv, lengths)
-        else:
-            q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hd)
-            y = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
-            )  # (B, nh, T, hd)
-            y = y.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # 3 x (B, nh, T, hd)
+        y = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout_p if self.training else 0.0
+        )  # (B, nh, T, hd)
+        y = y.transpose(1, 2).reshape(batch, seq_len, hidden)  # (B, T, H)
         if self.training:
             return x + self.dropout(self.out(y))
         return self.out(y, residual=x)
 
-    def _per_sequence(self, qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
-        """Attention for each sequence over its own tokens only; padded positions come out 0
-        (nothing reads them: real tokens never attend to padding, pooling skips it)."""
-        batch, seq_len, _, heads, head_dim = qkv.shape
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).contiguous().unbind(0)  # 3 x (B, nh, T, hd)
-        y = qkv.new_zeros(batch, seq_len, heads, head_dim)
+    def _packed(self, qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+        """Attention of each sequence over its own tokens; ``qkv`` is (N, 3, nh, hd), the
+        sequences back to back. Each one's (nh, n, n) scores stay in cache."""
+        tokens, _, heads, head_dim = qkv.shape
+        y = qkv.new_empty(tokens, heads, head_dim)
         unused = qkv.new_empty(1, 1, 1)  # baddbmm's input, ignored with beta=0
-        for row, n in enumerate(lengths):
-            q_row, k_row, v_row = q[row, :, :n], k[row, :, :n], v[row, :, :n]  # (nh, n, hd)
+        start = 0
+        for n in lengths:
+            q, k, v = qkv[start : start + n].permute(1, 2, 0, 3).unbind(0)  # 3 x (nh, n, hd)
             scores = torch.baddbmm(
-                unused, q_row, k_row.transpose(1, 2), beta=0.0, alpha=head_dim**-0.5
+                unused, q, k.transpose(1, 2), beta=0.0, alpha=head_dim**-0.5
             )  # (nh, n, n)
-            y[row, :n] = torch.bmm(torch.softmax(scores, dim=-1), v_row).transpose(0, 1)
-        return y.view(batch, seq_len, heads * head_dim)  # (B, T, H)
+            torch.bmm(torch.softmax(scores, dim=-1), v, out=y[start : start + n].transpose(0, 1))
+            start += n
+        return y.view(tokens, heads * head_dim)
 
 
 class FeedForward(nn.Module):
@@ -240,8 +240,10 @@ class TransformerLayer(nn.Module):
         self.feed_forward = FeedForward(config)
         self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
-    def forward(self, x: torch.Tensor, attn_mask: torch.Tensor | None) -> torch.Tensor:
-        x = self.attention_norm(self.attention(x, attn_mask))
+    def forward(
+        self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None
+    ) -> torch.Tensor:
+        x = self.attention_norm(self.attention(x, attn_mask, lengths))
         return self.output_norm(self.feed_forward(x))
 
 
@@ -263,6 +265,13 @@ class MiniLMModel(nn.Module):
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         x = self.embeddings(input_ids, token_type_ids)  # (B, T, H)
+        lengths = self._packable(x, attention_mask)
+        if lengths is not None:
+            real = attention_mask.bool()
+            packed = x[real]  # (N, H): every row's real tokens, back to back
+            for layer in self.layers:
+                packed = layer(packed, None, lengths)
+            return x.new_zeros(x.shape).index_put_((real,), packed)  # padding 0
         # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads
         # and queries. A batch without padding (one query) needs none: the mask would add 0.0
         # everywhere, and the unmasked kernel is faster (benchmarks/RESULTS.md, "Encoder").
@@ -272,6 +281,18 @@ class MiniLMModel(nn.Module):
         for layer in self.layers:
             x = layer(x, attn_mask)
         return x
+
+    def _packable(self, x: torch.Tensor, attention_mask: torch.Tensor) -> list[int] | None:
+        """Each row's token count when the batch runs packed, without its padding: long
+        right-padded bf16 batches on CPUs without AMX, in inference; None otherwise."""
+        if (
+            x.shape[1] < PER_SEQUENCE_MIN_LENGTH
+            or self.training
+            or not bf16_cpu_path(x)
+            or cpu_has_amx()
+        ):
+            return None
+        return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])
 
 
 def pool(token_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:

@@ -149,8 +149,8 @@ def test_tokenizer_pads_and_counts() -> None:
 def test_bf16_on_cpu_is_close_to_fp32(
     l6_encoder: SentenceEncoder, stsb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Short sentences (batched attention) and Cranfield abstracts of 100+ tokens (attention one
-    # sequence at a time: minilm.model.PER_SEQUENCE_MIN_LENGTH).
+    # Short sentences (batched attention) and Cranfield abstracts of 100+ tokens (batches run
+    # packed, attention one sequence at a time: minilm.model.PER_SEQUENCE_MIN_LENGTH).
     corpus = REPO_ROOT / "data" / "cranfield" / "corpus.jsonl"
     with corpus.open(encoding="utf-8") as lines:
         abstracts = [json.loads(line)["text"] for _, line in zip(range(40), lines, strict=False)]
@@ -161,11 +161,11 @@ def test_bf16_on_cpu_is_close_to_fp32(
     import minilm.model
 
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)  # where that path runs
-    one_sequence = minilm.model.SelfAttention._per_sequence
+    one_sequence = minilm.model.SelfAttention._packed
     calls: list[int] = []
     monkeypatch.setattr(
         minilm.model.SelfAttention,
-        "_per_sequence",
+        "_packed",
         lambda self, qkv, lengths: calls.append(len(lengths)) or one_sequence(self, qkv, lengths),
     )
     low = bf16.encode(texts)  # with oneDNN's fused kernels where torch has them

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 import minilm.devices
 from minilm import MiniLMConfig, MiniLMTokenizer, locate_model, resolve_device, resolve_precision
+from minilm.allocator import keep_freed_memory
 from minilm.checkpoint import config_for
 from minilm.config import check_max_length, default_max_length
 
@@ -185,6 +189,45 @@ def test_cpu_flags_read_this_machine() -> None:
     except OSError:
         expected = ""
     assert flags == frozenset(expected.split(":", 1)[1].split() if expected else ())
+
+
+# Encodes the same long texts three times and counts the page faults of the third round.
+FAULTS_SCRIPT = """
+import resource, sys
+import minilm.batching
+from minilm import SentenceEncoder
+if sys.argv[1] == "default":
+    minilm.batching.keep_freed_memory = lambda: False
+words = open(sys.argv[2], encoding="utf-8").read().split()
+texts = [" ".join(words[i * 50 : i * 50 + 60 + 3 * i]) for i in range(48)]  # 60-200 words
+encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", max_length=256)
+encoder.encode(texts)
+encoder.encode(texts)
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+encoder.encode(texts)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not keep_freed_memory(), reason="malloc is not glibc's here")
+def test_batches_reuse_freed_memory_instead_of_fresh_pages() -> None:
+    """With glibc's default thresholds every round of big batches faults in fresh pages
+    (tens of thousands); with ``keep_freed_memory`` (what ``encode`` sets) the memory is reused."""
+    stsb = Path(__file__).resolve().parents[2] / "data" / "stsb" / "stsb-en-test.csv"
+
+    def faults(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", FAULTS_SCRIPT, mode, str(stsb)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        return int(done.stdout.split()[-1])
+
+    default, kept = faults("default"), faults("keep")
+    assert kept * 10 < default, (kept, default)
 
 
 @pytest.mark.parametrize("name", ["auto", "cpu", " CPU ", torch.device("cpu")])

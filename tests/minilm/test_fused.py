@@ -1,5 +1,6 @@
 """The bf16 CPU kernels (oneDNN matmuls on packed weights, the activation applied to the fp32
-accumulator; attention one sequence at a time without padding) against the plain path: same
+accumulator; long batches packed without padding, attention one sequence at a time) against
+the plain path: same
 model, same inputs, the switch flipped."""
 
 from __future__ import annotations
@@ -116,22 +117,22 @@ def test_a_model_that_ran_on_packed_weights_copies_and_pickles() -> None:
         assert torch.equal(unpickled(input_ids, attention_mask), before)
 
 
-def one_sequence_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    """Record the lengths each call of the one-sequence-at-a-time attention gets; the CPU is
-    taken to have no AMX (where that path is used)."""
+def packed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """Record the lengths each call of the packed attention gets; the CPU is taken to have no
+    AMX (where the packed path is used)."""
     seen: list[list[int]] = []
-    original = SelfAttention._per_sequence
+    original = SelfAttention._packed
 
     def spy(self, qkv, lengths):
         seen.append(list(lengths))
         return original(self, qkv, lengths)
 
-    monkeypatch.setattr(SelfAttention, "_per_sequence", spy)
+    monkeypatch.setattr(SelfAttention, "_packed", spy)
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
     return seen
 
 
-def test_attention_one_sequence_at_a_time_matches_the_batched_kernel(monkeypatch) -> None:
+def test_packed_attention_matches_the_batched_kernel() -> None:
     torch.manual_seed(0)
     config = MiniLMConfig(
         vocab_size=99, hidden_size=64, num_hidden_layers=1, num_attention_heads=4,
@@ -141,23 +142,29 @@ def test_attention_one_sequence_at_a_time_matches_the_batched_kernel(monkeypatch
     lengths = [130, 97, 2, 120]
     x = torch.randn(len(lengths), max(lengths), config.hidden_size).to(torch.bfloat16)
     real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
-    mask = real[:, None, None, :]
-    seen = one_sequence_spy(monkeypatch)
     with torch.inference_mode():
-        single = attention(x, mask).float()
-        assert seen == [lengths]
-        exact = attention.double()(x.double(), mask).float()
-        # Padded positions: no attention computed, only the output projection's bias (plus x).
-        nothing = attention.to(torch.bfloat16).out(torch.zeros_like(x), residual=x).float()
-    assert (single - exact)[real].abs().max().item() < 0.05
-    assert torch.equal(single[~real], nothing[~real])
+        packed = attention(x[real], None, lengths).float()  # (N, H)
+        batched = attention(x, real[:, None, None, :]).float()[real]  # the flash kernel
+        exact = attention.double()(x.double(), real[:, None, None, :]).float()[real]
+    assert packed.shape == (sum(lengths), config.hidden_size)
+    assert (packed - exact).abs().max().item() < 0.05
+    assert (packed - exact).abs().max() <= 1.5 * (batched - exact).abs().max()
+    # Each sequence attends only to itself: changing one leaves the others' rows as they were.
+    changed = x.clone()
+    changed[1] = torch.randn_like(changed[1])
+    with torch.inference_mode():
+        again = attention.to(torch.bfloat16)(changed[real], None, lengths).float()
+    first = slice(0, lengths[0])
+    rest = slice(sum(lengths[:2]), None)
+    assert torch.equal(again[first], packed[first]) and torch.equal(again[rest], packed[rest])
+    assert not torch.equal(again, packed)
 
 
 def test_a_mask_that_is_not_right_padding_takes_the_batched_kernel(monkeypatch) -> None:
     model = tiny_model(max_position_embeddings=160).to(torch.bfloat16)
     input_ids, right = batch_with_padding(TINY["vocab_size"], (150, 100, 7))
     left = right.flip(1)  # real tokens last
-    seen = one_sequence_spy(monkeypatch)
+    seen = packed_spy(monkeypatch)
     with torch.inference_mode():
         model(input_ids.flip(1), left)
         assert seen == []
@@ -165,11 +172,11 @@ def test_a_mask_that_is_not_right_padding_takes_the_batched_kernel(monkeypatch) 
         assert seen == [[150, 100, 7]] * model.config.num_hidden_layers
 
 
-def test_long_bf16_batches_take_the_one_sequence_path(monkeypatch) -> None:
+def test_long_bf16_batches_run_packed(monkeypatch) -> None:
     model = tiny_model(max_position_embeddings=160)
     lengths = [150, 100, 7]
     input_ids, attention_mask = batch_with_padding(TINY["vocab_size"], tuple(lengths))
-    seen = one_sequence_spy(monkeypatch)
+    seen = packed_spy(monkeypatch)
     layers = model.config.num_hidden_layers
     with torch.inference_mode():
         reference = model(input_ids, attention_mask)
