@@ -301,7 +301,8 @@ def test_load_8_clients_x_50_queries_equal_the_cli(
 @pytest.mark.slow
 def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) -> None:
     index_dir = tmp_path / "idx"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    # PYTHONFAULTHANDLER: a hang below can show where each thread is
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"}
     process = subprocess.Popen(
         [sys.executable, "-m", "searchapp", "serve", "--watch", str(corpus), "--port", "0"]
         + ["--index-dir", str(index_dir), "--device", "cpu"],
@@ -333,7 +334,12 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) ->
             pytest.fail("the new file was not found within 30 s")
         print(f"\nserve --watch: a write was served after {time.monotonic() - written:.3f}s")
         process.send_signal(signal.SIGINT)
-        _, rest = process.communicate(timeout=30)
+        try:
+            _, rest = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # faulthandler prints every thread's stack on SIGABRT
+            process.send_signal(signal.SIGABRT)
+            _, stacks = process.communicate(timeout=30)
+            pytest.fail(f"serve did not stop within 30 s of Ctrl-C; its threads:\n{stacks}")
         assert process.returncode == 130, rest
         assert "1 added, 0 updated, 0 removed" in rest
         assert rest.strip().splitlines()[-1] == "stopped, every batch of changes committed"
