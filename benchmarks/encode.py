@@ -164,9 +164,9 @@ def reference_in_fresh_process(limit: int | None) -> tuple[float, np.ndarray]:
             f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); "
             f"from benchmarks.encode import reference_round; reference_round({limit!r}, {path!r})"
         )
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        )
+        done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        if done.returncode:  # its traceback went to stderr, shown above
+            raise SystemExit(f"sentence-transformers' round failed (exit {done.returncode})")
         return float(done.stdout.split()[-1]), np.load(path)
 
 

@@ -94,7 +94,9 @@ def reference_seconds(passages_path: Path, max_length: int) -> float:
         f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); from benchmarks.index import "
         f"reference_round; reference_round({str(passages_path)!r}, {max_length})"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    if done.returncode:  # its traceback went to stderr, shown above
+        raise SystemExit(f"sentence-transformers' round failed (exit {done.returncode})")
     return float(done.stdout.split()[-1])
 
 

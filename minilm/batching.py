@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 
-from minilm.allocator import keep_freed_memory
 from minilm.locate import ModelFiles, sha256_file
 from minilm.tokenizer import MiniLMTokenizer
 
@@ -79,7 +78,6 @@ class BatchEncoder:
         batch_tokens: int = BATCH_TOKENS,
     ) -> np.ndarray:
         """Embed many token id lists in length-sorted batches; rows in input order."""
-        keep_freed_memory()  # batches reuse the last one's memory, not fresh pages
         result = np.zeros((len(ids), self.dim), dtype=np.float32)
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         start = 0

@@ -67,6 +67,25 @@ def cpu_has_amx() -> bool:
     return "amx_bf16" in cpu_flags()
 
 
+def other_runnable_threads() -> int | None:
+    """Threads of other processes on a CPU or waiting for one at this instant (Linux: the
+    runnable count in /proc/loadavg less this process's threads in state R); None elsewhere."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as fh:
+            runnable = int(fh.read().split()[3].split("/")[0])
+        own = 0
+        for task in os.scandir("/proc/self/task"):
+            try:
+                with open(os.path.join(task.path, "stat"), encoding="utf-8") as fh:
+                    stat = fh.read()
+            except OSError:  # the thread has ended
+                continue
+            own += stat[stat.rindex(")") + 2 : stat.rindex(")") + 3] == "R"
+        return max(0, runnable - own)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     """Map ``fp32|bf16|fp16|auto`` to a dtype that ``device`` runs well, or raise ``ValueError``.
 

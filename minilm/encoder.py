@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from minilm.allocator import keep_freed_memory
 from minilm.batching import BATCH_TOKENS as BATCH_TOKENS  # importable from here, as before
 from minilm.batching import BatchEncoder
 from minilm.checkpoint import config_for
@@ -72,6 +73,7 @@ class SentenceEncoder(BatchEncoder):
         """Embed one batch of token id lists (special tokens included); (n, dim) float32."""
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
+        keep_freed_memory()  # batches reuse the last one's memory, not fresh pages
         batch = self.tokenizer.pad(ids)
         with torch.inference_mode():
             out = self.model(

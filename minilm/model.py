@@ -18,7 +18,7 @@ from torch import nn
 
 from minilm.batching import BATCH_TOKENS
 from minilm.config import MiniLMConfig
-from minilm.devices import cpu_has_amx, cpu_has_native_bf16
+from minilm.devices import cpu_has_amx, cpu_has_native_bf16, other_runnable_threads
 
 
 class Embeddings(nn.Module):
@@ -248,7 +248,9 @@ class TransformerLayer(nn.Module):
 
 
 class MiniLMModel(nn.Module):
-    """Embeddings and the stack of transformer layers; returns token states (B, T, H)."""
+    """Embeddings and the stack of transformer layers; returns token states (B, T, H). What
+    padded positions hold depends on the path taken (0 when the batch ran packed): read them
+    only through the attention mask, as ``pool`` does."""
 
     def __init__(self, config: MiniLMConfig) -> None:
         super().__init__()
@@ -284,12 +286,18 @@ class MiniLMModel(nn.Module):
 
     def _packable(self, x: torch.Tensor, attention_mask: torch.Tensor) -> list[int] | None:
         """Each row's token count when the batch runs packed, without its padding: long
-        right-padded bf16 batches on CPUs without AMX, in inference; None otherwise."""
+        right-padded bf16 batches on CPUs without AMX, in inference, while no other process
+        wants the cores; None otherwise.
+
+        Packed, attention is three small parallel regions per sequence and layer; when another
+        process takes a core, each waits for the thread it holds up, and the encoder ran 2-5x
+        slower than the batched kernel's one region per layer (benchmarks/RESULTS.md)."""
         if (
             x.shape[1] < PER_SEQUENCE_MIN_LENGTH
             or self.training
             or not bf16_cpu_path(x)
             or cpu_has_amx()
+            or other_runnable_threads()  # None (unknown) or 0: nothing else wants the cores
         ):
             return None
         return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import torch
 
 import minilm.devices
 from minilm import MiniLMConfig, MiniLMTokenizer, locate_model, resolve_device, resolve_precision
-from minilm.allocator import keep_freed_memory
+from minilm.allocator import OPT_OUT, USER_SETTINGS, keep_freed_memory, uses_glibc
 from minilm.checkpoint import config_for
 from minilm.config import check_max_length, default_max_length
 
@@ -191,13 +193,14 @@ def test_cpu_flags_read_this_machine() -> None:
     assert flags == frozenset(expected.split(":", 1)[1].split() if expected else ())
 
 
-# Encodes the same long texts three times and counts the page faults of the third round.
+# Encodes the same long texts three times in fp32 and counts the page faults of the third round
+# (fp32: bf16 takes the packed path only on some CPUs, and faults less).
 FAULTS_SCRIPT = """
 import resource, sys
-import minilm.batching
+import minilm.encoder
 from minilm import SentenceEncoder
 if sys.argv[1] == "default":
-    minilm.batching.keep_freed_memory = lambda: False
+    minilm.encoder.keep_freed_memory = lambda: False
 words = open(sys.argv[2], encoding="utf-8").read().split()
 texts = [" ".join(words[i * 50 : i * 50 + 60 + 3 * i]) for i in range(48)]  # 60-200 words
 encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu", max_length=256)
@@ -210,15 +213,17 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not keep_freed_memory(), reason="malloc is not glibc's here")
+@pytest.mark.skipif(not uses_glibc(), reason="malloc is not glibc's here")
 def test_batches_reuse_freed_memory_instead_of_fresh_pages() -> None:
     """With glibc's default thresholds every round of big batches faults in fresh pages
-    (tens of thousands); with ``keep_freed_memory`` (what ``encode`` sets) the memory is reused."""
+    (tens of thousands); with ``keep_freed_memory`` (what the encoder sets) the memory is
+    reused. The environment's malloc settings would turn it off: the children run without."""
     stsb = Path(__file__).resolve().parents[2] / "data" / "stsb" / "stsb-en-test.csv"
 
     def faults(mode: str) -> int:
         done = subprocess.run(
             [sys.executable, "-c", FAULTS_SCRIPT, mode, str(stsb)],
+            env={k: v for k, v in os.environ.items() if k not in (*USER_SETTINGS, OPT_OUT)},
             capture_output=True,
             text=True,
             timeout=300,
@@ -228,6 +233,33 @@ def test_batches_reuse_freed_memory_instead_of_fresh_pages() -> None:
 
     default, kept = faults("default"), faults("keep")
     assert kept * 10 < default, (kept, default)
+
+
+@pytest.mark.parametrize("setting", [*USER_SETTINGS, OPT_OUT])
+def test_malloc_as_the_user_set_it_is_left_alone(monkeypatch, setting: str) -> None:
+    for name in (*USER_SETTINGS, OPT_OUT):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(setting, "0")
+    assert keep_freed_memory.__wrapped__() is False  # uncached: mallopt is not called
+
+
+@pytest.mark.skipif(minilm.devices.other_runnable_threads() is None, reason="needs /proc")
+def test_other_processes_on_the_cpu_are_counted() -> None:
+    busy = [
+        subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.time()"])
+        for _ in range(2)
+    ]
+    try:
+        seen = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and max(seen, default=0) < 1:
+            seen.append(minilm.devices.other_runnable_threads())
+            time.sleep(0.01)
+    finally:
+        for process in busy:
+            process.kill()
+            process.wait()
+    assert max(seen) >= 1, seen  # two spinning processes on 2+ cores: at least one runnable
 
 
 @pytest.mark.parametrize("name", ["auto", "cpu", " CPU ", torch.device("cpu")])

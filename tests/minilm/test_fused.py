@@ -119,7 +119,7 @@ def test_a_model_that_ran_on_packed_weights_copies_and_pickles() -> None:
 
 def packed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     """Record the lengths each call of the packed attention gets; the CPU is taken to have no
-    AMX (where the packed path is used)."""
+    AMX and no other process to want it (where the packed path is used)."""
     seen: list[list[int]] = []
     original = SelfAttention._packed
 
@@ -129,6 +129,7 @@ def packed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
 
     monkeypatch.setattr(SelfAttention, "_packed", spy)
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
+    monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: 0)  # a quiet machine
     return seen
 
 
@@ -188,12 +189,20 @@ def test_long_bf16_batches_run_packed(monkeypatch) -> None:
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: True)
         model(input_ids, attention_mask)  # AMX: the batched flash kernel on its tiles
         assert len(seen) == layers
+        monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
+        monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: 1)
+        busy = model(input_ids, attention_mask)  # another process wants a core: batched
+        assert len(seen) == layers
+        monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: None)
+        model(input_ids, attention_mask)  # unknown (no /proc): packed
+        assert len(seen) == 2 * layers
     with torch.no_grad():
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
         model.train()(input_ids, attention_mask)  # training: attention dropout, batched
-        assert len(seen) == layers
+        assert len(seen) == 2 * layers
     cosines = (low.float() * reference).sum(dim=1)
     assert cosines.min().item() > 0.999, cosines
+    assert ((busy.float() * reference).sum(dim=1) > 0.999).all()
 
 
 def test_autocast_runs_an_fp32_model_on_the_plain_path() -> None:
