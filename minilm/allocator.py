@@ -10,7 +10,8 @@ import os
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 KEEP_BLOCKS_UP_TO = 32 << 20  # bytes, glibc's largest: a bf16 (4096, 1536) activation is 12 MiB
 KEEP_FREE_TOP = 128 << 20  # bytes of free heap top kept before any is returned
-# Set by hand, these leave malloc as the user tuned it; OPT_OUT=0 leaves glibc's defaults.
+# Set by hand (GLIBC_TUNABLES: with a glibc.malloc. tunable), these leave malloc as the user
+# tuned it; OPT_OUT=0 leaves glibc's defaults.
 USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 OPT_OUT = "MINILM_KEEP_FREED_MEMORY"
 
@@ -35,7 +36,10 @@ def keep_freed_memory() -> bool:
     (benchmarks/RESULTS.md, "Encoder"). Process-wide and kept; memory at the peak stays with
     the process, as with a caching allocator. The PyTorch encoder sets it on its first batch.
     """
-    if os.environ.get(OPT_OUT, "1") == "0" or any(os.environ.get(n) for n in USER_SETTINGS):
+    if os.environ.get(OPT_OUT, "1") == "0" or any(
+        os.environ.get(name) and (name != "GLIBC_TUNABLES" or "glibc.malloc." in os.environ[name])
+        for name in USER_SETTINGS
+    ):
         return False
     if not uses_glibc():
         return False

@@ -67,23 +67,38 @@ def cpu_has_amx() -> bool:
     return "amx_bf16" in cpu_flags()
 
 
-def other_runnable_threads() -> int | None:
+def other_runnable_threads(proc: str = "/proc") -> int | None:
     """Threads of other processes on a CPU or waiting for one at this instant (Linux: the
-    runnable count in /proc/loadavg less this process's threads in state R); None elsewhere."""
+    runnable count in /proc/loadavg less this process's threads in state R); None elsewhere.
+    Host-wide: in a container it counts other tenants' threads too."""
     try:
-        with open("/proc/loadavg", encoding="ascii") as fh:
-            runnable = int(fh.read().split()[3].split("/")[0])
+        with open(os.path.join(proc, "loadavg"), "rb") as fh:
+            runnable = int(fh.read().split()[3].split(b"/")[0])
         own = 0
-        for task in os.scandir("/proc/self/task"):
+        for task in os.scandir(os.path.join(proc, "self", "task")):
             try:
-                with open(os.path.join(task.path, "stat"), encoding="utf-8") as fh:
+                with open(os.path.join(task.path, "stat"), "rb") as fh:
                     stat = fh.read()
             except OSError:  # the thread has ended
                 continue
-            own += stat[stat.rindex(")") + 2 : stat.rindex(")") + 3] == "R"
+            end = stat.rindex(b")")  # the name, in parentheses, may hold anything
+            own += stat[end + 2 : end + 3] == b"R"
         return max(0, runnable - own)
     except (OSError, ValueError, IndexError):
         return None
+
+
+def cpu_contended() -> bool:
+    """Whether other processes' runnable threads outnumber the cores this process's torch
+    threads leave free (False when that cannot be read)."""
+    others = other_runnable_threads()
+    if not others:
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on every platform
+        cores = os.cpu_count() or 1
+    return others > max(0, cores - torch.get_num_threads())
 
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:

@@ -73,7 +73,8 @@ class SentenceEncoder(BatchEncoder):
         """Embed one batch of token id lists (special tokens included); (n, dim) float32."""
         if not ids:
             return np.zeros((0, self.dim), dtype=np.float32)
-        keep_freed_memory()  # batches reuse the last one's memory, not fresh pages
+        if self.device.type == "cpu":
+            keep_freed_memory()  # batches reuse the last one's memory, not fresh pages
         batch = self.tokenizer.pad(ids)
         with torch.inference_mode():
             out = self.model(

@@ -18,7 +18,7 @@ from torch import nn
 
 from minilm.batching import BATCH_TOKENS
 from minilm.config import MiniLMConfig
-from minilm.devices import cpu_has_amx, cpu_has_native_bf16, other_runnable_threads
+from minilm.devices import cpu_contended, cpu_has_amx, cpu_has_native_bf16
 
 
 class Embeddings(nn.Module):
@@ -297,7 +297,7 @@ class MiniLMModel(nn.Module):
             or self.training
             or not bf16_cpu_path(x)
             or cpu_has_amx()
-            or other_runnable_threads()  # None (unknown) or 0: nothing else wants the cores
+            or cpu_contended()
         ):
             return None
         return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])

@@ -161,7 +161,7 @@ def test_bf16_on_cpu_is_close_to_fp32(
     import minilm.model
 
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)  # where that path runs
-    monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: 0)
+    monkeypatch.setattr(minilm.model, "cpu_contended", lambda: False)
     one_sequence = minilm.model.SelfAttention._packed
     calls: list[int] = []
     monkeypatch.setattr(

@@ -6,7 +6,6 @@ import dataclasses
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -235,31 +234,63 @@ def test_batches_reuse_freed_memory_instead_of_fresh_pages() -> None:
     assert kept * 10 < default, (kept, default)
 
 
-@pytest.mark.parametrize("setting", [*USER_SETTINGS, OPT_OUT])
-def test_malloc_as_the_user_set_it_is_left_alone(monkeypatch, setting: str) -> None:
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [*((name, "0") for name in USER_SETTINGS if name != "GLIBC_TUNABLES"), (OPT_OUT, "0")]
+    + [("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=0")],
+)
+def test_malloc_as_the_user_set_it_is_left_alone(monkeypatch, setting: str, value: str) -> None:
     for name in (*USER_SETTINGS, OPT_OUT):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(setting, "0")
+    monkeypatch.setenv(setting, value)
     assert keep_freed_memory.__wrapped__() is False  # uncached: mallopt is not called
 
 
-@pytest.mark.skipif(minilm.devices.other_runnable_threads() is None, reason="needs /proc")
-def test_other_processes_on_the_cpu_are_counted() -> None:
-    busy = [
-        subprocess.Popen([sys.executable, "-c", "import time\nwhile True: time.time()"])
-        for _ in range(2)
-    ]
-    try:
-        seen = []
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and max(seen, default=0) < 1:
-            seen.append(minilm.devices.other_runnable_threads())
-            time.sleep(0.01)
-    finally:
-        for process in busy:
-            process.kill()
-            process.wait()
-    assert max(seen) >= 1, seen  # two spinning processes on 2+ cores: at least one runnable
+def fake_proc(root: Path, runnable: int, states: dict[str, str]) -> str:
+    """A /proc with a loadavg of ``runnable`` runnable threads and this process's threads
+    (name -> state); returns its path."""
+    (root / "loadavg").write_text(f"0.50 0.40 0.30 {runnable}/99 12345\n")
+    for number, (name, state) in enumerate(states.items()):
+        task = root / "self" / "task" / str(100 + number)
+        task.mkdir(parents=True)
+        # The name is in parentheses and may hold anything, ")" and spaces and invalid UTF-8.
+        (task / "stat").write_bytes(
+            f"{100 + number} (".encode()
+            + name.encode("utf-8", "surrogateescape")
+            + f") {state} 1 2 3\n".encode()
+        )
+    return str(root)
+
+
+@pytest.mark.parametrize(
+    ("runnable", "states", "others"),
+    [
+        (1, {"python": "R"}, 0),  # only this process
+        (3, {"python": "R", "worker": "S"}, 2),
+        (4, {"python": "R", "omp) R (x": "R", "w \udcff\udcfe": "R"}, 1),
+        (1, {"python": "R", "omp": "R"}, 0),  # read at different instants: never below 0
+    ],
+)
+def test_other_runnable_threads_read_proc(tmp_path, runnable, states, others) -> None:
+    proc = fake_proc(tmp_path, runnable, states)
+    assert minilm.devices.other_runnable_threads(proc) == others
+
+
+def test_other_runnable_threads_without_proc_are_unknown(tmp_path) -> None:
+    assert minilm.devices.other_runnable_threads(str(tmp_path)) is None
+
+
+@pytest.mark.parametrize(
+    ("others", "cores", "threads", "contended"),
+    [(None, 2, 2, False), (0, 2, 2, False), (1, 2, 2, True), (1, 8, 2, False), (7, 8, 2, True)],
+)
+def test_cpu_is_contended_when_others_outnumber_the_free_cores(
+    monkeypatch, others, cores, threads, contended: bool
+) -> None:
+    monkeypatch.setattr(minilm.devices, "other_runnable_threads", lambda: others)
+    monkeypatch.setattr(minilm.devices.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    monkeypatch.setattr(minilm.devices.torch, "get_num_threads", lambda: threads)
+    assert minilm.devices.cpu_contended() is contended
 
 
 @pytest.mark.parametrize("name", ["auto", "cpu", " CPU ", torch.device("cpu")])

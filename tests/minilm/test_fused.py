@@ -129,7 +129,7 @@ def packed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
 
     monkeypatch.setattr(SelfAttention, "_packed", spy)
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
-    monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: 0)  # a quiet machine
+    monkeypatch.setattr(minilm.model, "cpu_contended", lambda: False)  # a quiet machine
     return seen
 
 
@@ -190,11 +190,11 @@ def test_long_bf16_batches_run_packed(monkeypatch) -> None:
         model(input_ids, attention_mask)  # AMX: the batched flash kernel on its tiles
         assert len(seen) == layers
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
-        monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: 1)
+        monkeypatch.setattr(minilm.model, "cpu_contended", lambda: True)
         busy = model(input_ids, attention_mask)  # another process wants a core: batched
         assert len(seen) == layers
-        monkeypatch.setattr(minilm.model, "other_runnable_threads", lambda: None)
-        model(input_ids, attention_mask)  # unknown (no /proc): packed
+        monkeypatch.setattr(minilm.model, "cpu_contended", lambda: False)
+        model(input_ids, attention_mask)
         assert len(seen) == 2 * layers
     with torch.no_grad():
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
