@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import csv
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ import torch
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `minilm` importable
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, reference_round_seconds  # noqa: E402
 from minilm import SentenceEncoder  # noqa: E402
 from minilm.batching import BATCH_TOKENS  # noqa: E402
 from minilm.config import MiniLMConfig  # noqa: E402
@@ -160,14 +159,8 @@ def reference_round(limit: int | None, vectors_path: str) -> None:
 def reference_in_fresh_process(limit: int | None) -> tuple[float, np.ndarray]:
     with tempfile.TemporaryDirectory(prefix="encode-bench-") as tmp:
         path = str(Path(tmp) / "vectors.npy")
-        code = (
-            f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); "
-            f"from benchmarks.encode import reference_round; reference_round({limit!r}, {path!r})"
-        )
-        done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-        if done.returncode:  # its traceback went to stderr, shown above
-            raise SystemExit(f"sentence-transformers' round failed (exit {done.returncode})")
-        return float(done.stdout.split()[-1]), np.load(path)
+        seconds = reference_round_seconds("encode", limit, path)
+        return seconds, np.load(path)
 
 
 def cosine_line(name: str, low: np.ndarray, full: np.ndarray) -> str:

@@ -37,7 +37,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 
 import torch  # noqa: E402
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, reference_round_seconds  # noqa: E402
 from minilm.devices import cpu_has_native_bf16  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
 
@@ -90,14 +90,7 @@ def reference_round(passages_path: str, max_length: int) -> None:
 
 
 def reference_seconds(passages_path: Path, max_length: int) -> float:
-    code = (
-        f"import sys; sys.path.insert(0, {str(REPO_ROOT)!r}); from benchmarks.index import "
-        f"reference_round; reference_round({str(passages_path)!r}, {max_length})"
-    )
-    done = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    if done.returncode:  # its traceback went to stderr, shown above
-        raise SystemExit(f"sentence-transformers' round failed (exit {done.returncode})")
-    return float(done.stdout.split()[-1])
+    return reference_round_seconds("index", str(passages_path), max_length)
 
 
 def main(argv: list[str] | None = None) -> int:
