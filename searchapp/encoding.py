@@ -10,7 +10,8 @@ an interactive REPL) embeds its queries with it: warm, bf16 is about twice as fa
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -65,6 +66,60 @@ class EmbeddingBackend(Protocol):
     def submit(self, ids: list[list[int]], *, batch_size: int) -> PendingVectors:
         """Start embedding one window's token id lists; returns at once."""
         ...  # pragma: no cover
+
+
+class EncoderLoader:
+    """An encoder loaded by ``load`` in a thread from the first ``start()``, so that indexing
+    reads, chunks and tokenizes files while ``import torch`` and the weights take their second
+    and a half; ``get()`` waits for it. A run with nothing to embed never starts it.
+    ``ready`` runs once with the loaded encoder, in the thread that first gets it."""
+
+    def __init__(
+        self, load: Callable[[], Encoder], ready: Callable[[Encoder], None] | None = None
+    ) -> None:
+        self._load = load
+        self._ready = ready
+        self._thread: threading.Thread | None = None
+        self._loaded: Encoder | None = None
+        self._error: BaseException | None = None
+        self._got: Encoder | None = None
+
+    def start(self) -> None:
+        """Begin loading in a thread; returns at once (and does nothing the second time)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="search-load-encoder")
+            self._thread.daemon = True
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._loaded = self._load()
+        except BaseException as exc:  # noqa: BLE001 - raised again by get(), in its caller
+            self._error = exc
+
+    def get(self) -> Encoder:
+        """The encoder, loaded (waiting for the thread, or here when none started); raises what
+        loading it raised."""
+        if self._got is not None:
+            return self._got
+        if self._thread is None:
+            loaded = self._load()
+        else:
+            self._thread.join()
+            if self._error is not None:
+                raise self._error
+            assert self._loaded is not None
+            loaded = self._loaded
+        if self._ready is not None:
+            self._ready(loaded)
+        self._got = loaded
+        return loaded
+
+    def wait(self) -> None:
+        """Let a started load finish, whatever became of it: the process must not exit while
+        torch is half imported (that can abort it)."""
+        if self._thread is not None:
+            self._thread.join()
 
 
 def load_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:

@@ -43,7 +43,7 @@ from searchapp.storage.vectors_file import (
 )
 
 if TYPE_CHECKING:
-    from searchapp.encoding import EmbeddingBackend, Encoder
+    from searchapp.encoding import EmbeddingBackend, Encoder, EncoderLoader
     from searchapp.ingest.pipeline import IndexReport, Progress
     from searchapp.storage.documents import StoredDocument
 
@@ -133,6 +133,24 @@ class SearchIndex:
 
                 self._encoder = load_encoder(name, device=self.device, precision=precision)
 
+    def _encoder_loader(self, store: Store) -> EncoderLoader:
+        """The PyTorch encoder for ``add``, loaded in a thread once asked for; the precision it
+        runs in is recorded when it is first used, before any vector is stored."""
+        from searchapp.encoding import EncoderLoader
+
+        name, precision = self.model_name, self._precision()  # read here, in this thread
+
+        def load() -> Encoder:
+            self._load_encoder(name, precision)
+            assert self._encoder is not None
+            return self._encoder
+
+        def record_precision(encoder: Encoder) -> None:
+            if IndexMeta.read(store).precision is None:
+                IndexMeta(precision=encoder.precision).write(store)
+
+        return EncoderLoader(load, ready=record_precision)
+
     def load_query_encoder(self) -> Encoder:
         """The encoder for queries: the PyTorch encoder once this process has loaded it (to
         index, or by ``load_encoder_in_background``), else NumPy's where it can
@@ -176,11 +194,11 @@ class SearchIndex:
         return "fp32" if self.meta().precision == "fp32" else "auto"
 
     def chunking(self) -> ChunkingConfig:
-        """How documents are cut: as recorded, else from the model's length (loads it)."""
+        """How documents are cut: as recorded, else from the model's length."""
         meta = self.meta()
         if meta.chunk_max_tokens is not None and meta.chunk_overlap_tokens is not None:
             return ChunkingConfig(meta.chunk_max_tokens, meta.chunk_overlap_tokens)
-        max_tokens = self.load_encoder().max_length - 2  # [CLS] and [SEP] take two
+        max_tokens = self.load_query_encoder().max_length - 2  # [CLS] and [SEP] take two
         return ChunkingConfig(max_tokens, min(OVERLAP_TOKENS, max_tokens // 4))
 
     def open_vectors(self) -> VectorIndex:
@@ -243,24 +261,30 @@ class SearchIndex:
         with self._writing(wait=wait, on_wait=on_wait):
             if rebuild:
                 self._discard()
-            encoder = self.load_encoder()
+            # What the model files tell (name, checksum, size, tokenizer) needs no torch: the
+            # query encoder's (NumPy). The PyTorch encoder loads only once there is something
+            # to embed, while the files are read (``EncoderLoader``).
+            model = self.load_query_encoder()
             store = self._store = self._store or Store.open(self.index_dir, create=True)
             meta = IndexMeta.read(store)
-            meta.check(encoder, self.index_dir)
+            meta.check(model, self.index_dir)
             if meta.model is None:
                 chunking = self.chunking()
                 meta = replace(
-                    meta.with_encoder(encoder, model=self._model),
+                    meta.with_encoder(model, model=self._model),
                     chunk_max_tokens=chunking.max_tokens,
                     chunk_overlap_tokens=chunking.overlap_tokens,
                 )
+            if meta.precision is None and self.precision == "fp32":
+                meta = replace(meta, precision="fp32")  # fp32 on every device: known now
             index_type = index_type or meta.index_type or "auto"
             replace(meta, index_type=index_type).write(store)
             vectors = self.open_vectors()
             indexer = Indexer(
                 store,
                 vectors,
-                encoder,
+                model.tokenizer,
+                self._encoder_loader(store),
                 chunking=self.chunking(),
                 progress=progress,
                 embedder=embedder,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.encoding import EmbeddingBackend, Encoder, PendingVectors
+from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, Tokenizer
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import load_documents, looks_generated, read_bytes
@@ -114,7 +114,8 @@ class Indexer:
         self,
         store: Store,
         vectors: VectorIndex,
-        encoder: Encoder,
+        tokenizer: Tokenizer,
+        encoder: EncoderLoader,
         *,
         chunking: ChunkingConfig,
         progress: Progress | None = None,
@@ -122,10 +123,12 @@ class Indexer:
     ) -> None:
         self.store = store
         self.vectors = vectors
-        self.encoder = encoder  # tokenizes here; embeds too unless an embedder is given
+        # The model's tokenizer (no torch needed) reads ahead while the encoder loads: it starts
+        # with the first chunk to embed, and a run with none never loads it.
+        self.tokenize = tokenizer.encode_ids
+        self.count_tokens = tokenizer.count_tokens
+        self.encoder = encoder  # embeds unless an embedder is given
         self.embedder = embedder
-        self.tokenize = encoder.tokenizer.encode_ids
-        self.count_tokens = encoder.tokenizer.count_tokens
         self.chunking = chunking
         self.progress = progress or Progress()
         self._open_document = -1
@@ -151,7 +154,7 @@ class Indexer:
         report = self.report = IndexReport()
         self.default_excludes = default_excludes
         if self.embedder is not None:
-            self.embedder.start(self.encoder)
+            self.embedder.start(self.encoder.get())
         known = self.store.documents_by_path()
         files = list(
             iter_files(
@@ -188,6 +191,7 @@ class Indexer:
                     parts.get_nowait()
                 except queue.Empty:
                     producer.join(0.05)
+            self.encoder.wait()
 
         gone = [path for path in known if path not in wanted and _under_any(path, roots)]
         if gone:
@@ -319,6 +323,7 @@ class Indexer:
             if isinstance(item, _Part):
                 pending += len(item.chunks)
                 if item.chunks:
+                    self.encoder.start()
                     self._ahead.release(len(item.chunks))
             if pending >= WINDOW_CHUNKS:
                 yield window
@@ -333,8 +338,10 @@ class Indexer:
     ) -> None:
         """Store a window in one transaction; ``vectors``: its embeddings, computed elsewhere."""
         all_ids = _window_ids(window)
-        if vectors is None:
-            vectors = self.encoder.embed_many(all_ids, batch_size=BATCH_SIZE)
+        if vectors is None and not all_ids:  # files done, unchanged or skipped: no model needed
+            vectors = np.empty((0, self.vectors.dim), dtype=np.float32)
+        elif vectors is None:
+            vectors = self.encoder.get().embed_many(all_ids, batch_size=BATCH_SIZE)
         assert len(vectors) == len(all_ids), f"{len(vectors)} vectors for {len(all_ids)} chunks"
         removed: list[int] = []
         added_ids: list[int] = []

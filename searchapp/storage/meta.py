@@ -47,14 +47,14 @@ class IndexMeta:
         store.set_meta({k: v for k, v in asdict(self).items() if v is not None})
 
     def with_encoder(self, encoder: Encoder, *, model: str | None = None) -> IndexMeta:
-        """These settings with the model's recorded from ``encoder``."""
+        """These settings with the model's recorded from ``encoder``; not its precision, which
+        is the indexing encoder's, recorded when that one has loaded (``SearchIndex.add``)."""
         return replace(
             self,
             model=model or encoder.name,
             model_sha256=encoder.weights_sha256,
             dim=encoder.dim,
             max_length=encoder.max_length,
-            precision=encoder.precision,
         )
 
     def check(self, encoder: Encoder, index_dir: Path) -> None:

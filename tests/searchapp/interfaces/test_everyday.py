@@ -346,6 +346,7 @@ def test_index_dir_that_is_a_file_is_one_clear_line(tmp_path, capsys) -> None:
 
 
 def test_new_index_precision_is_auto_as_for_search_index(tmp_path, monkeypatch) -> None:
+    import searchapp.encoding
     from minilm import SentenceEncoder
 
     asked = []
@@ -355,6 +356,8 @@ def test_new_index_precision_is_auto_as_for_search_index(tmp_path, monkeypatch) 
         return FakeEncoder()
 
     monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(load))
+    # The model's name, size and tokenizer come from the NumPy encoder, without torch.
+    monkeypatch.setattr(searchapp.encoding, "numpy_query_encoder", lambda *a, **k: FakeEncoder())
     SearchIndex(tmp_path / "idx").add([write(tmp_path / "docs", DOCS)])
     SearchIndex(tmp_path / "fp32", precision="fp32").add([tmp_path / "docs"])
     assert asked == ["auto", "fp32"]
