@@ -8,6 +8,7 @@ one line on stderr; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -28,6 +29,16 @@ from searchapp.interfaces.cli_app import (
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
+    try:
+        _main(argv)
+    finally:
+        if argv is None:  # the `search` command: the process ends now
+            # Python's last collection at exit walks every object torch created: 0.2-0.3 s
+            # after `search index`, 0.1 s with them frozen (out of every collection) first.
+            gc.freeze()
+
+
+def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if argv is None and hasattr(signal, "SIGPIPE"):
         # `search query ... | head -1`: end quietly when the reader has gone, as grep does

@@ -48,3 +48,27 @@ def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path) -> None:
     fresh = SearchIndex(tmp_path / "idx2", encoder=FakeEncoder())
     fresh.add([tmp_path / "d"])
     assert fresh.meta().precision is None  # nothing embedded, auto: left to the first load
+
+
+def test_the_search_command_freezes_its_objects_before_exiting() -> None:
+    """Python's last collection would walk every object torch made (0.3 s of `search index`):
+    the command freezes them; ``main(argv)``, called in-process by tests, leaves them alone."""
+    import subprocess
+    import sys
+
+    code = (
+        "import gc, sys\n"
+        "from searchapp.interfaces import cli\n"
+        "sys.argv = ['search', '--version']\n"
+        "for args in (['--version'], None):\n"
+        "    try:\n"
+        "        cli.main(args)\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "    print(gc.get_freeze_count() > 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    frozen = [line for line in done.stdout.splitlines() if line in ("True", "False")]
+    assert frozen == ["False", "True"], done.stdout
