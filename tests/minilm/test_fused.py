@@ -140,7 +140,7 @@ def test_packed_attention_matches_the_batched_kernel() -> None:
         intermediate_size=37, max_position_embeddings=160, max_length=160,
     )  # fmt: skip
     attention = SelfAttention(config).to(torch.bfloat16).eval()
-    lengths = [130, 97, 2, 120]
+    lengths = [130, 128, 97, 2, 120]  # 128 fills its softmax rows (SOFTMAX_COLUMNS) exactly
     x = torch.randn(len(lengths), max(lengths), config.hidden_size).to(torch.bfloat16)
     real = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]
     with torch.inference_mode():
@@ -152,11 +152,11 @@ def test_packed_attention_matches_the_batched_kernel() -> None:
     assert (packed - exact).abs().max() <= 1.5 * (batched - exact).abs().max()
     # Each sequence attends only to itself: changing one leaves the others' rows as they were.
     changed = x.clone()
-    changed[1] = torch.randn_like(changed[1])
+    changed[2] = torch.randn_like(changed[2])
     with torch.inference_mode():
         again = attention.to(torch.bfloat16)(changed[real], None, lengths).float()
-    first = slice(0, lengths[0])
-    rest = slice(sum(lengths[:2]), None)
+    first = slice(0, sum(lengths[:2]))
+    rest = slice(sum(lengths[:3]), None)
     assert torch.equal(again[first], packed[first]) and torch.equal(again[rest], packed[rest])
     assert not torch.equal(again, packed)
 
