@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 from tokenizers.models import WordPiece
 from tokenizers.normalizers import BertNormalizer
 from tokenizers.pre_tokenizers import BertPreTokenizer
@@ -70,6 +72,12 @@ def load_tokenizer(folder: Path) -> Tokenizer:
     return tokenizer
 
 
+# Word pieces of recently counted texts that ``encode_ids`` reuses instead of tokenizing again:
+# indexing counts every chunk whole before it encodes it (as one piece, or checked as a chunk),
+# half of its tokenizing. At most this many tokens are kept (about 7 MB of encodings).
+COUNTED_TOKENS_KEPT = 65_536
+
+
 class MiniLMTokenizer:
     """Token ids and attention masks for a batch of texts, truncated at ``max_length`` tokens
     (special tokens included) and padded to the longest text."""
@@ -97,6 +105,9 @@ class MiniLMTokenizer:
         self._tokenizer = load_tokenizer(files.tokenizer_dir)
         self._specials = self._tokenizer.num_special_tokens_to_add(False)
         self.pad_token_id = self._tokenizer.token_to_id("[PAD]") or 0
+        self._counted: OrderedDict[str, Encoding] = OrderedDict()  # oldest first
+        self._counted_tokens = 0
+        self._counted_lock = threading.Lock()
 
     def encode_ids(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids with special tokens, truncated, unpadded.
@@ -105,16 +116,32 @@ class MiniLMTokenizer:
         the special tokens the post-processor adds ([CLS] and [SEP] for BERT), then added.
         """
         keep = self.max_length - self._specials
+        with self._counted_lock:
+            counted = [self._counted.pop(text, None) for text in texts]
+            self._counted_tokens -= sum(len(e.ids) for e in counted if e is not None)
+        missing = [text for text, encoding in zip(texts, counted) if encoding is None]
+        fresh = iter(self._tokenizer.encode_batch(missing, add_special_tokens=False))
         rows = []
-        for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=False):
+        for encoding in counted:
+            if encoding is None:
+                encoding = next(fresh)
             if len(encoding.ids) > keep:
                 encoding.truncate(keep)
             rows.append(self._tokenizer.post_process(encoding).ids)
         return rows
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Word-piece count of each text without special tokens and without truncation."""
+        """Word-piece count of each text without special tokens and without truncation; the
+        word pieces of those that fit are kept for ``encode_ids`` (``COUNTED_TOKENS_KEPT``)."""
         encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        fits = self.max_length - self._specials
+        with self._counted_lock:
+            for text, encoding in zip(texts, encodings):
+                if len(encoding.ids) <= fits and text not in self._counted:
+                    self._counted[text] = encoding
+                    self._counted_tokens += len(encoding.ids)
+            while self._counted_tokens > COUNTED_TOKENS_KEPT:
+                self._counted_tokens -= len(self._counted.popitem(last=False)[1].ids)
         return [len(enc.ids) for enc in encodings]
 
     def pad_arrays(self, ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
