@@ -116,6 +116,7 @@ class MiniLMTokenizer:
         the special tokens the post-processor adds ([CLS] and [SEP] for BERT), then added.
         """
         keep = self.max_length - self._specials
+        texts = list(texts)
         with self._counted_lock:
             counted = [self._counted.pop(text, None) for text in texts]
             self._counted_tokens -= sum(len(e.ids) for e in counted if e is not None)
@@ -133,7 +134,8 @@ class MiniLMTokenizer:
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Word-piece count of each text without special tokens and without truncation; the
         word pieces of those that fit are kept for ``encode_ids`` (``COUNTED_TOKENS_KEPT``)."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        texts = list(texts)
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
         fits = self.max_length - self._specials
         with self._counted_lock:
             for text, encoding in zip(texts, encodings):

@@ -79,33 +79,37 @@ class EncoderLoader:
     ) -> None:
         self._load = load
         self._ready = ready
-        self._thread: threading.Thread | None = None
+        self._started = False
+        # Set when the thread has finished, whatever the outcome. Not Thread.join: on Python
+        # 3.11 a join cut short by Ctrl-C marks the thread finished while it still runs.
+        self._done = threading.Event()
         self._loaded: Encoder | None = None
         self._error: BaseException | None = None
         self._got: Encoder | None = None
 
     def start(self) -> None:
         """Begin loading in a thread; returns at once (and does nothing the second time)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="search-load-encoder")
-            self._thread.daemon = True
-            self._thread.start()
+        if not self._started and self._got is None:
+            self._started = True
+            threading.Thread(target=self._run, name="search-load-encoder", daemon=True).start()
 
     def _run(self) -> None:
         try:
             self._loaded = self._load()
         except BaseException as exc:  # noqa: BLE001 - raised again by get(), in its caller
             self._error = exc
+        finally:
+            self._done.set()
 
     def get(self) -> Encoder:
         """The encoder, loaded (waiting for the thread, or here when none started); raises what
         loading it raised."""
         if self._got is not None:
             return self._got
-        if self._thread is None:
+        if not self._started:
             loaded = self._load()
         else:
-            self._thread.join()
+            self._done.wait()
             if self._error is not None:
                 raise self._error
             assert self._loaded is not None
@@ -117,9 +121,9 @@ class EncoderLoader:
 
     def wait(self) -> None:
         """Let a started load finish, whatever became of it: the process must not exit while
-        torch is half imported (that can abort it)."""
-        if self._thread is not None:
-            self._thread.join()
+        torch is half imported (that can abort it). ``Indexer.run`` holds Ctrl-C back meanwhile."""
+        if self._started:
+            self._done.wait()
 
 
 def load_encoder(name_or_path: str, *, device: str, precision: str) -> Encoder:

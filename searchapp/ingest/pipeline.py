@@ -23,7 +23,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -181,18 +180,18 @@ class Indexer:
         producer = threading.Thread(
             target=self._produce, args=(files, known, parts, stop), daemon=True, name="indexer-read"
         )
-        with _serial_tokenizers():
-            producer.start()
-            try:
-                with DeferredInterrupts() as self._interrupts:
-                    self._consume(parts, report)
-            finally:
-                stop.set()
-                while producer.is_alive():  # unblock a producer waiting on a full queue
-                    try:
-                        parts.get_nowait()
-                    except queue.Empty:
-                        producer.join(0.05)
+        producer.start()
+        try:
+            with DeferredInterrupts() as self._interrupts:
+                self._consume(parts, report)
+        finally:
+            stop.set()
+            while producer.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    parts.get_nowait()
+                except queue.Empty:
+                    producer.join(0.05)
+            with DeferredInterrupts() as held, held.deferred():  # Ctrl-C: once torch has loaded
                 self.encoder.wait()
 
         gone = [path for path in known if path not in wanted and _under_any(path, roots)]
@@ -391,23 +390,6 @@ class Indexer:
                     else:
                         setattr(report, status, getattr(report, status) + 1)
                     self.progress.on_file_done(item.size if status in ("added", "updated") else 0)
-
-
-@contextmanager
-def _serial_tokenizers() -> Iterator[None]:
-    """The tokenizers library tokenizes a batch on a thread per core unless
-    ``TOKENIZERS_PARALLELISM`` says otherwise. Beside the encoder, which keeps every core busy,
-    those threads only take turns from it: the Cranfield files' reading and tokenizing took 2.30 s
-    of CPU time with them, 1.93-2.02 s without, and `search index` ran ~0.5 s faster (AMD EPYC,
-    2 cores). Serial while indexing runs, unless the user has set it."""
-    if "TOKENIZERS_PARALLELISM" in os.environ:
-        yield
-        return
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    try:
-        yield
-    finally:
-        os.environ.pop("TOKENIZERS_PARALLELISM", None)
 
 
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

@@ -32,9 +32,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     finally:
-        if argv is None:  # the `search` command: the process ends now
-            # Python's last collection at exit walks every object torch created: 0.2-0.3 s
-            # after `search index`, 0.1 s with them frozen (out of every collection) first.
+        if argv is None and state.get("closed_for_exit"):  # the `search` process ends now
+            # Python's last collection at exit walks every object torch created: 0.35 s after
+            # `search index`, none with them frozen first. Frozen objects are never collected,
+            # so only a command that has closed what it opened (its SQLite connection: its
+            # WAL is checkpointed on close) asks for it.
             gc.freeze()
 
 
@@ -49,6 +51,12 @@ def _main(argv: list[str] | None) -> None:
         # and steady on a busy machine (benchmarks/RESULTS.md, "NumPy encoder"). NumPy reads
         # this when it loads, which it has not yet.
         os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if args[:1] in (["index"], ["watch"], ["serve"]):
+        # Indexing tokenizes beside the encoder, which keeps every core busy: the tokenizers
+        # library's own thread pool only takes turns from it (the Cranfield files took 2.30 s
+        # of CPU to read and tokenize with it, 1.93-2.02 s without; `search index` ~0.5 s
+        # faster). Set before any thread starts: the library reads it on every call.
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     state["interrupt_said"] = False
     debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
     try:  # building the command is inside: Ctrl-C in the first 0.1 s is "interrupted" too

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -97,7 +97,12 @@ def index(
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
-    with _ray_embedder(ray) as embedder, progress_bar(err, enabled=not quiet) as progress:
+    state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
+    with (
+        closing(search_index),
+        _ray_embedder(ray) as embedder,
+        progress_bar(err, enabled=not quiet) as progress,
+    ):
         try:
             report = search_index.add(
                 paths,

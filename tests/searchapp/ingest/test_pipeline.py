@@ -234,31 +234,3 @@ def test_an_encoder_error_stops_a_producer_waiting_for_room(tmp_path, monkeypatc
         make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 200)])
     assert time.perf_counter() - started < 10
     assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
-
-
-@pytest.mark.parametrize("users", [None, "true"])
-def test_tokenizing_beside_the_encoder_is_serial_unless_the_user_says(
-    tmp_path, monkeypatch, users
-) -> None:
-    import os
-
-    from tests.searchapp.conftest import WordTokenizer
-
-    seen: list[str | None] = []
-
-    class Recording(WordTokenizer):
-        def encode_ids(self, texts):
-            seen.append(os.environ.get("TOKENIZERS_PARALLELISM"))
-            return super().encode_ids(texts)
-
-    if users is None:
-        monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
-    else:
-        monkeypatch.setenv("TOKENIZERS_PARALLELISM", users)
-    folder = tmp_path / "d"
-    folder.mkdir()
-    for n in range(3):
-        (folder / f"{n}.txt").write_text(f"document number {n}\n", "utf-8")
-    make_index(tmp_path / "idx", FakeEncoder(Recording(16))).add([folder])
-    assert seen == [users or "false"] * 3
-    assert os.environ.get("TOKENIZERS_PARALLELISM") == users  # as it was before the run

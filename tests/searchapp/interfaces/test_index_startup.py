@@ -1,12 +1,21 @@
-"""`search index` loads PyTorch only when there is something to embed, reading files meanwhile."""
+"""`search index` loads PyTorch only when there is something to embed, reading files meanwhile;
+it ends promptly and cleanly."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
 import pytest
 
+from searchapp.errors import IndexInterrupted
 from searchapp.search_index import SearchIndex
 from tests.searchapp.conftest import FakeEncoder
-from tests.searchapp.interfaces.test_query_path import probe
+from tests.searchapp.interfaces.test_query_path import REPO, probe
 
 
 @pytest.mark.slow
@@ -29,46 +38,112 @@ def test_an_unchanged_folder_is_checked_without_importing_torch(tmp_path, cranfi
     assert top.path.endswith("doc1.txt") and top.score > 0.99
 
 
-def test_the_precision_recorded_is_the_indexing_encoders(tmp_path) -> None:
-    class Bf16Fake(FakeEncoder):
-        precision = "bf16"
+class Bf16Fake(FakeEncoder):
+    precision = "bf16"
 
+
+def fake_models(monkeypatch, load_seconds: float = 0.0) -> list[str]:
+    """NumPy's encoder an fp32 fake, PyTorch's a bf16 one taking ``load_seconds`` to load;
+    returns the events of the load."""
+    import searchapp.encoding
+
+    events: list[str] = []
+
+    def load(name, *, device, precision):
+        events.append("load started")
+        time.sleep(load_seconds)
+        events.append("load done")
+        return Bf16Fake()
+
+    monkeypatch.setattr(searchapp.encoding, "numpy_query_encoder", lambda *a, **k: FakeEncoder())
+    monkeypatch.setattr(searchapp.encoding, "load_encoder", load)
+    return events
+
+
+def test_the_precision_recorded_is_the_indexing_encoders_not_numpys(tmp_path, monkeypatch) -> None:
+    events = fake_models(monkeypatch)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_text("lift and drag\n", "utf-8")
-    search_index = SearchIndex(tmp_path / "idx", encoder=Bf16Fake())
+    search_index = SearchIndex(tmp_path / "idx")
     search_index.add([tmp_path / "d"])
+    assert events == ["load started", "load done"]
     assert search_index.meta().precision == "bf16"
+    assert isinstance(search_index.load_encoder(), Bf16Fake)
 
 
-def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path) -> None:
+def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path, monkeypatch) -> None:
+    events = fake_models(monkeypatch)
     (tmp_path / "d").mkdir()
-    search_index = SearchIndex(tmp_path / "idx", precision="fp32", encoder=FakeEncoder())
+    search_index = SearchIndex(tmp_path / "idx", precision="fp32")
     search_index.add([tmp_path / "d"])
     assert search_index.meta().precision == "fp32"
-    fresh = SearchIndex(tmp_path / "idx2", encoder=FakeEncoder())
+    fresh = SearchIndex(tmp_path / "idx2")
     fresh.add([tmp_path / "d"])
     assert fresh.meta().precision is None  # nothing embedded, auto: left to the first load
+    assert events == []  # nothing to embed: no model loaded
 
 
-def test_the_search_command_freezes_its_objects_before_exiting() -> None:
-    """Python's last collection would walk every object torch made (0.3 s of `search index`):
-    the command freezes them; ``main(argv)``, called in-process by tests, leaves them alone."""
-    import subprocess
-    import sys
+def test_ctrl_c_while_the_encoder_loads_stops_once_it_has_loaded(tmp_path, monkeypatch) -> None:
+    """Two Ctrl-C while PyTorch loads: the run stops, but only after the load has finished
+    (torch cut off mid-import can abort the process), with nothing committed."""
+    events = fake_models(monkeypatch, load_seconds=1.0)
+    (tmp_path / "d").mkdir()
+    for n in range(3):
+        (tmp_path / "d" / f"{n}.txt").write_text(f"text number {n}\n", "utf-8")
+    for delay in (0.3, 0.5):
+        threading.Timer(delay, os.kill, (os.getpid(), signal.SIGINT)).start()
+    search_index = SearchIndex(tmp_path / "idx")
+    with pytest.raises(IndexInterrupted) as stopped:
+        search_index.add([tmp_path / "d"])
+    events.append("interrupted")
+    assert events == ["load started", "load done", "interrupted"]
+    assert stopped.value.report.chunks == 0 and search_index.stats()["chunks"] == 0
 
+
+def test_tokenizing_beside_the_encoder_is_serial_unless_the_user_says(
+    tmp_path, monkeypatch
+) -> None:
+    from searchapp.interfaces.cli import main
+
+    fake_models(monkeypatch)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("lift and drag\n", "utf-8")
+    # setenv first: whatever main sets is undone after the test
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "unset")
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM")
+    main(["index", str(tmp_path / "d"), "--index-dir", str(tmp_path / "idx"), "-q"])
+    assert os.environ.get("TOKENIZERS_PARALLELISM") == "false"
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "true")
+    main(["index", str(tmp_path / "d"), "--index-dir", str(tmp_path / "idx"), "-q"])
+    assert os.environ["TOKENIZERS_PARALLELISM"] == "true"  # the user's choice stands
+
+
+@pytest.mark.slow
+def test_search_index_freezes_its_objects_after_closing_its_index(tmp_path) -> None:
+    """Python's last collection would walk every object torch made (0.35 s of `search index`):
+    the index command closes its index (SQLite checkpoints its WAL), then the process freezes
+    its objects. Other commands, and ``main(argv)`` called in-process, freeze nothing."""
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "a.txt").write_text("lift and drag\n", "utf-8")
+    index_dir = tmp_path / "idx"
     code = (
         "import gc, sys\n"
         "from searchapp.interfaces import cli\n"
-        "sys.argv = ['search', '--version']\n"
-        "for args in (['--version'], None):\n"
+        "for args in (['--version'], ['index', sys.argv[1], '--index-dir', sys.argv[2]]):\n"
+        "    sys.argv = ['search', *args]\n"
         "    try:\n"
-        "        cli.main(args)\n"
+        "        cli.main()\n"
         "    except SystemExit:\n"
         "        pass\n"
-        "    print(gc.get_freeze_count() > 0)\n"
+        "    print('FROZEN', gc.get_freeze_count() > 0)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    frozen = [line for line in done.stdout.splitlines() if line in ("True", "False")]
-    assert frozen == ["False", "True"], done.stdout
+        [sys.executable, "-c", code, str(tmp_path / "d"), str(index_dir)],
+        capture_output=True, text=True, timeout=300, check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    frozen = [line for line in done.stdout.splitlines() if line.startswith("FROZEN")]
+    assert frozen == ["FROZEN False", "FROZEN True"], done.stdout + done.stderr
+    assert sorted(p.name for p in index_dir.iterdir() if p.name.startswith("index.db")) == [
+        "index.db"
+    ]  # no -wal or -shm left: the connection was closed
