@@ -115,6 +115,12 @@ def evaluate(
     ] = None,
     top_k: Annotated[int, typer.Option("-k", help="Cutoff for nDCG and MRR.")] = 10,
     depth: Annotated[int, typer.Option("--depth", help="Cutoff for recall and MAP.")] = 100,
+    path: Annotated[
+        str | None,
+        typer.Option(
+            "--path", help="Rank only files matching this glob (one corpus of several indexed)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
@@ -134,7 +140,13 @@ def evaluate(
     judgments = read_qrels(qrels)
     search_index = SearchIndex(index_dir)
     results = evaluate_modes(
-        search_index.search_many, query_texts, judgments, modes, k=top_k, depth=depth
+        search_index.search_many,
+        query_texts,
+        judgments,
+        modes,
+        k=top_k,
+        depth=depth,
+        path_glob=path,
     )
     if as_json:
         sys.stdout.write(json.dumps(results) + "\n")
@@ -186,6 +198,8 @@ def info(
                 rows.append(("indexed" if n == 0 else "", shown))
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
+        if key == "precision" and value is None:
+            shown = "not yet known (the first chunk embedded sets it)"
         rows.append((key.replace("_", " "), shown))
     if not out.is_terminal:  # a pipe: "key: value" lines, never cut
         for key, shown in rows:

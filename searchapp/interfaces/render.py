@@ -79,7 +79,7 @@ def location(hit: Hit) -> str:
     ``corpus.jsonl #id`` for a record of a JSONL corpus (whose lines are the record's)."""
     path = display_path(hit.path)
     if hit.doc_id != hit.path:
-        return f"{path} #{hit.doc_id}"
+        return f"{path} #{hit.record_id}"
     if hit.page is not None:
         return f"{path} p.{hit.page}"
     if hit.section and _names_a_unit(hit.section):
@@ -144,7 +144,7 @@ def context_lines(hit: Hit, text: str) -> list[str]:
     grep -C writes context: ``path-LINE-text``. Lines of a JSONL record are not numbered."""
     lines = text.split("\n")
     if hit.doc_id != hit.path:
-        return [inert(f"{display_path(hit.path)} #{hit.doc_id}-{line}") for line in lines]
+        return [inert(f"{display_path(hit.path)} #{hit.record_id}-{line}") for line in lines]
     passage = hit.text.split("\n")
     before = next(
         (i for i in range(len(lines)) if lines[i : i + len(passage)] == passage), 0
@@ -214,6 +214,6 @@ def print_passage(console: Console, hit: Hit, context: str, query: str) -> None:
     """A whole passage with its surrounding lines, headed by ``path:line``."""
     where = f"{display_path(hit.path)}:{hit.start_line}-{hit.end_line}"
     if hit.doc_id != hit.path:
-        where = f"{display_path(hit.path)} #{hit.doc_id}"
+        where = f"{display_path(hit.path)} #{hit.record_id}"
     console.print(Text(inert(where), style="bold cyan"))
     console.print(passage_text(context, query, max_chars=None))

@@ -173,21 +173,27 @@ def evaluate_modes(
     *,
     k: int = 10,
     depth: int = 100,
+    path_glob: str | None = None,
 ) -> dict[str, dict[str, object]]:
     """nDCG@k, MRR@k, recall@depth and MAP@depth of each ranking mode, ranking documents by
-    their best passage (``per_doc=1``). ``search_many`` is ``SearchIndex.search_many``.
+    their best passage (``per_doc=1``), by the ids their files give them (``Hit.record_id``),
+    among the files ``path_glob`` matches (all by default: an index of one corpus).
+    ``search_many`` is ``SearchIndex.search_many``.
 
     Returns mode -> metric name -> value, with ``queries`` (how many were scored) and
     ``skipped`` (``{"query", "reason"}`` for each query left out).
     """
     if isinstance(k, bool) or isinstance(depth, bool) or k < 1 or depth < 1:
         raise BadInputError(f"-k ({k}) and --depth ({depth}) must be positive")
-    options = {mode: SearchOptions(k=max(k, depth), mode=mode, per_doc=1) for mode in modes}
+    options = {
+        mode: SearchOptions(k=max(k, depth), mode=mode, per_doc=1, path_glob=path_glob)
+        for mode in modes
+    }
     ids = list(queries)
     results: dict[str, dict[str, object]] = {}
     for mode in dict.fromkeys(modes):
         hits = search_many([queries[q] for q in ids], options[mode])
-        run = {qid: [hit.doc_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
+        run = {qid: [hit.record_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
         report = evaluate(run, qrels, ks=(k, depth))
         results[mode] = {
             f"ndcg@{k}": report.metrics[f"ndcg@{k}"],

@@ -11,6 +11,7 @@ import numpy as np
 from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
+from searchapp.storage.schema import record_id
 
 if TYPE_CHECKING:
     from searchapp.ranking.postings import Postings
@@ -41,6 +42,11 @@ class Hit:
     page: int | None = None  # the page the passage starts on, for formats with pages (PDF)
     section: str | None = None  # its heading path, notebook cell or chapter, when known
     also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
+
+    @property
+    def record_id(self) -> str:
+        """The id its file gives it: a JSONL record's ``_id``, else the file's path."""
+        return record_id(self.doc_id, self.path)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -69,6 +69,19 @@ class StoredChunk:
     section: str | None = None
 
 
+def qualified_id(path: str, record_id: str) -> str:
+    """The id a JSONL record is stored under when a record of another file holds its own id
+    (``documents.doc_id`` is unique): ``path#id``. ``record_id`` undoes it."""
+    return f"{path}#{record_id}"
+
+
+def record_id(doc_id: str, path: str) -> str:
+    """A record's id as its file gives it: ``doc_id`` less a ``path#`` that ``qualified_id``
+    added."""
+    prefix = qualified_id(path, "")
+    return doc_id[len(prefix) :] if doc_id.startswith(prefix) else doc_id
+
+
 def m001_initial(db: sqlite_utils.Database) -> None:
     """Meta, documents, chunks with their embeddings, and an FTS5 index kept by triggers."""
     statements = (

@@ -71,6 +71,64 @@ def test_jsonl_records_update_and_disappear(tmp_path) -> None:
     assert "T0\nchanged words entirely" in [r[2] for r in stored(index)]
 
 
+def write_corpus(path: Path, name: str, ids: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"_id": i, "text": f"{name} record {i} words"}) for i in ids]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+
+
+def documents_of(index: SearchIndex) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for doc_id, path in index.store.db.execute("SELECT doc_id, path FROM documents ORDER BY id"):
+        grouped.setdefault(path, []).append(doc_id)
+    return grouped
+
+
+def test_records_of_two_files_with_the_same_ids_are_all_kept(tmp_path, caplog) -> None:
+    # Two corpora numbered from 1 (Cranfield and CISI): neither may replace the other's records.
+    first, second = tmp_path / "a" / "corpus.jsonl", tmp_path / "b" / "corpus.jsonl"
+    write_corpus(first, "alpha", ["1", "2", "3"])
+    write_corpus(second, "beta", ["2", "3", "4"])
+    index = make_index(tmp_path / "idx")
+    report = index.add([tmp_path / "a", tmp_path / "b"])
+    assert (report.added, report.chunks) == (2, 6)
+    held = documents_of(index)
+    assert held[str(first)] == ["1", "2", "3"]  # walked first: its own ids
+    assert held[str(second)] == [f"{second}#2", f"{second}#3", "4"]
+    assert f"{second}: 2 record ids are also used by another indexed file" in caplog.text
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
+    # Nothing changed: nothing re-indexed, nothing lost.
+    again = make_index(tmp_path / "idx").add([tmp_path / "a", tmp_path / "b"])
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
+    index = make_index(tmp_path / "idx")
+    assert documents_of(index) == held
+    # A hit names the record by the id its file gives it, and the stored id finds its text.
+    hit = index.search("beta record 3 words", k=1, mode="lexical")[0]
+    assert (hit.path, hit.doc_id, hit.record_id) == (str(second), f"{second}#3", "3")
+    assert index.get_document(hit.doc_id).text == "beta record 3 words"
+    assert index.get_document("3").text == "alpha record 3 words"
+    # The second file changes: its records keep out of the first file's way.
+    write_corpus(second, "beta", ["3", "5"])
+    assert make_index(tmp_path / "idx").add([tmp_path / "b"]).updated == 1
+    held = documents_of(make_index(tmp_path / "idx"))
+    assert held[str(first)] == ["1", "2", "3"]
+    assert held[str(second)] == [f"{second}#3", "5"]
+
+
+def test_a_renamed_corpus_keeps_its_own_ids(tmp_path) -> None:
+    # The old path is gone from the folder: its ids are free, not "used by another file".
+    docs = tmp_path / "docs"
+    write_corpus(docs / "old.jsonl", "alpha", ["1", "2"])
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    (docs / "old.jsonl").rename(docs / "new.jsonl")
+    report = make_index(tmp_path / "idx").add([docs])
+    assert (report.added, report.removed) == (1, 1)
+    assert documents_of(make_index(tmp_path / "idx")) == {str(docs / "new.jsonl"): ["1", "2"]}
+
+
 def test_file_that_becomes_binary_is_dropped(tmp_path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()

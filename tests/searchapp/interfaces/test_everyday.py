@@ -185,6 +185,22 @@ def test_the_table_uses_the_width_and_never_breaks_the_location(tmp_path) -> Non
         assert any("a_rather_long_file_name.md:12345" in line for line in rendered)
 
 
+def test_a_record_is_named_by_the_id_its_file_gives_it(tmp_path) -> None:
+    # A record stored as "path#7" (another file's record holds id 7) reads "#7" in every format.
+    from searchapp.interfaces.render import location
+    from searchapp.storage.schema import qualified_id
+
+    path = str(tmp_path / "cisi" / "corpus.jsonl")
+    hit = Hit(1, 0.5, path, qualified_id(path, "7"), 1, 1, 1, "reading habits")
+    assert location(hit).endswith("corpus.jsonl #7")
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=120, emoji=False)
+    print_results(console, [hit], "reading", output="lines")
+    console.file.close()
+    assert "corpus.jsonl #7: 0.500  reading habits" in (tmp_path / "out.txt").read_text()
+    own = Hit(1, 0.5, path, "path#with#hashes", 1, 1, 1, "x")  # an id of its own, kept whole
+    assert own.record_id == "path#with#hashes"
+
+
 # -- noise ------------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from searchapp.errors import IndexInterrupted
 from searchapp.search_index import SearchIndex
+from tests.searchapp.cli_runner import run_cli as run
 from tests.searchapp.conftest import FakeEncoder
 from tests.searchapp.interfaces.test_query_path import REPO, probe
 
@@ -71,7 +72,7 @@ def test_the_precision_recorded_is_the_indexing_encoders_not_numpys(tmp_path, mo
     assert isinstance(search_index.load_encoder(), Bf16Fake)
 
 
-def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path, monkeypatch) -> None:
+def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path, monkeypatch, capsys) -> None:
     events = fake_models(monkeypatch)
     (tmp_path / "d").mkdir()
     search_index = SearchIndex(tmp_path / "idx", precision="fp32")
@@ -81,6 +82,8 @@ def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path, monkeypatch) -> 
     fresh.add([tmp_path / "d"])
     assert fresh.meta().precision is None  # nothing embedded, auto: left to the first load
     assert events == []  # nothing to embed: no model loaded
+    code, out, _ = run(capsys, "info", "--index-dir", str(tmp_path / "idx2"))
+    assert code == 0 and "precision: not yet known (the first chunk embedded sets it)" in out
 
 
 def test_ctrl_c_while_the_encoder_loads_stops_once_it_has_loaded(tmp_path, monkeypatch) -> None:

@@ -366,3 +366,36 @@ def test_evaluate_modes_scores_each_mode_by_its_documents() -> None:
     assert results["dense"]["ndcg@2"] > results["lexical"]["ndcg@2"] > 0
     with pytest.raises(BadInputError, match="must be positive"):
         evaluate_modes(search_many, queries, qrels, ["dense"], k=0)
+
+
+def test_eval_of_one_corpus_among_two_numbered_alike(tmp_path) -> None:
+    # Two corpora numbered from 1 in one index: the second's records are stored as "path#id".
+    # Scored among its own files (--path), a hit counts by the id its file gives it.
+    from searchapp.ranking.evaluation import evaluate_modes
+    from searchapp.search_index import SearchIndex
+    from tests.searchapp.conftest import FakeEncoder
+
+    words = {
+        "a": ["apple orchard", "apple cider", "apple pie"],
+        "b": ["river delta", "estuary"],
+    }
+    for name, texts in words.items():
+        corpus = tmp_path / name / "corpus.jsonl"
+        corpus.parent.mkdir()
+        lines = [json.dumps({"_id": str(i), "text": t}) for i, t in enumerate(texts, start=1)]
+        corpus.write_text("\n".join(lines) + "\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([tmp_path / "a", tmp_path / "b"])
+    queries = {"q1": "estuary", "q2": "river delta"}
+    qrels = {"q1": {"2": 1}, "q2": {"1": 1}}
+
+    def scores(path_glob: str | None) -> dict[str, object]:
+        return evaluate_modes(
+            index.search_many, queries, qrels, ["lexical"], k=2, depth=2, path_glob=path_glob
+        )["lexical"]
+
+    assert scores("b/*")["mrr@2"] == 1.0
+    # Among all files, the first corpus's records 1 and 2 are ranked too (with no shared word,
+    # below): the metric still sees the second corpus's hits first.
+    assert scores(None)["mrr@2"] == 1.0
+    assert scores("a/*")["mrr@2"] < 1.0
