@@ -23,6 +23,7 @@ from pathlib import Path
 from searchapp.errors import SearchAppError
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
+from searchapp.storage.schema import qualified_id
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +76,9 @@ class DecodedText:
 class SourceDocument:
     """One document to chunk: a whole file, or one record of a JSONL corpus.
 
-    ``doc_id`` is the record's id for a JSONL record, else the file's absolute path. ``spans``
+    ``doc_id`` is the file's absolute path, and for a JSONL record that path, ``#`` and the
+    record's id (``storage.schema.qualified_id``: two corpora both numbered from 1 keep
+    every record). ``spans``
     (sorted by ``start_char``) say which page or section each stretch of ``text`` came from, for
     formats that have them (PDF, Office, EPUB, notebooks, Markdown); ``formats.spans.locate``
     gives the location of an offset such as a chunk's ``start_char``. Plain text has none.
@@ -236,7 +239,12 @@ def load_documents(
     suffix = path.suffix.lower()
     if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
         return [
-            SourceDocument(doc_id=record.doc_id, path=path, title=record.title, text=record.text)
+            SourceDocument(
+                doc_id=qualified_id(doc_id, record.doc_id),
+                path=path,
+                title=record.title,
+                text=record.text,
+            )
             for record in iter_jsonl_records(text, path)
         ]
     located = extract_text(text, path)

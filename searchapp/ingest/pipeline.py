@@ -35,7 +35,7 @@ from searchapp.ingest.decoding import load_documents, looks_generated, read_byte
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files
 from searchapp.ingest.formats.spans import locate
 from searchapp.ingest.interrupts import DeferredInterrupts
-from searchapp.storage.schema import Chunk, DocumentRow, qualified_id
+from searchapp.storage.schema import Chunk, DocumentRow
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
 
@@ -132,8 +132,6 @@ class Indexer:
         self.chunking = chunking
         self.progress = progress or Progress()
         self._open_document = -1
-        self._gone: set[str] = set()
-        self._qualified: dict[str, int] = {}  # path -> records stored as "path#id"
         self.report = IndexReport()
         self.default_excludes = True
         self._interrupts = DeferredInterrupts()
@@ -174,9 +172,6 @@ class Indexer:
         report.outside_filters = sum(
             len(rows) for path, rows in known.items() if path in wanted and path not in seen
         )
-        # Files gone from the roots: removed at the end; their records' ids are free to take.
-        self._gone = {path for path in known if path not in wanted and _under_any(path, roots)}
-        self._qualified = {}
         self.progress.on_start(sum(_bytes_to_read(p, known.get(str(p), [])) for p in files))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
@@ -199,7 +194,7 @@ class Indexer:
             with DeferredInterrupts() as held, held.deferred():  # Ctrl-C: once torch has loaded
                 self.encoder.wait()
 
-        gone = sorted(self._gone)
+        gone = [path for path in known if path not in wanted and _under_any(path, roots)]
         if gone:
             with self.store.transaction():
                 removed_ids = self.store.delete_documents_by_path(gone)
@@ -363,15 +358,13 @@ class Indexer:
                             removed += self.store.delete_documents_by_path([item.path])
                         elif item.status in ("added", "updated"):  # its last chunk is stored
                             self.store.mark_complete(item.path, item.sha256)
-                            self._note_qualified(item.path)
                         continue
                     if item.replace_path:
                         removed += self.store.delete_documents_by_path([item.path])
                     if item.first:
-                        doc_id = self._stored_id(item)
-                        removed += self.store.delete_document(doc_id)
+                        removed += self.store.delete_document(item.doc_id)
                         document_id = self.store.upsert_document(
-                            doc_id=doc_id,
+                            doc_id=item.doc_id,
                             path=item.path,
                             title=item.title or None,
                             size=item.size,
@@ -397,27 +390,6 @@ class Indexer:
                     else:
                         setattr(report, status, getattr(report, status) + 1)
                     self.progress.on_file_done(item.size if status in ("added", "updated") else 0)
-
-    def _stored_id(self, part: _Part) -> str:
-        """The id ``part``'s document is stored under: its own, unless a record of another file
-        that stays in the index holds it (two corpora numbered from 1); then ``path#id``, so that
-        neither replaces the other. The store holds every id committed so far, this run's too."""
-        owner = self.store.path_of(part.doc_id)
-        if owner is None or owner == part.path or owner in self._gone:
-            return part.doc_id
-        self._qualified[part.path] = self._qualified.get(part.path, 0) + 1
-        return qualified_id(part.path, part.doc_id)
-
-    def _note_qualified(self, path: str) -> None:
-        count = self._qualified.pop(path, 0)
-        if count:
-            logger.warning(
-                "%s: %d record id%s also used by another indexed file; stored as %s",
-                path,
-                count,
-                "s are" if count > 1 else " is",
-                qualified_id(path, "ID"),
-            )
 
 
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

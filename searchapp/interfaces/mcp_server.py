@@ -42,6 +42,7 @@ class SearchHit(BaseModel):
     score: float = Field(description="cosine similarity of query and passage")
     path: str
     doc_id: str
+    record_id: str | None = Field(None, description="a JSONL record's own id (doc_id: path#id)")
     chunk_id: int
     start_line: int
     end_line: int

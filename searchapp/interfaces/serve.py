@@ -3,6 +3,8 @@
     GET /search?q=TEXT&k=10&mode=hybrid&path=GLOB   the hits of `search query --json`
     GET /info                                       what `search info --json` prints
     GET /documents/{doc_id or path}?lines=A-B       an indexed document's text, as indexed
+                                                    (a JSONL record's doc_id is path#id:
+                                                    percent-encoded, '#' is %23)
 
 Errors are ``{"error": message}`` with a 4xx status (5xx for a damaged index or a bug). Only
 indexed documents are given out (``SearchIndex.get_document`` reads the store, never a file),

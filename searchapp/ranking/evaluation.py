@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,6 +194,7 @@ def evaluate_modes(
     for mode in dict.fromkeys(modes):
         hits = search_many([queries[q] for q in ids], options[mode])
         run = {qid: [hit.record_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
+        _check_one_corpus(hits)
         report = evaluate(run, qrels, ks=(k, depth))
         results[mode] = {
             f"ndcg@{k}": report.metrics[f"ndcg@{k}"],
@@ -204,6 +205,21 @@ def evaluate_modes(
             "skipped": [{"query": q, "reason": r} for q, r in report.skipped],
         }
     return results
+
+
+def _check_one_corpus(rankings: Iterable[list[Hit]]) -> None:
+    """Refuse rankings that hold records of two files with the same id (two corpora numbered
+    from 1 in one index): the judgments name ids, and could not tell the two apart."""
+    first_path: dict[str, str] = {}
+    for hits in rankings:
+        for hit in hits:
+            path = first_path.setdefault(hit.record_id, hit.path)
+            if path != hit.path:
+                raise BadInputError(
+                    f"records of two files have the id {hit.record_id!r} ({path}, {hit.path}); "
+                    "the judgments cannot tell them apart: score one corpus with --path "
+                    f"'{Path(path).parent.name}/{Path(path).name}'"
+                )
 
 
 def _lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:

@@ -45,7 +45,8 @@ class Hit:
 
     @property
     def record_id(self) -> str:
-        """The id its file gives it: a JSONL record's ``_id``, else the file's path."""
+        """The id its file gives it: a JSONL record's ``_id`` (its ``doc_id`` is ``path#id``),
+        else the file's path."""
         return record_id(self.doc_id, self.path)
 
     def to_json(self) -> dict[str, Any]:
@@ -54,6 +55,7 @@ class Hit:
             "score": round(float(self.score), 6),
             "path": self.path,
             "doc_id": self.doc_id,
+            "record_id": self.record_id if self.doc_id != self.path else None,
             "chunk_id": self.chunk_id,
             "start_line": self.start_line,
             "end_line": self.end_line,

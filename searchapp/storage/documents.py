@@ -84,20 +84,30 @@ def read_document(
 
 
 def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
-    """(row id, doc_id, path, title) of the document ``key`` names; only exact matches count."""
+    """(row id, doc_id, path, title) of the document ``key`` names: its doc_id, its path (a
+    file, or a JSONL file of one record), or a record's own id that one file alone gives.
+    Only exact matches count."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE "
     rows = store.rows(select + "doc_id = ?", (key,))
     if not rows:
         absolute = os.path.abspath(os.path.expanduser(key)) if key else key
         rows = store.rows(select + "path = ? ORDER BY id LIMIT 2", (absolute,))
+        if len(rows) > 1:
+            raise BadInputError(
+                f"{key!r} holds several indexed documents (records of a JSONL file); give the "
+                "doc_id of one from the search results (in a URL, '#' as %23)"
+            )
+    if not rows:  # a scan of the documents, only for an id that is no doc_id or path
+        rows = store.rows(select + "doc_id = path || '#' || ? ORDER BY id LIMIT 3", (key,))
+        if len(rows) > 1:
+            paths = ", ".join(row[2] for row in rows[:2])
+            raise BadInputError(
+                f"records of several files have the id {key!r} ({paths}"
+                f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
+            )
     if not rows:
         raise DocumentNotFoundError(
             f"{key!r} is not an indexed document; give a doc_id or path from the search results"
-        )
-    if len(rows) > 1:
-        raise BadInputError(
-            f"{key!r} holds several indexed documents (records of a JSONL file); "
-            "give the doc_id of one from the search results"
         )
     document_id, doc_id, path, title = rows[0]
     return int(document_id), doc_id, path, title

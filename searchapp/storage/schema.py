@@ -70,14 +70,14 @@ class StoredChunk:
 
 
 def qualified_id(path: str, record_id: str) -> str:
-    """The id a JSONL record is stored under when a record of another file holds its own id
-    (``documents.doc_id`` is unique): ``path#id``. ``record_id`` undoes it."""
+    """The ``doc_id`` of a JSONL record: its file's path, ``#``, its id in the file. Ids are
+    unique within a file only (two BEIR corpora are both numbered from 1) and ``documents.doc_id``
+    is unique in the index. ``record_id`` undoes it."""
     return f"{path}#{record_id}"
 
 
 def record_id(doc_id: str, path: str) -> str:
-    """A record's id as its file gives it: ``doc_id`` less a ``path#`` that ``qualified_id``
-    added."""
+    """The id the file gives a document: a JSONL record's own id, else ``doc_id`` (the path)."""
     prefix = qualified_id(path, "")
     return doc_id[len(prefix) :] if doc_id.startswith(prefix) else doc_id
 
@@ -125,10 +125,17 @@ def m003_chunk_locations(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE chunks ADD COLUMN section TEXT")
 
 
+def m004_qualified_record_ids(db: sqlite_utils.Database) -> None:
+    """JSONL records' doc_ids become ``path#id`` (``qualified_id``); before, a record's bare id
+    was its doc_id, and a record of another file with the same id replaced it."""
+    db.execute("UPDATE documents SET doc_id = path || '#' || doc_id WHERE doc_id != path")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
     m003_chunk_locations,
+    m004_qualified_record_ids,
 )
 
 

@@ -351,14 +351,6 @@ class Store:
         return grouped
 
     @guarded
-    def path_of(self, doc_id: str) -> str | None:
-        """The path of the document ``doc_id``, or None when no document has that id."""
-        row = self._conn.execute(
-            "SELECT path FROM documents WHERE doc_id = ?", (doc_id,)
-        ).fetchone()
-        return None if row is None else row[0]
-
-    @guarded
     def document_counts_by_path(self) -> dict[str, int]:
         """How many documents each path holds (a JSONL file holds one per record)."""
         return dict(

@@ -18,6 +18,7 @@ HIT_KEYS = {
     "score",
     "path",
     "doc_id",
+    "record_id",
     "chunk_id",
     "start_line",
     "end_line",

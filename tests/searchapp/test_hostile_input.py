@@ -217,8 +217,9 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
     assert str(deep_file(root)) in paths
     assert not any("\udcff" in p or "secret" in p for p in paths)
     assert big[0] > 1000 and big[2] == big[3] == 1  # thousands of chunks, all on line 1
-    assert {"r1", "r2", "r3\x1b[31m"} <= set(documents)
-    assert documents["r2"] == "x\ufffd"  # a lone surrogate cannot be stored or tokenized
+    records = str(root / "records.jsonl")  # a record's doc_id: path#id
+    assert {f"{records}#{i}" for i in ("r1", "r2", "r3\x1b[31m")} <= set(documents)
+    assert documents[f"{records}#r2"] == "x\ufffd"  # a lone surrogate cannot be stored
 
     # Document text and file names print inertly, as a table and as JSON.
     for text in ("supersonic flutter text", "markup in a file name", "escape sequences"):

@@ -210,9 +210,10 @@ def test_load_beir_jsonl_and_lookalikes(tmp_path: Path) -> None:
     (tmp_path / "corpus.json").write_text(corpus)
     (tmp_path / "other.jsonl").write_text('{"event": "click"}\n')
     documents = load_documents(tmp_path / "corpus.jsonl")
+    ids = [f"{tmp_path / 'corpus.jsonl'}#x1", f"{tmp_path / 'corpus.jsonl'}#x2"]  # path#id
     assert [(d.doc_id, d.title, d.text) for d in documents] == [
-        ("x1", "T", "T\none"),
-        ("x2", "", "two"),
+        (ids[0], "T", "T\none"),
+        (ids[1], "", "two"),
     ]
     assert all(d.path == tmp_path / "corpus.jsonl" for d in documents)
     [as_text] = load_documents(tmp_path / "corpus.json")

@@ -57,9 +57,10 @@ def test_jsonl_records_update_and_disappear(tmp_path) -> None:
     corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
     index = make_index(tmp_path / "idx")
     assert index.add([corpus]).added == 1
-    assert sorted(r[0] for r in stored(index)) == [f"r{i}" for i in range(5)]
+    assert sorted(r[0] for r in stored(index)) == [f"{corpus}#r{i}" for i in range(5)]
     hits = index.search("record number 3", k=1, mode="lexical")
-    assert hits[0].doc_id == "r3" and hits[0].path == str(corpus)
+    assert (hits[0].doc_id, hits[0].record_id) == (f"{corpus}#r3", "r3")
+    assert hits[0].path == str(corpus)
 
     del records[1]
     records[0]["text"] = "changed words entirely"
@@ -67,7 +68,7 @@ def test_jsonl_records_update_and_disappear(tmp_path) -> None:
     report = make_index(tmp_path / "idx").add([corpus])
     assert report.updated == 1
     index = make_index(tmp_path / "idx")
-    assert sorted(r[0] for r in stored(index)) == ["r0", "r2", "r3", "r4"]
+    assert sorted(r[0] for r in stored(index)) == [f"{corpus}#r{i}" for i in (0, 2, 3, 4)]
     assert "T0\nchanged words entirely" in [r[2] for r in stored(index)]
 
 
@@ -84,7 +85,7 @@ def documents_of(index: SearchIndex) -> dict[str, list[str]]:
     return grouped
 
 
-def test_records_of_two_files_with_the_same_ids_are_all_kept(tmp_path, caplog) -> None:
+def test_records_of_two_files_with_the_same_ids_are_all_kept(tmp_path) -> None:
     # Two corpora numbered from 1 (Cranfield and CISI): neither may replace the other's records.
     first, second = tmp_path / "a" / "corpus.jsonl", tmp_path / "b" / "corpus.jsonl"
     write_corpus(first, "alpha", ["1", "2", "3"])
@@ -93,9 +94,10 @@ def test_records_of_two_files_with_the_same_ids_are_all_kept(tmp_path, caplog) -
     report = index.add([tmp_path / "a", tmp_path / "b"])
     assert (report.added, report.chunks) == (2, 6)
     held = documents_of(index)
-    assert held[str(first)] == ["1", "2", "3"]  # walked first: its own ids
-    assert held[str(second)] == [f"{second}#2", f"{second}#3", "4"]
-    assert f"{second}: 2 record ids are also used by another indexed file" in caplog.text
+    assert held == {
+        str(first): [f"{first}#{i}" for i in "123"],
+        str(second): [f"{second}#{i}" for i in "234"],
+    }
     np.testing.assert_array_equal(
         np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
     )
@@ -104,29 +106,19 @@ def test_records_of_two_files_with_the_same_ids_are_all_kept(tmp_path, caplog) -
     assert (again.added, again.updated, again.unchanged) == (0, 0, 2)
     index = make_index(tmp_path / "idx")
     assert documents_of(index) == held
-    # A hit names the record by the id its file gives it, and the stored id finds its text.
+    # A hit names the record by the id its file gives it, and its doc_id finds its text.
     hit = index.search("beta record 3 words", k=1, mode="lexical")[0]
     assert (hit.path, hit.doc_id, hit.record_id) == (str(second), f"{second}#3", "3")
+    assert hit.to_json()["record_id"] == "3"
     assert index.get_document(hit.doc_id).text == "beta record 3 words"
-    assert index.get_document("3").text == "alpha record 3 words"
-    # The second file changes: its records keep out of the first file's way.
+    # The second file changes alone: the first keeps its records as they were.
     write_corpus(second, "beta", ["3", "5"])
     assert make_index(tmp_path / "idx").add([tmp_path / "b"]).updated == 1
     held = documents_of(make_index(tmp_path / "idx"))
-    assert held[str(first)] == ["1", "2", "3"]
-    assert held[str(second)] == [f"{second}#3", "5"]
-
-
-def test_a_renamed_corpus_keeps_its_own_ids(tmp_path) -> None:
-    # The old path is gone from the folder: its ids are free, not "used by another file".
-    docs = tmp_path / "docs"
-    write_corpus(docs / "old.jsonl", "alpha", ["1", "2"])
-    index = make_index(tmp_path / "idx")
-    index.add([docs])
-    (docs / "old.jsonl").rename(docs / "new.jsonl")
-    report = make_index(tmp_path / "idx").add([docs])
-    assert (report.added, report.removed) == (1, 1)
-    assert documents_of(make_index(tmp_path / "idx")) == {str(docs / "new.jsonl"): ["1", "2"]}
+    assert held == {
+        str(first): [f"{first}#{i}" for i in "123"],
+        str(second): [f"{second}#{i}" for i in "35"],
+    }
 
 
 def test_file_that_becomes_binary_is_dropped(tmp_path) -> None:

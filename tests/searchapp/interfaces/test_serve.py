@@ -124,6 +124,22 @@ def test_documents_by_doc_id_and_lines(served, corpus) -> None:
     assert get(address, f"/documents/{path}?lines=2")[1]["text"] == text.split("\n")[1]
 
 
+def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
+    records = tmp_path / "records" / "corpus.jsonl"
+    records.parent.mkdir()
+    records.write_text('{"_id": "7", "text": "seven"}\n{"_id": "8", "text": "eight"}\n')
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus, records.parent])
+    for address, _ in _serve(SearchIndex(index_dir, encoder=FakeEncoder())):
+        hit = get(address, "/search?" + urlencode({"q": "eight", "mode": "lexical"}))[1][0]
+        assert (hit["doc_id"], hit["record_id"]) == (f"{records}#8", "8")
+        for key in (quote(hit["doc_id"], safe=""), "8"):
+            status, body = get(address, f"/documents/{key}")
+            assert (status, body["doc_id"], body["text"]) == (200, f"{records}#8", "eight")
+        status, body = get(address, f"/documents/{records}#8")  # '#' not encoded: the file
+        assert status == 400 and "%23" in body["error"]
+
+
 @pytest.mark.parametrize(
     ("target", "status", "message"),
     [

@@ -369,14 +369,14 @@ def test_evaluate_modes_scores_each_mode_by_its_documents() -> None:
 
 
 def test_eval_of_one_corpus_among_two_numbered_alike(tmp_path) -> None:
-    # Two corpora numbered from 1 in one index: the second's records are stored as "path#id".
-    # Scored among its own files (--path), a hit counts by the id its file gives it.
+    # Two corpora numbered from 1 in one index (their records' doc_ids are "path#id"). Scored
+    # among one corpus's files (--path), a hit counts by the id its file gives it.
     from searchapp.ranking.evaluation import evaluate_modes
     from searchapp.search_index import SearchIndex
     from tests.searchapp.conftest import FakeEncoder
 
     words = {
-        "a": ["apple orchard", "apple cider", "apple pie"],
+        "a": ["river apple orchard", "apple cider", "apple pie"],
         "b": ["river delta", "estuary"],
     }
     for name, texts in words.items():
@@ -395,7 +395,8 @@ def test_eval_of_one_corpus_among_two_numbered_alike(tmp_path) -> None:
         )["lexical"]
 
     assert scores("b/*")["mrr@2"] == 1.0
-    # Among all files, the first corpus's records 1 and 2 are ranked too (with no shared word,
-    # below): the metric still sees the second corpus's hits first.
-    assert scores(None)["mrr@2"] == 1.0
-    assert scores("a/*")["mrr@2"] < 1.0
+    assert scores("a/*")["mrr@2"] == 0.5  # the other corpus: only its record 1 holds "river"
+    # Among both files, the judgments' "1" and "2" could be either corpus's: refused.
+    for glob in (None, "corpus.jsonl"):
+        with pytest.raises(BadInputError, match="records of two files have the id .* --path"):
+            scores(glob)

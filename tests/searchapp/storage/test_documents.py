@@ -72,14 +72,24 @@ def test_line_ranges(indexed) -> None:
 
 def test_jsonl_records_by_doc_id(indexed) -> None:
     index, folder = indexed
-    record = index.get_document("r1")
-    assert (record.doc_id, record.path, record.text) == (
-        "r1",
-        str(folder / "corpus.jsonl"),
-        "record 1 text\nsecond line",
-    )
+    corpus = str(folder / "corpus.jsonl")
+    for key in (f"{corpus}#r1", "r1"):  # its doc_id, or its own id while one file has it
+        record = index.get_document(key)
+        assert (record.doc_id, record.path, record.text) == (
+            f"{corpus}#r1",
+            corpus,
+            "record 1 text\nsecond line",
+        )
     with pytest.raises(BadInputError, match="several indexed documents"):
-        index.get_document(str(folder / "corpus.jsonl"))
+        index.get_document(corpus)
+    # A second corpus with the same ids: both keep their records; a bare id is now ambiguous.
+    other = folder / "other.jsonl"
+    other.write_text(json.dumps({"_id": "r1", "text": "the other r1"}) + "\n", "utf-8")
+    index.add([folder])
+    assert index.get_document(f"{other}#r1").text == "the other r1"
+    assert index.get_document(f"{corpus}#r1").text == "record 1 text\nsecond line"
+    with pytest.raises(BadInputError, match=r"records of several files have the id 'r1'"):
+        index.get_document("r1")
 
 
 @pytest.mark.parametrize(

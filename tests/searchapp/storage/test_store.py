@@ -82,6 +82,29 @@ def test_create_reopen_and_migrations(tmp_path: Path) -> None:
     store.close()
 
 
+def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, monkeypatch) -> None:
+    # Indexes made before m004 stored a JSONL record under its bare id; a file under its path.
+    from searchapp.storage import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
+    store = Store.open(tmp_path, create=True)
+    add_document(store, "/d/notes.txt", "/d/notes.txt", "a note")
+    add_document(store, "7", "/d/corpus.jsonl", "record seven")
+    add_document(store, "b#8", "/d/corpus.jsonl", "record with a hash in its id")
+    store.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)
+    assert store.schema_version() == len(MIGRATIONS)
+    rows = store.db.execute("SELECT doc_id, path FROM documents ORDER BY id").fetchall()
+    assert rows == [
+        ("/d/notes.txt", "/d/notes.txt"),
+        ("/d/corpus.jsonl#7", "/d/corpus.jsonl"),
+        ("/d/corpus.jsonl#b#8", "/d/corpus.jsonl"),
+    ]
+    assert [c.text for c in store.get_chunks(store.chunk_ids().tolist())][1] == "record seven"
+    store.close()
+
+
 @pytest.mark.parametrize(
     "damage",
     [
