@@ -20,12 +20,14 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from searchapp.errors import BadInputError
+from searchapp.storage.lock import LOCK_NAME
 
 logger = logging.getLogger(__name__)
 
 IGNORE_FILES = (".gitignore", ".searchignore")  # read in this order: the later one wins
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
 VENV_NAMES = frozenset({"venv", ".venv", "env"})
+INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/store.py, lock.py)
 
 OnSkip = Callable[[Path, str], None]
 
@@ -188,9 +190,11 @@ def _files_under(
 
 
 def _skip_folder(entry: os.DirEntry[str]) -> bool:
-    """Tool folders and virtual environments: never documents."""
+    """Tool folders, virtual environments and search indexes: never documents."""
     if entry.name in SKIPPED_FOLDERS:
         return True
+    if all(os.path.exists(os.path.join(entry.path, name)) for name in INDEX_FILES):
+        return True  # an index inside the indexed folder: its lock file changes at every run
     if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
         return True
     if entry.name in VENV_NAMES:

@@ -76,7 +76,9 @@ class Progress:
     the files that have to be read and embedded (unchanged files cost none)."""
 
     on_start: Callable[[int], None] = lambda total_bytes: None
-    on_file_done: Callable[[int], None] = lambda done_bytes: None
+    # Bytes of those files now read and embedded: a share of a file's size as each part of it
+    # is committed (a long file moves the bar as it goes), the rest when the file is complete.
+    on_bytes: Callable[[int], None] = lambda done_bytes: None
     on_chunks: Callable[[int], None] = lambda count: None
 
 
@@ -94,6 +96,7 @@ class _Part:
     size: int
     mtime_ns: int
     replace_path: bool  # first part of a changed file: drop the file's old documents first
+    bytes: int = 0  # its share of the file's size, for progress
 
 
 @dataclass
@@ -104,6 +107,7 @@ class _FileDone:
     size: int = 0
     mtime_ns: int = 0
     sha256: str = ""  # added | updated: the content every document of the file now holds
+    credited: int = 0  # bytes its parts have counted for progress
 
 
 _DONE = object()
@@ -258,7 +262,10 @@ class Indexer:
             yield _FileDone(key, "skipped", f"minified or generated text; {NO_DEFAULT_EXCLUDES}")
             return
         replace = bool(rows)
+        all_text = sum(len(document.text) for document in documents) or 1
+        credited = 0
         for document in documents:
+            document_bytes = stat.st_size * len(document.text) // all_text
             chunks = [
                 dataclasses.replace(chunk, **locate(document.spans, chunk.start_char)._asdict())
                 for chunk in chunk_text(
@@ -268,6 +275,8 @@ class Indexer:
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
             for n, start in enumerate(starts):
                 piece = chunks[start : start + PART_CHUNKS]
+                share = document_bytes * len(piece) // max(len(chunks), 1)
+                credited += share
                 yield _Part(
                     path=key,
                     doc_id=document.doc_id,
@@ -279,12 +288,14 @@ class Indexer:
                     size=stat.st_size,
                     mtime_ns=stat.st_mtime_ns,
                     replace_path=replace,
+                    bytes=share,
                 )
                 replace = False
         if not documents:
             yield _FileDone(key, "skipped", "no text")
             return
-        yield _FileDone(key, "updated" if rows else "added", sha256=digest, size=stat.st_size)
+        status = "updated" if rows else "added"
+        yield _FileDone(key, status, sha256=digest, size=stat.st_size, credited=credited)
 
     # -- consumer (this thread) -----------------------------------------------------------------
 
@@ -382,14 +393,19 @@ class Indexer:
                 self.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
             report.chunks += len(all_ids)
             self.progress.on_chunks(len(all_ids))
+            done_bytes = 0
             for item in window:
-                if isinstance(item, _FileDone):
-                    status = "unchanged" if item.status == "touched" else item.status
-                    if status == "skipped":
-                        report.skipped.append((item.path, item.reason))
-                    else:
-                        setattr(report, status, getattr(report, status) + 1)
-                    self.progress.on_file_done(item.size if status in ("added", "updated") else 0)
+                if isinstance(item, _Part):
+                    done_bytes += item.bytes
+                    continue
+                status = "unchanged" if item.status == "touched" else item.status
+                if status == "skipped":
+                    report.skipped.append((item.path, item.reason))
+                else:
+                    setattr(report, status, getattr(report, status) + 1)
+                if item.status in ("added", "updated", "touched"):  # read to the end
+                    done_bytes += item.size - item.credited
+            self.progress.on_bytes(done_bytes)
 
 
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

@@ -126,16 +126,18 @@ def index(
             raise typer.Exit(EXIT_INTERRUPTED) from None
     if quiet:
         return
+    from searchapp.interfaces.render import counted
+
     _print_skipped(report.skipped, verbose=verbose)
     if report.outside_filters:
         err.print(
-            f"{report.outside_filters} indexed documents under these paths do not match "
+            f"{counted(report.outside_filters, 'indexed document')} under these paths do not match "
             "--include/--exclude and were kept; `search remove PATH|GLOB` removes them"
         )
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
-        f"{report.chunks} chunks embedded in {report.seconds:.1f}s"
+        f"{counted(report.chunks, 'chunk')} embedded in {report.seconds:.1f}s"
     )
 
 

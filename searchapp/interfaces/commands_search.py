@@ -34,7 +34,8 @@ def query(
         float | None, typer.Option("--min-score", help="Drop hits below this cosine.")
     ] = None,
     path: Annotated[
-        str | None, typer.Option("--path", help="Only documents whose path matches this glob.")
+        str | None,
+        typer.Option("--path", help="Only documents matching this glob or under this folder."),
     ] = None,
     per_doc: Annotated[int, typer.Option("--per-doc", help="Passages per document.")] = 1,
     context: Annotated[
@@ -117,9 +118,7 @@ def evaluate(
     depth: Annotated[int, typer.Option("--depth", help="Cutoff for recall and MAP.")] = 100,
     path: Annotated[
         str | None,
-        typer.Option(
-            "--path", help="Rank only files matching this glob (one corpus of several indexed)."
-        ),
+        typer.Option("--path", help="Rank only files matching this glob or under this folder."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -183,6 +182,7 @@ def info(
     """Show the index: model, indexed folders, documents, chunks, sizes on disk."""
     import json
 
+    from searchapp.interfaces.render import counted
     from searchapp.search_index import SearchIndex
 
     stats = SearchIndex(index_dir).stats()
@@ -194,7 +194,7 @@ def info(
         if key == "roots":
             for n, root in enumerate(value):
                 count = root["documents"]
-                shown = f"{root['path']} ({count} document{'' if count == 1 else 's'})"
+                shown = f"{root['path']} ({counted(count, 'document')})"
                 rows.append(("indexed" if n == 0 else "", shown))
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)

@@ -81,7 +81,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             Field(description="hybrid (meaning and words), dense (meaning) or lexical (words)"),
         ] = "hybrid",
         path: Annotated[
-            str | None, Field(description="only documents whose path matches this glob")
+            str | None, Field(description="only documents matching this glob or under this folder")
         ] = None,
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""

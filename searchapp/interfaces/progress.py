@@ -47,6 +47,6 @@ def progress_bar(console: Console, *, enabled: bool = True) -> Iterator[IndexPro
     with bar:
         yield IndexProgress(
             on_start=lambda total: bar.update(task, total=max(total, 1)),
-            on_file_done=lambda done: bar.advance(task, done),
+            on_bytes=lambda done: bar.advance(task, done),
             on_chunks=on_chunks,
         )

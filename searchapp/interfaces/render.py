@@ -36,6 +36,11 @@ def _visible_escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
 
 
+def counted(count: int, noun: str) -> str:
+    """``1 chunk``, ``2 chunks``: a count and its noun, plural unless the count is 1."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def display_path(path: str, cwd: Path | None = None) -> str:
     """``path`` relative to the current folder where it lies below it, else absolute."""
     cwd = cwd or Path.cwd()

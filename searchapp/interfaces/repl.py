@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from searchapp.errors import SearchAppError
-from searchapp.interfaces.render import hits_json, inert, print_hits, print_passage
+from searchapp.interfaces.render import counted, hits_json, inert, print_hits, print_passage
 from searchapp.ranking.searcher import MODES, Hit, SearchOptions
 from searchapp.search_index import SearchIndex
 from searchapp.storage.paths import user_data_dir
@@ -111,7 +111,7 @@ class Repl:
             if not arg.isdigit() or int(arg) < 1:
                 raise SearchAppError(f":k needs a positive number, not {arg!r}")
             self.k = int(arg)
-            self._said(f"{self.k} hits per query")
+            self._said(f"{counted(self.k, 'hit')} per query")
         elif name == "mode":
             if arg not in MODES:
                 raise SearchAppError(f":mode must be one of {', '.join(MODES)}, not {arg!r}")

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from searchapp.errors import BadInputError, SearchAppError
 from searchapp.ingest.discovery import IGNORE_FILES, SKIPPED_FOLDERS, iter_files
+from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
 
 if TYPE_CHECKING:
@@ -284,5 +285,5 @@ def watch(watcher: Watcher, err: Console) -> int:
         batches = watcher.follow(
             stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
         )
-    err.print(f"stopped after {batches} batches of changes, all committed")
+    err.print(f"stopped after {counted(batches, 'batch')} of changes, all committed")
     return 130

@@ -195,6 +195,8 @@ def evaluate_modes(
         hits = search_many([queries[q] for q in ids], options[mode])
         run = {qid: [hit.record_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
         _check_one_corpus(hits)
+        if path_glob and not any(hits):
+            raise BadInputError(f"no indexed document matches --path {path_glob!r}")
         report = evaluate(run, qrels, ks=(k, depth))
         results[mode] = {
             f"ndcg@{k}": report.metrics[f"ndcg@{k}"],
@@ -217,8 +219,8 @@ def _check_one_corpus(rankings: Iterable[list[Hit]]) -> None:
             if path != hit.path:
                 raise BadInputError(
                     f"records of two files have the id {hit.record_id!r} ({path}, {hit.path}); "
-                    "the judgments cannot tell them apart: score one corpus with --path "
-                    f"'{Path(path).parent.name}/{Path(path).name}'"
+                    "the judgments cannot tell them apart: score one corpus with --path and "
+                    "its file, as in --path 'cranfield/corpus.jsonl'"
                 )
 
 

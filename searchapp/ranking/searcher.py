@@ -216,14 +216,19 @@ def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]
 
 
 def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
+    """Whether the chunk's path matches ``pattern``: a glob over the whole path, its end or the
+    file name (``*.md``, ``notes/*.md``), or a folder it lies under (``docs/notes``, ``/abs/``)."""
     if not pattern:
         return True
     path = chunk.path
     name = path.rsplit("/", 1)[-1]
+    folder = pattern.removeprefix("./").rstrip("/") or "/"
     return (
         fnmatch.fnmatch(path, pattern)
         or fnmatch.fnmatch(name, pattern)
         or fnmatch.fnmatch(path, f"*/{pattern}")
+        or fnmatch.fnmatch(path, f"{folder.rstrip('/')}/*")
+        or fnmatch.fnmatch(path, f"*/{folder}/*")
     )
 
 

@@ -100,6 +100,11 @@ def test_skips_virtual_environments(tmp_path: Path) -> None:
     assert found(tmp_path) == ["other/env/notes.txt", "venv2/notes.txt"]
 
 
+def test_skips_search_indexes(tmp_path: Path) -> None:
+    write(tmp_path, "idx/index.db", "idx/write.lock", "idx/notes.txt", "db/index.db", "a.txt")
+    assert found(tmp_path) == ["a.txt", "db/index.db"]  # index.db alone is not an index
+
+
 def test_gitignore_nested_with_negation(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -121,6 +121,18 @@ def test_records_of_two_files_with_the_same_ids_are_all_kept(tmp_path) -> None:
     }
 
 
+def test_an_index_inside_the_indexed_folder_is_left_out(tmp_path) -> None:
+    # Its lock file holds the writer's pid: indexed, it changed at every run, so an unchanged
+    # folder was re-embedded every time.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "note.txt").write_text("a note on wings", "utf-8")
+    assert make_index(docs / "idx").add([docs]).added == 1
+    again = make_index(docs / "idx").add([docs])
+    assert (again.added, again.updated, again.unchanged, again.chunks) == (0, 0, 1, 0)
+    assert list(documents_of(make_index(docs / "idx"))) == [str(docs / "note.txt")]
+
+
 def test_file_that_becomes_binary_is_dropped(tmp_path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -130,13 +130,11 @@ def test_two_actors_build_the_same_index(
     tmp_path, monkeypatch, corpus, reference, encoder, cranfield, ray_cluster
 ) -> None:
     monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 16)  # several windows: both actors embed
-    drawn = {"bytes": 0, "chunks": 0, "done": 0, "done_bytes": 0}
+    drawn = {"bytes": 0, "chunks": 0, "done_bytes": 0}
     progress = Progress(
         on_start=lambda total: drawn.update(bytes=total),
         on_chunks=lambda count: drawn.update(chunks=drawn["chunks"] + count),
-        on_file_done=lambda size: drawn.update(
-            done=drawn["done"] + 1, done_bytes=drawn["done_bytes"] + size
-        ),
+        on_bytes=lambda size: drawn.update(done_bytes=drawn["done_bytes"] + size),
     )
     with RayEmbedder(TWO_ACTORS) as embedder:
         report = SearchIndex(tmp_path, encoder=encoder).add(
@@ -146,7 +144,7 @@ def test_two_actors_build_the_same_index(
     total = SearchIndex(reference).stats()["chunks"]
     assert (report.added, report.chunks) == (DOCUMENTS, total)
     size = sum(path.stat().st_size for path in corpus.rglob("*") if path.is_file())
-    assert drawn == {"bytes": size, "chunks": total, "done": DOCUMENTS, "done_bytes": size}
+    assert drawn == {"bytes": size, "chunks": total, "done_bytes": size}
     assert_same_index(tmp_path, reference)
     assert_same_hits(tmp_path, reference, encoder, list(cranfield.queries.values())[:QUERIES])
 

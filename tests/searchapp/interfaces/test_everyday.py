@@ -7,6 +7,7 @@ command does with files, streams and exit codes, not about ranking quality.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -264,7 +265,7 @@ def test_progress_counts_the_bytes_that_need_embedding(tmp_path) -> None:
     events: dict[str, list[int]] = {"start": [], "done": []}
     progress = Progress(
         on_start=events["start"].append,
-        on_file_done=events["done"].append,
+        on_bytes=events["done"].append,
         on_chunks=lambda count: None,
     )
     search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
@@ -277,6 +278,31 @@ def test_progress_counts_the_bytes_that_need_embedding(tmp_path) -> None:
     search_index.add([docs], progress=progress)
     assert events["start"] == [len(b"Changed text about heat.\n")]
     assert sum(events["done"]) == events["start"][0]
+
+
+def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatch) -> None:
+    from searchapp.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "PART_CHUNKS", 4)
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 4)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    long_text = "\n\n".join(" ".join(f"w{p}_{i}" for i in range(10)) for p in range(20))
+    (docs / "long.txt").write_text(long_text, "utf-8")
+    (docs / "touched.txt").write_text("same words", "utf-8")
+    done: list[int] = []
+    progress = Progress(on_bytes=done.append)
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs], progress=progress)
+    size = len(long_text.encode()) + len(b"same words")
+    assert sum(done) == size
+    assert len([d for d in done if 0 < d < len(long_text)]) >= 4  # 20 chunks, windows of 4
+    # A file whose time changed but not its text is read and hashed: its bytes count done.
+    done.clear()
+    os.utime(docs / "touched.txt", ns=(1, 1))
+    starts: list[int] = []
+    search_index.add([docs], progress=Progress(on_start=starts.append, on_bytes=done.append))
+    assert starts == [len(b"same words")] and sum(done) == starts[0]
 
 
 # -- the REPL ---------------------------------------------------------------------------------

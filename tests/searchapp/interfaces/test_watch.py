@@ -299,7 +299,7 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     lines = err.strip().splitlines()
     assert lines[0].startswith("indexed: 6 added, 0 updated, 0 removed")
     assert any("1 added, 0 updated, 0 removed in" in line for line in lines[1:-1])
-    assert lines[-1] == "stopped after 1 batches of changes, all committed"
+    assert lines[-1] == "stopped after 1 batch of changes, all committed"
     assert out == ""
     assert str(docs / "added.txt") in indexed_paths(index_dir)
 

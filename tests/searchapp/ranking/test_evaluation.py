@@ -400,3 +400,5 @@ def test_eval_of_one_corpus_among_two_numbered_alike(tmp_path) -> None:
     for glob in (None, "corpus.jsonl"):
         with pytest.raises(BadInputError, match="records of two files have the id .* --path"):
             scores(glob)
+    with pytest.raises(BadInputError, match="no indexed document matches --path 'c/'"):
+        scores("c/")

@@ -279,6 +279,15 @@ def test_min_score_drops_lower_cosines(make, mode) -> None:
         ("/r/docs/*", {"/r/docs/guide.md", "/r/docs/api.txt"}),  # the whole path
         ("notes/*.md", {"/r/notes/todo.md"}),  # the end of the path
         ("*.rst", set()),
+        # A folder, as a person types one after ripgrep: under it, at any depth.
+        ("docs", {"/r/docs/guide.md", "/r/docs/api.txt"}),
+        ("docs/", {"/r/docs/guide.md", "/r/docs/api.txt"}),
+        ("./notes", {"/r/notes/todo.md"}),
+        ("/r/docs", {"/r/docs/guide.md", "/r/docs/api.txt"}),
+        ("/r", {"/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md", "/r/src/main.py"}),
+        ("r/src", {"/r/src/main.py"}),
+        ("/docs", set()),  # absolute: not a folder at any depth
+        ("doc", set()),  # a folder's name whole, not its start
     ],
 )
 def test_path_glob(make, pattern, expected) -> None:
