@@ -27,7 +27,13 @@ from searchapp.errors import (
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
-from searchapp.storage.indexed_paths import matching, record_roots, roots_with_counts
+from searchapp.storage.indexed_paths import (
+    forget_roots,
+    matching,
+    record_roots,
+    recorded_roots,
+    roots_with_counts,
+)
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
 from searchapp.storage.paths import resolve_index_dir
@@ -320,6 +326,7 @@ class SearchIndex:
             vectors = self.open_vectors()  # matching the store as this writer found it
             gone = self.matching(patterns)
             self._delete(store, vectors, gone)
+            forget_roots(store, patterns)
             save_vectors(vectors, store, self.index_dir)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
@@ -352,6 +359,18 @@ class SearchIndex:
             else:
                 raise BadInputError(f"no such file or folder: {raw}")
         return roots, vanished
+
+    def indexed_roots(self) -> list[str]:
+        """What a bare `search index` updates: the folders and files given to ``add`` before,
+        those on disk and those gone that still hold documents (``add`` removes them); none
+        for an index not made yet."""
+        if not self.exists():
+            return []
+        return [
+            root
+            for root in recorded_roots(self.store)
+            if os.path.exists(root) or self.matching([root])
+        ]
 
     def roots(self) -> list[dict[str, Any]]:
         """The folders and files given to ``add``, each with the documents indexed under it."""

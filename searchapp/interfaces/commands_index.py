@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.markup import escape
 
-from searchapp.errors import IndexInterrupted
+from searchapp.errors import IndexInterrupted, SearchAppError
 from searchapp.interfaces.cli_app import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING_FOUND,
@@ -31,8 +32,13 @@ if TYPE_CHECKING:
 @app.command()
 def index(
     paths: Annotated[
-        list[str], typer.Argument(metavar="PATH...", help="Files and folders to index.")
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="[PATH]...",
+            help="Files and folders to index; none: those indexed before (`search info`).",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     include: Annotated[
         list[str] | None, typer.Option("--include", help="Only files matching this glob.")
@@ -88,15 +94,26 @@ def index(
         ),
     ] = None,
 ) -> None:
-    """Index files and folders (incrementally: only changed files are embedded again).
+    """Index files and folders (incrementally: only changed files are embedded again); with no
+    PATH, update those indexed before.
 
     Documents whose files are gone, or that ignore files now exclude, are removed; those that
     only this run's --include/--exclude leave out are kept (`search remove` drops them).
     """
     from searchapp.interfaces.progress import progress_bar
+    from searchapp.interfaces.render import display_path
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
+    if not paths:
+        paths = search_index.indexed_roots()
+        if not paths:
+            raise SearchAppError(
+                f"nothing indexed in {search_index.index_dir} yet; give the files or folders "
+                "to index: search index PATH..."
+            )
+        if not quiet:
+            err.print(f"updating {', '.join(display_path(p) for p in paths)}")
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     with (
         closing(search_index),
@@ -185,7 +202,9 @@ def remove(
     ] = False,
 ) -> None:
     """Remove documents from the index (exit 1 when nothing matched)."""
+    from searchapp.interfaces.render import display_path
     from searchapp.search_index import SearchIndex
+    from searchapp.storage.indexed_paths import matching
 
     search_index = SearchIndex(index_dir)
     paths = search_index.matching(patterns)
@@ -193,11 +212,22 @@ def remove(
         err.print("nothing indexed matches; `search info` lists what is indexed")
         raise typer.Exit(EXIT_NOTHING_FOUND)
     if not dry_run:
-        search_index.remove(paths)
+        search_index.remove(patterns)
     for removed in paths:
         sys.stdout.write(one_line(removed) + "\n")
     verb = "would remove" if dry_run else "removed"
     err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")
+    on_disk = [path for path in paths if os.path.exists(path)]
+    within = [
+        root
+        for root in search_index.indexed_roots()
+        if os.path.isdir(root) and matching(on_disk, [root])
+    ]
+    if within and not dry_run:
+        err.print(
+            f"they lie under the indexed folder {display_path(within[0])}: the next "
+            "`search index` adds them back unless a .searchignore (or --exclude) leaves them out"
+        )
 
 
 @app.command()

@@ -35,9 +35,23 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
     return sorted(found)
 
 
+def recorded_roots(store: Store) -> list[str]:
+    """The folders and files given to `search index` (absolute), sorted."""
+    return json.loads(store.get_meta().get(ROOTS_KEY, "[]"))
+
+
+def forget_roots(store: Store, patterns: Sequence[str | os.PathLike[str]]) -> None:
+    """Drop the recorded roots that `search remove` patterns name (``matching``), so that a
+    bare `search index` does not bring them back."""
+    known = recorded_roots(store)
+    kept = [root for root in known if not matching([root], patterns)]
+    if kept != known:
+        store.set_meta({ROOTS_KEY: json.dumps(kept)})
+
+
 def record_roots(store: Store, roots: Sequence[Path]) -> None:
-    """Remember the folders and files indexed, for `search info`."""
-    known = json.loads(store.get_meta().get(ROOTS_KEY, "[]"))
+    """Remember the folders and files indexed, for `search info` and a bare `search index`."""
+    known = recorded_roots(store)
     # A file or folder under a recorded root (`search watch` adds files one by one) is not
     # another root.
     new = {str(root) for root in roots if not any(matching([str(root)], [k]) for k in known)}
@@ -50,7 +64,7 @@ def roots_with_counts(store: Store) -> list[dict[str, Any]]:
     paths = store.all_paths()
     counts = store.document_counts_by_path()
     result = []
-    for root in json.loads(store.get_meta().get(ROOTS_KEY, "[]")):
+    for root in recorded_roots(store):
         under = matching(paths, [root])
         result.append({"path": root, "documents": sum(counts[p] for p in under)})
     return result

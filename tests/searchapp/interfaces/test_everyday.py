@@ -87,6 +87,29 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys) -> None:
     assert code == 1 and out == "" and "nothing indexed matches" in err
 
 
+def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
+    tmp_path, fake_model, capsys
+) -> None:
+    docs = write(tmp_path / "docs", DOCS)
+    other = write(tmp_path / "other", {"c.txt": "Another folder on gliders.\n"})
+    index_dir = str(tmp_path / "idx")
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 2 and "nothing indexed in" in err and "search index PATH" in err
+    assert run(capsys, "index", str(docs), str(other), "--index-dir", index_dir)[0] == 0
+    (docs / "notes/new.md").write_text("A new note on wing flutter.\n", "utf-8")
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "1 added, 0 updated, 0 removed, 5 unchanged" in err
+    # A removed root is forgotten; a removed folder inside a root comes back, and it says so.
+    code, _, err = run(capsys, "remove", str(other), "--index-dir", index_dir)
+    assert code == 0 and "the next `search index` adds" not in err
+    code, _, err = run(capsys, "remove", str(docs / "old"), "--index-dir", index_dir)
+    assert code == 0 and "the next `search index` adds them back" in err
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "1 added, 0 updated, 0 removed, 4 unchanged" in err
+    assert not any(p.startswith(str(other)) for p in indexed_paths(Path(index_dir)))
+    assert str(docs / "old/archive.txt") in indexed_paths(Path(index_dir))
+
+
 def test_a_deleted_folder_can_be_removed_or_reindexed_away(indexed, capsys) -> None:
     docs, index_dir = indexed
     for path in (docs / "old").iterdir():
