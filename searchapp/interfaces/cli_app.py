@@ -50,15 +50,19 @@ Mode = Annotated[
 Format = Literal["table", "lines", "json", "jsonl"]
 
 
+def package_version() -> str:
+    """searchapp's installed version; "unknown" in a source tree that was never installed."""
+    from importlib.metadata import PackageNotFoundError, version  # ~10 ms: only here
+
+    try:
+        return version("searchapp")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import PackageNotFoundError, version  # ~10 ms: only here
-
-        try:
-            number = version("searchapp")
-        except PackageNotFoundError:  # run from a source tree that was never installed
-            number = "unknown"
-        sys.stdout.write(f"search (searchapp) {number}\n")
+        sys.stdout.write(f"search (searchapp) {package_version()}\n")
         raise typer.Exit()
 
 

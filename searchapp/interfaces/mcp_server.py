@@ -19,6 +19,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, Field
 
 from searchapp.errors import SearchAppError
+from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.serve import MAX_K
 from searchapp.ranking.searcher import SearchOptions
@@ -70,7 +71,9 @@ class Document(BaseModel):
 
 def build_server(index_thread: IndexThread) -> MCPServer:
     """The MCP server with its two tools over ``index_thread``'s index."""
-    server = MCPServer("searchapp", instructions=INSTRUCTIONS, log_level="WARNING")
+    server = MCPServer(
+        "searchapp", version=package_version(), instructions=INSTRUCTIONS, log_level="WARNING"
+    )
 
     @server.tool(annotations=READ_ONLY)
     def search(

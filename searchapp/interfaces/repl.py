@@ -10,7 +10,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from searchapp.errors import SearchAppError
-from searchapp.interfaces.render import counted, hits_json, inert, print_hits, print_passage
+from searchapp.interfaces.render import (
+    counted,
+    hits_json,
+    inert,
+    print_hits,
+    print_passage,
+    print_results,
+)
 from searchapp.ranking.searcher import MODES, Hit, SearchOptions
 from searchapp.search_index import SearchIndex
 from searchapp.storage.paths import user_data_dir
@@ -97,8 +104,10 @@ class Repl:
         if self.as_json:
             self.out.file.write(hits_json(self.last) + "\n")
             self.out.file.flush()
-        else:
+        elif self.out.is_terminal:
             print_hits(self.out, self.last, text, show_fused=self.mode == "hybrid")
+        else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there
+            print_results(self.out, self.last, text, output="lines")
 
     def _command(self, line: str) -> bool:
         name, _, arg = line[1:].partition(" ")

@@ -3,6 +3,7 @@ stdio client, on the real bundled model."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import sys
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]
 
 
-async def session_calls(index_dir: Path, calls: list[tuple[str, dict]]) -> tuple[list, list]:
-    """(tools listed, results of ``calls``) from one server process."""
+async def session_calls(index_dir: Path, calls: list[tuple[str, dict]]) -> tuple[str, list, list]:
+    """(the server's version, tools listed, results of ``calls``) from one server process."""
     parameters = StdioServerParameters(
         command=sys.executable,
         args=["-m", "searchapp", "mcp", "--index-dir", str(index_dir), "--device", "cpu"],
@@ -30,10 +31,10 @@ async def session_calls(index_dir: Path, calls: list[tuple[str, dict]]) -> tuple
     with open(os.devnull, "w") as errlog:
         async with stdio_client(parameters, errlog=errlog) as (read, write):
             async with ClientSession(read, write) as session:
-                await session.initialize()
+                started = await session.initialize()
                 tools = (await session.list_tools()).tools
                 results = [await session.call_tool(name, arguments) for name, arguments in calls]
-    return tools, results
+    return started.server_info.version, tools, results
 
 
 def store_state(index_dir: Path) -> tuple:
@@ -64,7 +65,8 @@ def test_tools_over_stdio(small_index) -> None:
         ("search", {"query": "   "}),
     ]
     before = store_state(index_dir)
-    tools, results = anyio.run(session_calls, index_dir, calls)
+    version, tools, results = anyio.run(session_calls, index_dir, calls)
+    assert version == importlib.metadata.version("searchapp")
     assert store_state(index_dir) == before  # nothing the tools do writes to the index
 
     assert {tool.name for tool in tools} == {"search", "get_document"}
