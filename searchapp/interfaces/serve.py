@@ -43,7 +43,7 @@ from searchapp.errors import (
 )
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json
-from searchapp.ranking.searcher import SearchOptions
+from searchapp.ranking.searcher import MODES, SearchOptions
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import DocumentNotFoundError
 
@@ -206,6 +206,8 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     if not 1 <= k <= MAX_K:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"k ({k}) must be between 1 and {MAX_K}")
     mode = _one(query, "mode") if "mode" in query else "hybrid"
+    if mode not in MODES:
+        raise ApiError(HTTPStatus.BAD_REQUEST, f"mode ({mode!r}) must be one of {', '.join(MODES)}")
     path = _one(query, "path") if "path" in query else None
     return SearchOptions(k=k, mode=mode, path_glob=path or None), text
 

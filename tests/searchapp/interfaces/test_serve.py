@@ -148,7 +148,7 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&k=ten", 400, "k ('ten') must be an integer"),
         ("/search?q=wing&k=0", 400, "k (0) must be between 1 and 1000"),
         ("/search?q=wing&k=100000", 400, "k (100000) must be between 1 and 1000"),
-        ("/search?q=wing&mode=fuzzy", 400, "--mode ('fuzzy') must be one of"),
+        ("/search?q=wing&mode=fuzzy", 400, "mode ('fuzzy') must be one of"),
         ("/search?q=wing&q=lift", 400, "q is given 2 times"),
         ("/search?q=wing&top=3", 400, "unknown parameter 'top'"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
@@ -168,6 +168,7 @@ def test_errors_are_json_with_a_4xx_status(served, corpus, target, status, messa
     got_status, body = get(address, target)
     assert got_status == status
     assert set(body) == {"error"} and message in body["error"]
+    assert "--" not in body["error"]  # HTTP parameters, not the CLI's options
 
 
 def test_only_get_and_only_loopback_hosts(served) -> None:
