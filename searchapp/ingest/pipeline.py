@@ -104,7 +104,7 @@ class _FileDone:
     path: str
     status: str  # added | updated | unchanged | touched (same content, new mtime) | skipped
     reason: str = ""
-    size: int = 0
+    size: int = 0  # of a file read (for progress; touched: for the store); else 0
     mtime_ns: int = 0
     sha256: str = ""  # added | updated: the content every document of the file now holds
     credited: int = 0  # bytes its parts have counted for progress
@@ -235,14 +235,15 @@ class Indexer:
     def _file_items(self, path: Path, rows: list[DocumentRow]) -> Iterator[_Part | _FileDone]:
         key = str(path)
         try:
-            key.encode("utf-8")
-        except UnicodeEncodeError:
-            yield _FileDone(key, "skipped", "file name is not valid UTF-8; rename it to index it")
-            return
-        try:
             stat = path.stat()
         except OSError as exc:
             yield _FileDone(key, "skipped", f"cannot read: {exc.strerror or exc}")
+            return
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "file name is not valid UTF-8; rename it to index it"
+            yield _FileDone(key, "skipped", reason, size=stat.st_size)
             return
         complete = bool(rows) and all(row.sha256 for row in rows)
         if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
@@ -256,10 +257,11 @@ class Indexer:
                 return
             documents = load_documents(path, data=data)
         except SearchAppError as exc:
-            yield _FileDone(key, "skipped", str(exc))
+            yield _FileDone(key, "skipped", str(exc), size=stat.st_size)
             return
         if self.default_excludes and any(looks_generated(d.text) for d in documents):
-            yield _FileDone(key, "skipped", f"minified or generated text; {NO_DEFAULT_EXCLUDES}")
+            reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
+            yield _FileDone(key, "skipped", reason, size=stat.st_size)
             return
         replace = bool(rows)
         all_text = sum(len(document.text) for document in documents) or 1
@@ -292,7 +294,7 @@ class Indexer:
                 )
                 replace = False
         if not documents:
-            yield _FileDone(key, "skipped", "no text")
+            yield _FileDone(key, "skipped", "no text", size=stat.st_size)
             return
         status = "updated" if rows else "added"
         yield _FileDone(key, status, sha256=digest, size=stat.st_size, credited=credited)
@@ -403,8 +405,7 @@ class Indexer:
                     report.skipped.append((item.path, item.reason))
                 else:
                     setattr(report, status, getattr(report, status) + 1)
-                if item.status in ("added", "updated", "touched"):  # read to the end
-                    done_bytes += item.size - item.credited
+                done_bytes += item.size - item.credited  # read (skipped ones too), or 0
             self.progress.on_bytes(done_bytes)
 
 

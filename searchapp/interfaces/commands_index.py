@@ -35,7 +35,8 @@ def index(
         list[str] | None,
         typer.Argument(
             metavar="[PATH]...",
-            help="Files and folders to index; none: those indexed before (`search info`).",
+            help="Files and folders to index; none: those indexed before (`search info`), "
+            "with this run's --include/--exclude only.",
             show_default=False,
         ),
     ] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -217,12 +218,15 @@ def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]
 
 def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
     """Whether the chunk's path matches ``pattern``: a glob over the whole path, its end or the
-    file name (``*.md``, ``notes/*.md``), or a folder it lies under (``docs/notes``, ``/abs/``)."""
+    file name (``*.md``, ``notes/*.md``), or a folder it lies under (``docs/notes``, ``/abs/``;
+    ``./notes`` and ``../x`` from the current folder)."""
     if not pattern:
         return True
     path = chunk.path
+    if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
+        return fnmatch.fnmatch(path, os.path.join(os.path.abspath(pattern), "*"))
     name = path.rsplit("/", 1)[-1]
-    folder = pattern.removeprefix("./").rstrip("/") or "/"
+    folder = pattern.rstrip("/") or "/"
     return (
         fnmatch.fnmatch(path, pattern)
         or fnmatch.fnmatch(name, pattern)

@@ -41,10 +41,12 @@ def recorded_roots(store: Store) -> list[str]:
 
 
 def forget_roots(store: Store, patterns: Sequence[str | os.PathLike[str]]) -> None:
-    """Drop the recorded roots that `search remove` patterns name (``matching``), so that a
-    bare `search index` does not bring them back."""
+    """After `search remove`: drop the recorded roots that its patterns name (``matching``)
+    and that hold no document any more, so that a bare `search index` does not bring them
+    back (a glob can name a folder whose files it did not match: that root stays)."""
     known = recorded_roots(store)
-    kept = [root for root in known if not matching([root], patterns)]
+    paths = store.all_paths()
+    kept = [root for root in known if not matching([root], patterns) or matching(paths, [root])]
     if kept != known:
         store.set_meta({ROOTS_KEY: json.dumps(kept)})
 

@@ -128,7 +128,11 @@ def m003_chunk_locations(db: sqlite_utils.Database) -> None:
 def m004_qualified_record_ids(db: sqlite_utils.Database) -> None:
     """JSONL records' doc_ids become ``path#id`` (``qualified_id``); before, a record's bare id
     was its doc_id, and a record of another file with the same id replaced it."""
-    db.execute("UPDATE documents SET doc_id = path || '#' || doc_id WHERE doc_id != path")
+    db.execute(
+        "UPDATE documents SET doc_id = path || '#' || doc_id WHERE doc_id != path "
+        # and not already path#id (main had that form for clashing ids for an hour)
+        "AND substr(doc_id, 1, length(path) + 1) != path || '#'"
+    )
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (

@@ -110,6 +110,19 @@ def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
     assert str(docs / "old/archive.txt") in indexed_paths(Path(index_dir))
 
 
+def test_a_glob_that_names_a_root_but_not_its_files_keeps_the_root(
+    tmp_path, fake_model, capsys
+) -> None:
+    drafts = write(tmp_path / "drafts", {"plan.txt": "A plan for the tunnel tests.\n"})
+    notes = write(tmp_path / "notes", {"draft1.md": "A first draft on wings.\n"})
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(drafts), str(notes), "--index-dir", index_dir)[0] == 0
+    code, out, _ = run(capsys, "remove", "draft*", "--index-dir", index_dir)
+    assert code == 0 and out.strip() == str(notes / "draft1.md")  # plan.txt's name differs
+    code, out, _ = run(capsys, "info", "--index-dir", index_dir)
+    assert f"{drafts} (1 document)" in out and f"{notes} (0 documents)" in out
+
+
 def test_a_deleted_folder_can_be_removed_or_reindexed_away(indexed, capsys) -> None:
     docs, index_dir = indexed
     for path in (docs / "old").iterdir():
@@ -313,19 +326,23 @@ def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatc
     long_text = "\n\n".join(" ".join(f"w{p}_{i}" for i in range(10)) for p in range(20))
     (docs / "long.txt").write_text(long_text, "utf-8")
     (docs / "touched.txt").write_text("same words", "utf-8")
+    (docs / "blob.bin").write_bytes(b"\x00\x01" * 50)  # read, then skipped: counted as read
+    (docs / "bundle.js").write_text(("x" * 6000 + "\n") * 5, "utf-8")  # generated: skipped
     done: list[int] = []
-    progress = Progress(on_bytes=done.append)
+    starts: list[int] = []
+    progress = Progress(on_start=starts.append, on_bytes=done.append)
     search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
-    search_index.add([docs], progress=progress)
-    size = len(long_text.encode()) + len(b"same words")
-    assert sum(done) == size
+    report = search_index.add([docs], progress=progress)
+    assert len(report.skipped) == 2
+    size = len(long_text.encode()) + len(b"same words") + 100 + 30005
+    assert starts == [size] and sum(done) == size
     assert len([d for d in done if 0 < d < len(long_text)]) >= 4  # 20 chunks, windows of 4
     # A file whose time changed but not its text is read and hashed: its bytes count done.
     done.clear()
+    starts.clear()
     os.utime(docs / "touched.txt", ns=(1, 1))
-    starts: list[int] = []
-    search_index.add([docs], progress=Progress(on_start=starts.append, on_bytes=done.append))
-    assert starts == [len(b"same words")] and sum(done) == starts[0]
+    search_index.add([docs], progress=progress)
+    assert starts == [len(b"same words") + 100 + 30005] and sum(done) == starts[0]
 
 
 # -- the REPL ---------------------------------------------------------------------------------

@@ -282,7 +282,6 @@ def test_min_score_drops_lower_cosines(make, mode) -> None:
         # A folder, as a person types one after ripgrep: under it, at any depth.
         ("docs", {"/r/docs/guide.md", "/r/docs/api.txt"}),
         ("docs/", {"/r/docs/guide.md", "/r/docs/api.txt"}),
-        ("./notes", {"/r/notes/todo.md"}),
         ("/r/docs", {"/r/docs/guide.md", "/r/docs/api.txt"}),
         ("/r", {"/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md", "/r/src/main.py"}),
         ("r/src", {"/r/src/main.py"}),
@@ -296,6 +295,24 @@ def test_path_glob(make, pattern, expected) -> None:
     hits = search(collection, "text", k=10, path_glob=pattern)
     assert {h.path for h in hits} == expected
     assert [h.chunk_id for h in hits] == collection.by_cosine([h.chunk_id for h in hits])
+
+
+def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
+    here, other = tmp_path / "proj", tmp_path / "other"
+    paths = [str(here / "notes" / "a.md"), str(other / "notes" / "b.md"), str(here / "c.md")]
+    collection = make([(p, [("text", 0.9 - n / 10)]) for n, p in enumerate(paths)])
+    monkeypatch.chdir(tmp_path)
+    (here / "notes").mkdir(parents=True)
+    monkeypatch.chdir(here)
+    for pattern, expected in [
+        ("./notes", {paths[0]}),  # this folder's notes, not every notes/ in the index
+        ("./notes/", {paths[0]}),
+        ("../other", {paths[1]}),
+        (".", {paths[0], paths[2]}),
+        ("notes", {paths[0], paths[1]}),  # a bare name: any folder of that name
+    ]:
+        hits = search(collection, "text", k=10, path_glob=pattern)
+        assert {h.path for h in hits} == expected, pattern
 
 
 # -- widening: filters that drop the first candidates ------------------------------------------

@@ -91,6 +91,7 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
     add_document(store, "/d/notes.txt", "/d/notes.txt", "a note")
     add_document(store, "7", "/d/corpus.jsonl", "record seven")
     add_document(store, "b#8", "/d/corpus.jsonl", "record with a hash in its id")
+    add_document(store, "/e/corpus.jsonl#7", "/e/corpus.jsonl", "qualified already")
     store.close()
     monkeypatch.undo()
     store = Store.open(tmp_path, create=False)
@@ -100,6 +101,7 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
         ("/d/notes.txt", "/d/notes.txt"),
         ("/d/corpus.jsonl#7", "/d/corpus.jsonl"),
         ("/d/corpus.jsonl#b#8", "/d/corpus.jsonl"),
+        ("/e/corpus.jsonl#7", "/e/corpus.jsonl"),
     ]
     assert [c.text for c in store.get_chunks(store.chunk_ids().tolist())][1] == "record seven"
     store.close()
