@@ -28,10 +28,12 @@ from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
 from searchapp.storage.indexed_paths import (
+    Filters,
     forget_roots,
     matching,
     record_roots,
     recorded_roots,
+    root_filters,
     roots_with_counts,
 )
 from searchapp.storage.lock import WriterLock
@@ -305,7 +307,9 @@ class SearchIndex:
             finally:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
-                record_roots(store, roots)
+                record_roots(
+                    store, roots, Filters(tuple(include), tuple(exclude), default_excludes)
+                )
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
@@ -371,6 +375,17 @@ class SearchIndex:
             for root in recorded_roots(self.store)
             if os.path.exists(root) or self.matching([root])
         ]
+
+    def roots_by_filters(self) -> dict[Filters, list[str]]:
+        """``indexed_roots`` grouped by the filters each was last indexed with, for a bare
+        `search index` to walk them as before."""
+        if not self.exists():
+            return {}
+        recorded = root_filters(self.store)
+        groups: dict[Filters, list[str]] = {}
+        for root in self.indexed_roots():
+            groups.setdefault(recorded.get(root, Filters()), []).append(root)
+        return groups
 
     def roots(self) -> list[dict[str, Any]]:
         """The folders and files given to ``add``, each with the documents indexed under it."""

@@ -27,6 +27,9 @@ from searchapp.interfaces.cli_app import (
 
 if TYPE_CHECKING:
     from searchapp.encoding import EmbeddingBackend
+    from searchapp.ingest.pipeline import IndexReport
+    from searchapp.search_index import SearchIndex
+    from searchapp.storage.indexed_paths import Filters
 
 
 @app.command()
@@ -36,7 +39,7 @@ def index(
         typer.Argument(
             metavar="[PATH]...",
             help="Files and folders to index; none: those indexed before (`search info`), "
-            "with this run's --include/--exclude only.",
+            "each with the --include/--exclude it was indexed with unless new ones are given.",
             show_default=False,
         ),
     ] = None,
@@ -104,46 +107,65 @@ def index(
     from searchapp.interfaces.progress import progress_bar
     from searchapp.interfaces.render import display_path
     from searchapp.search_index import SearchIndex
+    from searchapp.storage.indexed_paths import Filters
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
-    if not paths:
-        paths = search_index.indexed_roots()
-        if not paths:
-            raise SearchAppError(
-                f"nothing indexed in {search_index.index_dir} yet; give the files or folders "
-                "to index: search index PATH..."
-            )
-        if not quiet:
-            err.print(f"updating {', '.join(display_path(p) for p in paths)}")
+    given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
+    runs = [(paths, given)] if paths else _update_runs(search_index, given)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     with (
         closing(search_index),
         _ray_embedder(ray) as embedder,
         progress_bar(err, enabled=not quiet) as progress,
     ):
-        try:
-            report = search_index.add(
-                paths,
-                include=include or (),
-                exclude=exclude or (),
-                rebuild=rebuild,
-                wait=not no_wait,
-                on_wait=lambda: err.print("waiting for another `search index` to finish…"),
-                progress=progress,
-                index_type=index_type,
-                default_excludes=not no_default_excludes,
-                embedder=embedder,
-            )
-        except IndexInterrupted as stopped:
-            done = stopped.report
-            err.print(
-                f"interrupted: {done.added + done.updated} files ({done.chunks} chunks) were "
-                "committed before Ctrl-C; run the same command again to continue"
-            )
-            state["interrupt_said"] = True
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-    if quiet:
-        return
+        for number, (run_paths, filters) in enumerate(runs):
+            if not paths and not quiet:
+                shown = ", ".join(display_path(p) for p in run_paths)
+                err.print(
+                    f"updating {shown}" + (f" ({filters.describe()})" * bool(filters.describe()))
+                )
+            try:
+                report = search_index.add(
+                    run_paths,
+                    include=filters.include,
+                    exclude=filters.exclude,
+                    rebuild=rebuild and number == 0,  # later runs add to the rebuilt index
+                    wait=not no_wait,
+                    on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+                    progress=progress,
+                    index_type=index_type,
+                    default_excludes=filters.default_excludes,
+                    embedder=embedder,
+                )
+            except IndexInterrupted as stopped:
+                done = stopped.report
+                err.print(
+                    f"interrupted: {done.added + done.updated} files ({done.chunks} chunks) were "
+                    "committed before Ctrl-C; run the same command again to continue"
+                )
+                state["interrupt_said"] = True
+                raise typer.Exit(EXIT_INTERRUPTED) from None
+            if not quiet:
+                _print_report(report, verbose=verbose)
+
+
+def _update_runs(search_index: SearchIndex, given: Filters) -> list[tuple[list[str], Filters]]:
+    """What a bare `search index` walks: the roots indexed before, each with the filters it
+    was last indexed with, or all with the ones given now."""
+    from searchapp.storage.indexed_paths import Filters
+
+    groups = search_index.roots_by_filters()
+    if not groups:
+        raise SearchAppError(
+            f"nothing indexed in {search_index.index_dir} yet; give the files or folders to "
+            "index: search index PATH..."
+        )
+    if given != Filters():
+        return [([root for roots in groups.values() for root in roots], given)]
+    return [(roots, filters) for filters, roots in groups.items()]
+
+
+def _print_report(report: IndexReport, *, verbose: bool) -> None:
     from searchapp.interfaces.render import counted
 
     _print_skipped(report.skipped, verbose=verbose)

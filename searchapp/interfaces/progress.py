@@ -46,7 +46,8 @@ def progress_bar(console: Console, *, enabled: bool = True) -> Iterator[IndexPro
 
     with bar:
         yield IndexProgress(
-            on_start=lambda total: bar.update(task, total=max(total, 1)),
+            # A bare `search index` may run once per set of filters: their work adds up.
+            on_start=lambda total: bar.update(task, total=(bar.tasks[0].total or 0) + total),
             on_bytes=lambda done: bar.advance(task, done),
             on_chunks=on_chunks,
         )

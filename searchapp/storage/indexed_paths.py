@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from searchapp.storage.store import Store
+if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
+    from searchapp.storage.store import Store
 
 ROOTS_KEY = "roots"  # meta: JSON list of the paths given to `search index`
+FILTERS_KEY = "root_filters"  # meta: JSON root -> the Filters it was last indexed with
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The ``--include``/``--exclude`` globs and default excludes a root was indexed with."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    default_excludes: bool = True
+
+    def describe(self) -> str:
+        """As the options are written: ``--include '*.md' --no-default-excludes``; "" for none."""
+        words = [f"--include '{g}'" for g in self.include]
+        words += [f"--exclude '{g}'" for g in self.exclude]
+        return " ".join(words + ([] if self.default_excludes else ["--no-default-excludes"]))
 
 
 def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -48,17 +67,35 @@ def forget_roots(store: Store, patterns: Sequence[str | os.PathLike[str]]) -> No
     paths = store.all_paths()
     kept = [root for root in known if not matching([root], patterns) or matching(paths, [root])]
     if kept != known:
-        store.set_meta({ROOTS_KEY: json.dumps(kept)})
+        _save_roots(store, kept, root_filters(store))
 
 
-def record_roots(store: Store, roots: Sequence[Path]) -> None:
-    """Remember the folders and files indexed, for `search info` and a bare `search index`."""
+def record_roots(store: Store, roots: Sequence[Path], filters: Filters = Filters()) -> None:
+    """Remember the folders and files indexed, and the filters each was indexed with, for
+    `search info` and a bare `search index`."""
     known = recorded_roots(store)
     # A file or folder under a recorded root (`search watch` adds files one by one) is not
-    # another root.
+    # another root, and does not change the root's filters.
     new = {str(root) for root in roots if not any(matching([str(root)], [k]) for k in known)}
     merged = sorted(set(known) | new)
-    store.set_meta({ROOTS_KEY: json.dumps(merged)})
+    saved = root_filters(store)
+    saved.update({str(root): filters for root in roots if str(root) in merged})
+    _save_roots(store, merged, saved)
+
+
+def root_filters(store: Store) -> dict[str, Filters]:
+    """The filters each recorded root was last indexed with (none for roots indexed before
+    they were recorded)."""
+    saved = json.loads(store.get_meta().get(FILTERS_KEY, "{}"))
+    return {
+        root: Filters(tuple(f["include"]), tuple(f["exclude"]), bool(f["default_excludes"]))
+        for root, f in saved.items()
+    }
+
+
+def _save_roots(store: Store, roots: list[str], filters: dict[str, Filters]) -> None:
+    kept = {root: dataclasses.asdict(filters[root]) for root in roots if root in filters}
+    store.set_meta({ROOTS_KEY: json.dumps(roots), FILTERS_KEY: json.dumps(kept)})
 
 
 def roots_with_counts(store: Store) -> list[dict[str, Any]]:

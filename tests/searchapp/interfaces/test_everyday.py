@@ -110,6 +110,26 @@ def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
     assert str(docs / "old/archive.txt") in indexed_paths(Path(index_dir))
 
 
+def test_a_bare_index_walks_each_root_with_its_filters(tmp_path, fake_model, capsys) -> None:
+    notes = write(tmp_path / "notes", {"a.md": "Wing notes.\n", "b.py": "print('wing')\n"})
+    code_dir = write(tmp_path / "code", {"c.py": "print('lift')\n"})
+    index_dir = str(tmp_path / "idx")
+    run(capsys, "index", str(notes), "--include", "*.md", "--index-dir", index_dir)
+    run(capsys, "index", str(code_dir), "--index-dir", index_dir)
+    write(notes, {"d.md": "More wing notes.\n", "e.py": "print(2)\n"})
+    write(code_dir, {"f.txt": "Lift notes.\n"})
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0, err
+    assert f"updating {notes} (--include '*.md')" in err and f"updating {code_dir}\n" in err
+    paths = indexed_paths(Path(index_dir))
+    assert str(notes / "d.md") in paths and str(code_dir / "f.txt") in paths
+    assert str(notes / "b.py") not in paths and str(notes / "e.py") not in paths
+    # Filters given to a bare run replace the remembered ones, for every root.
+    code, _, err = run(capsys, "index", "--include", "*.py", "--index-dir", index_dir)
+    assert code == 0 and "--include '*.py'" in err
+    assert str(notes / "e.py") in indexed_paths(Path(index_dir))
+
+
 def test_a_glob_that_names_a_root_but_not_its_files_keeps_the_root(
     tmp_path, fake_model, capsys
 ) -> None:
