@@ -260,8 +260,8 @@ def rerank(beta: float) -> Rule:
 def ceiling_rule(beta: float) -> Rule:
     def rule(c: Candidates) -> list[int]:
         dense = [i for i, _ in c.dense[:FUSION_DEPTH]]
-        order = fuse(dense, c.lexical[:FUSION_DEPTH], c.cosine, c.ceiling, weight=beta)
-        return with_dense_tail(c, order)
+        fused = fuse(dense, c.lexical[:FUSION_DEPTH], c.cosine, c.ceiling, weight=beta)
+        return with_dense_tail(c, [i for i, _ in fused])
 
     return rule
 

@@ -31,7 +31,8 @@ def query(
     index_dir: IndexDir = None,
     top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
     min_score: Annotated[
-        float | None, typer.Option("--min-score", help="Drop hits below this cosine.")
+        float | None,
+        typer.Option("--min-score", help="Drop hits whose cosine is below this (any mode)."),
     ] = None,
     path: Annotated[
         str | None,
@@ -76,7 +77,7 @@ def query(
         text,
         output=chosen,
         files_only=files_only,
-        show_fused=mode == "hybrid",
+        show_cosine=mode != "dense",
         context=(lambda hit: search_index.context(hit, context)) if context > 0 else None,
     )
     if not hits:

@@ -40,7 +40,11 @@ class SearchHit(BaseModel):
     """One ranked passage, as `search query --json` prints it."""
 
     rank: int
-    score: float = Field(description="cosine similarity of query and passage")
+    score: float = Field(
+        description="what the mode ranks by: hybrid cosine + BM25 share, dense cosine, lexical"
+        " BM25 share"
+    )
+    cosine: float = Field(description="cosine similarity of query and passage")
     path: str
     doc_id: str
     record_id: str | None = Field(None, description="a JSONL record's own id (doc_id: path#id)")

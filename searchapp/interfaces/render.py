@@ -93,7 +93,7 @@ def location(hit: Hit) -> str:
 
 
 def hits_table(
-    hits: Sequence[Hit], query: str, *, show_fused: bool = False, width: int = 100
+    hits: Sequence[Hit], query: str, *, show_cosine: bool = False, width: int = 100
 ) -> Table:
     """The hits as a table ``width`` columns wide; the ``where`` column is never wrapped: a path
     too long for it loses its start (``…/deep/file.md:12``)."""
@@ -101,8 +101,8 @@ def hits_table(
     table = Table(show_lines=True, expand=True)
     table.add_column("#", justify="right", style="bold", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
-    if show_fused:
-        table.add_column("fused", justify="right", no_wrap=True)
+    if show_cosine:
+        table.add_column("cosine", justify="right", no_wrap=True)
     table.add_column("where", style="cyan", no_wrap=True)  # path:line is never broken
     table.add_column("passage", ratio=1)
     for hit in hits:
@@ -116,8 +116,8 @@ def hits_table(
         if len(hit.also) > 3:
             where.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
         row = [str(hit.rank), f"{hit.score:.3f}"]
-        if show_fused:
-            row.append("" if hit.fused_rank is None else str(hit.fused_rank))
+        if show_cosine:
+            row.append(f"{hit.cosine:.3f}")
         table.add_row(*row, where, passage_text(hit.text, query))
     return table
 
@@ -166,7 +166,7 @@ def print_results(
     *,
     output: str,
     files_only: bool = False,
-    show_fused: bool = False,
+    show_cosine: bool = False,
     context: Callable[[Hit], str] | None = None,
 ) -> None:
     """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths."""
@@ -190,19 +190,19 @@ def print_results(
             for line in context_lines(hit, context(hit)):
                 stream.write(line + "\n")
     else:
-        print_hits(console, hits, query, show_fused=show_fused)
+        print_hits(console, hits, query, show_cosine=show_cosine)
         for hit in hits if context is not None else ():
             print_passage(console, hit, context(hit), query)
     stream.flush()
 
 
 def print_hits(
-    console: Console, hits: Sequence[Hit], query: str, *, show_fused: bool = False
+    console: Console, hits: Sequence[Hit], query: str, *, show_cosine: bool = False
 ) -> None:
     if not hits:
         console.print(Text("no matches", style="dim"))
         return
-    console.print(hits_table(hits, query, show_fused=show_fused, width=console.width))
+    console.print(hits_table(hits, query, show_cosine=show_cosine, width=console.width))
 
 
 def hits_json(hits: Sequence[Hit]) -> str:

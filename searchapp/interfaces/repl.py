@@ -105,7 +105,7 @@ class Repl:
             self.out.file.write(hits_json(self.last) + "\n")
             self.out.file.flush()
         elif self.out.is_terminal:
-            print_hits(self.out, self.last, text, show_fused=self.mode == "hybrid")
+            print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
         else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there
             print_results(self.out, self.last, text, output="lines")
 

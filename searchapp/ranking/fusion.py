@@ -46,8 +46,9 @@ def fuse(
     ceiling: float,
     *,
     weight: float = BM25_WEIGHT,
-) -> list[int]:
-    """The candidates of both rankers, best first by ``cosine + weight * bm25 / ceiling``.
+) -> list[tuple[int, float]]:
+    """The candidates of both rankers as ``(chunk id, cosine + weight * bm25 / ceiling)``, best
+    first.
 
     ``dense``: chunk ids; ``lexical``: ``(chunk id, BM25)``; ``cosine`` must hold every
     candidate. Ties go to the higher cosine, then to the lower chunk id.
@@ -58,4 +59,4 @@ def fuse(
     scale = weight / ceiling if ceiling > 0 else 0.0
     candidates = dict.fromkeys([*dense, *bm25])
     fused = {i: cosine[i] + scale * bm25.get(i, 0.0) for i in candidates}
-    return sorted(fused, key=lambda i: (-fused[i], -cosine[i], i))
+    return [(i, fused[i]) for i in sorted(fused, key=lambda i: (-fused[i], -cosine[i], i))]

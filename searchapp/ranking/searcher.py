@@ -26,10 +26,13 @@ FUSION_DEPTH = 100
 
 @dataclass(frozen=True)
 class Hit:
-    """One ranked passage. ``score`` is always the cosine of query and passage."""
+    """One ranked passage. ``score`` is what its mode ranked it by, so it never rises down a list
+    of hits: the ``cosine`` of query and passage (dense), the share of the most BM25 the query's
+    words could score (lexical, in [0, 1)), or their sum (hybrid, ``fusion.py``)."""
 
     rank: int
     score: float
+    cosine: float
     path: str
     doc_id: str
     chunk_id: int
@@ -37,7 +40,6 @@ class Hit:
     end_line: int
     text: str
     title: str | None = None
-    fused_rank: int | None = None
     start_char: int = 0
     end_char: int = 0
     page: int | None = None  # the page the passage starts on, for formats with pages (PDF)
@@ -54,6 +56,7 @@ class Hit:
         return {
             "rank": self.rank,
             "score": round(float(self.score), 6),
+            "cosine": round(float(self.cosine), 6),
             "path": self.path,
             "doc_id": self.doc_id,
             "record_id": self.record_id if self.doc_id != self.path else None,
@@ -121,35 +124,39 @@ class Searcher:
 
     def _rank(
         self, query: str, query_vector: np.ndarray, mode: str, fetch: int
-    ) -> list[tuple[int, float, int | None]]:
-        """(chunk id, cosine, fused rank or None), best first."""
+    ) -> list[tuple[int, float, float]]:
+        """(chunk id, score, cosine), best first; the score is the mode's (``Hit``)."""
         query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
         dense: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
             scores, ids = self.vectors.search(query_vector, fetch)
             dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         if mode == "dense":
-            return [(i, s, None) for i, s in dense]
+            return [(i, s, s) for i, s in dense]
         lexical = self._lexical(query, fetch)
         cosine = dict(dense)
         missing = [i for i, _ in lexical if i not in cosine]
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
+        ceiling = self._bm25_ceiling(query) if lexical else 0.0
         if mode == "lexical":
-            return [(i, cosine[i], None) for i, _ in lexical if i in cosine]
+            scale = 1.0 / ceiling if ceiling > 0 else 0.0
+            return [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine]
         # The same candidates whatever k is, so a query's first hits do not depend on it.
-        order = fuse(
+        fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in lexical[:FUSION_DEPTH] if i in cosine],
             cosine,
-            self._bm25_ceiling(query) if lexical else 0.0,
+            ceiling,
         )
-        # Past the fusion depth, continue with the dense ranking so widening still finds more.
-        fused = set(order)
-        rest = [i for i, _ in dense if i not in fused]
-        return [(i, cosine[i], n) for n, i in enumerate(order, start=1)] + [
-            (i, cosine[i], None) for i in rest
-        ]
+        # Past the fusion depth the dense ranking goes on (a BM25 of 0), so widening still finds
+        # more; merged by score, so scores never rise down the list. The rest's cosines are below
+        # the dense top 100's, and each of those scores at least its cosine: the first 100 hits
+        # stay as fused.
+        seen = {i for i, _ in fused}
+        ranked = fused + [(i, s) for i, s in dense if i not in seen]
+        ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
+        return [(i, s, cosine[i]) for i, s in ranked]
 
     def _lexical(self, query: str, k: int) -> list[tuple[int, float]]:
         """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""
@@ -176,11 +183,9 @@ class Searcher:
             return {i: float(v @ query_vector) for i, v in self.store.embeddings(ids).items()}
         return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
 
-    def _select(
-        self, ranked: list[tuple[int, float, int | None]], options: SearchOptions
-    ) -> list[Hit]:
+    def _select(self, ranked: list[tuple[int, float, float]], options: SearchOptions) -> list[Hit]:
         if options.min_score is not None:
-            ranked = [r for r in ranked if r[1] >= options.min_score]
+            ranked = [r for r in ranked if r[2] >= options.min_score]
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
         by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
@@ -192,7 +197,7 @@ class Searcher:
             part = ranked[first : first + batch]
             first += batch
             chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in part])}
-            for chunk_id, score, fused_rank in part:
+            for chunk_id, score, cosine in part:
                 chunk = chunks.get(chunk_id)
                 if chunk is None or not _path_matches(chunk, options.path_glob):
                     continue
@@ -205,7 +210,7 @@ class Searcher:
                     continue  # full: the rest of this batch is read for copies only
                 per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
                 by_text[chunk.text] = len(hits)
-                hits.append(_hit(len(hits) + 1, score, fused_rank, chunk))
+                hits.append(_hit(len(hits) + 1, score, cosine, chunk))
             if len(hits) == options.k:
                 break
             batch = min(4 * batch, 4096)
@@ -236,10 +241,11 @@ def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
     )
 
 
-def _hit(rank: int, score: float, fused_rank: int | None, chunk: StoredChunk) -> Hit:
+def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk) -> Hit:
     return Hit(
         rank=rank,
         score=score,
+        cosine=cosine,
         path=chunk.path,
         doc_id=chunk.doc_id,
         chunk_id=chunk.id,
@@ -247,7 +253,6 @@ def _hit(rank: int, score: float, fused_rank: int | None, chunk: StoredChunk) ->
         end_line=chunk.end_line or chunk.start_line or 1,
         text=chunk.text,
         title=chunk.title,
-        fused_rank=fused_rank,
         start_char=chunk.start_char or 0,
         end_char=chunk.end_char or 0,
         page=chunk.page,

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 HIT_KEYS = {
     "rank",
     "score",
+    "cosine",
     "path",
     "doc_id",
     "record_id",

@@ -54,8 +54,11 @@ def test_cranfield_folder_end_to_end(cranfield_folder_index, cranfield, capsys) 
             assert set(hit) == HIT_KEYS
             assert hit["rank"] == rank
             assert Path(hit["path"]).is_absolute() and hit["doc_id"] == hit["path"]
-            assert -1.0 <= hit["score"] <= 1.0
+            # Hybrid: the cosine plus the share of the query's most BM25, so scores fall.
+            assert -1.0 <= hit["cosine"] <= 1.0
+            assert hit["cosine"] <= hit["score"] < hit["cosine"] + 1.0
             assert hit["start_line"] <= hit["end_line"]
+        assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
         top_docs = {Path(h["path"]).stem.removeprefix("doc") for h in hits}
         found += bool(top_docs & set(cranfield.relevant(qid)))
     # all-MiniLM-L6-v2 finds a judged-relevant document in the top 10 for most queries.
@@ -71,6 +74,7 @@ def test_dense_scores_are_cosines_in_order(cranfield_folder_index, cranfield, ca
     hits = json.loads(out)
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True)
+    assert scores == [h["cosine"] for h in hits]
     from minilm import SentenceEncoder
 
     encoder = SentenceEncoder.from_pretrained("all-MiniLM-L6-v2", device="cpu")

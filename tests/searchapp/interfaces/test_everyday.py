@@ -230,9 +230,26 @@ def test_exit_status_follows_grep(indexed, capsys) -> None:
     assert "'fuzzy' is not one of 'hybrid', 'dense', 'lexical'" in bad_mode[2]
 
 
+def test_the_table_shows_the_score_ranked_by_and_the_cosine(indexed, capsys) -> None:
+    _, index_dir = indexed
+    args = ["query", "wing lift", "-k", "4", "--index-dir", str(index_dir)]
+    hits = json.loads(run(capsys, *args, "--json")[1])
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert any(h["score"] > h["cosine"] for h in hits)  # the BM25 share shows in hybrid mode
+    table = run(capsys, *args, "--format", "table")[1]
+    header = next(line for line in table.splitlines() if "score" in line)
+    assert header.index("score") < header.index("cosine")
+    rows = [line for line in table.splitlines() if re.match(r"^│ +\d+ │", line)]
+    shown = [re.findall(r"-?\d\.\d{3}", row)[:2] for row in rows]
+    assert shown == [[f"{h['score']:.3f}", f"{h['cosine']:.3f}"] for h in hits]
+    dense = run(capsys, *args, "--mode", "dense", "--format", "table")[1]
+    assert "cosine" not in dense and "score" in dense  # the score is the cosine
+
+
 def test_the_table_uses_the_width_and_never_breaks_the_location(tmp_path) -> None:
     deep = "/".join(["folder"] * 12) + "/a_rather_long_file_name.md"
-    hit = Hit(1, 0.5, f"/{deep}", f"/{deep}", 1, 12345, 12346, "word " * 200, section="A > B")
+    hit = Hit(1, 0.5, 0.5, f"/{deep}", f"/{deep}", 1, 12345, 12346, "word " * 200, section="A > B")
     for width in (80, 160):
         console = Console(file=open(tmp_path / f"{width}.txt", "w"), width=width, emoji=False)
         print_results(console, [hit], "word", output="table")
@@ -248,13 +265,13 @@ def test_a_record_is_named_by_the_id_its_file_gives_it(tmp_path) -> None:
     from searchapp.storage.schema import qualified_id
 
     path = str(tmp_path / "cisi" / "corpus.jsonl")
-    hit = Hit(1, 0.5, path, qualified_id(path, "7"), 1, 1, 1, "reading habits")
+    hit = Hit(1, 0.5, 0.5, path, qualified_id(path, "7"), 1, 1, 1, "reading habits")
     assert location(hit).endswith("corpus.jsonl #7")
     console = Console(file=open(tmp_path / "out.txt", "w"), width=120, emoji=False)
     print_results(console, [hit], "reading", output="lines")
     console.file.close()
     assert "corpus.jsonl #7: 0.500  reading habits" in (tmp_path / "out.txt").read_text()
-    own = Hit(1, 0.5, path, "path#with#hashes", 1, 1, 1, "x")  # an id of its own, kept whole
+    own = Hit(1, 0.5, 0.5, path, "path#with#hashes", 1, 1, 1, "x")  # an id of its own, kept whole
     assert own.record_id == "path#with#hashes"
 
 

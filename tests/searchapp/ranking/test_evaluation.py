@@ -348,7 +348,10 @@ def test_evaluate_modes_scores_each_mode_by_its_documents() -> None:
     def search_many(texts, options):
         seen.append((options.mode, options.k, options.per_doc))
         return [
-            [Hit(n, 0.5, f"/{d}", d, n, 1, 1, d) for n, d in enumerate(rankings[options.mode][t])]
+            [
+                Hit(n, 0.5, 0.5, f"/{d}", d, n, 1, 1, d)
+                for n, d in enumerate(rankings[options.mode][t])
+            ]
             for t in texts
         ]
 

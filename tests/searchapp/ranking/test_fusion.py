@@ -36,35 +36,42 @@ def test_no_chunk_reaches_the_ceiling(terms, length, average) -> None:
     assert 0.0 < score < bm25_ceiling(idfs)
 
 
+def order(fused: list[tuple[int, float]]) -> list[int]:
+    return [i for i, _ in fused]
+
+
 def test_fuse_adds_the_share_of_the_ceiling_to_the_cosine() -> None:
     cosine = {1: 0.9, 2: 0.6, 3: 0.5, 4: 0.2}
     lexical = [(3, 4.4), (4, 2.2)]  # chunk 4 only the lexical ranker found
     # fused: 1 -> 0.9, 2 -> 0.6, 3 -> 0.5 + 4.4/4.4 = 1.5, 4 -> 0.2 + 2.2/4.4 = 0.7
-    assert fuse([1, 2, 3], lexical, cosine, ceiling=4.4) == [3, 1, 4, 2]
+    fused = fuse([1, 2, 3], lexical, cosine, ceiling=4.4)
+    assert order(fused) == [3, 1, 4, 2]
+    assert [s for _, s in fused] == pytest.approx([1.5, 0.9, 0.7, 0.6])
     # Half the weight: 3 -> 1.0, 1 -> 0.9, 2 -> 0.6, 4 -> 0.45.
-    assert fuse([1, 2, 3], lexical, cosine, ceiling=4.4, weight=0.5) == [3, 1, 2, 4]
+    assert order(fuse([1, 2, 3], lexical, cosine, ceiling=4.4, weight=0.5)) == [3, 1, 2, 4]
     assert BM25_WEIGHT == 1.0  # the first call is the default rule
 
 
 def test_fuse_without_lexical_evidence_is_the_cosine_order() -> None:
     cosine = {5: 0.1, 6: 0.7, 7: 0.4}
-    assert fuse([6, 7, 5], [], cosine, ceiling=0.0) == [6, 7, 5]
+    assert fuse([6, 7, 5], [], cosine, ceiling=0.0) == [(6, 0.7), (7, 0.4), (5, 0.1)]
     # A ceiling of 0 (no query word in the index) leaves every candidate its cosine.
-    assert fuse([6, 7], [(5, 3.0)], cosine, ceiling=0.0) == [6, 7, 5]
-    assert fuse([6, 7], [(5, 3.0)], cosine, ceiling=1.0, weight=0.0) == [6, 7, 5]
+    assert fuse([6, 7], [(5, 3.0)], cosine, ceiling=0.0) == [(6, 0.7), (7, 0.4), (5, 0.1)]
+    assert order(fuse([6, 7], [(5, 3.0)], cosine, ceiling=1.0, weight=0.0)) == [6, 7, 5]
 
 
 def test_fuse_ties_go_to_the_higher_cosine_then_the_lower_id() -> None:
     # 0.5 + 0 == 0.25 + 0.25 exactly in binary floating point.
     cosine = {1: 0.25, 2: 0.5, 3: 0.25, 4: 0.25}
     lexical = [(1, 0.25), (3, 0.25), (4, 0.25)]
-    assert fuse([2, 4, 3, 1], lexical, cosine, ceiling=1.0) == [2, 1, 3, 4]
-    assert fuse([1, 3, 4, 2], lexical[::-1], cosine, ceiling=1.0) == [2, 1, 3, 4]
+    assert order(fuse([2, 4, 3, 1], lexical, cosine, ceiling=1.0)) == [2, 1, 3, 4]
+    assert order(fuse([1, 3, 4, 2], lexical[::-1], cosine, ceiling=1.0)) == [2, 1, 3, 4]
 
 
 def test_fuse_keeps_each_candidate_once() -> None:
     cosine = {1: 0.3, 2: 0.2}
-    assert fuse([1, 2], [(2, 1.0), (1, 0.5)], cosine, ceiling=2.0) == [2, 1]
+    fused = fuse([1, 2], [(2, 1.0), (1, 0.5)], cosine, ceiling=2.0)
+    assert order(fused) == [2, 1] and [s for _, s in fused] == pytest.approx([0.7, 0.55])
 
 
 @given(
@@ -83,7 +90,8 @@ def test_fuse_does_not_depend_on_the_scale_of_bm25(cosines, fractions, exponent)
     scaled = fuse(list(cosine), [(i, s * scale) for i, s in lexical], cosine, ceiling=scale)
     assert scaled == at_one
     fused = {i: cosine[i] + dict(lexical).get(i, 0.0) for i in cosine}
-    assert [fused[i] for i in at_one] == sorted(fused.values(), reverse=True)
+    assert at_one == [(i, fused[i]) for i in order(at_one)]
+    assert [s for _, s in at_one] == sorted(fused.values(), reverse=True)
 
 
 @pytest.mark.parametrize(("ceiling", "weight"), [(-1.0, 1.0), (1.0, -0.5)])

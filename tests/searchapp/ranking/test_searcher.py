@@ -53,7 +53,11 @@ class Collection:
 
     def bm25(self, query: str) -> list[int]:
         """FTS5's own ranking of every matching chunk, read straight from SQLite."""
-        return [i for i, _ in Lexicon(self.store).search(query, len(self.cosine))]
+        return list(self.bm25_scores(query))
+
+    def bm25_scores(self, query: str) -> dict[int, float]:
+        """FTS5's BM25 of every matching chunk, best first."""
+        return dict(Lexicon(self.store).search(query, len(self.cosine)))
 
     def ceiling(self, query: str) -> float:
         """(k1 + 1) * the idfs of the query's words that some chunk holds, counted here."""
@@ -102,14 +106,22 @@ def search(collection: Collection, query: str, *, postings: bool = True, **optio
     return searcher.search(query, QUERY_VECTOR, SearchOptions(**options))
 
 
-def fused_order(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> list[int]:
-    """The hybrid rule from its definition: the two top-``depth`` lists by cosine + BM25 / the
-    query's BM25 ceiling (0 for a chunk the lexical list lacks), ties to the higher cosine."""
+def fused_scores(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> dict[int, float]:
+    """The hybrid rule from its definition: each chunk of the two top-``depth`` lists scores
+    cosine + BM25 / the query's BM25 ceiling (0 for a chunk the lexical list lacks)."""
     bm25 = dict(Lexicon(collection.store).search(query, depth))
     ceiling = collection.ceiling(query)
     candidates = set(collection.by_cosine()[:depth]) | set(bm25)
-    fused = {i: collection.cosine[i] + bm25.get(i, 0.0) / ceiling for i in candidates}
-    return sorted(fused, key=lambda i: (-fused[i], -collection.cosine[i], i))
+    return {i: collection.cosine[i] + bm25.get(i, 0.0) / ceiling for i in candidates}
+
+
+def best_first(collection: Collection, scores: dict[int, float]) -> list[int]:
+    """Chunk ids by score, ties to the higher cosine, then the lower id."""
+    return sorted(scores, key=lambda i: (-scores[i], -collection.cosine[i], i))
+
+
+def fused_order(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> list[int]:
+    return best_first(collection, fused_scores(collection, query, depth))
 
 
 # Ten one-chunk documents: cosines fall with the list, the word "wing" (in four) is spread so
@@ -137,12 +149,12 @@ def test_dense_mode_ranks_by_cosine_and_shows_it(make) -> None:
     expected = collection.by_cosine()[:5]
     assert [h.chunk_id for h in hits] == expected
     assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
+    assert [h.cosine for h in hits] == [h.score for h in hits]
     assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
-    assert all(h.fused_rank is None for h in hits)
 
 
 @pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
-def test_lexical_mode_ranks_by_bm25_and_shows_the_cosine(make, postings) -> None:
+def test_lexical_mode_ranks_by_bm25_and_scores_its_share_of_the_ceiling(make, postings) -> None:
     collection = make(SMALL)
     hits = search(collection, "wing", mode="lexical", k=20, postings=postings)
     expected = collection.bm25("wing")
@@ -150,8 +162,11 @@ def test_lexical_mode_ranks_by_bm25_and_shows_the_cosine(make, postings) -> None
     # Only the chunks that hold the word; three "wing"s in four words rank first.
     assert {collection.doc[i] for i in expected} == {"/c/b.txt", "/c/d.txt", "/c/f.txt", "/c/h.txt"}
     assert collection.doc[expected[0]] == "/c/d.txt"
-    assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
-    assert all(h.fused_rank is None for h in hits)
+    # The score is the share of the most BM25 the query could reach; the cosine rides along.
+    bm25, ceiling = collection.bm25_scores("wing"), collection.ceiling("wing")
+    assert [h.score for h in hits] == pytest.approx([bm25[i] / ceiling for i in expected])
+    assert all(0 < h.score < 1 for h in hits)
+    assert [h.cosine for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
 
 
 def test_lexical_mode_without_a_match_finds_nothing(make) -> None:
@@ -165,10 +180,13 @@ def test_lexical_mode_without_a_match_finds_nothing(make) -> None:
 def test_hybrid_order_is_the_fusion_of_both_rankings(make, postings) -> None:
     collection = make(SMALL)
     hits = search(collection, "wing", k=10, postings=postings)
-    expected = fused_order(collection, "wing")
+    fused = fused_scores(collection, "wing")
+    expected = best_first(collection, fused)
     assert [h.chunk_id for h in hits] == expected
-    assert [h.fused_rank for h in hits] == list(range(1, 11))
-    assert [h.score for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
+    # Each hit shows the score it was ranked by, so scores fall down the list, and its cosine.
+    assert [h.score for h in hits] == pytest.approx([fused[i] for i in expected])
+    assert [h.cosine for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
+    assert [h.score for h in hits] != sorted(h.cosine for h in hits)[::-1]
     # The lexical part moves "wing wing wing flutter" (cosine 0.6) above a chunk of cosine 0.8.
     assert expected != collection.by_cosine()
     assert expected.index(collection.bm25("wing")[0]) < 2
@@ -194,7 +212,7 @@ def test_hybrid_without_a_lexical_match_is_the_dense_ranking(make) -> None:
     collection = make(SMALL)
     hits = search(collection, "zeppelin", k=10)
     assert [h.chunk_id for h in hits] == collection.by_cosine()
-    assert [h.fused_rank for h in hits] == list(range(1, 11))
+    assert [h.score for h in hits] == [h.cosine for h in hits]
 
 
 def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> None:
@@ -210,13 +228,18 @@ def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> 
         ]
     )
     hits = search(collection, "rotor", k=150)
-    fused = fused_order(collection, "rotor")
-    rest = [i for i in collection.by_cosine() if i not in set(fused)]
+    fused = fused_scores(collection, "rotor")
     assert len(fused) == FUSION_DEPTH + 10  # the dense top 100 and the ten "rotor" chunks
-    assert [h.chunk_id for h in hits] == fused + rest
-    assert [h.fused_rank for h in hits] == list(range(1, len(fused) + 1)) + [None] * len(rest)
+    # The rest of the chunks score their cosine (a BM25 of 0), merged in by score.
+    every = {i: fused.get(i, collection.cosine[i]) for i in collection.cosine}
+    assert [h.chunk_id for h in hits] == best_first(collection, every)
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert [h.chunk_id for h in hits[:FUSION_DEPTH]] == fused_order(collection, "rotor")[:100]
+    # The merge is not the fused list followed by the rest: some of the rest outscore some
+    # "rotor" chunks whose cosines are the lowest.
+    assert [h.chunk_id for h in hits[: len(fused)]] != best_first(collection, fused)
     # The lexical candidates the dense top 100 lacks show their own cosine, read from FAISS.
-    rotor = {h.chunk_id: h.score for h in hits if h.chunk_id in set(collection.bm25("rotor"))}
+    rotor = {h.chunk_id: h.cosine for h in hits if h.chunk_id in set(collection.bm25("rotor"))}
     assert rotor == pytest.approx({i: collection.cosine[i] for i in rotor}) and len(rotor) == 10
 
 
@@ -266,7 +289,7 @@ def test_min_score_drops_lower_cosines(make, mode) -> None:
     collection = make(SMALL)
     hits = search(collection, "wing", mode=mode, k=10, min_score=0.5)
     unfiltered = search(collection, "wing", mode=mode, k=10)
-    expected = [h.chunk_id for h in unfiltered if h.score >= 0.5]
+    expected = [h.chunk_id for h in unfiltered if h.cosine >= 0.5]
     assert [h.chunk_id for h in hits] == expected
     assert 0 < len(hits) < len(unfiltered)
 
