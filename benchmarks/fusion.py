@@ -106,6 +106,7 @@ def read_candidates(
     """
     from searchapp.ranking.searcher import Searcher
     from searchapp.search_index import SearchIndex
+    from searchapp.storage.schema import record_id
 
     index = SearchIndex(index_dir)
     ids = list(queries)
@@ -124,7 +125,7 @@ def read_candidates(
             ceiling = searcher._bm25_ceiling(queries[qid])
             found[qid] = Candidates(dense, lexical, cosine, ceiling)
         every = sorted({i for c in found.values() for i in c.cosine})
-        doc_of = {chunk.id: chunk.doc_id for chunk in index.store.get_chunks(every)}
+        doc_of = {c.id: record_id(c.doc_id, c.path) for c in index.store.get_chunks(every)}
     index.close()
     return found, doc_of
 
@@ -139,7 +140,7 @@ def live_hybrid_run(index_dir: Path, queries: dict[str, str]) -> dict[str, list[
     options = SearchOptions(k=100, mode="hybrid", per_doc=1)
     hits = index.search_many([queries[q] for q in ids], options)
     index.close()
-    return {qid: [hit.doc_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
+    return {qid: [hit.record_id for hit in found] for qid, found in zip(ids, hits, strict=True)}
 
 
 # -- keyword queries (synthetic) ------------------------------------------------------------------
@@ -337,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         offline = mean(judged[name].score(ceiling_rule(BM25_WEIGHT)), "ndcg@10")
         if abs(live["ndcg@10"] - offline) > 1e-9:
             raise SystemExit(f"{name}: offline {offline:.6f} != search eval {live['ndcg@10']:.6f}")
+        if offline <= 0:  # the judgments' ids match no hit's record id
+            raise SystemExit(f"{name}: nDCG@10 is 0; the hits' ids do not match the qrels")
 
     names = list(COLLECTIONS)
     scores = {

@@ -458,15 +458,18 @@ class SearchIndex:
         the file changed or is a JSONL record)."""
         if lines <= 0 or hit.doc_id != hit.path:
             return hit.text
-        from searchapp.ingest.decoding import load_documents
+        from searchapp.ingest.decoding import decode_bytes, load_documents, read_bytes
 
         try:
-            documents = load_documents(Path(hit.path))
+            data = read_bytes(Path(hit.path))
+            documents = load_documents(Path(hit.path), data=data)
         except Exception:  # the file changed or vanished since indexing: show what we stored
             return hit.text
         if len(documents) != 1 or documents[0].text[hit.start_char : hit.end_char] != hit.text:
             return hit.text
-        all_lines = documents[0].text.split("\n")
+        all_lines = _file_lines(decode_bytes(data), documents[0].text)
+        if len(all_lines) > 1 and all_lines[-1] == "":  # the file's last newline ends a line
+            all_lines.pop()
         first = max(0, hit.start_line - 1 - lines)
         last = min(len(all_lines), hit.end_line + lines)
         return "\n".join(all_lines[first:last])
@@ -528,3 +531,18 @@ def _check_query(text: str) -> None:
             "the query holds bytes that are not UTF-8 text; check the terminal's encoding "
             "and type it again"
         ) from None
+
+
+def _file_lines(raw: str | None, indexed: str) -> list[str]:
+    """The lines around a passage as the file has them, as grep -C shows them: the file's own
+    ``raw`` text where its lines are the indexed text's (text, code, Markdown, whose YAML front
+    matter is indexed as blank lines), else the indexed text's (the text extracted from a PDF)."""
+    lines = indexed.split("\n")
+    raw_lines = lines if raw is None else raw.split("\n")
+    if len(raw_lines) != len(lines):
+        return lines
+    # Only lines the indexed text left blank may differ: anything else is another extraction.
+    for raw_line, line in zip(raw_lines, lines, strict=True):
+        if raw_line != line and line.strip():
+            return lines
+    return raw_lines

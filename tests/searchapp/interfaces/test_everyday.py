@@ -204,6 +204,40 @@ def test_piped_output_is_one_grep_like_line_per_hit(indexed, capsys) -> None:
         assert float(match["score"]) == pytest.approx(hit["score"], abs=5e-4)
 
 
+def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_model, capsys):
+    docs = write(
+        tmp_path / "docs",
+        {
+            "post.md": "---\ntitle: Flight\ntags: [glider]\n---\nThe glider stalls.\n\nLanding.\n",
+            "plain.txt": "one\ntwo\nthe glider tip\nfour\n",
+        },
+    )
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    args = ["query", "glider", "-C", "2", "--mode", "lexical", "--index-dir", str(index_dir)]
+    code, out, _ = run(capsys, *args)
+    assert code == 0
+    groups: list[list[str]] = [[]]
+    for line in out.splitlines():  # groups separated by "--" lines, as grep -C
+        groups.append([]) if line == "--" else groups[-1].append(line)
+    by_file = {Path(group[0].split(":")[0]).name: group for group in groups}
+    assert set(by_file) == {"post.md", "plain.txt"}
+    post, plain = by_file["post.md"], by_file["plain.txt"]
+    assert LINE.match(post[0]) and post[0].split(":")[1] == "5"
+    # Two lines before line 5 are the front matter's, as the file has them (it is indexed as
+    # blank lines), and the passage's lines follow; the file's last newline adds no line.
+    prefix = post[0].split(":")[0]  # the path, as the hit's line shows it
+    assert post[1:] == [
+        f"{prefix}-{n}-{text}"
+        for n, text in [(3, "tags: [glider]"), (4, "---"), (5, "The glider stalls."), (6, "")]
+        + [(7, "Landing.")]
+    ]
+    where = plain[0].split(":")[0]
+    assert plain[1:] == [f"{where}-1-one", f"{where}-2-two", f"{where}-3-the glider tip"] + [
+        f"{where}-4-four"
+    ]
+
+
 def test_jsonl_and_files_with_matches(indexed, capsys) -> None:
     _, index_dir = indexed
     args = ["query", "wing", "-k", "4", "--index-dir", str(index_dir)]
