@@ -7,6 +7,11 @@ A file's documents are marked complete (their sha256 set) only in the transactio
 file's last chunk, so a killed run leaves at worst incomplete files that the next run re-indexes
 (a JSONL file's records too, even when some of them were committed).
 
+A chunk whose text the file's previous version (or what an interrupted run committed of it) holds
+is not embedded again: its stored vector is reused, so an edit re-embeds the passages it changed
+and the same command after Ctrl-C continues where it stopped. A window embeds each distinct text
+once.
+
 An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
 encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
 cluster embeds window N+1 while this process commits window N.
@@ -49,6 +54,9 @@ BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded 
 # chunks ahead and the encoder waited for each window to be read: 7% of `search index` on the
 # Cranfield files), and in items, which bounds the "unchanged" notes of a folder indexed before.
 QUEUE_ITEMS = 1024
+# The most chunks of a changed file whose vectors are kept for reuse while it is re-indexed
+# (text and vector: ~2.5 kB each, so ~125 MB); a larger file is embedded again whole.
+REUSE_MAX_CHUNKS = 50_000
 
 
 def _ahead_chunks() -> int:
@@ -63,7 +71,8 @@ class IndexReport:
     updated: int = 0
     removed: int = 0
     unchanged: int = 0
-    chunks: int = 0
+    chunks: int = 0  # embedded
+    reused: int = 0  # stored with the vector an earlier version of their file had
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     # Indexed documents under the roots that this run's --include/--exclude leave out: kept.
@@ -136,6 +145,7 @@ class Indexer:
         self.chunking = chunking
         self.progress = progress or Progress()
         self._open_document = -1
+        self._reusable: dict[str, dict[str, np.ndarray]] = {}  # path -> text -> stored vector
         self.report = IndexReport()
         self.default_excludes = True
         self._interrupts = DeferredInterrupts()
@@ -352,10 +362,9 @@ class Indexer:
     ) -> None:
         """Store a window in one transaction; ``vectors``: its embeddings, computed elsewhere."""
         all_ids = _window_ids(window)
-        if vectors is None and not all_ids:  # files done, unchanged or skipped: no model needed
-            vectors = np.empty((0, self.vectors.dim), dtype=np.float32)
-        elif vectors is None:
-            vectors = self.encoder.get().embed_many(all_ids, batch_size=BATCH_SIZE)
+        reused = 0
+        if vectors is None:
+            vectors, reused = self._embed(window)
         assert len(vectors) == len(all_ids), f"{len(vectors)} vectors for {len(all_ids)} chunks"
         removed: list[int] = []
         added_ids: list[int] = []
@@ -371,6 +380,7 @@ class Indexer:
                             removed += self.store.delete_documents_by_path([item.path])
                         elif item.status in ("added", "updated"):  # its last chunk is stored
                             self.store.mark_complete(item.path, item.sha256)
+                        self._reusable.pop(item.path, None)
                         continue
                     if item.replace_path:
                         removed += self.store.delete_documents_by_path([item.path])
@@ -393,8 +403,9 @@ class Indexer:
             self.vectors.remove(np.asarray(removed, dtype=np.int64))  # in step with the commit
             if added_ids:
                 self.vectors.add(np.asarray(added_ids, dtype=np.int64), vectors)
-            report.chunks += len(all_ids)
-            self.progress.on_chunks(len(all_ids))
+            report.chunks += len(all_ids) - reused
+            report.reused += reused
+            self.progress.on_chunks(len(all_ids) - reused)
             done_bytes = 0
             for item in window:
                 if isinstance(item, _Part):
@@ -407,6 +418,38 @@ class Indexer:
                     setattr(report, status, getattr(report, status) + 1)
                 done_bytes += item.size - item.credited  # read (skipped ones too), or 0
             self.progress.on_bytes(done_bytes)
+
+    def _embed(self, window: list[_Part | _FileDone]) -> tuple[np.ndarray, int]:
+        """The window's vectors in storage order, and how many were reused: a text the file's
+        stored chunks hold takes their vector; every other distinct text is embedded once."""
+        texts: list[str] = []
+        ids: list[list[int]] = []
+        for item in window:
+            if not isinstance(item, _Part):
+                continue
+            if item.replace_path:  # read before this window's transaction deletes them
+                self._reusable[item.path] = self.store.vectors_by_text(item.path, REUSE_MAX_CHUNKS)
+            texts += [chunk.text for chunk in item.chunks]
+            ids += item.ids
+        vectors = np.empty((len(texts), self.vectors.dim), dtype=np.float32)
+        paths = [item.path for item in window if isinstance(item, _Part) for _ in item.chunks]
+        to_embed: dict[str, list[int]] = {}  # distinct text -> its rows in the window
+        reused = 0
+        for row, (text, path) in enumerate(zip(texts, paths, strict=True)):
+            stored = self._reusable.get(path, {}).get(text)
+            if stored is not None and len(stored) == self.vectors.dim:
+                vectors[row] = stored
+                reused += 1
+            else:
+                to_embed.setdefault(text, []).append(row)
+        if to_embed:
+            firsts = [rows[0] for rows in to_embed.values()]
+            embedded = self.encoder.get().embed_many(
+                [ids[r] for r in firsts], batch_size=BATCH_SIZE
+            )
+            for rows, vector in zip(to_embed.values(), embedded, strict=True):
+                vectors[rows] = vector
+        return vectors, reused
 
 
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

@@ -105,7 +105,7 @@ def index(
     only this run's --include/--exclude leave out are kept (`search remove` drops them).
     """
     from searchapp.interfaces.progress import progress_bar
-    from searchapp.interfaces.render import display_path
+    from searchapp.interfaces.render import counted, display_path
     from searchapp.search_index import SearchIndex
     from searchapp.storage.indexed_paths import Filters
 
@@ -140,8 +140,9 @@ def index(
             except IndexInterrupted as stopped:
                 done = stopped.report
                 err.print(
-                    f"interrupted: {done.added + done.updated} files ({done.chunks} chunks) were "
-                    "committed before Ctrl-C; run the same command again to continue"
+                    f"interrupted: {counted(done.chunks + done.reused, 'chunk')} committed "
+                    f"({counted(done.added + done.updated, 'file')} complete) before Ctrl-C; run "
+                    "the same command again to continue (committed chunks are not embedded again)"
                 )
                 state["interrupt_said"] = True
                 raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -177,7 +178,9 @@ def _print_report(report: IndexReport, *, verbose: bool) -> None:
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "
         f"{report.unchanged} unchanged, {len(report.skipped)} skipped; "
-        f"{counted(report.chunks, 'chunk')} embedded in {report.seconds:.1f}s"
+        f"{counted(report.chunks, 'chunk')} embedded"
+        + (f", {report.reused} reused" if report.reused else "")
+        + f" in {report.seconds:.1f}s"
     )
 
 

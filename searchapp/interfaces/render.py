@@ -37,8 +37,11 @@ def _visible_escape(match: re.Match[str]) -> str:
 
 
 def counted(count: int, noun: str) -> str:
-    """``1 chunk``, ``2 chunks``: a count and its noun, plural unless the count is 1."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    """``1 chunk``, ``2 chunks``, ``2 batches``: a count and its noun, plural unless the count
+    is 1."""
+    if count == 1:
+        return f"{count} {noun}"
+    return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
 
 
 def display_path(path: str, cwd: Path | None = None) -> str:

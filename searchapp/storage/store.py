@@ -414,6 +414,24 @@ class Store:
         return {row[0]: np.frombuffer(row[1], dtype="<f4").astype(np.float32) for row in rows}
 
     @guarded
+    def vectors_by_text(self, path: str, limit: int) -> dict[str, np.ndarray]:
+        """The stored vector of each chunk text of the documents at ``path``; {} when they hold
+        more than ``limit`` chunks (a bound on the memory this takes)."""
+        count = self._conn.execute(
+            "SELECT count(*) FROM chunks WHERE document_id IN "
+            "(SELECT id FROM documents WHERE path = ?)",
+            (path,),
+        ).fetchone()[0]
+        if count > limit:
+            return {}
+        rows = self._conn.execute(
+            "SELECT c.text, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.path = ?",
+            (path,),
+        )
+        return {text: np.frombuffer(blob, dtype="<f4").astype(np.float32) for text, blob in rows}
+
+    @guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:
         """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
         wanted = [int(i) for i in ids]

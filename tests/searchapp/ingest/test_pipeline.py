@@ -296,3 +296,92 @@ def test_an_encoder_error_stops_a_producer_waiting_for_room(tmp_path, monkeypatc
         make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 200)])
     assert time.perf_counter() - started < 10
     assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
+
+
+# -- vectors reused: an edit, an interrupted run ------------------------------------------------
+
+
+def paragraphs(n: int, changed: dict[int, str] | None = None) -> str:
+    """``n`` paragraphs of 10 words (one chunk each with the fake tokenizer's 14 tokens)."""
+    texts = [" ".join(f"w{p}_{i}" for i in range(10)) for p in range(n)]
+    for p, text in (changed or {}).items():
+        texts[p] = text
+    return "\n\n".join(texts)
+
+
+def stored_vectors(index: SearchIndex) -> dict[tuple[str, int], bytes]:
+    rows = index.store.db.execute(
+        "SELECT d.doc_id, c.ordinal, c.embedding FROM chunks c JOIN documents d "
+        "ON d.id = c.document_id"
+    ).fetchall()
+    return {(doc, ordinal): blob for doc, ordinal, blob in rows}
+
+
+def fresh_index_of(folder: Path, index_dir: Path) -> SearchIndex:
+    index = make_index(index_dir)
+    index.add([folder])
+    return index
+
+
+def test_an_edit_re_embeds_only_the_passages_it_changed(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.txt").write_text(paragraphs(40), "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    assert index.add([docs]).chunks == 40 and encoder.embedded == 40
+    # One paragraph rewritten, one added at the end: two texts the file did not hold.
+    rewritten, closing = (" ".join(f"{word}{i}" for i in range(10)) for word in ("re", "end"))
+    edited = paragraphs(40, {20: rewritten}) + "\n\n" + closing
+    (docs / "long.txt").write_text(edited, "utf-8")
+    report = index.add([docs])
+    assert (report.updated, report.chunks, report.reused) == (1, 2, 39)
+    assert encoder.embedded == 42
+    # What is stored is what a fresh index of the edited file stores, vectors and all.
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert stored_vectors(index) == stored_vectors(fresh)
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
+
+
+def test_the_same_command_after_an_interrupted_run_continues(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.txt").write_text(paragraphs(40), "utf-8")
+    corpus = docs / "corpus.jsonl"
+    records = [{"_id": f"r{i}", "text": f"record number {i} of the corpus"} for i in range(12)]
+    corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
+    # The run stops at its third window: two windows (8 chunks) committed, no file complete.
+    with pytest.raises(OSError, match="the disk went away"):
+        make_index(tmp_path / "idx", CountingEncoder(fail_at=3)).add([docs])
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    assert len(stored(index)) == 8
+    report = index.add([docs])
+    # The partly committed file is "updated", the other "added".
+    assert (report.added, report.updated, report.reused, report.chunks) == (1, 1, 8, 52 - 8)
+    assert encoder.embedded == 44
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert stored_vectors(index) == stored_vectors(fresh)
+
+
+def test_a_text_repeated_in_a_window_is_embedded_once(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    boilerplate = " ".join(f"confidential{i}" for i in range(10))  # a chunk of its own
+    note = " ".join(f"note{i}" for i in range(10))
+    (docs / "a.txt").write_text("\n\n".join([boilerplate, note, boilerplate]), "utf-8")
+    (docs / "b.txt").write_text(boilerplate, "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    report = index.add([docs])
+    assert len(stored(index)) == 4 and encoder.embedded == 2
+    assert report.chunks == 4 and report.reused == 0
+    assert stored_vectors(index) == stored_vectors(fresh_index_of(docs, tmp_path / "fresh"))

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from searchapp.ingest.pipeline import Progress
-from searchapp.interfaces.render import print_results
+from searchapp.interfaces.render import counted, print_results
 from searchapp.ranking.searcher import Hit
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
@@ -526,3 +526,9 @@ def test_the_readme_python_snippet_runs_as_written(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "'documents': 1" in result.stdout and "README.md" in result.stdout
+
+
+def test_counts_are_written_with_their_plurals() -> None:
+    assert [counted(n, "chunk") for n in (0, 1, 2)] == ["0 chunks", "1 chunk", "2 chunks"]
+    assert [counted(n, "batch") for n in (1, 4)] == ["1 batch", "4 batches"]
+    assert counted(3, "match") == "3 matches" and counted(2, "document") == "2 documents"

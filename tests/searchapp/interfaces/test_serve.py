@@ -244,12 +244,14 @@ def test_concurrent_requests_are_serialized_safely(served) -> None:
 
 
 def same_hits(got: list[dict], want: list[dict]) -> bool:
-    """Equal hits; scores within one unit of the JSON's sixth decimal: a lexical hit's cosine
-    is a BLAS dot product whose last bit can vary from one call to the next (seen: 0.176752
-    served, 0.176751 from the CLI)."""
+    """Equal hits; scores and cosines within one unit of the JSON's sixth decimal: a lexical
+    hit's cosine is a BLAS dot product whose last bit can vary from one call to the next (seen:
+    0.176752 served, 0.176751 from the CLI)."""
+    numbers = ("score", "cosine")
     return len(got) == len(want) and all(
-        {k: v for k, v in a.items() if k != "score"} == {k: v for k, v in b.items() if k != "score"}
-        and abs(a["score"] - b["score"]) < 1.5e-6
+        {k: v for k, v in a.items() if k not in numbers}
+        == {k: v for k, v in b.items() if k not in numbers}
+        and all(abs(a[k] - b[k]) < 1.5e-6 for k in numbers)
         for a, b in zip(got, want)
     )
 
