@@ -40,6 +40,17 @@ def main(argv: list[str] | None = None) -> None:
             gc.freeze()
 
 
+def _usage_hint(args: list[str], message: str) -> str:
+    """What a query's usage mistake most likely was, as ripgrep users make it."""
+    if args[:1] not in (["query"], ["repl"]):
+        return ""
+    if message.startswith("Got unexpected extra argument"):
+        return ' (quote a query of several words: search query "retry policy"; --path DIR narrows)'
+    if message.startswith("No such option: -"):
+        return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
+    return ""
+
+
 def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if argv is None and hasattr(signal, "SIGPIPE"):
@@ -71,7 +82,8 @@ def _main(argv: list[str] | None) -> None:
             sys.stdout.write(exc.format_message().rstrip("\n") + "\n")
             sys.exit(0)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        sys.stderr.write(f"error: {' '.join(message.split())}\n")
+        message = " ".join(message.split())
+        sys.stderr.write(f"error: {message}{_usage_hint(args, message)}\n")
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED

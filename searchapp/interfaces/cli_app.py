@@ -23,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 # No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
 out = Console(highlight=False, soft_wrap=False, emoji=False)
@@ -45,7 +46,11 @@ Device = Annotated[
 ]
 Mode = Annotated[
     Literal["hybrid", "dense", "lexical"],
-    typer.Option("--mode", help="Ranking: fused (hybrid), by meaning (dense) or by words (BM25)."),
+    typer.Option(
+        "--mode",
+        case_sensitive=False,
+        help="Ranking: fused (hybrid), by meaning (dense) or by words (BM25).",
+    ),
 ]
 Format = Literal["table", "lines", "json", "jsonl"]
 

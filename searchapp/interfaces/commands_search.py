@@ -32,7 +32,7 @@ def query(
     top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
     min_score: Annotated[
         float | None,
-        typer.Option("--min-score", help="Drop hits whose cosine is below this (any mode)."),
+        typer.Option("--min-score", help="Drop hits whose score (as shown) is below this."),
     ] = None,
     path: Annotated[
         str | None,
@@ -196,6 +196,8 @@ def info(
             for n, root in enumerate(value):
                 count = root["documents"]
                 shown = f"{root['path']} ({counted(count, 'document')})"
+                if root["filters"]:
+                    shown = f"{shown[:-1]}; {root['filters']})"
                 rows.append(("indexed" if n == 0 else "", shown))
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
@@ -222,7 +224,7 @@ def models(
     per model, tab-separated: name, layers, max tokens, where found, location."""
     import json
 
-    from minilm import VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
+    from minilm import DEFAULT_MODEL, VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
 
     table = Table()
     table.add_column("model", no_wrap=True)
@@ -239,10 +241,18 @@ def models(
             source = "not found"
             where = f"downloaded from {variant.hf_id} on first use when online"
         rows.append(
-            {"model": variant.name, "hf_id": variant.hf_id, "source": source, "location": where}
+            {
+                "model": variant.name,
+                "hf_id": variant.hf_id,
+                "layers": variant.num_hidden_layers,
+                "max_tokens": variant.max_seq_length,
+                "default": variant.name == DEFAULT_MODEL,
+                "source": source,
+                "location": where,
+            }
         )
         table.add_row(
-            variant.name,
+            variant.name + (" (default)" if variant.name == DEFAULT_MODEL else ""),
             str(variant.num_hidden_layers),
             str(variant.max_seq_length),
             escape(source),
@@ -252,9 +262,8 @@ def models(
         sys.stdout.write(json.dumps(rows) + "\n")
         return
     if not out.is_terminal:  # a pipe: one tab-separated line per model, never cut
-        for row, variant in zip(rows, VARIANTS.values(), strict=True):
-            fields = (row["model"], variant.num_hidden_layers, variant.max_seq_length)
-            fields += (row["source"], row["location"])
+        for row in rows:
+            fields = [row[key] for key in ("model", "layers", "max_tokens", "source", "location")]
             sys.stdout.write("\t".join(one_line(str(field)) for field in fields) + "\n")
         return
     out.print(table)

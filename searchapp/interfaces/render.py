@@ -95,6 +95,9 @@ def location(hit: Hit) -> str:
     return f"{path}:{hit.start_line}"
 
 
+NARROW = 72  # below this many columns hits are listed, each passage under its location
+
+
 def hits_table(
     hits: Sequence[Hit], query: str, *, show_cosine: bool = False, width: int = 100
 ) -> Table:
@@ -147,19 +150,30 @@ def hit_line(hit: Hit, *, max_chars: int = 240) -> str:
     return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
 
 
-def context_lines(hit: Hit, text: str) -> list[str]:
-    """The lines of ``text`` (a hit's passage with lines around it, ``SearchIndex.context``) as
-    grep -C writes context: ``path-LINE-text``. Lines of a JSONL record are not numbered."""
-    lines = text.split("\n")
+def context_lines(hit: Hit, text: str) -> tuple[list[str], list[str]]:
+    """The lines of ``text`` (a hit's passage with lines around it, ``SearchIndex.context``)
+    before and after the passage, as grep -C writes context: ``path-LINE-text``. A JSONL
+    record's context is its passage alone: none."""
     if hit.doc_id != hit.path:
-        return [inert(f"{display_path(hit.path)} #{hit.record_id}-{line}") for line in lines]
-    passage = hit.text.split("\n")
-    before = next(
-        (i for i in range(len(lines)) if lines[i : i + len(passage)] == passage), 0
-    )  # the passage's first line within the context
-    first = hit.start_line - before
+        return [], []
+    first, before, passage, after = _context_parts(hit, text)
     path = display_path(hit.path)
-    return [inert(f"{path}-{first + i}-{line}") for i, line in enumerate(lines)]
+    line = first + len(before) + len(passage)
+    return (
+        [inert(f"{path}-{first + i}-{text}") for i, text in enumerate(before)],
+        [inert(f"{path}-{line + i}-{text}") for i, text in enumerate(after)],
+    )
+
+
+def _context_parts(hit: Hit, text: str) -> tuple[int, list[str], list[str], list[str]]:
+    """``text`` split around the hit's passage: the number of its first line, the lines before
+    the passage, the passage's, and those after."""
+    lines = text.split("\n")
+    passage = hit.text.split("\n")
+    at = next((i for i in range(len(lines)) if lines[i : i + len(passage)] == passage), None)
+    if at is None:  # not found (the file changed): all of it is the passage
+        return hit.start_line, [], lines, []
+    return hit.start_line - at, lines[:at], passage, lines[at + len(passage) :]
 
 
 def print_results(
@@ -175,7 +189,8 @@ def print_results(
     """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths."""
     stream = console.file
     if files_only:
-        for path in dict.fromkeys(hit.path for hit in hits):
+        # Every file that holds a match, copies of a passage too, as grep -l lists them.
+        for path in dict.fromkeys(path for hit in hits for path in (hit.path, *hit.also)):
             stream.write(inert(display_path(path)).replace("\n", "\\n") + "\n")
     elif output == "json":
         stream.write(hits_json(hits) + "\n")
@@ -189,8 +204,8 @@ def print_results(
                 continue
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
-            stream.write(hit_line(hit) + "\n")
-            for line in context_lines(hit, context(hit)):
+            before, after = context_lines(hit, context(hit))
+            for line in [*before, hit_line(hit), *after]:
                 stream.write(line + "\n")
     else:
         print_hits(console, hits, query, show_cosine=show_cosine)
@@ -204,6 +219,19 @@ def print_hits(
 ) -> None:
     if not hits:
         console.print(Text("no matches", style="dim"))
+        return
+    if console.width < NARROW:  # a table's passage column would be a few letters wide
+        for n, hit in enumerate(hits):
+            if n:
+                console.print()
+            head = Text(f"{hit.rank}. {hit.score:.3f}", style="bold")
+            if show_cosine:
+                head.append(f" (cosine {hit.cosine:.3f})", style="dim")
+            head.append(f"  {inert(location(hit))}", style="cyan")
+            for other in hit.also:
+                head.append(f"\n   also in {inert(display_path(other))}", style="dim")
+            console.print(head)
+            console.print(passage_text(hit.text, query, max_chars=300))
         return
     console.print(hits_table(hits, query, show_cosine=show_cosine, width=console.width))
 
@@ -220,8 +248,18 @@ def hits_json(hits: Sequence[Hit]) -> str:
 
 def print_passage(console: Console, hit: Hit, context: str, query: str) -> None:
     """A whole passage with its surrounding lines, headed by ``path:line``."""
-    where = f"{display_path(hit.path)}:{hit.start_line}-{hit.end_line}"
     if hit.doc_id != hit.path:
-        where = f"{display_path(hit.path)} #{hit.record_id}"
+        console.print(Text(inert(f"{display_path(hit.path)} #{hit.record_id}"), style="bold cyan"))
+        console.print(passage_text(context, query, max_chars=None))
+        return
+    first, before, passage, after = _context_parts(hit, context)
+    last = first + len(before) + len(passage) + len(after) - 1
+    where = f"{display_path(hit.path)}:{first}-{last}"
     console.print(Text(inert(where), style="bold cyan"))
-    console.print(passage_text(context, query, max_chars=None))
+    for lines, style in ((before, "dim"), (passage, None), (after, "dim")):
+        if not lines:
+            continue
+        shown = passage_text("\n".join(lines), query, max_chars=None)
+        if style:
+            shown.stylize(style)
+        console.print(shown)

@@ -56,7 +56,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_K = 1000  # hits one request may ask for
 IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is closed
-SEARCH_PARAMETERS = ("q", "k", "mode", "path")
+SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
@@ -209,7 +209,32 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     if mode not in MODES:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"mode ({mode!r}) must be one of {', '.join(MODES)}")
     path = _one(query, "path") if "path" in query else None
-    return SearchOptions(k=k, mode=mode, path_glob=path or None), text
+    min_score = None
+    if "min_score" in query:
+        raw = _one(query, "min_score")
+        try:
+            min_score = float(raw)
+        except ValueError:
+            message = f"min_score ({raw!r}) must be a number"
+            raise ApiError(HTTPStatus.BAD_REQUEST, message) from None
+    raw_per_doc = _one(query, "per_doc") if "per_doc" in query else "1"
+    if not raw_per_doc.isdigit() or int(raw_per_doc) < 1:
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, f"per_doc ({raw_per_doc!r}) must be a positive integer"
+        )
+    try:
+        options = SearchOptions(
+            k=k,
+            mode=mode,
+            path_glob=path or None,
+            min_score=min_score,
+            per_doc=int(raw_per_doc),
+        )
+    except BadInputError as exc:  # the CLI's words for it: name the parameter instead
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST, str(exc).replace("--min-score", "min_score", 1)
+        ) from None
+    return options, text
 
 
 def _only(query: dict[str, list[str]], allowed: tuple[str, ...]) -> None:

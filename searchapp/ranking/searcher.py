@@ -86,8 +86,11 @@ class SearchOptions:
             raise BadInputError(f"--top-k ({self.k}) must be a positive integer")
         if self.mode not in MODES:
             raise BadInputError(f"--mode ({self.mode!r}) must be one of {', '.join(MODES)}")
-        if self.min_score is not None and not -1.0 <= self.min_score <= 1.0:
-            raise BadInputError(f"--min-score ({self.min_score}) must be between -1 and 1")
+        if self.min_score is not None and not -1.0 <= self.min_score <= 2.0:
+            raise BadInputError(
+                f"--min-score ({self.min_score}) must be between -1 and 2 (a score as shown: "
+                "hybrid cosine + BM25 share, dense cosine, lexical BM25 share)"
+            )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
 
@@ -185,7 +188,7 @@ class Searcher:
 
     def _select(self, ranked: list[tuple[int, float, float]], options: SearchOptions) -> list[Hit]:
         if options.min_score is not None:
-            ranked = [r for r in ranked if r[2] >= options.min_score]
+            ranked = [r for r in ranked if r[1] >= options.min_score]  # the score shown
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
         by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once

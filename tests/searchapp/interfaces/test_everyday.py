@@ -172,13 +172,14 @@ def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> Non
 
 def test_info_lists_the_indexed_roots(indexed, capsys, tmp_path) -> None:
     docs, index_dir = indexed
-    other = write(tmp_path / "more", {"a.txt": "another folder of notes\n"})
-    assert run(capsys, "index", str(other), "--index-dir", str(index_dir))[0] == 0
+    other = write(tmp_path / "more", {"a.txt": "another folder of notes\n", "b.md": "skip\n"})
+    args = ["index", str(other), "--exclude", "*.md", "--index-dir", str(index_dir)]
+    assert run(capsys, *args)[0] == 0
     code, out, _ = run(capsys, "info", "--json", "--index-dir", str(index_dir))
-    roots = {r["path"]: r["documents"] for r in json.loads(out)["roots"]}
-    assert roots == {str(docs): len(DOCS), str(other): 1}
+    roots = {r["path"]: (r["documents"], r["filters"]) for r in json.loads(out)["roots"]}
+    assert roots == {str(docs): (len(DOCS), ""), str(other): (1, "--exclude '*.md'")}
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
-    assert f"{other} (1 document)" in out
+    assert f"{other} (1 document; --exclude '*.md')" in out and f"{docs} (4 documents)" in out
 
 
 # -- pipes and exit codes ---------------------------------------------------------------------
@@ -205,36 +206,46 @@ def test_piped_output_is_one_grep_like_line_per_hit(indexed, capsys) -> None:
 
 
 def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_model, capsys):
+    # Three paragraphs of 40 words: a chunk each (the fake model takes 64 tokens).
+    words = [" ".join(f"{w}{i}" for i in range(40)) for w in ("alpha", "glider", "omega")]
     docs = write(
         tmp_path / "docs",
         {
             "post.md": "---\ntitle: Flight\ntags: [glider]\n---\nThe glider stalls.\n\nLanding.\n",
-            "plain.txt": "one\ntwo\nthe glider tip\nfour\n",
+            "long.txt": "\n".join(["intro", "", words[0], "", words[1], "", words[2], "end"])
+            + "\n",
         },
     )
     index_dir = tmp_path / "idx"
     assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
-    args = ["query", "glider", "-C", "2", "--mode", "lexical", "--index-dir", str(index_dir)]
-    code, out, _ = run(capsys, *args)
+    args = ["query", "glider1 glider2 stalls", "-C", "2", "--mode", "lexical"]
+    code, out, _ = run(capsys, *args, "--index-dir", str(index_dir))
     assert code == 0
     groups: list[list[str]] = [[]]
     for line in out.splitlines():  # groups separated by "--" lines, as grep -C
         groups.append([]) if line == "--" else groups[-1].append(line)
-    by_file = {Path(group[0].split(":")[0]).name: group for group in groups}
-    assert set(by_file) == {"post.md", "plain.txt"}
-    post, plain = by_file["post.md"], by_file["plain.txt"]
-    assert LINE.match(post[0]) and post[0].split(":")[1] == "5"
-    # Two lines before line 5 are the front matter's, as the file has them (it is indexed as
-    # blank lines), and the passage's lines follow; the file's last newline adds no line.
-    prefix = post[0].split(":")[0]  # the path, as the hit's line shows it
-    assert post[1:] == [
-        f"{prefix}-{n}-{text}"
-        for n, text in [(3, "tags: [glider]"), (4, "---"), (5, "The glider stalls."), (6, "")]
-        + [(7, "Landing.")]
-    ]
-    where = plain[0].split(":")[0]
-    assert plain[1:] == [f"{where}-1-one", f"{where}-2-two", f"{where}-3-the glider tip"] + [
-        f"{where}-4-four"
+    hit_lines = [[LINE.match(line) for line in group] for group in groups]
+    assert all(sum(bool(m) for m in matches) == 1 for matches in hit_lines)  # one hit a group
+    by_file = {
+        Path(m["path"]).name: (group, m)
+        for group, matches in zip(groups, hit_lines, strict=True)
+        for m in matches
+        if m
+    }
+    assert set(by_file) == {"post.md", "long.txt"}
+    # Before the hit's line, as grep -C: the two lines before line 5 are the front matter's as
+    # the file has them (it is indexed as blank lines); the passage runs to the file's end.
+    (post, match) = by_file["post.md"]
+    path = match["path"]
+    assert match["line"] == "5"
+    assert post == [f"{path}-3-tags: [glider]", f"{path}-4----", match.group(0)]
+    # The middle paragraph (line 5): two lines before it and two after, none of its own again.
+    (long, match) = by_file["long.txt"]
+    path = match["path"]
+    assert match["line"] == "5" and match["text"].startswith("glider0 glider1")
+    assert long == [f"{path}-3-{words[0]}", f"{path}-4-", match.group(0)] + [
+        f"{path}-6-",
+        f"{path}-7-{words[2]}",
     ]
 
 
@@ -291,6 +302,25 @@ def test_the_table_uses_the_width_and_never_breaks_the_location(tmp_path) -> Non
         rendered = (tmp_path / f"{width}.txt").read_text().splitlines()
         assert max(len(line) for line in rendered) == width
         assert any("a_rather_long_file_name.md:12345" in line for line in rendered)
+
+
+def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> None:
+    hits = [
+        Hit(1, 1.25, 0.5, "/notes/wings.md", "/notes/wings.md", 1, 3, 4, "The glider stalls."),
+        Hit(2, 0.75, 0.75, "/notes/plan.txt", "/notes/plan.txt", 2, 9, 9, "wind tunnel plan"),
+    ]
+    console = Console(file=open(tmp_path / "narrow.txt", "w"), width=50, emoji=False)
+    print_results(console, hits, "glider", output="table", show_cosine=True)
+    console.file.close()
+    shown = (tmp_path / "narrow.txt").read_text().splitlines()
+    assert max(len(line) for line in shown) <= 50
+    assert shown == [
+        "1. 1.250 (cosine 0.500)  /notes/wings.md:3",
+        "The glider stalls.",
+        "",
+        "2. 0.750 (cosine 0.750)  /notes/plan.txt:9",
+        "wind tunnel plan",
+    ]
 
 
 def test_a_record_is_named_by_the_id_its_file_gives_it(tmp_path) -> None:
@@ -352,6 +382,11 @@ def test_copies_of_a_passage_show_once(tmp_path, fake_model, capsys) -> None:
     assert [h["text"] for h in hits].count(text.strip()) == 1
     first = next(h for h in hits if h["text"] == text.strip())
     assert {first["path"], *first["also"]} == {str(docs / "a/ch1.md"), str(docs / "b/ch1.md")}
+    # -l lists every file that holds a match, as grep -l: the copies too.
+    code, out, _ = run(capsys, "query", "wing lift", "-l", "--index-dir", str(index_dir))
+    listed = [str((Path.cwd() / p).resolve()) for p in out.splitlines()]
+    assert len(listed) == len(set(listed)) == 3
+    assert set(listed) == {str(docs / name) for name in ("a/ch1.md", "b/ch1.md", "c.md")}
 
 
 def test_quiet_and_verbose(tmp_path, fake_model, capsys) -> None:

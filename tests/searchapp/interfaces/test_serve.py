@@ -90,10 +90,21 @@ def test_search_answers_as_search_index_does(served) -> None:
         ({"q": "shock waves"}, {}),
         ({"q": "boundary layer", "k": "2", "mode": "lexical"}, {"k": 2, "mode": "lexical"}),
         ({"q": "wing", "mode": "dense", "path": "doc2*"}, {"mode": "dense", "path_glob": "doc2*"}),
+        ({"q": "wing lift", "per_doc": "2"}, {"per_doc": 2}),
     ]:
         status, body = get(address, "/search?" + urlencode(params))
         expected = json.loads(hits_json(reference.search(params["q"], **options)))
         assert status == 200 and body == expected and body
+    # min_score: the score shown, as --min-score; a high one leaves nothing, as the CLI's exit 1.
+    everything = get(address, "/search?" + urlencode({"q": "wing", "k": "50"}))[1]
+    scores = sorted({h["score"] for h in everything})  # (rounded to 6 decimals: halfway)
+    middle = (scores[len(scores) // 2 - 1] + scores[len(scores) // 2]) / 2
+    status, body = get(
+        address, "/search?" + urlencode({"q": "wing", "k": "50", "min_score": middle})
+    )
+    assert status == 200 and body == [h for h in everything if h["score"] >= middle]
+    assert 0 < len(body) < len(everything)
+    assert get(address, "/search?" + urlencode({"q": "wing", "min_score": "1.99"})) == (200, [])
     status, body = get(address, "/search?" + urlencode({"q": "wing", "path": "nomatch*"}))
     assert (status, body) == (200, [])
 
@@ -151,6 +162,9 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&mode=fuzzy", 400, "mode ('fuzzy') must be one of"),
         ("/search?q=wing&q=lift", 400, "q is given 2 times"),
         ("/search?q=wing&top=3", 400, "unknown parameter 'top'"),
+        ("/search?q=wing&min_score=high", 400, "min_score ('high') must be a number"),
+        ("/search?q=wing&min_score=3", 400, "min_score (3.0) must be between -1 and 2"),
+        ("/search?q=wing&per_doc=0", 400, "per_doc ('0') must be a positive integer"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
         ("/documents/..%2F..%2Fetc%2Fpasswd", 404, "not an indexed document"),
         ("/documents/../../etc/passwd", 404, "not an indexed document"),
