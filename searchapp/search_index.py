@@ -10,7 +10,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -453,26 +453,33 @@ class SearchIndex:
         with self.store.snapshot():
             return Searcher(self.store, vectors, postings).search(text, vector, options)
 
-    def context(self, hit: Hit, lines: int) -> str:
-        """The passage with ``lines`` lines of its source file around it (the passage alone when
-        the file changed or is a JSONL record)."""
+    def context(self, hit: Hit, lines: int) -> Context:
+        """The lines of the hit's file from ``lines`` before its passage's first line to
+        ``lines`` after its last (the passage alone when the file changed or is a JSONL
+        record)."""
+        alone = Context(hit.start_line, hit.text)
         if lines <= 0 or hit.doc_id != hit.path:
-            return hit.text
+            return alone
         from searchapp.ingest.decoding import decode_bytes, load_documents, read_bytes
 
         try:
             data = read_bytes(Path(hit.path))
             documents = load_documents(Path(hit.path), data=data)
         except Exception:  # the file changed or vanished since indexing: show what we stored
-            return hit.text
-        if len(documents) != 1 or documents[0].text[hit.start_char : hit.end_char] != hit.text:
-            return hit.text
-        all_lines = _file_lines(decode_bytes(data), documents[0].text)
+            return alone
+        text = documents[0].text if len(documents) == 1 else ""
+        if (
+            len(documents) != 1
+            or text[hit.start_char : hit.end_char] != hit.text
+            or text.count("\n", 0, hit.start_char) != hit.start_line - 1  # lines moved
+        ):
+            return alone
+        all_lines = _file_lines(decode_bytes(data), text)
         if len(all_lines) > 1 and all_lines[-1] == "":  # the file's last newline ends a line
             all_lines.pop()
         first = max(0, hit.start_line - 1 - lines)
         last = min(len(all_lines), hit.end_line + lines)
-        return "\n".join(all_lines[first:last])
+        return Context(first + 1, "\n".join(all_lines[first:last]))
 
     def stats(self) -> dict[str, Any]:
         store = self.store
@@ -531,6 +538,14 @@ def _check_query(text: str) -> None:
             "the query holds bytes that are not UTF-8 text; check the terminal's encoding "
             "and type it again"
         ) from None
+
+
+@dataclass(frozen=True)
+class Context:
+    """Lines of a hit's file around its passage: ``text`` begins at line ``first_line``."""
+
+    first_line: int
+    text: str
 
 
 def _file_lines(raw: str | None, indexed: str) -> list[str]:

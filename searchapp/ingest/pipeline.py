@@ -10,7 +10,9 @@ file's last chunk, so a killed run leaves at worst incomplete files that the nex
 A chunk whose text the file's previous version (or what an interrupted run committed of it) holds
 is not embedded again: its stored vector is reused, so an edit re-embeds the passages it changed
 and the same command after Ctrl-C continues where it stopped. A window embeds each distinct text
-once.
+once. Not for a file renamed or moved (its old path is another file's), one of more than
+``REUSE_MAX_CHUNKS`` chunks, nor with an ``EmbeddingBackend`` (its windows are sent ahead, before
+the stored chunks they could reuse are known).
 
 An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
 encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
@@ -420,8 +422,9 @@ class Indexer:
             self.progress.on_bytes(done_bytes)
 
     def _embed(self, window: list[_Part | _FileDone]) -> tuple[np.ndarray, int]:
-        """The window's vectors in storage order, and how many were reused: a text the file's
-        stored chunks hold takes their vector; every other distinct text is embedded once."""
+        """The window's vectors in storage order, and how many were not embedded: a text the
+        file's stored chunks hold takes their vector; every other distinct text is embedded
+        once and its copies share the vector."""
         texts: list[str] = []
         ids: list[list[int]] = []
         for item in window:
@@ -442,6 +445,7 @@ class Indexer:
                 reused += 1
             else:
                 to_embed.setdefault(text, []).append(row)
+        reused += sum(len(rows) - 1 for rows in to_embed.values())  # a text's copies
         if to_embed:
             firsts = [rows[0] for rows in to_embed.values()]
             embedded = self.encoder.get().embed_many(

@@ -42,11 +42,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def _usage_hint(args: list[str], message: str) -> str:
     """What a query's usage mistake most likely was, as ripgrep users make it."""
-    if args[:1] not in (["query"], ["repl"]):
+    if args[:1] != ["query"]:
         return ""
     if message.startswith("Got unexpected extra argument"):
         return ' (quote a query of several words: search query "retry policy"; --path DIR narrows)'
-    if message.startswith("No such option: -"):
+    if message.startswith("No such option: -") and not message.startswith("No such option: --"):
         return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
     return ""
 

@@ -139,10 +139,11 @@ def index(
                 )
             except IndexInterrupted as stopped:
                 done = stopped.report
+                kept = " (committed chunks are not embedded again)" if embedder is None else ""
                 err.print(
                     f"interrupted: {counted(done.chunks + done.reused, 'chunk')} committed "
                     f"({counted(done.added + done.updated, 'file')} complete) before Ctrl-C; run "
-                    "the same command again to continue (committed chunks are not embedded again)"
+                    f"the same command again to continue{kept}"
                 )
                 state["interrupt_said"] = True
                 raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -8,12 +8,16 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from searchapp.ranking.searcher import Hit
+
+if TYPE_CHECKING:  # the index (faiss, SQLite) is not imported to draw hits
+    from searchapp.search_index import Context
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # Control characters (C0 except tab/newline, DEL, C1) and bidi/format characters that could
@@ -150,13 +154,13 @@ def hit_line(hit: Hit, *, max_chars: int = 240) -> str:
     return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
 
 
-def context_lines(hit: Hit, text: str) -> tuple[list[str], list[str]]:
-    """The lines of ``text`` (a hit's passage with lines around it, ``SearchIndex.context``)
-    before and after the passage, as grep -C writes context: ``path-LINE-text``. A JSONL
-    record's context is its passage alone: none."""
+def context_lines(hit: Hit, context: Context) -> tuple[list[str], list[str]]:
+    """The lines of a hit's ``context`` (``SearchIndex.context``) before and after its
+    passage's lines, as grep -C writes context: ``path-LINE-text``. A JSONL record's context is
+    its passage alone: none."""
     if hit.doc_id != hit.path:
         return [], []
-    first, before, passage, after = _context_parts(hit, text)
+    first, before, passage, after = _context_parts(hit, context)
     path = display_path(hit.path)
     line = first + len(before) + len(passage)
     return (
@@ -165,15 +169,15 @@ def context_lines(hit: Hit, text: str) -> tuple[list[str], list[str]]:
     )
 
 
-def _context_parts(hit: Hit, text: str) -> tuple[int, list[str], list[str], list[str]]:
-    """``text`` split around the hit's passage: the number of its first line, the lines before
-    the passage, the passage's, and those after."""
-    lines = text.split("\n")
-    passage = hit.text.split("\n")
-    at = next((i for i in range(len(lines)) if lines[i : i + len(passage)] == passage), None)
-    if at is None:  # not found (the file changed): all of it is the passage
-        return hit.start_line, [], lines, []
-    return hit.start_line - at, lines[:at], passage, lines[at + len(passage) :]
+def _context_parts(hit: Hit, context: Context) -> tuple[int, list[str], list[str], list[str]]:
+    """The context's first line number, its lines before the passage's lines (``start_line``
+    to ``end_line``), those lines, and the lines after them."""
+    lines = context.text.split("\n")
+    start = hit.start_line - context.first_line
+    end = hit.end_line - context.first_line + 1
+    if not 0 <= start < end <= len(lines):  # the passage alone (a changed file, a record)
+        return context.first_line, [], lines, []
+    return context.first_line, lines[:start], lines[start:end], lines[end:]
 
 
 def print_results(
@@ -184,7 +188,7 @@ def print_results(
     output: str,
     files_only: bool = False,
     show_cosine: bool = False,
-    context: Callable[[Hit], str] | None = None,
+    context: Callable[[Hit], Context] | None = None,
 ) -> None:
     """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths."""
     stream = console.file
@@ -246,11 +250,11 @@ def hits_json(hits: Sequence[Hit]) -> str:
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def print_passage(console: Console, hit: Hit, context: str, query: str) -> None:
+def print_passage(console: Console, hit: Hit, context: Context, query: str) -> None:
     """A whole passage with its surrounding lines, headed by ``path:line``."""
     if hit.doc_id != hit.path:
         console.print(Text(inert(f"{display_path(hit.path)} #{hit.record_id}"), style="bold cyan"))
-        console.print(passage_text(context, query, max_chars=None))
+        console.print(passage_text(context.text, query, max_chars=None))
         return
     first, before, passage, after = _context_parts(hit, context)
     last = first + len(before) + len(passage) + len(after) - 1

@@ -122,6 +122,7 @@ class Repl:
             self.k = int(arg)
             self._said(f"{counted(self.k, 'hit')} per query")
         elif name == "mode":
+            arg = arg.lower()
             if arg not in MODES:
                 raise SearchAppError(f":mode must be one of {', '.join(MODES)}, not {arg!r}")
             self.mode = arg

@@ -205,7 +205,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"k ({raw_k!r}) must be an integer") from None
     if not 1 <= k <= MAX_K:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"k ({k}) must be between 1 and {MAX_K}")
-    mode = _one(query, "mode") if "mode" in query else "hybrid"
+    mode = _one(query, "mode").lower() if "mode" in query else "hybrid"
     if mode not in MODES:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"mode ({mode!r}) must be one of {', '.join(MODES)}")
     path = _one(query, "path") if "path" in query else None
@@ -218,7 +218,11 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
             message = f"min_score ({raw!r}) must be a number"
             raise ApiError(HTTPStatus.BAD_REQUEST, message) from None
     raw_per_doc = _one(query, "per_doc") if "per_doc" in query else "1"
-    if not raw_per_doc.isdigit() or int(raw_per_doc) < 1:
+    try:
+        per_doc = int(raw_per_doc)
+    except ValueError:
+        per_doc = 0
+    if per_doc < 1:
         raise ApiError(
             HTTPStatus.BAD_REQUEST, f"per_doc ({raw_per_doc!r}) must be a positive integer"
         )
@@ -228,7 +232,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
             mode=mode,
             path_glob=path or None,
             min_score=min_score,
-            per_doc=int(raw_per_doc),
+            per_doc=per_doc,
         )
     except BadInputError as exc:  # the CLI's words for it: name the parameter instead
         raise ApiError(

@@ -119,23 +119,28 @@ class Searcher:
         # Filters drop candidates, so fetch more than k and widen until k survive or all are seen.
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
         while True:
-            ranked = self._rank(query, query_vector, options.mode, fetch)
+            ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
             hits = self._select(ranked, options)
-            if len(hits) >= options.k or fetch >= total:
+            if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
+            if options.min_score is not None and frontier < options.min_score:
+                return hits  # every candidate a wider fetch adds scores below it
             fetch = min(total, fetch * 4)
 
     def _rank(
         self, query: str, query_vector: np.ndarray, mode: str, fetch: int
-    ) -> list[tuple[int, float, float]]:
-        """(chunk id, score, cosine), best first; the score is the mode's (``Hit``)."""
+    ) -> tuple[list[tuple[int, float, float]], float | None]:
+        """(chunk id, score, cosine), best first, the score the mode's (``Hit``); and the most
+        any candidate a wider fetch would add could score, None when there are no more (the
+        ranker that widens, dense or lexical, returned fewer than ``fetch``)."""
         query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
         dense: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
             scores, ids = self.vectors.search(query_vector, fetch)
             dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        frontier = dense[-1][1] if len(dense) == fetch else None
         if mode == "dense":
-            return [(i, s, s) for i, s in dense]
+            return [(i, s, s) for i, s in dense], frontier
         lexical = self._lexical(query, fetch)
         cosine = dict(dense)
         missing = [i for i, _ in lexical if i not in cosine]
@@ -144,7 +149,8 @@ class Searcher:
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
-            return [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine]
+            frontier = lexical[-1][1] * scale if len(lexical) == fetch else None
+            return [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine], frontier
         # The same candidates whatever k is, so a query's first hits do not depend on it.
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
@@ -152,14 +158,14 @@ class Searcher:
             cosine,
             ceiling,
         )
-        # Past the fusion depth the dense ranking goes on (a BM25 of 0), so widening still finds
-        # more; merged by score, so scores never rise down the list. The rest's cosines are below
-        # the dense top 100's, and each of those scores at least its cosine: the first 100 hits
-        # stay as fused.
+        # Past the fusion depth the dense ranking goes on, by cosine alone (a BM25 of 0, even
+        # for a chunk further down the lexical list), so widening still finds more; merged by
+        # score, so scores never rise down the list. The rest's cosines are below the dense top
+        # 100's, and each of those scores at least its cosine: the first 100 hits stay as fused.
         seen = {i for i, _ in fused}
         ranked = fused + [(i, s) for i, s in dense if i not in seen]
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
-        return [(i, s, cosine[i]) for i, s in ranked]
+        return [(i, s, cosine[i]) for i, s in ranked], frontier
 
     def _lexical(self, query: str, k: int) -> list[tuple[int, float]]:
         """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""

@@ -567,3 +567,58 @@ def test_counts_are_written_with_their_plurals() -> None:
     assert [counted(n, "chunk") for n in (0, 1, 2)] == ["0 chunks", "1 chunk", "2 chunks"]
     assert [counted(n, "batch") for n in (1, 4)] == ["1 batch", "4 batches"]
     assert counted(3, "match") == "3 matches" and counted(2, "document") == "2 documents"
+
+
+def test_context_surrounds_passages_that_start_indented_or_inside_a_line(
+    tmp_path, fake_model, capsys
+) -> None:
+    # Chunks of indented code begin without their indentation, and a long line is split inside
+    # it: the context still comes from the hit's line numbers, lines of the file as they are.
+    code = "class K:\n" + "".join(
+        f"    def m{i}(self):\n        return 'value {i} of many'\n\n" for i in range(30)
+    )
+    long_line = " ".join(f"Sentence {i} says little." for i in range(80))
+    docs = write(tmp_path / "src", {"k.py": code, "long.txt": f"title\n{long_line}\nlast\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    args = [
+        "query",
+        "value 15 Sentence 40",
+        "-k",
+        "4",
+        "--per-doc",
+        "3",
+        "--index-dir",
+        str(index_dir),
+    ]
+    hits = json.loads(run(capsys, *args, "--json")[1])
+    code_out = run(capsys, *args, "-C", "2")[1]
+    groups: list[list[str]] = [[]]
+    for line in code_out.splitlines():
+        groups.append([]) if line == "--" else groups[-1].append(line)
+    assert len(groups) == len(hits) == 4
+    assert {Path(h["path"]).name for h in hits} == {"k.py", "long.txt"}
+    for group, hit in zip(groups, hits, strict=True):
+        lines = Path(hit["path"]).read_text("utf-8").split("\n")[:-1]
+        at = next(n for n, line in enumerate(group) if LINE.match(line))
+        where = LINE.match(group[at])["path"]
+        start, end = hit["start_line"], hit["end_line"]
+        before = range(max(1, start - 2), start)
+        after = range(end + 1, min(len(lines), end + 2) + 1)
+        assert group[:at] == [f"{where}-{n}-{lines[n - 1]}" for n in before], hit["text"][:40]
+        assert group[at + 1 :] == [f"{where}-{n}-{lines[n - 1]}" for n in after]
+        assert group[:at] or group[at + 1 :] or start == 1 and end == len(lines)
+
+
+def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(
+    tmp_path, fake_model, capsys
+) -> None:
+    words = [" ".join(f"{w}{i}" for i in range(40)) for w in ("alpha", "glider", "omega")]
+    docs = write(tmp_path / "docs", {"a.txt": "ab\n\n" + "\n\n".join(words) + "\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    # The same length and the same characters where the passage was, but a line more before it.
+    (docs / "a.txt").write_text("a\n\n\n" + "\n\n".join(words) + "\n", "utf-8")
+    args = ["query", "glider1 glider2", "-k", "1", "--mode", "lexical", "-C", "2"]
+    out = run(capsys, *args, "--index-dir", str(index_dir))[1]
+    assert len(out.splitlines()) == 1 and LINE.match(out.splitlines()[0])  # no wrong context

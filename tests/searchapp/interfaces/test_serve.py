@@ -91,6 +91,7 @@ def test_search_answers_as_search_index_does(served) -> None:
         ({"q": "boundary layer", "k": "2", "mode": "lexical"}, {"k": 2, "mode": "lexical"}),
         ({"q": "wing", "mode": "dense", "path": "doc2*"}, {"mode": "dense", "path_glob": "doc2*"}),
         ({"q": "wing lift", "per_doc": "2"}, {"per_doc": 2}),
+        ({"q": "wing lift", "mode": "DENSE"}, {"mode": "dense"}),  # as the CLI's --mode
     ]:
         status, body = get(address, "/search?" + urlencode(params))
         expected = json.loads(hits_json(reference.search(params["q"], **options)))
@@ -165,6 +166,7 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&min_score=high", 400, "min_score ('high') must be a number"),
         ("/search?q=wing&min_score=3", 400, "min_score (3.0) must be between -1 and 2"),
         ("/search?q=wing&per_doc=0", 400, "per_doc ('0') must be a positive integer"),
+        ("/search?q=wing&per_doc=%C2%B2", 400, "per_doc ('²') must be a positive integer"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
         ("/documents/..%2F..%2Fetc%2Fpasswd", 404, "not an indexed document"),
         ("/documents/../../etc/passwd", 404, "not an indexed document"),

@@ -8,7 +8,7 @@ import collections
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -379,6 +379,47 @@ def test_widening_with_min_score_returns_all_that_pass(make) -> None:
         expected = [i for i in collection.by_cosine() if collection.cosine[i] >= -0.5]
         assert [h.chunk_id for h in hits] == expected, mode
         assert FUSION_DEPTH < len(expected) < 300
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
+def test_min_score_stops_widening_once_nothing_further_can_pass(make, monkeypatch, mode) -> None:
+    # 1,000 chunks, a third of them holding "rotor" (and "blade" 0-6 times), fewer than k of
+    # which pass: the first fetch already ends below the threshold, so no wider one is made
+    # (it once ranked the whole index).
+    cosines = np.linspace(0.95, -0.9, 1000)
+    texts = [f"rotor {'blade ' * (n % 7)}{n}" if n % 3 == 0 else f"other {n}" for n in range(1000)]
+    collection = make(
+        [(f"/s/{n:04d}.txt", [(text, float(c))]) for n, (text, c) in enumerate(zip(texts, cosines))]
+    )
+    searcher = collection.searcher()
+    fetched: list[int] = []
+    dense, lexical = searcher.vectors.search, searcher._lexical
+    monkeypatch.setattr(searcher.vectors, "search", lambda v, k: fetched.append(k) or dense(v, k))
+    monkeypatch.setattr(searcher, "_lexical", lambda q, k: fetched.append(k) or lexical(q, k))
+    threshold = {"dense": 0.9, "hybrid": 1.3, "lexical": 0.512}[mode]
+    options = SearchOptions(k=50, mode=mode, min_score=threshold, collapse_copies=False)
+    hits = searcher.search("rotor blade", QUERY_VECTOR, options)
+    assert 0 < len(hits) < 50 and all(h.score >= threshold for h in hits)
+    assert set(fetched) == {200}  # one fetch (4 k), not widened toward the 1,000
+    # The same hits as a search that reads every candidate.
+    every = searcher.search("rotor blade", QUERY_VECTOR, replace(options, min_score=None, k=1000))
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in every if h.score >= threshold]
+
+
+def test_widening_stops_when_the_ranker_has_no_more(make, monkeypatch) -> None:
+    # Lexical mode: three chunks hold the word; one fetch shows there are no more to find.
+    collection = make(
+        [
+            (f"/x/{n:03d}.txt", [(f"zeppelin {n}" if n < 3 else f"other {n}", 0.5)])
+            for n in range(300)
+        ]
+    )
+    searcher = collection.searcher()
+    fetched: list[int] = []
+    lexical = searcher._lexical
+    monkeypatch.setattr(searcher, "_lexical", lambda q, k: fetched.append(k) or lexical(q, k))
+    hits = searcher.search("zeppelin", QUERY_VECTOR, SearchOptions(k=10, mode="lexical"))
+    assert len(hits) == 3 and fetched == [100]
 
 
 # -- edges ------------------------------------------------------------------------------------
