@@ -23,6 +23,7 @@ from searchapp.errors import (
     CorruptIndexError,
     IndexInterrupted,
     IndexNotFoundError,
+    ModelMismatchError,
 )
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
@@ -147,6 +148,7 @@ class SearchIndex:
         from searchapp.encoding import EncoderLoader
 
         name, precision = self.model_name, self._precision()  # read here, in this thread
+        asked = self.precision is not None
 
         def load() -> Encoder:
             self._load_encoder(name, precision)
@@ -154,8 +156,19 @@ class SearchIndex:
             return self._encoder
 
         def record_precision(encoder: Encoder) -> None:
-            if IndexMeta.read(store).precision is None:
+            recorded = IndexMeta.read(store).precision
+            if recorded is None:
                 IndexMeta(precision=encoder.precision).write(store)
+            # Asked for another precision than the index's: refused before any vector of this
+            # run is stored. Not asked, a bf16 index updated where bf16 is not native gets fp32
+            # vectors (mean cosine 0.99995 to its bf16 ones), rather than refusing the update.
+            elif asked and recorded != encoder.precision:
+                raise ModelMismatchError(
+                    f"the index at {self.index_dir} holds {recorded} vectors and --precision "
+                    f"{precision} embeds in {encoder.precision} here; use --precision "
+                    f"{recorded}, or rebuild it: search index --rebuild --precision "
+                    f"{precision} PATH..."
+                )
 
         return EncoderLoader(load, ready=record_precision)
 
@@ -457,9 +470,9 @@ class SearchIndex:
         """The lines of the hit's file from ``lines`` before its passage's first line to
         ``lines`` after its last (the passage alone when the file changed or is a JSONL
         record)."""
-        alone = Context(hit.start_line, hit.text)
         if lines <= 0 or hit.doc_id != hit.path:
-            return alone
+            return Context(hit.start_line, hit.text)
+        alone = Context(hit.start_line, hit.text, changed=True)
         from searchapp.ingest.decoding import decode_bytes, load_documents, read_bytes
 
         try:
@@ -542,10 +555,12 @@ def _check_query(text: str) -> None:
 
 @dataclass(frozen=True)
 class Context:
-    """Lines of a hit's file around its passage: ``text`` begins at line ``first_line``."""
+    """Lines of a hit's file around its passage: ``text`` begins at line ``first_line``.
+    ``changed``: the file is not as indexed (edited, gone), so ``text`` is the passage alone."""
 
     first_line: int
     text: str
+    changed: bool = False
 
 
 def _file_lines(raw: str | None, indexed: str) -> list[str]:

@@ -63,12 +63,14 @@ def index(
     ] = None,
     device: Device = "auto",
     precision: Annotated[
-        Literal["auto", "fp32", "bf16", "fp16"],
+        Literal["auto", "fp32", "bf16", "fp16"] | None,
         typer.Option(
             "--precision",
-            help="auto: bf16 where the CPU or GPU computes it natively, else fp32.",
+            help="auto: bf16 where the CPU or GPU computes it natively, else fp32 "
+            "(default: the index's own; auto for a new one).",
+            show_default=False,
         ),
-    ] = "auto",
+    ] = None,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail at once if another index run holds the lock.")
     ] = False,
@@ -267,9 +269,9 @@ def watch(
     exclude: Exclude = None,
     device: Device = "auto",
     precision: Annotated[
-        Literal["auto", "fp32", "bf16", "fp16"],
-        typer.Option("--precision", help="As for `search index`."),
-    ] = "auto",
+        Literal["auto", "fp32", "bf16", "fp16"] | None,
+        typer.Option("--precision", help="As for `search index`.", show_default=False),
+    ] = None,
     debounce: Annotated[
         int, typer.Option("--debounce", help="Apply changes at least this often (ms).")
     ] = 1000,

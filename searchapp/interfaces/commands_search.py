@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -23,6 +24,10 @@ from searchapp.interfaces.cli_app import (
     one_line,
     out,
 )
+
+if TYPE_CHECKING:
+    from searchapp.ranking.searcher import Hit
+    from searchapp.search_index import Context, SearchIndex
 
 
 @app.command()
@@ -65,6 +70,10 @@ def query(
 
     if context < 0:
         raise SearchAppError(f"--context ({context}) must be 0 or more")
+    if files_only and (as_json or output is not None or context):
+        raise SearchAppError("-l prints only paths; drop --json, --format or -C")
+    if context and (as_json or output in ("json", "jsonl")):
+        raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
     options = SearchOptions(
         k=top_k, mode=mode, min_score=min_score, path_glob=path, per_doc=per_doc
     )
@@ -78,10 +87,29 @@ def query(
         output=chosen,
         files_only=files_only,
         show_cosine=mode != "dense",
-        context=(lambda hit: search_index.context(hit, context)) if context > 0 else None,
+        context=_context_of(search_index, context) if context > 0 else None,
     )
     if not hits:
         raise typer.Exit(EXIT_NOTHING_FOUND)
+
+
+def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:
+    """A hit's context, saying once per file on stderr when the file changed since indexing
+    (its passage is then shown alone)."""
+    told: set[str] = set()
+
+    def context(hit: Hit) -> Context:
+        found = search_index.context(hit, lines)
+        if found.changed and hit.path not in told:
+            told.add(hit.path)
+            err.print(
+                f"note: {escape(one_line(hit.path))} changed since it was indexed: no context "
+                "around its passages (run `search index`)",
+                style="dim",
+            )
+        return found
+
+    return context
 
 
 @app.command()

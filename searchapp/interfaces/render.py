@@ -146,11 +146,24 @@ def _shortened_path(where: str, limit: int) -> str:
     return f"…{folders[-keep:]}/{name}" if keep > 0 else f"…/{name}"
 
 
-def hit_line(hit: Hit, *, max_chars: int = 240) -> str:
-    """One hit as one grep-like line: ``path:line: score  text`` (the text on one line)."""
+def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
+    """One hit as one grep-like line: ``path:line: score  text`` (the text on one line, cut to
+    ``max_chars`` around the first of the query's words when the start does not hold one)."""
     text = " ".join(hit.text.split())
     if len(text) > max_chars:
-        text = text[:max_chars].rstrip() + " …"
+        words = query_words(query)
+        found = (
+            re.search(r"(?i)\b(" + "|".join(re.escape(w) for w in words) + r")\b", text)
+            if words
+            else None
+        )
+        begin = 0
+        if found is not None and found.end() > max_chars - 20:  # the start shows no match
+            target = max(0, found.start() - max_chars // 4)  # some words before the match
+            space = text.rfind(" ", 0, target)
+            begin = space + 1 if space >= 0 else target
+        cut = text[begin : begin + max_chars].rstrip()
+        text = ("… " if begin else "") + cut + (" …" if begin + max_chars < len(text) else "")
     return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
 
 
@@ -204,12 +217,12 @@ def print_results(
     elif output == "lines":
         for n, hit in enumerate(hits):
             if context is None:
-                stream.write(hit_line(hit) + "\n")
+                stream.write(hit_line(hit, query) + "\n")
                 continue
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
             before, after = context_lines(hit, context(hit))
-            for line in [*before, hit_line(hit), *after]:
+            for line in [*before, hit_line(hit, query), *after]:
                 stream.write(line + "\n")
     else:
         print_hits(console, hits, query, show_cosine=show_cosine)

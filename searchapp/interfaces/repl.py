@@ -147,7 +147,10 @@ class Repl:
             if not arg.isdigit() or not 1 <= int(arg) <= len(self.last):
                 raise SearchAppError(f":open needs a hit number from 1 to {len(self.last)}")
             hit = self.last[int(arg) - 1]
-            print_passage(self.out, hit, self.index.context(hit, 3), self.last_query)
+            context = self.index.context(hit, 3)
+            if context.changed:
+                self._said(f"{hit.path} changed since it was indexed: the passage alone")
+            print_passage(self.out, hit, context, self.last_query)
         else:
             raise SearchAppError(f"unknown command :{name}; type :help")
         return True

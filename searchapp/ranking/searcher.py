@@ -123,7 +123,7 @@ class Searcher:
             hits = self._select(ranked, options)
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
-            if options.min_score is not None and frontier < options.min_score:
+            if options.min_score is not None and frontier < _lowest_passing(options.min_score):
                 return hits  # every candidate a wider fetch adds scores below it
             fetch = min(total, fetch * 4)
 
@@ -194,7 +194,8 @@ class Searcher:
 
     def _select(self, ranked: list[tuple[int, float, float]], options: SearchOptions) -> list[Hit]:
         if options.min_score is not None:
-            ranked = [r for r in ranked if r[1] >= options.min_score]  # the score shown
+            lowest = _lowest_passing(options.min_score)
+            ranked = [r for r in ranked if r[1] >= lowest]
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
         by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
@@ -224,6 +225,12 @@ class Searcher:
                 break
             batch = min(4 * batch, 4096)
         return _with_copies(hits, also)
+
+
+def _lowest_passing(min_score: float) -> float:
+    """The least score that passes ``min_score`` as scores are shown, to 3 decimals: a hit shown
+    as 0.918 (0.917511) passes --min-score 0.918."""
+    return min_score - 0.0005
 
 
 def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]:

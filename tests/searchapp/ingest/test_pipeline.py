@@ -385,3 +385,14 @@ def test_a_text_repeated_in_a_window_is_embedded_once(tmp_path) -> None:
     assert len(stored(index)) == 4 and encoder.embedded == 2
     assert report.chunks == 2 and report.reused == 2  # two copies took the vector of theirs
     assert stored_vectors(index) == stored_vectors(fresh_index_of(docs, tmp_path / "fresh"))
+
+
+def test_windows_start_small_so_work_is_kept_within_seconds(tmp_path) -> None:
+    # 32, 64, 128, then WINDOW_CHUNKS (256) at most: the first commit comes after 32 chunks.
+    encoder = CountingEncoder()
+    report = make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 600)])
+    sizes = [
+        b - a for a, b in zip([0] + [e for _, e in encoder.seen], [e for _, e in encoder.seen])
+    ]
+    assert report.chunks == 600
+    assert sizes == [32, 64, 128, 256, 120]

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from searchapp.ingest.pipeline import Progress
-from searchapp.interfaces.render import counted, print_results
+from searchapp.interfaces.render import counted, hit_line, print_results
 from searchapp.ranking.searcher import Hit
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
@@ -304,6 +304,18 @@ def test_the_table_uses_the_width_and_never_breaks_the_location(tmp_path) -> Non
         assert any("a_rather_long_file_name.md:12345" in line for line in rendered)
 
 
+def test_a_long_passage_line_shows_the_query_word_it_holds() -> None:
+    words = " ".join(f"filler{i}" for i in range(300))
+    hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 1, f"{words} the zanzibar clause {words}")
+    line = hit_line(hit, "Zanzibar treaty")
+    text = LINE.match(line)["text"]
+    assert "zanzibar clause" in text and text.startswith("… ") and text.endswith(" …")
+    assert len(text) <= 240 + 4 and text.index("zanzibar") > 20  # some words before it
+    # A word near the start: the line begins with the passage, as before.
+    assert LINE.match(hit_line(hit, "filler3"))["text"].startswith("filler0 filler1")
+    assert LINE.match(hit_line(hit, ""))["text"].startswith("filler0 filler1")
+
+
 def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> None:
     hits = [
         Hit(1, 1.25, 0.5, "/notes/wings.md", "/notes/wings.md", 1, 3, 4, "The glider stalls."),
@@ -551,6 +563,36 @@ def test_new_index_precision_is_auto_as_for_search_index(tmp_path, monkeypatch) 
     assert asked == ["auto", "fp32"]
 
 
+def test_an_index_keeps_its_precision_and_refuses_another(tmp_path, monkeypatch, capsys) -> None:
+    import searchapp.encoding
+    from minilm import SentenceEncoder
+
+    asked = []
+
+    def load(cls, name, **options):
+        asked.append(options["precision"])
+        encoder = FakeEncoder()
+        encoder.precision = "bf16" if options["precision"] == "auto" else options["precision"]
+        return encoder
+
+    monkeypatch.setattr(SentenceEncoder, "from_pretrained", classmethod(load))
+    monkeypatch.setattr(searchapp.encoding, "numpy_query_encoder", lambda *a, **k: FakeEncoder())
+    docs = write(tmp_path / "docs", DOCS)
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), "--precision", "fp32", *index)[0] == 0
+    (docs / "notes/wings.md").write_text("Wing lift, edited.\n", "utf-8")
+    assert run(capsys, "index", *index)[0] == 0  # a bare update: the index's own fp32
+    assert asked == ["fp32", "fp32"]
+    (docs / "notes/heat.md").write_text("Heat, edited.\n", "utf-8")
+    code, _, err = run(capsys, "index", str(docs), "--precision", "auto", *index)
+    assert code == 2 and asked[-1] == "auto"
+    assert "holds fp32 vectors and --precision auto embeds in bf16 here" in err
+    stats = json.loads(run(capsys, "info", "--json", *index)[1])
+    assert stats["precision"] == "fp32"
+    hit = json.loads(run(capsys, "query", "Heat", "--json", "-k", "1", *index)[1])[0]
+    assert hit["text"].startswith("Heat transfer")  # the refused run stored nothing
+
+
 @pytest.mark.slow
 def test_the_readme_python_snippet_runs_as_written(tmp_path) -> None:
     readme = (REPO / "README.md").read_text("utf-8")
@@ -620,5 +662,17 @@ def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(
     # The same length and the same characters where the passage was, but a line more before it.
     (docs / "a.txt").write_text("a\n\n\n" + "\n\n".join(words) + "\n", "utf-8")
     args = ["query", "glider1 glider2", "-k", "1", "--mode", "lexical", "-C", "2"]
-    out = run(capsys, *args, "--index-dir", str(index_dir))[1]
+    code, out, err = run(capsys, *args, "--index-dir", str(index_dir))
     assert len(out.splitlines()) == 1 and LINE.match(out.splitlines()[0])  # no wrong context
+    assert err.count("changed since it was indexed") == 1 and "a.txt" in err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [["-l", "--json"], ["-l", "--format", "lines"], ["-l", "-C", "1"], ["-C", "1", "--json"]]
+    + [["-C", "1", "--format", "jsonl"]],
+)
+def test_options_that_cannot_combine_are_refused(indexed, capsys, extra) -> None:
+    _, index_dir = indexed
+    code, out, err = run(capsys, "query", "wing", *extra, "--index-dir", str(index_dir))
+    assert (code, out) == (2, "") and err.startswith("error: ") and "drop" in err

@@ -290,9 +290,17 @@ def test_min_score_drops_lower_scores(make, mode) -> None:
     threshold = {"dense": 0.5, "hybrid": 0.9, "lexical": 0.6}[mode]
     hits = search(collection, "wing", mode=mode, k=10, min_score=threshold)
     unfiltered = search(collection, "wing", mode=mode, k=10)
-    expected = [h.chunk_id for h in unfiltered if h.score >= threshold]  # the score shown
+    expected = [h.chunk_id for h in unfiltered if round(h.score, 3) >= threshold]  # as shown
     assert [h.chunk_id for h in hits] == expected
     assert 0 < len(hits) < len(unfiltered)
+    # A score as it is shown (3 decimals) passes: 0.917511, shown 0.918, passes 0.918.
+    last = hits[-1]
+    shown = float(f"{last.score:.3f}")
+    again = search(collection, "wing", mode=mode, k=10, min_score=shown)
+    assert last.chunk_id in [h.chunk_id for h in again]
+    assert last.chunk_id not in [
+        h.chunk_id for h in search(collection, "wing", mode=mode, k=10, min_score=shown + 0.001)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -396,14 +404,15 @@ def test_min_score_stops_widening_once_nothing_further_can_pass(make, monkeypatc
     dense, lexical = searcher.vectors.search, searcher._lexical
     monkeypatch.setattr(searcher.vectors, "search", lambda v, k: fetched.append(k) or dense(v, k))
     monkeypatch.setattr(searcher, "_lexical", lambda q, k: fetched.append(k) or lexical(q, k))
-    threshold = {"dense": 0.9, "hybrid": 1.3, "lexical": 0.512}[mode]
+    threshold = {"dense": 0.9, "hybrid": 1.3, "lexical": 0.5125}[mode]
     options = SearchOptions(k=50, mode=mode, min_score=threshold, collapse_copies=False)
     hits = searcher.search("rotor blade", QUERY_VECTOR, options)
-    assert 0 < len(hits) < 50 and all(h.score >= threshold for h in hits)
+    lowest = threshold - 0.0005  # passes as shown, to 3 decimals
+    assert 0 < len(hits) < 50 and all(h.score >= lowest for h in hits)
     assert set(fetched) == {200}  # one fetch (4 k), not widened toward the 1,000
     # The same hits as a search that reads every candidate.
     every = searcher.search("rotor blade", QUERY_VECTOR, replace(options, min_score=None, k=1000))
-    assert [h.chunk_id for h in hits] == [h.chunk_id for h in every if h.score >= threshold]
+    assert [h.chunk_id for h in hits] == [h.chunk_id for h in every if h.score >= lowest]
 
 
 def test_widening_stops_when_the_ranker_has_no_more(make, monkeypatch) -> None:
