@@ -433,6 +433,7 @@ class Indexer:
         file's stored chunks hold takes their vector; every other distinct text is embedded
         once and its copies share the vector."""
         texts: list[str] = []
+        paths: list[str] = []
         ids: list[list[int]] = []
         for item in window:
             if not isinstance(item, _Part):
@@ -440,9 +441,9 @@ class Indexer:
             if item.replace_path:  # read before this window's transaction deletes them
                 self._reusable[item.path] = self.store.vectors_by_text(item.path, REUSE_MAX_CHUNKS)
             texts += [chunk.text for chunk in item.chunks]
+            paths += [item.path] * len(item.chunks)
             ids += item.ids
         vectors = np.empty((len(texts), self.vectors.dim), dtype=np.float32)
-        paths = [item.path for item in window if isinstance(item, _Part) for _ in item.chunks]
         to_embed: dict[str, list[int]] = {}  # distinct text -> its rows in the window
         reused = 0
         for row, (text, path) in enumerate(zip(texts, paths, strict=True)):

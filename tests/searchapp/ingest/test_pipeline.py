@@ -323,12 +323,21 @@ def fresh_index_of(folder: Path, index_dir: Path) -> SearchIndex:
     return index
 
 
-def test_an_edit_re_embeds_only_the_passages_it_changed(tmp_path, monkeypatch) -> None:
+@pytest.fixture()
+def long_file_in_small_windows(tmp_path, monkeypatch) -> Path:
+    """A folder with a 40-chunk file, indexed in parts of 3 chunks and windows of 4."""
     monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
     monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "long.txt").write_text(paragraphs(40), "utf-8")
+    return docs
+
+
+def test_an_edit_re_embeds_only_the_passages_it_changed(
+    tmp_path, long_file_in_small_windows
+) -> None:
+    docs = long_file_in_small_windows
     encoder = CountingEncoder()
     index = make_index(tmp_path / "idx", encoder)
     assert index.add([docs]).chunks == 40 and encoder.embedded == 40
@@ -348,12 +357,10 @@ def test_an_edit_re_embeds_only_the_passages_it_changed(tmp_path, monkeypatch) -
     )
 
 
-def test_the_same_command_after_an_interrupted_run_continues(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
-    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "long.txt").write_text(paragraphs(40), "utf-8")
+def test_the_same_command_after_an_interrupted_run_continues(
+    tmp_path, long_file_in_small_windows
+) -> None:
+    docs = long_file_in_small_windows
     corpus = docs / "corpus.jsonl"
     records = [{"_id": f"r{i}", "text": f"record number {i} of the corpus"} for i in range(12)]
     corpus.write_text("\n".join(json.dumps(r) for r in records) + "\n", "utf-8")
