@@ -90,10 +90,19 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         path: Annotated[
             str | None, Field(description="only documents matching this glob or under this folder")
         ] = None,
+        min_score: Annotated[
+            float | None,
+            Field(ge=-1, le=2, description="drop hits whose score (to 3 decimals) is below this"),
+        ] = None,
+        per_doc: Annotated[
+            int, Field(ge=1, le=MAX_K, description="passages of one document at most")
+        ] = 1,
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
         try:
-            options = SearchOptions(k=k, mode=mode, path_glob=path or None)
+            options = SearchOptions(
+                k=k, mode=mode, path_glob=path or None, min_score=min_score, per_doc=per_doc
+            )
             hits = index_thread.call(lambda index: index.search(query, options))
         except SearchAppError as exc:
             raise ToolError(str(exc)) from exc

@@ -63,6 +63,7 @@ def test_tools_over_stdio(small_index) -> None:
         ("get_document", {"path_or_doc_id": str(folder / ".." / "not-indexed.txt")}),
         ("search", {"query": query, "mode": "fuzzy"}),
         ("search", {"query": "   "}),
+        ("search", {"query": query, "k": 4, "per_doc": 2, "min_score": 0.8}),
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -73,7 +74,10 @@ def test_tools_over_stdio(small_index) -> None:
     for tool in tools:
         assert tool.annotations.read_only_hint and not tool.annotations.destructive_hint
     search_tool = next(t for t in tools if t.name == "search")
-    assert set(search_tool.input_schema["properties"]) == {"query", "k", "mode", "path"}
+    assert set(search_tool.input_schema["properties"]) == {
+        *("query", "k", "mode", "path"),
+        *("min_score", "per_doc"),  # as `search serve` takes them
+    }
 
     reference = SearchIndex(index_dir, device="cpu")
     reference.load_encoder()  # as the server, which loads PyTorch at start and embeds with it
@@ -83,8 +87,10 @@ def test_tools_over_stdio(small_index) -> None:
             h.to_json()
             for h in reference.search(query, k=2, mode="lexical", path_glob=document.name)
         ],
+        [h.to_json() for h in reference.search(query, k=4, per_doc=2, min_score=0.8)],
     ]
-    for result, hits in zip(results[:2], expected):
+    assert 0 < len(expected[2]) < 4  # the threshold leaves some
+    for result, hits in zip([*results[:2], results[8]], expected, strict=True):
         assert not result.is_error
         got = result.structured_content["hits"]
         assert [h["chunk_id"] for h in got] == [h["chunk_id"] for h in hits]
