@@ -100,7 +100,7 @@ def index(
         ),
     ] = None,
 ) -> None:
-    """Index files and folders (incrementally: only changed files are embedded again); with no
+    """Index files and folders (incrementally: only changed passages are embedded again); with no
     PATH, update those indexed before.
 
     Documents whose files are gone, or that ignore files now exclude, are removed; those that
