@@ -9,7 +9,8 @@ Run by hand from the repository root (not a test):
 Both encoders embed the same ``.W`` texts at max length 256, batch size 32, in alternating rounds
 (so neither gets a warmer machine); the median round is reported as tokens/s, counting the
 non-padding tokens after truncation, [CLS] and [SEP] included. Then our encoder in bf16 (when the
-CPU computes bf16 natively): its speed, how close its vectors are to fp32, and STS-b Spearman.
+CPU computes bf16 natively): its speed, how close its vectors are to fp32, and STS-b Spearman;
+where the fused attention kernel runs, bf16 also once more with PyTorch's attention instead.
 
 Each round also times torch's matrix products at the model's shapes (the four dense layers on
 ``BATCH_TOKENS`` rows) in each precision, as ``nn.Linear`` and as oneDNN matmuls on packed
@@ -43,7 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `minilm` importable
 
 from benchmarks.machine import describe, reference_round_seconds  # noqa: E402
-from minilm import SentenceEncoder  # noqa: E402
+from minilm import SentenceEncoder, fused_attention  # noqa: E402
 from minilm.batching import BATCH_TOKENS  # noqa: E402
 from minilm.config import MiniLMConfig  # noqa: E402
 from minilm.devices import cpu_has_native_bf16  # noqa: E402
@@ -171,6 +172,17 @@ def cosine_line(name: str, low: np.ndarray, full: np.ndarray) -> str:
     )
 
 
+def without_fused_attention(
+    run: Callable[[], tuple[float, np.ndarray]],
+) -> tuple[float, np.ndarray]:
+    saved = fused_attention.available
+    fused_attention.available = lambda head_dim: False
+    try:
+        return run()
+    finally:
+        fused_attention.available = saved
+
+
 def timed(encode: Callable[[list[str]], np.ndarray], texts: list[str]) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
     vectors = encode(texts)
@@ -216,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
         rounds[f"minilm {name}"] = lambda e=encoder: timed(
             lambda t: e.encode(t, batch_size=BATCH_SIZE), texts
         )
+    if "bf16" in ours and fused_attention.available(config.head_dim):
+        # The same bf16 encoder with PyTorch's attention for packed batches instead of the C
+        # kernel (minilm/fused_attention.py): what the kernel gains, in the same run.
+        rounds["minilm bf16/torch-attention"] = lambda: without_fused_attention(
+            lambda: timed(lambda t: ours["bf16"].encode(t, batch_size=BATCH_SIZE), texts)
+        )
     # The peak of each precision: its dense layers' activations and weights.
     peaks_of = {"fp32": (torch.float32, torch.float32), "bf16": (torch.bfloat16, torch.bfloat16)}
     if args.int8:
@@ -245,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     baseline = tokens / statistics.median(seconds["sentence-transformers"])
     for name, times in seconds.items():
         median, best = tokens / statistics.median(times), tokens / min(times)
-        precision = name.split()[-1] if name.startswith("minilm") else "fp32"
+        precision = name.split()[-1].split("/")[0] if name.startswith("minilm") else "fp32"
         gflops = flops / statistics.median(times) / 1e9
         print(
-            f"  {name:<22} {median:9.0f} tokens/s median ({best:.0f} best)  "
+            f"  {name:<27} {median:9.0f} tokens/s median ({best:.0f} best)  "
             f"x{median / baseline:.2f} vs sentence-transformers  {gflops:5.0f} GFLOP/s = "
             f"{gflops / peak[precision]:.0%} of the {precision} matmul peak"
         )

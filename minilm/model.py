@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minilm import fused_attention
 from minilm.batching import BATCH_TOKENS
 from minilm.config import MiniLMConfig
 from minilm.devices import cpu_contended, cpu_has_amx, cpu_has_native_bf16
@@ -55,10 +56,11 @@ class Embeddings(nn.Module):
 # vectors as close to fp32 or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with
 # autograd on, in training or under autocast, the plain path runs.
 FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
-# From this padded length on, a batch runs packed (``MiniLMModel.forward``): attention one
-# sequence at a time beats the batched kernel, its scores stay in cache and no padding is
-# computed (crossover measured near 96 on Zen 4). Not on CPUs with AMX, where the batched flash
-# kernel runs on AMX tiles and the choice is unmeasured.
+# Without the fused attention kernel, from this padded length on a batch runs packed
+# (``MiniLMModel.forward``): PyTorch's attention one sequence at a time beats the batched
+# kernel, its scores stay in cache and no padding is computed (crossover measured near 96 on
+# Zen 4). Not on CPUs with AMX, where the batched flash kernel runs on AMX tiles and the choice
+# is unmeasured.
 PER_SEQUENCE_MIN_LENGTH = 96
 # Packed, each sequence's scores are (nh, n, n); the softmax over rows of bf16 runs in vectors of
 # 32 and finishes a row's remainder slowly: 0.77 ns an element at n = 190 against 0.39 at 192
@@ -202,9 +204,12 @@ class SelfAttention(nn.Module):
 
     def _packed(self, qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         """Attention of each sequence over its own tokens; ``qkv`` is (N, 3, nh, hd), the
-        sequences back to back. Each one's (nh, n, n) scores stay in cache, their rows padded
-        to a multiple of ``SOFTMAX_COLUMNS`` keys: -inf scores, zero values."""
+        sequences back to back. The fused C kernel where it runs (``minilm/fused_attention.py``);
+        otherwise PyTorch's, one sequence at a time, its (nh, n, n) scores in cache, their rows
+        padded to a multiple of ``SOFTMAX_COLUMNS`` keys: -inf scores, zero values."""
         tokens, _, heads, head_dim = qkv.shape
+        if fused_attention.available(head_dim):
+            return fused_attention.packed_attention(qkv, lengths)
         y = qkv.new_empty(tokens, heads, head_dim)
         unused = qkv.new_empty(1, 1, 1)  # baddbmm's input, ignored with beta=0
         width = -(-max(lengths) // SOFTMAX_COLUMNS) * SOFTMAX_COLUMNS
@@ -301,19 +306,19 @@ class MiniLMModel(nn.Module):
         return x
 
     def _packable(self, x: torch.Tensor, attention_mask: torch.Tensor) -> list[int] | None:
-        """Each row's token count when the batch runs packed, without its padding: long
-        right-padded bf16 batches on CPUs without AMX, in inference, while no other process
-        wants the cores; None otherwise.
+        """Each row's token count when the batch runs packed, without its padding: right-padded
+        bf16 batches on CPUs without AMX, in inference; None otherwise.
 
-        Packed, attention is three small parallel regions per sequence and layer; when another
-        process takes a core, each waits for the thread it holds up, and the encoder ran 2-5x
-        slower than the batched kernel's one region per layer (benchmarks/RESULTS.md)."""
-        if (
-            x.shape[1] < PER_SEQUENCE_MIN_LENGTH
-            or self.training
-            or not bf16_cpu_path(x)
-            or cpu_has_amx()
-            or cpu_contended()
+        With the fused attention kernel (``minilm/fused_attention.py``) every such batch, one
+        query included: it beat the batched kernel from 1 to 256 tokens, with other processes
+        on the cores too. Without it attention is three small parallel regions per sequence and
+        layer: only batches of ``PER_SEQUENCE_MIN_LENGTH`` tokens or more, and only while no
+        other process wants the cores (when one took a core, each region waited for the thread
+        it held up, 2-5x slower than the batched kernel: benchmarks/RESULTS.md)."""
+        if self.training or not bf16_cpu_path(x) or cpu_has_amx():
+            return None
+        if not fused_attention.available(self.config.head_dim) and (
+            x.shape[1] < PER_SEQUENCE_MIN_LENGTH or cpu_contended()
         ):
             return None
         return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])

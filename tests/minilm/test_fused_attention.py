@@ -1,0 +1,265 @@
+"""The fused bf16 attention kernel (minilm/_attention.c) against a float64 reference and against
+PyTorch's path for packed sequences, computed in the same test."""
+
+from __future__ import annotations
+
+import ctypes
+import platform
+import re
+import shutil
+import sys
+import threading
+
+import pytest
+import torch
+
+import minilm.model
+from minilm import MiniLMConfig, SentenceTransformer, fused_attention
+from minilm.devices import cpu_flags
+from minilm.model import SelfAttention
+from minilm.weights import map_hf_state_dict
+from tests.minilm.helpers import batch_with_padding, random_bert
+
+CAN_RUN = (
+    sys.platform == "linux"
+    and platform.machine() == "x86_64"
+    and fused_attention.CPU_FLAGS <= cpu_flags()
+)
+needs_kernel = pytest.mark.skipif(
+    not fused_attention.available(32), reason="needs the built extension and AVX512-BF16"
+)
+
+
+def test_the_kernel_is_built_and_joins_torchs_threads_where_it_can_run() -> None:
+    # Where the install had a C compiler and the CPU has AVX512-BF16, the kernel must be there:
+    # a build that failed quietly (the extension is optional) would leave it untested.
+    if not (CAN_RUN and (shutil.which("cc") or shutil.which("gcc"))):
+        assert fused_attention.available(32) is (fused_attention._kernel() is not None)
+        return
+    try:
+        from minilm import _attention
+    except ImportError as exc:  # the optional build failed: no Python headers, an old install
+        pytest.fail(f"minilm._attention was not built (pip install -e . rebuilds it): {exc}")
+    assert _attention.HAVE_KERNEL == 1
+    assert fused_attention._kernel()[1] is True  # on torch's OpenMP team
+    assert fused_attention.available(32)
+    assert not fused_attention.available(64)
+
+
+def loaded_libraries(pattern: str) -> set[str]:
+    with open("/proc/self/maps", encoding="utf-8") as fh:
+        return {line.split()[-1] for line in fh if re.search(pattern, line)}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/maps")
+def test_the_openmp_runtime_is_torchs_not_faisss() -> None:
+    # faiss-cpu bundles its own libgomp; a team of that runtime would compete with torch's
+    # threads for the cores (its path sorts before torch's in this venv).
+    import faiss  # noqa: F401
+
+    torch_runtimes = [p for p in loaded_libraries(r"lib(g|i)?omp") if "/torch" in p]
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info() or not torch_runtimes:
+        assert fused_attention.openmp_addresses() is None or torch_runtimes == []
+        return
+    addresses = fused_attention.openmp_addresses()
+    assert addresses is not None
+    torchs = ctypes.CDLL(torch_runtimes[0])
+    expected = tuple(
+        ctypes.cast(getattr(torchs, name), ctypes.c_void_p).value
+        for name in fused_attention.OPENMP_SYMBOLS
+    )
+    assert addresses == expected
+    for other in loaded_libraries(r"lib(g|i)?omp") - set(torch_runtimes):
+        gomp_parallel = ctypes.cast(ctypes.CDLL(other).GOMP_parallel, ctypes.c_void_p).value
+        assert gomp_parallel != addresses[0]
+
+
+def test_torch_cpu_library_is_read_from_the_process_maps(tmp_path) -> None:
+    maps = tmp_path / "maps"
+    maps.write_text(
+        "7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6\n"
+        "7f02-7f03 r-xp 0 08:01 2 /venv/torch/lib/libtorch_cpu.so\n"
+        "7f04-7f05 r-xp 0 08:01 3 /venv/torch/lib/libtorch_cpu_extra.so\n"
+    )
+    assert fused_attention.torch_cpu_library(str(maps)) == "/venv/torch/lib/libtorch_cpu.so"
+    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6\n")
+    assert fused_attention.torch_cpu_library(str(maps)) is None
+    assert fused_attention.torch_cpu_library(str(tmp_path / "missing")) is None
+
+
+def reference(qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """Attention of each sequence over its own tokens in float64: (N, heads * 32)."""
+    q, k, v = qkv.double().unbind(1)  # (N, heads, 32) each
+    out, start = [], 0
+    for n in lengths:
+        qs, ks, vs = (t[start : start + n].transpose(0, 1) for t in (q, k, v))
+        weights = torch.softmax(qs @ ks.transpose(1, 2) / 32**0.5, dim=-1)
+        out.append((weights @ vs).transpose(0, 1).reshape(n, -1))
+        start += n
+    return torch.cat(out)
+
+
+def torch_path(qkv: torch.Tensor, lengths: list[int], monkeypatch) -> torch.Tensor:
+    """PyTorch's attention of packed sequences (``SelfAttention._packed`` without the kernel)."""
+    heads = qkv.shape[2]
+    config = MiniLMConfig(hidden_size=32 * heads, num_attention_heads=heads, intermediate_size=8)
+    with monkeypatch.context() as patch:
+        patch.setattr(fused_attention, "available", lambda head_dim: False)
+        return SelfAttention(config)._packed(qkv, lengths)
+
+
+def random_qkv(lengths: list[int], heads: int, scale: float = 1.5, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.randn(sum(lengths), 3, heads, 32, generator=generator) * scale).bfloat16()
+
+
+@needs_kernel
+@pytest.mark.parametrize(
+    "lengths, heads",
+    [
+        ([1, 2, 7, 8, 9, 15, 16, 17, 31, 33], 12),  # under, at and over 8 queries / 16 keys
+        ([256, 130, 97, 300], 12),  # Cranfield's lengths, and longer than 256
+        ([64, 5], 1),  # one head
+        ([512], 3),  # the longest position MiniLM has
+    ],
+)
+def test_kernel_matches_float64_and_beats_pytorchs_rounding(monkeypatch, lengths, heads) -> None:
+    qkv = random_qkv(lengths, heads)
+    exact = reference(qkv, lengths)
+    with torch.inference_mode():
+        fused = fused_attention.packed_attention(qkv, lengths)
+        plain = torch_path(qkv, lengths, monkeypatch)
+    assert fused.dtype == torch.bfloat16 and fused.shape == (sum(lengths), heads * 32)
+    error = (fused.double() - exact).abs()
+    plain_error = (plain.double() - exact).abs()
+    # bf16 output: one rounding of values of magnitude ~1 is up to 2**-8.
+    assert error.max().item() < 0.02, error.max()
+    # fp32 scores (PyTorch rounds them to bf16 before its softmax): no worse, and on average
+    # closer to the exact result.
+    assert error.max() <= plain_error.max()
+    assert error.mean() < plain_error.mean()
+
+
+@needs_kernel
+def test_kernel_is_the_same_on_one_thread_and_on_torchs_team() -> None:
+    lengths = [150, 3, 77, 200, 9]
+    qkv = random_qkv(lengths, 12, seed=1)
+    threads = torch.get_num_threads()
+    results = {}
+    with torch.inference_mode():
+        try:
+            for count in (1, 2, 3):  # 3: more threads than this machine may have cores
+                torch.set_num_threads(count)
+                results[count] = fused_attention.packed_attention(qkv, lengths)
+        finally:
+            torch.set_num_threads(threads)
+        # From another Python thread: its own OpenMP team, as torch's ops get there.
+        thread = threading.Thread(
+            target=lambda: results.update(other=fused_attention.packed_attention(qkv, lengths))
+        )
+        thread.start()
+        thread.join()
+    for result in results.values():  # each (sequence, head) is computed whole by one thread
+        assert torch.equal(result, results[1])
+    assert torch.equal(results[1], fused_attention.packed_attention(qkv.clone(), lengths))
+
+
+@needs_kernel
+def test_kernel_reads_rows_at_any_alignment_and_skips_empty_rows() -> None:
+    lengths = [9, 0, 20, 0]
+    qkv = random_qkv(lengths, 12, seed=3)
+    memory = torch.empty(qkv.numel() + 1, dtype=torch.bfloat16)
+    shifted = memory[1:].view(qkv.shape)  # 2 bytes past an aligned address
+    shifted.copy_(qkv)
+    assert shifted.data_ptr() % 4 == 2
+    with torch.inference_mode():
+        aligned = fused_attention.packed_attention(qkv, lengths)
+        assert torch.equal(fused_attention.packed_attention(shifted, lengths), aligned)
+        assert torch.equal(aligned, fused_attention.packed_attention(qkv, [9, 20]))
+        assert fused_attention.packed_attention(qkv[:0], [0, 0]).shape == (0, 384)
+
+
+@needs_kernel
+def test_a_nan_score_makes_its_rows_nan_as_pytorchs_softmax_does(monkeypatch) -> None:
+    lengths = [20, 30]
+    qkv = random_qkv(lengths, 2, seed=4)
+    qkv[25, 1, 0, 3] = float("nan")  # a key of the second sequence, first head
+    with torch.inference_mode():
+        fused = fused_attention.packed_attention(qkv, lengths).view(50, 2, 32)
+        plain = torch_path(qkv, lengths, monkeypatch).view(50, 2, 32)
+    assert torch.equal(fused.isnan(), plain.isnan())
+    assert fused[20:, 0].isnan().all()  # every query of that head attends that key
+    assert not fused[:20].isnan().any() and not fused[20:, 1].isnan().any()
+
+
+@needs_kernel
+def test_kernel_on_extreme_scores() -> None:
+    lengths = [40, 17]
+    with torch.inference_mode():
+        # Scores of +-1000: each query's weight falls on its best key alone (exp underflows for
+        # the others, nothing overflows).
+        qkv = random_qkv(lengths, 2, scale=12.0, seed=2)
+        fused = fused_attention.packed_attention(qkv, lengths).double()
+        assert torch.isfinite(fused).all()
+        assert (fused - reference(qkv, lengths)).abs().max().item() < 0.02 * 12
+        # Equal scores (zero queries): every query gets the mean of its sequence's values.
+        qkv[:, 0] = 0
+        fused = fused_attention.packed_attention(qkv, lengths).double()
+    values = qkv[:, 2].double().reshape(sum(lengths), -1)
+    means = torch.cat([values[:40].mean(0).expand(40, -1), values[40:].mean(0).expand(17, -1)])
+    assert (fused - means).abs().max().item() < 0.05
+
+
+@needs_kernel
+def test_kernel_refuses_what_it_cannot_compute() -> None:
+    lengths = [4, 4]
+    qkv = random_qkv(lengths, 2)
+    with pytest.raises(ValueError, match="bf16"):
+        fused_attention.packed_attention(qkv.float(), lengths)
+    with pytest.raises(ValueError, match="sum to 8"):
+        fused_attention.packed_attention(qkv, [4, 3])
+    with pytest.raises(ValueError, match="0 or more"):
+        fused_attention.packed_attention(qkv, [9, -1])
+    with pytest.raises(RuntimeError, match="head size 16"):
+        fused_attention.packed_attention(qkv.view(8, 3, 4, 16), lengths)
+
+
+@needs_kernel
+def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch) -> None:
+    # Head size 32 (64 / 2 heads): the model's packed batches take the kernel.
+    bert = random_bert(
+        vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=48, max_position_embeddings=200,
+    )  # fmt: skip
+    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=200)
+    model = SentenceTransformer(config)
+    model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
+    input_ids, attention_mask = batch_with_padding(99, (180, 120, 101, 5, 7))
+    attention_mask[-1] = 0  # a row of padding only (SentenceEncoder never makes one)
+    monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)  # where packed runs
+    monkeypatch.setattr(minilm.model, "cpu_contended", lambda: False)
+    calls: list[int] = []
+    kernel = fused_attention.packed_attention
+    monkeypatch.setattr(
+        fused_attention, "packed_attention", lambda *a: calls.append(1) or kernel(*a)
+    )
+    with torch.inference_mode():
+        full = model(input_ids, attention_mask)
+        low = model.to(torch.bfloat16)(input_ids, attention_mask)
+        assert len(calls) == config.num_hidden_layers
+        # Short batches, one query and a busy machine take the kernel too (PyTorch's path for
+        # packed sequences does not: minilm.model.PER_SEQUENCE_MIN_LENGTH, cpu_contended).
+        monkeypatch.setattr(minilm.model, "cpu_contended", lambda: True)
+        model(input_ids[:, :20], attention_mask[:, :20])
+        model(input_ids[:1, :12], attention_mask[:1, :12])
+        assert len(calls) == 3 * config.num_hidden_layers
+        monkeypatch.setattr(fused_attention, "available", lambda head_dim: False)
+        plain = model(input_ids, attention_mask)
+        assert len(calls) == 3 * config.num_hidden_layers
+    assert not low[-1].any() and not full[-1].any() and not plain[-1].any()  # pooled to zero
+    low, full, plain = low[:-1], full[:-1], plain[:-1]
+    cosine = (low * full).sum(dim=1)
+    plain_cosine = (plain * full).sum(dim=1)
+    assert cosine.min().item() > 0.999, cosine
+    assert cosine.mean() >= plain_cosine.mean() - 1e-4
+    assert ((low * plain).sum(dim=1) > 0.999).all()
