@@ -24,6 +24,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import os
+import signal
 import socket
 import threading
 import time
@@ -92,7 +94,42 @@ class SearchServer(ThreadingHTTPServer):
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         self.address_family = family
         self.index_thread = index_thread
+        self._wakeup: int | None = None  # the read end of the signal wakeup pipe, while serving
         super().__init__((host, port), _Handler)
+
+    def serve_until_interrupted(self) -> None:
+        """``serve_forever`` until Ctrl-C (SIGINT) in the main thread.
+
+        Besides Python's ``KeyboardInterrupt``, the signal's number is read from a wakeup pipe
+        (``signal.set_wakeup_fd``: written by the C-level handler in whichever thread the signal
+        lands) at each turn of the loop (every 0.5 s at most). In the test suite `serve --watch`
+        sometimes ignored a Ctrl-C, its main thread in ``select`` with no ``KeyboardInterrupt``
+        raised; the pipe does not depend on the main thread running Python's handler."""
+        if threading.current_thread() is not threading.main_thread():
+            self.serve_forever()
+            return
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)
+        self._wakeup = read_end
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        try:
+            self.serve_forever()
+        finally:
+            signal.set_wakeup_fd(previous)
+            self._wakeup = None
+            os.close(read_end)
+            os.close(write_end)
+
+    def service_actions(self) -> None:
+        if self._wakeup is None:
+            return
+        try:
+            received = os.read(self._wakeup, 512)
+        except BlockingIOError:
+            return
+        if signal.SIGINT in received:
+            raise KeyboardInterrupt
 
     @property
     def url(self) -> str:
@@ -307,7 +344,7 @@ def serve(
         server = SearchServer(index_thread, host, port)
         err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
         try:
-            server.serve_forever()
+            server.serve_until_interrupted()
         except KeyboardInterrupt:
             pass
         finally:

@@ -83,6 +83,36 @@ def _serve(index: SearchIndex) -> Iterator[tuple[tuple[str, int], Path]]:
         index_thread.close()
 
 
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_ctrl_c_stops_serving_even_when_pythons_handler_does_not_raise(corpus, tmp_path) -> None:
+    # The wakeup pipe, not the Python-level handler: a handler that swallows the signal stands
+    # in for a Ctrl-C whose KeyboardInterrupt never came (a rare hang of `serve --watch`).
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    server = SearchServer(index_thread, "127.0.0.1", 0)
+    swallowed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: swallowed.append(signum))
+    timer = threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT))
+    give_up = threading.Timer(10, server.shutdown)  # without the pipe: a failure, not a hang
+    try:
+        timer.start()
+        give_up.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            server.serve_until_interrupted()
+        assert time.monotonic() - started < 5
+        assert swallowed == [signal.SIGINT]  # Python's handler ran and raised nothing
+        # Served, then stopped: the pipe is closed and the wakeup fd restored.
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        timer.cancel()
+        give_up.cancel()
+        signal.signal(signal.SIGINT, previous)
+        server.server_close()
+        index_thread.close()
+
+
 def test_search_answers_as_search_index_does(served) -> None:
     address, index_dir = served
     reference = SearchIndex(index_dir, encoder=FakeEncoder())
