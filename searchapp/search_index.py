@@ -279,6 +279,8 @@ class SearchIndex:
                 f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"
             )
         roots, vanished = self._roots(paths)
+        if not self.exists():
+            self.load_query_encoder()  # a model not found leaves no index folder behind
         with self._writing(wait=wait, on_wait=on_wait):
             if rebuild:
                 self._discard()

@@ -150,7 +150,9 @@ class Searcher:
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
             frontier = lexical[-1][1] * scale if len(lexical) == fetch else None
-            return [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine], frontier
+            ranked = [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine]
+            ranked.sort(key=lambda r: (-r[1], -r[2], r[0]))  # equal BM25: the nearer first
+            return ranked, frontier
         # The same candidates whatever k is, so a query's first hits do not depend on it.
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],

@@ -176,7 +176,18 @@ def test_damaged_model_folder_names_the_file(
     assert expected in line
     if "shape" not in expected:
         assert str(folder) in line
-    assert not (index_dir / "index.db").exists()  # nothing half-made to trip over later
+    assert not index_dir.exists()  # nothing half-made to trip over later, not even a lock file
+
+
+def test_unknown_model_leaves_no_index_folder(built, tmp_path, capsys) -> None:
+    docs, _ = built
+    index_dir = tmp_path / "new-index"
+    code, _, err = run_cli(
+        capsys, "index", str(docs), "--model", "no-such-model", "--index-dir", str(index_dir)
+    )
+    assert code == 2
+    assert "model 'no-such-model' not found" in one_line_error(code, "", err)
+    assert not index_dir.exists()
 
 
 # -- a full disk -------------------------------------------------------------------------------

@@ -169,6 +169,18 @@ def test_lexical_mode_ranks_by_bm25_and_scores_its_share_of_the_ceiling(make, po
     assert [h.cosine for h in hits] == pytest.approx([collection.cosine[i] for i in expected])
 
 
+@pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
+def test_lexical_ties_go_to_the_higher_cosine_then_the_lower_id(make, postings) -> None:
+    # The same words score the same BM25: the cosine the test gave each chunk orders them.
+    cosines = [0.1, 0.7, -0.2, 0.7, 0.4]
+    collection = make([(f"/t/{n}.txt", [("glider wing", c)]) for n, c in enumerate(cosines)])
+    hits = search(collection, "glider", mode="lexical", k=5, postings=postings)
+    assert len(set(collection.bm25_scores("glider").values())) == 1
+    expected = best_first(collection, dict.fromkeys(collection.cosine, 1.0))
+    assert [h.chunk_id for h in hits] == expected
+    assert expected != sorted(collection.cosine)  # the id order alone would fail
+
+
 def test_lexical_mode_without_a_match_finds_nothing(make) -> None:
     assert search(make(SMALL), "zeppelin", mode="lexical") == []
 
