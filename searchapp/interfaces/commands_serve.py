@@ -24,7 +24,9 @@ def serve(
     host: Annotated[
         str, typer.Option("--host", help="Loopback address to bind (127.0.0.1, ::1, localhost).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port (0: any free one).")] = 8765,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port (0: any free one).")
+    ] = 8765,
     watch_paths: Annotated[
         list[str] | None,
         typer.Option("--watch", help="Index this file or folder and keep it fresh (repeatable)."),

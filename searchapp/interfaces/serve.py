@@ -21,6 +21,7 @@ web page that rebound its domain to 127.0.0.1) is refused.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import logging
@@ -95,7 +96,16 @@ class SearchServer(ThreadingHTTPServer):
         self.address_family = family
         self.index_thread = index_thread
         self._wakeup: int | None = None  # the read end of the signal wakeup pipe, while serving
-        super().__init__((host, port), _Handler)
+        try:
+            super().__init__((host, port), _Handler)
+        except OSError as exc:
+            where = f"{host}:{port}"
+            if exc.errno == errno.EADDRINUSE:
+                raise BadInputError(
+                    f"{where} is in use (another `search serve`?); choose another --port, "
+                    "or --port 0 for any free one"
+                ) from None
+            raise BadInputError(f"cannot listen on {where}: {exc.strerror or exc}") from None
 
     def serve_until_interrupted(self) -> None:
         """``serve_forever`` until Ctrl-C (SIGINT) in the main thread.
@@ -336,17 +346,20 @@ def serve(
     stop = threading.Event()
     follower: threading.Thread | None = None
     try:
-        if watch_paths:
-            follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
-        else:
-            index_thread.call(lambda search_index: search_index.stats())  # fail now when none
-            index_thread.submit(lambda search_index: search_index.load_encoder())
+        # Bound first: a port in use fails at once, not after --watch has indexed its folders.
+        # Requests wait in the listen queue until the loop below takes them.
         server = SearchServer(index_thread, host, port)
-        err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
         try:
-            server.serve_until_interrupted()
-        except KeyboardInterrupt:
-            pass
+            if watch_paths:
+                follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
+            else:
+                index_thread.call(lambda search_index: search_index.stats())  # fail now if none
+                index_thread.submit(lambda search_index: search_index.load_encoder())
+            err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
+            try:
+                server.serve_until_interrupted()
+            except KeyboardInterrupt:
+                pass
         finally:
             server.server_close()
     finally:

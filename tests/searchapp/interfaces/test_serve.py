@@ -238,6 +238,26 @@ def test_binds_only_to_loopback(host, tmp_path, capsys) -> None:
     assert code == 2 and "--host" in err  # an error, as grep exits
 
 
+def test_a_port_in_use_or_out_of_range_is_one_line_before_any_indexing(
+    served, corpus, tmp_path, capsys
+) -> None:
+    (_, port), _ = served
+    index_dir = tmp_path / "other"
+    code, out, err = run_cli(
+        capsys, "serve", "--port", str(port), "--watch", str(corpus), "--index-dir", str(index_dir)
+    )
+    assert code == 2 and out == ""
+    assert err.strip() == (
+        f"error: 127.0.0.1:{port} is in use (another `search serve`?); choose another --port, "
+        "or --port 0 for any free one"
+    )
+    assert not index_dir.exists()  # the port is tried before --watch indexes anything
+    for bad in ("65536", "-1"):
+        code, _, err = run_cli(capsys, "serve", "--port", bad, "--index-dir", str(index_dir))
+        assert code == 2 and "Traceback" not in err
+        assert f"Invalid value for '--port': {bad} is not in the range 0<=x<=65535" in err
+
+
 def test_requests_never_write_the_index(served, corpus) -> None:
     address, index_dir = served
 
