@@ -31,6 +31,10 @@ class BadInputError(SearchAppError):
     """A path, query or option value that cannot be used."""
 
 
+class IndexNotWritableError(SearchAppError):
+    """This user cannot write the index folder or its files (queries can still read them)."""
+
+
 class DiskFullError(SearchAppError):
     """The disk filled up while writing; the index keeps what was committed before."""
 

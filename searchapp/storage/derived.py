@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from searchapp.errors import CorruptIndexError, IndexLockedError
+from searchapp.errors import CorruptIndexError, IndexLockedError, IndexNotWritableError
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.store import Store
 
@@ -80,7 +80,7 @@ def open_derived(
             return _build_and_save(kind, store, index_dir, warn=True)
     except IndexLockedError:
         logger.debug("a writer is running and will save %s", path)
-    except OSError as exc:  # a folder this user cannot write: no writer can run there either
+    except (IndexNotWritableError, OSError) as exc:  # no writer can run there either
         logger.warning("cannot save %s (%s)", path, exc)
     if not kind.build_unsaved:
         return None

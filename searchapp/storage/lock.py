@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from searchapp.errors import IndexLockedError
+from searchapp.errors import IndexLockedError, IndexNotWritableError
 
 try:
     import fcntl
@@ -36,8 +36,17 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise IndexNotWritableError(
+                f"cannot write to the index at {self.path.parent} ({exc.strerror}); queries can "
+                "read it, but this needs write access: check its permissions, or choose "
+                "another --index-dir"
+            ) from None
         if fcntl is None:
             self._fd = fd
             return

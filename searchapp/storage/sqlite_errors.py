@@ -13,6 +13,7 @@ from searchapp.errors import (
     CorruptIndexError,
     DiskFullError,
     IndexLockedError,
+    IndexNotWritableError,
     SearchAppError,
 )
 
@@ -31,6 +32,11 @@ def named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None
         return DiskFullError(
             f"{path}: the disk is full ({exc}); free some space and run the command again "
             "(the index keeps what was committed before)"
+        )
+    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+        return IndexNotWritableError(
+            f"cannot write {path} ({exc}); queries can read it, but this needs write access: "
+            "check the folder's permissions, or choose another --index-dir"
         )
     corrupt = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
     if name.startswith(corrupt) or "malformed" in text or "not a database" in text:

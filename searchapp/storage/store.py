@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from searchapp.errors import (
     DiskFullError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexNotWritableError,
     ModelMismatchError,
 )
 from searchapp.storage.schema import Chunk, DocumentRow, StoredChunk, migrate, schema_version
@@ -43,6 +45,11 @@ def remove_store_files(index_dir: Path) -> None:
     """Delete ``index.db`` and its WAL files (for ``--rebuild``); the store must be closed."""
     for suffix in ("", "-wal", "-shm"):
         (Path(index_dir) / (DB_NAME + suffix)).unlink(missing_ok=True)
+
+
+def _writable(db_path: Path) -> bool:
+    """Whether this user may write the database and make files beside it (its WAL)."""
+    return os.access(db_path.parent, os.W_OK) and os.access(db_path, os.W_OK)
 
 
 def _now() -> str:
@@ -75,10 +82,19 @@ class Store:
                 raise BadInputError(
                     f"cannot create the index folder {index_dir} ({exc}); choose another folder"
                 ) from exc
-        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
+        read_only = not create and not _writable(path)
+        if read_only:
+            # A folder this user cannot write (another user's index, a read-only mount): no
+            # WAL or lock files can be made, so SQLite reads the file as it is. A WAL left
+            # beside it is read too (mode=ro); without one the file is all there is (immutable).
+            wal = path.with_name(path.name + "-wal").exists()
+            uri = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        else:
+            conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         store = cls(conn, path)
         try:
-            store._configure_and_migrate(create=create)
+            store._configure_and_migrate(create=create, read_only=read_only)
         except BaseException:
             conn.close()
             raise
@@ -92,10 +108,11 @@ class Store:
 
         return sqlite_utils.Database(self._conn, execute_plugins=False, recursive_triggers=False)
 
-    def _configure_and_migrate(self, *, create: bool) -> None:
+    def _configure_and_migrate(self, *, create: bool, read_only: bool = False) -> None:
         try:
-            self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            if not read_only:
+                self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
+                self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils sets it
             self._conn.execute("PRAGMA schema_version").fetchone()
@@ -103,7 +120,7 @@ class Store:
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
-            if isinstance(error, (IndexLockedError, DiskFullError)):
+            if isinstance(error, (IndexLockedError, DiskFullError, IndexNotWritableError)):
                 raise error from exc
             if "unable to open" in str(exc):
                 raise BadInputError(
