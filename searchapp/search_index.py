@@ -312,11 +312,24 @@ class SearchIndex:
                 progress=progress,
                 embedder=embedder,
             )
+            # Roots indexed on their own inside these (`search index A/node_modules`, then A):
+            # what this walk leaves out of them is still theirs.
+            given = {str(root) for root in roots}
+            nested = [
+                Path(root)
+                for root in matching(recorded_roots(store), [*roots])
+                if root not in given
+            ]
             try:
                 report = indexer.run(
-                    roots, include=include, exclude=exclude, default_excludes=default_excludes
+                    roots,
+                    include=include,
+                    exclude=exclude,
+                    default_excludes=default_excludes,
+                    nested_roots=nested,
                 )
                 report.removed += self._remove_under(store, vectors, vanished)
+                forget_roots(store, vanished)  # deleted from disk: nothing left to update
             except KeyboardInterrupt:
                 raise IndexInterrupted(indexer.report) from None
             finally:

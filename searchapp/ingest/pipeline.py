@@ -163,12 +163,15 @@ class Indexer:
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
         default_excludes: bool = True,
+        nested_roots: Sequence[Path] = (),
     ) -> IndexReport:
         """Index ``roots``; ``self.report`` holds what was committed if this is interrupted.
 
         Documents under the roots whose files are gone, or that ignore files or the default
         excludes now leave out, are removed; those that only this run's ``include``/``exclude``
-        leave out are kept and counted in ``IndexReport.outside_filters``.
+        leave out are kept and counted in ``IndexReport.outside_filters``, as are those whose
+        files still exist under ``nested_roots`` (roots indexed on their own, which this walk
+        may skip: a ``node_modules`` given by name).
         """
         started = time.perf_counter()
         report = self.report = IndexReport()
@@ -214,7 +217,13 @@ class Indexer:
             with DeferredInterrupts() as held, held.deferred():  # Ctrl-C: once torch has loaded
                 self.encoder.wait()
 
-        gone = [path for path in known if path not in wanted and _under_any(path, roots)]
+        gone = [
+            path
+            for path in known
+            if path not in wanted
+            and _under_any(path, roots)
+            and not (_under_any(path, nested_roots) and os.path.exists(path))
+        ]
         if gone:
             with self.store.transaction():
                 removed_ids = self.store.delete_documents_by_path(gone)

@@ -160,9 +160,10 @@ def _update_runs(search_index: SearchIndex, given: Filters) -> list[tuple[list[s
 
     groups = search_index.roots_by_filters()
     if not groups:
+        done = "no folder left to update" if search_index.exists() else "nothing indexed"
         raise SearchAppError(
-            f"nothing indexed in {search_index.index_dir} yet; give the files or folders to "
-            "index: search index PATH..."
+            f"{done} in {search_index.index_dir}; give the files or folders to index: "
+            "search index PATH..."
         )
     if given != Filters():
         return [([root for roots in groups.values() for root in roots], given)]
@@ -237,7 +238,11 @@ def remove(
 
     search_index = SearchIndex(index_dir)
     paths = search_index.matching(patterns)
-    if not paths:
+    # A folder given to `search index` that holds no documents (emptied, or deleted from disk)
+    # is still listed by `search info` and walked by a bare `search index` until removed.
+    empty = [root["path"] for root in search_index.roots() if not root["documents"]]
+    empty = matching(empty, patterns)
+    if not paths and not empty:
         err.print("nothing indexed matches; `search info` lists what is indexed")
         raise typer.Exit(EXIT_NOTHING_FOUND)
     if not dry_run:
@@ -245,7 +250,11 @@ def remove(
     for removed in paths:
         sys.stdout.write(one_line(removed) + "\n")
     verb = "would remove" if dry_run else "removed"
-    err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")
+    if paths or not empty:
+        err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")
+    if empty:
+        shown = ", ".join(display_path(root) for root in empty)
+        err.print(f"{'would forget' if dry_run else 'forgot'} {shown}: no documents under it")
     on_disk = [path for path in paths if os.path.exists(path)]
     within = [
         root

@@ -156,6 +156,54 @@ def test_a_deleted_folder_can_be_removed_or_reindexed_away(indexed, capsys) -> N
     assert code == 2 and "no such file or folder" in err  # nothing indexed there any more
 
 
+def test_a_root_inside_a_root_keeps_what_the_outer_walk_skips(tmp_path, fake_model, capsys) -> None:
+    proj = write(
+        tmp_path / "proj",
+        {"notes.md": "Release notes.\n", "node_modules/pkg/README.md": "How the bundler works.\n"},
+    )
+    index_dir = str(tmp_path / "idx")
+    module = proj / "node_modules" / "pkg" / "README.md"
+    assert run(capsys, "index", str(proj / "node_modules"), "--index-dir", index_dir)[0] == 0
+    # Other filters: a bare run walks the two roots one after the other.
+    args = ["index", str(proj), "--no-default-excludes", "--index-dir", index_dir]
+    code, _, err = run(capsys, *args)
+    assert code == 0 and "1 added, 0 updated, 0 removed" in err  # node_modules: given by name
+    assert str(module) in indexed_paths(Path(index_dir))
+    for _ in range(2):  # nothing goes back and forth between the two roots
+        code, _, err = run(capsys, "index", "--index-dir", index_dir)
+        assert code == 0 and err.count("0 added, 0 updated, 0 removed, 1 unchanged") == 2, err
+    module.unlink()  # a file gone is gone, whichever root walks first
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "1 removed" in err
+    assert indexed_paths(Path(index_dir)) == [str(proj / "notes.md")]
+
+
+def test_a_root_deleted_from_disk_is_forgotten_once_its_documents_are_gone(
+    indexed, tmp_path, capsys
+) -> None:
+    docs, index_dir = indexed
+    gone = write(tmp_path / "gone", {"a.txt": "A folder about to be deleted.\n"})
+    empty = write(tmp_path / "emptied", {"b.txt": "A folder about to be emptied.\n"})
+    assert run(capsys, "index", str(gone), str(empty), "--index-dir", str(index_dir))[0] == 0
+    (gone / "a.txt").unlink()
+    gone.rmdir()
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "1 removed" in err
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert str(gone) not in out and f"{empty} (1 document)" in out
+    # An emptied root stays on disk and in `search info` until `search remove` forgets it.
+    (empty / "b.txt").unlink()
+    assert run(capsys, "index", str(empty), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert f"{empty} (0 documents)" in out
+    code, out, err = run(capsys, "remove", str(empty), "--index-dir", str(index_dir))
+    assert code == 0 and out == "" and "forgot" in err and "no documents under it" in err
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert str(empty) not in out and f"{docs} (4 documents)" in out
+    code, _, err = run(capsys, "remove", str(empty), "--index-dir", str(index_dir))
+    assert code == 1 and "nothing indexed matches" in err
+
+
 def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> None:
     docs, index_dir = indexed
     before = indexed_paths(index_dir)
