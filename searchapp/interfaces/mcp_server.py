@@ -49,6 +49,7 @@ class SearchHit(BaseModel):
     doc_id: str
     record_id: str | None = Field(None, description="a JSONL record's own id (doc_id: path#id)")
     chunk_id: int
+    line: int = Field(description="the first line holding a query word, else start_line")
     start_line: int
     end_line: int
     page: int | None = Field(None, description="the page the passage starts on (PDF)")

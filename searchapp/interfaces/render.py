@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,12 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from searchapp.ranking.query_words import words_pattern
 from searchapp.ranking.searcher import Hit
 
 if TYPE_CHECKING:  # the index (faiss, SQLite) is not imported to draw hits
     from searchapp.search_index import Context
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 # Control characters (C0 except tab/newline, DEL, C1) and bidi/format characters that could
 # move the cursor, recolour the terminal or reorder what is shown; and lone surrogates (the bytes
 # of a file name that are not UTF-8), which cannot be printed at all.
@@ -57,25 +56,14 @@ def display_path(path: str, cwd: Path | None = None) -> str:
         return path
 
 
-def query_words(query: str) -> list[str]:
-    """Words of the query worth highlighting (two characters or more, unique)."""
-    seen: dict[str, None] = {}
-    for word in _WORD.findall(query):
-        if len(word) > 1:
-            seen.setdefault(unicodedata.normalize("NFC", word).lower(), None)
-    return list(seen)
-
-
 def passage_text(text: str, query: str, *, max_chars: int | None = 600) -> Text:
     """The passage as rich ``Text`` (never parsed as markup) with the query's words highlighted."""
     if max_chars is not None and len(text) > max_chars:
         text = text[:max_chars].rstrip() + " …"
     rendered = Text(inert(text))
-    words = query_words(query)
-    if words:
-        rendered.highlight_regex(
-            r"(?i)\b(" + "|".join(re.escape(w) for w in words) + r")\b", style="bold yellow"
-        )
+    pattern = words_pattern(query)
+    if pattern is not None:
+        rendered.highlight_regex(pattern, style="bold yellow")
     return rendered
 
 
@@ -96,7 +84,7 @@ def location(hit: Hit) -> str:
         return f"{path} p.{hit.page}"
     if hit.section and _names_a_unit(hit.section):
         return f"{path} {hit.section}"
-    return f"{path}:{hit.start_line}"
+    return f"{path}:{hit.line}"
 
 
 NARROW = 72  # below this many columns hits are listed, each passage under its location
@@ -151,12 +139,8 @@ def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
     ``max_chars`` around the first of the query's words when the start does not hold one)."""
     text = " ".join(hit.text.split())
     if len(text) > max_chars:
-        words = query_words(query)
-        found = (
-            re.search(r"(?i)\b(" + "|".join(re.escape(w) for w in words) + r")\b", text)
-            if words
-            else None
-        )
+        pattern = words_pattern(query)
+        found = pattern.search(text) if pattern is not None else None
         begin = 0
         if found is not None and found.end() > max_chars - 20:  # the start shows no match
             target = max(0, found.start() - max_chars // 4)  # some words before the match

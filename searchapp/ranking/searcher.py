@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ import numpy as np
 from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
+from searchapp.ranking.query_words import first_match_line, words_pattern
 from searchapp.storage.schema import record_id
 
 if TYPE_CHECKING:
@@ -42,9 +44,14 @@ class Hit:
     title: str | None = None
     start_char: int = 0
     end_char: int = 0
+    line: int = 0  # the first line holding a query word, else start_line (0: start_line)
     page: int | None = None  # the page the passage starts on, for formats with pages (PDF)
     section: str | None = None  # its heading path, notebook cell or chapter, when known
     also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
+
+    def __post_init__(self) -> None:
+        if not self.line:
+            object.__setattr__(self, "line", self.start_line)
 
     @property
     def record_id(self) -> str:
@@ -61,6 +68,7 @@ class Hit:
             "doc_id": self.doc_id,
             "record_id": self.record_id if self.doc_id != self.path else None,
             "chunk_id": self.chunk_id,
+            "line": self.line,
             "start_line": self.start_line,
             "end_line": self.end_line,
             "page": self.page,
@@ -120,7 +128,7 @@ class Searcher:
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
-            hits = self._select(ranked, options)
+            hits = self._select(ranked, options, words_pattern(query))
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
             if options.min_score is not None and frontier < _lowest_passing(options.min_score):
@@ -194,7 +202,12 @@ class Searcher:
             return {i: float(v @ query_vector) for i, v in self.store.embeddings(ids).items()}
         return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
 
-    def _select(self, ranked: list[tuple[int, float, float]], options: SearchOptions) -> list[Hit]:
+    def _select(
+        self,
+        ranked: list[tuple[int, float, float]],
+        options: SearchOptions,
+        words: re.Pattern[str] | None = None,
+    ) -> list[Hit]:
         if options.min_score is not None:
             lowest = _lowest_passing(options.min_score)
             ranked = [r for r in ranked if r[1] >= lowest]
@@ -222,7 +235,7 @@ class Searcher:
                     continue  # full: the rest of this batch is read for copies only
                 per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
                 by_text[chunk.text] = len(hits)
-                hits.append(_hit(len(hits) + 1, score, cosine, chunk))
+                hits.append(_hit(len(hits) + 1, score, cosine, chunk, words))
             if len(hits) == options.k:
                 break
             batch = min(4 * batch, 4096)
@@ -259,7 +272,10 @@ def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
     )
 
 
-def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk) -> Hit:
+def _hit(
+    rank: int, score: float, cosine: float, chunk: StoredChunk, words: re.Pattern[str] | None
+) -> Hit:
+    start_line = chunk.start_line or 1
     return Hit(
         rank=rank,
         score=score,
@@ -267,8 +283,9 @@ def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk) -> Hit:
         path=chunk.path,
         doc_id=chunk.doc_id,
         chunk_id=chunk.id,
-        start_line=chunk.start_line or 1,
-        end_line=chunk.end_line or chunk.start_line or 1,
+        start_line=start_line,
+        end_line=chunk.end_line or start_line,
+        line=first_match_line(chunk.text, start_line, words),
         text=chunk.text,
         title=chunk.title,
         start_char=chunk.start_char or 0,

@@ -21,6 +21,7 @@ HIT_KEYS = {
     "doc_id",
     "record_id",
     "chunk_id",
+    "line",
     "start_line",
     "end_line",
     "page",

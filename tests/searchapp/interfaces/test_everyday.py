@@ -249,8 +249,30 @@ def test_piped_output_is_one_grep_like_line_per_hit(indexed, capsys) -> None:
         assert (docs.parent / match["path"]).resolve() == Path(hit["path"]) or Path(
             match["path"]
         ) == Path(hit["path"])
-        assert int(match["line"]) == hit["start_line"]
+        assert int(match["line"]) == hit["line"]
         assert float(match["score"]) == pytest.approx(hit["score"], abs=5e-4)
+
+
+def test_a_hit_points_at_its_first_line_holding_a_query_word(tmp_path, fake_model, capsys):
+    # One paragraph of short lines: one passage (the fake model takes 64 tokens), the word
+    # looked for on its fifth line, as grep -n finds it.
+    text = "\n".join(
+        ["Notes", "on birds", "that wade", "in lakes", "a Flamingo stands", "on one leg"]
+    )
+    docs = write(tmp_path / "docs", {"birds.txt": text + "\n"})
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(docs), "--index-dir", index_dir)[0] == 0
+    expected = next(n for n, line in enumerate(text.split("\n"), 1) if "flamingo" in line.lower())
+    for mode in ("lexical", "hybrid", "dense"):
+        code, out, _ = run(capsys, "query", "flamingo", "--mode", mode, "--index-dir", index_dir)
+        assert code == 0 and int(LINE.match(out.splitlines()[0])["line"]) == expected
+        code, out, _ = run(capsys, "query", "flamingo", "--json", "--index-dir", index_dir)
+        hit = json.loads(out)[0]
+        assert (hit["start_line"], hit["line"], hit["end_line"]) == (1, expected, 6)
+    # No word of the query in the passage: its first line; "flamingos" is another word.
+    for query in ("pink wader", "flamingos"):
+        code, out, _ = run(capsys, "query", query, "--json", "--index-dir", index_dir)
+        assert json.loads(out)[0]["line"] == 1
 
 
 def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_model, capsys):

@@ -492,3 +492,18 @@ def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) ->
     hits = search(collection, "rotor", k=5, path_glob="/keep/*")
     assert [h.path for h in hits] == ["/keep/000.md", "/keep/100.md", "/keep/200.md"]
     assert max(collections.Counter(read).values()) <= 2 and len(set(read)) == 300
+
+
+def test_a_hit_points_at_the_first_line_holding_a_word_of_the_query(tmp_path: Path) -> None:
+    text = "Gliders\nsoar on THERMAL lift;\na thermals map\nthermal again"
+    store = Store.open(tmp_path / "idx", create=True)
+    with store.transaction():
+        document_id = store.upsert_document(doc_id="/n.txt", path="/n.txt", title=None, size=1)
+        store.add_chunks(document_id, [Chunk(text, 0, len(text), 7, 10)], QUERY_VECTOR[None])
+    searcher = Searcher(store, build_from_store(store, DIM))
+    expected = {"thermal": 8, "map thermal": 8, "map": 9, "thermals": 9, "wing": 7, "lift": 8}
+    for query, line in expected.items():
+        (hit,) = searcher.search(query, QUERY_VECTOR, SearchOptions(k=1))
+        assert (hit.line, hit.start_line, hit.end_line) == (line, 7, 10), query
+        assert hit.to_json()["line"] == line
+    store.close()
