@@ -56,15 +56,16 @@ def display_path(path: str, cwd: Path | None = None) -> str:
         return path
 
 
-def passage_text(text: str, query: str, *, max_chars: int | None = 600) -> Text:
+def passage_text(text: str, query: str) -> Text:
     """The passage as rich ``Text`` (never parsed as markup) with the query's words highlighted."""
-    if max_chars is not None and len(text) > max_chars:
-        text = text[:max_chars].rstrip() + " …"
     rendered = Text(inert(text))
     pattern = words_pattern(query)
     if pattern is not None:
         rendered.highlight_regex(pattern, style="bold yellow")
     return rendered
+
+
+SNIPPET_CHARS = 320  # what a table row shows of a passage: about 6 lines of a 55-column cell
 
 
 def _names_a_unit(section: str) -> bool:
@@ -116,7 +117,7 @@ def hits_table(
         row = [str(hit.rank), f"{hit.score:.3f}"]
         if show_cosine:
             row.append(f"{hit.cosine:.3f}")
-        table.add_row(*row, where, passage_text(hit.text, query))
+        table.add_row(*row, where, passage_text(snippet(hit.text, query, SNIPPET_CHARS), query))
     return table
 
 
@@ -134,21 +135,29 @@ def _shortened_path(where: str, limit: int) -> str:
     return f"…{folders[-keep:]}/{name}" if keep > 0 else f"…/{name}"
 
 
+def snippet(text: str, query: str, max_chars: int) -> str:
+    """``text`` on one line (its whitespace runs as single spaces), cut to ``max_chars`` around
+    the first of the query's words when the start does not hold one, "…" where text is left out.
+    `-C` and the REPL's :open show a passage whole."""
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    pattern = words_pattern(query)
+    found = pattern.search(text) if pattern is not None else None
+    begin = 0
+    if found is not None and found.end() > max_chars - 20:  # the start shows no match
+        target = max(0, found.start() - max_chars // 4)  # some words before the match
+        space = text.rfind(" ", 0, target)
+        begin = space + 1 if space >= 0 else target
+    cut = text[begin : begin + max_chars]
+    if begin + max_chars < len(text) and " " in cut[max_chars // 2 :]:
+        cut = cut[: cut.rfind(" ")]  # end at a word's end
+    return ("… " if begin else "") + cut.rstrip() + (" …" if begin + len(cut) < len(text) else "")
+
+
 def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
-    """One hit as one grep-like line: ``path:line: score  text`` (the text on one line, cut to
-    ``max_chars`` around the first of the query's words when the start does not hold one)."""
-    text = " ".join(hit.text.split())
-    if len(text) > max_chars:
-        pattern = words_pattern(query)
-        found = pattern.search(text) if pattern is not None else None
-        begin = 0
-        if found is not None and found.end() > max_chars - 20:  # the start shows no match
-            target = max(0, found.start() - max_chars // 4)  # some words before the match
-            space = text.rfind(" ", 0, target)
-            begin = space + 1 if space >= 0 else target
-        cut = text[begin : begin + max_chars].rstrip()
-        text = ("… " if begin else "") + cut + (" …" if begin + max_chars < len(text) else "")
-    return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
+    """One hit as one grep-like line: ``path:line: score  text`` (``snippet``)."""
+    return inert(f"{location(hit)}: {hit.score:.3f}  {snippet(hit.text, query, max_chars)}")
 
 
 def context_lines(hit: Hit, context: Context) -> tuple[list[str], list[str]]:
@@ -232,7 +241,7 @@ def print_hits(
             for other in hit.also:
                 head.append(f"\n   also in {inert(display_path(other))}", style="dim")
             console.print(head)
-            console.print(passage_text(hit.text, query, max_chars=300))
+            console.print(passage_text(snippet(hit.text, query, SNIPPET_CHARS), query))
         return
     console.print(hits_table(hits, query, show_cosine=show_cosine, width=console.width))
 
@@ -251,7 +260,7 @@ def print_passage(console: Console, hit: Hit, context: Context, query: str) -> N
     """A whole passage with its surrounding lines, headed by ``path:line``."""
     if hit.doc_id != hit.path:
         console.print(Text(inert(f"{display_path(hit.path)} #{hit.record_id}"), style="bold cyan"))
-        console.print(passage_text(context.text, query, max_chars=None))
+        console.print(passage_text(context.text, query))
         return
     first, before, passage, after = _context_parts(hit, context)
     last = first + len(before) + len(passage) + len(after) - 1
@@ -260,7 +269,7 @@ def print_passage(console: Console, hit: Hit, context: Context, query: str) -> N
     for lines, style in ((before, "dim"), (passage, None), (after, "dim")):
         if not lines:
             continue
-        shown = passage_text("\n".join(lines), query, max_chars=None)
+        shown = passage_text("\n".join(lines), query)
         if style:
             shown.stylize(style)
         console.print(shown)

@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from searchapp.ingest.pipeline import Progress
-from searchapp.interfaces.render import counted, hit_line, print_results
+from searchapp.interfaces.render import SNIPPET_CHARS, counted, hit_line, print_results
 from searchapp.ranking.searcher import Hit
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
@@ -384,6 +384,25 @@ def test_a_long_passage_line_shows_the_query_word_it_holds() -> None:
     # A word near the start: the line begins with the passage, as before.
     assert LINE.match(hit_line(hit, "filler3"))["text"].startswith("filler0 filler1")
     assert LINE.match(hit_line(hit, ""))["text"].startswith("filler0 filler1")
+
+
+def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_path) -> None:
+    # A passage of 40 lines, the word looked for on line 31: the row shows a few lines' worth
+    # around it, not the whole passage, so a screen holds several hits.
+    lines = [f"line{i} " + " ".join(f"filler{i}x{j}" for j in range(8)) for i in range(1, 41)]
+    lines[30] = "line31 where the zanzibar clause is"
+    text = "\n".join(lines)
+    hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 40, text, line=31)
+    console = Console(file=open(tmp_path / "t.txt", "w"), width=100, emoji=False)
+    print_results(console, [hit], "zanzibar", output="table")
+    console.file.close()
+    rendered = (tmp_path / "t.txt").read_text()
+    cells = re.findall(r"│ ([^│]*?) *│$", rendered, flags=re.M)
+    shown = " ".join(cells)
+    assert "zanzibar clause" in shown and shown.startswith("… ") and shown.endswith(" …")
+    assert len(" ".join(shown.split())) <= SNIPPET_CHARS + 4
+    assert len(rendered.splitlines()) < 15  # the whole passage would take over 40
+    assert "/a.txt:31" in rendered
 
 
 def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> None:
