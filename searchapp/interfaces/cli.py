@@ -53,6 +53,10 @@ def _usage_hint(args: list[str], message: str) -> str:
 
 def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    # --debug is the app's option, but people put it anywhere: `search query x --debug`.
+    end = args.index("--") if "--" in args else len(args)
+    debug = "--debug" in args[:end] or bool(os.environ.get("SEARCH_DEBUG"))
+    args = [arg for arg in args[:end] if arg != "--debug"] + args[end:]
     if argv is None and hasattr(signal, "SIGPIPE"):
         # `search query ... | head -1`: end quietly when the reader has gone, as grep does
         # (killed by SIGPIPE, status 141), not with an error or a "nothing found" status.
@@ -69,10 +73,11 @@ def _main(argv: list[str] | None) -> None:
         # faster). Set before any thread starts: the library reads it on every call.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     state["interrupt_said"] = False
-    debug = "--debug" in args or bool(os.environ.get("SEARCH_DEBUG"))
     try:  # building the command is inside: Ctrl-C in the first 0.1 s is "interrupted" too
         command = typer.main.get_command(app)
-        code = command.main(args=args, prog_name="search", standalone_mode=False)
+        code = command.main(
+            args=["--debug", *args] if debug else args, prog_name="search", standalone_mode=False
+        )
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:  # Ctrl-D at a prompt

@@ -202,6 +202,8 @@ def _ray_embedder(address: str | None) -> Iterator[EmbeddingBackend | None]:
 
 def _print_skipped(skipped: list[tuple[str, str]], *, verbose: bool) -> None:
     """Each skipped file with --verbose; otherwise one line counting them by reason."""
+    from searchapp.interfaces.render import counted
+
     if verbose:
         for path, reason in skipped:
             err.print(f"[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}")
@@ -213,7 +215,8 @@ def _print_skipped(skipped: list[tuple[str, str]], *, verbose: bool) -> None:
         kind = reason.split(";")[0].split(" (")[0]
         reasons[kind] = reasons.get(kind, 0) + 1
     counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
-    err.print(f"{len(skipped)} files skipped ({escape(one_line(counts))}); --verbose lists them")
+    shown = escape(one_line(counts))
+    err.print(f"{counted(len(skipped), 'file')} skipped ({shown}); --verbose lists them")
 
 
 @app.command()

@@ -144,6 +144,8 @@ class Repl:
                 f"per-doc {self.per_doc}, json {'on' if self.as_json else 'off'}"
             )
         elif name == "open":
+            if not self.last:
+                raise SearchAppError(":open shows a hit of the last query, which found none")
             if not arg.isdigit() or not 1 <= int(arg) <= len(self.last):
                 raise SearchAppError(f":open needs a hit number from 1 to {len(self.last)}")
             hit = self.last[int(arg) - 1]

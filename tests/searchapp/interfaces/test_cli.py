@@ -265,13 +265,19 @@ def test_subprocess_error_has_no_traceback_and_debug_shows_it(tmp_path) -> None:
     assert plain.returncode == 2  # an error, as grep's: 1 is for "nothing found"
     assert plain.stderr.strip().startswith("error: no index at")
     assert "Traceback" not in plain.stderr and plain.stdout == ""
-    debug = subprocess.run(
-        [sys.executable, "-m", "searchapp", "--debug", *base[3:]],
+    for args in (["--debug", *base[3:]], [*base[3:], "--debug"]):  # before or after: both
+        debug = subprocess.run(
+            [sys.executable, "-m", "searchapp", *args], capture_output=True, text=True, timeout=120
+        )
+        assert debug.returncode != 0 and "Traceback" in debug.stderr
+    # After --, "--debug" is the query's text.
+    quoted = subprocess.run(
+        [*base[:4], "--index-dir", str(tmp_path), "--", "--debug"],
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert debug.returncode != 0 and "Traceback" in debug.stderr
+    assert quoted.returncode == 2 and quoted.stderr.strip().startswith("error: no index at")
 
 
 @pytest.mark.parametrize("command", ["index", "query", "repl", "info", "models", "eval"])

@@ -471,6 +471,9 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     )
     assert code == 0 and not [line for line in err.splitlines() if line.startswith("skipped")]
     assert len(indexed_paths(index_dir)) == len(NOISE)
+    one = write(tmp_path / "one", {"a.txt": "A note.\n", "Cargo.lock": "[[package]]\n"})
+    code, _, err = run(capsys, "index", str(one), "--index-dir", str(index_dir))
+    assert code == 0 and "\n1 file skipped (excluded by default" in "\n" + err
 
 
 def test_copies_of_a_passage_show_once(tmp_path, fake_model, capsys) -> None:
@@ -564,6 +567,15 @@ def test_repl_settings_are_confirmed_and_shown(indexed, capsys) -> None:
     assert "k 3, mode hybrid, path *.md, per-doc 2, json off" in err
     assert "k 3, mode hybrid, path (all), per-doc 2, json off" in err
     assert "wings.md" in out and "plan.txt" not in out
+
+
+def test_repl_open_after_a_query_that_found_nothing_says_so(indexed, capsys) -> None:
+    _, index_dir = indexed
+    commands = ":mode lexical\nzeppelin\n:open 1\nwing\n:open 9\n"
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
+    assert code == 0
+    assert ":open shows a hit of the last query, which found none" in err
+    assert ":open needs a hit number from 1 to 2" in err  # "wing": in two documents
 
 
 def test_ctrl_c_cancels_a_repl_query_and_the_session_goes_on(indexed, capsys, monkeypatch) -> None:
