@@ -35,8 +35,9 @@ class Filters:
 
 def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
     """The ``paths`` these patterns name, sorted: a path names itself and everything under it
-    (the files need not exist); a glob (``*.md``, ``*/drafts/*``) is matched against the
-    absolute path, the path relative to the current folder, and the file name."""
+    (the files need not exist); a glob (``*.md``, ``drafts/*``) is matched against the absolute
+    path, its end when it has a ``/`` (``drafts/*`` is ``*/drafts/*``, as `search query --path`
+    reads it), the path relative to the current folder, and the file name."""
     found: dict[str, None] = {}
     for raw in patterns:
         pattern = os.fspath(raw)
@@ -44,7 +45,9 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
             cwd = os.getcwd()
             for path in paths:
                 names = (path, os.path.relpath(path, cwd), os.path.basename(path))
-                if any(fnmatch.fnmatchcase(name, pattern) for name in names):
+                if any(fnmatch.fnmatchcase(name, pattern) for name in names) or (
+                    "/" in pattern and fnmatch.fnmatchcase(path, f"*/{pattern}")
+                ):
                     found[path] = None
             continue
         root = str(Path(pattern).expanduser().absolute())

@@ -78,6 +78,15 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys) -> None:
     assert code == 0 and "would remove 2 paths" in err
     assert sorted(out.split()) == sorted(p for p in before if p.endswith(".md"))
     assert indexed_paths(index_dir) == before  # a dry run changes nothing
+    # A glob with a folder in it names what `query --path` names with it, wherever the folder.
+    assert not str(docs).startswith(os.getcwd())
+    code, out, err = run(capsys, "remove", "notes/*", "-n", "--index-dir", str(index_dir))
+    assert code == 0 and sorted(out.split()) == [
+        str(docs / "notes/heat.md"),
+        str(docs / "notes/wings.md"),
+    ]
+    args = ["query", "wing", "--path", "notes/*", "-l", "-k", "10", "--index-dir", str(index_dir)]
+    assert sorted(run(capsys, *args)[1].split()) == sorted(out.split())
 
     code, out, err = run(capsys, "remove", str(docs / "drafts"), "--index-dir", str(index_dir))
     assert code == 0 and out.split() == [str(docs / "drafts" / "plan.txt")]
