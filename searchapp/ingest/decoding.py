@@ -11,11 +11,14 @@ byte). HTML is reduced to its visible text; a ``.jsonl`` file in the BEIR corpus
 from __future__ import annotations
 
 import codecs
+import gzip
+import io
 import json
 import logging
 import os
 import re
 import stat
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +209,22 @@ def read_text(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Decod
     return decoded
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def gunzip(data: bytes, path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> bytes:
+    """What gzip-compressed ``data`` holds (every member, as zcat reads them), at most
+    ``max_bytes``: a larger content raises ``NotTextError``, as a damaged stream does."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+            content = stream.read() if max_bytes is None else stream.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise NotTextError(f"damaged gzip file ({exc})", path) from None
+    if max_bytes is not None and len(content) > max_bytes:
+        raise NotTextError(f"larger than the {_megabytes(max_bytes)} limit decompressed", path)
+    return content
+
+
 def load_documents(
     path: Path, *, data: bytes | None = None, max_bytes: int | None = DEFAULT_MAX_BYTES
 ) -> list[SourceDocument]:
@@ -216,7 +235,9 @@ def load_documents(
     and for documents whose text cannot be extracted (an encrypted or scanned PDF, a zip bomb).
     An empty text file gives one empty document; a JSONL corpus without good records gives [].
     PDF, Word, PowerPoint, OpenDocument, EPUB and notebooks are told by content, Markdown by
-    name; their documents carry ``spans`` (see ``searchapp.ingest.formats``).
+    name; their documents carry ``spans`` (see ``searchapp.ingest.formats``). A gzip file
+    (``NEWS.gz``, ``notes.md.gz``) is read as what it holds, its format told by the name less
+    ``.gz``.
     """
     # Imported here: the formats build on this module's helpers (and load PDFium only when used).
     from searchapp.ingest.formats.dispatch import extract_binary, extract_text
@@ -229,6 +250,12 @@ def load_documents(
             f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(len(data))})", path
         )
     doc_id = str(path.absolute())
+    named = path  # the name that tells Markdown, JSONL and HTML
+    if data.startswith(GZIP_MAGIC):
+        named = path.with_suffix("") if path.suffix.lower() == ".gz" else path
+        if named.suffix.lower() == ".tar" or path.suffix.lower() == ".tgz":
+            raise NotTextError("compressed tar archive", path)
+        data = gunzip(data, path, max_bytes=max_bytes)
     located = extract_binary(data, path)
     if located is not None:
         return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
@@ -236,7 +263,7 @@ def load_documents(
     if decoded is None:
         raise NotTextError("binary file", path)
     text = decoded.text
-    suffix = path.suffix.lower()
+    suffix = named.suffix.lower()
     if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
         return [
             SourceDocument(
@@ -247,7 +274,7 @@ def load_documents(
             )
             for record in iter_jsonl_records(text, path)
         ]
-    located = extract_text(text, path)
+    located = extract_text(text, named)
     if located is not None:
         return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     if suffix in HTML_SUFFIXES or looks_like_html(text):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import gzip
 import json
 import logging
 import os
@@ -249,6 +250,44 @@ def test_files_that_are_not_text(tmp_path: Path, make, reason: str) -> None:
     [error] = outcome
     assert isinstance(error, NotTextError) and isinstance(error, SearchAppError)
     assert reason in str(error) and error.path == path
+
+
+def test_gzip_files_are_read_as_what_they_hold(tmp_path: Path) -> None:
+    # What zcat prints is indexed, its format told by the name less .gz; several members too.
+    corpus = '{"_id": "x1", "text": "one"}\n'
+    markdown = "# Install\n\nRun make.\n"
+    (tmp_path / "NEWS.gz").write_bytes(gzip.compress(b"news\r\n") + gzip.compress(b"more\n"))
+    (tmp_path / "guide.md.gz").write_bytes(gzip.compress(markdown.encode()))
+    (tmp_path / "corpus.jsonl.gz").write_bytes(gzip.compress(corpus.encode()))
+    [news] = load_documents(tmp_path / "NEWS.gz")
+    assert (news.text, news.path, news.doc_id) == (
+        "news\nmore\n",
+        tmp_path / "NEWS.gz",
+        str(tmp_path / "NEWS.gz"),
+    )
+    [guide] = load_documents(tmp_path / "guide.md.gz")
+    assert guide.text.strip() == "# Install\n\nRun make." and guide.spans  # its heading
+    assert guide.spans == load_documents(tmp_path / "g.md", data=markdown.encode())[0].spans
+    [record] = load_documents(tmp_path / "corpus.jsonl.gz")
+    assert record.doc_id == f"{tmp_path / 'corpus.jsonl.gz'}#x1" and record.text == "one"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("cut.gz", gzip.compress(b"some text" * 10)[:-12], "damaged gzip file"),
+        ("bomb.gz", gzip.compress(b"x" * 1000), "larger than the 0.0 MB limit decompressed"),
+        ("src.tar.gz", gzip.compress(b"ustar"), "compressed tar archive"),
+        ("src.tgz", gzip.compress(b"ustar"), "compressed tar archive"),
+        ("image.gz", gzip.compress(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "binary file"),
+    ],
+)
+def test_gzip_files_that_are_not_text(tmp_path: Path, name, data, reason) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(NotTextError, match=reason) as raised:
+        load_documents(path, max_bytes=500)
+    assert raised.value.path == path
 
 
 def test_read_text_and_read_bytes(tmp_path: Path) -> None:
