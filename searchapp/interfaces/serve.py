@@ -90,15 +90,26 @@ class SearchServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # connections waiting to be accepted (the default 5 drops bursts)
 
-    def __init__(self, index_thread: IndexThread, host: str = DEFAULT_HOST, port: int = 0):
+    def __init__(
+        self,
+        index_thread: IndexThread,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        *,
+        listen: bool = True,
+    ):
+        """Bind ``host:port`` (a port in use is a ``BadInputError``), and listen unless not
+        ``listen``: ``listen()`` then starts taking connections, refused until it does."""
         check_loopback(host)
         family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
         self.address_family = family
         self.index_thread = index_thread
         self._wakeup: int | None = None  # the read end of the signal wakeup pipe, while serving
+        super().__init__((host, port), _Handler, bind_and_activate=False)
         try:
-            super().__init__((host, port), _Handler)
+            self.server_bind()
         except OSError as exc:
+            self.server_close()
             where = f"{host}:{port}"
             if exc.errno == errno.EADDRINUSE:
                 raise BadInputError(
@@ -106,6 +117,12 @@ class SearchServer(ThreadingHTTPServer):
                     "or --port 0 for any free one"
                 ) from None
             raise BadInputError(f"cannot listen on {where}: {exc.strerror or exc}") from None
+        if listen:
+            self.listen()
+
+    def listen(self) -> None:
+        """Take connections (queued until the serve loop answers them)."""
+        self.server_activate()
 
     def serve_until_interrupted(self) -> None:
         """``serve_forever`` until Ctrl-C (SIGINT) in the main thread.
@@ -346,15 +363,16 @@ def serve(
     stop = threading.Event()
     follower: threading.Thread | None = None
     try:
-        # Bound first: a port in use fails at once, not after --watch has indexed its folders.
-        # Requests wait in the listen queue until the loop below takes them.
-        server = SearchServer(index_thread, host, port)
+        # Bound first: a port in use fails at once, not after --watch has indexed its folders;
+        # connections are refused until it listens, once the index is ready.
+        server = SearchServer(index_thread, host, port, listen=False)
         try:
             if watch_paths:
                 follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
             else:
                 index_thread.call(lambda search_index: search_index.stats())  # fail now if none
                 index_thread.submit(lambda search_index: search_index.load_encoder())
+            server.listen()
             err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
             try:
                 server.serve_until_interrupted()

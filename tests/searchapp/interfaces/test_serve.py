@@ -258,6 +258,27 @@ def test_a_port_in_use_or_out_of_range_is_one_line_before_any_indexing(
         assert f"Invalid value for '--port': {bad} is not in the range 0<=x<=65535" in err
 
 
+def test_connections_are_refused_until_the_server_listens(served, tmp_path) -> None:
+    # `serve --watch` binds its port first and listens once its folders are indexed: a client
+    # meanwhile is refused at once instead of waiting in the queue for minutes.
+    _, index_dir = served
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    server = SearchServer(index_thread, "127.0.0.1", 0, listen=False)
+    address = server.server_address[:2]
+    try:
+        with pytest.raises(ConnectionRefusedError):
+            get(address, "/info")
+        server.listen()
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        assert get(address, "/info")[0] == 200
+        server.shutdown()
+        thread.join(timeout=10)
+    finally:
+        server.server_close()
+        index_thread.close()
+
+
 def test_requests_never_write_the_index(served, corpus) -> None:
     address, index_dir = served
 
