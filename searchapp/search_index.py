@@ -36,6 +36,7 @@ from searchapp.storage.indexed_paths import (
     recorded_roots,
     root_filters,
     roots_with_counts,
+    under,
 )
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
@@ -262,6 +263,7 @@ class SearchIndex:
         index_type: str | None = None,
         default_excludes: bool = True,
         embedder: EmbeddingBackend | None = None,
+        as_roots: bool = True,
     ) -> IndexReport:
         """Index files and folders (incrementally unless ``rebuild``).
 
@@ -271,6 +273,8 @@ class SearchIndex:
         the run with what was committed kept, raising ``IndexInterrupted`` with the report.
         ``embedder`` embeds elsewhere (``RayEmbedder``) what the local encoder would; the encoder
         still tokenizes, and its name, weights and precision are what the index records.
+        ``paths`` are recorded as roots for a bare `search index` unless not ``as_roots``
+        (`search watch`'s changed files, under its roots).
         """
         from searchapp.ingest.pipeline import Indexer
 
@@ -315,11 +319,7 @@ class SearchIndex:
             # Roots indexed on their own inside these (`search index A/node_modules`, then A):
             # what this walk leaves out of them is still theirs.
             given = {str(root) for root in roots}
-            nested = [
-                Path(root)
-                for root in matching(recorded_roots(store), [*roots])
-                if root not in given
-            ]
+            nested = [Path(r) for r in under(recorded_roots(store), roots) if r not in given]
             try:
                 report = indexer.run(
                     roots,
@@ -329,15 +329,15 @@ class SearchIndex:
                     nested_roots=nested,
                 )
                 report.removed += self._remove_under(store, vectors, vanished)
-                forget_roots(store, vanished)  # deleted from disk: nothing left to update
+                forget_roots(store, vanished, literal=True)  # deleted: nothing left to update
             except KeyboardInterrupt:
                 raise IndexInterrupted(indexer.report) from None
             finally:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
-                record_roots(
-                    store, roots, Filters(tuple(include), tuple(exclude), default_excludes)
-                )
+                if as_roots:
+                    filters = Filters(tuple(include), tuple(exclude), default_excludes)
+                    record_roots(store, roots, filters)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
@@ -367,7 +367,7 @@ class SearchIndex:
     def _remove_under(self, store: Store, vectors: VectorIndex, roots: Sequence[Path]) -> int:
         if not roots:
             return 0
-        gone = self.matching(roots)
+        gone = under(store.all_paths(), roots)
         self._delete(store, vectors, gone)
         return len(gone)
 
@@ -386,7 +386,7 @@ class SearchIndex:
             path = Path(raw).expanduser().absolute()
             if path.exists():
                 roots.append(path)
-            elif self.exists() and self.matching([path]):
+            elif self.exists() and under(self.store.all_paths(), [path]):
                 vanished.append(path)
             else:
                 raise BadInputError(f"no such file or folder: {raw}")
@@ -398,11 +398,10 @@ class SearchIndex:
         for an index not made yet."""
         if not self.exists():
             return []
-        return [
-            root
-            for root in recorded_roots(self.store)
-            if os.path.exists(root) or self.matching([root])
-        ]
+        roots = recorded_roots(self.store)
+        gone = [root for root in roots if not os.path.exists(root)]
+        holding = {r for r in gone if under(self.store.all_paths(), [r])} if gone else set()
+        return [root for root in roots if root not in gone or root in holding]
 
     def roots_by_filters(self) -> dict[Filters, list[str]]:
         """``indexed_roots`` grouped by the filters each was last indexed with, for a bare

@@ -237,7 +237,7 @@ def remove(
     """Remove documents from the index (exit 1 when nothing matched)."""
     from searchapp.interfaces.render import display_path
     from searchapp.search_index import SearchIndex
-    from searchapp.storage.indexed_paths import matching
+    from searchapp.storage.indexed_paths import matching, under
 
     search_index = SearchIndex(index_dir)
     paths = search_index.matching(patterns)
@@ -262,7 +262,7 @@ def remove(
     within = [
         root
         for root in search_index.indexed_roots()
-        if os.path.isdir(root) and matching(on_disk, [root])
+        if os.path.isdir(root) and under(on_disk, [root])
     ]
     if within and not dry_run:
         err.print(

@@ -180,14 +180,14 @@ class Watcher:
             racy = self._stale(sorted(to_add), modified_since_ns=started_ns - RACY_NS)
             if racy:  # rewritten within the clock tick it was read in: read it again
                 self.index.remove(racy)
-                again = self.index.add(racy, on_wait=self.on_wait)
+                again = self.index.add(racy, on_wait=self.on_wait, as_roots=False)
                 report.updated += again.added
         if to_remove:
             report.removed += self.index.remove(sorted(to_remove))
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:
-        result = self.index.add(paths, on_wait=self.on_wait)
+        result = self.index.add(paths, on_wait=self.on_wait, as_roots=False)
         report.added += result.added
         report.updated += result.updated
         report.removed += result.removed

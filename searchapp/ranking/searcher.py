@@ -14,6 +14,7 @@ from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
 from searchapp.ranking.query_words import first_match_line, words_pattern
+from searchapp.storage.indexed_paths import from_current_folder
 from searchapp.storage.schema import record_id
 
 if TYPE_CHECKING:
@@ -260,7 +261,8 @@ def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
         return True
     path = chunk.path
     if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
-        return fnmatch.fnmatch(path, os.path.join(os.path.abspath(pattern), "*"))
+        here = from_current_folder(pattern)
+        return fnmatch.fnmatch(path, here) or fnmatch.fnmatch(path, os.path.join(here, "*"))
     name = path.rsplit("/", 1)[-1]
     folder = pattern.rstrip("/") or "/"
     return (

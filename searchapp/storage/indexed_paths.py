@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import glob
 import json
 import os
 from collections.abc import Sequence
@@ -35,25 +36,43 @@ class Filters:
 
 def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
     """The ``paths`` these patterns name, sorted: a path names itself and everything under it
-    (the files need not exist); a glob (``*.md``, ``drafts/*``) is matched against the absolute
-    path, its end when it has a ``/`` (``drafts/*`` is ``*/drafts/*``, as `search query --path`
-    reads it), the path relative to the current folder, and the file name."""
+    (the files need not exist: ``under``); a glob (``*.md``, ``drafts/*``) is matched against
+    the absolute path, its end when it has a ``/`` (``drafts/*`` is ``*/drafts/*``, as `search
+    query --path` reads it), the path relative to the current folder, and the file name; one
+    that starts with ``./`` or ``../`` only against the path from the current folder."""
     found: dict[str, None] = {}
     for raw in patterns:
         pattern = os.fspath(raw)
-        if any(c in pattern for c in "*?["):
-            cwd = os.getcwd()
-            for path in paths:
-                names = (path, os.path.relpath(path, cwd), os.path.basename(path))
-                if any(fnmatch.fnmatchcase(name, pattern) for name in names) or (
-                    "/" in pattern and fnmatch.fnmatchcase(path, f"*/{pattern}")
-                ):
-                    found[path] = None
+        if not any(c in pattern for c in "*?["):
+            found.update(dict.fromkeys(under(paths, [pattern])))
             continue
-        root = str(Path(pattern).expanduser().absolute())
+        if pattern.startswith(("./", "../")):
+            here = from_current_folder(pattern)
+            found.update(dict.fromkeys(p for p in paths if fnmatch.fnmatchcase(p, here)))
+            continue
+        cwd = os.getcwd()
         for path in paths:
-            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+            names = (path, os.path.relpath(path, cwd), os.path.basename(path))
+            if any(fnmatch.fnmatchcase(name, pattern) for name in names) or (
+                "/" in pattern and fnmatch.fnmatchcase(path, f"*/{pattern}")
+            ):
                 found[path] = None
+    return sorted(found)
+
+
+def from_current_folder(pattern: str) -> str:
+    """``./docs/*`` as an absolute glob, the current folder's name matched as it is (``b[1]``)."""
+    return os.path.normpath(os.path.join(glob.escape(os.getcwd()), pattern))
+
+
+def under(paths: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The ``paths`` that are one of ``roots`` or lie under one, sorted; each root is a path,
+    never a glob (a folder may be named ``b[1]``), relative ones from the current folder."""
+    found: dict[str, None] = {}
+    for raw in roots:
+        root = str(Path(raw).expanduser().absolute())
+        prefix = root.rstrip(os.sep) + os.sep
+        found.update(dict.fromkeys(p for p in paths if p == root or p.startswith(prefix)))
     return sorted(found)
 
 
@@ -62,27 +81,28 @@ def recorded_roots(store: Store) -> list[str]:
     return json.loads(store.get_meta().get(ROOTS_KEY, "[]"))
 
 
-def forget_roots(store: Store, patterns: Sequence[str | os.PathLike[str]]) -> None:
-    """After `search remove`: drop the recorded roots that its patterns name (``matching``)
-    and that hold no document any more, so that a bare `search index` does not bring them
-    back (a glob can name a folder whose files it did not match: that root stays)."""
+def forget_roots(
+    store: Store, patterns: Sequence[str | os.PathLike[str]], *, literal: bool = False
+) -> None:
+    """After `search remove`: drop the recorded roots that its patterns name (``matching``, or
+    ``under`` when ``literal``: paths deleted from disk) and that hold no document any more, so
+    that a bare `search index` does not bring them back (a glob can name a folder whose files
+    it did not match: that root stays)."""
     known = recorded_roots(store)
     paths = store.all_paths()
-    kept = [root for root in known if not matching([root], patterns) or matching(paths, [root])]
+    named = under if literal else matching
+    kept = [root for root in known if not named([root], patterns) or under(paths, [root])]
     if kept != known:
         _save_roots(store, kept, root_filters(store))
 
 
 def record_roots(store: Store, roots: Sequence[Path], filters: Filters = Filters()) -> None:
-    """Remember the folders and files indexed, and the filters each was indexed with, for
-    `search info` and a bare `search index`."""
-    known = recorded_roots(store)
-    # A file or folder under a recorded root (`search watch` adds files one by one) is not
-    # another root, and does not change the root's filters.
-    new = {str(root) for root in roots if not any(matching([str(root)], [k]) for k in known)}
-    merged = sorted(set(known) | new)
+    """Remember the folders and files given to `search index`, and the filters each was
+    indexed with, for `search info` and a bare `search index`. One inside another is a root
+    of its own: the outer one's walk may skip it (a ``node_modules`` given by name)."""
+    merged = sorted(set(recorded_roots(store)) | {str(root) for root in roots})
     saved = root_filters(store)
-    saved.update({str(root): filters for root in roots if str(root) in merged})
+    saved.update({str(root): filters for root in roots})
     _save_roots(store, merged, saved)
 
 
@@ -109,11 +129,10 @@ def roots_with_counts(store: Store) -> list[dict[str, Any]]:
     filters = root_filters(store)
     result = []
     for root in recorded_roots(store):
-        under = matching(paths, [root])
         result.append(
             {
                 "path": root,
-                "documents": sum(counts[p] for p in under),
+                "documents": sum(counts[p] for p in under(paths, [root])),
                 "filters": filters.get(root, Filters()).describe(),
             }
         )

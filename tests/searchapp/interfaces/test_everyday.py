@@ -71,7 +71,7 @@ def indexed_paths(index_dir: Path) -> list[str]:
 # -- removal ----------------------------------------------------------------------------------
 
 
-def test_remove_by_path_glob_and_dry_run(indexed, capsys) -> None:
+def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
     docs, index_dir = indexed
     before = indexed_paths(index_dir)
     code, out, err = run(capsys, "remove", "*.md", "--dry-run", "--index-dir", str(index_dir))
@@ -87,6 +87,10 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys) -> None:
     ]
     args = ["query", "wing", "--path", "notes/*", "-l", "-k", "10", "--index-dir", str(index_dir)]
     assert sorted(run(capsys, *args)[1].split()) == sorted(out.split())
+    monkeypatch.chdir(docs / "notes")  # ./ and ../ name paths from the current folder only
+    for glob, names in [("./w*", ["wings.md"]), ("../drafts/*", ["plan.txt"]), ("./*.txt", [])]:
+        code, out, _ = run(capsys, "remove", glob, "-n", "--index-dir", str(index_dir))
+        assert [Path(p).name for p in out.split()] == names and code == (0 if names else 1)
 
     code, out, err = run(capsys, "remove", str(docs / "drafts"), "--index-dir", str(index_dir))
     assert code == 0 and out.split() == [str(docs / "drafts" / "plan.txt")]
@@ -165,19 +169,24 @@ def test_a_deleted_folder_can_be_removed_or_reindexed_away(indexed, capsys) -> N
     assert code == 2 and "no such file or folder" in err  # nothing indexed there any more
 
 
-def test_a_root_inside_a_root_keeps_what_the_outer_walk_skips(tmp_path, fake_model, capsys) -> None:
+@pytest.mark.parametrize("inner_first", [True, False], ids=["inner-first", "outer-first"])
+@pytest.mark.parametrize("folder", ["proj", "proj[1]"])  # a name that reads as a glob
+def test_a_root_inside_a_root_keeps_what_the_outer_walk_skips(
+    tmp_path, fake_model, capsys, inner_first, folder
+) -> None:
     proj = write(
-        tmp_path / "proj",
+        tmp_path / folder,
         {"notes.md": "Release notes.\n", "node_modules/pkg/README.md": "How the bundler works.\n"},
     )
     index_dir = str(tmp_path / "idx")
     module = proj / "node_modules" / "pkg" / "README.md"
-    assert run(capsys, "index", str(proj / "node_modules"), "--index-dir", index_dir)[0] == 0
-    # Other filters: a bare run walks the two roots one after the other.
-    args = ["index", str(proj), "--no-default-excludes", "--index-dir", index_dir]
-    code, _, err = run(capsys, *args)
-    assert code == 0 and "1 added, 0 updated, 0 removed" in err  # node_modules: given by name
-    assert str(module) in indexed_paths(Path(index_dir))
+    # Other filters for the outer root: a bare run walks the two roots one after the other.
+    inner = ["index", str(proj / "node_modules"), "--index-dir", index_dir]
+    outer = ["index", str(proj), "--no-default-excludes", "--index-dir", index_dir]
+    for args in [inner, outer] if inner_first else [outer, inner]:
+        code, _, err = run(capsys, *args)
+        assert code == 0 and "1 added, 0 updated, 0 removed" in err  # node_modules: by name
+    assert indexed_paths(Path(index_dir)) == [str(module), str(proj / "notes.md")]
     for _ in range(2):  # nothing goes back and forth between the two roots
         code, _, err = run(capsys, "index", "--index-dir", index_dir)
         assert code == 0 and err.count("0 added, 0 updated, 0 removed, 1 unchanged") == 2, err
@@ -185,6 +194,15 @@ def test_a_root_inside_a_root_keeps_what_the_outer_walk_skips(tmp_path, fake_mod
     code, _, err = run(capsys, "index", "--index-dir", index_dir)
     assert code == 0 and "1 removed" in err
     assert indexed_paths(Path(index_dir)) == [str(proj / "notes.md")]
+    # The outer folder deleted: both roots are forgotten once their documents are removed.
+    (proj / "notes.md").unlink()
+    for path in sorted(proj.rglob("*"), reverse=True):
+        path.rmdir()
+    proj.rmdir()
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "1 removed" in err
+    code, out, _ = run(capsys, "info", "--index-dir", index_dir)
+    assert folder not in out
 
 
 def test_a_root_deleted_from_disk_is_forgotten_once_its_documents_are_gone(

@@ -342,7 +342,7 @@ def test_path_glob(make, pattern, expected) -> None:
 
 
 def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
-    here, other = tmp_path / "proj", tmp_path / "other"
+    here, other = tmp_path / "pro[j]", tmp_path / "other"  # "[j]": the folder's name as it is
     paths = [str(here / "notes" / "a.md"), str(other / "notes" / "b.md"), str(here / "c.md")]
     collection = make([(p, [("text", 0.9 - n / 10)]) for n, p in enumerate(paths)])
     monkeypatch.chdir(tmp_path)
@@ -351,6 +351,9 @@ def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
     for pattern, expected in [
         ("./notes", {paths[0]}),  # this folder's notes, not every notes/ in the index
         ("./notes/", {paths[0]}),
+        ("./notes/*", {paths[0]}),
+        ("./c.md", {paths[2]}),
+        ("./*.md", {paths[0], paths[2]}),
         ("../other", {paths[1]}),
         (".", {paths[0], paths[2]}),
         ("notes", {paths[0], paths[1]}),  # a bare name: any folder of that name
