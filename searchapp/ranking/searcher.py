@@ -158,7 +158,13 @@ class Searcher:
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
-            frontier = lexical[-1][1] * scale if len(lexical) == fetch else None
+            frontier = None
+            if len(lexical) == fetch and fetch < self.vectors.ntotal:
+                # More may score what the last one does: that tie is left to a wider fetch,
+                # so the order within every tie shown is the same whatever k is.
+                last = lexical[-1][1]
+                lexical = [(i, s) for i, s in lexical if s != last]
+                frontier = last * scale
             ranked = [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine]
             ranked.sort(key=lambda r: (-r[1], -r[2], r[0]))  # equal BM25: the nearer first
             return ranked, frontier

@@ -181,6 +181,19 @@ def test_lexical_ties_go_to_the_higher_cosine_then_the_lower_id(make, postings) 
     assert expected != sorted(collection.cosine)  # the id order alone would fail
 
 
+@pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
+def test_lexical_ties_past_the_first_fetch_rank_the_same_whatever_k(make, postings) -> None:
+    # 300 chunks tie on BM25, more than the first fetch (100) holds: the nearest comes first
+    # at every k, and a smaller k's hits are the start of a larger one's.
+    cosines = np.random.default_rng(1).uniform(-0.9, 0.9, 300)
+    collection = make([(f"/t/{n:03}.txt", [(f"glider word{n}", c)]) for n, c in enumerate(cosines)])
+    assert len(set(collection.bm25_scores("glider").values())) == 1
+    expected = best_first(collection, dict.fromkeys(collection.cosine, 1.0))
+    for k in (1, 5, 30, 100, 300):
+        hits = search(collection, "glider", mode="lexical", k=k, postings=postings)
+        assert [h.chunk_id for h in hits] == expected[:k], k
+
+
 def test_lexical_mode_without_a_match_finds_nothing(make) -> None:
     assert search(make(SMALL), "zeppelin", mode="lexical") == []
 
