@@ -173,7 +173,7 @@ def _files_under(
                 continue
             if include is not None and not _matches(include, rel):
                 continue
-            if _matches(noise, rel):
+            if _matches(noise, rel) or _matches(noise, _uncompressed_name(rel)):
                 report(Path(entry.path), DEFAULT_EXCLUDED)
                 continue
             if stat.S_ISREG(mode):
@@ -273,6 +273,14 @@ def _ignored(chain: _Chain, rel: str) -> bool:
         if verdict is not None:
             ignored = verdict
     return ignored
+
+
+def _uncompressed_name(rel: str) -> str:
+    """The name a gzip file's content has (``app.min.js.gz``: ``app.min.js``; ``a.svgz``:
+    ``a.svg``), which the default excludes judge as they would that file."""
+    if rel.lower().endswith(".svgz"):
+        return rel[:-1]
+    return rel[:-3] if rel.lower().endswith(".gz") else rel
 
 
 def _matches(spec: GitIgnoreSpec | None, rel: str) -> bool:

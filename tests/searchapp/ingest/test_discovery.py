@@ -71,6 +71,13 @@ def test_yields_absolute_paths_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert all(path.is_absolute() for path in files)
 
 
+def test_default_excludes_judge_a_gzip_file_by_its_content_s_name(tmp_path: Path) -> None:
+    # The name is all the walk looks at; what a .gz holds is named by the rest of it.
+    write(tmp_path, "app.min.js.gz", "logo.svgz", "Cargo.lock.gz", "NEWS.gz", "style.css.gz")
+    assert found(tmp_path) == ["NEWS.gz", "style.css.gz"]
+    assert len(found(tmp_path, default_excludes=False)) == 5
+
+
 def test_skips_hidden_and_tool_folders(tmp_path: Path) -> None:
     write(
         tmp_path,
