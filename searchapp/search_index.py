@@ -105,7 +105,11 @@ class SearchIndex:
 
     @property
     def store(self) -> Store:
-        """The SQLite store, opened on first use (raises ``IndexNotFoundError`` when none)."""
+        """The SQLite store, opened on first use (raises ``IndexNotFoundError`` when none), and
+        again when a store read as immutable (a folder this user cannot write) was written."""
+        if self._store is not None and self._store.changed_on_disk():
+            self._store.close()
+            self._store = None
         if self._store is None:
             if not self.exists():
                 raise IndexNotFoundError(

@@ -33,7 +33,9 @@ def named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None
             f"{path}: the disk is full ({exc}); free some space and run the command again "
             "(the index keeps what was committed before)"
         )
-    if name.startswith("SQLITE_READONLY") or "readonly database" in text:
+    if name in ("SQLITE_READONLY", "SQLITE_READONLY_DIRECTORY") or (
+        not name and "readonly database" in text
+    ):
         return IndexNotWritableError(
             f"cannot write {path} ({exc}); queries can read it, but this needs write access: "
             "check the folder's permissions, or choose another --index-dir"

@@ -47,6 +47,13 @@ def remove_store_files(index_dir: Path) -> None:
         (Path(index_dir) / (DB_NAME + suffix)).unlink(missing_ok=True)
 
 
+def _signature(db_path: Path) -> tuple[int, ...]:
+    """What changes when a database file is written or replaced, or a writer opens it."""
+    info = db_path.stat()
+    wal = db_path.with_name(db_path.name + "-wal").exists()
+    return (info.st_ino, info.st_size, info.st_mtime_ns, int(wal))
+
+
 def _writable(db_path: Path) -> bool:
     """Whether this user may write the database and make files beside it (its WAL)."""
     return os.access(db_path.parent, os.W_OK) and os.access(db_path, os.W_OK)
@@ -59,9 +66,12 @@ def _now() -> str:
 class Store:
     """An index folder's ``index.db``; open with :meth:`Store.open`, write inside transactions."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, *, frozen: tuple[int, ...] | None = None
+    ) -> None:
         self.path = path
         self._conn = conn
+        self._frozen = frozen  # an immutable reader: the file's signature when it was opened
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._chunks_changed = False
 
@@ -83,16 +93,19 @@ class Store:
                     f"cannot create the index folder {index_dir} ({exc}); choose another folder"
                 ) from exc
         read_only = not create and not _writable(path)
+        frozen = None
         if read_only:
             # A folder this user cannot write (another user's index, a read-only mount): no
-            # WAL or lock files can be made, so SQLite reads the file as it is. A WAL left
-            # beside it is read too (mode=ro); without one the file is all there is (immutable).
-            wal = path.with_name(path.name + "-wal").exists()
-            uri = f"{path.absolute().as_uri()}?mode=ro" + ("" if wal else "&immutable=1")
+            # WAL or lock files can be made. With a writer's WAL and shared memory files beside
+            # it SQLite reads as any reader does (mode=ro); else it reads the file as it is
+            # (immutable: no locks), and ``changed_on_disk`` tells when to open it again.
+            live = all(path.with_name(path.name + end).exists() for end in ("-wal", "-shm"))
+            frozen = None if live else _signature(path)
+            uri = f"{path.absolute().as_uri()}?mode=ro" + ("" if live else "&immutable=1")
             conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
         else:
             conn = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-        store = cls(conn, path)
+        store = cls(conn, path, frozen=frozen)
         try:
             store._configure_and_migrate(create=create, read_only=read_only)
         except BaseException:
@@ -473,6 +486,16 @@ class Store:
             "chunks": self.count_chunks(),
             "db_bytes": sum(f.stat().st_size for f in files if f.exists()),
         }
+
+    def changed_on_disk(self) -> bool:
+        """Whether a file read as immutable was written since (by a user who may): its reader
+        would see a mix of old and new pages, so it must be opened again. False otherwise."""
+        if self._frozen is None:
+            return False
+        try:
+            return _signature(self.path) != self._frozen
+        except OSError:  # gone (a --rebuild under way): opening again says what is there
+            return True
 
     def close(self) -> None:
         self._conn.close()

@@ -66,6 +66,26 @@ def test_queries_read_an_index_they_cannot_write_and_change_nothing(indexed, ref
     assert folder_state(index_dir) == before  # no WAL, no lock, no saved file
 
 
+def test_a_reader_of_a_file_it_cannot_write_sees_what_its_owner_writes_later(
+    indexed, tmp_path, monkeypatch
+) -> None:
+    # Read as immutable (no locks), the file is opened again once written: never a mix of old
+    # and new pages, nor an answer from before the change.
+    docs, index_dir = indexed
+    monkeypatch.setattr(store_module, "_writable", lambda path: False)
+    reader = SearchIndex(index_dir, encoder=FakeEncoder())
+    assert {h.path for h in reader.search("gliders soar", k=5, mode="lexical")} == set()
+    first = reader.store
+    (docs / "c.txt").write_text("gliders soar on thermals\n", "utf-8")
+    owner = SearchIndex(index_dir, encoder=FakeEncoder())  # create=True: the owner writes
+    owner.add([docs])
+    owner.close()
+    hits = reader.search("gliders soar", k=5, mode="lexical")
+    assert [h.path for h in hits] == [str(docs / "c.txt")]
+    assert reader.store is not first and not reader.store.changed_on_disk()
+    reader.close()
+
+
 def test_a_wal_left_beside_the_file_is_read_too(indexed, monkeypatch) -> None:
     docs, index_dir = indexed
     writer = Store.open(index_dir, create=False)
