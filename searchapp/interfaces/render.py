@@ -117,7 +117,7 @@ def hits_table(
         row = [str(hit.rank), f"{hit.score:.3f}"]
         if show_cosine:
             row.append(f"{hit.cosine:.3f}")
-        table.add_row(*row, where, passage_text(snippet(hit.text, query, SNIPPET_CHARS), query))
+        table.add_row(*row, where, passage_text(snippet(hit, query, SNIPPET_CHARS), query))
     return table
 
 
@@ -135,20 +135,33 @@ def _shortened_path(where: str, limit: int) -> str:
     return f"…{folders[-keep:]}/{name}" if keep > 0 else f"…/{name}"
 
 
-def snippet(text: str, query: str, max_chars: int) -> str:
-    """``text`` on one line (its whitespace runs as single spaces), cut to ``max_chars`` around
-    the first of the query's words when the start does not hold one, "…" where text is left out.
-    `-C` and the REPL's :open show a passage whole."""
-    text = " ".join(text.split())
+def snippet(hit: Hit, query: str, max_chars: int) -> str:
+    """The hit's passage on one line (its whitespace runs as single spaces), cut to
+    ``max_chars`` around the first of the query's words on its ``line`` (the line of its rarest
+    words) when the start does not show it, "…" where text is left out. `-C` and the REPL's
+    :open show a passage whole."""
+    raw = hit.text
+    text = " ".join(raw.split())
     if len(text) <= max_chars:
         return text
+    skipped = raw.split("\n")[: max(0, hit.line - hit.start_line)]
+    offset = sum(len(line) + 1 for line in skipped)
     pattern = words_pattern(query)
-    found = pattern.search(text) if pattern is not None else None
-    begin = 0
-    if found is not None and found.end() > max_chars - 20:  # the start shows no match
-        target = max(0, found.start() - max_chars // 4)  # some words before the match
-        space = text.rfind(" ", 0, target)
-        begin = space + 1 if space >= 0 else target
+    found = pattern.search(raw, offset) if pattern is not None else None
+    if found is None and offset == 0:
+        return _cut(text, 0, max_chars)
+    anchor = found.start() if found is not None else offset
+    before = " ".join(raw[:anchor].split())
+    at = len(before) + (1 if before and raw[anchor - 1].isspace() else 0)  # in ``text``
+    end = at + (len(found.group()) if found is not None else 0)
+    if end <= max_chars - 20:  # the start shows it
+        return _cut(text, 0, max_chars)
+    target = max(0, at - max_chars // 4)  # some words before it
+    space = text.rfind(" ", max(0, target - max_chars // 4), target)
+    return _cut(text, space + 1 if space >= 0 else target, max_chars)
+
+
+def _cut(text: str, begin: int, max_chars: int) -> str:
     cut = text[begin : begin + max_chars]
     if begin + max_chars < len(text) and " " in cut[max_chars // 2 :]:
         cut = cut[: cut.rfind(" ")]  # end at a word's end
@@ -157,7 +170,7 @@ def snippet(text: str, query: str, max_chars: int) -> str:
 
 def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
     """One hit as one grep-like line: ``path:line: score  text`` (``snippet``)."""
-    return inert(f"{location(hit)}: {hit.score:.3f}  {snippet(hit.text, query, max_chars)}")
+    return inert(f"{location(hit)}: {hit.score:.3f}  {snippet(hit, query, max_chars)}")
 
 
 def context_lines(hit: Hit, context: Context) -> tuple[list[str], list[str]]:
@@ -241,7 +254,7 @@ def print_hits(
             for other in hit.also:
                 head.append(f"\n   also in {inert(display_path(other))}", style="dim")
             console.print(head)
-            console.print(passage_text(snippet(hit.text, query, SNIPPET_CHARS), query))
+            console.print(passage_text(snippet(hit, query, SNIPPET_CHARS), query))
         return
     console.print(hits_table(hits, query, show_cosine=show_cosine, width=console.width))
 

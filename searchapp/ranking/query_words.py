@@ -1,5 +1,5 @@
 """The query's words as they are looked for in a passage's text: to highlight them, to cut a
-passage's one-line form around them, and to point a hit at the line that holds one."""
+passage's one-line form around them, and to point a hit at the line that holds the rarest."""
 
 from __future__ import annotations
 
@@ -26,8 +26,24 @@ def words_pattern(query: str) -> re.Pattern[str] | None:
     return re.compile(r"(?i)\b(" + "|".join(re.escape(w) for w in words) + r")\b")
 
 
-def first_match_line(text: str, first_line: int, pattern: re.Pattern[str] | None) -> int:
-    """The line of ``text`` (which starts on ``first_line``) holding the first match of
-    ``pattern``; ``first_line`` when nothing matches."""
-    found = pattern.search(text) if pattern is not None else None
-    return first_line if found is None else first_line + text.count("\n", 0, found.start())
+class BestLine:
+    """Finds the line of a passage that holds the query's words of most weight (their idf in
+    the index: "rotate" and "keys" outweigh "how", "do" and "the"), each word counted once a
+    line; the first of equal lines, and the passage's first when none holds a word."""
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        self._words = [
+            (re.compile(r"(?i)\b" + re.escape(word) + r"\b"), weight)
+            for word, weight in weights.items()
+            if weight > 0
+        ]
+
+    def line(self, text: str, first_line: int) -> int:
+        best, most = first_line, 0.0
+        if not self._words:
+            return best
+        for number, line in enumerate(text.split("\n"), start=first_line):
+            weight = sum(weight for word, weight in self._words if word.search(line))
+            if weight > most:
+                best, most = number, weight
+        return best

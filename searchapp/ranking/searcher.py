@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ import numpy as np
 from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
-from searchapp.ranking.query_words import first_match_line, words_pattern
+from searchapp.ranking.query_words import BestLine, query_words
 from searchapp.storage.indexed_paths import from_current_folder
 from searchapp.storage.schema import record_id
 
@@ -45,7 +45,7 @@ class Hit:
     title: str | None = None
     start_char: int = 0
     end_char: int = 0
-    line: int = 0  # the first line holding a query word, else start_line (0: start_line)
+    line: int = 0  # the line holding the query's rarest words (BestLine); 0: start_line
     page: int | None = None  # the page the passage starts on, for formats with pages (PDF)
     section: str | None = None  # its heading path, notebook cell or chapter, when known
     also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
@@ -129,7 +129,7 @@ class Searcher:
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
-            hits = self._select(ranked, options, words_pattern(query))
+            hits = self._select(ranked, options, self._best_line(query))
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
             if options.min_score is not None and frontier < _lowest_passing(options.min_score):
@@ -194,13 +194,26 @@ class Searcher:
     def _bm25_ceiling(self, query: str) -> float:
         """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the
         document frequencies the lexical ranker used."""
-        postings = self.postings
-        if postings is not None and postings.generation == self.store.generation():
-            frequency, rows = postings.document_frequency, postings.rows
-        else:
-            frequency, rows = self.lexicon.document_frequency, self.store.count_chunks()
+        frequency, rows = self._frequencies()
         counts = [frequency(term) for term in self.lexicon.query_tokens(query)]
         return bm25_ceiling(idf(df, rows) for df in counts if df > 0)
+
+    def _frequencies(self) -> tuple[Callable[[str], int], int]:
+        """(the document frequency of a term, the number of chunks), from the postings when
+        they match the store's state, else from FTS5."""
+        postings = self.postings
+        if postings is not None and postings.generation == self.store.generation():
+            return postings.document_frequency, postings.rows
+        return self.lexicon.document_frequency, self.store.count_chunks()
+
+    def _best_line(self, query: str) -> BestLine:
+        """Each of the query's words weighed by the idf of the terms FTS5 makes of it."""
+        frequency, rows = self._frequencies()
+        weights = {}
+        for word in query_words(query):
+            counts = [frequency(term) for term in self.lexicon.query_tokens(word)]
+            weights[word] = sum(idf(df, rows) for df in counts if df > 0)
+        return BestLine(weights)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         try:
@@ -210,10 +223,7 @@ class Searcher:
         return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
 
     def _select(
-        self,
-        ranked: list[tuple[int, float, float]],
-        options: SearchOptions,
-        words: re.Pattern[str] | None = None,
+        self, ranked: list[tuple[int, float, float]], options: SearchOptions, lines: BestLine
     ) -> list[Hit]:
         if options.min_score is not None:
             lowest = _lowest_passing(options.min_score)
@@ -242,7 +252,7 @@ class Searcher:
                     continue  # full: the rest of this batch is read for copies only
                 per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
                 by_text[chunk.text] = len(hits)
-                hits.append(_hit(len(hits) + 1, score, cosine, chunk, words))
+                hits.append(_hit(len(hits) + 1, score, cosine, chunk, lines))
             if len(hits) == options.k:
                 break
             batch = min(4 * batch, 4096)
@@ -280,9 +290,7 @@ def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
     )
 
 
-def _hit(
-    rank: int, score: float, cosine: float, chunk: StoredChunk, words: re.Pattern[str] | None
-) -> Hit:
+def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:
     start_line = chunk.start_line or 1
     return Hit(
         rank=rank,
@@ -293,7 +301,7 @@ def _hit(
         chunk_id=chunk.id,
         start_line=start_line,
         end_line=chunk.end_line or start_line,
-        line=first_match_line(chunk.text, start_line, words),
+        line=lines.line(chunk.text, start_line),
         text=chunk.text,
         title=chunk.title,
         start_char=chunk.start_char or 0,

@@ -416,12 +416,17 @@ def test_a_long_passage_line_shows_the_query_word_it_holds() -> None:
 def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_path) -> None:
     # A passage of 40 lines, the word looked for on line 31: the row shows a few lines' worth
     # around it, not the whole passage, so a screen holds several hits.
+    # The hit's line (that of the query's rarest word, as the searcher found it) is shown, not
+    # the first line holding one of its words ("the", on line 1).
     lines = [f"line{i} " + " ".join(f"filler{i}x{j}" for j in range(8)) for i in range(1, 41)]
+    lines[0] = "line1 the start"
     lines[30] = "line31 where the zanzibar clause is"
     text = "\n".join(lines)
     hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 40, text, line=31)
+    line = LINE.match(hit_line(hit, "the zanzibar"))
+    assert line["line"] == "31" and line["text"].startswith("… ") and "zanzibar" in line["text"]
     console = Console(file=open(tmp_path / "t.txt", "w"), width=100, emoji=False)
-    print_results(console, [hit], "zanzibar", output="table")
+    print_results(console, [hit], "the zanzibar", output="table")
     console.file.close()
     rendered = (tmp_path / "t.txt").read_text()
     cells = re.findall(r"│ ([^│]*?) *│$", rendered, flags=re.M)

@@ -510,7 +510,21 @@ def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) ->
     assert max(collections.Counter(read).values()) <= 2 and len(set(read)) == 300
 
 
-def test_a_hit_points_at_the_first_line_holding_a_word_of_the_query(tmp_path: Path) -> None:
+def test_a_hit_points_at_the_line_of_the_querys_rarest_words(make) -> None:
+    # "how", "do" and "the" are in every chunk, "rotate" and "keys" in one: the line holding
+    # those is the hit's, not the first line holding any word of the query.
+    passage = "How the service starts\nDo not stop it\nTo rotate the keys run keyctl\nDone"
+    common = [(f"/f/{n}.txt", [(f"how do the filler {n}", 0.1)]) for n in range(6)]
+    collection = make([("/k.txt", [(passage, 0.9)]), *common])
+    for mode in ("lexical", "hybrid", "dense"):
+        hit = search(collection, "how do I rotate the keys", mode=mode, k=1)[0]
+        assert (hit.path, hit.start_line, hit.line) == ("/k.txt", 1, 3), mode
+    # Words of equal weight: the first line holding one.
+    hit = search(collection, "how do", mode="lexical", k=1, path_glob="/k.txt")[0]
+    assert hit.line == 1
+
+
+def test_among_equal_words_the_first_line_holding_one(tmp_path: Path) -> None:
     text = "Gliders\nsoar on THERMAL lift;\na thermals map\nthermal again"
     store = Store.open(tmp_path / "idx", create=True)
     with store.transaction():
