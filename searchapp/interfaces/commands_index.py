@@ -113,7 +113,7 @@ def index(
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
     given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
-    runs = [(paths, given)] if paths else _update_runs(search_index, given)
+    runs = [(paths, given)] if paths else _update_runs(search_index, given, quiet=quiet)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     with (
         closing(search_index),
@@ -153,9 +153,13 @@ def index(
                 _print_report(report, verbose=verbose)
 
 
-def _update_runs(search_index: SearchIndex, given: Filters) -> list[tuple[list[str], Filters]]:
+def _update_runs(
+    search_index: SearchIndex, given: Filters, *, quiet: bool = False
+) -> list[tuple[list[str], Filters]]:
     """What a bare `search index` walks: the roots indexed before, each with the filters it
-    was last indexed with, or all with the ones given now."""
+    was last indexed with, or all with the ones given now. A root that is not on disk is left
+    as it is, with a note: an unmounted drive is not a deleted folder."""
+    from searchapp.interfaces.render import counted, display_path
     from searchapp.storage.indexed_paths import Filters
 
     groups = search_index.roots_by_filters()
@@ -165,6 +169,16 @@ def _update_runs(search_index: SearchIndex, given: Filters) -> list[tuple[list[s
             f"{done} in {search_index.index_dir}; give the files or folders to index: "
             "search index PATH..."
         )
+    counts = {root["path"]: root["documents"] for root in search_index.roots()}
+    for root in [r for roots in groups.values() for r in roots if not os.path.exists(r)]:
+        if not quiet:
+            err.print(
+                f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
+                f"{counted(counts.get(root, 0), 'document')} kept; give its path to `search "
+                "index` or `search remove` to drop them"
+            )
+    groups = {f: [r for r in roots if os.path.exists(r)] for f, roots in groups.items()}
+    groups = {filters: roots for filters, roots in groups.items() if roots}
     if given != Filters():
         return [([root for roots in groups.values() for root in roots], given)]
     return [(roots, filters) for filters, roots in groups.items()]

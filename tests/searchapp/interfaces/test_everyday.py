@@ -194,30 +194,41 @@ def test_a_root_inside_a_root_keeps_what_the_outer_walk_skips(
     code, _, err = run(capsys, "index", "--index-dir", index_dir)
     assert code == 0 and "1 removed" in err
     assert indexed_paths(Path(index_dir)) == [str(proj / "notes.md")]
-    # The outer folder deleted: both roots are forgotten once their documents are removed.
+    # The outer folder deleted and given again: both roots go with their documents.
     (proj / "notes.md").unlink()
     for path in sorted(proj.rglob("*"), reverse=True):
         path.rmdir()
     proj.rmdir()
-    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    code, _, err = run(capsys, "index", str(proj), "--index-dir", index_dir)
     assert code == 0 and "1 removed" in err
     code, out, _ = run(capsys, "info", "--index-dir", index_dir)
     assert folder not in out
 
 
-def test_a_root_deleted_from_disk_is_forgotten_once_its_documents_are_gone(
-    indexed, tmp_path, capsys
-) -> None:
+def test_a_root_not_on_disk_is_kept_until_named_then_forgotten(indexed, tmp_path, capsys) -> None:
+    # A bare run leaves a root that is not there as it is (an unmounted drive is not a deleted
+    # folder) and says so; naming it, to index or to remove, drops it and forgets it.
     docs, index_dir = indexed
     gone = write(tmp_path / "gone", {"a.txt": "A folder about to be deleted.\n"})
     empty = write(tmp_path / "emptied", {"b.txt": "A folder about to be emptied.\n"})
-    assert run(capsys, "index", str(gone), str(empty), "--index-dir", str(index_dir))[0] == 0
-    (gone / "a.txt").unlink()
-    gone.rmdir()
+    other = write(tmp_path / "other", {"c.txt": "A folder about to be unmounted.\n"})
+    args = ["index", str(gone), str(empty), str(other), "--index-dir", str(index_dir)]
+    assert run(capsys, *args)[0] == 0
+    for folder in (gone, other):
+        next(folder.iterdir()).unlink()
+        folder.rmdir()
     code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "0 removed" in err
+    assert f"{gone} is not there (unmounted, moved or deleted?): 1 document kept; give" in err
+    assert str(gone / "a.txt") in indexed_paths(index_dir)
+    code, _, err = run(capsys, "index", "-q", "--index-dir", str(index_dir))
+    assert code == 0 and err == ""
+    code, _, err = run(capsys, "index", str(gone), "--index-dir", str(index_dir))
     assert code == 0 and "1 removed" in err
+    code, out, err = run(capsys, "remove", str(other), "--index-dir", str(index_dir))
+    assert code == 0 and out.split() == [str(other / "c.txt")]
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
-    assert str(gone) not in out and f"{empty} (1 document)" in out
+    assert str(gone) not in out and str(other) not in out and f"{empty} (1 document)" in out
     # An emptied root stays on disk and in `search info` until `search remove` forgets it.
     (empty / "b.txt").unlink()
     assert run(capsys, "index", str(empty), "--index-dir", str(index_dir))[0] == 0
