@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -135,6 +136,18 @@ def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:
         assert open_postings(store, tmp_path, writer=lock) is not None
 
 
+def first_difference(got: list, want: list) -> str:
+    """Which hit and which of its fields differ first (a full Hit diff is cut short)."""
+    if len(got) != len(want):
+        return f"{len(got)} hits, not {len(want)}"
+    for n, (a, b) in enumerate(zip(got, want, strict=True)):
+        for field in dataclasses.fields(a):
+            mine, theirs = getattr(a, field.name), getattr(b, field.name)
+            if mine != theirs:
+                return f"hit {n + 1}: {field.name} {mine!r} != {theirs!r}"
+    return "equal"
+
+
 def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path: Path) -> None:
     """Indexing and removing save a current file; without it, FTS5 gives the same hits."""
     folder, built = small_index
@@ -158,7 +171,8 @@ def test_search_index_keeps_postings_current(small_index, loaded_model, tmp_path
                 (index_dir / POSTINGS_NAME).rename(index_dir / "aside.bin")
                 with WriterLock(index_dir, wait=False):  # a "writer": FTS5 ranks alone
                     assert search_index.open_postings() is None
-                    assert search_index.search(query, k=5, mode=mode) == with_postings
+                    alone = search_index.search(query, k=5, mode=mode)
+                    assert alone == with_postings, first_difference(alone, with_postings)
                 (index_dir / "aside.bin").rename(index_dir / POSTINGS_NAME)
                 search_index._postings = None
         return ranked
