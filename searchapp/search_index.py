@@ -40,7 +40,7 @@ from searchapp.storage.indexed_paths import (
 )
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
-from searchapp.storage.paths import resolve_index_dir
+from searchapp.storage.paths import absolute, resolve_index_dir
 from searchapp.storage.store import Store, remove_store_files
 from searchapp.storage.vector_params import INDEX_TYPES
 from searchapp.storage.vectors import VectorIndex
@@ -387,7 +387,7 @@ class SearchIndex:
             raise BadInputError("give at least one file or folder to index")
         roots, vanished = [], []
         for raw in paths:
-            path = Path(raw).expanduser().absolute()
+            path = absolute(raw)
             if path.exists():
                 roots.append(path)
             elif self.exists() and under(self.store.all_paths(), [path]):

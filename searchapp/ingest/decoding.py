@@ -26,6 +26,7 @@ from pathlib import Path
 from searchapp.errors import SearchAppError
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
+from searchapp.storage.paths import absolute
 from searchapp.storage.schema import qualified_id
 
 logger = logging.getLogger(__name__)
@@ -249,7 +250,7 @@ def load_documents(
         raise NotTextError(
             f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(len(data))})", path
         )
-    doc_id = str(path.absolute())
+    doc_id = str(absolute(path))
     named = path  # the name that tells Markdown, JSONL and HTML
     if data.startswith(GZIP_MAGIC):
         named = path.with_suffix("") if path.suffix.lower() == ".gz" else path

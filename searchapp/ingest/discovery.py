@@ -21,6 +21,7 @@ from pathspec import GitIgnoreSpec
 
 from searchapp.errors import BadInputError
 from searchapp.storage.lock import LOCK_NAME
+from searchapp.storage.paths import absolute
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def _checked_root(path: Path) -> Path:
         raise BadInputError(f"no such file or folder: {path}") from None
     except OSError as exc:
         raise BadInputError(f"cannot open {path}: {exc.strerror or exc}") from None
-    return path.absolute()
+    return absolute(path)
 
 
 def _option_spec(option: str, patterns: Sequence[str]) -> GitIgnoreSpec | None:

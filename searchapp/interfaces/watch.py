@@ -40,6 +40,7 @@ from searchapp.errors import BadInputError, SearchAppError
 from searchapp.ingest.discovery import IGNORE_FILES, SKIPPED_FOLDERS, iter_files
 from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
+from searchapp.storage.paths import absolute
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -99,7 +100,7 @@ class Watcher:
                 f"--debounce ({debounce_ms} ms) must be at least the step ({step_ms} ms)"
             )
         self.index = index
-        self.roots = [Path(p).expanduser().absolute() for p in paths]
+        self.roots = [absolute(p) for p in paths]
         for raw, root in zip(paths, self.roots):
             if not root.exists():
                 raise BadInputError(f"no such file or folder: {raw}")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from searchapp.storage.paths import absolute
+
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
     from searchapp.storage.store import Store
 
@@ -70,7 +72,7 @@ def under(paths: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> list
     never a glob (a folder may be named ``b[1]``), relative ones from the current folder."""
     found: dict[str, None] = {}
     for raw in roots:
-        root = str(Path(raw).expanduser().absolute())
+        root = str(absolute(raw))
         prefix = root.rstrip(os.sep) + os.sep
         found.update(dict.fromkeys(p for p in paths if p == root or p.startswith(prefix)))
     return sorted(found)

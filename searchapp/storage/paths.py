@@ -22,11 +22,17 @@ def user_data_dir() -> Path:
     return Path(base) / APP_NAME
 
 
+def absolute(path: str | os.PathLike[str]) -> Path:
+    """``path`` from the current folder, ``~`` expanded and ``..`` folded (by name, as a shell
+    names it: a link is kept, not resolved), so one file always has one name in the index."""
+    return Path(os.path.abspath(os.path.expanduser(path)))
+
+
 def resolve_index_dir(option: str | os.PathLike[str] | None = None) -> Path:
     """The index folder to use, absolute, from the option, the environment or the default."""
     if option is not None and os.fspath(option).strip():
-        return Path(option).expanduser().absolute()
+        return absolute(option)
     env = os.environ.get(ENV_INDEX_DIR, "").strip()
     if env:
-        return Path(env).expanduser().absolute()
+        return absolute(env)
     return user_data_dir() / "index"

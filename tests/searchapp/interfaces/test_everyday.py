@@ -100,6 +100,20 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
     assert code == 1 and out == "" and "nothing indexed matches" in err
 
 
+def test_a_path_through_dot_dot_names_the_same_files(indexed, capsys, monkeypatch) -> None:
+    # "../docs" from a sibling folder and the absolute path are one folder: no second copy.
+    docs, index_dir = indexed
+    (docs.parent / "elsewhere").mkdir()
+    monkeypatch.chdir(docs.parent / "elsewhere")
+    code, _, err = run(capsys, "index", "../docs", "--index-dir", str(index_dir))
+    assert code == 0 and f"0 added, 0 updated, 0 removed, {len(DOCS)} unchanged" in err
+    assert indexed_paths(index_dir) == sorted(str(docs / name) for name in DOCS)
+    code, out, _ = run(capsys, "remove", "../docs/notes", "-n", "--index-dir", str(index_dir))
+    assert code == 0 and len(out.split()) == 2
+    code, out, _ = run(capsys, "info", "--json", "--index-dir", str(index_dir))
+    assert [root["path"] for root in json.loads(out)["roots"]] == [str(docs)]
+
+
 def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
     tmp_path, fake_model, capsys
 ) -> None:
