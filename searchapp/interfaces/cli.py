@@ -12,6 +12,7 @@ import gc
 import os
 import signal
 import sys
+import traceback
 
 import typer
 
@@ -93,8 +94,9 @@ def _main(argv: list[str] | None) -> None:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except (SearchAppError, ValueError, OSError) as exc:
-        if debug:
-            raise
+        if debug:  # the traceback, and still the status of an error (2), not Python's 1
+            traceback.print_exc()
+            sys.exit(EXIT_ERROR)
         message = " ".join(str(exc).split()) or type(exc).__name__
         sys.stderr.write(f"error: {inert_text(message)}\n")
         sys.exit(EXIT_ERROR)

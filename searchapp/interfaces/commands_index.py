@@ -175,7 +175,7 @@ def _update_runs(
             err.print(
                 f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
                 f"{counted(counts.get(root, 0), 'document')} kept; give its path to `search "
-                "index` or `search remove` to drop them"
+                f"index` or `search remove` to drop {'it' if counts.get(root) == 1 else 'them'}"
             )
     groups = {f: [r for r in roots if os.path.exists(r)] for f, roots in groups.items()}
     groups = {filters: roots for filters, roots in groups.items() if roots}
@@ -189,9 +189,12 @@ def _print_report(report: IndexReport, *, verbose: bool) -> None:
 
     _print_skipped(report.skipped, verbose=verbose)
     if report.outside_filters:
+        one = report.outside_filters == 1
         err.print(
-            f"{counted(report.outside_filters, 'indexed document')} under these paths do not match "
-            "--include/--exclude and were kept; `search remove PATH|GLOB` removes them"
+            f"{counted(report.outside_filters, 'indexed document')} under these paths "
+            f"{'does' if one else 'do'} not match --include/--exclude: kept as "
+            f"{'it was' if one else 'they were'}, not updated; `search remove PATH|GLOB` "
+            f"removes {'it' if one else 'them'}"
         )
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "
@@ -280,8 +283,10 @@ def remove(
     ]
     if within and not dry_run:
         err.print(
-            f"they lie under the indexed folder {display_path(within[0])}: the next "
-            "`search index` adds them back unless a .searchignore (or --exclude) leaves them out"
+            f"{'it lies' if len(paths) == 1 else 'they lie'} under the indexed folder "
+            f"{display_path(within[0])}: the next `search index` adds "
+            f"{'it' if len(paths) == 1 else 'them'} back unless a .searchignore (or --exclude) "
+            f"leaves {'it' if len(paths) == 1 else 'them'} out"
         )
 
 

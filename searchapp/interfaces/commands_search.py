@@ -152,8 +152,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
-    import json
-
+    from searchapp.interfaces.render import json_text
     from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
     from searchapp.ranking.searcher import MODES, SearchOptions
     from searchapp.search_index import SearchIndex
@@ -177,7 +176,7 @@ def evaluate(
         path_glob=path,
     )
     if as_json:
-        sys.stdout.write(json.dumps(results) + "\n")
+        sys.stdout.write(json_text(results) + "\n")
         return
     documents = search_index.stats()["documents"]
     table = Table(title=f"{len(query_texts)} queries, {documents} documents")
@@ -209,14 +208,12 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the index: model, indexed folders, documents, chunks, sizes on disk."""
-    import json
-
-    from searchapp.interfaces.render import counted
+    from searchapp.interfaces.render import counted, json_text
     from searchapp.search_index import SearchIndex
 
     stats = SearchIndex(index_dir).stats()
     if as_json:
-        sys.stdout.write(json.dumps(stats) + "\n")
+        sys.stdout.write(json_text(stats) + "\n")
         return
     rows: list[tuple[str, str]] = []
     for key, value in stats.items():
@@ -250,9 +247,8 @@ def models(
 ) -> None:
     """List the known models and where each was found (or how to get it). In a pipe: one line
     per model, tab-separated: name, layers, max tokens, where found, location."""
-    import json
-
     from minilm import DEFAULT_MODEL, VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
+    from searchapp.interfaces.render import json_text
 
     table = Table()
     table.add_column("model", no_wrap=True)
@@ -287,7 +283,7 @@ def models(
             escape(where),
         )
     if as_json:
-        sys.stdout.write(json.dumps(rows) + "\n")
+        sys.stdout.write(json_text(rows) + "\n")
         return
     if not out.is_terminal:  # a pipe: one tab-separated line per model, never cut
         for row in rows:

@@ -48,12 +48,14 @@ def counted(count: int, noun: str) -> str:
 
 
 def display_path(path: str, cwd: Path | None = None) -> str:
-    """``path`` relative to the current folder where it lies below it, else absolute."""
+    """``path`` relative to the current folder where it lies below it, else absolute; a
+    newline in a file name written ``\\n``, so that one hit or message stays one line."""
     cwd = cwd or Path.cwd()
     try:
-        return os.path.relpath(path, cwd) if Path(path).is_relative_to(cwd) else path
+        shown = os.path.relpath(path, cwd) if Path(path).is_relative_to(cwd) else path
     except ValueError:
-        return path
+        shown = path
+    return shown.replace("\n", "\\n")
 
 
 def passage_text(text: str, query: str) -> Text:
@@ -214,7 +216,7 @@ def print_results(
     if files_only:
         # Every file that holds a match, copies of a passage too, as grep -l lists them.
         for path in dict.fromkeys(path for hit in hits for path in (hit.path, *hit.also)):
-            stream.write(inert(display_path(path)).replace("\n", "\\n") + "\n")
+            stream.write(inert(display_path(path)) + "\n")
     elif output == "json":
         stream.write(hits_json(hits) + "\n")
     elif output == "jsonl":
@@ -260,12 +262,15 @@ def print_hits(
 
 
 def hits_json(hits: Sequence[Hit]) -> str:
-    """One JSON array of hits with the documented keys, nothing else.
+    """One JSON array of hits with the documented keys, nothing else (``json_text``)."""
+    return json_text([hit.to_json() for hit in hits])
 
-    Characters a terminal could act on are written as ``\\uXXXX`` escapes (JSON leaves DEL, C1
-    controls and bidi overrides raw), so the output is inert and parses to the same strings.
-    """
-    text = json.dumps([hit.to_json() for hit in hits], ensure_ascii=False)
+
+def json_text(value: object) -> str:
+    """``value`` as JSON, UTF-8 text as it is; characters a terminal could act on are written as
+    ``\\uXXXX`` escapes (JSON leaves DEL, C1 controls and bidi overrides raw), so the output is
+    inert and parses to the same strings."""
+    text = json.dumps(value, ensure_ascii=False)
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 

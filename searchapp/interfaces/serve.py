@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno
 import ipaddress
-import json
 import logging
 import os
 import signal
@@ -45,7 +44,7 @@ from searchapp.errors import (
     SearchAppError,
 )
 from searchapp.interfaces.index_thread import IndexThread
-from searchapp.interfaces.render import hits_json
+from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import DocumentNotFoundError
@@ -195,7 +194,7 @@ class _Handler(BaseHTTPRequestHandler):
             return HTTPStatus.OK, hits_json(hits)
         if url.path == "/info":
             _only(query, ())
-            return HTTPStatus.OK, json.dumps(index.call(lambda search_index: search_index.stats()))
+            return HTTPStatus.OK, json_text(index.call(lambda search_index: search_index.stats()))
         if url.path.startswith("/documents/"):
             _only(query, ("lines",))
             try:
@@ -206,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ) from None
             lines = _line_range(_one(query, "lines")) if "lines" in query else None
             document = index.call(lambda search_index: search_index.get_document(key, lines))
-            return HTTPStatus.OK, json.dumps(document.to_json())
+            return HTTPStatus.OK, json_text(document.to_json())
         raise ApiError(
             HTTPStatus.NOT_FOUND,
             f"no such endpoint: {url.path}; use /search?q=..., /info or /documents/{{doc_id}}",
@@ -343,7 +342,7 @@ def _status_of(exc: SearchAppError) -> HTTPStatus:
 
 
 def _error_body(message: str) -> str:
-    return json.dumps({"error": " ".join(message.split())})
+    return json_text({"error": " ".join(message.split())})
 
 
 def serve(

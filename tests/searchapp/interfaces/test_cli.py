@@ -269,7 +269,7 @@ def test_subprocess_error_has_no_traceback_and_debug_shows_it(tmp_path) -> None:
         debug = subprocess.run(
             [sys.executable, "-m", "searchapp", *args], capture_output=True, text=True, timeout=120
         )
-        assert debug.returncode != 0 and "Traceback" in debug.stderr
+        assert debug.returncode == 2 and "Traceback" in debug.stderr
     # After --, "--debug" is the query's text.
     quoted = subprocess.run(
         [*base[:4], "--index-dir", str(tmp_path), "--", "--debug"],

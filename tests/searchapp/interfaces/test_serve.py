@@ -167,6 +167,26 @@ def test_documents_by_doc_id_and_lines(served, corpus) -> None:
     assert get(address, f"/documents/{path}?lines=2")[1]["text"] == text.split("\n")[1]
 
 
+def test_every_endpoint_sends_text_as_utf_8(corpus, tmp_path) -> None:
+    # As /search does: "café", not "caf\u00e9", in /documents, /info and errors alike.
+    (corpus / "café.txt").write_text("un café au lait\n", "utf-8")
+    index_dir = tmp_path / "idé"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])
+    path = quote(str(corpus / "café.txt"), safe="")
+    for (host, port), _ in _serve(SearchIndex(index_dir, encoder=FakeEncoder())):
+        for target in (
+            f"/documents/{path}",
+            "/info",
+            "/search?q=caf%C3%A9",
+            "/search?q=x&mode=%C3%A9",
+        ):
+            connection = http.client.HTTPConnection(host, port, timeout=30)
+            connection.request("GET", target)
+            raw = connection.getresponse().read()
+            connection.close()
+            assert b"\\u00e9" not in raw and "é".encode() in raw, target
+
+
 def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
     records = tmp_path / "records" / "corpus.jsonl"
     records.parent.mkdir()
