@@ -152,9 +152,9 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
-    from searchapp.interfaces.render import json_text
+    from searchapp.interfaces.render import counted, json_text
     from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
-    from searchapp.ranking.searcher import MODES, SearchOptions
+    from searchapp.ranking.searcher import MODES, SearchOptions, path_matches
     from searchapp.search_index import SearchIndex
 
     asked = [name for m in (mode or ["all"]) for name in (MODES if m == "all" else [m])]
@@ -175,13 +175,20 @@ def evaluate(
         depth=depth,
         path_glob=path,
     )
+    metric_names = [k for k in next(iter(results.values())) if "@" in k]
+    if not any(row[m] for row in results.values() for m in metric_names):
+        err.print(
+            "warning: no ranking found a single relevant document: are the judged documents in "
+            "this index (`search info`), and do the qrels' ids and --path name them?"
+        )
     if as_json:
         sys.stdout.write(json_text(results) + "\n")
         return
-    documents = search_index.stats()["documents"]
-    table = Table(title=f"{len(query_texts)} queries, {documents} documents")
+    counts = search_index.store.document_counts_by_path()
+    documents = sum(n for doc_path, n in counts.items() if path_matches(doc_path, path))
+    corpus = counted(documents, "document") + (f" matching --path {path}" if path else "")
+    table = Table(title=escape(f"{len(query_texts)} queries, {corpus}"))
     table.add_column("mode")
-    metric_names = [k for k in next(iter(results.values())) if "@" in k]
     for metric in metric_names:
         name, _, cutoff = metric.partition("@")
         label = {"ndcg": "nDCG", "mrr": "MRR", "recall": "Recall", "map": "MAP"}[name]

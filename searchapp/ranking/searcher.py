@@ -241,7 +241,7 @@ class Searcher:
             chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in part])}
             for chunk_id, score, cosine in part:
                 chunk = chunks.get(chunk_id)
-                if chunk is None or not _path_matches(chunk, options.path_glob):
+                if chunk is None or not path_matches(chunk.path, options.path_glob):
                     continue
                 copy_of = by_text.get(chunk.text) if options.collapse_copies else None
                 if copy_of is not None:
@@ -269,13 +269,12 @@ def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]
     return [replace(hit, also=tuple(also[n])) if n in also else hit for n, hit in enumerate(hits)]
 
 
-def _path_matches(chunk: StoredChunk, pattern: str | None) -> bool:
-    """Whether the chunk's path matches ``pattern``: a glob over the whole path, its end or the
+def path_matches(path: str, pattern: str | None) -> bool:
+    """Whether ``path`` matches ``pattern`` (``--path``): a glob over the whole path, its end or the
     file name (``*.md``, ``notes/*.md``), or a folder it lies under (``docs/notes``, ``/abs/``;
     ``./notes`` and ``../x`` from the current folder)."""
     if not pattern:
         return True
-    path = chunk.path
     if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
         here = from_current_folder(pattern)
         return fnmatch.fnmatch(path, here) or fnmatch.fnmatch(path, os.path.join(here, "*"))

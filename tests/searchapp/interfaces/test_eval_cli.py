@@ -87,6 +87,17 @@ def test_eval_reports_skipped_queries_and_table(corpus_index, tmp_path, capsys) 
     assert code == 0, err
     assert "nDCG@10" in out and "dense" in out and "hybrid" not in out
     assert "skipped 1 queries" in err and "zzz" in err
+    assert "2 queries, 1400 documents" in out and "warning" not in err
+    # Judgments naming documents this index does not hold: every metric 0, and it says why.
+    qrels.write_text("1 0 99999 3\n", "utf-8")
+    args = ["--index-dir", str(corpus_index), "--mode", "lexical", "--path", "*.jsonl"]
+    code, out, err = run(capsys, "eval", "--queries", str(queries), "--qrels", str(qrels), *args)
+    assert code == 0 and "0.0000" in out and "2 queries, 1400 documents matching --path" in out
+    assert "warning: no ranking found a single relevant document" in err
+    code, out, err = run(
+        capsys, "eval", "--queries", str(queries), "--qrels", str(qrels), *args[:-1], "nothing/"
+    )
+    assert code == 2 and "no indexed document matches --path 'nothing/'" in err
 
 
 HOSTILE = [
