@@ -114,6 +114,8 @@ def index(
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
     given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
     runs = [(paths, given)] if paths else _update_runs(search_index, given, quiet=quiet)
+    if paths and not quiet:
+        _note_new_filters(search_index, paths, given)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     with (
         closing(search_index),
@@ -151,6 +153,25 @@ def index(
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             if not quiet:
                 _print_report(report, verbose=verbose)
+
+
+def _note_new_filters(search_index: SearchIndex, paths: list[str], given: Filters) -> None:
+    """Say so when a root indexed before gets other filters: a bare `search index` goes on
+    with these, and what they leave out is kept but no longer updated."""
+    from searchapp.interfaces.render import display_path
+    from searchapp.storage.paths import absolute
+
+    if not search_index.exists():
+        return
+    before = {root["path"]: root["filters"] for root in search_index.roots()}
+    for raw in paths:
+        old = before.get(str(absolute(raw)))
+        if old is not None and old != given.describe():
+            err.print(
+                f"note: {escape(display_path(str(absolute(raw))))} was indexed with "
+                f"{escape(old or 'no filters')}; a bare `search index` now updates it with "
+                f"{escape(given.describe() or 'no filters')}"
+            )
 
 
 def _update_runs(

@@ -269,6 +269,12 @@ def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> Non
         "2 indexed documents under these paths do not match --include/--exclude: kept as "
         "they were, not updated" in err
     )
+    # The root's filters change for later bare runs too: it says so, once.
+    assert (
+        f"note: {docs} was indexed with no filters; a bare `search index` now updates it "
+        "with --include '*.md'" in err
+    )
+    assert "note:" not in run(capsys, *args)[2]
     (docs / ".searchignore").write_text("drafts/\n", "utf-8")  # an ignore file does remove
     code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 0 and "1 removed" in err
