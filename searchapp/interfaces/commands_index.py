@@ -114,7 +114,7 @@ def index(
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
     given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
     runs = [(paths, given)] if paths else _update_runs(search_index, given, quiet=quiet)
-    if paths and not quiet:
+    if paths and not quiet and not rebuild:
         _note_new_filters(search_index, paths, given)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     with (
@@ -161,9 +161,11 @@ def _note_new_filters(search_index: SearchIndex, paths: list[str], given: Filter
     from searchapp.interfaces.render import display_path
     from searchapp.storage.paths import absolute
 
-    if not search_index.exists():
+    try:
+        roots = search_index.roots() if search_index.exists() else []
+    except SearchAppError:  # a damaged index: the run itself says what to do
         return
-    before = {root["path"]: root["filters"] for root in search_index.roots()}
+    before = {root["path"]: root["filters"] for root in roots}
     for raw in paths:
         old = before.get(str(absolute(raw)))
         if old is not None and old != given.describe():
