@@ -38,11 +38,11 @@ import numpy as np
 from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, Tokenizer
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
-from searchapp.ingest.decoding import load_documents, looks_generated, read_bytes
+from searchapp.ingest.decoding import SourceDocument, load_documents, looks_generated, read_bytes
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files
-from searchapp.ingest.formats.spans import locate
+from searchapp.ingest.formats.spans import line_locations, locate
 from searchapp.ingest.interrupts import DeferredInterrupts
-from searchapp.storage.schema import Chunk, DocumentRow
+from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
 
@@ -294,7 +294,7 @@ class Indexer:
         for document in documents:
             document_bytes = stat.st_size * len(document.text) // all_text
             chunks = [
-                dataclasses.replace(chunk, **locate(document.spans, chunk.start_char)._asdict())
+                _located(chunk, document)
                 for chunk in chunk_text(
                     document.text, count_tokens=self.count_tokens, config=self.chunking
                 )
@@ -471,6 +471,20 @@ class Indexer:
             for rows, vector in zip(to_embed.values(), embedded, strict=True):
                 vectors[rows] = vector
         return vectors, reused
+
+
+def _located(chunk: Chunk, document: SourceDocument) -> Chunk:
+    """``chunk`` with the page and section it starts on, and the lines where they change."""
+    spans = document.spans
+    if not spans:
+        return chunk
+    start, end = chunk.start_char, chunk.end_char
+    changes = line_locations(spans, document.text, start, end, chunk.start_line)
+    return dataclasses.replace(
+        chunk,
+        **locate(spans, start)._asdict(),
+        places=tuple(Place(line, *location) for line, location in changes),
+    )
 
 
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

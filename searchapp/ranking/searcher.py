@@ -46,8 +46,8 @@ class Hit:
     start_char: int = 0
     end_char: int = 0
     line: int = 0  # the line holding the query's rarest words (BestLine); 0: start_line
-    page: int | None = None  # the page the passage starts on, for formats with pages (PDF)
-    section: str | None = None  # its heading path, notebook cell or chapter, when known
+    page: int | None = None  # the page of its ``line``, for formats with pages (PDF)
+    section: str | None = None  # the heading path, notebook cell or chapter of its ``line``
     also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
 
     def __post_init__(self) -> None:
@@ -291,6 +291,8 @@ def path_matches(path: str, pattern: str | None) -> bool:
 
 def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:
     start_line = chunk.start_line or 1
+    line = lines.line(chunk.text, start_line)
+    page, section = chunk.location_of(line)
     return Hit(
         rank=rank,
         score=score,
@@ -300,11 +302,11 @@ def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: Best
         chunk_id=chunk.id,
         start_line=start_line,
         end_line=chunk.end_line or start_line,
-        line=lines.line(chunk.text, start_line),
+        line=line,
         text=chunk.text,
         title=chunk.title,
         start_char=chunk.start_char or 0,
         end_char=chunk.end_char or 0,
-        page=chunk.page,
-        section=chunk.section,
+        page=page,
+        section=section,
     )

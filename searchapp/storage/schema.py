@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
-from searchapp.errors import REBUILD_HINT, CorruptIndexError
+from searchapp.errors import REBUILD_HINT, CorruptIndexError, IndexNotWritableError
 
 if TYPE_CHECKING:  # imported when a migration runs: a query opens an index without it (~40 ms)
     import sqlite3
@@ -36,6 +36,15 @@ class DocumentRow:
     indexed_at: str | None
 
 
+class Place(NamedTuple):
+    """From ``line`` on (to the next place or the chunk's end) a chunk is on ``page`` and under
+    ``section``: where a passage crosses a page break, a heading or a cell boundary."""
+
+    line: int
+    page: int | None
+    section: str | None
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of a document: ``text == source[start_char:end_char]``; lines are 1-based and
@@ -48,6 +57,7 @@ class Chunk:
     end_line: int
     page: int | None = None  # 1-based page it starts on (PDF); None for formats without pages
     section: str | None = None  # "Install > Linux", "cell 7", a chapter; None when there is none
+    places: tuple[Place, ...] = ()  # where page or section changes after its first line
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,17 @@ class StoredChunk:
     end_line: int | None
     page: int | None = None
     section: str | None = None
+    places: tuple[Place, ...] = ()
+
+    def location_of(self, line: int) -> tuple[int | None, str | None]:
+        """The page and section of one of its lines: those of the last place at or before it,
+        else where the chunk starts."""
+        page, section = self.page, self.section
+        for place in self.places:
+            if place.line > line:
+                break
+            page, section = place.page, place.section
+        return page, section
 
 
 def qualified_id(path: str, record_id: str) -> str:
@@ -135,12 +156,23 @@ def m004_qualified_record_ids(db: sqlite_utils.Database) -> None:
     )
 
 
+def m005_chunk_places(db: sqlite_utils.Database) -> None:
+    """Where a chunk's page or section changes after its first line (``Chunk.places``, JSON
+    ``[[line, page, section], ...]``); NULL where it does not, and in chunks stored before,
+    which show where they start until their file is indexed again."""
+    db.execute("ALTER TABLE chunks ADD COLUMN places TEXT")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
     m003_chunk_locations,
     m004_qualified_record_ids,
+    m005_chunk_places,
 )
+# An index that cannot be written (``Store.open``) is read without migrating from this version
+# on: what came since only adds columns, which read as NULL (``Store.get_chunks``).
+READABLE_FROM = 4
 
 
 def _now() -> str:
@@ -157,11 +189,12 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT max(version) FROM _migrations").fetchone()[0] or 0
 
 
-def migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
+def migrate(conn: sqlite3.Connection, path: Path, *, create: bool, read_only: bool = False) -> None:
     """Apply the migrations ``conn``'s database lacks, each in its own transaction, as ``llm``
     does, through sqlite-utils (imported only then).
 
-    Refuses a database newer than this code, and an empty one unless ``create``.
+    Refuses a database newer than this code, and an empty one unless ``create``. A database
+    that cannot be written is read as it is from ``READABLE_FROM`` on, else refused.
     """
     version = schema_version(conn)
     if version > len(MIGRATIONS):
@@ -173,6 +206,13 @@ def migrate(conn: sqlite3.Connection, path: Path, *, create: bool) -> None:
         raise CorruptIndexError(f"{path} is empty or not a search index; {REBUILD_HINT}")
     if version == len(MIGRATIONS):
         return
+    if read_only:
+        if version >= READABLE_FROM:
+            return
+        raise IndexNotWritableError(
+            f"{path} was made by an older searchapp (schema version {version}) and must be "
+            "upgraded, which needs write access; run `search index` as a user who can write it"
+        )
     import sqlite_utils
 
     db = sqlite_utils.Database(conn, execute_plugins=False, recursive_triggers=False)

@@ -24,7 +24,14 @@ from searchapp.errors import (
     IndexNotWritableError,
     ModelMismatchError,
 )
-from searchapp.storage.schema import Chunk, DocumentRow, StoredChunk, migrate, schema_version
+from searchapp.storage.schema import (
+    Chunk,
+    DocumentRow,
+    Place,
+    StoredChunk,
+    migrate,
+    schema_version,
+)
 from searchapp.storage.sqlite_errors import guarded, named_error
 
 if TYPE_CHECKING:
@@ -63,6 +70,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _places(stored: str | None) -> tuple[Place, ...]:
+    """``chunks.places`` as written by ``add_chunks``: JSON ``[[line, page, section], ...]``."""
+    return tuple(Place(*place) for place in json.loads(stored)) if stored else ()
+
+
 class Store:
     """An index folder's ``index.db``; open with :meth:`Store.open`, write inside transactions."""
 
@@ -73,6 +85,7 @@ class Store:
         self._conn = conn
         self._frozen = frozen  # an immutable reader: the file's signature when it was opened
         self._in_write = False  # inside transaction(): nested blocks join the outer one
+        self._places = "c.places"  # "NULL" for a read-only index from before the column
         self._chunks_changed = False
 
     @classmethod
@@ -129,7 +142,9 @@ class Store:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils sets it
             self._conn.execute("PRAGMA schema_version").fetchone()
-            migrate(self._conn, self.path, create=create)
+            migrate(self._conn, self.path, create=create, read_only=read_only)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
+            self._places = "c.places" if "places" in columns else "NULL"  # read-only, older
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
@@ -297,8 +312,8 @@ class Store:
             for position, (chunk, vector) in enumerate(zip(chunks, vectors)):
                 cursor = self._conn.execute(
                     "INSERT INTO chunks (document_id, ordinal, text, start_char, end_char, "
-                    "start_line, end_line, page, section, embedding) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "start_line, end_line, page, section, places, embedding) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         document_id,
                         first_ordinal + position,
@@ -309,6 +324,7 @@ class Store:
                         chunk.end_line,
                         chunk.page,
                         chunk.section,
+                        json.dumps(chunk.places) if chunk.places else None,
                         vector.tobytes(),
                     ),
                 )
@@ -466,11 +482,11 @@ class Store:
         """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
         wanted = [int(i) for i in ids]
         found = {
-            row[0]: StoredChunk(*row)
+            row[0]: StoredChunk(*row[:-1], places=_places(row[-1]))
             for row in self._conn.execute(
                 "SELECT c.id, c.document_id, d.doc_id, d.path, d.title, c.ordinal, c.text, "
-                "c.start_char, c.end_char, c.start_line, c.end_line, c.page, c.section "
-                "FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "c.start_char, c.end_char, c.start_line, c.end_line, c.page, c.section, "
+                f"{self._places} FROM chunks c JOIN documents d ON d.id = c.document_id "
                 "WHERE c.id IN (SELECT value FROM json_each(?))",
                 (json.dumps(wanted),),
             )

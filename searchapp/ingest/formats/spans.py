@@ -89,3 +89,28 @@ def check_spans(spans: Sequence[Span], text_length: int) -> None:
                 "order, one per located unit that has text"
             )
         previous = span.start_char
+
+
+def line_locations(
+    spans: Sequence[Span], text: str, start_char: int, end_char: int, first_line: int
+) -> list[tuple[int, Location]]:
+    """Where the location changes inside ``text[start_char:end_char]`` (a chunk starting on line
+    ``first_line``): each later line whose first character lies in another location than the
+    line before, with that location, in line order. [] when the stretch has one location."""
+    first = bisect.bisect_right(spans, start_char, key=_start_char)
+    last = bisect.bisect_left(spans, end_char, key=_start_char)
+    changes: list[tuple[int, Location]] = []
+    current = locate(spans, start_char)
+    for span in spans[first:last]:
+        line_start = span.start_char
+        if text[line_start - 1] != "\n":  # a span from mid-line: its next line starts in it
+            line_start = text.find("\n", line_start, end_char) + 1
+            if line_start == 0:
+                continue
+        if line_start >= end_char:
+            continue
+        here = locate(spans, line_start)
+        if here != current:
+            changes.append((first_line + text.count("\n", start_char, line_start), here))
+            current = here
+    return changes

@@ -8,7 +8,14 @@ from hypothesis import strategies as st
 
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.formats.builder import HeadingPath, TextBuilder
-from searchapp.ingest.formats.spans import NOWHERE, LocatedText, Location, Span, locate
+from searchapp.ingest.formats.spans import (
+    NOWHERE,
+    LocatedText,
+    Location,
+    Span,
+    line_locations,
+    locate,
+)
 
 
 def test_locate_finds_the_last_span_at_or_before_the_offset() -> None:
@@ -109,3 +116,44 @@ def test_every_chunk_of_an_extracted_text_is_located() -> None:
     starts = [chunk.text.split()[0] for chunk in chunks]
     assert pages == [int(word[1 : word.index("w")]) for word in starts]
     assert set(pages) == {1, 2, 3, 4, 5}
+
+
+@st.composite
+def located_stretches(draw):
+    """A text of short lines, spans at any characters (line starts or not), and a stretch of it."""
+    text = draw(st.text(alphabet="ab\n", min_size=2, max_size=60))
+    starts = draw(st.lists(st.integers(0, len(text) - 1), unique=True, max_size=8))
+    spans = [
+        Span(start, page=draw(st.integers(1, 3)), section=draw(st.sampled_from([None, "A", "B"])))
+        for start in sorted(starts)
+    ]
+    start = draw(st.integers(0, len(text) - 1))
+    end = draw(st.integers(start + 1, len(text)))
+    return text, spans, start, end
+
+
+@given(located_stretches(), st.integers(1, 5))
+def test_line_locations_are_where_each_line_of_the_stretch_starts(case, first_line) -> None:
+    text, spans, start, end = case
+    expected, current = [], locate(spans, start)
+    line = first_line
+    for offset in range(start + 1, end):  # each later line's first character, by a linear scan
+        if text[offset - 1] != "\n":
+            continue
+        line = first_line + text.count("\n", start, offset)
+        here = locate(spans, offset)
+        if here != current:
+            expected.append((line, here))
+            current = here
+    assert line_locations(spans, text, start, end, first_line) == expected
+
+
+def test_line_locations_of_a_chunk_across_two_pages() -> None:
+    builder = TextBuilder()
+    builder.add("one\ntwo", page=1)
+    builder.add("three\nfour", page=2, section="B")
+    located = builder.build()  # "one\ntwo\n\nthree\nfour": page 2 from line 4
+    assert line_locations(located.spans, located.text, 0, len(located.text), 1) == [
+        (4, Location(2, "B"))
+    ]
+    assert line_locations(located.spans, located.text, 0, 7, 1) == []  # page 1 only

@@ -88,10 +88,12 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
 
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
     store = Store.open(tmp_path, create=True)
+    store.db.execute("ALTER TABLE chunks ADD COLUMN places TEXT")  # what today's code writes
     add_document(store, "/d/notes.txt", "/d/notes.txt", "a note")
     add_document(store, "7", "/d/corpus.jsonl", "record seven")
     add_document(store, "b#8", "/d/corpus.jsonl", "record with a hash in its id")
     add_document(store, "/e/corpus.jsonl#7", "/e/corpus.jsonl", "qualified already")
+    store.db.execute("ALTER TABLE chunks DROP COLUMN places")  # as version 3 had it
     store.close()
     monkeypatch.undo()
     store = Store.open(tmp_path, create=False)
