@@ -70,6 +70,10 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+# What ``get_chunks`` reads as a chunk's places: the column, or NULL for an index before it.
+PLACES_COLUMN = {True: "c.places", False: "NULL"}
+
+
 def _places(stored: str | None) -> tuple[Place, ...]:
     """``chunks.places`` as written by ``add_chunks``: JSON ``[[line, page, section], ...]``."""
     return tuple(Place(*place) for place in json.loads(stored)) if stored else ()
@@ -85,7 +89,7 @@ class Store:
         self._conn = conn
         self._frozen = frozen  # an immutable reader: the file's signature when it was opened
         self._in_write = False  # inside transaction(): nested blocks join the outer one
-        self._places = "c.places"  # "NULL" for a read-only index from before the column
+        self._has_places = True  # False: a read-only index from before chunks.places
         self._chunks_changed = False
 
     @classmethod
@@ -144,7 +148,7 @@ class Store:
             self._conn.execute("PRAGMA schema_version").fetchone()
             migrate(self._conn, self.path, create=create, read_only=read_only)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
-            self._places = "c.places" if "places" in columns else "NULL"  # read-only, older
+            self._has_places = "places" in columns  # a read-only index may predate it
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
@@ -486,7 +490,8 @@ class Store:
             for row in self._conn.execute(
                 "SELECT c.id, c.document_id, d.doc_id, d.path, d.title, c.ordinal, c.text, "
                 "c.start_char, c.end_char, c.start_line, c.end_line, c.page, c.section, "
-                f"{self._places} FROM chunks c JOIN documents d ON d.id = c.document_id "
+                f"{PLACES_COLUMN[self._has_places]} "
+                "FROM chunks c JOIN documents d ON d.id = c.document_id "
                 "WHERE c.id IN (SELECT value FROM json_each(?))",
                 (json.dumps(wanted),),
             )
