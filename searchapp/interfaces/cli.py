@@ -16,7 +16,7 @@ import traceback
 
 import typer
 
-from searchapp.errors import SearchAppError
+from searchapp.errors import IndexInterrupted, SearchAppError
 from searchapp.interfaces import commands_index, commands_search, commands_serve  # noqa: F401
 from searchapp.interfaces.cli_app import (
     EXIT_ERROR,
@@ -58,9 +58,10 @@ def _main(argv: list[str] | None) -> None:
     end = args.index("--") if "--" in args else len(args)
     debug = "--debug" in args[:end] or bool(os.environ.get("SEARCH_DEBUG"))
     args = [arg for arg in args[:end] if arg != "--debug"] + args[end:]
-    if argv is None and hasattr(signal, "SIGPIPE"):
+    if argv is None and hasattr(signal, "SIGPIPE") and args[:1] != ["serve"]:
         # `search query ... | head -1`: end quietly when the reader has gone, as grep does
         # (killed by SIGPIPE, status 141), not with an error or a "nothing found" status.
+        # Not a server: a client that hangs up before its answer must not end it.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if args[:1] in (["query"], ["repl"], ["serve"], ["mcp"]):
         # Queries embed one at a time with NumPy: one BLAS thread is fastest for one short text
@@ -93,6 +94,11 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
+    except IndexInterrupted as stopped:  # Ctrl-C while `watch` or `serve --watch` indexed
+        from searchapp.interfaces.render import interrupted_line
+
+        sys.stderr.write(interrupted_line(stopped.report) + "\n")
+        sys.exit(EXIT_INTERRUPTED)
     except (SearchAppError, ValueError, OSError) as exc:
         if debug:  # the traceback, and still the status of an error (2), not Python's 1
             traceback.print_exc()

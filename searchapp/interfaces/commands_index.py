@@ -107,7 +107,7 @@ def index(
     only this run's --include/--exclude leave out are kept (`search remove` drops them).
     """
     from searchapp.interfaces.progress import progress_bar
-    from searchapp.interfaces.render import counted, display_path
+    from searchapp.interfaces.render import display_path, interrupted_line
     from searchapp.search_index import SearchIndex
     from searchapp.storage.indexed_paths import Filters
 
@@ -142,13 +142,7 @@ def index(
                     embedder=embedder,
                 )
             except IndexInterrupted as stopped:
-                done = stopped.report
-                kept = " (committed chunks are not embedded again)" if embedder is None else ""
-                err.print(
-                    f"interrupted: {counted(done.chunks + done.reused, 'chunk')} committed "
-                    f"({counted(done.added + done.updated, 'file')} complete) before Ctrl-C; run "
-                    f"the same command again to continue{kept}"
-                )
+                err.print(interrupted_line(stopped.report, kept=embedder is None))
                 state["interrupt_said"] = True
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             if not quiet:

@@ -17,6 +17,7 @@ from searchapp.ranking.query_words import words_pattern
 from searchapp.ranking.searcher import Hit
 
 if TYPE_CHECKING:  # the index (faiss, SQLite) is not imported to draw hits
+    from searchapp.ingest.pipeline import IndexReport
     from searchapp.search_index import Context
 
 # Control characters (C0 except tab/newline, DEL, C1) and bidi/format characters that could
@@ -45,6 +46,17 @@ def counted(count: int, noun: str) -> str:
     if count == 1:
         return f"{count} {noun}"
     return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
+
+
+def interrupted_line(report: IndexReport, *, kept: bool = True) -> str:
+    """What an indexing run stopped by Ctrl-C committed, and how to go on; ``kept``: its
+    committed chunks are reused (not with Ray)."""
+    return (
+        f"interrupted: {counted(report.chunks + report.reused, 'chunk')} committed "
+        f"({counted(report.added + report.updated, 'file')} complete) before Ctrl-C; run the "
+        "same command again to continue"
+        + (" (committed chunks are not embedded again)" if kept else "")
+    )
 
 
 def display_path(path: str, cwd: Path | None = None) -> str:

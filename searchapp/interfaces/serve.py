@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -118,6 +119,14 @@ class SearchServer(ThreadingHTTPServer):
             raise BadInputError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         if listen:
             self.listen()
+
+    def handle_error(self, request: object, client_address: tuple[str, int]) -> None:
+        """A client that hung up (a cancelled request, a timeout) needs no answer and no
+        traceback; anything else is one line on stderr, and the server goes on."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError):
+            return
+        sys.stderr.write(f"error answering {client_address[0]}: {type(exc).__name__}: {exc}\n")
 
     def listen(self) -> None:
         """Take connections (queued until the serve loop answers them)."""
@@ -382,6 +391,9 @@ def serve(
     finally:
         stop.set()
         if follower is not None:
+            follower.join(timeout=0.5)
+            if follower.is_alive():
+                err.print("finishing the batch of changes under way (Ctrl-C again to stop now)")
             follower.join()  # the batch under way is committed
         index_thread.close()
     err.print("stopped" + (", every batch of changes committed" if follower else ""))

@@ -28,6 +28,7 @@ import hashlib
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -38,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from searchapp.errors import BadInputError, SearchAppError
 from searchapp.ingest.discovery import IGNORE_FILES, SKIPPED_FOLDERS, iter_files
+from searchapp.ingest.interrupts import StopRequest
 from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
 from searchapp.storage.paths import absolute
@@ -107,6 +109,7 @@ class Watcher:
         self.include, self.exclude = tuple(include), tuple(exclude)
         self.debounce_ms, self.step_ms = debounce_ms, step_ms
         self.on_wait = on_wait
+        self.busy = False  # applying a batch of changes (``follow``)
         self._index_dir = str(index.index_dir.absolute())
 
     def index_all(self, progress: Progress | None = None) -> BatchReport:
@@ -140,7 +143,11 @@ class Watcher:
             stop_event=stop,  # looked at every step
             raise_interrupt=False,
         ):
-            report = self.apply(Path(path) for _, path in changes)
+            self.busy = True
+            try:
+                report = self.apply(Path(path) for _, path in changes)
+            finally:
+                self.busy = False
             if report is not None:
                 batches += 1
                 if on_batch is not None:
@@ -258,15 +265,13 @@ def _under(path: str, folder: str) -> bool:
 
 
 @contextmanager
-def stop_on_interrupt(stop: threading.Event) -> Iterator[None]:
-    """The first Ctrl-C sets ``stop`` (the batch under way is committed); a second one raises
-    ``KeyboardInterrupt`` at once. Only the main thread can install the handler."""
-
-    def first(signum: int, frame: object) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, first)
+def stop_on_interrupt(
+    stop: threading.Event, on_first: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """The first Ctrl-C sets ``stop`` (the batch under way is committed) and calls
+    ``on_first``; a second one raises ``KeyboardInterrupt`` (``StopRequest``). Only the main
+    thread can install the handler."""
+    previous = signal.signal(signal.SIGINT, StopRequest(stop, on_first))
     try:
         yield
     finally:
@@ -282,9 +287,16 @@ def watch(watcher: Watcher, err: Console) -> int:
         report = watcher.index_all(progress)
     err.print(f"indexed: {report.summary()}; watching for changes (Ctrl-C to stop)")
     stop = threading.Event()
-    with stop_on_interrupt(stop):
+    with stop_on_interrupt(stop, on_first=lambda: _say_stopping(watcher)):
         batches = watcher.follow(
             stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
         )
     err.print(f"stopped after {counted(batches, 'batch')} of changes, all committed")
     return 130
+
+
+def _say_stopping(watcher: Watcher) -> None:
+    """The first Ctrl-C's line while a batch is under way (from the signal handler: plain
+    stderr, not the console that may be printing)."""
+    if watcher.busy:
+        sys.stderr.write("finishing the batch of changes under way (Ctrl-C again to stop now)\n")

@@ -9,7 +9,9 @@ import http.client
 import json
 import os
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import threading
@@ -425,6 +427,15 @@ def test_load_8_clients_x_50_queries_equal_the_cli(
     )
 
 
+def hang_up_before_the_answer(address: tuple[str, int], *, reset: bool) -> None:
+    """Send a search and close at once (``reset``: with a TCP reset), as a client that
+    cancels a request or times out does."""
+    with socket.create_connection(address, timeout=5) as client:
+        if reset:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.sendall(b"GET /search?q=shock+waves HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+
 @pytest.mark.slow
 def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) -> None:
     index_dir = tmp_path / "idx"
@@ -450,6 +461,10 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) ->
         port = int(line.split(" on http://127.0.0.1:")[1].split()[0])
         address = ("127.0.0.1", port)
         assert len(get(address, "/search?q=shock+waves")[1]) == 3
+        for linger in (False, True):  # clients that hang up before their answer: closed, reset
+            for _ in range(3):
+                hang_up_before_the_answer(address, reset=linger)
+        assert len(get(address, "/search?q=shock+waves")[1]) == 3  # still serving
         (corpus / "fresh.txt").write_text("zebra quasar marmalade\n", "utf-8")
         written = time.monotonic()
         while time.monotonic() < written + 30:
@@ -468,6 +483,7 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path) ->
             _, stacks = process.communicate(timeout=30)
             pytest.fail(f"serve did not stop within 30 s of Ctrl-C; its threads:\n{stacks}")
         assert process.returncode == 130, rest
+        assert "Traceback" not in rest and "error" not in rest, rest
         assert "1 added, 0 updated, 0 removed" in rest
         assert rest.strip().splitlines()[-1] == "stopped, every batch of changes committed"
     finally:

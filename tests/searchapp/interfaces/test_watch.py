@@ -304,6 +304,98 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     assert str(docs / "added.txt") in indexed_paths(index_dir)
 
 
+class SlowEncoder(FakeEncoder):
+    """Embeds as FakeEncoder after ``embedding`` is set and ``go_on`` is: Ctrl-C can land in
+    the middle of a batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.slow = False
+        self.embedding, self.go_on = threading.Event(), threading.Event()
+
+    def embed_many(self, ids, *, batch_size: int = 32):
+        if self.slow:
+            self.embedding.set()
+            self.go_on.wait(timeout=DEADLINE)
+        return super().embed_many(ids, batch_size=batch_size)
+
+
+def watch_with_ctrl_c(capsys, monkeypatch, docs: Path, index_dir: Path, presses: int):
+    """`search watch`, with ``presses`` Ctrl-C while a batch (one new file) is embedded."""
+    encoder = SlowEncoder()
+    use_encoder(monkeypatch, encoder)
+    errors: list[BaseException] = []
+
+    def edit_then_interrupt() -> None:
+        try:
+            wait_until(lambda: len(indexed_paths(index_dir)) == 6)
+            time.sleep(0.5)  # the initial index is committed; the watch starts
+            encoder.slow = True
+            (docs / "added.txt").write_text("added while watching\n", "utf-8")
+            assert encoder.embedding.wait(timeout=DEADLINE)
+            for _ in range(presses):
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)
+        except BaseException as exc:
+            errors.append(exc)
+            os.kill(os.getpid(), signal.SIGINT)
+        finally:
+            encoder.go_on.set()
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    code, out, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(index_dir))
+    helper.join(timeout=10)
+    assert not errors, errors
+    return code, err.strip().splitlines()
+
+
+def test_ctrl_c_during_a_batch_commits_it_then_exits_130(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    index_dir = tmp_path / "idx"
+    code, lines = watch_with_ctrl_c(capsys, monkeypatch, docs, index_dir, presses=1)
+    assert code == 130, lines
+    assert "finishing the batch of changes under way (Ctrl-C again to stop now)" in lines
+    assert any("1 added, 0 updated, 0 removed in" in line for line in lines)
+    assert lines[-1] == "stopped after 1 batch of changes, all committed"
+    assert str(docs / "added.txt") in indexed_paths(index_dir)
+
+
+def test_a_second_ctrl_c_during_a_batch_stops_it_and_says_what_was_kept(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    index_dir = tmp_path / "idx"
+    code, lines = watch_with_ctrl_c(capsys, monkeypatch, docs, index_dir, presses=2)
+    assert code == 130, lines
+    assert lines[-1].startswith("interrupted: 0 chunks committed (0 files complete) before Ctrl-C")
+    assert not any(line.startswith("error") for line in lines)
+    assert len(indexed_paths(index_dir)) == 6  # the batch was not committed; the rest is intact
+
+
+def test_ctrl_c_while_watch_first_indexes_is_as_search_index_says_it(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    encoder = SlowEncoder()
+    encoder.slow = True
+    use_encoder(monkeypatch, encoder)
+
+    def interrupt() -> None:
+        encoder.embedding.wait(timeout=DEADLINE)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.2)
+        encoder.go_on.set()
+
+    helper = threading.Thread(target=interrupt, daemon=True)
+    helper.start()
+    code, _, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(tmp_path / "idx"))
+    helper.join(timeout=10)
+    assert code == 130, err
+    assert err.strip().splitlines()[-1].startswith("interrupted: ")
+    assert "run the same command again to continue" in err
+    assert "error" not in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
