@@ -11,6 +11,10 @@ tool writes to the index. Stdout carries the protocol; logging goes to stderr.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+import threading
 from typing import Annotated, Literal
 
 from mcp.server.mcpserver import MCPServer
@@ -49,11 +53,15 @@ class SearchHit(BaseModel):
     doc_id: str
     record_id: str | None = Field(None, description="a JSONL record's own id (doc_id: path#id)")
     chunk_id: int
-    line: int = Field(description="the first line holding a query word, else start_line")
+    line: int = Field(
+        description="the passage's line holding the query's rarest words, else start_line"
+    )
     start_line: int
     end_line: int
-    page: int | None = Field(None, description="the page the passage starts on (PDF)")
-    section: str | None = Field(None, description="heading path, notebook cell or chapter")
+    page: int | None = Field(None, description="the page of line (PDF)")
+    section: str | None = Field(
+        None, description="the heading path, notebook cell or chapter of line"
+    )
     also: list[str] = Field(default_factory=list, description="other files with the same text")
     text: str
 
@@ -131,11 +139,22 @@ def build_server(index_thread: IndexThread) -> MCPServer:
 
 
 def serve_stdio(index: SearchIndex) -> None:
-    """`search mcp`: answer over stdin/stdout until the client closes them."""
+    """`search mcp`: answer over stdin/stdout until the client closes them, or Ctrl-C."""
     index_thread = IndexThread(index)
     try:
         index_thread.call(lambda search_index: search_index.stats())  # fail now when none
         index_thread.submit(lambda search_index: search_index.load_encoder())  # while it starts
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, _exit_on_interrupt)
         build_server(index_thread).run("stdio")
     finally:
         index_thread.close()
+
+
+def _exit_on_interrupt(signum: int, frame: object) -> None:
+    """Ctrl-C ends the server at once, as SIGTERM does. The SDK reads stdin in a worker thread
+    that nothing can cancel: after a ``KeyboardInterrupt`` the process waited for the client
+    to close stdin (15 s and more by hand). The tools only read the index: nothing is lost."""
+    sys.stderr.write("interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)

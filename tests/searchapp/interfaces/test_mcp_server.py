@@ -130,3 +130,35 @@ def test_mcp_without_an_index_fails_at_once(tmp_path) -> None:
     assert completed.returncode == 2  # an error, as grep exits
     assert completed.stdout == ""  # stdout is the protocol's
     assert completed.stderr.startswith("error: no index at")
+
+
+def test_ctrl_c_ends_the_server_at_once_while_the_client_keeps_stdin_open(small_index) -> None:
+    import signal
+    import subprocess
+    import time
+
+    _, index_dir = small_index
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(index_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+    )
+    try:
+        hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
+        hello["clientInfo"] = {"name": "test", "version": "1"}
+        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}
+        process.stdin.write(json.dumps(request).encode() + b"\n")
+        process.stdin.flush()
+        assert json.loads(process.stdout.readline())["id"] == 1  # serving
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        process.wait(timeout=10)  # stdin still open: it used to wait for the client to close it
+        assert time.monotonic() - sent < 5
+        assert process.returncode == 130
+        assert process.stderr.read().decode().strip().splitlines()[-1] == "interrupted"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
