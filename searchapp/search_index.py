@@ -510,7 +510,7 @@ class SearchIndex:
             all_lines.pop()
         first = max(0, hit.start_line - 1 - lines)
         last = min(len(all_lines), hit.end_line + lines)
-        return Context(first + 1, "\n".join(all_lines[first:last]))
+        return Context(first + 1, "\n".join(all_lines[first:last]), around=lines)
 
     def stats(self) -> dict[str, Any]:
         store = self.store
@@ -579,6 +579,7 @@ class Context:
     first_line: int
     text: str
     changed: bool = False
+    around: int = 0  # the lines asked for on either side (-C N)
 
 
 def _file_lines(raw: str | None, indexed: str) -> list[str]:

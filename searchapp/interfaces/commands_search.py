@@ -45,7 +45,13 @@ def query(
     ] = None,
     per_doc: Annotated[int, typer.Option("--per-doc", help="Passages per document.")] = 1,
     context: Annotated[
-        int, typer.Option("-C", "--context", help="Lines of context around each passage.")
+        int,
+        typer.Option(
+            "-C",
+            "--context",
+            help="Lines of context: around the hit's line (lines output), around its passage "
+            "(table).",
+        ),
     ] = 0,
     mode: Mode = "hybrid",
     device: Device = "auto",

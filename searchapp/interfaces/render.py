@@ -188,17 +188,20 @@ def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
 
 
 def context_lines(hit: Hit, context: Context) -> tuple[list[str], list[str]]:
-    """The lines of a hit's ``context`` (``SearchIndex.context``) before and after its
-    passage's lines, as grep -C writes context: ``path-LINE-text``. A JSONL record's context is
-    its passage alone: none."""
-    if hit.doc_id != hit.path:
+    """The ``context.around`` lines of a hit's file before and after its ``line`` (the line
+    ``path:line`` names), as grep -C writes context: ``path-LINE-text``. None for a JSONL
+    record, or a file that changed since it was indexed."""
+    if hit.doc_id != hit.path or context.changed:
         return [], []
-    first, before, passage, after = _context_parts(hit, context)
+    lines = context.text.split("\n")
+    at = hit.line - context.first_line
+    if not 0 <= at < len(lines):
+        return [], []
     path = display_path(hit.path)
-    line = first + len(before) + len(passage)
+    first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return (
-        [inert(f"{path}-{first + i}-{text}") for i, text in enumerate(before)],
-        [inert(f"{path}-{line + i}-{text}") for i, text in enumerate(after)],
+        [inert(f"{path}-{context.first_line + i}-{lines[i]}") for i in range(first, at)],
+        [inert(f"{path}-{context.first_line + i}-{lines[i]}") for i in range(at + 1, last)],
     )
 
 

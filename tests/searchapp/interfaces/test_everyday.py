@@ -371,7 +371,10 @@ def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_mo
     (post, match) = by_file["post.md"]
     path = match["path"]
     assert match["line"] == "5"
-    assert post == [f"{path}-3-tags: [glider]", f"{path}-4----", match.group(0)]
+    assert post == [f"{path}-3-tags: [glider]", f"{path}-4----", match.group(0)] + [
+        f"{path}-6-",
+        f"{path}-7-Landing.",
+    ]
     # The middle paragraph (line 5): two lines before it and two after, none of its own again.
     (long, match) = by_file["long.txt"]
     path = match["path"]
@@ -827,12 +830,13 @@ def test_context_surrounds_passages_that_start_indented_or_inside_a_line(
         lines = Path(hit["path"]).read_text("utf-8").split("\n")[:-1]
         at = next(n for n, line in enumerate(group) if LINE.match(line))
         where = LINE.match(group[at])["path"]
-        start, end = hit["start_line"], hit["end_line"]
-        before = range(max(1, start - 2), start)
-        after = range(end + 1, min(len(lines), end + 2) + 1)
+        line = hit["line"]  # grep -C: the lines around the line shown, not the passage
+        assert hit["start_line"] <= line <= hit["end_line"]
+        before = range(max(1, line - 2), line)
+        after = range(line + 1, min(len(lines), line + 2) + 1)
         assert group[:at] == [f"{where}-{n}-{lines[n - 1]}" for n in before], hit["text"][:40]
         assert group[at + 1 :] == [f"{where}-{n}-{lines[n - 1]}" for n in after]
-        assert group[:at] or group[at + 1 :] or start == 1 and end == len(lines)
+        assert group[:at] or group[at + 1 :] or len(lines) == 1
 
 
 def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(
