@@ -144,9 +144,17 @@ def serve_stdio(index: SearchIndex) -> None:
     try:
         index_thread.call(lambda search_index: search_index.stats())  # fail now when none
         index_thread.submit(lambda search_index: search_index.load_encoder())  # while it starts
-        if threading.current_thread() is threading.main_thread():
+        # Not where SIGINT is ignored (started with `&` from a script) or handled by the caller.
+        previous = signal.getsignal(signal.SIGINT)
+        ours = threading.current_thread() is threading.main_thread()
+        ours = ours and previous is signal.default_int_handler
+        if ours:
             signal.signal(signal.SIGINT, _exit_on_interrupt)
-        build_server(index_thread).run("stdio")
+        try:
+            build_server(index_thread).run("stdio")
+        finally:
+            if ours:
+                signal.signal(signal.SIGINT, previous)
     finally:
         index_thread.close()
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -187,20 +188,21 @@ def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
     return inert(f"{location(hit)}: {hit.score:.3f}  {snippet(hit, query, max_chars)}")
 
 
-def context_lines(hit: Hit, context: Context) -> tuple[list[str], list[str]]:
+def context_lines(hit: Hit, context: Context) -> tuple[list[str], str | None, list[str]]:
     """The ``context.around`` lines of a hit's file before and after its ``line`` (the line
-    ``path:line`` names), as grep -C writes context: ``path-LINE-text``. None for a JSONL
-    record, or a file that changed since it was indexed."""
+    ``path:line`` names), as grep -C writes context: ``path-LINE-text``, and that line's own
+    text between them. None for a JSONL record, or a file that changed since it was indexed."""
     if hit.doc_id != hit.path or context.changed:
-        return [], []
+        return [], None, []
     lines = context.text.split("\n")
     at = hit.line - context.first_line
     if not 0 <= at < len(lines):
-        return [], []
+        return [], None, []
     path = display_path(hit.path)
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return (
         [inert(f"{path}-{context.first_line + i}-{lines[i]}") for i in range(first, at)],
+        lines[at],
         [inert(f"{path}-{context.first_line + i}-{lines[i]}") for i in range(at + 1, last)],
     )
 
@@ -244,7 +246,9 @@ def print_results(
                 continue
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
-            before, after = context_lines(hit, context(hit))
+            before, own, after = context_lines(hit, context(hit))
+            if own and own.strip():  # as grep -C: the hit's row is its line, between the others
+                hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
             for line in [*before, hit_line(hit, query), *after]:
                 stream.write(line + "\n")
     else:

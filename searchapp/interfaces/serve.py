@@ -30,6 +30,7 @@ import socket
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +45,7 @@ from searchapp.errors import (
     IndexNotFoundError,
     SearchAppError,
 )
+from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions
@@ -126,6 +128,8 @@ class SearchServer(ThreadingHTTPServer):
         exc = sys.exc_info()[1]
         if isinstance(exc, ConnectionError):
             return
+        if state["debug"]:
+            traceback.print_exc()
         sys.stderr.write(f"error answering {client_address[0]}: {type(exc).__name__}: {exc}\n")
 
     def listen(self) -> None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 from searchapp.errors import BadInputError, SearchAppError
 from searchapp.ingest.discovery import IGNORE_FILES, SKIPPED_FOLDERS, iter_files
 from searchapp.ingest.interrupts import StopRequest
+from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
 from searchapp.storage.paths import absolute
@@ -288,15 +289,30 @@ def watch(watcher: Watcher, err: Console) -> int:
     err.print(f"indexed: {report.summary()}; watching for changes (Ctrl-C to stop)")
     stop = threading.Event()
     with stop_on_interrupt(stop, on_first=lambda: _say_stopping(watcher)):
-        batches = watcher.follow(
-            stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
-        )
+        try:
+            batches = watcher.follow(
+                stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
+            )
+        except KeyboardInterrupt:  # a second Ctrl-C between the batch's writes
+            err.print(
+                "interrupted: the batch of changes under way stopped between its writes; "
+                "`search watch` brings the index up to date when it starts again"
+            )
+            state["interrupt_said"] = True
+            return 130
     err.print(f"stopped after {counted(batches, 'batch')} of changes, all committed")
     return 130
 
 
 def _say_stopping(watcher: Watcher) -> None:
-    """The first Ctrl-C's line while a batch is under way (from the signal handler: plain
-    stderr, not the console that may be printing)."""
-    if watcher.busy:
-        sys.stderr.write("finishing the batch of changes under way (Ctrl-C again to stop now)\n")
+    """The first Ctrl-C's line while a batch is under way. From the signal handler: if the
+    console was writing to ``sys.stderr`` at that moment, a second write raises (reentrant
+    call), and the line goes to file descriptor 2 directly."""
+    if not watcher.busy:
+        return
+    line = "finishing the batch of changes under way (Ctrl-C again to stop now)\n"
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except (RuntimeError, OSError, ValueError):
+        os.write(2, line.encode())

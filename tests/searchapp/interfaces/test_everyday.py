@@ -370,7 +370,7 @@ def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_mo
     # the file has them (it is indexed as blank lines); the passage runs to the file's end.
     (post, match) = by_file["post.md"]
     path = match["path"]
-    assert match["line"] == "5"
+    assert match["line"] == "5" and match["text"] == "The glider stalls."
     assert post == [f"{path}-3-tags: [glider]", f"{path}-4----", match.group(0)] + [
         f"{path}-6-",
         f"{path}-7-Landing.",
@@ -837,6 +837,9 @@ def test_context_surrounds_passages_that_start_indented_or_inside_a_line(
         assert group[:at] == [f"{where}-{n}-{lines[n - 1]}" for n in before], hit["text"][:40]
         assert group[at + 1 :] == [f"{where}-{n}-{lines[n - 1]}" for n in after]
         assert group[:at] or group[at + 1 :] or len(lines) == 1
+        own = " ".join(lines[line - 1].split())  # the hit's row: its line, as grep prints it
+        shown = LINE.match(group[at])["text"]
+        assert shown == own if len(own) <= 240 else shown.strip("… ") in own
 
 
 def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(

@@ -6,7 +6,10 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import anyio
@@ -132,32 +135,50 @@ def test_mcp_without_an_index_fails_at_once(tmp_path) -> None:
     assert completed.stderr.startswith("error: no index at")
 
 
-def test_ctrl_c_ends_the_server_at_once_while_the_client_keeps_stdin_open(small_index) -> None:
-    import signal
-    import subprocess
-    import time
-
-    _, index_dir = small_index
+def started_mcp(index_dir: Path, **popen: object) -> subprocess.Popen:
+    """`search mcp` as a client starts it, once it has answered ``initialize``."""
     process = subprocess.Popen(
         [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(index_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+        **popen,
     )
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
+    hello["clientInfo"] = {"name": "test", "version": "1"}
+    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}
+    process.stdin.write(json.dumps(request).encode() + b"\n")
+    process.stdin.flush()
+    assert json.loads(process.stdout.readline())["id"] == 1  # serving
+    return process
+
+
+def test_ctrl_c_ends_the_server_at_once_while_the_client_keeps_stdin_open(small_index) -> None:
+    process = started_mcp(small_index[1])
     try:
-        hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
-        hello["clientInfo"] = {"name": "test", "version": "1"}
-        request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}
-        process.stdin.write(json.dumps(request).encode() + b"\n")
-        process.stdin.flush()
-        assert json.loads(process.stdout.readline())["id"] == 1  # serving
         process.send_signal(signal.SIGINT)
         sent = time.monotonic()
         process.wait(timeout=10)  # stdin still open: it used to wait for the client to close it
         assert time.monotonic() - sent < 5
         assert process.returncode == 130
         assert process.stderr.read().decode().strip().splitlines()[-1] == "interrupted"
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_server_started_with_ctrl_c_ignored_goes_on_ignoring_it(small_index) -> None:
+    # As `search mcp &` from a script starts it: SIGINT ignored, inherited from the parent.
+    ignore = lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)  # noqa: E731
+    process = started_mcp(small_index[1], preexec_fn=ignore)
+    try:
+        process.send_signal(signal.SIGINT)
+        time.sleep(1)
+        assert process.poll() is None  # still serving
+        process.stdin.close()  # the client leaves: it ends as it always did
+        assert process.wait(timeout=30) == 0
     finally:
         if process.poll() is None:
             process.kill()

@@ -373,6 +373,42 @@ def test_a_second_ctrl_c_during_a_batch_stops_it_and_says_what_was_kept(
     assert len(indexed_paths(index_dir)) == 6  # the batch was not committed; the rest is intact
 
 
+def test_a_second_ctrl_c_between_a_batchs_writes_says_so(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+    walking, go_on = threading.Event(), threading.Event()
+    wanted = Watcher._wanted
+
+    def slow_walk(self):  # the batch works out what is on disk: outside SearchIndex.add
+        walking.set()
+        go_on.wait(timeout=DEADLINE)
+        return wanted(self)
+
+    monkeypatch.setattr(Watcher, "_wanted", slow_walk)
+
+    def edit_then_interrupt() -> None:
+        wait_until(lambda: len(indexed_paths(index_dir)) == 6)
+        time.sleep(0.5)
+        (docs / "added.txt").write_text("added while watching\n", "utf-8")
+        walking.wait(timeout=DEADLINE)
+        for _ in range(2):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)
+        go_on.set()
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    code, _, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(index_dir))
+    helper.join(timeout=10)
+    lines = err.strip().splitlines()
+    assert code == 130, err
+    assert "finishing the batch of changes under way (Ctrl-C again to stop now)" in err
+    assert lines[-1].startswith("interrupted: the batch of changes under way stopped")
+    assert "error" not in err
+
+
 def test_ctrl_c_while_watch_first_indexes_is_as_search_index_says_it(
     docs, tmp_path, capsys, monkeypatch
 ) -> None:

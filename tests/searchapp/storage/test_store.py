@@ -109,6 +109,31 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
     store.close()
 
 
+def test_migrations_a_read_only_index_may_lack_only_add_columns(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # A store that cannot write reads an index from READABLE_FROM on without migrating it, so
+    # what came since must leave every table, column and index as it was, adding columns only.
+    from searchapp.storage import schema
+
+    def shape(path: Path) -> dict[str, list[str]]:
+        conn = sqlite3.connect(path)
+        names = [row[0] for row in conn.execute("SELECT name FROM sqlite_master ORDER BY name")]
+        tables = {n: [r[1] for r in conn.execute(f"PRAGMA table_info('{n}')")] for n in names}
+        conn.close()
+        return tables
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[: schema.READABLE_FROM])
+    Store.open(tmp_path, create=True).close()
+    before = shape(tmp_path / DB_NAME)
+    monkeypatch.undo()
+    Store.open(tmp_path, create=False).close()
+    after = shape(tmp_path / DB_NAME)
+    assert set(before) == set(after)  # no table or index added or dropped
+    for name, columns in before.items():
+        assert after[name][: len(columns)] == columns, name
+
+
 @pytest.mark.parametrize(
     "damage",
     [
