@@ -398,7 +398,16 @@ def serve(
             follower.join(timeout=0.5)
             if follower.is_alive():
                 err.print("finishing the batch of changes under way (Ctrl-C again to stop now)")
-            follower.join()  # the batch under way is committed
+            try:
+                follower.join()  # the batch under way is committed
+            except KeyboardInterrupt:
+                # Now, without waiting for the thread: ending the interpreter under it aborted
+                # the process (status 134). Its batch's transaction is rolled back by SQLite.
+                err.print(
+                    "interrupted: the batch of changes under way is not committed; "
+                    "`search serve --watch` brings the index up to date when it starts again"
+                )
+                os._exit(130)
         index_thread.close()
     err.print("stopped" + (", every batch of changes committed" if follower else ""))
     return 130

@@ -131,11 +131,14 @@ class Watcher:
     ) -> int:
         """Apply changes as they come until ``stop`` is set; returns the batches applied.
 
-        A batch under way when ``stop`` is set is committed first.
+        A batch under way when ``stop`` is set is committed first. Once the OS watch is set
+        up, the paths are indexed once more, as ``index_all`` does: what changed while they were
+        first indexed (before anything watched them) is caught up with.
         """
         import watchfiles
 
         batches = 0
+        caught_up = False
         for changes in watchfiles.watch(
             *self._watched_folders(),
             watch_filter=self._relevant,
@@ -143,7 +146,22 @@ class Watcher:
             step=self.step_ms,
             stop_event=stop,  # looked at every step
             raise_interrupt=False,
+            rust_timeout=CATCH_UP_AFTER_MS,
+            yield_on_timeout=True,  # the first yield says the watch is set up
         ):
+            if not caught_up:
+                caught_up = True
+                self.busy = True
+                try:
+                    missed = self.index_all()
+                finally:
+                    self.busy = False
+                if missed.added or missed.updated or missed.removed:
+                    batches += 1
+                    if on_batch is not None:
+                        on_batch(missed)
+            if not changes:
+                continue
             self.busy = True
             try:
                 report = self.apply(Path(path) for _, path in changes)
@@ -259,6 +277,10 @@ class Watcher:
 
     def _under_roots(self, path: str) -> bool:
         return any(_under(path, str(root)) or path == str(root) for root in self.roots)
+
+
+# How long the OS watch waits for a first change before the catch-up run (``follow``).
+CATCH_UP_AFTER_MS = 500
 
 
 def _under(path: str, folder: str) -> bool:

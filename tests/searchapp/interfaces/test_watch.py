@@ -256,6 +256,26 @@ def test_rapid_edits_end_equal_to_a_fresh_build(tmp_path) -> None:
     assert 1 <= len(batches) < 1000  # debounced
 
 
+def test_changes_made_while_the_paths_were_first_indexed_are_caught_up(watcher, docs) -> None:
+    # Written after index_all read the folder and before anything watched it: no event comes.
+    (docs / "late.txt").write_text("written during the first pass\n", "utf-8")
+    (docs / "note0.txt").unlink()
+    watcher.index.close()
+    stop, batches = threading.Event(), []
+    thread = threading.Thread(target=watcher.follow, args=(stop, batches.append), daemon=True)
+    thread.start()
+    try:
+        index_dir = watcher.index.index_dir
+        wait_until(lambda: str(docs / "late.txt") in indexed_paths(index_dir))
+        wait_until(lambda: str(docs / "note0.txt") not in indexed_paths(index_dir))
+        wait_until(lambda: len(batches) == 1)
+        assert (batches[0].added, batches[0].removed) == (1, 1)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
 def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path) -> None:
     watcher, _ = following
     (docs / "new" / "deeper").mkdir(parents=True)
