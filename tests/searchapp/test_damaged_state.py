@@ -220,6 +220,10 @@ def own_index(tmp_path, cranfield, encoder) -> tuple[Path, Path]:
     return docs, index_dir
 
 
+def without_scores(hits: list[dict]) -> list[dict]:
+    return [{k: v for k, v in hit.items() if k not in ("score", "cosine")} for hit in hits]
+
+
 @pytest.mark.parametrize("fail_at", ["INSERT INTO chunks", "COMMIT"])
 def test_full_disk_while_indexing_keeps_the_previous_index(
     own_index, cranfield, loaded_model, capsys, monkeypatch, fail_at
@@ -245,7 +249,12 @@ def test_full_disk_while_indexing_keeps_the_previous_index(
 
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
-    assert json.loads(out) == before  # the previous index, exactly
+    # The previous index, exactly; the scores to the rounding of one query's embedding, which
+    # can take 1 or 2 threads by the machine's load (a last-digit difference was seen in CI).
+    assert without_scores(json.loads(out)) == without_scores(before)
+    for got, want in zip(json.loads(out), before, strict=True):
+        assert got["score"] == pytest.approx(want["score"], abs=2e-6)
+        assert got["cosine"] == pytest.approx(want["cosine"], abs=2e-6)
     check_agreement(index_dir)
     code, _, err = run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 0, err  # and the next run, with room on the disk, does the work
