@@ -7,6 +7,12 @@ the strongest boundary that keeps it at least half full, and the next chunk repe
 ``overlap_tokens`` of its trailing pieces. A paragraph that fits is one piece, so it is never
 split and there is little overlap across paragraph breaks.
 
+A section start (``breaks``: where a heading, cell or slide begins) ends the chunk before it
+once that chunk holds ``SECTION_MIN_TOKENS``, and no overlap reaches back across it, so a
+passage holds one section's text: mean pooling over several short sections blurs each of them.
+Shorter sections (a heading alone before its first subheading, a one-line cell) join the text
+after them.
+
 Token counts come from ``count_tokens`` (word pieces without special tokens), called on batches of
 texts. A chunk's count is first estimated as the sum of its pieces' counts, then checked on the
 chunk's whole text (a chunk of one piece needs no check); a chunk that does not fit after all
@@ -34,9 +40,10 @@ CountTokens = Callable[[Sequence[str]], list[int]]
 COUNT_BATCH = 2048  # pieces per count_tokens call
 VERIFY_BATCH = 64  # chunks checked per count_tokens call
 UNCOUNTED_CHARS_PER_TOKEN = 16  # a piece longer than this many chars per token is split uncounted
+SECTION_MIN_TOKENS = 16  # a chunk this long ends where a section starts
 
 # Where a chunk may end, strongest boundary first.
-PARAGRAPH, SENTENCE, WORD, CHARACTER = 3, 2, 1, 0
+SECTION, PARAGRAPH, SENTENCE, WORD, CHARACTER = 4, 3, 2, 1, 0
 
 # Levels of a piece: what it is cut into when it does not fit.
 _PARAGRAPHS, _SENTENCES, _WORD_GROUPS, _WORDS, _CHARS, _STUCK = 5, 4, 3, 2, 1, 0
@@ -91,9 +98,16 @@ class LineIndex:
         return bisect.bisect_left(self._newlines, offset) + 1
 
 
-def chunk_text(text: str, *, count_tokens: CountTokens, config: ChunkingConfig) -> list[Chunk]:
-    """Split ``text`` into chunks of at most ``config.max_tokens`` tokens; [] for blank text."""
-    pieces = _Pieces.of(text, count_tokens, config.max_tokens)
+def chunk_text(
+    text: str,
+    *,
+    count_tokens: CountTokens,
+    config: ChunkingConfig,
+    breaks: Sequence[int] = (),
+) -> list[Chunk]:
+    """Split ``text`` into chunks of at most ``config.max_tokens`` tokens; [] for blank text.
+    ``breaks`` are the offsets where sections start, in increasing order."""
+    pieces = _Pieces.of(text, count_tokens, config.max_tokens, breaks)
     if not pieces.counts:
         return []
     lines = LineIndex(text)
@@ -119,13 +133,20 @@ class _Pieces:
     strengths: list[int]
 
     @classmethod
-    def of(cls, text: str, count_tokens: CountTokens, max_tokens: int) -> _Pieces:
+    def of(
+        cls, text: str, count_tokens: CountTokens, max_tokens: int, breaks: Sequence[int] = ()
+    ) -> _Pieces:
         uncounted_limit = max_tokens * UNCOUNTED_CHARS_PER_TOKEN
         # (start, end, strength before, level, count or -1 when not counted yet)
-        items = [
-            (s, e, PARAGRAPH, _PARAGRAPHS, -1)
-            for s, e in _spans(text, 0, len(text), _PARAGRAPH_BREAK)
-        ]
+        items = []
+        bounds = [0, *(b for b in breaks if 0 < b < len(text)), len(text)]
+        for section_start, section_end in zip(bounds, bounds[1:]):
+            items.extend(
+                (s, e, SECTION if n == 0 else PARAGRAPH, _PARAGRAPHS, -1)
+                for n, (s, e) in enumerate(
+                    _spans(text, section_start, section_end, _PARAGRAPH_BREAK)
+                )
+            )
         stuck = 0
         while True:
             todo = [
@@ -303,21 +324,28 @@ def _next_range(
     (overlap), then as many new pieces as fit, ending at a good boundary."""
     budget = config.max_tokens
     total = len(pieces.counts)
+    strengths = pieces.strengths
     fresh = previous[1] if previous else 0
     if retry is not None:
         first, limit = retry
     else:
         first, limit = fresh, total
         if previous is not None:  # step back while that brings the overlap nearer its target
-            while first - 1 > previous[0] and (
-                prefix[fresh] - prefix[first] + prefix[fresh] - prefix[first - 1]
-                <= 2 * config.overlap_tokens
+            while (
+                first - 1 > previous[0]
+                and strengths[first] != SECTION
+                and (
+                    prefix[fresh] - prefix[first] + prefix[fresh] - prefix[first - 1]
+                    <= 2 * config.overlap_tokens
+                )
             ):
                 first -= 1
     while first < fresh and prefix[fresh + 1] - prefix[first] > budget:
         first += 1  # the overlap must leave room for at least one new piece
     end = fresh + 1
     while end < limit and prefix[end + 1] - prefix[first] <= budget:
+        if strengths[end] == SECTION and prefix[end] - prefix[first] >= SECTION_MIN_TOKENS:
+            return first, end
         end += 1
     if end < total:
         end = _best_end(pieces.strengths, prefix, first, fresh + 1, end, budget)

@@ -40,7 +40,7 @@ from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import SourceDocument, load_documents, looks_generated, read_bytes
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files
-from searchapp.ingest.formats.spans import line_locations, locate
+from searchapp.ingest.formats.spans import line_locations, locate, section_starts
 from searchapp.ingest.interrupts import DeferredInterrupts
 from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
@@ -296,7 +296,10 @@ class Indexer:
             chunks = [
                 _located(chunk, document)
                 for chunk in chunk_text(
-                    document.text, count_tokens=self.count_tokens, config=self.chunking
+                    document.text,
+                    count_tokens=self.count_tokens,
+                    config=self.chunking,
+                    breaks=section_starts(document.spans),
                 )
             ]
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)

@@ -18,13 +18,14 @@ from tests.searchapp.conftest import FakeEncoder
 from tests.searchapp.ingest.test_formats_notebook import code, markdown, notebook
 from tests.searchapp.ingest.test_formats_pdf import make_pdf
 
+# Sections this short share a passage (chunking.SECTION_MIN_TOKENS).
 GUIDE = """# Install
 
-Get it with pip and a compiler.
+Use pip.
 
 ## Linux
 
-Use apt for the system packages.
+Use apt.
 
 ## Keys
 
@@ -50,6 +51,33 @@ def test_a_hit_in_a_later_section_of_its_passage_names_that_section(tmp_path) ->
     assert hit.line == GUIDE.splitlines().index("Rotate the signing keys every month.") + 1
     assert hit.section == "Install > Keys"
     assert hit.to_json()["section"] == "Install > Keys"
+
+
+def test_a_section_of_a_few_sentences_is_a_passage_of_its_own(tmp_path) -> None:
+    sections = [
+        (
+            "Install",
+            "Get the package with pip, then build its extension with the C compiler "
+            "that built your Python, or use a wheel.",
+        ),
+        (
+            "Keys",
+            "Rotate the signing keys every month and keep the old ones for a year, so that "
+            "older releases can still be checked.",
+        ),
+        ("Backups", "Copy the database to the second disk every night, then check the copy."),
+    ]
+    text = "".join(f"## {head}\n\n{body}\n\n" for head, body in sections)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "notes.md").write_text(text)
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(max_length=256))
+    index.add([docs])
+    [hit] = index.search("rotate the signing keys", k=1, mode="lexical")
+    assert (hit.start_line, hit.end_line, hit.section) == (5, 7, "Keys")
+    assert hit.text == "## Keys\n\n" + sections[1][1]
+    assert index.stats()["chunks"] == 3
+    index.close()
 
 
 def test_a_hit_on_the_second_page_of_its_passage_is_on_that_page(tmp_path) -> None:

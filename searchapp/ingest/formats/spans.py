@@ -91,6 +91,19 @@ def check_spans(spans: Sequence[Span], text_length: int) -> None:
         previous = span.start_char
 
 
+def section_starts(spans: Sequence[Span]) -> list[int]:
+    """The offsets where the section changes (a heading, cell, slide or chapter begins), in
+    order; a page turn alone is not one."""
+    starts = []
+    section = None
+    for span in spans:
+        if span.section != section:
+            if span.section is not None:
+                starts.append(span.start_char)
+            section = span.section
+    return starts
+
+
 def line_locations(
     spans: Sequence[Span], text: str, start_char: int, end_char: int, first_line: int
 ) -> list[tuple[int, Location]]:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from searchapp.ingest.chunking import ChunkingConfig, LineIndex, chunk_text
+from searchapp.ingest.chunking import SECTION_MIN_TOKENS, ChunkingConfig, LineIndex, chunk_text
 from searchapp.storage.schema import Chunk
 
 Counter = Callable[[Sequence[str]], list[int]]
@@ -110,6 +110,51 @@ def test_long_paragraph_breaks_at_sentences_with_overlap() -> None:
         assert before.text.endswith("!") and after.text.startswith("Sentence")
         assert after.start_char < before.end_char  # the last sentence is repeated
         assert text[after.start_char : before.end_char].count("Sentence") == 1
+
+
+def sectioned(sizes: Sequence[int]) -> tuple[str, list[int]]:
+    """Markdown-like text of sections with a heading and ``size`` words of body each, and the
+    offsets where the sections start."""
+    parts, breaks, length = [], [], 0
+    for n, size in enumerate(sizes):
+        if parts:
+            length += 2
+        breaks.append(length)
+        part = f"## Part {n}\n\n" + " ".join(f"w{n}x{i}" for i in range(size))
+        parts.append(part)
+        length += len(part)
+    return "\n\n".join(parts), breaks
+
+
+def test_each_section_is_a_passage_of_its_own() -> None:
+    text, breaks = sectioned([20, 30, 20])
+    config = ChunkingConfig(max_tokens=254, overlap_tokens=32)
+    assert len(chunk_text(text, count_tokens=count_words, config=config)) == 1  # all fits
+    chunks = chunk_text(text, count_tokens=count_words, config=config, breaks=breaks)
+    check_chunks(text, chunks, count_words, 254)
+    assert [c.start_char for c in chunks] == breaks
+    assert [c.text.split()[2] for c in chunks] == ["0", "1", "2"]
+
+
+def test_sections_shorter_than_the_minimum_join_the_text_after_them() -> None:
+    # "## Part 0" alone (3 words) and the next section add up to one word under the minimum.
+    text, breaks = sectioned([0, SECTION_MIN_TOKENS - 7, 30, 25])
+    config = ChunkingConfig(max_tokens=254, overlap_tokens=32)
+    chunks = chunk_text(text, count_tokens=count_words, config=config, breaks=breaks)
+    check_chunks(text, chunks, count_words, 254)
+    assert [c.start_char for c in chunks] == [0, breaks[3]]
+
+
+def test_a_long_section_overlaps_within_itself_but_never_across_its_start() -> None:
+    text, breaks = sectioned([100, 100])
+    config = ChunkingConfig(max_tokens=30, overlap_tokens=8)
+    chunks = chunk_text(text, count_tokens=count_words, config=config, breaks=breaks)
+    check_chunks(text, chunks, count_words, 30)
+    second = [c for c in chunks if c.start_char >= breaks[1]]
+    assert second[0].start_char == breaks[1]
+    assert all(c.end_char <= breaks[1] or c.start_char >= breaks[1] for c in chunks)
+    first = [c for c in chunks if c.end_char <= breaks[1]]
+    assert all(after.start_char < before.end_char for before, after in pairwise(first))
 
 
 def test_no_overlap_when_zero() -> None:
@@ -284,3 +329,26 @@ def test_chunking_properties(
     config = ChunkingConfig(max_tokens=max_tokens, overlap_tokens=overlap)
     chunks = chunk_text(text, count_tokens=counter, config=config)
     check_chunks(text, chunks, counter, max_tokens)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    words=st.lists(st.sampled_from(["a", "bb", "c.", "d!", "\n", "\n\n", " "]), max_size=400),
+    break_shares=st.lists(st.floats(0, 1), max_size=12),
+    max_tokens=st.integers(8, 60),
+    overlap_share=st.floats(0, 0.99),
+)
+def test_a_passage_crosses_a_section_start_only_from_a_shorter_passage(
+    words: list[str], break_shares: list[float], max_tokens: int, overlap_share: float
+) -> None:
+    text = " ".join(words)
+    breaks = sorted({int(share * len(text)) for share in break_shares})
+    config = ChunkingConfig(
+        max_tokens=max_tokens, overlap_tokens=int(overlap_share * (max_tokens // 2))
+    )
+    chunks = chunk_text(text, count_tokens=count_words, config=config, breaks=breaks)
+    check_chunks(text, chunks, count_words, max_tokens)
+    for chunk in chunks:
+        for b in breaks:
+            if chunk.start_char < b < chunk.end_char and text[b : chunk.end_char].strip():
+                assert count_words([text[chunk.start_char : b]])[0] < SECTION_MIN_TOKENS

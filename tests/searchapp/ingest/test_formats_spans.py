@@ -15,6 +15,7 @@ from searchapp.ingest.formats.spans import (
     Span,
     line_locations,
     locate,
+    section_starts,
 )
 
 
@@ -116,6 +117,20 @@ def test_every_chunk_of_an_extracted_text_is_located() -> None:
     starts = [chunk.text.split()[0] for chunk in chunks]
     assert pages == [int(word[1 : word.index("w")]) for word in starts]
     assert set(pages) == {1, 2, 3, 4, 5}
+
+
+def test_sections_start_where_a_heading_cell_or_slide_does_and_not_at_a_page_turn() -> None:
+    spans = [
+        Span(0, page=1),
+        Span(10, page=2),  # a page turn alone
+        Span(20, page=2, section="Intro"),
+        Span(30, page=3, section="Intro"),  # the same section on a new page
+        Span(40, page=3, section="Intro > Scope"),
+        Span(50, page=3),  # back to no section: nothing starts
+        Span(60, page=3, section="Intro > Scope"),
+    ]
+    assert section_starts(spans) == [20, 40, 60]
+    assert section_starts([]) == []
 
 
 @st.composite
