@@ -89,51 +89,73 @@ def _names_a_unit(section: str) -> bool:
     return kind in ("cell", "slide") and number.isdigit()
 
 
+def _unit(hit: Hit) -> str | None:
+    """The page, cell or slide of a hit's line (``p.12``, ``cell 7``); None for plain text."""
+    if hit.page is not None:
+        return f"p.{hit.page}"
+    if hit.section and _names_a_unit(hit.section):
+        return hit.section
+    return None
+
+
 def location(hit: Hit) -> str:
-    """Where a hit is, as a person or an editor looks it up: ``path:line`` for text,
-    ``paper.pdf p.12`` for a page, ``nb.ipynb cell 7`` for a cell or slide, and
-    ``corpus.jsonl #id`` for a record of a JSONL corpus (whose lines are the record's)."""
+    """Where a hit is, as a person looks it up: ``path:line`` for text, ``paper.pdf p.12`` for
+    a page, ``nb.ipynb cell 7`` for a cell or slide, and ``corpus.jsonl #id`` for a record of a
+    JSONL corpus (whose lines are the record's)."""
     path = display_path(hit.path)
     if hit.doc_id != hit.path:
         return f"{path} #{hit.record_id}"
-    if hit.page is not None:
-        return f"{path} p.{hit.page}"
-    if hit.section and _names_a_unit(hit.section):
-        return f"{path} {hit.section}"
-    return f"{path}:{hit.line}"
+    unit = _unit(hit)
+    return f"{path} {unit}" if unit else f"{path}:{hit.line}"
 
 
-NARROW = 72  # below this many columns hits are listed, each passage under its location
+MIN_PASSAGE = 32  # a passage column narrower than this: hits are listed, each under its location
+WHERE_MIN = 24  # what a location is cut to at the least (its file name is always kept whole)
 
 
 def hits_table(
     hits: Sequence[Hit], query: str, *, show_cosine: bool = False, width: int = 100
-) -> Table:
-    """The hits as a table ``width`` columns wide; the ``where`` column is never wrapped: a path
-    too long for it loses its start (``…/deep/file.md:12``)."""
-    fit = max(24, width - 60)  # what the "where" column may take; the passage gets the rest
+) -> Table | None:
+    """The hits as a table ``width`` columns wide, or None when the passage column would be
+    narrower than ``MIN_PASSAGE``. The ``where`` column is never wrapped and is as wide as its
+    longest location, up to half the room the two share (``WHERE_MIN`` at the least); a path
+    too long for that loses its start (``…/deep/file.md:12``)."""
+    columns = 5 if show_cosine else 4
+    # Borders and padding, then the fixed columns: rank, score (5) and cosine (6).
+    fixed = columns + 1 + 2 * columns + len(str(max(hit.rank for hit in hits))) + 5
+    room = width - fixed - (6 if show_cosine else 0)  # for "where" and the passage
+    locations = [inert(location(hit)) for hit in hits]
+    fit = min(max(map(len, locations)), max(WHERE_MIN, min(room - MIN_PASSAGE, room // 2)))
+    cells = [_where_cell(hit, where, fit) for hit, where in zip(hits, locations, strict=True)]
+    where_width = max(len(line) for cell in cells for line in cell.plain.split("\n"))
+    if room - where_width < MIN_PASSAGE:
+        return None
     table = Table(show_lines=True, expand=True)
     table.add_column("#", justify="right", style="bold", no_wrap=True)
     table.add_column("score", justify="right", no_wrap=True)
     if show_cosine:
         table.add_column("cosine", justify="right", no_wrap=True)
-    table.add_column("where", style="cyan", no_wrap=True)  # path:line is never broken
+    # path:line is never broken
+    table.add_column("where", style="cyan", no_wrap=True, min_width=where_width)
     table.add_column("passage", ratio=1)
-    for hit in hits:
-        where = Text(_shortened_path(inert(location(hit)), fit))
-        if hit.section and not _names_a_unit(hit.section):
-            where.append(f"\n{_shortened('§ ' + inert(hit.section), fit)}", style="dim")
-        for other in hit.also[:3]:
-            where.append(
-                f"\n{_shortened('also in ' + inert(display_path(other)), fit)}", style="dim"
-            )
-        if len(hit.also) > 3:
-            where.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
+    for hit, where in zip(hits, cells, strict=True):
         row = [str(hit.rank), f"{hit.score:.3f}"]
         if show_cosine:
             row.append(f"{hit.cosine:.3f}")
         table.add_row(*row, where, passage_text(snippet(hit, query, SNIPPET_CHARS), query))
     return table
+
+
+def _where_cell(hit: Hit, where: str, fit: int) -> Text:
+    """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
+    cell = Text(_shortened_path(where, fit))
+    if hit.section and not _names_a_unit(hit.section):
+        cell.append(f"\n{_shortened('§ ' + inert(hit.section), fit)}", style="dim")
+    for other in hit.also[:3]:
+        cell.append(f"\n{_shortened('also in ' + inert(display_path(other)), fit)}", style="dim")
+    if len(hit.also) > 3:
+        cell.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
+    return cell
 
 
 def _shortened(text: str, limit: int) -> str:
@@ -184,8 +206,15 @@ def _cut(text: str, begin: int, max_chars: int) -> str:
 
 
 def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
-    """One hit as one grep-like line: ``path:line: score  text`` (``snippet``)."""
-    return inert(f"{location(hit)}: {hit.score:.3f}  {snippet(hit, query, max_chars)}")
+    """One hit as one grep-like line: ``path:line: score  text`` (``snippet``). A hit on a page,
+    cell or slide has it before the text (``p.12  text``), its line being one of the extracted
+    text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``."""
+    text = snippet(hit, query, max_chars)
+    if hit.doc_id != hit.path:
+        return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
+    unit = _unit(hit)
+    where = f"{display_path(hit.path)}:{hit.line}"
+    return inert(f"{where}: {hit.score:.3f}  {unit + '  ' if unit else ''}{text}")
 
 
 def context_lines(hit: Hit, context: Context) -> tuple[list[str], str | None, list[str]]:
@@ -264,7 +293,8 @@ def print_hits(
     if not hits:
         console.print(Text("no matches", style="dim"))
         return
-    if console.width < NARROW:  # a table's passage column would be a few letters wide
+    table = hits_table(hits, query, show_cosine=show_cosine, width=console.width)
+    if table is None:  # a table's passage column would be a few words wide
         for n, hit in enumerate(hits):
             if n:
                 console.print()
@@ -277,7 +307,7 @@ def print_hits(
             console.print(head)
             console.print(passage_text(snippet(hit, query, SNIPPET_CHARS), query))
         return
-    console.print(hits_table(hits, query, show_cosine=show_cosine, width=console.width))
+    console.print(table)
 
 
 def hits_json(hits: Sequence[Hit]) -> str:

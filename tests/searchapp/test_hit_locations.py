@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from searchapp.errors import IndexNotWritableError
-from searchapp.interfaces.render import location
+from searchapp.interfaces.render import hit_line, location
 from searchapp.search_index import SearchIndex
 from searchapp.storage import store as store_module
 from searchapp.storage.schema import READABLE_FROM
 from tests.searchapp.conftest import FakeEncoder
 from tests.searchapp.ingest.test_formats_notebook import code, markdown, notebook
 from tests.searchapp.ingest.test_formats_pdf import make_pdf
+from tests.searchapp.interfaces.test_everyday import LINE
 
 # Sections this short share a passage (chunking.SECTION_MIN_TOKENS).
 GUIDE = """# Install
@@ -85,6 +86,10 @@ def test_a_hit_on_the_second_page_of_its_passage_is_on_that_page(tmp_path) -> No
     hit = only_hit(tmp_path, "paper.pdf", make_pdf(pages), "flutter of the tail")
     assert hit.page == 2
     assert location(hit).endswith("paper.pdf p.2")
+    # A grep-like line keeps path:line: first, so cut -d: -f1 and quickfix lists read it.
+    line = LINE.match(hit_line(hit, "flutter of the tail"))
+    assert line["path"].endswith("/paper.pdf") and int(line["line"]) == hit.line
+    assert line["text"].startswith("p.2  ") and "Flutter of the tail" in line["text"]
 
 
 def test_a_hit_in_a_later_cell_of_its_passage_names_that_cell(tmp_path) -> None:
@@ -94,6 +99,9 @@ def test_a_hit_in_a_later_cell_of_its_passage_names_that_cell(tmp_path) -> None:
     first = only_hit(tmp_path, "analysis.ipynb", content, "survey data")
     assert (first.section, hit.section) == ("cell 1", "cell 2")
     assert location(hit).endswith("analysis.ipynb cell 2")
+    line = LINE.match(hit_line(hit, "plot_histogram"))
+    assert line["path"].endswith("/analysis.ipynb") and int(line["line"]) == hit.line
+    assert line["text"].startswith("cell 2  ")
 
 
 def older(index_dir: Path, version: int) -> None:

@@ -411,7 +411,8 @@ def test_exit_status_follows_grep(indexed, capsys) -> None:
     assert "'fuzzy' is not one of 'hybrid', 'dense', 'lexical'" in bad_mode[2]
 
 
-def test_the_table_shows_the_score_ranked_by_and_the_cosine(indexed, capsys) -> None:
+def test_the_table_shows_the_score_ranked_by_and_the_cosine(indexed, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "160")  # room for a table beside the test's long paths
     _, index_dir = indexed
     args = ["query", "wing lift", "-k", "4", "--index-dir", str(index_dir)]
     hits = json.loads(run(capsys, *args, "--json")[1])
@@ -428,16 +429,49 @@ def test_the_table_shows_the_score_ranked_by_and_the_cosine(indexed, capsys) -> 
     assert "cosine" not in dense and "score" in dense  # the score is the cosine
 
 
+def render(tmp_path: Path, hits: list[Hit], width: int, **kwargs) -> list[str]:
+    console = Console(file=open(tmp_path / f"{width}.txt", "w"), width=width, emoji=False)
+    print_results(console, hits, "word", output="table", **kwargs)
+    console.file.close()
+    return (tmp_path / f"{width}.txt").read_text().splitlines()
+
+
 def test_the_table_uses_the_width_and_never_breaks_the_location(tmp_path) -> None:
     deep = "/".join(["folder"] * 12) + "/a_rather_long_file_name.md"
     hit = Hit(1, 0.5, 0.5, f"/{deep}", f"/{deep}", 1, 12345, 12346, "word " * 200, section="A > B")
-    for width in (80, 160):
-        console = Console(file=open(tmp_path / f"{width}.txt", "w"), width=width, emoji=False)
-        print_results(console, [hit], "word", output="table")
-        console.file.close()
-        rendered = (tmp_path / f"{width}.txt").read_text().splitlines()
+    for width in (100, 160):
+        rendered = render(tmp_path, [hit], width)
         assert max(len(line) for line in rendered) == width
         assert any("a_rather_long_file_name.md:12345" in line for line in rendered)
+        assert rendered[0].startswith("┏")  # a table
+
+
+def test_a_location_is_cut_only_when_the_passage_needs_the_room(tmp_path) -> None:
+    # The helper's case: a short path beside a long one, 80 and 120 columns.
+    short = "/docs/git/copyright"
+    deep = "/docs/git/contrib/credential/gnome-keyring/git-credential-gnome-keyring.c"
+    hits = [
+        Hit(1, 0.9, 0.9, short, short, 1, 216, 216, "word " * 100),
+        Hit(2, 0.8, 0.8, deep, deep, 2, 305, 305, "word " * 100),
+    ]
+    for width in (80, 120):
+        rendered = "\n".join(render(tmp_path, hits, width, show_cosine=True))
+        assert re.search(r" /docs/git/copyright:216( |$)", rendered, re.M)  # whole, not cut
+    wide = render(tmp_path, hits, 200, show_cosine=True)
+    assert any(f"{deep}:305" in line for line in wide)
+    passage = max(
+        len(cell) for line in wide if line.startswith("│") for cell in [line.split("│")[-2]]
+    )
+    assert passage >= 85  # the passage keeps half the room (170 columns) or more
+    # At 80 columns the deep path would leave the passage a few words a line: listed instead,
+    # each location whole.
+    narrow = render(tmp_path, hits, 80, show_cosine=True)
+    assert not narrow[0].startswith("┏")
+    assert narrow[0].endswith("  /docs/git/copyright:216")
+    assert f"{deep}:305" in narrow  # on a line of its own when it does not fit beside the score
+    # One short location at 80 columns (no cosine column): a table, the path whole.
+    alone = render(tmp_path, hits[:1], 80)
+    assert alone[0].startswith("┏") and any("/docs/git/copyright:216 " in line for line in alone)
 
 
 def test_a_long_passage_line_shows_the_query_word_it_holds() -> None:
