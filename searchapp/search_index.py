@@ -460,6 +460,7 @@ class SearchIndex:
     def _embed_queries(self, texts: Sequence[str], *, warn: bool = True) -> np.ndarray:
         for text in texts:
             _check_query(text)
+        _ = self.store  # no index: say so now, not after loading the model
         encoder = self.load_query_encoder()
         self.meta().check(encoder, self.index_dir)
         if len(texts) > 1:

@@ -46,6 +46,9 @@ def _usage_hint(args: list[str], message: str) -> str:
     if args[:1] != ["query"]:
         return ""
     if message.startswith("Got unexpected extra argument"):
+        after = args[args.index("--") + 1 :] if "--" in args else []
+        if any(arg.startswith("-") for arg in after[1:]):
+            return ' (options go before --: search query -k 3 -- "-x flag")'
         return ' (quote a query of several words: search query "retry policy"; --path DIR narrows)'
     if message.startswith("No such option: -") and not message.startswith("No such option: --"):
         return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
@@ -85,9 +88,9 @@ def _main(argv: list[str] | None) -> None:
     except typer.Abort:  # Ctrl-D at a prompt
         code = EXIT_INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            sys.stdout.write(exc.format_message().rstrip("\n") + "\n")
-            sys.exit(0)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `search` alone: usage, as grep's
+            sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
+            sys.exit(EXIT_ERROR)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         message = " ".join(message.split())
         sys.stderr.write(f"error: {message}{_usage_hint(args, message)}\n")

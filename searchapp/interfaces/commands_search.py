@@ -76,6 +76,8 @@ def query(
 
     if context < 0:
         raise SearchAppError(f"--context ({context}) must be 0 or more")
+    if as_json and output not in (None, "json"):
+        raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
     if files_only and (as_json or output is not None or context):
         raise SearchAppError("-l prints only paths; drop --json, --format or -C")
     if context and (as_json or output in ("json", "jsonl")):

@@ -106,7 +106,10 @@ class Repl:
             self.out.file.flush()
         elif self.out.is_terminal:
             print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
-        else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there
+        else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there,
+            # under the query as the prompt showed it, so that each answer (none, too) is told
+            # from the next: `search repl < questions.txt > answers.txt`.
+            self.out.file.write(f"search> {inert(text)}\n")
             print_results(self.out, self.last, text, output="lines")
 
     def _command(self, line: str) -> bool:

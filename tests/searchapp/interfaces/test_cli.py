@@ -241,6 +241,8 @@ def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
         # What a ripgrep user types, with what to type instead.
         (["query", "retry", "policy"], 'quote a query of several words: search query "retry'),
         (["query", "-x flag"], 'a query that begins with "-" goes after --: search query'),
+        (["query", "--", "-x", "-k", "3"], "options go before --: search query -k 3 --"),
+        (["query", "x", "--format", "lines", "--json"], "--json means --format json; drop"),
     ],
 )
 def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> None:
@@ -257,6 +259,19 @@ def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> No
     assert len(lines) == 1, err
     assert message in lines[0]
     assert "Traceback" not in err
+
+
+def test_search_alone_prints_its_usage_on_stderr_and_exits_2(capsys) -> None:
+    code, out, err = run(capsys)
+    assert code == 2 and out == ""  # as grep's: a usage mistake, nothing for a pipe to read
+    assert err.startswith("Usage: search") and "query" in err
+
+
+def test_a_query_on_no_index_says_so_before_loading_a_model(tmp_path, capsys, monkeypatch):
+    loaded = []
+    monkeypatch.setattr(SearchIndex, "load_query_encoder", lambda self: loaded.append(1))
+    code, _, err = run(capsys, "query", "wing", "--index-dir", str(tmp_path / "none"))
+    assert code == 2 and "no index at" in err and loaded == []
 
 
 def test_subprocess_error_has_no_traceback_and_debug_shows_it(tmp_path) -> None:

@@ -688,6 +688,19 @@ def test_repl_settings_are_confirmed_and_shown(indexed, capsys) -> None:
     assert "wings.md" in out and "plan.txt" not in out
 
 
+def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) -> None:
+    _, index_dir = indexed
+    commands = ":mode lexical\nwing\nzeppelin\nheat\n"
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
+    assert code == 0, err
+    answers = re.split(r"^search> (.*)\n", out, flags=re.MULTILINE)
+    assert answers[0] == ""  # nothing before the first query's line
+    queries, bodies = answers[1::2], answers[2::2]
+    assert queries == ["wing", "zeppelin", "heat"]
+    assert "wings.md" in bodies[0] and bodies[1] == "" and "heat.md" in bodies[2]
+    assert "heat.md" not in bodies[0]
+
+
 def test_repl_open_after_a_query_that_found_nothing_says_so(indexed, capsys) -> None:
     _, index_dir = indexed
     commands = ":mode lexical\nzeppelin\n:open 1\nwing\n:open 9\n"
