@@ -753,7 +753,8 @@ def test_ctrl_c_in_eval_exits_130_with_one_line(indexed, capsys, monkeypatch, tm
 
 def test_bare_search_prints_the_help_once_and_version_works(capsys) -> None:
     code, out, err = run(capsys)
-    assert code == 0 and out.count("Usage:") == 1 and "Commands:" in out
+    # As grep's: a usage mistake (2), its usage on stderr, nothing for a pipe to read.
+    assert code == 2 and out == "" and err.count("Usage:") == 1 and "Commands:" in err
     code, out, _ = run(capsys, "--version")
     assert code == 0 and re.fullmatch(r"search \(searchapp\) \S+\n", out)
 
