@@ -49,7 +49,8 @@ Mode = Annotated[
     typer.Option(
         "--mode",
         case_sensitive=False,
-        help="Ranking: fused (hybrid), by meaning (dense) or by words (BM25).",
+        help="Ranking: meaning, words and file names fused (hybrid), meaning (dense) or words "
+        "(lexical: BM25).",
     ),
 ]
 Format = Literal["table", "lines", "json", "jsonl"]

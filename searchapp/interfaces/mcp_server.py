@@ -94,14 +94,17 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         k: Annotated[int, Field(ge=1, le=MAX_K, description="how many passages")] = 10,
         mode: Annotated[
             Literal["hybrid", "dense", "lexical"],
-            Field(description="hybrid (meaning and words), dense (meaning) or lexical (words)"),
+            Field(
+                description="hybrid (meaning, words and file names), dense (meaning) or lexical "
+                "(words)"
+            ),
         ] = "hybrid",
         path: Annotated[
             str | None, Field(description="only documents matching this glob or under this folder")
         ] = None,
         min_score: Annotated[
             float | None,
-            Field(ge=-1, le=2, description="drop hits whose score (to 3 decimals) is below this"),
+            Field(ge=-1, le=3, description="drop hits whose score (to 3 decimals) is below this"),
         ] = None,
         per_doc: Annotated[
             int, Field(ge=1, le=MAX_K, description="passages of one document at most")

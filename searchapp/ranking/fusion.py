@@ -46,9 +46,10 @@ def fuse(
     ceiling: float,
     *,
     weight: float = BM25_WEIGHT,
+    named: Mapping[int, float] | None = None,
 ) -> list[tuple[int, float]]:
     """The candidates of both rankers as ``(chunk id, cosine + weight * bm25 / ceiling)``, best
-    first.
+    first, plus ``named``'s chunks with what their file's name adds (``names.py``) to theirs.
 
     ``dense``: chunk ids; ``lexical``: ``(chunk id, BM25)``; ``cosine`` must hold every
     candidate. Ties go to the higher cosine, then to the lower chunk id.
@@ -56,7 +57,8 @@ def fuse(
     if ceiling < 0 or weight < 0:
         raise ValueError(f"ceiling ({ceiling}) and weight ({weight}) must not be negative")
     bm25 = dict(lexical)
+    named = named or {}
     scale = weight / ceiling if ceiling > 0 else 0.0
-    candidates = dict.fromkeys([*dense, *bm25])
-    fused = {i: cosine[i] + scale * bm25.get(i, 0.0) for i in candidates}
+    candidates = dict.fromkeys([*dense, *bm25, *named])
+    fused = {i: cosine[i] + scale * bm25.get(i, 0.0) + named.get(i, 0.0) for i in candidates}
     return [(i, fused[i]) for i in sorted(fused, key=lambda i: (-fused[i], -cosine[i], i))]

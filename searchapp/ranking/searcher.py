@@ -13,6 +13,7 @@ import numpy as np
 from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
+from searchapp.ranking.names import NAME_WEIGHT, documents_of, first_passages, name_shares
 from searchapp.ranking.query_words import BestLine, query_words
 from searchapp.storage.indexed_paths import from_current_folder
 from searchapp.storage.schema import record_id
@@ -31,7 +32,8 @@ FUSION_DEPTH = 100
 class Hit:
     """One ranked passage. ``score`` is what its mode ranked it by, so it never rises down a list
     of hits: the ``cosine`` of query and passage (dense), the share of the most BM25 the query's
-    words could score (lexical, in [0, 1)), or their sum (hybrid, ``fusion.py``)."""
+    words could score (lexical, in [0, 1)), or their sum plus the share of the query its file's
+    name carries (hybrid, ``fusion.py``, ``names.py``)."""
 
     rank: int
     score: float
@@ -95,10 +97,10 @@ class SearchOptions:
             raise BadInputError(f"--top-k ({self.k}) must be a positive integer")
         if self.mode not in MODES:
             raise BadInputError(f"--mode ({self.mode!r}) must be one of {', '.join(MODES)}")
-        if self.min_score is not None and not -1.0 <= self.min_score <= 2.0:
+        if self.min_score is not None and not -1.0 <= self.min_score <= 3.0:
             raise BadInputError(
-                f"--min-score ({self.min_score}) must be between -1 and 2 (a score as shown: "
-                "hybrid cosine + BM25 share, dense cosine, lexical BM25 share)"
+                f"--min-score ({self.min_score}) must be between -1 and 3 (a score as shown: "
+                "hybrid cosine + BM25 share + name share, dense cosine, lexical BM25 share)"
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
@@ -151,8 +153,11 @@ class Searcher:
         if mode == "dense":
             return [(i, s, s) for i, s in dense], frontier
         lexical = self._lexical(query, fetch)
+        named = {}
+        if mode == "hybrid":
+            named = self._named(query, [*(i for i, _ in dense[:FUSION_DEPTH]), *dict(lexical)])
         cosine = dict(dense)
-        missing = [i for i, _ in lexical if i not in cosine]
+        missing = [i for i in [*dict(lexical), *named] if i not in cosine]
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
@@ -174,6 +179,7 @@ class Searcher:
             [(i, s) for i, s in lexical[:FUSION_DEPTH] if i in cosine],
             cosine,
             ceiling,
+            named={i: bonus for i, bonus in named.items() if i in cosine},
         )
         # Past the fusion depth the dense ranking goes on, by cosine alone (a BM25 of 0, even
         # for a chunk further down the lexical list), so widening still finds more; merged by
@@ -190,6 +196,19 @@ class Searcher:
         if postings is not None and postings.generation == self.store.generation():
             return postings.search(self.lexicon.query_tokens(query), k)
         return self.lexicon.search(query, k)
+
+    def _named(self, query: str, candidates: list[int]) -> dict[int, float]:
+        """``{chunk id: what its file's name adds}`` for the ``candidates`` in files whose names
+        hold the query's words, and the first passages of such files none of whose passages
+        are candidates (``names.py``)."""
+        frequency, rows = self._frequencies()
+        shares = name_shares(self.store, self.lexicon.query_tokens(query), frequency, rows)
+        if not shares:
+            return {}
+        found = {c: d for c, d in documents_of(self.store, candidates).items() if d in shares}
+        represented = set(found.values())
+        found.update(first_passages(self.store, [d for d in shares if d not in represented]))
+        return {chunk: NAME_WEIGHT * shares[document] for chunk, document in found.items()}
 
     def _bm25_ceiling(self, query: str) -> float:
         """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the

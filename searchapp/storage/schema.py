@@ -103,6 +103,12 @@ def record_id(doc_id: str, path: str) -> str:
     return doc_id[len(prefix) :] if doc_id.startswith(prefix) else doc_id
 
 
+def file_name(doc_id: str, path: str) -> str | None:
+    """A file's name, for ``documents_names``; None for a JSONL record, whose file's name is the
+    collection's, not its own."""
+    return path.rsplit("/", 1)[-1] if doc_id == path else None
+
+
 def m001_initial(db: sqlite_utils.Database) -> None:
     """Meta, documents, chunks with their embeddings, and an FTS5 index kept by triggers."""
     statements = (
@@ -163,15 +169,36 @@ def m005_chunk_places(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE chunks ADD COLUMN places TEXT")
 
 
+def m006_file_names(db: sqlite_utils.Database) -> None:
+    """Each file's name (``file_name``), its words searched by hybrid ranking
+    (``ranking/names.py``): the store writes a row with its document; deleting the document
+    deletes it."""
+    db.execute(f"CREATE VIRTUAL TABLE documents_names USING fts5(name, tokenize='{FTS_TOKENIZER}')")
+    db.execute(
+        """CREATE TRIGGER documents_names_delete AFTER DELETE ON documents BEGIN
+            DELETE FROM documents_names WHERE rowid = old.id; END"""
+    )
+    rows = db.execute("SELECT id, doc_id, path FROM documents").fetchall()
+    named = [(i, file_name(doc_id, path)) for i, doc_id, path in rows]
+    db.conn.executemany(
+        "INSERT INTO documents_names (rowid, name) VALUES (?, ?)",
+        [(i, name) for i, name in named if name],
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
     m003_chunk_locations,
     m004_qualified_record_ids,
     m005_chunk_places,
+    m006_file_names,
 )
+# The first version whose documents' names are searched (``ranking/names.py``).
+NAMES_FROM = 6
 # An index that cannot be written (``Store.open``) is read without migrating from this version
-# on: what came since only adds columns, which read as NULL (``Store.get_chunks``).
+# on: what came since only adds columns, which read as NULL (``Store.get_chunks``), and the
+# table of file names, which is searched from NAMES_FROM on (``ranking/names.py``).
 READABLE_FROM = 4
 
 

@@ -29,6 +29,7 @@ from searchapp.storage.schema import (
     DocumentRow,
     Place,
     StoredChunk,
+    file_name,
     migrate,
     schema_version,
 )
@@ -286,6 +287,12 @@ class Store:
             ).fetchall()[0][0]
             deleted = self._conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             self._chunks_changed |= deleted.rowcount > 0
+            self._conn.execute("DELETE FROM documents_names WHERE rowid = ?", (document_id,))
+            name = file_name(doc_id, path)
+            if name:
+                self._conn.execute(
+                    "INSERT INTO documents_names (rowid, name) VALUES (?, ?)", (document_id, name)
+                )
         return int(document_id)
 
     @guarded

@@ -105,9 +105,11 @@ def test_a_hit_in_a_later_cell_of_its_passage_names_that_cell(tmp_path) -> None:
 
 
 def older(index_dir: Path, version: int) -> None:
-    """Make ``index_dir`` look written by the searchapp of schema ``version``, from 4 on."""
+    """Make ``index_dir`` look written by the searchapp of schema ``version``, 4 or 5."""
     conn = sqlite3.connect(index_dir / "index.db")
     conn.execute("ALTER TABLE chunks DROP COLUMN places")
+    conn.execute("DROP TRIGGER documents_names_delete")  # m006
+    conn.execute("DROP TABLE documents_names")
     conn.execute("DELETE FROM _migrations WHERE version > ?", (version,))
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     conn.commit()
@@ -133,6 +135,8 @@ def test_an_older_index_this_user_cannot_write_is_read_as_it_is(tmp_path, monkey
     index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(max_length=256))
     [hit] = index.search("rotate the signing keys", k=1, mode="lexical")
     assert (hit.section, hit.line) == ("Install", 11)
+    [hit] = index.search("guide signing keys", k=1)  # hybrid: no names' table to read, none read
+    assert hit.path.endswith("guide.md") and hit.score < 2.0
     index.close()
     columns = sqlite3.connect(tmp_path / "idx" / "index.db").execute("PRAGMA table_info(chunks)")
     assert "places" not in {row[1] for row in columns}  # not migrated

@@ -89,11 +89,13 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
     store = Store.open(tmp_path, create=True)
     store.db.execute("ALTER TABLE chunks ADD COLUMN places TEXT")  # what today's code writes
+    store.db.execute("CREATE VIRTUAL TABLE documents_names USING fts5(name)")
     add_document(store, "/d/notes.txt", "/d/notes.txt", "a note")
     add_document(store, "7", "/d/corpus.jsonl", "record seven")
     add_document(store, "b#8", "/d/corpus.jsonl", "record with a hash in its id")
     add_document(store, "/e/corpus.jsonl#7", "/e/corpus.jsonl", "qualified already")
     store.db.execute("ALTER TABLE chunks DROP COLUMN places")  # as version 3 had it
+    store.db.execute("DROP TABLE documents_names")
     store.close()
     monkeypatch.undo()
     store = Store.open(tmp_path, create=False)
@@ -106,6 +108,9 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
         ("/e/corpus.jsonl#7", "/e/corpus.jsonl"),
     ]
     assert [c.text for c in store.get_chunks(store.chunk_ids().tolist())][1] == "record seven"
+    # m006 named the files that were there: a file by its name, no JSONL record by its file's.
+    names = store.db.execute("SELECT rowid, name FROM documents_names").fetchall()
+    assert names == [(1, "notes.txt")]
     store.close()
 
 
@@ -129,7 +134,11 @@ def test_migrations_a_read_only_index_may_lack_only_add_columns(
     monkeypatch.undo()
     Store.open(tmp_path, create=False).close()
     after = shape(tmp_path / DB_NAME)
-    assert set(before) == set(after)  # no table or index added or dropped
+    # No table or index added or dropped but the file names' table, which a reader reads only
+    # from NAMES_FROM on (ranking/names.py).
+    added = set(after) - set(before)
+    assert set(before) <= set(after) and added
+    assert all(name.startswith("documents_names") for name in added), added
     for name, columns in before.items():
         assert after[name][: len(columns)] == columns, name
 

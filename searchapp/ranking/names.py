@@ -1,0 +1,83 @@
+"""File names as evidence: a query's words in a file's name lift that file's passages.
+
+``search query "sources.list entries"`` should find ``apt/examples/sources.list`` even where
+its text never says "sources". The store keeps each file's name in the FTS5 table
+``documents_names`` (``schema.file_name``), split into words as passages are. A file whose name
+holds some of the query's words scores the share of the query they carry: each word weighs its
+idf in the passages (as BM25 and ``query_words.BestLine`` weigh it), a word of the name the
+lesser of that and its idf among the names, so that a word many files are named with ("md",
+"test", "index") lifts none of them. Hybrid ranking adds ``NAME_WEIGHT`` times that share to
+each of the file's passages among its candidates (``fusion.fuse``); a file none of whose
+passages the rankers found brings its first ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from searchapp.ranking.lexical import fts_query, idf
+from searchapp.storage.schema import NAMES_FROM
+from searchapp.storage.store import Store
+
+# A name carrying the whole query counts as much as a passage holding all its words could
+# (``fusion.BM25_WEIGHT``): both are the share of the query's idf a document shows.
+NAME_WEIGHT = 1.0
+MAX_FILES = 100  # the files with the best shares that take part, as FUSION_DEPTH passages do
+MAX_NAMED = 1000  # a word in more file names than this is a kind of file, not a subject
+# A file found by its name alone brings its first passages (a long file's later ones come when
+# the rankers find them): 100 files bring 800 passages at most.
+PASSAGES_PER_FILE = 8
+
+
+def name_shares(
+    store: Store,
+    terms: Sequence[str],
+    frequency: Callable[[str], int],
+    rows: int,
+) -> dict[int, float]:
+    """``{document row id: the share of the query its name carries}`` for the ``MAX_FILES``
+    files whose names carry the most of the query's ``terms`` (FTS5 terms, as
+    ``Lexicon.query_tokens`` spells them); ``frequency`` and ``rows`` count passages."""
+    if not terms or store.schema_version() < NAMES_FROM:  # an index too old to name files
+        return {}
+    weights = {term: idf(frequency(term), rows) for term in terms}
+    total = math.fsum(weights.values())
+    if total <= 0:
+        return {}
+    files = store.count_documents()
+    carried: dict[int, float] = {}
+    for term, weight in weights.items():
+        named = store.rows(
+            "SELECT rowid FROM documents_names WHERE documents_names MATCH ? LIMIT ?",
+            (fts_query([term]), MAX_NAMED + 1),
+        )
+        if not named or len(named) > MAX_NAMED:
+            continue
+        weight = min(weight, idf(len(named), files))
+        for (document,) in named:
+            carried[document] = carried.get(document, 0.0) + weight
+    best = sorted(carried, key=lambda d: (-carried[d], d))[:MAX_FILES]
+    return {document: min(1.0, carried[document] / total) for document in best}
+
+
+def documents_of(store: Store, chunks: Sequence[int]) -> dict[int, int]:
+    """``{chunk id: its document's row id}`` for ``chunks`` (those still stored)."""
+    if not chunks:
+        return {}
+    marks = ",".join("?" * len(chunks))
+    found = store.rows(f"SELECT id, document_id FROM chunks WHERE id IN ({marks})", tuple(chunks))
+    return dict(found)
+
+
+def first_passages(store: Store, documents: Sequence[int]) -> dict[int, int]:
+    """``{chunk id: document row id}`` for the first ``PASSAGES_PER_FILE`` passages of each of
+    ``documents``: what a file found by its name alone brings to the fusion."""
+    found: dict[int, int] = {}
+    for document in documents:  # each an index range read: no sort, however long the file
+        rows = store.rows(
+            "SELECT id FROM chunks WHERE document_id = ? ORDER BY id LIMIT ?",
+            (document, PASSAGES_PER_FILE),
+        )
+        found.update((chunk, document) for (chunk,) in rows)
+    return found

@@ -1,0 +1,117 @@
+"""File names in hybrid ranking (``ranking/names.py``): a query's words in a file's name lift
+its passages."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from searchapp.ranking.names import NAME_WEIGHT
+from searchapp.search_index import SearchIndex
+from searchapp.storage.schema import file_name
+from tests.searchapp.conftest import FakeEncoder
+
+FILES = {
+    "apt/sources.list": "deb http://deb.debian.org/debian bookworm main contrib\n",
+    "notes/mirrors.md": "Mirror entries: each of the entries names a mirror.\n",
+    "notes/garden.md": "Tomatoes want sun, water and patience in the garden.\n",
+}
+
+
+def index_of(tmp_path: Path, files: dict[str, str]) -> tuple[Path, SearchIndex]:
+    docs = tmp_path / "docs"
+    for name, text in files.items():
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(text, "utf-8")
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(dim=64, max_length=64))
+    search_index.add([docs])
+    return docs, search_index
+
+
+def test_the_store_keeps_each_files_name_and_no_records(tmp_path) -> None:
+    assert file_name("/etc/apt/sources.list", "/etc/apt/sources.list") == "sources.list"
+    assert file_name("/d/corpus.jsonl#7", "/d/corpus.jsonl") is None  # a JSONL record
+
+
+def test_a_file_named_for_the_query_is_found_by_hybrid_ranking_only(tmp_path) -> None:
+    docs, search_index = index_of(tmp_path, FILES)
+    # No passage says "sources": by words nothing matches, but the file named so comes first.
+    assert search_index.search("sources", mode="lexical") == []
+    hybrid = search_index.search("sources", k=3)
+    assert hybrid[0].path == str(docs / "apt/sources.list")
+    assert hybrid[0].score > hybrid[0].cosine
+    assert all(hit.score == hit.cosine for hit in hybrid[1:])
+    search_index.close()
+
+
+def idfs(search_index: SearchIndex, term: str) -> tuple[float, float]:
+    """``term``'s idf among the passages and among the file names, counted here with FTS5."""
+    store = search_index.store
+
+    def idf(df: int, rows: int) -> float:
+        return max(math.log((rows - df + 0.5) / (df + 0.5)), 1e-6)
+
+    in_passages = store.rows("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (term,))
+    in_names = store.rows(
+        "SELECT count(*) FROM documents_names WHERE documents_names MATCH ?", (term,)
+    )
+    files = store.rows("SELECT count(*) FROM documents")[0][0]
+    return idf(in_passages[0][0], store.count_chunks()), idf(in_names[0][0], files)
+
+
+def test_a_name_adds_the_share_of_the_query_it_carries(tmp_path) -> None:
+    docs, search_index = index_of(tmp_path, FILES)
+    # sources.list's name holds "sources", its text "bookworm": its passage scores its cosine,
+    # its BM25 share and NAME_WEIGHT times the share of the query's idf "sources" carries, as
+    # the lesser of its idfs in passages and in names.
+    query = "bookworm sources"
+    [named] = [h for h in search_index.search(query, k=3) if "sources" in h.path]
+    lexical = {h.path: h.score for h in search_index.search(query, mode="lexical")}
+    bookworm, sources = idfs(search_index, "bookworm")[0], idfs(search_index, "sources")
+    carried = min(sources) / (bookworm + sources[0])
+    assert 0 < carried < 1
+    assert named.score == pytest.approx(named.cosine + lexical[named.path] + NAME_WEIGHT * carried)
+    # "md" is in two of the three names: as common among them as a word can be, it lifts none.
+    query = "tomatoes md"
+    lexical = {h.path: h.score for h in search_index.search(query, mode="lexical")}
+    for hit in search_index.search(query, k=3):
+        assert hit.score == pytest.approx(hit.cosine + lexical.get(hit.path, 0.0), abs=1e-5)
+    search_index.close()
+
+
+def test_names_follow_files_that_come_go_and_are_renamed(tmp_path) -> None:
+    docs, search_index = index_of(tmp_path, FILES)
+    (docs / "apt/sources.list").rename(docs / "apt/mirrors.conf")
+    search_index.add([docs])
+
+    def names() -> list[str]:
+        return sorted(r[0] for r in search_index.store.rows("SELECT name FROM documents_names"))
+
+    assert names() == ["garden.md", "mirrors.conf", "mirrors.md"]
+    assert all(hit.score == hit.cosine for hit in search_index.search("sources", k=3))
+    search_index.remove([str(docs / "notes")])
+    assert names() == ["mirrors.conf"]
+    search_index.close()
+
+
+def test_a_jsonl_corpus_name_lifts_none_of_its_records(tmp_path) -> None:
+    records = [
+        {"_id": "1", "text": "Tomatoes want sun and water."},
+        {"_id": "2", "text": "Wing lift grows with the angle of attack."},
+    ]
+    files = {"aircraft.jsonl": "\n".join(json.dumps(r) for r in records) + "\n"}
+    _, search_index = index_of(tmp_path, files)
+    for hit in search_index.search("aircraft tomatoes", k=2):
+        lexical = {
+            h.doc_id: h.score for h in search_index.search("aircraft tomatoes", mode="lexical")
+        }
+        assert hit.score == pytest.approx(hit.cosine + lexical.get(hit.doc_id, 0.0))
+    rows = sqlite3.connect(tmp_path / "idx" / "index.db").execute(
+        "SELECT count(*) FROM documents_names"
+    )
+    assert rows.fetchone()[0] == 0
+    search_index.close()
