@@ -7,12 +7,13 @@ holds some of the query's words scores the share of the query they carry: each w
 idf in the passages (as BM25 and ``query_words.BestLine`` weigh it), a word of the name the
 lesser of that and its idf among the names, so that a word many files are named with ("md",
 "test", "index") lifts none of them. Hybrid ranking adds ``NAME_WEIGHT`` times that share to
-each of the file's passages among its candidates (``fusion.fuse``); a file none of whose
-passages the rankers found brings its first ones.
+each of the file's passages among its candidates (``fusion.fuse``); of the ``MAX_FILES`` files
+with the best shares, one none of whose passages the rankers found brings its first ones.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 
@@ -23,7 +24,7 @@ from searchapp.storage.store import Store
 # A name carrying the whole query counts as much as a passage holding all its words could
 # (``fusion.BM25_WEIGHT``): both are the share of the query's idf a document shows.
 NAME_WEIGHT = 1.0
-MAX_FILES = 100  # the files with the best shares that take part, as FUSION_DEPTH passages do
+MAX_FILES = 100  # the files with the best shares that bring passages no ranker found
 MAX_NAMED = 1000  # a word in more file names than this is a kind of file, not a subject
 # A file found by its name alone brings its first passages (a long file's later ones come when
 # the rankers find them): 100 files bring 800 passages at most.
@@ -36,37 +37,41 @@ def name_shares(
     frequency: Callable[[str], int],
     rows: int,
 ) -> dict[int, float]:
-    """``{document row id: the share of the query its name carries}`` for the ``MAX_FILES``
-    files whose names carry the most of the query's ``terms`` (FTS5 terms, as
-    ``Lexicon.query_tokens`` spells them); ``frequency`` and ``rows`` count passages."""
+    """``{document row id: the share of the query its name carries}`` for every file whose name
+    holds some of the query's ``terms`` (FTS5 terms, as ``Lexicon.query_tokens`` spells them),
+    best first (ties: the shorter name); ``frequency`` and ``rows`` count passages."""
     if not terms or store.schema_version() < NAMES_FROM:  # an index too old to name files
         return {}
     weights = {term: idf(frequency(term), rows) for term in terms}
     total = math.fsum(weights.values())
     if total <= 0:
         return {}
-    files = store.count_documents()
+    # Files, not documents: a JSONL file's records have no names of their own. FTS5 keeps a
+    # row per named document in its docsize table: counted without reading a name.
+    files = store.rows("SELECT count(*) FROM documents_names_docsize")[0][0]
     carried: dict[int, float] = {}
+    lengths: dict[int, int] = {}
     for term, weight in weights.items():
         named = store.rows(
-            "SELECT rowid FROM documents_names WHERE documents_names MATCH ? LIMIT ?",
+            "SELECT rowid, length(name) FROM documents_names WHERE documents_names MATCH ? LIMIT ?",
             (fts_query([term]), MAX_NAMED + 1),
         )
         if not named or len(named) > MAX_NAMED:
             continue
         weight = min(weight, idf(len(named), files))
-        for (document,) in named:
+        for document, length in named:
             carried[document] = carried.get(document, 0.0) + weight
-    best = sorted(carried, key=lambda d: (-carried[d], d))[:MAX_FILES]
+            lengths[document] = length
+    best = sorted(carried, key=lambda d: (-carried[d], lengths[d], d))
     return {document: min(1.0, carried[document] / total) for document in best}
 
 
 def documents_of(store: Store, chunks: Sequence[int]) -> dict[int, int]:
     """``{chunk id: its document's row id}`` for ``chunks`` (those still stored)."""
-    if not chunks:
-        return {}
-    marks = ",".join("?" * len(chunks))
-    found = store.rows(f"SELECT id, document_id FROM chunks WHERE id IN ({marks})", tuple(chunks))
+    found = store.rows(
+        "SELECT id, document_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(chunks)),),
+    )
     return dict(found)
 
 

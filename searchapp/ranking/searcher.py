@@ -13,7 +13,13 @@ import numpy as np
 from searchapp.errors import BadInputError
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
-from searchapp.ranking.names import NAME_WEIGHT, documents_of, first_passages, name_shares
+from searchapp.ranking.names import (
+    MAX_FILES,
+    NAME_WEIGHT,
+    documents_of,
+    first_passages,
+    name_shares,
+)
 from searchapp.ranking.query_words import BestLine, query_words
 from searchapp.storage.indexed_paths import from_current_folder
 from searchapp.storage.schema import record_id
@@ -155,7 +161,9 @@ class Searcher:
         lexical = self._lexical(query, fetch)
         named = {}
         if mode == "hybrid":
-            named = self._named(query, [*(i for i, _ in dense[:FUSION_DEPTH]), *dict(lexical)])
+            # The candidates the fusion takes: the same whatever ``fetch`` is.
+            candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
+            named = self._named(query, candidates)
         cosine = dict(dense)
         missing = [i for i in [*dict(lexical), *named] if i not in cosine]
         if missing:
@@ -199,15 +207,16 @@ class Searcher:
 
     def _named(self, query: str, candidates: list[int]) -> dict[int, float]:
         """``{chunk id: what its file's name adds}`` for the ``candidates`` in files whose names
-        hold the query's words, and the first passages of such files none of whose passages
-        are candidates (``names.py``)."""
+        hold the query's words, and the first passages of the best-named such files none of
+        whose passages are candidates (``names.py``)."""
         frequency, rows = self._frequencies()
         shares = name_shares(self.store, self.lexicon.query_tokens(query), frequency, rows)
         if not shares:
             return {}
         found = {c: d for c, d in documents_of(self.store, candidates).items() if d in shares}
         represented = set(found.values())
-        found.update(first_passages(self.store, [d for d in shares if d not in represented]))
+        best = list(shares)[:MAX_FILES]
+        found.update(first_passages(self.store, [d for d in best if d not in represented]))
         return {chunk: NAME_WEIGHT * shares[document] for chunk, document in found.items()}
 
     def _bm25_ceiling(self, query: str) -> float:

@@ -115,3 +115,50 @@ def test_a_jsonl_corpus_name_lifts_none_of_its_records(tmp_path) -> None:
     )
     assert rows.fetchone()[0] == 0
     search_index.close()
+
+
+def test_a_file_found_by_its_name_alone_and_the_first_hits_do_not_depend_on_k(
+    tmp_path, monkeypatch
+) -> None:
+    import searchapp.ranking.searcher as searcher
+
+    monkeypatch.setattr(searcher, "FUSION_DEPTH", 2)  # 2 candidates a ranker, not 100
+    files = {f"notes/boat{n}.md": f"sails sails boat {n}\n" for n in range(6)}
+    # Its first passages say nothing of the query; a later one says "sails" once, far down
+    # the lexical list: whether the rankers' lists reach it depends on how many hits are asked.
+    filler = "".join(f"Hydrogen cell {n} holds gas at low pressure.\n" for n in range(120))
+    files["zeppelin.md"] = filler + "Her sails were never used.\n"
+    docs, search_index = index_of(tmp_path, files)
+    assert len(search_index.store.rows("SELECT id FROM chunks")) > 6 + 9  # past the 8th
+    query = "zeppelin sails"
+    assert all("zeppelin" not in h.path for h in search_index.search(query, k=2, mode="dense"))
+    assert all("zeppelin" not in h.path for h in search_index.search(query, k=2, mode="lexical"))
+    everything = search_index.search(query, k=7)
+    named = [h for h in everything if h.path.endswith("zeppelin.md")]
+    assert named and named[0].score > named[0].cosine + 0.1  # brought and lifted by its name
+    # Filtered to the file, the search widens until it finds a hit there: the same hit.
+    alone = search_index.search(query, k=1, path_glob="*/zeppelin.md")
+    assert [(h.chunk_id, h.score) for h in alone] == [(named[0].chunk_id, named[0].score)]
+    for k in range(1, 7):
+        got = search_index.search(query, k=k)
+        assert [(h.path, h.chunk_id, h.score) for h in got] == [
+            (h.path, h.chunk_id, h.score) for h in everything[:k]
+        ], k
+    search_index.close()
+
+
+def test_a_word_every_file_is_named_with_lifts_none_beside_a_jsonl_corpus(tmp_path) -> None:
+    records = [{"_id": str(n), "text": f"Record {n} about lift and drag."} for n in range(300)]
+    files = {
+        "corpus.jsonl": "\n".join(json.dumps(r) for r in records) + "\n",
+        "a.md": "Tomatoes want sun.\n",
+        "b.md": "Peppers want water.\n",
+    }
+    _, search_index = index_of(tmp_path, files)
+    # "md" names both files: among the 2 named files it is as common as a word can be, however
+    # many records (never named) the index holds.
+    query = "tomatoes md"
+    lexical = {h.path: h.score for h in search_index.search(query, mode="lexical")}
+    for hit in search_index.search(query, k=3):
+        assert hit.score == pytest.approx(hit.cosine + lexical.get(hit.path, 0.0), abs=1e-5)
+    search_index.close()
