@@ -645,6 +645,26 @@ def test_progress_counts_the_bytes_that_need_embedding(tmp_path) -> None:
     assert sum(events["done"]) == events["start"][0]
 
 
+def test_progress_counts_what_a_gzip_file_holds_not_its_size(tmp_path) -> None:
+    import gzip
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = "".join(f"Entry {n}: the retry policy changed again.\n" for n in range(300))
+    (docs / "changelog.gz").write_bytes(gzip.compress(text.encode()))
+    (docs / "fake.gz").write_bytes(b"not gzip at all, only named so\n")  # skipped: no text
+    (docs / "plain.txt").write_text("Plain words.\n", "utf-8")
+    starts: list[int] = []
+    done: list[int] = []
+    progress = Progress(on_start=starts.append, on_bytes=done.append)
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs], progress=progress)
+    size = len(text.encode()) + len(b"not gzip at all, only named so\n") + len(b"Plain words.\n")
+    assert (docs / "changelog.gz").stat().st_size * 4 < len(text.encode())  # it compresses
+    assert starts == [size] and sum(done) == size
+    search_index.close()
+
+
 def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatch) -> None:
     from searchapp.ingest import pipeline
 
