@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -112,8 +113,15 @@ class SearchIndex:
             self._store = None
         if self._store is None:
             if not self.exists():
+                # The command that makes this index, not the default one (an --index-dir the
+                # hint left out would build it elsewhere).
+                named = (
+                    ""
+                    if self.index_dir == resolve_index_dir()
+                    else f" --index-dir {shlex.quote(str(self.index_dir))}"
+                )
                 raise IndexNotFoundError(
-                    f"no index at {self.index_dir}; run `search index PATH` to create one"
+                    f"no index at {self.index_dir}; run `search index PATH{named}` to create one"
                 )
             self._store = Store.open(self.index_dir, create=False)
         return self._store

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -43,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _usage_hint(args: list[str], message: str) -> str:
     """What a query's usage mistake most likely was, as ripgrep users make it."""
+    if message.startswith("No such command") and "Did you mean" not in message and args:
+        return f" (to search for it: search query {shlex.quote(args[0])})"  # `search "x y"`
     if args[:1] != ["query"]:
         return ""
     if message.startswith("Got unexpected extra argument"):

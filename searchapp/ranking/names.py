@@ -1,20 +1,24 @@
 """File names as evidence: a query's words in a file's name lift that file's passages.
 
 ``search query "sources.list entries"`` should find ``apt/examples/sources.list`` even where
-its text never says "sources". The store keeps each file's name in the FTS5 table
-``documents_names`` (``schema.file_name``), split into words as passages are. A file whose name
-holds some of the query's words scores the share of the query they carry: each word weighs its
-idf in the passages (as BM25 and ``query_words.BestLine`` weigh it), a word of the name the
-lesser of that and its idf among the names, so that a word many files are named with ("md",
-"test", "index") lifts none of them. Hybrid ranking adds ``NAME_WEIGHT`` times that share to
-each of the file's passages among its candidates (``fusion.fuse``); of the ``MAX_FILES`` files
-with the best shares, one none of whose passages the rankers found brings its first ones.
+its text never says "sources". The store keeps each file's name less its type, and the name of
+its folder, in the FTS5 table ``documents_names`` (``schema.file_name``), split into words as
+passages are. A file whose name or folder holds some of the query's words scores the share of
+the query they carry: each word weighs its idf in the passages (as BM25 and
+``query_words.BestLine`` weigh it), a word of the name the lesser of that and its idf among the
+names, so that a word many files are named with ("readme", "test", "index") lifts them little;
+a file named exactly what was typed (its name's words are the query's) scores 1. Hybrid
+ranking adds ``NAME_WEIGHT`` times that share to each of the file's passages among its
+candidates (``fusion.fuse``); of the ``MAX_FILES`` files with the best shares, one none of whose
+passages the rankers found brings its first ones.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
+import unicodedata
 from collections.abc import Callable, Sequence
 
 from searchapp.ranking.lexical import fts_query, idf
@@ -24,6 +28,7 @@ from searchapp.storage.store import Store
 # A name carrying the whole query counts as much as a passage holding all its words could
 # (``fusion.BM25_WEIGHT``): both are the share of the query's idf a document shows.
 NAME_WEIGHT = 1.0
+_WORD = re.compile(r"[^\W_]+")
 MAX_FILES = 100  # the files with the best shares that bring passages no ranker found
 MAX_NAMED = 1000  # a word in more file names than this is a kind of file, not a subject
 # A file found by its name alone brings its first passages (a long file's later ones come when
@@ -50,20 +55,34 @@ def name_shares(
     # row per named document in its docsize table: counted without reading a name.
     files = store.rows("SELECT count(*) FROM documents_names_docsize")[0][0]
     carried: dict[int, float] = {}
-    lengths: dict[int, int] = {}
+    names: dict[int, str] = {}
     for term, weight in weights.items():
         named = store.rows(
-            "SELECT rowid, length(name) FROM documents_names WHERE documents_names MATCH ? LIMIT ?",
+            "SELECT rowid, name FROM documents_names WHERE documents_names MATCH ? LIMIT ?",
             (fts_query([term]), MAX_NAMED + 1),
         )
         if not named or len(named) > MAX_NAMED:
             continue
         weight = min(weight, idf(len(named), files))
-        for document, length in named:
+        for document, name in named:
             carried[document] = carried.get(document, 0.0) + weight
-            lengths[document] = length
-    best = sorted(carried, key=lambda d: (-carried[d], lengths[d], d))
-    return {document: min(1.0, carried[document] / total) for document in best}
+            names[document] = name
+    asked = set(terms)
+    shares = {
+        # A file named exactly what was typed ("README.Debian", "preferences") is what was asked
+        # for, however many files share its name.
+        document: 1.0 if name_words(names[document]) == asked else min(1.0, share / total)
+        for document, share in carried.items()
+    }
+    best = sorted(shares, key=lambda d: (-shares[d], len(names[d]), d))
+    return {document: shares[document] for document in best}
+
+
+def name_words(name: str) -> set[str]:
+    """The words FTS5's tokenizer makes of a file name: folded, accents removed, split at
+    anything but letters and digits."""
+    folded = unicodedata.normalize("NFKD", name.casefold())
+    return set(_WORD.findall("".join(c for c in folded if not unicodedata.combining(c))))
 
 
 def documents_of(store: Store, chunks: Sequence[int]) -> dict[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -103,10 +104,30 @@ def record_id(doc_id: str, path: str) -> str:
     return doc_id[len(prefix) :] if doc_id.startswith(prefix) else doc_id
 
 
-def file_name(doc_id: str, path: str) -> str | None:
-    """A file's name, for ``documents_names``; None for a JSONL record, whose file's name is the
-    collection's, not its own."""
-    return path.rsplit("/", 1)[-1] if doc_id == path else None
+COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_TYPE_SUFFIX = re.compile(r"\.[a-z0-9]{1,4}$", re.IGNORECASE)  # .md .txt .go .pm .list .json
+
+
+class FileName(NamedTuple):
+    """What a file's path says it is about, as ``documents_names`` keeps it: its name less its
+    type (``NEWS.Debian.gz`` -> ``NEWS.Debian``, ``dc.sed`` -> ``dc``, ``.bashrc`` whole) and
+    the name of the folder holding it (``grep`` for ``/usr/share/doc/grep/changelog.gz``)."""
+
+    name: str
+    folder: str
+
+
+def file_name(doc_id: str, path: str) -> FileName | None:
+    """``path``'s ``FileName``; None for a JSONL record, whose file's name is the collection's,
+    not its own."""
+    if doc_id != path:
+        return None
+    folder, _, name = path.rpartition("/")
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    return FileName(_TYPE_SUFFIX.sub("", name) or name, folder.rpartition("/")[2])
 
 
 def m001_initial(db: sqlite_utils.Database) -> None:
@@ -170,7 +191,7 @@ def m005_chunk_places(db: sqlite_utils.Database) -> None:
 
 
 def m006_file_names(db: sqlite_utils.Database) -> None:
-    """Each file's name (``file_name``), its words searched by hybrid ranking
+    """Each file's name, its words searched by hybrid ranking
     (``ranking/names.py``): the store writes a row with its document; deleting the document
     deletes it."""
     db.execute(f"CREATE VIRTUAL TABLE documents_names USING fts5(name, tokenize='{FTS_TOKENIZER}')")
@@ -178,11 +199,24 @@ def m006_file_names(db: sqlite_utils.Database) -> None:
         """CREATE TRIGGER documents_names_delete AFTER DELETE ON documents BEGIN
             DELETE FROM documents_names WHERE rowid = old.id; END"""
     )
-    rows = db.execute("SELECT id, doc_id, path FROM documents").fetchall()
-    named = [(i, file_name(doc_id, path)) for i, doc_id, path in rows]
+    rows = db.execute("SELECT id, doc_id, path FROM documents WHERE doc_id = path").fetchall()
     db.conn.executemany(
         "INSERT INTO documents_names (rowid, name) VALUES (?, ?)",
-        [(i, name) for i, name in named if name],
+        [(i, path.rpartition("/")[2]) for i, _, path in rows],
+    )
+
+
+def m007_file_name_words(db: sqlite_utils.Database) -> None:
+    """File names less their type, and the folder holding each file (``FileName``): the names
+    of version 6 kept the type (``.go`` matched "let's go") and no folder."""
+    db.execute("DROP TABLE documents_names")  # m006's trigger names it: it stays
+    db.execute(
+        f"CREATE VIRTUAL TABLE documents_names USING fts5(name, folder, tokenize='{FTS_TOKENIZER}')"
+    )
+    rows = db.execute("SELECT id, doc_id, path FROM documents WHERE doc_id = path").fetchall()
+    db.conn.executemany(
+        "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
+        [(i, *file_name(doc_id, path)) for i, doc_id, path in rows],  # type: ignore[misc]
     )
 
 
@@ -193,9 +227,10 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m004_qualified_record_ids,
     m005_chunk_places,
     m006_file_names,
+    m007_file_name_words,
 )
 # The first version whose documents' names are searched (``ranking/names.py``).
-NAMES_FROM = 6
+NAMES_FROM = 7
 # An index that cannot be written (``Store.open``) is read without migrating from this version
 # on: what came since only adds columns, which read as NULL (``Store.get_chunks``), and the
 # table of file names, which is searched from NAMES_FROM on (``ranking/names.py``).

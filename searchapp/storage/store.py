@@ -291,7 +291,8 @@ class Store:
             name = file_name(doc_id, path)
             if name:
                 self._conn.execute(
-                    "INSERT INTO documents_names (rowid, name) VALUES (?, ?)", (document_id, name)
+                    "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
+                    (document_id, *name),
                 )
         return int(document_id)
 

@@ -223,6 +223,8 @@ def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
     ("args", "message"),
     [
         (["query", "x"], "no index at"),
+        (["query", "x"], "run `search index PATH --index-dir "),  # this index, not the default
+        (["sources list"], "No such command 'sources list'. (to search for it: search query '"),
         (["info"], "no index at"),
         (["index", "/no/such/folder"], "no such file or folder"),
         (["query", "   ", "--use-index"], "the query is empty"),

@@ -32,9 +32,24 @@ def index_of(tmp_path: Path, files: dict[str, str]) -> tuple[Path, SearchIndex]:
     return docs, search_index
 
 
-def test_the_store_keeps_each_files_name_and_no_records(tmp_path) -> None:
-    assert file_name("/etc/apt/sources.list", "/etc/apt/sources.list") == "sources.list"
-    assert file_name("/d/corpus.jsonl#7", "/d/corpus.jsonl") is None  # a JSONL record
+@pytest.mark.parametrize(
+    ("path", "name", "folder"),
+    [
+        ("/etc/apt/sources.list", "sources", "apt"),
+        ("/usr/share/doc/grep/NEWS.Debian.gz", "NEWS.Debian", "grep"),
+        ("/d/notes.md.gz", "notes", "d"),
+        ("/d/dc.sed", "dc", "d"),
+        ("/d/Generators.PM", "Generators", "d"),
+        ("/home/me/.bashrc", ".bashrc", "me"),
+        ("/home/me/.env", ".env", "me"),
+        ("/d/Makefile", "Makefile", "d"),
+        ("/d/retry_policy-v2.md", "retry_policy-v2", "d"),
+        ("/top.txt", "top", ""),
+    ],
+)
+def test_a_files_name_leaves_out_its_type_and_keeps_its_folder(path, name, folder) -> None:
+    assert file_name(path, path) == (name, folder)
+    assert file_name(f"{path}#7", path) is None  # a JSONL record: not named by its file
 
 
 def test_a_file_named_for_the_query_is_found_by_hybrid_ranking_only(tmp_path) -> None:
@@ -75,7 +90,7 @@ def test_a_name_adds_the_share_of_the_query_it_carries(tmp_path) -> None:
     carried = min(sources) / (bookworm + sources[0])
     assert 0 < carried < 1
     assert named.score == pytest.approx(named.cosine + lexical[named.path] + NAME_WEIGHT * carried)
-    # "md" is in two of the three names: as common among them as a word can be, it lifts none.
+    # "md" is the type of two of the three files, not a word of their names: it lifts none.
     query = "tomatoes md"
     lexical = {h.path: h.score for h in search_index.search(query, mode="lexical")}
     for hit in search_index.search(query, k=3):
@@ -91,10 +106,10 @@ def test_names_follow_files_that_come_go_and_are_renamed(tmp_path) -> None:
     def names() -> list[str]:
         return sorted(r[0] for r in search_index.store.rows("SELECT name FROM documents_names"))
 
-    assert names() == ["garden.md", "mirrors.conf", "mirrors.md"]
+    assert names() == ["garden", "mirrors", "mirrors"]
     assert all(hit.score == hit.cosine for hit in search_index.search("sources", k=3))
     search_index.remove([str(docs / "notes")])
-    assert names() == ["mirrors.conf"]
+    assert names() == ["mirrors"]
     search_index.close()
 
 
@@ -151,14 +166,53 @@ def test_a_word_every_file_is_named_with_lifts_none_beside_a_jsonl_corpus(tmp_pa
     records = [{"_id": str(n), "text": f"Record {n} about lift and drag."} for n in range(300)]
     files = {
         "corpus.jsonl": "\n".join(json.dumps(r) for r in records) + "\n",
-        "a.md": "Tomatoes want sun.\n",
-        "b.md": "Peppers want water.\n",
+        "want/a.md": "Tomatoes want sun.\n",
+        "want/b.md": "Peppers want water.\n",
     }
     _, search_index = index_of(tmp_path, files)
-    # "md" names both files: among the 2 named files it is as common as a word can be, however
-    # many records (never named) the index holds.
-    query = "tomatoes md"
+    query = "tomatoes want"
+    # "want" names both files (their folder): among the 2 named files it is as common as a
+    # word can be, however many records (never named) the index holds.
     lexical = {h.path: h.score for h in search_index.search(query, mode="lexical")}
     for hit in search_index.search(query, k=3):
         assert hit.score == pytest.approx(hit.cosine + lexical.get(hit.path, 0.0), abs=1e-5)
+    search_index.close()
+
+
+def test_a_file_named_exactly_what_was_typed_scores_the_whole_name_weight(tmp_path) -> None:
+    files = {
+        **{f"pkg{n}/README.Debian": f"Package {n} notes for Debian users.\n" for n in range(4)},
+        "pkg0/changelog.Debian": "Debian release notes.\n",
+        "apt/preferences": "Pin-Priority: 990\n",
+        "apt/preferences-guide.md": "How pinning preferences pick a package version.\n",
+        "persistent/main.go": "package main // let us go\n",
+    }
+    docs, search_index = index_of(tmp_path, files)
+    for query in ("README.Debian", "readme debian", "preferences"):
+        hits = search_index.search(query, k=10)
+        lexical = {h.path: h.score for h in search_index.search(query, k=10, mode="lexical")}
+        exact = [
+            h
+            for h in hits
+            if h.path.rsplit("/", 1)[1].lower().replace(".", " ") == query.lower().replace(".", " ")
+        ]
+        assert exact, query
+        for hit in exact:  # its name's words are the query's: the whole NAME_WEIGHT
+            assert hit.score == pytest.approx(hit.cosine + lexical.get(hit.path, 0.0) + 1.0)
+        # First, but where a file says the words and is named with them too ("preferences").
+        assert hits[0] in exact or query == "preferences", query
+    # A file's type is not a word of its name: "go" lifts no .go file.
+    [go] = [h for h in search_index.search("go", k=10) if h.path.endswith(".go")]
+    assert go.score == pytest.approx(go.cosine + search_index.search("go", mode="lexical")[0].score)
+    search_index.close()
+
+
+def test_the_folder_a_file_is_in_counts_as_its_name(tmp_path) -> None:
+    files = {
+        "grep/changelog": "Fixed a crash on long lines.\n",
+        "curl/changelog": "Fixed a crash on long headers.\n",
+    }
+    docs, search_index = index_of(tmp_path, files)
+    hits = search_index.search("changelog of grep", k=2)
+    assert hits[0].path == str(docs / "grep/changelog") and hits[0].score > hits[1].score
     search_index.close()

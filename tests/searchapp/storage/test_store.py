@@ -89,7 +89,7 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
     store = Store.open(tmp_path, create=True)
     store.db.execute("ALTER TABLE chunks ADD COLUMN places TEXT")  # what today's code writes
-    store.db.execute("CREATE VIRTUAL TABLE documents_names USING fts5(name)")
+    store.db.execute("CREATE VIRTUAL TABLE documents_names USING fts5(name, folder)")
     add_document(store, "/d/notes.txt", "/d/notes.txt", "a note")
     add_document(store, "7", "/d/corpus.jsonl", "record seven")
     add_document(store, "b#8", "/d/corpus.jsonl", "record with a hash in its id")
@@ -109,8 +109,8 @@ def test_an_index_of_bare_record_ids_gets_path_qualified_ones(tmp_path: Path, mo
     ]
     assert [c.text for c in store.get_chunks(store.chunk_ids().tolist())][1] == "record seven"
     # m006 named the files that were there: a file by its name, no JSONL record by its file's.
-    names = store.db.execute("SELECT rowid, name FROM documents_names").fetchall()
-    assert names == [(1, "notes.txt")]
+    names = store.db.execute("SELECT rowid, name, folder FROM documents_names").fetchall()
+    assert names == [(1, "notes", "d")]
     store.close()
 
 
@@ -359,3 +359,25 @@ def test_stats(store: Store) -> None:
 def test_sqlite_errors_that_are_bugs_are_not_hidden(store: Store) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         store.add_chunks(12345, chunks_of("orphan"), unit_vectors(1))  # no such document
+
+
+def test_version_6_names_become_names_less_their_type_with_their_folder(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from searchapp.storage import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:6])
+    Store.open(tmp_path, create=True).close()
+    conn = sqlite3.connect(tmp_path / DB_NAME)
+    path = "/d/apt/sources.list"
+    conn.execute("INSERT INTO documents (doc_id, path) VALUES (?, ?)", (path, path))
+    conn.execute("INSERT INTO documents_names (rowid, name) VALUES (1, 'sources.list')")
+    conn.commit()
+    conn.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert store.rows("SELECT rowid, name, folder FROM documents_names") == [(1, "sources", "apt")]
+    store.delete_documents_by_path([path])
+    assert store.rows("SELECT count(*) FROM documents_names") == [(0,)]  # m006's trigger
+    store.close()
