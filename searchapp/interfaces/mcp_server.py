@@ -6,7 +6,9 @@ Two read-only tools, each one ``SearchIndex`` call in the index's own thread (``
 - ``get_document``: an indexed document's text, or some of its lines, as indexed.
 
 Nothing but indexed text is given out (``get_document`` reads the store, never a file) and no
-tool writes to the index. Stdout carries the protocol; logging goes to stderr.
+tool writes to the index. Stdout carries the protocol; logging goes to stderr. A line that is
+not JSON gets a JSON-RPC parse error (-32700), and JSON that is no JSON-RPC message an invalid
+request error (-32600): the SDK's stdio transport drops both without a word.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import sys
 import threading
 from typing import Annotated, Literal
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import ToolAnnotations
-from pydantic import BaseModel, Field
+from mcp.server.stdio import stdio_server
+from mcp.shared.message import SessionMessage
+from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
 
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
@@ -154,12 +159,81 @@ def serve_stdio(index: SearchIndex) -> None:
         if ours:
             signal.signal(signal.SIGINT, _exit_on_interrupt)
         try:
-            build_server(index_thread).run("stdio")
+            anyio.run(_serve_stdio, build_server(index_thread))
         finally:
             if ours:
                 signal.signal(signal.SIGINT, previous)
     finally:
         index_thread.close()
+
+
+async def _serve_stdio(server: MCPServer) -> None:
+    """``server.run("stdio")``, with lines that are no JSON-RPC message answered (see above)."""
+    lowlevel = server._lowlevel_server  # the SDK's own stdio runner uses it so; nothing public
+    async with stdio_server() as (read_stream, write_stream):
+        screened = _AnsweringUnreadable(read_stream, write_stream)
+        await lowlevel.run(screened, write_stream, lowlevel.create_initialization_options())
+
+
+class _AnsweringUnreadable:
+    """The transport's read stream less the lines it could not read, each answered with a
+    JSON-RPC error as the specification asks (a blank line is skipped: it is no message)."""
+
+    def __init__(self, read_stream, write_stream) -> None:
+        self._read, self._write = read_stream, write_stream
+
+    @property
+    def last_context(self):  # the sender's contextvars, which the SDK's loops restore
+        return getattr(self._read, "last_context", None)
+
+    async def receive(self) -> SessionMessage:
+        while True:
+            item = await self._read.receive()
+            if not isinstance(item, Exception):
+                return item
+            reply = unreadable_reply(item)
+            if reply is not None:
+                await self._write.send(SessionMessage(reply))
+
+    async def aclose(self) -> None:
+        await self._read.aclose()
+
+    def __aiter__(self) -> _AnsweringUnreadable:
+        return self
+
+    async def __anext__(self) -> SessionMessage:
+        try:
+            return await self.receive()
+        except anyio.EndOfStream:
+            raise StopAsyncIteration from None
+
+    async def __aenter__(self) -> _AnsweringUnreadable:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+def unreadable_reply(error: Exception) -> JSONRPCError | None:
+    """The JSON-RPC error answering a line the transport failed to read as a message, or None
+    for a blank line. Its id is the line's own where it has one, else null."""
+    problems = error.errors() if isinstance(error, ValidationError) else []
+    if problems and problems[0]["type"] == "json_invalid":
+        if not str(problems[0].get("input", "x")).strip():
+            return None
+        return JSONRPCError(
+            jsonrpc="2.0",
+            id=None,
+            error=ErrorData(code=PARSE_ERROR, message="Parse error: not JSON"),
+        )
+    sent = problems[0].get("input") if problems else None
+    request_id = sent.get("id") if isinstance(sent, dict) else None
+    if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
+        request_id = None
+    message = "Invalid Request: not a JSON-RPC 2.0 request, notification or response"
+    return JSONRPCError(
+        jsonrpc="2.0", id=request_id, error=ErrorData(code=INVALID_REQUEST, message=message)
+    )
 
 
 def _exit_on_interrupt(signum: int, frame: object) -> None:

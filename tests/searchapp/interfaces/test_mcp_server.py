@@ -6,9 +6,11 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -154,6 +156,15 @@ def started_mcp(index_dir: Path, **popen: object) -> subprocess.Popen:
     return process
 
 
+def lines_within(stream, count: int, seconds: float) -> list[bytes]:
+    """The next ``count`` lines of a child's stdout, or a failure once ``seconds`` pass."""
+    lines: queue.Queue[bytes] = queue.Queue()
+    read = lambda: [lines.put(stream.readline()) for _ in range(count)]  # noqa: E731
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + seconds
+    return [lines.get(timeout=max(0, deadline - time.monotonic())) for _ in range(count)]
+
+
 def test_ctrl_c_ends_the_server_at_once_while_the_client_keeps_stdin_open(small_index) -> None:
     process = started_mcp(small_index[1])
     try:
@@ -183,3 +194,30 @@ def test_a_server_started_with_ctrl_c_ignored_goes_on_ignoring_it(small_index) -
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_lines_that_are_no_message_are_answered_and_the_session_goes_on(small_index) -> None:
+    process = started_mcp(small_index[1])
+    try:
+        lines = [
+            b'{"jsonrpc": "2.0", "id": 2, "method": "tools/list"',  # cut short: not JSON
+            b"",  # a blank line is no message: no answer
+            b'{"jsonrpc": "2.0", "id": 3, "params": {}}',  # JSON, but no method
+            b"[1, 2]",  # a batch, which MCP does not take
+            b'{"jsonrpc": "2.0", "id": 4, "method": "tools/list"}',
+        ]
+        process.stdin.write(b"\n".join(lines) + b"\n")
+        process.stdin.flush()
+        replies = [json.loads(line) for line in lines_within(process.stdout, 4, 30)]
+        assert [(reply.get("id"), reply.get("error", {}).get("code")) for reply in replies] == [
+            (None, -32700),
+            (3, -32600),
+            (None, -32600),
+            (4, None),
+        ]
+        assert "Parse error" in replies[0]["error"]["message"]
+        tools = {tool["name"] for tool in replies[3]["result"]["tools"]}
+        assert tools == {"search", "get_document"}
+    finally:
+        process.stdin.close()
+        assert process.wait(timeout=30) == 0
