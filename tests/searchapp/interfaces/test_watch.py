@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from searchapp.errors import SearchAppError
-from searchapp.ingest.interrupts import DeferredInterrupts
+from searchapp.ingest.interrupts import DeferredInterrupts, StopRequest
 from searchapp.interfaces.watch import BatchReport, Watcher
 from searchapp.search_index import SearchIndex
 from searchapp.storage.lock import WriterLock
@@ -293,17 +293,34 @@ def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path)
 # -- the command ------------------------------------------------------------------------------
 
 
+def watch_set_up(monkeypatch) -> threading.Event:
+    """Set once `search watch` has indexed its paths and then caught up with what changed
+    before its OS watch was set up: an edit from then on is a batch of its own."""
+    done, calls = threading.Event(), []
+    index_all = Watcher.index_all
+
+    def counted(self, progress=None):
+        report = index_all(self, progress)
+        calls.append(report)
+        if len(calls) == 2:  # the first index, then the catch-up once the watch is set up
+            done.set()
+        return report
+
+    monkeypatch.setattr(Watcher, "index_all", counted)
+    return done
+
+
 def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     docs, tmp_path, capsys, monkeypatch
 ) -> None:
     use_encoder(monkeypatch, FakeEncoder())
     index_dir = tmp_path / "idx"
     errors: list[BaseException] = []
+    watching = watch_set_up(monkeypatch)
 
     def edit_then_interrupt() -> None:
         try:
-            wait_until(lambda: len(indexed_paths(index_dir)) == 6)
-            time.sleep(0.5)  # the initial index is committed; the watch starts
+            assert watching.wait(timeout=DEADLINE)
             (docs / "added.txt").write_text("added while watching\n", "utf-8")
             wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
         except BaseException as exc:
@@ -341,32 +358,47 @@ class SlowEncoder(FakeEncoder):
         return super().embed_many(ids, batch_size=batch_size)
 
 
+def ctrl_c_presses(monkeypatch) -> Callable[[], None]:
+    """A function that sends this process a Ctrl-C and returns once its handler has run. Two
+    SIGINTs that reach a busy main thread before its handler runs are one to Python (CI saw
+    "stopped after 1 batch"), so each press waits for the one before."""
+    handled: list[int] = []
+
+    def counting(handle):
+        def counted(self, signum, frame) -> None:
+            handled.append(signum)
+            handle(self, signum, frame)
+
+        return counted
+
+    # Whichever handler Python runs: the batch's, or `search watch`'s between batches.
+    monkeypatch.setattr(DeferredInterrupts, "_handle", counting(DeferredInterrupts._handle))
+    monkeypatch.setattr(StopRequest, "__call__", counting(StopRequest.__call__))
+
+    def press() -> None:
+        before = len(handled)
+        os.kill(os.getpid(), signal.SIGINT)
+        wait_until(lambda: len(handled) > before)
+
+    return press
+
+
 def watch_with_ctrl_c(capsys, monkeypatch, docs: Path, index_dir: Path, presses: int):
     """`search watch`, with ``presses`` Ctrl-C while a batch (one new file) is embedded."""
     encoder = SlowEncoder()
     use_encoder(monkeypatch, encoder)
     errors: list[BaseException] = []
-    # Each press is sent once the one before was handled: two SIGINTs that reach a busy main
-    # thread before its handler runs are one to Python (CI saw "stopped after 1 batch").
-    handled: list[int] = []
-    handle = DeferredInterrupts._handle
-
-    def counted(self, signum, frame) -> None:
-        handled.append(signum)
-        handle(self, signum, frame)
-
-    monkeypatch.setattr(DeferredInterrupts, "_handle", counted)
+    press_ctrl_c = ctrl_c_presses(monkeypatch)
+    watching = watch_set_up(monkeypatch)
 
     def edit_then_interrupt() -> None:
         try:
-            wait_until(lambda: len(indexed_paths(index_dir)) == 6)
-            time.sleep(0.5)  # the initial index is committed; the watch starts
+            assert watching.wait(timeout=DEADLINE)
             encoder.slow = True
             (docs / "added.txt").write_text("added while watching\n", "utf-8")
             assert encoder.embedding.wait(timeout=DEADLINE)
-            for n in range(presses):
-                os.kill(os.getpid(), signal.SIGINT)
-                wait_until(lambda n=n: len(handled) > n)
+            for _ in range(presses):
+                press_ctrl_c()
         except BaseException as exc:
             errors.append(exc)
             os.kill(os.getpid(), signal.SIGINT)
@@ -418,15 +450,15 @@ def test_a_second_ctrl_c_between_a_batchs_writes_says_so(
         return wanted(self)
 
     monkeypatch.setattr(Watcher, "_wanted", slow_walk)
+    watching = watch_set_up(monkeypatch)
+    press_ctrl_c = ctrl_c_presses(monkeypatch)
 
     def edit_then_interrupt() -> None:
-        wait_until(lambda: len(indexed_paths(index_dir)) == 6)
-        time.sleep(0.5)
+        assert watching.wait(timeout=DEADLINE)
         (docs / "added.txt").write_text("added while watching\n", "utf-8")
         walking.wait(timeout=DEADLINE)
         for _ in range(2):
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.2)
+            press_ctrl_c()
         go_on.set()
 
     helper = threading.Thread(target=edit_then_interrupt, daemon=True)
