@@ -8,7 +8,8 @@ Two read-only tools, each one ``SearchIndex`` call in the index's own thread (``
 Nothing but indexed text is given out (``get_document`` reads the store, never a file) and no
 tool writes to the index. Stdout carries the protocol; logging goes to stderr. A line that is
 not JSON gets a JSON-RPC parse error (-32700), and JSON that is no JSON-RPC message an invalid
-request error (-32600): the SDK's stdio transport drops both without a word.
+request error (-32600): the SDK's stdio transport drops both without a word. When the client
+closes stdin, what it asked before is answered before the server ends.
 """
 
 from __future__ import annotations
@@ -24,7 +25,16 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp.types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError, ToolAnnotations
+from mcp.types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field, ValidationError
 
 from searchapp.errors import SearchAppError
@@ -34,6 +44,7 @@ from searchapp.interfaces.serve import MAX_K
 from searchapp.ranking.searcher import SearchOptions
 from searchapp.search_index import SearchIndex
 
+CANCELLED = "notifications/cancelled"
 LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
@@ -168,19 +179,26 @@ def serve_stdio(index: SearchIndex) -> None:
 
 
 async def _serve_stdio(server: MCPServer) -> None:
-    """``server.run("stdio")``, with lines that are no JSON-RPC message answered (see above)."""
+    """``server.run("stdio")``, with two changes to the SDK's stdio transport: a line that is
+    no JSON-RPC message is answered (see above), and when the client closes stdin, the requests
+    it sent before are answered before the server ends (the SDK cancelled them: `printf
+    REQUESTS | search mcp` got the first answer only)."""
     lowlevel = server._lowlevel_server  # the SDK's own stdio runner uses it so; nothing public
     async with stdio_server() as (read_stream, write_stream):
-        screened = _AnsweringUnreadable(read_stream, write_stream)
-        await lowlevel.run(screened, write_stream, lowlevel.create_initialization_options())
+        screen = _Screen(read_stream, write_stream)
+        await lowlevel.run(screen, screen.writer, lowlevel.create_initialization_options())
 
 
-class _AnsweringUnreadable:
-    """The transport's read stream less the lines it could not read, each answered with a
-    JSON-RPC error as the specification asks (a blank line is skipped: it is no message)."""
+class _Screen:
+    """The transport's read stream, less the lines it could not read (each answered with a
+    JSON-RPC error as the specification asks; a blank line is no message and is skipped), and
+    holding back its end until every request read has been answered or cancelled. ``writer``
+    is the write stream that sees the answers go out."""
 
     def __init__(self, read_stream, write_stream) -> None:
         self._read, self._write = read_stream, write_stream
+        self._unanswered: set[int | str] = set()
+        self.writer = _AnswerWatch(write_stream, self._unanswered)
 
     @property
     def last_context(self):  # the sender's contextvars, which the SDK's loops restore
@@ -188,17 +206,29 @@ class _AnsweringUnreadable:
 
     async def receive(self) -> SessionMessage:
         while True:
-            item = await self._read.receive()
+            try:
+                item = await self._read.receive()
+            except anyio.EndOfStream:
+                while self._unanswered:  # the handlers under way write their answers
+                    await anyio.sleep(0.01)
+                raise
             if not isinstance(item, Exception):
+                self._note(item.message)
                 return item
             reply = unreadable_reply(item)
             if reply is not None:
                 await self._write.send(SessionMessage(reply))
 
+    def _note(self, message: object) -> None:
+        if isinstance(message, JSONRPCRequest):
+            self._unanswered.add(message.id)
+        elif isinstance(message, JSONRPCNotification) and message.method == CANCELLED:
+            self._unanswered.discard((message.params or {}).get("requestId"))
+
     async def aclose(self) -> None:
         await self._read.aclose()
 
-    def __aiter__(self) -> _AnsweringUnreadable:
+    def __aiter__(self) -> _Screen:
         return self
 
     async def __anext__(self) -> SessionMessage:
@@ -207,7 +237,30 @@ class _AnsweringUnreadable:
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
-    async def __aenter__(self) -> _AnsweringUnreadable:
+    async def __aenter__(self) -> _Screen:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+class _AnswerWatch:
+    """The transport's write stream, crossing off each request it carries the answer to."""
+
+    def __init__(self, write_stream, unanswered: set[int | str]) -> None:
+        self._write, self._unanswered = write_stream, unanswered
+
+    async def send(self, item: SessionMessage) -> None:
+        try:
+            await self._write.send(item)
+        finally:
+            if isinstance(item.message, (JSONRPCResponse, JSONRPCError)):
+                self._unanswered.discard(item.message.id)
+
+    async def aclose(self) -> None:
+        await self._write.aclose()
+
+    async def __aenter__(self) -> _AnswerWatch:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -221,3 +221,30 @@ def test_lines_that_are_no_message_are_answered_and_the_session_goes_on(small_in
     finally:
         process.stdin.close()
         assert process.wait(timeout=30) == 0
+
+
+def test_requests_sent_before_stdin_closes_are_all_answered(small_index) -> None:
+    # `printf REQUESTS | search mcp`: stdin ends right after the last request.
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
+    hello["clientInfo"] = {"name": "test", "version": "1"}
+    search = {"name": "search", "arguments": {"query": "pressure on a wing", "k": 2}}
+    requests = [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": search},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": search},
+    ]
+    completed = subprocess.run(
+        [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(small_index[1])],
+        input="".join(json.dumps(request) + "\n" for request in requests),
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    replies = {reply["id"]: reply for reply in map(json.loads, completed.stdout.splitlines())}
+    assert sorted(replies) == [1, 2, 3, 4]
+    hits = [replies[n]["result"]["structuredContent"]["hits"] for n in (2, 4)]
+    assert len(hits[0]) == 2 and hits[0] == hits[1]
