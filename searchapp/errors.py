@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-REBUILD_HINT = "run `search index --rebuild` to recreate it"
-
 
 class SearchAppError(Exception):
     """Base class for every error a user can cause or fix."""
@@ -20,7 +18,11 @@ class ModelMismatchError(SearchAppError):
 
 
 class CorruptIndexError(SearchAppError):
-    """A file of the index is damaged; the message names it and the fix."""
+    """A file of the index is damaged; the message names it (``problem``) and the fix."""
+
+    def __init__(self, problem: str, fix: str = "") -> None:
+        super().__init__(f"{problem}; {fix}" if fix else problem)
+        self.problem = problem
 
 
 class IndexLockedError(SearchAppError):

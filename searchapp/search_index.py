@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -41,7 +40,7 @@ from searchapp.storage.indexed_paths import (
 )
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
-from searchapp.storage.paths import absolute, resolve_index_dir
+from searchapp.storage.paths import absolute, index_dir_option, resolve_index_dir
 from searchapp.storage.store import Store, remove_store_files
 from searchapp.storage.vector_params import INDEX_TYPES
 from searchapp.storage.vectors import VectorIndex
@@ -115,11 +114,7 @@ class SearchIndex:
             if not self.exists():
                 # The command that makes this index, not the default one (an --index-dir the
                 # hint left out would build it elsewhere).
-                named = (
-                    ""
-                    if self.index_dir == resolve_index_dir()
-                    else f" --index-dir {shlex.quote(str(self.index_dir))}"
-                )
+                named = index_dir_option(self.index_dir)
                 raise IndexNotFoundError(
                     f"no index at {self.index_dir}; run `search index PATH{named}` to create one"
                 )

@@ -32,10 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.errors import REBUILD_HINT, CorruptIndexError
+from searchapp.errors import CorruptIndexError
 from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weights
 from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
+from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.store import Store
 
 POSTINGS_NAME = "postings.bin"
@@ -186,9 +187,9 @@ class Postings:
                 mapped = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else None
         except FileNotFoundError:
             return None
-        damaged = f"{path} is damaged or truncated; {REBUILD_HINT} (or delete it)"
+        damaged = (f"{path} is damaged or truncated", f"{rebuild_hint(path)} (or delete it)")
         if mapped is None or mapped[: len(MAGIC)] != MAGIC:
-            raise CorruptIndexError(damaged)
+            raise CorruptIndexError(*damaged)
         try:
             (length,) = struct.unpack_from("<I", mapped, len(MAGIC))
             header = json.loads(mapped[len(MAGIC) + 4 : len(MAGIC) + 4 + length])
@@ -202,11 +203,11 @@ class Postings:
                 arrays[name] = np.frombuffer(mapped, dtype=dtype, count=count, offset=start + at)
             postings = cls(header, arrays)
         except (ValueError, KeyError, TypeError, struct.error) as exc:
-            raise CorruptIndexError(damaged) from exc
+            raise CorruptIndexError(*damaged) from exc
         if len(postings._starts) != len(postings._terms) + 1 or (
             postings._starts[-1] != len(postings._rows) or len(postings.ids) != postings.rows
         ):
-            raise CorruptIndexError(damaged)
+            raise CorruptIndexError(*damaged)
         postings._mmap = mapped
         return postings
 

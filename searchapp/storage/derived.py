@@ -55,7 +55,9 @@ def open_derived(
         generation, count = store.generation(), store.count_chunks()
         try:
             found = kind.load(path)
-        except (CorruptIndexError, OSError) as exc:
+        except CorruptIndexError as exc:  # its fix is this rebuild: not worth a word
+            found, reason = None, exc.problem
+        except OSError as exc:
             found, reason = None, str(exc)
         else:
             reason = f"{path} is missing"

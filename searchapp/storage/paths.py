@@ -4,6 +4,7 @@ folder."""
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -20,6 +21,25 @@ def user_data_dir() -> Path:
     else:
         base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
     return Path(base) / APP_NAME
+
+
+def index_dir_option(index_dir: Path) -> str:
+    """`` --index-dir DIR`` for a command a message suggests, or nothing for the default one:
+    pasted without it, the command would act on another index."""
+    if Path(index_dir) == resolve_index_dir():
+        return ""
+    return f" --index-dir {shlex.quote(str(index_dir))}"
+
+
+def rebuild_hint(index_file: Path, *, roots_readable: bool = True) -> str:
+    """How to recreate the index that ``index_file`` belongs to. Where the store is what is
+    damaged, it cannot list the folders it indexed, and the command must name them."""
+    option = index_dir_option(Path(index_file).parent)
+    if roots_readable:
+        return f"run `search index --rebuild{option}` to recreate it"
+    return (
+        f"run `search index PATH... --rebuild{option}` to recreate it from the folders it indexed"
+    )
 
 
 def absolute(path: str | os.PathLike[str]) -> Path:

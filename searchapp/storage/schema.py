@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from searchapp.errors import REBUILD_HINT, CorruptIndexError, IndexNotWritableError
+from searchapp.errors import CorruptIndexError, IndexNotWritableError
+from searchapp.storage.paths import rebuild_hint
 
 if TYPE_CHECKING:  # imported when a migration runs: a query opens an index without it (~40 ms)
     import sqlite3
@@ -262,10 +263,13 @@ def migrate(conn: sqlite3.Connection, path: Path, *, create: bool, read_only: bo
     if version > len(MIGRATIONS):
         raise CorruptIndexError(
             f"{path} has schema version {version}, newer than this searchapp understands "
-            f"({len(MIGRATIONS)}); upgrade searchapp or {REBUILD_HINT}"
+            f"({len(MIGRATIONS)})",
+            f"upgrade searchapp or {rebuild_hint(path, roots_readable=False)}",
         )
     if version == 0 and not create:
-        raise CorruptIndexError(f"{path} is empty or not a search index; {REBUILD_HINT}")
+        raise CorruptIndexError(
+            f"{path} is empty or not a search index", rebuild_hint(path, roots_readable=False)
+        )
     if version == len(MIGRATIONS):
         return
     if read_only:

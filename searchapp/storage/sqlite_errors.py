@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from searchapp.errors import (
-    REBUILD_HINT,
     CorruptIndexError,
     DiskFullError,
     IndexLockedError,
     IndexNotWritableError,
     SearchAppError,
 )
+from searchapp.storage.paths import rebuild_hint
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -42,7 +42,9 @@ def named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None
         )
     corrupt = ("SQLITE_CORRUPT", "SQLITE_NOTADB")
     if name.startswith(corrupt) or "malformed" in text or "not a database" in text:
-        return CorruptIndexError(f"{path} is damaged ({exc}); {REBUILD_HINT}")
+        return CorruptIndexError(
+            f"{path} is damaged ({exc})", rebuild_hint(path, roots_readable=False)
+        )
     return None
 
 

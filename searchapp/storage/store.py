@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 
 from searchapp.errors import (
-    REBUILD_HINT,
     BadInputError,
     CorruptIndexError,
     DiskFullError,
@@ -24,6 +23,7 @@ from searchapp.errors import (
     IndexNotWritableError,
     ModelMismatchError,
 )
+from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.schema import (
     Chunk,
     DocumentRow,
@@ -159,7 +159,9 @@ class Store:
                 raise BadInputError(
                     f"cannot open {self.path} ({exc}); check the folder's permissions"
                 ) from exc
-            raise CorruptIndexError(f"{self.path} is damaged ({exc}); {REBUILD_HINT}") from exc
+            raise CorruptIndexError(
+                f"{self.path} is damaged ({exc})", rebuild_hint(self.path, roots_readable=False)
+            ) from exc
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -352,7 +354,7 @@ class Store:
         if stored is not None and int(stored) != dim:
             raise ModelMismatchError(
                 f"embeddings have dimension {dim} but the index stores dimension {stored}; "
-                f"{REBUILD_HINT} with the new model"
+                f"{rebuild_hint(self.path)} with the new model"
             )
 
     @guarded
@@ -449,7 +451,7 @@ class Store:
             blob = b"".join(row[1] for row in rows)
             if width % 4 or len(blob) != width * len(rows):
                 raise CorruptIndexError(
-                    f"{self.path} holds embeddings of different sizes; {REBUILD_HINT}"
+                    f"{self.path} holds embeddings of different sizes", rebuild_hint(self.path)
                 )
             ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
             vectors = np.frombuffer(blob, dtype="<f4").reshape(len(rows), width // 4)

@@ -28,7 +28,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from searchapp.errors import REBUILD_HINT, CorruptIndexError
+from searchapp.errors import CorruptIndexError
+from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.vector_params import (
     IVF_KMEANS_ITERATIONS,
     KINDS,
@@ -258,18 +259,19 @@ class VectorIndex:
             index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mapped else 0)
         except (RuntimeError, MemoryError) as exc:
             raise CorruptIndexError(
-                f"{path} is damaged or truncated (FAISS cannot read it); {REBUILD_HINT}"
+                f"{path} is damaged or truncated (FAISS cannot read it)", rebuild_hint(path)
             ) from exc
         params = _params_of(index)
         if params is None or index.metric_type != faiss.METRIC_INNER_PRODUCT:
             raise CorruptIndexError(
                 f"{path} holds a {type(index).__name__}, not a chunk vector index of a supported "
-                f"kind {KINDS}; {REBUILD_HINT}"
+                f"kind {KINDS}",
+                rebuild_hint(path),
             )
         if index.d != dim:
             raise CorruptIndexError(
-                f"{path} holds vectors of dimension {index.d}, but the index expects {dim}; "
-                f"{REBUILD_HINT}"
+                f"{path} holds vectors of dimension {index.d}, but the index expects {dim}",
+                rebuild_hint(path),
             )
         return cls(dim, params=params, index=index, mapped=mapped)
 

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from searchapp.errors import REBUILD_HINT, ModelMismatchError
+from searchapp.errors import ModelMismatchError
 from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
+from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.store import Store
 from searchapp.storage.vector_params import IVF_TRAIN_PER_CELL, VectorParams, plan_params
 from searchapp.storage.vectors import VectorIndex
@@ -36,7 +37,7 @@ def _store_embeddings(
         if batch.shape[1] != dim:
             raise ModelMismatchError(
                 f"{store.path} stores embeddings of dimension {batch.shape[1]}, but the model "
-                f"gives {dim}; {REBUILD_HINT} with this model"
+                f"gives {dim}; {rebuild_hint(store.path)} with this model"
             )
         yield ids, batch
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shlex
 import shutil
 import sqlite3
 from pathlib import Path
@@ -74,12 +75,14 @@ def damage(path: Path, how: str) -> None:
 def test_damaged_database_names_the_file_and_the_fix(index_copy, loaded_model, capsys, how):
     docs, index_dir = index_copy
     damage(index_dir / "index.db", how)
-    for args in (["query", QUERY], ["index", str(docs)], ["info"]):
+    for args in (["query", QUERY], ["index", str(docs)], ["index"], ["info"]):
         line = one_line_error(*run_cli(capsys, *args, "--index-dir", str(index_dir)))
         assert str(index_dir / "index.db") in line
-        assert "search index --rebuild" in line
-    # The fix works.
-    code, _, err = run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir), "--rebuild")
+        # The command to paste names this index, and the folders, which it cannot list.
+        assert f"`search index PATH... --rebuild --index-dir {index_dir}`" in line
+    # The fix, pasted with the folder, works.
+    fix = line.split("`")[1].replace("PATH...", shlex.quote(str(docs)))
+    code, _, err = run_cli(capsys, *shlex.split(fix)[1:])
     assert code == 0, err
     code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir), "--json")
     assert code == 0 and json.loads(out), err

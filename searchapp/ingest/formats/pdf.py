@@ -130,7 +130,8 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
             raise NotTextError("damaged PDF (no page could be read); repair it or save it again")
         if images:
             raise NotTextError(NO_TEXT_LAYER)
-        raise NotTextError(f"PDF without text on any of its {pages} pages; nothing to index")
+        where = "its one page" if pages == 1 else f"any of its {pages} pages"
+        raise NotTextError(f"PDF without text on {where}; nothing to index")
     return builder.build(title=_title(document))
 
 

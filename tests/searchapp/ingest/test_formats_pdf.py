@@ -82,6 +82,8 @@ def test_scanned_pdf_is_skipped_with_the_reason() -> None:
 def test_blank_pdf_is_skipped_with_its_own_reason() -> None:
     with pytest.raises(NotTextError, match="PDF without text on any of its 2 pages"):
         extract_pdf(make_pdf(["", ""]))
+    with pytest.raises(NotTextError, match="PDF without text on its one page; nothing"):
+        extract_pdf(make_pdf([""]))
 
 
 def test_encrypted_pdf_is_skipped_unless_the_empty_password_opens_it() -> None:

@@ -154,6 +154,7 @@ def test_faiss_file_rebuilt_from_sqlite(small_corpus, tmp_path, capsys, damage) 
     assert code == 0, err
     assert json.loads(after) == json.loads(before)
     assert "rebuilding" in err
+    assert "--rebuild" not in err  # no advice to re-embed everything: it is rebuilt already
     index_ids_agree(index_dir)
     # ... and the rebuilt file was saved: no rebuild the next time.
     assert "rebuilding" not in run(capsys, *args)[2]
