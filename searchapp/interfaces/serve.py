@@ -434,7 +434,9 @@ def _start_watching(
     def follow() -> None:
         try:
             watcher.follow(
-                stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
+                stop,
+                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
+                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
             )
         except Exception as exc:  # the server goes on answering from the index as it is
             logger.error("stopped watching for changes: %s", exc)

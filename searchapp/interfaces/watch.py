@@ -24,10 +24,12 @@ files it added with the stored one and reads those that differ again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
 import time
@@ -36,6 +38,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rich.markup import escape
 
 from searchapp.errors import BadInputError, SearchAppError
 from searchapp.ingest.discovery import IGNORE_FILES, SKIPPED_FOLDERS, iter_files
@@ -113,10 +117,12 @@ class Watcher:
         self.busy = False  # applying a batch of changes (``follow``)
         self._index_dir = str(index.index_dir.absolute())
 
-    def index_all(self, progress: Progress | None = None) -> BatchReport:
-        """Index the watched paths as `search index PATHS` does."""
+    def index_all(
+        self, progress: Progress | None = None, roots: Sequence[Path] | None = None
+    ) -> BatchReport:
+        """Index the watched paths (or ``roots`` of them) as `search index PATHS` does."""
         report = self.index.add(
-            self.roots,
+            self.roots if roots is None else roots,
             include=self.include,
             exclude=self.exclude,
             on_wait=self.on_wait,
@@ -127,51 +133,120 @@ class Watcher:
         )
 
     def follow(
-        self, stop: threading.Event, on_batch: Callable[[BatchReport], None] | None = None
+        self,
+        stop: threading.Event,
+        on_batch: Callable[[BatchReport], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
     ) -> int:
         """Apply changes as they come until ``stop`` is set; returns the batches applied.
 
         A batch under way when ``stop`` is set is committed first. Once the OS watch is set
         up, the paths are indexed once more, as ``index_all`` does: what changed while they were
         first indexed (before anything watched them) is caught up with.
-        """
-        import watchfiles
 
+        The OS watch of a folder ends with the folder: when a watched folder is deleted or
+        replaced (``rm -r notes; mkdir notes``), ``on_note`` hears of it, the watch is set up
+        again on the folders there are, and again when the folder is back (looked for every
+        ``CATCH_UP_AFTER_MS``), each time with the catch-up run.
+        """
+        batches = 0
+        folders = {folder: _identity(folder) for folder in self._watched_folders()}
+        if not any(folders.values()):  # gone already: ``_follow``'s catch-up will not run
+            batches += self._batch(self._catch_up, on_batch)
+        while not stop.is_set():
+            if any(folders.values()):
+                batches += self._follow(stop, folders, on_batch)
+            else:
+                stop.wait(CATCH_UP_AFTER_MS / 1000)  # none to watch until one comes back
+            now = {folder: _identity(folder) for folder in folders}
+            if now != folders:
+                if on_note is not None:
+                    on_note(_moved_note(folders, now))
+                # A folder's last changes may have gone with its OS watch.
+                batches += self._batch(self._catch_up, on_batch)
+            folders = now
+        return batches
+
+    def _follow(
+        self,
+        stop: threading.Event,
+        folders: dict[str, tuple[int, int] | None],
+        on_batch: Callable[[BatchReport], None] | None,
+    ) -> int:
+        """``follow`` while the watched folders are the ones in ``folders`` (by identity)."""
         batches = 0
         caught_up = False
-        for changes in watchfiles.watch(
-            *self._watched_folders(),
-            watch_filter=self._relevant,
-            debounce=self.debounce_ms,
-            step=self.step_ms,
-            stop_event=stop,  # looked at every step
-            raise_interrupt=False,
-            rust_timeout=CATCH_UP_AFTER_MS,
-            yield_on_timeout=True,  # the first yield says the watch is set up
-        ):
+        for changes in self._changes(stop, folders):
             if not caught_up:
                 caught_up = True
-                self.busy = True
-                try:
-                    missed = self.index_all()
-                finally:
-                    self.busy = False
-                if missed.added or missed.updated or missed.removed:
-                    batches += 1
-                    if on_batch is not None:
-                        on_batch(missed)
-            if not changes:
-                continue
-            self.busy = True
-            try:
-                report = self.apply(Path(path) for _, path in changes)
-            finally:
-                self.busy = False
-            if report is not None:
-                batches += 1
-                if on_batch is not None:
-                    on_batch(report)
+                batches += self._batch(self._catch_up, on_batch)
+            if changes:
+                paths = [Path(path) for _, path in changes]
+                batches += self._batch(functools.partial(self.apply, paths), on_batch)
+            if any(_identity(folder) != was for folder, was in folders.items()):
+                break  # a folder went, came back or was replaced: watch what is there now
         return batches
+
+    def _batch(
+        self,
+        run: Callable[[], BatchReport | None],
+        on_batch: Callable[[BatchReport], None] | None,
+    ) -> int:
+        """Run one batch (``busy`` meanwhile, for Ctrl-C's message); 1 when it changed the
+        index (``on_batch`` hears of it), else 0."""
+        self.busy = True
+        try:
+            report = run()
+        finally:
+            self.busy = False
+        if report is None:
+            return 0
+        if on_batch is not None:
+            on_batch(report)
+        return 1
+
+    def _changes(
+        self, stop: threading.Event, folders: dict[str, tuple[int, int] | None]
+    ) -> Iterator[set[tuple[object, str]]]:
+        """``watchfiles.watch`` of ``folders``; it ends, where it raised, when one of them went
+        while the OS watch was set up."""
+        import watchfiles
+
+        try:
+            yield from watchfiles.watch(
+                *[folder for folder, identity in folders.items() if identity],
+                watch_filter=self._relevant,
+                debounce=self.debounce_ms,
+                step=self.step_ms,
+                stop_event=stop,  # looked at every step
+                raise_interrupt=False,
+                rust_timeout=CATCH_UP_AFTER_MS,
+                yield_on_timeout=True,  # the first yield says the watch is set up
+            )
+        except FileNotFoundError:
+            if all(_identity(folder) == was for folder, was in folders.items()):
+                raise
+
+    def _catch_up(self) -> BatchReport | None:
+        """``index_all`` for the watched paths there are; a missing one's documents are
+        removed (it may have gone while no watch was set up). None when nothing changed."""
+        started = time.perf_counter()
+        present = [root for root in self.roots if root.exists()]
+        report = BatchReport()
+        try:
+            if present:
+                report = self.index_all(roots=present)
+        except BadInputError:  # "no such file or folder": one went since; ``_follow`` sees it
+            if all(root.exists() for root in present):
+                raise
+        gone = [root for root in self.roots if not root.exists()]
+        stale = [path for path in self.index.store.all_paths() if self._under(path, gone)]
+        if stale:
+            report.removed += self.index.remove(stale)
+        if not (report.added or report.updated or report.removed):
+            return None
+        report.seconds = time.perf_counter() - started
+        return report
 
     def apply(self, changed: Iterable[Path]) -> BatchReport | None:
         """Bring the index up to date after ``changed`` paths changed; None when nothing did."""
@@ -276,12 +351,45 @@ class Watcher:
         return False
 
     def _under_roots(self, path: str) -> bool:
-        return any(_under(path, str(root)) or path == str(root) for root in self.roots)
+        return self._under(path, self.roots)
+
+    @staticmethod
+    def _under(path: str, roots: Sequence[Path]) -> bool:
+        return any(_under(path, str(root)) or path == str(root) for root in roots)
 
 
 # How long the OS watch waits for a first change before the catch-up run (``follow``); the
 # idle loop turns this often afterwards (a wake-up every 50 ms costs nothing measurable).
 CATCH_UP_AFTER_MS = 50
+
+
+def _identity(folder: str) -> tuple[int, int] | None:
+    """Which folder is at ``folder`` now (device and inode), or None when none is."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+
+def _moved_note(
+    before: dict[str, tuple[int, int] | None], now: dict[str, tuple[int, int] | None]
+) -> str:
+    """What happened to the watched folders between ``before`` and ``now`` (``follow``)."""
+    from searchapp.interfaces.render import display_path
+
+    notes = []
+    for folder, was in before.items():
+        shown = display_path(folder)
+        if now[folder] == was:
+            continue
+        if now[folder] is None:
+            notes.append(f"{shown} is gone: watching for it to come back")
+        elif was is None:
+            notes.append(f"{shown} is back: watching it again")
+        else:
+            notes.append(f"{shown} was replaced: watching the new one")
+    return "; ".join(notes)
 
 
 def _under(path: str, folder: str) -> bool:
@@ -314,7 +422,9 @@ def watch(watcher: Watcher, err: Console) -> int:
     with stop_on_interrupt(stop, on_first=lambda: _say_stopping(watcher)):
         try:
             batches = watcher.follow(
-                stop, lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}")
+                stop,
+                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
+                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
             )
         except KeyboardInterrupt:  # a second Ctrl-C between the batch's writes
             err.print(

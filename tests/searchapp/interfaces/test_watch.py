@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -277,6 +278,40 @@ def test_changes_made_while_the_paths_were_first_indexed_are_caught_up(watcher, 
     assert not thread.is_alive()
 
 
+def test_a_watched_folder_deleted_then_made_again_is_watched_again(watcher, docs) -> None:
+    # The OS watch ends with the folder: after `rm -r docs; mkdir docs` nothing was seen again.
+    watcher.index.close()
+    stop, notes = threading.Event(), []
+    follow = lambda: watcher.follow(stop, on_note=notes.append)  # noqa: E731
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    index_dir = watcher.index.index_dir
+    try:
+        wait_until(lambda: len(indexed_paths(index_dir)) == 6)
+        shutil.rmtree(docs)
+        wait_until(lambda: not indexed_paths(index_dir))
+        wait_until(lambda: any("is gone: watching for it to come back" in n for n in notes))
+        docs.mkdir()
+        (docs / "back.txt").write_text("written once the folder is back\n", "utf-8")
+        wait_until(lambda: indexed_paths(index_dir) == {str(docs / "back.txt")})
+        (docs / "later.txt").write_text("written later\n", "utf-8")
+        wait_until(lambda: str(docs / "later.txt") in indexed_paths(index_dir))
+        # Replaced at once (a tool that writes a new folder, then renames it over the old).
+        fresh = docs.with_name("docs.new")
+        fresh.mkdir()
+        (fresh / "new.txt").write_text("from the new folder\n", "utf-8")
+        os.rename(docs, docs.with_name("docs.old"))
+        os.rename(fresh, docs)
+        wait_until(lambda: indexed_paths(index_dir) == {str(docs / "new.txt")})
+        (docs / "after.txt").write_text("written in the new folder\n", "utf-8")
+        wait_until(lambda: str(docs / "after.txt") in indexed_paths(index_dir))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert any("is back: watching it again" in note for note in notes), notes
+
+
 def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path) -> None:
     watcher, _ = following
     (docs / "new" / "deeper").mkdir(parents=True)
@@ -299,8 +334,8 @@ def watch_set_up(monkeypatch) -> threading.Event:
     done, calls = threading.Event(), []
     index_all = Watcher.index_all
 
-    def counted(self, progress=None):
-        report = index_all(self, progress)
+    def counted(self, *args, **kwargs):
+        report = index_all(self, *args, **kwargs)
         calls.append(report)
         if len(calls) == 2:  # the first index, then the catch-up once the watch is set up
             done.set()
