@@ -174,25 +174,36 @@ def _shortened_path(where: str, limit: int) -> str:
 
 def snippet(hit: Hit, query: str, max_chars: int) -> str:
     """The hit's passage on one line (its whitespace runs as single spaces), cut to
-    ``max_chars`` around the first of the query's words on its ``line`` (the line of its rarest
-    words) when the start does not show it, "…" where text is left out. `-C` and the REPL's
-    :open show a passage whole."""
+    ``max_chars`` where the most of the query's different words are seen together, from its
+    ``line`` (the line of its rarest words) on, when the start does not show them; "…" where
+    text is left out. `-C` and the REPL's :open show a passage whole."""
     raw = hit.text
     text = " ".join(raw.split())
     if len(text) <= max_chars:
         return text
     skipped = raw.split("\n")[: max(0, hit.line - hit.start_line)]
-    offset = sum(len(line) + 1 for line in skipped)
+    line_at = len(" ".join(" ".join(skipped).split()))  # where ``line`` begins in ``text``
+    line_at += 1 if line_at else 0
     pattern = words_pattern(query)
-    found = pattern.search(raw, offset) if pattern is not None else None
-    if found is None and offset == 0:
+    found = list(pattern.finditer(text, line_at)) if pattern is not None else []
+    if not found:  # the line alone
+        if line_at <= max_chars - 20:
+            return _cut(text, 0, max_chars)
+        return _cut_before(text, line_at, max_chars)
+    seen = max_chars * 3 // 4 - 2  # what a cut starting a quarter before a word shows after it
+    best, most = 0, 0
+    for i, first in enumerate(found):
+        together = {m.group().lower() for m in found[i:] if m.end() <= first.start() + seen}
+        if len(together) > most:
+            best, most = i, len(together)
+    window = [m for m in found[best:] if m.end() <= found[best].start() + seen]
+    if window[-1].end() <= max_chars - 20:  # the start shows them
         return _cut(text, 0, max_chars)
-    anchor = found.start() if found is not None else offset
-    before = " ".join(raw[:anchor].split())
-    at = len(before) + (1 if before and raw[anchor - 1].isspace() else 0)  # in ``text``
-    end = at + (len(found.group()) if found is not None else 0)
-    if end <= max_chars - 20:  # the start shows it
-        return _cut(text, 0, max_chars)
+    return _cut_before(text, found[best].start(), max_chars)
+
+
+def _cut_before(text: str, at: int, max_chars: int) -> str:
+    """``text`` cut to ``max_chars`` from a word about a quarter of them before ``at``."""
     target = max(0, at - max_chars // 4)  # some words before it
     space = text.rfind(" ", max(0, target - max_chars // 4), target)
     return _cut(text, space + 1 if space >= 0 else target, max_chars)

@@ -934,3 +934,15 @@ def test_options_that_cannot_combine_are_refused(indexed, capsys, extra) -> None
     _, index_dir = indexed
     code, out, err = run(capsys, "query", "wing", *extra, "--index-dir", str(index_dir))
     assert (code, out) == (2, "") and err.startswith("error: ") and "drop" in err
+
+
+def test_a_long_passage_line_shows_where_most_query_words_are_together() -> None:
+    # "server" all over the line, "listen directive" once near its end: the cut shows the three
+    # words together, not the first "server" (a newcomer saw the rare words cut away).
+    words = " ".join(f"filler{i}" for i in range(60))
+    text = f"The server config lives in the server folder; {words} the server starts. " * 3
+    text += f"{words} edit the listen directive of the server in nginx.conf. {words}"
+    hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 1, text)
+    shown = LINE.match(hit_line(hit, "server listen directive"))["text"]
+    assert "edit the listen directive of the server" in shown and shown.startswith("… ")
+    assert LINE.match(hit_line(hit, "server"))["text"].startswith("The server config")
