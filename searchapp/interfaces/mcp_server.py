@@ -40,12 +40,11 @@ from pydantic import BaseModel, Field, ValidationError
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread
-from searchapp.interfaces.serve import MAX_K
+from searchapp.interfaces.serve import LAST_LINE, MAX_K
 from searchapp.ranking.searcher import SearchOptions
 from searchapp.search_index import SearchIndex
 
 CANCELLED = "notifications/cancelled"
-LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )

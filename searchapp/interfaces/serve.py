@@ -45,7 +45,7 @@ from searchapp.errors import (
     IndexNotFoundError,
     SearchAppError,
 )
-from searchapp.interfaces.cli_app import state
+from searchapp.interfaces.cli_app import package_version, state
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions
@@ -60,6 +60,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_K = 1000  # hits one request may ask for
+LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
 IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is closed
 SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -181,8 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
     server: SearchServer
     protocol_version = "HTTP/1.1"  # keep-alive: a client's queries reuse one connection
     server_version = "searchapp"
-    sys_version = ""  # no Python version in the Server header
     timeout = IDLE_SECONDS
+
+    def version_string(self) -> str:
+        """The Server header: ``searchapp/VERSION``, no Python version."""
+        return f"{self.server_version}/{package_version()}"
 
     def do_GET(self) -> None:
         try:
@@ -235,9 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Host {host!r} is not a loopback name; this server answers local clients only",
             )
 
-    def _send(self, status: HTTPStatus, body: str) -> None:
+    def _send(self, status: HTTPStatus, body: str, headers: dict[str, str] | None = None) -> None:
         data = (body + "\n").encode("utf-8")
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
@@ -248,7 +254,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _refuse_method(self) -> None:
         self._send(
-            HTTPStatus.METHOD_NOT_ALLOWED, _error_body(f"{self.command} is not allowed; use GET")
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            _error_body(f"{self.command} is not allowed; use GET"),
+            {"Allow": "GET, HEAD"},
         )
 
     def do_HEAD(self) -> None:
@@ -334,10 +342,15 @@ def _one(query: dict[str, list[str]], name: str) -> str:
 
 
 def _line_range(text: str) -> tuple[int, int]:
-    """``A-B`` or ``A`` (one line), 1-based and inclusive."""
-    first, _, last = text.partition("-")
+    """``A-B``, ``A`` (one line), ``A-`` (to the end) or ``-B`` (from the start), 1-based and
+    inclusive."""
+    first, dash, last = text.strip().partition("-")
     try:
-        return int(first), int(last or first)
+        if not dash:
+            return int(first), int(first)
+        if not first and not last:
+            raise ValueError(text)
+        return int(first or 1), int(last) if last else LAST_LINE
     except ValueError:
         raise ApiError(
             HTTPStatus.BAD_REQUEST, f"lines ({text!r}) must be a line or a range such as 10-20"

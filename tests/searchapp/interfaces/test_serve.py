@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -167,6 +168,10 @@ def test_documents_by_doc_id_and_lines(served, corpus) -> None:
         "text": text,
     }
     assert get(address, f"/documents/{path}?lines=2")[1]["text"] == text.split("\n")[1]
+    assert get(address, f"/documents/{path}?lines=2-")[1]["text"] == text.split("\n")[1]
+    assert get(address, f"/documents/{path}?lines=1-")[1]["text"] == text  # to the end
+    assert get(address, f"/documents/{path}?lines=-1")[1]["text"] == text.split("\n")[0]
+    assert get(address, f"/documents/{path}?lines=-")[0] == 400
 
 
 def test_every_endpoint_sends_text_as_utf_8(corpus, tmp_path) -> None:
@@ -247,6 +252,13 @@ def test_only_get_and_only_loopback_hosts(served) -> None:
             405,
             {"error": f"{method} is not allowed; use GET"},
         )
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        connection.request(method, "/search?q=wing")
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        assert response.getheader("Allow") == "GET, HEAD"  # as RFC 9110 asks of a 405
+        assert re.fullmatch(r"searchapp/\S+", response.getheader("Server"))
     # A page that rebound its own domain to 127.0.0.1 sends its name as Host.
     status, body = get(address, "/info", headers={"Host": "evil.example:8765"})
     assert status == 403 and "not a loopback name" in body["error"]
