@@ -73,6 +73,7 @@ def query(
     from searchapp.interfaces.render import print_results
     from searchapp.ranking.searcher import SearchOptions
     from searchapp.search_index import SearchIndex
+    from searchapp.storage.paths import index_dir_option
 
     if context < 0:
         raise SearchAppError(f"--context ({context}) must be 0 or more")
@@ -98,6 +99,9 @@ def query(
         context=_context_of(search_index, context) if context > 0 else None,
     )
     if not hits:
+        if not search_index.store.count_documents():  # not a miss: there is nothing to find
+            command = escape(f"search index PATH{index_dir_option(search_index.index_dir)}")
+            err.print(f"the index holds no documents; `{command}` adds some")
         raise typer.Exit(EXIT_NOTHING_FOUND)
 
 

@@ -346,3 +346,19 @@ def test_index_dir_from_environment(small_corpus, tmp_path, monkeypatch, capsys)
     assert (tmp_path / "env-idx" / "index.db").exists()
     code, out, _ = run(capsys, "query", "lift", "--json", "-k", "1")
     assert code == 0 and len(json.loads(out)) == 1
+
+
+def test_a_query_on_an_index_without_documents_says_so(tmp_path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(tmp_path / "empty"), "--index-dir", str(index_dir))[0] == 0
+    code, out, err = run(capsys, "query", "anything", "--index-dir", str(index_dir))
+    assert (code, out) == (1, "")  # nothing found, as before
+    assert err.strip() == (
+        f"the index holds no documents; `search index PATH --index-dir {index_dir}` adds some"
+    )
+    # An index with documents that match nothing stays silent, as grep does.
+    (tmp_path / "empty" / "a.txt").write_text("alpha beta\n", "utf-8")
+    assert run(capsys, "index", "--index-dir", str(index_dir))[0] == 0
+    args = ("query", "zzz", "--mode", "lexical", "--index-dir", str(index_dir))
+    assert run(capsys, *args) == (1, "", "")
