@@ -14,11 +14,12 @@ closes stdin, what it asked before is answered before the server ends.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
 import threading
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver import MCPServer
@@ -97,9 +98,34 @@ class Document(BaseModel):
     text: str
 
 
+class _Server(MCPServer):
+    """The SDK's server, with arguments that fail validation told in one line, as the CLI and
+    HTTP tell them (the SDK gave pydantic's multi-line report with a link to its docs)."""
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if not isinstance(exc.__cause__, ValidationError):
+                raise
+            raise ToolError(argument_errors(name, exc.__cause__)) from exc.__cause__
+
+
+def argument_errors(tool: str, error: ValidationError) -> str:
+    """``error``'s problems with a tool's arguments on one line: what, where, what was given."""
+    problems = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "arguments"
+        message = problem["msg"][0].lower() + problem["msg"][1:]
+        given = problem.get("input")
+        shown = "" if problem["type"] == "missing" else f" (got {json.dumps(given)[:80]})"
+        problems.append(f"{where}: {message}{shown}")
+    return f"invalid arguments for {tool}: " + "; ".join(problems)
+
+
 def build_server(index_thread: IndexThread) -> MCPServer:
     """The MCP server with its two tools over ``index_thread``'s index."""
-    server = MCPServer(
+    server = _Server(
         "searchapp", version=package_version(), instructions=INSTRUCTIONS, log_level="WARNING"
     )
 

@@ -69,6 +69,8 @@ def test_tools_over_stdio(small_index) -> None:
         ("search", {"query": query, "mode": "fuzzy"}),
         ("search", {"query": "   "}),
         ("search", {"query": query, "k": 4, "per_doc": 2, "min_score": 0.8}),
+        ("search", {"query": query, "k": 0, "mode": "fuzzy"}),
+        ("get_document", {}),
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -119,6 +121,15 @@ def test_tools_over_stdio(small_index) -> None:
         assert refused.is_error and "not an indexed document" in refused.content[0].text
     assert results[6].is_error and "mode" in results[6].content[0].text
     assert results[7].is_error and "the query is empty" in results[7].content[0].text
+    # Arguments the schema refuses: one line each, naming the argument and the value given.
+    assert [(r.is_error, r.content[0].text) for r in results[9:]] == [
+        (
+            True,
+            "invalid arguments for search: k: input should be greater than or equal to 1 "
+            "(got 0); mode: input should be 'hybrid', 'dense' or 'lexical' (got \"fuzzy\")",
+        ),
+        (True, "invalid arguments for get_document: path_or_doc_id: field required"),
+    ]
 
 
 def test_mcp_without_an_index_fails_at_once(tmp_path) -> None:
