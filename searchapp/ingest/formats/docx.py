@@ -4,7 +4,8 @@ order, each located under its heading path (``"Install > Linux"``).
 The WordprocessingML is read with ``zipfile`` and ``xml.etree`` (python-docx would add lxml and
 still need this walk for tables and content controls in reading order). A heading is a paragraph
 with an outline level, its own or its style's (inherited through ``basedOn``), or whose style is
-named ``heading N``; a paragraph in the ``Title`` style gives the title when the core properties
+named ``heading N`` (or, where the styles part lacks the style, has Word's id ``HeadingN``); a
+paragraph in the ``Title`` style gives the title when the core properties
 have none. Table rows become lines with cells separated by `` | ``. Deleted text (tracked
 changes), field codes and the fallback copies of drawings are left out; headers, footers,
 footnotes and comments are not read.
@@ -140,7 +141,17 @@ def _paragraph_level(paragraph: Element, w: str, styles: dict[str, int]) -> int:
     if level is not None:
         return level
     style = properties.find(f"{w}pStyle")
-    return styles.get(style.get(f"{w}val", ""), BODY) if style is not None else BODY
+    if style is None:
+        return BODY
+    style_id = style.get(f"{w}val", "")
+    if style_id in styles:
+        return styles[style_id]
+    # A style the styles part lacks (generated files often have none): Word's own ids for its
+    # built-in styles are their names, "Heading1", "Title".
+    match = _HEADING_NAME.fullmatch(style_id)
+    if match:
+        return int(match.group(1))
+    return TITLE if style_id.lower() == "title" else BODY
 
 
 def _outline_level(properties: Element, w: str) -> int | None:
@@ -153,7 +164,7 @@ def _outline_level(properties: Element, w: str) -> int | None:
 
 
 def _heading_styles(archive: SafeZip, main_part: str, w: str) -> dict[str, int]:
-    """{style id: heading level 1-9 or ``TITLE``} of the paragraph styles that are headings."""
+    """{style id: heading level 1-9, ``TITLE`` or ``BODY``} of the paragraph styles defined."""
     part = next(
         (t for kind, t in relationships(archive, main_part).values() if kind == "styles"),
         posixpath.join(posixpath.dirname(main_part), "styles.xml"),
@@ -188,6 +199,5 @@ def _heading_styles(archive: SafeZip, main_part: str, w: str) -> dict[str, int]:
                 break
             current = based_on[current]
         level = own.get(current)
-        if level is not None and level != BODY:
-            levels[style_id] = level
+        levels[style_id] = BODY if level is None else level
     return levels

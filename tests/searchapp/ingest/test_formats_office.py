@@ -152,6 +152,23 @@ def test_docx_corners_written_by_hand(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_without_a_styles_part_knows_words_builtin_heading_ids(tmp_path: Path) -> None:
+    # Generated files often carry no styles.xml: Word's ids for its built-in styles are their
+    # names. A style the styles part defines is read from it, whatever its id says.
+    body = para("Handbook", "Title") + para("Travel", "Heading1") + para("Hotels", "Heading2")
+    body += para("Book early.") + para("Meals", "heading 2") + para("Keep receipts.")
+    [document] = load(tmp_path, "generated.docx", word_package(body))
+    assert document.title == "Handbook"
+    assert [span.section for span in document.spans] == [
+        "Travel",
+        "Travel > Hotels",
+        "Travel > Meals",
+    ]
+    styles = '<w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="Note"/></w:style>'
+    [document] = load(tmp_path, "styled.docx", word_package(para("a", "Heading1"), styles=styles))
+    assert [span.section for span in document.spans] == []
+
+
 def test_spreadsheets_and_other_zips_stay_binary_files(tmp_path: Path) -> None:
     xlsx = zip_bytes(
         {
