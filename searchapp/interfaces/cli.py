@@ -22,10 +22,12 @@ from searchapp.interfaces import commands_index, commands_search, commands_serve
 from searchapp.interfaces.cli_app import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
     app,
     inert_text,
     out,  # noqa: F401 - tests set its width
     state,
+    stop_cause,
 )
 
 
@@ -40,6 +42,18 @@ def main(argv: list[str] | None = None) -> None:
             # so only a command that has closed what it opened (its SQLite connection: its
             # WAL is checkpointed on close) asks for it.
             gc.freeze()
+
+
+def _terminate_as_interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (`timeout 60 search index`, `kill`, a service stopping) stops a writer as Ctrl-C
+    does: the batch under way commits, a line says what was kept, and the status is 143. It
+    was killed silently (committed work was kept, but nothing said so)."""
+    state["terminated"] = True
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):  # the run's own (commits first), or Python's (KeyboardInterrupt)
+        handler(signal.SIGINT, frame)
+    else:  # Ctrl-C ignored (started with `&` from a script): SIGTERM still stops it
+        raise KeyboardInterrupt
 
 
 def _usage_hint(args: list[str], message: str) -> str:
@@ -80,7 +94,9 @@ def _main(argv: list[str] | None) -> None:
         # of CPU to read and tokenize with it, 1.93-2.02 s without; `search index` ~0.5 s
         # faster). Set before any thread starts: the library reads it on every call.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    state["interrupt_said"] = False
+    state["interrupt_said"] = state["terminated"] = False
+    if argv is None and args[:1] in (["index"], ["watch"]):
+        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:  # building the command is inside: Ctrl-C in the first 0.1 s is "interrupted" too
         command = typer.main.get_command(app)
         code = command.main(
@@ -103,8 +119,8 @@ def _main(argv: list[str] | None) -> None:
     except IndexInterrupted as stopped:  # Ctrl-C while `watch` or `serve --watch` indexed
         from searchapp.interfaces.render import interrupted_line
 
-        sys.stderr.write(interrupted_line(stopped.report) + "\n")
-        sys.exit(EXIT_INTERRUPTED)
+        sys.stderr.write(interrupted_line(stopped.report, cause=stop_cause()) + "\n")
+        sys.exit(EXIT_TERMINATED if state["terminated"] else EXIT_INTERRUPTED)
     except (SearchAppError, ValueError, OSError) as exc:
         if debug:  # the traceback, and still the status of an error (2), not Python's 1
             traceback.print_exc()
@@ -113,6 +129,8 @@ def _main(argv: list[str] | None) -> None:
         sys.stderr.write(f"error: {inert_text(message)}\n")
         sys.exit(EXIT_ERROR)
     if code == EXIT_INTERRUPTED and not state.get("interrupt_said"):
-        sys.stderr.write("interrupted\n")
+        sys.stderr.write("terminated\n" if state["terminated"] else "interrupted\n")
+    if code == EXIT_INTERRUPTED and state["terminated"]:
+        code = EXIT_TERMINATED  # 128 + SIGTERM, as a process killed by it reports
     if isinstance(code, int) and code:
         sys.exit(code)

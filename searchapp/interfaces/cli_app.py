@@ -28,9 +28,15 @@ app = typer.Typer(
 # No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
 out = Console(highlight=False, soft_wrap=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-state = {"debug": False, "interrupt_said": False}
+state = {"debug": False, "interrupt_said": False, "terminated": False}
 
-EXIT_NOTHING_FOUND, EXIT_ERROR, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_NOTHING_FOUND, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+
+
+def stop_cause() -> str:
+    """What stopped a writer: Ctrl-C, or SIGTERM (`timeout`, `kill`), which stops it alike."""
+    return "SIGTERM" if state.get("terminated") else "Ctrl-C"
+
 
 IndexDir = Annotated[
     str | None,

@@ -23,6 +23,7 @@ from searchapp.interfaces.cli_app import (
     err,
     one_line,
     state,
+    stop_cause,
 )
 
 if TYPE_CHECKING:
@@ -142,7 +143,9 @@ def index(
                     embedder=embedder,
                 )
             except IndexInterrupted as stopped:
-                err.print(interrupted_line(stopped.report, kept=embedder is None))
+                err.print(
+                    interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause())
+                )
                 state["interrupt_said"] = True
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             if not quiet:
@@ -338,4 +341,6 @@ def watch(
         debounce_ms=debounce,
         on_wait=lambda: err.print("waiting for another `search index` to finish…"),
     )
-    sys.exit(follow_changes(watcher, err))  # 130 after Ctrl-C, its own line already said
+    code = follow_changes(watcher, err)  # 130 after Ctrl-C or SIGTERM (143 once main maps it)
+    state["interrupt_said"] = True  # its own line said why it stopped
+    raise typer.Exit(code)

@@ -49,12 +49,12 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
 
 
-def interrupted_line(report: IndexReport, *, kept: bool = True) -> str:
-    """What an indexing run stopped by Ctrl-C committed, and how to go on; ``kept``: its
+def interrupted_line(report: IndexReport, *, kept: bool = True, cause: str = "Ctrl-C") -> str:
+    """What an indexing run stopped by ``cause`` committed, and how to go on; ``kept``: its
     committed chunks are reused (not with Ray)."""
     return (
         f"interrupted: {counted(report.chunks + report.reused, 'chunk')} committed "
-        f"({counted(report.added + report.updated, 'file')} complete) before Ctrl-C; run the "
+        f"({counted(report.added + report.updated, 'file')} complete) before {cause}; run the "
         "same command again to continue"
         + (" (committed chunks are not embedded again)" if kept else "")
     )

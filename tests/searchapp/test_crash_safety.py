@@ -11,6 +11,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -376,3 +377,46 @@ def test_ctrl_c_at_random_moments_exits_130_and_keeps_the_index_consistent(
     reference = tmp_path / "reference"
     SearchIndex(reference, encoder=encoder).add([folder])
     assert_same_index(index_dir, reference, encoder)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_sigterm_stops_search_index_as_ctrl_c_does(tmp_path, cranfield, sigint) -> None:
+    """`timeout 60 search index`, `kill`: the window under way commits, one line says what was
+    kept, the status is 143 (it was killed silently). Also when started with Ctrl-C ignored
+    (`search index ... &` from a script)."""
+    folder, index_dir = tmp_path / "docs", tmp_path / "idx"
+    cranfield.write_files(folder, 0, 400)
+    command = [sys.executable, "-c", SMALL_WINDOW_BOOT, "8", "index", str(folder)]
+    command += ["--index-dir", str(index_dir), "--device", "cpu", "--precision", "fp32"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint == "ignored" else None
+    process = subprocess.Popen(
+        command, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=ignore
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (index_dir / "index.db").exists() or not committed_chunks(index_dir):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 143, err
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines[-1].startswith("interrupted: ") and "committed" in lines[-1], err
+    assert "before SIGTERM; run the same command again to continue" in lines[-1]
+    check_agreement(index_dir)  # SQLite and FAISS as the stopped run left them: in step
+
+
+def committed_chunks(index_dir: Path) -> int:
+    try:
+        db = sqlite3.connect(f"file:{index_dir / 'index.db'}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error:  # being created
+        return 0

@@ -361,7 +361,7 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
         except BaseException as exc:
             errors.append(exc)
         finally:
-            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c()
 
     helper = threading.Thread(target=edit_then_interrupt, daemon=True)
     helper.start()
@@ -389,8 +389,24 @@ class SlowEncoder(FakeEncoder):
     def embed_many(self, ids, *, batch_size: int = 32):
         if self.slow:
             self.embedding.set()
-            self.go_on.wait(timeout=DEADLINE)
+            wait_in_main_thread(self.go_on)
         return super().embed_many(ids, batch_size=batch_size)
+
+
+def wait_in_main_thread(event: threading.Event) -> None:
+    """``event.wait``, in short waits: a signal that reaches the main thread while it is not
+    in the wait's system call (running the handler of the one before) is handled only when
+    it runs Python again, and one long wait kept the second Ctrl-C pending for 30 s."""
+    deadline = time.monotonic() + DEADLINE
+    while not event.wait(0.02) and time.monotonic() < deadline:
+        pass
+
+
+def ctrl_c() -> None:
+    """SIGINT, as Ctrl-C sends it, to the main thread: sent to the process, it may land on
+    another thread, and a main thread blocked in a wait (a test's slow encoder) runs Python's
+    handler only when its wait ends (CI saw a second press wait out a 30 s timeout)."""
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
 
 def ctrl_c_presses(monkeypatch) -> Callable[[], None]:
@@ -412,7 +428,7 @@ def ctrl_c_presses(monkeypatch) -> Callable[[], None]:
 
     def press() -> None:
         before = len(handled)
-        os.kill(os.getpid(), signal.SIGINT)
+        ctrl_c()
         wait_until(lambda: len(handled) > before)
 
     return press
@@ -436,7 +452,7 @@ def watch_with_ctrl_c(capsys, monkeypatch, docs: Path, index_dir: Path, presses:
                 press_ctrl_c()
         except BaseException as exc:
             errors.append(exc)
-            os.kill(os.getpid(), signal.SIGINT)
+            ctrl_c()
         finally:
             encoder.go_on.set()
 
@@ -481,7 +497,7 @@ def test_a_second_ctrl_c_between_a_batchs_writes_says_so(
 
     def slow_walk(self):  # the batch works out what is on disk: outside SearchIndex.add
         walking.set()
-        go_on.wait(timeout=DEADLINE)
+        wait_in_main_thread(go_on)
         return wanted(self)
 
     monkeypatch.setattr(Watcher, "_wanted", slow_walk)
@@ -516,7 +532,7 @@ def test_ctrl_c_while_watch_first_indexes_is_as_search_index_says_it(
 
     def interrupt() -> None:
         encoder.embedding.wait(timeout=DEADLINE)
-        os.kill(os.getpid(), signal.SIGINT)
+        ctrl_c()
         time.sleep(0.2)
         encoder.go_on.set()
 
