@@ -124,6 +124,7 @@ class _FileDone:
     sha256: str = ""  # added | updated: the content every document of the file now holds
     work: int = 0  # what the file counted for at the start (``_work_bytes``), for progress
     credited: int = 0  # bytes its parts have counted for progress
+    kept: bool = False  # skipped, but its documents stay (``_skipped``)
 
 
 _DONE = object()
@@ -262,8 +263,11 @@ class Indexer:
         key = str(path)
         try:
             stat = path.stat()
+        except FileNotFoundError:
+            yield _FileDone(key, "skipped", "vanished before it could be read")
+            return
         except OSError as exc:
-            yield _FileDone(key, "skipped", f"cannot read: {exc.strerror or exc}")
+            yield _skipped(key, f"cannot read: {exc.strerror or exc}", rows)
             return
         try:
             key.encode("utf-8")
@@ -287,7 +291,7 @@ class Indexer:
                 return
             documents = load_documents(path, data=data)
         except SearchAppError as exc:
-            yield _FileDone(key, "skipped", str(exc), size=stat.st_size, work=work)
+            yield _skipped(key, str(exc), rows, size=stat.st_size, work=work)
             return
         if self.default_excludes and any(looks_generated(d.text) for d in documents):
             reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
@@ -402,7 +406,8 @@ class Indexer:
                     if isinstance(item, _FileDone):
                         if item.status == "touched":
                             self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
-                        elif item.status == "skipped":  # was text once, or vanished: drop it
+                        elif item.status == "skipped" and not item.kept:  # was text once,
+                            # or vanished: drop it
                             removed += self.store.delete_documents_by_path([item.path])
                         elif item.status in ("added", "updated"):  # its last chunk is stored
                             self.store.mark_complete(item.path, item.sha256)
@@ -541,3 +546,14 @@ def _under_any(path: str, roots: Sequence[Path]) -> bool:
         if path == root_text or path.startswith(root_text.rstrip(os.sep) + os.sep):
             return True
     return False
+
+
+def _skipped(
+    path: str, reason: str, rows: list[DocumentRow], *, size: int = 0, work: int = 0
+) -> _FileDone:
+    """A file not indexed this run. One indexed before that cannot be read now (permissions,
+    I/O) keeps its indexed text, and the reason says so: it is not taken for deleted. Any other
+    skip (now binary, too large, damaged) drops what was indexed."""
+    kept = bool(rows) and reason.startswith("cannot read")
+    told = f"{reason}; its indexed text is kept" if kept else reason
+    return _FileDone(path, "skipped", told, size=size, work=work, kept=kept)

@@ -31,6 +31,7 @@ err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
 state = {"debug": False, "interrupt_said": False, "terminated": False}
 
 EXIT_NOTHING_FOUND, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+EXIT_UNREADABLE = 3  # `search index` did its work, but some files or folders could not be read
 
 
 def stop_cause() -> str:

@@ -15,6 +15,7 @@ from searchapp.errors import IndexInterrupted, SearchAppError
 from searchapp.interfaces.cli_app import (
     EXIT_INTERRUPTED,
     EXIT_NOTHING_FOUND,
+    EXIT_UNREADABLE,
     Device,
     Exclude,
     Include,
@@ -118,6 +119,7 @@ def index(
     if paths and not quiet and not rebuild:
         _note_new_filters(search_index, paths, given)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
+    unreadable: list[tuple[str, str]] = []
     with (
         closing(search_index),
         _ray_embedder(ray) as embedder,
@@ -150,6 +152,17 @@ def index(
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             if not quiet:
                 _print_report(report, verbose=verbose)
+            unreadable += [(path, why) for path, why in report.skipped if _unreadable(why)]
+    if unreadable:  # as restic's 3: the run did its work, but not on everything it was given
+        if quiet:  # errors, which -q still prints
+            for path, why in unreadable:
+                err.print(f"{escape(one_line(path))}: {escape(one_line(why))}")
+        raise typer.Exit(EXIT_UNREADABLE)
+
+
+def _unreadable(reason: str) -> bool:
+    """Whether a skip is a read error (permissions, I/O), not a file left out by design."""
+    return reason.startswith(("cannot read:", "cannot read folder:", "cannot read ignore file:"))
 
 
 def _note_new_filters(search_index: SearchIndex, paths: list[str], given: Filters) -> None:

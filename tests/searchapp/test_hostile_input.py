@@ -137,7 +137,7 @@ def build_hostile_folder(root: Path, cranfield) -> dict[str, str]:
     write(root / "vanishing.txt", "here during discovery, gone when read")
     skips["vanishing.txt"] = "vanished before it could be read"
     write(root / "gone-before-stat.txt", "removed right after discovery")
-    skips["gone-before-stat.txt"] = "cannot read: No such file or directory"
+    skips["gone-before-stat.txt"] = "vanished before it could be read"
     write(root / "changing.txt", "the first version of the file")
     return skips
 

@@ -946,3 +946,52 @@ def test_a_long_passage_line_shows_where_most_query_words_are_together() -> None
     shown = LINE.match(hit_line(hit, "server listen directive"))["text"]
     assert "edit the listen directive of the server" in shown and shown.startswith("… ")
     assert LINE.match(hit_line(hit, "server"))["text"].startswith("The server config")
+
+
+def refuse_to_open(monkeypatch, name: str) -> None:
+    """Opening the file called ``name`` fails as a file without read permission does (tests
+    run as root here, which chmod cannot keep out)."""
+    import searchapp.ingest.decoding as decoding
+
+    real_open = os.open
+
+    def fake_open(path, flags, *args):
+        if Path(path).name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args)
+
+    monkeypatch.setattr(decoding.os, "open", fake_open)
+
+
+def test_files_that_cannot_be_read_make_index_exit_3_and_keep_their_text(
+    indexed, capsys, monkeypatch
+) -> None:
+    docs, index_dir = indexed
+    (docs / "notes/wings.md").write_text("Wing flutter at high speed.\n", "utf-8")
+    (docs / "notes/new.md").write_text("A new note about propellers.\n", "utf-8")
+    refuse_to_open(monkeypatch, "wings.md")
+    refuse_to_open(monkeypatch, "new.md")
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir), "--verbose")
+    assert code == 3, err
+    assert f"skipped {docs / 'notes/wings.md'}: cannot read: Permission denied; its indexed " in err
+    assert f"skipped {docs / 'notes/new.md'}: cannot read: Permission denied\n" in err
+    # wings.md was indexed before: its old text stays searchable, not taken for deleted.
+    code, out, _ = run(capsys, "query", "angle of attack", "--index-dir", str(index_dir), "-l")
+    assert code == 0 and "wings.md" in out
+    code, out, err = run(capsys, "index", "--index-dir", str(index_dir), "--quiet")
+    assert (code, out) == (3, "")
+    assert sorted(err.splitlines()) == [
+        f"{docs / 'notes/new.md'}: cannot read: Permission denied",
+        f"{docs / 'notes/wings.md'}: cannot read: Permission denied; its indexed text is kept",
+    ]
+    monkeypatch.undo()
+    use_encoder(monkeypatch, FakeEncoder(dim=32, max_length=64))
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "1 added, 1 updated" in err
+
+
+def test_a_file_left_out_by_design_is_no_error(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    (docs / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0 and "1 file skipped (binary file: 1)" in err
