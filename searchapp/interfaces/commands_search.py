@@ -25,6 +25,12 @@ from searchapp.interfaces.cli_app import (
     out,
 )
 
+PathGlob = Annotated[
+    str | None,
+    typer.Option("--path", help="Only documents matching this glob or under this folder."),
+]
+PerDoc = Annotated[int, typer.Option("--per-doc", help="Passages per document.")]
+
 if TYPE_CHECKING:
     from searchapp.ranking.searcher import Hit
     from searchapp.search_index import Context, SearchIndex
@@ -39,11 +45,8 @@ def query(
         float | None,
         typer.Option("--min-score", help="Drop hits whose score (as shown) is below this."),
     ] = None,
-    path: Annotated[
-        str | None,
-        typer.Option("--path", help="Only documents matching this glob or under this folder."),
-    ] = None,
-    per_doc: Annotated[int, typer.Option("--per-doc", help="Passages per document.")] = 1,
+    path: PathGlob = None,
+    per_doc: PerDoc = 1,
     context: Annotated[
         int,
         typer.Option(
@@ -128,17 +131,29 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
 def repl(
     index_dir: IndexDir = None,
     top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
+    path: PathGlob = None,
+    per_doc: PerDoc = 1,
     mode: Mode = "hybrid",
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Answer each query in JSON.")] = False,
 ) -> None:
-    """Interactive prompt: the model and index stay loaded between queries."""
+    """Interactive prompt: the model and index stay loaded between queries (:help lists its
+    commands). Lines piped in are answered in turn; exit 2 when one of them failed."""
     from searchapp.interfaces.repl import Repl
     from searchapp.search_index import SearchIndex
 
-    search_index = SearchIndex(index_dir, device=device)
-    search_index.stats()  # fail now, not at the first query, when there is no index
-    Repl(search_index, out=out, err=err, k=top_k, mode=mode, as_json=as_json).run()
+    session = Repl(
+        SearchIndex(index_dir, device=device),
+        out=out,
+        err=err,
+        k=top_k,
+        mode=mode,
+        as_json=as_json,
+        path_glob=path,
+        per_doc=per_doc,
+    )
+    session.index.stats()  # fail now, not at the first query, when there is no index
+    raise typer.Exit(session.run())
 
 
 @app.command("eval")

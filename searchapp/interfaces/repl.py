@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from searchapp.errors import SearchAppError
+from searchapp.interfaces.cli_app import EXIT_ERROR
 from searchapp.interfaces.render import (
     counted,
     hits_json,
@@ -47,8 +48,14 @@ class Repl:
     per_doc: int = 1
     last: list[Hit] = field(default_factory=list)
     last_query: str = ""
+    failed: int = 0  # lines answered with an error
 
-    def run(self) -> None:
+    def __post_init__(self) -> None:
+        SearchOptions(k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc)
+
+    def run(self) -> int:
+        """Answer lines until EOF or :quit; the exit status: 2 when input came from a pipe or
+        file and some line failed (as sqlite3 does, every line is still answered), else 0."""
         interactive = sys.stdin.isatty()
         loader: threading.Thread | None = None
         load_asked = False
@@ -81,6 +88,7 @@ class Repl:
         if loader is not None and loader.is_alive():  # torch cut off mid-import can abort
             self.err.print("[dim]finishing loading the model…[/]")
             loader.join()
+        return EXIT_ERROR if self.failed and not interactive else 0
 
     def handle(self, line: str) -> bool:
         """Answer one line; False when the user asked to leave."""
@@ -91,6 +99,7 @@ class Repl:
                 return self._command(line)
             self._query(line)
         except SearchAppError as exc:
+            self.failed += 1
             self.err.print(f"[red]error:[/] {escape(inert(str(exc)))}")
         except KeyboardInterrupt:
             self.err.print("cancelled")
@@ -131,6 +140,7 @@ class Repl:
             self.mode = arg
             self._said(f"ranking: {self.mode}")
         elif name == "path":
+            SearchOptions(path_glob=arg)  # refuses a glob that cannot match as meant
             self.path_glob = arg or None
             self._said(f"only paths matching {arg}" if arg else "all documents")
         elif name == "per-doc":

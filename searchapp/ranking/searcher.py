@@ -110,6 +110,11 @@ class SearchOptions:
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
+        if self.path_glob and _unclosed_class(self.path_glob):
+            raise BadInputError(
+                f"--path ({self.path_glob!r}) opens a [...] class it never closes; "
+                "write [[] for a literal ["
+            )
 
 
 class Searcher:
@@ -315,6 +320,20 @@ def path_matches(path: str, pattern: str | None) -> bool:
         or fnmatch.fnmatch(path, f"{folder.rstrip('/')}/*")
         or fnmatch.fnmatch(path, f"*/{folder}/*")
     )
+
+
+def _unclosed_class(pattern: str) -> bool:
+    """Whether a glob has a ``[`` that no ``]`` closes (fnmatch would take it literally, and
+    ``--path '['`` would silently match nothing)."""
+    at = 0
+    while (start := pattern.find("[", at)) >= 0:
+        body = start + 1 + (pattern[start + 1 : start + 2] == "!")
+        body += pattern[body : body + 1] == "]"  # a "]" first is part of the class
+        end = pattern.find("]", body)
+        if end < 0:
+            return True
+        at = end + 1
+    return False
 
 
 def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:

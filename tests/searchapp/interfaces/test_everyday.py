@@ -725,7 +725,7 @@ def test_repl_open_after_a_query_that_found_nothing_says_so(indexed, capsys) -> 
     _, index_dir = indexed
     commands = ":mode lexical\nzeppelin\n:open 1\nwing\n:open 9\n"
     code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
-    assert code == 0
+    assert code == 2
     assert ":open shows a hit of the last query, which found none" in err
     assert ":open needs a hit number from 1 to 2" in err  # "wing": in two documents
 
@@ -995,3 +995,39 @@ def test_a_file_left_out_by_design_is_no_error(indexed, capsys) -> None:
     (docs / "blob.bin").write_bytes(b"\x00\x01\x02" * 100)
     code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 0 and "1 file skipped (binary file: 1)" in err
+
+
+def test_repl_takes_the_filters_of_query_and_a_piped_error_sets_the_status(indexed, capsys) -> None:
+    _, index_dir = indexed
+    args = ("--index-dir", str(index_dir), "--mode", "lexical")
+    code, out, err = run(
+        capsys, "repl", *args, "--path", "notes", "--per-doc", "2", stdin=":settings\nwing\n"
+    )
+    assert code == 0, err
+    assert "path notes, per-doc 2" in err
+    assert "wings.md" in out and "plan.txt" not in out  # plan.txt holds "wing" too
+    code, out, err = run(capsys, "repl", *args, stdin="wing\n:k 0\nheat\n")
+    assert code == 2 and "heat.md" in out  # the line after the error is still answered
+    assert err.count("error:") == 1
+
+
+@pytest.mark.parametrize("glob", ["[", "notes/[ab", "*[!]"])
+def test_a_path_glob_with_an_unclosed_class_is_refused(indexed, capsys, glob) -> None:
+    _, index_dir = indexed
+    code, out, err = run(capsys, "query", "wing", "--path", glob, "--index-dir", str(index_dir))
+    assert (code, out) == (2, "")
+    assert (
+        f"--path ({glob!r}) opens a [...] class it never closes; write [[] for a literal [" in err
+    )
+    code, _, err = run(capsys, "repl", "--index-dir", str(index_dir), "--path", glob, stdin="")
+    assert code == 2 and "never closes" in err
+    code, _, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=f":path {glob}\n")
+    assert code == 2 and "never closes" in err
+
+
+def test_a_path_glob_with_a_closed_class_matches_as_fnmatch_does(indexed, capsys) -> None:
+    _, index_dir = indexed
+    code, out, _ = run(
+        capsys, "query", "wing", "--path", "[pw][il]*", "-l", "--index-dir", str(index_dir)
+    )
+    assert code == 0 and {Path(p).name for p in out.split()} == {"wings.md", "plan.txt"}
