@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     name="search",
@@ -139,3 +140,29 @@ def human_bytes(value: object) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return str(value)
+
+
+def print_skipped(
+    console: Console, skipped: list[tuple[str, str]], *, verbose: bool, prefix: str = ""
+) -> None:
+    """Each skipped file with its reason (``verbose``), else one line counting them by reason;
+    each line after ``prefix`` (`search watch`'s time)."""
+    from searchapp.interfaces.render import counted
+
+    if verbose:
+        for path, reason in skipped:
+            console.print(
+                f"{prefix}[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}"
+            )
+        return
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for _, reason in skipped:
+        kind = reason.split(";")[0].split(" (")[0]
+        reasons[kind] = reasons.get(kind, 0) + 1
+    counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
+    console.print(
+        f"{prefix}{counted(len(skipped), 'file')} skipped ({escape(one_line(counts))}); "
+        "--verbose lists them"
+    )

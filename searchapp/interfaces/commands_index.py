@@ -23,6 +23,7 @@ from searchapp.interfaces.cli_app import (
     app,
     err,
     one_line,
+    print_skipped,
     state,
     stop_cause,
 )
@@ -220,7 +221,7 @@ def _update_runs(
 def _print_report(report: IndexReport, *, verbose: bool) -> None:
     from searchapp.interfaces.render import counted
 
-    _print_skipped(report.skipped, verbose=verbose)
+    print_skipped(err, report.skipped, verbose=verbose)
     if report.outside_filters:
         one = report.outside_filters == 1
         err.print(
@@ -248,25 +249,6 @@ def _ray_embedder(address: str | None) -> Iterator[EmbeddingBackend | None]:
 
     with RayEmbedder(RayConfig(address=address)) as embedder:
         yield embedder
-
-
-def _print_skipped(skipped: list[tuple[str, str]], *, verbose: bool) -> None:
-    """Each skipped file with --verbose; otherwise one line counting them by reason."""
-    from searchapp.interfaces.render import counted
-
-    if verbose:
-        for path, reason in skipped:
-            err.print(f"[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}")
-        return
-    if not skipped:
-        return
-    reasons: dict[str, int] = {}
-    for _, reason in skipped:
-        kind = reason.split(";")[0].split(" (")[0]
-        reasons[kind] = reasons.get(kind, 0) + 1
-    counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
-    shown = escape(one_line(counts))
-    err.print(f"{counted(len(skipped), 'file')} skipped ({shown}); --verbose lists them")
 
 
 @app.command()
@@ -339,9 +321,13 @@ def watch(
     debounce: Annotated[
         int, typer.Option("--debounce", help="Apply changes at least this often (ms).")
     ] = 1000,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List every skipped file with its reason.")
+    ] = False,
 ) -> None:
     """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop)."""
-    from searchapp.interfaces.watch import Watcher
+    from searchapp.interfaces.progress import progress_bar
+    from searchapp.interfaces.watch import BAR_AFTER_S, Watcher
     from searchapp.interfaces.watch import watch as follow_changes
     from searchapp.search_index import SearchIndex
 
@@ -353,7 +339,8 @@ def watch(
         exclude=exclude or (),
         debounce_ms=debounce,
         on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+        progress=lambda: progress_bar(err, after_s=BAR_AFTER_S),  # on a batch that takes long
     )
-    code = follow_changes(watcher, err)  # 130 after Ctrl-C or SIGTERM (143 once main maps it)
+    code = follow_changes(watcher, err, verbose=verbose)  # 130 (143 once main maps SIGTERM)
     state["interrupt_said"] = True  # its own line said why it stopped
     raise typer.Exit(code)

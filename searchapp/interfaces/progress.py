@@ -6,6 +6,7 @@ nothing), so the time left follows what costs time; the rate shown is chunks emb
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,7 +23,11 @@ from searchapp.ingest.pipeline import Progress as IndexProgress
 
 
 @contextmanager
-def progress_bar(console: Console, *, enabled: bool = True) -> Iterator[IndexProgress | None]:
+def progress_bar(
+    console: Console, *, enabled: bool = True, after_s: float = 0.0
+) -> Iterator[IndexProgress | None]:
+    """The bar, shown from the start or, with ``after_s``, only once the work has taken that
+    long (`search watch`: most batches of changes take milliseconds and show none)."""
     if not enabled or not console.is_terminal:
         yield None
         return
@@ -37,17 +42,30 @@ def progress_bar(console: Console, *, enabled: bool = True) -> Iterator[IndexPro
     )
     task = bar.add_task("bytes", total=None, chunks=0, rate="–")
     state = {"chunks": 0}
+    shown_from = time.monotonic() + after_s
+
+    def show() -> None:
+        if not bar.live.is_started and time.monotonic() >= shown_from:
+            bar.start()
+
+    def on_start(total: int) -> None:
+        # A bare `search index` may run once per set of filters: their work adds up.
+        bar.update(task, total=(bar.tasks[0].total or 0) + total)
+        show()
+
+    def on_bytes(done: int) -> None:
+        bar.advance(task, done)
+        show()
 
     def on_chunks(count: int) -> None:
         state["chunks"] += count
         elapsed = bar.tasks[0].elapsed or 0.0
         rate = f"{state['chunks'] / elapsed:.0f}" if elapsed > 0 else "–"
         bar.update(task, chunks=state["chunks"], rate=rate)
+        show()
 
-    with bar:
-        yield IndexProgress(
-            # A bare `search index` may run once per set of filters: their work adds up.
-            on_start=lambda total: bar.update(task, total=(bar.tasks[0].total or 0) + total),
-            on_bytes=lambda done: bar.advance(task, done),
-            on_chunks=on_chunks,
-        )
+    show()
+    try:
+        yield IndexProgress(on_start=on_start, on_bytes=on_bytes, on_chunks=on_chunks)
+    finally:
+        bar.stop()  # nothing to do if it never showed

@@ -34,7 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -62,6 +62,7 @@ ATTEMPTS = 3  # tries at a batch whose files keep vanishing while it is read
 # A file last modified this long before a batch began cannot be rewritten within the clock tick
 # of its modification time any more (ticks are ~4 ms; 1-2 s on old file systems).
 RACY_NS = 3 * 10**9
+BAR_AFTER_S = 1.0  # a batch of changes that takes longer shows a progress bar (on a terminal)
 
 
 @dataclass
@@ -99,7 +100,10 @@ class Watcher:
         debounce_ms: int = DEBOUNCE_MS,
         step_ms: int = STEP_MS,
         on_wait: Callable[[], None] | None = None,
+        progress: Callable[[], AbstractContextManager[Progress | None]] | None = None,
     ) -> None:
+        """``progress``: a context for each batch, giving what to tell of its work (a bar that
+        shows once a batch takes long) or None."""
         if not paths:
             raise BadInputError("give at least one file or folder to watch")
         if debounce_ms < step_ms or step_ms < 1:
@@ -115,6 +119,8 @@ class Watcher:
         self.debounce_ms, self.step_ms = debounce_ms, step_ms
         self.on_wait = on_wait
         self.busy = False  # applying a batch of changes (``follow``)
+        self._progress_of_batches = progress or (lambda: nullcontext(None))
+        self._progress: Progress | None = None  # the batch under way's
         self._index_dir = str(index.index_dir.absolute())
 
     def index_all(
@@ -126,7 +132,7 @@ class Watcher:
             include=self.include,
             exclude=self.exclude,
             on_wait=self.on_wait,
-            progress=progress,
+            progress=progress or self._progress,
         )
         return BatchReport(
             report.added, report.updated, report.removed, report.skipped, report.seconds
@@ -196,9 +202,10 @@ class Watcher:
         index (``on_batch`` hears of it), else 0."""
         self.busy = True
         try:
-            report = run()
+            with self._progress_of_batches() as self._progress:
+                report = run()
         finally:
-            self.busy = False
+            self.busy, self._progress = False, None
         if report is None:
             return 0
         if on_batch is not None:
@@ -289,7 +296,9 @@ class Watcher:
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:
-        result = self.index.add(paths, on_wait=self.on_wait, as_roots=False)
+        result = self.index.add(
+            paths, on_wait=self.on_wait, as_roots=False, progress=self._progress
+        )
         report.added += result.added
         report.updated += result.updated
         report.removed += result.removed
@@ -410,20 +419,29 @@ def stop_on_interrupt(
         signal.signal(signal.SIGINT, previous)
 
 
-def watch(watcher: Watcher, err: Console) -> int:
-    """`search watch`: index, then apply each batch of changes with one line on stderr, until
-    Ctrl-C; returns the exit status (130 after Ctrl-C, every batch committed)."""
+def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
+    """`search watch`: index, then apply each batch of changes with one line on stderr (and its
+    skipped files: each with ``verbose``, else counted by reason), until Ctrl-C. Returns the exit
+    status (130 after Ctrl-C, every batch committed)."""
+    from searchapp.interfaces.cli_app import print_skipped
     from searchapp.interfaces.progress import progress_bar
 
     with progress_bar(err) as progress:  # Ctrl-C here stops like `search index`
         report = watcher.index_all(progress)
+    print_skipped(err, report.skipped, verbose=verbose)
     err.print(f"indexed: {report.summary()}; watching for changes (Ctrl-C to stop)")
+
+    def on_batch(batch: BatchReport) -> None:
+        now = time.strftime("%H:%M:%S")
+        print_skipped(err, batch.skipped, verbose=verbose, prefix=f"{now} ")
+        err.print(f"{now} {batch.summary()}")
+
     stop = threading.Event()
     with stop_on_interrupt(stop, on_first=lambda: _say_stopping(watcher)):
         try:
             batches = watcher.follow(
                 stop,
-                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
+                on_batch,
                 lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
             )
         except KeyboardInterrupt:  # a second Ctrl-C between the batch's writes

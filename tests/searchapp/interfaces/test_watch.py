@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import shutil
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -375,6 +377,88 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     assert lines[-1] == "stopped after 1 batch of changes, all committed"
     assert out == ""
     assert str(docs / "added.txt") in indexed_paths(index_dir)
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_watch_tells_why_files_of_a_batch_were_skipped(
+    docs, tmp_path, capsys, monkeypatch, verbose
+) -> None:
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+    (docs / "first.bin").write_bytes(b"\x00\x01" * 50)  # skipped by the first index
+    errors: list[BaseException] = []
+    watching = watch_set_up(monkeypatch)
+
+    def edit_then_interrupt() -> None:
+        try:
+            assert watching.wait(timeout=DEADLINE)
+            (docs / "blob.bin").write_bytes(b"\x00\x01" * 50)  # in the batch, before...
+            (docs / "added.txt").write_text("added while watching\n", "utf-8")  # ...this
+            wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            ctrl_c()
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    args = ["watch", str(docs), "--index-dir", str(index_dir)] + ["-v"] * verbose
+    code, _, err = run_cli(capsys, *args)
+    helper.join(timeout=10)
+    assert not errors, errors
+    assert code == 130, err
+    lines = err.strip().splitlines()
+    if verbose:
+        assert lines[0] == f"skipped {docs / 'first.bin'}: binary file"
+        assert re.search(
+            rf"^\d\d:\d\d:\d\d skipped {re.escape(str(docs))}/blob.bin: binary file$", err, re.M
+        )
+    else:
+        assert lines[0] == "1 file skipped (binary file: 1); --verbose lists them"
+        assert re.search(r"^\d\d:\d\d:\d\d 1 file skipped \(binary file: 1\); --verbose", err, re.M)
+    assert re.search(r"^\d\d:\d\d:\d\d 1 added, 0 updated, 0 removed, 1 skipped in", err, re.M)
+
+
+def test_a_batch_reports_its_work_to_the_progress_it_is_given(docs, tmp_path) -> None:
+    from searchapp.ingest.pipeline import Progress
+
+    started: list[int] = []
+    opened: list[str] = []
+
+    @contextmanager
+    def progress() -> Iterator[Progress]:
+        opened.append("batch")
+        yield Progress(on_start=started.append)
+
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs])
+    watcher = Watcher(index, [docs], progress=progress)
+    (docs / "new.txt").write_text("a new note with some words\n", "utf-8")
+    assert watcher._batch(lambda: watcher.apply({docs / "new.txt"}), None) == 1
+    assert opened == ["batch"] and started == [len("a new note with some words\n")]
+
+
+def test_a_delayed_progress_bar_shows_only_once_the_work_takes_long(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from searchapp.interfaces import progress as progress_module
+
+    def drawn(after_s: float, elapsed_s: float) -> str:
+        clock = [1000.0]
+        monkeypatch.setattr(progress_module.time, "monotonic", lambda: clock[0])
+        console = Console(file=io.StringIO(), force_terminal=True, width=100)
+        with progress_module.progress_bar(console, after_s=after_s) as bar:
+            bar.on_start(1000)
+            clock[0] += elapsed_s
+            bar.on_bytes(500)
+            bar.on_chunks(3)
+        return console.file.getvalue()
+
+    assert drawn(after_s=1.0, elapsed_s=0.2) == ""  # a quick batch draws nothing
+    assert "indexing" in drawn(after_s=1.0, elapsed_s=1.5)
+    assert "indexing" in drawn(after_s=0.0, elapsed_s=0.0)  # `search index`: from the start
 
 
 class SlowEncoder(FakeEncoder):
