@@ -13,11 +13,28 @@ import os
 import sys
 from typing import Annotated, Literal
 
+import click
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 
-app = typer.Typer(
+
+class _Command(typer.core.TyperCommand):
+    """A command whose usage line writes a required argument bare, as grep's and ripgrep's do
+    (`search query [OPTIONS] TEXT`); typer writes it in braces, ``{TEXT}``."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        return [p[1:-1] if p.startswith("{") and p.endswith("}") else p for p in pieces]
+
+
+class _App(typer.Typer):
+    def command(self, *args, cls: type[click.Command] | None = None, **kwargs):  # type: ignore[override]
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+app = _App(
     name="search",
     help="Index folders of documents and search them by meaning.",
     no_args_is_help=True,

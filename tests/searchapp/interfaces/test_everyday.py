@@ -790,6 +790,20 @@ def test_help_lists_choices_without_type_tags(capsys) -> None:
         assert "<bool>" not in out
 
 
+def test_usage_lines_write_arguments_as_grep_does(capsys) -> None:
+    usages = {}
+    for command in ("query", "index", "remove", "watch"):
+        code, out, _ = run(capsys, command, "--help")
+        assert code == 0
+        usages[command] = out.splitlines()[0]
+    assert usages == {
+        "query": "Usage: search query [OPTIONS] TEXT",  # typer wrote {TEXT}
+        "index": "Usage: search index [OPTIONS] [PATH]...",
+        "remove": "Usage: search remove [OPTIONS] PATH|GLOB...",
+        "watch": "Usage: search watch [OPTIONS] PATH...",
+    }
+
+
 def test_index_dir_that_is_a_file_is_one_clear_line(tmp_path, capsys) -> None:
     plain = tmp_path / "file.txt"
     plain.write_text("x", "utf-8")
