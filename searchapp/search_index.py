@@ -40,7 +40,7 @@ from searchapp.storage.indexed_paths import (
 )
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
-from searchapp.storage.paths import absolute, index_dir_option, resolve_index_dir
+from searchapp.storage.paths import absolute, index_dir_option, refuse_empty, resolve_index_dir
 from searchapp.storage.store import Store, remove_store_files
 from searchapp.storage.vector_params import INDEX_TYPES
 from searchapp.storage.vectors import VectorIndex
@@ -388,6 +388,7 @@ class SearchIndex:
         """The paths to index, and those that are gone but still have documents indexed."""
         if not paths:
             raise BadInputError("give at least one file or folder to index")
+        refuse_empty(paths)
         roots, vanished = [], []
         for raw in paths:
             path = absolute(raw)

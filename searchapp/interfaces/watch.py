@@ -47,7 +47,7 @@ from searchapp.ingest.interrupts import StopRequest
 from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
-from searchapp.storage.paths import absolute
+from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -106,6 +106,7 @@ class Watcher:
         shows once a batch takes long) or None."""
         if not paths:
             raise BadInputError("give at least one file or folder to watch")
+        refuse_empty(paths)
         if debounce_ms < step_ms or step_ms < 1:
             raise BadInputError(
                 f"--debounce ({debounce_ms} ms) must be at least the step ({step_ms} ms)"

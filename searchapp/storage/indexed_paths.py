@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from searchapp.storage.paths import absolute
+from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
     from searchapp.storage.store import Store
@@ -42,6 +42,7 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
     the absolute path, its end when it has a ``/`` (``drafts/*`` is ``*/drafts/*``, as `search
     query --path` reads it), the path relative to the current folder, and the file name; one
     that starts with ``./`` or ``../`` only against the path from the current folder."""
+    refuse_empty(patterns)
     found: dict[str, None] = {}
     for raw in patterns:
         pattern = os.fspath(raw)

@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+
+from searchapp.errors import BadInputError
 
 APP_NAME = "searchapp"
 ENV_INDEX_DIR = "SEARCH_INDEX_DIR"
@@ -46,6 +49,15 @@ def absolute(path: str | os.PathLike[str]) -> Path:
     """``path`` from the current folder, ``~`` expanded and ``..`` folded (by name, as a shell
     names it: a link is kept, not resolved), so one file always has one name in the index."""
     return Path(os.path.abspath(os.path.expanduser(path)))
+
+
+def refuse_empty(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Refuse an empty path: it would mean the current folder, and one comes from an unset shell
+    variable (`search remove "$OLD"`) far more often than from a person meaning ``.``."""
+    if any(not os.fspath(raw) for raw in paths):
+        raise BadInputError(
+            "an empty path was given (an unset shell variable?); write . for the current folder"
+        )
 
 
 def resolve_index_dir(option: str | os.PathLike[str] | None = None) -> Path:

@@ -1045,3 +1045,20 @@ def test_a_path_glob_with_a_closed_class_matches_as_fnmatch_does(indexed, capsys
         capsys, "query", "wing", "--path", "[pw][il]*", "-l", "--index-dir", str(index_dir)
     )
     assert code == 0 and {Path(p).name for p in out.split()} == {"wings.md", "plan.txt"}
+
+
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder(
+    indexed, capsys, monkeypatch
+) -> None:
+    # `search remove "$OLD"` with OLD unset removed everything under the current folder.
+    docs, index_dir = indexed
+    monkeypatch.chdir(docs)
+    before = sorted(SearchIndex(index_dir).store.all_paths())
+    for args in (["remove", ""], ["index", ""], ["index", "notes", ""], ["watch", ""]):
+        code, out, err = run(capsys, *args, "--index-dir", str(index_dir))
+        assert (code, out) == (2, ""), args
+        assert err == (
+            "error: an empty path was given (an unset shell variable?); write . for the "
+            "current folder\n"
+        )
+    assert sorted(SearchIndex(index_dir).store.all_paths()) == before
