@@ -5,6 +5,7 @@ The CLI and the REPL are thin layers over this class.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -537,7 +538,7 @@ class SearchIndex:
             "vectors_bytes": vectors_path.stat().st_size if vectors_path.exists() else 0,
             "postings_bytes": postings_path.stat().st_size if postings_path.exists() else 0,
             "index_type": meta.index_type or "auto",
-            "vectors_params": raw.get(VECTORS_PARAMS_KEY),
+            "vectors_params": _json_or_text(raw.get(VECTORS_PARAMS_KEY)),
             "last_indexed_at": meta.last_indexed_at,
             "schema_version": store.schema_version(),
             "roots": self.roots(),
@@ -600,3 +601,11 @@ def _file_lines(raw: str | None, indexed: str) -> list[str]:
         if raw_line != line and line.strip():
             return lines
     return raw_lines
+
+
+def _json_or_text(value: str | None) -> Any:
+    """A meta value that holds JSON, decoded (the text as it is where damaged)."""
+    try:
+        return json.loads(value) if value else None
+    except ValueError:
+        return value

@@ -260,6 +260,8 @@ def info(
                 rows.append(("indexed" if n == 0 else "", shown))
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
+        if isinstance(value, dict):  # vectors_params: "kind flat", "kind ivf, nlist 4096, ..."
+            shown = ", ".join(f"{name} {setting}" for name, setting in value.items())
         if key == "precision" and value is None:
             shown = "not yet known (the first chunk embedded sets it)"
         rows.append((key.replace("_", " "), shown))

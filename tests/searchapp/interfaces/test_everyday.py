@@ -287,10 +287,13 @@ def test_info_lists_the_indexed_roots(indexed, capsys, tmp_path) -> None:
     args = ["index", str(other), "--exclude", "*.md", "--index-dir", str(index_dir)]
     assert run(capsys, *args)[0] == 0
     code, out, _ = run(capsys, "info", "--json", "--index-dir", str(index_dir))
-    roots = {r["path"]: (r["documents"], r["filters"]) for r in json.loads(out)["roots"]}
+    stats = json.loads(out)
+    roots = {r["path"]: (r["documents"], r["filters"]) for r in stats["roots"]}
     assert roots == {str(docs): (len(DOCS), ""), str(other): (1, "--exclude '*.md'")}
+    assert stats["vectors_params"]["kind"] == "flat"  # an object, not JSON in a string
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert f"{other} (1 document; --exclude '*.md')" in out and f"{docs} (4 documents)" in out
+    assert "vectors params: kind flat\n" in out
 
 
 # -- pipes and exit codes ---------------------------------------------------------------------
