@@ -192,7 +192,8 @@ def _update_runs(
 ) -> list[tuple[list[str], Filters]]:
     """What a bare `search index` walks: the roots indexed before, each with the filters it
     was last indexed with, or all with the ones given now. A root that is not on disk is left
-    as it is, with a note: an unmounted drive is not a deleted folder."""
+    as it is, with a note: an unmounted drive is not a deleted folder. A file given by name
+    that is gone from a folder still there is taken for deleted."""
     from searchapp.interfaces.render import counted, display_path
     from searchapp.storage.indexed_paths import Filters
 
@@ -204,14 +205,20 @@ def _update_runs(
             "search index PATH..."
         )
     counts = {root["path"]: root["documents"] for root in search_index.roots()}
-    for root in [r for roots in groups.values() for r in roots if not os.path.exists(r)]:
+    missing = [r for roots in groups.values() for r in roots if not os.path.exists(r)]
+    indexed = set(search_index.store.all_paths()) if missing else set()
+    # A file given by name whose folder is there was deleted, not unmounted: the run drops it.
+    deleted = {r for r in missing if r in indexed and os.path.isdir(os.path.dirname(r))}
+    for root in [r for r in missing if r not in deleted]:
         if not quiet:
             err.print(
                 f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
                 f"{counted(counts.get(root, 0), 'document')} kept; give its path to `search "
                 f"index` or `search remove` to drop {'it' if counts.get(root) == 1 else 'them'}"
             )
-    groups = {f: [r for r in roots if os.path.exists(r)] for f, roots in groups.items()}
+    groups = {
+        f: [r for r in roots if os.path.exists(r) or r in deleted] for f, roots in groups.items()
+    }
     groups = {filters: roots for filters, roots in groups.items() if roots}
     if given != Filters():
         return [([root for roots in groups.values() for root in roots], given)]

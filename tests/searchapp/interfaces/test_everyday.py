@@ -258,6 +258,22 @@ def test_a_root_not_on_disk_is_kept_until_named_then_forgotten(indexed, tmp_path
     assert code == 1 and "nothing indexed matches" in err
 
 
+def test_a_file_root_deleted_from_its_folder_is_dropped_by_a_bare_run(
+    indexed, tmp_path, capsys
+) -> None:
+    # A file given by name, deleted while its folder stays, was kept as if unmounted, and
+    # queries went on finding it.
+    _, index_dir = indexed
+    folder = write(tmp_path / "tiny", {"w.txt": "The walrus naps on the ice.\n", "k.txt": "x\n"})
+    assert run(capsys, "index", str(folder / "w.txt"), "--index-dir", str(index_dir))[0] == 0
+    (folder / "w.txt").unlink()
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "1 removed" in err and "is not there" not in err
+    assert str(folder / "w.txt") not in indexed_paths(index_dir)
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert "w.txt" not in out  # and forgotten as a root
+
+
 def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> None:
     docs, index_dir = indexed
     before = indexed_paths(index_dir)
