@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from searchapp.ranking.query_words import words_pattern
+from searchapp.ranking.query_words import fold, words_pattern
 from searchapp.ranking.searcher import Hit
 
 if TYPE_CHECKING:  # the index (faiss, SQLite) is not imported to draw hits
@@ -193,7 +193,7 @@ def snippet(hit: Hit, query: str, max_chars: int) -> str:
     seen = max_chars * 3 // 4 - 2  # what a cut starting a quarter before a word shows after it
     best, most = 0, 0
     for i, first in enumerate(found):
-        together = {m.group().lower() for m in found[i:] if m.end() <= first.start() + seen}
+        together = {fold(m.group()) for m in found[i:] if m.end() <= first.start() + seen}
         if len(together) > most:
             best, most = i, len(together)
     window = [m for m in found[best:] if m.end() <= found[best].start() + seen]

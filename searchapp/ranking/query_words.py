@@ -3,27 +3,71 @@ passage's one-line form around them, and to point a hit at the line that holds t
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Words as FTS5's unicode61 tokenizer makes them: runs of letters and digits ("_" parts
+# ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
+_WORD = re.compile(r"[^\W_]+")
+_COMBINING = "[\u0300-\u036f]*"  # accents written as separate marks (NFD text)
+
+
+def fold(word: str) -> str:
+    """``word`` in lower case without accents, as FTS5's ``remove_diacritics`` reads it."""
+    decomposed = unicodedata.normalize("NFD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def query_words(query: str) -> list[str]:
-    """Words of the query worth looking for (two characters or more, unique, lower case)."""
+    """Words of the query worth looking for (two characters or more, unique, folded)."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(query):
         if len(word) > 1:
-            seen.setdefault(unicodedata.normalize("NFC", word).lower(), None)
+            seen.setdefault(fold(word), None)
     return list(seen)
 
 
 def words_pattern(query: str) -> re.Pattern[str] | None:
-    """A whole-word, case-blind pattern for any of ``query_words(query)``; None for none."""
+    """A whole-word, case- and accent-blind pattern for any of ``query_words(query)``; None
+    for none."""
     words = query_words(query)
     if not words:
         return None
-    return re.compile(r"(?i)\b(" + "|".join(re.escape(w) for w in words) + r")\b")
+    return re.compile(_whole("|".join(_spelled(w) for w in words)))
+
+
+def word_pattern(word: str) -> re.Pattern[str]:
+    """``word`` (folded) as a whole word, however its letters are accented or cased."""
+    return re.compile(_whole(_spelled(word)))
+
+
+def _whole(alternatives: str) -> str:
+    # A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5.
+    return r"(?i)(?<![^\W_])(" + alternatives + r")(?![^\W_])"
+
+
+def _spelled(word: str) -> str:
+    return "".join(_letter(c) for c in word)
+
+
+def _letter(c: str) -> str:
+    accented = _accented().get(c)
+    if not accented:
+        return re.escape(c)
+    return "[" + re.escape(c + accented) + "]" + _COMBINING
+
+
+@functools.cache
+def _accented() -> dict[str, str]:
+    """Each ASCII letter's precomposed accented forms (Latin-1 to Latin Extended Additional)."""
+    forms: dict[str, str] = {}
+    for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
+        char = chr(code)
+        base = unicodedata.normalize("NFD", char)[0].lower()
+        if base != char.lower() and base.isascii() and base.isalpha():
+            forms[base] = forms.get(base, "") + char
+    return forms
 
 
 class BestLine:
@@ -33,9 +77,7 @@ class BestLine:
 
     def __init__(self, weights: dict[str, float]) -> None:
         self._words = [
-            (re.compile(r"(?i)\b" + re.escape(word) + r"\b"), weight)
-            for word, weight in weights.items()
-            if weight > 0
+            (word_pattern(word), weight) for word, weight in weights.items() if weight > 0
         ]
 
     def line(self, text: str, first_line: int) -> int:

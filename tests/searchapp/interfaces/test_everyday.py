@@ -1081,3 +1081,50 @@ def test_an_empty_path_is_refused_not_taken_for_the_current_folder(
             "current folder\n"
         )
     assert sorted(SearchIndex(index_dir).store.all_paths()) == before
+
+
+def lines_fts5_matches(text: str, words: list[str]) -> list[int]:
+    """The lines (1-based) on which SQLite's FTS5, with the index's tokenizer, finds every
+    one of ``words``: the reference for where a lexical hit points."""
+    import sqlite3
+
+    from searchapp.storage.schema import FTS_TOKENIZER
+
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE t USING fts5(line, tokenize='{FTS_TOKENIZER}')")
+    db.executemany("INSERT INTO t(rowid, line) VALUES (?, ?)", enumerate(text.split("\n"), 1))
+    query = " AND ".join(f'"{w}"' for w in words)
+    return sorted(row[0] for row in db.execute("SELECT rowid FROM t WHERE t MATCH ?", (query,)))
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "query"),
+    [
+        (
+            "config.py",
+            'import vault\n\n\ndef save(key):\n    vault.put("api", key)\n\n\n'
+            "def rotate_api_key(old):\n    return save(old[::-1])\n",
+            "rotate api",
+        ),
+        (
+            "cafe.md",
+            "# Menu\n\nApple tart\nLemon pie\nCrème brûlée with vanilla\n",
+            "creme brulee",
+        ),
+    ],
+)
+def test_a_hit_points_at_the_line_where_fts5_finds_its_words(
+    tmp_path, fake_model, capsys, name, text, query
+) -> None:
+    # The line finder took "_" for a letter and accents as different letters: the hit pointed
+    # at `vault.put("api"` and at line 1, while FTS5 matched `rotate_api_key` and "Crème".
+    docs = write(tmp_path / "docs", {name: text})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(
+        capsys, "query", query, "--mode", "lexical", "--json", "--index-dir", str(index_dir)
+    )
+    assert code == 0
+    [hit] = json.loads(out)
+    expected = lines_fts5_matches(text, query.split())
+    assert len(expected) == 1 and hit["line"] == expected[0]
