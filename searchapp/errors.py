@@ -47,3 +47,4 @@ class IndexInterrupted(SearchAppError):
     def __init__(self, report: Any) -> None:  # an ingest.pipeline.IndexReport
         super().__init__("interrupted")
         self.report = report
+        self.rebuild = False  # a --rebuild, deleted: the index is as it was before it

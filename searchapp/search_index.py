@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ from searchapp.storage.indexed_paths import (
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
 from searchapp.storage.paths import absolute, index_dir_option, refuse_empty, resolve_index_dir
-from searchapp.storage.store import Store, remove_store_files
+from searchapp.storage.store import DB_NAME, Store, remove_store_files
 from searchapp.storage.vector_params import INDEX_TYPES
 from searchapp.storage.vectors import VectorIndex
 from searchapp.storage.vectors_file import (
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+REBUILD_DIR = "rebuilding"  # inside the index folder: where --rebuild builds the new index
 OVERLAP_TOKENS = 32  # chunks of a new index repeat this much of the one before (at most 1/4)
 
 
@@ -107,10 +109,13 @@ class SearchIndex:
     @property
     def store(self) -> Store:
         """The SQLite store, opened on first use (raises ``IndexNotFoundError`` when none), and
-        again when a store read as immutable (a folder this user cannot write) was written."""
+        again when its file was replaced (--rebuild) or, read as immutable (a folder this user
+        cannot write), written."""
         if self._store is not None and self._store.changed_on_disk():
             self._store.close()
-            self._store = None
+            # Another file (a --rebuild's) starts its generations over: drop what was read.
+            self._store, self._vectors, self._postings = None, None, None
+            self._vectors_generation = -1
         if self._store is None:
             if not self.exists():
                 # The command that makes this index, not the default one (an --index-dir the
@@ -290,12 +295,23 @@ class SearchIndex:
             raise BadInputError(
                 f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"
             )
+        if rebuild and self.exists():
+            return self._rebuild(
+                paths,
+                wait=wait,
+                on_wait=on_wait,
+                include=include,
+                exclude=exclude,
+                progress=progress,
+                index_type=index_type,
+                default_excludes=default_excludes,
+                embedder=embedder,
+                as_roots=as_roots,
+            )
         roots, vanished = self._roots(paths)
         if not self.exists():
             self.load_query_encoder()  # a model not found leaves no index folder behind
         with self._writing(wait=wait, on_wait=on_wait):
-            if rebuild:
-                self._discard()
             # What the model files tell (name, checksum, size, tokenizer) needs no torch: the
             # query encoder's (NumPy). The PyTorch encoder loads only once there is something
             # to embed, while the files are read (``EncoderLoader``).
@@ -439,12 +455,55 @@ class SearchIndex:
             finally:
                 self._writer = None
 
-    def _discard(self) -> None:
-        """Delete the index's files (for --rebuild); the lock file stays, we hold it."""
-        self.close()
-        remove_store_files(self.index_dir)
-        (self.index_dir / VECTORS_NAME).unlink(missing_ok=True)
-        (self.index_dir / POSTINGS_NAME).unlink(missing_ok=True)
+    def _rebuild(
+        self,
+        paths: Sequence[str | os.PathLike[str]],
+        *,
+        wait: bool,
+        on_wait: Callable[[], None] | None,
+        **options: Any,
+    ) -> IndexReport:
+        """``add(rebuild=True)``: a new index is built beside this one (``REBUILD_DIR``, with
+        this one's model and precision as asked), then its files replace this one's. Until
+        then this index answers queries as it was; a rebuild that stops (Ctrl-C, an error)
+        is deleted and leaves it so (``IndexInterrupted.rebuild``). Its own files are not
+        read: a damaged index is rebuilt this way too."""
+        with self._writing(wait=wait, on_wait=on_wait):
+            aside = self.index_dir / REBUILD_DIR
+            shutil.rmtree(aside, ignore_errors=True)  # left by a process killed mid-rebuild
+            fresh = SearchIndex(
+                aside, model=self._model, device=self.device, precision=self.precision
+            )
+            fresh._encoder = self._encoder  # loaded once in this process, if it was
+            try:
+                report = fresh.add(paths, **options)
+            except BaseException as stopped:
+                fresh.close()
+                shutil.rmtree(aside, ignore_errors=True)
+                if isinstance(stopped, IndexInterrupted):
+                    stopped.rebuild = True
+                raise
+            fresh.close()
+            self._encoder = self._encoder or fresh._encoder
+            self.close()
+            self._swap_in(aside)
+        return report
+
+    def _swap_in(self, aside: Path) -> None:
+        """Move a rebuilt index's files over this one's (the writer lock held, both closed):
+        the derived files first, then the database. A reader that opens the database between
+        the two finds vectors of another generation, and rebuilds them from it as for any
+        stale file."""
+        for name in (VECTORS_NAME, POSTINGS_NAME):
+            if (aside / name).exists():
+                os.replace(aside / name, self.index_dir / name)
+            else:
+                (self.index_dir / name).unlink(missing_ok=True)
+        remove_store_files(self.index_dir, keep_db=True)  # the old database's WAL files
+        for suffix in ("-wal", ""):  # a WAL left beside the new database goes with it
+            if (aside / (DB_NAME + suffix)).exists():
+                os.replace(aside / (DB_NAME + suffix), self.index_dir / (DB_NAME + suffix))
+        shutil.rmtree(aside, ignore_errors=True)
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -146,9 +146,15 @@ def index(
                     embedder=embedder,
                 )
             except IndexInterrupted as stopped:
-                err.print(
-                    interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause())
-                )
+                if stopped.rebuild:
+                    err.print(
+                        f"interrupted by {stop_cause()}: the unfinished rebuild was deleted and "
+                        "the index is as it was before it (--rebuild starts over)"
+                    )
+                else:
+                    err.print(
+                        interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause())
+                    )
                 state["interrupt_said"] = True
                 raise typer.Exit(EXIT_INTERRUPTED) from None
             if not quiet:

@@ -49,10 +49,15 @@ _SELECT_DOCUMENTS_BY = {
 }
 
 
-def remove_store_files(index_dir: Path) -> None:
-    """Delete ``index.db`` and its WAL files (for ``--rebuild``); the store must be closed."""
-    for suffix in ("", "-wal", "-shm"):
+def remove_store_files(index_dir: Path, *, keep_db: bool = False) -> None:
+    """Delete ``index.db`` (unless ``keep_db``) and its WAL files; the store must be closed."""
+    for suffix in ("-wal", "-shm") if keep_db else ("", "-wal", "-shm"):
         (Path(index_dir) / (DB_NAME + suffix)).unlink(missing_ok=True)
+
+
+def _file_id(db_path: Path) -> tuple[int, int]:
+    info = db_path.stat()
+    return (info.st_dev, info.st_ino)
 
 
 def _signature(db_path: Path) -> tuple[int, ...]:
@@ -89,6 +94,7 @@ class Store:
         self.path = path
         self._conn = conn
         self._frozen = frozen  # an immutable reader: the file's signature when it was opened
+        self._file = _file_id(path)  # which file this connection reads (--rebuild replaces it)
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._has_places = True  # False: a read-only index from before chunks.places
         self._chunks_changed = False
@@ -519,13 +525,15 @@ class Store:
         }
 
     def changed_on_disk(self) -> bool:
-        """Whether a file read as immutable was written since (by a user who may): its reader
-        would see a mix of old and new pages, so it must be opened again. False otherwise."""
-        if self._frozen is None:
-            return False
+        """Whether the file was replaced since it was opened (`search index --rebuild` moves a
+        new one in: this connection would go on reading the old one), or, read as immutable,
+        written since (by a user who may: its reader would see a mix of old and new pages). It
+        must then be opened again."""
         try:
-            return _signature(self.path) != self._frozen
-        except OSError:  # gone (a --rebuild under way): opening again says what is there
+            if _file_id(self.path) != self._file:
+                return True
+            return self._frozen is not None and _signature(self.path) != self._frozen
+        except OSError:  # gone: opening again says what is there
             return True
 
     def close(self) -> None:

@@ -1128,3 +1128,45 @@ def test_a_hit_points_at_the_line_where_fts5_finds_its_words(
     [hit] = json.loads(out)
     expected = lines_fts5_matches(text, query.split())
     assert len(expected) == 1 and hit["line"] == expected[0]
+
+
+def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monkeypatch) -> None:
+    # --rebuild deleted the index first: one Ctrl-C left none, and the message promised that
+    # the same command would continue (it deleted it again).
+    docs, index_dir = indexed
+    before = sorted(SearchIndex(index_dir).store.all_paths())
+
+    class Interrupted(FakeEncoder):
+        def embed_many(self, ids, *, batch_size: int = 32):
+            raise KeyboardInterrupt
+
+    use_encoder(monkeypatch, Interrupted(dim=32, max_length=64))
+    code, _, err = run(capsys, "index", str(docs), "--rebuild", "--index-dir", str(index_dir))
+    assert code == 130
+    assert err.splitlines()[-1] == (
+        "interrupted by Ctrl-C: the unfinished rebuild was deleted and the index is as it was "
+        "before it (--rebuild starts over)"
+    )
+    assert sorted(SearchIndex(index_dir).store.all_paths()) == before
+    assert not (index_dir / "rebuilding").exists()  # the partial new index
+    use_encoder(monkeypatch, FakeEncoder(dim=32, max_length=64))
+    code, out, _ = run(capsys, "query", "wing", "-l", "--index-dir", str(index_dir))
+    assert code == 0 and "wings.md" in out
+
+
+def test_a_rebuild_replaces_the_index_under_a_reader_that_stays_open(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    reader = SearchIndex(index_dir)
+    assert len(reader.search("wing", k=10, mode="lexical")) == 2
+    (docs / "notes/wings.md").unlink()
+    write(docs, {"notes/kites.md": "Kites fly on a long line in a steady wind.\n"})
+    code, _, err = run(capsys, "index", str(docs), "--rebuild", "--index-dir", str(index_dir))
+    assert code == 0 and "4 added, 0 updated, 0 removed" in err
+    fresh = FakeEncoder(dim=32, max_length=64)
+    expected = SearchIndex(index_dir.parent / "fresh", encoder=fresh)
+    expected.add([docs])
+    for query in ("wing", "kites wind", "heat"):
+        got = [(h.path, h.chunk_id) for h in reader.search(query, k=10, mode="hybrid")]
+        want = [(h.path, h.chunk_id) for h in expected.search(query, k=10, mode="hybrid")]
+        assert got == want, query
+    assert not (index_dir / "rebuilding").exists()
