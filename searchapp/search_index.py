@@ -29,7 +29,7 @@ from searchapp.errors import (
 )
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
-from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
+from searchapp.ranking.searcher import Hit, Searcher, SearchOptions, path_matches
 from searchapp.storage.indexed_paths import (
     Filters,
     forget_roots,
@@ -373,6 +373,10 @@ class SearchIndex:
     def matching(self, patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
         """The indexed paths these name (``indexed_paths.matching``)."""
         return matching(self.store.all_paths(), patterns)
+
+    def any_document_matches(self, path_glob: str | Sequence[str] | None) -> bool:
+        """Whether any indexed document's path matches ``--path`` (``path_matches``)."""
+        return any(path_matches(path, path_glob) for path in self.store.all_paths())
 
     def remove(self, patterns: Sequence[str | os.PathLike[str]]) -> int:
         """Drop the documents at or below these paths, or matching these globs (``matching``);

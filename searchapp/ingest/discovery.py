@@ -20,6 +20,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from searchapp.errors import BadInputError
+from searchapp.globs import expand_braces
 from searchapp.storage.lock import LOCK_NAME
 from searchapp.storage.paths import absolute
 
@@ -112,8 +113,8 @@ def _checked_root(path: Path) -> Path:
 def _option_spec(option: str, patterns: Sequence[str]) -> GitIgnoreSpec | None:
     if not patterns:
         return None
-    try:
-        return GitIgnoreSpec.from_lines(list(patterns))
+    try:  # gitignore has no braces: '*.{md,txt}' is given as '*.md' and '*.txt'
+        return GitIgnoreSpec.from_lines([glob for p in patterns for glob in expand_braces(p)])
     except (ValueError, re.error) as exc:  # a bad pattern, or a bad range inside one
         raise BadInputError(
             f"{option} pattern could not be parsed ({exc}); use gitignore-style globs "

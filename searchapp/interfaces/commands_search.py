@@ -26,8 +26,12 @@ from searchapp.interfaces.cli_app import (
 )
 
 PathGlob = Annotated[
-    str | None,
-    typer.Option("--path", help="Only documents matching this glob or under this folder."),
+    list[str] | None,
+    typer.Option(
+        "--path",
+        help="Only documents matching this glob ('*.{md,txt}') or under this folder "
+        "(repeatable: any of them).",
+    ),
 ]
 PerDoc = Annotated[int, typer.Option("--per-doc", help="Passages per document.")]
 
@@ -87,7 +91,7 @@ def query(
     if context and (as_json or output in ("json", "jsonl")):
         raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
     options = SearchOptions(
-        k=top_k, mode=mode, min_score=min_score, path_glob=path, per_doc=per_doc
+        k=top_k, mode=mode, min_score=min_score, path_glob=tuple(path or ()), per_doc=per_doc
     )
     search_index = SearchIndex(index_dir, device=device)
     hits = search_index.search(text, options)
@@ -105,6 +109,9 @@ def query(
         if not search_index.store.count_documents():  # not a miss: there is nothing to find
             command = escape(f"search index PATH{index_dir_option(search_index.index_dir)}")
             err.print(f"the index holds no documents; `{command}` adds some")
+        elif path and not search_index.any_document_matches(options.path_glob):
+            shown = " or ".join(repr(glob) for glob in path)
+            err.print(f"no indexed document matches --path {escape(one_line(shown))}")
         raise typer.Exit(EXIT_NOTHING_FOUND)
 
 
@@ -149,7 +156,7 @@ def repl(
         k=top_k,
         mode=mode,
         as_json=as_json,
-        path_glob=path,
+        path_glob=tuple(path) if path else None,
         per_doc=per_doc,
     )
     session.index.stats()  # fail now, not at the first query, when there is no index

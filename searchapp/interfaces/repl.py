@@ -44,7 +44,7 @@ class Repl:
     k: int = 10
     mode: str = "hybrid"
     as_json: bool = False
-    path_glob: str | None = None
+    path_glob: str | tuple[str, ...] | None = None
     per_doc: int = 1
     last: list[Hit] = field(default_factory=list)
     last_query: str = ""
@@ -153,7 +153,7 @@ class Repl:
             self._said(f"JSON output {'on' if self.as_json else 'off'}")
         elif name == "settings":
             self._said(
-                f"k {self.k}, mode {self.mode}, path {self.path_glob or '(all)'}, "
+                f"k {self.k}, mode {self.mode}, path {self._paths_shown()}, "
                 f"per-doc {self.per_doc}, json {'on' if self.as_json else 'off'}"
             )
         elif name == "open":
@@ -169,6 +169,11 @@ class Repl:
         else:
             raise SearchAppError(f"unknown command :{name}; type :help")
         return True
+
+    def _paths_shown(self) -> str:
+        if not self.path_glob:
+            return "(all)"
+        return self.path_glob if isinstance(self.path_glob, str) else " or ".join(self.path_glob)
 
     def _said(self, setting: str) -> None:
         self.err.print(escape(inert(setting)), style="dim")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from searchapp.errors import BadInputError
+from searchapp.globs import expand_braces, unclosed_class
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
 from searchapp.ranking.names import (
@@ -94,7 +95,7 @@ class SearchOptions:
     k: int = 10
     mode: str = "hybrid"
     min_score: float | None = None
-    path_glob: str | None = None
+    path_glob: str | tuple[str, ...] | None = None  # several: a path matching any of them
     per_doc: int = 1
     collapse_copies: bool = True  # a passage found in several files is one hit (Hit.also)
 
@@ -110,11 +111,14 @@ class SearchOptions:
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
-        if self.path_glob and _unclosed_class(self.path_glob):
-            raise BadInputError(
-                f"--path ({self.path_glob!r}) opens a [...] class it never closes; "
-                "write [[] for a literal ["
-            )
+        if isinstance(self.path_glob, list):  # --path given more than once: any of them
+            object.__setattr__(self, "path_glob", tuple(self.path_glob))
+        for glob in _globs(self.path_glob):
+            if unclosed_class(glob):
+                raise BadInputError(
+                    f"--path ({glob!r}) opens a [...] class it never closes; "
+                    "write [[] for a literal ["
+                )
 
 
 class Searcher:
@@ -302,12 +306,25 @@ def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]
     return [replace(hit, also=tuple(also[n])) if n in also else hit for n, hit in enumerate(hits)]
 
 
-def path_matches(path: str, pattern: str | None) -> bool:
-    """Whether ``path`` matches ``pattern`` (``--path``): a glob over the whole path, its end or the
-    file name (``*.md``, ``notes/*.md``), or a folder it lies under (``docs/notes``, ``/abs/``;
-    ``./notes`` and ``../x`` from the current folder)."""
+def path_matches(path: str, pattern: str | Sequence[str] | None) -> bool:
+    """Whether ``path`` matches ``pattern`` (``--path``), or any of several: a glob over the
+    whole path, its end or the file name (``*.md``, ``notes/*.md``, ``*.{md,txt}``), or a folder
+    it lies under (``docs/notes``, ``/abs/``; ``./notes`` and ``../x`` from the current
+    folder)."""
     if not pattern:
         return True
+    return any(_matches_one(path, glob) for glob in _globs(pattern))
+
+
+def _globs(pattern: str | Sequence[str] | None) -> list[str]:
+    """The single globs ``pattern`` stands for: each given, with its braces expanded."""
+    if not pattern:
+        return []
+    given = [pattern] if isinstance(pattern, str) else list(pattern)
+    return [glob for one in given for glob in expand_braces(one)]
+
+
+def _matches_one(path: str, pattern: str) -> bool:
     if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
         here = from_current_folder(pattern)
         return fnmatch.fnmatch(path, here) or fnmatch.fnmatch(path, os.path.join(here, "*"))
@@ -320,20 +337,6 @@ def path_matches(path: str, pattern: str | None) -> bool:
         or fnmatch.fnmatch(path, f"{folder.rstrip('/')}/*")
         or fnmatch.fnmatch(path, f"*/{folder}/*")
     )
-
-
-def _unclosed_class(pattern: str) -> bool:
-    """Whether a glob has a ``[`` that no ``]`` closes (fnmatch would take it literally, and
-    ``--path '['`` would silently match nothing)."""
-    at = 0
-    while (start := pattern.find("[", at)) >= 0:
-        body = start + 1 + (pattern[start + 1 : start + 2] == "!")
-        body += pattern[body : body + 1] == "]"  # a "]" first is part of the class
-        end = pattern.find("]", body)
-        if end < 0:
-            return True
-        at = end + 1
-    return False
 
 
 def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from searchapp.globs import expand_braces
 from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
@@ -44,8 +45,7 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
     that starts with ``./`` or ``../`` only against the path from the current folder."""
     refuse_empty(patterns)
     found: dict[str, None] = {}
-    for raw in patterns:
-        pattern = os.fspath(raw)
+    for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
         if not any(c in pattern for c in "*?["):
             found.update(dict.fromkeys(under(paths, [pattern])))
             continue

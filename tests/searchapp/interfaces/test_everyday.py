@@ -1170,3 +1170,29 @@ def test_a_rebuild_replaces_the_index_under_a_reader_that_stays_open(indexed, ca
         want = [(h.path, h.chunk_id) for h in expected.search(query, k=10, mode="hybrid")]
         assert got == want, query
     assert not (index_dir / "rebuilding").exists()
+
+
+def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> None:
+    # A second --path replaced the first, and '*.{md,txt}' matched nothing, silently.
+    docs, index_dir = indexed
+    args = ("wing", "-l", "--mode", "lexical", "--index-dir", str(index_dir))
+    _, both, _ = run(capsys, "query", *args, "--path", "*.md", "--path", "*.txt")
+    _, braces, _ = run(capsys, "query", *args, "--path", "*.{md,txt}")
+    _, md, _ = run(capsys, "query", *args, "--path", "*.md")
+    _, txt, _ = run(capsys, "query", *args, "--path", "*.txt")
+    names = {Path(p).name for p in both.split()}
+    assert names == {"wings.md", "plan.txt"}
+    assert sorted(both.split()) == sorted(braces.split()) == sorted(md.split() + txt.split())
+    code, out, err = run(capsys, "query", *args, "--path", "*.rst", "--path", "x/{a,b}")
+    assert (code, out) == (1, "")
+    assert err == "no indexed document matches --path '*.rst' or 'x/{a,b}'\n"
+
+
+def test_include_and_remove_take_braces(tmp_path, fake_model, capsys) -> None:
+    docs = write(tmp_path / "docs", {"a.md": "alpha\n", "b.txt": "beta\n", "c.rst": "gamma\n"})
+    index_dir = tmp_path / "idx"
+    args = ("--index-dir", str(index_dir))
+    assert run(capsys, "index", str(docs), "--include", "*.{md,txt}", *args)[0] == 0
+    assert {Path(p).name for p in indexed_paths(index_dir)} == {"a.md", "b.txt"}
+    code, out, _ = run(capsys, "remove", "*.{md,rst}", *args)
+    assert code == 0 and [Path(p).name for p in out.split()] == ["a.md"]

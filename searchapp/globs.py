@@ -1,0 +1,43 @@
+"""What the globs people type mean beyond ``fnmatch``: braces (``*.{md,txt}``, as ripgrep, fd
+and shells read them) and a ``[`` left open, refused rather than matched literally."""
+
+from __future__ import annotations
+
+
+def expand_braces(pattern: str) -> list[str]:
+    """``pattern`` with each ``{a,b,...}`` expanded, nested ones too (``*.{md,txt}`` is
+    ``*.md`` and ``*.txt``); a brace without a comma, or never closed, is a literal one."""
+    depth, start, commas = 0, -1, []
+    for at, char in enumerate(pattern):
+        if char == "{":
+            if depth == 0:
+                start, commas = at, []
+            depth += 1
+        elif char == "," and depth == 1:
+            commas.append(at)
+        elif char == "}" and depth > 0:
+            depth -= 1
+            if depth == 0 and commas:
+                head, tail = pattern[:start], pattern[at + 1 :]
+                bounds = [start, *commas, at]
+                choices = [pattern[a + 1 : b] for a, b in zip(bounds, bounds[1:])]
+                return [
+                    expanded
+                    for choice in choices
+                    for expanded in expand_braces(head + choice + tail)
+                ]
+    return [pattern]
+
+
+def unclosed_class(pattern: str) -> bool:
+    """Whether a glob has a ``[`` that no ``]`` closes: fnmatch would take it literally, and
+    ``--path '['`` would silently match nothing."""
+    at = 0
+    while (start := pattern.find("[", at)) >= 0:
+        body = start + 1 + (pattern[start + 1 : start + 2] == "!")
+        body += pattern[body : body + 1] == "]"  # a "]" first is part of the class
+        end = pattern.find("]", body)
+        if end < 0:
+            return True
+        at = end + 1
+    return False

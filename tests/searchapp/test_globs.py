@@ -1,0 +1,38 @@
+"""Brace expansion against bash's own, and the unclosed-class check against fnmatch."""
+
+from __future__ import annotations
+
+import fnmatch
+import shutil
+import subprocess
+
+import pytest
+
+from searchapp.globs import expand_braces, unclosed_class
+
+PATTERNS = [
+    "*.{md,txt}",
+    "a{b,c{d,e}}f",
+    "{a,b}{1,2}",
+    "notes/{draft,final}/*.md",
+    "{,x}y",
+    "plain.md",
+    "{single}",
+    "open{a,b",
+    "x{a,b}y{c}",
+]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash as the reference")
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_braces_expand_as_bash_expands_them(pattern: str) -> None:
+    # set -f: no file name expansion, so "*" stays; printf one word a line.
+    script = f"set -f; printf '%s\\n' {pattern}"
+    words = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    assert expand_braces(pattern) == words.stdout.splitlines()
+
+
+@pytest.mark.parametrize("pattern", ["[", "a[b", "[!]", "[]", "[]]", "[a]", "[[]", "x[!a]y[", "*"])
+def test_an_unclosed_class_is_one_fnmatch_takes_literally(pattern: str) -> None:
+    literal = fnmatch.translate(pattern).count("\\[") > pattern.count("[[]")
+    assert unclosed_class(pattern) == literal
