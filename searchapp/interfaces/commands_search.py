@@ -210,6 +210,8 @@ def evaluate(
         path_glob=path,
     )
     metric_names = [k for k in next(iter(results.values())) if "@" in k]
+    scored = {qid: docs for qid, docs in judgments.items() if qid in query_texts}
+    _say_unjudgeable(search_index, scored, path)
     if not any(row[m] for row in results.values() for m in metric_names):
         err.print(
             "warning: no ranking found a single relevant document: are the judged documents in "
@@ -241,6 +243,39 @@ def evaluate(
             err.print(
                 f"skipped {len(qids)} queries ({escape(reason)}): {escape(inert_text(shown))}"
             )
+
+
+def _say_unjudgeable(
+    search_index: SearchIndex, judgments: dict[str, dict[str, int]], path: str | None
+) -> None:
+    """Warn of relevant documents the judgments name that no ranking can find: they count as
+    misses, and a relative path for an indexed (absolute) one pulls every score down."""
+    from searchapp.ranking.searcher import path_matches
+    from searchapp.storage.paths import absolute
+    from searchapp.storage.schema import record_id
+
+    indexed = {
+        record_id(row.doc_id, doc_path)
+        for doc_path, rows in search_index.store.documents_by_path().items()
+        if path_matches(doc_path, path)
+        for row in rows
+    }
+    judged = {doc for docs in judgments.values() for doc, gain in docs.items() if gain > 0}
+    missing = sorted(judged - indexed)
+    if not missing:
+        return
+    shown = ", ".join(repr(doc) for doc in missing[:3]) + (" …" if len(missing) > 3 else "")
+    relative = [doc for doc in missing if not doc.startswith("/") and str(absolute(doc)) in indexed]
+    hint = (
+        "the qrels name files by relative path, the index by absolute path (as `search query "
+        "--json` shows it)"
+        if relative
+        else "they count as misses in every score"
+    )
+    err.print(
+        f"warning: {len(missing)} of {len(judged)} relevant documents in the qrels are not in "
+        f"this index{' under --path' * bool(path)} ({escape(one_line(shown))}); {hint}"
+    )
 
 
 @app.command()

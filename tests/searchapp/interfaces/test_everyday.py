@@ -1196,3 +1196,34 @@ def test_include_and_remove_take_braces(tmp_path, fake_model, capsys) -> None:
     assert {Path(p).name for p in indexed_paths(index_dir)} == {"a.md", "b.txt"}
     code, out, _ = run(capsys, "remove", "*.{md,rst}", *args)
     assert code == 0 and [Path(p).name for p in out.split()] == ["a.md"]
+
+
+def test_eval_warns_of_judged_documents_the_index_does_not_hold(
+    indexed, capsys, tmp_path, monkeypatch
+) -> None:
+    # Relative paths in hand-written qrels scored as misses, with no word of why.
+    docs, index_dir = indexed
+    monkeypatch.chdir(docs)
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("q1\twing lift\nq2\theat transfer\n", "utf-8")
+    qrels = tmp_path / "qrels.tsv"
+    args = ("eval", "--queries", str(queries), "--qrels", str(qrels), "--mode", "lexical")
+    args += ("--index-dir", str(index_dir))
+    qrels.write_text(f"q1\tnotes/wings.md\t1\nq2\t{docs / 'notes/heat.md'}\t1\n", "utf-8")
+    code, _, err = run(capsys, *args)
+    assert code == 0
+    assert err.splitlines()[0] == (
+        "warning: 1 of 2 relevant documents in the qrels are not in this index "
+        "('notes/wings.md'); the qrels name files by relative path, the index by absolute "
+        "path (as `search query --json` shows it)"
+    )
+    qrels.write_text(f"q1\t{docs / 'notes/wings.md'}\t1\nq2\tgone.md\t1\nq3\tx.md\t1\n", "utf-8")
+    code, _, err = run(capsys, *args)
+    assert code == 0  # q3 is not among the queries: its judgment is not counted
+    assert (
+        "warning: 1 of 2 relevant documents in the qrels are not in this index ('gone.md'); "
+        "they count as misses in every score" in err
+    )
+    qrels.write_text(f"q1\t{docs / 'notes/wings.md'}\t1\n", "utf-8")
+    code, _, err = run(capsys, *args)
+    assert code == 0 and "warning" not in err
