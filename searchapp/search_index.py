@@ -177,12 +177,7 @@ class SearchIndex:
             # run is stored. Not asked, a bf16 index updated where bf16 is not native gets fp32
             # vectors (mean cosine 0.99995 to its bf16 ones), rather than refusing the update.
             elif asked and recorded != encoder.precision:
-                raise ModelMismatchError(
-                    f"the index at {self.index_dir} holds {recorded} vectors and --precision "
-                    f"{precision} embeds in {encoder.precision} here; use --precision "
-                    f"{recorded}, or rebuild it: search index --rebuild --precision "
-                    f"{precision} PATH..."
-                )
+                raise self._precision_refused(recorded, precision, encoder.precision)
 
         return EncoderLoader(load, ready=record_precision)
 
@@ -319,6 +314,11 @@ class SearchIndex:
             store = self._store = self._store or Store.open(self.index_dir, create=True)
             meta = IndexMeta.read(store)
             meta.check(model, self.index_dir)
+            # Refused now, not only once a file needs embedding (auto's precision is known only
+            # from the loaded encoder, and is checked then).
+            asked = self.precision
+            if asked not in (None, "auto") and meta.precision not in (None, asked):
+                raise self._precision_refused(meta.precision, asked, asked)
             if meta.model is None:
                 chunking = self.chunking()
                 meta = replace(
@@ -458,6 +458,13 @@ class SearchIndex:
                 yield lock
             finally:
                 self._writer = None
+
+    def _precision_refused(self, recorded: str, asked: str, embeds: str) -> ModelMismatchError:
+        return ModelMismatchError(
+            f"the index at {self.index_dir} holds {recorded} vectors and --precision {asked} "
+            f"embeds in {embeds} here; use --precision {recorded}, or rebuild it: search index "
+            f"--rebuild --precision {asked} PATH..."
+        )
 
     def _rebuild(
         self,

@@ -867,6 +867,10 @@ def test_an_index_keeps_its_precision_and_refuses_another(tmp_path, monkeypatch,
     docs = write(tmp_path / "docs", DOCS)
     index = ["--index-dir", str(tmp_path / "idx")]
     assert run(capsys, "index", str(docs), "--precision", "fp32", *index)[0] == 0
+    # Refused when nothing needs embedding too (it was accepted then, and refused later).
+    code, _, err = run(capsys, "index", str(docs), "--precision", "bf16", *index)
+    assert code == 2 and "holds fp32 vectors and --precision bf16 embeds in bf16 here" in err
+    assert asked == ["fp32"]  # nothing loaded for the refused run
     (docs / "notes/wings.md").write_text("Wing lift, edited.\n", "utf-8")
     assert run(capsys, "index", *index)[0] == 0  # a bare update: the index's own fp32
     assert asked == ["fp32", "fp32"]
