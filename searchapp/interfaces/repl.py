@@ -49,6 +49,7 @@ class Repl:
     last: list[Hit] = field(default_factory=list)
     last_query: str = ""
     failed: int = 0  # lines answered with an error
+    line_number: int = 0  # of the line being answered, when they are read from a pipe or file
 
     def __post_init__(self) -> None:
         SearchOptions(k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc)
@@ -74,6 +75,8 @@ class Repl:
                 break
             if not interactive and line == "":
                 break
+            if not interactive:  # errors say which line of the file or pipe they answer
+                self.line_number += 1
             if not self.handle(line.strip()):
                 break
             if interactive and not load_asked and self.last_query:
@@ -100,7 +103,8 @@ class Repl:
             self._query(line)
         except SearchAppError as exc:
             self.failed += 1
-            self.err.print(f"[red]error:[/] {escape(inert(str(exc)))}")
+            where = f"line {self.line_number}: " if self.line_number else ""
+            self.err.print(f"[red]error:[/] {where}{escape(inert(str(exc)))}")
         except KeyboardInterrupt:
             self.err.print("cancelled")
         return True
