@@ -321,8 +321,13 @@ def remove(
 @app.command()
 def watch(
     paths: Annotated[
-        list[str], typer.Argument(metavar="PATH...", help="Files and folders to index and watch.")
-    ],
+        list[str] | None,
+        typer.Argument(
+            metavar="[PATH]...",
+            help="Files and folders to index and watch (default: those indexed before).",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     include: Include = None,
     exclude: Exclude = None,
@@ -338,13 +343,16 @@ def watch(
         bool, typer.Option("--verbose", "-v", help="List every skipped file with its reason.")
     ] = False,
 ) -> None:
-    """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop)."""
+    """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop); with
+    no PATH, the ones indexed before, as a bare `search index` updates them."""
     from searchapp.interfaces.progress import progress_bar
     from searchapp.interfaces.watch import BAR_AFTER_S, Watcher
     from searchapp.interfaces.watch import watch as follow_changes
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, device=device, precision=precision)
+    if not paths:
+        paths, include, exclude = _watched_before(search_index, include or [], exclude or [])
     watcher = Watcher(
         search_index,
         paths,
@@ -357,3 +365,36 @@ def watch(
     code = follow_changes(watcher, err, verbose=verbose)  # 130 (143 once main maps SIGTERM)
     state["interrupt_said"] = True  # its own line said why it stopped
     raise typer.Exit(code)
+
+
+def _watched_before(
+    search_index: SearchIndex, include: list[str], exclude: list[str]
+) -> tuple[list[str], list[str], list[str]]:
+    """What a bare `search watch` watches: the roots a bare `search index` updates, with the
+    filters they were indexed with (or the ones given now); they must share them, as one
+    watch applies one set."""
+    from searchapp.interfaces.render import display_path
+    from searchapp.storage.indexed_paths import Filters
+
+    groups = search_index.roots_by_filters()
+    roots = [root for found in groups.values() for root in found if os.path.exists(root)]
+    if not roots:
+        done = "no folder indexed before is there" if groups else "nothing indexed"
+        raise SearchAppError(
+            f"{done} in {search_index.index_dir}; give the files or folders to watch: "
+            "search watch PATH..."
+        )
+    if include or exclude:
+        return roots, include, exclude
+    if len(groups) > 1 or any(not filters.default_excludes for filters in groups):
+        shown = "; ".join(
+            f"{', '.join(display_path(r) for r in found)}: {f.describe() or 'no filters'}"
+            for f, found in groups.items()
+        )
+        raise SearchAppError(
+            f"the folders indexed before have different filters ({shown}); one watch applies "
+            "one set: search watch PATH... [--include GLOB] [--exclude GLOB]"
+        )
+    [filters] = groups
+    assert isinstance(filters, Filters)
+    return roots, list(filters.include), list(filters.exclude)

@@ -819,7 +819,7 @@ def test_usage_lines_write_arguments_as_grep_does(capsys) -> None:
         "query": "Usage: search query [OPTIONS] TEXT",  # typer wrote {TEXT}
         "index": "Usage: search index [OPTIONS] [PATH]...",
         "remove": "Usage: search remove [OPTIONS] PATH|GLOB...",
-        "watch": "Usage: search watch [OPTIONS] PATH...",
+        "watch": "Usage: search watch [OPTIONS] [PATH]...",
     }
 
 

@@ -461,6 +461,42 @@ def test_a_delayed_progress_bar_shows_only_once_the_work_takes_long(monkeypatch)
     assert "indexing" in drawn(after_s=0.0, elapsed_s=0.0)  # `search index`: from the start
 
 
+def test_a_bare_watch_follows_what_was_indexed_with_its_filters(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+    args = ("--index-dir", str(index_dir))
+    code, _, err = run_cli(capsys, "watch", *args)
+    assert code == 2 and "nothing indexed in" in err and "search watch PATH..." in err
+    assert run_cli(capsys, "index", str(docs / "sub"), "--include", "note1*", *args)[0] == 0
+    errors: list[BaseException] = []
+    watching = watch_set_up(monkeypatch)
+
+    def edit_then_interrupt() -> None:
+        try:
+            assert watching.wait(timeout=DEADLINE)
+            (docs / "sub" / "other.txt").write_text("left out by the filter\n", "utf-8")
+            (docs / "sub" / "note11.txt").write_text("taken in by the filter\n", "utf-8")
+            wait_until(lambda: str(docs / "sub" / "note11.txt") in indexed_paths(index_dir))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            ctrl_c()
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    code, _, err = run_cli(capsys, "watch", *args)
+    helper.join(timeout=10)
+    assert not errors, errors
+    assert code == 130, err
+    assert {Path(p).name for p in indexed_paths(index_dir)} == {"note1.txt", "note11.txt"}
+    # Two roots with different filters cannot share one watch: it says so.
+    assert run_cli(capsys, "index", str(docs / "note0.txt"), *args)[0] == 0
+    code, _, err = run_cli(capsys, "watch", *args)
+    assert code == 2 and "the folders indexed before have different filters" in err
+
+
 class SlowEncoder(FakeEncoder):
     """Embeds as FakeEncoder after ``embedding`` is set and ``go_on`` is: Ctrl-C can land in
     the middle of a batch."""
