@@ -43,7 +43,7 @@ from searchapp.storage.indexed_paths import (
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
 from searchapp.storage.paths import absolute, index_dir_option, refuse_empty, resolve_index_dir
-from searchapp.storage.store import DB_NAME, Store, remove_store_files
+from searchapp.storage.store import DB_NAME, Store, remove_store_files, single_file
 from searchapp.storage.vector_params import INDEX_TYPES
 from searchapp.storage.vectors import VectorIndex
 from searchapp.storage.vectors_file import (
@@ -510,10 +510,9 @@ class SearchIndex:
                 os.replace(aside / name, self.index_dir / name)
             else:
                 (self.index_dir / name).unlink(missing_ok=True)
+        single_file(aside / DB_NAME)  # no WAL to move with it: one rename moves it whole
         remove_store_files(self.index_dir, keep_db=True)  # the old database's WAL files
-        for suffix in ("-wal", ""):  # a WAL left beside the new database goes with it
-            if (aside / (DB_NAME + suffix)).exists():
-                os.replace(aside / (DB_NAME + suffix), self.index_dir / (DB_NAME + suffix))
+        os.replace(aside / DB_NAME, self.index_dir / DB_NAME)
         shutil.rmtree(aside, ignore_errors=True)
 
     # -- reading --------------------------------------------------------------------------------

@@ -55,6 +55,16 @@ def remove_store_files(index_dir: Path, *, keep_db: bool = False) -> None:
         (Path(index_dir) / (DB_NAME + suffix)).unlink(missing_ok=True)
 
 
+def single_file(db_path: Path) -> None:
+    """Fold a closed database's WAL into it and leave WAL mode, so that the file alone holds
+    it (to be moved: `search index --rebuild`); the next writer to open it sets WAL again."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE").fetchone()
+    finally:
+        conn.close()
+
+
 def _file_id(db_path: Path) -> tuple[int, int]:
     info = db_path.stat()
     return (info.st_dev, info.st_ino)
