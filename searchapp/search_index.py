@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-REBUILD_DIR = "rebuilding"  # inside the index folder: where --rebuild builds the new index
+REBUILD_DIR = ".rebuild-in-progress"  # in the index folder: where --rebuild builds the new one
 OVERLAP_TOKENS = 32  # chunks of a new index repeat this much of the one before (at most 1/4)
 
 
@@ -100,6 +100,7 @@ class SearchIndex:
         self._vectors_generation = -1  # the store generation self._vectors was opened at
         self._postings: Postings | None = None
         self._writer: WriterLock | None = None  # held while add() or remove() runs
+        self._default_index_type: str | None = None  # a rebuild's: the index it replaces
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -111,11 +112,7 @@ class SearchIndex:
         """The SQLite store, opened on first use (raises ``IndexNotFoundError`` when none), and
         again when its file was replaced (--rebuild) or, read as immutable (a folder this user
         cannot write), written."""
-        if self._store is not None and self._store.changed_on_disk():
-            self._store.close()
-            # Another file (a --rebuild's) starts its generations over: drop what was read.
-            self._store, self._vectors, self._postings = None, None, None
-            self._vectors_generation = -1
+        self._drop_if_replaced()
         if self._store is None:
             if not self.exists():
                 # The command that makes this index, not the default one (an --index-dir the
@@ -126,6 +123,15 @@ class SearchIndex:
                 )
             self._store = Store.open(self.index_dir, create=False)
         return self._store
+
+    def _drop_if_replaced(self) -> None:
+        """Close the store if its file was replaced (or, read as immutable, written) since it
+        was opened; another file (a --rebuild's) starts its generations over: drop what was
+        read from the old one too."""
+        if self._store is not None and self._store.changed_on_disk():
+            self._store.close()
+            self._store, self._vectors, self._postings = None, None, None
+            self._vectors_generation = -1
 
     def meta(self) -> IndexMeta:
         """The index's recorded settings; empty while there is none to read. That includes the
@@ -291,18 +297,18 @@ class SearchIndex:
                 f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"
             )
         if rebuild and self.exists():
-            return self._rebuild(
-                paths,
-                wait=wait,
-                on_wait=on_wait,
-                include=include,
-                exclude=exclude,
-                progress=progress,
-                index_type=index_type,
-                default_excludes=default_excludes,
-                embedder=embedder,
-                as_roots=as_roots,
-            )
+            with self.rebuilding(wait=wait, on_wait=on_wait) as fresh:
+                return fresh.add(
+                    paths,
+                    include=include,
+                    exclude=exclude,
+                    wait=wait,
+                    progress=progress,
+                    index_type=index_type,
+                    default_excludes=default_excludes,
+                    embedder=embedder,
+                    as_roots=as_roots,
+                )
         roots, vanished = self._roots(paths)
         if not self.exists():
             self.load_query_encoder()  # a model not found leaves no index folder behind
@@ -311,6 +317,7 @@ class SearchIndex:
             # query encoder's (NumPy). The PyTorch encoder loads only once there is something
             # to embed, while the files are read (``EncoderLoader``).
             model = self.load_query_encoder()
+            self._drop_if_replaced()
             store = self._store = self._store or Store.open(self.index_dir, create=True)
             meta = IndexMeta.read(store)
             meta.check(model, self.index_dir)
@@ -328,7 +335,7 @@ class SearchIndex:
                 )
             if meta.precision is None and self.precision == "fp32":
                 meta = replace(meta, precision="fp32")  # fp32 on every device: known now
-            index_type = index_type or meta.index_type or "auto"
+            index_type = index_type or meta.index_type or self._default_index_type or "auto"
             replace(meta, index_type=index_type).write(store)
             vectors = self.open_vectors()
             indexer = Indexer(
@@ -466,28 +473,31 @@ class SearchIndex:
             f"--rebuild --precision {asked} PATH..."
         )
 
-    def _rebuild(
-        self,
-        paths: Sequence[str | os.PathLike[str]],
-        *,
-        wait: bool,
-        on_wait: Callable[[], None] | None,
-        **options: Any,
-    ) -> IndexReport:
-        """``add(rebuild=True)``: a new index is built beside this one (``REBUILD_DIR``, with
-        this one's model and precision as asked), then its files replace this one's. Until
-        then this index answers queries as it was; a rebuild that stops (Ctrl-C, an error)
-        is deleted and leaves it so (``IndexInterrupted.rebuild``). Its own files are not
-        read: a damaged index is rebuilt this way too."""
+    @contextmanager
+    def rebuilding(
+        self, *, wait: bool = True, on_wait: Callable[[], None] | None = None
+    ) -> Iterator[SearchIndex]:
+        """`search index --rebuild`: a new, empty index beside this one (``REBUILD_DIR``), to
+        ``add`` to; its files replace this one's when the block ends. It keeps this index's
+        model, fp32 precision and index type unless others were asked for (read where the
+        index is readable: a damaged one is rebuilt this way too, with the defaults). Until the
+        swap this index answers queries as it was; a block that stops (Ctrl-C, an error)
+        deletes the new one and leaves this one so (``IndexInterrupted.rebuild``)."""
         with self._writing(wait=wait, on_wait=on_wait):
+            meta = self.meta()
             aside = self.index_dir / REBUILD_DIR
             shutil.rmtree(aside, ignore_errors=True)  # left by a process killed mid-rebuild
             fresh = SearchIndex(
-                aside, model=self._model, device=self.device, precision=self.precision
+                aside,
+                model=self._model or meta.model,
+                device=self.device,
+                precision=self.precision or ("fp32" if meta.precision == "fp32" else None),
             )
-            fresh._encoder = self._encoder  # loaded once in this process, if it was
+            fresh._default_index_type = meta.index_type
+            if fresh.model_name == self.model_name:
+                fresh._encoder = self._encoder  # loaded once in this process, if it was
             try:
-                report = fresh.add(paths, **options)
+                yield fresh
             except BaseException as stopped:
                 fresh.close()
                 shutil.rmtree(aside, ignore_errors=True)
@@ -495,24 +505,26 @@ class SearchIndex:
                     stopped.rebuild = True
                 raise
             fresh.close()
-            self._encoder = self._encoder or fresh._encoder
             self.close()
             self._swap_in(aside)
-        return report
+            self._encoder = fresh._encoder
+            self._query_encoder = fresh._query_encoder
+            self._model = fresh._model
 
     def _swap_in(self, aside: Path) -> None:
-        """Move a rebuilt index's files over this one's (the writer lock held, both closed):
-        the derived files first, then the database. A reader that opens the database between
-        the two finds vectors of another generation, and rebuilds them from it as for any
-        stale file."""
+        """Move a rebuilt index's files over this one's (the writer lock held, both closed).
+        The old derived files go first, then the database is replaced, then the new derived
+        files come: a reader that opens the database meanwhile finds no vectors beside it and
+        builds them from it, never vectors of the other database. Each step leaves an index
+        that works, should the next one not happen."""
+        single_file(aside / DB_NAME)  # no WAL to move with it: one rename moves it whole
+        for name in (VECTORS_NAME, POSTINGS_NAME):
+            (self.index_dir / name).unlink(missing_ok=True)
+        remove_store_files(self.index_dir, keep_db=True)  # the old database's WAL files
+        os.replace(aside / DB_NAME, self.index_dir / DB_NAME)
         for name in (VECTORS_NAME, POSTINGS_NAME):
             if (aside / name).exists():
                 os.replace(aside / name, self.index_dir / name)
-            else:
-                (self.index_dir / name).unlink(missing_ok=True)
-        single_file(aside / DB_NAME)  # no WAL to move with it: one rename moves it whole
-        remove_store_files(self.index_dir, keep_db=True)  # the old database's WAL files
-        os.replace(aside / DB_NAME, self.index_dir / DB_NAME)
         shutil.rmtree(aside, ignore_errors=True)
 
     # -- reading --------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -116,50 +116,56 @@ def index(
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
     given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
-    runs = [(paths, given)] if paths else _update_runs(search_index, given, quiet=quiet)
+    rebuild = rebuild and search_index.exists()  # a new index is built as it is anyway
+    runs = (
+        [(paths, given)]
+        if paths
+        else _update_runs(search_index, given, quiet=quiet, rebuild=rebuild)
+    )
     if paths and not quiet and not rebuild:
         _note_new_filters(search_index, paths, given)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     unreadable: list[tuple[str, str]] = []
-    with (
-        closing(search_index),
-        _ray_embedder(ray) as embedder,
-        progress_bar(err, enabled=not quiet) as progress,
-    ):
-        for number, (run_paths, filters) in enumerate(runs):
-            if not paths and not quiet:
-                shown = ", ".join(display_path(p) for p in run_paths)
-                err.print(
-                    f"updating {shown}" + (f" ({filters.describe()})" * bool(filters.describe()))
-                )
-            try:
-                report = search_index.add(
+    on_wait = lambda: err.print("waiting for another `search index` to finish…")  # noqa: E731
+    try:
+        with (
+            closing(search_index),
+            _ray_embedder(ray) as embedder,
+            progress_bar(err, enabled=not quiet) as progress,
+            # --rebuild: every run adds to one new index, swapped in once all are done.
+            search_index.rebuilding(wait=not no_wait, on_wait=on_wait)
+            if rebuild
+            else nullcontext(search_index) as target,
+        ):
+            for run_paths, filters in runs:
+                if not paths and not quiet:
+                    shown = ", ".join(display_path(p) for p in run_paths)
+                    described = filters.describe()
+                    err.print(f"updating {shown}" + f" ({described})" * bool(described))
+                report = target.add(
                     run_paths,
                     include=filters.include,
                     exclude=filters.exclude,
-                    rebuild=rebuild and number == 0,  # later runs add to the rebuilt index
                     wait=not no_wait,
-                    on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+                    on_wait=on_wait,
                     progress=progress,
                     index_type=index_type,
                     default_excludes=filters.default_excludes,
                     embedder=embedder,
                 )
-            except IndexInterrupted as stopped:
-                if stopped.rebuild:
-                    err.print(
-                        f"interrupted by {stop_cause()}: the unfinished rebuild was deleted and "
-                        "the index is as it was before it (--rebuild starts over)"
-                    )
-                else:
-                    err.print(
-                        interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause())
-                    )
-                state["interrupt_said"] = True
-                raise typer.Exit(EXIT_INTERRUPTED) from None
-            if not quiet:
-                _print_report(report, verbose=verbose)
-            unreadable += [(path, why) for path, why in report.skipped if _unreadable(why)]
+                if not quiet:
+                    _print_report(report, verbose=verbose)
+                unreadable += [(path, why) for path, why in report.skipped if _unreadable(why)]
+    except IndexInterrupted as stopped:
+        if rebuild:
+            err.print(
+                f"interrupted by {stop_cause()}: the unfinished rebuild was deleted and the "
+                "index is as it was before it (--rebuild starts over)"
+            )
+        else:
+            err.print(interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause()))
+        state["interrupt_said"] = True
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if unreadable:  # as restic's 3: the run did its work, but not on everything it was given
         if quiet:  # errors, which -q still prints
             for path, why in unreadable:
@@ -194,7 +200,7 @@ def _note_new_filters(search_index: SearchIndex, paths: list[str], given: Filter
 
 
 def _update_runs(
-    search_index: SearchIndex, given: Filters, *, quiet: bool = False
+    search_index: SearchIndex, given: Filters, *, quiet: bool = False, rebuild: bool = False
 ) -> list[tuple[list[str], Filters]]:
     """What a bare `search index` walks: the roots indexed before, each with the filters it
     was last indexed with, or all with the ones given now. A root that is not on disk is left
@@ -215,8 +221,15 @@ def _update_runs(
     indexed = set(search_index.store.all_paths()) if missing else set()
     # A file given by name whose folder is there was deleted, not unmounted: the run drops it.
     deleted = {r for r in missing if r in indexed and os.path.isdir(os.path.dirname(r))}
+    if rebuild:  # a new index has nothing of them to drop
+        missing, deleted = [r for r in missing if r not in deleted], set()
     for root in [r for r in missing if r not in deleted]:
-        if not quiet:
+        if rebuild:  # a new index has no documents to keep
+            err.print(
+                f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
+                "the rebuilt index leaves it out"
+            )
+        elif not quiet:
             err.print(
                 f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
                 f"{counted(counts.get(root, 0), 'document')} kept; give its path to `search "

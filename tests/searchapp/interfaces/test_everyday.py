@@ -1153,7 +1153,7 @@ def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monk
         "before it (--rebuild starts over)"
     )
     assert sorted(SearchIndex(index_dir).store.all_paths()) == before
-    assert not (index_dir / "rebuilding").exists()  # the partial new index
+    assert not (index_dir / ".rebuild-in-progress").exists()  # the partial new index
     use_encoder(monkeypatch, FakeEncoder(dim=32, max_length=64))
     code, out, _ = run(capsys, "query", "wing", "-l", "--index-dir", str(index_dir))
     assert code == 0 and "wings.md" in out
@@ -1174,7 +1174,7 @@ def test_a_rebuild_replaces_the_index_under_a_reader_that_stays_open(indexed, ca
         got = [(h.path, h.chunk_id) for h in reader.search(query, k=10, mode="hybrid")]
         want = [(h.path, h.chunk_id) for h in expected.search(query, k=10, mode="hybrid")]
         assert got == want, query
-    assert not (index_dir / "rebuilding").exists()
+    assert not (index_dir / ".rebuild-in-progress").exists()
 
 
 def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> None:
@@ -1232,3 +1232,63 @@ def test_eval_warns_of_judged_documents_the_index_does_not_hold(
     qrels.write_text(f"q1\t{docs / 'notes/wings.md'}\t1\n", "utf-8")
     code, _, err = run(capsys, *args)
     assert code == 0 and "warning" not in err
+
+
+def test_a_bare_rebuild_of_roots_with_other_filters_swaps_in_once_all_are_built(
+    indexed, tmp_path, capsys, monkeypatch
+) -> None:
+    # The rebuild was swapped in after the first set of roots: stopped in the second, the
+    # index had lost the others' documents and roots.
+    docs, index_dir = indexed
+    other = write(tmp_path / "other", {"g.md": "Gliders ride thermals.\n", "t.tmp": "x\n"})
+    args = ("--index-dir", str(index_dir))
+    assert (
+        run(capsys, "index", str(other), "--exclude", "*.tmp", "--index-type", "hnsw", *args)[0]
+        == 0
+    )
+    before = sorted(SearchIndex(index_dir).store.all_paths())
+    roots_before = json.loads(run(capsys, "info", "--json", *args)[1])["roots"]
+    calls = []
+
+    class StopsInTheSecondRun(FakeEncoder):
+        def embed_many(self, ids, *, batch_size: int = 32):
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return super().embed_many(ids, batch_size=batch_size)
+
+    use_encoder(monkeypatch, StopsInTheSecondRun(dim=32, max_length=64))
+    original = SearchIndex.add
+
+    def counting_add(self, *a, **k):
+        calls.append(a[0])
+        return original(self, *a, **k)
+
+    monkeypatch.setattr(SearchIndex, "add", counting_add)
+    code, _, err = run(capsys, "index", "--rebuild", *args)
+    assert code == 130 and len(calls) == 2, err
+    assert "the unfinished rebuild was deleted and the index is as it was" in err
+    assert sorted(SearchIndex(index_dir).store.all_paths()) == before
+    assert json.loads(run(capsys, "info", "--json", *args)[1])["roots"] == roots_before
+    monkeypatch.undo()
+    use_encoder(monkeypatch, FakeEncoder(dim=32, max_length=64))
+    code, _, err = run(capsys, "index", "--rebuild", *args)
+    assert code == 0, err
+    stats = json.loads(run(capsys, "info", "--json", *args)[1])
+    assert (
+        stats["roots"] == roots_before
+        and sorted(SearchIndex(index_dir).store.all_paths()) == before
+    )
+    assert stats["index_type"] == "hnsw"  # kept, not reset to auto
+
+
+def test_a_writer_opened_before_a_rebuild_writes_to_the_rebuilt_index(indexed, capsys) -> None:
+    # `search watch` kept the old database open: its next batch wrote to the replaced file and
+    # then failed on a closed connection.
+    docs, index_dir = indexed
+    watcher_index = SearchIndex(index_dir, encoder=FakeEncoder(dim=32, max_length=64))
+    assert watcher_index.store.count_documents() == len(DOCS)
+    assert run(capsys, "index", str(docs), "--rebuild", "--index-dir", str(index_dir))[0] == 0
+    write(docs, {"notes/new.md": "A note written after the rebuild.\n"})
+    report = watcher_index.add([docs / "notes/new.md"], as_roots=False)
+    assert report.added == 1
+    assert str(docs / "notes/new.md") in SearchIndex(index_dir).store.all_paths()
