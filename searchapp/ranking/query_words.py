@@ -13,18 +13,25 @@ _WORD = re.compile(r"[^\W_]+")
 _COMBINING = "[\u0300-\u036f]*"  # accents written as separate marks (NFD text)
 
 
+MAX_WORDS = 64  # a pasted page looks for its first words only (as its lexical query does)
+
+
 def fold(word: str) -> str:
-    """``word`` in lower case without accents, as FTS5's ``remove_diacritics`` reads it."""
-    decomposed = unicodedata.normalize("NFD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """``word`` in lower case, its Latin letters without accents, as FTS5's
+    ``remove_diacritics 2`` reads it (Greek tonos, Cyrillic й and ё and Hangul stay)."""
+    unaccented = _unaccented()
+    return "".join(unaccented.get(c, c) for c in unicodedata.normalize("NFC", word.lower()))
 
 
 def query_words(query: str) -> list[str]:
-    """Words of the query worth looking for (two characters or more, unique, folded)."""
+    """Words of the query worth looking for (two characters or more, unique, folded), at most
+    ``MAX_WORDS``."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(query):
+    for word in _WORD.findall(unicodedata.normalize("NFC", query)):
         if len(word) > 1:
             seen.setdefault(fold(word), None)
+            if len(seen) == MAX_WORDS:
+                break
     return list(seen)
 
 
@@ -37,6 +44,7 @@ def words_pattern(query: str) -> re.Pattern[str] | None:
     return re.compile(_whole("|".join(_spelled(w) for w in words)))
 
 
+@functools.lru_cache(maxsize=1024)
 def word_pattern(word: str) -> re.Pattern[str]:
     """``word`` (folded) as a whole word, however its letters are accented or cased."""
     return re.compile(_whole(_spelled(word)))
@@ -89,3 +97,9 @@ class BestLine:
             if weight > most:
                 best, most = number, weight
         return best
+
+
+@functools.cache
+def _unaccented() -> dict[str, str]:
+    """Each accented Latin letter of ``_accented`` -> its ASCII letter."""
+    return {char: base for base, chars in _accented().items() for char in chars.lower()}

@@ -1116,6 +1116,11 @@ def lines_fts5_matches(text: str, words: list[str]) -> list[int]:
             "# Menu\n\nApple tart\nLemon pie\nCrème brûlée with vanilla\n",
             "creme brulee",
         ),
+        # Accents FTS5 keeps (Greek tonos, Cyrillic й): folding them lost the line.
+        ("greek.txt", "Πρόλογος\n\nΗ σοφία του Σωκράτη\n", "σοφία"),
+        ("russian.txt", "Заметки\n\nЗимой мой сад спит\n", "Зимой мой"),
+        ("korean.txt", "메모\n\n서울은 크다\n", "서울은"),
+        ("nfd.md", "Menu\n\nCre\u0301me caramel\n", "cre\u0301me"),
     ],
 )
 def test_a_hit_points_at_the_line_where_fts5_finds_its_words(
@@ -1292,3 +1297,13 @@ def test_a_writer_opened_before_a_rebuild_writes_to_the_rebuilt_index(indexed, c
     report = watcher_index.add([docs / "notes/new.md"], as_roots=False)
     assert report.added == 1
     assert str(docs / "notes/new.md") in SearchIndex(index_dir).store.all_paths()
+
+
+def test_a_pasted_page_looks_for_its_first_words_only() -> None:
+    # 5,000 query words compiled 5,000 patterns and looked each up in SQLite (22 s a query).
+    from searchapp.ranking.lexical import MAX_QUERY_TOKENS
+    from searchapp.ranking.query_words import MAX_WORDS, query_words
+
+    page = " ".join(f"word{n}" for n in range(5000))
+    assert query_words(page) == [f"word{n}" for n in range(MAX_WORDS)]
+    assert MAX_WORDS == MAX_QUERY_TOKENS  # as many as its lexical query uses
