@@ -100,6 +100,19 @@ def iter_files(
                 yield path
 
 
+def unreadable_places(skipped: Sequence[tuple[str | Path, str]]) -> list[Path]:
+    """Where, among discovery's skips, files could not be listed or their rules read (a folder
+    or entry that cannot be read, the folder of an ignore file that cannot be read): what was
+    indexed there is not known to be gone, and is kept."""
+    places = []
+    for path, reason in skipped:
+        if reason.startswith("cannot read ignore file:"):
+            places.append(Path(path).parent)
+        elif reason.startswith(("cannot read folder:", "cannot read:")):
+            places.append(Path(path))
+    return places
+
+
 def _checked_root(path: Path) -> Path:
     try:
         os.stat(path)

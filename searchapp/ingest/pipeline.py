@@ -39,7 +39,7 @@ from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, 
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import SourceDocument, load_documents, looks_generated, read_bytes
-from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files
+from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files, unreadable_places
 from searchapp.ingest.formats.spans import line_locations, locate, section_starts
 from searchapp.ingest.interrupts import DeferredInterrupts
 from searchapp.storage.schema import Chunk, DocumentRow, Place
@@ -219,12 +219,14 @@ class Indexer:
             with DeferredInterrupts() as held, held.deferred():  # Ctrl-C: once torch has loaded
                 self.encoder.wait()
 
+        unlisted = unreadable_places(report.skipped)  # their documents are kept
         gone = [
             path
             for path in known
             if path not in wanted
             and _under_any(path, roots)
             and not (_under_any(path, nested_roots) and os.path.exists(path))
+            and not _under_any(path, unlisted)
         ]
         if gone:
             with self.store.transaction():

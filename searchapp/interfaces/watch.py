@@ -42,7 +42,12 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from searchapp.errors import BadInputError, SearchAppError
-from searchapp.ingest.discovery import IGNORE_FILES, SKIPPED_FOLDERS, iter_files
+from searchapp.ingest.discovery import (
+    IGNORE_FILES,
+    SKIPPED_FOLDERS,
+    iter_files,
+    unreadable_places,
+)
 from searchapp.ingest.interrupts import StopRequest
 from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.render import counted
@@ -274,13 +279,13 @@ class Watcher:
         return report
 
     def _apply(self, changed: set[Path]) -> BatchReport | None:
-        wanted = self._wanted()
+        wanted, unlisted = self._wanted()
         indexed = {p for p in self.index.store.all_paths() if self._under_roots(p)}
         structural = any(p.name in IGNORE_FILES or p.is_dir() for p in changed)
         to_add = {str(p) for p in changed} & wanted
         if structural:
             to_add |= wanted - indexed
-        to_remove = indexed - wanted
+        to_remove = {p for p in indexed - wanted if not any(_under_or_at(p, u) for u in unlisted)}
         if not to_add and not to_remove:
             return None
         report = BatchReport()
@@ -305,13 +310,21 @@ class Watcher:
         report.removed += result.removed
         report.skipped += result.skipped
 
-    def _wanted(self) -> set[str]:
-        """The files `search index ROOTS` would index now (discovery's rules, ignore files)."""
+    def _wanted(self) -> tuple[set[str], list[Path]]:
+        """The files `search index ROOTS` would index now (discovery's rules, ignore files),
+        and the places it could not read (``unreadable_places``: what is indexed there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
-            return set()
-        found = iter_files(roots, include=self.include, exclude=self.exclude)
-        return {str(path) for path in found if not _under(str(path), self._index_dir)}
+            return set(), []
+        skipped: list[tuple[Path, str]] = []
+        found = iter_files(
+            roots,
+            include=self.include,
+            exclude=self.exclude,
+            on_skip=lambda path, reason: skipped.append((path, reason)),
+        )
+        wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
+        return wanted, unreadable_places(skipped)
 
     def _stale(self, paths: list[str], *, modified_since_ns: int) -> list[str]:
         """Indexed files whose size and modification time are the stored ones, but not their
@@ -404,6 +417,10 @@ def _moved_note(
 
 def _under(path: str, folder: str) -> bool:
     return path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _under_or_at(path: str, place: Path) -> bool:
+    return path == str(place) or _under(path, str(place))
 
 
 @contextmanager

@@ -1307,3 +1307,34 @@ def test_a_pasted_page_looks_for_its_first_words_only() -> None:
     page = " ".join(f"word{n}" for n in range(5000))
     assert query_words(page) == [f"word{n}" for n in range(MAX_WORDS)]
     assert MAX_WORDS == MAX_QUERY_TOKENS  # as many as its lexical query uses
+
+
+def refuse_to_list(monkeypatch, name: str) -> None:
+    """Listing the folder called ``name`` fails as a folder without read permission does."""
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if Path(path).name == name:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+
+
+def test_a_folder_that_cannot_be_read_keeps_what_was_indexed_in_it(
+    indexed, capsys, monkeypatch, tmp_path
+) -> None:
+    # Its files were taken for deleted: a brief permission glitch emptied the index there.
+    from searchapp.interfaces.watch import Watcher
+
+    docs, index_dir = indexed
+    before = sorted(indexed_paths(index_dir))
+    refuse_to_list(monkeypatch, "notes")
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 3 and "0 removed" in err, err
+    assert sorted(indexed_paths(index_dir)) == before
+    watcher = Watcher(SearchIndex(index_dir, encoder=FakeEncoder(dim=32, max_length=64)), [docs])
+    (docs / "drafts/plan.txt").write_text("The plan, edited while notes/ is unreadable.\n")
+    report = watcher.apply({docs / "drafts/plan.txt"})
+    assert (report.updated, report.removed) == (1, 0)
+    assert sorted(indexed_paths(index_dir)) == before
