@@ -3,10 +3,24 @@ and shells read them) and a ``[`` left open, refused rather than matched literal
 
 from __future__ import annotations
 
+from searchapp.errors import BadInputError
+
+MAX_EXPANSIONS = 256  # '{a,b}' 18 times over would be 262,144 globs to match every path with
+
 
 def expand_braces(pattern: str) -> list[str]:
     """``pattern`` with each ``{a,b,...}`` expanded, nested ones too (``*.{md,txt}`` is
-    ``*.md`` and ``*.txt``); a brace without a comma, or never closed, is a literal one."""
+    ``*.md`` and ``*.txt``); a brace without a comma, or never closed, is a literal one. A
+    pattern of more than ``MAX_EXPANSIONS`` globs is refused (``BadInputError``)."""
+    expanded = _expanded(pattern)
+    if len(expanded) > MAX_EXPANSIONS:
+        raise BadInputError(
+            f"the glob {pattern!r} expands to more than {MAX_EXPANSIONS} globs; use fewer braces"
+        )
+    return expanded
+
+
+def _expanded(pattern: str) -> list[str]:
     depth, start, commas = 0, -1, []
     for at, char in enumerate(pattern):
         if char == "{":
@@ -21,11 +35,12 @@ def expand_braces(pattern: str) -> list[str]:
                 head, tail = pattern[:start], pattern[at + 1 :]
                 bounds = [start, *commas, at]
                 choices = [pattern[a + 1 : b] for a, b in zip(bounds, bounds[1:])]
-                return [
-                    expanded
-                    for choice in choices
-                    for expanded in expand_braces(head + choice + tail)
-                ]
+                found: list[str] = []
+                for choice in choices:
+                    found += _expanded(head + choice + tail)
+                    if len(found) > MAX_EXPANSIONS:  # no need to build them all to refuse
+                        break
+                return found
     return [pattern]
 
 

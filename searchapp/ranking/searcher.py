@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -316,12 +317,16 @@ def path_matches(path: str, pattern: str | Sequence[str] | None) -> bool:
     return any(_matches_one(path, glob) for glob in _globs(pattern))
 
 
-def _globs(pattern: str | Sequence[str] | None) -> list[str]:
+def _globs(pattern: str | Sequence[str] | None) -> tuple[str, ...]:
     """The single globs ``pattern`` stands for: each given, with its braces expanded."""
     if not pattern:
-        return []
-    given = [pattern] if isinstance(pattern, str) else list(pattern)
-    return [glob for one in given for glob in expand_braces(one)]
+        return ()
+    return _expanded((pattern,) if isinstance(pattern, str) else tuple(pattern))
+
+
+@functools.lru_cache(maxsize=256)
+def _expanded(given: tuple[str, ...]) -> tuple[str, ...]:  # once a query, not once a path
+    return tuple(glob for one in given for glob in expand_braces(one))
 
 
 def _matches_one(path: str, pattern: str) -> bool:

@@ -36,3 +36,12 @@ def test_braces_expand_as_bash_expands_them(pattern: str) -> None:
 def test_an_unclosed_class_is_one_fnmatch_takes_literally(pattern: str) -> None:
     literal = fnmatch.translate(pattern).count("\\[") > pattern.count("[[]")
     assert unclosed_class(pattern) == literal
+
+
+def test_a_glob_of_too_many_expansions_is_refused_before_it_is_built() -> None:
+    from searchapp.errors import BadInputError
+    from searchapp.globs import MAX_EXPANSIONS
+
+    assert len(expand_braces("{a,b}" * 8)) == 2**8 == MAX_EXPANSIONS
+    with pytest.raises(BadInputError, match="expands to more than 256 globs"):
+        expand_braces("{a,b}" * 40)  # 2**40 globs: refused at once, not after building them
