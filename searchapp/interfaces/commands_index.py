@@ -366,6 +366,12 @@ def watch(
     search_index = SearchIndex(index_dir, device=device, precision=precision)
     if not paths:
         paths, include, exclude = _watched_before(search_index, include or [], exclude or [])
+        from searchapp.interfaces.render import display_path
+        from searchapp.storage.indexed_paths import Filters
+
+        described = Filters(tuple(include), tuple(exclude)).describe()
+        shown = ", ".join(display_path(p) for p in paths)
+        err.print(f"watching {escape(shown)}" + f" ({escape(described)})" * bool(described))
     watcher = Watcher(
         search_index,
         paths,
@@ -389,17 +395,28 @@ def _watched_before(
     from searchapp.interfaces.render import display_path
     from searchapp.storage.indexed_paths import Filters
 
-    groups = search_index.roots_by_filters()
-    roots = [root for found in groups.values() for root in found if os.path.exists(root)]
-    if not roots:
-        done = "no folder indexed before is there" if groups else "nothing indexed"
+    recorded = search_index.roots_by_filters()
+    groups = {
+        filters: there
+        for filters, found in recorded.items()
+        if (there := [root for root in found if os.path.exists(root)])
+    }  # an unmounted folder is not watched, and its filters do not count
+    if not groups:
+        done = "no folder indexed before is there" if recorded else "nothing indexed"
         raise SearchAppError(
             f"{done} in {search_index.index_dir}; give the files or folders to watch: "
             "search watch PATH..."
         )
+    roots = [root for found in groups.values() for root in found]
+    for filters, found in groups.items():
+        if not filters.default_excludes:
+            raise SearchAppError(
+                f"{display_path(found[0])} was indexed with --no-default-excludes, which "
+                "search watch does not take: it would leave out what that run took in"
+            )
     if include or exclude:
         return roots, include, exclude
-    if len(groups) > 1 or any(not filters.default_excludes for filters in groups):
+    if len(groups) > 1:
         shown = "; ".join(
             f"{', '.join(display_path(r) for r in found)}: {f.describe() or 'no filters'}"
             for f, found in groups.items()

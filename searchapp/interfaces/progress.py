@@ -6,6 +6,7 @@ nothing), so the time left follows what costs time; the rate shown is chunks emb
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,10 +44,13 @@ def progress_bar(
     task = bar.add_task("bytes", total=None, chunks=0, rate="–")
     state = {"chunks": 0}
     shown_from = time.monotonic() + after_s
+    drawing = threading.Lock()  # the timer's thread and this one
+    ended = False
 
     def show() -> None:
-        if not bar.live.is_started and time.monotonic() >= shown_from:
-            bar.start()
+        with drawing:
+            if not ended and not bar.live.is_started and time.monotonic() >= shown_from:
+                bar.start()
 
     def on_start(total: int) -> None:
         # A bare `search index` may run once per set of filters: their work adds up.
@@ -65,7 +69,17 @@ def progress_bar(
         show()
 
     show()
+    # Also shown by time alone: a batch may spend its first seconds loading the model, or
+    # embedding one long file's first window, before any callback comes.
+    timer = threading.Timer(after_s, show) if after_s > 0 else None
+    if timer is not None:
+        timer.daemon = True
+        timer.start()
     try:
         yield IndexProgress(on_start=on_start, on_bytes=on_bytes, on_chunks=on_chunks)
     finally:
-        bar.stop()  # nothing to do if it never showed
+        if timer is not None:
+            timer.cancel()
+        with drawing:
+            ended = True
+            bar.stop()  # nothing to do if it never showed

@@ -679,3 +679,38 @@ def test_watch_command_errors(docs, tmp_path, capsys, monkeypatch, args, message
     args = [a.format(docs=docs) for a in args]
     code, _, err = run_cli(capsys, "watch", *args, "--index-dir", str(tmp_path / "idx"))
     assert code == 2 and message in err  # an error, as grep exits
+
+
+def test_a_delayed_progress_bar_shows_by_time_alone(monkeypatch) -> None:
+    # A batch that loads the model, or embeds one long file's first window, calls back late:
+    # the bar waited for a callback and never showed during it.
+    import io
+
+    from rich.console import Console
+
+    from searchapp.interfaces.progress import progress_bar
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with progress_bar(console, after_s=0.05):
+        deadline = time.monotonic() + DEADLINE
+        while "indexing" not in console.file.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.02)  # no callback at all meanwhile
+    assert "indexing" in console.file.getvalue()
+
+
+def test_a_bare_watch_leaves_out_roots_not_there_and_names_what_it_cannot_take(
+    docs, tmp_path, capsys
+) -> None:
+    from searchapp.interfaces.commands_index import _watched_before
+
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs / "sub"], include=["note1*"])
+    away = tmp_path / "away"
+    away.mkdir()
+    (away / "a.txt").write_text("on a drive about to be unmounted\n", "utf-8")
+    index.add([away])  # other filters (none), then gone: they do not count
+    shutil.rmtree(away)
+    assert _watched_before(index, [], []) == ([str(docs / "sub")], ["note1*"], [])
+    index.add([docs / "note0.txt"], default_excludes=False)
+    with pytest.raises(SearchAppError, match="was indexed with --no-default-excludes, which"):
+        _watched_before(index, [], [])
