@@ -114,6 +114,8 @@ class Repl:
             k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc
         )
         self.last, self.last_query = self.index.search(text, options), text
+        if not self.last and self.path_glob and not self.index.any_document_matches(self.path_glob):
+            self._said(f"no indexed document matches the path {self._paths_shown()}")
         if self.as_json:
             self.out.file.write(hits_json(self.last) + "\n")
             self.out.file.flush()

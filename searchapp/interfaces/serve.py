@@ -1,6 +1,7 @@
 """``search serve``: an HTTP JSON API over one loaded model and index, on a loopback address.
 
     GET /search?q=TEXT&k=10&mode=hybrid&path=GLOB   the hits of `search query --json`
+                                                    (path repeated: any of the globs)
     GET /info                                       what `search info --json` prints
     GET /documents/{doc_id or path}?lines=A-B       an indexed document's text, as indexed
                                                     (a JSONL record's doc_id is path#id:
@@ -292,7 +293,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     mode = _one(query, "mode").lower() if "mode" in query else "hybrid"
     if mode not in MODES:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"mode ({mode!r}) must be one of {', '.join(MODES)}")
-    path = _one(query, "path") if "path" in query else None
+    path = tuple(query["path"]) if "path" in query else None  # repeated: any of them
     min_score = None
     if "min_score" in query:
         raw = _one(query, "min_score")

@@ -1043,6 +1043,8 @@ def test_repl_takes_the_filters_of_query_and_a_piped_error_sets_the_status(index
     assert code == 0, err
     assert "path notes, per-doc 2" in err
     assert "wings.md" in out and "plan.txt" not in out  # plan.txt holds "wing" too
+    code, _, err = run(capsys, "repl", *args, "--path", "*.nothing", stdin="wing\n")
+    assert code == 0 and "no indexed document matches the path *.nothing" in err
     code, out, err = run(capsys, "repl", *args, stdin="wing\n\n:k 0\nheat\n")
     assert code == 2 and "heat.md" in out  # the line after the error is still answered
     assert err.count("error:") == 1

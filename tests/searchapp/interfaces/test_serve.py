@@ -142,6 +142,14 @@ def test_search_answers_as_search_index_does(served) -> None:
     assert get(address, "/search?" + urlencode({"q": "wing", "min_score": "1.99"})) == (200, [])
     status, body = get(address, "/search?" + urlencode({"q": "wing", "path": "nomatch*"}))
     assert (status, body) == (200, [])
+    # path repeated, as the CLI's --path: any of them (it was refused as given twice).
+    query = urlencode(
+        [("q", "flow heat"), ("mode", "lexical"), ("path", "doc0*"), ("path", "doc1*")]
+    )
+    status, body = get(address, "/search?" + query)
+    expected = reference.search("flow heat", mode="lexical", path_glob=("doc0*", "doc1*"))
+    assert status == 200 and body == json.loads(hits_json(expected))
+    assert {Path(h["path"]).name for h in body} == {"doc0.txt", "doc1.txt"}
 
 
 def test_info_is_search_info_json(served, capsys, monkeypatch) -> None:
