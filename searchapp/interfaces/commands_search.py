@@ -200,6 +200,7 @@ def evaluate(
     query_texts = read_queries(queries)
     judgments = read_qrels(qrels)
     search_index = SearchIndex(index_dir)
+    judgments = _judged_as_indexed(search_index, judgments, query_texts, path)
     results = evaluate_modes(
         search_index.search_many,
         query_texts,
@@ -210,8 +211,6 @@ def evaluate(
         path_glob=path,
     )
     metric_names = [k for k in next(iter(results.values())) if "@" in k]
-    scored = {qid: docs for qid, docs in judgments.items() if qid in query_texts}
-    _say_unjudgeable(search_index, scored, path)
     if not any(row[m] for row in results.values() for m in metric_names):
         err.print(
             "warning: no ranking found a single relevant document: are the judged documents in "
@@ -245,11 +244,15 @@ def evaluate(
             )
 
 
-def _say_unjudgeable(
-    search_index: SearchIndex, judgments: dict[str, dict[str, int]], path: str | None
-) -> None:
-    """Warn of relevant documents the judgments name that no ranking can find: they count as
-    misses, and a relative path for an indexed (absolute) one pulls every score down."""
+def _judged_as_indexed(
+    search_index: SearchIndex,
+    judgments: dict[str, dict[str, int]],
+    queries: dict[str, str],
+    path: str | None,
+) -> dict[str, dict[str, int]]:
+    """The judgments, a relative path among their ids read from the current folder (as --path
+    and `search remove` read one) where that names an indexed file; a warning names the
+    relevant documents of the scored queries the index still lacks: they count as misses."""
     from searchapp.ranking.searcher import path_matches
     from searchapp.storage.paths import absolute
     from searchapp.storage.schema import record_id
@@ -260,22 +263,33 @@ def _say_unjudgeable(
         if path_matches(doc_path, path)
         for row in rows
     }
-    judged = {doc for docs in judgments.values() for doc, gain in docs.items() if gain > 0}
+
+    def as_indexed(doc: str) -> str:
+        if doc in indexed or doc.startswith("/"):
+            return doc
+        found = str(absolute(doc))
+        return found if found in indexed else doc
+
+    resolved = {
+        qid: {as_indexed(doc): gain for doc, gain in docs.items()}
+        for qid, docs in judgments.items()
+    }
+    judged = {
+        doc
+        for qid, docs in resolved.items()
+        if qid in queries
+        for doc, gain in docs.items()
+        if gain > 0
+    }
     missing = sorted(judged - indexed)
-    if not missing:
-        return
-    shown = ", ".join(repr(doc) for doc in missing[:3]) + (" …" if len(missing) > 3 else "")
-    relative = [doc for doc in missing if not doc.startswith("/") and str(absolute(doc)) in indexed]
-    hint = (
-        "the qrels name files by relative path, the index by absolute path (as `search query "
-        "--json` shows it)"
-        if relative
-        else "they count as misses in every score"
-    )
-    err.print(
-        f"warning: {len(missing)} of {len(judged)} relevant documents in the qrels are not in "
-        f"this index{' under --path' * bool(path)} ({escape(one_line(shown))}); {hint}"
-    )
+    if missing:
+        shown = ", ".join(repr(doc) for doc in missing[:3]) + (" …" if len(missing) > 3 else "")
+        err.print(
+            f"warning: {len(missing)} of {len(judged)} relevant documents in the qrels are not "
+            f"in this index{' under --path' * bool(path)} ({escape(one_line(shown))}); they "
+            "count as misses in every score"
+        )
+    return resolved
 
 
 @app.command()
