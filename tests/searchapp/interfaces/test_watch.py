@@ -347,19 +347,16 @@ def watch_set_up(monkeypatch) -> threading.Event:
     return done
 
 
-def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
-    docs, tmp_path, capsys, monkeypatch
-) -> None:
-    use_encoder(monkeypatch, FakeEncoder())
-    index_dir = tmp_path / "idx"
+def watch_while(capsys, monkeypatch, edit: Callable[[], None], *args: str) -> tuple[int, str, str]:
+    """`search watch ARGS` in this process; once it has indexed and caught up, ``edit`` runs
+    in a thread, then Ctrl-C. Returns (exit code, stdout, stderr)."""
     errors: list[BaseException] = []
     watching = watch_set_up(monkeypatch)
 
     def edit_then_interrupt() -> None:
         try:
             assert watching.wait(timeout=DEADLINE)
-            (docs / "added.txt").write_text("added while watching\n", "utf-8")
-            wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+            edit()
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -367,9 +364,25 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
 
     helper = threading.Thread(target=edit_then_interrupt, daemon=True)
     helper.start()
-    code, out, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(index_dir))
+    result = run_cli(capsys, "watch", *args)
     helper.join(timeout=10)
     assert not errors, errors
+    return result
+
+
+def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+
+    def edit() -> None:
+        (docs / "added.txt").write_text("added while watching\n", "utf-8")
+        wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+
+    code, out, err = watch_while(
+        capsys, monkeypatch, edit, str(docs), "--index-dir", str(index_dir)
+    )
     assert code == 130, err
     lines = err.strip().splitlines()
     assert lines[0].startswith("indexed: 6 added, 0 updated, 0 removed")
@@ -386,26 +399,14 @@ def test_watch_tells_why_files_of_a_batch_were_skipped(
     use_encoder(monkeypatch, FakeEncoder())
     index_dir = tmp_path / "idx"
     (docs / "first.bin").write_bytes(b"\x00\x01" * 50)  # skipped by the first index
-    errors: list[BaseException] = []
-    watching = watch_set_up(monkeypatch)
+    args = [str(docs), "--index-dir", str(index_dir)] + ["-v"] * verbose
 
-    def edit_then_interrupt() -> None:
-        try:
-            assert watching.wait(timeout=DEADLINE)
-            (docs / "blob.bin").write_bytes(b"\x00\x01" * 50)  # in the batch, before...
-            (docs / "added.txt").write_text("added while watching\n", "utf-8")  # ...this
-            wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            ctrl_c()
+    def edit() -> None:
+        (docs / "blob.bin").write_bytes(b"\x00\x01" * 50)  # in the batch, before...
+        (docs / "added.txt").write_text("added while watching\n", "utf-8")  # ...this
+        wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
 
-    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
-    helper.start()
-    args = ["watch", str(docs), "--index-dir", str(index_dir)] + ["-v"] * verbose
-    code, _, err = run_cli(capsys, *args)
-    helper.join(timeout=10)
-    assert not errors, errors
+    code, _, err = watch_while(capsys, monkeypatch, edit, *args)
     assert code == 130, err
     lines = err.strip().splitlines()
     if verbose:
@@ -470,25 +471,13 @@ def test_a_bare_watch_follows_what_was_indexed_with_its_filters(
     code, _, err = run_cli(capsys, "watch", *args)
     assert code == 2 and "nothing indexed in" in err and "search watch PATH..." in err
     assert run_cli(capsys, "index", str(docs / "sub"), "--include", "note1*", *args)[0] == 0
-    errors: list[BaseException] = []
-    watching = watch_set_up(monkeypatch)
 
-    def edit_then_interrupt() -> None:
-        try:
-            assert watching.wait(timeout=DEADLINE)
-            (docs / "sub" / "other.txt").write_text("left out by the filter\n", "utf-8")
-            (docs / "sub" / "note11.txt").write_text("taken in by the filter\n", "utf-8")
-            wait_until(lambda: str(docs / "sub" / "note11.txt") in indexed_paths(index_dir))
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            ctrl_c()
+    def edit() -> None:
+        (docs / "sub" / "other.txt").write_text("left out by the filter\n", "utf-8")
+        (docs / "sub" / "note11.txt").write_text("taken in by the filter\n", "utf-8")
+        wait_until(lambda: str(docs / "sub" / "note11.txt") in indexed_paths(index_dir))
 
-    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
-    helper.start()
-    code, _, err = run_cli(capsys, "watch", *args)
-    helper.join(timeout=10)
-    assert not errors, errors
+    code, _, err = watch_while(capsys, monkeypatch, edit, *args)
     assert code == 130, err
     assert {Path(p).name for p in indexed_paths(index_dir)} == {"note1.txt", "note11.txt"}
     # Two roots with different filters cannot share one watch: it says so.
