@@ -279,7 +279,8 @@ class Watcher:
         return report
 
     def _apply(self, changed: set[Path]) -> BatchReport | None:
-        wanted, unlisted = self._wanted()
+        wanted, unread = self._wanted()
+        unlisted = unreadable_places(unread)
         indexed = {p for p in self.index.store.all_paths() if self._under_roots(p)}
         structural = any(p.name in IGNORE_FILES or p.is_dir() for p in changed)
         to_add = {str(p) for p in changed} & wanted
@@ -288,7 +289,7 @@ class Watcher:
         to_remove = {p for p in indexed - wanted if not any(_under_or_at(p, u) for u in unlisted)}
         if not to_add and not to_remove:
             return None
-        report = BatchReport()
+        report = BatchReport(skipped=list(unread))  # told with the batch, as index tells them
         if to_add:
             started_ns = time.time_ns()
             self._add(sorted(to_add), report)
@@ -310,9 +311,10 @@ class Watcher:
         report.removed += result.removed
         report.skipped += result.skipped
 
-    def _wanted(self) -> tuple[set[str], list[Path]]:
+    def _wanted(self) -> tuple[set[str], list[tuple[str, str]]]:
         """The files `search index ROOTS` would index now (discovery's rules, ignore files),
-        and the places it could not read (``unreadable_places``: what is indexed there stays)."""
+        and the places it could not read, with why (``unreadable_places``: what is indexed
+        there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
             return set(), []
@@ -324,7 +326,7 @@ class Watcher:
             on_skip=lambda path, reason: skipped.append((path, reason)),
         )
         wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
-        return wanted, unreadable_places(skipped)
+        return wanted, [(str(p), why) for p, why in skipped if why.startswith("cannot read")]
 
     def _stale(self, paths: list[str], *, modified_since_ns: int) -> list[str]:
         """Indexed files whose size and modification time are the stored ones, but not their

@@ -1336,4 +1336,5 @@ def test_a_folder_that_cannot_be_read_keeps_what_was_indexed_in_it(
     (docs / "drafts/plan.txt").write_text("The plan, edited while notes/ is unreadable.\n")
     report = watcher.apply({docs / "drafts/plan.txt"})
     assert (report.updated, report.removed) == (1, 0)
+    assert report.skipped == [(str(docs / "notes"), "cannot read folder: Permission denied")]
     assert sorted(indexed_paths(index_dir)) == before
