@@ -110,13 +110,15 @@ def index(
     only this run's --include/--exclude leave out are kept (`search remove` drops them).
     """
     from searchapp.interfaces.progress import progress_bar
-    from searchapp.interfaces.render import display_path, interrupted_line
+    from searchapp.interfaces.render import counted, display_path, interrupted_line
     from searchapp.search_index import SearchIndex
     from searchapp.storage.indexed_paths import Filters
 
     search_index = SearchIndex(index_dir, model=model, device=device, precision=precision)
     given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
     rebuild = rebuild and search_index.exists()  # a new index is built as it is anyway
+    replaced = _documents_in(search_index) if rebuild else None
+    rebuilt: int | None = None
     runs = (
         [(paths, given)]
         if paths
@@ -156,6 +158,7 @@ def index(
                 if not quiet:
                     _print_report(report, verbose=verbose)
                 unreadable += [(path, why) for path, why in report.skipped if _unreadable(why)]
+            rebuilt = target.store.count_documents() if rebuild else None
     except IndexInterrupted as stopped:
         if rebuild:
             err.print(
@@ -166,11 +169,24 @@ def index(
             err.print(interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause()))
         state["interrupt_said"] = True
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    if rebuilt is not None and replaced is not None and not quiet:  # "removed" counts none
+        err.print(
+            f"the rebuilt index holds {counted(rebuilt, 'document')}; the index it replaced "
+            f"held {replaced}"
+        )
     if unreadable:  # as restic's 3: the run did its work, but not on everything it was given
         if quiet:  # errors, which -q still prints
             for path, why in unreadable:
                 err.print(f"{escape(one_line(path))}: {escape(one_line(why))}")
         raise typer.Exit(EXIT_UNREADABLE)
+
+
+def _documents_in(search_index: SearchIndex) -> int | None:
+    """How many documents the index holds; None where it cannot be read (damaged)."""
+    try:
+        return search_index.store.count_documents()
+    except SearchAppError:
+        return None
 
 
 def _unreadable(reason: str) -> bool:

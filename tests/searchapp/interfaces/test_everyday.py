@@ -1174,6 +1174,9 @@ def test_a_rebuild_replaces_the_index_under_a_reader_that_stays_open(indexed, ca
     write(docs, {"notes/kites.md": "Kites fly on a long line in a steady wind.\n"})
     code, _, err = run(capsys, "index", str(docs), "--rebuild", "--index-dir", str(index_dir))
     assert code == 0 and "4 added, 0 updated, 0 removed" in err
+    assert err.splitlines()[-1] == (
+        "the rebuilt index holds 4 documents; the index it replaced held 4"
+    )
     fresh = FakeEncoder(dim=32, max_length=64)
     expected = SearchIndex(index_dir.parent / "fresh", encoder=fresh)
     expected.add([docs])
@@ -1182,6 +1185,13 @@ def test_a_rebuild_replaces_the_index_under_a_reader_that_stays_open(indexed, ca
         want = [(h.path, h.chunk_id) for h in expected.search(query, k=10, mode="hybrid")]
         assert got == want, query
     assert not (index_dir / ".rebuild-in-progress").exists()
+    # The summary's "0 removed" does not count what a rebuild of less leaves out: this does.
+    code, _, err = run(
+        capsys, "index", str(docs / "notes"), "--rebuild", "--index-dir", str(index_dir)
+    )
+    assert err.splitlines()[-1] == (
+        "the rebuilt index holds 2 documents; the index it replaced held 4"
+    )
 
 
 def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> None:
