@@ -766,14 +766,15 @@ def test_ctrl_c_cancels_a_repl_query_and_the_session_goes_on(indexed, capsys, mo
 
 
 def test_ctrl_c_in_eval_exits_130_with_one_line(indexed, capsys, monkeypatch, tmp_path) -> None:
-    _, index_dir = indexed
+    docs, index_dir = indexed
     import searchapp.ranking.evaluation as evaluation
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(evaluation, "evaluate_modes", interrupted)
-    queries = write(tmp_path, {"q.tsv": "1\twing\n", "qrels.tsv": "1\tx\t1\n"})
+    judged = f"1\t{docs / 'notes/wings.md'}\t1\n"  # an indexed document: no warning
+    queries = write(tmp_path, {"q.tsv": "1\twing\n", "qrels.tsv": judged})
     code, out, err = run(
         capsys,
         "eval",
