@@ -100,6 +100,12 @@ def iter_files(
                 yield path
 
 
+def is_read_error(reason: str) -> bool:
+    """Whether a skip's reason is a read error (permissions, I/O: "cannot read...", as
+    discovery and the decoders word it), not a file left out by design."""
+    return reason.startswith("cannot read")
+
+
 def unreadable_places(skipped: Sequence[tuple[str | Path, str]]) -> list[Path]:
     """Where, among discovery's skips, files could not be listed or their rules read (a folder
     or entry that cannot be read, the folder of an ignore file that cannot be read): what was
@@ -108,7 +114,7 @@ def unreadable_places(skipped: Sequence[tuple[str | Path, str]]) -> list[Path]:
     for path, reason in skipped:
         if reason.startswith("cannot read ignore file:"):
             places.append(Path(path).parent)
-        elif reason.startswith(("cannot read folder:", "cannot read:")):
+        elif is_read_error(reason):  # a folder, or an entry that could not be looked at
             places.append(Path(path))
     return places
 

@@ -39,7 +39,12 @@ from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, 
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import SourceDocument, load_documents, looks_generated, read_bytes
-from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, iter_files, unreadable_places
+from searchapp.ingest.discovery import (
+    NO_DEFAULT_EXCLUDES,
+    is_read_error,
+    iter_files,
+    unreadable_places,
+)
 from searchapp.ingest.formats.spans import line_locations, locate, section_starts
 from searchapp.ingest.interrupts import DeferredInterrupts
 from searchapp.storage.schema import Chunk, DocumentRow, Place
@@ -556,6 +561,6 @@ def _skipped(
     """A file not indexed this run. One indexed before that cannot be read now (permissions,
     I/O) keeps its indexed text, and the reason says so: it is not taken for deleted. Any other
     skip (now binary, too large, damaged) drops what was indexed."""
-    kept = bool(rows) and reason.startswith("cannot read")
+    kept = bool(rows) and is_read_error(reason)
     told = f"{reason}; its indexed text is kept" if kept else reason
     return _FileDone(path, "skipped", told, size=size, work=work, kept=kept)

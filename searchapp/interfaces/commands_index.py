@@ -109,6 +109,7 @@ def index(
     Documents whose files are gone, or that ignore files now exclude, are removed; those that
     only this run's --include/--exclude leave out are kept (`search remove` drops them).
     """
+    from searchapp.ingest.discovery import is_read_error
     from searchapp.interfaces.progress import progress_bar
     from searchapp.interfaces.render import counted, display_path, interrupted_line
     from searchapp.search_index import SearchIndex
@@ -157,7 +158,7 @@ def index(
                 )
                 if not quiet:
                     _print_report(report, verbose=verbose)
-                unreadable += [(path, why) for path, why in report.skipped if _unreadable(why)]
+                unreadable += [(path, why) for path, why in report.skipped if is_read_error(why)]
             rebuilt = target.store.count_documents() if rebuild else None
     except IndexInterrupted as stopped:
         if rebuild:
@@ -187,11 +188,6 @@ def _documents_in(search_index: SearchIndex) -> int | None:
         return search_index.store.count_documents()
     except SearchAppError:
         return None
-
-
-def _unreadable(reason: str) -> bool:
-    """Whether a skip is a read error (permissions, I/O), not a file left out by design."""
-    return reason.startswith(("cannot read:", "cannot read folder:", "cannot read ignore file:"))
 
 
 def _note_new_filters(search_index: SearchIndex, paths: list[str], given: Filters) -> None:

@@ -45,6 +45,7 @@ from searchapp.errors import BadInputError, SearchAppError
 from searchapp.ingest.discovery import (
     IGNORE_FILES,
     SKIPPED_FOLDERS,
+    is_read_error,
     iter_files,
     unreadable_places,
 )
@@ -326,7 +327,7 @@ class Watcher:
             on_skip=lambda path, reason: skipped.append((path, reason)),
         )
         wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
-        return wanted, [(str(p), why) for p, why in skipped if why.startswith("cannot read")]
+        return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
 
     def _stale(self, paths: list[str], *, modified_since_ns: int) -> list[str]:
         """Indexed files whose size and modification time are the stored ones, but not their
