@@ -79,6 +79,32 @@ Mode = Annotated[
     ),
 ]
 Format = Literal["table", "lines", "json", "jsonl"]
+Color = Annotated[
+    Literal["auto", "always", "never"],
+    typer.Option(
+        "--color",
+        case_sensitive=False,
+        help="auto (colours on a terminal, unless NO_COLOR is set), always (in a pipe too: "
+        "| less -R) or never.",
+    ),
+]
+
+
+def colored(choice: str) -> Console:
+    """The console that prints results as ``--color`` says: ``out`` itself for auto; for
+    always, one that writes ripgrep's basic ANSI colours wherever stdout goes (NO_COLOR and
+    TERM=dumb too, as ``rg --color always`` does); for never, one that writes no escape codes,
+    though it still measures a terminal's width."""
+    if choice == "auto":
+        return out
+    return Console(
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+        force_terminal=True if choice == "always" else out.is_terminal,
+        color_system="standard" if choice == "always" else None,
+        no_color=choice == "never",
+    )
 
 
 def package_version() -> str:

@@ -13,11 +13,13 @@ from rich.table import Table
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import (
     EXIT_NOTHING_FOUND,
+    Color,
     Device,
     Format,
     IndexDir,
     Mode,
     app,
+    colored,
     err,
     human_bytes,
     inert_text,
@@ -75,6 +77,7 @@ def query(
     files_only: Annotated[
         bool, typer.Option("-l", "--files-with-matches", help="Print only the matching paths.")
     ] = False,
+    color: Color = "auto",
 ) -> None:
     """Search the index and print ranked passages (exit 1 when nothing matches)."""
     from searchapp.interfaces.render import print_results
@@ -97,7 +100,7 @@ def query(
     hits = search_index.search(text, options)
     chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
     print_results(
-        out,
+        colored(color),
         hits,
         text,
         output=chosen,
@@ -143,6 +146,7 @@ def repl(
     mode: Mode = "hybrid",
     device: Device = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Answer each query in JSON.")] = False,
+    color: Color = "auto",
 ) -> None:
     """Interactive prompt: the model and index stay loaded between queries (:help lists its
     commands). Lines piped in are answered in turn; exit 2 when one of them failed."""
@@ -151,7 +155,8 @@ def repl(
 
     session = Repl(
         SearchIndex(index_dir, device=device),
-        out=out,
+        out=colored(color),
+        tables=out.is_terminal,
         err=err,
         k=top_k,
         mode=mode,

@@ -216,35 +216,58 @@ def _cut(text: str, begin: int, max_chars: int) -> str:
     return ("… " if begin else "") + cut.rstrip() + (" …" if begin + len(cut) < len(text) else "")
 
 
-def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240) -> str:
+# ripgrep's colours for grep-like lines: paths magenta, line numbers green, matches bold red.
+_PATH, _LINE, _MATCH, _RESET = "\x1b[35m", "\x1b[32m", "\x1b[1;31m", "\x1b[0m"
+
+
+def _painted(text: str, colour: str, color: bool) -> str:
+    return f"{colour}{text}{_RESET}" if color and text else text
+
+
+def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240, color: bool = False) -> str:
     """One hit as one grep-like line: ``path:line: score  text`` (``snippet``). A hit on a page,
     cell or slide has it before the text (``p.12  text``), its line being one of the extracted
-    text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``."""
-    text = snippet(hit, query, max_chars)
+    text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``. ``color``:
+    in ripgrep's colours, the query's words as matches."""
+    text = inert(snippet(hit, query, max_chars))
+    pattern = words_pattern(query) if color else None
+    if pattern is not None:
+        text = pattern.sub(lambda m: _painted(m.group(), _MATCH, True), text)
     if hit.doc_id != hit.path:
-        return inert(f"{location(hit)}: {hit.score:.3f}  {text}")
+        where = _painted(inert(location(hit)), _PATH, color)
+        return f"{where}: {hit.score:.3f}  {text}"
     unit = _unit(hit)
-    where = f"{display_path(hit.path)}:{hit.line}"
-    return inert(f"{where}: {hit.score:.3f}  {unit + '  ' if unit else ''}{text}")
+    where = _painted(inert(display_path(hit.path)), _PATH, color)
+    line = _painted(str(hit.line), _LINE, color)
+    return f"{where}:{line}: {hit.score:.3f}  {unit + '  ' if unit else ''}{text}"
 
 
-def context_lines(hit: Hit, context: Context) -> tuple[list[str], str | None, list[str]]:
+def uses_color(console: Console) -> bool:
+    """Whether lines written straight to ``console.file`` (grep-like lines, -l paths) are
+    coloured: on a terminal, or with --color always, unless NO_COLOR, --color never or TERM=dumb."""
+    return console.is_terminal and console.color_system is not None and not console.no_color
+
+
+def context_lines(
+    hit: Hit, context: Context, *, color: bool = False
+) -> tuple[list[str], str | None, list[str]]:
     """The ``context.around`` lines of a hit's file before and after its ``line`` (the line
     ``path:line`` names), as grep -C writes context: ``path-LINE-text``, and that line's own
-    text between them. None for a JSONL record, or a file that changed since it was indexed."""
+    text between them. None for a JSONL record, or a file that changed since it was indexed.
+    ``color``: path and line number in ripgrep's colours."""
     if hit.doc_id != hit.path or context.changed:
         return [], None, []
     lines = context.text.split("\n")
     at = hit.line - context.first_line
     if not 0 <= at < len(lines):
         return [], None, []
-    path = display_path(hit.path)
+    path = _painted(inert(display_path(hit.path)), _PATH, color)
+
+    def row(i: int) -> str:
+        return f"{path}-{_painted(str(context.first_line + i), _LINE, color)}-{inert(lines[i])}"
+
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
-    return (
-        [inert(f"{path}-{context.first_line + i}-{lines[i]}") for i in range(first, at)],
-        lines[at],
-        [inert(f"{path}-{context.first_line + i}-{lines[i]}") for i in range(at + 1, last)],
-    )
+    return [row(i) for i in range(first, at)], lines[at], [row(i) for i in range(at + 1, last)]
 
 
 def _context_parts(hit: Hit, context: Context) -> tuple[int, list[str], list[str], list[str]]:
@@ -270,10 +293,11 @@ def print_results(
 ) -> None:
     """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths."""
     stream = console.file
+    color = uses_color(console)
     if files_only:
         # Every file that holds a match, copies of a passage too, as grep -l lists them.
         for path in dict.fromkeys(path for hit in hits for path in (hit.path, *hit.also)):
-            stream.write(inert(display_path(path)) + "\n")
+            stream.write(_painted(inert(display_path(path)), _PATH, color) + "\n")
     elif output == "json":
         stream.write(hits_json(hits) + "\n")
     elif output == "jsonl":
@@ -282,14 +306,14 @@ def print_results(
     elif output == "lines":
         for n, hit in enumerate(hits):
             if context is None:
-                stream.write(hit_line(hit, query) + "\n")
+                stream.write(hit_line(hit, query, color=color) + "\n")
                 continue
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
-            before, own, after = context_lines(hit, context(hit))
+            before, own, after = context_lines(hit, context(hit), color=color)
             if own and own.strip():  # as grep -C: the hit's row is its line, between the others
                 hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
-            for line in [*before, hit_line(hit, query), *after]:
+            for line in [*before, hit_line(hit, query, color=color), *after]:
                 stream.write(line + "\n")
     else:
         print_hits(console, hits, query, show_cosine=show_cosine)

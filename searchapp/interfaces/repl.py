@@ -46,6 +46,7 @@ class Repl:
     as_json: bool = False
     path_glob: str | tuple[str, ...] | None = None
     per_doc: int = 1
+    tables: bool | None = None  # answers as tables (None: when ``out`` is a terminal), else lines
     last: list[Hit] = field(default_factory=list)
     last_query: str = ""
     failed: int = 0  # lines answered with an error
@@ -119,7 +120,7 @@ class Repl:
         if self.as_json:
             self.out.file.write(hits_json(self.last) + "\n")
             self.out.file.flush()
-        elif self.out.is_terminal:
+        elif self.out.is_terminal if self.tables is None else self.tables:
             print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
         else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there,
             # under the query as the prompt showed it, so that each answer (none, too) is told

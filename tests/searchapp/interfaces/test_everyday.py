@@ -6,6 +6,7 @@ command does with files, streams and exit codes, not about ranking quality.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -576,6 +577,62 @@ def test_a_record_is_named_by_the_id_its_file_gives_it(tmp_path) -> None:
     assert "corpus.jsonl #7: 0.500  reading habits" in (tmp_path / "out.txt").read_text()
     own = Hit(1, 0.5, 0.5, path, "path#with#hashes", 1, 1, 1, "x")  # an id of its own, kept whole
     assert own.record_id == "path#with#hashes"
+
+
+# -- colour -----------------------------------------------------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_color_always_paints_grep_lines_as_ripgrep_and_nothing_else(indexed, capsys, monkeypatch):
+    docs, index_dir = indexed
+    monkeypatch.setenv("NO_COLOR", "1")  # as rg --color always: the flag wins over NO_COLOR
+    for extra in ([], ["-C", "1"], ["-l"]):
+        args = ("query", "wing lift", "--index-dir", str(index_dir), *extra)
+        code, plain, _ = run(capsys, *args)
+        assert code == 0 and "\x1b" not in plain  # a pipe, --color auto: no escape codes
+        code, painted, _ = run(capsys, *args, "--color", "always")
+        assert code == 0 and ANSI.sub("", painted) == plain  # colours added, not one char more
+        wings = str(docs / "notes/wings.md")
+        assert f"\x1b[35m{wings}\x1b[0m" in painted  # paths magenta
+        if extra != ["-l"]:
+            assert f"{wings}\x1b[0m:\x1b[32m1\x1b[0m: " in painted  # line numbers green
+            assert "\x1b[1;31mlift\x1b[0m" in painted  # the query's words bold red
+    code, never, _ = run(
+        capsys,
+        "query",
+        "wing",
+        "--format",
+        "table",
+        "--color",
+        "never",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert code == 0 and "Wing lift" in never and "\x1b" not in never
+    code, _, err = run(capsys, "query", "wing", "--color", "red", "--index-dir", str(index_dir))
+    assert code == 2 and "'red' is not one of 'auto', 'always', 'never'" in err
+
+
+def test_color_always_in_a_piped_repl_keeps_its_lines(indexed, capsys):
+    _, index_dir = indexed
+    args = ("repl", "--index-dir", str(index_dir))
+    code, plain, _ = run(capsys, *args, stdin="wing lift\n")
+    assert code == 0 and plain.startswith("search> wing lift\n") and "\x1b" not in plain
+    code, painted, _ = run(capsys, *args, "--color", "always", stdin="wing lift\n")
+    assert code == 0 and ANSI.sub("", painted) == plain and "\x1b[1;31mlift\x1b[0m" in painted
+
+
+def test_lines_are_coloured_only_where_colour_is_on() -> None:
+    from searchapp.interfaces.render import uses_color
+
+    def console(**kwargs) -> Console:
+        return Console(file=io.StringIO(), **kwargs)
+
+    assert uses_color(console(force_terminal=True, color_system="standard"))
+    assert not uses_color(console(force_terminal=True, color_system="standard", no_color=True))
+    assert not uses_color(console(force_terminal=True, color_system=None))  # TERM=dumb
+    assert not uses_color(console(force_terminal=False, color_system="standard"))  # a pipe
 
 
 # -- noise ------------------------------------------------------------------------------------
