@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.storage.schema import FTS_TOKENIZER
+from searchapp.storage.schema import FTS_TOKENIZER, fts_text
 from searchapp.storage.store import Store
 
 K1 = 1.2
@@ -83,7 +83,8 @@ class Lexicon:
         ``MAX_QUERY_TOKENS``: what a lexical query can match, whatever the text holds.
 
         FTS5's own tokenizer does it, on a one-row table in the connection's temp schema, so a
-        query's terms are spelled exactly as the index's.
+        query's terms are spelled exactly as the index's (a Chinese or Japanese character is a
+        term of its own: ``fts_text``).
         """
         if not text.strip():
             return []
@@ -97,7 +98,9 @@ class Lexicon:
                 "USING fts5vocab(temp, query_text, 'instance')"
             )
             self._query_tables = True
-        self.store.execute("INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (text,))
+        self.store.execute(
+            "INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (fts_text(text),)
+        )
         try:
             rows = self.store.rows("SELECT term FROM temp.query_terms ORDER BY offset")
             return list(dict.fromkeys(row[0] for row in rows))[:MAX_QUERY_TOKENS]

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from collections.abc import Callable, Sequence
 
 from searchapp.ranking.lexical import fts_query, idf
-from searchapp.storage.schema import NAMES_FROM
+from searchapp.ranking.query_words import fold
+from searchapp.storage.schema import NAMES_FROM, fts_text
 from searchapp.storage.store import Store
 
 # A name carrying the whole query counts as much as a passage holding all its words could
@@ -79,10 +79,10 @@ def name_shares(
 
 
 def name_words(name: str) -> set[str]:
-    """The words FTS5's tokenizer makes of a file name: folded, accents removed, split at
-    anything but letters and digits."""
-    folded = unicodedata.normalize("NFKD", name.casefold())
-    return set(_WORD.findall("".join(c for c in folded if not unicodedata.combining(c))))
+    """The words FTS5's tokenizer makes of a file name: folded as ``query_words.fold`` does
+    (Latin accents removed; "straße" and "ﬁnance" stay), split at anything but letters and
+    digits, and at each Chinese or Japanese character (``fts_text``)."""
+    return {fold(word) for word in _WORD.findall(fts_text(name))}
 
 
 def documents_of(store: Store, chunks: Sequence[int]) -> dict[int, int]:

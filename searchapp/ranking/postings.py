@@ -37,6 +37,7 @@ from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weig
 from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.paths import rebuild_hint
+from searchapp.storage.schema import CJK_WORDS_FROM
 from searchapp.storage.store import Store
 
 POSTINGS_NAME = "postings.bin"
@@ -72,6 +73,7 @@ class Postings:
     def __init__(self, header: dict[str, int], arrays: dict[str, np.ndarray]) -> None:
         self.generation = int(header["generation"])
         self.rows = int(header["rows"])  # chunks in the index, as FTS5 counts them
+        self.schema = int(header.get("schema", 0))  # the store's schema version when built
         self._terms = _Terms(arrays["terms"], arrays["term_starts"])
         self._starts = arrays["starts"]
         self._rows = arrays["rows"]
@@ -117,7 +119,7 @@ class Postings:
     def build(cls, store: Store) -> Postings:
         """Read every term's occurrences from FTS5 (about 3 s per 100k chunks)."""
         with store.snapshot():
-            generation = store.generation()
+            generation, schema = store.generation(), store.schema_version()
             rows = store.count_chunks()
             ids = store.chunk_ids()
             names, term_rows, term_tf = [], [], []
@@ -132,7 +134,7 @@ class Postings:
         tf = np.concatenate([term_tf[i] for i in order] or [np.empty(0, np.int32)])
         lengths = np.bincount(posting_rows, weights=tf, minlength=len(ids))  # tokens per chunk
         average = float(tf.sum()) / rows if rows else 1.0
-        header = {"generation": generation, "rows": rows}
+        header = {"generation": generation, "rows": rows, "schema": schema}
         arrays = {
             "terms": np.frombuffer(b"".join(names), dtype=np.uint8),
             "term_starts": np.cumsum([0] + [len(n) for n in names], dtype=np.int64),
@@ -159,7 +161,12 @@ class Postings:
             layout.append([name, dtype, len(arrays[name]), offset])
             offset += _aligned(len(arrays[name]) * np.dtype(dtype).itemsize)
         header = json.dumps(
-            {"generation": self.generation, "rows": self.rows, "arrays": layout}
+            {
+                "generation": self.generation,
+                "rows": self.rows,
+                "schema": self.schema,
+                "arrays": layout,
+            }
         ).encode()
         start = _aligned(len(MAGIC) + 4 + len(header))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -221,6 +228,8 @@ def save_postings(postings: Postings, index_dir: Path) -> None:
 
 
 def _stale(postings: Postings, store: Store, generation: int) -> str | None:
+    if postings.schema < CJK_WORDS_FROM <= store.schema_version():
+        return f"{POSTINGS_NAME} predates Chinese and Japanese characters as words"
     if postings.generation == generation and postings.rows == store.count_chunks():
         return None
     return f"{POSTINGS_NAME} is of generation {postings.generation}, the store {generation}"

@@ -7,9 +7,12 @@ import functools
 import re
 import unicodedata
 
+from searchapp.storage.schema import CJK, fts_text
+
 # Words as FTS5's unicode61 tokenizer makes them: runs of letters and digits ("_" parts
 # ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
 _WORD = re.compile(r"[^\W_]+")
+_CJK_CHAR = re.compile(f"[{CJK}]")
 _COMBINING = "[\u0300-\u036f]*"  # accents written as separate marks (NFD text)
 
 
@@ -24,11 +27,12 @@ def fold(word: str) -> str:
 
 
 def query_words(query: str) -> list[str]:
-    """Words of the query worth looking for (two characters or more, unique, folded), at most
+    """Words of the query worth looking for (two characters or more, or one Chinese or
+    Japanese character, as FTS5 reads them: ``fts_text``; unique, folded), at most
     ``MAX_WORDS``."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(unicodedata.normalize("NFC", query)):
-        if len(word) > 1:
+    for word in _WORD.findall(fts_text(unicodedata.normalize("NFC", query))):
+        if len(word) > 1 or _CJK_CHAR.match(word):
             seen.setdefault(fold(word), None)
             if len(seen) == MAX_WORDS:
                 break
@@ -51,8 +55,9 @@ def word_pattern(word: str) -> re.Pattern[str]:
 
 
 def _whole(alternatives: str) -> str:
-    # A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5.
-    return r"(?i)(?<![^\W_])(" + alternatives + r")(?![^\W_])"
+    # A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5;
+    # and next to a Chinese or Japanese character, each of which is a word (``fts_text``).
+    return rf"(?i)(?<![^\W_{CJK}])(" + alternatives + rf")(?![^\W_{CJK}])"
 
 
 def _spelled(word: str) -> str:

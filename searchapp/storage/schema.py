@@ -23,6 +23,28 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION_KEY = "schema_version"
 FTS_TOKENIZER = "unicode61 remove_diacritics 2"  # chunks' and queries' words: folded, no accents
 
+# Chinese and Japanese put no spaces between words, and unicode61 makes one term of a whole run
+# of letters: "東京大学で研究" was a single word, found by no query but itself. ``fts_text``
+# makes each of these characters a word of its own, as Lucene's StandardTokenizer does, before
+# FTS5 reads a chunk, a file name or a query: a word is then found inside a run.
+CJK = (
+    "\u3040-\u30ff\u31f0-\u31ff"  # hiragana, katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # Han
+    "\uff66-\uff9f"  # half-width katakana
+)
+_CJK_JOINS = re.compile(rf"(?<=[{CJK}])(?=[^\W_])|(?<=[^\W_])(?=[{CJK}])")
+
+
+def fts_text(text: str) -> str:
+    """``text`` as FTS5 is given it: a space between a Chinese or Japanese character and a
+    letter or digit next to it, so that FTS5's tokenizer makes each such character a term."""
+    return text if text.isascii() else _CJK_JOINS.sub(" ", text)
+
+
+def add_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the schema's triggers call: ``fts_text``."""
+    conn.create_function("fts_text", 1, fts_text, deterministic=True)
+
 
 @dataclass(frozen=True)
 class DocumentRow:
@@ -221,6 +243,39 @@ def m007_file_name_words(db: sqlite_utils.Database) -> None:
     )
 
 
+def m008_cjk_words(db: sqlite_utils.Database) -> None:
+    """Chunks and file names reach FTS5 through ``fts_text``: the triggers call it, and what was
+    indexed before with Chinese or Japanese runs as single words is indexed again."""
+    for name in ("chunks_fts_insert", "chunks_fts_delete", "chunks_fts_update"):
+        db.execute(f"DROP TRIGGER {name}")
+    for sql in (
+        """CREATE TRIGGER chunks_fts_insert AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, fts_text(new.text)); END""",
+        """CREATE TRIGGER chunks_fts_delete AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text)
+            VALUES ('delete', old.id, fts_text(old.text)); END""",
+        """CREATE TRIGGER chunks_fts_update AFTER UPDATE OF id, text ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text)
+            VALUES ('delete', old.id, fts_text(old.text));
+            INSERT INTO chunks_fts(rowid, text) VALUES (new.id, fts_text(new.text)); END""",
+    ):
+        db.execute(sql)
+    conn = db.conn
+    chunks = conn.execute("SELECT id, text FROM chunks WHERE fts_text(text) != text").fetchall()
+    for chunk_id, text in chunks:  # deleted as they were indexed, added as they are now read
+        conn.execute(
+            "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
+            (chunk_id, text),
+        )
+        conn.execute(
+            "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, fts_text(text))
+        )
+    conn.execute(
+        "UPDATE documents_names SET name = fts_text(name), folder = fts_text(folder) "
+        "WHERE fts_text(name) != name OR fts_text(folder) != folder"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -229,7 +284,11 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m005_chunk_places,
     m006_file_names,
     m007_file_name_words,
+    m008_cjk_words,
 )
+# The first version whose chunks and names reach FTS5 through ``fts_text``: postings built from
+# an index before it are built again.
+CJK_WORDS_FROM = 8
 # The first version whose documents' names are searched (``ranking/names.py``).
 NAMES_FROM = 7
 # An index that cannot be written (``Store.open``) is read without migrating from this version

@@ -29,7 +29,9 @@ from searchapp.storage.schema import (
     DocumentRow,
     Place,
     StoredChunk,
+    add_functions,
     file_name,
+    fts_text,
     migrate,
     schema_version,
 )
@@ -163,6 +165,7 @@ class Store:
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils sets it
             self._conn.execute("PRAGMA schema_version").fetchone()
+            add_functions(self._conn)
             migrate(self._conn, self.path, create=create, read_only=read_only)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
             self._has_places = "places" in columns  # a read-only index may predate it
@@ -310,7 +313,7 @@ class Store:
             if name:
                 self._conn.execute(
                     "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
-                    (document_id, *name),
+                    (document_id, *map(fts_text, name)),
                 )
         return int(document_id)
 

@@ -1200,6 +1200,38 @@ def test_a_hit_points_at_the_line_where_fts5_finds_its_words(
     assert len(expected) == 1 and hit["line"] == expected[0]
 
 
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("笔记\n\n上海是一个大城市。\n北京是中国的首都，人口很多。\n", "首都"),
+        ("メモ\n\n東京都に住んでいます。\n明日は研究室に行きます。\n", "研究"),
+        ("メモ\n\n東京都に住んでいます。\n明日は研究室に行きます。\n", "東京 研究室"),
+    ],
+)
+def test_a_word_inside_a_chinese_or_japanese_run_is_found_on_its_line(
+    tmp_path, fake_model, capsys, text, query
+) -> None:
+    # A run of Han or kana was one FTS5 word: a lexical query for a word inside it found
+    # nothing, and hybrid hits pointed at the passage's first line.
+    docs = write(tmp_path / "docs", {"notes.txt": text, "other.txt": "nothing of the kind\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    for mode in ("lexical", "hybrid"):
+        code, out, _ = run(
+            capsys, "query", query, "--mode", mode, "--json", "--index-dir", str(index_dir)
+        )
+        assert code == 0
+        hit = json.loads(out)[0]
+        lines = text.split("\n")
+        last = query.split()[-1]
+        assert hit["path"] == str(docs / "notes.txt")
+        assert hit["line"] == next(n for n, line in enumerate(lines, 1) if last in line)
+    code, painted, _ = run(
+        capsys, "query", query, "--color", "always", "--index-dir", str(index_dir)
+    )
+    assert all(f"\x1b[1;31m{c}\x1b[0m" in painted for c in query.split()[-1])
+
+
 def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monkeypatch) -> None:
     # --rebuild deleted the index first: one Ctrl-C left none, and the message promised that
     # the same command would continue (it deleted it again).

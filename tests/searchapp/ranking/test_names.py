@@ -220,3 +220,30 @@ def test_the_folder_a_file_is_in_counts_as_its_name(tmp_path) -> None:
     hits = search_index.search("changelog of grep", k=2)
     assert hits[0].path == str(docs / "grep/changelog") and hits[0].score > hits[1].score
     search_index.close()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "straße",
+        "ﬁnance",
+        "ελληνικά",
+        "x²",
+        "ｆｕｌｌ",
+        "Crème brûlée",
+        "rotate_api_key",
+        "東京タワー",
+        "Заметки",
+    ],
+)
+def test_name_words_are_the_words_fts5_makes_of_the_name(name: str) -> None:
+    # casefold and NFKD made "strasse", "finance" and "ελληνικα" of names FTS5 keeps as they are:
+    # a file named exactly what was typed was not taken for it.
+    from searchapp.ranking.names import name_words
+    from searchapp.storage.schema import FTS_TOKENIZER, fts_text
+
+    db = sqlite3.connect(":memory:")
+    db.execute(f"CREATE VIRTUAL TABLE t USING fts5(name, tokenize='{FTS_TOKENIZER}')")
+    db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+    db.execute("INSERT INTO t (name) VALUES (?)", (fts_text(name),))
+    assert name_words(name) == {term for (term,) in db.execute("SELECT term FROM v")}

@@ -23,6 +23,7 @@ EXTRA_QUERIES = [
     "foo_bar x² naïve-Bayes",  # FTS5 splits what \w+ would keep together
     '"unbalanced NEAR(a b) AND OR * ^',
     "zzzz-not-a-word",
+    "首都 東京の研究",  # each Chinese or Japanese character a term
     "",
 ]
 
@@ -49,6 +50,7 @@ def cranfield_postings(tmp_path_factory, cranfield) -> tuple[Store, Postings]:
     """The 1,400 abstracts (past COMMON_TERMS_FROM) plus 30 copies of one: ties to break."""
     texts = list(cranfield.corpus.values())
     texts += [texts[0]] * 30 + ["café crème", "Cafe au lait, CAFÉ noir", "foo bar x 2 naive bayes"]
+    texts += ["北京是中国的首都", "東京都に住んでいます", "明日は研究室に行きます"]
     store = cranfield_store(tmp_path_factory.mktemp("postings"), texts)
     assert store.count_chunks() >= COMMON_TERMS_FROM
     return store, Postings.build(store)
@@ -126,6 +128,24 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
     path.write_bytes(b"not postings")
     healed = open_postings(store, tmp_path)
     assert healed is not None and Postings.load(path).generation == store.generation()
+
+
+def test_postings_of_an_index_before_chinese_and_japanese_words_are_built_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from searchapp.storage import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
+    old = cranfield_store(tmp_path, ["北京是中国的首都", "alpha beta"])
+    built = open_postings(old, tmp_path)
+    assert built is not None and built.search(["首"], 5) == []  # the run was one term
+    old.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)  # migrated: same generation, same rows
+    fresh = open_postings(store, tmp_path)
+    assert fresh is not None and fresh.schema == store.schema_version() > built.schema
+    assert fresh.search(["首"], 5) == Lexicon(store).search("首", 5) != []
+    assert Postings.load(tmp_path / POSTINGS_NAME).schema == store.schema_version()
 
 
 def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:

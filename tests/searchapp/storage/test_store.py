@@ -382,3 +382,46 @@ def test_version_6_names_become_names_less_their_type_with_their_folder(
     store.delete_documents_by_path([path])
     assert store.rows("SELECT count(*) FROM documents_names") == [(0,)]  # m006's trigger
     store.close()
+
+
+# -- Chinese and Japanese ---------------------------------------------------------------------
+
+CJK_TEXTS = ("北京是中国的首都，人口很多。", "明日は研究室に行きます。", "The weather in Paris")
+
+
+def vocabulary(store: Store) -> set[str]:
+    return {term for (term,) in store.rows("SELECT term FROM chunks_vocab")}
+
+
+def test_a_word_inside_a_chinese_or_japanese_run_is_found(store: Store) -> None:
+    # unicode61 made one term of a whole run: "首都" and "研究" were found by nothing.
+    ids = add_document(store, "d", "/d.txt", *CJK_TEXTS)
+    assert [i for i, _ in lexical_search(store, "首都", 5)] == [ids[0]]
+    assert [i for i, _ in lexical_search(store, "研究", 5)] == [ids[1]]
+    assert [i for i, _ in lexical_search(store, "weather", 5)] == [ids[2]]
+    assert {"首", "都", "研", "究", "weather"} <= vocabulary(store)
+    store.delete_documents_by_path(["/d.txt"])
+    assert vocabulary(store) == set() and fts_rows(store) == 0  # deleted as they were added
+
+
+def test_a_version_7_index_is_indexed_again_with_chinese_and_japanese_words(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from searchapp.storage import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
+    old = Store.open(tmp_path, create=True)
+    ids = add_document(old, "/d/東京タワー.txt", "/d/東京タワー.txt", *CJK_TEXTS)
+    old.execute("UPDATE documents_names SET name = '東京タワー'")  # as version 7 wrote it
+    assert lexical_search(old, "首都", 5) == []  # the run is one word there
+    old.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert [i for i, _ in lexical_search(store, "首都", 5)] == [ids[0]]
+    assert [i for i, _ in lexical_search(store, "weather", 5)] == [ids[2]]
+    assert store.rows("SELECT name FROM documents_names") == [("東 京 タ ワ ー",)]
+    assert store.rows("SELECT rowid FROM documents_names WHERE documents_names MATCH 'タ'")
+    store.delete_documents_by_path(["/d/東京タワー.txt"])
+    assert vocabulary(store) == set() and fts_rows(store) == 0
+    store.close()
