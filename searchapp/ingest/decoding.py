@@ -1,9 +1,10 @@
 """Turning a file's bytes into the text that is chunked and searched.
 
-The text is *normalised*: ``\\r\\n`` and ``\\r`` become ``\\n`` and other control characters (except
-tab) become spaces, so character offsets and line numbers of chunks refer to this text, not to
-the bytes on disk. Decoding never raises on any bytes: it returns None for binary data, tries the
-Unicode encodings a byte-order mark names, then UTF-8, then cp1252 (or latin-1, which accepts every
+The text is *normalised*: line ends become ``\\n`` (``normalise``: lines are counted as grep counts
+them) and other control characters (except tab) become spaces, so character offsets and line
+numbers of chunks refer to this text, not to the bytes on disk. Decoding never raises on any
+bytes: it returns None for binary data, tries the Unicode encodings a byte-order mark names, then
+UTF-8 (with a few stray bytes read as cp1252), then cp1252 (or latin-1, which accepts every
 byte). HTML is reduced to its visible text; a ``.jsonl`` file in the BEIR corpus format
 (``{"_id": ..., "title": ..., "text": ...}`` per line) gives one document per record.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import io
+import itertools
 import json
 import logging
 import os
@@ -51,6 +53,7 @@ _BOMS = (
 _CONTROL_BYTES = bytes([*range(0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 _BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 # In accepted text, control characters but tab and newline become spaces (one for one).
+_CARRIAGE_RETURNS = re.compile("\r+\n")
 _SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
 # JSON escapes such as "\ud800" decode to lone surrogates: not text that SQLite or the tokenizer
@@ -127,10 +130,16 @@ def decode_bytes(data: bytes) -> str | None:
 def _decode(data: bytes) -> DecodedText | None:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            try:
-                text = data[len(bom) :].decode(encoding)
-            except UnicodeDecodeError:
-                return None  # a mark followed by bytes that are not that encoding: not text
+            body = data[len(bom) :]
+            if encoding == "utf-8":
+                text = _utf8_patched(body)  # a UTF-8 mark names the encoding: never cp1252
+            else:
+                try:
+                    text = body.decode(encoding)
+                except UnicodeDecodeError as exc:
+                    if exc.reason != "truncated data":  # a mark, then bytes not of its encoding
+                        return None
+                    text = body[: exc.start].decode(encoding)  # an odd byte at the end
             if _too_many_controls(len(_BINARY_CONTROLS.findall(text[:SNIFF_BYTES])), text):
                 return None
             return DecodedText(normalise(text), encoding)
@@ -139,20 +148,48 @@ def _decode(data: bytes) -> DecodedText | None:
     head = data[:SNIFF_BYTES]
     if _too_many_controls(len(head) - len(head.translate(None, _CONTROL_BYTES)), head):
         return None
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return DecodedText(normalise(data.decode(encoding)), encoding)
-        except UnicodeDecodeError as exc:
-            whole = data[: exc.start]  # the characters before one that was cut short
-            if (
-                encoding == "utf-8"
-                and exc.reason == "unexpected end of data"
-                and (
-                    not whole.isascii()  # other multi-byte characters: UTF-8 cut short, not cp1252
-                )
-            ):
-                return DecodedText(normalise(whole.decode(encoding)), encoding)
-    return DecodedText(normalise(data.decode("latin-1")), "latin-1")
+    try:
+        return DecodedText(normalise(data.decode("utf-8")), "utf-8")
+    except UnicodeDecodeError as exc:
+        whole = data[: exc.start]  # the characters before one that was cut short
+        if exc.reason == "unexpected end of data" and not whole.isascii():
+            # other multi-byte characters before it: UTF-8 cut short, not cp1252
+            return DecodedText(normalise(whole.decode("utf-8")), "utf-8")
+    patched = _utf8_patched(data, most_bad=_MOST_PATCHED)
+    if patched is not None:  # UTF-8 with a stray byte or two (a log, a pasted "café")
+        return DecodedText(normalise(patched), "utf-8")
+    try:
+        return DecodedText(normalise(data.decode("cp1252")), "cp1252")
+    except UnicodeDecodeError:
+        return DecodedText(normalise(data.decode("latin-1")), "latin-1")
+
+
+# UTF-8 whose few bytes that are not UTF-8 are read as cp1252 (a file edited in two editors),
+# when it has this many UTF-8 characters beyond ASCII for each such byte; fewer, and the whole
+# file is cp1252 (where a UTF-8 pair of bytes is a rare accident).
+_UTF8_PER_PATCH = 2
+_MOST_PATCHED = 64  # stray bytes in a file still read as UTF-8
+_STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
+
+
+def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:
+    """``data`` as UTF-8, each byte that is not UTF-8 read as its cp1252 (else latin-1)
+    character; None (with ``most_bad``) when such bytes are over ``most_bad`` or too many for
+    the UTF-8 characters beyond ASCII around them: text in another encoding."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    if most_bad is not None:
+        bad = sum(1 for _ in itertools.islice(_STRAY.finditer(text), most_bad + 1))
+        wide = len(text) - len(text.encode("ascii", errors="ignore")) - bad
+        if bad > most_bad or wide < _UTF8_PER_PATCH * bad:
+            return None
+    return _STRAY.sub(lambda m: _byte_as_cp1252(ord(m.group()) - 0xDC00), text)
+
+
+def _byte_as_cp1252(byte: int) -> str:
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined
+        return chr(byte)
 
 
 def _too_many_controls(count: int, sample: str | bytes) -> bool:
@@ -161,8 +198,12 @@ def _too_many_controls(count: int, sample: str | bytes) -> bool:
 
 
 def normalise(text: str) -> str:
-    """``\\r\\n`` and ``\\r`` to ``\\n``; other control characters but tab to spaces."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """Line ends to ``\\n`` as grep and git count lines: ``\\r\\n`` (and ``\\r\\r\\n``, a
+    file converted twice) end one line, a lone ``\\r`` ends one only in a file with no ``\\n``
+    (classic Mac OS), else it is a space (a progress bar's redraws in a log); other control
+    characters but tab become spaces."""
+    if "\r" in text:
+        text = _CARRIAGE_RETURNS.sub("\n", text) if "\n" in text else text.replace("\r", "\n")
     if _SPACE_CONTROLS.search(text):
         text = text.translate(_CONTROL_TO_SPACE)
     return text

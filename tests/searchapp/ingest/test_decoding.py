@@ -66,7 +66,19 @@ PAGE_TEXT = (
         (codecs.BOM_UTF32_BE + "utf32 \u00e9".encode("utf-32-be"), "utf32 \u00e9"),
         ("\u201cquoted\u201d \u20ac5".encode("cp1252"), "\u201cquoted\u201d \u20ac5"),
         (b"latin \x81\xe9", "latin \x81\u00e9"),  # 0x81 is not cp1252: latin-1 takes it
-        (b"a\r\nb\rc\n", "a\nb\nc\n"),
+        # Lines as grep counts them: \r\r\n ends one line, and a lone \r (a progress bar's
+        # redraw) one only in a file without \n. Both doubled or shifted `path:line`.
+        (b"a\r\nb\rc\n", "a\nb c\n"),
+        (b"a\r\r\nb\r\r\nc", "a\nb\nc"),
+        (b"classic\rmac\r", "classic\nmac\n"),
+        # A stray cp1252 byte in UTF-8 text made the whole file cp1252 ("GrÃ¶ÃŸe"), and after a
+        # UTF-8 mark, binary. A few such bytes are read as cp1252, the rest as UTF-8.
+        (
+            "Gr\u00f6\u00dfe \u00dcber".encode() + b" caf\xe9!",
+            "Gr\u00f6\u00dfe \u00dcber caf\u00e9!",
+        ),
+        (codecs.BOM_UTF8 + "\u00fcber".encode() + b" caf\xe9", "\u00fcber caf\u00e9"),
+        (codecs.BOM_UTF16_LE + "odd".encode("utf-16-le") + b"!", "odd"),  # a last byte cut
         (b"tab\tform\x0cfeed\x1b[0m", "tab\tform feed [0m"),
         ("\u00e9t\u00e9 \u20ac".encode()[:-1], "\u00e9t\u00e9 "),  # UTF-8 cut short
         (b"caf\xe9", "caf\u00e9"),  # cp1252, although UTF-8 would call it cut short
