@@ -616,8 +616,8 @@ class SearchIndex:
             "documents": counts["documents"],
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
-            "vectors_bytes": vectors_path.stat().st_size if vectors_path.exists() else 0,
-            "postings_bytes": postings_path.stat().st_size if postings_path.exists() else 0,
+            "vectors_bytes": _size(vectors_path),
+            "postings_bytes": _size(postings_path),
             "index_type": meta.index_type or "auto",
             "vectors_params": _json_or_text(raw.get(VECTORS_PARAMS_KEY)),
             "last_indexed_at": meta.last_indexed_at,
@@ -682,6 +682,14 @@ def _file_lines(raw: str | None, indexed: str) -> list[str]:
         if raw_line != line and line.strip():
             return lines
     return raw_lines
+
+
+def _size(path: Path) -> int:
+    """``path``'s size; 0 when there is none (a rebuild swapping files in may remove it)."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
 
 
 def _json_or_text(value: str | None) -> Any:

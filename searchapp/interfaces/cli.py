@@ -95,7 +95,7 @@ def _main(argv: list[str] | None) -> None:
         # faster). Set before any thread starts: the library reads it on every call.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     state["interrupt_said"] = state["terminated"] = False
-    if argv is None and args[:1] in (["index"], ["watch"]):
+    if argv is None and args[:1] in (["index"], ["watch"], ["serve"]):
         signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:  # building the command is inside: Ctrl-C in the first 0.1 s is "interrupted" too
         command = typer.main.get_command(app)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from searchapp.interfaces.cli_app import (
     IndexDir,
     app,
     err,
+    state,
 )
 
 
@@ -48,7 +48,8 @@ def serve(
         include=include or (),
         exclude=exclude or (),
     )
-    sys.exit(code)
+    state["interrupt_said"] = True  # "stopped": 130 after Ctrl-C, 143 after SIGTERM
+    raise typer.Exit(code)
 
 
 @app.command()

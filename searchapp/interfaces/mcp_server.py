@@ -103,6 +103,16 @@ class _Server(MCPServer):
     HTTP tell them (the SDK gave pydantic's multi-line report with a link to its docs)."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None and isinstance(arguments, dict):
+            # pydantic drops what no parameter names: a misspelt "top_k" was ignored unsaid.
+            known = tool.parameters.get("properties", {})
+            unknown = [key for key in arguments if key not in known]
+            if unknown:
+                raise ToolError(
+                    f"invalid arguments for {name}: unknown {', '.join(map(repr, unknown))}; "
+                    f"it takes {', '.join(known)}"
+                )
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:

@@ -88,6 +88,16 @@ def check_loopback(host: str) -> None:
         )
 
 
+def _loopback_address(name: str) -> bool:
+    """Whether ``name`` (a Host header's name) is a loopback address written as one: any of
+    127.0.0.0/8 (``--host 127.0.0.2``), ``[::1]``. Names other than localhost are not
+    resolved: that is what a rebinding attack would answer."""
+    try:
+        return ipaddress.ip_address(name.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class SearchServer(ThreadingHTTPServer):
     """The HTTP server: a thread per connection, every index call in ``index_thread``."""
 
@@ -169,6 +179,10 @@ class SearchServer(ThreadingHTTPServer):
             received = os.read(self._wakeup, 512)
         except BlockingIOError:
             return
+        if signal.SIGTERM in received:  # its handler (`search serve`'s) stops as Ctrl-C does
+            handler = signal.getsignal(signal.SIGTERM)
+            if callable(handler):
+                handler(signal.SIGTERM, None)
         if signal.SIGINT in received:
             raise KeyboardInterrupt
 
@@ -190,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         return f"{self.server_version}/{package_version()}"
 
     def do_GET(self) -> None:
+        if self._has_body():  # a body is never read: it would be parsed as the next request
+            self.close_connection = True
         try:
             self._check_host()
             status, body = self._route()
@@ -234,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         if host is None:
             return  # HTTP/1.0 without Host: not a browser, which always sends one
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        if name.lower() not in _LOOPBACK_NAMES:
+        if name.lower() not in _LOOPBACK_NAMES and not _loopback_address(name):
             raise ApiError(
                 HTTPStatus.FORBIDDEN,
                 f"Host {host!r} is not a loopback name; this server answers local clients only",
@@ -253,7 +269,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
+    def _has_body(self) -> bool:
+        length = self.headers.get("Content-Length", "0").strip()
+        return "Transfer-Encoding" in self.headers or length not in ("", "0")
+
     def _refuse_method(self) -> None:
+        if self._has_body():  # unread, a body would be parsed as the next request
+            self.close_connection = True
         self._send(
             HTTPStatus.METHOD_NOT_ALLOWED,
             _error_body(f"{self.command} is not allowed; use GET"),

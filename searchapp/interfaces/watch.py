@@ -234,6 +234,9 @@ class Watcher:
                 step=self.step_ms,
                 stop_event=stop,  # looked at every step
                 raise_interrupt=False,
+                # A folder this user cannot read ended the watch (`search index` reports it as
+                # unreadable and goes on; each batch's walk names it).
+                ignore_permission_denied=True,
                 rust_timeout=CATCH_UP_AFTER_MS,
                 yield_on_timeout=True,  # the first yield says the watch is set up
             )

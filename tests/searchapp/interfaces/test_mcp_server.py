@@ -71,6 +71,7 @@ def test_tools_over_stdio(small_index) -> None:
         ("search", {"query": query, "k": 4, "per_doc": 2, "min_score": 0.8}),
         ("search", {"query": query, "k": 0, "mode": "fuzzy"}),
         ("get_document", {}),
+        ("search", {"query": query, "top_k": 3}),
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -129,6 +130,12 @@ def test_tools_over_stdio(small_index) -> None:
             "(got 0); mode: input should be 'hybrid', 'dense' or 'lexical' (got \"fuzzy\")",
         ),
         (True, "invalid arguments for get_document: path_or_doc_id: field required"),
+        # A misspelt argument was dropped unsaid: 10 hits, not the 3 asked for.
+        (
+            True,
+            "invalid arguments for search: unknown 'top_k'; it takes query, k, mode, path, "
+            "min_score, per_doc",
+        ),
     ]
 
 
