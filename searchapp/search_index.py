@@ -101,6 +101,8 @@ class SearchIndex:
         self._postings: Postings | None = None
         self._writer: WriterLock | None = None  # held while add() or remove() runs
         self._default_index_type: str | None = None  # a rebuild's: the index it replaces
+        self._encoder_given = encoder is not None
+        self._replaced_model: str | None = None  # the model of a store replaced since read
 
     # -- opening --------------------------------------------------------------------------------
 
@@ -122,16 +124,30 @@ class SearchIndex:
                     f"no index at {self.index_dir}; run `search index PATH{named}` to create one"
                 )
             self._store = Store.open(self.index_dir, create=False)
+            self._forget_encoder_of_another_model()
         return self._store
+
+    def _forget_encoder_of_another_model(self) -> None:
+        """After a rebuild swapped in an index of another model (``--rebuild --model X``):
+        queries are embedded with the new one (a serve left running answered each with an
+        error) unless a model or an encoder was given to this ``SearchIndex``."""
+        replaced, self._replaced_model = self._replaced_model, None
+        if replaced is None or self._model is not None or self._encoder_given:
+            return
+        assert self._store is not None
+        if IndexMeta.from_dict(self._store.get_meta()).model != replaced:
+            self._encoder = self._query_encoder = None
 
     def _drop_if_replaced(self) -> None:
         """Close the store if its file was replaced (or, read as immutable, written) since it
         was opened; another file (a --rebuild's) starts its generations over: drop what was
         read from the old one too."""
         if self._store is not None and self._store.changed_on_disk():
+            replaced_model = IndexMeta.from_dict(self._store.get_meta()).model
             self._store.close()
             self._store, self._vectors, self._postings = None, None, None
             self._vectors_generation = -1
+            self._replaced_model = replaced_model
 
     def meta(self) -> IndexMeta:
         """The index's recorded settings; empty while there is none to read. That includes the
@@ -566,10 +582,14 @@ class SearchIndex:
             return encoder.encode(list(texts))
 
     def _rank(self, text: str, vector: np.ndarray, options: SearchOptions) -> list[Hit]:
-        vectors = self.open_vectors()  # may rebuild and save the FAISS file: outside the snapshot
-        postings = self.open_postings() if options.mode != "dense" else None  # the same
-        with self.store.snapshot():
-            return Searcher(self.store, vectors, postings).search(text, vector, options)
+        while True:
+            store = self.store
+            vectors = self.open_vectors()  # may rebuild and save the FAISS file: not in a snapshot
+            postings = self.open_postings() if options.mode != "dense" else None  # the same
+            if self.store is store:  # else a --rebuild swapped in another database meanwhile:
+                break  # its chunk ids name other passages than these vectors' ids
+        with store.snapshot():
+            return Searcher(store, vectors, postings).search(text, vector, options)
 
     def context(self, hit: Hit, lines: int) -> Context:
         """The lines of the hit's file from ``lines`` before its passage's first line to

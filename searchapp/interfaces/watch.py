@@ -53,6 +53,7 @@ from searchapp.ingest.interrupts import StopRequest
 from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
+from searchapp.storage.indexed_paths import recorded_roots, under
 from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:
@@ -283,14 +284,29 @@ class Watcher:
         return report
 
     def _apply(self, changed: set[Path]) -> BatchReport | None:
-        wanted, unread = self._wanted()
+        wanted, present, unread = self._wanted()
         unlisted = unreadable_places(unread)
         indexed = {p for p in self.index.store.all_paths() if self._under_roots(p)}
-        structural = any(p.name in IGNORE_FILES or p.is_dir() for p in changed)
         to_add = {str(p) for p in changed} & wanted
-        if structural:
-            to_add |= wanted - indexed
-        to_remove = {p for p in indexed - wanted if not any(_under_or_at(p, u) for u in unlisted)}
+        # A new folder, or an ignore file that changed: what it lets in below its folder (only
+        # there: every file skipped anywhere, a scanned PDF each, was read again at each mkdir).
+        places = [
+            str(p if p.name not in IGNORE_FILES else p.parent)
+            for p in changed
+            if p.name in IGNORE_FILES or p.is_dir()
+        ]
+        if places:
+            to_add |= {p for p in wanted - indexed if any(_under_or_at(p, at) for at in places)}
+        # As `search index ROOTS` removes: what the roots no longer hold, but not what only the
+        # filters leave out, what a root indexed on its own inside them holds, or what lies
+        # where they could not be read.
+        nested = self._nested_roots()
+        to_remove = {
+            p
+            for p in indexed - present
+            if not any(_under_or_at(p, u) for u in unlisted)
+            and not (any(_under_or_at(p, r) for r in nested) and os.path.exists(p))
+        }
         if not to_add and not to_remove:
             return None
         report = BatchReport(skipped=list(unread))  # told with the batch, as index tells them
@@ -315,13 +331,14 @@ class Watcher:
         report.removed += result.removed
         report.skipped += result.skipped
 
-    def _wanted(self) -> tuple[set[str], list[tuple[str, str]]]:
-        """The files `search index ROOTS` would index now (discovery's rules, ignore files),
-        and the places it could not read, with why (``unreadable_places``: what is indexed
-        there stays)."""
+    def _wanted(self) -> tuple[set[str], set[str], list[tuple[str, str]]]:
+        """The files `search index ROOTS` would index now (discovery's rules, ignore files,
+        --include and --exclude); those the roots hold without the filters (which a run with
+        other filters kept); and the places it could not read, with why
+        (``unreadable_places``: what is indexed there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
-            return set(), []
+            return set(), set(), []
         skipped: list[tuple[Path, str]] = []
         found = iter_files(
             roots,
@@ -330,7 +347,15 @@ class Watcher:
             on_skip=lambda path, reason: skipped.append((path, reason)),
         )
         wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
-        return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
+        present = wanted
+        if self.include or self.exclude:
+            present = {str(path) for path in iter_files(roots)}
+        return wanted, present, [(str(p), why) for p, why in skipped if is_read_error(why)]
+
+    def _nested_roots(self) -> list[str]:
+        """Roots indexed on their own inside the watched ones (`search index A/node_modules`)."""
+        roots = {str(root) for root in self.roots}
+        return [r for r in under(recorded_roots(self.index.store), self.roots) if r not in roots]
 
     def _stale(self, paths: list[str], *, modified_since_ns: int) -> list[str]:
         """Indexed files whose size and modification time are the stored ones, but not their

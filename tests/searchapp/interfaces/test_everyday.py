@@ -1398,6 +1398,72 @@ def test_a_writer_opened_before_a_rebuild_writes_to_the_rebuilt_index(indexed, c
     assert str(docs / "notes/new.md") in SearchIndex(index_dir).store.all_paths()
 
 
+def test_a_reader_opened_before_a_rebuild_with_another_model_embeds_with_it(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    # `search serve` kept the old model's encoder: every query after `search index --rebuild
+    # --model X` failed with "built with X, not all-MiniLM-L6-v2; rebuild it".
+    from minilm import SentenceEncoder
+    from minilm.numpy_encoder import NumpyEncoder
+
+    encoders: dict[str, FakeEncoder] = {}
+
+    def load(cls, name, *args, **kwargs):
+        return encoders.setdefault(name, FakeEncoder(dim=32, max_length=64, name=name))
+
+    for cls in (SentenceEncoder, NumpyEncoder):
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(load))
+    docs = write(tmp_path / "docs", DOCS)
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    reader = SearchIndex(index_dir)
+    assert reader.search("wing lift", k=1)
+    code, _, err = run(
+        capsys,
+        "index",
+        str(docs),
+        "--rebuild",
+        "--model",
+        "paraphrase-MiniLM-L3-v2",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert code == 0, err
+    hits = reader.search("wing lift", k=1)
+    assert hits and reader.load_query_encoder().name.endswith("paraphrase-MiniLM-L3-v2")
+
+
+def test_a_rebuild_swapped_in_during_a_query_never_mixes_the_two_indexes(
+    indexed, capsys, monkeypatch
+) -> None:
+    # The vectors came from the old index and the passages from the new one: a hit's path
+    # and score were another passage's (chunk ids start over in a rebuilt database).
+    docs, index_dir = indexed
+    reader = SearchIndex(index_dir, encoder=FakeEncoder(dim=32, max_length=64))
+    real = SearchIndex.open_vectors
+    swapped = []
+
+    def open_vectors(self):
+        vectors = real(self)
+        if self is reader and not swapped:  # the swap lands between vectors and passages
+            swapped.append(True)
+            code, _, err = run(
+                capsys, "index", str(docs / "notes"), "--rebuild", "--index-dir", str(index_dir)
+            )
+            assert code == 0, err
+        return vectors
+
+    monkeypatch.setattr(SearchIndex, "open_vectors", open_vectors)
+    query = "A plan for the wind tunnel tests"
+    hits = reader.search(query, k=4, mode="dense")
+    assert swapped
+    fresh = SearchIndex(index_dir, encoder=FakeEncoder(dim=32, max_length=64))
+    expected = fresh.search(query, k=4, mode="dense")
+    assert [(h.path, h.text, round(h.cosine, 5)) for h in hits] == [
+        (h.path, h.text, round(h.cosine, 5)) for h in expected
+    ]
+
+
 def test_a_pasted_page_looks_for_its_first_words_only() -> None:
     # 5,000 query words compiled 5,000 patterns and looked each up in SQLite (22 s a query).
     from searchapp.ranking.lexical import MAX_QUERY_TOKENS

@@ -192,6 +192,44 @@ def test_the_writer_lock_is_free_between_batches(watcher, docs) -> None:
         pass
 
 
+def test_a_batch_keeps_what_search_index_keeps(docs, tmp_path) -> None:
+    # A batch removed every indexed file its own walk did not find: a folder indexed on its
+    # own inside the root (node_modules, given by name) and files only its --include left out.
+    (docs / "node_modules" / "pkg").mkdir(parents=True)
+    (docs / "node_modules" / "pkg" / "readme.txt").write_text("package docs\n", "utf-8")
+    (docs / "plan.md").write_text("a plan in markdown\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs / "node_modules"])
+    index.add([docs])
+    index.add([docs], include=["*.md"])  # keeps the .txt files, as the README says
+    before = set(index.store.all_paths())
+    assert str(docs / "node_modules" / "pkg" / "readme.txt") in before
+    for include in (["*.md"], []):
+        watcher = Watcher(index, [docs], include=include)
+        (docs / "plan.md").write_text(f"a plan in markdown, edited for {include}\n", "utf-8")
+        report = watcher.apply([docs / "plan.md"])
+        assert report is not None and (report.updated, report.removed) == (1, 0)
+        assert set(index.store.all_paths()) == before
+    (docs / "node_modules" / "pkg" / "readme.txt").unlink()  # gone: removed, as index does
+    (docs / "note0.txt").unlink()
+    report = Watcher(index, [docs], include=["*.md"]).apply([docs / "note0.txt"])
+    assert report is not None and report.removed == 2
+    assert set(index.store.all_paths()) == before - {
+        str(docs / "node_modules" / "pkg" / "readme.txt"),
+        str(docs / "note0.txt"),
+    }
+
+
+def test_a_new_folder_reads_only_what_lies_under_it(watcher, docs) -> None:
+    # Every file skipped anywhere under the root (binary, a scanned PDF) was read again at
+    # each new folder.
+    (docs / "blob.bin").write_bytes(b"\x00\x01" * 50)
+    (docs / "new").mkdir()
+    (docs / "new" / "a.txt").write_text("in a new folder\n", "utf-8")
+    report = watcher.apply([docs / "new"])
+    assert report is not None and report.added == 1 and report.skipped == []
+
+
 # -- following real changes -------------------------------------------------------------------
 
 
