@@ -38,6 +38,8 @@ class DerivedFile(Generic[T]):
     # process alone, or return None so the caller uses another way (FTS5 for postings).
     build_unsaved: bool
     rebuild_level: int = logging.INFO  # how loudly a rebuild of a non-empty index is logged
+    # A stale file brought up to date in this process alone, cheaper than a build (None: can't).
+    catch_up: Callable[[Path, Store], T | None] | None = None
 
 
 def open_derived(
@@ -87,6 +89,10 @@ def open_derived(
     if not kind.build_unsaved:
         return None
     with store.snapshot():
+        if found is not None and kind.catch_up is not None:  # a writer's commits since it
+            caught = kind.catch_up(path, store)
+            if caught is not None:
+                return caught
         return kind.build(store)
 
 

@@ -454,14 +454,17 @@ class Store:
     def count_documents(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM documents").fetchone()[0])
 
-    def iter_embeddings(self, batch_size: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield ``(ids (n,) int64, vectors (n, dim) float32)`` in id order, one batch at a time.
+    def iter_embeddings(
+        self, batch_size: int = 4096, *, after_id: int = -1
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield ``(ids (n,) int64, vectors (n, dim) float32)`` in id order, one batch at a time,
+        of the chunks whose id is above ``after_id``.
 
         Use inside :meth:`snapshot` to see one consistent state while other processes write.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size ({batch_size}) must be at least 1")
-        last_id, width = -1, None
+        last_id, width = after_id, None
         while True:
             rows = self._fetch_embeddings(last_id, batch_size)
             if not rows:
