@@ -9,6 +9,7 @@ one line on stderr; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import gc
+import io
 import os
 import shlex
 import signal
@@ -33,6 +34,8 @@ from searchapp.interfaces.cli_app import (
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
+    if argv is None:
+        _print_what_can_be_printed()
     try:
         _main(argv)
     finally:
@@ -42,6 +45,15 @@ def main(argv: list[str] | None = None) -> None:
             # so only a command that has closed what it opened (its SQLite connection: its
             # WAL is checkpointed on close) asks for it.
             gc.freeze()
+
+
+def _print_what_can_be_printed() -> None:
+    """On a terminal or pipe whose encoding is not UTF-8 (LANG=C, PYTHONIOENCODING=latin-1),
+    a character it cannot write becomes "?" (JSON output escapes it: ``render.json_lines``):
+    the "…" that ends a cut passage stopped every query there with an error."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="replace")
 
 
 def _terminate_as_interrupt(signum: int, frame: object) -> None:

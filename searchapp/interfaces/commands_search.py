@@ -191,7 +191,7 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
-    from searchapp.interfaces.render import counted, json_text
+    from searchapp.interfaces.render import counted, json_lines, json_text
     from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
     from searchapp.ranking.searcher import MODES, SearchOptions, path_matches
     from searchapp.search_index import SearchIndex
@@ -222,7 +222,7 @@ def evaluate(
             "this index (`search info`), and do the qrels' ids and --path name them?"
         )
     if as_json:
-        sys.stdout.write(json_text(results) + "\n")
+        sys.stdout.write(json_lines(sys.stdout, json_text(results)) + "\n")
         return
     counts = search_index.store.document_counts_by_path()
     documents = sum(n for doc_path, n in counts.items() if path_matches(doc_path, path))
@@ -303,12 +303,12 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the index: model, indexed folders, documents, chunks, sizes on disk."""
-    from searchapp.interfaces.render import counted, json_text
+    from searchapp.interfaces.render import counted, json_lines, json_text
     from searchapp.search_index import SearchIndex
 
     stats = SearchIndex(index_dir).stats()
     if as_json:
-        sys.stdout.write(json_text(stats) + "\n")
+        sys.stdout.write(json_lines(sys.stdout, json_text(stats)) + "\n")
         return
     rows: list[tuple[str, str]] = []
     for key, value in stats.items():
@@ -345,7 +345,7 @@ def models(
     """List the known models and where each was found (or how to get it). In a pipe: one line
     per model, tab-separated: name, layers, max tokens, where found, location."""
     from minilm import DEFAULT_MODEL, VARIANTS, ModelFilesError, ModelNotFoundError, locate_model
-    from searchapp.interfaces.render import json_text
+    from searchapp.interfaces.render import json_lines, json_text
 
     table = Table()
     table.add_column("model", no_wrap=True)
@@ -380,7 +380,7 @@ def models(
             escape(where),
         )
     if as_json:
-        sys.stdout.write(json_text(rows) + "\n")
+        sys.stdout.write(json_lines(sys.stdout, json_text(rows)) + "\n")
         return
     if not out.is_terminal:  # a pipe: one tab-separated line per model, never cut
         for row in rows:

@@ -299,10 +299,10 @@ def print_results(
         for path in dict.fromkeys(path for hit in hits for path in (hit.path, *hit.also)):
             stream.write(_painted(inert(display_path(path)), _PATH, color) + "\n")
     elif output == "json":
-        stream.write(hits_json(hits) + "\n")
+        stream.write(json_lines(stream, hits_json(hits)) + "\n")
     elif output == "jsonl":
         for hit in hits:
-            stream.write(hits_json([hit])[1:-1] + "\n")
+            stream.write(json_lines(stream, hits_json([hit])[1:-1]) + "\n")
     elif output == "lines":
         for n, hit in enumerate(hits):
             if context is None:
@@ -356,6 +356,17 @@ def json_text(value: object) -> str:
     inert and parses to the same strings."""
     text = json.dumps(value, ensure_ascii=False)
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def json_lines(stream: object, text: str) -> str:
+    """JSON ``text`` as ``stream`` can write it: with \\uXXXX escapes for what its encoding
+    lacks (LANG=C), parsing to the same strings, rather than "?" in their place."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except (UnicodeEncodeError, LookupError):
+        return json.dumps(json.loads(text), ensure_ascii=True)
+    return text
 
 
 def print_passage(console: Console, hit: Hit, context: Context, query: str) -> None:

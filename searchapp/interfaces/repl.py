@@ -15,6 +15,7 @@ from searchapp.interfaces.render import (
     counted,
     hits_json,
     inert,
+    json_lines,
     print_hits,
     print_passage,
     print_results,
@@ -118,7 +119,7 @@ class Repl:
         if not self.last and self.path_glob and not self.index.any_document_matches(self.path_glob):
             self._said(f"no indexed document matches the path {self._paths_shown()}")
         if self.as_json:
-            self.out.file.write(hits_json(self.last) + "\n")
+            self.out.file.write(json_lines(self.out.file, hits_json(self.last)) + "\n")
             self.out.file.flush()
         elif self.out.is_terminal if self.tables is None else self.tables:
             print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")

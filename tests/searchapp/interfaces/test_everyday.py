@@ -822,6 +822,61 @@ def test_ctrl_c_cancels_a_repl_query_and_the_session_goes_on(indexed, capsys, mo
     assert code == 0 and "cancelled" in err and "heat.md" in out and len(calls) == 2
 
 
+def test_ctrl_c_while_the_command_loads_is_one_line_not_a_traceback(capsys, monkeypatch) -> None:
+    # `timeout -s INT 0.1 search query x`, or Ctrl-C right after Enter: the import of the
+    # command (0.1 s) was cut and Python printed its traceback.
+    from searchapp.__main__ import run
+
+    class Interrupted:
+        def find_spec(self, name, path=None, target=None):
+            if name == "searchapp.interfaces.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "searchapp.interfaces.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupted(), *sys.meta_path])
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
+
+
+def test_a_stdout_that_cannot_write_unicode_gets_what_it_can(tmp_path) -> None:
+    # PYTHONIOENCODING=ascii (or latin-1): the "…" of a cut passage ended every query with
+    # "error: 'ascii' codec can't encode character", status 2, and nothing printed.
+    docs = write(tmp_path / "docs", {"cafe.txt": "Café crème brûlée " + "and more " * 60 + "\n"})
+    index_dir = tmp_path / "idx"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "PYTHONIOENCODING": "ascii",
+        "HF_HUB_OFFLINE": "1",
+    }
+    search = [sys.executable, "-m", "searchapp"]
+    indexed = subprocess.run(
+        [
+            *search,
+            "index",
+            str(docs),
+            "--model",
+            "paraphrase-MiniLM-L3-v2",
+            "--index-dir",
+            str(index_dir),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert indexed.returncode == 0, indexed.stderr
+    args = [*search, "query", "creme brulee", "-k", "1", "--index-dir", str(index_dir)]
+    lines = subprocess.run(args, capture_output=True, text=True, env=env)
+    assert lines.returncode == 0, lines.stderr
+    assert lines.stdout.startswith(f"{docs / 'cafe.txt'}:1: ") and "Caf? cr?me" in lines.stdout
+    as_json = subprocess.run([*args, "--json"], capture_output=True, text=True, env=env)
+    assert as_json.returncode == 0 and as_json.stdout.isascii()
+    assert json.loads(as_json.stdout)[0]["text"].startswith("Café crème brûlée")
+
+
 def test_ctrl_c_in_eval_exits_130_with_one_line(indexed, capsys, monkeypatch, tmp_path) -> None:
     docs, index_dir = indexed
     import searchapp.ranking.evaluation as evaluation
