@@ -294,6 +294,16 @@ class Searcher:
             if len(hits) == options.k:
                 break
             batch = min(4 * batch, 4096)
+        if options.collapse_copies and first < len(ranked):
+            # Copies ranked past the rows read (other files' passages came between them, or
+            # --per-doc skipped many): a copy has the same vector, so the same cosine.
+            cosines = {hit.cosine for hit in hits}
+            rest = [chunk_id for chunk_id, _, cosine in ranked[first:] if cosine in cosines]
+            for chunk in self.store.get_chunks(rest):
+                copy_of = by_text.get(chunk.text)
+                if copy_of is not None and chunk.path != hits[copy_of].path:
+                    if path_matches(chunk.path, options.path_glob):
+                        also.setdefault(copy_of, {})[chunk.path] = None
         return _with_copies(hits, also)
 
 

@@ -877,6 +877,33 @@ def test_a_stdout_that_cannot_write_unicode_gets_what_it_can(tmp_path) -> None:
     assert json.loads(as_json.stdout)[0]["text"].startswith("Café crème brûlée")
 
 
+def test_copies_are_all_named_whatever_k(tmp_path, fake_model, capsys) -> None:
+    # `also` and -l named the copy of a hit only when it came within the first 2k ranked
+    # passages: with -k 2 the passages of keys.md that --per-doc skipped pushed it out.
+    # Three passages of one file rank first, then the copies: the first batch of 2k = 4 rows
+    # held one copy, and the hits were complete before the other was read.
+    filler = " ".join(f"w{i}" for i in range(10))
+    part = f"revoke the old key {filler} revoke the old key"
+    keys = "".join(f"## Part {n}\n\n{part}\n\n" for n in range(3))
+    retry = "Requests are retried with backoff; " + " ".join(f"v{i}" for i in range(30)) + " key\n"
+    docs = write(
+        tmp_path / "docs",
+        {"keys.md": keys, "retry.md": retry, "z/retry-copy.md": retry, "other.md": "x\n"},
+    )
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    copies = {str(docs / "retry.md"), str(docs / "z/retry-copy.md")}
+    for k in (2, 3, 10):
+        query = ("query", "revoke the old key", "-k", str(k), "--index-dir", str(index_dir))
+        code, out, _ = run(capsys, *query, "--json")
+        assert code == 0
+        hits = json.loads(out)
+        [copy] = [hit for hit in hits if hit["path"] in copies]
+        assert {copy["path"], *copy["also"]} == copies, k
+        code, out, _ = run(capsys, *query, "-l")
+        assert copies <= set(out.split()), k
+
+
 def test_ctrl_c_in_eval_exits_130_with_one_line(indexed, capsys, monkeypatch, tmp_path) -> None:
     docs, index_dir = indexed
     import searchapp.ranking.evaluation as evaluation
