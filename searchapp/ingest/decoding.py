@@ -29,7 +29,7 @@ from searchapp.errors import SearchAppError
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
 from searchapp.storage.paths import absolute
-from searchapp.storage.schema import qualified_id
+from searchapp.storage.schema import CJK, qualified_id
 
 logger = logging.getLogger(__name__)
 
@@ -332,11 +332,28 @@ GENERATED_MIN_CHARS = 20_000
 
 
 def looks_generated(text: str) -> bool:
-    """Whether ``text`` is mostly very long lines (minified code, data dumps, base64)."""
+    """Whether ``text`` is mostly very long lines (minified code, data dumps, base64) that do
+    not read as prose (``_reads_as_prose``: a transcript or notes kept a paragraph a line)."""
     if len(text) < GENERATED_MIN_CHARS:
         return False
-    long_chars = sum(len(line) for line in text.split("\n") if len(line) > GENERATED_LINE_CHARS)
+    long_lines = [line for line in text.split("\n") if len(line) > GENERATED_LINE_CHARS]
+    long_chars = sum(len(line) for line in long_lines if not _reads_as_prose(line))
     return long_chars > len(text) / 2
+
+
+# Prose is words between spaces (15-18% of English or French text), or Chinese and Japanese,
+# nearly all letters; minified code, base64 and JSON dumps are mostly not letters, or spaceless.
+_PROSE_SPACES, _PROSE_LETTERS = 0.08, 0.8
+_CJK_LETTER = re.compile(f"[{CJK}]")
+
+
+def _reads_as_prose(line: str) -> bool:
+    sample = line[:GENERATED_LINE_CHARS]
+    spaces = sample.count(" ")
+    letters = sum(c.isalpha() for c in sample)
+    if letters < _PROSE_LETTERS * (len(sample) - spaces):
+        return False
+    return spaces >= _PROSE_SPACES * len(sample) or len(_CJK_LETTER.findall(sample)) > letters / 2
 
 
 def _megabytes(size: int) -> str:

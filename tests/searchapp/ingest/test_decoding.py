@@ -340,3 +340,25 @@ def test_a_folder_of_mixed_files(tmp_path: Path) -> None:
         "utf8_bom.md": ["# Caf\u00e9\n"],
     }
     assert skipped == {"binary.txt": "binary file"}
+
+
+def test_prose_kept_a_paragraph_a_line_is_not_taken_for_generated_text() -> None:
+    # A transcript with one long line per paragraph was skipped as "minified or generated
+    # text", said only in a count.
+    import base64
+    import json
+    import random
+
+    from searchapp.ingest.decoding import looks_generated
+
+    rng = random.Random(2)
+    said = ["The speaker discussed the river trade.", "Several people asked about the bridge."]
+    transcript = "\n\n".join(" ".join(rng.choice(said) for _ in range(200)) for _ in range(4))
+    chinese = "今天学习了如何使用向量数据库进行语义搜索。嵌入模型把句子变成向量。" * 800
+    assert not looks_generated(transcript) and not looks_generated(chinese)
+    dump = json.dumps([{"id": i, "title": f"Item {i}", "score": rng.random()} for i in range(900)])
+    minified = ";".join(
+        f"function a{i}(b,c){{return b+c*{i}}}var x{i}=a{i}(1,2)" for i in range(900)
+    )
+    encoded = base64.b64encode(rng.randbytes(30000)).decode()
+    assert all(looks_generated(text) for text in (dump, minified, encoded, ("x" * 6000 + "\n") * 5))
