@@ -15,12 +15,13 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces
+from searchapp.globs import expand_braces, unclosed_class
 from searchapp.storage.lock import LOCK_NAME
 from searchapp.storage.paths import absolute
 
@@ -64,9 +65,31 @@ NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
 DEFAULT_EXCLUDED = f"excluded by default: lock file or generated; {NO_DEFAULT_EXCLUDES}"
 
 
-# A chain of ignore specs that apply to a folder: (folder relative to the root, spec), outermost
-# first, so that a deeper file overrides a shallower one, as git does.
-_Chain = tuple[tuple[str, GitIgnoreSpec], ...]
+@dataclass(frozen=True)
+class _IgnoreFile:
+    """One ignore file's rules, as git applies them: ``files`` to a file, ``folders`` to a
+    folder's own path (its trailing "/" dropped). A pattern that ends in "/" names folders
+    only, and a folder's contents follow from the walk, which does not enter an ignored one:
+    ``foo/**`` leaves ``foo`` itself to be entered (``!foo/keep.txt`` is then seen), and
+    ``!*/`` re-includes folders, not every file below them.
+
+    ``base`` is the ignore file's folder relative to the walked root ("" at the root or above
+    it); ``prefix`` the root's path relative to that folder for one above the root, so that a
+    path is matched as git matches it from where the file lies."""
+
+    base: str
+    prefix: str
+    files: GitIgnoreSpec
+    folders: GitIgnoreSpec
+
+    def verdict(self, rel: str, *, folder: bool) -> bool | None:
+        sub = self.prefix + (rel[len(self.base) + 1 :] if self.base else rel)
+        return (self.folders if folder else self.files).check_file(sub).include
+
+
+# The ignore files that apply to a folder, outermost first, so that a deeper file overrides a
+# shallower one, as git does.
+_Chain = tuple[_IgnoreFile, ...]
 
 
 def iter_files(
@@ -132,6 +155,12 @@ def _checked_root(path: Path) -> Path:
 def _option_spec(option: str, patterns: Sequence[str]) -> GitIgnoreSpec | None:
     if not patterns:
         return None
+    for pattern in patterns:  # as --path: pathspec takes a lone "[" literally, silently
+        if unclosed_class(pattern):
+            raise BadInputError(
+                f"{option} pattern {pattern!r} opens a [...] class it never closes; "
+                "write [[] for a literal ["
+            )
     try:  # gitignore has no braces: '*.{md,txt}' is given as '*.md' and '*.txt'
         return GitIgnoreSpec.from_lines([glob for p in patterns for glob in expand_braces(p)])
     except (ValueError, re.error) as exc:  # a bad pattern, or a bad range inside one
@@ -161,8 +190,8 @@ def _files_under(
         return
 
     real_root = os.path.realpath(root)
-    # (folder, its path relative to root with "/" separators, the ignore specs that apply)
-    stack: list[tuple[str, str, _Chain]] = [(str(root), "", ())]
+    # (folder, its path relative to root with "/" separators, the ignore files that apply)
+    stack: list[tuple[str, str, _Chain]] = [(str(root), "", _ancestors_ignore_files(root, report))]
     while stack:
         folder, rel_folder, chain = stack.pop()
         chain = chain + _read_ignore_files(folder, rel_folder, report)
@@ -185,12 +214,12 @@ def _files_under(
             if stat.S_ISDIR(mode):
                 if _skip_folder(entry):
                     continue
-                as_folder = rel + "/"  # gitignore patterns ending in "/" match folders only
-                if _ignored(chain, as_folder) or _matches(exclude, as_folder):
+                as_folder = rel + "/"  # --exclude patterns ending in "/" match folders only
+                if _ignored(chain, rel, folder=True) or _matches(exclude, as_folder):
                     continue
                 subfolders.append((entry.path, rel, chain))
                 continue
-            if _ignored(chain, rel) or _matches(exclude, rel):
+            if _ignored(chain, rel, folder=False) or _matches(exclude, rel):
                 continue
             if include is not None and not _matches(include, rel):
                 continue
@@ -252,23 +281,58 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-def _read_ignore_files(folder: str, rel_folder: str, report: OnSkip) -> _Chain:
-    specs: list[tuple[str, GitIgnoreSpec]] = []
+def _read_ignore_files(folder: str, rel_folder: str, report: OnSkip, *, prefix: str = "") -> _Chain:
+    found: list[_IgnoreFile] = []
     for name in IGNORE_FILES:
         path = os.path.join(folder, name)
         if not os.path.isfile(path):
             continue
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
+        try:  # utf-8-sig: git reads a file that begins with a byte-order mark without it
+            with open(path, encoding="utf-8-sig", errors="replace") as handle:
                 lines = handle.read().splitlines()
         except OSError as exc:
             report(Path(path), f"cannot read ignore file: {exc.strerror or exc}")
             continue
-        specs.append((rel_folder, _parse_ignore_lines(lines, path)))
-    return tuple(specs)
+        files = [line for line in lines if not _names_folders(line)]
+        folders = [line.rstrip()[:-1] if _names_folders(line) else line for line in lines]
+        found.append(
+            _IgnoreFile(
+                rel_folder,
+                prefix,
+                _parse_ignore_lines(files, path),
+                _parse_ignore_lines(folders, path, warn=False),
+            )
+        )
+    return tuple(found)
 
 
-def _parse_ignore_lines(lines: list[str], path: str) -> GitIgnoreSpec:
+def _names_folders(line: str) -> bool:
+    """Whether a gitignore line is a pattern for folders only (it ends in "/")."""
+    pattern = line.rstrip()
+    return pattern.endswith("/") and not pattern.startswith("#") and pattern.strip("!/") != ""
+
+
+def _ancestors_ignore_files(root: Path, report: OnSkip) -> _Chain:
+    """The ignore files of the folders above ``root`` up to the top of the git repository it
+    lies in, as git and ripgrep read them (`search index repo/sub` left out what
+    ``repo/.gitignore`` ignores only when given ``repo``); none outside a repository."""
+    if (root / ".git").exists():  # the top of its repository
+        return ()
+    above: list[Path] = []
+    for folder in root.parents:
+        above.append(folder)
+        if (folder / ".git").exists():
+            break
+    else:
+        return ()
+    chain: _Chain = ()
+    for folder in reversed(above):  # outermost first
+        prefix = root.relative_to(folder).as_posix() + "/"
+        chain += _read_ignore_files(str(folder), "", report, prefix=prefix)
+    return chain
+
+
+def _parse_ignore_lines(lines: list[str], path: str, *, warn: bool = True) -> GitIgnoreSpec:
     try:
         return GitIgnoreSpec.from_lines(lines)
     except (ValueError, re.error):  # keep the lines that parse; warn about the rest
@@ -277,20 +341,21 @@ def _parse_ignore_lines(lines: list[str], path: str) -> GitIgnoreSpec:
             try:
                 GitIgnoreSpec.from_lines([line])
             except (ValueError, re.error) as exc:
-                logger.warning(
-                    "%s:%d: ignoring a pattern that cannot be parsed: %s", path, number, exc
-                )
+                if warn:
+                    logger.warning(
+                        "%s:%d: ignoring a pattern that cannot be parsed: %s", path, number, exc
+                    )
             else:
                 good.append(line)
         return GitIgnoreSpec.from_lines(good)
 
 
-def _ignored(chain: _Chain, rel: str) -> bool:
-    """Whether the ignore files exclude ``rel`` (a folder ends in "/"); the deepest match wins."""
+def _ignored(chain: _Chain, rel: str, *, folder: bool) -> bool:
+    """Whether the ignore files exclude ``rel`` (a folder's or a file's path, no trailing
+    "/"); the deepest match wins."""
     ignored = False
-    for base, spec in chain:
-        sub = rel[len(base) + 1 :] if base else rel
-        verdict = spec.check_file(sub).include
+    for ignore_file in chain:
+        verdict = ignore_file.verdict(rel, folder=folder)
         if verdict is not None:
             ignored = verdict
     return ignored

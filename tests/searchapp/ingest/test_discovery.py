@@ -176,7 +176,8 @@ def test_explicit_files_are_always_yielded(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pattern", "option"), [("!", "--include"), ("[z-a]", "--include"), ("\\", "--exclude")]
+    ("pattern", "option"),
+    [("!", "--include"), ("[z-a]", "--include"), ("\\", "--exclude"), ("[", "--include")],
 )
 def test_bad_patterns_are_bad_input(tmp_path: Path, pattern: str, option: str) -> None:
     key = option.removeprefix("--")
@@ -261,3 +262,80 @@ def test_real_permission_errors(tmp_path: Path) -> None:
         (tmp_path / "closed").chmod(0o755)
     assert [p.name for p in result.files] == ["a.txt"]
     assert [s.path.name for s in result.skipped] == ["closed"]
+
+
+TREE = (
+    "a.md",
+    "a.log",
+    "important.log",
+    "root-only.txt",
+    "foo/keep.txt",
+    "foo/other.txt",
+    "sub/c.md",
+    "sub/c.txt",
+    "sub/root-only.txt",
+    "sub/build/x.txt",
+    "keep/a.txt",
+    "build/out.txt",
+    "docs/a.tmp",
+    "docs/deeper/b.tmp",
+    "x/deep/x",
+    "sub/deep/x",
+)
+
+
+def git_untracked(repo: Path, where: Path) -> list[str]:
+    """The files git lists as untracked and not ignored under ``where``, relative to it."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "--others", "--exclude-standard"],
+        cwd=where,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return sorted(p for p in listed if not any(part.startswith(".") for part in p.split("/")))
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        ["foo/**", "!foo/keep.txt"],  # foo itself is not ignored: keep.txt comes back
+        ["*", "!*/", "!*.md"],  # a whitelist: every folder entered, only .md files kept
+        ["*", "!keep/", "!keep/*"],
+        ["build/", "*.log", "!important.log"],
+        ["/root-only.txt", "docs/*.tmp", "**/deep/x"],
+        ["\ufeffa.log"],  # a byte-order mark git skips
+        ["sub/", "!sub/c.md"],  # a file under an ignored folder cannot come back
+    ],
+)
+def test_ignore_files_leave_out_what_git_leaves_out(tmp_path: Path, rules: list[str]) -> None:
+    # Folders were matched as "foo/" against pathspec's patterns, unlike git: files git keeps
+    # were not indexed (foo/** hid foo/keep.txt; a whitelist hid every subfolder's .md).
+    import subprocess
+
+    repo = tmp_path / "repo"
+    write(repo, *TREE)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("\n".join(rules) + "\n", "utf-8")
+    assert sorted(found(repo)) == git_untracked(repo, repo)
+
+
+def test_the_ignore_files_above_a_root_in_its_repository_apply(tmp_path: Path) -> None:
+    # `search index repo/sub` indexed what repo/.gitignore leaves out; `search index repo`
+    # then removed it: the index depended on which folder was given.
+    import subprocess
+
+    repo = tmp_path / "repo"
+    write(repo, "sub/a.log", "sub/a.md", "sub/secret/key.txt", "sub/deeper/b.log", "top.md")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    (repo / ".gitignore").write_text("*.log\n/sub/secret/\n", "utf-8")
+    (repo / "sub" / ".gitignore").write_text("!deeper/b.log\n", "utf-8")
+    assert (
+        sorted(found(repo / "sub")) == git_untracked(repo, repo / "sub") == ["a.md", "deeper/b.log"]
+    )
+    outside = tmp_path / "plain"  # no repository: the folders above are not read
+    write(outside, "sub/a.log")
+    (outside / ".gitignore").write_text("*.log\n", "utf-8")
+    assert found(outside / "sub") == ["a.log"]
