@@ -88,6 +88,9 @@ class IndexReport:
     seconds: float = 0.0
     # Indexed documents under the roots that this run's --include/--exclude leave out: kept.
     outside_filters: int = 0
+    # Files the walk found, and those of them that only --include/--exclude left out.
+    found: int = 0
+    filtered_out: int = 0
 
 
 @dataclass
@@ -202,6 +205,7 @@ class Indexer:
         report.outside_filters = sum(
             len(rows) for path, rows in known.items() if path in wanted and path not in seen
         )
+        report.found, report.filtered_out = len(seen), len(wanted - seen)
         self.progress.on_start(sum(_bytes_to_read(p, known.get(str(p), [])) for p in files))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)

@@ -260,6 +260,12 @@ def _print_report(report: IndexReport, *, verbose: bool) -> None:
     from searchapp.interfaces.render import counted
 
     print_skipped(err, report.skipped, verbose=verbose)
+    if report.filtered_out and not report.found:
+        err.print(
+            f"warning: --include/--exclude left out all {counted(report.filtered_out, 'file')} "
+            "under these paths; each glob is matched against the path below the folder given "
+            "(in notes/, 'sub/*.md', not 'notes/sub/*.md')"
+        )
     if report.outside_filters:
         one = report.outside_filters == 1
         err.print(

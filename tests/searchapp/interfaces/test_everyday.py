@@ -69,6 +69,22 @@ def indexed_paths(index_dir: Path) -> list[str]:
         search_index.close()
 
 
+def test_filters_that_leave_out_every_file_say_so(tmp_path, fake_model, capsys) -> None:
+    # `search index notes --include 'notes/sub/*'` said "0 added, ..., 0 skipped", and the
+    # next query that the index holds no documents, with no word of the glob.
+    docs = write(tmp_path / "notes", {"sub/a.md": "hello\n", "b.txt": "world\n"})
+    index_dir = tmp_path / "idx"
+    code, _, err = run(
+        capsys, "index", str(docs), "--include", "notes/sub/*", "--index-dir", str(index_dir)
+    )
+    assert code == 0
+    assert "warning: --include/--exclude left out all 2 files under these paths" in err
+    code, _, err = run(
+        capsys, "index", str(docs), "--include", "sub/*", "--index-dir", str(index_dir)
+    )
+    assert code == 0 and "warning" not in err and "1 added" in err
+
+
 # -- removal ----------------------------------------------------------------------------------
 
 
