@@ -320,7 +320,7 @@ def load_documents(
     if located is not None:
         return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     if suffix in HTML_SUFFIXES or looks_like_html(text):
-        title, visible = html_to_text(text)
+        title, visible = html_to_text(text, source_lines=True)
         return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]
     return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
 

@@ -137,7 +137,7 @@ def hits_table(
         table.add_column("cosine", justify="right", no_wrap=True)
     # path:line is never broken
     table.add_column("where", style="cyan", no_wrap=True, min_width=where_width)
-    table.add_column("passage", ratio=1)
+    table.add_column("passage", ratio=1, overflow="fold")  # a long URL or CJK run: folded
     for hit, where in zip(hits, cells, strict=True):
         row = [str(hit.rank), f"{hit.score:.3f}"]
         if show_cosine:
@@ -149,10 +149,11 @@ def hits_table(
 def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
     cell = Text(_shortened_path(where, fit))
-    if hit.section and not _names_a_unit(hit.section):
-        cell.append(f"\n{_shortened('§ ' + inert(hit.section), fit)}", style="dim")
+    if hit.section and not _names_a_unit(hit.section):  # "§ " and "also in " are kept
+        cell.append(f"\n§ {_shortened(inert(hit.section), fit - 2)}", style="dim")
     for other in hit.also[:3]:
-        cell.append(f"\n{_shortened('also in ' + inert(display_path(other)), fit)}", style="dim")
+        shown = _shortened_path(inert(display_path(other)), fit - 8)
+        cell.append(f"\nalso in {shown}", style="dim")
     if len(hit.also) > 3:
         cell.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
     return cell
@@ -336,10 +337,14 @@ def print_hits(
             head = Text(f"{hit.rank}. {hit.score:.3f}", style="bold")
             if show_cosine:
                 head.append(f" (cosine {hit.cosine:.3f})", style="dim")
-            head.append(f"  {inert(location(hit))}", style="cyan")
+            where = inert(location(hit))  # whole, on one line: on the next when it is long
+            fits = len(head) + 2 + len(where) <= console.width
+            head.append(("  " if fits else "\n") + where, style="cyan")
+            if hit.section and not _names_a_unit(hit.section):
+                head.append(f"\n§ {inert(hit.section)}", style="dim")
             for other in hit.also:
                 head.append(f"\n   also in {inert(display_path(other))}", style="dim")
-            console.print(head)
+            console.print(head, soft_wrap=True)
             console.print(passage_text(snippet(hit, query, SNIPPET_CHARS), query))
         return
     console.print(table)
@@ -371,18 +376,21 @@ def json_lines(stream: object, text: str) -> str:
 
 def print_passage(console: Console, hit: Hit, context: Context, query: str) -> None:
     """A whole passage with its surrounding lines, headed by ``path:line``."""
+    # The file's lines as they are: never broken by rich (in a pipe, at 80 columns), a
+    # terminal wraps what is longer than it.
     if hit.doc_id != hit.path:
-        console.print(Text(inert(f"{display_path(hit.path)} #{hit.record_id}"), style="bold cyan"))
-        console.print(passage_text(context.text, query))
+        where = inert(f"{display_path(hit.path)} #{hit.record_id}")
+        console.print(Text(where, style="bold cyan"), soft_wrap=True)
+        console.print(passage_text(context.text, query), soft_wrap=True)
         return
     first, before, passage, after = _context_parts(hit, context)
     last = first + len(before) + len(passage) + len(after) - 1
     where = f"{display_path(hit.path)}:{first}-{last}"
-    console.print(Text(inert(where), style="bold cyan"))
+    console.print(Text(inert(where), style="bold cyan"), soft_wrap=True)
     for lines, style in ((before, "dim"), (passage, None), (after, "dim")):
         if not lines:
             continue
         shown = passage_text("\n".join(lines), query)
         if style:
             shown.stylize(style)
-        console.print(shown)
+        console.print(shown, soft_wrap=True)

@@ -55,22 +55,36 @@ def looks_like_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html"))
 
 
-def html_to_text(html: str) -> tuple[str, str]:
+def html_to_text(html: str, *, source_lines: bool = False) -> tuple[str, str]:
     """(title, visible text) of an HTML page: no scripts, styles or head; block elements on
-    their own lines (blank lines between paragraphs); entities decoded; spaces collapsed."""
-    parser = _VisibleText()
+    their own lines (blank lines between paragraphs); entities decoded; spaces collapsed.
+
+    ``source_lines``: each line of the text is the visible text of the same line of ``html``
+    (hidden lines empty; elements that start on the line of another are kept on it), so that
+    a hit's ``path:line`` is the file's line, as grep and ``vim -q`` count them."""
+    parser = _VisibleText(source_lines=source_lines)
     try:
         parser.feed(html)
         parser.close()
     except (AssertionError, ValueError) as exc:  # its few hard failures: keep what it read
         logger.warning("HTML parsing stopped early (%s); keeping the text read so far", exc)
     lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
-    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    if source_lines:
+        text = "\n".join(lines).rstrip()
+    else:
+        text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     return " ".join("".join(parser.title_parts).split()), text
 
 
+# What <head> may hold; any other element closes a <head> left open (HTML5 lets </head> and
+# <body> out, and the page's text was all taken for the head's).
+_HEAD_TAGS = frozenset(
+    {"head", "html", "title", "meta", "link", "style", "script", "base", "noscript", "template"}
+)
+
+
 class _VisibleText(HTMLParser):
-    def __init__(self) -> None:
+    def __init__(self, *, source_lines: bool = False) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self.title_parts: list[str] = []
@@ -79,9 +93,11 @@ class _VisibleText(HTMLParser):
         self._in_pre = 0
         self._seen_title = False
         self._pending = ""  # the strongest break asked for since the last text: "", " ", "\n"...
+        self._source_lines = source_lines
+        self._line = 1  # the line of the source the text written so far ends on
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
+        if tag == "body" or (tag not in _HEAD_TAGS and "head" in self._hidden):
             self._hidden.pop("head", None)  # <head> is often left open
         if tag in _INVISIBLE_TAGS:
             self._hidden[tag] = self._hidden.get(tag, 0) + 1
@@ -113,6 +129,9 @@ class _VisibleText(HTMLParser):
             return
         if self._hidden:
             return
+        if self._source_lines:
+            self._add_on_its_line(data)
+            return
         if not self._in_pre:
             data = data.replace("\n", " ")
         if data.strip():
@@ -120,13 +139,28 @@ class _VisibleText(HTMLParser):
             self._pending = ""
         self.parts.append(data)
 
+    def _add_on_its_line(self, data: str) -> None:
+        """``data`` on the line of the source it starts on: the lines between are written
+        empty, and a break asked for within a line is a space."""
+        if not data.strip():
+            return
+        line = self.getpos()[0]
+        if line > self._line:
+            self.parts.append("\n" * (line - self._line))
+            self._line = line
+        elif self._pending:
+            self.parts.append(" ")
+        self._pending = ""
+        self.parts.append(data)
+        self._line += data.count("\n")
+
     def _break(self, tag: str) -> None:
         if self._hidden:
             return
-        if tag == "br":  # each <br> counts
+        if tag == "br" and not self._source_lines:  # each <br> counts
             self.parts.append(self._pending + "\n")
             self._pending = ""
-        elif tag in _PARAGRAPH_TAGS:
+        elif tag in _PARAGRAPH_TAGS or tag == "br":
             self._pending = "\n\n"
         elif tag in _LINE_TAGS:
             self._pending = max(self._pending, "\n", key=len)

@@ -7,6 +7,7 @@ import gzip
 import json
 import logging
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -48,6 +49,11 @@ line<br>break<br/>again
 PAGE_TEXT = (
     "Heading & more\n\nFirst paragraph spans lines.\n\nSecond one with bold and a link.\n\n"
     "one\ntwo\n\na b\n\nline\nbreak\nagain"
+)
+# An .html file's text as indexed: each line the visible text of the file's same line.
+PAGE_LINES = (
+    "\n\n\n\nHeading & more\nFirst paragraph\nspans lines. Second one with bold and a link.\n"
+    "\none two\na b\nline break again"
 )
 
 
@@ -135,6 +141,32 @@ def test_html_pre_keeps_its_lines() -> None:
     assert html_to_text("<p>x</p><pre>a  b\nc</pre>")[1] == "x\n\na b\nc"
 
 
+def test_html_head_left_open_without_a_body_ends_at_the_first_element_of_the_page() -> None:
+    # HTML5 lets </head> and <body> out: all of such a page's text was taken for its head.
+    page = "<!doctype html><html><head><meta charset=utf-8><title>T</title><h1>Hello</h1><p>Text"
+    assert html_to_text(page) == ("T", "Hello\n\nText")
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["<p>", "</p>", "<li>", "<br>", "<td>", "<style>x{}</style>", "\n", " "]),
+        max_size=40,
+    )
+)
+def test_html_text_keeps_each_word_on_the_line_of_the_file_it_is_on(tags: list[str]) -> None:
+    # A hit in an .html file counted lines of the extracted text: `vim -q` opened the
+    # <style> block, 27 lines above the text it named.
+    parts = [f"{tag}w{n} " for n, tag in enumerate(tags)]
+    html = "<html><head><title>T</title>\n<style>\np{}\n</style></head><body>\n" + "".join(parts)
+    _, text = html_to_text(html, source_lines=True)
+    source, extracted = html.split("\n"), text.split("\n")
+    for n in range(len(parts)):
+        word = re.compile(rf"\bw{n}\b")
+        expected = [i for i, line in enumerate(source) if word.search(line)]
+        assert [i for i, line in enumerate(extracted) if word.search(line)] == expected
+
+
 # -- JSONL --------------------------------------------------------------------------------------
 
 
@@ -214,7 +246,7 @@ def test_load_html_file_and_sniffed_html(tmp_path: Path) -> None:
     [htm] = load_documents(tmp_path / "page.htm")
     [sniffed] = load_documents(tmp_path / "page.txt")
     assert (htm.title, htm.text) == ("", "Hello there")
-    assert (sniffed.title, sniffed.text) == ("The Title", PAGE_TEXT)
+    assert (sniffed.title, sniffed.text) == ("The Title", PAGE_LINES)
 
 
 def test_load_beir_jsonl_and_lookalikes(tmp_path: Path) -> None:
@@ -335,7 +367,7 @@ def test_a_folder_of_mixed_files(tmp_path: Path) -> None:
         "LICENSE": ["no extension\n"],
         "corpus.jsonl": ["record"],
         "cp1252.txt": ["na\u00efve \u2013 r\u00e9sum\u00e9\n"],
-        "page.html": [PAGE_TEXT],
+        "page.html": [PAGE_LINES],
         "utf16.txt": ["wide text\n"],
         "utf8_bom.md": ["# Caf\u00e9\n"],
     }

@@ -579,6 +579,50 @@ def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> No
     ]
 
 
+def test_narrow_lists_keep_a_path_with_spaces_whole_and_name_the_section(tmp_path) -> None:
+    # "home/odd names/budget review" on one line and "Q3.md:1" on the next; and the section
+    # the wide table shows was left out.
+    path = "/home/someone/odd names/budget review Q3.md"
+    hit = Hit(1, 1.935, 0.759, path, path, 1, 1, 1, "the quarterly budget", section="Plans > Q3")
+    for width in (40, 60):
+        shown = render(tmp_path, [hit], width, show_cosine=True)
+        assert f"{path}:1" in shown and "§ Plans > Q3" in shown, shown
+
+
+def test_the_table_folds_a_long_word_and_keeps_what_names_a_copy(tmp_path) -> None:
+    # A CJK run or a URL was one word, cut with "…" to a line of its cell; "also in" and the
+    # start of a copy's path were cut off a long location.
+    run_of_han = "今天学习了如何使用向量数据库进行语义搜索嵌入模型把句子变成向量" * 2
+    url = "https://wiki.example.com/engineering/operations/runbooks/failover-procedure-v2"
+    deep = "/notes/" + "/".join(["folder"] * 8) + "/retry-policy.md"
+    hits = [
+        Hit(1, 0.9, 0.9, "/a/zh.txt", "/a/zh.txt", 1, 1, 1, run_of_han),
+        Hit(2, 0.8, 0.8, "/a/run.md", "/a/run.md", 2, 1, 1, f"See {url} now", also=(deep,)),
+    ]
+    rendered = render(tmp_path, hits, 100)
+    cells = "".join(line.split("│")[-2].strip() for line in rendered if line.startswith("│"))
+    assert run_of_han in cells and url in cells
+    assert any("also in …" in line and "/retry-policy.md" in line for line in rendered)
+
+
+def test_a_passage_in_a_pipe_keeps_the_files_long_lines_whole(tmp_path) -> None:
+    # -C in a pipe (and the REPL's :open) broke the file's lines at 80 columns.
+    from searchapp.interfaces.render import print_passage
+    from searchapp.search_index import Context
+
+    long_line = "x " * 30 + "The telescope mirror must be collimated with a laser tonight."
+    hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 2, 2, long_line)
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=80, emoji=False)
+    print_passage(console, hit, Context(1, f"before\n{long_line}\nafter", around=1), "mirror")
+    console.file.close()
+    assert (tmp_path / "out.txt").read_text().splitlines() == [
+        "/a.txt:1-3",
+        "before",
+        long_line,
+        "after",
+    ]
+
+
 def test_a_record_is_named_by_the_id_its_file_gives_it(tmp_path) -> None:
     # A record stored as "path#7" (another file's record holds id 7) reads "#7" in every format.
     from searchapp.interfaces.render import location
@@ -1328,6 +1372,42 @@ def test_a_word_inside_a_chinese_or_japanese_run_is_found_on_its_line(
         capsys, "query", query, "--color", "always", "--index-dir", str(index_dir)
     )
     assert all(f"\x1b[1;31m{c}\x1b[0m" in painted for c in query.split()[-1])
+
+
+def test_a_hit_in_an_html_file_names_the_files_own_line(tmp_path, fake_model, capsys) -> None:
+    # It counted lines of the extracted text: line 43 for the text on line 70, and `vim -q`
+    # opened the <style> block.
+    page = [
+        "<!doctype html>",
+        "<html>",
+        "<head>",
+        "<title>Garden log</title>",
+        "<style>",
+        *[f".c{i} {{ margin: {i}px; }}" for i in range(40)],
+        "</style>",
+        "</head>",
+        "<body>",
+        "<h1>Garden log</h1>",
+        *[f"<p>Day {i}: watered the beds.</p>" for i in range(20)],
+        "<p>The aphids on the roses were treated with neem oil.</p>",
+        "</body>",
+        "</html>",
+    ]
+    docs = write(tmp_path / "web", {"garden.html": "\n".join(page) + "\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(
+        capsys, "query", "aphids neem", "-k", "1", "-C", "1", "--index-dir", str(index_dir)
+    )
+    assert code == 0
+    line = next(n for n, text in enumerate(page, 1) if "aphids" in text)
+    garden = str(docs / "garden.html")
+    assert out.splitlines() == [
+        f"{garden}-{line - 1}-Day 19: watered the beds.",
+        f"{garden}:{line}: "
+        + LINE.match(out.splitlines()[1])["score"]
+        + "  The aphids on the roses were treated with neem oil.",
+    ]  # the lines after it hold no text
 
 
 def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monkeypatch) -> None:
