@@ -238,6 +238,9 @@ class Watcher:
                 # A folder this user cannot read ended the watch (`search index` reports it as
                 # unreadable and goes on; each batch's walk names it).
                 ignore_permission_denied=True,
+                # Files alone: their folders, not the trees below them (`search watch
+                # ~/todo.txt` set an OS watch on every folder of the home folder).
+                recursive=any(root.is_dir() for root in self.roots),
                 rust_timeout=CATCH_UP_AFTER_MS,
                 yield_on_timeout=True,  # the first yield says the watch is set up
             )

@@ -352,6 +352,46 @@ def test_a_watched_folder_deleted_then_made_again_is_watched_again(watcher, docs
     assert any("is back: watching it again" in note for note in notes), notes
 
 
+def inotify_watches() -> int:
+    """How many folders this process's inotify instances watch (Linux: /proc fdinfo)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") == "anon_inode:inotify":
+                info = Path(f"/proc/self/fdinfo/{fd}").read_text()
+                count += sum(line.startswith("inotify wd:") for line in info.splitlines())
+        except OSError:
+            continue
+    return count
+
+
+@pytest.mark.skipif(not Path("/proc/self/fdinfo").exists(), reason="counts Linux inotify watches")
+def test_watching_a_file_watches_its_folder_not_the_tree_below(docs, tmp_path) -> None:
+    # `search watch ~/todo.txt` watched every folder under the home folder.
+    for n in range(30):
+        (docs / "sub" / f"deeper{n}").mkdir()
+    todo = docs / "todo.txt"
+    todo.write_text("buy milk\n", "utf-8")
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [todo])
+    watcher.index_all()
+    watcher.index.close()
+    before = inotify_watches()
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the OS watch is set up
+        watching = inotify_watches() - before
+        todo.write_text("buy milk and bread\n", "utf-8")
+        wait_until(
+            lambda: "bread" in " ".join(t for ts in contents(tmp_path / "idx").values() for t in ts)
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert 1 <= watching <= 2, watching  # docs alone, not its 32 folders
+
+
 def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path) -> None:
     watcher, _ = following
     (docs / "new" / "deeper").mkdir(parents=True)
