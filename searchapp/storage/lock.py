@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from searchapp.errors import IndexLockedError, IndexNotWritableError
+from searchapp.errors import BadInputError, IndexLockedError, IndexNotWritableError
 
 try:
     import fcntl
@@ -41,7 +41,11 @@ class WriterLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
-                raise
+                folder = self.path.parent
+                raise BadInputError(
+                    f"cannot create the index folder {folder} ({exc.strerror or exc}: "
+                    f"{_blocker(folder)}); choose another --index-dir"
+                ) from None
             raise IndexNotWritableError(
                 f"cannot write to the index at {self.path.parent} ({exc.strerror}); queries can "
                 "read it, but this needs write access: check its permissions, or choose "
@@ -91,3 +95,12 @@ class WriterLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _blocker(folder: Path) -> str:
+    """What stands in the way of making ``folder``: a file where a folder of its path should
+    be, or a folder that is not there and cannot be made."""
+    for above in [folder, *folder.parents]:
+        if above.exists():
+            return f"{above} is a file" if not above.is_dir() else f"{above} cannot hold it"
+    return "no folder of its path exists"

@@ -85,6 +85,18 @@ def test_filters_that_leave_out_every_file_say_so(tmp_path, fake_model, capsys) 
     assert code == 0 and "warning" not in err and "1 added" in err
 
 
+def test_an_index_folder_that_cannot_be_made_is_one_clear_line(tmp_path, fake_model, capsys):
+    # "error: [Errno 20] Not a directory: '/tmp/r/somefile/idx'"
+    docs = write(tmp_path / "docs", {"a.txt": "hello\n"})
+    (tmp_path / "somefile").write_text("x", "utf-8")
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(tmp_path / "somefile/idx"))
+    assert code == 2
+    assert err == (
+        f"error: cannot create the index folder {tmp_path / 'somefile/idx'} (Not a directory: "
+        f"{tmp_path / 'somefile'} is a file); choose another --index-dir\n"
+    )
+
+
 # -- removal ----------------------------------------------------------------------------------
 
 
