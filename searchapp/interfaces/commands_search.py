@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
@@ -77,6 +78,12 @@ def query(
     files_only: Annotated[
         bool, typer.Option("-l", "--files-with-matches", help="Print only the matching paths.")
     ] = False,
+    null: Annotated[
+        bool,
+        typer.Option(
+            "-0", "--null", help="With -l: end each path with NUL, not a newline (xargs -0)."
+        ),
+    ] = False,
     color: Color = "auto",
 ) -> None:
     """Search the index and print ranked passages (exit 1 when nothing matches)."""
@@ -89,8 +96,10 @@ def query(
         raise SearchAppError(f"--context ({context}) must be 0 or more")
     if as_json and output not in (None, "json"):
         raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
-    if files_only and (as_json or output is not None or context):
+    if files_only and (as_json or output not in (None, "lines") or context):
         raise SearchAppError("-l prints only paths; drop --json, --format or -C")
+    if null and not files_only:
+        raise SearchAppError("-0 ends the paths -l prints with NUL; add -l")
     if context and (as_json or output in ("json", "jsonl")):
         raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
     options = SearchOptions(
@@ -105,6 +114,7 @@ def query(
         text,
         output=chosen,
         files_only=files_only,
+        null=null,
         show_cosine=mode != "dense",
         context=_context_of(search_index, context) if context > 0 else None,
     )
@@ -127,8 +137,9 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
         found = search_index.context(hit, lines)
         if found.changed and hit.path not in told:
             told.add(hit.path)
+            what = "changed" if os.path.exists(hit.path) else "is gone"
             err.print(
-                f"note: {escape(one_line(hit.path))} changed since it was indexed: no context "
+                f"note: {escape(one_line(hit.path))} {what} since it was indexed: no context "
                 "around its passages (run `search index`)",
                 style="dim",
             )

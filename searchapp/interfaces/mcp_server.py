@@ -151,7 +151,11 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             ),
         ] = "hybrid",
         path: Annotated[
-            str | None, Field(description="only documents matching this glob or under this folder")
+            str | list[str] | None,
+            Field(
+                description="only documents matching this glob or under this folder, or any "
+                "of several"
+            ),
         ] = None,
         min_score: Annotated[
             float | None,
@@ -163,8 +167,9 @@ def build_server(index_thread: IndexThread) -> MCPServer:
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
         try:
+            globs = tuple(path) if isinstance(path, list) else path
             options = SearchOptions(
-                k=k, mode=mode, path_glob=path or None, min_score=min_score, per_doc=per_doc
+                k=k, mode=mode, path_glob=globs or None, min_score=min_score, per_doc=per_doc
             )
             hits = index_thread.call(lambda index: index.search(query, options))
         except SearchAppError as exc:

@@ -60,15 +60,19 @@ def interrupted_line(report: IndexReport, *, kept: bool = True, cause: str = "Ct
     )
 
 
+def _relative(path: str, cwd: Path | None = None) -> str:
+    """``path`` from the current folder where it lies below it, else absolute; as it is."""
+    cwd = cwd or Path.cwd()
+    try:
+        return os.path.relpath(path, cwd) if Path(path).is_relative_to(cwd) else path
+    except ValueError:
+        return path
+
+
 def display_path(path: str, cwd: Path | None = None) -> str:
     """``path`` relative to the current folder where it lies below it, else absolute; a
     newline in a file name written ``\\n``, so that one hit or message stays one line."""
-    cwd = cwd or Path.cwd()
-    try:
-        shown = os.path.relpath(path, cwd) if Path(path).is_relative_to(cwd) else path
-    except ValueError:
-        shown = path
-    return shown.replace("\n", "\\n")
+    return _relative(path, cwd).replace("\n", "\\n")
 
 
 def passage_text(text: str, query: str) -> Text:
@@ -289,6 +293,7 @@ def print_results(
     *,
     output: str,
     files_only: bool = False,
+    null: bool = False,
     show_cosine: bool = False,
     context: Callable[[Hit], Context] | None = None,
 ) -> None:
@@ -298,7 +303,10 @@ def print_results(
     if files_only:
         # Every file that holds a match, copies of a passage too, as grep -l lists them.
         for path in dict.fromkeys(path for hit in hits for path in (hit.path, *hit.also)):
-            stream.write(_painted(inert(display_path(path)), _PATH, color) + "\n")
+            if null:  # the name as it is, newline and all, for xargs -0
+                stream.write(_painted(_relative(path), _PATH, color) + "\0")
+            else:
+                stream.write(_painted(inert(display_path(path)), _PATH, color) + "\n")
     elif output == "json":
         stream.write(json_lines(stream, hits_json(hits)) + "\n")
     elif output == "jsonl":

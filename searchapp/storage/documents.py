@@ -67,9 +67,9 @@ def read_document(
             (document_id,),
         )
     )
-    all_lines = text.split("\n")
+    all_lines = text.split("\n") if text else []  # an empty file has no lines, as wc -l says
     first, last = lines or (1, len(all_lines))
-    if first > len(all_lines):
+    if lines and first > len(all_lines):
         raise BadInputError(f"line {first} is past the end of {doc_id} ({len(all_lines)} lines)")
     last = min(last, len(all_lines))
     return StoredDocument(

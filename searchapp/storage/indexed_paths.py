@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from searchapp.globs import expand_braces
+from searchapp.errors import BadInputError
+from searchapp.globs import expand_braces, unclosed_class
 from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
@@ -46,6 +47,10 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
     refuse_empty(patterns)
     found: dict[str, None] = {}
     for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
+        if unclosed_class(pattern):  # fnmatch would take it literally, and match nothing
+            raise BadInputError(
+                f"{pattern!r} opens a [...] class it never closes; write [[] for a literal ["
+            )
         if not any(c in pattern for c in "*?["):
             found.update(dict.fromkeys(under(paths, [pattern])))
             continue

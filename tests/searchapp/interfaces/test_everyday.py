@@ -97,11 +97,36 @@ def test_an_index_folder_that_cannot_be_made_is_one_clear_line(tmp_path, fake_mo
     )
 
 
+def test_l_with_0_ends_each_path_with_nul_for_xargs(tmp_path, fake_model, capsys) -> None:
+    # -l wrote a newline in a name as "\\n": xargs could not use it, and there was no -0.
+    docs = write(tmp_path / "docs", {"new\nline.txt": "wing lift\n", "b.txt": "wing lift too\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    query = ("query", "wing lift", "--index-dir", str(index_dir))
+    code, out, _ = run(capsys, *query, "-l", "-0")
+    assert code == 0 and out.endswith("\0")
+    assert sorted(out[:-1].split("\0")) == sorted(str(p) for p in docs.iterdir())
+    code, lines, _ = run(capsys, *query, "-l", "--format", "lines")  # harmless: allowed
+    assert code == 0 and lines == run(capsys, *query, "-l")[1]
+    code, _, err = run(capsys, *query, "-0")
+    assert code == 2 and "add -l" in err
+
+
+def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(indexed, capsys) -> None:
+    docs, index_dir = indexed
+    (docs / "notes/wings.md").unlink()
+    code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
+    assert code == 0 and f"note: {docs / 'notes/wings.md'} is gone since it was indexed" in err
+
+
 # -- removal ----------------------------------------------------------------------------------
 
 
 def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
     docs, index_dir = indexed
+    # A "[" that never closes matched nothing (exit 1) where --path refuses it (exit 2).
+    code, _, err = run(capsys, "remove", "-n", "[", "--index-dir", str(index_dir))
+    assert code == 2 and "opens a [...] class it never closes" in err
     before = indexed_paths(index_dir)
     code, out, err = run(capsys, "remove", "*.md", "--dry-run", "--index-dir", str(index_dir))
     assert code == 0 and "would remove 2 paths" in err

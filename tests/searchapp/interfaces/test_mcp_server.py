@@ -72,6 +72,7 @@ def test_tools_over_stdio(small_index) -> None:
         ("search", {"query": query, "k": 0, "mode": "fuzzy"}),
         ("get_document", {}),
         ("search", {"query": query, "top_k": 3}),
+        ("search", {"query": query, "k": 2, "mode": "lexical", "path": [document.name, "x/"]}),
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -111,6 +112,9 @@ def test_tools_over_stdio(small_index) -> None:
                 assert mine[key] == pytest.approx(theirs[key], abs=1e-5)
         assert json.loads(result.content[0].text) == result.structured_content
     assert len(expected[1]) == 1  # the path glob kept one document
+    # Several paths, as serve's repeated path= and the CLI's --path take them.
+    several = results[-1].structured_content["hits"]
+    assert [h["chunk_id"] for h in several] == [h["chunk_id"] for h in expected[1]]
 
     whole, part = results[2].structured_content, results[3].structured_content
     assert whole == reference.get_document(str(document)).to_json()
@@ -123,7 +127,7 @@ def test_tools_over_stdio(small_index) -> None:
     assert results[6].is_error and "mode" in results[6].content[0].text
     assert results[7].is_error and "the query is empty" in results[7].content[0].text
     # Arguments the schema refuses: one line each, naming the argument and the value given.
-    assert [(r.is_error, r.content[0].text) for r in results[9:]] == [
+    assert [(r.is_error, r.content[0].text) for r in results[9:-1]] == [
         (
             True,
             "invalid arguments for search: k: input should be greater than or equal to 1 "

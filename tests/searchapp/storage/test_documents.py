@@ -120,3 +120,16 @@ def test_stitch_overlaps_and_gaps() -> None:
     passages = [(0, 10, 1, "alpha beta"), (6, 10, 1, "beta"), (14, 25, 3, "gamma delta")]
     passages.append((19, 33, 3, text[19:33]))
     assert stitch(passages) == text
+
+
+def test_an_empty_file_has_no_lines(tmp_path: Path) -> None:
+    # It read back as one line (line_count 1, end_line 1); wc -l says 0.
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "empty.txt").write_text("", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(max_length=16))
+    index.add([folder])
+    document = index.get_document(str(folder / "empty.txt"))
+    assert (document.text, document.line_count) == ("", 0)
+    with pytest.raises(BadInputError, match="line 1 is past the end"):
+        index.get_document(str(folder / "empty.txt"), lines=(1, 1))
