@@ -85,6 +85,8 @@ def _extract_zip(data: bytes, name: str) -> LocatedText | None:
     if mimetype.decode("ascii", "replace") in ODT_MIMETYPES:
         return extract_odt(archive)
     kind = ooxml_kind(archive)
+    if kind is None and archive.has("xl/workbook.xml"):  # it was "binary file"
+        raise NotTextError("Excel workbook (.xlsx): not indexed; export it as CSV to search it")
     if kind is None:
         return None  # another zip: a binary file, as before
     if kind[0] == "docx":

@@ -169,7 +169,8 @@ def test_docx_without_a_styles_part_knows_words_builtin_heading_ids(tmp_path: Pa
     assert [span.section for span in document.spans] == []
 
 
-def test_spreadsheets_and_other_zips_stay_binary_files(tmp_path: Path) -> None:
+def test_a_spreadsheet_is_named_and_other_zips_stay_binary_files(tmp_path: Path) -> None:
+    # A workbook was skipped as "binary file", which it is not.
     xlsx = zip_bytes(
         {
             "[Content_Types].xml": f'<Types xmlns="{CONTENT_TYPES_NS}"><Override '
@@ -180,9 +181,10 @@ def test_spreadsheets_and_other_zips_stay_binary_files(tmp_path: Path) -> None:
         }
     )
     plain_zip = zip_bytes({"a.txt": "hello", "b.bin": bytes(range(256)) * 10})
-    for name, data in {"book.xlsx": xlsx, "archive.zip": plain_zip}.items():
-        with pytest.raises(NotTextError, match="^binary file$"):
-            load(tmp_path, name, data)
+    with pytest.raises(NotTextError, match=r"^Excel workbook \(\.xlsx\): not indexed; export"):
+        load(tmp_path, "book.xlsx", xlsx)
+    with pytest.raises(NotTextError, match="^binary file$"):
+        load(tmp_path, "archive.zip", plain_zip)
 
 
 # -- PowerPoint ---------------------------------------------------------------------------------
