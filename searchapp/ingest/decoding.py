@@ -158,6 +158,9 @@ def _decode(data: bytes) -> DecodedText | None:
     patched = _utf8_patched(data, most_bad=_MOST_PATCHED)
     if patched is not None:  # UTF-8 with a stray byte or two (a log, a pasted "café")
         return DecodedText(normalise(patched), "utf-8")
+    legacy = _non_latin_encoding(data)
+    if legacy is not None:
+        return DecodedText(normalise(data.decode(legacy, errors="replace")), legacy)
     try:
         return DecodedText(normalise(data.decode("cp1252")), "cp1252")
     except UnicodeDecodeError:
@@ -183,6 +186,45 @@ def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:
         if bad > most_bad or wide < _UTF8_PER_PATCH * bad:
             return None
     return _STRAY.sub(lambda m: _byte_as_cp1252(ord(m.group()) - 0xDC00), text)
+
+
+# Code pages of scripts other than Latin, as charset-normalizer names them: a file in one of
+# them is read in it (cp1251 Russian was "Ïðèâåò"). Western text is cp1252 whatever else it
+# may look like (charset-normalizer offers cp1250 for French, cp1006 for a short "café").
+_NON_LATIN = frozenset(
+    {
+        *("cp1251", "koi8_r", "koi8_u", "cp866", "mac_cyrillic", "iso8859_5"),  # Cyrillic
+        *("cp932", "shift_jis", "euc_jp", "iso2022_jp"),  # Japanese
+        *("gb18030", "gb2312", "gbk", "big5", "big5hkscs"),  # Chinese
+        *("cp949", "euc_kr", "johab"),  # Korean
+        *("cp1253", "iso8859_7", "cp1255", "iso8859_8", "cp1256", "iso8859_6"),  # Greek etc.
+        *("cp874", "tis_620"),  # Thai
+    }
+)
+_NON_LATIN_SAMPLE = 65536  # bytes looked at
+_NON_LATIN_MIN_BYTES = 32  # bytes beyond ASCII needed to tell a code page
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+
+
+def _non_latin_encoding(data: bytes) -> str | None:
+    """The legacy code page of a non-Latin script that ``data`` is in, when charset-normalizer
+    finds one in its first bytes; None for anything else, and for too few bytes to tell."""
+    sample = data[:_NON_LATIN_SAMPLE]
+    if len(sample) - len(sample.translate(None, _HIGH_BYTES)) < _NON_LATIN_MIN_BYTES:
+        return None
+    from charset_normalizer import from_bytes  # ~0.1 s: only for a file that is not UTF-8
+
+    best = from_bytes(sample).best()
+    if best is None:
+        return None
+    if best.encoding in _NON_LATIN:
+        return best.encoding
+    if best.encoding in ("cp1250", "iso8859_2"):  # Central European, when cp1252 cannot be
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError:
+            return best.encoding
+    return None
 
 
 def _byte_as_cp1252(byte: int) -> str:

@@ -394,3 +394,24 @@ def test_prose_kept_a_paragraph_a_line_is_not_taken_for_generated_text() -> None
     )
     encoded = base64.b64encode(rng.randbytes(30000)).decode()
     assert all(looks_generated(text) for text in (dump, minified, encoded, ("x" * 6000 + "\n") * 5))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Привет, мир! Это заметки о речной торговле в нашем регионе.\n" * 4, "cp1251"),
+        ("Привет, мир! Это заметки о речной торговле в нашем регионе.\n" * 4, "koi8-r"),
+        ("東京都に住んでいます。明日は研究室に行きます。\n" * 4, "shift_jis"),
+        ("今天学习了如何使用向量数据库进行语义搜索。\n" * 4, "gb18030"),
+        ("서울은 한국의 수도입니다. 오늘은 날씨가 좋습니다.\n" * 4, "euc-kr"),
+        ("Η σοφία του Σωκράτη είναι γνωστή σε όλους.\n" * 4, "cp1253"),
+        ("Příliš žluťoučký kůň úpěl ďábelské ódy.\n" * 4, "cp1250"),
+        # Western text stays cp1252, however it might be read otherwise.
+        ("Le conférencier a évoqué l'histoire du commerce fluvial, «très» bien.\n" * 4, "cp1252"),
+        ("Die Größe der Überprüfung ist wichtig für die Qualität.\n" * 4, "cp1252"),
+        ("café résumé naïve\n", "cp1252"),
+    ],
+)
+def test_legacy_code_pages_of_other_scripts_are_read_in_theirs(text: str, encoding: str) -> None:
+    # Everything that was not UTF-8 was read as cp1252: Russian cp1251 became "Ïðèâåò".
+    assert decode_bytes(text.encode(encoding)) == text
