@@ -391,6 +391,9 @@ _CJK_LETTER = re.compile(f"[{CJK}]")
 
 def _reads_as_prose(line: str) -> bool:
     sample = line[:GENERATED_LINE_CHARS]
+    ends = line.strip()
+    if (ends[:1], ends[-1:]) in (("[", "]"), ("{", "}")) and '":' in sample:
+        return False  # a JSON dump, its strings English or not
     spaces = sample.count(" ")
     letters = sum(c.isalpha() for c in sample)
     if letters < _PROSE_LETTERS * (len(sample) - spaces):

@@ -83,8 +83,19 @@ class _IgnoreFile:
     folders: GitIgnoreSpec
 
     def verdict(self, rel: str, *, folder: bool) -> bool | None:
+        """True (ignored), False (re-included) or None, from the last pattern that matches
+        ``rel`` itself. A match through a folder of its path (pathspec's ``ps_d`` group: ``/*``
+        matching ``src/main.py`` by ``src``) does not count: the walk judged that folder, and
+        went in (``!/src/`` after ``/*``), as git does."""
         sub = self.prefix + (rel[len(self.base) + 1 :] if self.base else rel)
-        return (self.folders if folder else self.files).check_file(sub).include
+        found = None
+        for pattern in (self.folders if folder else self.files).patterns:
+            if pattern.include is None:
+                continue
+            matched = pattern.match_file(sub)
+            if matched is not None and not matched.match.groupdict().get("ps_d"):
+                found = pattern.include
+        return found
 
 
 # The ignore files that apply to a folder, outermost first, so that a deeper file overrides a
@@ -316,6 +327,7 @@ def _ancestors_ignore_files(root: Path, report: OnSkip) -> _Chain:
     """The ignore files of the folders above ``root`` up to the top of the git repository it
     lies in, as git and ripgrep read them (`search index repo/sub` left out what
     ``repo/.gitignore`` ignores only when given ``repo``); none outside a repository."""
+    root = Path(os.path.realpath(root))  # a link to a folder in a repository: the repository's
     if (root / ".git").exists():  # the top of its repository
         return ()
     above: list[Path] = []

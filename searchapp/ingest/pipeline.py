@@ -38,7 +38,13 @@ import numpy as np
 from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, Tokenizer
 from searchapp.errors import SearchAppError
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
-from searchapp.ingest.decoding import SourceDocument, load_documents, looks_generated, read_bytes
+from searchapp.ingest.decoding import (
+    HTML_SUFFIXES,
+    SourceDocument,
+    load_documents,
+    looks_generated,
+    read_bytes,
+)
 from searchapp.ingest.discovery import (
     NO_DEFAULT_EXCLUDES,
     is_read_error,
@@ -304,7 +310,12 @@ class Indexer:
         except SearchAppError as exc:
             yield _skipped(key, str(exc), rows, size=stat.st_size, work=work)
             return
-        if self.default_excludes and any(looks_generated(d.text) for d in documents):
+        # A page's visible text keeps its file's lines: a page written on one line is one
+        # long line of prose and markup-free code, not generated noise.
+        generated = Path(key).suffix.lower() not in HTML_SUFFIXES and any(
+            looks_generated(d.text) for d in documents
+        )
+        if self.default_excludes and generated:
             reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
             yield _FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return

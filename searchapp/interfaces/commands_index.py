@@ -313,7 +313,7 @@ def remove(
     """Remove documents from the index (exit 1 when nothing matched)."""
     from searchapp.interfaces.render import display_path
     from searchapp.search_index import SearchIndex
-    from searchapp.storage.indexed_paths import matching, under
+    from searchapp.storage.indexed_paths import matching, refuse_unclosed, under
 
     search_index = SearchIndex(index_dir)
     paths = search_index.matching(patterns)
@@ -322,6 +322,7 @@ def remove(
     empty = [root["path"] for root in search_index.roots() if not root["documents"]]
     empty = matching(empty, patterns)
     if not paths and not empty:
+        refuse_unclosed(patterns)
         err.print("nothing indexed matches; `search info` lists what is indexed")
         raise typer.Exit(EXIT_NOTHING_FOUND)
     if not dry_run:

@@ -287,7 +287,7 @@ class Watcher:
         return report
 
     def _apply(self, changed: set[Path]) -> BatchReport | None:
-        wanted, present, unread = self._wanted()
+        wanted, unread = self._wanted()
         unlisted = unreadable_places(unread)
         indexed = {p for p in self.index.store.all_paths() if self._under_roots(p)}
         to_add = {str(p) for p in changed} & wanted
@@ -304,9 +304,12 @@ class Watcher:
         # filters leave out, what a root indexed on its own inside them holds, or what lies
         # where they could not be read.
         nested = self._nested_roots()
+        unwanted = indexed - wanted
+        if unwanted and (self.include or self.exclude):  # a second walk, only when it matters
+            unwanted -= self._walked()
         to_remove = {
             p
-            for p in indexed - present
+            for p in unwanted
             if not any(_under_or_at(p, u) for u in unlisted)
             and not (any(_under_or_at(p, r) for r in nested) and os.path.exists(p))
         }
@@ -334,14 +337,13 @@ class Watcher:
         report.removed += result.removed
         report.skipped += result.skipped
 
-    def _wanted(self) -> tuple[set[str], set[str], list[tuple[str, str]]]:
+    def _wanted(self) -> tuple[set[str], list[tuple[str, str]]]:
         """The files `search index ROOTS` would index now (discovery's rules, ignore files,
-        --include and --exclude); those the roots hold without the filters (which a run with
-        other filters kept); and the places it could not read, with why
+        --include and --exclude), and the places it could not read, with why
         (``unreadable_places``: what is indexed there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
-            return set(), set(), []
+            return set(), []
         skipped: list[tuple[Path, str]] = []
         found = iter_files(
             roots,
@@ -350,10 +352,12 @@ class Watcher:
             on_skip=lambda path, reason: skipped.append((path, reason)),
         )
         wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
-        present = wanted
-        if self.include or self.exclude:
-            present = {str(path) for path in iter_files(roots)}
-        return wanted, present, [(str(p), why) for p, why in skipped if is_read_error(why)]
+        return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
+
+    def _walked(self) -> set[str]:
+        """The files the roots hold without --include/--exclude: what another run's filters
+        indexed is kept, as `search index` keeps it."""
+        return {str(path) for path in iter_files([r for r in self.roots if r.exists()])}
 
     def _nested_roots(self) -> list[str]:
         """Roots indexed on their own inside the watched ones (`search index A/node_modules`)."""

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.storage.schema import FTS_TOKENIZER, fts_text
+from searchapp.storage.schema import CJK_WORDS_FROM, FTS_TOKENIZER, fts_text
 from searchapp.storage.store import Store
 
 K1 = 1.2
@@ -77,6 +77,7 @@ class Lexicon:
         self._counted: tuple[int, int] | None = None  # (generation, chunk count)
         self._term_counts: dict[str, int] = {}  # chunks holding each term, this generation
         self._query_tables = False  # query_tokens' temp tables exist in this connection
+        self._cjk_words: bool | None = None  # the index reads CJK characters as words
 
     def query_tokens(self, text: str) -> list[str]:
         """The distinct terms FTS5 makes of ``text`` (folded, accents removed), in order, at most
@@ -98,8 +99,11 @@ class Lexicon:
                 "USING fts5vocab(temp, query_text, 'instance')"
             )
             self._query_tables = True
+        if self._cjk_words is None:  # not in an index read as it is from before (read-only)
+            self._cjk_words = self.store.schema_version() >= CJK_WORDS_FROM
         self.store.execute(
-            "INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (fts_text(text),)
+            "INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)",
+            (fts_text(text) if self._cjk_words else text,),
         )
         try:
             rows = self.store.rows("SELECT term FROM temp.query_terms ORDER BY offset")

@@ -21,8 +21,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from searchapp.ranking.lexical import fts_query, idf
-from searchapp.ranking.query_words import fold
-from searchapp.storage.schema import NAMES_FROM, fts_text
+from searchapp.storage.schema import NAMES_FROM
 from searchapp.storage.store import Store
 
 # A name carrying the whole query counts as much as a passage holding all its words could
@@ -41,10 +40,13 @@ def name_shares(
     terms: Sequence[str],
     frequency: Callable[[str], int],
     rows: int,
+    words: Callable[[str], Sequence[str]],
 ) -> dict[int, float]:
     """``{document row id: the share of the query its name carries}`` for every file whose name
     holds some of the query's ``terms`` (FTS5 terms, as ``Lexicon.query_tokens`` spells them),
-    best first (ties: the shorter name); ``frequency`` and ``rows`` count passages."""
+    best first (ties: the shorter name); ``frequency`` and ``rows`` count passages, and
+    ``words`` gives a name's FTS5 terms (``Lexicon.query_tokens``: a file named exactly what
+    was typed, "İstanbul" or "straße", carries all of it)."""
     if not terms or store.schema_version() < NAMES_FROM:  # an index too old to name files
         return {}
     weights = {term: idf(frequency(term), rows) for term in terms}
@@ -71,18 +73,11 @@ def name_shares(
     shares = {
         # A file named exactly what was typed ("README.Debian", "preferences") is what was asked
         # for, however many files share its name.
-        document: 1.0 if name_words(names[document]) == asked else min(1.0, share / total)
+        document: 1.0 if set(words(names[document])) == asked else min(1.0, share / total)
         for document, share in carried.items()
     }
     best = sorted(shares, key=lambda d: (-shares[d], len(names[d]), d))
     return {document: shares[document] for document in best}
-
-
-def name_words(name: str) -> set[str]:
-    """The words FTS5's tokenizer makes of a file name: folded as ``query_words.fold`` does
-    (Latin accents removed; "straße" and "ﬁnance" stay), split at anything but letters and
-    digits, and at each Chinese or Japanese character (``fts_text``)."""
-    return {fold(word) for word in _WORD.findall(fts_text(name))}
 
 
 def documents_of(store: Store, chunks: Sequence[int]) -> dict[int, int]:

@@ -220,7 +220,9 @@ class Searcher:
         hold the query's words, and the first passages of the best-named such files none of
         whose passages are candidates (``names.py``)."""
         frequency, rows = self._frequencies()
-        shares = name_shares(self.store, self.lexicon.query_tokens(query), frequency, rows)
+        shares = name_shares(
+            self.store, self.lexicon.query_tokens(query), frequency, rows, self.lexicon.query_tokens
+        )
         if not shares:
             return {}
         found = {c: d for c, d in documents_of(self.store, candidates).items() if d in shares}

@@ -47,11 +47,9 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
     refuse_empty(patterns)
     found: dict[str, None] = {}
     for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
-        if unclosed_class(pattern):  # fnmatch would take it literally, and match nothing
-            raise BadInputError(
-                f"{pattern!r} opens a [...] class it never closes; write [[] for a literal ["
-            )
-        if not any(c in pattern for c in "*?["):
+        if not any(c in pattern for c in "*?[") or unclosed_class(pattern):
+            # A path; an unclosed "[" is no glob either (`foo[1.txt`): `search remove` says
+            # so when it names nothing (``refuse_unclosed``).
             found.update(dict.fromkeys(under(paths, [pattern])))
             continue
         if pattern.startswith(("./", "../")):
@@ -66,6 +64,16 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
             ):
                 found[path] = None
     return sorted(found)
+
+
+def refuse_unclosed(patterns: Sequence[str | os.PathLike[str]]) -> None:
+    """Raise ``BadInputError`` for a pattern with a "[" that never closes: when it named
+    nothing, it was more likely a glob typed wrong than a path."""
+    for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
+        if unclosed_class(pattern):
+            raise BadInputError(
+                f"{pattern!r} opens a [...] class it never closes; write [[] for a literal ["
+            )
 
 
 def from_current_folder(pattern: str) -> str:

@@ -40,12 +40,14 @@ class WriterLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            if exc.errno in (errno.ENOTDIR, errno.ENOENT):  # no folder can be made there
                 folder = self.path.parent
                 raise BadInputError(
                     f"cannot create the index folder {folder} ({exc.strerror or exc}: "
                     f"{_blocker(folder)}); choose another --index-dir"
                 ) from None
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise  # a full disk: as any write's error (a reader builds unsaved)
             raise IndexNotWritableError(
                 f"cannot write to the index at {self.path.parent} ({exc.strerror}); queries can "
                 "read it, but this needs write access: check its permissions, or choose "

@@ -47,6 +47,7 @@ _PARAGRAPH_TAGS = frozenset(
 _LINE_TAGS = frozenset({"dd", "dt", "li", "option", "tr", "caption"})
 _CELL_TAGS = frozenset({"td", "th"})
 _BLANK_LINES = re.compile(r"\n{3,}")
+_NEWLINE_REFERENCE = re.compile(r"&(?:#0*10|#[xX]0*[aA]|NewLine);?")
 
 
 def looks_like_html(text: str) -> bool:
@@ -63,6 +64,8 @@ def html_to_text(html: str, *, source_lines: bool = False) -> tuple[str, str]:
     (hidden lines empty; elements that start on the line of another are kept on it), so that
     a hit's ``path:line`` is the file's line, as grep and ``vim -q`` count them."""
     parser = _VisibleText(source_lines=source_lines)
+    if source_lines:  # a newline written as a reference is not a line of the file
+        html = _NEWLINE_REFERENCE.sub(" ", html)
     try:
         parser.feed(html)
         parser.close()

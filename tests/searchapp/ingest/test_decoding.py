@@ -167,6 +167,14 @@ def test_html_text_keeps_each_word_on_the_line_of_the_file_it_is_on(tags: list[s
         assert [i for i, line in enumerate(extracted) if word.search(line)] == expected
 
 
+def test_html_newline_references_are_not_lines_of_the_file() -> None:
+    # "&#10;" decoded to a newline was counted as one of the file's lines: the words of the
+    # lines after it piled up on one line of the text.
+    page = "<p>intro</p>\n<pre>a=1&#10;b=2&#x0A;c=3&NewLine;d=4</pre>\nalpha\nbeta\n"
+    _, text = html_to_text(page, source_lines=True)
+    assert text.split("\n") == ["intro", "a=1 b=2 c=3 d=4", "alpha", "beta"]
+
+
 # -- JSONL --------------------------------------------------------------------------------------
 
 
@@ -389,6 +397,8 @@ def test_prose_kept_a_paragraph_a_line_is_not_taken_for_generated_text() -> None
     chinese = "今天学习了如何使用向量数据库进行语义搜索。嵌入模型把句子变成向量。" * 800
     assert not looks_generated(transcript) and not looks_generated(chinese)
     dump = json.dumps([{"id": i, "title": f"Item {i}", "score": rng.random()} for i in range(900)])
+    prose_dump = json.dumps([{"id": i, "text": " ".join(said * 3)} for i in range(300)])
+    assert looks_generated(prose_dump)  # a dump of English records: still a dump
     minified = ";".join(
         f"function a{i}(b,c){{return b+c*{i}}}var x{i}=a{i}(1,2)" for i in range(900)
     )

@@ -265,6 +265,11 @@ def test_real_permission_errors(tmp_path: Path) -> None:
 
 
 TREE = (
+    "src/main.py",
+    "src/lib/util.py",
+    "src/core/main.c",
+    "a/b/c.txt",
+    "sub/keep/a.txt",
     "a.md",
     "a.log",
     "important.log",
@@ -308,9 +313,18 @@ def git_untracked(repo: Path, where: Path) -> list[str]:
         ["/root-only.txt", "docs/*.tmp", "**/deep/x"],
         ["\ufeffa.log"],  # a byte-order mark git skips
         ["sub/", "!sub/c.md"],  # a file under an ignored folder cannot come back
+        # A folder let back in is entered, and its files are not judged by the rule that
+        # matched the folder (/* hid all of src/: nothing was indexed).
+        ["/*", "!/src/"],
+        ["core", "!core/"],
+        ["build", "!build/"],
+        ["a/b", "!a/b/"],
+        {"sub/.gitignore": ["/*", "!/keep/"]},
     ],
 )
-def test_ignore_files_leave_out_what_git_leaves_out(tmp_path: Path, rules: list[str]) -> None:
+def test_ignore_files_leave_out_what_git_leaves_out(
+    tmp_path: Path, rules: list[str] | dict[str, list[str]]
+) -> None:
     # Folders were matched as "foo/" against pathspec's patterns, unlike git: files git keeps
     # were not indexed (foo/** hid foo/keep.txt; a whitelist hid every subfolder's .md).
     import subprocess
@@ -318,7 +332,9 @@ def test_ignore_files_leave_out_what_git_leaves_out(tmp_path: Path, rules: list[
     repo = tmp_path / "repo"
     write(repo, *TREE)
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
-    (repo / ".gitignore").write_text("\n".join(rules) + "\n", "utf-8")
+    files = rules if isinstance(rules, dict) else {".gitignore": rules}
+    for name, lines in files.items():
+        (repo / name).write_text("\n".join(lines) + "\n", "utf-8")
     assert sorted(found(repo)) == git_untracked(repo, repo)
 
 

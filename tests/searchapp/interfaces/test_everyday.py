@@ -124,9 +124,15 @@ def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(indexed, ca
 
 def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
     docs, index_dir = indexed
-    # A "[" that never closes matched nothing (exit 1) where --path refuses it (exit 2).
+    # A "[" that never closes matched nothing (exit 1) where --path refuses it (exit 2);
+    # unless it names an indexed path, which it removes (`foo[1.txt`).
     code, _, err = run(capsys, "remove", "-n", "[", "--index-dir", str(index_dir))
     assert code == 2 and "opens a [...] class it never closes" in err
+    odd = write(docs, {"foo[1.txt": "an odd name\n"}) / "foo[1.txt"
+    code, _, err = run(capsys, "index", str(odd), "--index-dir", str(index_dir))
+    assert code == 0, err
+    code, out, _ = run(capsys, "remove", str(odd), "--index-dir", str(index_dir))
+    assert code == 0 and str(odd) not in indexed_paths(index_dir)
     before = indexed_paths(index_dir)
     code, out, err = run(capsys, "remove", "*.md", "--dry-run", "--index-dir", str(index_dir))
     assert code == 0 and "would remove 2 paths" in err
@@ -1201,7 +1207,7 @@ def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(
 
 @pytest.mark.parametrize(
     "extra",
-    [["-l", "--json"], ["-l", "--format", "lines"], ["-l", "-C", "1"], ["-C", "1", "--json"]]
+    [["-l", "--json"], ["-l", "--format", "table"], ["-l", "-C", "1"], ["-C", "1", "--json"]]
     + [["-C", "1", "--format", "jsonl"]],
 )
 def test_options_that_cannot_combine_are_refused(indexed, capsys, extra) -> None:
@@ -1409,6 +1415,34 @@ def test_a_word_inside_a_chinese_or_japanese_run_is_found_on_its_line(
         capsys, "query", query, "--color", "always", "--index-dir", str(index_dir)
     )
     assert all(f"\x1b[1;31m{c}\x1b[0m" in painted for c in query.split()[-1])
+
+
+def test_a_page_written_on_one_line_is_indexed(tmp_path, fake_model, capsys) -> None:
+    # Its visible text is one long line (the file's): it was skipped as minified text.
+    body = "".join(
+        f"<p>Step {n}: call <code>f({n})</code> then check x[{n}];</p>" for n in range(900)
+    )
+    docs = write(tmp_path / "web", {"docs.html": f"<html><body>{body}</body></html>"})
+    index_dir = tmp_path / "idx"
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0 and "1 added" in err, err
+
+
+def test_html_pages_indexed_by_an_older_version_are_read_again(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # Unchanged on disk, they kept the lines of the old extraction: hits named the wrong line
+    # and -C said the file had changed, however often `search index` ran.
+    from searchapp.storage import schema
+
+    docs = write(tmp_path / "web", {"page.html": "<p>one</p>\n<p>two</p>\n", "a.txt": "x\n"})
+    index_dir = tmp_path / "idx"
+    every = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", every[:8])
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    monkeypatch.setattr(schema, "MIGRATIONS", every)
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "0 added, 1 updated, 0 removed, 1 unchanged" in err, err
 
 
 def test_a_hit_in_an_html_file_names_the_files_own_line(tmp_path, fake_model, capsys) -> None:

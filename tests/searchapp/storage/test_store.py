@@ -425,3 +425,23 @@ def test_a_version_7_index_is_indexed_again_with_chinese_and_japanese_words(
     store.delete_documents_by_path(["/d/東京タワー.txt"])
     assert vocabulary(store) == set() and fts_rows(store) == 0
     store.close()
+
+
+def test_a_version_7_index_read_as_it_is_is_searched_with_its_own_words(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Not migrated (this user cannot write it), its FTS5 terms are whole runs: a query cut
+    # into characters found nothing that it found before.
+    from searchapp.storage import schema
+    from searchapp.storage import store as store_module
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:7])
+    old = Store.open(tmp_path, create=True)
+    ids = add_document(old, "d", "/d.txt", "東京都に住んでいます")
+    old.close()
+    monkeypatch.undo()
+    monkeypatch.setattr(store_module, "_writable", lambda path: False)
+    store = Store.open(tmp_path, create=False)
+    assert store.schema_version() == 7
+    assert [i for i, _ in lexical_search(store, "東京都に住んでいます", 5)] == ids
+    store.close()
