@@ -205,7 +205,9 @@ def print_skipped(
         kind = reason.split(";")[0].split(" (")[0]
         reasons[kind] = reasons.get(kind, 0) + 1
     counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
+    folders = sum(reason.startswith("cannot read folder") for _, reason in skipped)
+    what = [counted(n, noun) for n, noun in ((len(skipped) - folders, "file"), (folders, "folder"))]
     console.print(
-        f"{prefix}{counted(len(skipped), 'file')} skipped ({escape(one_line(counts))}); "
-        "--verbose lists them"
+        f"{prefix}{' and '.join(w for w in what if not w.startswith('0 '))} skipped "
+        f"({escape(one_line(counts))}); --verbose lists them"
     )

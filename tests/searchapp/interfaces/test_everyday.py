@@ -1746,6 +1746,8 @@ def test_a_folder_that_cannot_be_read_keeps_what_was_indexed_in_it(
     refuse_to_list(monkeypatch, "notes")
     code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 3 and "0 removed" in err, err
+    # A folder is not counted as a file.
+    assert "1 folder skipped (cannot read folder: Permission denied: 1); --verbose" in err, err
     assert sorted(indexed_paths(index_dir)) == before
     watcher = Watcher(SearchIndex(index_dir, encoder=FakeEncoder(dim=32, max_length=64)), [docs])
     (docs / "drafts/plan.txt").write_text("The plan, edited while notes/ is unreadable.\n")
