@@ -10,6 +10,7 @@ followed, folders that cannot be read — are reported through ``on_skip`` and n
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -27,7 +28,7 @@ from searchapp.storage.paths import absolute
 
 logger = logging.getLogger(__name__)
 
-IGNORE_FILES = (".gitignore", ".searchignore")  # read in this order: the later one wins
+IGNORE_FILES = (".gitignore", ".ignore", ".searchignore")  # in this order: the later wins
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
 VENV_NAMES = frozenset({"venv", ".venv", "env"})
 INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/store.py, lock.py)
@@ -228,7 +229,11 @@ def _files_under(
                 as_folder = rel + "/"  # --exclude patterns ending in "/" match folders only
                 if _ignored(chain, rel, folder=True) or _matches(exclude, as_folder):
                     continue
-                subfolders.append((entry.path, rel, chain))
+                if os.path.exists(os.path.join(entry.path, ".git")):  # a repository of its own:
+                    # the rules of the one around it do not apply there, as for git
+                    subfolders.append((entry.path, rel, _repository_rules(entry.path, rel, report)))
+                else:
+                    subfolders.append((entry.path, rel, chain))
                 continue
             if _ignored(chain, rel, folder=False) or _matches(exclude, rel):
                 continue
@@ -296,25 +301,29 @@ def _read_ignore_files(folder: str, rel_folder: str, report: OnSkip, *, prefix: 
     found: list[_IgnoreFile] = []
     for name in IGNORE_FILES:
         path = os.path.join(folder, name)
-        if not os.path.isfile(path):
-            continue
-        try:  # utf-8-sig: git reads a file that begins with a byte-order mark without it
-            with open(path, encoding="utf-8-sig", errors="replace") as handle:
-                lines = handle.read().splitlines()
-        except OSError as exc:
-            report(Path(path), f"cannot read ignore file: {exc.strerror or exc}")
-            continue
-        files = [line for line in lines if not _names_folders(line)]
-        folders = [line.rstrip()[:-1] if _names_folders(line) else line for line in lines]
-        found.append(
-            _IgnoreFile(
-                rel_folder,
-                prefix,
-                _parse_ignore_lines(files, path),
-                _parse_ignore_lines(folders, path, warn=False),
-            )
-        )
+        if os.path.isfile(path):
+            found += _read_rules(path, rel_folder, report, prefix=prefix)
     return tuple(found)
+
+
+def _read_rules(path: str, rel_folder: str, report: OnSkip, *, prefix: str = "") -> _Chain:
+    """One ignore file's rules (none, said to ``report``, when it cannot be read)."""
+    try:  # utf-8-sig: git reads a file that begins with a byte-order mark without it
+        with open(path, encoding="utf-8-sig", errors="replace") as handle:
+            lines = handle.read().splitlines()
+    except OSError as exc:
+        report(Path(path), f"cannot read ignore file: {exc.strerror or exc}")
+        return ()
+    files = [line for line in lines if not _names_folders(line)]
+    folders = [line.rstrip()[:-1] if _names_folders(line) else line for line in lines]
+    return (
+        _IgnoreFile(
+            rel_folder,
+            prefix,
+            _parse_ignore_lines(files, path),
+            _parse_ignore_lines(folders, path, warn=False),
+        ),
+    )
 
 
 def _names_folders(line: str) -> bool:
@@ -324,24 +333,56 @@ def _names_folders(line: str) -> bool:
 
 
 def _ancestors_ignore_files(root: Path, report: OnSkip) -> _Chain:
-    """The ignore files of the folders above ``root`` up to the top of the git repository it
-    lies in, as git and ripgrep read them (`search index repo/sub` left out what
-    ``repo/.gitignore`` ignores only when given ``repo``); none outside a repository."""
+    """The rules of the git repository ``root`` lies in that the walk of ``root`` does not
+    read itself, as git and ripgrep apply them: the global excludes file
+    (``core.excludesFile``), the repository's ``.git/info/exclude``, and the ignore files of
+    the folders above ``root`` up to the repository's top (`search index repo/sub` indexed
+    what ``repo/.gitignore`` leaves out); none outside a repository."""
     root = Path(os.path.realpath(root))  # a link to a folder in a repository: the repository's
-    if (root / ".git").exists():  # the top of its repository
-        return ()
     above: list[Path] = []
-    for folder in root.parents:
-        above.append(folder)
+    for folder in [root, *root.parents]:
+        if folder != root:
+            above.append(folder)
         if (folder / ".git").exists():
             break
     else:
         return ()
-    chain: _Chain = ()
+    top = above[-1] if above else root
+    prefix = root.relative_to(top).as_posix() + "/" if above else ""
+    chain = _repository_rules(str(top), "", report, prefix=prefix)
     for folder in reversed(above):  # outermost first
-        prefix = root.relative_to(folder).as_posix() + "/"
-        chain += _read_ignore_files(str(folder), "", report, prefix=prefix)
+        chain += _read_ignore_files(
+            str(folder), "", report, prefix=root.relative_to(folder).as_posix() + "/"
+        )
     return chain
+
+
+def _repository_rules(top: str, rel_folder: str, report: OnSkip, *, prefix: str = "") -> _Chain:
+    """The global excludes file and ``.git/info/exclude`` of the repository at ``top``, the
+    weakest rules first, as git orders them."""
+    found: list[_IgnoreFile] = []
+    for path in (_global_excludes(), os.path.join(top, ".git", "info", "exclude")):
+        if path is not None and os.path.isfile(path):
+            found += _read_rules(path, rel_folder, report, prefix=prefix)
+    return tuple(found)
+
+
+@functools.cache
+def _global_excludes() -> str | None:
+    """git's ``core.excludesFile``: set in ``~/.gitconfig`` (or git's own config under
+    ``$XDG_CONFIG_HOME``), else ``$XDG_CONFIG_HOME/git/ignore`` (``~/.config/git/ignore``)."""
+    config_home = os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config")
+    for config in (os.path.join(config_home, "git", "config"), os.path.expanduser("~/.gitconfig")):
+        try:
+            with open(config, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        core = re.search(r"^\s*\[core\]([^\[]*)", text, re.M | re.I)
+        named = core and re.search(r"^\s*excludesfile\s*=\s*(.+?)\s*$", core.group(1), re.M | re.I)
+        if named:
+            return os.path.expanduser(named.group(1).strip('"'))
+    return os.path.join(config_home, "git", "ignore")
 
 
 def _parse_ignore_lines(lines: list[str], path: str, *, warn: bool = True) -> GitIgnoreSpec:

@@ -355,3 +355,33 @@ def test_the_ignore_files_above_a_root_in_its_repository_apply(tmp_path: Path) -
     write(outside, "sub/a.log")
     (outside / ".gitignore").write_text("*.log\n", "utf-8")
     assert found(outside / "sub") == ["a.log"]
+
+
+def test_a_repositorys_own_excludes_and_nested_repositories_follow_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # .git/info/exclude and core.excludesFile were not read (private files were indexed), and
+    # an outer repository's .gitignore was applied inside a repository of its own.
+    import subprocess
+
+    from searchapp.ingest import discovery
+
+    config = tmp_path / "config"
+    (config / "git").mkdir(parents=True)
+    (config / "git" / "ignore").write_text("*.scratch\n", "utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    discovery._global_excludes.cache_clear()
+    repo = tmp_path / "repo"
+    write(repo, "normal.txt", "local.md", "a.scratch", "notes.bak", "inner/i.md", "inner/x.log")
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    subprocess.run(["git", "init", "-q", str(repo / "inner")], check=True)
+    (repo / ".git" / "info" / "exclude").write_text("local.md\n", "utf-8")
+    (repo / ".gitignore").write_text("*.md\n", "utf-8")
+    (repo / ".ignore").write_text("*.bak\n", "utf-8")  # ripgrep's and fd's, read as theirs
+    (repo / "inner" / ".gitignore").write_text("*.log\n", "utf-8")
+    try:
+        assert found(repo) == ["normal.txt", "inner/i.md"]
+        assert git_untracked(repo, repo) == ["inner/", "normal.txt", "notes.bak"]
+        assert found(repo / "inner") == git_untracked(repo / "inner", repo / "inner") == ["i.md"]
+    finally:
+        discovery._global_excludes.cache_clear()
