@@ -29,14 +29,30 @@ def fold(word: str) -> str:
 def query_words(query: str) -> list[str]:
     """Words of the query worth looking for (two characters or more, or one Chinese or
     Japanese character, as FTS5 reads them: ``fts_text``; unique, folded), at most
-    ``MAX_WORDS``."""
+    ``MAX_WORDS``; English function words ("how do we") only when the query has no other.
+    In a small index "do" can be rarer than "retry": it chose the hit's line (`vim -q` went to
+    "What do I do on Fridays?") and was highlighted as a match."""
     seen: dict[str, None] = {}
     for word in _WORD.findall(fts_text(unicodedata.normalize("NFC", query))):
         if len(word) > 1 or _CJK_CHAR.match(word):
             seen.setdefault(fold(word), None)
             if len(seen) == MAX_WORDS:
                 break
-    return list(seen)
+    content = [word for word in seen if word not in FUNCTION_WORDS]
+    return content or list(seen)
+
+
+# English words that carry no topic: looked for only in a query made of nothing else.
+FUNCTION_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself
+    yourselves""".split()
+)
 
 
 def words_pattern(query: str) -> re.Pattern[str] | None:

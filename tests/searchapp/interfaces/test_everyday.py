@@ -1481,6 +1481,33 @@ def test_a_hit_in_an_html_file_names_the_files_own_line(tmp_path, fake_model, ca
     ]  # the lines after it hold no text
 
 
+def test_function_words_neither_choose_the_line_nor_light_up(tmp_path, fake_model, capsys):
+    # In a small index "do" was rarer than "retry": the hit named "What do I do on Fridays?"
+    # and `--color always` painted every "do".
+    faq = "# Client FAQ\n\nFailed requests are retried by the client, retry after retry.\n\n"
+    faq += "What do I do on Fridays?\n"
+    notes = {f"c{i}.md": f"Client note {i}: the retry loop retries requests.\n" for i in range(3)}
+    docs = write(tmp_path / "docs", {"faq.md": faq, **notes})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    query = ("query", "how do we retry requests", "--path", "faq.md", "-k", "1")
+    code, out, _ = run(capsys, *query, "--color", "always", "--index-dir", str(index_dir))
+    assert code == 0 and ANSI.sub("", out).startswith(f"{docs / 'faq.md'}:3: ")
+    assert "\x1b[1;31mretry\x1b[0m" in out and "\x1b[1;31mdo\x1b[0m" not in out
+    code, out, _ = run(
+        capsys,
+        "query",
+        "the",
+        "--mode",
+        "lexical",
+        "--color",
+        "always",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert code == 0 and "\x1b[1;31mthe\x1b[0m" in out  # a query of nothing else: looked for
+
+
 def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monkeypatch) -> None:
     # --rebuild deleted the index first: one Ctrl-C left none, and the message promised that
     # the same command would continue (it deleted it again).
