@@ -33,7 +33,7 @@ PathGlob = Annotated[
     typer.Option(
         "--path",
         help="Only documents matching this glob ('*.{md,txt}') or under this folder "
-        "(repeatable: any of them).",
+        "(repeatable: any of them); '!glob' leaves out what it matches ('!tests/').",
     ),
 ]
 PerDoc = Annotated[int, typer.Option("--per-doc", help="Passages per document.")]

@@ -115,6 +115,8 @@ class SearchOptions:
         if isinstance(self.path_glob, list):  # --path given more than once: any of them
             object.__setattr__(self, "path_glob", tuple(self.path_glob))
         for glob in _globs(self.path_glob):
+            if glob in ("!", ""):
+                raise BadInputError(f"--path ({glob!r}) names nothing; '!*.md' leaves out .md")
             if unclosed_class(glob):
                 raise BadInputError(
                     f"--path ({glob!r}) opens a [...] class it never closes; "
@@ -323,10 +325,15 @@ def path_matches(path: str, pattern: str | Sequence[str] | None) -> bool:
     """Whether ``path`` matches ``pattern`` (``--path``), or any of several: a glob over the
     whole path, its end or the file name (``*.md``, ``notes/*.md``, ``*.{md,txt}``), or a folder
     it lies under (``docs/notes``, ``/abs/``; ``./notes`` and ``../x`` from the current
-    folder)."""
+    folder); and none of those given as ``!glob`` (``!tests/``, ``!*.md``)."""
     if not pattern:
         return True
-    return any(_matches_one(path, glob) for glob in _globs(pattern))
+    globs = _globs(pattern)
+    # "!glob" leaves out what it matches, as ripgrep's -g '!*.md' does; the others let in.
+    wanted = [glob for glob in globs if not glob.startswith("!")]
+    if wanted and not any(_matches_one(path, glob) for glob in wanted):
+        return False
+    return not any(_matches_one(path, glob[1:]) for glob in globs if glob.startswith("!"))
 
 
 def _globs(pattern: str | Sequence[str] | None) -> tuple[str, ...]:

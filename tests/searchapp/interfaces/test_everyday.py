@@ -1508,6 +1508,20 @@ def test_function_words_neither_choose_the_line_nor_light_up(tmp_path, fake_mode
     assert code == 0 and "\x1b[1;31mthe\x1b[0m" in out  # a query of nothing else: looked for
 
 
+def test_path_with_a_bang_leaves_out_what_it_matches(indexed, capsys) -> None:
+    # ripgrep's -g '!*.md' habit: --path '!*.md' matched nothing ("no indexed document
+    # matches"), and there was no way to leave files out of a query.
+    docs, index_dir = indexed
+    base = ("query", "wing", "-k", "10", "-l", "--index-dir", str(index_dir))
+    everything = set(run(capsys, *base)[1].split())
+    code, out, _ = run(capsys, *base, "--path", "!*.md")
+    assert code == 0 and set(out.split()) == {p for p in everything if not p.endswith(".md")}
+    code, out, _ = run(capsys, *base, "--path", "notes/", "--path", "!heat.md")
+    assert code == 0 and set(out.split()) == {str(docs / "notes/wings.md")}
+    code, _, err = run(capsys, *base, "--path", "!")
+    assert code == 2 and "names nothing" in err
+
+
 def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monkeypatch) -> None:
     # --rebuild deleted the index first: one Ctrl-C left none, and the message promised that
     # the same command would continue (it deleted it again).
