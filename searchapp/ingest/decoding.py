@@ -240,12 +240,12 @@ def _too_many_controls(count: int, sample: str | bytes) -> bool:
 
 
 def normalise(text: str) -> str:
-    """Line ends to ``\\n`` as grep and git count lines: ``\\r\\n`` (and ``\\r\\r\\n``, a
-    file converted twice) end one line, a lone ``\\r`` ends one only in a file with no ``\\n``
-    (classic Mac OS), else it is a space (a progress bar's redraws in a log); other control
+    """Line ends to ``\\n`` as grep, git and vim count lines: ``\\r\\n`` (and ``\\r\\r\\n``, a
+    file converted twice) end one line; a lone ``\\r`` is a space (a progress bar's redraws in
+    a log; classic Mac OS line ends, which grep -n and vim read as one line too); other control
     characters but tab become spaces."""
     if "\r" in text:
-        text = _CARRIAGE_RETURNS.sub("\n", text) if "\n" in text else text.replace("\r", "\n")
+        text = _CARRIAGE_RETURNS.sub("\n", text)
     if _SPACE_CONTROLS.search(text):
         text = text.translate(_CONTROL_TO_SPACE)
     return text

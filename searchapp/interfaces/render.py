@@ -229,12 +229,15 @@ def _painted(text: str, colour: str, color: bool) -> str:
     return f"{colour}{text}{_RESET}" if color and text else text
 
 
-def hit_line(hit: Hit, query: str = "", *, max_chars: int = 240, color: bool = False) -> str:
+def hit_line(
+    hit: Hit, query: str = "", *, max_chars: int = 240, color: bool = False, whole: bool = False
+) -> str:
     """One hit as one grep-like line: ``path:line: score  text`` (``snippet``). A hit on a page,
     cell or slide has it before the text (``p.12  text``), its line being one of the extracted
     text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``. ``color``:
-    in ripgrep's colours, the query's words as matches."""
-    text = inert(snippet(hit, query, max_chars))
+    in ripgrep's colours, the query's words as matches. ``whole``: the text as it is (a line of
+    the file, under -C: spaces and indentation kept, as grep -C prints it)."""
+    text = inert(hit.text if whole else snippet(hit, query, max_chars))
     pattern = words_pattern(query) if color else None
     if pattern is not None:
         text = pattern.sub(lambda m: _painted(m.group(), _MATCH, True), text)
@@ -320,9 +323,10 @@ def print_results(
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
             before, own, after = context_lines(hit, context(hit), color=color)
-            if own and own.strip():  # as grep -C: the hit's row is its line, between the others
+            whole = bool(own and own.strip())
+            if whole:  # as grep -C: the hit's row is its line as written, between the others
                 hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
-            for line in [*before, hit_line(hit, query, color=color), *after]:
+            for line in [*before, hit_line(hit, query, color=color, whole=whole), *after]:
                 stream.write(line + "\n")
     else:
         print_hits(console, hits, query, show_cosine=show_cosine)

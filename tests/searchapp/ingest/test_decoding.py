@@ -73,10 +73,10 @@ PAGE_LINES = (
         ("\u201cquoted\u201d \u20ac5".encode("cp1252"), "\u201cquoted\u201d \u20ac5"),
         (b"latin \x81\xe9", "latin \x81\u00e9"),  # 0x81 is not cp1252: latin-1 takes it
         # Lines as grep counts them: \r\r\n ends one line, and a lone \r (a progress bar's
-        # redraw) one only in a file without \n. Both doubled or shifted `path:line`.
+        # redraw) none. Both doubled or shifted `path:line`.
         (b"a\r\nb\rc\n", "a\nb c\n"),
         (b"a\r\r\nb\r\r\nc", "a\nb\nc"),
-        (b"classic\rmac\r", "classic\nmac\n"),
+        (b"classic\rmac\r", "classic mac "),  # one line, as grep -n and vim see it
         # A stray cp1252 byte in UTF-8 text made the whole file cp1252 ("GrÃ¶ÃŸe"), and after a
         # UTF-8 mark, binary. A few such bytes are read as cp1252, the rest as UTF-8.
         (

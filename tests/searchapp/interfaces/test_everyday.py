@@ -464,6 +464,21 @@ def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_mo
     ]
 
 
+def test_the_hit_row_under_context_is_its_line_as_written(tmp_path, fake_model, capsys) -> None:
+    # Its indentation and spaces were collapsed (and a long line cut) while the lines around
+    # it were printed as the file has them: grep -C prints the line verbatim.
+    code_lines = ["def verify(secret, message, signature):", "    # constant-time  comparison"]
+    code_lines += ["    return hmac.compare_digest(a, b)"]
+    docs = write(tmp_path / "src", {"auth.py": "\n".join(code_lines) + "\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    args = ("query", "constant-time comparison", "-C", "1", "--mode", "lexical")
+    code, out, _ = run(capsys, *args, "--index-dir", str(index_dir))
+    assert code == 0
+    row = out.splitlines()[1]
+    assert row.endswith("  " + code_lines[1]) and row.startswith(f"{docs / 'auth.py'}:2: ")
+
+
 def test_jsonl_and_files_with_matches(indexed, capsys) -> None:
     _, index_dir = indexed
     args = ["query", "wing", "-k", "4", "--index-dir", str(index_dir)]
