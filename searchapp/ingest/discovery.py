@@ -263,6 +263,8 @@ def _skip_folder(entry: os.DirEntry[str]) -> bool:
         return True  # an index inside the indexed folder: its lock file changes at every run
     if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
         return True
+    if os.path.isdir(os.path.join(entry.path, "conda-meta")):  # a conda environment
+        return True
     if entry.name in VENV_NAMES:
         return any(
             os.path.exists(os.path.join(entry.path, scripts, "activate"))

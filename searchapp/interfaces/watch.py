@@ -82,6 +82,11 @@ class BatchReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
 
+    @property
+    def changed(self) -> bool:
+        """Whether the batch did anything worth a line: added, updated, removed or skipped."""
+        return bool(self.added or self.updated or self.removed or self.skipped)
+
     def summary(self) -> str:
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed"
@@ -214,8 +219,8 @@ class Watcher:
                 report = run()
         finally:
             self.busy, self._progress = False, None
-        if report is None:
-            return 0
+        if report is None or not report.changed:
+            return 0  # files touched, not changed (a git checkout's): nothing to tell
         if on_batch is not None:
             on_batch(report)
         return 1

@@ -103,6 +103,8 @@ def test_skips_virtual_environments(tmp_path: Path) -> None:
         "env/y.py",
         "other/env/notes.txt",
         "venv2/notes.txt",
+        "miniconda/envs/ml/conda-meta/history",  # a conda environment: left out too
+        "miniconda/envs/ml/lib/site.py",
     )
     assert found(tmp_path) == ["other/env/notes.txt", "venv2/notes.txt"]
 

@@ -392,6 +392,20 @@ def test_watching_a_file_watches_its_folder_not_the_tree_below(docs, tmp_path) -
     assert 1 <= watching <= 2, watching  # docs alone, not its 32 folders
 
 
+def test_a_file_touched_but_not_changed_is_no_batch(following, docs) -> None:
+    # A git checkout rewrites files as they were: "0 added, 0 updated, 0 removed" was printed.
+    watcher, batches = following
+    wait_until(lambda: not watcher.busy)
+    before = len(batches)
+    os.utime(docs / "note0.txt")
+    (docs / "note2.txt").write_text((docs / "note2.txt").read_text("utf-8"), "utf-8")
+    time.sleep(1.5)  # debounced and applied
+    assert len(batches) == before, [b.summary() for b in batches[before:]]
+    (docs / "note0.txt").write_text("changed for real\n", "utf-8")
+    wait_until(lambda: len(batches) > before)
+    assert batches[-1].updated == 1
+
+
 def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path) -> None:
     watcher, _ = following
     (docs / "new" / "deeper").mkdir(parents=True)
