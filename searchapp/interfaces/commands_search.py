@@ -137,10 +137,15 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
         found = search_index.context(hit, lines)
         if found.changed and hit.path not in told:
             told.add(hit.path)
-            what = "changed" if os.path.exists(hit.path) else "is gone"
+            shown = escape(one_line(hit.path))
+            if os.path.exists(hit.path):
+                fix = "run `search index`"
+                what = "changed"
+            else:  # a bare `search index` keeps what lies in a folder that is not there
+                what, fix = "is gone", f"`search remove {shown}` drops it"
             err.print(
-                f"note: {escape(one_line(hit.path))} {what} since it was indexed: no context "
-                "around its passages (run `search index`)",
+                f"note: {shown} {what} since it was indexed: no context around its passages "
+                f"({fix})",
                 style="dim",
             )
         return found
