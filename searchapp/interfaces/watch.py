@@ -128,6 +128,8 @@ class Watcher:
         for raw, root in zip(paths, self.roots):
             if not root.exists():
                 raise BadInputError(f"no such file or folder: {raw}")
+        # Folders as given: one deleted later is still watched for, not taken for a file.
+        self._folder_roots = frozenset(root for root in self.roots if root.is_dir())
         self.include, self.exclude = tuple(include), tuple(exclude)
         self.debounce_ms, self.step_ms = debounce_ms, step_ms
         self.on_wait = on_wait
@@ -170,6 +172,9 @@ class Watcher:
         """
         batches = 0
         folders = {folder: _identity(folder) for folder in self._watched_folders()}
+        gone = {folder: None for folder, identity in folders.items() if identity is None}
+        if gone and on_note is not None:  # gone since the watcher was made: said as later
+            on_note(_moved_note(dict.fromkeys(gone, (0, 0)), gone))
         if not any(folders.values()):  # gone already: ``_follow``'s catch-up will not run
             batches += self._batch(self._catch_up, on_batch)
         while not stop.is_set():
@@ -245,7 +250,7 @@ class Watcher:
                 ignore_permission_denied=True,
                 # Files alone: their folders, not the trees below them (`search watch
                 # ~/todo.txt` set an OS watch on every folder of the home folder).
-                recursive=any(root.is_dir() for root in self.roots),
+                recursive=bool(self._folder_roots),
                 rust_timeout=CATCH_UP_AFTER_MS,
                 yield_on_timeout=True,  # the first yield says the watch is set up
             )
@@ -397,7 +402,7 @@ class Watcher:
 
     def _watched_folders(self) -> list[str]:
         """Folders to watch: a watched file's folder (an editor's save replaces the file)."""
-        folders = {str(root if root.is_dir() else root.parent) for root in self.roots}
+        folders = {str(root if root in self._folder_roots else root.parent) for root in self.roots}
         return sorted(folders)
 
     def _relevant(self, change: object, path: str) -> bool:
@@ -409,7 +414,7 @@ class Watcher:
             root_text = str(root)
             if path == root_text:
                 return True
-            if root.is_dir() and _under(path, root_text):
+            if root in self._folder_roots and _under(path, root_text):
                 parts = Path(path).relative_to(root).parts
                 if any(p.startswith(".") or p in SKIPPED_FOLDERS for p in parts[:-1]):
                     return False

@@ -406,6 +406,25 @@ def test_a_file_touched_but_not_changed_is_no_batch(following, docs) -> None:
     assert batches[-1].updated == 1
 
 
+def test_a_folder_gone_before_the_watch_begins_is_said_and_waited_for(watcher, docs) -> None:
+    # Deleted between the watcher's making and its first look (the test above lost that race
+    # on a loaded machine): nothing said it, and the note it waited for never came.
+    watcher.index.close()
+    shutil.rmtree(docs)
+    stop, notes = threading.Event(), []
+    thread = threading.Thread(target=watcher.follow, args=(stop,), kwargs={"on_note": notes.append})
+    thread.start()
+    try:
+        wait_until(lambda: any("is gone: watching for it to come back" in n for n in notes))
+        docs.mkdir()
+        (docs / "back.txt").write_text("back again\n", "utf-8")
+        wait_until(lambda: indexed_paths(watcher.index.index_dir) == {str(docs / "back.txt")})
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
 def test_new_folders_and_ignore_files_while_following(following, docs, tmp_path) -> None:
     watcher, _ = following
     (docs / "new" / "deeper").mkdir(parents=True)
