@@ -37,7 +37,7 @@ from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weig
 from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.paths import rebuild_hint
-from searchapp.storage.schema import CJK_WORDS_FROM
+from searchapp.storage.schema import FTS_WORDS_FROM
 from searchapp.storage.store import Store
 
 POSTINGS_NAME = "postings.bin"
@@ -228,8 +228,8 @@ def save_postings(postings: Postings, index_dir: Path) -> None:
 
 
 def _stale(postings: Postings, store: Store, generation: int) -> str | None:
-    if postings.schema < CJK_WORDS_FROM <= store.schema_version():
-        return f"{POSTINGS_NAME} predates Chinese and Japanese characters as words"
+    if postings.schema < FTS_WORDS_FROM <= store.schema_version():
+        return f"{POSTINGS_NAME} predates the words FTS5 reads now (camelCase parts)"
     if postings.generation == generation and postings.rows == store.count_chunks():
         return None
     return f"{POSTINGS_NAME} is of generation {postings.generation}, the store {generation}"

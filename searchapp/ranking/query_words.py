@@ -7,7 +7,7 @@ import functools
 import re
 import unicodedata
 
-from searchapp.storage.schema import CJK, fts_text
+from searchapp.storage.schema import CAMEL_JOIN, CJK, fts_text
 
 # Words as FTS5's unicode61 tokenizer makes them: runs of letters and digits ("_" parts
 # ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
@@ -61,7 +61,9 @@ def words_pattern(query: str) -> re.Pattern[str] | None:
     words = query_words(query)
     if not words:
         return None
-    return re.compile(_whole("|".join(_spelled(w) for w in words)))
+    # The longest first: "parseConfig" is one match, not its part "parse" then nothing.
+    longest = sorted(words, key=len, reverse=True)
+    return re.compile(_whole("|".join(_spelled(w) for w in longest)))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -72,8 +74,13 @@ def word_pattern(word: str) -> re.Pattern[str]:
 
 def _whole(alternatives: str) -> str:
     # A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5;
-    # and next to a Chinese or Japanese character, each of which is a word (``fts_text``).
-    return rf"(?i)(?<![^\W_{CJK}])(" + alternatives + rf")(?![^\W_{CJK}])"
+    # next to a Chinese or Japanese character, each of which is a word; and where a camelCase
+    # word's parts meet, in its case as written: "config" in "parseConfig" (``fts_text``).
+    return (
+        rf"(?i)(?:(?<![^\W_{CJK}])|(?-i:{CAMEL_JOIN}))("
+        + alternatives
+        + rf")(?:(?![^\W_{CJK}])|(?-i:{CAMEL_JOIN}))"
+    )
 
 
 def _spelled(word: str) -> str:

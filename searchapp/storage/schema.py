@@ -35,13 +35,38 @@ CJK = (
 _CJK_JOINS = re.compile(rf"(?<=[{CJK}])(?=[^\W_])|(?<=[^\W_])(?=[{CJK}])")
 _CJK_ANY = re.compile(f"[{CJK}]")
 
+# Code names its things in camelCase: unicode61 made one term of ``parseConfig``, found by no
+# query for "config" nor by ``parse_config`` (two terms). ``fts_text`` follows such a word with
+# its parts ("parseConfig parse Config", "HTTPServer HTTP Server"), as code search tools split
+# identifiers: the whole word is still a term, and each part is one too.
+CAMEL_JOIN = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
+_CAMEL_JOINS = re.compile(CAMEL_JOIN)
+_CAMEL_ANY = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
+# A word holding such a join, matched from its start only: each word is read once.
+_CAMEL_WORD = re.compile(r"(?<![^\W_])[^\W_]*?(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[^\W_]*")
 
-def fts_text(text: str) -> str:
-    """``text`` as FTS5 is given it: a space between a Chinese or Japanese character and a
-    letter or digit next to it, so that FTS5's tokenizer makes each such character a term."""
+
+def cjk_spaced(text: str) -> str:
+    """``text`` with a space between a Chinese or Japanese character and a letter or digit next
+    to it, so that FTS5's tokenizer makes each such character a term (what ``fts_text`` was
+    from schema version 8 to 9)."""
     if text.isascii() or not _CJK_ANY.search(text):  # 5x faster than the joins on Latin text
         return text
     return _CJK_JOINS.sub(" ", text)
+
+
+def _with_parts(match: re.Match[str]) -> str:
+    word = match.group()
+    return f"{word} {' '.join(_CAMEL_JOINS.split(word))}"
+
+
+def fts_text(text: str) -> str:
+    """``text`` as FTS5 is given it (chunks, file names, queries): each Chinese or Japanese
+    character a term (``cjk_spaced``), and each camelCase word followed by its parts."""
+    text = cjk_spaced(text)
+    if not _CAMEL_ANY.search(text):
+        return text
+    return _CAMEL_WORD.sub(_with_parts, text)
 
 
 def add_functions(conn: sqlite3.Connection) -> None:
@@ -267,19 +292,24 @@ def m008_cjk_words(db: sqlite_utils.Database) -> None:
     ):
         db.execute(sql)
     conn = db.conn
-    chunks = conn.execute("SELECT id, text FROM chunks WHERE fts_text(text) != text").fetchall()
+    # As version 8 read them (``cjk_spaced``): m010 adds what ``fts_text`` has added since.
+    conn.create_function("cjk_spaced", 1, cjk_spaced, deterministic=True)
+    chunks = conn.execute("SELECT id, text FROM chunks WHERE cjk_spaced(text) != text")
     for chunk_id, text in chunks:  # deleted as they were indexed, added as they are now read
         conn.execute(
             "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
             (chunk_id, text),
         )
         conn.execute(
-            "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, fts_text(text))
+            "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, cjk_spaced(text))
         )
-    conn.execute(
-        "UPDATE documents_names SET name = fts_text(name), folder = fts_text(folder) "
-        "WHERE fts_text(name) != name OR fts_text(folder) != folder"
-    )
+    names = conn.execute("SELECT rowid, name, folder FROM documents_names").fetchall()
+    for rowid, name, folder in names:
+        if (cjk_spaced(name), cjk_spaced(folder)) != (name, folder):
+            conn.execute(
+                "UPDATE documents_names SET name = ?, folder = ? WHERE rowid = ?",
+                (cjk_spaced(name), cjk_spaced(folder), rowid),
+            )
 
 
 def m009_html_read_again(db: sqlite_utils.Database) -> None:
@@ -292,6 +322,35 @@ def m009_html_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m010_identifier_words(db: sqlite_utils.Database) -> None:
+    """camelCase words reach FTS5 with their parts (``fts_text``): chunks holding one are
+    indexed again, and file names are written again from their paths."""
+    conn = db.conn
+    chunks = conn.execute(  # read as they are written: a million passages stay on disk
+        # GLOB is case-sensitive: a cheap first sieve in C, ``fts_text`` says for certain.
+        "SELECT id, text FROM chunks WHERE text GLOB '*[a-z0-9][A-Z]*' "
+        "OR text GLOB '*[A-Z][A-Z][a-z]*'"
+    )
+    for chunk_id, text in chunks:
+        was, now = cjk_spaced(text), fts_text(text)
+        if now == was:
+            continue
+        conn.execute(  # deleted as version 9 indexed it, added as it is now read
+            "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
+            (chunk_id, was),
+        )
+        conn.execute("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, now))
+    rows = conn.execute("SELECT id, doc_id, path FROM documents WHERE doc_id = path").fetchall()
+    conn.execute("DELETE FROM documents_names")
+    for document_id, doc_id, path in rows:
+        name = file_name(doc_id, path)
+        if name is not None:
+            conn.execute(
+                "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
+                (document_id, *map(fts_text, name)),
+            )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -302,10 +361,14 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m007_file_name_words,
     m008_cjk_words,
     m009_html_read_again,
+    m010_identifier_words,
 )
 # The first version whose chunks and names reach FTS5 through ``fts_text``: postings built from
 # an index before it are built again.
 CJK_WORDS_FROM = 8
+# The last version that changed what FTS5 is given (``fts_text``): postings built before it are
+# built again.
+FTS_WORDS_FROM = 10
 # The first version whose documents' names are searched (``ranking/names.py``).
 NAMES_FROM = 7
 # An index that cannot be written (``Store.open``) is read without migrating from this version

@@ -1433,6 +1433,34 @@ def test_a_word_inside_a_chinese_or_japanese_run_is_found_on_its_line(
     assert all(f"\x1b[1;31m{c}\x1b[0m" in painted for c in query.split()[-1])
 
 
+def test_a_camel_case_name_is_found_by_its_parts_on_its_line(tmp_path, fake_model, capsys) -> None:
+    # "parseConfig" was one FTS5 word: "config" found it by no lexical means, and the hit
+    # pointed at the passage's first line, nothing highlighted.
+    text = "import os\n\n\ndef parseConfig(path):\n    return os.environ\n"
+    docs = write(tmp_path / "docs", {"settings.py": text, "other.txt": "nothing of the kind\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    for query in ("config", "parse_config"):
+        code, out, _ = run(
+            capsys, "query", query, "--mode", "lexical", "--json", "--index-dir", str(index_dir)
+        )
+        assert code == 0
+        hit = json.loads(out)[0]
+        assert (hit["path"], hit["line"]) == (str(docs / "settings.py"), 4)
+    code, painted, _ = run(
+        capsys,
+        "query",
+        "config",
+        "--color",
+        "always",
+        "--format",
+        "lines",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert "parse\x1b[1;31mConfig\x1b[0m(path)" in painted
+
+
 def test_a_page_written_on_one_line_is_indexed(tmp_path, fake_model, capsys) -> None:
     # Its visible text is one long line (the file's): it was skipped as minified text.
     body = "".join(

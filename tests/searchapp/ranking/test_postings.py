@@ -148,6 +148,24 @@ def test_postings_of_an_index_before_chinese_and_japanese_words_are_built_again(
     assert Postings.load(tmp_path / POSTINGS_NAME).schema == store.schema_version()
 
 
+def test_postings_of_an_index_before_camel_case_parts_are_built_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from searchapp.storage import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:9])
+    monkeypatch.setattr(schema, "fts_text", schema.cjk_spaced)
+    old = cranfield_store(tmp_path, ["def parseConfig(path)", "alpha beta"])
+    built = open_postings(old, tmp_path)
+    assert built is not None and built.search(["config"], 5) == []  # one term then
+    old.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)
+    fresh = open_postings(store, tmp_path)
+    assert fresh is not None and fresh.schema == store.schema_version() > built.schema
+    assert fresh.search(["config"], 5) == Lexicon(store).search("config", 5) != []
+
+
 def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:
     store = cranfield_store(tmp_path, ["alpha beta", "beta gamma"])
     with WriterLock(tmp_path, wait=False) as lock:

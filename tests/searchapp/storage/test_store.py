@@ -427,6 +427,59 @@ def test_a_version_7_index_is_indexed_again_with_chinese_and_japanese_words(
     store.close()
 
 
+# -- camelCase -----------------------------------------------------------------------------
+
+CODE_TEXTS = (
+    "def parseConfig(path): return loadYaml(path)",
+    "class HTTPServer: serves requests",
+    "rotate_api_key every ninety days",
+)
+
+
+def test_a_camel_case_word_is_found_by_its_parts(store: Store) -> None:
+    # unicode61 made one term of "parseConfig": "config" and parse_config found nothing.
+    ids = add_document(store, "d", "/d.py", *CODE_TEXTS)
+    assert [i for i, _ in lexical_search(store, "config", 5)] == [ids[0]]
+    assert [i for i, _ in lexical_search(store, "parse_config", 5)] == [ids[0]]
+    assert [i for i, _ in lexical_search(store, "parseConfig", 5)] == [ids[0]]
+    assert [i for i, _ in lexical_search(store, "http server", 5)] == [ids[1]]
+    assert [i for i, _ in lexical_search(store, "apiKey", 5)] == [ids[2]]
+    assert {"parseconfig", "parse", "config", "httpserver", "http"} <= vocabulary(store)
+    assert "https" not in vocabulary(store) and "ttps" not in vocabulary(store)
+    store.delete_documents_by_path(["/d.py"])
+    assert vocabulary(store) == set() and fts_rows(store) == 0  # deleted as they were added
+
+
+@pytest.mark.parametrize("version", [7, 9])
+def test_an_older_index_is_indexed_again_with_camel_case_parts(
+    tmp_path: Path, monkeypatch, version: int
+) -> None:
+    # Version 7 read both kinds of words whole, version 9 camelCase ones; deleting the file
+    # afterwards leaves no term behind.
+    from searchapp.storage import schema
+    from searchapp.storage import store as store_module
+
+    then = schema.cjk_spaced if version == 9 else str  # what FTS5 was given then
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:version])
+    monkeypatch.setattr(schema, "fts_text", then)
+    monkeypatch.setattr(store_module, "fts_text", then)
+    old = Store.open(tmp_path, create=True)
+    path = "/src/loadConfig.py"
+    ids = add_document(old, path, path, *CODE_TEXTS, "東京parseConfig")
+    assert old.rows("SELECT name FROM documents_names") == [("loadConfig",)]
+    assert lexical_search(old, "config", 5) == []
+    old.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)
+    assert store.schema_version() == len(MIGRATIONS)
+    assert sorted(i for i, _ in lexical_search(store, "config", 5)) == [ids[0], ids[3]]
+    assert [i for i, _ in lexical_search(store, "東京", 5)] == [ids[3]]
+    assert store.rows("SELECT name FROM documents_names") == [("loadConfig load Config",)]
+    store.delete_documents_by_path([path])
+    assert vocabulary(store) == set() and fts_rows(store) == 0
+    store.close()
+
+
 def test_a_version_7_index_read_as_it_is_is_searched_with_its_own_words(
     tmp_path: Path, monkeypatch
 ) -> None:
