@@ -68,6 +68,10 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
 
+# How other tools ask for N results; here it is -k.
+_COUNT_OPTIONS = frozenset({"-n", "-m", "--max-count", "--limit", "--top", "--count"})
+
+
 def _usage_hint(args: list[str], message: str) -> str:
     """What a query's usage mistake most likely was, as ripgrep users make it."""
     if message.startswith("No such command") and "Did you mean" not in message and args:
@@ -79,6 +83,9 @@ def _usage_hint(args: list[str], message: str) -> str:
         if any(arg.startswith("-") for arg in after[1:]):
             return ' (options go before --: search query -k 3 -- "-x flag")'
         return ' (quote a query of several words: search query "retry policy"; --path DIR narrows)'
+    option = message.removeprefix("No such option: ").split()[0] if "option:" in message else ""
+    if option.split("=")[0] in _COUNT_OPTIONS:  # qmd's -n, ripgrep's -m, llm's --limit
+        return ' (-k N sets how many hits: search query -k 3 "retry policy")'
     if message.startswith("No such option: -") and not message.startswith("No such option: --"):
         return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
     return ""
