@@ -1,5 +1,6 @@
 """What the globs people type mean beyond ``fnmatch``: braces (``*.{md,txt}``, as ripgrep, fd
-and shells read them) and a ``[`` left open, refused rather than matched literally."""
+and shells read them), and a ``[`` or ``{`` left open, refused rather than matched literally
+(as ripgrep refuses ``-g '*.{md'``)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,29 @@ def _expanded(pattern: str) -> list[str]:
                         break
                 return found
     return [pattern]
+
+
+def unclosed(pattern: str) -> str | None:
+    """What a glob leaves open, said for an error after the pattern ("opens a [...] class it
+    never closes; ..."), or None: fnmatch would take a lone ``[`` or ``{`` literally, and
+    ``--path '*.{md'`` would silently match nothing."""
+    if unclosed_class(pattern):
+        return "opens a [...] class it never closes; write [[] for a literal ["
+    depth, at = 0, 0
+    while at < len(pattern):
+        char = pattern[at]
+        if char == "[":  # a class, closed (checked above): "[{]" is a literal "{"
+            body = at + 1 + (pattern[at + 1 : at + 2] == "!")
+            body += pattern[body : body + 1] == "]"
+            at = pattern.find("]", body)
+        elif char == "{":
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        at += 1
+    if depth:
+        return "opens a {...} group it never closes; write [{] for a literal {"
+    return None
 
 
 def unclosed_class(pattern: str) -> bool:

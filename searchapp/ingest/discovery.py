@@ -22,7 +22,7 @@ from pathlib import Path
 from pathspec import GitIgnoreSpec
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, unclosed_class
+from searchapp.globs import expand_braces, unclosed
 from searchapp.storage.lock import LOCK_NAME
 from searchapp.storage.paths import absolute
 
@@ -168,11 +168,8 @@ def _option_spec(option: str, patterns: Sequence[str]) -> GitIgnoreSpec | None:
     if not patterns:
         return None
     for pattern in patterns:  # as --path: pathspec takes a lone "[" literally, silently
-        if unclosed_class(pattern):
-            raise BadInputError(
-                f"{option} pattern {pattern!r} opens a [...] class it never closes; "
-                "write [[] for a literal ["
-            )
+        if left_open := unclosed(pattern):
+            raise BadInputError(f"{option} pattern {pattern!r} {left_open}")
     try:  # gitignore has no braces: '*.{md,txt}' is given as '*.md' and '*.txt'
         return GitIgnoreSpec.from_lines([glob for p in patterns for glob in expand_braces(p)])
     except (ValueError, re.error) as exc:  # a bad pattern, or a bad range inside one

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, unclosed_class
+from searchapp.globs import expand_braces, unclosed
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
 from searchapp.ranking.names import (
@@ -117,11 +117,8 @@ class SearchOptions:
         for glob in _globs(self.path_glob):
             if glob in ("!", ""):
                 raise BadInputError(f"--path ({glob!r}) names nothing; '!*.md' leaves out .md")
-            if unclosed_class(glob):
-                raise BadInputError(
-                    f"--path ({glob!r}) opens a [...] class it never closes; "
-                    "write [[] for a literal ["
-                )
+            if left_open := unclosed(glob):
+                raise BadInputError(f"--path ({glob!r}) {left_open}")
 
 
 class Searcher:

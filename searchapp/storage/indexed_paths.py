@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, unclosed_class
+from searchapp.globs import expand_braces, unclosed, unclosed_class
 from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
@@ -67,13 +67,11 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
 
 
 def refuse_unclosed(patterns: Sequence[str | os.PathLike[str]]) -> None:
-    """Raise ``BadInputError`` for a pattern with a "[" that never closes: when it named
+    """Raise ``BadInputError`` for a pattern with a "[" or "{" that never closes: when it named
     nothing, it was more likely a glob typed wrong than a path."""
-    for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
-        if unclosed_class(pattern):
-            raise BadInputError(
-                f"{pattern!r} opens a [...] class it never closes; write [[] for a literal ["
-            )
+    for pattern in map(os.fspath, patterns):
+        if left_open := unclosed(pattern):
+            raise BadInputError(f"{pattern!r} {left_open}")
 
 
 def from_current_folder(pattern: str) -> str:

@@ -1324,6 +1324,23 @@ def test_a_path_glob_with_an_unclosed_class_is_refused(indexed, capsys, glob) ->
     assert code == 2 and "never closes" in err
 
 
+@pytest.mark.parametrize("glob", ["*.{md", "notes/{a,b", "{*.md,{x,y}"])
+def test_a_path_glob_with_an_unclosed_brace_is_refused(indexed, capsys, glob) -> None:
+    # ripgrep refuses -g '*.{md' (unclosed alternate group); it matched nothing here, exit 1.
+    docs, index_dir = indexed
+    code, out, err = run(capsys, "query", "wing", "--path", glob, "--index-dir", str(index_dir))
+    assert (code, out) == (2, "")
+    assert f"--path ({glob!r}) opens a {{...}} group it never closes; write [{{] for a " in err
+    code, _, err = run(capsys, "index", str(docs), "--include", glob, "--index-dir", str(index_dir))
+    assert code == 2 and f"--include pattern {glob!r} opens a {{...}} group" in err
+    code, _, err = run(capsys, "remove", glob, "--index-dir", str(index_dir))
+    assert code == 2 and "opens a {...} group it never closes" in err
+    # A literal "{" is written [{], and a "}" with no "{" is no group: both are accepted.
+    for fine in ("*[{]*", "*}*", "*.{md,txt}"):
+        code, _, err = run(capsys, "query", "wing", "--path", fine, "--index-dir", str(index_dir))
+        assert code in (0, 1) and "never closes" not in err
+
+
 def test_a_path_glob_with_a_closed_class_matches_as_fnmatch_does(indexed, capsys) -> None:
     _, index_dir = indexed
     code, out, _ = run(
