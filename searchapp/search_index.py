@@ -401,15 +401,16 @@ class SearchIndex:
         """Whether any indexed document's path matches ``--path`` (``path_matches``)."""
         return any(path_matches(path, path_glob) for path in self.store.all_paths())
 
-    def remove(self, patterns: Sequence[str | os.PathLike[str]]) -> int:
+    def remove(self, patterns: Sequence[str | os.PathLike[str]], *, literal: bool = False) -> int:
         """Drop the documents at or below these paths, or matching these globs (``matching``);
-        returns how many paths were removed."""
+        ``literal``: paths only, never globs (files a watch saw deleted: ``[ab].md`` is not
+        ``a.md`` and ``b.md``). Returns how many paths were removed."""
         with self._writing():
             store = self.store
             vectors = self.open_vectors()  # matching the store as this writer found it
-            gone = self.matching(patterns)
+            gone = under(store.all_paths(), patterns) if literal else self.matching(patterns)
             self._delete(store, vectors, gone)
-            forget_roots(store, patterns)
+            forget_roots(store, patterns, literal=literal)
             save_vectors(vectors, store, self.index_dir)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()

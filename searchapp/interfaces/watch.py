@@ -273,7 +273,7 @@ class Watcher:
         gone = [root for root in self.roots if not root.exists()]
         stale = [path for path in self.index.store.all_paths() if self._under(path, gone)]
         if stale:
-            report.removed += self.index.remove(stale)
+            report.removed += self.index.remove(stale, literal=True)
         if not (report.added or report.updated or report.removed):
             return None
         report.seconds = time.perf_counter() - started
@@ -331,11 +331,11 @@ class Watcher:
             self._add(sorted(to_add), report)
             racy = self._stale(sorted(to_add), modified_since_ns=started_ns - RACY_NS)
             if racy:  # rewritten within the clock tick it was read in: read it again
-                self.index.remove(racy)
+                self.index.remove(racy, literal=True)
                 again = self.index.add(racy, on_wait=self.on_wait, as_roots=False)
                 report.updated += again.added
         if to_remove:
-            report.removed += self.index.remove(sorted(to_remove))
+            report.removed += self.index.remove(sorted(to_remove), literal=True)
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:

@@ -40,7 +40,8 @@ class Filters:
 
 def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
     """The ``paths`` these patterns name, sorted: a path names itself and everything under it
-    (the files need not exist: ``under``); a glob (``*.md``, ``drafts/*``) is matched against
+    (the files need not exist: ``under``), one with glob characters too when it is an indexed
+    path or folder (``docs/[ab].md``); a glob (``*.md``, ``drafts/*``) is matched against
     the absolute path, its end when it has a ``/`` (``drafts/*`` is ``*/drafts/*``, as `search
     query --path` reads it), the path relative to the current folder, and the file name; one
     that starts with ``./`` or ``../`` only against the path from the current folder."""
@@ -51,6 +52,9 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
             # A path; an unclosed "[" is no glob either (`foo[1.txt`): `search remove` says
             # so when it names nothing (``refuse_unclosed``).
             found.update(dict.fromkeys(under(paths, [pattern])))
+            continue
+        if named := under(paths, [pattern]):  # an indexed path as it is: `docs/[ab].md`
+            found.update(dict.fromkeys(named))
             continue
         if pattern.startswith(("./", "../")):
             here = from_current_folder(pattern)

@@ -135,6 +135,19 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
     assert code == 0, err
     code, out, _ = run(capsys, "remove", str(odd), "--index-dir", str(index_dir))
     assert code == 0 and str(odd) not in indexed_paths(index_dir)
+    # An indexed path with glob characters names itself, not the files it would match: as a
+    # glob, "[ab].md" named a.md and b.md and left the file of that name indexed.
+    files = write(docs / "odd", {"[ab].md": "brackets\n", "a.md": "an a\n", "b.md": "a b\n"})
+    assert run(capsys, "index", str(files), "--index-dir", str(index_dir))[0] == 0
+    code, out, err = run(capsys, "remove", str(files / "[ab].md"), "--index-dir", str(index_dir))
+    assert (code, out.split()) == (0, [str(files / "[ab].md")]), err
+    left = indexed_paths(index_dir)
+    assert str(files / "a.md") in left and str(files / "b.md") in left
+    code, out, _ = run(
+        capsys, "remove", "-n", str(files / "[ab].md"), "--index-dir", str(index_dir)
+    )  # indexed no more, it is the glob it looks like
+    assert (code, sorted(out.split())) == (0, [str(files / "a.md"), str(files / "b.md")])
+    assert run(capsys, "remove", str(files), "--index-dir", str(index_dir))[0] == 0
     before = indexed_paths(index_dir)
     code, out, err = run(capsys, "remove", "*.md", "--dry-run", "--index-dir", str(index_dir))
     assert code == 0 and "would remove 2 paths" in err

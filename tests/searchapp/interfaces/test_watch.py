@@ -130,6 +130,17 @@ def test_renames_deletes_and_new_folders(watcher, docs, tmp_path) -> None:
     assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
 
 
+def test_a_deleted_file_whose_name_is_a_glob_removes_itself_alone(watcher, docs, tmp_path) -> None:
+    # Removed as a glob, "[ab].md" named a.md and b.md: both left the index, it stayed.
+    for name in ("[ab].md", "a.md", "b.md"):
+        (docs / name).write_text(f"the file {name}\n", "utf-8")
+    assert watcher.apply({docs / "[ab].md", docs / "a.md", docs / "b.md"}).added == 3
+    (docs / "[ab].md").unlink()
+    report = watcher.apply({docs / "[ab].md"})
+    assert (report.added, report.removed) == (0, 1)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
+
+
 def test_changed_ignore_files_are_evaluated_again(watcher, docs, tmp_path) -> None:
     ignore = docs / ".searchignore"
     ignore.write_text("sub/\nnote2.txt\n", "utf-8")
