@@ -161,7 +161,11 @@ class Store:
         try:
             if not read_only:
                 self._conn.execute("PRAGMA journal_mode=WAL").fetchone()
-                self._conn.execute("PRAGMA synchronous=NORMAL")
+                # FULL: each commit is on disk before it returns (NORMAL left it in the WAL
+                # until a checkpoint). Derived files are saved after the commit they match: a
+                # power loss must not roll the store back behind a vectors.faiss that then
+                # looks current, or hand out again the chunk ids the file holds.
+                self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.execute("PRAGMA foreign_keys=ON")
             self._conn.execute("PRAGMA recursive_triggers=ON")  # as sqlite-utils sets it
             self._conn.execute("PRAGMA schema_version").fetchone()

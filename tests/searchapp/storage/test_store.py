@@ -78,7 +78,7 @@ def test_create_reopen_and_migrations(tmp_path: Path) -> None:
     assert names == [m.__name__ for m in MIGRATIONS] and names[0] == "m001_initial"
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
-    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: commits on disk
     store.close()
 
 
