@@ -301,6 +301,12 @@ class Watcher:
         unlisted = unreadable_places(unread)
         indexed = {p for p in self.index.store.all_paths() if self._under_roots(p)}
         to_add = {str(p) for p in changed} & wanted
+        # A link is indexed as a file of its own, but a change is seen at its target (inside
+        # a root: ``discovery``): the link is read again with it.
+        targets = {os.path.realpath(p) for p in changed}
+        to_add |= {
+            p for p in wanted - to_add if os.path.islink(p) and os.path.realpath(p) in targets
+        }
         # A new folder, or an ignore file that changed: what it lets in below its folder (only
         # there: every file skipped anywhere, a scanned PDF each, was read again at each mkdir).
         places = [

@@ -141,6 +141,16 @@ def test_a_deleted_file_whose_name_is_a_glob_removes_itself_alone(watcher, docs,
     assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
 
 
+def test_a_link_is_read_again_when_its_target_changes(watcher, docs, tmp_path) -> None:
+    # The OS reports the target only: the link's document kept the old text.
+    (docs / "link.txt").symlink_to(docs / "note0.txt")
+    assert watcher.apply({docs / "link.txt"}).added == 1
+    (docs / "note0.txt").write_text("rewritten about helicopter rotors\n", "utf-8")
+    report = watcher.apply({docs / "note0.txt"})
+    assert (report.added, report.updated, report.removed) == (0, 2, 0)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
+
+
 def test_changed_ignore_files_are_evaluated_again(watcher, docs, tmp_path) -> None:
     ignore = docs / ".searchignore"
     ignore.write_text("sub/\nnote2.txt\n", "utf-8")
