@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -126,6 +126,22 @@ class _Part:
     mtime_ns: int
     replace_path: bool  # first part of a changed file: drop the file's old documents first
     bytes: int = 0  # its share of the file's work (``_work_bytes``), for progress
+
+
+def _split(part: _Part, count: int) -> tuple[_Part, _Part]:
+    """``part``'s first ``count`` chunks, and the rest as the part that follows them."""
+    share = part.bytes * count // len(part.chunks)
+    head = replace(part, chunks=part.chunks[:count], ids=part.ids[:count], bytes=share)
+    rest = replace(
+        part,
+        chunks=part.chunks[count:],
+        ids=part.ids[count:],
+        first_ordinal=part.first_ordinal + count,
+        first=False,
+        replace_path=False,
+        bytes=part.bytes - share,
+    )
+    return head, rest
 
 
 @dataclass
@@ -394,12 +410,21 @@ class Indexer:
                 break
             if isinstance(item, BaseException):
                 raise item
+            if isinstance(item, _Part) and item.chunks:
+                self.encoder.start()
+                self._ahead.release(len(item.chunks))
+            while isinstance(item, _Part) and pending + len(item.chunks) > limit:
+                # A long file's part is cut at the window's end: the first windows commit as
+                # soon with one large file first (its first 256 chunks were one window, and
+                # Ctrl-C after 25 s of work kept nothing).
+                head, item = _split(item, limit - pending)
+                window.append(head)
+                yield window
+                window, pending = [], 0
+                limit = min(2 * limit, WINDOW_CHUNKS)
             window.append(item)
             if isinstance(item, _Part):
                 pending += len(item.chunks)
-                if item.chunks:
-                    self.encoder.start()
-                    self._ahead.release(len(item.chunks))
             if pending >= limit:
                 yield window
                 window, pending = [], 0

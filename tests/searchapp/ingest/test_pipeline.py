@@ -403,3 +403,26 @@ def test_windows_start_small_so_work_is_kept_within_seconds(tmp_path) -> None:
     ]
     assert report.chunks == 600
     assert sizes == [32, 64, 128, 256, 120]
+
+
+def test_a_long_first_file_is_cut_at_the_first_windows(tmp_path) -> None:
+    # Its first part (256 chunks) was one window: Ctrl-C after 25 s of work kept nothing.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a_long.txt").write_text(paragraphs(300), "utf-8")
+    (docs / "b_short.txt").write_text("a short note", "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    report = index.add([docs])
+    sizes = [
+        b - a for a, b in zip([0] + [e for _, e in encoder.seen], [e for _, e in encoder.seen])
+    ]
+    assert report.chunks == 301 and sizes == [32, 64, 128, 77]
+    rows = [r for r in stored(index) if r[0].endswith("a_long.txt")]
+    assert [r[1] for r in rows] == list(range(300))  # ordinals continue across the cuts
+    assert [r[2] for r in rows] == paragraphs(300).split("\n\n")
+    shas = index.store.db.execute("SELECT sha256 FROM documents").fetchall()
+    assert len(shas) == 2 and all(sha for (sha,) in shas)
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
