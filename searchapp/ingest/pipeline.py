@@ -10,9 +10,11 @@ file's last chunk, so a killed run leaves at worst incomplete files that the nex
 A chunk whose text the file's previous version (or what an interrupted run committed of it) holds
 is not embedded again: its stored vector is reused, so an edit re-embeds the passages it changed
 and the same command after Ctrl-C continues where it stopped. A window embeds each distinct text
-once. Not for a file renamed or moved (its old path is another file's), one of more than
-``REUSE_MAX_CHUNKS`` chunks, nor with an ``EmbeddingBackend`` (its windows are sent ahead, before
-the stored chunks they could reuse are known).
+once. A text any other stored chunk holds takes its vector too (``Store.vectors_of_texts``): a
+file renamed, moved or copied embeds nothing again. Not for the later windows of a changed file of
+more than ``REUSE_MAX_CHUNKS`` chunks (its old chunks are deleted with its first), nor with an
+``EmbeddingBackend`` (its windows are sent ahead, before the stored chunks they could reuse are
+known).
 
 An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
 encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
@@ -499,8 +501,8 @@ class Indexer:
 
     def _embed(self, window: list[_Part | _FileDone]) -> tuple[np.ndarray, int]:
         """The window's vectors in storage order, and how many were not embedded: a text the
-        file's stored chunks hold takes their vector; every other distinct text is embedded
-        once and its copies share the vector."""
+        file's stored chunks hold takes their vector, then one any stored chunk holds; every
+        other distinct text is embedded once and its copies share the vector."""
         texts: list[str] = []
         paths: list[str] = []
         ids: list[list[int]] = []
@@ -522,7 +524,13 @@ class Indexer:
                 reused += 1
             else:
                 to_embed.setdefault(text, []).append(row)
-        reused += sum(len(rows) - 1 for rows in to_embed.values())  # a text's copies
+        if to_embed:  # a text stored under another path: a file renamed, moved or copied
+            for text, vector in self.store.vectors_of_texts(list(to_embed)).items():
+                if len(vector) == self.vectors.dim:
+                    rows = to_embed.pop(text)
+                    vectors[rows] = vector
+                    reused += len(rows)
+        reused += sum(len(rows) - 1 for rows in to_embed.values())  # a text's copies here
         if to_embed:
             firsts = [rows[0] for rows in to_embed.values()]
             embedded = self.encoder.get().embed_many(

@@ -46,6 +46,11 @@ _CAMEL_ANY = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
 _CAMEL_WORD = re.compile(r"(?<![^\W_])[^\W_]*?(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[^\W_]*")
 
 
+# How many of a chunk's first characters ``m011_chunk_text_starts`` indexes: enough to tell
+# most passages apart, the rest compared whole.
+TEXT_START_CHARS = 48
+
+
 def cjk_spaced(text: str) -> str:
     """``text`` with a space between a Chinese or Japanese character and a letter or digit next
     to it, so that FTS5's tokenizer makes each such character a term (what ``fts_text`` was
@@ -351,6 +356,13 @@ def m010_identifier_words(db: sqlite_utils.Database) -> None:
             )
 
 
+def m011_chunk_text_starts(db: sqlite_utils.Database) -> None:
+    """An index of each chunk's first characters, so that a passage stored under another path
+    lends its vector (``Store.vectors_of_texts``): a renamed file, a moved folder or a copy was
+    embedded again whole."""
+    db.execute(f"CREATE INDEX chunks_text_start ON chunks(substr(text, 1, {TEXT_START_CHARS}))")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -362,6 +374,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m008_cjk_words,
     m009_html_read_again,
     m010_identifier_words,
+    m011_chunk_text_starts,
 )
 # The first version whose chunks and names reach FTS5 through ``fts_text``: postings built from
 # an index before it are built again.

@@ -25,6 +25,7 @@ from searchapp.errors import (
 )
 from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.schema import (
+    TEXT_START_CHARS,
     Chunk,
     DocumentRow,
     Place,
@@ -109,6 +110,7 @@ class Store:
         self._file = _file_id(path)  # which file this connection reads (--rebuild replaces it)
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._has_places = True  # False: a read-only index from before chunks.places
+        self._has_text_starts = True  # False: a read-only index from before chunks_text_start
         self._chunks_changed = False
 
     @classmethod
@@ -173,6 +175,12 @@ class Store:
             migrate(self._conn, self.path, create=create, read_only=read_only)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
             self._has_places = "places" in columns  # a read-only index may predate it
+            self._has_text_starts = bool(
+                self._conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+                    ("chunks_text_start",),
+                ).fetchone()
+            )
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
@@ -514,6 +522,21 @@ class Store:
             "SELECT c.text, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.path = ?",
             (path,),
+        )
+        return {text: np.frombuffer(blob, dtype="<f4").astype(np.float32) for text, blob in rows}
+
+    @guarded
+    def vectors_of_texts(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vector of each of ``texts`` that some chunk holds, whatever its file (a
+        file renamed or copied: its passages are stored under the old name). A chunk's vector
+        is its text's alone, embedded by the index's one model."""
+        if not texts or not self._has_text_starts:
+            return {}
+        distinct = list(dict.fromkeys(texts))
+        rows = self._conn.execute(
+            f"SELECT text, embedding FROM chunks WHERE substr(text, 1, {TEXT_START_CHARS}) IN "
+            "(SELECT value FROM json_each(?)) AND text IN (SELECT value FROM json_each(?))",
+            (json.dumps([t[:TEXT_START_CHARS] for t in distinct]), json.dumps(distinct)),
         )
         return {text: np.frombuffer(blob, dtype="<f4").astype(np.float32) for text, blob in rows}
 

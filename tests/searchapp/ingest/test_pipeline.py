@@ -394,6 +394,49 @@ def test_a_text_repeated_in_a_window_is_embedded_once(tmp_path) -> None:
     assert stored_vectors(index) == stored_vectors(fresh_index_of(docs, tmp_path / "fresh"))
 
 
+def test_a_moved_folder_and_a_copy_take_the_stored_vectors(tmp_path) -> None:
+    # A passage's vector is its text's: a renamed file, a moved folder or a copy was embedded
+    # again whole (1,765 chunks, minutes, for a log file renamed).
+    root = tmp_path / "root"
+    (root / "notes").mkdir(parents=True)
+    (root / "notes" / "long.txt").write_text(paragraphs(40), "utf-8")
+    (root / "notes" / "short.txt").write_text("a short note", "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    assert index.add([root]).chunks == 41 and encoder.embedded == 41
+    (root / "notes").rename(root / "Notes")
+    (root / "copy.txt").write_text(paragraphs(3), "utf-8")
+    report = index.add([root])
+    assert (report.added, report.removed, report.chunks, report.reused) == (3, 2, 0, 44)
+    assert encoder.embedded == 41  # nothing embedded again
+    assert stored_vectors(index) == stored_vectors(fresh_index_of(root, tmp_path / "fresh"))
+    (root / "new.txt").write_text(paragraphs(1) + "\n\nand a passage never seen", "utf-8")
+    assert index.add([root]).chunks == 1 and encoder.embedded == 42  # only what is new
+
+
+def test_an_index_from_before_the_text_starts_takes_stored_vectors_once_migrated(
+    tmp_path, monkeypatch
+) -> None:
+    from searchapp.storage import schema
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_text(paragraphs(5), "utf-8")
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:10])
+    old = make_index(tmp_path / "idx")
+    old.add([root])
+    assert old.store.vectors_of_texts(paragraphs(5).split("\n\n")) == {}  # no index to ask
+    old.close()
+    monkeypatch.undo()
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    (root / "a.txt").rename(root / "b.txt")
+    report = index.add([root])
+    assert (report.added, report.removed, report.reused, encoder.embedded) == (1, 1, 5, 0)
+    indexes = index.store.db.execute("PRAGMA index_list(chunks)").fetchall()
+    assert "chunks_text_start" in {row[1] for row in indexes}
+
+
 def test_windows_start_small_so_work_is_kept_within_seconds(tmp_path) -> None:
     # 32, 64, 128, then WINDOW_CHUNKS (256) at most: the first commit comes after 32 chunks.
     encoder = CountingEncoder()
