@@ -177,18 +177,25 @@ def _shortened_path(where: str, limit: int) -> str:
     return f"…{folders[-keep:]}/{name}" if keep > 0 else f"…/{name}"
 
 
-def snippet(hit: Hit, query: str, max_chars: int) -> str:
+def snippet(hit: Hit, query: str, max_chars: int, *, from_line: bool = False) -> str:
     """The hit's passage on one line (its whitespace runs as single spaces), cut to
     ``max_chars`` where the most of the query's different words are seen together, from its
     ``line`` (the line of its rarest words) on, when the start does not show them; "…" where
-    text is left out. `-C` and the REPL's :open show a passage whole."""
+    text is left out. ``from_line``: never before ``line``, as grep's ``path:line: text``
+    shows that line (the lines output). `-C` and the REPL's :open show a passage whole."""
     raw = hit.text
     text = " ".join(raw.split())
-    if len(text) <= max_chars:
-        return text
     skipped = raw.split("\n")[: max(0, hit.line - hit.start_line)]
     line_at = len(" ".join(" ".join(skipped).split()))  # where ``line`` begins in ``text``
     line_at += 1 if line_at else 0
+    if from_line and 0 < line_at < len(text):
+        return _snippet(text[line_at:], 0, query, max_chars)
+    return _snippet(text, line_at, query, max_chars)
+
+
+def _snippet(text: str, line_at: int, query: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
     pattern = words_pattern(query)
     found = list(pattern.finditer(text, line_at)) if pattern is not None else []
     if not found:  # the line alone
@@ -237,7 +244,7 @@ def hit_line(
     text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``. ``color``:
     in ripgrep's colours, the query's words as matches. ``whole``: the text as it is (a line of
     the file, under -C: spaces and indentation kept, as grep -C prints it)."""
-    text = inert(hit.text if whole else snippet(hit, query, max_chars))
+    text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=True))
     pattern = words_pattern(query) if color else None
     if pattern is not None:
         text = pattern.sub(lambda m: _painted(m.group(), _MATCH, True), text)

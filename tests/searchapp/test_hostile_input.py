@@ -242,7 +242,7 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
     assert "\u009b31m" in hit["text"] and "\u202etxt.exe" in hit["text"]
     assert "\x1b" not in hit["text"] and "\x07" not in hit["text"]  # (decoding made them spaces)
     monkeypatch.setattr(searchapp.interfaces.cli.out, "width", 400)  # the whole passage, not "…"
-    table = re.sub(r"[\s│]", "", run_cli(capsys, *args)[1])  # ... and shown literally
+    table = re.sub(r"[\s│]", "", run_cli(capsys, *args, "--format", "table")[1])  # ... literally
     assert "[boldred]lift[/boldred]" in table and ":skull:" in table
     assert "\\x9b31m" in table and "\\u202etxt.exe\\u202c" in table
 

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -595,6 +596,22 @@ def test_a_long_passage_line_shows_the_query_word_it_holds() -> None:
     assert LINE.match(hit_line(hit, ""))["text"].startswith("filler0 filler1")
 
 
+def test_a_grep_like_line_shows_the_hits_line_first(tmp_path) -> None:
+    # `path:12: text` showed the passage from its first line ("# March planning ## Attendees
+    # ..."), though short enough to show whole: grep and `vim -q` show line 12 there.
+    text = "# March planning\n\n## Decisions\n- Key rotation every 30 days.\n- Ship the beta."
+    hit = Hit(1, 0.5, 0.5, "/m.md", "/m.md", 1, 1, 5, text, line=4)
+    line = LINE.match(hit_line(hit, "key rotation"))
+    assert line["line"] == "4"
+    assert line["text"] == "- Key rotation every 30 days. - Ship the beta."
+    assert LINE.match(hit_line(replace(hit, line=1), "key rotation"))["text"].startswith("# March")
+    # The table is no grep line: its cell shows the passage from its start when it fits.
+    console = Console(file=open(tmp_path / "t.txt", "w"), width=200, emoji=False)
+    print_results(console, [hit], "key rotation", output="table")
+    console.file.close()
+    assert "# March planning ## Decisions - Key rotation" in (tmp_path / "t.txt").read_text()
+
+
 def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_path) -> None:
     # A passage of 40 lines, the word looked for on line 31: the row shows a few lines' worth
     # around it, not the whole passage, so a screen holds several hits.
@@ -606,7 +623,7 @@ def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_pa
     text = "\n".join(lines)
     hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 40, text, line=31)
     line = LINE.match(hit_line(hit, "the zanzibar"))
-    assert line["line"] == "31" and line["text"].startswith("… ") and "zanzibar" in line["text"]
+    assert line["line"] == "31" and line["text"].startswith("line31 where the zanzibar")
     console = Console(file=open(tmp_path / "t.txt", "w"), width=100, emoji=False)
     print_results(console, [hit], "the zanzibar", output="table")
     console.file.close()
