@@ -72,8 +72,14 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 _COUNT_OPTIONS = frozenset({"-n", "-m", "--max-count", "--limit", "--top", "--count"})
 
 
+_COMMANDS = ("index", "remove", "watch", "query", "repl", "eval", "info", "models", "serve", "mcp")
+
+
 def _usage_hint(args: list[str], message: str) -> str:
     """What a query's usage mistake most likely was, as ripgrep users make it."""
+    if message.startswith("No such option: ") and args[:1] and args[0].startswith("-"):
+        command = next((a for a in args if a in _COMMANDS), "query")
+        return f" (options go after the command: search {command} {args[0].split('=')[0]} ...)"
     if message.startswith("No such command") and "Did you mean" not in message and args:
         return f" (to search for it: search query {shlex.quote(args[0])})"  # `search "x y"`
     if args[:1] != ["query"]:

@@ -245,6 +245,8 @@ def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
         (["query", "retry", "policy"], 'quote a query of several words: search query "retry'),
         (["query", "-x flag"], 'a query that begins with "-" goes after --: search query'),
         (["query", "-n", "3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
+        (["--index-dir", "x", "query", "retry"], "options go after the command: search query --"),
+        (["--index-dir=x", "info"], "options go after the command: search info --index-dir ..."),
         (["query", "--limit=3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
         (["query", "--", "-x", "-k", "3"], "options go before --: search query -k 3 --"),
         (["query", "x", "--format", "lines", "--json"], "--json means --format json; drop"),
