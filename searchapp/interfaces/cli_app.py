@@ -163,6 +163,13 @@ Include = Annotated[
 Exclude = Annotated[
     list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
 ]
+NoDefaultExcludes = Annotated[
+    bool,
+    typer.Option(
+        "--no-default-excludes",
+        help="Also index lock files, minified and generated text, SVG (see README).",
+    ),
+]
 
 
 def inert_text(text: str) -> str:

@@ -20,6 +20,7 @@ from searchapp.interfaces.cli_app import (
     Exclude,
     Include,
     IndexDir,
+    NoDefaultExcludes,
     app,
     err,
     one_line,
@@ -53,13 +54,7 @@ def index(
     exclude: Annotated[
         list[str] | None, typer.Option("--exclude", help="Skip files matching this glob.")
     ] = None,
-    no_default_excludes: Annotated[
-        bool,
-        typer.Option(
-            "--no-default-excludes",
-            help="Also index lock files, minified and generated text, SVG (see README).",
-        ),
-    ] = False,
+    no_default_excludes: NoDefaultExcludes = False,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Start the index over.")] = False,
     model: Annotated[
         str | None, typer.Option("--model", help="Model name or folder (new index only).")
@@ -363,6 +358,7 @@ def watch(
     index_dir: IndexDir = None,
     include: Include = None,
     exclude: Exclude = None,
+    no_default_excludes: NoDefaultExcludes = False,
     device: Device = "auto",
     precision: Annotated[
         Literal["auto", "fp32", "bf16", "fp16"] | None,
@@ -384,11 +380,14 @@ def watch(
 
     search_index = SearchIndex(index_dir, device=device, precision=precision)
     if not paths:
-        paths, include, exclude = _watched_before(search_index, include or [], exclude or [])
+        paths, include, exclude, default_excludes = _watched_before(
+            search_index, include or [], exclude or [], not no_default_excludes
+        )
+        no_default_excludes = not default_excludes
         from searchapp.interfaces.render import display_path
         from searchapp.storage.indexed_paths import Filters
 
-        described = Filters(tuple(include), tuple(exclude)).describe()
+        described = Filters(tuple(include), tuple(exclude), default_excludes).describe()
         shown = ", ".join(display_path(p) for p in paths)
         err.print(f"watching {escape(shown)}" + f" ({escape(described)})" * bool(described))
     watcher = Watcher(
@@ -396,6 +395,7 @@ def watch(
         paths,
         include=include or (),
         exclude=exclude or (),
+        default_excludes=not no_default_excludes,
         debounce_ms=debounce,
         on_wait=lambda: err.print("waiting for another `search index` to finish…"),
         progress=lambda: progress_bar(err, after_s=BAR_AFTER_S),  # on a batch that takes long
@@ -406,11 +406,12 @@ def watch(
 
 
 def _watched_before(
-    search_index: SearchIndex, include: list[str], exclude: list[str]
-) -> tuple[list[str], list[str], list[str]]:
+    search_index: SearchIndex, include: list[str], exclude: list[str], default_excludes: bool
+) -> tuple[list[str], list[str], list[str], bool]:
     """What a bare `search watch` watches: the roots a bare `search index` updates, with the
-    filters they were indexed with (or the ones given now); they must share them, as one
-    watch applies one set."""
+    filters they were indexed with (or the ones given now: ``default_excludes`` False for
+    --no-default-excludes), and whether the default excludes apply; they must share them, as
+    one watch applies one set."""
     from searchapp.interfaces.render import display_path
     from searchapp.storage.indexed_paths import Filters
 
@@ -427,14 +428,8 @@ def _watched_before(
             "search watch PATH..."
         )
     roots = [root for found in groups.values() for root in found]
-    for filters, found in groups.items():
-        if not filters.default_excludes:
-            raise SearchAppError(
-                f"{display_path(found[0])} was indexed with --no-default-excludes, which "
-                "search watch does not take: it would leave out what that run took in"
-            )
-    if include or exclude:
-        return roots, include, exclude
+    if include or exclude or not default_excludes:
+        return roots, include, exclude, default_excludes
     if len(groups) > 1:
         shown = "; ".join(
             f"{', '.join(display_path(r) for r in found)}: {f.describe() or 'no filters'}"
@@ -446,4 +441,4 @@ def _watched_before(
         )
     [filters] = groups
     assert isinstance(filters, Filters)
-    return roots, list(filters.include), list(filters.exclude)
+    return roots, list(filters.include), list(filters.exclude), filters.default_excludes

@@ -109,6 +109,7 @@ class Watcher:
         *,
         include: Sequence[str] = (),
         exclude: Sequence[str] = (),
+        default_excludes: bool = True,
         debounce_ms: int = DEBOUNCE_MS,
         step_ms: int = STEP_MS,
         on_wait: Callable[[], None] | None = None,
@@ -131,6 +132,7 @@ class Watcher:
         # Folders as given: one deleted later is still watched for, not taken for a file.
         self._folder_roots = frozenset(root for root in self.roots if root.is_dir())
         self.include, self.exclude = tuple(include), tuple(exclude)
+        self.default_excludes = default_excludes  # False: --no-default-excludes, as index takes
         self.debounce_ms, self.step_ms = debounce_ms, step_ms
         self.on_wait = on_wait
         self.busy = False  # applying a batch of changes (``follow``)
@@ -146,6 +148,7 @@ class Watcher:
             self.roots if roots is None else roots,
             include=self.include,
             exclude=self.exclude,
+            default_excludes=self.default_excludes,
             on_wait=self.on_wait,
             progress=progress or self._progress,
         )
@@ -338,7 +341,12 @@ class Watcher:
             racy = self._stale(sorted(to_add), modified_since_ns=started_ns - RACY_NS)
             if racy:  # rewritten within the clock tick it was read in: read it again
                 self.index.remove(racy, literal=True)
-                again = self.index.add(racy, on_wait=self.on_wait, as_roots=False)
+                again = self.index.add(
+                    racy,
+                    on_wait=self.on_wait,
+                    as_roots=False,
+                    default_excludes=self.default_excludes,
+                )
                 report.updated += again.added
         if to_remove:
             report.removed += self.index.remove(sorted(to_remove), literal=True)
@@ -346,7 +354,11 @@ class Watcher:
 
     def _add(self, paths: list[str], report: BatchReport) -> None:
         result = self.index.add(
-            paths, on_wait=self.on_wait, as_roots=False, progress=self._progress
+            paths,
+            on_wait=self.on_wait,
+            as_roots=False,
+            progress=self._progress,
+            default_excludes=self.default_excludes,
         )
         report.added += result.added
         report.updated += result.updated
@@ -365,6 +377,7 @@ class Watcher:
             roots,
             include=self.include,
             exclude=self.exclude,
+            default_excludes=self.default_excludes,
             on_skip=lambda path, reason: skipped.append((path, reason)),
         )
         wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
@@ -373,7 +386,8 @@ class Watcher:
     def _walked(self) -> set[str]:
         """The files the roots hold without --include/--exclude: what another run's filters
         indexed is kept, as `search index` keeps it."""
-        return {str(path) for path in iter_files([r for r in self.roots if r.exists()])}
+        roots = [r for r in self.roots if r.exists()]
+        return {str(path) for path in iter_files(roots, default_excludes=self.default_excludes)}
 
     def _nested_roots(self) -> list[str]:
         """Roots indexed on their own inside the watched ones (`search index A/node_modules`)."""

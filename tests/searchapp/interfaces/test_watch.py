@@ -831,7 +831,31 @@ def test_a_bare_watch_leaves_out_roots_not_there_and_names_what_it_cannot_take(
     (away / "a.txt").write_text("on a drive about to be unmounted\n", "utf-8")
     index.add([away])  # other filters (none), then gone: they do not count
     shutil.rmtree(away)
-    assert _watched_before(index, [], []) == ([str(docs / "sub")], ["note1*"], [])
+    assert _watched_before(index, [], [], True) == ([str(docs / "sub")], ["note1*"], [], True)
     index.add([docs / "note0.txt"], default_excludes=False)
-    with pytest.raises(SearchAppError, match="was indexed with --no-default-excludes, which"):
-        _watched_before(index, [], [])
+    with pytest.raises(SearchAppError, match="have different filters .*--no-default-excludes"):
+        _watched_before(index, [], [], True)
+
+
+def test_a_folder_indexed_without_default_excludes_is_watched_so(tmp_path) -> None:
+    # `search watch` refused it bare, and `search watch PATH` removed at its first batch the
+    # files only --no-default-excludes had let in (an SVG, a minified script).
+    from searchapp.interfaces.commands_index import _watched_before
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "logo.svg").write_text("<svg><title>hippo logo</title></svg>\n", "utf-8")
+    (docs / "app.min.js").write_text("var hippo=1;" * 3000, "utf-8")
+    (docs / "note.txt").write_text("a note\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs], default_excludes=False)
+    everything = indexed_paths(tmp_path / "idx")
+    assert len(everything) == 3
+    assert _watched_before(index, [], [], True) == ([str(docs)], [], [], False)
+    watcher = Watcher(index, [docs], default_excludes=False)
+    (docs / "note.txt").write_text("a note, edited\n", "utf-8")
+    report = watcher.apply({docs / "note.txt"})
+    assert (report.updated, report.removed) == (1, 0)
+    (docs / "new.min.js").write_text("var zebra=2;" * 3000, "utf-8")
+    assert watcher.apply({docs / "new.min.js"}).added == 1
+    assert indexed_paths(tmp_path / "idx") == everything | {str(docs / "new.min.js")}
