@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -161,7 +161,16 @@ def repl(
     per_doc: PerDoc = 1,
     mode: Mode = "hybrid",
     device: Device = "auto",
-    as_json: Annotated[bool, typer.Option("--json", help="Answer each query in JSON.")] = False,
+    output: Annotated[
+        Literal["table", "lines", "json"] | None,
+        typer.Option(
+            "--format",
+            help="table (default on a terminal), lines (path:line: score text, the default in "
+            "a pipe) or json (one array per answer).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     color: Color = "auto",
 ) -> None:
     """Interactive prompt: the model and index stay loaded between queries (:help lists its
@@ -169,14 +178,16 @@ def repl(
     from searchapp.interfaces.repl import Repl
     from searchapp.search_index import SearchIndex
 
+    if as_json and output not in (None, "json"):
+        raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
     session = Repl(
         SearchIndex(index_dir, device=device),
         out=colored(color),
-        tables=out.is_terminal,
+        tables=out.is_terminal if output in (None, "json") else output == "table",
         err=err,
         k=top_k,
         mode=mode,
-        as_json=as_json,
+        as_json=as_json or output == "json",
         path_glob=tuple(path) if path else None,
         per_doc=per_doc,
     )

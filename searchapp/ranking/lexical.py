@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 
 from searchapp.errors import BadInputError
+from searchapp.ranking.query_words import content_terms
 from searchapp.storage.schema import CJK_WORDS_FROM, FTS_TOKENIZER, fts_text
 from searchapp.storage.store import Store
 
@@ -43,13 +44,15 @@ def term_weights(tf: np.ndarray, lengths: np.ndarray, average_length: float) -> 
 
 
 def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int) -> list[str]:
-    """Drop the terms in half the rows or more ("the", "of"), from ``COMMON_TERMS_FROM`` rows on.
+    """The terms BM25 scores: English function words dropped (``content_terms``), and the
+    terms in half the rows or more ("the", "of") from ``COMMON_TERMS_FROM`` rows on.
 
     FTS5 weighs such a term 1e-6 (``IDF_FLOOR``), next to 1-10 for a useful one: it moves no
     ranking but for ties, yet scoring it visits most of the index (benchmarks/RESULTS.md).
     """
+    terms = content_terms(terms)
     if rows < COMMON_TERMS_FROM:
-        return list(terms)
+        return terms
     return [term for term in terms if 2 * df(term) < rows]
 
 

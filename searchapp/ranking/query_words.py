@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from searchapp.storage.schema import CAMEL_JOIN, CJK, fts_text
 
@@ -44,7 +45,7 @@ def query_words(query: str) -> list[str]:
 
 # English words that carry no topic: looked for only in a query made of nothing else.
 FUNCTION_WORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before
+    """a about above after again against all am an and any are as at be because been before i
     being below between both but by can could did do does doing down during each few for from
     further had has have having he her here hers herself him himself his how if in into is it
     its itself just me more most my myself no nor not now of off on once only or other our ours
@@ -53,6 +54,15 @@ FUNCTION_WORDS = frozenset(
     what when where which while who whom why will with would you your yours yourself
     yourselves""".split()
 )
+
+
+def content_terms(terms: Sequence[str]) -> list[str]:
+    """``terms`` (folded) less English function words, unless they are all such words ("to
+    be or not to be"): what BM25 and file names weigh. In a small index "how", "do" and "I"
+    are rare, and outweighed the words that say what was asked ("how do I rotate the keys"
+    ranked a file with `for i in range` over the note on key rotation)."""
+    content = [term for term in terms if term not in FUNCTION_WORDS]
+    return content or list(terms)
 
 
 def words_pattern(query: str) -> re.Pattern[str] | None:

@@ -22,7 +22,7 @@ from searchapp.ranking.names import (
     first_passages,
     name_shares,
 )
-from searchapp.ranking.query_words import BestLine, query_words
+from searchapp.ranking.query_words import BestLine, content_terms, query_words
 from searchapp.storage.indexed_paths import from_current_folder
 from searchapp.storage.schema import record_id
 
@@ -220,7 +220,11 @@ class Searcher:
         whose passages are candidates (``names.py``)."""
         frequency, rows = self._frequencies()
         shares = name_shares(
-            self.store, self.lexicon.query_tokens(query), frequency, rows, self.lexicon.query_tokens
+            self.store,
+            content_terms(self.lexicon.query_tokens(query)),
+            frequency,
+            rows,
+            lambda name: content_terms(self.lexicon.query_tokens(name)),
         )
         if not shares:
             return {}

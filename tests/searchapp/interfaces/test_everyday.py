@@ -947,6 +947,20 @@ def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) ->
     assert "heat.md" not in bodies[0]
 
 
+def test_repl_takes_format_as_query_does(indexed, capsys) -> None:
+    # `search repl --format json` was "No such option", though query takes it.
+    _, index_dir = indexed
+    args = ("repl", "--index-dir", str(index_dir))
+    code, out, err = run(capsys, *args, "--format", "json", stdin="wing\n")
+    assert code == 0, err
+    assert "wings.md" in {Path(hit["path"]).name for hit in json.loads(out)}
+    code, out, err = run(capsys, *args, "--format", "table", stdin="wing\n")
+    assert code == 0 and "search>" not in out and "wings.md" in out
+    assert "┃" in out or "│" in out or "1." in out  # a table, or its narrow list: no grep lines
+    code, _, err = run(capsys, *args, "--format", "lines", "--json", stdin="")
+    assert code == 2 and "--json means --format json" in err
+
+
 def test_repl_open_after_a_query_that_found_nothing_says_so(indexed, capsys) -> None:
     _, index_dir = indexed
     commands = ":mode lexical\nzeppelin\n:open 1\nwing\n:open 9\n"
@@ -1597,6 +1611,28 @@ def test_function_words_neither_choose_the_line_nor_light_up(tmp_path, fake_mode
         str(index_dir),
     )
     assert code == 0 and "\x1b[1;31mthe\x1b[0m" in out  # a query of nothing else: looked for
+
+
+def test_function_words_carry_no_bm25_weight(tmp_path, fake_model, capsys) -> None:
+    # "how do I" are rare in a small index: a file with `for i in range` and "how" outranked,
+    # lexically, the note that says what was asked.
+    docs = write(
+        tmp_path / "docs",
+        {
+            "retry.py": "# how it works\nfor i in range(5):\n    do_it(i)\n",
+            "meeting.md": "# Decisions\n\n- Key rotation: rotate the keys every 30 days.\n",
+            "other.md": "Nothing here about the keys we lost.\n",
+        },
+    )
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    args = ("--mode", "lexical", "--json", "--index-dir", str(index_dir))
+    code, out, _ = run(capsys, "query", "how do I rotate the keys", *args)
+    hits = json.loads(out)
+    assert code == 0 and [Path(h["path"]).name for h in hits] == ["meeting.md", "other.md"]
+    assert hits[0]["score"] > hits[1]["score"]  # "rotate" and "keys" against "keys"
+    code, out, _ = run(capsys, "query", "how do I", *args)  # nothing else: those are searched
+    assert code == 0 and [Path(h["path"]).name for h in json.loads(out)] == ["retry.py"]
 
 
 def test_path_with_a_bang_leaves_out_what_it_matches(indexed, capsys) -> None:
