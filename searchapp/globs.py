@@ -23,8 +23,12 @@ def expand_braces(pattern: str) -> list[str]:
 
 def _expanded(pattern: str) -> list[str]:
     depth, start, commas = 0, -1, []
-    for at, char in enumerate(pattern):
-        if char == "{":
+    at = -1
+    while (at := at + 1) < len(pattern):
+        char = pattern[at]
+        if char == "[" and (end := _class_end(pattern, at)) > 0:  # "[{]" is a literal "{"
+            at = end
+        elif char == "{":
             if depth == 0:
                 start, commas = at, []
             depth += 1
@@ -49,15 +53,13 @@ def unclosed(pattern: str) -> str | None:
     """What a glob leaves open, said for an error after the pattern ("opens a [...] class it
     never closes; ..."), or None: fnmatch would take a lone ``[`` or ``{`` literally, and
     ``--path '*.{md'`` would silently match nothing."""
-    if unclosed_class(pattern):
+    if unclosed_class(pattern) or any(map(unclosed_class, expand_braces(pattern))):
         return "opens a [...] class it never closes; write [[] for a literal ["
     depth, at = 0, 0
     while at < len(pattern):
         char = pattern[at]
         if char == "[":  # a class, closed (checked above): "[{]" is a literal "{"
-            body = at + 1 + (pattern[at + 1 : at + 2] == "!")
-            body += pattern[body : body + 1] == "]"
-            at = pattern.find("]", body)
+            at = _class_end(pattern, at)
         elif char == "{":
             depth += 1
         elif char == "}" and depth:
@@ -68,14 +70,19 @@ def unclosed(pattern: str) -> str | None:
     return None
 
 
+def _class_end(pattern: str, start: int) -> int:
+    """Where the class opened by the "[" at ``start`` closes; -1 when it never does."""
+    body = start + 1 + (pattern[start + 1 : start + 2] == "!")
+    body += pattern[body : body + 1] == "]"  # a "]" first is part of the class
+    return pattern.find("]", body)
+
+
 def unclosed_class(pattern: str) -> bool:
     """Whether a glob has a ``[`` that no ``]`` closes: fnmatch would take it literally, and
     ``--path '['`` would silently match nothing."""
     at = 0
     while (start := pattern.find("[", at)) >= 0:
-        body = start + 1 + (pattern[start + 1 : start + 2] == "!")
-        body += pattern[body : body + 1] == "]"  # a "]" first is part of the class
-        end = pattern.find("]", body)
+        end = _class_end(pattern, start)
         if end < 0:
             return True
         at = end + 1

@@ -19,7 +19,13 @@ import numpy as np
 
 from searchapp.errors import BadInputError
 from searchapp.ranking.query_words import content_terms
-from searchapp.storage.schema import CJK_WORDS_FROM, FTS_TOKENIZER, fts_text
+from searchapp.storage.schema import (
+    CJK_WORDS_FROM,
+    FTS_TOKENIZER,
+    FTS_WORDS_FROM,
+    cjk_spaced,
+    fts_text,
+)
 from searchapp.storage.store import Store
 
 K1 = 1.2
@@ -67,6 +73,15 @@ def fts_query(text: str | Sequence[str]) -> str:
     return " OR ".join('"' + token.replace('"', '""') + '"' for token in text)
 
 
+def _words_of(version: int) -> Callable[[str], str]:
+    """What an index of schema ``version`` gave FTS5 of a text (``schema.fts_text``)."""
+    if version >= FTS_WORDS_FROM:
+        return fts_text
+    if version >= CJK_WORDS_FROM:
+        return cjk_spaced
+    return str
+
+
 class Lexicon:
     """The store's FTS5 index as a ranker: query terms, term counts and BM25 ranking.
 
@@ -80,7 +95,7 @@ class Lexicon:
         self._counted: tuple[int, int] | None = None  # (generation, chunk count)
         self._term_counts: dict[str, int] = {}  # chunks holding each term, this generation
         self._query_tables = False  # query_tokens' temp tables exist in this connection
-        self._cjk_words: bool | None = None  # the index reads CJK characters as words
+        self._words: Callable[[str], str] | None = None  # what FTS5 was given of a text
 
     def query_tokens(self, text: str) -> list[str]:
         """The distinct terms FTS5 makes of ``text`` (folded, accents removed), in order, at most
@@ -102,11 +117,10 @@ class Lexicon:
                 "USING fts5vocab(temp, query_text, 'instance')"
             )
             self._query_tables = True
-        if self._cjk_words is None:  # not in an index read as it is from before (read-only)
-            self._cjk_words = self.store.schema_version() >= CJK_WORDS_FROM
+        if self._words is None:  # as the index read its text: one read as it is (read-only)
+            self._words = _words_of(self.store.schema_version())
         self.store.execute(
-            "INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)",
-            (fts_text(text) if self._cjk_words else text,),
+            "INSERT INTO temp.query_text (rowid, text) VALUES (1, ?)", (self._words(text),)
         )
         try:
             rows = self.store.rows("SELECT term FROM temp.query_terms ORDER BY offset")

@@ -45,3 +45,14 @@ def test_a_glob_of_too_many_expansions_is_refused_before_it_is_built() -> None:
     assert len(expand_braces("{a,b}" * 8)) == 2**8 == MAX_EXPANSIONS
     with pytest.raises(BadInputError, match="expands to more than 256 globs"):
         expand_braces("{a,b}" * 40)  # 2**40 globs: refused at once, not after building them
+
+
+def test_a_brace_inside_a_class_is_a_literal_one() -> None:
+    # "[{]" is how a refused "{" is written literally: it stopped "{md,txt}" from expanding.
+    from searchapp.globs import unclosed
+
+    assert expand_braces("[{]*.{md,txt}") == ["[{]*.md", "[{]*.txt"]
+    assert expand_braces("{[,]}x") == ["{[,]}x"]  # the comma is the class's
+    assert unclosed("[{]*.{md,txt}") is None and unclosed("*[}]") is None
+    assert unclosed("*.{md") == "opens a {...} group it never closes; write [{] for a literal {"
+    assert unclosed("{a,[}").startswith("opens a [...] class")  # "[" once expanded

@@ -483,6 +483,28 @@ def test_an_older_index_is_indexed_again_with_camel_case_parts(
     store.close()
 
 
+def test_a_version_9_index_read_as_it_is_keeps_camel_case_words_whole(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # Not migrated, its FTS5 holds "parseconfig" alone: a query cut into its parts as well
+    # ranked prose saying "parse" and "config" over the line that holds the name.
+    from searchapp.storage import schema
+    from searchapp.storage import store as store_module
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:9])
+    monkeypatch.setattr(schema, "fts_text", schema.cjk_spaced)
+    old = Store.open(tmp_path, create=True)
+    ids = add_document(old, "d", "/d.txt", "cfg = parseConfig(path)", "parse it, config it")
+    old.close()
+    monkeypatch.undo()
+    monkeypatch.setattr(store_module, "_writable", lambda path: False)
+    store = Store.open(tmp_path, create=False)
+    assert store.schema_version() == 9
+    assert Lexicon(store).query_tokens("parseConfig 東京") == ["parseconfig", "東", "京"]
+    assert [i for i, _ in lexical_search(store, "parseConfig", 5)] == ids[:1]
+    store.close()
+
+
 def test_a_version_7_index_read_as_it_is_is_searched_with_its_own_words(
     tmp_path: Path, monkeypatch
 ) -> None:
