@@ -111,6 +111,7 @@ class Store:
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._has_places = True  # False: a read-only index from before chunks.places
         self._has_text_starts = True  # False: a read-only index from before chunks_text_start
+        self._version = 0  # the schema version this connection was opened (and migrated) at
         self._chunks_changed = False
 
     @classmethod
@@ -173,6 +174,7 @@ class Store:
             self._conn.execute("PRAGMA schema_version").fetchone()
             add_functions(self._conn)
             migrate(self._conn, self.path, create=create, read_only=read_only)
+            self._version = schema_version(self._conn)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
             self._has_places = "places" in columns  # a read-only index may predate it
             self._has_text_starts = bool(
@@ -209,6 +211,7 @@ class Store:
         self._sql("BEGIN IMMEDIATE")
         self._in_write, self._chunks_changed = True, False
         try:
+            self._refuse_newer_schema()
             yield self
             if self._chunks_changed:
                 self._conn.execute(
@@ -223,6 +226,18 @@ class Store:
             raise
         finally:
             self._in_write, self._chunks_changed = False, False
+
+    def _refuse_newer_schema(self) -> None:
+        """A newer searchapp may have migrated the index since this one opened it (a `search
+        watch` left running across an upgrade): this process's triggers would then write what
+        the older schema wrote (FTS5 terms deleted as they were never indexed, left behind)."""
+        now = schema_version(self._conn)
+        if now != self._version:
+            raise IndexNotWritableError(
+                f"{self.path} was upgraded to schema version {now} by a newer searchapp "
+                f"since this process opened it (version {self._version}); stop this command "
+                "and run it again"
+            )
 
     @contextmanager
     def snapshot(self) -> Iterator[Store]:

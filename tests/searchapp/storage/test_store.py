@@ -15,6 +15,7 @@ from searchapp.errors import (
     CorruptIndexError,
     IndexLockedError,
     IndexNotFoundError,
+    IndexNotWritableError,
     ModelMismatchError,
 )
 from searchapp.ranking.lexical import Lexicon, fts_query
@@ -522,4 +523,24 @@ def test_a_version_7_index_read_as_it_is_is_searched_with_its_own_words(
     store = Store.open(tmp_path, create=False)
     assert store.schema_version() == 7
     assert [i for i, _ in lexical_search(store, "東京都に住んでいます", 5)] == ids
+    store.close()
+
+
+def test_a_writer_stops_when_a_newer_searchapp_migrated_the_index_under_it(
+    tmp_path: Path,
+) -> None:
+    # A `search watch` left running across an upgrade wrote with its own triggers: what it
+    # deleted from FTS5 as the older schema read it left the newer terms behind.
+    store = Store.open(tmp_path, create=True)
+    add_document(store, "d", "/d.txt", "before the upgrade")
+    newer = sqlite3.connect(tmp_path / DB_NAME)
+    newer.execute(
+        "INSERT INTO _migrations (version, name, applied_at) VALUES (?, 'm_future', 'now')",
+        (len(MIGRATIONS) + 1,),
+    )
+    newer.commit()
+    newer.close()
+    with pytest.raises(IndexNotWritableError, match="upgraded to schema version .* run it again"):
+        add_document(store, "e", "/e.txt", "after the upgrade")
+    assert store.all_paths() == ["/d.txt"]  # nothing written
     store.close()
