@@ -367,6 +367,14 @@ class SearchIndex:
             # what this walk leaves out of them is still theirs.
             given = {str(root) for root in roots}
             nested = [Path(r) for r in under(recorded_roots(store), roots) if r not in given]
+            # Indexed before with --no-default-excludes, now with them: what they leave out by
+            # its text (minified, generated) is found only by reading unchanged files too.
+            earlier = root_filters(store)
+            recheck = default_excludes and any(
+                not filters.default_excludes
+                and (under([root], roots) or under([str(r) for r in roots], [root]))
+                for root, filters in earlier.items()
+            )
             try:
                 report = indexer.run(
                     roots,
@@ -374,6 +382,7 @@ class SearchIndex:
                     exclude=exclude,
                     default_excludes=default_excludes,
                     nested_roots=nested,
+                    recheck=recheck,
                 )
                 report.removed += self._remove_under(store, vectors, vanished)
                 forget_roots(store, vanished, literal=True)  # deleted: nothing left to update

@@ -188,6 +188,7 @@ class Indexer:
         self._reusable: dict[str, dict[str, np.ndarray]] = {}  # path -> text -> stored vector
         self.report = IndexReport()
         self.default_excludes = True
+        self.recheck = False
         self._interrupts = DeferredInterrupts()
 
     def run(
@@ -198,6 +199,7 @@ class Indexer:
         exclude: Sequence[str] = (),
         default_excludes: bool = True,
         nested_roots: Sequence[Path] = (),
+        recheck: bool = False,
     ) -> IndexReport:
         """Index ``roots``; ``self.report`` holds what was committed if this is interrupted.
 
@@ -205,11 +207,14 @@ class Indexer:
         excludes now leave out, are removed; those that only this run's ``include``/``exclude``
         leave out are kept and counted in ``IndexReport.outside_filters``, as are those whose
         files still exist under ``nested_roots`` (roots indexed on their own, which this walk
-        may skip: a ``node_modules`` given by name).
+        may skip: a ``node_modules`` given by name). ``recheck``: read unchanged files too, to
+        skip those the default excludes leave out by their text (minified, generated): the
+        roots were indexed before with --no-default-excludes.
         """
         started = time.perf_counter()
         report = self.report = IndexReport()
         self.default_excludes = default_excludes
+        self.recheck = recheck
         if self.embedder is not None:
             self.embedder.start(self.encoder.get())
         known = self.store.documents_by_path()
@@ -313,13 +318,15 @@ class Indexer:
             return
         complete = bool(rows) and all(row.sha256 for row in rows)
         if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
-            yield _FileDone(key, "unchanged")
-            return
+            if not self.recheck:
+                yield _FileDone(key, "unchanged")
+                return
         work = _work_bytes(path, stat.st_size)
         try:
             data = read_bytes(path)
             digest = hashlib.sha256(data).hexdigest()
-            if complete and all(row.sha256 == digest for row in rows):
+            same = complete and all(row.sha256 == digest for row in rows)
+            if same and not self.recheck:
                 yield _FileDone(
                     key, "touched", size=stat.st_size, mtime_ns=stat.st_mtime_ns, work=work
                 )
@@ -336,6 +343,9 @@ class Indexer:
         if self.default_excludes and generated:
             reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
             yield _FileDone(key, "skipped", reason, size=stat.st_size, work=work)
+            return
+        if same:  # read again only to check it (``recheck``): its passages stand
+            yield _FileDone(key, "touched", size=stat.st_size, mtime_ns=stat.st_mtime_ns, work=work)
             return
         replace = bool(rows)
         all_text = sum(len(document.text) for document in documents) or 1

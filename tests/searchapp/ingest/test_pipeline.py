@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -435,6 +437,31 @@ def test_an_index_from_before_the_text_starts_takes_stored_vectors_once_migrated
     assert (report.added, report.removed, report.reused, encoder.embedded) == (1, 1, 5, 0)
     indexes = index.store.db.execute("PRAGMA index_list(chunks)").fetchall()
     assert "chunks_text_start" in {row[1] for row in indexes}
+
+
+def test_default_excludes_again_drop_the_generated_files_they_let_in(tmp_path) -> None:
+    # Indexed with --no-default-excludes, then without: an SVG went (by its name), a minified
+    # script stayed, counted unchanged, as its text was never read again.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bundle.js").write_text("var hippo=1;" * 3000, "utf-8")  # minified, by its text
+    (docs / "logo.svg").write_text("<svg><title>hippo</title></svg>\n", "utf-8")
+    (docs / "note.txt").write_text("a note about hippos", "utf-8")
+    for path in docs.iterdir():  # long written: not read again as racily clean
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    assert index.add([docs], default_excludes=False).added == 3
+    embedded = encoder.embedded
+    report = index.add([docs])
+    assert (report.added, report.removed, report.unchanged, report.chunks) == (0, 1, 1, 0)
+    assert sorted((Path(p).name, why.split(";")[0]) for p, why in report.skipped) == [
+        ("bundle.js", "minified or generated text"),
+        ("logo.svg", "excluded by default: lock file or generated"),
+    ]
+    assert sorted(index.store.all_paths()) == [str(docs / "note.txt")]
+    assert encoder.embedded == embedded  # the note was read, not embedded again
+    assert index.add([docs]).unchanged == 1  # and the next run reads nothing
 
 
 def test_windows_start_small_so_work_is_kept_within_seconds(tmp_path) -> None:
