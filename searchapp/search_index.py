@@ -266,7 +266,10 @@ class SearchIndex:
             or (cached.mapped and self._writer is not None)  # read-only: a writer reloads
         ):
             dim = self.meta().dim or self.load_encoder().dim
-            self._vectors = open_vectors(self.store, self.index_dir, dim, writer=self._writer)
+            previous = cached if self._writer is None else None  # a reader's, to catch up
+            self._vectors = open_vectors(
+                self.store, self.index_dir, dim, writer=self._writer, previous=previous
+            )
             self._vectors_generation = generation  # or older: at worst, one more reload
         return self._vectors
 

@@ -38,18 +38,25 @@ class DerivedFile(Generic[T]):
     # process alone, or return None so the caller uses another way (FTS5 for postings).
     build_unsaved: bool
     rebuild_level: int = logging.INFO  # how loudly a rebuild of a non-empty index is logged
-    # A stale file brought up to date in this process alone, cheaper than a build (None: can't).
-    catch_up: Callable[[Path, Store], T | None] | None = None
+    # A stale file brought up to date in this process alone, cheaper than a build (None: can't),
+    # from the file or from what this process caught up or built before (``previous``).
+    catch_up: Callable[[Path, Store, T | None], T | None] | None = None
 
 
 def open_derived(
-    kind: DerivedFile[T], store: Store, index_dir: Path, *, writer: WriterLock | None = None
+    kind: DerivedFile[T],
+    store: Store,
+    index_dir: Path,
+    *,
+    writer: WriterLock | None = None,
+    previous: T | None = None,
 ) -> T | None:
     """``kind``'s file matching the store, rebuilt (and saved) when missing, damaged or stale.
 
     ``writer`` is the lock the caller holds while it writes the index; its save errors are
     raised. Without it, the lock is taken without waiting to save a rebuild; when it cannot be,
-    the result is built unsaved or ``None`` as ``kind.build_unsaved`` says.
+    the result is built unsaved or ``None`` as ``kind.build_unsaved`` says, or caught up
+    (``kind.catch_up``), from ``previous`` (what this reader opened last) when it can be.
     """
     index_dir = Path(index_dir)
     path = index_dir / kind.name
@@ -90,7 +97,7 @@ def open_derived(
         return None
     with store.snapshot():
         if found is not None and kind.catch_up is not None:  # a writer's commits since it
-            caught = kind.catch_up(path, store)
+            caught = kind.catch_up(path, store, previous)
             if caught is not None:
                 return caught
         return kind.build(store)

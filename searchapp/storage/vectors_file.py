@@ -139,13 +139,19 @@ def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
     def save(vectors: VectorIndex, store: Store, index_dir: Path, generation: int) -> None:
         save_vectors(vectors, store, index_dir, generation=generation)
 
-    def catch_up(path: Path, store: Store) -> VectorIndex | None:
+    def catch_up(path: Path, store: Store, previous: VectorIndex | None) -> VectorIndex | None:
         """The saved file, read into memory, with the chunks removed since it was saved taken
         out and those added put in. A chunk id is never reused and each new one is above every
         id before it (AUTOINCREMENT), so those added follow the file's highest id. A query
         while `search index` runs elsewhere rebuilt the whole index instead (an ivf index
-        trained anew: 39 s a query at 60,000 chunks)."""
-        vectors = VectorIndex.load(path, dim)
+        trained anew: 39 s a query at 60,000 chunks).
+
+        ``previous``, when this reader holds it in memory (caught up or built at an earlier
+        commit), is caught up in place instead: the file was read whole at every commit."""
+        if previous is not None and not previous.mapped and previous.dim == dim:
+            vectors: VectorIndex | None = previous
+        else:
+            vectors = VectorIndex.load(path, dim)
         if vectors is None:
             return None
         held = vectors.ids()
@@ -169,16 +175,23 @@ def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
 
 
 def open_vectors(
-    store: Store, index_dir: Path, dim: int, *, writer: WriterLock | None = None
+    store: Store,
+    index_dir: Path,
+    dim: int,
+    *,
+    writer: WriterLock | None = None,
+    previous: VectorIndex | None = None,
 ) -> VectorIndex:
     """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
 
     A reader (no ``writer``) gets the file read-only through a memory map: it opens in
     milliseconds whatever its size (``_as_saved``). A writer gets it in memory, to change and
-    save.
+    save. ``previous``: what this reader opened last, caught up when the file is stale and a
+    writer runs (``vectors_file``'s ``catch_up``).
     """
     mapped = writer is None and _as_saved(store, Path(index_dir) / VECTORS_NAME)
-    vectors = open_derived(vectors_file(dim, mapped=mapped), store, index_dir, writer=writer)
+    kind = vectors_file(dim, mapped=mapped)
+    vectors = open_derived(kind, store, index_dir, writer=writer, previous=previous)
     assert vectors is not None  # built unsaved when it cannot be saved
     return vectors
 
