@@ -121,7 +121,13 @@ def iter_files(
     the files ``DEFAULT_EXCLUDES`` leaves out unless ``default_excludes`` is false.
     Raises ``BadInputError`` for a path that does not exist or a pattern that cannot be parsed.
     """
-    report: OnSkip = on_skip or (lambda path, reason: None)
+    told: set[str] = set()
+
+    def report(path: Path, reason: str) -> None:  # once: a root inside another is walked twice
+        if on_skip is not None and str(path) not in told:
+            told.add(str(path))
+            on_skip(path, reason)
+
     include_spec = _option_spec("--include", include)
     exclude_spec = _option_spec("--exclude", exclude)
     noise = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES) if default_excludes else None

@@ -71,6 +71,18 @@ def test_yields_absolute_paths_once(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert all(path.is_absolute() for path in files)
 
 
+def test_a_skip_is_told_once_when_a_root_lies_inside_another(tmp_path: Path) -> None:
+    # A bare `search index` of home and home/code/webapp listed webapp's lock file twice.
+    (tmp_path / "code" / "webapp").mkdir(parents=True)
+    (tmp_path / "code" / "webapp" / "package-lock.json").write_text("{}", "utf-8")
+    (tmp_path / "code" / "webapp" / "app.js").write_text("let x = 1;\n", "utf-8")
+    skipped: list[tuple[Path, str]] = []
+    roots = [tmp_path, tmp_path / "code" / "webapp"]
+    found = list(iter_files(roots, on_skip=lambda path, why: skipped.append((path, why))))
+    assert found == [tmp_path / "code" / "webapp" / "app.js"]
+    assert [p.name for p, _ in skipped] == ["package-lock.json"]
+
+
 def test_default_excludes_judge_a_gzip_file_by_its_content_s_name(tmp_path: Path) -> None:
     # The name is all the walk looks at; what a .gz holds is named by the rest of it.
     write(tmp_path, "app.min.js.gz", "logo.svgz", "Cargo.lock.gz", "NEWS.gz", "style.css.gz")
