@@ -181,15 +181,22 @@ def snippet(hit: Hit, query: str, max_chars: int, *, from_line: bool = False) ->
     """The hit's passage on one line (its whitespace runs as single spaces), cut to
     ``max_chars`` where the most of the query's different words are seen together, from its
     ``line`` (the line of its rarest words) on, when the start does not show them; "…" where
-    text is left out. ``from_line``: never before ``line``, as grep's ``path:line: text``
-    shows that line (the lines output). `-C` and the REPL's :open show a passage whole."""
+    text is left out. ``from_line``: from ``line`` on, whatever the words, as grep's
+    ``path:line: text`` shows that line (the lines output). `-C` and the REPL's :open show a
+    passage whole."""
     raw = hit.text
     text = " ".join(raw.split())
     skipped = raw.split("\n")[: max(0, hit.line - hit.start_line)]
     line_at = len(" ".join(" ".join(skipped).split()))  # where ``line`` begins in ``text``
     line_at += 1 if line_at else 0
-    if from_line and 0 < line_at < len(text):
-        return _snippet(text[line_at:], 0, query, max_chars)
+    if from_line:  # the line itself first, wherever the query's words gather after it;
+        # within it when it is longer than the cut (a paragraph or a minified line)
+        rest = text[line_at:] if 0 < line_at < len(text) else text
+        lines = raw.split("\n")
+        own = lines[min(max(0, hit.line - hit.start_line), len(lines) - 1)]
+        if len(" ".join(own.split())) > max_chars:
+            return _snippet(rest, 0, query, max_chars)
+        return _cut(rest, 0, max_chars)
     return _snippet(text, line_at, query, max_chars)
 
 

@@ -605,6 +605,11 @@ def test_a_grep_like_line_shows_the_hits_line_first(tmp_path) -> None:
     assert line["line"] == "4"
     assert line["text"] == "- Key rotation every 30 days. - Ship the beta."
     assert LINE.match(hit_line(replace(hit, line=1), "key rotation"))["text"].startswith("# March")
+    # Longer than the cut, the words gathered two lines on: still from the hit's line.
+    filler = " ".join(f"filler{i}" for i in range(60))
+    long_text = f"intro\nstyle_name = 'markdown.item'\n{filler}\nthe key rotation runbook\n"
+    far = Hit(1, 0.5, 0.5, "/m.md", "/m.md", 1, 1, 4, long_text, line=2)
+    assert LINE.match(hit_line(far, "key rotation"))["text"].startswith("style_name = ")
     # The table is no grep line: its cell shows the passage from its start when it fits.
     console = Console(file=open(tmp_path / "t.txt", "w"), width=200, emoji=False)
     print_results(console, [hit], "key rotation", output="table")
