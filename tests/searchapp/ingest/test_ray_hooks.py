@@ -89,14 +89,14 @@ def test_backend_embeds_ahead_and_the_index_equals_a_local_build(tmp_path, monke
     assert rows == want_rows
     np.testing.assert_array_equal(vectors, want_vectors)
     # Window N+1 is submitted before window N's vectors are awaited and committed. A file's 3
-    # chunks arrive together, so a window closes at 9 chunks; the last window holds no chunk,
-    # only the end of the last file (it marks the file complete).
+    # chunks arrive together and are cut at a window's end, so a window holds 8 chunks; the
+    # last the 4 left, with the end of the last file (it marks the file complete).
     windows = backend.submitted
     assert windows == 5
     expected = ["start", "submit 0"]
     for n in range(1, windows):
-        expected += [f"submit {n}", f"result {n - 1}", "commit 9"]
-    expected += [f"result {windows - 1}", "commit 0"]
+        expected += [f"submit {n}", f"result {n - 1}", "commit 8"]
+    expected += [f"result {windows - 1}", "commit 4"]
     assert backend.events == expected
 
 
@@ -112,8 +112,8 @@ def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
         )
     store = SearchIndex(tmp_path / "remote").store
     complete = store.rows("SELECT count(*) FROM documents WHERE sha256 IS NOT NULL")[0][0]
-    # Windows 0 and 1 are stored: 6 files' chunks, but the 6th file's end is in window 2.
-    assert (store.count_chunks(), complete) == (18, 5)
+    # Windows 0 and 1 are stored: 16 chunks, 5 files' and the first of the 6th.
+    assert (store.count_chunks(), complete) == (16, 5)
     report = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add([docs])
     assert report.unchanged == complete and report.added + report.updated == 12 - complete
     rows, vectors = stored(tmp_path / "remote")
