@@ -14,6 +14,8 @@ from searchapp.storage.schema import CAMEL_JOIN, CJK, fts_text
 # ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
 _WORD = re.compile(r"[^\W_]+")
 _CJK_CHAR = re.compile(f"[{CJK}]")
+_SNAKE = re.compile(r"[^\W_]+(?:_+[^\W_]+)+")
+_CAMEL_JOINS = re.compile(CAMEL_JOIN)
 _COMBINING = "[\u0300-\u036f]*"  # accents written as separate marks (NFD text)
 
 
@@ -34,8 +36,19 @@ def query_words(query: str) -> list[str]:
     In a small index "do" can be rarer than "retry": it chose the hit's line (`vim -q` went to
     "What do I do on Fridays?") and was highlighted as a match."""
     seen: dict[str, None] = {}
-    for word in _WORD.findall(fts_text(unicodedata.normalize("NFC", query))):
-        if len(word) > 1 or _CJK_CHAR.match(word):
+    query = unicodedata.normalize("NFC", query)
+    # A snake_case identifier is looked for as written ("get_console"), not as the parts
+    # joined that FTS5 is also given (``fts_text``), which no text holds.
+    identifiers = [fold(word) for word in _SNAKE.findall(query)]
+    joined = {word.replace("_", "") for word in identifiers}
+    # A camelCase one is looked for in its snake_case spelling too: "richConsole" names the
+    # line holding ``__rich_console__``, as FTS5 found it there ("richconsole").
+    for word in _WORD.findall(query):
+        parts = _CAMEL_JOINS.split(word)
+        if len(parts) > 1:
+            identifiers.append(fold("_".join(parts)))
+    for word in [*identifiers, *_WORD.findall(fts_text(query))]:
+        if (len(word) > 1 or _CJK_CHAR.match(word)) and fold(word) not in joined:
             seen.setdefault(fold(word), None)
             if len(seen) == MAX_WORDS:
                 break

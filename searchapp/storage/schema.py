@@ -38,10 +38,15 @@ _CJK_ANY = re.compile(f"[{CJK}]")
 # Code names its things in camelCase: unicode61 made one term of ``parseConfig``, found by no
 # query for "config" nor by ``parse_config`` (two terms). ``fts_text`` follows such a word with
 # its parts ("parseConfig parse Config", "HTTPServer HTTP Server"), as code search tools split
-# identifiers: the whole word is still a term, and each part is one too.
+# identifiers: the whole word is still a term, and each part is one too. A snake_case word is
+# followed by its parts joined ("get_console getconsole"), so that ``get_console`` and
+# ``getConsole`` share a term that only that identifier holds.
 CAMEL_JOIN = r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])"
 _CAMEL_JOINS = re.compile(CAMEL_JOIN)
 _CAMEL_ANY = re.compile(r"[a-z0-9][A-Z]|[A-Z][A-Z][a-z]")
+# A snake_case word ("get_console", "__rich_console__" less its outer underscores): FTS5 reads
+# its parts as words, and ``fts_text`` adds them joined, the identifier as one term.
+_SNAKE_WORD = re.compile(r"(?<![^\W_])[^\W_]+(?:_+[^\W_]+)+")
 # A word holding such a join, matched from its start only: each word is read once.
 _CAMEL_WORD = re.compile(r"(?<![^\W_])[^\W_]*?(?:[a-z0-9][A-Z]|[A-Z][A-Z][a-z])[^\W_]*")
 
@@ -65,13 +70,22 @@ def _with_parts(match: re.Match[str]) -> str:
     return f"{word} {' '.join(_CAMEL_JOINS.split(word))}"
 
 
+def _joined(match: re.Match[str]) -> str:
+    word = match.group()
+    return f"{word} {word.replace('_', '')}"
+
+
 def fts_text(text: str) -> str:
     """``text`` as FTS5 is given it (chunks, file names, queries): each Chinese or Japanese
-    character a term (``cjk_spaced``), and each camelCase word followed by its parts."""
+    character a term (``cjk_spaced``), each camelCase word followed by its parts, and each
+    snake_case word by its parts joined ("get_console getconsole"): an identifier, however it
+    is spelled, is a term of its own, rarer than its parts."""
     text = cjk_spaced(text)
-    if not _CAMEL_ANY.search(text):
-        return text
-    return _CAMEL_WORD.sub(_with_parts, text)
+    if _CAMEL_ANY.search(text):
+        text = _CAMEL_WORD.sub(_with_parts, text)
+    if "_" in text:
+        text = _SNAKE_WORD.sub(_joined, text)
+    return text
 
 
 def add_functions(conn: sqlite3.Connection) -> None:
@@ -328,13 +342,14 @@ def m009_html_read_again(db: sqlite_utils.Database) -> None:
 
 
 def m010_identifier_words(db: sqlite_utils.Database) -> None:
-    """camelCase words reach FTS5 with their parts (``fts_text``): chunks holding one are
-    indexed again, and file names are written again from their paths."""
+    """camelCase words reach FTS5 with their parts, snake_case ones with their parts joined
+    (``fts_text``): chunks holding one are indexed again, and file names are written again from
+    their paths."""
     conn = db.conn
     chunks = conn.execute(  # read as they are written: a million passages stay on disk
         # GLOB is case-sensitive: a cheap first sieve in C, ``fts_text`` says for certain.
         "SELECT id, text FROM chunks WHERE text GLOB '*[a-z0-9][A-Z]*' "
-        "OR text GLOB '*[A-Z][A-Z][a-z]*'"
+        "OR text GLOB '*[A-Z][A-Z][a-z]*' OR instr(text, '_') > 0"
     )
     for chunk_id, text in chunks:
         was, now = cjk_spaced(text), fts_text(text)

@@ -1527,6 +1527,37 @@ def test_a_camel_case_name_is_found_by_its_parts_on_its_line(tmp_path, fake_mode
     assert "parse\x1b[1;31mConfig\x1b[0m(path)" in painted
 
 
+def test_a_snake_case_identifier_chooses_its_line_and_lights_up_whole(
+    tmp_path, fake_model, capsys
+) -> None:
+    # Any line with "rich" and "console" counted as much as the one that names the identifier.
+    text = (
+        "from rich.console import Console\n\n\nclass Panel:\n"
+        "    def __rich_console__(self, console):\n        yield self.renderable\n"
+    )
+    docs = write(tmp_path / "docs", {"panel.py": text, "other.txt": "nothing of the kind\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    for query in ("__rich_console__", "rich_console", "richConsole"):
+        code, out, _ = run(
+            capsys, "query", query, "--mode", "lexical", "--json", "--index-dir", str(index_dir)
+        )
+        hit = json.loads(out)[0]
+        assert (code, Path(hit["path"]).name, hit["line"]) == (0, "panel.py", 5), query
+    code, painted, _ = run(
+        capsys,
+        "query",
+        "rich_console",
+        "--color",
+        "always",
+        "--format",
+        "lines",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert "__\x1b[1;31mrich_console\x1b[0m__" in painted
+
+
 def test_a_page_written_on_one_line_is_indexed(tmp_path, fake_model, capsys) -> None:
     # Its visible text is one long line (the file's): it was skipped as minified text.
     body = "".join(

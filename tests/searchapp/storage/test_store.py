@@ -448,10 +448,27 @@ def test_a_camel_case_word_is_found_by_its_parts(store: Store) -> None:
     assert [i for i, _ in lexical_search(store, "parseConfig", 5)] == [ids[0]]
     assert [i for i, _ in lexical_search(store, "http server", 5)] == [ids[1]]
     assert [i for i, _ in lexical_search(store, "apiKey", 5)] == [ids[2]]
+    assert [i for i, _ in lexical_search(store, "rotateApiKey", 5)] == [ids[2]]
     assert {"parseconfig", "parse", "config", "httpserver", "http"} <= vocabulary(store)
+    assert {"rotateapikey", "loadyaml"} <= vocabulary(store)  # snake_case: its parts joined
     assert "https" not in vocabulary(store) and "ttps" not in vocabulary(store)
     store.delete_documents_by_path(["/d.py"])
     assert vocabulary(store) == set() and fts_rows(store) == 0  # deleted as they were added
+
+
+def test_an_identifier_as_typed_outranks_its_parts_apart(store: Store) -> None:
+    # "get_console" was "get" OR "console": a chunk with console.get_style(...) ranked over the
+    # one defining get_console, and getConsole did not find it at all.
+    ids = add_document(
+        store,
+        "d",
+        "/d.py",
+        "get the console style: console.get_style(console), get(console)",
+        "def get_console(): return _instance",
+        "width = console.width # get it",
+    )
+    for query in ("get_console", "getConsole", "GetConsole"):
+        assert lexical_search(store, query, 5)[0][0] == ids[1], query
 
 
 @pytest.mark.parametrize("version", [7, 9])
@@ -477,6 +494,7 @@ def test_an_older_index_is_indexed_again_with_camel_case_parts(
     store = Store.open(tmp_path, create=False)
     assert store.schema_version() == len(MIGRATIONS)
     assert sorted(i for i, _ in lexical_search(store, "config", 5)) == [ids[0], ids[3]]
+    assert [i for i, _ in lexical_search(store, "rotateApiKey", 5)] == [ids[2]]
     assert [i for i, _ in lexical_search(store, "東京", 5)] == [ids[3]]
     assert store.rows("SELECT name FROM documents_names") == [("loadConfig load Config",)]
     store.delete_documents_by_path([path])
