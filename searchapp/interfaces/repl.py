@@ -150,7 +150,12 @@ class Repl:
         elif name == "path":
             SearchOptions(path_glob=arg)  # refuses a glob that cannot match as meant
             self.path_glob = arg or None
-            self._said(f"only paths matching {arg}" if arg else "all documents")
+            if not arg:
+                self._said("all documents")
+            elif arg.startswith("!"):  # as --path '!glob' reads it
+                self._said(f"leaving out paths matching {arg[1:]}")
+            else:
+                self._said(f"only paths matching {arg}")
         elif name == "per-doc":
             if not arg.isdigit() or int(arg) < 1:
                 raise SearchAppError(f":per-doc needs a positive number, not {arg!r}")

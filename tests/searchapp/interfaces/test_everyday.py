@@ -952,6 +952,16 @@ def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) ->
     assert "heat.md" not in bodies[0]
 
 
+def test_repl_path_with_a_bang_says_what_it_leaves_out(indexed, capsys) -> None:
+    # ":path !notes/" answered "only paths matching !notes/".
+    _, index_dir = indexed
+    code, out, err = run(
+        capsys, "repl", "--index-dir", str(index_dir), stdin=":path !notes/\nwing\n"
+    )
+    assert code == 0 and "leaving out paths matching notes/" in err
+    assert "wings.md" not in out  # notes/wings.md is left out
+
+
 def test_repl_takes_format_as_query_does(indexed, capsys) -> None:
     # `search repl --format json` was "No such option", though query takes it.
     _, index_dir = indexed
