@@ -1509,6 +1509,14 @@ def test_a_word_inside_a_chinese_or_japanese_run_is_found_on_its_line(
     assert all(f"\x1b[1;31m{c}\x1b[0m" in painted for c in query.split()[-1])
 
 
+def painted_lines(capsys, query: str, index_dir: Path) -> str:
+    """``search query`` in lines output, coloured as on a terminal."""
+    args = ("--color", "always", "--format", "lines", "--index-dir", str(index_dir))
+    code, painted, err = run(capsys, "query", query, *args)
+    assert code == 0, err
+    return painted
+
+
 def test_a_camel_case_name_is_found_by_its_parts_on_its_line(tmp_path, fake_model, capsys) -> None:
     # "parseConfig" was one FTS5 word: "config" found it by no lexical means, and the hit
     # pointed at the passage's first line, nothing highlighted.
@@ -1523,17 +1531,7 @@ def test_a_camel_case_name_is_found_by_its_parts_on_its_line(tmp_path, fake_mode
         assert code == 0
         hit = json.loads(out)[0]
         assert (hit["path"], hit["line"]) == (str(docs / "settings.py"), 4)
-    code, painted, _ = run(
-        capsys,
-        "query",
-        "config",
-        "--color",
-        "always",
-        "--format",
-        "lines",
-        "--index-dir",
-        str(index_dir),
-    )
+    painted = painted_lines(capsys, "config", index_dir)
     assert "parse\x1b[1;31mConfig\x1b[0m(path)" in painted
 
 
@@ -1554,17 +1552,7 @@ def test_a_snake_case_identifier_chooses_its_line_and_lights_up_whole(
         )
         hit = json.loads(out)[0]
         assert (code, Path(hit["path"]).name, hit["line"]) == (0, "panel.py", 5), query
-    code, painted, _ = run(
-        capsys,
-        "query",
-        "rich_console",
-        "--color",
-        "always",
-        "--format",
-        "lines",
-        "--index-dir",
-        str(index_dir),
-    )
+    painted = painted_lines(capsys, "rich_console", index_dir)
     assert "__\x1b[1;31mrich_console\x1b[0m__" in painted
 
 
