@@ -275,6 +275,9 @@ class Searcher:
         hits: list[Hit] = []
         by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
         also: dict[int, dict[str, None]] = {}
+        # Passages left out as their file had its --per-doc hits: a copy in another file shown
+        # later names them (it showed with no "also", as if no other file held it).
+        passed_over: dict[str, dict[str, None]] = {}
         # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
         # batch usually holds the k hits and the rest of the candidates are never read.
         first, batch = 0, 2 * options.k
@@ -292,9 +295,14 @@ class Searcher:
                         also.setdefault(copy_of, {})[chunk.path] = None
                     continue
                 if len(hits) == options.k or per_doc.get(chunk.doc_id, 0) >= options.per_doc:
+                    if len(hits) < options.k:  # its file is full: a copy elsewhere names it
+                        passed_over.setdefault(chunk.text, {})[chunk.path] = None
                     continue  # full: the rest of this batch is read for copies only
                 per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
                 by_text[chunk.text] = len(hits)
+                for path in passed_over.get(chunk.text, {}):
+                    if path != chunk.path:
+                        also.setdefault(len(hits), {})[path] = None
                 hits.append(_hit(len(hits) + 1, score, cosine, chunk, lines))
             if len(hits) == options.k:
                 break

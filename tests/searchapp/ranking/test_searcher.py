@@ -486,6 +486,25 @@ def test_copies_of_a_passage_show_once_with_their_other_paths(make) -> None:
     assert [h.path for h in apart] == ["/a/ch1.md", "/b/ch1.md", "/c/0.md"]
 
 
+def test_a_copy_shown_after_its_twin_was_passed_over_names_the_twin(make) -> None:
+    # console.py had its --per-doc hit, so its passage "glider wing" was passed over; the same
+    # passage in console_copy.py then showed as a hit with no "also".
+    collection = make(
+        [
+            ("/a/console.py", [("glider flaps", 0.7), ("glider wing", 0.6)]),
+            ("/a/console_copy.py", [("glider flaps", 0.7), ("glider wing", 0.6)]),
+            ("/c/notes.md", [("glider notes", 0.4)]),
+        ]
+    )
+    hits = search(collection, "glider", k=3, collapse_copies=True)
+    assert [(h.path, h.text) for h in hits] == [
+        ("/a/console.py", "glider flaps"),
+        ("/a/console_copy.py", "glider wing"),
+        ("/c/notes.md", "glider notes"),
+    ]
+    assert hits[0].also == ("/a/console_copy.py",) and hits[1].also == ("/a/console.py",)
+
+
 def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) -> None:
     # 300 documents, 3 of them under /keep: finding them reads the candidates in growing
     # batches, each candidate's row once per widening of the candidate list (overlapping
