@@ -251,7 +251,9 @@ def hit_line(
     text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``. ``color``:
     in ripgrep's colours, the query's words as matches. ``whole``: the text as it is (a line of
     the file, under -C: spaces and indentation kept, as grep -C prints it)."""
-    text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=True))
+    # From its line when the line is shown (a file's); a record's passage as the table cuts it.
+    from_line = hit.doc_id == hit.path
+    text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=from_line))
     pattern = words_pattern(query) if color else None
     if pattern is not None:
         text = pattern.sub(lambda m: _painted(m.group(), _MATCH, True), text)

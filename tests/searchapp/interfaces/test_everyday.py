@@ -27,6 +27,9 @@ from tests.searchapp.conftest import FakeEncoder, use_encoder
 
 REPO = Path(__file__).resolve().parents[3]
 LINE = re.compile(r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<score>-?\d\.\d{3})  (?P<text>.+)$")
+LINE_OF_RECORD = re.compile(
+    r"^(?P<path>[^:\n]+) #(?P<id>[^:]+): (?P<score>-?\d\.\d{3})  (?P<text>.+)$"
+)
 
 
 @pytest.fixture()
@@ -610,6 +613,9 @@ def test_a_grep_like_line_shows_the_hits_line_first(tmp_path) -> None:
     long_text = f"intro\nstyle_name = 'markdown.item'\n{filler}\nthe key rotation runbook\n"
     far = Hit(1, 0.5, 0.5, "/m.md", "/m.md", 1, 1, 4, long_text, line=2)
     assert LINE.match(hit_line(far, "key rotation"))["text"].startswith("style_name = ")
+    # A JSONL record's line is not shown (corpus.jsonl #id): its passage shows from its start.
+    record = replace(hit, path="/c.jsonl", doc_id="/c.jsonl#7")
+    assert LINE_OF_RECORD.match(hit_line(record, "key rotation"))["text"].startswith("# March")
     # The table is no grep line: its cell shows the passage from its start when it fits.
     console = Console(file=open(tmp_path / "t.txt", "w"), width=200, emoji=False)
     print_results(console, [hit], "key rotation", output="table")
