@@ -8,6 +8,10 @@
  * the exp a polynomial on the row less its maximum (every argument <= 0). Only the weights are
  * rounded to bf16 before they multiply the values, as PyTorch's softmax output is.
  *
+ * On CPUs with AMX the scores and the weighted values are tile products instead (attend_amx):
+ * 16 queries at a time against 16 keys (scores) or 32 keys (values), from the same key and
+ * value layouts, the softmax between them as above.
+ *
  * The (sequence, head) items are split over the threads of torch's own OpenMP team (see
  * use_openmp), without the GIL (minilm/fused_attention.py). Built by setuptools as an
  * optional extension: where it is missing, or the CPU lacks AVX512-BF16, PyTorch's path runs.
@@ -17,10 +21,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #define HEAD_DIM 32
 #define PAIRS (HEAD_DIM / 2) /* bf16 pairs in a row: one 32-bit word each */
 #define QUERIES 8            /* queries per pass over the keys (8 beat 4, 12 and 16 on Zen 4) */
+#define TILE_ROWS 16         /* an AMX tile: 16 rows of 64 bytes (32 bf16 or 16 fp32) */
+#define KEY_ALIGN 32         /* keys padded to this: the values product takes 32 keys a tile */
 
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #define HAVE_KERNEL 1
@@ -59,23 +69,49 @@ static inline uint32_t word(const uint16_t *row, int w) {
 typedef struct {
     uint32_t *keys;    /* [key block of 16][pair][16 keys]: K transposed by 32-bit words */
     uint32_t *values;  /* [key pair][32 words]: (v[2j][d], v[2j+1][d]) for d = 0..31 */
-    float *scores;     /* [QUERIES][padded keys] */
-    uint32_t *weights; /* [QUERIES][key pairs]: exp(score - max) in bf16, two keys a word */
+    float *scores;     /* [TILE_ROWS][padded keys] */
+    uint32_t *weights; /* [TILE_ROWS][key pairs]: exp(score - max) in bf16, two keys a word */
 } Scratch;
 
-/* One head of one sequence of n tokens. q, k, v: the head's first row of each; rows `stride`
- * bf16 apart. out: the head's first output row; rows `out_stride` apart. */
-TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *v, long stride,
-                          uint16_t *out, long out_stride, int n, float scale, Scratch *m) {
-    const int blocks = (n + 15) / 16;
-    const int padded = blocks * 16;
-    const int key_pairs = (n + 1) / 2;
-    for (int b = 0; b < blocks; b++)
-        for (int i = 0; i < 16; i++) {
-            const int j = b * 16 + i;
-            const uint16_t *row = k + (long)j * stride;
-            for (int w = 0; w < PAIRS; w++) m->keys[(b * PAIRS + w) * 16 + i] = j < n ? word(row, w) : 0;
-        }
+/* 16 rows of 16 32-bit words transposed into out[w * 16 + i] = word w of row i: pairs within
+ * 128-bit lanes, then pairs of pairs, then the lanes themselves. */
+TARGET static void transpose_words(const __m512i rows[16], uint32_t *out) {
+    __m512i pairs[16], quads[16];
+    for (int i = 0; i < 16; i += 2) { /* lane L: words 4L+0,1 (lo) or 4L+2,3 (hi) of rows i, i+1 */
+        pairs[i] = _mm512_unpacklo_epi32(rows[i], rows[i + 1]);
+        pairs[i + 1] = _mm512_unpackhi_epi32(rows[i], rows[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) { /* quads[g + c], lane L: word 4L+c of rows g..g+3 */
+        quads[g] = _mm512_unpacklo_epi64(pairs[g], pairs[g + 2]);
+        quads[g + 1] = _mm512_unpackhi_epi64(pairs[g], pairs[g + 2]);
+        quads[g + 2] = _mm512_unpacklo_epi64(pairs[g + 1], pairs[g + 3]);
+        quads[g + 3] = _mm512_unpackhi_epi64(pairs[g + 1], pairs[g + 3]);
+    }
+    for (int c = 0; c < 4; c++) { /* word 4L+c of rows 0..15: lane L of quads[c], [4+c], ... */
+        const __m512i low01 = _mm512_shuffle_i32x4(quads[c], quads[4 + c], 0x44);
+        const __m512i high01 = _mm512_shuffle_i32x4(quads[c], quads[4 + c], 0xEE);
+        const __m512i low23 = _mm512_shuffle_i32x4(quads[8 + c], quads[12 + c], 0x44);
+        const __m512i high23 = _mm512_shuffle_i32x4(quads[8 + c], quads[12 + c], 0xEE);
+        _mm512_storeu_si512(out + (0 + c) * 16, _mm512_shuffle_i32x4(low01, low23, 0x88));
+        _mm512_storeu_si512(out + (4 + c) * 16, _mm512_shuffle_i32x4(low01, low23, 0xDD));
+        _mm512_storeu_si512(out + (8 + c) * 16, _mm512_shuffle_i32x4(high01, high23, 0x88));
+        _mm512_storeu_si512(out + (12 + c) * 16, _mm512_shuffle_i32x4(high01, high23, 0xDD));
+    }
+}
+
+/* The keys and values of one head laid out for the dot products: keys transposed by bf16 pairs
+ * in blocks of 16 keys, values interleaved by key pairs; zeros past the n-th key up to `padded`
+ * keys (a multiple of KEY_ALIGN). Both layouts are also what an AMX tile of the second operand
+ * holds: 16 rows of pairs, 16 keys (or 16 value columns) a row. */
+TARGET static void lay_out(const uint16_t *k, const uint16_t *v, long stride, int n, int padded,
+                           Scratch *m) {
+    for (int b = 0; b < padded / 16; b++) {
+        __m512i rows[16];
+        for (int i = 0; i < 16; i++)
+            rows[i] = b * 16 + i < n ? _mm512_loadu_si512(k + (long)(b * 16 + i) * stride)
+                                     : _mm512_setzero_si512();
+        transpose_words(rows, m->keys + b * PAIRS * 16);
+    }
     /* _mm512_set_epi16 lists lanes from the highest: lane 2d holds a[d], lane 2d+1 b[d]. */
     const __m512i low = _mm512_set_epi16(47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9,
                                          40, 8, 39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1,
@@ -83,13 +119,24 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
     const __m512i high = _mm512_set_epi16(63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25,
                                           56, 24, 55, 23, 54, 22, 53, 21, 52, 20, 51, 19, 50, 18,
                                           49, 17, 48, 16);
-    for (int p = 0; p < key_pairs; p++) {
-        const __m512i a = _mm512_loadu_si512(v + (long)(2 * p) * stride);
+    for (int p = 0; p < padded / 2; p++) {
+        const __m512i a = 2 * p < n ? _mm512_loadu_si512(v + (long)(2 * p) * stride)
+                                    : _mm512_setzero_si512();
         const __m512i b = 2 * p + 1 < n ? _mm512_loadu_si512(v + (long)(2 * p + 1) * stride)
                                         : _mm512_setzero_si512();
         _mm512_storeu_si512(m->values + p * 32, _mm512_permutex2var_epi16(a, low, b));
         _mm512_storeu_si512(m->values + p * 32 + 16, _mm512_permutex2var_epi16(a, high, b));
     }
+}
+
+/* One head of one sequence of n tokens. q, k, v: the head's first row of each; rows `stride`
+ * bf16 apart. out: the head's first output row; rows `out_stride` apart. */
+TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *v, long stride,
+                          uint16_t *out, long out_stride, int n, float scale, Scratch *m) {
+    const int blocks = (n + 15) / 16;
+    const int padded = (n + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
+    const int key_pairs = (n + 1) / 2;
+    lay_out(k, v, stride, n, padded, m);
     const __m512 vscale = _mm512_set1_ps(scale);
     const __m512 minus_inf = _mm512_set1_ps(-__builtin_inff());
     for (int first = 0; first < n; first += QUERIES) {
@@ -149,22 +196,159 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
     }
 }
 
-TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *offsets, int sequences,
-                      int heads, float scale, int part, int parts) {
+/* AMX: the tile configuration (64 bytes, palette 1) and the tiles used. */
+typedef struct {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+} TileConfig;
+/* Tile numbers: literals, as the tile instructions name their registers. */
+#define T_SCORES 0
+#define T_QUERIES 1
+#define T_KEYS 2
+#define T_OUT_LOW 3
+#define T_OUT_HIGH 4
+#define T_WEIGHTS 5
+#define T_VALUES_LOW 6
+#define T_VALUES_HIGH 7
+#define AMX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,amx-tile,amx-bf16")))
+
+/* Every tile is 16 rows of 64 bytes: queries, weights (32 bf16 a row), keys and values (16
+ * pairs a row), scores and outputs (16 fp32 a row). */
+AMX_TARGET static void configure_tiles(void) {
+    TileConfig config;
+    memset(&config, 0, sizeof config);
+    config.palette = 1;
+    for (int t = T_SCORES; t <= T_VALUES_HIGH; t++) {
+        config.rows[t] = TILE_ROWS;
+        config.colsb[t] = 64;
+    }
+    _tile_loadconfig(&config);
+}
+
+/* 2^x for x <= 0, as the AMX path's softmax takes it (x = the scaled score less the row's
+ * maximum, in base 2); 2^-126 below -126 (it weighs only zero values or nothing). x = n + f,
+ * |f| <= 1/2, and a degree-4 polynomial for 2^f (least relative error, 2.7e-6: under the bf16
+ * rounding of the weights, 2^-9, as exp_nonpositive's 1.2e-7 is; 9 vector operations against
+ * 15 a score). A NaN stays NaN, as in exp_nonpositive. */
+TARGET static inline __m512 exp2_nonpositive(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-126.0f), x);
+    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(0.009570068679749966f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.055917806923389435f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240247443318367f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931218504905701f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999992847442627f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* One row of scores (`padded` keys, fp32, unscaled) into bf16 weights exp(scale * (s - max)),
+ * zero past the n-th key; returns 1 / (their sum). The scale (and log2 e) goes into the
+ * exponent's argument, one fused multiply-add: no pass writes scaled scores back. */
+TARGET static float softmax_row(const float *scores, uint32_t *weights, int n, int padded,
+                                float scale) {
+    const int full = n / 16;
+    const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
+    __m512 row_max = _mm512_set1_ps(-__builtin_inff());
+    for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
+    if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
+    const float base2 = scale * 1.44269504088896341f;
+    const __m512 vscale = _mm512_set1_ps(base2);
+    const __m512 shift = _mm512_set1_ps(-base2 * _mm512_reduce_max_ps(row_max));
+    __m512 sum = _mm512_setzero_ps();
+    for (int b = 0; b < full; b++) {
+        const __m512 e = exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift));
+        sum = _mm512_add_ps(sum, e);
+        _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
+    }
+    for (int b = full; b < padded / 16; b++) { /* the last keys, then zeros */
+        const __mmask16 real = b == full ? tail : 0;
+        const __m512 e = _mm512_maskz_mov_ps(
+            real, exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift)));
+        sum = _mm512_add_ps(sum, e);
+        _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+/* attend on AMX tiles: the caller has configured them (configure_tiles). Scores of 16 queries
+ * against 16 keys a tile product (the 32 bf16 of a query row against 16 key rows of pairs),
+ * the weighted values of 16 queries against 32 keys two products (16 value columns each). */
+AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                                  long stride, uint16_t *out, long out_stride, int n, float scale,
+                                  Scratch *m) {
+    const int blocks = (n + 15) / 16;
+    const int padded = (n + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
+    lay_out(k, v, stride, n, padded, m);
+    uint16_t last[TILE_ROWS * HEAD_DIM]; /* the last queries, zero-padded to 16 rows */
+    float result[TILE_ROWS * HEAD_DIM];
+    for (int first = 0; first < n; first += TILE_ROWS) {
+        const int rows = n - first < TILE_ROWS ? n - first : TILE_ROWS;
+        if (rows == TILE_ROWS) {
+            _tile_loadd(T_QUERIES, q + (long)first * stride, stride * 2);
+        } else { /* past the sequence's end lie another's rows, or the end of the tensor */
+            memset(last, 0, sizeof last);
+            for (int r = 0; r < rows; r++)
+                memcpy(last + r * HEAD_DIM, q + (long)(first + r) * stride, HEAD_DIM * 2);
+            _tile_loadd(T_QUERIES, last, HEAD_DIM * 2);
+        }
+        /* Two blocks of keys at a time, on two pairs of tiles: one product does not wait for
+         * the other's store. (A block past the n-th key holds zero keys: its scores are
+         * masked.) */
+        for (int b = 0; b < blocks; b += 2) {
+            _tile_zero(T_SCORES);
+            _tile_zero(T_OUT_LOW);
+            _tile_loadd(T_KEYS, m->keys + b * PAIRS * 16, 64);
+            _tile_loadd(T_WEIGHTS, m->keys + (b + 1) * PAIRS * 16, 64);
+            _tile_dpbf16ps(T_SCORES, T_QUERIES, T_KEYS);
+            _tile_dpbf16ps(T_OUT_LOW, T_QUERIES, T_WEIGHTS);
+            _tile_stored(T_SCORES, m->scores + b * 16, padded * 4);
+            _tile_stored(T_OUT_LOW, m->scores + (b + 1) * 16, padded * 4);
+        }
+        float inverse_sum[TILE_ROWS];
+        for (int r = 0; r < rows; r++)
+            inverse_sum[r] = softmax_row(m->scores + r * padded, m->weights + r * (padded / 2), n,
+                                         padded, scale);
+        _tile_zero(T_OUT_LOW);
+        _tile_zero(T_OUT_HIGH);
+        for (int b = 0; b < padded / KEY_ALIGN; b++) {
+            _tile_loadd(T_WEIGHTS, m->weights + b * 16, padded * 2);
+            _tile_loadd(T_VALUES_LOW, m->values + b * 16 * 32, 128);
+            _tile_loadd(T_VALUES_HIGH, m->values + b * 16 * 32 + 16, 128);
+            _tile_dpbf16ps(T_OUT_LOW, T_WEIGHTS, T_VALUES_LOW);
+            _tile_dpbf16ps(T_OUT_HIGH, T_WEIGHTS, T_VALUES_HIGH);
+        }
+        _tile_stored(T_OUT_LOW, result, HEAD_DIM * 4);
+        _tile_stored(T_OUT_HIGH, result + 16, HEAD_DIM * 4);
+        for (int r = 0; r < rows; r++) {
+            const __m512 inv = _mm512_set1_ps(inverse_sum[r]);
+            uint16_t *dst = out + (long)(first + r) * out_stride;
+            for (int half = 0; half < 2; half++)
+                _mm256_storeu_si256((__m256i *)(dst + 16 * half),
+                                    (__m256i)_mm512_cvtneps_pbh(_mm512_mul_ps(
+                                        _mm512_loadu_ps(result + r * HEAD_DIM + 16 * half), inv)));
+        }
+    }
+}
+
+AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *offsets,
+                          int sequences, int heads, float scale, int amx, int part, int parts) {
     int longest = 0;
     for (int i = 0; i < sequences; i++) {
         const int n = (int)(offsets[i + 1] - offsets[i]);
         if (n > longest) longest = n;
     }
     if (longest < 1) return 0; /* no tokens (rows of padding only): nothing to do */
-    const size_t padded = (size_t)(longest + 15) / 16 * 16;
+    const size_t padded = (size_t)(longest + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
     Scratch m;
     m.keys = malloc(padded * PAIRS * 4);
     m.values = malloc((padded / 2) * 32 * 4);
-    m.scores = malloc(QUERIES * padded * 4);
-    m.weights = malloc(QUERIES * (padded / 2) * 4);
+    m.scores = malloc(TILE_ROWS * padded * 4);
+    m.weights = malloc(TILE_ROWS * (padded / 2) * 4);
     const int ok = m.keys && m.values && m.scores && m.weights;
     const long stride = 3L * heads * HEAD_DIM;
+    if (ok && amx) configure_tiles(); /* per thread: each has its own tile state */
     long item = 0;
     for (int i = 0; ok && i < sequences; i++) {
         const long start = offsets[i];
@@ -172,11 +356,13 @@ TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *offsets
         for (int h = 0; h < heads; h++, item++) {
             if (item % parts != part) continue;
             const uint16_t *query = qkv + start * stride + (long)h * HEAD_DIM;
-            attend(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM, stride,
-                   out + start * heads * HEAD_DIM + (long)h * HEAD_DIM, (long)heads * HEAD_DIM, n,
-                   scale, &m);
+            (amx ? attend_amx : attend)(query, query + (long)heads * HEAD_DIM,
+                                        query + 2L * heads * HEAD_DIM, stride,
+                                        out + start * heads * HEAD_DIM + (long)h * HEAD_DIM,
+                                        (long)heads * HEAD_DIM, n, scale, &m);
         }
     }
+    if (ok && amx) _tile_release();
     free(m.keys);
     free(m.values);
     free(m.scores);
@@ -201,13 +387,13 @@ typedef struct {
     const int64_t *offsets;
     int sequences, heads;
     float scale;
-    int failed;
+    int amx, failed;
 } Job;
 
 static void job_part(void *data) {
     Job *job = data;
 #if HAVE_KERNEL
-    if (run(job->qkv, job->out, job->offsets, job->sequences, job->heads, job->scale,
+    if (run(job->qkv, job->out, job->offsets, job->sequences, job->heads, job->scale, job->amx,
             team_thread_num(), team_num_threads()) != 0)
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
 #else
@@ -230,18 +416,19 @@ static PyObject *use_openmp(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(attention_doc,
-             "attention(qkv, out, offsets, sequences, heads, scale, threads)\n\n"
+             "attention(qkv, out, offsets, sequences, heads, scale, threads, amx)\n\n"
              "Addresses of contiguous tensors: qkv (N, 3, heads, 32) bf16, out (N, heads, 32)\n"
              "bf16, offsets (sequences + 1,) int64 token offsets. Without the GIL, on `threads`\n"
-             "threads of the OpenMP team set by use_openmp (one thread without it). The caller\n"
-             "checks the CPU (AVX512-BF16) and the shapes: nothing is checked here.");
+             "threads of the OpenMP team set by use_openmp (one thread without it); on AMX tiles\n"
+             "when amx is true (after enable_amx). The caller checks the CPU (AVX512-BF16, AMX)\n"
+             "and the shapes: nothing is checked here.");
 
 static PyObject *attention(PyObject *self, PyObject *args) {
     unsigned long long qkv, out, offsets;
-    int sequences, heads, threads;
+    int sequences, heads, threads, amx;
     float scale;
-    if (!PyArg_ParseTuple(args, "KKKiifi", &qkv, &out, &offsets, &sequences, &heads, &scale,
-                          &threads))
+    if (!PyArg_ParseTuple(args, "KKKiifip", &qkv, &out, &offsets, &sequences, &heads, &scale,
+                          &threads, &amx))
         return NULL;
     if (threads < 1 || sequences < 0 || heads < 1) {
         PyErr_SetString(PyExc_ValueError, "attention: need threads >= 1 and heads >= 1");
@@ -249,12 +436,12 @@ static PyObject *attention(PyObject *self, PyObject *args) {
     }
 #if HAVE_KERNEL
     Job job = {(const uint16_t *)(uintptr_t)qkv, (uint16_t *)(uintptr_t)out,
-               (const int64_t *)(uintptr_t)offsets, sequences, heads, scale, 0};
+               (const int64_t *)(uintptr_t)offsets, sequences, heads, scale, amx, 0};
     Py_BEGIN_ALLOW_THREADS
     if (team_parallel != NULL && threads > 1)
         team_parallel(job_part, &job, (unsigned)threads, 0); /* parts: the team's actual size */
     else
-        job.failed = run(job.qkv, job.out, job.offsets, sequences, heads, scale, 0, 1) != 0;
+        job.failed = run(job.qkv, job.out, job.offsets, sequences, heads, scale, amx, 0, 1) != 0;
     Py_END_ALLOW_THREADS
     if (job.failed) return PyErr_NoMemory();
     Py_RETURN_NONE;
@@ -264,7 +451,22 @@ static PyObject *attention(PyObject *self, PyObject *args) {
 #endif
 }
 
+PyDoc_STRVAR(enable_amx_doc,
+             "enable_amx() -> bool\n\n"
+             "Ask Linux for the AMX tile state in this process (arch_prctl ARCH_REQ_XCOMP_PERM,\n"
+             "which oneDNN asks for too); whether attention(amx=True) may run. The caller checks\n"
+             "that the CPU has AMX-BF16.");
+
+static PyObject *enable_amx(PyObject *self, PyObject *args) {
+#if HAVE_KERNEL && defined(__linux__) && defined(SYS_arch_prctl)
+    const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0) Py_RETURN_TRUE;
+#endif
+    Py_RETURN_FALSE;
+}
+
 static PyMethodDef methods[] = {
+    {"enable_amx", enable_amx, METH_NOARGS, enable_amx_doc},
     {"attention", attention, METH_VARARGS, attention_doc},
     {"use_openmp", use_openmp, METH_VARARGS, use_openmp_doc},
     {NULL, NULL, 0, NULL},

@@ -9,7 +9,9 @@ torch's parallel regions (on Zen 4 that cost all the kernel gained, and slowed t
 
 It needs the optional extension built at install (a C compiler), an x86-64 CPU with
 AVX512-BF16, a head size of 32 (every MiniLM here) and, for more than one thread, torch built on
-OpenMP (as its Linux wheels are); ``available`` says whether it runs here.
+OpenMP (as its Linux wheels are); ``available`` says whether it runs here. On CPUs with AMX its
+dot products run on the tiles (``amx_available``): there PyTorch's batched kernel, on the tiles
+too, beat the AVX512-BF16 dot products.
 """
 
 from __future__ import annotations
@@ -72,6 +74,15 @@ def _kernel() -> tuple[Callable[..., None], bool] | None:
     return _attention.attention, True
 
 
+@functools.cache
+def amx_available() -> bool:
+    """Whether the kernel runs on AMX tiles here: a CPU with AMX-BF16, and Linux gave this
+    process the tile state (oneDNN asks for it too)."""
+    from minilm import _attention  # _kernel() imported it
+
+    return _kernel() is not None and "amx_bf16" in cpu_flags() and _attention.enable_amx()
+
+
 def available(head_dim: int) -> bool:
     """Whether ``packed_attention`` runs here for heads of ``head_dim``: on one thread of our
     own it would not beat PyTorch's path beside torch's idle team, so with more threads it
@@ -82,12 +93,15 @@ def available(head_dim: int) -> bool:
     )
 
 
-def packed_attention(qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+def packed_attention(
+    qkv: torch.Tensor, lengths: list[int], *, amx: bool | None = None
+) -> torch.Tensor:
     """Softmax attention of each sequence over its own tokens, scaled by 1/sqrt(head size).
 
     ``qkv`` is (N, 3, heads, 32) bf16 on the CPU: the query, key and value of N tokens, the
     sequences of ``lengths`` back to back (a length of 0: a row of padding only, no tokens).
-    Returns (N, heads * 32) bf16, computed on torch's threads (``torch.get_num_threads()``)."""
+    Returns (N, heads * 32) bf16, computed on torch's threads (``torch.get_num_threads()``), on
+    AMX tiles where they run (``amx=False``: the AVX512-BF16 dot products anyway)."""
     tokens, three, heads, head_dim = qkv.shape
     if not available(head_dim):
         raise RuntimeError(f"the fused attention kernel does not run here (head size {head_dim})")
@@ -95,6 +109,8 @@ def packed_attention(qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         raise ValueError(
             f"qkv must be (N, 3, heads, 32) bf16 on the CPU, got {qkv.dtype} {tuple(qkv.shape)}"
         )
+    if amx and not amx_available():
+        raise RuntimeError("the fused attention kernel cannot use AMX tiles here")
     if sum(lengths) != tokens or min(lengths, default=0) < 0:
         raise ValueError(f"lengths (sum {sum(lengths)}) must be 0 or more and sum to {tokens}")
     qkv = qkv.contiguous()
@@ -109,5 +125,6 @@ def packed_attention(qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
         heads,
         head_dim**-0.5,
         torch.get_num_threads(),
+        amx_available() if amx is None else amx,
     )
     return out.view(tokens, heads * head_dim)

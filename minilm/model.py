@@ -307,19 +307,22 @@ class MiniLMModel(nn.Module):
 
     def _packable(self, x: torch.Tensor, attention_mask: torch.Tensor) -> list[int] | None:
         """Each row's token count when the batch runs packed, without its padding: right-padded
-        bf16 batches on CPUs without AMX, in inference; None otherwise.
+        bf16 batches in inference, on CPUs with AMX only where the fused kernel runs on its
+        tiles; None otherwise.
 
         With the fused attention kernel (``minilm/fused_attention.py``) every such batch, one
         query included: it beat the batched kernel from 1 to 256 tokens, with other processes
-        on the cores too. Without it attention is three small parallel regions per sequence and
-        layer: only batches of ``PER_SEQUENCE_MIN_LENGTH`` tokens or more, and only while no
-        other process wants the cores (when one took a core, each region waited for the thread
-        it held up, 2-5x slower than the batched kernel: benchmarks/RESULTS.md)."""
-        if self.training or not bf16_cpu_path(x) or cpu_has_amx():
+        on the cores too (on AMX, its tile version beat PyTorch's flash kernel on the tiles).
+        Without it attention is three small parallel regions per sequence and layer: only
+        batches of ``PER_SEQUENCE_MIN_LENGTH`` tokens or more, only while no other process
+        wants the cores (when one took a core, each region waited for the thread it held up,
+        2-5x slower than the batched kernel: benchmarks/RESULTS.md), and not on AMX."""
+        if self.training or not bf16_cpu_path(x):
             return None
-        if not fused_attention.available(self.config.head_dim) and (
-            x.shape[1] < PER_SEQUENCE_MIN_LENGTH or cpu_contended()
-        ):
+        fused = fused_attention.available(self.config.head_dim)
+        if cpu_has_amx() and not (fused and fused_attention.amx_available()):
+            return None  # PyTorch's batched kernel runs on the tiles, the packed path would not
+        if not fused and (x.shape[1] < PER_SEQUENCE_MIN_LENGTH or cpu_contended()):
             return None
         return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])
 

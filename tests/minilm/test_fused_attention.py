@@ -30,6 +30,15 @@ needs_kernel = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(params=[False, True], ids=["avx512-bf16", "amx"])
+def amx(request) -> bool:
+    """Each way the kernel computes its dot products: AVX512-BF16, and AMX tiles where the CPU
+    has them (the kernel's own choice there)."""
+    if request.param and not fused_attention.amx_available():
+        pytest.skip("needs a CPU with AMX-BF16")
+    return request.param
+
+
 def test_the_kernel_is_built_and_joins_torchs_threads_where_it_can_run() -> None:
     # Where the install had a C compiler and the CPU has AVX512-BF16, the kernel must be there:
     # a build that failed quietly (the extension is optional) would leave it untested.
@@ -123,11 +132,13 @@ def random_qkv(lengths: list[int], heads: int, scale: float = 1.5, seed: int = 0
         ([512], 3),  # the longest position MiniLM has
     ],
 )
-def test_kernel_matches_float64_and_beats_pytorchs_rounding(monkeypatch, lengths, heads) -> None:
+def test_kernel_matches_float64_and_beats_pytorchs_rounding(
+    monkeypatch, lengths, heads, amx
+) -> None:
     qkv = random_qkv(lengths, heads)
     exact = reference(qkv, lengths)
     with torch.inference_mode():
-        fused = fused_attention.packed_attention(qkv, lengths)
+        fused = fused_attention.packed_attention(qkv, lengths, amx=amx)
         plain = torch_path(qkv, lengths, monkeypatch)
     assert fused.dtype == torch.bfloat16 and fused.shape == (sum(lengths), heads * 32)
     error = (fused.double() - exact).abs()
@@ -141,7 +152,7 @@ def test_kernel_matches_float64_and_beats_pytorchs_rounding(monkeypatch, lengths
 
 
 @needs_kernel
-def test_kernel_is_the_same_on_one_thread_and_on_torchs_team() -> None:
+def test_kernel_is_the_same_on_one_thread_and_on_torchs_team(amx) -> None:
     lengths = [150, 3, 77, 200, 9]
     qkv = random_qkv(lengths, 12, seed=1)
     threads = torch.get_num_threads()
@@ -150,22 +161,24 @@ def test_kernel_is_the_same_on_one_thread_and_on_torchs_team() -> None:
         try:
             for count in (1, 2, 3):  # 3: more threads than this machine may have cores
                 torch.set_num_threads(count)
-                results[count] = fused_attention.packed_attention(qkv, lengths)
+                results[count] = fused_attention.packed_attention(qkv, lengths, amx=amx)
         finally:
             torch.set_num_threads(threads)
         # From another Python thread: its own OpenMP team, as torch's ops get there.
         thread = threading.Thread(
-            target=lambda: results.update(other=fused_attention.packed_attention(qkv, lengths))
+            target=lambda: results.update(
+                other=fused_attention.packed_attention(qkv, lengths, amx=amx)
+            )
         )
         thread.start()
         thread.join()
     for result in results.values():  # each (sequence, head) is computed whole by one thread
         assert torch.equal(result, results[1])
-    assert torch.equal(results[1], fused_attention.packed_attention(qkv.clone(), lengths))
+    assert torch.equal(results[1], fused_attention.packed_attention(qkv.clone(), lengths, amx=amx))
 
 
 @needs_kernel
-def test_kernel_reads_rows_at_any_alignment_and_skips_empty_rows() -> None:
+def test_kernel_reads_rows_at_any_alignment_and_skips_empty_rows(amx) -> None:
     lengths = [9, 0, 20, 0]
     qkv = random_qkv(lengths, 12, seed=3)
     memory = torch.empty(qkv.numel() + 1, dtype=torch.bfloat16)
@@ -173,19 +186,19 @@ def test_kernel_reads_rows_at_any_alignment_and_skips_empty_rows() -> None:
     shifted.copy_(qkv)
     assert shifted.data_ptr() % 4 == 2
     with torch.inference_mode():
-        aligned = fused_attention.packed_attention(qkv, lengths)
-        assert torch.equal(fused_attention.packed_attention(shifted, lengths), aligned)
-        assert torch.equal(aligned, fused_attention.packed_attention(qkv, [9, 20]))
-        assert fused_attention.packed_attention(qkv[:0], [0, 0]).shape == (0, 384)
+        aligned = fused_attention.packed_attention(qkv, lengths, amx=amx)
+        assert torch.equal(fused_attention.packed_attention(shifted, lengths, amx=amx), aligned)
+        assert torch.equal(aligned, fused_attention.packed_attention(qkv, [9, 20], amx=amx))
+        assert fused_attention.packed_attention(qkv[:0], [0, 0], amx=amx).shape == (0, 384)
 
 
 @needs_kernel
-def test_a_nan_score_makes_its_rows_nan_as_pytorchs_softmax_does(monkeypatch) -> None:
+def test_a_nan_score_makes_its_rows_nan_as_pytorchs_softmax_does(monkeypatch, amx) -> None:
     lengths = [20, 30]
     qkv = random_qkv(lengths, 2, seed=4)
     qkv[25, 1, 0, 3] = float("nan")  # a key of the second sequence, first head
     with torch.inference_mode():
-        fused = fused_attention.packed_attention(qkv, lengths).view(50, 2, 32)
+        fused = fused_attention.packed_attention(qkv, lengths, amx=amx).view(50, 2, 32)
         plain = torch_path(qkv, lengths, monkeypatch).view(50, 2, 32)
     assert torch.equal(fused.isnan(), plain.isnan())
     assert fused[20:, 0].isnan().all()  # every query of that head attends that key
@@ -193,18 +206,18 @@ def test_a_nan_score_makes_its_rows_nan_as_pytorchs_softmax_does(monkeypatch) ->
 
 
 @needs_kernel
-def test_kernel_on_extreme_scores() -> None:
+def test_kernel_on_extreme_scores(amx) -> None:
     lengths = [40, 17]
     with torch.inference_mode():
         # Scores of +-1000: each query's weight falls on its best key alone (exp underflows for
         # the others, nothing overflows).
         qkv = random_qkv(lengths, 2, scale=12.0, seed=2)
-        fused = fused_attention.packed_attention(qkv, lengths).double()
+        fused = fused_attention.packed_attention(qkv, lengths, amx=amx).double()
         assert torch.isfinite(fused).all()
         assert (fused - reference(qkv, lengths)).abs().max().item() < 0.02 * 12
         # Equal scores (zero queries): every query gets the mean of its sequence's values.
         qkv[:, 0] = 0
-        fused = fused_attention.packed_attention(qkv, lengths).double()
+        fused = fused_attention.packed_attention(qkv, lengths, amx=amx).double()
     values = qkv[:, 2].double().reshape(sum(lengths), -1)
     means = torch.cat([values[:40].mean(0).expand(40, -1), values[40:].mean(0).expand(17, -1)])
     assert (fused - means).abs().max().item() < 0.05
@@ -222,6 +235,18 @@ def test_kernel_refuses_what_it_cannot_compute() -> None:
         fused_attention.packed_attention(qkv, [9, -1])
     with pytest.raises(RuntimeError, match="head size 16"):
         fused_attention.packed_attention(qkv.view(8, 3, 4, 16), lengths)
+
+
+@needs_kernel
+def test_amx_tiles_are_used_where_the_cpu_has_them_and_refused_elsewhere(monkeypatch) -> None:
+    # A build that lost the tile path (or Linux refusing the tile state) would leave AMX CPUs
+    # on the slower dot products without a word.
+    assert fused_attention.amx_available() is ("amx_bf16" in cpu_flags())
+    qkv = random_qkv([4, 4], 2)
+    monkeypatch.setattr(fused_attention, "amx_available", lambda: False)
+    with pytest.raises(RuntimeError, match="AMX"):
+        fused_attention.packed_attention(qkv, [4, 4], amx=True)
+    assert fused_attention.packed_attention(qkv, [4, 4]).shape == (8, 64)  # without the tiles
 
 
 @needs_kernel
@@ -253,13 +278,24 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
         model(input_ids[:, :20], attention_mask[:, :20])
         model(input_ids[:1, :12], attention_mask[:1, :12])
         assert len(calls) == 3 * config.num_hidden_layers
+        # On AMX the kernel runs where its tile path does; else PyTorch's batched kernel.
+        monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: True)
+        if fused_attention.amx_available():
+            model(input_ids, attention_mask)
+            assert len(calls) == 4 * config.num_hidden_layers
+        so_far = len(calls)
+        monkeypatch.setattr(fused_attention, "amx_available", lambda: False)
+        batched = model(input_ids, attention_mask)
+        assert len(calls) == so_far
+        monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
         monkeypatch.setattr(fused_attention, "available", lambda head_dim: False)
         plain = model(input_ids, attention_mask)
-        assert len(calls) == 3 * config.num_hidden_layers
+        assert len(calls) == so_far
     assert not low[-1].any() and not full[-1].any() and not plain[-1].any()  # pooled to zero
-    low, full, plain = low[:-1], full[:-1], plain[:-1]
+    low, full, plain, batched = low[:-1], full[:-1], plain[:-1], batched[:-1]
     cosine = (low * full).sum(dim=1)
     plain_cosine = (plain * full).sum(dim=1)
     assert cosine.min().item() > 0.999, cosine
     assert cosine.mean() >= plain_cosine.mean() - 1e-4
     assert ((low * plain).sum(dim=1) > 0.999).all()
+    assert ((low * batched).sum(dim=1) > 0.999).all()
