@@ -196,6 +196,9 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
     }
 }
 
+/* AMX needs GCC 11 or clang 12 (the tile intrinsics); older compilers build the rest. */
+#if defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11
+#define HAVE_AMX 1
 /* AMX: the tile configuration (64 bytes, palette 1) and the tiles used. */
 typedef struct {
     uint8_t palette, start_row, reserved[14];
@@ -332,6 +335,11 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
     }
 }
 
+#else
+#define HAVE_AMX 0
+#define AMX_TARGET TARGET
+#endif
+
 AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *offsets,
                           int sequences, int heads, float scale, int amx, int part, int parts) {
     int longest = 0;
@@ -348,7 +356,11 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
     m.weights = malloc(TILE_ROWS * (padded / 2) * 4);
     const int ok = m.keys && m.values && m.scores && m.weights;
     const long stride = 3L * heads * HEAD_DIM;
+#if HAVE_AMX
     if (ok && amx) configure_tiles(); /* per thread: each has its own tile state */
+#else
+    amx = 0;
+#endif
     long item = 0;
     for (int i = 0; ok && i < sequences; i++) {
         const long start = offsets[i];
@@ -356,13 +368,22 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
         for (int h = 0; h < heads; h++, item++) {
             if (item % parts != part) continue;
             const uint16_t *query = qkv + start * stride + (long)h * HEAD_DIM;
-            (amx ? attend_amx : attend)(query, query + (long)heads * HEAD_DIM,
-                                        query + 2L * heads * HEAD_DIM, stride,
-                                        out + start * heads * HEAD_DIM + (long)h * HEAD_DIM,
-                                        (long)heads * HEAD_DIM, n, scale, &m);
+#if HAVE_AMX
+            if (amx) {
+                attend_amx(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM,
+                           stride, out + start * heads * HEAD_DIM + (long)h * HEAD_DIM,
+                           (long)heads * HEAD_DIM, n, scale, &m);
+                continue;
+            }
+#endif
+            attend(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM, stride,
+                   out + start * heads * HEAD_DIM + (long)h * HEAD_DIM, (long)heads * HEAD_DIM, n,
+                   scale, &m);
         }
     }
+#if HAVE_AMX
     if (ok && amx) _tile_release();
+#endif
     free(m.keys);
     free(m.values);
     free(m.scores);
@@ -371,6 +392,7 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
 }
 #else
 #define HAVE_KERNEL 0
+#define HAVE_AMX 0
 #endif
 
 /* The OpenMP runtime torch runs its threads on (found by the caller in the process: the same
@@ -458,7 +480,7 @@ PyDoc_STRVAR(enable_amx_doc,
              "that the CPU has AMX-BF16.");
 
 static PyObject *enable_amx(PyObject *self, PyObject *args) {
-#if HAVE_KERNEL && defined(__linux__) && defined(SYS_arch_prctl)
+#if HAVE_AMX && defined(__linux__) && defined(SYS_arch_prctl)
     const long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
     if (syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0) Py_RETURN_TRUE;
 #endif
