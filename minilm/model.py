@@ -319,12 +319,21 @@ class MiniLMModel(nn.Module):
         2-5x slower than the batched kernel: benchmarks/RESULTS.md), and not on AMX."""
         if self.training or not bf16_cpu_path(x):
             return None
-        fused = fused_attention.available(self.config.head_dim)
-        if cpu_has_amx() and not (fused and fused_attention.amx_available()):
-            return None  # PyTorch's batched kernel runs on the tiles, the packed path would not
-        if not fused and (x.shape[1] < PER_SEQUENCE_MIN_LENGTH or cpu_contended()):
+        # On AMX without the kernel's tile path, PyTorch's batched kernel runs on the tiles.
+        if not self.packs_every_batch() and (
+            cpu_has_amx() or x.shape[1] < PER_SEQUENCE_MIN_LENGTH or cpu_contended()
+        ):
             return None
         return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])
+
+    def packs_every_batch(self) -> bool:
+        """Whether every bf16 inference batch on the CPU runs packed: where the fused attention
+        kernel runs (on its tiles where the CPU has AMX)."""
+        return (
+            fuse_bf16_cpu()
+            and fused_attention.available(self.config.head_dim)
+            and (not cpu_has_amx() or fused_attention.amx_available())
+        )
 
 
 def pool(token_states: torch.Tensor, attention_mask: torch.Tensor, mode: str) -> torch.Tensor:

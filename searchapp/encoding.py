@@ -38,6 +38,7 @@ class Encoder(Protocol):
     precision: str
     weights_sha256: str
     tokenizer: Tokenizer
+    packs_batches: bool  # every batch runs without padding: larger batches cost nothing more
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm rows, (n, dim) float32, in input order."""

@@ -68,6 +68,9 @@ WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progr
 # took 12-30 s on 2 cores, and Ctrl-C before it committed kept nothing).
 FIRST_WINDOW_CHUNKS = 32
 BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
+# Where the encoder packs every batch (no padding), short texts go 256 to a pass: 1.28x faster
+# than 64 for STS-b sentences in bf16; fp32 batches, padded, ran 3% slower at 256.
+PACKED_BATCH_SIZE = 256
 # How far the producer may run ahead: in chunks, two windows (``_ahead_chunks``), so the next
 # window is ready when the encoder finishes one (bounded by items alone, small files ran a few
 # chunks ahead and the encoder waited for each window to be read: 7% of `search index` on the
@@ -395,12 +398,17 @@ class Indexer:
         for window in self._windows(parts):
             self._commit(window, report)
 
+    def _batch_size(self) -> int:
+        """Texts per forward pass at most, for the local encoder."""
+        return PACKED_BATCH_SIZE if self.encoder.get().packs_batches else BATCH_SIZE
+
     def _consume_ahead(
         self, parts: queue.Queue, report: IndexReport, embedder: EmbeddingBackend
     ) -> None:
         """Submit windows ahead to ``embedder``; commit them in order as their vectors arrive."""
         in_flight: deque[tuple[list[_Part | _FileDone], PendingVectors]] = deque()
         for window in self._windows(parts):
+            # BATCH_SIZE: a window splits into tasks for several actors (ray_embedding.py)
             in_flight.append((window, embedder.submit(_window_ids(window), batch_size=BATCH_SIZE)))
             while len(in_flight) > embedder.windows_ahead:
                 oldest, pending = in_flight.popleft()
@@ -544,7 +552,7 @@ class Indexer:
         if to_embed:
             firsts = [rows[0] for rows in to_embed.values()]
             embedded = self.encoder.get().embed_many(
-                [ids[r] for r in firsts], batch_size=BATCH_SIZE
+                [ids[r] for r in firsts], batch_size=self._batch_size()
             )
             for rows, vector in zip(to_embed.values(), embedded, strict=True):
                 vectors[rows] = vector

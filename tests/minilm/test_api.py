@@ -173,6 +173,13 @@ def test_bf16_on_cpu_is_close_to_fp32(
     long = sum(len(ids) >= 96 for ids in bf16.tokenizer.encode_ids(texts))
     assert long >= 20
     assert not minilm.model.fuse_bf16_cpu() or sum(calls) >= 6 * long  # each in every layer
+    # Where every batch runs packed, a short one does too, on a busy machine as well; the
+    # indexer then gives it more texts a pass (searchapp/ingest/pipeline.py).
+    monkeypatch.setattr(minilm.model, "cpu_contended", lambda: True)
+    before = len(calls)
+    bf16.encode(stsb.sentences[:3])
+    assert (len(calls) > before) is bf16.packs_batches
+    assert not l6_encoder.packs_batches  # fp32: padded batches
     full = l6_encoder.encode(texts)
     assert low.dtype == np.float32
     cosines = (low * full).sum(axis=1) / np.linalg.norm(low, axis=1)

@@ -272,6 +272,7 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
         full = model(input_ids, attention_mask)
         low = model.to(torch.bfloat16)(input_ids, attention_mask)
         assert len(calls) == config.num_hidden_layers
+        assert model.encoder.packs_every_batch()
         # Short batches, one query and a busy machine take the kernel too (PyTorch's path for
         # packed sequences does not: minilm.model.PER_SEQUENCE_MIN_LENGTH, cpu_contended).
         monkeypatch.setattr(minilm.model, "cpu_contended", lambda: True)
@@ -285,6 +286,7 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
             assert len(calls) == 4 * config.num_hidden_layers
         so_far = len(calls)
         monkeypatch.setattr(fused_attention, "amx_available", lambda: False)
+        assert not model.encoder.packs_every_batch()
         batched = model(input_ids, attention_mask)
         assert len(calls) == so_far
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)

@@ -138,6 +138,7 @@ class FakeEncoder:
     token ids, so equal texts give equal unit vectors, like a real model, in microseconds."""
 
     precision = "fp32"
+    packs_batches = False
 
     def __init__(
         self,
