@@ -196,9 +196,13 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
     }
 }
 
-/* AMX needs GCC 11 or clang 12 (the tile intrinsics); older compilers build the rest. */
-#if defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11
+/* AMX needs GCC 11 or clang 12 (the tile intrinsics) and Linux (enable_amx); older compilers
+ * and other systems build the rest. */
+#if defined(__linux__) && (defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11)
 #define HAVE_AMX 1
+/* The tile instructions are asm statements that do not tell the compiler which memory they
+ * read or write: this orders plain loads and stores around them. */
+#define MEMORY_BARRIER() __asm__ volatile("" ::: "memory")
 /* AMX: the tile configuration (64 bytes, palette 1) and the tiles used. */
 typedef struct {
     uint8_t palette, start_row, reserved[14];
@@ -226,7 +230,7 @@ AMX_TARGET static void configure_tiles(void) {
         config.rows[t] = TILE_ROWS;
         config.colsb[t] = 64;
     }
-    _tile_loadconfig(&config);
+    __asm__ volatile("ldtilecfg %0" ::"m"(config)); /* the whole struct read, not 8 bytes */
 }
 
 /* 2^x for x <= 0, as the AMX path's softmax takes it (x = the scaled score less the row's
@@ -284,6 +288,7 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
     const int blocks = (n + 15) / 16;
     const int padded = (n + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
     lay_out(k, v, stride, n, padded, m);
+    MEMORY_BARRIER();
     uint16_t last[TILE_ROWS * HEAD_DIM]; /* the last queries, zero-padded to 16 rows */
     float result[TILE_ROWS * HEAD_DIM];
     for (int first = 0; first < n; first += TILE_ROWS) {
@@ -294,6 +299,7 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
             memset(last, 0, sizeof last);
             for (int r = 0; r < rows; r++)
                 memcpy(last + r * HEAD_DIM, q + (long)(first + r) * stride, HEAD_DIM * 2);
+            MEMORY_BARRIER();
             _tile_loadd(T_QUERIES, last, HEAD_DIM * 2);
         }
         /* Two blocks of keys at a time, on two pairs of tiles: one product does not wait for
@@ -309,10 +315,12 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
             _tile_stored(T_SCORES, m->scores + b * 16, padded * 4);
             _tile_stored(T_OUT_LOW, m->scores + (b + 1) * 16, padded * 4);
         }
+        MEMORY_BARRIER();
         float inverse_sum[TILE_ROWS];
         for (int r = 0; r < rows; r++)
             inverse_sum[r] = softmax_row(m->scores + r * padded, m->weights + r * (padded / 2), n,
                                          padded, scale);
+        MEMORY_BARRIER();
         _tile_zero(T_OUT_LOW);
         _tile_zero(T_OUT_HIGH);
         for (int b = 0; b < padded / KEY_ALIGN; b++) {
@@ -324,6 +332,7 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
         }
         _tile_stored(T_OUT_LOW, result, HEAD_DIM * 4);
         _tile_stored(T_OUT_HIGH, result + 16, HEAD_DIM * 4);
+        MEMORY_BARRIER();
         for (int r = 0; r < rows; r++) {
             const __m512 inv = _mm512_set1_ps(inverse_sum[r]);
             uint16_t *dst = out + (long)(first + r) * out_stride;
@@ -501,7 +510,8 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__attention(void) {
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "HAVE_KERNEL", HAVE_KERNEL) < 0) {
+    if (m != NULL && (PyModule_AddIntConstant(m, "HAVE_KERNEL", HAVE_KERNEL) < 0 ||
+                      PyModule_AddIntConstant(m, "HAVE_AMX", HAVE_AMX) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

@@ -76,11 +76,14 @@ def _kernel() -> tuple[Callable[..., None], bool] | None:
 
 @functools.cache
 def amx_available() -> bool:
-    """Whether the kernel runs on AMX tiles here: a CPU with AMX-BF16, and Linux gave this
-    process the tile state (oneDNN asks for it too)."""
+    """Whether the kernel runs on AMX tiles here: built with its tile path (GCC 11 or clang 12,
+    Linux), a CPU with AMX-BF16, and Linux gave this process the tile state (oneDNN asks for
+    it too)."""
+    if _kernel() is None or "amx_bf16" not in cpu_flags():
+        return False
     from minilm import _attention  # _kernel() imported it
 
-    return _kernel() is not None and "amx_bf16" in cpu_flags() and _attention.enable_amx()
+    return bool(_attention.HAVE_AMX) and _attention.enable_amx()
 
 
 def available(head_dim: int) -> bool:

@@ -241,12 +241,23 @@ def test_kernel_refuses_what_it_cannot_compute() -> None:
 def test_amx_tiles_are_used_where_the_cpu_has_them_and_refused_elsewhere(monkeypatch) -> None:
     # A build that lost the tile path (or Linux refusing the tile state) would leave AMX CPUs
     # on the slower dot products without a word.
-    assert fused_attention.amx_available() is ("amx_bf16" in cpu_flags())
-    qkv = random_qkv([4, 4], 2)
-    monkeypatch.setattr(fused_attention, "amx_available", lambda: False)
-    with pytest.raises(RuntimeError, match="AMX"):
-        fused_attention.packed_attention(qkv, [4, 4], amx=True)
-    assert fused_attention.packed_attention(qkv, [4, 4]).shape == (8, 64)  # without the tiles
+    from minilm import _attention
+
+    built = bool(_attention.HAVE_AMX)  # GCC 11 or clang 12, on Linux
+    assert fused_attention.amx_available() is ("amx_bf16" in cpu_flags() and built)
+    qkv = random_qkv([40, 33], 2)
+    with torch.inference_mode():
+        default = fused_attention.packed_attention(qkv, [40, 33])
+        dot_products = fused_attention.packed_attention(qkv, [40, 33], amx=False)
+        if fused_attention.amx_available():  # the tiles by default: their own sums' rounding
+            assert torch.equal(default, fused_attention.packed_attention(qkv, [40, 33], amx=True))
+            assert not torch.equal(default, dot_products)
+        else:
+            assert torch.equal(default, dot_products)
+        monkeypatch.setattr(fused_attention, "amx_available", lambda: False)
+        with pytest.raises(RuntimeError, match="AMX"):
+            fused_attention.packed_attention(qkv, [40, 33], amx=True)
+        assert torch.equal(fused_attention.packed_attention(qkv, [40, 33]), dot_products)
 
 
 @needs_kernel
