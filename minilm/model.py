@@ -66,6 +66,11 @@ PER_SEQUENCE_MIN_LENGTH = 96
 # 32 and finishes a row's remainder slowly: 0.77 ns an element at n = 190 against 0.39 at 192
 # (Zen 4). Scores rows are padded to a multiple of this with -inf (weight 0, ``_packed``).
 SOFTMAX_COLUMNS = 32
+# A packed batch's rows are padded up to a multiple of this (a power of two up to it): oneDNN
+# compiles its matmul anew for each row count it has not seen in the process, ~16 ms for each
+# of the four dense layers on AMX, as long as a 4096-token layer's compute, and a packed
+# batch's row count is its token count (benchmarks/RESULTS.md, "Encoder").
+PACKED_ROWS_MULTIPLE = 128
 
 
 @functools.cache
@@ -89,6 +94,14 @@ def bf16_cpu_path(x: torch.Tensor) -> bool:
         and not torch.is_autocast_enabled("cpu")
         and fuse_bf16_cpu()
     )
+
+
+def packed_rows(tokens: int) -> int:
+    """The row count a packed batch of ``tokens`` runs at: the next power of two up to
+    ``PACKED_ROWS_MULTIPLE``, then the next multiple of it (a few dozen row counts in all)."""
+    if tokens <= PACKED_ROWS_MULTIPLE:
+        return 1 << (tokens - 1).bit_length() if tokens else 0
+    return -(-tokens // PACKED_ROWS_MULTIPLE) * PACKED_ROWS_MULTIPLE
 
 
 def prefix_lengths(attn_mask: torch.Tensor | None, batch: int, seq_len: int) -> list[int] | None:
@@ -292,9 +305,14 @@ class MiniLMModel(nn.Module):
         if lengths is not None:
             real = attention_mask.bool()
             packed = x[real]  # (N, H): every row's real tokens, back to back
+            tokens = packed.shape[0]
+            rows = packed_rows(tokens)
+            if rows > tokens:  # zero rows, attending among themselves as one more sequence
+                packed = torch.cat([packed, packed.new_zeros(rows - tokens, packed.shape[1])])
+                lengths = [*lengths, rows - tokens]
             for layer in self.layers:
                 packed = layer(packed, None, lengths)
-            return x.new_zeros(x.shape).index_put_((real,), packed)  # padding 0
+            return x.new_zeros(x.shape).index_put_((real,), packed[:tokens])  # padding 0
         # Boolean mask, True where a key may be attended: (B, 1, 1, T) broadcasts over heads
         # and queries. A batch without padding (one query) needs none: the mask would add 0.0
         # everywhere, and the unmasked kernel is faster (benchmarks/RESULTS.md, "Encoder").

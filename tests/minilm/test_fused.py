@@ -13,7 +13,7 @@ import torch
 
 import minilm.model
 from minilm import MiniLMConfig, SentenceTransformer
-from minilm.model import Dense, SelfAttention
+from minilm.model import PACKED_ROWS_MULTIPLE, Dense, SelfAttention, packed_rows
 from minilm.weights import map_hf_state_dict
 from tests.minilm.helpers import TINY, batch_with_padding, random_bert
 
@@ -133,6 +133,37 @@ def packed_spy(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     return seen
 
 
+def with_padding_rows(lengths: list[int]) -> list[int]:
+    """The lengths a packed batch's attention gets: its rows padded up to ``packed_rows``, the
+    padding as one more sequence."""
+    pad = packed_rows(sum(lengths)) - sum(lengths)
+    return [*lengths, pad] if pad else list(lengths)
+
+
+def test_packed_rows_take_a_few_dozen_counts() -> None:
+    counts = {packed_rows(n) for n in range(4097)}
+    assert len(counts) <= 40  # each compiled once by oneDNN, not once per token count
+    assert packed_rows(0) == 0 and packed_rows(1) == 1 and packed_rows(9) == 16
+    for n in range(1, 4097):  # never fewer rows, and the padding stays small
+        rows = packed_rows(n)
+        assert n <= rows < max(2 * n, n + PACKED_ROWS_MULTIPLE)
+
+
+def test_padding_rows_leave_a_packed_batch_as_it_was(monkeypatch) -> None:
+    model = tiny_model(max_position_embeddings=160).to(torch.bfloat16)
+    lengths = [150, 100, 7]
+    input_ids, attention_mask = batch_with_padding(TINY["vocab_size"], tuple(lengths))
+    seen = packed_spy(monkeypatch)
+    with torch.inference_mode():
+        padded = model(input_ids, attention_mask)
+        monkeypatch.setattr(minilm.model, "packed_rows", lambda tokens: tokens)
+        exact = model(input_ids, attention_mask)
+    layers = model.config.num_hidden_layers
+    assert seen == [with_padding_rows(lengths)] * layers + [lengths] * layers
+    assert seen[0][-1] == 384 - 257  # the zero rows, one more sequence of their own
+    assert torch.allclose(padded, exact, atol=1e-6)
+
+
 def test_packed_attention_matches_the_batched_kernel() -> None:
     torch.manual_seed(0)
     config = MiniLMConfig(
@@ -170,7 +201,7 @@ def test_a_mask_that_is_not_right_padding_takes_the_batched_kernel(monkeypatch) 
         model(input_ids.flip(1), left)
         assert seen == []
         model(input_ids, right.float())  # a float mask of right padding: the fast path
-        assert seen == [[150, 100, 7]] * model.config.num_hidden_layers
+        assert seen == [with_padding_rows([150, 100, 7])] * model.config.num_hidden_layers
 
 
 def test_long_bf16_batches_run_packed(monkeypatch) -> None:
@@ -183,7 +214,7 @@ def test_long_bf16_batches_run_packed(monkeypatch) -> None:
         reference = model(input_ids, attention_mask)
         assert seen == []  # fp32: the batched kernel
         low = model.to(torch.bfloat16)(input_ids, attention_mask)
-        assert seen == [lengths] * layers
+        assert seen == [with_padding_rows(lengths)] * layers
         model(input_ids[:, :90], attention_mask[:, :90])  # shorter than the switch: batched
         assert len(seen) == layers
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: True)
