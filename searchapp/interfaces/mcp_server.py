@@ -202,7 +202,9 @@ def serve_stdio(index: SearchIndex) -> None:
     index_thread = IndexThread(index)
     try:
         index_thread.call(lambda search_index: search_index.stats())  # fail now when none
-        index_thread.submit(lambda search_index: search_index.load_encoder())  # while it starts
+        index_thread.submit(  # while it starts
+            lambda search_index: search_index.load_encoder(warm_up=True)
+        )
         # Not where SIGINT is ignored (started with `&` from a script) or handled by the caller.
         previous = signal.getsignal(signal.SIGINT)
         ours = threading.current_thread() is threading.main_thread()

@@ -419,7 +419,7 @@ def serve(
                 follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
             else:
                 index_thread.call(lambda search_index: search_index.stats())  # fail now if none
-                index_thread.submit(lambda search_index: search_index.load_encoder())
+                index_thread.submit(lambda search_index: search_index.load_encoder(warm_up=True))
             server.listen()
             err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
             try:

@@ -160,3 +160,30 @@ def test_an_interactive_repl_quit_at_once_waits_for_its_background_load(
     assert code == 0, text
     assert "finishing loading the model" in text, text  # quit while torch was loading
     assert "Traceback" not in text and "terminate called" not in text, text
+
+
+def test_a_process_that_answers_queries_warms_its_encoder_up_first(tmp_path, monkeypatch) -> None:
+    # A server or a REPL embeds one query before its first real one: in bf16 the first query
+    # otherwise pays for oneDNN's compiling its kernels (49 ms against 3 ms on a Xeon with AMX).
+    from tests.searchapp.conftest import FakeEncoder, use_encoder
+
+    embedded: list[list[str]] = []
+
+    class Recording(FakeEncoder):
+        def encode(self, texts, *, batch_size: int = 32):
+            embedded.append(list(texts))
+            return super().encode(texts, batch_size=batch_size)
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Heat transfer in a boundary layer.\n", "utf-8")
+    SearchIndex(tmp_path / "idx", encoder=FakeEncoder()).add([docs])
+    use_encoder(monkeypatch, Recording())
+    SearchIndex(tmp_path / "idx").load_encoder()  # `search index`: its first batch warms it
+    assert embedded == []
+    SearchIndex(tmp_path / "idx").load_encoder(warm_up=True)  # `search serve`, `search mcp`
+    assert len(embedded) == 1 and len(embedded[0]) == 1
+    thread = SearchIndex(tmp_path / "idx").load_encoder_in_background()  # the REPL
+    assert thread is not None
+    thread.join()
+    assert len(embedded) == 2
