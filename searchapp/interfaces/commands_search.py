@@ -166,7 +166,7 @@ def repl(
         typer.Option(
             "--format",
             help="table (default on a terminal), lines (path:line: score text, the default in "
-            "a pipe) or json (one array per answer).",
+            "a pipe) or json (one line per query: {query, hits}, or {query, error}).",
             show_default=False,
         ),
     ] = None,

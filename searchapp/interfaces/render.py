@@ -383,6 +383,14 @@ def hits_json(hits: Sequence[Hit]) -> str:
     return json_text([hit.to_json() for hit in hits])
 
 
+def answer_json(query: str, hits: Sequence[Hit], error: str | None = None) -> str:
+    """One REPL answer as a JSON object: the query and its hits (the keys of ``hits_json``),
+    or the query and the error it met."""
+    if error is not None:
+        return json_text({"query": query, "error": error})
+    return json_text({"query": query, "hits": [hit.to_json() for hit in hits]})
+
+
 def json_text(value: object) -> str:
     """``value`` as JSON, UTF-8 text as it is; characters a terminal could act on are written as
     ``\\uXXXX`` escapes (JSON leaves DEL, C1 controls and bidi overrides raw), so the output is

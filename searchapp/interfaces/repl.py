@@ -12,8 +12,8 @@ from rich.markup import escape
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import EXIT_ERROR
 from searchapp.interfaces.render import (
+    answer_json,
     counted,
-    hits_json,
     inert,
     json_lines,
     print_hits,
@@ -30,7 +30,7 @@ Type a query and press Enter. Commands:
   :mode M      ranking: hybrid, dense or lexical
   :path GLOB   only documents whose path matches GLOB (:path alone: all documents)
   :per-doc N   passages per document
-  :json        toggle JSON output
+  :json        toggle JSON output (one line per query: its query and hits)
   :open N      show hit N of the last query in full, with its surrounding lines
   :settings    show the settings above
   :help        this help
@@ -107,8 +107,10 @@ class Repl:
             self.failed += 1
             where = f"line {self.line_number}: " if self.line_number else ""
             self.err.print(f"[red]error:[/] {where}{escape(inert(str(exc)))}")
+            self._answer_json(line, error=str(exc))
         except KeyboardInterrupt:
             self.err.print("cancelled")
+            self._answer_json(line, error="cancelled")
         return True
 
     def _query(self, text: str) -> None:
@@ -119,8 +121,7 @@ class Repl:
         if not self.last and self.path_glob and not self.index.any_document_matches(self.path_glob):
             self._said(f"no indexed document matches the path {self._paths_shown()}")
         if self.as_json:
-            self.out.file.write(json_lines(self.out.file, hits_json(self.last)) + "\n")
-            self.out.file.flush()
+            self._answer_json(text, hits=self.last)
         elif self.out.is_terminal if self.tables is None else self.tables:
             print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
         else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there,
@@ -128,6 +129,18 @@ class Repl:
             # from the next: `search repl < questions.txt > answers.txt`.
             self.out.file.write(f"search> {inert(text)}\n")
             print_results(self.out, self.last, text, output="lines")
+
+    def _answer_json(
+        self, query: str, hits: list[Hit] | None = None, error: str | None = None
+    ) -> None:
+        """In JSON mode, one line per query: ``{"query", "hits"}``, or ``{"query", "error"}``
+        when it failed (its message is on stderr too), so a script reading the answers of
+        piped questions pairs each with its question, failed ones included."""
+        if not self.as_json or query.startswith(":"):
+            return
+        text = answer_json(query, hits or [], error)
+        self.out.file.write(json_lines(self.out.file, text) + "\n")
+        self.out.file.flush()
 
     def _command(self, line: str) -> bool:
         name, _, arg = line[1:].partition(" ")

@@ -179,7 +179,7 @@ def test_repl_through_a_pipe_matches_query(small_corpus, tmp_path, capsys) -> No
     )
     assert code == 0, err
     answers = [json.loads(line) for line in out.splitlines() if line.strip()]
-    assert answers == expected
+    assert answers == [{"query": q, "hits": hits} for q, hits in zip(queries, expected)]
 
 
 def test_repl_commands(small_corpus, tmp_path, capsys) -> None:

@@ -974,12 +974,28 @@ def test_repl_takes_format_as_query_does(indexed, capsys) -> None:
     args = ("repl", "--index-dir", str(index_dir))
     code, out, err = run(capsys, *args, "--format", "json", stdin="wing\n")
     assert code == 0, err
-    assert "wings.md" in {Path(hit["path"]).name for hit in json.loads(out)}
+    answer = json.loads(out)
+    assert answer["query"] == "wing"
+    assert "wings.md" in {Path(hit["path"]).name for hit in answer["hits"]}
     code, out, err = run(capsys, *args, "--format", "table", stdin="wing\n")
     assert code == 0 and "search>" not in out and "wings.md" in out
     assert "┃" in out or "│" in out or "1." in out  # a table, or its narrow list: no grep lines
     code, _, err = run(capsys, *args, "--format", "lines", "--json", stdin="")
     assert code == 2 and "--json means --format json" in err
+
+
+def test_piped_json_answers_name_their_query_failed_ones_too(indexed, capsys) -> None:
+    # Piped `search repl --format json` wrote one bare array per answer and nothing for a line
+    # that failed, so a script pairing answers with its questions by order went one off.
+    _, index_dir = indexed
+    questions = "wing\n:k 1\nbad \udcff bytes\n\nheat\n"
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), "--json", stdin=questions)
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 2 and "line 3: the query holds bytes that are not UTF-8" in err
+    assert [a["query"] for a in answers] == ["wing", "bad \udcff bytes", "heat"]
+    assert "not UTF-8" in answers[1]["error"] and "hits" not in answers[1]
+    assert len(answers[0]["hits"]) > 1 and len(answers[2]["hits"]) == 1  # :k 1 took effect
+    assert Path(answers[2]["hits"][0]["path"]).name == "heat.md"
 
 
 def test_repl_open_after_a_query_that_found_nothing_says_so(indexed, capsys) -> None:
