@@ -4,8 +4,9 @@ The text is *normalised*: line ends become ``\\n`` (``normalise``: lines are cou
 them) and other control characters (except tab) become spaces, so character offsets and line
 numbers of chunks refer to this text, not to the bytes on disk. Decoding never raises on any
 bytes: it returns None for binary data, tries the Unicode encodings a byte-order mark names, then
-UTF-8 (with a few stray bytes read as cp1252), then cp1252 (or latin-1, which accepts every
-byte). HTML is reduced to its visible text; a ``.jsonl`` file in the BEIR corpus format
+UTF-8 (with a few stray bytes read as cp1252), then cp1252, then UTF-8 with more damaged bytes
+when cp1252 cannot read them but some UTF-8 characters are there, else latin-1 (which accepts
+every byte). HTML is reduced to its visible text; a ``.jsonl`` file in the BEIR corpus format
 (``{"_id": ..., "title": ..., "text": ...}`` per line) gives one document per record.
 """
 
@@ -163,16 +164,24 @@ def _decode(data: bytes) -> DecodedText | None:
         return DecodedText(normalise(data.decode(legacy, errors="replace")), legacy)
     try:
         return DecodedText(normalise(data.decode("cp1252")), "cp1252")
-    except UnicodeDecodeError:
-        return DecodedText(normalise(data.decode("latin-1")), "latin-1")
+    except UnicodeDecodeError:  # a byte cp1252 leaves undefined: not cp1252 text
+        pass
+    escaped = data.decode("utf-8", errors="surrogateescape")
+    if _utf8_weight(escaped, len(_STRAY.findall(escaped))) > 0:  # UTF-8, with damaged bytes
+        return DecodedText(normalise(_unescaped(escaped)), "utf-8")
+    return DecodedText(normalise(data.decode("latin-1")), "latin-1")
 
 
 # UTF-8 whose few bytes that are not UTF-8 are read as cp1252 (a file edited in two editors),
-# when it has this many UTF-8 characters beyond ASCII for each such byte; fewer, and the whole
-# file is cp1252 (where a UTF-8 pair of bytes is a rare accident).
+# when its UTF-8 characters beyond ASCII weigh this much for each such byte; less, and the whole
+# file is cp1252 (where a UTF-8 pair of bytes is a rare accident). A character of two bytes
+# weighs 1, one of three or four bytes (€, ’, CJK) 3: in cp1252 text it would take an accented
+# small letter followed by two punctuation marks.
 _UTF8_PER_PATCH = 2
+_LONG_CHAR_WEIGHT = 3
 _MOST_PATCHED = 64  # stray bytes in a file still read as UTF-8
 _STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
+_UP_TO_TWO_BYTES = re.compile("[\x00-\u07ff]+")
 
 
 def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:
@@ -182,10 +191,22 @@ def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:
     text = data.decode("utf-8", errors="surrogateescape")
     if most_bad is not None:
         bad = sum(1 for _ in itertools.islice(_STRAY.finditer(text), most_bad + 1))
-        wide = len(text) - len(text.encode("ascii", errors="ignore")) - bad
-        if bad > most_bad or wide < _UTF8_PER_PATCH * bad:
+        if bad > most_bad or _utf8_weight(text, bad) < _UTF8_PER_PATCH * bad:
             return None
+    return _unescaped(text)
+
+
+def _unescaped(text: str) -> str:
+    """``text`` decoded with surrogateescape, each byte it kept read as cp1252 (else latin-1)."""
     return _STRAY.sub(lambda m: _byte_as_cp1252(ord(m.group()) - 0xDC00), text)
+
+
+def _utf8_weight(text: str, bad: int) -> int:
+    """How strongly ``text`` (decoded with surrogateescape, holding ``bad`` stray bytes) says
+    it is UTF-8: 1 for each character of two bytes, ``_LONG_CHAR_WEIGHT`` for each longer one."""
+    beyond_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - bad
+    long_chars = len(_UP_TO_TWO_BYTES.sub("", text)) - bad  # the strays are U+DC80-U+DCFF
+    return beyond_ascii - long_chars + _LONG_CHAR_WEIGHT * long_chars
 
 
 # Code pages of scripts other than Latin, as charset-normalizer names them: a file in one of

@@ -84,6 +84,23 @@ PAGE_LINES = (
             "Gr\u00f6\u00dfe \u00dcber caf\u00e9!",
         ),
         (codecs.BOM_UTF8 + "\u00fcber".encode() + b" caf\xe9", "\u00fcber caf\u00e9"),
+        # Three stray bytes against four UTF-8 characters made the file cp1252 ("42 â‚¬"): one
+        # of three bytes (€) is no accident of cp1252 text, and weighs three.
+        (
+            "42 \u20ac, gr\u00fc\u00dfe, na\u00efve.".encode() + b" \xff \xfe \xfa",
+            "42 \u20ac, gr\u00fc\u00dfe, na\u00efve. \u00ff \u00fe \u00fa",
+        ),
+        # Bytes cp1252 leaves undefined, among UTF-8 characters: UTF-8 with damaged bytes, not
+        # latin-1 ("rÃ©sumÃ©").
+        (
+            "r\u00e9sum\u00e9 na\u00efve".encode() + b" \x81\x8d\x9d",
+            "r\u00e9sum\u00e9 na\u00efve \x81\x8d\x9d",
+        ),
+        # cp1252 whose "ß“" happens to be a UTF-8 pair of bytes stays cp1252.
+        (
+            "Die Gr\u00f6\u00dfe \u201eGru\u00df\u201c".encode("cp1252"),
+            "Die Gr\u00f6\u00dfe \u201eGru\u00df\u201c",
+        ),
         (codecs.BOM_UTF16_LE + "odd".encode("utf-16-le") + b"!", "odd"),  # a last byte cut
         (b"tab\tform\x0cfeed\x1b[0m", "tab\tform feed [0m"),
         ("\u00e9t\u00e9 \u20ac".encode()[:-1], "\u00e9t\u00e9 "),  # UTF-8 cut short
