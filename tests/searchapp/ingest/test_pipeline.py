@@ -416,6 +416,33 @@ def test_a_moved_folder_and_a_copy_take_the_stored_vectors(tmp_path) -> None:
     assert index.add([root]).chunks == 1 and encoder.embedded == 42  # only what is new
 
 
+def test_a_rename_alone_does_not_load_the_encoder(tmp_path, monkeypatch) -> None:
+    # Every passage of a renamed file is stored, yet the encoder was asked to load as the file
+    # was read: PyTorch imported for nothing (2.7 s against 0.55 s for an unchanged run).
+    from searchapp.encoding import EncoderLoader
+
+    starts: list[bool] = []
+    start = EncoderLoader.start
+    monkeypatch.setattr(EncoderLoader, "start", lambda self: (starts.append(True), start(self)))
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "a.txt").write_text(paragraphs(5), "utf-8")
+    (root / "b.txt").write_text("a short note", "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    assert index.add([root]).chunks == 6 and len(starts) == 1
+    (root / "a.txt").rename(root / "renamed.txt")
+    (root / "copy.txt").write_text("a short note", "utf-8")
+    report = index.add([root])
+    assert (report.added, report.removed, report.reused, encoder.embedded) == (2, 1, 6, 6)
+    assert len(starts) == 1  # not asked to load
+    (root / "b.txt").write_text("a short note, changed", "utf-8")
+    (root / "new.txt").write_text("a passage never seen", "utf-8")
+    report = index.add([root])
+    assert (report.updated, report.added, report.chunks, encoder.embedded) == (1, 1, 2, 8)
+    assert len(starts) == 2
+
+
 def test_an_index_from_before_the_text_starts_takes_stored_vectors_once_migrated(
     tmp_path, monkeypatch
 ) -> None:
