@@ -42,7 +42,13 @@ from searchapp.storage.indexed_paths import (
 )
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
-from searchapp.storage.paths import absolute, index_dir_option, refuse_empty, resolve_index_dir
+from searchapp.storage.paths import (
+    absolute,
+    index_dir_option,
+    not_there,
+    refuse_empty,
+    resolve_index_dir,
+)
 from searchapp.storage.store import DB_NAME, Store, remove_store_files, single_file
 from searchapp.storage.vector_params import INDEX_TYPES
 from searchapp.storage.vectors import VectorIndex
@@ -460,7 +466,7 @@ class SearchIndex:
             elif self.exists() and under(self.store.all_paths(), [path]):
                 vanished.append(path)
             else:
-                raise BadInputError(f"no such file or folder: {raw}")
+                raise not_there(raw)
         return roots, vanished
 
     def indexed_roots(self) -> list[str]:

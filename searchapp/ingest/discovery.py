@@ -24,7 +24,7 @@ from pathspec import GitIgnoreSpec
 from searchapp.errors import BadInputError
 from searchapp.globs import expand_braces, unclosed
 from searchapp.storage.lock import LOCK_NAME
-from searchapp.storage.paths import absolute
+from searchapp.storage.paths import absolute, not_there
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def _checked_root(path: Path) -> Path:
     try:
         os.stat(path)
     except FileNotFoundError:
-        raise BadInputError(f"no such file or folder: {path}") from None
+        raise not_there(path) from None
     except OSError as exc:
         raise BadInputError(f"cannot open {path}: {exc.strerror or exc}") from None
     return absolute(path)

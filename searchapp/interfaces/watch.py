@@ -54,7 +54,7 @@ from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.render import counted
 from searchapp.search_index import SearchIndex
 from searchapp.storage.indexed_paths import recorded_roots, under
-from searchapp.storage.paths import absolute, refuse_empty
+from searchapp.storage.paths import absolute, not_there, refuse_empty
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -128,7 +128,7 @@ class Watcher:
         self.roots = [absolute(p) for p in paths]
         for raw, root in zip(paths, self.roots):
             if not root.exists():
-                raise BadInputError(f"no such file or folder: {raw}")
+                raise not_there(raw)
         # Folders as given: one deleted later is still watched for, not taken for a file.
         self._folder_roots = frozenset(root for root in self.roots if root.is_dir())
         self.include, self.exclude = tuple(include), tuple(exclude)

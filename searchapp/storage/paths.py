@@ -51,6 +51,17 @@ def absolute(path: str | os.PathLike[str]) -> Path:
     return Path(os.path.abspath(os.path.expanduser(path)))
 
 
+def not_there(raw: str | os.PathLike[str]) -> BadInputError:
+    """The error for a file or folder given that is not there; a link to nothing (or one that
+    loops) is named as one, since ``ls`` shows it."""
+    if os.path.islink(absolute(raw)):
+        return BadInputError(
+            f"{os.fspath(raw)} is a symbolic link to nothing (or one that loops); give the file "
+            "or folder it should point to"
+        )
+    return BadInputError(f"no such file or folder: {os.fspath(raw)}")
+
+
 def refuse_empty(paths: Sequence[str | os.PathLike[str]]) -> None:
     """Refuse an empty path: it would mean the current folder, and one comes from an unset shell
     variable (`search remove "$OLD"`) far more often than from a person meaning ``.``."""

@@ -220,6 +220,20 @@ def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
     assert "\x1b" not in out  # the escape sequence is not passed to the terminal
 
 
+@pytest.mark.parametrize("command", ["index", "watch"])
+def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> None:
+    # A link that loops was "no such file or folder", though `ls` lists it.
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "dangling").symlink_to(tmp_path / "gone")
+    for name in ("a", "dangling"):
+        given = str(tmp_path / name)
+        code, _, err = run(capsys, command, given, "--index-dir", str(tmp_path / "idx"))
+        assert code == 2 and f"{given} is a symbolic link to nothing (or one that loops)" in err
+    code, _, err = run(capsys, command, str(tmp_path / "none"), "--index-dir", str(tmp_path))
+    assert code == 2 and f"no such file or folder: {tmp_path / 'none'}" in err
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
