@@ -343,6 +343,8 @@ def info(
             for n, root in enumerate(value):
                 count = root["documents"]
                 shown = f"{root['path']} ({counted(count, 'document')})"
+                if root["within"]:  # its documents are counted in the outer root's too
+                    shown = f"{shown[:-1]}, within {root['within']})"
                 if root["filters"]:
                     shown = f"{shown[:-1]}; {root['filters']})"
                 rows.append(("indexed" if n == 0 else "", shown))

@@ -140,18 +140,22 @@ def _save_roots(store: Store, roots: list[str], filters: dict[str, Filters]) -> 
 
 
 def roots_with_counts(store: Store) -> list[dict[str, Any]]:
-    """Each recorded root with the number of documents indexed under it and the filters it was
-    last indexed with, as the options are written ("" for none)."""
+    """Each recorded root with the number of documents indexed under it, the filters it was
+    last indexed with, as the options are written ("" for none), and the outermost other root
+    it lies within (its documents are counted there too), or None."""
     paths = store.all_paths()
     counts = store.document_counts_by_path()
     filters = root_filters(store)
+    roots = recorded_roots(store)
     result = []
-    for root in recorded_roots(store):
+    for root in roots:
+        outer = [other for other in roots if other != root and under([root], [other])]
         result.append(
             {
                 "path": root,
                 "documents": sum(counts[p] for p in under(paths, [root])),
                 "filters": filters.get(root, Filters()).describe(),
+                "within": min(outer, key=len) if outer else None,
             }
         )
     return result

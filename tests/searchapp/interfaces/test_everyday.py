@@ -391,6 +391,19 @@ def test_info_lists_the_indexed_roots(indexed, capsys, tmp_path) -> None:
     assert "vectors params: kind flat\n" in out
 
 
+def test_info_marks_a_root_within_another(indexed, capsys) -> None:
+    # `search index docs/notes/` after `search index docs/` listed both as if they held 4 + 2
+    # documents; the index holds 4.
+    docs, index_dir = indexed
+    assert run(capsys, "index", str(docs / "notes"), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "info", "--json", "--index-dir", str(index_dir))
+    roots = {r["path"]: (r["documents"], r["within"]) for r in json.loads(out)["roots"]}
+    assert roots == {str(docs): (4, None), str(docs / "notes"): (2, str(docs))}
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert f"{docs / 'notes'} (2 documents, within {docs})" in out
+    assert f"{docs} (4 documents)" in out
+
+
 # -- pipes and exit codes ---------------------------------------------------------------------
 
 
