@@ -691,9 +691,20 @@ class SearchIndex:
             return read_document(self.store, path_or_doc_id, lines)
 
 
+# The model reads a query's first 256 tokens (~1,000 characters) and the lexical ranking its
+# first 64 words; past this, a query is a pasted file, and its words' patterns grew costly
+# (a 2 MB one held a server's other clients for minutes).
+MAX_QUERY_CHARS = 10_000
+
+
 def _check_query(text: str) -> None:
     if not text.strip():
         raise BadInputError("the query is empty; type some words to search for")
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadInputError(
+            f"the query is {len(text):,} characters; the most is {MAX_QUERY_CHARS:,} (the model "
+            "reads only its first few hundred words): shorten it"
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8, as Python keeps them from argv

@@ -14,7 +14,9 @@ from searchapp.storage.schema import CAMEL_JOIN, CJK, fts_text
 # ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
 _WORD = re.compile(r"[^\W_]+")
 _CJK_CHAR = re.compile(f"[{CJK}]")
-_SNAKE = re.compile(r"[^\W_]+(?:_+[^\W_]+)+")
+# From a word's start only: unanchored, a long word without "_" was tried from each of its
+# characters (a 40,000-character query word took 22 s).
+_SNAKE = re.compile(r"(?<![^\W_])[^\W_]+(?:_+[^\W_]+)+")
 _CAMEL_JOINS = re.compile(CAMEL_JOIN)
 _COMBINING = "[\u0300-\u036f]*"  # accents written as separate marks (NFD text)
 
@@ -106,7 +108,14 @@ def _whole(alternatives: str) -> str:
     )
 
 
+# Longer words (a hash, base64, a minified line) are matched as written, only case-blind: a
+# class per letter made a 40,000-character word's pattern take 10 s to compile.
+MAX_ACCENT_BLIND_CHARS = 64
+
+
 def _spelled(word: str) -> str:
+    if len(word) > MAX_ACCENT_BLIND_CHARS:
+        return re.escape(word)
     return "".join(_letter(c) for c in word)
 
 

@@ -391,6 +391,27 @@ def test_info_lists_the_indexed_roots(indexed, capsys, tmp_path) -> None:
     assert "vectors params: kind flat\n" in out
 
 
+def test_a_query_of_long_words_is_answered_and_an_overlong_one_refused(indexed, capsys) -> None:
+    # Long words (a hash, base64) are matched as written, case-blind; a class for each letter
+    # made a 40,000-character word's pattern take 10 s to compile, and 22 s went to a regex
+    # tried from each of its letters. A query past 10,000 characters is refused.
+    docs, index_dir = indexed
+    token = "Q" * 40 + "wing" * 10 + "_Z" * 20  # 100 characters, camelCase and snake_case
+    (docs / "token.txt").write_text(f"the key is {token.lower()} here\n", "utf-8")
+    args = ("--index-dir", str(index_dir))
+    assert run(capsys, "index", str(docs), *args)[0] == 0
+    code, out, _ = run(
+        capsys, "query", token, "-k", "1", "--mode", "lexical", "--color", "always", *args
+    )
+    assert code == 0 and "token.txt" in out
+    assert f"\x1b[1;31m{token.lower()}\x1b[0m here" in out  # highlighted as a match
+    longest = "x" * 10_000
+    assert run(capsys, "query", longest, *args)[0] == 0
+    code, out, err = run(capsys, "query", longest + "x", *args)
+    assert code == 2 and out == ""
+    assert "the query is 10,001 characters; the most is 10,000" in err
+
+
 def test_info_marks_a_root_within_another(indexed, capsys) -> None:
     # `search index docs/notes/` after `search index docs/` listed both as if they held 4 + 2
     # documents; the index holds 4.

@@ -223,6 +223,8 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
     [
         ("/search", 400, "q is missing"),
         ("/search?q=", 400, "the query is empty"),
+        # A 40,000-character word held every client for 23 s (its patterns); none is that long.
+        ("/search?q=" + "x" * 10_001, 400, "the query is 10,001 characters; the most is 10,000"),
         ("/search?q=wing&k=ten", 400, "k ('ten') must be an integer"),
         ("/search?q=wing&k=0", 400, "k (0) must be between 1 and 1000"),
         ("/search?q=wing&k=100000", 400, "k (100000) must be between 1 and 1000"),
