@@ -39,12 +39,33 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     finally:
+        if argv is None:
+            _end_at_once_on_a_signal()
         if argv is None and state.get("closed_for_exit"):  # the `search` process ends now
             # Python's last collection at exit walks every object torch created: 0.35 s after
             # `search index`, none with them frozen first. Frozen objects are never collected,
             # so only a command that has closed what it opened (its SQLite connection: its
             # WAL is checkpointed on close) asks for it.
             gc.freeze()
+
+
+def _end_at_once_on_a_signal() -> None:
+    """The command is done: a Ctrl-C or SIGTERM while the interpreter ends (joining threads,
+    running exit hooks) ends the process now, with the signal's status, rather than raising
+    into those hooks (a second SIGTERM to `serve --watch` printed "Exception ignored in
+    atexit callback" and a traceback). One that is ignored stays ignored."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _exit_now)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(128 + signum)
 
 
 def _print_what_can_be_printed() -> None:

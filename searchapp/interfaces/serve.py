@@ -46,7 +46,7 @@ from searchapp.errors import (
     IndexNotFoundError,
     SearchAppError,
 )
-from searchapp.interfaces.cli_app import package_version, state
+from searchapp.interfaces.cli_app import EXIT_INTERRUPTED, EXIT_TERMINATED, package_version, state
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions
@@ -431,22 +431,31 @@ def serve(
     finally:
         stop.set()
         if follower is not None:
-            follower.join(timeout=0.5)
-            if follower.is_alive():
-                err.print("finishing the batch of changes under way (Ctrl-C again to stop now)")
-            try:
-                follower.join()  # the batch under way is committed
-            except KeyboardInterrupt:
-                # Now, without waiting for the thread: ending the interpreter under it aborted
-                # the process (status 134). Its batch's transaction is rolled back by SQLite.
-                err.print(
-                    "interrupted: the batch of changes under way is not committed; "
-                    "`search serve --watch` brings the index up to date when it starts again"
-                )
-                os._exit(130)
+            _finish_following(follower, err)
         index_thread.close()
     err.print("stopped" + (", every batch of changes committed" if follower else ""))
     return 130
+
+
+def _finish_following(follower: threading.Thread, err: Console) -> None:
+    """Wait for the watching thread to commit the batch under way; a Ctrl-C (or SIGTERM)
+    meanwhile ends the process at once, the batch rolled back."""
+    try:
+        follower.join(timeout=0.5)
+        if follower.is_alive():
+            err.print("finishing the batch of changes under way (Ctrl-C again to stop now)")
+        follower.join()  # the batch under way is committed
+    except KeyboardInterrupt:
+        # Now, without waiting for the thread: ending the interpreter under it aborted the
+        # process (status 134). Its batch's transaction is rolled back by SQLite. The wait
+        # is all inside this ``try``: a second Ctrl-C 50 ms after the first landed before it
+        # and aborted the process (6 times in 6).
+        err.print(
+            "interrupted: the batch of changes under way is not committed; "
+            "`search serve --watch` brings the index up to date when it starts again"
+        )
+        sys.stderr.flush()
+        os._exit(EXIT_TERMINATED if state.get("terminated") else EXIT_INTERRUPTED)
 
 
 def _start_watching(

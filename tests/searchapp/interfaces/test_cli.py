@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -380,3 +381,27 @@ def test_a_query_on_an_index_without_documents_says_so(tmp_path, capsys) -> None
     assert run(capsys, "index", "--index-dir", str(index_dir))[0] == 0
     args = ("query", "zzz", "--mode", "lexical", "--index-dir", str(index_dir))
     assert run(capsys, *args) == (1, "", "")
+
+
+@pytest.mark.parametrize(
+    ("signum", "ignored", "status"),
+    [(signal.SIGTERM, False, 143), (signal.SIGINT, False, 130), (signal.SIGINT, True, 0)],
+)
+def test_a_signal_after_the_command_ends_the_process_quietly(signum, ignored, status) -> None:
+    # A second SIGTERM to `serve --watch` while Python ran its exit hooks raised into them:
+    # "Exception ignored in atexit callback" and a traceback. A signal that was ignored (a
+    # background job of a script) stays ignored.
+    script = f"""
+import atexit, os, signal, time
+from searchapp.interfaces import cli
+signal.signal(signal.SIGTERM, cli._terminate_as_interrupt)  # as `search serve` runs
+if {ignored}:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+cli._end_at_once_on_a_signal()
+print("done", flush=True)
+atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(1)))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (status, "done\n", "")

@@ -535,6 +535,37 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, st
             process.wait()
 
 
+@pytest.mark.parametrize(("terminated", "status"), [(False, 130), (True, 143)])
+def test_a_second_interrupt_while_the_batch_finishes_ends_at_once(
+    monkeypatch, terminated, status
+) -> None:
+    # Ctrl-C twice 50 ms apart, the second before the wait for the batch began: its
+    # KeyboardInterrupt left `serve --watch` while the watching thread embedded, and the
+    # interpreter ended under it ("terminate called without an active exception", 134).
+    from rich.console import Console
+
+    from searchapp.interfaces import serve
+    from searchapp.interfaces.cli_app import state
+
+    class Embedding:  # the watching thread, busy with a batch
+        def join(self, timeout: float | None = None) -> None:
+            raise KeyboardInterrupt  # the second Ctrl-C, in the first wait
+
+        def is_alive(self) -> bool:
+            return True
+
+    def exit_now(code: int) -> None:
+        raise SystemExit(code)
+
+    monkeypatch.setattr(serve.os, "_exit", exit_now)
+    monkeypatch.setitem(state, "terminated", terminated)
+    err = Console(record=True, width=200)
+    with pytest.raises(SystemExit) as stopped:
+        serve._finish_following(Embedding(), err)
+    assert stopped.value.code == status
+    assert "interrupted: the batch of changes under way is not committed" in err.export_text()
+
+
 @pytest.mark.parametrize("command", ["watch", "serve", "mcp"])
 def test_the_new_commands_have_help(capsys, command) -> None:
     code, out, _ = run_cli(capsys, command, "--help")
