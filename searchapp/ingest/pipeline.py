@@ -274,7 +274,7 @@ class Indexer:
             with self.store.transaction():
                 removed_ids = self.store.delete_documents_by_path(gone)
             self.vectors.remove(np.asarray(removed_ids, dtype=np.int64))
-            report.removed = len(gone)
+            report.removed += len(gone)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -478,6 +478,7 @@ class Indexer:
         assert len(vectors) == len(all_ids), f"{len(vectors)} vectors for {len(all_ids)} chunks"
         removed: list[int] = []
         added_ids: list[int] = []
+        dropped_files: set[str] = set()  # indexed before, skipped now: their documents went
         document_id = self._open_document
         offset = 0
         with self._interrupts.deferred():  # the commit and FAISS stay in step
@@ -488,7 +489,10 @@ class Indexer:
                             self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
                         elif item.status == "skipped" and not item.kept:  # was text once,
                             # or vanished: drop it
-                            removed += self.store.delete_documents_by_path([item.path])
+                            dropped = self.store.delete_documents_by_path([item.path])
+                            if dropped:  # counted removed (and skipped), as a deleted file is
+                                dropped_files.add(item.path)
+                            removed += dropped
                         elif item.status in ("added", "updated"):  # its last chunk is stored
                             self.store.mark_complete(item.path, item.sha256)
                         self._reusable.pop(item.path, None)
@@ -525,6 +529,7 @@ class Indexer:
                 status = "unchanged" if item.status == "touched" else item.status
                 if status == "skipped":
                     report.skipped.append((item.path, item.reason))
+                    report.removed += item.path in dropped_files
                 else:
                     setattr(report, status, getattr(report, status) + 1)
                 done_bytes += item.work - item.credited  # read (skipped ones too), or 0

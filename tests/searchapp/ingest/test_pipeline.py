@@ -416,6 +416,21 @@ def test_a_moved_folder_and_a_copy_take_the_stored_vectors(tmp_path) -> None:
     assert index.add([root]).chunks == 1 and encoder.embedded == 42  # only what is new
 
 
+def test_a_file_that_became_binary_is_counted_removed(tmp_path) -> None:
+    # Its documents were dropped, yet the summary said "0 removed, 1 skipped".
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "g.md").write_text("a note that will be overwritten", "utf-8")
+    (root / "gone.txt").write_text("a note that will be deleted", "utf-8")
+    index = make_index(tmp_path / "idx")
+    assert index.add([root]).added == 2
+    (root / "g.md").write_bytes(bytes(range(256)) * 12)
+    (root / "gone.txt").unlink()
+    report = index.add([root])
+    assert (report.removed, [path for path, _ in report.skipped]) == (2, [str(root / "g.md")])
+    assert index.store.count_documents() == 0
+
+
 def test_a_rename_alone_does_not_load_the_encoder(tmp_path, monkeypatch) -> None:
     # Every passage of a renamed file is stored, yet the encoder was asked to load as the file
     # was read: PyTorch imported for nothing (2.7 s against 0.55 s for an unchanged run).
@@ -481,7 +496,8 @@ def test_default_excludes_again_drop_the_generated_files_they_let_in(tmp_path) -
     assert index.add([docs], default_excludes=False).added == 3
     embedded = encoder.embedded
     report = index.add([docs])
-    assert (report.added, report.removed, report.unchanged, report.chunks) == (0, 1, 1, 0)
+    # Both went: the SVG by its name, the minified script by its text (read again: --recheck).
+    assert (report.added, report.removed, report.unchanged, report.chunks) == (0, 2, 1, 0)
     assert sorted((Path(p).name, why.split(";")[0]) for p, why in report.skipped) == [
         ("bundle.js", "minified or generated text"),
         ("logo.svg", "excluded by default: lock file or generated"),
