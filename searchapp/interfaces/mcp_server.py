@@ -41,9 +41,10 @@ from pydantic import BaseModel, Field, ValidationError
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread
-from searchapp.interfaces.serve import LAST_LINE, MAX_K
+from searchapp.interfaces.serve import MAX_K
 from searchapp.ranking.searcher import SearchOptions
 from searchapp.search_index import SearchIndex
+from searchapp.storage.documents import LAST_LINE
 
 CANCELLED = "notifications/cancelled"
 READ_ONLY = ToolAnnotations(

@@ -51,7 +51,7 @@ from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions
 from searchapp.search_index import SearchIndex
-from searchapp.storage.documents import DocumentNotFoundError
+from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_K = 1000  # hits one request may ask for
-LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
 IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is closed
 SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc")
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
@@ -246,9 +245,12 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _check_host(self) -> None:
-        host = self.headers.get("Host")
-        if host is None:
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) > 1:  # only the first was checked: "Host: localhost" then another name
+            raise ApiError(HTTPStatus.BAD_REQUEST, f"{len(hosts)} Host headers; send one")
+        if not hosts:
             return  # HTTP/1.0 without Host: not a browser, which always sends one
+        host = hosts[0]
         name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         if name.lower() not in _LOOPBACK_NAMES and not _loopback_address(name):
             raise ApiError(

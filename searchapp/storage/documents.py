@@ -16,6 +16,8 @@ from typing import Any
 from searchapp.errors import BadInputError
 from searchapp.storage.store import Store
 
+LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
+
 
 class DocumentNotFoundError(BadInputError):
     """No indexed document has this doc_id or path."""
@@ -56,8 +58,9 @@ def read_document(
     if lines is not None:
         first, last = lines
         if first < 1 or last < first:
+            shown = f"{first}-" if last == LAST_LINE else f"{first}-{last}"  # "to the end"
             raise BadInputError(
-                f"lines ({first}-{last}) must be a range of line numbers from 1, first <= last"
+                f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
     document_id, doc_id, path, title = _find(store, path_or_doc_id)
     text = stitch(

@@ -243,6 +243,8 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/documents/{doc}?lines=x", 400, "lines ('x') must be a line or a range"),
         ("/documents/{doc}?lines=9", 400, "line 9 is past the end"),
         ("/documents/{doc}?lines=3-1", 400, "must be a range of line numbers"),
+        # "to the end" is no number the request held (it showed as 2147483647)
+        ("/documents/{doc}?lines=99999999999-", 400, "lines (99999999999-) must be a range"),
         ("/nowhere", 404, "no such endpoint: /nowhere"),
     ],
 )
@@ -276,6 +278,11 @@ def test_only_get_and_only_loopback_hosts(served) -> None:
         assert get(address, "/info", headers={"Host": host})[0] == 200  # as --host takes
     for host in ("127.0.0.1.evil.example", "2130706433", "[::2]"):
         assert get(address, "/info", headers={"Host": host})[0] == 403
+    # Only the first of two Host headers was checked: 200, with results.
+    with socket.create_connection(address, timeout=10) as client:
+        client.sendall(b"GET /info HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n")
+        answer = client.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 400") and b"2 Host headers; send one" in answer
 
 
 def test_a_request_body_is_never_read_as_the_next_request(served) -> None:
