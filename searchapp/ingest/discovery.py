@@ -35,8 +35,9 @@ INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/
 
 OnSkip = Callable[[Path, str], None]
 
-# Files that are text but not worth searching: lock files, minified or generated code, and
-# markup that is data (drawings). Excluded at every level unless --no-default-excludes.
+# Files that are text but not worth searching: lock files, minified or generated code, markup
+# that is data (drawings), and editors' backups. Excluded at every level unless
+# --no-default-excludes.
 DEFAULT_EXCLUDES = (
     "Cargo.lock",
     "package-lock.json",
@@ -61,9 +62,15 @@ DEFAULT_EXCLUDES = (
     "*.svg",
     "*.pb.go",
     "*_pb2.py",
+    # Editors' backups and autosaves (Emacs ``notes.md~`` and ``#notes.md#``, vim's ``~``):
+    # copies of a file beside it, each of its passages a second hit.
+    "*~",
+    "\\#*#",
 )
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
-DEFAULT_EXCLUDED = f"excluded by default: lock file or generated; {NO_DEFAULT_EXCLUDES}"
+DEFAULT_EXCLUDED = (
+    f"excluded by default: lock file, generated or editor backup; {NO_DEFAULT_EXCLUDES}"
+)
 
 
 @dataclass(frozen=True)

@@ -840,6 +840,9 @@ NOISE = {
     "web/logo.svg": "<svg><path d='M0 0'/></svg>\n",
     "web/bundle.js": ("x" * 6000 + "\n") * 5,
     "README.md": "The project explains wing lift.\n",
+    "README.md~": "The project explains wing lift.\n",  # an editor's backup: a second hit
+    "#README.md#": "The project explains wing lift.\n",  # Emacs's autosave
+    "notes#1.md": "Not a backup: kept.\n",
 }
 
 
@@ -850,11 +853,11 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     index_dir = tmp_path / "idx"
     code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 0
-    assert indexed_paths(index_dir) == [str(docs / "README.md")]
+    assert indexed_paths(index_dir) == [str(docs / "README.md"), str(docs / "notes#1.md")]
     summary = [line for line in err.splitlines() if "skipped (" in line]
     assert summary == [
-        "5 files skipped (excluded by default: lock file or generated: 4, minified or "
-        "generated text: 1); --verbose lists them"
+        "7 files skipped (excluded by default: lock file, generated or editor backup: 6, minified "
+        "or generated text: 1); --verbose lists them"
     ]
     code, _, err = run(
         capsys, "index", str(docs), "--index-dir", str(index_dir), "--no-default-excludes", "-v"
