@@ -322,8 +322,10 @@ def unreadable_reply(error: Exception) -> JSONRPCError | None:
             id=None,
             error=ErrorData(code=PARSE_ERROR, message="Parse error: not JSON"),
         )
-    sent = problems[0].get("input") if problems else None
-    request_id = sent.get("id") if isinstance(sent, dict) else None
+    # Each problem holds the part of the message it is about: the whole message (a dict) for
+    # a missing member, a member's value ("1.0") for a wrong one. The id is the message's.
+    sent = next((p["input"] for p in problems if isinstance(p.get("input"), dict)), None)
+    request_id = sent.get("id") if sent is not None else None
     if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
         request_id = None
     message = "Invalid Request: not a JSON-RPC 2.0 request, notification or response"
