@@ -576,11 +576,13 @@ class SearchIndex:
         A query longer than the model's limit is embedded truncated, with a warning logged.
         """
         options = options or SearchOptions(**fields)
+        _check_length(text)
         vector = self._embed_queries([text])[0]
         return self._rank(text, vector, options)
 
     def search_many(self, texts: Sequence[str], options: SearchOptions) -> list[list[Hit]]:
-        """Rank passages for many queries, embedding them together (for evaluation)."""
+        """Rank passages for many queries, embedding them together (for evaluation; a query
+        of a benchmark may be a whole document, so its length is not capped)."""
         vectors = self._embed_queries(texts, warn=False)
         return [self._rank(t, v, options) for t, v in zip(texts, vectors, strict=True)]
 
@@ -697,14 +699,18 @@ class SearchIndex:
 MAX_QUERY_CHARS = 10_000
 
 
-def _check_query(text: str) -> None:
-    if not text.strip():
-        raise BadInputError("the query is empty; type some words to search for")
+def _check_length(text: str) -> None:
+    """Refuse a typed or requested query past ``MAX_QUERY_CHARS``."""
     if len(text) > MAX_QUERY_CHARS:
         raise BadInputError(
             f"the query is {len(text):,} characters; the most is {MAX_QUERY_CHARS:,} (the model "
             "reads only its first few hundred words): shorten it"
         )
+
+
+def _check_query(text: str) -> None:
+    if not text.strip():
+        raise BadInputError("the query is empty; type some words to search for")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # bytes that are not UTF-8, as Python keeps them from argv
