@@ -166,22 +166,28 @@ def _decode(data: bytes) -> DecodedText | None:
         return DecodedText(normalise(data.decode("cp1252")), "cp1252")
     except UnicodeDecodeError:  # a byte cp1252 leaves undefined: not cp1252 text
         pass
+    # Bytes cp1252 leaves undefined: UTF-8 with damaged bytes, when its characters weigh half
+    # as much as those bytes (latin-1 reads them as control characters, and "résumé" as
+    # "rÃ©sumÃ©"); fewer, and a pair of bytes is likelier an accident of a code page that
+    # charset-normalizer had too few bytes to tell (Polish cp1250 "ZAŻÓŁĆ").
     escaped = data.decode("utf-8", errors="surrogateescape")
-    if _utf8_weight(escaped, len(_STRAY.findall(escaped))) > 0:  # UTF-8, with damaged bytes
+    bad = len(_STRAY.findall(escaped))
+    if 2 * _utf8_weight(escaped, bad) >= bad:
         return DecodedText(normalise(_unescaped(escaped)), "utf-8")
     return DecodedText(normalise(data.decode("latin-1")), "latin-1")
 
 
 # UTF-8 whose few bytes that are not UTF-8 are read as cp1252 (a file edited in two editors),
 # when its UTF-8 characters beyond ASCII weigh this much for each such byte; less, and the whole
-# file is cp1252 (where a UTF-8 pair of bytes is a rare accident). A character of two bytes
-# weighs 1, one of three or four bytes (€, ’, CJK) 3: in cp1252 text it would take an accented
-# small letter followed by two punctuation marks.
+# file is cp1252 (where a UTF-8 pair of bytes is a rare accident). A character weighs 1, but
+# 3 in U+2000-U+2FFF (€, ’, “, –, …: UTF-8's E2 then two bytes), which cp1252 would read as
+# "â" followed by two punctuation marks ("â‚¬"), no accident of real text. Other characters of
+# three bytes can be one: "é…”" in cp1252 is the bytes of U+9054.
 _UTF8_PER_PATCH = 2
-_LONG_CHAR_WEIGHT = 3
+_PUNCTUATION_WEIGHT = 3
 _MOST_PATCHED = 64  # stray bytes in a file still read as UTF-8
 _STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
-_UP_TO_TWO_BYTES = re.compile("[\x00-\u07ff]+")
+_PUNCTUATION_BLOCKS = re.compile("[\u2000-\u2fff]")
 
 
 def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:
@@ -203,10 +209,11 @@ def _unescaped(text: str) -> str:
 
 def _utf8_weight(text: str, bad: int) -> int:
     """How strongly ``text`` (decoded with surrogateescape, holding ``bad`` stray bytes) says
-    it is UTF-8: 1 for each character of two bytes, ``_LONG_CHAR_WEIGHT`` for each longer one."""
+    it is UTF-8: 1 for each character beyond ASCII, ``_PUNCTUATION_WEIGHT`` for one in
+    U+2000-U+2FFF."""
     beyond_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - bad
-    long_chars = len(_UP_TO_TWO_BYTES.sub("", text)) - bad  # the strays are U+DC80-U+DCFF
-    return beyond_ascii - long_chars + _LONG_CHAR_WEIGHT * long_chars
+    punctuation = _PUNCTUATION_BLOCKS.subn("", text)[1]
+    return beyond_ascii + (_PUNCTUATION_WEIGHT - 1) * punctuation
 
 
 # Code pages of scripts other than Latin, as charset-normalizer names them: a file in one of

@@ -96,6 +96,11 @@ PAGE_LINES = (
             "r\u00e9sum\u00e9 na\u00efve".encode() + b" \x81\x8d\x9d",
             "r\u00e9sum\u00e9 na\u00efve \x81\x8d\x9d",
         ),
+        # cp1252 whose "é…”" happens to be the three bytes of U+9054 stays cp1252 ("Ol酔").
+        (
+            "\u201cOl\u00e9\u2026\u201d he said. \u201cTouch\u00e9\u2026\u201d".encode("cp1252"),
+            "\u201cOl\u00e9\u2026\u201d he said. \u201cTouch\u00e9\u2026\u201d",
+        ),
         # cp1252 whose "ß“" happens to be a UTF-8 pair of bytes stays cp1252.
         (
             "Die Gr\u00f6\u00dfe \u201eGru\u00df\u201c".encode("cp1252"),
