@@ -241,6 +241,7 @@ class _Screen:
     def __init__(self, read_stream, write_stream) -> None:
         self._read, self._write = read_stream, write_stream
         self._unanswered: set[int | str] = set()
+        self._initialize_seen = False
         self.writer = _AnswerWatch(write_stream, self._unanswered)
 
     @property
@@ -256,11 +257,23 @@ class _Screen:
                     await anyio.sleep(0.01)
                 raise
             if not isinstance(item, Exception):
+                if self._before_initialize(item.message):
+                    await self._write.send(SessionMessage(_not_initialized(item.message.id)))
+                    continue
                 self._note(item.message)
                 return item
             reply = unreadable_reply(item)
             if reply is not None:
                 await self._write.send(SessionMessage(reply))
+
+    def _before_initialize(self, message: object) -> bool:
+        """Whether ``message`` is a request the session cannot take yet: one before
+        ``initialize`` other than ``ping`` (the SDK answered it "Invalid request parameters")."""
+        if not isinstance(message, JSONRPCRequest):
+            return False
+        if message.method == "initialize":
+            self._initialize_seen = True
+        return not self._initialize_seen and message.method != "ping"
 
     def _note(self, message: object) -> None:
         if isinstance(message, JSONRPCRequest):
@@ -308,6 +321,13 @@ class _AnswerWatch:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _not_initialized(request_id: int | str) -> JSONRPCError:
+    message = "the session is not initialized: send initialize, then notifications/initialized"
+    return JSONRPCError(
+        jsonrpc="2.0", id=request_id, error=ErrorData(code=INVALID_REQUEST, message=message)
+    )
 
 
 def unreadable_reply(error: Exception) -> JSONRPCError | None:

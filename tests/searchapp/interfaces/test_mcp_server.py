@@ -223,6 +223,34 @@ def test_a_server_started_with_ctrl_c_ignored_goes_on_ignoring_it(small_index) -
             process.wait()
 
 
+def test_a_request_before_initialize_is_told_so(small_index) -> None:
+    # It was answered "Invalid request parameters" with nothing to say what was wrong.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(small_index[1])],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+    )
+    hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
+    hello["clientInfo"] = {"name": "test", "version": "1"}
+    requests = [
+        {"jsonrpc": "2.0", "id": 7, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 8, "method": "ping"},  # allowed before initialize
+        {"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": hello},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 10, "method": "tools/list"},
+    ]
+    out, _ = process.communicate(b"".join(json.dumps(r).encode() + b"\n" for r in requests), 60)
+    replies = [json.loads(line) for line in out.splitlines()]
+    assert [reply["id"] for reply in replies] == [7, 8, 9, 10]
+    assert replies[0]["error"]["code"] == -32600
+    assert "not initialized: send initialize" in replies[0]["error"]["message"]
+    assert "error" not in replies[1] and "error" not in replies[2]
+    assert {tool["name"] for tool in replies[3]["result"]["tools"]} == {"search", "get_document"}
+    assert process.returncode == 0
+
+
 def test_lines_that_are_no_message_are_answered_and_the_session_goes_on(small_index) -> None:
     process = started_mcp(small_index[1])
     try:
