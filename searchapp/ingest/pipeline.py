@@ -362,7 +362,7 @@ class Indexer:
                     document.text,
                     count_tokens=self.count_tokens,
                     config=self.chunking,
-                    breaks=section_starts(document.spans),
+                    breaks=section_starts(document.spans, document.text),
                 )
             ]
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)

@@ -9,6 +9,7 @@ into the text, such as a chunk's ``start_char``, by binary search.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -91,16 +92,30 @@ def check_spans(spans: Sequence[Span], text_length: int) -> None:
         previous = span.start_char
 
 
-def section_starts(spans: Sequence[Span]) -> list[int]:
+# The end of a sentence, before closing quotes or brackets: where a page that ends there ends
+# its text, rather than breaking a paragraph off to go on overleaf.
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*\Z")
+
+
+def section_starts(spans: Sequence[Span], text: str = "") -> list[int]:
     """The offsets where the section changes (a heading, cell, slide or chapter begins), in
-    order; a page turn alone is not one."""
+    order; and where a page turns after a page of ``text`` that ends a sentence. A page turn
+    mid-sentence is not one (a paragraph goes on overleaf): a PDF of a page per topic (slides
+    exported, a handout) was one passage of five topics, its pages found by their words only."""
     starts = []
-    section = None
+    section, page = None, None
     for span in spans:
         if span.section != section:
             if span.section is not None:
                 starts.append(span.start_char)
             section = span.section
+        elif (
+            span.page != page
+            and page is not None
+            and _SENTENCE_END.search(text, max(0, span.start_char - 16), span.start_char)
+        ):
+            starts.append(span.start_char)
+        page = span.page
     return starts
 
 

@@ -133,6 +133,26 @@ def test_sections_start_where_a_heading_cell_or_slide_does_and_not_at_a_page_tur
     assert section_starts([]) == []
 
 
+def test_a_page_that_ends_a_sentence_ends_its_passage() -> None:
+    # A PDF of a page per topic (five pages, five topics) was one passage: a page turn was
+    # never a boundary. One after a sentence's end is; one mid-sentence (a paragraph that goes
+    # on overleaf) still is not.
+    pages = [
+        "Beekeeping. Hives need shade.\n",
+        "Volcanoes erupt when \n",  # goes on overleaf
+        "magma rises (as it does).\n\n",
+        'Chess openings: "the Queen\'s Gambit!"\n',
+        "Marathons\n",
+    ]
+    text, spans = "", []
+    for number, page in enumerate(pages, start=1):
+        spans.append(Span(len(text), page=number))
+        text += page
+    turns = [span.start_char for span in spans[1:]]
+    assert section_starts(spans, text) == [turns[0], turns[2], turns[3]]
+    assert section_starts(spans) == []  # without the text: sections only, as before
+
+
 @st.composite
 def located_stretches(draw):
     """A text of short lines, spans at any characters (line starts or not), and a stretch of it."""
