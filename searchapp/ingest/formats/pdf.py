@@ -67,7 +67,7 @@ def extract_pdf(
 def _open_failure(exc: Exception) -> str:
     code = getattr(exc, "err_code", None)
     if code == _ERR_PASSWORD:
-        return "encrypted PDF: it needs a password to open; save a copy without one to index it"
+        return "encrypted PDF (it needs a password to open); save a copy without one to index it"
     if code == _ERR_SECURITY:
         return (
             "encrypted PDF with a security handler PDFium does not support; save a copy "

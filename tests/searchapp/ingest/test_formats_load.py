@@ -42,7 +42,7 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         (root / name).write_bytes(data)
     return {
         "scan.pdf": "no text layer; run OCR first",
-        "locked.pdf": "encrypted PDF: it needs a password to open",
+        "locked.pdf": "encrypted PDF (it needs a password to open)",
         "cut.pdf": "damaged PDF",
         "bomb.docx": "would inflate",
     }
