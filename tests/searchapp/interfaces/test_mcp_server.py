@@ -164,9 +164,16 @@ def test_mcp_without_an_index_fails_at_once(tmp_path) -> None:
     assert completed.stderr.startswith("error: no index at")
 
 
-def started_mcp(index_dir: Path, **popen: object) -> subprocess.Popen:
-    """`search mcp` as a client starts it, once it has answered ``initialize``."""
-    process = subprocess.Popen(
+HELLO = {
+    "protocolVersion": "2025-06-18",
+    "capabilities": {},
+    "clientInfo": {"name": "test", "version": "1"},
+}
+
+
+def mcp_process(index_dir: Path, **popen: object) -> subprocess.Popen:
+    """`search mcp` started, its stdin, stdout and stderr pipes."""
+    return subprocess.Popen(
         [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(index_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -174,9 +181,12 @@ def started_mcp(index_dir: Path, **popen: object) -> subprocess.Popen:
         env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
         **popen,
     )
-    hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
-    hello["clientInfo"] = {"name": "test", "version": "1"}
-    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": hello}
+
+
+def started_mcp(index_dir: Path, **popen: object) -> subprocess.Popen:
+    """`search mcp` as a client starts it, once it has answered ``initialize``."""
+    process = mcp_process(index_dir, **popen)
+    request = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": HELLO}
     process.stdin.write(json.dumps(request).encode() + b"\n")
     process.stdin.flush()
     assert json.loads(process.stdout.readline())["id"] == 1  # serving
@@ -225,19 +235,11 @@ def test_a_server_started_with_ctrl_c_ignored_goes_on_ignoring_it(small_index) -
 
 def test_a_request_before_initialize_is_told_so(small_index) -> None:
     # It was answered "Invalid request parameters" with nothing to say what was wrong.
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(small_index[1])],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
-    )
-    hello = {"protocolVersion": "2025-06-18", "capabilities": {}}
-    hello["clientInfo"] = {"name": "test", "version": "1"}
+    process = mcp_process(small_index[1])
     requests = [
         {"jsonrpc": "2.0", "id": 7, "method": "tools/list"},
         {"jsonrpc": "2.0", "id": 8, "method": "ping"},  # allowed before initialize
-        {"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": hello},
+        {"jsonrpc": "2.0", "id": 9, "method": "initialize", "params": HELLO},
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 10, "method": "tools/list"},
     ]
