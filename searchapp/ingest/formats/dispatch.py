@@ -12,6 +12,7 @@ run; PDFs are read in a worker process (``pdf_worker``), so that not even a PDFi
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,10 @@ def _extract_zip(data: bytes, name: str) -> LocatedText | None:
     kind = ooxml_kind(archive)
     if kind is None and archive.has("xl/workbook.xml"):  # it was "binary file"
         raise NotTextError("Excel workbook (.xlsx): not indexed; export it as CSV to search it")
+    suffix = os.path.splitext(name)[1].lower()
+    office = {".docx": "Word document", ".pptx": "PowerPoint deck"}.get(suffix)
+    if kind is None and office is not None and archive.has(CONTENT_TYPES):  # was "binary file"
+        raise NotTextError(f"damaged {office}: it has no main part; repair or re-save it")
     if kind is None:
         return None  # another zip: a binary file, as before
     if kind[0] == "docx":

@@ -3,7 +3,9 @@ that skips the files it cannot extract, with their reasons, and indexes the rest
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 from pathlib import Path
 
 from searchapp.ingest.decoding import NotTextError, load_documents
@@ -37,6 +39,7 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         "locked.pdf": make_pdf(["x"], owner_password="o", user_password="u"),
         "cut.pdf": make_pdf(["y" * 500])[:250],
         "bomb.docx": word_package(para("z" * 5_000_000)),
+        "hollow.docx": hollow_package(),  # was "binary file"
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
@@ -45,7 +48,16 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         "locked.pdf": "encrypted PDF (it needs a password to open)",
         "cut.pdf": "damaged PDF",
         "bomb.docx": "would inflate",
+        "hollow.docx": "damaged Word document: it has no main part",
     }
+
+
+def hollow_package() -> bytes:
+    """An Office package with its content types and nothing else (no word/document.xml)."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+    return data.getvalue()
 
 
 def test_a_folder_of_every_format(tmp_path: Path) -> None:
