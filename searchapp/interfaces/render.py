@@ -129,11 +129,8 @@ def hits_table(
     fixed = columns + 1 + 2 * columns + len(str(max(hit.rank for hit in hits))) + 5
     room = width - fixed - (6 if show_cosine else 0)  # for "where" and the passage
     locations = [inert(location(hit)) for hit in hits]
-    widest = max(WHERE_MIN, min(room - MIN_PASSAGE, room // 2))
-    fit = min(max(map(len, locations)), widest)
-    cells = [
-        _where_cell(hit, where, fit, widest) for hit, where in zip(hits, locations, strict=True)
-    ]
+    fit = min(max(map(len, locations)), max(WHERE_MIN, min(room - MIN_PASSAGE, room // 2)))
+    cells = [_where_cell(hit, where, fit) for hit, where in zip(hits, locations, strict=True)]
     where_width = max(len(line) for cell in cells for line in cell.plain.split("\n"))
     if room - where_width < MIN_PASSAGE:
         return None
@@ -153,15 +150,13 @@ def hits_table(
     return table
 
 
-def _where_cell(hit: Hit, where: str, fit: int, widest: int) -> Text:
-    """A hit's location cut to ``fit`` columns, and below it its heading path and its copies,
-    each cut to ``widest`` (the column may widen for them: a heading path was cut to the width
-    of ``path:line`` however wide the terminal)."""
+def _where_cell(hit: Hit, where: str, fit: int) -> Text:
+    """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
     cell = Text(_shortened_path(where, fit))
     if hit.section and not _names_a_unit(hit.section):  # "§ " and "also in " are kept
-        cell.append(f"\n§ {_shortened(inert(hit.section), widest - 2)}", style="dim")
+        cell.append(f"\n§ {_shortened(inert(hit.section), fit - 2)}", style="dim")
     for other in hit.also[:3]:
-        shown = _shortened_path(inert(display_path(other)), widest - 8)
+        shown = _shortened_path(inert(display_path(other)), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")
     if len(hit.also) > 3:
         cell.append(f"\nand {len(hit.also) - 3} more copies", style="dim")

@@ -743,18 +743,6 @@ def test_the_table_folds_a_long_word_and_keeps_what_names_a_copy(tmp_path) -> No
     assert any("also in …" in line and "/retry-policy.md" in line for line in rendered)
 
 
-def test_a_heading_path_takes_the_room_a_wide_table_has(tmp_path) -> None:
-    # It was cut to the width of `path:line` however wide the terminal: "§ …: The Shipwreck".
-    section = "Part One: The Voyage > Chapter 2: The Shipwreck"
-    hit = Hit(
-        1, 0.9, 0.9, "/b/keeper.epub", "/b/keeper.epub", 1, 3, 3, "word " * 60, section=section
-    )
-    wide = "\n".join(render(tmp_path, [hit], 200))
-    assert f"§ {section}" in wide
-    narrow = "\n".join(render(tmp_path, [hit], 100))  # half the room (about 40 columns)
-    assert "§ …" in narrow and "The Shipwreck" in narrow
-
-
 def test_a_passage_in_a_pipe_keeps_the_files_long_lines_whole(tmp_path) -> None:
     # -C in a pipe (and the REPL's :open) broke the file's lines at 80 columns.
     from searchapp.interfaces.render import print_passage
