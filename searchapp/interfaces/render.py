@@ -274,24 +274,71 @@ def uses_color(console: Console) -> bool:
 
 def context_lines(
     hit: Hit, context: Context, *, color: bool = False
-) -> tuple[list[str], str | None, list[str]]:
+) -> tuple[dict[int, str], str | None]:
     """The ``context.around`` lines of a hit's file before and after its ``line`` (the line
-    ``path:line`` names), as grep -C writes context: ``path-LINE-text``, and that line's own
-    text between them. None for a JSONL record, or a file that changed since it was indexed.
-    ``color``: path and line number in ripgrep's colours."""
+    ``path:line`` names), by line number, as grep -C writes context: ``path-LINE-text``, and
+    that line's own text. Nothing and None for a JSONL record, or a file that changed since it
+    was indexed. ``color``: path and line number in ripgrep's colours."""
     if hit.doc_id != hit.path or context.changed:
-        return [], None, []
+        return {}, None
     lines = context.text.split("\n")
     at = hit.line - context.first_line
     if not 0 <= at < len(lines):
-        return [], None, []
+        return {}, None
     path = _painted(inert(display_path(hit.path)), _PATH, color)
-
-    def row(i: int) -> str:
-        return f"{path}-{_painted(str(context.first_line + i), _LINE, color)}-{inert(lines[i])}"
-
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
-    return [row(i) for i in range(first, at)], lines[at], [row(i) for i in range(at + 1, last)]
+    return {
+        context.first_line + i: (
+            f"{path}-{_painted(str(context.first_line + i), _LINE, color)}-{inert(lines[i])}"
+        )
+        for i in range(first, last)
+        if i != at
+    }, lines[at]
+
+
+def _context_groups(
+    hits: Sequence[Hit], context: Callable[[Hit], Context], query: str, color: bool
+) -> list[dict[int, str]]:
+    """The hits' rows with their -C lines, by line number, in groups as grep -C prints them:
+    a hit whose lines touch or overlap a group of the same file's joins it (each line once, a
+    hit's row in place of a line of context), else it starts a group after the others."""
+    groups: list[tuple[str | None, dict[int, str], set[int]]] = []
+    for hit in hits:
+        rows, own = context_lines(hit, context(hit), color=color)
+        whole = bool(own and own.strip())
+        if whole:  # as grep -C: the hit's row is its line as written, between the others
+            hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
+        row = hit_line(hit, query, color=color, whole=whole)
+        if own is None:  # a record, a changed file: the hit's row alone
+            groups.append((None, {hit.line: row}, {hit.line}))
+            continue
+        rows[hit.line] = row
+        low, high = min(rows), max(rows)
+        touching = [
+            group
+            for group in groups
+            if group[0] == hit.path and min(group[1]) <= high + 1 and low - 1 <= max(group[1])
+        ]
+        if not touching:
+            groups.append((hit.path, rows, {hit.line}))
+            continue
+        _, joined, hit_lines = touching[0]
+        for _, other, other_hits in touching[1:]:  # this hit joins two groups before it
+            _join(joined, hit_lines, other, other_hits)
+        _join(joined, hit_lines, rows, {hit.line})
+        groups = [group for group in groups if not any(group is t for t in touching[1:])]
+    return [dict(sorted(rows.items())) for _, rows, _ in groups]
+
+
+def _join(
+    rows: dict[int, str], hit_lines: set[int], more: dict[int, str], more_hits: set[int]
+) -> None:
+    """``more`` rows into ``rows``: a hit's row in place of a line of context, never in place
+    of an earlier hit's (two passages of one long line)."""
+    for n, text in more.items():
+        if n not in rows or (n in more_hits and n not in hit_lines):
+            rows[n] = text
+    hit_lines |= more_hits
 
 
 def _context_parts(hit: Hit, context: Context) -> tuple[int, list[str], list[str], list[str]]:
@@ -332,18 +379,13 @@ def print_results(
         for hit in hits:
             stream.write(json_lines(stream, hits_json([hit])[1:-1]) + "\n")
     elif output == "lines":
-        for n, hit in enumerate(hits):
-            if context is None:
+        if context is None:
+            for hit in hits:
                 stream.write(hit_line(hit, query, color=color) + "\n")
-                continue
+        for n, group in enumerate(_context_groups(hits, context, query, color) if context else ()):
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
-            before, own, after = context_lines(hit, context(hit), color=color)
-            whole = bool(own and own.strip())
-            if whole:  # as grep -C: the hit's row is its line as written, between the others
-                hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
-            for line in [*before, hit_line(hit, query, color=color, whole=whole), *after]:
-                stream.write(line + "\n")
+            stream.write("".join(row + "\n" for row in group.values()))
     else:
         print_hits(console, hits, query, show_cosine=show_cosine)
         for hit in hits if context is not None else ():

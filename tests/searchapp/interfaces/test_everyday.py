@@ -520,6 +520,35 @@ def test_context_lines_are_the_files_own_as_grep_c_prints_them(tmp_path, fake_mo
     ]
 
 
+def test_context_of_nearby_hits_is_one_group_each_line_once(tmp_path, fake_model, capsys):
+    # Paragraphs of 40 words, a passage each (the fake model takes 64 tokens), "glider" in
+    # those on lines 3, 7 and 15: with -C 2 the first two hits' lines overlap (line 5), and
+    # grep -C prints such lines once, in one group; the third is a group of its own.
+    def paragraph(word: str, glider: bool) -> str:
+        return " ".join([f"{word}{i}" for i in range(39)] + (["glider"] if glider else []))
+
+    names = ["alpha", "bravo", "omega", "kilo", "beta", "gamma", "delta", "tango"]
+    lines: list[str] = []
+    for n, name in enumerate(names):
+        lines += [paragraph(name, glider=n in (1, 3, 7)), ""]
+    docs = write(tmp_path / "docs", {"long.txt": "\n".join(lines[:-1]) + "\n"})
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(docs), "--index-dir", index_dir)[0] == 0
+    args = ["query", "glider", "-C", "2", "-k", "3", "--per-doc", "3", "--mode", "lexical"]
+    code, out, _ = run(capsys, *args, "--index-dir", index_dir)
+    assert code == 0
+    groups: list[list[str]] = [[]]
+    for line in out.splitlines():
+        groups.append([]) if line == "--" else groups[-1].append(line)
+    numbers = {
+        tuple(int(re.match(r"^[^:\n]+?[-:](\d+)[-:]", row)[1]) for row in group) for group in groups
+    }
+    assert numbers == {tuple(range(1, 10)), (13, 14, 15)}, out
+    hits = [LINE.match(row) for group in groups for row in group]
+    assert sorted(int(m["line"]) for m in hits if m) == [3, 7, 15]
+    assert all(row.endswith("glider") for group in groups for row in group if LINE.match(row))
+
+
 def test_the_hit_row_under_context_is_its_line_as_written(tmp_path, fake_model, capsys) -> None:
     # Its indentation and spaces were collapsed (and a long line cut) while the lines around
     # it were printed as the file has them: grep -C prints the line verbatim.
@@ -1312,21 +1341,26 @@ def test_context_surrounds_passages_that_start_indented_or_inside_a_line(
     groups: list[list[str]] = [[]]
     for line in code_out.splitlines():
         groups.append([]) if line == "--" else groups[-1].append(line)
-    assert len(groups) == len(hits) == 4
-    assert {Path(h["path"]).name for h in hits} == {"k.py", "long.txt"}
-    for group, hit in zip(groups, hits, strict=True):
+    assert len(hits) == 4 and {Path(h["path"]).name for h in hits} == {"k.py", "long.txt"}
+    rows = {}  # (file name, line number): the row; a line shown twice would be lost here
+    for group in groups:
+        numbers = []
+        for row in group:
+            match = LINE.match(row) or re.match(r"^(?P<path>.+?)-(?P<line>\d+)-(?P<text>.*)$", row)
+            numbers.append(int(match["line"]))
+            rows[Path(match["path"]).name, int(match["line"])] = row, match
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # lines in order
+    assert len(rows) == sum(map(len, groups))
+    for hit in hits:
         lines = Path(hit["path"]).read_text("utf-8").split("\n")[:-1]
-        at = next(n for n, line in enumerate(group) if LINE.match(line))
-        where = LINE.match(group[at])["path"]
-        line = hit["line"]  # grep -C: the lines around the line shown, not the passage
+        name, line = Path(hit["path"]).name, hit["line"]
         assert hit["start_line"] <= line <= hit["end_line"]
-        before = range(max(1, line - 2), line)
-        after = range(line + 1, min(len(lines), line + 2) + 1)
-        assert group[:at] == [f"{where}-{n}-{lines[n - 1]}" for n in before], hit["text"][:40]
-        assert group[at + 1 :] == [f"{where}-{n}-{lines[n - 1]}" for n in after]
-        assert group[:at] or group[at + 1 :] or len(lines) == 1
+        # grep -C: the lines around the line shown, not the passage, as the file has them
+        for n in range(max(1, line - 2), min(len(lines), line + 2) + 1):
+            row, match = rows[name, n]
+            assert match["text"] == lines[n - 1] or (n != line and LINE.match(row))
         own = lines[line - 1]  # the hit's row: its line as written, as grep prints it
-        assert LINE.match(group[at])["text"] == own
+        assert LINE.match(rows[name, line][0])["text"] == own
 
 
 def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(
