@@ -492,6 +492,38 @@ def test_a_copy_shown_after_its_twin_was_passed_over_names_the_twin(make) -> Non
     collection = make(
         [
             ("/a/console.py", [("glider flaps", 0.7), ("glider wing", 0.6)]),
+            ("/b/copy.py", [("glider rudder", 0.65), ("glider wing", 0.6)]),
+            ("/c/notes.md", [("glider notes", 0.4)]),
+        ]
+    )
+    hits = search(collection, "glider", k=3, collapse_copies=True)
+    assert [(h.path, h.text) for h in hits] == [
+        ("/a/console.py", "glider flaps"),
+        ("/b/copy.py", "glider rudder"),
+        ("/c/notes.md", "glider notes"),
+    ]
+    collection = make(
+        [
+            ("/a/console.py", [("glider flaps", 0.7), ("glider wing", 0.6)]),
+            ("/b/copy.py", [("glider wing", 0.6)]),
+            ("/c/notes.md", [("glider notes", 0.4)]),
+        ]
+    )
+    hits = search(collection, "glider", k=3, collapse_copies=True)
+    assert [(h.path, h.text) for h in hits][:2] == [
+        ("/a/console.py", "glider flaps"),
+        ("/b/copy.py", "glider wing"),
+    ]
+    assert hits[1].also == ("/a/console.py",)
+
+
+def test_a_copied_file_has_no_hits_past_its_twins_per_doc(make) -> None:
+    # console_copy.py is console.py copied: its first passage shows as "also" of console.py's
+    # hit, and its second, whose twin --per-doc passed over in console.py, was a hit of its own:
+    # the same file's content twice in a list meant to show each file once.
+    collection = make(
+        [
+            ("/a/console.py", [("glider flaps", 0.7), ("glider wing", 0.6)]),
             ("/a/console_copy.py", [("glider flaps", 0.7), ("glider wing", 0.6)]),
             ("/c/notes.md", [("glider notes", 0.4)]),
         ]
@@ -499,10 +531,14 @@ def test_a_copy_shown_after_its_twin_was_passed_over_names_the_twin(make) -> Non
     hits = search(collection, "glider", k=3, collapse_copies=True)
     assert [(h.path, h.text) for h in hits] == [
         ("/a/console.py", "glider flaps"),
-        ("/a/console_copy.py", "glider wing"),
         ("/c/notes.md", "glider notes"),
     ]
-    assert hits[0].also == ("/a/console_copy.py",) and hits[1].also == ("/a/console.py",)
+    assert hits[0].also == ("/a/console_copy.py",)
+    two = search(collection, "glider", k=3, per_doc=2, collapse_copies=True)
+    assert [(h.path, h.text, h.also) for h in two][:2] == [
+        ("/a/console.py", "glider flaps", ("/a/console_copy.py",)),
+        ("/a/console.py", "glider wing", ("/a/console_copy.py",)),
+    ]
 
 
 def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) -> None:
