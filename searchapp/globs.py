@@ -1,8 +1,12 @@
 """What the globs people type mean beyond ``fnmatch``: braces (``*.{md,txt}``, as ripgrep, fd
-and shells read them), and a ``[`` or ``{`` left open, refused rather than matched literally
-(as ripgrep refuses ``-g '*.{md'``)."""
+and shells read them), ``*`` within one folder and ``**`` across them (as in a .gitignore), and
+a ``[`` or ``{`` left open, refused rather than matched literally (as ripgrep refuses
+``-g '*.{md'``)."""
 
 from __future__ import annotations
+
+import functools
+import re
 
 from searchapp.errors import BadInputError
 
@@ -87,3 +91,62 @@ def unclosed_class(pattern: str) -> bool:
             return True
         at = end + 1
     return False
+
+
+def glob_regex(glob: str) -> tuple[str, bool]:
+    """One glob (braces expanded) as a regular expression over ``/``-separated paths, as a
+    .gitignore reads it: ``*`` and ``?`` never match a ``/``; ``**/`` is any number of folders,
+    none too (``a/**/*.txt`` matches ``a/y.txt``); a ``/**`` ending it, everything below. And
+    whether it has wildcards: ``[[]`` (``glob.escape``'s ``[``) is none."""
+    out: list[str] = []
+    wild = False
+    at = 0
+    while at < len(glob):
+        char = glob[at]
+        bounded = at == 0 or glob[at - 1] == "/"
+        if glob.startswith("**/", at) and bounded:
+            out.append("(?:.*/)?")
+            at += 3
+            wild = True
+            continue
+        if glob.startswith("**", at) and bounded and at + 2 == len(glob):
+            out.append(".*")
+            at += 2
+            wild = True
+            continue
+        if char == "*":
+            out.append("[^/]*")
+            wild = True
+        elif char == "?":
+            out.append("[^/]")
+            wild = True
+        elif char == "[" and (end := _class_end(glob, at)) > 0:
+            body = glob[at + 1 : end]
+            negated = body.startswith("!")
+            chars = "".join(c if c == "-" else re.escape(c) for c in body[negated:])
+            out.append(f"(?!/)[{'^' if negated else ''}{chars}]")
+            wild = wild or negated or len(body) != 1
+            at = end
+        else:
+            out.append(re.escape(char))
+        at += 1
+    return "".join(out), wild
+
+
+@functools.lru_cache(maxsize=256)
+def path_glob(glob: str) -> re.Pattern[str]:
+    """What a glob given for paths (``--path``, `search remove`) matches, whole (``fullmatch``):
+    from the start when absolute (``/abs/*.md``), else the path's last names (``notes/*.md``,
+    ``*.md``). A name without wildcards (``docs``, ``/r``, ``a/b.md``) matches a folder too,
+    so everything under it, as does any glob ending in ``/`` (only folders); a glob's ``*``
+    matches files, as ripgrep's ``-g`` does (``notes/*``: the files in notes, ``notes/**``:
+    all below it). Braces are expanded before (``expand_braces``)."""
+    folder_only = glob.endswith("/") and glob != "/"
+    stripped = glob.rstrip("/")
+    if not stripped:  # "/": every path
+        return re.compile("/.*", re.S)
+    body, wild = glob_regex(stripped)
+    below = "(?:/.*)" if folder_only else "" if wild else "(?:/.*)?"
+    if stripped.startswith("/"):  # absolute: not a folder at any depth
+        return re.compile(body + below, re.S)
+    return re.compile(f"(?:.*/)?{body}{below}", re.S)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fnmatch
 import functools
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -12,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, unclosed
+from searchapp.globs import expand_braces, path_glob, unclosed
 from searchapp.ranking.fusion import bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, idf
 from searchapp.ranking.names import (
@@ -365,17 +363,8 @@ def _expanded(given: tuple[str, ...]) -> tuple[str, ...]:  # once a query, not o
 
 def _matches_one(path: str, pattern: str) -> bool:
     if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
-        here = from_current_folder(pattern)
-        return fnmatch.fnmatch(path, here) or fnmatch.fnmatch(path, os.path.join(here, "*"))
-    name = path.rsplit("/", 1)[-1]
-    folder = pattern.rstrip("/") or "/"
-    return (
-        fnmatch.fnmatch(path, pattern)
-        or fnmatch.fnmatch(name, pattern)
-        or fnmatch.fnmatch(path, f"*/{pattern}")
-        or fnmatch.fnmatch(path, f"{folder.rstrip('/')}/*")
-        or fnmatch.fnmatch(path, f"*/{folder}/*")
-    )
+        pattern = from_current_folder(pattern)
+    return path_glob(pattern).fullmatch(path) is not None
 
 
 def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:

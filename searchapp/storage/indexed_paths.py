@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import fnmatch
 import glob
 import json
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, unclosed, unclosed_class
+from searchapp.globs import expand_braces, path_glob, unclosed, unclosed_class
 from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
@@ -41,10 +40,9 @@ class Filters:
 def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -> list[str]:
     """The ``paths`` these patterns name, sorted: a path names itself and everything under it
     (the files need not exist: ``under``), one with glob characters too when it is an indexed
-    path or folder (``docs/[ab].md``); a glob (``*.md``, ``drafts/*``) is matched against
-    the absolute path, its end when it has a ``/`` (``drafts/*`` is ``*/drafts/*``, as `search
-    query --path` reads it), the path relative to the current folder, and the file name; one
-    that starts with ``./`` or ``../`` only against the path from the current folder."""
+    path or folder (``docs/[ab].md``); a glob (``*.md``, ``drafts/*``) as `search query
+    --path` reads it (``path_glob``: ``*`` within a folder, ``**/`` across any number), one
+    that starts with ``./`` or ``../`` from the current folder."""
     refuse_empty(patterns)
     found: dict[str, None] = {}
     for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
@@ -57,16 +55,9 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
             found.update(dict.fromkeys(named))
             continue
         if pattern.startswith(("./", "../")):
-            here = from_current_folder(pattern)
-            found.update(dict.fromkeys(p for p in paths if fnmatch.fnmatchcase(p, here)))
-            continue
-        cwd = os.getcwd()
-        for path in paths:
-            names = (path, os.path.relpath(path, cwd), os.path.basename(path))
-            if any(fnmatch.fnmatchcase(name, pattern) for name in names) or (
-                "/" in pattern and fnmatch.fnmatchcase(path, f"*/{pattern}")
-            ):
-                found[path] = None
+            pattern = from_current_folder(pattern)
+        matcher = path_glob(pattern)
+        found.update(dict.fromkeys(p for p in paths if matcher.fullmatch(p)))
     return sorted(found)
 
 

@@ -237,6 +237,22 @@ def test_a_bare_index_walks_each_root_with_its_filters(tmp_path, fake_model, cap
     assert str(notes / "e.py") in indexed_paths(Path(index_dir))
 
 
+def test_remove_reads_stars_as_include_does(tmp_path, fake_model, capsys) -> None:
+    # "a/*.txt" would remove a/b/z.txt too ("*" crossed folders) and "a/**/*.txt" missed
+    # a/y.txt ("**/" wanted a folder); `index --include 'a/*.txt'` indexes a/y.txt alone.
+    tree = write(tmp_path / "t", {"x.txt": "alpha\n", "a/y.txt": "alpha\n", "a/b/z.txt": "alpha\n"})
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(tree), "--index-dir", index_dir)[0] == 0
+    for glob, names in [("a/*.txt", ["y.txt"]), ("a/**/*.txt", ["y.txt", "z.txt"])]:
+        code, out, _ = run(capsys, "remove", "-n", glob, "--index-dir", index_dir)
+        assert code == 0 and sorted(Path(p).name for p in out.split()) == names, glob
+        args = ["query", "alpha", "-l", "-k", "9", "--path", glob, "--index-dir", index_dir]
+        assert sorted(Path(p).name for p in run(capsys, *args)[1].split()) == names, glob
+    other = str(tmp_path / "other")
+    assert run(capsys, "index", str(tree), "--include", "a/*.txt", "--index-dir", other)[0] == 0
+    assert [Path(p).name for p in indexed_paths(Path(other))] == ["y.txt"]
+
+
 def test_a_glob_that_names_a_root_but_not_its_files_keeps_the_root(
     tmp_path, fake_model, capsys
 ) -> None:

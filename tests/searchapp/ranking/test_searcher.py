@@ -354,6 +354,30 @@ def test_path_glob(make, pattern, expected) -> None:
     assert [h.chunk_id for h in hits] == collection.by_cosine([h.chunk_id for h in hits])
 
 
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # "*" stays within a folder and "**/" is any number of them, none too, as --include
+        # and a .gitignore read them: "r/*.md" matched /r/docs/guide.md, "r/**/*.md" did not
+        # match /r/guide.md.
+        ("r/*.md", {"/r/guide.md"}),
+        ("/r/*", {"/r/guide.md"}),  # the files in /r, as rg -g '/r/*'
+        ("r/**/*.md", {"/r/guide.md", "/r/docs/guide.md", "/r/notes/todo.md"}),
+        ("/r/**", {"/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),
+        ("r/**", {"/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),
+        ("*/docs/*", {"/r/docs/guide.md", "/r/docs/api.txt"}),
+        ("r/?otes/*.md", {"/r/notes/todo.md"}),
+        ("r/[!d]*/*", {"/r/notes/todo.md"}),
+        ("r/*s/", {"/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),  # folders
+        ("r/*s", set()),  # the files whose names end in "s"
+    ],
+)
+def test_path_glob_stars_as_include_reads_them(make, pattern, expected) -> None:
+    paths = ["/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"]
+    collection = make([(p, [("text", 0.9 - n / 10)]) for n, p in enumerate(paths)])
+    assert {h.path for h in search(collection, "text", k=10, path_glob=pattern)} == expected
+
+
 def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
     here, other = tmp_path / "pro[j]", tmp_path / "other"  # "[j]": the folder's name as it is
     paths = [str(here / "notes" / "a.md"), str(other / "notes" / "b.md"), str(here / "c.md")]
@@ -366,7 +390,8 @@ def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
         ("./notes/", {paths[0]}),
         ("./notes/*", {paths[0]}),
         ("./c.md", {paths[2]}),
-        ("./*.md", {paths[0], paths[2]}),
+        ("./*.md", {paths[2]}),  # "*" within this folder, as --include reads it
+        ("./**/*.md", {paths[0], paths[2]}),
         ("../other", {paths[1]}),
         (".", {paths[0], paths[2]}),
         ("notes", {paths[0], paths[1]}),  # a bare name: any folder of that name
