@@ -406,9 +406,13 @@ def looks_generated(text: str) -> bool:
     not read as prose (``_reads_as_prose``: a transcript or notes kept a paragraph a line)."""
     if len(text) < GENERATED_MIN_CHARS:
         return False
-    long_lines = [line for line in text.split("\n") if len(line) > GENERATED_LINE_CHARS]
-    long_chars = sum(len(line) for line in long_lines if not _reads_as_prose(line))
+    long_chars = sum(len(line) for line in text.split("\n") if is_generated_line(line))
     return long_chars > len(text) / 2
+
+
+def is_generated_line(line: str) -> bool:
+    """Whether one line is as ``looks_generated`` counts a file's: very long, not prose."""
+    return len(line) > GENERATED_LINE_CHARS and not _reads_as_prose(line)
 
 
 # Prose is words between spaces (15-18% of English or French text), or Chinese and Japanese,

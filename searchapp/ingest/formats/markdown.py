@@ -1,5 +1,7 @@
 """Markdown: the text as written, every heading starting a span located by its heading path
 (``"Install > Linux"``); YAML front matter is not body text, and its ``title`` is the title.
+``data:`` URIs (images pasted in as base64, as Typora or Obsidian write them) are cut out: a
+note with a screenshot was a file of base64, skipped whole as generated text.
 
 The front matter's lines become empty lines, so line numbers still match the file. Headings are
 ATX (``## Linux``) and one-line setext (a line underlined with ``===`` or ``---``); lines in
@@ -14,6 +16,7 @@ from searchapp.ingest.formats.builder import HeadingPath
 from searchapp.ingest.formats.spans import LocatedText, Span
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]+")
 
 # Front matter: "---" on the first line, up to a line of "---" or "...", holding a "key:" line.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
@@ -27,8 +30,10 @@ _NOT_SETEXT_TEXT = re.compile(r"\s*$| {4}|\t| {0,3}(?:[#>|]|[-+*][ \t]|\d+[.)][ 
 
 
 def extract_markdown(text: str) -> LocatedText:
-    """Title, text (front matter blanked) and heading-path spans of a Markdown document."""
+    """Title, text (front matter blanked, ``data:`` URIs cut) and heading-path spans of a
+    Markdown document."""
     title = ""
+    text = DATA_URI.sub("", text)
     match = _FRONT_MATTER.match(text)
     if match and _YAML_KEY.search(match.group(1)):
         title = _front_matter_title(match.group(1))

@@ -1,6 +1,8 @@
 """Jupyter notebooks (``.ipynb``, nbformat 3 and 4): the source of markdown and code cells, each
 located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Outputs are never
-read, and ``data:`` URIs (base64 images pasted into markdown) are cut out of the sources."""
+read, and ``data:`` URIs (base64 images pasted into markdown) are cut out of the sources, as are
+lines of generated text (a cell holding a 5,000-number list on one line), left empty: the rest
+of the notebook was skipped with them as generated."""
 
 from __future__ import annotations
 
@@ -8,13 +10,13 @@ import json
 import re
 from typing import Any
 
-from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.decoding import NotTextError, is_generated_line
 from searchapp.ingest.formats.builder import TextBuilder
+from searchapp.ingest.formats.markdown import DATA_URI
 from searchapp.ingest.formats.spans import LocatedText
 
 NOTEBOOK_SUFFIX = ".ipynb"
 INDEXED_CELL_TYPES = frozenset({"markdown", "code", "heading"})  # "heading": nbformat 3
-_DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]+")
 _MARKDOWN_TITLE = re.compile(r"^ {0,3}# +(.+?)[ #]*$", re.MULTILINE)
 
 
@@ -45,7 +47,9 @@ def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") not in INDEXED_CELL_TYPES:
             continue
-        source = _DATA_URI.sub("", _source(cell))
+        source = DATA_URI.sub("", _source(cell))
+        if any(map(is_generated_line, source.split("\n"))):
+            source = "\n".join("" if is_generated_line(x) else x for x in source.split("\n"))
         if not title and cell.get("cell_type") != "code":
             match = _MARKDOWN_TITLE.search(source)
             title = match.group(1) if match else ""

@@ -6,6 +6,7 @@ command does with files, streams and exit codes, not about ranking quality.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -915,6 +916,42 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     one = write(tmp_path / "one", {"a.txt": "A note.\n", "Cargo.lock": "[[package]]\n"})
     code, _, err = run(capsys, "index", str(one), "--index-dir", str(index_dir))
     assert code == 0 and "\n1 file skipped (excluded by default" in "\n" + err
+
+
+def test_a_pasted_image_or_a_long_cell_line_does_not_make_a_note_generated(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A Markdown note with a screenshot pasted as a data: URI, a notebook with a cell of 5,000
+    # numbers on one line: both were skipped whole as "minified or generated text", their prose
+    # lost. The base64 and the long line are cut out; the rest is indexed.
+    image = base64.b64encode(bytes(range(256)) * 120).decode()
+    numbers = "readings = [" + ", ".join(f"{n / 7:.4f}" for n in range(5000)) + "]"
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# Greenhouse humidity study"},
+        {"cell_type": "code", "metadata": {}, "outputs": [], "source": f"x = 1\n{numbers}"},
+        {"cell_type": "markdown", "metadata": {}, "source": "Ventilation halves mould risk."},
+    ]
+    notes = {
+        "notes.md": "# Meeting\n\nThe hinge supplier is late.\n\n"
+        f"![whiteboard](data:image/png;base64,{image})\n\nCall the supplier.\n",
+        "humidity.ipynb": json.dumps({"nbformat": 4, "metadata": {}, "cells": cells}),
+        "bundle.js": ("x" * 6000 + "\n") * 5,  # still generated
+    }
+    docs = write(tmp_path / "docs", notes)
+    index_dir = str(tmp_path / "idx")
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", index_dir, "-v")
+    assert code == 0 and indexed_paths(Path(index_dir)) == [
+        str(docs / "humidity.ipynb"),
+        str(docs / "notes.md"),
+    ], err
+    args = ["query", "supplier mould", "--mode", "lexical", "--json", "--per-doc", "9"]
+    hits = json.loads(run(capsys, *args, "--index-dir", index_dir)[1])
+    texts = {Path(h["path"]).name: h["text"] for h in hits}
+    assert "Call the supplier." in texts["notes.md"] and "Ventilation" in texts["humidity.ipynb"]
+    assert all(image[:40] not in h["text"] and "0.1429" not in h["text"] for h in hits)
+    # The note's lines are where they were: "supplier" first on line 3, the last line 7.
+    hit = next(h for h in hits if h["text"].endswith("Call the supplier."))
+    assert (hit["start_line"], hit["line"], hit["end_line"]) == (1, 3, 7)
 
 
 def test_copies_of_a_passage_show_once(tmp_path, fake_model, capsys) -> None:
