@@ -8,6 +8,7 @@ one line on stderr; ``--debug`` shows the traceback instead.
 
 from __future__ import annotations
 
+import errno
 import gc
 import io
 import os
@@ -15,6 +16,7 @@ import shlex
 import signal
 import sys
 import traceback
+from typing import NoReturn
 
 import typer
 
@@ -35,6 +37,7 @@ from searchapp.interfaces.cli_app import (
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning every user error into one line on stderr."""
     if argv is None:
+        _guard_closed_streams()
         _print_what_can_be_printed()
     try:
         _main(argv)
@@ -66,6 +69,52 @@ def _exit_now(signum: int, frame: object) -> None:
         except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
             pass
     os._exit(128 + signum)
+
+
+def _guard_closed_streams() -> None:
+    """A standard stream the shell closed (`search query x >&-`, `<&-`): its descriptor is
+    opened on /dev/null, so that no file opened later (the index's database) takes its number
+    and what is meant for the stream; writing to stdout, or reading stdin, is then an error
+    (status 2), as grep reports "write error": the hits were lost with status 0, and `repl`
+    ended in a traceback. Writing to a closed stderr is silent, as nothing could say it."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is not None:  # Python found it open
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+        setattr(sys, name, open(os.devnull, "w") if name == "stderr" else _Closed(name))
+
+
+class _Closed(io.TextIOBase):
+    """A standard stream that was closed: using it raises ``OSError`` (EBADF), which the
+    command reports as its error."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
+
+    def _closed(self, *args: object) -> NoReturn:
+        what = "output" if self.name == "stdout" else "input"
+        raise OSError(errno.EBADF, f"standard {what} is closed")
+
+    write = read = readline = _closed
+
+    def readable(self) -> bool:
+        return self.name == "stdin"
+
+    def writable(self) -> bool:
+        return self.name == "stdout"
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _print_what_can_be_printed() -> None:

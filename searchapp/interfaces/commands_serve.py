@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -55,6 +56,11 @@ def serve(
 @app.command()
 def mcp(index_dir: IndexDir = None, device: Device = "auto") -> None:
     """Serve the index to AI assistants over stdio (Model Context Protocol)."""
+    for stream, name in ((sys.stdin, "input"), (sys.stdout, "output")):
+        if not hasattr(stream, "buffer"):  # closed by the shell (`<&-`: cli._Closed)
+            raise SearchAppError(
+                f"search mcp talks over stdin and stdout; standard {name} is closed"
+            )
     try:
         from searchapp.interfaces.mcp_server import serve_stdio
     except ImportError as exc:

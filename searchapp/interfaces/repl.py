@@ -16,6 +16,7 @@ from searchapp.interfaces.render import (
     counted,
     inert,
     json_lines,
+    json_text,
     print_hits,
     print_passage,
     print_results,
@@ -52,6 +53,7 @@ class Repl:
     last_query: str = ""
     failed: int = 0  # lines answered with an error
     line_number: int = 0  # of the line being answered, when they are read from a pipe or file
+    interactive: bool = True  # lines typed at a terminal, not read from a pipe or file
 
     def __post_init__(self) -> None:
         SearchOptions(k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc)
@@ -59,7 +61,7 @@ class Repl:
     def run(self) -> int:
         """Answer lines until EOF or :quit; the exit status: 2 when input came from a pipe or
         file and some line failed (as sqlite3 does, every line is still answered), else 0."""
-        interactive = sys.stdin.isatty()
+        interactive = self.interactive = sys.stdin.isatty()
         loader: threading.Thread | None = None
         load_asked = False
         if interactive:
@@ -69,6 +71,8 @@ class Repl:
             try:
                 line = input("search> ") if interactive else sys.stdin.readline()
             except KeyboardInterrupt:
+                if not interactive:  # a pipe's reader: Ctrl-C ends it (130), as `query`
+                    raise
                 self.err.print()  # cancel the line, keep the session
                 continue
             except EOFError:
@@ -109,6 +113,8 @@ class Repl:
             self.err.print(f"[red]error:[/] {where}{escape(inert(str(exc)))}")
             self._answer_json(line, error=str(exc))
         except KeyboardInterrupt:
+            if not self.interactive:
+                raise
             self.err.print("cancelled")
             self._answer_json(line, error="cancelled")
         return True
@@ -122,12 +128,15 @@ class Repl:
             self._said(f"no indexed document matches the path {self._paths_shown()}")
         if self.as_json:
             self._answer_json(text, hits=self.last)
-        elif self.out.is_terminal if self.tables is None else self.tables:
-            print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
-        else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there,
-            # under the query as the prompt showed it, so that each answer (none, too) is told
-            # from the next: `search repl < questions.txt > answers.txt`.
+            return
+        if not (self.interactive and self.out.is_terminal):
+            # Each answer (none, too) under the query as the prompt showed it, so that it is
+            # told from the next: `search repl < questions.txt > answers.txt`.
             self.out.file.write(f"search> {inert(text)}\n")
+            self.out.file.flush()
+        if self.out.is_terminal if self.tables is None else self.tables:
+            print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
+        else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there
             print_results(self.out, self.last, text, output="lines")
 
     def _answer_json(
@@ -136,7 +145,7 @@ class Repl:
         """In JSON mode, one line per query: ``{"query", "hits"}``, or ``{"query", "error"}``
         when it failed (its message is on stderr too), so a script reading the answers of
         piped questions pairs each with its question, failed ones included."""
-        if not self.as_json or query.startswith(":"):
+        if not self.as_json or (query.startswith(":") and not _is_open(query)):
             return
         text = answer_json(query, hits or [], error)
         self.out.file.write(json_lines(self.out.file, text) + "\n")
@@ -191,7 +200,13 @@ class Repl:
             context = self.index.context(hit, 3)
             if context.changed:
                 self._said(f"{hit.path} changed since it was indexed: the passage alone")
-            print_passage(self.out, hit, context, self.last_query)
+            if self.as_json:  # a line of the answers' JSON, not text among them
+                opened = {"query": line, "path": hit.path, "first_line": context.first_line}
+                opened |= {"text": context.text, "changed": context.changed}
+                self.out.file.write(json_lines(self.out.file, json_text(opened)) + "\n")
+                self.out.file.flush()
+            else:
+                print_passage(self.out, hit, context, self.last_query)
         else:
             raise SearchAppError(f"unknown command :{name}; type :help")
         return True
@@ -224,3 +239,7 @@ class Repl:
                 readline.write_history_file(self._history)
         except (ImportError, OSError):
             pass
+
+
+def _is_open(line: str) -> bool:
+    return line.partition(" ")[0] == ":open"

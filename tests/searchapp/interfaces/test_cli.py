@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -412,3 +413,29 @@ main()
     )
     assert done.returncode == status, done.stderr
     assert done.stderr.startswith("0 added") and "Traceback" not in done.stderr, done.stderr
+
+
+def test_a_closed_stdout_or_stdin_is_an_error_not_a_silent_success(tmp_path) -> None:
+    # `search query x >&-` lost its hits with status 0 (grep: "write error", 2), and
+    # `search repl <&-` ended in a traceback. As the `search` command runs, in a process.
+    def search(*args: str, closed: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "searchapp", *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=lambda: os.close(closed),
+        )
+
+    listed = search("models", closed=1)
+    assert listed.returncode == 2
+    assert listed.stderr == "error: [Errno 9] standard output is closed\n"
+    (tmp_path / "empty").mkdir()
+    index_dir = str(tmp_path / "idx")
+    indexed = search("index", str(tmp_path / "empty"), "--index-dir", index_dir, closed=1)
+    assert indexed.returncode == 0, indexed.stderr  # it writes nothing to stdout
+    repl = search("repl", "--index-dir", index_dir, closed=0)
+    assert repl.returncode == 2
+    assert repl.stderr == "error: [Errno 9] standard input is closed\n"
+    assert search("mcp", "--index-dir", index_dir, closed=0).returncode == 2

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from searchapp.ingest.pipeline import Progress
 from searchapp.interfaces.render import SNIPPET_CHARS, counted, hit_line, print_results
+from searchapp.interfaces.repl import Repl
 from searchapp.ranking.searcher import Hit, SearchOptions
 from searchapp.search_index import SearchIndex
 from tests.searchapp.cli_runner import run_cli as run
@@ -1101,9 +1102,11 @@ def test_repl_takes_format_as_query_does(indexed, capsys) -> None:
     answer = json.loads(out)
     assert answer["query"] == "wing"
     assert "wings.md" in {Path(hit["path"]).name for hit in answer["hits"]}
-    code, out, err = run(capsys, *args, "--format", "table", stdin="wing\n")
-    assert code == 0 and "search>" not in out and "wings.md" in out
+    code, out, err = run(capsys, *args, "--format", "table", stdin="wing\nheat\n")
+    assert code == 0 and "wings.md" in out
     assert "┃" in out or "│" in out or "1." in out  # a table, or its narrow list: no grep lines
+    # Piped, each answer under its question, as in lines: the tables came one after another.
+    assert out.startswith("search> wing\n") and "\nsearch> heat\n" in out
     code, _, err = run(capsys, *args, "--format", "lines", "--json", stdin="")
     assert code == 2 and "--json means --format json" in err
 
@@ -1120,6 +1123,22 @@ def test_piped_json_answers_name_their_query_failed_ones_too(indexed, capsys) ->
     assert "not UTF-8" in answers[1]["error"] and "hits" not in answers[1]
     assert len(answers[0]["hits"]) > 1 and len(answers[2]["hits"]) == 1  # :k 1 took effect
     assert Path(answers[2]["hits"][0]["path"]).name == "heat.md"
+
+
+def test_repl_open_in_json_mode_is_a_json_line(indexed, capsys) -> None:
+    # `:open 1` wrote the passage as text among the JSON lines: a reader of them failed there.
+    _, index_dir = indexed
+    questions = "wing\n:open 1\n:open 9\n"
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), "--json", stdin=questions)
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 2 and [a["query"] for a in answers] == ["wing", ":open 1", ":open 9"]
+    hit, opened = answers[0]["hits"][0], answers[1]
+    assert opened["path"] == hit["path"] and opened["changed"] is False
+    lines = Path(hit["path"]).read_text("utf-8").split("\n")
+    shown = opened["text"].split("\n")
+    assert shown == lines[opened["first_line"] - 1 : opened["first_line"] - 1 + len(shown)]
+    assert hit["text"].split("\n")[0] in shown
+    assert answers[2]["error"].startswith(":open needs a hit number")
 
 
 def test_repl_open_after_a_query_that_found_nothing_says_so(indexed, capsys) -> None:
@@ -1143,8 +1162,17 @@ def test_ctrl_c_cancels_a_repl_query_and_the_session_goes_on(indexed, capsys, mo
         return search(self, *args, **kwargs)
 
     monkeypatch.setattr(SearchIndex, "search", interrupted_once)
+    # Typed at a terminal: the query is cancelled, the next one answered.
+    out, err = io.StringIO(), io.StringIO()
+    repl = Repl(SearchIndex(index_dir), Console(file=out), Console(file=err), interactive=True)
+    assert repl.handle("wing") and repl.handle("heat")
+    assert "cancelled" in err.getvalue() and "heat.md" in out.getvalue() and len(calls) == 2
+    repl.index.close()
+    # Read from a pipe or file: Ctrl-C ends the session, as it ends `search query` (it was
+    # taken as "cancel this line", and the rest of the file was still answered, status 0).
+    calls.clear()
     code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin="wing\nheat\n")
-    assert code == 0 and "cancelled" in err and "heat.md" in out and len(calls) == 2
+    assert code == 130 and "heat.md" not in out and len(calls) == 1
 
 
 def test_ctrl_c_while_the_command_loads_is_one_line_not_a_traceback(capsys, monkeypatch) -> None:
