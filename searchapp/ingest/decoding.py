@@ -156,6 +156,12 @@ def _decode(data: bytes) -> DecodedText | None:
         if exc.reason == "unexpected end of data" and not whole.isascii():
             # other multi-byte characters before it: UTF-8 cut short, not cp1252
             return DecodedText(normalise(whole.decode("utf-8")), "utf-8")
+    declared = _declared_encoding(head)
+    if declared is not None:  # a web page or XML file that names its encoding
+        try:
+            return DecodedText(normalise(data.decode(declared, errors="replace")), declared)
+        except (UnicodeError, LookupError):  # a codec that fails whatever the errors ("idna")
+            pass
     patched = _utf8_patched(data, most_bad=_MOST_PATCHED)
     if patched is not None:  # UTF-8 with a stray byte or two (a log, a pasted "café")
         return DecodedText(normalise(patched), "utf-8")
@@ -188,6 +194,40 @@ _PUNCTUATION_WEIGHT = 3
 _MOST_PATCHED = 64  # stray bytes in a file still read as UTF-8
 _STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
 _PUNCTUATION_BLOCKS = re.compile("[\u2000-\u2fff]")
+
+
+# An encoding declared where an HTML or XML file's first bytes may declare it: <meta
+# charset="...">, <meta http-equiv="Content-Type" content="text/html; charset=...">, or
+# <?xml ... encoding="..."?>. A short page (a cafe's menu in windows-1251) has too few bytes
+# beyond ASCII for a guess, and came out as "Áîðù è ïåëüìåíè".
+_DECLARED = re.compile(
+    rb"<meta\b[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9._:-]+)"
+    rb"|<\?xml\b[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._:-]+)[\"']",
+    re.IGNORECASE,
+)
+DECLARATION_BYTES = 1024  # as far as a browser looks for <meta charset>
+
+
+def _declared_encoding(head: bytes) -> str | None:
+    """The encoding an HTML or XML file declares in its first bytes, when Python has it and it
+    is not UTF-8 (which ``data`` already failed to be) or a two-byte one; latin-1 and ASCII as
+    browsers read them, cp1252."""
+    match = _DECLARED.search(head[:DECLARATION_BYTES])
+    if match is None:
+        return None
+    name = (match.group(1) or match.group(2)).decode("ascii").lower()
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return None
+    codec = info.name
+    if not getattr(info, "_is_text_encoding", True):  # "base64", "rot13": not a charset
+        return None
+    if codec in ("latin-1", "iso8859-1", "ascii"):
+        return "cp1252"
+    if codec.startswith(("utf-8", "utf-16", "utf-32", "utf_16", "utf_32")):
+        return None
+    return codec
 
 
 def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:

@@ -447,3 +447,37 @@ def test_prose_kept_a_paragraph_a_line_is_not_taken_for_generated_text() -> None
 def test_legacy_code_pages_of_other_scripts_are_read_in_theirs(text: str, encoding: str) -> None:
     # Everything that was not UTF-8 was read as cp1252: Russian cp1251 became "Ïðèâåò".
     assert decode_bytes(text.encode(encoding)) == text
+
+
+@pytest.mark.parametrize(
+    ("head", "encoding"),
+    [
+        ('<meta charset="windows-1251">', "cp1251"),
+        ("<meta http-equiv='Content-Type' content='text/html; charset=koi8-r'>", "koi8-r"),
+        ('<?xml version="1.0" encoding="Shift_JIS"?>', "shift_jis"),
+    ],
+)
+def test_a_page_is_read_in_the_encoding_it_declares(tmp_path, head: str, encoding: str) -> None:
+    # Too short to guess (a few words beyond ASCII): a cafe's windows-1251 menu came out as
+    # "Áîðù è ïåëüìåíè", its title "Ìåíþ".
+    words = "駅前の喫茶店" if encoding == "shift_jis" else "Борщ и пельмени"
+    title = "Меню" if encoding != "shift_jis" else "喫茶店"
+    page = f"<html><head>{head}<title>{title}</title></head>"
+    page += f"<body><p>{words}, a menu.</p></body></html>\n"
+    data = page.encode(encoding)
+    assert decode_bytes(data) == data.decode(encoding)
+    path = tmp_path / "menu.html"
+    path.write_bytes(data)
+    [document] = load_documents(path)
+    assert document.title == title and document.text.startswith(words)
+
+
+def test_a_declared_latin_1_is_read_as_browsers_read_it_and_no_codec_is_trusted_blindly() -> None:
+    # "iso-8859-1" is cp1252 to a browser: byte 0x80 is "€", not a control character.
+    page = b'<meta charset="iso-8859-1"><p>Prix: 42 \x80, caf\xe9</p>'
+    assert decode_bytes(page) == page.decode("cp1252")
+    # Not a character set ("base64" is a codec of bytes), or one that fails on any bytes:
+    # the usual guess, never an error.
+    for name in ("base64", "idna", "no-such-charset"):
+        data = f'<meta charset="{name}"><p>caf'.encode() + b"\xe9</p>"
+        assert decode_bytes(data) == data.decode("cp1252")
