@@ -82,25 +82,28 @@ def _collect_text(element: Element, w: str, parts: list[str]) -> None:
         tag = child.tag
         if tag == f"{w}t":
             parts.append(child.text or "")
-        elif tag == f"{w}tab":
+        elif tag in (f"{w}tab", f"{w}ptab"):  # ptab: aligned to a margin ("Invoice⇥Total")
             parts.append("\t")
         elif tag in (f"{w}br", f"{w}cr"):
             parts.append("\n")
         elif tag == f"{w}noBreakHyphen":
             parts.append("-")
         elif tag == f"{w}p":  # a paragraph in a text box inside this one: a line of its own
-            parts.append("\n")
+            if parts and not parts[-1].endswith("\n"):
+                parts.append("\n")
             _collect_text(child, w, parts)
+            parts.append("\n")  # the text after the box is not glued to its last word
         elif tag not in _skipped_tags(w):
             _collect_text(child, w, parts)
 
 
 @functools.cache
 def _skipped_tags(w: str) -> frozenset[str]:
-    """Properties, deleted or moved-away text (tracked changes), field codes, and the fallback
-    copy of content that a newer element also holds."""
+    """Properties, deleted or moved-away text (tracked changes), field codes, the fallback
+    copy of content that a newer element also holds, and ruby text (the reading set above a
+    word: 東京, not とうきょう東京)."""
     return frozenset(
-        (f"{w}pPr", f"{w}rPr", f"{w}del", f"{w}moveFrom", f"{w}instrText", MC_FALLBACK)
+        (f"{w}pPr", f"{w}rPr", f"{w}del", f"{w}moveFrom", f"{w}instrText", MC_FALLBACK, f"{w}rt")
     )
 
 

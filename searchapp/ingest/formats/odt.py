@@ -1,6 +1,7 @@
 """OpenDocument text (``.odt``, ``.ott``): headings, paragraphs, lists and tables of
-``content.xml`` in reading order, each located under its heading path. Notes (footnotes) and
-tracked deletions are left out."""
+``content.xml`` in reading order, each located under its heading path, wherever they lie (in
+sections, numbered paragraphs, a table of contents' title, text boxes anchored to the page).
+Notes (footnotes) and tracked deletions are left out."""
 
 from __future__ import annotations
 
@@ -33,18 +34,6 @@ _SKIPPED = frozenset(
         f"{_OFFICE}annotation",
     }
 )
-# Tags whose children are blocks to walk in order (sections, lists, table structure).
-_CONTAINERS = frozenset(
-    {
-        f"{_TEXT}section",
-        f"{_TEXT}list",
-        f"{_TEXT}list-item",
-        f"{_TEXT}list-header",
-        f"{_TEXT}index-body",
-        f"{_TEXT}table-of-content",
-        f"{_TEXT}alphabetical-index",
-    }
-)
 
 
 def extract_odt(archive: SafeZip) -> LocatedText:
@@ -70,7 +59,7 @@ def _walk(container: Element, builder: TextBuilder, headings: HeadingPath) -> No
             builder.add(_inline_text(child), section=headings.section)
         elif tag == f"{_TABLE}table":
             builder.add(_table_text(child), section=headings.section)
-        elif tag in _CONTAINERS:
+        elif tag not in _SKIPPED:  # sections, lists, indexes, frames and shapes on the page
             _walk(child, builder, headings)
 
 

@@ -152,6 +152,25 @@ def test_docx_corners_written_by_hand(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_words_either_side_of_a_box_or_a_margin_tab_stay_apart(tmp_path: Path) -> None:
+    # A positional tab and a text box's last paragraph glued words together ("InvoiceTotal",
+    # "puffins.After the box."); ruby text came before the word it reads (とうきょう東京).
+    body = (
+        "<w:p><w:r><w:t>Invoice</w:t><w:ptab/><w:t>Total</w:t></w:r></w:p>"
+        "<w:p><w:r><w:t>Before the box.</w:t><mc:AlternateContent><mc:Choice Requires='wps'>"
+        "<w:txbxContent><w:p><w:r><w:t>Textbox line about puffins.</w:t></w:r></w:p>"
+        "<w:p><w:r><w:t>Second box line.</w:t></w:r></w:p></w:txbxContent></mc:Choice>"
+        "</mc:AlternateContent><w:t>After the box.</w:t></w:r></w:p>"
+        "<w:p><w:r><w:ruby><w:rt><w:r><w:t>とうきょう</w:t></w:r></w:rt><w:rubyBase><w:r>"
+        "<w:t>東京</w:t></w:r></w:rubyBase></w:ruby></w:r></w:p>"
+    )
+    [document] = load(tmp_path, "boxes.docx", word_package(body))
+    assert document.text == (
+        "Invoice\tTotal\n\nBefore the box.\nTextbox line about puffins.\nSecond box line."
+        "\nAfter the box.\n\n東京"
+    )
+
+
 def test_docx_without_a_styles_part_knows_words_builtin_heading_ids(tmp_path: Path) -> None:
     # Generated files often carry no styles.xml: Word's ids for its built-in styles are their
     # names. A style the styles part defines is read from it, whatever its id says.
@@ -295,6 +314,35 @@ def test_odt_headings_paragraphs_lists_and_tables(tmp_path: Path) -> None:
         Span(0, section="Install"),
         Span(document.text.index("Linux"), section="Install > Linux"),
     )
+
+
+def test_odt_text_in_frames_numbered_paragraphs_and_index_titles_is_kept(tmp_path: Path) -> None:
+    # Only paragraphs, headings, lists and tables were read: a text box anchored to the page
+    # (a frame right under the body), a numbered paragraph and a contents' title were lost.
+    draw = 'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
+    content = (
+        f"<office:document-content {ODF_NS} {draw}><office:body><office:text>"
+        "<text:table-of-content><text:index-body><text:index-title>"
+        "<text:p>Contents</text:p></text:index-title><text:p>Keeper 1</text:p>"
+        "</text:index-body></text:table-of-content>"
+        '<text:h text:outline-level="1">Keeper</text:h>'
+        '<draw:frame text:anchor-type="page"><draw:text-box>'
+        "<text:p>The lighthouse keeper salary.</text:p></draw:text-box></draw:frame>"
+        "<text:numbered-paragraph><text:number>1.</text:number>"
+        "<text:p>Spoke tension.</text:p></text:numbered-paragraph>"
+        "<text:p>Normal paragraph.</text:p>"
+        "</office:text></office:body></office:document-content>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+    [document] = load(tmp_path, "x.odt", buffer.getvalue())
+    assert document.text == (
+        "Contents\n\nKeeper 1\n\nKeeper\n\nThe lighthouse keeper salary.\n\n"
+        "Spoke tension.\n\nNormal paragraph."
+    )
+    assert locate(document.spans, document.text.index("Spoke")) == (None, "Keeper")
 
 
 # -- zip limits ---------------------------------------------------------------------------------
