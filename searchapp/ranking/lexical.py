@@ -25,6 +25,7 @@ from searchapp.storage.schema import (
     FTS_WORDS_FROM,
     cjk_spaced,
     fts_text,
+    is_identifier,
 )
 from searchapp.storage.store import Store
 
@@ -128,6 +129,30 @@ class Lexicon:
         finally:
             self.store.execute("DELETE FROM temp.query_text")
 
+    def search_terms(self, text: str, df: Callable[[str], int]) -> list[str]:
+        """The terms BM25 scores for a query: ``query_tokens``, less the parts of each
+        identifier it holds (``CircuitBreaker``, ``get_console``) that the index holds whole, as
+        grep finds it: a passage of prose that said "circuit breaker" in 20 words outranked the
+        class, its length weighing more than the rarer whole term. Parts also typed as words of
+        their own stay; an identifier no chunk holds is searched by its parts."""
+        terms = self.query_tokens(text)
+        identifiers = [w for w in dict.fromkeys(_WORD.findall(text)) if is_identifier(w)]
+        if not identifiers:
+            return terms
+        parts: set[str] = set()
+        for word in identifiers:
+            whole = self.query_tokens(word.replace("_", ""))[:1]
+            if whole and df(whole[0]) > 0:
+                parts.update(t for t in self.query_tokens(word) if t != whole[0])
+        if not parts:
+            return terms
+        typed = set(
+            self.query_tokens(
+                _WORD.sub(lambda m: " " if m.group() in identifiers else m.group(), text)
+            )
+        )
+        return [term for term in terms if term not in parts or term in typed]
+
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Chunks matching any term of ``query``, best BM25 first, as ``(chunk_id, score)``.
 
@@ -136,7 +161,7 @@ class Lexicon:
         """
         if k < 1:
             raise BadInputError(f"k ({k}) must be at least 1")
-        terms = self.query_tokens(query)
+        terms = self.search_terms(query, self.document_frequency)
         if terms:
             terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
         if not terms:

@@ -209,7 +209,7 @@ class Searcher:
         """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""
         postings = self.postings
         if postings is not None and postings.generation == self.store.generation():
-            return postings.search(self.lexicon.query_tokens(query), k)
+            return postings.search(self.lexicon.search_terms(query, postings.document_frequency), k)
         return self.lexicon.search(query, k)
 
     def _named(self, query: str, candidates: list[int]) -> dict[int, float]:
@@ -219,7 +219,7 @@ class Searcher:
         frequency, rows = self._frequencies()
         shares = name_shares(
             self.store,
-            content_terms(self.lexicon.query_tokens(query)),
+            content_terms(self.lexicon.search_terms(query, frequency)),
             frequency,
             rows,
             lambda name: content_terms(self.lexicon.query_tokens(name)),
@@ -236,7 +236,7 @@ class Searcher:
         """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the
         document frequencies the lexical ranker used."""
         frequency, rows = self._frequencies()
-        counts = [frequency(term) for term in self.lexicon.query_tokens(query)]
+        counts = [frequency(term) for term in self.lexicon.search_terms(query, frequency)]
         return bm25_ceiling(idf(df, rows) for df in counts if df > 0)
 
     def _frequencies(self) -> tuple[Callable[[str], int], int]:

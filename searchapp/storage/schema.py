@@ -65,6 +65,12 @@ def cjk_spaced(text: str) -> str:
     return _CJK_JOINS.sub(" ", text)
 
 
+def is_identifier(word: str) -> bool:
+    """Whether one word is a camelCase or snake_case name, which ``fts_text`` adds parts or a
+    joined form to."""
+    return bool(_CAMEL_ANY.search(word) or _SNAKE_WORD.search(word))
+
+
 def _with_parts(match: re.Match[str]) -> str:
     word = match.group()
     return f"{word} {' '.join(_CAMEL_JOINS.split(word))}"

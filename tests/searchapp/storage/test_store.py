@@ -19,6 +19,7 @@ from searchapp.errors import (
     ModelMismatchError,
 )
 from searchapp.ranking.lexical import Lexicon, fts_query
+from searchapp.ranking.postings import Postings
 from searchapp.storage.schema import MIGRATIONS, Chunk
 from searchapp.storage.store import DB_NAME, GENERATION_KEY, Store, remove_store_files
 
@@ -469,6 +470,33 @@ def test_an_identifier_as_typed_outranks_its_parts_apart(store: Store) -> None:
     )
     for query in ("get_console", "getConsole", "GetConsole"):
         assert lexical_search(store, query, 5)[0][0] == ids[1], query
+
+
+def test_an_identifier_the_index_holds_is_searched_whole_not_by_its_parts(store: Store) -> None:
+    # "CircuitBreaker" was circuitbreaker OR circuit OR breaker: a short line of prose saying
+    # "circuit breaker" outranked the class, a longer passage, in lexical and hybrid mode.
+    code = "class CircuitBreaker:\n    " + " ".join(f"self.f{n} = {n}" for n in range(60))
+    prose = "We added backoff and a circuit breaker."
+    other = [f"filler text number {n} about other things" for n in range(10)]
+    ids = add_document(store, "d", "/d.py", code, prose, "an unrelated breaker of circuits", *other)
+    lexicon = Lexicon(store)
+    postings = Postings.build(store)
+    for query in ("CircuitBreaker", "circuit_breaker", "circuitBreaker"):
+        assert [i for i, _ in lexicon.search(query, 5)] == [ids[0]], query  # was prose first
+        assert lexicon.search_terms(query, lexicon.document_frequency) == ["circuitbreaker"]
+        # The postings file ranks the same terms to the same scores (searcher._lexical).
+        terms = lexicon.search_terms(query, postings.document_frequency)
+        assert postings.search(terms, 5) == lexicon.search(query, 5)
+    # Typed as words, or beside them: the words are searched, the identifier too.
+    assert {i for i, _ in lexicon.search("circuit breaker", 5)} == {ids[0], ids[1], ids[2]}
+    mixed = lexicon.search_terms("CircuitBreaker circuit", lexicon.document_frequency)
+    assert mixed == ["circuitbreaker", "circuit"]
+    # An identifier no chunk holds whole is searched by its parts, as before.
+    assert lexicon.search_terms("BreakerCircuit", lexicon.document_frequency) == [
+        "breakercircuit",
+        "breaker",
+        "circuit",
+    ]
 
 
 @pytest.mark.parametrize("version", [7, 9])
