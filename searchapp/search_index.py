@@ -576,7 +576,7 @@ class SearchIndex:
         A query longer than the model's limit is embedded truncated, with a warning logged.
         """
         options = options or SearchOptions(**fields)
-        _check_length(text)
+        _check_typed(text)
         vector = self._embed_queries([text])[0]
         return self._rank(text, vector, options)
 
@@ -699,8 +699,13 @@ class SearchIndex:
 MAX_QUERY_CHARS = 10_000
 
 
-def _check_length(text: str) -> None:
-    """Refuse a typed or requested query past ``MAX_QUERY_CHARS``."""
+def _check_typed(text: str) -> None:
+    """Refuse a typed or requested query past ``MAX_QUERY_CHARS``, or with no letter or digit
+    (`search query '***'` ranked passages nearest to nothing, with status 0)."""
+    if text.strip() and not any(c.isalnum() for c in text):
+        raise BadInputError(
+            f"the query {text.strip()[:40]!r} has no letters or digits to search for"
+        )
     if len(text) > MAX_QUERY_CHARS:
         raise BadInputError(
             f"the query is {len(text):,} characters; the most is {MAX_QUERY_CHARS:,} (the model "

@@ -140,6 +140,7 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 
 # How other tools ask for N results; here it is -k.
 _COUNT_OPTIONS = frozenset({"-n", "-m", "--max-count", "--limit", "--top", "--count"})
+_CONTEXT_OPTIONS = frozenset({"-A", "-B", "--after-context", "--before-context"})
 
 
 _COMMANDS = ("index", "remove", "watch", "query", "repl", "eval", "info", "models", "serve", "mcp")
@@ -162,6 +163,8 @@ def _usage_hint(args: list[str], message: str) -> str:
     option = message.removeprefix("No such option: ").split()[0] if "option:" in message else ""
     if option.split("=")[0] in _COUNT_OPTIONS:  # qmd's -n, ripgrep's -m, llm's --limit
         return ' (-k N sets how many hits: search query -k 3 "retry policy")'
+    if option[:2] in _CONTEXT_OPTIONS or option.split("=")[0] in _CONTEXT_OPTIONS:  # grep's
+        return ' (-C N prints N lines before and after each hit: search query -C 2 "retry")'
     if message.startswith("No such option: -") and not message.startswith("No such option: --"):
         return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
     return ""

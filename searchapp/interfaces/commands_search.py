@@ -45,7 +45,9 @@ if TYPE_CHECKING:
 
 @app.command()
 def query(
-    text: Annotated[str, typer.Argument(metavar="TEXT", help="What to search for.")],
+    text: Annotated[
+        str, typer.Argument(metavar="TEXT", help="What to search for; - reads it from stdin.")
+    ],
     index_dir: IndexDir = None,
     top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
     min_score: Annotated[
@@ -89,7 +91,7 @@ def query(
     """Search the index and print ranked passages (exit 1 when nothing matches)."""
     from searchapp.interfaces.render import print_results
     from searchapp.ranking.searcher import SearchOptions
-    from searchapp.search_index import SearchIndex
+    from searchapp.search_index import MAX_QUERY_CHARS, SearchIndex
     from searchapp.storage.paths import index_dir_option
 
     if context < 0:
@@ -97,7 +99,8 @@ def query(
     if as_json and output not in (None, "json"):
         raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
     if files_only and (as_json or output not in (None, "lines") or context):
-        raise SearchAppError("-l prints only paths; drop --json, --format or -C")
+        given = "--json" if as_json else "-C" if context else f"--format {output}"
+        raise SearchAppError(f"-l prints only paths, one a line; drop {given}")
     if null and not files_only:
         raise SearchAppError("-0 ends the paths -l prints with NUL; add -l")
     if context and (as_json or output in ("json", "jsonl")):
@@ -105,6 +108,8 @@ def query(
     options = SearchOptions(
         k=top_k, mode=mode, min_score=min_score, path_glob=tuple(path or ()), per_doc=per_doc
     )
+    if text == "-":  # as grep reads a file named "-": `echo "retry policy" | search query -`
+        text = sys.stdin.read(MAX_QUERY_CHARS + 1)
     search_index = SearchIndex(index_dir, device=device)
     hits = search_index.search(text, options)
     chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")

@@ -72,8 +72,14 @@ def refuse_empty(paths: Sequence[str | os.PathLike[str]]) -> None:
 
 
 def resolve_index_dir(option: str | os.PathLike[str] | None = None) -> Path:
-    """The index folder to use, absolute, from the option, the environment or the default."""
-    if option is not None and os.fspath(option).strip():
+    """The index folder to use, absolute, from the option, the environment or the default. An
+    option given empty is refused: `--index-dir "$UNSET"` in a script used the default index."""
+    if option is not None:
+        if not os.fspath(option).strip():
+            raise BadInputError(
+                "--index-dir is empty; give the index folder, or leave the option out for the "
+                "default"
+            )
         return absolute(option)
     env = os.environ.get(ENV_INDEX_DIR, "").strip()
     if env:

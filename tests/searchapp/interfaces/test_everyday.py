@@ -595,6 +595,26 @@ def test_jsonl_and_files_with_matches(indexed, capsys) -> None:
     assert all(Path(p).name in {Path(o["path"]).name for o in objects} for p in paths)
 
 
+def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> None:
+    # From a helper at a shell: `query -` searched for "-" (status 0), a query of punctuation
+    # ranked passages nearest to nothing (status 0), `--index-dir "$UNSET"` used the default
+    # index, grep's -A got no hint and `-l --format table` named the wrong culprit.
+    _, index_dir = indexed
+    args = ["--index-dir", str(index_dir), "--json"]
+    piped = run(capsys, "query", "-", *args, stdin="wing\n")
+    assert piped[0] == 0 and json.loads(piped[1]) == json.loads(
+        run(capsys, "query", "wing", *args)[1]
+    )
+    code, _, err = run(capsys, "query", "***", *args)
+    assert code == 2 and err == "error: the query '***' has no letters or digits to search for\n"
+    code, _, err = run(capsys, "query", "wing", "--index-dir", "")
+    assert code == 2 and "--index-dir is empty" in err
+    code, _, err = run(capsys, "query", "wing", "-A", "2", "--index-dir", str(index_dir))
+    assert code == 2 and "(-C N prints N lines before and after each hit" in err
+    code, _, err = run(capsys, "query", "wing", "-l", "--format", "table", *args[:2])
+    assert code == 2 and err == "error: -l prints only paths, one a line; drop --format table\n"
+
+
 def test_exit_status_follows_grep(indexed, capsys) -> None:
     _, index_dir = indexed
     found = run(capsys, "query", "wing", "--index-dir", str(index_dir))
