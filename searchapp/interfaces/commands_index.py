@@ -85,7 +85,13 @@ def index(
         bool, typer.Option("--quiet", "-q", help="No progress and no summary; errors only.")
     ] = False,
     verbose: Annotated[
-        bool, typer.Option("--verbose", "-v", help="List every skipped file with its reason.")
+        bool,
+        typer.Option(
+            "--verbose",
+            "-v",
+            help="List every skipped file with its reason (not those --include, --exclude or "
+            "an ignore file leave out).",
+        ),
     ] = False,
     ray: Annotated[
         str | None,
