@@ -5,8 +5,10 @@ a ``[`` or ``{`` left open, refused rather than matched literally (as ripgrep re
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import re
+from collections.abc import Callable
 
 from searchapp.errors import BadInputError
 
@@ -93,60 +95,68 @@ def unclosed_class(pattern: str) -> bool:
     return False
 
 
-def glob_regex(glob: str) -> tuple[str, bool]:
-    """One glob (braces expanded) as a regular expression over ``/``-separated paths, as a
-    .gitignore reads it: ``*`` and ``?`` never match a ``/``; ``**/`` is any number of folders,
-    none too (``a/**/*.txt`` matches ``a/y.txt``); a ``/**`` ending it, everything below. And
-    whether it has wildcards: ``[[]`` (``glob.escape``'s ``[``) is none."""
-    out: list[str] = []
-    wild = False
-    at = 0
-    while at < len(glob):
-        char = glob[at]
-        bounded = at == 0 or glob[at - 1] == "/"
-        if glob.startswith("**/", at) and bounded:
-            out.append("(?:.*/)?")
-            at += 3
-            wild = True
-            continue
-        if glob.startswith("**", at) and bounded and at + 2 == len(glob):
-            out.append(".*")
-            at += 2
-            wild = True
-            continue
-        if char == "*":
-            out.append("[^/]*")
-            wild = True
-        elif char == "?":
-            out.append("[^/]")
-            wild = True
-        elif char == "[" and (end := _class_end(glob, at)) > 0:
-            body = glob[at + 1 : end]
-            negated = body.startswith("!")
-            chars = "".join(c if c == "-" else re.escape(c) for c in body[negated:])
-            out.append(f"(?!/)[{'^' if negated else ''}{chars}]")
-            wild = wild or negated or len(body) != 1
-            at = end
-        else:
-            out.append(re.escape(char))
-        at += 1
-    return "".join(out), wild
+def path_glob(glob: str, *, folders: bool = True) -> Callable[[str], bool]:
+    """Whether a path matches a glob given for paths (``--path``, `search remove`), read as a
+    .gitignore reads it: ``*``, ``?`` and ``[...]`` within one name, ``**`` any number of
+    folders (none too: ``a/**/*.txt`` matches ``a/y.txt``); from the start when absolute
+    (``/abs/*.md``), else the path's last names (``notes/*.md``, ``*.md``). A glob ending in
+    ``/`` matches folders only, so what lies under them; one matching a folder matches what lies
+    under it too, unless ``folders`` is False (`search remove`: then only a name without
+    wildcards, ``docs`` or ``/r``, does). Braces are expanded before (``expand_braces``).
+
+    Names are compared one at a time (``fnmatch.translate``), each glob name with a path name
+    or, for ``**``, with any run of them: no glob takes more than (names x glob names) steps,
+    where one regular expression over the whole path backtracked for seconds on
+    ``*a*a*a*a*a*a*b``, and a reversed range (``[z-a]``) matches nothing, as fnmatch reads it."""
+    return _path_glob(glob, folders)
 
 
 @functools.lru_cache(maxsize=256)
-def path_glob(glob: str) -> re.Pattern[str]:
-    """What a glob given for paths (``--path``, `search remove`) matches, whole (``fullmatch``):
-    from the start when absolute (``/abs/*.md``), else the path's last names (``notes/*.md``,
-    ``*.md``). A name without wildcards (``docs``, ``/r``, ``a/b.md``) matches a folder too,
-    so everything under it, as does any glob ending in ``/`` (only folders); a glob's ``*``
-    matches files, as ripgrep's ``-g`` does (``notes/*``: the files in notes, ``notes/**``:
-    all below it). Braces are expanded before (``expand_braces``)."""
+def _path_glob(glob: str, folders: bool) -> Callable[[str], bool]:
     folder_only = glob.endswith("/") and glob != "/"
     stripped = glob.rstrip("/")
-    if not stripped:  # "/": every path
-        return re.compile("/.*", re.S)
-    body, wild = glob_regex(stripped)
-    below = "(?:/.*)" if folder_only else "" if wild else "(?:/.*)?"
-    if stripped.startswith("/"):  # absolute: not a folder at any depth
-        return re.compile(body + below, re.S)
-    return re.compile(f"(?:.*/)?{body}{below}", re.S)
+    if not stripped:  # "/": every absolute path
+        return lambda path: path.startswith("/")
+    anchored = stripped.startswith("/")
+    names = [name for name in stripped.split("/") if name]
+    matchers = [None if n == "**" else re.compile(fnmatch.translate(n)).match for n in names]
+    below = folder_only or folders or not any(map(_has_wildcards, names))
+    whole = not folder_only
+    end = len(names)
+
+    def closure(states: set[int]) -> set[int]:
+        for state in sorted(states):  # "**" matches no name too: the state after it as well
+            while state < end and matchers[state] is None:
+                state += 1
+                states.add(state)
+        return states
+
+    def matches(path: str) -> bool:
+        parts = [part for part in path.split("/") if part]
+        states = closure({0})
+        for at, part in enumerate(parts):
+            if end in states and below and at > 0:  # a folder it matched holds the path
+                return True
+            moved = set()
+            for state in states:
+                if state == end:
+                    continue
+                matcher = matchers[state]
+                if matcher is None:
+                    moved.add(state)  # "**" takes this name and may take more
+                elif matcher(part):
+                    moved.add(state + 1)
+            if not anchored:
+                moved.add(0)  # the glob may begin at any later name
+            states = closure(moved)
+        return whole and end in states
+
+    return matches
+
+
+# glob.escape's "[[]", "[*]" and "[?]": a character as it is, no wildcard.
+_ESCAPED = re.compile(r"\[[\[*?]\]")
+
+
+def _has_wildcards(name: str) -> bool:
+    return any(c in _ESCAPED.sub("", name) for c in "*?[")

@@ -364,7 +364,7 @@ def _expanded(given: tuple[str, ...]) -> tuple[str, ...]:  # once a query, not o
 def _matches_one(path: str, pattern: str) -> bool:
     if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
         pattern = from_current_folder(pattern)
-    return path_glob(pattern).fullmatch(path) is not None
+    return path_glob(pattern)(path)
 
 
 def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:

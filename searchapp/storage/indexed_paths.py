@@ -56,8 +56,8 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
             continue
         if pattern.startswith(("./", "../")):
             pattern = from_current_folder(pattern)
-        matcher = path_glob(pattern)
-        found.update(dict.fromkeys(p for p in paths if matcher.fullmatch(p)))
+        matches = path_glob(pattern, folders=False)  # a glob's own files, never a root's
+        found.update(dict.fromkeys(p for p in paths if matches(p)))
     return sorted(found)
 
 
@@ -70,8 +70,10 @@ def refuse_unclosed(patterns: Sequence[str | os.PathLike[str]]) -> None:
 
 
 def from_current_folder(pattern: str) -> str:
-    """``./docs/*`` as an absolute glob, the current folder's name matched as it is (``b[1]``)."""
-    return os.path.normpath(os.path.join(glob.escape(os.getcwd()), pattern))
+    """``./docs/*`` as an absolute glob, the current folder's name matched as it is (``b[1]``),
+    a ``/`` ending it kept (``./*/``: the folders here)."""
+    here = os.path.normpath(os.path.join(glob.escape(os.getcwd()), pattern))
+    return here + "/" if pattern.endswith("/") and not here.endswith("/") else here
 
 
 def under(paths: Sequence[str], roots: Sequence[str | os.PathLike[str]]) -> list[str]:

@@ -358,22 +358,28 @@ def test_path_glob(make, pattern, expected) -> None:
     ("pattern", "expected"),
     [
         # "*" stays within a folder and "**/" is any number of them, none too, as --include
-        # and a .gitignore read them: "r/*.md" matched /r/docs/guide.md, "r/**/*.md" did not
-        # match /r/guide.md.
+        # and a .gitignore read them ("r/*.md" matched /r/docs/guide.md, "r/**/*.md" did not
+        # match /r/guide.md); a folder the glob matches holds what lies under it.
         ("r/*.md", {"/r/guide.md"}),
-        ("/r/*", {"/r/guide.md"}),  # the files in /r, as rg -g '/r/*'
+        ("/r/*", {"/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),
         ("r/**/*.md", {"/r/guide.md", "/r/docs/guide.md", "/r/notes/todo.md"}),
         ("/r/**", {"/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),
-        ("r/**", {"/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),
+        ("r/**/api.*", {"/r/docs/api.txt"}),
         ("*/docs/*", {"/r/docs/guide.md", "/r/docs/api.txt"}),
         ("r/?otes/*.md", {"/r/notes/todo.md"}),
         ("r/[!d]*/*", {"/r/notes/todo.md"}),
         ("r/*s/", {"/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),  # folders
-        ("r/*s", set()),  # the files whose names end in "s"
+        ("r/*s", {"/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"}),
+        ("r/*.md/", set()),  # no folder is named so
+        ("[z-a]", set()),  # a reversed range matches nothing, as fnmatch reads it
+        # Names compared one at a time: a regular expression over the whole path took 25 s
+        # to find that this does not match.
+        ("*a*a*a*a*a*a*a*a*a*a*b", set()),
     ],
 )
 def test_path_glob_stars_as_include_reads_them(make, pattern, expected) -> None:
     paths = ["/r/guide.md", "/r/docs/guide.md", "/r/docs/api.txt", "/r/notes/todo.md"]
+    paths.append("/x/" + "a" * 40)
     collection = make([(p, [("text", 0.9 - n / 10)]) for n, p in enumerate(paths)])
     assert {h.path for h in search(collection, "text", k=10, path_glob=pattern)} == expected
 
@@ -391,6 +397,7 @@ def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
         ("./notes/*", {paths[0]}),
         ("./c.md", {paths[2]}),
         ("./*.md", {paths[2]}),  # "*" within this folder, as --include reads it
+        ("./*/", {paths[0]}),  # the folders here (normpath dropped the "/": this one's files)
         ("./**/*.md", {paths[0], paths[2]}),
         ("../other", {paths[1]}),
         (".", {paths[0], paths[2]}),
