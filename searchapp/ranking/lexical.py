@@ -136,6 +136,7 @@ class Lexicon:
         class, its length weighing more than the rarer whole term. Parts also typed as words of
         their own stay; an identifier no chunk holds is searched by its parts."""
         terms = self.query_tokens(text)
+        text = cjk_spaced(text)  # "東京CircuitBreaker": two words, as FTS5 reads them
         identifiers = [w for w in dict.fromkeys(_WORD.findall(text)) if is_identifier(w)]
         if not identifiers:
             return terms

@@ -491,6 +491,10 @@ def test_an_identifier_the_index_holds_is_searched_whole_not_by_its_parts(store:
     assert {i for i, _ in lexicon.search("circuit breaker", 5)} == {ids[0], ids[1], ids[2]}
     mixed = lexicon.search_terms("CircuitBreaker circuit", lexicon.document_frequency)
     assert mixed == ["circuitbreaker", "circuit"]
+    # Written against Chinese or Japanese, it is still a word of its own: "東京CircuitBreaker"
+    # was one "identifier" whose terms but the first (東) were dropped as its parts.
+    terms = lexicon.search_terms("東京CircuitBreaker的用法", lexicon.document_frequency)
+    assert terms == ["東", "京", "circuitbreaker", "的", "用", "法"]
     # An identifier no chunk holds whole is searched by its parts, as before.
     assert lexicon.search_terms("BreakerCircuit", lexicon.document_frequency) == [
         "breakercircuit",
