@@ -156,15 +156,15 @@ def _decode(data: bytes) -> DecodedText | None:
         if exc.reason == "unexpected end of data" and not whole.isascii():
             # other multi-byte characters before it: UTF-8 cut short, not cp1252
             return DecodedText(normalise(whole.decode("utf-8")), "utf-8")
+    patched = _utf8_patched(data, most_bad=_MOST_PATCHED)
+    if patched is not None:  # UTF-8 with a stray byte or two (a log, a pasted "café")
+        return DecodedText(normalise(patched), "utf-8")
     declared = _declared_encoding(head)
     if declared is not None:  # a web page or XML file that names its encoding
         try:
             return DecodedText(normalise(data.decode(declared, errors="replace")), declared)
         except (UnicodeError, LookupError):  # a codec that fails whatever the errors ("idna")
             pass
-    patched = _utf8_patched(data, most_bad=_MOST_PATCHED)
-    if patched is not None:  # UTF-8 with a stray byte or two (a log, a pasted "café")
-        return DecodedText(normalise(patched), "utf-8")
     legacy = _non_latin_encoding(data)
     if legacy is not None:
         return DecodedText(normalise(data.decode(legacy, errors="replace")), legacy)
@@ -212,22 +212,38 @@ def _declared_encoding(head: bytes) -> str | None:
     """The encoding an HTML or XML file declares in its first bytes, when Python has it and it
     is not UTF-8 (which ``data`` already failed to be) or a two-byte one; latin-1 and ASCII as
     browsers read them, cp1252."""
+    if not head.lstrip()[:1] == b"<":  # markup from its first byte: not a note quoting a tag
+        return None
     match = _DECLARED.search(head[:DECLARATION_BYTES])
     if match is None:
         return None
     name = (match.group(1) or match.group(2)).decode("ascii").lower()
     try:
-        info = codecs.lookup(name)
+        info = codecs.lookup(_LABELS.get(name, name))
     except LookupError:
         return None
     codec = info.name
     if not getattr(info, "_is_text_encoding", True):  # "base64", "rot13": not a charset
         return None
-    if codec in ("latin-1", "iso8859-1", "ascii"):
-        return "cp1252"
-    if codec.startswith(("utf-8", "utf-16", "utf-32", "utf_16", "utf_32")):
+    if codec.startswith(("utf", "unicode", "raw_unicode")):  # UTF-8 failed; UTF-7: refused
         return None
-    return codec
+    return _AS_BROWSERS_READ.get(codec, codec)
+
+
+# Labels Python lacks, and the supersets browsers read in place of a declared encoding (the
+# WHATWG Encoding Standard): "①" in a page declared Shift_JIS is cp932's.
+_LABELS = {"windows-31j": "cp932", "x-sjis": "cp932", "x-gbk": "gbk"}
+_AS_BROWSERS_READ = {
+    "latin-1": "cp1252",
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-9": "cp1254",
+    "iso8859-11": "cp874",
+    "tis-620": "cp874",
+    "shift_jis": "cp932",
+    "gb2312": "gbk",
+    "euc_kr": "cp949",
+}
 
 
 def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:

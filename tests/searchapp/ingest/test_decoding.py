@@ -481,3 +481,26 @@ def test_a_declared_latin_1_is_read_as_browsers_read_it_and_no_codec_is_trusted_
     for name in ("base64", "idna", "no-such-charset"):
         data = f'<meta charset="{name}"><p>caf'.encode() + b"\xe9</p>"
         assert decode_bytes(data) == data.decode("cp1252")
+
+
+def test_a_declaration_never_overrides_utf_8_or_a_note_that_quotes_one() -> None:
+    # A UTF-8 page that wrongly declares latin-1 (common), with one stray byte, became cp1252
+    # mojibake ("Ð¸Ð²ÐµÑ‚"); a UTF-8 note quoting <meta charset="windows-1251"> with a stray
+    # byte was read as cp1251 ("CafГ© rГ©sumГ©"). Both are UTF-8 with the stray byte patched.
+    page = '<html><meta charset="iso-8859-1"><p>Привет, мир, как дела у вас сегодня</p>'.encode()
+    note = 'Quote `<meta charset="windows-1251">` in a café résumé, naïve'.encode()
+    for text in (page, note):
+        assert decode_bytes(text + b" \xe9 ok") == text.decode("utf-8") + " é ok"
+
+
+def test_a_declared_encoding_is_read_as_browsers_read_it() -> None:
+    # Shift_JIS pages hold cp932's characters ("①"), gb2312 pages gbk's: they were U+FFFD.
+    for declared, codec, words in [
+        ("Shift_JIS", "cp932", "①番線の喫茶店"),
+        ("gb2312", "gbk", "镕的菜单"),
+        ("euc-kr", "cp949", "똠방각하"),
+    ]:
+        data = f'<meta charset="{declared}"><p>{words}</p>'.encode(codec)
+        assert decode_bytes(data) == data.decode(codec), declared
+    utf7 = b'<meta charset="utf-7"><p>+AGEAYgBj- caf\xe9</p>'  # UTF-7 is refused, as browsers do
+    assert decode_bytes(utf7) == utf7.decode("cp1252")
