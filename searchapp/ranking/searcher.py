@@ -276,7 +276,7 @@ class Searcher:
         # Passages left out as their file had its --per-doc hits: a copy in another file shown
         # later names them (it showed with no "also", as if no other file held it).
         passed_over: dict[str, dict[str, None]] = {}
-        copies_shown: set[str] = set()  # documents named by a hit's "also"
+        twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
         # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
         # batch usually holds the k hits and the rest of the candidates are never read.
         first, batch = 0, 2 * options.k
@@ -292,12 +292,13 @@ class Searcher:
                 if copy_of is not None:
                     if chunk.path != hits[copy_of].path:
                         also.setdefault(copy_of, {})[chunk.path] = None
-                        copies_shown.add(chunk.doc_id)
+                        twins.setdefault(chunk.doc_id, set()).add(hits[copy_of].path)
                     continue
                 full = per_doc.get(chunk.doc_id, 0) >= options.per_doc
-                # A copy of a file already shown as one: its passage passed over in its twin,
+                # A copy of a file already shown as one: its passage passed over in that twin,
                 # which had its --per-doc hits, is not a hit of its own here either.
-                full = full or (chunk.doc_id in copies_shown and chunk.text in passed_over)
+                twin_of = twins.get(chunk.doc_id)
+                full = full or bool(twin_of and twin_of & passed_over.get(chunk.text, {}).keys())
                 if len(hits) == options.k or full:
                     if len(hits) < options.k:  # its file is full: a copy elsewhere names it
                         passed_over.setdefault(chunk.text, {})[chunk.path] = None

@@ -566,6 +566,23 @@ def test_a_copied_file_has_no_hits_past_its_twins_per_doc(make) -> None:
         ("/c/notes.md", "glider notes"),
     ]
     assert hits[0].also == ("/a/console_copy.py",)
+    # Only a twin's passed-over passage: B, a copy of A's first passage, keeps its "wing",
+    # which D (no twin of B) had passed over, and names D.
+    other = make(
+        [
+            ("/a/A.md", [("intro", 0.91)]),  # ranked first: a tie's order is FAISS's
+            ("/b/B.md", [("intro", 0.9), ("wing", 0.49)]),
+            ("/d/D.md", [("top", 0.8), ("wing", 0.5)]),
+            ("/e/E.md", [("misc", 0.3)]),
+        ]
+    )
+    found = search(other, "x", mode="dense", k=4, collapse_copies=True)
+    assert [(h.path, h.text, h.also) for h in found] == [
+        ("/a/A.md", "intro", ("/b/B.md",)),
+        ("/d/D.md", "top", ()),
+        ("/b/B.md", "wing", ("/d/D.md",)),
+        ("/e/E.md", "misc", ()),
+    ]
     two = search(collection, "glider", k=3, per_doc=2, collapse_copies=True)
     assert [(h.path, h.text, h.also) for h in two][:2] == [
         ("/a/console.py", "glider flaps", ("/a/console_copy.py",)),
