@@ -50,7 +50,9 @@ def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
         source = DATA_URI.sub("", _source(cell))
         if any(map(is_generated_line, source.split("\n"))):
             source = "\n".join("" if is_generated_line(x) else x for x in source.split("\n"))
-        if not title and cell.get("cell_type") != "code":
+        if not title and cell.get("cell_type") == "heading":  # nbformat 3: level, no "#"
+            title = " ".join(source.split()) if cell.get("level") == 1 else ""
+        elif not title and cell.get("cell_type") == "markdown":
             match = _MARKDOWN_TITLE.search(source)
             title = match.group(1) if match else ""
         builder.add(source, section=f"cell {number}")

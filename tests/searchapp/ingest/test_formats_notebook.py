@@ -98,6 +98,7 @@ def test_nbformat_3_worksheets(tmp_path: Path) -> None:
     [document] = load_notebook(tmp_path, content)
     assert document.text == "Old notebook\n\na = 1\nb = 2"
     assert [span.section for span in document.spans] == ["cell 1", "cell 2"]
+    assert document.title == "Old notebook"  # its level-1 heading cell, as a "#" line in 4
 
 
 def test_json_that_only_mentions_nbformat_is_plain_text(tmp_path: Path) -> None:
