@@ -141,18 +141,23 @@ class Lexicon:
         if not identifiers:
             return terms
         parts: set[str] = set()
+        wholes: list[str] = []
         for word in identifiers:
             whole = self.query_tokens(word.replace("_", ""))[:1]
             if whole and df(whole[0]) > 0:
-                parts.update(t for t in self.query_tokens(word) if t != whole[0])
-        if not parts:
+                wholes += whole
+                parts.update(self.query_tokens(word))
+        if not wholes:
             return terms
         typed = set(
             self.query_tokens(
                 _WORD.sub(lambda m: " " if m.group() in identifiers else m.group(), text)
             )
         )
-        return [term for term in terms if term not in parts or term in typed]
+        kept = [term for term in terms if term not in parts or term in typed or term in wholes]
+        # A word both camelCase and snake_case (QQwing_Z_Z) has its parts split before they
+        # are joined, so its whole may be no term of the query's own: it is added.
+        return list(dict.fromkeys([*kept, *wholes]))
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Chunks matching any term of ``query``, best BM25 first, as ``(chunk_id, score)``.
