@@ -260,6 +260,13 @@ class Watcher:
         except FileNotFoundError:
             if all(_identity(folder) == was for folder, was in folders.items()):
                 raise
+        except RuntimeError as exc:  # watchfiles' own error, from its thread
+            # A file name that is not UTF-8 (`lat\xe9.md`) ended the watch ("Unable to decode
+            # path"): `search watch` died with a traceback, `serve --watch` stopped following.
+            # Its batch went with it: the watch is set up again, and caught up with.
+            if "decode path" not in str(exc):
+                raise
+            logger.info("a changed file's name is not UTF-8 (%s): watching again", exc)
 
     def _catch_up(self) -> BatchReport | None:
         """``index_all`` for the watched paths there are; a missing one's documents are

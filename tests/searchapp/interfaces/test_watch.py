@@ -427,6 +427,21 @@ def test_a_file_touched_but_not_changed_is_no_batch(following, docs) -> None:
     assert batches[-1].updated == 1
 
 
+def test_a_file_name_that_is_not_utf_8_does_not_end_the_watch(following, docs) -> None:
+    # watchfiles raised "Unable to decode path" from its thread: `search watch` died with a
+    # traceback, and `serve --watch` stopped following, later files never indexed.
+    watcher, batches = following
+    wait_until(lambda: not watcher.busy)
+    before = len(batches)
+    bad = os.path.join(os.fsencode(docs), b"lat\xe9.md")
+    with open(bad, "wb") as handle:
+        handle.write(b"a note whose name is latin-1\n")
+    time.sleep(0.5)
+    (docs / "after.txt").write_text("written after the odd name\n", "utf-8")
+    wait_until(lambda: str(docs / "after.txt") in indexed_paths(watcher.index.index_dir))
+    assert len(batches) > before and len(indexed_paths(watcher.index.index_dir)) == 7
+
+
 def test_a_folder_gone_before_the_watch_begins_is_said_and_waited_for(watcher, docs) -> None:
     # Deleted between the watcher's making and its first look (the test above lost that race
     # on a loaded machine): nothing said it, and the note it waited for never came.
