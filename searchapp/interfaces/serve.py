@@ -453,8 +453,9 @@ def _finish_following(follower: threading.Thread, err: Console) -> None:
         # is all inside this ``try``: a second Ctrl-C 50 ms after the first landed before it
         # and aborted the process (6 times in 6).
         err.print(
-            "interrupted: the batch of changes under way is not committed; "
-            "`search serve --watch` brings the index up to date when it starts again"
+            "interrupted: the batch of changes under way stopped where it was (what it had "
+            "committed is kept; a file cut short is finished when `search serve --watch` or "
+            "`search index` runs again)"
         )
         sys.stderr.flush()
         os._exit(EXIT_TERMINATED if state.get("terminated") else EXIT_INTERRUPTED)
