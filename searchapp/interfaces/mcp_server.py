@@ -168,6 +168,8 @@ def build_server(index_thread: IndexThread) -> MCPServer:
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
         try:
+            if path is not None and not path:  # "" or []: it read as no filter at all
+                raise SearchAppError("path is empty; leave it out to search every document")
             globs = tuple(path) if isinstance(path, list) else path
             options = SearchOptions(
                 k=k, mode=mode, path_glob=globs or None, min_score=min_score, per_doc=per_doc

@@ -248,6 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
         hosts = self.headers.get_all("Host") or []
         if len(hosts) > 1:  # only the first was checked: "Host: localhost" then another name
             raise ApiError(HTTPStatus.BAD_REQUEST, f"{len(hosts)} Host headers; send one")
+        target = urlsplit(self.path).netloc  # "GET http://evil.example/info": its host
+        if target and target not in hosts:  # counts, as HTTP says, whatever Host says
+            hosts = [target]
         if not hosts:
             return  # HTTP/1.0 without Host: not a browser, which always sends one
         host = hosts[0]

@@ -78,6 +78,7 @@ def test_tools_over_stdio(small_index) -> None:
         ("get_document", {}),
         ("search", {"query": query, "top_k": 3}),
         ("search", {"query": query, "k": 2, "mode": "lexical", "path": [document.name, "x/"]}),
+        ("search", {"query": query, "path": ""}),  # it meant no filter at all
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -118,7 +119,7 @@ def test_tools_over_stdio(small_index) -> None:
         assert json.loads(result.content[0].text) == result.structured_content
     assert len(expected[1]) == 1  # the path glob kept one document
     # Several paths, as serve's repeated path= and the CLI's --path take them.
-    several = results[-1].structured_content["hits"]
+    several = results[-2].structured_content["hits"]
     assert [h["chunk_id"] for h in several] == [h["chunk_id"] for h in expected[1]]
 
     whole, part = results[2].structured_content, results[3].structured_content
@@ -132,7 +133,11 @@ def test_tools_over_stdio(small_index) -> None:
     assert results[6].is_error and "mode" in results[6].content[0].text
     assert results[7].is_error and "the query is empty" in results[7].content[0].text
     # Arguments the schema refuses: one line each, naming the argument and the value given.
-    assert [(r.is_error, r.content[0].text) for r in results[9:-1]] == [
+    assert results[-1].is_error
+    assert (
+        results[-1].content[0].text.endswith("path is empty; leave it out to search every document")
+    )
+    assert [(r.is_error, r.content[0].text) for r in results[9:-2]] == [
         (
             True,
             "invalid arguments for search: k: input should be greater than or equal to 1 "

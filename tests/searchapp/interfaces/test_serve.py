@@ -279,10 +279,26 @@ def test_only_get_and_only_loopback_hosts(served) -> None:
     for host in ("127.0.0.1.evil.example", "2130706433", "[::2]"):
         assert get(address, "/info", headers={"Host": host})[0] == 403
     # Only the first of two Host headers was checked: 200, with results.
-    with socket.create_connection(address, timeout=10) as client:
-        client.sendall(b"GET /info HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n")
-        answer = client.recv(65536)
+    answer = raw_answer(address, b"GET /info HTTP/1.1\r\nHost: localhost\r\nHost: evil.example")
     assert answer.startswith(b"HTTP/1.1 400") and b"2 Host headers; send one" in answer
+    # A target in absolute form names the host, whatever Host says: it was a 200.
+    for target, status in (
+        (b"http://evil.example/info", b"403"),
+        (b"http://localhost/info", b"200"),
+    ):
+        answer = raw_answer(address, b"GET " + target + b" HTTP/1.1\r\nHost: localhost")
+        assert answer.startswith(b"HTTP/1.1 " + status), target
+
+
+def raw_answer(address, request: bytes) -> bytes:
+    """The whole answer to one request sent as it is (its head, then its body: the two may
+    come in separate reads)."""
+    with socket.create_connection(address, timeout=10) as client:
+        client.sendall(request + b"\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := client.recv(65536):
+            answer += chunk
+    return answer
 
 
 def test_a_request_body_is_never_read_as_the_next_request(served) -> None:
