@@ -219,7 +219,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self) -> tuple[HTTPStatus, str]:
         url = urlsplit(self.path)
-        query = parse_qs(url.query, keep_blank_values=True)
+        try:  # "q=%FF" searched for "\ufffd"
+            query = parse_qs(url.query, keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            raise ApiError(
+                HTTPStatus.BAD_REQUEST, "the query string is not percent-encoded UTF-8"
+            ) from None
         index = self.server.index_thread
         if url.path == "/search":
             options, text = _search_request(query)

@@ -281,6 +281,9 @@ def test_only_get_and_only_loopback_hosts(served) -> None:
     # Only the first of two Host headers was checked: 200, with results.
     answer = raw_answer(address, b"GET /info HTTP/1.1\r\nHost: localhost\r\nHost: evil.example")
     assert answer.startswith(b"HTTP/1.1 400") and b"2 Host headers; send one" in answer
+    # Bytes that are not UTF-8 in the query string: it searched for U+FFFD.
+    status, body = get(address, "/search?q=%FF")
+    assert status == 400 and body == {"error": "the query string is not percent-encoded UTF-8"}
     # A target in absolute form names the host, whatever Host says: it was a 200.
     for target, status in (
         (b"http://evil.example/info", b"403"),
