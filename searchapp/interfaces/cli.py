@@ -170,6 +170,16 @@ def _usage_hint(args: list[str], message: str) -> str:
     return ""
 
 
+def _tell(line: str) -> None:
+    """Write a line on stderr; one that cannot be written (`2>/dev/full`) is lost, and the
+    status stays the command's (it was Python's 1: an error looked like "nothing found")."""
+    try:
+        sys.stderr.write(line)
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
 def _main(argv: list[str] | None) -> None:
     args = sys.argv[1:] if argv is None else argv
     # --debug is the app's option, but people put it anywhere: `search query x --debug`.
@@ -206,28 +216,28 @@ def _main(argv: list[str] | None) -> None:
         code = EXIT_INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
         if type(exc).__name__ == "NoArgsIsHelpError":  # `search` alone: usage, as grep's
-            sys.stderr.write(exc.format_message().rstrip("\n") + "\n")
+            _tell(exc.format_message().rstrip("\n") + "\n")
             sys.exit(EXIT_ERROR)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         message = " ".join(message.split())
-        sys.stderr.write(f"error: {message}{_usage_hint(args, message)}\n")
+        _tell(f"error: {message}{_usage_hint(args, message)}\n")
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except IndexInterrupted as stopped:  # Ctrl-C while `watch` or `serve --watch` indexed
         from searchapp.interfaces.render import interrupted_line
 
-        sys.stderr.write(interrupted_line(stopped.report, cause=stop_cause()) + "\n")
+        _tell(interrupted_line(stopped.report, cause=stop_cause()) + "\n")
         sys.exit(EXIT_TERMINATED if state["terminated"] else EXIT_INTERRUPTED)
     except (SearchAppError, ValueError, OSError) as exc:
         if debug:  # the traceback, and still the status of an error (2), not Python's 1
             traceback.print_exc()
             sys.exit(EXIT_ERROR)
         message = " ".join(str(exc).split()) or type(exc).__name__
-        sys.stderr.write(f"error: {inert_text(message)}\n")
+        _tell(f"error: {inert_text(message)}\n")
         sys.exit(EXIT_ERROR)
     if code == EXIT_INTERRUPTED and not state.get("interrupt_said"):
-        sys.stderr.write("terminated\n" if state["terminated"] else "interrupted\n")
+        _tell("terminated\n" if state["terminated"] else "interrupted\n")
     if code == EXIT_INTERRUPTED and state["terminated"]:
         code = EXIT_TERMINATED  # 128 + SIGTERM, as a process killed by it reports
     if isinstance(code, int) and code:

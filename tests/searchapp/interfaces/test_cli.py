@@ -439,3 +439,19 @@ def test_a_closed_stdout_or_stdin_is_an_error_not_a_silent_success(tmp_path) -> 
     assert repl.returncode == 2
     assert repl.stderr == "error: [Errno 9] standard input is closed\n"
     assert search("mcp", "--index-dir", index_dir, closed=0).returncode == 2
+
+
+def test_an_error_that_cannot_be_written_keeps_its_status(tmp_path) -> None:
+    # `2>/dev/full`: the error line raised in turn, and Python's 1 ("nothing found") came out.
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "searchapp", "query", "x", "-k", "0", "--index-dir", "."],
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=full,
+            timeout=120,
+        )
+    assert done.returncode == 2
