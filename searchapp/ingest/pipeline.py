@@ -129,6 +129,7 @@ class _Part:
     first: bool
     size: int
     mtime_ns: int
+    ctime_ns: int
     replace_path: bool  # first part of a changed file: drop the file's old documents first
     bytes: int = 0  # its share of the file's work (``_work_bytes``), for progress
 
@@ -156,6 +157,7 @@ class _FileDone:
     reason: str = ""
     size: int = 0  # of a file read (touched: for the store); else 0
     mtime_ns: int = 0
+    ctime_ns: int = 0
     sha256: str = ""  # added | updated: the content every document of the file now holds
     work: int = 0  # what the file counted for at the start (``_work_bytes``), for progress
     credited: int = 0  # bytes its parts have counted for progress
@@ -320,20 +322,17 @@ class Indexer:
             work = _work_bytes(path, stat.st_size)
             yield _FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
-        complete = bool(rows) and all(row.sha256 for row in rows)
-        if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
-            if not self.recheck:
-                yield _FileDone(key, "unchanged")
-                return
+        if _unchanged(rows, stat) and not self.recheck:
+            yield _FileDone(key, "unchanged")
+            return
         work = _work_bytes(path, stat.st_size)
+        times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
         try:
             data = read_bytes(path)
             digest = hashlib.sha256(data).hexdigest()
-            same = complete and all(row.sha256 == digest for row in rows)
+            same = bool(rows) and all(row.sha256 == digest for row in rows)
             if same and not self.recheck:
-                yield _FileDone(
-                    key, "touched", size=stat.st_size, mtime_ns=stat.st_mtime_ns, work=work
-                )
+                yield _FileDone(key, "touched", size=stat.st_size, work=work, **times)
                 return
             documents = load_documents(path, data=data)
         except SearchAppError as exc:
@@ -349,7 +348,7 @@ class Indexer:
             yield _FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
         if same:  # read again only to check it (``recheck``): its passages stand
-            yield _FileDone(key, "touched", size=stat.st_size, mtime_ns=stat.st_mtime_ns, work=work)
+            yield _FileDone(key, "touched", size=stat.st_size, work=work, **times)
             return
         replace = bool(rows)
         all_text = sum(len(document.text) for document in documents) or 1
@@ -379,9 +378,9 @@ class Indexer:
                     ids=self.tokenize([c.text for c in piece]) if piece else [],
                     first=n == 0,
                     size=stat.st_size,
-                    mtime_ns=stat.st_mtime_ns,
                     replace_path=replace,
                     bytes=share,
+                    **times,
                 )
                 replace = False
         if not documents:
@@ -486,7 +485,12 @@ class Indexer:
                 for item in window:
                     if isinstance(item, _FileDone):
                         if item.status == "touched":
-                            self.store.touch_path(item.path, size=item.size, mtime_ns=item.mtime_ns)
+                            self.store.touch_path(
+                                item.path,
+                                size=item.size,
+                                mtime_ns=item.mtime_ns,
+                                ctime_ns=item.ctime_ns,
+                            )
                         elif item.status == "skipped" and not item.kept:  # was text once,
                             # or vanished: drop it
                             dropped = self.store.delete_documents_by_path([item.path])
@@ -507,6 +511,7 @@ class Indexer:
                             title=item.title or None,
                             size=item.size,
                             mtime_ns=item.mtime_ns,
+                            ctime_ns=item.ctime_ns,
                             sha256=None,
                         )
                     rows = vectors[offset : offset + len(item.chunks)]
@@ -591,17 +596,27 @@ def _located(chunk: Chunk, document: SourceDocument) -> Chunk:
     )
 
 
+def _unchanged(rows: list[DocumentRow], stat: os.stat_result) -> bool:
+    """Whether the file's documents were indexed whole from the bytes it holds: its size, mtime
+    and ctime are the ones stored. An edit that puts the mtime back (``touch -r``, a backup
+    restored with its times) still moves the ctime, which nothing but the OS sets."""
+    if not rows or not all(row.sha256 for row in rows):
+        return False
+    row = rows[0]
+    return (row.size, row.mtime_ns, row.ctime_ns) == (
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+    )
+
+
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
-    """The file's work (``_work_bytes``) unless its size and mtime say it is unchanged since it
-    was indexed."""
+    """The file's work (``_work_bytes``) unless it is unchanged since it was indexed."""
     try:
         stat = path.stat()
     except OSError:
         return 0
-    complete = bool(rows) and all(row.sha256 for row in rows)
-    if complete and rows[0].size == stat.st_size and rows[0].mtime_ns == stat.st_mtime_ns:
-        return 0
-    return _work_bytes(path, stat.st_size)
+    return 0 if _unchanged(rows, stat) else _work_bytes(path, stat.st_size)
 
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -114,6 +114,7 @@ class DocumentRow:
     mtime_ns: int | None
     sha256: str | None
     indexed_at: str | None
+    ctime_ns: int | None = None  # NULL: indexed before ``CTIMES_FROM``
 
 
 class Place(NamedTuple):
@@ -384,6 +385,14 @@ def m011_chunk_text_starts(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE INDEX chunks_text_start ON chunks(substr(text, 1, {TEXT_START_CHARS}))")
 
 
+def m012_document_ctimes(db: sqlite_utils.Database) -> None:
+    """Each file's status-change time beside its size and mtime: an edit that kept both (``touch
+    -r``, a backup restored with its times, ``cp -p`` of another version) was taken for no
+    change, its old passages kept until ``--recheck``. The rows indexed before it hold NULL:
+    each such file is read once more and, unchanged, given its ctime."""
+    db.execute("ALTER TABLE documents ADD COLUMN ctime_ns INTEGER")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -396,6 +405,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m009_html_read_again,
     m010_identifier_words,
     m011_chunk_text_starts,
+    m012_document_ctimes,
 )
 # The first version whose chunks and names reach FTS5 through ``fts_text``: postings built from
 # an index before it are built again.
@@ -403,6 +413,8 @@ CJK_WORDS_FROM = 8
 # The last version that changed what FTS5 is given (``fts_text``): postings built before it are
 # built again.
 FTS_WORDS_FROM = 10
+# The first version whose documents hold their files' ctimes.
+CTIMES_FROM = 12
 # The first version whose documents' names are searched (``ranking/names.py``).
 NAMES_FROM = 7
 # An index that cannot be written (``Store.open``) is read without migrating from this version

@@ -111,6 +111,7 @@ class Store:
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._has_places = True  # False: a read-only index from before chunks.places
         self._has_text_starts = True  # False: a read-only index from before chunks_text_start
+        self._has_ctimes = True  # False: an index from before documents.ctime_ns (a test's)
         self._version = 0  # the schema version this connection was opened (and migrated) at
         self._chunks_changed = False
 
@@ -177,6 +178,8 @@ class Store:
             self._version = schema_version(self._conn)
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(chunks)")}
             self._has_places = "places" in columns  # a read-only index may predate it
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(documents)")}
+            self._has_ctimes = "ctime_ns" in columns
             self._has_text_starts = bool(
                 self._conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
@@ -318,20 +321,31 @@ class Store:
         title: str | None = None,
         size: int | None = None,
         mtime_ns: int | None = None,
+        ctime_ns: int | None = None,
         sha256: str | None = None,
         indexed_at: str | None = None,
     ) -> int:
         """Insert or replace the document ``doc_id``, dropping its old chunks; returns its row
         id."""
-        values = (doc_id, path, title, size, mtime_ns, sha256, indexed_at or _now())
+        values = {
+            "doc_id": doc_id,
+            "path": path,
+            "title": title,
+            "size": size,
+            "mtime_ns": mtime_ns,
+            "ctime_ns": ctime_ns,
+            "sha256": sha256,
+            "indexed_at": indexed_at or _now(),
+        }
+        if not self._has_ctimes:
+            del values["ctime_ns"]
+        columns = ", ".join(values)  # fixed names; the values are bound
+        updates = ", ".join(f"{name} = excluded.{name}" for name in values if name != "doc_id")
         with self.transaction():
             document_id = self._conn.execute(
-                "INSERT INTO documents (doc_id, path, title, size, mtime_ns, sha256, indexed_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(doc_id) DO UPDATE SET "
-                "path = excluded.path, title = excluded.title, size = excluded.size, "
-                "mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, "
-                "indexed_at = excluded.indexed_at RETURNING id",
-                values,
+                f"INSERT INTO documents ({columns}) VALUES ({', '.join('?' * len(values))}) "
+                f"ON CONFLICT(doc_id) DO UPDATE SET {updates} RETURNING id",
+                tuple(values.values()),
             ).fetchall()[0][0]
             deleted = self._conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             self._chunks_changed |= deleted.rowcount > 0
@@ -411,12 +425,13 @@ class Store:
             self._conn.execute("UPDATE documents SET sha256 = ? WHERE path = ?", (sha256, path))
 
     @guarded
-    def touch_path(self, path: str, *, size: int, mtime_ns: int) -> None:
-        """Update size and mtime of the documents at ``path`` (content unchanged)."""
+    def touch_path(self, path: str, *, size: int, mtime_ns: int, ctime_ns: int) -> None:
+        """Update size and times of the documents at ``path`` (content unchanged)."""
+        ctime = ", ctime_ns = ?" if self._has_ctimes else ""
         with self.transaction():
             self._conn.execute(
-                "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
-                (size, mtime_ns, path),
+                f"UPDATE documents SET size = ?, mtime_ns = ?{ctime} WHERE path = ?",
+                (size, mtime_ns, *([ctime_ns] if self._has_ctimes else []), path),
             )
 
     @guarded
@@ -448,8 +463,9 @@ class Store:
     def documents_by_path(self) -> dict[str, list[DocumentRow]]:
         """Every document grouped by path, for comparing against the files on disk."""
         grouped: dict[str, list[DocumentRow]] = {}
+        ctime = "ctime_ns" if self._has_ctimes else "NULL"  # a read-only older index
         for row in self._conn.execute(
-            "SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at "
+            f"SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at, {ctime} "
             "FROM documents ORDER BY path, id"
         ):
             document = DocumentRow(*row)

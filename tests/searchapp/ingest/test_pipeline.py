@@ -560,3 +560,50 @@ def test_an_encoder_that_packs_its_batches_gets_more_texts_a_pass(tmp_path, pack
     make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 5)])
     expected = indexer_module.PACKED_BATCH_SIZE if packs else indexer_module.BATCH_SIZE
     assert encoder.batch_sizes == {expected}
+
+
+def test_an_edit_that_keeps_size_and_mtime_is_seen_by_its_ctime(tmp_path) -> None:
+    # `touch -r`, a backup restored with its times, `cp -p` of another version: the size and the
+    # mtime are the indexed ones, the text is not. Only the ctime moved.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    note, other = docs / "note.txt", docs / "other.txt"
+    note.write_text("the walrus sleeps on ice", "utf-8")
+    other.write_text("an untouched note", "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    index.add([docs])
+    before = note.stat()
+    note.write_text("the penguin naps on rock", "utf-8")  # as many bytes
+    os.utime(note, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (note.stat().st_size, note.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    report = index.add([docs])
+    assert (report.updated, report.unchanged) == (1, 1)
+    texts = {row[0] for row in index.store.rows("SELECT text FROM chunks")}
+    assert texts == {"the penguin naps on rock", "an untouched note"}
+    # A ctime that moved on the same bytes (chmod) reads the file, embeds nothing.
+    embedded = encoder.embedded
+    os.chmod(other, 0o600)
+    report = index.add([docs])
+    assert (report.updated, report.unchanged, encoder.embedded) == (0, 2, embedded)
+    assert index.add([docs]).unchanged == 2
+
+
+def test_files_indexed_before_ctimes_are_read_once_then_trusted(tmp_path, monkeypatch) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(3):
+        (docs / f"n{n}.txt").write_text(f"note number {n}", "utf-8")
+    old = make_index(tmp_path / "idx")
+    old.add([docs])
+    with old.store.transaction():  # as ``m012_document_ctimes`` leaves the rows it finds
+        old.store.db.execute("UPDATE documents SET ctime_ns = NULL")
+    old.close()
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    reads: list[Path] = []
+    real = indexer_module.read_bytes
+    monkeypatch.setattr(indexer_module, "read_bytes", lambda p: reads.append(p) or real(p))
+    report = index.add([docs])  # read to learn their ctimes; the same bytes: nothing embedded
+    assert (report.unchanged, len(reads), encoder.embedded) == (3, 3, 0)
+    assert index.add([docs]).unchanged == 3 and len(reads) == 3  # then trusted
