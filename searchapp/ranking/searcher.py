@@ -162,6 +162,9 @@ class Searcher:
         if mode in ("dense", "hybrid"):
             scores, ids = self.vectors.search(query_vector, fetch)
             dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+            # Copies share one vector: FAISS leaves their order to chance, the other modes put
+            # the lower chunk id (the one indexed first) first.
+            dense.sort(key=lambda r: (-r[1], r[0]))
         frontier = dense[-1][1] if len(dense) == fetch else None
         if mode == "dense":
             return [(i, s, s) for i, s in dense], frontier

@@ -641,3 +641,17 @@ def test_among_equal_words_the_first_line_holding_one(tmp_path: Path) -> None:
         assert (hit.line, hit.start_line, hit.end_line) == (line, 7, 10), query
         assert hit.to_json()["line"] == line
     store.close()
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_dense_ties_go_to_the_lower_chunk_id(make, count) -> None:
+    # Copies share one vector (reused, not embedded again): FAISS returned them in its heap's
+    # order, a vendored copy before the file it was copied from; the other modes put the lower
+    # chunk id first.
+    collection = make([(f"/t/{n:02d}.txt", [("glider wing", 0.5)]) for n in range(count)])
+    ids = np.asarray(sorted(collection.cosine), dtype=np.int64)
+    same = collection.vectors.vectors_of(ids[:1])
+    collection.vectors.remove(ids)
+    collection.vectors.add(ids, np.repeat(same, count, axis=0))
+    hits = search(collection, "zeppelin", k=count, mode="dense")
+    assert [h.chunk_id for h in hits] == sorted(collection.cosine)
