@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -127,7 +127,8 @@ def index(
         else _update_runs(search_index, given, quiet=quiet, rebuild=rebuild)
     )
     if paths and not quiet and not rebuild:
-        _note_new_filters(search_index, paths, given)
+        for note in new_filter_notes(search_index, paths, given):
+            err.print(escape(note))
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     unreadable: list[tuple[str, str]] = []
     on_wait = lambda: err.print("waiting for another `search index` to finish…")  # noqa: E731
@@ -191,25 +192,28 @@ def _documents_in(search_index: SearchIndex) -> int | None:
         return None
 
 
-def _note_new_filters(search_index: SearchIndex, paths: list[str], given: Filters) -> None:
-    """Say so when a root indexed before gets other filters: a bare `search index` goes on
-    with these, and what they leave out is kept but no longer updated."""
+def new_filter_notes(search_index: SearchIndex, paths: Sequence[str], given: Filters) -> list[str]:
+    """A note for each root indexed before that now gets other filters (`search index`, `search
+    watch`, `serve --watch`): a bare `search index` goes on with these, and what they leave out
+    is kept but no longer updated."""
     from searchapp.interfaces.render import display_path
     from searchapp.storage.paths import absolute
 
     try:
         roots = search_index.roots() if search_index.exists() else []
     except SearchAppError:  # a damaged index: the run itself says what to do
-        return
+        return []
     before = {root["path"]: root["filters"] for root in roots}
+    notes = []
     for raw in paths:
         old = before.get(str(absolute(raw)))
         if old is not None and old != given.describe():
-            err.print(
-                f"note: {escape(display_path(str(absolute(raw))))} was indexed with "
-                f"{escape(old or 'no filters')}; a bare `search index` now updates it with "
-                f"{escape(given.describe() or 'no filters')}"
+            notes.append(
+                f"note: {display_path(str(absolute(raw)))} was indexed with "
+                f"{old or 'no filters'}; a bare `search index` now updates it with "
+                f"{given.describe() or 'no filters'}"
             )
+    return notes
 
 
 def _update_runs(
@@ -385,7 +389,13 @@ def watch(
     from searchapp.search_index import SearchIndex
 
     search_index = SearchIndex(index_dir, device=device, precision=precision)
-    if not paths:
+    if paths:
+        from searchapp.storage.indexed_paths import Filters
+
+        given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
+        for note in new_filter_notes(search_index, paths, given):
+            err.print(escape(note))
+    else:
         paths, include, exclude, default_excludes = _watched_before(
             search_index, include or [], exclude or [], not no_default_excludes
         )

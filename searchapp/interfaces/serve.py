@@ -479,8 +479,13 @@ def _start_watching(
 ) -> threading.Thread:
     """Index ``paths`` with a writer of its own that shares the loaded model, then follow
     their changes in a thread until ``stop`` is set."""
+    from searchapp.interfaces.commands_index import new_filter_notes
     from searchapp.interfaces.watch import Watcher
+    from searchapp.storage.indexed_paths import Filters
 
+    given = Filters(tuple(include), tuple(exclude), True)
+    for note in index_thread.call(lambda index: new_filter_notes(index, paths, given)):
+        err.print(escape(note))
     encoder = index_thread.call(lambda search_index: search_index.load_encoder())
     writer = SearchIndex(index_thread.index_dir, device=index_thread.device, encoder=encoder)
     watcher = Watcher(writer, paths, include=include, exclude=exclude)

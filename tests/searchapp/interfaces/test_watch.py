@@ -876,3 +876,45 @@ def test_a_folder_indexed_without_default_excludes_is_watched_so(tmp_path) -> No
     (docs / "new.min.js").write_text("var zebra=2;" * 3000, "utf-8")
     assert watcher.apply({docs / "new.min.js"}).added == 1
     assert indexed_paths(tmp_path / "idx") == everything | {str(docs / "new.min.js")}
+
+
+def test_watching_a_folder_with_other_filters_says_so(docs, tmp_path, capsys, monkeypatch) -> None:
+    # `search index` says when a folder indexed with filters gets other ones; `search watch`
+    # and `serve --watch` dropped them without a word (the excluded files came in).
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+    assert (
+        run_cli(capsys, "index", str(docs), "--exclude", "sub/", "--index-dir", str(index_dir))[0]
+        == 0
+    )
+    code, _, err = watch_while(
+        capsys, monkeypatch, lambda: None, str(docs), "--index-dir", str(index_dir)
+    )
+    assert code == 130, err
+    assert err.splitlines()[0] == (
+        f"note: {docs} was indexed with --exclude 'sub/'; a bare `search index` now updates "
+        "it with no filters"
+    )
+
+
+def test_serve_watch_with_other_filters_says_so(docs, tmp_path) -> None:
+    from rich.console import Console
+
+    from searchapp.interfaces.index_thread import IndexThread
+    from searchapp.interfaces.serve import _start_watching
+
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs], exclude=["sub/"])
+    console = Console(record=True, width=400)
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    stop = threading.Event()
+    try:
+        follower = _start_watching(index_thread, console, stop, [str(docs)], (), ())
+    finally:
+        stop.set()
+        index_thread.close()
+    follower.join(timeout=10)
+    assert console.export_text().splitlines()[0] == (
+        f"note: {docs} was indexed with --exclude 'sub/'; a bare `search index` now updates "
+        "it with no filters"
+    )
