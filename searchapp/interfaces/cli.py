@@ -90,6 +90,17 @@ def _guard_closed_streams() -> None:
         setattr(sys, name, open(os.devnull, "w") if name == "stderr" else _Closed(name))
 
 
+def _error_message(exc: Exception) -> str:
+    """``exc`` as one line; an OS error without its "[Errno N]" (grep's "write error: No space
+    left on device", not Python's "[Errno 28] No space left on device")."""
+    message = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        message = exc.strerror
+        if exc.filename is not None:
+            message = f"{os.fsdecode(exc.filename)}: {message}"
+    return " ".join(message.split()) or type(exc).__name__
+
+
 class _Closed(io.TextIOBase):
     """A standard stream that was closed: using it raises ``OSError`` (EBADF), which the
     command reports as its error."""
@@ -233,8 +244,7 @@ def _main(argv: list[str] | None) -> None:
         if debug:  # the traceback, and still the status of an error (2), not Python's 1
             traceback.print_exc()
             sys.exit(EXIT_ERROR)
-        message = " ".join(str(exc).split()) or type(exc).__name__
-        _tell(f"error: {inert_text(message)}\n")
+        _tell(f"error: {inert_text(_error_message(exc))}\n")
         sys.exit(EXIT_ERROR)
     if code == EXIT_INTERRUPTED and not state.get("interrupt_said"):
         _tell("terminated\n" if state["terminated"] else "interrupted\n")

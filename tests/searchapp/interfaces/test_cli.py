@@ -430,15 +430,31 @@ def test_a_closed_stdout_or_stdin_is_an_error_not_a_silent_success(tmp_path) -> 
 
     listed = search("models", closed=1)
     assert listed.returncode == 2
-    assert listed.stderr == "error: [Errno 9] standard output is closed\n"
+    assert listed.stderr == "error: standard output is closed\n"
     (tmp_path / "empty").mkdir()
     index_dir = str(tmp_path / "idx")
     indexed = search("index", str(tmp_path / "empty"), "--index-dir", index_dir, closed=1)
     assert indexed.returncode == 0, indexed.stderr  # it writes nothing to stdout
     repl = search("repl", "--index-dir", index_dir, closed=0)
     assert repl.returncode == 2
-    assert repl.stderr == "error: [Errno 9] standard input is closed\n"
+    assert repl.stderr == "error: standard input is closed\n"
     assert search("mcp", "--index-dir", index_dir, closed=0).returncode == 2
+
+
+def test_a_full_stdout_is_said_as_grep_says_it() -> None:
+    # "error: [Errno 28] No space left on device": Python's way of writing an OS error.
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "searchapp", "models"],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert (done.returncode, done.stderr) == (2, "error: No space left on device\n")
 
 
 def test_an_error_that_cannot_be_written_keeps_its_status(tmp_path) -> None:
