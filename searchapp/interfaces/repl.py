@@ -103,6 +103,12 @@ class Repl:
         """Answer one line; False when the user asked to leave."""
         if not line:
             return True
+        answered = not line.startswith(":") or _is_open(line)  # on stdout, not stderr
+        if answered and not self.as_json and not (self.interactive and self.out.is_terminal):
+            # Each answer (none, or an error on stderr, too) under its line as the prompt
+            # showed it, so that it is told from the next: `search repl < questions.txt`.
+            self.out.file.write(f"search> {inert(line)}\n")
+            self.out.file.flush()
         try:
             if line.startswith(":"):
                 return self._command(line)
@@ -129,11 +135,6 @@ class Repl:
         if self.as_json:
             self._answer_json(text, hits=self.last)
             return
-        if not (self.interactive and self.out.is_terminal):
-            # Each answer (none, too) under the query as the prompt showed it, so that it is
-            # told from the next: `search repl < questions.txt > answers.txt`.
-            self.out.file.write(f"search> {inert(text)}\n")
-            self.out.file.flush()
         if self.out.is_terminal if self.tables is None else self.tables:
             print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
         else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there

@@ -1091,16 +1091,18 @@ def test_repl_settings_are_confirmed_and_shown(indexed, capsys) -> None:
 
 
 def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) -> None:
+    # `:open` and a failed query had no line of their own: the passage opened came out under
+    # the question before it.
     _, index_dir = indexed
-    commands = ":mode lexical\nwing\nzeppelin\nheat\n"
+    commands = ":mode lexical\nwing\nzeppelin\n***\nheat\n:open 1\n:k 0\n"
     code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
-    assert code == 0, err
+    assert code == 2 and "error: line 4:" in err and "error: line 7:" in err
     answers = re.split(r"^search> (.*)\n", out, flags=re.MULTILINE)
     assert answers[0] == ""  # nothing before the first query's line
     queries, bodies = answers[1::2], answers[2::2]
-    assert queries == ["wing", "zeppelin", "heat"]
-    assert "wings.md" in bodies[0] and bodies[1] == "" and "heat.md" in bodies[2]
-    assert "heat.md" not in bodies[0]
+    assert queries == ["wing", "zeppelin", "***", "heat", ":open 1"]  # settings: on stderr
+    assert "wings.md" in bodies[0] and bodies[1] == bodies[2] == "" and "heat.md" in bodies[3]
+    assert "heat.md" not in bodies[0] and "heat.md" in bodies[4] and "heat" in bodies[4]
 
 
 def test_repl_path_with_a_bang_says_what_it_leaves_out(indexed, capsys) -> None:
