@@ -138,25 +138,50 @@ def _accented() -> dict[str, str]:
     return forms
 
 
+# Where code or a document defines a name: a keyword before it, or a heading holding it.
+_DEFINES = (
+    r"(?:\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
+    r"const|let|var|sub)\s+[\w.]*?|^\s*#{1,6}\s.*?)"
+)
+
+
 class BestLine:
     """Finds the line of a passage that holds the query's words of most weight (their idf in
     the index: "rotate" and "keys" outweigh "how", "do" and "the"), each word counted once a
-    line; the first of equal lines, and the passage's first when none holds a word."""
+    line; the passage's first when none holds a word. Of lines of equal weight: the one
+    holding more of it as whole names (``cell_len`` in ``def cell_len(``, not in
+    ``_cell_len(``, a word's whole to grep -w), then the one defining them (``def``, ``class``,
+    a heading), then the first."""
 
     def __init__(self, weights: dict[str, float]) -> None:
         self._words = [
-            (word_pattern(word), weight) for word, weight in weights.items() if weight > 0
+            (word_pattern(word), _name_patterns(word), weight)
+            for word, weight in weights.items()
+            if weight > 0
         ]
 
     def line(self, text: str, first_line: int) -> int:
-        best, most = first_line, 0.0
+        best, most = first_line, (0.0, 0.0, 0.0)
         if not self._words:
             return best
         for number, line in enumerate(text.split("\n"), start=first_line):
-            weight = sum(weight for word, weight in self._words if word.search(line))
-            if weight > most:
-                best, most = number, weight
+            weight = whole = defined = 0.0
+            for word, (name, definition), word_weight in self._words:
+                if word.search(line):
+                    weight += word_weight
+                    if name.search(line):
+                        whole += word_weight
+                        defined += word_weight if definition.search(line) else 0.0
+            if (weight, whole, defined) > most:
+                best, most = number, (weight, whole, defined)
         return best
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_patterns(word: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """``word`` as a whole name (no letter, digit or ``_`` next to it), and as one defined."""
+    name = rf"(?<!\w)(?:{_spelled(word)})(?!\w)"
+    return re.compile(f"(?i){name}"), re.compile(f"(?i){_DEFINES}{name}")
 
 
 @functools.cache

@@ -655,3 +655,29 @@ def test_dense_ties_go_to_the_lower_chunk_id(make, count) -> None:
     collection.vectors.add(ids, np.repeat(same, count, axis=0))
     hits = search(collection, "zeppelin", k=count, mode="dense")
     assert [h.chunk_id for h in hits] == sorted(collection.cosine)
+
+
+def test_of_equal_lines_a_hit_points_at_the_whole_name_then_its_definition(tmp_path) -> None:
+    # `cell_len` pointed at `return _cell_len(text)` (grep -w finds no cell_len there), and
+    # `get_console` at the `__all__` line naming it, above its `def`.
+    text = "\n".join(
+        [
+            '__all__ = ["get_console", "cell_len"]',
+            "def _cell_len(text):",
+            "    return _cell_len(text)",
+            "def cell_len(text):",
+            "    return 1",
+            "def get_console():",
+            "## Cell_Len and friends",
+        ]
+    )
+    store = Store.open(tmp_path / "idx", create=True)
+    with store.transaction():
+        document_id = store.upsert_document(doc_id="/c.py", path="/c.py", title=None, size=1)
+        store.add_chunks(document_id, [Chunk(text, 0, len(text), 1, 7)], QUERY_VECTOR[None])
+    searcher = Searcher(store, build_from_store(store, DIM))
+    expected = {"cell_len": 4, "get_console": 6, "get console": 1, "cell len": 1}
+    for query, line in expected.items():
+        (hit,) = searcher.search(query, QUERY_VECTOR, SearchOptions(k=1))
+        assert hit.line == line, query
+    store.close()
