@@ -91,6 +91,24 @@ def _now() -> str:
 
 # What ``get_chunks`` reads as a chunk's places: the column, or NULL for an index before it.
 PLACES_COLUMN = {True: "c.places", False: "NULL"}
+# A document's ctime, and the statements that write it, for an index with documents.ctime_ns
+# (True) or one from before it (False: a read-only index, or a test's older one).
+CTIME_COLUMN = {True: "ctime_ns", False: "NULL"}
+_UPSERT = (
+    "INSERT INTO documents (doc_id, path, title, size, mtime_ns, sha256, indexed_at{}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?{}) ON CONFLICT(doc_id) DO UPDATE SET "
+    "path = excluded.path, title = excluded.title, size = excluded.size, "
+    "mtime_ns = excluded.mtime_ns, sha256 = excluded.sha256, indexed_at = excluded.indexed_at{} "
+    "RETURNING id"
+)
+UPSERT_DOCUMENT = {
+    True: _UPSERT.format(", ctime_ns", ", ?", ", ctime_ns = excluded.ctime_ns"),
+    False: _UPSERT.format("", "", ""),
+}
+TOUCH_DOCUMENTS = {
+    True: "UPDATE documents SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE path = ?",
+    False: "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
+}
 
 
 def _places(stored: str | None) -> tuple[Place, ...]:
@@ -327,26 +345,13 @@ class Store:
     ) -> int:
         """Insert or replace the document ``doc_id``, dropping its old chunks; returns its row
         id."""
-        values = {
-            "doc_id": doc_id,
-            "path": path,
-            "title": title,
-            "size": size,
-            "mtime_ns": mtime_ns,
-            "ctime_ns": ctime_ns,
-            "sha256": sha256,
-            "indexed_at": indexed_at or _now(),
-        }
-        if not self._has_ctimes:
-            del values["ctime_ns"]
-        columns = ", ".join(values)  # fixed names; the values are bound
-        updates = ", ".join(f"{name} = excluded.{name}" for name in values if name != "doc_id")
+        values = (doc_id, path, title, size, mtime_ns, sha256, indexed_at or _now())
+        if self._has_ctimes:
+            values += (ctime_ns,)
         with self.transaction():
-            document_id = self._conn.execute(
-                f"INSERT INTO documents ({columns}) VALUES ({', '.join('?' * len(values))}) "
-                f"ON CONFLICT(doc_id) DO UPDATE SET {updates} RETURNING id",
-                tuple(values.values()),
-            ).fetchall()[0][0]
+            document_id = self._conn.execute(UPSERT_DOCUMENT[self._has_ctimes], values).fetchall()[
+                0
+            ][0]
             deleted = self._conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             self._chunks_changed |= deleted.rowcount > 0
             self._conn.execute("DELETE FROM documents_names WHERE rowid = ?", (document_id,))
@@ -427,10 +432,9 @@ class Store:
     @guarded
     def touch_path(self, path: str, *, size: int, mtime_ns: int, ctime_ns: int) -> None:
         """Update size and times of the documents at ``path`` (content unchanged)."""
-        ctime = ", ctime_ns = ?" if self._has_ctimes else ""
         with self.transaction():
             self._conn.execute(
-                f"UPDATE documents SET size = ?, mtime_ns = ?{ctime} WHERE path = ?",
+                TOUCH_DOCUMENTS[self._has_ctimes],
                 (size, mtime_ns, *([ctime_ns] if self._has_ctimes else []), path),
             )
 
@@ -463,10 +467,9 @@ class Store:
     def documents_by_path(self) -> dict[str, list[DocumentRow]]:
         """Every document grouped by path, for comparing against the files on disk."""
         grouped: dict[str, list[DocumentRow]] = {}
-        ctime = "ctime_ns" if self._has_ctimes else "NULL"  # a read-only older index
         for row in self._conn.execute(
-            f"SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at, {ctime} "
-            "FROM documents ORDER BY path, id"
+            "SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at, "
+            f"{CTIME_COLUMN[self._has_ctimes]} FROM documents ORDER BY path, id"
         ):
             document = DocumentRow(*row)
             grouped.setdefault(document.path, []).append(document)
