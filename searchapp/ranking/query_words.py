@@ -101,10 +101,12 @@ def _whole(alternatives: str) -> str:
     # A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5;
     # next to a Chinese or Japanese character, each of which is a word; and where a camelCase
     # word's parts meet, in its case as written: "config" in "parseConfig" (``fts_text``).
+    # The bounds' classes are case-sensitive: compiled case-blind, their ranges took ~8 ms a
+    # word to fold (each query word's pattern is compiled once, `search eval`'s thousand too).
     return (
-        rf"(?i)(?:(?<![^\W_{CJK}])|(?-i:{CAMEL_JOIN}))("
+        rf"(?i)(?:(?<!(?-i:[^\W_{CJK}]))|(?-i:{CAMEL_JOIN}))("
         + alternatives
-        + rf")(?:(?![^\W_{CJK}])|(?-i:{CAMEL_JOIN}))"
+        + rf")(?:(?!(?-i:[^\W_{CJK}]))|(?-i:{CAMEL_JOIN}))"
     )
 
 
@@ -154,20 +156,21 @@ class BestLine:
     a heading), then the first."""
 
     def __init__(self, weights: dict[str, float]) -> None:
+        # Matched in the passage's text less its accents (``_plain``), not by a class of its
+        # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
         self._words = [
-            (word_pattern(word), _name_patterns(word), weight)
-            for word, weight in weights.items()
-            if weight > 0
+            (word, _plain_patterns(word), weight) for word, weight in weights.items() if weight > 0
         ]
 
     def line(self, text: str, first_line: int) -> int:
         best, most = first_line, (0.0, 0.0, 0.0)
         if not self._words:
             return best
-        for number, line in enumerate(text.split("\n"), start=first_line):
+        for number, line in enumerate(_plain(text).split("\n"), start=first_line):
             weight = whole = defined = 0.0
-            for word, (name, definition), word_weight in self._words:
-                if word.search(line):
+            lower = line.lower()
+            for folded, (word, name, definition), word_weight in self._words:
+                if folded in lower and word.search(line):
                     weight += word_weight
                     if name.search(line):
                         whole += word_weight
@@ -178,10 +181,35 @@ class BestLine:
 
 
 @functools.lru_cache(maxsize=1024)
-def _name_patterns(word: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
-    """``word`` as a whole name (no letter, digit or ``_`` next to it), and as one defined."""
-    name = rf"(?<!\w)(?:{_spelled(word)})(?!\w)"
-    return re.compile(f"(?i){name}"), re.compile(f"(?i){_DEFINES}{name}")
+def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
+    """``word`` (folded) in ``_plain`` text: as a whole word (``word_pattern``'s bounds), as a
+    whole name (no letter, digit or ``_`` next to it), and as a name defined there."""
+    name = rf"(?<!\w){re.escape(word)}(?!\w)"
+    return (
+        re.compile(_whole(re.escape(word))),
+        re.compile(f"(?i){name}"),
+        re.compile(f"(?i){_DEFINES}{name}"),
+    )
+
+
+def _plain(text: str) -> str:
+    """``text`` with its Latin letters' accents dropped, in their case (camelCase joins stay)."""
+    text = unicodedata.normalize("NFC", text)
+    if text.isascii():
+        return text
+    return re.sub(_COMBINING[:-1], "", text.translate(_unaccenting()))
+
+
+@functools.cache
+def _unaccenting() -> dict[int, str]:
+    """``str.translate``'s table: each accented letter of ``_accented`` -> its ASCII letter, in
+    its case."""
+    table = {}
+    for char, base in _unaccented().items():  # lower-case letters
+        table[ord(char)] = base
+        if char.upper() != char and len(char.upper()) == 1:
+            table[ord(char.upper())] = base.upper()
+    return table
 
 
 @functools.cache
