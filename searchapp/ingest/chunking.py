@@ -13,6 +13,13 @@ passage holds one section's text: mean pooling over several short sections blurs
 Shorter sections (a heading alone before its first subheading, a one-line cell) join the text
 after them.
 
+In source code (``code``), a paragraph that begins a definition (``def``, ``class``, ``fn``,
+``func``..., perhaps under its decorators or comments) is a stronger boundary than other blank
+lines: a chunk that has to end ends before a definition where it holds ``SECTION_MIN_TOKENS``
+(not half the budget, as before a paragraph), and no overlap reaches back across one. A
+function's header and docstring were left at the end of the chunk before, its body in the
+next, which never named it.
+
 Token counts come from ``count_tokens`` (word pieces without special tokens), called on batches of
 texts. A chunk's count is first estimated as the sum of its pieces' counts, then checked on the
 chunk's whole text (a chunk of one piece needs no check); a chunk that does not fit after all
@@ -43,7 +50,22 @@ UNCOUNTED_CHARS_PER_TOKEN = 16  # a piece longer than this many chars per token 
 SECTION_MIN_TOKENS = 16  # a chunk this long ends where a section starts
 
 # Where a chunk may end, strongest boundary first.
-SECTION, PARAGRAPH, SENTENCE, WORD, CHARACTER = 4, 3, 2, 1, 0
+SECTION, DEFINITION, PARAGRAPH, SENTENCE, WORD, CHARACTER = 5, 4, 3, 2, 1, 0
+
+# Source files, by suffix: their paragraphs that begin a definition are DEFINITION boundaries.
+CODE_SUFFIXES = frozenset(
+    ".py .pyi .js .jsx .mjs .cjs .ts .tsx .go .rs .java .kt .kts .scala .swift .rb .php .cs "
+    ".c .h .cc .cpp .hpp .cxx .m .mm .lua .ex .exs .erl .hs .ml .jl .r .pl .pm .sh .bash .zsh "
+    ".dart .zig .nim .clj .fs .vb".split()
+)
+# A paragraph that begins a definition: decorator and comment lines, modifiers, a keyword.
+_DEFINITION_START = re.compile(
+    r"(?:[ \t]*(?:@|#|//|/\*|\*|--|;;)[^\n]*\n)*[ \t]*"
+    r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
+    r"async|unsafe|override|virtual|inline|extern|default|local|defp?)\s+)*"
+    r"(?:def|class|fn|func|function|struct|enum|trait|impl|interface|module|type|object|"
+    r"record|sub|macro_rules!|defmodule|defn)\b"
+)
 
 # Levels of a piece: what it is cut into when it does not fit.
 _PARAGRAPHS, _SENTENCES, _WORD_GROUPS, _WORDS, _CHARS, _STUCK = 5, 4, 3, 2, 1, 0
@@ -104,10 +126,12 @@ def chunk_text(
     count_tokens: CountTokens,
     config: ChunkingConfig,
     breaks: Sequence[int] = (),
+    code: bool = False,
 ) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``config.max_tokens`` tokens; [] for blank text.
-    ``breaks`` are the offsets where sections start, in increasing order."""
-    pieces = _Pieces.of(text, count_tokens, config.max_tokens, breaks)
+    ``breaks`` are the offsets where sections start, in increasing order; ``code``: the text
+    is source code (``CODE_SUFFIXES``), its definitions' starts preferred chunk starts."""
+    pieces = _Pieces.of(text, count_tokens, config.max_tokens, breaks, code=code)
     if not pieces.counts:
         return []
     lines = LineIndex(text)
@@ -134,19 +158,27 @@ class _Pieces:
 
     @classmethod
     def of(
-        cls, text: str, count_tokens: CountTokens, max_tokens: int, breaks: Sequence[int] = ()
+        cls,
+        text: str,
+        count_tokens: CountTokens,
+        max_tokens: int,
+        breaks: Sequence[int] = (),
+        *,
+        code: bool = False,
     ) -> _Pieces:
         uncounted_limit = max_tokens * UNCOUNTED_CHARS_PER_TOKEN
         # (start, end, strength before, level, count or -1 when not counted yet)
         items = []
         bounds = [0, *(b for b in breaks if 0 < b < len(text)), len(text)]
         for section_start, section_end in zip(bounds, bounds[1:]):
-            items.extend(
-                (s, e, SECTION if n == 0 else PARAGRAPH, _PARAGRAPHS, -1)
-                for n, (s, e) in enumerate(
-                    _spans(text, section_start, section_end, _PARAGRAPH_BREAK)
-                )
-            )
+            spans = _spans(text, section_start, section_end, _PARAGRAPH_BREAK)
+            for n, (s, e) in enumerate(spans):
+                strength = PARAGRAPH
+                if n == 0:
+                    strength = SECTION
+                elif code and _DEFINITION_START.match(text, s, e):
+                    strength = DEFINITION
+                items.append((s, e, strength, _PARAGRAPHS, -1))
         stuck = 0
         while True:
             todo = [
@@ -333,7 +365,7 @@ def _next_range(
         if previous is not None:  # step back while that brings the overlap nearer its target
             while (
                 first - 1 > previous[0]
-                and strengths[first] != SECTION
+                and strengths[first] < DEFINITION
                 and (
                     prefix[fresh] - prefix[first] + prefix[fresh] - prefix[first - 1]
                     <= 2 * config.overlap_tokens
@@ -356,12 +388,16 @@ def _best_end(
     strengths: list[int], prefix: list[int], first: int, lowest: int, highest: int, budget: int
 ) -> int:
     """The end in [lowest, highest] at the strongest boundary (the latest of equals) that keeps
-    the chunk at least half full."""
-    floor = prefix[first] + budget // 2
+    the chunk at least half full; at a definition, at least ``SECTION_MIN_TOKENS`` full (a
+    short function is a chunk of its own rather than the start of the next one's)."""
+    half = prefix[first] + budget // 2
+    least = prefix[first] + min(budget // 2, SECTION_MIN_TOKENS)
     best, best_strength = highest, strengths[highest]
     for end in range(highest - 1, lowest - 1, -1):
-        if prefix[end] < floor:
+        if prefix[end] < least:
             break
+        if prefix[end] < half and strengths[end] != DEFINITION:
+            continue
         if strengths[end] > best_strength:
             best, best_strength = end, strengths[end]
     return best

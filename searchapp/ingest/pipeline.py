@@ -39,7 +39,7 @@ import numpy as np
 
 from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, Tokenizer
 from searchapp.errors import SearchAppError
-from searchapp.ingest.chunking import ChunkingConfig, chunk_text
+from searchapp.ingest.chunking import CODE_SUFFIXES, ChunkingConfig, chunk_text
 from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
@@ -362,6 +362,7 @@ class Indexer:
                     count_tokens=self.count_tokens,
                     config=self.chunking,
                     breaks=section_starts(document.spans, document.text),
+                    code=Path(key).suffix.lower() in CODE_SUFFIXES,
                 )
             ]
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)

@@ -352,3 +352,44 @@ def test_a_passage_crosses_a_section_start_only_from_a_shorter_passage(
         for b in breaks:
             if chunk.start_char < b < chunk.end_char and text[b : chunk.end_char].strip():
                 assert count_words([text[chunk.start_char : b]])[0] < SECTION_MIN_TOKENS
+
+
+def python_module(functions: int, rng: random.Random) -> str:
+    """Functions of a few paragraphs each (header and docstring, then body paragraphs), some
+    decorated or commented, of varied lengths."""
+    parts = []
+    for n in range(functions):
+        head = rng.choice(["", "@property\n", "# the helper's helper\n"])
+        body = "\n\n".join(
+            "\n".join(f"    value_{n}_{p}_{w} = compute(value)" for w in range(rng.randint(2, 6)))
+            for p in range(rng.randint(1, 4))
+        )
+        parts.append(f'{head}def function_{n}(value):\n    """Do thing {n}."""\n\n{body}')
+    return "\n\n\n".join(parts) + "\n"
+
+
+def test_code_chunks_start_where_definitions_do() -> None:
+    # A function's header and docstring ended the chunk before, its body began the next one,
+    # which never named it (`def is_terminal` in rich's console.py).
+    rng = random.Random(5)
+    text = python_module(40, rng)
+    config = ChunkingConfig(max_tokens=60, overlap_tokens=8)
+
+    def starts_of(chunks: list[Chunk]) -> list[str]:
+        return [chunk.text.split("\n")[0] for chunk in chunks[1:]]
+
+    plain = chunk_text(text, count_tokens=count_words, config=config)
+    code = chunk_text(text, count_tokens=count_words, config=config, code=True)
+    assert all(max(count_words([c.text])) <= 60 for c in code)
+    assert "".join(text[c.start_char : c.end_char] for c in code[:1]) == code[0].text
+    definition = ("def ", "@property", "# the helper")
+    split_in_a_body = [s for s in starts_of(plain) if not s.startswith(definition)]
+    assert len(split_in_a_body) > len(plain) // 3  # as prose: mid-function starts and overlaps
+    in_code = [s for s in starts_of(code) if not s.startswith(definition)]
+    # Only a function too long for one chunk goes on in the next.
+    long_ones = sum(count_words([part])[0] > 60 for part in text.split("\n\n\n"))
+    assert len(in_code) <= long_ones * 3 and len(in_code) < len(split_in_a_body) // 3
+    covered = set()
+    for chunk in code:
+        covered.update(range(chunk.start_char, chunk.end_char))
+    assert all(i in covered for i, c in enumerate(text) if not c.isspace())
