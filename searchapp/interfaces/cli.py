@@ -164,6 +164,14 @@ def _usage_hint(args: list[str], message: str) -> str:
         return f" (options go after the command: search {command} {args[0].split('=')[0]} ...)"
     if message.startswith("No such command") and "Did you mean" not in message and args:
         return f" (to search for it: search query {shlex.quote(args[0])})"  # `search "x y"`
+    if message.startswith("Missing argument") and args[:1] == ["query"]:
+        return ' (search query "what to find"; - reads it from stdin; search query --help)'
+    if (
+        message.startswith(("Missing argument", "Missing option"))
+        and args[:1]
+        and args[0] in _COMMANDS
+    ):
+        return f" (search {args[0]} --help tells what it takes)"
     if args[:1] != ["query"]:
         return ""
     if message.startswith("Got unexpected extra argument"):

@@ -266,6 +266,8 @@ def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> N
         (["query", "--limit=3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
         (["query", "--", "-x", "-k", "3"], "options go before --: search query -k 3 --"),
         (["query", "x", "--format", "lines", "--json"], "--json means --format json; drop"),
+        (["query"], "Missing argument 'TEXT'. (search query \"what to find\"; - reads it"),
+        (["eval"], "Missing option '--queries'. (search eval --help tells what it takes)"),
     ],
 )
 def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> None:
