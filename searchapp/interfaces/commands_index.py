@@ -332,8 +332,8 @@ def remove(
         raise typer.Exit(EXIT_NOTHING_FOUND)
     if not dry_run:
         search_index.remove(patterns)
-    for removed in paths:
-        sys.stdout.write(one_line(removed) + "\n")
+    for removed in paths:  # as `search query -l` lists them: relative below this folder
+        sys.stdout.write(display_path(removed) + "\n")
     verb = "would remove" if dry_run else "removed"
     if paths or not empty:
         err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")

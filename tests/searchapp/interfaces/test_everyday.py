@@ -191,6 +191,9 @@ def test_a_path_through_dot_dot_names_the_same_files(indexed, capsys, monkeypatc
     assert indexed_paths(index_dir) == sorted(str(docs / name) for name in DOCS)
     code, out, _ = run(capsys, "remove", "../docs/notes", "-n", "--index-dir", str(index_dir))
     assert code == 0 and len(out.split()) == 2
+    monkeypatch.chdir(docs)  # listed as `search query -l` lists them: relative below here
+    code, out, _ = run(capsys, "remove", "notes/", "-n", "--index-dir", str(index_dir))
+    assert code == 0 and sorted(out.split()) == sorted(n for n in DOCS if n.startswith("notes/"))
     code, out, _ = run(capsys, "info", "--json", "--index-dir", str(index_dir))
     assert [root["path"] for root in json.loads(out)["roots"]] == [str(docs)]
 
