@@ -25,6 +25,9 @@ _YAML_TITLE = re.compile(r"^title[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# A line holding only HTML anchors (``<a id="ERR_X"></a>``), as Node's docs put before each
+# heading: it belongs to the heading after it, not to the end of the section before.
+_ANCHORS = re.compile(r" {0,3}(?:<a\s+(?:id|name)=[^>]*>\s*</a>\s*)+")
 # Lines that cannot be a setext heading's text: blank, indented code, or other block starts.
 _NOT_SETEXT_TEXT = re.compile(r"\s*$| {4}|\t| {0,3}(?:[#>|]|[-+*][ \t]|\d+[.)][ \t])")
 
@@ -58,9 +61,11 @@ def _heading_spans(text: str) -> list[Span]:
     headings = HeadingPath()
     fence = ""  # the opening fence while inside a fenced code block
     previous_start = -1  # start of the previous line when it could be setext heading text
+    anchors = -1  # start of the anchor lines just before this one, if any
     start = 0
     for line in text.split("\n"):
         line_start, start = start, start + len(line) + 1
+        before, anchors = anchors, -1
         fence_match = _FENCE.match(line)
         if fence:
             if fence_match and _closes(fence, fence_match.group(1), line[fence_match.end() :]):
@@ -72,11 +77,14 @@ def _heading_spans(text: str) -> list[Span]:
         atx = _ATX.fullmatch(line)
         setext = _SETEXT.fullmatch(line) if previous_start >= 0 else None
         if atx:
-            _add(spans, headings, line_start, len(atx.group(1)), atx.group(2) or "")
+            at = before if before >= 0 else line_start
+            _add(spans, headings, at, len(atx.group(1)), atx.group(2) or "")
         elif setext:
             level = 1 if setext.group(1)[0] == "=" else 2
             _add(spans, headings, previous_start, level, text[previous_start : line_start - 1])
         previous_start = -1 if atx or setext or _NOT_SETEXT_TEXT.match(line) else line_start
+        if _ANCHORS.fullmatch(line) or (before >= 0 and not line.strip()):
+            anchors = before if before >= 0 else line_start  # a blank line between: still so
     return spans
 
 

@@ -104,3 +104,21 @@ def test_markdown_without_front_matter_or_headings_is_unchanged(tmp_path: Path) 
     path.write_bytes(b"just\r\nlines\n")
     [document] = load_documents(path)
     assert (document.title, document.text, document.spans) == ("", "just\nlines\n", ())
+
+
+def test_an_anchor_before_a_heading_starts_its_section() -> None:
+    # Node's docs put `<a id="ERR_X"></a>` before each heading: the anchor was the last line of
+    # the entry before, so a search for ERR_INVALID_ARG_TYPE hit the entry above it.
+    text = (
+        "# Errors\n\nAbout errors.\n\n"
+        '<a id="ERR_A"></a>\n\n### `ERR_A`\n\nA was wrong.\n\n'
+        '<a id="ERR_B"></a>\n<a name="b"></a>\n### `ERR_B`\n\nB was wrong.\n\n'
+        '<a id="stray"></a>\n\nA paragraph, then a heading.\n\n## More\n'
+    )
+    located = extract_markdown(text)
+    spans = located.spans
+    assert section_at(text, spans, '<a id="ERR_A">') == "Errors > `ERR_A`"
+    assert section_at(text, spans, '<a id="ERR_B">') == "Errors > `ERR_B`"
+    assert section_at(text, spans, "About errors") == "Errors"
+    assert section_at(text, spans, '<a id="stray">') == "Errors > `ERR_B`"  # not before one
+    assert section_at(text, spans, "## More") == "Errors > More"
