@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 
 from searchapp.storage.schema import CAMEL_JOIN, CJK, fts_text
 
@@ -162,11 +162,22 @@ class BestLine:
             (word, _plain_patterns(word), weight) for word, weight in weights.items() if weight > 0
         ]
 
-    def line(self, text: str, first_line: int) -> int:
-        best, most = first_line, (0.0, 0.0, 0.0)
-        if not self._words:
-            return best
-        for number, line in enumerate(_plain(text).split("\n"), start=first_line):
+    def line(self, text: str, first_line: int, taken: Container[int] = ()) -> int:
+        """The line; one not in ``taken`` (named by a hit before, of an overlapping passage of
+        the same file) where one of those holds a word: `path:line` came out twice."""
+        lines = _plain(text).split("\n")
+        best = self._best(lines, first_line, ())
+        if best is None:
+            return first_line
+        if best in taken:
+            return self._best(lines, first_line, taken) or best
+        return best
+
+    def _best(self, lines: list[str], first_line: int, taken: Container[int]) -> int | None:
+        best, most = None, (0.0, 0.0, 0.0)
+        for number, line in enumerate(lines, start=first_line):
+            if number in taken:
+                continue
             weight = whole = defined = 0.0
             lower = line.lower()
             for folded, (word, name, definition), word_weight in self._words:

@@ -280,6 +280,7 @@ class Searcher:
         # later names them (it showed with no "also", as if no other file held it).
         passed_over: dict[str, dict[str, None]] = {}
         twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
+        named: dict[str, set[int]] = {}  # a document's lines its hits point at
         # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
         # batch usually holds the k hits and the rest of the candidates are never read.
         first, batch = 0, 2 * options.k
@@ -311,7 +312,9 @@ class Searcher:
                 for path in passed_over.get(chunk.text, {}):
                     if path != chunk.path:
                         also.setdefault(len(hits), {})[path] = None
-                hits.append(_hit(len(hits) + 1, score, cosine, chunk, lines))
+                taken = named.setdefault(chunk.doc_id, set())
+                hits.append(_hit(len(hits) + 1, score, cosine, chunk, lines, taken))
+                taken.add(hits[-1].line)
             if len(hits) == options.k:
                 break
             batch = min(4 * batch, 4096)
@@ -371,9 +374,18 @@ def _matches_one(path: str, pattern: str) -> bool:
     return path_glob(pattern)(path)
 
 
-def _hit(rank: int, score: float, cosine: float, chunk: StoredChunk, lines: BestLine) -> Hit:
+def _hit(
+    rank: int,
+    score: float,
+    cosine: float,
+    chunk: StoredChunk,
+    lines: BestLine,
+    taken: set[int],
+) -> Hit:
+    """The hit of ``chunk``; its line one no hit before of its document points at (``taken``),
+    where another line holds the query's words: overlapping passages named one line twice."""
     start_line = chunk.start_line or 1
-    line = lines.line(chunk.text, start_line)
+    line = lines.line(chunk.text, start_line, taken)
     page, section = chunk.location_of(line)
     return Hit(
         rank=rank,

@@ -681,3 +681,22 @@ def test_of_equal_lines_a_hit_points_at_the_whole_name_then_its_definition(tmp_p
         (hit,) = searcher.search(query, QUERY_VECTOR, SearchOptions(k=1))
         assert hit.line == line, query
     store.close()
+
+
+def test_overlapping_hits_of_a_file_point_at_different_lines(tmp_path) -> None:
+    # Two passages sharing lines 4-5 both pointed at line 5: `measure.py:104` printed twice.
+    first = "a\nb\nc\nthe console width\nconsole width again"
+    second = "the console width\nconsole width again\nthe width of a console\nz"
+    store = Store.open(tmp_path / "idx", create=True)
+    with store.transaction():
+        document_id = store.upsert_document(doc_id="/m.py", path="/m.py", title=None, size=1)
+        chunks = [Chunk(first, 0, len(first), 1, 5), Chunk(second, 10, 10 + len(second), 4, 7)]
+        vectors = np.stack([QUERY_VECTOR, vector_with_cosine(0.9, np.random.default_rng(1))])
+        store.add_chunks(document_id, chunks, vectors)
+    searcher = Searcher(store, build_from_store(store, DIM))
+    hits = searcher.search("console width", QUERY_VECTOR, SearchOptions(k=2, per_doc=2))
+    assert [(h.start_line, h.line) for h in hits] == [(1, 4), (4, 5)]
+    # A passage whose only line with the words is taken still points at it.
+    hits = searcher.search("again", QUERY_VECTOR, SearchOptions(k=2, per_doc=2))
+    assert [(h.start_line, h.line) for h in hits] == [(1, 5), (4, 5)]
+    store.close()
