@@ -19,6 +19,7 @@ _CJK_CHAR = re.compile(f"[{CJK}]")
 _SNAKE = re.compile(r"(?<![^\W_])[^\W_]+(?:_+[^\W_]+)+")
 _CAMEL_JOINS = re.compile(CAMEL_JOIN)
 _COMBINING = "[\u0300-\u036f]*"  # accents written as separate marks (NFD text)
+_COMBINING_MARKS = re.compile(_COMBINING[:-1])
 
 
 MAX_WORDS = 64  # a pasted page looks for its first words only (as its lexical query does)
@@ -28,7 +29,8 @@ def fold(word: str) -> str:
     """``word`` in lower case, its Latin letters without accents, as FTS5's
     ``remove_diacritics 2`` reads it (Greek tonos, Cyrillic й and ё and Hangul stay)."""
     unaccented = _unaccented()
-    return "".join(unaccented.get(c, c) for c in unicodedata.normalize("NFC", word.lower()))
+    folded = "".join(unaccented.get(c, c) for c in unicodedata.normalize("NFC", word.lower()))
+    return _COMBINING_MARKS.sub("", folded) if not folded.isascii() else folded
 
 
 def query_words(query: str) -> list[str]:
@@ -140,11 +142,13 @@ def _accented() -> dict[str, str]:
     return forms
 
 
-# Where code or a document defines a name: a keyword before it, or a heading holding it.
+# Where code defines a name (a keyword before it), and a Markdown heading holding it (or a
+# comment in Python or shell, which reads the same: it counts for less).
 _DEFINES = (
-    r"(?:\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
-    r"const|let|var|sub)\s+[\w.]*?|^\s*#{1,6}\s.*?)"
+    r"\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
+    r"const|let|var|sub)\s+[\w.]*?"
 )
+_HEADING = r"^\s*#{1,6}\s.*?"
 
 
 class BestLine:
@@ -152,14 +156,16 @@ class BestLine:
     the index: "rotate" and "keys" outweigh "how", "do" and "the"), each word counted once a
     line; the passage's first when none holds a word. Of lines of equal weight: the one
     holding more of it as whole names (``cell_len`` in ``def cell_len(``, not in
-    ``_cell_len(``, a word's whole to grep -w), then the one defining them (``def``, ``class``,
-    a heading), then the first."""
+    ``_cell_len(``, a word's whole to grep -w), then the one defining them (``def``, ``class``),
+    then the one heading a section with them, then the first."""
 
     def __init__(self, weights: dict[str, float]) -> None:
         # Matched in the passage's text less its accents (``_plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
         self._words = [
-            (word, _plain_patterns(word), weight) for word, weight in weights.items() if weight > 0
+            (word.casefold(), _plain_patterns(word), weight)
+            for word, weight in weights.items()
+            if weight > 0
         ]
 
     def line(self, text: str, first_line: int, taken: Container[int] = ()) -> int:
@@ -174,32 +180,35 @@ class BestLine:
         return best
 
     def _best(self, lines: list[str], first_line: int, taken: Container[int]) -> int | None:
-        best, most = None, (0.0, 0.0, 0.0)
+        best, most = None, (0.0, 0.0, 0.0, 0.0)
         for number, line in enumerate(lines, start=first_line):
             if number in taken:
                 continue
-            weight = whole = defined = 0.0
-            lower = line.lower()
-            for folded, (word, name, definition), word_weight in self._words:
-                if folded in lower and word.search(line):
+            weight = whole = defined = headed = 0.0
+            folded_line = line.casefold()  # a first look: ß, ſ and ς as (?i) reads them
+            for folded, (word, name, definition, heading), word_weight in self._words:
+                if folded in folded_line and word.search(line):
                     weight += word_weight
                     if name.search(line):
                         whole += word_weight
                         defined += word_weight if definition.search(line) else 0.0
-            if (weight, whole, defined) > most:
-                best, most = number, (weight, whole, defined)
+                        headed += word_weight if heading.search(line) else 0.0
+            if (weight, whole, defined, headed) > most:
+                best, most = number, (weight, whole, defined, headed)
         return best
 
 
 @functools.lru_cache(maxsize=1024)
 def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
     """``word`` (folded) in ``_plain`` text: as a whole word (``word_pattern``'s bounds), as a
-    whole name (no letter, digit or ``_`` next to it), and as a name defined there."""
+    whole name (no letter, digit or ``_`` next to it), as a name code defines there, and in a
+    heading."""
     name = rf"(?<!\w){re.escape(word)}(?!\w)"
     return (
         re.compile(_whole(re.escape(word))),
         re.compile(f"(?i){name}"),
         re.compile(f"(?i){_DEFINES}{name}"),
+        re.compile(f"(?i){_HEADING}{name}"),
     )
 
 
@@ -208,22 +217,27 @@ def _plain(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     if text.isascii():
         return text
-    return re.sub(_COMBINING[:-1], "", text.translate(_unaccenting()))
+    return _COMBINING_MARKS.sub("", text.translate(_unaccenting()))
 
 
 @functools.cache
 def _unaccenting() -> dict[int, str]:
     """``str.translate``'s table: each accented letter of ``_accented`` -> its ASCII letter, in
     its case."""
-    table = {}
-    for char, base in _unaccented().items():  # lower-case letters
-        table[ord(char)] = base
-        if char.upper() != char and len(char.upper()) == 1:
-            table[ord(char.upper())] = base.upper()
-    return table
+    return {
+        ord(char): base.upper() if char.isupper() else base
+        for base, chars in _accented().items()
+        for char in chars
+    }
 
 
 @functools.cache
 def _unaccented() -> dict[str, str]:
-    """Each accented Latin letter of ``_accented`` -> its ASCII letter."""
-    return {char: base for base, chars in _accented().items() for char in chars.lower()}
+    """Each accented Latin letter of ``_accented``, lower-cased, -> its ASCII letter. İ's lower
+    case is two characters, i and a combining dot (U+0307), which ``fold`` drops."""
+    return {
+        char.lower(): base
+        for base, chars in _accented().items()
+        for char in chars
+        if len(char.lower()) == 1
+    }

@@ -700,3 +700,19 @@ def test_overlapping_hits_of_a_file_point_at_different_lines(tmp_path) -> None:
     hits = searcher.search("again", QUERY_VECTOR, SearchOptions(k=2, per_doc=2))
     assert [(h.start_line, h.line) for h in hits] == [(1, 5), (4, 5)]
     store.close()
+
+
+def test_a_hits_line_is_found_in_any_case_and_accent_and_a_def_beats_a_comment() -> None:
+    from searchapp.ranking.query_words import BestLine, fold
+
+    def line(query: str, text: str) -> int:
+        return BestLine({fold(word): 1.0 for word in query.split()}).line(text, 1)
+
+    # İ lower-cases to two characters: the line with İstanbul was missed, the first one named.
+    assert line("istanbul", "Travel notes.\nWe flew.\nİstanbul was bright.") == 3
+    assert line("İzmir", "a\nİZMİR at last") == 2
+    assert line("cafe", "a\nLe Cafe\u0301 ouvert") == 2  # an accent written as its own mark
+    assert fold("Li\u0307th") == "lith" and fold("İstanbul") == "istanbul"
+    # A comment naming the function, above it, read as a Markdown heading.
+    assert line("cell_len", "import x\n# cell_len: the width\ndef cell_len(text):\n  return 1") == 3
+    assert line("install", "intro\n# Install\nto install it, run") == 2  # a heading still counts
