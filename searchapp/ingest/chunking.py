@@ -64,7 +64,10 @@ _DEFINITION_START = re.compile(
     r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
     r"async|unsafe|override|virtual|inline|extern|default|local|defp?)\s+)*"
     r"(?:def|class|fn|func|function|struct|enum|trait|impl|interface|module|type|object|"
-    r"record|sub|macro_rules!|defmodule|defn)\b"
+    r"record|sub|macro_rules!|defmodule|defn)"
+    # ...then a name (or generics: `impl<T>`): `type = 3`, `struct.pack(...)`, `sub = ...` and
+    # `module.exports = ...` are statements, not definitions.
+    r"(?:\s+[A-Za-z_$]|<)"
 )
 
 # Levels of a piece: what it is cut into when it does not fit.

@@ -393,3 +393,14 @@ def test_code_chunks_start_where_definitions_do() -> None:
     for chunk in code:
         covered.update(range(chunk.start_char, chunk.end_char))
     assert all(i in covered for i, c in enumerate(text) if not c.isspace())
+
+
+def test_statements_that_begin_with_a_keyword_are_not_definitions() -> None:
+    from searchapp.ingest.chunking import _DEFINITION_START
+
+    statements = ["type = 3", "type(x)", "struct.pack('<I', 1)", "sub = re.sub(a, b)"]
+    statements += ["module.exports = {}", "object.attr = 1", "enum.auto()"]
+    assert not [s for s in statements if _DEFINITION_START.match(s)]
+    definitions = ["def f():", "@property\n    def x(self):", "# why\nclass A:", "impl<T> A for B"]
+    definitions += ["pub(crate) fn z()", "export default function f()", "type Foo struct {"]
+    assert all(_DEFINITION_START.match(d) for d in definitions)
