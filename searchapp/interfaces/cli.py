@@ -95,9 +95,12 @@ def _error_message(exc: Exception) -> str:
     left on device", not Python's "[Errno 28] No space left on device")."""
     message = str(exc)
     if isinstance(exc, OSError) and exc.strerror:
-        message = exc.strerror
-        if exc.filename is not None:
-            message = f"{os.fsdecode(exc.filename)}: {message}"
+        names = [
+            os.fsdecode(name)
+            for name in (exc.filename, exc.filename2)
+            if isinstance(name, (str, bytes, os.PathLike))  # not a descriptor's number
+        ]
+        message = ": ".join([" -> ".join(names), exc.strerror] if names else [exc.strerror])
     return " ".join(message.split()) or type(exc).__name__
 
 

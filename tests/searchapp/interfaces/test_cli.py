@@ -459,6 +459,17 @@ def test_a_full_stdout_is_said_as_grep_says_it() -> None:
     assert (done.returncode, done.stderr) == (2, "error: No space left on device\n")
 
 
+def test_an_os_error_names_its_files_without_errno() -> None:
+    from searchapp.interfaces.cli import _error_message
+
+    try:
+        os.stat(987654)  # a descriptor's number: Python gives it as the "filename"
+    except OSError as exc:
+        assert _error_message(exc) == os.strerror(exc.errno)
+    renamed = OSError(2, "No such file or directory", "/a", None, "/b")
+    assert _error_message(renamed) == "/a -> /b: No such file or directory"
+
+
 def test_an_error_that_cannot_be_written_keeps_its_status(tmp_path) -> None:
     # `2>/dev/full`: the error line raised in turn, and Python's 1 ("nothing found") came out.
     if not os.path.exists("/dev/full"):
