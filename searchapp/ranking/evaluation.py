@@ -186,7 +186,9 @@ def evaluate_modes(
     if isinstance(k, bool) or isinstance(depth, bool) or k < 1 or depth < 1:
         raise BadInputError(f"-k ({k}) and --depth ({depth}) must be positive")
     options = {
-        mode: SearchOptions(k=max(k, depth), mode=mode, per_doc=1, path_glob=path_glob)
+        mode: SearchOptions(
+            k=max(k, depth), mode=mode, per_doc=1, path_glob=path_glob, phrases=False
+        )
         for mode in modes
     }
     ids = list(queries)

@@ -7,8 +7,9 @@ import functools
 import re
 import unicodedata
 from collections.abc import Container, Sequence
+from dataclasses import dataclass
 
-from searchapp.storage.schema import CAMEL_JOIN, CJK, fts_text
+from searchapp.storage.schema import CAMEL_JOIN, CJK, cjk_spaced, fts_text
 
 # Words as FTS5's unicode61 tokenizer makes them: runs of letters and digits ("_" parts
 # ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
@@ -151,6 +152,36 @@ _DEFINES = (
 _HEADING = r"^\s*#{1,6}\s.*?"
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """A part of the query in double quotes: its words must come in that order, next to each
+    other (anything but a letter or digit between them), as FTS5 reads a phrase; case- and
+    accent-blind. `search query '"No such option"'` finds the error message whose words,
+    all but "option" too common to count, ranked it nowhere."""
+
+    text: str
+    pattern: re.Pattern[str]
+
+    def found_in(self, text: str) -> bool:
+        return self.pattern.search(cjk_spaced(fold(text))) is not None
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+_PHRASE_WORD = re.compile(r"[^\W_]+")
+
+
+def quoted_phrases(query: str) -> list[Phrase]:
+    """The phrases in double quotes in ``query`` (an unpaired quote is only a character)."""
+    phrases = []
+    for quoted in _QUOTED.findall(query):
+        words = _PHRASE_WORD.findall(cjk_spaced(fold(quoted)))  # 東京: two words, as FTS5's
+        if words:
+            body = r"[\W_]+".join(re.escape(word) for word in words)
+            pattern = re.compile(rf"(?<![^\W_]){body}(?![^\W_])")
+            phrases.append(Phrase(quoted, pattern))
+    return phrases
+
+
 class BestLine:
     """Finds the line of a passage that holds the query's words of most weight (their idf in
     the index: "rotate" and "keys" outweigh "how", "do" and "the"), each word counted once a
@@ -159,7 +190,8 @@ class BestLine:
     ``_cell_len(``, a word's whole to grep -w), then the one defining them (``def``, ``class``),
     then the one heading a section with them, then the first."""
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: dict[str, float], phrases: Sequence[Phrase] = ()) -> None:
+        self._phrases = phrases  # a line holding more of the quoted phrases comes first
         # Matched in the passage's text less its accents (``_plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
         self._words = [
@@ -180,10 +212,11 @@ class BestLine:
         return best
 
     def _best(self, lines: list[str], first_line: int, taken: Container[int]) -> int | None:
-        best, most = None, (0.0, 0.0, 0.0, 0.0)
+        best, most = None, (0, 0.0, 0.0, 0.0, 0.0)
         for number, line in enumerate(lines, start=first_line):
             if number in taken:
                 continue
+            quoted = sum(phrase.found_in(line) for phrase in self._phrases)
             weight = whole = defined = headed = 0.0
             folded_line = line.casefold()  # a first look: ß, ſ and ς as (?i) reads them
             for folded, (word, name, definition, heading), word_weight in self._words:
@@ -193,8 +226,8 @@ class BestLine:
                         whole += word_weight
                         defined += word_weight if definition.search(line) else 0.0
                         headed += word_weight if heading.search(line) else 0.0
-            if (weight, whole, defined, headed) > most:
-                best, most = number, (weight, whole, defined, headed)
+            if (quoted, weight, whole, defined, headed) > most:
+                best, most = number, (quoted, weight, whole, defined, headed)
         return best
 
 

@@ -20,7 +20,13 @@ from searchapp.ranking.names import (
     first_passages,
     name_shares,
 )
-from searchapp.ranking.query_words import BestLine, content_terms, query_words
+from searchapp.ranking.query_words import (
+    BestLine,
+    Phrase,
+    content_terms,
+    query_words,
+    quoted_phrases,
+)
 from searchapp.storage.indexed_paths import from_current_folder
 from searchapp.storage.schema import record_id
 
@@ -97,6 +103,9 @@ class SearchOptions:
     path_glob: str | tuple[str, ...] | None = None  # several: a path matching any of them
     per_doc: int = 1
     collapse_copies: bool = True  # a passage found in several files is one hit (Hit.also)
+    # "quoted words" must be in a passage, in order (query_words.Phrase); False: quotes are
+    # characters (`search eval`: CISI's questions quote words in passing, "training" phase).
+    phrases: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -140,11 +149,14 @@ class Searcher:
         total = self.vectors.ntotal
         if total == 0:
             return []
+        phrases = quoted_phrases(query) if options.phrases else []
+        if phrases and not self._may_hold(phrases):
+            return []  # no passage holds all their words: nothing to widen for
         # Filters drop candidates, so fetch more than k and widen until k survive or all are seen.
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
-            hits = self._select(ranked, options, self._best_line(query))
+            hits = self._select(ranked, options, self._best_line(query, phrases), phrases)
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
             if options.min_score is not None and frontier < _lowest_passing(options.min_score):
@@ -208,6 +220,18 @@ class Searcher:
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
         return [(i, s, cosine[i]) for i, s in ranked], frontier
 
+    def _may_hold(self, phrases: list[Phrase]) -> bool:
+        """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet
+        in order; ``_select`` checks each passage's text)."""
+        terms = [term for phrase in phrases for term in self.lexicon.query_tokens(phrase.text)]
+        if not terms:
+            return True
+        query = " AND ".join('"' + term.replace('"', '""') + '"' for term in dict.fromkeys(terms))
+        rows = self.store.rows(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (query,)
+        )
+        return bool(rows)
+
     def _lexical(self, query: str, k: int) -> list[tuple[int, float]]:
         """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""
         postings = self.postings
@@ -250,14 +274,14 @@ class Searcher:
             return postings.document_frequency, postings.rows
         return self.lexicon.document_frequency, self.store.count_chunks()
 
-    def _best_line(self, query: str) -> BestLine:
+    def _best_line(self, query: str, phrases: Sequence[Phrase] = ()) -> BestLine:
         """Each of the query's words weighed by the idf of the terms FTS5 makes of it."""
         frequency, rows = self._frequencies()
         weights = {}
         for word in query_words(query):
             counts = [frequency(term) for term in self.lexicon.query_tokens(word)]
             weights[word] = sum(idf(df, rows) for df in counts if df > 0)
-        return BestLine(weights)
+        return BestLine(weights, phrases)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         try:
@@ -267,7 +291,11 @@ class Searcher:
         return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
 
     def _select(
-        self, ranked: list[tuple[int, float, float]], options: SearchOptions, lines: BestLine
+        self,
+        ranked: list[tuple[int, float, float]],
+        options: SearchOptions,
+        lines: BestLine,
+        phrases: Sequence[Phrase] = (),
     ) -> list[Hit]:
         if options.min_score is not None:
             lowest = _lowest_passing(options.min_score)
@@ -291,6 +319,8 @@ class Searcher:
             for chunk_id, score, cosine in part:
                 chunk = chunks.get(chunk_id)
                 if chunk is None or not path_matches(chunk.path, options.path_glob):
+                    continue
+                if phrases and not all(phrase.found_in(chunk.text) for phrase in phrases):
                     continue
                 copy_of = by_text.get(chunk.text) if options.collapse_copies else None
                 if copy_of is not None:

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from searchapp.ingest.chunking import ChunkingConfig, chunk_text
+from searchapp.ranking.query_words import quoted_phrases
 from tests.searchapp.cli_runner import run_cli
 from tests.searchapp.conftest import HIT_KEYS, use_encoder
 
@@ -101,6 +102,8 @@ def test_query_json_is_always_one_valid_json_array(small_index, capsys, text) ->
         assert isinstance(hits, list) and len(hits) == 3
         assert all(set(hit) == HIT_KEYS for hit in hits)
         assert not RAW_CONTROLS.search(out)
+    elif code == 1:  # nothing found: only a "quoted phrase" can narrow dense and hybrid so
+        assert out == "[]\n" and quoted_phrases(text), (out, err)
     else:  # an empty query, one of no letter or digit, or bytes that are not text: one
         assert out == ""  # line, nothing on stdout
         assert len(err.strip().splitlines()) == 1 and err.startswith("error: "), err

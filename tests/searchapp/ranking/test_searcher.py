@@ -716,3 +716,27 @@ def test_a_hits_line_is_found_in_any_case_and_accent_and_a_def_beats_a_comment()
     # A comment naming the function, above it, read as a Markdown heading.
     assert line("cell_len", "import x\n# cell_len: the width\ndef cell_len(text):\n  return 1") == 3
     assert line("install", "intro\n# Install\nto install it, run") == 2  # a heading still counts
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
+    # `"No such option"`: "no" and "such" are too common to count, so the line raising that
+    # error ranked nowhere; in quotes its words must come together, in that order.
+    collection = make(
+        [
+            ("/a.py", [("an option that does not exist\nraise Error('No such option: x')", 0.2)]),
+            ("/b.py", [("such a good option, no?", 0.9)]),  # the words, not the phrase
+            ("/c.py", [("option no such", 0.8)]),  # out of order
+            ("/d.md", [("No-such OPTION is allowed", 0.1)]),  # case and punctuation differ
+            ("/e.md", [("東京大学で研究する", 0.5)]),
+        ]
+    )
+    hits = search(collection, 'where "No such option"', k=5, mode=mode)
+    assert sorted(h.path for h in hits) == ["/a.py", "/d.md"]
+    assert {h.path: h.line for h in hits}["/a.py"] == 2  # the phrase's line, not the first
+    assert search(collection, '"such no option"', k=5, mode=mode) == []
+    assert [h.path for h in search(collection, '"大学"', k=5, mode=mode)] == ["/e.md"]
+    # An unpaired quote is a character of the query, not a phrase.
+    assert len(search(collection, 'option "no', k=5, mode=mode)) >= 3
+    # `search eval` reads quotes as characters: CISI's questions quote words in passing.
+    assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
