@@ -142,7 +142,13 @@ def build_server(index_thread: IndexThread) -> MCPServer:
 
     @server.tool(annotations=READ_ONLY)
     def search(
-        query: Annotated[str, Field(description="what to look for, in plain words")],
+        query: Annotated[
+            str,
+            Field(
+                description='what to look for, in plain words; "words in double quotes" only '
+                "match passages holding them in that order"
+            ),
+        ],
         k: Annotated[int, Field(ge=1, le=MAX_K, description="how many passages")] = 10,
         mode: Annotated[
             Literal["hybrid", "dense", "lexical"],
