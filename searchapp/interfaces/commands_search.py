@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from contextlib import closing
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -26,6 +27,7 @@ from searchapp.interfaces.cli_app import (
     inert_text,
     one_line,
     out,
+    state,
 )
 
 PathGlob = Annotated[
@@ -111,26 +113,30 @@ def query(
     if text == "-":  # as grep reads a file named "-": `echo "retry policy" | search query -`
         text = sys.stdin.read(MAX_QUERY_CHARS + 1)
     search_index = SearchIndex(index_dir, device=device)
-    hits = search_index.search(text, options)
-    chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
-    print_results(
-        colored(color),
-        hits,
-        text,
-        output=chosen,
-        files_only=files_only,
-        null=null,
-        show_cosine=mode != "dense",
-        context=_context_of(search_index, context) if context > 0 else None,
-    )
-    if not hits:
-        if not search_index.store.count_documents():  # not a miss: there is nothing to find
-            command = escape(f"search index PATH{index_dir_option(search_index.index_dir)}")
-            err.print(f"the index holds no documents; `{command}` adds some")
-        elif path and not search_index.any_document_matches(options.path_glob):
-            shown = " or ".join(repr(glob) for glob in path)
-            err.print(f"no indexed document matches --path {escape(one_line(shown))}")
-        raise typer.Exit(EXIT_NOTHING_FOUND)
+    # Closed before the command returns, so the process ends without collecting what it made
+    # (cli.main): Python's teardown took 64-80 ms of a 400 ms query, 23 ms so.
+    state["closed_for_exit"] = True
+    with closing(search_index):
+        hits = search_index.search(text, options)
+        chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
+        print_results(
+            colored(color),
+            hits,
+            text,
+            output=chosen,
+            files_only=files_only,
+            null=null,
+            show_cosine=mode != "dense",
+            context=_context_of(search_index, context) if context > 0 else None,
+        )
+        if not hits:
+            if not search_index.store.count_documents():  # not a miss: there is nothing to find
+                command = escape(f"search index PATH{index_dir_option(search_index.index_dir)}")
+                err.print(f"the index holds no documents; `{command}` adds some")
+            elif path and not search_index.any_document_matches(options.path_glob):
+                shown = " or ".join(repr(glob) for glob in path)
+                err.print(f"no indexed document matches --path {escape(one_line(shown))}")
+            raise typer.Exit(EXIT_NOTHING_FOUND)
 
 
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:
