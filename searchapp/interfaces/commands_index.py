@@ -228,7 +228,7 @@ def _update_runs(
 
     groups = search_index.roots_by_filters()
     if not groups:
-        done = "no folder left to update" if search_index.exists() else "nothing indexed"
+        done = "no file or folder left to update" if search_index.exists() else "nothing indexed"
         raise SearchAppError(
             f"{done} in {search_index.index_dir}; give the files or folders to index: "
             "search index PATH..."
@@ -330,6 +330,9 @@ def remove(
         refuse_unclosed(patterns)
         err.print("nothing indexed matches; `search info` lists what is indexed")
         raise typer.Exit(EXIT_NOTHING_FOUND)
+    for pattern in patterns:  # as rm names an operand it could not remove, and goes on
+        if len(patterns) > 1 and not search_index.matching([pattern]) + matching(empty, [pattern]):
+            err.print(f"{escape(one_line(str(pattern)))}: nothing indexed matches it")
     if not dry_run:
         search_index.remove(patterns)
     for removed in paths:  # as `search query -l` lists them: relative below this folder

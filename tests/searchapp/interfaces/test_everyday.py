@@ -179,6 +179,11 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
 
     code, out, err = run(capsys, "remove", "nothing-like-this", "--index-dir", str(index_dir))
     assert code == 1 and out == "" and "nothing indexed matches" in err
+    # Of several, one that matches nothing is named (a typo went unseen), as rm names one.
+    args = ("remove", "-n", str(docs / "old"), "olt/", "--index-dir", str(index_dir))
+    code, out, err = run(capsys, *args)
+    assert code == 0 and out.split() == [str(docs / "old" / "archive.txt")]
+    assert err.splitlines()[0] == "olt/: nothing indexed matches it"
 
 
 def test_a_path_through_dot_dot_names_the_same_files(indexed, capsys, monkeypatch) -> None:
