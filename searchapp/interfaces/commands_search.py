@@ -244,15 +244,23 @@ def evaluate(
     judgments = read_qrels(qrels)
     search_index = SearchIndex(index_dir)
     judgments = _judged_as_indexed(search_index, judgments, query_texts, path)
-    results = evaluate_modes(
-        search_index.search_many,
-        query_texts,
-        judgments,
-        modes,
-        k=top_k,
-        depth=depth,
-        path_glob=path,
-    )
+
+    def search_many(texts: list[str], options: SearchOptions) -> list[list[Hit]]:
+        # A terminal sees which mode it waits for (Cranfield's three: a minute, said nothing).
+        which = f"{modes.index(options.mode) + 1} of {len(modes)}"
+        status.update(f"ranking {len(texts)} queries, {options.mode} ({which})…")
+        return search_index.search_many(texts, options)
+
+    with err.status("ranking…") as status:  # nothing where stderr is not a terminal
+        results = evaluate_modes(
+            search_many,
+            query_texts,
+            judgments,
+            modes,
+            k=top_k,
+            depth=depth,
+            path_glob=path,
+        )
     metric_names = [k for k in next(iter(results.values())) if "@" in k]
     if not any(row[m] for row in results.values() for m in metric_names):
         err.print(
