@@ -67,11 +67,12 @@ MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical
 _WORD = re.compile(r"\w+")
 
 
-def fts_query(text: str | Sequence[str]) -> str:
-    """Any user text (or its terms) as a safe FTS5 query: each word quoted, joined by OR."""
+def fts_query(text: str | Sequence[str], join: str = "OR") -> str:
+    """Any user text (or its terms) as a safe FTS5 query: each word quoted, joined by OR (or
+    ``join``: AND)."""
     if isinstance(text, str):
         text = list(dict.fromkeys(_WORD.findall(text)))[:MAX_QUERY_TOKENS]
-    return " OR ".join('"' + token.replace('"', '""') + '"' for token in text)
+    return f" {join} ".join('"' + token.replace('"', '""') + '"' for token in text)
 
 
 def _words_of(version: int) -> Callable[[str], str]:

@@ -101,17 +101,17 @@ def word_pattern(word: str) -> re.Pattern[str]:
     return re.compile(_whole(_spelled(word)))
 
 
+# A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5;
+# next to a Chinese or Japanese character, each of which is a word; and where a camelCase
+# word's parts meet, in its case as written: "config" in "parseConfig" (``fts_text``).
+# The bounds' classes are case-sensitive: compiled case-blind, their ranges took ~8 ms a word
+# to fold (each query word's pattern is compiled once, `search eval`'s thousand too).
+_START_BOUND = rf"(?:(?<!(?-i:[^\W_{CJK}]))|(?-i:{CAMEL_JOIN}))"
+_END_BOUND = rf"(?:(?!(?-i:[^\W_{CJK}]))|(?-i:{CAMEL_JOIN}))"
+
+
 def _whole(alternatives: str) -> str:
-    # A word ends where letters and digits do: "api" is whole in "rotate_api_key", as for FTS5;
-    # next to a Chinese or Japanese character, each of which is a word; and where a camelCase
-    # word's parts meet, in its case as written: "config" in "parseConfig" (``fts_text``).
-    # The bounds' classes are case-sensitive: compiled case-blind, their ranges took ~8 ms a
-    # word to fold (each query word's pattern is compiled once, `search eval`'s thousand too).
-    return (
-        rf"(?i)(?:(?<!(?-i:[^\W_{CJK}]))|(?-i:{CAMEL_JOIN}))("
-        + alternatives
-        + rf")(?:(?!(?-i:[^\W_{CJK}]))|(?-i:{CAMEL_JOIN}))"
-    )
+    return rf"(?i){_START_BOUND}({alternatives}){_END_BOUND}"
 
 
 # Longer words (a hash, base64, a minified line) are matched as written, only case-blind: a
@@ -234,8 +234,7 @@ class BestLine:
 
 # ``_whole``'s bounds, compiled once: its classes of CJK ranges took ~2 ms to compile in each
 # word's pattern, 13 ms of a 67 ms warm REPL query on Cranfield's many words.
-_STARTS = re.compile(rf"(?:(?<![^\W_{CJK}])|{CAMEL_JOIN})")
-_ENDS = re.compile(rf"(?:(?![^\W_{CJK}])|{CAMEL_JOIN})")
+_STARTS, _ENDS = re.compile(_START_BOUND), re.compile(_END_BOUND)
 
 
 class _WholeWord:

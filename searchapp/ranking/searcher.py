@@ -12,7 +12,7 @@ import numpy as np
 from searchapp.errors import BadInputError
 from searchapp.globs import expand_braces, path_glob, unclosed
 from searchapp.ranking.fusion import bm25_ceiling, fuse
-from searchapp.ranking.lexical import Lexicon, idf
+from searchapp.ranking.lexical import Lexicon, fts_query, idf
 from searchapp.ranking.names import (
     MAX_FILES,
     NAME_WEIGHT,
@@ -226,9 +226,9 @@ class Searcher:
         terms = [term for phrase in phrases for term in self.lexicon.query_tokens(phrase.text)]
         if not terms:
             return True
-        query = " AND ".join('"' + term.replace('"', '""') + '"' for term in dict.fromkeys(terms))
         rows = self.store.rows(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (query,)
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1",
+            (fts_query(list(dict.fromkeys(terms)), join="AND"),),
         )
         return bool(rows)
 
