@@ -8,7 +8,7 @@ from __future__ import annotations
 import fnmatch
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from searchapp.errors import BadInputError
 
@@ -150,6 +150,39 @@ def _path_glob(glob: str, folders: bool) -> Callable[[str], bool]:
                 moved.add(0)  # the glob may begin at any later name
             states = closure(moved)
         return whole and end in states
+
+    return matches
+
+
+def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
+    """Whether a path matches any of ``globs`` (``path_glob``'s reading, folders included),
+    built once for many paths. Globs without wildcards (a file's path, a folder: what an agent
+    sends by the hundred) are one set, looked up by each run of the path's names, whatever their
+    number: 300 of them were matched one after another against each candidate's path (34 s)."""
+    plain: set[tuple[tuple[str, ...], bool, bool]] = set()  # (names, anchored, folder only)
+    others = []
+    for glob in globs:
+        names = tuple(name for name in glob.split("/") if name)
+        if not names or any(c in glob for c in "*?["):
+            others.append(path_glob(glob))
+        else:
+            plain.add((names, glob.startswith("/"), glob.endswith("/")))
+    if not plain:
+        return lambda path: any(matches(path) for matches in others)
+    longest = max(len(names) for names, _, _ in plain)
+
+    def matches(path: str) -> bool:
+        parts = tuple(part for part in path.split("/") if part)
+        for first in range(len(parts)):
+            for end in range(first + 1, min(len(parts), first + longest) + 1):
+                run, under = parts[first:end], end < len(parts)  # a folder the path lies under
+                if (run, False, False) in plain or (under and (run, False, True) in plain):
+                    return True
+                if first == 0 and (
+                    (run, True, False) in plain or (under and (run, True, True) in plain)
+                ):
+                    return True
+        return any(match(path) for match in others)
 
     return matches
 

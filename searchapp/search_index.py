@@ -29,7 +29,7 @@ from searchapp.errors import (
 )
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
-from searchapp.ranking.searcher import Hit, Searcher, SearchOptions, path_matches
+from searchapp.ranking.searcher import Hit, Searcher, SearchOptions, path_filter
 from searchapp.storage.indexed_paths import (
     Filters,
     forget_roots,
@@ -423,7 +423,8 @@ class SearchIndex:
 
     def any_document_matches(self, path_glob: str | Sequence[str] | None) -> bool:
         """Whether any indexed document's path matches ``--path`` (``path_matches``)."""
-        return any(path_matches(path, path_glob) for path in self.store.all_paths())
+        matches = path_filter(path_glob)
+        return any(matches(path) for path in self.store.all_paths())
 
     def remove(self, patterns: Sequence[str | os.PathLike[str]], *, literal: bool = False) -> int:
         """Drop the documents at or below these paths, or matching these globs (``matching``);

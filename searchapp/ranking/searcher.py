@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, path_glob, unclosed
-from searchapp.ranking.fusion import bm25_ceiling, fuse
-from searchapp.ranking.lexical import Lexicon, fts_query, idf
+from searchapp.globs import any_glob, expand_braces, unclosed
+from searchapp.ranking.fusion import BM25_WEIGHT, bm25_ceiling, fuse
+from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
 from searchapp.ranking.names import (
     MAX_FILES,
     NAME_WEIGHT,
@@ -20,10 +20,12 @@ from searchapp.ranking.names import (
     first_passages,
     name_shares,
 )
+from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
     BestLine,
     Phrase,
     content_terms,
+    query_trigrams,
     query_words,
     quoted_phrases,
 )
@@ -38,6 +40,10 @@ if TYPE_CHECKING:
 MODES = ("hybrid", "dense", "lexical")
 # Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
+MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the wildcard ones)
+# The most a hybrid score can be: a cosine, the BM25 share, the file name's share and what the
+# query's words in a row add (``proximity.py``), each at its most.
+MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -112,16 +118,23 @@ class SearchOptions:
             raise BadInputError(f"--top-k ({self.k}) must be a positive integer")
         if self.mode not in MODES:
             raise BadInputError(f"--mode ({self.mode!r}) must be one of {', '.join(MODES)}")
-        if self.min_score is not None and not -1.0 <= self.min_score <= 3.0:
+        if self.min_score is not None and not -1.0 <= self.min_score <= MAX_SCORE:
             raise BadInputError(
-                f"--min-score ({self.min_score}) must be between -1 and 3 (a score as shown: "
-                "hybrid cosine + BM25 share + name share, dense cosine, lexical BM25 share)"
+                f"--min-score ({self.min_score}) must be between -1 and {MAX_SCORE:g} (a score "
+                "as shown: hybrid cosine + BM25 share + name share + word order, dense cosine, "
+                "lexical BM25 share + word order)"
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
         if isinstance(self.path_glob, list):  # --path given more than once: any of them
             object.__setattr__(self, "path_glob", tuple(self.path_glob))
-        for glob in _globs(self.path_glob):
+        globs = _globs(self.path_glob)
+        if len(globs) > MAX_GLOBS:
+            raise BadInputError(
+                f"--path gives {len(globs):,} globs (braces expanded); the most is {MAX_GLOBS:,}: "
+                "name the folders that hold those files instead"
+            )
+        for glob in globs:
             if glob in ("!", ""):
                 raise BadInputError(f"--path ({glob!r}) names nothing; '!*.md' leaves out .md")
             if left_open := unclosed(glob):
@@ -181,16 +194,16 @@ class Searcher:
         if mode == "dense":
             return [(i, s, s) for i, s in dense], frontier
         lexical = self._lexical(query, fetch)
-        named = {}
-        if mode == "hybrid":
-            # The candidates the fusion takes: the same whatever ``fetch`` is.
-            candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
-            named = self._named(query, candidates)
+        # The candidates the fusion takes: the same whatever ``fetch`` is, so a query's first
+        # hits do not depend on k.
+        candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
+        named = self._named(query, candidates) if mode == "hybrid" else {}
         cosine = dict(dense)
         missing = [i for i in [*dict(lexical), *named] if i not in cosine]
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
+        in_order = self._in_order(query, [i for i in candidates if i in cosine])
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
             frontier = None
@@ -200,16 +213,18 @@ class Searcher:
                 last = lexical[-1][1]
                 lexical = [(i, s) for i, s in lexical if s != last]
                 frontier = last * scale
-            ranked = [(i, s * scale, cosine[i]) for i, s in lexical if i in cosine]
+            ranked = [
+                (i, s * scale + in_order.get(i, 0.0), cosine[i]) for i, s in lexical if i in cosine
+            ]
             ranked.sort(key=lambda r: (-r[1], -r[2], r[0]))  # equal BM25: the nearer first
             return ranked, frontier
-        # The same candidates whatever k is, so a query's first hits do not depend on it.
+        bonus = {i: named.get(i, 0.0) + in_order.get(i, 0.0) for i in [*named, *in_order]}
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in lexical[:FUSION_DEPTH] if i in cosine],
             cosine,
             ceiling,
-            named={i: bonus for i, bonus in named.items() if i in cosine},
+            named={i: b for i, b in bonus.items() if i in cosine},
         )
         # Past the fusion depth the dense ranking goes on, by cosine alone (a BM25 of 0, even
         # for a chunk further down the lexical list), so widening still finds more; merged by
@@ -219,6 +234,14 @@ class Searcher:
         ranked = fused + [(i, s) for i, s in dense if i not in seen]
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
         return [(i, s, cosine[i]) for i, s in ranked], frontier
+
+    def _in_order(self, query: str, candidates: list[int]) -> dict[int, float]:
+        """``{chunk id: what word order adds}`` for the ``candidates`` holding some of the
+        query's words in a row, as few others do (``proximity.py``)."""
+        trigrams = query_trigrams(query)
+        if not trigrams or not candidates:
+            return {}
+        return in_order_bonus(trigrams, self.store.chunk_texts(candidates))
 
     def _may_hold(self, phrases: list[Phrase]) -> bool:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet
@@ -263,8 +286,10 @@ class Searcher:
         """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the
         document frequencies the lexical ranker used."""
         frequency, rows = self._frequencies()
-        counts = [frequency(term) for term in self.lexicon.search_terms(query, frequency)]
-        return bm25_ceiling(idf(df, rows) for df in counts if df > 0)
+        # The terms BM25 scores: "how do I rotate the keys" counted "how", "do" and "I" here
+        # but not in a passage's score, which halved every passage's share in a small index.
+        terms = informative_terms(self.lexicon.search_terms(query, frequency), frequency, rows)
+        return bm25_ceiling(idf(df, rows) for df in map(frequency, terms) if df > 0)
 
     def _frequencies(self) -> tuple[Callable[[str], int], int]:
         """(the document frequency of a term, the number of chunks), from the postings when
@@ -281,7 +306,7 @@ class Searcher:
         for word in query_words(query):
             counts = [frequency(term) for term in self.lexicon.query_tokens(word)]
             weights[word] = sum(idf(df, rows) for df in counts if df > 0)
-        return BestLine(weights, phrases)
+        return BestLine(weights, phrases, query_trigrams(query))
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         try:
@@ -309,6 +334,7 @@ class Searcher:
         passed_over: dict[str, dict[str, None]] = {}
         twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
         named: dict[str, set[int]] = {}  # a document's lines its hits point at
+        wanted = path_filter(options.path_glob)
         # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
         # batch usually holds the k hits and the rest of the candidates are never read.
         first, batch = 0, 2 * options.k
@@ -318,7 +344,7 @@ class Searcher:
             chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in part])}
             for chunk_id, score, cosine in part:
                 chunk = chunks.get(chunk_id)
-                if chunk is None or not path_matches(chunk.path, options.path_glob):
+                if chunk is None or not wanted(chunk.path):
                     continue
                 if phrases and not all(phrase.found_in(chunk.text) for phrase in phrases):
                     continue
@@ -356,7 +382,7 @@ class Searcher:
             for chunk in self.store.get_chunks(rest):
                 copy_of = by_text.get(chunk.text)
                 if copy_of is not None and chunk.path != hits[copy_of].path:
-                    if path_matches(chunk.path, options.path_glob):
+                    if wanted(chunk.path):
                         also.setdefault(copy_of, {})[chunk.path] = None
         return _with_copies(hits, also)
 
@@ -375,15 +401,27 @@ def path_matches(path: str, pattern: str | Sequence[str] | None) -> bool:
     """Whether ``path`` matches ``pattern`` (``--path``), or any of several: a glob over the
     whole path, its end or the file name (``*.md``, ``notes/*.md``, ``*.{md,txt}``), or a folder
     it lies under (``docs/notes``, ``/abs/``; ``./notes`` and ``../x`` from the current
-    folder); and none of those given as ``!glob`` (``!tests/``, ``!*.md``)."""
+    folder); and none of those given as ``!glob`` (``!tests/``, ``!*.md``). For many paths,
+    build the test once: ``path_filter``."""
+    return path_filter(pattern)(path)
+
+
+def path_filter(pattern: str | Sequence[str] | None) -> Callable[[str], bool]:
+    """``path_matches`` for one ``pattern``, its globs read once and each path's answer kept
+    (a query tests the path of every candidate passage, many of them one file's)."""
     if not pattern:
-        return True
+        return lambda path: True
     globs = _globs(pattern)
     # "!glob" leaves out what it matches, as ripgrep's -g '!*.md' does; the others let in.
-    wanted = [glob for glob in globs if not glob.startswith("!")]
-    if wanted and not any(_matches_one(path, glob) for glob in wanted):
-        return False
-    return not any(_matches_one(path, glob[1:]) for glob in globs if glob.startswith("!"))
+    wanted = [_from_here(glob) for glob in globs if not glob.startswith("!")]
+    unwanted = any_glob([_from_here(glob[1:]) for glob in globs if glob.startswith("!")])
+    wanted_any = any_glob(wanted)
+
+    @functools.cache
+    def matches(path: str) -> bool:
+        return (not wanted or wanted_any(path)) and not unwanted(path)
+
+    return matches
 
 
 def _globs(pattern: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -398,10 +436,10 @@ def _expanded(given: tuple[str, ...]) -> tuple[str, ...]:  # once a query, not o
     return tuple(glob for one in given for glob in expand_braces(one))
 
 
-def _matches_one(path: str, pattern: str) -> bool:
-    if pattern.startswith(("./", "../")) or pattern in (".", ".."):  # from this folder, as rg
-        pattern = from_current_folder(pattern)
-    return path_glob(pattern)(path)
+def _from_here(glob: str) -> str:
+    if glob.startswith(("./", "../")) or glob in (".", ".."):  # from this folder, as rg
+        return from_current_folder(glob)
+    return glob
 
 
 def _hit(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import fnmatch
+import random
 import shutil
 import subprocess
 
 import pytest
 
-from searchapp.globs import expand_braces, unclosed_class
+from searchapp.globs import any_glob, expand_braces, path_glob, unclosed_class
 
 PATTERNS = [
     "*.{md,txt}",
@@ -56,3 +58,33 @@ def test_a_brace_inside_a_class_is_a_literal_one() -> None:
     assert unclosed("[{]*.{md,txt}") is None and unclosed("*[}]") is None
     assert unclosed("*.{md") == "opens a {...} group it never closes; write [{] for a literal {"
     assert unclosed("{a,[}").startswith("opens a [...] class")  # "[" once expanded
+
+
+def test_globs_as_one_test_match_what_each_glob_alone_matches() -> None:
+    # any_glob looks plain globs (paths, folders) up in a set: against path_glob, one by one.
+    rng = random.Random(1)
+    names = ["a", "b", "c", "x.py", "d.md"]
+
+    def glob() -> str:
+        parts = [
+            rng.choice([*names, "*", "**", "*.py", "?", "[ab]"])
+            if rng.random() < 0.2
+            else rng.choice(names)
+            for _ in range(rng.randint(1, 3))
+        ]
+        return (
+            ("/" if rng.random() < 0.4 else "")
+            + "/".join(parts)
+            + ("/" if rng.random() < 0.3 else "")
+        )
+
+    seen = collections.Counter()
+    for _ in range(20_000):
+        globs = [glob() for _ in range(rng.randint(1, 4))]
+        path = ("/" if rng.random() < 0.8 else "") + "/".join(
+            rng.choice(names) for _ in range(rng.randint(1, 5))
+        )
+        expected = any(path_glob(g)(path) for g in globs)
+        assert any_glob(globs)(path) == expected, (globs, path)
+        seen[expected] += 1
+    assert min(seen.values()) > 2_000  # both answers were tried often

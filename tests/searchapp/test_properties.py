@@ -99,7 +99,8 @@ def test_query_json_is_always_one_valid_json_array(small_index, capsys, text) ->
     if code == 0:
         assert out.endswith("\n") and out.count("\n") == 1
         hits = json.loads(out)
-        assert isinstance(hits, list) and len(hits) == 3
+        assert isinstance(hits, list) and 1 <= len(hits) <= 3
+        assert len(hits) == 3 or quoted_phrases(text)  # a phrase only few passages hold
         assert all(set(hit) == HIT_KEYS for hit in hits)
         assert not RAW_CONTROLS.search(out)
     elif code == 1:  # nothing found: only a "quoted phrase" can narrow dense and hybrid so

@@ -232,7 +232,7 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&q=lift", 400, "q is given 2 times"),
         ("/search?q=wing&top=3", 400, "unknown parameter 'top'"),
         ("/search?q=wing&min_score=high", 400, "min_score ('high') must be a number"),
-        ("/search?q=wing&min_score=4", 400, "min_score (4.0) must be between -1 and 3"),
+        ("/search?q=wing&min_score=4", 400, "min_score (4.0) must be between -1 and 3.5"),
         ("/search?q=wing&per_doc=0", 400, "per_doc ('0') must be a positive integer"),
         ("/search?q=wing&per_doc=%C2%B2", 400, "per_doc ('²') must be a positive integer"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),

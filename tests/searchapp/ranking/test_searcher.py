@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError
+from searchapp.ranking import proximity
 from searchapp.ranking.lexical import K1, Lexicon, idf
 from searchapp.ranking.postings import Postings
 from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
@@ -740,3 +741,86 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert len(search(collection, 'option "no', k=5, mode=mode)) >= 3
     # `search eval` reads quotes as characters: CISI's questions quote words in passing.
     assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
+
+
+# A pasted error message: the passage raising it holds "no such option" in a row; the other
+# says "option" and "foo" more often and is nearer, so bags of words rank it first.
+PASTED = [
+    (
+        "/exceptions.py",
+        [
+            (
+                'class NoSuchOption(UsageError):\n    """Raised for an unknown option."""\n'
+                '    message = _("No such option: {name}")',
+                0.30,
+            )
+        ],
+    ),
+    ("/parser.py", [("parse the long option --foo: option foo, option bar", 0.45)]),
+    *[(f"/other{i}.md", [(f"note {i} on lift, drag and flow", 0.1)]) for i in range(8)],
+]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_a_pasted_message_finds_the_passage_holding_its_words_in_a_row(
+    make, monkeypatch, mode
+) -> None:
+    collection = make(PASTED)
+    query = "Error: No such option: --foo"
+    monkeypatch.setattr(proximity, "PROXIMITY_WEIGHT", 0.0)
+    without = search(collection, query, k=2, mode=mode)
+    assert [h.path for h in without] == ["/parser.py", "/exceptions.py"]  # as bags of words
+    monkeypatch.undo()
+    hits = search(collection, query, k=2, mode=mode)
+    assert [h.path for h in hits] == ["/exceptions.py", "/parser.py"]
+    # The query's one trigram (no such option) is all it has: the whole weight is added.
+    before = {h.path: h.score for h in without}
+    assert hits[0].score == pytest.approx(before["/exceptions.py"] + proximity.PROXIMITY_WEIGHT)
+    assert hits[1].score == pytest.approx(before["/parser.py"])
+    assert hits[0].line == 3  # the line raising it, not the class that says "Option"
+
+
+def test_words_in_a_row_that_many_candidates_hold_add_nothing(make, monkeypatch) -> None:
+    # "of the boundary layer" in a question says no more than BM25 does: held by more than
+    # MAX_HOLDERS candidates, its trigrams are not evidence that one was copied.
+    held = "growth of the boundary layer"
+    documents = [(f"/d{i}.txt", [(f"{held} case {i}", 0.9 - i / 10)]) for i in range(5)]
+    collection = make([*documents, ("/e.txt", [("boundary conditions of the layer", 0.2)])])
+    query = "what is the growth of the boundary layer"
+    hits = search(collection, query, k=6)
+    monkeypatch.setattr(proximity, "PROXIMITY_WEIGHT", 0.0)
+    assert [(h.path, h.score) for h in hits] == [
+        (h.path, h.score) for h in search(collection, query, k=6)
+    ]
+    monkeypatch.undo()
+    monkeypatch.setattr(proximity, "MAX_HOLDERS", 5)  # five hold them: now they count
+    assert search(collection, query, k=6)[0].score > hits[0].score
+
+
+def test_function_words_left_out_of_bm25_leave_its_share_as_it_was(make) -> None:
+    # The ceiling counted "how", "do" and "I", which no passage's BM25 does: the share of the
+    # same passage halved when the question was asked in words.
+    collection = make(
+        [
+            ("/keys.md", [("rotate the deploy keys every six months", 0.5)]),
+            ("/faq.md", [("how do I ask? I do not know how", 0.1)]),
+            ("/x.md", [("unrelated text about lunch", 0.0)]),
+        ]
+    )
+    terse = search(collection, "keys rotate", k=1, mode="lexical")
+    asked = search(collection, "keys rotate, how do I", k=1, mode="lexical")
+    assert [h.path for h in asked] == [h.path for h in terse] == ["/keys.md"]
+    assert asked[0].score == pytest.approx(terse[0].score)
+
+
+def test_hundreds_of_path_globs_filter_as_one_and_too_many_are_refused(make) -> None:
+    # An agent narrowing a query to the files of a diff: 600 paths, two of them indexed.
+    collection = make(SMALL)
+    given = [f"/elsewhere/module_{i}.py" for i in range(598)] + ["/c/d.txt", "c/f.txt"]
+    hits = search(collection, "wing", k=10, path_glob=given)
+    assert sorted(h.path for h in hits) == ["/c/d.txt", "/c/f.txt"]
+    assert [h.path for h in search(collection, "wing", k=10, path_glob=[*given, "!*d.txt"])] == [
+        "/c/f.txt"
+    ]
+    with pytest.raises(BadInputError, match=r"--path gives 1,001 globs .*the most is 1,000"):
+        SearchOptions(path_glob=[f"/x/{i}" for i in range(1001)])

@@ -1,0 +1,75 @@
+"""Word order as evidence (``proximity.py``, ``query_words.query_trigrams``): which trigrams a
+query has, which a text holds, and what the candidates holding them get."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from searchapp.ranking import proximity
+from searchapp.ranking.query_words import (
+    _phrase_words,
+    fold,
+    held_trigrams,
+    query_trigrams,
+)
+from searchapp.storage.schema import cjk_spaced
+
+
+def test_trigrams_do_not_cross_punctuation_that_parts_words() -> None:
+    assert query_trigrams("Error: No such option: --foo") == {("no", "such", "option")}
+    # A word's own punctuation joins: "doesn't", "os.path", "high-speed".
+    assert query_trigrams("it doesn't match os.path") == {
+        ("it", "doesn", "t"),
+        ("doesn", "t", "match"),
+        ("t", "match", "os"),
+        ("match", "os", "path"),
+    }
+    assert query_trigrams("a (b c) d") == set()
+    assert query_trigrams("end. Next one here") == {("next", "one", "here")}
+
+
+def test_trigrams_are_folded_and_three_function_words_are_none() -> None:
+    assert query_trigrams("Crème BRÛLÉE Recipe") == {("creme", "brulee", "recipe")}
+    assert query_trigrams("out of the") == set()
+    assert query_trigrams("out of the box") == {("of", "the", "box")}
+    assert query_trigrams("two words") == set()
+
+
+def test_a_text_holds_a_trigram_with_anything_but_letters_or_digits_between() -> None:
+    trigrams = query_trigrams("no such option here")
+    text = 'raise Error(_("No such option: {name}"))\n'
+    assert held_trigrams(trigrams, text) == {("no", "such", "option")}
+    assert held_trigrams(trigrams, "such no option") == set()  # out of order
+    assert held_trigrams(trigrams, "No-such\nOPTION Here") == trigrams
+    assert held_trigrams(frozenset(), text) == set()
+
+
+def test_ascii_words_are_split_as_the_pattern_splits_them() -> None:
+    # The fast path for ASCII text against the pattern FTS5's words are read with elsewhere.
+    pattern = re.compile(r"[^\W_]+")
+    alphabet = "aB9_ -.:'\n\t\"(){}[]é東"
+    rng = random.Random(0)
+    for _ in range(2000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert _phrase_words(text) == pattern.findall(cjk_spaced(fold(text)))
+
+
+def test_only_trigrams_few_candidates_hold_earn_the_bonus(monkeypatch) -> None:
+    monkeypatch.setattr(proximity, "MAX_HOLDERS", 2)
+    trigrams = query_trigrams("no such option and some more words")
+    common = "and some more words"  # held by three texts: too many to tell them apart
+    texts = {
+        1: f"{common}. No such option",
+        2: f"{common}: no such option!",
+        3: f"{common} here",
+        4: "nothing in a row",
+    }
+    bonus = proximity.in_order_bonus(trigrams, texts)
+    share = 1 / len(trigrams)  # "no such option" alone, of the query's trigrams
+    assert bonus == pytest.approx(
+        {1: proximity.PROXIMITY_WEIGHT * share, 2: proximity.PROXIMITY_WEIGHT * share}
+    )
+    assert proximity.in_order_bonus(frozenset(), texts) == {}
