@@ -41,8 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread
-from searchapp.interfaces.serve import MAX_K
-from searchapp.ranking.searcher import SearchOptions
+from searchapp.ranking.searcher import MAX_SCORE, SearchOptions
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
 
@@ -87,6 +86,14 @@ class SearchResults(BaseModel):
     hits: list[SearchHit]
 
 
+# Passages one search returns: 1,000 (HTTP's most) made a 2.3 MB answer, more than an agent's
+# context holds.
+MAX_HITS = 100
+# Lines one get_document call returns: a whole 3,825-line file was 149,000 characters of an
+# agent's context; it pages with start_line instead (``Document.next_start_line``).
+MAX_DOCUMENT_LINES = 400
+
+
 class Document(BaseModel):
     """An indexed document's text, or the lines start_line..end_line of it."""
 
@@ -97,6 +104,11 @@ class Document(BaseModel):
     end_line: int
     line_count: int = Field(description="lines in the whole document")
     text: str
+    next_start_line: int | None = Field(
+        default=None,
+        description=f"the start_line of the next call, when this one stopped short of the "
+        f"lines asked for (at most {MAX_DOCUMENT_LINES} lines a call)",
+    )
 
 
 class _Server(MCPServer):
@@ -149,7 +161,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
                 "match passages holding them in that order"
             ),
         ],
-        k: Annotated[int, Field(ge=1, le=MAX_K, description="how many passages")] = 10,
+        k: Annotated[int, Field(ge=1, le=MAX_HITS, description="how many passages")] = 10,
         mode: Annotated[
             Literal["hybrid", "dense", "lexical"],
             Field(
@@ -166,10 +178,14 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         ] = None,
         min_score: Annotated[
             float | None,
-            Field(ge=-1, le=3, description="drop hits whose score (to 3 decimals) is below this"),
+            Field(
+                ge=-1,
+                le=MAX_SCORE,
+                description="drop hits whose score (to 3 decimals) is below this",
+            ),
         ] = None,
         per_doc: Annotated[
-            int, Field(ge=1, le=MAX_K, description="passages of one document at most")
+            int, Field(ge=1, le=MAX_HITS, description="passages of one document at most")
         ] = 1,
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
@@ -193,7 +209,8 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         start_line: Annotated[int | None, Field(ge=1, description="first line (from 1)")] = None,
         end_line: Annotated[int | None, Field(ge=1, description="last line, included")] = None,
     ) -> Document:
-        """An indexed document's text as it was indexed, whole or a range of its lines."""
+        """An indexed document's text as it was indexed, whole or a range of its lines, at
+        most 400 lines a call (next_start_line says where the rest begins)."""
         lines = None
         if start_line is not None or end_line is not None:
             lines = (start_line or 1, end_line or LAST_LINE)
@@ -201,7 +218,12 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             document = index_thread.call(lambda index: index.get_document(path_or_doc_id, lines))
         except SearchAppError as exc:
             raise ToolError(str(exc)) from exc
-        return Document(**document.to_json())
+        found = document.to_json()
+        if document.end_line - document.start_line + 1 > MAX_DOCUMENT_LINES:
+            found["end_line"] = document.start_line + MAX_DOCUMENT_LINES - 1
+            found["text"] = "\n".join(document.text.split("\n")[:MAX_DOCUMENT_LINES])
+            found["next_start_line"] = found["end_line"] + 1
+        return Document(**found)
 
     return server
 

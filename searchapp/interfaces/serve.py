@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,13 @@ from searchapp.errors import (
     IndexNotFoundError,
     SearchAppError,
 )
-from searchapp.interfaces.cli_app import EXIT_INTERRUPTED, EXIT_TERMINATED, package_version, state
+from searchapp.interfaces.cli_app import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    package_version,
+    state,
+)
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions
@@ -415,18 +421,28 @@ def serve(
     exclude: Sequence[str] = (),
 ) -> int:
     """`search serve`: answer requests until Ctrl-C, keeping the index fresh while it serves
-    when ``watch_paths`` are given; returns the exit status (130 after Ctrl-C)."""
+    when ``watch_paths`` are given; returns the exit status (130 after Ctrl-C, 2 when watching
+    failed: answers from an index no longer kept fresh would go stale with no word to anyone,
+    so the server stops, as `search watch` does, for whatever supervises it to start again)."""
     check_loopback(host)
     index_thread = IndexThread(index)
     stop = threading.Event()
     follower: threading.Thread | None = None
+    failed = threading.Event()
     try:
         # Bound first: a port in use fails at once, not after --watch has indexed its folders;
         # connections are refused until it listens, once the index is ready.
         server = SearchServer(index_thread, host, port, listen=False)
+
+        def watching_failed() -> None:
+            failed.set()
+            server.shutdown()  # from the watching thread: serve_forever returns
+
         try:
             if watch_paths:
-                follower = _start_watching(index_thread, err, stop, watch_paths, include, exclude)
+                follower = _start_watching(
+                    index_thread, err, stop, watch_paths, include, exclude, watching_failed
+                )
             else:
                 index_thread.call(lambda search_index: search_index.stats())  # fail now if none
                 index_thread.submit(lambda search_index: search_index.load_encoder(warm_up=True))
@@ -443,6 +459,9 @@ def serve(
         if follower is not None:
             _finish_following(follower, err)
         index_thread.close()
+    if failed.is_set():
+        err.print("stopped: the index is no longer watched, so its answers would go stale")
+        return EXIT_ERROR
     err.print("stopped" + (", every batch of changes committed" if follower else ""))
     return 130
 
@@ -476,9 +495,11 @@ def _start_watching(
     paths: Sequence[str],
     include: Sequence[str],
     exclude: Sequence[str],
+    on_failure: Callable[[], None],
 ) -> threading.Thread:
     """Index ``paths`` with a writer of its own that shares the loaded model, then follow
-    their changes in a thread until ``stop`` is set."""
+    their changes in a thread until ``stop`` is set, or until following fails (its error logged,
+    then ``on_failure`` called)."""
     from searchapp.interfaces.commands_index import new_filter_notes
     from searchapp.interfaces.watch import Watcher
     from searchapp.storage.indexed_paths import Filters
@@ -499,8 +520,9 @@ def _start_watching(
                 lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
                 lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
             )
-        except Exception as exc:  # the server goes on answering from the index as it is
+        except Exception as exc:
             logger.error("stopped watching for changes: %s", exc)
+            on_failure()
 
     thread = threading.Thread(target=follow, name="search-watch", daemon=True)
     thread.start()

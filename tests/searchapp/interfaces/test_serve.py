@@ -6,6 +6,7 @@ Logic tests use the fake encoder; the load test and `serve --watch` use the real
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import os
 import re
@@ -598,3 +599,30 @@ def test_the_new_commands_have_help(capsys, command) -> None:
     code, out, _ = run_cli(capsys, command, "--help")
     assert code == 0
     assert "Usage" in out and "--index-dir" in out
+
+
+def test_serve_watch_stops_with_an_error_when_watching_fails(corpus, tmp_path, monkeypatch):
+    # It went on answering from an index nobody kept fresh any more, and said so only once,
+    # on stderr (the index folder deleted under it): now it stops, as `search watch` does.
+    from rich.console import Console
+
+    from searchapp.interfaces import serve as serve_module
+    from searchapp.interfaces.watch import Watcher
+
+    def fails(self, *args, **kwargs) -> None:
+        raise RuntimeError("no index at /gone")
+
+    monkeypatch.setattr(Watcher, "follow", fails)
+    err = Console(file=io.StringIO(), width=200)
+    give_up = threading.Timer(20, os.kill, (os.getpid(), signal.SIGINT))  # a failure, not a hang
+    give_up.start()
+    try:
+        index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+        code = serve_module.serve(index, err, port=0, watch_paths=[str(corpus)])
+    finally:
+        give_up.cancel()
+    said = err.file.getvalue()
+    assert code == 2, said
+    assert said.strip().splitlines()[-1] == (
+        "stopped: the index is no longer watched, so its answers would go stale"
+    )

@@ -1,0 +1,71 @@
+"""What one MCP answer may hold: an agent's context is small, so a long document comes in pages
+and a search in at most ``MAX_HITS`` passages. In process, on a fake encoder: no model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+
+pytest.importorskip("mcp")
+
+from searchapp.interfaces.index_thread import IndexThread  # noqa: E402
+from searchapp.interfaces.mcp_server import MAX_DOCUMENT_LINES, MAX_HITS, build_server  # noqa: E402
+from searchapp.search_index import SearchIndex  # noqa: E402
+from tests.searchapp.conftest import FakeEncoder  # noqa: E402
+
+
+def call(index_dir: Path, name: str, arguments: dict):
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    try:
+        server = build_server(index_thread)
+        return anyio.run(server.call_tool, name, arguments)
+    finally:
+        index_thread.close()
+
+
+def test_a_long_document_comes_in_pages(tmp_path) -> None:
+    # A 3,825-line file came whole: 149,000 characters of an agent's context in one answer.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    lines = [f"line {n}" for n in range(1, 1001)]
+    (docs / "long.txt").write_text("\n".join(lines) + "\n", "utf-8")
+    (docs / "short.txt").write_text("one\ntwo\n", "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    path = str(docs / "long.txt")
+    pages, start = [], 1
+    while start is not None:
+        page = call(index_dir, "get_document", {"path_or_doc_id": path, "start_line": start})
+        got = page.structured_content
+        pages.append(got)
+        start = got["next_start_line"]
+    assert [(p["start_line"], p["end_line"]) for p in pages] == [
+        (1, MAX_DOCUMENT_LINES),
+        (MAX_DOCUMENT_LINES + 1, 2 * MAX_DOCUMENT_LINES),
+        (2 * MAX_DOCUMENT_LINES + 1, 1000),
+    ]
+    assert "\n".join(p["text"] for p in pages) == "\n".join(lines)
+    assert all(p["line_count"] == 1000 for p in pages)
+    whole = call(index_dir, "get_document", {"path_or_doc_id": path}).structured_content
+    assert whole == pages[0]  # no range: the first page, and where the next begins
+    # A range within the most is given as asked, and says there is no more of what was asked.
+    part = call(index_dir, "get_document", {"path_or_doc_id": path, "start_line": 5, "end_line": 9})
+    assert part.structured_content["text"] == "\n".join(lines[4:9])
+    assert part.structured_content["next_start_line"] is None
+    short = call(index_dir, "get_document", {"path_or_doc_id": str(docs / "short.txt")})
+    assert short.structured_content["text"] == "one\ntwo"
+    assert short.structured_content["next_start_line"] is None
+
+
+def test_a_search_returns_at_most_max_hits(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("wing\n", "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    # In process the SDK raises what it answers a client with (is_error, the same text).
+    with pytest.raises(Exception, match=f"k: input should be less than or equal to {MAX_HITS}"):
+        call(index_dir, "search", {"query": "wing", "k": MAX_HITS + 1})
+    assert not call(index_dir, "search", {"query": "wing", "k": MAX_HITS}).is_error
