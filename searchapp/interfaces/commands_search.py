@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -111,7 +111,12 @@ def query(
         k=top_k, mode=mode, min_score=min_score, path_glob=tuple(path or ()), per_doc=per_doc
     )
     if text == "-":  # as grep reads a file named "-": `echo "retry policy" | search query -`
-        text = sys.stdin.read(MAX_QUERY_CHARS + 1)
+        text = sys.stdin.read(MAX_QUERY_CHARS + 1)  # no more: a file piped in by mistake
+        if len(text) > MAX_QUERY_CHARS:  # its length is not known, only that it is too long
+            raise SearchAppError(
+                f"the query on stdin is over {MAX_QUERY_CHARS:,} characters, the most a query "
+                "may be (the model reads only its first few hundred words): shorten it"
+            )
     search_index = SearchIndex(index_dir, device=device)
     # Closed before the command returns, so the process ends without collecting what it made
     # (cli.main): Python's teardown took 64-80 ms of a 400 ms query, 23 ms so.
@@ -129,6 +134,8 @@ def query(
             show_cosine=mode != "dense",
             context=_context_of(search_index, context) if context > 0 else None,
         )
+        if not context:  # -C reads the files, and says so for each changed one
+            _note_changed_files(search_index, hits)
         if not hits:
             if not search_index.store.count_documents():  # not a miss: there is nothing to find
                 command = escape(f"search index PATH{index_dir_option(search_index.index_dir)}")
@@ -137,6 +144,26 @@ def query(
                 shown = " or ".join(repr(glob) for glob in path)
                 err.print(f"no indexed document matches --path {escape(one_line(shown))}")
             raise typer.Exit(EXIT_NOTHING_FOUND)
+
+
+def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
+    """A line on stderr for each hit's file that changed or went since it was indexed: its
+    `path:line` may no longer be that line (`vim -q` lands elsewhere). One stat a file."""
+    paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
+    for path, (size, mtime_ns) in search_index.store.file_states(paths).items():
+        try:
+            found = os.stat(path)
+        except OSError:
+            what = "is gone"
+        else:
+            if found.st_size == size and found.st_mtime_ns == mtime_ns:
+                continue
+            what = "changed"
+        err.print(
+            f"note: {escape(one_line(path))} {what} since it was indexed: its lines may have "
+            "moved (run `search index`)",
+            style="dim",
+        )
 
 
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:
@@ -231,7 +258,7 @@ def evaluate(
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
     from searchapp.interfaces.render import counted, json_lines, json_text
     from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
-    from searchapp.ranking.searcher import MODES, SearchOptions, path_matches
+    from searchapp.ranking.searcher import MODES, SearchOptions, path_filter
     from searchapp.search_index import SearchIndex
 
     asked = [name for m in (mode or ["all"]) for name in (MODES if m == "all" else [m])]
@@ -271,7 +298,8 @@ def evaluate(
         sys.stdout.write(json_lines(sys.stdout, json_text(results)) + "\n")
         return
     counts = search_index.store.document_counts_by_path()
-    documents = sum(n for doc_path, n in counts.items() if path_matches(doc_path, path))
+    matches = path_filter(path)
+    documents = sum(n for doc_path, n in counts.items() if matches(doc_path))
     corpus = counted(documents, "document") + (f" matching --path {path}" if path else "")
     table = Table(title=escape(f"{len(query_texts)} queries, {corpus}"))
     table.add_column("mode")
@@ -304,14 +332,15 @@ def _judged_as_indexed(
     """The judgments, a relative path among their ids read from the current folder (as --path
     and `search remove` read one) where that names an indexed file; a warning names the
     relevant documents of the scored queries the index still lacks: they count as misses."""
-    from searchapp.ranking.searcher import path_matches
+    from searchapp.ranking.searcher import path_filter
     from searchapp.storage.paths import absolute
     from searchapp.storage.schema import record_id
 
+    matches = path_filter(path)
     indexed = {
         record_id(row.doc_id, doc_path)
         for doc_path, rows in search_index.store.documents_by_path().items()
-        if path_matches(doc_path, path)
+        if matches(doc_path)
         for row in rows
     }
 
@@ -373,6 +402,10 @@ def info(
             shown = ", ".join(f"{name} {setting}" for name, setting in value.items())
         if key == "precision" and value is None:
             shown = "not yet known (the first chunk embedded sets it)"
+        elif key == "last_indexed_at" and value is None:
+            shown = "never (no `search index` has finished on it yet)"
+        elif value is None:
+            shown = "not recorded"
         rows.append((key.replace("_", " "), shown))
     if not out.is_terminal:  # a pipe: "key: value" lines, never cut
         for key, shown in rows:

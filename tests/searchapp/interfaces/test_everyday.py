@@ -24,6 +24,7 @@ from searchapp.interfaces.render import SNIPPET_CHARS, counted, hit_line, print_
 from searchapp.interfaces.repl import Repl
 from searchapp.ranking.searcher import Hit, SearchOptions
 from searchapp.search_index import SearchIndex
+from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli as run
 from tests.searchapp.conftest import FakeEncoder, use_encoder
 
@@ -436,6 +437,10 @@ def test_a_query_of_long_words_is_answered_and_an_overlong_one_refused(indexed, 
     code, out, err = run(capsys, "query", longest + "x", *args)
     assert code == 2 and out == ""
     assert "the query is 10,001 characters; the most is 10,000" in err
+    # From stdin only 10,001 characters are read: its length is not known, and not made up.
+    code, out, err = run(capsys, "query", "-", *args, stdin="retry " * 3500)
+    assert code == 2 and out == ""
+    assert err.startswith("error: the query on stdin is over 10,000 characters,"), err
     # A benchmark's query may be a whole document: `search eval` ranks it, as it did.
     answers = SearchIndex(index_dir).search_many(["wing", longest + "x"], SearchOptions(k=2))
     assert [len(hits) for hits in answers] == [2, 2]
@@ -2166,3 +2171,34 @@ def test_a_folder_that_cannot_be_read_keeps_what_was_indexed_in_it(
     assert (report.updated, report.removed) == (1, 0)
     assert report.skipped == [(str(docs / "notes"), "cannot read folder: Permission denied")]
     assert sorted(indexed_paths(index_dir)) == before
+
+
+def test_info_of_an_index_never_finished_says_so_not_none(tmp_path, capsys) -> None:
+    # A first `search index` interrupted before its end: "last indexed at: None".
+    Store.open(tmp_path / "idx", create=True).close()
+    code, out, err = run(capsys, "info", "--index-dir", str(tmp_path / "idx"))
+    assert code == 0, err
+    assert "last indexed at: never (no `search index` has finished on it yet)" in out
+    assert "None" not in out
+
+
+def test_a_hit_in_a_file_changed_since_indexing_is_noted_without_context(
+    tmp_path, fake_model, capsys
+) -> None:
+    # `vim -q <(search query ...)` went to a line that had moved, with no word of it (only -C,
+    # which reads the file, said so).
+    docs = write(tmp_path / "docs", {"a.txt": "glider wings\n", "b.txt": "glider tails\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    args = ["query", "glider", "-k", "2", "--mode", "lexical", "--index-dir", str(index_dir)]
+    code, out, err = run(capsys, *args)
+    assert code == 0 and len(out.splitlines()) == 2 and err == ""  # nothing changed
+    (docs / "a.txt").write_text("new first line\nglider wings\n", "utf-8")
+    (docs / "b.txt").unlink()
+    code, out, err = run(capsys, *args)
+    assert code == 0 and len(out.splitlines()) == 2
+    notes = err.splitlines()
+    assert len(notes) == 2, err
+    assert any("a.txt changed since it was indexed: its lines may have moved" in n for n in notes)
+    assert any("b.txt is gone since it was indexed" in n for n in notes)
+    assert all(n.startswith("note: ") for n in notes)
