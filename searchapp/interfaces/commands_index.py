@@ -300,6 +300,19 @@ def _ray_embedder(address: str | None) -> Iterator[EmbeddingBackend | None]:
         yield embedder
 
 
+def _name_hint(search_index: SearchIndex, pattern: str) -> str:
+    """For a bare file name that matched nothing (`search remove notes.md` reads it as a path
+    from here, where `--path notes.md` finds the name anywhere): the glob that would match it,
+    when one would."""
+    if "/" in pattern or any(c in pattern for c in "*?[{") or pattern in (".", ".."):
+        return ""
+    glob = f"**/{pattern}"
+    if not search_index.matching([glob]):
+        return ""
+    shown = escape(one_line(pattern))
+    return f"{shown} is read as ./{shown}; files of that name anywhere: '{escape(one_line(glob))}'"
+
+
 @app.command()
 def remove(
     patterns: Annotated[
@@ -328,11 +341,19 @@ def remove(
     empty = matching(empty, patterns)
     if not paths and not empty:
         refuse_unclosed(patterns)
-        err.print("nothing indexed matches; `search info` lists what is indexed")
+        hints = [hint for pattern in patterns if (hint := _name_hint(search_index, pattern))]
+        err.print(
+            "nothing indexed matches; "
+            + ("; ".join(hints) if hints else "`search info` lists what is indexed")
+        )
         raise typer.Exit(EXIT_NOTHING_FOUND)
     for pattern in patterns:  # as rm names an operand it could not remove, and goes on
         if len(patterns) > 1 and not search_index.matching([pattern]) + matching(empty, [pattern]):
-            err.print(f"{escape(one_line(str(pattern)))}: nothing indexed matches it")
+            hint = _name_hint(search_index, pattern)
+            err.print(
+                f"{escape(one_line(str(pattern)))}: nothing indexed matches it"
+                + (f" ({hint})" if hint else "")
+            )
     if not dry_run:
         search_index.remove(patterns)
     for removed in paths:  # as `search query -l` lists them: relative below this folder

@@ -264,6 +264,31 @@ def test_remove_reads_stars_as_include_does(tmp_path, fake_model, capsys) -> Non
     assert [Path(p).name for p in indexed_paths(Path(other))] == ["y.txt"]
 
 
+def test_a_bare_name_that_matched_nothing_is_told_the_glob_that_would(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # `--path notes.md` finds the name anywhere; `search remove notes.md` reads a path from
+    # here, and said only "nothing indexed matches".
+    tree = write(tmp_path / "t", {"a/-dash.md": "alpha\n", "b/notes.md": "alpha\n"})
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(tree), "--index-dir", index_dir)[0] == 0
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "remove", "-n", "--index-dir", index_dir, "--", "-dash.md")
+    assert code == 1 and out == ""
+    assert err.strip() == (
+        "nothing indexed matches; -dash.md is read as ./-dash.md; files of that name anywhere: "
+        "'**/-dash.md'"
+    )
+    code, out, err = run(
+        capsys, "remove", "-n", "notes.md", "gone.md", "*.md", "--index-dir", index_dir
+    )
+    assert code == 0 and len(out.split()) == 2
+    assert "notes.md: nothing indexed matches it (notes.md is read as ./notes.md;" in err
+    assert "gone.md: nothing indexed matches it\n" in err  # no file of that name: no hint
+    code, out, _ = run(capsys, "remove", "-n", "**/-dash.md", "--index-dir", index_dir)
+    assert code == 0 and out.strip() == "t/a/-dash.md"  # the glob it named (from here)
+
+
 def test_a_glob_that_names_a_root_but_not_its_files_keeps_the_root(
     tmp_path, fake_model, capsys
 ) -> None:
