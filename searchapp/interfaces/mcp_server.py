@@ -41,7 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread
-from searchapp.ranking.searcher import MAX_SCORE, SearchOptions
+from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
 
@@ -198,7 +198,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             )
             hits = index_thread.call(lambda index: index.search(query, options))
         except SearchAppError as exc:
-            raise ToolError(str(exc)) from exc
+            raise ToolError(in_parameter_terms(str(exc))) from exc
         return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits])
 
     @server.tool(annotations=READ_ONLY)

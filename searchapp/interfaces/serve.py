@@ -55,7 +55,7 @@ from searchapp.interfaces.cli_app import (
 )
 from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
-from searchapp.ranking.searcher import MODES, SearchOptions
+from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
 
@@ -358,9 +358,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
             per_doc=per_doc,
         )
     except BadInputError as exc:  # the CLI's words for it: name the parameter instead
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST, str(exc).replace("--min-score", "min_score", 1)
-        ) from None
+        raise ApiError(HTTPStatus.BAD_REQUEST, in_parameter_terms(str(exc))) from None
     return options, text
 
 

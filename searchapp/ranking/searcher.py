@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -139,6 +140,17 @@ class SearchOptions:
                 raise BadInputError(f"--path ({glob!r}) names nothing; '!*.md' leaves out .md")
             if left_open := unclosed(glob):
                 raise BadInputError(f"--path ({glob!r}) {left_open}")
+
+
+# The CLI's option names in ``SearchOptions``' errors, as HTTP and MCP name those parameters.
+_OPTION_NAMES = re.compile(r"--(min-score|path|top-k|per-doc|mode)\b")
+_PARAMETERS = {"min-score": "min_score", "path": "path", "top-k": "k", "per-doc": "per_doc"}
+
+
+def in_parameter_terms(message: str) -> str:
+    """An error of ``SearchOptions`` with the parameters named as HTTP and MCP take them: an
+    agent was told of "--path ('[')", an option it cannot give."""
+    return _OPTION_NAMES.sub(lambda m: _PARAMETERS.get(m.group(1), m.group(1)), message)
 
 
 class Searcher:

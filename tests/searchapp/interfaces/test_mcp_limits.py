@@ -69,3 +69,16 @@ def test_a_search_returns_at_most_max_hits(tmp_path) -> None:
     with pytest.raises(Exception, match=f"k: input should be less than or equal to {MAX_HITS}"):
         call(index_dir, "search", {"query": "wing", "k": MAX_HITS + 1})
     assert not call(index_dir, "search", {"query": "wing", "k": MAX_HITS}).is_error
+
+
+def test_errors_name_the_tools_arguments_not_the_clis_options(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("wing\n", "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    with pytest.raises(
+        Exception, match=r"search: path \('\['\) opens a \[\.\.\.\] class"
+    ) as raised:
+        call(index_dir, "search", {"query": "wing", "path": "["})
+    assert "--" not in str(raised.value)  # an agent was told of --path, which it cannot give
