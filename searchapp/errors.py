@@ -47,4 +47,5 @@ class IndexInterrupted(SearchAppError):
     def __init__(self, report: Any) -> None:  # an ingest.pipeline.IndexReport
         super().__init__("interrupted")
         self.report = report
+        self.asked = False  # stopped as its caller asked (``SearchIndex.add``'s stop), no Ctrl-C
         self.rebuild = False  # a --rebuild, deleted: the index is as it was before it

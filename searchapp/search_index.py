@@ -28,7 +28,9 @@ from searchapp.errors import (
     ModelMismatchError,
 )
 from searchapp.ingest.chunking import ChunkingConfig
+from searchapp.ingest.interrupts import StopAsked
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
+from searchapp.ranking.query_words import quoted_phrases
 from searchapp.ranking.searcher import Hit, Searcher, SearchOptions, path_filter
 from searchapp.storage.indexed_paths import (
     Filters,
@@ -309,6 +311,7 @@ class SearchIndex:
         default_excludes: bool = True,
         embedder: EmbeddingBackend | None = None,
         as_roots: bool = True,
+        stop: threading.Event | None = None,
     ) -> IndexReport:
         """Index files and folders (incrementally unless ``rebuild``).
 
@@ -319,7 +322,9 @@ class SearchIndex:
         ``embedder`` embeds elsewhere (``RayEmbedder``) what the local encoder would; the encoder
         still tokenizes, and its name, weights and precision are what the index records.
         ``paths`` are recorded as roots for a bare `search index` unless not ``as_roots``
-        (`search watch`'s changed files, under its roots).
+        (`search watch`'s changed files, under its roots). ``stop``, once set, stops the run as
+        Ctrl-C does, but only where a window was just committed (`search watch` told to stop,
+        from any thread).
         """
         from searchapp.ingest.pipeline import Indexer
 
@@ -339,6 +344,7 @@ class SearchIndex:
                     default_excludes=default_excludes,
                     embedder=embedder,
                     as_roots=as_roots,
+                    stop=stop,
                 )
         roots, vanished = self._roots(paths)
         if not self.exists():
@@ -398,11 +404,14 @@ class SearchIndex:
                     default_excludes=default_excludes,
                     nested_roots=nested,
                     recheck=recheck,
+                    stop=stop,
                 )
                 report.removed += self._remove_under(store, vectors, vanished)
                 forget_roots(store, vanished, literal=True)  # deleted: nothing left to update
-            except KeyboardInterrupt:
-                raise IndexInterrupted(indexer.report) from None
+            except KeyboardInterrupt as exc:
+                interrupted = IndexInterrupted(indexer.report)
+                interrupted.asked = isinstance(exc, StopAsked)
+                raise interrupted from None
             finally:
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
@@ -575,11 +584,22 @@ class SearchIndex:
         """Rank passages for ``text``: ``options``, or ``SearchOptions`` fields (k, mode, ...).
 
         A query longer than the model's limit is embedded truncated, with a warning logged.
+        Quoted phrases no passage holds (of the passages ``options`` lets in) are read as
+        characters, with a warning: a pasted traceback's `File "/app/x.py", line 3` or a
+        message quoting a value (`no route for name "user_detail"`) found nothing, silently.
         """
         options = options or SearchOptions(**fields)
         _check_typed(text)
         vector = self._embed_queries([text])[0]
-        return self._rank(text, vector, options)
+        hits = self._rank(text, vector, options)
+        if not hits and options.phrases and (phrases := quoted_phrases(text)):
+            shown = " ".join(f'"{phrase.text}"' for phrase in phrases)
+            logger.warning(
+                "no passage holds %s as written; these hold its words in any order",
+                shown if len(shown) <= 80 else shown[:79] + "…",
+            )
+            hits = self._rank(text, vector, replace(options, phrases=False))
+        return hits
 
     def search_many(self, texts: Sequence[str], options: SearchOptions) -> list[list[Hit]]:
         """Rank passages for many queries, embedding them together (for evaluation; a query

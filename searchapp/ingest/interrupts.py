@@ -8,6 +8,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
+class StopAsked(KeyboardInterrupt):
+    """Raised by an indexing run told to stop (``Indexer.run``'s ``stop``) where a window was
+    just committed: the way out Ctrl-C takes, told apart from a Ctrl-C of its own."""
+
+
 class StopRequest:
     """A SIGINT handler for a loop of indexing runs (`search watch`): the first Ctrl-C sets
     ``event``, and the run under way goes on to its end (``DeferredInterrupts`` passes that

@@ -54,7 +54,7 @@ from searchapp.ingest.discovery import (
     unreadable_places,
 )
 from searchapp.ingest.formats.spans import line_locations, locate, section_starts
-from searchapp.ingest.interrupts import DeferredInterrupts
+from searchapp.ingest.interrupts import DeferredInterrupts, StopAsked
 from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
@@ -196,6 +196,7 @@ class Indexer:
         self.default_excludes = True
         self.recheck = False
         self._interrupts = DeferredInterrupts()
+        self._stop: threading.Event | None = None
 
     def run(
         self,
@@ -206,8 +207,11 @@ class Indexer:
         default_excludes: bool = True,
         nested_roots: Sequence[Path] = (),
         recheck: bool = False,
+        stop: threading.Event | None = None,
     ) -> IndexReport:
-        """Index ``roots``; ``self.report`` holds what was committed if this is interrupted.
+        """Index ``roots``; ``self.report`` holds what was committed if this is interrupted:
+        by Ctrl-C, or by ``stop``, looked at before each window after the first (it raises
+        ``StopAsked``, a ``KeyboardInterrupt``, with every window before committed).
 
         Documents under the roots whose files are gone, or that ignore files or the default
         excludes now leave out, are removed; those that only this run's ``include``/``exclude``
@@ -219,6 +223,7 @@ class Indexer:
         """
         started = time.perf_counter()
         report = self.report = IndexReport()
+        self._stop = stop
         self.default_excludes = default_excludes
         self.recheck = recheck
         if self.embedder is not None:
@@ -396,7 +401,9 @@ class Indexer:
         if self.embedder is not None:
             self._consume_ahead(parts, report, self.embedder)
             return
-        for window in self._windows(parts):
+        for number, window in enumerate(self._windows(parts)):
+            if number and self._stop is not None and self._stop.is_set():
+                raise StopAsked  # the windows before are committed
             self._commit(window, report)
 
     def _batch_size(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -148,17 +149,25 @@ def query(
 
 def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
     """A line on stderr for each hit's file that changed or went since it was indexed: its
-    `path:line` may no longer be that line (`vim -q` lands elsewhere). One stat a file."""
+    `path:line` may no longer be that line (`vim -q` lands elsewhere). One stat a file; one whose
+    size or times moved is read and hashed, so a `touch` alone says nothing."""
     paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
-    for path, (size, mtime_ns) in search_index.store.file_states(paths).items():
+    for path, indexed in search_index.store.file_states(paths).items():
         try:
             found = os.stat(path)
-        except OSError:
-            what = "is gone"
-        else:
-            if found.st_size == size and found.st_mtime_ns == mtime_ns:
+            same = (found.st_size, found.st_mtime_ns) == (indexed.size, indexed.mtime_ns) and (
+                indexed.ctime_ns is None or found.st_ctime_ns == indexed.ctime_ns
+            )
+            if same:
                 continue
+            with open(path, "rb") as file:
+                if hashlib.sha256(file.read()).hexdigest() == indexed.sha256:
+                    continue
             what = "changed"
+        except (FileNotFoundError, NotADirectoryError):
+            what = "is gone"
+        except OSError:  # not readable now: nothing to tell of it
+            continue
         err.print(
             f"note: {escape(one_line(path))} {what} since it was indexed: its lines may have "
             "moved (run `search index`)",

@@ -62,6 +62,8 @@ from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from searchapp.interfaces.watch import Watcher
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
@@ -426,6 +428,7 @@ def serve(
     index_thread = IndexThread(index)
     stop = threading.Event()
     follower: threading.Thread | None = None
+    watcher: Watcher | None = None
     failed = threading.Event()
     try:
         # Bound first: a port in use fails at once, not after --watch has indexed its folders;
@@ -434,11 +437,14 @@ def serve(
 
         def watching_failed() -> None:
             failed.set()
-            server.shutdown()  # from the watching thread: serve_forever returns
+            # serve_forever returns. Not waited for here: where the main thread never reached
+            # it (a Ctrl-C as it began to listen), the wait hung the watching thread, and the
+            # main thread waiting for that one.
+            threading.Thread(target=server.shutdown, daemon=True).start()
 
         try:
             if watch_paths:
-                follower = _start_watching(
+                follower, watcher = _start_watching(
                     index_thread, err, stop, watch_paths, include, exclude, watching_failed
                 )
             else:
@@ -460,18 +466,26 @@ def serve(
     if failed.is_set():
         err.print("stopped: the index is no longer watched, so its answers would go stale")
         return EXIT_ERROR
-    err.print("stopped" + (", every batch of changes committed" if follower else ""))
+    if watcher is None:
+        err.print("stopped")
+    else:
+        from searchapp.interfaces.watch import stopped_line
+
+        err.print(stopped_line(watcher))
     return 130
 
 
 def _finish_following(follower: threading.Thread, err: Console) -> None:
-    """Wait for the watching thread to commit the batch under way; a Ctrl-C (or SIGTERM)
-    meanwhile ends the process at once, the batch rolled back."""
+    """Wait for the watching thread to stop where the batch under way next commits; a Ctrl-C
+    (or SIGTERM) meanwhile ends the process at once, what the batch was writing rolled back."""
     try:
         follower.join(timeout=0.5)
         if follower.is_alive():
-            err.print("finishing the batch of changes under way (Ctrl-C again to stop now)")
-        follower.join()  # the batch under way is committed
+            err.print(
+                "stopping where the batch of changes under way next commits (Ctrl-C again to "
+                "stop now)"
+            )
+        follower.join()  # what the batch under way wrote is committed
     except KeyboardInterrupt:
         # Now, without waiting for the thread: ending the interpreter under it aborted the
         # process (status 134). Its batch's transaction is rolled back by SQLite. The wait
@@ -494,7 +508,7 @@ def _start_watching(
     include: Sequence[str],
     exclude: Sequence[str],
     on_failure: Callable[[], None],
-) -> threading.Thread:
+) -> tuple[threading.Thread, Watcher]:
     """Index ``paths`` with a writer of its own that shares the loaded model, then follow
     their changes in a thread until ``stop`` is set, or until following fails (its error logged,
     then ``on_failure`` called)."""
@@ -524,4 +538,4 @@ def _start_watching(
 
     thread = threading.Thread(target=follow, name="search-watch", daemon=True)
     thread.start()
-    return thread
+    return thread, watcher

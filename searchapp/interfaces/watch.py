@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from searchapp.errors import BadInputError, SearchAppError
+from searchapp.errors import BadInputError, IndexInterrupted, SearchAppError
 from searchapp.ingest.discovery import (
     IGNORE_FILES,
     SKIPPED_FOLDERS,
@@ -59,7 +59,7 @@ from searchapp.storage.paths import absolute, not_there, refuse_empty
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from searchapp.ingest.pipeline import Progress
+    from searchapp.ingest.pipeline import IndexReport, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +136,9 @@ class Watcher:
         self.debounce_ms, self.step_ms = debounce_ms, step_ms
         self.on_wait = on_wait
         self.busy = False  # applying a batch of changes (``follow``)
+        self._stop: threading.Event | None = None  # ``follow``'s, while it runs
+        # What the batch under way had committed when ``follow`` was told to stop in it.
+        self.stopped_in: IndexReport | None = None
         self._progress_of_batches = progress or (lambda: nullcontext(None))
         self._progress: Progress | None = None  # the batch under way's
         self._index_dir = str(index.index_dir.absolute())
@@ -151,6 +154,7 @@ class Watcher:
             default_excludes=self.default_excludes,
             on_wait=self.on_wait,
             progress=progress or self._progress,
+            stop=self._stop,
         )
         return BatchReport(
             report.added, report.updated, report.removed, report.skipped, report.seconds
@@ -164,7 +168,10 @@ class Watcher:
     ) -> int:
         """Apply changes as they come until ``stop`` is set; returns the batches applied.
 
-        A batch under way when ``stop`` is set is committed first. Once the OS watch is set
+        A batch under way when ``stop`` is set stops where its last window of chunks was
+        committed (``stopped_in`` then tells what it had committed; the rest is indexed when a
+        watch or `search index` runs again): a batch of a `git checkout` took minutes to
+        finish, past what a service manager waits before it kills. Once the OS watch is set
         up, the paths are indexed once more, as ``index_all`` does: what changed while they were
         first indexed (before anything watched them) is caught up with.
 
@@ -173,6 +180,18 @@ class Watcher:
         again on the folders there are, and again when the folder is back (looked for every
         ``CATCH_UP_AFTER_MS``), each time with the catch-up run.
         """
+        self._stop, self.stopped_in = stop, None
+        try:
+            return self._follow_all(stop, on_batch, on_note)
+        finally:
+            self._stop = None
+
+    def _follow_all(
+        self,
+        stop: threading.Event,
+        on_batch: Callable[[BatchReport], None] | None,
+        on_note: Callable[[str], None] | None,
+    ) -> int:
         batches = 0
         folders = {folder: _identity(folder) for folder in self._watched_folders()}
         gone = {folder: None for folder, identity in folders.items() if identity is None}
@@ -225,6 +244,11 @@ class Watcher:
         try:
             with self._progress_of_batches() as self._progress:
                 report = run()
+        except IndexInterrupted as stopped:
+            if not stopped.asked:
+                raise  # Ctrl-C itself, not the stop asked for
+            self.stopped_in = stopped.report
+            return 0
         finally:
             self.busy, self._progress = False, None
         if report is None or not report.changed:
@@ -366,6 +390,7 @@ class Watcher:
             as_roots=False,
             progress=self._progress,
             default_excludes=self.default_excludes,
+            stop=self._stop,
         )
         report.added += result.added
         report.updated += result.updated
@@ -502,7 +527,7 @@ def _under_or_at(path: str, place: Path) -> bool:
 def stop_on_interrupt(
     stop: threading.Event, on_first: Callable[[], None] | None = None
 ) -> Iterator[None]:
-    """The first Ctrl-C sets ``stop`` (the batch under way is committed) and calls
+    """The first Ctrl-C sets ``stop`` (the batch under way stops at its next commit) and calls
     ``on_first``; a second one raises ``KeyboardInterrupt`` (``StopRequest``). Only the main
     thread can install the handler."""
     previous = signal.signal(signal.SIGINT, StopRequest(stop, on_first))
@@ -515,7 +540,7 @@ def stop_on_interrupt(
 def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
     """`search watch`: index, then apply each batch of changes with one line on stderr (and its
     skipped files: each with ``verbose``, else counted by reason), until Ctrl-C. Returns the exit
-    status (130 after Ctrl-C, every batch committed)."""
+    status (130 after Ctrl-C, what was written committed)."""
     from searchapp.interfaces.cli_app import print_skipped
     from searchapp.interfaces.progress import progress_bar
 
@@ -544,8 +569,26 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
             )
             state["interrupt_said"] = True
             return 130
-    err.print(f"stopped after {counted(batches, 'batch')} of changes, all committed")
+    err.print(stopped_line(watcher, batches))
     return 130
+
+
+def stopped_line(watcher: Watcher, batches: int | None = None) -> str:
+    """The last line of a watch told to stop: the batches it applied, and what the one under
+    way had committed if it stopped in one (the rest waits for the next run)."""
+    report = watcher.stopped_in
+    if batches is None:  # `serve --watch`
+        done, committed = "", "every batch of changes committed"
+    else:
+        done, committed = f" after {counted(batches, 'batch')} of changes", "all committed"
+    if report is None:
+        return f"stopped{done}, {committed}"
+    return (
+        f"stopped{done}, the last batch stopped part way: "
+        f"{counted(report.chunks + report.reused, 'chunk')} of it committed "
+        f"({counted(report.added + report.updated, 'file')} complete); `search watch` or "
+        "`search index` indexes the rest"
+    )
 
 
 def _say_stopping(watcher: Watcher) -> None:
@@ -554,7 +597,7 @@ def _say_stopping(watcher: Watcher) -> None:
     call), and the line goes to file descriptor 2 directly."""
     if not watcher.busy:
         return
-    line = "finishing the batch of changes under way (Ctrl-C again to stop now)\n"
+    line = "stopping where the batch of changes under way next commits (Ctrl-C again to stop now)\n"
     try:
         sys.stderr.write(line)
         sys.stderr.flush()

@@ -198,8 +198,9 @@ def query_trigrams(query: str) -> frozenset[Trigram]:
     punctuation that parts them ("Error: No such option: --foo" has one: no such option), nor
     three function words ("out of the")."""
     found: dict[Trigram, None] = {}
-    for part in _PARTING.split(query):
-        words = _PHRASE_WORD.findall(cjk_spaced(fold(part)))
+    # Folded whole, as a passage's text is: Σ lower-cases to σ or ς by what follows it.
+    for part in _PARTING.split(fold(query)):
+        words = _PHRASE_WORD.findall(cjk_spaced(part))
         for trigram in zip(words, words[1:], words[2:]):
             if not all(word in FUNCTION_WORDS for word in trigram):
                 found.setdefault(trigram, None)

@@ -12,6 +12,7 @@ import numpy as np
 
 from searchapp.errors import BadInputError
 from searchapp.globs import any_glob, expand_braces, unclosed
+from searchapp.ranking.definitions import DEFINITION_WEIGHT, code_names, definition_bonus
 from searchapp.ranking.fusion import BM25_WEIGHT, bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
 from searchapp.ranking.names import (
@@ -42,17 +43,19 @@ MODES = ("hybrid", "dense", "lexical")
 # Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
 MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the wildcard ones)
-# The most a hybrid score can be: a cosine, the BM25 share, the file name's share and what the
-# query's words in a row add (``proximity.py``), each at its most.
-MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT
+# The most a hybrid score can be: a cosine, the BM25 share, the file name's share, what the
+# query's words in a row add (``proximity.py``) and what defining its names adds
+# (``definitions.py``), each at its most.
+MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 
 
 @dataclass(frozen=True)
 class Hit:
     """One ranked passage. ``score`` is what its mode ranked it by, so it never rises down a list
     of hits: the ``cosine`` of query and passage (dense), the share of the most BM25 the query's
-    words could score (lexical, in [0, 1)), or their sum plus the share of the query its file's
-    name carries (hybrid, ``fusion.py``, ``names.py``)."""
+    words could score plus what its text adds (lexical, in [0, 2): word order, ``proximity.py``,
+    and definitions, ``definitions.py``), or the cosine plus those plus the share of the query
+    its file's name carries (hybrid, ``fusion.py``, ``names.py``)."""
 
     rank: int
     score: float
@@ -122,8 +125,8 @@ class SearchOptions:
         if self.min_score is not None and not -1.0 <= self.min_score <= MAX_SCORE:
             raise BadInputError(
                 f"--min-score ({self.min_score}) must be between -1 and {MAX_SCORE:g} (a score "
-                "as shown: hybrid cosine + BM25 share + name share + word order, dense cosine, "
-                "lexical BM25 share + word order)"
+                "as shown: hybrid cosine + BM25 share + name share + word order + definitions, "
+                "dense cosine, lexical BM25 share + word order + definitions)"
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
@@ -215,22 +218,26 @@ class Searcher:
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
-        in_order = self._in_order(query, [i for i in candidates if i in cosine])
+        text_bonus = self._from_texts(query, [i for i in candidates if i in cosine])
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
             frontier = None
             if len(lexical) == fetch and fetch < self.vectors.ntotal:
                 # More may score what the last one does: that tie is left to a wider fetch,
                 # so the order within every tie shown is the same whatever k is.
+                # A tie with its text's bonus stays: that bonus goes only to the first
+                # FUSION_DEPTH, which any wider fetch holds too, so it scores so there as well.
                 last = lexical[-1][1]
-                lexical = [(i, s) for i, s in lexical if s != last]
+                lexical = [(i, s) for i, s in lexical if s != last or i in text_bonus]
                 frontier = last * scale
             ranked = [
-                (i, s * scale + in_order.get(i, 0.0), cosine[i]) for i, s in lexical if i in cosine
+                (i, s * scale + text_bonus.get(i, 0.0), cosine[i])
+                for i, s in lexical
+                if i in cosine
             ]
             ranked.sort(key=lambda r: (-r[1], -r[2], r[0]))  # equal BM25: the nearer first
             return ranked, frontier
-        bonus = {i: named.get(i, 0.0) + in_order.get(i, 0.0) for i in [*named, *in_order]}
+        bonus = {i: named.get(i, 0.0) + text_bonus.get(i, 0.0) for i in [*named, *text_bonus]}
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in lexical[:FUSION_DEPTH] if i in cosine],
@@ -247,13 +254,18 @@ class Searcher:
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
         return [(i, s, cosine[i]) for i, s in ranked], frontier
 
-    def _in_order(self, query: str, candidates: list[int]) -> dict[int, float]:
-        """``{chunk id: what word order adds}`` for the ``candidates`` holding some of the
-        query's words in a row, as few others do (``proximity.py``)."""
-        trigrams = query_trigrams(query)
-        if not trigrams or not candidates:
+    def _from_texts(self, query: str, candidates: list[int]) -> dict[int, float]:
+        """``{chunk id: what its text adds}`` for the ``candidates`` holding some of the
+        query's words in a row, as few others do (``proximity.py``), or defining names it
+        spells as code (``definitions.py``)."""
+        trigrams, names = query_trigrams(query), code_names(query)
+        if not (trigrams or names) or not candidates:
             return {}
-        return in_order_bonus(trigrams, self.store.chunk_texts(candidates))
+        texts = self.store.chunk_texts(candidates)
+        bonus = in_order_bonus(trigrams, texts)
+        for chunk_id, value in definition_bonus(names, texts).items():
+            bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
+        return bonus
 
     def _may_hold(self, phrases: list[Phrase]) -> bool:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet

@@ -476,14 +476,15 @@ class Store:
         return grouped
 
     @guarded
-    def file_states(self, paths: Iterable[str]) -> dict[str, tuple[int | None, int | None]]:
-        """``{path: (size, mtime_ns)}`` as indexed, for these paths (unknown ones skipped)."""
+    def file_states(self, paths: Iterable[str]) -> dict[str, DocumentRow]:
+        """A document row of each of these paths (unknown ones skipped): its file as indexed."""
         rows = self._conn.execute(
-            "SELECT path, size, mtime_ns FROM documents "
+            "SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at, "
+            f"{CTIME_COLUMN[self._has_ctimes]} FROM documents "
             "WHERE path IN (SELECT value FROM json_each(?))",
             (json.dumps(list(paths)),),
         )
-        return {path: (size, mtime_ns) for path, size, mtime_ns in rows}
+        return {row[2]: DocumentRow(*row) for row in rows}
 
     @guarded
     def document_counts_by_path(self) -> dict[str, int]:

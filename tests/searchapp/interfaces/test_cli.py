@@ -246,7 +246,7 @@ def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> N
         (["index", "/no/such/folder"], "no such file or folder"),
         (["query", "   ", "--use-index"], "the query is empty"),
         (["query", "x", "-k", "0", "--use-index"], "--top-k (0) must be a positive integer"),
-        (["query", "x", "--min-score", "3.6", "--use-index"], "--min-score (3.6) must be between"),
+        (["query", "x", "--min-score", "4.1", "--use-index"], "--min-score (4.1) must be between"),
         (["query", "x", "--mode", "fuzzy", "--use-index"], "'fuzzy' is not one of 'hybrid'"),
         (["query", "x", "--per-doc", "0", "--use-index"], "--per-doc (0) must be a positive"),
         (["query", "x", "-C", "-1", "--use-index"], "--context (-1) must be 0 or more"),

@@ -2227,3 +2227,29 @@ def test_a_hit_in_a_file_changed_since_indexing_is_noted_without_context(
     assert any("a.txt changed since it was indexed: its lines may have moved" in n for n in notes)
     assert any("b.txt is gone since it was indexed" in n for n in notes)
     assert all(n.startswith("note: ") for n in notes)
+
+
+def test_a_pasted_quote_no_passage_holds_is_read_as_words_with_a_warning(
+    tmp_path, fake_model, capsys
+) -> None:
+    # `KeyError: "Config 'DATABASE_URL' is missing"` found nothing, exit 1, not a word why:
+    # the source holds f"Config '{key}' is missing", and quotes made a phrase of the value.
+    docs = write(
+        tmp_path / "docs",
+        {
+            "config.py": "raise KeyError(f\"Config '{key}' is missing, and has no default.\")\n",
+            "other.py": "print('nothing to see')\n",
+        },
+    )
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(docs), "--index-dir", index_dir)[0] == 0
+    pasted = "KeyError: \"Config 'DATABASE_URL' is missing, and has no default.\""
+    for mode in ("lexical", "hybrid"):
+        args = ["query", pasted, "-k", "1", "--mode", mode, "--index-dir", index_dir]
+        code, out, err = run(capsys, *args)
+        assert code == 0 and out.startswith(str(docs / "config.py")), (mode, out, err)
+        assert err.startswith("warning: no passage holds \"Config 'DATABASE_URL' is missing"), err
+        assert "as written; these hold its words in any order" in err
+    # A phrase that some passage holds still narrows, and says nothing.
+    code, out, err = run(capsys, "query", '"has no default"', "-k", "5", "--index-dir", index_dir)
+    assert code == 0 and len(out.splitlines()) == 1 and err == ""

@@ -233,7 +233,7 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&q=lift", 400, "q is given 2 times"),
         ("/search?q=wing&top=3", 400, "unknown parameter 'top'"),
         ("/search?q=wing&min_score=high", 400, "min_score ('high') must be a number"),
-        ("/search?q=wing&min_score=4", 400, "min_score (4.0) must be between -1 and 3.5"),
+        ("/search?q=wing&min_score=5", 400, "min_score (5.0) must be between -1 and 4"),
         ("/search?q=wing&per_doc=0", 400, "per_doc ('0') must be a positive integer"),
         # Named as the request names it, not as the CLI's option (--path).
         ("/search?q=wing&path=%5B", 400, "path ('[') opens a [...] class"),

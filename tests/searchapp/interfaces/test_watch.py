@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from searchapp.errors import SearchAppError
+from searchapp.ingest import pipeline
 from searchapp.ingest.interrupts import DeferredInterrupts, StopRequest
 from searchapp.interfaces.watch import BatchReport, Watcher
 from searchapp.search_index import SearchIndex
@@ -728,10 +729,52 @@ def test_ctrl_c_during_a_batch_commits_it_then_exits_130(
     index_dir = tmp_path / "idx"
     code, lines = watch_with_ctrl_c(capsys, monkeypatch, docs, index_dir, presses=1)
     assert code == 130, lines
-    assert "finishing the batch of changes under way (Ctrl-C again to stop now)" in lines
+    assert (
+        "stopping where the batch of changes under way next commits (Ctrl-C again to stop now)"
+        in lines
+    )
     assert any("1 added, 0 updated, 0 removed in" in line for line in lines)
     assert lines[-1] == "stopped after 1 batch of changes, all committed"
     assert str(docs / "added.txt") in indexed_paths(index_dir)
+
+
+def test_ctrl_c_during_a_batch_of_windows_stops_at_its_next_commit(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    # A git checkout's thousands of files were one batch, and the first Ctrl-C (or a service
+    # manager's SIGTERM) waited for all of it: minutes, past what a manager waits to kill.
+    monkeypatch.setattr(pipeline, "FIRST_WINDOW_CHUNKS", 1)  # windows of 1, 2, 4... chunks
+    encoder = SlowEncoder()
+    use_encoder(monkeypatch, encoder)
+    press_ctrl_c = ctrl_c_presses(monkeypatch)
+    watching = watch_set_up(monkeypatch)
+    added = [docs / f"new{n}.txt" for n in range(4)]
+
+    def edit_then_interrupt() -> None:
+        assert watching.wait(timeout=DEADLINE)
+        encoder.slow = True
+        for path in added:  # one batch: written within the debounce
+            path.write_text(f"{path.stem} written while watching\n", "utf-8")
+        assert encoder.embedding.wait(timeout=DEADLINE)
+        press_ctrl_c()
+        encoder.go_on.set()
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    index_dir = tmp_path / "idx"
+    code, _, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(index_dir))
+    helper.join(timeout=10)
+    lines = err.strip().splitlines()
+    assert code == 130, err
+    # Its first window (a chunk) was committed; the file's end came in the next one.
+    assert lines[-1] == (
+        "stopped after 0 batches of changes, the last batch stopped part way: 1 chunk of it "
+        "committed (0 files complete); `search watch` or `search index` indexes the rest"
+    )
+    assert len(set(map(str, added)) & indexed_paths(index_dir)) == 1
+    use_encoder(monkeypatch, FakeEncoder())
+    assert run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    assert set(map(str, added)) <= indexed_paths(index_dir)
 
 
 def test_a_second_ctrl_c_during_a_batch_stops_it_and_says_what_was_kept(
@@ -776,7 +819,7 @@ def test_a_second_ctrl_c_between_a_batchs_writes_says_so(
     helper.join(timeout=10)
     lines = err.strip().splitlines()
     assert code == 130, err
-    assert "finishing the batch of changes under way (Ctrl-C again to stop now)" in err
+    assert "stopping where the batch of changes under way next commits" in err
     assert lines[-1].startswith("interrupted: the batch of changes under way stopped")
     assert "error" not in err
 
@@ -909,7 +952,9 @@ def test_serve_watch_with_other_filters_says_so(docs, tmp_path) -> None:
     index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
     stop = threading.Event()
     try:
-        follower = _start_watching(index_thread, console, stop, [str(docs)], (), ())
+        follower, _ = _start_watching(
+            index_thread, console, stop, [str(docs)], (), (), on_failure=lambda: None
+        )
     finally:
         stop.set()
         index_thread.close()

@@ -73,3 +73,14 @@ def test_only_trigrams_few_candidates_hold_earn_the_bonus(monkeypatch) -> None:
         {1: proximity.PROXIMITY_WEIGHT * share, 2: proximity.PROXIMITY_WEIGHT * share}
     )
     assert proximity.in_order_bonus(frozenset(), texts) == {}
+
+
+def test_a_querys_trigrams_are_found_in_its_own_text() -> None:
+    # Folded part by part, "aΣ:" ended in σ or ς by what followed it within the part, and the
+    # text, folded whole, spelled it the other way.
+    rng = random.Random(2)
+    alphabet = "aΣσς京 :.,-éÉx"
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(3, 16)))
+        trigrams = query_trigrams(text)
+        assert held_trigrams(trigrams, text) == trigrams, text

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.ranking import proximity
+from searchapp.ranking import definitions, proximity
 from searchapp.ranking.lexical import K1, Lexicon, idf
 from searchapp.ranking.postings import Postings
 from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
@@ -824,3 +824,47 @@ def test_hundreds_of_path_globs_filter_as_one_and_too_many_are_refused(make) -> 
     ]
     with pytest.raises(BadInputError, match=r"--path gives 1,001 globs .*the most is 1,000"):
         SearchOptions(path_glob=[f"/x/{i}" for i in range(1001)])
+
+
+def test_lexical_first_hits_and_min_score_do_not_depend_on_k_with_word_order(make) -> None:
+    # The passage holding the pasted words in a row tied in BM25 with the last of the first
+    # fetch: ties there are left to a wider fetch, and it went with them, bonus and all (first
+    # at k=50, nowhere at k=1, and --min-score 0.8 found nothing at k=1).
+    documents = [(f"/high{i}.txt", [(f"option alpha{i}", 0.1)]) for i in range(60)]
+    documents.append(("/target.py", [("no such option", 0.1)]))
+    documents += [(f"/tie{i}.txt", [(f"option beta{i} gamma{i}", 0.1)]) for i in range(99)]
+    collection = make(documents)
+    query = "Error: No such option: --foo"
+    firsts = {k: search(collection, query, k=k, mode="lexical")[0].path for k in (1, 10, 50)}
+    assert set(firsts.values()) == {"/target.py"}, firsts
+    for k in (1, 50):
+        hits = search(collection, query, k=k, mode="lexical", min_score=0.8)
+        assert [h.path for h in hits] == ["/target.py"], k
+
+
+DEFINED = (
+    "def insert_all(self, records):\n"
+    '    """Insert many rows at once, in batches of a size chosen for the database."""\n'
+    "    return self.x(records)"
+)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_the_passage_defining_a_name_ranks_above_its_uses(make, monkeypatch, mode) -> None:
+    # `insert_all` found a call of it (nearer, and saying it twice) above its def.
+    collection = make(
+        [
+            ("/db.py", [(DEFINED, 0.30)]),
+            ("/use.py", [("t.insert_all(data)\nt.insert_all(more)\nt.insert_all(rest)", 0.35)]),
+            *[(f"/other{i}.py", [(f"def helper{i}(): pass", 0.1)]) for i in range(6)],
+        ]
+    )
+    monkeypatch.setattr(definitions, "DEFINITION_WEIGHT", 0.0)
+    assert [h.path for h in search(collection, "insert_all", k=2, mode=mode)] == [
+        "/use.py",
+        "/db.py",
+    ]
+    monkeypatch.undo()
+    hits = search(collection, "insert_all", k=2, mode=mode)
+    assert [h.path for h in hits] == ["/db.py", "/use.py"]
+    assert hits[0].line == 1
