@@ -1,9 +1,10 @@
 """``search mcp``: a Model Context Protocol server over stdio, built on the official ``mcp`` SDK.
 
-Two read-only tools, each one ``SearchIndex`` call in the index's own thread (``IndexThread``):
+Three read-only tools, each one ``SearchIndex`` call in the index's own thread (``IndexThread``):
 
 - ``search``: ranked passages for a query (the objects of `search query --json`);
-- ``get_document``: an indexed document's text, or some of its lines, as indexed.
+- ``get_document``: an indexed document's text, or some of its lines, as indexed;
+- ``info``: what the index holds (`search info --json`).
 
 Nothing but indexed text is given out (``get_document`` reads the store, never a file) and no
 tool writes to the index. Stdout carries the protocol; logging goes to stderr. A line that is
@@ -147,7 +148,7 @@ def argument_errors(tool: str, error: ValidationError) -> str:
 
 
 def build_server(index_thread: IndexThread) -> MCPServer:
-    """The MCP server with its two tools over ``index_thread``'s index."""
+    """The MCP server with its three tools over ``index_thread``'s index."""
     server = _Server(
         "searchapp", version=package_version(), instructions=INSTRUCTIONS, log_level="WARNING"
     )
@@ -224,6 +225,15 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             found["text"] = "\n".join(document.text.split("\n")[:MAX_DOCUMENT_LINES])
             found["next_start_line"] = found["end_line"] + 1
         return Document(**found)
+
+    @server.tool(annotations=READ_ONLY)
+    def info() -> dict[str, Any]:
+        """What the index holds, as `search info --json` prints it: the model, the indexed
+        folders (documents, filters), documents, passages, sizes, when it was last indexed."""
+        try:
+            return index_thread.call(lambda index: index.stats())
+        except SearchAppError as exc:
+            raise ToolError(str(exc)) from exc
 
     return server
 

@@ -3,6 +3,7 @@ and a search in at most ``MAX_HITS`` passages. In process, on a fake encoder: no
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -82,3 +83,22 @@ def test_errors_name_the_tools_arguments_not_the_clis_options(tmp_path) -> None:
     ) as raised:
         call(index_dir, "search", {"query": "wing", "path": "["})
     assert "--" not in str(raised.value)  # an agent was told of --path, which it cannot give
+
+
+def test_info_tells_an_agent_what_is_indexed(tmp_path) -> None:
+    # An agent had no way to see which folders were indexed, or when (HTTP had /info).
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("wing\n", "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    got = call(index_dir, "info", {}).structured_content
+    reference = SearchIndex(index_dir, encoder=FakeEncoder())
+    try:
+        expected = json.loads(json.dumps(reference.stats()))
+    finally:
+        reference.close()
+    expected.pop("db_bytes"), got.pop("db_bytes")  # the WAL's size moves as it is read
+    assert got == expected
+    assert [root["path"] for root in got["roots"]] == [str(docs)]
+    assert got["documents"] == 1

@@ -85,7 +85,7 @@ def test_tools_over_stdio(small_index) -> None:
     assert version == importlib.metadata.version("searchapp")
     assert store_state(index_dir) == before  # nothing the tools do writes to the index
 
-    assert {tool.name for tool in tools} == {"search", "get_document"}
+    assert {tool.name for tool in tools} == {"search", "get_document", "info"}
     for tool in tools:
         assert tool.annotations.read_only_hint and not tool.annotations.destructive_hint
     search_tool = next(t for t in tools if t.name == "search")
@@ -254,7 +254,11 @@ def test_a_request_before_initialize_is_told_so(small_index) -> None:
     assert replies[0]["error"]["code"] == -32600
     assert "not initialized: send initialize" in replies[0]["error"]["message"]
     assert "error" not in replies[1] and "error" not in replies[2]
-    assert {tool["name"] for tool in replies[3]["result"]["tools"]} == {"search", "get_document"}
+    assert {tool["name"] for tool in replies[3]["result"]["tools"]} == {
+        "search",
+        "get_document",
+        "info",
+    }
     assert process.returncode == 0
 
 
@@ -284,7 +288,7 @@ def test_lines_that_are_no_message_are_answered_and_the_session_goes_on(small_in
         ]
         assert "Parse error" in replies[0]["error"]["message"]
         tools = {tool["name"] for tool in replies[5]["result"]["tools"]}
-        assert tools == {"search", "get_document"}
+        assert tools == {"search", "get_document", "info"}
     finally:
         process.stdin.close()
         assert process.wait(timeout=30) == 0
