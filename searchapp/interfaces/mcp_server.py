@@ -16,10 +16,13 @@ closes stdin, what it asked before is answered before the server ends.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -42,7 +45,7 @@ from pydantic import BaseModel, Field, ValidationError
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread
-from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
+from searchapp.ranking.searcher import MAX_SCORE, Hit, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
 
@@ -85,6 +88,11 @@ class SearchHit(BaseModel):
 
 class SearchResults(BaseModel):
     hits: list[SearchHit]
+    notes: list[str] = Field(
+        default_factory=list,
+        description="what the search warned of (a query cut to the model's first 256 tokens, "
+        "quoted text no passage holds searched as words)",
+    )
 
 
 # Passages one search returns: 1,000 (HTTP's most) made a 2.3 MB answer, more than an agent's
@@ -197,10 +205,15 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             options = SearchOptions(
                 k=k, mode=mode, path_glob=globs or None, min_score=min_score, per_doc=per_doc
             )
-            hits = index_thread.call(lambda index: index.search(query, options))
+
+            def searched(index: SearchIndex) -> tuple[list[Hit], list[str]]:
+                with _warnings_logged() as notes:
+                    return index.search(query, options), notes
+
+            hits, notes = index_thread.call(searched)
         except SearchAppError as exc:
             raise ToolError(in_parameter_terms(str(exc))) from exc
-        return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits])
+        return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits], notes=notes)
 
     @server.tool(annotations=READ_ONLY)
     def get_document(
@@ -236,6 +249,27 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             raise ToolError(str(exc)) from exc
 
     return server
+
+
+@contextmanager
+def _warnings_logged() -> Iterator[list[str]]:
+    """The warnings searchapp logs in this thread meanwhile (they went to the server's stderr
+    alone, where no agent reads them)."""
+    notes: list[str] = []
+    thread = threading.get_ident()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == thread:
+                notes.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logger = logging.getLogger("searchapp")
+    logger.addHandler(handler)
+    try:
+        yield notes
+    finally:
+        logger.removeHandler(handler)
 
 
 def serve_stdio(index: SearchIndex) -> None:

@@ -102,3 +102,19 @@ def test_info_tells_an_agent_what_is_indexed(tmp_path) -> None:
     assert got == expected
     assert [root["path"] for root in got["roots"]] == [str(docs)]
     assert got["documents"] == 1
+
+
+def test_a_search_tells_the_agent_what_it_warned_of(tmp_path) -> None:
+    # The warnings went to the server's stderr, where no agent reads them: a quote no passage
+    # holds, searched as words, looked like an answer to the phrase.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("wing lift\n", "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    plain = call(index_dir, "search", {"query": "wing", "mode": "lexical"}).structured_content
+    assert plain["notes"] == [] and len(plain["hits"]) == 1
+    quoted = call(index_dir, "search", {"query": 'wing "lift wing"', "mode": "lexical"})
+    notes = quoted.structured_content["notes"]
+    assert len(quoted.structured_content["hits"]) == 1
+    assert notes == ['no passage holds "lift wing" as written; these hold its words in any order']
