@@ -209,11 +209,36 @@ def query_trigrams(query: str) -> frozenset[Trigram]:
 
 def held_trigrams(trigrams: frozenset[Trigram], text: str) -> set[Trigram]:
     """Those of ``trigrams`` whose words ``text`` holds in a row (anything but a letter or digit
-    between them: "option: {name}" holds "option" then "name")."""
+    between them: "option: {name}" holds "option" then "name"). A placeholder of a format
+    string in ``text`` (``{key}``, ``{0.url}``, ``%s``, ``%(name)d``) stands for any one word,
+    so the message pasted with its values, "Config 'PORT' has value", is held by the line
+    that prints f"Config '{key}' has value"."""
     if not trigrams:
         return set()
-    words = _phrase_words(text)
-    return trigrams.intersection(zip(words, words[1:], words[2:]))
+    slotted = _PLACEHOLDER.sub(_SLOT_SPACED, text)
+    words = _phrase_words(slotted)
+    found = set(zip(words, words[1:], words[2:]))
+    if slotted is text or _SLOT not in words:
+        return trigrams & found
+    return {t for t in trigrams if t in found or not found.isdisjoint(_with_slots(t))}
+
+
+# Placeholders of format strings: Python's str.format and f-strings ("{}", "{key}",
+# "{0.url!r}"; no spaces inside, which a dict or a code block has), and printf's ("%s", "%d",
+# "%(name)s", "%-10.3f").
+_PLACEHOLDER = re.compile(
+    r"\{[^{}\s]{0,40}\}"  # str.format, f-strings
+    r"|%(?:\([\w.]{1,40}\))?[-+#0]?\d*(?:\.\d+)?[sdrifgxXc]"  # printf ("5% speed": no)
+)
+_SLOT = "qqslotqq"  # a word no query holds
+_SLOT_SPACED = f" {_SLOT} "
+
+
+def _with_slots(trigram: Trigram) -> list[Trigram]:
+    """``trigram`` with one or two of its words a placeholder's."""
+    a, b, c = trigram
+    s = _SLOT
+    return [(s, b, c), (a, s, c), (a, b, s), (s, s, c), (s, b, s), (a, s, s)]
 
 
 # ASCII's letters and digits, everything else a space: ``_PHRASE_WORD``'s words of ASCII text,

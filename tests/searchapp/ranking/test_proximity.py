@@ -40,7 +40,7 @@ def test_trigrams_are_folded_and_three_function_words_are_none() -> None:
 
 def test_a_text_holds_a_trigram_with_anything_but_letters_or_digits_between() -> None:
     trigrams = query_trigrams("no such option here")
-    text = 'raise Error(_("No such option: {name}"))\n'
+    text = 'raise Error(_("No such option: name"))\n'
     assert held_trigrams(trigrams, text) == {("no", "such", "option")}
     assert held_trigrams(trigrams, "such no option") == set()  # out of order
     assert held_trigrams(trigrams, "No-such\nOPTION Here") == trigrams
@@ -84,3 +84,20 @@ def test_a_querys_trigrams_are_found_in_its_own_text() -> None:
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(3, 16)))
         trigrams = query_trigrams(text)
         assert held_trigrams(trigrams, text) == trigrams, text
+
+
+def test_a_format_strings_placeholder_stands_for_any_one_word() -> None:
+    # "Config 'PORT' has value 'eighty'" was pasted; the source says f"Config '{key}' has
+    # value '{value}'": every trigram held a value, and none was found.
+    pasted = query_trigrams("ValueError: Config 'PORT' has value 'eighty'. Not a valid int.")
+    source = "raise ValueError(f\"Config '{key}' has value '{value}'. Not a valid {cast}.\")"
+    assert held_trigrams(pasted, source) == pasted
+    printf = 'log.info("HTTP Request: %s %s %d", method, url, status)'
+    # Two of a trigram's words may be placeholders', not all three (any three values would do).
+    assert held_trigrams(query_trigrams("request GET https 200"), printf) == {
+        ("request", "get", "https")
+    }
+    # Not placeholders: a dict, a percentage, and the words themselves must still match.
+    assert held_trigrams(query_trigrams("has value eighty"), 'x = {"has": 1} value 2') == set()
+    assert held_trigrams(query_trigrams("5 speed up"), "a 5% speed up") == {("5", "speed", "up")}
+    assert held_trigrams(query_trigrams("has value eighty"), "has {v} ninety") == set()
