@@ -595,7 +595,7 @@ class SearchIndex:
         if not hits and options.phrases and (phrases := quoted_phrases(text)):
             shown = " ".join(f'"{phrase.text}"' for phrase in phrases)
             logger.warning(
-                "no passage holds %s as written; these hold its words in any order",
+                "no passage holds %s as written; searching its words in any order instead",
                 shown if len(shown) <= 80 else shown[:79] + "…",
             )
             hits = self._rank(text, vector, replace(options, phrases=False))

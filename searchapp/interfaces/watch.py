@@ -574,17 +574,20 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
 
 
 def stopped_line(watcher: Watcher, batches: int | None = None) -> str:
-    """The last line of a watch told to stop: the batches it applied, and what the one under
-    way had committed if it stopped in one (the rest waits for the next run)."""
+    """The last line of a watch told to stop: the batches it applied (``batches``; None for
+    `serve --watch`, which told each), and what the one under way had committed if it stopped
+    in one (the rest waits for the next run)."""
     report = watcher.stopped_in
-    if batches is None:  # `serve --watch`
-        done, committed = "", "every batch of changes committed"
+    if batches is None:
+        done = "stopped" if report else "stopped, every batch of changes committed"
     else:
-        done, committed = f" after {counted(batches, 'batch')} of changes", "all committed"
+        done = f"stopped after {counted(batches, 'batch')} of changes"
+        done += "" if report else ", all committed"
     if report is None:
-        return f"stopped{done}, {committed}"
+        return done
     return (
-        f"stopped{done}, the last batch stopped part way: "
+        f"{done}{' and' if batches is not None else ''} part way through "
+        f"{'another' if batches is not None else 'a batch of changes'}: "
         f"{counted(report.chunks + report.reused, 'chunk')} of it committed "
         f"({counted(report.added + report.updated, 'file')} complete); `search watch` or "
         "`search index` indexes the rest"

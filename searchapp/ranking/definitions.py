@@ -9,7 +9,9 @@ code when it is snake_case, camelCase or CONSTANT_CASE, the last part of a dotte
 question about "filters" asks for no definition), and a query whose names are not half its
 words or more asks for none either (``code_names``). A candidate defines it on a line that
 declares it (`def`, `class`, `function`, `fn`, `const`, `struct` and the like before it) or
-assigns it at the line's start (`NAME = ...`, `NAME: int = ...`).
+assigns it at the line's start (`NAME = ...`, `NAME: int = ...`; indented, only a
+CONSTANT_CASE name: `render = self.render` in a method defines nothing). The hit then names
+the defining line (``query_words.BestLine``).
 
 Hybrid and lexical ranking add ``DEFINITION_WEIGHT`` times the share of the query's names a
 candidate defines (``searcher.py``): as much as holding all the query's words in a row
@@ -56,10 +58,14 @@ def code_names(query: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _defining(name: str) -> re.Pattern[str]:
+def defining(name: str) -> re.Pattern[str]:
+    """Where a text defines ``name``: a declaration, or an assignment at a line's start (any
+    indentation for a CONSTANT_CASE name; else none, so `render = self.render` in a method
+    is no definition of `render`)."""
     word = re.escape(name)
+    indent = "[ \t]*" if name.isupper() else ""
     return re.compile(
-        rf"(?m)\b{_KEYWORDS}\s+(?:[\w.]*\.)?{word}(?!\w)|^[ \t]*{word}[ \t]*(?::[^=\n]*)?=(?!=)"
+        rf"(?m)\b{_KEYWORDS}\s+(?:[\w.]*\.)?{word}(?!\w)|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=)"
     )
 
 
@@ -67,7 +73,7 @@ def defined_share(names: list[str], text: str) -> float:
     """The share of ``names`` that ``text`` defines."""
     if not names:
         return 0.0
-    return sum(1 for name in names if _defining(name).search(text)) / len(names)
+    return sum(1 for name in names if defining(name).search(text)) / len(names)
 
 
 def definition_bonus(names: list[str], texts: Mapping[int, str]) -> dict[int, float]:

@@ -262,16 +262,20 @@ class BestLine:
     then the one heading a section with them, then the first. A line holding more of the quoted
     phrases comes before all, then one holding more of the query's words three in a row
     (``trigrams``: the line raising "No such option", not the docstring above it saying
-    "option")."""
+    "option"), then one defining more of the names it spells as code (``definitions``,
+    ``definitions.defining``: `def print(` for "Console.print", not its docstring's "Print to
+    the console")."""
 
     def __init__(
         self,
         weights: dict[str, float],
         phrases: Sequence[Phrase] = (),
         trigrams: frozenset[Trigram] = frozenset(),
+        definitions: Sequence[re.Pattern[str]] = (),
     ) -> None:
         self._phrases = phrases
         self._trigrams = trigrams
+        self._definitions = definitions
         # Matched in the passage's text less its accents (``_plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
         self._words = [
@@ -292,12 +296,13 @@ class BestLine:
         return best
 
     def _best(self, lines: list[str], first_line: int, taken: Container[int]) -> int | None:
-        best, most = None, (0, 0, 0.0, 0.0, 0.0, 0.0)
+        best, most = None, (0, 0, 0, 0.0, 0.0, 0.0, 0.0)
         for number, line in enumerate(lines, start=first_line):
             if number in taken:
                 continue
             quoted = sum(phrase.found_in(line) for phrase in self._phrases)
             in_order = len(held_trigrams(self._trigrams, line))
+            defines = sum(1 for pattern in self._definitions if pattern.search(line))
             weight = whole = defined = headed = 0.0
             folded_line = line.casefold()  # a first look: ß, ſ and ς as (?i) reads them
             for folded, (word, name, definition, heading), word_weight in self._words:
@@ -307,8 +312,8 @@ class BestLine:
                         whole += word_weight
                         defined += word_weight if definition.search(line) else 0.0
                         headed += word_weight if heading.search(line) else 0.0
-            if (quoted, in_order, weight, whole, defined, headed) > most:
-                best, most = number, (quoted, in_order, weight, whole, defined, headed)
+            if (quoted, in_order, defines, weight, whole, defined, headed) > most:
+                best, most = number, (quoted, in_order, defines, weight, whole, defined, headed)
         return best
 
 

@@ -12,7 +12,12 @@ import numpy as np
 
 from searchapp.errors import BadInputError
 from searchapp.globs import any_glob, expand_braces, unclosed
-from searchapp.ranking.definitions import DEFINITION_WEIGHT, code_names, definition_bonus
+from searchapp.ranking.definitions import (
+    DEFINITION_WEIGHT,
+    code_names,
+    defining,
+    definition_bonus,
+)
 from searchapp.ranking.fusion import BM25_WEIGHT, bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
 from searchapp.ranking.names import (
@@ -47,6 +52,7 @@ MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the w
 # query's words in a row add (``proximity.py``) and what defining its names adds
 # (``definitions.py``), each at its most.
 MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
+MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -122,11 +128,13 @@ class SearchOptions:
             raise BadInputError(f"--top-k ({self.k}) must be a positive integer")
         if self.mode not in MODES:
             raise BadInputError(f"--mode ({self.mode!r}) must be one of {', '.join(MODES)}")
-        if self.min_score is not None and not -1.0 <= self.min_score <= MAX_SCORE:
+        most = {"dense": 1.0, "lexical": MAX_LEXICAL_SCORE}.get(self.mode, MAX_SCORE)
+        if self.min_score is not None and not -1.0 <= self.min_score <= most:
+            # A bound no score can reach was taken, and every query found nothing.
             raise BadInputError(
-                f"--min-score ({self.min_score}) must be between -1 and {MAX_SCORE:g} (a score "
-                "as shown: hybrid cosine + BM25 share + name share + word order + definitions, "
-                "dense cosine, lexical BM25 share + word order + definitions)"
+                f"--min-score ({self.min_score}) must be between -1 and {most:g} in {self.mode} "
+                "mode (a score as shown: hybrid cosine + BM25 share + name share + word order "
+                "+ definitions, dense cosine, lexical BM25 share + word order + definitions)"
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
@@ -330,7 +338,8 @@ class Searcher:
         for word in query_words(query):
             counts = [frequency(term) for term in self.lexicon.query_tokens(word)]
             weights[word] = sum(idf(df, rows) for df in counts if df > 0)
-        return BestLine(weights, phrases, query_trigrams(query))
+        definitions = [defining(name) for name in code_names(query)]
+        return BestLine(weights, phrases, query_trigrams(query), definitions)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         try:

@@ -2249,7 +2249,7 @@ def test_a_pasted_quote_no_passage_holds_is_read_as_words_with_a_warning(
         code, out, err = run(capsys, *args)
         assert code == 0 and out.startswith(str(docs / "config.py")), (mode, out, err)
         assert err.startswith("warning: no passage holds \"Config 'DATABASE_URL' is missing"), err
-        assert "as written; these hold its words in any order" in err
+        assert "as written; searching its words in any order instead" in err
     # A phrase that some passage holds still narrows, and says nothing.
     code, out, err = run(capsys, "query", '"has no default"', "-k", "5", "--index-dir", index_dir)
     assert code == 0 and len(out.splitlines()) == 1 and err == ""

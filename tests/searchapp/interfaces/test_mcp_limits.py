@@ -117,4 +117,6 @@ def test_a_search_tells_the_agent_what_it_warned_of(tmp_path) -> None:
     quoted = call(index_dir, "search", {"query": 'wing "lift wing"', "mode": "lexical"})
     notes = quoted.structured_content["notes"]
     assert len(quoted.structured_content["hits"]) == 1
-    assert notes == ['no passage holds "lift wing" as written; these hold its words in any order']
+    assert notes == [
+        'no passage holds "lift wing" as written; searching its words in any order instead'
+    ]

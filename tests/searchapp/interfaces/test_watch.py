@@ -768,7 +768,7 @@ def test_ctrl_c_during_a_batch_of_windows_stops_at_its_next_commit(
     assert code == 130, err
     # Its first window (a chunk) was committed; the file's end came in the next one.
     assert lines[-1] == (
-        "stopped after 0 batches of changes, the last batch stopped part way: 1 chunk of it "
+        "stopped after 0 batches of changes and part way through another: 1 chunk of it "
         "committed (0 files complete); `search watch` or `search index` indexes the rest"
     )
     assert len(set(map(str, added)) & indexed_paths(index_dir)) == 1

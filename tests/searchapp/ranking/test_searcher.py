@@ -868,3 +868,11 @@ def test_the_passage_defining_a_name_ranks_above_its_uses(make, monkeypatch, mod
     hits = search(collection, "insert_all", k=2, mode=mode)
     assert [h.path for h in hits] == ["/db.py", "/use.py"]
     assert hits[0].line == 1
+
+
+@pytest.mark.parametrize(("mode", "most"), [("dense", 1), ("lexical", 2), ("hybrid", 4)])
+def test_min_score_past_what_the_mode_can_score_is_refused(mode, most) -> None:
+    # `min_score=3&mode=dense` was taken, and every query found nothing.
+    SearchOptions(mode=mode, min_score=most)
+    with pytest.raises(BadInputError, match=f"between -1 and {most} in {mode} mode"):
+        SearchOptions(mode=mode, min_score=most + 0.01)
