@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from searchapp.ranking.query_words import fold, words_pattern
+from searchapp.ranking.query_words import fold, quoted_phrases, words_pattern
 from searchapp.ranking.searcher import Hit
 
 if TYPE_CHECKING:  # the index (faiss, SQLite) is not imported to draw hits
@@ -203,6 +203,15 @@ def snippet(hit: Hit, query: str, max_chars: int, *, from_line: bool = False) ->
 def _snippet(text: str, line_at: int, query: str, max_chars: int) -> str:
     if len(text) <= max_chars:
         return text
+    # A quoted phrase is what was asked for: the cut shows it, not where more of the other
+    # words gather (`"flat plate" heat transfer` showed the heat transfer, never the plate).
+    # Found in the text's lower case, whose places are the text's (ASCII).
+    for phrase in quoted_phrases(query) if text.isascii() else ():
+        found_phrase = phrase.pattern.search(text.lower(), line_at)
+        if found_phrase is not None:
+            if found_phrase.end() <= max_chars - 20:
+                return _cut(text, 0, max_chars)
+            return _cut_before(text, found_phrase.start(), max_chars)
     pattern = words_pattern(query)
     found = list(pattern.finditer(text, line_at)) if pattern is not None else []
     if not found:  # the line alone

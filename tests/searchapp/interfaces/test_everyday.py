@@ -2253,3 +2253,15 @@ def test_a_pasted_quote_no_passage_holds_is_read_as_words_with_a_warning(
     # A phrase that some passage holds still narrows, and says nothing.
     code, out, err = run(capsys, "query", '"has no default"', "-k", "5", "--index-dir", index_dir)
     assert code == 0 and len(out.splitlines()) == 1 and err == ""
+
+
+def test_a_quoted_phrase_is_in_the_hits_snippet(tmp_path) -> None:
+    # `"flat plate" heat transfer`: the line holding the phrase was long, and its cut went to
+    # where "heat" and "transfer" gathered, so "flat plate" was never shown.
+    filler = " ".join(f"word{i}" for i in range(60))
+    text = f"a study of a flat plate in {filler} where the heat transfer coefficient rises"
+    hit = Hit(1, 0.5, 0.5, "/p.txt", "/p.txt", 1, 1, 1, text, line=1)
+    shown = LINE.match(hit_line(hit, '"flat plate" heat transfer coefficient'))["text"]
+    assert "flat plate" in shown
+    unquoted = LINE.match(hit_line(hit, "flat plate heat transfer coefficient"))["text"]
+    assert "flat plate" not in unquoted  # the words gathered later: the cut as it was
