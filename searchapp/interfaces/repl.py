@@ -21,7 +21,13 @@ from searchapp.interfaces.render import (
     print_passage,
     print_results,
 )
-from searchapp.ranking.searcher import MODES, Hit, SearchOptions
+from searchapp.ranking.searcher import (
+    MODES,
+    REPL_COMMANDS,
+    Hit,
+    SearchOptions,
+    in_parameter_terms,
+)
 from searchapp.search_index import SearchIndex
 from searchapp.storage.paths import user_data_dir
 
@@ -116,8 +122,9 @@ class Repl:
         except SearchAppError as exc:
             self.failed += 1
             where = f"line {self.line_number}: " if self.line_number else ""
-            self.err.print(f"[red]error:[/] {where}{escape(inert(str(exc)))}")
-            self._answer_json(line, error=str(exc))
+            said = in_parameter_terms(str(exc), REPL_COMMANDS)  # `:path [`, not --path
+            self.err.print(f"[red]error:[/] {where}{escape(inert(said))}")
+            self._answer_json(line, error=said)
         except KeyboardInterrupt:
             if not self.interactive:
                 raise

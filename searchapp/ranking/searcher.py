@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -156,12 +156,14 @@ class SearchOptions:
 # The CLI's option names in ``SearchOptions``' errors, as HTTP and MCP name those parameters.
 _OPTION_NAMES = re.compile(r"--(min-score|path|top-k|per-doc|mode)\b")
 _PARAMETERS = {"min-score": "min_score", "path": "path", "top-k": "k", "per-doc": "per_doc"}
+REPL_COMMANDS = {"path": ":path", "top-k": ":k", "per-doc": ":per-doc", "mode": ":mode"}
 
 
-def in_parameter_terms(message: str) -> str:
-    """An error of ``SearchOptions`` with the parameters named as HTTP and MCP take them: an
-    agent was told of "--path ('[')", an option it cannot give."""
-    return _OPTION_NAMES.sub(lambda m: _PARAMETERS.get(m.group(1), m.group(1)), message)
+def in_parameter_terms(message: str, names: Mapping[str, str] = _PARAMETERS) -> str:
+    """An error of ``SearchOptions`` with the parameters named as HTTP and MCP take them (or
+    as ``names`` does: the REPL's commands): an agent was told of "--path ('[')", an option it
+    cannot give."""
+    return _OPTION_NAMES.sub(lambda m: names.get(m.group(1), m.group(1)), message)
 
 
 class Searcher:

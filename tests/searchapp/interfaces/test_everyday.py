@@ -1132,9 +1132,11 @@ def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) ->
     # `:open` and a failed query had no line of their own: the passage opened came out under
     # the question before it.
     _, index_dir = indexed
-    commands = ":mode lexical\nwing\nzeppelin\n***\nheat\n:open 1\n:k 0\n"
+    commands = ":mode lexical\nwing\nzeppelin\n***\nheat\n:open 1\n:k 0\n:path [\n"
     code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
     assert code == 2 and "error: line 4:" in err and "error: line 7:" in err
+    # Named as the REPL's command, not the CLI's option (--path).
+    assert "error: line 8: :path ('[') opens a [...] class" in err and "--" not in err
     answers = re.split(r"^search> (.*)\n", out, flags=re.MULTILINE)
     assert answers[0] == ""  # nothing before the first query's line
     queries, bodies = answers[1::2], answers[2::2]
