@@ -5,7 +5,8 @@
 `DEFAULT_TIMEOUT_CONFIG` two uses above `DEFAULT_TIMEOUT_CONFIG = Timeout(...)`: BM25 and the
 cosine see the name in each alike, and a use has more words around it. A name is spelled as
 code when it is snake_case, camelCase or CONSTANT_CASE, the last part of a dotted name
-(`Client.send`), or written with its opening parenthesis (`send(`); a plain word is not one (a
+(`Client.send`), written with its opening parenthesis (`send(`) or after a keyword that
+declares one (`class Progress`); a plain word is not one (a
 question about "filters" asks for no definition), and a query whose names are not half its
 words or more asks for none either (``code_names``). A candidate defines it on a line that
 declares it (`def`, `class`, `function`, `fn`, `const`, `struct` and the like before it) or
@@ -32,6 +33,7 @@ MAX_NAMES = 8  # a pasted file is not a list of names to look up
 _WORDS = re.compile(r"\w+")  # a snake_case name is one word here
 # A dotted name (its parts), then whether "(" follows it at once.
 _CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\()?")
+_DECLARING = re.compile(r"def|class|function|fn|func|struct|enum|interface|trait|type|const")
 _KEYWORDS = (
     r"(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
     r"const|let|var|sub|async\s+def|async\s+function)"
@@ -45,13 +47,15 @@ def code_names(query: str) -> list[str]:
     is not what was asked for, but the line raising it (its definition took the first place on
     4 of 41 messages)."""
     names: dict[str, None] = {}
+    declared = False  # the word before was a keyword that declares: "class Progress"
     for match in _CODE_WORD.finditer(query):
         dotted, called = match.group(1), match.group(2)
         parts = dotted.split(".")
         if len(parts) > 1 and min(map(len, parts)) < 2:  # "e.g", "i.e": prose
             continue
-        if is_identifier(parts[-1]) or len(parts) > 1 or called:
+        if is_identifier(parts[-1]) or len(parts) > 1 or called or declared:
             names.setdefault(parts[-1], None)
+        declared = _DECLARING.fullmatch(dotted) is not None
     if 2 * len(names) < len(_WORDS.findall(query)):
         return []
     return list(names)[:MAX_NAMES]

@@ -16,6 +16,8 @@ from searchapp.ranking.definitions import code_names, defined_share
         ("DEFAULT_TIMEOUT_CONFIG", ["DEFAULT_TIMEOUT_CONFIG"]),
         ("Client.send", ["send"]),
         ("def send(", ["send"]),
+        ("class Progress", ["Progress"]),  # not the ProgressSample above it
+        ("fn main", ["main"]),
         ("TrustedHostMiddleware allowed_hosts", ["TrustedHostMiddleware", "allowed_hosts"]),
         # Words, not names: a question, prose with "e.g.", a pasted message naming its class.
         ("how do filters work", []),
