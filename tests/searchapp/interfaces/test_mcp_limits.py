@@ -17,6 +17,17 @@ from searchapp.search_index import SearchIndex  # noqa: E402
 from tests.searchapp.conftest import FakeEncoder  # noqa: E402
 
 
+def indexed(tmp_path: Path, files: dict[str, str]) -> tuple[Path, Path]:
+    """(the folder of ``files``, an index of it built with the fake encoder)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in files.items():
+        (docs / name).write_text(text, "utf-8")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    return docs, index_dir
+
+
 def call(index_dir: Path, name: str, arguments: dict):
     index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
     try:
@@ -28,13 +39,9 @@ def call(index_dir: Path, name: str, arguments: dict):
 
 def test_a_long_document_comes_in_pages(tmp_path) -> None:
     # A 3,825-line file came whole: 149,000 characters of an agent's context in one answer.
-    docs = tmp_path / "docs"
-    docs.mkdir()
     lines = [f"line {n}" for n in range(1, 1001)]
-    (docs / "long.txt").write_text("\n".join(lines) + "\n", "utf-8")
-    (docs / "short.txt").write_text("one\ntwo\n", "utf-8")
-    index_dir = tmp_path / "idx"
-    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    files = {"long.txt": "\n".join(lines) + "\n", "short.txt": "one\ntwo\n"}
+    docs, index_dir = indexed(tmp_path, files)
     path = str(docs / "long.txt")
     pages, start = [], 1
     while start is not None:
@@ -61,11 +68,7 @@ def test_a_long_document_comes_in_pages(tmp_path) -> None:
 
 
 def test_a_search_returns_at_most_max_hits(tmp_path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("wing\n", "utf-8")
-    index_dir = tmp_path / "idx"
-    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
     # In process the SDK raises what it answers a client with (is_error, the same text).
     with pytest.raises(Exception, match=f"k: input should be less than or equal to {MAX_HITS}"):
         call(index_dir, "search", {"query": "wing", "k": MAX_HITS + 1})
@@ -73,11 +76,7 @@ def test_a_search_returns_at_most_max_hits(tmp_path) -> None:
 
 
 def test_errors_name_the_tools_arguments_not_the_clis_options(tmp_path) -> None:
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("wing\n", "utf-8")
-    index_dir = tmp_path / "idx"
-    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
     with pytest.raises(
         Exception, match=r"search: path \('\['\) opens a \[\.\.\.\] class"
     ) as raised:
@@ -87,11 +86,7 @@ def test_errors_name_the_tools_arguments_not_the_clis_options(tmp_path) -> None:
 
 def test_info_tells_an_agent_what_is_indexed(tmp_path) -> None:
     # An agent had no way to see which folders were indexed, or when (HTTP had /info).
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("wing\n", "utf-8")
-    index_dir = tmp_path / "idx"
-    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
     got = call(index_dir, "info", {}).structured_content
     reference = SearchIndex(index_dir, encoder=FakeEncoder())
     try:
@@ -107,11 +102,7 @@ def test_info_tells_an_agent_what_is_indexed(tmp_path) -> None:
 def test_a_search_tells_the_agent_what_it_warned_of(tmp_path) -> None:
     # The warnings went to the server's stderr, where no agent reads them: a quote no passage
     # holds, searched as words, looked like an answer to the phrase.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "a.txt").write_text("wing lift\n", "utf-8")
-    index_dir = tmp_path / "idx"
-    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing lift\n"})
     plain = call(index_dir, "search", {"query": "wing", "mode": "lexical"}).structured_content
     assert plain["notes"] == [] and len(plain["hits"]) == 1
     quoted = call(index_dir, "search", {"query": 'wing "lift wing"', "mode": "lexical"})
