@@ -605,17 +605,9 @@ def _located(chunk: Chunk, document: SourceDocument) -> Chunk:
 
 
 def _unchanged(rows: list[DocumentRow], stat: os.stat_result) -> bool:
-    """Whether the file's documents were indexed whole from the bytes it holds: its size, mtime
-    and ctime are the ones stored. An edit that puts the mtime back (``touch -r``, a backup
-    restored with its times) still moves the ctime, which nothing but the OS sets."""
-    if not rows or not all(row.sha256 for row in rows):
-        return False
-    row = rows[0]
-    return (row.size, row.mtime_ns, row.ctime_ns) == (
-        stat.st_size,
-        stat.st_mtime_ns,
-        stat.st_ctime_ns,
-    )
+    """Whether the file's documents were indexed whole from the bytes it holds: complete, and
+    its stat as stored (``DocumentRow.stat_matches``)."""
+    return bool(rows) and all(row.sha256 for row in rows) and rows[0].stat_matches(stat)
 
 
 def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

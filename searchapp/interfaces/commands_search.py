@@ -154,11 +154,7 @@ def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
     paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
     for path, indexed in search_index.store.file_states(paths).items():
         try:
-            found = os.stat(path)
-            same = (found.st_size, found.st_mtime_ns) == (indexed.size, indexed.mtime_ns) and (
-                indexed.ctime_ns is None or found.st_ctime_ns == indexed.ctime_ns
-            )
-            if same:
+            if indexed.stat_matches(os.stat(path)):
                 continue
             with open(path, "rb") as file:
                 if hashlib.sha256(file.read()).hexdigest() == indexed.sha256:

@@ -25,6 +25,7 @@ import functools
 import re
 from collections.abc import Mapping
 
+from searchapp.ranking.query_words import DEFINES
 from searchapp.storage.schema import is_identifier
 
 DEFINITION_WEIGHT = 0.5
@@ -34,10 +35,6 @@ _WORDS = re.compile(r"\w+")  # a snake_case name is one word here
 # A dotted name (its parts), then whether "(" follows it at once.
 _CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\()?")
 _DECLARING = re.compile(r"def|class|function|fn|func|struct|enum|interface|trait|type|const")
-_KEYWORDS = (
-    r"(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
-    r"const|let|var|sub|async\s+def|async\s+function)"
-)
 
 
 def code_names(query: str) -> list[str]:
@@ -68,9 +65,9 @@ def defining(name: str) -> re.Pattern[str]:
     is no definition of `render`)."""
     word = re.escape(name)
     indent = "[ \t]*" if name.isupper() else ""
-    return re.compile(
-        rf"(?m)\b{_KEYWORDS}\s+(?:[\w.]*\.)?{word}(?!\w)|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=)"
-    )
+    # The keywords BestLine's "defined" reads (``query_words.DEFINES``; `async def` holds
+    # `def`), the name after them, or its last part.
+    return re.compile(rf"(?m){DEFINES}(?<!\w){word}(?!\w)|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=)")
 
 
 def defined_share(names: list[str], text: str) -> float:

@@ -149,7 +149,7 @@ def _accented() -> dict[str, str]:
 
 # Where code defines a name (a keyword before it), and a Markdown heading holding it (or a
 # comment in Python or shell, which reads the same: it counts for less).
-_DEFINES = (
+DEFINES = (
     r"\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
     r"const|let|var|sub)\s+[\w.]*?"
 )
@@ -347,7 +347,7 @@ def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
     return (
         _WholeWord(word),
         re.compile(f"(?i){name}"),
-        re.compile(f"(?i){_DEFINES}{name}"),
+        re.compile(f"(?i){DEFINES}{name}"),
         re.compile(f"(?i){_HEADING}{name}"),
     )
 

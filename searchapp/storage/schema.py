@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -115,6 +116,16 @@ class DocumentRow:
     sha256: str | None
     indexed_at: str | None
     ctime_ns: int | None = None  # NULL: indexed before ``CTIMES_FROM``
+
+    def stat_matches(self, stat: os.stat_result) -> bool:
+        """Whether the file's size, mtime and ctime are the ones stored. An edit that puts the
+        mtime back (``touch -r``, a backup restored with its times) still moves the ctime,
+        which nothing but the OS sets."""
+        return (self.size, self.mtime_ns, self.ctime_ns) == (
+            stat.st_size,
+            stat.st_mtime_ns,
+            stat.st_ctime_ns,
+        )
 
 
 class Place(NamedTuple):
