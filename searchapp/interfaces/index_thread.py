@@ -9,8 +9,11 @@ changed, as a REPL does, between two calls.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -48,3 +51,24 @@ class IndexThread:
             self.call(SearchIndex.close)
         finally:
             self._executor.shutdown(wait=True)
+
+
+@contextmanager
+def warnings_logged() -> Iterator[list[str]]:
+    """The warnings searchapp logs in this thread meanwhile: a server's client is told them
+    (they went to the server's stderr alone, where no client reads them)."""
+    notes: list[str] = []
+    thread = threading.get_ident()
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == thread:
+                notes.append(record.getMessage())
+
+    handler = Collect(logging.WARNING)
+    logger = logging.getLogger("searchapp")
+    logger.addHandler(handler)
+    try:
+        yield notes
+    finally:
+        logger.removeHandler(handler)

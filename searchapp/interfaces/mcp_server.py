@@ -16,13 +16,10 @@ closes stdin, what it asked before is answered before the server ends.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -44,7 +41,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
-from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.index_thread import IndexThread, warnings_logged
 from searchapp.ranking.searcher import MAX_SCORE, Hit, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
@@ -207,7 +204,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             )
 
             def searched(index: SearchIndex) -> tuple[list[Hit], list[str]]:
-                with _warnings_logged() as notes:
+                with warnings_logged() as notes:
                     return index.search(query, options), notes
 
             hits, notes = index_thread.call(searched)
@@ -249,27 +246,6 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             raise ToolError(str(exc)) from exc
 
     return server
-
-
-@contextmanager
-def _warnings_logged() -> Iterator[list[str]]:
-    """The warnings searchapp logs in this thread meanwhile (they went to the server's stderr
-    alone, where no agent reads them)."""
-    notes: list[str] = []
-    thread = threading.get_ident()
-
-    class Collect(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if record.thread == thread:
-                notes.append(record.getMessage())
-
-    handler = Collect(logging.WARNING)
-    logger = logging.getLogger("searchapp")
-    logger.addHandler(handler)
-    try:
-        yield notes
-    finally:
-        logger.removeHandler(handler)
 
 
 def serve_stdio(index: SearchIndex) -> None:

@@ -1,7 +1,8 @@
 """``search serve``: an HTTP JSON API over one loaded model and index, on a loopback address.
 
     GET /search?q=TEXT&k=10&mode=hybrid&path=GLOB   the hits of `search query --json`
-                                                    (path repeated: any of the globs)
+                                                    (path repeated: any of the globs); what
+                                                    it warned of in X-Search-Notes
     GET /info                                       what `search info --json` prints
     GET /documents/{doc_id or path}?lines=A-B       an indexed document's text, as indexed
                                                     (a JSONL record's doc_id is path#id:
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -53,9 +55,9 @@ from searchapp.interfaces.cli_app import (
     package_version,
     state,
 )
-from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.index_thread import IndexThread, warnings_logged
 from searchapp.interfaces.render import hits_json, json_text
-from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
+from searchapp.ranking.searcher import MODES, Hit, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
 
@@ -71,6 +73,9 @@ DEFAULT_PORT = 8765
 MAX_K = 1000  # hits one request may ask for
 IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is closed
 SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc")
+# What a search warned of (a query cut to the model's 256 tokens, quoted text searched as
+# words), as a JSON array of strings; absent when it warned of nothing.
+NOTES_HEADER = "X-Search-Notes"
 _LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
@@ -213,9 +218,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if self._has_body():  # a body is never read: it would be parsed as the next request
             self.close_connection = True
+        headers: dict[str, str] = {}
         try:
             self._check_host()
-            status, body = self._route()
+            status, body = self._route(headers)
         except ApiError as exc:
             status, body = exc.status, _error_body(str(exc))
         except SearchAppError as exc:
@@ -223,9 +229,10 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("%s failed", self.path)
             status, body = HTTPStatus.INTERNAL_SERVER_ERROR, _error_body("internal error")
-        self._send(status, body)
+        self._send(status, body, headers)
 
-    def _route(self) -> tuple[HTTPStatus, str]:
+    def _route(self, headers: dict[str, str]) -> tuple[HTTPStatus, str]:
+        """The answer's status and body; ``headers`` gets the answer's own headers."""
         url = urlsplit(self.path)
         try:  # "q=%FF" searched for "\ufffd"
             query = parse_qs(url.query, keep_blank_values=True, errors="strict")
@@ -236,7 +243,14 @@ class _Handler(BaseHTTPRequestHandler):
         index = self.server.index_thread
         if url.path == "/search":
             options, text = _search_request(query)
-            hits = index.call(lambda search_index: search_index.search(text, options))
+
+            def searched(search_index: SearchIndex) -> tuple[list[Hit], list[str]]:
+                with warnings_logged() as notes:
+                    return search_index.search(text, options), notes
+
+            hits, notes = index.call(searched)
+            if notes:  # JSON with \u escapes: a header is Latin-1, and one line
+                headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, hits_json(hits)
         if url.path == "/info":
             _only(query, ())

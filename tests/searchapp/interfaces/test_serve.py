@@ -153,6 +153,33 @@ def test_search_answers_as_search_index_does(served) -> None:
     assert {Path(h["path"]).name for h in body} == {"doc0.txt", "doc1.txt"}
 
 
+def test_a_search_tells_the_client_what_it_warned_of(served) -> None:
+    # Quoted text no passage holds is searched as words: the warning went only to the
+    # server's stderr, so a client took the hits for answers to the phrase.
+    address = served[0]
+
+    def answer(text: str) -> tuple[int, str | None, object]:
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        try:
+            connection.request("GET", "/search?" + urlencode({"q": text, "mode": "lexical"}))
+            response = connection.getresponse()
+            return (
+                response.status,
+                response.getheader("X-Search-Notes"),
+                json.loads(response.read()),
+            )
+        finally:
+            connection.close()
+
+    status, notes, hits = answer("wing")
+    assert status == 200 and notes is None and hits
+    status, notes, hits = answer('wing "lift wing ünïcode"')
+    assert status == 200 and hits
+    assert json.loads(notes) == [
+        'no passage holds "lift wing ünïcode" as written; searching its words in any order instead'
+    ]
+
+
 def test_info_is_search_info_json(served, capsys, monkeypatch) -> None:
     address, index_dir = served
     use_encoder(monkeypatch, FakeEncoder())
