@@ -210,8 +210,8 @@ def query_trigrams(query: str) -> frozenset[Trigram]:
 def held_trigrams(trigrams: frozenset[Trigram], text: str) -> set[Trigram]:
     """Those of ``trigrams`` whose words ``text`` holds in a row (anything but a letter or digit
     between them: "option: {name}" holds "option" then "name"). A placeholder of a format
-    string in ``text`` (``{key}``, ``{0.url}``, ``%s``, ``%(name)d``) stands for any one word,
-    so the message pasted with its values, "Config 'PORT' has value", is held by the line
+    string in ``text`` (``{key}``, ``{0.url}``, ``%s``, ``%(name)d``) stands for any one word
+    of a trigram (``_with_slots``), so the message pasted with its values, "Config 'PORT' has value", is held by the line
     that prints f"Config '{key}' has value"."""
     if not trigrams:
         return set()
@@ -235,10 +235,14 @@ _SLOT_SPACED = f" {_SLOT} "
 
 
 def _with_slots(trigram: Trigram) -> list[Trigram]:
-    """``trigram`` with one or two of its words a placeholder's."""
+    """``trigram`` with one of its words a placeholder's, where the two left are not both
+    function words. Two placeholders and one word, or "%s of the", is held by any format
+    string near that word: "tar exclude directory" was held by tar's manual page for its
+    "%s: Directory has been renamed from %s" and came first for a query it does not answer."""
     a, b, c = trigram
     s = _SLOT
-    return [(s, b, c), (a, s, c), (a, b, s), (s, s, c), (s, b, s), (a, s, s)]
+    slotted = [(s, b, c), (a, s, c), (a, b, s)]
+    return [t for t in slotted if not all(w in FUNCTION_WORDS or w == s for w in t)]
 
 
 # ASCII's letters and digits, everything else a space: ``_PHRASE_WORD``'s words of ASCII text,

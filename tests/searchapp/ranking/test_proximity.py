@@ -93,10 +93,17 @@ def test_a_format_strings_placeholder_stands_for_any_one_word() -> None:
     source = "raise ValueError(f\"Config '{key}' has value '{value}'. Not a valid {cast}.\")"
     assert held_trigrams(pasted, source) == pasted
     printf = 'log.info("HTTP Request: %s %s %d", method, url, status)'
-    # Two of a trigram's words may be placeholders', not all three (any three values would do).
-    assert held_trigrams(query_trigrams("request GET https 200"), printf) == {
-        ("request", "get", "https")
+    assert held_trigrams(query_trigrams("HTTP request GET https 200"), printf) == {
+        ("http", "request", "get")
     }
+    # One placeholder a trigram, and two words left that are not both function words: a man
+    # page's "%s: Directory has been renamed from %s" held "tar exclude directory", and any
+    # "%s of the" would hold "tar of the".
+    renamed = '_("%s: %s: Directory has been renamed from %s")'
+    assert held_trigrams(query_trigrams("tar exclude directory"), renamed) == set()
+    assert held_trigrams(query_trigrams("request GET https 200"), printf) == set()
+    assert held_trigrams(query_trigrams("sizes of the"), "a %s of the b") == set()
+    assert held_trigrams(query_trigrams("sizes of the"), "sizes of %s") == {("sizes", "of", "the")}
     # Not placeholders: a dict, a percentage, and the words themselves must still match.
     assert held_trigrams(query_trigrams("has value eighty"), 'x = {"has": 1} value 2') == set()
     assert held_trigrams(query_trigrams("5 speed up"), "a 5% speed up") == {("5", "speed", "up")}
