@@ -211,8 +211,8 @@ def held_trigrams(trigrams: frozenset[Trigram], text: str) -> set[Trigram]:
     """Those of ``trigrams`` whose words ``text`` holds in a row (anything but a letter or digit
     between them: "option: {name}" holds "option" then "name"). A placeholder of a format
     string in ``text`` (``{key}``, ``{0.url}``, ``%s``, ``%(name)d``) stands for any one word
-    of a trigram (``_with_slots``), so the message pasted with its values, "Config 'PORT' has value", is held by the line
-    that prints f"Config '{key}' has value"."""
+    of a trigram (``_with_slots``), so the message pasted with its values, "Config 'PORT' has
+    value", is held by the line that prints f"Config '{key}' has value"."""
     if not trigrams:
         return set()
     slotted = _PLACEHOLDER.sub(_SLOT_SPACED, text)
