@@ -9,9 +9,9 @@ Every candidate (a chunk in either ranker's top ``searcher.FUSION_DEPTH``) score
 factor of the idf stays below ``k1 + 1`` whatever tf and length are, so the ceiling is
 ``(k1 + 1) * sum(idf)`` over the query's terms that some chunk holds. The lexical part thus lies
 in [0, 1): the share of the query's possible BM25 a chunk reached, on the scale of a cosine. A
-chunk the dense ranker returned but the lexical one did not counts a BM25 of 0 (its own is at
-most the last lexical candidate's, and often 0); a chunk only the lexical ranker returned has its
-cosine read from the vectors.
+chunk the dense ranker returned but the lexical one did not has its BM25 computed (it counted 0
+before the twentieth session, and lost to pages holding a common word of the query as often);
+a chunk only the lexical ranker returned has its cosine read from the vectors.
 
 The lexical part adapts to each query with no constant tuned per collection: a long question
 whose best chunk holds a few of its words adds little, a few rare words that one chunk holds all

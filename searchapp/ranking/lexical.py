@@ -11,6 +11,7 @@ on float64, so their scores equal FTS5's bit for bit (``tests/searchapp/ranking/
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -179,6 +180,22 @@ class Lexicon:
             (fts_query(terms), k),
         )
         return [(int(chunk_id), -float(bm25)) for chunk_id, bm25 in rows]
+
+    def scores_of(self, query: str, chunk_ids: Sequence[int]) -> dict[int, float]:
+        """``{chunk id: score}`` of those of ``chunk_ids`` matching some term of ``query``,
+        scored as ``search`` scores them (FTS5's BM25 counts the whole index, whatever rows
+        the query reads)."""
+        terms = self.search_terms(query, self.document_frequency)
+        if terms:
+            terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
+        if not terms or not chunk_ids:
+            return {}
+        rows = self.store.rows(
+            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "AND rowid IN (SELECT value FROM json_each(?))",
+            (fts_query(terms), json.dumps([int(i) for i in chunk_ids])),
+        )
+        return {int(chunk_id): -float(bm25) for chunk_id, bm25 in rows}
 
     def document_frequency(self, term: str) -> int:
         """How many chunks hold ``term`` (an FTS5 term, as ``query_tokens`` spells it)."""

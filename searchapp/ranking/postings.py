@@ -81,6 +81,7 @@ class Postings:
         self.ids = arrays["ids"]
         self._mmap: mmap.mmap | None = None
         self._found: dict[str, int | None] = {}  # terms looked up so far
+        self._last: tuple[tuple[str, ...], np.ndarray] | None = None  # ``_scores``' last
 
     # -- querying -------------------------------------------------------------------------------
 
@@ -98,7 +99,32 @@ class Postings:
     def search(self, terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """The ``k`` best chunks for FTS5 ``terms`` as ``(chunk_id, score)``, best first, ties by
         id: what ``Lexicon.search`` returns for the same terms."""
+        scores = self._scores(terms)
+        # Every match scores > 0 (idf >= 1e-6). Keep the k best and all tied with the k-th.
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k] if k < len(scores) else 0.0
+        matched = np.flatnonzero(scores >= kth if kth > 0 else scores > 0)
+        best = matched[np.lexsort((matched, -scores[matched]))][:k]
+        return [(int(i), float(s)) for i, s in zip(self.ids[best], scores[best], strict=True)]
+
+    def scores_of(self, terms: Sequence[str], chunk_ids: Sequence[int]) -> dict[int, float]:
+        """``{chunk id: score}`` of those of ``chunk_ids`` that hold some of ``terms``, scored
+        as ``search`` scores them: what ``Lexicon.scores_of`` returns."""
+        scores = self._scores(terms)
+        wanted = np.asarray(chunk_ids, dtype=np.int64)
+        at = np.searchsorted(self.ids, wanted).clip(0, max(len(self.ids) - 1, 0))
+        found = {}
+        for chunk_id, row in zip(wanted.tolist(), at.tolist(), strict=True):
+            if len(self.ids) and self.ids[row] == chunk_id and scores[row] > 0:
+                found[chunk_id] = float(scores[row])
+        return found
+
+    def _scores(self, terms: Sequence[str]) -> np.ndarray:
+        """Each row's BM25 for ``terms``; the last query's are kept (a hybrid search asks twice:
+        its best, then the scores of the dense candidates)."""
         terms = informative_terms(terms, self.document_frequency, self.rows)
+        key = tuple(terms)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]
         scores = np.zeros(len(self.ids))
         for term in terms:  # in query order, as FTS5 adds its phrases up
             found = self._find(term)
@@ -107,11 +133,8 @@ class Postings:
             first, end = int(self._starts[found]), int(self._starts[found + 1])
             rows = self._rows[first:end]
             scores[rows] += idf(end - first, self.rows) * self._weights[first:end]
-        # Every match scores > 0 (idf >= 1e-6). Keep the k best and all tied with the k-th.
-        kth = np.partition(scores, len(scores) - k)[len(scores) - k] if k < len(scores) else 0.0
-        matched = np.flatnonzero(scores >= kth if kth > 0 else scores > 0)
-        best = matched[np.lexsort((matched, -scores[matched]))][:k]
-        return [(int(i), float(s)) for i, s in zip(self.ids[best], scores[best], strict=True)]
+        self._last = (key, scores)
+        return scores
 
     # -- building, saving, loading --------------------------------------------------------------
 

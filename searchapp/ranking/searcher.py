@@ -248,9 +248,15 @@ class Searcher:
             ranked.sort(key=lambda r: (-r[1], -r[2], r[0]))  # equal BM25: the nearer first
             return ranked, frontier
         bonus = {i: named.get(i, 0.0) + text_bonus.get(i, 0.0) for i in [*named, *text_bonus]}
+        # A dense candidate below BM25's best still holds what words it holds: scored as they
+        # are, not as 0 ("keep a command running after I log out": nohup's page, the nearest
+        # by cosine, lost to pages holding "command" as often as it does).
+        scored = dict(lexical[:FUSION_DEPTH])
+        unscored = [i for i, _ in dense[:FUSION_DEPTH] if i not in scored]
+        scored.update(self._lexical_of(query, unscored) if unscored and ceiling > 0 else {})
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
-            [(i, s) for i, s in lexical[:FUSION_DEPTH] if i in cosine],
+            [(i, s) for i, s in scored.items() if i in cosine],
             cosine,
             ceiling,
             named={i: b for i, b in bonus.items() if i in cosine},
@@ -295,6 +301,15 @@ class Searcher:
         if postings is not None and postings.generation == self.store.generation():
             return postings.search(self.lexicon.search_terms(query, postings.document_frequency), k)
         return self.lexicon.search(query, k)
+
+    def _lexical_of(self, query: str, chunk_ids: list[int]) -> dict[int, float]:
+        """BM25 of those of ``chunk_ids`` holding some of the query's terms, as ``_lexical``
+        scores them."""
+        postings = self.postings
+        if postings is not None and postings.generation == self.store.generation():
+            terms = self.lexicon.search_terms(query, postings.document_frequency)
+            return postings.scores_of(terms, chunk_ids)
+        return self.lexicon.scores_of(query, chunk_ids)
 
     def _named(self, query: str, candidates: list[int]) -> dict[int, float]:
         """``{chunk id: what its file's name adds}`` for the ``candidates`` in files whose names

@@ -64,6 +64,22 @@ def test_scores_equal_fts5_bit_for_bit(cranfield_postings, cranfield, k: int) ->
     assert hits >= min(k, 100) * 200  # the queries do match: this compared real rankings
 
 
+def test_scores_of_chosen_chunks_equal_fts5_and_the_ranking(cranfield_postings, cranfield):
+    store, postings = cranfield_postings
+    lexicon = Lexicon(store)
+    ids = [int(i) for i in postings.ids]
+    chosen = ids[::7] + [max(ids) + 5]  # one id no chunk has
+    compared = 0
+    for query in list(cranfield.queries.values())[:40] + EXTRA_QUERIES:
+        terms = lexicon.search_terms(query, postings.document_frequency)
+        found = postings.scores_of(terms, chosen)
+        assert found == lexicon.scores_of(query, chosen), query
+        ranked = dict(postings.search(terms, len(ids)))
+        assert found == {i: ranked[i] for i in chosen if i in ranked}, query
+        compared += len(found)
+    assert compared > 1000
+
+
 def test_small_index_keeps_common_words(tmp_path: Path) -> None:
     """Under COMMON_TERMS_FROM chunks every term counts, even one in every chunk."""
     store = cranfield_store(tmp_path, ["the cat", "the dog", "the cat and the hat", "a b c"])

@@ -109,10 +109,10 @@ def search(collection: Collection, query: str, *, postings: bool = True, **optio
 
 def fused_scores(collection: Collection, query: str, depth: int = FUSION_DEPTH) -> dict[int, float]:
     """The hybrid rule from its definition: each chunk of the two top-``depth`` lists scores
-    cosine + BM25 / the query's BM25 ceiling (0 for a chunk the lexical list lacks)."""
-    bm25 = dict(Lexicon(collection.store).search(query, depth))
+    cosine + its BM25 / the query's BM25 ceiling (0 for a chunk holding no query word)."""
+    bm25 = collection.bm25_scores(query)
     ceiling = collection.ceiling(query)
-    candidates = set(collection.by_cosine()[:depth]) | set(bm25)
+    candidates = set(collection.by_cosine()[:depth]) | set(list(bm25)[:depth])
     return {i: collection.cosine[i] + bm25.get(i, 0.0) / ceiling for i in candidates}
 
 
@@ -267,6 +267,24 @@ def test_hybrid_continues_with_the_dense_ranking_past_the_fusion_depth(make) -> 
     # The lexical candidates the dense top 100 lacks show their own cosine, read from FAISS.
     rotor = {h.chunk_id: h.cosine for h in hits if h.chunk_id in set(collection.bm25("rotor"))}
     assert rotor == pytest.approx({i: collection.cosine[i] for i in rotor}) and len(rotor) == 10
+
+
+@pytest.mark.parametrize("postings", [True, False])
+def test_a_dense_candidate_below_bm25s_best_scores_its_own_bm25(make, postings) -> None:
+    # 120 short passages hold "rotor" often; the nearest by cosine holds it once in a long one,
+    # below BM25's first FUSION_DEPTH. It counted a BM25 of 0 and lost to passages it would
+    # tie or beat on its own words.
+    long_text = "rotor " + " ".join(f"filler{n}" for n in range(60))
+    documents = [("/r/near.txt", [(long_text, 0.9)])]
+    documents += [(f"/r/{n:03d}.txt", [(f"rotor rotor blade {n}", 0.2)]) for n in range(120)]
+    collection = make(documents)
+    near = collection.by_cosine()[0]
+    bm25 = collection.bm25_scores("rotor")
+    assert near in bm25 and near not in list(bm25)[:FUSION_DEPTH]
+    hits = search(collection, "rotor", k=3, postings=postings)
+    expected = collection.cosine[near] + bm25[near] / collection.ceiling("rotor")
+    assert hits[0].chunk_id == near
+    assert hits[0].score == pytest.approx(expected) and hits[0].score > collection.cosine[near]
 
 
 def test_hybrid_first_hits_do_not_depend_on_k(make) -> None:
