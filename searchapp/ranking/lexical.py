@@ -53,15 +53,19 @@ def term_weights(tf: np.ndarray, lengths: np.ndarray, average_length: float) -> 
 
 def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int) -> list[str]:
     """The terms BM25 scores: English function words dropped (``content_terms``), and the
-    terms in half the rows or more ("the", "of") from ``COMMON_TERMS_FROM`` rows on.
+    terms in half the rows or more ("the", "of") from ``COMMON_TERMS_FROM`` rows on, unless
+    the query has no others.
 
     FTS5 weighs such a term 1e-6 (``IDF_FLOOR``), next to 1-10 for a useful one: it moves no
     ranking but for ties, yet scoring it visits most of the index (benchmarks/RESULTS.md).
+    A query of such terms alone is scored by them: "user login failed" in a log that says it
+    on every page, or the phrase '"of the"', found nothing in lexical mode, though grep did.
     """
     terms = content_terms(terms)
     if rows < COMMON_TERMS_FROM:
         return terms
-    return [term for term in terms if 2 * df(term) < rows]
+    rare = [term for term in terms if 2 * df(term) < rows]
+    return rare or terms
 
 
 MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query

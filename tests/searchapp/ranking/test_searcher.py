@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.ranking import definitions, proximity
+from searchapp.ranking import definitions, lexical, proximity
 from searchapp.ranking.lexical import K1, Lexicon, idf
 from searchapp.ranking.postings import Postings
 from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
@@ -759,6 +759,24 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert len(search(collection, 'option "no', k=5, mode=mode)) >= 3
     # `search eval` reads quotes as characters: CISI's questions quote words in passing.
     assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
+
+
+@pytest.mark.parametrize("postings", [True, False])
+def test_a_query_of_common_words_alone_is_scored_by_them(make, monkeypatch, postings) -> None:
+    # Words in half the chunks or more are skipped from COMMON_TERMS_FROM chunks on; a query
+    # of nothing else ("user login failed" in a log saying it on every page) found nothing in
+    # lexical mode, and a phrase of them was said to be in no passage.
+    monkeypatch.setattr(lexical, "COMMON_TERMS_FROM", 4)
+    texts = ["alpha beta gamma", "alpha beta delta", "beta alpha epsilon", "alpha beta zeta"]
+    texts += ["beta alpha eta", "alpha beta theta"]
+    collection = make([(f"/log/{n}.txt", [(t, 0.1 * n)]) for n, t in enumerate(texts)])
+    hits = search(collection, "alpha beta", k=10, mode="lexical", postings=postings)
+    assert len(hits) == 6 and all(h.score > 0 for h in hits)
+    quoted = search(collection, '"beta alpha"', k=10, mode="lexical", postings=postings)
+    assert sorted(h.path for h in quoted) == ["/log/2.txt", "/log/4.txt"]
+    # With a rarer word beside them, they still weigh nothing: only "gamma" is scored.
+    hits = search(collection, "alpha beta gamma", k=10, mode="lexical", postings=postings)
+    assert [h.path for h in hits] == ["/log/0.txt"]
 
 
 # A pasted error message: the passage raising it holds "no such option" in a row; the other
