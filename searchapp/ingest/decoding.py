@@ -185,15 +185,20 @@ def _decode(data: bytes) -> DecodedText | None:
 
 # UTF-8 whose few bytes that are not UTF-8 are read as cp1252 (a file edited in two editors),
 # when its UTF-8 characters beyond ASCII weigh this much for each such byte; less, and the whole
-# file is cp1252 (where a UTF-8 pair of bytes is a rare accident). A character weighs 1, but
-# 3 in U+2000-U+2FFF (€, ’, “, –, …: UTF-8's E2 then two bytes), which cp1252 would read as
-# "â" followed by two punctuation marks ("â‚¬"), no accident of real text. Other characters of
-# three bytes can be one: "é…”" in cp1252 is the bytes of U+9054.
+# file is cp1252 (where a UTF-8 pair of bytes is a rare accident). A character weighs 1, 2 in
+# U+0080-U+00FF (below), and 3 in U+2000-U+2FFF (€, ’, “, –, …: UTF-8's E2 then two bytes),
+# which cp1252 would read as "â" followed by two punctuation marks ("â‚¬"), no accident of real
+# text. Other characters of three bytes can be one: "é…”" in cp1252 is the bytes of U+9054.
 _UTF8_PER_PATCH = 2
 _PUNCTUATION_WEIGHT = 3
 _MOST_PATCHED = 64  # stray bytes in a file still read as UTF-8
 _STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
 _PUNCTUATION_BLOCKS = re.compile("[\u2000-\u2fff]")
+# "é" in UTF-8 (C3 A9) is "Ã©" in cp1252: any of U+0080-U+00FF is "Â" or "Ã" and a symbol of
+# 0x80-0xBF there, which text in cp1252 hardly holds, so such a character ties a stray byte
+# ("UTF-8 café with a stray \x96 dash" was read whole as cp1252: "cafÃ©").
+_LATIN1_WEIGHT = 2
+_LATIN1_BLOCK = re.compile("[\u0080-\u00ff]")
 
 
 # An encoding declared where an HTML or XML file's first bytes may declare it: <meta
@@ -265,11 +270,12 @@ def _unescaped(text: str) -> str:
 
 def _utf8_weight(text: str, bad: int) -> int:
     """How strongly ``text`` (decoded with surrogateescape, holding ``bad`` stray bytes) says
-    it is UTF-8: 1 for each character beyond ASCII, ``_PUNCTUATION_WEIGHT`` for one in
-    U+2000-U+2FFF."""
+    it is UTF-8: 1 for each character beyond ASCII, ``_LATIN1_WEIGHT`` for one in
+    U+0080-U+00FF, ``_PUNCTUATION_WEIGHT`` for one in U+2000-U+2FFF."""
     beyond_ascii = len(text) - len(text.encode("ascii", errors="ignore")) - bad
+    latin1 = _LATIN1_BLOCK.subn("", text)[1]
     punctuation = _PUNCTUATION_BLOCKS.subn("", text)[1]
-    return beyond_ascii + (_PUNCTUATION_WEIGHT - 1) * punctuation
+    return beyond_ascii + (_LATIN1_WEIGHT - 1) * latin1 + (_PUNCTUATION_WEIGHT - 1) * punctuation
 
 
 # Code pages of scripts other than Latin, as charset-normalizer names them: a file in one of

@@ -90,6 +90,9 @@ PAGE_LINES = (
             "42 \u20ac, gr\u00fc\u00dfe, na\u00efve.".encode() + b" \xff \xfe \xfa",
             "42 \u20ac, gr\u00fc\u00dfe, na\u00efve. \u00ff \u00fe \u00fa",
         ),
+        # One stray byte against one "é" made a short file cp1252 ("cafÃ©"): a character of
+        # U+0080-U+00FF is "Â" or "Ã" and a symbol in cp1252, no accident of its text.
+        (b"UTF-8 caf\xc3\xa9, a stray \x96 dash", "UTF-8 caf\u00e9, a stray \u2013 dash"),
         # Bytes cp1252 leaves undefined, among UTF-8 characters: UTF-8 with damaged bytes, not
         # latin-1 ("rÃ©sumÃ©").
         (
