@@ -300,6 +300,37 @@ def test_an_encoder_error_stops_a_producer_waiting_for_room(tmp_path, monkeypatc
     assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
 
 
+def test_a_stop_ends_a_producer_part_way_through_chunking_a_big_file(tmp_path, monkeypatch):
+    # Chunking a 20 MB log counts its lines for ~30 s before its first part; Ctrl-C (here an
+    # encoder's error: the same path out) waited for all of it, 10-14 s without a word.
+    import threading
+
+    from searchapp.ingest import chunking
+
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    monkeypatch.setattr(chunking, "COUNT_BATCH", 5)
+    real_chunk_text = indexer_module.chunk_text
+    calls = []
+
+    def slow_chunk_text(text, *, count_tokens, **options):
+        def slow(texts):  # 400 lines in batches of 5: 80 calls, 16 s in all
+            calls.append(len(texts))
+            time.sleep(0.2)
+            return count_tokens(texts)
+
+        return real_chunk_text(text, count_tokens=slow, **options)
+
+    monkeypatch.setattr(indexer_module, "chunk_text", slow_chunk_text)
+    folder = one_chunk_files(tmp_path / "d", 4)
+    (folder / "z_big.log").write_text("".join(f"line {i} of the log\n" for i in range(400)))
+    started = time.perf_counter()
+    with pytest.raises(OSError, match="the disk went away"):
+        make_index(tmp_path / "idx", CountingEncoder(fail_at=1)).add([folder])
+    assert time.perf_counter() - started < 8
+    assert 0 < len(calls) < 40
+    assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
+
+
 # -- vectors reused: an edit, an interrupted run ------------------------------------------------
 
 
