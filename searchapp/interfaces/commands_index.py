@@ -301,16 +301,23 @@ def _ray_embedder(address: str | None) -> Iterator[EmbeddingBackend | None]:
 
 
 def _name_hint(search_index: SearchIndex, pattern: str) -> str:
-    """For a bare file name that matched nothing (`search remove notes.md` reads it as a path
-    from here, where `--path notes.md` finds the name anywhere): the glob that would match it,
-    when one would."""
-    if "/" in pattern or any(c in pattern for c in "*?[{") or pattern in (".", ".."):
+    """For a relative path that matched nothing (`search remove notes.md` or `notes/` reads
+    it as a path from here, where `--path` finds the name anywhere): the glob that would match
+    it, when one would."""
+    if (
+        os.path.isabs(pattern)
+        or any(c in pattern for c in "*?[{")
+        or pattern.startswith(("./", "../", "~"))
+        or pattern.strip("/") in ("", ".", "..")
+    ):
         return ""
-    glob = f"**/{pattern}"
+    folder = pattern.endswith("/")
+    glob = f"**/{pattern.rstrip('/')}/**" if folder else f"**/{pattern}"
     if not search_index.matching([glob]):
         return ""
     shown = escape(one_line(pattern))
-    return f"{shown} is read as ./{shown}; files of that name anywhere: '{escape(one_line(glob))}'"
+    what = "folders" if folder else "files"
+    return f"{shown} is read as ./{shown}; {what} of that name anywhere: '{escape(one_line(glob))}'"
 
 
 @app.command()

@@ -287,6 +287,16 @@ def test_a_bare_name_that_matched_nothing_is_told_the_glob_that_would(
     assert "gone.md: nothing indexed matches it\n" in err  # no file of that name: no hint
     code, out, _ = run(capsys, "remove", "-n", "**/-dash.md", "--index-dir", index_dir)
     assert code == 0 and out.strip() == "t/a/-dash.md"  # the glob it named (from here)
+    # A folder's name, as `--path b/` finds it anywhere, and a relative path below one.
+    code, out, err = run(capsys, "remove", "-n", "b/", "--index-dir", index_dir)
+    assert code == 1 and err.strip() == (
+        "nothing indexed matches; b/ is read as ./b/; folders of that name anywhere: '**/b/**'"
+    )
+    code, out, err = run(capsys, "remove", "-n", "b/notes.md", "--index-dir", index_dir)
+    assert code == 1 and "files of that name anywhere: '**/b/notes.md'" in err
+    assert run(capsys, "remove", "-n", "**/b/**", "--index-dir", index_dir)[1].strip() == (
+        "t/b/notes.md"
+    )
 
 
 def test_a_glob_that_names_a_root_but_not_its_files_keeps_the_root(
