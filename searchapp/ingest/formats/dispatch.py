@@ -56,7 +56,9 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
     """The text of a notebook (told by content) or a Markdown file (by name) from its decoded
     text; None for other text."""
     suffix = path.suffix.lower()
-    if suffix == NOTEBOOK_SUFFIX or might_be_notebook(text):
+    # An empty .ipynb (a notebook not saved yet) is an empty file, as an empty .pdf or .docx
+    # is, not a damaged notebook.
+    if (suffix == NOTEBOOK_SUFFIX and text.strip()) or might_be_notebook(text):
         located = _guarded(
             "notebook", path, extract_notebook, text, required=suffix == NOTEBOOK_SUFFIX
         )

@@ -117,3 +117,14 @@ def test_json_that_only_mentions_nbformat_is_plain_text(tmp_path: Path) -> None:
 def test_a_broken_ipynb_is_a_skip(tmp_path: Path, content: str, reason: str) -> None:
     with pytest.raises(NotTextError, match=reason):
         load_notebook(tmp_path, content)
+
+
+@pytest.mark.parametrize("content", ["", "\n  \n"])
+def test_an_empty_ipynb_is_an_empty_document_as_an_empty_pdf_is(tmp_path: Path, content) -> None:
+    # A notebook not saved yet: "damaged notebook: not valid JSON", where an empty .pdf, .docx
+    # or .md gives one empty document.
+    [document] = load_notebook(tmp_path, content)
+    assert (document.text.strip(), document.spans) == ("", ())
+    (tmp_path / "empty.pdf").write_bytes(b"")
+    [pdf] = load_documents(tmp_path / "empty.pdf")
+    assert (pdf.text, pdf.spans) == ("", ())
