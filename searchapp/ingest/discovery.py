@@ -212,6 +212,7 @@ def _files_under(
         return
 
     real_root = os.path.realpath(root)
+    links: list[Path] = []
     # (folder, its path relative to root with "/" separators, the ignore files that apply)
     stack: list[tuple[str, str, _Chain]] = [(str(root), "", _ancestors_ignore_files(root, report))]
     while stack:
@@ -259,10 +260,13 @@ def _files_under(
                 if reason:
                     report(Path(entry.path), reason)
                 else:
-                    yield Path(entry.path)
+                    links.append(Path(entry.path))
             else:
                 report(Path(entry.path), f"not a regular file ({_kind(mode)})")
         stack.extend(reversed(subfolders))  # popped in sorted order
+    # Links to files inside the root come last: their text is a copy of a file's, and of
+    # copies a hit shows the one indexed first (`notes/todo.txt`, not `link_to_todo.txt`).
+    yield from links
 
 
 def _skip_folder(entry: os.DirEntry[str]) -> bool:

@@ -1023,6 +1023,21 @@ def test_a_pasted_image_or_a_long_cell_line_does_not_make_a_note_generated(
     assert (hit["start_line"], hit["line"], hit["end_line"]) == (1, 3, 7)
 
 
+def test_a_link_to_a_file_shows_as_its_copy_not_in_its_place(tmp_path, fake_model, capsys):
+    # A link sorting before its target ("link_to_todo.txt", "notes/todo.txt") was indexed
+    # first, and of copies a hit shows the first: the link, the file under "also".
+    docs = write(tmp_path / "home", {"notes/todo.txt": "Renew the passport before Lisbon.\n"})
+    (docs / "link_to_todo.txt").symlink_to(docs / "notes/todo.txt")
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "query", "passport", "--json", "--index-dir", str(index_dir))
+    [hit] = json.loads(out)
+    assert (hit["path"], hit["also"]) == (
+        str(docs / "notes/todo.txt"),
+        [str(docs / "link_to_todo.txt")],
+    )
+
+
 def test_copies_of_a_passage_show_once(tmp_path, fake_model, capsys) -> None:
     text = "Chapter one: the wing and its lift in a slipstream.\n"
     docs = write(tmp_path / "book", {"a/ch1.md": text, "b/ch1.md": text, "c.md": "other\n"})
