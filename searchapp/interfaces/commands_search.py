@@ -181,11 +181,11 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
         if found.changed and hit.path not in told:
             told.add(hit.path)
             shown = escape(one_line(hit.path))
-            if os.path.exists(hit.path):
-                fix = "run `search index`"
-                what = "changed"
-            else:  # a bare `search index` keeps what lies in a folder that is not there
-                what, fix = "is gone", f"`search remove {shown}` drops it"
+            what = "changed" if os.path.exists(hit.path) else "is gone"
+            fix = "run `search index`"  # it drops a deleted file, and finds a renamed one
+            if not os.path.isdir(os.path.dirname(hit.path)):
+                # a bare `search index` keeps what lies in a folder that is not there
+                fix = f"`search remove {shown}` drops it"
             err.print(
                 f"note: {shown} {what} since it was indexed: no context around its passages "
                 f"({fix})",

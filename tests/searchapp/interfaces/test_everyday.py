@@ -11,6 +11,7 @@ import io
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -125,7 +126,12 @@ def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(indexed, ca
     code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
     gone = docs / "notes/wings.md"
     assert code == 0 and f"note: {gone} is gone since it was indexed" in err
-    assert f"(`search remove {gone}` drops it)" in err  # a bare `search index` may keep it
+    # Its folder is there: `search index` drops it (and finds it again if it was renamed).
+    assert "no context around its passages (run `search index`)" in err
+    # Its folder gone too (unmounted?): a bare `search index` keeps what lay there.
+    shutil.rmtree(docs / "notes")
+    code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
+    assert code == 0 and f"(`search remove {gone}` drops it)" in err
 
 
 # -- removal ----------------------------------------------------------------------------------
