@@ -65,7 +65,8 @@ def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int)
     if rows < COMMON_TERMS_FROM:
         return terms
     rare = [term for term in terms if 2 * df(term) < rows]
-    return rare or terms
+    # Rare ones that no chunk holds ("time" in a log that says "timeout") are no others.
+    return rare if any(df(term) > 0 for term in rare) else terms
 
 
 MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query

@@ -772,6 +772,9 @@ def test_a_query_of_common_words_alone_is_scored_by_them(make, monkeypatch, post
     collection = make([(f"/log/{n}.txt", [(t, 0.1 * n)]) for n, t in enumerate(texts)])
     hits = search(collection, "alpha beta", k=10, mode="lexical", postings=postings)
     assert len(hits) == 6 and all(h.score > 0 for h in hits)
+    # A word no chunk holds beside them is no other word: "time" in a log saying "timeout".
+    hits = search(collection, "alpha beta omega", k=10, mode="lexical", postings=postings)
+    assert len(hits) == 6
     quoted = search(collection, '"beta alpha"', k=10, mode="lexical", postings=postings)
     assert sorted(h.path for h in quoted) == ["/log/2.txt", "/log/4.txt"]
     # With a rarer word beside them, they still weigh nothing: only "gamma" is scored.
