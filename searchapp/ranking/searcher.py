@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 MODES = ("hybrid", "dense", "lexical")
 # Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
+# Tokens a phrase's FTS5 terms may spread over, per term: an identifier in a passage is
+# followed by its parts ("getConsole get console"), which FTS5 counts between the words.
+PHRASE_SLACK = 8
 MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the wildcard ones)
 # The most a hybrid score can be: a cosine, the BM25 share, the file name's share, what the
 # query's words in a row add (``proximity.py``) and what defining its names adds
@@ -180,6 +183,8 @@ class Searcher:
         self.vectors = vectors
         self.postings = postings  # FTS5 ranks lexically without them, the same but slower
         self.lexicon = lexicon or Lexicon(store)  # keep one per store: it caches term counts
+        self._read: dict[int, StoredChunk] = {}  # a search's chunks read so far (``_chunks``)
+        self._holding: dict[int, bool] = {}  # whether each holds its phrases (``_holds``)
 
     def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         if not query.strip():
@@ -192,13 +197,27 @@ class Searcher:
             return []  # no passage holds all their words: nothing to widen for
         # Filters drop candidates, so fetch more than k and widen until k survive or all are seen.
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
+        holders: set[int] | None = None  # with phrases, once a first fetch fell short
+        self._read, self._holding = {}, {}  # each widening reads the candidates before it again
+        most = None  # hits all documents can give: a big log alone gives --per-doc of them
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
-            hits = self._select(ranked, options, self._best_line(query, phrases), phrases)
+            lines = self._best_line(query, phrases)
+            hits = self._select(ranked, options, lines, phrases, holders)
             if len(hits) >= options.k or fetch >= total or frontier is None:
+                return hits
+            most = self.store.count_documents() * options.per_doc if most is None else most
+            if len(hits) >= most:
                 return hits
             if options.min_score is not None and frontier < _lowest_passing(options.min_score):
                 return hits  # every candidate a wider fetch adds scores below it
+            if phrases:
+                # Rare phrases: every widening read and checked each candidate's text again (1 s
+                # for a phrase in a 12,000-passage log). The passages that may hold them are
+                # few; once all are ranked, a wider fetch finds no more.
+                holders = self._phrase_holders(phrases) if holders is None else holders
+                if holders <= {chunk_id for chunk_id, _, _ in ranked}:
+                    return hits
             fetch = min(total, fetch * 4)
 
     def _rank(
@@ -295,6 +314,25 @@ class Searcher:
         )
         return bool(rows)
 
+    def _phrase_holders(self, phrases: list[Phrase]) -> set[int]:
+        """The passages that may hold every phrase: FTS5 finds each phrase's words near one
+        another (a NEAR group, with room for the parts ``schema.fts_text`` adds after an
+        identifier); ``_select`` checks each one's text."""
+        groups = []
+        for phrase in phrases:
+            terms = list(dict.fromkeys(self.lexicon.query_tokens(phrase.text)))
+            quoted = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+            if len(terms) > 1:
+                groups.append(f"NEAR({quoted}, {PHRASE_SLACK * len(terms)})")
+            elif terms:
+                groups.append(quoted)
+        if not groups:
+            return {chunk_id for (chunk_id,) in self.store.rows("SELECT id FROM chunks")}
+        rows = self.store.rows(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (" AND ".join(groups),)
+        )
+        return {chunk_id for (chunk_id,) in rows}
+
     def _lexical(self, query: str, k: int) -> list[tuple[int, float]]:
         """BM25's best ``k``: from the postings when they match the store's state, else FTS5."""
         postings = self.postings
@@ -371,10 +409,15 @@ class Searcher:
         options: SearchOptions,
         lines: BestLine,
         phrases: Sequence[Phrase] = (),
+        holders: set[int] | None = None,
     ) -> list[Hit]:
+        """The hits among ``ranked``: its passages that pass the filters and hold the
+        ``phrases``, (when known) of the ``holders`` alone, copies folded into one."""
         if options.min_score is not None:
             lowest = _lowest_passing(options.min_score)
             ranked = [r for r in ranked if r[1] >= lowest]
+        if holders is not None:
+            ranked = [r for r in ranked if r[0] in holders]
         per_doc: dict[str, int] = {}
         hits: list[Hit] = []
         by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
@@ -391,12 +434,12 @@ class Searcher:
         while first < len(ranked):
             part = ranked[first : first + batch]
             first += batch
-            chunks = {c.id: c for c in self.store.get_chunks([r[0] for r in part])}
+            chunks = self._chunks([r[0] for r in part])
             for chunk_id, score, cosine in part:
                 chunk = chunks.get(chunk_id)
                 if chunk is None or not wanted(chunk.path):
                     continue
-                if phrases and not all(phrase.found_in(chunk.text) for phrase in phrases):
+                if phrases and not self._holds(chunk, phrases):
                     continue
                 copy_of = by_text.get(chunk.text) if options.collapse_copies else None
                 if copy_of is not None:
@@ -435,6 +478,19 @@ class Searcher:
                     if wanted(chunk.path):
                         also.setdefault(copy_of, {})[chunk.path] = None
         return _with_copies(hits, also)
+
+    def _chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        """The stored chunks of ``ids``, each read once a search (its widenings included)."""
+        missing = [i for i in ids if i not in self._read]
+        if missing:
+            self._read.update((chunk.id, chunk) for chunk in self.store.get_chunks(missing))
+        return {i: self._read[i] for i in ids if i in self._read}
+
+    def _holds(self, chunk: StoredChunk, phrases: Sequence[Phrase]) -> bool:
+        """Whether ``chunk`` holds every phrase, checked once a search."""
+        if chunk.id not in self._holding:
+            self._holding[chunk.id] = all(phrase.found_in(chunk.text) for phrase in phrases)
+        return self._holding[chunk.id]
 
 
 def _lowest_passing(min_score: float) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.ranking import definitions, lexical, proximity
+from searchapp.ranking import definitions, lexical, proximity, query_words
 from searchapp.ranking.lexical import K1, Lexicon, idf
 from searchapp.ranking.postings import Postings
 from searchapp.ranking.searcher import FUSION_DEPTH, Searcher, SearchOptions
@@ -508,6 +508,57 @@ def test_widening_stops_when_the_ranker_has_no_more(make, monkeypatch) -> None:
     monkeypatch.setattr(searcher, "_lexical", lambda q, k: fetched.append(k) or lexical(q, k))
     hits = searcher.search("zeppelin", QUERY_VECTOR, SearchOptions(k=10, mode="lexical"))
     assert len(hits) == 3 and fetched == [100]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
+def test_widening_stops_once_every_document_gave_its_hits(make, monkeypatch, mode) -> None:
+    # A 20 MB log is one document of 38,000 passages: with --per-doc 1 it gives one hit, and
+    # k=10 widened to the whole index for hits that could not come (1.1-1.5 s a query).
+    lines = [f"payment {'container ' * (n % 7)}line {n}" for n in range(500)]
+    log = ("/l/app.log", [(line, 0.9 - n / 1000) for n, line in enumerate(lines)])
+    notes = [(f"/l/note{n}.md", [(f"payment note {n}", 0.85)]) for n in range(2)]
+    collection = make([log, *notes])
+    searcher = collection.searcher()
+    fetched: list[int] = []
+    dense, lexical = searcher.vectors.search, searcher._lexical
+    monkeypatch.setattr(searcher.vectors, "search", lambda v, k: fetched.append(k) or dense(v, k))
+    monkeypatch.setattr(searcher, "_lexical", lambda q, k: fetched.append(k) or lexical(q, k))
+    read: list[int] = []
+    get_chunks = searcher.store.get_chunks
+    monkeypatch.setattr(
+        searcher.store, "get_chunks", lambda ids: read.extend(ids) or get_chunks(ids)
+    )
+    options = SearchOptions(k=10, mode=mode, collapse_copies=False)
+    hits = searcher.search("payment", QUERY_VECTOR, options)
+    assert sorted(h.path for h in hits) == ["/l/app.log", "/l/note0.md", "/l/note1.md"]
+    assert max(fetched) < 502  # not widened to the whole index
+    assert len(read) == len(set(read))  # and no passage read twice across widenings
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
+def test_a_rare_phrase_ends_the_widening_once_every_passage_that_may_hold_it_is_seen(
+    make, monkeypatch, mode
+) -> None:
+    # 400 documents; two passages hold the phrase, one of them after an identifier whose
+    # parts FTS5 puts between its words ("get_console getconsole now").
+    texts = [f"console text {n} {'filler ' * 20}now" for n in range(400)]
+    texts[150] = "call get_console now please"
+    texts[370] = "CONSOLE: now, at last"
+    collection = make([(f"/p/{n:03d}.txt", [(t, 0.9 - n / 1000)]) for n, t in enumerate(texts)])
+    searcher = collection.searcher()
+    checked: list[str] = []
+    found_in = query_words.Phrase.found_in
+    monkeypatch.setattr(
+        query_words.Phrase, "found_in", lambda p, text: checked.append(text) or found_in(p, text)
+    )
+    options = SearchOptions(k=10, mode=mode, collapse_copies=False)
+    hits = searcher.search('"console now"', QUERY_VECTOR, options)
+    assert sorted(h.path for h in hits) == ["/p/150.txt", "/p/370.txt"]
+    # Each text checked once (each widening checked the candidates before it again), and of
+    # the passages past the first fetch, only those FTS5 finds the words near in.
+    assert len(set(checked)) <= 100 + 2
+    twice = {text for text, count in collections.Counter(checked).items() if count > 1}
+    assert twice <= {h.text for h in hits}  # a hit's text again, for its line
 
 
 # -- edges ------------------------------------------------------------------------------------
