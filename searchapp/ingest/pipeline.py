@@ -113,6 +113,10 @@ class Progress:
     # Bytes of those files now read and embedded: a share of a file's size as each part of it
     # is committed (a long file moves the bar as it goes), the rest when the file is complete.
     on_bytes: Callable[[int], None] = lambda done_bytes: None
+    # Bytes of that work that cost nothing after all: the share of the passages whose stored
+    # vectors were reused (an edited file, a run resumed after Ctrl-C). Left out of the work,
+    # not counted done: done, they made the time left of a resumed run jump (0:19, 8:46, 4:56).
+    on_free: Callable[[int], None] = lambda free_bytes: None
     on_chunks: Callable[[int], None] = lambda count: None
 
 
@@ -539,10 +543,10 @@ class Indexer:
             report.chunks += len(all_ids) - reused
             report.reused += reused
             self.progress.on_chunks(len(all_ids) - reused)
-            done_bytes = 0
+            done_bytes = part_bytes = 0
             for item in window:
                 if isinstance(item, _Part):
-                    done_bytes += item.bytes
+                    part_bytes += item.bytes
                     continue
                 status = "unchanged" if item.status == "touched" else item.status
                 if status == "skipped":
@@ -551,7 +555,10 @@ class Indexer:
                 else:
                     setattr(report, status, getattr(report, status) + 1)
                 done_bytes += item.work - item.credited  # read (skipped ones too), or 0
-            self.progress.on_bytes(done_bytes)
+            free = part_bytes * reused // len(all_ids) if all_ids else 0
+            if free:
+                self.progress.on_free(free)
+            self.progress.on_bytes(done_bytes + part_bytes - free)
 
     def _embed(self, window: list[_Part | _FileDone]) -> tuple[np.ndarray, int]:
         """The window's vectors in storage order, and how many were not embedded: a text the

@@ -61,6 +61,9 @@ def progress_bar(
         bar.advance(task, done)
         show()
 
+    def on_free(free: int) -> None:
+        bar.update(task, total=max((bar.tasks[0].total or 0) - free, bar.tasks[0].completed))
+
     def on_chunks(count: int) -> None:
         state["chunks"] += count
         elapsed = bar.tasks[0].elapsed or 0.0
@@ -76,7 +79,9 @@ def progress_bar(
         timer.daemon = True
         timer.start()
     try:
-        yield IndexProgress(on_start=on_start, on_bytes=on_bytes, on_chunks=on_chunks)
+        yield IndexProgress(
+            on_start=on_start, on_bytes=on_bytes, on_free=on_free, on_chunks=on_chunks
+        )
     finally:
         if timer is not None:
             timer.cancel()

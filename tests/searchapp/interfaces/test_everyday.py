@@ -1145,6 +1145,35 @@ def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatc
     assert starts == [len(b"same words") + 100 + 30005] and sum(done) == starts[0]
 
 
+def test_passages_whose_vectors_are_reused_leave_the_work_not_count_done(
+    tmp_path, monkeypatch
+) -> None:
+    # A run resumed after Ctrl-C reuses the vectors its first part committed: counted done,
+    # they raced the bar at first, and its time left jumped (0:19, then 8:46, then 4:56).
+    from searchapp.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "PART_CHUNKS", 4)
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 4)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    paragraphs = [" ".join(f"w{p}_{i}" for i in range(10)) for p in range(20)]
+    (docs / "long.txt").write_text("\n\n".join(paragraphs), "utf-8")
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs])
+    paragraphs[19] = "an edited last paragraph"
+    (docs / "long.txt").write_text("\n\n".join(paragraphs), "utf-8")
+    starts: list[int] = []
+    done: list[int] = []
+    free: list[int] = []
+    progress = Progress(on_start=starts.append, on_bytes=done.append, on_free=free.append)
+    report = search_index.add([docs], progress=progress)
+    assert report.reused >= 15 and 1 <= report.chunks <= 2
+    size = (docs / "long.txt").stat().st_size
+    assert starts == [size] and sum(done) + sum(free) == size
+    assert sum(free) >= size * 0.8 and sum(done) > 0
+    search_index.close()
+
+
 # -- the REPL ---------------------------------------------------------------------------------
 
 
