@@ -62,6 +62,7 @@ from searchapp.storage.vectors import VectorIndex
 logger = logging.getLogger(__name__)
 
 PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
+LONG_READ_BYTES = 1 << 20  # a file this large is named while it is chunked (``on_reading``)
 WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progress steps)
 # The first window is this small and each next one twice the last, up to WINDOW_CHUNKS: the
 # progress bar moves, and Ctrl-C keeps work, within seconds of the start (a first window of 256
@@ -118,6 +119,10 @@ class Progress:
     # not counted done: done, they made the time left of a resumed run jump (0:19, 8:46, 4:56).
     on_free: Callable[[int], None] = lambda free_bytes: None
     on_chunks: Callable[[int], None] = lambda count: None
+    # A file of ``LONG_READ_BYTES`` or more being chunked, then None: its first part comes only
+    # once all of it is chunked (a 20 MB log: ~30 s of a bar that did not move). Called from
+    # the thread that reads.
+    on_reading: Callable[[str | None], None] = lambda path: None
 
 
 @dataclass
@@ -367,8 +372,11 @@ class Indexer:
         replace = bool(rows)
         all_text = sum(len(document.text) for document in documents) or 1
         credited = 0
+        long_read = stat.st_size >= LONG_READ_BYTES
         for document in documents:
             document_bytes = work * len(document.text) // all_text
+            if long_read:
+                self.progress.on_reading(key)
             chunks = [
                 _located(chunk, document)
                 for chunk in chunk_text(
@@ -379,6 +387,8 @@ class Indexer:
                     code=Path(key).suffix.lower() in CODE_SUFFIXES,
                 )
             ]
+            if long_read:
+                self.progress.on_reading(None)
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
             for n, start in enumerate(starts):
                 piece = chunks[start : start + PART_CHUNKS]

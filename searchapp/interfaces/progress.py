@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -21,6 +22,7 @@ from rich.progress import (
 )
 
 from searchapp.ingest.pipeline import Progress as IndexProgress
+from searchapp.interfaces.render import display_path
 
 
 @contextmanager
@@ -33,7 +35,7 @@ def progress_bar(
         yield None
         return
     bar = Progress(
-        TextColumn("[bold]indexing"),
+        TextColumn("[bold]indexing[/]{task.fields[reading]}"),
         BarColumn(),
         DownloadColumn(),
         TextColumn("· {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
@@ -41,7 +43,7 @@ def progress_bar(
         console=console,
         transient=True,
     )
-    task = bar.add_task("bytes", total=None, chunks=0, rate="–")
+    task = bar.add_task("bytes", total=None, chunks=0, rate="–", reading="")
     state = {"chunks": 0}
     shown_from = time.monotonic() + after_s
     drawing = threading.Lock()  # the timer's thread and this one
@@ -59,6 +61,11 @@ def progress_bar(
 
     def on_bytes(done: int) -> None:
         bar.advance(task, done)
+        show()
+
+    def on_reading(path: str | None) -> None:
+        shown = "" if path is None else f" · chunking {escape(display_path(path))}"
+        bar.update(task, reading=shown)
         show()
 
     def on_free(free: int) -> None:
@@ -80,7 +87,11 @@ def progress_bar(
         timer.start()
     try:
         yield IndexProgress(
-            on_start=on_start, on_bytes=on_bytes, on_free=on_free, on_chunks=on_chunks
+            on_start=on_start,
+            on_bytes=on_bytes,
+            on_free=on_free,
+            on_chunks=on_chunks,
+            on_reading=on_reading,
         )
     finally:
         if timer is not None:

@@ -1145,6 +1145,22 @@ def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatc
     assert starts == [len(b"same words") + 100 + 30005] and sum(done) == starts[0]
 
 
+def test_a_long_file_is_named_while_it_is_chunked(tmp_path, monkeypatch) -> None:
+    # Its first part comes once all of it is chunked: a 20 MB log left the bar at 0 for 30 s.
+    from searchapp.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "LONG_READ_BYTES", 1000)
+    docs = write(tmp_path / "docs", {"big.log": "a line of the log\n" * 100, "small.md": "hi\n"})
+    events: list[object] = []
+    progress = Progress(on_reading=events.append, on_bytes=lambda n: events.append(n))
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs], progress=progress)
+    named = [e for e in events if not isinstance(e, int)]
+    assert named == [str(docs / "big.log"), None]  # the small file is not named
+    assert events.index(None) < next(i for i, e in enumerate(events) if isinstance(e, int))
+    search_index.close()
+
+
 def test_passages_whose_vectors_are_reused_leave_the_work_not_count_done(
     tmp_path, monkeypatch
 ) -> None:
