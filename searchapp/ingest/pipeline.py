@@ -377,18 +377,20 @@ class Indexer:
             document_bytes = work * len(document.text) // all_text
             if long_read:
                 self.progress.on_reading(key)
-            chunks = [
-                _located(chunk, document)
-                for chunk in chunk_text(
-                    document.text,
-                    count_tokens=count_tokens,
-                    config=self.chunking,
-                    breaks=section_starts(document.spans, document.text),
-                    code=Path(key).suffix.lower() in CODE_SUFFIXES,
-                )
-            ]
-            if long_read:
-                self.progress.on_reading(None)
+            try:
+                chunks = [
+                    _located(chunk, document)
+                    for chunk in chunk_text(
+                        document.text,
+                        count_tokens=count_tokens,
+                        config=self.chunking,
+                        breaks=section_starts(document.spans, document.text),
+                        code=Path(key).suffix.lower() in CODE_SUFFIXES,
+                    )
+                ]
+            finally:  # stopped part way (Ctrl-C) too: the bar no longer names it
+                if long_read:
+                    self.progress.on_reading(None)
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
             for n, start in enumerate(starts):
                 piece = chunks[start : start + PART_CHUNKS]

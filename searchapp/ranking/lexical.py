@@ -195,9 +195,12 @@ class Lexicon:
             terms = informative_terms(terms, self.document_frequency, self._chunk_count_now())
         if not terms or not chunk_ids:
             return {}
+        # Scored as ``search`` scores them, then picked: SQLite does not hand a rowid list to
+        # FTS5, and bm25() beside it cost 5x the search itself (1.1 s at 300k rows).
         rows = self.store.rows(
-            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "AND rowid IN (SELECT value FROM json_each(?))",
+            "WITH scored AS MATERIALIZED (SELECT rowid AS id, bm25(chunks_fts) AS bm25_score "
+            "FROM chunks_fts WHERE chunks_fts MATCH ?) "
+            "SELECT id, bm25_score FROM scored WHERE id IN (SELECT value FROM json_each(?))",
             (fts_query(terms), json.dumps([int(i) for i in chunk_ids])),
         )
         return {int(chunk_id): -float(bm25) for chunk_id, bm25 in rows}

@@ -123,8 +123,9 @@ class Postings:
         its best, then the scores of the dense candidates)."""
         terms = informative_terms(terms, self.document_frequency, self.rows)
         key = tuple(terms)
-        if self._last is not None and self._last[0] == key:
-            return self._last[1]
+        last = self._last  # read once: another thread may replace it
+        if last is not None and last[0] == key:
+            return last[1]
         scores = np.zeros(len(self.ids))
         for term in terms:  # in query order, as FTS5 adds its phrases up
             found = self._find(term)

@@ -169,6 +169,12 @@ class Phrase:
     def found_in(self, text: str) -> bool:
         return self.pattern.search(cjk_spaced(fold(text))) is not None
 
+    @property
+    def words(self) -> list[str]:
+        """Its words as ``pattern`` reads them: folded, split at anything but a letter or
+        digit ("get_console" is two), each Chinese or Japanese character one."""
+        return _PHRASE_WORD.findall(cjk_spaced(fold(self.text)))
+
 
 _QUOTED = re.compile(r'"([^"]*)"')
 _PHRASE_WORD = re.compile(r"[^\W_]+")

@@ -183,8 +183,6 @@ class Searcher:
         self.vectors = vectors
         self.postings = postings  # FTS5 ranks lexically without them, the same but slower
         self.lexicon = lexicon or Lexicon(store)  # keep one per store: it caches term counts
-        self._read: dict[int, StoredChunk] = {}  # a search's chunks read so far (``_chunks``)
-        self._holding: dict[int, bool] = {}  # whether each holds its phrases (``_holds``)
 
     def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         if not query.strip():
@@ -198,12 +196,12 @@ class Searcher:
         # Filters drop candidates, so fetch more than k and widen until k survive or all are seen.
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
         holders: set[int] | None = None  # with phrases, once a first fetch fell short
-        self._read, self._holding = {}, {}  # each widening reads the candidates before it again
+        reads = _Reads(self.store, phrases)  # each widening ranks the candidates before it again
         most = None  # hits all documents can give: a big log alone gives --per-doc of them
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
             lines = self._best_line(query, phrases)
-            hits = self._select(ranked, options, lines, phrases, holders)
+            hits = self._select(ranked, options, lines, reads, holders)
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
             most = self.store.count_documents() * options.per_doc if most is None else most
@@ -216,7 +214,7 @@ class Searcher:
                 # for a phrase in a 12,000-passage log). The passages that may hold them are
                 # few; once all are ranked, a wider fetch finds no more.
                 holders = self._phrase_holders(phrases) if holders is None else holders
-                if holders <= {chunk_id for chunk_id, _, _ in ranked}:
+                if holders is not None and holders <= {chunk_id for chunk_id, _, _ in ranked}:
                     return hits
             fetch = min(total, fetch * 4)
 
@@ -314,20 +312,23 @@ class Searcher:
         )
         return bool(rows)
 
-    def _phrase_holders(self, phrases: list[Phrase]) -> set[int]:
+    def _phrase_holders(self, phrases: list[Phrase]) -> set[int] | None:
         """The passages that may hold every phrase: FTS5 finds each phrase's words near one
         another (a NEAR group, with room for the parts ``schema.fts_text`` adds after an
-        identifier); ``_select`` checks each one's text."""
+        identifier); ``_select`` checks each one's text. None: no telling (no FTS5 terms)."""
         groups = []
         for phrase in phrases:
-            terms = list(dict.fromkeys(self.lexicon.query_tokens(phrase.text)))
+            # Each word's whole term, as the phrase reads it: the query's "getConsole" also
+            # gave "get" and "console", which "getconsole" elsewhere does not hold.
+            terms = [t for word in phrase.words for t in self.lexicon.query_tokens(word)[:1]]
+            terms = list(dict.fromkeys(terms))
             quoted = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
             if len(terms) > 1:
                 groups.append(f"NEAR({quoted}, {PHRASE_SLACK * len(terms)})")
             elif terms:
                 groups.append(quoted)
         if not groups:
-            return {chunk_id for (chunk_id,) in self.store.rows("SELECT id FROM chunks")}
+            return None
         rows = self.store.rows(
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (" AND ".join(groups),)
         )
@@ -408,11 +409,11 @@ class Searcher:
         ranked: list[tuple[int, float, float]],
         options: SearchOptions,
         lines: BestLine,
-        phrases: Sequence[Phrase] = (),
+        reads: _Reads,
         holders: set[int] | None = None,
     ) -> list[Hit]:
-        """The hits among ``ranked``: its passages that pass the filters and hold the
-        ``phrases``, (when known) of the ``holders`` alone, copies folded into one."""
+        """The hits among ``ranked``: its passages that pass the filters and hold the search's
+        phrases (``reads``), (when known) of the ``holders`` alone, copies folded into one."""
         if options.min_score is not None:
             lowest = _lowest_passing(options.min_score)
             ranked = [r for r in ranked if r[1] >= lowest]
@@ -434,12 +435,12 @@ class Searcher:
         while first < len(ranked):
             part = ranked[first : first + batch]
             first += batch
-            chunks = self._chunks([r[0] for r in part])
+            chunks = reads.chunks([r[0] for r in part])
             for chunk_id, score, cosine in part:
                 chunk = chunks.get(chunk_id)
                 if chunk is None or not wanted(chunk.path):
                     continue
-                if phrases and not self._holds(chunk, phrases):
+                if not reads.holds_phrases(chunk):
                     continue
                 copy_of = by_text.get(chunk.text) if options.collapse_copies else None
                 if copy_of is not None:
@@ -479,17 +480,37 @@ class Searcher:
                         also.setdefault(copy_of, {})[chunk.path] = None
         return _with_copies(hits, also)
 
-    def _chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
-        """The stored chunks of ``ids``, each read once a search (its widenings included)."""
-        missing = [i for i in ids if i not in self._read]
-        if missing:
-            self._read.update((chunk.id, chunk) for chunk in self.store.get_chunks(missing))
-        return {i: self._read[i] for i in ids if i in self._read}
 
-    def _holds(self, chunk: StoredChunk, phrases: Sequence[Phrase]) -> bool:
-        """Whether ``chunk`` holds every phrase, checked once a search."""
+class _Reads:
+    """What one search read of its candidates, across its widenings (each ranks the candidates
+    of the one before again): each passage read at most once while ``MAX_KEPT`` are kept, and
+    checked against the phrases once."""
+
+    MAX_KEPT = 8192  # passages kept (their text, ~1-2 KB each): a --path that keeps none reads
+    # the whole index, which is not kept
+
+    def __init__(self, store: Store, phrases: Sequence[Phrase]) -> None:
+        self._store, self._phrases = store, phrases
+        self._kept: dict[int, StoredChunk] = {}
+        self._holding: dict[int, bool] = {}
+
+    def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        """The stored chunks of ``ids`` (those still stored)."""
+        found = {i: self._kept[i] for i in ids if i in self._kept}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            for chunk in self._store.get_chunks(missing):
+                found[chunk.id] = chunk
+                if len(self._kept) < self.MAX_KEPT:
+                    self._kept[chunk.id] = chunk
+        return found
+
+    def holds_phrases(self, chunk: StoredChunk) -> bool:
+        """Whether ``chunk`` holds every phrase of the search (True without any)."""
+        if not self._phrases:
+            return True
         if chunk.id not in self._holding:
-            self._holding[chunk.id] = all(phrase.found_in(chunk.text) for phrase in phrases)
+            self._holding[chunk.id] = all(p.found_in(chunk.text) for p in self._phrases)
         return self._holding[chunk.id]
 
 

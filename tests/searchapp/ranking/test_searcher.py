@@ -561,6 +561,55 @@ def test_a_rare_phrase_ends_the_widening_once_every_passage_that_may_hold_it_is_
     assert twice <= {h.text for h in hits}  # a hit's text again, for its line
 
 
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
+@pytest.mark.parametrize(
+    ("phrase", "spellings"),
+    [
+        ('"getConsole now"', ["call getConsole now", "call getconsole now"]),
+        ('"get_console now"', ["call get_console now", "call get console now"]),
+    ],
+)
+def test_past_the_first_fetch_a_phrase_finds_each_spelling_it_matches(
+    make, mode, phrase, spellings
+) -> None:
+    # The passages that may hold a phrase were asked of FTS5 with the query's own terms:
+    # "getConsole" gave get, console and getconsole, and "call getconsole now" (no parts) was
+    # never looked at past the first fetch.
+    texts = [f"filler text {n}" for n in range(400)]
+    texts[5], texts[380] = spellings
+    collection = make([(f"/g/{n:03d}.txt", [(t, 0.9 - n / 1000)]) for n, t in enumerate(texts)])
+    hits = search(collection, phrase, k=10, mode=mode)
+    expected = ["/g/005.txt", "/g/380.txt"]
+    if mode == "lexical" and "_" in phrase:  # BM25 searches an identifier whole, as grep
+        expected = ["/g/005.txt"]  # does (README): "get console" does not hold get_console
+    assert sorted(h.path for h in hits) == expected
+
+
+def test_widening_keeps_a_bounded_number_of_passages_and_finds_the_same(make, monkeypatch) -> None:
+    # A --path that keeps none reads the whole index: its passages are not all kept (a
+    # million of them are gigabytes), and what is not kept is read again, same hits.
+    from searchapp.ranking import searcher as searcher_module
+
+    texts = [f"console {n} now" if n % 50 else f"console now {n}" for n in range(400)]
+    collection = make([(f"/b/{n:03d}.txt", [(t, 0.9 - n / 1000)]) for n, t in enumerate(texts)])
+    options = {"k": 10, "mode": "hybrid", "path_glob": "/b/3*"}
+    unbounded = search(collection, '"console now"', **options)
+    kept: list[int] = []
+    chunks = searcher_module._Reads.chunks
+
+    def counted(reads, ids):
+        found = chunks(reads, ids)
+        kept.append(len(reads._kept))
+        return found
+
+    monkeypatch.setattr(searcher_module._Reads, "MAX_KEPT", 20)
+    monkeypatch.setattr(searcher_module._Reads, "chunks", counted)
+    bounded = search(collection, '"console now"', **options)
+    assert [h.chunk_id for h in bounded] == [h.chunk_id for h in unbounded]
+    assert [h.path for h in bounded] == ["/b/300.txt", "/b/350.txt"]
+    assert max(kept) == 20
+
+
 # -- edges ------------------------------------------------------------------------------------
 
 
