@@ -29,9 +29,10 @@ from searchapp.errors import (
 )
 from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ingest.interrupts import StopAsked
+from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.query_words import quoted_phrases
-from searchapp.ranking.searcher import Hit, Searcher, SearchOptions, path_filter
+from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
 from searchapp.storage.indexed_paths import (
     Filters,
     forget_roots,

@@ -263,7 +263,8 @@ def evaluate(
     """Measure ranking quality on judged queries: nDCG, MRR, recall and MAP per mode."""
     from searchapp.interfaces.render import counted, json_lines, json_text
     from searchapp.ranking.evaluation import evaluate_modes, read_qrels, read_queries
-    from searchapp.ranking.searcher import MODES, SearchOptions, path_filter
+    from searchapp.ranking.path_filter import path_filter
+    from searchapp.ranking.searcher import MODES, SearchOptions
     from searchapp.search_index import SearchIndex
 
     asked = [name for m in (mode or ["all"]) for name in (MODES if m == "all" else [m])]
@@ -337,7 +338,7 @@ def _judged_as_indexed(
     """The judgments, a relative path among their ids read from the current folder (as --path
     and `search remove` read one) where that names an indexed file; a warning names the
     relevant documents of the scored queries the index still lacks: they count as misses."""
-    from searchapp.ranking.searcher import path_filter
+    from searchapp.ranking.path_filter import path_filter
     from searchapp.storage.paths import absolute
     from searchapp.storage.schema import record_id
 

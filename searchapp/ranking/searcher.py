@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from searchapp.errors import BadInputError
-from searchapp.globs import any_glob, expand_braces, unclosed
+from searchapp.globs import unclosed
 from searchapp.ranking.definitions import (
     DEFINITION_WEIGHT,
     code_names,
@@ -27,6 +26,7 @@ from searchapp.ranking.names import (
     first_passages,
     name_shares,
 )
+from searchapp.ranking.path_filter import path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
     BestLine,
@@ -36,12 +36,11 @@ from searchapp.ranking.query_words import (
     query_words,
     quoted_phrases,
 )
-from searchapp.storage.indexed_paths import from_current_folder
-from searchapp.storage.schema import record_id
+from searchapp.ranking.selection import Hit, Reads, lowest_passing, select
 
 if TYPE_CHECKING:
     from searchapp.ranking.postings import Postings
-    from searchapp.storage.store import Store, StoredChunk
+    from searchapp.storage.store import Store
     from searchapp.storage.vectors import VectorIndex
 
 MODES = ("hybrid", "dense", "lexical")
@@ -56,60 +55,6 @@ MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the w
 # (``definitions.py``), each at its most.
 MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One ranked passage. ``score`` is what its mode ranked it by, so it never rises down a list
-    of hits: the ``cosine`` of query and passage (dense), the share of the most BM25 the query's
-    words could score plus what its text adds (lexical, in [0, 2): word order, ``proximity.py``,
-    and definitions, ``definitions.py``), or the cosine plus those plus the share of the query
-    its file's name carries (hybrid, ``fusion.py``, ``names.py``)."""
-
-    rank: int
-    score: float
-    cosine: float
-    path: str
-    doc_id: str
-    chunk_id: int
-    start_line: int
-    end_line: int
-    text: str
-    title: str | None = None
-    start_char: int = 0
-    end_char: int = 0
-    line: int = 0  # the line holding the query's rarest words (BestLine); 0: start_line
-    page: int | None = None  # the page of its ``line``, for formats with pages (PDF)
-    section: str | None = None  # the heading path, notebook cell or chapter of its ``line``
-    also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
-
-    def __post_init__(self) -> None:
-        if not self.line:
-            object.__setattr__(self, "line", self.start_line)
-
-    @property
-    def record_id(self) -> str:
-        """The id its file gives it: a JSONL record's ``_id`` (its ``doc_id`` is ``path#id``),
-        else the file's path."""
-        return record_id(self.doc_id, self.path)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "rank": self.rank,
-            "score": round(float(self.score), 6),
-            "cosine": round(float(self.cosine), 6),
-            "path": self.path,
-            "doc_id": self.doc_id,
-            "record_id": self.record_id if self.doc_id != self.path else None,
-            "chunk_id": self.chunk_id,
-            "line": self.line,
-            "start_line": self.start_line,
-            "end_line": self.end_line,
-            "page": self.page,
-            "section": self.section,
-            "also": list(self.also),
-            "text": self.text,
-        }
 
 
 @dataclass(frozen=True)
@@ -143,7 +88,7 @@ class SearchOptions:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
         if isinstance(self.path_glob, list):  # --path given more than once: any of them
             object.__setattr__(self, "path_glob", tuple(self.path_glob))
-        globs = _globs(self.path_glob)
+        globs = path_globs(self.path_glob)
         if len(globs) > MAX_GLOBS:
             raise BadInputError(
                 f"--path gives {len(globs):,} globs (braces expanded); the most is {MAX_GLOBS:,}: "
@@ -196,18 +141,18 @@ class Searcher:
         # Filters drop candidates, so fetch more than k and widen until k survive or all are seen.
         fetch = min(total, max(options.k * options.per_doc * 4, FUSION_DEPTH))
         holders: set[int] | None = None  # with phrases, once a first fetch fell short
-        reads = _Reads(self.store, phrases)  # each widening ranks the candidates before it again
+        reads = Reads(self.store, phrases)  # each widening ranks the candidates before it again
         most = None  # hits all documents can give: a big log alone gives --per-doc of them
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
             lines = self._best_line(query, phrases)
-            hits = self._select(ranked, options, lines, reads, holders)
+            hits = select(ranked, options, lines, reads, holders)
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
             most = self.store.count_documents() * options.per_doc if most is None else most
             if len(hits) >= most:
                 return hits
-            if options.min_score is not None and frontier < _lowest_passing(options.min_score):
+            if options.min_score is not None and frontier < lowest_passing(options.min_score):
                 return hits  # every candidate a wider fetch adds scores below it
             if phrases:
                 # Rare phrases: every widening read and checked each candidate's text again (1 s
@@ -302,7 +247,7 @@ class Searcher:
 
     def _may_hold(self, phrases: list[Phrase]) -> bool:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet
-        in order; ``_select`` checks each passage's text)."""
+        in order; ``selection.select`` checks each passage's text)."""
         terms = [term for phrase in phrases for term in self.lexicon.query_tokens(phrase.text)]
         if not terms:
             return True
@@ -315,7 +260,8 @@ class Searcher:
     def _phrase_holders(self, phrases: list[Phrase]) -> set[int] | None:
         """The passages that may hold every phrase: FTS5 finds each phrase's words near one
         another (a NEAR group, with room for the parts ``schema.fts_text`` adds after an
-        identifier); ``_select`` checks each one's text. None: no telling (no FTS5 terms)."""
+        identifier); ``selection.select`` checks each one's text. None: no telling (no FTS5
+        terms)."""
         groups = []
         for phrase in phrases:
             # Each word's whole term, as the phrase reads it: the query's "getConsole" also
@@ -403,199 +349,3 @@ class Searcher:
         except ValueError:  # a chunk the vectors do not hold yet: read what SQLite stores
             return {i: float(v @ query_vector) for i, v in self.store.embeddings(ids).items()}
         return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
-
-    def _select(
-        self,
-        ranked: list[tuple[int, float, float]],
-        options: SearchOptions,
-        lines: BestLine,
-        reads: _Reads,
-        holders: set[int] | None = None,
-    ) -> list[Hit]:
-        """The hits among ``ranked``: its passages that pass the filters and hold the search's
-        phrases (``reads``), (when known) of the ``holders`` alone, copies folded into one."""
-        if options.min_score is not None:
-            lowest = _lowest_passing(options.min_score)
-            ranked = [r for r in ranked if r[1] >= lowest]
-        if holders is not None:
-            ranked = [r for r in ranked if r[0] in holders]
-        per_doc: dict[str, int] = {}
-        hits: list[Hit] = []
-        by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
-        also: dict[int, dict[str, None]] = {}
-        # Passages left out as their file had its --per-doc hits: a copy in another file shown
-        # later names them (it showed with no "also", as if no other file held it).
-        passed_over: dict[str, dict[str, None]] = {}
-        twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
-        named: dict[str, set[int]] = {}  # a document's lines its hits point at
-        wanted = path_filter(options.path_glob)
-        # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
-        # batch usually holds the k hits and the rest of the candidates are never read.
-        first, batch = 0, 2 * options.k
-        while first < len(ranked):
-            part = ranked[first : first + batch]
-            first += batch
-            chunks = reads.chunks([r[0] for r in part])
-            for chunk_id, score, cosine in part:
-                chunk = chunks.get(chunk_id)
-                if chunk is None or not wanted(chunk.path):
-                    continue
-                if not reads.holds_phrases(chunk):
-                    continue
-                copy_of = by_text.get(chunk.text) if options.collapse_copies else None
-                if copy_of is not None:
-                    if chunk.path != hits[copy_of].path:
-                        also.setdefault(copy_of, {})[chunk.path] = None
-                        twins.setdefault(chunk.doc_id, set()).add(hits[copy_of].path)
-                    continue
-                full = per_doc.get(chunk.doc_id, 0) >= options.per_doc
-                # A copy of a file already shown as one: its passage passed over in that twin,
-                # which had its --per-doc hits, is not a hit of its own here either.
-                twin_of = twins.get(chunk.doc_id)
-                full = full or bool(twin_of and twin_of & passed_over.get(chunk.text, {}).keys())
-                if len(hits) == options.k or full:
-                    if len(hits) < options.k:  # its file is full: a copy elsewhere names it
-                        passed_over.setdefault(chunk.text, {})[chunk.path] = None
-                    continue  # full: the rest of this batch is read for copies only
-                per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
-                by_text[chunk.text] = len(hits)
-                for path in passed_over.get(chunk.text, {}):
-                    if path != chunk.path:
-                        also.setdefault(len(hits), {})[path] = None
-                taken = named.setdefault(chunk.doc_id, set())
-                hits.append(_hit(len(hits) + 1, score, cosine, chunk, lines, taken))
-                taken.add(hits[-1].line)
-            if len(hits) == options.k:
-                break
-            batch = min(4 * batch, 4096)
-        if options.collapse_copies and first < len(ranked):
-            # Copies ranked past the rows read (other files' passages came between them, or
-            # --per-doc skipped many): a copy has the same vector, so the same cosine.
-            cosines = {hit.cosine for hit in hits}
-            rest = [chunk_id for chunk_id, _, cosine in ranked[first:] if cosine in cosines]
-            for chunk in self.store.get_chunks(rest):
-                copy_of = by_text.get(chunk.text)
-                if copy_of is not None and chunk.path != hits[copy_of].path:
-                    if wanted(chunk.path):
-                        also.setdefault(copy_of, {})[chunk.path] = None
-        return _with_copies(hits, also)
-
-
-class _Reads:
-    """What one search read of its candidates, across its widenings (each ranks the candidates
-    of the one before again): each passage read at most once while ``MAX_KEPT`` are kept, and
-    checked against the phrases once."""
-
-    MAX_KEPT = 8192  # passages kept (their text, ~1-2 KB each): a --path that keeps none reads
-    # the whole index, which is not kept
-
-    def __init__(self, store: Store, phrases: Sequence[Phrase]) -> None:
-        self._store, self._phrases = store, phrases
-        self._kept: dict[int, StoredChunk] = {}
-        self._holding: dict[int, bool] = {}
-
-    def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
-        """The stored chunks of ``ids`` (those still stored)."""
-        found = {i: self._kept[i] for i in ids if i in self._kept}
-        missing = [i for i in ids if i not in found]
-        if missing:
-            for chunk in self._store.get_chunks(missing):
-                found[chunk.id] = chunk
-                if len(self._kept) < self.MAX_KEPT:
-                    self._kept[chunk.id] = chunk
-        return found
-
-    def holds_phrases(self, chunk: StoredChunk) -> bool:
-        """Whether ``chunk`` holds every phrase of the search (True without any)."""
-        if not self._phrases:
-            return True
-        if chunk.id not in self._holding:
-            self._holding[chunk.id] = all(p.found_in(chunk.text) for p in self._phrases)
-        return self._holding[chunk.id]
-
-
-def _lowest_passing(min_score: float) -> float:
-    """The least score that passes ``min_score`` as scores are shown, to 3 decimals: a hit shown
-    as 0.918 (0.917511) passes --min-score 0.918."""
-    return min_score - 0.0005
-
-
-def _with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]:
-    return [replace(hit, also=tuple(also[n])) if n in also else hit for n, hit in enumerate(hits)]
-
-
-def path_matches(path: str, pattern: str | Sequence[str] | None) -> bool:
-    """Whether ``path`` matches ``pattern`` (``--path``), or any of several: a glob over the
-    whole path, its end or the file name (``*.md``, ``notes/*.md``, ``*.{md,txt}``), or a folder
-    it lies under (``docs/notes``, ``/abs/``; ``./notes`` and ``../x`` from the current
-    folder); and none of those given as ``!glob`` (``!tests/``, ``!*.md``). For many paths,
-    build the test once: ``path_filter``."""
-    return path_filter(pattern)(path)
-
-
-def path_filter(pattern: str | Sequence[str] | None) -> Callable[[str], bool]:
-    """``path_matches`` for one ``pattern``, its globs read once and each path's answer kept
-    (a query tests the path of every candidate passage, many of them one file's)."""
-    if not pattern:
-        return lambda path: True
-    globs = _globs(pattern)
-    # "!glob" leaves out what it matches, as ripgrep's -g '!*.md' does; the others let in.
-    wanted = [_from_here(glob) for glob in globs if not glob.startswith("!")]
-    unwanted = any_glob([_from_here(glob[1:]) for glob in globs if glob.startswith("!")])
-    wanted_any = any_glob(wanted)
-
-    @functools.cache
-    def matches(path: str) -> bool:
-        return (not wanted or wanted_any(path)) and not unwanted(path)
-
-    return matches
-
-
-def _globs(pattern: str | Sequence[str] | None) -> tuple[str, ...]:
-    """The single globs ``pattern`` stands for: each given, with its braces expanded."""
-    if not pattern:
-        return ()
-    return _expanded((pattern,) if isinstance(pattern, str) else tuple(pattern))
-
-
-@functools.lru_cache(maxsize=256)
-def _expanded(given: tuple[str, ...]) -> tuple[str, ...]:  # once a query, not once a path
-    return tuple(glob for one in given for glob in expand_braces(one))
-
-
-def _from_here(glob: str) -> str:
-    if glob.startswith(("./", "../")) or glob in (".", ".."):  # from this folder, as rg
-        return from_current_folder(glob)
-    return glob
-
-
-def _hit(
-    rank: int,
-    score: float,
-    cosine: float,
-    chunk: StoredChunk,
-    lines: BestLine,
-    taken: set[int],
-) -> Hit:
-    """The hit of ``chunk``; its line one no hit before of its document points at (``taken``),
-    where another line holds the query's words: overlapping passages named one line twice."""
-    start_line = chunk.start_line or 1
-    line = lines.line(chunk.text, start_line, taken)
-    page, section = chunk.location_of(line)
-    return Hit(
-        rank=rank,
-        score=score,
-        cosine=cosine,
-        path=chunk.path,
-        doc_id=chunk.doc_id,
-        chunk_id=chunk.id,
-        start_line=start_line,
-        end_line=chunk.end_line or start_line,
-        line=line,
-        text=chunk.text,
-        title=chunk.title,
-        start_char=chunk.start_char or 0,
-        end_char=chunk.end_char or 0,
-        page=page,
-        section=section,
-    )

@@ -588,22 +588,22 @@ def test_past_the_first_fetch_a_phrase_finds_each_spelling_it_matches(
 def test_widening_keeps_a_bounded_number_of_passages_and_finds_the_same(make, monkeypatch) -> None:
     # A --path that keeps none reads the whole index: its passages are not all kept (a
     # million of them are gigabytes), and what is not kept is read again, same hits.
-    from searchapp.ranking import searcher as searcher_module
+    from searchapp.ranking.selection import Reads
 
     texts = [f"console {n} now" if n % 50 else f"console now {n}" for n in range(400)]
     collection = make([(f"/b/{n:03d}.txt", [(t, 0.9 - n / 1000)]) for n, t in enumerate(texts)])
     options = {"k": 10, "mode": "hybrid", "path_glob": "/b/3*"}
     unbounded = search(collection, '"console now"', **options)
     kept: list[int] = []
-    chunks = searcher_module._Reads.chunks
+    chunks = Reads.chunks
 
     def counted(reads, ids):
         found = chunks(reads, ids)
         kept.append(len(reads._kept))
         return found
 
-    monkeypatch.setattr(searcher_module._Reads, "MAX_KEPT", 20)
-    monkeypatch.setattr(searcher_module._Reads, "chunks", counted)
+    monkeypatch.setattr(Reads, "MAX_KEPT", 20)
+    monkeypatch.setattr(Reads, "chunks", counted)
     bounded = search(collection, '"console now"', **options)
     assert [h.chunk_id for h in bounded] == [h.chunk_id for h in unbounded]
     assert [h.path for h in bounded] == ["/b/300.txt", "/b/350.txt"]

@@ -1,0 +1,222 @@
+"""Turning ranked candidates into hits: filters (``--path``, quoted phrases, ``--min-score``),
+at most ``--per-doc`` passages of a document, and copies of a passage folded into one hit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from searchapp.ranking.path_filter import path_filter
+from searchapp.ranking.query_words import BestLine, Phrase
+from searchapp.storage.schema import record_id
+
+if TYPE_CHECKING:
+    from searchapp.ranking.searcher import SearchOptions
+    from searchapp.storage.store import Store, StoredChunk
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage. ``score`` is what its mode ranked it by, so it never rises down a list
+    of hits: the ``cosine`` of query and passage (dense), the share of the most BM25 the query's
+    words could score plus what its text adds (lexical, in [0, 2): word order, ``proximity.py``,
+    and definitions, ``definitions.py``), or the cosine plus those plus the share of the query
+    its file's name carries (hybrid, ``fusion.py``, ``names.py``)."""
+
+    rank: int
+    score: float
+    cosine: float
+    path: str
+    doc_id: str
+    chunk_id: int
+    start_line: int
+    end_line: int
+    text: str
+    title: str | None = None
+    start_char: int = 0
+    end_char: int = 0
+    line: int = 0  # the line holding the query's rarest words (BestLine); 0: start_line
+    page: int | None = None  # the page of its ``line``, for formats with pages (PDF)
+    section: str | None = None  # the heading path, notebook cell or chapter of its ``line``
+    also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
+
+    def __post_init__(self) -> None:
+        if not self.line:
+            object.__setattr__(self, "line", self.start_line)
+
+    @property
+    def record_id(self) -> str:
+        """The id its file gives it: a JSONL record's ``_id`` (its ``doc_id`` is ``path#id``),
+        else the file's path."""
+        return record_id(self.doc_id, self.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "score": round(float(self.score), 6),
+            "cosine": round(float(self.cosine), 6),
+            "path": self.path,
+            "doc_id": self.doc_id,
+            "record_id": self.record_id if self.doc_id != self.path else None,
+            "chunk_id": self.chunk_id,
+            "line": self.line,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "page": self.page,
+            "section": self.section,
+            "also": list(self.also),
+            "text": self.text,
+        }
+
+
+def select(
+    ranked: list[tuple[int, float, float]],
+    options: SearchOptions,
+    lines: BestLine,
+    reads: Reads,
+    holders: set[int] | None = None,
+) -> list[Hit]:
+    """The hits among ``ranked``: its passages that pass the filters and hold the search's
+    phrases (``reads``), (when known) of the ``holders`` alone, copies folded into one."""
+    if options.min_score is not None:
+        lowest = lowest_passing(options.min_score)
+        ranked = [r for r in ranked if r[1] >= lowest]
+    if holders is not None:
+        ranked = [r for r in ranked if r[0] in holders]
+    per_doc: dict[str, int] = {}
+    hits: list[Hit] = []
+    by_text: dict[str, int] = {}  # passage text -> its hit's position: copies show once
+    also: dict[int, dict[str, None]] = {}
+    # Passages left out as their file had its --per-doc hits: a copy in another file shown
+    # later names them (it showed with no "also", as if no other file held it).
+    passed_over: dict[str, dict[str, None]] = {}
+    twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
+    named: dict[str, set[int]] = {}  # a document's lines its hits point at
+    wanted = path_filter(options.path_glob)
+    # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
+    # batch usually holds the k hits and the rest of the candidates are never read.
+    first, batch = 0, 2 * options.k
+    while first < len(ranked):
+        part = ranked[first : first + batch]
+        first += batch
+        chunks = reads.chunks([r[0] for r in part])
+        for chunk_id, score, cosine in part:
+            chunk = chunks.get(chunk_id)
+            if chunk is None or not wanted(chunk.path):
+                continue
+            if not reads.holds_phrases(chunk):
+                continue
+            copy_of = by_text.get(chunk.text) if options.collapse_copies else None
+            if copy_of is not None:
+                if chunk.path != hits[copy_of].path:
+                    also.setdefault(copy_of, {})[chunk.path] = None
+                    twins.setdefault(chunk.doc_id, set()).add(hits[copy_of].path)
+                continue
+            full = per_doc.get(chunk.doc_id, 0) >= options.per_doc
+            # A copy of a file already shown as one: its passage passed over in that twin,
+            # which had its --per-doc hits, is not a hit of its own here either.
+            twin_of = twins.get(chunk.doc_id)
+            full = full or bool(twin_of and twin_of & passed_over.get(chunk.text, {}).keys())
+            if len(hits) == options.k or full:
+                if len(hits) < options.k:  # its file is full: a copy elsewhere names it
+                    passed_over.setdefault(chunk.text, {})[chunk.path] = None
+                continue  # full: the rest of this batch is read for copies only
+            per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
+            by_text[chunk.text] = len(hits)
+            for path in passed_over.get(chunk.text, {}):
+                if path != chunk.path:
+                    also.setdefault(len(hits), {})[path] = None
+            taken = named.setdefault(chunk.doc_id, set())
+            hits.append(hit_of(len(hits) + 1, score, cosine, chunk, lines, taken))
+            taken.add(hits[-1].line)
+        if len(hits) == options.k:
+            break
+        batch = min(4 * batch, 4096)
+    if options.collapse_copies and first < len(ranked):
+        # Copies ranked past the rows read (other files' passages came between them, or
+        # --per-doc skipped many): a copy has the same vector, so the same cosine.
+        cosines = {hit.cosine for hit in hits}
+        rest = [chunk_id for chunk_id, _, cosine in ranked[first:] if cosine in cosines]
+        read = reads.chunks(rest)
+        for chunk in (read[i] for i in rest if i in read):
+            copy_of = by_text.get(chunk.text)
+            if copy_of is not None and chunk.path != hits[copy_of].path:
+                if wanted(chunk.path):
+                    also.setdefault(copy_of, {})[chunk.path] = None
+    return with_copies(hits, also)
+
+
+class Reads:
+    """What one search read of its candidates, across its widenings (each ranks the candidates
+    of the one before again): each passage read at most once while ``MAX_KEPT`` are kept, and
+    checked against the phrases once."""
+
+    MAX_KEPT = 8192  # passages kept (their text, ~1-2 KB each): a --path that keeps none reads
+    # the whole index, which is not kept
+
+    def __init__(self, store: Store, phrases: Sequence[Phrase]) -> None:
+        self._store, self._phrases = store, phrases
+        self._kept: dict[int, StoredChunk] = {}
+        self._holding: dict[int, bool] = {}
+
+    def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
+        """The stored chunks of ``ids`` (those still stored)."""
+        found = {i: self._kept[i] for i in ids if i in self._kept}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            for chunk in self._store.get_chunks(missing):
+                found[chunk.id] = chunk
+                if len(self._kept) < self.MAX_KEPT:
+                    self._kept[chunk.id] = chunk
+        return found
+
+    def holds_phrases(self, chunk: StoredChunk) -> bool:
+        """Whether ``chunk`` holds every phrase of the search (True without any)."""
+        if not self._phrases:
+            return True
+        if chunk.id not in self._holding:
+            self._holding[chunk.id] = all(p.found_in(chunk.text) for p in self._phrases)
+        return self._holding[chunk.id]
+
+
+def lowest_passing(min_score: float) -> float:
+    """The least score that passes ``min_score`` as scores are shown, to 3 decimals: a hit shown
+    as 0.918 (0.917511) passes --min-score 0.918."""
+    return min_score - 0.0005
+
+
+def with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]:
+    return [replace(hit, also=tuple(also[n])) if n in also else hit for n, hit in enumerate(hits)]
+
+
+def hit_of(
+    rank: int,
+    score: float,
+    cosine: float,
+    chunk: StoredChunk,
+    lines: BestLine,
+    taken: set[int],
+) -> Hit:
+    """The hit of ``chunk``; its line one no hit before of its document points at (``taken``),
+    where another line holds the query's words: overlapping passages named one line twice."""
+    start_line = chunk.start_line or 1
+    line = lines.line(chunk.text, start_line, taken)
+    page, section = chunk.location_of(line)
+    return Hit(
+        rank=rank,
+        score=score,
+        cosine=cosine,
+        path=chunk.path,
+        doc_id=chunk.doc_id,
+        chunk_id=chunk.id,
+        start_line=start_line,
+        end_line=chunk.end_line or start_line,
+        line=line,
+        text=chunk.text,
+        title=chunk.title,
+        start_char=chunk.start_char or 0,
+        end_char=chunk.end_char or 0,
+        page=page,
+        section=section,
+    )
