@@ -55,7 +55,7 @@ from searchapp.ingest.discovery import (
 )
 from searchapp.ingest.formats.spans import line_locations, locate, section_starts
 from searchapp.ingest.interrupts import DeferredInterrupts, StopAsked
-from searchapp.storage.schema import Chunk, DocumentRow, Place
+from searchapp.storage.schema import PENDING, Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
 
@@ -200,6 +200,7 @@ class Indexer:
         self.progress = progress or Progress()
         self._open_document = -1
         self._reusable: dict[str, dict[str, np.ndarray]] = {}  # path -> text -> stored vector
+        self._replacing: set[str] = set()  # files whose new version is stored as pending
         self._encoder_started = False  # asked to load, while the files are read
         self.report = IndexReport()
         self.default_excludes = True
@@ -527,15 +528,25 @@ class Indexer:
                                 dropped_files.add(item.path)
                             removed += dropped
                         elif item.status in ("added", "updated"):  # its last chunk is stored
+                            if item.path in self._replacing:
+                                removed += self.store.promote_pending(item.path)
+                                self._replacing.discard(item.path)
                             self.store.mark_complete(item.path, item.sha256)
                         self._reusable.pop(item.path, None)
                         continue
                     if item.replace_path:
-                        removed += self.store.delete_documents_by_path([item.path])
+                        # Its indexed version stays, searched and its vectors reusable, until
+                        # the new one is complete: an update stopped part way left a 5 MB log
+                        # with a tenth of its passages, and the next run embedded it all again.
+                        removed += self.store.delete_pending(item.path)  # a stopped run's
+                        self._replacing.add(item.path)
                     if item.first:
-                        removed += self.store.delete_document(item.doc_id)
+                        doc_id = item.doc_id
+                        if item.path in self._replacing:
+                            doc_id += PENDING
+                        removed += self.store.delete_document(doc_id)
                         document_id = self.store.upsert_document(
-                            doc_id=item.doc_id,
+                            doc_id=doc_id,
                             path=item.path,
                             title=item.title or None,
                             size=item.size,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.query_words import BestLine, Phrase
-from searchapp.storage.schema import record_id
+from searchapp.storage.schema import is_pending, record_id
 
 if TYPE_CHECKING:
     from searchapp.ranking.searcher import SearchOptions
@@ -103,7 +103,7 @@ def select(
         chunks = reads.chunks([r[0] for r in part])
         for chunk_id, score, cosine in part:
             chunk = chunks.get(chunk_id)
-            if chunk is None or not wanted(chunk.path):
+            if chunk is None or not wanted(chunk.path) or is_pending(chunk.doc_id):
                 continue
             if not reads.holds_phrases(chunk):
                 continue

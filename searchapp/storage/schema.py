@@ -182,6 +182,16 @@ class StoredChunk:
         return page, section
 
 
+# A file's new version is stored under its doc_ids with this after them until it is complete,
+# its indexed version kept as it was meanwhile (``Store.promote_pending``); searches skip it.
+PENDING = "\x01pending"
+
+
+def is_pending(doc_id: str) -> bool:
+    """Whether ``doc_id`` names a version of its file still being stored (``PENDING``)."""
+    return doc_id.endswith(PENDING)
+
+
 def qualified_id(path: str, record_id: str) -> str:
     """The ``doc_id`` of a JSONL record: its file's path, ``#``, its id in the file. Ids are
     unique within a file only (two BEIR corpora are both numbered from 1) and ``documents.doc_id``

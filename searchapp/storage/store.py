@@ -25,6 +25,7 @@ from searchapp.errors import (
 )
 from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.schema import (
+    PENDING,
     TEXT_START_CHARS,
     Chunk,
     DocumentRow,
@@ -437,6 +438,43 @@ class Store:
                 TOUCH_DOCUMENTS[self._has_ctimes],
                 (size, mtime_ns, *([ctime_ns] if self._has_ctimes else []), path),
             )
+
+    @guarded
+    def promote_pending(self, path: str) -> list[int]:
+        """The new version of the file at ``path``, stored under pending doc_ids
+        (``schema.PENDING``), in place of its indexed one: that one's documents go, the new
+        ones take their doc_ids. Returns the ids of the chunks removed."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+                "WHERE d.path = ? AND substr(d.doc_id, -?) != ? ORDER BY c.id",
+                (path, len(PENDING), PENDING),
+            )
+            removed = [row[0] for row in cursor]
+            self._conn.execute(
+                "DELETE FROM documents WHERE path = ? AND substr(doc_id, -?) != ?",
+                (path, len(PENDING), PENDING),
+            )
+            self._conn.execute(
+                "UPDATE documents SET doc_id = substr(doc_id, 1, length(doc_id) - ?) "
+                "WHERE path = ? AND substr(doc_id, -?) = ?",
+                (len(PENDING), path, len(PENDING), PENDING),
+            )
+            self._chunks_changed |= bool(removed)
+        return removed
+
+    @guarded
+    def delete_pending(self, path: str) -> list[int]:
+        """Delete the pending documents at ``path`` (a new version an interrupted run began);
+        returns the ids of the chunks removed."""
+        pending = [
+            doc_id
+            for (doc_id,) in self._conn.execute(
+                "SELECT doc_id FROM documents WHERE path = ? AND substr(doc_id, -?) = ?",
+                (path, len(PENDING), PENDING),
+            )
+        ]
+        return self._delete_documents("doc_id", pending) if pending else []
 
     @guarded
     def delete_documents_by_path(self, paths: Iterable[str]) -> list[int]:

@@ -412,6 +412,45 @@ def test_the_same_command_after_an_interrupted_run_continues(
     assert stored_vectors(index) == stored_vectors(fresh)
 
 
+def test_an_update_stopped_part_way_keeps_the_indexed_version_and_its_vectors(
+    tmp_path, long_file_in_small_windows
+) -> None:
+    # The first window of a changed file dropped its indexed passages: stopped after it, a
+    # 5 MB log kept a tenth of them (the rest found by no query), and the next run embedded
+    # 11,098 passages again for a one-line append.
+    docs = long_file_in_small_windows
+    index = make_index(tmp_path / "idx", CountingEncoder())
+    assert index.add([docs]).chunks == 40
+    rewritten = " ".join(f"zebra{i}" for i in range(10))
+    (docs / "long.txt").write_text(paragraphs(40, {2: rewritten}), "utf-8")
+    windows: list[int] = []
+
+    def stop_after_two_windows(count: int) -> None:
+        windows.append(count)
+        if len(windows) == 2:
+            raise OSError("the disk went away")
+
+    with pytest.raises(OSError, match="the disk went away"):
+        index.add([docs], progress=indexer_module.Progress(on_chunks=stop_after_two_windows))
+    index = make_index(tmp_path / "idx", CountingEncoder())
+    # The indexed version is searched whole meanwhile, its last paragraphs too; the new one's
+    # stored first parts (the rewritten paragraph among them) are not searched until complete.
+    for word, found in (("w30_3", True), ("w39_9", True), ("w2_3", True), ("zebra3", False)):
+        hits = index.search(word, mode="lexical", k=40, per_doc=40)
+        assert any(word in h.text.split() for h in hits) == found, word
+    kept = [row for row in stored(index) if row[0] == str(docs / "long.txt")]
+    assert len(kept) == 40 and len(stored(index)) > 40  # and the new version's first parts
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    report = index.add([docs])
+    # Nothing embedded again: the rewritten paragraph's vector was committed before the stop.
+    assert (report.updated, report.chunks, report.reused) == (1, 0, 40)
+    assert encoder.embedded == 0
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert stored_vectors(index) == stored_vectors(fresh)
+
+
 def test_a_text_repeated_in_a_window_is_embedded_once(tmp_path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
