@@ -515,11 +515,12 @@ class Store:
 
     @guarded
     def file_states(self, paths: Iterable[str]) -> dict[str, DocumentRow]:
-        """A document row of each of these paths (unknown ones skipped): its file as indexed."""
+        """A document row of each of these paths (unknown ones skipped): its file as indexed,
+        the searched version's where a new one is pending (the oldest row is the last read)."""
         rows = self._conn.execute(
             "SELECT id, doc_id, path, title, size, mtime_ns, sha256, indexed_at, "
             f"{CTIME_COLUMN[self._has_ctimes]} FROM documents "
-            "WHERE path IN (SELECT value FROM json_each(?))",
+            "WHERE path IN (SELECT value FROM json_each(?)) ORDER BY id DESC",
             (json.dumps(list(paths)),),
         )
         return {row[2]: DocumentRow(*row) for row in rows}
