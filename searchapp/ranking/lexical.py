@@ -154,7 +154,10 @@ class Lexicon:
             if whole and df(whole[0]) > 0:
                 wholes += whole
                 parts.update(self.query_tokens(word))
-        if not wholes:
+            else:  # searched by its parts, but not by a lone letter: "zzqxvbC" found every
+                # passage holding "c", scored as if it held all the query's words
+                parts.update(t for t in self.query_tokens(word) if len(t) == 1 and t.isascii())
+        if not parts:
             return terms
         typed = set(
             self.query_tokens(

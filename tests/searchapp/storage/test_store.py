@@ -495,12 +495,19 @@ def test_an_identifier_the_index_holds_is_searched_whole_not_by_its_parts(store:
     # was one "identifier" whose terms but the first (東) were dropped as its parts.
     terms = lexicon.search_terms("東京CircuitBreaker的用法", lexicon.document_frequency)
     assert terms == ["東", "京", "circuitbreaker", "的", "用", "法"]
-    # An identifier no chunk holds whole is searched by its parts, as before.
+    # An identifier no chunk holds whole is searched by its parts, as before, but not by a
+    # lone letter: "zzqxvbC" found every passage holding "c" (a letter typed alone still is).
     assert lexicon.search_terms("BreakerCircuit", lexicon.document_frequency) == [
         "breakercircuit",
         "breaker",
         "circuit",
     ]
+    add_document(store, "e", "/e.c", "int c = 0; /* the c file */")
+    lexicon = Lexicon(store)
+    for query in ("zzqxvbC", "zzqxvb_c", "C_zzqxvb"):
+        assert lexicon.search(query, 5) == [], query
+    assert lexicon.search_terms("zzqxvbC c", lexicon.document_frequency)[-1] == "c"
+    assert lexicon.search("zzqxvbC c", 5)
 
 
 @pytest.mark.parametrize("version", [7, 9])
