@@ -120,6 +120,34 @@ def test_l_with_0_ends_each_path_with_nul_for_xargs(tmp_path, fake_model, capsys
     assert code == 2 and "add -l" in err
 
 
+def test_context_reads_a_file_once_for_all_its_hits_and_again_once_it_changes(
+    tmp_path, monkeypatch
+) -> None:
+    # -C read and decoded a 5 MB log again for each of its 100 hits: 4.96 s against 0.34 s.
+    from searchapp.ingest import decoding
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    text = "\n\n".join(f"wing lift note {n}\n" + "x " * 300 for n in range(12))
+    (docs / "log.txt").write_text(text, "utf-8")
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs])
+    reads: list[str] = []
+    read_bytes = decoding.read_bytes
+    monkeypatch.setattr(
+        decoding, "read_bytes", lambda path, **kw: reads.append(path) or read_bytes(path, **kw)
+    )
+    hits = search_index.search("wing lift", k=10, per_doc=10, mode="lexical")
+    contexts = [search_index.context(hit, 1) for hit in hits]
+    assert len(hits) >= 5 and len(reads) == 1
+    assert all(not c.changed and hit.text in c.text for hit, c in zip(hits, contexts))
+    (docs / "log.txt").write_text(text.replace("note 0", "memo 0"), "utf-8")  # same size
+    os.utime(docs / "log.txt", ns=(1, 1))
+    assert search_index.context(hits[0], 1).changed == (hits[0].text.startswith("wing lift note 0"))
+    assert len(reads) == 2
+    search_index.close()
+
+
 def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(indexed, capsys) -> None:
     docs, index_dir = indexed
     (docs / "notes/wings.md").unlink()
