@@ -593,6 +593,7 @@ class SearchIndex:
         message quoting a value (`no route for name "user_detail"`) found nothing, silently.
         """
         options = options or SearchOptions(**fields)
+        self._context_files.clear()
         _check_typed(text)
         vector = self._embed_queries([text])[0]
         hits = self._rank(text, vector, options)
@@ -686,7 +687,14 @@ class SearchIndex:
                 if len(all_lines) > 1 and all_lines[-1] == "":  # the last newline ends a line
                     all_lines.pop()
                 read = (text, all_lines)
-            if len(self._context_files) >= CONTEXT_FILES:
+            # The newest is kept whatever its size (a query's hits in one big log), the others
+            # while they fit; a search forgets them all (a server would hold them for good).
+            while self._context_files and (
+                len(self._context_files) >= CONTEXT_FILES
+                or sum(len(r[0]) for r in self._context_files.values() if r)
+                + len(read[0] if read else "")
+                > CONTEXT_CHARS
+            ):
                 self._context_files.pop(next(iter(self._context_files)))
             self._context_files[key] = read
         return self._context_files[key]
@@ -782,6 +790,7 @@ class Context:
 
 
 CONTEXT_FILES = 4  # files whose text context keeps (a query's hits come from a few at a time)
+CONTEXT_CHARS = 8_000_000  # and their characters, but the newest's (a 29 MB log: 81 MB as text)
 
 
 def _file_lines(raw: str | None, indexed: str) -> list[str]:

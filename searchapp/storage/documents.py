@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from searchapp.errors import BadInputError
+from searchapp.storage.schema import PENDING
 from searchapp.storage.store import Store
 
 LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
@@ -94,7 +95,10 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
     rows = store.rows(select + "doc_id = ?", (key,))
     if not rows:
         absolute = os.path.abspath(os.path.expanduser(key)) if key else key
-        rows = store.rows(select + "path = ? ORDER BY id LIMIT 2", (absolute,))
+        rows = store.rows(  # not a version still being stored beside it (schema.PENDING)
+            select + "path = ? AND substr(doc_id, -?) != ? ORDER BY id LIMIT 2",
+            (absolute, len(PENDING), PENDING),
+        )
         if len(rows) > 1:
             raise BadInputError(
                 f"{key!r} holds several indexed documents (records of a JSONL file); give the "

@@ -355,14 +355,19 @@ class Store:
             ][0]
             deleted = self._conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             self._chunks_changed |= deleted.rowcount > 0
-            self._conn.execute("DELETE FROM documents_names WHERE rowid = ?", (document_id,))
-            name = file_name(doc_id, path)
-            if name:
-                self._conn.execute(
-                    "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
-                    (document_id, *map(fts_text, name)),
-                )
+            self._name(document_id, doc_id, path)
         return int(document_id)
+
+    def _name(self, document_id: int, doc_id: str, path: str) -> None:
+        """The document's row in ``documents_names``: its file's name and folder, searched by
+        ``ranking/names.py`` (none for a JSONL record or a pending version)."""
+        self._conn.execute("DELETE FROM documents_names WHERE rowid = ?", (document_id,))
+        name = file_name(doc_id, path)
+        if name:
+            self._conn.execute(
+                "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
+                (document_id, *map(fts_text, name)),
+            )
 
     @guarded
     def add_chunks(
@@ -460,6 +465,13 @@ class Store:
                 "WHERE path = ? AND substr(doc_id, -?) = ?",
                 (len(PENDING), path, len(PENDING), PENDING),
             )
+            # Named now: under a pending doc_id a file has no name (``schema.file_name``), and
+            # its indexed version's name row went with it (an edited file lost its name boost).
+            renamed = self._conn.execute(
+                "SELECT id, doc_id FROM documents WHERE path = ?", (path,)
+            ).fetchall()
+            for document_id, doc_id in renamed:
+                self._name(document_id, doc_id, path)
             self._chunks_changed |= bool(removed)
         return removed
 
@@ -527,9 +539,13 @@ class Store:
 
     @guarded
     def document_counts_by_path(self) -> dict[str, int]:
-        """How many documents each path holds (a JSONL file holds one per record)."""
+        """How many documents each path holds (a JSONL file holds one per record), pending
+        versions left out."""
         return dict(
-            self._conn.execute("SELECT path, count(*) FROM documents GROUP BY path").fetchall()
+            self._conn.execute(
+                "SELECT path, count(*) FROM documents WHERE substr(doc_id, -?) != ? GROUP BY path",
+                (len(PENDING), PENDING),
+            ).fetchall()
         )
 
     @guarded
@@ -548,7 +564,13 @@ class Store:
 
     @guarded
     def count_documents(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+        """Documents searched: pending versions (``schema.PENDING``) left out."""
+        return int(
+            self._conn.execute(
+                "SELECT count(*) FROM documents WHERE substr(doc_id, -?) != ?",
+                (len(PENDING), PENDING),
+            ).fetchone()[0]
+        )
 
     def iter_embeddings(
         self, batch_size: int = 4096, *, after_id: int = -1

@@ -413,7 +413,7 @@ def test_the_same_command_after_an_interrupted_run_continues(
 
 
 def test_an_update_stopped_part_way_keeps_the_indexed_version_and_its_vectors(
-    tmp_path, long_file_in_small_windows
+    tmp_path, long_file_in_small_windows, monkeypatch
 ) -> None:
     # The first window of a changed file dropped its indexed passages: stopped after it, a
     # 5 MB log kept a tenth of them (the rest found by no query), and the next run embedded
@@ -440,6 +440,11 @@ def test_an_update_stopped_part_way_keeps_the_indexed_version_and_its_vectors(
         assert any(word in h.text.split() for h in hits) == found, word
     kept = [row for row in stored(index) if row[0] == str(docs / "long.txt")]
     assert len(kept) == 40 and len(stored(index)) > 40  # and the new version's first parts
+    # One document, as searched: counted once, and found by its path (a relative one was
+    # "several indexed documents (records of a JSONL file)").
+    assert index.stats()["documents"] == 1
+    monkeypatch.chdir(docs)
+    assert index.get_document("long.txt").text.startswith("w0_0")
     encoder = CountingEncoder()
     index = make_index(tmp_path / "idx", encoder)
     report = index.add([docs])
@@ -449,6 +454,28 @@ def test_an_update_stopped_part_way_keeps_the_indexed_version_and_its_vectors(
     fresh = fresh_index_of(docs, tmp_path / "fresh")
     assert stored(index) == stored(fresh)
     assert stored_vectors(index) == stored_vectors(fresh)
+    assert names(index) == names(fresh) == [("long", "docs")]
+
+
+def names(index: SearchIndex) -> list[tuple[str, str]]:
+    return sorted(index.store.rows("SELECT name, folder FROM documents_names"))
+
+
+def test_an_updated_file_keeps_its_name_for_the_name_ranking(tmp_path) -> None:
+    # Its new version was stored under a pending doc_id, which has no name, and took the
+    # place of the indexed one, whose name row went with it: every edited file lost the
+    # boost its name gives (ranking/names.py) until indexed afresh.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "narwhal_guide.txt").write_text("tusks and ice", "utf-8")
+    (docs / "other.txt").write_text("plain words", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    before = names(index)
+    (docs / "narwhal_guide.txt").write_text("tusks and ice, edited", "utf-8")
+    assert index.add([docs]).updated == 1
+    assert names(index) == before and ("narwhal_guide narwhalguide", "docs") in before
+    assert [h.path for h in index.search("narwhal", k=1)] == [str(docs / "narwhal_guide.txt")]
 
 
 def test_a_text_repeated_in_a_window_is_embedded_once(tmp_path) -> None:
