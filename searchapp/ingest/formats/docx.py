@@ -7,8 +7,9 @@ with an outline level, its own or its style's (inherited through ``basedOn``), o
 named ``heading N`` (or, where the styles part lacks the style, has Word's id ``HeadingN``); a
 paragraph in the ``Title`` style gives the title when the core properties
 have none. Table rows become lines with cells separated by `` | ``. Deleted text (tracked
-changes), field codes and the fallback copies of drawings are left out; headers, footers,
-footnotes and comments are not read.
+changes), field codes and the fallback copies of drawings are left out; headers, footers and
+footnotes are read after the body, each distinct text once, in sections of those names;
+comments are not read.
 """
 
 from __future__ import annotations
@@ -59,7 +60,41 @@ def extract_docx(archive: SafeZip, main_part: str) -> LocatedText:
         elif level != BODY:
             headings.enter(level, text)
         builder.add(text, section=headings.section)
+    for section, text in _margins(archive, main_part, w):
+        builder.add(text, section=section)
     return builder.build(title=title)
+
+
+# Parts beside the body whose text is read after it, each a section of its own: a name or a
+# date written only in a header, or a source only in a footnote, was found by no query.
+_MARGIN_SECTIONS = {"header": "header", "footer": "footer", "footnotes": "footnotes"}
+
+
+def _margins(archive: SafeZip, main_part: str, w: str) -> Iterator[tuple[str, str]]:
+    """(section, text) of the headers, footers and footnotes, each distinct text once (a
+    header is often repeated for the first, even and odd pages)."""
+    targets = relationships(archive, main_part).values()
+    seen: set[str] = set()
+    kinds = list(_MARGIN_SECTIONS)
+    margins = sorted((kinds.index(kind), target, kind) for kind, target in targets if kind in kinds)
+    for _, target, kind in margins:
+        if not archive.has(target):
+            continue
+        root = archive.read_xml(target)
+        containers = [root]
+        if kind == "footnotes":  # each a w:footnote; the separator lines are not text
+            containers = [
+                note
+                for note in root.iter(f"{w}footnote")
+                if note.get(f"{w}type") not in ("separator", "continuationSeparator")
+            ]
+        for container in containers:
+            for block in _blocks(container, w):
+                tag = block.tag == f"{w}tbl"
+                text = _table_text(block, w) if tag else _paragraph_text(block, w)
+                if text.strip() and text not in seen:
+                    seen.add(text)
+                    yield _MARGIN_SECTIONS[kind], text
 
 
 def _blocks(container: Element, w: str) -> Iterator[Element]:

@@ -79,6 +79,40 @@ def test_docx_paragraphs_headings_and_tables_in_reading_order(tmp_path: Path) ->
     assert locate(document.spans, text.index("run it")) == (None, "Usage")
 
 
+def test_docx_headers_footers_and_footnotes_are_read_after_the_body(tmp_path: Path) -> None:
+    # A name written only in a header ("Nightingale") was found by no query.
+    document = docx.Document()
+    document.add_paragraph("The body text.")
+    section = document.sections[0]
+    section.header.paragraphs[0].text = "Nightingale Project"
+    section.footer.paragraphs[0].text = "Confidential, marmoset team"
+    section.different_first_page_header_footer = True
+    section.first_page_header.paragraphs[0].text = "Nightingale Project"  # the same: once
+    buffer = io.BytesIO()
+    document.save(buffer)
+    [read] = load(tmp_path, "report.docx", buffer.getvalue())
+    assert read.text == "The body text.\n\nNightingale Project\n\nConfidential, marmoset team"
+    assert [span.section for span in read.spans] == ["header", "footer"]
+    # Footnotes, without the separator lines Word writes as footnotes of their own.
+    notes = (
+        f'<w:footnotes xmlns:w="{W_NS}">'
+        '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
+        f'</w:footnote><w:footnote w:id="1">{para("Source: the okapi survey.")}</w:footnote>'
+        "</w:footnotes>"
+    )
+    package = word_package(para("Body."))
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["word/footnotes.xml"] = notes
+    members["word/_rels/document.xml.rels"] = (
+        f'<Relationships xmlns="{RELS_NS}"><Relationship Id="rId9" '
+        f'Type="{OFFICE_RELS}/footnotes" Target="footnotes.xml"/></Relationships>'
+    )
+    [read] = load(tmp_path, "noted.docx", zip_bytes(members))
+    assert read.text == "Body.\n\nSource: the okapi survey."
+    assert [span.section for span in read.spans][-1] == "footnotes"
+
+
 def test_docx_title_comes_from_the_title_style_without_core_properties(tmp_path: Path) -> None:
     [document] = load(tmp_path, "guide.docx", python_docx_file(core_title=""))
     assert document.title == "The Title Paragraph"
