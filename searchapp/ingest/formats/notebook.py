@@ -1,5 +1,5 @@
-"""Jupyter notebooks (``.ipynb``, nbformat 3 and 4): the source of markdown and code cells, each
-located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Outputs are never
+"""Jupyter notebooks (``.ipynb``, nbformat 3 and 4): the source of markdown, code and raw cells,
+each located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Outputs are never
 read, and ``data:`` URIs (base64 images pasted into markdown) are cut out of the sources, as are
 lines of generated text (a cell holding a 5,000-number list on one line), left empty: the rest
 of the notebook was skipped with them as generated."""
@@ -16,7 +16,9 @@ from searchapp.ingest.formats.markdown import DATA_URI
 from searchapp.ingest.formats.spans import LocatedText
 
 NOTEBOOK_SUFFIX = ".ipynb"
-INDEXED_CELL_TYPES = frozenset({"markdown", "code", "heading"})  # "heading": nbformat 3
+# "heading": nbformat 3; "raw": text written for nbconvert (LaTeX, reStructuredText), the
+# author's own words as much as a markdown cell's.
+INDEXED_CELL_TYPES = frozenset({"markdown", "code", "heading", "raw"})
 _MARKDOWN_TITLE = re.compile(r"^ {0,3}# +(.+?)[ #]*$", re.MULTILINE)
 
 
