@@ -62,6 +62,7 @@ from searchapp.storage.vectors import VectorIndex
 logger = logging.getLogger(__name__)
 
 PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
+STOP_POLL_SECONDS = 0.1  # how often a run waiting on the reader looks at its ``stop``
 LONG_READ_BYTES = 1 << 20  # a file this large is named while it is chunked (``on_reading``)
 WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progress steps)
 # The first window is this small and each next one twice the last, up to WINDOW_CHUNKS: the
@@ -465,7 +466,7 @@ class Indexer:
         pending = 0
         limit = min(FIRST_WINDOW_CHUNKS, WINDOW_CHUNKS)
         while True:
-            item = parts.get()
+            item = self._next(parts)
             if item is _DONE:
                 break
             if isinstance(item, BaseException):
@@ -492,6 +493,18 @@ class Indexer:
                 window, pending = [], 0
                 limit = min(2 * limit, WINDOW_CHUNKS)
         yield window
+
+    def _next(self, parts: queue.Queue) -> object:
+        """The producer's next item; ``StopAsked`` once told to stop while waiting for it
+        (chunking a 5 MB log, it held a stopped `search watch` for 10 s)."""
+        if self._stop is None:
+            return parts.get()
+        while True:
+            try:
+                return parts.get(timeout=STOP_POLL_SECONDS)
+            except queue.Empty:
+                if self._stop.is_set():
+                    raise StopAsked from None  # the windows before are committed
 
     def _commit(
         self,

@@ -331,6 +331,40 @@ def test_a_stop_ends_a_producer_part_way_through_chunking_a_big_file(tmp_path, m
     assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
 
 
+def test_a_stop_asked_while_a_big_file_is_chunked_ends_the_run_then(tmp_path, monkeypatch):
+    # `search watch` told to stop looked at it only between windows: chunking a 5 MB log
+    # before its first window held it for 10 s after SIGTERM.
+    import threading
+
+    from searchapp.errors import IndexInterrupted
+    from searchapp.ingest import chunking
+
+    monkeypatch.setattr(chunking, "COUNT_BATCH", 5)
+    real_chunk_text = indexer_module.chunk_text
+    calls = []
+
+    def slow_chunk_text(text, *, count_tokens, **options):
+        def slow(texts):  # 80 calls, 16 s in all
+            calls.append(len(texts))
+            time.sleep(0.2)
+            return count_tokens(texts)
+
+        return real_chunk_text(text, count_tokens=slow, **options)
+
+    monkeypatch.setattr(indexer_module, "chunk_text", slow_chunk_text)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "big.log").write_text("".join(f"line {i} of the log\n" for i in range(400)))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    started = time.perf_counter()
+    with pytest.raises(IndexInterrupted) as raised:
+        make_index(tmp_path / "idx").add([folder], stop=stop)
+    assert raised.value.asked and raised.value.report.chunks == 0
+    assert time.perf_counter() - started < 8 and len(calls) < 40
+    assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
+
+
 # -- vectors reused: an edit, an interrupted run ------------------------------------------------
 
 
