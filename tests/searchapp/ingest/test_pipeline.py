@@ -300,20 +300,17 @@ def test_an_encoder_error_stops_a_producer_waiting_for_room(tmp_path, monkeypatc
     assert not [t for t in threading.enumerate() if t.name == "indexer-read"]
 
 
-def test_a_stop_ends_a_producer_part_way_through_chunking_a_big_file(tmp_path, monkeypatch):
-    # Chunking a 20 MB log counts its lines for ~30 s before its first part; Ctrl-C (here an
-    # encoder's error: the same path out) waited for all of it, 10-14 s without a word.
-    import threading
-
+def slow_chunking(monkeypatch) -> list[int]:
+    """Chunking that counts tokens 5 pieces at a time, 0.2 s a count: a 400-line log takes 80
+    counts, 16 s in all. Returns the list the counts are recorded in."""
     from searchapp.ingest import chunking
 
-    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
     monkeypatch.setattr(chunking, "COUNT_BATCH", 5)
     real_chunk_text = indexer_module.chunk_text
-    calls = []
+    calls: list[int] = []
 
     def slow_chunk_text(text, *, count_tokens, **options):
-        def slow(texts):  # 400 lines in batches of 5: 80 calls, 16 s in all
+        def slow(texts):
             calls.append(len(texts))
             time.sleep(0.2)
             return count_tokens(texts)
@@ -321,8 +318,23 @@ def test_a_stop_ends_a_producer_part_way_through_chunking_a_big_file(tmp_path, m
         return real_chunk_text(text, count_tokens=slow, **options)
 
     monkeypatch.setattr(indexer_module, "chunk_text", slow_chunk_text)
-    folder = one_chunk_files(tmp_path / "d", 4)
+    return calls
+
+
+def big_log(folder: Path) -> Path:
+    folder.mkdir(exist_ok=True)
     (folder / "z_big.log").write_text("".join(f"line {i} of the log\n" for i in range(400)))
+    return folder
+
+
+def test_a_stop_ends_a_producer_part_way_through_chunking_a_big_file(tmp_path, monkeypatch):
+    # Chunking a 20 MB log counts its lines for ~30 s before its first part; Ctrl-C (here an
+    # encoder's error: the same path out) waited for all of it, 10-14 s without a word.
+    import threading
+
+    monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
+    calls = slow_chunking(monkeypatch)
+    folder = big_log(one_chunk_files(tmp_path / "d", 4))
     started = time.perf_counter()
     with pytest.raises(OSError, match="the disk went away"):
         make_index(tmp_path / "idx", CountingEncoder(fail_at=1)).add([folder])
@@ -337,24 +349,9 @@ def test_a_stop_asked_while_a_big_file_is_chunked_ends_the_run_then(tmp_path, mo
     import threading
 
     from searchapp.errors import IndexInterrupted
-    from searchapp.ingest import chunking
 
-    monkeypatch.setattr(chunking, "COUNT_BATCH", 5)
-    real_chunk_text = indexer_module.chunk_text
-    calls = []
-
-    def slow_chunk_text(text, *, count_tokens, **options):
-        def slow(texts):  # 80 calls, 16 s in all
-            calls.append(len(texts))
-            time.sleep(0.2)
-            return count_tokens(texts)
-
-        return real_chunk_text(text, count_tokens=slow, **options)
-
-    monkeypatch.setattr(indexer_module, "chunk_text", slow_chunk_text)
-    folder = tmp_path / "d"
-    folder.mkdir()
-    (folder / "big.log").write_text("".join(f"line {i} of the log\n" for i in range(400)))
+    calls = slow_chunking(monkeypatch)
+    folder = big_log(tmp_path / "d")
     stop = threading.Event()
     threading.Timer(0.5, stop.set).start()
     started = time.perf_counter()
