@@ -248,7 +248,7 @@ class Searcher:
     def _may_hold(self, phrases: list[Phrase]) -> bool:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet
         in order; ``selection.select`` checks each passage's text)."""
-        terms = [term for phrase in phrases for term in self.lexicon.query_tokens(phrase.text)]
+        terms = [term for phrase in phrases for term in self._phrase_terms(phrase)]
         if not terms:
             return True
         rows = self.store.rows(
@@ -257,6 +257,13 @@ class Searcher:
         )
         return bool(rows)
 
+    def _phrase_terms(self, phrase: Phrase) -> list[str]:
+        """The FTS5 terms a passage holding ``phrase`` holds: each word's whole term, as the
+        phrase reads it. The query's "getConsole" also gave "get" and "console", which
+        "getconsole" elsewhere does not hold: it was said to be in no passage."""
+        terms = [t for word in phrase.words for t in self.lexicon.query_tokens(word)[:1]]
+        return list(dict.fromkeys(terms))
+
     def _phrase_holders(self, phrases: list[Phrase]) -> set[int] | None:
         """The passages that may hold every phrase: FTS5 finds each phrase's words near one
         another (a NEAR group, with room for the parts ``schema.fts_text`` adds after an
@@ -264,10 +271,7 @@ class Searcher:
         terms)."""
         groups = []
         for phrase in phrases:
-            # Each word's whole term, as the phrase reads it: the query's "getConsole" also
-            # gave "get" and "console", which "getconsole" elsewhere does not hold.
-            terms = [t for word in phrase.words for t in self.lexicon.query_tokens(word)[:1]]
-            terms = list(dict.fromkeys(terms))
+            terms = self._phrase_terms(phrase)
             quoted = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
             if len(terms) > 1:
                 groups.append(f"NEAR({quoted}, {PHRASE_SLACK * len(terms)})")

@@ -562,6 +562,18 @@ def test_a_rare_phrase_ends_the_widening_once_every_passage_that_may_hold_it_is_
 
 
 @pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
+def test_a_phrase_spelled_otherwise_in_its_one_passage_is_found_not_said_missing(
+    make, mode
+) -> None:
+    # The query's "getConsole" gave the terms get, console and getconsole; the one passage
+    # saying "getconsole now" holds only the last, so the phrase was "in no passage" and
+    # searched as words, with a warning, though that passage holds it.
+    collection = make([("/g/a.txt", [("call getconsole now", 0.5)]), ("/g/b.txt", [("x", 0.1)])])
+    hits = search(collection, '"getConsole now"', k=5, mode=mode)
+    assert [h.path for h in hits] == ["/g/a.txt"]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "lexical"])
 @pytest.mark.parametrize(
     ("phrase", "spellings"),
     [
