@@ -16,6 +16,9 @@ more than ``REUSE_MAX_CHUNKS`` chunks (its old chunks are deleted with its first
 ``EmbeddingBackend`` (its windows are sent ahead, before the stored chunks they could reuse are
 known).
 
+A file that is its indexed version with text added at its end (a log) keeps its passages up to
+its last one: that one is chunked again with the text after it (``Indexer._seam``).
+
 An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
 encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
 cluster embeds window N+1 while this process commits window N.
@@ -142,6 +145,9 @@ class _Part:
     ctime_ns: int
     replace_path: bool  # first part of a changed file: drop the file's old documents first
     bytes: int = 0  # its share of the file's work (``_work_bytes``), for progress
+    # First part of an appended file (``Indexer._seam``): the row id of its document, whose
+    # chunks from ``first_ordinal`` on it replaces (those before are kept).
+    resume_document: int | None = None
 
 
 def _split(part: _Part, count: int) -> tuple[_Part, _Part]:
@@ -155,6 +161,7 @@ def _split(part: _Part, count: int) -> tuple[_Part, _Part]:
         first_ordinal=part.first_ordinal + count,
         first=False,
         replace_path=False,
+        resume_document=None,
         bytes=part.bytes - share,
     )
     return head, rest
@@ -171,6 +178,7 @@ class _FileDone:
     sha256: str = ""  # added | updated: the content every document of the file now holds
     work: int = 0  # what the file counted for at the start (``_work_bytes``), for progress
     credited: int = 0  # bytes its parts have counted for progress
+    kept_bytes: int = 0  # an appended file: the share of its work its kept passages stand for
     kept: bool = False  # skipped, but its documents stay (``_skipped``)
 
 
@@ -202,6 +210,7 @@ class Indexer:
         self._open_document = -1
         self._reusable: dict[str, dict[str, np.ndarray]] = {}  # path -> text -> stored vector
         self._replacing: set[str] = set()  # files whose new version is stored as pending
+        self._tails: dict[str, tuple[int, int, Chunk]] = {}  # grown files (``_grown_tails``)
         self._encoder_started = False  # asked to load, while the files are read
         self.report = IndexReport()
         self.default_excludes = True
@@ -257,6 +266,7 @@ class Indexer:
             len(rows) for path, rows in known.items() if path in wanted and path not in seen
         )
         report.found, report.filtered_out = len(seen), len(wanted - seen)
+        self._tails = self._grown_tails(files, known)
         self.progress.on_start(sum(_bytes_to_read(p, known.get(str(p), [])) for p in files))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
@@ -295,6 +305,26 @@ class Indexer:
             report.removed += len(gone)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _grown_tails(
+        self, files: list[Path], known: dict[str, list[DocumentRow]]
+    ) -> dict[str, tuple[int, int, Chunk]]:
+        """For each file indexed whole as one document that is larger now: that document's row
+        id, and its last chunk with its ordinal (read here: the thread that reads the files has
+        no connection to the store). ``_seam`` tells whether the file was appended to."""
+        tails: dict[str, tuple[int, int, Chunk]] = {}
+        for path in files:
+            rows = known.get(str(path), [])
+            if len(rows) != 1 or not rows[0].sha256 or rows[0].size is None:
+                continue
+            try:
+                grown = path.stat().st_size > rows[0].size
+            except OSError:
+                continue
+            last = self.store.last_chunk(rows[0].id) if grown else None
+            if last is not None:
+                tails[str(path)] = (rows[0].id, *last)
+        return tails
 
     # -- producer thread ------------------------------------------------------------------------
 
@@ -371,22 +401,32 @@ class Indexer:
         if same:  # read again only to check it (``recheck``): its passages stand
             yield _FileDone(key, "touched", size=stat.st_size, work=work, **times)
             return
-        replace = bool(rows)
+        seam = self._seam(key, data, rows, documents)
+        replace = bool(rows) and seam is None
         all_text = sum(len(document.text) for document in documents) or 1
-        credited = 0
+        credited = kept_bytes = 0
         long_read = stat.st_size >= LONG_READ_BYTES
         for document in documents:
-            document_bytes = work * len(document.text) // all_text
+            start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
+            if seam is not None:  # one document, the file's
+                _, ordinal, last = seam
+                start, lines = last.start_char, last.start_line - 1
+                kept_bytes = work * start // all_text
+            document_bytes = work * (len(document.text) - start) // all_text
             if long_read:
                 self.progress.on_reading(key)
             try:
                 chunks = [
-                    _located(chunk, document)
+                    _located(_shifted(chunk, start, lines), document)
                     for chunk in chunk_text(
-                        document.text,
+                        document.text[start:],
                         count_tokens=count_tokens,
                         config=self.chunking,
-                        breaks=section_starts(document.spans, document.text),
+                        breaks=[
+                            offset - start
+                            for offset in section_starts(document.spans, document.text)
+                            if offset > start
+                        ],
                         code=Path(key).suffix.lower() in CODE_SUFFIXES,
                     )
                 ]
@@ -394,8 +434,8 @@ class Indexer:
                 if long_read:
                     self.progress.on_reading(None)
             starts = range(0, max(len(chunks), 1), PART_CHUNKS)
-            for n, start in enumerate(starts):
-                piece = chunks[start : start + PART_CHUNKS]
+            for n, begin in enumerate(starts):
+                piece = chunks[begin : begin + PART_CHUNKS]
                 share = document_bytes * len(piece) // max(len(chunks), 1)
                 credited += share
                 yield _Part(
@@ -403,12 +443,13 @@ class Indexer:
                     doc_id=document.doc_id,
                     title=document.title,
                     chunks=piece,
-                    first_ordinal=start,
+                    first_ordinal=ordinal + begin,
                     ids=self.tokenize([c.text for c in piece]) if piece else [],
-                    first=n == 0,
+                    first=n == 0 and seam is None,
                     size=stat.st_size,
                     replace_path=replace,
                     bytes=share,
+                    resume_document=seam[0] if seam is not None and n == 0 else None,
                     **times,
                 )
                 replace = False
@@ -416,7 +457,45 @@ class Indexer:
             yield _FileDone(key, "skipped", "no text", size=stat.st_size, work=work)
             return
         status = "updated" if rows else "added"
-        yield _FileDone(key, status, sha256=digest, size=stat.st_size, work=work, credited=credited)
+        yield _FileDone(
+            key,
+            status,
+            sha256=digest,
+            size=stat.st_size,
+            work=work,
+            credited=credited,
+            kept_bytes=kept_bytes,
+        )
+
+    def _seam(
+        self, key: str, data: bytes, rows: list[DocumentRow], documents: list[SourceDocument]
+    ) -> tuple[int, int, Chunk] | None:
+        """For a file that is its indexed version with text added at its end (a log): its
+        document's row id, and the ordinal and chunk of its last passage. That passage is
+        chunked again with what follows it; those before are kept as they are (a line appended
+        to a 10 MB log chunked and stored all of it again: ~20 s). None for any other change:
+        the file's first bytes are not the indexed ones, or they do not read as a beginning of
+        its text now (the decoding changed), or it has pages or sections."""
+        tail = self._tails.get(key)
+        if tail is None or len(documents) != 1 or documents[0].spans:
+            return None
+        row, text, last = rows[0], documents[0].text, tail[2]
+        size = row.size or 0  # the quick test: most changed files fail it
+        if hashlib.sha256(memoryview(data)[:size]).hexdigest() != row.sha256:
+            return None
+        try:
+            before = load_documents(Path(key), data=data[:size])
+        except SearchAppError:
+            return None
+        if (
+            len(before) != 1
+            or before[0].doc_id != row.doc_id
+            or before[0].spans
+            or not text.startswith(before[0].text)
+            or text[last.start_char : last.end_char] != last.text
+        ):
+            return None
+        return tail
 
     # -- consumer (this thread) -----------------------------------------------------------------
 
@@ -547,6 +626,15 @@ class Indexer:
                             self.store.mark_complete(item.path, item.sha256)
                         self._reusable.pop(item.path, None)
                         continue
+                    if item.resume_document is not None:  # appended: keeps its chunks before
+                        document_id = item.resume_document
+                        removed += self.store.reopen_document(
+                            document_id,
+                            item.first_ordinal,
+                            size=item.size,
+                            mtime_ns=item.mtime_ns,
+                            ctime_ns=item.ctime_ns,
+                        )
                     if item.replace_path:
                         # Its indexed version stays, searched and its vectors reusable, until
                         # the new one is complete: an update stopped part way left a 5 MB log
@@ -579,7 +667,7 @@ class Indexer:
             report.chunks += len(all_ids) - reused
             report.reused += reused
             self.progress.on_chunks(len(all_ids) - reused)
-            done_bytes = part_bytes = 0
+            done_bytes = part_bytes = kept_bytes = 0
             for item in window:
                 if isinstance(item, _Part):
                     part_bytes += item.bytes
@@ -590,10 +678,11 @@ class Indexer:
                     report.removed += item.path in dropped_files
                 else:
                     setattr(report, status, getattr(report, status) + 1)
-                done_bytes += item.work - item.credited  # read (skipped ones too), or 0
+                done_bytes += item.work - item.credited - item.kept_bytes  # read, or 0
+                kept_bytes += item.kept_bytes
             free = part_bytes * reused // len(all_ids) if all_ids else 0
-            if free:
-                self.progress.on_free(free)
+            if free + kept_bytes:
+                self.progress.on_free(free + kept_bytes)
             self.progress.on_bytes(done_bytes + part_bytes - free)
 
     def _embed(self, window: list[_Part | _FileDone]) -> tuple[np.ndarray, int]:
@@ -649,6 +738,20 @@ def _located(chunk: Chunk, document: SourceDocument) -> Chunk:
         chunk,
         **locate(spans, start)._asdict(),
         places=tuple(Place(line, *location) for line, location in changes),
+    )
+
+
+def _shifted(chunk: Chunk, chars: int, lines: int) -> Chunk:
+    """``chunk`` of a text that starts ``chars`` characters and ``lines`` lines into another,
+    as a chunk of that one."""
+    if not chars and not lines:
+        return chunk
+    return dataclasses.replace(
+        chunk,
+        start_char=chunk.start_char + chars,
+        end_char=chunk.end_char + chars,
+        start_line=chunk.start_line + lines,
+        end_line=chunk.end_line + lines,
     )
 
 

@@ -106,6 +106,14 @@ UPSERT_DOCUMENT = {
     True: _UPSERT.format(", ctime_ns", ", ?", ", ctime_ns = excluded.ctime_ns"),
     False: _UPSERT.format("", "", ""),
 }
+# An appended file's document, its chunks from the seam on deleted: incomplete until its last
+# chunk is stored (``mark_complete``).
+REOPEN_DOCUMENT = {
+    True: "UPDATE documents SET size = ?, mtime_ns = ?, sha256 = NULL, indexed_at = ?, "
+    "ctime_ns = ? WHERE id = ?",
+    False: "UPDATE documents SET size = ?, mtime_ns = ?, sha256 = NULL, indexed_at = ? "
+    "WHERE id = ?",
+}
 TOUCH_DOCUMENTS = {
     True: "UPDATE documents SET size = ?, mtime_ns = ?, ctime_ns = ? WHERE path = ?",
     False: "UPDATE documents SET size = ?, mtime_ns = ? WHERE path = ?",
@@ -445,6 +453,27 @@ class Store:
             )
 
     @guarded
+    def reopen_document(
+        self, document_id: int, ordinal: int, *, size: int, mtime_ns: int, ctime_ns: int
+    ) -> list[int]:
+        """Delete the document's chunks from ``ordinal`` on and record its file's new size and
+        times, not complete (an appended file: the chunks before stay, the rest follow).
+        Returns the ids of the chunks removed."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "SELECT id FROM chunks WHERE document_id = ? AND ordinal >= ? ORDER BY id",
+                (document_id, ordinal),
+            )
+            removed = [row[0] for row in cursor]
+            self._conn.execute(
+                "DELETE FROM chunks WHERE document_id = ? AND ordinal >= ?", (document_id, ordinal)
+            )
+            times = (mtime_ns, _now(), *([ctime_ns] if self._has_ctimes else []))
+            self._conn.execute(REOPEN_DOCUMENT[self._has_ctimes], (size, *times, document_id))
+            self._chunks_changed |= bool(removed)
+        return removed
+
+    @guarded
     def promote_pending(self, path: str) -> list[int]:
         """The new version of the file at ``path``, stored under pending doc_ids
         (``schema.PENDING``), in place of its indexed one: that one's documents go, the new
@@ -524,6 +553,18 @@ class Store:
             document = DocumentRow(*row)
             grouped.setdefault(document.path, []).append(document)
         return grouped
+
+    @guarded
+    def last_chunk(self, document_id: int) -> tuple[int, Chunk] | None:
+        """The document's last chunk and its ordinal; None for a document without chunks."""
+        row = self._conn.execute(
+            "SELECT ordinal, text, start_char, end_char, start_line, end_line FROM chunks "
+            "WHERE document_id = ? ORDER BY ordinal DESC LIMIT 1",
+            (document_id,),
+        ).fetchone()
+        if row is None or None in row:
+            return None
+        return row[0], Chunk(*row[1:])
 
     @guarded
     def file_states(self, paths: Iterable[str]) -> dict[str, DocumentRow]:

@@ -735,3 +735,183 @@ def test_files_indexed_before_ctimes_are_read_once_then_trusted(tmp_path, monkey
     report = index.add([docs])  # read to learn their ctimes; the same bytes: nothing embedded
     assert (report.unchanged, len(reads), encoder.embedded) == (3, 3, 0)
     assert index.add([docs]).unchanged == 3 and len(reads) == 3  # then trusted
+
+
+# -- text appended to a file (a log) ---------------------------------------------------------
+
+
+def chunk_rows(index: SearchIndex, path: Path) -> list[tuple[int, int, str, int, int, int]]:
+    """(id, ordinal, text, start_char, end_char, start_line) of a file's chunks, in order."""
+    rows = index.store.rows(
+        "SELECT c.id, c.ordinal, c.text, c.start_char, c.end_char, c.start_line FROM chunks c "
+        "JOIN documents d ON d.id = c.document_id WHERE d.path = ? ORDER BY c.ordinal",
+        (str(path),),
+    )
+    return [tuple(row) for row in rows]
+
+
+def chunked_chars(monkeypatch) -> list[int]:
+    """Records the length of each text given to ``chunk_text``."""
+    real_chunk_text = indexer_module.chunk_text
+    lengths: list[int] = []
+
+    def recorded(text, **options):
+        lengths.append(len(text))
+        return real_chunk_text(text, **options)
+
+    monkeypatch.setattr(indexer_module, "chunk_text", recorded)
+    return lengths
+
+
+def assert_chunks_of(rows, text: str) -> None:
+    """Each stored chunk is the text at its offsets, on its line; ordinals from 0 in a row."""
+    assert [row[1] for row in rows] == list(range(len(rows)))
+    for _, _, chunk, start, end, line in rows:
+        assert text[start:end] == chunk
+        assert text.count("\n", 0, start) + 1 == line
+
+
+def test_a_paragraph_appended_keeps_the_passages_before_and_chunks_only_the_end(
+    tmp_path, long_file_in_small_windows, monkeypatch
+) -> None:
+    # A line appended to a 10 MB log chunked and stored all of it again: ~20 s for one line.
+    docs = long_file_in_small_windows
+    path = docs / "long.txt"
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    index.add([docs])
+    before = chunk_rows(index, path)
+    closing = " ".join(f"narwhal{i}" for i in range(10))
+    with path.open("a", encoding="utf-8") as file:
+        file.write("\n\n" + closing)
+    lengths = chunked_chars(monkeypatch)
+    starts: list[int] = []
+    done: list[int] = []
+    free: list[int] = []
+    progress = indexer_module.Progress(
+        on_start=starts.append, on_bytes=done.append, on_free=free.append
+    )
+    report = index.add([docs], progress=progress)
+    assert (report.updated, report.chunks, report.reused) == (1, 1, 1)
+    # The passages kept are work left out, not done (the bar's time left stays true).
+    assert starts == [path.stat().st_size] and sum(done) + sum(free) == starts[0]
+    assert sum(free) > starts[0] * 0.9
+    assert encoder.embedded == 41
+    assert lengths and sum(lengths) < len(path.read_text("utf-8")) / 10
+    after = chunk_rows(index, path)
+    assert after[:-2] == before[:-1]  # the same rows, ids and all
+    assert_chunks_of(after, path.read_text("utf-8"))
+    # As a fresh index of the file stores it, vectors and all.
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert stored_vectors(index) == stored_vectors(fresh)
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
+    hits = index.search("narwhal3", mode="lexical", k=3)
+    assert hits and hits[0].line == after[-1][5]
+    assert index.add([docs]).unchanged == 1  # complete, with the file's new size and times
+
+
+def test_lines_appended_to_a_log_are_found_on_their_lines(tmp_path, monkeypatch) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    log = docs / "app.log"
+    log.write_text("".join(f"2026-12-02 event {i} worker{i % 7} ok\n" for i in range(300)))
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    before = chunk_rows(index, log)
+    assert len(before) > 20
+    with log.open("a") as file:
+        file.write("".join(f"2026-12-02 event {i} quokka{i} failed\n" for i in range(300, 310)))
+    report = index.add([docs])
+    after = chunk_rows(index, log)
+    assert after[: len(before) - 1] == before[:-1]
+    # Only the passages from the seam on were embedded or looked up.
+    assert report.updated == 1 and report.chunks + report.reused == len(after) - len(before) + 1
+    assert_chunks_of(after, log.read_text())
+    # Every line is in some passage.
+    covered = {line for row in after for line in range(row[5], row[5] + row[2].count("\n") + 1)}
+    assert covered == set(range(1, 311))
+    hit = index.search("quokka305", mode="lexical", k=1)[0]
+    assert hit.line == 306 and "quokka305" in hit.text
+
+
+def test_a_file_whose_start_changed_as_it_grew_is_indexed_whole(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    log = docs / "app.log"
+    lines = [f"event {i} of the log\n" for i in range(100)]
+    log.write_text("".join(lines))
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    lines[0] = "rotated: the first line is another\n"
+    log.write_text("".join(lines + ["event 100 of the log\n"]))
+    index.add([docs])
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert_chunks_of(chunk_rows(index, log), log.read_text())
+
+
+@pytest.mark.parametrize(
+    ("first", "appended", "reads"),
+    [
+        # UTF-8 before; cp1252 once many cp1252 bytes follow (the offsets move)
+        ("café au lait\n".encode(), "crème brûlée\n".encode("cp1252") * 60, "cafÃ©"),
+        # cp1252 before; cp1251 once Cyrillic follows: as many characters, other ones
+        (
+            "Привет мир\n".encode("cp1251"),
+            "Это длинные заметки на русском\n".encode("cp1251") * 60,
+            "Привет",
+        ),
+    ],
+)
+def test_an_append_that_changes_how_the_file_decodes_indexes_it_whole(
+    tmp_path, first, appended, reads
+) -> None:
+    # The indexed bytes are the file's first bytes, but they no longer read as the same text.
+    from searchapp.ingest.decoding import load_documents
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    notes = docs / "notes.txt"
+    notes.write_bytes(first + b"".join(b"a line of the notes %d\n" % i for i in range(60)))
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    with notes.open("ab") as file:
+        file.write(appended)
+    assert load_documents(notes)[0].text.startswith(reads)  # what the whole file reads as
+    index.add([docs])
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert stored(index)[0][2].startswith(reads)
+
+
+def test_an_append_stopped_part_way_keeps_what_it_stored_and_completes_next_time(
+    tmp_path, long_file_in_small_windows
+) -> None:
+    docs = long_file_in_small_windows
+    path = docs / "long.txt"
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    added = [" ".join(f"yak{p}_{i}" for i in range(10)) for p in range(12)]
+    with path.open("a", encoding="utf-8") as file:
+        file.write("".join("\n\n" + text for text in added))
+
+    def stop_at_first_window(count: int) -> None:
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError, match="the disk went away"):
+        index.add([docs], progress=indexer_module.Progress(on_chunks=stop_at_first_window))
+    index = make_index(tmp_path / "idx")
+    # The passages before the end are searched meanwhile, and the new ones stored so far.
+    for word in ("w3_3", "w38_1", "yak0_5"):
+        assert index.search(word, mode="lexical", k=1), word
+    report = index.add([docs])
+    assert report.updated == 1
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    assert stored(index) == stored(fresh)
+    assert stored_vectors(index) == stored_vectors(fresh)
+    np.testing.assert_array_equal(
+        np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
+    )
