@@ -1,10 +1,11 @@
 """Building and updating an index: files -> documents -> chunks -> token ids -> vectors -> store.
 
-Reading, decoding, chunking and tokenizing run in a producer thread that stays at most two
-windows of chunks ahead of the encoder. The encoder takes a window of chunks, sorts it by length,
-embeds it in batches of a token budget, and the window is committed to SQLite in one transaction.
-A file's documents are marked complete (their sha256 set) only in the transaction that stores the
-file's last chunk, so a killed run leaves at worst incomplete files that the next run re-indexes
+Reading, decoding, chunking and tokenizing (``reading.py``) run in a producer thread that stays
+at most two windows of chunks ahead of the encoder. The encoder takes a window of chunks, sorts
+it by length, embeds it in batches of a token budget, and the window is committed to SQLite in
+one transaction. A file's documents are marked complete (their sha256 set) only in the
+transaction that stores the file's last chunk, so a killed run leaves at worst incomplete files
+that the next run re-indexes
 (a JSONL file's records too, even when some of them were committed).
 
 A chunk whose text the file's previous version (or what an interrupted run committed of it) holds
@@ -17,7 +18,7 @@ more than ``REUSE_MAX_CHUNKS`` chunks (its old chunks are deleted with its first
 known).
 
 A file that is its indexed version with text added at its end (a log) keeps its passages up to
-its last one: that one is chunked again with the text after it (``Indexer._seam``).
+its last one: that one is chunked again with the text after it (``reading.FileReader``).
 
 An ``EmbeddingBackend`` (a pool of Ray actors: ``ray_embedding.py``) can embed instead of the local
 encoder: windows are then submitted ahead and committed in order as their vectors come back, so the
@@ -26,8 +27,6 @@ cluster embeds window N+1 while this process commits window N.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import logging
 import os
 import queue
@@ -35,38 +34,33 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from searchapp.encoding import EmbeddingBackend, EncoderLoader, PendingVectors, Tokenizer
-from searchapp.errors import SearchAppError
-from searchapp.ingest.chunking import CODE_SUFFIXES, ChunkingConfig, CountTokens, chunk_text
-from searchapp.ingest.decoding import (
-    HTML_SUFFIXES,
-    SourceDocument,
-    load_documents,
-    looks_generated,
-    read_bytes,
-)
-from searchapp.ingest.discovery import (
-    NO_DEFAULT_EXCLUDES,
-    is_read_error,
-    iter_files,
-    unreadable_places,
-)
-from searchapp.ingest.formats.spans import line_locations, locate, section_starts
+from searchapp.ingest import reading
+from searchapp.ingest.chunking import ChunkingConfig
+from searchapp.ingest.discovery import iter_files, unreadable_places
 from searchapp.ingest.interrupts import DeferredInterrupts, StopAsked
-from searchapp.storage.schema import PENDING, Chunk, DocumentRow, Place
+from searchapp.ingest.reading import (
+    FileDone,
+    FileReader,
+    Part,
+    Stopped,
+    bytes_to_read,
+    grown_tails,
+    split,
+    stoppable,
+)
+from searchapp.storage.schema import PENDING, DocumentRow
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
 STOP_POLL_SECONDS = 0.1  # how often a run waiting on the reader looks at its ``stop``
-LONG_READ_BYTES = 1 << 20  # a file this large is named while it is chunked (``on_reading``)
 WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progress steps)
 # The first window is this small and each next one twice the last, up to WINDOW_CHUNKS: the
 # progress bar moves, and Ctrl-C keeps work, within seconds of the start (a first window of 256
@@ -89,7 +83,7 @@ REUSE_MAX_CHUNKS = 50_000
 def _ahead_chunks() -> int:
     """Chunks the producer may hold in the queue: two windows, and never less than one whole
     part (a part takes its permits one by one: fewer would stall it half way, for ever)."""
-    return max(2 * WINDOW_CHUNKS, PART_CHUNKS)
+    return max(2 * WINDOW_CHUNKS, reading.PART_CHUNKS)
 
 
 @dataclass
@@ -129,59 +123,6 @@ class Progress:
     on_reading: Callable[[str | None], None] = lambda path: None
 
 
-@dataclass
-class _Part:
-    """Some chunks of one document, with token ids; ``first`` marks its start."""
-
-    path: str
-    doc_id: str
-    title: str
-    chunks: list[Chunk]
-    first_ordinal: int  # ordinal of chunks[0] within its document
-    ids: list[list[int]]
-    first: bool
-    size: int
-    mtime_ns: int
-    ctime_ns: int
-    replace_path: bool  # first part of a changed file: drop the file's old documents first
-    bytes: int = 0  # its share of the file's work (``_work_bytes``), for progress
-    # First part of an appended file (``Indexer._seam``): the row id of its document, whose
-    # chunks from ``first_ordinal`` on it replaces (those before are kept).
-    resume_document: int | None = None
-
-
-def _split(part: _Part, count: int) -> tuple[_Part, _Part]:
-    """``part``'s first ``count`` chunks, and the rest as the part that follows them."""
-    share = part.bytes * count // len(part.chunks)
-    head = replace(part, chunks=part.chunks[:count], ids=part.ids[:count], bytes=share)
-    rest = replace(
-        part,
-        chunks=part.chunks[count:],
-        ids=part.ids[count:],
-        first_ordinal=part.first_ordinal + count,
-        first=False,
-        replace_path=False,
-        resume_document=None,
-        bytes=part.bytes - share,
-    )
-    return head, rest
-
-
-@dataclass
-class _FileDone:
-    path: str
-    status: str  # added | updated | unchanged | touched (same content, new mtime) | skipped
-    reason: str = ""
-    size: int = 0  # of a file read (touched: for the store); else 0
-    mtime_ns: int = 0
-    ctime_ns: int = 0
-    sha256: str = ""  # added | updated: the content every document of the file now holds
-    work: int = 0  # what the file counted for at the start (``_work_bytes``), for progress
-    credited: int = 0  # bytes its parts have counted for progress
-    kept_bytes: int = 0  # an appended file: the share of its work its kept passages stand for
-    kept: bool = False  # skipped, but its documents stay (``_skipped``)
-
-
 _DONE = object()
 
 
@@ -210,11 +151,8 @@ class Indexer:
         self._open_document = -1
         self._reusable: dict[str, dict[str, np.ndarray]] = {}  # path -> text -> stored vector
         self._replacing: set[str] = set()  # files whose new version is stored as pending
-        self._tails: dict[str, tuple[int, int, Chunk]] = {}  # grown files (``_grown_tails``)
         self._encoder_started = False  # asked to load, while the files are read
         self.report = IndexReport()
-        self.default_excludes = True
-        self.recheck = False
         self._interrupts = DeferredInterrupts()
         self._stop: threading.Event | None = None
 
@@ -244,8 +182,6 @@ class Indexer:
         started = time.perf_counter()
         report = self.report = IndexReport()
         self._stop = stop
-        self.default_excludes = default_excludes
-        self.recheck = recheck
         if self.embedder is not None:
             self.embedder.start(self.encoder.get())
         known = self.store.documents_by_path()
@@ -266,14 +202,24 @@ class Indexer:
             len(rows) for path, rows in known.items() if path in wanted and path not in seen
         )
         report.found, report.filtered_out = len(seen), len(wanted - seen)
-        self._tails = self._grown_tails(files, known)
-        self.progress.on_start(sum(_bytes_to_read(p, known.get(str(p), [])) for p in files))
+        reader = FileReader(
+            self.chunking,
+            self.tokenize,
+            self.progress.on_reading,
+            default_excludes=default_excludes,
+            recheck=recheck,
+            tails=grown_tails(self.store, files, known),
+        )
+        self.progress.on_start(sum(bytes_to_read(p, known.get(str(p), [])) for p in files))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
         self._ahead = threading.Semaphore(_ahead_chunks())  # a permit per chunk in the queue
         stop = threading.Event()
         producer = threading.Thread(
-            target=self._produce, args=(files, known, parts, stop), daemon=True, name="indexer-read"
+            target=self._produce,
+            args=(reader, files, known, parts, stop),
+            daemon=True,
+            name="indexer-read",
         )
         producer.start()
         try:
@@ -306,196 +252,34 @@ class Indexer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _grown_tails(
-        self, files: list[Path], known: dict[str, list[DocumentRow]]
-    ) -> dict[str, tuple[int, int, Chunk]]:
-        """For each file indexed whole as one document that is larger now: that document's row
-        id, and its last chunk with its ordinal (read here: the thread that reads the files has
-        no connection to the store). ``_seam`` tells whether the file was appended to."""
-        tails: dict[str, tuple[int, int, Chunk]] = {}
-        for path in files:
-            rows = known.get(str(path), [])
-            if len(rows) != 1 or not rows[0].sha256 or rows[0].size is None:
-                continue
-            try:
-                grown = path.stat().st_size > rows[0].size
-            except OSError:
-                continue
-            last = self.store.last_chunk(rows[0].id) if grown else None
-            if last is not None:
-                tails[str(path)] = (rows[0].id, *last)
-        return tails
-
     # -- producer thread ------------------------------------------------------------------------
 
     def _produce(
         self,
+        reader: FileReader,
         files: list[Path],
         known: dict[str, list[DocumentRow]],
         out: queue.Queue,
         stop: threading.Event,
     ) -> None:
-        count_tokens = _stoppable(self.count_tokens, stop)
+        count_tokens = stoppable(self.count_tokens, stop)
         try:
             for path in files:
                 if stop.is_set():
                     return
-                for item in self._file_items(path, known.get(str(path), []), count_tokens):
-                    if isinstance(item, _Part):
+                for item in reader.items(path, known.get(str(path), []), count_tokens):
+                    if isinstance(item, Part):
                         for _ in item.chunks:  # at most PART_CHUNKS: within _ahead_chunks()
                             while not self._ahead.acquire(timeout=0.1):
                                 if stop.is_set():
                                     return
                     out.put(item)
-        except _Stopped:
+        except Stopped:
             return
         except BaseException as exc:  # handed to the consumer, which raises it
             out.put(exc)
         finally:
             out.put(_DONE)
-
-    def _file_items(
-        self, path: Path, rows: list[DocumentRow], count_tokens: CountTokens
-    ) -> Iterator[_Part | _FileDone]:
-        key = str(path)
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            yield _FileDone(key, "skipped", "vanished before it could be read")
-            return
-        except OSError as exc:
-            yield _skipped(key, f"cannot read: {exc.strerror or exc}", rows)
-            return
-        try:
-            key.encode("utf-8")
-        except UnicodeEncodeError:
-            reason = "file name is not valid UTF-8; rename it to index it"
-            work = _work_bytes(path, stat.st_size)
-            yield _FileDone(key, "skipped", reason, size=stat.st_size, work=work)
-            return
-        if _unchanged(rows, stat) and not self.recheck:
-            yield _FileDone(key, "unchanged")
-            return
-        work = _work_bytes(path, stat.st_size)
-        times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
-        try:
-            data = read_bytes(path)
-            digest = hashlib.sha256(data).hexdigest()
-            same = bool(rows) and all(row.sha256 == digest for row in rows)
-            if same and not self.recheck:
-                yield _FileDone(key, "touched", size=stat.st_size, work=work, **times)
-                return
-            documents = load_documents(path, data=data)
-        except SearchAppError as exc:
-            yield _skipped(key, str(exc), rows, size=stat.st_size, work=work)
-            return
-        # A page's visible text keeps its file's lines: a page written on one line is one
-        # long line of prose and markup-free code, not generated noise.
-        generated = Path(key).suffix.lower() not in HTML_SUFFIXES and any(
-            looks_generated(d.text) for d in documents
-        )
-        if self.default_excludes and generated:
-            reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
-            yield _FileDone(key, "skipped", reason, size=stat.st_size, work=work)
-            return
-        if same:  # read again only to check it (``recheck``): its passages stand
-            yield _FileDone(key, "touched", size=stat.st_size, work=work, **times)
-            return
-        seam = self._seam(key, data, rows, documents)
-        replace = bool(rows) and seam is None
-        all_text = sum(len(document.text) for document in documents) or 1
-        credited = kept_bytes = 0
-        long_read = stat.st_size >= LONG_READ_BYTES
-        for document in documents:
-            start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
-            if seam is not None:  # one document, the file's
-                _, ordinal, last = seam
-                start, lines = last.start_char, last.start_line - 1
-                kept_bytes = work * start // all_text
-            document_bytes = work * (len(document.text) - start) // all_text
-            if long_read:
-                self.progress.on_reading(key)
-            try:
-                chunks = [
-                    _located(_shifted(chunk, start, lines), document)
-                    for chunk in chunk_text(
-                        document.text[start:],
-                        count_tokens=count_tokens,
-                        config=self.chunking,
-                        breaks=[
-                            offset - start
-                            for offset in section_starts(document.spans, document.text)
-                            if offset > start
-                        ],
-                        code=Path(key).suffix.lower() in CODE_SUFFIXES,
-                    )
-                ]
-            finally:  # stopped part way (Ctrl-C) too: the bar no longer names it
-                if long_read:
-                    self.progress.on_reading(None)
-            starts = range(0, max(len(chunks), 1), PART_CHUNKS)
-            for n, begin in enumerate(starts):
-                piece = chunks[begin : begin + PART_CHUNKS]
-                share = document_bytes * len(piece) // max(len(chunks), 1)
-                credited += share
-                yield _Part(
-                    path=key,
-                    doc_id=document.doc_id,
-                    title=document.title,
-                    chunks=piece,
-                    first_ordinal=ordinal + begin,
-                    ids=self.tokenize([c.text for c in piece]) if piece else [],
-                    first=n == 0 and seam is None,
-                    size=stat.st_size,
-                    replace_path=replace,
-                    bytes=share,
-                    resume_document=seam[0] if seam is not None and n == 0 else None,
-                    **times,
-                )
-                replace = False
-        if not documents:
-            yield _FileDone(key, "skipped", "no text", size=stat.st_size, work=work)
-            return
-        status = "updated" if rows else "added"
-        yield _FileDone(
-            key,
-            status,
-            sha256=digest,
-            size=stat.st_size,
-            work=work,
-            credited=credited,
-            kept_bytes=kept_bytes,
-        )
-
-    def _seam(
-        self, key: str, data: bytes, rows: list[DocumentRow], documents: list[SourceDocument]
-    ) -> tuple[int, int, Chunk] | None:
-        """For a file that is its indexed version with text added at its end (a log): its
-        document's row id, and the ordinal and chunk of its last passage. That passage is
-        chunked again with what follows it; those before are kept as they are (a line appended
-        to a 10 MB log chunked and stored all of it again: ~20 s). None for any other change:
-        the file's first bytes are not the indexed ones, or they do not read as a beginning of
-        its text now (the decoding changed), or it has pages or sections."""
-        tail = self._tails.get(key)
-        if tail is None or len(documents) != 1 or documents[0].spans:
-            return None
-        row, text, last = rows[0], documents[0].text, tail[2]
-        size = row.size or 0  # the quick test: most changed files fail it
-        if hashlib.sha256(memoryview(data)[:size]).hexdigest() != row.sha256:
-            return None
-        try:
-            before = load_documents(Path(key), data=data[:size])
-        except SearchAppError:
-            return None
-        if (
-            len(before) != 1
-            or before[0].doc_id != row.doc_id
-            or before[0].spans
-            or not text.startswith(before[0].text)
-            or text[last.start_char : last.end_char] != last.text
-        ):
-            return None
-        return tail
 
     # -- consumer (this thread) -----------------------------------------------------------------
 
@@ -516,7 +300,7 @@ class Indexer:
         self, parts: queue.Queue, report: IndexReport, embedder: EmbeddingBackend
     ) -> None:
         """Submit windows ahead to ``embedder``; commit them in order as their vectors arrive."""
-        in_flight: deque[tuple[list[_Part | _FileDone], PendingVectors]] = deque()
+        in_flight: deque[tuple[list[Part | FileDone], PendingVectors]] = deque()
         for window in self._windows(parts):
             # BATCH_SIZE: a window splits into tasks for several actors (ray_embedding.py)
             in_flight.append((window, embedder.submit(_window_ids(window), batch_size=BATCH_SIZE)))
@@ -527,7 +311,7 @@ class Indexer:
             oldest, pending = in_flight.popleft()
             self._commit(oldest, report, pending.result())
 
-    def _may_embed(self, part: _Part) -> bool:
+    def _may_embed(self, part: Part) -> bool:
         """Whether ``part`` may hold a passage to embed, so the encoder starts loading while the
         files are read: not for a file renamed, moved or copied, whose passages are all stored
         (a rename loaded PyTorch for nothing: 2.7 s against 0.55 s). A changed file is taken to
@@ -537,11 +321,11 @@ class Indexer:
         texts = [chunk.text for chunk in part.chunks]
         return len(self.store.vectors_of_texts(texts)) < len(set(texts))
 
-    def _windows(self, parts: queue.Queue) -> Iterator[list[_Part | _FileDone]]:
+    def _windows(self, parts: queue.Queue) -> Iterator[list[Part | FileDone]]:
         """The producer's items in windows of ``FIRST_WINDOW_CHUNKS``, then twice as many each
         time, up to ``WINDOW_CHUNKS`` chunks; the last one may be empty (it still ends the run:
         progress, file statuses)."""
-        window: list[_Part | _FileDone] = []
+        window: list[Part | FileDone] = []
         pending = 0
         limit = min(FIRST_WINDOW_CHUNKS, WINDOW_CHUNKS)
         while True:
@@ -550,22 +334,22 @@ class Indexer:
                 break
             if isinstance(item, BaseException):
                 raise item
-            if isinstance(item, _Part) and item.chunks:
+            if isinstance(item, Part) and item.chunks:
                 if not self._encoder_started and self._may_embed(item):
                     self.encoder.start()
                     self._encoder_started = True
                 self._ahead.release(len(item.chunks))
-            while isinstance(item, _Part) and pending + len(item.chunks) > limit:
+            while isinstance(item, Part) and pending + len(item.chunks) > limit:
                 # A long file's part is cut at the window's end: the first windows commit as
                 # soon with one large file first (its first 256 chunks were one window, and
                 # Ctrl-C after 25 s of work kept nothing).
-                head, item = _split(item, limit - pending)
+                head, item = split(item, limit - pending)
                 window.append(head)
                 yield window
                 window, pending = [], 0
                 limit = min(2 * limit, WINDOW_CHUNKS)
             window.append(item)
-            if isinstance(item, _Part):
+            if isinstance(item, Part):
                 pending += len(item.chunks)
             if pending >= limit:
                 yield window
@@ -587,7 +371,7 @@ class Indexer:
 
     def _commit(
         self,
-        window: list[_Part | _FileDone],
+        window: list[Part | FileDone],
         report: IndexReport,
         vectors: np.ndarray | None = None,
     ) -> None:
@@ -605,7 +389,7 @@ class Indexer:
         with self._interrupts.deferred():  # the commit and FAISS stay in step
             with self.store.transaction():
                 for item in window:
-                    if isinstance(item, _FileDone):
+                    if isinstance(item, FileDone):
                         if item.status == "touched":
                             self.store.touch_path(
                                 item.path,
@@ -669,7 +453,7 @@ class Indexer:
             self.progress.on_chunks(len(all_ids) - reused)
             done_bytes = part_bytes = kept_bytes = 0
             for item in window:
-                if isinstance(item, _Part):
+                if isinstance(item, Part):
                     part_bytes += item.bytes
                     continue
                 status = "unchanged" if item.status == "touched" else item.status
@@ -685,7 +469,7 @@ class Indexer:
                 self.progress.on_free(free + kept_bytes)
             self.progress.on_bytes(done_bytes + part_bytes - free)
 
-    def _embed(self, window: list[_Part | _FileDone]) -> tuple[np.ndarray, int]:
+    def _embed(self, window: list[Part | FileDone]) -> tuple[np.ndarray, int]:
         """The window's vectors in storage order, and how many were not embedded: a text the
         file's stored chunks hold takes their vector, then one any stored chunk holds; every
         other distinct text is embedded once and its copies share the vector."""
@@ -693,7 +477,7 @@ class Indexer:
         paths: list[str] = []
         ids: list[list[int]] = []
         for item in window:
-            if not isinstance(item, _Part):
+            if not isinstance(item, Part):
                 continue
             if item.replace_path:  # read before this window's transaction deletes them
                 self._reusable[item.path] = self.store.vectors_by_text(item.path, REUSE_MAX_CHUNKS)
@@ -727,90 +511,9 @@ class Indexer:
         return vectors, reused
 
 
-def _located(chunk: Chunk, document: SourceDocument) -> Chunk:
-    """``chunk`` with the page and section it starts on, and the lines where they change."""
-    spans = document.spans
-    if not spans:
-        return chunk
-    start, end = chunk.start_char, chunk.end_char
-    changes = line_locations(spans, document.text, start, end, chunk.start_line)
-    return dataclasses.replace(
-        chunk,
-        **locate(spans, start)._asdict(),
-        places=tuple(Place(line, *location) for line, location in changes),
-    )
-
-
-def _shifted(chunk: Chunk, chars: int, lines: int) -> Chunk:
-    """``chunk`` of a text that starts ``chars`` characters and ``lines`` lines into another,
-    as a chunk of that one."""
-    if not chars and not lines:
-        return chunk
-    return dataclasses.replace(
-        chunk,
-        start_char=chunk.start_char + chars,
-        end_char=chunk.end_char + chars,
-        start_line=chunk.start_line + lines,
-        end_line=chunk.end_line + lines,
-    )
-
-
-def _unchanged(rows: list[DocumentRow], stat: os.stat_result) -> bool:
-    """Whether the file's documents were indexed whole from the bytes it holds: complete, and
-    its stat as stored (``DocumentRow.stat_matches``)."""
-    return bool(rows) and all(row.sha256 for row in rows) and rows[0].stat_matches(stat)
-
-
-class _Stopped(Exception):
-    """The producer was told to stop while it chunked a file."""
-
-
-def _stoppable(count_tokens: CountTokens, stop: threading.Event) -> CountTokens:
-    """``count_tokens`` raising ``_Stopped`` once ``stop`` is set: chunking a 20 MB log
-    counts its lines for ~30 s, and Ctrl-C waited for all of it (10-14 s, without a word)."""
-
-    def count(texts: Sequence[str]) -> list[int]:
-        if stop.is_set():
-            raise _Stopped
-        return count_tokens(texts)
-
-    return count
-
-
-def _bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
-    """The file's work (``_work_bytes``) unless it is unchanged since it was indexed."""
-    try:
-        stat = path.stat()
-    except OSError:
-        return 0
-    return 0 if _unchanged(rows, stat) else _work_bytes(path, stat.st_size)
-
-
-GZIP_MAGIC = b"\x1f\x8b"
-MAX_GZIP_RATIO = 64  # a trailer claiming more is not believed (a damaged or odd file)
-
-
-def _work_bytes(path: Path, size: int) -> int:
-    """What reading and embedding the file costs, in bytes of what it holds: its size, or for
-    a gzip file the uncompressed size its trailer records (its last 4 bytes, modulo 4 GiB; the
-    last member's, for a file of several). A changelog.gz holds ~3-4 times its size in text:
-    counted by its size, the time left jumped at each one."""
-    if size < 18 or not path.name.lower().endswith((".gz", ".tgz")):
-        return size
-    try:
-        with path.open("rb") as file:
-            if file.read(2) != GZIP_MAGIC:
-                return size
-            file.seek(-4, os.SEEK_END)
-            recorded = int.from_bytes(file.read(4), "little")
-    except OSError:
-        return size
-    return min(max(size, recorded), MAX_GZIP_RATIO * size)
-
-
-def _window_ids(window: list[_Part | _FileDone]) -> list[list[int]]:
+def _window_ids(window: list[Part | FileDone]) -> list[list[int]]:
     """The token ids of a window's chunks, in the order they are stored."""
-    return [ids for item in window if isinstance(item, _Part) for ids in item.ids]
+    return [ids for item in window if isinstance(item, Part) for ids in item.ids]
 
 
 def _under_any(path: str, roots: Sequence[Path]) -> bool:
@@ -819,14 +522,3 @@ def _under_any(path: str, roots: Sequence[Path]) -> bool:
         if path == root_text or path.startswith(root_text.rstrip(os.sep) + os.sep):
             return True
     return False
-
-
-def _skipped(
-    path: str, reason: str, rows: list[DocumentRow], *, size: int = 0, work: int = 0
-) -> _FileDone:
-    """A file not indexed this run. One indexed before that cannot be read now (permissions,
-    I/O) keeps its indexed text, and the reason says so: it is not taken for deleted. Any other
-    skip (now binary, too large, damaged) drops what was indexed."""
-    kept = bool(rows) and is_read_error(reason)
-    told = f"{reason}; its indexed text is kept" if kept else reason
-    return _FileDone(path, "skipped", told, size=size, work=work, kept=kept)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import searchapp.ingest.pipeline
+import searchapp.ingest.reading
 import searchapp.interfaces.cli
 from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
 from searchapp.storage.store import Store
@@ -151,7 +152,7 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
 
     iter_files, read_bytes = (
         searchapp.ingest.pipeline.iter_files,
-        searchapp.ingest.pipeline.read_bytes,
+        searchapp.ingest.reading.read_bytes,
     )
 
     def files_then_one_removed(*args, **kwargs):
@@ -169,7 +170,7 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
         return data
 
     monkeypatch.setattr(searchapp.ingest.pipeline, "iter_files", files_then_one_removed)
-    monkeypatch.setattr(searchapp.ingest.pipeline, "read_bytes", reading_races)
+    monkeypatch.setattr(searchapp.ingest.reading, "read_bytes", reading_races)
     args = ["index", str(root), "--index-dir", str(index_dir), "--verbose", "--no-default-excludes"]
     code, out, err = run_cli(capsys, *args)
     assert code == 0, err
@@ -241,14 +242,15 @@ def test_hostile_folder_indexes_reports_skips_and_shows_text_inertly(
     assert "[bold red]lift[/bold red]" in hit["text"]  # the text itself is kept ...
     assert "\u009b31m" in hit["text"] and "\u202etxt.exe" in hit["text"]
     assert "\x1b" not in hit["text"] and "\x07" not in hit["text"]  # (decoding made them spaces)
-    monkeypatch.setattr(searchapp.interfaces.cli.out, "width", 400)  # the whole passage, not "…"
+    # The whole passage, not "…" (setting ``out.width`` fixed it at 80 for the tests after).
+    monkeypatch.setenv("COLUMNS", "400")
     table = re.sub(r"[\s│]", "", run_cli(capsys, *args, "--format", "table")[1])  # ... literally
     assert "[boldred]lift[/boldred]" in table and ":skull:" in table
     assert "\\x9b31m" in table and "\\u202etxt.exe\\u202c" in table
 
     # The file that changed while it was read is picked up by the next run.
     monkeypatch.setattr(searchapp.ingest.pipeline, "iter_files", iter_files)
-    monkeypatch.setattr(searchapp.ingest.pipeline, "read_bytes", read_bytes)
+    monkeypatch.setattr(searchapp.ingest.reading, "read_bytes", read_bytes)
     code, _, err = run_cli(capsys, "index", str(root), "--index-dir", str(index_dir))
     assert code == 0, err
     assert re.search(r"\b1 updated\b", err), err

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from searchapp.ingest import pipeline as indexer_module
+from searchapp.ingest import reading
 from searchapp.search_index import SearchIndex
 from tests.searchapp.conftest import FakeEncoder
 
@@ -30,7 +31,7 @@ def stored(index: SearchIndex) -> list[tuple[str, int, str, int, int]]:
 
 
 def test_long_document_spans_parts_and_windows(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
+    monkeypatch.setattr(reading, "PART_CHUNKS", 3)
     monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -276,7 +277,7 @@ def one_chunk_files(folder: Path, n: int) -> Path:
 
 
 def test_the_producer_runs_at_most_two_windows_of_chunks_ahead(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 2)
+    monkeypatch.setattr(reading, "PART_CHUNKS", 2)
     monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
     encoder = CountingEncoder()
     report = make_index(tmp_path / "idx", encoder).add([one_chunk_files(tmp_path / "d", 60)])
@@ -306,7 +307,7 @@ def slow_chunking(monkeypatch) -> list[int]:
     from searchapp.ingest import chunking
 
     monkeypatch.setattr(chunking, "COUNT_BATCH", 5)
-    real_chunk_text = indexer_module.chunk_text
+    real_chunk_text = reading.chunk_text
     calls: list[int] = []
 
     def slow_chunk_text(text, *, count_tokens, **options):
@@ -317,7 +318,7 @@ def slow_chunking(monkeypatch) -> list[int]:
 
         return real_chunk_text(text, count_tokens=slow, **options)
 
-    monkeypatch.setattr(indexer_module, "chunk_text", slow_chunk_text)
+    monkeypatch.setattr(reading, "chunk_text", slow_chunk_text)
     return calls
 
 
@@ -390,7 +391,7 @@ def fresh_index_of(folder: Path, index_dir: Path) -> SearchIndex:
 @pytest.fixture()
 def long_file_in_small_windows(tmp_path, monkeypatch) -> Path:
     """A folder with a 40-chunk file, indexed in parts of 3 chunks and windows of 4."""
-    monkeypatch.setattr(indexer_module, "PART_CHUNKS", 3)
+    monkeypatch.setattr(reading, "PART_CHUNKS", 3)
     monkeypatch.setattr(indexer_module, "WINDOW_CHUNKS", 4)
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -730,8 +731,8 @@ def test_files_indexed_before_ctimes_are_read_once_then_trusted(tmp_path, monkey
     encoder = CountingEncoder()
     index = make_index(tmp_path / "idx", encoder)
     reads: list[Path] = []
-    real = indexer_module.read_bytes
-    monkeypatch.setattr(indexer_module, "read_bytes", lambda p: reads.append(p) or real(p))
+    real = reading.read_bytes
+    monkeypatch.setattr(reading, "read_bytes", lambda p: reads.append(p) or real(p))
     report = index.add([docs])  # read to learn their ctimes; the same bytes: nothing embedded
     assert (report.unchanged, len(reads), encoder.embedded) == (3, 3, 0)
     assert index.add([docs]).unchanged == 3 and len(reads) == 3  # then trusted
@@ -752,14 +753,14 @@ def chunk_rows(index: SearchIndex, path: Path) -> list[tuple[int, int, str, int,
 
 def chunked_chars(monkeypatch) -> list[int]:
     """Records the length of each text given to ``chunk_text``."""
-    real_chunk_text = indexer_module.chunk_text
+    real_chunk_text = reading.chunk_text
     lengths: list[int] = []
 
     def recorded(text, **options):
         lengths.append(len(text))
         return real_chunk_text(text, **options)
 
-    monkeypatch.setattr(indexer_module, "chunk_text", recorded)
+    monkeypatch.setattr(reading, "chunk_text", recorded)
     return lengths
 
 

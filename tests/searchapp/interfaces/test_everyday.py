@@ -1145,9 +1145,9 @@ def test_progress_counts_what_a_gzip_file_holds_not_its_size(tmp_path) -> None:
 
 
 def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatch) -> None:
-    from searchapp.ingest import pipeline
+    from searchapp.ingest import pipeline, reading
 
-    monkeypatch.setattr(pipeline, "PART_CHUNKS", 4)
+    monkeypatch.setattr(reading, "PART_CHUNKS", 4)
     monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 4)
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -1175,9 +1175,9 @@ def test_a_long_file_moves_the_progress_as_its_parts_commit(tmp_path, monkeypatc
 
 def test_a_long_file_is_named_while_it_is_chunked(tmp_path, monkeypatch) -> None:
     # Its first part comes once all of it is chunked: a 20 MB log left the bar at 0 for 30 s.
-    from searchapp.ingest import pipeline
+    from searchapp.ingest import reading
 
-    monkeypatch.setattr(pipeline, "LONG_READ_BYTES", 1000)
+    monkeypatch.setattr(reading, "LONG_READ_BYTES", 1000)
     docs = write(tmp_path / "docs", {"big.log": "a line of the log\n" * 100, "small.md": "hi\n"})
     events: list[object] = []
     progress = Progress(on_reading=events.append, on_bytes=lambda n: events.append(n))
@@ -1194,9 +1194,9 @@ def test_passages_whose_vectors_are_reused_leave_the_work_not_count_done(
 ) -> None:
     # A run resumed after Ctrl-C reuses the vectors its first part committed: counted done,
     # they raced the bar at first, and its time left jumped (0:19, then 8:46, then 4:56).
-    from searchapp.ingest import pipeline
+    from searchapp.ingest import pipeline, reading
 
-    monkeypatch.setattr(pipeline, "PART_CHUNKS", 4)
+    monkeypatch.setattr(reading, "PART_CHUNKS", 4)
     monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 4)
     docs = tmp_path / "docs"
     docs.mkdir()

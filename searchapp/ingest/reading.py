@@ -1,0 +1,367 @@
+"""Reading one file for the indexer (``pipeline.py``), in its thread that reads: the file's
+documents, chunked and tokenized, in parts of at most ``PART_CHUNKS`` chunks (``Part``), then
+what became of the file (``FileDone``).
+
+A file that is its indexed version with text added at its end (a log) is chunked only from its
+last indexed passage on (``FileReader._seam``): the passages before are kept as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import NamedTuple
+
+from searchapp.errors import SearchAppError
+from searchapp.ingest.chunking import CODE_SUFFIXES, ChunkingConfig, CountTokens, chunk_text
+from searchapp.ingest.decoding import (
+    HTML_SUFFIXES,
+    SourceDocument,
+    load_documents,
+    looks_generated,
+    read_bytes,
+)
+from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, is_read_error
+from searchapp.ingest.formats.spans import line_locations, locate, section_starts
+from searchapp.storage.schema import Chunk, DocumentRow, Place
+from searchapp.storage.store import Store
+
+PART_CHUNKS = 256  # a long document travels in parts of this many chunks (bounded memory)
+LONG_READ_BYTES = 1 << 20  # a file this large is named while it is chunked (``on_reading``)
+
+
+@dataclass
+class Part:
+    """Some chunks of one document, with token ids; ``first`` marks its start."""
+
+    path: str
+    doc_id: str
+    title: str
+    chunks: list[Chunk]
+    first_ordinal: int  # ordinal of chunks[0] within its document
+    ids: list[list[int]]
+    first: bool
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    replace_path: bool  # first part of a changed file: drop the file's old documents first
+    bytes: int = 0  # its share of the file's work (``work_bytes``), for progress
+    # First part of an appended file (``FileReader._seam``): the row id of its document, whose
+    # chunks from ``first_ordinal`` on it replaces (those before are kept).
+    resume_document: int | None = None
+
+
+def split(part: Part, count: int) -> tuple[Part, Part]:
+    """``part``'s first ``count`` chunks, and the rest as the part that follows them."""
+    share = part.bytes * count // len(part.chunks)
+    head = replace(part, chunks=part.chunks[:count], ids=part.ids[:count], bytes=share)
+    rest = replace(
+        part,
+        chunks=part.chunks[count:],
+        ids=part.ids[count:],
+        first_ordinal=part.first_ordinal + count,
+        first=False,
+        replace_path=False,
+        resume_document=None,
+        bytes=part.bytes - share,
+    )
+    return head, rest
+
+
+@dataclass
+class FileDone:
+    path: str
+    status: str  # added | updated | unchanged | touched (same content, new mtime) | skipped
+    reason: str = ""
+    size: int = 0  # of a file read (touched: for the store); else 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+    sha256: str = ""  # added | updated: the content every document of the file now holds
+    work: int = 0  # what the file counted for at the start (``work_bytes``), for progress
+    credited: int = 0  # bytes its parts have counted for progress
+    kept_bytes: int = 0  # an appended file: the share of its work its kept passages stand for
+    kept: bool = False  # skipped, but its documents stay (``skipped``)
+
+
+class Tail(NamedTuple):
+    """The last passage of a file's one indexed document (``grown_tails``)."""
+
+    document_id: int  # the document's row id
+    ordinal: int
+    chunk: Chunk
+
+
+@dataclass
+class FileReader:
+    """Reads files into parts for one run of the indexer."""
+
+    chunking: ChunkingConfig
+    tokenize: Callable[[Sequence[str]], list[list[int]]]
+    # A file of ``LONG_READ_BYTES`` or more being chunked, then None (``Progress.on_reading``).
+    on_reading: Callable[[str | None], None]
+    default_excludes: bool = True
+    # Read unchanged files too, to skip those the default excludes leave out by their text.
+    recheck: bool = False
+    tails: dict[str, Tail] = dataclasses.field(default_factory=dict)  # ``grown_tails``
+
+    def items(
+        self, path: Path, rows: list[DocumentRow], count_tokens: CountTokens
+    ) -> Iterator[Part | FileDone]:
+        """The parts of the file's documents, then what became of it."""
+        key = str(path)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            yield FileDone(key, "skipped", "vanished before it could be read")
+            return
+        except OSError as exc:
+            yield skipped(key, f"cannot read: {exc.strerror or exc}", rows)
+            return
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            reason = "file name is not valid UTF-8; rename it to index it"
+            work = work_bytes(path, stat.st_size)
+            yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
+            return
+        if unchanged(rows, stat) and not self.recheck:
+            yield FileDone(key, "unchanged")
+            return
+        work = work_bytes(path, stat.st_size)
+        times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
+        try:
+            data = read_bytes(path)
+            digest = hashlib.sha256(data).hexdigest()
+            same = bool(rows) and all(row.sha256 == digest for row in rows)
+            if same and not self.recheck:
+                yield FileDone(key, "touched", size=stat.st_size, work=work, **times)
+                return
+            documents = load_documents(path, data=data)
+        except SearchAppError as exc:
+            yield skipped(key, str(exc), rows, size=stat.st_size, work=work)
+            return
+        # A page's visible text keeps its file's lines: a page written on one line is one
+        # long line of prose and markup-free code, not generated noise.
+        generated = Path(key).suffix.lower() not in HTML_SUFFIXES and any(
+            looks_generated(d.text) for d in documents
+        )
+        if self.default_excludes and generated:
+            reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
+            yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
+            return
+        if same:  # read again only to check it (``recheck``): its passages stand
+            yield FileDone(key, "touched", size=stat.st_size, work=work, **times)
+            return
+        seam = self._seam(key, data, rows, documents)
+        replace = bool(rows) and seam is None
+        all_text = sum(len(document.text) for document in documents) or 1
+        credited = kept_bytes = 0
+        long_read = stat.st_size >= LONG_READ_BYTES
+        for document in documents:
+            start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
+            if seam is not None:  # one document, the file's
+                ordinal, last = seam.ordinal, seam.chunk
+                start, lines = last.start_char, last.start_line - 1
+                kept_bytes = work * start // all_text
+            document_bytes = work * (len(document.text) - start) // all_text
+            if long_read:
+                self.on_reading(key)
+            try:
+                chunks = [
+                    located(shifted(chunk, start, lines), document)
+                    for chunk in chunk_text(
+                        document.text[start:],
+                        count_tokens=count_tokens,
+                        config=self.chunking,
+                        breaks=[
+                            offset - start
+                            for offset in section_starts(document.spans, document.text)
+                            if offset > start
+                        ],
+                        code=Path(key).suffix.lower() in CODE_SUFFIXES,
+                    )
+                ]
+            finally:  # stopped part way (Ctrl-C) too: the bar no longer names it
+                if long_read:
+                    self.on_reading(None)
+            starts = range(0, max(len(chunks), 1), PART_CHUNKS)
+            for n, begin in enumerate(starts):
+                piece = chunks[begin : begin + PART_CHUNKS]
+                share = document_bytes * len(piece) // max(len(chunks), 1)
+                credited += share
+                yield Part(
+                    path=key,
+                    doc_id=document.doc_id,
+                    title=document.title,
+                    chunks=piece,
+                    first_ordinal=ordinal + begin,
+                    ids=self.tokenize([c.text for c in piece]) if piece else [],
+                    first=n == 0 and seam is None,
+                    size=stat.st_size,
+                    replace_path=replace,
+                    bytes=share,
+                    resume_document=seam.document_id if seam is not None and n == 0 else None,
+                    **times,
+                )
+                replace = False
+        if not documents:
+            yield FileDone(key, "skipped", "no text", size=stat.st_size, work=work)
+            return
+        status = "updated" if rows else "added"
+        yield FileDone(
+            key,
+            status,
+            sha256=digest,
+            size=stat.st_size,
+            work=work,
+            credited=credited,
+            kept_bytes=kept_bytes,
+        )
+
+    def _seam(
+        self, key: str, data: bytes, rows: list[DocumentRow], documents: list[SourceDocument]
+    ) -> Tail | None:
+        """For a file that is its indexed version with text added at its end (a log): its
+        document's row id, and the ordinal and chunk of its last passage. That passage is
+        chunked again with what follows it; those before are kept as they are (a line appended
+        to a 10 MB log chunked and stored all of it again: ~20 s). None for any other change:
+        the file's first bytes are not the indexed ones, or they do not read as a beginning of
+        its text now (the decoding changed), or it has pages or sections."""
+        tail = self.tails.get(key)
+        if tail is None or len(documents) != 1 or documents[0].spans:
+            return None
+        row, text, last = rows[0], documents[0].text, tail.chunk
+        size = row.size or 0  # the quick test: most changed files fail it
+        if hashlib.sha256(memoryview(data)[:size]).hexdigest() != row.sha256:
+            return None
+        try:
+            before = load_documents(Path(key), data=data[:size])
+        except SearchAppError:
+            return None
+        if (
+            len(before) != 1
+            or before[0].doc_id != row.doc_id
+            or before[0].spans
+            or not text.startswith(before[0].text)
+            or text[last.start_char : last.end_char] != last.text
+        ):
+            return None
+        return tail
+
+
+def grown_tails(
+    store: Store, files: list[Path], known: dict[str, list[DocumentRow]]
+) -> dict[str, Tail]:
+    """For each file indexed whole as one document that is larger now: that document's row
+    id, and its last chunk with its ordinal (read here: the thread that reads the files has
+    no connection to the store). ``FileReader`` tells whether the file was appended to."""
+    tails: dict[str, Tail] = {}
+    for path in files:
+        rows = known.get(str(path), [])
+        if len(rows) != 1 or not rows[0].sha256 or rows[0].size is None:
+            continue
+        try:
+            grown = path.stat().st_size > rows[0].size
+        except OSError:
+            continue
+        last = store.last_chunk(rows[0].id) if grown else None
+        if last is not None:
+            tails[str(path)] = Tail(rows[0].id, *last)
+    return tails
+
+
+def located(chunk: Chunk, document: SourceDocument) -> Chunk:
+    """``chunk`` with the page and section it starts on, and the lines where they change."""
+    spans = document.spans
+    if not spans:
+        return chunk
+    start, end = chunk.start_char, chunk.end_char
+    changes = line_locations(spans, document.text, start, end, chunk.start_line)
+    return dataclasses.replace(
+        chunk,
+        **locate(spans, start)._asdict(),
+        places=tuple(Place(line, *location) for line, location in changes),
+    )
+
+
+def shifted(chunk: Chunk, chars: int, lines: int) -> Chunk:
+    """``chunk`` of a text that starts ``chars`` characters and ``lines`` lines into another,
+    as a chunk of that one."""
+    if not chars and not lines:
+        return chunk
+    return dataclasses.replace(
+        chunk,
+        start_char=chunk.start_char + chars,
+        end_char=chunk.end_char + chars,
+        start_line=chunk.start_line + lines,
+        end_line=chunk.end_line + lines,
+    )
+
+
+def unchanged(rows: list[DocumentRow], stat: os.stat_result) -> bool:
+    """Whether the file's documents were indexed whole from the bytes it holds: complete, and
+    its stat as stored (``DocumentRow.stat_matches``)."""
+    return bool(rows) and all(row.sha256 for row in rows) and rows[0].stat_matches(stat)
+
+
+class Stopped(Exception):
+    """The producer was told to stop while it chunked a file."""
+
+
+def stoppable(count_tokens: CountTokens, stop: threading.Event) -> CountTokens:
+    """``count_tokens`` raising ``Stopped`` once ``stop`` is set: chunking a 20 MB log
+    counts its lines for ~30 s, and Ctrl-C waited for all of it (10-14 s, without a word)."""
+
+    def count(texts: Sequence[str]) -> list[int]:
+        if stop.is_set():
+            raise Stopped
+        return count_tokens(texts)
+
+    return count
+
+
+def bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
+    """The file's work (``work_bytes``) unless it is unchanged since it was indexed."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return 0
+    return 0 if unchanged(rows, stat) else work_bytes(path, stat.st_size)
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+MAX_GZIP_RATIO = 64  # a trailer claiming more is not believed (a damaged or odd file)
+
+
+def work_bytes(path: Path, size: int) -> int:
+    """What reading and embedding the file costs, in bytes of what it holds: its size, or for
+    a gzip file the uncompressed size its trailer records (its last 4 bytes, modulo 4 GiB; the
+    last member's, for a file of several). A changelog.gz holds ~3-4 times its size in text:
+    counted by its size, the time left jumped at each one."""
+    if size < 18 or not path.name.lower().endswith((".gz", ".tgz")):
+        return size
+    try:
+        with path.open("rb") as file:
+            if file.read(2) != GZIP_MAGIC:
+                return size
+            file.seek(-4, os.SEEK_END)
+            recorded = int.from_bytes(file.read(4), "little")
+    except OSError:
+        return size
+    return min(max(size, recorded), MAX_GZIP_RATIO * size)
+
+
+def skipped(
+    path: str, reason: str, rows: list[DocumentRow], *, size: int = 0, work: int = 0
+) -> FileDone:
+    """A file not indexed this run. One indexed before that cannot be read now (permissions,
+    I/O) keeps its indexed text, and the reason says so: it is not taken for deleted. Any other
+    skip (now binary, too large, damaged) drops what was indexed."""
+    kept = bool(rows) and is_read_error(reason)
+    told = f"{reason}; its indexed text is kept" if kept else reason
+    return FileDone(path, "skipped", told, size=size, work=work, kept=kept)
