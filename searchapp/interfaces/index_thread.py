@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from searchapp.ranking.searcher import Hit, SearchOptions
 from searchapp.search_index import SearchIndex
 
 T = TypeVar("T")
@@ -51,6 +52,20 @@ class IndexThread:
             self.call(SearchIndex.close)
         finally:
             self._executor.shutdown(wait=True)
+
+
+def searched_with_notes(
+    index: SearchIndex, text: str, options: SearchOptions
+) -> tuple[list[Hit], list[str]]:
+    """``index.search``, and what a server's client is told of it: the warnings it logged, and
+    a path filter that matches no indexed document (an empty answer said nothing of a mistyped
+    filter; the CLI and the REPL say it on stderr)."""
+    with warnings_logged() as notes:
+        hits = index.search(text, options)
+    if not hits and options.path_glob and not index.any_document_matches(options.path_glob):
+        globs = [options.path_glob] if isinstance(options.path_glob, str) else options.path_glob
+        notes.append(f"no indexed document matches path {' or '.join(map(repr, globs))}")
+    return hits, notes
 
 
 @contextmanager

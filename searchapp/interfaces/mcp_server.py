@@ -41,8 +41,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import package_version
-from searchapp.interfaces.index_thread import IndexThread, warnings_logged
-from searchapp.ranking.searcher import MAX_SCORE, Hit, SearchOptions, in_parameter_terms
+from searchapp.interfaces.index_thread import IndexThread, searched_with_notes
+from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
 
@@ -202,12 +202,9 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             options = SearchOptions(
                 k=k, mode=mode, path_glob=globs or None, min_score=min_score, per_doc=per_doc
             )
-
-            def searched(index: SearchIndex) -> tuple[list[Hit], list[str]]:
-                with warnings_logged() as notes:
-                    return index.search(query, options), notes
-
-            hits, notes = index_thread.call(searched)
+            hits, notes = index_thread.call(
+                lambda index: searched_with_notes(index, query, options)
+            )
         except SearchAppError as exc:
             raise ToolError(in_parameter_terms(str(exc))) from exc
         return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits], notes=notes)

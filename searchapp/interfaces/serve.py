@@ -55,9 +55,9 @@ from searchapp.interfaces.cli_app import (
     package_version,
     state,
 )
-from searchapp.interfaces.index_thread import IndexThread, warnings_logged
+from searchapp.interfaces.index_thread import IndexThread, searched_with_notes
 from searchapp.interfaces.render import hits_json, json_text
-from searchapp.ranking.searcher import MODES, Hit, SearchOptions, in_parameter_terms
+from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
 
@@ -243,12 +243,7 @@ class _Handler(BaseHTTPRequestHandler):
         index = self.server.index_thread
         if url.path == "/search":
             options, text = _search_request(query)
-
-            def searched(search_index: SearchIndex) -> tuple[list[Hit], list[str]]:
-                with warnings_logged() as notes:
-                    return search_index.search(text, options), notes
-
-            hits, notes = index.call(searched)
+            hits, notes = index.call(lambda found: searched_with_notes(found, text, options))
             if notes:  # JSON with \u escapes: a header is Latin-1, and one line
                 headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, hits_json(hits)

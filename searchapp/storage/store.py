@@ -594,6 +594,18 @@ class Store:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
 
     @guarded
+    def chunk_ids_at(self, paths: Sequence[str]) -> list[int]:
+        """The ids of the chunks of the documents at these paths, ascending; not of a version
+        still being stored (``schema.PENDING``)."""
+        rows = self._conn.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE d.path IN (SELECT value FROM json_each(?)) AND substr(d.doc_id, -?) != ? "
+            "ORDER BY c.id",
+            (json.dumps(list(paths)), len(PENDING), PENDING),
+        )
+        return [row[0] for row in rows]
+
+    @guarded
     def chunk_ids(self) -> np.ndarray:
         """All chunk ids, ascending, as int64."""
         cursor = self._conn.execute("SELECT id FROM chunks ORDER BY id")

@@ -111,3 +111,8 @@ def test_a_search_tells_the_agent_what_it_warned_of(tmp_path) -> None:
     assert notes == [
         'no passage holds "lift wing" as written; searching its words in any order instead'
     ]
+    typo = call(index_dir, "search", {"query": "wing", "path": ["nothing/", "*.mdx"]})
+    assert typo.structured_content == {
+        "hits": [],
+        "notes": ["no indexed document matches path 'nothing/' or '*.mdx'"],
+    }

@@ -178,6 +178,16 @@ def test_a_search_tells_the_client_what_it_warned_of(served) -> None:
     assert json.loads(notes) == [
         'no passage holds "lift wing ünïcode" as written; searching its words in any order instead'
     ]
+    # A path filter that matches no document: an empty answer said nothing of the typo.
+    connection = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        connection.request("GET", "/search?" + urlencode({"q": "wing", "path": "nothing/"}))
+        response = connection.getresponse()
+        assert json.loads(response.read()) == []
+        told = json.loads(response.getheader("X-Search-Notes"))
+    finally:
+        connection.close()
+    assert told == ["no indexed document matches path 'nothing/'"]
 
 
 def test_info_is_search_info_json(served, capsys, monkeypatch) -> None:

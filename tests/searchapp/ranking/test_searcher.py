@@ -721,10 +721,16 @@ def test_a_copied_file_has_no_hits_past_its_twins_per_doc(make) -> None:
     ]
 
 
-def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) -> None:
-    # 300 documents, 3 of them under /keep: finding them reads the candidates in growing
-    # batches, each candidate's row once per widening of the candidate list (overlapping
-    # batches once read each of them hundreds of times: a --path query took 16 s, not 0.7).
+@pytest.mark.parametrize("alone", [True, False])
+def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch, alone) -> None:
+    # 300 documents, 3 of them under /keep. Searched among themselves, only their passages are
+    # read. Found by widening the whole index's rankings, the candidates are read in growing
+    # batches, each once per widening (overlapping batches once read each of them hundreds of
+    # times: a --path query took 16 s, not 0.7).
+    from searchapp.ranking import searcher
+
+    if not alone:
+        monkeypatch.setattr(searcher, "WITHIN_SHARE", 0.0)
     collection = make(
         [
             (f"/{'keep' if n % 100 == 0 else 'other'}/{n:03d}.md", [(f"rotor {n}", 0.9 - n / 400)])
@@ -742,7 +748,40 @@ def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch) ->
     monkeypatch.setattr(collection.store, "get_chunks", counting)
     hits = search(collection, "rotor", k=5, path_glob="/keep/*")
     assert [h.path for h in hits] == ["/keep/000.md", "/keep/100.md", "/keep/200.md"]
-    assert max(collections.Counter(read).values()) <= 2 and len(set(read)) == 300
+    assert max(collections.Counter(read).values()) <= 2
+    assert len(set(read)) == (3 if alone else 300)
+
+
+def test_a_filter_that_keeps_few_ranks_their_passages_by_words_too(make, monkeypatch) -> None:
+    # 200 passages elsewhere are nearer the query and hold its words: the two under /keep were
+    # past both rankings' first 100, so ranked by cosine alone, and the one holding the query's
+    # words came second.
+    from searchapp.ranking import searcher
+
+    others = [(f"/other/{n:03d}.md", [(f"wing flutter {n}", 0.9 - n / 1000)]) for n in range(200)]
+    kept = [
+        ("/keep/near.md", [("a passage of other things", 0.5)]),
+        ("/keep/words.md", [("wing flutter at speed", 0.4)]),
+    ]
+    collection = make([*others, *kept])
+    for mode, first in (("hybrid", "/keep/words.md"), ("lexical", "/keep/words.md")):
+        hits = search(collection, "wing flutter", mode=mode, k=2, path_glob="/keep/")
+        assert hits[0].path == first, mode
+    # Dense alone: the same hits, in the same order, as widening the whole index finds.
+    alone = search(collection, "wing flutter", mode="dense", k=2, path_glob="/keep/")
+    monkeypatch.setattr(searcher, "WITHIN_SHARE", 0.0)
+    widened = search(collection, "wing flutter", mode="dense", k=2, path_glob="/keep/")
+    assert [h.chunk_id for h in alone] == [h.chunk_id for h in widened]
+    assert [h.path for h in alone] == ["/keep/near.md", "/keep/words.md"]
+
+
+def test_a_filter_that_matches_no_document_searches_nothing(make, monkeypatch) -> None:
+    collection = make([(f"/d/{n}.md", [(f"wing {n}", 0.5)]) for n in range(20)])
+    searched: list[int] = []
+    real = collection.vectors.search
+    monkeypatch.setattr(collection.vectors, "search", lambda q, k: searched.append(k) or real(q, k))
+    assert search(collection, "wing", k=5, path_glob="nothing/") == []
+    assert searched == []
 
 
 def test_a_hit_points_at_the_line_of_the_querys_rarest_words(make) -> None:
