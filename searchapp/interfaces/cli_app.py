@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from typing import Annotated, Literal
 
 import click
@@ -154,7 +155,16 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
     def format(self, record: logging.LogRecord) -> str:
-        return one_line(f"{record.levelname.lower()}: {record.getMessage()}")
+        """One line; for an error logged with its exception (a server's failed request), what
+        the exception said, and with --debug its traceback below."""
+        line = one_line(f"{record.levelname.lower()}: {record.getMessage()}")
+        if not record.exc_info or record.exc_info[1] is None:
+            return line
+        error = record.exc_info[1]
+        line += one_line(f" ({type(error).__name__}: {error})")
+        if state["debug"]:
+            line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip()
+        return line
 
 
 Include = Annotated[

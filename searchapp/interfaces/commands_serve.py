@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from searchapp.errors import SearchAppError
+from searchapp.errors import BadInputError, SearchAppError
 from searchapp.interfaces.cli_app import (
     Device,
     Exclude,
@@ -40,6 +40,7 @@ def serve(
     from searchapp.interfaces.serve import serve as serve_http
     from searchapp.search_index import SearchIndex
 
+    check_device(device)
     code = serve_http(
         SearchIndex(index_dir, device=device),
         err,
@@ -69,4 +70,19 @@ def mcp(index_dir: IndexDir = None, device: Device = "auto") -> None:
         ) from None
     from searchapp.search_index import SearchIndex
 
+    check_device(device)
     serve_stdio(SearchIndex(index_dir, device=device))
+
+
+def check_device(device: str) -> None:
+    """Refuse a device this machine lacks before serving: the server started, and each search
+    failed with "internal error" (its encoder never loaded). ``auto`` needs no check (nor
+    PyTorch imported for it)."""
+    if device.strip().lower() == "auto":
+        return
+    from minilm.devices import resolve_device
+
+    try:
+        resolve_device(device)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None

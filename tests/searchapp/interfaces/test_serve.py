@@ -367,6 +367,55 @@ def test_binds_only_to_loopback(host, tmp_path, capsys) -> None:
     assert code == 2 and "--host" in err  # an error, as grep exits
 
 
+@pytest.mark.parametrize("command", ["serve", "mcp"])
+@pytest.mark.parametrize(
+    ("device", "told"),
+    [("bogus", "is not a device name"), ("cuda:9", "is not available"), ("mps", "no MPS")],
+)
+def test_a_device_this_machine_lacks_is_refused_before_serving(
+    command, device, told, served, capsys
+) -> None:
+    # The server started, and every search (lexical ones too) failed with "internal error".
+    import torch
+
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")  # cuda:9 is refused whatever GPUs it has
+    _, index_dir = served
+    code, out, err = run_cli(capsys, command, "--index-dir", str(index_dir), "--device", device)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: device ({device!r}) ") and told in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_an_error_logged_with_its_exception_says_what_it_was(monkeypatch) -> None:
+    # A request that failed was logged as "error: /search?q=zlib failed", --debug or not.
+    import logging
+
+    from searchapp.interfaces import cli_app
+
+    try:
+        raise ValueError("device ('cuda') is not available: no CUDA GPU")
+    except ValueError:
+        record = logging.LogRecord(
+            "searchapp",
+            logging.ERROR,
+            __file__,
+            1,
+            "%s failed",
+            ("/search?q=zlib",),
+            sys.exc_info(),
+        )
+    handler = cli_app._StderrHandler()
+    monkeypatch.setitem(cli_app.state, "debug", False)
+    assert handler.format(record) == (
+        "error: /search?q=zlib failed (ValueError: device ('cuda') is not available: no CUDA GPU)"
+    )
+    monkeypatch.setitem(cli_app.state, "debug", True)
+    first, *traceback = handler.format(record).splitlines()
+    assert first.startswith("error: /search?q=zlib failed (ValueError")
+    assert traceback[0] == "Traceback (most recent call last):" and "ValueError" in traceback[-1]
+
+
 def test_a_port_in_use_or_out_of_range_is_one_line_before_any_indexing(
     served, corpus, tmp_path, capsys
 ) -> None:
