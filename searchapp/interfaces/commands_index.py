@@ -131,7 +131,7 @@ def index(
             err.print(escape(note))
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     unreadable: list[tuple[str, str]] = []
-    on_wait = lambda: err.print("waiting for another `search index` to finish…")  # noqa: E731
+    on_wait = None if quiet else _say_waiting
     try:
         with (
             closing(search_index),
@@ -444,7 +444,7 @@ def watch(
         exclude=exclude or (),
         default_excludes=not no_default_excludes,
         debounce_ms=debounce,
-        on_wait=lambda: err.print("waiting for another `search index` to finish…"),
+        on_wait=_say_waiting,
         progress=lambda: progress_bar(err, after_s=BAR_AFTER_S),  # on a batch that takes long
     )
     code = follow_changes(watcher, err, verbose=verbose)  # 130 (143 once main maps SIGTERM)
@@ -489,3 +489,7 @@ def _watched_before(
     [filters] = groups
     assert isinstance(filters, Filters)
     return roots, list(filters.include), list(filters.exclude), filters.default_excludes
+
+
+def _say_waiting() -> None:
+    err.print("waiting for another `search index` or `search watch` to finish…")

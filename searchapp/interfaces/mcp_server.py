@@ -16,6 +16,7 @@ closes stdin, what it asked before is answered before the server ends.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import sys
@@ -39,12 +40,14 @@ from mcp.types import (
 )
 from pydantic import BaseModel, Field, ValidationError
 
-from searchapp.errors import SearchAppError
+from searchapp.errors import IndexNotFoundError, SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread, searched_with_notes
 from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
+
+logger = logging.getLogger(__name__)
 
 CANCELLED = "notifications/cancelled"
 READ_ONLY = ToolAnnotations(
@@ -249,10 +252,16 @@ def serve_stdio(index: SearchIndex) -> None:
     """`search mcp`: answer over stdin/stdout until the client closes them, or Ctrl-C."""
     index_thread = IndexThread(index)
     try:
-        index_thread.call(lambda search_index: search_index.stats())  # fail now when none
-        index_thread.submit(  # while it starts
-            lambda search_index: search_index.load_encoder(warm_up=True)
-        )
+        try:
+            index_thread.call(lambda search_index: search_index.stats())
+        except IndexNotFoundError as exc:
+            # Served all the same: a client set up before the first `search index` saw only
+            # "server disconnected"; each tool now answers this, until there is an index.
+            logger.warning("%s; the tools answer so until there is one", exc)
+        else:
+            index_thread.submit(  # while it starts
+                lambda search_index: search_index.load_encoder(warm_up=True)
+            )
         # Not where SIGINT is ignored (started with `&` from a script) or handled by the caller.
         previous = signal.getsignal(signal.SIGINT)
         ours = threading.current_thread() is threading.main_thread()

@@ -66,10 +66,12 @@ class WriterLock:
                     os.close(fd)
                     raise
                 if not self.wait:
+                    holder = _holder(fd)
                     os.close(fd)
                     raise IndexLockedError(
-                        f"another `search index` is writing {self.path.parent}; "
-                        "wait for it to finish, or drop --no-wait to queue behind it"
+                        f"another `search index` or `search watch`{holder} is writing "
+                        f"{self.path.parent}; wait for it to finish, or drop --no-wait to "
+                        "queue behind it"
                     ) from None
                 if not told and self.on_wait is not None:
                     self.on_wait()
@@ -106,3 +108,12 @@ def _blocker(folder: Path) -> str:
         if above.exists():
             return f"{above} is a file" if not above.is_dir() else f"{above} cannot hold it"
     return "no folder of its path exists"
+
+
+def _holder(fd: int) -> str:
+    """ " (pid N)" of the process holding the lock, as it wrote it; "" when unreadable."""
+    try:
+        pid = os.pread(fd, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""

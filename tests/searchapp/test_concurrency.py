@@ -147,7 +147,9 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         assert refused.returncode != 0
         lines = refused.stderr.strip().splitlines()
         assert len(lines) == 1, refused.stderr
-        assert lines[0].startswith("error: another `search index` is writing")
+        assert lines[0].startswith(
+            f"error: another `search index` or `search watch` (pid {first.pid})"
+        )
         assert first.poll() is None, "the first writer finished too soon to test the lock"
 
         # Without --no-wait it says it waits, and writes nothing until the first one is done.
@@ -196,7 +198,9 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
 
     assert documents_under(index_dir, first_docs) == 160
     assert documents_under(index_dir, second_docs) == 20
-    assert "waiting for another `search index` to finish" in second_err.read_text()
+    assert "waiting for another `search index` or `search watch` to finish" in (
+        second_err.read_text()
+    )
     code, out, err = run_cli(capsys, "query", QUERIES[0], "--index-dir", str(index_dir), "--json")
     assert code == 0, err
     store = Store.open(index_dir, create=False)

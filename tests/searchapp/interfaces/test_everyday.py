@@ -2371,3 +2371,29 @@ def test_a_quoted_phrase_is_in_the_hits_snippet(tmp_path) -> None:
     assert "flat plate" in shown
     unquoted = LINE.match(hit_line(hit, "flat plate heat transfer coefficient"))["text"]
     assert "flat plate" not in unquoted  # the words gathered later: the cut as it was
+
+
+def test_quiet_index_waits_for_the_lock_without_a_word(indexed, capsys) -> None:
+    # -q printed "waiting for another `search index` to finish…" (and a `search watch` batch
+    # held the lock then, not a `search index`).
+    import fcntl
+    import threading
+
+    from searchapp.storage.lock import LOCK_NAME
+
+    docs, index_dir = indexed
+    (docs / "new.md").write_text("a note written while another writer held the lock\n")
+    with open(index_dir / LOCK_NAME, "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        release = threading.Timer(1.0, fcntl.flock, (held.fileno(), fcntl.LOCK_UN))
+        release.start()
+        code, out, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir), "-q")
+        release.join()
+    assert (code, out, err) == (0, "", "")
+    assert str(docs / "new.md") in indexed_paths(index_dir)
+    with open(index_dir / LOCK_NAME, "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        threading.Timer(1.0, fcntl.flock, (held.fileno(), fcntl.LOCK_UN)).start()
+        code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0
+    assert "waiting for another `search index` or `search watch` to finish…" in err
