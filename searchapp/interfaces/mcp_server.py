@@ -131,10 +131,13 @@ class _Server(MCPServer):
             known = tool.parameters.get("properties", {})
             unknown = [key for key in arguments if key not in known]
             if unknown:
+                takes = ", ".join(known) or "no arguments"
                 raise ToolError(
                     f"invalid arguments for {name}: unknown {', '.join(map(repr, unknown))}; "
-                    f"it takes {', '.join(known)}"
+                    f"it takes {takes}"
                 )
+            if isinstance(arguments.get("mode"), str):  # HYBRID, as the CLI and HTTP take it
+                arguments = {**arguments, "mode": arguments["mode"].strip().lower()}
         try:
             return await super().call_tool(name, arguments, context)
         except ToolError as exc:
@@ -313,6 +316,9 @@ class _Screen:
                     await anyio.sleep(0.01)
                 raise
             if not isinstance(item, Exception):
+                if _request_without_id(item.message):
+                    await self._write.send(SessionMessage(_without_id()))
+                    continue
                 if self._before_initialize(item.message):
                     await self._write.send(SessionMessage(_not_initialized(item.message.id)))
                     continue
@@ -377,6 +383,23 @@ class _AnswerWatch:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _request_without_id(message: object) -> bool:
+    """Whether ``message`` read as a notification is a request sent without a usable id: one
+    that is null, a fraction, true or an object is dropped by the SDK's reading of the line, and
+    the client waited for an answer that never came. Notifications' methods are
+    ``notifications/...``."""
+    return isinstance(message, JSONRPCNotification) and not message.method.startswith(
+        "notifications/"
+    )
+
+
+def _without_id() -> JSONRPCError:
+    message = "Invalid Request: a request's id must be a string or an integer"
+    return JSONRPCError(
+        jsonrpc="2.0", id=None, error=ErrorData(code=INVALID_REQUEST, message=message)
+    )
 
 
 def _not_initialized(request_id: int | str) -> JSONRPCError:

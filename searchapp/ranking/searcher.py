@@ -82,10 +82,12 @@ class SearchOptions:
         if self.mode not in MODES:
             raise BadInputError(f"--mode ({self.mode!r}) must be one of {', '.join(MODES)}")
         most = {"dense": 1.0, "lexical": MAX_LEXICAL_SCORE}.get(self.mode, MAX_SCORE)
-        if self.min_score is not None and not -1.0 <= self.min_score <= most:
+        least = 0.0 if self.mode == "lexical" else -1.0  # a BM25 share is never negative
+        if self.min_score is not None and not least <= self.min_score <= most:
             # A bound no score can reach was taken, and every query found nothing.
             raise BadInputError(
-                f"--min-score ({self.min_score}) must be between -1 and {most:g} in {self.mode} "
+                f"--min-score ({self.min_score}) must be between {least:g} and {most:g} in "
+                f"{self.mode} "
                 "mode (a score as shown: hybrid cosine + BM25 share + name share + word order "
                 "+ definitions, dense cosine, lexical BM25 share + word order + definitions)"
             )

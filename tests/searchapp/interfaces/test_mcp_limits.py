@@ -116,3 +116,14 @@ def test_a_search_tells_the_agent_what_it_warned_of(tmp_path) -> None:
         "hits": [],
         "notes": ["no indexed document matches path 'nothing/' or '*.mdx'"],
     }
+
+
+def test_mode_in_capitals_and_arguments_to_a_tool_that_takes_none(tmp_path) -> None:
+    # `--mode HYBRID` and `mode=HYBRID` work in the CLI and over HTTP; MCP refused it. And
+    # `info` given an argument said "...; it takes " and nothing after.
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
+    lower = call(index_dir, "search", {"query": "wing", "mode": "lexical"}).structured_content
+    upper = call(index_dir, "search", {"query": "wing", "mode": " LEXICAL"}).structured_content
+    assert upper == lower and lower["hits"]
+    with pytest.raises(Exception, match=r"info: unknown 'x'; it takes no arguments$"):
+        call(index_dir, "info", {"x": 1})

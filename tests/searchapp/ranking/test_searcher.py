@@ -1060,9 +1060,14 @@ def test_the_passage_defining_a_name_ranks_above_its_uses(make, monkeypatch, mod
     assert hits[0].line == 1
 
 
-@pytest.mark.parametrize(("mode", "most"), [("dense", 1), ("lexical", 2), ("hybrid", 4)])
-def test_min_score_past_what_the_mode_can_score_is_refused(mode, most) -> None:
-    # `min_score=3&mode=dense` was taken, and every query found nothing.
+@pytest.mark.parametrize(
+    ("mode", "least", "most"), [("dense", -1, 1), ("lexical", 0, 2), ("hybrid", -1, 4)]
+)
+def test_min_score_past_what_the_mode_can_score_is_refused(mode, least, most) -> None:
+    # `min_score=3&mode=dense` was taken, and every query found nothing; a lexical score
+    # (a BM25 share) is never below 0, though the error said -1.
     SearchOptions(mode=mode, min_score=most)
-    with pytest.raises(BadInputError, match=f"between -1 and {most} in {mode} mode"):
-        SearchOptions(mode=mode, min_score=most + 0.01)
+    SearchOptions(mode=mode, min_score=least)
+    for beyond in (most + 0.01, least - 0.01):
+        with pytest.raises(BadInputError, match=f"between {least} and {most} in {mode} mode"):
+            SearchOptions(mode=mode, min_score=beyond)
