@@ -66,10 +66,19 @@ DEFAULT_EXCLUDES = (
     # copies of a file beside it, each of its passages a second hit.
     "*~",
     "\\#*#",
+    # Files being written: JetBrains' safe write (``x___jb_tmp___``, then ``x___jb_old___``),
+    # browsers' downloads, temporary copies (``notes.md.tmp.1234``). A watched folder indexed
+    # each as it came and went, with a batch line apiece, and their text was a second hit.
+    "*___jb_tmp___",
+    "*___jb_old___",
+    "*.crdownload",
+    "*.part",
+    "*.tmp",
+    "*.tmp.[0-9]*",
 )
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
 DEFAULT_EXCLUDED = (
-    f"excluded by default: lock file, generated or editor backup; {NO_DEFAULT_EXCLUDES}"
+    f"excluded by default: lock file, generated, editor backup or temporary; {NO_DEFAULT_EXCLUDES}"
 )
 
 

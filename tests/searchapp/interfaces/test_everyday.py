@@ -994,6 +994,9 @@ NOISE = {
     "README.md": "The project explains wing lift.\n",
     "README.md~": "The project explains wing lift.\n",  # an editor's backup: a second hit
     "#README.md#": "The project explains wing lift.\n",  # Emacs's autosave
+    "README.md___jb_tmp___": "The project explains wing lift.\n",  # being saved (JetBrains)
+    "README.md.tmp.4242": "The project explains wing lift.\n",  # being saved elsewise
+    "paper.pdf.crdownload": "The project explains wing lift.\n",  # being downloaded
     "notes#1.md": "Not a backup: kept.\n",
 }
 
@@ -1008,7 +1011,8 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     assert indexed_paths(index_dir) == [str(docs / "README.md"), str(docs / "notes#1.md")]
     summary = [line for line in err.splitlines() if "skipped (" in line]
     assert summary == [
-        "7 files skipped (excluded by default: lock file, generated or editor backup: 6, minified "
+        "10 files skipped (excluded by default: lock file, generated, editor backup or "
+        "temporary: 9, minified "
         "or generated text: 1); --verbose lists them"
     ]
     code, _, err = run(
