@@ -101,6 +101,7 @@ class IndexReport:
     # Files the walk found, and those of them that only --include/--exclude left out.
     found: int = 0
     filtered_out: int = 0
+    changed: list[str] = field(default_factory=list)  # the files added or updated, in order
 
 
 @dataclass
@@ -462,6 +463,8 @@ class Indexer:
                     report.removed += item.path in dropped_files
                 else:
                     setattr(report, status, getattr(report, status) + 1)
+                    if status != "unchanged":
+                        report.changed.append(item.path)
                 done_bytes += item.work - item.credited - item.kept_bytes  # read, or 0
                 kept_bytes += item.kept_bytes
             free = part_bytes * reused // len(all_ids) if all_ids else 0

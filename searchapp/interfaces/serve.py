@@ -538,7 +538,7 @@ def _start_watching(
         try:
             watcher.follow(
                 stop,
-                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
+                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {escape(batch.summary())}"),
                 lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
             )
         except Exception as exc:

@@ -69,6 +69,7 @@ ATTEMPTS = 3  # tries at a batch whose files keep vanishing while it is read
 # A file last modified this long before a batch began cannot be rewritten within the clock tick
 # of its modification time any more (ticks are ~4 ms; 1-2 s on old file systems).
 RACY_NS = 3 * 10**9
+NAMED_FILES = 3  # a batch's line names this many of its files
 BAR_AFTER_S = 1.0  # a batch of changes that takes longer shows a progress bar (on a terminal)
 
 
@@ -81,6 +82,7 @@ class BatchReport:
     removed: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    paths: list[str] = field(default_factory=list)  # the files added, updated or removed
 
     @property
     def changed(self) -> bool:
@@ -88,10 +90,18 @@ class BatchReport:
         return bool(self.added or self.updated or self.removed or self.skipped)
 
     def summary(self) -> str:
+        """The counts, then the files (the first ``NAMED_FILES`` of them): a line a second of
+        "0 added, 1 updated, 0 removed" never said which file changed."""
+        from searchapp.interfaces.render import display_path
+
+        named = ", ".join(display_path(path) for path in self.paths[:NAMED_FILES])
+        more = len(self.paths) - NAMED_FILES
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed"
             + (f", {len(self.skipped)} skipped" if self.skipped else "")
             + f" in {self.seconds:.2f}s"
+            + (f": {named}" if named else "")
+            + (f" and {more} more" if more > 0 else "")
         )
 
 
@@ -381,6 +391,7 @@ class Watcher:
                 report.updated += again.added
         if to_remove:
             report.removed += self.index.remove(sorted(to_remove), literal=True)
+            report.paths += sorted(to_remove)
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:
@@ -396,6 +407,7 @@ class Watcher:
         report.updated += result.updated
         report.removed += result.removed
         report.skipped += result.skipped
+        report.paths += result.changed
 
     def _wanted(self) -> tuple[set[str], list[tuple[str, str]]]:
         """The files `search index ROOTS` would index now (discovery's rules, ignore files,
@@ -552,7 +564,7 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
     def on_batch(batch: BatchReport) -> None:
         now = time.strftime("%H:%M:%S")
         print_skipped(err, batch.skipped, verbose=verbose, prefix=f"{now} ")
-        err.print(f"{now} {batch.summary()}")
+        err.print(f"{now} {escape(batch.summary())}")
 
     stop = threading.Event()
     with stop_on_interrupt(stop, on_first=lambda: _say_stopping(watcher)):

@@ -527,8 +527,8 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     index_dir = tmp_path / "idx"
 
     def edit() -> None:
-        (docs / "added.txt").write_text("added while watching\n", "utf-8")
-        wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+        (docs / "added [1].txt").write_text("added while watching\n", "utf-8")
+        wait_until(lambda: str(docs / "added [1].txt") in indexed_paths(index_dir))
 
     code, out, err = watch_while(
         capsys, monkeypatch, edit, str(docs), "--index-dir", str(index_dir)
@@ -536,10 +536,14 @@ def test_watch_command_reports_batches_and_exits_130_on_ctrl_c(
     assert code == 130, err
     lines = err.strip().splitlines()
     assert lines[0].startswith("indexed: 6 added, 0 updated, 0 removed")
-    assert any("1 added, 0 updated, 0 removed in" in line for line in lines[1:-1])
+    assert lines[0].endswith("; watching for changes (Ctrl-C to stop)")  # no names: all of them
+    # The batch's line names its file (a line a second never said which file changed).
+    batch = re.compile(r"\d\d:\d\d:\d\d 1 added, 0 updated, 0 removed in [\d.]+s: (.*)")
+    named = [m.group(1) for m in map(batch.fullmatch, lines[1:-1]) if m]
+    assert named == [str(docs / "added [1].txt")]
     assert lines[-1] == "stopped after 1 batch of changes, all committed"
     assert out == ""
-    assert str(docs / "added.txt") in indexed_paths(index_dir)
+    assert str(docs / "added [1].txt") in indexed_paths(index_dir)
 
 
 @pytest.mark.parametrize("verbose", [False, True])
@@ -962,4 +966,20 @@ def test_serve_watch_with_other_filters_says_so(docs, tmp_path) -> None:
     assert console.export_text().splitlines()[0] == (
         f"note: {docs} was indexed with --exclude 'sub/'; a bare `search index` now updates "
         "it with no filters"
+    )
+
+
+def test_a_batch_line_names_its_first_files(tmp_path, monkeypatch) -> None:
+    from searchapp.interfaces.watch import BatchReport
+
+    monkeypatch.chdir(tmp_path)
+    paths = [str(tmp_path / "notes" / f"{n}.md") for n in range(5)]
+    report = BatchReport(added=1, removed=4, seconds=0.25, paths=paths)
+    assert report.summary() == (
+        "1 added, 0 updated, 4 removed in 0.25s: notes/0.md, notes/1.md, notes/2.md and 2 more"
+    )
+    assert (
+        BatchReport(updated=1, paths=["/elsewhere/a\nb.log"])
+        .summary()
+        .endswith(": /elsewhere/a\\nb.log")
     )
