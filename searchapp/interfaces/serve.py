@@ -34,7 +34,8 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,10 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_K = 1000  # hits one request may ask for
 IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is closed
+# Told to stop (Ctrl-C, SIGTERM), the server answers the requests under way for this long at
+# most: their threads are daemons, and the process ending under them sent an empty reply or
+# cut a body short (6 of 16 tries with a SIGTERM 0.3 s after a first request).
+FINISH_SECONDS = 10.0
 SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc")
 # What a search warned of (a query cut to the model's 256 tokens, quoted text searched as
 # words), as a JSON array of strings; absent when it warned of nothing.
@@ -131,6 +136,9 @@ class SearchServer(ThreadingHTTPServer):
         self.address_family = family
         self.index_thread = index_thread
         self._wakeup: int | None = None  # the read end of the signal wakeup pipe, while serving
+        self._answering = 0  # requests being answered
+        self._answered = threading.Condition()
+        self.stopping = False  # told to stop: answers close their connections
         super().__init__((host, port), _Handler, bind_and_activate=False)
         try:
             self.server_bind()
@@ -159,6 +167,25 @@ class SearchServer(ThreadingHTTPServer):
     def listen(self) -> None:
         """Take connections (queued until the serve loop answers them)."""
         self.server_activate()
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """Counts a request while it is answered (``finish_requests``)."""
+        with self._answered:
+            self._answering += 1
+        try:
+            yield
+        finally:
+            with self._answered:
+                self._answering -= 1
+                self._answered.notify_all()
+
+    def finish_requests(self, timeout: float = FINISH_SECONDS) -> bool:
+        """Once the serve loop has ended: wait until the requests under way are answered (each
+        then closes its connection), ``timeout`` seconds at most; whether they all were."""
+        self.stopping = True
+        with self._answered:
+            return self._answered.wait_for(lambda: self._answering == 0, timeout)
 
     def serve_until_interrupted(self) -> None:
         """``serve_forever`` until Ctrl-C (SIGINT) in the main thread.
@@ -216,6 +243,10 @@ class _Handler(BaseHTTPRequestHandler):
         return f"{self.server_version}/{package_version()}"
 
     def do_GET(self) -> None:
+        with self.server.answering():
+            self._answer()
+
+    def _answer(self) -> None:
         if self._has_body():  # a body is never read: it would be parsed as the next request
             self.close_connection = True
         headers: dict[str, str] = {}
@@ -285,6 +316,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: HTTPStatus, body: str, headers: dict[str, str] | None = None) -> None:
         data = (body + "\n").encode("utf-8")
+        if self.server.stopping:  # the last answer on this connection
+            self.close_connection = True
+            headers = {**(headers or {}), "Connection": "close"}
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -465,6 +499,7 @@ def serve(
                 server.serve_until_interrupted()
             except KeyboardInterrupt:
                 pass
+            server.finish_requests()  # a second Ctrl-C ends the wait
         finally:
             server.server_close()
     finally:

@@ -714,3 +714,68 @@ def test_serve_watch_stops_with_an_error_when_watching_fails(corpus, tmp_path, m
     assert said.strip().splitlines()[-1] == (
         "stopped: the index is no longer watched, so its answers would go stale"
     )
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
+def test_a_request_under_way_when_told_to_stop_is_answered_whole(
+    corpus, tmp_path, monkeypatch
+) -> None:
+    # Its thread is a daemon: the process ended under it, and the client got an empty reply
+    # or a body cut short (6 of 16 tries with a SIGTERM 0.3 s after a first request). Here
+    # the process goes on: what counts is that the answer is sent before serve returns.
+    from rich.console import Console
+
+    from searchapp.interfaces import serve as serve_module
+
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])
+    index = SearchIndex(index_dir, encoder=FakeEncoder())
+    asked = threading.Event()
+    sent: list[int] = []
+    send = serve_module._Handler._send
+
+    def slow_send(handler, status, body, headers=None):
+        asked.set()
+        time.sleep(1.0)  # a long answer, under way when the Ctrl-C comes
+        send(handler, status, body, headers)
+        sent.append(status)
+
+    monkeypatch.setattr(serve_module._Handler, "_send", slow_send)
+    servers: list[SearchServer] = []
+    listen = SearchServer.listen
+    monkeypatch.setattr(SearchServer, "listen", lambda self: servers.append(self) or listen(self))
+    answers: list[tuple[int, bytes]] = []
+
+    def client() -> None:
+        try:
+            while not servers:
+                time.sleep(0.01)
+            connection = http.client.HTTPConnection(*servers[0].server_address[:2], timeout=30)
+            connection.request("GET", "/search?q=wing+lift&k=3")
+            response = connection.getresponse()
+            answers.append((response.status, response.read()))
+        finally:
+            asked.set()
+
+    def press_ctrl_c() -> None:
+        asked.wait(timeout=30)
+        time.sleep(0.2)  # the search under way
+        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (client, press_ctrl_c)]
+    for thread in threads:
+        thread.start()
+    give_up = threading.Timer(30, os.kill, (os.getpid(), signal.SIGINT))  # a failure, not a hang
+    give_up.start()
+    try:
+        code = serve_module.serve(index, Console(file=io.StringIO()), port=0)
+        answered_before_returning = list(sent)
+    finally:
+        give_up.cancel()
+    assert answered_before_returning == [200]  # before the process could end under it
+    for thread in threads:
+        thread.join(timeout=30)
+    assert code == 130
+    assert [status for status, _ in answers] == [200]
+    hits = json.loads(answers[0][1])
+    assert len(hits) == 3 and hits[0]["path"].startswith(str(corpus))
