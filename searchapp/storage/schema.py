@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -95,11 +96,18 @@ def fts_text(text: str) -> str:
     return text
 
 
+def text_digest(text: str) -> str:
+    """What ``removed_vectors`` knows a removed chunk's text by: a hash, not the text (a file
+    given to `search remove` leaves none of its words behind)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
 def add_functions(conn: sqlite3.Connection) -> None:
-    """The SQL functions the schema's triggers call: ``fts_text``. A SQLite built with
-    SQLITE_TRUSTED_SCHEMA=0 refuses a trigger's call to a function Python cannot mark
-    innocuous: this connection trusts its own schema."""
+    """The SQL functions the schema's triggers call: ``fts_text``, ``text_digest``. A SQLite
+    built with SQLITE_TRUSTED_SCHEMA=0 refuses a trigger's call to a function Python cannot
+    mark innocuous: this connection trusts its own schema."""
     conn.create_function("fts_text", 1, fts_text, deterministic=True)
+    conn.create_function("text_digest", 1, text_digest, deterministic=True)
     conn.execute("PRAGMA trusted_schema=ON")
 
 
@@ -414,6 +422,21 @@ def m012_document_ctimes(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE documents ADD COLUMN ctime_ns INTEGER")
 
 
+def m013_removed_vectors(db: sqlite_utils.Database) -> None:
+    """The vectors of the last ``REMOVED_VECTORS_KEPT`` chunks removed, by their texts' digests
+    (``Store.vectors_of_texts``): a folder moved out of a watched one and back, or a branch
+    checked out and back, embedded all its passages again (2,865 of them: 25 s)."""
+    db.execute(
+        "CREATE TABLE removed_vectors (id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, "
+        "embedding BLOB NOT NULL)"
+    )
+    db.execute(
+        """CREATE TRIGGER chunks_removed_vector AFTER DELETE ON chunks BEGIN
+            INSERT OR REPLACE INTO removed_vectors (digest, embedding)
+            VALUES (text_digest(old.text), old.embedding); END"""
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -427,7 +450,10 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m010_identifier_words,
     m011_chunk_text_starts,
     m012_document_ctimes,
+    m013_removed_vectors,
 )
+# The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
+REMOVED_VECTORS_KEPT = 20_000
 # The first version whose chunks and names reach FTS5 through ``fts_text``: postings built from
 # an index before it are built again.
 CJK_WORDS_FROM = 8

@@ -26,6 +26,7 @@ from searchapp.errors import (
 from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.schema import (
     PENDING,
+    REMOVED_VECTORS_KEPT,
     TEXT_START_CHARS,
     Chunk,
     DocumentRow,
@@ -36,6 +37,7 @@ from searchapp.storage.schema import (
     fts_text,
     migrate,
     schema_version,
+    text_digest,
 )
 from searchapp.storage.sqlite_errors import guarded, named_error
 
@@ -138,6 +140,7 @@ class Store:
         self._in_write = False  # inside transaction(): nested blocks join the outer one
         self._has_places = True  # False: a read-only index from before chunks.places
         self._has_text_starts = True  # False: a read-only index from before chunks_text_start
+        self._has_removed = True  # False: a read-only index from before removed_vectors
         self._has_ctimes = True  # False: an index from before documents.ctime_ns (a test's)
         self._version = 0  # the schema version this connection was opened (and migrated) at
         self._chunks_changed = False
@@ -207,6 +210,12 @@ class Store:
             self._has_places = "places" in columns  # a read-only index may predate it
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(documents)")}
             self._has_ctimes = "ctime_ns" in columns
+            self._has_removed = bool(
+                self._conn.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                    ("removed_vectors",),
+                ).fetchone()
+            )
             self._has_text_starts = bool(
                 self._conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
@@ -249,6 +258,12 @@ class Store:
                     "DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
                     (GENERATION_KEY,),
                 )
+                if self._has_removed:  # the oldest removed vectors go (ids only grow)
+                    self._conn.execute(
+                        "DELETE FROM removed_vectors WHERE id <= "
+                        "(SELECT max(id) FROM removed_vectors) - ?",
+                        (REMOVED_VECTORS_KEPT,),
+                    )
             self._sql("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
@@ -687,8 +702,9 @@ class Store:
     @guarded
     def vectors_of_texts(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vector of each of ``texts`` that some chunk holds, whatever its file (a
-        file renamed or copied: its passages are stored under the old name). A chunk's vector
-        is its text's alone, embedded by the index's one model."""
+        file renamed or copied: its passages are stored under the old name), else that a chunk
+        removed not long ago held (``schema.m013_removed_vectors``). A chunk's vector is its
+        text's alone, embedded by the index's one model."""
         if not texts or not self._has_text_starts:
             return {}
         distinct = list(dict.fromkeys(texts))
@@ -697,7 +713,19 @@ class Store:
             "(SELECT value FROM json_each(?)) AND text IN (SELECT value FROM json_each(?))",
             (json.dumps([t[:TEXT_START_CHARS] for t in distinct]), json.dumps(distinct)),
         )
-        return {text: np.frombuffer(blob, dtype="<f4").astype(np.float32) for text, blob in rows}
+        found = {text: blob for text, blob in rows}
+        missing = {text_digest(text): text for text in distinct if text not in found}
+        if missing and self._has_removed:
+            rows = self._conn.execute(
+                "SELECT digest, embedding FROM removed_vectors "
+                "WHERE digest IN (SELECT value FROM json_each(?))",
+                (json.dumps(list(missing)),),
+            )
+            found.update((missing[digest], blob) for digest, blob in rows)
+        return {
+            text: np.frombuffer(blob, dtype="<f4").astype(np.float32)
+            for text, blob in found.items()
+        }
 
     @guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:

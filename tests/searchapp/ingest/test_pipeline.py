@@ -916,3 +916,36 @@ def test_an_append_stopped_part_way_keeps_what_it_stored_and_completes_next_time
     np.testing.assert_array_equal(
         np.sort(index.open_vectors().ids()), np.sort(index.store.chunk_ids())
     )
+
+
+# -- vectors of removed passages -------------------------------------------------------------
+
+
+def test_a_folder_removed_then_back_takes_the_vectors_it_had(tmp_path, monkeypatch) -> None:
+    # Moved out of a watched folder and back, or a branch checked out and back: its 2,865
+    # passages were embedded again (25 s).
+    from searchapp.storage import store as store_module
+
+    docs = tmp_path / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "sub" / "a.txt").write_text(paragraphs(6), "utf-8")
+    (docs / "b.txt").write_text("a note that stays\n", "utf-8")
+    encoder = CountingEncoder()
+    index = make_index(tmp_path / "idx", encoder)
+    index.add([docs])
+    before = stored_vectors(index)
+    assert encoder.embedded == 7
+    (docs / "sub").rename(tmp_path / "away")
+    assert index.add([docs]).removed == 1
+    # What is left of it: digests and vectors, no text (`search remove` leaves no words).
+    columns = [row[1] for row in index.store.rows("PRAGMA table_info(removed_vectors)")]
+    assert columns == ["id", "digest", "embedding"]
+    (tmp_path / "away").rename(docs / "sub")
+    report = index.add([docs])
+    assert (report.added, report.chunks, report.reused) == (1, 0, 6)
+    assert encoder.embedded == 7
+    assert stored_vectors(index) == before
+    # Only the last REMOVED_VECTORS_KEPT removed are kept.
+    monkeypatch.setattr(store_module, "REMOVED_VECTORS_KEPT", 2)
+    index.remove([str(docs / "sub")])
+    assert index.store.rows("SELECT count(*) FROM removed_vectors") == [(2,)]

@@ -137,12 +137,16 @@ def test_migrations_a_read_only_index_may_lack_only_add_columns(
     Store.open(tmp_path, create=False).close()
     after = shape(tmp_path / DB_NAME)
     # No table or index added or dropped but the file names' table, which a reader reads only
-    # from NAMES_FROM on (ranking/names.py), and the index of chunks' first characters, which
-    # only a writer uses, when it is there (Store.vectors_of_texts).
+    # from NAMES_FROM on (ranking/names.py), and the index of chunks' first characters and the
+    # removed chunks' vectors, which only a writer uses, when they are there
+    # (Store.vectors_of_texts).
     added = set(after) - set(before)
     assert set(before) <= set(after) and added
+    writers = {"chunks_text_start", "chunks_removed_vector"}
     assert all(
-        name.startswith("documents_names") or name == "chunks_text_start" for name in added
+        name.startswith(("documents_names", "sqlite_autoindex_removed_vectors", "removed_vectors"))
+        or name in writers
+        for name in added
     ), added
     for name, columns in before.items():
         assert after[name][: len(columns)] == columns, name
