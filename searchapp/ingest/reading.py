@@ -136,10 +136,14 @@ class FileReader:
         times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
         try:
             data = read_bytes(path)
+            # The size of what is hashed, not the stat's: a log that grew between the two was
+            # stored with a size its hash did not cover, and its next append (``_seam``) found
+            # its first bytes changed, and chunked all of it again.
+            size = len(data)
             digest = hashlib.sha256(data).hexdigest()
             same = bool(rows) and all(row.sha256 == digest for row in rows)
             if same and not self.recheck:
-                yield FileDone(key, "touched", size=stat.st_size, work=work, **times)
+                yield FileDone(key, "touched", size=size, work=work, **times)
                 return
             documents = load_documents(path, data=data)
         except SearchAppError as exc:
@@ -155,7 +159,7 @@ class FileReader:
             yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
         if same:  # read again only to check it (``recheck``): its passages stand
-            yield FileDone(key, "touched", size=stat.st_size, work=work, **times)
+            yield FileDone(key, "touched", size=size, work=work, **times)
             return
         seam = self._seam(key, data, rows, documents)
         replace = bool(rows) and seam is None
@@ -202,7 +206,7 @@ class FileReader:
                     first_ordinal=ordinal + begin,
                     ids=self.tokenize([c.text for c in piece]) if piece else [],
                     first=n == 0 and seam is None,
-                    size=stat.st_size,
+                    size=size,
                     replace_path=replace,
                     bytes=share,
                     resume_document=seam.document_id if seam is not None and n == 0 else None,
@@ -210,14 +214,14 @@ class FileReader:
                 )
                 replace = False
         if not documents:
-            yield FileDone(key, "skipped", "no text", size=stat.st_size, work=work)
+            yield FileDone(key, "skipped", "no text", size=size, work=work)
             return
         status = "updated" if rows else "added"
         yield FileDone(
             key,
             status,
             sha256=digest,
-            size=stat.st_size,
+            size=size,
             work=work,
             credited=credited,
             kept_bytes=kept_bytes,
@@ -246,6 +250,8 @@ class FileReader:
         if (
             len(before) != 1
             or before[0].doc_id != row.doc_id
+            or documents[0].doc_id != row.doc_id
+            or before[0].title != documents[0].title  # a page's <title> appended: stored anew
             or before[0].spans
             or not text.startswith(before[0].text)
             or text[last.start_char : last.end_char] != last.text

@@ -316,9 +316,6 @@ class _Screen:
                     await anyio.sleep(0.01)
                 raise
             if not isinstance(item, Exception):
-                if _request_without_id(item.message):
-                    await self._write.send(SessionMessage(_without_id()))
-                    continue
                 if self._before_initialize(item.message):
                     await self._write.send(SessionMessage(_not_initialized(item.message.id)))
                     continue
@@ -383,23 +380,6 @@ class _AnswerWatch:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _request_without_id(message: object) -> bool:
-    """Whether ``message`` read as a notification is a request sent without a usable id: one
-    that is null, a fraction, true or an object is dropped by the SDK's reading of the line, and
-    the client waited for an answer that never came. Notifications' methods are
-    ``notifications/...``."""
-    return isinstance(message, JSONRPCNotification) and not message.method.startswith(
-        "notifications/"
-    )
-
-
-def _without_id() -> JSONRPCError:
-    message = "Invalid Request: a request's id must be a string or an integer"
-    return JSONRPCError(
-        jsonrpc="2.0", id=None, error=ErrorData(code=INVALID_REQUEST, message=message)
-    )
 
 
 def _not_initialized(request_id: int | str) -> JSONRPCError:

@@ -499,7 +499,11 @@ def serve(
                 server.serve_until_interrupted()
             except KeyboardInterrupt:
                 pass
-            server.finish_requests()  # a second Ctrl-C ends the wait
+            stop.set()  # no new batch of changes begins while the requests are answered
+            try:
+                server.finish_requests()
+            except KeyboardInterrupt:  # a second Ctrl-C ends the wait
+                pass
         finally:
             server.server_close()
     finally:

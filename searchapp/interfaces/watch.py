@@ -389,6 +389,7 @@ class Watcher:
                     default_excludes=self.default_excludes,
                 )
                 report.updated += again.added
+                report.paths += [path for path in again.changed if path not in report.paths]
         if to_remove:
             report.removed += self.index.remove(sorted(to_remove), literal=True)
             report.paths += sorted(to_remove)

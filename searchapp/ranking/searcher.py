@@ -44,10 +44,13 @@ if TYPE_CHECKING:
     from searchapp.storage.vectors import VectorIndex
 
 MODES = ("hybrid", "dense", "lexical")
-# A --path whose documents hold at most this share of the passages is searched among them
-# alone: widening the whole index's rankings for them took 0.7-0.9 s at 26k passages (to find
-# the passages of 3 files, most of them outside both rankings' first 100, so ranked by cosine
-# alone), and a path matching nothing widened to the end to return nothing.
+# A --path whose documents hold at most this many passages, and this share of them, is
+# searched among them alone: widening the whole index's rankings for them took 0.7-0.9 s at 26k
+# passages (to find the passages of 3 files, most of them outside both rankings' first 100, so
+# ranked by cosine alone), and a path matching nothing widened to the end to return nothing.
+# More, and widening is the faster (a review: 44% of 23.5k passages, 39 ms alone against 15
+# widening; 200k passages' vectors alone are 300 MB).
+WITHIN_MAX = 10_000
 WITHIN_SHARE = 0.5
 # Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
@@ -147,6 +150,9 @@ class Searcher:
             return []  # no passage holds all their words: nothing to widen for
         within = self._within(options.path_glob)
         if within is not None:
+            holders = self._phrase_holders(phrases) if phrases else None
+            if holders is not None:  # the others are dropped unread
+                within = [i for i in within if i in holders]
             ranked, _ = self._rank(query, query_vector, options.mode, len(within) + 1, within)
             reads = Reads(self.store, phrases)
             return select(ranked, options, self._best_line(query, phrases), reads)
@@ -176,8 +182,10 @@ class Searcher:
             fetch = min(total, fetch * 4)
 
     def _within(self, path_glob: str | tuple[str, ...] | None) -> list[int] | None:
-        """The ids of the passages ``--path`` lets in, when they are at most ``WITHIN_SHARE``
-        of the index (ranked among themselves); None without one, or when it lets in more."""
+        """The ids of the passages ``--path`` lets in, when they are at most ``WITHIN_MAX`` and
+        ``WITHIN_SHARE`` of the index (ranked among themselves: scores that depend on the
+        candidates, what word order adds, are theirs); None without one, or when it lets in
+        more."""
         if not path_glob:
             return None
         wanted = path_filter(path_glob)
@@ -187,8 +195,9 @@ class Searcher:
             return []
         if len(matched) > len(paths) * 0.9:  # most files: most passages too, likely
             return None
-        ids = self.store.chunk_ids_at(matched)
-        return ids if len(ids) <= WITHIN_SHARE * self.vectors.ntotal else None
+        most = min(WITHIN_MAX, int(WITHIN_SHARE * self.vectors.ntotal))
+        ids = self.store.chunk_ids_at(matched, limit=most + 1)
+        return ids if len(ids) <= most else None
 
     def _rank(
         self,

@@ -609,14 +609,14 @@ class Store:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
 
     @guarded
-    def chunk_ids_at(self, paths: Sequence[str]) -> list[int]:
-        """The ids of the chunks of the documents at these paths, ascending; not of a version
-        still being stored (``schema.PENDING``)."""
+    def chunk_ids_at(self, paths: Sequence[str], limit: int = -1) -> list[int]:
+        """The ids of the chunks of the documents at these paths, ascending, the first
+        ``limit`` of them (-1: all); not of a version still being stored (``PENDING``)."""
         rows = self._conn.execute(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id "
             "WHERE d.path IN (SELECT value FROM json_each(?)) AND substr(d.doc_id, -?) != ? "
-            "ORDER BY c.id",
-            (json.dumps(list(paths)), len(PENDING), PENDING),
+            "ORDER BY c.id LIMIT ?",
+            (json.dumps(list(paths)), len(PENDING), PENDING, limit),
         )
         return [row[0] for row in rows]
 

@@ -949,3 +949,48 @@ def test_a_folder_removed_then_back_takes_the_vectors_it_had(tmp_path, monkeypat
     monkeypatch.setattr(store_module, "REMOVED_VECTORS_KEPT", 2)
     index.remove([str(docs / "sub")])
     assert index.store.rows("SELECT count(*) FROM removed_vectors") == [(2,)]
+
+
+def test_a_log_that_grew_while_it_was_read_is_appended_to_next_time(tmp_path, monkeypatch) -> None:
+    # Its stat's size was stored with the hash of the longer bytes read after it: the next
+    # append found its first bytes changed, and chunked the whole log again.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    log = docs / "app.log"
+    log.write_text("".join(f"event {i} of the log\n" for i in range(300)))
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    real = reading.read_bytes
+
+    def growing(path, **options):
+        with open(path, "a") as file:  # a line written between the stat and the read
+            file.write("event 300 written as it was read\n")
+        return real(path, **options)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(reading, "read_bytes", growing)
+        with log.open("a") as file:
+            file.write("event 299b appended\n")
+        index.add([docs])
+    with log.open("a") as file:
+        file.write("event 301 appended later\n")
+    lengths = chunked_chars(monkeypatch)
+    assert index.add([docs]).updated == 1
+    assert sum(lengths) < len(log.read_text()) / 10  # only its end chunked again
+    assert_chunks_of(chunk_rows(index, log), log.read_text())
+
+
+def test_an_append_that_gives_a_page_its_title_stores_it(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = docs / "report.html"
+    page.write_text("<p>" + " ".join(f"word{i}" for i in range(60)) + "</p>\n")
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    with page.open("a") as file:
+        file.write("<title>Wing Report</title><p>the end</p>\n")
+    index.add([docs])
+    fresh = fresh_index_of(docs, tmp_path / "fresh")
+    titles = "SELECT title FROM documents"
+    assert index.store.rows(titles) == fresh.store.rows(titles) == [("Wing Report",)]
+    assert stored(index) == stored(fresh)

@@ -1071,3 +1071,35 @@ def test_min_score_past_what_the_mode_can_score_is_refused(mode, least, most) ->
     for beyond in (most + 0.01, least - 0.01):
         with pytest.raises(BadInputError, match=f"between {least} and {most} in {mode} mode"):
             SearchOptions(mode=mode, min_score=beyond)
+
+
+def test_a_filter_that_keeps_many_passages_widens_and_a_phrase_reads_its_holders(
+    make, monkeypatch
+) -> None:
+    # Ranking every passage a path keeps costs their vectors and BM25 at each query: past
+    # WITHIN_MAX of them the whole index's rankings are widened instead (faster there). With
+    # a phrase, only the passages FTS5 finds holding its words are read and checked.
+    from searchapp.ranking import searcher
+
+    texts = [f"rotor {n}" if n % 10 else f"rotor blade {n}" for n in range(300)]
+    collection = make(
+        [
+            (f"/{'keep' if n < 60 else 'other'}/{n:03d}.md", [(t, 0.9 - n / 400)])
+            for n, t in enumerate(texts)
+        ]
+    )
+    searched: list[int] = []
+    real = collection.vectors.search
+    monkeypatch.setattr(collection.vectors, "search", lambda q, k: searched.append(k) or real(q, k))
+    read: list[int] = []
+    get_chunks = collection.store.get_chunks
+    monkeypatch.setattr(
+        collection.store, "get_chunks", lambda ids: read.extend(ids := list(ids)) or get_chunks(ids)
+    )
+    alone = search(collection, '"rotor blade"', k=3, path_glob="/keep/")
+    assert searched == [] and len(set(read)) == 6  # the 6 of 60 holding "rotor blade"
+    monkeypatch.setattr(searcher, "WITHIN_MAX", 59)
+    widened = search(collection, '"rotor blade"', k=3, path_glob="/keep/")
+    assert searched
+    assert [h.path for h in alone] == [h.path for h in widened]
+    assert [h.path for h in alone] == ["/keep/000.md", "/keep/010.md", "/keep/020.md"]
