@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -444,7 +445,9 @@ def watch(
         exclude=exclude or (),
         default_excludes=not no_default_excludes,
         debounce_ms=debounce,
-        on_wait=_say_waiting,
+        # Timestamped, as the batch lines: a wait that ended with nothing left to do (another
+        # watch had done it) left the line as the last word, as if it were still waiting.
+        on_wait=lambda: err.print(f"{time.strftime('%H:%M:%S')} {WAITING}"),
         progress=lambda: progress_bar(err, after_s=BAR_AFTER_S),  # on a batch that takes long
     )
     code = follow_changes(watcher, err, verbose=verbose)  # 130 (143 once main maps SIGTERM)
@@ -491,5 +494,8 @@ def _watched_before(
     return roots, list(filters.include), list(filters.exclude), filters.default_excludes
 
 
+WAITING = "waiting for another `search index` or `search watch` to finish…"
+
+
 def _say_waiting() -> None:
-    err.print("waiting for another `search index` or `search watch` to finish…")
+    err.print(WAITING)

@@ -983,3 +983,26 @@ def test_a_batch_line_names_its_first_files(tmp_path, monkeypatch) -> None:
         .summary()
         .endswith(": /elsewhere/a\\nb.log")
     )
+
+
+def test_a_batch_that_waits_for_another_writer_says_when(docs, tmp_path, capsys, monkeypatch):
+    # The waiting line had no time: where the wait ended with nothing left to do (another
+    # watch had done it), it stayed the last word, as if the watch still waited.
+    import fcntl
+
+    from searchapp.storage.lock import LOCK_NAME
+
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+
+    def edit() -> None:
+        with open(index_dir / LOCK_NAME, "a+") as held:
+            fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+            (docs / "added.txt").write_text("added while another writer wrote\n", "utf-8")
+            time.sleep(1.5)  # the batch waits
+        wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+
+    code, _, err = watch_while(capsys, monkeypatch, edit, str(docs), "--index-dir", str(index_dir))
+    assert code == 130, err
+    waiting = r"\d\d:\d\d:\d\d waiting for another `search index` or `search watch` to finish…"
+    assert any(re.fullmatch(waiting, line) for line in err.splitlines()), err
