@@ -203,15 +203,17 @@ class Indexer:
             len(rows) for path, rows in known.items() if path in wanted and path not in seen
         )
         report.found, report.filtered_out = len(seen), len(wanted - seen)
+        to_read = {path: bytes_to_read(path, known.get(str(path), [])) for path in files}
+        changed = [path for path, work in to_read.items() if work]  # the others: not read
         reader = FileReader(
             self.chunking,
             self.tokenize,
             self.progress.on_reading,
             default_excludes=default_excludes,
             recheck=recheck,
-            tails=grown_tails(self.store, files, known),
+            tails=grown_tails(self.store, changed, known),
         )
-        self.progress.on_start(sum(bytes_to_read(p, known.get(str(p), [])) for p in files))
+        self.progress.on_start(sum(to_read.values()))
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
         self._ahead = threading.Semaphore(_ahead_chunks())  # a permit per chunk in the queue
