@@ -714,6 +714,8 @@ class SearchIndex:
             "max_length": meta.max_length or 0,
             "precision": meta.precision,
             "documents": counts["documents"],
+            # Stored in part by a run that was stopped: searched, finished by `search index`.
+            "incomplete_documents": counts["incomplete_documents"],
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
             "vectors_bytes": _size(vectors_path),

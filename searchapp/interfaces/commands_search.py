@@ -403,6 +403,16 @@ def info(
                     shown = f"{shown[:-1]}; {root['filters']})"
                 rows.append(("indexed" if n == 0 else "", shown))
             continue
+        if key == "incomplete_documents":
+            if value:  # searched as far as they go; said, as a hit from one looked whole
+                rows.append(
+                    (
+                        "incomplete",
+                        f"{counted(value, 'document')} stored in part by a "
+                        "run that was stopped (searched; `search index` finishes them)",
+                    )
+                )
+            continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
         if isinstance(value, dict):  # vectors_params: "kind flat", "kind ivf, nlist 4096, ..."
             shown = ", ".join(f"{name} {setting}" for name, setting in value.items())

@@ -756,10 +756,16 @@ class Store:
 
     @guarded
     def stats(self) -> dict[str, int]:
-        """Document and chunk counts, and the bytes on disk of the database and its WAL."""
+        """Document and chunk counts (and of documents an interrupted run left part way, which
+        are searched), and the bytes on disk of the database and its WAL."""
         files = [self.path, self.path.with_name(DB_NAME + "-wal")]
+        incomplete = self._conn.execute(
+            "SELECT count(*) FROM documents WHERE sha256 IS NULL AND substr(doc_id, -?) != ?",
+            (len(PENDING), PENDING),
+        ).fetchone()[0]
         return {
             "documents": self.count_documents(),
+            "incomplete_documents": incomplete,
             "chunks": self.count_chunks(),
             "db_bytes": sum(f.stat().st_size for f in files if f.exists()),
         }

@@ -2401,3 +2401,34 @@ def test_quiet_index_waits_for_the_lock_without_a_word(indexed, capsys) -> None:
         code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 0
     assert "waiting for another `search index` or `search watch` to finish…" in err
+
+
+def test_info_tells_of_files_a_stopped_run_left_in_part(tmp_path, fake_model, capsys, monkeypatch):
+    # Searched as far as they went, they looked whole: `info` said nothing of them.
+    from searchapp.ingest import pipeline, reading
+
+    monkeypatch.setattr(reading, "PART_CHUNKS", 4)
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 4)
+    docs = write(
+        tmp_path / "docs",
+        {"long.txt": "\n\n".join(" ".join(f"w{p}_{i}" for i in range(40)) for p in range(20))},
+    )
+    index_dir = tmp_path / "idx"
+
+    def stop(count: int) -> None:
+        raise OSError("the disk went away")
+
+    with pytest.raises(OSError):
+        SearchIndex(index_dir).add([docs], progress=Progress(on_chunks=stop))
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert code == 0
+    assert re.search(r"incomplete\s*: 1 document stored in part by a run that was stopped", out)
+    assert (
+        json.loads(run(capsys, "info", "--index-dir", str(index_dir), "--json")[1])[
+            "incomplete_documents"
+        ]
+        == 1
+    )
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert "incomplete" not in out
