@@ -49,11 +49,19 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'es' if noun.endswith(('s', 'sh', 'ch', 'x')) else 's'}"
 
 
+def committed_chunks(report: IndexReport) -> str:
+    """``3 chunks embedded and committed``, with those stored again with the vectors they had
+    (``, 480 reused``) apart: counted as one, a run that embedded nothing after one that was
+    stopped said "480 chunks committed"."""
+    reused = f", {report.reused} reused" if report.reused else ""
+    return f"{counted(report.chunks, 'chunk')} embedded{reused} and committed"
+
+
 def interrupted_line(report: IndexReport, *, kept: bool = True, cause: str = "Ctrl-C") -> str:
     """What an indexing run stopped by ``cause`` committed, and how to go on; ``kept``: its
     committed chunks are reused (not with Ray)."""
     return (
-        f"interrupted: {counted(report.chunks + report.reused, 'chunk')} committed "
+        f"interrupted: {committed_chunks(report)} "
         f"({counted(report.added + report.updated, 'file')} complete) before {cause}; run the "
         "same command again to continue"
         + (" (committed chunks are not embedded again)" if kept else "")

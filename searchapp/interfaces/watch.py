@@ -51,7 +51,7 @@ from searchapp.ingest.discovery import (
 )
 from searchapp.ingest.interrupts import StopRequest
 from searchapp.interfaces.cli_app import state
-from searchapp.interfaces.render import counted
+from searchapp.interfaces.render import committed_chunks, counted
 from searchapp.search_index import SearchIndex
 from searchapp.storage.indexed_paths import recorded_roots, under
 from searchapp.storage.paths import absolute, not_there, refuse_empty
@@ -601,7 +601,7 @@ def stopped_line(watcher: Watcher, batches: int | None = None) -> str:
     return (
         f"{done}{' and' if batches is not None else ''} part way through "
         f"{'another' if batches is not None else 'a batch of changes'}: "
-        f"{counted(report.chunks + report.reused, 'chunk')} of it committed "
+        f"of it {committed_chunks(report)} "
         f"({counted(report.added + report.updated, 'file')} complete); `search watch` or "
         "`search index` indexes the rest"
     )

@@ -2432,3 +2432,15 @@ def test_info_tells_of_files_a_stopped_run_left_in_part(tmp_path, fake_model, ca
     assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert "incomplete" not in out
+
+
+def test_an_interrupted_run_tells_embedded_and_reused_apart() -> None:
+    # A watch restarted after a stop, then Ctrl-C: "480 chunks committed", all of them
+    # stored again with the vectors the stopped run had embedded; this one embedded none.
+    from searchapp.ingest.pipeline import IndexReport
+    from searchapp.interfaces.render import interrupted_line
+
+    line = interrupted_line(IndexReport(chunks=0, reused=480))
+    assert line.startswith("interrupted: 0 chunks embedded, 480 reused and committed (0 files")
+    line = interrupted_line(IndexReport(chunks=1, updated=1))
+    assert line.startswith("interrupted: 1 chunk embedded and committed (1 file complete)")

@@ -772,8 +772,9 @@ def test_ctrl_c_during_a_batch_of_windows_stops_at_its_next_commit(
     assert code == 130, err
     # Its first window (a chunk) was committed; the file's end came in the next one.
     assert lines[-1] == (
-        "stopped after 0 batches of changes and part way through another: 1 chunk of it "
-        "committed (0 files complete); `search watch` or `search index` indexes the rest"
+        "stopped after 0 batches of changes and part way through another: of it 1 chunk "
+        "embedded and committed (0 files complete); `search watch` or `search index` indexes "
+        "the rest"
     )
     assert len(set(map(str, added)) & indexed_paths(index_dir)) == 1
     use_encoder(monkeypatch, FakeEncoder())
@@ -787,7 +788,9 @@ def test_a_second_ctrl_c_during_a_batch_stops_it_and_says_what_was_kept(
     index_dir = tmp_path / "idx"
     code, lines = watch_with_ctrl_c(capsys, monkeypatch, docs, index_dir, presses=2)
     assert code == 130, lines
-    assert lines[-1].startswith("interrupted: 0 chunks committed (0 files complete) before Ctrl-C")
+    assert lines[-1].startswith(
+        "interrupted: 0 chunks embedded and committed (0 files complete) before Ctrl-C"
+    )
     assert not any(line.startswith("error") for line in lines)
     assert len(indexed_paths(index_dir)) == 6  # the batch was not committed; the rest is intact
 
