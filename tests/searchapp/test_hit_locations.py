@@ -112,6 +112,8 @@ def older(index_dir: Path, version: int) -> None:
     conn.execute("DROP TABLE documents_names")
     conn.execute("DROP INDEX chunks_text_start")  # m011
     conn.execute("ALTER TABLE documents DROP COLUMN ctime_ns")  # m012
+    conn.execute("DROP TRIGGER chunks_removed_vector")  # m013
+    conn.execute("DROP TABLE removed_vectors")
     conn.execute("DELETE FROM _migrations WHERE version > ?", (version,))
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     conn.commit()
