@@ -344,6 +344,11 @@ def normalise(text: str) -> str:
 # -- files ---------------------------------------------------------------------------------
 
 
+def is_too_large(reason: str) -> bool:
+    """Whether a skip's reason is the size limit (``DEFAULT_MAX_BYTES``), as worded here."""
+    return reason.startswith("larger than the ")
+
+
 def read_bytes(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> bytes:
     """The bytes of a regular file, at most ``max_bytes`` (None: no cap).
 

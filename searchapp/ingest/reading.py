@@ -22,6 +22,7 @@ from searchapp.ingest.chunking import CODE_SUFFIXES, ChunkingConfig, CountTokens
 from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
+    is_too_large,
     load_documents,
     looks_generated,
     read_bytes,
@@ -366,8 +367,9 @@ def skipped(
     path: str, reason: str, rows: list[DocumentRow], *, size: int = 0, work: int = 0
 ) -> FileDone:
     """A file not indexed this run. One indexed before that cannot be read now (permissions,
-    I/O) keeps its indexed text, and the reason says so: it is not taken for deleted. Any other
-    skip (now binary, too large, damaged) drops what was indexed."""
-    kept = bool(rows) and is_read_error(reason)
+    I/O) keeps its indexed text, and the reason says so: it is not taken for deleted; so does
+    one grown past the size limit (a log: at 58 MB its 8 MB indexed were dropped, exit 0).
+    Any other skip (now binary, damaged) drops what was indexed."""
+    kept = bool(rows) and (is_read_error(reason) or is_too_large(reason))
     told = f"{reason}; its indexed text is kept" if kept else reason
     return FileDone(path, "skipped", told, size=size, work=work, kept=kept)

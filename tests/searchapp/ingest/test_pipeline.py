@@ -994,3 +994,22 @@ def test_an_append_that_gives_a_page_its_title_stores_it(tmp_path) -> None:
     titles = "SELECT title FROM documents"
     assert index.store.rows(titles) == fresh.store.rows(titles) == [("Wing Report",)]
     assert stored(index) == stored(fresh)
+
+
+def test_a_log_grown_past_the_size_limit_keeps_its_indexed_text(tmp_path) -> None:
+    # At 58 MB, the 8 MB indexed of it were dropped, and the run exited 0.
+    from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    log = docs / "app.log"
+    log.write_text("".join(f"event {i} quokka{i}\n" for i in range(50)))
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    os.truncate(log, DEFAULT_MAX_BYTES + 1)  # sparse: grown past the limit, nothing written
+    report = index.add([docs])
+    assert report.removed == 0
+    assert report.skipped == [
+        (str(log), "larger than the 50.0 MB limit (50.0 MB); its indexed text is kept")
+    ]
+    assert [h.line for h in index.search("quokka7", mode="lexical", k=1)] == [8]
