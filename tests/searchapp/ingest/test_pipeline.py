@@ -814,13 +814,20 @@ def test_a_paragraph_appended_keeps_the_passages_before_and_chunks_only_the_end(
     assert index.add([docs]).unchanged == 1  # complete, with the file's new size and times
 
 
-def test_lines_appended_to_a_log_are_found_on_their_lines(tmp_path, monkeypatch) -> None:
+def indexed_log(tmp_path: Path, text: str) -> tuple[Path, Path, SearchIndex]:
+    """A folder holding ``app.log`` with ``text``, indexed: (folder, log, index)."""
     docs = tmp_path / "docs"
     docs.mkdir()
     log = docs / "app.log"
-    log.write_text("".join(f"2026-12-02 event {i} worker{i % 7} ok\n" for i in range(300)))
+    log.write_text(text)
     index = make_index(tmp_path / "idx")
     index.add([docs])
+    return docs, log, index
+
+
+def test_lines_appended_to_a_log_are_found_on_their_lines(tmp_path, monkeypatch) -> None:
+    lines = "".join(f"2026-12-02 event {i} worker{i % 7} ok\n" for i in range(300))
+    docs, log, index = indexed_log(tmp_path, lines)
     before = chunk_rows(index, log)
     assert len(before) > 20
     with log.open("a") as file:
@@ -954,12 +961,7 @@ def test_a_folder_removed_then_back_takes_the_vectors_it_had(tmp_path, monkeypat
 def test_a_log_that_grew_while_it_was_read_is_appended_to_next_time(tmp_path, monkeypatch) -> None:
     # Its stat's size was stored with the hash of the longer bytes read after it: the next
     # append found its first bytes changed, and chunked the whole log again.
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    log = docs / "app.log"
-    log.write_text("".join(f"event {i} of the log\n" for i in range(300)))
-    index = make_index(tmp_path / "idx")
-    index.add([docs])
+    docs, log, index = indexed_log(tmp_path, "".join(f"event {i} of the log\n" for i in range(300)))
     real = reading.read_bytes
 
     def growing(path, **options):
@@ -1000,12 +1002,7 @@ def test_a_log_grown_past_the_size_limit_keeps_its_indexed_text(tmp_path) -> Non
     # At 58 MB, the 8 MB indexed of it were dropped, and the run exited 0.
     from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
 
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    log = docs / "app.log"
-    log.write_text("".join(f"event {i} quokka{i}\n" for i in range(50)))
-    index = make_index(tmp_path / "idx")
-    index.add([docs])
+    docs, log, index = indexed_log(tmp_path, "".join(f"event {i} quokka{i}\n" for i in range(50)))
     os.truncate(log, DEFAULT_MAX_BYTES + 1)  # sparse: grown past the limit, nothing written
     report = index.add([docs])
     assert report.removed == 0
