@@ -35,6 +35,19 @@ INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/
 
 OnSkip = Callable[[Path, str], None]
 
+# Editors' backups (Emacs and vim ``notes.md~``) and files being written: JetBrains' safe write
+# (``x___jb_tmp___``, then ``x___jb_old___``), browsers' downloads, temporary copies
+# (``notes.md.tmp.1234``). A watched folder indexed each as it came and went, with a batch line
+# apiece, and their text was a second hit beside the file they copy or become.
+_BEING_WRITTEN = (
+    "*~",
+    "*___jb_tmp___",
+    "*___jb_old___",
+    "*.crdownload",
+    "*.part",
+    "*.tmp",
+    "*.tmp.[0-9]*",
+)
 # Files that are text but not worth searching: lock files, minified or generated code, markup
 # that is data (drawings), and editors' backups. Excluded at every level unless
 # --no-default-excludes.
@@ -62,19 +75,11 @@ DEFAULT_EXCLUDES = (
     "*.svg",
     "*.pb.go",
     "*_pb2.py",
-    # Editors' backups and autosaves (Emacs ``notes.md~`` and ``#notes.md#``, vim's ``~``):
-    # copies of a file beside it, each of its passages a second hit.
-    "*~",
+    # Emacs's autosaves (``#notes.md#``): a copy of a file beside it, each passage a second hit.
     "\\#*#",
-    # Files being written: JetBrains' safe write (``x___jb_tmp___``, then ``x___jb_old___``),
-    # browsers' downloads, temporary copies (``notes.md.tmp.1234``). A watched folder indexed
-    # each as it came and went, with a batch line apiece, and their text was a second hit.
-    "*___jb_tmp___",
-    "*___jb_old___",
-    "*.crdownload",
-    "*.part",
-    "*.tmp",
-    "*.tmp.[0-9]*",
+    *_BEING_WRITTEN,
+    # ...files only: a folder so named (``old~/``, ``data.part/``) is read as any other.
+    *(f"!{pattern}/" for pattern in _BEING_WRITTEN),
 )
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
 DEFAULT_EXCLUDED = (

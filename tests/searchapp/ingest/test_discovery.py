@@ -400,3 +400,25 @@ def test_a_repositorys_own_excludes_and_nested_repositories_follow_git(
         assert found(repo / "inner") == git_untracked(repo / "inner", repo / "inner") == ["i.md"]
     finally:
         discovery._global_excludes.cache_clear()
+
+
+def test_backup_and_temporary_names_leave_out_files_not_folders(tmp_path: Path) -> None:
+    # "*~" and "*.part" matched folders too: everything in old~/ or data.part/ was left out.
+    write(
+        tmp_path,
+        "notes.md",
+        "notes.md~",
+        "old~/notes.md",
+        "old~/notes.md~",
+        "data.part/a.md",
+        "data.part/b.part",
+        "video.part",
+        "report.md.tmp.1234",
+        "build.tmp/out.txt",
+    )
+    assert sorted(found(tmp_path)) == [
+        "build.tmp/out.txt",
+        "data.part/a.md",
+        "notes.md",
+        "old~/notes.md",
+    ]
