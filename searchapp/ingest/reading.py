@@ -183,11 +183,8 @@ class FileReader:
                         document.text[start:],
                         count_tokens=count_tokens,
                         config=self.chunking,
-                        breaks=[
-                            offset - start
-                            for offset in section_starts(document.spans, document.text)
-                            if offset > start
-                        ],
+                        # A seam is only taken without spans: no section starts to shift.
+                        breaks=section_starts(document.spans, document.text),
                         code=Path(key).suffix.lower() in CODE_SUFFIXES,
                     )
                 ]
