@@ -57,6 +57,28 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_vendor() -> str:
+    """The CPU's vendor string from /proc/cpuinfo (``GenuineIntel``, ``AuthenticAMD``; empty
+    where there is none)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("vendor_id"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def cpu_prefers_onednn_fp32() -> bool:
+    """True on x86 CPUs with AVX-512 not made by Intel: there MKL, which runs torch's fp32
+    matmul, takes its AVX2 code, and oneDNN's AVX-512 kernels reach twice its rate (AMD EPYC,
+    Zen 5: 200 against 460 GFLOP/s at the encoder's shapes; benchmarks/RESULTS.md, "Encoder").
+    On an Intel Ice Lake the two measured the same."""
+    return "avx512f" in cpu_flags() and cpu_vendor() not in ("", "GenuineIntel")
+
+
 def cpu_has_native_bf16() -> bool:
     """True when the CPU computes bf16 natively (AVX512-BF16 or AMX), per /proc/cpuinfo."""
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})

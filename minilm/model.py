@@ -19,7 +19,12 @@ from torch import nn
 from minilm import fused_attention
 from minilm.batching import BATCH_TOKENS
 from minilm.config import MiniLMConfig
-from minilm.devices import cpu_contended, cpu_has_amx, cpu_has_native_bf16
+from minilm.devices import (
+    cpu_contended,
+    cpu_has_amx,
+    cpu_has_native_bf16,
+    cpu_prefers_onednn_fp32,
+)
 
 
 class Embeddings(nn.Module):
@@ -53,8 +58,10 @@ class Embeddings(nn.Module):
 # accumulator (``mkldnn._linear_pointwise``, the kernels torch.compile's CPU backend emits with
 # frozen weights); and a batch of long sequences runs packed, its padding dropped, with
 # attention one sequence at a time. On an AMD EPYC (Zen 4) each made bf16 encoding faster with
-# vectors as close to fp32 or closer (benchmarks/RESULTS.md, "Encoder"). Inference only: with
-# autograd on, in training or under autocast, the plain path runs.
+# vectors as close to fp32 or closer (benchmarks/RESULTS.md, "Encoder"). fp32 dense layers take
+# the same oneDNN matmul where torch's own (MKL) runs at half its rate (AMD CPUs with AVX-512):
+# vectors within 2e-7 of MKL's. Inference only: with autograd on, in training or under
+# autocast, the plain path runs.
 FUSED_ACTIVATIONS = {"gelu": ("gelu", "none"), "gelu_new": ("gelu", "tanh"), "relu": ("relu", "")}
 # Without the fused attention kernel, from this padded length on a batch runs packed
 # (``MiniLMModel.forward``): PyTorch's attention one sequence at a time beats the batched
@@ -74,26 +81,43 @@ PACKED_ROWS_MULTIPLE = 128
 
 
 @functools.cache
-def fuse_bf16_cpu() -> bool:
-    """Whether this torch has the oneDNN kernels above and the CPU computes bf16 natively."""
+def onednn_dense() -> bool:
+    """Whether this torch has oneDNN's matmul on a packed weight with the activation or the
+    residual fused (``mkldnn._linear_pointwise``)."""
     return (
         torch.backends.mkldnn.is_available()
         and hasattr(torch.ops.mkldnn, "_linear_pointwise")
         and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
         and "binary" in torch.ops.mkldnn._linear_pointwise.overloads()
-        and cpu_has_native_bf16()
     )
+
+
+@functools.cache
+def fuse_bf16_cpu() -> bool:
+    """Whether this torch has the oneDNN kernels above and the CPU computes bf16 natively."""
+    return onednn_dense() and cpu_has_native_bf16()
+
+
+@functools.cache
+def fuse_fp32_cpu() -> bool:
+    """Whether fp32 dense layers run on oneDNN too: where torch's own fp32 matmul (MKL) runs
+    at half oneDNN's rate (``devices.cpu_prefers_onednn_fp32``)."""
+    return onednn_dense() and cpu_prefers_onednn_fp32()
+
+
+def fused_cpu_path(x: torch.Tensor) -> bool:
+    """Whether dense layers on ``x`` run as oneDNN matmuls on packed weights: inference on the
+    CPU, in bf16 (``fuse_bf16_cpu``) or fp32 (``fuse_fp32_cpu``)."""
+    if x.device.type != "cpu" or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu"):
+        return False
+    if x.dtype == torch.bfloat16:
+        return fuse_bf16_cpu()
+    return x.dtype == torch.float32 and fuse_fp32_cpu()
 
 
 def bf16_cpu_path(x: torch.Tensor) -> bool:
-    """Whether ``x`` takes the bf16 CPU kernels above."""
-    return (
-        x.dtype == torch.bfloat16
-        and x.device.type == "cpu"
-        and not torch.is_grad_enabled()
-        and not torch.is_autocast_enabled("cpu")
-        and fuse_bf16_cpu()
-    )
+    """Whether ``x`` takes the bf16 CPU kernels above (batches packed without padding too)."""
+    return x.dtype == torch.bfloat16 and fused_cpu_path(x)
 
 
 def packed_rows(tokens: int) -> int:
@@ -120,9 +144,10 @@ class Dense(nn.Linear):
     """``nn.Linear`` with an optional activation (``"gelu"``, ``"gelu_new"``, ``"relu"``), or
     with a residual added to its output.
 
-    On the bf16 CPU path it is one oneDNN matmul on a packed copy of the weight (``packed_weight``);
-    the state dict holds only the plain weight. The activation or the residual is applied to the
-    fp32 accumulator, so the output is rounded to bf16 once.
+    On the CPU in inference (``fused_cpu_path``: bf16, and fp32 where MKL is slow) it is one
+    oneDNN matmul on a packed copy of the weight (``packed_weight``); the state dict holds only
+    the plain weight. The activation or the residual is applied to the fp32 accumulator, so a
+    bf16 output is rounded once.
     """
 
     def __init__(self, in_features: int, out_features: int, activation: str | None = None) -> None:
@@ -134,7 +159,7 @@ class Dense(nn.Linear):
     def forward(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         if residual is not None and self.activation is not None:
             raise ValueError("Dense adds a residual only without an activation")
-        if x.dtype == self.weight.dtype and bf16_cpu_path(x):
+        if x.dtype == self.weight.dtype and fused_cpu_path(x):
             if residual is not None:
                 return torch.ops.mkldnn._linear_pointwise.binary(
                     x, residual, self.packed_weight(), self.bias, "add"

@@ -114,3 +114,24 @@ def write_model_folder(
     ]
     (folder / "modules.json").write_text(json.dumps(modules))
     return folder
+
+
+def calls_to_fused_kernel(monkeypatch) -> list[int]:
+    """Count calls of the oneDNN kernel, with an activation or a residual (the spy forwards)."""
+    calls: list[int] = []
+    kernel = torch.ops.mkldnn._linear_pointwise
+
+    class Spy:
+        def __call__(self, *args):
+            calls.append(1)
+            return kernel(*args)
+
+        def binary(self, *args):
+            calls.append(1)
+            return kernel.binary(*args)
+
+        def overloads(self):
+            return kernel.overloads()
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", Spy())
+    return calls

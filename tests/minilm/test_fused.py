@@ -15,32 +15,11 @@ import minilm.model
 from minilm import MiniLMConfig, SentenceTransformer
 from minilm.model import PACKED_ROWS_MULTIPLE, Dense, SelfAttention, packed_rows
 from minilm.weights import map_hf_state_dict
-from tests.minilm.helpers import TINY, batch_with_padding, random_bert
+from tests.minilm.helpers import TINY, batch_with_padding, calls_to_fused_kernel, random_bert
 
 pytestmark = pytest.mark.skipif(
     not minilm.model.fuse_bf16_cpu(), reason="needs oneDNN and a CPU with native bf16"
 )
-
-
-def calls_to_fused_kernel(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Count calls of the oneDNN kernel, with an activation or a residual (the spy forwards)."""
-    calls: list[int] = []
-    kernel = torch.ops.mkldnn._linear_pointwise
-
-    class Spy:
-        def __call__(self, *args):
-            calls.append(1)
-            return kernel(*args)
-
-        def binary(self, *args):
-            calls.append(1)
-            return kernel.binary(*args)
-
-        def overloads(self):
-            return kernel.overloads()
-
-    monkeypatch.setattr(torch.ops.mkldnn, "_linear_pointwise", Spy())
-    return calls
 
 
 def tiny_model(act: str = "gelu", **overrides: int) -> SentenceTransformer:

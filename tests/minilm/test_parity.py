@@ -13,6 +13,8 @@ import torch
 from scipy.stats import spearmanr
 
 from minilm import SentenceEncoder, locate_model
+from minilm.model import onednn_dense
+from tests.minilm.helpers import calls_to_fused_kernel
 
 pytestmark = pytest.mark.slow
 
@@ -71,6 +73,23 @@ def test_embeddings_match_sentence_transformers(reference_embeddings, our_embedd
     assert our_embeddings.shape == reference_embeddings.shape == (2758 + 3, 384)
     assert our_embeddings.dtype == np.float32
     np.testing.assert_allclose(our_embeddings, reference_embeddings, atol=1e-5, rtol=0)
+
+
+@pytest.mark.skipif(not onednn_dense(), reason="needs torch's oneDNN matmul on packed weights")
+def test_both_fp32_dense_paths_match_sentence_transformers(
+    l6_encoder: SentenceEncoder, reference_embeddings, texts, monkeypatch
+) -> None:
+    # This machine's fp32 dense layers run on MKL or on oneDNN (minilm.model.fuse_fp32_cpu, by
+    # CPU): the other path too, on the long texts and the first 300 sentences.
+    import minilm.model
+
+    chosen = minilm.model.fuse_fp32_cpu()
+    picked = list(range(300)) + list(range(len(texts) - 3, len(texts)))
+    calls = calls_to_fused_kernel(monkeypatch)
+    monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: not chosen)
+    other = l6_encoder.encode([texts[i] for i in picked], batch_size=64)
+    assert bool(calls) is (not chosen)  # the dense layers went to oneDNN, or none did
+    np.testing.assert_allclose(other, reference_embeddings[picked], atol=1e-5, rtol=0)
 
 
 def test_stsb_spearman_all_minilm_l6_v2(stsb, reference_embeddings, our_embeddings) -> None:
