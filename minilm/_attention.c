@@ -5,8 +5,9 @@
  * sequence and layer (scores, softmax, values), the scores rounded to bf16 between them, and
  * Sleef's exp in the softmax. Here one pass per (sequence, head) keeps the scores in fp32 in
  * cache: the scores and the weighted values are VDPBF16PS dot products with fp32 accumulation,
- * the exp a polynomial on the row less its maximum (every argument <= 0). Only the weights are
- * rounded to bf16 before they multiply the values, as PyTorch's softmax output is.
+ * the softmax (softmax_row, both paths) 2^x by a polynomial on the row less its maximum, the
+ * scale and log2 e folded into its argument. Only the weights are rounded to bf16 before they
+ * multiply the values, as PyTorch's softmax output is.
  *
  * On CPUs with AMX the scores and the weighted values are tile products instead (attend_amx):
  * 16 queries at a time against 16 keys (scores) or 32 keys (values), from the same key and
@@ -37,25 +38,51 @@
 #include <immintrin.h>
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
 
-/* exp(x) for x <= 0 (the scores less their row's maximum); exp(-87) ~ 1.6e-38 below -87 (it
- * weighs only zero values or nothing). Range reduction x = n ln2 + r, |r| <= ln2/2, and a
- * degree-6 polynomial: relative error ~1.2e-7, far under the bf16 rounding the weights get
- * next. A NaN stays NaN (maxps returns its second operand when either is NaN), so a NaN or
- * +inf score makes its row NaN, as PyTorch's softmax does. */
-TARGET static inline __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-87.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+/* 2^x for x <= 0 (x = the scaled score less the row's maximum, in base 2); 2^-126 below -126
+ * (it weighs only zero values or nothing). x = n + f, |f| <= 1/2, and a degree-4 polynomial for
+ * 2^f (least relative error, 2.7e-6: under the bf16 rounding the weights get next, 2^-9; 9
+ * vector operations a score, against 15 for exp by ln 2 and a degree-6 polynomial). A NaN
+ * stays NaN (maxps returns its second operand when either is NaN), so a NaN or +inf score makes
+ * its row NaN, as PyTorch's softmax does. */
+TARGET static inline __m512 exp2_nonpositive(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-126.0f), x);
+    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(0.009570068679749966f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.055917806923389435f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240247443318367f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931218504905701f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999992847442627f));
     return _mm512_scalef_ps(p, n);
+}
+
+/* One row of scores (`padded` keys, fp32, unscaled) into bf16 weights exp(scale * (s - max)),
+ * zero past the n-th key; returns 1 / (their sum). The scale (and log2 e) goes into the
+ * exponent's argument, one fused multiply-add: no pass writes scaled scores back. */
+TARGET static float softmax_row(const float *scores, uint32_t *weights, int n, int padded,
+                                float scale) {
+    const int full = n / 16;
+    const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
+    __m512 row_max = _mm512_set1_ps(-__builtin_inff());
+    for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
+    if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
+    const float base2 = scale * 1.44269504088896341f;
+    const __m512 vscale = _mm512_set1_ps(base2);
+    const __m512 shift = _mm512_set1_ps(-base2 * _mm512_reduce_max_ps(row_max));
+    __m512 sum = _mm512_setzero_ps();
+    for (int b = 0; b < full; b++) {
+        const __m512 e = exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift));
+        sum = _mm512_add_ps(sum, e);
+        _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
+    }
+    for (int b = full; b < padded / 16; b++) { /* the last keys, then zeros */
+        const __mmask16 real = b == full ? tail : 0;
+        const __m512 e = _mm512_maskz_mov_ps(
+            real, exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift)));
+        sum = _mm512_add_ps(sum, e);
+        _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
 }
 
 /* The w-th 32-bit word (bf16 pair) of a row, whatever the row's alignment. */
@@ -137,16 +164,12 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
     const int padded = (n + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
     const int key_pairs = (n + 1) / 2;
     lay_out(k, v, stride, n, padded, m);
-    const __m512 vscale = _mm512_set1_ps(scale);
-    const __m512 minus_inf = _mm512_set1_ps(-__builtin_inff());
     for (int first = 0; first < n; first += QUERIES) {
         const int rows = n - first < QUERIES ? n - first : QUERIES;
         uint32_t query[QUERIES][PAIRS];
         for (int r = 0; r < QUERIES; r++)
             for (int w = 0; w < PAIRS; w++)
                 query[r][w] = r < rows ? word(q + (long)(first + r) * stride, w) : 0;
-        __m512 row_max[QUERIES];
-        for (int r = 0; r < QUERIES; r++) row_max[r] = minus_inf;
         for (int b = 0; b < blocks; b++) {
             __m512 acc[QUERIES];
             for (int r = 0; r < QUERIES; r++) acc[r] = _mm512_setzero_ps();
@@ -155,26 +178,12 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
                 for (int r = 0; r < QUERIES; r++)
                     acc[r] = _mm512_dpbf16_ps(acc[r], key, (__m512bh)_mm512_set1_epi32(query[r][w]));
             }
-            const __mmask16 real = b * 16 + 16 <= n ? 0xffff : (__mmask16)((1u << (n - b * 16)) - 1);
-            for (int r = 0; r < QUERIES; r++) {
-                const __m512 s = _mm512_mask_mul_ps(minus_inf, real, acc[r], vscale);
-                _mm512_storeu_ps(m->scores + r * padded + b * 16, s);
-                row_max[r] = _mm512_max_ps(row_max[r], s);
-            }
+            for (int r = 0; r < QUERIES; r++) _mm512_storeu_ps(m->scores + r * padded + b * 16, acc[r]);
         }
         float inverse_sum[QUERIES];
-        for (int r = 0; r < QUERIES; r++) {
-            const __m512 top = _mm512_set1_ps(_mm512_reduce_max_ps(row_max[r]));
-            __m512 sum = _mm512_setzero_ps();
-            for (int b = 0; b < blocks; b++) {
-                const __m512 e =
-                    exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(m->scores + r * padded + b * 16), top));
-                sum = _mm512_add_ps(sum, e);
-                _mm256_storeu_si256((__m256i *)(m->weights + r * (padded / 2) + b * 8),
-                                    (__m256i)_mm512_cvtneps_pbh(e));
-            }
-            inverse_sum[r] = 1.0f / _mm512_reduce_add_ps(sum);
-        }
+        for (int r = 0; r < rows; r++)
+            inverse_sum[r] = softmax_row(m->scores + r * padded, m->weights + r * (padded / 2), n,
+                                         padded, scale);
         __m512 o[QUERIES][2];
         for (int r = 0; r < QUERIES; r++) o[r][0] = o[r][1] = _mm512_setzero_ps();
         for (int p = 0; p < key_pairs; p++) {
@@ -231,52 +240,6 @@ AMX_TARGET static void configure_tiles(void) {
         config.colsb[t] = 64;
     }
     __asm__ volatile("ldtilecfg %0" ::"m"(config)); /* the whole struct read, not 8 bytes */
-}
-
-/* 2^x for x <= 0, as the AMX path's softmax takes it (x = the scaled score less the row's
- * maximum, in base 2); 2^-126 below -126 (it weighs only zero values or nothing). x = n + f,
- * |f| <= 1/2, and a degree-4 polynomial for 2^f (least relative error, 2.7e-6: under the bf16
- * rounding of the weights, 2^-9, as exp_nonpositive's 1.2e-7 is; 9 vector operations against
- * 15 a score). A NaN stays NaN, as in exp_nonpositive. */
-TARGET static inline __m512 exp2_nonpositive(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-126.0f), x);
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(0.009570068679749966f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.055917806923389435f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240247443318367f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931218504905701f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999992847442627f));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* One row of scores (`padded` keys, fp32, unscaled) into bf16 weights exp(scale * (s - max)),
- * zero past the n-th key; returns 1 / (their sum). The scale (and log2 e) goes into the
- * exponent's argument, one fused multiply-add: no pass writes scaled scores back. */
-TARGET static float softmax_row(const float *scores, uint32_t *weights, int n, int padded,
-                                float scale) {
-    const int full = n / 16;
-    const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
-    __m512 row_max = _mm512_set1_ps(-__builtin_inff());
-    for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
-    if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
-    const float base2 = scale * 1.44269504088896341f;
-    const __m512 vscale = _mm512_set1_ps(base2);
-    const __m512 shift = _mm512_set1_ps(-base2 * _mm512_reduce_max_ps(row_max));
-    __m512 sum = _mm512_setzero_ps();
-    for (int b = 0; b < full; b++) {
-        const __m512 e = exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift));
-        sum = _mm512_add_ps(sum, e);
-        _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
-    }
-    for (int b = full; b < padded / 16; b++) { /* the last keys, then zeros */
-        const __mmask16 real = b == full ? tail : 0;
-        const __m512 e = _mm512_maskz_mov_ps(
-            real, exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift)));
-        sum = _mm512_add_ps(sum, e);
-        _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
-    }
-    return 1.0f / _mm512_reduce_add_ps(sum);
 }
 
 /* attend on AMX tiles: the caller has configured them (configure_tiles). Scores of 16 queries
