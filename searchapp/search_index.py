@@ -387,6 +387,9 @@ class SearchIndex:
                 chunking=self.chunking(),
                 progress=progress,
                 embedder=embedder,
+                # NumPy's encoder (fp32), for a run with little to embed: not once PyTorch's is
+                # loaded, nor for a precision asked of PyTorch's (checked when it loads).
+                quick=model if self._encoder is None and self.precision in (None, "fp32") else None,
             )
             # Roots indexed on their own inside these (`search index A/node_modules`, then A):
             # what this walk leaves out of them is still theirs.

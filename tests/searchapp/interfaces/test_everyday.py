@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from searchapp.ingest import pipeline
 from searchapp.ingest.pipeline import Progress
 from searchapp.interfaces.render import SNIPPET_CHARS, counted, hit_line, print_results
 from searchapp.interfaces.repl import Repl
@@ -1499,6 +1500,8 @@ def test_new_index_precision_is_auto_as_for_search_index(tmp_path, monkeypatch) 
     import searchapp.encoding
     from minilm import SentenceEncoder
 
+    # About PyTorch's encoder: it embeds from the first token (no NumPy for small runs).
+    monkeypatch.setattr(pipeline, "QUICK_TOKENS", 0)
     asked = []
 
     def load(cls, name, **options):
@@ -1517,6 +1520,8 @@ def test_an_index_keeps_its_precision_and_refuses_another(tmp_path, monkeypatch,
     import searchapp.encoding
     from minilm import SentenceEncoder
 
+    # About PyTorch's encoder: it embeds from the first token (no NumPy for small runs).
+    monkeypatch.setattr(pipeline, "QUICK_TOKENS", 0)
     asked = []
 
     def load(cls, name, **options):

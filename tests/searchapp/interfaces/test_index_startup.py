@@ -10,10 +10,14 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 
+import searchapp.encoding
 from searchapp.errors import IndexInterrupted
+from searchapp.ingest import pipeline
 from searchapp.search_index import SearchIndex
+from searchapp.storage.store import Store
 from tests.searchapp.cli_runner import run_cli as run
 from tests.searchapp.conftest import FakeEncoder
 from tests.searchapp.interfaces.test_query_path import REPO, probe
@@ -25,18 +29,34 @@ def test_an_unchanged_folder_is_checked_without_importing_torch(tmp_path, cranfi
     index_dir = tmp_path / "idx"
     args = ("index", str(folder), "--index-dir", str(index_dir))
     _, err = probe(*args, "--precision", "fp32")
-    assert "IMPORTED ['torch'] EXIT 0" in err, err
+    assert "IMPORTED [] EXIT 0" in err, err  # 3 abstracts: NumPy's encoder (QUICK_TOKENS)
     _, err = probe(*args)
     assert "IMPORTED [] EXIT 0" in err, err
     assert "0 added, 0 updated, 0 removed, 3 unchanged" in err, err
     (folder / "doc1.txt").write_text("shock waves on a swept wing\n", "utf-8")
     _, err = probe(*args)
-    assert "IMPORTED ['torch'] EXIT 0" in err and "1 updated" in err, err
+    assert "IMPORTED [] EXIT 0" in err and "1 updated" in err, err
+    cranfield.write_files(folder, 3, 23)  # ~3,000 tokens to embed: PyTorch loads
+    _, err = probe(*args)
+    assert "IMPORTED ['torch'] EXIT 0" in err and "20 added" in err, err
     search_index = SearchIndex(index_dir)
     assert search_index.meta().precision == "fp32"  # as first recorded: fp32 stays fp32
-    assert search_index.load_encoder().precision == "fp32"
+    encoder = search_index.load_encoder()
+    assert encoder.precision == "fp32"
     top = search_index.search("shock waves on a swept wing", k=1)[0]
     assert top.path.endswith("doc1.txt") and top.score > 0.99
+    # What NumPy's encoder stored is what PyTorch's gives for the same passages.
+    store = Store.open(index_dir, create=False)
+    stored = {
+        text: vector
+        for name in ("doc1.txt", "doc2.txt")
+        for text, vector in store.vectors_by_text(str(folder / name), 100).items()
+    }
+    store.close()
+    assert len(stored) >= 2
+    np.testing.assert_allclose(
+        np.stack(list(stored.values())), encoder.encode(list(stored)), atol=1e-5
+    )
 
 
 class Bf16Fake(FakeEncoder):
@@ -63,6 +83,7 @@ def fake_models(monkeypatch, load_seconds: float = 0.0) -> list[str]:
 
 def test_the_precision_recorded_is_the_indexing_encoders_not_numpys(tmp_path, monkeypatch) -> None:
     events = fake_models(monkeypatch)
+    monkeypatch.setattr(pipeline, "QUICK_TOKENS", 0)  # PyTorch's encoder from the first token
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_text("lift and drag\n", "utf-8")
     search_index = SearchIndex(tmp_path / "idx")
@@ -70,6 +91,40 @@ def test_the_precision_recorded_is_the_indexing_encoders_not_numpys(tmp_path, mo
     assert events == ["load started", "load done"]
     assert search_index.meta().precision == "bf16"
     assert isinstance(search_index.load_encoder(), Bf16Fake)
+
+
+def test_a_run_with_little_to_embed_never_loads_pytorch(tmp_path, monkeypatch) -> None:
+    events = fake_models(monkeypatch)
+    quick = FakeEncoder()
+    monkeypatch.setattr(searchapp.encoding, "numpy_query_encoder", lambda *a, **k: quick)
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "a.txt").write_text("lift and drag\n", "utf-8")
+    search_index = SearchIndex(tmp_path / "idx")
+    report = search_index.add([folder])
+    assert report.chunks == 1 and quick.batches == [1]
+    assert events == []  # NumPy's encoder embedded it: PyTorch never loaded
+    assert search_index.meta().precision is None  # left to the first PyTorch load
+    assert search_index.search("lift and drag", k=1)[0].path.endswith("a.txt")
+    # Past QUICK_TOKENS to embed (one token a word here), PyTorch loads and embeds the rest.
+    words = [f"word{n}" for n in range(pipeline.QUICK_TOKENS + 100)]
+    lines = [" ".join(words[i : i + 10]) for i in range(0, len(words), 10)]
+    (folder / "b.txt").write_text("\n\n".join(lines) + "\n", "utf-8")
+    search_index.add([folder])
+    assert events == ["load started", "load done"]
+    assert search_index.meta().precision == "bf16"
+    assert len(quick.batches) >= 1  # the first window may be NumPy's; the rest PyTorch's
+    assert search_index.search("word7 word8", k=1)[0].path.endswith("b.txt")
+    # Once PyTorch's encoder is loaded (a watch's later batches), small runs use it.
+    (folder / "a.txt").write_text("thrust and weight\n", "utf-8")
+    before = len(quick.batches)
+    search_index.add([folder])
+    assert len(quick.batches) == before and events == ["load started", "load done"]
+    # A precision asked of PyTorch's encoder loads it, to be checked against the index's.
+    (tmp_path / "e").mkdir()
+    (tmp_path / "e" / "c.txt").write_text("lift and drag\n", "utf-8")
+    SearchIndex(tmp_path / "idx2", precision="auto").add([tmp_path / "e"])
+    assert events == ["load started", "load done"] * 2
 
 
 def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path, monkeypatch, capsys) -> None:
@@ -90,6 +145,7 @@ def test_ctrl_c_while_the_encoder_loads_stops_once_it_has_loaded(tmp_path, monke
     """Two Ctrl-C while PyTorch loads: the run stops, but only after the load has finished
     (torch cut off mid-import can abort the process), with nothing committed."""
     events = fake_models(monkeypatch, load_seconds=1.0)
+    monkeypatch.setattr(pipeline, "QUICK_TOKENS", 0)  # PyTorch's encoder from the first token
     (tmp_path / "d").mkdir()
     for n in range(3):
         (tmp_path / "d" / f"{n}.txt").write_text(f"text number {n}\n", "utf-8")
