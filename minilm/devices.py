@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+
+from minilm.cpuinfo import cpu_flags, cpu_vendor
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -42,33 +43,6 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     elif chosen.type != "cpu":
         raise ValueError(f"device ({device!r}) is not supported; use auto, cpu, cuda or mps")
     return chosen
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_vendor() -> str:
-    """The CPU's vendor string from /proc/cpuinfo (``GenuineIntel``, ``AuthenticAMD``; empty
-    where there is none)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("vendor_id"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
 
 
 def cpu_prefers_onednn_fp32() -> bool:

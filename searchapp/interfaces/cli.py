@@ -213,6 +213,14 @@ def _main(argv: list[str] | None) -> None:
         # (killed by SIGPIPE, status 141), not with an error or a "nothing found" status.
         # Not a server: a client that hangs up before its answer must not end it.
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if "OPENBLAS_CORETYPE" not in os.environ:
+        # NumPy's OpenBLAS takes AVX2 kernels on AMD CPUs with AVX-512: half the speed of its
+        # AVX-512 ones for the NumPy encoder (queries, small index runs). Before NumPy loads.
+        from minilm.cpuinfo import openblas_coretype
+
+        core = openblas_coretype()
+        if core is not None:
+            os.environ["OPENBLAS_CORETYPE"] = core
     if args[:1] in (["query"], ["repl"], ["serve"], ["mcp"]):
         # Queries embed one at a time with NumPy: one BLAS thread is fastest for one short text
         # and steady on a busy machine (benchmarks/RESULTS.md, "NumPy encoder"). NumPy reads

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import minilm.batching
+import minilm.cpuinfo
 from minilm import (
     ModelFilesError,
     NumpyEncoder,
@@ -20,6 +21,7 @@ from minilm import (
     UnsupportedWeightsError,
     WeightsMismatchError,
 )
+from minilm.cpuinfo import SKYLAKEX_FLAGS
 from minilm.variants import ALL_MINILM_L6_SHA256
 from tests.minilm.helpers import TINY, random_bert, write_model_folder
 
@@ -218,3 +220,53 @@ def test_a_query_in_a_fresh_process_imports_no_torch(
     assert output["heavy"] == []
     expected = l6_encoder.encode([query])[0]
     np.testing.assert_allclose(np.array(output["vector"], dtype=np.float32), expected, atol=1e-5)
+
+
+# --- OpenBLAS's kernels on AMD CPUs with AVX-512 ---------------------------------------------
+
+ENCODE_TEXTS = """
+import json, sys
+from minilm import NumpyEncoder
+encoder = NumpyEncoder.from_pretrained(sys.argv[1])
+print(json.dumps(encoder.encode(json.loads(sys.argv[2])).tolist()))
+"""
+
+
+@pytest.mark.parametrize(
+    ("vendor", "flags", "core"),
+    [
+        ("AuthenticAMD", {"avx2", *SKYLAKEX_FLAGS, "avx512_bf16"}, "SkylakeX"),
+        ("AuthenticAMD", {"avx2", "avx512f"}, None),  # not every set SkylakeX's kernels use
+        ("AuthenticAMD", {"avx2"}, None),
+        ("GenuineIntel", {"avx2", *SKYLAKEX_FLAGS}, None),  # OpenBLAS finds these itself
+        ("", set(), None),
+    ],
+)
+def test_openblas_is_asked_for_avx512_kernels_on_amd(monkeypatch, vendor, flags, core) -> None:
+    monkeypatch.setattr(minilm.cpuinfo, "cpu_vendor", lambda: vendor)
+    monkeypatch.setattr(minilm.cpuinfo, "cpu_flags", lambda: frozenset(flags))
+    assert minilm.cpuinfo.openblas_coretype() == core
+
+
+@pytest.mark.skipif(
+    minilm.cpuinfo.openblas_coretype() is None, reason="OpenBLAS picks its own kernels here"
+)
+def test_the_kernels_asked_for_give_the_same_vectors(
+    packaged_model_dir: Path, l6_encoder: SentenceEncoder, stsb
+) -> None:
+    texts = stsb.sentences[:40]
+    core = minilm.cpuinfo.openblas_coretype()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_CORETYPE": core, "OPENBLAS_VERBOSE": "2"}
+    result = subprocess.run(
+        [sys.executable, "-c", ENCODE_TEXTS, str(packaged_model_dir), json.dumps(texts)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Core: {core}" in result.stdout + result.stderr  # OpenBLAS took them
+    vectors = np.array(json.loads(result.stdout.splitlines()[-1]), dtype=np.float32)
+    np.testing.assert_allclose(vectors, l6_encoder.encode(texts), atol=1e-5)

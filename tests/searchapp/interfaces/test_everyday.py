@@ -2449,3 +2449,21 @@ def test_an_interrupted_run_tells_embedded_and_reused_apart() -> None:
     assert line.startswith("interrupted: 0 chunks embedded, 480 reused and committed (0 files")
     line = interrupted_line(IndexReport(chunks=1, updated=1))
     assert line.startswith("interrupted: 1 chunk embedded and committed (1 file complete)")
+
+
+def test_numpys_openblas_is_told_its_kernels_before_it_loads(tmp_path, monkeypatch, capsys) -> None:
+    import minilm.cpuinfo
+
+    monkeypatch.setattr(minilm.cpuinfo, "openblas_coretype", lambda: "SkylakeX")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "unset below")  # restored after the test
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    missing = ["--index-dir", str(tmp_path / "none")]
+    assert run(capsys, "info", *missing)[0] == 2
+    assert os.environ["OPENBLAS_CORETYPE"] == "SkylakeX"
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")  # the user's own choice stays
+    assert run(capsys, "info", *missing)[0] == 2
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
+    monkeypatch.delenv("OPENBLAS_CORETYPE")
+    monkeypatch.setattr(minilm.cpuinfo, "openblas_coretype", lambda: None)
+    assert run(capsys, "info", *missing)[0] == 2
+    assert "OPENBLAS_CORETYPE" not in os.environ
