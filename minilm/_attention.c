@@ -324,8 +324,9 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
     Scratch m;
     m.keys = malloc(padded * PAIRS * 4);
     m.values = malloc((padded / 2) * 32 * 4);
-    m.scores = malloc(TILE_ROWS * padded * 4);
-    m.weights = malloc(TILE_ROWS * (padded / 2) * 4);
+    /* zeroed: a short row's softmax reads a block no score was written to (masked out) */
+    m.scores = calloc(TILE_ROWS * padded, 4);
+    m.weights = calloc(TILE_ROWS * (padded / 2), 4);
     const int ok = m.keys && m.values && m.scores && m.weights;
     const long stride = 3L * heads * HEAD_DIM;
 #if HAVE_AMX

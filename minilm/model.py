@@ -182,7 +182,8 @@ class Dense(nn.Linear):
         and again after any change autograd tracks (a new or cast tensor, an in-place update;
         not one through ``.data``). The weight seen is kept, so its memory cannot be reused by
         another. An inference tensor (a model built under inference_mode) tracks no changes:
-        it is used unpacked."""
+        it is used unpacked. A change that bumps no version (torch.optim.Adam(fused=True) on
+        the CPU) is not seen: inference only, as the kernel is."""
         weight = self.weight
         if weight.is_inference():
             return weight

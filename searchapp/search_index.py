@@ -111,6 +111,7 @@ class SearchIndex:
         self._writer: WriterLock | None = None  # held while add() or remove() runs
         self._default_index_type: str | None = None  # a rebuild's: the index it replaces
         self._encoder_given = encoder is not None
+        self._quick_spent = 0  # tokens ``add`` embedded with NumPy's encoder (``Indexer.quick``)
         self._replaced_model: str | None = None  # the model of a store replaced since read
         # The files context was last read from, by (path, size, mtime, ctime): -C read and
         # decoded a 5 MB log again for each of its 100 hits (47 ms each).
@@ -387,9 +388,13 @@ class SearchIndex:
                 chunking=self.chunking(),
                 progress=progress,
                 embedder=embedder,
-                # NumPy's encoder (fp32), for a run with little to embed: not once PyTorch's is
-                # loaded, nor for a precision asked of PyTorch's (checked when it loads).
-                quick=model if self._encoder is None and self.precision in (None, "fp32") else None,
+                # NumPy's encoder (fp32) while this process has embedded little: not once
+                # PyTorch's is loaded, nor for a precision asked of PyTorch's (checked when it
+                # loads), nor with an embedder elsewhere (Ray).
+                quick=model
+                if self._encoder is None and embedder is None and self.precision in (None, "fp32")
+                else None,
+                quick_spent=self._quick_spent,
             )
             # Roots indexed on their own inside these (`search index A/node_modules`, then A):
             # what this walk leaves out of them is still theirs.
@@ -420,6 +425,7 @@ class SearchIndex:
                 interrupted.asked = isinstance(exc, StopAsked)
                 raise interrupted from None
             finally:
+                self._quick_spent = indexer.quick_spent
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
                 if as_roots:

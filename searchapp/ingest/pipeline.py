@@ -76,8 +76,9 @@ BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded 
 # Where the encoder packs every batch (no padding), short texts go 256 to a pass: 1.28x faster
 # than 64 for STS-b sentences in bf16; fp32 batches, padded, ran 3% slower at 256.
 PACKED_BATCH_SIZE = 256
-# A run whose passages to embed hold at most this many tokens embeds them with the NumPy encoder
-# that read the model files (``Indexer.quick``) and never loads PyTorch. `search index` of a
+# While the passages a process has embedded (texts no stored vector holds) stay within this
+# many tokens, the NumPy encoder that read the model files embeds them (``Indexer.quick``) and
+# PyTorch never loads. `search index` of a
 # folder of 300 notes with new passages of 177 / 595 / 1,055 / 1,795 tokens took 0.44-0.66 /
 # 0.63-0.71 / 0.86-0.94 / 1.43 s so, against 1.36-1.56 / 1.36-1.47 / 1.48-1.53 / 1.57-1.61 s
 # loading PyTorch (AMD EPYC, Zen 5): past ~1,000 tokens the gain goes. Past this, PyTorch loads
@@ -152,6 +153,7 @@ class Indexer:
         progress: Progress | None = None,
         embedder: EmbeddingBackend | None = None,
         quick: Encoder | None = None,
+        quick_spent: int = 0,
     ) -> None:
         self.store = store
         self.vectors = vectors
@@ -161,10 +163,12 @@ class Indexer:
         self.count_tokens = tokenizer.count_tokens
         self.encoder = encoder  # embeds unless an embedder is given
         self.embedder = embedder
-        # Embeds the first ``QUICK_TOKENS`` tokens while PyTorch is not loading (None: always
-        # the loader's encoder).
+        # Embeds windows while PyTorch is not loading, up to ``QUICK_TOKENS`` tokens in all
+        # (None: always the loader's encoder). ``quick_spent``: the tokens it has embedded in
+        # this process before (a command's earlier runs), and after this run.
         self.quick = quick
-        self._quick_tokens = 0
+        self.quick_spent = quick_spent
+        self._quick_seen = quick_spent  # tokens the parts read so far will need embedded
         self.chunking = chunking
         self.progress = progress or Progress()
         self._open_document = -1
@@ -313,10 +317,43 @@ class Indexer:
                 raise StopAsked  # the windows before are committed
             self._commit(window, report)
 
-    def _local_encoder(self) -> Encoder:
-        """The encoder that embeds a window here: the quick one until PyTorch is asked for."""
-        if self.quick is not None and not self._encoder_started:
+    def _start_encoder(self) -> None:
+        self.encoder.start()
+        self._encoder_started = True
+
+    def _loads_for(self, part: Part) -> bool:
+        """Whether ``part`` starts PyTorch's encoder loading while the files are read: it may
+        hold a passage to embed (``_may_embed``); with a quick encoder, once the passages read
+        so far that no stored vector holds pass ``QUICK_TOKENS`` tokens."""
+        if self.quick is None:
+            return self._may_embed(part)
+        texts = [chunk.text for chunk in part.chunks]
+        known = (
+            set(self.store.vectors_by_text(part.path, REUSE_MAX_CHUNKS))
+            if part.replace_path
+            else set()
+        )
+        new = {text for text in texts if text not in known}
+        new -= set(self.store.vectors_of_texts(list(new))) if new else set()
+        for text, ids in zip(texts, part.ids, strict=True):
+            if text in new:
+                new.discard(text)  # a text's copies are embedded once
+                self._quick_seen += len(ids)
+        return self._quick_seen > QUICK_TOKENS
+
+    def _local_encoder(self, ids: list[list[int]]) -> Encoder:
+        """The encoder that embeds these token ids here: the quick one while what it embedded
+        in this process, these included, stays within ``QUICK_TOKENS``; else PyTorch's."""
+        tokens = sum(len(row) for row in ids)
+        if (
+            self.quick is not None
+            and not self._encoder_started
+            and self.quick_spent + tokens <= QUICK_TOKENS
+        ):
+            self.quick_spent += tokens
             return self.quick
+        if not self._encoder_started:
+            self._start_encoder()  # in its thread: Ctrl-C waits for the load (``run``)
         return self.encoder.get()
 
     def _consume_ahead(
@@ -358,11 +395,8 @@ class Indexer:
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, Part) and item.chunks:
-                if not self._encoder_started and self._may_embed(item):
-                    self._quick_tokens += sum(len(ids) for ids in item.ids)
-                    if self.quick is None or self._quick_tokens > QUICK_TOKENS:
-                        self.encoder.start()
-                        self._encoder_started = True
+                if not self._encoder_started and self._loads_for(item):
+                    self._start_encoder()
                 self._ahead.release(len(item.chunks))
             while isinstance(item, Part) and pending + len(item.chunks) > limit:
                 # A long file's part is cut at the window's end: the first windows commit as
@@ -530,10 +564,10 @@ class Indexer:
         reused += sum(len(rows) - 1 for rows in to_embed.values())  # a text's copies here
         if to_embed:
             firsts = [rows[0] for rows in to_embed.values()]
-            encoder = self._local_encoder()
+            batch = [ids[r] for r in firsts]
+            encoder = self._local_encoder(batch)
             embedded = encoder.embed_many(
-                [ids[r] for r in firsts],
-                batch_size=PACKED_BATCH_SIZE if encoder.packs_batches else BATCH_SIZE,
+                batch, batch_size=PACKED_BATCH_SIZE if encoder.packs_batches else BATCH_SIZE
             )
             for rows, vector in zip(to_embed.values(), embedded, strict=True):
                 vectors[rows] = vector

@@ -417,7 +417,7 @@ def info(
         if isinstance(value, dict):  # vectors_params: "kind flat", "kind ivf, nlist 4096, ..."
             shown = ", ".join(f"{name} {setting}" for name, setting in value.items())
         if key == "precision" and value is None:
-            shown = "not yet known (the first chunk embedded sets it)"
+            shown = "not yet known (the first run that loads PyTorch sets it)"
         elif key == "last_indexed_at" and value is None:
             shown = "never (no `search index` has finished on it yet)"
         elif value is None:

@@ -113,7 +113,8 @@ def test_a_run_with_little_to_embed_never_loads_pytorch(tmp_path, monkeypatch) -
     search_index.add([folder])
     assert events == ["load started", "load done"]
     assert search_index.meta().precision == "bf16"
-    assert len(quick.batches) >= 1  # the first window may be NumPy's; the rest PyTorch's
+    # b.txt's ~215 passages: PyTorch's, but for any window embedded before the limit was seen.
+    assert sum(quick.batches) < 10
     assert search_index.search("word7 word8", k=1)[0].path.endswith("b.txt")
     # Once PyTorch's encoder is loaded (a watch's later batches), small runs use it.
     (folder / "a.txt").write_text("thrust and weight\n", "utf-8")
@@ -138,7 +139,9 @@ def test_an_empty_new_index_asked_for_fp32_records_it(tmp_path, monkeypatch, cap
     assert fresh.meta().precision is None  # nothing embedded, auto: left to the first load
     assert events == []  # nothing to embed: no model loaded
     code, out, _ = run(capsys, "info", "--index-dir", str(tmp_path / "idx2"))
-    assert code == 0 and "precision: not yet known (the first chunk embedded sets it)" in out
+    assert (
+        code == 0 and "precision: not yet known (the first run that loads PyTorch sets it)" in out
+    )
 
 
 def test_ctrl_c_while_the_encoder_loads_stops_once_it_has_loaded(tmp_path, monkeypatch) -> None:
@@ -206,3 +209,46 @@ def test_search_index_freezes_its_objects_after_closing_its_index(tmp_path) -> N
     assert sorted(p.name for p in index_dir.iterdir() if p.name.startswith("index.db")) == [
         "index.db"
     ]  # no -wal or -shm left: the connection was closed
+
+
+def test_numpy_embeds_new_passages_only_and_at_most_quick_tokens_a_process(
+    tmp_path, monkeypatch
+) -> None:
+    events = fake_models(monkeypatch)
+    quick = FakeEncoder()
+    embedded: list[int] = []  # tokens of each call of NumPy's encoder
+    original = quick.embed_many
+
+    def counting(ids, *, batch_size=32):
+        embedded.append(sum(len(row) for row in ids))
+        return original(ids, batch_size=batch_size)
+
+    quick.embed_many = counting
+    monkeypatch.setattr(searchapp.encoding, "numpy_query_encoder", lambda *a, **k: quick)
+
+    def paragraphs(tag: str, count: int) -> str:  # one passage each (the fake's 16 tokens)
+        return "\n\n".join(" ".join(f"{tag}{p}w{i}" for i in range(10)) for p in range(count))
+
+    folder = tmp_path / "d"
+    folder.mkdir()
+    long = folder / "long.md"
+    long.write_text(paragraphs("a", 150) + "\n", "utf-8")  # ~1,800 tokens: PyTorch's
+    SearchIndex(tmp_path / "idx").add([folder])
+    assert events == ["load started", "load done"] and sum(embedded) <= pipeline.QUICK_TOKENS
+    # A new process: one passage of the long file edited is one passage to embed, not the
+    # file's ~1,800 tokens (every other passage keeps its vector).
+    index = SearchIndex(tmp_path / "idx")
+    long.write_text(long.read_text("utf-8").replace("a7w3", "edited"), "utf-8")
+    embedded.clear()
+    report = index.add([folder])
+    assert report.chunks == 1 and len(embedded) == 1 and embedded[0] <= 16
+    assert events == ["load started", "load done"]
+    # The limit holds across the runs of one process (a command updating several roots).
+    (folder / "b.md").write_text(paragraphs("b", 55) + "\n", "utf-8")
+    index.add([folder])
+    assert events == ["load started", "load done"] and sum(embedded) > 600
+    (folder / "c.md").write_text(paragraphs("c", 40) + "\n", "utf-8")
+    index.add([folder])
+    assert events == ["load started", "load done"] * 2
+    assert sum(embedded) <= pipeline.QUICK_TOKENS
+    assert index.search("c3w1 c3w2", k=1)[0].path.endswith("c.md")
