@@ -186,6 +186,22 @@ def test_a_config_that_disagrees_with_the_tensors_gives_the_torch_loaders_error(
 
 # --- the query path imports neither torch nor transformers -------------------------------------
 
+
+def run_python(code: str, *args: str, env: dict[str, str] | None = None):
+    """Run ``code`` in a fresh Python process (offline, from the repository); it must succeed."""
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 QUERY_WITHOUT_TORCH = """
 import json, sys
 from minilm import NumpyEncoder, UnsupportedWeightsError
@@ -205,17 +221,7 @@ def test_a_query_in_a_fresh_process_imports_no_torch(
     packaged_model_dir: Path, l6_encoder: SentenceEncoder
 ) -> None:
     query = "What is the boundary layer of a swept wing?"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-c", QUERY_WITHOUT_TORCH, str(packaged_model_dir), query],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
+    result = run_python(QUERY_WITHOUT_TORCH, str(packaged_model_dir), query)
     output = json.loads(result.stdout)
     assert output["heavy"] == []
     expected = l6_encoder.encode([query])[0]
@@ -256,17 +262,12 @@ def test_the_kernels_asked_for_give_the_same_vectors(
 ) -> None:
     texts = stsb.sentences[:40]
     core = minilm.cpuinfo.openblas_coretype()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_CORETYPE": core, "OPENBLAS_VERBOSE": "2"}
-    result = subprocess.run(
-        [sys.executable, "-c", ENCODE_TEXTS, str(packaged_model_dir), json.dumps(texts)],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    result = run_python(
+        ENCODE_TEXTS,
+        str(packaged_model_dir),
+        json.dumps(texts),
+        env={"OPENBLAS_CORETYPE": core, "OPENBLAS_VERBOSE": "2"},
     )
-    assert result.returncode == 0, result.stderr
     assert f"Core: {core}" in result.stdout + result.stderr  # OpenBLAS took them
     vectors = np.array(json.loads(result.stdout.splitlines()[-1]), dtype=np.float32)
     np.testing.assert_allclose(vectors, l6_encoder.encode(texts), atol=1e-5)
