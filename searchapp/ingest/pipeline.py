@@ -321,6 +321,13 @@ class Indexer:
         self.encoder.start()
         self._encoder_started = True
 
+    def _stored_vectors(self, path: str) -> dict[str, np.ndarray]:
+        """The vectors the file at ``path`` has stored, by text, read once a run (kept until
+        its new version commits, for ``_embed`` to reuse)."""
+        if path not in self._reusable:
+            self._reusable[path] = self.store.vectors_by_text(path, REUSE_MAX_CHUNKS)
+        return self._reusable[path]
+
     def _loads_for(self, part: Part) -> bool:
         """Whether ``part`` starts PyTorch's encoder loading while the files are read: it may
         hold a passage to embed (``_may_embed``); with a quick encoder, once the passages read
@@ -328,11 +335,7 @@ class Indexer:
         if self.quick is None:
             return self._may_embed(part)
         texts = [chunk.text for chunk in part.chunks]
-        known = (
-            set(self.store.vectors_by_text(part.path, REUSE_MAX_CHUNKS))
-            if part.replace_path
-            else set()
-        )
+        known = set(self._stored_vectors(part.path)) if part.replace_path else set()
         new = {text for text in texts if text not in known}
         new -= set(self.store.vectors_of_texts(list(new))) if new else set()
         for text, ids in zip(texts, part.ids, strict=True):
@@ -541,7 +544,7 @@ class Indexer:
             if not isinstance(item, Part):
                 continue
             if item.replace_path:  # read before this window's transaction deletes them
-                self._reusable[item.path] = self.store.vectors_by_text(item.path, REUSE_MAX_CHUNKS)
+                self._stored_vectors(item.path)
             texts += [chunk.text for chunk in item.chunks]
             paths += [item.path] * len(item.chunks)
             ids += item.ids
