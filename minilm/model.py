@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from minilm import fused_attention
+from minilm import cpu_kernels, fused_attention
 from minilm.batching import BATCH_TOKENS
 from minilm.config import MiniLMConfig
 from minilm.devices import (
@@ -37,7 +37,7 @@ class Embeddings(nn.Module):
         )
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
-        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.norm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None) -> torch.Tensor:
@@ -206,6 +206,23 @@ class Dense(nn.Linear):
         return {**state, "_packed": None}
 
 
+class LayerNorm(nn.LayerNorm):
+    """``nn.LayerNorm``; on the bf16 CPU path (``bf16_cpu_path``) the C kernel where it runs
+    (``cpu_kernels.layer_norm``: in fp32 as torch's, at twice its speed on Zen 5)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (
+            self.weight is not None
+            and self.bias is not None
+            and self.weight.dtype == x.dtype
+            and bf16_cpu_path(x)
+            and x.shape[-1] in cpu_kernels.NORM_WIDTHS
+            and cpu_kernels.runs()
+        ):
+            return cpu_kernels.layer_norm(x, self.weight, self.bias, self.eps)
+        return super().forward(x)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with one fused query/key/value projection."""
 
@@ -296,9 +313,9 @@ class TransformerLayer(nn.Module):
     def __init__(self, config: MiniLMConfig) -> None:
         super().__init__()
         self.attention = SelfAttention(config)
-        self.attention_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.attention_norm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.feed_forward = FeedForward(config)
-        self.output_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.output_norm = LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
 
     def forward(
         self, x: torch.Tensor, attn_mask: torch.Tensor | None, lengths: list[int] | None = None

@@ -1,11 +1,9 @@
-"""The fused bf16 attention kernel (minilm/_attention.c) against a float64 reference and against
+"""The fused bf16 attention kernel (minilm/_kernels.c) against a float64 reference and against
 PyTorch's path for packed sequences, computed in the same test."""
 
 from __future__ import annotations
 
-import ctypes
 import platform
-import re
 import shutil
 import sys
 import threading
@@ -14,7 +12,7 @@ import pytest
 import torch
 
 import minilm.model
-from minilm import MiniLMConfig, SentenceTransformer, fused_attention
+from minilm import MiniLMConfig, SentenceTransformer, cpu_kernels, fused_attention
 from minilm.devices import cpu_flags
 from minilm.model import SelfAttention
 from minilm.weights import map_hf_state_dict
@@ -23,7 +21,7 @@ from tests.minilm.helpers import batch_with_padding, random_bert
 CAN_RUN = (
     sys.platform == "linux"
     and platform.machine() == "x86_64"
-    and fused_attention.CPU_FLAGS <= cpu_flags()
+    and cpu_kernels.CPU_FLAGS <= cpu_flags()
 )
 needs_kernel = pytest.mark.skipif(
     not fused_attention.available(32), reason="needs the built extension and AVX512-BF16"
@@ -43,57 +41,16 @@ def test_the_kernel_is_built_and_joins_torchs_threads_where_it_can_run() -> None
     # Where the install had a C compiler and the CPU has AVX512-BF16, the kernel must be there:
     # a build that failed quietly (the extension is optional) would leave it untested.
     if not (CAN_RUN and (shutil.which("cc") or shutil.which("gcc"))):
-        assert fused_attention.available(32) is (fused_attention._kernel() is not None)
+        assert fused_attention.available(32) is (cpu_kernels.extension() is not None)
         return
     try:
-        from minilm import _attention
+        from minilm import _kernels
     except ImportError as exc:  # the optional build failed: no Python headers, an old install
-        pytest.fail(f"minilm._attention was not built (pip install -e . rebuilds it): {exc}")
-    assert _attention.HAVE_KERNEL == 1
-    assert fused_attention._kernel()[1] is True  # on torch's OpenMP team
+        pytest.fail(f"minilm._kernels was not built (pip install -e . rebuilds it): {exc}")
+    assert _kernels.HAVE_KERNEL == 1
+    assert cpu_kernels.extension()[1] is True  # on torch's OpenMP team
     assert fused_attention.available(32)
     assert not fused_attention.available(64)
-
-
-def loaded_libraries(pattern: str) -> set[str]:
-    with open("/proc/self/maps", encoding="utf-8") as fh:
-        return {line.split()[-1] for line in fh if re.search(pattern, line)}
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/maps")
-def test_the_openmp_runtime_is_torchs_not_faisss() -> None:
-    # faiss-cpu bundles its own libgomp; a team of that runtime would compete with torch's
-    # threads for the cores (its path sorts before torch's in this venv).
-    import faiss  # noqa: F401
-
-    torch_runtimes = [p for p in loaded_libraries(r"lib(g|i)?omp") if "/torch" in p]
-    if "parallel backend: OpenMP" not in torch.__config__.parallel_info() or not torch_runtimes:
-        assert fused_attention.openmp_addresses() is None or torch_runtimes == []
-        return
-    addresses = fused_attention.openmp_addresses()
-    assert addresses is not None
-    torchs = ctypes.CDLL(torch_runtimes[0])
-    expected = tuple(
-        ctypes.cast(getattr(torchs, name), ctypes.c_void_p).value
-        for name in fused_attention.OPENMP_SYMBOLS
-    )
-    assert addresses == expected
-    for other in loaded_libraries(r"lib(g|i)?omp") - set(torch_runtimes):
-        gomp_parallel = ctypes.cast(ctypes.CDLL(other).GOMP_parallel, ctypes.c_void_p).value
-        assert gomp_parallel != addresses[0]
-
-
-def test_torch_cpu_library_is_read_from_the_process_maps(tmp_path) -> None:
-    maps = tmp_path / "maps"
-    maps.write_text(
-        "7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6\n"
-        "7f02-7f03 r-xp 0 08:01 2 /venv/torch/lib/libtorch_cpu.so\n"
-        "7f04-7f05 r-xp 0 08:01 3 /venv/torch/lib/libtorch_cpu_extra.so\n"
-    )
-    assert fused_attention.torch_cpu_library(str(maps)) == "/venv/torch/lib/libtorch_cpu.so"
-    maps.write_text("7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6\n")
-    assert fused_attention.torch_cpu_library(str(maps)) is None
-    assert fused_attention.torch_cpu_library(str(tmp_path / "missing")) is None
 
 
 def reference(qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
@@ -241,9 +198,9 @@ def test_kernel_refuses_what_it_cannot_compute() -> None:
 def test_amx_tiles_are_used_where_the_cpu_has_them_and_refused_elsewhere(monkeypatch) -> None:
     # A build that lost the tile path (or Linux refusing the tile state) would leave AMX CPUs
     # on the slower dot products without a word.
-    from minilm import _attention
+    from minilm import _kernels
 
-    built = bool(_attention.HAVE_AMX)  # GCC 11 or clang 12, on Linux
+    built = bool(_kernels.HAVE_AMX)  # GCC 11 or clang 12, on Linux
     assert fused_attention.amx_available() is ("amx_bf16" in cpu_flags() and built)
     qkv = random_qkv([40, 33], 2)
     with torch.inference_mode():

@@ -1,4 +1,5 @@
-/* Attention of packed sequences in bf16 for head size 32, on CPUs with AVX512-BF16.
+/* The bf16 encoder's own CPU kernels, on CPUs with AVX512-BF16: attention of packed sequences
+ * for head size 32, and LayerNorm of bf16 rows (layer_norm_rows, at the end).
  *
  * The bf16 encoder runs a batch of long sequences packed, without padding (minilm/model.py);
  * attention is then one sequence at a time. With PyTorch's kernels that is three calls per
@@ -14,8 +15,9 @@
  * value layouts, the softmax between them as above.
  *
  * The (sequence, head) items are split over the threads of torch's own OpenMP team (see
- * use_openmp), without the GIL (minilm/fused_attention.py). Built by setuptools as an
- * optional extension: where it is missing, or the CPU lacks AVX512-BF16, PyTorch's path runs.
+ * use_openmp), without the GIL (minilm/fused_attention.py, minilm/cpu_kernels.py). Built by
+ * setuptools as an optional extension: where it is missing, or the CPU lacks AVX512-BF16,
+ * PyTorch's path runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -379,6 +381,47 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
     free(m.weights);
     return ok ? 0 : -1;
 }
+
+/* bf16 -> fp32: the 16 bits become the high half of the float. */
+TARGET static inline __m512 widen(const uint16_t *x) {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)x));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+/* LayerNorm of bf16 rows first..last-1, `width` wide (a multiple of 16, at most NORM_WIDTH),
+ * into bf16, in fp32 as PyTorch's kernel computes it: the mean, the mean square of the
+ * deviations (the row stays in registers between the passes), then (x - mean) / sqrt(variance +
+ * eps) * gamma + beta, rounded to nearest even (gamma and beta bf16, as the model holds them). */
+#define NORM_WIDTH 1024
+TARGET static void layer_norm_rows(const uint16_t *x, uint16_t *y, const uint16_t *gamma,
+                                   const uint16_t *beta, long first, long last, int width,
+                                   float eps) {
+    const int vectors = width / 16;
+    for (long i = first; i < last; i++) {
+        const uint16_t *row = x + i * width;
+        __m512 v[NORM_WIDTH / 16];
+        __m512 sum = _mm512_setzero_ps();
+        for (int j = 0; j < vectors; j++) {
+            v[j] = widen(row + 16 * j);
+            sum = _mm512_add_ps(sum, v[j]);
+        }
+        const __m512 mean = _mm512_set1_ps(_mm512_reduce_add_ps(sum) / (float)width);
+        __m512 squares = _mm512_setzero_ps();
+        for (int j = 0; j < vectors; j++) {
+            v[j] = _mm512_sub_ps(v[j], mean);
+            squares = _mm512_fmadd_ps(v[j], v[j], squares);
+        }
+        const float variance = _mm512_reduce_add_ps(squares) / (float)width;
+        const float root = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(variance + eps)));
+        const __m512 rstd = _mm512_set1_ps(1.0f / root);
+        uint16_t *out = y + i * width;
+        for (int j = 0; j < vectors; j++) {
+            const __m512 scaled = _mm512_mul_ps(v[j], rstd);
+            const __m512 r = _mm512_fmadd_ps(scaled, widen(gamma + 16 * j), widen(beta + 16 * j));
+            _mm256_storeu_si256((__m256i *)(out + 16 * j), (__m256i)_mm512_cvtneps_pbh(r));
+        }
+    }
+}
 #else
 #define HAVE_KERNEL 0
 #define HAVE_AMX 0
@@ -415,7 +458,7 @@ static void job_part(void *data) {
 PyDoc_STRVAR(use_openmp_doc,
              "use_openmp(parallel, thread_num, num_threads)\n\n"
              "Addresses of GOMP_parallel, omp_get_thread_num and omp_get_num_threads in the\n"
-             "OpenMP runtime torch uses: attention(threads > 1) then runs on its team.");
+             "OpenMP runtime torch uses: attention and layer_norm (threads > 1) then run on its team.");
 
 static PyObject *use_openmp(PyObject *self, PyObject *args) {
     unsigned long long parallel, thread_num, num_threads;
@@ -462,6 +505,60 @@ static PyObject *attention(PyObject *self, PyObject *args) {
 #endif
 }
 
+typedef struct {
+    const uint16_t *x, *gamma, *beta;
+    uint16_t *y;
+    long rows;
+    int width;
+    float eps;
+} NormJob;
+
+static void norm_part(void *data) {
+#if HAVE_KERNEL
+    const NormJob *job = data;
+    const long part = team_thread_num(), parts = team_num_threads();
+    layer_norm_rows(job->x, job->y, job->gamma, job->beta, job->rows * part / parts,
+                    job->rows * (part + 1) / parts, job->width, job->eps);
+#else
+    (void)data;
+#endif
+}
+
+PyDoc_STRVAR(layer_norm_doc,
+             "layer_norm(x, y, gamma, beta, rows, width, eps, threads)\n\n"
+             "Addresses of contiguous bf16 tensors: x and y (rows, width), gamma and beta\n"
+             "(width,). y = LayerNorm(x), computed in fp32; width a multiple of 16, at most\n"
+             "1024. Without the GIL, on `threads` threads of the OpenMP team set by use_openmp\n"
+             "(one thread without it). Nothing is checked here.");
+
+static PyObject *layer_norm(PyObject *self, PyObject *args) {
+    unsigned long long x, y, gamma, beta;
+    long rows;
+    int width, threads;
+    float eps;
+    if (!PyArg_ParseTuple(args, "KKKKlifi", &x, &y, &gamma, &beta, &rows, &width, &eps, &threads))
+        return NULL;
+    if (rows < 0 || width < 16 || width > 1024 || width % 16 || threads < 1) {
+        PyErr_SetString(PyExc_ValueError,
+                        "layer_norm: need rows >= 0, width a multiple of 16 up to 1024, threads >= 1");
+        return NULL;
+    }
+#if HAVE_KERNEL
+    NormJob job = {(const uint16_t *)(uintptr_t)x, (const uint16_t *)(uintptr_t)gamma,
+                   (const uint16_t *)(uintptr_t)beta, (uint16_t *)(uintptr_t)y, rows, width, eps};
+    Py_BEGIN_ALLOW_THREADS
+    if (team_parallel != NULL && threads > 1)
+        team_parallel(norm_part, &job, (unsigned)threads, 0);
+    else
+        layer_norm_rows(job.x, job.y, job.gamma, job.beta, 0, rows, width, eps);
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+#else
+    PyErr_SetString(PyExc_RuntimeError, "layer_norm: built without the AVX512-BF16 kernel");
+    return NULL;
+#endif
+}
+
 PyDoc_STRVAR(enable_amx_doc,
              "enable_amx() -> bool\n\n"
              "Ask Linux for the AMX tile state in this process (arch_prctl ARCH_REQ_XCOMP_PERM,\n"
@@ -479,16 +576,19 @@ static PyObject *enable_amx(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"enable_amx", enable_amx, METH_NOARGS, enable_amx_doc},
     {"attention", attention, METH_VARARGS, attention_doc},
+    {"layer_norm", layer_norm, METH_VARARGS, layer_norm_doc},
     {"use_openmp", use_openmp, METH_VARARGS, use_openmp_doc},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_attention",
-    "Fused bf16 attention of packed sequences (head size 32, AVX512-BF16).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "The bf16 encoder's CPU kernels: attention of packed sequences (head size 32) and LayerNorm\n"
+    "(AVX512-BF16).",
+    -1, methods,
 };
 
-PyMODINIT_FUNC PyInit__attention(void) {
+PyMODINIT_FUNC PyInit__kernels(void) {
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && (PyModule_AddIntConstant(m, "HAVE_KERNEL", HAVE_KERNEL) < 0 ||
                       PyModule_AddIntConstant(m, "HAVE_AMX", HAVE_AMX) < 0)) {
