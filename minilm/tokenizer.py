@@ -121,7 +121,7 @@ class MiniLMTokenizer:
             counted = [self._counted.pop(text, None) for text in texts]
             self._counted_tokens -= sum(len(e.ids) for e in counted if e is not None)
         missing = [text for text, encoding in zip(texts, counted) if encoding is None]
-        fresh = iter(self._tokenizer.encode_batch(missing, add_special_tokens=False))
+        fresh = iter(self._tokenizer.encode_batch_fast(missing, add_special_tokens=False))
         rows = []
         for encoding in counted:
             if encoding is None:
@@ -135,7 +135,7 @@ class MiniLMTokenizer:
         """Word-piece count of each text without special tokens and without truncation; the
         word pieces of those that fit are kept for ``encode_ids`` (``COUNTED_TOKENS_KEPT``)."""
         texts = list(texts)
-        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         fits = self.max_length - self._specials
         with self._counted_lock:
             for text, encoding in zip(texts, encodings):

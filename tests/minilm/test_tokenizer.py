@@ -29,9 +29,9 @@ class CountingTokenizer:
     def __init__(self, inner) -> None:
         self.inner, self.tokenized = inner, 0
 
-    def encode_batch(self, texts, **kwargs):
+    def encode_batch_fast(self, texts, **kwargs):
         self.tokenized += len(texts)
-        return self.inner.encode_batch(texts, **kwargs)
+        return self.inner.encode_batch_fast(texts, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
