@@ -46,12 +46,17 @@ _BEING_WRITTEN = (
     "*.crdownload",
     "*.part",
     "*.tmp",
-    "*.tmp.[0-9]*",
 )
+# Temporary copies (``notes.md.tmp.1234``): ".tmp." and digits to the end. A glob cannot say
+# "digits only": the second pattern takes back a name with anything else after the first digit
+# (``report.tmp.2024-notes.md``, a note). First in ``DEFAULT_EXCLUDES``, so that the patterns
+# after it still apply to what it takes back (``x.tmp.1a~``).
+_TEMPORARY_COPIES = ("*.tmp.[0-9]*", "!*.tmp.[0-9]*[!0-9]*")
 # Files that are text but not worth searching: lock files, minified or generated code, markup
 # that is data (drawings), and editors' backups. Excluded at every level unless
 # --no-default-excludes.
 DEFAULT_EXCLUDES = (
+    *_TEMPORARY_COPIES,
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
@@ -79,7 +84,7 @@ DEFAULT_EXCLUDES = (
     "\\#*#",
     *_BEING_WRITTEN,
     # ...files only: a folder so named (``old~/``, ``data.part/``) is read as any other.
-    *(f"!{pattern}/" for pattern in _BEING_WRITTEN),
+    *(f"!{pattern}/" for pattern in (*_BEING_WRITTEN, _TEMPORARY_COPIES[0])),
 )
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
 DEFAULT_EXCLUDED = (

@@ -415,10 +415,15 @@ def test_backup_and_temporary_names_leave_out_files_not_folders(tmp_path: Path) 
         "video.part",
         "report.md.tmp.1234",
         "build.tmp/out.txt",
+        "report.tmp.2024-notes.md",  # a note: ".tmp." then more than digits
+        "run.tmp.7/log.md",  # a folder
+        "x.tmp.1a~",
     )
     assert sorted(found(tmp_path)) == [
         "build.tmp/out.txt",
         "data.part/a.md",
         "notes.md",
         "old~/notes.md",
+        "report.tmp.2024-notes.md",
+        "run.tmp.7/log.md",
     ]
