@@ -1,5 +1,6 @@
-/* The bf16 encoder's own CPU kernels, on CPUs with AVX512-BF16: attention of packed sequences
- * for head size 32, and LayerNorm of bf16 rows (layer_norm_rows, at the end).
+/* The encoder's own CPU kernels: attention of packed sequences for head size 32 in bf16 (on
+ * CPUs with AVX512-BF16) and in fp32 (AVX-512F: attend_fp32), and LayerNorm of bf16 rows
+ * (layer_norm_rows, at the end).
  *
  * The bf16 encoder runs a batch of long sequences packed, without padding (minilm/model.py);
  * attention is then one sequence at a time. With PyTorch's kernels that is three calls per
@@ -223,6 +224,128 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
     }
 }
 
+/* fp32 attention (AVX-512F: no bf16 instruction), for fp32 batches run packed: the same pass
+ * as attend, with FMAs for the dot products. 2^x to fp32's precision (exp2_nonpositive_fp32),
+ * the weights kept in fp32; the keys transposed in blocks of 16 (transpose_words: a 32-bit
+ * float is a word), the values copied row by row. */
+#define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
+
+/* 2^x for x <= 0, a degree-6 polynomial for 2^f (least relative error, 9.8e-8 in fp32
+ * arithmetic: PyTorch's exp is within 1 ulp, 1.2e-7); otherwise as exp2_nonpositive. */
+F32_TARGET static inline __m512 exp2_nonpositive_fp32(__m512 x) {
+    x = _mm512_max_ps(_mm512_set1_ps(-126.0f), x);
+    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 f = _mm512_sub_ps(x, n);
+    __m512 p = _mm512_set1_ps(0.0001534581242594868f);
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.0013399930903688073f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.009618489071726799f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.05550328642129898f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.24022646248340607f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471824645996f));
+    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* softmax_row in fp32: weights exp(scale * (s - max)) as floats, zero from the n-th key to
+ * `padded`; returns 1 / (their sum). */
+F32_TARGET static float softmax_row_fp32(const float *scores, float *weights, int n, int padded,
+                                         float scale) {
+    const int full = n / 16;
+    const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
+    __m512 row_max = _mm512_set1_ps(-__builtin_inff());
+    for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
+    if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
+    const float base2 = scale * 1.44269504088896341f;
+    const __m512 vscale = _mm512_set1_ps(base2);
+    const __m512 shift = _mm512_set1_ps(-base2 * _mm512_reduce_max_ps(row_max));
+    __m512 sum = _mm512_setzero_ps();
+    for (int b = 0; b < padded / 16; b++) {
+        const __mmask16 real = b < full ? 0xFFFF : b == full ? tail : 0;
+        const __m512 e = _mm512_maskz_mov_ps(
+            real, exp2_nonpositive_fp32(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift)));
+        sum = _mm512_add_ps(sum, e);
+        _mm512_storeu_ps(weights + b * 16, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+/* Scratch of attend_fp32: keys [block of 16][dimension][16 keys], values [key][32]. */
+F32_TARGET static void lay_out_fp32(const float *k, const float *v, long stride, int n, int padded,
+                                    float *keys, float *values) {
+    for (int b = 0; b < padded / 16; b++)
+        for (int half = 0; half < 2; half++) {
+            __m512i rows[16];
+            for (int i = 0; i < 16; i++)
+                rows[i] = b * 16 + i < n
+                              ? _mm512_loadu_si512(k + (long)(b * 16 + i) * stride + 16 * half)
+                              : _mm512_setzero_si512();
+            transpose_words(rows, (uint32_t *)keys + (b * HEAD_DIM + 16 * half) * 16);
+        }
+    for (int j = 0; j < padded; j++)
+        for (int half = 0; half < 2; half++)
+            _mm512_storeu_ps(values + j * HEAD_DIM + 16 * half,
+                             j < n ? _mm512_loadu_ps(v + (long)j * stride + 16 * half)
+                                   : _mm512_setzero_ps());
+}
+
+/* attend in fp32: q, k, v, out as there, in floats. */
+F32_TARGET static void attend_fp32(const float *q, const float *k, const float *v, long stride,
+                                   float *out, long out_stride, int n, float scale, Scratch *m) {
+    const int blocks = (n + 15) / 16;
+    const int padded = (n + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
+    float *keys = (float *)m->keys, *values = (float *)m->values, *weights = (float *)m->weights;
+    lay_out_fp32(k, v, stride, n, padded, keys, values);
+    for (int first = 0; first < n; first += QUERIES) {
+        const int rows = n - first < QUERIES ? n - first : QUERIES;
+        for (int r = first + 2 * QUERIES; r < first + 3 * QUERIES && r < n; r++)
+            _mm_prefetch((const char *)(q + (long)r * stride), _MM_HINT_T0);
+        float query[QUERIES][HEAD_DIM];
+        for (int r = 0; r < QUERIES; r++)
+            for (int half = 0; half < 2; half++)
+                _mm512_storeu_ps(query[r] + 16 * half,
+                                 r < rows ? _mm512_loadu_ps(q + (long)(first + r) * stride + 16 * half)
+                                          : _mm512_setzero_ps());
+        for (int b = 0; b < blocks; b += 2) { /* as attend: two blocks, 16 sums in flight */
+            __m512 acc[2][QUERIES];
+            for (int r = 0; r < QUERIES; r++) acc[0][r] = acc[1][r] = _mm512_setzero_ps();
+            for (int d = 0; d < HEAD_DIM; d++) {
+                const __m512 key0 = _mm512_loadu_ps(keys + (b * HEAD_DIM + d) * 16);
+                const __m512 key1 = _mm512_loadu_ps(keys + ((b + 1) * HEAD_DIM + d) * 16);
+                for (int r = 0; r < QUERIES; r++) {
+                    const __m512 qd = _mm512_set1_ps(query[r][d]);
+                    acc[0][r] = _mm512_fmadd_ps(key0, qd, acc[0][r]);
+                    acc[1][r] = _mm512_fmadd_ps(key1, qd, acc[1][r]);
+                }
+            }
+            for (int r = 0; r < QUERIES; r++) {
+                _mm512_storeu_ps(m->scores + r * padded + b * 16, acc[0][r]);
+                _mm512_storeu_ps(m->scores + r * padded + b * 16 + 16, acc[1][r]);
+            }
+        }
+        float inverse_sum[QUERIES];
+        for (int r = 0; r < rows; r++)
+            inverse_sum[r] = softmax_row_fp32(m->scores + r * padded, weights + r * padded, n,
+                                              padded, scale);
+        __m512 o[QUERIES][2];
+        for (int r = 0; r < QUERIES; r++) o[r][0] = o[r][1] = _mm512_setzero_ps();
+        for (int j = 0; j < n; j++) {
+            const __m512 v0 = _mm512_loadu_ps(values + j * HEAD_DIM);
+            const __m512 v1 = _mm512_loadu_ps(values + j * HEAD_DIM + 16);
+            for (int r = 0; r < QUERIES; r++) {
+                const __m512 w = _mm512_set1_ps(weights[r * padded + j]);
+                o[r][0] = _mm512_fmadd_ps(v0, w, o[r][0]);
+                o[r][1] = _mm512_fmadd_ps(v1, w, o[r][1]);
+            }
+        }
+        for (int r = 0; r < rows; r++) {
+            const __m512 inv = _mm512_set1_ps(inverse_sum[r]);
+            float *dst = out + (long)(first + r) * out_stride;
+            _mm512_storeu_ps(dst, _mm512_mul_ps(o[r][0], inv));
+            _mm512_storeu_ps(dst + 16, _mm512_mul_ps(o[r][1], inv));
+        }
+    }
+}
+
 /* AMX needs GCC 11 or clang 12 (the tile intrinsics) and Linux (enable_amx); older compilers
  * and other systems build the rest. */
 #if defined(__linux__) && (defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11)
@@ -330,8 +453,8 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
 #define AMX_TARGET TARGET
 #endif
 
-AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *offsets,
-                          int sequences, int heads, float scale, int amx, int part, int parts) {
+AMX_TARGET static int run(const void *qkv, void *out, const int64_t *offsets, int sequences,
+                          int heads, float scale, int amx, int fp32, int part, int parts) {
     int longest = 0;
     for (int i = 0; i < sequences; i++) {
         const int n = (int)(offsets[i + 1] - offsets[i]);
@@ -339,16 +462,16 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
     }
     if (longest < 1) return 0; /* no tokens (rows of padding only): nothing to do */
     const size_t padded = (size_t)(longest + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
-    Scratch m;
-    m.keys = malloc(padded * PAIRS * 4);
-    m.values = malloc((padded / 2) * 32 * 4);
+    Scratch m; /* sized for either kernel: fp32 keys and values take twice bf16's */
+    m.keys = malloc(padded * HEAD_DIM * 4);
+    m.values = malloc(padded * HEAD_DIM * 4);
     /* zeroed: a short row's softmax reads a block no score was written to (masked out) */
     m.scores = calloc(TILE_ROWS * padded, 4);
-    m.weights = calloc(TILE_ROWS * (padded / 2), 4);
+    m.weights = calloc(TILE_ROWS * padded, 4);
     const int ok = m.keys && m.values && m.scores && m.weights;
     const long stride = 3L * heads * HEAD_DIM;
 #if HAVE_AMX
-    if (ok && amx) configure_tiles(); /* per thread: each has its own tile state */
+    if (ok && amx && !fp32) configure_tiles(); /* per thread: each has its own tile state */
 #else
     amx = 0;
 #endif
@@ -358,22 +481,27 @@ AMX_TARGET static int run(const uint16_t *qkv, uint16_t *out, const int64_t *off
         const int n = (int)(offsets[i + 1] - start);
         for (int h = 0; h < heads; h++, item++) {
             if (item % parts != part) continue;
-            const uint16_t *query = qkv + start * stride + (long)h * HEAD_DIM;
+            const long at = start * stride + (long)h * HEAD_DIM, out_at = start * heads * HEAD_DIM + (long)h * HEAD_DIM;
+            if (fp32) {
+                const float *query = (const float *)qkv + at;
+                attend_fp32(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM,
+                            stride, (float *)out + out_at, (long)heads * HEAD_DIM, n, scale, &m);
+                continue;
+            }
+            const uint16_t *query = (const uint16_t *)qkv + at;
 #if HAVE_AMX
             if (amx) {
                 attend_amx(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM,
-                           stride, out + start * heads * HEAD_DIM + (long)h * HEAD_DIM,
-                           (long)heads * HEAD_DIM, n, scale, &m);
+                           stride, (uint16_t *)out + out_at, (long)heads * HEAD_DIM, n, scale, &m);
                 continue;
             }
 #endif
             attend(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM, stride,
-                   out + start * heads * HEAD_DIM + (long)h * HEAD_DIM, (long)heads * HEAD_DIM, n,
-                   scale, &m);
+                   (uint16_t *)out + out_at, (long)heads * HEAD_DIM, n, scale, &m);
         }
     }
 #if HAVE_AMX
-    if (ok && amx) _tile_release();
+    if (ok && amx && !fp32) _tile_release();
 #endif
     free(m.keys);
     free(m.values);
@@ -436,19 +564,19 @@ static parallel_fn team_parallel;
 static thread_query_fn team_thread_num, team_num_threads;
 
 typedef struct {
-    const uint16_t *qkv;
-    uint16_t *out;
+    const void *qkv;
+    void *out;
     const int64_t *offsets;
     int sequences, heads;
     float scale;
-    int amx, failed;
+    int amx, fp32, failed;
 } Job;
 
 static void job_part(void *data) {
     Job *job = data;
 #if HAVE_KERNEL
     if (run(job->qkv, job->out, job->offsets, job->sequences, job->heads, job->scale, job->amx,
-            team_thread_num(), team_num_threads()) != 0)
+            job->fp32, team_thread_num(), team_num_threads()) != 0)
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
 #else
     (void)job;
@@ -470,32 +598,33 @@ static PyObject *use_openmp(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(attention_doc,
-             "attention(qkv, out, offsets, sequences, heads, scale, threads, amx)\n\n"
-             "Addresses of contiguous tensors: qkv (N, 3, heads, 32) bf16, out (N, heads, 32)\n"
-             "bf16, offsets (sequences + 1,) int64 token offsets. Without the GIL, on `threads`\n"
-             "threads of the OpenMP team set by use_openmp (one thread without it); on AMX tiles\n"
-             "when amx is true (after enable_amx). The caller checks the CPU (AVX512-BF16, AMX)\n"
-             "and the shapes: nothing is checked here.");
+             "attention(qkv, out, offsets, sequences, heads, scale, threads, amx, fp32)\n\n"
+             "Addresses of contiguous tensors: qkv (N, 3, heads, 32), out (N, heads, 32), bf16\n"
+             "(fp32 when fp32 is true), offsets (sequences + 1,) int64 token offsets. Without the\n"
+             "GIL, on `threads` threads of the OpenMP team set by use_openmp (one thread without\n"
+             "it); bf16 on AMX tiles when amx is true (after enable_amx). The caller checks the\n"
+             "CPU (AVX-512F; AVX512-BF16 for bf16; AMX) and the shapes: nothing is checked here.");
 
 static PyObject *attention(PyObject *self, PyObject *args) {
     unsigned long long qkv, out, offsets;
-    int sequences, heads, threads, amx;
+    int sequences, heads, threads, amx, fp32;
     float scale;
-    if (!PyArg_ParseTuple(args, "KKKiifip", &qkv, &out, &offsets, &sequences, &heads, &scale,
-                          &threads, &amx))
+    if (!PyArg_ParseTuple(args, "KKKiifipp", &qkv, &out, &offsets, &sequences, &heads, &scale,
+                          &threads, &amx, &fp32))
         return NULL;
     if (threads < 1 || sequences < 0 || heads < 1) {
         PyErr_SetString(PyExc_ValueError, "attention: need threads >= 1 and heads >= 1");
         return NULL;
     }
 #if HAVE_KERNEL
-    Job job = {(const uint16_t *)(uintptr_t)qkv, (uint16_t *)(uintptr_t)out,
-               (const int64_t *)(uintptr_t)offsets, sequences, heads, scale, amx, 0};
+    Job job = {(const void *)(uintptr_t)qkv, (void *)(uintptr_t)out,
+               (const int64_t *)(uintptr_t)offsets, sequences, heads, scale, amx && !fp32, fp32, 0};
     Py_BEGIN_ALLOW_THREADS
     if (team_parallel != NULL && threads > 1)
         team_parallel(job_part, &job, (unsigned)threads, 0); /* parts: the team's actual size */
     else
-        job.failed = run(job.qkv, job.out, job.offsets, sequences, heads, scale, amx, 0, 1) != 0;
+        job.failed =
+            run(job.qkv, job.out, job.offsets, sequences, heads, scale, job.amx, fp32, 0, 1) != 0;
     Py_END_ALLOW_THREADS
     if (job.failed) return PyErr_NoMemory();
     Py_RETURN_NONE;

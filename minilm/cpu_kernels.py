@@ -1,12 +1,13 @@
-"""The bf16 encoder's C kernels (``minilm/_kernels.c``), the threads they run on, and its
+"""The encoder's C kernels (``minilm/_kernels.c``), the threads they run on, and the bf16
 LayerNorm.
 
 The extension is optional: it needs a C compiler at install and, to run, an x86-64 CPU with
-AVX512-BF16 (``extension`` says whether it runs here). Its kernels run on the threads of torch's
-own OpenMP team: a thread of our own, or a team of another OpenMP runtime in the process
-(faiss-cpu's), competes for the cores with torch's threads, which spin-wait for a few
-milliseconds after each of torch's parallel regions (on Zen 4 that cost the attention kernel all
-it gained, and slowed the dense layers). Attention: ``minilm/fused_attention.py``.
+AVX-512, and AVX512-BF16 for its bf16 kernels (``runs`` says whether they run here). Its kernels
+run on the threads of torch's own OpenMP team: a thread of our own, or a team of another OpenMP
+runtime in the process (faiss-cpu's), competes for the cores with torch's threads, which
+spin-wait for a few milliseconds after each of torch's parallel regions (on Zen 4 that cost the
+attention kernel all it gained, and slowed the dense layers). Attention:
+``minilm/fused_attention.py``.
 
 ``layer_norm`` is the bf16 encoder's LayerNorm on the CPU (``minilm.model.LayerNorm``): on Zen 5
 torch's bf16 kernel took 0.37 ms for 4,096 rows of 384 on two threads, this one 0.16 ms
@@ -24,7 +25,8 @@ import torch
 
 from minilm.devices import cpu_flags
 
-CPU_FLAGS = {"avx512f", "avx512bw", "avx512vl", "avx512dq", "avx512_bf16"}
+AVX512_FLAGS = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # the fp32 attention kernel
+CPU_FLAGS = AVX512_FLAGS | {"avx512_bf16"}  # the bf16 kernels
 # torch's own library: symbols looked up through it resolve in its dependencies, its OpenMP
 # runtime among them. Another runtime may be loaded too (faiss-cpu bundles its own libgomp),
 # and a team of that one would compete with torch's threads for the cores.
@@ -64,7 +66,7 @@ def extension() -> tuple[ModuleType, bool] | None:
         from minilm import _kernels
     except ImportError:
         return None
-    if not _kernels.HAVE_KERNEL or not CPU_FLAGS <= cpu_flags():
+    if not _kernels.HAVE_KERNEL or not AVX512_FLAGS <= cpu_flags():
         return None
     addresses = openmp_addresses()
     if addresses is None:
@@ -73,11 +75,14 @@ def extension() -> tuple[ModuleType, bool] | None:
     return _kernels, True
 
 
-def runs() -> bool:
-    """Whether the kernels run here: on one thread of our own they would not beat torch's beside
-    torch's idle team, so with more threads they need the team."""
+def runs(dtype: torch.dtype = torch.bfloat16) -> bool:
+    """Whether the kernels for ``dtype`` run here (bf16 needs AVX512-BF16; fp32, attention only,
+    AVX-512 F/BW/VL/DQ): on one thread of our own they would not beat torch's beside torch's
+    idle team, so with more threads they need the team."""
     loaded = extension()
-    return loaded is not None and (loaded[1] or torch.get_num_threads() == 1)
+    if loaded is None or (dtype == torch.bfloat16 and not CPU_FLAGS <= cpu_flags()):
+        return False
+    return loaded[1] or torch.get_num_threads() == 1
 
 
 def layer_norm(

@@ -105,10 +105,17 @@ def fuse_fp32_cpu() -> bool:
     return onednn_dense() and cpu_prefers_onednn_fp32()
 
 
+def cpu_inference(x: torch.Tensor) -> bool:
+    """Whether ``x`` is on the CPU with autograd and autocast off."""
+    return x.device.type == "cpu" and not (
+        torch.is_grad_enabled() or torch.is_autocast_enabled("cpu")
+    )
+
+
 def fused_cpu_path(x: torch.Tensor) -> bool:
     """Whether dense layers on ``x`` run as oneDNN matmuls on packed weights: inference on the
     CPU, in bf16 (``fuse_bf16_cpu``) or fp32 (``fuse_fp32_cpu``)."""
-    if x.device.type != "cpu" or torch.is_grad_enabled() or torch.is_autocast_enabled("cpu"):
+    if not cpu_inference(x):
         return False
     if x.dtype == torch.bfloat16:
         return fuse_bf16_cpu()
@@ -264,7 +271,7 @@ class SelfAttention(nn.Module):
         otherwise PyTorch's, one sequence at a time, its (nh, n, n) scores in cache, their rows
         padded to a multiple of ``SOFTMAX_COLUMNS`` keys: -inf scores, zero values."""
         tokens, _, heads, head_dim = qkv.shape
-        if fused_attention.available(head_dim):
+        if fused_attention.available(head_dim, qkv.dtype):
             return fused_attention.packed_attention(qkv, lengths)
         y = qkv.new_empty(tokens, heads, head_dim)
         unused = qkv.new_empty(1, 1, 1)  # baddbmm's input, ignored with beta=0
@@ -369,7 +376,7 @@ class MiniLMModel(nn.Module):
     def _packable(self, x: torch.Tensor, attention_mask: torch.Tensor) -> list[int] | None:
         """Each row's token count when the batch runs packed, without its padding: right-padded
         bf16 batches in inference, on CPUs with AMX only where the fused kernel runs on its
-        tiles; None otherwise.
+        tiles, and fp32 ones where its fp32 kernel runs (``packs_every_batch``); None otherwise.
 
         With the fused attention kernel (``minilm/fused_attention.py``) every such batch, one
         query included: it beat the batched kernel from 1 to 256 tokens, with other processes
@@ -378,7 +385,11 @@ class MiniLMModel(nn.Module):
         batches of ``PER_SEQUENCE_MIN_LENGTH`` tokens or more, only while no other process
         wants the cores (when one took a core, each region waited for the thread it held up,
         2-5x slower than the batched kernel: benchmarks/RESULTS.md), and not on AMX."""
-        if self.training or not bf16_cpu_path(x):
+        if self.training:
+            return None
+        if x.dtype == torch.float32 and cpu_inference(x) and self.packs_every_batch(x.dtype):
+            return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])
+        if not bf16_cpu_path(x):
             return None
         # On AMX without the kernel's tile path, PyTorch's batched kernel runs on the tiles.
         if not self.packs_every_batch() and (
@@ -387,9 +398,15 @@ class MiniLMModel(nn.Module):
             return None
         return prefix_lengths(attention_mask.bool(), x.shape[0], x.shape[1])
 
-    def packs_every_batch(self) -> bool:
-        """Whether every bf16 inference batch on the CPU runs packed: where the fused attention
-        kernel runs (on its tiles where the CPU has AMX)."""
+    def packs_every_batch(self, dtype: torch.dtype = torch.bfloat16) -> bool:
+        """Whether every inference batch of ``dtype`` on the CPU runs packed: bf16 where the
+        fused attention kernel runs (on its tiles where the CPU has AMX); fp32 where its fp32
+        kernel runs and the dense layers take oneDNN (``fuse_fp32_cpu``: AMD's AVX-512 CPUs,
+        where it was measured; on Intel PyTorch's attention stays, unmeasured against it)."""
+        if dtype == torch.float32:
+            return fuse_fp32_cpu() and fused_attention.available(
+                self.config.head_dim, torch.float32
+            )
         return (
             fuse_bf16_cpu()
             and fused_attention.available(self.config.head_dim)

@@ -169,16 +169,19 @@ def test_a_bf16_model_takes_the_c_layer_norm_and_matches_torchs(monkeypatch) -> 
     )
     with torch.inference_mode():
         full = model(input_ids, attention_mask)
-        assert calls == []  # fp32: torch's
-        low = model.to(torch.bfloat16)(input_ids, attention_mask)
+    assert calls == []  # fp32: torch's
+    model.to(torch.bfloat16)  # outside inference mode: its parameters stay usable by autograd
+    with torch.inference_mode():
+        low = model(input_ids, attention_mask)
         # the embeddings' (B, T, H), then two a layer
         assert len(calls) == 1 + 2 * config.num_hidden_layers
         assert calls[0] == (*input_ids.shape, 64)
-        monkeypatch.setattr(cpu_kernels, "NORM_WIDTHS", range(0))  # torch's LayerNorm
-        plain = model(input_ids, attention_mask)
-        assert len(calls) == 1 + 2 * config.num_hidden_layers
-    with torch.no_grad():  # autograd on: torch's too
+    with torch.enable_grad():  # autograd on: torch's LayerNorm
         model(input_ids, attention_mask)
+    assert len(calls) == 1 + 2 * config.num_hidden_layers
+    monkeypatch.setattr(cpu_kernels, "NORM_WIDTHS", range(0))  # torch's LayerNorm
+    with torch.inference_mode():
+        plain = model(input_ids, attention_mask)
     assert len(calls) == 1 + 2 * config.num_hidden_layers
     assert ((low * plain).sum(dim=1) > 0.9999).all()
     assert (low * full).sum(dim=1).min().item() >= (plain * full).sum(dim=1).min().item() - 1e-4

@@ -26,6 +26,9 @@ CAN_RUN = (
 needs_kernel = pytest.mark.skipif(
     not fused_attention.available(32), reason="needs the built extension and AVX512-BF16"
 )
+needs_fp32_kernel = pytest.mark.skipif(
+    not fused_attention.available(32, torch.float32), reason="needs the built extension, AVX-512"
+)
 
 
 @pytest.fixture(params=[False, True], ids=["avx512-bf16", "amx"])
@@ -70,7 +73,7 @@ def torch_path(qkv: torch.Tensor, lengths: list[int], monkeypatch) -> torch.Tens
     heads = qkv.shape[2]
     config = MiniLMConfig(hidden_size=32 * heads, num_attention_heads=heads, intermediate_size=8)
     with monkeypatch.context() as patch:
-        patch.setattr(fused_attention, "available", lambda head_dim: False)
+        patch.setattr(fused_attention, "available", lambda *args: False)
         return SelfAttention(config)._packed(qkv, lengths)
 
 
@@ -184,8 +187,8 @@ def test_kernel_on_extreme_scores(amx) -> None:
 def test_kernel_refuses_what_it_cannot_compute() -> None:
     lengths = [4, 4]
     qkv = random_qkv(lengths, 2)
-    with pytest.raises(ValueError, match="bf16"):
-        fused_attention.packed_attention(qkv.float(), lengths)
+    with pytest.raises(ValueError, match="bf16 or fp32"):
+        fused_attention.packed_attention(qkv.half(), lengths)
     with pytest.raises(ValueError, match="sum to 8"):
         fused_attention.packed_attention(qkv, [4, 3])
     with pytest.raises(ValueError, match="0 or more"):
@@ -231,6 +234,7 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
     attention_mask[-1] = 0  # a row of padding only (SentenceEncoder never makes one)
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)  # where packed runs
     monkeypatch.setattr(minilm.model, "cpu_contended", lambda: False)
+    monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: False)  # fp32: padded
     calls: list[int] = []
     kernel = fused_attention.packed_attention
     monkeypatch.setattr(
@@ -258,7 +262,7 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
         batched = model(input_ids, attention_mask)
         assert len(calls) == so_far
         monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)
-        monkeypatch.setattr(fused_attention, "available", lambda head_dim: False)
+        monkeypatch.setattr(fused_attention, "available", lambda *args: False)
         plain = model(input_ids, attention_mask)
         assert len(calls) == so_far
     assert not low[-1].any() and not full[-1].any() and not plain[-1].any()  # pooled to zero
@@ -269,3 +273,97 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
     assert cosine.mean() >= plain_cosine.mean() - 1e-4
     assert ((low * plain).sum(dim=1) > 0.999).all()
     assert ((low * batched).sum(dim=1) > 0.999).all()
+
+
+@needs_fp32_kernel
+@pytest.mark.parametrize(
+    "lengths, heads",
+    [
+        ([1, 2, 7, 8, 9, 15, 16, 17, 31, 33], 12),
+        ([256, 130, 97, 300], 12),
+        ([512], 3),
+    ],
+)
+def test_fp32_kernel_is_as_close_to_float64_as_pytorchs(monkeypatch, lengths, heads) -> None:
+    qkv = random_qkv(lengths, heads).float()
+    exact = reference(qkv, lengths)
+    with torch.inference_mode():
+        fused = fused_attention.packed_attention(qkv, lengths)
+        plain = torch_path(qkv, lengths, monkeypatch)
+    assert fused.dtype == torch.float32 and fused.shape == (sum(lengths), heads * 32)
+    error = (fused.double() - exact).abs()
+    plain_error = (plain.double() - exact).abs()
+    # fp32 throughout, 2^x to fp32's precision: PyTorch's error, give or take the order of
+    # the sums (no bf16 rounding anywhere).
+    assert error.max().item() < 1e-5
+    assert error.mean() <= 1.5 * plain_error.mean()
+    assert error.max() <= 4 * plain_error.max()
+
+
+@needs_fp32_kernel
+def test_fp32_kernel_threads_alignment_empty_nan_and_extreme_rows(monkeypatch) -> None:
+    lengths = [150, 0, 3, 77, 9]
+    qkv = random_qkv(lengths, 12, seed=1).float()
+    threads = torch.get_num_threads()
+    with torch.inference_mode():
+        try:
+            torch.set_num_threads(1)
+            alone = fused_attention.packed_attention(qkv, lengths)
+        finally:
+            torch.set_num_threads(threads)
+        assert torch.equal(fused_attention.packed_attention(qkv, lengths), alone)
+        memory = torch.empty(qkv.numel() + 1)
+        shifted = memory[1:].view(qkv.shape)  # 4 bytes past an aligned address
+        shifted.copy_(qkv)
+        assert torch.equal(fused_attention.packed_attention(shifted, lengths), alone)
+        assert torch.equal(fused_attention.packed_attention(qkv, [150, 3, 77, 9]), alone)
+        with pytest.raises(RuntimeError, match="AMX"):
+            fused_attention.packed_attention(qkv, lengths, amx=True)
+        nan = qkv.clone()
+        nan[160, 1, 0, 3] = float("nan")  # a key of the third sequence's 4th... first head
+        fused = fused_attention.packed_attention(nan, lengths).view(-1, 12, 32)
+        plain = torch_path(nan, lengths, monkeypatch).view(-1, 12, 32)
+        assert torch.equal(fused.isnan(), plain.isnan()) and fused.isnan().any()
+        extreme = (qkv * 8).contiguous()  # scores of +-1000: one key takes each query's weight
+        fused = fused_attention.packed_attention(extreme, lengths).double()
+        assert torch.isfinite(fused).all()
+        assert (fused - reference(extreme, [150, 3, 77, 9])).abs().max().item() < 1e-3
+
+
+@needs_fp32_kernel
+def test_an_fp32_model_runs_packed_on_the_kernel_and_matches_its_padded_path(monkeypatch) -> None:
+    # Where fp32 dense layers take oneDNN (AMD's AVX-512 CPUs: minilm.model.fuse_fp32_cpu),
+    # every fp32 batch runs packed on the fp32 kernel; forced here on any CPU with AVX-512.
+    bert = random_bert(
+        vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=48, max_position_embeddings=200,
+    )  # fmt: skip
+    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=200)
+    model = SentenceTransformer(config)
+    model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
+    input_ids, attention_mask = batch_with_padding(99, (180, 120, 101, 5, 7))
+    monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: True)
+    calls: list[torch.dtype] = []
+    kernel = fused_attention.packed_attention
+    monkeypatch.setattr(
+        fused_attention,
+        "packed_attention",
+        lambda qkv, *a: calls.append(qkv.dtype) or kernel(qkv, *a),
+    )
+    with torch.inference_mode():
+        assert model.encoder.packs_every_batch(torch.float32)
+        packed = model(input_ids, attention_mask)
+        assert calls == [torch.float32] * config.num_hidden_layers
+        one = model(input_ids[:1, :12], attention_mask[:1, :12])  # one query: packed too
+        assert len(calls) == 2 * config.num_hidden_layers
+        monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: False)  # Intel's CPUs
+        assert not model.encoder.packs_every_batch(torch.float32)
+        padded = model(input_ids, attention_mask)
+        one_padded = model(input_ids[:1, :12], attention_mask[:1, :12])
+        assert len(calls) == 2 * config.num_hidden_layers
+    with torch.enable_grad():  # autograd on: never packed
+        monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: True)
+        model(input_ids, attention_mask)
+    assert len(calls) == 2 * config.num_hidden_layers
+    torch.testing.assert_close(packed, padded, atol=2e-6, rtol=0)
+    torch.testing.assert_close(one, one_padded, atol=2e-6, rtol=0)
