@@ -37,8 +37,9 @@ OnSkip = Callable[[Path, str], None]
 
 # Editors' backups (Emacs and vim ``notes.md~``) and files being written: JetBrains' safe write
 # (``x___jb_tmp___``, then ``x___jb_old___``), browsers' downloads, temporary copies
-# (``notes.md.tmp.1234``). A watched folder indexed each as it came and went, with a batch line
-# apiece, and their text was a second hit beside the file they copy or become.
+# (``notes.md.tmp.1234``: ``TEMPORARY_COPY``). A watched folder indexed each as it came and
+# went, with a batch line apiece, and their text was a second hit beside the file they copy or
+# become.
 _BEING_WRITTEN = (
     "*~",
     "*___jb_tmp___",
@@ -47,16 +48,14 @@ _BEING_WRITTEN = (
     "*.part",
     "*.tmp",
 )
-# Temporary copies (``notes.md.tmp.1234``): ".tmp." and digits to the end. A glob cannot say
-# "digits only": the second pattern takes back a name with anything else after the first digit
-# (``report.tmp.2024-notes.md``, a note). First in ``DEFAULT_EXCLUDES``, so that the patterns
-# after it still apply to what it takes back (``x.tmp.1a~``).
-_TEMPORARY_COPIES = ("*.tmp.[0-9]*", "!*.tmp.[0-9]*[!0-9]*")
+# Temporary copies: a file name ending in ".tmp." and digits. A glob cannot say "digits only"
+# (``*.tmp.[0-9]*`` left out ``report.tmp.2024-notes.md``, a note, and a negated bracket also
+# matches "/" in pathspec), so the name is matched here, as a default exclude.
+TEMPORARY_COPY = re.compile(r".+\.tmp\.[0-9]+")
 # Files that are text but not worth searching: lock files, minified or generated code, markup
 # that is data (drawings), and editors' backups. Excluded at every level unless
 # --no-default-excludes.
 DEFAULT_EXCLUDES = (
-    *_TEMPORARY_COPIES,
     "Cargo.lock",
     "package-lock.json",
     "npm-shrinkwrap.json",
@@ -84,7 +83,7 @@ DEFAULT_EXCLUDES = (
     "\\#*#",
     *_BEING_WRITTEN,
     # ...files only: a folder so named (``old~/``, ``data.part/``) is read as any other.
-    *(f"!{pattern}/" for pattern in (*_BEING_WRITTEN, _TEMPORARY_COPIES[0])),
+    *(f"!{pattern}/" for pattern in _BEING_WRITTEN),
 )
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
 DEFAULT_EXCLUDED = (
@@ -269,7 +268,11 @@ def _files_under(
                 continue
             if include is not None and not _matches(include, rel):
                 continue
-            if _matches(noise, rel) or _matches(noise, _uncompressed_name(rel)):
+            if noise is not None and (
+                _matches(noise, rel)
+                or _matches(noise, _uncompressed_name(rel))
+                or TEMPORARY_COPY.fullmatch(entry.name)
+            ):
                 report(Path(entry.path), DEFAULT_EXCLUDED)
                 continue
             if stat.S_ISREG(mode):

@@ -417,6 +417,7 @@ def test_backup_and_temporary_names_leave_out_files_not_folders(tmp_path: Path) 
         "build.tmp/out.txt",
         "report.tmp.2024-notes.md",  # a note: ".tmp." then more than digits
         "run.tmp.7/log.md",  # a folder
+        "run.tmp.7/notes.md.tmp.99",  # a temporary copy in it
         "x.tmp.1a~",
     )
     assert sorted(found(tmp_path)) == [
