@@ -17,8 +17,8 @@
  *
  * The (sequence, head) items are split over the threads of torch's own OpenMP team (see
  * use_openmp), without the GIL (minilm/fused_attention.py, minilm/cpu_kernels.py). Built by
- * setuptools as an optional extension: where it is missing, or the CPU lacks AVX512-BF16,
- * PyTorch's path runs.
+ * setuptools as an optional extension: where it is missing, or the CPU lacks AVX-512 (AVX512-BF16
+ * for the bf16 kernels), PyTorch's path runs.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -40,6 +40,7 @@
 #define HAVE_KERNEL 1
 #include <immintrin.h>
 #define TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16")))
+#define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 /* 2^x for x <= 0 (x = the scaled score less the row's maximum, in base 2); 2^-126 below -126
  * (it weighs only zero values or nothing). x = n + f, |f| <= 1/2, and a degree-4 polynomial for
@@ -59,6 +60,17 @@ TARGET static inline __m512 exp2_nonpositive(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
+/* The exponent's argument for scores s, base2 * (s - max): one fused multiply-add with `shift`
+ * (-base2 * max, rounded) while |base2 * max| < 2^22, where its rounding puts the row's largest
+ * argument within 1/4 of 0; past that (scores of millions, which no trained model gives) the
+ * difference first, exact near the maximum, as PyTorch takes it: the rounding made the largest
+ * argument over 127 past 2^31 (2^x overflowed), or far below 0 if rounded up. */
+F32_TARGET static inline __m512 exponent(__m512 s, __m512 vscale, __m512 shift, __m512 vmax,
+                                         int exact) {
+    return exact ? _mm512_mul_ps(_mm512_sub_ps(s, vmax), vscale) : _mm512_fmadd_ps(s, vscale, shift);
+}
+#define EXACT_FROM 4194304.0f /* 2^22 */
+
 /* One row of scores (`padded` keys, fp32, unscaled) into bf16 weights exp(scale * (s - max)),
  * zero past the n-th key; returns 1 / (their sum). The scale (and log2 e) goes into the
  * exponent's argument, one fused multiply-add: no pass writes scaled scores back. */
@@ -69,19 +81,21 @@ TARGET static float softmax_row(const float *scores, uint32_t *weights, int n, i
     __m512 row_max = _mm512_set1_ps(-__builtin_inff());
     for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
     if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
-    const float base2 = scale * 1.44269504088896341f;
-    const __m512 vscale = _mm512_set1_ps(base2);
-    const __m512 shift = _mm512_set1_ps(-base2 * _mm512_reduce_max_ps(row_max));
+    const float base2 = scale * 1.44269504088896341f, top = _mm512_reduce_max_ps(row_max);
+    const __m512 vscale = _mm512_set1_ps(base2), vmax = _mm512_set1_ps(top);
+    const __m512 shift = _mm512_set1_ps(-base2 * top);
+    const int exact = __builtin_fabsf(base2 * top) >= EXACT_FROM;
     __m512 sum = _mm512_setzero_ps();
     for (int b = 0; b < full; b++) {
-        const __m512 e = exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift));
+        const __m512 e =
+            exp2_nonpositive(exponent(_mm512_loadu_ps(scores + b * 16), vscale, shift, vmax, exact));
         sum = _mm512_add_ps(sum, e);
         _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
     }
     for (int b = full; b < padded / 16; b++) { /* the last keys, then zeros */
         const __mmask16 real = b == full ? tail : 0;
         const __m512 e = _mm512_maskz_mov_ps(
-            real, exp2_nonpositive(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift)));
+            real, exp2_nonpositive(exponent(_mm512_loadu_ps(scores + b * 16), vscale, shift, vmax, exact)));
         sum = _mm512_add_ps(sum, e);
         _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
     }
@@ -228,8 +242,6 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
  * as attend, with FMAs for the dot products. 2^x to fp32's precision (exp2_nonpositive_fp32),
  * the weights kept in fp32; the keys transposed in blocks of 16 (transpose_words: a 32-bit
  * float is a word), the values copied row by row. */
-#define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
-
 /* 2^x for x <= 0, a degree-6 polynomial for 2^f (least relative error, 9.8e-8 in fp32
  * arithmetic: PyTorch's exp is within 1 ulp, 1.2e-7); otherwise as exp2_nonpositive. */
 F32_TARGET static inline __m512 exp2_nonpositive_fp32(__m512 x) {
@@ -255,14 +267,16 @@ F32_TARGET static float softmax_row_fp32(const float *scores, float *weights, in
     __m512 row_max = _mm512_set1_ps(-__builtin_inff());
     for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
     if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
-    const float base2 = scale * 1.44269504088896341f;
-    const __m512 vscale = _mm512_set1_ps(base2);
-    const __m512 shift = _mm512_set1_ps(-base2 * _mm512_reduce_max_ps(row_max));
+    const float base2 = scale * 1.44269504088896341f, top = _mm512_reduce_max_ps(row_max);
+    const __m512 vscale = _mm512_set1_ps(base2), vmax = _mm512_set1_ps(top);
+    const __m512 shift = _mm512_set1_ps(-base2 * top);
+    const int exact = __builtin_fabsf(base2 * top) >= EXACT_FROM;
     __m512 sum = _mm512_setzero_ps();
     for (int b = 0; b < padded / 16; b++) {
         const __mmask16 real = b < full ? 0xFFFF : b == full ? tail : 0;
         const __m512 e = _mm512_maskz_mov_ps(
-            real, exp2_nonpositive_fp32(_mm512_fmadd_ps(_mm512_loadu_ps(scores + b * 16), vscale, shift)));
+            real, exp2_nonpositive_fp32(
+                      exponent(_mm512_loadu_ps(scores + b * 16), vscale, shift, vmax, exact)));
         sum = _mm512_add_ps(sum, e);
         _mm512_storeu_ps(weights + b * 16, e);
     }
@@ -712,8 +726,8 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_kernels",
-    "The bf16 encoder's CPU kernels: attention of packed sequences (head size 32) and LayerNorm\n"
-    "(AVX512-BF16).",
+    "The encoder's CPU kernels: attention of packed sequences (head size 32; bf16 with\n"
+    "AVX512-BF16, fp32 with AVX-512F) and bf16 LayerNorm.",
     -1, methods,
 };
 

@@ -80,7 +80,9 @@ def runs(dtype: torch.dtype = torch.bfloat16) -> bool:
     AVX-512 F/BW/VL/DQ): on one thread of our own they would not beat torch's beside torch's
     idle team, so with more threads they need the team."""
     loaded = extension()
-    if loaded is None or (dtype == torch.bfloat16 and not CPU_FLAGS <= cpu_flags()):
+    if loaded is None or dtype not in (torch.bfloat16, torch.float32):
+        return False
+    if dtype == torch.bfloat16 and not CPU_FLAGS <= cpu_flags():
         return False
     return loaded[1] or torch.get_num_threads() == 1
 

@@ -1,4 +1,5 @@
-"""Attention of packed bf16 sequences in one C pass per (sequence, head): ``minilm/_kernels.c``.
+"""Attention of packed bf16 or fp32 sequences in one C pass per (sequence, head):
+``minilm/_kernels.c``.
 
 PyTorch's path for a packed batch (``SelfAttention._packed``) makes three calls per sequence and
 layer and rounds the scores to bf16 between them; the C kernel keeps them in fp32 and runs about
@@ -6,10 +7,10 @@ twice as fast (benchmarks/RESULTS.md, "Encoder"). It runs on the threads of torc
 team (``minilm/cpu_kernels.py``).
 
 It needs the optional extension built at install (a C compiler), an x86-64 CPU with
-AVX512-BF16, a head size of 32 (every MiniLM here) and, for more than one thread, torch built on
-OpenMP (as its Linux wheels are); ``available`` says whether it runs here. On CPUs with AMX its
-dot products run on the tiles (``amx_available``): there PyTorch's batched kernel, on the tiles
-too, beat the AVX512-BF16 dot products.
+AVX512-BF16 (fp32: AVX-512F), a head size of 32 (every MiniLM here) and, for more than one
+thread, torch built on OpenMP (as its Linux wheels are); ``available`` says whether it runs
+here. On CPUs with AMX its dot products run on the tiles (``amx_available``): there PyTorch's
+batched kernel, on the tiles too, beat the AVX512-BF16 dot products.
 
 fp32 batches run packed on the kernel's fp32 pass (AVX-512F FMAs, 2^x to fp32's precision)
 where fp32 dense layers take oneDNN (``minilm.model.MiniLMModel.packs_every_batch``): on a Zen 5

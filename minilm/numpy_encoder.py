@@ -71,7 +71,7 @@ class NumpyEncoder(BatchEncoder):
     def precision(self) -> str:
         return "fp32"
 
-    packs_batches = False  # padded batches, as SentenceEncoder's in fp32
+    packs_batches = False  # padded batches
 
     def embed_ids(self, ids: Sequence[Sequence[int]]) -> np.ndarray:
         """Embed one batch of token id lists (special tokens included); (n, dim) float32."""

@@ -73,8 +73,8 @@ WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progr
 # took 12-30 s on 2 cores, and Ctrl-C before it committed kept nothing).
 FIRST_WINDOW_CHUNKS = 32
 BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
-# Where the encoder packs every batch (no padding), short texts go 256 to a pass: 1.28x faster
-# than 64 for STS-b sentences in bf16; fp32 batches, padded, ran 3% slower at 256.
+# Where the encoder packs its batches (no padding), short texts go 256 to a pass: 1.28x faster
+# than 64 for STS-b sentences in bf16; packed fp32 1.06x (Zen 5); padded fp32 5% slower at 256.
 PACKED_BATCH_SIZE = 256
 # While the passages a process has embedded (texts no stored vector holds) stay within this
 # many tokens, the NumPy encoder that read the model files embeds them (``Indexer.quick``) and

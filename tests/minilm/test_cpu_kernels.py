@@ -186,3 +186,9 @@ def test_a_bf16_model_takes_the_c_layer_norm_and_matches_torchs(monkeypatch) -> 
     assert ((low * plain).sum(dim=1) > 0.9999).all()
     assert (low * full).sum(dim=1).min().item() >= (plain * full).sum(dim=1).min().item() - 1e-4
     assert isinstance(model.encoder.layers[0].attention_norm, minilm.model.LayerNorm)
+
+
+def test_kernels_answer_only_for_bf16_and_fp32() -> None:
+    assert not cpu_kernels.runs(torch.float16) and not cpu_kernels.runs(torch.float64)
+    model = SentenceTransformer(MiniLMConfig(hidden_size=64, num_attention_heads=2))
+    assert not model.encoder.packs_every_batch(torch.float16)
