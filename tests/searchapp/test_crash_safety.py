@@ -360,7 +360,11 @@ def test_ctrl_c_at_random_moments_exits_130_and_keeps_the_index_consistent(
         # The first run without the first run's --include notes that the filters changed.
         lines = [line for line in err.strip().splitlines() if not line.startswith("note: ")]
         outcomes.append((round(delay, 2), process.returncode, lines[-1:] if lines else []))
-        assert process.returncode in (0, 130), (round_, err)
+        # Killed by the signal itself (-2) only once the command had finished and reported,
+        # in the interpreter's last teardown after its handlers are gone (a shell reports
+        # that as 130 too).
+        finished = process.returncode == -signal.SIGINT and "unchanged" in " ".join(lines[-1:])
+        assert process.returncode in (0, 130) or finished, (round_, err)
         if process.returncode == 130:
             assert len(lines) == 1 and lines[0].startswith("interrupted"), err
         check_agreement(index_dir)  # as the interrupted run left it, before any reader
