@@ -60,42 +60,53 @@ TARGET static inline __m512 exp2_nonpositive(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* The exponent's argument for scores s, base2 * (s - max): one fused multiply-add with `shift`
- * (-base2 * max, rounded) while |base2 * max| < 2^22, where its rounding puts the row's largest
- * argument within 1/4 of 0; past that (scores of millions, which no trained model gives) the
- * difference first, exact near the maximum, as PyTorch takes it: the rounding made the largest
- * argument over 127 past 2^31 (2^x overflowed), or far below 0 if rounded up. */
-F32_TARGET static inline __m512 exponent(__m512 s, __m512 vscale, __m512 shift, __m512 vmax,
-                                         int exact) {
-    return exact ? _mm512_mul_ps(_mm512_sub_ps(s, vmax), vscale) : _mm512_fmadd_ps(s, vscale, shift);
-}
-#define EXACT_FROM 4194304.0f /* 2^22 */
+/* A row's exponent arguments, base2 * (s - max) for scores s (base2: the scale times log2 e):
+ * one fused multiply-add with the shift -base2 * max (rounded) while |base2 * max| < 2^22,
+ * where that rounding puts the row's largest argument within 1/4 of 0; past it (scores of
+ * millions, which no trained model gives) the difference first, exact near the maximum, as
+ * PyTorch takes it: the rounding made the largest argument over 127 past 2^31 (2^x overflowed). */
+typedef struct {
+    __m512 scale, max, shift;
+    int exact;
+} Exponent;
 
-/* One row of scores (`padded` keys, fp32, unscaled) into bf16 weights exp(scale * (s - max)),
- * zero past the n-th key; returns 1 / (their sum). The scale (and log2 e) goes into the
- * exponent's argument, one fused multiply-add: no pass writes scaled scores back. */
-TARGET static float softmax_row(const float *scores, uint32_t *weights, int n, int padded,
-                                float scale) {
+/* The Exponent of a row of scores: the maximum of its first n. */
+F32_TARGET static inline Exponent row_exponent(const float *scores, int n, float scale) {
     const int full = n / 16;
     const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
     __m512 row_max = _mm512_set1_ps(-__builtin_inff());
     for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
     if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
     const float base2 = scale * 1.44269504088896341f, top = _mm512_reduce_max_ps(row_max);
-    const __m512 vscale = _mm512_set1_ps(base2), vmax = _mm512_set1_ps(top);
-    const __m512 shift = _mm512_set1_ps(-base2 * top);
-    const int exact = __builtin_fabsf(base2 * top) >= EXACT_FROM;
+    const Exponent x = {_mm512_set1_ps(base2), _mm512_set1_ps(top), _mm512_set1_ps(-base2 * top),
+                        __builtin_fabsf(base2 * top) >= 4194304.0f /* 2^22 */};
+    return x;
+}
+
+F32_TARGET static inline __m512 exponent(const float *scores, const Exponent *x) {
+    const __m512 s = _mm512_loadu_ps(scores);
+    return x->exact ? _mm512_mul_ps(_mm512_sub_ps(s, x->max), x->scale)
+                    : _mm512_fmadd_ps(s, x->scale, x->shift);
+}
+
+/* One row of scores (`padded` keys, fp32, unscaled) into bf16 weights exp(scale * (s - max)),
+ * zero past the n-th key; returns 1 / (their sum). The scale (and log2 e) goes into the
+ * exponent's argument (row_exponent): no pass writes scaled scores back. */
+TARGET static float softmax_row(const float *scores, uint32_t *weights, int n, int padded,
+                                float scale) {
+    const int full = n / 16;
+    const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
+    const Exponent x = row_exponent(scores, n, scale);
     __m512 sum = _mm512_setzero_ps();
     for (int b = 0; b < full; b++) {
-        const __m512 e =
-            exp2_nonpositive(exponent(_mm512_loadu_ps(scores + b * 16), vscale, shift, vmax, exact));
+        const __m512 e = exp2_nonpositive(exponent(scores + b * 16, &x));
         sum = _mm512_add_ps(sum, e);
         _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
     }
     for (int b = full; b < padded / 16; b++) { /* the last keys, then zeros */
         const __mmask16 real = b == full ? tail : 0;
         const __m512 e = _mm512_maskz_mov_ps(
-            real, exp2_nonpositive(exponent(_mm512_loadu_ps(scores + b * 16), vscale, shift, vmax, exact)));
+            real, exp2_nonpositive(exponent(scores + b * 16, &x)));
         sum = _mm512_add_ps(sum, e);
         _mm256_storeu_si256((__m256i *)(weights + b * 8), (__m256i)_mm512_cvtneps_pbh(e));
     }
@@ -264,19 +275,12 @@ F32_TARGET static float softmax_row_fp32(const float *scores, float *weights, in
                                          float scale) {
     const int full = n / 16;
     const __mmask16 tail = (__mmask16)((1u << (n - full * 16)) - 1);
-    __m512 row_max = _mm512_set1_ps(-__builtin_inff());
-    for (int b = 0; b < full; b++) row_max = _mm512_max_ps(row_max, _mm512_loadu_ps(scores + b * 16));
-    if (tail) row_max = _mm512_mask_max_ps(row_max, tail, row_max, _mm512_loadu_ps(scores + full * 16));
-    const float base2 = scale * 1.44269504088896341f, top = _mm512_reduce_max_ps(row_max);
-    const __m512 vscale = _mm512_set1_ps(base2), vmax = _mm512_set1_ps(top);
-    const __m512 shift = _mm512_set1_ps(-base2 * top);
-    const int exact = __builtin_fabsf(base2 * top) >= EXACT_FROM;
+    const Exponent x = row_exponent(scores, n, scale);
     __m512 sum = _mm512_setzero_ps();
     for (int b = 0; b < padded / 16; b++) {
         const __mmask16 real = b < full ? 0xFFFF : b == full ? tail : 0;
         const __m512 e = _mm512_maskz_mov_ps(
-            real, exp2_nonpositive_fp32(
-                      exponent(_mm512_loadu_ps(scores + b * 16), vscale, shift, vmax, exact)));
+            real, exp2_nonpositive_fp32(exponent(scores + b * 16, &x)));
         sum = _mm512_add_ps(sum, e);
         _mm512_storeu_ps(weights + b * 16, e);
     }

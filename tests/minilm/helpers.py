@@ -51,6 +51,24 @@ def random_bert(seed: int = 0, **config: object) -> BertModel:
     return bert
 
 
+def head32_model_and_batch() -> tuple:
+    """A 2-layer MiniLM with heads of 32 (the C kernels' size) and random weights from a
+    ``BertModel``, and a right-padded batch of 180, 120, 101, 5 and 7 tokens for it:
+    ``(model, config, input_ids, attention_mask)``."""
+    from minilm import MiniLMConfig, SentenceTransformer
+    from minilm.weights import map_hf_state_dict
+
+    bert = random_bert(
+        vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=48, max_position_embeddings=200,
+    )  # fmt: skip
+    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=200)
+    model = SentenceTransformer(config)
+    model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
+    input_ids, attention_mask = batch_with_padding(99, (180, 120, 101, 5, 7))
+    return model, config, input_ids, attention_mask
+
+
 def batch_with_padding(vocab_size: int, lengths: tuple[int, ...] = (9, 4, 1, 6), seed: int = 1):
     """Random token ids (B, T) with right padding (id 0) after each row's length."""
     generator = torch.Generator().manual_seed(seed)

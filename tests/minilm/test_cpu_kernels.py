@@ -12,8 +12,7 @@ import torch
 
 import minilm.model
 from minilm import MiniLMConfig, SentenceTransformer, cpu_kernels
-from minilm.weights import map_hf_state_dict
-from tests.minilm.helpers import batch_with_padding, random_bert
+from tests.minilm.helpers import head32_model_and_batch
 
 needs_kernels = pytest.mark.skipif(
     not cpu_kernels.runs(), reason="needs the built extension and AVX512-BF16"
@@ -154,14 +153,7 @@ def test_layer_norm_refuses_what_it_does_not_compute() -> None:
 
 @needs_kernels
 def test_a_bf16_model_takes_the_c_layer_norm_and_matches_torchs(monkeypatch) -> None:
-    bert = random_bert(
-        vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=48, max_position_embeddings=200,
-    )  # fmt: skip
-    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=200)
-    model = SentenceTransformer(config)
-    model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
-    input_ids, attention_mask = batch_with_padding(99, (180, 120, 101, 5, 7))
+    model, config, input_ids, attention_mask = head32_model_and_batch()
     calls: list[tuple[int, ...]] = []
     kernel = cpu_kernels.layer_norm
     monkeypatch.setattr(

@@ -12,11 +12,10 @@ import pytest
 import torch
 
 import minilm.model
-from minilm import MiniLMConfig, SentenceTransformer, cpu_kernels, fused_attention
+from minilm import MiniLMConfig, cpu_kernels, fused_attention
 from minilm.devices import cpu_flags
 from minilm.model import SelfAttention
-from minilm.weights import map_hf_state_dict
-from tests.minilm.helpers import batch_with_padding, random_bert
+from tests.minilm.helpers import head32_model_and_batch
 
 CAN_RUN = (
     sys.platform == "linux"
@@ -223,14 +222,7 @@ def test_amx_tiles_are_used_where_the_cpu_has_them_and_refused_elsewhere(monkeyp
 @needs_kernel
 def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch) -> None:
     # Head size 32 (64 / 2 heads): the model's packed batches take the kernel.
-    bert = random_bert(
-        vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=48, max_position_embeddings=200,
-    )  # fmt: skip
-    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=200)
-    model = SentenceTransformer(config)
-    model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
-    input_ids, attention_mask = batch_with_padding(99, (180, 120, 101, 5, 7))
+    model, config, input_ids, attention_mask = head32_model_and_batch()
     attention_mask[-1] = 0  # a row of padding only (SentenceEncoder never makes one)
     monkeypatch.setattr(minilm.model, "cpu_has_amx", lambda: False)  # where packed runs
     monkeypatch.setattr(minilm.model, "cpu_contended", lambda: False)
@@ -334,14 +326,7 @@ def test_fp32_kernel_threads_alignment_empty_nan_and_extreme_rows(monkeypatch) -
 def test_an_fp32_model_runs_packed_on_the_kernel_and_matches_its_padded_path(monkeypatch) -> None:
     # Where fp32 dense layers take oneDNN (AMD's AVX-512 CPUs: minilm.model.fuse_fp32_cpu),
     # every fp32 batch runs packed on the fp32 kernel; forced here on any CPU with AVX-512.
-    bert = random_bert(
-        vocab_size=99, hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=48, max_position_embeddings=200,
-    )  # fmt: skip
-    config = MiniLMConfig.from_dict(bert.config.to_dict(), max_length=200)
-    model = SentenceTransformer(config)
-    model.load_state_dict(map_hf_state_dict(bert.state_dict(), model))
-    input_ids, attention_mask = batch_with_padding(99, (180, 120, 101, 5, 7))
+    model, config, input_ids, attention_mask = head32_model_and_batch()
     monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: True)
     calls: list[torch.dtype] = []
     kernel = fused_attention.packed_attention
