@@ -43,22 +43,25 @@
 #define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq")))
 
 /* 2^x for x <= 0 (x = the scaled score less the row's maximum, in base 2); 2^-126 below -126
- * (it weighs only zero values or nothing). x = n + f, |f| <= 1/2, and a degree-4 polynomial for
- * 2^f (least relative error, 2.7e-6: under the bf16 rounding the weights get next, 2^-9; 9
- * vector operations a score, against 15 for exp by ln 2 and a degree-6 polynomial). A NaN
+ * (it weighs only zero values or nothing). x = n + f, |f| <= 1/2, and a polynomial for 2^f,
+ * its `degree` + 1 coefficients from the highest (a constant count: the loop unrolls). A NaN
  * stays NaN (maxps returns its second operand when either is NaN), so a NaN or +inf score makes
  * its row NaN, as PyTorch's softmax does. */
-TARGET static inline __m512 exp2_nonpositive(__m512 x) {
+F32_TARGET static inline __m512 exp2_by(__m512 x, const float *coefficients, int degree) {
     x = _mm512_max_ps(_mm512_set1_ps(-126.0f), x);
     const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(0.009570068679749966f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.055917806923389435f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.240247443318367f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931218504905701f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.9999992847442627f));
+    __m512 p = _mm512_set1_ps(coefficients[0]);
+    for (int i = 1; i <= degree; i++) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(coefficients[i]));
     return _mm512_scalef_ps(p, n);
 }
+
+/* For bf16 weights: degree 4 (least relative error, 2.7e-6: under the bf16 rounding the weights
+ * get next, 2^-9; 9 vector operations a score, against 15 for exp by ln 2 and a degree-6
+ * polynomial). */
+static const float EXP2_BF16[] = {0.009570068679749966f, 0.055917806923389435f, 0.240247443318367f,
+                                  0.6931218504905701f, 0.9999992847442627f};
+TARGET static inline __m512 exp2_nonpositive(__m512 x) { return exp2_by(x, EXP2_BF16, 4); }
 
 /* A row's exponent arguments, base2 * (s - max) for scores s (base2: the scale times log2 e):
  * one fused multiply-add with the shift -base2 * max (rounded) while |base2 * max| < 2^22,
@@ -253,21 +256,13 @@ TARGET static void attend(const uint16_t *q, const uint16_t *k, const uint16_t *
  * as attend, with FMAs for the dot products. 2^x to fp32's precision (exp2_nonpositive_fp32),
  * the weights kept in fp32; the keys transposed in blocks of 16 (transpose_words: a 32-bit
  * float is a word), the values copied row by row. */
-/* 2^x for x <= 0, a degree-6 polynomial for 2^f (least relative error, 9.8e-8 in fp32
- * arithmetic: PyTorch's exp is within 1 ulp, 1.2e-7); otherwise as exp2_nonpositive. */
-F32_TARGET static inline __m512 exp2_nonpositive_fp32(__m512 x) {
-    x = _mm512_max_ps(_mm512_set1_ps(-126.0f), x);
-    const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512 f = _mm512_sub_ps(x, n);
-    __m512 p = _mm512_set1_ps(0.0001534581242594868f);
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.0013399930903688073f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.009618489071726799f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.05550328642129898f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.24022646248340607f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.6931471824645996f));
-    p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
+/* For fp32 weights: degree 6 (least relative error, 9.8e-8 in fp32 arithmetic: PyTorch's exp is
+ * within 1 ulp, 1.2e-7). */
+static const float EXP2_FP32[] = {0.0001534581242594868f, 0.0013399930903688073f,
+                                  0.009618489071726799f,  0.05550328642129898f,
+                                  0.24022646248340607f,   0.6931471824645996f,
+                                  1.0f};
+F32_TARGET static inline __m512 exp2_nonpositive_fp32(__m512 x) { return exp2_by(x, EXP2_FP32, 6); }
 
 /* softmax_row in fp32: weights exp(scale * (s - max)) as floats, zero from the n-th key to
  * `padded`; returns 1 / (their sum). */
