@@ -44,11 +44,22 @@ def idf(df: int, rows: int) -> float:
     return value if value > 0.0 else IDF_FLOOR
 
 
-def term_weights(tf: np.ndarray, lengths: np.ndarray, average_length: float) -> np.ndarray:
-    """Each posting's BM25 factor after the idf: ``tf`` and the row's ``lengths``, float64."""
-    tf = np.asarray(tf, dtype=np.float64)
-    lengths = np.asarray(lengths, dtype=np.float64)
-    return (tf * (K1 + 1.0)) / (tf + K1 * ((1 - B) + B * lengths / average_length))
+def term_weights(
+    tf: np.ndarray, lengths: np.ndarray, average_length: float, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """Each posting's BM25 factor after the idf, float64, from its ``tf`` and its row's length:
+    ``lengths[rows]`` (chunks' lengths and each posting's chunk), or ``lengths`` itself.
+
+    ``(tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * length / average_length))``, FTS5's steps in
+    its order: the length's part once a chunk, the rest in place on one array (float addition
+    commutes exactly): at millions of postings 10x faster than an array for each step."""
+    below = K1 * ((1 - B) + B * np.asarray(lengths, dtype=np.float64) / average_length)
+    if rows is not None:
+        below = below[rows]
+    below += tf
+    weights = np.multiply(tf, K1 + 1.0, dtype=np.float64)
+    weights /= below
+    return weights
 
 
 def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int) -> list[str]:
@@ -235,8 +246,46 @@ class Lexicon:
             "USING fts5vocab(main, chunks_fts, 'instance')"
         )
         # One text per term, joined in C: 10x faster than a Python row per occurrence.
-        rows = self.store.iter_rows(
-            "SELECT term, group_concat(doc, ' ') FROM temp.chunk_terms GROUP BY term"
+        return _by_term(
+            self.store.iter_rows(
+                "SELECT term, group_concat(doc, ' ') FROM temp.chunk_terms GROUP BY term"
+            )
         )
-        for term, joined in rows:
-            yield term, np.fromstring(joined, dtype=np.int64, sep=" ")
+
+    def added_term_instances(self, after_id: int) -> Iterator[tuple[str, np.ndarray]]:
+        """``term_instances`` of the chunks whose id is above ``after_id`` alone: their text given
+        again to FTS5's tokenizer, in a table of the connection's temp schema, as the index's
+        triggers gave it (the same terms, counted the same). Read inside ``Store.snapshot``."""
+        if self._words is None:
+            self._words = _words_of(self.store.schema_version())
+        words = self._words
+        self.store.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.added_text "
+            f"USING fts5(text, tokenize='{FTS_TOKENIZER}')"
+        )
+        self.store.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.added_terms "
+            "USING fts5vocab(temp, added_text, 'instance')"
+        )
+        self.store.execute("DELETE FROM temp.added_text")
+        try:
+            for chunk_id, text in self.store.rows(
+                "SELECT id, text FROM chunks WHERE id > ? ORDER BY id", (after_id,)
+            ):
+                self.store.execute(
+                    "INSERT INTO temp.added_text (rowid, text) VALUES (?, ?)",
+                    (chunk_id, words(text)),
+                )
+            yield from _by_term(
+                self.store.iter_rows(
+                    "SELECT term, group_concat(doc, ' ') FROM temp.added_terms GROUP BY term"
+                )
+            )
+        finally:
+            self.store.execute("DELETE FROM temp.added_text")
+
+
+def _by_term(rows: Iterator[tuple[str, str]]) -> Iterator[tuple[str, np.ndarray]]:
+    """Each term with its occurrences' chunk ids, from rows of the term and the ids joined."""
+    for term, joined in rows:
+        yield term, np.fromstring(joined, dtype=np.int64, sep=" ")

@@ -17,7 +17,15 @@ header lists (name, dtype, count, byte offset), each 8-byte aligned:
   starts (int64)      where term i's postings begin (plus the end);
   rows (int32)        each posting's chunk as a row number: the position of its id in ``ids``;
   weights (float64)   each posting's BM25 factor;
-  ids (int64)         the chunk ids, ascending.
+  ids (int64)         the chunk ids, ascending;
+  tf (int32)          each posting's count of the term in its chunk (absent from files written
+                      before it was kept: such a file is rebuilt, not updated).
+
+A writer brings the file up to date by ``Postings.updated`` rather than reading all of FTS5
+again: a chunk id is never reused and each new one is above every id before it (AUTOINCREMENT),
+so the chunks removed are taken out, those added (above the file's last id) read alone, and every
+weight computed again for the new average length: the arrays a build would make, in 2-5% of its
+time when a few files changed (benchmarks/RESULTS.md, "Postings after a small change").
 """
 
 from __future__ import annotations
@@ -49,7 +57,11 @@ _ARRAYS = (
     ("rows", "<i4"),
     ("weights", "<f8"),
     ("ids", "<i8"),
+    ("tf", "<i4"),
 )
+# Above this share of the chunks added since the file, reading them alone costs about as much as
+# reading every chunk's terms from FTS5 (their text is tokenized again): build instead.
+UPDATE_SHARE = 0.25
 
 
 class _Terms:
@@ -79,6 +91,7 @@ class Postings:
         self._rows = arrays["rows"]
         self._weights = arrays["weights"]
         self.ids = arrays["ids"]
+        self._tf: np.ndarray | None = arrays.get("tf")  # None in a file from before it was kept
         self._mmap: mmap.mmap | None = None
         self._found: dict[str, int | None] = {}  # terms looked up so far
         self._last: tuple[tuple[str, ...], np.ndarray] | None = None  # ``_scores``' last
@@ -153,21 +166,116 @@ class Postings:
                 term_rows.append(np.searchsorted(ids, occurrences[first]).astype(np.int32))
                 term_tf.append(np.diff(np.r_[first, len(occurrences)]).astype(np.int32))
         order = sorted(range(len(names)), key=names.__getitem__)  # bytes order, for bisect
-        names = [names[i] for i in order]
-        posting_rows = np.concatenate([term_rows[i] for i in order] or [np.empty(0, np.int32)])
-        tf = np.concatenate([term_tf[i] for i in order] or [np.empty(0, np.int32)])
-        lengths = np.bincount(posting_rows, weights=tf, minlength=len(ids))  # tokens per chunk
-        average = float(tf.sum()) / rows if rows else 1.0
-        header = {"generation": generation, "rows": rows, "schema": schema}
+        return cls._weighed(
+            {"generation": generation, "rows": rows, "schema": schema},
+            terms=np.frombuffer(b"".join(names[i] for i in order), dtype=np.uint8),
+            term_lengths=np.array([len(names[i]) for i in order], dtype=np.int64),
+            counts=np.array([len(term_rows[i]) for i in order], dtype=np.int64),
+            rows=np.concatenate([term_rows[i] for i in order] or [np.empty(0, np.int32)]),
+            tf=np.concatenate([term_tf[i] for i in order] or [np.empty(0, np.int32)]),
+            ids=ids.astype(np.int64),
+        )
+
+    @classmethod
+    def _weighed(
+        cls,
+        header: dict[str, int],
+        *,
+        terms: np.ndarray,
+        term_lengths: np.ndarray,
+        counts: np.ndarray,
+        rows: np.ndarray,
+        tf: np.ndarray,
+        ids: np.ndarray,
+    ) -> Postings:
+        """Postings of these arrays (the terms' bytes and lengths, each term's count of
+        postings, each posting's row and term count), weighed for the chunks' lengths."""
+        lengths = np.bincount(rows, weights=tf, minlength=len(ids))  # tokens per chunk
+        average = float(tf.sum()) / header["rows"] if header["rows"] else 1.0
         arrays = {
-            "terms": np.frombuffer(b"".join(names), dtype=np.uint8),
-            "term_starts": np.cumsum([0] + [len(n) for n in names], dtype=np.int64),
-            "starts": np.cumsum([0] + [len(r) for r in (term_rows[i] for i in order)]),
-            "rows": posting_rows,
-            "weights": term_weights(tf, lengths[posting_rows], average),
-            "ids": ids.astype(np.int64),
+            "terms": terms,
+            "term_starts": np.r_[0, np.cumsum(term_lengths)].astype(np.int64),
+            "starts": np.r_[0, np.cumsum(counts)].astype(np.int64),
+            "rows": rows,
+            "weights": term_weights(tf, lengths, average, rows),
+            "ids": ids,
+            "tf": tf,
         }
         return cls(header, arrays)
+
+    def updated(self, store: Store) -> Postings | None:
+        """These postings brought up to the store's present state, equal to what ``build``
+        makes of it, array for array; ``None`` where this cannot be done exactly or would not
+        save time (the file keeps no term counts, the store's schema changed, chunks changed
+        other than by removals and additions, or a quarter of them are new): then ``build``.
+        Read inside ``Store.snapshot``."""
+        tf = self._tf
+        if tf is None or self.schema != store.schema_version():
+            return None
+        ids = store.chunk_ids()
+        last = int(self.ids[-1]) if len(self.ids) else -1
+        kept_chunk = np.isin(self.ids, ids, assume_unique=True)
+        added_ids = ids[np.searchsorted(ids, last, side="right") :]
+        kept_chunks = int(kept_chunk.sum())
+        if kept_chunks + len(added_ids) != len(ids) or len(added_ids) > UPDATE_SHARE * len(ids):
+            return None
+        added = sorted(
+            (term.encode("utf-8"), occurrences)
+            for term, occurrences in Lexicon(store).added_term_instances(last)
+        )
+        # The postings kept, their rows renumbered past the chunks removed (each array made
+        # once: at 100k chunks a copy of one is 35-70 MB).
+        rows, counts = self._rows, np.diff(self._starts)
+        if kept_chunks < len(self.ids):
+            kept = kept_chunk[rows]
+            rows = (np.cumsum(kept_chunk, dtype=np.int32) - 1)[rows[kept]]
+            tf = tf[kept]
+            counts = (  # every term in a file has postings: no empty slice to sum
+                np.add.reduceat(kept, self._starts[:-1], dtype=np.int64) if len(counts) else counts
+            )
+        kept_starts = np.r_[0, np.cumsum(counts)]
+        # Each added term's postings follow the term's kept ones (their chunks' ids are above
+        # every kept one's), or come as a new term in its sorted place.
+        term_bytes, term_lengths = np.array(self._terms.array), np.diff(self._terms.starts)
+        at_posting, new_rows, new_tf = [], [], []
+        new_terms, new_at, new_counts = [], [], []
+        for name, occurrences in added:
+            first = np.flatnonzero(np.r_[True, occurrences[1:] != occurrences[:-1]])
+            new_rows.append(kept_chunks + np.searchsorted(added_ids, occurrences[first]))
+            new_tf.append(np.diff(np.r_[first, len(occurrences)]))
+            at = bisect.bisect_left(self._terms, name)
+            if at < len(self._terms) and self._terms[at] == name:
+                counts[at] += len(first)
+                at_posting.append(np.full(len(first), kept_starts[at + 1]))
+            else:
+                new_terms.append(name)
+                new_at.append(at)
+                new_counts.append(len(first))
+                at_posting.append(np.full(len(first), kept_starts[at]))
+        if added:  # np.insert keeps values bound for one place in the order given: sorted
+            where = np.concatenate(at_posting)
+            rows = np.insert(rows, where, np.concatenate(new_rows).astype(np.int32))
+            tf = np.insert(tf, where, np.concatenate(new_tf).astype(np.int32))
+        if new_terms:
+            lengths = [len(n) for n in new_terms]
+            byte_at = np.repeat(self._terms.starts[new_at], lengths)
+            joined = np.frombuffer(b"".join(new_terms), dtype=np.uint8)
+            term_bytes = np.insert(term_bytes, byte_at, joined)
+            term_lengths = np.insert(term_lengths, new_at, lengths)
+            counts = np.insert(counts, new_at, new_counts)
+        held = counts > 0  # a term whose chunks were all removed is gone from FTS5 too
+        if not held.all():
+            term_bytes = term_bytes[np.repeat(held, term_lengths)]
+            term_lengths, counts = term_lengths[held], counts[held]
+        return self._weighed(
+            {"generation": store.generation(), "rows": len(ids), "schema": self.schema},
+            terms=term_bytes,
+            term_lengths=term_lengths,
+            counts=counts,
+            rows=rows,
+            tf=tf,
+            ids=ids,
+        )
 
     def save(self, path: Path) -> None:
         """Write atomically: a temporary file in the same folder, fsync, then rename over."""
@@ -179,9 +287,12 @@ class Postings:
             "rows": self._rows,
             "weights": self._weights,
             "ids": self.ids,
+            "tf": self._tf,
         }
         layout, offset = [], 0
         for name, dtype in _ARRAYS:
+            if arrays[name] is None:
+                continue
             layout.append([name, dtype, len(arrays[name]), offset])
             offset += _aligned(len(arrays[name]) * np.dtype(dtype).itemsize)
         header = json.dumps(
@@ -226,8 +337,11 @@ class Postings:
             header = json.loads(mapped[len(MAGIC) + 4 : len(MAGIC) + 4 + length])
             start = _aligned(len(MAGIC) + 4 + length)
             arrays = {}
+            listed = header["arrays"]
+            if len(listed) not in (len(_ARRAYS) - 1, len(_ARRAYS)):  # a file without tf, or
+                raise ValueError(f"{len(listed)} arrays")
             for (name, dtype, count, at), (expected, expected_dtype) in zip(
-                header["arrays"], _ARRAYS, strict=True
+                listed, _ARRAYS, strict=False
             ):
                 if name != expected or dtype != expected_dtype:
                     raise ValueError(f"array {name} {dtype}")
@@ -235,8 +349,11 @@ class Postings:
             postings = cls(header, arrays)
         except (ValueError, KeyError, TypeError, struct.error) as exc:
             raise CorruptIndexError(*damaged) from exc
+        tf = postings._tf
         if len(postings._starts) != len(postings._terms) + 1 or (
-            postings._starts[-1] != len(postings._rows) or len(postings.ids) != postings.rows
+            postings._starts[-1] != len(postings._rows)
+            or len(postings.ids) != postings.rows
+            or (tf is not None and len(tf) != len(postings._rows))
         ):
             raise CorruptIndexError(*damaged)
         postings._mmap = mapped
@@ -265,6 +382,7 @@ POSTINGS_FILE: DerivedFile[Postings] = DerivedFile(
     load=Postings.load,
     stale=_stale,
     build=Postings.build,
+    update=lambda postings, store: postings.updated(store),
     save=lambda postings, store, index_dir, generation: save_postings(postings, index_dir),
     build_unsaved=False,  # FTS5 answers lexical queries meanwhile, the same ranking
 )

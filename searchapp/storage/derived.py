@@ -41,6 +41,9 @@ class DerivedFile(Generic[T]):
     # A stale file brought up to date in this process alone, cheaper than a build (None: can't),
     # from the file or from what this process caught up or built before (``previous``).
     catch_up: Callable[[Path, Store, T | None], T | None] | None = None
+    # A stale file brought up to date as a build would make it, in a snapshot, when that is
+    # cheaper (None: it is not; build). Whoever saves a rebuild tries it first.
+    update: Callable[[T, Store], T | None] | None = None
 
 
 def open_derived(
@@ -85,10 +88,10 @@ def open_derived(
         level = logging.INFO
     logger.log(level, "rebuilding %s: %s", kind.what, reason)
     if writer is not None:
-        return _build_and_save(kind, store, index_dir)
+        return _build_and_save(kind, store, index_dir, stale=found)
     try:
         with WriterLock(index_dir, wait=False):
-            return _build_and_save(kind, store, index_dir, warn=True)
+            return _build_and_save(kind, store, index_dir, stale=found, warn=True)
     except IndexLockedError:
         logger.debug("a writer is running and will save %s", path)
     except (IndexNotWritableError, OSError) as exc:  # no writer can run there either
@@ -104,11 +107,18 @@ def open_derived(
 
 
 def _build_and_save(
-    kind: DerivedFile[T], store: Store, index_dir: Path, *, warn: bool = False
+    kind: DerivedFile[T],
+    store: Store,
+    index_dir: Path,
+    *,
+    stale: T | None = None,
+    warn: bool = False,
 ) -> T:
     with store.snapshot():
         generation = store.generation()
-        built = kind.build(store)
+        built = None if stale is None or kind.update is None else kind.update(stale, store)
+        if built is None:
+            built = kind.build(store)
     try:
         kind.save(built, store, index_dir, generation)
     except OSError as exc:

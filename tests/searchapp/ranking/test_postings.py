@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import random
 import shutil
 from pathlib import Path
 
@@ -259,3 +260,105 @@ def test_a_folder_that_cannot_be_written_leaves_lexical_search_to_fts5(
     assert open_postings(store, tmp_path) is None
     (tmp_path / POSTINGS_NAME).mkdir()  # unreadable as a file: also not an error
     assert open_postings(store, tmp_path) is None
+
+
+def assert_same_postings(got: Postings, want: Postings) -> None:
+    """Every array equal, value and type: the file an update writes is the one a build would."""
+    for name in ("ids", "_starts", "_rows", "_weights", "_tf"):
+        mine, theirs = getattr(got, name), getattr(want, name)
+        np.testing.assert_array_equal(mine, theirs, err_msg=name)
+        assert mine.dtype == theirs.dtype, name
+    np.testing.assert_array_equal(got._terms.array, want._terms.array)
+    np.testing.assert_array_equal(got._terms.starts, want._terms.starts)
+    assert (got.generation, got.rows, got.schema) == (want.generation, want.rows, want.schema)
+
+
+def test_updated_postings_equal_a_build_after_each_change(tmp_path: Path, cranfield) -> None:
+    """Documents removed and added at random, among them terms that sort before and after all
+    others, Chinese and camelCase words, a term's last chunk removed, every chunk removed:
+    after each change the update equals a build of the store, array for array."""
+    rng = random.Random(16)
+    texts = list(cranfield.corpus.values())
+    odd = ["0000 first of all", "zzzz last of all", "北京是中国的首都", "parseConfig foo_bar"]
+    odd += ["Café crème brûlée", "only-once-term here"]
+    store = Store.open(tmp_path, create=True)
+    names = []
+    for n in range(40):
+        names.append(f"d{n}")
+        add_document(store, names[-1], f"{names[-1]}.txt", *rng.sample(texts, 5), seed=n)
+    postings = Postings.build(store)
+    steps = 0
+    for step in range(14):
+        for name in rng.sample(names, rng.randint(0, 3)):
+            store.delete_document(name)
+            names.remove(name)
+        for n in range(rng.randint(0, 3)):
+            names.append(f"s{step}-{n}")
+            chunks = [*rng.sample(texts, rng.randint(1, 4)), *rng.sample(odd, rng.randint(0, 2))]
+            add_document(store, names[-1], f"{names[-1]}.txt", *chunks, seed=step)
+        if step == 7:  # the odd terms' chunks all go: terms leave the file
+            for name in [n for n in names if n.startswith("s")]:
+                store.delete_document(name)
+                names.remove(name)
+        with store.snapshot():
+            updated = postings.updated(store)
+        assert updated is not None, step
+        assert_same_postings(updated, Postings.build(store))
+        postings, steps = updated, steps + 1
+    queries = [*odd[:3], *odd[4:], *list(cranfield.queries.values())[:20]]
+    assert_same_ranking(store, postings, queries, 10)  # (a camelCase query scores its parts)
+    for name in names:
+        store.delete_document(name)
+    with store.snapshot():
+        emptied = postings.updated(store)
+    assert emptied is not None and emptied.rows == 0 and len(emptied._terms) == 0
+    assert_same_postings(emptied, Postings.build(store))
+    assert steps == 14
+
+
+def test_postings_are_built_when_an_update_would_not_pay_or_cannot_be_exact(
+    tmp_path: Path,
+) -> None:
+    """A quarter of the chunks new, or a file from before term counts were kept: a build."""
+    store = cranfield_store(tmp_path, [f"alpha beta {n}" for n in range(12)])
+    postings = Postings.build(store)
+    add_document(store, "few", "few.txt", "beta gamma")
+    with store.snapshot():
+        assert postings.updated(store) is not None
+    add_document(store, "many", "many.txt", *[f"gamma delta {n}" for n in range(5)])
+    with store.snapshot():
+        assert postings.updated(store) is None  # 6 of 18 chunks are new since
+    old = Postings.build(store)
+    old._tf = None  # as a file written before term counts were kept
+    old.save(tmp_path / POSTINGS_NAME)
+    loaded = Postings.load(tmp_path / POSTINGS_NAME)
+    assert loaded is not None and loaded._tf is None
+    assert_same_ranking(store, loaded, ["beta", "gamma delta"], 5)  # still answers
+    add_document(store, "one", "one.txt", "delta epsilon")
+    with store.snapshot():
+        assert loaded.updated(store) is None
+    fresh = open_postings(store, tmp_path)
+    assert fresh is not None and fresh._tf is not None
+    assert_same_postings(Postings.load(tmp_path / POSTINGS_NAME), Postings.build(store))
+
+
+def test_a_writer_updates_the_stale_file_rather_than_building(tmp_path: Path, monkeypatch) -> None:
+    """After a small change the saved file is brought up to date without reading all of FTS5
+    again, and is what a build would save."""
+    store = cranfield_store(tmp_path, [f"alpha beta {n}" for n in range(20)])
+    first = open_postings(store, tmp_path)
+    assert first is not None
+    add_document(store, "new", "new.txt", "beta gamma zeta")
+    store.delete_document("d0")
+    add_document(store, "again", "again.txt", "alpha omega")
+    build = Postings.build
+    monkeypatch.setattr(Postings, "build", classmethod(lambda cls, store: pytest.fail("built")))
+    with WriterLock(tmp_path) as lock:
+        updated = open_postings(store, tmp_path, writer=lock)
+    assert updated is not None and updated.generation == store.generation() > first.generation
+    assert_same_postings(Postings.load(tmp_path / POSTINGS_NAME), build(store))
+    assert (
+        [i for i, _ in updated.search(["zeta"], 5)]
+        == [i for i, _ in Lexicon(store).search("zeta", 5)]
+        != []
+    )
