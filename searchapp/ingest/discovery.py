@@ -32,16 +32,24 @@ IGNORE_FILES = (".gitignore", ".ignore", ".searchignore")  # in this order: the 
 SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
 VENV_NAMES = frozenset({"venv", ".venv", "env"})
 INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/store.py, lock.py)
+# Every file an index keeps in its folder: the database and SQLite's files beside it, the lock,
+# the derived files (their temporary copies are hidden: ".vectors.faiss.123.tmp").
+INDEX_OWN_FILES = frozenset(
+    {*INDEX_FILES, "index.db-wal", "index.db-shm", "index.db-journal"}
+    | {"vectors.faiss", "postings.bin"}
+)
 
 OnSkip = Callable[[Path, str], None]
 
-# Editors' backups (Emacs and vim ``notes.md~``) and files being written: JetBrains' safe write
+# Editors' backups (Emacs and vim ``notes.md~``) and swap files (vim's ``notes.md.swp``, hidden
+# unless 'directory' puts it elsewhere), files being written: JetBrains' safe write
 # (``x___jb_tmp___``, then ``x___jb_old___``), browsers' downloads, temporary copies
 # (``notes.md.tmp.1234``: ``TEMPORARY_COPY``). A watched folder indexed each as it came and
 # went, with a batch line apiece, and their text was a second hit beside the file they copy or
 # become.
 _BEING_WRITTEN = (
     "*~",
+    "*.sw[po]",
     "*___jb_tmp___",
     "*___jb_old___",
     "*.crdownload",
@@ -231,6 +239,9 @@ def _files_under(
 
     real_root = os.path.realpath(root)
     links: list[Path] = []
+    # A root that is an index folder (`search index notes --index-dir notes`): its notes are
+    # indexed, the index's own files are not (a lock file and a WAL changed at every run).
+    own = INDEX_OWN_FILES if _is_index_folder(str(root)) else frozenset()
     # (folder, its path relative to root with "/" separators, the ignore files that apply)
     stack: list[tuple[str, str, _Chain]] = [(str(root), "", _ancestors_ignore_files(root, report))]
     while stack:
@@ -244,7 +255,7 @@ def _files_under(
             continue
         subfolders: list[tuple[str, str, _Chain]] = []
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or (not rel_folder and entry.name in own):
                 continue
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             try:
@@ -295,7 +306,7 @@ def _skip_folder(entry: os.DirEntry[str]) -> bool:
     """Tool folders, virtual environments and search indexes: never documents."""
     if entry.name in SKIPPED_FOLDERS:
         return True
-    if all(os.path.exists(os.path.join(entry.path, name)) for name in INDEX_FILES):
+    if _is_index_folder(entry.path):
         return True  # an index inside the indexed folder: its lock file changes at every run
     if os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
         return True
@@ -307,6 +318,10 @@ def _skip_folder(entry: os.DirEntry[str]) -> bool:
             for scripts in ("bin", "Scripts")
         )
     return False
+
+
+def _is_index_folder(folder: str) -> bool:
+    return all(os.path.exists(os.path.join(folder, name)) for name in INDEX_FILES)
 
 
 def _link_problem(link: str, real_root: str) -> str | None:

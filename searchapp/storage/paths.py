@@ -41,7 +41,8 @@ def rebuild_hint(index_file: Path, *, roots_readable: bool = True) -> str:
     if roots_readable:
         return f"run `search index --rebuild{option}` to recreate it"
     return (
-        f"run `search index PATH... --rebuild{option}` to recreate it from the folders it indexed"
+        f"run `search index PATH... --rebuild{option}` to recreate it, naming the folders it "
+        "indexed (a damaged index cannot list them)"
     )
 
 

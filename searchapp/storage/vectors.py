@@ -233,7 +233,11 @@ class VectorIndex:
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            faiss.write_index(self.index, str(tmp))
+            try:
+                faiss.write_index(self.index, str(tmp))
+            except RuntimeError as exc:  # a folder that cannot be written, a full disk: said as
+                # for any other file (an OSError), in FAISS's last words ("could not open...")
+                raise OSError(str(exc).rsplit("failed: ", 1)[-1]) from exc
             with open(tmp, "rb") as written:
                 os.fsync(written.fileno())
             os.replace(tmp, path)

@@ -126,6 +126,25 @@ def test_skips_search_indexes(tmp_path: Path) -> None:
     assert found(tmp_path) == ["a.txt", "db/index.db"]  # index.db alone is not an index
 
 
+def test_an_index_folder_given_as_the_root_keeps_its_notes_not_its_files(tmp_path: Path) -> None:
+    """`search index notes --index-dir notes`: the lock file and the WAL, new at every run,
+    were documents that every run updated, and a query for "pid lock" found the lock file."""
+    own = ["index.db", "index.db-wal", "index.db-shm", "write.lock", "vectors.faiss"]
+    write(tmp_path, *own, "postings.bin", "notes.txt", "sub/index.db", "sub/write.lock.txt")
+    assert found(tmp_path) == ["notes.txt", "sub/index.db", "sub/write.lock.txt"]
+    (tmp_path / "write.lock").unlink()  # not an index folder: its files are anyone's
+    assert sorted(found(tmp_path)) == sorted(
+        [
+            *own[:3],
+            "vectors.faiss",
+            "postings.bin",
+            "notes.txt",
+            "sub/index.db",
+            "sub/write.lock.txt",
+        ]
+    )
+
+
 def test_gitignore_nested_with_negation(tmp_path: Path) -> None:
     write(
         tmp_path,
@@ -419,11 +438,15 @@ def test_backup_and_temporary_names_leave_out_files_not_folders(tmp_path: Path) 
         "run.tmp.7/log.md",  # a folder
         "run.tmp.7/notes.md.tmp.99",  # a temporary copy in it
         "x.tmp.1a~",
+        "notes.md.swp",  # vim's swap files, where 'directory' keeps them unhidden
+        "notes.md.swo",
+        "notes.swap.md",
     )
     assert sorted(found(tmp_path)) == [
         "build.tmp/out.txt",
         "data.part/a.md",
         "notes.md",
+        "notes.swap.md",
         "old~/notes.md",
         "report.tmp.2024-notes.md",
         "run.tmp.7/log.md",

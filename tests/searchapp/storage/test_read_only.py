@@ -125,3 +125,21 @@ def test_writing_commands_say_the_index_cannot_be_written(
     assert folder_state(index_dir) == before
     code, out, _ = run_cli(capsys, "query", "heat transfer", "--index-dir", str(index_dir))
     assert code == 0 and out.split(":1: ")[0].endswith("b.txt")
+
+
+def test_a_rebuilt_vectors_file_that_cannot_be_saved_is_searched_from_memory(
+    indexed, caplog
+) -> None:
+    """The lock can be taken but the file not written (a folder made read-only after its files,
+    a full disk): a warning, and the query answers. FAISS's own writer raised RuntimeError,
+    which no caller expects: a traceback and exit status 1, the one for "no hits"."""
+    docs, index_dir = indexed
+    (index_dir / "vectors.faiss").unlink()
+    # Where the save writes first: a link to a folder that is not there, so it cannot be.
+    (index_dir / f".vectors.faiss.{os.getpid()}.tmp").symlink_to(index_dir / "gone" / "x")
+    index = SearchIndex(index_dir, encoder=FakeEncoder())
+    hits = index.search("supersonic flow", k=2)
+    index.close()
+    assert hits[0].path == str(docs / "a.txt")
+    assert "could not save the rebuilt vectors.faiss" in caplog.text
+    assert not (index_dir / "vectors.faiss").exists()
