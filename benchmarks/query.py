@@ -83,7 +83,7 @@ def build_index(
                     documents += 1
     params = plan_params("auto", store.count_chunks())
     save_vectors(build_from_store(store, base.shape[1], params=params), store, index_dir)
-    save_postings(Postings.build(store), index_dir)  # as `search index` does when it ends
+    save_postings(Postings.build(store), store, index_dir)  # as `search index` does at its end
     search_index.close()
     return time.perf_counter() - start
 

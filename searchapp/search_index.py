@@ -5,6 +5,7 @@ The CLI and the REPL are thin layers over this class.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -652,6 +653,27 @@ class SearchIndex:
                 break  # its chunk ids name other passages than these vectors' ids
         with store.snapshot():
             return Searcher(store, vectors, postings).search(text, vector, options)
+
+    def changed_files(self, hits: Sequence[Hit]) -> dict[str, str]:
+        """``{path: "changed" or "gone"}`` for each hit's file that changed or went since it was
+        indexed: its ``path:line`` may no longer be that line. One stat a file; one whose size
+        or times moved is read and hashed, so a `touch` alone says nothing. A file that cannot
+        be read now is left out (nothing to tell of it)."""
+        paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
+        found = {}
+        for path, indexed in self.store.file_states(paths).items():
+            try:
+                if indexed.stat_matches(os.stat(path)):
+                    continue
+                with open(path, "rb") as file:
+                    if hashlib.sha256(file.read()).hexdigest() == indexed.sha256:
+                        continue
+                found[path] = "changed"
+            except (FileNotFoundError, NotADirectoryError):
+                found[path] = "gone"
+            except OSError:
+                continue
+        return found
 
     def context(self, hit: Hit, lines: int) -> Context:
         """The lines of the hit's file from ``lines`` before its passage's first line to

@@ -115,7 +115,7 @@ class IndexReport:
     # Files the walk found, and those of them that only --include/--exclude left out.
     found: int = 0
     filtered_out: int = 0
-    changed: list[str] = field(default_factory=list)  # the files added or updated, in order
+    changed: list[str] = field(default_factory=list)  # files added, updated or dropped, in order
 
 
 @dataclass
@@ -521,7 +521,9 @@ class Indexer:
                 status = "unchanged" if item.status == "touched" else item.status
                 if status == "skipped":
                     report.skipped.append((item.path, item.reason))
-                    report.removed += item.path in dropped_files
+                    if item.path in dropped_files:  # indexed before, binary or empty now
+                        report.removed += 1
+                        report.changed.append(item.path)
                 else:
                     setattr(report, status, getattr(report, status) + 1)
                     if status != "unchanged":

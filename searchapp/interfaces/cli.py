@@ -25,12 +25,12 @@ from searchapp.interfaces import commands_index, commands_search, commands_serve
 from searchapp.interfaces.cli_app import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
     app,
     inert_text,
     out,  # noqa: F401 - tests set its width
     state,
     stop_cause,
+    stopped_status,
 )
 
 
@@ -57,7 +57,7 @@ def _end_at_once_on_a_signal() -> None:
     running exit hooks) ends the process now, with the signal's status, rather than raising
     into those hooks (a second SIGTERM to `serve --watch` printed "Exception ignored in
     atexit callback" and a traceback). One that is ignored stays ignored."""
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in _STOPPING_SIGNALS:
         if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _exit_now)
 
@@ -140,11 +140,18 @@ def _print_what_can_be_printed() -> None:
             stream.reconfigure(errors="replace")
 
 
+# Ctrl-C, and the signals a writer takes as Ctrl-C (``_terminate_as_interrupt``).
+_STOPPING_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 def _terminate_as_interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (`timeout 60 search index`, `kill`, a service stopping) stops a writer as Ctrl-C
-    does: the batch under way commits, a line says what was kept, and the status is 143. It
-    was killed silently (committed work was kept, but nothing said so)."""
-    state["terminated"] = True
+    """SIGTERM (`timeout 60 search index`, `kill`, a service stopping) or SIGHUP (the terminal
+    or SSH session of `search watch` closed) stops a writer as Ctrl-C does: the batch under way
+    commits, a line says what was kept, and the status is 128 + the signal's number (143,
+    129). It was killed silently (committed work was kept, but nothing said so)."""
+    state["terminated"] = signum
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):  # the run's own (commits first), or Python's (KeyboardInterrupt)
         handler(signal.SIGINT, frame)
@@ -232,9 +239,11 @@ def _main(argv: list[str] | None) -> None:
         # of CPU to read and tokenize with it, 1.93-2.02 s without; `search index` ~0.5 s
         # faster). Set before any thread starts: the library reads it on every call.
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    state["interrupt_said"] = state["terminated"] = False
+    state["interrupt_said"], state["terminated"] = False, 0
     if argv is None and args[:1] in (["index"], ["watch"], ["serve"]):
-        signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+        for signum in _STOPPING_SIGNALS[1:]:
+            if signal.getsignal(signum) is not signal.SIG_IGN:  # `nohup search watch`: ignored
+                signal.signal(signum, _terminate_as_interrupt)
     try:  # building the command is inside: Ctrl-C in the first 0.1 s is "interrupted" too
         command = typer.main.get_command(app)
         code = command.main(
@@ -258,7 +267,7 @@ def _main(argv: list[str] | None) -> None:
         from searchapp.interfaces.render import interrupted_line
 
         _tell(interrupted_line(stopped.report, cause=stop_cause()) + "\n")
-        sys.exit(EXIT_TERMINATED if state["terminated"] else EXIT_INTERRUPTED)
+        sys.exit(stopped_status())
     except (SearchAppError, ValueError, OSError) as exc:
         if debug:  # the traceback, and still the status of an error (2), not Python's 1
             traceback.print_exc()
@@ -266,8 +275,8 @@ def _main(argv: list[str] | None) -> None:
         _tell(f"error: {inert_text(_error_message(exc))}\n")
         sys.exit(EXIT_ERROR)
     if code == EXIT_INTERRUPTED and not state.get("interrupt_said"):
-        _tell("terminated\n" if state["terminated"] else "interrupted\n")
-    if code == EXIT_INTERRUPTED and state["terminated"]:
-        code = EXIT_TERMINATED  # 128 + SIGTERM, as a process killed by it reports
+        _tell(f"terminated by {stop_cause()}\n" if state["terminated"] else "interrupted\n")
+    if code == EXIT_INTERRUPTED:
+        code = stopped_status()  # 128 + SIGTERM's number (143), as a process killed by it
     if isinstance(code, int) and code:
         sys.exit(code)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import traceback
 from typing import Annotated, Literal
@@ -47,15 +48,25 @@ app = _App(
 # No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
 out = Console(highlight=False, soft_wrap=False, emoji=False)
 err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
-state = {"debug": False, "interrupt_said": False, "terminated": False}
+# "terminated": the signal that stopped a writer as Ctrl-C does (SIGTERM, SIGHUP), else 0.
+state = {"debug": False, "interrupt_said": False, "terminated": 0}
 
 EXIT_NOTHING_FOUND, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
 EXIT_UNREADABLE = 3  # `search index` did its work, but some files or folders could not be read
 
 
 def stop_cause() -> str:
-    """What stopped a writer: Ctrl-C, or SIGTERM (`timeout`, `kill`), which stops it alike."""
-    return "SIGTERM" if state.get("terminated") else "Ctrl-C"
+    """What stopped a writer: Ctrl-C, or SIGTERM (`timeout`, `kill`) or SIGHUP (its terminal
+    closed), which stop it alike."""
+    signum = state.get("terminated")
+    return signal.Signals(signum).name if signum else "Ctrl-C"
+
+
+def stopped_status() -> int:
+    """The exit status of a writer stopped as Ctrl-C stops it: 130, or 128 + the signal's
+    number (143 for SIGTERM, 129 for SIGHUP), as a process killed by it reports."""
+    signum = state.get("terminated")
+    return 128 + int(signum) if signum else EXIT_INTERRUPTED
 
 
 IndexDir = Annotated[
@@ -202,19 +213,32 @@ def human_bytes(value: object) -> str:
     return str(value)
 
 
+NAMED_READ_ERRORS = 20  # files or folders that could not be read, named without --verbose
+
+
 def print_skipped(
     console: Console, skipped: list[tuple[str, str]], *, verbose: bool, prefix: str = ""
 ) -> None:
-    """Each skipped file with its reason (``verbose``), else one line counting them by reason;
+    """Each skipped file with its reason (``verbose``), else those that could not be read (as
+    ripgrep names each, up to ``NAMED_READ_ERRORS``) and one line counting the others by reason;
     each line after ``prefix`` (`search watch`'s time)."""
+    from searchapp.ingest.discovery import is_read_error
     from searchapp.interfaces.render import counted
+
+    def named(path: str, reason: str) -> None:
+        console.print(
+            f"{prefix}[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}"
+        )
 
     if verbose:
         for path, reason in skipped:
-            console.print(
-                f"{prefix}[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}"
-            )
+            named(path, reason)
         return
+    errors = [(path, reason) for path, reason in skipped if is_read_error(reason)]
+    for path, reason in errors[:NAMED_READ_ERRORS]:  # an exit status 3 names its cause
+        named(path, reason)
+    if len(errors) <= NAMED_READ_ERRORS:
+        skipped = [(path, reason) for path, reason in skipped if not is_read_error(reason)]
     if not skipped:
         return
     reasons: dict[str, int] = {}

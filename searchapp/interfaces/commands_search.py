@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -149,26 +148,12 @@ def query(
 
 def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
     """A line on stderr for each hit's file that changed or went since it was indexed: its
-    `path:line` may no longer be that line (`vim -q` lands elsewhere). One stat a file; one whose
-    size or times moved is read and hashed, so a `touch` alone says nothing."""
-    paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
-    for path, indexed in search_index.store.file_states(paths).items():
-        try:
-            if indexed.stat_matches(os.stat(path)):
-                continue
-            with open(path, "rb") as file:
-                if hashlib.sha256(file.read()).hexdigest() == indexed.sha256:
-                    continue
-            what = "changed"
-        except (FileNotFoundError, NotADirectoryError):
-            what = "is gone"
-        except OSError:  # not readable now: nothing to tell of it
-            continue
-        err.print(
-            f"note: {escape(one_line(path))} {what} since it was indexed: its lines may have "
-            "moved (run `search index`)",
-            style="dim",
-        )
+    `path:line` may no longer be that line (`vim -q` lands elsewhere)."""
+    from searchapp.interfaces.index_thread import changed_file_note
+
+    for path, how in search_index.changed_files(hits).items():
+        note = changed_file_note(escape(one_line(path)), how)
+        err.print(f"note: {note} (run `search index`)", style="dim")
 
 
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:
@@ -423,9 +408,11 @@ def info(
         elif value is None:
             shown = "not recorded"
         rows.append((key.replace("_", " "), shown))
-    if not out.is_terminal:  # a pipe: "key: value" lines, never cut
+    if not out.is_terminal:  # a pipe: "key: value" lines, never cut; each root "indexed: "
+        last = ""
         for key, shown in rows:
-            sys.stdout.write(f"{key or ' ' * 7}: {one_line(shown)}\n")
+            last = key or last
+            sys.stdout.write(f"{last}: {one_line(shown)}\n")
         return
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")

@@ -57,15 +57,24 @@ class IndexThread:
 def searched_with_notes(
     index: SearchIndex, text: str, options: SearchOptions
 ) -> tuple[list[Hit], list[str]]:
-    """``index.search``, and what a server's client is told of it: the warnings it logged, and
-    a path filter that matches no indexed document (an empty answer said nothing of a mistyped
-    filter; the CLI and the REPL say it on stderr)."""
+    """``index.search``, and what a server's client is told of it: the warnings it logged, a
+    path filter that matches no indexed document (an empty answer said nothing of a mistyped
+    filter; the CLI and the REPL say it on stderr), and each hit's file that changed or went
+    since it was indexed (its `path:line` may name another line now; the CLI says it too)."""
     with warnings_logged() as notes:
         hits = index.search(text, options)
     if not hits and options.path_glob and not index.any_document_matches(options.path_glob):
         globs = [options.path_glob] if isinstance(options.path_glob, str) else options.path_glob
         notes.append(f"no indexed document matches path {' or '.join(map(repr, globs))}")
+    notes += [changed_file_note(path, how) for path, how in index.changed_files(hits).items()]
     return hits, notes
+
+
+def changed_file_note(path: str, how: str) -> str:
+    """What a hit's file that ``SearchIndex.changed_files`` found changed or gone means."""
+    if how == "gone":
+        return f"{path} is gone since it was indexed"
+    return f"{path} changed since it was indexed: its lines may have moved"
 
 
 @contextmanager

@@ -173,7 +173,9 @@ def build_server(index_thread: IndexThread) -> MCPServer:
                 "match passages holding them in that order"
             ),
         ],
-        k: Annotated[int, Field(ge=1, le=MAX_HITS, description="how many passages")] = 10,
+        k: Annotated[
+            int, Field(ge=1, le=MAX_HITS, strict=True, description="how many passages")
+        ] = 10,
         mode: Annotated[
             Literal["hybrid", "dense", "lexical"],
             Field(
@@ -193,11 +195,14 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             Field(
                 ge=-1,
                 le=MAX_SCORE,
+                strict=True,
+                allow_inf_nan=False,
                 description="drop hits whose score (to 3 decimals) is below this",
             ),
         ] = None,
         per_doc: Annotated[
-            int, Field(ge=1, le=MAX_HITS, description="passages of one document at most")
+            int,
+            Field(ge=1, le=MAX_HITS, strict=True, description="passages of one document at most"),
         ] = 1,
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
@@ -220,8 +225,12 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         path_or_doc_id: Annotated[
             str, Field(description="a doc_id or path that a search returned")
         ],
-        start_line: Annotated[int | None, Field(ge=1, description="first line (from 1)")] = None,
-        end_line: Annotated[int | None, Field(ge=1, description="last line, included")] = None,
+        start_line: Annotated[
+            int | None, Field(ge=1, strict=True, description="first line (from 1)")
+        ] = None,
+        end_line: Annotated[
+            int | None, Field(ge=1, strict=True, description="last line, included")
+        ] = None,
     ) -> Document:
         """An indexed document's text as it was indexed, whole or a range of its lines, at
         most 400 lines a call (next_start_line says where the rest begins)."""

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from searchapp.ingest.decoding import GENERATED_LINE_CHARS
 from searchapp.ranking.query_words import fold, quoted_phrases, words_pattern
 from searchapp.ranking.searcher import Hit
 
@@ -289,6 +290,18 @@ def uses_color(console: Console) -> bool:
     return console.is_terminal and console.color_system is not None and not console.no_color
 
 
+# A line of -C output longer than any person writes (``decoding.GENERATED_LINE_CHARS``: a log or
+# a dump of one line) is cut: a hit's own line is then its passage's snippet, as without -C,
+# and a line around it its start. Shorter lines are printed whole, as grep -C prints them.
+MAX_CONTEXT_CHARS = GENERATED_LINE_CHARS
+
+
+def _cut_long(line: str) -> str:
+    if len(line) <= MAX_CONTEXT_CHARS:
+        return line
+    return f"{line[:MAX_CONTEXT_CHARS]} [... {len(line) - MAX_CONTEXT_CHARS:,} more characters]"
+
+
 def context_lines(
     hit: Hit, context: Context, *, color: bool = False
 ) -> tuple[dict[int, str], str | None]:
@@ -306,7 +319,8 @@ def context_lines(
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return {
         context.first_line + i: (
-            f"{path}-{_painted(str(context.first_line + i), _LINE, color)}-{inert(lines[i])}"
+            f"{path}-{_painted(str(context.first_line + i), _LINE, color)}-"
+            + inert(_cut_long(lines[i]))
         )
         for i in range(first, last)
         if i != at
@@ -322,7 +336,7 @@ def _context_groups(
     groups: list[tuple[str | None, dict[int, str], set[int]]] = []
     for hit in hits:
         rows, own = context_lines(hit, context(hit), color=color)
-        whole = bool(own and own.strip())
+        whole = bool(own and own.strip()) and len(own or "") <= MAX_CONTEXT_CHARS
         if whole:  # as grep -C: the hit's row is its line as written, between the others
             hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
         row = hit_line(hit, query, color=color, whole=whole)

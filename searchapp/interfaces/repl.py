@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ class Repl:
                 break
             if not interactive and line == "":
                 break
+            if interactive and line and not line.strip():  # readline kept it: Up showed blanks
+                _forget_last_line(line)
             if not interactive:  # errors say which line of the file or pipe they answer
                 self.line_number += 1
             if not self.handle(line.strip()):
@@ -118,6 +121,11 @@ class Repl:
         try:
             if line.startswith(":"):
                 return self._command(line)
+            setting = _as_setting(line)
+            if setting is not None:  # `-k 5` searched for "-k 5"
+                raise SearchAppError(
+                    f"`search query`'s options are commands here: {setting} (:help)"
+                )
             self._query(line)
         except SearchAppError as exc:
             self.failed += 1
@@ -234,19 +242,65 @@ class Repl:
             self._history = user_data_dir() / "repl_history"
             if self._history.exists():
                 readline.read_history_file(self._history)
-            readline.set_history_length(1000)
+            self._history_read = readline.get_current_history_length()
         except (ImportError, OSError):
             self._history = None
 
     def _save_history(self) -> None:
+        """This session's lines added to the file, which keeps the last ``HISTORY_LINES``: two
+        REPLs at once each wrote the file whole, the last to end losing the other's lines."""
         try:
             import readline
 
-            if getattr(self, "_history", None) is not None:
-                self._history.parent.mkdir(parents=True, exist_ok=True)
-                readline.write_history_file(self._history)
+            history = getattr(self, "_history", None)
+            if history is None:
+                return
+            added = readline.get_current_history_length() - self._history_read
+            if added <= 0:
+                return
+            history.parent.mkdir(parents=True, exist_ok=True)
+            history.touch()
+            readline.append_history_file(added, history)
+            if history.stat().st_size > 200 * HISTORY_LINES:  # now and then, cut to the last
+                readline.clear_history()
+                readline.read_history_file(history)
+                readline.set_history_length(HISTORY_LINES)
+                readline.write_history_file(history)
         except (ImportError, OSError):
             pass
+
+
+HISTORY_LINES = 1000
+
+# `search query`'s options typed at the prompt, and the command that sets each here.
+_OPTION = re.compile(
+    r"(?:-k\s*(?P<k>\d+)|--mode[\s=]+(?P<mode>hybrid|dense|lexical)|--path[\s=]+(?P<path>\S+)"
+    r"|--per-doc[\s=]+(?P<per_doc>\d+)|(?P<json>--json))",
+    re.IGNORECASE,
+)
+
+
+def _as_setting(line: str) -> str | None:
+    """The REPL command that does what ``line``, one of `search query`'s options, asks
+    (``-k 5``: ``:k 5``); None for any other line."""
+    found = _OPTION.fullmatch(line)
+    if found is None:
+        return None
+    name, value = next((n, v) for n, v in found.groupdict().items() if v is not None)
+    return ":json" if name == "json" else f":{name.replace('_', '-')} {value}"
+
+
+def _forget_last_line(line: str) -> None:
+    """Take ``line`` out of readline's history, where it is last unless readline left it out
+    (an empty line, or the same line as the one before: then the last item is another's)."""
+    try:
+        import readline
+
+        length = readline.get_current_history_length()
+        if length and readline.get_history_item(length) == line:
+            readline.remove_history_item(length - 1)
+    except (ImportError, ValueError):
+        pass
 
 
 def _is_open(line: str) -> bool:

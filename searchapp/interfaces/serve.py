@@ -28,6 +28,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -51,10 +52,9 @@ from searchapp.errors import (
 )
 from searchapp.interfaces.cli_app import (
     EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_TERMINATED,
     package_version,
     state,
+    stopped_status,
 )
 from searchapp.interfaces.index_thread import IndexThread, searched_with_notes
 from searchapp.interfaces.render import hits_json, json_text
@@ -368,7 +368,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     text = _one(query, "q")
     raw_k = _one(query, "k") if "k" in query else "10"
     try:
-        k = int(raw_k)
+        k = _integer(raw_k)
     except ValueError:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"k ({raw_k!r}) must be an integer") from None
     if not 1 <= k <= MAX_K:
@@ -381,18 +381,21 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     if "min_score" in query:
         raw = _one(query, "min_score")
         try:
+            if not _NUMBER.fullmatch(raw):  # float() takes " 1", "1_0", "nan" and "inf" too
+                raise ValueError(raw)
             min_score = float(raw)
         except ValueError:
             message = f"min_score ({raw!r}) must be a number"
             raise ApiError(HTTPStatus.BAD_REQUEST, message) from None
     raw_per_doc = _one(query, "per_doc") if "per_doc" in query else "1"
     try:
-        per_doc = int(raw_per_doc)
+        per_doc = _integer(raw_per_doc)
     except ValueError:
         per_doc = 0
-    if per_doc < 1:
+    if not 1 <= per_doc <= MAX_K:
         raise ApiError(
-            HTTPStatus.BAD_REQUEST, f"per_doc ({raw_per_doc!r}) must be a positive integer"
+            HTTPStatus.BAD_REQUEST,
+            f"per_doc ({raw_per_doc!r}) must be a positive integer, at most {MAX_K}",
         )
     try:
         options = SearchOptions(
@@ -405,6 +408,18 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     except BadInputError as exc:  # the CLI's words for it: name the parameter instead
         raise ApiError(HTTPStatus.BAD_REQUEST, in_parameter_terms(str(exc))) from None
     return options, text
+
+
+# A number as a request writes one: int() and float() also take " 3 ", "1_0", other scripts'
+# digits ("٣"), and float() "nan" and "inf".
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _integer(raw: str, *, signed: bool = True) -> int:
+    if not _INTEGER.fullmatch(raw) or (not signed and raw.startswith("-")):
+        raise ValueError(raw)
+    return int(raw)
 
 
 def _only(query: dict[str, list[str]], allowed: tuple[str, ...]) -> None:
@@ -426,13 +441,14 @@ def _one(query: dict[str, list[str]], name: str) -> str:
 def _line_range(text: str) -> tuple[int, int]:
     """``A-B``, ``A`` (one line), ``A-`` (to the end) or ``-B`` (from the start), 1-based and
     inclusive."""
-    first, dash, last = text.strip().partition("-")
+    first, dash, last = text.partition("-")
     try:
         if not dash:
-            return int(first), int(first)
+            return _integer(first, signed=False), _integer(first, signed=False)
         if not first and not last:
             raise ValueError(text)
-        return int(first or 1), int(last) if last else LAST_LINE
+        start = _integer(first, signed=False) if first else 1
+        return start, _integer(last, signed=False) if last else LAST_LINE
     except ValueError:
         raise ApiError(
             HTTPStatus.BAD_REQUEST, f"lines ({text!r}) must be a line or a range such as 10-20"
@@ -545,7 +561,7 @@ def _finish_following(follower: threading.Thread, err: Console) -> None:
             "`search index` runs again)"
         )
         sys.stderr.flush()
-        os._exit(EXIT_TERMINATED if state.get("terminated") else EXIT_INTERRUPTED)
+        os._exit(stopped_status())
 
 
 def _start_watching(

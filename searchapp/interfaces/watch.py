@@ -44,6 +44,7 @@ from rich.markup import escape
 from searchapp.errors import BadInputError, IndexInterrupted, SearchAppError
 from searchapp.ingest.discovery import (
     IGNORE_FILES,
+    INDEX_OWN_FILES,
     SKIPPED_FOLDERS,
     is_read_error,
     iter_files,
@@ -425,7 +426,7 @@ class Watcher:
             default_excludes=self.default_excludes,
             on_skip=lambda path, reason: skipped.append((path, reason)),
         )
-        wanted = {str(path) for path in found if not _under(str(path), self._index_dir)}
+        wanted = {str(path) for path in found if not self._in_index_folder(str(path))}
         return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
 
     def _walked(self) -> set[str]:
@@ -473,7 +474,7 @@ class Watcher:
     def _relevant(self, change: object, path: str) -> bool:
         """Whether a change can matter: below a root, not in the index folder, not inside a
         hidden or tool folder that discovery never enters (an ignore file is relevant)."""
-        if _under(path, self._index_dir):
+        if self._in_index_folder(path):
             return False
         for root in self.roots:
             root_text = str(root)
@@ -485,6 +486,18 @@ class Watcher:
                     return False
                 return not parts[-1].startswith(".") or parts[-1] in IGNORE_FILES
         return False
+
+    def _in_index_folder(self, path: str) -> bool:
+        """Whether ``path`` is the index's: anything in its folder, or where that folder is a
+        root (`search watch notes --index-dir notes`), its own files alone, as discovery
+        leaves them out: every edit to such notes was ignored."""
+        if not _under(path, self._index_dir):
+            return False
+        if not any(str(root) == self._index_dir for root in self._folder_roots):
+            return True
+        return os.path.dirname(path) == self._index_dir and (
+            os.path.basename(path) in INDEX_OWN_FILES
+        )
 
     def _under_roots(self, path: str) -> bool:
         return self._under(path, self.roots)

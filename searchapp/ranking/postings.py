@@ -49,6 +49,10 @@ from searchapp.storage.schema import FTS_WORDS_FROM
 from searchapp.storage.store import Store
 
 POSTINGS_NAME = "postings.bin"
+# The generation of the file saved last, in the store's meta: an update starts only from a file
+# this database saved (an index.db deleted and made again numbers its chunks from 1 again,
+# which the file's ids would take for its own).
+POSTINGS_GENERATION_KEY = "postings_generation"
 MAGIC = b"searchapp-postings-1\n"
 _ARRAYS = (
     ("terms", "<u1"),
@@ -191,7 +195,8 @@ class Postings:
         """Postings of these arrays (the terms' bytes and lengths, each term's count of
         postings, each posting's row and term count), weighed for the chunks' lengths."""
         lengths = np.bincount(rows, weights=tf, minlength=len(ids))  # tokens per chunk
-        average = float(tf.sum()) / header["rows"] if header["rows"] else 1.0
+        # FTS5's average; 1 where no chunk has a token (no posting to weigh: not 0 / 0).
+        average = float(tf.sum()) / header["rows"] if len(tf) else 1.0
         arrays = {
             "terms": terms,
             "term_starts": np.r_[0, np.cumsum(term_lengths)].astype(np.int64),
@@ -212,6 +217,8 @@ class Postings:
         tf = self._tf
         if tf is None or self.schema != store.schema_version():
             return None
+        if store.get_meta().get(POSTINGS_GENERATION_KEY) != str(self.generation):
+            return None  # not the file this database saved (or not recorded: an older one)
         ids = store.chunk_ids()
         last = int(self.ids[-1]) if len(self.ids) else -1
         kept_chunk = np.isin(self.ids, ids, assume_unique=True)
@@ -364,8 +371,11 @@ def _aligned(size: int) -> int:
     return (size + 7) // 8 * 8
 
 
-def save_postings(postings: Postings, index_dir: Path) -> None:
+def save_postings(postings: Postings, store: Store, index_dir: Path) -> None:
+    """Save ``index_dir/postings.bin`` and record in the store's meta the generation it
+    matches (after the file is durable: a crash in between leaves it to be built again)."""
     postings.save(Path(index_dir) / POSTINGS_NAME)
+    store.set_meta({POSTINGS_GENERATION_KEY: postings.generation})
 
 
 def _stale(postings: Postings, store: Store, generation: int) -> str | None:
@@ -383,7 +393,7 @@ POSTINGS_FILE: DerivedFile[Postings] = DerivedFile(
     stale=_stale,
     build=Postings.build,
     update=lambda postings, store: postings.updated(store),
-    save=lambda postings, store, index_dir, generation: save_postings(postings, index_dir),
+    save=lambda postings, store, index_dir, generation: save_postings(postings, store, index_dir),
     build_unsaved=False,  # FTS5 answers lexical queries meanwhile, the same ranking
 )
 

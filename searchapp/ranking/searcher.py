@@ -105,7 +105,9 @@ class SearchOptions:
                 "name the folders that hold those files instead"
             )
         for glob in globs:
-            if glob in ("!", ""):
+            if glob == "":  # a path= or --path "" (an unset variable): it filters nothing
+                raise BadInputError("--path is empty; leave it out to search every document")
+            if glob == "!":
                 raise BadInputError(f"--path ({glob!r}) names nothing; '!*.md' leaves out .md")
             if left_open := unclosed(glob):
                 raise BadInputError(f"--path ({glob!r}) {left_open}")

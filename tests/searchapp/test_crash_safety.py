@@ -384,11 +384,14 @@ def test_ctrl_c_at_random_moments_exits_130_and_keeps_the_index_consistent(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sigint", ["default", "ignored"])
-def test_sigterm_stops_search_index_as_ctrl_c_does(tmp_path, cranfield, sigint) -> None:
+@pytest.mark.parametrize(
+    ("sigint", "signum"),
+    [("default", signal.SIGTERM), ("ignored", signal.SIGTERM), ("default", signal.SIGHUP)],
+)
+def test_sigterm_stops_search_index_as_ctrl_c_does(tmp_path, cranfield, sigint, signum) -> None:
     """`timeout 60 search index`, `kill`: the window under way commits, one line says what was
     kept, the status is 143 (it was killed silently). Also when started with Ctrl-C ignored
-    (`search index ... &` from a script)."""
+    (`search index ... &` from a script). SIGHUP (the terminal closed) alike, status 129."""
     folder, index_dir = tmp_path / "docs", tmp_path / "idx"
     cranfield.write_files(folder, 0, 400)
     command = [sys.executable, "-c", SMALL_WINDOW_BOOT, "8", "index", str(folder)]
@@ -403,15 +406,16 @@ def test_sigterm_stops_search_index_as_ctrl_c_does(tmp_path, cranfield, sigint) 
         while not (index_dir / "index.db").exists() or not committed_chunks(index_dir):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             process.kill()
-    assert process.returncode == 143, err
+    assert process.returncode == 128 + signum, err
     lines = [line for line in err.strip().splitlines() if line.strip()]
     assert lines[-1].startswith("interrupted: ") and "committed" in lines[-1], err
-    assert "before SIGTERM; run the same command again to continue" in lines[-1]
+    name = signal.Signals(signum).name
+    assert f"before {name}; run the same command again to continue" in lines[-1]
     check_agreement(index_dir)  # SQLite and FAISS as the stopped run left them: in step
 
 

@@ -388,7 +388,13 @@ def test_a_query_on_an_index_without_documents_says_so(tmp_path, capsys) -> None
 
 @pytest.mark.parametrize(
     ("signum", "ignored", "status"),
-    [(signal.SIGTERM, False, 143), (signal.SIGINT, False, 130), (signal.SIGINT, True, 0)],
+    [
+        (signal.SIGTERM, False, 143),
+        (signal.SIGINT, False, 130),
+        (signal.SIGINT, True, 0),
+        (signal.SIGHUP, False, 129),
+        (signal.SIGHUP, True, 0),  # `nohup search index ...`
+    ],
 )
 def test_a_signal_after_the_command_ends_the_process_quietly(
     tmp_path, signum, ignored, status
@@ -401,7 +407,7 @@ def test_a_signal_after_the_command_ends_the_process_quietly(
     script = f"""
 import atexit, os, signal, sys, time
 if {ignored}:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal({int(signum)}, signal.SIG_IGN)
 atexit.register(lambda: (os.kill(os.getpid(), {int(signum)}), time.sleep(1)))
 sys.argv = ["search", "index", sys.argv[1], "--index-dir", sys.argv[2]]
 from searchapp.interfaces.cli import main

@@ -344,7 +344,9 @@ def test_a_glob_that_names_a_root_but_not_its_files_keeps_the_root(
     code, out, _ = run(capsys, "remove", "draft*", "--index-dir", index_dir)
     assert code == 0 and out.strip() == str(notes / "draft1.md")  # plan.txt's name differs
     code, out, _ = run(capsys, "info", "--index-dir", index_dir)
-    assert f"{drafts} (1 document)" in out and f"{notes} (0 documents)" in out
+    # In a pipe, each indexed folder on a line of its own, named (it was "       : /notes").
+    assert f"\nindexed: {drafts} (1 document)\n" in out
+    assert f"\nindexed: {notes} (0 documents)\n" in out
 
 
 def test_a_deleted_folder_can_be_removed_or_reindexed_away(indexed, capsys) -> None:
@@ -663,6 +665,29 @@ def test_the_hit_row_under_context_is_its_line_as_written(tmp_path, fake_model, 
     assert code == 0
     row = out.splitlines()[1]
     assert row.endswith("  " + code_lines[1]) and row.startswith(f"{docs / 'auth.py'}:2: ")
+
+
+def test_context_cuts_a_line_of_thousands_of_characters(tmp_path, fake_model, capsys) -> None:
+    # A log of one huge line: -C 1 printed all 216 kB of it. Lines a person writes (under
+    # GENERATED_LINE_CHARS) are printed whole, as grep -C prints them.
+    from searchapp.interfaces.render import MAX_CONTEXT_CHARS
+
+    huge = " ".join(["lorem ipsum dolor sit amet"] * 800)  # ~21,600 characters of prose
+    docs = write(tmp_path / "docs", {"log.txt": f"{huge}\nthe flamingo line\n{huge} zebra\n"})
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    args = ["query", "flamingo", "-C", "1", "--mode", "lexical", "--index-dir", str(index_dir)]
+    code, out, _ = run(capsys, *args)
+    rows = out.splitlines()
+    assert code == 0 and len(rows) == 3, out
+    path = docs / "log.txt"
+    cut = f"{huge[:MAX_CONTEXT_CHARS]} [... {len(huge) - MAX_CONTEXT_CHARS:,} more characters]"
+    assert rows[0] == f"{path}-1-{cut}" and rows[2].startswith(f"{path}-3-{huge[:100]}")
+    assert rows[1].startswith(f"{path}:2: ") and rows[1].endswith("  the flamingo line")
+    # The hit on a huge line: its passage's snippet, as without -C.
+    code, out, _ = run(capsys, "query", "zebra", "-k", "1", "-C", "1", *args[4:])
+    assert code == 0 and "zebra" in out and len(out) < 3 * MAX_CONTEXT_CHARS, out[:300]
+    assert re.search(rf"^{re.escape(str(path))}:3: .*zebra", out, re.M), out[:300]
 
 
 def test_jsonl_and_files_with_matches(indexed, capsys) -> None:
@@ -1252,6 +1277,55 @@ def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) ->
     assert queries == ["wing", "zeppelin", "***", "heat", ":open 1"]  # settings: on stderr
     assert "wings.md" in bodies[0] and bodies[1] == bodies[2] == "" and "heat.md" in bodies[3]
     assert "heat.md" not in bodies[0] and "heat.md" in bodies[4] and "heat" in bodies[4]
+
+
+def test_repl_points_query_options_typed_at_its_prompt_to_its_commands(indexed, capsys):
+    # `-k 5` at the prompt searched for "-k 5".
+    _, index_dir = indexed
+    lines = "-k 5\n--mode=lexical\n--path notes/\n--per-doc 2\n--json\n-kite wing\n"
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=lines)
+    assert code == 2
+    commands = [":k 5", ":mode lexical", ":path notes/", ":per-doc 2", ":json"]
+    for n, command in enumerate(commands, start=1):
+        said = f"error: line {n}: `search query`'s options are commands here: {command} (:help)"
+        assert said in err, err
+    answers = re.split(r"^search> (.*)\n", out, flags=re.MULTILINE)
+    assert answers[1::2][-1] == "-kite wing" and "wings.md" in answers[-1]  # a query
+
+
+def test_repl_history_keeps_each_sessions_lines_not_blanks(tmp_path, monkeypatch) -> None:
+    # Two REPLs at once each wrote the whole file as it read it: the last to end lost the
+    # other's lines. A line of spaces was kept too.
+    readline = pytest.importorskip("readline")
+    from searchapp.interfaces import repl as repl_module
+
+    monkeypatch.setattr(repl_module, "user_data_dir", lambda: tmp_path)
+
+    def session(*typed: str) -> repl_module.Repl:  # readline's history is the process's
+        started = repl_module.Repl.__new__(repl_module.Repl)
+        readline.clear_history()
+        started._enable_history()
+        for line in typed:
+            length = readline.get_current_history_length()
+            if line and readline.get_history_item(length) != line:  # as input() adds lines
+                readline.add_history(line)
+            if line and not line.strip():
+                repl_module._forget_last_line(line)
+        return started
+
+    # An empty line after a query: readline keeps nothing of it (it took the query out).
+    first = session("wing lift", "   ", "", "   ")
+    other = tmp_path / "repl_history"  # another REPL, started later, ends first
+    other.write_text("heat transfer\n", "utf-8")
+    first._save_history()
+    readline.clear_history()
+    readline.read_history_file(tmp_path / "repl_history")
+    length = readline.get_current_history_length()
+    assert [readline.get_history_item(i) for i in range(1, length + 1)] == [
+        "heat transfer",
+        "wing lift",
+    ]
+    readline.clear_history()
 
 
 def test_repl_path_with_a_bang_says_what_it_leaves_out(indexed, capsys) -> None:
@@ -2302,8 +2376,9 @@ def test_a_folder_that_cannot_be_read_keeps_what_was_indexed_in_it(
     refuse_to_list(monkeypatch, "notes")
     code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 3 and "0 removed" in err, err
-    # A folder is not counted as a file.
-    assert "1 folder skipped (cannot read folder: Permission denied: 1); --verbose" in err, err
+    # Named, as ripgrep names what it cannot read: the exit status 3 says why.
+    assert f"skipped {docs / 'notes'}: cannot read folder: Permission denied\n" in err, err
+    assert "--verbose lists them" not in err  # nothing else was skipped
     assert sorted(indexed_paths(index_dir)) == before
     watcher = Watcher(SearchIndex(index_dir, encoder=FakeEncoder(dim=32, max_length=64)), [docs])
     (docs / "drafts/plan.txt").write_text("The plan, edited while notes/ is unreadable.\n")
@@ -2311,6 +2386,32 @@ def test_a_folder_that_cannot_be_read_keeps_what_was_indexed_in_it(
     assert (report.updated, report.removed) == (1, 0)
     assert report.skipped == [(str(docs / "notes"), "cannot read folder: Permission denied")]
     assert sorted(indexed_paths(index_dir)) == before
+
+
+def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
+    """The other skips are counted on one line; a flood of read errors is cut at 20 names."""
+    from rich.console import Console
+
+    from searchapp.interfaces.cli_app import NAMED_READ_ERRORS, print_skipped
+
+    def printed(skipped: list[tuple[str, str]]) -> list[str]:
+        console = Console(file=io.StringIO(), width=300, color_system=None)
+        print_skipped(console, skipped, verbose=False)
+        return console.file.getvalue().splitlines()
+
+    binary = [("/d/a.bin", "binary file"), ("/d/b.bin", "binary file")]
+    denied = [("/d/x.txt", "cannot read: Permission denied")]
+    assert printed(binary + denied) == [
+        "skipped /d/x.txt: cannot read: Permission denied",
+        "2 files skipped (binary file: 2); --verbose lists them",
+    ]
+    many = [(f"/d/{n}.txt", "cannot read: Permission denied") for n in range(25)]
+    lines = printed(binary + many)
+    assert lines[:NAMED_READ_ERRORS] == [f"skipped /d/{n}.txt: {many[0][1]}" for n in range(20)]
+    assert lines[NAMED_READ_ERRORS:] == [
+        "27 files skipped (cannot read: Permission denied: 25, binary file: 2); --verbose lists "
+        "them"
+    ]
 
 
 def test_info_of_an_index_never_finished_says_so_not_none(tmp_path, capsys) -> None:
@@ -2340,7 +2441,8 @@ def test_a_hit_in_a_file_changed_since_indexing_is_noted_without_context(
     notes = err.splitlines()
     assert len(notes) == 2, err
     assert any("a.txt changed since it was indexed: its lines may have moved" in n for n in notes)
-    assert any("b.txt is gone since it was indexed" in n for n in notes)
+    gone = [n for n in notes if "b.txt is gone since it was indexed" in n]
+    assert gone and "lines may have moved" not in gone[0]  # a deleted file has no lines
     assert all(n.startswith("note: ") for n in notes)
 
 

@@ -4,6 +4,7 @@ and a search in at most ``MAX_HITS`` passages. In process, on a fake encoder: no
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import anyio
@@ -127,3 +128,40 @@ def test_mode_in_capitals_and_arguments_to_a_tool_that_takes_none(tmp_path) -> N
     assert upper == lower and lower["hits"]
     with pytest.raises(Exception, match=r"info: unknown 'x'; it takes no arguments$"):
         call(index_dir, "info", {"x": 1})
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "problem"),
+    [
+        ("search", {"k": "5"}, 'k: input should be a valid integer (got "5")'),
+        ("search", {"k": True}, "k: input should be a valid integer (got true)"),
+        ("search", {"per_doc": "2"}, 'per_doc: input should be a valid integer (got "2")'),
+        ("search", {"min_score": True}, "min_score: input should be a valid number (got true)"),
+        ("search", {"min_score": "nan"}, 'min_score: input should be a valid number (got "nan")'),
+        ("get_document", {"start_line": "3"}, "start_line: input should be a valid integer"),
+    ],
+)
+def test_numbers_given_as_text_or_booleans_are_refused(tmp_path, tool, arguments, problem):
+    # The schema says "integer" and "number", yet "5" and true were taken (5 hits, 1 hit),
+    # and min_score "nan" was refused as "less than or equal to 4".
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
+    given = {"query": "wing"} if tool == "search" else {"path_or_doc_id": str(docs / "a.txt")}
+    with pytest.raises(Exception, match=re.escape(f"invalid arguments for {tool}: {problem}")):
+        call(index_dir, tool, {**given, **arguments})
+    assert not call(index_dir, tool, given).is_error
+
+
+def test_a_search_tells_the_agent_a_hits_file_changed_since_it_was_indexed(tmp_path) -> None:
+    # The CLI said so on stderr; an agent, over MCP or HTTP, got path:line with no word that the
+    # line may have moved.
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing lift\n", "b.txt": "wing drag\n"})
+    arguments = {"query": "wing", "k": 2, "mode": "lexical"}
+    assert call(index_dir, "search", arguments).structured_content["notes"] == []
+    (docs / "a.txt").write_text("a new first line\nwing lift\n", "utf-8")
+    (docs / "b.txt").unlink()
+    got = call(index_dir, "search", arguments).structured_content
+    assert len(got["hits"]) == 2
+    assert sorted(got["notes"]) == [
+        f"{docs / 'a.txt'} changed since it was indexed: its lines may have moved",
+        f"{docs / 'b.txt'} is gone since it was indexed",
+    ]

@@ -274,7 +274,18 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&per_doc=0", 400, "per_doc ('0') must be a positive integer"),
         # Named as the request names it, not as the CLI's option (--path).
         ("/search?q=wing&path=%5B", 400, "path ('[') opens a [...] class"),
+        # It said "path ('') names nothing; '!*.md' leaves out .md", of no '!' given.
+        ("/search?q=wing&path=", 400, "path is empty; leave it out to search every document"),
         ("/search?q=wing&per_doc=%C2%B2", 400, "per_doc ('²') must be a positive integer"),
+        # int() and float() take these: k=1_0 was 10, k=%D9%A3 (Arabic-Indic 3) was 3.
+        ("/search?q=wing&k=1_0", 400, "k ('1_0') must be an integer"),
+        ("/search?q=wing&k=3%20", 400, "k ('3 ') must be an integer"),
+        ("/search?q=wing&k=%D9%A3", 400, "k ('٣') must be an integer"),
+        ("/search?q=wing&min_score=nan", 400, "min_score ('nan') must be a number"),
+        ("/search?q=wing&min_score=1_0", 400, "min_score ('1_0') must be a number"),
+        ("/search?q=wing&per_doc=1000000000", 400, "per_doc ('1000000000') must be a positive"),
+        ("/documents/{doc}?lines=-%2B5", 400, "lines ('-+5') must be a line or a range"),
+        ("/documents/{doc}?lines=%203", 400, "lines (' 3') must be a line or a range"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
         ("/documents/..%2F..%2Fetc%2Fpasswd", 404, "not an indexed document"),
         ("/documents/../../etc/passwd", 404, "not an indexed document"),
@@ -650,7 +661,9 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, st
             process.wait()
 
 
-@pytest.mark.parametrize(("terminated", "status"), [(False, 130), (True, 143)])
+@pytest.mark.parametrize(
+    ("terminated", "status"), [(0, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_a_second_interrupt_while_the_batch_finishes_ends_at_once(
     monkeypatch, terminated, status
 ) -> None:

@@ -131,6 +131,31 @@ def test_renames_deletes_and_new_folders(watcher, docs, tmp_path) -> None:
     assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
 
 
+def test_a_file_dropped_as_binary_is_named_in_its_batch_line(watcher, docs) -> None:
+    # "0 added, 0 updated, 1 removed, 1 skipped in 0.14s": every other batch line names its
+    # files, this one did not say which was removed.
+    (docs / "note0.txt").write_bytes(b"\x00\x01" * 50)
+    report = watcher.apply({docs / "note0.txt"})
+    assert (report.added, report.updated, report.removed) == (0, 0, 1)
+    assert report.summary().endswith(f"1 skipped in {report.seconds:.2f}s: {docs / 'note0.txt'}")
+
+
+def test_a_folder_that_is_also_the_index_folder_is_watched_for_its_notes(tmp_path) -> None:
+    # `search watch notes --index-dir notes`: every change under the index folder was ignored,
+    # the notes' too; its own files (the WAL at every commit) must still be.
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("alpha notes\n", "utf-8")
+    watcher = Watcher(SearchIndex(notes, encoder=FakeEncoder()), [notes])
+    assert watcher.index_all().added == 1
+    (notes / "b.md").write_text("beta notes\n", "utf-8")
+    assert watcher._relevant(None, str(notes / "b.md"))
+    assert not watcher._relevant(None, str(notes / "index.db-wal"))
+    report = watcher.apply({notes / "b.md", notes / "index.db-wal", notes / "write.lock"})
+    assert (report.added, report.updated, report.removed) == (1, 0, 0)
+    assert indexed_paths(notes) == {str(notes / "a.md"), str(notes / "b.md")}
+
+
 def test_a_deleted_file_whose_name_is_a_glob_removes_itself_alone(watcher, docs, tmp_path) -> None:
     # Removed as a glob, "[ab].md" named a.md and b.md: both left the index, it stayed.
     for name in ("[ab].md", "a.md", "b.md"):

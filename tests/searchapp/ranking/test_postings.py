@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from searchapp.ranking.lexical import COMMON_TERMS_FROM, Lexicon
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings, save_postings
 from searchapp.search_index import SearchIndex
 from searchapp.storage.lock import WriterLock
-from searchapp.storage.store import Store
+from searchapp.storage.store import Store, remove_store_files
 from tests.searchapp.storage.test_store import add_document
 
 EXTRA_QUERIES = [
@@ -96,7 +97,7 @@ def test_empty_index(tmp_path: Path) -> None:
     store = Store.open(tmp_path, create=True)
     postings = Postings.build(store)
     assert postings.search(["anything"], 10) == [] and postings.rows == 0
-    save_postings(postings, tmp_path)
+    save_postings(postings, store, tmp_path)
     assert Postings.load(tmp_path / POSTINGS_NAME).search(["anything"], 5) == []
 
 
@@ -273,6 +274,12 @@ def assert_same_postings(got: Postings, want: Postings) -> None:
     assert (got.generation, got.rows, got.schema) == (want.generation, want.rows, want.schema)
 
 
+def saved(postings: Postings, store: Store, index_dir: Path) -> Postings:
+    """``postings`` as a writer leaves them: saved, their generation recorded in the store."""
+    save_postings(postings, store, index_dir)
+    return postings
+
+
 def test_updated_postings_equal_a_build_after_each_change(tmp_path: Path, cranfield) -> None:
     """Documents removed and added at random, among them terms that sort before and after all
     others, Chinese and camelCase words, a term's last chunk removed, every chunk removed:
@@ -286,7 +293,7 @@ def test_updated_postings_equal_a_build_after_each_change(tmp_path: Path, cranfi
     for n in range(40):
         names.append(f"d{n}")
         add_document(store, names[-1], f"{names[-1]}.txt", *rng.sample(texts, 5), seed=n)
-    postings = Postings.build(store)
+    postings = saved(Postings.build(store), store, tmp_path)
     steps = 0
     for step in range(14):
         for name in rng.sample(names, rng.randint(0, 3)):
@@ -304,7 +311,7 @@ def test_updated_postings_equal_a_build_after_each_change(tmp_path: Path, cranfi
             updated = postings.updated(store)
         assert updated is not None, step
         assert_same_postings(updated, Postings.build(store))
-        postings, steps = updated, steps + 1
+        postings, steps = saved(updated, store, tmp_path), steps + 1
     queries = [*odd[:3], *odd[4:], *list(cranfield.queries.values())[:20]]
     assert_same_ranking(store, postings, queries, 10)  # (a camelCase query scores its parts)
     for name in names:
@@ -321,7 +328,7 @@ def test_postings_are_built_when_an_update_would_not_pay_or_cannot_be_exact(
 ) -> None:
     """A quarter of the chunks new, or a file from before term counts were kept: a build."""
     store = cranfield_store(tmp_path, [f"alpha beta {n}" for n in range(12)])
-    postings = Postings.build(store)
+    postings = saved(Postings.build(store), store, tmp_path)
     add_document(store, "few", "few.txt", "beta gamma")
     with store.snapshot():
         assert postings.updated(store) is not None
@@ -362,3 +369,26 @@ def test_a_writer_updates_the_stale_file_rather_than_building(tmp_path: Path, mo
         == [i for i, _ in Lexicon(store).search("zeta", 5)]
         != []
     )
+
+
+def test_postings_of_another_database_are_built_not_updated(tmp_path: Path) -> None:
+    """index.db deleted and made again beside postings.bin: its chunks are numbered from 1
+    again, which the file's ids took for its own ("alpha" found in chunks without it)."""
+    store = cranfield_store(tmp_path, [f"alpha beta {n}" for n in range(8)])
+    assert open_postings(store, tmp_path) is not None
+    store.close()
+    remove_store_files(tmp_path)
+    store = cranfield_store(tmp_path, [f"omega gamma {n}" for n in range(9)])
+    fresh = open_postings(store, tmp_path)
+    assert fresh is not None and fresh.search(["alpha"], 5) == []
+    assert_same_postings(fresh, Postings.build(store))
+    assert_same_ranking(store, fresh, ["omega", "alpha", "gamma 3"], 10)
+
+
+def test_chunks_without_a_word_weigh_nothing_and_warn_of_nothing(tmp_path: Path) -> None:
+    # Every chunk punctuation: the average length is 0, and 0 / 0 warned on stderr.
+    store = cranfield_store(tmp_path, ["...", "---", "!!!"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        postings = Postings.build(store)
+    assert postings.rows == 3 and len(postings._terms) == 0 and postings.search(["x"], 5) == []
