@@ -4,6 +4,7 @@ and a search in at most ``MAX_HITS`` passages. In process, on a fake encoder: no
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -165,3 +166,23 @@ def test_a_search_tells_the_agent_a_hits_file_changed_since_it_was_indexed(tmp_p
         f"{docs / 'a.txt'} changed since it was indexed: its lines may have moved",
         f"{docs / 'b.txt'} is gone since it was indexed",
     ]
+
+
+def test_a_changed_file_is_hashed_once_for_each_state_of_it(tmp_path, monkeypatch) -> None:
+    # A server asked at every query: a big log touched since indexing was read and hashed
+    # again for each request.
+    import hashlib
+
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing lift\n"})
+    os.utime(docs / "a.txt", ns=(1, 1))  # its times moved, its text did not
+    index = SearchIndex(index_dir, encoder=FakeEncoder())
+    hits = index.search("wing", mode="lexical")
+    hashed = []
+    real_sha256 = hashlib.sha256
+    monkeypatch.setattr(hashlib, "sha256", lambda data: hashed.append(1) or real_sha256(data))
+    assert index.changed_files(hits) == {} and index.changed_files(hits) == {}
+    assert len(hashed) == 1
+    (docs / "a.txt").write_text("wing lift, edited\n", "utf-8")
+    assert index.changed_files(hits) == {str(docs / "a.txt"): "changed"}
+    assert len(hashed) == 2
+    index.close()
