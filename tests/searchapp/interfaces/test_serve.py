@@ -604,9 +604,12 @@ def hang_up_before_the_answer(address: tuple[str, int], *, reset: bool) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize(
+    ("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
 def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, stop, status):
     # SIGTERM (a service manager) killed it outright: a batch under way lost its vectors.
+    # SIGHUP (its terminal closed) too.
     index_dir = tmp_path / "idx"
     # PYTHONFAULTHANDLER: a hang below can show where each thread is
     env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"}
