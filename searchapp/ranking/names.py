@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from searchapp.ranking.lexical import fts_query, idf
 from searchapp.storage.schema import NAMES_FROM
@@ -33,6 +33,23 @@ MAX_NAMED = 1000  # a word in more file names than this is a kind of file, not a
 # A file found by its name alone brings its first passages (a long file's later ones come when
 # the rankers find them): 100 files bring 800 passages at most.
 PASSAGES_PER_FILE = 8
+
+
+def near_names(
+    named: dict[int, float], cosine: Mapping[int, float], best: float
+) -> dict[int, float]:
+    """``named`` (chunk id: what its file's name adds) with what a name carrying part of the
+    query adds taken in proportion to the chunk's cosine over the ``best`` one: a file named by
+    an everyday word the query uses in passing ("make a shortcut that points to another file":
+    make(1), cosine 0.18 against ln(1)'s 0.38) was lifted over the answer. A name carrying the
+    whole query (``NAME_WEIGHT``: "preferences", "README.Debian") adds all of it, however far
+    its file's text is from the words (benchmarks/RESULTS.md, "Man pages")."""
+    if best <= 0:
+        return named
+    return {
+        chunk: added if added >= NAME_WEIGHT else added * min(1.0, max(0.0, cosine[chunk] / best))
+        for chunk, added in named.items()
+    }
 
 
 def name_shares(

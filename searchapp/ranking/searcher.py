@@ -25,6 +25,7 @@ from searchapp.ranking.names import (
     documents_of,
     first_passages,
     name_shares,
+    near_names,
 )
 from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
@@ -240,6 +241,9 @@ class Searcher:
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
+        if named:
+            best = max((cosine[i] for i, _ in dense[:FUSION_DEPTH]), default=0.0)
+            named = near_names({i: v for i, v in named.items() if i in cosine}, cosine, best)
         text_bonus = self._from_texts(query, [i for i in candidates if i in cosine])
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
