@@ -16,7 +16,14 @@ from searchapp.ingest.formats.builder import HeadingPath
 from searchapp.ingest.formats.spans import LocatedText, Span
 
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-DATA_URI = re.compile(r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,[A-Za-z0-9+/=]+")
+# An image pasted as a ``data:`` URI: its base64 on one line, or wrapped (``<img src="data:...``
+# at 76 columns: 174 passages of noise for one 30 kB image), a line of at least 60 of its
+# characters followed by more, the last closed by a quote or a parenthesis. Cut out with
+# ``cut_data_uris``, which keeps the lines it spans.
+DATA_URI = re.compile(
+    r"data:[\w.+-]+/[\w.+-]+(?:;[\w.+-]+=[\w.+-]+)*;base64,"
+    r"(?:(?:[A-Za-z0-9+/=]{60,}[ \t]*\r?\n[ \t]*)+[A-Za-z0-9+/=]+(?=[\"')])|[A-Za-z0-9+/=]+)"
+)
 
 # Front matter: "---" on the first line, up to a line of "---" or "...", holding a "key:" line.
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)^(?:---|\.\.\.)[ \t]*$\n?", re.DOTALL | re.MULTILINE)
@@ -25,6 +32,9 @@ _YAML_TITLE = re.compile(r"^title[ \t]*:[ \t]*(.*?)[ \t]*$", re.MULTILINE)
 _ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*")
 _SETEXT = re.compile(r" {0,3}(=+|-+)[ \t]*")
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+# An HTML comment block (CommonMark's HTML block 2): from a line that begins "<!--" to the line
+# holding "-->". A heading commented out in it was taken for the section of all that followed.
+_COMMENT = re.compile(r" {0,3}<!--")
 # A line holding only HTML anchors (``<a id="ERR_X"></a>``), as Node's docs put before each
 # heading: it belongs to the heading after it, not to the end of the section before.
 _ANCHORS = re.compile(r" {0,3}(?:<a\s+(?:id|name)=[^>]*>\s*</a>\s*)+")
@@ -36,12 +46,17 @@ def extract_markdown(text: str) -> LocatedText:
     """Title, text (front matter blanked, ``data:`` URIs cut) and heading-path spans of a
     Markdown document."""
     title = ""
-    text = DATA_URI.sub("", text)
+    text = cut_data_uris(text)
     match = _FRONT_MATTER.match(text)
     if match and _YAML_KEY.search(match.group(1)):
         title = _front_matter_title(match.group(1))
         text = "\n" * match.group(0).count("\n") + text[match.end() :]
     return LocatedText(title=title, text=text, spans=tuple(_heading_spans(text)))
+
+
+def cut_data_uris(text: str) -> str:
+    """``text`` without its ``data:`` URIs (``DATA_URI``), each line break in one kept."""
+    return DATA_URI.sub(lambda found: "\n" * found.group().count("\n"), text)
 
 
 def _front_matter_title(front_matter: str) -> str:
@@ -62,10 +77,14 @@ def _heading_spans(text: str) -> list[Span]:
     fence = ""  # the opening fence while inside a fenced code block
     previous_start = -1  # start of the previous line when it could be setext heading text
     anchors = -1  # start of the anchor lines just before this one, if any
+    comment = False  # inside an HTML comment block
     start = 0
     for line in text.split("\n"):
         line_start, start = start, start + len(line) + 1
         before, anchors = anchors, -1
+        if comment:
+            comment = "-->" not in line
+            continue
         fence_match = _FENCE.match(line)
         if fence:
             if fence_match and _closes(fence, fence_match.group(1), line[fence_match.end() :]):
@@ -73,6 +92,10 @@ def _heading_spans(text: str) -> list[Span]:
             continue
         if fence_match:
             fence, previous_start = fence_match.group(1), -1
+            continue
+        opened = _COMMENT.match(line)
+        if opened and "-->" not in line[opened.end() :]:
+            comment, previous_start = True, -1
             continue
         atx = _ATX.fullmatch(line)
         setext = _SETEXT.fullmatch(line) if previous_start >= 0 else None

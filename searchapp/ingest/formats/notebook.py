@@ -12,7 +12,7 @@ from typing import Any
 
 from searchapp.ingest.decoding import NotTextError, is_generated_line
 from searchapp.ingest.formats.builder import TextBuilder
-from searchapp.ingest.formats.markdown import DATA_URI
+from searchapp.ingest.formats.markdown import cut_data_uris
 from searchapp.ingest.formats.spans import LocatedText
 
 NOTEBOOK_SUFFIX = ".ipynb"
@@ -49,7 +49,7 @@ def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
     for number, cell in enumerate(cells, start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") not in INDEXED_CELL_TYPES:
             continue
-        source = DATA_URI.sub("", _source(cell))
+        source = cut_data_uris(_source(cell))
         if any(map(is_generated_line, source.split("\n"))):
             source = "\n".join("" if is_generated_line(x) else x for x in source.split("\n"))
         if not title and cell.get("cell_type") == "heading":  # nbformat 3: level, no "#"

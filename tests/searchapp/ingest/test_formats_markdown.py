@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from searchapp.ingest.decoding import load_documents
@@ -122,3 +123,33 @@ def test_an_anchor_before_a_heading_starts_its_section() -> None:
     assert section_at(text, spans, "About errors") == "Errors"
     assert section_at(text, spans, '<a id="stray">') == "Errors > `ERR_B`"  # not before one
     assert section_at(text, spans, "## More") == "Errors > More"
+
+
+def test_a_heading_in_an_html_comment_is_no_section() -> None:
+    # "<!--\n# TODO old section\n-->" made "TODO old section" the section of all below it.
+    text = "# Guide\n\n<!--\n# TODO old section\nDraft\n=====\n-->\n\nInstall it.\n"
+    text += "<!-- x -->\n## Next\n"
+    located = extract_markdown(text)
+    assert section_at(located.text, located.spans, "Install it") == "Guide"
+    assert section_at(located.text, located.spans, "## Next") == "Guide > Next"
+
+
+def test_an_image_pasted_as_wrapped_base64_is_cut_and_lines_still_match() -> None:
+    # Wrapped at 76 columns in an <img> tag, a 30 kB image was 174 passages of base64.
+    image = base64.b64encode(bytes(range(256)) * 30).decode()
+    wrapped = "\n".join(image[at : at + 76] for at in range(0, len(image), 76))
+    for eol in ("\n", "\r\n"):
+        text = f'# Notes\n\n<img src="data:image/png;base64,{wrapped}" />\n\nAfter it.\n'
+        text = text.replace("\n", eol)
+        cut = extract_markdown(text).text
+        assert image[:40] not in cut and image[-40:] not in cut
+        assert cut.count("\n") == text.count("\n")  # each line where it was
+        assert (
+            cut.split("\n")[text.split("\n").index("After it." + eol.rstrip("\n"))].strip()
+            == "After it."
+        )
+    # Not wrapped, or at a line's end with prose after it: that prose stays.
+    one = f"![x](data:image/png;base64,{image[:80]})\nHello world\n"
+    assert extract_markdown(one).text == "![x]()\nHello world\n"
+    bare = f"data:image/png;base64,{image[:76]}\nHello world\n"
+    assert extract_markdown(bare).text == "\nHello world\n"
