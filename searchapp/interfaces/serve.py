@@ -507,8 +507,17 @@ def serve(
                     index_thread, err, stop, watch_paths, include, exclude, watching_failed
                 )
             else:
-                index_thread.call(lambda search_index: search_index.stats())  # fail now if none
-                index_thread.submit(lambda search_index: search_index.load_encoder(warm_up=True))
+                try:
+                    index_thread.call(lambda search_index: search_index.stats())
+                except IndexNotFoundError as exc:
+                    # Served all the same, as `search mcp` is: a service started before the
+                    # first `search index` ended with status 2 (restarted in a loop); each
+                    # request is answered 503 until there is an index.
+                    err.print(f"warning: {escape(str(exc))}; answering 503 until there is one")
+                else:
+                    index_thread.submit(
+                        lambda search_index: search_index.load_encoder(warm_up=True)
+                    )
             server.listen()
             err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
             try:

@@ -664,6 +664,35 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, st
             process.wait()
 
 
+def test_serve_before_the_first_index_answers_503_until_there_is_one(corpus, tmp_path):
+    # A service started before the first `search index` ended with status 2 (a restart loop);
+    # `search mcp` served, each tool saying there was no index.
+    index_dir = tmp_path / "idx"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "serve", "--port", "0", "--index-dir", str(index_dir)],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    try:
+        lines = []
+        while " on http://" not in (line := process.stderr.readline()):
+            assert line, f"serve exited: {''.join(lines)}"
+            lines.append(line)
+        assert lines == [
+            f"warning: no index at {index_dir}; run `search index PATH --index-dir {index_dir}` "
+            "to create one; answering 503 until there is one\n"
+        ]
+        address = ("127.0.0.1", int(line.split(" on http://127.0.0.1:")[1].split()[0]))
+        status, body = get(address, "/search?q=shock+waves")
+        assert status == 503 and body["error"].startswith(f"no index at {index_dir}")
+    finally:
+        process.kill()
+        process.wait()
+
+
 @pytest.mark.parametrize(
     ("terminated", "status"), [(0, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
 )
