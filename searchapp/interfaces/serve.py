@@ -442,17 +442,23 @@ def _line_range(text: str) -> tuple[int, int]:
     """``A-B``, ``A`` (one line), ``A-`` (to the end) or ``-B`` (from the start), 1-based and
     inclusive."""
     first, dash, last = text.partition("-")
+    if not dash:  # one line: "9" is 9-9
+        last = first
     try:
-        if not dash:
-            return _integer(first, signed=False), _integer(first, signed=False)
         if not first and not last:
             raise ValueError(text)
         start = _integer(first, signed=False) if first else 1
-        return start, _integer(last, signed=False) if last else LAST_LINE
+        end = _integer(last, signed=False) if last else LAST_LINE
     except ValueError:
         raise ApiError(
             HTTPStatus.BAD_REQUEST, f"lines ({text!r}) must be a line or a range such as 10-20"
         ) from None
+    if not 1 <= start <= end:  # named as sent: "lines=0" was told "lines (0-0)"
+        raise ApiError(
+            HTTPStatus.BAD_REQUEST,
+            f"lines ({text!r}) must be a range of line numbers from 1, first <= last",
+        )
+    return start, end
 
 
 def _status_of(exc: SearchAppError) -> HTTPStatus:

@@ -295,7 +295,10 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/documents/{doc}?lines=9", 400, "line 9 is past the end"),
         ("/documents/{doc}?lines=3-1", 400, "must be a range of line numbers"),
         # "to the end" is no number the request held (it showed as 2147483647)
-        ("/documents/{doc}?lines=99999999999-", 400, "lines (99999999999-) must be a range"),
+        ("/documents/{doc}?lines=99999999999-", 400, "lines ('99999999999-') must be a range"),
+        # Named as sent: it said "lines (0-0)".
+        ("/documents/{doc}?lines=0", 400, "lines ('0') must be a range of line numbers from 1"),
+        ("/documents/{doc}?lines=", 400, "lines ('') must be a line or a range"),
         ("/nowhere", 404, "no such endpoint: /nowhere"),
     ],
 )
