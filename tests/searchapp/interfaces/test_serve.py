@@ -606,6 +606,28 @@ def hang_up_before_the_answer(address: tuple[str, int], *, reset: bool) -> None:
         client.sendall(b"GET /search?q=shock+waves HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
 
 
+def serve_process(*args: str) -> tuple[subprocess.Popen, list[str], tuple[str, int]]:
+    """`search serve --port 0 ARGS` as the command runs: the process, the lines it wrote on
+    stderr before "serving ... on http://127.0.0.1:PORT (Ctrl-C to stop)", and that address."""
+    # PYTHONFAULTHANDLER: a hang can show where each thread is
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "searchapp", "serve", "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    while " on http://" not in (line := process.stderr.readline()):
+        if not line:
+            process.kill()
+            process.wait()
+            pytest.fail(f"serve exited: {''.join(lines)}")
+        lines.append(line)
+    return process, lines, ("127.0.0.1", int(line.split(" on http://127.0.0.1:")[1].split()[0]))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("stop", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
@@ -614,27 +636,11 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, st
     # SIGTERM (a service manager) killed it outright: a batch under way lost its vectors.
     # SIGHUP (its terminal closed) too.
     index_dir = tmp_path / "idx"
-    # PYTHONFAULTHANDLER: a hang below can show where each thread is
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "PYTHONFAULTHANDLER": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "serve", "--watch", str(corpus), "--port", "0"]
-        + ["--index-dir", str(index_dir), "--device", "cpu"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
+    process, lines, address = serve_process(
+        "--watch", str(corpus), "--index-dir", str(index_dir), "--device", "cpu"
     )
     try:
-        lines = []
-        while True:  # "serving ... on http://127.0.0.1:PORT (Ctrl-C to stop)"
-            line = process.stderr.readline()
-            assert line, f"serve exited: {''.join(lines)}"
-            lines.append(line)
-            if " on http://" in line:
-                break
         assert lines[0].startswith("indexed: 3 added")
-        port = int(line.split(" on http://127.0.0.1:")[1].split()[0])
-        address = ("127.0.0.1", port)
         assert len(get(address, "/search?q=shock+waves")[1]) == 3
         for linger in (False, True):  # clients that hang up before their answer: closed, reset
             for _ in range(3):
@@ -671,24 +677,12 @@ def test_serve_before_the_first_index_answers_503_until_there_is_one(corpus, tmp
     # A service started before the first `search index` ended with status 2 (a restart loop);
     # `search mcp` served, each tool saying there was no index.
     index_dir = tmp_path / "idx"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "searchapp", "serve", "--port", "0", "--index-dir", str(index_dir)],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
+    process, lines, address = serve_process("--index-dir", str(index_dir))
     try:
-        lines = []
-        while " on http://" not in (line := process.stderr.readline()):
-            assert line, f"serve exited: {''.join(lines)}"
-            lines.append(line)
         assert lines == [
             f"warning: no index at {index_dir}; run `search index PATH --index-dir {index_dir}` "
             "to create one; answering 503 until there is one\n"
         ]
-        address = ("127.0.0.1", int(line.split(" on http://127.0.0.1:")[1].split()[0]))
         status, body = get(address, "/search?q=shock+waves")
         assert status == 503 and body["error"].startswith(f"no index at {index_dir}")
     finally:
