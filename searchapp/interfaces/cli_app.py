@@ -19,7 +19,7 @@ import click
 import typer
 import typer.core
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 
 class _Command(typer.core.TyperCommand):
@@ -45,9 +45,10 @@ app = _App(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-# No emoji codes: ":skull:" in a file name stays text. Messages are never wrapped: one per line.
-out = Console(highlight=False, soft_wrap=False, emoji=False)
-err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True)
+# No markup nor emoji codes: "[/]" or ":skull:" in a file name stays text (a folder named
+# "x[/]y" ended `search index` in a traceback). Messages are never wrapped: one per line.
+out = Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
+err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True, markup=False)
 # "terminated": the signal that stopped a writer as Ctrl-C does (SIGTERM, SIGHUP), else 0.
 state = {"debug": False, "interrupt_said": False, "terminated": 0}
 
@@ -113,6 +114,7 @@ def colored(choice: str) -> Console:
         highlight=False,
         soft_wrap=False,
         emoji=False,
+        markup=False,
         force_terminal=True if choice == "always" else out.is_terminal,
         color_system="standard" if choice == "always" else None,
         no_color=choice == "never",
@@ -227,7 +229,7 @@ def print_skipped(
 
     def named(path: str, reason: str) -> None:
         console.print(
-            f"{prefix}[yellow]skipped[/] {escape(one_line(path))}: {escape(one_line(reason))}"
+            Text.assemble(prefix, ("skipped", "yellow"), f" {one_line(path)}: {one_line(reason)}")
         )
 
     if verbose:
@@ -250,5 +252,5 @@ def print_skipped(
     what = [counted(n, noun) for n, noun in ((len(skipped) - folders, "file"), (folders, "folder"))]
     console.print(
         f"{prefix}{' and '.join(w for w in what if not w.startswith('0 '))} skipped "
-        f"({escape(one_line(counts))}); --verbose lists them"
+        f"({one_line(counts)}); --verbose lists them"
     )

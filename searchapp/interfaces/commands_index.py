@@ -10,7 +10,6 @@ from contextlib import closing, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.markup import escape
 
 from searchapp.errors import IndexInterrupted, SearchAppError
 from searchapp.interfaces.cli_app import (
@@ -129,7 +128,7 @@ def index(
     )
     if paths and not quiet and not rebuild:
         for note in new_filter_notes(search_index, paths, given):
-            err.print(escape(note))
+            err.print(note)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     unreadable: list[tuple[str, str]] = []
     on_wait = None if quiet else _say_waiting
@@ -181,7 +180,7 @@ def index(
     if unreadable:  # as restic's 3: the run did its work, but not on everything it was given
         if quiet:  # errors, which -q still prints
             for path, why in unreadable:
-                err.print(f"{escape(one_line(path))}: {escape(one_line(why))}")
+                err.print(f"{one_line(path)}: {one_line(why)}")
         raise typer.Exit(EXIT_UNREADABLE)
 
 
@@ -244,12 +243,12 @@ def _update_runs(
     for root in [r for r in missing if r not in deleted]:
         if rebuild:  # a new index has no documents to keep
             err.print(
-                f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
+                f"{display_path(root)} is not there (unmounted, moved or deleted?): "
                 "the rebuilt index leaves it out"
             )
         elif not quiet:
             err.print(
-                f"{escape(display_path(root))} is not there (unmounted, moved or deleted?): "
+                f"{display_path(root)} is not there (unmounted, moved or deleted?): "
                 f"{counted(counts.get(root, 0), 'document')} kept; give its path to `search "
                 f"index` or `search remove` to drop {'it' if counts.get(root) == 1 else 'them'}"
             )
@@ -316,9 +315,9 @@ def _name_hint(search_index: SearchIndex, pattern: str) -> str:
     glob = f"**/{pattern.rstrip('/')}/**" if folder else f"**/{pattern}"
     if not search_index.matching([glob]):
         return ""
-    shown = escape(one_line(pattern))
+    shown = one_line(pattern)
     what = "folders" if folder else "files"
-    return f"{shown} is read as ./{shown}; {what} of that name anywhere: '{escape(one_line(glob))}'"
+    return f"{shown} is read as ./{shown}; {what} of that name anywhere: '{one_line(glob)}'"
 
 
 @app.command()
@@ -359,7 +358,7 @@ def remove(
         if len(patterns) > 1 and not search_index.matching([pattern]) + matching(empty, [pattern]):
             hint = _name_hint(search_index, pattern)
             err.print(
-                f"{escape(one_line(str(pattern)))}: nothing indexed matches it"
+                f"{one_line(str(pattern))}: nothing indexed matches it"
                 + (f" ({hint})" if hint else "")
             )
     if not dry_run:
@@ -426,7 +425,7 @@ def watch(
 
         given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
         for note in new_filter_notes(search_index, paths, given):
-            err.print(escape(note))
+            err.print(note)
     else:
         paths, include, exclude, default_excludes = _watched_before(
             search_index, include or [], exclude or [], not no_default_excludes
@@ -437,7 +436,7 @@ def watch(
 
         described = Filters(tuple(include), tuple(exclude), default_excludes).describe()
         shown = ", ".join(display_path(p) for p in paths)
-        err.print(f"watching {escape(shown)}" + f" ({escape(described)})" * bool(described))
+        err.print(f"watching {shown}" + f" ({described})" * bool(described))
     watcher = Watcher(
         search_index,
         paths,

@@ -9,7 +9,6 @@ from contextlib import closing
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from searchapp.errors import SearchAppError
@@ -138,11 +137,11 @@ def query(
             _note_changed_files(search_index, hits)
         if not hits:
             if not search_index.store.count_documents():  # not a miss: there is nothing to find
-                command = escape(f"search index PATH{index_dir_option(search_index.index_dir)}")
+                command = f"search index PATH{index_dir_option(search_index.index_dir)}"
                 err.print(f"the index holds no documents; `{command}` adds some")
             elif path and not search_index.any_document_matches(options.path_glob):
                 shown = " or ".join(repr(glob) for glob in path)
-                err.print(f"no indexed document matches --path {escape(one_line(shown))}")
+                err.print(f"no indexed document matches --path {one_line(shown)}")
             raise typer.Exit(EXIT_NOTHING_FOUND)
 
 
@@ -152,7 +151,7 @@ def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
     from searchapp.interfaces.index_thread import changed_file_note
 
     for path, how in search_index.changed_files(hits).items():
-        note = changed_file_note(escape(one_line(path)), how)
+        note = changed_file_note(one_line(path), how)
         err.print(f"note: {note} (run `search index`)", style="dim")
 
 
@@ -165,7 +164,7 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
         found = search_index.context(hit, lines)
         if found.changed and hit.path not in told:
             told.add(hit.path)
-            shown = escape(one_line(hit.path))
+            shown = one_line(hit.path)
             what = "changed" if os.path.exists(hit.path) else "is gone"
             fix = "run `search index`"  # it drops a deleted file, and finds a renamed one
             if not os.path.isdir(os.path.dirname(hit.path)):
@@ -292,7 +291,7 @@ def evaluate(
     matches = path_filter(path)
     documents = sum(n for doc_path, n in counts.items() if matches(doc_path))
     corpus = counted(documents, "document") + (f" matching --path {path}" if path else "")
-    table = Table(title=escape(f"{len(query_texts)} queries, {corpus}"))
+    table = Table(title=f"{len(query_texts)} queries, {corpus}")
     table.add_column("mode")
     for metric in metric_names:
         name, _, cutoff = metric.partition("@")
@@ -309,9 +308,7 @@ def evaluate(
             reasons.setdefault(item["reason"], []).append(item["query"])
         for reason, qids in reasons.items():
             shown = ", ".join(qids[:10]) + (" …" if len(qids) > 10 else "")
-            err.print(
-                f"skipped {len(qids)} queries ({escape(reason)}): {escape(inert_text(shown))}"
-            )
+            err.print(f"skipped {len(qids)} queries ({reason}): {inert_text(shown)}")
 
 
 def _judged_as_indexed(
@@ -357,7 +354,7 @@ def _judged_as_indexed(
         shown = ", ".join(repr(doc) for doc in missing[:3]) + (" …" if len(missing) > 3 else "")
         err.print(
             f"warning: {len(missing)} of {len(judged)} relevant documents in the qrels are not "
-            f"in this index{' under --path' * bool(path)} ({escape(one_line(shown))}); they "
+            f"in this index{' under --path' * bool(path)} ({one_line(shown)}); they "
             "count as misses in every score"
         )
     return resolved
@@ -418,7 +415,7 @@ def info(
     table.add_column(style="bold")
     table.add_column(overflow="fold")
     for key, shown in rows:
-        table.add_row(key, escape(inert_text(shown)))
+        table.add_row(key, inert_text(shown))
     out.print(table)
 
 
@@ -460,8 +457,8 @@ def models(
             variant.name + (" (default)" if variant.name == DEFAULT_MODEL else ""),
             str(variant.num_hidden_layers),
             str(variant.max_seq_length),
-            escape(source),
-            escape(where),
+            source,
+            where,
         )
     if as_json:
         sys.stdout.write(json_lines(sys.stdout, json_text(rows)) + "\n")

@@ -79,9 +79,11 @@ def _relative(path: str, cwd: Path | None = None) -> str:
 
 
 def display_path(path: str, cwd: Path | None = None) -> str:
-    """``path`` relative to the current folder where it lies below it, else absolute; a
-    newline in a file name written ``\\n``, so that one hit or message stays one line."""
-    return _relative(path, cwd).replace("\n", "\\n")
+    """``path`` relative to the current folder where it lies below it, else absolute, safe to
+    print (``inert``); a newline in a file name written ``\\n``, so that one hit or message stays
+    one line. An escape code in a name reached the terminal from `search remove` and `search
+    watch`, which printed it with this alone."""
+    return inert(_relative(path, cwd)).replace("\n", "\\n")
 
 
 def passage_text(text: str, query: str) -> Text:
@@ -165,7 +167,7 @@ def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     if hit.section and not _names_a_unit(hit.section):  # "§ " and "also in " are kept
         cell.append(f"\n§ {_shortened(inert(hit.section), fit - 2)}", style="dim")
     for other in hit.also[:3]:
-        shown = _shortened_path(inert(display_path(other)), fit - 8)
+        shown = _shortened_path(display_path(other), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")
     if len(hit.also) > 3:
         cell.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
@@ -279,7 +281,7 @@ def hit_line(
         where = _painted(inert(location(hit)), _PATH, color)
         return f"{where}: {hit.score:.3f}  {text}"
     unit = _unit(hit)
-    where = _painted(inert(display_path(hit.path)), _PATH, color)
+    where = _painted(display_path(hit.path), _PATH, color)
     line = _painted(str(hit.line), _LINE, color)
     return f"{where}:{line}: {hit.score:.3f}  {unit + '  ' if unit else ''}{text}"
 
@@ -315,7 +317,7 @@ def context_lines(
     at = hit.line - context.first_line
     if not 0 <= at < len(lines):
         return {}, None
-    path = _painted(inert(display_path(hit.path)), _PATH, color)
+    path = _painted(display_path(hit.path), _PATH, color)
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return {
         context.first_line + i: (
@@ -403,7 +405,7 @@ def print_results(
             if null:  # the name as it is, newline and all, for xargs -0
                 stream.write(_painted(_relative(path), _PATH, color) + "\0")
             else:
-                stream.write(_painted(inert(display_path(path)), _PATH, color) + "\n")
+                stream.write(_painted(display_path(path), _PATH, color) + "\n")
     elif output == "json":
         stream.write(json_lines(stream, hits_json(hits)) + "\n")
     elif output == "jsonl":
@@ -444,7 +446,7 @@ def print_hits(
             if hit.section and not _names_a_unit(hit.section):
                 head.append(f"\n§ {inert(hit.section)}", style="dim")
             for other in hit.also:
-                head.append(f"\n   also in {inert(display_path(other))}", style="dim")
+                head.append(f"\n   also in {display_path(other)}", style="dim")
             console.print(head, soft_wrap=True)
             console.print(passage_text(snippet(hit, query, SNIPPET_CHARS), query))
         return

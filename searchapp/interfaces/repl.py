@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, field
 
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from searchapp.errors import SearchAppError
 from searchapp.interfaces.cli_app import EXIT_ERROR
@@ -73,7 +73,7 @@ class Repl:
         load_asked = False
         if interactive:
             self._enable_history()
-            self.err.print(f"searching {escape(str(self.index.index_dir))} — :help for commands")
+            self.err.print(f"searching {inert(str(self.index.index_dir))} — :help for commands")
         while True:
             try:
                 line = input("search> ") if interactive else sys.stdin.readline()
@@ -104,7 +104,7 @@ class Repl:
         if interactive:
             self._save_history()
         if loader is not None and loader.is_alive():  # torch cut off mid-import can abort
-            self.err.print("[dim]finishing loading the model…[/]")
+            self.err.print("finishing loading the model…", style="dim")
             loader.join()
         return EXIT_ERROR if self.failed and not interactive else 0
 
@@ -131,7 +131,7 @@ class Repl:
             self.failed += 1
             where = f"line {self.line_number}: " if self.line_number else ""
             said = in_parameter_terms(str(exc), REPL_COMMANDS)  # `:path [`, not --path
-            self.err.print(f"[red]error:[/] {where}{escape(inert(said))}")
+            self.err.print(Text.assemble(("error:", "red"), f" {where}{inert(said)}"))
             self._answer_json(line, error=said)
         except KeyboardInterrupt:
             if not self.interactive:
@@ -233,7 +233,7 @@ class Repl:
         return self.path_glob if isinstance(self.path_glob, str) else " or ".join(self.path_glob)
 
     def _said(self, setting: str) -> None:
-        self.err.print(escape(inert(setting)), style="dim")
+        self.err.print(inert(setting), style="dim")
 
     def _enable_history(self) -> None:
         try:

@@ -42,8 +42,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from rich.markup import escape
-
 from searchapp.errors import (
     BadInputError,
     IndexLockedError,
@@ -519,13 +517,13 @@ def serve(
                     # Served all the same, as `search mcp` is: a service started before the
                     # first `search index` ended with status 2 (restarted in a loop); each
                     # request is answered 503 until there is an index.
-                    err.print(f"warning: {escape(str(exc))}; answering 503 until there is one")
+                    err.print(f"warning: {exc}; answering 503 until there is one")
                 else:
                     index_thread.submit(
                         lambda search_index: search_index.load_encoder(warm_up=True)
                     )
             server.listen()
-            err.print(f"serving {escape(str(index.index_dir))} on {server.url} (Ctrl-C to stop)")
+            err.print(f"serving {index.index_dir} on {server.url} (Ctrl-C to stop)")
             try:
                 server.serve_until_interrupted()
             except KeyboardInterrupt:
@@ -597,7 +595,7 @@ def _start_watching(
 
     given = Filters(tuple(include), tuple(exclude), True)
     for note in index_thread.call(lambda index: new_filter_notes(index, paths, given)):
-        err.print(escape(note))
+        err.print(note)
     encoder = index_thread.call(lambda search_index: search_index.load_encoder())
     writer = SearchIndex(index_thread.index_dir, device=index_thread.device, encoder=encoder)
     watcher = Watcher(writer, paths, include=include, exclude=exclude)
@@ -608,8 +606,8 @@ def _start_watching(
         try:
             watcher.follow(
                 stop,
-                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {escape(batch.summary())}"),
-                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
+                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
+                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {note}"),
             )
         except Exception as exc:
             logger.error("stopped watching for changes: %s", exc)

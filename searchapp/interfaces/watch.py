@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
-
 from searchapp.errors import BadInputError, IndexInterrupted, SearchAppError
 from searchapp.ingest.discovery import (
     IGNORE_FILES,
@@ -578,7 +576,7 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
     def on_batch(batch: BatchReport) -> None:
         now = time.strftime("%H:%M:%S")
         print_skipped(err, batch.skipped, verbose=verbose, prefix=f"{now} ")
-        err.print(f"{now} {escape(batch.summary())}")
+        err.print(f"{now} {batch.summary()}")
 
     stop = threading.Event()
     with stop_on_interrupt(stop, on_first=lambda: _say_stopping(watcher)):
@@ -586,7 +584,7 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
             batches = watcher.follow(
                 stop,
                 on_batch,
-                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {escape(note)}"),
+                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {note}"),
             )
         except KeyboardInterrupt:  # a second Ctrl-C between the batch's writes
             err.print(

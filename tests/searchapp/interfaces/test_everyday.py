@@ -873,6 +873,36 @@ def test_a_newline_in_a_file_name_keeps_one_hit_on_one_line(tmp_path, output) ->
     assert len(lines) == 2 and lines[0].startswith("/notes/new\\nline.txt")
 
 
+def test_folder_names_in_brackets_are_printed_as_they_are(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # Messages were rich markup: a bare `search index` over a folder named "x[/]y" ended in a
+    # traceback (status 1), and "notes [draft]" was printed as "notes ".
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "x[/]y", {"a.md": "about lighthouses\n"})
+    write(tmp_path / "notes [draft]", {"b.md": "about harbours\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", "x[/]y", "notes [draft]", *index)[0] == 0
+    code, _, said = run(capsys, "index", *index)
+    assert code == 0 and "updating notes [draft], x[/]y\n" in said
+    code, _, said = run(capsys, "remove", "notes [draft]/b.md", *index)
+    assert code == 0 and "it lies under the indexed folder notes [draft]: the next" in said
+
+
+def test_control_characters_in_names_are_shown_escaped_by_every_command(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # `search query` showed "esc\x1b[31mred.md"; `search remove` wrote the escape code itself.
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "odd", {"esc\x1b[31mred.md": "about marmots\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", "odd", *index)[0] == 0
+    code, listed, _ = run(capsys, "remove", "-n", "odd/*", *index)
+    assert code == 0 and listed == "odd/esc\\x1b[31mred.md\n"
+    code, found, _ = run(capsys, "query", "marmots", "-l", *index)
+    assert found == listed
+
+
 def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> None:
     hits = [
         Hit(1, 1.25, 0.5, "/notes/wings.md", "/notes/wings.md", 1, 3, 4, "The glider stalls."),
