@@ -25,6 +25,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from searchapp.errors import SearchAppError
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
@@ -370,7 +371,7 @@ def read_bytes(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> byte
                 f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(info.st_size)})", path
             )
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+            data = _read_at_most(handle, None if max_bytes is None else max_bytes + 1)
     except OSError as exc:
         raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
     finally:
@@ -378,6 +379,24 @@ def read_bytes(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> byte
     if max_bytes is not None and len(data) > max_bytes:  # grew while we looked
         raise NotTextError(f"larger than the {_megabytes(max_bytes)} limit", path)
     return data
+
+
+# A file is read this much at a time: a kernel file (/proc/sys/kernel/ostype, size 0) refused one
+# read of the whole limit ("Cannot allocate memory": it allocates what is asked for).
+READ_PIECE_BYTES = 1 << 20
+
+
+def _read_at_most(handle: BinaryIO, limit: int | None) -> bytes:
+    """What ``handle`` holds, ``limit`` bytes at most (None: all), read a piece at a time."""
+    pieces, total = [], 0
+    while limit is None or total < limit:
+        want = READ_PIECE_BYTES if limit is None else min(READ_PIECE_BYTES, limit - total)
+        piece = handle.read(want)
+        if not piece:
+            break
+        pieces.append(piece)
+        total += len(piece)
+    return b"".join(pieces)
 
 
 def read_text(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> DecodedText:

@@ -376,6 +376,25 @@ def test_read_text_and_read_bytes(tmp_path: Path) -> None:
         read_bytes(path, max_bytes=4)
 
 
+def test_a_file_is_read_in_pieces_up_to_its_limit(tmp_path: Path, monkeypatch) -> None:
+    # One read of the whole limit (50 MB) failed on kernel files: /proc/sys/kernel/ostype was
+    # "cannot read: Cannot allocate memory", though cat reads it.
+    from searchapp.ingest import decoding
+
+    monkeypatch.setattr(decoding, "READ_PIECE_BYTES", 7)
+    path = tmp_path / "log.txt"
+    path.write_bytes(bytes(range(256)) * 3)
+    assert read_bytes(path, max_bytes=768) == path.read_bytes()
+    assert read_bytes(path, max_bytes=None) == path.read_bytes()
+    with pytest.raises(NotTextError, match="larger than"):
+        read_bytes(path, max_bytes=767)
+
+
+@pytest.mark.skipif(not Path("/proc/sys/kernel/ostype").exists(), reason="needs Linux's /proc")
+def test_a_kernel_file_of_size_zero_is_read() -> None:
+    assert read_text(Path("/proc/sys/kernel/ostype")).text.strip() == os.uname().sysname
+
+
 def test_a_folder_of_mixed_files(tmp_path: Path) -> None:
     """Discovery and decoding together: every kind of file ends up as text or a reason."""
     files = {
