@@ -657,16 +657,22 @@ class SearchIndex:
             return Searcher(store, vectors, postings).search(text, vector, options)
 
     def changed_files(self, hits: Sequence[Hit]) -> dict[str, str]:
-        """``{path: "changed" or "gone"}`` for each hit's file that changed or went since it was
-        indexed: its ``path:line`` may no longer be that line. One stat a file; one whose size
-        or times moved is read and hashed, so a `touch` alone says nothing. A file that cannot
-        be read now is left out (nothing to tell of it)."""
+        """``{path: "changed", "too large" or "gone"}`` for each hit's file that changed or went
+        since it was indexed: its ``path:line`` may no longer be that line. One stat a file; one
+        whose size or times moved is read and hashed, so a `touch` alone says nothing. A file
+        that cannot be read now is left out (nothing to tell of it). "too large": it grew past
+        the size limit, so `search index` keeps its indexed text rather than reading it."""
+        from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+
         paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
         found = {}
         for path, indexed in self.store.file_states(paths).items():
             try:
                 stat = os.stat(path)
                 if indexed.stat_matches(stat):
+                    continue
+                if stat.st_size > DEFAULT_MAX_BYTES:  # what was indexed was not
+                    found[path] = "too large"
                     continue
                 # A server asks at every query: a file is hashed once for each state of it.
                 key = (path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, indexed.sha256)

@@ -152,7 +152,7 @@ def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
 
     for path, how in search_index.changed_files(hits).items():
         note = changed_file_note(one_line(path), how)
-        err.print(f"note: {note} (run `search index`)", style="dim")
+        err.print(f"note: {note}" + " (run `search index`)" * (how != "too large"), style="dim")
 
 
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:

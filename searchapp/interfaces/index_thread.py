@@ -74,6 +74,13 @@ def changed_file_note(path: str, how: str) -> str:
     """What a hit's file that ``SearchIndex.changed_files`` found changed or gone means."""
     if how == "gone":
         return f"{path} is gone since it was indexed"
+    if how == "too large":  # `search index` skips it, and would not make this note go
+        from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+
+        return (
+            f"{path} grew past the {DEFAULT_MAX_BYTES // 2**20} MB size limit since it was "
+            "indexed: its older text is searched, and its lines may have moved"
+        )
     return f"{path} changed since it was indexed: its lines may have moved"
 
 

@@ -1738,6 +1738,24 @@ def test_context_of_a_file_whose_lines_moved_is_the_passage_alone(
     assert err.count("changed since it was indexed") == 1 and "a.txt" in err
 
 
+def test_a_file_grown_past_the_size_limit_is_not_sent_to_search_index(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A log grown past 50 MB: every query said "run `search index`", which skips it (its
+    # indexed text kept), so the note never went.
+    from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+
+    docs = write(tmp_path / "docs", {"app.log": "glacier vault backup failed\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    os.truncate(docs / "app.log", DEFAULT_MAX_BYTES + 1)  # sparse: nothing written
+    assert run(capsys, "index", str(docs), *index)[0] == 0  # skipped: its text kept
+    code, out, err = run(capsys, "query", "glacier vault", "-k", "1", *index)
+    assert code == 0 and "app.log:1:" in out
+    assert "app.log grew past the 50 MB size limit since it was indexed" in err
+    assert "run `search index`" not in err
+
+
 @pytest.mark.parametrize(
     "extra",
     [["-l", "--json"], ["-l", "--format", "table"], ["-l", "-C", "1"], ["-C", "1", "--json"]]
