@@ -58,6 +58,12 @@ _BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 _CARRIAGE_RETURNS = re.compile("\r+\n")
 _SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
+# A terminal's codes in a log or a `script` typescript: colours and cursor moves (CSI), titles
+# and links (OSC, to BEL or ST, never past a line), and the two-character ones ("\x1b(B").
+# Their ESC alone became a space, and "[31mERROR [0m" was indexed and shown.
+_TERMINAL_CODES = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[ -/]*[0-~])"
+)
 # JSON escapes such as "\ud800" decode to lone surrogates: not text that SQLite or the tokenizer
 # accepts, so each becomes U+FFFD.
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -334,7 +340,9 @@ def normalise(text: str) -> str:
     """Line ends to ``\\n`` as grep, git and vim count lines: ``\\r\\n`` (and ``\\r\\r\\n``, a
     file converted twice) end one line; a lone ``\\r`` is a space (a progress bar's redraws in
     a log; classic Mac OS line ends, which grep -n and vim read as one line too); other control
-    characters but tab become spaces."""
+    characters but tab become spaces, once a terminal's escape codes are taken out."""
+    if "\x1b" in text:
+        text = _TERMINAL_CODES.sub("", text)
     if "\r" in text:
         text = _CARRIAGE_RETURNS.sub("\n", text)
     if _SPACE_CONTROLS.search(text):

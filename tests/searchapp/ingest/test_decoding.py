@@ -110,7 +110,7 @@ PAGE_LINES = (
             "Die Gr\u00f6\u00dfe \u201eGru\u00df\u201c",
         ),
         (codecs.BOM_UTF16_LE + "odd".encode("utf-16-le") + b"!", "odd"),  # a last byte cut
-        (b"tab\tform\x0cfeed\x1b[0m", "tab\tform feed [0m"),
+        (b"tab\tform\x0cfeed\x1b[0m", "tab\tform feed"),  # a colour code taken out
         ("\u00e9t\u00e9 \u20ac".encode()[:-1], "\u00e9t\u00e9 "),  # UTF-8 cut short
         (b"caf\xe9", "caf\u00e9"),  # cp1252, although UTF-8 would call it cut short
         (b"", ""),
@@ -374,6 +374,17 @@ def test_read_text_and_read_bytes(tmp_path: Path) -> None:
     assert read_bytes(path, max_bytes=None) == path.read_bytes()
     with pytest.raises(NotTextError, match="larger than the 0.0 MB limit"):
         read_bytes(path, max_bytes=4)
+
+
+def test_a_terminals_escape_codes_are_taken_out_lines_kept(tmp_path: Path) -> None:
+    # A coloured log: its ESC became a space and "[31mERROR [0m" was indexed and shown.
+    path = tmp_path / "build.log"
+    path.write_bytes(
+        b"\x1b[1;31mERROR\x1b[0m disk full\n"
+        b"\x1b]0;make: building\x07compiling \x1b]8;;file:///a.c\x1b\\a.c\x1b]8;;\x1b\\\n"
+        b"\x1b(Bplain \x1b[2Kline\n"
+    )
+    assert read_text(path).text == "ERROR disk full\ncompiling a.c\nplain line\n"
 
 
 def test_a_file_is_read_in_pieces_up_to_its_limit(tmp_path: Path, monkeypatch) -> None:
