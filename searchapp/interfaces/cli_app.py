@@ -45,10 +45,33 @@ app = _App(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+class _Stderr:
+    """``sys.stderr`` as it is at each write (tests swap it). A message it cannot take
+    (`2>/dev/full`) is lost: a query that found its hits ended with status 2 when a note
+    ("a.txt changed since it was indexed") could not be written, and no error could be either."""
+
+    def write(self, text: str) -> int:
+        try:
+            return sys.stderr.write(text)
+        except (OSError, ValueError):
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> object:  # isatty, encoding, fileno: the stream's own
+        return getattr(sys.stderr, name)
+
+
 # No markup nor emoji codes: "[/]" or ":skull:" in a file name stays text (a folder named
 # "x[/]y" ended `search index` in a traceback). Messages are never wrapped: one per line.
 out = Console(highlight=False, soft_wrap=False, emoji=False, markup=False)
-err = Console(stderr=True, highlight=False, emoji=False, soft_wrap=True, markup=False)
+err = Console(file=_Stderr(), highlight=False, emoji=False, soft_wrap=True, markup=False)
 # "terminated": the signal that stopped a writer as Ctrl-C does (SIGTERM, SIGHUP), else 0.
 state = {"debug": False, "interrupt_said": False, "terminated": 0}
 
