@@ -189,11 +189,12 @@ def repl(
     mode: Mode = "hybrid",
     device: Device = "auto",
     output: Annotated[
-        Literal["table", "lines", "json"] | None,
+        Literal["table", "lines", "json", "jsonl"] | None,
         typer.Option(
             "--format",
             help="table (default on a terminal), lines (path:line: score text, the default in "
-            "a pipe) or json (one line per query: {query, hits}, or {query, error}).",
+            "a pipe) or json (one line per query: {query, hits}, or {query, error}; jsonl is "
+            "the same).",
             show_default=False,
         ),
     ] = None,
@@ -205,16 +206,16 @@ def repl(
     from searchapp.interfaces.repl import Repl
     from searchapp.search_index import SearchIndex
 
-    if as_json and output not in (None, "json"):
+    if as_json and output not in (None, "json", "jsonl"):
         raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
     session = Repl(
         SearchIndex(index_dir, device=device),
         out=colored(color),
-        tables=out.is_terminal if output in (None, "json") else output == "table",
+        tables=out.is_terminal if output in (None, "json", "jsonl") else output == "table",
         err=err,
         k=top_k,
         mode=mode,
-        as_json=as_json or output == "json",
+        as_json=as_json or output in ("json", "jsonl"),
         path_glob=tuple(path) if path else None,
         per_doc=per_doc,
     )

@@ -1386,12 +1386,13 @@ def test_repl_takes_format_as_query_does(indexed, capsys) -> None:
     assert code == 2 and "--json means --format json" in err
 
 
-def test_piped_json_answers_name_their_query_failed_ones_too(indexed, capsys) -> None:
+@pytest.mark.parametrize("asked", [["--json"], ["--format", "jsonl"]])  # as `query` takes
+def test_piped_json_answers_name_their_query_failed_ones_too(indexed, capsys, asked) -> None:
     # Piped `search repl --format json` wrote one bare array per answer and nothing for a line
     # that failed, so a script pairing answers with its questions by order went one off.
     _, index_dir = indexed
     questions = "wing\n:k 1\nbad \udcff bytes\n\nheat\n"
-    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), "--json", stdin=questions)
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), *asked, stdin=questions)
     answers = [json.loads(line) for line in out.splitlines()]
     assert code == 2 and "line 3: the query holds bytes that are not UTF-8" in err
     assert [a["query"] for a in answers] == ["wing", "bad \udcff bytes", "heat"]
@@ -1754,6 +1755,25 @@ def test_a_file_grown_past_the_size_limit_is_not_sent_to_search_index(
     assert code == 0 and "app.log:1:" in out
     assert "app.log grew past the 50 MB size limit since it was indexed" in err
     assert "run `search index`" not in err
+
+
+def test_a_note_that_cannot_be_written_leaves_the_status_as_found(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # `search query hedgehogs 2>/dev/full`: the hits were printed, then status 2, as the note
+    # that the file changed could not be written (nor could any error).
+    docs = write(tmp_path / "docs", {"a.txt": "hedgehogs live in gardens\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    (docs / "a.txt").write_text("hedgehogs live in gardens\nand hedges\n", "utf-8")
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stderr", Full())
+    code, out, _ = run(capsys, "query", "hedgehogs", "-k", "1", *index)
+    assert code == 0 and "a.txt:1:" in out
 
 
 @pytest.mark.parametrize(
