@@ -763,6 +763,7 @@ class SearchIndex:
             "documents": counts["documents"],
             # Stored in part by a run that was stopped: searched, finished by `search index`.
             "incomplete_documents": counts["incomplete_documents"],
+            "incomplete_paths": counts["incomplete_paths"],  # the first few
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
             "vectors_bytes": _size(vectors_path),

@@ -367,7 +367,7 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show the index: model, indexed folders, documents, chunks, sizes on disk."""
-    from searchapp.interfaces.render import counted, json_lines, json_text
+    from searchapp.interfaces.render import counted, display_path, json_lines, json_text
     from searchapp.search_index import SearchIndex
 
     stats = SearchIndex(index_dir).stats()
@@ -388,13 +388,18 @@ def info(
             continue
         if key == "incomplete_documents":
             if value:  # searched as far as they go; said, as a hit from one looked whole
+                named = ", ".join(display_path(path) for path in stats["incomplete_paths"])
                 rows.append(
                     (
                         "incomplete",
                         f"{counted(value, 'document')} stored in part by a "
-                        "run that was stopped (searched; `search index` finishes them)",
+                        "run that was stopped (searched; `search index` finishes them): "
+                        + named
+                        + ", …" * (value > len(stats["incomplete_paths"])),
                     )
                 )
+            continue
+        if key == "incomplete_paths":
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
         if isinstance(value, dict):  # vectors_params: "kind flat", "kind ivf, nlist 4096, ..."

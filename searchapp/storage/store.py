@@ -108,6 +108,8 @@ UPSERT_DOCUMENT = {
     True: _UPSERT.format(", ctime_ns", ", ?", ", ctime_ns = excluded.ctime_ns"),
     False: _UPSERT.format("", "", ""),
 }
+NAMED_INCOMPLETE = 5  # documents a stopped run left in part, named by `stats`
+
 # An appended file's document, its chunks from the seam on deleted: incomplete until its last
 # chunk is stored (``mark_complete``).
 REOPEN_DOCUMENT = {
@@ -758,9 +760,10 @@ class Store:
         return dict(rows)
 
     @guarded
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         """Document and chunk counts (and of documents an interrupted run left part way, which
-        are searched), and the bytes on disk of the database and its WAL."""
+        are searched, with the first few of their paths), and the bytes on disk of the database
+        and its WAL."""
         files = [self.path, self.path.with_name(DB_NAME + "-wal")]
         incomplete = self._conn.execute(
             "SELECT count(*) FROM documents WHERE sha256 IS NULL AND substr(doc_id, -?) != ?",
@@ -769,6 +772,16 @@ class Store:
         return {
             "documents": self.count_documents(),
             "incomplete_documents": incomplete,
+            "incomplete_paths": [  # the first few, by path: `search info` names them
+                path
+                for (path,) in self._conn.execute(
+                    "SELECT path FROM documents WHERE sha256 IS NULL AND substr(doc_id, -?) != ?"
+                    " ORDER BY path LIMIT ?",
+                    (len(PENDING), PENDING, NAMED_INCOMPLETE),
+                )
+            ]
+            if incomplete
+            else [],
             "chunks": self.count_chunks(),
             "db_bytes": sum(f.stat().st_size for f in files if f.exists()),
         }

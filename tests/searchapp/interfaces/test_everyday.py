@@ -2598,12 +2598,10 @@ def test_info_tells_of_files_a_stopped_run_left_in_part(tmp_path, fake_model, ca
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert code == 0
     assert re.search(r"incomplete\s*: 1 document stored in part by a run that was stopped", out)
-    assert (
-        json.loads(run(capsys, "info", "--index-dir", str(index_dir), "--json")[1])[
-            "incomplete_documents"
-        ]
-        == 1
-    )
+    assert f"finishes them): {docs / 'long.txt'}\n" in out  # which one
+    shown = json.loads(run(capsys, "info", "--index-dir", str(index_dir), "--json")[1])
+    assert shown["incomplete_documents"] == 1
+    assert shown["incomplete_paths"] == [str(docs / "long.txt")]
     assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert "incomplete" not in out
