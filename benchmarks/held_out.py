@@ -85,13 +85,14 @@ def render_python_docs(folder: Path) -> int:
     modules = DATA / "python-docs" / "modules.txt"
     env = {**os.environ, "PAGER": "cat", "COLUMNS": "80"}
     done = subprocess.run(
-        [sys.executable, "-c", PYDOC_SCRIPT, str(folder), str(modules)],
+        # -I: neither the working folder nor PYTHON* variables: a json.py lying in /tmp would
+        # be rendered in place of the standard library's.
+        [sys.executable, "-I", "-c", PYDOC_SCRIPT, str(folder), str(modules)],
         capture_output=True,
         text=True,
         env=env,
         timeout=600,
         check=True,
-        cwd=tempfile.gettempdir(),  # not the repository: its own modules must not shadow any
     )
     return int(done.stdout.split()[-1])
 

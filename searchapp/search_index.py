@@ -662,7 +662,7 @@ class SearchIndex:
         whose size or times moved is read and hashed, so a `touch` alone says nothing. A file
         that cannot be read now is left out (nothing to tell of it). "too large": it grew past
         the size limit, so `search index` keeps its indexed text rather than reading it."""
-        from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+        from searchapp.ingest.decoding import DEFAULT_MAX_BYTES, gzip_size
 
         paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
         found = {}
@@ -671,8 +671,8 @@ class SearchIndex:
                 stat = os.stat(path)
                 if indexed.stat_matches(stat):
                     continue
-                if stat.st_size > DEFAULT_MAX_BYTES:  # what was indexed was not
-                    found[path] = "too large"
+                if stat.st_size > DEFAULT_MAX_BYTES or gzip_size(path) > DEFAULT_MAX_BYTES:
+                    found[path] = "too large"  # what was indexed was not
                     continue
                 # A server asks at every query: a file is hashed once for each state of it.
                 key = (path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, indexed.sha256)

@@ -59,10 +59,11 @@ _CARRIAGE_RETURNS = re.compile("\r+\n")
 _SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
 # A terminal's codes in a log or a `script` typescript: colours and cursor moves (CSI), titles
-# and links (OSC, to BEL or ST, never past a line), and the two-character ones ("\x1b(B").
-# Their ESC alone became a space, and "[31mERROR [0m" was indexed and shown.
+# and links (OSC, to BEL or ST, never past a line), character sets ("\x1b(B") and the keypad
+# and cursor saves (\x1b= \x1b> \x1b7 \x1b8). Their ESC alone became a space, and "[31mERROR
+# [0m" was indexed and shown. Any other ESC is a space, the text after it kept.
 _TERMINAL_CODES = re.compile(
-    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[ -/]*[0-~])"
+    r"\x1b(?:\[(?:[0-?]+[ -/]*|[!-/]*)[@-~]|\][^\x07\x1b\n]*(?:\x07|\x1b\\)?|[()*+][0-~]|[=>78])"
 )
 # JSON escapes such as "\ud800" decode to lone surrogates: not text that SQLite or the tokenizer
 # accepts, so each becomes U+FFFD.
@@ -405,6 +406,22 @@ def _read_at_most(handle: BinaryIO, limit: int | None) -> bytes:
         pieces.append(piece)
         total += len(piece)
     return b"".join(pieces)
+
+
+def gzip_size(path: str | Path) -> int:
+    """What a ``.gz`` file holds decompressed, as its last member's trailer records it (modulo
+    4 GiB: enough to tell one past the size limit), without reading the rest; 0 for any other
+    file, or one that cannot be read."""
+    if not str(path).lower().endswith(".gz"):
+        return 0
+    try:
+        with open(path, "rb") as file:
+            if file.read(2) != b"\x1f\x8b":
+                return 0
+            file.seek(-4, os.SEEK_END)
+            return int.from_bytes(file.read(4), "little")
+    except OSError:
+        return 0
 
 
 def read_text(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> DecodedText:

@@ -158,6 +158,8 @@ def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:
     """A hit's context, saying once per file on stderr when the file changed since indexing
     (its passage is then shown alone)."""
+    from searchapp.interfaces.index_thread import changed_file_note
+
     told: set[str] = set()
 
     def context(hit: Hit) -> Context:
@@ -165,6 +167,10 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
         if found.changed and hit.path not in told:
             told.add(hit.path)
             shown = one_line(hit.path)
+            if search_index.changed_files([hit]).get(hit.path) == "too large":  # kept as is
+                note = changed_file_note(shown, "too large")
+                err.print(f"note: {note}; no context around its passages", style="dim")
+                return found
             what = "changed" if os.path.exists(hit.path) else "is gone"
             fix = "run `search index`"  # it drops a deleted file, and finds a renamed one
             if not os.path.isdir(os.path.dirname(hit.path)):

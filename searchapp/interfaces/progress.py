@@ -12,17 +12,27 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.text import Text
 
 from searchapp.ingest.pipeline import Progress as IndexProgress
 from searchapp.interfaces.render import display_path
+
+
+class _Reading(ProgressColumn):
+    """ "indexing", and the file being chunked as it is named: never read as markup (a name
+    ending in a backslash was shown with two)."""
+
+    def render(self, task: Task) -> Text:
+        return Text.assemble(("indexing", "bold"), task.fields["reading"])
 
 
 @contextmanager
@@ -35,7 +45,7 @@ def progress_bar(
         yield None
         return
     bar = Progress(
-        TextColumn("[bold]indexing[/]{task.fields[reading]}"),
+        _Reading(),
         BarColumn(),
         DownloadColumn(),
         TextColumn("· {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
@@ -64,7 +74,7 @@ def progress_bar(
         show()
 
     def on_reading(path: str | None) -> None:
-        shown = "" if path is None else f" · chunking {escape(display_path(path))}"
+        shown = "" if path is None else f" · chunking {display_path(path)}"
         bar.update(task, reading=shown)
         show()
 

@@ -215,7 +215,13 @@ class Repl:
             hit = self.last[int(arg) - 1]
             context = self.index.context(hit, 3)
             if context.changed:
-                self._said(f"{hit.path} changed since it was indexed: the passage alone")
+                from searchapp.interfaces.index_thread import changed_file_note
+
+                how = self.index.changed_files([hit]).get(hit.path, "changed")
+                said = f"{hit.path} changed since it was indexed"
+                if how == "too large":  # `search index` keeps its indexed text
+                    said = changed_file_note(hit.path, how)
+                self._said(f"{said}: the passage alone")
             if self.as_json:  # a line of the answers' JSON, not text among them
                 opened = {"query": line, "path": hit.path, "first_line": context.first_line}
                 opened |= {"text": context.text, "changed": context.changed}

@@ -437,6 +437,33 @@ def m013_removed_vectors(db: sqlite_utils.Database) -> None:
     )
 
 
+# What a terminal's escape code left of itself once its ESC was read as a space: " [31m",
+# " [0;1m", " [K", " ]0;" (``decoding._TERMINAL_CODES`` now takes the whole code out).
+_CODE_REMAINS = re.compile(r"(?:^|\s)(?:\[[0-9;?]*[A-Za-z](?!\])|\][0-9]+;)")  # not "[2B]"
+
+
+def m014_terminal_codes_read_again(db: sqlite_utils.Database) -> None:
+    """A terminal's escape codes are now taken out of the text, where each ESC was a space
+    and the rest of the code was kept ("[31mERROR [0m"): the next `search index` reads again
+    each file whose passages hold such a rest (a passage that reads the same keeps its vector).
+    Its digest is made empty, not NULL, which would count it as stored in part."""
+    conn = db.conn
+    found = set()
+    chunks = conn.execute(  # GLOB: a cheap first sieve in C; the expression says for certain
+        "SELECT document_id, text FROM chunks WHERE text GLOB '*[[][0-9;?A-Za-z]*' "
+        "OR text GLOB '*[]][0-9]*'"
+    )
+    for document_id, text in chunks:
+        if document_id not in found and _CODE_REMAINS.search(text):
+            found.add(document_id)
+    for document_id in found:
+        conn.execute(
+            "UPDATE documents SET sha256 = '' WHERE path = "
+            "(SELECT path FROM documents WHERE id = ?) AND sha256 IS NOT NULL",
+            (document_id,),
+        )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -451,6 +478,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m011_chunk_text_starts,
     m012_document_ctimes,
     m013_removed_vectors,
+    m014_terminal_codes_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

@@ -775,8 +775,8 @@ class Store:
             "incomplete_paths": [  # the first few, by path: `search info` names them
                 path
                 for (path,) in self._conn.execute(
-                    "SELECT path FROM documents WHERE sha256 IS NULL AND substr(doc_id, -?) != ?"
-                    " ORDER BY path LIMIT ?",
+                    "SELECT DISTINCT path FROM documents WHERE sha256 IS NULL "
+                    "AND substr(doc_id, -?) != ? ORDER BY path LIMIT ?",
                     (len(PENDING), PENDING, NAMED_INCOMPLETE),
                 )
             ]

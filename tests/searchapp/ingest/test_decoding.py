@@ -26,6 +26,7 @@ from searchapp.ingest.decoding import (
     is_beir_jsonl,
     iter_jsonl_records,
     load_documents,
+    normalise,
     read_bytes,
     read_text,
 )
@@ -385,6 +386,8 @@ def test_a_terminals_escape_codes_are_taken_out_lines_kept(tmp_path: Path) -> No
         b"\x1b(Bplain \x1b[2Kline\n"
     )
     assert read_text(path).text == "ERROR disk full\ncompiling a.c\nplain line\n"
+    # Any other ESC is a space, and the text after it is kept.
+    assert normalise("\x1bHello, \x1b[ ok \x1b  word") == " Hello,  [ ok    word"
 
 
 def test_a_file_is_read_in_pieces_up_to_its_limit(tmp_path: Path, monkeypatch) -> None:

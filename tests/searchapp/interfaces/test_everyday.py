@@ -1755,6 +1755,53 @@ def test_a_file_grown_past_the_size_limit_is_not_sent_to_search_index(
     assert code == 0 and "app.log:1:" in out
     assert "app.log grew past the 50 MB size limit since it was indexed" in err
     assert "run `search index`" not in err
+    code, out, err = run(capsys, "query", "glacier vault", "-k", "1", "-C", "1", *index)
+    assert code == 0 and "app.log:1:" in out
+    assert "app.log grew past the 50 MB size limit since it was indexed" in err
+    assert "run `search index`" not in err
+
+
+def test_a_coloured_log_indexed_before_escape_codes_went_is_read_again(
+    tmp_path, fake_model, capsys
+) -> None:
+    # Indexed when an ESC became a space and the rest of its code stayed, the log's passage
+    # no longer matched its file as read now: `-C` said "changed" at every query, and `search
+    # index` found the file unchanged.
+    from searchapp.ingest import decoding
+    from searchapp.storage import schema
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "build.log").write_bytes(b"\x1b[1;31mERROR\x1b[0m disk full\nbuild stopped\n")
+    (docs / "notes.md").write_text("[1] a note on [2B] pencils\n", "utf-8")
+    index = ["--index-dir", str(tmp_path / "idx")]
+    with pytest.MonkeyPatch.context() as before:
+        before.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:13])
+        before.setattr(decoding, "_TERMINAL_CODES", re.compile("(?!)"))  # as it was read
+        assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, _, said = run(capsys, "index", str(docs), *index)
+    assert code == 0 and "1 updated" in said and "1 unchanged" in said, said
+    code, out, err = run(capsys, "query", "disk full", "-k", "1", "-C", "1", *index)
+    assert code == 0 and "build.log:1: " in out and "ERROR disk full" in out
+    assert "[31m" not in out and "changed" not in err
+
+
+def test_a_gzip_file_grown_past_the_limit_decompressed_is_told_so(tmp_path, fake_model, capsys):
+    import gzip
+
+    from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "app.log.gz").write_bytes(gzip.compress(b"glacier vault backup failed\n"))
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    grown = b"glacier vault backup failed\n" + b"x" * DEFAULT_MAX_BYTES
+    (docs / "app.log.gz").write_bytes(gzip.compress(grown, compresslevel=1))
+    assert run(capsys, "index", str(docs), *index)[0] == 0  # skipped: its text kept
+    code, out, err = run(capsys, "query", "glacier vault", "-k", "1", *index)
+    assert code == 0 and "app.log.gz:1:" in out
+    assert "app.log.gz grew past the 50 MB size limit since it was indexed" in err
 
 
 def test_a_note_that_cannot_be_written_leaves_the_status_as_found(
@@ -2605,6 +2652,22 @@ def test_info_tells_of_files_a_stopped_run_left_in_part(tmp_path, fake_model, ca
     assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert "incomplete" not in out
+
+
+def test_info_names_a_file_of_many_documents_left_in_part_once(tmp_path, fake_model, capsys):
+    docs = write(
+        tmp_path / "docs",
+        {"corpus.jsonl": "".join(f'{{"_id": "r{i}", "text": "record {i}"}}\n' for i in range(8))},
+    )
+    index_dir = tmp_path / "idx"
+    assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
+    store = Store.open(index_dir, create=False)
+    with store.db.conn:
+        store.db.execute("UPDATE documents SET sha256 = NULL")  # as a stopped run leaves them
+    store.close()
+    shown = json.loads(run(capsys, "info", "--index-dir", str(index_dir), "--json")[1])
+    assert shown["incomplete_documents"] == 8
+    assert shown["incomplete_paths"] == [str(docs / "corpus.jsonl")]
 
 
 def test_an_interrupted_run_tells_embedded_and_reused_apart() -> None:

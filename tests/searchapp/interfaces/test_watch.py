@@ -618,6 +618,22 @@ def test_a_batch_reports_its_work_to_the_progress_it_is_given(docs, tmp_path) ->
     assert opened == ["batch"] and started == [len("a new note with some words\n")]
 
 
+def test_the_progress_bar_names_the_file_it_chunks_as_it_is_named() -> None:
+    # Through rich markup, a name ending in a backslash was shown with two.
+    import io
+
+    from rich.console import Console
+
+    from searchapp.interfaces import progress as progress_module
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, color_system=None)
+    with progress_module.progress_bar(console) as bar:
+        bar.on_start(1000)
+        bar.on_reading("/docs/notes [draft]/a\\")
+        bar.on_bytes(10)  # drawn once started, and at each change
+    assert "indexing · chunking /docs/notes [draft]/a\\ " in console.file.getvalue()
+
+
 def test_a_delayed_progress_bar_shows_only_once_the_work_takes_long(monkeypatch) -> None:
     import io
 
