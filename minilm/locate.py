@@ -7,7 +7,6 @@ a download through ``huggingface_hub`` unless ``HF_HUB_OFFLINE`` is set.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -46,6 +45,8 @@ class ModelFiles:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib  # only when the weights are verified: not for a query
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(1 << 22):

@@ -5,7 +5,6 @@ The CLI and the REPL are thin layers over this class.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,7 +27,6 @@ from searchapp.errors import (
     IndexNotFoundError,
     ModelMismatchError,
 )
-from searchapp.ingest.chunking import ChunkingConfig
 from searchapp.ingest.interrupts import StopAsked
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
@@ -66,6 +64,7 @@ from searchapp.storage.vectors_file import (
 
 if TYPE_CHECKING:
     from searchapp.encoding import EmbeddingBackend, Encoder, EncoderLoader
+    from searchapp.ingest.chunking import ChunkingConfig
     from searchapp.ingest.pipeline import IndexReport, Progress
     from searchapp.storage.documents import StoredDocument
 
@@ -269,6 +268,8 @@ class SearchIndex:
 
     def chunking(self) -> ChunkingConfig:
         """How documents are cut: as recorded, else from the model's length."""
+        from searchapp.ingest.chunking import ChunkingConfig  # its regexes: not for a query
+
         meta = self.meta()
         if meta.chunk_max_tokens is not None and meta.chunk_overlap_tokens is not None:
             return ChunkingConfig(meta.chunk_max_tokens, meta.chunk_overlap_tokens)
@@ -662,7 +663,7 @@ class SearchIndex:
         whose size or times moved is read and hashed, so a `touch` alone says nothing. A file
         that cannot be read now is left out (nothing to tell of it). "too large": it grew past
         the size limit, so `search index` keeps its indexed text rather than reading it."""
-        from searchapp.ingest.decoding import DEFAULT_MAX_BYTES, gzip_size
+        from searchapp.ingest.limits import DEFAULT_MAX_BYTES
 
         paths = list(dict.fromkeys(hit.path for hit in hits if hit.doc_id == hit.path))
         found = {}
@@ -671,6 +672,8 @@ class SearchIndex:
                 stat = os.stat(path)
                 if indexed.stat_matches(stat):
                     continue
+                from searchapp.ingest.decoding import gzip_size  # only for a changed file
+
                 if stat.st_size > DEFAULT_MAX_BYTES or gzip_size(path) > DEFAULT_MAX_BYTES:
                     found[path] = "too large"  # what was indexed was not
                     continue
@@ -680,6 +683,8 @@ class SearchIndex:
                     if len(self._hashed) >= 1024:
                         self._hashed.clear()
                     with open(path, "rb") as file:
+                        import hashlib  # not at import: most queries hash nothing
+
                         digest = hashlib.sha256(file.read()).hexdigest()
                     self._hashed[key] = digest == indexed.sha256
                 if self._hashed[key]:

@@ -30,12 +30,12 @@ from typing import BinaryIO
 from searchapp.errors import SearchAppError
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
+from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 SNIFF_BYTES = 8192  # binary detection looks at this much of the start
 MAX_CONTROL_FRACTION = 0.1  # more control characters than this in the sniffed start: binary
 HTML_SUFFIXES = frozenset({".html", ".htm", ".xhtml"})
@@ -506,9 +506,8 @@ def load_documents(
     return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
 
 
-# Minified or generated text: most of it on lines this long (no person writes a 5,000-character
-# line; a soft-wrapped paragraph is rarely a tenth of that), in a file at least this large.
-GENERATED_LINE_CHARS = 5000
+# Minified or generated text: most of it on lines GENERATED_LINE_CHARS long (``limits``), in a
+# file at least this large.
 GENERATED_MIN_CHARS = 20_000
 
 

@@ -13,13 +13,15 @@ import os
 import signal
 import sys
 import traceback
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import click
 import typer
 import typer.core
 from rich.console import Console
 from rich.text import Text
+
+if TYPE_CHECKING:  # typer has its own copy of click: importing this one cost ~4 ms a command
+    import click
 
 
 class _Command(typer.core.TyperCommand):

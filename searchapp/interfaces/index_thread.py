@@ -75,7 +75,7 @@ def changed_file_note(path: str, how: str) -> str:
     if how == "gone":
         return f"{path} is gone since it was indexed"
     if how == "too large":  # `search index` skips it, and would not make this note go
-        from searchapp.ingest.decoding import DEFAULT_MAX_BYTES
+        from searchapp.ingest.limits import DEFAULT_MAX_BYTES
 
         return (
             f"{path} grew past the {DEFAULT_MAX_BYTES // 2**20} MB size limit since it was "

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from searchapp.ingest.decoding import GENERATED_LINE_CHARS
+from searchapp.ingest.limits import GENERATED_LINE_CHARS
 from searchapp.ranking.query_words import fold, quoted_phrases, words_pattern
 from searchapp.ranking.searcher import Hit
 

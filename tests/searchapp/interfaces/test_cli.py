@@ -314,6 +314,25 @@ def test_subprocess_error_has_no_traceback_and_debug_shows_it(tmp_path) -> None:
     assert quoted.returncode == 2 and quoted.stderr.strip().startswith("error: no index at")
 
 
+def test_a_query_process_ends_at_once_with_all_its_output_and_status(small_index) -> None:
+    # `search query` ends with os._exit once its output is flushed (Python's teardown took
+    # ~13 ms of ~240): every hit must still reach a pipe, and the status stay grep's.
+    _, index_dir = small_index
+    base = [sys.executable, "-m", "searchapp", "query", "--index-dir", str(index_dir)]
+    found = subprocess.run(
+        [*base, "-k", "20", "--format", "jsonl", "wing lift"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert found.returncode == 0, found.stderr
+    assert len([json.loads(line) for line in found.stdout.splitlines()]) == 20
+    none = subprocess.run(
+        [*base, "--mode", "lexical", "zzqxjv"], capture_output=True, text=True, timeout=120
+    )
+    assert (none.returncode, none.stdout) == (1, "")
+
+
 @pytest.mark.parametrize("command", ["index", "query", "repl", "info", "models", "eval"])
 def test_every_command_has_help(capsys, command) -> None:
     code, out, _ = run(capsys, command, "--help")
