@@ -234,7 +234,13 @@ def evaluate(
     queries: Annotated[
         str, typer.Option("--queries", help="Queries: BEIR queries.jsonl (_id, text) or TSV.")
     ],
-    qrels: Annotated[str, typer.Option("--qrels", help="Judgments: BEIR qrels TSV or TREC qrels.")],
+    qrels: Annotated[
+        str,
+        typer.Option(
+            "--qrels",
+            help="Judgments: BEIR qrels TSV (or its qrels folder: test.tsv) or TREC qrels.",
+        ),
+    ],
     index_dir: IndexDir = None,
     mode: Annotated[
         list[str] | None,

@@ -242,6 +242,18 @@ def _lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
+def _beir_split(folder: Path) -> Path:
+    """The judgments in a BEIR ``qrels/`` folder: its ``test.tsv``, or its only ``.tsv``
+    (``--qrels data/cranfield/qrels`` was "cannot read qrels file ...: Is a directory")."""
+    found = sorted(p for p in folder.glob("*.tsv") if p.is_file())
+    if folder / "test.tsv" in found:
+        return folder / "test.tsv"
+    if len(found) == 1:
+        return found[0]
+    named = ", ".join(p.name for p in found) if found else "no .tsv file"
+    raise BadInputError(f"{folder} is a folder holding {named}: name the qrels file to use")
+
+
 def _where(path: str | Path, number: int) -> str:
     return f"{path}, line {number}"
 
@@ -311,6 +323,8 @@ def read_qrels(path: str | Path) -> Qrels:
     qrels: Qrels = {}
     judged_on: dict[tuple[str, str], int] = {}
     width: int | None = None
+    if Path(path).is_dir():
+        path = _beir_split(Path(path))
     for number, line in _lines(path, "qrels"):
         fields = [f.strip() for f in (line.split("\t") if "\t" in line else line.split())]
         if width is None:

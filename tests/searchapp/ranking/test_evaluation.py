@@ -249,6 +249,18 @@ def test_read_qrels_missing_or_empty_file(tmp_path) -> None:
         read_qrels(write(tmp_path, "header.tsv", "query-id\tcorpus-id\tscore\n"))
 
 
+def test_read_qrels_of_a_beir_folder_takes_its_test_split(tmp_path) -> None:
+    # `--qrels data/cranfield/qrels` was "cannot read qrels file ...: Is a directory".
+    assert read_qrels(DATA / "qrels") == read_qrels(DATA / "qrels" / "test.tsv")
+    folder = tmp_path / "qrels"
+    folder.mkdir()
+    write(folder, "dev.tsv", "1\td1\t1\n")
+    assert read_qrels(folder) == {"1": {"d1": 1}}  # its only split
+    write(folder, "train.tsv", "2\td2\t1\n")
+    with pytest.raises(BadInputError, match="holding dev.tsv, train.tsv: name the qrels file"):
+        read_qrels(folder)
+
+
 def test_bundled_cranfield_reads_and_a_perfect_run_scores_one() -> None:
     queries = read_queries(DATA / "queries.jsonl")
     qrels = read_qrels(DATA / "qrels" / "test.tsv")
