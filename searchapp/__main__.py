@@ -1,5 +1,6 @@
 """``python -m searchapp`` and the ``search`` command's entry point (``run``)."""
 
+import atexit
 import gc
 import os
 import sys
@@ -39,6 +40,10 @@ def _exit_at_once(status: object) -> None:
         status = 0
     if not isinstance(status, int) or isinstance(status, bool):
         sys.exit(status)
+    # What asked to run at exit still runs: `-C` on a PDF hit starts a text worker, which was
+    # left running (and wrote a BrokenPipeError traceback after a Ctrl-C) once its close was
+    # skipped. Only the interpreter's own teardown is.
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

@@ -333,6 +333,25 @@ def test_a_query_process_ends_at_once_with_all_its_output_and_status(small_index
     assert (none.returncode, none.stdout) == (1, "")
 
 
+def test_a_query_process_still_runs_what_was_registered_for_its_exit(small_index, tmp_path):
+    # `-C` on a PDF hit starts a text worker, closed at exit: os._exit skipped that, and the
+    # worker ran on (and wrote a BrokenPipeError traceback after a Ctrl-C).
+    _, index_dir = small_index
+    mark = tmp_path / "ran"
+    script = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))\n"
+        f"sys.argv = ['search', 'query', 'wing', '-k', '1', '--index-dir', {str(index_dir)!r}]\n"
+        "from searchapp.__main__ import run\n"
+        "run()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout, done.stderr
+    assert mark.read_text() == "ran"
+
+
 @pytest.mark.parametrize("command", ["index", "query", "repl", "info", "models", "eval"])
 def test_every_command_has_help(capsys, command) -> None:
     code, out, _ = run(capsys, command, "--help")
