@@ -37,6 +37,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
 from searchapp.storage.schema import Chunk
 
@@ -123,6 +124,37 @@ class LineIndex:
         return bisect.bisect_left(self._newlines, offset) + 1
 
 
+class Resume(NamedTuple):
+    """Where chunking picks up a longer text in the middle (an appended file, ``reading``'s
+    seam), so that it cuts what follows as chunking the whole text would: ``text`` begins at
+    one of that text's chunk starts."""
+
+    in_sentences: bool  # that start lies inside a paragraph, at one of its sentences' starts
+    overlap_end: int  # where, in ``text``, the chunk before it ended (0: it shared nothing)
+
+
+def resume_at(text: str, start: int, previous_end: int | None) -> Resume | None:
+    """How chunking ``text[start:]`` picks up from ``start``, a chunk start of the whole
+    ``text`` whose chunk before ended at ``previous_end``; None when it cannot (a chunk that
+    starts inside a sentence: its words were grouped from the sentence's start)."""
+    gap = start  # the whitespace before it: text[gap:start]
+    while gap > 0 and text[gap - 1].isspace():
+        gap -= 1
+    if gap == 0:
+        return Resume(False, 0)
+    overlap_end = max(0, (previous_end or 0) - start)
+    if _PARAGRAPH_BREAK.search(text, gap, start):
+        return Resume(False, overlap_end)
+    # A sentence break (``_SENTENCE_BREAK``) ends in that whitespace: a line break, or it
+    # follows a stop (perhaps closed by a quote or bracket), or a CJK stop.
+    stop = text[gap - 1] in ".!?" or (
+        gap >= 2 and text[gap - 1] in "\"'”’)]" and text[gap - 2] in ".!?"
+    )
+    if (gap < start and (stop or "\n" in text[gap:start])) or text[gap - 1] in "。！？":
+        return Resume(True, overlap_end)
+    return None
+
+
 def chunk_text(
     text: str,
     *,
@@ -130,16 +162,24 @@ def chunk_text(
     config: ChunkingConfig,
     breaks: Sequence[int] = (),
     code: bool = False,
+    resume: Resume | None = None,
 ) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``config.max_tokens`` tokens; [] for blank text.
     ``breaks`` are the offsets where sections start, in increasing order; ``code``: the text
-    is source code (``CODE_SUFFIXES``), its definitions' starts preferred chunk starts."""
-    pieces = _Pieces.of(text, count_tokens, config.max_tokens, breaks, code=code)
+    is source code (``CODE_SUFFIXES``), its definitions' starts preferred chunk starts;
+    ``resume``: ``text`` is the rest of a longer one from a chunk start (``resume_at``)."""
+    in_sentences = resume is not None and resume.in_sentences
+    pieces = _Pieces.of(
+        text, count_tokens, config.max_tokens, breaks, code=code, in_sentences=in_sentences
+    )
     if not pieces.counts:
         return []
+    previous = None
+    if resume is not None and resume.overlap_end > 0:  # its first pieces were the last chunk's
+        previous = (-1, sum(1 for s in pieces.starts if s < resume.overlap_end))
     lines = LineIndex(text)
     chunks = []
-    for first, end in _pack(text, pieces, count_tokens, config):
+    for first, end in _pack(text, pieces, count_tokens, config, previous):
         start, stop = pieces.starts[first], pieces.ends[end - 1]
         chunks.append(
             Chunk(text[start:stop], start, stop, lines.line_of(start), lines.line_of(stop - 1))
@@ -168,6 +208,7 @@ class _Pieces:
         breaks: Sequence[int] = (),
         *,
         code: bool = False,
+        in_sentences: bool = False,
     ) -> _Pieces:
         uncounted_limit = max_tokens * UNCOUNTED_CHARS_PER_TOKEN
         # (start, end, strength before, level, count or -1 when not counted yet)
@@ -181,6 +222,15 @@ class _Pieces:
                     strength = SECTION
                 elif code and _DEFINITION_START.match(text, s, e):
                     strength = DEFINITION
+                if n == 0 and in_sentences and section_start == 0:
+                    # The rest of a paragraph that was cut into sentences (``Resume``): cut
+                    # so here too, though the rest alone might fit whole.
+                    sentences = _spans(text, s, e, _SENTENCE_BREAK)
+                    items.extend(
+                        (a, b, strength if i == 0 else SENTENCE, _SENTENCES, -1)
+                        for i, (a, b) in enumerate(sentences)
+                    )
+                    continue
                 items.append((s, e, strength, _PARAGRAPHS, -1))
         stuck = 0
         while True:
@@ -317,13 +367,17 @@ def _word_groups(text: str, start: int, end: int, group_chars: int) -> list[tupl
 
 
 def _pack(
-    text: str, pieces: _Pieces, count_tokens: CountTokens, config: ChunkingConfig
+    text: str,
+    pieces: _Pieces,
+    count_tokens: CountTokens,
+    config: ChunkingConfig,
+    previous: tuple[int, int] | None = None,
 ) -> list[tuple[int, int]]:
-    """Piece ranges [first, end) of the chunks, each checked to fit on its whole text."""
+    """Piece ranges [first, end) of the chunks, each checked to fit on its whole text;
+    ``previous``: (-1, n) when the first n pieces ended the chunk before (``Resume``)."""
     total = len(pieces.counts)
     prefix = list(accumulate(pieces.counts, initial=0))  # pieces [a, b): prefix[b] - prefix[a]
     accepted: list[tuple[int, int]] = []
-    previous: tuple[int, int] | None = None
     retry: tuple[int, int] | None = None  # (first, end limit) for a chunk that did not fit
     while previous is None or previous[1] < total:
         candidates: list[tuple[int, int]] = []

@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import NamedTuple
 
 from searchapp.errors import SearchAppError
-from searchapp.ingest.chunking import CODE_SUFFIXES, ChunkingConfig, CountTokens, chunk_text
+from searchapp.ingest.chunking import (
+    CODE_SUFFIXES,
+    ChunkingConfig,
+    CountTokens,
+    Resume,
+    chunk_text,
+    resume_at,
+)
 from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
@@ -95,6 +102,8 @@ class Tail(NamedTuple):
     document_id: int  # the document's row id
     ordinal: int
     chunk: Chunk
+    previous_end: int | None  # where the chunk before it ends (None: it is the first)
+    resume: Resume | None = None  # how chunking picks up at its start (``FileReader._seam``)
 
 
 @dataclass
@@ -186,6 +195,7 @@ class FileReader:
                         # A seam is only taken without spans: no section starts to shift.
                         breaks=section_starts(document.spans, document.text),
                         code=Path(key).suffix.lower() in CODE_SUFFIXES,
+                        resume=seam.resume if seam is not None else None,
                     )
                 ]
             finally:  # stopped part way (Ctrl-C) too: the bar no longer names it
@@ -255,7 +265,10 @@ class FileReader:
             or text[last.start_char : last.end_char] != last.text
         ):
             return None
-        return tail
+        # Chunking from its start must cut what follows as chunking all of the text would (an
+        # index of appended files equal to one built anew): a start inside a sentence cannot.
+        resume = resume_at(text, last.start_char, tail.previous_end)
+        return None if resume is None else tail._replace(resume=resume)
 
 
 def grown_tails(

@@ -572,16 +572,18 @@ class Store:
         return grouped
 
     @guarded
-    def last_chunk(self, document_id: int) -> tuple[int, Chunk] | None:
-        """The document's last chunk and its ordinal; None for a document without chunks."""
-        row = self._conn.execute(
+    def last_chunk(self, document_id: int) -> tuple[int, Chunk, int | None] | None:
+        """The document's last chunk, its ordinal and where the chunk before it ends (None:
+        it is the first); None for a document without chunks."""
+        rows = self._conn.execute(
             "SELECT ordinal, text, start_char, end_char, start_line, end_line FROM chunks "
-            "WHERE document_id = ? ORDER BY ordinal DESC LIMIT 1",
+            "WHERE document_id = ? ORDER BY ordinal DESC LIMIT 2",
             (document_id,),
-        ).fetchone()
-        if row is None or None in row:
+        ).fetchall()
+        if not rows or None in rows[0]:
             return None
-        return row[0], Chunk(*row[1:])
+        before = rows[1][3] if len(rows) > 1 else None
+        return rows[0][0], Chunk(*rows[0][1:]), before
 
     @guarded
     def file_states(self, paths: Iterable[str]) -> dict[str, DocumentRow]:

@@ -16,6 +16,7 @@ from searchapp.search_index import SearchIndex
 from tests.searchapp.conftest import FakeEncoder
 
 DIM = 16
+DATA = Path(__file__).resolve().parents[3] / "data" / "cranfield"
 
 
 def make_index(index_dir: Path, encoder: FakeEncoder | None = None) -> SearchIndex:
@@ -843,6 +844,33 @@ def test_lines_appended_to_a_log_are_found_on_their_lines(tmp_path, monkeypatch)
     assert covered == set(range(1, 311))
     hit = index.search("quokka305", mode="lexical", k=1)[0]
     assert hit.line == 306 and "quokka305" in hit.text
+    assert stored(index) == stored(fresh_index_of(docs, tmp_path / "fresh"))
+
+
+def test_prose_appended_again_and_again_is_cut_as_a_fresh_index_cuts_it(tmp_path) -> None:
+    # The passages after an append are cut from the last one's start (``reading._seam``): one
+    # that began inside a paragraph cut into sentences took the rest of it as one piece, and
+    # the next passage began without the overlap a fresh index gives it (a crash-safety run
+    # found "fluid .\n\nthe aerodynamic design..." stored from "the aerodynamic design").
+    texts = [json.loads(line)["text"] for line in (DATA / "corpus.jsonl").open()][:60]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    log = docs / "notes.txt"
+    log.write_text("\n\n".join(texts[:4]) + "\n", "utf-8")
+    index = make_index(tmp_path / "idx", FakeEncoder(max_length=64))  # passages of sentences
+    index.add([docs])
+    kept = 0
+    for n, text in enumerate(texts[4:24]):
+        before = chunk_rows(index, log)
+        with log.open("a", encoding="utf-8") as file:  # a paragraph, or a line of one
+            file.write(("\n" if n % 3 else "\n\n") + " ".join(text.split()[:40]) + "\n")
+        index.add([docs])
+        after = chunk_rows(index, log)
+        kept += after[: len(before) - 1] == before[:-1]  # the seam was taken
+        fresh = make_index(tmp_path / f"fresh{n}", FakeEncoder(max_length=64))
+        fresh.add([docs])
+        assert stored(index) == stored(fresh), n
+    assert kept >= 10  # most appends keep the passages before the last
 
 
 def test_a_file_whose_start_changed_as_it_grew_is_indexed_whole(tmp_path) -> None:
