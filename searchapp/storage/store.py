@@ -314,9 +314,14 @@ class Store:
         return self._conn.execute(sql, parameters).fetchall()
 
     def iter_rows(self, sql: str, parameters: Sequence[object] = ()) -> Iterator[tuple[Any, ...]]:
-        """The rows of one query, read as they are consumed."""
+        """The rows of one query, read as they are consumed. A generator left part way (Ctrl-C
+        while the postings were built) and closed after the store is: no error. ``yield from``
+        closed the cursor then, which raised on the closed connection ("Exception ignored in
+        <generator object Store.iter_rows>" and a traceback before `search index` said
+        "interrupted")."""
         try:
-            yield from self._conn.execute(sql, parameters)
+            for row in self._conn.execute(sql, parameters):  # noqa: UP028 - see above
+                yield row
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
             if error is None:

@@ -605,3 +605,16 @@ def test_a_writer_stops_when_a_newer_searchapp_migrated_the_index_under_it(
         add_document(store, "e", "/e.txt", "after the upgrade")
     assert store.all_paths() == ["/d.txt"]  # nothing written
     store.close()
+
+
+def test_rows_left_part_way_are_closed_quietly_after_the_store(tmp_path: Path) -> None:
+    # Ctrl-C while the postings were built left an iter_rows generator part way; closed once
+    # the store was, it raised ("Exception ignored in <generator object Store.iter_rows>"
+    # and a traceback before `search index` said "interrupted").
+    store = Store.open(tmp_path, create=True)
+    rows = store.iter_rows("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3")
+    assert next(rows) == (1,)
+    store.close()
+    rows.close()  # nothing raised
+    with pytest.raises(StopIteration):
+        next(rows)
