@@ -212,16 +212,18 @@ def repl(
     from searchapp.interfaces.repl import Repl
     from searchapp.search_index import SearchIndex
 
-    if as_json and output not in (None, "json", "jsonl"):
+    if output == "jsonl":  # the REPL's json is one line per query already
+        output = "json"
+    if as_json and output not in (None, "json"):
         raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
     session = Repl(
         SearchIndex(index_dir, device=device),
         out=colored(color),
-        tables=out.is_terminal if output in (None, "json", "jsonl") else output == "table",
+        tables=out.is_terminal if output in (None, "json") else output == "table",
         err=err,
         k=top_k,
         mode=mode,
-        as_json=as_json or output in ("json", "jsonl"),
+        as_json=as_json or output == "json",
         path_glob=tuple(path) if path else None,
         per_doc=per_doc,
     )
