@@ -53,7 +53,6 @@ from searchapp.storage.paths import (
 )
 from searchapp.storage.store import DB_NAME, Store, remove_store_files, single_file
 from searchapp.storage.vector_params import INDEX_TYPES
-from searchapp.storage.vectors import VectorIndex
 from searchapp.storage.vectors_file import (
     VECTORS_NAME,
     VECTORS_PARAMS_KEY,
@@ -67,6 +66,8 @@ if TYPE_CHECKING:
     from searchapp.ingest.chunking import ChunkingConfig
     from searchapp.ingest.pipeline import IndexReport, Progress
     from searchapp.storage.documents import StoredDocument
+    from searchapp.storage.flat_vectors import MappedFlat
+    from searchapp.storage.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class SearchIndex:
         self._query_encoder = encoder  # NumPy on the CPU unless one was given (encoding.py)
         self._encoder_loading = threading.Lock()
         self._store: Store | None = None
-        self._vectors: VectorIndex | None = None
+        self._vectors: VectorIndex | MappedFlat | None = None
         self._vectors_generation = -1  # the store generation self._vectors was opened at
         self._postings: Postings | None = None
         self._writer: WriterLock | None = None  # held while add() or remove() runs
@@ -276,7 +277,7 @@ class SearchIndex:
         max_tokens = self.load_query_encoder().max_length - 2  # [CLS] and [SEP] take two
         return ChunkingConfig(max_tokens, min(OVERLAP_TOKENS, max_tokens // 4))
 
-    def open_vectors(self) -> VectorIndex:
+    def open_vectors(self) -> VectorIndex | MappedFlat:
         """The vector index, reopened once another process changed the store (a REPL keeps
         one SearchIndex while `search index` runs elsewhere), rebuilt when stale or damaged.
         A reader maps the file read-only; a writer takes it into memory once, when it starts,

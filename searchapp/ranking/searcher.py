@@ -41,6 +41,7 @@ from searchapp.ranking.selection import Hit, Reads, lowest_passing, select
 
 if TYPE_CHECKING:
     from searchapp.ranking.postings import Postings
+    from searchapp.storage.flat_vectors import MappedFlat
     from searchapp.storage.store import Store
     from searchapp.storage.vectors import VectorIndex
 
@@ -133,7 +134,7 @@ class Searcher:
     def __init__(
         self,
         store: Store,
-        vectors: VectorIndex,
+        vectors: VectorIndex | MappedFlat,
         postings: Postings | None = None,
         lexicon: Lexicon | None = None,
     ) -> None:

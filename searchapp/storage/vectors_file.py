@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from searchapp.errors import ModelMismatchError
 from searchapp.storage.derived import DerivedFile, open_derived
+from searchapp.storage.flat_vectors import MappedFlat
 from searchapp.storage.lock import WriterLock
 from searchapp.storage.paths import rebuild_hint
 from searchapp.storage.store import Store
 from searchapp.storage.vector_params import IVF_TRAIN_PER_CELL, VectorParams, plan_params
-from searchapp.storage.vectors import VectorIndex
+
+if TYPE_CHECKING:  # FAISS: imported where an index is built, changed or not flat
+    from searchapp.storage.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +58,8 @@ def build_vectors(
     An ivf index is first trained on every k-th vector (40 per cell), so the sample spreads over
     all files; ``batches`` is then called a second time to add them all.
     """
+    from searchapp.storage.vectors import VectorIndex
+
     vectors = VectorIndex(dim, params=params)
     if not vectors.is_trained:
         step = max(1, count // (vectors.params.nlist * IVF_TRAIN_PER_CELL))
@@ -113,15 +119,16 @@ def _as_saved(store: Store, path: Path) -> bool:
         return False
 
 
-def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
+def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex | MappedFlat]:
     """``vectors.faiss`` as a file derived from the store, for ``open_derived``; ``mapped``:
-    loaded read-only through a memory map (``VectorIndex.load``).
+    loaded read-only through a memory map (``MappedFlat`` for a flat index, else
+    ``VectorIndex.load``).
 
     A rebuild keeps the recorded parameters while they fit the store's size (``plan_params``).
     A reader that cannot save its rebuild (a writer runs) still searches it.
     """
 
-    def stale(vectors: VectorIndex, store: Store, generation: int) -> str | None:
+    def stale(vectors: VectorIndex | MappedFlat, store: Store, generation: int) -> str | None:
         path = VECTORS_NAME
         recorded = store.get_meta().get(VECTORS_GENERATION_KEY)
         if recorded != str(generation):
@@ -139,7 +146,16 @@ def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
     def save(vectors: VectorIndex, store: Store, index_dir: Path, generation: int) -> None:
         save_vectors(vectors, store, index_dir, generation=generation)
 
-    def catch_up(path: Path, store: Store, previous: VectorIndex | None) -> VectorIndex | None:
+    def load(path: Path) -> VectorIndex | MappedFlat | None:
+        if mapped and (flat := MappedFlat.open(path, dim)) is not None:
+            return flat
+        from searchapp.storage.vectors import VectorIndex
+
+        return VectorIndex.load(path, dim, mapped=mapped)
+
+    def catch_up(
+        path: Path, store: Store, previous: VectorIndex | MappedFlat | None
+    ) -> VectorIndex | None:
         """The saved file, read into memory, with the chunks removed since it was saved taken
         out and those added put in. A chunk id is never reused and each new one is above every
         id before it (AUTOINCREMENT), so those added follow the file's highest id. A query
@@ -148,7 +164,9 @@ def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
 
         ``previous``, when this reader holds it in memory (caught up or built at an earlier
         commit), is caught up in place instead: the file was read whole at every commit."""
-        if previous is not None and not previous.mapped and previous.dim == dim:
+        from searchapp.storage.vectors import VectorIndex
+
+        if isinstance(previous, VectorIndex) and not previous.mapped and previous.dim == dim:
             vectors: VectorIndex | None = previous
         else:
             vectors = VectorIndex.load(path, dim)
@@ -164,7 +182,7 @@ def vectors_file(dim: int, *, mapped: bool = False) -> DerivedFile[VectorIndex]:
     return DerivedFile(
         name=VECTORS_NAME,
         what="the vector index",
-        load=lambda path: VectorIndex.load(path, dim, mapped=mapped),
+        load=load,
         stale=stale,
         build=build,
         save=save,
@@ -180,8 +198,8 @@ def open_vectors(
     dim: int,
     *,
     writer: WriterLock | None = None,
-    previous: VectorIndex | None = None,
-) -> VectorIndex:
+    previous: VectorIndex | MappedFlat | None = None,
+) -> VectorIndex | MappedFlat:
     """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
 
     A reader (no ``writer``) gets the file read-only through a memory map: it opens in
