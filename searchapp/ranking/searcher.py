@@ -218,11 +218,14 @@ class Searcher:
         query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
         dense: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            if within is None:
-                scores, ids = self.vectors.search(query_vector, fetch)
-                dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
-            else:
-                dense = list(self._cosines(within, query_vector[0]).items())
+            # The vector index finds them; their cosines are computed again as every other
+            # candidate's (``_cosines``), so a passage scores the same whichever ranker found
+            # it and whichever index (FAISS's or NumPy's sums) was searched.
+            found = within
+            if found is None:
+                _, ids = self.vectors.search(query_vector, fetch)
+                found = [int(i) for i in ids[0] if i >= 0]
+            dense = list(self._cosines(found, query_vector[0]).items())
             # Copies share one vector: FAISS leaves their order to chance, the other modes put
             # the lower chunk id (the one indexed first) first.
             dense.sort(key=lambda r: (-r[1], r[0]))
@@ -403,8 +406,14 @@ class Searcher:
         return BestLine(weights, phrases, query_trigrams(query), definitions)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
+        """``{chunk id: cosine}``, each the float32 nearest the exact product (summed in
+        float64): the same whatever order a matrix product sums in, so whatever found it."""
+        query = np.asarray(query_vector, dtype=np.float64)
         try:
             vectors = self.vectors.vectors_of(np.asarray(ids, dtype=np.int64))
         except ValueError:  # a chunk the vectors do not hold yet: read what SQLite stores
-            return {i: float(v @ query_vector) for i, v in self.store.embeddings(ids).items()}
-        return dict(zip(ids, (vectors @ query_vector).tolist(), strict=True))
+            stored = self.store.embeddings(ids)
+            ids, vectors = list(stored), np.array(list(stored.values()), dtype=np.float32)
+            vectors = vectors.reshape(len(ids), len(query))
+        cosines = (vectors.astype(np.float64) @ query).astype(np.float32)
+        return dict(zip(ids, cosines.tolist(), strict=True))
