@@ -186,7 +186,7 @@ def _decode(data: bytes) -> DecodedText | None:
     # charset-normalizer had too few bytes to tell (Polish cp1250 "ZAŻÓŁĆ").
     escaped = data.decode("utf-8", errors="surrogateescape")
     bad = len(_STRAY.findall(escaped))
-    if 2 * _utf8_weight(escaped, bad) >= bad:
+    if 2 * _utf8_weight(escaped, bad) >= _patches(escaped, bad):
         return DecodedText(normalise(_unescaped(escaped)), "utf-8")
     return DecodedText(normalise(data.decode("latin-1")), "latin-1")
 
@@ -266,9 +266,22 @@ def _utf8_patched(data: bytes, *, most_bad: int | None = None) -> str | None:
     text = data.decode("utf-8", errors="surrogateescape")
     if most_bad is not None:
         bad = sum(1 for _ in itertools.islice(_STRAY.finditer(text), most_bad + 1))
-        if bad > most_bad or _utf8_weight(text, bad) < _UTF8_PER_PATCH * bad:
+        if bad > most_bad or _utf8_weight(text, bad) < _UTF8_PER_PATCH * _patches(text, bad):
             return None
     return _unescaped(text)
+
+
+# cp1252's quotation marks, opening then closing: a pair of them in UTF-8 text is one phrase
+# pasted from a Windows program, and weighs as one stray byte ('a stray \x93quote\x94 in a
+# café' was read whole as cp1252: "cafÃ©").
+_QUOTE_PAIRS = ("\udc93\udc94", "\udc91\udc92")
+
+
+def _patches(text: str, bad: int) -> int:
+    """The ``bad`` stray bytes of ``text`` (decoded with surrogateescape) counted as patches:
+    each, but an opening quotation mark and the closing one after it as one."""
+    strays = "".join(_STRAY.findall(text))
+    return bad - sum(strays.count(pair) for pair in _QUOTE_PAIRS)
 
 
 def _unescaped(text: str) -> str:

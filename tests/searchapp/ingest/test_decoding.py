@@ -94,6 +94,10 @@ PAGE_LINES = (
         # One stray byte against one "é" made a short file cp1252 ("cafÃ©"): a character of
         # U+0080-U+00FF is "Â" or "Ã" and a symbol in cp1252, no accident of its text.
         (b"UTF-8 caf\xc3\xa9, a stray \x96 dash", "UTF-8 caf\u00e9, a stray \u2013 dash"),
+        # A quoted phrase pasted from a Windows program, cp1252's opening and closing marks, is
+        # one patch, not two against the one "é" ("cafÃ©").
+        (b"a \x93smart quote\x94 in a caf\xc3\xa9", "a \u201csmart quote\u201d in a caf\u00e9"),
+        (b"\x91single\x92 caf\xc3\xa9", "\u2018single\u2019 caf\u00e9"),
         # Bytes cp1252 leaves undefined, among UTF-8 characters: UTF-8 with damaged bytes, not
         # latin-1 ("rÃ©sumÃ©").
         (
