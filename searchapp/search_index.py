@@ -453,16 +453,24 @@ class SearchIndex:
         matches = path_filter(path_glob)
         return any(matches(path) for path in self.store.all_paths())
 
-    def remove(self, patterns: Sequence[str | os.PathLike[str]], *, literal: bool = False) -> int:
+    def remove(
+        self,
+        patterns: Sequence[str | os.PathLike[str]],
+        *,
+        literal: bool = False,
+        keep_roots: bool = False,
+    ) -> int:
         """Drop the documents at or below these paths, or matching these globs (``matching``);
         ``literal``: paths only, never globs (files a watch saw deleted: ``[ab].md`` is not
-        ``a.md`` and ``b.md``). Returns how many paths were removed."""
+        ``a.md`` and ``b.md``). The indexed roots they empty are forgotten unless
+        ``keep_roots`` (a watch's, which it waits for). Returns how many paths were removed."""
         with self._writing():
             store = self.store
             vectors = self.open_vectors()  # matching the store as this writer found it
             gone = under(store.all_paths(), patterns) if literal else self.matching(patterns)
             self._delete(store, vectors, gone)
-            forget_roots(store, patterns, literal=literal)
+            if not keep_roots:
+                forget_roots(store, patterns, literal=literal)
             save_vectors(vectors, store, self.index_dir)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()

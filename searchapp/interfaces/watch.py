@@ -316,7 +316,7 @@ class Watcher:
         gone = [root for root in self.roots if not root.exists()]
         stale = [path for path in self.index.store.all_paths() if self._under(path, gone)]
         if stale:
-            report.removed += self.index.remove(stale, literal=True)
+            report.removed += self.index.remove(stale, literal=True, keep_roots=True)
         if not (report.added or report.updated or report.removed):
             return None
         report.seconds = time.perf_counter() - started
@@ -375,12 +375,19 @@ class Watcher:
         if not to_add and not to_remove:
             return None
         report = BatchReport(skipped=list(unread))  # told with the batch, as index tells them
+        # Removed first: a file that became a folder (`git checkout`) is removed as a path and
+        # all below it, which took the folder's files just added with it. The watched roots
+        # stay recorded, gone or not: the watch waits for them (a file an editor deletes and
+        # writes again was no longer a root for a bare `search index` or `search watch`).
+        if to_remove:
+            report.removed += self.index.remove(sorted(to_remove), literal=True, keep_roots=True)
+            report.paths += sorted(to_remove)
         if to_add:
             started_ns = time.time_ns()
             self._add(sorted(to_add), report)
             racy = self._stale(sorted(to_add), modified_since_ns=started_ns - RACY_NS)
             if racy:  # rewritten within the clock tick it was read in: read it again
-                self.index.remove(racy, literal=True)
+                self.index.remove(racy, literal=True, keep_roots=True)
                 again = self.index.add(
                     racy,
                     on_wait=self.on_wait,
@@ -389,9 +396,6 @@ class Watcher:
                 )
                 report.updated += again.added
                 report.paths += [path for path in again.changed if path not in report.paths]
-        if to_remove:
-            report.removed += self.index.remove(sorted(to_remove), literal=True)
-            report.paths += sorted(to_remove)
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:

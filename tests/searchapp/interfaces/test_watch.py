@@ -1050,3 +1050,40 @@ def test_a_batch_that_waits_for_another_writer_says_when(docs, tmp_path, capsys,
     assert code == 130, err
     waiting = r"\d\d:\d\d:\d\d waiting for another `search index` or `search watch` to finish…"
     assert any(re.fullmatch(waiting, line) for line in err.splitlines()), err
+
+
+def test_a_file_that_becomes_a_folder_keeps_the_folders_files(watcher, docs, tmp_path) -> None:
+    # `git checkout` of a branch where `docs/guide` is a folder: its files were added, then
+    # removed with the file `guide` ("2 added, 0 updated, 3 removed"), and never searched.
+    guide = docs / "guide"
+    guide.write_text("one guide file\n", "utf-8")
+    watcher.apply({guide})
+    guide.unlink()
+    guide.mkdir()
+    (guide / "install.md").write_text("how to install the zeppelin\n", "utf-8")
+    (guide / "usage.md").write_text("how to fly the zeppelin\n", "utf-8")
+    report = watcher.apply({guide, guide / "install.md", guide / "usage.md"})
+    assert (report.added, report.removed) == (2, 1)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
+    shutil.rmtree(guide)  # and back: a folder that becomes a file
+    guide.write_text("one guide file again\n", "utf-8")
+    report = watcher.apply({guide, guide / "install.md", guide / "usage.md"})
+    assert (report.added, report.removed) == (1, 2)
+    assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh2")
+
+
+def test_a_watched_file_deleted_and_written_again_stays_a_root(tmp_path) -> None:
+    # An editor that deletes a file, then writes it: the file was no longer a recorded root,
+    # so a bare `search index` or `search watch` afterwards found nothing to update.
+    note = tmp_path / "todo.md"
+    note.write_text("todo: papaya\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    watcher = Watcher(index, [note])
+    watcher.index_all()
+    note.unlink()
+    assert watcher.apply({note}).removed == 1
+    note.write_text("todo: mango\n", "utf-8")
+    assert watcher.apply({note}).added == 1
+    from searchapp.storage.indexed_paths import recorded_roots
+
+    assert recorded_roots(index.store) == [str(note)]
