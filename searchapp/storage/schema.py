@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from searchapp.errors import CorruptIndexError, IndexNotWritableError
+from searchapp.errors import CorruptIndexError, IndexNotFoundError, IndexNotWritableError
 from searchapp.storage.paths import rebuild_hint
 
 if TYPE_CHECKING:  # imported when a migration runs: a query opens an index without it (~40 ms)
@@ -528,6 +528,17 @@ def migrate(conn: sqlite3.Connection, path: Path, *, create: bool, read_only: bo
             f"upgrade searchapp or {rebuild_hint(path, roots_readable=False)}",
         )
     if version == 0 and not create:
+        derived = ("vectors.faiss", "postings.bin")  # saved only after a first commit
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] == 0 and not any(
+            path.with_name(name).exists() for name in derived
+        ):
+            # Nothing in it yet: a `search index` is creating it (a server asked for a --rebuild
+            # of it, in a 500, while the first run had made the file but not its tables), or
+            # one stopped before it began. Not damage: the next run makes it.
+            raise IndexNotFoundError(
+                f"no index at {path.parent} yet ({path} is empty: a `search index` may be "
+                "making it); run `search index PATH` first"
+            )
         raise CorruptIndexError(
             f"{path} is empty or not a search index", rebuild_hint(path, roots_readable=False)
         )

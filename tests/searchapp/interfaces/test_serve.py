@@ -685,6 +685,14 @@ def test_serve_before_the_first_index_answers_503_until_there_is_one(corpus, tmp
         ]
         status, body = get(address, "/search?q=shock+waves")
         assert status == 503 and body["error"].startswith(f"no index at {index_dir}")
+        # The first `search index` has made index.db but not yet its tables: a 500 said the
+        # index was damaged and to --rebuild it.
+        index_dir.mkdir()
+        (index_dir / "index.db").write_bytes(b"")
+        status, body = get(address, "/search?q=shock+waves")
+        assert status == 503, body
+        assert body["error"].startswith(f"no index at {index_dir} yet"), body
+        assert "--rebuild" not in body["error"]
     finally:
         process.kill()
         process.wait()

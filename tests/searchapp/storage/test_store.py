@@ -168,6 +168,7 @@ def test_damaged_db_names_the_file_and_the_fix(tmp_path: Path, damage) -> None:
     store.close()
     db_path = tmp_path / DB_NAME
     db_path.write_bytes(damage(db_path.read_bytes()))
+    (tmp_path / "vectors.faiss").write_bytes(b"")  # an index that was: not one being made
     with pytest.raises(CorruptIndexError) as caught:
         Store.open(tmp_path, create=False)
     assert str(db_path) in str(caught.value)
@@ -618,3 +619,13 @@ def test_rows_left_part_way_are_closed_quietly_after_the_store(tmp_path: Path) -
     rows.close()  # nothing raised
     with pytest.raises(StopIteration):
         next(rows)
+
+
+def test_an_empty_database_alone_is_an_index_not_made_yet(tmp_path: Path) -> None:
+    # What a first `search index` leaves for an instant (the file, not yet its tables), or
+    # leaves when killed then: no index yet, not a damaged one to --rebuild.
+    (tmp_path / DB_NAME).write_bytes(b"")
+    with pytest.raises(IndexNotFoundError, match="is empty: a `search index` may be making it"):
+        Store.open(tmp_path, create=False)
+    Store.open(tmp_path, create=True).close()
+    Store.open(tmp_path, create=False).close()
