@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -680,6 +681,9 @@ class SearchIndex:
             try:
                 stat = os.stat(path)
                 if indexed.stat_matches(stat):
+                    continue
+                if not S_ISREG(stat.st_mode):  # a folder of that name now (`git checkout`)
+                    found[path] = "gone"
                     continue
                 from searchapp.ingest.decoding import gzip_size  # only for a changed file
 

@@ -171,7 +171,7 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
                 note = changed_file_note(shown, "too large")
                 err.print(f"note: {note}; no context around its passages", style="dim")
                 return found
-            what = "changed" if os.path.exists(hit.path) else "is gone"
+            what = "changed" if os.path.isfile(hit.path) else "is gone"  # a folder there too
             fix = "run `search index`"  # it drops a deleted file, and finds a renamed one
             if not os.path.isdir(os.path.dirname(hit.path)):
                 # a bare `search index` keeps what lies in a folder that is not there

@@ -157,6 +157,13 @@ def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(indexed, ca
     assert code == 0 and f"note: {gone} is gone since it was indexed" in err
     # Its folder is there: `search index` drops it (and finds it again if it was renamed).
     assert "no context around its passages (run `search index`)" in err
+    # A folder of its name in its place (a `git checkout`): gone too, not "changed".
+    gone.mkdir()
+    code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
+    assert code == 0 and f"note: {gone} is gone since it was indexed" in err, err
+    code, _, err = run(capsys, "query", "wing lift", "--index-dir", str(index_dir))
+    assert code == 0 and f"note: {gone} is gone since it was indexed" in err, err
+    gone.rmdir()
     # Its folder gone too (unmounted?): a bare `search index` keeps what lay there.
     shutil.rmtree(docs / "notes")
     code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
