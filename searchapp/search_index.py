@@ -460,12 +460,15 @@ class SearchIndex:
         *,
         literal: bool = False,
         keep_roots: bool = False,
+        wait: bool = True,
+        on_wait: Callable[[], None] | None = None,
     ) -> int:
         """Drop the documents at or below these paths, or matching these globs (``matching``);
         ``literal``: paths only, never globs (files a watch saw deleted: ``[ab].md`` is not
         ``a.md`` and ``b.md``). The indexed roots they empty are forgotten unless
-        ``keep_roots`` (a watch's, which it waits for). Returns how many paths were removed."""
-        with self._writing():
+        ``keep_roots`` (a watch's, which it waits for). ``wait`` and ``on_wait``: for the
+        writer lock, as ``add`` takes them. Returns how many paths were removed."""
+        with self._writing(wait=wait, on_wait=on_wait):
             store = self.store
             vectors = self.open_vectors()  # matching the store as this writer found it
             gone = under(store.all_paths(), patterns) if literal else self.matching(patterns)

@@ -334,6 +334,9 @@ def remove(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Print what would be removed; change nothing.")
     ] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at once if an index run holds the lock.")
+    ] = False,
 ) -> None:
     """Remove documents from the index (exit 1 when nothing matched)."""
     from searchapp.interfaces.render import display_path
@@ -349,10 +352,11 @@ def remove(
     if not paths and not empty:
         refuse_unclosed(patterns)
         hints = [hint for pattern in patterns if (hint := _name_hint(search_index, pattern))]
-        err.print(
-            "nothing indexed matches; "
-            + ("; ".join(hints) if hints else "`search info` lists what is indexed")
-        )
+        if hints:  # they name the patterns
+            err.print("nothing indexed matches; " + "; ".join(hints))
+        else:
+            named = ", ".join(one_line(str(pattern)) for pattern in patterns)
+            err.print(f"nothing indexed matches {named}; `search info` lists what is indexed")
         raise typer.Exit(EXIT_NOTHING_FOUND)
     for pattern in patterns:  # as rm names an operand it could not remove, and goes on
         if len(patterns) > 1 and not search_index.matching([pattern]) + matching(empty, [pattern]):
@@ -361,8 +365,8 @@ def remove(
                 f"{one_line(str(pattern))}: nothing indexed matches it"
                 + (f" ({hint})" if hint else "")
             )
-    if not dry_run:
-        search_index.remove(patterns)
+    if not dry_run:  # as `search index`, it says when it waits for another writer
+        search_index.remove(patterns, wait=not no_wait, on_wait=_say_waiting)
     for removed in paths:  # as `search query -l` lists them: relative below this folder
         sys.stdout.write(display_path(removed) + "\n")
     verb = "would remove" if dry_run else "removed"

@@ -221,7 +221,8 @@ def test_remove_by_path_glob_and_dry_run(indexed, capsys, monkeypatch) -> None:
     assert indexed_paths(index_dir) == [p for p in before if "/drafts/" not in p]
 
     code, out, err = run(capsys, "remove", "nothing-like-this", "--index-dir", str(index_dir))
-    assert code == 1 and out == "" and "nothing indexed matches" in err
+    assert code == 1 and out == ""
+    assert err == "nothing indexed matches nothing-like-this; `search info` lists what is indexed\n"
     # Of several, one that matches nothing is named (a typo went unseen), as rm names one.
     args = ("remove", "-n", str(docs / "old"), "olt/", "--index-dir", str(index_dir))
     code, out, err = run(capsys, *args)
@@ -2630,6 +2631,28 @@ def test_quiet_index_waits_for_the_lock_without_a_word(indexed, capsys) -> None:
         code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
     assert code == 0
     assert "waiting for another `search index` or `search watch` to finish…" in err
+
+
+def test_remove_says_it_waits_for_the_lock_or_fails_at_once(indexed, capsys) -> None:
+    # `search remove` waited silently for a running `search index` (it looked hung), and had
+    # no --no-wait.
+    import fcntl
+    import threading
+
+    from searchapp.storage.lock import LOCK_NAME
+
+    docs, index_dir = indexed
+    target = str(docs / "notes/wings.md")
+    with open(index_dir / LOCK_NAME, "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        code, out, err = run(capsys, "remove", target, "--no-wait", "--index-dir", str(index_dir))
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+        assert "error:" in err and target in indexed_paths(index_dir)
+        threading.Timer(1.0, fcntl.flock, (held.fileno(), fcntl.LOCK_UN)).start()
+        code, out, err = run(capsys, "remove", target, "--index-dir", str(index_dir))
+    assert code == 0 and out.split() == [target]
+    assert "waiting for another `search index` or `search watch` to finish…" in err
+    assert target not in indexed_paths(index_dir)
 
 
 def test_info_tells_of_files_a_stopped_run_left_in_part(tmp_path, fake_model, capsys, monkeypatch):
