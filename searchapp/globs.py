@@ -158,14 +158,16 @@ def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
     """Whether a path matches any of ``globs`` (``path_glob``'s reading, folders included),
     built once for many paths. Globs without wildcards (a file's path, a folder: what an agent
     sends by the hundred) are one set, looked up by each run of the path's names, whatever their
-    number: 300 of them were matched one after another against each candidate's path (34 s)."""
+    number: 300 of them were matched one after another against each candidate's path (34 s).
+    A glob with wildcards matches as written too: a path printed by a hit, pasted
+    (``odd/[draft] notes.md``), names its file, where its ``[draft]`` alone reads as a class."""
     plain: set[tuple[tuple[str, ...], bool, bool]] = set()  # (names, anchored, folder only)
     others = []
     for glob in globs:
         names = tuple(name for name in glob.split("/") if name)
         if not names or any(c in glob for c in "*?["):
             others.append(path_glob(glob))
-        else:
+        if names:
             plain.add((names, glob.startswith("/"), glob.endswith("/")))
     if not plain:
         return lambda path: any(matches(path) for matches in others)

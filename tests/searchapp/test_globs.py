@@ -88,3 +88,16 @@ def test_globs_as_one_test_match_what_each_glob_alone_matches() -> None:
         assert any_glob(globs)(path) == expected, (globs, path)
         seen[expected] += 1
     assert min(seen.values()) > 2_000  # both answers were tried often
+
+
+def test_a_path_with_glob_characters_matches_as_written_too() -> None:
+    # A hit's path pasted into --path: its "[draft]" read as a class alone matched nothing
+    # ("no indexed document matches --path 'odd/[draft] notes.md'").
+    path = "/home/u/odd/[draft] notes.md"
+    for glob in ("odd/[draft] notes.md", path, "[draft] notes.md", "/home/u/odd/"):
+        assert any_glob([glob])(path), glob
+    assert not path_glob("odd/[draft] notes.md")(path)  # as a glob alone it does not
+    assert any_glob(["odd/[draft] notes.md"])("/home/u/odd/d notes.md")  # and still a glob
+    assert not any_glob(["/odd/[draft] notes.md"])(path)  # anchored: from the root only
+    assert any_glob(["odd/*"])("/home/u/odd/*")  # a name holding "*" too
+    assert not any_glob(["odd/[draft] notes.md"])("/home/u/odd/[draft] notes.md.bak")
