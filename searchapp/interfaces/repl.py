@@ -174,18 +174,22 @@ class Repl:
             return False
         if name in ("h", "help", "?"):
             self.err.print(HELP, markup=False)
+        elif name in ("k", "mode", "per-doc") and not arg:  # as `:set` alone in an editor
+            self._said(self._setting(name))
         elif name == "k":
             if not arg.isdigit() or int(arg) < 1:
                 raise SearchAppError(f":k needs a positive number, not {arg!r}")
             self.k = int(arg)
-            self._said(f"{counted(self.k, 'hit')} per query")
+            self._said(self._setting("k"))
         elif name == "mode":
             arg = arg.lower()
             if arg not in MODES:
                 raise SearchAppError(f":mode must be one of {', '.join(MODES)}, not {arg!r}")
             self.mode = arg
-            self._said(f"ranking: {self.mode}")
+            self._said(self._setting("mode"))
         elif name == "path":
+            if len(arg) > 1 and arg[0] == arg[-1] and arg[0] in "'\"":  # typed as in a shell
+                arg = arg[1:-1]
             SearchOptions(path_glob=arg)  # refuses a glob that cannot match as meant
             self.path_glob = arg or None
             if not arg:
@@ -198,7 +202,7 @@ class Repl:
             if not arg.isdigit() or int(arg) < 1:
                 raise SearchAppError(f":per-doc needs a positive number, not {arg!r}")
             self.per_doc = int(arg)
-            self._said(f"{self.per_doc} passages per document at most")
+            self._said(self._setting("per-doc"))
         elif name == "json":
             self.as_json = not self.as_json
             self._said(f"JSON output {'on' if self.as_json else 'off'}")
@@ -208,6 +212,8 @@ class Repl:
                 f"per-doc {self.per_doc}, json {'on' if self.as_json else 'off'}"
             )
         elif name == "open":
+            if not self.last_query:
+                raise SearchAppError(":open N shows hit N of the last query; there was none yet")
             if not self.last:
                 raise SearchAppError(":open shows a hit of the last query, which found none")
             if not arg.isdigit() or not 1 <= int(arg) <= len(self.last):
@@ -232,6 +238,13 @@ class Repl:
         else:
             raise SearchAppError(f"unknown command :{name}; type :help")
         return True
+
+    def _setting(self, name: str) -> str:
+        if name == "k":
+            return f"{counted(self.k, 'hit')} per query"
+        if name == "mode":
+            return f"ranking: {self.mode}"
+        return f"{self.per_doc} passages per document at most"
 
     def _paths_shown(self) -> str:
         if not self.path_glob:

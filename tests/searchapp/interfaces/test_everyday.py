@@ -1298,6 +1298,15 @@ def test_repl_settings_are_confirmed_and_shown(indexed, capsys) -> None:
     assert "k 3, mode hybrid, path *.md, per-doc 2, json off" in err
     assert "k 3, mode hybrid, path (all), per-doc 2, json off" in err
     assert "wings.md" in out and "plan.txt" not in out
+    # A command without its value says the value (":k" said "needs a positive number, not
+    # ''"); a path typed in quotes, as in a shell, is the path (the quotes were its glob's);
+    # ":open" before any query said that query "found none".
+    commands = ':open 1\n:k\n:mode\n:per-doc\n:path "notes/wings.md"\n:settings\n'
+    code, out, err = run(capsys, "repl", "--index-dir", str(index_dir), stdin=commands)
+    assert code == 2 and out == "search> :open 1\n"  # its answer's line: the error
+    assert "error: line 1: :open N shows hit N of the last query; there was none yet" in err
+    assert "10 hits per query\nranking: hybrid\n1 passages per document at most\n" in err
+    assert "k 10, mode hybrid, path notes/wings.md, per-doc 1, json off" in err
 
 
 def test_piped_repl_answers_each_query_under_its_prompt_line(indexed, capsys) -> None:
