@@ -81,9 +81,10 @@ def _relative(path: str, cwd: Path | None = None) -> str:
 def display_path(path: str, cwd: Path | None = None) -> str:
     """``path`` relative to the current folder where it lies below it, else absolute, safe to
     print (``inert``); a newline in a file name written ``\\n``, so that one hit or message stays
-    one line. An escape code in a name reached the terminal from `search remove` and `search
-    watch`, which printed it with this alone."""
-    return inert(_relative(path, cwd)).replace("\n", "\\n")
+    one line, and a tab ``\\t``, so that a line's fields stay where `cut` and `awk` find them. An
+    escape code in a name reached the terminal from `search remove` and `search watch`, which
+    printed it with this alone."""
+    return inert(_relative(path, cwd)).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def passage_text(text: str, query: str) -> Text:
