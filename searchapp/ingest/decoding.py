@@ -557,7 +557,7 @@ def _reads_as_prose(line: str) -> bool:
 
 
 def _megabytes(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024 / 1024:.1f} MiB"
 
 
 # -- HTML ------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def changed_file_note(path: str, how: str) -> str:
         from searchapp.ingest.limits import DEFAULT_MAX_BYTES
 
         return (
-            f"{path} grew past the {DEFAULT_MAX_BYTES // 2**20} MB size limit since it was "
+            f"{path} grew past the {DEFAULT_MAX_BYTES // 2**20} MiB size limit since it was "
             "indexed: its older text is searched, and its lines may have moved"
         )
     return f"{path} changed since it was indexed: its lines may have moved"

@@ -88,7 +88,7 @@ def build_hostile_folder(root: Path, cranfield) -> dict[str, str]:
     write(root / "big-line.txt", line.replace("\n", " "))
     with open(root / "over-cap.txt", "wb") as handle:
         handle.truncate(DEFAULT_MAX_BYTES + 1)
-    skips["over-cap.txt"] = "larger than the 50.0 MB limit"
+    skips["over-cap.txt"] = "larger than the 50.0 MiB limit"
     write(root / "empty.txt", b"")
     write(root / "blank.txt", " \n\n\t \r\n")
     # Links: loops, outside the root, to a folder, dangling; one inside the root is indexed.

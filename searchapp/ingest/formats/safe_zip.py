@@ -138,4 +138,4 @@ def parse_xml(data: bytes, name: str) -> ElementTree.Element:
 
 
 def _size(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB"
+    return f"{size / 1024 / 1024:.1f} MiB"

@@ -358,7 +358,7 @@ def test_gzip_files_are_read_as_what_they_hold(tmp_path: Path) -> None:
     ("name", "data", "reason"),
     [
         ("cut.gz", gzip.compress(b"some text" * 10)[:-12], "damaged gzip file"),
-        ("bomb.gz", gzip.compress(b"x" * 1000), "larger than the 0.0 MB limit decompressed"),
+        ("bomb.gz", gzip.compress(b"x" * 1000), "larger than the 0.0 MiB limit decompressed"),
         ("src.tar.gz", gzip.compress(b"ustar"), "compressed tar archive"),
         ("src.tgz", gzip.compress(b"ustar"), "compressed tar archive"),
         ("image.gz", gzip.compress(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), "binary file"),
@@ -377,7 +377,7 @@ def test_read_text_and_read_bytes(tmp_path: Path) -> None:
     path.write_bytes(codecs.BOM_UTF16_LE + "hi\r\n".encode("utf-16-le"))
     assert read_text(path) == DecodedText("hi\n", "utf-16-le")
     assert read_bytes(path, max_bytes=None) == path.read_bytes()
-    with pytest.raises(NotTextError, match="larger than the 0.0 MB limit"):
+    with pytest.raises(NotTextError, match="larger than the 0.0 MiB limit"):
         read_bytes(path, max_bytes=4)
 
 

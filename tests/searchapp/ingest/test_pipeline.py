@@ -1035,6 +1035,6 @@ def test_a_log_grown_past_the_size_limit_keeps_its_indexed_text(tmp_path) -> Non
     report = index.add([docs])
     assert report.removed == 0
     assert report.skipped == [
-        (str(log), "larger than the 50.0 MB limit (50.0 MB); its indexed text is kept")
+        (str(log), "larger than the 50.0 MiB limit (50.0 MiB); its indexed text is kept")
     ]
     assert [h.line for h in index.search("quokka7", mode="lexical", k=1)] == [8]

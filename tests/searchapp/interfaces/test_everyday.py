@@ -1771,11 +1771,11 @@ def test_a_file_grown_past_the_size_limit_is_not_sent_to_search_index(
     assert run(capsys, "index", str(docs), *index)[0] == 0  # skipped: its text kept
     code, out, err = run(capsys, "query", "glacier vault", "-k", "1", *index)
     assert code == 0 and "app.log:1:" in out
-    assert "app.log grew past the 50 MB size limit since it was indexed" in err
+    assert "app.log grew past the 50 MiB size limit since it was indexed" in err
     assert "run `search index`" not in err
     code, out, err = run(capsys, "query", "glacier vault", "-k", "1", "-C", "1", *index)
     assert code == 0 and "app.log:1:" in out
-    assert "app.log grew past the 50 MB size limit since it was indexed" in err
+    assert "app.log grew past the 50 MiB size limit since it was indexed" in err
     assert "run `search index`" not in err
 
 
@@ -1819,7 +1819,7 @@ def test_a_gzip_file_grown_past_the_limit_decompressed_is_told_so(tmp_path, fake
     assert run(capsys, "index", str(docs), *index)[0] == 0  # skipped: its text kept
     code, out, err = run(capsys, "query", "glacier vault", "-k", "1", *index)
     assert code == 0 and "app.log.gz:1:" in out
-    assert "app.log.gz grew past the 50 MB size limit since it was indexed" in err
+    assert "app.log.gz grew past the 50 MiB size limit since it was indexed" in err
 
 
 def test_a_note_that_cannot_be_written_leaves_the_status_as_found(
