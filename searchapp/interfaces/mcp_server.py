@@ -65,8 +65,9 @@ class SearchHit(BaseModel):
 
     rank: int
     score: float = Field(
-        description="what the mode ranks by: hybrid cosine + BM25 share, dense cosine, lexical"
-        " BM25 share"
+        description="what the mode ranks by, highest first: hybrid the cosine plus the shares"
+        " of BM25, the file's name, word order and definitions (-1 to 4); dense the cosine;"
+        " lexical the BM25, word order and definition shares (0 to 2)"
     )
     cosine: float = Field(description="cosine similarity of query and passage")
     path: str
@@ -90,8 +91,9 @@ class SearchResults(BaseModel):
     hits: list[SearchHit]
     notes: list[str] = Field(
         default_factory=list,
-        description="what the search warned of (a query cut to the model's first 256 tokens, "
-        "quoted text no passage holds searched as words)",
+        description="what the search warned of: a query cut to the model's first 256 tokens, "
+        "quoted text no passage holds searched as words, a path that matches no document, a "
+        "hit's file changed or gone since it was indexed (its lines may have moved)",
     )
 
 
