@@ -617,8 +617,9 @@ def stopped_line(watcher: Watcher, batches: int | None = None) -> str:
         f"{done}{' and' if batches is not None else ''} part way through "
         f"{'another' if batches is not None else 'a batch of changes'}: "
         f"of it {committed_chunks(report)} "
-        f"({counted(report.added + report.updated, 'file')} complete); `search watch` or "
-        "`search index` indexes the rest"
+        f"({counted(report.added + report.updated, 'file')} complete); "
+        + ("`search serve --watch`, " if batches is None else "")
+        + "`search watch` or `search index` indexes the rest"
     )
 
 

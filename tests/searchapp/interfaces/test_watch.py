@@ -823,6 +823,23 @@ def test_ctrl_c_during_a_batch_of_windows_stops_at_its_next_commit(
     assert set(map(str, added)) <= indexed_paths(index_dir)
 
 
+def test_serve_watch_stopped_in_a_batch_names_itself_among_what_indexes_the_rest() -> None:
+    # `serve --watch` said "`search watch` or `search index` indexes the rest", not itself.
+    from types import SimpleNamespace
+
+    from searchapp.interfaces.watch import stopped_line
+
+    watcher = SimpleNamespace(stopped_in=pipeline.IndexReport(added=1, chunks=3))
+    assert stopped_line(watcher) == (
+        "stopped part way through a batch of changes: of it 3 chunks embedded and committed "
+        "(1 file complete); `search serve --watch`, `search watch` or `search index` indexes "
+        "the rest"
+    )
+    assert stopped_line(SimpleNamespace(stopped_in=None)) == (
+        "stopped, every batch of changes committed"
+    )
+
+
 def test_a_second_ctrl_c_during_a_batch_stops_it_and_says_what_was_kept(
     docs, tmp_path, capsys, monkeypatch
 ) -> None:
