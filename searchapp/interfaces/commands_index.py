@@ -127,7 +127,7 @@ def index(
         else _update_runs(search_index, given, quiet=quiet, rebuild=rebuild)
     )
     if paths and not quiet and not rebuild:
-        for note in new_filter_notes(search_index, paths, given):
+        for note in root_notes(search_index, paths, given):
             err.print(note)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     unreadable: list[tuple[str, str]] = []
@@ -192,11 +192,13 @@ def _documents_in(search_index: SearchIndex) -> int | None:
         return None
 
 
-def new_filter_notes(search_index: SearchIndex, paths: Sequence[str], given: Filters) -> list[str]:
-    """A note for each root indexed before that now gets other filters (`search index`, `search
-    watch`, `serve --watch`): a bare `search index` goes on with these, and what they leave out
-    is kept but no longer updated."""
+def root_notes(search_index: SearchIndex, paths: Sequence[str], given: Filters) -> list[str]:
+    """Notes on the roots given (`search index`, `search watch`, `serve --watch`): one indexed
+    before that now gets other filters (a bare `search index` goes on with these, and what they
+    leave out is kept but no longer updated), and one that is, through a link, a folder indexed
+    under another path (its files are then indexed under both)."""
     from searchapp.interfaces.render import display_path
+    from searchapp.storage.indexed_paths import under
     from searchapp.storage.paths import absolute
 
     try:
@@ -213,6 +215,25 @@ def new_filter_notes(search_index: SearchIndex, paths: Sequence[str], given: Fil
                 f"{old or 'no filters'}; a bare `search index` now updates it with "
                 f"{given.describe() or 'no filters'}"
             )
+    # Named by a root that is no link first: "lies in ~/notes", not in another link to it.
+    real = {root: os.path.realpath(root) for root in before}
+    real = dict(sorted(real.items(), key=lambda item: item[0] != item[1]))
+    for raw in paths:
+        path = str(absolute(raw))
+        at = os.path.realpath(path)
+        if at == path:  # no link on the way: a link given before was told of then
+            continue
+        for root, root_at in real.items():
+            if under([path], [root]) or under([root], [path]):
+                continue  # the same names: not two paths to one folder
+            if under([at], [root_at]):
+                how = "is" if at == root_at else "lies in"
+                notes.append(
+                    f"note: {display_path(path)} {how} {display_path(root)} through a link: "
+                    "its files are indexed under both paths (a hit names one, the other under "
+                    f"`also`); `search remove {display_path(path)}` drops these"
+                )
+                break
     return notes
 
 
@@ -428,7 +449,7 @@ def watch(
         from searchapp.storage.indexed_paths import Filters
 
         given = Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes)
-        for note in new_filter_notes(search_index, paths, given):
+        for note in root_notes(search_index, paths, given):
             err.print(note)
     else:
         paths, include, exclude, default_excludes = _watched_before(

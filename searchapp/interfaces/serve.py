@@ -589,12 +589,12 @@ def _start_watching(
     """Index ``paths`` with a writer of its own that shares the loaded model, then follow
     their changes in a thread until ``stop`` is set, or until following fails (its error logged,
     then ``on_failure`` called)."""
-    from searchapp.interfaces.commands_index import new_filter_notes
+    from searchapp.interfaces.commands_index import root_notes
     from searchapp.interfaces.watch import Watcher
     from searchapp.storage.indexed_paths import Filters
 
     given = Filters(tuple(include), tuple(exclude), True)
-    for note in index_thread.call(lambda index: new_filter_notes(index, paths, given)):
+    for note in index_thread.call(lambda index: root_notes(index, paths, given)):
         err.print(note)
     encoder = index_thread.call(lambda search_index: search_index.load_encoder())
     writer = SearchIndex(index_thread.index_dir, device=index_thread.device, encoder=encoder)

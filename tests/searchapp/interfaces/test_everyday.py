@@ -2738,3 +2738,26 @@ def test_numpys_openblas_is_told_its_kernels_before_it_loads(tmp_path, monkeypat
     monkeypatch.setattr(minilm.cpuinfo, "openblas_coretype", lambda: None)
     assert run(capsys, "info", *missing)[0] == 2
     assert "OPENBLAS_CORETYPE" not in os.environ
+
+
+def test_a_link_to_an_indexed_folder_is_said_to_index_its_files_twice(
+    tmp_path, fake_model, capsys
+) -> None:
+    # `search index ~/notes-link` stored every note a second time, under the link's path,
+    # and said nothing of it.
+    notes = write(tmp_path / "notes", {"a.md": "about lighthouses\n", "sub/b.md": "harbours\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(notes), *index)[0] == 0
+    (tmp_path / "link").symlink_to(notes)
+    (tmp_path / "sublink").symlink_to(notes / "sub")
+    code, _, err = run(capsys, "index", str(tmp_path / "link"), *index)
+    assert code == 0
+    assert (
+        f"note: {tmp_path / 'link'} is {notes} through a link: its files are indexed under "
+        f"both paths (a hit names one, the other under `also`); `search remove "
+        f"{tmp_path / 'link'}` drops these"
+    ) in err
+    code, _, err = run(capsys, "index", str(tmp_path / "sublink"), *index)
+    assert code == 0 and f"note: {tmp_path / 'sublink'} lies in {notes} through a link" in err
+    code, _, err = run(capsys, "index", str(notes), *index)  # itself again: no note
+    assert code == 0 and "through a link" not in err
