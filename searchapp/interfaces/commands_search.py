@@ -99,9 +99,11 @@ def query(
         raise SearchAppError(f"--context ({context}) must be 0 or more")
     if as_json and output not in (None, "json"):
         raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
-    if files_only and (as_json or output not in (None, "lines") or context):
-        given = "--json" if as_json else "-C" if context else f"--format {output}"
+    if files_only and (as_json or output not in (None, "lines")):
+        given = "--json" if as_json else f"--format {output}"
         raise SearchAppError(f"-l prints only paths, one a line; drop {given}")
+    if files_only:
+        context = 0  # as grep -l -C 1 and rg -l -C 1: the paths, no lines around anything
     if null and not files_only:
         raise SearchAppError("-0 ends the paths -l prints with NUL; add -l")
     if context and (as_json or output in ("json", "jsonl")):

@@ -729,6 +729,10 @@ def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> N
     assert code == 2 and "(-C N prints N lines before and after each hit" in err
     code, _, err = run(capsys, "query", "wing", "-l", "--format", "table", *args[:2])
     assert code == 2 and err == "error: -l prints only paths, one a line; drop --format table\n"
+    # -l with -C was refused; grep -l -C 1 and rg -l -C 1 print the paths.
+    listed = run(capsys, "query", "wing", "-l", *args[:2])
+    assert listed[0] == 0 and listed[1]
+    assert run(capsys, "query", "wing", "-l", "-C", "1", *args[:2]) == listed
 
 
 def test_exit_status_follows_grep(indexed, capsys) -> None:
@@ -1843,7 +1847,7 @@ def test_a_note_that_cannot_be_written_leaves_the_status_as_found(
 
 @pytest.mark.parametrize(
     "extra",
-    [["-l", "--json"], ["-l", "--format", "table"], ["-l", "-C", "1"], ["-C", "1", "--json"]]
+    [["-l", "--json"], ["-l", "--format", "table"], ["-C", "1", "--json"]]
     + [["-C", "1", "--format", "jsonl"]],
 )
 def test_options_that_cannot_combine_are_refused(indexed, capsys, extra) -> None:
