@@ -21,6 +21,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -53,12 +54,18 @@ class MappedFlat:
     def open(cls, path: Path, dim: int) -> MappedFlat | None:
         """The flat index saved at ``path``, or ``None`` when the file is not one of at most
         ``MAPPED_FLAT_MAX`` vectors of dimension ``dim`` laid out as above."""
+        # One open file for every read and both maps: a writer renames a new file over the
+        # path while a reader opens it, and reads of the path itself could mix the two.
         try:
             with open(path, "rb") as file:
-                head = file.read(2 * _HEADER.size + _SIZE.size)
-                size = file.seek(0, 2)
-        except OSError:
+                return cls._read(file, dim)
+        except (OSError, ValueError, struct.error):  # a file cut or grown under the checks
             return None
+
+    @classmethod
+    def _read(cls, file: BinaryIO, dim: int) -> MappedFlat | None:
+        head = file.read(2 * _HEADER.size + _SIZE.size)
+        size = file.seek(0, 2)
         if len(head) < 2 * _HEADER.size + _SIZE.size:
             return None
         outer = _HEADER.unpack_from(head, 0)
@@ -79,12 +86,11 @@ class MappedFlat:
         ids_size = codes + 4 * n * dim
         if size != ids_size + _SIZE.size + 8 * n:
             return None
-        with open(path, "rb") as file:
-            file.seek(ids_size)
-            if _SIZE.unpack(file.read(_SIZE.size))[0] != n:
-                return None
-        matrix = np.memmap(path, dtype="<f4", mode="r", offset=codes, shape=(n, dim))
-        chunk_ids = np.memmap(path, dtype="<i8", mode="r", offset=ids_size + _SIZE.size, shape=n)
+        file.seek(ids_size)
+        if _SIZE.unpack(file.read(_SIZE.size))[0] != n:
+            return None
+        matrix = np.memmap(file, dtype="<f4", mode="r", offset=codes, shape=(n, dim))
+        chunk_ids = np.memmap(file, dtype="<i8", mode="r", offset=ids_size + _SIZE.size, shape=n)
         if bool(np.all(chunk_ids[1:] > chunk_ids[:-1])):  # as a build or a catch-up adds them
             return cls(dim, matrix, chunk_ids, chunk_ids, None)
         order = np.argsort(chunk_ids, kind="stable")
@@ -108,7 +114,13 @@ class MappedFlat:
         if queries.ndim != 2 or queries.shape[1] != self.dim:
             raise ValueError(f"queries have shape {queries.shape}; expected (n, {self.dim})")
         k = min(k, self.ntotal)
-        scores = queries @ self.matrix.T  # (m, n)
+        # The matrix times each query: queries @ matrix.T took 55 ms for one query against
+        # 50,000 vectors (OpenBLAS's general product over a transposed map), this 8 ms.
+        scores = np.ascontiguousarray((self.matrix @ queries.T).T)  # (m, n)
+        # A NaN (a damaged file, a NaN query) ranks last and comes back as FAISS returns what
+        # it cannot rank: id -1, which the searcher drops.
+        unranked = np.isnan(scores)
+        scores[unranked] = -np.inf
         if k < self.ntotal:
             best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             # Equal to the k-th score but left out: ties are then broken by chunk id below, so
@@ -123,7 +135,7 @@ class MappedFlat:
             ids = np.asarray(self.chunk_ids[positions])
             ranked = np.lexsort((ids, -scores[q, positions]))[:k]
             out_scores[q] = scores[q, positions[ranked]]
-            out_ids[q] = ids[ranked]
+            out_ids[q] = np.where(unranked[q, positions[ranked]], -1, ids[ranked])
         return out_scores, out_ids
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:

@@ -121,3 +121,42 @@ def test_bad_queries_say_what_was_wrong(tmp_path: Path) -> None:
         flat.search(unit_vectors(1, seed=1), 0)
     with pytest.raises(ValueError, match="expected \\(n, 24\\)"):
         flat.search(np.zeros((1, DIM + 1), dtype=np.float32), 3)
+
+
+def test_a_file_renamed_over_the_path_while_it_opens_is_not_mixed_with_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # The header was read from the path, then each map opened the path again: a writer's
+    # rename in between gave the new file's data under the old header (floats read as ids).
+    path = saved(tmp_path, np.arange(100, dtype=np.int64), unit_vectors(100, seed=1))
+    other = tmp_path / "other"
+    other.mkdir()
+    newer = saved(other, np.arange(1000, 1300, dtype=np.int64), unit_vectors(300, seed=2))
+    real_memmap = np.memmap
+
+    def renamed_first(*args, **kwargs):
+        if newer.exists():
+            newer.replace(path)  # as VectorIndex.save replaces it
+        return real_memmap(*args, **kwargs)
+
+    monkeypatch.setattr(flat_vectors.np, "memmap", renamed_first)
+    flat = MappedFlat.open(path, DIM)
+    monkeypatch.undo()
+    assert flat is not None and flat.ntotal == 100
+    np.testing.assert_array_equal(flat.ids(), np.arange(100))
+    np.testing.assert_array_equal(flat.vectors_of(np.arange(100)), unit_vectors(100, seed=1))
+    assert MappedFlat.open(path, DIM).ntotal == 300  # the new file, opened afterwards
+
+
+def test_a_nan_ranks_last_as_an_id_faiss_would_not_return(tmp_path: Path) -> None:
+    # A damaged file whose vectors are NaN (its sizes whole): the ranking raised ValueError.
+    vectors = unit_vectors(12, seed=3)
+    vectors[[2, 5]] = np.nan
+    path = saved(tmp_path, np.arange(12, dtype=np.int64), vectors)
+    flat = MappedFlat.open(path, DIM)
+    assert flat is not None
+    for k in (5, 12, 20):
+        scores, ids = flat.search(unit_vectors(1, seed=4), k)
+        assert ids.shape == (1, min(k, 12))
+        assert set(ids[0][ids[0] >= 0].tolist()) <= set(range(12)) - {2, 5}
+        assert (ids[0] == -1).sum() == max(0, min(k, 12) - 10)
