@@ -375,13 +375,15 @@ class Watcher:
         if not to_add and not to_remove:
             return None
         report = BatchReport(skipped=list(unread))  # told with the batch, as index tells them
-        # Removed first: a file that became a folder (`git checkout`) is removed as a path and
-        # all below it, which took the folder's files just added with it. The watched roots
-        # stay recorded, gone or not: the watch waits for them (a file an editor deletes and
-        # writes again was no longer a root for a bare `search index` or `search watch`).
-        if to_remove:
-            report.removed += self.index.remove(sorted(to_remove), literal=True, keep_roots=True)
-            report.paths += sorted(to_remove)
+        # A file that became a folder (`git checkout`) is removed first: removed as a path and
+        # all below it, it took the folder's files just added with it. The rest go after the
+        # additions, which take their vectors (a renamed file of 26,000 passages embedded 6,000
+        # of them again, once removed first: past what the removed chunks' digests keep). The
+        # watched roots stay recorded, gone or not: the watch waits for them (a file an editor
+        # deletes and writes again was no longer a root for a bare `search index`).
+        first = {p for p in to_remove if under(sorted(to_add), [p])}
+        if first:
+            report.removed += self.index.remove(sorted(first), literal=True, keep_roots=True)
         if to_add:
             started_ns = time.time_ns()
             self._add(sorted(to_add), report)
@@ -396,6 +398,10 @@ class Watcher:
                 )
                 report.updated += again.added
                 report.paths += [path for path in again.changed if path not in report.paths]
+        if to_remove - first:
+            rest = sorted(to_remove - first)
+            report.removed += self.index.remove(rest, literal=True, keep_roots=True)
+        report.paths += sorted(to_remove)
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:

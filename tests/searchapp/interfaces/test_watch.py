@@ -1104,3 +1104,22 @@ def test_a_watched_file_deleted_and_written_again_stays_a_root(tmp_path) -> None
     from searchapp.storage.indexed_paths import recorded_roots
 
     assert recorded_roots(index.store) == [str(note)]
+
+
+def test_a_renamed_file_takes_its_vectors_whatever_the_removed_ones_keep(
+    watcher, docs, monkeypatch
+) -> None:
+    # Removed before the new path was added, a renamed file could take back only the vectors
+    # the last removed chunks keep (20,000): 6,000 of a 26,000-passage file were embedded again.
+    from searchapp.storage import store as store_module
+
+    monkeypatch.setattr(store_module, "REMOVED_VECTORS_KEPT", 1)
+    long_note = docs / "long.txt"
+    long_note.write_text("".join(f"paragraph {i} of a long note.\n\n" for i in range(40)))
+    watcher.apply({long_note})
+    encoder = watcher.index.load_encoder()
+    before = sum(encoder.batches)
+    long_note.rename(docs / "renamed.txt")
+    report = watcher.apply({long_note, docs / "renamed.txt"})
+    assert (report.added, report.removed) == (1, 1)
+    assert sum(encoder.batches) == before  # every passage's vector taken over, none embedded
