@@ -218,14 +218,17 @@ class Searcher:
         query_vector = np.asarray(query_vector, dtype=np.float32).reshape(1, -1)
         dense: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            # The vector index finds them; their cosines are computed again as every other
-            # candidate's (``_cosines``), so a passage scores the same whichever ranker found
-            # it and whichever index (FAISS's or NumPy's sums) was searched.
-            found = within
-            if found is None:
-                _, ids = self.vectors.search(query_vector, fetch)
-                found = [int(i) for i in ids[0] if i >= 0]
-            dense = list(self._cosines(found, query_vector[0]).items())
+            # The vector index finds them; the first FUSION_DEPTH's cosines are computed again
+            # as every other candidate's (``_cosines``), so a passage scores the same whichever
+            # ranker found it and whichever index (FAISS's or NumPy's sums) was searched. Past
+            # them the index's own (all of them: 162 ms for 16,000 of an hnsw index).
+            if within is None:
+                scores, ids = self.vectors.search(query_vector, fetch)
+                dense = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+                exact = self._cosines([i for i, _ in dense[:FUSION_DEPTH]], query_vector[0])
+                dense = [(i, exact.get(i, s)) for i, s in dense]
+            else:
+                dense = list(self._cosines(within, query_vector[0]).items())
             # Copies share one vector: FAISS leaves their order to chance, the other modes put
             # the lower chunk id (the one indexed first) first.
             dense.sort(key=lambda r: (-r[1], r[0]))
