@@ -205,8 +205,6 @@ class Indexer:
         started = time.perf_counter()
         report = self.report = IndexReport()
         self._stop = stop
-        if self.embedder is not None:
-            self.embedder.start(self.encoder.get())
         known = self.store.documents_by_path()
         files = list(
             iter_files(
@@ -362,11 +360,20 @@ class Indexer:
     def _consume_ahead(
         self, parts: queue.Queue, report: IndexReport, embedder: EmbeddingBackend
     ) -> None:
-        """Submit windows ahead to ``embedder``; commit them in order as their vectors arrive."""
+        """Submit windows ahead to ``embedder``, started at the first with chunks (an unchanged
+        folder starts no cluster); commit them in order as their vectors arrive."""
         in_flight: deque[tuple[list[Part | FileDone], PendingVectors]] = deque()
+        started = False
         for window in self._windows(parts):
+            ids = _window_ids(window)
+            if not ids and not in_flight:  # file statuses alone: nothing to wait for
+                self._commit(window, report, np.empty((0, self.vectors.dim), dtype=np.float32))
+                continue
+            if not started:
+                embedder.start(self.encoder.get())
+                started = True
             # BATCH_SIZE: a window splits into tasks for several actors (ray_embedding.py)
-            in_flight.append((window, embedder.submit(_window_ids(window), batch_size=BATCH_SIZE)))
+            in_flight.append((window, embedder.submit(ids, batch_size=BATCH_SIZE)))
             while len(in_flight) > embedder.windows_ahead:
                 oldest, pending = in_flight.popleft()
                 self._commit(oldest, report, pending.result())

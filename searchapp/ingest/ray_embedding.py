@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
+import socket
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,7 @@ LOCAL_OBJECT_STORE_BYTES = 256 * 1024**2
 # CPU-only clusters: threads per actor when not given (more actors of fewer threads each would
 # also do; 4 keeps one actor per small node and a few per large one).
 CPUS_PER_ACTOR = 4
+CONNECT_TIMEOUT_S = 5.0  # a HOST:PORT that does not answer by then is not a cluster
 START_TIMEOUT_S = 300.0  # every actor has loaded the model by then, or the cluster lacks room
 
 
@@ -160,8 +164,10 @@ class PendingWindow:
 class RayEmbedder:
     """A pool of Ray actors that embeds as the driver's encoder would (``EmbeddingBackend``).
 
-    Joins the cluster at ``config.address`` (or starts a local one) when made; ``start`` creates
-    the actors; ``close`` (or leaving a ``with`` block) ends them, and a cluster it started.
+    ``start`` joins the cluster at ``config.address`` (or starts a local one) and creates the
+    actors: the first time a run has something to embed, so an unchanged folder, or a run that
+    fails at once (`--no-wait`), starts no cluster (8.9 s against 0.34 s). ``close`` (or leaving
+    a ``with`` block) ends them, and a cluster it started.
     """
 
     def __init__(self, config: RayConfig | None = None) -> None:
@@ -178,13 +184,14 @@ class RayEmbedder:
         self._threads = 1
         self._started_ray = False
         self._actor_class = self.ray.remote(EncoderActor)
-        if self.ray.is_initialized():  # a Ray program of its own, or tests: use its cluster
+
+    def _join(self) -> None:
+        if self.ray.is_initialized():  # a Ray program of its own, tests, or started before
             logger.debug("using the Ray cluster this process is already connected to")
             return
-        self._init_ray()
-
-    def _init_ray(self) -> None:
         config = self.config
+        if config.address not in ("local", "auto") and not config.address.startswith("ray://"):
+            _reachable(config.address)  # ray.init retried an address with no cluster forever
         # Workers' output stays in Ray's log files: it would tear the progress bar.
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
         if config.address == "local":
@@ -196,13 +203,24 @@ class RayEmbedder:
                 # noise on every run.
                 logging_level=logging.ERROR,
             )
+        # ray.init sets its own SIGTERM handler (sys.exit, then its crash handler's dump: status
+        # 134 or 15, no line); the CLI's, which stops a run as Ctrl-C does (143), is put back.
+        terminate = signal.getsignal(signal.SIGTERM)
         try:
             self.ray.init(address=config.address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
+            said = " ".join(str(exc).split())
+            hint = (  # a package missing (`ray[client]` for ray://) is not a wrong address
+                ""
+                if "pip install" in said
+                else "; check the address (`ray status` on the head node shows it)"
+            )
             raise RayEmbeddingError(
-                f"cannot use the Ray cluster at {config.address}: {' '.join(str(exc).split())}; "
-                "check the address (`ray status` on the head node shows it)"
+                f"cannot use the Ray cluster at {config.address}: {said}{hint}"
             ) from exc
+        finally:
+            if terminate is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, terminate)
         self._started_ray = True
 
     def __enter__(self) -> RayEmbedder:
@@ -227,6 +245,7 @@ class RayEmbedder:
         model = (tuple(dict.fromkeys(names)), encoder.precision, encoder.weights_sha256)
         if model == self._model and self._actors:
             return
+        self._join()
         self._end_actors()
         self._model, self.dim = model, encoder.dim
         count = self._plan()
@@ -364,6 +383,21 @@ class RayEmbedder:
             except Exception:  # already dead, or the cluster went away: nothing left to end
                 pass
         self._actors, self._waiting = [], []
+
+
+def _reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse, in one line, a HOST:PORT where nothing answers: `ray.init` logged its retries
+    for minutes (naming this machine's address for 127.0.0.1), Ctrl-C could not stop it."""
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        raise RayEmbeddingError(f"--ray address ({address!r}) has no port number: use HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayEmbeddingError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}; check the "
+            "address (`ray status` on the head node shows it)"
+        ) from None
 
 
 def _cause(exc: Exception) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -160,3 +162,66 @@ def test_ray_stays_out_of_every_other_import_path(tmp_path, cranfield) -> None:
     assert done.returncode == 0, done.stderr
     assert "3 added" in done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_a_run_with_nothing_to_embed_starts_no_backend(tmp_path) -> None:
+    # `--ray local` on an unchanged folder started a cluster for nothing (8.9 s against 0.34).
+    docs = write_docs(tmp_path / "docs")
+    index_dir = tmp_path / "idx"
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    backend = FakeBackend()
+    report = SearchIndex(index_dir, encoder=FakeEncoder()).add([docs], embedder=backend)
+    assert report.unchanged == 12 and backend.events == []
+    (docs / "note00.txt").unlink()  # a removal embeds nothing either
+    report = SearchIndex(index_dir, encoder=FakeEncoder()).add([docs], embedder=backend)
+    assert report.removed == 1 and backend.events == []
+    (docs / "note01.txt").write_text("an edit to embed", "utf-8")
+    report = SearchIndex(index_dir, encoder=FakeEncoder()).add([docs], embedder=backend)
+    assert report.updated == 1 and backend.events[:2] == ["start", "submit 0"]
+
+
+def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys) -> None:
+    # ray.init retried 127.0.0.1:1 for minutes, logging another address, deaf to Ctrl-C.
+    pytest.importorskip("ray")
+    docs = write_docs(tmp_path / "docs")
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    code, _, err = run_cli(
+        capsys,
+        "index",
+        str(docs),
+        "--index-dir",
+        str(tmp_path / "idx"),
+        "--ray",
+        f"127.0.0.1:{port}",
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: cannot reach the Ray cluster at 127.0.0.1:{port}: ")
+
+
+def test_joining_ray_keeps_the_clis_sigterm_handler(monkeypatch) -> None:
+    # ray.init put its own SIGTERM handler in (sys.exit, then a crash dump): `timeout` ended
+    # `search index --ray` with status 134 and no line, not 143 and what was kept.
+    import types
+
+    def rays_own(signum, frame) -> None:
+        raise SystemExit(signum)
+
+    fake = types.SimpleNamespace(
+        is_initialized=lambda: False,
+        init=lambda **kwargs: signal.signal(signal.SIGTERM, rays_own),
+        remote=lambda cls: cls,
+    )
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder
+
+    def ours(signum, frame) -> None:
+        pass
+
+    before = signal.signal(signal.SIGTERM, ours)
+    try:
+        RayEmbedder(RayConfig())._join()
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, before)
