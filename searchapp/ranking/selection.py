@@ -3,6 +3,7 @@ at most ``--per-doc`` passages of a document, and copies of a passage folded int
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -182,8 +183,10 @@ class Reads:
 
 def lowest_passing(min_score: float) -> float:
     """The least score that passes ``min_score`` as scores are shown, to 3 decimals: a hit shown
-    as 0.918 (0.917511) passes --min-score 0.918."""
-    return min_score - 0.0005
+    as 0.918 (0.917511) passes --min-score 0.918, and a hit shown as 1.448 does not pass 1.4486
+    (the shown scores that do are 1.449 and up)."""
+    shown = math.ceil(round(min_score * 1000, 6)) / 1000  # the least 3-decimal score passing
+    return shown - 0.0005
 
 
 def with_copies(hits: list[Hit], also: dict[int, dict[str, None]]) -> list[Hit]:

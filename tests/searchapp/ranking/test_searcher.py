@@ -345,6 +345,10 @@ def test_min_score_drops_lower_scores(make, mode) -> None:
     assert last.chunk_id not in [
         h.chunk_id for h in search(collection, "wing", mode=mode, k=10, min_score=shown + 0.001)
     ]
+    # More decimals than are shown: a hit shown as 1.448 passed --min-score 1.4486.
+    finer = search(collection, "wing", mode=mode, k=10, min_score=shown + 0.0006)
+    assert last.chunk_id not in [h.chunk_id for h in finer]
+    assert all(round(h.score, 3) >= shown + 0.0006 for h in finer)
 
 
 @pytest.mark.parametrize(
