@@ -61,6 +61,7 @@ class Repl:
     failed: int = 0  # lines answered with an error
     line_number: int = 0  # of the line being answered, when they are read from a pipe or file
     interactive: bool = True  # lines typed at a terminal, not read from a pipe or file
+    told: set[tuple[str, str]] = field(default_factory=set)  # files said to have changed
 
     def __post_init__(self) -> None:
         SearchOptions(k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc)
@@ -149,11 +150,22 @@ class Repl:
             self._said(f"no indexed document matches the path {self._paths_shown()}")
         if self.as_json:
             self._answer_json(text, hits=self.last)
-            return
-        if self.out.is_terminal if self.tables is None else self.tables:
+        elif self.out.is_terminal if self.tables is None else self.tables:
             print_hits(self.out, self.last, text, show_cosine=self.mode != "dense")
         else:  # a pipe or a file: one grep-like line per hit, as `search query` writes there
             print_results(self.out, self.last, text, output="lines")
+        self._note_changed_files()
+
+    def _note_changed_files(self) -> None:
+        """As `search query` does: a note for each hit's file that changed or went since it was
+        indexed (its lines may have moved), once a session for each file and state."""
+        from searchapp.interfaces.index_thread import changed_file_note
+
+        for path, how in self.index.changed_files(self.last).items():
+            if (path, how) not in self.told:
+                self.told.add((path, how))
+                fix = " (run `search index`)" * (how != "too large")
+                self._said(f"note: {changed_file_note(path, how)}{fix}")
 
     def _answer_json(
         self, query: str, hits: list[Hit] | None = None, error: str | None = None

@@ -2765,3 +2765,16 @@ def test_a_link_to_an_indexed_folder_is_said_to_index_its_files_twice(
     assert code == 0 and f"note: {tmp_path / 'sublink'} lies in {notes} through a link" in err
     code, _, err = run(capsys, "index", str(notes), *index)  # itself again: no note
     assert code == 0 and "through a link" not in err
+
+
+def test_repl_notes_a_hits_file_that_changed_once(indexed, capsys) -> None:
+    # `search query` said a hit's file had changed since it was indexed; the REPL did not.
+    docs, index_dir = indexed
+    with open(docs / "notes/wings.md", "a", encoding="utf-8") as note:
+        note.write("a line added since it was indexed\n")
+    code, out, err = run(
+        capsys, "repl", "--index-dir", str(index_dir), stdin="wing lift\nwing lift\n:json\nwing\n"
+    )
+    assert code == 0 and "wings.md" in out
+    said = f"note: {docs / 'notes/wings.md'} changed since it was indexed"
+    assert err.count(said) == 1, err  # once a session
