@@ -250,10 +250,16 @@ def _cut_before(text: str, at: int, max_chars: int) -> str:
 
 
 def _cut(text: str, begin: int, max_chars: int) -> str:
-    cut = text[begin : begin + max_chars]
-    if begin + max_chars < len(text) and " " in cut[max_chars // 2 :]:
+    """``text`` from ``begin``, at most ``max_chars`` with the "… " and " …" marking what is left
+    out (they came on top: 242-247 characters of a 240 cut)."""
+    head = "… " if begin else ""
+    room = max_chars - len(head)
+    if begin + room < len(text):
+        room -= 2  # " …" ends it
+    cut = text[begin : begin + room]
+    if begin + room < len(text) and " " in cut[room // 2 :]:
         cut = cut[: cut.rfind(" ")]  # end at a word's end
-    return ("… " if begin else "") + cut.rstrip() + (" …" if begin + len(cut) < len(text) else "")
+    return head + cut.rstrip() + (" …" if begin + len(cut) < len(text) else "")
 
 
 # ripgrep's colours for grep-like lines: paths magenta, line numbers green, matches bold red.

@@ -817,7 +817,7 @@ def test_a_long_passage_line_shows_the_query_word_it_holds() -> None:
     line = hit_line(hit, "Zanzibar treaty")
     text = LINE.match(line)["text"]
     assert "zanzibar clause" in text and text.startswith("… ") and text.endswith(" …")
-    assert len(text) <= 240 + 4 and text.index("zanzibar") > 20  # some words before it
+    assert len(text) <= 240 and text.index("zanzibar") > 20  # some words before it, "…" within
     # A word near the start: the line begins with the passage, as before.
     assert LINE.match(hit_line(hit, "filler3"))["text"].startswith("filler0 filler1")
     assert LINE.match(hit_line(hit, ""))["text"].startswith("filler0 filler1")
@@ -866,7 +866,7 @@ def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_pa
     cells = re.findall(r"│ ([^│]*?) *│$", rendered, flags=re.M)
     shown = " ".join(cells)
     assert "zanzibar clause" in shown and shown.startswith("… ") and shown.endswith(" …")
-    assert len(" ".join(shown.split())) <= SNIPPET_CHARS + 4
+    assert len(" ".join(shown.split())) <= SNIPPET_CHARS
     assert len(rendered.splitlines()) < 15  # the whole passage would take over 40
     assert "/a.txt:31" in rendered
 
