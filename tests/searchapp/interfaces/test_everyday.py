@@ -2778,3 +2778,20 @@ def test_repl_notes_a_hits_file_that_changed_once(indexed, capsys) -> None:
     assert code == 0 and "wings.md" in out
     said = f"note: {docs / 'notes/wings.md'} changed since it was indexed"
     assert err.count(said) == 1, err  # once a session
+
+
+def test_a_cut_passage_with_its_marks_keeps_to_its_characters() -> None:
+    # "… " and " …" came on top of the 240 characters of a lines output: 242-247.
+    import random
+
+    rng = random.Random(4)
+    for _ in range(300):
+        words = [
+            "".join(rng.choice("abcdefgh") for _ in range(rng.randint(1, 12)))
+            for _ in range(rng.randint(40, 200))
+        ]
+        at = rng.randrange(len(words))
+        words[at] = "zanzibar"
+        hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 1, " ".join(words))
+        text = LINE.match(hit_line(hit, "zanzibar"))["text"]
+        assert len(text) <= 240 and "zanzibar" in text, text
