@@ -429,6 +429,7 @@ def print_results(
     else:
         print_hits(console, hits, query, show_cosine=show_cosine)
         for hit in hits if context is not None else ():
+            console.print()  # a blank line before each: a block ran into the next one's head
             print_passage(console, hit, context(hit), query)
     stream.flush()
 

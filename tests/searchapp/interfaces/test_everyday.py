@@ -2795,3 +2795,22 @@ def test_a_cut_passage_with_its_marks_keeps_to_its_characters() -> None:
         hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 1, " ".join(words))
         text = LINE.match(hit_line(hit, "zanzibar"))["text"]
         assert len(text) <= 240 and "zanzibar" in text, text
+
+
+def test_table_context_blocks_are_set_apart_by_a_blank_line(tmp_path) -> None:
+    # With -C the whole passages after the table ran into the next block's head when the
+    # file had no blank line there.
+    from searchapp.search_index import Context
+
+    hits = [
+        Hit(1, 0.5, 0.5, "/k.md", "/k.md", 1, 10, 10, "line ten"),
+        Hit(2, 0.4, 0.4, "/m.md", "/m.md", 2, 3, 3, "line three"),
+    ]
+    console = Console(file=open(tmp_path / "out.txt", "w"), width=120, emoji=False)
+    print_results(
+        console, hits, "line", output="table", context=lambda hit: Context(hit.start_line, hit.text)
+    )
+    console.file.close()
+    lines = (tmp_path / "out.txt").read_text().splitlines()
+    for head in ("/k.md:10-10", "/m.md:3-3"):
+        assert lines[lines.index(head) - 1] == "", lines
