@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import signal
 import socket
 import threading
@@ -190,8 +191,11 @@ class RayEmbedder:
             logger.debug("using the Ray cluster this process is already connected to")
             return
         config = self.config
-        if config.address not in ("local", "auto") and not config.address.startswith("ray://"):
-            _reachable(config.address)  # ray.init retried an address with no cluster forever
+        # ray.init retried an address with no cluster forever: HOST:PORT, or the one `auto`
+        # reads from RAY_ADDRESS
+        address = os.environ.get("RAY_ADDRESS", "") if config.address == "auto" else config.address
+        if address not in ("", "local", "auto") and not address.startswith("ray://"):
+            _reachable(address)
         # Workers' output stays in Ray's log files: it would tear the progress bar.
         kwargs: dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
         if config.address == "local":
@@ -208,6 +212,12 @@ class RayEmbedder:
         terminate = signal.getsignal(signal.SIGTERM)
         try:
             self.ray.init(address=config.address, **kwargs)
+        except SystemExit as exc:  # a SIGTERM while it started: its handler's sys.exit(15)
+            if exc.code != signal.SIGTERM or not callable(terminate):
+                raise
+            signal.signal(signal.SIGTERM, terminate)
+            terminate(signal.SIGTERM, None)  # the CLI's: stops the run as Ctrl-C does
+            raise
         except (ConnectionError, RuntimeError, ValueError) as exc:
             said = " ".join(str(exc).split())
             hint = (  # a package missing (`ray[client]` for ray://) is not a wrong address

@@ -230,7 +230,8 @@ def _snippet(text: str, line_at: int, query: str, max_chars: int) -> str:
         if line_at <= max_chars - 20:
             return _cut(text, 0, max_chars)
         return _cut_before(text, line_at, max_chars)
-    seen = max_chars * 3 // 4 - 2  # what a cut starting a quarter before a word shows after it
+    # What a cut starting a quarter before a word shows after it, its "… " and " …" aside
+    seen = (max_chars - 4) * 3 // 4 - 2
     best, most = 0, 0
     for i, first in enumerate(found):
         together = {fold(m.group()) for m in found[i:] if m.end() <= first.start() + seen}

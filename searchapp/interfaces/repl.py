@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -11,7 +12,7 @@ from rich.console import Console
 from rich.text import Text
 
 from searchapp.errors import SearchAppError
-from searchapp.interfaces.cli_app import EXIT_ERROR
+from searchapp.interfaces.cli_app import EXIT_ERROR, one_line
 from searchapp.interfaces.render import (
     answer_json,
     counted,
@@ -61,7 +62,7 @@ class Repl:
     failed: int = 0  # lines answered with an error
     line_number: int = 0  # of the line being answered, when they are read from a pipe or file
     interactive: bool = True  # lines typed at a terminal, not read from a pipe or file
-    told: set[tuple[str, str]] = field(default_factory=set)  # files said to have changed
+    told: set[tuple] = field(default_factory=set)  # the files said to have changed, as they were
 
     def __post_init__(self) -> None:
         SearchOptions(k=self.k, mode=self.mode, path_glob=self.path_glob, per_doc=self.per_doc)
@@ -162,10 +163,15 @@ class Repl:
         from searchapp.interfaces.index_thread import changed_file_note
 
         for path, how in self.index.changed_files(self.last).items():
-            if (path, how) not in self.told:
-                self.told.add((path, how))
+            try:  # changed again (after a `search index` elsewhere): told again
+                stat = os.stat(path)
+                state: tuple = (path, how, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+            except OSError:
+                state = (path, how)
+            if state not in self.told:
+                self.told.add(state)
                 fix = " (run `search index`)" * (how != "too large")
-                self._said(f"note: {changed_file_note(path, how)}{fix}")
+                self._said(f"note: {changed_file_note(one_line(path), how)}{fix}")
 
     def _answer_json(
         self, query: str, hits: list[Hit] | None = None, error: str | None = None

@@ -225,3 +225,49 @@ def test_joining_ray_keeps_the_clis_sigterm_handler(monkeypatch) -> None:
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_sigterm_while_ray_starts_stops_the_run_as_the_cli_does(monkeypatch) -> None:
+    # ray.init's own handler (sys.exit(15)) is in place while it starts: a SIGTERM then ended
+    # the run with status 15 and no line.
+    import types
+
+    def init(**kwargs) -> None:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
+        raise SystemExit(signal.SIGTERM)  # what that handler does when the signal comes
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init, remote=lambda cls: cls)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder
+
+    def ours(signum, frame) -> None:
+        raise KeyboardInterrupt  # as the CLI's stops a run
+
+    before = signal.signal(signal.SIGTERM, ours)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            RayEmbedder(RayConfig())._join()
+        assert signal.getsignal(signal.SIGTERM) is ours
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
+def test_auto_with_a_ray_address_where_nothing_answers_is_one_line(monkeypatch) -> None:
+    # `--ray auto` reads RAY_ADDRESS: a dead one logged retries for 42 s.
+    import types
+
+    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder, RayEmbeddingError
+
+    def init(**kwargs) -> None:
+        raise AssertionError("ray.init was reached")
+
+    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init, remote=lambda cls: cls)
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    with pytest.raises(
+        RayEmbeddingError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"
+    ):
+        RayEmbedder(RayConfig(address="auto"))._join()

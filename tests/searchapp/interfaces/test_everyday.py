@@ -2777,7 +2777,13 @@ def test_repl_notes_a_hits_file_that_changed_once(indexed, capsys) -> None:
     )
     assert code == 0 and "wings.md" in out
     said = f"note: {docs / 'notes/wings.md'} changed since it was indexed"
-    assert err.count(said) == 1, err  # once a session
+    assert err.count(said) == 1, err  # once a session for each state of the file
+    repl = Repl(SearchIndex(index_dir), Console(file=io.StringIO()), err := Console(record=True))
+    repl.handle("wing lift")
+    with open(docs / "notes/wings.md", "a", encoding="utf-8") as note:
+        note.write("and another, later\n")  # changed again: told again
+    repl.handle("wing lift")
+    assert err.export_text().count("changed since it was indexed") == 2
 
 
 def test_a_cut_passage_with_its_marks_keeps_to_its_characters() -> None:
@@ -2814,3 +2820,20 @@ def test_table_context_blocks_are_set_apart_by_a_blank_line(tmp_path) -> None:
     lines = (tmp_path / "out.txt").read_text().splitlines()
     for head in ("/k.md:10-10", "/m.md:3-3"):
         assert lines[lines.index(head) - 1] == "", lines
+
+
+def test_a_cut_passage_shows_the_query_words_it_was_cut_for() -> None:
+    # The "…" marks took room the cut had planned for words: "heat" fell off the end of a
+    # window chosen because it held "wing" and "heat".
+    import random
+
+    rng = random.Random(7)
+    for _ in range(300):
+        words = [
+            "".join(rng.choice("abcdefg") for _ in range(rng.randint(1, 9))) for _ in range(90)
+        ]
+        at = rng.randrange(30, 60)
+        words[at], words[at + rng.randint(1, 12)] = "wing", "heat"  # within the window
+        hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 1, " ".join(words))
+        text = LINE.match(hit_line(hit, "heat transfer wing"))["text"]
+        assert "wing" in text and "heat" in text and len(text) <= 240, text
