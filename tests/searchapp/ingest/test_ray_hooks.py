@@ -184,9 +184,7 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys) -> No
     # ray.init retried 127.0.0.1:1 for minutes, logging another address, deaf to Ctrl-C.
     pytest.importorskip("ray")
     docs = write_docs(tmp_path / "docs")
-    with socket.socket() as closed:  # a port nothing listens on
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
+    port = closed_port()
     code, _, err = run_cli(
         capsys,
         "index",
@@ -200,53 +198,49 @@ def test_a_ray_address_where_nothing_answers_is_one_line(tmp_path, capsys) -> No
     assert err.startswith(f"error: cannot reach the Ray cluster at 127.0.0.1:{port}: ")
 
 
-def test_joining_ray_keeps_the_clis_sigterm_handler(monkeypatch) -> None:
-    # ray.init put its own SIGTERM handler in (sys.exit, then a crash dump): `timeout` ended
-    # `search index --ray` with status 134 and no line, not 143 and what was kept.
+def fake_ray(monkeypatch, init):
+    """A ``ray`` module whose ``init`` is ``init``, with no cluster joined yet."""
     import types
-
-    def rays_own(signum, frame) -> None:
-        raise SystemExit(signum)
-
-    fake = types.SimpleNamespace(
-        is_initialized=lambda: False,
-        init=lambda **kwargs: signal.signal(signal.SIGTERM, rays_own),
-        remote=lambda cls: cls,
-    )
-    monkeypatch.setitem(sys.modules, "ray", fake)
-    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder
-
-    def ours(signum, frame) -> None:
-        pass
-
-    before = signal.signal(signal.SIGTERM, ours)
-    try:
-        RayEmbedder(RayConfig())._join()
-        assert signal.getsignal(signal.SIGTERM) is ours
-    finally:
-        signal.signal(signal.SIGTERM, before)
-
-
-def test_a_sigterm_while_ray_starts_stops_the_run_as_the_cli_does(monkeypatch) -> None:
-    # ray.init's own handler (sys.exit(15)) is in place while it starts: a SIGTERM then ended
-    # the run with status 15 and no line.
-    import types
-
-    def init(**kwargs) -> None:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(signum))
-        raise SystemExit(signal.SIGTERM)  # what that handler does when the signal comes
 
     fake = types.SimpleNamespace(is_initialized=lambda: False, init=init, remote=lambda cls: cls)
     monkeypatch.setitem(sys.modules, "ray", fake)
     from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder
+
+    return RayEmbedder, RayConfig
+
+
+def rays_handler(signum, frame) -> None:
+    sys.exit(signum)  # what ray.init installs for SIGTERM
+
+
+def joins(**kwargs) -> None:
+    signal.signal(signal.SIGTERM, rays_handler)
+
+
+def terminated_while_joining(**kwargs) -> None:
+    joins()
+    raise SystemExit(signal.SIGTERM)  # what its handler does when the signal comes then
+
+
+@pytest.mark.parametrize(
+    ("init", "raised"), [(joins, None), (terminated_while_joining, KeyboardInterrupt)]
+)
+def test_joining_ray_keeps_the_clis_sigterm_handler(monkeypatch, init, raised) -> None:
+    # ray.init put its own SIGTERM handler in (sys.exit, then a crash dump): `timeout` ended
+    # `search index --ray` with status 134 and no line, not 143 and what was kept; a SIGTERM
+    # while ray.init ran, with its handler in place, with status 15.
+    RayEmbedder, RayConfig = fake_ray(monkeypatch, init)
 
     def ours(signum, frame) -> None:
         raise KeyboardInterrupt  # as the CLI's stops a run
 
     before = signal.signal(signal.SIGTERM, ours)
     try:
-        with pytest.raises(KeyboardInterrupt):
+        if raised is None:
             RayEmbedder(RayConfig())._join()
+        else:
+            with pytest.raises(raised):
+                RayEmbedder(RayConfig())._join()
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         signal.signal(signal.SIGTERM, before)
@@ -254,20 +248,21 @@ def test_a_sigterm_while_ray_starts_stops_the_run_as_the_cli_does(monkeypatch) -
 
 def test_auto_with_a_ray_address_where_nothing_answers_is_one_line(monkeypatch) -> None:
     # `--ray auto` reads RAY_ADDRESS: a dead one logged retries for 42 s.
-    import types
-
-    from searchapp.ingest.ray_embedding import RayConfig, RayEmbedder, RayEmbeddingError
+    from searchapp.ingest.ray_embedding import RayEmbeddingError
 
     def init(**kwargs) -> None:
         raise AssertionError("ray.init was reached")
 
-    fake = types.SimpleNamespace(is_initialized=lambda: False, init=init, remote=lambda cls: cls)
-    monkeypatch.setitem(sys.modules, "ray", fake)
+    RayEmbedder, RayConfig = fake_ray(monkeypatch, init)
+    port = closed_port()
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
+    refused = f"cannot reach the Ray cluster at 127.0.0.1:{port}"
+    with pytest.raises(RayEmbeddingError, match=refused):
+        RayEmbedder(RayConfig(address="auto"))._join()
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on."""
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{port}")
-    with pytest.raises(
-        RayEmbeddingError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"
-    ):
-        RayEmbedder(RayConfig(address="auto"))._join()
+        return closed.getsockname()[1]
