@@ -25,7 +25,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from searchapp.storage.vector_params import AUTO_THRESHOLD, VectorParams
+from searchapp.storage.vector_params import AUTO_THRESHOLD
 
 MAPPED_FLAT_MAX = AUTO_THRESHOLD
 _HEADER = struct.Struct("<4siqqqBi")  # fourcc, d, n, two dummies, is_trained, metric
@@ -44,11 +44,7 @@ class MappedFlat:
     sorted_ids: np.ndarray  # chunk_ids sorted, for vectors_of
     order: np.ndarray | None  # positions sorting chunk_ids; None when they are sorted already
 
-    kind = "flat"
-    mapped = True
-    is_trained = True
-    needs_compaction = False
-    params = VectorParams()
+    mapped = True  # read-only: a writer opens the file into a VectorIndex instead
 
     @classmethod
     def open(cls, path: Path, dim: int) -> MappedFlat | None:
@@ -103,11 +99,9 @@ class MappedFlat:
     def ids(self) -> np.ndarray:
         return np.array(self.chunk_ids, dtype=np.int64)
 
-    def search(
-        self, queries: np.ndarray, k: int, *, exact: bool = False
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Best ``min(k, ntotal)`` chunks per query, as ``VectorIndex.search``: ``(scores (m,
-        k') float32, ids (m, k') int64)``, best first, equal scores by chunk id."""
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Best ``min(k, ntotal)`` chunks per query, exactly, as ``VectorIndex.search``:
+        ``(scores (m, k') float32, ids (m, k') int64)``, best first, equal scores by chunk id."""
         if k < 1:
             raise ValueError(f"k ({k}) must be at least 1")
         queries = np.ascontiguousarray(queries, dtype=np.float32)
