@@ -381,7 +381,8 @@ class Watcher:
         # of them again, once removed first: past what the removed chunks' digests keep). The
         # watched roots stay recorded, gone or not: the watch waits for them (a file an editor
         # deletes and writes again was no longer a root for a bare `search index`).
-        first = {p for p in to_remove if under(sorted(to_add), [p])}
+        folders = {str(parent) for p in to_add for parent in Path(p).parents}
+        first = to_remove & folders  # one set, not every addition against every removal
         if first:
             report.removed += self.index.remove(sorted(first), literal=True, keep_roots=True)
         if to_add:
