@@ -150,11 +150,10 @@ def query(
 def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
     """A line on stderr for each hit's file that changed or went since it was indexed: its
     `path:line` may no longer be that line (`vim -q` lands elsewhere)."""
-    from searchapp.interfaces.index_thread import changed_file_note
+    from searchapp.interfaces.index_thread import changed_file_line
 
     for path, how in search_index.changed_files(hits).items():
-        note = changed_file_note(one_line(path), how)
-        err.print(f"note: {note}" + " (run `search index`)" * (how != "too large"), style="dim")
+        err.print(changed_file_line(one_line(path), how), style="dim")
 
 
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:

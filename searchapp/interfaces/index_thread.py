@@ -84,6 +84,11 @@ def changed_file_note(path: str, how: str) -> str:
     return f"{path} changed since it was indexed: its lines may have moved"
 
 
+def changed_file_line(path: str, how: str) -> str:
+    """The CLI's line on stderr for ``changed_file_note``, with what to run where it helps."""
+    return f"note: {changed_file_note(path, how)}" + " (run `search index`)" * (how != "too large")
+
+
 @contextmanager
 def warnings_logged() -> Iterator[list[str]]:
     """The warnings searchapp logs in this thread meanwhile: a server's client is told them

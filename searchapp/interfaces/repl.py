@@ -160,7 +160,7 @@ class Repl:
     def _note_changed_files(self) -> None:
         """As `search query` does: a note for each hit's file that changed or went since it was
         indexed (its lines may have moved), once a session for each file and state."""
-        from searchapp.interfaces.index_thread import changed_file_note
+        from searchapp.interfaces.index_thread import changed_file_line
 
         for path, how in self.index.changed_files(self.last).items():
             try:  # changed again (after a `search index` elsewhere): told again
@@ -170,8 +170,7 @@ class Repl:
                 state = (path, how)
             if state not in self.told:
                 self.told.add(state)
-                fix = " (run `search index`)" * (how != "too large")
-                self._said(f"note: {changed_file_note(one_line(path), how)}{fix}")
+                self._said(changed_file_line(one_line(path), how))
 
     def _answer_json(
         self, query: str, hits: list[Hit] | None = None, error: str | None = None
