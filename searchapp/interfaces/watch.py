@@ -151,6 +151,9 @@ class Watcher:
         self._progress_of_batches = progress or (lambda: nullcontext(None))
         self._progress: Progress | None = None  # the batch under way's
         self._index_dir = str(index.index_dir.absolute())
+        # Skips said so far (path, reason): a catch-up run tells only new ones (a file whose
+        # name is not UTF-8 ends the OS watch; its catch-up was the only batch to tell it).
+        self._skips_told: set[tuple[str, str]] = set()
 
     def index_all(
         self, progress: Progress | None = None, roots: Sequence[Path] | None = None
@@ -165,6 +168,7 @@ class Watcher:
             progress=progress or self._progress,
             stop=self._stop,
         )
+        self._skips_told.update(report.skipped)
         return BatchReport(
             report.added, report.updated, report.removed, report.skipped, report.seconds
         )
@@ -262,6 +266,7 @@ class Watcher:
             self.busy, self._progress = False, None
         if report is None or not report.changed:
             return 0  # files touched, not changed (a git checkout's): nothing to tell
+        self._skips_told.update(report.skipped)
         if on_batch is not None:
             on_batch(report)
         return 1
@@ -306,10 +311,11 @@ class Watcher:
         removed (it may have gone while no watch was set up). None when nothing changed."""
         started = time.perf_counter()
         present = [root for root in self.roots if root.exists()]
-        report = BatchReport()
+        report, told = BatchReport(), set(self._skips_told)
         try:
             if present:
                 report = self.index_all(roots=present)
+                report.skipped = [skip for skip in report.skipped if skip not in told]
         except BadInputError:  # "no such file or folder": one went since; ``_follow`` sees it
             if all(root.exists() for root in present):
                 raise
@@ -317,7 +323,7 @@ class Watcher:
         stale = [path for path in self.index.store.all_paths() if self._under(path, gone)]
         if stale:
             report.removed += self.index.remove(stale, literal=True, keep_roots=True)
-        if not (report.added or report.updated or report.removed):
+        if not report.changed:
             return None
         report.seconds = time.perf_counter() - started
         return report

@@ -470,6 +470,24 @@ def test_a_file_name_that_is_not_utf_8_does_not_end_the_watch(following, docs) -
     assert len(indexed_paths(watcher.index.index_dir)) == 7
 
 
+def test_a_file_name_that_is_not_utf_8_is_told_as_skipped_with_its_own_batch(
+    following, docs
+) -> None:
+    # The watch set up again after the odd name caught up with a batch of skips alone, and
+    # dropped it: the file was never said to be skipped. Skips told before are not told again.
+    watcher, batches = following
+    wait_until(lambda: not watcher.busy)
+    before = len(batches)
+    with open(os.path.join(os.fsencode(docs), b"caf\xe9.md"), "wb") as handle:
+        handle.write(b"a note whose name is latin-1\n")
+    wait_until(lambda: len(batches) > before)
+    time.sleep(1.0)  # no second batch tells it again
+    told = [skip for batch in batches[before:] for skip in batch.skipped]
+    assert len(told) == 1, [b.summary() for b in batches[before:]]
+    assert "not valid UTF-8" in told[0][1]
+    assert (batches[-1].added, batches[-1].updated, batches[-1].removed) == (0, 0, 0)
+
+
 def test_a_folder_gone_before_the_watch_begins_is_said_and_waited_for(watcher, docs) -> None:
     # Deleted between the watcher's making and its first look (the test above lost that race
     # on a loaded machine): nothing said it, and the note it waited for never came.
