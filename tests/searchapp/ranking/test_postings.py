@@ -148,6 +148,21 @@ def test_open_rebuilds_stale_missing_or_damaged_files(tmp_path: Path) -> None:
     assert healed is not None and Postings.load(path).generation == store.generation()
 
 
+def test_a_file_left_by_another_database_is_not_taken_for_its_own(tmp_path: Path) -> None:
+    # index.db deleted and made again, postings.bin left: the same generation and the same
+    # chunk count matched by chance, and "aardvark" found the bicycle.
+    first = cranfield_store(tmp_path, ["the aardvark eats termites at night"])
+    assert open_postings(first, tmp_path) is not None
+    first.close()
+    remove_store_files(tmp_path)
+    second = cranfield_store(tmp_path, ["a bicycle has two wheels and pedals"])
+    assert Postings.load(tmp_path / POSTINGS_NAME).generation == second.generation()
+    postings = open_postings(second, tmp_path)
+    assert postings is not None
+    assert postings.search(["aardvark"], 5) == []
+    assert postings.search(["bicycle"], 5) == Lexicon(second).search("bicycle", 5) != []
+
+
 def test_postings_of_an_index_before_chinese_and_japanese_words_are_built_again(
     tmp_path: Path, monkeypatch
 ) -> None:
