@@ -155,6 +155,56 @@ def resume_at(text: str, start: int, previous_end: int | None) -> Resume | None:
     return None
 
 
+def cut_apart(old: str, new: str, count_tokens: CountTokens, config: ChunkingConfig) -> bool:
+    """Whether chunking ``new``, which is ``old`` with text after it, could cut what ``old``
+    holds otherwise than chunking ``old`` did: the paragraph holding its end goes on in
+    ``new`` and no longer fits in one piece (or, in a paragraph too long to be one, its last
+    sentence). A fresh cut then packs the part of it that fits into the chunks before: those
+    chunks change too, not only the last (``resume_at`` picks up at the last)."""
+    limit = config.max_tokens * UNCOUNTED_CHARS_PER_TOKEN
+
+    def fits(start: int, end: int, text: str) -> bool:
+        return end - start <= limit and count_tokens([text[start:end]])[0] <= config.max_tokens
+
+    def last_unit(separator: re.Pattern[str], start: int, end: int) -> int | None:
+        """Where the last ``separator``-delimited unit of ``old[start:end]`` begins; None
+        when it is longer than ``limit``, which no piece is (it was cut)."""
+        window = max(start, end - limit - 1)
+        begin = None
+        for begin_match in separator.finditer(old, window, end):
+            begin = begin_match.end()
+        if begin is None:
+            begin = start if window == start else None
+        return begin
+
+    def goes_on(separator: re.Pattern[str], end: int) -> int | None:
+        """Where the unit ending at ``end`` in ``old`` ends in ``new``; None: it ends there."""
+        match = separator.search(new, end)
+        stop = match.start() if match is not None else len(new)
+        if not new[end:stop].strip():
+            return None
+        return len(new[:stop].rstrip())
+
+    end = len(old.rstrip())
+    paragraph = last_unit(_PARAGRAPH_BREAK, 0, end)
+    if paragraph is not None:
+        grown = goes_on(_PARAGRAPH_BREAK, end)
+        if grown is None:
+            return False
+        if fits(paragraph, end, old):
+            return not fits(paragraph, grown, new)
+        start = paragraph
+    else:
+        start = 0  # any start before the window: the last sentence is looked for within it
+    sentence = last_unit(_SENTENCE_BREAK, start, end)
+    if sentence is None or sentence == start:  # too long, or the paragraph's one sentence
+        return goes_on(_SENTENCE_BREAK, end) is not None
+    grown = goes_on(_SENTENCE_BREAK, end)
+    if grown is None:
+        return False
+    return not (fits(sentence, end, old) and fits(sentence, grown, new))
+
+
 def chunk_text(
     text: str,
     *,

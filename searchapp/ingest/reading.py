@@ -24,6 +24,7 @@ from searchapp.ingest.chunking import (
     CountTokens,
     Resume,
     chunk_text,
+    cut_apart,
     resume_at,
 )
 from searchapp.ingest.decoding import (
@@ -171,7 +172,7 @@ class FileReader:
         if same:  # read again only to check it (``recheck``): its passages stand
             yield FileDone(key, "touched", size=size, work=work, **times)
             return
-        seam = self._seam(key, data, rows, documents)
+        seam = self._seam(key, data, rows, documents, count_tokens)
         replace = bool(rows) and seam is None
         all_text = sum(len(document.text) for document in documents) or 1
         credited = kept_bytes = 0
@@ -236,7 +237,12 @@ class FileReader:
         )
 
     def _seam(
-        self, key: str, data: bytes, rows: list[DocumentRow], documents: list[SourceDocument]
+        self,
+        key: str,
+        data: bytes,
+        rows: list[DocumentRow],
+        documents: list[SourceDocument],
+        count_tokens: CountTokens,
     ) -> Tail | None:
         """For a file that is its indexed version with text added at its end (a log): its
         document's row id, and the ordinal and chunk of its last passage. That passage is
@@ -263,6 +269,8 @@ class FileReader:
             or before[0].spans
             or not text.startswith(before[0].text)
             or text[last.start_char : last.end_char] != last.text
+            # Its last paragraph grown past one piece: the passages before the last change.
+            or cut_apart(before[0].text, text, count_tokens, self.chunking)
         ):
             return None
         # Chunking from its start must cut what follows as chunking all of the text would (an
