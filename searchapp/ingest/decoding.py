@@ -304,12 +304,26 @@ def _utf8_weight(text: str, bad: int) -> int:
 # may look like (charset-normalizer offers cp1250 for French, cp1006 for a short "café").
 _NON_LATIN = frozenset(
     {
-        *("cp1251", "koi8_r", "koi8_u", "cp866", "mac_cyrillic", "iso8859_5"),  # Cyrillic
-        *("cp932", "shift_jis", "euc_jp", "iso2022_jp"),  # Japanese
-        *("gb18030", "gb2312", "gbk", "big5", "big5hkscs"),  # Chinese
-        *("cp949", "euc_kr", "johab"),  # Korean
-        *("cp1253", "iso8859_7", "cp1255", "iso8859_8", "cp1256", "iso8859_6"),  # Greek etc.
-        *("cp874", "tis_620"),  # Thai
+        # Cyrillic
+        *("cp1251", "koi8_r", "koi8_u", "koi8_t", "cp866", "cp855", "cp1125", "mac_cyrillic"),
+        *("iso8859_5", "kz1048", "ptcp154"),
+        # Japanese: charset-normalizer names EUC-JP text euc_jis_2004 (read as cp1252 then)
+        *("cp932", "shift_jis", "shift_jis_2004", "shift_jisx0213", "euc_jp", "euc_jis_2004"),
+        *("euc_jisx0213", "iso2022_jp", "iso2022_jp_1", "iso2022_jp_2", "iso2022_jp_2004"),
+        *("iso2022_jp_3", "iso2022_jp_ext"),
+        *("gb18030", "gb2312", "gbk", "hz", "big5", "big5hkscs", "cp950"),  # Chinese
+        *("cp949", "euc_kr", "johab", "iso2022_kr"),  # Korean
+        *("cp1253", "iso8859_7", "mac_greek", "cp737", "cp869"),  # Greek
+        *(
+            "cp1255",
+            "iso8859_8",
+            "cp862",
+            "cp1256",
+            "iso8859_6",
+            "cp720",
+            "cp864",
+        ),  # Hebrew, Arabic
+        *("cp874", "tis_620", "iso8859_11"),  # Thai
     }
 )
 _NON_LATIN_SAMPLE = 65536  # bytes looked at
