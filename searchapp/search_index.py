@@ -434,9 +434,10 @@ class SearchIndex:
                 self._quick_spent = indexer.quick_spent
                 # Whatever was committed is in SQLite; the vectors file follows it.
                 save_vectors(vectors, store, self.index_dir)
-                if as_roots:
+                if as_roots:  # not a FIFO or /dev/null given by name: no root of anything
                     filters = Filters(tuple(include), tuple(exclude), default_excludes)
-                    record_roots(store, roots, filters)
+                    kept = [root for root in roots if root.is_dir() or root.is_file()]
+                    record_roots(store, kept, filters)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
@@ -494,7 +495,8 @@ class SearchIndex:
         vectors.remove(np.asarray(removed, dtype=np.int64))
 
     def _roots(self, paths: Sequence[str | os.PathLike[str]]) -> tuple[list[Path], list[Path]]:
-        """The paths to index, and those that are gone but still have documents indexed."""
+        """The paths to index, and those that are gone but still have documents indexed or
+        are recorded roots (forgotten then)."""
         if not paths:
             raise BadInputError("give at least one file or folder to index")
         refuse_empty(paths)
@@ -503,7 +505,9 @@ class SearchIndex:
             path = absolute(raw)
             if path.exists():
                 roots.append(path)
-            elif self.exists() and under(self.store.all_paths(), [path]):
+            elif self.exists() and (
+                under(self.store.all_paths(), [path]) or str(path) in recorded_roots(self.store)
+            ):
                 vanished.append(path)
             else:
                 raise not_there(raw)
@@ -511,13 +515,15 @@ class SearchIndex:
 
     def indexed_roots(self) -> list[str]:
         """What a bare `search index` updates: the folders and files given to ``add`` before,
-        those on disk and those gone that still hold documents (``add`` removes them); none
-        for an index not made yet."""
+        those on disk and those gone that still hold documents (``add`` removes them), or
+        hold none but were deleted from a folder still there (``add`` forgets them: a binary
+        file given by name); none for an index not made yet."""
         if not self.exists():
             return []
         roots = recorded_roots(self.store)
         gone = [root for root in roots if not os.path.exists(root)]
-        holding = {r for r in gone if under(self.store.all_paths(), [r])} if gone else set()
+        paths = self.store.all_paths() if gone else []
+        holding = {r for r in gone if under(paths, [r]) or os.path.isdir(os.path.dirname(r))}
         return [root for root in roots if root not in gone or root in holding]
 
     def roots_by_filters(self) -> dict[Filters, list[str]]:

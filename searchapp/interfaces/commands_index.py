@@ -258,7 +258,12 @@ def _update_runs(
     missing = [r for roots in groups.values() for r in roots if not os.path.exists(r)]
     indexed = set(search_index.store.all_paths()) if missing else set()
     # A file given by name whose folder is there was deleted, not unmounted: the run drops it.
-    deleted = {r for r in missing if r in indexed and os.path.isdir(os.path.dirname(r))}
+    # So does a root of no documents (a binary file given by name): there is nothing to keep.
+    deleted = {
+        r
+        for r in missing
+        if (r in indexed or not counts.get(r)) and os.path.isdir(os.path.dirname(r))
+    }
     if rebuild:  # a new index has nothing of them to drop
         missing, deleted = [r for r in missing if r not in deleted], set()
     for root in [r for r in missing if r not in deleted]:

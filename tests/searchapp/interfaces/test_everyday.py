@@ -460,6 +460,26 @@ def test_a_file_root_deleted_from_its_folder_is_dropped_by_a_bare_run(
     assert "w.txt" not in out  # and forgotten as a root
 
 
+def test_a_skipped_file_given_by_name_is_no_root_forever(indexed, tmp_path, capsys) -> None:
+    # A binary file given by name and deleted stayed a root of 0 documents: a bare run failed
+    # with "no file or folder left to update" while `search info` listed it. A FIFO or
+    # /dev/null given by name was a root for good.
+    _, index_dir = indexed
+    folder = write(tmp_path / "odd", {"k.txt": "x\n"})
+    (folder / "bin.txt").write_bytes(b"x\0\1\2")
+    os.mkfifo(folder / "pipe")
+    args = [str(folder / "bin.txt"), str(folder / "pipe"), os.devnull]
+    code, _, err = run(capsys, "index", *args, "--index-dir", str(index_dir))
+    assert code == 0 and "3 skipped" in err
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert "bin.txt (0 documents)" in out and "pipe" not in out and os.devnull not in out
+    (folder / "bin.txt").unlink()
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "is not there" not in err, err
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert "bin.txt" not in out
+
+
 def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> None:
     docs, index_dir = indexed
     before = indexed_paths(index_dir)
