@@ -365,7 +365,7 @@ def remove(
     ] = False,
 ) -> None:
     """Remove documents from the index (exit 1 when nothing matched)."""
-    from searchapp.interfaces.render import display_path
+    from searchapp.interfaces.render import display_path, listed_path
     from searchapp.search_index import SearchIndex
     from searchapp.storage.indexed_paths import matching, refuse_unclosed, under
 
@@ -394,7 +394,7 @@ def remove(
     if not dry_run:  # as `search index`, it says when it waits for another writer
         search_index.remove(patterns, wait=not no_wait, on_wait=_say_waiting)
     for removed in paths:  # as `search query -l` lists them: relative below this folder
-        sys.stdout.write(display_path(removed) + "\n")
+        sys.stdout.write(listed_path(removed, sys.stdout) + "\n")
     verb = "would remove" if dry_run else "removed"
     if paths or not empty:
         err.print(f"{verb} {len(paths)} {'path' if len(paths) == 1 else 'paths'}")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
@@ -85,6 +85,18 @@ def display_path(path: str, cwd: Path | None = None) -> str:
     escape code in a name reached the terminal from `search remove` and `search watch`, which
     printed it with this alone."""
     return inert(_relative(path, cwd)).replace("\n", "\\n").replace("\t", "\\t")
+
+
+def listed_path(path: str, stream: IO[str]) -> str:
+    """A path in a list of paths (`-l`, `search remove`): on a terminal as ``display_path``
+    shows it; in a pipe or a file as it is, as grep -l and find print it (a tab in a name,
+    printed ``\\t``, named no file for ``xargs -d '\\n'`` or ``while read``, and could not be
+    told from a backslash and a t); -0 keeps a name holding a newline whole."""
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        terminal = False
+    return display_path(path) if terminal else _relative(path)
 
 
 def passage_text(text: str, query: str) -> Text:
@@ -413,7 +425,7 @@ def print_results(
             if null:  # the name as it is, newline and all, for xargs -0
                 stream.write(_painted(_relative(path), _PATH, color) + "\0")
             else:
-                stream.write(_painted(display_path(path), _PATH, color) + "\n")
+                stream.write(_painted(listed_path(path, stream), _PATH, color) + "\n")
     elif output == "json":
         stream.write(json_lines(stream, hits_json(hits)) + "\n")
     elif output == "jsonl":

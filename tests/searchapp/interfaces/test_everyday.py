@@ -891,8 +891,7 @@ def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_pa
     assert "/a.txt:31" in rendered
 
 
-@pytest.mark.parametrize("output", ["lines", "files"])
-def test_a_newline_in_a_file_name_keeps_one_hit_on_one_line(tmp_path, output) -> None:
+def test_a_newline_in_a_file_name_keeps_one_hit_on_one_line(tmp_path) -> None:
     # A tab was printed as it is, where a newline was escaped: a field more for cut and awk.
     path = "/notes/new\nline\tand tab.txt"
     hits = [
@@ -900,10 +899,31 @@ def test_a_newline_in_a_file_name_keeps_one_hit_on_one_line(tmp_path, output) ->
         Hit(2, 0.4, 0.4, "/b", "/b", 2, 1, 1, "x"),
     ]
     console = Console(file=open(tmp_path / "out.txt", "w"), width=120, emoji=False)
-    print_results(console, hits, "first", output="lines", files_only=output == "files")
+    print_results(console, hits, "first", output="lines")
     console.file.close()
     lines = (tmp_path / "out.txt").read_text().splitlines()
     assert len(lines) == 2 and lines[0].startswith("/notes/new\\nline\\tand tab.txt")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_listed_paths_are_the_names_in_a_pipe_and_escaped_on_a_terminal() -> None:
+    # `-l` in a pipe printed a tab in a name as "\t": `while read -r f` and `xargs -d '\n'`
+    # named no file, and a name holding a backslash and a t printed the same.
+    hits = [
+        Hit(1, 0.5, 0.5, "/n/ta\tb.txt", "/n/ta\tb.txt", 1, 1, 1, "x"),
+        Hit(2, 0.4, 0.4, "/n/back\\tslash.txt", "/n/back\\tslash.txt", 2, 1, 1, "x"),
+    ]
+    for stream, expected in [
+        (io.StringIO(), "/n/ta\tb.txt\n/n/back\\tslash.txt\n"),
+        (_Terminal(), "/n/ta\\tb.txt\n/n/back\\tslash.txt\n"),
+    ]:
+        console = Console(file=stream, width=120, color_system=None)
+        print_results(console, hits, "x", output="lines", files_only=True)
+        assert stream.getvalue() == expected
 
 
 def test_folder_names_in_brackets_are_printed_as_they_are(
@@ -931,9 +951,11 @@ def test_control_characters_in_names_are_shown_escaped_by_every_command(
     index = ["--index-dir", str(tmp_path / "idx")]
     assert run(capsys, "index", "odd", *index)[0] == 0
     code, listed, _ = run(capsys, "remove", "-n", "odd/*", *index)
-    assert code == 0 and listed == "odd/esc\\x1b[31mred.md\n"
+    assert code == 0 and listed == "odd/esc\x1b[31mred.md\n"  # a pipe's: the name, as ls -1
     code, found, _ = run(capsys, "query", "marmots", "-l", *index)
     assert found == listed
+    code, found, _ = run(capsys, "query", "marmots", *index)  # lines: escaped, as a message
+    assert found.startswith("odd/esc\\x1b[31mred.md:1:")
 
 
 def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> None:
