@@ -169,6 +169,10 @@ def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
             others.append(path_glob(glob))
         if names:
             plain.add((names, glob.startswith("/"), glob.endswith("/")))
+        if "\\" in glob and (shown := _SHOWN_ESCAPE.sub(_unescaped, glob)) != glob:
+            # A path as a terminal shows it (``display_path``: a tab in a name as "\t"), pasted.
+            names = tuple(name for name in shown.split("/") if name)
+            plain.add((names, shown.startswith("/"), shown.endswith("/")))
     if not plain:
         return lambda path: any(matches(path) for matches in others)
     longest = max(len(names) for names, _, _ in plain)
@@ -187,6 +191,15 @@ def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
         return any(match(path) for match in others)
 
     return matches
+
+
+# What ``display_path`` writes for a character it will not print: "\t", "\n", "\x1b", "\u2028".
+_SHOWN_ESCAPE = re.compile(r"\\(?:t|n|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def _unescaped(match: re.Match[str]) -> str:
+    code = match.group()[1:]
+    return {"t": "\t", "n": "\n"}.get(code) or chr(int(code[1:], 16))
 
 
 # glob.escape's "[[]", "[*]" and "[?]": a character as it is, no wildcard.

@@ -142,7 +142,7 @@ def query(
                 command = f"search index PATH{index_dir_option(search_index.index_dir)}"
                 err.print(f"the index holds no documents; `{command}` adds some")
             elif path and not search_index.any_document_matches(options.path_glob):
-                shown = " or ".join(repr(glob) for glob in path)
+                shown = " or ".join(f"'{glob}'" for glob in path)  # repr doubled a backslash
                 err.print(f"no indexed document matches --path {one_line(shown)}")
             raise typer.Exit(EXIT_NOTHING_FOUND)
 

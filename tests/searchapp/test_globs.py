@@ -7,6 +7,7 @@ import fnmatch
 import random
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -101,3 +102,18 @@ def test_a_path_with_glob_characters_matches_as_written_too() -> None:
     assert not any_glob(["/odd/[draft] notes.md"])(path)  # anchored: from the root only
     assert any_glob(["odd/*"])("/home/u/odd/*")  # a name holding "*" too
     assert not any_glob(["odd/[draft] notes.md"])("/home/u/odd/[draft] notes.md.bak")
+
+
+def test_a_path_as_a_terminal_shows_it_names_its_file() -> None:
+    # A hit in "tab<TAB>here.md" is shown "tab\there.md"; pasted into --path, it matched
+    # nothing ("no indexed document matches --path 'notes/tab\\there.md'").
+    from searchapp.interfaces.render import display_path
+
+    for name in ("tab\there.md", "new\nline.md", "esc\x1bname.md", "bidi\u202eoverride.md"):
+        path = f"/home/u/notes/{name}"
+        shown = display_path(path, cwd=Path("/home/u"))
+        assert shown != f"notes/{name}"
+        assert any_glob([shown])(path), shown
+        assert any_glob([f"/home/u/{shown}"])(path), shown
+        assert not any_glob([shown])("/home/u/notes/other.md")
+    assert any_glob(["notes/back\\tslash.md"])("/home/u/notes/back\\tslash.md")  # as written

@@ -2356,6 +2356,8 @@ def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> 
     code, out, err = run(capsys, "query", *args, "--path", "*.rst", "--path", "x/{a,b}")
     assert (code, out) == (1, "")
     assert err == "no indexed document matches --path '*.rst' or 'x/{a,b}'\n"
+    code, _, err = run(capsys, "query", *args, "--path", "notes/tab\\there.md")
+    assert err == "no indexed document matches --path 'notes/tab\\there.md'\n"  # not \\\\
 
 
 def test_include_and_remove_take_braces(tmp_path, fake_model, capsys) -> None:
