@@ -125,18 +125,25 @@ def query(
     with closing(search_index):
         hits = search_index.search(text, options)
         chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
+        # As grep -l, -l names files there are: one gone since it was indexed (its note
+        # says so) broke `| xargs -0 ls`.
+        listed = [p for hit in hits for p in (hit.path, *hit.also)] if files_only else []
+        gone = {path for path in listed if not os.path.isfile(path)}
         print_results(
             colored(color),
             hits,
             text,
             output=chosen,
             files_only=files_only,
+            left_out=gone,
             null=null,
             show_cosine=mode != "dense",
             context=_context_of(search_index, context) if context > 0 else None,
         )
         if not context:  # -C reads the files, and says so for each changed one
             _note_changed_files(search_index, hits)
+        if listed and not set(listed) - gone:
+            raise typer.Exit(EXIT_NOTHING_FOUND)  # each file gone: nothing listed
         if not hits:
             if not search_index.store.count_documents():  # not a miss: there is nothing to find
                 command = f"search index PATH{index_dir_option(search_index.index_dir)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -412,16 +412,20 @@ def print_results(
     *,
     output: str,
     files_only: bool = False,
+    left_out: Collection[str] = (),
     null: bool = False,
     show_cosine: bool = False,
     context: Callable[[Hit], Context] | None = None,
 ) -> None:
-    """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths."""
+    """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths
+    (less those ``left_out``)."""
     stream = console.file
     color = uses_color(console)
     if files_only:
         # Every file that holds a match, copies of a passage too, as grep -l lists them.
         for path in dict.fromkeys(path for hit in hits for path in (hit.path, *hit.also)):
+            if path in left_out:
+                continue
             if null:  # the name as it is, newline and all, for xargs -0
                 stream.write(_painted(_relative(path), _PATH, color) + "\0")
             else:

@@ -731,6 +731,24 @@ def test_jsonl_and_files_with_matches(indexed, capsys) -> None:
     assert all(Path(p).name in {Path(o["path"]).name for o in objects} for p in paths)
 
 
+def test_files_with_matches_names_no_file_gone_since_indexing(indexed, tmp_path, capsys) -> None:
+    # As grep -l: a file deleted since it was indexed was listed (its note said it was gone),
+    # and `| xargs -0 ls` failed on it.
+    _, index_dir = indexed
+    folder = write(tmp_path / "more", {"a.txt": "kumquat jam\n", "b.txt": "kumquat pie\n"})
+    assert run(capsys, "index", str(folder), "--index-dir", str(index_dir))[0] == 0
+    args = ["query", "kumquat", "--mode", "lexical", "-l", "--index-dir", str(index_dir)]
+    code, out, _ = run(capsys, *args)
+    assert code == 0 and sorted(out.split()) == [str(folder / "a.txt"), str(folder / "b.txt")]
+    (folder / "a.txt").unlink()
+    code, out, err = run(capsys, *args)
+    assert code == 0 and out.split() == [str(folder / "b.txt")]
+    assert f"{folder / 'a.txt'} is gone since it was indexed" in err
+    (folder / "b.txt").unlink()
+    code, out, _ = run(capsys, *args)
+    assert (code, out) == (1, "")
+
+
 def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> None:
     # From a helper at a shell: `query -` searched for "-" (status 0), a query of punctuation
     # ranked passages nearest to nothing (status 0), `--index-dir "$UNSET"` used the default
