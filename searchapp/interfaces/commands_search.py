@@ -58,14 +58,14 @@ def query(
     path: PathGlob = None,
     per_doc: PerDoc = 1,
     context: Annotated[
-        int,
+        int | None,
         typer.Option(
             "-C",
             "--context",
             help="Lines of context: around the hit's line (lines output), around its passage "
             "(table).",
         ),
-    ] = 0,
+    ] = None,
     mode: Mode = "hybrid",
     device: Device = "auto",
     output: Annotated[
@@ -95,7 +95,7 @@ def query(
     from searchapp.search_index import MAX_QUERY_CHARS, SearchIndex
     from searchapp.storage.paths import index_dir_option
 
-    if context < 0:
+    if context is not None and context < 0:
         raise SearchAppError(f"--context ({context}) must be 0 or more")
     if as_json and output not in (None, "json"):
         raise SearchAppError(f"--json means --format json; drop --json or --format {output}")
@@ -103,10 +103,10 @@ def query(
         given = "--json" if as_json else f"--format {output}"
         raise SearchAppError(f"-l prints only paths, one a line; drop {given}")
     if files_only:
-        context = 0  # as grep -l -C 1 and rg -l -C 1: the paths, no lines around anything
+        context = None  # as grep -l -C 1 and rg -l -C 1: the paths, no lines around anything
     if null and not files_only:
         raise SearchAppError("-0 ends the paths -l prints with NUL; add -l")
-    if context and (as_json or output in ("json", "jsonl")):
+    if context is not None and (as_json or output in ("json", "jsonl")):
         raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
     options = SearchOptions(
         k=top_k, mode=mode, min_score=min_score, path_glob=tuple(path or ()), per_doc=per_doc
@@ -138,9 +138,10 @@ def query(
             left_out=gone,
             null=null,
             show_cosine=mode != "dense",
-            context=_context_of(search_index, context) if context > 0 else None,
+            # -C 0 too, as grep's: the hit's line alone, groups apart by "--"
+            context=_context_of(search_index, context) if context is not None else None,
         )
-        if not context:  # -C reads the files, and says so for each changed one
+        if context is None:  # -C reads the files, and says so for each changed one
             _note_changed_files(search_index, hits)
         if listed and not set(listed) - gone:
             raise typer.Exit(EXIT_NOTHING_FOUND)  # each file gone: nothing listed

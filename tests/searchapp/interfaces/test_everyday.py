@@ -678,6 +678,13 @@ def test_context_of_nearby_hits_is_one_group_each_line_once(tmp_path, fake_model
     hits = [LINE.match(row) for group in groups for row in group]
     assert sorted(int(m["line"]) for m in hits if m) == [3, 7, 15]
     assert all(row.endswith("glider") for group in groups for row in group if LINE.match(row))
+    # -C 0 as grep's: each hit's line alone, groups apart by "--" (it was lines output).
+    args[args.index("2")] = "0"
+    code, out, _ = run(capsys, *args, "--index-dir", index_dir)
+    rows = out.splitlines()
+    assert code == 0 and rows[1::2] == ["--", "--"] and len(rows) == 5
+    assert sorted(int(LINE.match(row)["line"]) for row in rows[::2]) == [3, 7, 15]
+    assert all(row.endswith(" glider") for row in rows[::2])
 
 
 def test_the_hit_row_under_context_is_its_line_as_written(tmp_path, fake_model, capsys) -> None:
