@@ -42,7 +42,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from searchapp.errors import IndexNotFoundError, SearchAppError
 from searchapp.interfaces.cli_app import package_version
-from searchapp.interfaces.index_thread import IndexThread, searched_with_notes
+from searchapp.interfaces.index_thread import IndexThread
 from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
@@ -215,9 +215,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             options = SearchOptions(
                 k=k, mode=mode, path_glob=globs or None, min_score=min_score, per_doc=per_doc
             )
-            hits, notes = index_thread.call(
-                lambda index: searched_with_notes(index, query, options)
-            )
+            hits, notes = index_thread.search(query, options)
         except SearchAppError as exc:
             raise ToolError(in_parameter_terms(str(exc))) from exc
         return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits], notes=notes)
@@ -272,10 +270,6 @@ def serve_stdio(index: SearchIndex) -> None:
             # Served all the same: a client set up before the first `search index` saw only
             # "server disconnected"; each tool now answers this, until there is an index.
             logger.warning("%s; the tools answer so until there is one", exc)
-        else:
-            index_thread.submit(  # while it starts
-                lambda search_index: search_index.load_encoder(warm_up=True)
-            )
         # Not where SIGINT is ignored (started with `&` from a script) or handled by the caller.
         previous = signal.getsignal(signal.SIGINT)
         ours = threading.current_thread() is threading.main_thread()

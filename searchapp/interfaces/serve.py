@@ -54,7 +54,7 @@ from searchapp.interfaces.cli_app import (
     state,
     stopped_status,
 )
-from searchapp.interfaces.index_thread import IndexThread, searched_with_notes
+from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
@@ -272,7 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
         index = self.server.index_thread
         if url.path == "/search":
             options, text = _search_request(query)
-            hits, notes = index.call(lambda found: searched_with_notes(found, text, options))
+            hits, notes = index.search(text, options)
             if notes:  # JSON with \u escapes: a header is Latin-1, and one line
                 headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, hits_json(hits)
@@ -518,10 +518,6 @@ def serve(
                     # first `search index` ended with status 2 (restarted in a loop); each
                     # request is answered 503 until there is an index.
                     err.print(f"warning: {exc}; answering 503 until there is one")
-                else:
-                    index_thread.submit(
-                        lambda search_index: search_index.load_encoder(warm_up=True)
-                    )
             server.listen()
             err.print(f"serving {index.index_dir} on {server.url} (Ctrl-C to stop)")
             try:
