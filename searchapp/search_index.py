@@ -180,6 +180,12 @@ class SearchIndex:
         """The model this index uses: asked for, else recorded in the index, else the default."""
         return self._model or self.meta().model or DEFAULT_MODEL
 
+    def share_encoder(self, encoder: Encoder) -> None:
+        """Embed with ``encoder``, another index's of the same model (`serve --watch`'s writer
+        takes the server's): one copy of the model in memory. As if given when made."""
+        self._encoder = self._query_encoder = encoder
+        self._encoder_given = True
+
     def load_encoder(self, *, warm_up: bool = False) -> Encoder:
         """The encoder, loaded once (seconds: the weights are read and the model built).
         ``warm_up``: for a process that will answer queries (a server), one query is embedded

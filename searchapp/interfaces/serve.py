@@ -44,6 +44,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from searchapp.errors import (
     BadInputError,
+    IndexInterrupted,
     IndexLockedError,
     IndexNotFoundError,
     SearchAppError,
@@ -507,7 +508,7 @@ def serve(
 
         try:
             if watch_paths:
-                follower, watcher = _start_watching(
+                follower, watcher = _watching(
                     index_thread, err, stop, watch_paths, include, exclude, watching_failed
                 )
             else:
@@ -520,6 +521,9 @@ def serve(
                     err.print(f"warning: {exc}; answering 503 until there is one")
             server.listen()
             err.print(f"serving {index.index_dir} on {server.url} (Ctrl-C to stop)")
+            if follower is not None:
+                err.print("indexing the watched paths; answering from the index as it is meanwhile")
+                follower.start()
             try:
                 server.serve_until_interrupted()
             except KeyboardInterrupt:
@@ -533,7 +537,7 @@ def serve(
             server.server_close()
     finally:
         stop.set()
-        if follower is not None:
+        if follower is not None and follower.ident is not None:  # started
             _finish_following(follower, err)
         index_thread.close()
     if failed.is_set():
@@ -573,7 +577,7 @@ def _finish_following(follower: threading.Thread, err: Console) -> None:
         os._exit(stopped_status())
 
 
-def _start_watching(
+def _watching(
     index_thread: IndexThread,
     err: Console,
     stop: threading.Event,
@@ -582,9 +586,9 @@ def _start_watching(
     exclude: Sequence[str],
     on_failure: Callable[[], None],
 ) -> tuple[threading.Thread, Watcher]:
-    """Index ``paths`` with a writer of its own that shares the loaded model, then follow
-    their changes in a thread until ``stop`` is set, or until following fails (its error logged,
-    then ``on_failure`` called)."""
+    """A thread, to start once the server listens, that indexes ``paths`` with a writer of its
+    own sharing the server's model, then follows their changes until ``stop`` is set, or until
+    following fails (its error logged, then ``on_failure`` called); and its watcher."""
     from searchapp.interfaces.commands_index import root_notes
     from searchapp.interfaces.watch import Watcher
     from searchapp.storage.indexed_paths import Filters
@@ -592,14 +596,25 @@ def _start_watching(
     given = Filters(tuple(include), tuple(exclude), True)
     for note in index_thread.call(lambda index: root_notes(index, paths, given)):
         err.print(note)
-    encoder = index_thread.call(lambda search_index: search_index.load_encoder())
-    writer = SearchIndex(index_thread.index_dir, device=index_thread.device, encoder=encoder)
-    watcher = Watcher(writer, paths, include=include, exclude=exclude)
-    err.print(f"indexed: {watcher.index_all().summary()}")
-    writer.close()  # reopened in the thread that follows the changes
+    writer = SearchIndex(index_thread.index_dir, device=index_thread.device)
+    watcher = Watcher(writer, paths, include=include, exclude=exclude)  # the paths are there
 
     def follow() -> None:
+        # Here, while the server answers (from the index as it is: a new one is 503 until its
+        # first passages are in): it listened only once the folders were indexed, and a client
+        # probing the port was refused for as long (minutes for a new folder).
         try:
+            # The model the server loads, shared: one copy in memory.
+            writer.share_encoder(index_thread.call(lambda index: index.load_encoder()))
+            if stop.is_set():  # Ctrl-C while it loaded
+                return
+            try:
+                err.print(f"indexed: {watcher.index_all(stop=stop).summary()}")
+            except IndexInterrupted as stopped:
+                if not stopped.asked:
+                    raise
+                watcher.stopped_in = stopped.report  # ``stopped_line`` says what was kept
+                return
             watcher.follow(
                 stop,
                 lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
@@ -609,6 +624,4 @@ def _start_watching(
             logger.error("stopped watching for changes: %s", exc)
             on_failure()
 
-    thread = threading.Thread(target=follow, name="search-watch", daemon=True)
-    thread.start()
-    return thread, watcher
+    return threading.Thread(target=follow, name="search-watch", daemon=True), watcher

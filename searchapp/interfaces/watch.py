@@ -156,9 +156,14 @@ class Watcher:
         self._skips_told: set[tuple[str, str]] = set()
 
     def index_all(
-        self, progress: Progress | None = None, roots: Sequence[Path] | None = None
+        self,
+        progress: Progress | None = None,
+        roots: Sequence[Path] | None = None,
+        *,
+        stop: threading.Event | None = None,
     ) -> BatchReport:
-        """Index the watched paths (or ``roots`` of them) as `search index PATHS` does."""
+        """Index the watched paths (or ``roots`` of them) as `search index PATHS` does; ``stop``
+        (else ``follow``'s) stops it where it next commits (``IndexInterrupted``)."""
         report = self.index.add(
             self.roots if roots is None else roots,
             include=self.include,
@@ -166,7 +171,7 @@ class Watcher:
             default_excludes=self.default_excludes,
             on_wait=self.on_wait,
             progress=progress or self._progress,
-            stop=self._stop,
+            stop=stop or self._stop,
         )
         self._skips_told.update(report.skipped)
         return BatchReport(

@@ -451,8 +451,8 @@ def test_a_port_in_use_or_out_of_range_is_one_line_before_any_indexing(
 
 
 def test_connections_are_refused_until_the_server_listens(served, tmp_path) -> None:
-    # `serve --watch` binds its port first and listens once its folders are indexed: a client
-    # meanwhile is refused at once instead of waiting in the queue for minutes.
+    # `serve` binds its port first (one in use fails before --watch indexes anything) and
+    # listens once it can answer: a client meanwhile is refused at once, not left in a queue.
     _, index_dir = served
     index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
     server = SearchServer(index_thread, "127.0.0.1", 0, listen=False)
@@ -640,7 +640,13 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, st
         "--watch", str(corpus), "--index-dir", str(index_dir), "--device", "cpu"
     )
     try:
-        assert lines[0].startswith("indexed: 3 added")
+        # It listens before it indexes, and answers meanwhile: a client probing the port was
+        # refused until the folder was indexed (minutes for a new one).
+        assert lines == []
+        assert get(address, "/info")[0] in (200, 503)  # no index yet, or the first passages
+        said = [process.stderr.readline() for _ in range(2)]
+        assert said[0].startswith("indexing the watched paths; answering from the index")
+        assert said[1].startswith("indexed: 3 added"), said
         assert len(get(address, "/search?q=shock+waves")[1]) == 3
         for linger in (False, True):  # clients that hang up before their answer: closed, reset
             for _ in range(3):
