@@ -13,6 +13,7 @@ from searchapp.interfaces.cli_app import (
     Exclude,
     Include,
     IndexDir,
+    NoDefaultExcludes,
     app,
     err,
     state,
@@ -34,6 +35,10 @@ def serve(
     ] = None,
     include: Include = None,
     exclude: Exclude = None,
+    no_default_excludes: NoDefaultExcludes = False,
+    debounce: Annotated[
+        int, typer.Option("--debounce", help="With --watch: as for `search watch` (ms).")
+    ] = 1000,
     device: Device = "auto",
 ) -> None:
     """Answer searches over HTTP as JSON: /search?q=, /info, /documents/{doc_id}."""
@@ -49,6 +54,8 @@ def serve(
         watch_paths=watch_paths or (),
         include=include or (),
         exclude=exclude or (),
+        default_excludes=not no_default_excludes,
+        debounce_ms=debounce,
     )
     state["interrupt_said"] = True  # "stopped": 130 after Ctrl-C, 143 after SIGTERM
     raise typer.Exit(code)

@@ -60,11 +60,12 @@ from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
+from searchapp.storage.indexed_paths import Filters
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from searchapp.interfaces.watch import Watcher
+    from searchapp.interfaces.watch import BatchReport, Watcher
 
 logger = logging.getLogger(__name__)
 
@@ -483,6 +484,8 @@ def serve(
     watch_paths: Sequence[str] = (),
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    default_excludes: bool = True,
+    debounce_ms: int = 1000,  # as `search watch`'s --debounce
 ) -> int:
     """`search serve`: answer requests until Ctrl-C, keeping the index fresh while it serves
     when ``watch_paths`` are given; returns the exit status (130 after Ctrl-C, 2 when watching
@@ -509,7 +512,13 @@ def serve(
         try:
             if watch_paths:
                 follower, watcher = _watching(
-                    index_thread, err, stop, watch_paths, include, exclude, watching_failed
+                    index_thread,
+                    err,
+                    stop,
+                    watch_paths,
+                    Filters(tuple(include), tuple(exclude), default_excludes),
+                    debounce_ms,
+                    watching_failed,
                 )
             else:
                 try:
@@ -582,22 +591,33 @@ def _watching(
     err: Console,
     stop: threading.Event,
     paths: Sequence[str],
-    include: Sequence[str],
-    exclude: Sequence[str],
+    given: Filters,
+    debounce_ms: int,
     on_failure: Callable[[], None],
 ) -> tuple[threading.Thread, Watcher]:
     """A thread, to start once the server listens, that indexes ``paths`` with a writer of its
     own sharing the server's model, then follows their changes until ``stop`` is set, or until
     following fails (its error logged, then ``on_failure`` called); and its watcher."""
+    from searchapp.interfaces.cli_app import print_skipped
     from searchapp.interfaces.commands_index import root_notes
     from searchapp.interfaces.watch import Watcher
-    from searchapp.storage.indexed_paths import Filters
 
-    given = Filters(tuple(include), tuple(exclude), True)
     for note in index_thread.call(lambda index: root_notes(index, paths, given)):
         err.print(note)
     writer = SearchIndex(index_thread.index_dir, device=index_thread.device)
-    watcher = Watcher(writer, paths, include=include, exclude=exclude)  # the paths are there
+    watcher = Watcher(  # the paths are there
+        writer,
+        paths,
+        include=given.include,
+        exclude=given.exclude,
+        default_excludes=given.default_excludes,
+        debounce_ms=debounce_ms,
+    )
+
+    def on_batch(batch: BatchReport) -> None:
+        now = time.strftime("%H:%M:%S")
+        print_skipped(err, batch.skipped, verbose=False, prefix=f"{now} ")
+        err.print(f"{now} {batch.summary()}")
 
     def follow() -> None:
         # Here, while the server answers (from the index as it is: a new one is 503 until its
@@ -609,16 +629,16 @@ def _watching(
             if stop.is_set():  # Ctrl-C while it loaded
                 return
             try:
-                err.print(f"indexed: {watcher.index_all(stop=stop).summary()}")
+                report = watcher.index_all(stop=stop)
+                print_skipped(err, report.skipped, verbose=False)  # as `search watch` tells them
+                err.print(f"indexed: {report.summary()}")
             except IndexInterrupted as stopped:
                 if not stopped.asked:
                     raise
                 watcher.stopped_in = stopped.report  # ``stopped_line`` says what was kept
                 return
             watcher.follow(
-                stop,
-                lambda batch: err.print(f"{time.strftime('%H:%M:%S')} {batch.summary()}"),
-                lambda note: err.print(f"{time.strftime('%H:%M:%S')} {note}"),
+                stop, on_batch, lambda note: err.print(f"{time.strftime('%H:%M:%S')} {note}")
             )
         except Exception as exc:
             logger.error("stopped watching for changes: %s", exc)

@@ -679,6 +679,30 @@ def test_serve_watch_answers_while_it_keeps_the_index_fresh(corpus, tmp_path, st
             process.wait()
 
 
+@pytest.mark.slow
+def test_serve_watch_takes_watch_options_and_tells_skipped_files(corpus, tmp_path):
+    # It had no --no-default-excludes or --debounce, and said "1 skipped" with no reason.
+    (corpus / "package-lock.json").write_text('{"name": "pump", "lockfileVersion": 3}\n')
+    (corpus / "blob.txt").write_bytes(b"\x00\x01\x02binary")
+    index_dir = tmp_path / "idx"
+    process, _, address = serve_process(
+        *("--watch", str(corpus), "--no-default-excludes", "--debounce", "200"),
+        *("--index-dir", str(index_dir), "--device", "cpu"),
+    )
+    try:
+        said = [process.stderr.readline() for _ in range(3)]
+        assert said[1] == "1 file skipped (binary file: 1); --verbose lists them\n", said
+        assert said[2].startswith("indexed: 4 added"), said  # the lock file too
+        hits = get(address, "/search?q=lockfileVersion&mode=lexical")[1]
+        assert [Path(hit["path"]).name for hit in hits] == ["package-lock.json"]
+        process.send_signal(signal.SIGINT)
+        process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_serve_before_the_first_index_answers_503_until_there_is_one(corpus, tmp_path):
     # A service started before the first `search index` ended with status 2 (a restart loop);
     # `search mcp` served, each tool saying there was no index.
