@@ -99,10 +99,13 @@ def select(
     # batch usually holds the k hits and the rest of the candidates are never read.
     first, batch = 0, 2 * options.k
     while first < len(ranked):
-        part = ranked[first : first + batch]
-        first += batch
+        end = first + batch
+        while 0 < end < len(ranked) and ranked[end][1:] == ranked[end - 1][1:]:
+            end += 1  # a run of equal scores is read whole: ``by_path`` orders it
+        part = ranked[first:end]
+        first = end
         chunks = reads.chunks([r[0] for r in part])
-        for chunk_id, score, cosine in part:
+        for chunk_id, score, cosine in by_path(part, chunks):
             chunk = chunks.get(chunk_id)
             if chunk is None or not wanted(chunk.path) or is_pending(chunk.doc_id):
                 continue
@@ -146,6 +149,32 @@ def select(
                 if wanted(chunk.path):
                     also.setdefault(copy_of, {})[chunk.path] = None
     return with_copies(hits, also)
+
+
+def by_path(
+    part: list[tuple[int, float, float]], chunks: dict[int, StoredChunk]
+) -> list[tuple[int, float, float]]:
+    """``part`` with each run of equal scores and cosines in the order of its passages' paths
+    (then documents, then ids). Copies of a passage tie: the lower chunk id (the copy indexed
+    first) took the hit and its file's --per-doc, so an index that had a file removed and
+    indexed again, or that resumed after a crash, answered otherwise than one built anew."""
+    ordered: list[tuple[int, float, float]] = []
+    start = 0
+    while start < len(part):
+        end = start + 1
+        while end < len(part) and part[end][1:] == part[start][1:]:
+            end += 1
+        run = part[start:end]
+        if len(run) > 1:
+
+            def key(row: tuple[int, float, float]) -> tuple[str, str, int]:
+                chunk = chunks.get(row[0])
+                return ("", "", row[0]) if chunk is None else (chunk.path, chunk.doc_id, row[0])
+
+            run = sorted(run, key=key)
+        ordered += run
+        start = end
+    return ordered
 
 
 class Reads:

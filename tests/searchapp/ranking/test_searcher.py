@@ -725,6 +725,24 @@ def test_a_copied_file_has_no_hits_past_its_twins_per_doc(make) -> None:
     ]
 
 
+@pytest.mark.parametrize("mode", ["dense", "lexical", "hybrid"])
+def test_which_copy_is_the_hit_does_not_hang_on_which_was_indexed_first(make, mode) -> None:
+    # Copies tie, and a tie went to the lower chunk id: the file indexed first took the hit
+    # and its --per-doc, so an index re-built after `search remove`, or resumed after a crash,
+    # showed another second hit than a fresh one (a crash-recovery campaign's two failures).
+    a = ("/a/a.txt", [("shared glider passage", 0.8), ("glider alpha", 0.41)])
+    b = ("/b/b.txt", [("shared glider passage", 0.8), ("glider beta", 0.47)])
+    found = [
+        [
+            (h.path, h.text, h.also)
+            for h in search(make(docs), "shared glider", mode=mode, k=3, collapse_copies=True)
+        ]
+        for docs in ([a, b], [b, a])
+    ]
+    assert found[0] == found[1]
+    assert found[0][0] == ("/a/a.txt", "shared glider passage", ("/b/b.txt",))
+
+
 @pytest.mark.parametrize("alone", [True, False])
 def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch, alone) -> None:
     # 300 documents, 3 of them under /keep. Searched among themselves, only their passages are
