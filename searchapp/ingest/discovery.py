@@ -163,7 +163,7 @@ def iter_files(
 
     include_spec = _option_spec("--include", include)
     exclude_spec = _option_spec("--exclude", exclude)
-    noise = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES) if default_excludes else None
+    noise = Globs(GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)) if default_excludes else None
     roots = [_checked_root(Path(raw)) for raw in paths]  # fail before yielding anything
     seen: set[str] = set()
     for root in roots:
@@ -203,26 +203,27 @@ def _checked_root(path: Path) -> Path:
     return absolute(path)
 
 
-def _option_spec(option: str, patterns: Sequence[str]) -> GitIgnoreSpec | None:
+def _option_spec(option: str, patterns: Sequence[str]) -> Globs | None:
     if not patterns:
         return None
     for pattern in patterns:  # as --path: pathspec takes a lone "[" literally, silently
         if left_open := unclosed(pattern):
             raise BadInputError(f"{option} pattern {pattern!r} {left_open}")
     try:  # gitignore has no braces: '*.{md,txt}' is given as '*.md' and '*.txt'
-        return GitIgnoreSpec.from_lines([glob for p in patterns for glob in expand_braces(p)])
+        spec = GitIgnoreSpec.from_lines([glob for p in patterns for glob in expand_braces(p)])
     except (ValueError, re.error) as exc:  # a bad pattern, or a bad range inside one
         raise BadInputError(
             f"{option} pattern could not be parsed ({exc}); use gitignore-style globs "
             "such as '*.md' or 'docs/**'"
         ) from None
+    return Globs(spec)
 
 
 def _files_under(
     root: Path,
-    include: GitIgnoreSpec | None,
-    exclude: GitIgnoreSpec | None,
-    noise: GitIgnoreSpec | None,
+    include: Globs | None,
+    exclude: Globs | None,
+    noise: Globs | None,
     report: OnSkip,
 ) -> Iterator[Path]:
     try:
@@ -475,5 +476,32 @@ def _uncompressed_name(rel: str) -> str:
     return rel[:-3] if rel.lower().endswith(".gz") else rel
 
 
-def _matches(spec: GitIgnoreSpec | None, rel: str) -> bool:
-    return spec is not None and bool(spec.check_file(rel).include)
+def _matches(globs: Globs | None, rel: str) -> bool:
+    return globs is not None and globs.matches(rel)
+
+
+class Globs:
+    """Gitignore-style globs (``--include``, ``--exclude``, the default excludes), with one
+    regex of all those that can let a path in: a path none of them matches (most, for the
+    default excludes' 38) is answered by one search, not one a glob (a bare `search index` of
+    80,000 unchanged files spent 2 s of 4 there). Any other is asked of ``spec`` itself."""
+
+    def __init__(self, spec: GitIgnoreSpec) -> None:
+        self.spec = spec
+        sources = [
+            # pathspec's regexes name a group (a match through a folder); once is allowed
+            pattern.regex.pattern.replace("(?P<ps_d>", "(?:")
+            for pattern in spec.patterns
+            if pattern.include and getattr(pattern, "regex", None) is not None
+        ]
+        try:
+            self._any = re.compile("|".join(f"(?:{source})" for source in sources))
+        except re.error:  # not as expected: every path is asked of the spec
+            self._any = None
+        self._none = not sources
+
+    def matches(self, rel: str) -> bool:
+        """Whether the globs take ``rel`` in (the last one matching it lets it in)."""
+        if self._none or (self._any is not None and self._any.search(rel) is None):
+            return False
+        return bool(self.spec.check_file(rel).include)

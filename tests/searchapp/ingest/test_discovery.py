@@ -451,3 +451,33 @@ def test_backup_and_temporary_names_leave_out_files_not_folders(tmp_path: Path) 
         "report.tmp.2024-notes.md",
         "run.tmp.7/log.md",
     ]
+
+
+def test_globs_answer_as_their_spec_does() -> None:
+    # ``Globs`` asks one regex of every glob that can let a path in before the spec itself
+    # (a bare `search index` of 80,000 unchanged files spent 2 s of 4 in the default excludes).
+    import random
+
+    from pathspec import GitIgnoreSpec
+
+    from searchapp.ingest.discovery import DEFAULT_EXCLUDES, Globs
+
+    rng = random.Random(5)
+    names = ["a", "b.md", "x.min.js", "Cargo.lock", "old~", "n.tmp", "#s#", "keep.md", "docs"]
+    names += ["c.part", "d.map", "e.txt", "f.swp", "g.tmp.12", "k"]
+    specs = [
+        list(DEFAULT_EXCLUDES),
+        ["*.md", "!keep.md", "docs/**", "a/*/b", "/top.txt", "k/"],
+        ["!*.md"],  # nothing lets in
+        ["**/x.min.js/**", "b.md", "!docs/b.md"],
+    ]
+    seen = [0, 0]
+    for lines in specs:
+        spec = GitIgnoreSpec.from_lines(lines)
+        globs = Globs(spec)
+        for _ in range(3000):
+            rel = "/".join(rng.choice(names) for _ in range(rng.randint(1, 4)))
+            expected = bool(spec.check_file(rel).include)
+            assert globs.matches(rel) == expected, (lines, rel)
+            seen[expected] += 1
+    assert min(seen) > 500
