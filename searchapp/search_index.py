@@ -820,13 +820,24 @@ class SearchIndex:
     ) -> StoredDocument:
         """An indexed document's text as indexed (``lines``: a 1-based inclusive range).
 
-        Reads only the store, never the file: anything that is not an indexed document, such as
-        ``../../etc/passwd``, raises ``DocumentNotFoundError``.
+        Anything that is not an indexed document, such as ``../../etc/passwd``, raises
+        ``DocumentNotFoundError``. The text is the stored passages', stitched; a file still as
+        indexed (its size and times) gives the whitespace between them as it has it (a leading
+        tab came back as a space, blank lines at its end were lost), and nothing else.
         """
         from searchapp.storage.documents import read_document
 
+        def as_written(path: str, stitched: str) -> str | None:
+            indexed = self.store.file_states([path]).get(path)
+            try:
+                unchanged = indexed is not None and indexed.stat_matches(os.stat(path))
+            except OSError:
+                return None
+            read = self._context_file(path) if unchanged else None
+            return read[0] if read is not None else None
+
         with self.store.snapshot():
-            return read_document(self.store, path_or_doc_id, lines)
+            return read_document(self.store, path_or_doc_id, lines, as_written=as_written)
 
 
 # The model reads a query's first 256 tokens (~1,000 characters) and the lexical ranking its

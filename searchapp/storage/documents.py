@@ -1,15 +1,17 @@
 """An indexed document read back from the store: its text, stitched from its stored passages.
 
 The servers give out document text only through here, so they can return nothing that is not
-indexed and never open a file: a name that is no indexed document (``../../etc/passwd``) is
-refused before anything is read. Passages hold the document's text exactly and only whitespace
-falls between two of them (``ingest/chunking.py``); a gap is filled with the newlines the line
-numbers call for, then spaces, so offsets and line numbers are the indexed ones.
+indexed: a name that is no indexed document (``../../etc/passwd``) is refused before anything
+is read. Passages hold the document's text exactly and only whitespace falls between two of
+them (``ingest/chunking.py``); a gap is filled with the newlines the line numbers call for,
+then spaces, so offsets and line numbers are the indexed ones. Where the file is as indexed,
+its own whitespace is taken instead (``as_written``), and nothing else of it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,12 +51,19 @@ class StoredDocument:
 
 
 def read_document(
-    store: Store, path_or_doc_id: str, lines: tuple[int, int] | None = None
+    store: Store,
+    path_or_doc_id: str,
+    lines: tuple[int, int] | None = None,
+    *,
+    as_written: Callable[[str, str], str | None] | None = None,
 ) -> StoredDocument:
     """The document with this doc_id, else the one document at this path (made absolute).
 
     ``lines`` is a 1-based inclusive range; its end may pass the last line. Raises
-    ``DocumentNotFoundError`` for anything that is not an indexed document.
+    ``DocumentNotFoundError`` for anything that is not an indexed document. ``as_written(path,
+    stitched)``: for a whole file without pages, its text with the whitespace between passages
+    as the file has it (a leading tab, blank lines at its end), or None; taken only where it
+    differs from the stitched text in whitespace alone.
     """
     if lines is not None:
         first, last = lines
@@ -64,14 +73,19 @@ def read_document(
                 f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
     document_id, doc_id, path, title = _find(store, path_or_doc_id)
-    text = stitch(
-        store.rows(
-            "SELECT start_char, end_char, start_line, text FROM chunks "
-            "WHERE document_id = ? ORDER BY ordinal, id",
-            (document_id,),
-        )
+    rows = store.rows(
+        "SELECT start_char, end_char, start_line, text, page FROM chunks "
+        "WHERE document_id = ? ORDER BY ordinal, id",
+        (document_id,),
     )
+    text = stitch([row[:4] for row in rows])
+    if as_written is not None and doc_id == path and all(row[4] is None for row in rows):
+        written = as_written(path, text)
+        if written is not None and written.split() == text.split():  # nothing but whitespace
+            text = written
     all_lines = text.split("\n") if text else []  # an empty file has no lines, as wc -l says
+    if len(all_lines) > 1 and all_lines[-1] == "":  # the last newline ends a line, as wc -l
+        all_lines.pop()
     first, last = lines or (1, len(all_lines))
     if lines and first > len(all_lines):
         raise BadInputError(f"line {first} is past the end of {doc_id} ({len(all_lines)} lines)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ def indexed(tmp_path: Path) -> tuple[SearchIndex, Path]:
     for source in sorted((REPO / "searchapp").rglob("*.py"))[:12]:
         (folder / f"{source.parent.name}_{source.name}").write_bytes(source.read_bytes())
     (folder / "padded.txt").write_text("\n\n   indented start\n\n\n\tafter a tab\n", "utf-8")
+    (folder / "tabbed.txt").write_text("\tfirst line tab\nsecond\n   \nfourth  \n\n\n", "utf-8")
     records = [{"_id": f"r{i}", "text": f"record {i} text\nsecond line"} for i in range(3)]
     (folder / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in records), "utf-8")
     index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(max_length=16))
@@ -38,10 +40,21 @@ def test_documents_read_back_as_indexed(indexed) -> None:
     for path in files:
         (expected,) = load_documents(path)
         document = index.get_document(str(path))
+        # A file as indexed gives its own whitespace between passages: a leading tab came
+        # back as a space, and blank lines at its end were lost (line_count was not wc -l's).
+        assert document.text == expected.text.removesuffix("\n"), path.name
+        assert document.line_count == expected.text.count("\n") + (expected.text[-1:] != "\n")
+        assert (document.doc_id, document.path) == (str(path), str(path))
+    for path in files:  # changed since (its times): the passages alone, stitched
+        os.utime(path, ns=(10**9, 10**9))
+        (expected,) = load_documents(path)
+        document = index.get_document(str(path))
         # Passages end at the last visible character: trailing whitespace is not indexed.
+        if path.name == "tabbed.txt":
+            assert document.text == " first line tab\nsecond\n   \nfourth"
+            continue
         assert document.text == expected.text.rstrip(), path.name
         assert document.line_count == len(document.text.split("\n"))
-        assert (document.doc_id, document.path) == (str(path), str(path))
     # Most of them were cut into several passages (the stitching was exercised).
     counts = [
         index.store.rows(
