@@ -1027,7 +1027,8 @@ def test_serve_watch_with_other_filters_says_so(docs, tmp_path) -> None:
     from rich.console import Console
 
     from searchapp.interfaces.index_thread import IndexThread
-    from searchapp.interfaces.serve import _start_watching
+    from searchapp.interfaces.serve import _watching
+    from searchapp.storage.indexed_paths import Filters
 
     index_dir = tmp_path / "idx"
     SearchIndex(index_dir, encoder=FakeEncoder()).add([docs], exclude=["sub/"])
@@ -1035,13 +1036,13 @@ def test_serve_watch_with_other_filters_says_so(docs, tmp_path) -> None:
     index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
     stop = threading.Event()
     try:
-        follower, _ = _start_watching(
-            index_thread, console, stop, [str(docs)], (), (), on_failure=lambda: None
+        follower, _ = _watching(
+            index_thread, console, stop, [str(docs)], Filters(), 1000, on_failure=lambda: None
         )
+        assert follower.ident is None  # started once the server listens
     finally:
         stop.set()
         index_thread.close()
-    follower.join(timeout=10)
     assert console.export_text().splitlines()[0] == (
         f"note: {docs} was indexed with --exclude 'sub/'; a bare `search index` now updates "
         "it with no filters"
