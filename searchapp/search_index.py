@@ -799,6 +799,7 @@ class SearchIndex:
             "incomplete_paths": counts["incomplete_paths"],  # the first few
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
+            "db_free_bytes": counts["db_free_bytes"],
             "vectors_bytes": _size(vectors_path),
             "postings_bytes": _size(postings_path),
             "index_type": meta.index_type or "auto",

@@ -794,6 +794,10 @@ class Store:
             else [],
             "chunks": self.count_chunks(),
             "db_bytes": sum(f.stat().st_size for f in files if f.exists()),
+            # Pages removals left free: reused as the index grows, never given back (a folder
+            # of 13,662 passages moved out and back left index.db 62% free pages).
+            "db_free_bytes": self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+            * self._conn.execute("PRAGMA page_size").fetchone()[0],
         }
 
     def changed_on_disk(self) -> bool:

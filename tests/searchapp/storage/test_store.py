@@ -365,6 +365,12 @@ def test_stats(store: Store) -> None:
     add_document(store, "a", "a.txt", "one", "two")
     stats = store.stats()
     assert stats["documents"] == 1 and stats["chunks"] == 2 and stats["db_bytes"] > 0
+    assert stats["db_free_bytes"] == 0
+    # Removals leave pages free, which the file keeps (`search info` says how much).
+    add_document(store, "b", "b.txt", *[f"passage {n} " + "word " * 400 for n in range(200)])
+    store.delete_documents_by_path(["b.txt"])
+    freed = store.stats()["db_free_bytes"]
+    assert freed > 0.9 * 200 * 2000 and freed % 4096 == 0
 
 
 def test_sqlite_errors_that_are_bugs_are_not_hidden(store: Store) -> None:
