@@ -682,7 +682,7 @@ class SearchIndex:
         with store.snapshot():
             return Searcher(store, vectors, postings).search(text, vector, options)
 
-    def changed_files(self, hits: Sequence[Hit]) -> dict[str, str]:
+    def changed_files(self, hits: Sequence[Hit | StoredDocument]) -> dict[str, str]:
         """``{path: "changed", "too large" or "gone"}`` for each hit's file that changed or went
         since it was indexed: its ``path:line`` may no longer be that line. One stat a file; one
         whose size or times moved is read and hashed, so a `touch` alone says nothing. A file

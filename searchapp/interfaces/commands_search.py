@@ -240,6 +240,49 @@ def repl(
     raise typer.Exit(session.run())
 
 
+@app.command()
+def get(
+    path_or_doc_id: Annotated[
+        str,
+        typer.Argument(
+            help="An indexed file's path, or a doc_id from the results (a JSONL record's "
+            "PATH#ID, or its bare ID while one file has it).",
+            show_default=False,
+        ),
+    ],
+    index_dir: IndexDir = None,
+    lines: Annotated[
+        str | None,
+        typer.Option(
+            "--lines",
+            help="Only these lines: 10-20, 10- (to the end), -20 (from the start) or 12.",
+            metavar="A-B",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON, as `search serve`'s /documents gives it.")
+    ] = False,
+) -> None:
+    """Print an indexed document's text as indexed: a PDF's or Word file's extracted text, a
+    JSONL record (exit 2 when it is not an indexed document)."""
+    from searchapp.interfaces.index_thread import changed_file_line
+    from searchapp.interfaces.render import json_lines, json_text
+    from searchapp.search_index import SearchIndex
+    from searchapp.storage.documents import line_range
+
+    wanted = line_range(lines) if lines is not None else None
+    search_index = SearchIndex(index_dir)
+    with closing(search_index):
+        document = search_index.get_document(path_or_doc_id, wanted)
+        for path, how in search_index.changed_files([document]).items():
+            err.print(changed_file_line(one_line(path), how), style="dim")
+    if as_json:
+        sys.stdout.write(json_lines(sys.stdout, json_text(document.to_json())) + "\n")
+    elif document.text or document.line_count:
+        sys.stdout.write(document.text + "\n")
+
+
 @app.command("eval")
 def evaluate(
     queries: Annotated[

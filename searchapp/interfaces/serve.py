@@ -59,7 +59,7 @@ from searchapp.interfaces.index_thread import IndexThread
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
-from searchapp.storage.documents import LAST_LINE, DocumentNotFoundError
+from searchapp.storage.documents import DocumentNotFoundError, line_range
 from searchapp.storage.indexed_paths import Filters
 
 if TYPE_CHECKING:
@@ -289,7 +289,7 @@ class _Handler(BaseHTTPRequestHandler):
                 raise ApiError(
                     HTTPStatus.BAD_REQUEST, "the document name is not percent-encoded UTF-8"
                 ) from None
-            lines = _line_range(_one(query, "lines")) if "lines" in query else None
+            lines = line_range(_one(query, "lines")) if "lines" in query else None
             document = index.call(lambda search_index: search_index.get_document(key, lines))
             return HTTPStatus.OK, json_text(document.to_json())
         raise ApiError(
@@ -436,29 +436,6 @@ def _one(query: dict[str, list[str]], name: str) -> str:
     if len(values) != 1:
         raise ApiError(HTTPStatus.BAD_REQUEST, f"{name} is given {len(values)} times; give it once")
     return values[0]
-
-
-def _line_range(text: str) -> tuple[int, int]:
-    """``A-B``, ``A`` (one line), ``A-`` (to the end) or ``-B`` (from the start), 1-based and
-    inclusive."""
-    first, dash, last = text.partition("-")
-    if not dash:  # one line: "9" is 9-9
-        last = first
-    try:
-        if not first and not last:
-            raise ValueError(text)
-        start = _integer(first, signed=False) if first else 1
-        end = _integer(last, signed=False) if last else LAST_LINE
-    except ValueError:
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST, f"lines ({text!r}) must be a line or a range such as 10-20"
-        ) from None
-    if not 1 <= start <= end:  # named as sent: "lines=0" was told "lines (0-0)"
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST,
-            f"lines ({text!r}) must be a range of line numbers from 1, first <= last",
-        )
-    return start, end
 
 
 def _status_of(exc: SearchAppError) -> HTTPStatus:

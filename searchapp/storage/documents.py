@@ -50,6 +50,25 @@ class StoredDocument:
         }
 
 
+def line_range(text: str) -> tuple[int, int]:
+    """``A-B``, ``A`` (one line), ``A-`` (to the end) or ``-B`` (from the start), 1-based and
+    inclusive, as `serve`'s ``lines=`` and `search get --lines` take it."""
+    first, dash, last = text.partition("-")
+    if not dash:  # one line: "9" is 9-9
+        last = first
+    if not (first or last) or not all(
+        not part or part.isascii() and part.isdigit() for part in (first, last)
+    ):
+        raise BadInputError(f"lines ({text!r}) must be a line or a range such as 10-20")
+    start = int(first) if first else 1
+    end = int(last) if last else LAST_LINE
+    if not 1 <= start <= end:  # named as given: "lines=0" was told "lines (0-0)"
+        raise BadInputError(
+            f"lines ({text!r}) must be a range of line numbers from 1, first <= last"
+        )
+    return start, end
+
+
 def read_document(
     store: Store,
     path_or_doc_id: str,

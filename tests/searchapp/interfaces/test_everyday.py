@@ -756,6 +756,36 @@ def test_files_with_matches_names_no_file_gone_since_indexing(indexed, tmp_path,
     assert (code, out) == (1, "")
 
 
+def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys, monkeypatch):
+    # What serve's /documents and mcp's get_document give, from the shell: a JSONL record, a
+    # file's lines, as indexed.
+    monkeypatch.chdir(tmp_path)
+    docs = write(tmp_path / "docs", {"a.md": "# Title\n\nfirst line\nsecond line\nthird\n"})
+    records = [{"_id": f"r{n}", "text": f"record {n}\nits second line"} for n in range(3)]
+    (docs / "corpus.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", "docs", *index)[0] == 0
+    assert run(capsys, "get", "docs/a.md", *index)[1:] == (
+        "# Title\n\nfirst line\nsecond line\nthird\n",
+        "",
+    )
+    assert run(capsys, "get", "docs/a.md", "--lines", "3-4", *index)[1] == (
+        "first line\nsecond line\n"
+    )
+    assert run(capsys, "get", "r1", *index)[1] == "record 1\nits second line\n"
+    code, out, _ = run(capsys, "get", f"{docs / 'corpus.jsonl'}#r2", "--json", *index)
+    got = json.loads(out)
+    assert code == 0 and (got["doc_id"], got["line_count"]) == (f"{docs}/corpus.jsonl#r2", 2)
+    code, out, err = run(capsys, "get", "docs/nope.md", *index)
+    assert (code, out) == (2, "") and "'docs/nope.md' is not an indexed document" in err
+    code, _, err = run(capsys, "get", "docs/a.md", "--lines", "0", *index)
+    assert code == 2 and "must be a range of line numbers from 1" in err
+    (docs / "a.md").write_text("# Title\n\nrewritten\n")
+    code, out, err = run(capsys, "get", "docs/a.md", *index)
+    assert code == 0 and "second line" in out  # as indexed, and said to have changed
+    assert f"{docs / 'a.md'}" in err and "changed" in err
+
+
 def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> None:
     # From a helper at a shell: `query -` searched for "-" (status 0), a query of punctuation
     # ranked passages nearest to nothing (status 0), `--index-dir "$UNSET"` used the default
