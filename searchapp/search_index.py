@@ -38,6 +38,7 @@ from searchapp.storage.indexed_paths import (
     forget_roots,
     matching,
     record_roots,
+    recorded_file_roots,
     recorded_roots,
     root_filters,
     roots_with_counts,
@@ -522,14 +523,19 @@ class SearchIndex:
     def indexed_roots(self) -> list[str]:
         """What a bare `search index` updates: the folders and files given to ``add`` before,
         those on disk and those gone that still hold documents (``add`` removes them), or
-        hold none but were deleted from a folder still there (``add`` forgets them: a binary
-        file given by name); none for an index not made yet."""
+        hold none but were files deleted from a folder still there (``add`` forgets them: a
+        binary file given by name); none for an index not made yet."""
         if not self.exists():
             return []
         roots = recorded_roots(self.store)
         gone = [root for root in roots if not os.path.exists(root)]
         paths = self.store.all_paths() if gone else []
-        holding = {r for r in gone if under(paths, [r]) or os.path.isdir(os.path.dirname(r))}
+        files = recorded_file_roots(self.store) if gone else set()
+        holding = {
+            r
+            for r in gone
+            if under(paths, [r]) or (r in files and os.path.isdir(os.path.dirname(r)))
+        }
         return [root for root in roots if root not in gone or root in holding]
 
     def roots_by_filters(self) -> dict[Filters, list[str]]:

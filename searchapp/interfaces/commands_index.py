@@ -245,7 +245,7 @@ def _update_runs(
     as it is, with a note: an unmounted drive is not a deleted folder. A file given by name
     that is gone from a folder still there is taken for deleted."""
     from searchapp.interfaces.render import counted, display_path
-    from searchapp.storage.indexed_paths import Filters
+    from searchapp.storage.indexed_paths import Filters, recorded_file_roots
 
     groups = search_index.roots_by_filters()
     if not groups:
@@ -257,12 +257,11 @@ def _update_runs(
     counts = {root["path"]: root["documents"] for root in search_index.roots()}
     missing = [r for roots in groups.values() for r in roots if not os.path.exists(r)]
     indexed = set(search_index.store.all_paths()) if missing else set()
-    # A file given by name whose folder is there was deleted, not unmounted: the run drops it.
-    # So does a root of no documents (a binary file given by name): there is nothing to keep.
+    # A file given by name whose folder is there was deleted, not unmounted: the run drops it,
+    # one of no documents too (binary, given by name). A folder may be an unmounted drive's.
+    files = recorded_file_roots(search_index.store) if missing else set()
     deleted = {
-        r
-        for r in missing
-        if (r in indexed or not counts.get(r)) and os.path.isdir(os.path.dirname(r))
+        r for r in missing if (r in indexed or r in files) and os.path.isdir(os.path.dirname(r))
     }
     if rebuild:  # a new index has nothing of them to drop
         missing, deleted = [r for r in missing if r not in deleted], set()

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
 
 ROOTS_KEY = "roots"  # meta: JSON list of the paths given to `search index`
 FILTERS_KEY = "root_filters"  # meta: JSON root -> the Filters it was last indexed with
+FILE_ROOTS_KEY = "file_roots"  # meta: JSON list of the roots that were files when given
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ def forget_roots(
     named = under if literal else matching
     kept = [root for root in known if not named([root], patterns) or under(paths, [root])]
     if kept != known:
-        _save_roots(store, kept, root_filters(store))
+        _save_roots(store, kept, root_filters(store), recorded_file_roots(store))
 
 
 def record_roots(store: Store, roots: Sequence[Path], filters: Filters = Filters()) -> None:
@@ -114,7 +115,14 @@ def record_roots(store: Store, roots: Sequence[Path], filters: Filters = Filters
     merged = sorted(set(recorded_roots(store)) | {str(root) for root in roots})
     saved = root_filters(store)
     saved.update({str(root): filters for root in roots})
-    _save_roots(store, merged, saved)
+    files = recorded_file_roots(store) - {str(root) for root in roots}
+    _save_roots(store, merged, saved, files | {str(root) for root in roots if root.is_file()})
+
+
+def recorded_file_roots(store: Store) -> set[str]:
+    """The recorded roots that were files when given (a file of no documents, binary or empty,
+    deleted from its folder, is gone; a folder that is not there may be an unmounted drive)."""
+    return set(json.loads(store.get_meta().get(FILE_ROOTS_KEY, "[]")))
 
 
 def root_filters(store: Store) -> dict[str, Filters]:
@@ -127,9 +135,17 @@ def root_filters(store: Store) -> dict[str, Filters]:
     }
 
 
-def _save_roots(store: Store, roots: list[str], filters: dict[str, Filters]) -> None:
+def _save_roots(
+    store: Store, roots: list[str], filters: dict[str, Filters], files: set[str]
+) -> None:
     kept = {root: dataclasses.asdict(filters[root]) for root in roots if root in filters}
-    store.set_meta({ROOTS_KEY: json.dumps(roots), FILTERS_KEY: json.dumps(kept)})
+    store.set_meta(
+        {
+            ROOTS_KEY: json.dumps(roots),
+            FILTERS_KEY: json.dumps(kept),
+            FILE_ROOTS_KEY: json.dumps(sorted(files & set(roots))),
+        }
+    )
 
 
 def roots_with_counts(store: Store) -> list[dict[str, Any]]:

@@ -478,6 +478,17 @@ def test_a_skipped_file_given_by_name_is_no_root_forever(indexed, tmp_path, caps
     assert code == 0 and "is not there" not in err, err
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert "bin.txt" not in out
+    # A folder of no documents that is not there (an unmounted drive's scans) is kept.
+    empty = tmp_path / "scans"
+    empty.mkdir()
+    assert run(capsys, "index", str(empty), "--index-dir", str(index_dir))[0] == 0
+    empty.rmdir()
+    assert run(capsys, "index", "--index-dir", str(index_dir))[0] == 0
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert f"{empty} (0 documents)" in out
+    write(empty, {"scan.txt": "a page of text once mounted\n"})
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0 and "1 added" in err
 
 
 def test_filters_of_a_later_run_keep_what_they_leave_out(indexed, capsys) -> None:
