@@ -169,8 +169,7 @@ def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
             others.append(path_glob(glob))
         if names:
             plain.add((names, glob.startswith("/"), glob.endswith("/")))
-        if "\\" in glob and (shown := _SHOWN_ESCAPE.sub(_unescaped, glob)) != glob:
-            # A path as a terminal shows it (``display_path``: a tab in a name as "\t"), pasted.
+        if (shown := from_display(glob)) is not None:
             names = tuple(name for name in shown.split("/") if name)
             plain.add((names, shown.startswith("/"), shown.endswith("/")))
     if not plain:
@@ -195,6 +194,15 @@ def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
 
 # What ``display_path`` writes for a character it will not print: "\t", "\n", "\x1b", "\u2028".
 _SHOWN_ESCAPE = re.compile(r"\\(?:t|n|x[0-9a-f]{2}|u[0-9a-f]{4})")
+
+
+def from_display(pattern: str) -> str | None:
+    """The path a pattern names as a terminal shows it (``display_path``: a tab in a name as
+    "\\t"), pasted; None when it holds no such escape."""
+    if "\\" not in pattern:
+        return None
+    shown = _SHOWN_ESCAPE.sub(_unescaped, pattern)
+    return shown if shown != pattern else None
 
 
 def _unescaped(match: re.Match[str]) -> str:

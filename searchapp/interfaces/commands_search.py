@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -141,8 +141,8 @@ def query(
             # -C 0 too, as grep's: the hit's line alone, groups apart by "--"
             context=_context_of(search_index, context) if context is not None else None,
         )
-        if context is None:  # -C reads the files, and says so for each changed one
-            _note_changed_files(search_index, hits)
+        if not context:  # -C N reads the files, and says so for each changed one; -C 0 not
+            _note_changed_files(search_index, hits, gone - {hit.path for hit in hits})
         if listed and not set(listed) - gone:
             raise typer.Exit(EXIT_NOTHING_FOUND)  # each file gone: nothing listed
         if not hits:
@@ -155,12 +155,16 @@ def query(
             raise typer.Exit(EXIT_NOTHING_FOUND)
 
 
-def _note_changed_files(search_index: SearchIndex, hits: Sequence[Hit]) -> None:
+def _note_changed_files(
+    search_index: SearchIndex, hits: Sequence[Hit], gone_copies: Collection[str] = ()
+) -> None:
     """A line on stderr for each hit's file that changed or went since it was indexed: its
-    `path:line` may no longer be that line (`vim -q` lands elsewhere)."""
+    `path:line` may no longer be that line (`vim -q` lands elsewhere); and for each copy that
+    went (``gone_copies``: -l leaves them out)."""
     from searchapp.interfaces.index_thread import changed_file_line
 
-    for path, how in search_index.changed_files(hits).items():
+    changed = search_index.changed_files(hits) | dict.fromkeys(sorted(gone_copies), "gone")
+    for path, how in changed.items():
         err.print(changed_file_line(one_line(path), how), style="dim")
 
 

@@ -46,6 +46,20 @@ def serve(
     from searchapp.search_index import SearchIndex
 
     check_device(device)
+    if not watch_paths:  # accepted, and nothing done with them
+        given = [
+            name
+            for name, value in (
+                ("--include", include),
+                ("--exclude", exclude),
+                ("--no-default-excludes", no_default_excludes),
+                ("--debounce", debounce != 1000),
+            )
+            if value
+        ]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise SearchAppError(f"{', '.join(given)} {verb} to --watch PATH; add it or drop it")
     code = serve_http(
         SearchIndex(index_dir, device=device),
         err,

@@ -31,6 +31,7 @@ class IndexThread:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="search-index")
         self._load_asked = False
         self._loader: threading.Thread | None = None  # PyTorch's encoder loading (``search``)
+        self._loading = threading.Lock()  # two first requests at once: one loader
 
     @property
     def index_dir(self) -> Path:
@@ -54,15 +55,18 @@ class IndexThread:
         in about half the time, as in the REPL (loaded as the server started, it kept the first
         request of `search mcp` waiting 1.5-2.3 s)."""
         found = self.call(lambda index: searched_with_notes(index, text, options))
-        if not self._load_asked:
-            self._load_asked = True
-            self._loader = self.call(lambda index: index.load_encoder_in_background())
+        with self._loading:
+            if not self._load_asked:
+                self._load_asked = True
+                self._loader = self.call(lambda index: index.load_encoder_in_background())
         return found
 
     def close(self) -> None:
         """Finish the call under way, then close the index in its own thread (once PyTorch's
         encoder has loaded, if it was loading: cut off mid-import, torch can abort)."""
         try:
+            with self._loading:  # no loader starts after this
+                self._load_asked = True
             if self._loader is not None:
                 self._loader.join()
             self.call(SearchIndex.close)
@@ -81,7 +85,8 @@ def searched_with_notes(
         hits = index.search(text, options)
     if not hits and options.path_glob and not index.any_document_matches(options.path_glob):
         globs = [options.path_glob] if isinstance(options.path_glob, str) else options.path_glob
-        notes.append(f"no indexed document matches path {' or '.join(map(repr, globs))}")
+        shown = " or ".join(f"'{glob}'" for glob in globs)  # repr doubled a backslash
+        notes.append(f"no indexed document matches path {shown}")
     notes += [changed_file_note(path, how) for path, how in index.changed_files(hits).items()]
     return hits, notes
 

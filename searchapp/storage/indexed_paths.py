@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from searchapp.errors import BadInputError
-from searchapp.globs import expand_braces, path_glob, unclosed, unclosed_class
+from searchapp.globs import expand_braces, from_display, path_glob, unclosed, unclosed_class
 from searchapp.storage.paths import absolute, refuse_empty
 
 if TYPE_CHECKING:  # the CLI imports Filters at start-up; the store brings numpy
@@ -46,7 +46,10 @@ def matching(paths: Sequence[str], patterns: Sequence[str | os.PathLike[str]]) -
     that starts with ``./`` or ``../`` from the current folder."""
     refuse_empty(patterns)
     found: dict[str, None] = {}
-    for pattern in [one for raw in patterns for one in expand_braces(os.fspath(raw))]:
+    given = [one for raw in patterns for one in expand_braces(os.fspath(raw))]
+    # A path as a terminal shows it, pasted (a tab in a name as "\t"), names its file too.
+    given += [shown for one in given if (shown := from_display(one)) is not None]
+    for pattern in given:
         if not any(c in pattern for c in "*?[") or unclosed_class(pattern):
             # A path; an unclosed "[" is no glob either (`foo[1.txt`): `search remove` says
             # so when it names nothing (``refuse_unclosed``).

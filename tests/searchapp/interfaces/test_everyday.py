@@ -762,6 +762,16 @@ def test_files_with_matches_names_no_file_gone_since_indexing(indexed, tmp_path,
     code, out, err = run(capsys, *args)
     assert code == 0 and out.split() == [str(folder / "b.txt")]
     assert f"{folder / 'a.txt'} is gone since it was indexed" in err
+    # -C 0 notes it too (-C N says so where it reads the file; -C 0 reads none).
+    code, _, err = run(capsys, *args[:-3], "-C", "0", *args[-2:])
+    assert code == 0 and f"{folder / 'a.txt'} is gone since it was indexed" in err
+    # A copy (named under "also") that went gets its note as it is left out.
+    (folder / "c.txt").write_text("kumquat pie\n")
+    assert run(capsys, "index", str(folder), "--index-dir", str(index_dir))[0] == 0
+    (folder / "c.txt").unlink()
+    code, out, err = run(capsys, *args)
+    assert code == 0 and out.split() == [str(folder / "b.txt")]
+    assert f"{folder / 'c.txt'} is gone since it was indexed" in err
     (folder / "b.txt").unlink()
     code, out, _ = run(capsys, *args)
     assert (code, out) == (1, "")
@@ -1022,6 +1032,9 @@ def test_control_characters_in_names_are_shown_escaped_by_every_command(
     assert found == listed
     code, found, _ = run(capsys, "query", "marmots", *index)  # lines: escaped, as a message
     assert found.startswith("odd/esc\\x1b[31mred.md:1:")
+    # The name as shown, pasted, names the file to `search remove` as to --path.
+    code, removed, _ = run(capsys, "remove", "-n", "odd/esc\\x1b[31mred.md", *index)
+    assert (code, removed) == (0, listed)
 
 
 def test_a_narrow_terminal_lists_each_passage_under_its_location(tmp_path) -> None:

@@ -179,15 +179,16 @@ def test_a_search_tells_the_client_what_it_warned_of(served) -> None:
         'no passage holds "lift wing ünïcode" as written; searching its words in any order instead'
     ]
     # A path filter that matches no document: an empty answer said nothing of the typo.
-    connection = http.client.HTTPConnection(*address, timeout=30)
-    try:
-        connection.request("GET", "/search?" + urlencode({"q": "wing", "path": "nothing/"}))
-        response = connection.getresponse()
-        assert json.loads(response.read()) == []
-        told = json.loads(response.getheader("X-Search-Notes"))
-    finally:
-        connection.close()
-    assert told == ["no indexed document matches path 'nothing/'"]
+    for path in ("nothing/", "no\\tthing.md"):  # as typed: repr doubled the backslash
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        try:
+            connection.request("GET", "/search?" + urlencode({"q": "wing", "path": path}))
+            response = connection.getresponse()
+            assert json.loads(response.read()) == []
+            told = json.loads(response.getheader("X-Search-Notes"))
+        finally:
+            connection.close()
+        assert told == [f"no indexed document matches path '{path}'"]
 
 
 def test_info_is_search_info_json(served, capsys, monkeypatch) -> None:
@@ -444,6 +445,8 @@ def test_a_port_in_use_or_out_of_range_is_one_line_before_any_indexing(
         "or --port 0 for any free one"
     )
     assert not index_dir.exists()  # the port is tried before --watch indexes anything
+    code, _, err = run_cli(capsys, "serve", "--debounce", "10", "--index-dir", str(index_dir))
+    assert code == 2 and err == "error: --debounce applies to --watch PATH; add it or drop it\n"
     for bad in ("65536", "-1"):
         code, _, err = run_cli(capsys, "serve", "--port", bad, "--index-dir", str(index_dir))
         assert code == 2 and "Traceback" not in err
