@@ -95,6 +95,7 @@ def select(
     twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
     named: dict[str, set[int]] = {}  # a document's lines its hits point at
     wanted = path_filter(options.path_glob)
+    candidates = {row[0] for row in ranked} if options.collapse_copies else set()
     # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
     # batch usually holds the k hits and the rest of the candidates are never read.
     first, batch = 0, 2 * options.k
@@ -105,6 +106,10 @@ def select(
         part = ranked[first:end]
         first = end
         chunks = reads.chunks([r[0] for r in part])
+        # Every stored copy of these passages, candidates or not: past the dense top 100 the
+        # copies left out were those indexed last, and a hit named another copy than in an
+        # index built anew (and `-l` listed 100 of 301 copies).
+        copies = reads.copies([c.text for c in chunks.values()]) if options.collapse_copies else {}
         for chunk_id, score, cosine in by_path(part, chunks):
             chunk = chunks.get(chunk_id)
             if chunk is None or not wanted(chunk.path) or is_pending(chunk.doc_id):
@@ -117,6 +122,16 @@ def select(
                     also.setdefault(copy_of, {})[chunk.path] = None
                     twins.setdefault(chunk.doc_id, set()).add(hits[copy_of].path)
                 continue
+            if copies.get(chunk.text):  # the copy a hit names: the first by path with room
+                room = [
+                    copy
+                    for copy in copies[chunk.text]
+                    if (copy[0] == chunk.id or copy[0] not in candidates)  # a candidate's own
+                    and wanted(copy[1])  # rank places it
+                    and per_doc.get(copy[2], 0) < options.per_doc
+                ]
+                if room and room[0][0] != chunk.id:
+                    chunk = reads.chunks([room[0][0]]).get(room[0][0], chunk)
             full = per_doc.get(chunk.doc_id, 0) >= options.per_doc
             # A copy of a file already shown as one: its passage passed over in that twin,
             # which had its --per-doc hits, is not a hit of its own here either.
@@ -130,6 +145,9 @@ def select(
             by_text[chunk.text] = len(hits)
             for path in passed_over.get(chunk.text, {}):
                 if path != chunk.path:
+                    also.setdefault(len(hits), {})[path] = None
+            for _, path, _ in copies.get(chunk.text, ()):
+                if path != chunk.path and wanted(path):
                     also.setdefault(len(hits), {})[path] = None
             taken = named.setdefault(chunk.doc_id, set())
             hits.append(hit_of(len(hits) + 1, score, cosine, chunk, lines, taken))
@@ -188,7 +206,17 @@ class Reads:
     def __init__(self, store: Store, phrases: Sequence[Phrase]) -> None:
         self._store, self._phrases = store, phrases
         self._kept: dict[int, StoredChunk] = {}
+        self._copies: dict[str, list[tuple[int, str, str]]] = {}
         self._holding: dict[int, bool] = {}
+
+    def copies(self, texts: list[str]) -> dict[str, list[tuple[int, str, str]]]:
+        """The stored copies of those of ``texts`` that several chunks hold (``Store.copies_of``),
+        each text looked up once."""
+        wanted = [text for text in dict.fromkeys(texts) if text not in self._copies]
+        if wanted:
+            found = self._store.copies_of(wanted)
+            self._copies.update({text: found.get(text, []) for text in wanted})
+        return {text: self._copies[text] for text in texts if len(self._copies[text]) > 1}
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
         """The stored chunks of ``ids`` (those still stored)."""

@@ -743,6 +743,34 @@ class Store:
         }
 
     @guarded
+    def copies_of(self, texts: Sequence[str]) -> dict[str, list[tuple[int, str, str]]]:
+        """Every stored chunk holding each of ``texts`` (copies: a passage in several files),
+        as ``(chunk id, path, doc_id)``, by path, then doc_id and id; versions still being
+        stored (``schema.PENDING``) left out. {} for an index from before
+        ``chunks_text_start``, which has no quick way to find them."""
+        if not texts or not self._has_text_starts:
+            return {}
+        distinct = list(dict.fromkeys(texts))
+        rows = self._conn.execute(
+            "SELECT c.text, c.id, d.path, d.doc_id FROM chunks c "
+            "JOIN documents d ON d.id = c.document_id "
+            f"WHERE substr(c.text, 1, {TEXT_START_CHARS}) IN (SELECT value FROM json_each(?)) "
+            "AND c.text IN (SELECT value FROM json_each(?)) AND substr(d.doc_id, -?) != ?",
+            (
+                json.dumps(list({t[:TEXT_START_CHARS]: None for t in distinct})),
+                json.dumps(distinct),
+                len(PENDING),
+                PENDING,
+            ),
+        )
+        found: dict[str, list[tuple[int, str, str]]] = {}
+        for text, chunk_id, path, doc_id in rows:
+            found.setdefault(text, []).append((chunk_id, path, doc_id))
+        for copies in found.values():
+            copies.sort(key=lambda copy: (copy[1], copy[2], copy[0]))
+        return found
+
+    @guarded
     def get_chunks(self, ids: Iterable[int]) -> list[StoredChunk]:
         """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
         wanted = [int(i) for i in ids]

@@ -743,6 +743,17 @@ def test_which_copy_is_the_hit_does_not_hang_on_which_was_indexed_first(make, mo
     assert found[0][0] == ("/a/a.txt", "shared glider passage", ("/b/b.txt",))
 
 
+@pytest.mark.parametrize("mode", ["dense", "hybrid"])
+def test_a_passage_of_more_copies_than_candidates_names_the_first_by_path(make, mode) -> None:
+    # 150 copies, past the dense top 100: those left out were the last indexed, so the hit
+    # named another copy than in an index built anew, and "also" (and -l) missed 50 of them.
+    copies = [(f"/z/z{n:03}.txt", [("shared glider passage", 0.9)]) for n in range(150)]
+    collection = make([*copies, ("/a/aaa.txt", [("shared glider passage", 0.9)])])
+    (hit,) = search(collection, "glider", mode=mode, k=1, collapse_copies=True)
+    assert hit.path == "/a/aaa.txt"
+    assert hit.also == tuple(path for path, _ in copies)
+
+
 @pytest.mark.parametrize("alone", [True, False])
 def test_a_filter_that_keeps_few_reads_each_candidate_once(make, monkeypatch, alone) -> None:
     # 300 documents, 3 of them under /keep. Searched among themselves, only their passages are
