@@ -4,6 +4,7 @@ at most ``--per-doc`` passages of a document, and copies of a passage folded int
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -172,10 +173,10 @@ def select(
 def by_path(
     part: list[tuple[int, float, float]], chunks: dict[int, StoredChunk]
 ) -> list[tuple[int, float, float]]:
-    """``part`` with each run of equal scores and cosines in the order of its passages' paths
-    (then documents, then ids). Copies of a passage tie: the lower chunk id (the copy indexed
-    first) took the hit and its file's --per-doc, so an index that had a file removed and
-    indexed again, or that resumed after a crash, answered otherwise than one built anew."""
+    """``part`` with each run of equal scores and cosines in ``copy_order``. Copies of a
+    passage tie: the lower chunk id (the copy indexed first) took the hit and its file's
+    --per-doc, so an index that had a file removed and indexed again, or that resumed after a
+    crash, answered otherwise than one built anew."""
     ordered: list[tuple[int, float, float]] = []
     start = 0
     while start < len(part):
@@ -185,14 +186,23 @@ def by_path(
         run = part[start:end]
         if len(run) > 1:
 
-            def key(row: tuple[int, float, float]) -> tuple[str, str, int]:
+            def key(row: tuple[int, float, float]) -> tuple[bool, str, str, int]:
                 chunk = chunks.get(row[0])
-                return ("", "", row[0]) if chunk is None else (chunk.path, chunk.doc_id, row[0])
+                if chunk is None:
+                    return (False, "", "", row[0])
+                return copy_order((row[0], chunk.path, chunk.doc_id))
 
             run = sorted(run, key=key)
         ordered += run
         start = end
     return ordered
+
+
+def copy_order(copy: tuple[int, str, str]) -> tuple[bool, str, str, int]:
+    """Which of the copies of a passage, ``(chunk id, path, doc_id)``, a hit names first: a
+    file before a link to it (indexed as a copy of it), then by path, doc_id and id."""
+    chunk_id, path, doc_id = copy
+    return (os.path.islink(path), path, doc_id, chunk_id)
 
 
 class Reads:
@@ -215,7 +225,9 @@ class Reads:
         wanted = [text for text in dict.fromkeys(texts) if text not in self._copies]
         if wanted:
             found = self._store.copies_of(wanted)
-            self._copies.update({text: found.get(text, []) for text in wanted})
+            self._copies.update(
+                {text: sorted(found.get(text, []), key=copy_order) for text in wanted}
+            )
         return {text: self._copies[text] for text in texts if len(self._copies[text]) > 1}
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:

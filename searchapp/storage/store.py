@@ -745,9 +745,9 @@ class Store:
     @guarded
     def copies_of(self, texts: Sequence[str]) -> dict[str, list[tuple[int, str, str]]]:
         """Every stored chunk holding each of ``texts`` (copies: a passage in several files),
-        as ``(chunk id, path, doc_id)``, by path, then doc_id and id; versions still being
-        stored (``schema.PENDING``) left out. {} for an index from before
-        ``chunks_text_start``, which has no quick way to find them."""
+        as ``(chunk id, path, doc_id)``; versions still being stored (``schema.PENDING``)
+        left out. {} for an index from before ``chunks_text_start``, which has no quick way
+        to find them."""
         if not texts or not self._has_text_starts:
             return {}
         distinct = list(dict.fromkeys(texts))
@@ -766,8 +766,6 @@ class Store:
         found: dict[str, list[tuple[int, str, str]]] = {}
         for text, chunk_id, path, doc_id in rows:
             found.setdefault(text, []).append((chunk_id, path, doc_id))
-        for copies in found.values():
-            copies.sort(key=lambda copy: (copy[1], copy[2], copy[0]))
         return found
 
     @guarded
