@@ -131,8 +131,9 @@ def location(hit: Hit) -> str:
     a page, ``nb.ipynb cell 7`` for a cell or slide, and ``corpus.jsonl #id`` for a record of a
     JSONL corpus (whose lines are the record's)."""
     path = display_path(hit.path)
-    if hit.doc_id != hit.path:
-        return f"{path} #{hit.record_id}"
+    if hit.doc_id != hit.path:  # an id holding a newline split a hit's line in two
+        record = hit.record_id.replace("\n", "\\n").replace("\t", "\\t")
+        return f"{path} #{record}"
     unit = _unit(hit)
     return f"{path} {unit}" if unit else f"{path}:{hit.line}"
 

@@ -967,6 +967,12 @@ def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_pa
     assert "/a.txt:31" in rendered
 
 
+def test_a_newline_in_a_record_id_keeps_one_hit_on_one_line() -> None:
+    # A JSONL record's id holding a newline split its hit's line in two.
+    hit = Hit(1, 0.5, 0.5, "/c.jsonl", "/c.jsonl#a\nb\tc", 1, 1, 1, "text")
+    assert hit_line(hit) == "/c.jsonl #a\\nb\\tc: 0.500  text"
+
+
 def test_a_newline_in_a_file_name_keeps_one_hit_on_one_line(tmp_path) -> None:
     # A tab was printed as it is, where a newline was escaped: a field more for cut and awk.
     path = "/notes/new\nline\tand tab.txt"
