@@ -14,7 +14,7 @@ from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError, decode_bytes
 from searchapp.ingest.formats.builder import TextBuilder
-from searchapp.ingest.formats.html import html_to_text
+from searchapp.ingest.formats.html import html_to_text, unclosed_as_text
 from searchapp.ingest.formats.ooxml import resolve
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
@@ -135,7 +135,7 @@ def _ncx_entries(root: Element) -> list[tuple[str, str]]:
 def _first_heading(html: str) -> str:
     parser = _FirstHeading()
     try:
-        parser.feed(html)
+        parser.feed(unclosed_as_text(html))
         parser.close()
     except (AssertionError, ValueError, _Found):
         pass
