@@ -423,6 +423,16 @@ def test_safe_zip_limits() -> None:
         ZipLimits(max_ratio=0)
 
 
+def test_xml_of_millions_of_tags_is_refused_unparsed(tmp_path: Path, monkeypatch) -> None:
+    # Within the zip limits, 129 MB of "<p/>" parsed into 30 million elements: 3.3 GB.
+    from searchapp.ingest.formats import safe_zip
+
+    monkeypatch.setattr(safe_zip, "MAX_XML_TAGS", 1000)
+    assert "fits" in load(tmp_path, "fits.docx", word_package(para("fits") * 100))[0].text
+    with pytest.raises(NotTextError, match=r"holds 1,4\d\d XML tags, past the 1,000"):
+        load(tmp_path, "dense.docx", word_package(para("dense") * 100 + "<p/>" * 800))
+
+
 def test_xml_with_entity_declarations_is_refused(tmp_path: Path) -> None:
     laughs = '<!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
     data = word_package(para("&b;"), prolog=laughs)
