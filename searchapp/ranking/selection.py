@@ -96,7 +96,16 @@ def select(
     twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
     named: dict[str, set[int]] = {}  # a document's lines its hits point at
     wanted = path_filter(options.path_glob)
-    candidates = {row[0] for row in ranked} if options.collapse_copies else set()
+    scores = {row[0]: row[1] for row in ranked} if options.collapse_copies else {}
+
+    def full_in(doc_id: str, text: str) -> bool:
+        # A copy of a file already shown as one: its passage passed over in that twin,
+        # which had its --per-doc hits, is not a hit of its own here either.
+        twin_of = twins.get(doc_id)
+        return per_doc.get(doc_id, 0) >= options.per_doc or bool(
+            twin_of and twin_of & passed_over.get(text, {}).keys()
+        )
+
     # Rows are read a batch at a time in rank order: filters rarely drop many, so the first
     # batch usually holds the k hits and the rest of the candidates are never read.
     first, batch = 0, 2 * options.k
@@ -123,21 +132,24 @@ def select(
                     also.setdefault(copy_of, {})[chunk.path] = None
                     twins.setdefault(chunk.doc_id, set()).add(hits[copy_of].path)
                 continue
-            if copies.get(chunk.text):  # the copy a hit names: the first by path with room
+
+            full = full_in(chunk.doc_id, chunk.text)
+            if not full and copies.get(chunk.text):  # the copy a hit names: first with room
                 room = [
                     copy
                     for copy in copies[chunk.text]
-                    if (copy[0] == chunk.id or copy[0] not in candidates)  # a candidate's own
-                    and wanted(copy[1])  # rank places it
-                    and per_doc.get(copy[2], 0) < options.per_doc
+                    # a candidate that does not tie is placed by its own rank (hybrid: a name
+                    # holding the query's words); any other copy ties (the same vector, text)
+                    if scores.get(copy[0], score) == score
+                    and wanted(copy[1])
+                    and not full_in(copy[2], chunk.text)
                 ]
-                if room and room[0][0] != chunk.id:
-                    chunk = reads.chunks([room[0][0]]).get(room[0][0], chunk)
-            full = per_doc.get(chunk.doc_id, 0) >= options.per_doc
-            # A copy of a file already shown as one: its passage passed over in that twin,
-            # which had its --per-doc hits, is not a hit of its own here either.
-            twin_of = twins.get(chunk.doc_id)
-            full = full or bool(twin_of and twin_of & passed_over.get(chunk.text, {}).keys())
+                # A file before a link to it (indexed as a copy of it), then by path; links are
+                # looked at until a file is found (13,500 copies took a stat each)
+                pick = next((copy for copy in room if not os.path.islink(copy[1])), None)
+                pick = pick or (room[0] if room else None)
+                if pick is not None and pick[0] != chunk.id:
+                    chunk = reads.chunks([pick[0]]).get(pick[0], chunk)
             if len(hits) == options.k or full:
                 if len(hits) < options.k:  # its file is full: a copy elsewhere names it
                     passed_over.setdefault(chunk.text, {})[chunk.path] = None
@@ -173,10 +185,11 @@ def select(
 def by_path(
     part: list[tuple[int, float, float]], chunks: dict[int, StoredChunk]
 ) -> list[tuple[int, float, float]]:
-    """``part`` with each run of equal scores and cosines in ``copy_order``. Copies of a
-    passage tie: the lower chunk id (the copy indexed first) took the hit and its file's
+    """``part`` with each run of equal scores and cosines by path (then doc_id and id). Copies
+    of a passage tie: the lower chunk id (the copy indexed first) took the hit and its file's
     --per-doc, so an index that had a file removed and indexed again, or that resumed after a
-    crash, answered otherwise than one built anew."""
+    crash, answered otherwise than one built anew (``select`` then names a file before a link
+    to it)."""
     ordered: list[tuple[int, float, float]] = []
     start = 0
     while start < len(part):
@@ -186,11 +199,9 @@ def by_path(
         run = part[start:end]
         if len(run) > 1:
 
-            def key(row: tuple[int, float, float]) -> tuple[bool, str, str, int]:
+            def key(row: tuple[int, float, float]) -> tuple[str, str, int]:
                 chunk = chunks.get(row[0])
-                if chunk is None:
-                    return (False, "", "", row[0])
-                return copy_order((row[0], chunk.path, chunk.doc_id))
+                return ("", "", row[0]) if chunk is None else (chunk.path, chunk.doc_id, row[0])
 
             run = sorted(run, key=key)
         ordered += run
@@ -198,11 +209,9 @@ def by_path(
     return ordered
 
 
-def copy_order(copy: tuple[int, str, str]) -> tuple[bool, str, str, int]:
-    """Which of the copies of a passage, ``(chunk id, path, doc_id)``, a hit names first: a
-    file before a link to it (indexed as a copy of it), then by path, doc_id and id."""
+def _by_name(copy: tuple[int, str, str]) -> tuple[str, str, int]:
     chunk_id, path, doc_id = copy
-    return (os.path.islink(path), path, doc_id, chunk_id)
+    return (path, doc_id, chunk_id)
 
 
 class Reads:
@@ -225,9 +234,8 @@ class Reads:
         wanted = [text for text in dict.fromkeys(texts) if text not in self._copies]
         if wanted:
             found = self._store.copies_of(wanted)
-            self._copies.update(
-                {text: sorted(found.get(text, []), key=copy_order) for text in wanted}
-            )
+            by_name = {text: sorted(found.get(text, []), key=_by_name) for text in wanted}
+            self._copies.update(by_name)
         return {text: self._copies[text] for text in texts if len(self._copies[text]) > 1}
 
     def chunks(self, ids: list[int]) -> dict[int, StoredChunk]:
