@@ -35,7 +35,10 @@ def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
     except (ValueError, RecursionError) as exc:
         if not required:
             return None
-        raise NotTextError(f"damaged notebook: not valid JSON ({exc}); repair it") from None
+        # Python's own advice for a number of over 4,300 digits (set_int_max_str_digits) is
+        # none of the reader's: the number is what the notebook holds wrong.
+        why = "a number of thousands of digits" if "int_max_str_digits" in str(exc) else exc
+        raise NotTextError(f"damaged notebook: not valid JSON ({why}); repair it") from None
     cells = _cells(notebook)
     if cells is None:
         if not required:

@@ -115,6 +115,8 @@ def test_json_that_only_mentions_nbformat_is_plain_text(tmp_path: Path) -> None:
     [
         ('{"cells": [', "damaged notebook: not valid JSON"),
         ('{"cells": []}', "not a Jupyter notebook: no 'cells' list and 'nbformat' number"),
+        # Python's advice (sys.set_int_max_str_digits) was the reason given
+        ('{"nbformat": ' + "9" * 5000 + ', "cells": []}', r"\(a number of thousands of digits\)"),
     ],
 )
 def test_a_broken_ipynb_is_a_skip(tmp_path: Path, content: str, reason: str) -> None:
