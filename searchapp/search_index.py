@@ -38,7 +38,6 @@ from searchapp.storage.indexed_paths import (
     forget_roots,
     matching,
     record_roots,
-    recorded_file_roots,
     recorded_roots,
     root_filters,
     roots_with_counts,
@@ -522,21 +521,9 @@ class SearchIndex:
 
     def indexed_roots(self) -> list[str]:
         """What a bare `search index` updates: the folders and files given to ``add`` before,
-        those on disk and those gone that still hold documents (``add`` removes them), or
-        hold none but were files deleted from a folder still there (``add`` forgets them: a
-        binary file given by name); none for an index not made yet."""
-        if not self.exists():
-            return []
-        roots = recorded_roots(self.store)
-        gone = [root for root in roots if not os.path.exists(root)]
-        paths = self.store.all_paths() if gone else []
-        files = recorded_file_roots(self.store) if gone else set()
-        holding = {
-            r
-            for r in gone
-            if under(paths, [r]) or (r in files and os.path.isdir(os.path.dirname(r)))
-        }
-        return [root for root in roots if root not in gone or root in holding]
+        on disk or not (one that is not is said to be, and kept, or dropped when it was a file
+        deleted from a folder still there); none for an index not made yet."""
+        return recorded_roots(self.store) if self.exists() else []
 
     def roots_by_filters(self) -> dict[Filters, list[str]]:
         """``indexed_roots`` grouped by the filters each was last indexed with, for a bare

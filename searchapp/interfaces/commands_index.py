@@ -271,6 +271,11 @@ def _update_runs(
                 f"{display_path(root)} is not there (unmounted, moved or deleted?): "
                 "the rebuilt index leaves it out"
             )
+        elif not quiet and not counts.get(root):  # a folder of nothing indexed (scans)
+            err.print(
+                f"{display_path(root)} is not there (unmounted, moved or deleted?): nothing "
+                f"was indexed under it; `search remove {display_path(root)}` forgets it"
+            )
         elif not quiet:
             err.print(
                 f"{display_path(root)} is not there (unmounted, moved or deleted?): "

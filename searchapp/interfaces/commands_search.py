@@ -473,7 +473,7 @@ def info(
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
         if key == "db_free_bytes":
-            shown += " (left by removals: reused as it grows; `search index --rebuild` frees it)"
+            shown += " (left by removals; reused as the index grows)"
         if isinstance(value, dict):  # vectors_params: "kind flat", "kind ivf, nlist 4096, ..."
             shown = ", ".join(f"{name} {setting}" for name, setting in value.items())
         if key == "precision" and value is None:

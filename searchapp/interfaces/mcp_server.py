@@ -6,7 +6,8 @@ Three read-only tools, each one ``SearchIndex`` call in the index's own thread (
 - ``get_document``: an indexed document's text, or some of its lines, as indexed;
 - ``info``: what the index holds (`search info --json`).
 
-Nothing but indexed text is given out (``get_document`` reads the store, never a file) and no
+Nothing but indexed text is given out (``get_document``: the stored passages, a file's own
+whitespace between them at most) and no
 tool writes to the index. Stdout carries the protocol; logging goes to stderr. A line that is
 not JSON gets a JSON-RPC parse error (-32700), and JSON that is no JSON-RPC message an invalid
 request error (-32600): the SDK's stdio transport drops both without a word. When the client

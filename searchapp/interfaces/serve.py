@@ -9,7 +9,8 @@
                                                     percent-encoded, '#' is %23)
 
 Errors are ``{"error": message}`` with a 4xx status (5xx for a damaged index or a bug). Only
-indexed documents are given out (``SearchIndex.get_document`` reads the store, never a file),
+indexed documents are given out (``SearchIndex.get_document``: the stored passages, a file's
+own whitespace between them at most),
 and nothing here writes to the index. Requests are parsed here and answered by one
 ``SearchIndex`` call each, in the index's own thread (``IndexThread``), which also reopens what
 another process (`search index`, `search watch`) committed.

@@ -81,6 +81,9 @@ def select(
 ) -> list[Hit]:
     """The hits among ``ranked``: its passages that pass the filters and hold the search's
     phrases (``reads``), (when known) of the ``holders`` alone, copies folded into one."""
+    # Each candidate's own score, before the filters: a copy --min-score left out is no tie
+    # of one that passes (hybrid: a name holding the query's words scores more).
+    scores = {row[0]: row[1] for row in ranked} if options.collapse_copies else {}
     if options.min_score is not None:
         lowest = lowest_passing(options.min_score)
         ranked = [r for r in ranked if r[1] >= lowest]
@@ -96,7 +99,6 @@ def select(
     twins: dict[str, set[str]] = {}  # a document named by a hit's "also": the hits' paths
     named: dict[str, set[int]] = {}  # a document's lines its hits point at
     wanted = path_filter(options.path_glob)
-    scores = {row[0]: row[1] for row in ranked} if options.collapse_copies else {}
 
     def full_in(doc_id: str, text: str) -> bool:
         # A copy of a file already shown as one: its passage passed over in that twin,

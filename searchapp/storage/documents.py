@@ -56,8 +56,9 @@ def line_range(text: str) -> tuple[int, int]:
     first, dash, last = text.partition("-")
     if not dash:  # one line: "9" is 9-9
         last = first
+    digits = (first, last)
     if not (first or last) or not all(
-        not part or part.isascii() and part.isdigit() for part in (first, last)
+        not part or (part.isascii() and part.isdigit() and len(part) <= 18) for part in digits
     ):
         raise BadInputError(f"lines ({text!r}) must be a line or a range such as 10-20")
     start = int(first) if first else 1

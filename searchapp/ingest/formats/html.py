@@ -56,17 +56,21 @@ def looks_like_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html"))
 
 
-UNCLOSED_TAGS = 64  # more "<" than ">" by this many: those no ">" closes are made text
-_UNCLOSED = re.compile(r"<(?=[^<>]*(?:<|\Z))")
+UNCLOSED_TAGS = 64  # more "<" than this that nothing closes: they are made text
 
 
 def unclosed_as_text(html: str) -> str:
-    """``html`` with each "<" that no ">" closes written ``&lt;`` (text, as a browser shows
-    it), where there are many: Python's parser reads the rest of the page again at each one
-    (80,000 "<a " in a 240 KB page took 9 minutes)."""
-    if html.count("<") <= html.count(">") + UNCLOSED_TAGS:
-        return html
-    return _UNCLOSED.sub("&lt;", html)
+    """``html`` with the "<" that nothing after them can close written ``&lt;`` (text), where
+    there are many: those after the last ">", and the "<!--" after the last "-->". Python's
+    parser read the rest of the page again at each one (80,000 "<a " in a 240 KB page took 9
+    minutes). Any "<" that something closes is left as it was."""
+    end = html.rfind(">") + 1
+    if html.count("<", end) > UNCLOSED_TAGS:
+        html = html[:end] + html[end:].replace("<", "&lt;")
+    end = html.rfind("-->") + 3 if "-->" in html else 0
+    if html.count("<!--", end) > UNCLOSED_TAGS:
+        html = html[:end] + html[end:].replace("<!--", "&lt;!--")
+    return html
 
 
 def html_to_text(html: str, *, source_lines: bool = False) -> tuple[str, str]:

@@ -176,6 +176,15 @@ def test_html_with_thousands_of_unclosed_tags_is_read_as_text_once() -> None:
     assert escaped.startswith("<p>hello</p><div title='x'>&lt;a &lt;a ")
     assert escaped.count("<") == 3 and escaped.endswith("&lt;!--")
     assert html_to_text(many)[1].startswith("hello\n\n<a <a <a")
+    # Stray ">" before them (quoted mail, "=>") do not hide them; an unclosed comment is text.
+    stray = "<p>" + ">" * 8000 + "</p>" + "<a " * 8000
+    assert unclosed_as_text(stray).count("<") == 2
+    comments = "<p>x</p>" + "<!--" * 1000
+    assert unclosed_as_text(comments) == "<p>x</p>" + "&lt;!--" * 1000
+    # A "<" that something closes is left as it was: a comment, an attribute, text's "x < y".
+    sloppy = '<body><!-- a < b --><img alt="1<2" src=x><p>' + " x < y " * 70 + "</p></body>"
+    assert unclosed_as_text(sloppy) == sloppy
+    assert html_to_text(sloppy)[1].startswith("x < y x < y")
 
 
 def test_html_with_an_unclosed_head_still_has_a_body() -> None:

@@ -483,9 +483,24 @@ def test_a_skipped_file_given_by_name_is_no_root_forever(indexed, tmp_path, caps
     empty.mkdir()
     assert run(capsys, "index", str(empty), "--index-dir", str(index_dir))[0] == 0
     empty.rmdir()
-    assert run(capsys, "index", "--index-dir", str(index_dir))[0] == 0
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert (
+        code == 0
+        and (
+            f"{empty} is not there (unmounted, moved or deleted?): nothing was indexed under it; "
+            f"`search remove {empty}` forgets it"
+        )
+        in err
+    )
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert f"{empty} (0 documents)" in out
+    # Alone, it is said so too, not "no file or folder left to update".
+    alone = ["--index-dir", str(tmp_path / "alone")]
+    (tmp_path / "mnt").mkdir()
+    assert run(capsys, "index", str(tmp_path / "mnt"), *alone)[0] == 0
+    (tmp_path / "mnt").rmdir()
+    code, _, err = run(capsys, "index", *alone)
+    assert code == 0 and "mnt is not there" in err and "left to update" not in err
     write(empty, {"scan.txt": "a page of text once mounted\n"})
     code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
     assert code == 0 and "1 added" in err
@@ -1270,6 +1285,22 @@ def test_a_link_to_a_file_shows_as_its_copy_not_in_its_place(tmp_path, fake_mode
         str(docs / "notes/todo.txt"),
         [str(docs / "link_to_todo.txt")],
     )
+
+
+def test_min_score_never_names_a_copy_it_left_out(tmp_path, fake_model, capsys) -> None:
+    # In hybrid mode a copy whose name holds the query's word scores more than its twin; with
+    # --min-score the twin that failed it was taken for a tie, and named by the hit.
+    text = "Permission is hereby granted to use this software freely.\n"
+    docs = write(tmp_path / "c", {"zebra.txt": text, "a.txt": text})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    plain = json.loads(run(capsys, "query", "zebra", "--json", *index)[1])[0]
+    assert plain["path"] == str(docs / "zebra.txt")
+    cut = plain["score"] - 0.001
+    passing = json.loads(
+        run(capsys, "query", "zebra", "--json", "--min-score", str(cut), *index)[1]
+    )
+    assert [(h["path"], h["score"]) for h in passing] == [(plain["path"], plain["score"])]
 
 
 def test_copies_of_a_passage_show_once(tmp_path, fake_model, capsys) -> None:

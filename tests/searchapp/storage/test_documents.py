@@ -81,6 +81,17 @@ def test_line_ranges(indexed) -> None:
     for bad in [(0, 2), (4, 3)]:
         with pytest.raises(BadInputError, match="must be a range"):
             index.get_document(path, bad)
+    from searchapp.storage.documents import line_range
+
+    assert [line_range(t) for t in ("12", "3-9", "5-", "-7")] == [
+        (12, 12),
+        (3, 9),
+        (5, 2**31 - 1),
+        (1, 7),
+    ]
+    for text in ("9" * 5000, "", "-", "a-b", "٣", "3-x"):  # 5,000 digits: a 500, not a 400
+        with pytest.raises(BadInputError, match="must be a line or a range"):
+            line_range(text)
 
 
 def test_jsonl_records_by_doc_id(indexed) -> None:
