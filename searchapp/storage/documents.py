@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from searchapp.errors import BadInputError
+from searchapp.globs import from_display
 from searchapp.storage.schema import PENDING
 from searchapp.storage.store import Store
 
@@ -127,6 +128,12 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
     Only exact matches count."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE "
     rows = store.rows(select + "doc_id = ?", (key,))
+    path, mark, record = key.rpartition("#")
+    if not rows and mark and path:  # a record named from here: `corpus.jsonl#12`
+        doc_id = os.path.abspath(os.path.expanduser(path)) + "#" + record
+        rows = store.rows(select + "doc_id = ?", (doc_id,))
+    if not rows and (shown := from_display(key)) is not None:
+        return _find(store, shown)  # a name as a terminal shows it (a tab as "\t"), pasted
     if not rows:
         absolute = os.path.abspath(os.path.expanduser(key)) if key else key
         rows = store.rows(  # not a version still being stored beside it (schema.PENDING)
@@ -147,8 +154,8 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
                 f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
             )
     if not rows:
-        raise DocumentNotFoundError(
-            f"{key!r} is not an indexed document; give a doc_id or path from the search results"
+        raise DocumentNotFoundError(  # quoted as given: repr doubled a backslash
+            f"'{key}' is not an indexed document; give a doc_id or path from the search results"
         )
     document_id, doc_id, path, title = rows[0]
     return int(document_id), doc_id, path, title

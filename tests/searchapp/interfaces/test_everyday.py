@@ -809,6 +809,11 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
         "first line\nsecond line\n"
     )
     assert run(capsys, "get", "r1", *index)[1] == "record 1\nits second line\n"
+    # As a hit shows it, from here (`docs/corpus.jsonl #r1`), and a name a terminal escapes.
+    assert run(capsys, "get", "docs/corpus.jsonl#r1", *index)[1] == "record 1\nits second line\n"
+    (docs / "tab\there.md").write_text("tabbed name\n")
+    assert run(capsys, "index", "docs", *index)[0] == 0
+    assert run(capsys, "get", "docs/tab\\there.md", *index)[1] == "tabbed name\n"
     code, out, _ = run(capsys, "get", f"{docs / 'corpus.jsonl'}#r2", "--json", *index)
     got = json.loads(out)
     assert code == 0 and (got["doc_id"], got["line_count"]) == (f"{docs}/corpus.jsonl#r2", 2)
