@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+INDEXING_NOTE = "the --watch paths are still being indexed: hits come from the part done so far"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 MAX_K = 1000  # hits one request may ask for
@@ -140,6 +141,10 @@ class SearchServer(ThreadingHTTPServer):
         self._answering = 0  # requests being answered
         self._answered = threading.Condition()
         self.stopping = False  # told to stop: answers close their connections
+        # Set while `serve --watch` first indexes its paths: answers say they come from the
+        # part indexed so far (an empty list looked like "nothing matched"; a 503 said to run
+        # `search index`, which would only wait for this server).
+        self.first_indexing = threading.Event()
         super().__init__((host, port), _Handler, bind_and_activate=False)
         try:
             self.server_bind()
@@ -256,6 +261,14 @@ class _Handler(BaseHTTPRequestHandler):
             status, body = self._route(headers)
         except ApiError as exc:
             status, body = exc.status, _error_body(str(exc))
+        except IndexNotFoundError as exc:
+            message = str(exc)
+            if self.server.first_indexing.is_set():
+                message = (
+                    f"no index yet at {self.server.index_thread.index_dir}: this server is "
+                    "building it from its --watch paths; try again in a moment"
+                )
+            status, body = _status_of(exc), _error_body(message)
         except SearchAppError as exc:
             status, body = _status_of(exc), _error_body(str(exc))
         except Exception:
@@ -276,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
         if url.path == "/search":
             options, text = _search_request(query)
             hits, notes = index.search(text, options)
+            if self.server.first_indexing.is_set():
+                notes = [*notes, INDEXING_NOTE]
             if notes:  # JSON with \u escapes: a header is Latin-1, and one line
                 headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, hits_json(hits)
@@ -497,6 +512,7 @@ def serve(
                     Filters(tuple(include), tuple(exclude), default_excludes),
                     debounce_ms,
                     watching_failed,
+                    server.first_indexing,
                 )
             else:
                 try:
@@ -510,6 +526,7 @@ def serve(
             err.print(f"serving {index.index_dir} on {server.url} (Ctrl-C to stop)")
             if follower is not None:
                 err.print("indexing the watched paths; answering from the index as it is meanwhile")
+                server.first_indexing.set()
                 follower.start()
             try:
                 server.serve_until_interrupted()
@@ -572,6 +589,7 @@ def _watching(
     given: Filters,
     debounce_ms: int,
     on_failure: Callable[[], None],
+    first_indexing: threading.Event | None = None,
 ) -> tuple[threading.Thread, Watcher]:
     """A thread, to start once the server listens, that indexes ``paths`` with a writer of its
     own sharing the server's model, then follows their changes until ``stop`` is set, or until
@@ -615,6 +633,9 @@ def _watching(
                     raise
                 watcher.stopped_in = stopped.report  # ``stopped_line`` says what was kept
                 return
+            finally:
+                if first_indexing is not None:
+                    first_indexing.clear()
             watcher.follow(
                 stop, on_batch, lambda note: err.print(f"{time.strftime('%H:%M:%S')} {note}")
             )

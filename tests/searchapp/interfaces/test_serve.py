@@ -87,6 +87,43 @@ def _serve(index: SearchIndex) -> Iterator[tuple[tuple[str, int], Path]]:
         index_thread.close()
 
 
+def test_answers_while_watch_first_indexes_say_so(corpus, tmp_path) -> None:
+    # Meanwhile a 503 said to run `search index` (which would only wait for this server), and
+    # an empty answer looked like "nothing matched".
+    from searchapp.interfaces.serve import INDEXING_NOTE
+
+    index_dir = tmp_path / "idx"
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    server = SearchServer(index_thread, "127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        address = server.server_address[:2]
+        server.first_indexing.set()
+        status, body = get(address, "/search?q=shock")
+        assert status == 503 and body["error"] == (
+            f"no index yet at {index_dir}: this server is building it from its --watch paths; "
+            "try again in a moment"
+        )
+        SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])
+        for indexing in (True, False):
+            connection = http.client.HTTPConnection(*address, timeout=30)
+            try:
+                connection.request("GET", "/search?q=shock+waves")
+                response = connection.getresponse()
+                assert response.status == 200 and json.loads(response.read())
+                notes = response.getheader("X-Search-Notes")
+            finally:
+                connection.close()
+            assert (notes is not None and INDEXING_NOTE in json.loads(notes)) == indexing
+            server.first_indexing.clear()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        index_thread.close()
+
+
 @pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="POSIX signals")
 def test_ctrl_c_stops_serving_even_when_pythons_handler_does_not_raise(corpus, tmp_path) -> None:
     # The wakeup pipe, not the Python-level handler: a handler that swallows the signal stands
