@@ -200,12 +200,7 @@ def by_path(
             end += 1
         run = part[start:end]
         if len(run) > 1:
-
-            def key(row: tuple[int, float, float]) -> tuple[str, str, int]:
-                chunk = chunks.get(row[0])
-                return ("", "", row[0]) if chunk is None else (chunk.path, chunk.doc_id, row[0])
-
-            run = sorted(run, key=key)
+            run = sorted(run, key=lambda row: _by_name(_copy_of(row[0], chunks.get(row[0]))))
         ordered += run
         start = end
     return ordered
@@ -214,6 +209,10 @@ def by_path(
 def _by_name(copy: tuple[int, str, str]) -> tuple[str, str, int]:
     chunk_id, path, doc_id = copy
     return (path, doc_id, chunk_id)
+
+
+def _copy_of(chunk_id: int, chunk: StoredChunk | None) -> tuple[int, str, str]:
+    return (chunk_id, "", "") if chunk is None else (chunk_id, chunk.path, chunk.doc_id)
 
 
 class Reads:
