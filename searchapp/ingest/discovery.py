@@ -144,6 +144,7 @@ def iter_files(
     exclude: Sequence[str] = (),
     default_excludes: bool = True,
     on_skip: OnSkip | None = None,
+    on_folder: Callable[[str], None] | None = None,
 ) -> Iterator[Path]:
     """Yield the regular files under ``paths`` (absolute, each once), in a deterministic order.
 
@@ -152,6 +153,8 @@ def iter_files(
     (``*.md``, ``docs/**``); with ``include``, only matching files are kept. ``on_skip(path,
     reason)`` hears about each entry left out for a reason a person may want to know, including
     the files ``DEFAULT_EXCLUDES`` leaves out unless ``default_excludes`` is false.
+    ``on_folder(path)`` hears of each folder listed: those the walk enters (``search watch``
+    watches them alone, not the ignored trees below them).
     Raises ``BadInputError`` for a path that does not exist or a pattern that cannot be parsed.
     """
     told: set[str] = set()
@@ -167,7 +170,7 @@ def iter_files(
     roots = [_checked_root(Path(raw)) for raw in paths]  # fail before yielding anything
     seen: set[str] = set()
     for root in roots:
-        for path in _files_under(root, include_spec, exclude_spec, noise, report):
+        for path in _files_under(root, include_spec, exclude_spec, noise, report, on_folder):
             key = str(path)
             if key not in seen:
                 seen.add(key)
@@ -225,6 +228,7 @@ def _files_under(
     exclude: Globs | None,
     noise: Globs | None,
     report: OnSkip,
+    on_folder: Callable[[str], None] | None = None,
 ) -> Iterator[Path]:
     try:
         mode = os.stat(root).st_mode  # a root given by the user is followed even if a link
@@ -254,6 +258,8 @@ def _files_under(
         except OSError as exc:
             report(Path(folder), f"cannot read folder: {exc.strerror or exc}")
             continue
+        if on_folder is not None:
+            on_folder(folder)
         subfolders: list[tuple[str, str, _Chain]] = []
         for entry in entries:
             if entry.name.startswith(".") or (not rel_folder and entry.name in own):

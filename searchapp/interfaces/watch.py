@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from searchapp.errors import BadInputError, IndexInterrupted, SearchAppError
 from searchapp.ingest.discovery import (
@@ -154,6 +154,9 @@ class Watcher:
         # Skips said so far (path, reason): a catch-up run tells only new ones (a file whose
         # name is not UTF-8 ends the OS watch; its catch-up was the only batch to tell it).
         self._skips_told: set[tuple[str, str]] = set()
+        # The folders the last walk entered (``_wanted``): the OS watches those alone.
+        self._walked_folders: frozenset[str] = frozenset()
+        self._limit_told = False  # the OS's limit on watches, said once (``_follow``)
 
     def index_all(
         self,
@@ -219,7 +222,7 @@ class Watcher:
             batches += self._batch(self._catch_up, on_batch)
         while not stop.is_set():
             if any(folders.values()):
-                batches += self._follow(stop, folders, on_batch)
+                batches += self._follow(stop, folders, on_batch, on_note)
             else:
                 stop.wait(CATCH_UP_AFTER_MS / 1000)  # none to watch until one comes back
             now = {folder: _identity(folder) for folder in folders}
@@ -236,20 +239,45 @@ class Watcher:
         stop: threading.Event,
         folders: dict[str, tuple[int, int] | None],
         on_batch: Callable[[BatchReport], None] | None,
+        on_note: Callable[[str], None] | None,
     ) -> int:
-        """``follow`` while the watched folders are the ones in ``folders`` (by identity)."""
+        """``follow`` while the watched folders are the ones in ``folders`` (by identity), and
+        the folders below them that the walk enters are the ones it entered when it began."""
         batches = 0
         caught_up = False
-        for changes in self._changes(stop, folders):
+        watched = self._os_watched(folders)
+        if on_note is not None and not self._limit_told:
+            note = _past_watch_limit(len(watched))
+            if note is not None:
+                self._limit_told = True
+                on_note(note)
+        for changes in self._changes(stop, folders, watched):
             if not caught_up:
                 caught_up = True
                 batches += self._batch(self._catch_up, on_batch)
+                if self._folder_roots:
+                    self._wanted()  # folders made before the OS watch was set up
             if changes:
                 paths = [Path(path) for _, path in changes]
                 batches += self._batch(functools.partial(self.apply, paths), on_batch)
             if any(_identity(folder) != was for folder, was in folders.items()):
                 break  # a folder went, came back or was replaced: watch what is there now
+            if self._folder_roots and self._walked_folders != watched.walked:
+                break  # a folder made, moved, or let in by an ignore file: watch it too
         return batches
+
+    def _os_watched(self, folders: dict[str, tuple[int, int] | None]) -> _Watched:
+        """What the OS watches: each of ``folders`` there is (a watched file's folder, a
+        watched folder), and every folder below a watched folder that the walk enters. Not
+        the trees it leaves out: watching a project watched all of its `node_modules` (21,000
+        folders for 5 notes), and past the OS's limit on watches (`fs.inotify.max_user_watches`)
+        the folders left over went unwatched without a word."""
+        walked: frozenset[str] = frozenset()
+        if self._folder_roots:
+            self._wanted()
+            walked = self._walked_folders
+        there = {folder for folder, identity in folders.items() if identity}
+        return _Watched(sorted(there | walked), walked)
 
     def _batch(
         self,
@@ -277,15 +305,18 @@ class Watcher:
         return 1
 
     def _changes(
-        self, stop: threading.Event, folders: dict[str, tuple[int, int] | None]
+        self,
+        stop: threading.Event,
+        folders: dict[str, tuple[int, int] | None],
+        watched: _Watched,
     ) -> Iterator[set[tuple[object, str]]]:
-        """``watchfiles.watch`` of ``folders``; it ends, where it raised, when one of them went
-        while the OS watch was set up."""
+        """``watchfiles.watch`` of the ``watched`` folders, each alone; it ends, where it
+        raised, when one of them went while the OS watch was set up."""
         import watchfiles
 
         try:
             yield from watchfiles.watch(
-                *[folder for folder, identity in folders.items() if identity],
+                *watched.folders,
                 watch_filter=self._relevant,
                 debounce=self.debounce_ms,
                 step=self.step_ms,
@@ -294,14 +325,16 @@ class Watcher:
                 # A folder this user cannot read ended the watch (`search index` reports it as
                 # unreadable and goes on; each batch's walk names it).
                 ignore_permission_denied=True,
-                # Files alone: their folders, not the trees below them (`search watch
-                # ~/todo.txt` set an OS watch on every folder of the home folder).
-                recursive=bool(self._folder_roots),
+                # Each folder alone (``_os_watched``): a watched file's folder, not the tree
+                # below it (`search watch ~/todo.txt` watched every folder of the home folder).
+                recursive=False,
                 rust_timeout=CATCH_UP_AFTER_MS,
                 yield_on_timeout=True,  # the first yield says the watch is set up
             )
         except FileNotFoundError:
-            if all(_identity(folder) == was for folder, was in folders.items()):
+            if all(_identity(folder) == was for folder, was in folders.items()) and all(
+                os.path.isdir(folder) for folder in watched.walked
+            ):
                 raise
         except RuntimeError as exc:  # watchfiles' own error, from its thread
             # A file name that is not UTF-8 (`lat\xe9.md`) ended the watch ("Unable to decode
@@ -437,16 +470,20 @@ class Watcher:
         (``unreadable_places``: what is indexed there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
+            self._walked_folders = frozenset()
             return set(), []
         skipped: list[tuple[Path, str]] = []
+        folders: set[str] = set()
         found = iter_files(
             roots,
             include=self.include,
             exclude=self.exclude,
             default_excludes=self.default_excludes,
             on_skip=lambda path, reason: skipped.append((path, reason)),
+            on_folder=folders.add,
         )
         wanted = {str(path) for path in found if not self._in_index_folder(str(path))}
+        self._walked_folders = frozenset(f for f in folders if not self._in_index_folder(f))
         return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
 
     def _walked(self) -> set[str]:
@@ -530,6 +567,33 @@ class Watcher:
 # How long the OS watch waits for a first change before the catch-up run (``follow``); the
 # idle loop turns this often afterwards (a wake-up every 50 ms costs nothing measurable).
 CATCH_UP_AFTER_MS = 50
+
+
+class _Watched(NamedTuple):
+    """The folders the OS watches, each alone, and which of them a walk entered."""
+
+    folders: list[str]
+    walked: frozenset[str]
+
+
+INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_watches"
+
+
+def _past_watch_limit(folders: int) -> str | None:
+    """What to say when watching ``folders`` passes the OS's limit on watches (Linux alone
+    tells it); None within it."""
+    try:
+        with open(INOTIFY_LIMIT, encoding="ascii") as file:
+            limit = int(file.read())
+    except (OSError, ValueError):
+        return None
+    if folders <= limit:
+        return None
+    return (
+        f"{folders:,} folders to watch, past the {limit:,} watches the OS allows a user "
+        f"(fs.inotify.max_user_watches): changes in some are missed until `search index`; "
+        f"raise the limit (sudo sysctl fs.inotify.max_user_watches={2 * folders}) or watch less"
+    )
 
 
 def _identity(folder: str) -> tuple[int, int] | None:

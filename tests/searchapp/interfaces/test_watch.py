@@ -21,6 +21,7 @@ import pytest
 from searchapp.errors import SearchAppError
 from searchapp.ingest import pipeline
 from searchapp.ingest.interrupts import DeferredInterrupts, StopRequest
+from searchapp.interfaces import watch as watch_module
 from searchapp.interfaces.watch import BatchReport, Watcher
 from searchapp.search_index import SearchIndex
 from searchapp.storage.lock import WriterLock
@@ -437,6 +438,63 @@ def test_watching_a_file_watches_its_folder_not_the_tree_below(docs, tmp_path) -
         stop.set()
         thread.join(timeout=10)
     assert 1 <= watching <= 2, watching  # docs alone, not its 32 folders
+
+
+@pytest.mark.skipif(not Path("/proc/self/fdinfo").exists(), reason="counts Linux inotify watches")
+def test_ignored_trees_are_not_watched_and_new_folders_are(docs, tmp_path) -> None:
+    # Watching a project watched all of its node_modules (21,000 folders for 5 notes); past the
+    # OS's limit on watches, the folders left over went unwatched without a word.
+    for n in range(20):
+        (docs / "node_modules" / f"package{n}" / "lib").mkdir(parents=True)
+    (docs / "build" / "deep").mkdir(parents=True)
+    (docs / ".gitignore").write_text("build/\n", "utf-8")
+    (docs / ".hidden" / "deeper").mkdir(parents=True)
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
+    watcher.index_all()
+    watcher.index.close()
+    before = inotify_watches()
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
+    thread.start()
+
+    def indexed_text() -> str:
+        return " ".join(t for ts in contents(tmp_path / "idx").values() for t in ts)
+
+    try:
+        wait_until(lambda: inotify_watches() - before == 2)  # docs and docs/sub alone
+        (docs / "new").mkdir()
+        wait_until(lambda: inotify_watches() - before == 3)  # the new folder is watched too
+        (docs / "new" / "later.txt").write_text("written into the new folder\n", "utf-8")
+        wait_until(lambda: "written into the new folder" in indexed_text())
+        (docs / ".gitignore").write_text("", "utf-8")  # build/ is let in: watched
+        wait_until(lambda: inotify_watches() - before == 5)
+        (docs / "build" / "deep" / "out.txt").write_text("a build note\n", "utf-8")
+        wait_until(lambda: "a build note" in indexed_text())
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_watching_past_the_os_limit_on_watches_is_said_once(watcher, docs, monkeypatch) -> None:
+    limit = docs.parent / "max_user_watches"
+    limit.write_text("1\n", "ascii")  # docs and docs/sub are two
+    monkeypatch.setattr(watch_module, "INOTIFY_LIMIT", str(limit))
+    watcher.index.close()
+    stop, notes = threading.Event(), []
+    thread = threading.Thread(target=watcher.follow, args=(stop, None, notes.append), daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: bool(notes))
+        (docs / "another").mkdir()  # the watch is set up again: not said again
+        (docs / "another" / "a.txt").write_text("in another folder\n", "utf-8")
+        wait_until(lambda: "in another folder" in str(contents(watcher.index.index_dir)))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert len(notes) == 1, notes
+    assert "2 folders to watch, past the 1 watches" in notes[0], notes
+    assert "fs.inotify.max_user_watches=4" in notes[0], notes
 
 
 def test_a_file_touched_but_not_changed_is_no_batch(following, docs) -> None:
@@ -880,8 +938,9 @@ def test_a_second_ctrl_c_between_a_batchs_writes_says_so(
     wanted = Watcher._wanted
 
     def slow_walk(self):  # the batch works out what is on disk: outside SearchIndex.add
-        walking.set()
-        wait_in_main_thread(go_on)
+        if self.busy:  # a batch's walk, not the one that finds the folders to watch
+            walking.set()
+            wait_in_main_thread(go_on)
         return wanted(self)
 
     monkeypatch.setattr(Watcher, "_wanted", slow_walk)
