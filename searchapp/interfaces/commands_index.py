@@ -395,8 +395,15 @@ def remove(
                 f"{one_line(str(pattern))}: nothing indexed matches it"
                 + (f" ({hint})" if hint else "")
             )
+    roots_before = search_index.indexed_roots()
     if not dry_run:  # as `search index`, it says when it waits for another writer
         search_index.remove(patterns, wait=not no_wait, on_wait=_say_waiting)
+    # The roots it emptied and named (`search remove notes`): forgotten, which was not said.
+    forgotten = [
+        root
+        for root in roots_before
+        if root not in empty and root not in search_index.indexed_roots()
+    ]
     for removed in paths:  # as `search query -l` lists them: relative below this folder
         sys.stdout.write(listed_path(removed, sys.stdout) + "\n")
     verb = "would remove" if dry_run else "removed"
@@ -405,6 +412,9 @@ def remove(
     if empty:
         shown = ", ".join(display_path(root) for root in empty)
         err.print(f"{'would forget' if dry_run else 'forgot'} {shown}: no documents under it")
+    if forgotten:
+        shown = ", ".join(display_path(root) for root in forgotten)
+        err.print(f"forgot {shown}: a bare `search index` no longer updates it")
     on_disk = [path for path in paths if os.path.exists(path)]
     within = [
         root

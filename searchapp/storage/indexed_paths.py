@@ -102,11 +102,15 @@ def forget_roots(
     """After `search remove`: drop the recorded roots that its patterns name (``matching``, or
     ``under`` when ``literal``: paths deleted from disk) and that hold no document any more, so
     that a bare `search index` does not bring them back (a glob can name a folder whose files
-    it did not match: that root stays)."""
+    it did not match: that root stays). A glob of what lies below a folder (``notes/**``)
+    names its files, not the folder: the root stays, as when its files are named one by one."""
     known = recorded_roots(store)
     paths = store.all_paths()
-    named = under if literal else matching
-    kept = [root for root in known if not named([root], patterns) or under(paths, [root])]
+    if literal:
+        named = under(known, patterns)
+    else:
+        named = matching(known, [p for p in map(os.fspath, patterns) if not p.endswith("/**")])
+    kept = [root for root in known if root not in named or under(paths, [root])]
     if kept != known:
         _save_roots(store, kept, root_filters(store), recorded_file_roots(store))
 

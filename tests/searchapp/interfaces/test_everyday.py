@@ -262,6 +262,7 @@ def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
     # A removed root is forgotten; a removed folder inside a root comes back, and it says so.
     code, _, err = run(capsys, "remove", str(other), "--index-dir", index_dir)
     assert code == 0 and "the next `search index` adds" not in err
+    assert f"forgot {other}: a bare `search index` no longer updates it" in err  # was silent
     code, _, err = run(capsys, "remove", str(docs / "old"), "--index-dir", index_dir)
     assert code == 0 and "it lies under the indexed folder" in err  # old/ held one file
     assert "the next `search index` adds it back" in err
@@ -269,6 +270,12 @@ def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
     assert code == 0 and "1 added, 0 updated, 0 removed, 4 unchanged" in err
     assert not any(p.startswith(str(other)) for p in indexed_paths(Path(index_dir)))
     assert str(docs / "old/archive.txt") in indexed_paths(Path(index_dir))
+    # A glob of all that lies below a root names its files, not the root: they come back, as
+    # when they are named one by one (the root was forgotten, and the bare run failed).
+    code, _, err = run(capsys, "remove", f"{docs}/**", "--index-dir", index_dir)
+    assert code == 0 and "forgot" not in err and "adds them back" in err, err
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "5 added, 0 updated, 0 removed" in err, err
 
 
 def test_a_bare_index_walks_each_root_with_its_filters(tmp_path, fake_model, capsys) -> None:
