@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from searchapp.ranking.searcher import Hit, SearchOptions
 from searchapp.search_index import SearchIndex
+from searchapp.storage.documents import StoredDocument
 
 T = TypeVar("T")
 
@@ -89,6 +90,17 @@ def searched_with_notes(
         notes.append(f"no indexed document matches path {shown}")
     notes += [changed_file_note(path, how) for path, how in index.changed_files(hits).items()]
     return hits, notes
+
+
+def document_with_notes(
+    index: SearchIndex, key: str, lines: tuple[int, int] | None
+) -> tuple[StoredDocument, list[str]]:
+    """``index.get_document``, and the note a server's client is told when its file changed or
+    went since it was indexed (lines asked for by a hit's line numbers may have moved), as
+    `search get` says on stderr."""
+    document = index.get_document(key, lines)
+    changed = index.changed_files([document]).items()
+    return document, [changed_file_note(path, how) for path, how in changed]
 
 
 def changed_file_note(path: str, how: str) -> str:

@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from searchapp.errors import IndexNotFoundError, SearchAppError
 from searchapp.interfaces.cli_app import package_version
-from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.index_thread import IndexThread, document_with_notes
 from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
@@ -104,6 +104,9 @@ MAX_HITS = 100
 # Lines one get_document call returns: a whole 3,825-line file was 149,000 characters of an
 # agent's context; it pages with start_line instead (``Document.next_start_line``).
 MAX_DOCUMENT_LINES = 400
+# ...and characters: 60 lines of a transcript kept a paragraph a line were 602,854 characters
+# (~150,000 tokens) in one answer. A line longer than this alone is given cut to it.
+MAX_DOCUMENT_CHARS = 40_000
 
 
 class Document(BaseModel):
@@ -119,8 +122,45 @@ class Document(BaseModel):
     next_start_line: int | None = Field(
         default=None,
         description=f"the start_line of the next call, when this one stopped short of the "
-        f"lines asked for (at most {MAX_DOCUMENT_LINES} lines a call)",
+        f"lines asked for (at most {MAX_DOCUMENT_LINES} lines and {MAX_DOCUMENT_CHARS:,} "
+        "characters a call)",
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="the document's file changed or went since it was indexed (its lines may "
+        "have moved); a line too long for one answer was cut",
+    )
+
+    def within_limits(self) -> Document:
+        """This answer as one call gives it: its first lines that hold at most
+        ``MAX_DOCUMENT_LINES`` lines and ``MAX_DOCUMENT_CHARS`` characters (its first line
+        cut to them, when it alone is longer), ``next_start_line`` naming the rest."""
+        lines = self.text.split("\n")
+        taken = size = 0
+        for line in lines[:MAX_DOCUMENT_LINES]:
+            size += len(line) + (taken > 0)
+            if size > MAX_DOCUMENT_CHARS:
+                break
+            taken += 1
+        if taken == len(lines):
+            return self
+        notes = self.notes
+        if taken == 0:  # one line longer than an answer holds
+            taken, lines[0] = 1, lines[0][:MAX_DOCUMENT_CHARS]
+            notes = [
+                *notes,
+                f"line {self.start_line} is {len(self.text.split(chr(10))[0]):,} characters "
+                f"long: its first {MAX_DOCUMENT_CHARS:,} are given",
+            ]
+        end_line = self.start_line + taken - 1
+        return self.model_copy(
+            update={
+                "text": "\n".join(lines[:taken]),
+                "end_line": end_line,
+                "next_start_line": end_line + 1,
+                "notes": notes,
+            }
+        )
 
 
 class _Server(MCPServer):
@@ -234,20 +274,18 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         ] = None,
     ) -> Document:
         """An indexed document's text as it was indexed, whole or a range of its lines, at
-        most 400 lines a call (next_start_line says where the rest begins)."""
+        most 400 lines and 40,000 characters a call (next_start_line says where the rest
+        begins)."""
         lines = None
         if start_line is not None or end_line is not None:
             lines = (start_line or 1, end_line or LAST_LINE)
         try:
-            document = index_thread.call(lambda index: index.get_document(path_or_doc_id, lines))
+            document, notes = index_thread.call(
+                lambda index: document_with_notes(index, path_or_doc_id, lines)
+            )
         except SearchAppError as exc:
             raise ToolError(str(exc)) from exc
-        found = document.to_json()
-        if document.end_line - document.start_line + 1 > MAX_DOCUMENT_LINES:
-            found["end_line"] = document.start_line + MAX_DOCUMENT_LINES - 1
-            found["text"] = "\n".join(document.text.split("\n")[:MAX_DOCUMENT_LINES])
-            found["next_start_line"] = found["end_line"] + 1
-        return Document(**found)
+        return Document(**document.to_json(), notes=notes).within_limits()
 
     @server.tool(annotations=READ_ONLY)
     def info() -> dict[str, Any]:

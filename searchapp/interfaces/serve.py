@@ -56,7 +56,7 @@ from searchapp.interfaces.cli_app import (
     state,
     stopped_status,
 )
-from searchapp.interfaces.index_thread import IndexThread
+from searchapp.interfaces.index_thread import IndexThread, document_with_notes
 from searchapp.interfaces.render import hits_json, json_text
 from searchapp.ranking.searcher import MODES, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
@@ -306,7 +306,9 @@ class _Handler(BaseHTTPRequestHandler):
                     HTTPStatus.BAD_REQUEST, "the document name is not percent-encoded UTF-8"
                 ) from None
             lines = line_range(_one(query, "lines")) if "lines" in query else None
-            document = index.call(lambda search_index: search_index.get_document(key, lines))
+            document, notes = index.call(lambda one: document_with_notes(one, key, lines))
+            if notes:  # as for a search: its file changed or went since it was indexed
+                headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, json_text(document.to_json())
         raise ApiError(
             HTTPStatus.NOT_FOUND,

@@ -14,7 +14,12 @@ import pytest
 pytest.importorskip("mcp")
 
 from searchapp.interfaces.index_thread import IndexThread  # noqa: E402
-from searchapp.interfaces.mcp_server import MAX_DOCUMENT_LINES, MAX_HITS, build_server  # noqa: E402
+from searchapp.interfaces.mcp_server import (  # noqa: E402
+    MAX_DOCUMENT_CHARS,
+    MAX_DOCUMENT_LINES,
+    MAX_HITS,
+    build_server,
+)
 from searchapp.search_index import SearchIndex  # noqa: E402
 from tests.searchapp.conftest import FakeEncoder  # noqa: E402
 
@@ -67,6 +72,55 @@ def test_a_long_document_comes_in_pages(tmp_path) -> None:
     short = call(index_dir, "get_document", {"path_or_doc_id": str(docs / "short.txt")})
     assert short.structured_content["text"] == "one\ntwo"
     assert short.structured_content["next_start_line"] is None
+
+
+def pages_of(index_dir: Path, path: str) -> list[dict]:
+    """Every answer of get_document, from line 1, following next_start_line."""
+    pages, start = [], 1
+    while start is not None:
+        got = call(index_dir, "get_document", {"path_or_doc_id": path, "start_line": start})
+        pages.append(got.structured_content)
+        start = pages[-1]["next_start_line"]
+    return pages
+
+
+def test_long_lines_come_in_pages_of_at_most_max_document_chars(tmp_path) -> None:
+    # 60 lines of a transcript kept a paragraph a line came in one answer: 602,854 characters.
+    words = "the committee discussed budget travel plans and deadlines".split()
+    lines = [" ".join(words[(n + i) % len(words)] for i in range(1700)) for n in range(60)]
+    docs, index_dir = indexed(tmp_path, {"transcript.txt": "\n".join(lines) + "\n"})
+    pages = pages_of(index_dir, str(docs / "transcript.txt"))
+    assert len(pages) > 1
+    assert all(len(page["text"]) <= MAX_DOCUMENT_CHARS for page in pages)
+    assert "\n".join(page["text"] for page in pages) == "\n".join(lines)  # nothing lost
+    assert [p["start_line"] for p in pages[1:]] == [p["end_line"] + 1 for p in pages[:-1]]
+    assert all(page["notes"] == [] for page in pages)
+
+
+def test_a_line_longer_than_an_answer_is_given_cut_with_a_note(tmp_path) -> None:
+    long_line = "word " * (MAX_DOCUMENT_CHARS // 2)
+    docs, index_dir = indexed(tmp_path, {"one.txt": f"first\n{long_line.strip()}\nlast\n"})
+    pages = pages_of(index_dir, str(docs / "one.txt"))
+    assert [(p["start_line"], p["end_line"]) for p in pages] == [(1, 1), (2, 2), (3, 3)]
+    assert pages[1]["text"] == long_line.strip()[:MAX_DOCUMENT_CHARS]
+    assert pages[1]["notes"] == [
+        f"line 2 is {len(long_line.strip()):,} characters long: its first "
+        f"{MAX_DOCUMENT_CHARS:,} are given"
+    ]
+    assert pages[2]["text"] == "last" and pages[2]["next_start_line"] is None
+
+
+def test_a_document_tells_the_agent_its_file_changed_since_it_was_indexed(tmp_path) -> None:
+    # `search get` said so on stderr; get_document gave the old lines without a word.
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing lift\n"})
+    path = str(docs / "a.txt")
+    assert (
+        call(index_dir, "get_document", {"path_or_doc_id": path}).structured_content["notes"] == []
+    )
+    (docs / "a.txt").write_text("a new first line\nwing lift\n", "utf-8")
+    got = call(index_dir, "get_document", {"path_or_doc_id": path}).structured_content
+    assert got["text"] == "wing lift"  # as indexed
+    assert got["notes"] == [f"{path} changed since it was indexed: its lines may have moved"]
 
 
 def test_a_search_returns_at_most_max_hits(tmp_path) -> None:

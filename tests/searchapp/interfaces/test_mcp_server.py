@@ -135,7 +135,8 @@ def test_tools_over_stdio(small_index) -> None:
     assert [h["chunk_id"] for h in several] == [h["chunk_id"] for h in expected[1]]
 
     whole, part = results[2].structured_content, results[3].structured_content
-    assert whole == {**reference.get_document(str(document)).to_json(), "next_start_line": None}
+    expected_whole = reference.get_document(str(document)).to_json()
+    assert whole == {**expected_whole, "next_start_line": None, "notes": []}
     assert whole["text"] == document.read_text("utf-8").rstrip()
     assert part["text"] == "\n".join(whole["text"].split("\n")[1:3])
     assert (part["start_line"], part["end_line"]) == (2, 3)

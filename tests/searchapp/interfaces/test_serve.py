@@ -258,6 +258,29 @@ def test_documents_by_doc_id_and_lines(served, corpus) -> None:
     assert get(address, f"/documents/{path}?lines=-")[0] == 400
 
 
+def test_a_document_whose_file_changed_says_so_in_its_notes(served, corpus) -> None:
+    # `search get` said so on stderr; /documents gave the old lines without a word.
+    address, _ = served
+    path = corpus / "doc1.txt"
+
+    def notes() -> list[str] | None:
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        try:
+            connection.request("GET", "/documents/" + quote(str(path), safe=""))
+            response = connection.getresponse()
+            assert response.status == 200 and json.loads(response.read())["path"] == str(path)
+            told = response.getheader("X-Search-Notes")
+        finally:
+            connection.close()
+        return None if told is None else json.loads(told)
+
+    assert notes() is None
+    path.write_text("a new first line\n" + path.read_text("utf-8"), "utf-8")
+    assert notes() == [f"{path} changed since it was indexed: its lines may have moved"]
+    path.unlink()
+    assert notes() == [f"{path} is gone since it was indexed"]
+
+
 def test_every_endpoint_sends_text_as_utf_8(corpus, tmp_path) -> None:
     # As /search does: "café", not "caf\u00e9", in /documents, /info and errors alike.
     (corpus / "café.txt").write_text("un café au lait\n", "utf-8")
