@@ -39,7 +39,7 @@ from mcp.types import (
     JSONRPCResponse,
     ToolAnnotations,
 )
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from searchapp.errors import IndexNotFoundError, SearchAppError
 from searchapp.interfaces.cli_app import package_version
@@ -163,6 +163,17 @@ class Document(BaseModel):
         )
 
 
+def _integral(value: object) -> object:
+    """A whole number written as a float (``5.0``) as the integer it is: JSON Schema's
+    "integer" takes it, and the tool refused it. ``"5"`` and ``true`` are still refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WHOLE = BeforeValidator(_integral)  # after a Field: its bounds stay JSON Schema's own
+
+
 class _Server(MCPServer):
     """The SDK's server, with arguments that fail validation told in one line, as the CLI and
     HTTP tell them (the SDK gave pydantic's multi-line report with a link to its docs)."""
@@ -213,11 +224,12 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             str,
             Field(
                 description='what to look for, in plain words; "words in double quotes" only '
-                "match passages holding them in that order"
+                "match passages holding them in that order",
+                json_schema_extra={"minLength": 1},  # "" is refused: the query is empty
             ),
         ],
         k: Annotated[
-            int, Field(ge=1, le=MAX_HITS, strict=True, description="how many passages")
+            int, Field(ge=1, le=MAX_HITS, strict=True, description="how many passages"), WHOLE
         ] = 10,
         mode: Annotated[
             Literal["hybrid", "dense", "lexical"],
@@ -230,7 +242,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             str | list[str] | None,
             Field(
                 description="only documents matching this glob or under this folder, or any "
-                "of several"
+                "of several",
             ),
         ] = None,
         min_score: Annotated[
@@ -246,6 +258,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         per_doc: Annotated[
             int,
             Field(ge=1, le=MAX_HITS, strict=True, description="passages of one document at most"),
+            WHOLE,
         ] = 1,
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
@@ -264,13 +277,17 @@ def build_server(index_thread: IndexThread) -> MCPServer:
     @server.tool(annotations=READ_ONLY)
     def get_document(
         path_or_doc_id: Annotated[
-            str, Field(description="a doc_id or path that a search returned")
+            str,
+            Field(
+                description="a doc_id or path that a search returned",
+                json_schema_extra={"minLength": 1},
+            ),
         ],
         start_line: Annotated[
-            int | None, Field(ge=1, strict=True, description="first line (from 1)")
+            int | None, Field(ge=1, strict=True, description="first line (from 1)"), WHOLE
         ] = None,
         end_line: Annotated[
-            int | None, Field(ge=1, strict=True, description="last line, included")
+            int | None, Field(ge=1, strict=True, description="last line, included"), WHOLE
         ] = None,
     ) -> Document:
         """An indexed document's text as it was indexed, whole or a range of its lines, at
@@ -296,6 +313,8 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         except SearchAppError as exc:
             raise ToolError(str(exc)) from exc
 
+    for tool in server._tool_manager.list_tools():  # as ``_Server.call_tool`` refuses them
+        tool.parameters["additionalProperties"] = False
     return server
 
 
@@ -452,6 +471,8 @@ def unreadable_reply(error: Exception) -> JSONRPCError | None:
     if isinstance(request_id, bool) or not isinstance(request_id, (int, str)):
         request_id = None
     message = "Invalid Request: not a JSON-RPC 2.0 request, notification or response"
+    if any(isinstance(problem.get("input"), list) for problem in problems):
+        message = "Invalid Request: a batch (a JSON array), which MCP does not take; one a line"
     return JSONRPCError(
         jsonrpc="2.0", id=request_id, error=ErrorData(code=INVALID_REQUEST, message=message)
     )

@@ -240,3 +240,43 @@ def test_a_changed_file_is_hashed_once_for_each_state_of_it(tmp_path, monkeypatc
     assert index.changed_files(hits) == {str(docs / "a.txt"): "changed"}
     assert len(hashed) == 2
     index.close()
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments"),
+    [
+        ("search", {"query": "wing", "bogus": 1}),
+        ("info", {"x": 1}),
+        ("get_document", {"extra": 1}),
+        ("search", {"query": ""}),
+        ("get_document", {"path_or_doc_id": ""}),
+        ("search", {"query": "wing", "k": 0}),
+        ("search", {"query": "wing", "k": "5"}),
+        ("search", {"query": "wing", "k": 5.5}),
+        ("search", {"query": "wing", "mode": "both"}),
+        ("search", {"query": "wing", "k": 5.0}),
+        ("search", {"query": "wing", "per_doc": 2.0}),
+        ("get_document", {"start_line": 1.0, "end_line": 2.0}),
+        ("search", {"query": "wing", "k": 3, "path": "*.txt"}),
+    ],
+)
+def test_the_advertised_schema_takes_what_the_tool_takes(tmp_path, tool, arguments) -> None:
+    # Unknown arguments, "" and 5.0 were valid by the schema, yet refused (or 5.0 refused though
+    # JSON Schema's "integer" takes it): a client checking arguments against it was misled.
+    jsonschema = pytest.importorskip("jsonschema")
+    docs, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
+    if tool == "get_document":
+        arguments = {"path_or_doc_id": str(docs / "a.txt"), **arguments}
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    try:
+        server = build_server(index_thread)
+        (schema,) = [t.input_schema for t in anyio.run(server.list_tools) if t.name == tool]
+        try:
+            anyio.run(server.call_tool, tool, arguments)
+            taken = True
+        except Exception:
+            taken = False
+    finally:
+        index_thread.close()
+    valid = jsonschema.Draft202012Validator(schema).is_valid(arguments)
+    assert valid == taken, (valid, taken)

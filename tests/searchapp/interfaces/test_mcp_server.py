@@ -306,6 +306,7 @@ def test_lines_that_are_no_message_are_answered_and_the_session_goes_on(small_in
             (4, None),
         ]
         assert "Parse error" in replies[0]["error"]["message"]
+        assert "a batch (a JSON array), which MCP does not take" in replies[2]["error"]["message"]
         tools = {tool["name"] for tool in replies[5]["result"]["tools"]}
         assert tools == {"search", "get_document", "info"}
     finally:
