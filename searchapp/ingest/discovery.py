@@ -177,6 +177,27 @@ def iter_files(
                 yield path
 
 
+def walk_reaches(
+    root: Path,
+    path: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    default_excludes: bool = True,
+) -> bool:
+    """Whether ``iter_files([root], ...)`` yields ``path`` (a file below the folder ``root``),
+    found by walking only the folders on the way to it: hidden, skipped and ignored folders,
+    ignore files and filters count as in the whole walk."""
+    toward = str(absolute(path))
+    include_spec = _option_spec("--include", include)
+    exclude_spec = _option_spec("--exclude", exclude)
+    noise = Globs(GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)) if default_excludes else None
+    found = _files_under(
+        absolute(root), include_spec, exclude_spec, noise, lambda *_: None, toward=toward
+    )
+    return any(str(found_path) == toward for found_path in found)
+
+
 def is_read_error(reason: str) -> bool:
     """Whether a skip's reason is a read error (permissions, I/O: "cannot read...", as
     discovery and the decoders word it), not a file left out by design."""
@@ -229,7 +250,11 @@ def _files_under(
     noise: Globs | None,
     report: OnSkip,
     on_folder: Callable[[str], None] | None = None,
+    *,
+    toward: str | None = None,
 ) -> Iterator[Path]:
+    """The files ``iter_files`` yields below ``root``; ``toward``: only those entries on the
+    way to that path (``walk_reaches``)."""
     try:
         mode = os.stat(root).st_mode  # a root given by the user is followed even if a link
     except OSError as exc:
@@ -263,6 +288,10 @@ def _files_under(
         subfolders: list[tuple[str, str, _Chain]] = []
         for entry in entries:
             if entry.name.startswith(".") or (not rel_folder and entry.name in own):
+                continue
+            if toward is not None and not (
+                toward == entry.path or toward.startswith(entry.path + os.sep)
+            ):
                 continue
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             try:

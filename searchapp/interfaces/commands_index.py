@@ -419,7 +419,7 @@ def remove(
     within = [
         root
         for root in search_index.indexed_roots()
-        if os.path.isdir(root) and under(on_disk, [root])
+        if os.path.isdir(root) and _walk_brings_back(search_index, root, under(on_disk, [root]))
     ]
     if within and not dry_run:
         err.print(
@@ -428,6 +428,32 @@ def remove(
             f"{'it' if len(paths) == 1 else 'them'} back unless a .searchignore (or --exclude) "
             f"leaves {'it' if len(paths) == 1 else 'them'} out"
         )
+
+
+def _walk_brings_back(search_index: SearchIndex, root: str, paths: list[str]) -> bool:
+    """Whether a bare `search index` of ``root``, with its filters, indexes one of ``paths``
+    again (of their first ``BACK_CHECKED``): not what its walk leaves out (a `node_modules`
+    indexed as a root of its own, a file its --exclude leaves out), of which `search remove`
+    said the next run would add it back."""
+    from pathlib import Path
+
+    from searchapp.ingest.discovery import walk_reaches
+    from searchapp.storage.indexed_paths import Filters, root_filters
+
+    filters = root_filters(search_index.store).get(root, Filters())
+    return any(
+        walk_reaches(
+            Path(root),
+            Path(path),
+            include=filters.include,
+            exclude=filters.exclude,
+            default_excludes=filters.default_excludes,
+        )
+        for path in paths[:BACK_CHECKED]
+    )
+
+
+BACK_CHECKED = 50  # paths of a removal looked at for `search remove`'s "adds it back" line
 
 
 @app.command()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from searchapp.errors import BadInputError
-from searchapp.ingest.discovery import iter_files
+from searchapp.ingest.discovery import iter_files, walk_reaches
 
 
 @dataclass(frozen=True)
@@ -481,3 +481,30 @@ def test_globs_answer_as_their_spec_does() -> None:
             assert globs.matches(rel) == expected, (lines, rel)
             seen[expected] += 1
     assert min(seen) > 500
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"exclude": ["*.log", "docs/old/"]}, {"include": ["*.md"]}, {"default_excludes": False}],
+    ids=["plain", "exclude", "include", "no-default-excludes"],
+)
+def test_walk_reaches_a_file_exactly_when_the_walk_yields_it(tmp_path: Path, filters) -> None:
+    # `search remove` told of a file under node_modules (indexed as a root of its own) that the
+    # next `search index` would add it back; the outer folder's walk never yields it.
+    root = tmp_path / "proj"
+    files = [
+        "a.md", "b.log", "Cargo.lock", "notes.md~", "docs/x.md", "docs/old/y.md",
+        "node_modules/pkg/README.md", ".hidden/z.md", "build/out.md", "keep/build/in.md",
+        "venv/bin/activate", "venv/lib/m.md", "sub/.gitignore", "sub/secret.md", "sub/open.md",
+        "nested/.git/HEAD", "nested/build/n.md", "nested/c.md",
+    ]  # fmt: skip
+    for name in files:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("text\n", "utf-8")
+    (root / ".gitignore").write_text("/build/\n", "utf-8")
+    (root / "sub" / ".gitignore").write_text("secret.md\n", "utf-8")
+    (root / "nested" / ".gitignore").write_text("build/\n", "utf-8")
+    walked = {str(path) for path in iter_files([root], **filters)}
+    reached = {str(root / name) for name in files if walk_reaches(root, root / name, **filters)}
+    assert reached == walked and str(root / "a.md") in walked
+    assert str(root / "node_modules/pkg/README.md") not in reached

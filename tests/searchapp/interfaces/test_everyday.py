@@ -278,6 +278,28 @@ def test_a_bare_index_updates_what_was_indexed_and_not_what_was_removed(
     assert code == 0 and "5 added, 0 updated, 0 removed" in err, err
 
 
+def test_remove_says_a_file_comes_back_only_when_the_folders_walk_brings_it(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A node_modules indexed on its own, or a file the folder's --exclude leaves out, was said
+    # to come back with the next `search index`: it did not.
+    proj = write(
+        tmp_path / "proj",
+        {"a.md": "Notes.\n", "b.log": "A log.\n", "node_modules/x/i.js": "Bundler code.\n"},
+    )
+    index_dir = str(tmp_path / "idx")
+    run(capsys, "index", str(proj), "--exclude", "*.log", "--index-dir", index_dir)
+    run(capsys, "index", str(proj / "node_modules"), str(proj / "b.log"), "--index-dir", index_dir)
+    for gone in (proj / "node_modules", proj / "b.log"):
+        code, _, err = run(capsys, "remove", str(gone), "--index-dir", index_dir)
+        assert code == 0 and "adds it back" not in err, err
+        assert f"forgot {gone}" in err
+    code, _, err = run(capsys, "remove", str(proj / "a.md"), "--index-dir", index_dir)
+    assert code == 0 and "the next `search index` adds it back" in err
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "1 added, 0 updated, 0 removed" in err, err  # a.md alone
+
+
 def test_a_bare_index_walks_each_root_with_its_filters(tmp_path, fake_model, capsys) -> None:
     notes = write(tmp_path / "notes", {"a.md": "Wing notes.\n", "b.py": "print('wing')\n"})
     code_dir = write(tmp_path / "code", {"c.py": "print('lift')\n"})
