@@ -154,8 +154,9 @@ class Watcher:
         # Skips said so far (path, reason): a catch-up run tells only new ones (a file whose
         # name is not UTF-8 ends the OS watch; its catch-up was the only batch to tell it).
         self._skips_told: set[tuple[str, str]] = set()
-        # The folders the last walk entered (``_wanted``): the OS watches those alone.
-        self._walked_folders: frozenset[str] = frozenset()
+        # The folders the last walk entered (``_wanted``), each with which folder it is
+        # (``_identity``): the OS watches those alone.
+        self._walked_folders: dict[str, tuple[int, int] | None] = {}
         self._limit_told = False  # the OS's limit on watches, said once (``_follow``)
 
     def index_all(
@@ -247,7 +248,7 @@ class Watcher:
         caught_up = False
         watched = self._os_watched(folders)
         if on_note is not None and not self._limit_told:
-            note = _past_watch_limit(len(watched))
+            note = _past_watch_limit(len(watched.folders))
             if note is not None:
                 self._limit_told = True
                 on_note(note)
@@ -263,7 +264,10 @@ class Watcher:
             if any(_identity(folder) != was for folder, was in folders.items()):
                 break  # a folder went, came back or was replaced: watch what is there now
             if self._folder_roots and self._walked_folders != watched.walked:
-                break  # a folder made, moved, or let in by an ignore file: watch it too
+                # A folder made, moved, or let in by an ignore file: watch it too. Or one
+                # deleted and made again, or two swapped (a `git checkout`): its OS watch went
+                # with the old folder, or follows it under the other's name.
+                break
         return batches
 
     def _os_watched(self, folders: dict[str, tuple[int, int] | None]) -> _Watched:
@@ -272,12 +276,12 @@ class Watcher:
         the trees it leaves out: watching a project watched all of its `node_modules` (21,000
         folders for 5 notes), and past the OS's limit on watches (`fs.inotify.max_user_watches`)
         the folders left over went unwatched without a word."""
-        walked: frozenset[str] = frozenset()
+        walked: dict[str, tuple[int, int] | None] = {}
         if self._folder_roots:
             self._wanted()
             walked = self._walked_folders
         there = {folder for folder, identity in folders.items() if identity}
-        return _Watched(sorted(there | walked), walked)
+        return _Watched(sorted(there | walked.keys()), walked)
 
     def _batch(
         self,
@@ -333,7 +337,7 @@ class Watcher:
             )
         except FileNotFoundError:
             if all(_identity(folder) == was for folder, was in folders.items()) and all(
-                os.path.isdir(folder) for folder in watched.walked
+                _identity(folder) == was for folder, was in watched.walked.items()
             ):
                 raise
         except RuntimeError as exc:  # watchfiles' own error, from its thread
@@ -470,7 +474,7 @@ class Watcher:
         (``unreadable_places``: what is indexed there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
-            self._walked_folders = frozenset()
+            self._walked_folders = {}
             return set(), []
         skipped: list[tuple[Path, str]] = []
         folders: set[str] = set()
@@ -483,7 +487,9 @@ class Watcher:
             on_folder=folders.add,
         )
         wanted = {str(path) for path in found if not self._in_index_folder(str(path))}
-        self._walked_folders = frozenset(f for f in folders if not self._in_index_folder(f))
+        self._walked_folders = {
+            folder: _identity(folder) for folder in folders if not self._in_index_folder(folder)
+        }
         return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
 
     def _walked(self) -> set[str]:
@@ -573,21 +579,26 @@ class _Watched(NamedTuple):
     """The folders the OS watches, each alone, and which of them a walk entered."""
 
     folders: list[str]
-    walked: frozenset[str]
+    walked: dict[str, tuple[int, int] | None]  # by ``_identity``
 
 
-INOTIFY_LIMIT = "/proc/sys/fs/inotify/max_user_watches"
+# The OS's limits on a user's watches (Linux): the system's, and a user namespace's (a
+# container's), which may be lower.
+INOTIFY_LIMITS = ("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches")
 
 
 def _past_watch_limit(folders: int) -> str | None:
     """What to say when watching ``folders`` passes the OS's limit on watches (Linux alone
-    tells it); None within it."""
-    try:
-        with open(INOTIFY_LIMIT, encoding="ascii") as file:
-            limit = int(file.read())
-    except (OSError, ValueError):
-        return None
-    if folders <= limit:
+    tells it); None within it. Watches other processes hold count too: not known here."""
+    limits = []
+    for path in INOTIFY_LIMITS:
+        try:
+            with open(path, encoding="ascii") as file:
+                limits.append(int(file.read()))
+        except (OSError, ValueError):
+            continue
+    limit = min(limits, default=None)
+    if limit is None or folders <= limit:
         return None
     return (
         f"{folders:,} folders to watch, past the {limit:,} watches the OS allows a user "

@@ -477,9 +477,14 @@ def test_ignored_trees_are_not_watched_and_new_folders_are(docs, tmp_path) -> No
 
 
 def test_watching_past_the_os_limit_on_watches_is_said_once(watcher, docs, monkeypatch) -> None:
+    for n in range(3):
+        (docs / f"more{n}").mkdir()  # docs, docs/sub and these: 5 folders
     limit = docs.parent / "max_user_watches"
-    limit.write_text("1\n", "ascii")  # docs and docs/sub are two
-    monkeypatch.setattr(watch_module, "INOTIFY_LIMIT", str(limit))
+    limit.write_text("4\n", "ascii")
+    namespace = docs.parent / "max_inotify_watches"  # a container's may be lower
+    namespace.write_text("3\n", "ascii")
+    limits = (str(limit), str(namespace), str(docs.parent / "absent"))
+    monkeypatch.setattr(watch_module, "INOTIFY_LIMITS", limits)
     watcher.index.close()
     stop, notes = threading.Event(), []
     thread = threading.Thread(target=watcher.follow, args=(stop, None, notes.append), daemon=True)
@@ -493,8 +498,32 @@ def test_watching_past_the_os_limit_on_watches_is_said_once(watcher, docs, monke
         stop.set()
         thread.join(timeout=10)
     assert len(notes) == 1, notes
-    assert "2 folders to watch, past the 1 watches" in notes[0], notes
-    assert "fs.inotify.max_user_watches=4" in notes[0], notes
+    assert "5 folders to watch, past the 3 watches" in notes[0], notes
+    assert "fs.inotify.max_user_watches=10" in notes[0], notes
+
+
+@pytest.mark.parametrize("how", ["made again", "swapped"])
+def test_a_folder_replaced_under_the_same_name_is_watched_again(following, docs, how) -> None:
+    # The OS watch of a folder goes with it (or follows it under its new name): after
+    # `rm -r sub; mkdir sub` (a `git checkout`), the folder paths were the same, and edits in
+    # the new sub were never seen.
+    watcher, _ = following
+    if how == "made again":
+        shutil.rmtree(docs / "sub")
+        (docs / "sub").mkdir()
+    else:
+        (docs / "other").mkdir()
+        (docs / "other" / "o.txt").write_text("the other folder\n", "utf-8")
+        wait_until(lambda: "the other folder" in str(contents(watcher.index.index_dir)))
+        os.rename(docs / "sub", docs / "swap")
+        os.rename(docs / "other", docs / "sub")
+        os.rename(docs / "swap", docs / "other")
+    time.sleep(1)  # the batch of that change is applied, the watch set up again
+    (docs / "sub" / "later.txt").write_text("written after the change\n", "utf-8")
+    (docs / "other").mkdir(exist_ok=True)
+    (docs / "other" / "more.txt").write_text("written in the other\n", "utf-8")
+    text = lambda: str(contents(watcher.index.index_dir))  # noqa: E731
+    wait_until(lambda: "written after the change" in text() and "written in the other" in text())
 
 
 def test_a_file_touched_but_not_changed_is_no_batch(following, docs) -> None:
