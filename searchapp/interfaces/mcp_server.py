@@ -157,7 +157,8 @@ class Document(BaseModel):
             update={
                 "text": "\n".join(lines[:taken]),
                 "end_line": end_line,
-                "next_start_line": end_line + 1,
+                # None when the cut line was the last asked for: nothing of it is left
+                "next_start_line": end_line + 1 if end_line < self.end_line else None,
                 "notes": notes,
             }
         )

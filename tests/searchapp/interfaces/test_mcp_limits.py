@@ -108,6 +108,14 @@ def test_a_line_longer_than_an_answer_is_given_cut_with_a_note(tmp_path) -> None
         f"{MAX_DOCUMENT_CHARS:,} are given"
     ]
     assert pages[2]["text"] == "last" and pages[2]["next_start_line"] is None
+    # The cut line the last asked for (or the file's last): no next line to ask for.
+    path = str(docs / "one.txt")
+    arguments = {"path_or_doc_id": path, "start_line": 2, "end_line": 2}
+    alone = call(index_dir, "get_document", arguments).structured_content
+    assert (alone["end_line"], alone["next_start_line"]) == (2, None)
+    (docs / "end.txt").write_text(f"first\n{long_line.strip()}\n", "utf-8")
+    SearchIndex(index_dir, encoder=FakeEncoder()).add([docs])
+    assert [p["next_start_line"] for p in pages_of(index_dir, str(docs / "end.txt"))] == [2, None]
 
 
 def test_a_document_tells_the_agent_its_file_changed_since_it_was_indexed(tmp_path) -> None:
