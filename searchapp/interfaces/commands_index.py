@@ -371,7 +371,7 @@ def remove(
     """Remove documents from the index (exit 1 when nothing matched)."""
     from searchapp.interfaces.render import display_path, listed_path
     from searchapp.search_index import SearchIndex
-    from searchapp.storage.indexed_paths import matching, refuse_unclosed, under
+    from searchapp.storage.indexed_paths import emptied_roots, matching, refuse_unclosed, under
 
     search_index = SearchIndex(index_dir)
     paths = search_index.matching(patterns)
@@ -395,15 +395,12 @@ def remove(
                 f"{one_line(str(pattern))}: nothing indexed matches it"
                 + (f" ({hint})" if hint else "")
             )
-    roots_before = search_index.indexed_roots()
+    # The roots it empties and names (`search remove notes`): forgotten, which was not said.
+    left = sorted(set(search_index.store.all_paths()) - set(paths))
+    forgotten = emptied_roots(search_index.indexed_roots(), left, patterns)
+    forgotten = [root for root in forgotten if root not in empty]
     if not dry_run:  # as `search index`, it says when it waits for another writer
         search_index.remove(patterns, wait=not no_wait, on_wait=_say_waiting)
-    # The roots it emptied and named (`search remove notes`): forgotten, which was not said.
-    forgotten = [
-        root
-        for root in roots_before
-        if root not in empty and root not in search_index.indexed_roots()
-    ]
     for removed in paths:  # as `search query -l` lists them: relative below this folder
         sys.stdout.write(listed_path(removed, sys.stdout) + "\n")
     verb = "would remove" if dry_run else "removed"
@@ -412,15 +409,20 @@ def remove(
     if empty:
         shown = ", ".join(display_path(root) for root in empty)
         err.print(f"{'would forget' if dry_run else 'forgot'} {shown}: no documents under it")
-    if forgotten:
-        shown = ", ".join(display_path(root) for root in forgotten)
-        err.print(f"forgot {shown}: a bare `search index` no longer updates it")
     on_disk = [path for path in paths if os.path.exists(path)]
     within = [
         root
         for root in search_index.indexed_roots()
-        if os.path.isdir(root) and _walk_brings_back(search_index, root, under(on_disk, [root]))
+        if root not in forgotten
+        and os.path.isdir(root)
+        and _walk_brings_back(search_index, root, under(on_disk, [root]))
     ]
+    # A root inside another whose walk brings its files back: that line says what happens.
+    forgotten = [root for root in forgotten if not under([root], within)]
+    if forgotten:
+        shown = ", ".join(display_path(root) for root in forgotten)
+        verb = "would forget" if dry_run else "forgot"
+        err.print(f"{verb} {shown}: a bare `search index` no longer updates it")
     if within and not dry_run:
         err.print(
             f"{'it lies' if len(paths) == 1 else 'they lie'} under the indexed folder "

@@ -105,14 +105,26 @@ def forget_roots(
     it did not match: that root stays). A glob of what lies below a folder (``notes/**``)
     names its files, not the folder: the root stays, as when its files are named one by one."""
     known = recorded_roots(store)
-    paths = store.all_paths()
-    if literal:
-        named = under(known, patterns)
-    else:
-        named = matching(known, [p for p in map(os.fspath, patterns) if not p.endswith("/**")])
-    kept = [root for root in known if root not in named or under(paths, [root])]
-    if kept != known:
+    gone = emptied_roots(known, store.all_paths(), patterns, literal=literal)
+    if gone:
+        kept = [root for root in known if root not in gone]
         _save_roots(store, kept, root_filters(store), recorded_file_roots(store))
+
+
+def emptied_roots(
+    roots: Sequence[str],
+    paths: Sequence[str],
+    patterns: Sequence[str | os.PathLike[str]],
+    *,
+    literal: bool = False,
+) -> list[str]:
+    """The ``roots`` that ``forget_roots`` forgets once the index holds ``paths``: those the
+    patterns name that hold none of them."""
+    if literal:
+        named = under(roots, patterns)
+    else:
+        named = matching(roots, [p for p in map(os.fspath, patterns) if not p.endswith("/**")])
+    return [root for root in roots if root in named and not under(paths, [root])]
 
 
 def record_roots(store: Store, roots: Sequence[Path], filters: Filters = Filters()) -> None:

@@ -300,6 +300,23 @@ def test_remove_says_a_file_comes_back_only_when_the_folders_walk_brings_it(
     assert code == 0 and "1 added, 0 updated, 0 removed" in err, err  # a.md alone
 
 
+def test_remove_dry_run_says_what_it_would_forget_and_a_root_inside_another_comes_back(
+    tmp_path, fake_model, capsys
+) -> None:
+    notes = write(tmp_path / "notes", {"a.md": "Notes.\n", "sub/b.md": "More notes.\n"})
+    other = write(tmp_path / "other", {"c.md": "Other notes.\n"})
+    index_dir = str(tmp_path / "idx")
+    run(capsys, "index", str(notes), str(notes / "sub"), str(other), "--index-dir", index_dir)
+    code, _, err = run(capsys, "remove", "-n", str(other), "--index-dir", index_dir)
+    assert code == 0 and f"would forget {other}: a bare `search index` no longer" in err, err
+    # Forgotten as a root of its own, but the folder around it indexes it again: said so alone
+    # (it said both "forgot notes/sub" and "the next search index adds it back").
+    code, _, err = run(capsys, "remove", str(notes / "sub"), "--index-dir", index_dir)
+    assert code == 0 and "forgot" not in err and "adds it back" in err, err
+    code, _, err = run(capsys, "index", "--index-dir", index_dir)
+    assert code == 0 and "1 added, 0 updated, 0 removed" in err, err
+
+
 def test_a_bare_index_walks_each_root_with_its_filters(tmp_path, fake_model, capsys) -> None:
     notes = write(tmp_path / "notes", {"a.md": "Wing notes.\n", "b.py": "print('wing')\n"})
     code_dir = write(tmp_path / "code", {"c.py": "print('lift')\n"})
