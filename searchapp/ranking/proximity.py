@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from searchapp.ranking.query_words import Trigram, held_trigrams
+from searchapp.ranking.query_words import Trigram, held_trigrams_by_kind
 
 # A passage holding every trigram adds half what one holding all the query's scored words as
 # often as BM25 can count does (``fusion.BM25_WEIGHT``).
@@ -34,10 +34,17 @@ def in_order_bonus(trigrams: frozenset[Trigram], texts: Mapping[int, str]) -> di
     query's ``trigrams`` that at most ``MAX_HOLDERS`` of them hold."""
     if not trigrams:
         return {}
-    held = {i: held_trigrams(trigrams, text) for i, text in texts.items()}
-    holders = Counter(trigram for found in held.values() for trigram in found)
+    held = {i: held_trigrams_by_kind(trigrams, text) for i, text in texts.items()}
+    written = Counter(trigram for found, _ in held.values() for trigram in found)
+    holders = written + Counter(trigram for _, found in held.values() for trigram in found)
+    # As written, a trigram tells where at most MAX_HOLDERS candidates write it: the format
+    # strings a placeholder lets hold it too ("f'{name} is closed'" for "loop is closed") do
+    # not make the line raising "Event loop is closed" one of many. Held with a placeholder,
+    # it tells where at most MAX_HOLDERS hold it either way.
+    telling_written = {trigram for trigram, count in written.items() if count <= MAX_HOLDERS}
     telling = {trigram for trigram, count in holders.items() if count <= MAX_HOLDERS}
     bonus = {
-        i: PROXIMITY_WEIGHT * len(found & telling) / len(trigrams) for i, found in held.items()
+        i: PROXIMITY_WEIGHT * len((found & telling_written) | (slotted & telling)) / len(trigrams)
+        for i, (found, slotted) in held.items()
     }
     return {i: value for i, value in bonus.items() if value > 0}

@@ -195,6 +195,10 @@ def quoted_phrases(query: str) -> list[Phrase]:
 # What parts two words of a query, so that no trigram spans it: punctuation other than a word's
 # own ("don't", "high-speed", "os.path", "a/b"), or a full stop before a space.
 _PARTING = re.compile(r"""[,;:!?()\[\]{}<>"|=`]|\.\s""")
+# A word of word order: as ``_PHRASE_WORD``'s, but a snake_case name is one (``is_closed``;
+# ``_loop`` is "loop"): "loop is closed", pasted from "Event loop is closed", was held by every
+# ``self._loop.is_closed()``, so the line raising it no longer counted as one of few holders.
+_ORDER_WORD = re.compile(r"[^\W_]+(?:_+[^\W_]+)*")
 MAX_TRIGRAMS = 64  # a pasted page is weighed by its first ones, as its lexical query is
 Trigram = tuple[str, str, str]
 
@@ -206,7 +210,7 @@ def query_trigrams(query: str) -> frozenset[Trigram]:
     found: dict[Trigram, None] = {}
     # Folded whole, as a passage's text is: Σ lower-cases to σ or ς by what follows it.
     for part in _PARTING.split(fold(query)):
-        words = _PHRASE_WORD.findall(cjk_spaced(part))
+        words = _ORDER_WORD.findall(cjk_spaced(part))
         for trigram in zip(words, words[1:], words[2:]):
             if not all(word in FUNCTION_WORDS for word in trigram):
                 found.setdefault(trigram, None)
@@ -219,14 +223,25 @@ def held_trigrams(trigrams: frozenset[Trigram], text: str) -> set[Trigram]:
     string in ``text`` (``{key}``, ``{0.url}``, ``%s``, ``%(name)d``) stands for any one word
     of a trigram (``_with_slots``), so the message pasted with its values, "Config 'PORT' has
     value", is held by the line that prints f"Config '{key}' has value"."""
+    written, slotted = held_trigrams_by_kind(trigrams, text)
+    return written | slotted
+
+
+def held_trigrams_by_kind(
+    trigrams: frozenset[Trigram], text: str
+) -> tuple[set[Trigram], set[Trigram]]:
+    """``held_trigrams``, as (those ``text`` holds as written, those it holds only with a
+    placeholder standing for a word)."""
     if not trigrams:
-        return set()
+        return set(), set()
     slotted = _PLACEHOLDER.sub(_SLOT_SPACED, text)
     words = _phrase_words(slotted)
     found = set(zip(words, words[1:], words[2:]))
+    written = trigrams & found
     if slotted is text or _SLOT not in words:
-        return trigrams & found
-    return {t for t in trigrams if t in found or not found.isdisjoint(_with_slots(t))}
+        return written, set()
+    others = trigrams - written
+    return written, {t for t in others if not found.isdisjoint(_with_slots(t))}
 
 
 # Placeholders of format strings: Python's str.format and f-strings ("{}", "{key}",
@@ -251,16 +266,22 @@ def _with_slots(trigram: Trigram) -> list[Trigram]:
     return [t for t in slotted if not all(w in FUNCTION_WORDS or w == s for w in t)]
 
 
-# ASCII's letters and digits, everything else a space: ``_PHRASE_WORD``'s words of ASCII text,
-# split 3.7x faster (the candidates of every hybrid query are read so: 7.7 -> 2.1 ms for 200).
-_ASCII_WORD_BYTES = bytes(c if chr(c).isalnum() and c < 128 else 32 for c in range(256))
+# ASCII's letters, digits and "_", everything else a space: ``_ORDER_WORD``'s words of ASCII
+# text, split 3.7x faster (the candidates of every hybrid query are read so: 7.7 -> 2.1 ms for
+# 200), less the underscores around them.
+_ASCII_WORD_BYTES = bytes(
+    c if (chr(c).isalnum() or chr(c) == "_") and c < 128 else 32 for c in range(256)
+)
 
 
 def _phrase_words(text: str) -> list[str]:
     folded = fold(text)
     if folded.isascii():
-        return folded.encode().translate(_ASCII_WORD_BYTES).decode().split()
-    return _PHRASE_WORD.findall(cjk_spaced(folded))
+        words = folded.encode().translate(_ASCII_WORD_BYTES).decode().split()
+        if "_" not in folded:
+            return words
+        return [bare for word in words if (bare := word.strip("_"))]
+    return _ORDER_WORD.findall(cjk_spaced(folded))
 
 
 class BestLine:

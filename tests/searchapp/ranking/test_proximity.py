@@ -48,13 +48,26 @@ def test_a_text_holds_a_trigram_with_anything_but_letters_or_digits_between() ->
 
 
 def test_ascii_words_are_split_as_the_pattern_splits_them() -> None:
-    # The fast path for ASCII text against the pattern FTS5's words are read with elsewhere.
-    pattern = re.compile(r"[^\W_]+")
+    # The fast path for ASCII text against the pattern the query's words are read with.
+    pattern = re.compile(r"[^\W_]+(?:_+[^\W_]+)*")
     alphabet = "aB9_ -.:'\n\t\"(){}[]é東"
     rng = random.Random(0)
     for _ in range(2000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
         assert _phrase_words(text) == pattern.findall(cjk_spaced(fold(text)))
+
+
+def test_a_snake_case_name_is_one_word_of_word_order() -> None:
+    # "loop is closed", pasted from "Event loop is closed", was held by every
+    # `self._loop.is_closed()`: the line raising it was no longer one of few holders.
+    trigrams = query_trigrams("RuntimeError: Event loop is closed")
+    assert trigrams == {("event", "loop", "is"), ("loop", "is", "closed")}
+    assert held_trigrams(trigrams, "if self._loop.is_closed():") == set()
+    assert held_trigrams(trigrams, "raise RuntimeError('Event loop is closed')") == trigrams
+    # A name typed as code is one word on both sides; its underscores around it are not.
+    named = query_trigrams("KeyError user_id not found")
+    assert ("keyerror", "user_id", "not") in named
+    assert held_trigrams(named, "raise KeyError(__user_id__) # not found") == named
 
 
 def test_only_trigrams_few_candidates_hold_earn_the_bonus(monkeypatch) -> None:
@@ -73,6 +86,25 @@ def test_only_trigrams_few_candidates_hold_earn_the_bonus(monkeypatch) -> None:
         {1: proximity.PROXIMITY_WEIGHT * share, 2: proximity.PROXIMITY_WEIGHT * share}
     )
     assert proximity.in_order_bonus(frozenset(), texts) == {}
+
+
+def test_format_strings_holding_a_trigram_do_not_hide_the_few_that_write_it() -> None:
+    # "loop is closed" was held by 7 candidates, 4 of them only with a placeholder for "loop"
+    # (f"{name} is closed"), so the line raising "Event loop is closed" got nothing.
+    trigrams = query_trigrams("Event loop is closed")
+    texts = {
+        1: "raise RuntimeError('Event loop is closed')",
+        2: 'warnings.warn("loop is closed")',
+        **{n: f"raise OSError(f'{{name{n}}} is closed')" for n in range(3, 8)},
+        8: "nothing in a row",
+    }
+    bonus = proximity.in_order_bonus(trigrams, texts)
+    share = proximity.PROXIMITY_WEIGHT / len(trigrams)
+    # ("event", "loop", "is") is written by one; ("loop", "is", "closed") by two, held by 7.
+    assert bonus == pytest.approx({1: 2 * share, 2: share})
+    # Held with a placeholder, a trigram tells as before: where few hold it either way.
+    few = {1: "raise OSError(f'{name} is closed')", 2: "nothing here"}
+    assert proximity.in_order_bonus(trigrams, few) == pytest.approx({1: share})
 
 
 def test_a_querys_trigrams_are_found_in_its_own_text() -> None:
