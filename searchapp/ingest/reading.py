@@ -225,9 +225,7 @@ class FileReader:
         if not documents:
             yield FileDone(key, "skipped", "no text", size=size, work=work)
             return
-        # A file whose first index was stopped part way is added now: no version of it was
-        # ever searched whole (its rows have no hash).
-        status = "updated" if any(row.sha256 for row in rows) else "added"
+        status = "updated" if rows else "added"
         yield FileDone(
             key,
             status,
