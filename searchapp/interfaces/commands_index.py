@@ -486,7 +486,7 @@ def watch(
 ) -> None:
     """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop); with
     no PATH, the ones indexed before, as a bare `search index` updates them."""
-    from searchapp.interfaces.progress import progress_bar
+    from searchapp.interfaces.progress import progress_bar, progress_lines
     from searchapp.interfaces.watch import BAR_AFTER_S, Watcher
     from searchapp.interfaces.watch import watch as follow_changes
     from searchapp.search_index import SearchIndex
@@ -519,7 +519,10 @@ def watch(
         # Timestamped, as the batch lines: a wait that ended with nothing left to do (another
         # watch had done it) left the line as the last word, as if it were still waiting.
         on_wait=lambda: err.print(f"{time.strftime('%H:%M:%S')} {WAITING}"),
-        progress=lambda: progress_bar(err, after_s=BAR_AFTER_S),  # on a batch that takes long
+        # On a batch that takes long: a bar on a terminal, else a line now and then.
+        progress=lambda: (
+            progress_bar(err, after_s=BAR_AFTER_S) if err.is_terminal else progress_lines(err)
+        ),
     )
     code = follow_changes(watcher, err, verbose=verbose)  # 130 (143 once main maps SIGTERM)
     state["interrupt_said"] = True  # its own line said why it stopped

@@ -1,4 +1,5 @@
-"""A rich progress bar for `search index` on a terminal; silent when stderr is not a TTY.
+"""A rich progress bar for `search index` on a terminal; silent when stderr is not a TTY, but
+for `search watch`'s long batches (``progress_lines``).
 
 Work is counted in bytes of the files to read and embed (files unchanged since the last run cost
 nothing), so the time left follows what costs time; the rate shown is chunks embedded a second.
@@ -109,3 +110,64 @@ def progress_bar(
         with drawing:
             ended = True
             bar.stop()  # nothing to do if it never showed
+
+
+# Off a terminal (a log file, a service's journal), a batch of `search watch` that takes this
+# long says how far it has come, and again at every LINES_EVERY_S: a `git checkout` of
+# thousands of files was minutes without a word until its batch line.
+LINES_AFTER_S = 10.0
+LINES_EVERY_S = 30.0
+
+
+@contextmanager
+def progress_lines(
+    console: Console, *, after_s: float | None = None, every_s: float | None = None
+) -> Iterator[IndexProgress]:
+    """Progress as lines on ``console``, from ``after_s`` on (``LINES_AFTER_S``), one every
+    ``every_s`` (``LINES_EVERY_S``)."""
+    after_s = LINES_AFTER_S if after_s is None else after_s
+    every_s = LINES_EVERY_S if every_s is None else every_s
+    counts = {"total": 0, "done": 0, "chunks": 0}
+    lock = threading.Lock()
+    ended = threading.Event()
+
+    def add(key: str, amount: int) -> None:
+        with lock:
+            counts[key] += amount
+
+    def tell() -> None:
+        wait = after_s
+        while not ended.wait(wait):
+            with lock:
+                total, done, chunks = counts["total"], counts["done"], counts["chunks"]
+            of = f" of {_size(total)}" if total else ""
+            console.print(
+                f"{time.strftime('%H:%M:%S')} still indexing: {_size(done)}{of} read and "
+                f"embedded, {chunks:,} chunks"
+            )
+            wait = every_s
+
+    teller = threading.Thread(target=tell, name="progress-lines", daemon=True)
+    teller.start()
+    try:
+        yield IndexProgress(
+            on_start=lambda total: add("total", total),
+            on_bytes=lambda done: add("done", done),
+            on_free=lambda free: add("total", -free),
+            on_chunks=lambda count: add("chunks", count),
+        )
+    finally:
+        ended.set()
+        teller.join()
+
+
+def _size(count: int) -> str:
+    """Bytes as a person reads them: 980 bytes, 12.3 kB, 4.5 MB (decimal, as the bar's)."""
+    if count < 1000:
+        return f"{count} bytes"
+    value, unit = count / 1000, "kB"
+    for bigger in ("MB", "GB"):
+        if value < 1000:
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.1f} {unit}"

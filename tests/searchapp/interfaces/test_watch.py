@@ -1050,6 +1050,64 @@ def test_a_delayed_progress_bar_shows_by_time_alone(monkeypatch) -> None:
     assert "indexing" in console.file.getvalue()
 
 
+def test_progress_lines_say_how_far_a_long_batch_has_come() -> None:
+    import io
+
+    from rich.console import Console
+
+    from searchapp.interfaces.progress import progress_lines
+
+    console = Console(file=io.StringIO(), width=200)
+    with progress_lines(console, after_s=0.05, every_s=0.05) as progress:
+        progress.on_start(12_000_000)
+        progress.on_free(2_000_000)
+        progress.on_bytes(2_500_000)
+        progress.on_chunks(1234)
+        wait_until(lambda: console.file.getvalue().count("\n") >= 2)
+    lines = console.file.getvalue().splitlines()
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d still indexing: 2\.5 MB of 10\.0 MB read and embedded, 1,234 chunks",
+        lines[0],
+    ), lines
+    said = console.file.getvalue()
+    started = time.monotonic()
+    with progress_lines(console, after_s=60):
+        pass  # a batch done before after_s says nothing, and does not wait for it
+    assert console.file.getvalue() == said and time.monotonic() - started < 5
+
+
+def test_a_long_batch_off_a_terminal_says_how_far_it_has_come(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    # Under a service manager or nohup, a batch of a `git checkout` was minutes of silence.
+    from searchapp.interfaces import progress
+
+    monkeypatch.setattr(progress, "LINES_AFTER_S", 0.05)
+    monkeypatch.setattr(progress, "LINES_EVERY_S", 0.05)
+    encoder = SlowEncoder()
+    use_encoder(monkeypatch, encoder)
+    watching = watch_set_up(monkeypatch)
+    press_ctrl_c = ctrl_c_presses(monkeypatch)
+
+    def edit_then_interrupt() -> None:
+        assert watching.wait(timeout=DEADLINE)
+        encoder.slow = True
+        (docs / "added.txt").write_text("added while watching\n", "utf-8")
+        assert encoder.embedding.wait(timeout=DEADLINE)
+        time.sleep(0.3)  # the batch takes long: lines come meanwhile
+        encoder.slow = False
+        encoder.go_on.set()
+        time.sleep(0.5)  # the batch ends, its line said
+        press_ctrl_c()
+
+    helper = threading.Thread(target=edit_then_interrupt, daemon=True)
+    helper.start()
+    code, _, err = run_cli(capsys, "watch", str(docs), "--index-dir", str(tmp_path / "idx"))
+    helper.join(timeout=10)
+    assert code == 130, err
+    assert "still indexing:" in err, err
+
+
 def test_a_bare_watch_leaves_out_roots_not_there_and_names_what_it_cannot_take(
     docs, tmp_path, capsys
 ) -> None:
