@@ -676,8 +676,10 @@ class SearchIndex:
             return Searcher(store, vectors, postings).search(text, vector, options)
 
     def changed_files(self, hits: Sequence[Hit | StoredDocument]) -> dict[str, str]:
-        """``{path: "changed", "too large" or "gone"}`` for each hit's file that changed or went
-        since it was indexed: its ``path:line`` may no longer be that line. One stat a file; one
+        """``{path: "changed", "too large", "gone" or "root gone"}`` for each hit's file that
+        changed or went since it was indexed: its ``path:line`` may no longer be that line
+        ("root gone": with the indexed folder it lies in, an unmounted drive, whose documents
+        a bare `search index` keeps). One stat a file; one
         whose size or times moved is read and hashed, so a `touch` alone says nothing. A file
         that cannot be read now is left out (nothing to tell of it). "too large": it grew past
         the size limit, so `search index` keeps its indexed text rather than reading it."""
@@ -715,6 +717,11 @@ class SearchIndex:
                 found[path] = "gone"
             except OSError:
                 continue
+        if "gone" in found.values():  # under an indexed folder that is not there itself
+            missing = [root for root in self.indexed_roots() if not os.path.lexists(root)]
+            for path in [path for path, how in found.items() if how == "gone"]:
+                if under([path], missing):
+                    found[path] = "root gone"
         return found
 
     def context(self, hit: Hit, lines: int) -> Context:

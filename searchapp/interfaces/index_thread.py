@@ -107,6 +107,11 @@ def changed_file_note(path: str, how: str) -> str:
     """What a hit's file that ``SearchIndex.changed_files`` found changed or gone means."""
     if how == "gone":
         return f"{path} is gone since it was indexed"
+    if how == "root gone":  # `search index` keeps it, and would not make this note go
+        return (
+            f"{path} is not there: the folder it was indexed from is missing (an unmounted "
+            "drive?), and `search index` keeps what it indexed there"
+        )
     if how == "too large":  # `search index` skips it, and would not make this note go
         from searchapp.ingest.limits import DEFAULT_MAX_BYTES
 
@@ -119,7 +124,8 @@ def changed_file_note(path: str, how: str) -> str:
 
 def changed_file_line(path: str, how: str) -> str:
     """The CLI's line on stderr for ``changed_file_note``, with what to run where it helps."""
-    return f"note: {changed_file_note(path, how)}" + " (run `search index`)" * (how != "too large")
+    told = how not in ("too large", "root gone")
+    return f"note: {changed_file_note(path, how)}" + " (run `search index`)" * told
 
 
 @contextmanager

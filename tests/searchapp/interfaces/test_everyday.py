@@ -471,6 +471,10 @@ def test_a_root_not_on_disk_is_kept_until_named_then_forgotten(indexed, tmp_path
     assert str(gone / "a.txt") in indexed_paths(index_dir)
     code, _, err = run(capsys, "index", "-q", "--index-dir", str(index_dir))
     assert code == 0 and err == ""
+    # A hit there: not "(run `search index`)", which keeps it (it said so all the same).
+    code, _, err = run(capsys, "query", "folder deleted", "-k", "20", "--index-dir", str(index_dir))
+    assert code == 0 and f"note: {gone / 'a.txt'} is not there: the folder it was indexed" in err
+    assert "(run `search index`)" not in err, err
     code, _, err = run(capsys, "index", str(gone), "--index-dir", str(index_dir))
     assert code == 0 and "1 removed" in err
     code, out, err = run(capsys, "remove", str(other), "--index-dir", str(index_dir))
