@@ -158,6 +158,7 @@ class Watcher:
         # (``_identity``): the OS watches those alone.
         self._walked_folders: dict[str, tuple[int, int] | None] = {}
         self._limit_told = False  # the OS's limit on watches, said once (``_follow``)
+        self._walk_fresh = False  # ``_walked_folders`` are what is on disk now (``_follow``)
 
     def index_all(
         self,
@@ -267,6 +268,7 @@ class Watcher:
                 # A folder made, moved, or let in by an ignore file: watch it too. Or one
                 # deleted and made again, or two swapped (a `git checkout`): its OS watch went
                 # with the old folder, or follows it under the other's name.
+                self._walk_fresh = True  # the batch's walk: the next watch takes its folders
                 break
         return batches
 
@@ -278,7 +280,9 @@ class Watcher:
         the folders left over went unwatched without a word."""
         walked: dict[str, tuple[int, int] | None] = {}
         if self._folder_roots:
-            self._wanted()
+            if not self._walk_fresh:
+                self._wanted()
+            self._walk_fresh = False
             walked = self._walked_folders
         there = {folder for folder, identity in folders.items() if identity}
         return _Watched(sorted(there | walked.keys()), walked)
