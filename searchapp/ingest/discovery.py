@@ -280,6 +280,8 @@ def _files_under(
         try:
             with os.scandir(folder) as scan:
                 entries = sorted(scan, key=lambda entry: entry.name)
+        except FileNotFoundError:  # deleted while it was walked: nothing of it to index
+            continue
         except OSError as exc:
             report(Path(folder), f"cannot read folder: {exc.strerror or exc}")
             continue
@@ -296,6 +298,8 @@ def _files_under(
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
+            except FileNotFoundError:  # deleted since the folder was listed
+                continue
             except OSError as exc:
                 report(Path(entry.path), f"cannot read: {exc.strerror or exc}")
                 continue

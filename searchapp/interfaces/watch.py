@@ -178,9 +178,16 @@ class Watcher:
             progress=progress or self._progress,
             stop=stop or self._stop,
         )
-        self._skips_told.update(report.skipped)
+        skipped = [skip for skip in report.skipped if not _vanished(skip)]
+        self._skips_told.update(skipped)
         return BatchReport(
-            report.added, report.updated, report.removed, report.skipped, report.seconds
+            report.added,
+            report.updated,
+            report.removed,
+            skipped,
+            report.seconds,
+            # Named, as a batch's line names its files (a catch-up's named none).
+            paths=list(report.changed),
         )
 
     def follow(
@@ -458,18 +465,32 @@ class Watcher:
         return report
 
     def _add(self, paths: list[str], report: BatchReport) -> None:
-        result = self.index.add(
-            paths,
-            on_wait=self.on_wait,
-            as_roots=False,
-            progress=self._progress,
-            default_excludes=self.default_excludes,
-            stop=self._stop,
-        )
+        """Index ``paths``, less those that went since the walk (a build's temporary files:
+        its batches failed, "no such file or folder", until `search watch` ended with it).
+        Their deletion is a change of its own, applied by the next batch."""
+        while True:
+            try:
+                result = self.index.add(
+                    paths,
+                    on_wait=self.on_wait,
+                    as_roots=False,
+                    progress=self._progress,
+                    default_excludes=self.default_excludes,
+                    stop=self._stop,
+                )
+                break
+            except BadInputError:
+                there = [path for path in paths if os.path.lexists(path)]
+                if len(there) == len(paths):
+                    raise
+                if not there:
+                    return
+                paths = there
         report.added += result.added
         report.updated += result.updated
         report.removed += result.removed
-        report.skipped += result.skipped
+        # A file that went before it was read is no skip: its removal is its own change.
+        report.skipped += [skip for skip in result.skipped if not _vanished(skip)]
         report.paths += result.changed
 
     def _wanted(self) -> tuple[set[str], list[tuple[str, str]]]:
@@ -577,6 +598,11 @@ class Watcher:
 # How long the OS watch waits for a first change before the catch-up run (``follow``); the
 # idle loop turns this often afterwards (a wake-up every 50 ms costs nothing measurable).
 CATCH_UP_AFTER_MS = 50
+
+
+def _vanished(skip: tuple[str, str]) -> bool:
+    """Whether a skip is of a file that went before it was read (``reading.FileReader``)."""
+    return skip[1].startswith("vanished")
 
 
 class _Watched(NamedTuple):

@@ -508,3 +508,47 @@ def test_walk_reaches_a_file_exactly_when_the_walk_yields_it(tmp_path: Path, fil
     reached = {str(root / name) for name in files if walk_reaches(root, root / name, **filters)}
     assert reached == walked and str(root / "a.md") in walked
     assert str(root / "node_modules/pkg/README.md") not in reached
+
+
+def test_a_folder_deleted_while_it_is_walked_is_no_skip(tmp_path: Path, monkeypatch) -> None:
+    # A build's temporary folder gone between its listing and its own: "cannot read folder: No
+    # such file or directory" was told as a file that could not be read.
+    (tmp_path / "keep").mkdir()
+    (tmp_path / "keep" / "a.md").write_text("text\n", "utf-8")
+    (tmp_path / "brief").mkdir()
+    scandir = os.scandir
+
+    def vanishing(path):
+        if str(path).endswith("brief"):
+            raise FileNotFoundError(2, "No such file or directory")
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", vanishing)
+    skipped: list[tuple[Path, str]] = []
+    found = list(iter_files([tmp_path], on_skip=lambda p, r: skipped.append((p, r))))
+    assert found == [tmp_path / "keep" / "a.md"] and skipped == []
+    # Gone between its folder's listing and its own look: no "cannot read" either.
+    monkeypatch.setattr(os, "scandir", scandir)
+    (tmp_path / "brief" / "gone.md").write_text("text\n", "utf-8")
+    listing = os.scandir
+
+    def listed_then_gone(path):
+        entries = list(listing(path))
+        for entry in entries:
+            if entry.name == "gone.md":
+                os.unlink(entry.path)
+        return _Listing(entries)
+
+    monkeypatch.setattr(os, "scandir", listed_then_gone)
+    found = list(iter_files([tmp_path], on_skip=lambda p, r: skipped.append((p, r))))
+    assert found == [tmp_path / "keep" / "a.md"] and skipped == []
+
+
+class _Listing(list):
+    """A list of entries standing for os.scandir's iterator, a context manager."""
+
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None

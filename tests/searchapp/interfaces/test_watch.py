@@ -1195,6 +1195,38 @@ def test_serve_watch_with_other_filters_says_so(docs, tmp_path) -> None:
     )
 
 
+def test_a_file_gone_between_the_walk_and_its_indexing_is_no_error(watcher, docs, monkeypatch):
+    # A build's temporary files in a watched folder: each batch failed, "no such file or
+    # folder", three tries running, and `search watch` ended with status 2.
+    build, kept = docs / "build", docs / "kept.txt"
+    build.mkdir()
+    (build / "a0.o").write_text("a temporary file\n", "utf-8")
+    kept.write_text("a file that stays\n", "utf-8")
+    add, made = SearchIndex.add, [0]
+
+    def churning(self, paths, **kwargs):  # each walk finds a file gone by its indexing
+        for brief in build.iterdir():
+            brief.unlink()
+        made[0] += 1
+        (build / f"a{made[0]}.o").write_text("a temporary file\n", "utf-8")
+        return add(self, paths, **kwargs)
+
+    monkeypatch.setattr(SearchIndex, "add", churning)
+    # The batch's events name each of them as the build writes them.
+    report = watcher.apply({*(build / f"a{n}.o" for n in range(6)), kept})
+    assert (report.added, report.skipped) == (1, []), report
+    assert report.paths == [str(kept)]
+    assert not any("/build/" in path for path in indexed_paths(watcher.index.index_dir))
+
+
+def test_a_catch_up_names_its_files(watcher, docs) -> None:
+    # A batch with a new folder is caught up with as `search index` does: its line named none.
+    (docs / "new.txt").write_text("a new note\n", "utf-8")
+    report = watcher._catch_up()
+    assert report is not None and report.paths == [str(docs / "new.txt")]
+    assert report.summary().endswith("new.txt")
+
+
 def test_a_batch_line_names_its_first_files(tmp_path, monkeypatch) -> None:
     from searchapp.interfaces.watch import BatchReport
 
