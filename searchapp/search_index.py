@@ -718,9 +718,11 @@ class SearchIndex:
             except OSError:
                 continue
         if "gone" in found.values():  # under an indexed folder that is not there itself
-            missing = [root for root in self.indexed_roots() if not os.path.lexists(root)]
+            # Not there as a bare `search index` sees it (a link to an unmounted drive too);
+            # a file given by name is not under itself: deleted, it goes.
+            missing = [root for root in self.indexed_roots() if not os.path.exists(root)]
             for path in [path for path, how in found.items() if how == "gone"]:
-                if under([path], missing):
+                if any(path.startswith(root.rstrip(os.sep) + os.sep) for root in missing):
                     found[path] = "root gone"
         return found
 

@@ -423,7 +423,7 @@ def remove(
         shown = ", ".join(display_path(root) for root in forgotten)
         verb = "would forget" if dry_run else "forgot"
         err.print(f"{verb} {shown}: a bare `search index` no longer updates it")
-    if within and not dry_run:
+    if within:
         err.print(
             f"{'it lies' if len(paths) == 1 else 'they lie'} under the indexed folder "
             f"{display_path(within[0])}: the next `search index` adds "

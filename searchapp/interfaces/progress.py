@@ -129,13 +129,22 @@ def progress_lines(
     every_s = LINES_EVERY_S if every_s is None else every_s
     counts = {"total": 0, "done": 0, "chunks": 0}
     lock = threading.Lock()
-    ended = threading.Event()
+    ended, started = threading.Event(), threading.Event()
 
     def add(key: str, amount: int) -> None:
         with lock:
             counts[key] += amount
 
+    def start(total: int) -> None:
+        add("total", total)
+        started.set()
+
     def tell() -> None:
+        # From the start of the work: not while the batch waits for another writer's lock,
+        # or walks the folders ("still indexing: 0 bytes" while it waited).
+        while not started.wait(0.1):
+            if ended.is_set():
+                return
         wait = after_s
         while not ended.wait(wait):
             with lock:
@@ -151,7 +160,7 @@ def progress_lines(
     teller.start()
     try:
         yield IndexProgress(
-            on_start=lambda total: add("total", total),
+            on_start=start,
             on_bytes=lambda done: add("done", done),
             on_free=lambda free: add("total", -free),
             on_chunks=lambda count: add("chunks", count),

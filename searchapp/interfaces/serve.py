@@ -598,6 +598,7 @@ def _watching(
     following fails (its error logged, then ``on_failure`` called); and its watcher."""
     from searchapp.interfaces.cli_app import print_skipped
     from searchapp.interfaces.commands_index import root_notes
+    from searchapp.interfaces.progress import progress_lines
     from searchapp.interfaces.watch import Watcher
 
     for note in index_thread.call(lambda index: root_notes(index, paths, given)):
@@ -610,6 +611,7 @@ def _watching(
         exclude=given.exclude,
         default_excludes=given.default_excludes,
         debounce_ms=debounce_ms,
+        progress=lambda: progress_lines(err),  # a long batch says how far it has come
     )
 
     def on_batch(batch: BatchReport) -> None:

@@ -311,6 +311,8 @@ def test_remove_dry_run_says_what_it_would_forget_and_a_root_inside_another_come
     assert code == 0 and f"would forget {other}: a bare `search index` no longer" in err, err
     # Forgotten as a root of its own, but the folder around it indexes it again: said so alone
     # (it said both "forgot notes/sub" and "the next search index adds it back").
+    code, _, err = run(capsys, "remove", "-n", str(notes / "sub"), "--index-dir", index_dir)
+    assert code == 0 and "forget" not in err and "adds it back" in err, err  # as it would do
     code, _, err = run(capsys, "remove", str(notes / "sub"), "--index-dir", index_dir)
     assert code == 0 and "forgot" not in err and "adds it back" in err, err
     code, _, err = run(capsys, "index", "--index-dir", index_dir)
@@ -492,6 +494,25 @@ def test_a_root_not_on_disk_is_kept_until_named_then_forgotten(indexed, tmp_path
     assert str(empty) not in out and f"{docs} (4 documents)" in out
     code, _, err = run(capsys, "remove", str(empty), "--index-dir", str(index_dir))
     assert code == 1 and "nothing indexed matches" in err
+
+
+def test_a_hit_in_a_folder_not_there_is_told_so_and_a_deleted_file_root_as_gone(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A file given by name and deleted was said to lie in a folder "not there"; a link to an
+    # unmounted drive's folder got "(run `search index`)", which keeps what lies there.
+    notes = write(tmp_path / "notes", {"a.md": "The zebra crossing manual.\n"})
+    write(tmp_path / "drive" / "notes", {"b.md": "Penguin migration facts.\n"})
+    (tmp_path / "usb").symlink_to(tmp_path / "drive" / "notes")
+    index_dir = str(tmp_path / "idx")
+    args = ["index", str(notes / "a.md"), str(tmp_path / "usb"), "--index-dir", index_dir]
+    assert run(capsys, *args)[0] == 0
+    (notes / "a.md").unlink()
+    (tmp_path / "drive").rename(tmp_path / "drive.unmounted")
+    code, _, err = run(capsys, "query", "zebra penguin", "-k", "2", "--index-dir", index_dir)
+    assert code == 0, err
+    assert f"note: {notes / 'a.md'} is gone since it was indexed (run `search index`)" in err
+    assert f"note: {tmp_path / 'usb' / 'b.md'} is not there: the folder it was indexed" in err
 
 
 def test_a_file_root_deleted_from_its_folder_is_dropped_by_a_bare_run(

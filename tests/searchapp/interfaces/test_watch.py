@@ -1059,6 +1059,8 @@ def test_progress_lines_say_how_far_a_long_batch_has_come() -> None:
 
     console = Console(file=io.StringIO(), width=200)
     with progress_lines(console, after_s=0.05, every_s=0.05) as progress:
+        time.sleep(0.3)  # waiting for another writer's lock, walking: nothing started yet
+        assert console.file.getvalue() == ""  # it said "still indexing: 0 bytes" meanwhile
         progress.on_start(12_000_000)
         progress.on_free(2_000_000)
         progress.on_bytes(2_500_000)
