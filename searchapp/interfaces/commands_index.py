@@ -111,7 +111,7 @@ def index(
     only this run's --include/--exclude leave out are kept (`search remove` drops them).
     """
     from searchapp.ingest.discovery import is_read_error
-    from searchapp.interfaces.progress import progress_bar
+    from searchapp.interfaces.progress import progress_for
     from searchapp.interfaces.render import counted, display_path, interrupted_line
     from searchapp.search_index import SearchIndex
     from searchapp.storage.indexed_paths import Filters
@@ -136,7 +136,7 @@ def index(
         with (
             closing(search_index),
             _ray_embedder(ray) as embedder,
-            progress_bar(err, enabled=not quiet) as progress,
+            progress_for(err, enabled=not quiet) as progress,
             # --rebuild: every run adds to one new index, swapped in once all are done.
             search_index.rebuilding(wait=not no_wait, on_wait=on_wait)
             if rebuild
@@ -486,7 +486,7 @@ def watch(
 ) -> None:
     """Index files and folders, then keep the index fresh as they change (Ctrl-C to stop); with
     no PATH, the ones indexed before, as a bare `search index` updates them."""
-    from searchapp.interfaces.progress import progress_bar, progress_lines
+    from searchapp.interfaces.progress import progress_for
     from searchapp.interfaces.watch import BAR_AFTER_S, Watcher
     from searchapp.interfaces.watch import watch as follow_changes
     from searchapp.search_index import SearchIndex
@@ -520,9 +520,7 @@ def watch(
         # watch had done it) left the line as the last word, as if it were still waiting.
         on_wait=lambda: err.print(f"{time.strftime('%H:%M:%S')} {WAITING}"),
         # On a batch that takes long: a bar on a terminal, else a line now and then.
-        progress=lambda: (
-            progress_bar(err, after_s=BAR_AFTER_S) if err.is_terminal else progress_lines(err)
-        ),
+        progress=lambda: progress_for(err, after_s=BAR_AFTER_S),
     )
     code = follow_changes(watcher, err, verbose=verbose)  # 130 (143 once main maps SIGTERM)
     state["interrupt_said"] = True  # its own line said why it stopped

@@ -1,5 +1,5 @@
-"""A rich progress bar for `search index` on a terminal; silent when stderr is not a TTY, but
-for `search watch`'s long batches (``progress_lines``).
+"""A rich progress bar for `search index` on a terminal; elsewhere, for work that takes long, a
+line now and then (``progress_lines``).
 
 Work is counted in bytes of the files to read and embed (files unchanged since the last run cost
 nothing), so the time left follows what costs time; the rate shown is chunks embedded a second.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 from rich.console import Console
 from rich.progress import (
@@ -112,9 +112,21 @@ def progress_bar(
             bar.stop()  # nothing to do if it never showed
 
 
-# Off a terminal (a log file, a service's journal), a batch of `search watch` that takes this
-# long says how far it has come, and again at every LINES_EVERY_S: a `git checkout` of
-# thousands of files was minutes without a word until its batch line.
+def progress_for(
+    console: Console, *, enabled: bool = True, after_s: float = 0.0
+) -> AbstractContextManager[IndexProgress | None]:
+    """The bar on a terminal (``progress_bar``), lines elsewhere (``progress_lines``: a log
+    file, a service's journal), nothing unless ``enabled``."""
+    if not enabled:
+        return nullcontext(None)
+    if console.is_terminal:
+        return progress_bar(console, after_s=after_s)
+    return progress_lines(console)
+
+
+# Off a terminal (a log file, a service's journal), work that takes this long says how far it
+# has come, and again at every LINES_EVERY_S: a `git checkout` of thousands of files was
+# minutes without a word until its batch line, and `search index ~ > log` hours.
 LINES_AFTER_S = 10.0
 LINES_EVERY_S = 30.0
 

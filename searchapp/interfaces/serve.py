@@ -629,7 +629,8 @@ def _watching(
             if stop.is_set():  # Ctrl-C while it loaded
                 return
             try:
-                report = watcher.index_all(stop=stop)
+                with progress_lines(err) as progress:  # a new folder's: minutes
+                    report = watcher.index_all(progress, stop=stop)
                 print_skipped(err, report.skipped, verbose=False)  # as `search watch` tells them
                 err.print(f"indexed: {report.summary()}")
             except IndexInterrupted as stopped:

@@ -693,9 +693,9 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
     skipped files: each with ``verbose``, else counted by reason), until Ctrl-C. Returns the exit
     status (130 after Ctrl-C, what was written committed)."""
     from searchapp.interfaces.cli_app import print_skipped
-    from searchapp.interfaces.progress import progress_bar
+    from searchapp.interfaces.progress import progress_for
 
-    with progress_bar(err) as progress:  # Ctrl-C here stops like `search index`
+    with progress_for(err) as progress:  # Ctrl-C here stops like `search index`
         report = watcher.index_all(progress)
     print_skipped(err, report.skipped, verbose=verbose)
     err.print(f"indexed: {report.summary()}; watching for changes (Ctrl-C to stop)")

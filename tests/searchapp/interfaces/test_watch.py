@@ -1110,6 +1110,30 @@ def test_a_long_batch_off_a_terminal_says_how_far_it_has_come(
     assert "still indexing:" in err, err
 
 
+class SleepyEncoder(FakeEncoder):
+    def embed_many(self, ids, *, batch_size: int = 32):
+        time.sleep(0.3)
+        return super().embed_many(ids, batch_size=batch_size)
+
+
+def test_a_long_index_off_a_terminal_says_how_far_it_has_come(
+    docs, tmp_path, capsys, monkeypatch
+) -> None:
+    # `search index ~ > log 2>&1` said nothing until its last line, hours later; -q still
+    # says nothing.
+    from searchapp.interfaces import progress
+
+    monkeypatch.setattr(progress, "LINES_AFTER_S", 0.05)
+    monkeypatch.setattr(progress, "LINES_EVERY_S", 0.05)
+    use_encoder(monkeypatch, SleepyEncoder())
+    index_dir = str(tmp_path / "idx")
+    code, _, err = run_cli(capsys, "index", str(docs), "--index-dir", index_dir)
+    assert code == 0 and "still indexing:" in err and "6 added" in err, err
+    (docs / "more.txt").write_text("one more note\n", "utf-8")
+    code, _, err = run_cli(capsys, "index", str(docs), "-q", "--index-dir", index_dir)
+    assert code == 0 and err == "", err
+
+
 def test_a_bare_watch_leaves_out_roots_not_there_and_names_what_it_cannot_take(
     docs, tmp_path, capsys
 ) -> None:
