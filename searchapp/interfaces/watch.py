@@ -564,15 +564,16 @@ class Watcher:
         hidden or tool folder that discovery never enters (an ignore file is relevant)."""
         if self._in_index_folder(path):
             return False
-        for root in self.roots:
+        for root in self.roots:  # any of them: `watch notes notes/node_modules/pkg` takes pkg's
             root_text = str(root)
             if path == root_text:
                 return True
             if root in self._folder_roots and _under(path, root_text):
                 parts = Path(path).relative_to(root).parts
                 if any(p.startswith(".") or p in SKIPPED_FOLDERS for p in parts[:-1]):
-                    return False
-                return not parts[-1].startswith(".") or parts[-1] in IGNORE_FILES
+                    continue
+                if not parts[-1].startswith(".") or parts[-1] in IGNORE_FILES:
+                    return True
         return False
 
     def _in_index_folder(self, path: str) -> bool:

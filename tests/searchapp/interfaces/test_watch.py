@@ -1050,6 +1050,28 @@ def test_a_delayed_progress_bar_shows_by_time_alone(monkeypatch) -> None:
     assert "indexing" in console.file.getvalue()
 
 
+def test_a_root_inside_a_folder_the_walk_skips_is_followed(docs, tmp_path) -> None:
+    # `search watch notes notes/node_modules/pkg`: a change in pkg was dropped, as the first
+    # root, notes, never enters node_modules.
+    package = docs / "node_modules" / "pkg"
+    package.mkdir(parents=True)
+    (package / "README.md").write_text("How the bundler works.\n", "utf-8")
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs, package])
+    watcher.index_all()
+    watcher.index.close()
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the OS watch is set up
+        (package / "CHANGES.md").write_text("A new release of the bundler.\n", "utf-8")
+        wait_until(lambda: "A new release" in str(contents(tmp_path / "idx")))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
 def test_progress_lines_say_how_far_a_long_batch_has_come() -> None:
     import io
 
