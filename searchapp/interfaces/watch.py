@@ -513,7 +513,9 @@ class Watcher:
         )
         wanted = {str(path) for path in found if not self._in_index_folder(str(path))}
         self._walked_folders = {
-            folder: _identity(folder) for folder in folders if not self._in_index_folder(folder)
+            folder: _identity(folder)
+            for folder in folders
+            if not self._in_index_folder(folder) and _utf8(folder)
         }
         return wanted, [(str(p), why) for p, why in skipped if is_read_error(why)]
 
@@ -599,6 +601,17 @@ class Watcher:
 # How long the OS watch waits for a first change before the catch-up run (``follow``); the
 # idle loop turns this often afterwards (a wake-up every 50 ms costs nothing measurable).
 CATCH_UP_AFTER_MS = 50
+
+
+def _utf8(name: str) -> bool:
+    """Whether ``name`` is valid UTF-8: a folder's name that is not (``lat\udce9``) cannot be
+    given to the OS watch (its error ended `search watch`), and nothing below it is indexed
+    (each file is skipped: its name is not UTF-8)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _vanished(skip: tuple[str, str]) -> bool:

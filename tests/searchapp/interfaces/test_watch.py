@@ -557,6 +557,36 @@ def test_a_file_name_that_is_not_utf_8_does_not_end_the_watch(following, docs) -
     assert len(indexed_paths(watcher.index.index_dir)) == 7
 
 
+def test_a_folder_whose_name_is_not_utf_8_is_left_unwatched(docs, tmp_path) -> None:
+    # Given to the OS watch, its name ended `search watch` with status 2 ("surrogates not
+    # allowed"), at start-up too: it could not run while the folder was there.
+    latin = os.path.join(os.fsencode(docs), b"lat\xe9dir")
+    os.mkdir(latin)
+    with open(os.path.join(latin, b"a.md"), "w", encoding="utf-8") as handle:
+        handle.write("under a Latin-1 name\n")
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
+    watcher.index_all()
+    watcher.index.close()
+    stop, errors = threading.Event(), []
+
+    def follow() -> None:
+        try:
+            watcher.follow(stop)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the OS watch is set up
+        (docs / "new.txt").write_text("a new note\n", "utf-8")
+        wait_until(lambda: "a new note" in str(contents(tmp_path / "idx")) or bool(errors))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert errors == [] and not thread.is_alive()
+
+
 def test_a_file_name_that_is_not_utf_8_is_told_as_skipped_with_its_own_batch(
     following, docs
 ) -> None:
