@@ -271,7 +271,7 @@ class Watcher:
                 batches += self._batch(functools.partial(self.apply, paths), on_batch)
             if any(_identity(folder) != was for folder, was in folders.items()):
                 break  # a folder went, came back or was replaced: watch what is there now
-            if self._folder_roots and self._walked_folders != watched.walked:
+            if PER_FOLDER and self._folder_roots and self._walked_folders != watched.walked:
                 # A folder made, moved, or let in by an ignore file: watch it too. Or one
                 # deleted and made again, or two swapped (a `git checkout`): its OS watch went
                 # with the old folder, or follows it under the other's name.
@@ -286,12 +286,14 @@ class Watcher:
         folders for 5 notes), and past the OS's limit on watches (`fs.inotify.max_user_watches`)
         the folders left over went unwatched without a word."""
         walked: dict[str, tuple[int, int] | None] = {}
+        there = {folder for folder, identity in folders.items() if identity}
+        if not PER_FOLDER:  # the OS watches a folder's tree as one
+            return _Watched(sorted(there), walked)
         if self._folder_roots:
             if not self._walk_fresh:
                 self._wanted()
             self._walk_fresh = False
             walked = self._walked_folders
-        there = {folder for folder, identity in folders.items() if identity}
         return _Watched(sorted(there | walked.keys()), walked)
 
     def _batch(
@@ -340,9 +342,10 @@ class Watcher:
                 # A folder this user cannot read ended the watch (`search index` reports it as
                 # unreadable and goes on; each batch's walk names it).
                 ignore_permission_denied=True,
-                # Each folder alone (``_os_watched``): a watched file's folder, not the tree
-                # below it (`search watch ~/todo.txt` watched every folder of the home folder).
-                recursive=False,
+                # Each folder alone (``_os_watched``) where the OS watches folders one by one;
+                # a watched file's folder, not the tree below it, everywhere (`search watch
+                # ~/todo.txt` watched every folder of the home folder).
+                recursive=not PER_FOLDER and bool(self._folder_roots),
                 rust_timeout=CATCH_UP_AFTER_MS,
                 yield_on_timeout=True,  # the first yield says the watch is set up
             )
@@ -626,6 +629,10 @@ class _Watched(NamedTuple):
     walked: dict[str, tuple[int, int] | None]  # by ``_identity``
 
 
+# Linux's inotify watches folders one by one, each a watch of the user's limited number: there
+# a watched folder's tree is watched folder by folder, less the trees the walk leaves out. macOS's
+# FSEvents and Windows watch a tree as one, as watchfiles asks them to.
+PER_FOLDER = sys.platform.startswith("linux")
 # The OS's limits on a user's watches (Linux): the system's, and a user namespace's (a
 # container's), which may be lower.
 INOTIFY_LIMITS = ("/proc/sys/fs/inotify/max_user_watches", "/proc/sys/user/max_inotify_watches")

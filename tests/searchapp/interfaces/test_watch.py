@@ -1102,6 +1102,37 @@ def test_a_root_inside_a_folder_the_walk_skips_is_followed(docs, tmp_path) -> No
     assert not thread.is_alive()
 
 
+def test_where_the_os_watches_a_tree_as_one_a_root_is_one_watch(
+    docs, tmp_path, monkeypatch
+) -> None:
+    # macOS's FSEvents and Windows watch a tree as one: there the root is given, recursive.
+    monkeypatch.setattr(watch_module, "PER_FOLDER", False)
+    import watchfiles
+
+    given, real_watch = [], watchfiles.watch
+
+    def recording(*paths, **kwargs):
+        given.append((paths, kwargs["recursive"]))
+        return real_watch(*paths, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "watch", recording)
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
+    watcher.index_all()
+    watcher.index.close()
+    stop = threading.Event()
+    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the OS watch is set up
+        (docs / "new" / "deeper").mkdir(parents=True)
+        (docs / "new" / "deeper" / "a.txt").write_text("in a new folder\n", "utf-8")
+        wait_until(lambda: "in a new folder" in str(contents(tmp_path / "idx")))
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert given and all(call == ((str(docs),), True) for call in given), given
+
+
 def test_progress_lines_say_how_far_a_long_batch_has_come() -> None:
     import io
 
