@@ -105,6 +105,36 @@ def following(watcher: Watcher) -> Iterator[tuple[Watcher, list[BatchReport]]]:
     assert not thread.is_alive()
 
 
+@contextmanager
+def followed(paths: list[Path], index_dir: Path, on_note=None) -> Iterator[Watcher]:
+    """A watcher of ``paths`` that has indexed them, following their changes in a thread once
+    its OS watch is set up; at the end, it stopped without an error."""
+    watcher = Watcher(SearchIndex(index_dir, encoder=FakeEncoder()), paths)
+    watcher.index_all()
+    watcher.index.close()
+    stop, errors = threading.Event(), []
+
+    def follow() -> None:
+        try:
+            watcher.follow(stop, None, on_note)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.5)  # the OS watch is set up
+        yield watcher
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert errors == [] and not thread.is_alive()
+
+
+def indexed_text(index_dir: Path) -> str:
+    return " ".join(text for texts in contents(index_dir).values() for text in texts)
+
+
 # -- batches, applied directly ----------------------------------------------------------------
 
 
@@ -449,31 +479,17 @@ def test_ignored_trees_are_not_watched_and_new_folders_are(docs, tmp_path) -> No
     (docs / "build" / "deep").mkdir(parents=True)
     (docs / ".gitignore").write_text("build/\n", "utf-8")
     (docs / ".hidden" / "deeper").mkdir(parents=True)
-    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
-    watcher.index_all()
-    watcher.index.close()
     before = inotify_watches()
-    stop = threading.Event()
-    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
-    thread.start()
-
-    def indexed_text() -> str:
-        return " ".join(t for ts in contents(tmp_path / "idx").values() for t in ts)
-
-    try:
+    with followed([docs], tmp_path / "idx"):
         wait_until(lambda: inotify_watches() - before == 2)  # docs and docs/sub alone
         (docs / "new").mkdir()
         wait_until(lambda: inotify_watches() - before == 3)  # the new folder is watched too
         (docs / "new" / "later.txt").write_text("written into the new folder\n", "utf-8")
-        wait_until(lambda: "written into the new folder" in indexed_text())
+        wait_until(lambda: "written into the new folder" in indexed_text(tmp_path / "idx"))
         (docs / ".gitignore").write_text("", "utf-8")  # build/ is let in: watched
         wait_until(lambda: inotify_watches() - before == 5)
         (docs / "build" / "deep" / "out.txt").write_text("a build note\n", "utf-8")
-        wait_until(lambda: "a build note" in indexed_text())
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        wait_until(lambda: "a build note" in indexed_text(tmp_path / "idx"))
 
 
 def test_watching_past_the_os_limit_on_watches_is_said_once(watcher, docs, monkeypatch) -> None:
@@ -564,27 +580,9 @@ def test_a_folder_whose_name_is_not_utf_8_is_left_unwatched(docs, tmp_path) -> N
     os.mkdir(latin)
     with open(os.path.join(latin, b"a.md"), "w", encoding="utf-8") as handle:
         handle.write("under a Latin-1 name\n")
-    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
-    watcher.index_all()
-    watcher.index.close()
-    stop, errors = threading.Event(), []
-
-    def follow() -> None:
-        try:
-            watcher.follow(stop)
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=follow, daemon=True)
-    thread.start()
-    try:
-        time.sleep(0.5)  # the OS watch is set up
+    with followed([docs], tmp_path / "idx"):
         (docs / "new.txt").write_text("a new note\n", "utf-8")
-        wait_until(lambda: "a new note" in str(contents(tmp_path / "idx")) or bool(errors))
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert errors == [] and not thread.is_alive()
+        wait_until(lambda: "a new note" in indexed_text(tmp_path / "idx"))
 
 
 def test_a_file_name_that_is_not_utf_8_is_told_as_skipped_with_its_own_batch(
@@ -1086,20 +1084,9 @@ def test_a_root_inside_a_folder_the_walk_skips_is_followed(docs, tmp_path) -> No
     package = docs / "node_modules" / "pkg"
     package.mkdir(parents=True)
     (package / "README.md").write_text("How the bundler works.\n", "utf-8")
-    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs, package])
-    watcher.index_all()
-    watcher.index.close()
-    stop = threading.Event()
-    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        time.sleep(0.5)  # the OS watch is set up
+    with followed([docs, package], tmp_path / "idx"):
         (package / "CHANGES.md").write_text("A new release of the bundler.\n", "utf-8")
-        wait_until(lambda: "A new release" in str(contents(tmp_path / "idx")))
-    finally:
-        stop.set()
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        wait_until(lambda: "A new release" in indexed_text(tmp_path / "idx"))
 
 
 def test_where_the_os_watches_a_tree_as_one_a_root_is_one_watch(
@@ -1116,20 +1103,10 @@ def test_where_the_os_watches_a_tree_as_one_a_root_is_one_watch(
         return real_watch(*paths, **kwargs)
 
     monkeypatch.setattr(watchfiles, "watch", recording)
-    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
-    watcher.index_all()
-    watcher.index.close()
-    stop = threading.Event()
-    thread = threading.Thread(target=watcher.follow, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        time.sleep(0.5)  # the OS watch is set up
+    with followed([docs], tmp_path / "idx"):
         (docs / "new" / "deeper").mkdir(parents=True)
         (docs / "new" / "deeper" / "a.txt").write_text("in a new folder\n", "utf-8")
-        wait_until(lambda: "in a new folder" in str(contents(tmp_path / "idx")))
-    finally:
-        stop.set()
-        thread.join(timeout=10)
+        wait_until(lambda: "in a new folder" in indexed_text(tmp_path / "idx"))
     assert given and all(call == ((str(docs),), True) for call in given), given
 
 
