@@ -632,6 +632,7 @@ def _watching(
                 with progress_lines(err) as progress:  # a new folder's: minutes
                     report = watcher.index_all(progress, stop=stop)
                 print_skipped(err, report.skipped, verbose=False)  # as `search watch` tells them
+                report.paths = []  # a folder's first index: no files named
                 err.print(f"indexed: {report.summary()}")
             except IndexInterrupted as stopped:
                 if not stopped.asked:
