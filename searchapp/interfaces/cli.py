@@ -195,7 +195,9 @@ def _usage_hint(args: list[str], message: str) -> str:
         return ' (-k N sets how many hits: search query -k 3 "retry policy")'
     if option[:2] in _CONTEXT_OPTIONS or option.split("=")[0] in _CONTEXT_OPTIONS:  # grep's
         return ' (-C N prints N lines before and after each hit: search query -C 2 "retry")'
-    if message.startswith("No such option: -") and not message.startswith("No such option: --"):
+    given = message.removeprefix("No such option: ").split(" (")[0]
+    # "-x flag", or "--verbose flag": a long option has no space in it, a query may.
+    if message.startswith("No such option: -") and (not given.startswith("--") or " " in given):
         return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
     return ""
 

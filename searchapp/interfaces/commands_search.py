@@ -162,10 +162,11 @@ def _note_changed_files(
     `path:line` may no longer be that line (`vim -q` lands elsewhere); and for each copy that
     went (``gone_copies``: -l leaves them out)."""
     from searchapp.interfaces.index_thread import changed_file_line
+    from searchapp.interfaces.render import display_path
 
     changed = search_index.changed_files(hits) | dict.fromkeys(sorted(gone_copies), "gone")
     for path, how in changed.items():
-        err.print(changed_file_line(one_line(path), how), style="dim")
+        err.print(changed_file_line(display_path(path), how), style="dim")
 
 
 def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Context]:
@@ -271,7 +272,7 @@ def get(
     """Print an indexed document's text as indexed: a PDF's or Word file's extracted text, a
     JSONL record (exit 2 when it is not an indexed document)."""
     from searchapp.interfaces.index_thread import changed_file_line
-    from searchapp.interfaces.render import json_lines, json_text
+    from searchapp.interfaces.render import display_path, json_lines, json_text
     from searchapp.search_index import SearchIndex
     from searchapp.storage.documents import line_range
 
@@ -280,7 +281,7 @@ def get(
     with closing(search_index):
         document = search_index.get_document(path_or_doc_id, wanted)
         for path, how in search_index.changed_files([document]).items():
-            err.print(changed_file_line(one_line(path), how), style="dim")
+            err.print(changed_file_line(display_path(path), how), style="dim")
     if as_json:
         sys.stdout.write(json_lines(sys.stdout, json_text(document.to_json())) + "\n")
     elif document.text or document.line_count:

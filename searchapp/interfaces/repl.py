@@ -12,10 +12,11 @@ from rich.console import Console
 from rich.text import Text
 
 from searchapp.errors import SearchAppError
-from searchapp.interfaces.cli_app import EXIT_ERROR, one_line
+from searchapp.interfaces.cli_app import EXIT_ERROR
 from searchapp.interfaces.render import (
     answer_json,
     counted,
+    display_path,
     inert,
     json_lines,
     json_text,
@@ -170,7 +171,7 @@ class Repl:
                 state = (path, how)
             if state not in self.told:
                 self.told.add(state)
-                self._said(changed_file_line(one_line(path), how))
+                self._said(changed_file_line(display_path(path), how))
 
     def _answer_json(
         self, query: str, hits: list[Hit] | None = None, error: str | None = None

@@ -142,8 +142,8 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
         )
         if len(rows) > 1:
             raise BadInputError(
-                f"{key!r} holds several indexed documents (records of a JSONL file); give the "
-                "doc_id of one from the search results (in a URL, '#' as %23)"
+                f"{key!r} holds several indexed documents (records of a JSONL file); give one "
+                f"as the search results name it, {key}#ID (in a URL, '#' as %23)"
             )
     if not rows:  # a scan of the documents, only for an id that is no doc_id or path
         rows = store.rows(select + "doc_id = path || '#' || ? ORDER BY id LIMIT 3", (key,))

@@ -260,6 +260,8 @@ def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> N
         # What a ripgrep user types, with what to type instead.
         (["query", "retry", "policy"], 'quote a query of several words: search query "retry'),
         (["query", "-x flag"], 'a query that begins with "-" goes after --: search query'),
+        (["query", "--verbose flag"], 'a query that begins with "-" goes after --: search'),
+        (["query", "--help me"], 'a query that begins with "-" goes after --: search query'),
         (["query", "-n", "3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
         (["--index-dir", "x", "query", "retry"], "options go after the command: search query --"),
         (["--index-dir=x", "info"], "options go after the command: search info --index-dir ..."),

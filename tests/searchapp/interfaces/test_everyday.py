@@ -895,7 +895,8 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     (docs / "a.md").write_text("# Title\n\nrewritten\n")
     code, out, err = run(capsys, "get", "docs/a.md", *index)
     assert code == 0 and "second line" in out  # as indexed, and said to have changed
-    assert f"{docs / 'a.md'}" in err and "changed" in err
+    # Named as the hits name it, from here (it was absolute beside relative hits).
+    assert "note: docs/a.md changed since it was indexed" in err
 
 
 def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> None:
