@@ -441,7 +441,9 @@ class Watcher:
         }
         if not to_add and not to_remove:
             return None
-        report = BatchReport(skipped=list(unread))  # told with the batch, as index tells them
+        # Told with the batch, as index tells them; once (a folder that cannot be read was
+        # told again with every batch after).
+        report = BatchReport(skipped=[skip for skip in unread if skip not in self._skips_told])
         # A file that became a folder (`git checkout`) is removed first: removed as a path and
         # all below it, it took the folder's files just added with it. The rest go after the
         # additions, which take their vectors (a renamed file of 26,000 passages embedded 6,000

@@ -1310,6 +1310,24 @@ def test_a_file_gone_between_the_walk_and_its_indexing_is_no_error(watcher, docs
     assert not any("/build/" in path for path in indexed_paths(watcher.index.index_dir))
 
 
+def test_a_place_that_cannot_be_read_is_told_once(watcher, docs, monkeypatch) -> None:
+    # "skipped notes/pre: cannot read folder: Permission denied" came with every batch after.
+    wanted = Watcher._wanted
+    unreadable = (str(docs / "pre"), "cannot read folder: Permission denied")
+
+    def with_unreadable(self):
+        found, unread = wanted(self)
+        return found, [*unread, unreadable]
+
+    monkeypatch.setattr(Watcher, "_wanted", with_unreadable)
+    batches: list[BatchReport] = []
+    for n in range(3):  # batches as `follow` runs them
+        (docs / f"new{n}.txt").write_text(f"note {n}\n", "utf-8")
+        watcher._batch(lambda n=n: watcher.apply({docs / f"new{n}.txt"}), batches.append)
+    assert [batch.skipped for batch in batches] == [[unreadable], [], []]
+    assert [batch.added for batch in batches] == [1, 1, 1]
+
+
 def test_a_catch_up_names_its_files(watcher, docs) -> None:
     # A batch with a new folder is caught up with as `search index` does: its line named none.
     (docs / "new.txt").write_text("a new note\n", "utf-8")
