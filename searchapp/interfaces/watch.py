@@ -82,6 +82,9 @@ class BatchReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     paths: list[str] = field(default_factory=list)  # the files added, updated or removed
+    # Files found as indexed (``index_all``): the first line says them, as `search index`
+    # does ("0 added, 0 updated, 0 removed" read as an empty index).
+    unchanged: int | None = None
 
     @property
     def changed(self) -> bool:
@@ -97,6 +100,7 @@ class BatchReport:
         more = len(self.paths) - NAMED_FILES
         return (
             f"{self.added} added, {self.updated} updated, {self.removed} removed"
+            + (f", {self.unchanged} unchanged" if self.unchanged is not None else "")
             + (f", {len(self.skipped)} skipped" if self.skipped else "")
             + f" in {self.seconds:.2f}s"
             + (f": {named}" if named else "")
@@ -189,6 +193,7 @@ class Watcher:
             report.seconds,
             # Named, as a batch's line names its files (a catch-up's named none).
             paths=list(report.changed),
+            unchanged=report.unchanged,
         )
 
     def follow(
@@ -387,6 +392,7 @@ class Watcher:
         if not report.changed:
             return None
         report.seconds = time.perf_counter() - started
+        report.unchanged = None  # a batch's line: what changed alone
         return report
 
     def apply(self, changed: Iterable[Path]) -> BatchReport | None:

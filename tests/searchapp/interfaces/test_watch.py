@@ -1328,6 +1328,16 @@ def test_a_place_that_cannot_be_read_is_told_once(watcher, docs, monkeypatch) ->
     assert [batch.added for batch in batches] == [1, 1, 1]
 
 
+def test_the_first_line_counts_the_files_found_as_indexed(watcher, docs) -> None:
+    # "indexed: 0 added, 0 updated, 0 removed" read as an empty index; `search index` says
+    # "94 unchanged". A batch's line tells what changed alone.
+    again = watcher.index_all()
+    assert again.summary().startswith("0 added, 0 updated, 0 removed, 6 unchanged in ")
+    (docs / "new.txt").write_text("a new note\n", "utf-8")
+    caught_up = watcher._catch_up()
+    assert caught_up is not None and "unchanged" not in caught_up.summary()
+
+
 def test_a_catch_up_names_its_files(watcher, docs) -> None:
     # A batch with a new folder is caught up with as `search index` does: its line named none.
     (docs / "new.txt").write_text("a new note\n", "utf-8")
