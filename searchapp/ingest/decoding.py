@@ -5,9 +5,10 @@ them) and other control characters (except tab) become spaces, so character offs
 numbers of chunks refer to this text, not to the bytes on disk. Decoding never raises on any
 bytes: it returns None for binary data, tries the Unicode encodings a byte-order mark names, then
 UTF-8 (with a few stray bytes read as cp1252), then cp1252, then UTF-8 with more damaged bytes
-when cp1252 cannot read them but some UTF-8 characters are there, else latin-1 (which accepts
-every byte). HTML is reduced to its visible text; a ``.jsonl`` file in the BEIR corpus format
-(``{"_id": ..., "title": ..., "text": ...}`` per line) gives one document per record.
+when cp1252 cannot read them but some UTF-8 characters are there, else cp1252 with the five bytes
+it leaves undefined read as latin-1 does. HTML is reduced to its visible text; a ``.jsonl`` file
+in the BEIR corpus format (``{"_id": ..., "title": ..., "text": ...}`` per line) gives one
+document per record.
 """
 
 from __future__ import annotations
@@ -188,7 +189,9 @@ def _decode(data: bytes) -> DecodedText | None:
     bad = len(_STRAY.findall(escaped))
     if 2 * _utf8_weight(escaped, bad) >= _patches(escaped, bad):
         return DecodedText(normalise(_unescaped(escaped)), "utf-8")
-    return DecodedText(normalise(data.decode("latin-1")), "latin-1")
+    # cp1252 for the bytes it defines: latin-1 read "š" and "ž" (0x9A, 0x9E) of a Czech
+    # cp1250 note as control characters, which became spaces.
+    return DecodedText(normalise(_unescaped(data.decode("cp1252", "surrogateescape"))), "cp1252")
 
 
 # UTF-8 whose few bytes that are not UTF-8 are read as cp1252 (a file edited in two editors),
@@ -327,7 +330,11 @@ _NON_LATIN = frozenset(
     }
 )
 _NON_LATIN_SAMPLE = 65536  # bytes looked at
-_NON_LATIN_MIN_BYTES = 32  # bytes beyond ASCII needed to tell a code page
+# Bytes beyond ASCII from which charset-normalizer's answer is taken as it is. Fewer (a one-line
+# note: "Купить молоко и хлеб." is 17), and it is taken only where cp1252 reads the text as no
+# Western language is written (``_western``): charset-normalizer guesses short text at random.
+_NON_LATIN_MIN_BYTES = 32
+_FEWEST_BYTES = 4  # two characters of a CJK script; fewer are anything
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
@@ -335,21 +342,49 @@ def _non_latin_encoding(data: bytes) -> str | None:
     """The legacy code page of a non-Latin script that ``data`` is in, when charset-normalizer
     finds one in its first bytes; None for anything else, and for too few bytes to tell."""
     sample = data[:_NON_LATIN_SAMPLE]
-    if len(sample) - len(sample.translate(None, _HIGH_BYTES)) < _NON_LATIN_MIN_BYTES:
+    high = len(sample) - len(sample.translate(None, _HIGH_BYTES))
+    if high == 0:
         return None
     from charset_normalizer import from_bytes  # ~0.1 s: only for a file that is not UTF-8
 
     best = from_bytes(sample).best()
     if best is None:
         return None
+    western = _unescaped(sample.decode("cp1252", "surrogateescape"))
     if best.encoding in _NON_LATIN:
-        return best.encoding
-    if best.encoding in ("cp1250", "iso8859_2"):  # Central European, when cp1252 cannot be
+        if high >= _NON_LATIN_MIN_BYTES or (high >= _FEWEST_BYTES and not _western(western)):
+            return best.encoding
+    elif best.encoding in ("cp1250", "iso8859_2"):  # Central European
         try:
             data.decode("cp1252")
-        except UnicodeDecodeError:
+        except UnicodeDecodeError:  # a byte cp1252 leaves undefined: not cp1252 text
+            return best.encoding
+        if _CENTRAL_IN_WORD.search(western):
             return best.encoding
     return None
+
+
+# A letter of cp1252's upper half that a Western language writes: next to an ASCII letter
+# ("café", "Größe"). Cyrillic read as cp1252 is words of such letters alone ("Êóïèòü"), and CJK
+# symbols and letters between them ("¾úÌïcÍ").
+_UPPER_LETTERS = "[\xa0-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]"  # Œ œ Š š Ÿ Ž ž
+_UPPER_HALF = re.compile(_UPPER_LETTERS)
+_TOUCHING = re.compile(f"(?<=[A-Za-z]){_UPPER_LETTERS}|{_UPPER_LETTERS}(?=[A-Za-z])")
+
+
+# cp1250's letters that cp1252 reads as symbols (ł ą ż Ł Ą Ż ľ Ľ as ³ ¹ ¿ £ ¥ ¯ ¾ ¼), inside a
+# word: "mo¿na", "w³aœnie". No Western word holds one ("m³" and "¿Qué" have one at its edge).
+_CENTRAL_IN_WORD = re.compile(
+    "(?<=[A-Za-z\xc0-\xff])[\xa3\xa5\xaf\xb3\xb9\xbc\xbe\xbf](?=[A-Za-z\xc0-\xff])"
+)
+
+
+def _western(text: str) -> bool:
+    """Whether ``text`` (read as cp1252) reads as a Western language: at least half of its
+    characters from cp1252's upper half (punctuation aside: “quotes”, dashes) touch an ASCII
+    letter."""
+    upper = len(_UPPER_HALF.findall(text))
+    return 2 * len(_TOUCHING.findall(text)) >= upper
 
 
 def _byte_as_cp1252(byte: int) -> str:

@@ -518,6 +518,62 @@ def test_legacy_code_pages_of_other_scripts_are_read_in_theirs(text: str, encodi
 
 
 @pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        # One-line notes: under 32 bytes beyond ASCII, charset-normalizer was never asked and
+        # they were read as cp1252 ("Êóïèòü ìîëîêî è õëåá."), found by none of their words.
+        ("Купить молоко и хлеб.\n", "cp1251"),
+        ("Встреча в 10:00 с Иваном\n", "cp1251"),
+        ("明日の会議は十時からです。\n", "shift_jis"),
+        ("明天下午三点开会，请准时参加。\n", "gb18030"),
+        ("내일 오후 세시에 회의가 있습니다.\n", "euc_kr"),
+        ("Καλημέρα κόσμε\n", "cp1253"),
+        # Czech with a byte cp1252 leaves undefined (0x9D, "ť"): latin-1 took "š" and "ž" for
+        # control characters, which became spaces ("Pøíli luouèký").
+        ("Příliš žluťoučký kůň úpěl ďábelské ódy. Zítra ráno půjdu k lékaři.\n", "cp1250"),
+        # Polish that cp1252 reads without an error, with its letters as symbols in words.
+        ("Zażółć gęślą jaźń\n", "cp1250"),
+    ],
+)
+def test_a_short_note_in_a_legacy_code_page_is_read_in_it(text: str, encoding: str) -> None:
+    assert decode_bytes(text.encode(encoding)) == text
+
+
+def test_short_western_notes_stay_cp1252() -> None:
+    # charset-normalizer names short Western text cp1006, cp1250 or UTF-16 at random: only a
+    # non-Latin script that cp1252 cannot have written is taken from it.
+    notes = [
+        "café au lait",
+        "naïve résumé",
+        "Größe und Maße für Straßen",
+        "Ærøskøbing på Fyn",
+        "São Paulo é ótimo",
+        "El niño comió piña en la mañana",
+        "Þórður fór út",
+        "Ça va? Où est la gare à côté?",
+        "“Quoted” – dash … ok",
+        "Zürich Müller Köln Düsseldorf",
+        "Hôtel Château Crème brûlée",
+        "Señor Muñoz",
+        "l'été dernier à Genève",
+        "Smörgåsbord och köttbullar",
+        "¿Qué tal? ¡Muy bien!",
+        "Fläche 100 m² für 5 €, Volumen 3 m³",
+        "Œuvres complètes, Ÿ, Š, ž",
+        "Niño",
+    ]
+    for note in notes:
+        assert decode_bytes((note + "\n").encode("cp1252")) == note + "\n", note
+
+
+def test_bytes_no_code_page_tells_keep_the_letters_cp1252_gives_them() -> None:
+    # A byte cp1252 leaves undefined made the whole file latin-1: "š" (0x9A) and "ž" (0x9E)
+    # became control characters, then spaces. The undefined byte alone is read as latin-1 does.
+    data = b"Tsch\xfc\xdf, \x9aastn\xfd \x9e\xe1k \x81\n"
+    assert decode_bytes(data) == "Tschüß, šastný žák \x81\n"
+
+
+@pytest.mark.parametrize(
     ("head", "encoding"),
     [
         ('<meta charset="windows-1251">', "cp1251"),
