@@ -41,6 +41,11 @@ class DiskFullError(SearchAppError):
     """The disk filled up while writing; the index keeps what was committed before."""
 
 
+class IndexIOError(SearchAppError):
+    """The system failed to read or write an index file (a quota, a file-size limit, a failing
+    disk); the index keeps what was committed before."""
+
+
 class IndexInterrupted(SearchAppError):
     """Ctrl-C stopped ``search index``; ``report`` holds what was committed before it."""
 

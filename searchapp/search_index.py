@@ -32,7 +32,7 @@ from searchapp.ingest.interrupts import StopAsked
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.query_words import quoted_phrases
-from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
+from searchapp.ranking.searcher import DamagedVectorsError, Hit, Searcher, SearchOptions
 from searchapp.storage.indexed_paths import (
     Filters,
     forget_roots,
@@ -672,8 +672,18 @@ class SearchIndex:
             postings = self.open_postings() if options.mode != "dense" else None  # the same
             if self.store is store:  # else a --rebuild swapped in another database meanwhile:
                 break  # its chunk ids name other passages than these vectors' ids
+        try:
+            with store.snapshot():
+                return Searcher(store, vectors, postings).search(text, vector, options)
+        except DamagedVectorsError as exc:
+            # Bytes changed inside the file (its size and header as saved): nothing checked
+            # them, and hits scored 2.7e37; `search index` kept the file. Rebuilt from SQLite.
+            dim = self.meta().dim or self.load_encoder().dim
+            self._vectors = open_vectors(
+                store, self.index_dir, dim, writer=self._writer, damaged=str(exc)
+            )
         with store.snapshot():
-            return Searcher(store, vectors, postings).search(text, vector, options)
+            return Searcher(store, self._vectors, postings).search(text, vector, options)
 
     def changed_files(self, hits: Sequence[Hit | StoredDocument]) -> dict[str, str]:
         """``{path: "changed", "too large", "gone" or "root gone"}`` for each hit's file that

@@ -67,6 +67,15 @@ MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIG
 MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 
 
+# Most a cosine of unit vectors can be, with float32's and bf16's rounding: a stored vector
+# scoring more (or NaN) is bytes of a damaged vectors.faiss (random bytes scored 2.7e37).
+COSINE_MAX = 1.01
+
+
+class DamagedVectorsError(Exception):
+    """The vector index gave a score no stored vector can have: its file is damaged."""
+
+
 @dataclass(frozen=True)
 class SearchOptions:
     """How to rank and filter; validated at construction."""
@@ -229,6 +238,9 @@ class Searcher:
                 dense = [(i, exact.get(i, s)) for i, s in dense]
             else:
                 dense = list(self._cosines(within, query_vector[0]).items())
+            if dense and not all(-COSINE_MAX <= s <= COSINE_MAX for _, s in dense):
+                worst = max((s for _, s in dense), key=lambda s: abs(s) if s == s else np.inf)
+                raise DamagedVectorsError(f"a stored vector scores {worst:.3g} as a cosine")
             # Copies share one vector: FAISS leaves their order to chance, the other modes put
             # the lower chunk id (the one indexed first) first.
             dense.sort(key=lambda r: (-r[1], r[0]))
@@ -418,5 +430,6 @@ class Searcher:
             stored = self.store.embeddings(ids)
             ids, vectors = list(stored), np.array(list(stored.values()), dtype=np.float32)
             vectors = vectors.reshape(len(ids), len(query))
-        cosines = (vectors.astype(np.float64) @ query).astype(np.float32)
+        with np.errstate(invalid="ignore", over="ignore"):  # damaged vectors: ``_rank`` says
+            cosines = (vectors.astype(np.float64) @ query).astype(np.float32)
         return dict(zip(ids, cosines.tolist(), strict=True))

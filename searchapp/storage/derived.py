@@ -53,8 +53,10 @@ def open_derived(
     *,
     writer: WriterLock | None = None,
     previous: T | None = None,
+    damaged: str | None = None,
 ) -> T | None:
-    """``kind``'s file matching the store, rebuilt (and saved) when missing, damaged or stale.
+    """``kind``'s file matching the store, rebuilt (and saved) when missing, damaged or stale;
+    ``damaged``: what the caller found wrong with the file it loaded (rebuilt, with a warning).
 
     ``writer`` is the lock the caller holds while it writes the index; its save errors are
     raised. Without it, the lock is taken without waiting to save a rebuild; when it cannot be,
@@ -66,13 +68,13 @@ def open_derived(
     with store.snapshot():
         generation, count = store.generation(), store.count_chunks()
         try:
-            found = kind.load(path)
+            found = None if damaged else kind.load(path)
         except CorruptIndexError as exc:  # its fix is this rebuild: not worth a word
             found, reason = None, exc.problem
         except OSError as exc:
             found, reason = None, str(exc)
         else:
-            reason = f"{path} is missing"
+            reason = f"{path} is damaged ({damaged})" if damaged else f"{path} is missing"
         if found is not None:
             stale = kind.stale(found, store, generation)
             if stale is None:
@@ -82,6 +84,8 @@ def open_derived(
     # finds while another process writes: nothing worth a warning. A missing or damaged one is.
     if not count:
         level = logging.DEBUG
+    elif damaged:
+        level = logging.WARNING
     elif found is None:
         level = kind.rebuild_level
     else:

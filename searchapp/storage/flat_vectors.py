@@ -110,7 +110,8 @@ class MappedFlat:
         k = min(k, self.ntotal)
         # The matrix times each query: queries @ matrix.T took 55 ms for one query against
         # 50,000 vectors (OpenBLAS's general product over a transposed map), this 8 ms.
-        scores = np.ascontiguousarray((self.matrix @ queries.T).T)  # (m, n)
+        with np.errstate(invalid="ignore", over="ignore"):  # a damaged file: the searcher says
+            scores = np.ascontiguousarray((self.matrix @ queries.T).T)  # (m, n)
         # A NaN (a damaged file, a NaN query) ranks last and comes back as FAISS returns what
         # it cannot rank: id -1, which the searcher drops.
         unranked = np.isnan(scores)

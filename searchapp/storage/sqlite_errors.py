@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from searchapp.errors import (
     CorruptIndexError,
     DiskFullError,
+    IndexIOError,
     IndexLockedError,
     IndexNotWritableError,
     SearchAppError,
@@ -32,6 +33,15 @@ def named_error(path: Path, exc: sqlite3.DatabaseError) -> SearchAppError | None
         return DiskFullError(
             f"{path}: the disk is full ({exc}); free some space and run the command again "
             "(the index keeps what was committed before)"
+        )
+    if name.startswith("SQLITE_IOERR") or (not name and "disk i/o error" in text):
+        # Not ENOSPC, which is SQLITE_FULL: a quota (EDQUOT), a file-size limit (EFBIG), a
+        # failing disk. It printed a traceback, or called the file damaged.
+        return IndexIOError(
+            f"{path}: the system failed to read or write it ({exc}): a disk quota or a "
+            "file-size limit (`ulimit -f`) reached, or a failing disk; free some space or "
+            "raise the limit and run the command again (the index keeps what was committed "
+            "before)"
         )
     if name in ("SQLITE_READONLY", "SQLITE_READONLY_DIRECTORY") or (
         not name and "readonly database" in text

@@ -7,7 +7,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,6 +18,7 @@ from searchapp.errors import (
     BadInputError,
     CorruptIndexError,
     DiskFullError,
+    IndexIOError,
     IndexLockedError,
     IndexNotFoundError,
     IndexNotWritableError,
@@ -227,7 +228,9 @@ class Store:
             self.get_meta()  # a cheap read of a later page: catches most truncated files
         except sqlite3.DatabaseError as exc:
             error = named_error(self.path, exc)
-            if isinstance(error, (IndexLockedError, DiskFullError, IndexNotWritableError)):
+            if isinstance(
+                error, (IndexLockedError, DiskFullError, IndexIOError, IndexNotWritableError)
+            ):
                 raise error from exc
             if "unable to open" in str(exc):
                 raise BadInputError(
@@ -295,9 +298,15 @@ class Store:
         self._sql("BEGIN DEFERRED")
         try:
             yield self
-        finally:
+        except BaseException:
+            # Ended, not committed: a damaged file's COMMIT raised "malformed" again, in
+            # place of the error that told what to do.
             if self._conn.in_transaction:
-                self._conn.execute("COMMIT")
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            raise
+        if self._conn.in_transaction:
+            self._sql("COMMIT")
 
     @guarded
     def _sql(self, statement: str) -> None:

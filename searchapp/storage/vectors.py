@@ -19,6 +19,7 @@ or rebuilt index searches as before. ``auto`` (``INDEX_TYPE_KEY``) is flat below
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Iterator
@@ -237,10 +238,14 @@ class VectorIndex:
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as exc:  # a folder that cannot be written, a full disk: said as
                 # for any other file (an OSError), in FAISS's last words ("could not open...")
-                raise OSError(str(exc).rsplit("failed: ", 1)[-1]) from exc
+                raise _os_error(str(exc).rsplit("failed: ", 1)[-1], path) from exc
             with open(tmp, "rb") as written:
                 os.fsync(written.fileno())
             os.replace(tmp, path)
+        except OSError as exc:  # named as the file it was to be: the temporary one is gone
+            if exc.filename != str(tmp) or exc.errno is None:
+                raise
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
         finally:
             tmp.unlink(missing_ok=True)
         _fsync_folder(path.parent)
@@ -328,6 +333,19 @@ def _params_of(index: faiss.Index) -> VectorParams | None:
             ef_search=int(graph.efSearch),
         )
     return None
+
+
+# FAISS's write errors end with the system's words: "write error in /x/.vectors.faiss.7.tmp:
+# 4014 != 737280 (No space left on device)".
+_STRERRORS = {os.strerror(code): code for code in sorted(errno.errorcode, reverse=True)}
+
+
+def _os_error(said: str, path: Path) -> OSError:
+    """FAISS's words as the OSError they report, naming ``path`` (not its temporary file, gone
+    by the time the error is read), or as they are when they name no system error."""
+    reason = said.rpartition("(")[2].rstrip(") \n")
+    code = _STRERRORS.get(reason)
+    return OSError(said) if code is None else OSError(code, reason, str(path))
 
 
 def _fsync_folder(folder: Path) -> None:

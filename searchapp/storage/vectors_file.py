@@ -199,8 +199,10 @@ def open_vectors(
     *,
     writer: WriterLock | None = None,
     previous: VectorIndex | MappedFlat | None = None,
+    damaged: str | None = None,
 ) -> VectorIndex | MappedFlat:
-    """The vector index matching the store, rebuilt from it (and saved) if missing or stale.
+    """The vector index matching the store, rebuilt from it (and saved) if missing or stale,
+    or ``damaged`` (what a search found wrong with it).
 
     A reader (no ``writer``) gets the file read-only through a memory map: it opens in
     milliseconds whatever its size (``_as_saved``). A writer gets it in memory, to change and
@@ -209,7 +211,9 @@ def open_vectors(
     """
     mapped = writer is None and _as_saved(store, Path(index_dir) / VECTORS_NAME)
     kind = vectors_file(dim, mapped=mapped)
-    vectors = open_derived(kind, store, index_dir, writer=writer, previous=previous)
+    vectors = open_derived(
+        kind, store, index_dir, writer=writer, previous=previous, damaged=damaged
+    )
     assert vectors is not None  # built unsaved when it cannot be saved
     return vectors
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import resource
 import shlex
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import faiss
@@ -61,7 +64,11 @@ def index_copy(built, tmp_path) -> tuple[Path, Path]:
 
 def damage(path: Path, how: str) -> None:
     data = path.read_bytes()
-    if how == "truncated":
+    if how == "pages":  # pages inside it overwritten: a query's snapshot ended in a traceback
+        middle = len(data) // 2 // 4096 * 4096
+        garbage = np.random.default_rng(2).bytes(8 * 4096)
+        path.write_bytes(data[:middle] + garbage + data[middle + len(garbage) :])
+    elif how == "truncated":
         path.write_bytes(data[: 3 * 4096])
     elif how == "half":
         path.write_bytes(data[: len(data) // 2])
@@ -86,6 +93,17 @@ def test_damaged_database_names_the_file_and_the_fix(index_copy, loaded_model, c
     assert code == 0, err
     code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir), "--json")
     assert code == 0 and json.loads(out), err
+
+
+def test_a_query_that_reads_damaged_pages_says_so_in_one_line(
+    index_copy, loaded_model, capsys
+) -> None:
+    # The error named the file and the fix, but the read's COMMIT raised "malformed" again on
+    # the way out: three tracebacks, exit 1.
+    _, index_dir = index_copy
+    damage(index_dir / "index.db", "pages")
+    line = one_line_error(*run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir)))
+    assert str(index_dir / "index.db") in line and "is damaged" in line and "--rebuild" in line
 
 
 def test_empty_database_left_by_a_killed_first_run(built, tmp_path, loaded_model, capsys):
@@ -115,6 +133,51 @@ def test_garbage_wal_or_shm_file_is_ignored(index_copy, loaded_model, capsys, na
     code, after, err = run_cli(capsys, *args)
     assert code == 0, err
     assert json.loads(after) == json.loads(before)
+
+
+def test_garbage_inside_the_vectors_file_is_found_and_rebuilt(
+    index_copy, loaded_model, capsys
+) -> None:
+    """Random bytes in the vectors' data, the file's size and header as saved: nothing checked
+    them. Hits scored 2.7e37, and `search index` kept the file. A cosine no vector can have
+    is the damage found: the file is rebuilt from SQLite, and the query answers as before."""
+    docs, index_dir = index_copy
+    args = ("query", QUERY, "--index-dir", str(index_dir), "--json", "-k", "5")
+    code, before, err = run_cli(capsys, *args)
+    assert code == 0 and err == "", err
+    path = index_dir / "vectors.faiss"
+    data = bytearray(path.read_bytes())
+    start = len(data) // 4  # the vectors' data: past the headers, before the ids
+    data[start : start + 4096] = np.full(1024, 3.0e37, dtype="<f4").tobytes()
+    path.write_bytes(bytes(data))
+    code, after, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert "rebuilding the vector index" in err and "vectors.faiss is damaged" in err
+    assert "RuntimeWarning" not in err and "Traceback" not in err
+    assert json.loads(after) == json.loads(before)
+    assert path.read_bytes() != bytes(data)  # saved again: the next query says nothing
+    code, again, err = run_cli(capsys, *args)
+    assert code == 0 and err == "" and json.loads(again) == json.loads(before), err
+
+
+def test_a_write_error_that_is_not_a_full_disk_is_one_line(built, tmp_path) -> None:
+    """A file-size limit (`ulimit -f`; a quota, a failing disk alike) is SQLite's "disk I/O
+    error", not "disk is full": it ended `search index` with a traceback."""
+    docs, _ = built
+    index_dir = tmp_path / "idx"
+    limit = 64 * 1024
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    command = [sys.executable, "-m", "searchapp", "index", str(docs), "--index-dir", str(index_dir)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, preexec_fn=limited
+    )
+    line = one_line_error(done.returncode, done.stdout, done.stderr)
+    assert done.returncode == 2
+    assert "failed to read or write" in line and "`ulimit -f`" in line and str(index_dir) in line
 
 
 # -- the model folder --------------------------------------------------------------------------
@@ -264,8 +327,9 @@ def test_full_disk_while_indexing_keeps_the_previous_index(
     assert "20 added, 1 updated" in err
 
 
+@pytest.mark.parametrize("raised", ["faiss", "os"])
 def test_full_disk_while_saving_vectors(
-    own_index, cranfield, loaded_model, capsys, monkeypatch
+    own_index, cranfield, loaded_model, capsys, monkeypatch, raised
 ) -> None:
     """The FAISS file cannot be written: one line; SQLite has the new chunks and the next query
     rebuilds the vectors from them."""
@@ -274,11 +338,20 @@ def test_full_disk_while_saving_vectors(
     write_index = faiss.write_index
 
     def no_space(index, path):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        if raised == "os":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        # As FAISS says it: its temporary file, its sizes ("4014 != 737280" was the line).
+        raise RuntimeError(
+            "Error in void faiss::FileIOWriter::operator()(...) at impl/io.cpp:98: Error: "
+            f"'ret == (n)' failed: write error in {path}: 4014 != 737280 "
+            f"({os.strerror(errno.ENOSPC)})"
+        )
 
     monkeypatch.setattr(faiss, "write_index", no_space)
     line = one_line_error(*run_cli(capsys, "index", str(docs), "--index-dir", str(index_dir)))
-    assert "No space left on device" in line and "vectors.faiss" in line
+    assert "No space left on device; free some space and run the command again" in line
+    assert f"{index_dir / 'vectors.faiss'}:" in line
+    assert ".tmp" not in line and "!=" not in line
     monkeypatch.setattr(faiss, "write_index", write_index)
     code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir), "--json")
     assert code == 0 and json.loads(out), err
