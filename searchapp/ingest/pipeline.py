@@ -13,9 +13,9 @@ is not embedded again: its stored vector is reused, so an edit re-embeds the pas
 and the same command after Ctrl-C continues where it stopped. A window embeds each distinct text
 once. A text any other stored chunk holds takes its vector too (``Store.vectors_of_texts``): a
 file renamed, moved or copied embeds nothing again. Not for the later windows of a changed file of
-more than ``REUSE_MAX_CHUNKS`` chunks (its old chunks are deleted with its first), nor with an
-``EmbeddingBackend`` (its windows are sent ahead, before the stored chunks they could reuse are
-known).
+more than ``REUSE_MAX_CHUNKS`` chunks (its old chunks are deleted with its first). An
+``EmbeddingBackend`` is sent only the texts left (its windows go ahead of the commits, so a text
+of one window copied in the next is embedded twice).
 
 A file that is its indexed version with text added at its end (a log) keeps its passages up to
 its last one: that one is chunked again with the text after it (``reading.FileReader``).
@@ -362,24 +362,33 @@ class Indexer:
     ) -> None:
         """Submit windows ahead to ``embedder``, started at the first with chunks (an unchanged
         folder starts no cluster); commit them in order as their vectors arrive."""
-        in_flight: deque[tuple[list[Part | FileDone], PendingVectors]] = deque()
+        in_flight: deque[tuple[list[Part | FileDone], _Reuse, PendingVectors | None]] = deque()
         started = False
+
+        def commit_oldest() -> None:
+            window, reuse, pending = in_flight.popleft()
+            if pending is not None:
+                reuse.fill(pending.result())
+            self._commit(window, report, reuse)
+
         for window in self._windows(parts):
-            ids = _window_ids(window)
-            if not ids and not in_flight:  # file statuses alone: nothing to wait for
-                self._commit(window, report, np.empty((0, self.vectors.dim), dtype=np.float32))
+            # Stored vectors first: an interrupted `--ray` run, or a renamed folder, sent every
+            # passage to the cluster again (257 of 257 after 96 were committed).
+            reuse = self._reuse(window)
+            batch = reuse.to_embed()
+            if not batch and not in_flight:  # nothing to wait for
+                self._commit(window, report, reuse)
                 continue
-            if not started:
+            if batch and not started:
                 embedder.start(self.encoder.get())
                 started = True
             # BATCH_SIZE: a window splits into tasks for several actors (ray_embedding.py)
-            in_flight.append((window, embedder.submit(ids, batch_size=BATCH_SIZE)))
+            pending = embedder.submit(batch, batch_size=BATCH_SIZE) if batch else None
+            in_flight.append((window, reuse, pending))
             while len(in_flight) > embedder.windows_ahead:
-                oldest, pending = in_flight.popleft()
-                self._commit(oldest, report, pending.result())
+                commit_oldest()
         while in_flight:
-            oldest, pending = in_flight.popleft()
-            self._commit(oldest, report, pending.result())
+            commit_oldest()
 
     def _may_embed(self, part: Part) -> bool:
         """Whether ``part`` may hold a passage to embed, so the encoder starts loading while the
@@ -442,13 +451,13 @@ class Indexer:
         self,
         window: list[Part | FileDone],
         report: IndexReport,
-        vectors: np.ndarray | None = None,
+        reuse: _Reuse | None = None,
     ) -> None:
-        """Store a window in one transaction; ``vectors``: its embeddings, computed elsewhere."""
+        """Store a window in one transaction; ``reuse``: its vectors, embedded elsewhere."""
         all_ids = _window_ids(window)
-        reused = 0
-        if vectors is None:
-            vectors, reused = self._embed(window)
+        if reuse is None:
+            reuse = self._embed(window)
+        vectors, reused = reuse.vectors, reuse.reused
         assert len(vectors) == len(all_ids), f"{len(vectors)} vectors for {len(all_ids)} chunks"
         removed: list[int] = []
         added_ids: list[int] = []
@@ -542,10 +551,24 @@ class Indexer:
                 self.progress.on_free(free + kept_bytes)
             self.progress.on_bytes(done_bytes + part_bytes - free)
 
-    def _embed(self, window: list[Part | FileDone]) -> tuple[np.ndarray, int]:
-        """The window's vectors in storage order, and how many were not embedded: a text the
+    def _embed(self, window: list[Part | FileDone]) -> _Reuse:
+        """The window's vectors: stored ones where they can be (``_reuse``), the rest embedded
+        here."""
+        reuse = self._reuse(window)
+        batch = reuse.to_embed()
+        if batch:
+            encoder = self._local_encoder(batch)
+            reuse.fill(
+                encoder.embed_many(
+                    batch, batch_size=PACKED_BATCH_SIZE if encoder.packs_batches else BATCH_SIZE
+                )
+            )
+        return reuse
+
+    def _reuse(self, window: list[Part | FileDone]) -> _Reuse:
+        """The window's vectors in storage order as far as stored ones give them: a text the
         file's stored chunks hold takes their vector, then one any stored chunk holds; every
-        other distinct text is embedded once and its copies share the vector."""
+        other distinct text is left to embed once, its copies to share the vector."""
         texts: list[str] = []
         paths: list[str] = []
         ids: list[list[int]] = []
@@ -557,33 +580,41 @@ class Indexer:
             texts += [chunk.text for chunk in item.chunks]
             paths += [item.path] * len(item.chunks)
             ids += item.ids
-        vectors = np.empty((len(texts), self.vectors.dim), dtype=np.float32)
-        to_embed: dict[str, list[int]] = {}  # distinct text -> its rows in the window
-        reused = 0
+        reuse = _Reuse(np.empty((len(texts), self.vectors.dim), dtype=np.float32), ids)
         for row, (text, path) in enumerate(zip(texts, paths, strict=True)):
             stored = self._reusable.get(path, {}).get(text)
             if stored is not None and len(stored) == self.vectors.dim:
-                vectors[row] = stored
-                reused += 1
+                reuse.vectors[row] = stored
+                reuse.reused += 1
             else:
-                to_embed.setdefault(text, []).append(row)
-        if to_embed:  # a text stored under another path: a file renamed, moved or copied
-            for text, vector in self.store.vectors_of_texts(list(to_embed)).items():
+                reuse.rows.setdefault(text, []).append(row)
+        if reuse.rows:  # a text stored under another path: a file renamed, moved or copied
+            for text, vector in self.store.vectors_of_texts(list(reuse.rows)).items():
                 if len(vector) == self.vectors.dim:
-                    rows = to_embed.pop(text)
-                    vectors[rows] = vector
-                    reused += len(rows)
-        reused += sum(len(rows) - 1 for rows in to_embed.values())  # a text's copies here
-        if to_embed:
-            firsts = [rows[0] for rows in to_embed.values()]
-            batch = [ids[r] for r in firsts]
-            encoder = self._local_encoder(batch)
-            embedded = encoder.embed_many(
-                batch, batch_size=PACKED_BATCH_SIZE if encoder.packs_batches else BATCH_SIZE
-            )
-            for rows, vector in zip(to_embed.values(), embedded, strict=True):
-                vectors[rows] = vector
-        return vectors, reused
+                    rows = reuse.rows.pop(text)
+                    reuse.vectors[rows] = vector
+                    reuse.reused += len(rows)
+        reuse.reused += sum(len(rows) - 1 for rows in reuse.rows.values())  # a text's copies
+        return reuse
+
+
+@dataclass
+class _Reuse:
+    """A window's vectors in storage order, those of ``rows`` still to embed."""
+
+    vectors: np.ndarray  # (chunks, dim)
+    ids: list[list[int]]  # each chunk's token ids
+    rows: dict[str, list[int]] = field(default_factory=dict)  # text to embed -> its rows
+    reused: int = 0  # chunks not embedded: stored vectors, and copies of a text in the window
+
+    def to_embed(self) -> list[list[int]]:
+        """The token ids of each distinct text left, in ``rows``' order."""
+        return [self.ids[rows[0]] for rows in self.rows.values()]
+
+    def fill(self, embedded: np.ndarray) -> None:
+        """Put ``to_embed``'s vectors in place, each at every row of its text."""
+        for rows, vector in zip(self.rows.values(), embedded, strict=True):
+            self.vectors[rows] = vector
 
 
 def _window_ids(window: list[Part | FileDone]) -> list[list[int]]:

@@ -15,6 +15,7 @@ the driver's sha256 and computes in the driver's precision, so vectors match a l
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -211,7 +212,22 @@ class RayEmbedder:
         # 134 or 15, no line); the CLI's, which stops a run as Ctrl-C does (143), is put back.
         terminate = signal.getsignal(signal.SIGTERM)
         try:
-            self.ray.init(address=config.address, **kwargs)
+            self._init(config.address, kwargs, terminate)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM) or failed while it started: what it started so far (a
+            # local cluster's raylet and agents) outlived the run, under PID 1.
+            with contextlib.suppress(Exception):
+                self.ray.shutdown()
+            raise
+        finally:
+            if terminate is not None and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, terminate)
+        self._started_ray = True
+
+    def _init(self, address: str, kwargs: dict[str, Any], terminate: Any) -> None:
+        """``ray.init``, its failures said in one line."""
+        try:
+            self.ray.init(address=address, **kwargs)
         except SystemExit as exc:  # a SIGTERM while it started: its handler's sys.exit(15)
             if exc.code != signal.SIGTERM or not callable(terminate):
                 raise
@@ -220,18 +236,16 @@ class RayEmbedder:
             raise
         except (ConnectionError, RuntimeError, ValueError) as exc:
             said = " ".join(str(exc).split())
+            # Ray's hint names its own flag ("setting `--address` flag or `RAY_ADDRESS`").
+            said = said.replace("`--address` flag", "`--ray ADDRESS`")
             hint = (  # a package missing (`ray[client]` for ray://) is not a wrong address
                 ""
                 if "pip install" in said
                 else "; check the address (`ray status` on the head node shows it)"
             )
             raise RayEmbeddingError(
-                f"cannot use the Ray cluster at {config.address}: {said}{hint}"
+                f"cannot use the Ray cluster at {address}: {said}{hint}"
             ) from exc
-        finally:
-            if terminate is not None and threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, terminate)
-        self._started_ray = True
 
     def __enter__(self) -> RayEmbedder:
         return self

@@ -169,7 +169,7 @@ def index(
                 "index is as it was before it (--rebuild starts over)"
             )
         else:
-            err.print(interrupted_line(stopped.report, kept=embedder is None, cause=stop_cause()))
+            err.print(interrupted_line(stopped.report, cause=stop_cause()))
         state["interrupt_said"] = True
         raise typer.Exit(EXIT_INTERRUPTED) from None
     if rebuilt is not None and replaced is not None and not quiet:  # "removed" counts none

@@ -58,14 +58,12 @@ def committed_chunks(report: IndexReport) -> str:
     return f"{counted(report.chunks, 'chunk')} embedded{reused} and committed"
 
 
-def interrupted_line(report: IndexReport, *, kept: bool = True, cause: str = "Ctrl-C") -> str:
-    """What an indexing run stopped by ``cause`` committed, and how to go on; ``kept``: its
-    committed chunks are reused (not with Ray)."""
+def interrupted_line(report: IndexReport, *, cause: str = "Ctrl-C") -> str:
+    """What an indexing run stopped by ``cause`` committed, and how to go on."""
     return (
         f"interrupted: {committed_chunks(report)} "
         f"({counted(report.added + report.updated, 'file')} complete) before {cause}; run the "
-        "same command again to continue"
-        + (" (committed chunks are not embedded again)" if kept else "")
+        "same command again to continue (committed chunks are not embedded again)"
     )
 
 

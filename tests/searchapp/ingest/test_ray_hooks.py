@@ -47,6 +47,7 @@ class FakeBackend:
         self.fail_at = fail_at
         self.encoder: Encoder | None = None
         self.submitted = 0
+        self.rows = 0  # texts sent to embed
 
     def start(self, encoder: Encoder) -> None:
         self.encoder = encoder
@@ -55,6 +56,7 @@ class FakeBackend:
     def submit(self, ids: list[list[int]], *, batch_size: int) -> Deferred:
         self.events.append(f"submit {self.submitted}")
         self.submitted += 1
+        self.rows += len(ids)
         return Deferred(self, self.submitted - 1, ids)
 
 
@@ -122,6 +124,42 @@ def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
     want_rows, want_vectors = stored(tmp_path / "local")
     assert sorted(row[1:] for row in rows) == sorted(row[1:] for row in want_rows)
     assert len(vectors) == len(want_vectors)
+
+
+def test_backend_is_sent_only_what_no_stored_vector_holds(tmp_path, monkeypatch) -> None:
+    # An interrupted `--ray` run sent every passage to the cluster again when run once more
+    # (257 of 257 after 96 were committed), and a copied file started a cluster to embed one.
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 8)
+    docs = write_docs(tmp_path / "docs")
+    SearchIndex(tmp_path / "local", encoder=FakeEncoder()).add([docs])
+    with pytest.raises(RuntimeError, match="the cluster went away"):
+        SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add(
+            [docs], embedder=FakeBackend(fail_at=2)
+        )
+    committed = SearchIndex(tmp_path / "remote").store.count_chunks()
+    backend = FakeBackend()
+    report = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add([docs], embedder=backend)
+    assert backend.rows == report.chunks == 36 - committed
+    assert report.reused == committed - 3 * report.unchanged == 1  # the 6th file's first
+    rows, vectors = stored(tmp_path / "remote")
+    want_rows, want_vectors = stored(tmp_path / "local")
+    assert sorted(row[1:] for row in rows) == sorted(row[1:] for row in want_rows)
+    by_place = {(row[1], row[3]): vector for row, vector in zip(rows, vectors)}
+    for row, vector in zip(want_rows, want_vectors):
+        np.testing.assert_array_equal(by_place[row[1], row[3]], vector)
+    # A copy, a rename: nothing to send, no cluster started.
+    (docs / "copy.txt").write_bytes((docs / "note03.txt").read_bytes())
+    (docs / "note04.txt").rename(docs / "renamed.txt")
+    backend = FakeBackend()
+    report = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add([docs], embedder=backend)
+    assert (report.added, report.removed, report.chunks, report.reused) == (2, 1, 0, 6)
+    assert backend.events == []
+    # An edit of one passage of three: that passage alone is sent.
+    note = docs / "note05.txt"
+    note.write_text(note.read_text("utf-8").replace("f5p1w3", "edited"), "utf-8")
+    backend = FakeBackend()
+    report = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add([docs], embedder=backend)
+    assert (report.updated, backend.rows, report.chunks, report.reused) == (1, 1, 1, 2)
 
 
 def test_ray_not_installed_is_one_line(tmp_path, capsys, monkeypatch) -> None:
@@ -244,6 +282,37 @@ def test_joining_ray_keeps_the_clis_sigterm_handler(monkeypatch, init, raised) -
         assert signal.getsignal(signal.SIGTERM) is ours
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_a_run_stopped_while_ray_starts_ends_what_it_started(monkeypatch) -> None:
+    # Ctrl-C while ray.init started a local cluster left its raylet and agents running under
+    # PID 1: ``close`` shuts down only a cluster that finished starting.
+    shutdowns = []
+
+    def stopped(**kwargs) -> None:
+        raise KeyboardInterrupt
+
+    RayEmbedder, RayConfig = fake_ray(monkeypatch, stopped)
+    sys.modules["ray"].shutdown = lambda: shutdowns.append(True)
+    with pytest.raises(KeyboardInterrupt):
+        RayEmbedder(RayConfig(address="local"))._join()
+    assert shutdowns == [True]
+
+
+def test_rays_hint_names_this_commands_option(monkeypatch) -> None:
+    from searchapp.ingest.ray_embedding import RayEmbeddingError
+
+    def no_cluster(**kwargs) -> None:  # ray.init's words for `auto` with none running
+        raise ConnectionError(
+            "Could not find any running Ray instance. Please specify the one to connect to by "
+            "setting `--address` flag or `RAY_ADDRESS` environment variable."
+        )
+
+    RayEmbedder, RayConfig = fake_ray(monkeypatch, no_cluster)
+    with pytest.raises(RayEmbeddingError) as raised:
+        RayEmbedder(RayConfig(address="auto"))._join()
+    assert "`--ray ADDRESS` or `RAY_ADDRESS`" in str(raised.value)
+    assert "--address" not in str(raised.value)
 
 
 def test_auto_with_a_ray_address_where_nothing_answers_is_one_line(monkeypatch) -> None:
