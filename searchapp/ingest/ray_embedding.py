@@ -22,6 +22,7 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -212,12 +213,14 @@ class RayEmbedder:
         # 134 or 15, no line); the CLI's, which stops a run as Ctrl-C does (143), is put back.
         terminate = signal.getsignal(signal.SIGTERM)
         try:
-            self._init(config.address, kwargs, terminate)
+            # Ctrl-C waits for ray.init: stopped inside it, the processes it had started (a
+            # local cluster's raylet and agents) outlived the run under PID 1, where
+            # ray.shutdown no longer knew them. A second Ctrl-C stops it at once.
+            with _ctrl_c_held():
+                self._init(config.address, kwargs, terminate)
         except BaseException:
-            # Stopped (Ctrl-C, SIGTERM) or failed while it started: what it started so far (a
-            # local cluster's raylet and agents) outlived the run, under PID 1.
             with contextlib.suppress(Exception):
-                self.ray.shutdown()
+                self.ray.shutdown()  # what it started, once it knows it
             raise
         finally:
             if terminate is not None and threading.current_thread() is threading.main_thread():
@@ -407,6 +410,29 @@ class RayEmbedder:
             except Exception:  # already dead, or the cluster went away: nothing left to end
                 pass
         self._actors, self._waiting = [], []
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """A first Ctrl-C (SIGINT) raised once the block is done; a second at once. Only the main
+    thread can hold it; elsewhere, Ctrl-C is as it was."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed = []
+
+    def held(signum: int, frame: object) -> None:
+        if pressed:
+            raise KeyboardInterrupt
+        pressed.append(signum)
+
+    previous = signal.signal(signal.SIGINT, held)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _reachable(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:

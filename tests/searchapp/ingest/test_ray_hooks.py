@@ -284,19 +284,34 @@ def test_joining_ray_keeps_the_clis_sigterm_handler(monkeypatch, init, raised) -
         signal.signal(signal.SIGTERM, before)
 
 
-def test_a_run_stopped_while_ray_starts_ends_what_it_started(monkeypatch) -> None:
-    # Ctrl-C while ray.init started a local cluster left its raylet and agents running under
-    # PID 1: ``close`` shuts down only a cluster that finished starting.
-    shutdowns = []
+def test_ctrl_c_while_ray_starts_waits_for_it_then_ends_what_it_started(monkeypatch) -> None:
+    # Ctrl-C inside ray.init left a local cluster's raylet and agents running under PID 1:
+    # ray.shutdown did not know them yet. Ctrl-C now waits for ray.init, then shuts it down.
+    events = []
 
-    def stopped(**kwargs) -> None:
-        raise KeyboardInterrupt
+    def ctrl_c_while_starting(**kwargs) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        events.append("started")  # reached: the Ctrl-C waited
 
-    RayEmbedder, RayConfig = fake_ray(monkeypatch, stopped)
-    sys.modules["ray"].shutdown = lambda: shutdowns.append(True)
+    RayEmbedder, RayConfig = fake_ray(monkeypatch, ctrl_c_while_starting)
+    sys.modules["ray"].shutdown = lambda: events.append("shutdown")
+    before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         RayEmbedder(RayConfig(address="local"))._join()
-    assert shutdowns == [True]
+    assert events == ["started", "shutdown"]
+    assert signal.getsignal(signal.SIGINT) is before
+
+    def twice(**kwargs) -> None:  # a second Ctrl-C stops it at once
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        events.append("not reached")
+
+    events.clear()
+    RayEmbedder, RayConfig = fake_ray(monkeypatch, twice)
+    sys.modules["ray"].shutdown = lambda: events.append("shutdown")
+    with pytest.raises(KeyboardInterrupt):
+        RayEmbedder(RayConfig(address="local"))._join()
+    assert events == ["shutdown"]
 
 
 def test_rays_hint_names_this_commands_option(monkeypatch) -> None:
