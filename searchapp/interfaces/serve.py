@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+RETRY_AFTER_S = 1  # a 503's Retry-After: the index is being made, or made again
 INDEXING_NOTE = "the --watch paths are still being indexed: hits come from the part done so far"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -274,6 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             logger.exception("%s failed", self.path)
             status, body = HTTPStatus.INTERNAL_SERVER_ERROR, _error_body("internal error")
+        if status == HTTPStatus.SERVICE_UNAVAILABLE:
+            headers["Retry-After"] = str(RETRY_AFTER_S)  # an index is being made
         self._send(status, body, headers)
 
     def _route(self, headers: dict[str, str]) -> tuple[HTTPStatus, str]:
@@ -288,6 +291,14 @@ class _Handler(BaseHTTPRequestHandler):
         index = self.server.index_thread
         if url.path == "/search":
             options, text = _search_request(query)
+            if self.server.first_indexing.is_set() and not index.call(
+                lambda search_index: search_index.store.count_chunks()
+            ):  # an empty list read as "nothing matched": a client could not tell
+                raise ApiError(
+                    HTTPStatus.SERVICE_UNAVAILABLE,
+                    f"nothing indexed yet in {index.index_dir}: this server is indexing its "
+                    "--watch paths; try again in a moment",
+                )
             hits, notes = index.search(text, options)
             if self.server.first_indexing.is_set():
                 notes = [*notes, INDEXING_NOTE]

@@ -105,6 +105,18 @@ def test_answers_while_watch_first_indexes_say_so(corpus, tmp_path) -> None:
             f"no index yet at {index_dir}: this server is building it from its --watch paths; "
             "try again in a moment"
         )
+        # The index made, nothing in it yet: a 200 with [] read as "nothing matched".
+        (tmp_path / "empty").mkdir()
+        SearchIndex(index_dir, encoder=FakeEncoder()).add([tmp_path / "empty"])
+        connection = http.client.HTTPConnection(*address, timeout=30)
+        try:
+            connection.request("GET", "/search?q=shock")
+            response = connection.getresponse()
+            said = json.loads(response.read())["error"]
+            assert response.status == 503 and response.getheader("Retry-After") == "1"
+            assert said.startswith(f"nothing indexed yet in {index_dir}: this server is indexing")
+        finally:
+            connection.close()
         SearchIndex(index_dir, encoder=FakeEncoder()).add([corpus])
         for indexing in (True, False):
             connection = http.client.HTTPConnection(*address, timeout=30)
