@@ -738,9 +738,10 @@ class SearchIndex:
 
     def context(self, hit: Hit, lines: int) -> Context:
         """The lines of the hit's file from ``lines`` before its passage's first line to
-        ``lines`` after its last (the passage alone when the file changed or is a JSONL
-        record)."""
-        if lines <= 0 or hit.doc_id != hit.path:
+        ``lines`` after its last, as written (the passage alone when the file changed or is a
+        JSONL record). With 0, its lines whole: a passage may begin or end inside one (-C 0
+        printed a long line's passage, not the line, as grep -C 0 does)."""
+        if lines < 0 or hit.doc_id != hit.path:
             return Context(hit.start_line, hit.text)
         alone = Context(hit.start_line, hit.text, changed=True)
         read = self._context_file(hit.path)

@@ -173,6 +173,7 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
     """A hit's context, saying once per file on stderr when the file changed since indexing
     (its passage is then shown alone)."""
     from searchapp.interfaces.index_thread import changed_file_note
+    from searchapp.interfaces.render import display_path
 
     told: set[str] = set()
 
@@ -180,7 +181,7 @@ def _context_of(search_index: SearchIndex, lines: int) -> Callable[[Hit], Contex
         found = search_index.context(hit, lines)
         if found.changed and hit.path not in told:
             told.add(hit.path)
-            shown = one_line(hit.path)
+            shown = display_path(hit.path)  # as the hits and the other notes name it
             if search_index.changed_files([hit]).get(hit.path) == "too large":  # kept as is
                 note = changed_file_note(shown, "too large")
                 err.print(f"note: {note}; no context around its passages", style="dim")

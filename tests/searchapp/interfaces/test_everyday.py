@@ -149,12 +149,18 @@ def test_context_reads_a_file_once_for_all_its_hits_and_again_once_it_changes(
     search_index.close()
 
 
-def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(indexed, capsys) -> None:
+def test_context_of_a_file_gone_since_it_was_indexed_says_it_is_gone(
+    indexed, capsys, monkeypatch
+) -> None:
     docs, index_dir = indexed
     (docs / "notes/wings.md").unlink()
     code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
     gone = docs / "notes/wings.md"
     assert code == 0 and f"note: {gone} is gone since it was indexed" in err
+    with monkeypatch.context() as here:  # named from here, as the hits are (it was absolute)
+        here.chdir(docs)
+        code, _, err = run(capsys, "query", "wing lift", "-C", "1", "--index-dir", str(index_dir))
+        assert code == 0 and "note: notes/wings.md is gone since it was indexed: no context" in err
     # Its folder is there: `search index` drops it (and finds it again if it was renamed).
     assert "no context around its passages (run `search index`)" in err
     # A folder of its name in its place (a `git checkout`): gone too, not "changed".
@@ -784,6 +790,21 @@ def test_context_of_nearby_hits_is_one_group_each_line_once(tmp_path, fake_model
     assert all(row.endswith(" glider") for row in rows[::2])
 
 
+def test_context_0_prints_a_long_lines_hit_as_its_whole_line(tmp_path, fake_model, capsys):
+    # A line of several passages: -C 0 printed the passage's part of it, from inside the line
+    # to inside it, where -C 1 (and grep -C 0) print the line.
+    long_line = " ".join(f"astronomy telescope galaxy nebula{i}" for i in range(120))
+    docs = write(tmp_path / "docs", {"l.txt": f"Short first line.\n{long_line}\nlast\n"})
+    index_dir = str(tmp_path / "idx")
+    assert run(capsys, "index", str(docs), "--index-dir", index_dir)[0] == 0
+    args = ["query", "nebula100", "-k", "1", "--mode", "lexical", "--index-dir", index_dir]
+    for around in ("0", "1"):
+        code, out, _ = run(capsys, *args, "-C", around)
+        [row] = [row for row in out.splitlines() if LINE.match(row)]
+        assert code == 0 and row.startswith(f"{docs / 'l.txt'}:2: ")
+        assert row.endswith("  " + long_line), (around, row[:120])
+
+
 def test_the_hit_row_under_context_is_its_line_as_written(tmp_path, fake_model, capsys) -> None:
     # Its indentation and spaces were collapsed (and a long line cut) while the lines around
     # it were printed as the file has them: grep -C prints the line verbatim.
@@ -848,7 +869,7 @@ def test_files_with_matches_names_no_file_gone_since_indexing(indexed, tmp_path,
     code, out, err = run(capsys, *args)
     assert code == 0 and out.split() == [str(folder / "b.txt")]
     assert f"{folder / 'a.txt'} is gone since it was indexed" in err
-    # -C 0 notes it too (-C N says so where it reads the file; -C 0 reads none).
+    # -C 0 notes it too.
     code, _, err = run(capsys, *args[:-3], "-C", "0", *args[-2:])
     assert code == 0 and f"{folder / 'a.txt'} is gone since it was indexed" in err
     # A copy (named under "also") that went gets its note as it is left out.
