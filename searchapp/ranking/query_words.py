@@ -180,10 +180,20 @@ _QUOTED = re.compile(r'"([^"]*)"')
 _PHRASE_WORD = re.compile(r"[^\W_]+")
 
 
+# A Python traceback's frame: `File "<stdin>", line 1, in <module>` names a file, not a phrase
+# (a pasted traceback ranked only the passages that say "stdin", and nothing said so).
+_FRAME_BEFORE = re.compile(r"\bFile\s+$")
+_FRAME_AFTER = re.compile(r",\s*line\s+\d")
+
+
 def quoted_phrases(query: str) -> list[Phrase]:
-    """The phrases in double quotes in ``query`` (an unpaired quote is only a character)."""
+    """The phrases in double quotes in ``query`` (an unpaired quote is only a character, and a
+    traceback frame's file name none)."""
     phrases = []
-    for quoted in _QUOTED.findall(query):
+    for match in _QUOTED.finditer(query):
+        quoted = match.group(1)
+        if _FRAME_BEFORE.search(query, 0, match.start()) and _FRAME_AFTER.match(query, match.end()):
+            continue
         words = _PHRASE_WORD.findall(cjk_spaced(fold(quoted)))  # 東京: two words, as FTS5's
         if words:
             body = r"[\W_]+".join(re.escape(word) for word in words)

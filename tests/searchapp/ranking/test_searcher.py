@@ -945,6 +945,28 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_a_pasted_tracebacks_frame_file_is_not_a_phrase(make, mode) -> None:
+    # `File "<stdin>", line 1` read as the phrase "stdin": only passages saying "stdin" were
+    # ranked, the line raising the error was not among them, and nothing said so.
+    collection = make(
+        [
+            ("/exceptions.py", [("class NoSuchOption(UsageError):\n    'No such option'", 0.5)]),
+            ("/utils.py", [("def open_stream(name):\n    # '-' is stdin", 0.4)]),
+        ]
+    )
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "<stdin>", line 1, in <module>\n'
+        '  File "/app/cli.py", line 12, in main\n'
+        "NoSuchOption: No such option: --foo"
+    )
+    hits = search(collection, traceback, k=5, mode=mode)
+    assert hits and hits[0].path == "/exceptions.py"
+    # Quotes anywhere else are still a phrase, "File" and all.
+    assert [h.path for h in search(collection, 'File "stdin"', k=5, mode=mode)] == ["/utils.py"]
+
+
 @pytest.mark.parametrize("postings", [True, False])
 def test_a_query_of_common_words_alone_is_scored_by_them(make, monkeypatch, postings) -> None:
     # Words in half the chunks or more are skipped from COMMON_TERMS_FROM chunks on; a query
