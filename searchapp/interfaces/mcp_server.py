@@ -101,6 +101,9 @@ class SearchResults(BaseModel):
 # Passages one search returns: 1,000 (HTTP's most) made a 2.3 MB answer, more than an agent's
 # context holds.
 MAX_HITS = 100
+# ...and their passages' characters: k=100 answered 99,140 characters (~25,000 tokens, past
+# what agents take from one tool call), as get_document's answers are held to.
+MAX_SEARCH_CHARS = 40_000
 # Lines one get_document call returns: a whole 3,825-line file was 149,000 characters of an
 # agent's context; it pages with start_line instead (``Document.next_start_line``).
 MAX_DOCUMENT_LINES = 400
@@ -194,11 +197,23 @@ class _Server(MCPServer):
             if isinstance(arguments.get("mode"), str):  # HYBRID, as the CLI and HTTP take it
                 arguments = {**arguments, "mode": arguments["mode"].strip().lower()}
         try:
-            return await super().call_tool(name, arguments, context)
+            result = await super().call_tool(name, arguments, context)
         except ToolError as exc:
             if not isinstance(exc.__cause__, ValidationError):
                 raise
             raise ToolError(argument_errors(name, exc.__cause__)) from exc.__cause__
+        return _compact(result)
+
+
+def _compact(result: Any) -> Any:
+    """``result`` with its text the structured answer as JSON on one line: the SDK indents it
+    by 2, a tenth of a search's answer in spaces an agent reads as tokens."""
+    structured = getattr(result, "structured_content", None)
+    content = getattr(result, "content", None)
+    if structured is None or not content or len(content) != 1:
+        return result
+    text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    return result.model_copy(update={"content": [content[0].model_copy(update={"text": text})]})
 
 
 def argument_errors(tool: str, error: ValidationError) -> str:
@@ -211,6 +226,25 @@ def argument_errors(tool: str, error: ValidationError) -> str:
         shown = "" if problem["type"] == "missing" else f" (got {json.dumps(given)[:80]})"
         problems.append(f"{where}: {message}{shown}")
     return f"invalid arguments for {tool}: " + "; ".join(problems)
+
+
+def _within_limit(hits: list[SearchHit], notes: list[str]) -> SearchResults:
+    """The hits whose passages fit in ``MAX_SEARCH_CHARS`` (the first whatever its size); a
+    note says how many more there were."""
+    kept, size = [], 0
+    for hit in hits:
+        size += len(hit.text)
+        if kept and size > MAX_SEARCH_CHARS:
+            break
+        kept.append(hit)
+    if len(kept) < len(hits):
+        notes = [
+            *notes,
+            f"{len(hits) - len(kept)} more hits left out: an answer holds at most "
+            f"{MAX_SEARCH_CHARS:,} characters of passages; ask for fewer (k), or narrow with "
+            "path",
+        ]
+    return SearchResults(hits=kept, notes=notes)
 
 
 def build_server(index_thread: IndexThread) -> MCPServer:
@@ -273,7 +307,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             hits, notes = index_thread.search(query, options)
         except SearchAppError as exc:
             raise ToolError(in_parameter_terms(str(exc))) from exc
-        return SearchResults(hits=[SearchHit(**hit.to_json()) for hit in hits], notes=notes)
+        return _within_limit([SearchHit(**hit.to_json()) for hit in hits], notes)
 
     @server.tool(annotations=READ_ONLY)
     def get_document(

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("mcp")
 
+from searchapp.interfaces import mcp_server  # noqa: E402
 from searchapp.interfaces.index_thread import IndexThread  # noqa: E402
 from searchapp.interfaces.mcp_server import (  # noqa: E402
     MAX_DOCUMENT_CHARS,
@@ -137,6 +138,27 @@ def test_a_search_returns_at_most_max_hits(tmp_path) -> None:
     with pytest.raises(Exception, match=f"k: input should be less than or equal to {MAX_HITS}"):
         call(index_dir, "search", {"query": "wing", "k": MAX_HITS + 1})
     assert not call(index_dir, "search", {"query": "wing", "k": MAX_HITS}).is_error
+
+
+def test_a_search_answer_holds_at_most_max_search_chars_of_passages(tmp_path, monkeypatch) -> None:
+    # k=100 answered 99,140 characters (~25,000 tokens): past what an agent takes from a call.
+    # (The fake encoder's passages are short: the limit is taken down to their scale.)
+    limit = 2_000
+    monkeypatch.setattr(mcp_server, "MAX_SEARCH_CHARS", limit)
+    files = {f"n{i:03}.txt": f"wing lift drag note {i}\n" for i in range(MAX_HITS)}
+    docs, index_dir = indexed(tmp_path, files)
+    answer = call(index_dir, "search", {"query": "wing", "k": MAX_HITS, "mode": "lexical"})
+    got = answer.structured_content
+    size = sum(len(hit["text"]) for hit in got["hits"])
+    assert size <= limit < size + len(got["hits"][0]["text"])
+    left = MAX_HITS - len(got["hits"])
+    assert left > 0 and f"{left} more hits left out" in got["notes"][-1]
+    # The text an agent reads is that answer as JSON on one line: the SDK's indenting was a
+    # tenth of it in spaces.
+    [content] = answer.content
+    assert "\n" not in content.text and json.loads(content.text) == got
+    small = call(index_dir, "search", {"query": "wing", "k": 5, "mode": "lexical"})
+    assert len(small.structured_content["hits"]) == 5 and small.structured_content["notes"] == []
 
 
 def test_errors_name_the_tools_arguments_not_the_clis_options(tmp_path) -> None:
