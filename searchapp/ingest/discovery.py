@@ -62,41 +62,72 @@ _BEING_WRITTEN = (
 TEMPORARY_COPY = re.compile(r".+\.tmp\.[0-9]+")
 # Files that are text but not worth searching: lock files, minified or generated code, markup
 # that is data (drawings), and editors' backups. Excluded at every level unless
-# --no-default-excludes.
-DEFAULT_EXCLUDES = (
-    "Cargo.lock",
-    "package-lock.json",
-    "npm-shrinkwrap.json",
-    "yarn.lock",
-    "pnpm-lock.yaml",
-    "bun.lockb",
-    "poetry.lock",
-    "uv.lock",
-    "Pipfile.lock",
-    "pdm.lock",
-    "Gemfile.lock",
-    "composer.lock",
-    "go.sum",
-    "flake.lock",
-    "mix.lock",
-    "pubspec.lock",
-    "packages.lock.json",
-    "*.min.js",
-    "*.min.css",
-    "*.map",
-    "*.svg",
-    "*.pb.go",
-    "*_pb2.py",
-    # Emacs's autosaves (``#notes.md#``): a copy of a file beside it, each passage a second hit.
-    "\\#*#",
-    *_BEING_WRITTEN,
-    # ...files only: a folder so named (``old~/``, ``data.part/``) is read as any other.
-    *(f"!{pattern}/" for pattern in _BEING_WRITTEN),
+# --no-default-excludes; each kind is named in its skip's reason (an SVG was called "lock
+# file, generated, editor backup or temporary").
+_EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "lock file",
+        (
+            "Cargo.lock",
+            "package-lock.json",
+            "npm-shrinkwrap.json",
+            "yarn.lock",
+            "pnpm-lock.yaml",
+            "bun.lockb",
+            "bun.lock",  # Bun's text lock file since 1.2
+            "deno.lock",
+            "poetry.lock",
+            "uv.lock",
+            "Pipfile.lock",
+            "pdm.lock",
+            "pixi.lock",
+            "conda-lock.yml",
+            "Gemfile.lock",
+            "Podfile.lock",
+            "composer.lock",
+            "go.sum",
+            "flake.lock",
+            "mix.lock",
+            "pubspec.lock",
+            "packages.lock.json",
+            "Package.resolved",  # SwiftPM
+            "gradle.lockfile",
+            "renv.lock",
+        ),
+    ),
+    ("generated code", ("*.min.js", "*.min.css", "*.map", "*.pb.go", "*_pb2.py")),
+    ("SVG drawing", ("*.svg",)),
+    (
+        "backup, or a file being saved or downloaded",
+        (
+            # Emacs's autosaves (``#notes.md#``): a copy of a file beside it, each passage a
+            # second hit.
+            "\\#*#",
+            *_BEING_WRITTEN,
+            # ...files only: a folder so named (``old~/``, ``data.part/``) is read as any other.
+            *(f"!{pattern}/" for pattern in _BEING_WRITTEN),
+        ),
+    ),
 )
+DEFAULT_EXCLUDES = tuple(pattern for _, patterns in _EXCLUDED_KINDS for pattern in patterns)
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
-DEFAULT_EXCLUDED = (
-    f"excluded by default: lock file, generated, editor backup or temporary; {NO_DEFAULT_EXCLUDES}"
-)
+
+
+def default_excluded(rel: str) -> str:
+    """The reason a file that ``DEFAULT_EXCLUDES`` (or ``TEMPORARY_COPY``) leaves out is
+    skipped, naming its kind."""
+    names = (rel, _uncompressed_name(rel))
+    kind = _EXCLUDED_KINDS[-1][0]  # a temporary copy (``TEMPORARY_COPY``)
+    for what, patterns in _EXCLUDED_KINDS:
+        if any(_kind_globs(patterns).match_file(name) for name in names):
+            kind = what
+            break
+    return f"{kind} (excluded by default; {NO_DEFAULT_EXCLUDES})"
+
+
+@functools.cache
+def _kind_globs(patterns: tuple[str, ...]) -> GitIgnoreSpec:
+    return GitIgnoreSpec.from_lines(patterns)
 
 
 @dataclass(frozen=True)
@@ -324,7 +355,7 @@ def _files_under(
                 or _matches(noise, _uncompressed_name(rel))
                 or TEMPORARY_COPY.fullmatch(entry.name)
             ):
-                report(Path(entry.path), DEFAULT_EXCLUDED)
+                report(Path(entry.path), default_excluded(rel))
                 continue
             if stat.S_ISREG(mode):
                 yield Path(entry.path)

@@ -630,7 +630,7 @@ def test_default_excludes_again_drop_the_generated_files_they_let_in(tmp_path) -
     assert (report.added, report.removed, report.unchanged, report.chunks) == (0, 2, 1, 0)
     assert sorted((Path(p).name, why.split(";")[0]) for p, why in report.skipped) == [
         ("bundle.js", "minified or generated text"),
-        ("logo.svg", "excluded by default: lock file, generated, editor backup or temporary"),
+        ("logo.svg", "SVG drawing (excluded by default"),
     ]
     assert sorted(index.store.all_paths()) == [str(docs / "note.txt")]
     assert encoder.embedded == embedded  # the note was read, not embedded again

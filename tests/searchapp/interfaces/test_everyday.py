@@ -1320,9 +1320,8 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     assert indexed_paths(index_dir) == [str(docs / "README.md"), str(docs / "notes#1.md")]
     summary = [line for line in err.splitlines() if "skipped (" in line]
     assert summary == [
-        "10 files skipped (excluded by default: lock file, generated, editor backup or "
-        "temporary: 9, minified "
-        "or generated text: 1); --verbose lists them"
+        "10 files skipped (backup, or a file being saved or downloaded: 5, lock file: 2, "
+        "generated code: 1, SVG drawing: 1, minified or generated text: 1); --verbose lists them"
     ]
     code, _, err = run(
         capsys, "index", str(docs), "--index-dir", str(index_dir), "--no-default-excludes", "-v"
@@ -1331,7 +1330,19 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     assert len(indexed_paths(index_dir)) == len(NOISE)
     one = write(tmp_path / "one", {"a.txt": "A note.\n", "Cargo.lock": "[[package]]\n"})
     code, _, err = run(capsys, "index", str(one), "--index-dir", str(index_dir))
-    assert code == 0 and "\n1 file skipped (excluded by default" in "\n" + err
+    assert code == 0 and "\n1 file skipped (lock file: 1)" in "\n" + err
+    # Each kind named (an SVG was "lock file, generated, editor backup or temporary"), and
+    # the lock files of Bun 1.2, Deno, SwiftPM, Gradle, conda-lock, CocoaPods, pixi and renv.
+    locks = ["bun.lock", "deno.lock", "Package.resolved", "gradle.lockfile", "conda-lock.yml"]
+    locks += ["Podfile.lock", "pixi.lock", "renv.lock"]
+    more = write(tmp_path / "more", {"a.txt": "A note.\n", **{name: "{}\n" for name in locks}})
+    code, _, err = run(capsys, "index", str(more), "--index-dir", str(index_dir), "-v")
+    skips = [line for line in err.splitlines() if line.startswith("skipped")]
+    assert code == 0 and len(skips) == len(locks)
+    assert all(
+        line.endswith(": lock file (excluded by default; --no-default-excludes indexes it)")
+        for line in skips
+    ), skips
 
 
 def test_a_pasted_image_or_a_long_cell_line_does_not_make_a_note_generated(
