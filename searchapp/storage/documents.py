@@ -17,6 +17,7 @@ from typing import Any
 
 from searchapp.errors import BadInputError
 from searchapp.globs import from_display
+from searchapp.storage.indexed_paths import recorded_roots, under
 from searchapp.storage.schema import PENDING
 from searchapp.storage.store import Store
 
@@ -122,6 +123,25 @@ def read_document(
     )
 
 
+def _not_found(store: Store, key: str) -> str:
+    """Why ``key`` names no indexed document, as far as it can be told (quoted as given: repr
+    doubled a backslash). Only a file below an indexed folder is said to be one: a server's
+    client learns nothing of other files (`/etc/passwd`)."""
+    absolute = os.path.abspath(os.path.expanduser(key)) if key else key
+    if (  # a damaged PDF was "not an indexed document" alone
+        key and under([absolute], recorded_roots(store)) and os.path.isfile(absolute)
+    ):
+        return (
+            f"'{key}' is a file that is not indexed: `search index` skipped it (binary, "
+            "damaged, excluded) or was not run on its folder; `search index -v` names each "
+            "file it skips, and why"
+        )
+    said = f"'{key}' is not an indexed document; give a doc_id or path from the search results"
+    if key and not os.path.isabs(os.path.expanduser(key)) and ("/" in key or "." in key):
+        said += f" (a relative path is read from {os.getcwd()})"  # a server's, not the agent's
+    return said
+
+
 def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
     """(row id, doc_id, path, title) of the document ``key`` names: its doc_id, its path (a
     file, or a JSONL file of one record), or a record's own id that one file alone gives.
@@ -154,9 +174,7 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
                 f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
             )
     if not rows:
-        raise DocumentNotFoundError(  # quoted as given: repr doubled a backslash
-            f"'{key}' is not an indexed document; give a doc_id or path from the search results"
-        )
+        raise DocumentNotFoundError(_not_found(store, key))
     document_id, doc_id, path, title = rows[0]
     return int(document_id), doc_id, path, title
 

@@ -911,6 +911,13 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     assert code == 0 and (got["doc_id"], got["line_count"]) == (f"{docs}/corpus.jsonl#r2", 2)
     code, out, err = run(capsys, "get", "docs/nope.md", *index)
     assert (code, out) == (2, "") and "'docs/nope.md' is not an indexed document" in err
+    assert f"(a relative path is read from {tmp_path})" in err  # a server's folder, not yours
+    # A file the index skipped: said so (a damaged PDF was "not an indexed document" alone).
+    (docs / "blob.bin").write_bytes(b"\x00\x01binary" * 100)
+    assert run(capsys, "index", "docs", *index)[0] == 0
+    code, out, err = run(capsys, "get", "docs/blob.bin", *index)
+    assert (code, out) == (2, "")
+    assert "'docs/blob.bin' is a file that is not indexed: `search index` skipped it" in err
     code, _, err = run(capsys, "get", "docs/a.md", "--lines", "0", *index)
     assert code == 2 and "must be a range of line numbers from 1" in err
     (docs / "a.md").write_text("# Title\n\nrewritten\n")
