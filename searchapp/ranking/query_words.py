@@ -338,10 +338,11 @@ class BestLine:
 
     def _best(self, lines: list[str], first_line: int, taken: Container[int]) -> int | None:
         best, most = None, (0, 0, 0, 0.0, 0.0, 0.0, 0.0)
+        starts = self._phrase_starts(lines)
         for number, line in enumerate(lines, start=first_line):
             if number in taken:
                 continue
-            quoted = sum(phrase.found_in(line) for phrase in self._phrases)
+            quoted = starts.get(number - first_line, 0)
             in_order = len(held_trigrams(self._trigrams, line))
             defines = sum(1 for pattern in self._definitions if pattern.search(line))
             weight = whole = defined = headed = 0.0
@@ -356,6 +357,19 @@ class BestLine:
             if (quoted, in_order, defines, weight, whole, defined, headed) > most:
                 best, most = number, (quoted, in_order, defines, weight, whole, defined, headed)
         return best
+
+    def _phrase_starts(self, lines: list[str]) -> dict[int, int]:
+        """{line index: how many of the phrases a match of begins on it}: a phrase broken
+        over two lines counts at its first (it was in neither alone, and the hit named the
+        line of its last words)."""
+        if not self._phrases:
+            return {}
+        text = cjk_spaced(fold("\n".join(lines)))  # both keep the line ends
+        starts: dict[int, int] = {}
+        for phrase in self._phrases:
+            for index in {text.count("\n", 0, m.start()) for m in phrase.pattern.finditer(text)}:
+                starts[index] = starts.get(index, 0) + 1
+        return starts
 
 
 # ``_whole``'s bounds, compiled once: its classes of CJK ranges took ~2 ms to compile in each

@@ -946,6 +946,16 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "lexical"])
+def test_a_phrase_broken_over_two_lines_names_the_line_it_begins_on(make, mode) -> None:
+    # It was in neither line alone, and the hit named the line of its last words, which the
+    # snippet printed from: "frees memory too" was not in it.
+    text = "xz (5.4.1-1) unstable\n  * The threaded decompressor frees\n    memory too early\n"
+    collection = make([("/xz/changelog", [(text + "  * memory early too", 0.5)])])
+    [hit] = search(collection, '"frees memory too early"', k=5, mode=mode)
+    assert hit.line == 2
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
 def test_a_pasted_tracebacks_frame_file_is_not_a_phrase(make, mode) -> None:
     # `File "<stdin>", line 1` read as the phrase "stdin": only passages saying "stdin" were
     # ranked, the line raising the error was not among them, and nothing said so.
