@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.formats.changelog import extract_changelog, is_debian_changelog
 from searchapp.ingest.formats.docx import extract_docx
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.html import looks_like_html
@@ -53,8 +54,8 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
 
 
 def extract_text(text: str, path: Path) -> LocatedText | None:
-    """The text of a notebook (told by content) or a Markdown file (by name) from its decoded
-    text; None for other text."""
+    """The text of a notebook or a Debian changelog (told by content) or a Markdown file (by
+    name) from its decoded text; None for other text."""
     suffix = path.suffix.lower()
     # An empty .ipynb (a notebook not saved yet) is an empty file, as an empty .pdf or .docx
     # is, not a damaged notebook.
@@ -66,6 +67,8 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
             return located
     if suffix in MARKDOWN_SUFFIXES and not looks_like_html(text):
         return _guarded("Markdown file", path, extract_markdown, text)
+    if is_debian_changelog(text):
+        return extract_changelog(text)
     return None
 
 
