@@ -547,6 +547,12 @@ class SearchIndex:
         """Hold the writer lock; the derived files this object opens meanwhile are saved."""
         with WriterLock(self.index_dir, wait=wait, on_wait=on_wait) as lock:
             self._writer = lock
+            # A --rebuild killed part way (`kill -9`, a crash) left its new index here: with
+            # the lock no rebuild runs, so it is one that stopped (a full copy of a large index).
+            left = self.index_dir / REBUILD_DIR
+            if left.is_dir():
+                logger.info("removing %s, left by a --rebuild that was stopped", left)
+                shutil.rmtree(left, ignore_errors=True)
             try:
                 yield lock
             finally:
@@ -813,6 +819,8 @@ class SearchIndex:
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],
             "db_free_bytes": counts["db_free_bytes"],
+            # A --rebuild's new index, under way or stopped: the next writer removes the latter.
+            "rebuild_bytes": _folder_size(self.index_dir / REBUILD_DIR),
             "vectors_bytes": _size(vectors_path),
             "postings_bytes": _size(postings_path),
             "index_type": meta.index_type or "auto",
@@ -914,6 +922,11 @@ def _file_lines(raw: str | None, indexed: str) -> list[str]:
         if raw_line != line and line.strip():
             return lines
     return raw_lines
+
+
+def _folder_size(folder: Path) -> int:
+    """The bytes of the files in ``folder`` (0 when there is none)."""
+    return sum(_size(path) for path in folder.glob("*")) if folder.is_dir() else 0
 
 
 def _size(path: Path) -> int:

@@ -471,11 +471,16 @@ def info(
                     )
                 )
             continue
-        if key == "incomplete_paths" or (key == "db_free_bytes" and not value):
+        if key == "incomplete_paths" or (key in ("db_free_bytes", "rebuild_bytes") and not value):
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
         if key == "db_free_bytes":
             shown += " (left by removals; reused as the index grows)"
+        if key == "rebuild_bytes":
+            shown += (
+                " in .rebuild-in-progress: a --rebuild under way, or stopped part way (the next "
+                "`search index` removes what a stopped one left)"
+            )
         if isinstance(value, dict):  # vectors_params: "kind flat", "kind ivf, nlist 4096, ..."
             shown = ", ".join(f"{name} {setting}" for name, setting in value.items())
         if key == "precision" and value is None:

@@ -2546,6 +2546,23 @@ def test_an_interrupted_rebuild_leaves_the_index_as_it_was(indexed, capsys, monk
     assert code == 0 and "wings.md" in out
 
 
+def test_a_rebuild_killed_part_way_is_told_by_info_and_removed_by_the_next_index(
+    indexed, capsys
+) -> None:
+    # `kill -9` during --rebuild left its new index in .rebuild-in-progress (a full copy of a
+    # large index): neither `search index` nor `search info` said or removed it.
+    docs, index_dir = indexed
+    left = index_dir / ".rebuild-in-progress"
+    SearchIndex(left, encoder=FakeEncoder(dim=32, max_length=64)).add([docs / "notes"])
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    [row] = [line for line in out.splitlines() if line.startswith("rebuild bytes: ")]
+    assert code == 0 and "in .rebuild-in-progress: a --rebuild under way, or stopped" in row
+    assert run(capsys, "index", "--index-dir", str(index_dir))[0] == 0
+    assert not left.exists()
+    code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
+    assert code == 0 and "rebuild bytes" not in out
+
+
 def test_a_rebuild_replaces_the_index_under_a_reader_that_stays_open(indexed, capsys) -> None:
     docs, index_dir = indexed
     reader = SearchIndex(index_dir)
