@@ -70,14 +70,95 @@ def defining(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?m){DEFINES}(?<!\w){word}(?!\w)|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=)")
 
 
-def defined_share(names: list[str], text: str) -> float:
-    """The share of ``names`` that ``text`` defines."""
+def qualifiers(query: str) -> dict[str, str]:
+    """``{name: the part before it}`` for the dotted names ``query`` spells (`ParamType.convert`:
+    ``{"convert": "ParamType"}``)."""
+    found: dict[str, str] = {}
+    for match in _CODE_WORD.finditer(query):
+        parts = match.group(1).split(".")
+        if len(parts) > 1 and min(map(len, parts)) >= 2:
+            found.setdefault(parts[-1], parts[-2])
+    return found
+
+
+def defined_share(
+    names: list[str],
+    text: str,
+    qualified: Mapping[str, str] | None = None,
+    before: str = "",
+) -> float:
+    """The share of ``names`` that ``text`` defines; a name the query qualifies (``qualified``:
+    `ParamType.convert`) only where it is not defined in another class (read in ``text`` above
+    the definition, then in ``before``, the document's text before it: ``Store.texts_before``):
+    `UnprocessedParamType.convert` took the first place from `ParamType.convert`."""
     if not names:
         return 0.0
-    return sum(1 for name in names if defining(name).search(text)) / len(names)
+    defined = 0
+    for name in names:
+        found = defining(name).search(text)
+        if found is None:
+            continue
+        owner = qualified.get(name) if qualified else None
+        if owner is not None:
+            # The definition's line, and the text above it: a passage's text begins at its
+            # first word, so a definition on its first line has its indentation in ``before``.
+            line_start = text.rfind("\n", 0, found.start()) + 1
+            if line_start:
+                head, above = text[line_start : found.start()], before + text[:line_start]
+            else:
+                cut = before.rfind("\n") + 1
+                head, above = before[cut:] + text[: found.start()], before[:cut]
+            indent = len(head) - len(head.lstrip(" \t"))
+            enclosing = enclosing_class(above, indent)
+            if enclosing is not None and enclosing != owner:
+                continue
+        defined += 1
+    return defined / len(names)
 
 
-def definition_bonus(names: list[str], texts: Mapping[int, str]) -> dict[int, float]:
-    """``{id: what defining the query's names adds}`` for the ``texts`` that define some."""
-    shares = {i: defined_share(names, text) for i, text in texts.items()} if names else {}
+_CLASS_LINE = re.compile(r"class[ \t]+([A-Za-z_]\w*)")
+_FUNCTION_LINE = re.compile(r"(?:async[ \t]+)?def[ \t]")
+
+
+def enclosing_class(above: str, indent: int) -> str | None:
+    """The class whose body holds a line indented ``indent`` that follows ``above``: the
+    nearest line above it indented less, when that line declares a class; "" when it declares
+    a function (a function nested in a method is no method of its class); None at the top
+    level, or when ``above`` does not reach that line."""
+    if indent == 0:
+        return None
+    lines = above.split("\n")
+    for number in range(len(lines) - 1, -1, -1):
+        line = lines[number]
+        body = line.lstrip(" \t")
+        # A header's closing line (`):` of a class whose bases take lines) and a comment at
+        # the margin are not what holds the line; the first line's indentation is unknown (a
+        # passage's text begins at its first word): only a class it declares is taken.
+        if not body or body[0] in ")]}#" or (number and len(line) - len(body) >= indent):
+            continue
+        declared = _CLASS_LINE.match(body)
+        if declared:
+            return declared.group(1)
+        if not number:
+            return None
+        return "" if _FUNCTION_LINE.match(body) else None  # "": a function's, no class's
+    return None
+
+
+def definition_bonus(
+    names: list[str],
+    texts: Mapping[int, str],
+    qualified: Mapping[str, str] | None = None,
+    before: Mapping[int, str] | None = None,
+) -> dict[int, float]:
+    """``{id: what defining the query's names adds}`` for the ``texts`` that define some
+    (``defined_share``; ``before``: each text's text before it, for ``qualified`` names)."""
+    shares = (
+        {
+            i: defined_share(names, text, qualified, (before or {}).get(i, ""))
+            for i, text in texts.items()
+        }
+        if names
+        else {}
+    )
     return {i: DEFINITION_WEIGHT * share for i, share in shares.items() if share > 0}

@@ -16,6 +16,7 @@ from searchapp.ranking.definitions import (
     code_names,
     defining,
     definition_bonus,
+    qualifiers,
 )
 from searchapp.ranking.fusion import BM25_WEIGHT, bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
@@ -314,7 +315,16 @@ class Searcher:
             return {}
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
-        for chunk_id, value in definition_bonus(names, texts).items():
+        qualified = qualifiers(query) if names else {}
+        before = {}
+        if qualified:  # where a definition of a qualified name may need its class read
+            defining_ones = [
+                i
+                for i, text in texts.items()
+                if any(defining(name).search(text) for name in qualified)
+            ]
+            before = self.store.texts_before(defining_ones) if defining_ones else {}
+        for chunk_id, value in definition_bonus(names, texts, qualified, before).items():
             bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
         return bonus
 

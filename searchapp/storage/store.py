@@ -125,6 +125,26 @@ TOUCH_DOCUMENTS = {
 }
 
 
+def _joined(parts: list[tuple[int, int, int, int, str]], start: int, start_line: int) -> str:
+    """The text of passages ``(start_char, start_line, end_char, end_line, text)`` in order,
+    up to ``start`` (on ``start_line``): an overlap once, a gap as the newlines and spaces it
+    held (its characters are whitespace, its lines the line numbers')."""
+    text, end, end_line = "", -1, 0
+    for p_start, p_start_line, p_end, p_end_line, p_text in [*parts, (start, start_line, 0, 0, "")]:
+        if end < 0:
+            text, end, end_line = p_text, p_end, p_end_line
+            continue
+        if p_start >= end:
+            newlines = p_start_line - end_line
+            text += "\n" * newlines + " " * max(0, p_start - end - newlines)
+        else:
+            text = text[: len(text) - (end - p_start)]  # the overlap: the later passage's
+        if p_end > p_start:
+            text += p_text
+            end, end_line = p_end, p_end_line
+    return text
+
+
 def _places(stored: str | None) -> tuple[Place, ...]:
     """``chunks.places`` as written by ``add_chunks``: JSON ``[[line, page, section], ...]``."""
     return tuple(Place(*place) for place in json.loads(stored)) if stored else ()
@@ -803,6 +823,27 @@ class Store:
             (json.dumps([int(i) for i in ids]),),
         )
         return dict(rows)
+
+    @guarded
+    def texts_before(self, ids: Iterable[int], chunks: int = 2) -> dict[int, str]:
+        """``{chunk id: its document's text before it}``, as far as the ``chunks`` passages
+        before it reach, ending where it begins (what the enclosing class of a definition is
+        read from, and the indentation of a passage's first line, which its text leaves out).
+        Between passages that do not overlap, the blank lines and indentation they leave out
+        are put back as newlines and spaces."""
+        rows = self._conn.execute(
+            "SELECT c.id, c.start_char, c.start_line, p.start_char, p.start_line, p.end_char, "
+            "p.end_line, p.text FROM chunks c JOIN chunks p ON p.document_id = c.document_id "
+            "AND p.ordinal BETWEEN c.ordinal - ? AND c.ordinal - 1 "
+            "WHERE c.id IN (SELECT value FROM json_each(?)) ORDER BY c.id, p.ordinal",
+            (chunks, json.dumps([int(i) for i in ids])),
+        )
+        pieces: dict[int, list[tuple[int, int, int, int, str]]] = {}
+        ends: dict[int, tuple[int, int]] = {}
+        for chunk_id, start, start_line, *piece in rows:
+            pieces.setdefault(chunk_id, []).append(tuple(piece))  # type: ignore[arg-type]
+            ends[chunk_id] = (start, start_line)
+        return {chunk_id: _joined(parts, *ends[chunk_id]) for chunk_id, parts in pieces.items()}
 
     @guarded
     def stats(self) -> dict[str, Any]:

@@ -54,3 +54,62 @@ def test_a_hit_names_the_line_defining_the_name_not_a_docstring_saying_it() -> N
     weights = {"console": 2.0, "print": 1.0}
     assert BestLine(weights).line(text, 10) == 13
     assert BestLine(weights, definitions=[defining("print")]).line(text, 10) == 10
+
+
+def test_the_class_a_definition_lies_in() -> None:
+    from searchapp.ranking.definitions import enclosing_class
+
+    assert enclosing_class("class A:\n    x = 1\n\n", 4) == "A"
+    # Bases over several lines; a comment at the margin; blank lines.
+    assert enclosing_class("class B(\n    Base,\n):\n# note\n    y = 2\n\n", 4) == "B"
+    assert enclosing_class("class A:\n    def f(self):\n        z = 1\n", 8) == ""  # nested
+    assert enclosing_class("x = 1\n", 0) is None  # the top level
+    # A text's first line has lost its indentation: only a class it declares is taken.
+    assert enclosing_class("def g(self):\n        pass\n", 4) is None
+    assert enclosing_class("class C:\n    pass\n", 4) == "C"
+
+
+def test_a_qualified_name_is_defined_only_in_its_class() -> None:
+    # `ParamType.convert` ranked `UnprocessedParamType.convert` first: every `def convert`
+    # defined it alike.
+    qualified = {"convert": "ParamType"}
+    method = "def convert(self, value):\n        return value"
+    before = "class UnprocessedParamType(ParamType):\n    name = 'text'\n\n    "
+    assert defined_share(["convert"], method, qualified, before) == 0.0
+    assert defined_share(["convert"], method, qualified, before.replace("Unprocessed", "")) == 1.0
+    assert defined_share(["convert"], method, None, before) == 1.0  # not qualified: any class
+    # In the passage itself, and a module's function (`click.echo`): no class holds it.
+    inside = "class ParamType:\n    def convert(self, value):\n        pass"
+    assert defined_share(["convert"], inside, qualified) == 1.0
+    assert defined_share(["echo"], "def echo(message):\n    pass", {"echo": "click"}) == 1.0
+
+
+def test_a_class_qualified_query_finds_the_method_of_that_class(tmp_path) -> None:
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    classes = []
+    for name in ("UnprocessedParamType", "ParamType", "StringParamType"):
+        classes.append(
+            f"class {name}(Base):\n"
+            f'    """The {name} type of a parameter, as the command line gives it."""\n\n'
+            f'    name = "{name.lower()}"\n\n'
+            "    def convert(self, value, param, ctx):\n"
+            + (  # a subclass's calls its base's: the words of the query, once more
+                "        return self.fail(value)\n"
+                if name == "ParamType"
+                else "        return ParamType.convert(self, str(value), param, ctx)\n"
+            )
+        )
+    docs = tmp_path / "src"
+    docs.mkdir()
+    source = "\n\n".join(classes)
+    (docs / "types.py").write_text(source, "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    hits = index.search("ParamType.convert", k=3, per_doc=3, mode="lexical")
+    method_line = source[: source.index("def convert", source.index("class ParamType"))]
+    assert hits[0].line == method_line.count("\n") + 1
+    # Each passage's text before it is the file's, its blank lines and indentation put back.
+    rows = index.store.rows("SELECT id, start_char FROM chunks ORDER BY ordinal")
+    before = index.store.texts_before([chunk_id for chunk_id, _ in rows])
+    assert before and all(source[:start].endswith(before[i]) for i, start in rows if i in before)
