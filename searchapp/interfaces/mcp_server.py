@@ -276,8 +276,9 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         path: Annotated[
             str | list[str] | None,
             Field(
-                description="only documents matching this glob or under this folder, or any "
-                "of several",
+                description="only documents matching this glob (* within a folder, ** "
+                "across folders, {md,txt} either, a leading ! leaves out) or under this folder "
+                "(a relative one from the server's working folder), or any of several",
             ),
         ] = None,
         min_score: Annotated[
@@ -350,6 +351,8 @@ def build_server(index_thread: IndexThread) -> MCPServer:
 
     for tool in server._tool_manager.list_tools():  # as ``_Server.call_tool`` refuses them
         tool.parameters["additionalProperties"] = False
+        # A docstring's line breaks and indentation reached the agent ("at\n        most").
+        tool.description = " ".join((tool.description or "").split())
     return server
 
 

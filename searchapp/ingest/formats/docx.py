@@ -115,6 +115,8 @@ def _paragraph_text(paragraph: Element, w: str) -> str:
 def _collect_text(element: Element, w: str, parts: list[str]) -> None:
     for child in element:
         tag = child.tag
+        if tag == f"{w}r" and _hidden(child, w):
+            continue
         if tag == f"{w}t":
             parts.append(child.text or "")
         elif tag in (f"{w}tab", f"{w}ptab"):  # ptab: aligned to a margin ("Invoice⇥Total")
@@ -130,6 +132,14 @@ def _collect_text(element: Element, w: str, parts: list[str]) -> None:
             parts.append("\n")  # the text after the box is not glued to its last word
         elif tag not in _skipped_tags(w):
             _collect_text(child, w, parts)
+
+
+def _hidden(run: Element, w: str) -> bool:
+    """Whether a run is hidden text (``w:vanish``: Word shows it only with formatting marks on,
+    and never prints it; an answer key, a note to self), which was indexed as the rest."""
+    properties = run.find(f"{w}rPr")
+    vanish = properties.find(f"{w}vanish") if properties is not None else None
+    return vanish is not None and vanish.get(f"{w}val", "true") not in ("0", "false", "off")
 
 
 @functools.cache

@@ -186,6 +186,18 @@ def test_docx_corners_written_by_hand(tmp_path: Path) -> None:
     ]
 
 
+def test_docx_hidden_text_is_not_read(tmp_path: Path) -> None:
+    # Text Word hides (w:vanish: shown only with formatting marks on, never printed) was
+    # indexed as the rest; a vanish turned off is text.
+    body = (
+        '<w:p><w:r><w:t xml:space="preserve">shown </w:t></w:r>'
+        "<w:r><w:rPr><w:vanish/></w:rPr><w:t>hiddentextword</w:t></w:r>"
+        '<w:r><w:rPr><w:vanish w:val="0"/></w:rPr><w:t>visible</w:t></w:r></w:p>'
+    )
+    [document] = load(tmp_path, "hidden.docx", word_package(body))
+    assert document.text == "shown visible"
+
+
 def test_docx_words_either_side_of_a_box_or_a_margin_tab_stay_apart(tmp_path: Path) -> None:
     # A positional tab and a text box's last paragraph glued words together ("InvoiceTotal",
     # "puffins.After the box."); ruby text came before the word it reads (とうきょう東京).

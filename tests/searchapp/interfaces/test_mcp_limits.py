@@ -310,3 +310,17 @@ def test_the_advertised_schema_takes_what_the_tool_takes(tmp_path, tool, argumen
         index_thread.close()
     valid = jsonschema.Draft202012Validator(schema).is_valid(arguments)
     assert valid == taken, (valid, taken)
+
+
+def test_tool_descriptions_read_as_one_paragraph(tmp_path) -> None:
+    # A docstring's line breaks and indentation reached the agent: "at\n        most 400 lines".
+    _, index_dir = indexed(tmp_path, {"a.txt": "wing\n"})
+    index_thread = IndexThread(SearchIndex(index_dir, encoder=FakeEncoder()))
+    try:
+        tools = anyio.run(build_server(index_thread).list_tools)
+    finally:
+        index_thread.close()
+    descriptions = {tool.name: tool.description for tool in tools}
+    assert set(descriptions) == {"search", "get_document", "info"}
+    assert all(text and "\n" not in text and "  " not in text for text in descriptions.values())
+    assert "at most 400 lines and 40,000 characters" in descriptions["get_document"]
