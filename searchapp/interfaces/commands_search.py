@@ -84,7 +84,10 @@ def query(
     null: Annotated[
         bool,
         typer.Option(
-            "-0", "--null", help="With -l: end each path with NUL, not a newline (xargs -0)."
+            "-0",
+            "--null",
+            help="A NUL after each path: in place of -l's newline (xargs -0), of the ':' after "
+            "a hit's path (lines output, as grep -Z: a name holding ':' stays one field).",
         ),
     ] = False,
     color: Color = "auto",
@@ -104,8 +107,9 @@ def query(
         raise SearchAppError(f"-l prints only paths, one a line; drop {given}")
     if files_only:
         context = None  # as grep -l -C 1 and rg -l -C 1: the paths, no lines around anything
-    if null and not files_only:
-        raise SearchAppError("-0 ends the paths -l prints with NUL; add -l")
+    if null and not files_only and (as_json or output not in (None, "lines")):
+        given = "--json" if as_json else f"--format {output}"
+        raise SearchAppError(f"-0 puts a NUL after each path of -l or lines output; drop {given}")
     if context is not None and (as_json or output in ("json", "jsonl")):
         raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
     options = SearchOptions(
@@ -125,6 +129,8 @@ def query(
     with closing(search_index):
         hits = search_index.search(text, options)
         chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
+        if null and output is None:
+            chosen = "lines"  # on a terminal too, as rg -0 writes its lines
         # As grep -l, -l names files there are: one gone since it was indexed (its note
         # says so) broke `| xargs -0 ls`.
         listed = [p for hit in hits for p in (hit.path, *hit.also)] if files_only else []

@@ -283,13 +283,20 @@ def _painted(text: str, colour: str, color: bool) -> str:
 
 
 def hit_line(
-    hit: Hit, query: str = "", *, max_chars: int = 240, color: bool = False, whole: bool = False
+    hit: Hit,
+    query: str = "",
+    *,
+    max_chars: int = 240,
+    color: bool = False,
+    whole: bool = False,
+    null: bool = False,
 ) -> str:
     """One hit as one grep-like line: ``path:line: score  text`` (``snippet``). A hit on a page,
     cell or slide has it before the text (``p.12  text``), its line being one of the extracted
     text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``. ``color``:
     in ripgrep's colours, the query's words as matches. ``whole``: the text as it is (a line of
-    the file, under -C: spaces and indentation kept, as grep -C prints it)."""
+    the file, under -C: spaces and indentation kept, as grep -C prints it). ``null``: the
+    path as it is and a NUL in place of the ":" after it, as grep -Z and rg -0 write it."""
     # From its line when the line is shown (a file's); a record's passage as the table cuts it.
     from_line = hit.doc_id == hit.path
     text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=from_line))
@@ -297,12 +304,27 @@ def hit_line(
     if pattern is not None:
         text = pattern.sub(lambda m: _painted(m.group(), _MATCH, True), text)
     if hit.doc_id != hit.path:
+        if null:  # `corpus.jsonl` NUL `#id: score  text`
+            where = _painted(_relative(hit.path), _PATH, color) + "\0"
+            return f"{where}{inert(location(hit))[len(display_path(hit.path)) + 1 :]}: " + (
+                f"{hit.score:.3f}  {text}"
+            )
         where = _painted(inert(location(hit)), _PATH, color)
         return f"{where}: {hit.score:.3f}  {text}"
     unit = _unit(hit)
-    where = _painted(display_path(hit.path), _PATH, color)
     line = _painted(str(hit.line), _LINE, color)
-    return f"{where}:{line}: {hit.score:.3f}  {unit + '  ' if unit else ''}{text}"
+    return f"{_where(hit.path, color, null, ':')}{line}: {hit.score:.3f}  " + (
+        f"{unit + '  ' if unit else ''}{text}"
+    )
+
+
+def _where(path: str, color: bool, null: bool, separator: str) -> str:
+    """A grep-like line's path and the separator after it (``:`` for a hit, ``-`` for a line
+    around it); with ``null`` the path as it is and NUL (grep -Z, rg -0: a name holding ":" or
+    a newline stays one field)."""
+    if null:
+        return _painted(_relative(path), _PATH, color) + "\0"
+    return _painted(display_path(path), _PATH, color) + separator
 
 
 def uses_color(console: Console) -> bool:
@@ -324,7 +346,7 @@ def _cut_long(line: str) -> str:
 
 
 def context_lines(
-    hit: Hit, context: Context, *, color: bool = False
+    hit: Hit, context: Context, *, color: bool = False, null: bool = False
 ) -> tuple[dict[int, str], str | None]:
     """The ``context.around`` lines of a hit's file before and after its ``line`` (the line
     ``path:line`` names), by line number, as grep -C writes context: ``path-LINE-text``, and
@@ -336,11 +358,11 @@ def context_lines(
     at = hit.line - context.first_line
     if not 0 <= at < len(lines):
         return {}, None
-    path = _painted(display_path(hit.path), _PATH, color)
+    path = _where(hit.path, color, null, "-")
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return {
         context.first_line + i: (
-            f"{path}-{_painted(str(context.first_line + i), _LINE, color)}-"
+            f"{path}{_painted(str(context.first_line + i), _LINE, color)}-"
             + inert(_cut_long(lines[i]))
         )
         for i in range(first, last)
@@ -349,18 +371,22 @@ def context_lines(
 
 
 def _context_groups(
-    hits: Sequence[Hit], context: Callable[[Hit], Context], query: str, color: bool
+    hits: Sequence[Hit],
+    context: Callable[[Hit], Context],
+    query: str,
+    color: bool,
+    null: bool = False,
 ) -> list[dict[int, str]]:
     """The hits' rows with their -C lines, by line number, in groups as grep -C prints them:
     a hit whose lines touch or overlap a group of the same file's joins it (each line once, a
     hit's row in place of a line of context), else it starts a group after the others."""
     groups: list[tuple[str | None, dict[int, str], set[int]]] = []
     for hit in hits:
-        rows, own = context_lines(hit, context(hit), color=color)
+        rows, own = context_lines(hit, context(hit), color=color, null=null)
         whole = bool(own and own.strip()) and len(own or "") <= MAX_CONTEXT_CHARS
         if whole:  # as grep -C: the hit's row is its line as written, between the others
             hit = replace(hit, text=own, start_line=hit.line, end_line=hit.line)
-        row = hit_line(hit, query, color=color, whole=whole)
+        row = hit_line(hit, query, color=color, whole=whole, null=null)
         if own is None:  # a record, a changed file: the hit's row alone
             groups.append((None, {hit.line: row}, {hit.line}))
             continue
@@ -437,8 +463,9 @@ def print_results(
     elif output == "lines":
         if context is None:
             for hit in hits:
-                stream.write(hit_line(hit, query, color=color) + "\n")
-        for n, group in enumerate(_context_groups(hits, context, query, color) if context else ()):
+                stream.write(hit_line(hit, query, color=color, null=null) + "\n")
+        groups = _context_groups(hits, context, query, color, null) if context else ()
+        for n, group in enumerate(groups):
             if n:
                 stream.write("--\n")  # between groups of lines, as grep -C
             stream.write("".join(row + "\n" for row in group.values()))

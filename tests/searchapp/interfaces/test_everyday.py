@@ -117,8 +117,16 @@ def test_l_with_0_ends_each_path_with_nul_for_xargs(tmp_path, fake_model, capsys
     assert sorted(out[:-1].split("\0")) == sorted(str(p) for p in docs.iterdir())
     code, lines, _ = run(capsys, *query, "-l", "--format", "lines")  # harmless: allowed
     assert code == 0 and lines == run(capsys, *query, "-l")[1]
-    code, _, err = run(capsys, *query, "-0")
-    assert code == 2 and "add -l" in err
+    # Lines output: a NUL in place of the ":" after the path, as grep -Z and rg -0 write it
+    # (it was refused: a name holding ":" or a newline could not be told from the line after).
+    code, out, _ = run(capsys, *query, "-0", "--mode", "lexical")
+    rows = [row for row in out.split("\n") if row]
+    assert code == 0 and len(rows) == 2 + 1  # a newline in a name: one more row
+    assert f"{docs / 'b.txt'}\x001: " in out and f"{docs / 'new'}\nline.txt\x001: " in out
+    code, out, _ = run(capsys, *query, "-0", "-C", "0")
+    assert code == 0 and out.count("\0") == 2 and f"{docs / 'b.txt'}\x001: " in out
+    code, _, err = run(capsys, *query, "-0", "--json")
+    assert code == 2 and "-0 puts a NUL after each path of -l or lines output" in err
 
 
 def test_context_reads_a_file_once_for_all_its_hits_and_again_once_it_changes(
