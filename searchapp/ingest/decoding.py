@@ -352,7 +352,11 @@ def _non_latin_encoding(data: bytes) -> str | None:
         return None
     western = _unescaped(sample.decode("cp1252", "surrogateescape"))
     if best.encoding in _NON_LATIN:
-        if high >= _NON_LATIN_MIN_BYTES or (high >= _FEWEST_BYTES and not _western(western)):
+        if high >= _NON_LATIN_MIN_BYTES or (
+            high >= _FEWEST_BYTES
+            and not _western(western)
+            and not _HALFWIDTH_KANA.search(str(best))  # a Japanese reading of Western bytes
+        ):
             return best.encoding
     elif best.encoding in ("cp1250", "iso8859_2"):  # Central European
         try:
@@ -367,7 +371,9 @@ def _non_latin_encoding(data: bytes) -> str | None:
 # A letter of cp1252's upper half that a Western language writes: next to an ASCII letter
 # ("café", "Größe"). Cyrillic read as cp1252 is words of such letters alone ("Êóïèòü"), and CJK
 # symbols and letters between them ("¾úÌïcÍ").
-_UPPER_LETTERS = "[\xa0-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]"  # Œ œ Š š Ÿ Ž ž
+# Letters alone: symbols (£ ° ¥ ½ « µ) seldom touch one, and a note of prices or temperatures
+# ("Total: £12.50") was read as Japanese.
+_UPPER_LETTERS = "[\xc0-\xd6\xd8-\xf6\xf8-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]"
 _UPPER_HALF = re.compile(_UPPER_LETTERS)
 _TOUCHING = re.compile(f"(?<=[A-Za-z]){_UPPER_LETTERS}|{_UPPER_LETTERS}(?=[A-Za-z])")
 
@@ -379,10 +385,14 @@ _CENTRAL_IN_WORD = re.compile(
 )
 
 
+# Halfwidth katakana and punctuation: what a Japanese code page reads Western bytes as ("ÅÄÖ"
+# and "£" in cp932), and which Japanese text written since the 1990s hardly holds.
+_HALFWIDTH_KANA = re.compile("[\uff61-\uff9f]")
+
+
 def _western(text: str) -> bool:
     """Whether ``text`` (read as cp1252) reads as a Western language: at least half of its
-    characters from cp1252's upper half (punctuation aside: “quotes”, dashes) touch an ASCII
-    letter."""
+    letters from cp1252's upper half (symbols and punctuation aside) touch an ASCII letter."""
     upper = len(_UPPER_HALF.findall(text))
     return 2 * len(_TOUCHING.findall(text)) >= upper
 

@@ -561,6 +561,15 @@ def test_short_western_notes_stay_cp1252() -> None:
         "Fläche 100 m² für 5 €, Volumen 3 m³",
         "Œuvres complètes, Ÿ, Š, ž",
         "Niño",
+        # Symbols touch no letter: a note of prices or temperatures was read as Japanese.
+        "Total: £12.50\nTax: £2.50\nTip: £1.00\nPaid: £16.00",
+        "Weather: 12° / 18° / 21° / 9°",
+        "Coffee ¥400, tea ¥350, cake ¥500",
+        "Ø 20 mm, Ø 30 mm, Ø 40 mm",
+        "« A » « B » « C »",
+        "Add ½ cup + ¼ tsp, bake 180° × 2",
+        "Oslo,-3 °\nBergen,2 °\nTromsø,-8 °",
+        "ÅÄÖ ÆØÅ",  # letters alone: no Japanese reading of them is taken
     ]
     for note in notes:
         assert decode_bytes((note + "\n").encode("cp1252")) == note + "\n", note
