@@ -25,6 +25,11 @@ class CorruptIndexError(SearchAppError):
         self.problem = problem
 
 
+class DamagedVectorsError(SearchAppError):
+    """The vector index gave a score no stored vector can have (past a cosine's range, or NaN):
+    its file is damaged (``SearchIndex`` rebuilds it from SQLite)."""
+
+
 class IndexLockedError(SearchAppError):
     """Another process is writing to the index."""
 

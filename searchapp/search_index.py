@@ -24,6 +24,7 @@ from minilm.variants import DEFAULT_MODEL
 from searchapp.errors import (
     BadInputError,
     CorruptIndexError,
+    DamagedVectorsError,
     IndexInterrupted,
     IndexNotFoundError,
     ModelMismatchError,
@@ -32,7 +33,7 @@ from searchapp.ingest.interrupts import StopAsked
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
 from searchapp.ranking.query_words import quoted_phrases
-from searchapp.ranking.searcher import DamagedVectorsError, Hit, Searcher, SearchOptions
+from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
 from searchapp.storage.indexed_paths import (
     Filters,
     forget_roots,
@@ -49,6 +50,7 @@ from searchapp.storage.paths import (
     absolute,
     index_dir_option,
     not_there,
+    rebuild_hint,
     refuse_empty,
     resolve_index_dir,
 )
@@ -688,8 +690,14 @@ class SearchIndex:
             self._vectors = open_vectors(
                 store, self.index_dir, dim, writer=self._writer, damaged=str(exc)
             )
-        with store.snapshot():
-            return Searcher(store, self._vectors, postings).search(text, vector, options)
+        try:
+            with store.snapshot():
+                return Searcher(store, self._vectors, postings).search(text, vector, options)
+        except DamagedVectorsError as exc:  # rebuilt from SQLite as they were: they are there
+            path = self.index_dir / DB_NAME
+            raise CorruptIndexError(
+                f"{path} holds damaged vectors ({exc})", rebuild_hint(path, roots_readable=True)
+            ) from None
 
     def changed_files(self, hits: Sequence[Hit | StoredDocument]) -> dict[str, str]:
         """``{path: "changed", "too large", "gone" or "root gone"}`` for each hit's file that

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from searchapp.errors import BadInputError
+from searchapp.errors import BadInputError, DamagedVectorsError
 from searchapp.globs import unclosed
 from searchapp.ranking.definitions import (
     DEFINITION_WEIGHT,
@@ -39,6 +39,7 @@ from searchapp.ranking.query_words import (
     quoted_phrases,
 )
 from searchapp.ranking.selection import Hit, Reads, lowest_passing, select
+from searchapp.storage.flat_vectors import COSINE_MAX
 
 if TYPE_CHECKING:
     from searchapp.ranking.postings import Postings
@@ -66,15 +67,6 @@ MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the w
 # (``definitions.py``), each at its most.
 MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
-
-
-# Most a cosine of unit vectors can be, with float32's and bf16's rounding: a stored vector
-# scoring more (or NaN) is bytes of a damaged vectors.faiss (random bytes scored 2.7e37).
-COSINE_MAX = 1.01
-
-
-class DamagedVectorsError(Exception):
-    """The vector index gave a score no stored vector can have: its file is damaged."""
 
 
 @dataclass(frozen=True)

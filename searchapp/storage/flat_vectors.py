@@ -25,9 +25,13 @@ from typing import BinaryIO
 
 import numpy as np
 
+from searchapp.errors import DamagedVectorsError
 from searchapp.storage.vector_params import AUTO_THRESHOLD
 
 MAPPED_FLAT_MAX = AUTO_THRESHOLD
+# Most a cosine of unit vectors can be, with float32's and bf16's rounding: a stored vector
+# scoring more (or NaN) is bytes of a damaged vectors.faiss (random bytes scored 2.7e37).
+COSINE_MAX = 1.01
 _HEADER = struct.Struct("<4siqqqBi")  # fourcc, d, n, two dummies, is_trained, metric
 _SIZE = struct.Struct("<Q")
 _INNER_PRODUCT = 0
@@ -112,10 +116,12 @@ class MappedFlat:
         # 50,000 vectors (OpenBLAS's general product over a transposed map), this 8 ms.
         with np.errstate(invalid="ignore", over="ignore"):  # a damaged file: the searcher says
             scores = np.ascontiguousarray((self.matrix @ queries.T).T)  # (m, n)
-        # A NaN (a damaged file, a NaN query) ranks last and comes back as FAISS returns what
-        # it cannot rank: id -1, which the searcher drops.
-        unranked = np.isnan(scores)
-        scores[unranked] = -np.inf
+        # Every score is here: one no cosine of unit vectors can be (NaN, infinite, past 1)
+        # is a damaged file, wherever it would rank. A NaN, ranked nowhere, left hits scored
+        # "nan" in hybrid mode, where other rankers found its passage.
+        worst = float(np.max(np.abs(scores))) if scores.size else 0.0
+        if not worst <= COSINE_MAX:
+            raise DamagedVectorsError(f"a stored vector scores {worst:.3g} as a cosine")
         if k < self.ntotal:
             best = np.argpartition(-scores, k - 1, axis=1)[:, :k]
             # Equal to the k-th score but left out: ties are then broken by chunk id below, so
@@ -130,7 +136,7 @@ class MappedFlat:
             ids = np.asarray(self.chunk_ids[positions])
             ranked = np.lexsort((ids, -scores[q, positions]))[:k]
             out_scores[q] = scores[q, positions[ranked]]
-            out_ids[q] = np.where(unranked[q, positions[ranked]], -1, ids[ranked])
+            out_ids[q] = ids[ranked]
         return out_scores, out_ids
 
     def vectors_of(self, ids: np.ndarray) -> np.ndarray:

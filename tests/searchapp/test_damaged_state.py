@@ -135,8 +135,9 @@ def test_garbage_wal_or_shm_file_is_ignored(index_copy, loaded_model, capsys, na
     assert json.loads(after) == json.loads(before)
 
 
+@pytest.mark.parametrize("garbage", [3.0e37, np.nan])
 def test_garbage_inside_the_vectors_file_is_found_and_rebuilt(
-    index_copy, loaded_model, capsys
+    index_copy, loaded_model, capsys, garbage
 ) -> None:
     """Random bytes in the vectors' data, the file's size and header as saved: nothing checked
     them. Hits scored 2.7e37, and `search index` kept the file. A cosine no vector can have
@@ -147,8 +148,9 @@ def test_garbage_inside_the_vectors_file_is_found_and_rebuilt(
     assert code == 0 and err == "", err
     path = index_dir / "vectors.faiss"
     data = bytearray(path.read_bytes())
-    start = len(data) // 4  # the vectors' data: past the headers, before the ids
-    data[start : start + 4096] = np.full(1024, 3.0e37, dtype="<f4").tobytes()
+    floats = 82  # where the vectors' floats begin (flat_vectors.py: two headers, a count)
+    start = floats + 4 * ((len(data) // 4 - floats) // 4)  # inside them, on a float's start
+    data[start : start + 4096] = np.full(1024, garbage, dtype="<f4").tobytes()
     path.write_bytes(bytes(data))
     code, after, err = run_cli(capsys, *args)
     assert code == 0, err
@@ -158,6 +160,20 @@ def test_garbage_inside_the_vectors_file_is_found_and_rebuilt(
     assert path.read_bytes() != bytes(data)  # saved again: the next query says nothing
     code, again, err = run_cli(capsys, *args)
     assert code == 0 and err == "" and json.loads(again) == json.loads(before), err
+
+
+def test_damaged_vectors_in_the_database_are_one_line(index_copy, loaded_model, capsys) -> None:
+    # Rebuilt from SQLite, the vectors file held them again: a traceback, and every query
+    # after rebuilt it once more.
+    _, index_dir = index_copy
+    with sqlite3.connect(index_dir / "index.db") as db:
+        db.execute("UPDATE chunks SET embedding = ? WHERE id = 1", (np.full(384, 1e30, "<f4"),))
+    (index_dir / "vectors.faiss").unlink()
+    code, out, err = run_cli(capsys, "query", QUERY, "--index-dir", str(index_dir))
+    assert (code, out) == (2, "") and "Traceback" not in err
+    line = err.strip().splitlines()[-1]  # after the rebuild's warnings
+    assert line.startswith(f"error: {index_dir / 'index.db'} holds damaged vectors")
+    assert "--rebuild" in line
 
 
 def test_a_write_error_that_is_not_a_full_disk_is_one_line(built, tmp_path) -> None:

@@ -148,15 +148,17 @@ def test_a_file_renamed_over_the_path_while_it_opens_is_not_mixed_with_it(
     assert MappedFlat.open(path, DIM).ntotal == 300  # the new file, opened afterwards
 
 
-def test_a_nan_ranks_last_as_an_id_faiss_would_not_return(tmp_path: Path) -> None:
-    # A damaged file whose vectors are NaN (its sizes whole): the ranking raised ValueError.
+def test_a_nan_is_a_damaged_file_said_so(tmp_path: Path) -> None:
+    # A damaged file whose vectors are NaN (its sizes whole): the ranking raised ValueError;
+    # then, ranked last, such a passage was scored "nan" where another ranker found it. The
+    # searcher's caller rebuilds the file from SQLite (test_damaged_state.py).
+    from searchapp.errors import DamagedVectorsError
+
     vectors = unit_vectors(12, seed=3)
     vectors[[2, 5]] = np.nan
     path = saved(tmp_path, np.arange(12, dtype=np.int64), vectors)
     flat = MappedFlat.open(path, DIM)
     assert flat is not None
     for k in (5, 12, 20):
-        scores, ids = flat.search(unit_vectors(1, seed=4), k)
-        assert ids.shape == (1, min(k, 12))
-        assert set(ids[0][ids[0] >= 0].tolist()) <= set(range(12)) - {2, 5}
-        assert (ids[0] == -1).sum() == max(0, min(k, 12) - 10)
+        with pytest.raises(DamagedVectorsError, match="scores nan as a cosine"):
+            flat.search(unit_vectors(1, seed=4), k)
