@@ -102,7 +102,8 @@ def _error_message(exc: Exception) -> str:
             if isinstance(name, (str, bytes, os.PathLike))  # not a descriptor's number
         ]
         message = ": ".join([" -> ".join(names), exc.strerror] if names else [exc.strerror])
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # as SQLite's full disk is told
+        if names and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # a file of the index, told
+            # as SQLite's full disk is (not standard output: `> /dev/full` says grep's words)
             message += "; free some space and run the command again"
     return " ".join(message.split()) or type(exc).__name__
 
