@@ -98,7 +98,7 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("generated code", ("*.min.js", "*.min.css", "*.map", "*.pb.go", "*_pb2.py")),
     ("SVG drawing", ("*.svg",)),
     (
-        "backup, or a file being saved or downloaded",
+        "backup or file being saved or downloaded",
         (
             # Emacs's autosaves (``#notes.md#``): a copy of a file beside it, each passage a
             # second hit.

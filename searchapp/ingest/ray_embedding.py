@@ -425,6 +425,7 @@ def _ctrl_c_held() -> Iterator[None]:
         if pressed:
             raise KeyboardInterrupt
         pressed.append(signum)
+        logger.warning("stopping once Ray has started (a few seconds); Ctrl-C again stops now")
 
     previous = signal.signal(signal.SIGINT, held)
     try:

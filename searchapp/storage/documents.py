@@ -127,10 +127,11 @@ def _not_found(store: Store, key: str) -> str:
     """Why ``key`` names no indexed document, as far as it can be told (quoted as given: repr
     doubled a backslash). Only a file below an indexed folder is said to be one: a server's
     client learns nothing of other files (`/etc/passwd`)."""
-    absolute = os.path.abspath(os.path.expanduser(key)) if key else key
-    if (  # a damaged PDF was "not an indexed document" alone
-        key and under([absolute], recorded_roots(store)) and os.path.isfile(absolute)
-    ):
+    # Where it lies, links followed, as isfile follows them: through a link to /etc in an
+    # indexed folder, the two answers told a client which of its files exist.
+    real = os.path.realpath(os.path.expanduser(key)) if key else key
+    roots = [os.path.realpath(root) for root in recorded_roots(store)]
+    if key and under([real], roots) and os.path.isfile(real):  # a damaged PDF, said so
         return (
             f"'{key}' is a file that is not indexed: `search index` skipped it (binary, "
             "damaged, excluded) or was not run on its folder; `search index -v` names each "

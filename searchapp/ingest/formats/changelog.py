@@ -15,9 +15,10 @@ import re
 
 from searchapp.ingest.formats.spans import LocatedText, Span
 
+# Old entries too: `dpkg (1.2.12); priority=LOW` (no distribution), `urgency=low (HIGH for m68k)`.
 _HEADING = re.compile(
-    r"^(?P<entry>[a-z0-9][a-z0-9+.-]* \([^()\s]+\)(?: [A-Za-z0-9/+._-]+)+);"
-    r"(?: [A-Za-z-]+=[^\s,]+,?)+[ \t]*$",
+    r"^(?P<entry>[a-z0-9][a-z0-9+.-]* \([^()\s]+\)(?: [A-Za-z0-9/+._-]+)*);"
+    r"[ \t]*[A-Za-z-]+=[^\n]*$",
     re.MULTILINE,
 )
 

@@ -43,6 +43,9 @@ def test_each_entry_heading_is_a_section_and_the_text_is_kept() -> None:
     # Other shapes of heading Debian writes: a security upload, several keys.
     assert is_debian_changelog("\nopenssl (3.0.15-1~deb12u1) bookworm-security; urgency=high\n")
     assert is_debian_changelog("glibc (2.36-9) unstable experimental; urgency=low, binary-only=yes")
+    # Old entries: no distribution, a note after the urgency.
+    assert is_debian_changelog("dpkg (1.2.12); priority=LOW\n")
+    assert is_debian_changelog("binutils (2.9.1.0.15-1) frozen; urgency=low (HIGH for m68k)")
     # Text that only looks like one is plain text.
     assert not is_debian_changelog("call foo (bar) now; it works\n")
     assert not is_debian_changelog("Notes\n\napt (2.1.16) unstable; urgency=medium\n")

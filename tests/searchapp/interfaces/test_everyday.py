@@ -1335,7 +1335,7 @@ def test_lock_files_and_generated_text_are_left_out_by_default(
     assert indexed_paths(index_dir) == [str(docs / "README.md"), str(docs / "notes#1.md")]
     summary = [line for line in err.splitlines() if "skipped (" in line]
     assert summary == [
-        "10 files skipped (backup, or a file being saved or downloaded: 5, lock file: 2, "
+        "10 files skipped (backup or file being saved or downloaded: 5, lock file: 2, "
         "generated code: 1, SVG drawing: 1, minified or generated text: 1); --verbose lists them"
     ]
     code, _, err = run(

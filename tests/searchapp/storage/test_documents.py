@@ -137,6 +137,13 @@ def test_a_file_beside_the_indexed_ones_is_refused(indexed, monkeypatch) -> None
             index.get_document(name)
     # A relative path to an indexed file names it.
     assert index.get_document("padded.txt").path == str(folder / "padded.txt")
+    # Through a link to a folder outside (not followed by the index), a file there is told as
+    # one that is not there: the two answers told which files of /etc exist.
+    (folder / "elsewhere").symlink_to(folder.parent)
+    for name in ("elsewhere/secret.txt", "elsewhere/no-such.txt"):
+        with pytest.raises(DocumentNotFoundError) as raised:
+            index.get_document(name)
+        assert "is not an indexed document" in str(raised.value)
 
 
 def test_stitch_overlaps_and_gaps() -> None:
