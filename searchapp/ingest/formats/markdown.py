@@ -1,9 +1,10 @@
 """Markdown: the text as written, every heading starting a span located by its heading path
-(``"Install > Linux"``); YAML front matter is not body text, and its ``title`` is the title.
+(``"Install > Linux"``); of YAML front matter, the lines that name or describe the note
+(``_SEARCHED_KEYS``), and its ``title`` is the title.
 ``data:`` URIs (images pasted in as base64, as Typora or Obsidian write them) are cut out: a
 note with a screenshot was a file of base64, skipped whole as generated text.
 
-The front matter's lines become empty lines, so line numbers still match the file. Headings are
+The front matter's other lines become empty lines, so line numbers still match the file. Headings are
 ATX (``## Linux``) and one-line setext (a line underlined with ``===`` or ``---``); lines in
 fenced code blocks are never headings, so a ``# comment`` in a shell snippet is not one.
 """
@@ -52,8 +53,34 @@ def extract_markdown(text: str) -> LocatedText:
     match = _FRONT_MATTER.match(text)
     if match and _YAML_KEY.search(match.group(1)):
         title = _front_matter_title(match.group(1))
-        text = "\n" * match.group(0).count("\n") + text[match.end() :]
+        text = _searched_front_matter(match.group(0)) + text[match.end() :]
     return LocatedText(title=title, text=text, spans=tuple(_heading_spans(text)))
+
+
+# Front matter that names or describes the note, searched as its text: a note's title, aliases
+# and tags (Obsidian, Hugo, Jekyll) were found by none of their words, and a note of front
+# matter alone (a book's, a person's) had no passage at all. The rest (layout, dates, ids)
+# are blank lines.
+_SEARCHED_KEYS = frozenset(
+    {"title", "subtitle", "aliases", "alias", "tags", "tag", "keywords", "author", "authors"}
+    | {"description", "summary", "categories", "category"}
+)
+
+
+def _searched_front_matter(block: str) -> str:
+    """``block`` (the front matter, its "---" lines included) with the lines of
+    ``_SEARCHED_KEYS`` kept and every other line blank, so line numbers still match."""
+    kept, keeping = [], False
+    lines = block.split("\n")
+    for number, line in enumerate(lines):
+        key = _YAML_KEY.match(line)
+        if key:
+            keeping = key.group(0).rstrip(": \t").lower() in _SEARCHED_KEYS
+        elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value
+            keeping = False
+        edge = number == 0 or number == len(lines) - 1 - (lines[-1] == "")
+        kept.append(line if keeping and not edge else "")
+    return "\n".join(kept)
 
 
 def cut_data_uris(text: str) -> str:

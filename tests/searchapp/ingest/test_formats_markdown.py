@@ -72,19 +72,31 @@ def test_every_position_knows_its_heading_path() -> None:
     ]
 
 
-def test_front_matter_is_the_title_not_the_body_and_lines_still_match() -> None:
+def test_front_matter_is_the_title_and_what_names_the_note_is_searched() -> None:
+    # A note's title, aliases and tags were found by none of their words, and a note of front
+    # matter alone (a book's, a person's) had no passage: those lines are its text; layout,
+    # dates and ids, and the "---" lines, are blank lines, so line numbers still match.
     located = extract_markdown(GUIDE)
     assert located.title == "Field Guide"
-    assert "tags:" not in located.text and "Field Guide" not in located.text
-    assert located.text.split("\n")[:5] == ["", "", "", "", "Preface text."]
-    assert located.text.split("\n")[4] == GUIDE.split("\n")[4]  # line 5 is line 5
+    assert located.text.split("\n")[:5] == [
+        "",
+        'title: "Field Guide"',
+        "tags: [install, linux]",
+        "",
+        "Preface text.",
+    ]
+    note = "---\ntitle: The Overstory\nlayout: book\ntags:\n  - trees\naliases: [Overstory]\n---\n"
+    assert extract_markdown(note).text == (
+        "\ntitle: The Overstory\n\ntags:\n  - trees\naliases: [Overstory]\n\n"
+    )
 
 
 def test_front_matter_variants() -> None:
     assert extract_markdown("---\ntitle: Plain\n...\nbody\n").title == "Plain"
     assert extract_markdown("---\ntitle: 'Quoted'\n---\n").title == "Quoted"
     assert extract_markdown("---\ntitle: >\n  folded\n---\nbody\n").title == ""
-    assert extract_markdown("---\nauthor: me\n---\nbody\n").text == "\n\n\nbody\n"
+    assert extract_markdown("---\ndate: 2024-01-05\n---\nbody\n").text == "\n\n\nbody\n"
+    assert extract_markdown("---\nauthor: me\n---\nbody\n").text == "\nauthor: me\n\nbody\n"
     # A rule and a paragraph, not front matter: no "key:" line.
     assert extract_markdown("---\njust a rule\n---\n").text == "---\njust a rule\n---\n"
     # Not at the very start: body text.
@@ -179,3 +191,19 @@ def test_headings_and_titles_read_as_commonmark_s_closing_rules_say() -> None:
     document = extract_markdown(text)
     assert document.title == "Plan"
     assert [span.section for span in document.spans][:1] == ["a b"]  # blanks as one
+
+
+def test_a_note_of_front_matter_alone_is_found_by_its_title_and_aliases(tmp_path: Path) -> None:
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    notes = tmp_path / "vault"
+    notes.mkdir()
+    (notes / "The Overstory.md").write_text(
+        "---\ntitle: The Overstory\nauthor: Richard Powers\naliases: [Overstory]\n---\n", "utf-8"
+    )
+    (notes / "Piranesi.md").write_text("# Piranesi\nA house of endless halls.\n", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([notes])
+    for query in ("Richard Powers", "Overstory"):
+        [hit] = index.search(query, k=1, mode="lexical")
+        assert hit.path == str(notes / "The Overstory.md") and hit.line in (2, 3, 4)
