@@ -4,9 +4,10 @@
 ``data:`` URIs (images pasted in as base64, as Typora or Obsidian write them) are cut out: a
 note with a screenshot was a file of base64, skipped whole as generated text.
 
-The front matter's other lines become empty lines, so line numbers still match the file. Headings are
-ATX (``## Linux``) and one-line setext (a line underlined with ``===`` or ``---``); lines in
-fenced code blocks are never headings, so a ``# comment`` in a shell snippet is not one.
+The front matter's other lines become empty lines, so line numbers still match the file.
+Headings are ATX (``## Linux``) and one-line setext (a line underlined with ``===`` or
+``---``); lines in fenced code blocks are never headings, so a ``# comment`` in a shell snippet
+is not one.
 """
 
 from __future__ import annotations
