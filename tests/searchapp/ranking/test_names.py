@@ -230,13 +230,31 @@ def test_a_file_named_exactly_what_was_typed_scores_the_whole_name_weight(tmp_pa
             if h.path.rsplit("/", 1)[1].lower().replace(".", " ") == query.lower().replace(".", " ")
         ]
         assert exact, query
-        for hit in exact:  # its name's words are the query's: the whole NAME_WEIGHT
-            assert hit.score == pytest.approx(hit.cosine + lexical.get(hit.path, 0.0) + 1.0)
+        for hit in exact:  # its name's words are the query's: the whole NAME_WEIGHT, and
+            # its passages hold them all, as its name does (the whole BM25 share)
+            held = max(lexical.get(hit.path, 0.0), 1.0)
+            assert hit.score == pytest.approx(hit.cosine + held + 1.0)
         # First, but where a file says the words and is named with them too ("preferences").
         assert hits[0] in exact or query == "preferences", query
     # A file's type is not a word of its name: "go" lifts no .go file.
     [go] = [h for h in search_index.search("go", k=10) if h.path.endswith(".go")]
     assert go.score == pytest.approx(go.cosine + search_index.search("go", mode="lexical")[0].score)
+    search_index.close()
+
+
+def test_a_daily_note_named_what_was_typed_comes_first(tmp_path) -> None:
+    # `2024-01-17` ranked the note of that name (bullets alone) below `2024-02-17`, whose
+    # heading held two of the date's three words and whose text was nearer the query; a note
+    # saying the date, named with two of its words, ranks below the one named with it.
+    files = {
+        "Journal/2024-01-17.md": "- Prod incident: node drain blocked by PDB\n",
+        "Journal/2024-02-17.md": "# Review of 2024-01-17\n\n- Follow-ups of 2024-01-17\n",
+        "Journal/2024-01-16.md": "# 2024-01-16\n\n- Gym\n",
+        "Journal/2024-01-05.md": "- Dentist at 9:30\n",
+    }
+    docs, search_index = index_of(tmp_path, files)
+    for day in ("2024-01-17", "2024-01-05"):
+        assert search_index.search(day, k=3)[0].path == str(docs / f"Journal/{day}.md"), day
     search_index.close()
 
 
