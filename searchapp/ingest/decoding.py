@@ -500,7 +500,7 @@ def read_text(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> Decod
     """A file's normalised text. Raises ``NotTextError`` for binary and unreadable files."""
     decoded = _decode(read_bytes(path, max_bytes=max_bytes))
     if decoded is None:
-        raise NotTextError("binary file", path)
+        raise NotTextError(BINARY_FILE, path)
     return decoded
 
 
@@ -556,7 +556,7 @@ def load_documents(
         return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
     decoded = _decode(data)
     if decoded is None:
-        raise NotTextError("binary file", path)
+        raise NotTextError(BINARY_FILE, path)
     text = decoded.text
     suffix = named.suffix.lower()
     if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
@@ -576,6 +576,9 @@ def load_documents(
         title, visible = html_to_text(text, source_lines=True)
         return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]
     return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
+
+
+BINARY_FILE = "binary file"  # the skip reason of a file that is not text
 
 
 # Minified or generated text: most of it on lines GENERATED_LINE_CHARS long (``limits``), in a

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from searchapp.errors import BadInputError, IndexInterrupted, SearchAppError
+from searchapp.ingest.decoding import BINARY_FILE
 from searchapp.ingest.discovery import (
     IGNORE_FILES,
     INDEX_OWN_FILES,
@@ -741,6 +742,12 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
     err.print(f"indexed: {report.summary()}; watching for changes (Ctrl-C to stop)")
 
     def on_batch(batch: BatchReport) -> None:
+        if not verbose and not (batch.added or batch.updated or batch.removed):
+            # An image pasted into a notes folder, a build's object files: a binary file is no
+            # news (two lines a paste, "0 added, 0 updated, 0 removed, 2 skipped"); -v tells it.
+            batch.skipped = [skip for skip in batch.skipped if skip[1] != BINARY_FILE]
+            if not batch.skipped:
+                return
         now = time.strftime("%H:%M:%S")
         print_skipped(err, batch.skipped, verbose=verbose, prefix=f"{now} ")
         err.print(f"{now} {batch.summary()}")

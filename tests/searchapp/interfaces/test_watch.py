@@ -737,6 +737,28 @@ def test_watch_tells_why_files_of_a_batch_were_skipped(
     assert re.search(r"^\d\d:\d\d:\d\d 1 added, 0 updated, 0 removed, 1 skipped in", err, re.M)
 
 
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_batch_of_binary_files_alone_says_nothing(
+    docs, tmp_path, capsys, monkeypatch, verbose
+) -> None:
+    # An image pasted into a notes folder was two lines: "1 file skipped (binary file: 1)"
+    # and "0 added, 0 updated, 0 removed, 1 skipped". -v still lists it.
+    use_encoder(monkeypatch, FakeEncoder())
+    index_dir = tmp_path / "idx"
+    args = [str(docs), "--index-dir", str(index_dir), "--debounce", "200"] + ["-v"] * verbose
+
+    def edit() -> None:
+        (docs / "pasted.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" * 20)
+        time.sleep(1.5)  # its batch applied, alone
+        (docs / "added.txt").write_text("added while watching\n", "utf-8")
+        wait_until(lambda: str(docs / "added.txt") in indexed_paths(index_dir))
+
+    code, _, err = watch_while(capsys, monkeypatch, edit, *args)
+    assert code == 130, err
+    assert ("skipped" in err) == ("pasted.png" in err) == verbose, err
+    assert re.search(r"^\d\d:\d\d:\d\d 1 added, 0 updated, 0 removed in", err, re.M)
+
+
 def test_a_batch_reports_its_work_to_the_progress_it_is_given(docs, tmp_path) -> None:
     from searchapp.ingest.pipeline import Progress
 
