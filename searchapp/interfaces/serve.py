@@ -610,7 +610,7 @@ def _watching(
     from searchapp.interfaces.cli_app import print_skipped
     from searchapp.interfaces.commands_index import root_notes
     from searchapp.interfaces.progress import progress_lines
-    from searchapp.interfaces.watch import Watcher
+    from searchapp.interfaces.watch import Watcher, worth_a_line
 
     for note in index_thread.call(lambda index: root_notes(index, paths, given)):
         err.print(note)
@@ -626,6 +626,8 @@ def _watching(
     )
 
     def on_batch(batch: BatchReport) -> None:
+        if not worth_a_line(batch):
+            return
         now = time.strftime("%H:%M:%S")
         print_skipped(err, batch.skipped, verbose=False, prefix=f"{now} ")
         err.print(f"{now} {batch.summary()}")

@@ -742,12 +742,8 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
     err.print(f"indexed: {report.summary()}; watching for changes (Ctrl-C to stop)")
 
     def on_batch(batch: BatchReport) -> None:
-        if not verbose and not (batch.added or batch.updated or batch.removed):
-            # An image pasted into a notes folder, a build's object files: a binary file is no
-            # news (two lines a paste, "0 added, 0 updated, 0 removed, 2 skipped"); -v tells it.
-            batch.skipped = [skip for skip in batch.skipped if skip[1] != BINARY_FILE]
-            if not batch.skipped:
-                return
+        if not worth_a_line(batch, verbose=verbose):
+            return
         now = time.strftime("%H:%M:%S")
         print_skipped(err, batch.skipped, verbose=verbose, prefix=f"{now} ")
         err.print(f"{now} {batch.summary()}")
@@ -769,6 +765,16 @@ def watch(watcher: Watcher, err: Console, *, verbose: bool = False) -> int:
             return 130
     err.print(stopped_line(watcher, batches))
     return 130
+
+
+def worth_a_line(batch: BatchReport, *, verbose: bool = False) -> bool:
+    """Whether a batch is told: not one of binary files alone (an image pasted into a notes
+    folder, a build's object files: two lines a paste, "0 added, 0 updated, 0 removed, 1
+    skipped"), unless ``verbose``; their skips are left out of a batch that changed nothing."""
+    if verbose or batch.added or batch.updated or batch.removed:
+        return True
+    batch.skipped = [skip for skip in batch.skipped if skip[1] != BINARY_FILE]
+    return bool(batch.skipped)
 
 
 def stopped_line(watcher: Watcher, batches: int | None = None) -> str:
