@@ -207,3 +207,21 @@ def test_a_note_of_front_matter_alone_is_found_by_its_title_and_aliases(tmp_path
     for query in ("Richard Powers", "Overstory"):
         [hit] = index.search(query, k=1, mode="lexical")
         assert hit.path == str(notes / "The Overstory.md") and hit.line in (2, 3, 4)
+
+
+def test_an_excalidraw_drawing_is_its_words_not_its_json() -> None:
+    # A 215 kB drawing was 402 passages of `"seed": 1234,`, ranked first for "when did I
+    # draw the diagram".
+    drawing = ",\n".join(f'  {{"id": "e{n}", "seed": {n * 7919}, "height": 60}}' for n in range(50))
+    text = (
+        "---\nexcalidraw-plugin: parsed\ntags: [excalidraw]\n---\n"
+        "# Excalidraw Data\n## Text Elements\nLoad balancer in front of two API nodes ^a1b2\n\n"
+        f'%%\n## Drawing\n```json\n{{"elements": [\n{drawing}\n]}}\n```\n%%\n'
+    )
+    located = extract_markdown(text)
+    assert "Load balancer in front of two API nodes" in located.text
+    assert "seed" not in located.text and "elements" not in located.text
+    assert located.text.count("\n") == text.count("\n")  # lines still match
+    # Without the plugin's key, a "## Drawing" section is a note's own.
+    plain = "# Notes\n## Drawing\nCharcoal on paper.\n"
+    assert extract_markdown(plain).text == plain
