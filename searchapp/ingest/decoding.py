@@ -345,12 +345,24 @@ def _non_latin_encoding(data: bytes) -> str | None:
     high = len(sample) - len(sample.translate(None, _HIGH_BYTES))
     if high == 0:
         return None
+    western = _unescaped(sample.decode("cp1252", "surrogateescape"))
+    try:
+        data.decode("cp1252")
+        cp1252 = True
+    except UnicodeDecodeError:  # a byte cp1252 leaves undefined: not cp1252 text
+        cp1252 = False
+    if (
+        high < _NON_LATIN_MIN_BYTES
+        and cp1252
+        and _western(western)
+        and not _CENTRAL_IN_WORD.search(western)
+    ):
+        return None  # Western text, whatever charset-normalizer would say (1.2 ms a file)
     from charset_normalizer import from_bytes  # ~0.1 s: only for a file that is not UTF-8
 
     best = from_bytes(sample).best()
     if best is None:
         return None
-    western = _unescaped(sample.decode("cp1252", "surrogateescape"))
     if best.encoding in _NON_LATIN:
         if high >= _NON_LATIN_MIN_BYTES or (
             high >= _FEWEST_BYTES
@@ -359,11 +371,7 @@ def _non_latin_encoding(data: bytes) -> str | None:
         ):
             return best.encoding
     elif best.encoding in ("cp1250", "iso8859_2"):  # Central European
-        try:
-            data.decode("cp1252")
-        except UnicodeDecodeError:  # a byte cp1252 leaves undefined: not cp1252 text
-            return best.encoding
-        if _CENTRAL_IN_WORD.search(western):
+        if not cp1252 or _CENTRAL_IN_WORD.search(western):
             return best.encoding
     return None
 
