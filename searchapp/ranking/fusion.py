@@ -24,10 +24,9 @@ most of what BM25 finds for keyword queries. ``benchmarks/fusion.py`` compares t
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 from searchapp.ranking.lexical import K1
-from searchapp.ranking.names import NAME_WEIGHT
 
 # The lexical part's weight against the cosine: 1 weighs two numbers in [0, 1] alike. From 0.5
 # to 1.25 the nDCG@10 gain over dense stays between +0.019 and +0.032 on Cranfield and CISI.
@@ -48,9 +47,13 @@ def fuse(
     *,
     weight: float = BM25_WEIGHT,
     named: Mapping[int, float] | None = None,
+    held: Collection[int] = (),
 ) -> list[tuple[int, float]]:
     """The candidates of both rankers as ``(chunk id, cosine + weight * bm25 / ceiling)``, best
     first, plus ``named``'s chunks with what their file's name adds (``names.py``) to theirs.
+    ``held``: chunks of a file whose name holds every word of the query, taken to hold them as
+    its name does (the whole BM25 share, ``weight``): `2024-01-17` typed ranked the note of that
+    name below `2024-02-17`, whose heading held two of its words.
 
     ``dense``: chunk ids; ``lexical``: ``(chunk id, BM25)``; ``cosine`` must hold every
     candidate. Ties go to the higher cosine, then to the lower chunk id.
@@ -62,16 +65,9 @@ def fuse(
     scale = weight / ceiling if ceiling > 0 else 0.0
     candidates = dict.fromkeys([*dense, *bm25, *named])
     fused = {
-        i: cosine[i] + _lexical_share(scale * bm25.get(i, 0.0), named.get(i, 0.0), weight)
+        i: cosine[i]
+        + (max(scale * bm25.get(i, 0.0), weight) if i in held else scale * bm25.get(i, 0.0))
+        + named.get(i, 0.0)
         for i in candidates
     }
     return [(i, fused[i]) for i in sorted(fused, key=lambda i: (-fused[i], -cosine[i], i))]
-
-
-def _lexical_share(share: float, named: float, weight: float) -> float:
-    """A passage's BM25 share plus what its file's name adds; a file named with every word of
-    the query holds them all, as its name says, whatever its text holds: `2024-01-17` typed
-    ranked the note of that name below `2024-02-17`, whose heading held two of its words."""
-    if named >= NAME_WEIGHT:
-        return max(share, weight) + named
-    return share + named

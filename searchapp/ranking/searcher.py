@@ -69,6 +69,12 @@ MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIG
 MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 
 
+# Files named with the query's every word whose passages count as holding it (``fusion.fuse``'s
+# ``held``): a daily note's date names one; "index" names every `index.md` of a site, whose
+# text need not say it.
+FULL_NAMES_HELD = 3
+
+
 @dataclass(frozen=True)
 class SearchOptions:
     """How to rank and filter; validated at construction."""
@@ -247,7 +253,7 @@ class Searcher:
         # The candidates the fusion takes: the same whatever ``fetch`` is, so a query's first
         # hits do not depend on k.
         candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
-        named = self._named(query, candidates) if mode == "hybrid" else {}
+        named, few_named = self._named(query, candidates) if mode == "hybrid" else ({}, False)
         cosine = dict(dense)
         missing = [i for i in [*dict(lexical), *named] if i not in cosine]
         if missing:
@@ -282,12 +288,16 @@ class Searcher:
         scored = dict(lexical[:FUSION_DEPTH])
         unscored = [i for i, _ in dense[:FUSION_DEPTH] if i not in scored]
         scored.update(self._lexical_of(query, unscored) if unscored and ceiling > 0 else {})
+        # A file named with the query's every word, one of few so named (a daily note's date,
+        # not the many `index.md` of a site for "index"): its passages hold them, as it does.
+        held = {i for i, v in named.items() if v >= NAME_WEIGHT} if few_named else set()
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in scored.items() if i in cosine],
             cosine,
             ceiling,
             named={i: b for i, b in bonus.items() if i in cosine},
+            held=held,
         )
         # Past the fusion depth the dense ranking goes on, by cosine alone (a BM25 of 0, even
         # for a chunk further down the lexical list), so widening still finds more; merged by
@@ -375,10 +385,11 @@ class Searcher:
             return postings.scores_of(terms, chunk_ids)
         return self.lexicon.scores_of(query, chunk_ids)
 
-    def _named(self, query: str, candidates: list[int]) -> dict[int, float]:
+    def _named(self, query: str, candidates: list[int]) -> tuple[dict[int, float], bool]:
         """``{chunk id: what its file's name adds}`` for the ``candidates`` in files whose names
         hold the query's words, and the first passages of the best-named such files none of
-        whose passages are candidates (``names.py``)."""
+        whose passages are candidates (``names.py``); and whether few files
+        (``FULL_NAMES_HELD``) have a name holding every word."""
         frequency, rows = self._frequencies()
         shares = name_shares(
             self.store,
@@ -388,12 +399,13 @@ class Searcher:
             lambda name: content_terms(self.lexicon.query_tokens(name)),
         )
         if not shares:
-            return {}
+            return {}, False
+        few = sum(share >= 1 for share in shares.values()) <= FULL_NAMES_HELD
         found = {c: d for c, d in documents_of(self.store, candidates).items() if d in shares}
         represented = set(found.values())
         best = list(shares)[:MAX_FILES]
         found.update(first_passages(self.store, [d for d in best if d not in represented]))
-        return {chunk: NAME_WEIGHT * shares[document] for chunk, document in found.items()}
+        return {chunk: NAME_WEIGHT * shares[document] for chunk, document in found.items()}, few
 
     def _bm25_ceiling(self, query: str) -> float:
         """The most BM25 a chunk could score for ``query`` (``fusion.bm25_ceiling``), from the
@@ -432,6 +444,11 @@ class Searcher:
             stored = self.store.embeddings(ids)
             ids, vectors = list(stored), np.array(list(stored.values()), dtype=np.float32)
             vectors = vectors.reshape(len(ids), len(query))
-        with np.errstate(invalid="ignore", over="ignore"):  # damaged vectors: ``_rank`` says
+        with np.errstate(invalid="ignore", over="ignore"):  # damaged vectors: said below
             cosines = (vectors.astype(np.float64) @ query).astype(np.float32)
+        # A stored vector no unit vector can be (NaN, huge): FAISS drops a NaN one unranked,
+        # but a passage another ranker found was scored "nan".
+        worst = float(np.max(np.abs(cosines))) if cosines.size else 0.0
+        if not worst <= COSINE_MAX:
+            raise DamagedVectorsError(f"a stored vector scores {worst:.3g} as a cosine")
         return dict(zip(ids, cosines.tolist(), strict=True))

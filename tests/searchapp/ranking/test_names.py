@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from searchapp.ranking.names import NAME_WEIGHT, near_names
+from searchapp.ranking.searcher import FULL_NAMES_HELD
 from searchapp.search_index import SearchIndex
 from searchapp.storage.schema import file_name
 from tests.searchapp.conftest import FakeEncoder
@@ -231,8 +232,11 @@ def test_a_file_named_exactly_what_was_typed_scores_the_whole_name_weight(tmp_pa
         ]
         assert exact, query
         for hit in exact:  # its name's words are the query's: the whole NAME_WEIGHT, and
-            # its passages hold them all, as its name does (the whole BM25 share)
-            held = max(lexical.get(hit.path, 0.0), 1.0)
+            # where few files are so named, its passages hold them all, as its name does (the
+            # whole BM25 share): "preferences", not the four README.Debian
+            held = lexical.get(hit.path, 0.0)
+            if len(exact) <= FULL_NAMES_HELD:
+                held = max(held, 1.0)
             assert hit.score == pytest.approx(hit.cosine + held + 1.0)
         # First, but where a file says the words and is named with them too ("preferences").
         assert hits[0] in exact or query == "preferences", query
@@ -255,6 +259,16 @@ def test_a_daily_note_named_what_was_typed_comes_first(tmp_path) -> None:
     docs, search_index = index_of(tmp_path, files)
     for day in ("2024-01-17", "2024-01-05"):
         assert search_index.search(day, k=3)[0].path == str(docs / f"Journal/{day}.md"), day
+    search_index.close()
+
+
+def test_many_files_named_a_common_word_do_not_hold_it(tmp_path) -> None:
+    # Every `index.md` of a site ranked above the note about the index, as if each said it.
+    files = {f"{site}/index.md": f"Welcome to the {site} site.\n" for site in ("web", "blog")}
+    files |= {f"{site}/index.md": f"Welcome to the {site} site.\n" for site in ("shop", "app")}
+    files["search-notes.md"] = "How the search index works. The index is rebuilt nightly.\n"
+    docs, search_index = index_of(tmp_path, files)
+    assert search_index.search("index", k=5)[0].path == str(docs / "search-notes.md")
     search_index.close()
 
 
