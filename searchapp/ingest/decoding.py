@@ -367,7 +367,7 @@ def _non_latin_encoding(data: bytes) -> str | None:
         if high >= _NON_LATIN_MIN_BYTES or (
             high >= _FEWEST_BYTES
             and not _western(western)
-            and not _HALFWIDTH_KANA.search(str(best))  # a Japanese reading of Western bytes
+            and not _halfwidth_alone(str(best))  # a Japanese reading of Western bytes
         ):
             return best.encoding
     elif best.encoding in ("cp1250", "iso8859_2"):  # Central European
@@ -394,8 +394,14 @@ _CENTRAL_IN_WORD = re.compile(
 
 
 # Halfwidth katakana and punctuation: what a Japanese code page reads Western bytes as ("ÅÄÖ"
-# and "£" in cp932), and which Japanese text written since the 1990s hardly holds.
+# and "£" in cp932); Japanese text holds kanji or fullwidth kana beside them ("会議ﾒﾓ").
 _HALFWIDTH_KANA = re.compile("[\uff61-\uff9f]")
+_FULLWIDTH_JAPANESE = re.compile("[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def _halfwidth_alone(text: str) -> bool:
+    """Whether ``text`` holds halfwidth katakana and no kanji or fullwidth kana."""
+    return bool(_HALFWIDTH_KANA.search(text)) and not _FULLWIDTH_JAPANESE.search(text)
 
 
 def _western(text: str) -> bool:

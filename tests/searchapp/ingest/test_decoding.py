@@ -528,6 +528,9 @@ def test_legacy_code_pages_of_other_scripts_are_read_in_theirs(text: str, encodi
         ("明天下午三点开会，请准时参加。\n", "gb18030"),
         ("내일 오후 세시에 회의가 있습니다.\n", "euc_kr"),
         ("Καλημέρα κόσμε\n", "cp1253"),
+        # Halfwidth katakana beside kanji: Japanese (a reading of Western bytes has no kanji).
+        ("会議ﾒﾓ ｻﾝﾌﾟﾙ\n", "cp932"),
+        ("ﾃｽﾄ ﾒﾓ: ｶﾞｽ代 5000円\n", "cp932"),
         # Czech with a byte cp1252 leaves undefined (0x9D, "ť"): latin-1 took "š" and "ž" for
         # control characters, which became spaces ("Pøíli luouèký").
         ("Příliš žluťoučký kůň úpěl ďábelské ódy. Zítra ráno půjdu k lékaři.\n", "cp1250"),
