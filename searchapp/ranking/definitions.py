@@ -95,25 +95,28 @@ def defined_share(
         return 0.0
     defined = 0
     for name in names:
-        found = defining(name).search(text)
-        if found is None:
-            continue
         owner = qualified.get(name) if qualified else None
-        if owner is not None:
-            # The definition's line, and the text above it: a passage's text begins at its
-            # first word, so a definition on its first line has its indentation in ``before``.
-            line_start = text.rfind("\n", 0, found.start()) + 1
-            if line_start:
-                head, above = text[line_start : found.start()], before + text[:line_start]
-            else:
-                cut = before.rfind("\n") + 1
-                head, above = before[cut:] + text[: found.start()], before[:cut]
-            indent = len(head) - len(head.lstrip(" \t"))
-            enclosing = enclosing_class(above, indent)
-            if enclosing is not None and enclosing != owner:
-                continue
-        defined += 1
+        if any(
+            owner is None or _in_class(text, before, found.start(), owner)
+            for found in defining(name).finditer(text)  # a subclass's, then the class's own
+        ):
+            defined += 1
     return defined / len(names)
+
+
+def _in_class(text: str, before: str, at: int, owner: str) -> bool:
+    """Whether the definition at ``at`` in ``text`` may be one of class ``owner``: no other
+    class (or function) holds it, as far as the text above it tells."""
+    # The definition's line, and the text above it: a passage's text begins at its first
+    # word, so a definition on its first line has its indentation in ``before``.
+    line_start = text.rfind("\n", 0, at) + 1
+    if line_start:
+        head, above = text[line_start:at], before + text[:line_start]
+    else:
+        cut = before.rfind("\n") + 1
+        head, above = before[cut:] + text[:at], before[:cut]
+    enclosing = enclosing_class(above, len(head) - len(head.lstrip(" \t")))
+    return enclosing is None or enclosing == owner
 
 
 _CLASS_LINE = re.compile(r"class[ \t]+([A-Za-z_]\w*)")

@@ -52,12 +52,17 @@ def extract_markdown(text: str) -> LocatedText:
     title = ""
     text = cut_data_uris(text)
     match = _FRONT_MATTER.match(text)
+    front = ""
     if match and _YAML_KEY.search(match.group(1)):
         title = _front_matter_title(match.group(1))
-        text = _searched_front_matter(match.group(0)) + text[match.end() :]
+        front, text = _searched_front_matter(match.group(0)), text[match.end() :]
         if _EXCALIDRAW.search(match.group(1)):
             text = _without_drawing(text)
-    return LocatedText(title=title, text=text, spans=tuple(_heading_spans(text)))
+    # Headings of the body alone: a block scalar's line kept from the front matter ("  ## x")
+    # read as one.
+    spans = _heading_spans(text)
+    spans = [Span(span.start_char + len(front), span.page, span.section) for span in spans]
+    return LocatedText(title=title, text=front + text, spans=tuple(spans))
 
 
 # An Obsidian Excalidraw drawing: its words under "## Text Elements", then the drawing itself as

@@ -225,3 +225,16 @@ def test_an_excalidraw_drawing_is_its_words_not_its_json() -> None:
     # Without the plugin's key, a "## Drawing" section is a note's own.
     plain = "# Notes\n## Drawing\nCharcoal on paper.\n"
     assert extract_markdown(plain).text == plain
+
+
+def test_a_front_matter_line_is_never_a_heading() -> None:
+    # A block scalar's line kept from the front matter ("  ## not a heading") named the
+    # section of every passage after it.
+    text = (
+        "---\ntitle: Trip\nsummary: |\n  ## not a heading\n  plain words zebra\n...\n"
+        "# Real heading\nbody\n"
+    )
+    located = extract_markdown(text)
+    assert "plain words zebra" in located.text
+    assert [span.section for span in located.spans] == ["Real heading"]
+    assert located.text[located.spans[0].start_char :].startswith("# Real heading")

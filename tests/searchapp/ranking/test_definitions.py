@@ -82,6 +82,9 @@ def test_a_qualified_name_is_defined_only_in_its_class() -> None:
     inside = "class ParamType:\n    def convert(self, value):\n        pass"
     assert defined_share(["convert"], inside, qualified) == 1.0
     assert defined_share(["echo"], "def echo(message):\n    pass", {"echo": "click"}) == 1.0
+    # A subclass's method first, then the class's own, in one passage.
+    both = "class Sub(ParamType):\n    def convert(self):\n        pass\n\n" + inside
+    assert defined_share(["convert"], both, qualified) == 1.0
 
 
 def test_a_class_qualified_query_finds_the_method_of_that_class(tmp_path) -> None:
