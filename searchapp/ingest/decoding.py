@@ -334,7 +334,7 @@ _NON_LATIN_SAMPLE = 65536  # bytes looked at
 # note: "Купить молоко и хлеб." is 17), and it is taken only where cp1252 reads the text as no
 # Western language is written (``_western``): charset-normalizer guesses short text at random.
 _NON_LATIN_MIN_BYTES = 32
-_FEWEST_BYTES = 4  # two characters of a CJK script; fewer are anything
+_FEWEST_BYTES = 8  # four characters of a CJK script; fewer are anything ("ÄÖÜß", "ñáéíóú")
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 
 
@@ -384,6 +384,9 @@ def _non_latin_encoding(data: bytes) -> str | None:
 _UPPER_LETTERS = "[\xc0-\xd6\xd8-\xf6\xf8-\xff\u0152\u0153\u0160\u0161\u0178\u017d\u017e]"
 _UPPER_HALF = re.compile(_UPPER_LETTERS)
 _TOUCHING = re.compile(f"(?<=[A-Za-z]){_UPPER_LETTERS}|{_UPPER_LETTERS}(?=[A-Za-z])")
+# ...or standing alone between spaces, a word of one letter ("à", "ô"), as a list of accents
+# has them: a Cyrillic reading's letters come in words ("Êóïèòü"), a CJK one's between symbols.
+_ALONE = re.compile(f"(?<!\\S){_UPPER_LETTERS}(?=[\\s.,;:!?)]|$)")
 
 
 # cp1250's letters that cp1252 reads as symbols (ł ą ż Ł Ą Ż ľ Ľ as ³ ¹ ¿ £ ¥ ¯ ¾ ¼), inside a
@@ -406,9 +409,10 @@ def _halfwidth_alone(text: str) -> bool:
 
 def _western(text: str) -> bool:
     """Whether ``text`` (read as cp1252) reads as a Western language: at least half of its
-    letters from cp1252's upper half (symbols and punctuation aside) touch an ASCII letter."""
+    letters from cp1252's upper half (symbols and punctuation aside) touch an ASCII letter or
+    stand alone."""
     upper = len(_UPPER_HALF.findall(text))
-    return 2 * len(_TOUCHING.findall(text)) >= upper
+    return 2 * (len(_TOUCHING.findall(text)) + len(_ALONE.findall(text))) >= upper
 
 
 def _byte_as_cp1252(byte: int) -> str:

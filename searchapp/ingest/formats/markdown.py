@@ -91,14 +91,17 @@ _SEARCHED_KEYS = frozenset(
 
 
 def _searched_front_matter(block: str) -> str:
-    """``block`` (the front matter, its "---" lines included) with the lines of
-    ``_SEARCHED_KEYS`` kept and every other line blank, so line numbers still match."""
+    """``block`` (the front matter, its "---" lines included) with the values of
+    ``_SEARCHED_KEYS`` kept, not their keys (in a vault whose every note has `tags:`, a query
+    for "tags" found every note's front matter before the note about tags), and every other
+    line blank, so line numbers still match."""
     kept, keeping = [], False
     lines = block.split("\n")
     for number, line in enumerate(lines):
         key = _YAML_KEY.match(line)
         if key:
             keeping = key.group(0).rstrip(": \t").lower() in _SEARCHED_KEYS
+            line = line[key.end() :].strip(" \t")
         elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value
             keeping = False
         edge = number == 0 or number == len(lines) - 1 - (lines[-1] == "")

@@ -573,6 +573,12 @@ def test_short_western_notes_stay_cp1252() -> None:
         "Add ½ cup + ¼ tsp, bake 180° × 2",
         "Oslo,-3 °\nBergen,2 °\nTromsø,-8 °",
         "ÅÄÖ ÆØÅ",  # letters alone: no Japanese reading of them is taken
+        # A list of accents, a keyboard's letters: read as Cyrillic and Chinese.
+        "Accents: à â é è ê ë î ï ô ù û ç",
+        "German keys: ÄÖÜß",
+        "ñáéíóú",
+        "Ýý Þþ Ðð",
+        "çà çà",
     ]
     for note in notes:
         assert decode_bytes((note + "\n").encode("cp1252")) == note + "\n", note

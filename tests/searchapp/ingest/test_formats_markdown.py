@@ -78,17 +78,12 @@ def test_front_matter_is_the_title_and_what_names_the_note_is_searched() -> None
     # dates and ids, and the "---" lines, are blank lines, so line numbers still match.
     located = extract_markdown(GUIDE)
     assert located.title == "Field Guide"
-    assert located.text.split("\n")[:5] == [
-        "",
-        'title: "Field Guide"',
-        "tags: [install, linux]",
-        "",
-        "Preface text.",
-    ]
+    lines = located.text.split("\n")[:5]
+    assert lines == ["", '"Field Guide"', "[install, linux]", "", "Preface text."]
+    # Values, not keys: in a vault whose every note has `tags:`, "tags" found every note's
+    # front matter before the note about tags.
     note = "---\ntitle: The Overstory\nlayout: book\ntags:\n  - trees\naliases: [Overstory]\n---\n"
-    assert extract_markdown(note).text == (
-        "\ntitle: The Overstory\n\ntags:\n  - trees\naliases: [Overstory]\n\n"
-    )
+    assert extract_markdown(note).text == "\nThe Overstory\n\n\n  - trees\n[Overstory]\n\n"
 
 
 def test_front_matter_variants() -> None:
@@ -96,7 +91,7 @@ def test_front_matter_variants() -> None:
     assert extract_markdown("---\ntitle: 'Quoted'\n---\n").title == "Quoted"
     assert extract_markdown("---\ntitle: >\n  folded\n---\nbody\n").title == ""
     assert extract_markdown("---\ndate: 2024-01-05\n---\nbody\n").text == "\n\n\nbody\n"
-    assert extract_markdown("---\nauthor: me\n---\nbody\n").text == "\nauthor: me\n\nbody\n"
+    assert extract_markdown("---\nauthor: me\n---\nbody\n").text == "\nme\n\nbody\n"
     # A rule and a paragraph, not front matter: no "key:" line.
     assert extract_markdown("---\njust a rule\n---\n").text == "---\njust a rule\n---\n"
     # Not at the very start: body text.
@@ -238,3 +233,20 @@ def test_a_front_matter_line_is_never_a_heading() -> None:
     assert "plain words zebra" in located.text
     assert [span.section for span in located.spans] == ["Real heading"]
     assert located.text[located.spans[0].start_char :].startswith("# Real heading")
+
+
+def test_a_query_for_a_front_matter_key_finds_the_note_about_it(tmp_path: Path) -> None:
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    for topic in ("gardening", "taxes", "espresso", "guitar"):
+        (vault / f"{topic}.md").write_text(
+            f"---\ntitle: {topic}\ntags: [{topic}, notes]\nauthor: me\n---\n# {topic}\n", "utf-8"
+        )
+    (vault / "tagging.md").write_text("# Organising\n\nI use tags to group notes.\n", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([vault])
+    assert [hit.path for hit in index.search("tags", k=5, mode="lexical")] == [
+        str(vault / "tagging.md")
+    ]
