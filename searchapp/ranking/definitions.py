@@ -104,6 +104,18 @@ def defined_share(
     return defined / len(names)
 
 
+def defined_elsewhere(qualified: Mapping[str, str], text: str) -> set[int]:
+    """The lines of ``text`` (from 0) that define a name the query qualifies (``qualified``:
+    `CsvParser.total`) in another class than its own: the hit named `BaseParser.total`'s line
+    in a passage holding both."""
+    return {
+        text.count("\n", 0, found.start())
+        for name, owner in qualified.items()
+        for found in defining(name).finditer(text)
+        if not _in_class(text, "", found.start(), owner)
+    }
+
+
 def _in_class(text: str, before: str, at: int, owner: str) -> bool:
     """Whether the definition at ``at`` in ``text`` may be one of class ``owner``: no other
     class (or function) holds it, as far as the text above it tells."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass
 
 from searchapp.storage.schema import CAMEL_JOIN, CJK, cjk_spaced, fts_text
@@ -313,10 +313,14 @@ class BestLine:
         phrases: Sequence[Phrase] = (),
         trigrams: frozenset[Trigram] = frozenset(),
         definitions: Sequence[re.Pattern[str]] = (),
+        elsewhere: Callable[[str], set[int]] | None = None,
     ) -> None:
+        """``elsewhere``: a text's lines (from 0) whose definitions are not the ones asked for
+        (``definitions.defined_elsewhere``: a method of another class)."""
         self._phrases = phrases
         self._trigrams = trigrams
         self._definitions = definitions
+        self._elsewhere = elsewhere
         # Matched in the passage's text less its accents (``_plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
         self._words = [
@@ -329,14 +333,21 @@ class BestLine:
         """The line; one not in ``taken`` (named by a hit before, of an overlapping passage of
         the same file) where one of those holds a word: `path:line` came out twice."""
         lines = _plain(text).split("\n")
-        best = self._best(lines, first_line, ())
+        elsewhere = self._elsewhere(text) if self._elsewhere and self._definitions else set()
+        best = self._best(lines, first_line, (), elsewhere)
         if best is None:
             return first_line
         if best in taken:
-            return self._best(lines, first_line, taken) or best
+            return self._best(lines, first_line, taken, elsewhere) or best
         return best
 
-    def _best(self, lines: list[str], first_line: int, taken: Container[int]) -> int | None:
+    def _best(
+        self,
+        lines: list[str],
+        first_line: int,
+        taken: Container[int],
+        elsewhere: Container[int] = (),
+    ) -> int | None:
         best, most = None, (0, 0, 0, 0.0, 0.0, 0.0, 0.0)
         starts = self._phrase_starts(lines)
         for number, line in enumerate(lines, start=first_line):
@@ -344,7 +355,9 @@ class BestLine:
                 continue
             quoted = starts.get(number - first_line, 0)
             in_order = len(held_trigrams(self._trigrams, line))
-            defines = sum(1 for pattern in self._definitions if pattern.search(line))
+            defines = 0
+            if number - first_line not in elsewhere:
+                defines = sum(1 for pattern in self._definitions if pattern.search(line))
             weight = whole = defined = headed = 0.0
             folded_line = line.casefold()  # a first look: ß, ſ and ς as (?i) reads them
             for folded, (word, name, definition, heading), word_weight in self._words:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from searchapp.globs import unclosed
 from searchapp.ranking.definitions import (
     DEFINITION_WEIGHT,
     code_names,
+    defined_elsewhere,
     defining,
     definition_bonus,
     qualifiers,
@@ -432,7 +434,9 @@ class Searcher:
             counts = [frequency(term) for term in self.lexicon.query_tokens(word)]
             weights[word] = sum(idf(df, rows) for df in counts if df > 0)
         definitions = [defining(name) for name in code_names(query)]
-        return BestLine(weights, phrases, query_trigrams(query), definitions)
+        qualified = qualifiers(query)
+        elsewhere = functools.partial(defined_elsewhere, qualified) if qualified else None
+        return BestLine(weights, phrases, query_trigrams(query), definitions, elsewhere)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         """``{chunk id: cosine}``, each the float32 nearest the exact product (summed in

@@ -116,3 +116,27 @@ def test_a_class_qualified_query_finds_the_method_of_that_class(tmp_path) -> Non
     rows = index.store.rows("SELECT id, start_char FROM chunks ORDER BY ordinal")
     before = index.store.texts_before([chunk_id for chunk_id, _ in rows])
     assert before and all(source[:start].endswith(before[i]) for i, start in rows if i in before)
+
+
+def test_a_hit_names_the_method_of_the_class_asked_for() -> None:
+    # One passage holding both classes: `CsvParser.total` named `BaseParser.total`'s line.
+    import functools
+
+    from searchapp.ranking.definitions import defined_elsewhere, defining
+    from searchapp.ranking.query_words import BestLine
+
+    text = (
+        "class BaseParser:\n    def total(self):\n        return 0\n\n\n"
+        "class CsvParser(BaseParser):\n    def total(self):\n        return sum(self.rows)\n"
+    )
+    weights = {"csvparser": 2.0, "total": 1.0}
+    plain = BestLine(weights, definitions=[defining("total")])
+    asked = BestLine(
+        weights,
+        definitions=[defining("total")],
+        elsewhere=functools.partial(defined_elsewhere, {"total": "CsvParser"}),
+    )
+    assert plain.line(text, 1) == 2  # the first definition
+    assert asked.line(text, 1) == 7  # the one in CsvParser
+    base = functools.partial(defined_elsewhere, {"total": "BaseParser"})
+    assert BestLine(weights, definitions=[defining("total")], elsewhere=base).line(text, 1) == 2
