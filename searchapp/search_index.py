@@ -920,14 +920,16 @@ CONTEXT_CHARS = 8_000_000  # and their characters, but the newest's (a 29 MB log
 def _file_lines(raw: str | None, indexed: str) -> list[str]:
     """The lines around a passage as the file has them, as grep -C shows them: the file's own
     ``raw`` text where its lines are the indexed text's (text, code, Markdown, whose YAML front
-    matter is indexed as blank lines), else the indexed text's (the text extracted from a PDF)."""
+    matter is indexed as blank lines and values), else the indexed text's (the text extracted
+    from a PDF)."""
     lines = indexed.split("\n")
     raw_lines = lines if raw is None else raw.split("\n")
     if len(raw_lines) != len(lines):
         return lines
-    # Only lines the indexed text left blank may differ: anything else is another extraction.
+    # Only lines the indexed text left blank, or kept the end of (a front matter key's value),
+    # may differ: anything else is another extraction.
     for raw_line, line in zip(raw_lines, lines, strict=True):
-        if raw_line != line and line.strip():
+        if raw_line != line and line.strip() and not raw_line.rstrip().endswith(line.strip()):
             return lines
     return raw_lines
 
