@@ -180,11 +180,11 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
     return int(document_id), doc_id, path, title
 
 
-def stitch(chunks: list[tuple[int, int, int, str]]) -> str:
+def stitch(chunks: list[tuple[int, int, int, str]], *, position: int = 0, line: int = 1) -> str:
     """The text that ``(start_char, end_char, start_line, text)`` passages, in order, were cut
-    from: overlaps joined once, gaps (whitespace) refilled with newlines, then spaces."""
-    parts: list[str] = []
-    position, line = 0, 1  # the offset reached and the line it lies on
+    from, from offset ``position`` (on ``line``) on: overlaps joined once, gaps (whitespace)
+    refilled with newlines, then spaces."""
+    parts: list[str] = []  # ``position``: the offset reached, ``line``: the line it lies on
     for start, end, start_line, text in chunks:
         if end <= position:  # held within the passage before
             continue

@@ -125,26 +125,6 @@ TOUCH_DOCUMENTS = {
 }
 
 
-def _joined(parts: list[tuple[int, int, int, int, str]], start: int, start_line: int) -> str:
-    """The text of passages ``(start_char, start_line, end_char, end_line, text)`` in order,
-    up to ``start`` (on ``start_line``): an overlap once, a gap as the newlines and spaces it
-    held (its characters are whitespace, its lines the line numbers')."""
-    text, end, end_line = "", -1, 0
-    for p_start, p_start_line, p_end, p_end_line, p_text in [*parts, (start, start_line, 0, 0, "")]:
-        if end < 0:
-            text, end, end_line = p_text, p_end, p_end_line
-            continue
-        if p_start >= end:
-            newlines = p_start_line - end_line
-            text += "\n" * newlines + " " * max(0, p_start - end - newlines)
-        else:
-            text = text[: len(text) - (end - p_start)]  # the overlap: the later passage's
-        if p_end > p_start:
-            text += p_text
-            end, end_line = p_end, p_end_line
-    return text
-
-
 def _places(stored: str | None) -> tuple[Place, ...]:
     """``chunks.places`` as written by ``add_chunks``: JSON ``[[line, page, section], ...]``."""
     return tuple(Place(*place) for place in json.loads(stored)) if stored else ()
@@ -838,12 +818,23 @@ class Store:
             "WHERE c.id IN (SELECT value FROM json_each(?)) ORDER BY c.id, p.ordinal",
             (chunks, json.dumps([int(i) for i in ids])),
         )
-        pieces: dict[int, list[tuple[int, int, int, int, str]]] = {}
-        ends: dict[int, tuple[int, int]] = {}
-        for chunk_id, start, start_line, *piece in rows:
-            pieces.setdefault(chunk_id, []).append(tuple(piece))  # type: ignore[arg-type]
-            ends[chunk_id] = (start, start_line)
-        return {chunk_id: _joined(parts, *ends[chunk_id]) for chunk_id, parts in pieces.items()}
+        from searchapp.storage.documents import stitch  # it reads documents from a Store
+
+        pieces: dict[int, list[tuple[int, int, int, str]]] = {}
+        starts: dict[int, tuple[int, int]] = {}
+        for chunk_id, start, start_line, p_start, p_line, p_end, _, text in rows:
+            pieces.setdefault(chunk_id, []).append((p_start, p_end, p_line, text))
+            starts[chunk_id] = (start, start_line)
+        texts = {}
+        for chunk_id, parts in pieces.items():
+            start, start_line = starts[chunk_id]
+            # Up to the passage: a gap to it refilled, or the overlap with it cut off.
+            text = stitch(
+                [*parts, (start, start, start_line, "")], position=parts[0][0], line=parts[0][2]
+            )
+            reached = max(end for _, end, _, _ in parts)
+            texts[chunk_id] = text[: len(text) - (reached - start)] if reached > start else text
+        return texts
 
     @guarded
     def stats(self) -> dict[str, Any]:

@@ -104,9 +104,9 @@ def test_backend_embeds_ahead_and_the_index_equals_a_local_build(tmp_path, monke
     assert backend.events == expected
 
 
-def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
-    tmp_path, monkeypatch
-) -> None:
+def stopped_by_the_cluster(tmp_path: Path, monkeypatch) -> Path:
+    """12 files indexed locally (``local``) and by a backend that fails at its third window of
+    8 chunks (``remote``, two windows committed); returns their folder."""
     monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 8)
     docs = write_docs(tmp_path / "docs")
     SearchIndex(tmp_path / "local", encoder=FakeEncoder()).add([docs])
@@ -114,6 +114,13 @@ def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
         SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add(
             [docs], embedder=FakeBackend(fail_at=2)
         )
+    return docs
+
+
+def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
+    tmp_path, monkeypatch
+) -> None:
+    docs = stopped_by_the_cluster(tmp_path, monkeypatch)
     store = SearchIndex(tmp_path / "remote").store
     complete = store.rows("SELECT count(*) FROM documents WHERE sha256 IS NOT NULL")[0][0]
     # Windows 0 and 1 are stored: 16 chunks, 5 files' and the first of the 6th.
@@ -129,13 +136,7 @@ def test_backend_failure_keeps_committed_windows_and_a_rerun_completes(
 def test_backend_is_sent_only_what_no_stored_vector_holds(tmp_path, monkeypatch) -> None:
     # An interrupted `--ray` run sent every passage to the cluster again when run once more
     # (257 of 257 after 96 were committed), and a copied file started a cluster to embed one.
-    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 8)
-    docs = write_docs(tmp_path / "docs")
-    SearchIndex(tmp_path / "local", encoder=FakeEncoder()).add([docs])
-    with pytest.raises(RuntimeError, match="the cluster went away"):
-        SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add(
-            [docs], embedder=FakeBackend(fail_at=2)
-        )
+    docs = stopped_by_the_cluster(tmp_path, monkeypatch)
     committed = SearchIndex(tmp_path / "remote").store.count_chunks()
     backend = FakeBackend()
     report = SearchIndex(tmp_path / "remote", encoder=FakeEncoder()).add([docs], embedder=backend)
