@@ -97,7 +97,7 @@ class SourceDocument:
     record's id (``storage.schema.qualified_id``: two corpora both numbered from 1 keep
     every record). ``spans``
     (sorted by ``start_char``) say which page or section each stretch of ``text`` came from, for
-    formats that have them (PDF, Office, EPUB, notebooks, Markdown); ``formats.spans.locate``
+    formats that have them (PDF, RTF, Office, EPUB, notebooks, Markdown); ``formats.spans.locate``
     gives the location of an offset such as a chunk's ``start_char``. Plain text has none.
     """
 
@@ -547,7 +547,7 @@ def load_documents(
     (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files,
     and for documents whose text cannot be extracted (an encrypted or scanned PDF, a zip bomb).
     An empty text file gives one empty document; a JSONL corpus without good records gives [].
-    PDF, Word, PowerPoint, OpenDocument, EPUB and notebooks are told by content, Markdown by
+    PDF, RTF, Word, PowerPoint, OpenDocument, EPUB and notebooks are told by content, Markdown by
     name; their documents carry ``spans`` (see ``searchapp.ingest.formats``). A gzip file
     (``NEWS.gz``, ``notes.md.gz``) is read as what it holds, its format told by the name less
     ``.gz``.

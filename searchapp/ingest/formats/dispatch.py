@@ -1,12 +1,13 @@
 """Which format a file is, and the extractor for it.
 
 Formats are told by content, never by the name alone: ``%PDF-`` at the start (or at a line start
-in the first kilobyte of a file that ends like a PDF), a zip archive whose ``mimetype`` member
-names EPUB or OpenDocument text or whose ``[Content_Types].xml`` and package relationships name a
-Word or PowerPoint main part, and a JSON object with ``nbformat`` and ``cells``. Markdown is told
-by its name (``.md``, ``.markdown``): any text may be Markdown. Every failure inside an extractor
-becomes a ``NotTextError`` naming the file, so one bad file is a skip reason, never the end of a
-run; PDFs are read in a worker process (``pdf_worker``), so that not even a PDFium crash is.
+in the first kilobyte of a file that ends like a PDF), ``{\\rtf`` at the start, a zip archive
+whose ``mimetype`` member names EPUB or OpenDocument text or whose ``[Content_Types].xml`` and
+package relationships name a Word or PowerPoint main part, and a JSON object with ``nbformat``
+and ``cells``. Markdown is told by its name (``.md``, ``.markdown``): any text may be Markdown.
+Every failure inside an extractor becomes a ``NotTextError`` naming the file, so one bad file is
+a skip reason, never the end of a run; PDFs are read in a worker process (``pdf_worker``), so
+that not even a PDFium crash is.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
 from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
 from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
 from searchapp.ingest.formats.pptx import extract_pptx
+from searchapp.ingest.formats.rtf import extract_rtf, is_rtf
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
 
@@ -42,7 +44,7 @@ _PDF_HEADER_AT_LINE_START = re.compile(rb"(?:^|[\r\n])%PDF-\d\.\d")
 
 
 def extract_binary(data: bytes, path: Path) -> LocatedText | None:
-    """The text of a PDF or zip-based document told by its bytes; None for other files.
+    """The text of a PDF, RTF or zip-based document told by its bytes; None for other files.
 
     Raises ``NotTextError`` (with ``path``) for such a document that cannot be extracted.
     """
@@ -50,6 +52,8 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
         return _guarded("PDF", path, extract_pdf_isolated, data, name=str(path))
     if data.startswith(ZIP_MAGIC):
         return _guarded("zip-based document", path, _extract_zip, data, str(path))
+    if is_rtf(data):
+        return _guarded("RTF document", path, extract_rtf, data)
     return None
 
 
