@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from searchapp.ingest.decoding import NotTextError, load_documents
@@ -69,8 +71,7 @@ def test_a_word_document_keeps_its_visible_text_headings_and_title() -> None:
         "Results",
         # cp1251 and Shift-JIS bytes by their fonts' character sets; \u with "?" fallbacks.
         "\u041f\u0440\u0438\u0432\u0435\u0442 \u65e5\u672c \u041f\u0440 visible",
-        "A1 | B1",
-        "A2 | B2",
+        "A1 | B1\nA2 | B2",  # a table is one unit, a row a line
         "astral \U0001f600 done\nnext line\ttabbed",
         "xy z",
     ]
@@ -133,3 +134,70 @@ def test_an_rtf_note_is_found_by_its_words_and_heading(tmp_path) -> None:
     assert hit.path.endswith("report.rtf") and hit.section == "Introduction > Results"
     assert index.search("Helvetica", k=1, mode="lexical") == []
     assert index.search("fs24", k=1, mode="lexical") == []
+
+
+def test_text_boxes_and_tables_as_writers_make_them() -> None:
+    # LibreOffice's text frame and Word's shape: the box's text, not its properties (a WordArt
+    # label's gtextUNICODE) or its fallback copy.
+    shape = (
+        rb"{\rtf1 before\par{\shp{\*\shpinst{\sp{\sn gtextUNICODE}{\sv Label words}}"
+        rb"{\shptxt \pard Textbox words\par}}{\shprslt Fallback copy}} after\par}"
+    )
+    assert extract_rtf(shape).text == "before\n\nTextbox words\n\nafter"
+    # A cell of two paragraphs stays in its row.
+    table = (
+        rb"{\rtf1\trowd\pard\intbl Alice\cell First line\par Second line\cell\row"
+        rb"\trowd\pard\intbl Bob\cell One\cell\row\pard After.\par}"
+    )
+    assert extract_rtf(table).text == "Alice | First line Second line\nBob | One\n\nAfter."
+
+
+def test_what_is_not_text_stays_out() -> None:
+    # List bullets and numbers (a symbol font's byte, LibreOffice's private-use bullet), a
+    # TextEdit attachment and its mark, tracked deletions, nested tables' fallback copy.
+    rtf = (
+        rb"{\rtf1{\fonttbl{\f10\fnil\fcharset2 Wingdings;}}"
+        rb"{\listtext\f10 \'fc\tab}done\par{\listtext \u61623\'3f\tab}item\par"
+        rb"\s1\outlinelevel0{\listtext\pard\plain 1.\tab}Introduction\par\pard "
+        rb"x{\f10 \'d8}y{{\NeXTGraphic Pasted Graphic 3.tiff \width4000}\'ac}z\par "
+        rb"kept{\deleted  removed words} text{\nonesttables fallback words\par}\par}"
+    )
+    located = extract_rtf(rtf)
+    assert located.text == "done\n\nitem\n\nIntroduction\n\nxyz\n\nkept text"
+    assert located.spans[0].section == "Introduction"
+
+
+def test_unicode_copies_double_byte_text_and_damaged_numbers() -> None:
+    # The \upr pair's Unicode copy, in the title too.
+    upr = (
+        rb"{\rtf1{\info{\upr{\title ??}{\*\ud{\title \u26085\'3f\u26412\'3f}}}}"
+        rb"{\upr{Resume ANSI}{\*\ud{R\u233 ?sum\u233 ?}}}\par}"
+    )
+    located = extract_rtf(upr)
+    assert (located.title, located.text) == ("\u65e5\u672c", "R\u00e9sum\u00e9")
+    # Shift-JIS and Big5 second bytes written as ASCII characters (0x5C as \\).
+    assert extract_rtf(rb"{\rtf1\ansi\ansicpg932 \'83e\'83X\'83g \'95\\}").text == (
+        "\u30c6\u30b9\u30c8 \u8868"
+    )
+    assert extract_rtf(rb"{\rtf1\ansi\ansicpg950 \'a5@}").text == "\u4e16"
+    # A \u out of a signed 16-bit number's range costs one character, not the file.
+    assert extract_rtf(rb"{\rtf1 a \u9999999? b \u-70000?c}").text == "a \ufffd b \ufffdc"
+    # Breaks that separate words.
+    assert extract_rtf(rb"{\rtf1 col\column start a\softline b}").text == "col\nstart a\nb"
+
+
+def test_headings_by_a_style_based_on_a_heading_style() -> None:
+    rtf = (
+        rb"{\rtf1{\stylesheet{\s1\outlinelevel0 heading 1;}{\s20\sbasedon1 My Heading;}"
+        rb"{\s21\sbasedon20 Deeper;}}\pard\s21 Top\par\pard Body\par}"
+    )
+    located = extract_rtf(rtf)
+    assert [(span.start_char, span.section) for span in located.spans] == [(0, "Top")]
+
+
+def test_reading_stops_at_the_time_bound_and_keeps_the_text_before(caplog) -> None:
+    rtf = b"{\\rtf1 " + b"word\\par " * 10_000 + b"}"
+    with caplog.at_level(logging.WARNING):
+        located = extract_rtf(rtf, name="huge.rtf", max_seconds=0)
+    assert 0 < located.text.count("word") < 10_000
+    assert "huge.rtf: reading stopped after 0 s (MAX_RTF_SECONDS)" in caplog.text
