@@ -28,15 +28,24 @@ class TextBuilder:
         self._length = 0
         self._location = NOWHERE  # of the last span (text before the first span has none)
 
-    def add(self, text: str, *, page: int | None = None, section: str | None = None) -> None:
-        """Append one unit found on ``page`` and under ``section``."""
+    def add(
+        self,
+        text: str,
+        *,
+        page: int | None = None,
+        section: str | None = None,
+        continues: bool = False,
+    ) -> None:
+        """Append one unit found on ``page`` and under ``section``; ``continues``: it goes on
+        from the unit before (a paragraph across a page turn), so a line break joins them."""
         text = _LEADING_BLANK_LINES.sub("", normalise(_LONE_SURROGATE.sub("\ufffd", text)))
         text = text.rstrip()
         if not text:
             return
         if self._parts:
-            self._parts.append(UNIT_SEPARATOR)
-            self._length += len(UNIT_SEPARATOR)
+            separator = "\n" if continues else UNIT_SEPARATOR
+            self._parts.append(separator)
+            self._length += len(separator)
         location = Location(page, section)
         if location != self._location:
             self._spans.append(Span(self._length, page, section))

@@ -37,6 +37,24 @@ from searchapp.ingest.formats.spans import LocatedText
 logger = logging.getLogger(__name__)
 
 ZIP_MAGIC = b"PK\x03\x04"
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Office 97-2003 files, Outlook's .msg
+# Formats told but not read: the skip reason says what the file is and what to do.
+_OLE2_KINDS = {
+    ".doc": "Word 97-2003 document (.doc): not indexed; save it as .docx, .odt or .rtf",
+    ".dot": "Word 97-2003 template (.dot): not indexed; save it as .docx, .odt or .rtf",
+    ".xls": "Excel 97-2003 workbook (.xls): not indexed; export it as CSV to search it",
+    ".ppt": "PowerPoint 97-2003 deck (.ppt): not indexed; save it as .pptx or PDF",
+    ".pps": "PowerPoint 97-2003 show (.pps): not indexed; save it as .pptx or PDF",
+    ".msg": "Outlook message (.msg): not indexed; save it as text or PDF to search it",
+}
+_ODF_KINDS = {
+    "application/vnd.oasis.opendocument.spreadsheet": (
+        "OpenDocument spreadsheet (.ods): not indexed; export it as CSV to search it"
+    ),
+    "application/vnd.oasis.opendocument.presentation": (
+        "OpenDocument presentation (.odp): not indexed; save it as .pptx or PDF to search it"
+    ),
+}
 # PDFium, like Acrobat, accepts the header anywhere in the first 1,024 bytes.
 PDF_HEADER_WINDOW = 1024
 _PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
@@ -53,7 +71,9 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
     if data.startswith(ZIP_MAGIC):
         return _guarded("zip-based document", path, _extract_zip, data, str(path))
     if is_rtf(data):
-        return _guarded("RTF document", path, extract_rtf, data)
+        return _guarded("RTF document", path, extract_rtf, data, name=str(path))
+    if data.startswith(OLE2_MAGIC) and path.suffix.lower() in _OLE2_KINDS:
+        raise NotTextError(_OLE2_KINDS[path.suffix.lower()], path)
     return None
 
 
@@ -94,6 +114,8 @@ def _extract_zip(data: bytes, name: str) -> LocatedText | None:
         return extract_epub(archive, name=name)
     if mimetype.decode("ascii", "replace") in ODT_MIMETYPES:
         return extract_odt(archive)
+    if mimetype.decode("ascii", "replace") in _ODF_KINDS:
+        raise NotTextError(_ODF_KINDS[mimetype.decode("ascii", "replace")])
     kind = ooxml_kind(archive)
     if kind is None and archive.has("xl/workbook.xml"):  # it was "binary file"
         raise NotTextError("Excel workbook (.xlsx): not indexed; export it as CSV to search it")

@@ -1,12 +1,15 @@
 """PDF text, page by page, with PDFium (pypdfium2).
 
-Every page becomes one unit located by its 1-based page number. What a PDF cannot give is a skip
-reason (``NotTextError``): encrypted with a user password (one that opens with the empty password
-is read), damaged, or without any text (a scan: OCR it first). Extraction is bounded per file so
-that no PDF holds up a run: at most ``MAX_PDF_PAGES`` pages, ``MAX_PDF_CHARS`` characters and
-``MAX_PDF_SECONDS`` seconds are read; past a bound the text read so far is kept and a warning
-logged. The input is already bounded by ``decoding.DEFAULT_MAX_BYTES``. The time bound is checked
-between pages: one pathological page cannot be interrupted in-process.
+Every page becomes one unit located by its 1-based page number, without the running heads and
+feet it shares with other pages (``running_lines``); a page that leaves a sentence open is
+followed by a line break, not a blank line, so the paragraph goes on overleaf. What a PDF
+cannot give is a skip reason (``NotTextError``): encrypted with a user password (one that opens
+with the empty password is read), damaged, or without any text (a scan: OCR it first).
+Extraction is bounded per file so that no PDF holds up a run: at most ``MAX_PDF_PAGES`` pages,
+``MAX_PDF_CHARS`` characters and ``MAX_PDF_SECONDS`` seconds are read; past a bound the text
+read so far is kept and a warning logged. The input is already bounded by
+``decoding.DEFAULT_MAX_BYTES``. The time bound is checked between pages: one pathological page
+cannot be interrupted in-process.
 
 PDFium is not thread-safe, not even across documents, so every call into it holds
 ``PDFIUM_LOCK``, and every PDFium object is closed while the lock is held (never left to the
@@ -16,13 +19,15 @@ garbage collector, which may run in another thread).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from typing import TYPE_CHECKING
 
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.builder import TextBuilder
-from searchapp.ingest.formats.spans import LocatedText
+from searchapp.ingest.formats.running_lines import strip_running_lines
+from searchapp.ingest.formats.spans import LocatedText, ends_sentence
 
 if TYPE_CHECKING:
     from pypdfium2 import PdfDocument
@@ -38,8 +43,10 @@ MAX_PDF_SECONDS = 60.0
 # here instead of filling memory and the index.
 MAX_PDF_CHARS = 20_000_000
 NO_TEXT_LAYER = "no text layer; run OCR first"
-# PDFium gives a hyphen that ends a line, with the line break, as U+FFFE: the word is joined.
+# PDFium gives a hyphen that ends a line, with the line break, as U+FFFE ("veloc\ufffeity").
 _LINE_END_HYPHEN = "\ufffe"
+_HYPHENATED = re.compile(r"(\w+)\ufffe(\w+)")
+_WORD = re.compile(r"\w+(?:-\w+)*")
 
 PDFIUM_LOCK = threading.Lock()
 
@@ -90,7 +97,8 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
             "%s: %d pages; only the first %d are indexed (MAX_PDF_PAGES)", name, pages, readable
         )
     deadline = time.monotonic() + max_seconds
-    builder = TextBuilder()
+    numbers: list[int] = []  # of the pages read, 1-based
+    texts: list[str] = []
     chars = 0
     failed: list[int] = []
     images = False  # whether a page without text holds an image (a scan)
@@ -112,7 +120,8 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
             break
         chars += len(text)
         images = images or has_image
-        builder.add(text.replace(_LINE_END_HYPHEN, ""), page=index + 1)
+        numbers.append(index + 1)
+        texts.append(text)
         if index + 1 < readable and time.monotonic() > deadline:
             logger.warning(
                 "%s: text extraction stopped after %d of %d pages: over %g s "
@@ -125,6 +134,12 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
             break
     if failed:
         logger.warning("%s: pages PDFium could not read were left out: %s", name, failed)
+    builder = TextBuilder()
+    texts = strip_running_lines(_line_end_hyphens_read(texts))
+    before = ""  # the last page with text: a sentence it leaves open goes on overleaf
+    for number, text in zip(numbers, texts, strict=True):
+        builder.add(text, page=number, continues=bool(before) and not ends_sentence(before))
+        before = text.strip() or before
     if builder.length == 0:
         if len(failed) == readable:
             raise NotTextError("damaged PDF (no page could be read); repair it or save it again")
@@ -133,6 +148,32 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
         where = "its one page" if pages == 1 else f"any of its {pages} pages"
         raise NotTextError(f"PDF without text on {where}; nothing to index")
     return builder.build(title=_title(document))
+
+
+def _line_end_hyphens_read(texts: list[str]) -> list[str]:
+    """The pages' texts with each word broken by a hyphen at a line end whole again: joined
+    ("veloc-ity": "velocity") where the document has the joined word elsewhere, or where it has
+    neither part as a word of its own; else kept ("leading-edge", where "leading" and "edge"
+    are words of the document; "COVID-19": a part begins with a capital or a digit).
+    Dropping every such hyphen made up words ("boundarylayer", "leadingedge") that no query
+    for "boundary layer" or "leading-edge" found."""
+    if not any(_LINE_END_HYPHEN in text for text in texts):
+        return texts
+    words: set[str] = set()
+    for text in texts:
+        for word in _WORD.findall(_HYPHENATED.sub(" ", text)):
+            words.add(word.lower())
+            words.update(part.lower() for part in word.split("-"))
+
+    def read(match: re.Match[str]) -> str:
+        first, second = match.groups()
+        if (first + second).lower() in words:
+            return first + second
+        if (first.lower() in words and second.lower() in words) or not second[0].islower():
+            return f"{first}-{second}"
+        return first + second
+
+    return [_HYPHENATED.sub(read, text).replace(_LINE_END_HYPHEN, "-") for text in texts]
 
 
 def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str | None, bool]:

@@ -97,6 +97,12 @@ def check_spans(spans: Sequence[Span], text_length: int) -> None:
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*\s*\Z")
 
 
+def ends_sentence(text: str) -> bool:
+    """Whether ``text`` ends a sentence (a full stop, question or exclamation mark, perhaps
+    before closing quotes or brackets)."""
+    return _SENTENCE_END.search(text, max(0, len(text) - 16)) is not None
+
+
 def section_starts(spans: Sequence[Span], text: str = "") -> list[int]:
     """The offsets where the section changes (a heading, cell, slide or chapter begins), in
     order; and where a page turns after a page of ``text`` that ends a sentence. A page turn

@@ -13,6 +13,7 @@ import docx
 import pytest
 
 from searchapp.ingest.decoding import NotTextError, load_documents
+from searchapp.ingest.formats.dispatch import OLE2_MAGIC
 from searchapp.ingest.formats.safe_zip import SafeZip, ZipLimits
 from searchapp.ingest.formats.spans import Span, locate
 
@@ -234,7 +235,7 @@ def test_docx_without_a_styles_part_knows_words_builtin_heading_ids(tmp_path: Pa
     assert [span.section for span in document.spans] == []
 
 
-def test_a_spreadsheet_is_named_and_other_zips_stay_binary_files(tmp_path: Path) -> None:
+def test_spreadsheets_and_old_office_files_are_named_others_stay_binary(tmp_path: Path) -> None:
     # A workbook was skipped as "binary file", which it is not.
     xlsx = zip_bytes(
         {
@@ -250,6 +251,17 @@ def test_a_spreadsheet_is_named_and_other_zips_stay_binary_files(tmp_path: Path)
         load(tmp_path, "book.xlsx", xlsx)
     with pytest.raises(NotTextError, match="^binary file$"):
         load(tmp_path, "archive.zip", plain_zip)
+    # LibreOffice's spreadsheet and Office 97-2003 files too; other compound files stay binary.
+    ods = zip_bytes({"mimetype": "application/vnd.oasis.opendocument.spreadsheet"})
+    with pytest.raises(NotTextError, match=r"^OpenDocument spreadsheet \(\.ods\): not indexed"):
+        load(tmp_path, "sheet.ods", ods)
+    ole2 = OLE2_MAGIC + bytes(range(256)) * 4
+    with pytest.raises(NotTextError, match=r"^Word 97-2003 document \(\.doc\): not indexed"):
+        load(tmp_path, "letter.doc", ole2)
+    with pytest.raises(NotTextError, match=r"^Excel 97-2003 workbook \(\.xls\)"):
+        load(tmp_path, "old.XLS", ole2)
+    with pytest.raises(NotTextError, match="^binary file$"):
+        load(tmp_path, "Thumbs.db", ole2)
 
 
 # -- PowerPoint ---------------------------------------------------------------------------------

@@ -15,7 +15,10 @@ from searchapp.ingest.decoding import NotTextError, decode_bytes, load_documents
 from searchapp.ingest.formats import pdf as pdf_module
 from searchapp.ingest.formats.dispatch import is_pdf
 from searchapp.ingest.formats.pdf import NO_TEXT_LAYER, extract_pdf
+from searchapp.ingest.formats.running_lines import strip_running_lines
 from searchapp.ingest.formats.spans import Span, locate
+from tests.searchapp.conftest import FakeEncoder
+from tests.searchapp.ingest.test_pipeline import make_index
 
 
 def make_pdf(
@@ -65,12 +68,22 @@ def test_text_per_page_with_page_spans_and_title() -> None:
     assert locate(located.spans, located.text.index("due to")) == (3, None)
 
 
-def test_a_hyphen_at_a_line_end_joins_the_word() -> None:
+def test_a_hyphen_at_a_line_end_joins_a_broken_word_and_keeps_a_compound() -> None:
     document = FPDF()
     document.add_page()
     document.set_font("helvetica", size=11)
-    document.multi_cell(0, 6, "a boundary-\nlayer experiment")
-    assert extract_pdf(bytes(document.output())).text == "a boundarylayer experiment"
+    document.multi_cell(
+        0,
+        6,
+        "a boundary-\nlayer experiment on the veloc-\nity and the distri-\nbution of the\n"
+        "COVID-\n19 wards; the boundary and its layer at a velocity",
+    )
+    # "boundary" and "layer" are words of the document, "velocity" is one too, "distri" and
+    # "bution" are not; PDFium marks each of these hyphens the same.
+    assert extract_pdf(bytes(document.output())).text == (
+        "a boundary-layer experiment on the velocity and the distribution of the\n"
+        "COVID-19 wards; the boundary and its layer at a velocity"
+    )
 
 
 def test_scanned_pdf_is_skipped_with_the_reason() -> None:
@@ -109,8 +122,8 @@ def test_damaged_pdf_is_skipped_with_the_reason(damage) -> None:
 def test_page_bound_keeps_the_first_pages_and_warns(monkeypatch, caplog) -> None:
     monkeypatch.setattr(pdf_module, "MAX_PDF_PAGES", 2)
     with caplog.at_level(logging.WARNING):
-        located = extract_pdf(make_pdf(["one", "two", "three"]), name="long.pdf")
-    assert located.text == "one\n\ntwo"
+        located = extract_pdf(make_pdf(["One.", "Two.", "Three."]), name="long.pdf")
+    assert located.text == "One.\n\nTwo."
     assert "long.pdf: 3 pages; only the first 2 are indexed" in caplog.text
 
 
@@ -131,7 +144,7 @@ def test_character_bound_stops_before_the_page_that_crosses_it(monkeypatch, capl
 
 def test_pdfs_read_from_many_threads_at_once() -> None:
     """PDFium is not thread-safe: the lock must serialise every call into it."""
-    documents = {n: make_pdf([f"document {n} page {p}" for p in range(1, 4)]) for n in range(8)}
+    documents = {n: make_pdf([f"Document {n} page {p}." for p in range(1, 4)]) for n in range(8)}
     results: dict[int, str] = {}
     errors: list[BaseException] = []
 
@@ -149,7 +162,8 @@ def test_pdfs_read_from_many_threads_at_once() -> None:
         thread.join(timeout=60)
     assert not errors
     assert results == {
-        n: f"document {n} page 1\n\ndocument {n} page 2\n\ndocument {n} page 3" for n in documents
+        n: f"Document {n} page 1.\n\nDocument {n} page 2.\n\nDocument {n} page 3."
+        for n in documents
     }
 
 
@@ -206,3 +220,79 @@ def test_unreadable_pdfs_are_skips_that_name_the_file(
         load_documents(path)
     assert isinstance(caught.value, SearchAppError)  # the indexer's skip path
     assert reason in str(caught.value) and caught.value.path == path
+
+
+class _JournalPDF(FPDF):
+    """Pages with a journal's running head and a page number foot, as papers have."""
+
+    def header(self) -> None:
+        self.set_font("helvetica", size=8)
+        self.cell(0, 6, "Journal of Aircraft, Vol. 17, No. 3")
+        self.ln(10)
+
+    def footer(self) -> None:
+        self.set_y(-15)
+        self.set_font("helvetica", size=8)
+        self.cell(0, 6, f"Page {self.page_no()} of {{nb}}")
+
+
+def make_journal_pdf(pages: list[str]) -> bytes:
+    document = _JournalPDF()
+    for text in pages:
+        document.add_page()
+        document.set_font("helvetica", size=11)
+        document.multi_cell(0, 6, text)
+    return bytes(document.output())
+
+
+JOURNAL_PAGES = [
+    "Wing loading tests.\nThe spanwise distribution of the lift of the wing",
+    "increases with the slipstream velocity.\nJournal of Aircraft, Vol. 17, No. 3 is cited.",
+    "The drag of the nacelle was measured.",
+    "Conclusions follow from the tests.",
+]
+
+
+def test_running_heads_and_page_numbers_are_not_text(tmp_path: Path) -> None:
+    located = extract_pdf(make_journal_pdf(JOURNAL_PAGES))
+    # The head kept once, on the first page; the page numbers nowhere; a line like the head
+    # inside a page stays. The sentence left open on page 1 goes on after a line break.
+    assert located.text == (
+        "Journal of Aircraft, Vol. 17, No. 3\n"
+        + JOURNAL_PAGES[0]
+        + "\n"
+        + "\n\n".join(JOURNAL_PAGES[1:])
+    )
+    assert [span.page for span in located.spans] == [1, 2, 3, 4]
+    # The sentence that goes on overleaf is one passage, found by a phrase across the turn.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paper.pdf").write_bytes(make_journal_pdf(JOURNAL_PAGES))
+    index = make_index(tmp_path / "idx", FakeEncoder(max_length=64))
+    index.add([docs])
+    [hit] = index.search('"lift of the wing increases"', k=3, mode="lexical")
+    assert hit.page == 1 and "slipstream velocity" in hit.text
+
+
+def test_fewer_pages_than_a_running_line_needs_keep_every_line() -> None:
+    located = extract_pdf(make_journal_pdf(JOURNAL_PAGES[:2]))
+    assert located.text.count("Page 1 of 2") == 1 and located.text.count("Vol. 17") == 3
+
+
+def test_which_lines_are_running() -> None:
+    pages = [
+        "ix\nPreface text.",
+        "THE GLIDER BOOK\nChapter text one.\n2",
+        "Chapter 1. Wings\nMore text.\nTHE GLIDER BOOK\n3",
+        "THE GLIDER BOOK\n\nChapter 1. Wings\nText.\n4",  # two running lines and a blank
+        "Chapter 1. Wings\nLast text.\nTHE GLIDER BOOK\nquoted inside.\n\n5",
+        "THE GLIDER BOOK\nEnd.\n6",
+    ]
+    assert strip_running_lines(pages) == [
+        "Preface text.",  # a Roman page number too
+        "THE GLIDER BOOK\nChapter text one.",  # the first of a running line with words stays
+        "Chapter 1. Wings\nMore text.",
+        "Text.",
+        "Last text.\nTHE GLIDER BOOK\nquoted inside.",  # not at an edge: it stays
+        "End.",
+    ]
