@@ -1,10 +1,13 @@
 """OpenDocument text (``.odt``, ``.ott``): headings, paragraphs, lists and tables of
 ``content.xml`` in reading order, each located under its heading path, wherever they lie (in
-sections, numbered paragraphs, a table of contents' title, text boxes anchored to the page).
-Notes (footnotes) and tracked deletions are left out."""
+sections, numbered paragraphs, a table of contents' title, text boxes anchored to the page: a
+box's text after the paragraph it is anchored in). Then, as for .docx, the page styles' headers
+and footers and the footnotes, each distinct text once, in sections of those names. Page number
+fields and tracked deletions are left out."""
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError
@@ -19,13 +22,19 @@ CELL_SEPARATOR = " | "
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
+_WORD = re.compile(r"[^\W\d_]{3,}")
+_STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
+_DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
+_DRAWINGS = frozenset({f"{_DRAW}frame", f"{_DRAW}custom-shape", f"{_DRAW}rect", f"{_DRAW}g"})
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
 _ROW_GROUPS = frozenset(
     {f"{_TABLE}table-header-rows", f"{_TABLE}table-rows", f"{_TABLE}table-row-group"}
 )
 _SKIPPED = frozenset(
     {
-        f"{_TEXT}note",
+        f"{_TEXT}note",  # read after the body (``_notes``)
+        f"{_TEXT}page-number",  # a header's "Page 3 of 12": the values of the last save
+        f"{_TEXT}page-count",
         f"{_TEXT}tracked-changes",
         f"{_TEXT}sequence-decls",
         f"{_TEXT}variable-decls",
@@ -44,36 +53,76 @@ def extract_odt(archive: SafeZip) -> LocatedText:
     builder = TextBuilder()
     headings = HeadingPath()
     _walk(body, builder, headings)
+    seen: set[str] = set()
+    for section, container in [*_margins(archive), *(("footnotes", note) for note in _notes(body))]:
+        for paragraph in container.iter():
+            if paragraph.tag not in (f"{_TEXT}p", f"{_TEXT}h"):
+                continue
+            text = _inline_text(paragraph).strip()
+            # Each distinct text once, as in .docx; not "Page of", left by the page fields.
+            if _WORD.search(text.lower().replace("page", "")) and text not in seen:
+                seen.add(text)
+                builder.add(text, section=section)
     return builder.build(title=_title(archive))
+
+
+def _margins(archive: SafeZip) -> list[tuple[str, Element]]:
+    """("header" or "footer", element) of each page style's headers and footers."""
+    if not archive.has("styles.xml"):
+        return []
+    master = archive.read_xml("styles.xml").find(f"{_OFFICE}master-styles")
+    if master is None:
+        return []
+    found = []
+    for kind in ("header", "footer"):
+        for page in master.findall(f"{_STYLE}master-page"):
+            for variant in ("", "-left", "-first"):
+                found.extend(
+                    (kind, element) for element in page.findall(f"{_STYLE}{kind}{variant}")
+                )
+    return found
+
+
+def _notes(body: Element) -> list[Element]:
+    """The bodies of the footnotes and endnotes, in the order they are cited."""
+    return list(body.iter(f"{_TEXT}note-body"))
 
 
 def _walk(container: Element, builder: TextBuilder, headings: HeadingPath) -> None:
     for child in container:
         tag = child.tag
-        if tag == f"{_TEXT}h":
-            text = _inline_text(child)
-            level = child.get(f"{_TEXT}outline-level", "1")
-            headings.enter(int(level) if level.isdigit() and level != "0" else 1, text)
+        if tag in (f"{_TEXT}h", f"{_TEXT}p"):
+            boxes: list[str] = []
+            text = _inline_text(child, boxes)
+            if tag == f"{_TEXT}h":
+                level = child.get(f"{_TEXT}outline-level", "1")
+                headings.enter(int(level) if level.isdigit() and level != "0" else 1, text)
             builder.add(text, section=headings.section)
-        elif tag == f"{_TEXT}p":
-            builder.add(_inline_text(child), section=headings.section)
+            for box in boxes:  # after the paragraph they are anchored in
+                builder.add(box, section=headings.section)
         elif tag == f"{_TABLE}table":
             builder.add(_table_text(child), section=headings.section)
         elif tag not in _SKIPPED:  # sections, lists, indexes, frames and shapes on the page
             _walk(child, builder, headings)
 
 
-def _inline_text(element: Element) -> str:
+def _inline_text(element: Element, boxes: list[str] | None = None) -> str:
+    """The text of a paragraph; that of text boxes and shapes anchored in it goes to ``boxes``
+    (a text box's words were glued to the paragraph's first word), or inline without it."""
     parts: list[str] = []
-    _collect(element, parts)
+    _collect(element, parts, boxes)
     return "".join(parts)
 
 
-def _collect(element: Element, parts: list[str]) -> None:
+def _collect(element: Element, parts: list[str], boxes: list[str] | None = None) -> None:
     parts.append(element.text or "")
     for child in element:
         tag = child.tag
-        if tag == f"{_TEXT}s":
+        if boxes is not None and tag in _DRAWINGS:
+            box = _inline_text(child, boxes).strip()
+            if box:
+                boxes.append(box)
+        elif tag == f"{_TEXT}s":
             count = child.get(f"{_TEXT}c", "1")
             parts.append(" " * min(int(count) if count.isdigit() else 1, 100))
         elif tag == f"{_TEXT}tab":
@@ -81,9 +130,9 @@ def _collect(element: Element, parts: list[str]) -> None:
         elif tag in (f"{_TEXT}line-break", f"{_TEXT}p", f"{_TEXT}h"):  # a block in a cell
             parts.append("\n")
             if tag != f"{_TEXT}line-break":
-                _collect(child, parts)
+                _collect(child, parts, boxes)
         elif tag not in _SKIPPED:
-            _collect(child, parts)
+            _collect(child, parts, boxes)
         parts.append(child.tail or "")
 
 

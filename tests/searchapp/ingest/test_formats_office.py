@@ -366,12 +366,46 @@ def test_odt_headings_paragraphs_lists_and_tables(tmp_path: Path) -> None:
     [document] = load(tmp_path, "notes.odt", odt_file())
     assert document.title == "Notes"
     assert document.text == (
-        "Install\n\nThree   spaces and a span.\n\nLinux\n\napt\n\ndnf\n\na a2 | b"
+        "Install\n\nThree   spaces and a span.\n\nLinux\n\napt\n\ndnf\n\na a2 | b\n\na footnote"
     )
     assert document.spans == (
         Span(0, section="Install"),
         Span(document.text.index("Linux"), section="Install > Linux"),
+        Span(document.text.index("a footnote"), section="footnotes"),
     )
+
+
+def test_odt_text_boxes_in_a_paragraph_headers_footers_and_notes(tmp_path: Path) -> None:
+    # A box anchored in a paragraph was glued to its first word ("clubJoin"); the page styles'
+    # headers and footers and the footnotes were not read, as they are for .docx.
+    draw = 'xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
+    style = 'xmlns:style="urn:oasis:names:tc:opendocument:xmlns:style:1.0"'
+    content = (
+        f"<office:document-content {ODF_NS} {draw}><office:body><office:text>"
+        '<text:p><draw:frame text:anchor-type="paragraph"><draw:text-box>'
+        "<text:p>Prizes from the football club</text:p></draw:text-box></draw:frame>"
+        "Join us on the green<text:note><text:note-citation>1</text:note-citation>"
+        "<text:note-body><text:p>On Saturday.</text:p></text:note-body></text:note>.</text:p>"
+        "</office:text></office:body></office:document-content>"
+    )
+    styles = (
+        f"<office:document-styles {ODF_NS} {style}><office:master-styles>"
+        "<style:master-page><style:header><text:p>Northfield Trust</text:p></style:header>"
+        "<style:header-left><text:p>Northfield Trust</text:p></style:header-left>"
+        "<style:footer><text:p>Page <text:page-number>3</text:page-number> of "
+        "<text:page-count>9</text:page-count></text:p></style:footer></style:master-page>"
+        "</office:master-styles></office:document-styles>"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        archive.writestr("styles.xml", styles, zipfile.ZIP_DEFLATED)
+    [document] = load(tmp_path, "flyer.odt", buffer.getvalue())
+    assert document.text == (
+        "Join us on the green.\n\nPrizes from the football club\n\nNorthfield Trust\n\nOn Saturday."
+    )
+    assert [span.section for span in document.spans] == ["header", "footnotes"]
 
 
 def test_odt_text_in_frames_numbered_paragraphs_and_index_titles_is_kept(tmp_path: Path) -> None:
