@@ -241,14 +241,22 @@ def human_bytes(value: object) -> str:
 
 
 NAMED_READ_ERRORS = 20  # files or folders that could not be read, named without --verbose
+# Files skipped with a reason that says what to do (OCR a scan, save a .doc as .docx), named
+# without --verbose when there are this few: counted, they had to be looked for with -v.
+NAMED_FIXABLE = 5
+
+
+def _says_what_to_do(reason: str) -> bool:
+    return "; " in reason and "excluded by default" not in reason
 
 
 def print_skipped(
     console: Console, skipped: list[tuple[str, str]], *, verbose: bool, prefix: str = ""
 ) -> None:
     """Each skipped file with its reason (``verbose``), else those that could not be read (as
-    ripgrep names each, up to ``NAMED_READ_ERRORS``) and one line counting the others by reason;
-    each line after ``prefix`` (`search watch`'s time)."""
+    ripgrep names each, up to ``NAMED_READ_ERRORS``), those whose reason says what to do (up to
+    ``NAMED_FIXABLE``) and one line counting the others by reason; each line after ``prefix``
+    (`search watch`'s time)."""
     from searchapp.ingest.discovery import is_read_error
     from searchapp.interfaces.render import counted
 
@@ -266,6 +274,11 @@ def print_skipped(
         named(path, reason)
     if len(errors) <= NAMED_READ_ERRORS:
         skipped = [(path, reason) for path, reason in skipped if not is_read_error(reason)]
+    fixable = [(path, reason) for path, reason in skipped if _says_what_to_do(reason)]
+    if len(fixable) <= NAMED_FIXABLE:  # "scan.pdf: no text layer; run OCR first"
+        for path, reason in fixable:
+            named(path, reason)
+        skipped = [(path, reason) for path, reason in skipped if not _says_what_to_do(reason)]
     if not skipped:
         return
     reasons: dict[str, int] = {}

@@ -2850,6 +2850,16 @@ def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
         "27 files skipped (cannot read: Permission denied: 25, binary file: 2); --verbose lists "
         "them"
     ]
+    # A skip that says what to do is named too when there are few: a scan to OCR was one count
+    # among binary files, and found only with -v.
+    scan = [("/d/scan.pdf", "no text layer; run OCR first")]
+    lock = [("/d/uv.lock", "lock file (excluded by default; --no-default-excludes keeps it)")]
+    assert printed(binary + scan + lock) == [
+        "skipped /d/scan.pdf: no text layer; run OCR first",
+        "3 files skipped (binary file: 2, lock file: 1); --verbose lists them",
+    ]
+    scans = [(f"/d/{n}.pdf", scan[0][1]) for n in range(6)]
+    assert printed(scans) == ["6 files skipped (no text layer: 6); --verbose lists them"]
 
 
 def test_info_of_an_index_never_finished_says_so_not_none(tmp_path, capsys) -> None:
