@@ -846,16 +846,21 @@ class SearchIndex:
         self._postings = None
 
     def get_document(
-        self, path_or_doc_id: str, lines: tuple[int, int] | None = None
+        self,
+        path_or_doc_id: str,
+        lines: tuple[int, int] | None = None,
+        *,
+        pages: tuple[int, int] | None = None,
     ) -> StoredDocument:
-        """An indexed document's text as indexed (``lines``: a 1-based inclusive range).
+        """An indexed document's text as indexed (``lines``: a 1-based inclusive range; or
+        ``pages``, a PDF's, as its lines).
 
         Anything that is not an indexed document, such as ``../../etc/passwd``, raises
         ``DocumentNotFoundError``. The text is the stored passages', stitched; a file still as
         indexed (its size and times) gives the whitespace between them as it has it (a leading
         tab came back as a space, blank lines at its end were lost), and nothing else.
         """
-        from searchapp.storage.documents import read_document
+        from searchapp.storage.documents import page_lines, read_document
 
         def as_written(path: str, stitched: str) -> str | None:
             indexed = self.store.file_states([path]).get(path)
@@ -867,7 +872,13 @@ class SearchIndex:
             return read[0] if read is not None else None
 
         with self.store.snapshot():
-            return read_document(self.store, path_or_doc_id, lines, as_written=as_written)
+            if pages is None:
+                return read_document(self.store, path_or_doc_id, lines, as_written=as_written)
+            lines = page_lines(self.store, path_or_doc_id, pages)
+            document = read_document(self.store, path_or_doc_id, lines, as_written=as_written)
+        kept = document.text.rstrip("\n")  # not the blank line between it and the next page
+        dropped = document.text.count("\n") - kept.count("\n")
+        return replace(document, text=kept, end_line=document.end_line - dropped)
 
 
 # The model reads a query's first 256 tokens (~1,000 characters) and the lexical ranking its

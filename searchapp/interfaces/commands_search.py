@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 from rich.table import Table
 
-from searchapp.errors import SearchAppError
+from searchapp.errors import BadInputError, SearchAppError
 from searchapp.interfaces.cli_app import (
     EXIT_NOTHING_FOUND,
     Color,
@@ -272,6 +272,15 @@ def get(
             show_default=False,
         ),
     ] = None,
+    pages: Annotated[
+        str | None,
+        typer.Option(
+            "--page",
+            help="Only the lines of these pages of a PDF (as hits name them: p.12): 12, 12-14.",
+            metavar="A-B",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON, as `search serve`'s /documents gives it.")
     ] = False,
@@ -283,10 +292,13 @@ def get(
     from searchapp.search_index import SearchIndex
     from searchapp.storage.documents import line_range
 
+    if lines is not None and pages is not None:
+        raise BadInputError("give --lines or --page, not both")
     wanted = line_range(lines) if lines is not None else None
+    pages_wanted = line_range(pages, what="page") if pages is not None else None
     search_index = SearchIndex(index_dir)
     with closing(search_index):
-        document = search_index.get_document(path_or_doc_id, wanted)
+        document = search_index.get_document(path_or_doc_id, wanted, pages=pages_wanted)
         for path, how in search_index.changed_files([document]).items():
             err.print(changed_file_line(display_path(path), how), style="dim")
     if as_json:

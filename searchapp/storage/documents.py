@@ -19,7 +19,7 @@ from searchapp.errors import BadInputError
 from searchapp.globs import from_display
 from searchapp.storage.indexed_paths import recorded_roots, under
 from searchapp.storage.schema import PENDING
-from searchapp.storage.store import Store
+from searchapp.storage.store import Store, places
 
 LAST_LINE = 2**31 - 1  # "to the end" for a range without an end
 
@@ -52,9 +52,10 @@ class StoredDocument:
         }
 
 
-def line_range(text: str) -> tuple[int, int]:
+def line_range(text: str, *, what: str = "line") -> tuple[int, int]:
     """``A-B``, ``A`` (one line), ``A-`` (to the end) or ``-B`` (from the start), 1-based and
-    inclusive, as `serve`'s ``lines=`` and `search get --lines` take it."""
+    inclusive, as `serve`'s ``lines=`` and `search get --lines` take it (``what="page"``: as
+    `search get --page` takes pages)."""
     first, dash, last = text.partition("-")
     if not dash:  # one line: "9" is 9-9
         last = first
@@ -62,14 +63,42 @@ def line_range(text: str) -> tuple[int, int]:
     if not (first or last) or not all(
         not part or (part.isascii() and part.isdigit() and len(part) <= 18) for part in digits
     ):
-        raise BadInputError(f"lines ({text!r}) must be a line or a range such as 10-20")
+        raise BadInputError(f"{what}s ({text!r}) must be a {what} or a range such as 10-20")
     start = int(first) if first else 1
     end = int(last) if last else LAST_LINE
     if not 1 <= start <= end:  # named as given: "lines=0" was told "lines (0-0)"
         raise BadInputError(
-            f"lines ({text!r}) must be a range of line numbers from 1, first <= last"
+            f"{what}s ({text!r}) must be a range of {what} numbers from 1, first <= last"
         )
     return start, end
+
+
+def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tuple[int, int]:
+    """The lines (1-based, inclusive) that pages ``first..last`` of a PDF take in its indexed
+    text: hits name a page (``p.300``), and ``--lines`` alone left it to be found by hand.
+    Raises ``BadInputError`` for a document without pages, or pages it has no text on."""
+    document_id, doc_id, _, _ = _find(store, path_or_doc_id)
+    first, last = pages
+    starts: dict[int, int] = {}  # page -> its first line
+    for start_line, page, stored in store.rows(
+        f"SELECT start_line, page, {store.places_column} FROM chunks WHERE document_id = ?",
+        (document_id,),
+    ):
+        located = [(start_line, page), *((place.line, place.page) for place in places(stored))]
+        for line, at in located:
+            if at is not None and line < starts.get(at, LAST_LINE):
+                starts[at] = line
+    if not starts:
+        raise BadInputError(f"{doc_id} has no pages (only PDFs have); give --lines instead")
+    within = sorted(page for page in starts if first <= page <= last)
+    if not within:
+        shown = f"{first}" if first == last else f"{first}-{last if last != LAST_LINE else ''}"
+        raise BadInputError(
+            f"{doc_id} has no text on page {shown}; its pages with text are "
+            f"{min(starts)}-{max(starts)}"
+        )
+    after = [line for page, line in starts.items() if page > last]
+    return starts[within[0]], min(after) - 1 if after else LAST_LINE
 
 
 def read_document(

@@ -125,7 +125,7 @@ TOUCH_DOCUMENTS = {
 }
 
 
-def _places(stored: str | None) -> tuple[Place, ...]:
+def places(stored: str | None) -> tuple[Place, ...]:
     """``chunks.places`` as written by ``add_chunks``: JSON ``[[line, page, section], ...]``."""
     return tuple(Place(*place) for place in json.loads(stored)) if stored else ()
 
@@ -599,6 +599,11 @@ class Store:
         before = rows[1][3] if len(rows) > 1 else None
         return rows[0][0], Chunk(*rows[0][1:]), before
 
+    @property
+    def places_column(self) -> str:
+        """What to select as ``chunks.places``: the column, or NULL for an index before it."""
+        return PLACES_COLUMN[self._has_places].removeprefix("c.")
+
     @guarded
     def file_states(self, paths: Iterable[str]) -> dict[str, DocumentRow]:
         """A document row of each of these paths (unknown ones skipped): its file as indexed,
@@ -782,7 +787,7 @@ class Store:
         """The chunks with these ids, in the order given; unknown ids (and -1) are skipped."""
         wanted = [int(i) for i in ids]
         found = {
-            row[0]: StoredChunk(*row[:-1], places=_places(row[-1]))
+            row[0]: StoredChunk(*row[:-1], places=places(row[-1]))
             for row in self._conn.execute(
                 "SELECT c.id, c.document_id, d.doc_id, d.path, d.title, c.ordinal, c.text, "
                 "c.start_char, c.end_char, c.start_line, c.end_line, c.page, c.section, "

@@ -935,6 +935,38 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     assert "note: docs/a.md changed since it was indexed" in err
 
 
+def test_get_page_prints_the_lines_of_a_pdf_page(tmp_path, fake_model, capsys) -> None:
+    # Hits name a page (p.3); `get` took only --lines, so a page was found by hand.
+    from tests.searchapp.ingest.test_formats_pdf import make_pdf
+
+    pages = ["Intro text.", "", "Third page one.\nThird page two.", "Fourth page."]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paper.pdf").write_bytes(make_pdf(pages))
+    (docs / "notes.md").write_text("no pages here\n")
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    paper = str(docs / "paper.pdf")
+    assert run(capsys, "get", paper, "--page", "3", *index)[:2] == (
+        0,
+        "Third page one.\nThird page two.\n",
+    )
+    assert run(capsys, "get", paper, "--page", "3-", *index)[1] == (
+        "Third page one.\nThird page two.\n\nFourth page.\n"
+    )
+    assert run(capsys, "get", paper, "--page", "1-2", *index)[1] == "Intro text.\n"
+    for args, said in [
+        (["--page", "2"], "has no text on page 2; its pages with text are 1-4"),
+        (["--page", "9"], "has no text on page 9"),
+        (["--page", "0"], "must be a range of page numbers from 1"),
+        (["--page", "2", "--lines", "1"], "give --lines or --page, not both"),
+    ]:
+        code, out, err = run(capsys, "get", paper, *args, *index)
+        assert (code, out) == (2, "") and said in err, err
+    code, _, err = run(capsys, "get", str(docs / "notes.md"), "--page", "1", *index)
+    assert code == 2 and "has no pages (only PDFs have); give --lines instead" in err
+
+
 def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> None:
     # From a helper at a shell: `query -` searched for "-" (status 0), a query of punctuation
     # ranked passages nearest to nothing (status 0), `--index-dir "$UNSET"` used the default
