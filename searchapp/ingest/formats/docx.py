@@ -35,6 +35,7 @@ CELL_SEPARATOR = " | "
 BODY, TITLE = 0, -1  # paragraph levels besides headings 1-9; TITLE: the Title style
 MAX_STYLE_DEPTH = 16  # basedOn chains longer than this (or looping) stop inheriting
 _HEADING_NAME = re.compile(r"heading\s*([1-9])", re.IGNORECASE)
+_WORD = re.compile(r"[^\W\d_]{3,}")
 _OUTLINE_VALUES = frozenset(str(n) for n in range(9))  # 0-8; 9 means body text
 
 
@@ -91,8 +92,9 @@ def _margins(archive: SafeZip, main_part: str, w: str) -> Iterator[tuple[str, st
         for container in containers:
             for block in _blocks(container, w):
                 tag = block.tag == f"{w}tbl"
-                text = _table_text(block, w) if tag else _paragraph_text(block, w)
-                if text.strip() and text not in seen:
+                text = (_table_text(block, w) if tag else _paragraph_text(block, w)).strip()
+                # Not "Page of", what a footer's page fields leave.
+                if _WORD.search(text.lower().replace("page", "")) and text not in seen:
                     seen.add(text)
                     yield _MARGIN_SECTIONS[kind], text
 
@@ -108,17 +110,36 @@ def _blocks(container: Element, w: str) -> Iterator[Element]:
 
 def _paragraph_text(paragraph: Element, w: str) -> str:
     parts: list[str] = []
-    _collect_text(paragraph, w, parts)
+    _collect_text(paragraph, w, parts, [])
     return "".join(parts)
 
 
-def _collect_text(element: Element, w: str, parts: list[str]) -> None:
+# Fields whose result is a page number or count: a footer's "Page 6 of 6" as last saved.
+_PAGE_FIELDS = frozenset({"PAGE", "NUMPAGES", "SECTIONPAGES", "PAGEREF"})
+
+
+def _collect_text(element: Element, w: str, parts: list[str], fields: list[list[str]]) -> None:
+    """``fields``: the complex fields open (``w:fldChar`` begin .. end), each [instruction,
+    phase]: a page number field's result is left out."""
     for child in element:
         tag = child.tag
         if tag == f"{w}r" and _hidden(child, w):
             continue
-        if tag == f"{w}t":
-            parts.append(child.text or "")
+        if tag == f"{w}fldChar":
+            kind = child.get(f"{w}fldCharType")
+            if kind == "begin":
+                fields.append(["", "code"])
+            elif kind == "separate" and fields:
+                fields[-1][1] = "result"
+            elif kind == "end" and fields:
+                fields.pop()
+        elif tag == f"{w}instrText" and fields:
+            fields[-1][0] += child.text or ""
+        elif tag == f"{w}fldSimple" and _page_field(child.get(f"{w}instr", "")):
+            continue
+        elif tag == f"{w}t":
+            if not any(phase == "result" and _page_field(code) for code, phase in fields):
+                parts.append(child.text or "")
         elif tag in (f"{w}tab", f"{w}ptab"):  # ptab: aligned to a margin ("Invoice⇥Total")
             parts.append("\t")
         elif tag in (f"{w}br", f"{w}cr"):
@@ -128,10 +149,15 @@ def _collect_text(element: Element, w: str, parts: list[str]) -> None:
         elif tag == f"{w}p":  # a paragraph in a text box inside this one: a line of its own
             if parts and not parts[-1].endswith("\n"):
                 parts.append("\n")
-            _collect_text(child, w, parts)
+            _collect_text(child, w, parts, [])
             parts.append("\n")  # the text after the box is not glued to its last word
         elif tag not in _skipped_tags(w):
-            _collect_text(child, w, parts)
+            _collect_text(child, w, parts, fields)
+
+
+def _page_field(instruction: str) -> bool:
+    words = instruction.split()
+    return bool(words) and words[0].upper() in _PAGE_FIELDS
 
 
 def _hidden(run: Element, w: str) -> bool:

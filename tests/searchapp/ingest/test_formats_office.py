@@ -105,13 +105,29 @@ def test_docx_headers_footers_and_footnotes_are_read_after_the_body(tmp_path: Pa
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         members = {name: archive.read(name) for name in archive.namelist()}
     members["word/footnotes.xml"] = notes
+    # A footer's page fields as last saved ("Page 6 of 6") are not text; other fields' are.
+    field = (
+        '<w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> {} </w:instrText>'
+        '</w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{}</w:t></w:r>'
+        '<w:r><w:fldChar w:fldCharType="end"/></w:r>'
+    )
+    members["word/footer1.xml"] = (
+        f'<w:ftr xmlns:w="{W_NS}"><w:p><w:r><w:t xml:space="preserve">Page </w:t></w:r>'
+        + field.format("PAGE \\* MERGEFORMAT", "6")
+        + '<w:r><w:t xml:space="preserve"> of </w:t></w:r>'
+        + '<w:fldSimple w:instr=" NUMPAGES "><w:r><w:t>6</w:t></w:r></w:fldSimple></w:p>'
+        + "<w:p>"
+        + field.format('HYPERLINK "https://x.org"', "the okapi site")
+        + "<w:r><w:t>, page 2</w:t></w:r></w:p></w:ftr>"
+    )
     members["word/_rels/document.xml.rels"] = (
         f'<Relationships xmlns="{RELS_NS}"><Relationship Id="rId9" '
-        f'Type="{OFFICE_RELS}/footnotes" Target="footnotes.xml"/></Relationships>'
+        f'Type="{OFFICE_RELS}/footnotes" Target="footnotes.xml"/><Relationship Id="rId8" '
+        f'Type="{OFFICE_RELS}/footer" Target="footer1.xml"/></Relationships>'
     )
     [read] = load(tmp_path, "noted.docx", zip_bytes(members))
-    assert read.text == "Body.\n\nSource: the okapi survey."
-    assert [span.section for span in read.spans][-1] == "footnotes"
+    assert read.text == "Body.\n\nthe okapi site, page 2\n\nSource: the okapi survey."
+    assert [span.section for span in read.spans][-2:] == ["footer", "footnotes"]
 
 
 def test_docx_title_comes_from_the_title_style_without_core_properties(tmp_path: Path) -> None:
