@@ -72,3 +72,27 @@ def test_the_counted_texts_kept_are_bounded(packaged_model_dir, monkeypatch) -> 
     spy = ours._tokenizer = CountingTokenizer(ours._tokenizer)
     ours.encode_ids(texts)
     assert spy.tokenized == 4 and ours._counted_tokens == 0
+
+
+def test_counts_are_remembered_so_a_file_chunked_again_is_not_tokenized_again(
+    packaged_model_dir, monkeypatch
+) -> None:
+    # `search watch` chunked a large file again after an edit: counting its unchanged
+    # paragraphs again was nearly all of the time.
+    from transformers import BertTokenizerFast
+
+    import minilm.tokenizer
+
+    monkeypatch.setattr(minilm.tokenizer, "COUNT_MEMO_ENTRIES", 4)
+    ours = MiniLMTokenizer(path=packaged_model_dir, max_length=32)
+    reference = BertTokenizerFast.from_pretrained(str(packaged_model_dir))
+    texts = [f"flow number {n} over a plate " * n for n in range(5)]
+    expected = [len(row) for row in reference(texts, add_special_tokens=False)["input_ids"]]
+    spy = ours._tokenizer = CountingTokenizer(ours._tokenizer)
+    assert ours.count_tokens(texts[:3]) == expected[:3]
+    assert ours.count_tokens(texts) == expected  # the first three remembered
+    assert spy.tokenized == 5
+    assert ours.count_tokens(texts[1:]) == expected[1:]  # the 4 the memo holds
+    assert spy.tokenized == 5
+    assert ours.count_tokens(texts[:1]) == expected[:1]  # the oldest, dropped
+    assert spy.tokenized == 6
