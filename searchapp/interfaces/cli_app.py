@@ -247,7 +247,9 @@ NAMED_FIXABLE = 5
 
 
 def _says_what_to_do(reason: str) -> bool:
-    return "; " in reason and "excluded by default" not in reason
+    """Whether a skip reason says what to do about the file: not a default exclusion's (a lock
+    file, minified text), which says how to index such files, and is told again each run."""
+    return "; " in reason and "by default" not in reason and "--no-default-excludes" not in reason
 
 
 def print_skipped(
@@ -275,9 +277,9 @@ def print_skipped(
     if len(errors) <= NAMED_READ_ERRORS:
         skipped = [(path, reason) for path, reason in skipped if not is_read_error(reason)]
     fixable = [(path, reason) for path, reason in skipped if _says_what_to_do(reason)]
-    if len(fixable) <= NAMED_FIXABLE:  # "scan.pdf: no text layer; run OCR first"
-        for path, reason in fixable:
-            named(path, reason)
+    for path, reason in fixable[:NAMED_FIXABLE]:  # "scan.pdf: no text layer; run OCR first"
+        named(path, reason)
+    if len(fixable) <= NAMED_FIXABLE:  # else all are counted below, as read errors are
         skipped = [(path, reason) for path, reason in skipped if not _says_what_to_do(reason)]
     if not skipped:
         return

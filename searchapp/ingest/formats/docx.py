@@ -89,12 +89,18 @@ def _margins(archive: SafeZip, main_part: str, w: str) -> Iterator[tuple[str, st
                 for note in root.iter(f"{w}footnote")
                 if note.get(f"{w}type") not in ("separator", "continuationSeparator")
             ]
+        margin = kind != "footnotes"
         for container in containers:
             for block in _blocks(container, w):
                 tag = block.tag == f"{w}tbl"
-                text = (_table_text(block, w) if tag else _paragraph_text(block, w)).strip()
-                # Not "Page of", what a footer's page fields leave.
-                if _WORD.search(text.lower().replace("page", "")) and text not in seen:
+                text = (
+                    _table_text(block, w) if tag else _paragraph_text(block, w, margin=margin)
+                ).strip()
+                # Not "Page of", what a footer's page fields leave (a footnote's "Id. at 5."
+                # is text).
+                if margin and not _WORD.search(text.lower().replace("page", "")):
+                    continue
+                if text and text not in seen:
                     seen.add(text)
                     yield _MARGIN_SECTIONS[kind], text
 
@@ -108,9 +114,10 @@ def _blocks(container: Element, w: str) -> Iterator[Element]:
             yield from _blocks(child, w)
 
 
-def _paragraph_text(paragraph: Element, w: str) -> str:
+def _paragraph_text(paragraph: Element, w: str, *, margin: bool = False) -> str:
+    """A paragraph's text; ``margin``: a header's or footer's, without its page numbers."""
     parts: list[str] = []
-    _collect_text(paragraph, w, parts, [])
+    _collect_text(paragraph, w, parts, [] if margin else None)
     return "".join(parts)
 
 
@@ -118,14 +125,16 @@ def _paragraph_text(paragraph: Element, w: str) -> str:
 _PAGE_FIELDS = frozenset({"PAGE", "NUMPAGES", "SECTIONPAGES", "PAGEREF"})
 
 
-def _collect_text(element: Element, w: str, parts: list[str], fields: list[list[str]]) -> None:
-    """``fields``: the complex fields open (``w:fldChar`` begin .. end), each [instruction,
-    phase]: a page number field's result is left out."""
+def _collect_text(
+    element: Element, w: str, parts: list[str], fields: list[list[str]] | None
+) -> None:
+    """``fields`` (in a margin; else None): the complex fields open (``w:fldChar`` begin ..
+    end), each [instruction, phase]: a page number field's result is left out."""
     for child in element:
         tag = child.tag
         if tag == f"{w}r" and _hidden(child, w):
             continue
-        if tag == f"{w}fldChar":
+        if tag == f"{w}fldChar" and fields is not None:
             kind = child.get(f"{w}fldCharType")
             if kind == "begin":
                 fields.append(["", "code"])
@@ -133,12 +142,16 @@ def _collect_text(element: Element, w: str, parts: list[str], fields: list[list[
                 fields[-1][1] = "result"
             elif kind == "end" and fields:
                 fields.pop()
-        elif tag == f"{w}instrText" and fields:
+        elif tag == f"{w}instrText" and fields:  # (None or empty: false)
             fields[-1][0] += child.text or ""
-        elif tag == f"{w}fldSimple" and _page_field(child.get(f"{w}instr", "")):
+        elif (
+            tag == f"{w}fldSimple"
+            and fields is not None
+            and _page_field(child.get(f"{w}instr", ""))
+        ):
             continue
         elif tag == f"{w}t":
-            if not any(phase == "result" and _page_field(code) for code, phase in fields):
+            if not any(phase == "result" and _page_field(code) for code, phase in fields or ()):
                 parts.append(child.text or "")
         elif tag in (f"{w}tab", f"{w}ptab"):  # ptab: aligned to a margin ("Invoice⇥Total")
             parts.append("\t")
@@ -149,7 +162,7 @@ def _collect_text(element: Element, w: str, parts: list[str], fields: list[list[
         elif tag == f"{w}p":  # a paragraph in a text box inside this one: a line of its own
             if parts and not parts[-1].endswith("\n"):
                 parts.append("\n")
-            _collect_text(child, w, parts, [])
+            _collect_text(child, w, parts, None if fields is None else [])
             parts.append("\n")  # the text after the box is not glued to its last word
         elif tag not in _skipped_tags(w):
             _collect_text(child, w, parts, fields)

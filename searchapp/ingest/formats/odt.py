@@ -24,6 +24,7 @@ _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
+_PAGE_FIELDS = frozenset({f"{_TEXT}page-number", f"{_TEXT}page-count"})
 _DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
 _DRAWINGS = frozenset({f"{_DRAW}frame", f"{_DRAW}custom-shape", f"{_DRAW}rect", f"{_DRAW}g"})
 _DC_TITLE = "{http://purl.org/dc/elements/1.1/}title"
@@ -33,8 +34,6 @@ _ROW_GROUPS = frozenset(
 _SKIPPED = frozenset(
     {
         f"{_TEXT}note",  # read after the body (``_notes``)
-        f"{_TEXT}page-number",  # a header's "Page 3 of 12": the values of the last save
-        f"{_TEXT}page-count",
         f"{_TEXT}tracked-changes",
         f"{_TEXT}sequence-decls",
         f"{_TEXT}variable-decls",
@@ -55,15 +54,28 @@ def extract_odt(archive: SafeZip) -> LocatedText:
     _walk(body, builder, headings)
     seen: set[str] = set()
     for section, container in [*_margins(archive), *(("footnotes", note) for note in _notes(body))]:
-        for paragraph in container.iter():
-            if paragraph.tag not in (f"{_TEXT}p", f"{_TEXT}h"):
+        for paragraph in _paragraphs(container):
+            margin = section != "footnotes"
+            text = _inline_text(paragraph, margin=margin).strip()
+            # Each distinct text once, as in .docx; not "Page of", left by a footer's page
+            # fields (a footnote's "Id. at 5." is one).
+            if margin and not _WORD.search(text.lower().replace("page", "")):
                 continue
-            text = _inline_text(paragraph).strip()
-            # Each distinct text once, as in .docx; not "Page of", left by the page fields.
-            if _WORD.search(text.lower().replace("page", "")) and text not in seen:
+            if text and text not in seen:
                 seen.add(text)
                 builder.add(text, section=section)
     return builder.build(title=_title(archive))
+
+
+def _paragraphs(container: Element) -> list[Element]:
+    """The paragraphs and headings in ``container``, not those inside them (a text box's)."""
+    found = []
+    for child in container:
+        if child.tag in (f"{_TEXT}p", f"{_TEXT}h"):
+            found.append(child)
+        else:
+            found.extend(_paragraphs(child))
+    return found
 
 
 def _margins(archive: SafeZip) -> list[tuple[str, Element]]:
@@ -106,19 +118,24 @@ def _walk(container: Element, builder: TextBuilder, headings: HeadingPath) -> No
             _walk(child, builder, headings)
 
 
-def _inline_text(element: Element, boxes: list[str] | None = None) -> str:
+def _inline_text(element: Element, boxes: list[str] | None = None, *, margin: bool = False) -> str:
     """The text of a paragraph; that of text boxes and shapes anchored in it goes to ``boxes``
-    (a text box's words were glued to the paragraph's first word), or inline without it."""
+    (a text box's words were glued to the paragraph's first word), or inline without it.
+    ``margin``: a header's or footer's, without its page number fields."""
     parts: list[str] = []
-    _collect(element, parts, boxes)
+    _collect(element, parts, boxes, margin)
     return "".join(parts)
 
 
-def _collect(element: Element, parts: list[str], boxes: list[str] | None = None) -> None:
+def _collect(
+    element: Element, parts: list[str], boxes: list[str] | None = None, margin: bool = False
+) -> None:
     parts.append(element.text or "")
     for child in element:
         tag = child.tag
-        if boxes is not None and tag in _DRAWINGS:
+        if margin and tag in _PAGE_FIELDS:  # "Page 3 of 12": the values of the last save
+            pass
+        elif boxes is not None and tag in _DRAWINGS:
             box = _inline_text(child, boxes).strip()
             if box:
                 boxes.append(box)
@@ -130,9 +147,9 @@ def _collect(element: Element, parts: list[str], boxes: list[str] | None = None)
         elif tag in (f"{_TEXT}line-break", f"{_TEXT}p", f"{_TEXT}h"):  # a block in a cell
             parts.append("\n")
             if tag != f"{_TEXT}line-break":
-                _collect(child, parts, boxes)
+                _collect(child, parts, boxes, margin)
         elif tag not in _SKIPPED:
-            _collect(child, parts, boxes)
+            _collect(child, parts, boxes, margin)
         parts.append(child.tail or "")
 
 

@@ -1,10 +1,11 @@
 """PDF text, page by page, with PDFium (pypdfium2).
 
 Every page becomes one unit located by its 1-based page number, without the running heads and
-feet it shares with other pages (``running_lines``); a page that leaves a sentence open is
-followed by a line break, not a blank line, so the paragraph goes on overleaf. What a PDF
-cannot give is a skip reason (``NotTextError``): encrypted with a user password (one that opens
-with the empty password is read), damaged, or without any text (a scan: OCR it first).
+feet it shares with other pages (``running_lines``); a page that leaves a sentence open, before
+one that goes on in lower case, is followed by a line break, not a blank line, so the paragraph
+goes on overleaf. What a PDF cannot give is a skip reason (``NotTextError``): encrypted with a
+user password (one that opens with the empty password is read), damaged, or without any text
+(a scan: OCR it first).
 Extraction is bounded per file so that no PDF holds up a run: at most ``MAX_PDF_PAGES`` pages,
 ``MAX_PDF_CHARS`` characters and ``MAX_PDF_SECONDS`` seconds are read; past a bound the text
 read so far is kept and a warning logged. The input is already bounded by
@@ -47,6 +48,8 @@ NO_TEXT_LAYER = "no text layer; run OCR first"
 _LINE_END_HYPHEN = "\ufffe"
 _HYPHENATED = re.compile(r"(\w+)\ufffe(\w+)")
 _WORD = re.compile(r"\w+(?:-\w+)*")
+_PAGE_END_HYPHEN = re.compile(r"(?<![\w-])([^\W\d_]+)-\s*\Z")  # "numeri-" ending a page
+_PAGE_START_WORD = re.compile(r"\s*([^\W\d_]+)(?=[\s.,;:!?)\]]|\Z)")  # its "cally" overleaf
 
 PDFIUM_LOCK = threading.Lock()
 
@@ -135,10 +138,14 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
     if failed:
         logger.warning("%s: pages PDFium could not read were left out: %s", name, failed)
     builder = TextBuilder()
-    texts = strip_running_lines(_line_end_hyphens_read(texts))
+    texts = _line_end_hyphens_read(strip_running_lines(texts))
     before = ""  # the last page with text: a sentence it leaves open goes on overleaf
     for number, text in zip(numbers, texts, strict=True):
-        builder.add(text, page=number, continues=bool(before) and not ends_sentence(before))
+        # Open at the end, and going on in lower case: a slide's title after its last bullet
+        # begins a page of its own.
+        opening = text.lstrip()[:1]
+        continues = bool(before) and not ends_sentence(before) and opening.islower()
+        builder.add(text, page=number, continues=continues)
         before = text.strip() or before
     if builder.length == 0:
         if len(failed) == readable:
@@ -151,29 +158,53 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
 
 
 def _line_end_hyphens_read(texts: list[str]) -> list[str]:
-    """The pages' texts with each word broken by a hyphen at a line end whole again: joined
-    ("veloc-ity": "velocity") where the document has the joined word elsewhere, or where it has
-    neither part as a word of its own; else kept ("leading-edge", where "leading" and "edge"
-    are words of the document; "COVID-19": a part begins with a capital or a digit).
+    """The pages' texts with each word broken by a hyphen at a line end (or at the end of a
+    page, going on overleaf) whole again: joined ("veloc-ity": "velocity") where the document
+    has the joined word elsewhere, or where it has neither part as a word of its own; else kept
+    ("leading-edge", where "leading" and "edge" are words of the document; "COVID-19" and
+    "Anglo-French": the second part begins with a digit, or a capital after lower case).
     Dropping every such hyphen made up words ("boundarylayer", "leadingedge") that no query
     for "boundary layer" or "leading-edge" found."""
-    if not any(_LINE_END_HYPHEN in text for text in texts):
+    turns = [
+        bool(_PAGE_END_HYPHEN.search(text)) and bool(_PAGE_START_WORD.match(after))
+        for text, after in zip(texts, texts[1:])
+    ]
+    if not any(_LINE_END_HYPHEN in text for text in texts) and not any(turns):
         return texts
     words: set[str] = set()
-    for text in texts:
-        for word in _WORD.findall(_HYPHENATED.sub(" ", text)):
+    for index, text in enumerate(texts):
+        text = _HYPHENATED.sub(" ", text)
+        if index < len(turns) and turns[index]:  # the broken word's halves are not words
+            text = _PAGE_END_HYPHEN.sub(" ", text)
+        if index > 0 and turns[index - 1]:
+            text = _PAGE_START_WORD.sub(" ", text, count=1)
+        for word in _WORD.findall(text):
             words.add(word.lower())
             words.update(part.lower() for part in word.split("-"))
 
-    def read(match: re.Match[str]) -> str:
-        first, second = match.groups()
+    def whole(first: str, second: str) -> str:
         if (first + second).lower() in words:
             return first + second
-        if (first.lower() in words and second.lower() in words) or not second[0].islower():
+        if second[0].isdigit() or (second[0].isupper() and not first.isupper()):
+            return f"{first}-{second}"
+        if first.lower() in words and second.lower() in words:
             return f"{first}-{second}"
         return first + second
 
-    return [_HYPHENATED.sub(read, text).replace(_LINE_END_HYPHEN, "-") for text in texts]
+    read = [
+        _HYPHENATED.sub(lambda m: whole(*m.groups()), text).replace(_LINE_END_HYPHEN, "-")
+        for text in texts
+    ]
+    for index, turn in enumerate(turns):  # the word ends on the page it begins on
+        if turn:
+            end = _PAGE_END_HYPHEN.search(read[index])
+            start = _PAGE_START_WORD.match(read[index + 1])
+            if end is None or start is None:  # changed by a join above: left as it is
+                continue
+            joined = whole(end.group(1), start.group(1))
+            read[index] = read[index][: end.start(1)] + joined
+            read[index + 1] = read[index + 1][start.end() :].lstrip(" ")
+    return read
 
 
 def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str | None, bool]:

@@ -1,57 +1,74 @@
 """Running heads and feet of paged text: the lines a PDF repeats at the top or bottom of its
-pages (a journal's name, a book's chapter title, "Page 3 of 40").
+pages (a journal's name, a book's chapter title) and its page numbers ("Page 3 of 40").
 
 Read as text they sat between the end of one page and the start of the next, so a sentence
 going on overleaf was cut by them ("the lift of the wing Journal of Aircraft 17 increases"): a
-quoted phrase across the page turn was not found, the page looked as if it ended mid-sentence
-(so a topic that ended with its page ran into the next: ``spans.section_starts``), and the
-title in every head matched every page. A line counts as running when, digits aside (page
-numbers), the same line lies among the first or last ``EDGE_LINES`` lines of at least
-``MIN_PAGES`` pages. Running lines are taken off each page's edges, from the edge inwards, so a
-line like one inside the page stays. The first page that has a running line with words keeps
-it, so the words of a title in the head are still found once; page numbers ("Page 3 of 40",
-"- 17 -", "xii") go everywhere.
+quoted phrase across the page turn was not found, the page looked as if it ended mid-sentence,
+and the title in every head matched every page. Only what is surely not the page's own text
+goes, and only from a page's edges inwards (a line like one inside the page stays):
+
+- a page number: a line of a number that goes up with the page (its page less a constant),
+  alone or with page words ("- 17 -", "Page 3 of 40", "p. 12"), on at least ``MIN_PAGES``
+  pages;
+- a running line: the same line, exactly, among the first or last ``EDGE_LINES`` lines of at
+  least ``MIN_PAGES`` pages, two of them at most ``NEAR_PAGES`` apart (a head is on every page
+  or every other one; a closing line of each chapter is not); the first copy of one stays, so
+  a title's words are still found once.
+
+A line that differs from page to page in anything but its page number (an invoice's number, a
+table's rows, "Question 2") is never one of them.
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Sequence
 
 EDGE_LINES = 3  # lines at the top and at the bottom of a page that may be running
 MIN_PAGES = 3  # a line at the edge of this many pages is running
+NEAR_PAGES = 2  # ...when two of them are at most this many pages apart
+MAX_PAGE_OFFSET = 100  # a printed page number is its page less at most this (front matter)
 
 _NUMBER = re.compile(r"\d+")
-_ROMAN_NUMBER = re.compile(r"[ivxlcdm]+")  # front matter's page numbers
-_WORD = re.compile(r"[^\W\d_]{4,}")  # a word worth keeping once ("page" is not)
+# What a page number line holds besides its number: page words and punctuation.
+_PAGE_WORDS = re.compile(
+    r"(?:page|pages|p|pg|pp|of|seite|von|página|pagina|de|di|sur|side|sida|strona|z|стр|из)\b"
+    r"|[\W_]",
+    re.IGNORECASE,
+)
 
 
 def strip_running_lines(pages: Sequence[str]) -> list[str]:
-    """``pages``' texts without their running heads and feet."""
+    """``pages``' texts without their page numbers and running heads and feet."""
     if len(pages) < MIN_PAGES:
         return list(pages)
     lines = [page.splitlines() for page in pages]
-    seen: Counter[str] = Counter()
-    for page_lines in lines:
-        seen.update({key for key in map(_key, _edges(page_lines)) if key})
-    running = {key for key, pages_with_it in seen.items() if pages_with_it >= MIN_PAGES}
+    found: defaultdict[tuple[str, int | None], set[int]] = defaultdict(set)
+    for index, page_lines in enumerate(lines):
+        for line in _edges(page_lines):
+            for key in _keys(line, index):
+                found[key].add(index)
+    running = {key for key, at in found.items() if _runs(key, at)}
     if not running:
         return list(pages)
-    running.add("")  # blank lines between running ones
-    kept: set[str] = set()  # running lines with words, kept on the first page that has them
+    kept: set[tuple[str, int | None]] = set()  # running lines kept once
     stripped = []
-    for page, page_lines in zip(pages, lines, strict=True):
+    for index, (page, page_lines) in enumerate(zip(pages, lines, strict=True)):
+
+        def goes(line: str, index: int = index) -> bool:
+            return not line.strip() or any(key in running for key in _keys(line, index))
+
         start, end = 0, len(page_lines)
-        while start < end and _key(page_lines[start]) in running:
+        while start < end and goes(page_lines[start]):
             start += 1
-        while end > start and _key(page_lines[end - 1]) in running:
+        while end > start and goes(page_lines[end - 1]):
             end -= 1
         if start == end:  # nothing but running lines: a page of one line like the others'
             stripped.append(page)
             continue
-        head = [line for line in page_lines[:start] if _kept(line, kept)]
-        foot = [line for line in page_lines[end:] if _kept(line, kept)]
+        head = [line for line in page_lines[:start] if _kept(line, running, kept)]
+        foot = [line for line in page_lines[end:] if _kept(line, running, kept)]
         unchanged = (start, end) == (0, len(page_lines))
         stripped.append(page if unchanged else "\n".join(head + page_lines[start:end] + foot))
     return stripped
@@ -62,17 +79,39 @@ def _edges(page_lines: list[str]) -> list[str]:
     return filled[:EDGE_LINES] + filled[EDGE_LINES:][-EDGE_LINES:]
 
 
-def _key(line: str) -> str:
-    """The line as running lines are compared: its words, lower case, numbers as ``#`` ("" for
-    a blank line, which counts as running at an edge)."""
-    key = _NUMBER.sub("#", " ".join(line.split()).lower())
-    return "#" if _ROMAN_NUMBER.fullmatch(key) else key
+def _keys(line: str, index: int) -> list[tuple[str, int | None]]:
+    """How ``line`` on page ``index`` (0-based) may repeat: as it is (offset None), and, for a
+    page number line, as its words with the number that goes with the page (its offset)."""
+    text = " ".join(line.split()).lower()
+    if not text:
+        return []
+    keys: list[tuple[str, int | None]] = [(text, None)]
+    for number in _NUMBER.finditer(text):
+        offset = int(number.group()) - (index + 1) if len(number.group()) < 7 else None
+        if offset is None or abs(offset) > MAX_PAGE_OFFSET:
+            continue
+        rest = text[: number.start()] + "#" + text[number.end() :]
+        if not _NUMBER.sub("", _PAGE_WORDS.sub("", rest.replace("#", ""))):
+            keys.append((rest, offset))
+    return keys
 
 
-def _kept(line: str, kept: set[str]) -> bool:
-    """Whether a running ``line`` stays: the first time a line with words is met."""
-    key = _key(line)
-    if key in kept or not any(word != "page" for word in _WORD.findall(key)):
+def _runs(key: tuple[str, int | None], pages: set[int]) -> bool:
+    if len(pages) < MIN_PAGES:
         return False
-    kept.add(key)
+    if key[1] is not None:  # a page number: on MIN_PAGES pages, going up with them
+        return True
+    ordered = sorted(pages)
+    return any(b - a <= NEAR_PAGES for a, b in zip(ordered, ordered[1:]))
+
+
+def _kept(line: str, running: set[tuple[str, int | None]], kept: set) -> bool:
+    """Whether a running ``line`` stays: the first time a line with words is met (page numbers
+    never)."""
+    text = " ".join(line.split()).lower()
+    if (text, None) not in running or (text, None) in kept:
+        return False
+    if not re.search(r"[^\W\d_]{4,}", text):
+        return False
+    kept.add((text, None))
     return True

@@ -99,7 +99,7 @@ def test_docx_headers_footers_and_footnotes_are_read_after_the_body(tmp_path: Pa
         f'<w:footnotes xmlns:w="{W_NS}">'
         '<w:footnote w:type="separator" w:id="-1"><w:p><w:r><w:separator/></w:r></w:p>'
         f'</w:footnote><w:footnote w:id="1">{para("Source: the okapi survey.")}</w:footnote>'
-        "</w:footnotes>"
+        f'<w:footnote w:id="2">{para("Id. at 5.")}</w:footnote></w:footnotes>'
     )
     package = word_package(para("Body."))
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
@@ -126,7 +126,9 @@ def test_docx_headers_footers_and_footnotes_are_read_after_the_body(tmp_path: Pa
         f'Type="{OFFICE_RELS}/footer" Target="footer1.xml"/></Relationships>'
     )
     [read] = load(tmp_path, "noted.docx", zip_bytes(members))
-    assert read.text == "Body.\n\nthe okapi site, page 2\n\nSource: the okapi survey."
+    assert read.text == (
+        "Body.\n\nthe okapi site, page 2\n\nSource: the okapi survey.\n\nId. at 5."
+    )
     assert [span.section for span in read.spans][-2:] == ["footer", "footnotes"]
 
 
@@ -402,6 +404,9 @@ def test_odt_text_boxes_in_a_paragraph_headers_footers_and_notes(tmp_path: Path)
         "<text:p>Prizes from the football club</text:p></draw:text-box></draw:frame>"
         "Join us on the green<text:note><text:note-citation>1</text:note-citation>"
         "<text:note-body><text:p>On Saturday.</text:p></text:note-body></text:note>.</text:p>"
+        "<text:p>This report has <text:page-count>12</text:page-count> pages<text:note>"
+        "<text:note-body><text:p>Id. at 5.<draw:frame><draw:text-box><text:p>Boxed note"
+        "</text:p></draw:text-box></draw:frame></text:p></text:note-body></text:note>.</text:p>"
         "</office:text></office:body></office:document-content>"
     )
     styles = (
@@ -418,8 +423,10 @@ def test_odt_text_boxes_in_a_paragraph_headers_footers_and_notes(tmp_path: Path)
         archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
         archive.writestr("styles.xml", styles, zipfile.ZIP_DEFLATED)
     [document] = load(tmp_path, "flyer.odt", buffer.getvalue())
+    # A page count in the body is its text; a footnote's short text and its box are, once.
     assert document.text == (
-        "Join us on the green.\n\nPrizes from the football club\n\nNorthfield Trust\n\nOn Saturday."
+        "Join us on the green.\n\nPrizes from the football club\n\nThis report has 12 pages."
+        "\n\nNorthfield Trust\n\nOn Saturday.\n\nId. at 5.\nBoxed note"
     )
     assert [span.section for span in document.spans] == ["header", "footnotes"]
 

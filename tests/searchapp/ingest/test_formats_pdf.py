@@ -76,13 +76,17 @@ def test_a_hyphen_at_a_line_end_joins_a_broken_word_and_keeps_a_compound() -> No
         0,
         6,
         "a boundary-\nlayer experiment on the veloc-\nity and the distri-\nbution of the\n"
-        "COVID-\n19 wards; the boundary and its layer at a velocity",
+        "COVID-\n19 wards; the boundary and its layer at a velocity of INFOR-\nMATION and a "
+        "numeri-",
     )
+    document.add_page()  # a word broken at the page's end goes on overleaf
+    document.multi_cell(0, 6, "cally exact value.")
     # "boundary" and "layer" are words of the document, "velocity" is one too, "distri" and
     # "bution" are not; PDFium marks each of these hyphens the same.
     assert extract_pdf(bytes(document.output())).text == (
         "a boundary-layer experiment on the velocity and the distribution of the\n"
-        "COVID-19 wards; the boundary and its layer at a velocity"
+        "COVID-19 wards; the boundary and its layer at a velocity of INFORMATION and a "
+        "numerically\nexact value."
     )
 
 
@@ -281,18 +285,34 @@ def test_fewer_pages_than_a_running_line_needs_keep_every_line() -> None:
 
 def test_which_lines_are_running() -> None:
     pages = [
-        "ix\nPreface text.",
-        "THE GLIDER BOOK\nChapter text one.\n2",
-        "Chapter 1. Wings\nMore text.\nTHE GLIDER BOOK\n3",
-        "THE GLIDER BOOK\n\nChapter 1. Wings\nText.\n4",  # two running lines and a blank
-        "Chapter 1. Wings\nLast text.\nTHE GLIDER BOOK\nquoted inside.\n\n5",
-        "THE GLIDER BOOK\nEnd.\n6",
+        "THE GLIDER BOOK\nPreface text.\n- ix -",  # not a number that goes with the page
+        "THE GLIDER BOOK\nChapter text one.\n- 2 -",
+        "Chapter 1. Wings\nMore text.\nTHE GLIDER BOOK\n- 3 -",
+        "THE GLIDER BOOK\n\nText.\n- 4 -",  # a blank line between the head and the text
+        "Last text.\nTHE GLIDER BOOK\nquoted inside.\n\n- 5 -",
+        "THE GLIDER BOOK\nEnd.\n- 6 -",
     ]
     assert strip_running_lines(pages) == [
-        "Preface text.",  # a Roman page number too
-        "THE GLIDER BOOK\nChapter text one.",  # the first of a running line with words stays
+        "THE GLIDER BOOK\nPreface text.\n- ix -",  # the first copy of a running line stays
+        "Chapter text one.",
         "Chapter 1. Wings\nMore text.",
         "Text.",
         "Last text.\nTHE GLIDER BOOK\nquoted inside.",  # not at an edge: it stays
         "End.",
     ]
+
+
+def test_lines_that_differ_but_in_their_page_number_are_kept() -> None:
+    # Masking every digit took an invoice's number and total from each page but the first,
+    # and a table's rows from page edges ("28.0 1039" was found by no query).
+    invoices = [f"Invoice {n}\nAcme Ltd\nTotal: {n * 3}.00 EUR" for n in range(1021, 1025)]
+    assert strip_running_lines(invoices) == invoices
+    rows = [f"{n}.0 {1000 + n} 7\n{n}.5 {1000 + n} 8" for n in range(28, 33)]
+    assert strip_running_lines(rows) == rows
+    questions = [f"Question {n}\nWhat is lift?\nAnswer:" for n in range(1, 5)]
+    kept = strip_running_lines(questions)
+    assert [page.split("\n")[0] for page in kept] == [f"Question {n}" for n in range(1, 5)]
+    # A closing line of every chapter is not a running foot; a head on every page is.
+    chapters = ["Text one.\nThe end.", "Text two.", "Text three.", "Text four.\nThe end."]
+    chapters += ["Text five.", "Text six.", "Text seven.\nThe end."]
+    assert strip_running_lines(chapters) == chapters

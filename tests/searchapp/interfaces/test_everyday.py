@@ -2890,8 +2890,15 @@ def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
         "skipped /d/scan.pdf: no text layer; run OCR first",
         "3 files skipped (binary file: 2, lock file: 1); --verbose lists them",
     ]
-    scans = [(f"/d/{n}.pdf", scan[0][1]) for n in range(6)]
-    assert printed(scans) == ["6 files skipped (no text layer: 6); --verbose lists them"]
+    minified = [("/d/app.js", "minified or generated text; --no-default-excludes indexes it")]
+    assert printed(scan + minified)[1:] == [
+        "1 file skipped (minified or generated text: 1); --verbose lists them"
+    ]
+    scans = [(f"/d/{n}.pdf", scan[0][1]) for n in range(6)]  # 5 named, all 6 counted
+    assert printed(scans) == [
+        *(f"skipped /d/{n}.pdf: no text layer; run OCR first" for n in range(5)),
+        "6 files skipped (no text layer: 6); --verbose lists them",
+    ]
 
 
 def test_info_of_an_index_never_finished_says_so_not_none(tmp_path, capsys) -> None:
