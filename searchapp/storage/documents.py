@@ -80,10 +80,7 @@ def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tup
     document_id, doc_id, _, _ = _find(store, path_or_doc_id)
     first, last = pages
     starts: dict[int, int] = {}  # page -> its first line
-    for start_line, page, stored in store.rows(
-        f"SELECT start_line, page, {store.places_column} FROM chunks WHERE document_id = ?",
-        (document_id,),
-    ):
+    for start_line, page, stored in store.chunk_places(document_id):
         located = [(start_line, page), *((place.line, place.page) for place in places(stored))]
         for line, at in located:
             if at is not None and line < starts.get(at, LAST_LINE):

@@ -599,10 +599,15 @@ class Store:
         before = rows[1][3] if len(rows) > 1 else None
         return rows[0][0], Chunk(*rows[0][1:]), before
 
-    @property
-    def places_column(self) -> str:
-        """What to select as ``chunks.places``: the column, or NULL for an index before it."""
-        return PLACES_COLUMN[self._has_places].removeprefix("c.")
+    @guarded
+    def chunk_places(self, document_id: int) -> list[tuple[int, int | None, str | None]]:
+        """(start_line, page, places as stored) of each chunk of a document."""
+        return self._conn.execute(
+            "SELECT c.start_line, c.page, "
+            f"{PLACES_COLUMN[self._has_places]} "
+            "FROM chunks c WHERE c.document_id = ?",
+            (document_id,),
+        ).fetchall()
 
     @guarded
     def file_states(self, paths: Iterable[str]) -> dict[str, DocumentRow]:
