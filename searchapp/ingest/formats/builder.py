@@ -15,6 +15,15 @@ _LEADING_BLANK_LINES = re.compile(r"\A(?:[ \t]*\n)+")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+_WORD = re.compile(r"[^\W\d_]{3,}")
+
+
+def more_than_page_fields(text: str) -> bool:
+    """Whether a header's or footer's line holds a word besides "page": "Page of" is what its
+    page number fields leave, and no text."""
+    return _WORD.search(text.lower().replace("page", "")) is not None
+
+
 class TextBuilder:
     """Joins units of text with blank lines and records a ``Span`` wherever the location changes.
 

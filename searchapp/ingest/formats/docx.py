@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError
-from searchapp.ingest.formats.builder import HeadingPath, TextBuilder
+from searchapp.ingest.formats.builder import HeadingPath, TextBuilder, more_than_page_fields
 from searchapp.ingest.formats.ooxml import (
     MC_FALLBACK,
     core_title,
@@ -35,7 +35,6 @@ CELL_SEPARATOR = " | "
 BODY, TITLE = 0, -1  # paragraph levels besides headings 1-9; TITLE: the Title style
 MAX_STYLE_DEPTH = 16  # basedOn chains longer than this (or looping) stop inheriting
 _HEADING_NAME = re.compile(r"heading\s*([1-9])", re.IGNORECASE)
-_WORD = re.compile(r"[^\W\d_]{3,}")
 _OUTLINE_VALUES = frozenset(str(n) for n in range(9))  # 0-8; 9 means body text
 
 
@@ -98,7 +97,7 @@ def _margins(archive: SafeZip, main_part: str, w: str) -> Iterator[tuple[str, st
                 ).strip()
                 # Not "Page of", what a footer's page fields leave (a footnote's "Id. at 5."
                 # is text).
-                if margin and not _WORD.search(text.lower().replace("page", "")):
+                if margin and not more_than_page_fields(text):
                     continue
                 if text and text not in seen:
                     seen.add(text)

@@ -7,11 +7,10 @@ fields and tracked deletions are left out."""
 
 from __future__ import annotations
 
-import re
 from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError
-from searchapp.ingest.formats.builder import HeadingPath, TextBuilder
+from searchapp.ingest.formats.builder import HeadingPath, TextBuilder, more_than_page_fields
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
 
@@ -22,7 +21,6 @@ CELL_SEPARATOR = " | "
 _OFFICE = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}"
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
 _TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
-_WORD = re.compile(r"[^\W\d_]{3,}")
 _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 _PAGE_FIELDS = frozenset({f"{_TEXT}page-number", f"{_TEXT}page-count"})
 _DRAW = "{urn:oasis:names:tc:opendocument:xmlns:drawing:1.0}"
@@ -59,7 +57,7 @@ def extract_odt(archive: SafeZip) -> LocatedText:
             text = _inline_text(paragraph, margin=margin).strip()
             # Each distinct text once, as in .docx; not "Page of", left by a footer's page
             # fields (a footnote's "Id. at 5." is one).
-            if margin and not _WORD.search(text.lower().replace("page", "")):
+            if margin and not more_than_page_fields(text):
                 continue
             if text and text not in seen:
                 seen.add(text)
