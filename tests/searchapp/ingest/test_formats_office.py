@@ -380,6 +380,17 @@ def odt_file() -> bytes:
     return buffer.getvalue()
 
 
+def odt_package(content: str, styles: str = "") -> bytes:
+    """An OpenDocument text file of this content.xml (and styles.xml)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")  # stored, first
+        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
+        if styles:
+            archive.writestr("styles.xml", styles, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
 def test_odt_headings_paragraphs_lists_and_tables(tmp_path: Path) -> None:
     [document] = load(tmp_path, "notes.odt", odt_file())
     assert document.title == "Notes"
@@ -417,12 +428,7 @@ def test_odt_text_boxes_in_a_paragraph_headers_footers_and_notes(tmp_path: Path)
         "<text:page-count>9</text:page-count></text:p></style:footer></style:master-page>"
         "</office:master-styles></office:document-styles>"
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
-        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-        archive.writestr("styles.xml", styles, zipfile.ZIP_DEFLATED)
-    [document] = load(tmp_path, "flyer.odt", buffer.getvalue())
+    [document] = load(tmp_path, "flyer.odt", odt_package(content, styles))
     # A page count in the body is its text; a footnote's short text and its box are, once.
     assert document.text == (
         "Join us on the green.\n\nPrizes from the football club\n\nThis report has 12 pages."
@@ -448,11 +454,7 @@ def test_odt_text_in_frames_numbered_paragraphs_and_index_titles_is_kept(tmp_pat
         "<text:p>Normal paragraph.</text:p>"
         "</office:text></office:body></office:document-content>"
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
-        archive.writestr("content.xml", content, zipfile.ZIP_DEFLATED)
-    [document] = load(tmp_path, "x.odt", buffer.getvalue())
+    [document] = load(tmp_path, "x.odt", odt_package(content))
     assert document.text == (
         "Contents\n\nKeeper 1\n\nKeeper\n\nThe lighthouse keeper salary.\n\n"
         "Spoke tension.\n\nNormal paragraph."
