@@ -36,6 +36,9 @@
 #define TILE_ROWS 16         /* an AMX tile: 16 rows of 64 bytes (32 bf16 or 16 fp32) */
 #define KEY_ALIGN 32         /* keys padded to this: the values product takes 32 keys a tile */
 
+/* The kernels `run` dispatches to (attention's `kernel` argument). */
+enum { KERNEL_BF16, KERNEL_AMX, KERNEL_FP32, KERNEL_FP32_AVX2 };
+
 #if defined(__x86_64__) && defined(__GNUC__) && (__GNUC__ >= 10 || defined(__clang__))
 #define HAVE_KERNEL 1
 #include <immintrin.h>
@@ -362,6 +365,168 @@ F32_TARGET static void attend_fp32(const float *q, const float *k, const float *
     }
 }
 
+/* fp32 attention on CPUs without AVX-512 (AVX2 and FMA: Zen 3, Haswell to Alder Lake): the
+ * pass of attend_fp32 in vectors of 8. Sixteen registers, not 32: 6 queries a pass over the
+ * keys (2 blocks of 8 keys x 6 queries = 12 sums in flight, as FMA's latency wants), the
+ * weighted values in two halves of 16 columns (12 sums again). Keys laid out
+ * [block of 8][dimension][8 keys], values [key][32]. The same softmax: 2^x by the degree-6
+ * polynomial, 2^n put into the exponent's bits (n >= -126: a normal float). */
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVX2_QUERIES 6
+
+AVX2_TARGET static inline __m256 exp2_nonpositive_avx2(__m256 x) {
+    x = _mm256_max_ps(_mm256_set1_ps(-126.0f), x); /* NaN stays NaN: max returns x's NaN */
+    const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 f = _mm256_sub_ps(x, n);
+    __m256 p = _mm256_set1_ps(EXP2_FP32[0]);
+    for (int i = 1; i <= 6; i++) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(EXP2_FP32[i]));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n),
+                                                            _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+AVX2_TARGET static inline float sum_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+AVX2_TARGET static inline float max_avx2(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Lanes below `count` (0..8) set: the real keys of a block. */
+AVX2_TARGET static inline __m256 first_lanes(int count) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(count), lane));
+}
+
+/* softmax_row_fp32 in vectors of 8: the row's maximum as row_exponent takes it (so rows of any
+ * scores give what the AVX-512 pass gives, but for the order of the sum). */
+AVX2_TARGET static float softmax_row_avx2(const float *scores, float *weights, int n, int padded,
+                                          float scale) {
+    const int full = n / 8;
+    __m256 row_max = _mm256_set1_ps(-__builtin_inff());
+    for (int b = 0; b < full; b++) row_max = _mm256_max_ps(row_max, _mm256_loadu_ps(scores + b * 8));
+    if (n > full * 8)
+        row_max = _mm256_max_ps(row_max, _mm256_blendv_ps(_mm256_set1_ps(-__builtin_inff()),
+                                                          _mm256_loadu_ps(scores + full * 8),
+                                                          first_lanes(n - full * 8)));
+    const float base2 = scale * 1.44269504088896341f, top = max_avx2(row_max);
+    const int exact = __builtin_fabsf(base2 * top) >= 4194304.0f; /* 2^22: see row_exponent */
+    const __m256 x_scale = _mm256_set1_ps(base2), x_max = _mm256_set1_ps(top),
+                 x_shift = _mm256_set1_ps(-base2 * top);
+    __m256 sum = _mm256_setzero_ps();
+    for (int b = 0; b < padded / 8; b++) {
+        const __m256 s = _mm256_loadu_ps(scores + b * 8);
+        const __m256 x = exact ? _mm256_mul_ps(_mm256_sub_ps(s, x_max), x_scale)
+                               : _mm256_fmadd_ps(s, x_scale, x_shift);
+        __m256 e = exp2_nonpositive_avx2(x);
+        if (b >= full) e = _mm256_and_ps(e, first_lanes(b == full ? n - full * 8 : 0));
+        sum = _mm256_add_ps(sum, e);
+        _mm256_storeu_ps(weights + b * 8, e);
+    }
+    return 1.0f / sum_avx2(sum);
+}
+
+/* 8 rows of 8 floats transposed: out[c * 8 + i] = rows[i][c]. */
+AVX2_TARGET static void transpose_8x8(const __m256 rows[8], float *out, long out_stride) {
+    __m256 pairs[8], quads[8];
+    for (int i = 0; i < 8; i += 2) { /* lane group L: columns 2L,2L+1 of rows i, i+1 */
+        pairs[i] = _mm256_unpacklo_ps(rows[i], rows[i + 1]);
+        pairs[i + 1] = _mm256_unpackhi_ps(rows[i], rows[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) { /* quads[g + c]: column c (and c + 4) of rows g..g+3 */
+        quads[g] = _mm256_shuffle_ps(pairs[g], pairs[g + 2], 0x44);
+        quads[g + 1] = _mm256_shuffle_ps(pairs[g], pairs[g + 2], 0xEE);
+        quads[g + 2] = _mm256_shuffle_ps(pairs[g + 1], pairs[g + 3], 0x44);
+        quads[g + 3] = _mm256_shuffle_ps(pairs[g + 1], pairs[g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        _mm256_storeu_ps(out + c * out_stride, _mm256_permute2f128_ps(quads[c], quads[4 + c], 0x20));
+        _mm256_storeu_ps(out + (c + 4) * out_stride,
+                         _mm256_permute2f128_ps(quads[c], quads[4 + c], 0x31));
+    }
+}
+
+AVX2_TARGET static void lay_out_avx2(const float *k, const float *v, long stride, int n,
+                                     int padded, float *keys, float *values) {
+    for (int b = 0; b < padded / 8; b++)
+        for (int quarter = 0; quarter < 4; quarter++) {
+            __m256 rows[8];
+            for (int i = 0; i < 8; i++)
+                rows[i] = b * 8 + i < n ? _mm256_loadu_ps(k + (long)(b * 8 + i) * stride + 8 * quarter)
+                                        : _mm256_setzero_ps();
+            transpose_8x8(rows, keys + (b * HEAD_DIM + 8 * quarter) * 8, 8);
+        }
+    for (int j = 0; j < padded; j++)
+        for (int part = 0; part < 4; part++)
+            _mm256_storeu_ps(values + j * HEAD_DIM + 8 * part,
+                             j < n ? _mm256_loadu_ps(v + (long)j * stride + 8 * part)
+                                   : _mm256_setzero_ps());
+}
+
+/* attend_fp32 with AVX2 and FMA: q, k, v, out as there. */
+AVX2_TARGET static void attend_fp32_avx2(const float *q, const float *k, const float *v,
+                                         long stride, float *out, long out_stride, int n,
+                                         float scale, Scratch *m) {
+    const int blocks = (n + 7) / 8;
+    const int padded = (n + KEY_ALIGN - 1) / KEY_ALIGN * KEY_ALIGN;
+    float *keys = (float *)m->keys, *values = (float *)m->values, *weights = (float *)m->weights;
+    lay_out_avx2(k, v, stride, n, padded, keys, values);
+    for (int first = 0; first < n; first += AVX2_QUERIES) {
+        const int rows = n - first < AVX2_QUERIES ? n - first : AVX2_QUERIES;
+        float query[AVX2_QUERIES][HEAD_DIM];
+        for (int r = 0; r < AVX2_QUERIES; r++)
+            for (int part = 0; part < 4; part++)
+                _mm256_storeu_ps(query[r] + 8 * part,
+                                 r < rows ? _mm256_loadu_ps(q + (long)(first + r) * stride + 8 * part)
+                                          : _mm256_setzero_ps());
+        for (int b = 0; b < blocks; b += 2) { /* a block past the n-th key: zero keys, masked */
+            __m256 acc[2][AVX2_QUERIES];
+            for (int r = 0; r < AVX2_QUERIES; r++) acc[0][r] = acc[1][r] = _mm256_setzero_ps();
+            for (int d = 0; d < HEAD_DIM; d++) {
+                const __m256 key0 = _mm256_loadu_ps(keys + (b * HEAD_DIM + d) * 8);
+                const __m256 key1 = _mm256_loadu_ps(keys + ((b + 1) * HEAD_DIM + d) * 8);
+                for (int r = 0; r < AVX2_QUERIES; r++) {
+                    const __m256 qd = _mm256_broadcast_ss(&query[r][d]);
+                    acc[0][r] = _mm256_fmadd_ps(key0, qd, acc[0][r]);
+                    acc[1][r] = _mm256_fmadd_ps(key1, qd, acc[1][r]);
+                }
+            }
+            for (int r = 0; r < AVX2_QUERIES; r++) {
+                _mm256_storeu_ps(m->scores + r * padded + b * 8, acc[0][r]);
+                _mm256_storeu_ps(m->scores + r * padded + b * 8 + 8, acc[1][r]);
+            }
+        }
+        float inverse_sum[AVX2_QUERIES];
+        for (int r = 0; r < rows; r++)
+            inverse_sum[r] = softmax_row_avx2(m->scores + r * padded, weights + r * padded, n,
+                                              padded, scale);
+        for (int half = 0; half < 2; half++) {
+            __m256 o[AVX2_QUERIES][2];
+            for (int r = 0; r < AVX2_QUERIES; r++) o[r][0] = o[r][1] = _mm256_setzero_ps();
+            for (int j = 0; j < n; j++) {
+                const __m256 v0 = _mm256_loadu_ps(values + j * HEAD_DIM + 16 * half);
+                const __m256 v1 = _mm256_loadu_ps(values + j * HEAD_DIM + 16 * half + 8);
+                for (int r = 0; r < AVX2_QUERIES; r++) {
+                    const __m256 w = _mm256_broadcast_ss(weights + r * padded + j);
+                    o[r][0] = _mm256_fmadd_ps(v0, w, o[r][0]);
+                    o[r][1] = _mm256_fmadd_ps(v1, w, o[r][1]);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                const __m256 inv = _mm256_set1_ps(inverse_sum[r]);
+                float *dst = out + (long)(first + r) * out_stride + 16 * half;
+                _mm256_storeu_ps(dst, _mm256_mul_ps(o[r][0], inv));
+                _mm256_storeu_ps(dst + 8, _mm256_mul_ps(o[r][1], inv));
+            }
+        }
+    }
+}
+
 /* AMX needs GCC 11 or clang 12 (the tile intrinsics) and Linux (enable_amx); older compilers
  * and other systems build the rest. */
 #if defined(__linux__) && (defined(__clang__) ? __clang_major__ >= 12 : __GNUC__ >= 11)
@@ -398,6 +563,8 @@ AMX_TARGET static void configure_tiles(void) {
     }
     __asm__ volatile("ldtilecfg %0" ::"m"(config)); /* the whole struct read, not 8 bytes */
 }
+
+AMX_TARGET static void release_tiles(void) { _tile_release(); }
 
 /* attend on AMX tiles: the caller has configured them (configure_tiles). Scores of 16 queries
  * against 16 keys a tile product (the 32 bf16 of a query row against 16 key rows of pairs),
@@ -469,8 +636,10 @@ AMX_TARGET static void attend_amx(const uint16_t *q, const uint16_t *k, const ui
 #define AMX_TARGET TARGET
 #endif
 
-AMX_TARGET static int run(const void *qkv, void *out, const int64_t *offsets, int sequences,
-                          int heads, float scale, int amx, int fp32, int part, int parts) {
+/* The caller's part of the (sequence, head) items. No target of its own: it runs on any x86-64
+ * CPU, the AVX2 one among them, and calls the kernel chosen. */
+static int run(const void *qkv, void *out, const int64_t *offsets, int sequences, int heads,
+               float scale, int kernel, int part, int parts) {
     int longest = 0;
     for (int i = 0; i < sequences; i++) {
         const int n = (int)(offsets[i + 1] - offsets[i]);
@@ -487,9 +656,7 @@ AMX_TARGET static int run(const void *qkv, void *out, const int64_t *offsets, in
     const int ok = m.keys && m.values && m.scores && m.weights;
     const long stride = 3L * heads * HEAD_DIM;
 #if HAVE_AMX
-    if (ok && amx && !fp32) configure_tiles(); /* per thread: each has its own tile state */
-#else
-    amx = 0;
+    if (ok && kernel == KERNEL_AMX) configure_tiles(); /* per thread: each has its own tile state */
 #endif
     long item = 0;
     for (int i = 0; ok && i < sequences; i++) {
@@ -498,26 +665,32 @@ AMX_TARGET static int run(const void *qkv, void *out, const int64_t *offsets, in
         for (int h = 0; h < heads; h++, item++) {
             if (item % parts != part) continue;
             const long at = start * stride + (long)h * HEAD_DIM, out_at = start * heads * HEAD_DIM + (long)h * HEAD_DIM;
-            if (fp32) {
-                const float *query = (const float *)qkv + at;
-                attend_fp32(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM,
-                            stride, (float *)out + out_at, (long)heads * HEAD_DIM, n, scale, &m);
-                continue;
-            }
-            const uint16_t *query = (const uint16_t *)qkv + at;
+            const long key_at = (long)heads * HEAD_DIM, value_at = 2L * heads * HEAD_DIM;
+            const float *fq = (const float *)qkv + at;
+            const uint16_t *bq = (const uint16_t *)qkv + at;
+            switch (kernel) {
+            case KERNEL_FP32_AVX2:
+                attend_fp32_avx2(fq, fq + key_at, fq + value_at, stride, (float *)out + out_at,
+                                 key_at, n, scale, &m);
+                break;
+            case KERNEL_FP32:
+                attend_fp32(fq, fq + key_at, fq + value_at, stride, (float *)out + out_at, key_at,
+                            n, scale, &m);
+                break;
 #if HAVE_AMX
-            if (amx) {
-                attend_amx(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM,
-                           stride, (uint16_t *)out + out_at, (long)heads * HEAD_DIM, n, scale, &m);
-                continue;
-            }
+            case KERNEL_AMX:
+                attend_amx(bq, bq + key_at, bq + value_at, stride, (uint16_t *)out + out_at,
+                           key_at, n, scale, &m);
+                break;
 #endif
-            attend(query, query + (long)heads * HEAD_DIM, query + 2L * heads * HEAD_DIM, stride,
-                   (uint16_t *)out + out_at, (long)heads * HEAD_DIM, n, scale, &m);
+            default:
+                attend(bq, bq + key_at, bq + value_at, stride, (uint16_t *)out + out_at, key_at, n,
+                       scale, &m);
+            }
         }
     }
 #if HAVE_AMX
-    if (ok && amx && !fp32) _tile_release();
+    if (ok && kernel == KERNEL_AMX) release_tiles();
 #endif
     free(m.keys);
     free(m.values);
@@ -585,14 +758,14 @@ typedef struct {
     const int64_t *offsets;
     int sequences, heads;
     float scale;
-    int amx, fp32, failed;
+    int kernel, failed;
 } Job;
 
 static void job_part(void *data) {
     Job *job = data;
 #if HAVE_KERNEL
-    if (run(job->qkv, job->out, job->offsets, job->sequences, job->heads, job->scale, job->amx,
-            job->fp32, team_thread_num(), team_num_threads()) != 0)
+    if (run(job->qkv, job->out, job->offsets, job->sequences, job->heads, job->scale, job->kernel,
+            team_thread_num(), team_num_threads()) != 0)
         __atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
 #else
     (void)job;
@@ -614,38 +787,40 @@ static PyObject *use_openmp(PyObject *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(attention_doc,
-             "attention(qkv, out, offsets, sequences, heads, scale, threads, amx, fp32)\n\n"
+             "attention(qkv, out, offsets, sequences, heads, scale, threads, kernel)\n\n"
              "Addresses of contiguous tensors: qkv (N, 3, heads, 32), out (N, heads, 32), bf16\n"
-             "(fp32 when fp32 is true), offsets (sequences + 1,) int64 token offsets. Without the\n"
-             "GIL, on `threads` threads of the OpenMP team set by use_openmp (one thread without\n"
-             "it); bf16 on AMX tiles when amx is true (after enable_amx). The caller checks the\n"
-             "CPU (AVX-512F; AVX512-BF16 for bf16; AMX) and the shapes: nothing is checked here.");
+             "(KERNEL_BF16, KERNEL_AMX) or fp32 (KERNEL_FP32: AVX-512F, KERNEL_FP32_AVX2),\n"
+             "offsets (sequences + 1,) int64 token offsets. Without the GIL, on `threads` threads\n"
+             "of the OpenMP team set by use_openmp (one thread without it); KERNEL_AMX after\n"
+             "enable_amx. The caller checks the CPU (AVX2 and FMA; AVX-512F; AVX512-BF16; AMX)\n"
+             "and the shapes: nothing is checked here.");
 
 static PyObject *attention(PyObject *self, PyObject *args) {
     unsigned long long qkv, out, offsets;
-    int sequences, heads, threads, amx, fp32;
+    int sequences, heads, threads, kernel;
     float scale;
-    if (!PyArg_ParseTuple(args, "KKKiifipp", &qkv, &out, &offsets, &sequences, &heads, &scale,
-                          &threads, &amx, &fp32))
+    if (!PyArg_ParseTuple(args, "KKKiifii", &qkv, &out, &offsets, &sequences, &heads, &scale,
+                          &threads, &kernel))
         return NULL;
-    if (threads < 1 || sequences < 0 || heads < 1) {
-        PyErr_SetString(PyExc_ValueError, "attention: need threads >= 1 and heads >= 1");
+    if (threads < 1 || sequences < 0 || heads < 1 || kernel < KERNEL_BF16 ||
+        kernel > KERNEL_FP32_AVX2 || (kernel == KERNEL_AMX && !HAVE_AMX)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "attention: need threads >= 1, heads >= 1 and a kernel built here");
         return NULL;
     }
 #if HAVE_KERNEL
     Job job = {(const void *)(uintptr_t)qkv, (void *)(uintptr_t)out,
-               (const int64_t *)(uintptr_t)offsets, sequences, heads, scale, amx && !fp32, fp32, 0};
+               (const int64_t *)(uintptr_t)offsets, sequences, heads, scale, kernel, 0};
     Py_BEGIN_ALLOW_THREADS
     if (team_parallel != NULL && threads > 1)
         team_parallel(job_part, &job, (unsigned)threads, 0); /* parts: the team's actual size */
     else
-        job.failed =
-            run(job.qkv, job.out, job.offsets, sequences, heads, scale, job.amx, fp32, 0, 1) != 0;
+        job.failed = run(job.qkv, job.out, job.offsets, sequences, heads, scale, kernel, 0, 1) != 0;
     Py_END_ALLOW_THREADS
     if (job.failed) return PyErr_NoMemory();
     Py_RETURN_NONE;
 #else
-    PyErr_SetString(PyExc_RuntimeError, "attention: built without the AVX512-BF16 kernel");
+    PyErr_SetString(PyExc_RuntimeError, "attention: built without the kernels");
     return NULL;
 #endif
 }
@@ -729,14 +904,18 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_kernels",
     "The encoder's CPU kernels: attention of packed sequences (head size 32; bf16 with\n"
-    "AVX512-BF16, fp32 with AVX-512F) and bf16 LayerNorm.",
+    "AVX512-BF16, fp32 with AVX-512F or AVX2) and bf16 LayerNorm.",
     -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__kernels(void) {
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && (PyModule_AddIntConstant(m, "HAVE_KERNEL", HAVE_KERNEL) < 0 ||
-                      PyModule_AddIntConstant(m, "HAVE_AMX", HAVE_AMX) < 0)) {
+                      PyModule_AddIntConstant(m, "HAVE_AMX", HAVE_AMX) < 0 ||
+                      PyModule_AddIntConstant(m, "KERNEL_BF16", KERNEL_BF16) < 0 ||
+                      PyModule_AddIntConstant(m, "KERNEL_AMX", KERNEL_AMX) < 0 ||
+                      PyModule_AddIntConstant(m, "KERNEL_FP32", KERNEL_FP32) < 0 ||
+                      PyModule_AddIntConstant(m, "KERNEL_FP32_AVX2", KERNEL_FP32_AVX2) < 0)) {
         Py_DECREF(m);
         return NULL;
     }

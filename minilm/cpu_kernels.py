@@ -2,7 +2,8 @@
 LayerNorm.
 
 The extension is optional: it needs a C compiler at install and, to run, an x86-64 CPU with
-AVX-512, and AVX512-BF16 for its bf16 kernels (``runs`` says whether they run here). Its kernels
+AVX2 and FMA (fp32 attention), AVX-512 for its faster fp32 attention, and AVX512-BF16 for its
+bf16 kernels (``runs`` says whether they run here). Its kernels
 run on the threads of torch's own OpenMP team: a thread of our own, or a team of another OpenMP
 runtime in the process (faiss-cpu's), competes for the cores with torch's threads, which
 spin-wait for a few milliseconds after each of torch's parallel regions (on Zen 4 that cost the
@@ -25,7 +26,8 @@ import torch
 
 from minilm.devices import cpu_flags
 
-AVX512_FLAGS = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # the fp32 attention kernel
+AVX2_FLAGS = {"avx2", "fma"}  # the fp32 attention kernel's AVX2 pass: any kernel at all
+AVX512_FLAGS = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}  # its AVX-512 pass
 CPU_FLAGS = AVX512_FLAGS | {"avx512_bf16"}  # the bf16 kernels
 # torch's own library: symbols looked up through it resolve in its dependencies, its OpenMP
 # runtime among them. Another runtime may be loaded too (faiss-cpu bundles its own libgomp),
@@ -66,7 +68,7 @@ def extension() -> tuple[ModuleType, bool] | None:
         from minilm import _kernels
     except ImportError:
         return None
-    if not _kernels.HAVE_KERNEL or not AVX512_FLAGS <= cpu_flags():
+    if not _kernels.HAVE_KERNEL or not AVX2_FLAGS <= cpu_flags():
         return None
     addresses = openmp_addresses()
     if addresses is None:
@@ -77,8 +79,8 @@ def extension() -> tuple[ModuleType, bool] | None:
 
 def runs(dtype: torch.dtype = torch.bfloat16) -> bool:
     """Whether the kernels for ``dtype`` run here (bf16 needs AVX512-BF16; fp32, attention only,
-    AVX-512 F/BW/VL/DQ): on one thread of our own they would not beat torch's beside torch's
-    idle team, so with more threads they need the team."""
+    AVX2 and FMA, AVX-512 F/BW/VL/DQ for its faster pass): on one thread of our own they would
+    not beat torch's beside torch's idle team, so with more threads they need the team."""
     loaded = extension()
     if loaded is None or dtype not in (torch.bfloat16, torch.float32):
         return False

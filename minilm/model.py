@@ -406,12 +406,14 @@ class MiniLMModel(nn.Module):
     def packs_every_batch(self, dtype: torch.dtype = torch.bfloat16) -> bool:
         """Whether inference batches of ``dtype`` on the CPU run packed: every bf16 one where
         the fused attention kernel runs (on its tiles where the CPU has AMX); every fp32 one
-        that packing does not make longer (``_packable``) where the fp32 kernel runs and the
-        dense layers take oneDNN (``fuse_fp32_cpu``: AMD's AVX-512 CPUs, where it was measured;
-        on Intel PyTorch's attention stays, unmeasured against it)."""
+        that packing does not make longer (``_packable``) where the fp32 kernel runs and either
+        the dense layers take oneDNN (``fuse_fp32_cpu``: AMD's AVX-512 CPUs) or the CPU has no
+        AVX-512 (the kernel's AVX2 pass: on a Zen 3 EPYC attention ran 2.4x PyTorch's flash
+        kernel, benchmarks/RESULTS.md). On Intel's AVX-512 CPUs PyTorch's attention stays,
+        unmeasured against it."""
         if dtype == torch.float32:
-            return fuse_fp32_cpu() and fused_attention.available(
-                self.config.head_dim, torch.float32
+            return fused_attention.available(self.config.head_dim, torch.float32) and (
+                fuse_fp32_cpu() or not fused_attention.fp32_avx512()
             )
         return (
             dtype == torch.bfloat16

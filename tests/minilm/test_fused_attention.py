@@ -20,14 +20,23 @@ from tests.minilm.helpers import head32_model_and_batch
 CAN_RUN = (
     sys.platform == "linux"
     and platform.machine() == "x86_64"
-    and cpu_kernels.CPU_FLAGS <= cpu_flags()
+    and cpu_kernels.AVX2_FLAGS <= cpu_flags()
 )
 needs_kernel = pytest.mark.skipif(
     not fused_attention.available(32), reason="needs the built extension and AVX512-BF16"
 )
 needs_fp32_kernel = pytest.mark.skipif(
-    not fused_attention.available(32, torch.float32), reason="needs the built extension, AVX-512"
+    not fused_attention.available(32, torch.float32), reason="needs the built extension, AVX2"
 )
+
+
+@pytest.fixture(params=[True, False], ids=["avx2", "avx512"])
+def avx2(request) -> bool:
+    """Each pass of the fp32 kernel: AVX2 (on any CPU where the kernel runs) and AVX-512 where
+    the CPU has it (the kernel's own choice there)."""
+    if not request.param and not fused_attention.fp32_avx512():
+        pytest.skip("needs a CPU with AVX-512")
+    return request.param
 
 
 @pytest.fixture(params=[False, True], ids=["avx512-bf16", "amx"])
@@ -40,10 +49,10 @@ def amx(request) -> bool:
 
 
 def test_the_kernel_is_built_and_joins_torchs_threads_where_it_can_run() -> None:
-    # Where the install had a C compiler and the CPU has AVX512-BF16, the kernel must be there:
+    # Where the install had a C compiler and the CPU has AVX2 and FMA, the kernel must be there:
     # a build that failed quietly (the extension is optional) would leave it untested.
     if not (CAN_RUN and (shutil.which("cc") or shutil.which("gcc"))):
-        assert fused_attention.available(32) is (cpu_kernels.extension() is not None)
+        assert fused_attention.available(32, torch.float32) is (cpu_kernels.extension() is not None)
         return
     try:
         from minilm import _kernels
@@ -51,8 +60,9 @@ def test_the_kernel_is_built_and_joins_torchs_threads_where_it_can_run() -> None
         pytest.fail(f"minilm._kernels was not built (pip install -e . rebuilds it): {exc}")
     assert _kernels.HAVE_KERNEL == 1
     assert cpu_kernels.extension()[1] is True  # on torch's OpenMP team
-    assert fused_attention.available(32)
-    assert not fused_attention.available(64)
+    assert fused_attention.available(32, torch.float32)
+    assert fused_attention.available(32) is (cpu_kernels.CPU_FLAGS <= cpu_flags())
+    assert not fused_attention.available(64, torch.float32)
 
 
 def reference(qkv: torch.Tensor, lengths: list[int]) -> torch.Tensor:
@@ -276,11 +286,11 @@ def test_a_bf16_model_with_the_kernel_matches_pytorchs_path_and_fp32(monkeypatch
         ([512], 3),
     ],
 )
-def test_fp32_kernel_is_as_close_to_float64_as_pytorchs(monkeypatch, lengths, heads) -> None:
+def test_fp32_kernel_is_as_close_to_float64_as_pytorchs(monkeypatch, lengths, heads, avx2) -> None:
     qkv = random_qkv(lengths, heads).float()
     exact = reference(qkv, lengths)
     with torch.inference_mode():
-        fused = fused_attention.packed_attention(qkv, lengths)
+        fused = fused_attention.packed_attention(qkv, lengths, avx2=avx2)
         plain = torch_path(qkv, lengths, monkeypatch)
     assert fused.dtype == torch.float32 and fused.shape == (sum(lengths), heads * 32)
     error = (fused.double() - exact).abs()
@@ -293,39 +303,45 @@ def test_fp32_kernel_is_as_close_to_float64_as_pytorchs(monkeypatch, lengths, he
 
 
 @needs_fp32_kernel
-def test_fp32_kernel_threads_alignment_empty_nan_and_extreme_rows(monkeypatch) -> None:
+def test_fp32_kernel_threads_alignment_empty_nan_and_extreme_rows(monkeypatch, avx2) -> None:
     lengths = [150, 0, 3, 77, 9]
     qkv = random_qkv(lengths, 12, seed=1).float()
     threads = torch.get_num_threads()
     with torch.inference_mode():
         try:
             torch.set_num_threads(1)
-            alone = fused_attention.packed_attention(qkv, lengths)
+            alone = fused_attention.packed_attention(qkv, lengths, avx2=avx2)
         finally:
             torch.set_num_threads(threads)
-        assert torch.equal(fused_attention.packed_attention(qkv, lengths), alone)
+        assert torch.equal(fused_attention.packed_attention(qkv, lengths, avx2=avx2), alone)
         memory = torch.empty(qkv.numel() + 1)
         shifted = memory[1:].view(qkv.shape)  # 4 bytes past an aligned address
         shifted.copy_(qkv)
-        assert torch.equal(fused_attention.packed_attention(shifted, lengths), alone)
-        assert torch.equal(fused_attention.packed_attention(qkv, [150, 3, 77, 9]), alone)
+        assert torch.equal(fused_attention.packed_attention(shifted, lengths, avx2=avx2), alone)
+        assert torch.equal(fused_attention.packed_attention(qkv, [150, 3, 77, 9], avx2=avx2), alone)
         with pytest.raises(RuntimeError, match="AMX"):
             fused_attention.packed_attention(qkv, lengths, amx=True)
+        with pytest.raises(RuntimeError, match="fp32 only"):
+            fused_attention.packed_attention(qkv.bfloat16(), lengths, avx2=True)
+        if not fused_attention.fp32_avx512():
+            with pytest.raises(RuntimeError, match="AVX-512"):
+                fused_attention.packed_attention(qkv, lengths, avx2=False)
         nan = qkv.clone()
         nan[160, 1, 0, 3] = float("nan")  # a key of the third sequence's 4th... first head
-        fused = fused_attention.packed_attention(nan, lengths).view(-1, 12, 32)
+        fused = fused_attention.packed_attention(nan, lengths, avx2=avx2).view(-1, 12, 32)
         plain = torch_path(nan, lengths, monkeypatch).view(-1, 12, 32)
         assert torch.equal(fused.isnan(), plain.isnan()) and fused.isnan().any()
         extreme = (qkv * 8).contiguous()  # scores of +-1000: one key takes each query's weight
-        fused = fused_attention.packed_attention(extreme, lengths).double()
+        fused = fused_attention.packed_attention(extreme, lengths, avx2=avx2).double()
         assert torch.isfinite(fused).all()
         assert (fused - reference(extreme, [150, 3, 77, 9])).abs().max().item() < 1e-3
 
 
 @needs_fp32_kernel
 def test_an_fp32_model_runs_packed_on_the_kernel_and_matches_its_padded_path(monkeypatch) -> None:
-    # Where fp32 dense layers take oneDNN (AMD's AVX-512 CPUs: minilm.model.fuse_fp32_cpu),
-    # every fp32 batch runs packed on the fp32 kernel; forced here on any CPU with AVX-512.
+    # Where fp32 dense layers take oneDNN (AMD's AVX-512 CPUs: minilm.model.fuse_fp32_cpu) or
+    # the CPU has no AVX-512 (the kernel's AVX2 pass), every fp32 batch runs packed on the fp32
+    # kernel; each forced here on any CPU where the kernel runs.
     model, config, input_ids, attention_mask = head32_model_and_batch()
     monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: True)
     calls: list[torch.dtype] = []
@@ -335,26 +351,33 @@ def test_an_fp32_model_runs_packed_on_the_kernel_and_matches_its_padded_path(mon
         "packed_attention",
         lambda qkv, *a: calls.append(qkv.dtype) or kernel(qkv, *a),
     )
+    layers = config.num_hidden_layers
     with torch.inference_mode():
         assert model.encoder.packs_every_batch(torch.float32)
         packed = model(input_ids, attention_mask)
-        assert calls == [torch.float32] * config.num_hidden_layers
+        assert calls == [torch.float32] * layers
         # One text runs packed where that adds no rows (64 tokens: 64 rows), not otherwise (12
         # tokens would run as 16 rows): minilm.model.packed_rows.
         one = model(input_ids[:1, :64], attention_mask[:1, :64])
-        assert len(calls) == 2 * config.num_hidden_layers
+        assert len(calls) == 2 * layers
         model(input_ids[:1, :12], attention_mask[:1, :12])
-        assert len(calls) == 2 * config.num_hidden_layers
-        monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: False)  # Intel's CPUs
+        assert len(calls) == 2 * layers
+        monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: False)  # Intel's CPUs...
+        monkeypatch.setattr(fused_attention, "fp32_avx512", lambda: True)  # ...with AVX-512
         assert not model.encoder.packs_every_batch(torch.float32)
         padded = model(input_ids, attention_mask)
         one_padded = model(input_ids[:1, :64], attention_mask[:1, :64])
-        assert len(calls) == 2 * config.num_hidden_layers
+        assert len(calls) == 2 * layers
+        monkeypatch.setattr(fused_attention, "fp32_avx512", lambda: False)  # AVX2 only
+        assert model.encoder.packs_every_batch(torch.float32)
+        packed_avx2 = model(input_ids, attention_mask)
+        assert len(calls) == 3 * layers
     with torch.enable_grad():  # autograd on: never packed
         monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: True)
         model(input_ids, attention_mask)
-    assert len(calls) == 2 * config.num_hidden_layers
+    assert len(calls) == 3 * layers
     torch.testing.assert_close(packed, padded, atol=2e-6, rtol=0)
+    torch.testing.assert_close(packed_avx2, padded, atol=2e-6, rtol=0)
     torch.testing.assert_close(one, one_padded, atol=2e-6, rtol=0)
 
 
@@ -369,13 +392,18 @@ def test_scores_of_billions_give_each_query_its_best_keys_value(monkeypatch, dty
     qkv = random_qkv(lengths, 2, seed=5).float()
     qkv[:, 0] *= size
     qkv = qkv.to(dtype)
-    with torch.inference_mode():
-        fused = fused_attention.packed_attention(qkv, lengths).float().view(40, 2, 32)
-        plain = torch_path(qkv, lengths, monkeypatch).float().view(40, 2, 32)
-    assert torch.isfinite(fused).all()
-    values = qkv[:, 2].float()
-    for row in range(40):  # each output row is one of its own sequence's value rows
-        first = 0 if row < 20 else 20
-        gaps = (fused[row][:, None] - values[first : first + 20].transpose(0, 1)).abs()
-        assert gaps.amax(dim=-1).amin(dim=-1).max().item() <= 1e-6 * values.abs().max().item()
-    assert torch.equal(fused.isnan(), plain.isnan())
+    passes = [None]  # the kernel's own choice; in fp32 its AVX2 pass too where AVX-512 runs
+    if dtype == torch.float32 and fused_attention.fp32_avx512():
+        passes.append(True)
+    for avx2 in passes:
+        with torch.inference_mode():
+            fused = fused_attention.packed_attention(qkv, lengths, avx2=avx2)
+            fused = fused.float().view(40, 2, 32)
+            plain = torch_path(qkv, lengths, monkeypatch).float().view(40, 2, 32)
+        assert torch.isfinite(fused).all()
+        values = qkv[:, 2].float()
+        for row in range(40):  # each output row is one of its own sequence's value rows
+            first = 0 if row < 20 else 20
+            gaps = (fused[row][:, None] - values[first : first + 20].transpose(0, 1)).abs()
+            assert gaps.amax(dim=-1).amin(dim=-1).max().item() <= 1e-6 * values.abs().max().item()
+        assert torch.equal(fused.isnan(), plain.isnan())
