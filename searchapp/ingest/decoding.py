@@ -14,6 +14,7 @@ document per record.
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import gzip
 import io
 import itertools
@@ -29,9 +30,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from searchapp.errors import SearchAppError
+from searchapp.ingest import secrets
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
 from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS
+from searchapp.ingest.secrets import blank_private_keys
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
 
@@ -541,7 +544,8 @@ def gunzip(data: bytes, path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES
 def load_documents(
     path: Path, *, data: bytes | None = None, max_bytes: int | None = DEFAULT_MAX_BYTES
 ) -> list[SourceDocument]:
-    """The documents in a file: its visible text, or one per record of a BEIR JSONL corpus.
+    """The documents in a file: its visible text, or one per record of a BEIR JSONL corpus,
+    each without the private keys it holds (``secrets.blank_private_keys``).
 
     ``data`` is the file's content when the caller has already read it. Raises ``NotTextError``
     (a ``SearchAppError``; its message is the reason) for binary, too large or unreadable files,
@@ -552,6 +556,16 @@ def load_documents(
     (``NEWS.gz``, ``notes.md.gz``) is read as what it holds, its format told by the name less
     ``.gz``.
     """
+    return [
+        dataclasses.replace(document, text=blank_private_keys(document.text))
+        if secrets.MARK in document.text
+        else document
+        for document in _documents(path, data, max_bytes)
+    ]
+
+
+def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[SourceDocument]:
+    """``load_documents``, the keys left in."""
     # Imported here: the formats build on this module's helpers (and load PDFium only when used).
     from searchapp.ingest.formats.dispatch import extract_binary, extract_text
 

@@ -10,6 +10,7 @@ followed, folders that cannot be read — are reported through ``on_skip`` and n
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
 import os
@@ -96,6 +97,31 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("generated code", ("*.min.js", "*.min.css", "*.map", "*.pb.go", "*_pb2.py")),
+    # Secrets: passwords and tokens (``prod.env``), keys and certificates, Terraform's state
+    # (it holds every secret it created). A hit would print them, and `search mcp` hand them
+    # to an assistant. (``.env`` and ``~/.ssh`` are hidden; private keys inside other files
+    # are blanked: ``secrets.py``.)
+    (
+        "secrets file (passwords, keys)",
+        (
+            "*.env",
+            "*.pem",
+            "*.ppk",
+            "*.p12",
+            "*.pfx",
+            "*.jks",
+            "*.keystore",
+            "id_rsa",
+            "id_dsa",
+            "id_ecdsa",
+            "id_ed25519",
+            "id_ecdsa_sk",
+            "id_ed25519_sk",
+            "_netrc",
+            "*.tfstate",
+            "*.tfstate.backup",
+        ),
+    ),
     ("SVG drawing", ("*.svg",)),
     (
         "backup or file being saved or downloaded",
@@ -146,6 +172,7 @@ class _IgnoreFile:
     prefix: str
     files: GitIgnoreSpec
     folders: GitIgnoreSpec
+    source: str = ""  # the ignore file's path, for ``why_left_out``
 
     def verdict(self, rel: str, *, folder: bool) -> bool | None:
         """True (ignored), False (re-included) or None, from the last pattern that matches
@@ -219,12 +246,45 @@ def walk_reaches(
     """Whether ``iter_files([root], ...)`` yields ``path`` (a file below the folder ``root``),
     found by walking only the folders on the way to it: hidden, skipped and ignored folders,
     ignore files and filters count as in the whole walk."""
+    return _walk_toward(root, path, include, exclude, default_excludes, None)
+
+
+def why_left_out(
+    root: Path,
+    path: Path,
+    *,
+    include: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    default_excludes: bool = True,
+) -> str | None:
+    """Why the walk of the folder ``root`` leaves out ``path`` (a file below it): the first
+    entry on the way that is hidden, a tool folder, ignored (naming the ignore file), matched
+    by ``exclude`` or not by ``include``, a default exclude or a link not followed; None when
+    the walk yields it. What `search get` says of a file that is not indexed."""
+    reasons: list[str] = []
+    if _walk_toward(root, path, include, exclude, default_excludes, reasons):
+        return None
+    return reasons[0] if reasons else None
+
+
+def _walk_toward(
+    root: Path,
+    path: Path,
+    include: Sequence[str],
+    exclude: Sequence[str],
+    default_excludes: bool,
+    reasons: list[str] | None,
+) -> bool:
+    """``walk_reaches``; each reason an entry on the way is left out for, into ``reasons``."""
     toward = str(absolute(path))
-    include_spec = _option_spec("--include", include)
-    exclude_spec = _option_spec("--exclude", exclude)
-    noise = Globs(GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)) if default_excludes else None
     found = _files_under(
-        absolute(root), include_spec, exclude_spec, noise, lambda *_: None, toward=toward
+        absolute(root),
+        _option_spec("--include", include),
+        _option_spec("--exclude", exclude),
+        Globs(GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)) if default_excludes else None,
+        (lambda _, reason: reasons.append(reason)) if reasons is not None else lambda *_: None,
+        toward=toward,
+        explain=reasons.append if reasons is not None else None,
     )
     return any(str(found_path) == toward for found_path in found)
 
@@ -283,9 +343,11 @@ def _files_under(
     on_folder: Callable[[str], None] | None = None,
     *,
     toward: str | None = None,
+    explain: Callable[[str], None] | None = None,
 ) -> Iterator[Path]:
     """The files ``iter_files`` yields below ``root``; ``toward``: only those entries on the
-    way to that path (``walk_reaches``)."""
+    way to that path (``walk_reaches``); ``explain`` hears why an entry is left out where
+    ``report`` hears nothing (``why_left_out``)."""
     try:
         mode = os.stat(root).st_mode  # a root given by the user is followed even if a link
     except OSError as exc:
@@ -320,13 +382,19 @@ def _files_under(
             on_folder(folder)
         subfolders: list[tuple[str, str, _Chain]] = []
         for entry in entries:
-            if entry.name.startswith(".") or (not rel_folder and entry.name in own):
-                continue
             if toward is not None and not (
                 toward == entry.path or toward.startswith(entry.path + os.sep)
             ):
                 continue
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
+            if entry.name.startswith(".") or (not rel_folder and entry.name in own):
+                if explain is not None:
+                    explain(
+                        f"'{rel}' is hidden (its name begins with '.')"
+                        if entry.name[:1] == "."
+                        else f"'{rel}' is one of the index's own files"
+                    )
+                continue
             try:
                 mode = entry.stat(follow_symlinks=False).st_mode
             except FileNotFoundError:  # deleted since the folder was listed
@@ -336,9 +404,13 @@ def _files_under(
                 continue
             if stat.S_ISDIR(mode):
                 if _skip_folder(entry):
+                    if explain is not None:
+                        explain(f"'{rel}/' is a tool folder, a virtual environment or an index")
                     continue
                 as_folder = rel + "/"  # --exclude patterns ending in "/" match folders only
                 if _ignored(chain, rel, folder=True) or _matches(exclude, as_folder):
+                    if explain is not None:
+                        explain(_left_out_by(chain, rel, exclude, folder=True))
                     continue
                 if os.path.exists(os.path.join(entry.path, ".git")):  # a repository of its own:
                     # the rules of the one around it do not apply there, as for git
@@ -347,8 +419,12 @@ def _files_under(
                     subfolders.append((entry.path, rel, chain))
                 continue
             if _ignored(chain, rel, folder=False) or _matches(exclude, rel):
+                if explain is not None:
+                    explain(_left_out_by(chain, rel, exclude, folder=False))
                 continue
             if include is not None and not _matches(include, rel):
+                if explain is not None:
+                    explain(f"'{rel}' matches none of the --include patterns it was indexed with")
                 continue
             if noise is not None and (
                 _matches(noise, rel)
@@ -399,8 +475,10 @@ def _link_problem(link: str, real_root: str) -> str | None:
     """Why a symbolic link is not indexed, or None when it is a file inside the root."""
     try:
         mode = os.stat(link).st_mode
-    except OSError:
-        return "broken symbolic link (or one that loops)"
+    except OSError as exc:  # a summary counted a loop among the broken links
+        if exc.errno == errno.ELOOP:
+            return "symbolic link that loops (through itself or others)"
+        return "broken symbolic link"
     if stat.S_ISDIR(mode):
         return "symbolic link to a folder (not followed)"
     if not stat.S_ISREG(mode):
@@ -446,6 +524,7 @@ def _read_rules(path: str, rel_folder: str, report: OnSkip, *, prefix: str = "")
             prefix,
             _parse_ignore_lines(files, path),
             _parse_ignore_lines(folders, path, warn=False),
+            path,
         ),
     )
 
@@ -538,6 +617,20 @@ def _ignored(chain: _Chain, rel: str, *, folder: bool) -> bool:
     return ignored
 
 
+def _left_out_by(chain: _Chain, rel: str, exclude: Globs | None, *, folder: bool) -> str:
+    """What leaves out ``rel``, which an ignore file or ``exclude`` does: the ignore file whose
+    rule decided (the deepest that matches), else the --exclude patterns."""
+    shown = rel + "/" if folder else rel
+    deciding = None
+    for ignore_file in chain:
+        verdict = ignore_file.verdict(rel, folder=folder)
+        if verdict is not None:
+            deciding = ignore_file if verdict else None
+    if deciding is not None:
+        return f"'{shown}' is ignored by {deciding.source}"
+    return f"'{shown}' matches the --exclude patterns it was indexed with"
+
+
 def _uncompressed_name(rel: str) -> str:
     """The name a gzip file's content has (``app.min.js.gz``: ``app.min.js``; ``a.svgz``:
     ``a.svg``), which the default excludes judge as they would that file."""
@@ -553,7 +646,7 @@ def _matches(globs: Globs | None, rel: str) -> bool:
 class Globs:
     """Gitignore-style globs (``--include``, ``--exclude``, the default excludes), with one
     regex of all those that can let a path in: a path none of them matches (most, for the
-    default excludes' 38) is answered by one search, not one a glob (a bare `search index` of
+    default excludes' 62) is answered by one search, not one a glob (a bare `search index` of
     80,000 unchanged files spent 2 s of 4 there). Any other is asked of ``spec`` itself."""
 
     def __init__(self, spec: GitIgnoreSpec) -> None:

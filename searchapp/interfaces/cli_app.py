@@ -215,7 +215,7 @@ NoDefaultExcludes = Annotated[
     bool,
     typer.Option(
         "--no-default-excludes",
-        help="Also index lock files, minified and generated text, SVG (see README).",
+        help="Also index lock files, secrets files, minified and generated text, SVG (see README).",
     ),
 ]
 

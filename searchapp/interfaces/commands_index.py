@@ -292,7 +292,7 @@ def _update_runs(
 
 
 def _print_report(report: IndexReport, *, verbose: bool) -> None:
-    from searchapp.interfaces.render import counted
+    from searchapp.interfaces.render import counted, display_path
 
     print_skipped(err, report.skipped, verbose=verbose)
     if report.filtered_out and not report.found:
@@ -308,6 +308,14 @@ def _print_report(report: IndexReport, *, verbose: bool) -> None:
             f"{'does' if one else 'do'} not match --include/--exclude: kept as "
             f"{'it was' if one else 'they were'}, not updated; `search remove PATH|GLOB` "
             f"removes {'it' if one else 'them'}"
+        )
+    heaviest = report.heaviest()
+    if heaviest is not None:
+        path, count = heaviest
+        err.print(
+            f"note: {one_line(display_path(path))} gave {count:,} of the "
+            f"{sum(report.stored.values()):,} chunks stored; a line "
+            f"'{one_line(os.path.basename(path))}' in a .searchignore leaves it out"
         )
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "

@@ -11,13 +11,15 @@ its own whitespace is taken instead (``as_written``), and nothing else of it.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from searchapp.errors import BadInputError
 from searchapp.globs import from_display
-from searchapp.storage.indexed_paths import recorded_roots, under
+from searchapp.storage.indexed_paths import Filters, recorded_roots, root_filters, under
 from searchapp.storage.schema import PENDING
 from searchapp.storage.store import Store, places
 
@@ -158,15 +160,38 @@ def _not_found(store: Store, key: str) -> str:
     real = os.path.realpath(os.path.expanduser(key)) if key else key
     roots = [os.path.realpath(root) for root in recorded_roots(store)]
     if key and under([real], roots) and os.path.isfile(real):  # a damaged PDF, said so
+        reason = _left_out_by_walk(store, roots, real)
+        if reason is not None:
+            return f"'{key}' is not indexed: {reason}; `search index {shlex.quote(key)}` indexes it"
         return (
             f"'{key}' is a file that is not indexed: `search index` skipped it (binary, "
-            "damaged, excluded) or was not run on its folder; `search index -v` names each "
-            "file it skips, and why"
+            "damaged, generated) or has not run since it was made; `search index -v` names "
+            "each file it skips, and why"
         )
     said = f"'{key}' is not an indexed document; give a doc_id or path from the search results"
     if key and not os.path.isabs(os.path.expanduser(key)) and ("/" in key or "." in key):
         said += f" (a relative path is read from {os.getcwd()})"  # a server's, not the agent's
     return said
+
+
+def _left_out_by_walk(store: Store, roots: list[str], real: str) -> str | None:
+    """Why the walk of the indexed folder above ``real`` leaves it out, with the filters that
+    folder was indexed with (``discovery.why_left_out``); None when it does not."""
+    from searchapp.ingest.discovery import why_left_out  # the walk: only for this answer
+
+    filters = {os.path.realpath(root): used for root, used in root_filters(store).items()}
+    for root in sorted(roots, key=len, reverse=True):  # the innermost folder first
+        if root == real or not os.path.isdir(root) or not under([real], [root]):
+            continue
+        used = filters.get(root, Filters())
+        return why_left_out(
+            Path(root),
+            Path(real),
+            include=used.include,
+            exclude=used.exclude,
+            default_excludes=used.default_excludes,
+        )
+    return None
 
 
 def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:

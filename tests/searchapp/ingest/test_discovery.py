@@ -552,3 +552,60 @@ class _Listing(list):
 
     def __exit__(self, *exc_info: object) -> None:
         return None
+
+
+def test_secrets_files_are_left_out_and_said_to_be(tmp_path: Path) -> None:
+    # A helper's home folder: misc/prod.env (SMTP password, Stripe and AWS keys) was indexed
+    # and came up third for "where do we retry sending email", its keys printed in full.
+    write(
+        tmp_path,
+        "misc/prod.env",
+        "keys/server.pem",
+        "keys/id_ed25519",
+        "keys/id_ed25519.pub",  # a public key: not a secret
+        "infra/terraform.tfstate",
+        "infra/main.tf",
+        "notes/env.md",
+        "notes/prod.env.example",  # an example, with no real values
+    )
+    result = discover([tmp_path])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in result.files) == [
+        "infra/main.tf",
+        "keys/id_ed25519.pub",
+        "notes/env.md",
+        "notes/prod.env.example",
+    ]
+    reasons = {s.path.relative_to(tmp_path).as_posix(): s.reason for s in result.skipped}
+    assert set(reasons) == {
+        "misc/prod.env",
+        "keys/server.pem",
+        "keys/id_ed25519",
+        "infra/terraform.tfstate",
+    }
+    assert all(
+        r.startswith("secrets file (passwords, keys) (excluded by default;")
+        for r in reasons.values()
+    )
+    assert "misc/prod.env" in found(tmp_path, default_excludes=False)
+
+
+def test_why_left_out_names_what_leaves_a_file_out_and_nothing_for_one_walked(tmp_path) -> None:
+    from searchapp.ingest.discovery import why_left_out
+
+    write(tmp_path, "a/keep.md", "a/skip.txt", "a/sub/deep.md", "a/.gitignore")
+    (tmp_path / "a" / ".gitignore").write_text("sub/\n!keep.md\n")
+    root = tmp_path
+    assert why_left_out(root, tmp_path / "a/keep.md") is None
+    assert why_left_out(root, tmp_path / "a/sub/deep.md") == (
+        f"'a/sub/' is ignored by {tmp_path / 'a' / '.gitignore'}"
+    )
+    assert why_left_out(root, tmp_path / "a/skip.txt", include=["*.md"]) == (
+        "'a/skip.txt' matches none of the --include patterns it was indexed with"
+    )
+    assert why_left_out(root, tmp_path / "a/keep.md", exclude=["keep.*"]) == (
+        "'a/keep.md' matches the --exclude patterns it was indexed with"
+    )
+    assert (
+        why_left_out(root, tmp_path / "a/.gitignore")
+        == "'a/.gitignore' is hidden (its name begins with '.')"
+    )

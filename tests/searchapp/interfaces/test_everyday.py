@@ -926,6 +926,27 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     code, out, err = run(capsys, "get", "docs/blob.bin", *index)
     assert (code, out) == (2, "")
     assert "'docs/blob.bin' is a file that is not indexed: `search index` skipped it" in err
+    # A file the walk leaves out: what did (a helper was sent to `search index -v`, which
+    # names none of these).
+    (docs / "build").mkdir()
+    (docs / "build" / "out.txt").write_text("built\n")
+    (docs / ".gitignore").write_text("build/\n")
+    (docs / ".drafts").mkdir()
+    (docs / ".drafts" / "d.md").write_text("draft\n")
+    (docs / "node_modules" / "x").mkdir(parents=True)
+    (docs / "node_modules" / "x" / "i.js").write_text("code\n")
+    (docs / "prod.env").write_text("SMTP_PASSWORD=hunter2\n")
+    assert run(capsys, "index", "docs", *index)[0] == 0
+    said = {
+        "docs/build/out.txt": f"'build/' is ignored by {docs / '.gitignore'}",
+        "docs/.drafts/d.md": "'.drafts' is hidden",
+        "docs/node_modules/x/i.js": "'node_modules/' is a tool folder",
+        "docs/prod.env": "secrets file (passwords, keys) (excluded by default;",
+    }
+    for name, reason in said.items():
+        code, out, err = run(capsys, "get", name, *index)
+        assert (code, out) == (2, "") and f"'{name}' is not indexed: {reason}" in err, err
+        assert f"`search index {name}` indexes it" in err
     code, _, err = run(capsys, "get", "docs/a.md", "--lines", "0", *index)
     assert code == 2 and "must be a range of line numbers from 1" in err
     (docs / "a.md").write_text("# Title\n\nrewritten\n")
@@ -3187,3 +3208,27 @@ def test_a_cut_passage_shows_the_query_words_it_was_cut_for() -> None:
         hit = Hit(1, 0.5, 0.5, "/a.txt", "/a.txt", 1, 1, 1, " ".join(words))
         text = LINE.match(hit_line(hit, "heat transfer wing"))["text"]
         assert "wing" in text and "heat" in text and len(text) <= 240, text
+
+
+def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, capsys, monkeypatch):
+    # A helper's home folder: a 1.3 MB log was 2,907 of 3,192 chunks, 90% of the first
+    # run's minutes, and neither the bar nor the summary said which file it was.
+    monkeypatch.setattr(pipeline, "HEAVY_FILE_CHUNKS", 20)
+    docs = write(tmp_path / "home", DOCS)
+    log = "\n".join(
+        f"12:00:{n % 60:02d} worker {n} retried the job queue {n * 7}" for n in range(400)
+    )
+    (docs / "logs").mkdir()
+    (docs / "logs" / "app.log").write_text(log + "\n")
+    index = ["--index-dir", str(tmp_path / "idx")]
+    code, _, err = run(capsys, "index", str(docs), *index)
+    assert code == 0
+    (line,) = [line for line in err.splitlines() if line.startswith("note:")]
+    stored = int(re.search(r"gave ([\d,]+) of", line)[1].replace(",", ""))
+    total = int(re.search(r"of the ([\d,]+) chunks stored", line)[1].replace(",", ""))
+    assert line.startswith(f"note: {docs / 'logs' / 'app.log'} gave ")
+    assert stored >= 20 and total >= stored + len(DOCS) and 2 * stored >= total
+    assert line.endswith("a line 'app.log' in a .searchignore leaves it out")
+    (docs / "notes" / "new.md").write_text("A new note about the wind tunnel.\n")
+    code, _, err = run(capsys, "index", str(docs), *index)  # one small file: no note
+    assert code == 0 and "note:" not in err and "1 added" in err
