@@ -168,7 +168,19 @@ _COUNT_OPTIONS = frozenset({"-n", "-m", "--max-count", "--limit", "--top", "--co
 _CONTEXT_OPTIONS = frozenset({"-A", "-B", "--after-context", "--before-context"})
 
 
-_COMMANDS = ("index", "remove", "watch", "query", "repl", "eval", "info", "models", "serve", "mcp")
+_COMMANDS = (
+    "index",
+    "remove",
+    "watch",
+    "query",
+    "repl",
+    "get",
+    "eval",
+    "info",
+    "models",
+    "serve",
+    "mcp",
+)
 
 
 def _usage_hint(args: list[str], message: str) -> str:
@@ -202,6 +214,9 @@ def _usage_hint(args: list[str], message: str) -> str:
     # "-x flag", or "--verbose flag": a long option has no space in it, a query may.
     if message.startswith("No such option: -") and (not given.startswith("--") or " " in given):
         return ' (a query that begins with "-" goes after --: search query -k 3 -- "-x flag")'
+    if message.startswith("No such option: --"):  # "--dry-run": an option, or the query, as
+        # ripgrep tells of an unknown flag
+        return f" (to search for it: search query -- {shlex.quote(given)})"
     return ""
 
 

@@ -46,6 +46,9 @@ _PARAGRAPH_TAGS = frozenset(
 )
 _LINE_TAGS = frozenset({"dd", "dt", "li", "option", "tr", "caption"})
 _CELL_TAGS = frozenset({"td", "th"})
+# Items of a row that CSS lays out apart (a menu's links, a form's buttons): one that follows
+# another with no text between is a word apart ("Home" "Pricing", read "HomePricing").
+_ITEM_TAGS = frozenset({"a", "button"})
 _BLANK_LINES = re.compile(r"\n{3,}")
 _NEWLINE_REFERENCE = re.compile(r"&(?:#0*10|#[xX]0*[aA]|NewLine);?")
 
@@ -116,6 +119,7 @@ class _VisibleText(HTMLParser):
         self._pending = ""  # the strongest break asked for since the last text: "", " ", "\n"...
         self._source_lines = source_lines
         self._line = 1  # the line of the source the text written so far ends on
+        self._item_ended = False  # an _ITEM_TAGS element ended, and no text came since
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "body" or (tag not in _HEAD_TAGS and "head" in self._hidden):
@@ -126,6 +130,8 @@ class _VisibleText(HTMLParser):
             self._in_title += 1
         elif tag == "pre":
             self._in_pre += 1
+        if tag in _ITEM_TAGS and self._item_ended and not self._hidden:
+            self._pending = self._pending or " "
         self._break(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -140,6 +146,7 @@ class _VisibleText(HTMLParser):
             self._in_pre -= 1
         if tag != "br":  # </br> is read as <br> by browsers, but one is enough here
             self._break(tag)
+        self._item_ended = tag in _ITEM_TAGS
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._break(tag)  # <br/>; a self-closed <script/> hides nothing
@@ -150,6 +157,8 @@ class _VisibleText(HTMLParser):
             return
         if self._hidden:
             return
+        if data.strip():
+            self._item_ended = False
         if self._source_lines:
             self._add_on_its_line(data)
             return

@@ -105,8 +105,30 @@ def _searched_front_matter(block: str) -> str:
         elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value
             keeping = False
         edge = number == 0 or number == len(lines) - 1 - (lines[-1] == "")
-        kept.append(line if keeping and not edge else "")
+        kept.append(_plain_value(line) if keeping and not edge else "")
     return "\n".join(kept)
+
+
+def _plain_value(value: str) -> str:
+    """A front matter value as words: a flow list's items (``[postfix, "smtp relay"]``) or a
+    block list's item (``  - postfix``) without YAML's brackets, quotes and dashes, which a
+    passage showed as they were."""
+    value = value.strip(" \t")
+    if value.startswith("- "):
+        value = value[2:].strip(" \t")
+    if value.startswith("[") and value.endswith("]"):
+        items = (item.strip(" \t") for item in _FLOW_ITEM.findall(value[1:-1]))
+        return ", ".join(_unquoted(item) for item in items if item)
+    return _unquoted(value)
+
+
+_FLOW_ITEM = re.compile(r"\s*(?:\"[^\"]*\"|'[^']*'|[^,]+)")  # a flow list's items, quoted or not
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
 
 
 def cut_data_uris(text: str) -> str:

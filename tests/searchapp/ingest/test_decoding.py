@@ -646,3 +646,17 @@ def test_a_declared_encoding_is_read_as_browsers_read_it() -> None:
         assert decode_bytes(data) == data.decode(codec), declared
     utf7 = b'<meta charset="utf-7"><p>+AGEAYgBj- caf\xe9</p>'  # UTF-7 is refused, as browsers do
     assert decode_bytes(utf7) == utf7.decode("cp1252")
+
+
+@pytest.mark.parametrize("source_lines", [False, True])
+def test_links_and_buttons_side_by_side_are_words_apart(source_lines) -> None:
+    # A saved page's menu read "HomeProductsPricingLog in": CSS sets its links apart.
+    html = (
+        "<html><body><nav><a href='/'>Home</a><a href='/p'>Products</a><a>Log in</a></nav>"
+        "<p>Te<b>x</b>t and a <a>link</a>, <a>Py</a>thon.</p>"
+        "<form><button>Save</button><button>Cancel</button></form></body></html>"
+    )
+    _, text = html_to_text(html, source_lines=source_lines)
+    assert "Home Products Log in" in text
+    assert "Text and a link, Python." in text  # formatting inside a word stays inside it
+    assert "Save Cancel" in text

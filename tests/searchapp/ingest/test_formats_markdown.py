@@ -79,11 +79,15 @@ def test_front_matter_is_the_title_and_what_names_the_note_is_searched() -> None
     located = extract_markdown(GUIDE)
     assert located.title == "Field Guide"
     lines = located.text.split("\n")[:5]
-    assert lines == ["", '"Field Guide"', "[install, linux]", "", "Preface text."]
+    # As words: without YAML's quotes, brackets and dashes (a hit showed `[postfix, smtp
+    # relay]`).
+    assert lines == ["", "Field Guide", "install, linux", "", "Preface text."]
     # Values, not keys: in a vault whose every note has `tags:`, "tags" found every note's
     # front matter before the note about tags.
     note = "---\ntitle: The Overstory\nlayout: book\ntags:\n  - trees\naliases: [Overstory]\n---\n"
-    assert extract_markdown(note).text == "\nThe Overstory\n\n\n  - trees\n[Overstory]\n\n"
+    assert extract_markdown(note).text == "\nThe Overstory\n\n\ntrees\nOverstory\n\n"
+    listed = "---\naliases: ['smtp relay', \"mail, relay\"]\ntags:\n  - 'infra'\n---\n"
+    assert extract_markdown(listed).text == "\nsmtp relay, mail, relay\n\ninfra\n\n"
 
 
 def test_front_matter_variants() -> None:

@@ -262,6 +262,8 @@ def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> N
         (["query", "-x flag"], 'a query that begins with "-" goes after --: search query'),
         (["query", "--verbose flag"], 'a query that begins with "-" goes after --: search'),
         (["query", "--help me"], 'a query that begins with "-" goes after --: search query'),
+        (["query", "--dry-run"], "No such option: --dry-run (to search for it: search query -- "),
+        (["query", "x", "--frobnicate"], "(to search for it: search query -- --frobnicate)"),
         (["query", "-n", "3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
         (["--index-dir", "x", "query", "retry"], "options go after the command: search query --"),
         (["--index-dir=x", "info"], "options go after the command: search info --index-dir ..."),
@@ -270,6 +272,7 @@ def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> N
         (["query", "x", "--format", "lines", "--json"], "--json means --format json; drop"),
         (["query"], "Missing argument 'TEXT'. (search query \"what to find\"; - reads it"),
         (["eval"], "Missing option '--queries'. (search eval --help tells what it takes)"),
+        (["get"], "Missing argument 'path_or_doc_id'. (search get --help tells what it takes)"),
     ],
 )
 def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> None:
