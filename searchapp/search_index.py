@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -940,9 +941,21 @@ def _file_lines(raw: str | None, indexed: str) -> list[str]:
     # Only lines the indexed text left blank, or kept the end of (a front matter key's value),
     # may differ: anything else is another extraction.
     for raw_line, line in zip(raw_lines, lines, strict=True):
-        if raw_line != line and line.strip() and not raw_line.rstrip().endswith(line.strip()):
+        if raw_line != line and line.strip() and not _ends_alike(raw_line, line):
             return lines
     return raw_lines
+
+
+def _ends_alike(raw_line: str, line: str) -> bool:
+    """Whether a file's line ends with the indexed one, YAML's quotes, brackets and dashes
+    aside (front matter is indexed as words: ``tags: [a, "b c"]`` as ``a, b c``)."""
+    if raw_line.rstrip().endswith(line.strip()):
+        return True
+    words = _NOT_WORD.sub("", line)
+    return bool(words) and _NOT_WORD.sub("", raw_line).endswith(words)
+
+
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def _folder_size(folder: Path) -> int:

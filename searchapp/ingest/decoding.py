@@ -135,9 +135,11 @@ class JsonlStats:
 
 
 def decode_bytes(data: bytes) -> str | None:
-    """The normalised text of ``data``, or None when it looks binary. Never raises."""
+    """The normalised text of ``data``, without the private keys it holds
+    (``secrets.blank_private_keys``: the lines shown around a hit are read with this), or None
+    when it looks binary. Never raises."""
     decoded = _decode(data)
-    return None if decoded is None else decoded.text
+    return None if decoded is None else blank_private_keys(decoded.text)
 
 
 def _decode(data: bytes) -> DecodedText | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -159,7 +160,7 @@ def index(
                     embedder=embedder,
                 )
                 if not quiet:
-                    _print_report(report, verbose=verbose)
+                    _print_report(report, verbose=verbose, roots=run_paths)
                 unreadable += [(path, why) for path, why in report.skipped if is_read_error(why)]
             rebuilt = target.store.count_documents() if rebuild else None
     except IndexInterrupted as stopped:
@@ -291,7 +292,7 @@ def _update_runs(
     return [(roots, filters) for filters, roots in groups.items()]
 
 
-def _print_report(report: IndexReport, *, verbose: bool) -> None:
+def _print_report(report: IndexReport, *, verbose: bool, roots: Sequence[str] = ()) -> None:
     from searchapp.interfaces.render import counted, display_path
 
     print_skipped(err, report.skipped, verbose=verbose)
@@ -314,8 +315,7 @@ def _print_report(report: IndexReport, *, verbose: bool) -> None:
         path, count = heaviest
         err.print(
             f"note: {one_line(display_path(path))} gave {count:,} of the "
-            f"{sum(report.stored.values()):,} chunks stored; a line "
-            f"'{one_line(os.path.basename(path))}' in a .searchignore leaves it out"
+            f"{sum(report.stored.values()):,} chunks stored" + _ignore_hint(path, roots)
         )
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "
@@ -324,6 +324,26 @@ def _print_report(report: IndexReport, *, verbose: bool) -> None:
         + (f", {report.reused} reused" if report.reused else "")
         + f" in {report.seconds:.1f}s"
     )
+
+
+def _ignore_hint(path: str, roots: Sequence[str]) -> str:
+    """How to leave ``path`` out: the line for the .searchignore of the folder indexed that
+    holds it, anchored there (a bare name matched that name in every folder) and with glob
+    characters escaped; "" for a file indexed by name."""
+    from searchapp.interfaces.render import display_path
+    from searchapp.storage.paths import absolute
+
+    folders = [
+        str(absolute(root))
+        for root in roots
+        if os.path.isdir(root) and path.startswith(str(absolute(root)).rstrip(os.sep) + os.sep)
+    ]
+    if not folders:
+        return ""
+    folder = max(folders, key=len)
+    rule = "/" + re.sub(r"([\\*?\[])", r"\\\1", os.path.relpath(path, folder).replace(os.sep, "/"))
+    where = display_path(os.path.join(folder, ".searchignore"))
+    return f"; the line '{one_line(rule)}' in {one_line(where)} leaves it out"
 
 
 @contextmanager

@@ -510,23 +510,29 @@ class Watcher:
         wanted_before, unread = self._last_walk
         roots = {str(root) for root in self.roots}
         paths = {str(p) for p in changed}
+        store = self.index.store
         for path in paths:
             if (
                 path in roots
                 or os.path.basename(path) in IGNORE_FILES
                 or path in self._walked_folders
                 or os.path.isdir(path)
+                # A folder deleted or replaced that the walk did not enter (--exclude 'sub/'),
+                # with what another run indexed in it.
+                or store.holds_paths_under(path)
             ):
                 return None
         paths = {p for p in paths if self._under_roots(p) and not self._in_index_folder(p)}
-        indexed = set(self.index.store.file_states(sorted(paths)))
+        # A link is judged again with the file it points to (``_walk_plan``): it may now point
+        # outside the roots, or nowhere.
+        targets = {os.path.realpath(p) for p in paths}
+        links = self._links()
+        paths |= {p for p in links if os.path.realpath(p) in targets}
+        indexed = set(store.file_states(sorted(paths)))
         wanted = {
             p for p in paths if os.path.lexists(p) and self._reaches(p, self.include, self.exclude)
         }
-        # A link is read again with the file it points to (``_walk_plan``): the walk's links.
-        targets = {os.path.realpath(p) for p in paths}
-        links = self._links()
-        to_add = wanted | {p for p in links - wanted if os.path.realpath(p) in targets}
+        to_add = wanted
         unlisted = unreadable_places(unread)
         nested = self._nested_roots()
         to_remove = {

@@ -633,6 +633,17 @@ class Store:
         )
 
     @guarded
+    def holds_paths_under(self, folder: str) -> bool:
+        """Whether a document's path lies below ``folder`` (one lookup in the path index: the
+        paths from ``folder/`` up to, not including, ``folder0``, "0" following "/")."""
+        below = folder.rstrip(os.sep) + os.sep
+        row = self._conn.execute(
+            "SELECT 1 FROM documents WHERE path >= ? AND path < ? LIMIT 1",
+            (below, below[:-1] + chr(ord(os.sep) + 1)),
+        ).fetchone()
+        return row is not None
+
+    @guarded
     def all_paths(self) -> list[str]:
         return [r[0] for r in self._conn.execute("SELECT DISTINCT path FROM documents ORDER BY 1")]
 

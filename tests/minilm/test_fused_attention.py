@@ -346,11 +346,16 @@ def test_an_fp32_model_runs_packed_on_the_kernel_and_matches_its_padded_path(mon
     monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: True)
     calls: list[torch.dtype] = []
     kernel = fused_attention.packed_attention
-    monkeypatch.setattr(
-        fused_attention,
-        "packed_attention",
-        lambda qkv, *a: calls.append(qkv.dtype) or kernel(qkv, *a),
-    )
+    faked_avx512: list[bool] = []  # set while the CPU is said to have AVX-512 (it may not)
+
+    def recorded(qkv, *args):
+        calls.append(qkv.dtype)
+        # A call then would take the AVX-512 pass: an illegal instruction on an AVX2 CPU, a
+        # crash of the test process rather than a failure.
+        assert not faked_avx512, "the padded path called the kernel"
+        return kernel(qkv, *args)
+
+    monkeypatch.setattr(fused_attention, "packed_attention", recorded)
     layers = config.num_hidden_layers
     with torch.inference_mode():
         assert model.encoder.packs_every_batch(torch.float32)
@@ -364,10 +369,12 @@ def test_an_fp32_model_runs_packed_on_the_kernel_and_matches_its_padded_path(mon
         assert len(calls) == 2 * layers
         monkeypatch.setattr(minilm.model, "fuse_fp32_cpu", lambda: False)  # Intel's CPUs...
         monkeypatch.setattr(fused_attention, "fp32_avx512", lambda: True)  # ...with AVX-512
+        faked_avx512.append(True)
         assert not model.encoder.packs_every_batch(torch.float32)
         padded = model(input_ids, attention_mask)
         one_padded = model(input_ids[:1, :64], attention_mask[:1, :64])
         assert len(calls) == 2 * layers
+        faked_avx512.clear()
         monkeypatch.setattr(fused_attention, "fp32_avx512", lambda: False)  # AVX2 only
         assert model.encoder.packs_every_batch(torch.float32)
         packed_avx2 = model(input_ids, attention_mask)

@@ -126,7 +126,13 @@ _FLOW_ITEM = re.compile(r"\s*(?:\"[^\"]*\"|'[^']*'|[^,]+)")  # a flow list's ite
 
 
 def _unquoted(value: str) -> str:
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+    """``value`` without the quotes around it, when they are around all of it."""
+    if (
+        len(value) >= 2
+        and value[0] == value[-1]
+        and value[0] in "\"'"
+        and value[0] not in value[1:-1]
+    ):
         return value[1:-1]
     return value
 

@@ -62,3 +62,45 @@ def test_text_without_a_private_key_is_left_as_it_is() -> None:
     assert blank_private_keys(text) is text
     certificate = "-----BEGIN CERTIFICATE-----\nMIID\n-----END CERTIFICATE-----\n"
     assert blank_private_keys(certificate) == certificate
+
+
+def test_keys_in_string_literals_and_pgp_blocks_are_blanked() -> None:
+    # A reviewer's finds: a test fixture's PEM as concatenated literals, and a PGP key.
+    code = (
+        "KEY = (\n"
+        '    "-----BEGIN PRIVATE KEY-----\\n"\n'
+        f'    "{KEY_LINES[0]}\\n"\n'
+        f"    '{KEY_LINES[1]}\\n' +\n"
+        '    "-----END PRIVATE KEY-----\\n"\n'
+        ")\n"
+    )
+    blanked = blank_private_keys(code)
+    assert KEY_LINES[0] not in blanked and KEY_LINES[1] not in blanked
+    assert "-----END PRIVATE KEY-----" in blanked and blanked.endswith(")\n")
+    pgp = (
+        "-----BEGIN PGP PRIVATE KEY BLOCK-----\nVersion: GnuPG v2\n\n"
+        f"{KEY_LINES[0]}\n=Xy7q\n-----END PGP PRIVATE KEY BLOCK-----\nafter\n"
+    )
+    blanked = blank_private_keys(pgp)
+    assert KEY_LINES[0] not in blanked and "GnuPG" not in blanked and "=Xy7q" not in blanked
+    assert blanked.endswith("-----END PGP PRIVATE KEY BLOCK-----\nafter\n")
+
+
+def test_a_block_without_end_keeps_the_short_words_after_its_key() -> None:
+    text = f"-----BEGIN PRIVATE KEY-----\n{KEY_LINES[0]}\nTODO\nhello\n"
+    assert blank_private_keys(text).endswith("\nTODO\nhello\n")
+
+
+def test_mentions_of_a_key_without_one_are_left_as_they_are() -> None:
+    line = "-----BEGIN PRIVATE KEY----- was logged by the scanner; no key follows\n"
+    text = (line + "scan finished in 3 ms, nothing to report\n") * 2_000
+    assert blank_private_keys(text) == text
+
+
+def test_lines_shown_around_a_hit_have_the_key_blanked_too(tmp_path: Path) -> None:
+    # `search query -C` read the lines the index left blank from the file: the key came back.
+    from searchapp.ingest.decoding import decode_bytes
+
+    text = f"# notes\n\n-----BEGIN RSA PRIVATE KEY-----\n{BODY}\n-----END RSA PRIVATE KEY-----\n"
+    shown = decode_bytes(text.encode())
+    assert shown is not None and KEY_LINES[0] not in shown and "# notes" in shown

@@ -946,7 +946,9 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     for name, reason in said.items():
         code, out, err = run(capsys, "get", name, *index)
         assert (code, out) == (2, "") and f"'{name}' is not indexed: {reason}" in err, err
-        assert f"`search index {name}` indexes it" in err
+        # A default exclude says how to index such files; a secrets file is not offered.
+        offered = "excluded by default" not in reason
+        assert (f"`search index {name}` indexes it" in err) is offered, err
     code, _, err = run(capsys, "get", "docs/a.md", "--lines", "0", *index)
     assert code == 2 and "must be a range of line numbers from 1" in err
     (docs / "a.md").write_text("# Title\n\nrewritten\n")
@@ -3228,7 +3230,42 @@ def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, c
     total = int(re.search(r"of the ([\d,]+) chunks stored", line)[1].replace(",", ""))
     assert line.startswith(f"note: {docs / 'logs' / 'app.log'} gave ")
     assert stored >= 20 and total >= stored + len(DOCS) and 2 * stored >= total
-    assert line.endswith("a line 'app.log' in a .searchignore leaves it out")
+    # Anchored in the folder indexed (a bare name matches in every folder).
+    assert line.endswith(f"the line '/logs/app.log' in {docs / '.searchignore'} leaves it out")
     (docs / "notes" / "new.md").write_text("A new note about the wind tunnel.\n")
     code, _, err = run(capsys, "index", str(docs), *index)  # one small file: no note
     assert code == 0 and "note:" not in err and "1 added" in err
+
+
+def test_context_lines_never_show_a_private_key(tmp_path, fake_model, capsys) -> None:
+    # `search query -C` read the lines the index had blanked from the file: the key came back.
+    key = "MIIEowIBAAKCAQEAu1SUSecretMaterialThatMustNotBeShownAnywhere0123456789"
+    note = (
+        "# deploy notes\n\n-----BEGIN RSA PRIVATE KEY-----\n"
+        f"{key}\n{key[::-1]}\n-----END RSA PRIVATE KEY-----\n\n"
+        "Remember to rotate the staging deploy key.\n"
+    )
+    docs = write(tmp_path / "docs", {"notes.md": note})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    for args in (["-C", "6"], ["--format", "table", "-C", "6"], ["--json"]):
+        code, out, err = run(capsys, "query", "rotate the staging deploy key", *args, *index)
+        assert code == 0 and "rotate" in out, err
+        assert key not in out and key[::-1] not in out, out
+    code, out, _ = run(capsys, "get", str(docs / "notes.md"), *index)
+    assert code == 0 and key not in out and "-----BEGIN RSA PRIVATE KEY-----" in out
+
+
+def test_context_shows_front_matter_as_written(tmp_path, fake_model, capsys) -> None:
+    # Values indexed as words (no brackets, no quotes) made -C fall back to the indexed lines.
+    note = (
+        '---\ntitle: "Postfix relay"\ntags: [postfix, smtp relay]\nlayout: post\n---\n\n'
+        "# Relay\n\nConfigure the smarthost for outgoing mail.\n"
+    )
+    docs = write(tmp_path / "fm", {"n.md": note})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, out, _ = run(capsys, "query", "smarthost outgoing mail", "-C", "8", *index)
+    assert code == 0
+    assert 'title: "Postfix relay"' in out and "tags: [postfix, smtp relay]" in out, out
+    assert "layout: post" in out

@@ -1508,3 +1508,28 @@ def test_a_batch_of_files_is_judged_without_walking_the_tree(watcher, docs, monk
     assert indexed_paths(watcher.index.index_dir) == {
         str(docs / name) for name in ("note0.txt", "note2.txt", "link.txt", "new/a.txt")
     } | {str(docs / "sub" / f"note{i}.txt") for i in (1, 3, 5)}
+
+
+def test_a_batch_of_files_ends_as_a_fresh_index_would(docs, tmp_path) -> None:
+    # A reviewer's finds in the walk toward each file: a link re-read with its target was
+    # indexed when the target became a link outside the root, and a folder that --exclude
+    # leaves out, deleted with what an earlier run had indexed in it, was kept.
+    outside = tmp_path / "elsewhere" / "diary.txt"
+    outside.parent.mkdir()
+    outside.write_text("a sailing diary, kept outside the notes\n", "utf-8")
+    (docs / "link.txt").symlink_to(docs / "note0.txt")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs])  # sub/ indexed, before the watch leaves it out
+    watcher = Watcher(index, [docs], exclude=["sub/"])
+    watcher._wanted()  # as `follow` walks to set up the OS watch
+    (docs / "note0.txt").unlink()
+    (docs / "note0.txt").symlink_to(outside)
+    report = watcher.apply({docs / "note0.txt"})
+    assert report is not None and report.removed == 2, report
+    shutil.rmtree(docs / "sub")
+    report = watcher.apply({docs / "sub"})
+    assert report is not None and report.removed == 3, report
+    fresh = SearchIndex(tmp_path / "fresh", encoder=FakeEncoder())
+    fresh.add([docs], exclude=["sub/"])
+    assert indexed_paths(tmp_path / "idx") == indexed_paths(tmp_path / "fresh")
+    assert "sailing diary" not in indexed_text(tmp_path / "idx")
