@@ -11,6 +11,7 @@ its own whitespace is taken instead (``as_written``), and nothing else of it.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,7 +123,17 @@ def read_document(
             raise BadInputError(
                 f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
-    document_id, doc_id, path, title = _find(store, path_or_doc_id)
+    try:
+        document_id, doc_id, path, title = _find(store, path_or_doc_id)
+    except DocumentNotFoundError:
+        named = _AT_LINE.fullmatch(path_or_doc_id)
+        if named is None or lines is not None:
+            raise
+        try:  # `rich/table.py:422`, as a hit names its passage (or :LINE:COLUMN, as rg's)
+            document_id, doc_id, path, title = _find(store, named.group(1))
+        except DocumentNotFoundError:
+            raise DocumentNotFoundError(_not_found(store, path_or_doc_id)) from None
+        lines = _passage_at(store, document_id, int(named.group(2)))
     rows = store.rows(
         "SELECT start_char, end_char, start_line, text, page FROM chunks "
         "WHERE document_id = ? ORDER BY ordinal, id",
@@ -194,6 +205,23 @@ def _left_out_by_walk(store: Store, roots: list[str], real: str) -> str | None:
             default_excludes=used.default_excludes,
         )
     return None
+
+
+# A path with a line number after it, and perhaps a column: what hits and grep print.
+_AT_LINE = re.compile(r"(.+?):([0-9]+)(?::[0-9]+)?")
+
+
+def _passage_at(store: Store, document_id: int, line: int) -> tuple[int, int]:
+    """The lines of the passage that holds ``line`` (the first of them, where passages
+    overlap there), or that line alone between passages."""
+    rows = store.rows(
+        "SELECT start_line, end_line FROM chunks WHERE document_id = ? AND start_line <= ? "
+        "ORDER BY start_line DESC, ordinal LIMIT 1",
+        (document_id, line),
+    )
+    if not rows or None in rows[0] or rows[0][1] < line:
+        return line, line
+    return rows[0][0], rows[0][1]
 
 
 def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:

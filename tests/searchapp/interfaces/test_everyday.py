@@ -3269,3 +3269,23 @@ def test_context_shows_front_matter_as_written(tmp_path, fake_model, capsys) -> 
     assert code == 0
     assert 'title: "Postfix relay"' in out and "tags: [postfix, smtp relay]" in out, out
     assert "layout: post" in out
+
+
+def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
+    # `search get rich/table.py:422` (what a hit prints, and rg's path:line:column) was "not an
+    # indexed document": the passage that holds the line is printed.
+    lines = [f"line {n} of the guide about topic{n}" for n in range(1, 301)]
+    docs = write(tmp_path / "docs", {"guide.txt": "\n".join(lines) + "\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    store = Store.open(tmp_path / "idx", create=False)
+    passages = store.rows("SELECT start_line, end_line FROM chunks ORDER BY start_line")
+    assert len(passages) > 3  # the file is several passages
+    for named in (f"{docs}/guide.txt:150", f"{docs}/guide.txt:150:7"):
+        code, out, _ = run(capsys, "get", named, *index)
+        first = int(out.split()[1])  # "line N of ..."
+        shown = out.splitlines()
+        assert code == 0 and shown == lines[first - 1 : first - 1 + len(shown)]
+        assert (first, first + len(shown) - 1) in passages and first <= 150 < first + len(shown)
+    code, _, err = run(capsys, "get", f"{docs}/nope.txt:3", *index)
+    assert code == 2 and "nope.txt:3' is not an indexed document" in err
