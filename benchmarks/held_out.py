@@ -14,7 +14,9 @@ and judgments (``data/<collection>/``) were written for this project before any 
 looked at, in four kinds, told by the first letter of the query id: a paraphrase that shares few
 words with its document (a), a rare exact word (b), one or two words (c), a query naming its
 command or module (d). Each mode ranks documents by their best passage, as `search eval` does;
-hybrid is also ranked without file names (``Searcher._named`` returning nothing), in the same run.
+hybrid is also ranked without file names (``Searcher._named`` returning nothing), and without
+reading a query that is one name alone as asking for its definition (``definitions.whole_name``
+returning None), in the same run.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `minilm` importable
 
 from benchmarks.machine import describe  # noqa: E402
+from searchapp.ranking import definitions as definitions_module  # noqa: E402
 from searchapp.ranking import searcher as searcher_module  # noqa: E402
 from searchapp.ranking.evaluation import (  # noqa: E402
     mrr_at_k,
@@ -146,11 +149,18 @@ def evaluate(name: str, precision: str) -> dict[str, dict[str, list[tuple]]]:
         rows = {mode: scores(index, queries, qrels, mode) for mode in ("dense", "lexical")}
         rows["hybrid"] = scores(index, queries, qrels, "hybrid")
         named = searcher_module.Searcher._named
-        searcher_module.Searcher._named = lambda self, query, candidates: {}
+        searcher_module.Searcher._named = lambda self, query, candidates: ({}, False)
         try:
             rows["hybrid, no names"] = scores(index, queries, qrels, "hybrid")
         finally:
             searcher_module.Searcher._named = named
+        # A query that is a name alone read as asking for its definition (``whole_name``), or not.
+        whole_name = definitions_module.whole_name
+        searcher_module.whole_name = definitions_module.whole_name = lambda query: None
+        try:
+            rows["hybrid, no whole names"] = scores(index, queries, qrels, "hybrid")
+        finally:
+            searcher_module.whole_name = definitions_module.whole_name = whole_name
         index.close()
     return rows
 

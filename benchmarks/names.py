@@ -49,7 +49,7 @@ def main() -> None:
 
     with_names, with_time = ranked()
     named = Searcher._named
-    Searcher._named = lambda self, query, candidates: {}  # type: ignore[method-assign]
+    Searcher._named = lambda self, query, candidates: ({}, False)  # type: ignore[method-assign]
     try:
         without, without_time = ranked()
     finally:

@@ -161,12 +161,18 @@ class Phrase:
     """A part of the query in double quotes: its words must come in that order, next to each
     other (anything but a letter or digit between them), as FTS5 reads a phrase; case- and
     accent-blind. `search query '"No such option"'` finds the error message whose words,
-    all but "option" too common to count, ranked it nowhere."""
+    all but "option" too common to count, ranked it nowhere. A CONSTANT_CASE name in it
+    (`NO_COLOR`, `MAX_PATH`: a constant or an environment variable, spelled one way) must be
+    there as written, as grep finds it: `"NO_COLOR"` was found in every `no_color` parameter.
+    Other names match each spelling: `"getConsole now"` finds "getconsole now" too."""
 
     text: str
     pattern: re.Pattern[str]
+    names: tuple[re.Pattern[str], ...] = ()
 
     def found_in(self, text: str) -> bool:
+        if not all(name.search(text) for name in self.names):
+            return False
         return self.pattern.search(cjk_spaced(fold(text))) is not None
 
     @property
@@ -177,6 +183,7 @@ class Phrase:
 
 
 _QUOTED = re.compile(r'"([^"]*)"')
+_CONSTANT = re.compile(r"\w+_\w+")
 _PHRASE_WORD = re.compile(r"[^\W_]+")
 
 
@@ -198,7 +205,9 @@ def quoted_phrases(query: str) -> list[Phrase]:
         if words:
             body = r"[\W_]+".join(re.escape(word) for word in words)
             pattern = re.compile(rf"(?<![^\W_]){body}(?![^\W_])")
-            phrases.append(Phrase(quoted, pattern))
+            names = dict.fromkeys(n for n in _CONSTANT.findall(quoted) if n.isupper())
+            literal = tuple(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)") for n in names)
+            phrases.append(Phrase(quoted, pattern, literal))
     return phrases
 
 

@@ -13,12 +13,15 @@ import numpy as np
 from searchapp.errors import BadInputError, DamagedVectorsError
 from searchapp.globs import unclosed
 from searchapp.ranking.definitions import (
+    DECLARING_WORDS,
     DEFINITION_WEIGHT,
+    MAX_DEFINERS,
     code_names,
     defined_elsewhere,
     defining,
     definition_bonus,
     qualifiers,
+    whole_name,
 )
 from searchapp.ranking.fusion import BM25_WEIGHT, bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
@@ -255,16 +258,19 @@ class Searcher:
         # The candidates the fusion takes: the same whatever ``fetch`` is, so a query's first
         # hits do not depend on k.
         candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
+        if mode == "hybrid" and (name := whole_name(query)):
+            candidates = list(dict.fromkeys([*candidates, *self._may_define(name, within)]))
         named, few_named = self._named(query, candidates) if mode == "hybrid" else ({}, False)
         cosine = dict(dense)
-        missing = [i for i in [*dict(lexical), *named] if i not in cosine]
+        wanted = dict.fromkeys([*dict(lexical), *candidates, *named])
+        missing = [i for i in wanted if i not in cosine]
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
         ceiling = self._bm25_ceiling(query) if lexical else 0.0
         if named:
             best = max((cosine[i] for i, _ in dense[:FUSION_DEPTH]), default=0.0)
             named = near_names({i: v for i, v in named.items() if i in cosine}, cosine, best)
-        text_bonus = self._from_texts(query, [i for i in candidates if i in cosine])
+        text_bonus, definers = self._from_texts(query, [i for i in candidates if i in cosine])
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
             frontier = None
@@ -288,11 +294,13 @@ class Searcher:
         # are, not as 0 ("keep a command running after I log out": nohup's page, the nearest
         # by cosine, lost to pages holding "command" as often as it does).
         scored = dict(lexical[:FUSION_DEPTH])
-        unscored = [i for i, _ in dense[:FUSION_DEPTH] if i not in scored]
+        unscored = [i for i in candidates if i not in scored]
         scored.update(self._lexical_of(query, unscored) if unscored and ceiling > 0 else {})
         # A file named with the query's every word, one of few so named (a daily note's date,
         # not the many `index.md` of a site for "index"): its passages hold them, as it does.
         held = {i for i, v in named.items() if v >= NAME_WEIGHT} if few_named else set()
+        # A query that is a name alone (`class Console`): its definitions hold it as a whole.
+        held |= definers if whole_name(query) else set()
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in scored.items() if i in cosine],
@@ -310,13 +318,13 @@ class Searcher:
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
         return [(i, s, cosine[i]) for i, s in ranked], frontier
 
-    def _from_texts(self, query: str, candidates: list[int]) -> dict[int, float]:
+    def _from_texts(self, query: str, candidates: list[int]) -> tuple[dict[int, float], set[int]]:
         """``{chunk id: what its text adds}`` for the ``candidates`` holding some of the
         query's words in a row, as few others do (``proximity.py``), or defining names it
-        spells as code (``definitions.py``)."""
+        spells as code (``definitions.py``); and those defining all of them."""
         trigrams, names = query_trigrams(query), code_names(query)
         if not (trigrams or names) or not candidates:
-            return {}
+            return {}, set()
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
         qualified = qualifiers(query) if names else {}
@@ -328,9 +336,32 @@ class Searcher:
                 if any(defining(name).search(text) for name in qualified)
             ]
             before = self.store.texts_before(defining_ones) if defining_ones else {}
+        definers = set()
         for chunk_id, value in definition_bonus(names, texts, qualified, before).items():
             bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
-        return bonus
+            if value >= DEFINITION_WEIGHT:
+                definers.add(chunk_id)
+        return bonus, definers
+
+    def _may_define(self, name: str, within: list[int] | None) -> list[int]:
+        """Passages that may define ``name`` (at most ``MAX_DEFINERS``, of those ``within`` lets
+        in): FTS5 finds a declaring word before it (`class console`); ``definitions.py`` reads
+        their text."""
+        terms = self.lexicon.query_tokens(name)
+        if not terms:
+            return []
+        phrases = " OR ".join(
+            '"' + " ".join([word, *terms]).replace('"', '""') + '"' for word in DECLARING_WORDS
+        )
+        if within is None:
+            rows = self.store.rows(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
+                (phrases, MAX_DEFINERS),
+            )
+            return [chunk_id for (chunk_id,) in rows]
+        allowed = set(within)
+        rows = self.store.rows("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (phrases,))
+        return [chunk_id for (chunk_id,) in rows if chunk_id in allowed][:MAX_DEFINERS]
 
     def _may_hold(self, phrases: list[Phrase]) -> bool:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from searchapp.ranking.definitions import code_names, defined_share
+from searchapp.ranking.definitions import code_names, defined_share, whole_name
 
 
 @pytest.mark.parametrize(
@@ -27,6 +27,30 @@ from searchapp.ranking.definitions import code_names, defined_share
 )
 def test_names_spelled_as_code(query, names) -> None:
     assert code_names(query) == names
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        ("Console", "Console"),  # capitalised, alone: a class's name
+        ("class Console", "Console"),
+        ("async def send(", "send"),
+        ("send()", "send"),
+        ("Client.send", "send"),
+        ("insert_all", "insert_all"),
+        ("pub fn main", "main"),
+        # A plain word, an acronym, a keyword alone, more than a name, prose.
+        ("console", None),
+        ("NASA", None),
+        ("class", None),
+        ("Console width", None),
+        ("how do filters work", None),
+        ("e.g", None),
+    ],
+)
+def test_a_query_that_is_one_name_alone(query, name) -> None:
+    assert whole_name(query) == name
+    assert code_names(query) == ([name] if name else [])
 
 
 def test_a_definition_is_a_declaration_or_an_assignment_at_a_lines_start() -> None:

@@ -945,6 +945,25 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_a_quoted_constant_name_is_found_as_written(make, mode) -> None:
+    # `"NO_COLOR"` found every `no_color` parameter (nearer, and more of them) first: a
+    # constant or an environment variable is spelled one way.
+    collection = make(
+        [
+            ("/env.py", [('disabled = environ.get("NO_COLOR", "") != ""', 0.2)]),
+            ("/bar.py", [("def pulse(self, no_color: bool) -> None:", 0.9)]),
+            ("/doc.md", [("Set no color to turn it off.", 0.8)]),
+            ("/more.py", [("NO_COLOR_DEFAULT = 1", 0.7)]),  # another name
+        ]
+    )
+    assert [h.path for h in search(collection, '"NO_COLOR" handling', k=5, mode=mode)] == [
+        "/env.py"
+    ]
+    # Unquoted, it is words like any other: each spelling is found.
+    assert len(search(collection, "NO_COLOR handling", k=5, mode=mode)) >= 2
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "lexical"])
 def test_a_phrase_broken_over_two_lines_names_the_line_it_begins_on(make, mode) -> None:
     # It was in neither line alone, and the hit named the line of its last words, which the
@@ -1123,6 +1142,41 @@ def test_the_passage_defining_a_name_ranks_above_its_uses(make, monkeypatch, mod
     hits = search(collection, "insert_all", k=2, mode=mode)
     assert [h.path for h in hits] == ["/db.py", "/use.py"]
     assert hits[0].line == 1
+
+
+CLASS_BODY = (
+    "class Console:\n"
+    '    """A high level console interface, with a colour system chosen from the terminal,\n'
+    + "".join(
+        f"    the width {n}, the height, the encoding, a theme, markup and emoji.\n"
+        for n in range(12)
+    )
+    + '    """\n'
+)
+
+
+@pytest.mark.parametrize("query", ["Console", "class Console"])
+def test_a_query_that_is_a_class_name_alone_finds_its_definition(make, query) -> None:
+    # rich's `class Console:` (a long docstring) ranked below `class ConsoleDimensions` for
+    # "class Console", and for "Console" alone was in neither ranker's first 100: every one of
+    # 150 files using the name was nearer and shorter.
+    collection = make(
+        [
+            ("/terminal.py", [(CLASS_BODY, 0.30)]),
+            ("/dims.py", [("class ConsoleDimensions(NamedTuple):\n    width: int", 0.58)]),
+            *[
+                (f"/use{i}.py", [("console = Console()\nconsole.print(x)", 0.40)])
+                for i in range(150)
+            ],
+        ]
+    )
+    hits = search(collection, query, k=3)
+    assert hits[0].path == "/terminal.py" and hits[0].line == 1, [(h.path, h.score) for h in hits]
+    # The passage it reads as a candidate is still one the path filter lets in.
+    filtered = search(collection, query, k=5, path_glob="/use1*")
+    assert "/terminal.py" not in {h.path for h in filtered}
+    # A plain word asks for no definition: the nearer, shorter uses come first.
+    assert search(collection, query.lower(), k=1)[0].path != "/terminal.py"
 
 
 @pytest.mark.parametrize(
