@@ -242,11 +242,13 @@ def walk_reaches(
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
     default_excludes: bool = True,
+    on_skip: OnSkip | None = None,
 ) -> bool:
     """Whether ``iter_files([root], ...)`` yields ``path`` (a file below the folder ``root``),
     found by walking only the folders on the way to it: hidden, skipped and ignored folders,
-    ignore files and filters count as in the whole walk."""
-    return _walk_toward(root, path, include, exclude, default_excludes, None)
+    ignore files and filters count as in the whole walk; ``on_skip`` hears what that walk
+    skips on the way (as ``iter_files``' does: a link to a file outside the root)."""
+    return _walk_toward(root, path, include, exclude, default_excludes, None, on_skip)
 
 
 def why_left_out(
@@ -274,15 +276,23 @@ def _walk_toward(
     exclude: Sequence[str],
     default_excludes: bool,
     reasons: list[str] | None,
+    on_skip: OnSkip | None = None,
 ) -> bool:
     """``walk_reaches``; each reason an entry on the way is left out for, into ``reasons``."""
     toward = str(absolute(path))
+
+    def skipped(entry: Path, reason: str) -> None:
+        if reasons is not None:
+            reasons.append(reason)
+        if on_skip is not None:
+            on_skip(entry, reason)
+
     found = _files_under(
         absolute(root),
         _option_spec("--include", include),
         _option_spec("--exclude", exclude),
         Globs(GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)) if default_excludes else None,
-        (lambda _, reason: reasons.append(reason)) if reasons is not None else lambda *_: None,
+        skipped,
         toward=toward,
         explain=reasons.append if reasons is not None else None,
     )

@@ -93,12 +93,15 @@ def searched_with_notes(
 
 
 def document_with_notes(
-    index: SearchIndex, key: str, lines: tuple[int, int] | None
+    index: SearchIndex,
+    key: str,
+    lines: tuple[int, int] | None,
+    pages: tuple[int, int] | None = None,
 ) -> tuple[StoredDocument, list[str]]:
-    """``index.get_document``, and the note a server's client is told when its file changed or
-    went since it was indexed (lines asked for by a hit's line numbers may have moved), as
-    `search get` says on stderr."""
-    document = index.get_document(key, lines)
+    """``index.get_document`` (``lines``, or a PDF's ``pages``), and the note a server's client
+    is told when its file changed or went since it was indexed (lines asked for by a hit's line
+    numbers may have moved), as `search get` says on stderr."""
+    document = index.get_document(key, lines, pages=pages)
     changed = index.changed_files([document]).items()
     return document, [changed_file_note(path, how) for path, how in changed]
 

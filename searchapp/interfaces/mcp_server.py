@@ -325,16 +325,29 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         end_line: Annotated[
             int | None, Field(ge=1, strict=True, description="last line, included"), WHOLE
         ] = None,
+        page: Annotated[
+            int | None,
+            Field(
+                ge=1,
+                strict=True,
+                description="only this page of a PDF, as a hit's page names it (not with "
+                "start_line or end_line)",
+            ),
+            WHOLE,
+        ] = None,
     ) -> Document:
-        """An indexed document's text as it was indexed, whole or a range of its lines, at
-        most 400 lines and 40,000 characters a call (next_start_line says where the rest
-        begins)."""
+        """An indexed document's text as it was indexed, whole, a range of its lines or one
+        page of a PDF, at most 400 lines and 40,000 characters a call (next_start_line says
+        where the rest begins)."""
         lines = None
         if start_line is not None or end_line is not None:
             lines = (start_line or 1, end_line or LAST_LINE)
+        if page is not None and lines is not None:
+            raise ToolError("give start_line and end_line, or page, not both")
+        pages = (page, page) if page is not None else None
         try:
             document, notes = index_thread.call(
-                lambda index: document_with_notes(index, path_or_doc_id, lines)
+                lambda index: document_with_notes(index, path_or_doc_id, lines, pages)
             )
         except SearchAppError as exc:
             raise ToolError(str(exc)) from exc

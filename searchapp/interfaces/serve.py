@@ -5,7 +5,8 @@
                                                     it warned of in X-Search-Notes
     GET /info                                       what `search info --json` prints
     GET /documents/{doc_id or path}?lines=A-B       an indexed document's text, as indexed
-                                                    (a JSONL record's doc_id is path#id:
+                                                    (?page=N or A-B: a PDF's pages; a JSONL
+                                                    record's doc_id is path#id:
                                                     percent-encoded, '#' is %23)
 
 Errors are ``{"error": message}`` with a 4xx status (5xx for a damaged index or a bug). Only
@@ -242,6 +243,9 @@ class SearchServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SearchServer
     protocol_version = "HTTP/1.1"  # keep-alive: a client's queries reuse one connection
+    # A request line without a version (`GARBAGE`, `GET /info`) was answered as HTTP/0.9 does:
+    # a body with no status line or headers, which a client or proxy reads as broken.
+    default_request_version = "HTTP/1.0"
     server_version = "searchapp"
     timeout = IDLE_SECONDS
 
@@ -309,15 +313,19 @@ class _Handler(BaseHTTPRequestHandler):
             _only(query, ())
             return HTTPStatus.OK, json_text(index.call(lambda search_index: search_index.stats()))
         if url.path.startswith("/documents/"):
-            _only(query, ("lines",))
+            _only(query, ("lines", "page"))
             try:
                 key = unquote(url.path[len("/documents/") :], errors="strict")
             except UnicodeDecodeError:
                 raise ApiError(
                     HTTPStatus.BAD_REQUEST, "the document name is not percent-encoded UTF-8"
                 ) from None
+            if "lines" in query and "page" in query:
+                raise ApiError(HTTPStatus.BAD_REQUEST, "give lines or page, not both")
             lines = line_range(_one(query, "lines")) if "lines" in query else None
-            document, notes = index.call(lambda one: document_with_notes(one, key, lines))
+            # A PDF's pages, as a hit names one (page 12): its lines, found for the client.
+            pages = line_range(_one(query, "page"), what="page") if "page" in query else None
+            document, notes = index.call(lambda one: document_with_notes(one, key, lines, pages))
             if notes:  # as for a search: its file changed or went since it was indexed
                 headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, json_text(document.to_json())
@@ -420,12 +428,11 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     try:
         per_doc = _integer(raw_per_doc)
     except ValueError:
-        per_doc = 0
-    if not 1 <= per_doc <= MAX_K:
-        raise ApiError(
-            HTTPStatus.BAD_REQUEST,
-            f"per_doc ({raw_per_doc!r}) must be a positive integer, at most {MAX_K}",
-        )
+        message = f"per_doc ({raw_per_doc!r}) must be an integer"
+        raise ApiError(HTTPStatus.BAD_REQUEST, message) from None
+    if not 1 <= per_doc <= MAX_K:  # as k's: the number read, not the text sent
+        message = f"per_doc ({per_doc}) must be between 1 and {MAX_K}"
+        raise ApiError(HTTPStatus.BAD_REQUEST, message)
     try:
         options = SearchOptions(
             k=k,

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from searchapp.errors import BadInputError, IndexInterrupted, SearchAppError
+from searchapp.errors import BadInputError, IndexInterrupted, IndexNotFoundError, SearchAppError
 from searchapp.ingest.decoding import BINARY_FILE
 from searchapp.ingest.discovery import (
     IGNORE_FILES,
@@ -55,7 +55,7 @@ from searchapp.interfaces.cli_app import state
 from searchapp.interfaces.render import committed_chunks, counted
 from searchapp.search_index import SearchIndex
 from searchapp.storage.indexed_paths import recorded_roots, under
-from searchapp.storage.paths import absolute, not_there, refuse_empty
+from searchapp.storage.paths import absolute, index_dir_option, not_there, refuse_empty
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -170,6 +170,7 @@ class Watcher:
         # The last walk's files and unreadable places, kept up to date by batches of files
         # (``_files_plan``); its links, found when a batch first needs them.
         self._last_walk: tuple[set[str], list[tuple[str, str]]] | None = None
+        self._walk_skips: list[tuple[str, str]] = []  # what the last walk skipped, and why
         self._walk_links: set[str] | None = None
 
     def index_all(
@@ -274,7 +275,11 @@ class Watcher:
             if note is not None:
                 self._limit_told = True
                 on_note(note)
+        next_check = time.monotonic() + INDEX_CHECK_S
         for changes in self._changes(stop, folders, watched):
+            if time.monotonic() >= next_check:
+                next_check = time.monotonic() + INDEX_CHECK_S
+                self._check_index_there()
             if not caught_up:
                 caught_up = True
                 batches += self._batch(self._catch_up, on_batch)
@@ -295,6 +300,17 @@ class Watcher:
                 self._walk_fresh = True  # the batch's walk: the next watch takes its folders
                 break
         return batches
+
+    def _check_index_there(self) -> None:
+        """Raise ``IndexNotFoundError`` when the index folder was deleted: the watch (and
+        `serve --watch`, answering 503 meanwhile) went on until a file changed, hours later
+        maybe, before it stopped with status 2 for a service manager to see."""
+        if not self.index.exists():
+            named = index_dir_option(self.index.index_dir)
+            raise IndexNotFoundError(
+                f"no index at {self.index.index_dir} (deleted while watching); run "
+                f"`search index PATH{named}` to create one"
+            )
 
     def _os_watched(self, folders: dict[str, tuple[int, int] | None]) -> _Watched:
         """What the OS watches: each of ``folders`` there is (a watched file's folder, a
@@ -424,11 +440,13 @@ class Watcher:
         if plan is None:
             plan = self._walk_plan(changed)
         to_add, to_remove, unread = plan
-        if not to_add and not to_remove:
-            return None
         # Told with the batch, as index tells them; once (a folder that cannot be read was
-        # told again with every batch after).
-        report = BatchReport(skipped=[skip for skip in unread if skip not in self._skips_told])
+        # told again with every batch after; a link to a file outside the root, alone in its
+        # batch, was told by a later one that had nothing to do with it).
+        skipped = [skip for skip in unread if skip not in self._skips_told]
+        if not to_add and not to_remove and not skipped:
+            return None
+        report = BatchReport(skipped=skipped)
         # A file that became a folder (`git checkout`) is removed first: removed as a path and
         # all below it, it took the folder's files just added with it. The rest go after the
         # additions, which take their vectors (a renamed file of 26,000 passages embedded 6,000
@@ -481,6 +499,14 @@ class Watcher:
         ]
         if places:
             to_add |= {p for p in wanted - indexed if any(_under_or_at(p, at) for at in places)}
+        # What the walk skipped among the changed files or in those places (a link to a file
+        # outside the root, a secrets file): told with this batch, as `search index` tells it.
+        changed_paths = {str(p) for p in changed}
+        skips = [
+            (path, why)
+            for path, why in self._walk_skips
+            if path in changed_paths or any(_under_or_at(path, at) for at in places)
+        ]
         # As `search index ROOTS` removes: what the roots no longer hold, but not what only the
         # filters leave out, what a root indexed on its own inside them holds, or what lies
         # where they could not be read.
@@ -494,7 +520,7 @@ class Watcher:
             if not any(_under_or_at(p, u) for u in unlisted)
             and not (any(_under_or_at(p, r) for r in nested) and os.path.exists(p))
         }
-        return to_add, to_remove, unread
+        return to_add, to_remove, unread + skips
 
     def _files_plan(
         self, changed: set[Path]
@@ -529,8 +555,14 @@ class Watcher:
         links = self._links()
         paths |= {p for p in links if os.path.realpath(p) in targets}
         indexed = set(store.file_states(sorted(paths)))
+        skips: list[tuple[str, str]] = []  # as the walk's: told with the batch, as by `index`
         wanted = {
-            p for p in paths if os.path.lexists(p) and self._reaches(p, self.include, self.exclude)
+            p
+            for p in paths
+            if os.path.lexists(p)
+            and self._reaches(
+                p, self.include, self.exclude, lambda at, why: skips.append((str(at), why))
+            )
         }
         to_add = wanted
         unlisted = unreadable_places(unread)
@@ -553,9 +585,15 @@ class Watcher:
         wanted_before |= wanted
         links -= gone
         links |= {p for p in wanted if os.path.islink(p)}
-        return to_add, to_remove, []
+        return to_add, to_remove, [skip for skip in skips if skip[0] in paths]
 
-    def _reaches(self, path: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    def _reaches(
+        self,
+        path: str,
+        include: Sequence[str],
+        exclude: Sequence[str],
+        on_skip: Callable[[Path, str], None] | None = None,
+    ) -> bool:
         """Whether the walk of any root with these filters yields ``path`` (``walk_reaches``):
         `search watch notes notes/node_modules/pkg` takes pkg's files, which notes' walk
         leaves out."""
@@ -570,6 +608,7 @@ class Watcher:
                     include=include,
                     exclude=exclude,
                     default_excludes=self.default_excludes,
+                    on_skip=on_skip,
                 )
             )
             for root in self.roots
@@ -618,7 +657,7 @@ class Watcher:
         (``unreadable_places``: what is indexed there stays)."""
         roots = [root for root in self.roots if root.exists()]
         if not roots:
-            self._walked_folders = {}
+            self._walked_folders, self._walk_skips = {}, []
             self._walks += 1
             return set(), []
         skipped: list[tuple[Path, str]] = []
@@ -639,6 +678,7 @@ class Watcher:
         }
         self._walks += 1
         unread = [(str(p), why) for p, why in skipped if is_read_error(why)]
+        self._walk_skips = [(str(p), why) for p, why in skipped if not is_read_error(why)]
         self._last_walk, self._walk_links = (wanted, unread), None
         return wanted, unread
 
@@ -724,6 +764,8 @@ class Watcher:
 # How long the OS watch waits for a first change before the catch-up run (``follow``); the
 # idle loop turns this often afterwards (a wake-up every 50 ms costs nothing measurable).
 CATCH_UP_AFTER_MS = 50
+# How often an idle watch looks whether its index folder is still there.
+INDEX_CHECK_S = 1.0
 
 
 def _utf8(name: str) -> bool:

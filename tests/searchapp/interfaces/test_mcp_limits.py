@@ -324,3 +324,22 @@ def test_tool_descriptions_read_as_one_paragraph(tmp_path) -> None:
     assert set(descriptions) == {"search", "get_document", "info"}
     assert all(text and "\n" not in text and "  " not in text for text in descriptions.values())
     assert "at most 400 lines and 40,000 characters" in descriptions["get_document"]
+
+
+def test_get_document_gives_the_lines_of_a_pdf_page(tmp_path) -> None:
+    # A hit names its page; the tool took lines only, so an agent had to find them.
+    from mcp.server.mcpserver.exceptions import ToolError
+
+    from tests.searchapp.ingest.test_formats_pdf import make_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paper.pdf").write_bytes(make_pdf(["Intro text.", "", "Third one.\nThird two."]))
+    SearchIndex(tmp_path / "idx", encoder=FakeEncoder()).add([docs])
+    path = str(docs / "paper.pdf")
+    got = call(tmp_path / "idx", "get_document", {"path_or_doc_id": path, "page": 3})
+    assert got.structured_content["text"] == "Third one.\nThird two."
+    with pytest.raises(ToolError, match="has no text on page 2"):
+        call(tmp_path / "idx", "get_document", {"path_or_doc_id": path, "page": 2})
+    with pytest.raises(ToolError, match="not both"):
+        call(tmp_path / "idx", "get_document", {"path_or_doc_id": path, "page": 3, "end_line": 1})

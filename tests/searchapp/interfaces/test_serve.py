@@ -344,19 +344,19 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&top=3", 400, "unknown parameter 'top'"),
         ("/search?q=wing&min_score=high", 400, "min_score ('high') must be a number"),
         ("/search?q=wing&min_score=5", 400, "min_score (5.0) must be between -1 and 4"),
-        ("/search?q=wing&per_doc=0", 400, "per_doc ('0') must be a positive integer"),
+        ("/search?q=wing&per_doc=0", 400, "per_doc (0) must be between 1 and 1000"),
         # Named as the request names it, not as the CLI's option (--path).
         ("/search?q=wing&path=%5B", 400, "path ('[') opens a [...] class"),
         # It said "path ('') names nothing; '!*.md' leaves out .md", of no '!' given.
         ("/search?q=wing&path=", 400, "path is empty; leave it out to search every document"),
-        ("/search?q=wing&per_doc=%C2%B2", 400, "per_doc ('²') must be a positive integer"),
+        ("/search?q=wing&per_doc=%C2%B2", 400, "per_doc ('²') must be an integer"),
         # int() and float() take these: k=1_0 was 10, k=%D9%A3 (Arabic-Indic 3) was 3.
         ("/search?q=wing&k=1_0", 400, "k ('1_0') must be an integer"),
         ("/search?q=wing&k=3%20", 400, "k ('3 ') must be an integer"),
         ("/search?q=wing&k=%D9%A3", 400, "k ('٣') must be an integer"),
         ("/search?q=wing&min_score=nan", 400, "min_score ('nan') must be a number"),
         ("/search?q=wing&min_score=1_0", 400, "min_score ('1_0') must be a number"),
-        ("/search?q=wing&per_doc=1000000000", 400, "per_doc ('1000000000') must be a positive"),
+        ("/search?q=wing&per_doc=1000000000", 400, "per_doc (1000000000) must be between 1"),
         ("/documents/{doc}?lines=-%2B5", 400, "lines ('-+5') must be a line or a range"),
         ("/documents/{doc}?lines=%203", 400, "lines (' 3') must be a line or a range"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
@@ -429,6 +429,16 @@ def raw_answer(address, request: bytes) -> bytes:
         while chunk := client.recv(65536):
             answer += chunk
     return answer
+
+
+def test_a_request_line_without_a_version_is_answered_with_a_status_line(served) -> None:
+    # Answered as HTTP/0.9: the JSON body alone, no status line or headers.
+    address, _ = served
+    garbage = raw_answer(address, b"GARBAGE")
+    assert garbage.startswith(b"HTTP/1.1 400 "), garbage
+    assert b"Content-Type: application/json" in garbage
+    bare = raw_answer(address, b"GET /info\r\nHost: 127.0.0.1")
+    assert bare.startswith(b"HTTP/1.1 200 "), bare
 
 
 def test_a_request_body_is_never_read_as_the_next_request(served) -> None:
@@ -934,3 +944,29 @@ def test_a_request_under_way_when_told_to_stop_is_answered_whole(
     assert [status for status, _ in answers] == [200]
     hits = json.loads(answers[0][1])
     assert len(hits) == 3 and hits[0]["path"].startswith(str(corpus))
+
+
+def test_documents_gives_the_lines_of_a_pdf_page(tmp_path) -> None:
+    # Hits name a page (p.3) and `search get --page` takes one; an HTTP client had to find
+    # that page's lines itself.
+    from urllib.parse import quote
+
+    from tests.searchapp.ingest.test_formats_pdf import make_pdf
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "paper.pdf").write_bytes(make_pdf(["Intro text.", "", "Third one.\nThird two."]))
+    SearchIndex(tmp_path / "idx", encoder=FakeEncoder()).add([docs])
+    served = _serve(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()))
+    address, _ = next(served)
+    try:
+        target = "/documents/" + quote(str(docs / "paper.pdf"), safe="")
+        status, body = get(address, target + "?page=3")
+        assert status == 200 and body["text"] == "Third one.\nThird two.", body
+        assert get(address, target + "?page=1-2")[1]["text"] == "Intro text."
+        status, body = get(address, target + "?page=2")
+        assert status == 400 and "has no text on page 2" in body["error"]
+        status, body = get(address, target + "?page=3&lines=1")
+        assert (status, body["error"]) == (400, "give lines or page, not both")
+    finally:
+        served.close()

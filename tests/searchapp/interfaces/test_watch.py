@@ -208,6 +208,51 @@ def test_a_link_is_read_again_when_its_target_changes(watcher, docs, tmp_path) -
     assert contents(watcher.index.index_dir) == fresh_build([docs], tmp_path / "fresh")
 
 
+def test_a_file_the_walk_skips_is_told_with_its_own_batch(watcher, docs, tmp_path) -> None:
+    # A link to a file outside the root, alone in its batch, was told by a later batch that
+    # walked the tree for another reason ("1 skipped" in a batch that had not touched it).
+    outside = tmp_path / "outside.md"
+    outside.write_text("not in the watched folder\n", "utf-8")
+    (docs / "out.md").symlink_to(outside)
+    report = watcher.apply({docs / "out.md"})  # a batch of files: judged by a walk toward it
+    assert report is not None and (report.added, report.removed) == (0, 0)
+    [(path, why)] = report.skipped
+    assert path == str(docs / "out.md") and why.startswith("symbolic link to a file outside")
+    # In a new folder (the tree is walked): told too, and a file beside it is added.
+    (docs / "new").mkdir()
+    (docs / "new" / "out.md").symlink_to(outside)
+    (docs / "new" / "in.md").write_text("inside\n", "utf-8")
+    report = watcher.apply({docs / "new"})
+    assert report.added == 1
+    assert [p for p, _ in report.skipped] == [str(docs / "new" / "out.md")]
+
+
+def test_a_watch_whose_index_folder_was_deleted_stops_without_waiting_for_a_change(
+    watcher, tmp_path
+) -> None:
+    # It went on (`serve --watch` answering 503) until a file changed, maybe hours later.
+    import shutil
+
+    from searchapp.errors import IndexNotFoundError
+
+    watcher.index.close()
+    stop, errors = threading.Event(), []
+
+    def follow() -> None:
+        try:
+            watcher.follow(stop)
+        except IndexNotFoundError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    time.sleep(0.3)  # the OS watch is set up
+    shutil.rmtree(tmp_path / "idx")
+    wait_until(lambda: not thread.is_alive())  # no file changed meanwhile
+    stop.set()
+    assert errors and "deleted while watching" in errors[0], errors
+
+
 def test_changed_ignore_files_are_evaluated_again(watcher, docs, tmp_path) -> None:
     ignore = docs / ".searchignore"
     ignore.write_text("sub/\nnote2.txt\n", "utf-8")
@@ -1489,10 +1534,13 @@ def test_a_batch_of_files_is_judged_without_walking_the_tree(watcher, docs, monk
     (docs / "note0.txt").write_text("note zero, rewritten\n", "utf-8")
     report = batch(docs / "note0.txt")
     assert report is not None and report.updated == 2, report
-    # Files the walk leaves out stay out; a change to nothing indexed changes nothing.
+    # Files the walk leaves out stay out; a change to nothing indexed changes nothing (a
+    # default exclude is told as skipped, as `search index` tells it).
     (docs / "app.min.js").write_text("var a=1;\n", "utf-8")
     (docs / "node_modules").mkdir()
-    assert batch(docs / "app.min.js") is None
+    report = batch(docs / "app.min.js")
+    assert report is not None and (report.added, report.updated, report.removed) == (0, 0, 0)
+    assert [path for path, _ in report.skipped] == [str(docs / "app.min.js")]
     (docs / "node_modules" / "x.js").write_text("module code\n", "utf-8")
     assert batch(docs / "node_modules" / "x.js") is None
     assert walks == []
