@@ -50,3 +50,16 @@ def keep_freed_memory() -> bool:
     except (OSError, AttributeError):  # no libc.so.6, no mallopt
         return False
     return bool(kept and trimmed)
+
+
+def release_freed_memory() -> bool:
+    """Give the freed blocks malloc keeps back to the system (glibc's ``malloc_trim``); returns
+    whether it did. For a process that waits between batches (`search watch`, `serve --watch`):
+    after 800 Cranfield abstracts one stayed at 729 MB resident while idle, 426 MB trimmed (the
+    next batch starts on fresh pages, what ``keep_freed_memory`` saves within a run)."""
+    if not uses_glibc():
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
