@@ -57,6 +57,16 @@ _WHOLE_NAME = re.compile(
     rf"(?:(?:{_DECLARING.pattern})\s+)?"
     r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(\(\s*\)?)?\s*"
 )
+# ``query_words.DEFINES`` but for variables (``defining`` reads those at the margin only).
+_DECLARES = DEFINES.replace("const|let|var|", "")
+assert _DECLARES != DEFINES, "query_words.DEFINES changed: update _DECLARES"
+# A text that begins by declaring a variable (``defining`` reads those at the margin only).
+VARIABLE_START = re.compile(r"(?:export[ \t]+)?(?:const|let|var)[ \t]")
+# What a name assigned an import is followed by: no definition of it.
+_NOT_IMPORTED = r"(?![ \t]*=?[ \t]*(?:await[ \t]+)?(?:require|import)[ \t]*\()"
+# Words after which a name is used, not asked about as a definition: `raise ConnectTimeout`
+# wants where it is raised, `new Client(` where one is made (the class came first).
+_USING = re.compile(r"raise|throw|new|import|from|except|catch|extends|instanceof|isinstance")
 # A capitalised word with lower-case letters after (`Console`, `Table`): as a query alone, the
 # name of a class (a plain word, "console", or an acronym, "NASA", is no name).
 _CAPITALISED = re.compile(r"[A-Z][a-z0-9]+")
@@ -93,14 +103,18 @@ def code_names(query: str) -> list[str]:
     4 of 41 messages)."""
     names: dict[str, None] = {}
     declared = False  # the word before was a keyword that declares: "class Progress"
+    using = False  # ...or one that uses it: "raise ConnectTimeout"
     for match in _CODE_WORD.finditer(query):
         dotted, called = match.group(1), match.group(2)
         parts = dotted.split(".")
         if len(parts) > 1 and min(map(len, parts)) < 2:  # "e.g", "i.e": prose
             continue
-        if is_identifier(parts[-1]) or len(parts) > 1 or called or declared:
+        if using:
+            pass
+        elif is_identifier(parts[-1]) or len(parts) > 1 or called or declared:
             names.setdefault(parts[-1], None)
         declared = _DECLARING.fullmatch(dotted) is not None
+        using = _USING.fullmatch(dotted) is not None
     if 2 * len(names) < len(_WORDS.findall(query)):
         return [whole] if (whole := whole_name(query)) else []
     return list(names)[:MAX_NAMES]
@@ -114,8 +128,16 @@ def defining(name: str) -> re.Pattern[str]:
     word = re.escape(name)
     indent = "[ \t]*" if name.isupper() else ""
     # The keywords BestLine's "defined" reads (``query_words.DEFINES``; `async def` holds
-    # `def`), the name after them, or its last part.
-    return re.compile(rf"(?m){DEFINES}(?<!\w){word}(?!\w)|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=)")
+    # `def`), the name after them, or its last part; not an import (`const BaseCommand =
+    # require('./base-cmd.js')`: three of them ranked above `class BaseCommand`).
+    # A variable declared (`const`, `let`, `var`) defines it at the margin, as an assignment
+    # does: `const json = await response.json()` in a method is a local (`Request.json` found
+    # one first).
+    variable = rf"^{indent}(?:export[ \t]+)?(?:const|let|var)[ \t]+"
+    return re.compile(
+        rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}"
+        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}"
+    )
 
 
 def qualifiers(query: str) -> dict[str, str]:

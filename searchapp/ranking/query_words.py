@@ -163,8 +163,9 @@ class Phrase:
     accent-blind. `search query '"No such option"'` finds the error message whose words,
     all but "option" too common to count, ranked it nowhere. A CONSTANT_CASE name in it
     (`NO_COLOR`, `MAX_PATH`: a constant or an environment variable, spelled one way) must be
-    there as written, as grep finds it: `"NO_COLOR"` was found in every `no_color` parameter.
-    Other names match each spelling: `"getConsole now"` finds "getconsole now" too."""
+    there as written, as grep finds it: `"NO_COLOR"` was found in every `no_color` parameter;
+    so must a command-line flag (`"--verbose"`: every `log.verbose(` came first). Other
+    names match each spelling: `"getConsole now"` finds "getconsole now" too."""
 
     text: str
     pattern: re.Pattern[str]
@@ -187,16 +188,24 @@ _CONSTANT = re.compile(r"\w+_\w+")
 _PHRASE_WORD = re.compile(r"[^\W_]+")
 
 
+_FLAG = re.compile(r"(?<![\w-])--?[A-Za-z][\w-]*")
+
+
 # A Python traceback's frame: `File "<stdin>", line 1, in <module>` names a file, not a phrase
 # (a pasted traceback ranked only the passages that say "stdin", and nothing said so).
 _FRAME_BEFORE = re.compile(r"\bFile\s+$")
 _FRAME_AFTER = re.compile(r",\s*line\s+\d")
+# A pasted traceback: the source lines of its frames quote strings (`requests.get("http://
+# example.com")`), which are code, not phrases asked for ("no passage holds ... as written").
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"\n]*\", line \d", re.M)
 
 
 def quoted_phrases(query: str) -> list[Phrase]:
     """The phrases in double quotes in ``query`` (an unpaired quote is only a character, and a
-    traceback frame's file name none)."""
-    phrases = []
+    traceback frame's file name none, nor anything a pasted traceback quotes)."""
+    phrases: list[Phrase] = []
+    if _TRACEBACK.search(query):
+        return phrases
     for match in _QUOTED.finditer(query):
         quoted = match.group(1)
         if _FRAME_BEFORE.search(query, 0, match.start()) and _FRAME_AFTER.match(query, match.end()):
@@ -207,6 +216,8 @@ def quoted_phrases(query: str) -> list[Phrase]:
             pattern = re.compile(rf"(?<![^\W_]){body}(?![^\W_])")
             names = dict.fromkeys(n for n in _CONSTANT.findall(quoted) if n.isupper())
             literal = tuple(re.compile(rf"(?<!\w){re.escape(n)}(?!\w)") for n in names)
+            flags = dict.fromkeys(_FLAG.findall(quoted))
+            literal += tuple(re.compile(rf"(?<![\w-]){re.escape(f)}(?![\w-])") for f in flags)
             phrases.append(Phrase(quoted, pattern, literal))
     return phrases
 

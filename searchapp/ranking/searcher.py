@@ -16,6 +16,7 @@ from searchapp.ranking.definitions import (
     DECLARING_WORDS,
     DEFINITION_WEIGHT,
     MAX_DEFINERS,
+    VARIABLE_START,
     code_names,
     defined_elsewhere,
     defining,
@@ -33,6 +34,7 @@ from searchapp.ranking.names import (
     name_shares,
     near_names,
 )
+from searchapp.ranking.outline import OUTLINE_CHUNKS, outlined
 from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
@@ -157,6 +159,11 @@ class Searcher:
         self.lexicon = lexicon or Lexicon(store)  # keep one per store: it caches term counts
 
     def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+        """The hits; those in source code named by the definitions holding their line
+        (``outline.py``), as a Markdown hit is by its headings."""
+        return outlined(self.store, self._search(query, query_vector, options))
+
+    def _search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
         if not query.strip():
             raise BadInputError("the query is empty; type some words to search for")
         total = self.vectors.ntotal
@@ -327,6 +334,8 @@ class Searcher:
             return {}, set()
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
+        if names:  # a passage's text begins at its first word: a local's indentation is lost
+            texts = self._indented(texts)
         qualified = qualifiers(query) if names else {}
         before = {}
         if qualified:  # where a definition of a qualified name may need its class read
@@ -335,13 +344,37 @@ class Searcher:
                 for i, text in texts.items()
                 if any(defining(name).search(text) for name in qualified)
             ]
-            before = self.store.texts_before(defining_ones) if defining_ones else {}
+            # As far up as a hit's section is read (``outline.py``): requests' `class Session`
+            # is 350 lines above its `def send`, past what two passages reach, and
+            # `Session.send` ranked `HTTPAdapter.send` first.
+            before = (
+                self.store.texts_before(defining_ones, chunks=OUTLINE_CHUNKS)
+                if defining_ones
+                else {}
+            )
         definers = set()
         for chunk_id, value in definition_bonus(names, texts, qualified, before).items():
             bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
             if value >= DEFINITION_WEIGHT:
                 definers.add(chunk_id)
         return bonus, definers
+
+    def _indented(self, texts: dict[int, str]) -> dict[int, str]:
+        """``texts``, those beginning with a variable declared (`const json = ...`) given back
+        their first line's indentation: a local declared in a method read as a definition at
+        the margin (`Request.json` ranked npm's `const json = this.npm.config.get('json')`
+        first)."""
+        starts = [i for i, text in texts.items() if VARIABLE_START.match(text)]
+        if not starts:
+            return texts
+        heads = self.store.texts_before(starts, chunks=1)
+        indented = dict(texts)
+        for i in starts:
+            head = heads.get(i, "")
+            indent = head[head.rfind("\n") + 1 :]
+            if indent and not indent.strip():
+                indented[i] = indent + texts[i]
+        return indented
 
     def _may_define(self, name: str, within: list[int] | None) -> list[int]:
         """Passages that may define ``name`` (at most ``MAX_DEFINERS``, of those ``within`` lets

@@ -164,3 +164,45 @@ def test_a_hit_names_the_method_of_the_class_asked_for() -> None:
     assert asked.line(text, 1) == 7  # the one in CsvParser
     base = functools.partial(defined_elsewhere, {"total": "BaseParser"})
     assert BestLine(weights, definitions=[defining("total")], elsewhere=base).line(text, 1) == 2
+
+
+def test_a_class_far_above_its_method_is_read(tmp_path) -> None:
+    # requests' `class Session` is 350 lines above its `def send`: past the two passages read
+    # above a definition, so `Session.send` ranked `HTTPAdapter.send` (its class near) first.
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    methods = "".join(
+        f"    def method_{n}(self, value):\n        '''Step {n} of the work.'''\n"
+        f"        return value + {n}\n\n"
+        for n in range(60)
+    )
+    docs = tmp_path / "src"
+    docs.mkdir()
+    session = f"class Session:\n{methods}    def send(self, request):\n        return request\n"
+    (docs / "sessions.py").write_text(session, "utf-8")
+    (docs / "adapters.py").write_text(
+        # The query's words more often, nearer: only its class tells it apart.
+        f"class HTTPAdapter:\n{methods}    def send(self, request):\n"
+        "        '''Send a request of a session, as the session asks.'''\n",
+        "utf-8",
+    )
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    for mode in ("lexical", "hybrid"):
+        hits = index.search("Session.send", k=2, mode=mode)
+        assert hits[0].path == str(docs / "sessions.py"), (mode, hits)
+        assert hits[0].line == session[: session.index("def send")].count("\n") + 1
+
+
+def test_imports_locals_and_uses_are_not_definitions() -> None:
+    # Three `const BaseCommand = require(...)` ranked above `class BaseCommand`; a local
+    # `const json = ...` in a method above `async def json`; `raise ConnectTimeout` put the
+    # class above the line raising it.
+    assert defined_share(["BaseCommand"], "const BaseCommand = require('../base-cmd.js')") == 0
+    assert defined_share(["X"], "let X = await import('./x.js')") == 0
+    assert defined_share(["BaseCommand"], "class BaseCommand {") == 1.0
+    assert defined_share(["reify"], "const reify = async (npm) => {") == 1.0
+    assert defined_share(["json"], "  run() {\n    const json = this.get('json')") == 0
+    assert defined_share(["MAX"], "impl A {\n    const MAX: usize = 5;") == 1.0  # a constant
+    for query in ("raise ConnectTimeout", "throw new HttpError(", "except KeyError"):
+        assert code_names(query) == [] and whole_name(query) is None, query

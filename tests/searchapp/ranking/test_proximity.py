@@ -140,3 +140,21 @@ def test_a_format_strings_placeholder_stands_for_any_one_word() -> None:
     assert held_trigrams(query_trigrams("has value eighty"), 'x = {"has": 1} value 2') == set()
     assert held_trigrams(query_trigrams("5 speed up"), "a 5% speed up") == {("5", "speed", "up")}
     assert held_trigrams(query_trigrams("has value eighty"), "has {v} ninety") == set()
+
+
+def test_a_quoted_flag_is_found_as_written_and_a_traceback_quotes_no_phrase() -> None:
+    # `"--verbose"` found every `log.verbose(` and `verbose = []` first; a pasted traceback's
+    # source lines (`requests.get("http://example.com")`) were read as phrases no passage held.
+    from searchapp.ranking.query_words import quoted_phrases
+
+    [flag] = quoted_phrases('"--verbose" option')
+    assert flag.found_in("like ``-v, --verbose`` or")
+    assert not flag.found_in("log.verbose(x)") and not flag.found_in("--verbose-x")
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/x.py", line 3, in main\n'
+        '    requests.get("http://example.com")\n'
+        "requests.exceptions.ConnectTimeout: timed out"
+    )
+    assert quoted_phrases(traceback) == []
+    assert len(quoted_phrases('"No such option" in "click"')) == 2

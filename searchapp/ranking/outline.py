@@ -1,0 +1,95 @@
+"""Where in its code a hit lies: the definitions that hold its line, as the hit's section.
+
+A hit in a Markdown file names its heading path (`Install > Linux`); one in source code named
+nothing, so an agent given `rich/segment.py:160` had to read the file to learn it was in
+`Segment.split_cells`. Code has no headings; its definitions are read from the lines above the
+hit instead, by indentation: each line above, indented less than the lines below it, that
+declares a class or a function, named as a query names a method (`Segment.split_cells`: what
+`search query Segment.split_cells` finds). Languages written with
+braces are indented the same way by every formatter; a definition with no keyword (a C
+function, `const f = () => {`) is not named, and a hit at the top level has no section.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from searchapp.ingest.chunking import CODE_SUFFIXES
+
+if TYPE_CHECKING:
+    from searchapp.ranking.selection import Hit
+    from searchapp.storage.store import Store
+
+# Chunks read above a hit: its class may begin far above (rich's `class Console:` is 2,000
+# lines above its last methods, ~120 passages). Past this, the section is what was found.
+OUTLINE_CHUNKS = 160
+# A line that declares: modifiers, then the keyword and the name (`async def run`,
+# `pub(crate) fn parse`, `export default class App`, `func (s *Server) Serve`).
+_DECLARES = re.compile(
+    r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
+    r"async|unsafe|override|virtual|inline|default|local|open|sealed|data)\s+)*"
+    r"(?:class|def|fn|func|function|struct|enum|trait|impl|interface|module|object|record|"
+    r"defmodule|defn|defp)\s+(?:\([^)]*\)\s*)?([A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*)"
+)
+# Lines that hold no statement of their own: a decorator, a comment, a bracket closing a
+# header or a block (`) -> None:`, `}`, `} else {`).
+_NOT_A_STATEMENT = re.compile(r"[@#)\]}]|//|/\*|\*|--")
+
+
+def is_code(path: str) -> bool:
+    return Path(path).suffix.lower() in CODE_SUFFIXES
+
+
+def outline(above: str, line: str) -> str | None:
+    """The names of the definitions holding ``line`` (one line of code), outermost first and
+    dotted, from ``above`` (the text before it, each line with its indentation):
+    `Segment.split_cells`; ``line``'s own when it declares one. None when none does."""
+    found: list[str] = []
+    limit = _indent(line) if line.strip() else None
+    declared = _DECLARES.match(line.lstrip())
+    if declared:
+        found.append(declared.group(1))
+    for text in reversed(above.split("\n")):
+        if limit == 0:
+            break
+        body = text.lstrip()
+        if not body or _NOT_A_STATEMENT.match(body):
+            continue
+        indent = len(text) - len(body)
+        if limit is not None and indent >= limit:
+            continue
+        limit = indent
+        declared = _DECLARES.match(body)
+        if declared:
+            found.append(declared.group(1))
+    return ".".join(reversed(found)) or None
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def outlined(store: Store, hits: list[Hit]) -> list[Hit]:
+    """``hits``, those in source files without a section given the definitions holding their
+    line (``outline``), read from the passages before them."""
+    wanted = [hit for hit in hits if hit.section is None and is_code(hit.path)]
+    if not wanted:
+        return hits
+    before = store.texts_before([hit.chunk_id for hit in wanted], chunks=OUTLINE_CHUNKS)
+    sections = {}
+    for hit in wanted:
+        # The text before a passage ends where it begins, its first line's indentation
+        # included (the passage's text begins at its first word).
+        head = before.get(hit.chunk_id, "")
+        lines = (head + hit.text).split("\n")
+        at = min(head.count("\n") + max(hit.line - hit.start_line, 0), len(lines) - 1)
+        sections[hit.chunk_id, hit.line] = outline("\n".join(lines[:at]), lines[at])
+    return [
+        replace(hit, section=sections[hit.chunk_id, hit.line])
+        if (hit.chunk_id, hit.line) in sections
+        else hit
+        for hit in hits
+    ]

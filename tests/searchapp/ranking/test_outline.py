@@ -1,0 +1,97 @@
+"""A hit in source code named by the definitions holding its line (``outline.py``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from searchapp.ranking.outline import outline
+from searchapp.search_index import SearchIndex
+from tests.searchapp.conftest import FakeEncoder
+
+PYTHON = """\
+import os
+
+
+class Segment(NamedTuple):
+    text: str
+
+    @classmethod
+    def split_cells(
+        cls,
+        cut: int,
+    ) -> tuple:
+        '''Split it.'''
+        # a comment at the margin
+        if cut > 0:
+            return cls(text[:cut])
+"""
+
+
+def lines_above(text: str, marker: str) -> tuple[str, str]:
+    lines = text.split("\n")
+    at = next(n for n, line in enumerate(lines) if marker in line)
+    return "\n".join(lines[:at]), lines[at]
+
+
+@pytest.mark.parametrize(
+    ("marker", "section"),
+    [
+        ("return cls(", "Segment.split_cells"),  # below a header over several lines
+        ("'''Split it.'''", "Segment.split_cells"),
+        ("def split_cells(", "Segment.split_cells"),  # the line declaring it names it
+        ("cut: int,", "Segment.split_cells"),
+        ("text: str", "Segment"),
+        ("class Segment", "Segment"),
+        ("import os", None),  # the top level
+    ],
+)
+def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
+    assert outline(*lines_above(PYTHON, marker)) == section
+
+
+@pytest.mark.parametrize(
+    ("code", "marker", "section"),
+    [
+        (
+            "export default class App {\n  async render(x) {\n  }\n  handle() {\n"
+            "    return 1;\n  }\n}\n",
+            "return 1;",
+            "App",  # a method without a keyword is not named; its class is
+        ),
+        (
+            "func (s *Server) Serve(l net.Listener) error {\n\tfor {\n\t\tconn := accept()\n",
+            "conn := accept()",
+            "Serve",
+        ),
+        (
+            "impl fmt::Display for Point {\n    fn fmt(&self) -> Result {\n"
+            "        } else {\n        write!(f)\n",
+            "write!(f)",
+            "fmt::Display.fmt",
+        ),
+        ("int main(void) {\n    return 0;\n}\n", "return 0;", None),
+    ],
+)
+def test_the_definitions_holding_a_line_in_other_languages(code, marker, section) -> None:
+    assert outline(*lines_above(code, marker)) == section
+
+
+def test_a_hit_in_code_names_the_method_holding_it(tmp_path) -> None:
+    # A Markdown hit named its headings; one in code named nothing, so an agent had to read
+    # the file to learn which method it was in, though the class began many passages above.
+    methods = "".join(
+        f"    def method_{n}(self, value):\n"
+        f"        '''Handle the {n}th case of the request.'''\n"
+        f"        return value + {n}  # marker{n}\n\n"
+        for n in range(60)
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "big.py").write_text(f"import os\n\n\nclass Big:\n{methods}", "utf-8")
+    (docs / "notes.md").write_text("# Title\n\nmarker57 is in a note too\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs])
+    hits = {hit.path: hit for hit in index.search("marker57", k=5, mode="lexical")}
+    hit = hits[str(docs / "big.py")]
+    assert hit.start_line > 100 and hit.section == "Big.method_57", hit
+    assert hits[str(docs / "notes.md")].section == "Title"  # a heading path stays one
