@@ -284,9 +284,14 @@ def get(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON, as `search serve`'s /documents gives it.")
     ] = False,
+    line_numbers: Annotated[
+        bool,
+        typer.Option("-n", "--line-number", help="Each line after its number: 634:text (grep -n)."),
+    ] = False,
 ) -> None:
     """Print an indexed document's text as indexed: a PDF's or Word file's extracted text, a
-    JSONL record (exit 2 when it is not an indexed document)."""
+    JSONL record (exit 2 when it is not an indexed document). FILE:LINE (a hit as printed)
+    prints the function or class holding that line in source code, else its passage."""
     from searchapp.interfaces.index_thread import changed_file_line
     from searchapp.interfaces.render import display_path, json_lines, json_text
     from searchapp.search_index import SearchIndex
@@ -303,6 +308,9 @@ def get(
             err.print(changed_file_line(display_path(path), how), style="dim")
     if as_json:
         sys.stdout.write(json_lines(sys.stdout, json_text(document.to_json())) + "\n")
+    elif line_numbers and (document.text or document.line_count):
+        numbered = enumerate(document.text.split("\n"), start=document.start_line)
+        sys.stdout.write("".join(f"{number}:{line}\n" for number, line in numbered))
     elif document.text or document.line_count:
         sys.stdout.write(document.text + "\n")
 

@@ -47,14 +47,24 @@ def outline(above: str, line: str) -> str | None:
     """The names of the definitions holding ``line`` (one line of code), outermost first and
     dotted, from ``above`` (the text before it, each line with its indentation):
     `Segment.split_cells`; ``line``'s own when it declares one. None when none does."""
-    found: list[str] = []
+    lines = [*above.split("\n"), line] if above else [line]
+    names = [name for _, name in holding(lines, len(lines) - 1)]
+    return ".".join(reversed(names)) or None
+
+
+def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
+    """(index, name) of the lines declaring the definitions that hold ``lines[at]``, innermost
+    first (``lines[at]`` itself when it declares one)."""
+    found: list[tuple[int, str]] = []
+    line = lines[at]
     limit = _indent(line) if line.strip() else None
     declared = _DECLARES.match(line.lstrip())
     if declared:
-        found.append(declared.group(1))
-    for text in reversed(above.split("\n")):
+        found.append((at, declared.group(1)))
+    for number in range(at - 1, -1, -1):
         if limit == 0:
             break
+        text = lines[number]
         body = text.lstrip()
         if not body or _NOT_A_STATEMENT.match(body):
             continue
@@ -64,8 +74,38 @@ def outline(above: str, line: str) -> str | None:
         limit = indent
         declared = _DECLARES.match(body)
         if declared:
-            found.append(declared.group(1))
-    return ".".join(reversed(found)) or None
+            found.append((number, declared.group(1)))
+    return found
+
+
+def definition_span(lines: list[str], at: int) -> tuple[int, int] | None:
+    """The first and last index of the innermost definition holding ``lines[at]``: from its
+    decorators (or attributes) to the last line indented below its header, and the bracket
+    that closes it; None when no definition holds it."""
+    found = holding(lines, at)
+    if not found:
+        return None
+    header = found[0][0]
+    indent = _indent(lines[header])
+    first = header
+    while first > 0 and lines[first - 1].lstrip().startswith(("@", "#[")):
+        if _indent(lines[first - 1]) != indent:
+            break
+        first -= 1
+    last = header
+    for number in range(header + 1, len(lines)):
+        body = lines[number].lstrip()
+        if not body:
+            continue
+        if _indent(lines[number]) > indent:
+            last = number
+        elif body[0] in ")]}":  # `) -> None:` ends a header, `}` the block
+            last = number
+            if body[0] == "}":
+                break
+        else:
+            break
+    return first, last
 
 
 def _indent(line: str) -> int:

@@ -123,6 +123,7 @@ def read_document(
             raise BadInputError(
                 f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
+    at_line = None  # FILE:LINE: that line's definition, or passage
     try:
         document_id, doc_id, path, title = _find(store, path_or_doc_id)
     except DocumentNotFoundError:
@@ -133,7 +134,8 @@ def read_document(
             document_id, doc_id, path, title = _find(store, named.group(1))
         except DocumentNotFoundError:
             raise DocumentNotFoundError(_not_found(store, path_or_doc_id)) from None
-        lines = _passage_at(store, document_id, int(named.group(2)))
+        at_line = int(named.group(2))
+        lines = _passage_at(store, document_id, at_line)
     rows = store.rows(
         "SELECT start_char, end_char, start_line, text, page FROM chunks "
         "WHERE document_id = ? ORDER BY ordinal, id",
@@ -147,6 +149,8 @@ def read_document(
     all_lines = text.split("\n") if text else []  # an empty file has no lines, as wc -l says
     if len(all_lines) > 1 and all_lines[-1] == "":  # the last newline ends a line, as wc -l
         all_lines.pop()
+    if at_line is not None and at_line <= len(all_lines):
+        lines = _definition_at(path, all_lines, at_line) or lines
     first, last = lines or (1, len(all_lines))
     if lines and first > len(all_lines):
         raise BadInputError(f"line {first} is past the end of {doc_id} ({len(all_lines)} lines)")
@@ -209,6 +213,25 @@ def _left_out_by_walk(store: Store, roots: list[str], real: str) -> str | None:
 
 # A path with a line number after it, and perhaps a column: what hits and grep print.
 _AT_LINE = re.compile(r"(.+?):([0-9]+)(?::[0-9]+)?")
+
+
+# A definition longer than this is not printed for FILE:LINE (a class of 2,000 lines around
+# an attribute): the passage is.
+MAX_DEFINITION_LINES = 400
+
+
+def _definition_at(path: str, lines: list[str], line: int) -> tuple[int, int] | None:
+    """The lines (1-based) of the innermost definition holding ``line`` in a source file, as
+    `search get FILE:LINE` prints it: the passage holding a line inside a function was its
+    signature and the first line of its docstring ("go to definition" gave 10 lines of it)."""
+    from searchapp.ranking.outline import definition_span, is_code
+
+    if not is_code(path):
+        return None
+    span = definition_span(lines, line - 1)
+    if span is None or span[1] - span[0] >= MAX_DEFINITION_LINES:
+        return None
+    return span[0] + 1, span[1] + 1
 
 
 def _passage_at(store: Store, document_id: int, line: int) -> tuple[int, int]:

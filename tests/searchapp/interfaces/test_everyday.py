@@ -3289,3 +3289,26 @@ def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
         assert (first, first + len(shown) - 1) in passages and first <= 150 < first + len(shown)
     code, _, err = run(capsys, "get", f"{docs}/nope.txt:3", *index)
     assert code == 2 and "nope.txt:3' is not an indexed document" in err
+
+
+def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_model, capsys) -> None:
+    # `search get requests/adapters.py:634` printed the passage holding the line: the signature
+    # and a docstring's first line, 10 lines of a 115-line method.
+    body = "".join(f"        step_{n} = compute({n})  # the {n}th step\n" for n in range(120))
+    source = (
+        "import os\n\n\nclass Adapter:\n    @classmethod\n    def send(\n        cls,\n"
+        "        request,\n    ) -> None:\n" + body + "\n    def close(self):\n        pass\n"
+    )
+    docs = write(tmp_path / "docs", {"adapter.py": source})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    lines = source.split("\n")
+    send = lines.index("    @classmethod") + 1
+    last = max(n for n, line in enumerate(lines, 1) if "step_119" in line)
+    code, out, _ = run(capsys, "get", f"{docs}/adapter.py:100", "-n", *index)
+    assert code == 0
+    shown = out.splitlines()
+    assert shown[0] == f"{send}:    @classmethod" and shown[-1] == f"{last}:{lines[last - 1]}"
+    # At the top level, the passage as before.
+    code, out, _ = run(capsys, "get", f"{docs}/adapter.py:1", *index)
+    assert code == 0 and out.startswith("import os\n") and "def close" not in out

@@ -95,3 +95,15 @@ def test_a_hit_in_code_names_the_method_holding_it(tmp_path) -> None:
     hit = hits[str(docs / "big.py")]
     assert hit.start_line > 100 and hit.section == "Big.method_57", hit
     assert hits[str(docs / "notes.md")].section == "Title"  # a heading path stays one
+
+
+def test_a_definitions_lines_from_its_decorators_to_its_closing_bracket() -> None:
+    from searchapp.ranking.outline import definition_span
+
+    python = PYTHON.split("\n")
+    at = next(n for n, line in enumerate(python) if "return cls(" in line)
+    first, last = definition_span(python, at)
+    assert python[first].strip() == "@classmethod" and "return cls(" in python[last]
+    js = "class App {\n  render() {\n    return 1;\n  }\n}\nconst after = 2;\n".split("\n")
+    assert definition_span(js, 2) == (0, 4)  # the method has no keyword: its class
+    assert definition_span(js, 5) is None  # the top level
