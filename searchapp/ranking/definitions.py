@@ -67,6 +67,8 @@ _NOT_IMPORTED = r"(?![ \t]*=?[ \t]*(?:await[ \t]+)?(?:require|import)[ \t]*\()"
 # Words after which a name is used, not asked about as a definition: `raise ConnectTimeout`
 # wants where it is raised, `new Client(` where one is made (the class came first).
 _USING = re.compile(r"raise|throw|new|import|from|except|catch|extends|instanceof|isinstance")
+# A command-line flag alone: `--verbose`, `-v`, `--per-doc`.
+_FLAG_QUERY = re.compile(r"\s*(--?[A-Za-z][\w-]*)\s*")
 # A capitalised word with lower-case letters after (`Console`, `Table`): as a query alone, the
 # name of a class (a plain word, "console", or an acronym, "NASA", is no name).
 _CAPITALISED = re.compile(r"[A-Z][a-z0-9]+")
@@ -75,7 +77,12 @@ _CAPITALISED = re.compile(r"[A-Z][a-z0-9]+")
 def whole_name(query: str) -> str | None:
     """The name a query asks for when it is that name and nothing else: spelled as code
     (``code_names``) or capitalised (`Console`, `class Console`, `def send(`, `Client.send`,
-    `insert_all`); None for anything else ("console", "how do filters work", `Console width`)."""
+    `insert_all`), or a command-line flag (`--verbose`: declared where it is a string, as
+    `add_argument("--verbose")` or `click.option("-v", "--verbose")` write it); None for
+    anything else ("console", "how do filters work", `Console width`)."""
+    flag = _FLAG_QUERY.fullmatch(query)
+    if flag is not None:
+        return flag.group(1)
     match = _WHOLE_NAME.fullmatch(query)
     if match is None:
         return None
@@ -126,6 +133,8 @@ def defining(name: str) -> re.Pattern[str]:
     indentation for a CONSTANT_CASE name; else none, so `render = self.render` in a method
     is no definition of `render`)."""
     word = re.escape(name)
+    if name.startswith("-"):  # a flag: a string of it, an option declared (`"--verbose"`)
+        return re.compile(rf"(['\"]){word}\1")
     indent = "[ \t]*" if name.isupper() else ""
     # The keywords BestLine's "defined" reads (``query_words.DEFINES``; `async def` holds
     # `def`), the name after them, or its last part; not an import (`const BaseCommand =

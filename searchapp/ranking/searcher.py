@@ -74,6 +74,12 @@ MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the w
 # (``definitions.py``), each at its most.
 MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
+# The passages holding a flag's words (an FTS5 phrase) and the flag as a string, in double or
+# single quotes (``Searcher._may_define``).
+FLAG_STRINGS = (
+    "SELECT id FROM chunks WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?) "
+    "AND (instr(text, ?) > 0 OR instr(text, ?) > 0) LIMIT ?"
+)
 
 
 # Files named with the query's every word whose passages count as holding it (``fusion.fuse``'s
@@ -378,22 +384,28 @@ class Searcher:
 
     def _may_define(self, name: str, within: list[int] | None) -> list[int]:
         """Passages that may define ``name`` (at most ``MAX_DEFINERS``, of those ``within`` lets
-        in): FTS5 finds a declaring word before it (`class console`); ``definitions.py`` reads
-        their text."""
+        in): FTS5 finds a declaring word before it (`class console`), or a flag as a string
+        (`"--help"`); ``definitions.py`` reads their text."""
         terms = self.lexicon.query_tokens(name)
         if not terms:
             return []
-        phrases = " OR ".join(
-            '"' + " ".join([word, *terms]).replace('"', '""') + '"' for word in DECLARING_WORDS
-        )
-        if within is None:
-            rows = self.store.rows(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
-                (phrases, MAX_DEFINERS),
+        limit = MAX_DEFINERS if within is None else -1  # -1: no limit (filtered below)
+        if name.startswith("-"):
+            # A flag's words are its uses' as well (`--verbose`, `log.verbose(`): those holding
+            # it as a string (`"--verbose"`, an option declared), read by SQLite.
+            phrase = '"' + " ".join(terms).replace('"', '""') + '"'
+            quoted = (f'"{name}"', f"'{name}'")
+            rows = self.store.rows(FLAG_STRINGS, (phrase, *quoted, limit))
+        else:
+            phrases = " OR ".join(
+                '"' + " ".join([word, *terms]).replace('"', '""') + '"' for word in DECLARING_WORDS
             )
+            rows = self.store.rows(
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?", (phrases, limit)
+            )
+        if within is None:
             return [chunk_id for (chunk_id,) in rows]
         allowed = set(within)
-        rows = self.store.rows("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (phrases,))
         return [chunk_id for (chunk_id,) in rows if chunk_id in allowed][:MAX_DEFINERS]
 
     def _may_hold(self, phrases: list[Phrase]) -> bool:

@@ -39,6 +39,8 @@ def test_names_spelled_as_code(query, names) -> None:
         ("Client.send", "send"),
         ("insert_all", "insert_all"),
         ("pub fn main", "main"),
+        ("--verbose", "--verbose"),  # a flag: declared as a string
+        ("-v", "-v"),
         # A plain word, an acronym, a keyword alone, more than a name, prose.
         ("console", None),
         ("NASA", None),

@@ -945,6 +945,19 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
 
 
+def test_a_flag_alone_finds_where_it_is_declared(make) -> None:
+    # `--help` found npm's help commands and every use of the word; click's
+    # `param_decls = ("--help",)` was in neither ranker's first 100.
+    collection = make(
+        [
+            ("/cli.py", [('parser.add_argument(\n    "-v", "--verbose", action="count")', 0.1)]),
+            *[(f"/log{i}.js", [("log.verbose('verbose output')", 0.5)]) for i in range(150)],
+        ]
+    )
+    hits = search(collection, "--verbose", k=3)
+    assert hits[0].path == "/cli.py" and hits[0].line == 2, [(h.path, h.score) for h in hits]
+
+
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
 def test_a_quoted_constant_name_is_found_as_written(make, mode) -> None:
     # `"NO_COLOR"` found every `no_color` parameter (nearer, and more of them) first: a
