@@ -343,14 +343,14 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         if start_line is not None or end_line is not None:
             lines = (start_line or 1, end_line or LAST_LINE)
         if page is not None and lines is not None:
-            raise ToolError("give start_line and end_line, or page, not both")
+            raise ToolError("give page, or start_line and end_line, not both")
         pages = (page, page) if page is not None else None
         try:
             document, notes = index_thread.call(
                 lambda index: document_with_notes(index, path_or_doc_id, lines, pages)
             )
-        except SearchAppError as exc:
-            raise ToolError(str(exc)) from exc
+        except SearchAppError as exc:  # the CLI's option named as this tool names it
+            raise ToolError(str(exc).replace("--lines", "start_line and end_line")) from exc
         return Document(**document.to_json(), notes=notes).within_limits()
 
     @server.tool(annotations=READ_ONLY)

@@ -230,7 +230,15 @@ def _snippet(text: str, line_at: int, query: str, max_chars: int) -> str:
     # words gather (`"flat plate" heat transfer` showed the heat transfer, never the plate).
     # Found in the text's lower case, whose places are the text's (ASCII).
     for phrase in quoted_phrases(query) if text.isascii() else ():
-        found_phrase = phrase.pattern.search(text.lower(), line_at)
+        found_phrase = next(
+            (
+                found
+                for found in phrase.pattern.finditer(text.lower(), line_at)
+                # its names as written there (`"NO_COLOR"`, not `no_color`)
+                if all(name.search(text, found.start(), found.end()) for name in phrase.names)
+            ),
+            None,
+        )
         if found_phrase is not None:
             if found_phrase.end() <= max_chars - 20:
                 return _cut(text, 0, max_chars)

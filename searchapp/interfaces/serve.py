@@ -253,6 +253,14 @@ class _Handler(BaseHTTPRequestHandler):
         """The Server header: ``searchapp/VERSION``, no Python version."""
         return f"{self.server_version}/{package_version()}"
 
+    def parse_request(self) -> bool:
+        """The standard library's, but a request that names HTTP/0.9 is answered with a
+        status line and headers too (it got the body alone)."""
+        parsed = super().parse_request()
+        if self.request_version == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"
+        return parsed
+
     def do_GET(self) -> None:
         with self.server.answering():
             self._answer()
@@ -325,7 +333,14 @@ class _Handler(BaseHTTPRequestHandler):
             lines = line_range(_one(query, "lines")) if "lines" in query else None
             # A PDF's pages, as a hit names one (page 12): its lines, found for the client.
             pages = line_range(_one(query, "page"), what="page") if "page" in query else None
-            document, notes = index.call(lambda one: document_with_notes(one, key, lines, pages))
+            try:
+                document, notes = index.call(
+                    lambda one: document_with_notes(one, key, lines, pages)
+                )
+            except BadInputError as exc:  # the CLI's option named as this API names it
+                if "--lines" not in str(exc):
+                    raise  # a DocumentNotFoundError among them: a 404
+                raise BadInputError(str(exc).replace("--lines", "lines=")) from None
             if notes:  # as for a search: its file changed or went since it was indexed
                 headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, json_text(document.to_json())

@@ -254,6 +254,7 @@ class Watcher:
                 batches += self._follow(stop, folders, on_batch, on_note)
             else:
                 stop.wait(CATCH_UP_AFTER_MS / 1000)  # none to watch until one comes back
+                self._check_index_there()  # (its catch-up would make an empty one anew)
             now = {folder: _identity(folder) for folder in folders}
             if now != folders:
                 if on_note is not None:
@@ -342,6 +343,7 @@ class Watcher:
     ) -> int:
         """Run one batch (``busy`` meanwhile, for Ctrl-C's message); 1 when it changed the
         index (``on_batch`` hears of it), else 0."""
+        self._check_index_there()  # `index.add` would make an empty one where it was
         self.busy = True
         try:
             with self._progress_of_batches() as self._progress:

@@ -87,7 +87,10 @@ def whole_name(query: str) -> str | None:
     if match is None:
         return None
     parts = match.group(1).split(".")
-    if len(parts) > 1 and min(map(len, parts)) < 2:  # "e.g"
+    if len(parts) > 1 and (min(map(len, parts)) < 2 or not parts[-2][:1].isupper()):
+        # "e.g"; a module's path (`rich.console`, `os.path.join`): the module is asked for,
+        # not any definition of its last part (`console = Console()` in a docstring came
+        # first). A class's method (`Client.send`) is one name.
         return None
     name = parts[-1]
     declared = match.group(0).strip() != match.group(1) and not match.group(2)

@@ -400,7 +400,17 @@ class BestLine:
         text = cjk_spaced(fold("\n".join(lines)))  # both keep the line ends
         starts: dict[int, int] = {}
         for phrase in self._phrases:
-            for index in {text.count("\n", 0, m.start()) for m in phrase.pattern.finditer(text)}:
+            found = {
+                (text.count("\n", 0, m.start()), m.group().count("\n") + 1)
+                for m in phrase.pattern.finditer(text)
+            }
+            # Its names as written there (`"NO_COLOR"` named `self.no_color = (` above it).
+            holding = {
+                index
+                for index, spans in found
+                if all(n.search("\n".join(lines[index : index + spans])) for n in phrase.names)
+            }
+            for index in holding:
                 starts[index] = starts.get(index, 0) + 1
         return starts
 

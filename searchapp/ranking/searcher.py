@@ -74,6 +74,12 @@ MAX_GLOBS = 1000  # --path globs of one query (each path is tested against the w
 # (``definitions.py``), each at its most.
 MAX_SCORE = 1.0 + BM25_WEIGHT + NAME_WEIGHT + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
 MAX_LEXICAL_SCORE = 1.0 + PROXIMITY_WEIGHT + DEFINITION_WEIGHT
+# The passages holding a name after a declaring word (an FTS5 phrase for each), one of them
+# as written, case and all (``Searcher._may_define``).
+DECLARED_NAMES = (
+    "SELECT id FROM chunks WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?) "
+    "AND (" + " OR ".join(["instr(text, ?) > 0"] * len(DECLARING_WORDS)) + ") LIMIT ?"
+)
 # The passages holding a flag's words (an FTS5 phrase) and the flag as a string, in double or
 # single quotes (``Searcher._may_define``).
 FLAG_STRINGS = (
@@ -400,9 +406,10 @@ class Searcher:
             phrases = " OR ".join(
                 '"' + " ".join([word, *terms]).replace('"', '""') + '"' for word in DECLARING_WORDS
             )
-            rows = self.store.rows(
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?", (phrases, limit)
-            )
+            # As written (FTS5 folds case): the first 64 of "type error" in prose were taken,
+            # and `class Error` was not among them.
+            declared = [f"{word} {name}" for word in DECLARING_WORDS]
+            rows = self.store.rows(DECLARED_NAMES, (phrases, *declared, limit))
         if within is None:
             return [chunk_id for (chunk_id,) in rows]
         allowed = set(within)

@@ -66,14 +66,19 @@ def line_range(text: str, *, what: str = "line") -> tuple[int, int]:
     if not (first or last) or not all(
         not part or (part.isascii() and part.isdigit() and len(part) <= 18) for part in digits
     ):
-        raise BadInputError(f"{what}s ({text!r}) must be a {what} or a range such as 10-20")
+        raise BadInputError(f"{_named(what)} ({text!r}) must be a {what} or a range such as 10-20")
     start = int(first) if first else 1
     end = int(last) if last else LAST_LINE
     if not 1 <= start <= end:  # named as given: "lines=0" was told "lines (0-0)"
         raise BadInputError(
-            f"{what}s ({text!r}) must be a range of {what} numbers from 1, first <= last"
+            f"{_named(what)} ({text!r}) must be a range of {what} numbers from 1, first <= last"
         )
     return start, end
+
+
+def _named(what: str) -> str:
+    """The option or parameter that takes them: lines (--lines, lines=), page (--page)."""
+    return "lines" if what == "line" else what
 
 
 def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tuple[int, int]:

@@ -341,5 +341,10 @@ def test_get_document_gives_the_lines_of_a_pdf_page(tmp_path) -> None:
     assert got.structured_content["text"] == "Third one.\nThird two."
     with pytest.raises(ToolError, match="has no text on page 2"):
         call(tmp_path / "idx", "get_document", {"path_or_doc_id": path, "page": 2})
-    with pytest.raises(ToolError, match="not both"):
+    with pytest.raises(ToolError, match="give page, or start_line and end_line, not both"):
         call(tmp_path / "idx", "get_document", {"path_or_doc_id": path, "page": 3, "end_line": 1})
+    (docs / "note.md").write_text("a note without pages\n", "utf-8")
+    SearchIndex(tmp_path / "idx", encoder=FakeEncoder()).add([docs])
+    note = str(docs / "note.md")
+    with pytest.raises(ToolError, match="give start_line and end_line instead"):
+        call(tmp_path / "idx", "get_document", {"path_or_doc_id": note, "page": 1})

@@ -439,6 +439,8 @@ def test_a_request_line_without_a_version_is_answered_with_a_status_line(served)
     assert b"Content-Type: application/json" in garbage
     bare = raw_answer(address, b"GET /info\r\nHost: 127.0.0.1")
     assert bare.startswith(b"HTTP/1.1 200 "), bare
+    named = raw_answer(address, b"GET /info HTTP/0.9\r\nHost: 127.0.0.1")
+    assert named.startswith(b"HTTP/1.1 200 "), named
 
 
 def test_a_request_body_is_never_read_as_the_next_request(served) -> None:
@@ -956,6 +958,7 @@ def test_documents_gives_the_lines_of_a_pdf_page(tmp_path) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "paper.pdf").write_bytes(make_pdf(["Intro text.", "", "Third one.\nThird two."]))
+    (docs / "note.md").write_text("a note without pages\n", "utf-8")
     SearchIndex(tmp_path / "idx", encoder=FakeEncoder()).add([docs])
     served = _serve(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()))
     address, _ = next(served)
@@ -968,5 +971,10 @@ def test_documents_gives_the_lines_of_a_pdf_page(tmp_path) -> None:
         assert status == 400 and "has no text on page 2" in body["error"]
         status, body = get(address, target + "?page=3&lines=1")
         assert (status, body["error"]) == (400, "give lines or page, not both")
+        # Named as this API names them: page=, lines= (not pages, --lines).
+        assert get(address, target + "?page=0")[1]["error"].startswith("page ('0') must be")
+        note = "/documents/" + quote(str(docs / "note.md"), safe="")
+        status, body = get(address, note + "?page=1")
+        assert status == 400 and body["error"].endswith("give lines= instead"), body
     finally:
         served.close()

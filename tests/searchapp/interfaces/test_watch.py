@@ -253,6 +253,36 @@ def test_a_watch_whose_index_folder_was_deleted_stops_without_waiting_for_a_chan
     assert errors and "deleted while watching" in errors[0], errors
 
 
+def test_a_deleted_index_is_seen_while_the_watched_folder_is_gone_too(docs, tmp_path) -> None:
+    # With every watched folder gone the watch only waited for them: the index deleted then
+    # went unseen, and the catch-up when the folder came back made an empty one anew.
+    import shutil
+
+    from searchapp.errors import IndexNotFoundError
+
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
+    watcher.index_all()
+    watcher.index.close()
+    stop, errors = threading.Event(), []
+
+    def follow() -> None:
+        try:
+            watcher.follow(stop)
+        except IndexNotFoundError as exc:
+            errors.append(str(exc))
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    time.sleep(0.3)
+    shutil.rmtree(docs)
+    time.sleep(0.5)  # seen gone: the watch waits for it
+    shutil.rmtree(tmp_path / "idx")
+    wait_until(lambda: not thread.is_alive())
+    stop.set()
+    assert errors and "deleted while watching" in errors[0], errors
+    assert not (tmp_path / "idx").exists()
+
+
 def test_changed_ignore_files_are_evaluated_again(watcher, docs, tmp_path) -> None:
     ignore = docs / ".searchignore"
     ignore.write_text("sub/\nnote2.txt\n", "utf-8")

@@ -945,6 +945,19 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert len(search(collection, '"such no option"', k=5, mode=mode, phrases=False)) >= 3
 
 
+def test_a_name_alone_is_looked_for_as_written_among_many_folded_alike(make) -> None:
+    # The first 64 passages FTS5 found for "class error", "type error"... were taken: in an
+    # index whose prose says "type error" often, `class Error` was not among them.
+    collection = make(
+        [
+            *[(f"/notes/n{i}.md", [(f"a type error in step {i}", 0.5)]) for i in range(300)],
+            ("/errors.py", [("class Error(Exception):\n    " + "raised when it fails " * 40, 0.1)]),
+        ]
+    )
+    hits = search(collection, "Error", k=3)
+    assert hits[0].path == "/errors.py", [(h.path, h.score) for h in hits]
+
+
 def test_a_flag_alone_finds_where_it_is_declared(make) -> None:
     # `--help` found npm's help commands and every use of the word; click's
     # `param_decls = ("--help",)` was in neither ranker's first 100.
@@ -970,9 +983,12 @@ def test_a_quoted_constant_name_is_found_as_written(make, mode) -> None:
             ("/more.py", [("NO_COLOR_DEFAULT = 1", 0.7)]),  # another name
         ]
     )
-    assert [h.path for h in search(collection, '"NO_COLOR" handling', k=5, mode=mode)] == [
-        "/env.py"
-    ]
+    hits = search(collection, '"NO_COLOR" handling', k=5, mode=mode)
+    assert [h.path for h in hits] == ["/env.py"]
+    # The hit names the line holding it as written, not a `no_color` above it.
+    text = 'self.no_color = (\n    environ.get("NO_COLOR")\n)'
+    phrases = query_words.quoted_phrases('"NO_COLOR"')
+    assert query_words.BestLine({"no": 1.0, "color": 1.0}, phrases).line(text, 10) == 11
     # Unquoted, it is words like any other: each spelling is found.
     assert len(search(collection, "NO_COLOR handling", k=5, mode=mode)) >= 2
 
