@@ -277,8 +277,9 @@ class Searcher:
         # The candidates the fusion takes: the same whatever ``fetch`` is, so a query's first
         # hits do not depend on k.
         candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
-        if mode == "hybrid" and (name := whole_name(query)):
-            candidates = list(dict.fromkeys([*candidates, *self._may_define(name, within)]))
+        whole = whole_name(query) if mode != "dense" else None
+        may_define = self._may_define(whole, within) if whole else []
+        candidates = list(dict.fromkeys([*candidates, *may_define]))
         named, few_named = self._named(query, candidates) if mode == "hybrid" else ({}, False)
         cosine = dict(dense)
         wanted = dict.fromkeys([*dict(lexical), *candidates, *named])
@@ -301,8 +302,16 @@ class Searcher:
                 last = lexical[-1][1]
                 lexical = [(i, s) for i, s in lexical if s != last or i in text_bonus]
                 frontier = last * scale
+            # The passages defining a name asked for alone, wherever BM25 put them (starlette's
+            # `class Response:` was past the first 100 for "class Response"): they hold the
+            # query whole, as in hybrid ranking.
+            listed = dict(lexical)
+            extra = [i for i in may_define if i not in listed]
+            if extra and ceiling > 0:
+                lexical += sorted(self._lexical_of(query, extra).items())
+            held = definers if whole else set()
             ranked = [
-                (i, s * scale + text_bonus.get(i, 0.0), cosine[i])
+                (i, max(s * scale, 1.0 if i in held else 0.0) + text_bonus.get(i, 0.0), cosine[i])
                 for i, s in lexical
                 if i in cosine
             ]
@@ -319,7 +328,7 @@ class Searcher:
         # not the many `index.md` of a site for "index"): its passages hold them, as it does.
         held = {i for i, v in named.items() if v >= NAME_WEIGHT} if few_named else set()
         # A query that is a name alone (`class Console`): its definitions hold it as a whole.
-        held |= definers if whole_name(query) else set()
+        held |= definers if whole else set()
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in scored.items() if i in cosine],

@@ -1184,8 +1184,9 @@ CLASS_BODY = (
 )
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical"])
 @pytest.mark.parametrize("query", ["Console", "class Console"])
-def test_a_query_that_is_a_class_name_alone_finds_its_definition(make, query) -> None:
+def test_a_query_that_is_a_class_name_alone_finds_its_definition(make, query, mode) -> None:
     # rich's `class Console:` (a long docstring) ranked below `class ConsoleDimensions` for
     # "class Console", and for "Console" alone was in neither ranker's first 100: every one of
     # 150 files using the name was nearer and shorter.
@@ -1199,13 +1200,13 @@ def test_a_query_that_is_a_class_name_alone_finds_its_definition(make, query) ->
             ],
         ]
     )
-    hits = search(collection, query, k=3)
+    hits = search(collection, query, k=3, mode=mode)
     assert hits[0].path == "/terminal.py" and hits[0].line == 1, [(h.path, h.score) for h in hits]
     # The passage it reads as a candidate is still one the path filter lets in.
-    filtered = search(collection, query, k=5, path_glob="/use1*")
+    filtered = search(collection, query, k=5, path_glob="/use1*", mode=mode)
     assert "/terminal.py" not in {h.path for h in filtered}
     # A plain word asks for no definition: the nearer, shorter uses come first.
-    assert search(collection, query.lower(), k=1)[0].path != "/terminal.py"
+    assert search(collection, query.lower(), k=1, mode=mode)[0].path != "/terminal.py"
 
 
 @pytest.mark.parametrize(
