@@ -32,7 +32,7 @@ import os
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +149,9 @@ class Progress:
     # once all of it is chunked (a 20 MB log: ~30 s of a bar that did not move). Called from
     # the thread that reads.
     on_reading: Callable[[str | None], None] = lambda path: None
+    # The file most of a window's passages to embed come from, as the encoder starts on it:
+    # nothing named which file a slow run was spending its minutes on.
+    on_embedding: Callable[[str], None] = lambda path: None
 
 
 _DONE = object()
@@ -396,6 +399,8 @@ class Indexer:
                 embedder.start(self.encoder.get())
                 started = True
             # BATCH_SIZE: a window splits into tasks for several actors (ray_embedding.py)
+            if batch:
+                self.progress.on_embedding(reuse.heaviest)
             pending = embedder.submit(batch, batch_size=BATCH_SIZE) if batch else None
             in_flight.append((window, reuse, pending))
             while len(in_flight) > embedder.windows_ahead:
@@ -571,6 +576,7 @@ class Indexer:
         reuse = self._reuse(window)
         batch = reuse.to_embed()
         if batch:
+            self.progress.on_embedding(reuse.heaviest)
             encoder = self._local_encoder(batch)
             reuse.fill(
                 encoder.embed_many(
@@ -609,6 +615,9 @@ class Indexer:
                     reuse.vectors[rows] = vector
                     reuse.reused += len(rows)
         reuse.reused += sum(len(rows) - 1 for rows in reuse.rows.values())  # a text's copies
+        if reuse.rows:
+            counts = Counter(paths[rows[0]] for rows in reuse.rows.values())
+            reuse.heaviest = counts.most_common(1)[0][0]
         return reuse
 
 
@@ -620,6 +629,7 @@ class _Reuse:
     ids: list[list[int]]  # each chunk's token ids
     rows: dict[str, list[int]] = field(default_factory=dict)  # text to embed -> its rows
     reused: int = 0  # chunks not embedded: stored vectors, and copies of a text in the window
+    heaviest: str = ""  # the file most of ``rows`` come from
 
     def to_embed(self) -> list[list[int]]:
         """The token ids of each distinct text left, in ``rows``' order."""

@@ -29,11 +29,13 @@ from searchapp.interfaces.render import display_path
 
 
 class _Reading(ProgressColumn):
-    """ "indexing", and the file being chunked as it is named: never read as markup (a name
-    ending in a backslash was shown with two)."""
+    """ "indexing", and the file being chunked, else the one being embedded, as it is named:
+    never read as markup (a name ending in a backslash was shown with two)."""
 
     def render(self, task: Task) -> Text:
-        return Text.assemble(("indexing", "bold"), task.fields["reading"])
+        return Text.assemble(
+            ("indexing", "bold"), task.fields["reading"] or task.fields["embedding"]
+        )
 
 
 @contextmanager
@@ -54,7 +56,7 @@ def progress_bar(
         console=console,
         transient=True,
     )
-    task = bar.add_task("bytes", total=None, chunks=0, rate="–", reading="")
+    task = bar.add_task("bytes", total=None, chunks=0, rate="–", reading="", embedding="")
     state = {"chunks": 0}
     shown_from = time.monotonic() + after_s
     drawing = threading.Lock()  # the timer's thread and this one
@@ -78,6 +80,9 @@ def progress_bar(
         shown = "" if path is None else f" · chunking {display_path(path)}"
         bar.update(task, reading=shown)
         show()
+
+    def on_embedding(path: str) -> None:
+        bar.update(task, embedding=f" · {display_path(path)}")
 
     def on_free(free: int) -> None:
         bar.update(task, total=max((bar.tasks[0].total or 0) - free, bar.tasks[0].completed))
@@ -103,6 +108,7 @@ def progress_bar(
             on_free=on_free,
             on_chunks=on_chunks,
             on_reading=on_reading,
+            on_embedding=on_embedding,
         )
     finally:
         if timer is not None:
@@ -140,6 +146,7 @@ def progress_lines(
     after_s = LINES_AFTER_S if after_s is None else after_s
     every_s = LINES_EVERY_S if every_s is None else every_s
     counts = {"total": 0, "done": 0, "chunks": 0}
+    embedding = {"path": ""}  # the file most of the latest window came from
     lock = threading.Lock()
     ended, started = threading.Event(), threading.Event()
 
@@ -162,9 +169,12 @@ def progress_lines(
             with lock:
                 total, done, chunks = counts["total"], counts["done"], counts["chunks"]
             of = f" of {_size(total)}" if total else ""
+            now = f"; now {display_path(embedding['path'])}" if embedding["path"] else ""
             console.print(
                 f"{time.strftime('%H:%M:%S')} still indexing: {_size(done)}{of} read and "
-                f"embedded, {chunks:,} chunks"
+                f"embedded, {chunks:,} chunks{now}",
+                markup=False,
+                highlight=False,
             )
             wait = every_s
 
@@ -176,6 +186,7 @@ def progress_lines(
             on_bytes=lambda done: add("done", done),
             on_free=lambda free: add("total", -free),
             on_chunks=lambda count: add("chunks", count),
+            on_embedding=lambda path: embedding.update(path=path),
         )
     finally:
         ended.set()

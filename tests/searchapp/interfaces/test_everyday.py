@@ -1599,6 +1599,25 @@ def test_a_long_file_is_named_while_it_is_chunked(tmp_path, monkeypatch) -> None
     search_index.close()
 
 
+def test_each_window_names_the_file_most_of_it_comes_from(tmp_path, monkeypatch) -> None:
+    # Nothing named the file a slow run spent its minutes on.
+    from searchapp.ingest import pipeline
+
+    monkeypatch.setattr(pipeline, "WINDOW_CHUNKS", 8)
+    monkeypatch.setattr(pipeline, "FIRST_WINDOW_CHUNKS", 8)
+    big = "\n\n".join(f"paragraph {n} " + "word " * 200 for n in range(20))
+    docs = write(tmp_path / "docs", {"a.md": "one small note\n", "big.txt": big})
+    named: list[str] = []
+    search_index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    search_index.add([docs], progress=Progress(on_embedding=named.append))
+    assert named and set(named) <= {str(docs / "a.md"), str(docs / "big.txt")}
+    assert named.count(str(docs / "big.txt")) >= len(named) - 1  # one window may be a.md's
+    named.clear()
+    search_index.add([docs], progress=Progress(on_embedding=named.append))
+    assert named == []  # nothing embedded: nothing named
+    search_index.close()
+
+
 def test_passages_whose_vectors_are_reused_leave_the_work_not_count_done(
     tmp_path, monkeypatch
 ) -> None:

@@ -867,6 +867,12 @@ def test_the_progress_bar_names_the_file_it_chunks_as_it_is_named() -> None:
         bar.on_reading("/docs/notes [draft]/a\\")
         bar.on_bytes(10)  # drawn once started, and at each change
     assert "indexing · chunking /docs/notes [draft]/a\\ " in console.file.getvalue()
+    console = Console(file=io.StringIO(), force_terminal=True, width=200, color_system=None)
+    with progress_module.progress_bar(console) as bar:
+        bar.on_start(1000)
+        bar.on_embedding("/docs/big [1].log")  # once chunked: the file being embedded
+        bar.on_bytes(10)
+    assert "indexing · /docs/big [1].log " in console.file.getvalue()
 
 
 def test_a_delayed_progress_bar_shows_only_once_the_work_takes_long(monkeypatch) -> None:
@@ -1232,6 +1238,13 @@ def test_progress_lines_say_how_far_a_long_batch_has_come() -> None:
         r"\d\d:\d\d:\d\d still indexing: 2\.5 MB of 10\.0 MB read and embedded, 1,234 chunks",
         lines[0],
     ), lines
+    # Once a window is embedded, the file most of it came from: no line named one.
+    console = Console(file=io.StringIO(), width=200)
+    with progress_lines(console, after_s=0.05, every_s=0.05) as progress:
+        progress.on_start(1000)
+        progress.on_embedding("/data/logs/[big].log")
+        wait_until(lambda: console.file.getvalue().count("\n") >= 1)
+    assert console.file.getvalue().splitlines()[0].endswith("; now /data/logs/[big].log")
     said = console.file.getvalue()
     started = time.monotonic()
     with progress_lines(console, after_s=60):
