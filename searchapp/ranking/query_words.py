@@ -200,16 +200,39 @@ _FRAME_AFTER = re.compile(r",\s*line\s+\d")
 _TRACEBACK = re.compile(r"Traceback \(most recent call last\)|^\s*File \"[^\"\n]*\", line \d", re.M)
 
 
+# A frame's line in a traceback, and the line of source it quotes below it.
+_FRAME_SOURCE = re.compile(r"^\s*File \"[^\"\n]*\", line \d+[^\n]*\n[ \t]*(\S[^\n]*)", re.M)
+
+
+def traceback_sources(query: str) -> list[Phrase]:
+    """The source lines a pasted Python traceback quotes (`raise ConnectTimeout(e, ...)`), the
+    last frame's first, as phrases a hit's line is chosen by (not passages filtered): the hit
+    in `adapters.py` named a line three above the `raise` the traceback quotes."""
+    if not _TRACEBACK.search(query):
+        return []
+    sources = [match.group(1) for match in _FRAME_SOURCE.finditer(query)]
+    return [phrase for source in reversed(sources) for phrase in _phrases_of([source])]
+
+
 def quoted_phrases(query: str) -> list[Phrase]:
     """The phrases in double quotes in ``query`` (an unpaired quote is only a character, and a
     traceback frame's file name none, nor anything a pasted traceback quotes)."""
-    phrases: list[Phrase] = []
     if _TRACEBACK.search(query):
-        return phrases
-    for match in _QUOTED.finditer(query):
-        quoted = match.group(1)
-        if _FRAME_BEFORE.search(query, 0, match.start()) and _FRAME_AFTER.match(query, match.end()):
-            continue
+        return []
+    quoted = [
+        match.group(1)
+        for match in _QUOTED.finditer(query)
+        if not (
+            _FRAME_BEFORE.search(query, 0, match.start()) and _FRAME_AFTER.match(query, match.end())
+        )
+    ]
+    return _phrases_of(quoted)
+
+
+def _phrases_of(texts: list[str]) -> list[Phrase]:
+    """A phrase of each of ``texts`` that holds a word."""
+    phrases: list[Phrase] = []
+    for quoted in texts:
         words = _PHRASE_WORD.findall(cjk_spaced(fold(quoted)))  # 東京: two words, as FTS5's
         if words:
             body = r"[\W_]+".join(re.escape(word) for word in words)

@@ -44,6 +44,7 @@ from searchapp.ranking.query_words import (
     query_trigrams,
     query_words,
     quoted_phrases,
+    traceback_sources,
 )
 from searchapp.ranking.selection import Hit, Reads, lowest_passing, select
 from searchapp.storage.flat_vectors import COSINE_MAX
@@ -528,6 +529,8 @@ class Searcher:
         definitions = [defining(name) for name in code_names(query)]
         qualified = qualifiers(query)
         elsewhere = functools.partial(defined_elsewhere, qualified) if qualified else None
+        # A pasted traceback's source lines name the lines to show (not passages to keep).
+        phrases = [*phrases, *traceback_sources(query)]
         return BestLine(weights, phrases, query_trigrams(query), definitions, elsewhere)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:

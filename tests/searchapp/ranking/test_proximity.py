@@ -158,3 +158,28 @@ def test_a_quoted_flag_is_found_as_written_and_a_traceback_quotes_no_phrase() ->
     )
     assert quoted_phrases(traceback) == []
     assert len(quoted_phrases('"No such option" in "click"')) == 2
+
+
+def test_a_pasted_traceback_names_the_line_its_last_frame_quotes() -> None:
+    # The hit in adapters.py named `if isinstance(e.reason, ConnectTimeoutError):`, three
+    # lines above the `raise` the traceback quotes (its rarer words won the line).
+    from searchapp.ranking.query_words import BestLine, traceback_sources
+
+    traceback = (
+        "Traceback (most recent call last):\n"
+        '  File "/app/x.py", line 3, in main\n'
+        "    resp = self.send(prep)\n"
+        '  File "/venv/requests/adapters.py", line 700, in send\n'
+        "    raise ConnectTimeout(e, request=request)\n"
+        "requests.exceptions.ConnectTimeout: Caused by ConnectTimeoutError(...)"
+    )
+    text = (
+        "except ConnectError as e:\n"
+        "    if isinstance(e.reason, ConnectTimeoutError):\n"
+        "        # a comment\n"
+        "        raise ConnectTimeout(e, request=request)\n"
+    )
+    weights = {"connecttimeouterror": 5.0, "connecttimeout": 2.0, "raise": 0.5}
+    assert BestLine(weights).line(text, 714) == 715
+    assert BestLine(weights, traceback_sources(traceback)).line(text, 714) == 717
+    assert traceback_sources("no traceback here: raise X(e)") == []
