@@ -234,8 +234,9 @@ def _snippet(text: str, line_at: int, query: str, max_chars: int) -> str:
             (
                 found
                 for found in phrase.pattern.finditer(text.lower(), line_at)
-                # its names as written there (`"NO_COLOR"`, not `no_color`)
-                if all(name.search(text, found.start(), found.end()) for name in phrase.names)
+                # its names as written there (`"NO_COLOR"`, not `no_color`; a flag's dashes
+                # lie before the words the match begins with)
+                if all(n.search(text, max(found.start() - 2, 0), found.end()) for n in phrase.names)
             ),
             None,
         )

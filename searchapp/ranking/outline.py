@@ -54,7 +54,8 @@ def outline(above: str, line: str) -> str | None:
 
 def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
     """(index, name) of the lines declaring the definitions that hold ``lines[at]``, innermost
-    first (``lines[at]`` itself when it declares one)."""
+    first (``lines[at]`` itself when it declares one). A line inside a decorator (a
+    multi-line `@click.option(`) belongs to the definition below it."""
     found: list[tuple[int, str]] = []
     line = lines[at]
     limit = _indent(line) if line.strip() else None
@@ -66,10 +67,18 @@ def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
             break
         text = lines[number]
         body = text.lstrip()
-        if not body or _NOT_A_STATEMENT.match(body):
+        if not body:
             continue
         indent = len(text) - len(body)
         if limit is not None and indent >= limit:
+            continue
+        if body.startswith("@") and not found:  # a decorator's argument: what it decorates
+            below = _decorated(lines, number)
+            if below is not None:
+                found.append(below)
+                limit = indent
+            continue
+        if _NOT_A_STATEMENT.match(body):
             continue
         limit = indent
         declared = _DECLARES.match(body)
@@ -78,34 +87,84 @@ def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
     return found
 
 
+def _decorated(lines: list[str], at: int) -> tuple[int, str] | None:
+    """(index, name) of the definition the decorator on ``lines[at]`` decorates: the first line
+    below at its indentation that is not a decorator's."""
+    indent = _indent(lines[at])
+    for number in range(at + 1, len(lines)):
+        body = lines[number].lstrip()
+        if not body or _indent(lines[number]) > indent or _NOT_A_STATEMENT.match(body):
+            continue
+        declared = _DECLARES.match(body)
+        return (number, declared.group(1)) if declared else None
+    return None
+
+
+# Definitions that hold others (a method is no statement of theirs): a line of a method such
+# languages declare without a keyword (`public int add() {`) is not printed as its class.
+_CONTAINERS = re.compile(
+    r"(?:[\w()]+\s+)*(?:class|struct|enum|trait|impl|interface|module|object|record|defmodule)\s"
+)
+# What ends a block at its header's indentation (`end` in Ruby, Lua, Elixir, Julia).
+_END = re.compile(r"end\b")
+
+
 def definition_span(lines: list[str], at: int) -> tuple[int, int] | None:
     """The first and last index of the innermost definition holding ``lines[at]``: from its
     decorators (or attributes) to the last line indented below its header, and the bracket
-    that closes it; None when no definition holds it."""
-    found = holding(lines, at)
+    (or `end`) that closes it; it always holds ``lines[at]``. None when no definition holds
+    it, or when the one found is a class whose line there is inside something it does not
+    name (a Java method: the class of 400 lines is not what was asked for)."""
+    if lines[at].lstrip().startswith("@"):  # a decorator: the definition it decorates
+        decorated = _decorated(lines, at)
+        found = holding(lines, decorated[0]) if decorated else []
+    else:
+        found = holding(lines, at)
     if not found:
         return None
     header = found[0][0]
     indent = _indent(lines[header])
+    if header != at and _CONTAINERS.match(lines[header].lstrip()) and _between(lines, header, at):
+        return None
     first = header
-    while first > 0 and lines[first - 1].lstrip().startswith(("@", "#[")):
-        if _indent(lines[first - 1]) != indent:
+    for number in range(header - 1, -1, -1):  # its decorators, their arguments over lines
+        body = lines[number].lstrip()
+        if not body:
             break
-        first -= 1
+        if _indent(lines[number]) == indent and body.startswith(("@", "#[")):
+            first = number
+        elif not (_indent(lines[number]) > indent or body[0] in ")]"):
+            break
     last = header
     for number in range(header + 1, len(lines)):
         body = lines[number].lstrip()
-        if not body:
-            continue
+        if not body or (_NOT_A_STATEMENT.match(body) and body[0] not in ")]}"):
+            continue  # a blank line or a comment (at the margin, commented-out code)
         if _indent(lines[number]) > indent:
             last = number
         elif body[0] in ")]}":  # `) -> None:` ends a header, `}` the block
             last = number
             if body[0] == "}":
                 break
+        elif _END.match(body):
+            last = number
+            break
+        elif number < at:  # a string at the margin inside it (SQL, dedented text)
+            last = number
         else:
             break
-    return first, last
+    return min(first, at), max(last, at)
+
+
+def _between(lines: list[str], header: int, at: int) -> bool:
+    """Whether a statement less indented than ``lines[at]`` but more than the header lies
+    between them: ``lines[at]`` is inside a block of its own (a method's body)."""
+    indent, limit = _indent(lines[header]), _indent(lines[at])
+    for number in range(at - 1, header, -1):
+        body = lines[number].lstrip()
+        if body and not _NOT_A_STATEMENT.match(body) and indent < _indent(lines[number]) < limit:
+            return True
+    return False
 
 
 def _indent(line: str) -> int:
@@ -126,7 +185,8 @@ def outlined(store: Store, hits: list[Hit]) -> list[Hit]:
         head = before.get(hit.chunk_id, "")
         lines = (head + hit.text).split("\n")
         at = min(head.count("\n") + max(hit.line - hit.start_line, 0), len(lines) - 1)
-        sections[hit.chunk_id, hit.line] = outline("\n".join(lines[:at]), lines[at])
+        names = [name for _, name in holding(lines, at)]  # (what follows: a decorator's)
+        sections[hit.chunk_id, hit.line] = ".".join(reversed(names)) or None
     return [
         replace(hit, section=sections[hit.chunk_id, hit.line])
         if (hit.chunk_id, hit.line) in sections

@@ -3331,3 +3331,16 @@ def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_mod
     # At the top level, the passage as before.
     code, out, _ = run(capsys, "get", f"{docs}/adapter.py:1", *index)
     assert code == 0 and out.startswith("import os\n") and "def close" not in out
+
+
+def test_a_snippet_shows_a_quoted_flag_as_written() -> None:
+    # The snippet of `"--verbose"` showed where `log.verbose(` gathered, not the flag.
+    from searchapp.interfaces.render import _snippet
+
+    text = (
+        "def setup(parser): "
+        + "log.verbose('starting the verbose setup of things') " * 6
+        + "parser.add_argument('--verbose', action='store_true') "
+        + "x = 1 " * 30
+    )
+    assert "'--verbose'" in _snippet(text, 0, '"--verbose"', 120)

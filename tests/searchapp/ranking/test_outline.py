@@ -105,5 +105,55 @@ def test_a_definitions_lines_from_its_decorators_to_its_closing_bracket() -> Non
     first, last = definition_span(python, at)
     assert python[first].strip() == "@classmethod" and "return cls(" in python[last]
     js = "class App {\n  render() {\n    return 1;\n  }\n}\nconst after = 2;\n".split("\n")
-    assert definition_span(js, 2) == (0, 4)  # the method has no keyword: its class
+    assert definition_span(js, 1) == (0, 4)  # a line of the class's own
+    # In a method declared without a keyword: not the whole class (a Java class of 400 lines
+    # was printed for a line of one method); the passage is.
+    assert definition_span(js, 2) is None
     assert definition_span(js, 5) is None  # the top level
+
+
+def test_a_span_always_holds_the_line_asked_for() -> None:
+    # From a review: a multi-line decorator's argument was given the function above it, and
+    # a comment or a string at the margin inside a function ended it before the line.
+    from searchapp.ranking.outline import definition_span, holding
+
+    cli = [
+        "def helper(path):",
+        "    return path",
+        "",
+        "@click.command()",
+        "@click.option(",
+        '    "--force",',
+        "    is_flag=True,",
+        ")",
+        "def build(force):",
+        "    run(force)",
+        "",
+        "x = 1",
+    ]
+    assert [name for _, name in holding(cli, 5)] == ["build"]
+    assert definition_span(cli, 5) == (3, 9)
+    commented = ["def save(w):", "    db.add(w)", "#    db.commit()", "    log(w)", "", "y = 2"]
+    assert definition_span(commented, 3) == (0, 3)
+    sql = ["def query(db):", '    return db.run("""', "SELECT *", "FROM t", '""")', "z = 3"]
+    # A line at the margin tells nothing of what holds it: the passage is printed for it.
+    assert definition_span(sql, 4) is None and definition_span(sql, 1) == (0, 1)
+    ruby = ["class Greeter", "  def hello", "    puts 'hi'", "  end", "end"]
+    assert definition_span(ruby, 2) == (1, 3)
+    props = ["class A:", "    @property", "    def size(self):", "        return 1", "", "b = 2"]
+    assert definition_span(props, 1) == (1, 3)  # a decorator: the method it decorates
+
+
+def test_a_hit_in_a_decorators_arguments_names_what_it_decorates(tmp_path) -> None:
+    # `"--force",` inside a multi-line `@click.option(` was given the function above it.
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "tool.py").write_text(
+        "def helper(path):\n    return path\n\n\n@click.command()\n@click.option(\n"
+        '    "--force",\n    is_flag=True,\n)\ndef build(force):\n    run(force)\n',
+        "utf-8",
+    )
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([docs])
+    [hit] = index.search("--force", k=1)
+    assert (hit.line, hit.section) == (7, "build")
