@@ -227,10 +227,9 @@ def test_a_file_the_walk_skips_is_told_with_its_own_batch(watcher, docs, tmp_pat
     assert [p for p, _ in report.skipped] == [str(docs / "new" / "out.md")]
 
 
-def test_a_watch_whose_index_folder_was_deleted_stops_without_waiting_for_a_change(
-    watcher, tmp_path
-) -> None:
-    # It went on (`serve --watch` answering 503) until a file changed, maybe hours later.
+def stopped_by_its_index_deleted(watcher: Watcher, index_dir: Path, before=None) -> str:
+    """What ``watcher.follow`` raised once ``index_dir`` was deleted (after ``before()``),
+    with no file changed meanwhile."""
     import shutil
 
     from searchapp.errors import IndexNotFoundError
@@ -247,39 +246,35 @@ def test_a_watch_whose_index_folder_was_deleted_stops_without_waiting_for_a_chan
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
     time.sleep(0.3)  # the OS watch is set up
-    shutil.rmtree(tmp_path / "idx")
-    wait_until(lambda: not thread.is_alive())  # no file changed meanwhile
+    if before is not None:
+        before()
+    shutil.rmtree(index_dir)
+    wait_until(lambda: not thread.is_alive())
     stop.set()
-    assert errors and "deleted while watching" in errors[0], errors
+    assert errors, "it did not stop"
+    return errors[0]
 
 
-def test_a_deleted_index_is_seen_while_the_watched_folder_is_gone_too(docs, tmp_path) -> None:
+def test_a_watch_whose_index_folder_was_deleted_stops_without_waiting_for_a_change(
+    watcher, tmp_path
+) -> None:
+    # It went on (`serve --watch` answering 503) until a file changed, maybe hours later.
+    assert "deleted while watching" in stopped_by_its_index_deleted(watcher, tmp_path / "idx")
+
+
+def test_a_deleted_index_is_seen_while_the_watched_folder_is_gone_too(
+    watcher, docs, tmp_path
+) -> None:
     # With every watched folder gone the watch only waited for them: the index deleted then
     # went unseen, and the catch-up when the folder came back made an empty one anew.
     import shutil
 
-    from searchapp.errors import IndexNotFoundError
+    def folder_gone() -> None:
+        shutil.rmtree(docs)
+        time.sleep(0.5)  # seen gone: the watch waits for it
 
-    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [docs])
-    watcher.index_all()
-    watcher.index.close()
-    stop, errors = threading.Event(), []
-
-    def follow() -> None:
-        try:
-            watcher.follow(stop)
-        except IndexNotFoundError as exc:
-            errors.append(str(exc))
-
-    thread = threading.Thread(target=follow, daemon=True)
-    thread.start()
-    time.sleep(0.3)
-    shutil.rmtree(docs)
-    time.sleep(0.5)  # seen gone: the watch waits for it
-    shutil.rmtree(tmp_path / "idx")
-    wait_until(lambda: not thread.is_alive())
-    stop.set()
-    assert errors and "deleted while watching" in errors[0], errors
+    said = stopped_by_its_index_deleted(watcher, tmp_path / "idx", folder_gone)
+    assert "deleted while watching" in said
     assert not (tmp_path / "idx").exists()
 
 
