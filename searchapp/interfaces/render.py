@@ -187,7 +187,14 @@ def _where_cell(hit: Hit, where: str, fit: int) -> Text:
 
 
 def _shortened(text: str, limit: int) -> str:
-    return text if len(text) <= limit else "…" + text[-(limit - 1) :]
+    """``text`` in ``limit`` characters, its end kept; a code section (`Console.render_lines`)
+    cut between its names (`…render_lines`, not `…sole.render_lines`)."""
+    if len(text) <= limit:
+        return text
+    kept = text[-(limit - 1) :]
+    if " " not in text and "." in kept:
+        kept = kept[kept.index(".") + 1 :]
+    return "…" + kept
 
 
 def _shortened_path(where: str, limit: int) -> str:

@@ -3344,3 +3344,12 @@ def test_a_snippet_shows_a_quoted_flag_as_written() -> None:
         + "x = 1 " * 30
     )
     assert "'--verbose'" in _snippet(text, 0, '"--verbose"', 120)
+
+
+def test_a_long_code_section_is_cut_between_its_names() -> None:
+    # The table showed "§ …sole.render_lines" for Console.render_lines.
+    from searchapp.interfaces.render import _shortened
+
+    assert _shortened("Console.render_lines", 18) == "…render_lines"
+    assert _shortened("Install > Linux > Debian systems", 18) == "… > Debian systems"
+    assert _shortened("Console.print", 18) == "Console.print"
