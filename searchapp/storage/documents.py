@@ -140,6 +140,9 @@ def read_document(
         except DocumentNotFoundError:
             raise DocumentNotFoundError(_not_found(store, path_or_doc_id)) from None
         at_line = int(named.group(2))
+        if at_line < 1:
+            said = f"{path_or_doc_id}: lines are counted from 1, as a hit names them"
+            raise BadInputError(said) from None
         lines = _passage_at(store, document_id, at_line)
     rows = store.rows(
         "SELECT start_char, end_char, start_line, text, page FROM chunks "

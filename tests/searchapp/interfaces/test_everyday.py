@@ -3308,6 +3308,8 @@ def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
         assert (first, first + len(shown) - 1) in passages and first <= 150 < first + len(shown)
     code, _, err = run(capsys, "get", f"{docs}/nope.txt:3", *index)
     assert code == 2 and "nope.txt:3' is not an indexed document" in err
+    code, out, err = run(capsys, "get", f"{docs}/guide.txt:0", *index)  # printed "", 0
+    assert code == 2 and out == "" and "lines are counted from 1" in err
 
 
 def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_model, capsys) -> None:
