@@ -26,6 +26,7 @@ web page that rebound its domain to 127.0.0.1) is refused.
 from __future__ import annotations
 
 import errno
+import io
 import ipaddress
 import json
 import logging
@@ -255,8 +256,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def parse_request(self) -> bool:
         """The standard library's, but a request that names HTTP/0.9 is answered with a
-        status line and headers too (it got the body alone)."""
-        parsed = super().parse_request()
+        status line and headers too (it got the body alone), and a request line without a
+        version (HTTP/0.9's `GET /info`) is answered at once: no headers follow one, and
+        waiting for them left `printf 'GET /info\\r\\n' | nc` without an answer."""
+        if len(self.raw_requestline.split()) != 2:
+            parsed = super().parse_request()
+        else:
+            rfile, self.rfile = self.rfile, io.BytesIO(b"\r\n")  # its headers: none
+            try:
+                parsed = super().parse_request()
+            finally:
+                self.rfile = rfile
         if self.request_version == "HTTP/0.9":
             self.request_version = "HTTP/1.0"
         return parsed
