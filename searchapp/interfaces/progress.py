@@ -22,20 +22,41 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 from rich.text import Text
 
 from searchapp.ingest.pipeline import Progress as IndexProgress
-from searchapp.interfaces.render import display_path
+from searchapp.interfaces.render import display_path, shortened_path
+
+# What the bar's other columns take on a line at the least (the bar itself 10): the file's
+# name gets the rest, at the least NAME_MIN columns.
+OTHER_COLUMNS = 64
+NAME_MIN = 24
 
 
 class _Reading(ProgressColumn):
     """ "indexing", and the file being chunked, else the one being embedded, as it is named:
-    never read as markup (a name ending in a backslash was shown with two)."""
+    never read as markup (a name ending in a backslash was shown with two), on one line, its
+    leading folders cut to fit (`…/notes/cabin wifi.txt`: it was wrapped over four lines on an
+    80-column terminal, or cut to `home/logs/app-2…`)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
+        self.shown = len("indexing")  # the width of what it last showed: the bar takes the rest
+
+    def get_table_column(self) -> Column:
+        return Column(no_wrap=True, min_width=self.shown)
 
     def render(self, task: Task) -> Text:
-        return Text.assemble(
-            ("indexing", "bold"), task.fields["reading"] or task.fields["embedding"]
-        )
+        fit = max(NAME_MIN, self.console.width - OTHER_COLUMNS)
+        doing, path = task.fields["reading"] or task.fields["embedding"] or ("", "")
+        if path and len(doing) + len(path) > fit - len("indexing · "):
+            doing = ""  # "chunking" makes room for the name
+        named = f" · {doing}{shortened_path(path, fit - len(doing) - 11)}" if path else ""
+        text = Text.assemble(("indexing", "bold"), named, no_wrap=True, overflow="ellipsis")
+        self.shown = min(len(text), fit)
+        return text
 
 
 @contextmanager
@@ -48,15 +69,18 @@ def progress_bar(
         yield None
         return
     bar = Progress(
-        _Reading(),
-        BarColumn(),
-        DownloadColumn(),
-        TextColumn("· {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s"),
-        TimeRemainingColumn(),
+        _Reading(console),
+        BarColumn(),  # what narrows on a narrow terminal: the numbers stay on one line
+        DownloadColumn(table_column=Column(no_wrap=True)),
+        TextColumn(
+            "· {task.fields[chunks]} chunks · {task.fields[rate]} chunks/s",
+            table_column=Column(no_wrap=True),
+        ),
+        TimeRemainingColumn(table_column=Column(no_wrap=True)),
         console=console,
         transient=True,
     )
-    task = bar.add_task("bytes", total=None, chunks=0, rate="–", reading="", embedding="")
+    task = bar.add_task("bytes", total=None, chunks=0, rate="–", reading=None, embedding=None)
     state = {"chunks": 0}
     shown_from = time.monotonic() + after_s
     drawing = threading.Lock()  # the timer's thread and this one
@@ -77,12 +101,11 @@ def progress_bar(
         show()
 
     def on_reading(path: str | None) -> None:
-        shown = "" if path is None else f" · chunking {display_path(path)}"
-        bar.update(task, reading=shown)
+        bar.update(task, reading=None if path is None else ("chunking ", display_path(path)))
         show()
 
     def on_embedding(path: str) -> None:
-        bar.update(task, embedding=f" · {display_path(path)}")
+        bar.update(task, embedding=("", display_path(path)))
 
     def on_free(free: int) -> None:
         bar.update(task, total=max((bar.tasks[0].total or 0) - free, bar.tasks[0].completed))

@@ -175,11 +175,11 @@ def hits_table(
 
 def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
-    cell = Text(_shortened_path(where, fit))
+    cell = Text(shortened_path(where, fit))
     if hit.section and not _names_a_unit(hit.section):  # "§ " and "also in " are kept
         cell.append(f"\n§ {_shortened(inert(hit.section), fit - 2)}", style="dim")
     for other in hit.also[:3]:
-        shown = _shortened_path(display_path(other), fit - 8)
+        shown = shortened_path(display_path(other), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")
     if len(hit.also) > 3:
         cell.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
@@ -197,7 +197,7 @@ def _shortened(text: str, limit: int) -> str:
     return "…" + kept
 
 
-def _shortened_path(where: str, limit: int) -> str:
+def shortened_path(where: str, limit: int) -> str:
     """``where`` in ``limit`` characters by dropping leading folders (``…/file.md:12``); the file
     name and what follows it are always kept whole, however long."""
     if len(where) <= limit or "/" not in where:

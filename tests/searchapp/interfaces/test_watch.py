@@ -870,6 +870,28 @@ def test_the_progress_bar_names_the_file_it_chunks_as_it_is_named() -> None:
     assert "indexing · /docs/big [1].log " in console.file.getvalue()
 
 
+def test_the_progress_bar_keeps_the_files_name_on_one_line_on_a_narrow_terminal() -> None:
+    # At 80 columns a long path was wrapped over four lines, or cut to `home/logs/app-2…`.
+    import io
+
+    from rich.console import Console
+
+    from searchapp.interfaces import progress as progress_module
+
+    deep = "/home/me/Documents/notes/some long folder/cabin wifi.txt"
+    for width in (80, 100):
+        console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None)
+        with progress_module.progress_bar(console) as bar:
+            bar.on_start(23_000_000)
+            bar.on_reading(deep)
+            bar.on_bytes(400_000)
+        drawn = console.file.getvalue().replace("\x1b[2K", "\n").replace("\r", "\n")
+        lines = [line for line in drawn.split("\n") if "wifi" in line]
+        assert lines and all(line.startswith("indexing · …") for line in lines), lines
+        assert all("/cabin wifi.txt " in line for line in lines), lines
+        assert "0.4/23.0 MB" in lines[-1] and all(len(line) <= width for line in lines), lines
+
+
 def test_a_delayed_progress_bar_shows_only_once_the_work_takes_long(monkeypatch) -> None:
     import io
 
