@@ -220,6 +220,19 @@ def _usage_hint(args: list[str], message: str) -> str:
     return ""
 
 
+def _command_first(args: list[str]) -> list[str]:
+    """``args`` with the command first: a command's options before it (`search --index-dir D
+    query x`, as `git -C D log` takes them) were "No such option"; `search help [COMMAND]`
+    is `search [COMMAND] --help`, as git's and cargo's."""
+    if args[:1] == ["help"] and len(args) <= 2:
+        return [*args[1:], "--help"]
+    if not args or not args[0].startswith("-") or args[0] in ("--help", "--version"):
+        return args
+    end = args.index("--") if "--" in args else len(args)
+    at = next((n for n, arg in enumerate(args[:end]) if arg in _COMMANDS), None)
+    return args if at is None else [args[at], *args[:at], *args[at + 1 :]]
+
+
 def _app_for(args: list[str]) -> typer.Typer:
     """``app``, with only the command ``args`` name when they begin with one: typer builds a
     click command from every command's signature, ~9 ms for all ten against ~2 ms for one, on
@@ -257,6 +270,7 @@ def _main(argv: list[str] | None) -> None:
     end = args.index("--") if "--" in args else len(args)
     debug = "--debug" in args[:end] or bool(os.environ.get("SEARCH_DEBUG"))
     args = [arg for arg in args[:end] if arg != "--debug"] + args[end:]
+    args = _command_first(args)
     if argv is None and hasattr(signal, "SIGPIPE") and args[:1] != ["serve"]:
         # `search query ... | head -1`: end quietly when the reader has gone, as grep does
         # (killed by SIGPIPE, status 141), not with an error or a "nothing found" status.

@@ -265,8 +265,7 @@ def test_a_link_to_nothing_given_is_named_as_one(tmp_path, capsys, command) -> N
         (["query", "--dry-run"], "No such option: --dry-run (to search for it: search query -- "),
         (["query", "x", "--frobnicate"], "(to search for it: search query -- --frobnicate)"),
         (["query", "-n", "3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
-        (["--index-dir", "x", "query", "retry"], "options go after the command: search query --"),
-        (["--index-dir=x", "info"], "options go after the command: search info --index-dir ..."),
+        (["--frobnicate"], "No such option: --frobnicate (options go after the command: search"),
         (["query", "--limit=3", "retry"], '-k N sets how many hits: search query -k 3 "retry'),
         (["query", "--", "-x", "-k", "3"], "options go before --: search query -k 3 --"),
         (["query", "x", "--format", "lines", "--json"], "--json means --format json; drop"),
@@ -289,6 +288,19 @@ def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> No
     assert len(lines) == 1, err
     assert message in lines[0]
     assert "Traceback" not in err
+
+
+def test_a_commands_options_may_come_before_it(small_index, capsys) -> None:
+    # `search --index-dir D query x`, as `git -C D log` takes it, was "No such option".
+    _, index_dir = small_index
+    code, out, _ = run(capsys, "--index-dir", str(index_dir), "query", "wing", "-k", "1")
+    assert code == 0 and out.count("\n") == 1, out
+    code, out, _ = run(capsys, f"--index-dir={index_dir}", "-k", "2", "query", "--", "-wing")
+    assert code == 0 and out.count("\n") == 2, out
+    code, out, _ = run(capsys, "help")  # as git's and cargo's: the usage
+    assert code == 0 and "query" in out and "Commands" in out
+    code, out, _ = run(capsys, "help", "get")
+    assert code == 0 and "FILE:LINE" in out and "Commands" not in out
 
 
 def test_a_query_on_no_index_says_so_before_loading_a_model(tmp_path, capsys, monkeypatch):
