@@ -133,8 +133,10 @@ def read_document(
         document_id, doc_id, path, title = _find(store, path_or_doc_id)
     except DocumentNotFoundError:
         named = _AT_LINE.fullmatch(path_or_doc_id)
-        if named is None or lines is not None:
+        if named is None:
             raise
+        if lines is not None:
+            raise BadInputError(f"give {path_or_doc_id} or --lines/--page, not both") from None
         try:  # `rich/table.py:422`, as a hit names its passage (or :LINE:COLUMN, as rg's)
             document_id, doc_id, path, title = _find(store, named.group(1))
         except DocumentNotFoundError:
@@ -220,7 +222,7 @@ def _left_out_by_walk(store: Store, roots: list[str], real: str) -> str | None:
 
 
 # A path with a line number after it, and perhaps a column: what hits and grep print.
-_AT_LINE = re.compile(r"(.+?):([0-9]+)(?::[0-9]+)?")
+_AT_LINE = re.compile(r"(.+?):([0-9]+)(?::[0-9]+)?:?")  # `:LINE:` as a hit's line prints it
 
 
 # A definition longer than this is not printed for FILE:LINE (a class of 2,000 lines around
@@ -262,9 +264,10 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
     select = "SELECT id, doc_id, path, title FROM documents WHERE "
     rows = store.rows(select + "doc_id = ?", (key,))
     path, mark, record = key.rpartition("#")
-    if not rows and mark and path:  # a record named from here: `corpus.jsonl#12`
-        doc_id = os.path.abspath(os.path.expanduser(path)) + "#" + record
-        rows = store.rows(select + "doc_id = ?", (doc_id,))
+    # A record named from here: `corpus.jsonl#12`, or `corpus.jsonl #12` as a hit prints it.
+    for named in dict.fromkeys([path, path.rstrip(" ")]) if mark and path.strip() else ():
+        doc_id = os.path.abspath(os.path.expanduser(named)) + "#" + record
+        rows = rows or store.rows(select + "doc_id = ?", (doc_id,))
     if not rows and (shown := from_display(key)) is not None:
         return _find(store, shown)  # a name as a terminal shows it (a tab as "\t"), pasted
     if not rows:

@@ -3300,7 +3300,8 @@ def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
     store = Store.open(tmp_path / "idx", create=False)
     passages = store.rows("SELECT start_line, end_line FROM chunks ORDER BY start_line")
     assert len(passages) > 3  # the file is several passages
-    for named in (f"{docs}/guide.txt:150", f"{docs}/guide.txt:150:7"):
+    # As rg prints it too, and with the colon after it that a double click selects.
+    for named in (f"{docs}/guide.txt:150", f"{docs}/guide.txt:150:7", f"{docs}/guide.txt:150:"):
         code, out, _ = run(capsys, "get", named, *index)
         first = int(out.split()[1])  # "line N of ..."
         shown = out.splitlines()
@@ -3310,6 +3311,8 @@ def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
     assert code == 2 and "nope.txt:3' is not an indexed document" in err
     code, out, err = run(capsys, "get", f"{docs}/guide.txt:0", *index)  # printed "", 0
     assert code == 2 and out == "" and "lines are counted from 1" in err
+    code, out, err = run(capsys, "get", f"{docs}/guide.txt:5", "--lines", "1-2", *index)
+    assert code == 2 and out == "" and "guide.txt:5 or --lines/--page, not both" in err, err
 
 
 def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_model, capsys) -> None:
