@@ -18,6 +18,7 @@ from rich.progress import (
     DownloadColumn,
     Progress,
     ProgressColumn,
+    SpinnerColumn,
     Task,
     TextColumn,
     TimeRemainingColumn,
@@ -30,7 +31,7 @@ from searchapp.interfaces.render import display_path, shortened_path
 
 # What the bar's other columns take on a line at the least (the bar itself 10): the file's
 # name gets the rest, at the least NAME_MIN columns.
-OTHER_COLUMNS = 64
+OTHER_COLUMNS = 66
 NAME_MIN = 24
 
 
@@ -69,6 +70,7 @@ def progress_bar(
         yield None
         return
     bar = Progress(
+        SpinnerColumn(),  # turns while one window of long passages embeds for half a minute
         _Reading(console),
         BarColumn(),  # what narrows on a narrow terminal: the numbers stay on one line
         DownloadColumn(table_column=Column(no_wrap=True)),
