@@ -34,6 +34,7 @@ from searchapp.ingest.decoding import (
     load_documents,
     looks_generated,
     read_bytes,
+    says_generated,
 )
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, is_read_error
 from searchapp.ingest.formats.spans import line_locations, locate, section_starts
@@ -167,6 +168,14 @@ class FileReader:
         )
         if self.default_excludes and generated:
             reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
+            yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
+            return
+        if (
+            self.default_excludes
+            and Path(key).suffix.lower() in CODE_SUFFIXES
+            and any(says_generated(d.text) for d in documents)
+        ):
+            reason = f"generated code (its first lines say so); {NO_DEFAULT_EXCLUDES}"
             yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
         if same:  # read again only to check it (``recheck``): its passages stand
