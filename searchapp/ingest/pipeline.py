@@ -73,6 +73,9 @@ WINDOW_CHUNKS = 256  # chunks sorted, embedded and committed together (and progr
 # took 12-30 s on 2 cores, and Ctrl-C before it committed kept nothing).
 FIRST_WINDOW_CHUNKS = 32
 HEAVY_FILE_CHUNKS = 1000  # a file this many chunks and half of a run's is named (``heaviest``)
+# ...and, before the run, one of this many bytes to read and embed and half of them: a 20 MB log
+# in a home folder was an hour of a first index, and nothing said so until its end.
+HEAVY_FILE_BYTES = 4_000_000
 BATCH_SIZE = 64  # texts per forward pass at most (the encoder also caps padded tokens)
 # Where the encoder packs its batches (no padding), short texts go 256 to a pass: 1.28x faster
 # than 64 for STS-b sentences in bf16; packed fp32 1.06x (Zen 5); padded fp32 5% slower at 256.
@@ -152,6 +155,9 @@ class Progress:
     # The file most of a window's passages to embed come from, as the encoder starts on it:
     # nothing named which file a slow run was spending its minutes on.
     on_embedding: Callable[[str], None] = lambda path: None
+    # Before the work, the file that is ``HEAVY_FILE_BYTES`` or more and half of it or more,
+    # its bytes to read and embed, and the run's.
+    on_heavy: Callable[[str, int, int], None] = lambda path, size, total: None
 
 
 _DONE = object()
@@ -249,7 +255,12 @@ class Indexer:
             recheck=recheck,
             tails=grown_tails(self.store, changed, known),
         )
-        self.progress.on_start(sum(to_read.values()))
+        total = sum(to_read.values())
+        if len(changed) > 1:
+            heavy, size = max(to_read.items(), key=lambda item: item[1])
+            if size >= HEAVY_FILE_BYTES and 2 * size >= total:
+                self.progress.on_heavy(str(heavy), size, total)
+        self.progress.on_start(total)
 
         parts: queue.Queue = queue.Queue(maxsize=QUEUE_ITEMS)
         self._ahead = threading.Semaphore(_ahead_chunks())  # a permit per chunk in the queue

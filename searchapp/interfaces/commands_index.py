@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -32,7 +33,7 @@ from searchapp.interfaces.cli_app import (
 
 if TYPE_CHECKING:
     from searchapp.encoding import EmbeddingBackend
-    from searchapp.ingest.pipeline import IndexReport
+    from searchapp.ingest.pipeline import IndexReport, Progress
     from searchapp.search_index import SearchIndex
     from searchapp.storage.indexed_paths import Filters
 
@@ -144,6 +145,7 @@ def index(
             else nullcontext(search_index) as target,
         ):
             for run_paths, filters in runs:
+                told = _telling_heavy_files(progress, run_paths)
                 if not paths and not quiet:
                     shown = ", ".join(display_path(p) for p in run_paths)
                     described = filters.describe()
@@ -154,7 +156,7 @@ def index(
                     exclude=filters.exclude,
                     wait=not no_wait,
                     on_wait=on_wait,
-                    progress=progress,
+                    progress=told,
                     index_type=index_type,
                     default_excludes=filters.default_excludes,
                     embedder=embedder,
@@ -324,6 +326,24 @@ def _print_report(report: IndexReport, *, verbose: bool, roots: Sequence[str] = 
         + (f", {report.reused} reused" if report.reused else "")
         + f" in {report.seconds:.1f}s"
     )
+
+
+def _telling_heavy_files(progress: Progress | None, roots: Sequence[str]) -> Progress | None:
+    """``progress``, telling before the work starts of a file that is most of it: a 20 MB log
+    was an hour of a home folder's first index, and nothing said so until its end."""
+    from searchapp.interfaces.progress import size_text
+    from searchapp.interfaces.render import display_path
+
+    if progress is None:
+        return None
+
+    def tell(path: str, size: int, total: int) -> None:
+        err.print(
+            f"note: {one_line(display_path(path))} is {size_text(size)} of the "
+            f"{size_text(total)} this run reads and embeds" + _ignore_hint(path, roots)
+        )
+
+    return replace(progress, on_heavy=tell)
 
 
 def _ignore_hint(path: str, roots: Sequence[str]) -> str:

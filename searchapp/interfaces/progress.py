@@ -193,10 +193,10 @@ def progress_lines(
         while not ended.wait(wait):
             with lock:
                 total, done, chunks = counts["total"], counts["done"], counts["chunks"]
-            of = f" of {_size(total)}" if total else ""
+            of = f" of {size_text(total)}" if total else ""
             now = f"; now {display_path(embedding['path'])}" if embedding["path"] else ""
             console.print(
-                f"{time.strftime('%H:%M:%S')} still indexing: {_size(done)}{of} read and "
+                f"{time.strftime('%H:%M:%S')} still indexing: {size_text(done)}{of} read and "
                 f"embedded, {chunks:,} chunks{now}",
                 markup=False,
                 highlight=False,
@@ -218,7 +218,7 @@ def progress_lines(
         teller.join()
 
 
-def _size(count: int) -> str:
+def size_text(count: int) -> str:
     """Bytes as a person reads them: 980 bytes, 12.3 kB, 4.5 MB (decimal, as the bar's)."""
     if count < 1000:
         return f"{count} bytes"

@@ -3235,6 +3235,7 @@ def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, c
     # A helper's home folder: a 1.3 MB log was 2,907 of 3,192 chunks, 90% of the first
     # run's minutes, and neither the bar nor the summary said which file it was.
     monkeypatch.setattr(pipeline, "HEAVY_FILE_CHUNKS", 20)
+    monkeypatch.setattr(pipeline, "HEAVY_FILE_BYTES", 10_000)  # and said before the work too
     docs = write(tmp_path / "home", DOCS)
     log = "\n".join(
         f"12:00:{n % 60:02d} worker {n} retried the job queue {n * 7}" for n in range(400)
@@ -3244,7 +3245,11 @@ def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, c
     index = ["--index-dir", str(tmp_path / "idx")]
     code, _, err = run(capsys, "index", str(docs), *index)
     assert code == 0
-    (line,) = [line for line in err.splitlines() if line.startswith("note:")]
+    before, line = [line for line in err.splitlines() if line.startswith("note:")]
+    size = len(log) + 1
+    assert before.startswith(f"note: {docs / 'logs' / 'app.log'} is {size / 1000:.1f} kB of the ")
+    assert before.endswith(f"the line '/logs/app.log' in {docs / '.searchignore'} leaves it out")
+    assert err.index(before) < err.index("added")  # before the run's summary
     stored = int(re.search(r"gave ([\d,]+) of", line)[1].replace(",", ""))
     total = int(re.search(r"of the ([\d,]+) chunks stored", line)[1].replace(",", ""))
     assert line.startswith(f"note: {docs / 'logs' / 'app.log'} gave ")
