@@ -31,6 +31,7 @@ import functools
 import re
 from collections.abc import Mapping
 
+from searchapp.ranking.outline import FUNCTION_HEAD
 from searchapp.ranking.query_words import DEFINES
 from searchapp.storage.schema import is_identifier
 
@@ -45,6 +46,11 @@ DECLARING_WORDS = (
     "def class function fn func struct enum interface trait type impl module macro const let var "
     "sub"
 ).split()
+
+# What may come before a constructor's name (no type: it is its class's).
+_MODIFIERS = "explicit|inline|constexpr|virtual|friend|static|public|private|protected"
+# The keywords of a class a C++ export macro may follow (`struct TORCH_API IValue final {`).
+MACRO_DECLARING_WORDS = ("class", "struct", "union", "enum")
 
 _WORDS = re.compile(r"\w+")  # a snake_case name is one word here
 # A dotted name (its parts), then whether "(" follows it at once.
@@ -146,9 +152,25 @@ def defining(name: str) -> re.Pattern[str]:
     # does: `const json = await response.json()` in a method is a local (`Request.json` found
     # one first).
     variable = rf"^{indent}(?:export[ \t]+)?(?:const|let|var)[ \t]+"
+    # A C-like function's header defines it too (`static inline void Py_INCREF(`: a type
+    # before it, ``outline.FUNCTION_HEAD``), but not a constructor (`explicit IValue(`,
+    # `IValue::IValue(`: `struct TORCH_API IValue` is the class); `class SymInt;` declares it
+    # ahead, and does not either.
+    constructor = rf"(?:(?:{_MODIFIERS})[ \t]+)+(?:\w+::)*{word}[ \t]*\("
     return re.compile(
-        rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}"
+        rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
         rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}"
+        rf"|^[ \t]*(?!{constructor}){FUNCTION_HEAD}(?<!{word}::){word}[ \t]*\("
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def macro_declared(name: str) -> re.Pattern[str]:
+    """Where a class ``name`` is declared with a macro before its name, not ahead of it (`class
+    SymInt;`): `class C10_API SymInt {`."""
+    keyword = "|".join(MACRO_DECLARING_WORDS)
+    return re.compile(
+        rf"\b(?:{keyword})[ \t]+[A-Z][A-Z0-9_]*[A-Z0-9][ \t]+{re.escape(name)}(?!\w)(?![ \t]*;)"
     )
 
 

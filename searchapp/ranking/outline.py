@@ -28,15 +28,39 @@ if TYPE_CHECKING:
 OUTLINE_CHUNKS = 160
 # A line that declares: modifiers, then the keyword and the name (`async def run`,
 # `pub(crate) fn parse`, `export default class App`, `func (s *Server) Serve`).
+# A C++ export macro between a class's keyword and its name (`class C10_API SymInt {`) is
+# passed over; a forward declaration (`class SymInt;`) and a variable of a struct's type
+# (`struct stat st = {`) declare nothing that holds lines.
 _DECLARES = re.compile(
     r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
-    r"async|unsafe|override|virtual|inline|default|local|open|sealed|data)\s+)*"
-    r"(?:class|def|fn|func|function|struct|enum|trait|impl|interface|module|object|record|"
-    r"defmodule|defn|defp)\s+(?:\([^)]*\)\s*)?([A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*)"
+    r"async|unsafe|override|virtual|inline|default|local|open|sealed|data|typedef)\s+)*"
+    r"(?:class|def|fn|func|function|struct|union|enum|trait|impl|interface|module|object|record|"
+    r"defmodule|defn|defp)\s+(?:\([^)]*\)\s*)?(?:[A-Z][A-Z0-9_]*[A-Z0-9]\s+(?=[A-Za-z_]))?"
+    r"((?>[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*))"  # atomic: `SymIn` is no name
+    r"(?![ \t]*;)(?![ \t]+\**[A-Za-z_]\w*[ \t]*[=;\[,)])"
 )
+# What begins a C, C++, Java or C# function's header, which no keyword declares: a type or a
+# modifier a sentence does not begin with (`static`, `void`, `size_t`, `PyObject`, `at::Tensor`,
+# `std::vector<int>`, `C10_API`), then any more of them, with their `*` and `&`.
+_TYPE = (
+    r"(?:void|int|char|short|long|float|double|bool|signed|unsigned|static|inline|extern|const|"
+    r"constexpr|volatile|virtual|explicit|auto|friend|public|private|protected|final|"
+    r"synchronized|abstract|override|\w+_t|[A-Z][A-Z0-9_]*[A-Z0-9]|[A-Z][a-z0-9]+[A-Z]\w*|"
+    r"\w+(?:::\w+)+(?:<[^<>\n]*>)?|\w+<[^<>\n]*>)"
+)
+FUNCTION_HEAD = rf"{_TYPE}[ \t*&]+(?:[\w:]+(?:<[^<>\n]*>)?[ \t*&]+)*(?:\w+::)*"
+# Such a header (not a prototype, which ends with ";"): `static inline void Py_INCREF(`,
+# `inline at::Tensor IValue::toTensor() && {`, `public int add(int a) {`.
+_FUNCTION = re.compile(
+    rf"(?:{_TYPE}[ \t*&]+(?:[\w:]+(?:<[^<>\n]*>)?[ \t*&]+)*)"
+    r"(~?[A-Za-z_]\w*(?:::~?[A-Za-z_]\w*)*)[ \t]*\((?![^\n]*;[ \t]*(?://.*)?$)"
+)
+# GNU style puts the type on the line above, the name at the margin: `static int\nmain (void)`.
+_TYPE_LINE = re.compile(rf"{_TYPE}(?:[ \t*&]+[\w:]+)*[ \t*&]*")
+_NAME_AT_MARGIN = re.compile(r"([A-Za-z_]\w*)[ \t]*\((?![^\n]*;[ \t]*$)")
 # Lines that hold no statement of their own: a decorator, a comment, a bracket closing a
 # header or a block (`) -> None:`, `}`, `} else {`).
-_NOT_A_STATEMENT = re.compile(r"[@#)\]}]|//|/\*|\*|--")
+_NOT_A_STATEMENT = re.compile(r"[@#)\]{}]|//|/\*|\*|--")  # `{` alone: a C function's body
 
 
 def is_code(path: str) -> bool:
@@ -59,9 +83,9 @@ def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
     found: list[tuple[int, str]] = []
     line = lines[at]
     limit = _indent(line) if line.strip() else None
-    declared = _DECLARES.match(line.lstrip())
+    declared = _declared(lines, at)
     if declared:
-        found.append((at, declared.group(1)))
+        found.append((at, declared))
     for number in range(at - 1, -1, -1):
         if limit == 0:
             break
@@ -81,10 +105,23 @@ def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
         if _NOT_A_STATEMENT.match(body):
             continue
         limit = indent
-        declared = _DECLARES.match(body)
+        declared = _declared(lines, number)
         if declared:
-            found.append((number, declared.group(1)))
+            found.append((number, declared))
     return found
+
+
+def _declared(lines: list[str], at: int) -> str | None:
+    """The name ``lines[at]`` declares a definition of: after a keyword (`def`, `class`), or a
+    C-like function's header (``_FUNCTION``; GNU style, its name at the margin below its type)."""
+    body = lines[at].lstrip()
+    found = _DECLARES.match(body) or _FUNCTION.match(body)
+    if found:
+        return found.group(1)
+    if at and body is lines[at] and (named := _NAME_AT_MARGIN.match(body)):
+        if _TYPE_LINE.fullmatch(lines[at - 1].rstrip()):
+            return named.group(1)
+    return None
 
 
 def _decorated(lines: list[str], at: int) -> tuple[int, str] | None:
@@ -95,8 +132,8 @@ def _decorated(lines: list[str], at: int) -> tuple[int, str] | None:
         body = lines[number].lstrip()
         if not body or _indent(lines[number]) > indent or _NOT_A_STATEMENT.match(body):
             continue
-        declared = _DECLARES.match(body)
-        return (number, declared.group(1)) if declared else None
+        declared = _declared(lines, number)
+        return (number, declared) if declared else None
     return None
 
 
@@ -127,7 +164,9 @@ def definition_span(lines: list[str], at: int) -> tuple[int, int] | None:
     if header != at and _CONTAINERS.match(lines[header].lstrip()) and _between(lines, header, at):
         return None
     first = header
-    for number in range(header - 1, -1, -1):  # its decorators, their arguments over lines
+    if header and not indent and _TYPE_LINE.fullmatch(lines[header - 1].rstrip()):
+        first = header - 1  # GNU style: its type on the line above (`static int`)
+    for number in range(first - 1, -1, -1):  # its decorators, their arguments over lines
         body = lines[number].lstrip()
         if not body:
             break

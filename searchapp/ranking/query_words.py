@@ -147,11 +147,13 @@ def _accented() -> dict[str, str]:
     return forms
 
 
-# Where code defines a name (a keyword before it), and a Markdown heading holding it (or a
-# comment in Python or shell, which reads the same: it counts for less).
+# Where code defines a name (a keyword before it; C++'s export macro between a class's keyword
+# and its name, `class C10_API SymInt`; C's `#define NAME`), and a Markdown heading holding it
+# (or a comment in Python or shell, which reads the same: it counts for less).
 DEFINES = (
-    r"\b(?:def|class|function|fn|func|struct|enum|interface|trait|type|impl|module|macro|"
-    r"const|let|var|sub)\s+[\w.]*?"
+    r"(?:\b(?:class|struct|union|enum)\s+(?-i:[A-Z][A-Z0-9_]*[A-Z0-9]\s+)?"
+    r"|\b(?:def|function|fn|func|interface|trait|type|impl|module|macro|const|let|var|sub)\s+"
+    r"|#[ \t]*define[ \t]+)[\w.]*?"
 )
 _HEADING = r"^\s*#{1,6}\s.*?"
 

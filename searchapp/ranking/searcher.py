@@ -15,12 +15,14 @@ from searchapp.globs import unclosed
 from searchapp.ranking.definitions import (
     DECLARING_WORDS,
     DEFINITION_WEIGHT,
+    MACRO_DECLARING_WORDS,
     MAX_DEFINERS,
     VARIABLE_START,
     code_names,
     defined_elsewhere,
     defining,
     definition_bonus,
+    macro_declared,
     qualifiers,
     whole_name,
 )
@@ -81,6 +83,13 @@ DECLARED_NAMES = (
     "SELECT id FROM chunks WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?) "
     "AND (" + " OR ".join(["instr(text, ?) > 0"] * len(DECLARING_WORDS)) + ") LIMIT ?"
 )
+# The passages where a class's keyword and its name have a few words between them (C++'s export
+# macro: `struct TORCH_API IValue final {`), read for ``MACRO_DECLARED`` (``_may_define``).
+NEAR_KEYWORD = (
+    "SELECT id, text FROM chunks WHERE id IN (SELECT rowid FROM chunks_fts WHERE chunks_fts "
+    "MATCH ? LIMIT ?) AND instr(text, ?) > 0"
+)
+MAX_NEAR_READS = 2_000
 # The passages holding a flag's words (an FTS5 phrase) and the flag as a string, in double or
 # single quotes (``Searcher._may_define``).
 FLAG_STRINGS = (
@@ -423,10 +432,17 @@ class Searcher:
             # and `class Error` was not among them.
             declared = [f"{word} {name}" for word in DECLARING_WORDS]
             rows = self.store.rows(DECLARED_NAMES, (phrases, *declared, limit))
+            if name[:1].isupper():  # a class's name, its keyword a macro away: first
+                near = " OR ".join(
+                    f'NEAR("{word}" "{" ".join(terms)}", 3)' for word in MACRO_DECLARING_WORDS
+                )
+                found = macro_declared(name)
+                read = self.store.rows(NEAR_KEYWORD, (near, MAX_NEAR_READS, name))
+                rows = [(i,) for i, text in read if found.search(text)] + rows
         if within is None:
-            return [chunk_id for (chunk_id,) in rows]
+            return list(dict.fromkeys(chunk_id for (chunk_id,) in rows))[:MAX_DEFINERS]
         allowed = set(within)
-        return [chunk_id for (chunk_id,) in rows if chunk_id in allowed][:MAX_DEFINERS]
+        return [i for i in dict.fromkeys(i for (i,) in rows) if i in allowed][:MAX_DEFINERS]
 
     def _may_hold(self, phrases: list[Phrase]) -> bool:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet

@@ -208,3 +208,55 @@ def test_imports_locals_and_uses_are_not_definitions() -> None:
     assert defined_share(["MAX"], "impl A {\n    const MAX: usize = 5;") == 1.0  # a constant
     for query in ("raise ConnectTimeout", "throw new HttpError(", "except KeyError"):
         assert code_names(query) == [] and whole_name(query) is None, query
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "share"),
+    [
+        # C and C++ (a helper's trial on torch's headers and CPython's): the export macro hid
+        # `struct TORCH_API IValue`, `class SymInt;` took its place, and neither `#define
+        # TORCH_CHECK` nor `static inline void Py_INCREF(` was read as a definition.
+        ("IValue", "struct TORCH_API IValue final {", 1.0),
+        ("SymInt", "class C10_API SymInt {", 1.0),
+        ("SymInt", "namespace c10 {\nclass SymInt;\n}", 0),
+        ("TORCH_CHECK", "#define TORCH_CHECK(cond, ...) \\", 1.0),
+        ("Py_INCREF", "static inline void Py_INCREF(PyObject *op)\n{", 1.0),
+        ("memcpy", "extern void *memcpy (void *__restrict __dest, const void *__src,", 1.0),
+        ("toTensor", "inline at::Tensor IValue::toTensor() && {", 1.0),
+        ("add", "    public int add(int a, int b) {", 1.0),
+        # A constructor is its class's: `IValue` is defined by the class, not by these.
+        ("IValue", "  explicit IValue(c10::intrusive_ptr<ivalue::EnumHolder> v);", 0),
+        ("IValue", "inline IValue::IValue(c10::intrusive_ptr<at::Quantizer> v)", 0),
+        # Calls, statements and sentences define nothing.
+        ("Py_INCREF", "    Py_INCREF(self->owner);", 0),
+        ("count", "    int n = count(items);", 0),
+        ("count", "    return count(items);", 0),
+        ("memcpy", "Use memcpy(dst, src) to copy the bytes", 0),
+    ],
+)
+def test_c_and_cpp_definitions(name, text, share) -> None:
+    assert defined_share([name], text) == share
+
+
+def test_a_cpp_class_behind_its_export_macro_is_found_by_its_name(tmp_path) -> None:
+    # `IValue` alone ranked constructors and uses first, and `struct TORCH_API IValue final {`
+    # outside the first 30: the macro kept it from the passages read as declaring it.
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    docs = tmp_path / "src"
+    docs.mkdir()
+    for n in range(150):  # more passages using the name than a ranker's first 100
+        (docs / f"use{n}.h").write_text(
+            f"inline IValue make_{n}(IValue a, IValue b) {{\n  return IValue(a, b, {n});\n}}\n"
+        )
+    about = " ".join(f"the interpreter passes word{n} around" for n in range(30))
+    (docs / "ivalue.h").write_text(
+        f"#pragma once\n\nnamespace c10 {{\n/// {about}\n"
+        "struct TORCH_API IValue final {\n  int tag;\n};\n}  // namespace c10\n"
+    )
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    for query in ("IValue", "struct IValue"):
+        for mode in ("hybrid", "lexical"):
+            hits = index.search(query, k=3, mode=mode)
+            assert (hits[0].path, hits[0].line) == (str(docs / "ivalue.h"), 5), (query, mode)

@@ -69,7 +69,35 @@ def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
             "write!(f)",
             "fmt::Display.fmt",
         ),
-        ("int main(void) {\n    return 0;\n}\n", "return 0;", None),
+        # C and C++: no keyword declares a function; a type begins its header.
+        ("int main(void) {\n    return 0;\n}\n", "return 0;", "main"),
+        ("static int\nmain (int argc)\n{\n  if (argc)\n    return 0;\n", "return 0;", "main"),
+        (
+            "static inline void Py_INCREF(PyObject *op)\n{\n    op->ob_refcnt++;\n}\n",
+            "ob_refcnt++",
+            "Py_INCREF",
+        ),
+        (
+            "namespace c10 {\nclass SymInt;\nclass C10_API SymBool {\n public:\n"
+            "  bool guard_bool(const char* file) const;\n",
+            "guard_bool",
+            "SymBool",  # not the export macro, nor the class declared ahead
+        ),
+        ("class SymInt;\n", "class SymInt;", None),
+        ("struct stat st = {\n  .st_mode = 0,\n};\n", ".st_mode", None),  # a variable
+        (
+            "inline at::Tensor IValue::toTensor() && {\n  AT_ASSERT(isTensor());\n",
+            "AT_ASSERT",
+            "IValue::toTensor",
+        ),
+        (
+            "public class Calc {\n    public int add(int a, int b) {\n        return a + b;\n",
+            "return a + b;",
+            "Calc.add",
+        ),
+        # A call, a prototype and a sentence hold nothing.
+        ("void run(void);\nint x;\n", "int x;", None),
+        ("Use memcpy(dst, src) to copy\nthe bytes.\n", "the bytes.", None),
     ],
 )
 def test_the_definitions_holding_a_line_in_other_languages(code, marker, section) -> None:
@@ -110,6 +138,12 @@ def test_a_definitions_lines_from_its_decorators_to_its_closing_bracket() -> Non
     # was printed for a line of one method); the passage is.
     assert definition_span(js, 2) is None
     assert definition_span(js, 5) is None  # the top level
+    # A C function: from its type (on the line above, GNU style) to its closing brace.
+    c = "#include <stdio.h>\n\nstatic void\nrun(const float *q,\n    int n)\n{\n"
+    c += "    for (;;) {\n        step(q);\n    }\n    done(n);\n}\n\nint other(void);\n"
+    c_lines = c.split("\n")
+    assert definition_span(c_lines, c_lines.index("    done(n);")) == (2, 10)
+    assert definition_span(c_lines, c_lines.index("        step(q);")) == (2, 10)
 
 
 def test_a_span_always_holds_the_line_asked_for() -> None:
