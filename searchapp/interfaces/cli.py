@@ -221,16 +221,23 @@ def _usage_hint(args: list[str], message: str) -> str:
 
 
 def _command_first(args: list[str]) -> list[str]:
-    """``args`` with the command first: a command's options before it (`search --index-dir D
-    query x`, as `git -C D log` takes them) were "No such option"; `search help [COMMAND]`
-    is `search [COMMAND] --help`, as git's and cargo's."""
-    if args[:1] == ["help"] and len(args) <= 2:
-        return [*args[1:], "--help"]
-    if not args or not args[0].startswith("-") or args[0] in ("--help", "--version"):
+    """``args`` with the command first: `--index-dir D` before it (`search --index-dir D query
+    x`, as `git -C D log` takes it) was "No such option". Only that option is moved, read by
+    position: a value is never taken for the command (`--index-dir index`). `search help
+    [COMMAND]` is `search [COMMAND] --help`, as git's and cargo's."""
+    if args[:1] == ["help"]:
+        return [args[1], "--help"] if len(args) == 2 and args[1] in _COMMANDS else ["--help"]
+    moved = 0
+    while args[moved:] and (
+        args[moved].startswith("--index-dir=")
+        or (args[moved] == "--index-dir" and args[moved + 1 :])
+    ):
+        moved += 1 if "=" in args[moved] else 2
+    if not moved:
         return args
-    end = args.index("--") if "--" in args else len(args)
-    at = next((n for n, arg in enumerate(args[:end]) if arg in _COMMANDS), None)
-    return args if at is None else [args[at], *args[:at], *args[at + 1 :]]
+    if moved >= len(args):  # options and no command: the usage, as `search` alone
+        return []
+    return [args[moved], *args[:moved], *args[moved + 1 :]]
 
 
 def _app_for(args: list[str]) -> typer.Typer:

@@ -295,8 +295,26 @@ def test_a_commands_options_may_come_before_it(small_index, capsys) -> None:
     _, index_dir = small_index
     code, out, _ = run(capsys, "--index-dir", str(index_dir), "query", "wing", "-k", "1")
     assert code == 0 and out.count("\n") == 1, out
-    code, out, _ = run(capsys, f"--index-dir={index_dir}", "-k", "2", "query", "--", "-wing")
+    code, out, _ = run(capsys, f"--index-dir={index_dir}", "query", "-k", "2", "--", "-wing")
     assert code == 0 and out.count("\n") == 2, out
+    code, _, err = run(capsys, "--index-dir", str(index_dir), "qeury", "wing")  # a typo
+    assert code == 2 and "Did you mean 'query'" in err, err
+
+
+def test_an_index_folder_named_as_a_command_is_not_the_command(tmp_path, capsys, monkeypatch):
+    # `search --index-dir index query docs` ran `search index --index-dir query docs`: a new
+    # index in ./query, of ./docs.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("wing flutter\n")
+    code, _, err = run(capsys, "--index-dir", "index", "query", "docs")
+    assert code == 2 and f"no index at {tmp_path / 'index'}" in err, err
+    assert not (tmp_path / "query").exists() and not (tmp_path / "index").exists()
+    code, out, err = run(capsys, "--index-dir", "idx")  # no command: the usage
+    assert code == 2 and "Usage" in out + err
+
+
+def test_help_is_the_usage(capsys) -> None:
     code, out, _ = run(capsys, "help")  # as git's and cargo's: the usage
     assert code == 0 and "query" in out and "Commands" in out
     code, out, _ = run(capsys, "help", "get")
