@@ -57,9 +57,11 @@ from searchapp.ingest.reading import (
     Stopped,
     bytes_to_read,
     grown_tails,
+    is_document,
     split,
     stoppable,
 )
+from searchapp.storage.paths import absolute
 from searchapp.storage.schema import PENDING, DocumentRow
 from searchapp.storage.store import Store
 from searchapp.storage.vectors import VectorIndex
@@ -246,6 +248,7 @@ class Indexer:
         )
         report.found, report.filtered_out = len(seen), len(wanted - seen)
         to_read = {path: bytes_to_read(path, known.get(str(path), [])) for path in files}
+        named = frozenset(str(absolute(root)) for root in roots if root.is_file())
         changed = [path for path, work in to_read.items() if work]  # the others: not read
         reader = FileReader(
             self.chunking,
@@ -254,11 +257,14 @@ class Indexer:
             default_excludes=default_excludes,
             recheck=recheck,
             tails=grown_tails(self.store, changed, known),
+            named=named,
         )
         total = sum(to_read.values())
-        if len(changed) > 1:
-            heavy, size = max(to_read.items(), key=lambda item: item[1])
-            if size >= HEAVY_FILE_BYTES and 2 * size >= total:
+        # Text read as it is (a log, code): a PDF's or Word file's bytes are mostly not text.
+        plain = [(path, work) for path, work in to_read.items() if not is_document(path)]
+        if len(changed) > 1 and plain:
+            heavy, size = max(plain, key=lambda item: item[1])
+            if size >= HEAVY_FILE_BYTES and 2 * size >= total and str(heavy) not in named:
                 self.progress.on_heavy(str(heavy), size, total)
         self.progress.on_start(total)
 

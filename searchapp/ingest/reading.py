@@ -30,11 +30,11 @@ from searchapp.ingest.chunking import (
 from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
+    generated_data,
     is_too_large,
     load_documents,
     looks_generated,
     read_bytes,
-    says_generated,
 )
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, is_read_error
 from searchapp.ingest.formats.spans import line_locations, locate, section_starts
@@ -120,6 +120,7 @@ class FileReader:
     # Read unchanged files too, to skip those the default excludes leave out by their text.
     recheck: bool = False
     tails: dict[str, Tail] = dataclasses.field(default_factory=dict)  # ``grown_tails``
+    named: frozenset[str] = frozenset()  # files given by name: their text is not judged
 
     def items(
         self, path: Path, rows: list[DocumentRow], count_tokens: CountTokens
@@ -163,19 +164,21 @@ class FileReader:
             return
         # A page's visible text keeps its file's lines: a page written on one line is one
         # long line of prose and markup-free code, not generated noise.
+        # Not a file named to index (`search index app.min.js`), as ripgrep searches one.
+        judged = self.default_excludes and key not in self.named
         generated = Path(key).suffix.lower() not in HTML_SUFFIXES and any(
             looks_generated(d.text) for d in documents
         )
-        if self.default_excludes and generated:
+        if judged and generated:
             reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
             yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
         if (
-            self.default_excludes
+            judged
             and Path(key).suffix.lower() in CODE_SUFFIXES
-            and any(says_generated(d.text) for d in documents)
+            and any(generated_data(d.text) for d in documents)
         ):
-            reason = f"generated code (its first lines say so); {NO_DEFAULT_EXCLUDES}"
+            reason = f"generated data (its top says so); {NO_DEFAULT_EXCLUDES}"
             yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
         if same:  # read again only to check it (``recheck``): its passages stand
@@ -357,6 +360,17 @@ def stoppable(count_tokens: CountTokens, stop: threading.Event) -> CountTokens:
         return count_tokens(texts)
 
     return count
+
+
+# Files whose bytes are mostly not their text (a PDF's fonts and images, a Word file's zip, a
+# notebook's outputs): their size says little of the work.
+CONTAINER_SUFFIXES = frozenset(
+    {".pdf", ".docx", ".pptx", ".xlsx", ".odt", ".odp", ".ods", ".epub", ".ipynb"}
+)
+
+
+def is_document(path: Path) -> bool:
+    return path.suffix.lower() in CONTAINER_SUFFIXES
 
 
 def bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

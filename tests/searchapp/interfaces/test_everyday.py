@@ -3259,6 +3259,16 @@ def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, c
     (docs / "notes" / "new.md").write_text("A new note about the wind tunnel.\n")
     code, _, err = run(capsys, "index", str(docs), *index)  # one small file: no note
     assert code == 0 and "note:" not in err and "1 added" in err
+    # A Word file's bytes are mostly its images, not text to embed; a file named is wanted.
+    (docs / "photos.docx").write_bytes(os.urandom(30_000))
+    (docs / "notes" / "other.md").write_text("Another note.\n")
+    code, _, err = run(capsys, "index", str(docs), *index)
+    assert code == 0 and "photos.docx is" not in err, err
+    (docs / "logs" / "app.log").write_text(log + "\nmore\n")
+    (docs / "drafts" / "plan.txt").write_text("A new plan.\n")
+    named = [str(docs / "logs" / "app.log"), str(docs / "drafts" / "plan.txt")]
+    code, _, err = run(capsys, "index", *named, *index)
+    assert code == 0 and "app.log is" not in err, err
 
 
 def test_context_lines_never_show_a_private_key(tmp_path, fake_model, capsys) -> None:
