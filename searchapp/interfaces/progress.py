@@ -29,17 +29,19 @@ from rich.text import Text
 from searchapp.ingest.pipeline import Progress as IndexProgress
 from searchapp.interfaces.render import display_path, shortened_path
 
-# What the bar's other columns take on a line at the least (the bar itself 10): the file's
-# name gets the rest, at the least NAME_MIN columns.
-OTHER_COLUMNS = 66
-NAME_MIN = 24
+# What the bar's other columns take on a line at the least (the spinner, a bar of 10, the
+# sizes, the counts and the time left): the file's name gets the rest.
+OTHER_COLUMNS = 60
+NAME_MIN = 10  # a name cut shorter than this is not shown at all
+_LEAD = "indexing · "
 
 
 class _Reading(ProgressColumn):
     """ "indexing", and the file being chunked, else the one being embedded, as it is named:
-    never read as markup (a name ending in a backslash was shown with two), on one line, its
-    leading folders cut to fit (`…/notes/cabin wifi.txt`: it was wrapped over four lines on an
-    80-column terminal, or cut to `home/logs/app-2…`)."""
+    never read as markup (a name ending in a backslash was shown with two), on one line, cut
+    at its start to fit (`…/notes/cabin wifi.txt`: it was wrapped over four lines on an
+    80-column terminal, or cut to `home/logs/app-2…`, and a long one took the numbers' room);
+    on a narrow terminal the name alone, or "indexing" alone."""
 
     def __init__(self, console: Console) -> None:
         super().__init__()
@@ -50,14 +52,27 @@ class _Reading(ProgressColumn):
         return Column(no_wrap=True, min_width=self.shown)
 
     def render(self, task: Task) -> Text:
-        fit = max(NAME_MIN, self.console.width - OTHER_COLUMNS)
+        room = self.console.width - OTHER_COLUMNS
         doing, path = task.fields["reading"] or task.fields["embedding"] or ("", "")
-        if path and len(doing) + len(path) > fit - len("indexing · "):
-            doing = ""  # "chunking" makes room for the name
-        named = f" · {doing}{shortened_path(path, fit - len(doing) - 11)}" if path else ""
-        text = Text.assemble(("indexing", "bold"), named, no_wrap=True, overflow="ellipsis")
-        self.shown = min(len(text), fit)
+        if not path or room < NAME_MIN:
+            text = Text("indexing", style="bold")
+        elif len(_LEAD) + len(doing) + len(path) <= room:
+            text = Text.assemble(("indexing", "bold"), f" · {doing}{path}")
+        elif len(_LEAD) + len(path) <= room:  # "chunking" makes room for the name
+            text = Text.assemble(("indexing", "bold"), f" · {path}")
+        elif room - len(_LEAD) >= 24:
+            text = Text.assemble(("indexing", "bold"), f" · {_cut(path, room - len(_LEAD))}")
+        else:
+            text = Text(_cut(path, room))
+        text.no_wrap, text.overflow = True, "ellipsis"
+        self.shown = len(text)
         return text
+
+
+def _cut(path: str, room: int) -> str:
+    """``path`` in ``room`` characters: its leading folders dropped, then its name's start."""
+    shown = shortened_path(path, room)
+    return shown if len(shown) <= room else "…" + shown[-(room - 1) :]
 
 
 @contextmanager

@@ -871,7 +871,8 @@ def test_the_progress_bar_names_the_file_it_chunks_as_it_is_named() -> None:
 
 
 def test_the_progress_bar_keeps_the_files_name_on_one_line_on_a_narrow_terminal() -> None:
-    # At 80 columns a long path was wrapped over four lines, or cut to `home/logs/app-2…`.
+    # At 80 columns a long path was wrapped over four lines, or cut to `home/logs/app-2…`; a
+    # long file name then took the spinner's and the numbers' room.
     import io
 
     from rich.console import Console
@@ -879,17 +880,23 @@ def test_the_progress_bar_keeps_the_files_name_on_one_line_on_a_narrow_terminal(
     from searchapp.interfaces import progress as progress_module
 
     deep = "/home/me/Documents/notes/some long folder/cabin wifi.txt"
-    for width in (80, 100):
+    long_name = "/home/me/notes/cabin wifi and other very long file name here.txt"
+    for path, width, end in [
+        (deep, 80, "/cabin wifi.txt"),
+        (deep, 100, "/cabin wifi.txt"),
+        (long_name, 80, " here.txt"),
+        (long_name, 60, ""),  # "indexing" alone
+    ]:
         console = Console(file=io.StringIO(), force_terminal=True, width=width, color_system=None)
         with progress_module.progress_bar(console) as bar:
             bar.on_start(23_000_000)
-            bar.on_reading(deep)
+            bar.on_reading(path)
             bar.on_bytes(400_000)
         drawn = console.file.getvalue().replace("\x1b[2K", "\n").replace("\r", "\n")
-        lines = [line for line in drawn.split("\n") if "wifi" in line]
-        assert lines and all(line[2:].startswith("indexing · …") for line in lines), lines
-        assert all("/cabin wifi.txt " in line for line in lines), lines
-        assert "0.4/23.0 MB" in lines[-1] and all(len(line) <= width for line in lines), lines
+        line = [line for line in drawn.split("\n") if "0.4/23.0 MB" in line][-1]
+        assert len(line) <= width and re.search(r"chunks/s [-:0-9]{7}$", line), line
+        assert line[0] in "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", line  # the spinner, turning
+        assert f"{end} " in line and "\n" not in line, (width, line)
 
 
 def test_a_delayed_progress_bar_shows_only_once_the_work_takes_long(monkeypatch) -> None:
