@@ -85,7 +85,9 @@ def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tup
     """The lines (1-based, inclusive) that pages ``first..last`` of a PDF take in its indexed
     text: hits name a page (``p.300``), and ``--lines`` alone left it to be found by hand.
     Raises ``BadInputError`` for a document without pages, or pages it has no text on."""
-    document_id, doc_id, _, _ = _find(store, path_or_doc_id)
+    (document_id, doc_id, _, _), at_line = _find_as_given(store, path_or_doc_id)
+    if at_line is not None:
+        raise BadInputError(f"give {path_or_doc_id} or --page, not both")
     first, last = pages
     starts: dict[int, int] = {}  # page -> its first line
     for start_line, page, stored in store.chunk_places(document_id):
@@ -128,23 +130,10 @@ def read_document(
             raise BadInputError(
                 f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
-    at_line = None  # FILE:LINE: that line's definition, or passage
-    try:
-        document_id, doc_id, path, title = _find(store, path_or_doc_id)
-    except DocumentNotFoundError:
-        named = _AT_LINE.fullmatch(path_or_doc_id)
-        if named is None:
-            raise
+    (document_id, doc_id, path, title), at_line = _find_as_given(store, path_or_doc_id)
+    if at_line is not None:  # FILE:LINE: that line's definition, or passage
         if lines is not None:
-            raise BadInputError(f"give {path_or_doc_id} or --lines/--page, not both") from None
-        try:  # `rich/table.py:422`, as a hit names its passage (or :LINE:COLUMN, as rg's)
-            document_id, doc_id, path, title = _find(store, named.group(1))
-        except DocumentNotFoundError:
-            raise DocumentNotFoundError(_not_found(store, path_or_doc_id)) from None
-        at_line = int(named.group(2))
-        if at_line < 1:
-            said = f"{path_or_doc_id}: lines are counted from 1, as a hit names them"
-            raise BadInputError(said) from None
+            raise BadInputError(f"give {path_or_doc_id} or --lines, not both")
         lines = _passage_at(store, document_id, at_line)
     rows = store.rows(
         "SELECT start_char, end_char, start_line, text, page FROM chunks "
@@ -174,6 +163,28 @@ def read_document(
         end_line=last,
         line_count=len(all_lines),
     )
+
+
+def _find_as_given(store: Store, key: str) -> tuple[tuple[int, str, str, str | None], int | None]:
+    """``_find``'s document for ``key`` as a hit prints it, and the line it names: `path:LINE`
+    (`:LINE:COLUMN` as rg's, and the `:` after it that a double click selects), or a JSONL
+    record's `corpus.jsonl #id:`; None for a key that names no line."""
+    try:
+        return _find(store, key), None
+    except DocumentNotFoundError:
+        named = _AT_LINE.fullmatch(key)
+        try:
+            if named is None and key.endswith(":"):
+                return _find(store, key[:-1]), None
+            if named is None:
+                raise
+            found = _find(store, named.group(1))
+        except DocumentNotFoundError:
+            raise DocumentNotFoundError(_not_found(store, key)) from None
+    at_line = int(named.group(2))
+    if at_line < 1:
+        raise BadInputError(f"{key}: lines are counted from 1, as a hit names them")
+    return found, at_line
 
 
 def _not_found(store: Store, key: str) -> str:

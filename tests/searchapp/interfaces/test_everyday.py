@@ -3327,7 +3327,11 @@ def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
     code, out, err = run(capsys, "get", f"{docs}/guide.txt:0", *index)  # printed "", 0
     assert code == 2 and out == "" and "lines are counted from 1" in err
     code, out, err = run(capsys, "get", f"{docs}/guide.txt:5", "--lines", "1-2", *index)
-    assert code == 2 and out == "" and "guide.txt:5 or --lines/--page, not both" in err, err
+    assert code == 2 and out == "" and "guide.txt:5 or --lines, not both" in err, err
+    code, out, err = run(capsys, "get", f"{docs}/guide.txt:5", "--page", "1", *index)
+    assert code == 2 and out == "" and "guide.txt:5 or --page, not both" in err, err
+    code, out, err = run(capsys, "get", f"{docs}/nope.txt:5", "--lines", "1-2", *index)
+    assert code == 2 and "nope.txt:5' is not an indexed document" in err, err
 
 
 def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_model, capsys) -> None:

@@ -98,7 +98,7 @@ def test_jsonl_records_by_doc_id(indexed) -> None:
     index, folder = indexed
     corpus = str(folder / "corpus.jsonl")
     # Its doc_id, as a hit prints it (`corpus.jsonl #r1`), or its own id while one file has it.
-    for key in (f"{corpus}#r1", f"{corpus} #r1", "r1"):
+    for key in (f"{corpus}#r1", f"{corpus} #r1", f"{corpus} #r1:", "r1"):
         record = index.get_document(key)
         assert (record.doc_id, record.path, record.text) == (
             f"{corpus}#r1",
