@@ -156,6 +156,10 @@ def select(
                 if len(hits) < options.k:  # its file is full: a copy elsewhere names it
                     passed_over.setdefault(chunk.text, {})[chunk.path] = None
                 continue  # full: the rest of this batch is read for copies only
+            taken = named.setdefault(chunk.doc_id, set())
+            hit = hit_of(len(hits) + 1, score, cosine, chunk, lines, taken)
+            if hit.line in taken:  # an overlapping passage's line, a hit of its file's already
+                continue  # (`parse.py:51` came out twice, its one line holding the query)
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
             by_text[chunk.text] = len(hits)
             for path in passed_over.get(chunk.text, {}):
@@ -164,9 +168,8 @@ def select(
             for _, path, _ in copies.get(chunk.text, ()):
                 if path != chunk.path and wanted(path):
                     also.setdefault(len(hits), {})[path] = None
-            taken = named.setdefault(chunk.doc_id, set())
-            hits.append(hit_of(len(hits) + 1, score, cosine, chunk, lines, taken))
-            taken.add(hits[-1].line)
+            hits.append(hit)
+            taken.add(hit.line)
         if len(hits) == options.k:
             break
         batch = min(4 * batch, 4096)
