@@ -158,8 +158,8 @@ def select(
                 continue  # full: the rest of this batch is read for copies only
             taken = named.setdefault(chunk.doc_id, set())
             hit = hit_of(len(hits) + 1, score, cosine, chunk, lines, taken)
-            if hit.line in taken:  # an overlapping passage's line, a hit of its file's already
-                continue  # (`parse.py:51` came out twice, its one line holding the query)
+            if chunk.start_line and hit.line in taken:  # a line a hit of its file names already
+                continue  # (an overlapping passage: `parse.py:51` came out twice)
             per_doc[chunk.doc_id] = per_doc.get(chunk.doc_id, 0) + 1
             by_text[chunk.text] = len(hits)
             for path in passed_over.get(chunk.text, {}):
