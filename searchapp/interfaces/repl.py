@@ -83,7 +83,9 @@ class Repl:
             except KeyboardInterrupt:
                 if not interactive:  # a pipe's reader: Ctrl-C ends it (130), as `query`
                     raise
-                self.err.print()  # cancel the line, keep the session
+                # Cancel the line, keep the session; "^C" after it, as bash shows what it
+                # dropped (readline's terminal echoes none).
+                self.err.print("^C", markup=False, highlight=False)
                 continue
             except EOFError:
                 if interactive:

@@ -1829,6 +1829,31 @@ def test_ctrl_c_cancels_a_repl_query_and_the_session_goes_on(indexed, capsys, mo
     assert code == 130 and "heat.md" not in out and len(calls) == 1
 
 
+def test_ctrl_c_at_the_repl_prompt_shows_the_line_dropped(indexed, monkeypatch) -> None:
+    # bash shows "^C" after a line Ctrl-C cancels; the prompt came back with nothing said.
+    _, index_dir = indexed
+    typed = iter([KeyboardInterrupt, "wing", EOFError])
+
+    def typing(prompt: str) -> str:
+        line = next(typed)
+        if isinstance(line, type):
+            raise line
+        return line
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("builtins.input", typing)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    monkeypatch.setattr(Repl, "_enable_history", lambda self: None)
+    out, err = io.StringIO(), io.StringIO()
+    repl = Repl(SearchIndex(index_dir), Console(file=out), Console(file=err))
+    assert repl.run() == 0
+    assert "\n^C\n" in err.getvalue() and "wings.md" in out.getvalue(), err.getvalue()
+    repl.index.close()
+
+
 def test_ctrl_c_while_the_command_loads_is_one_line_not_a_traceback(capsys, monkeypatch) -> None:
     # `timeout -s INT 0.1 search query x`, or Ctrl-C right after Enter: the import of the
     # command (0.1 s) was cut and Python printed its traceback.
