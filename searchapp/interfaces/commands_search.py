@@ -47,8 +47,13 @@ if TYPE_CHECKING:
 @app.command()
 def query(
     text: Annotated[
-        str, typer.Argument(metavar="TEXT", help="What to search for; - reads it from stdin.")
-    ],
+        str | None,
+        typer.Argument(
+            metavar="TEXT",
+            help="What to search for; - (or none, from a pipe) reads it from stdin.",
+            show_default=False,
+        ),
+    ] = None,
     index_dir: IndexDir = None,
     top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
     min_score: Annotated[
@@ -115,8 +120,20 @@ def query(
     options = SearchOptions(
         k=top_k, mode=mode, min_score=min_score, path_glob=tuple(path or ()), per_doc=per_doc
     )
-    if text == "-":  # as grep reads a file named "-": `echo "retry policy" | search query -`
-        text = sys.stdin.read(MAX_QUERY_CHARS + 1)  # no more: a file piped in by mistake
+    # `echo "retry policy" | search query`, as llm reads it; or `-`, as grep reads a file
+    # named "-": `xclip -o | search query -`.
+    if text is None and sys.stdin.isatty():
+        raise typer.TyperException("Missing argument 'TEXT'.")
+    if text is None or text == "-":
+        try:
+            read = sys.stdin.read(MAX_QUERY_CHARS + 1)  # no more: a file piped in by mistake
+        except OSError:  # stdin closed (`<&-`): said so when `-` asked for it
+            if text == "-":
+                raise
+            read = ""
+        if text is None and not read.strip():  # nothing piped (`< /dev/null`, cron)
+            raise typer.TyperException("Missing argument 'TEXT'.")
+        text = read
         if len(text) > MAX_QUERY_CHARS:  # its length is not known, only that it is too long
             raise SearchAppError(
                 f"the query on stdin is over {MAX_QUERY_CHARS:,} characters, the most a query "

@@ -314,6 +314,16 @@ def test_an_index_folder_named_as_a_command_is_not_the_command(tmp_path, capsys,
     assert code == 2 and "Usage" in out + err
 
 
+def test_a_query_piped_in_needs_no_dash(small_index, capsys) -> None:
+    # `echo "wing" | search query` said "Missing argument 'TEXT'" (llm reads a pipe as it is).
+    _, index_dir = small_index
+    index = ["--index-dir", str(index_dir)]
+    code, out, _ = run(capsys, "query", "-k", "1", *index, stdin="wing\n")
+    assert code == 0 and out.count("\n") == 1, out
+    code, out, err = run(capsys, "query", *index, stdin="")  # nothing piped: still missing
+    assert code == 2 and out == "" and "Missing argument 'TEXT'" in err
+
+
 def test_help_is_the_usage(capsys) -> None:
     code, out, _ = run(capsys, "help")  # as git's and cargo's: the usage
     assert code == 0 and "query" in out and "Commands" in out
