@@ -1988,7 +1988,7 @@ def test_usage_lines_write_arguments_as_grep_does(capsys) -> None:
         assert code == 0
         usages[command] = out.splitlines()[0]
     assert usages == {
-        "query": "Usage: search query [OPTIONS] TEXT",  # typer wrote {TEXT}
+        "query": "Usage: search query [OPTIONS] [TEXT]",  # typer wrote {TEXT}; piped: none
         "index": "Usage: search index [OPTIONS] [PATH]...",
         "remove": "Usage: search remove [OPTIONS] PATH|GLOB...",
         "watch": "Usage: search watch [OPTIONS] [PATH]...",
