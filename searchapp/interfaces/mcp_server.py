@@ -350,7 +350,8 @@ def build_server(index_thread: IndexThread) -> MCPServer:
                 lambda index: document_with_notes(index, path_or_doc_id, lines, pages)
             )
         except SearchAppError as exc:  # the CLI's option named as this tool names it
-            raise ToolError(str(exc).replace("--lines", "start_line and end_line")) from exc
+            said = str(exc).replace("--lines", "start_line and end_line")
+            raise ToolError(said.replace("--page", "page")) from exc
         return Document(**document.to_json(), notes=notes).within_limits()
 
     @server.tool(annotations=READ_ONLY)

@@ -348,9 +348,10 @@ class _Handler(BaseHTTPRequestHandler):
                     lambda one: document_with_notes(one, key, lines, pages)
                 )
             except BadInputError as exc:  # the CLI's option named as this API names it
-                if "--lines" not in str(exc):
+                if "--lines" not in str(exc) and "--page" not in str(exc):
                     raise  # a DocumentNotFoundError among them: a 404
-                raise BadInputError(str(exc).replace("--lines", "lines=")) from None
+                said = str(exc).replace("--lines", "lines=").replace("--page", "page=")
+                raise BadInputError(said) from None
             if notes:  # as for a search: its file changed or went since it was indexed
                 headers[NOTES_HEADER] = json.dumps(notes, ensure_ascii=True)
             return HTTPStatus.OK, json_text(document.to_json())

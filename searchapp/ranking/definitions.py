@@ -31,7 +31,7 @@ import functools
 import re
 from collections.abc import Mapping
 
-from searchapp.ranking.outline import FUNCTION_HEAD
+from searchapp.ranking.outline import FUNCTION_TYPE
 from searchapp.ranking.query_words import DEFINES
 from searchapp.storage.schema import is_identifier
 
@@ -156,11 +156,17 @@ def defining(name: str) -> re.Pattern[str]:
     # before it, ``outline.FUNCTION_HEAD``), but not a constructor (`explicit IValue(`,
     # `IValue::IValue(`: `struct TORCH_API IValue` is the class); `class SymInt;` declares it
     # ahead, and does not either.
+    # A prototype (`int parse(char *s);`) declares it: the `.c` file's body defines it.
     constructor = rf"(?:(?:{_MODIFIERS})[ \t]+)+(?:\w+::)*{word}[ \t]*\("
+    function = (
+        rf"^[ \t]*(?!{constructor}){FUNCTION_TYPE}(?:\w+::)*(?<!{word}::){word}[ \t]*\("
+        r"(?![^\n]*;[ \t]*(?://.*)?$)"
+    )
+    # Rust's unit struct (`pub struct Marker;`) is a definition, where C's `struct X;` is not.
+    unit = rf"^[ \t]*pub(?:\([\w:]+\))?[ \t]+struct[ \t]+{word}[ \t]*;"
     return re.compile(
         rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
-        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}"
-        rf"|^[ \t]*(?!{constructor}){FUNCTION_HEAD}(?<!{word}::){word}[ \t]*\("
+        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}"
     )
 
 

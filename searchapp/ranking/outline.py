@@ -39,27 +39,35 @@ _DECLARES = re.compile(
     r"((?>[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*))"  # atomic: `SymIn` is no name
     r"(?![ \t]*;)(?![ \t]+\**[A-Za-z_]\w*[ \t]*[=;\[,)])"
 )
-# What begins a C, C++, Java or C# function's header, which no keyword declares: a type or a
-# modifier a sentence does not begin with (`static`, `void`, `size_t`, `PyObject`, `at::Tensor`,
-# `std::vector<int>`, `C10_API`), then any more of them, with their `*` and `&`.
-_TYPE = (
+# A C, C++, Java or C# function's header, which no keyword declares: its type before its name,
+# made of a language's keywords (`static`, `void`, `const`), types spelled as types (`size_t`,
+# `PyObject`, `at::Tensor`, `std::vector<int>`), a macro before one of those (`C10_API`), and
+# one lower-case type with its `*` (`my_struct *`); not a sentence (`int values are passed to
+# parse(x)`), nor SQL (`SELECT count(*)`: a macro right before the name).
+_KEYWORD = (
     r"(?:void|int|char|short|long|float|double|bool|signed|unsigned|static|inline|extern|const|"
     r"constexpr|volatile|virtual|explicit|auto|friend|public|private|protected|final|"
-    r"synchronized|abstract|override|\w+_t|[A-Z][A-Z0-9_]*[A-Z0-9]|[A-Z][a-z0-9]+[A-Z]\w*|"
-    r"\w+(?:::\w+)+(?:<[^<>\n]*>)?|\w+<[^<>\n]*>)"
+    r"synchronized|abstract|override|typename|(?:struct|enum|union)[ \t]+\w+)"
 )
-FUNCTION_HEAD = rf"{_TYPE}[ \t*&]+(?:[\w:]+(?:<[^<>\n]*>)?[ \t*&]+)*(?:\w+::)*"
+_TYPE_LIKE = r"(?:\w+_t|[A-Z][a-z0-9]+[A-Z]\w*|\w+(?:::\w+)+(?:<[^<>\n]*>)?|\w+<[^<>\n]*>)"
+_MACRO = r"[A-Z][A-Z0-9_]*[A-Z0-9]"
+_TYPE = rf"(?:{_KEYWORD}|{_TYPE_LIKE})(?![\w:<])"
+_ANY_TYPE = rf"(?:{_TYPE}|[A-Z]\w*[a-z]\w*)"  # after the first: `static Tensor`, not `INTO`
+# The type before a function's name: a keyword or a type first (a capitalised word only before
+# `*` or `&`: `Use memcpy(` begins a sentence), a macro only before a type.
+FUNCTION_TYPE = (
+    rf"(?:{_TYPE}[ \t*&]+|[A-Z]\w*[ \t]*[*&][ \t*&]*|{_MACRO}[ \t]+(?={_ANY_TYPE}[ \t*&]))"
+    rf"(?:{_ANY_TYPE}[ \t*&]+|{_MACRO}[ \t]+(?={_ANY_TYPE}[ \t*&]))*"
+    r"(?:[a-z_]\w*[ \t]*[*&][ \t*&]*)?"
+)
 # Such a header (not a prototype, which ends with ";"): `static inline void Py_INCREF(`,
 # `inline at::Tensor IValue::toTensor() && {`, `public int add(int a) {`.
 _FUNCTION = re.compile(
-    rf"(?:{_TYPE}[ \t*&]+(?:[\w:]+(?:<[^<>\n]*>)?[ \t*&]+)*)"
-    r"(~?[A-Za-z_]\w*(?:::~?[A-Za-z_]\w*)*)[ \t]*\((?![^\n]*;[ \t]*(?://.*)?$)"
+    rf"{FUNCTION_TYPE}((?:\w+::)*~?[A-Za-z_]\w*)[ \t]*\((?![^\n]*;[ \t]*(?://.*)?$)"
 )
 # GNU style puts the type on the line above, the name at the margin: `static int\nmain (void)`.
-_TYPE_LINE = re.compile(rf"{_TYPE}(?:[ \t*&]+[\w:]+)*[ \t*&]*")
+_TYPE_LINE = re.compile(rf"(?:(?:{_ANY_TYPE}|{_MACRO})[ \t*&]*)+")
 _NAME_AT_MARGIN = re.compile(r"([A-Za-z_]\w*)[ \t]*\((?![^\n]*;[ \t]*$)")
-# Lines that hold no statement of their own: a decorator, a comment, a bracket closing a
-# header or a block (`) -> None:`, `}`, `} else {`).
 _NOT_A_STATEMENT = re.compile(r"[@#)\]{}]|//|/\*|\*|--")  # `{` alone: a C function's body
 
 

@@ -169,18 +169,18 @@ def _find_as_given(store: Store, key: str) -> tuple[tuple[int, str, str, str | N
     """``_find``'s document for ``key`` as a hit prints it, and the line it names: `path:LINE`
     (`:LINE:COLUMN` as rg's, and the `:` after it that a double click selects), or a JSONL
     record's `corpus.jsonl #id:`; None for a key that names no line."""
-    try:
-        return _find(store, key), None
-    except DocumentNotFoundError:
-        named = _AT_LINE.fullmatch(key)
+    for whole in dict.fromkeys([key, key.removesuffix(":")]):  # a record's id may hold ":"
         try:
-            if named is None and key.endswith(":"):
-                return _find(store, key[:-1]), None
-            if named is None:
-                raise
-            found = _find(store, named.group(1))
+            return _find(store, whole), None
         except DocumentNotFoundError:
-            raise DocumentNotFoundError(_not_found(store, key)) from None
+            pass
+    named = _AT_LINE.fullmatch(key)
+    try:
+        if named is None:
+            raise DocumentNotFoundError(key)
+        found = _find(store, named.group(1))
+    except DocumentNotFoundError:
+        raise DocumentNotFoundError(_not_found(store, key)) from None
     at_line = int(named.group(2))
     if at_line < 1:
         raise BadInputError(f"{key}: lines are counted from 1, as a hit names them")

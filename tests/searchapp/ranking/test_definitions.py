@@ -232,6 +232,23 @@ def test_imports_locals_and_uses_are_not_definitions() -> None:
         ("count", "    int n = count(items);", 0),
         ("count", "    return count(items);", 0),
         ("memcpy", "Use memcpy(dst, src) to copy the bytes", 0),
+        # A reviewer's: sentences, SQL and a prototype read as C headers.
+        ("retry_request", "HTTP clients in this repo call retry_request(fn) around", 0),
+        ("parse", "GitHub runs the parse(x) step first.", 0),
+        ("parse", "int values are passed to parse(x)", 0),
+        ("parse", "void is returned when parse(x) fails", 0),
+        ("parse", "    JSON documents are passed to parse(x), which returns", 0),
+        ("parse", "    EXPECT_EQ parse(x)", 0),
+        ("count", "SELECT count(*) FROM users", 0),
+        ("instr", "  AND instr(text, ?) > 0", 0),
+        ("users", "INSERT INTO users(id, name)", 0),
+        ("parse", "int parse(char *s);", 0),
+        ("parse", "static my_struct *parse(const char *s)", 1.0),
+        ("foo", "PyObject *foo(PyObject *self)", 1.0),
+        ("toTensor", "  const IValue& toTensor() const {", 1.0),
+        # Rust's unit struct is one; C's declared ahead is not.
+        ("Marker", "/// A marker\npub struct Marker;", 1.0),
+        ("stat", "struct stat;", 0),
     ],
 )
 def test_c_and_cpp_definitions(name, text, share) -> None:

@@ -98,6 +98,9 @@ def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
         # A call, a prototype and a sentence hold nothing.
         ("void run(void);\nint x;\n", "int x;", None),
         ("Use memcpy(dst, src) to copy\nthe bytes.\n", "the bytes.", None),
+        # SQL at the margin of a string: no `§ count` (the margin ends what holds it).
+        ('def run():\n    sql = """\nSELECT count(*)\n  FROM users\n', "FROM users", None),
+        ("GitHub runs the\nparse(x) step first.\n  and more\n", "and more", None),
     ],
 )
 def test_the_definitions_holding_a_line_in_other_languages(code, marker, section) -> None:

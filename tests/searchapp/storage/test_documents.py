@@ -116,6 +116,10 @@ def test_jsonl_records_by_doc_id(indexed) -> None:
     assert index.get_document(f"{corpus}#r1").text == "record 1 text\nsecond line"
     with pytest.raises(BadInputError, match=r"records of several files have the id 'r1'"):
         index.get_document("r1")
+    # An id holding ":" (a URN, `b:2`), pasted as its hit prints it: not line 2 of `... #b`.
+    other.write_text(json.dumps({"_id": "b:2", "text": "the b two"}) + "\n", "utf-8")
+    index.add([folder])
+    assert index.get_document(f"{other} #b:2:").text == "the b two"
 
 
 @pytest.mark.parametrize(
