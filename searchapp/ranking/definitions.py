@@ -153,7 +153,7 @@ def defining(name: str) -> re.Pattern[str]:
     # one first).
     variable = rf"^{indent}(?:export[ \t]+)?(?:const|let|var)[ \t]+"
     # A C-like function's header defines it too (`static inline void Py_INCREF(`: a type
-    # before it, ``outline.FUNCTION_HEAD``), but not a constructor (`explicit IValue(`,
+    # before it, ``outline.FUNCTION_TYPE``), but not a constructor (`explicit IValue(`,
     # `IValue::IValue(`: `struct TORCH_API IValue` is the class); `class SymInt;` declares it
     # ahead, and does not either.
     # A prototype (`int parse(char *s);`) declares it: the `.c` file's body defines it.
