@@ -11,7 +11,7 @@ import torch
 
 from minilm.allocator import keep_freed_memory
 from minilm.batching import BATCH_TOKENS as BATCH_TOKENS  # importable from here, as before
-from minilm.batching import BatchEncoder
+from minilm.batching import CUDA_BATCH_SIZE, CUDA_BATCH_TOKENS, BatchEncoder
 from minilm.checkpoint import config_for
 from minilm.devices import precision_name, resolve_device, resolve_precision
 from minilm.locate import ModelFiles, locate_model
@@ -41,6 +41,8 @@ class SentenceEncoder(BatchEncoder):
         self.device = device
         self.dtype = dtype
         self._sha256 = files.sha256
+        if device.type == "cuda":
+            self.batch_size, self.batch_tokens = CUDA_BATCH_SIZE, CUDA_BATCH_TOKENS
 
     @classmethod
     def from_pretrained(

@@ -39,6 +39,7 @@ class Encoder(Protocol):
     weights_sha256: str
     tokenizer: Tokenizer
     packs_batches: bool  # every batch runs without padding: larger batches cost nothing more
+    batch_size: int  # texts a forward pass takes unless told (512 on a CUDA GPU)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm rows, (n, dim) float32, in input order."""

@@ -106,6 +106,12 @@ def _ahead_chunks() -> int:
     return max(2 * WINDOW_CHUNKS, reading.PART_CHUNKS)
 
 
+def texts_per_pass(encoder: Encoder) -> int:
+    """Texts a forward pass of ``encoder`` takes here: more where its batches run packed, and
+    its own number where that is larger still (512 on a CUDA GPU, ``minilm.batching``)."""
+    return max(encoder.batch_size, PACKED_BATCH_SIZE if encoder.packs_batches else BATCH_SIZE)
+
+
 @dataclass
 class IndexReport:
     added: int = 0
@@ -595,11 +601,7 @@ class Indexer:
         if batch:
             self.progress.on_embedding(reuse.heaviest)
             encoder = self._local_encoder(batch)
-            reuse.fill(
-                encoder.embed_many(
-                    batch, batch_size=PACKED_BATCH_SIZE if encoder.packs_batches else BATCH_SIZE
-                )
-            )
+            reuse.fill(encoder.embed_many(batch, batch_size=texts_per_pass(encoder)))
         return reuse
 
     def _reuse(self, window: list[Part | FileDone]) -> _Reuse:

@@ -83,14 +83,30 @@ def test_encode_keeps_input_order_with_mixed_lengths(l6_encoder: SentenceEncoder
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batch_size", [0, -1, 1.5, True, "8", None])
-def test_encode_batch_size_must_be_a_positive_integer(
-    l6_encoder: SentenceEncoder, batch_size
+@pytest.mark.parametrize("name", ["batch_size", "batch_tokens"])
+@pytest.mark.parametrize("value", [0, -1, 1.5, True, "8"])
+def test_encode_batch_sizes_must_be_positive_integers(
+    l6_encoder: SentenceEncoder, name, value
 ) -> None:
-    with pytest.raises(
-        ValueError, match=rf"batch_size \({batch_size!r}\) must be a positive integer"
-    ):
-        l6_encoder.encode(["text"], batch_size=batch_size)
+    with pytest.raises(ValueError, match=rf"{name} \({value!r}\) must be a positive integer"):
+        l6_encoder.encode(["text"], **{name: value})
+
+
+@pytest.mark.slow
+def test_encode_without_batch_sizes_takes_the_encoders_own(l6_encoder: SentenceEncoder) -> None:
+    texts = [f"sentence number {i} " * (1 + i % 7) for i in range(40)]
+    assert (l6_encoder.batch_size, l6_encoder.batch_tokens) == (32, 4096)  # on the CPU
+    seen: list[int] = []
+    original = l6_encoder.embed_ids
+    l6_encoder.embed_ids = lambda ids: seen.append(len(ids)) or original(ids)  # type: ignore
+    try:
+        vectors = l6_encoder.encode(texts)
+        assert seen == [32, 8]
+        seen.clear()
+        np.testing.assert_allclose(l6_encoder.encode(texts, batch_size=5), vectors, atol=1e-6)
+        assert seen == [5] * 8
+    finally:
+        del l6_encoder.embed_ids
 
 
 @pytest.mark.slow

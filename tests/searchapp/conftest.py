@@ -139,6 +139,7 @@ class FakeEncoder:
 
     precision = "fp32"
     packs_batches = False
+    batch_size = 32
 
     def __init__(
         self,
