@@ -31,7 +31,7 @@ import functools
 import re
 from collections.abc import Mapping
 
-from searchapp.ranking.outline import FUNCTION_TYPE
+from searchapp.ranking.outline import FUNCTION_TYPE, js_function, js_method
 from searchapp.ranking.query_words import DEFINES
 from searchapp.storage.schema import is_identifier
 
@@ -164,9 +164,15 @@ def defining(name: str) -> re.Pattern[str]:
     )
     # Rust's unit struct (`pub struct Marker;`) is a definition, where C's `struct X;` is not.
     unit = rf"^[ \t]*pub(?:\([\w:]+\))?[ \t]+struct[ \t]+{word}[ \t]*;"
+    # JavaScript's and TypeScript's functions without a keyword: a method (`async hash(pw) {`;
+    # not a capitalised name, a C++ constructor's: the class is asked for) and one held by a
+    # name at any indentation (`handle = async (req) => {`, `save: (doc) => {`): `placeOrder`
+    # ranked its tests and callers above the method.
+    method = rf"|^{js_method(word)}" if not name[:1].isupper() else ""
     return re.compile(
         rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
         rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}"
+        rf"|^[ \t]*{js_function(word)}{method}"
     )
 
 
@@ -231,17 +237,22 @@ def _in_class(text: str, before: str, at: int, owner: str) -> bool:
     class (or function) holds it, as far as the text above it tells."""
     # The definition's line, and the text above it: a passage's text begins at its first
     # word, so a definition on its first line has its indentation in ``before``.
+    # Its whole line: a match may begin with the indentation (`^[ \t]+async hash(`).
     line_start = text.rfind("\n", 0, at) + 1
+    line_end = text.find("\n", at) % (len(text) + 1)  # -1: the text's last line
     if line_start:
-        head, above = text[line_start:at], before + text[:line_start]
+        head, above = text[line_start:line_end], before + text[:line_start]
     else:
         cut = before.rfind("\n") + 1
-        head, above = before[cut:] + text[:at], before[:cut]
+        head, above = before[cut:] + text[:line_end], before[:cut]
     enclosing = enclosing_class(above, len(head) - len(head.lstrip(" \t")))
     return enclosing is None or enclosing == owner
 
 
-_CLASS_LINE = re.compile(r"class[ \t]+([A-Za-z_]\w*)")
+# `export class`, `export default class`, `abstract class` (TypeScript) too.
+_CLASS_LINE = re.compile(
+    r"(?:(?:export|default|abstract|public|final)[ \t]+)*class[ \t]+([A-Za-z_]\w*)"
+)
 _FUNCTION_LINE = re.compile(r"(?:async[ \t]+)?def[ \t]")
 
 

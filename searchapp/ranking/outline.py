@@ -6,8 +6,10 @@ nothing, so an agent given `rich/segment.py:160` had to read the file to learn i
 hit instead, by indentation: each line above, indented less than the lines below it, that
 declares a class or a function, named as a query names a method (`Segment.split_cells`: what
 `search query Segment.split_cells` finds). Languages written with
-braces are indented the same way by every formatter; a definition with no keyword (a C
-function, `const f = () => {`) is not named, and a hit at the top level has no section.
+braces are indented the same way by every formatter; a C function is named by its type before
+its name, a JavaScript method (`async hash(pw) {`) and a function held by a variable or a
+property (`export const rateLimit = (opts) => {`) by their shape, and a hit at the top level
+has no section.
 """
 
 from __future__ import annotations
@@ -65,6 +67,57 @@ FUNCTION_TYPE = (
 _FUNCTION = re.compile(
     rf"{FUNCTION_TYPE}((?:\w+::)*~?[A-Za-z_]\w*)[ \t]*\((?![^\n]*;[ \t]*(?://.*)?$)"
 )
+# JavaScript and TypeScript declare a method without a keyword (`async hash(password) {`,
+# `private needsRehash(hash: string): boolean {`, `constructor(db) {`, an object literal's
+# `save(doc) {`), and a function as a value (``js_function``). A method's header is indented
+# and ends with its `{`; it is no statement that takes parentheses (`if (x) {`, `catch (e) {`)
+# and no call passing a callback (`it('works', () => {`: a string, a parenthesis left open).
+_JS_MODIFIERS = (
+    r"(?:(?:public|private|protected|static|async|readonly|override|abstract|declare|get|set)"
+    r"[ \t]+)*"
+)
+_NOT_A_METHOD = (
+    r"(?:if|for|foreach|while|switch|catch|with|return|function|do|else|typeof|await|new|super|"
+    r"this|synchronized|using|lock|fixed|checked|unchecked|elif|until|unless|when|match|guard|"
+    r"sizeof|assert|throw|yield|delete|void|in|of)(?![\w$])"
+)
+_PARAMETERS = r"\((?:[^()'\"`\n]|\([^()'\"`\n]*\))*\)"
+JS_NAME = r"[A-Za-z_$][\w$]*"
+
+
+def js_method(name: str) -> str:
+    """A method's header as JavaScript and TypeScript write it, indentation and all, ``name``
+    (a pattern) its name."""
+    return (
+        rf"[ \t]+{_JS_MODIFIERS}\*?(?!{_NOT_A_METHOD}){name}[ \t]*(?:<[^<>\n]*>)?[ \t]*"
+        rf"{_PARAMETERS}[ \t]*(?::[^{{;=\n]+)?\{{[ \t]*$"
+    )
+
+
+# A function as a value: after `=` (`export const rateLimit = (opts) => {`, a class's field
+# `handle = async (req) => {`, `exports.parse = function (text) {`) or `:` (an object's
+# `save: (doc) => {`), an arrow function or a function expression.
+_FUNCTION_VALUE = (
+    r"(?:async[ \t]+)?(?:function(?![\w$])|(?:<[^<>\n]*>)?(?:\((?:[^()\n]|\([^()\n]*\))*\)"
+    rf"|{JS_NAME})[ \t]*(?::[^=\n]+?)?[ \t]*=>)"
+)
+
+
+def js_function(name: str) -> str:
+    """A function declared as a value (``_FUNCTION_VALUE``) from the start of a line's text,
+    ``name`` (a pattern) its name; `module.exports = function errorHandler(` names its
+    function."""
+    declared = (
+        rf"(?:export[ \t]+)?{_JS_MODIFIERS}(?:(?:const|let|var)[ \t]+)?"
+        rf"(?:(?:module\.)?exports\.|this\.)?{name}"
+        rf"(?:[ \t]*(?::[^=\n]*)?=(?![=>])|[ \t]*:)[ \t]*{_FUNCTION_VALUE}"
+    )
+    exported = rf"(?:module\.)?exports[ \t]*=[ \t]*(?:async[ \t]+)?function[ \t]*\*?[ \t]*{name}"
+    return rf"(?:{declared}|{exported})(?![\w$])"
+
+
+_JS_METHOD = re.compile(js_method(f"({JS_NAME})"))
+_JS_FUNCTION = re.compile(js_function(f"({JS_NAME})"))
 # GNU style puts the type on the line above, the name at the margin: `static int\nmain (void)`.
 _TYPE_LINE = re.compile(rf"(?:(?:{_ANY_TYPE}|{_MACRO})[ \t*&]*)+")
 _NAME_AT_MARGIN = re.compile(r"([A-Za-z_]\w*)[ \t]*\((?![^\n]*;[ \t]*$)")
@@ -123,9 +176,11 @@ def _declared(lines: list[str], at: int) -> str | None:
     """The name ``lines[at]`` declares a definition of: after a keyword (`def`, `class`), or a
     C-like function's header (``_FUNCTION``; GNU style, its name at the margin below its type)."""
     body = lines[at].lstrip()
-    found = _DECLARES.match(body) or _FUNCTION.match(body)
+    found = _DECLARES.match(body) or _FUNCTION.match(body) or _JS_FUNCTION.match(body)
     if found:
-        return found.group(1)
+        return found.group(1) or found.group(2)
+    if body is not lines[at] and (method := _JS_METHOD.match(lines[at])):
+        return method.group(1)
     if at and body is lines[at] and (named := _NAME_AT_MARGIN.match(body)):
         if _TYPE_LINE.fullmatch(lines[at - 1].rstrip()):
             return named.group(1)

@@ -3382,6 +3382,38 @@ def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_mod
     assert code == 0 and out.startswith("import os\n") and "def close" not in out
 
 
+def test_get_of_a_line_of_typescript_prints_the_arrow_function_or_method(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A TypeScript developer's `search get rateLimiter.ts:22` inside `export const rateLimit =
+    # (opts) => {` began at an interface above it and ended mid-`if`; inside `async
+    # cancelOrder` it ran into the next method: neither was read as a definition.
+    checks = "".join(
+        f"    if (count > opts.max + {n}) {{\n      return deny({n});\n    }}\n" for n in range(12)
+    )
+    source = (
+        "interface Opts {\n  max: number;\n}\n\nexport const rateLimit = (opts: Opts) => {\n"
+        "  const hits = new Map<string, number>();\n  return (req: Req) => {\n"
+        "    const count = hits.get(req.ip) ?? 0;\n" + checks + "    return allow();\n  };\n};\n\n"
+        "export class Orders {\n  async cancelOrder(id: string): Promise<void> {\n"
+        "    await this.db.delete(id);\n    this.log.info(`cancelled ${id}`);\n  }\n\n"
+        "  async refund(id: string) {\n    await this.payments.refund(id);\n  }\n}\n"
+    )
+    docs = write(tmp_path / "docs", {"rateLimiter.ts": source})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    lines = source.split("\n")
+    deny = next(n for n, line in enumerate(lines, 1) if "deny(6)" in line)
+    code, out, _ = run(capsys, "get", f"{docs}/rateLimiter.ts:{deny}", *index)
+    assert code == 0
+    assert out.startswith("export const rateLimit = ") and out.rstrip().endswith("};"), out
+    assert "interface Opts" not in out and "class Orders" not in out
+    cancel = next(n for n, line in enumerate(lines, 1) if "this.db.delete" in line)
+    code, out, _ = run(capsys, "get", f"{docs}/rateLimiter.ts:{cancel}", *index)
+    assert code == 0
+    assert out.lstrip().startswith("async cancelOrder(") and "refund" not in out, out
+
+
 def test_a_snippet_shows_a_quoted_flag_as_written() -> None:
     # The snippet of `"--verbose"` showed where `log.verbose(` gathered, not the flag.
     from searchapp.interfaces.render import _snippet

@@ -277,3 +277,74 @@ def test_a_cpp_class_behind_its_export_macro_is_found_by_its_name(tmp_path) -> N
         for mode in ("hybrid", "lexical"):
             hits = index.search(query, k=3, mode=mode)
             assert (hits[0].path, hits[0].line) == (str(docs / "ivalue.h"), 5), (query, mode)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "share"),
+    [
+        # A TypeScript developer's (a helper's trial): methods declared without a keyword and
+        # functions held by a name were no definitions, so tests and callers ranked first.
+        ("placeOrder", "export class OrderService {\n  placeOrder(items: Item[]) {", 1.0),
+        ("hash", "  async hash(password: string): Promise<string> {", 1.0),
+        ("needsRehash", "  private needsRehash(hash: string): boolean {", 1.0),
+        ("total", "  get total(): number {", 1.0),
+        ("rateLimit", "export const rateLimit = (opts: Opts): Middleware => {", 1.0),
+        ("errorHandler", "module.exports = function errorHandler(err, req, res, next) {", 1.0),
+        ("parse", "exports.parse = function (text) {", 1.0),
+        ("handle", "class A {\n  handle = async (req: Request) => {", 1.0),
+        ("save", "const api = {\n  save: (doc) => {", 1.0),
+        # Calls, callbacks, a signature and a capitalised constructor define nothing.
+        ("placeOrder", "    const order = await this.orders.placeOrder(items);", 0),
+        ("placeOrder", "  it('places', async () => {\n    placeOrder([item]);", 0),
+        ("placeOrder", "  placeOrder(items: Item[]): Promise<Order>;", 0),
+        ("rateLimit", "app.use(rateLimit({ max: 10 }));", 0),
+        ("result", "  const result = items.map((x) => x * 2);", 0),
+        ("IValue", "  IValue(int v) {", 0),
+    ],
+)
+def test_javascript_and_typescript_definitions(name, text, share) -> None:
+    assert defined_share([name], text) == share
+
+
+def test_a_typescript_method_ranks_above_its_tests_and_callers(tmp_path) -> None:
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    src, tests = tmp_path / "proj" / "services", tmp_path / "proj" / "__tests__"
+    src.mkdir(parents=True)
+    tests.mkdir()
+    service = (
+        "import { db } from '../db';\n\nexport class PasswordHasher {\n"
+        "  constructor(private readonly cost = 12) {}\n\n"
+        "  needsRehash(hash: string): boolean {\n    return !hash.startsWith('$2b$12');\n  }\n\n"
+        "  async hash(password: string): Promise<string> {\n"
+        "    return bcrypt.hash(password, this.cost);\n  }\n}\n\n"
+        "export class OrderService {\n  async placeOrder(items: Item[]): Promise<Order> {\n"
+        "    const order = { items, total: items.length };\n"
+        "    await db.insert(order);\n    return order;\n  }\n}\n"
+    )
+    (src / "services.ts").write_text(service, "utf-8")
+    (tests / "orders.test.ts").write_text(
+        "describe('placeOrder', () => {\n  it('places an order', async () => {\n"
+        "    const order = await new OrderService().placeOrder([item]);\n"
+        "    expect(order.items).toEqual([item]);\n    // placeOrder stores the order\n"
+        "  });\n});\n",
+        "utf-8",
+    )
+    (src / "checkout.ts").write_text(
+        "export async function checkout(cart: Cart) {\n"
+        "  return orders.placeOrder(cart.items); // placeOrder\n}\n",
+        "utf-8",
+    )
+    index = make_index(tmp_path / "idx")
+    index.add([tmp_path / "proj"])
+    lines = service.split("\n")
+    for query, marker, modes in (
+        ("placeOrder", "async placeOrder(", ("lexical", "hybrid")),
+        ("needsRehash", "needsRehash(hash", ("lexical", "hybrid")),
+        # Lexical ranking wants both words in a passage: the class's name is far above.
+        ("PasswordHasher.hash", "async hash(", ("hybrid",)),
+    ):
+        for mode in modes:
+            top = index.search(query, k=3, mode=mode)[0]
+            assert top.path.endswith("services.ts"), (query, mode, top.path)
+            assert marker in lines[top.line - 1], (query, mode, top.line)

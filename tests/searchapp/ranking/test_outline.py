@@ -56,7 +56,51 @@ def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
             "export default class App {\n  async render(x) {\n  }\n  handle() {\n"
             "    return 1;\n  }\n}\n",
             "return 1;",
-            "App",  # a method without a keyword is not named; its class is
+            "App.handle",  # a method without a keyword, by its shape
+        ),
+        # JavaScript and TypeScript: methods by their shape, functions held by a name.
+        (
+            "export class PasswordHasher {\n  private readonly cost = 12;\n\n"
+            "  async hash(password: string): Promise<string> {\n"
+            "    return bcrypt.hash(password, this.cost);\n",
+            "return bcrypt",
+            "PasswordHasher.hash",
+        ),
+        (
+            "interface Opts { max: number }\n\nexport const rateLimit = (opts: Opts): "
+            "Middleware => {\n  const hits = new Map();\n  return (req, res, next) => {\n"
+            "    if (hits.get(req.ip) > opts.max) {\n      res.status(429);\n",
+            "res.status(429)",
+            "rateLimit",
+        ),
+        (
+            "module.exports = function errorHandler(err, req, res, next) {\n"
+            "  res.status(500).send(err.message);\n",
+            "res.status(500)",
+            "errorHandler",
+        ),
+        (
+            "const api = {\n  async save(doc) {\n    await db.put(doc);\n  },\n"
+            "  remove: (id) => {\n    db.del(id);\n",
+            "db.del(id)",
+            "remove",  # `const api = {` holds an object, no function
+        ),
+        (
+            "class Cart {\n  total = () => {\n    return this.items.length;\n",
+            "return this.items",
+            "Cart.total",
+        ),
+        # A test's callbacks and a statement's braces declare nothing.
+        (
+            "describe('cart', () => {\n  it('adds', async () => {\n    expect(add(1)).toBe(1);\n",
+            "expect(add(1))",
+            None,
+        ),
+        (
+            "function run(items) {\n  for (const item of items) {\n    if (item.ok) {\n"
+            "      send(item);\n",
+            "send(item)",
+            "run",
         ),
         (
             "func (s *Server) Serve(l net.Listener) error {\n\tfor {\n\t\tconn := accept()\n",
@@ -136,11 +180,18 @@ def test_a_definitions_lines_from_its_decorators_to_its_closing_bracket() -> Non
     first, last = definition_span(python, at)
     assert python[first].strip() == "@classmethod" and "return cls(" in python[last]
     js = "class App {\n  render() {\n    return 1;\n  }\n}\nconst after = 2;\n".split("\n")
-    assert definition_span(js, 1) == (0, 4)  # a line of the class's own
-    # In a method declared without a keyword: not the whole class (a Java class of 400 lines
-    # was printed for a line of one method); the passage is.
-    assert definition_span(js, 2) is None
+    assert definition_span(js, 0) == (0, 4)  # a line of the class's own
+    assert definition_span(js, 1) == definition_span(js, 2) == (1, 3)  # the method's
     assert definition_span(js, 5) is None  # the top level
+    # In a block of a class that declares nothing (a static initialiser): not the whole class
+    # (a Java class of 400 lines was printed for a line of one method); the passage is.
+    static = "class App {\n  static {\n    init();\n  }\n}\n".split("\n")
+    assert definition_span(static, 2) is None
+    # An arrow function held by a name: the whole of it, to its closing `};`.
+    ts = "interface A { b: number }\nexport const f = (a: A) => {\n  if (a.b) {\n"
+    ts += "    return 1;\n  }\n  return 2;\n};\nexport const g = 3;\n"
+    ts_lines = ts.split("\n")
+    assert definition_span(ts_lines, 3) == (1, 6)
     # A C function: from its type (on the line above, GNU style) to its closing brace.
     c = "#include <stdio.h>\n\nstatic void\nrun(const float *q,\n    int n)\n{\n"
     c += "    for (;;) {\n        step(q);\n    }\n    done(n);\n}\n\nint other(void);\n"
