@@ -859,7 +859,8 @@ class SearchIndex:
         Anything that is not an indexed document, such as ``../../etc/passwd``, raises
         ``DocumentNotFoundError``. The text is the stored passages', stitched; a file still as
         indexed (its size and times) gives the whitespace between them as it has it (a leading
-        tab came back as a space, blank lines at its end were lost), and nothing else.
+        tab came back as a space, blank lines at its end were lost), and its YAML front matter
+        as written, and nothing else.
         """
         from searchapp.storage.documents import page_lines, read_document
 
@@ -870,7 +871,10 @@ class SearchIndex:
             except OSError:
                 return None
             read = self._context_file(path) if unchanged else None
-            return read[0] if read is not None else None
+            if read is None:
+                return None
+            text, lines = read  # as extracted now, and as written where its lines are those
+            return "\n".join(lines) + "\n" * (text.endswith("\n") and bool(lines))
 
         with self.store.snapshot():
             if pages is None:

@@ -5,7 +5,8 @@ indexed: a name that is no indexed document (``../../etc/passwd``) is refused be
 is read. Passages hold the document's text exactly and only whitespace falls between two of
 them (``ingest/chunking.py``); a gap is filled with the newlines the line numbers call for,
 then spaces, so offsets and line numbers are the indexed ones. Where the file is as indexed,
-its own whitespace is taken instead (``as_written``), and nothing else of it.
+its own whitespace is taken instead (``as_written``), and its YAML front matter as written,
+keys and all (the index holds some of its values alone), and nothing else of it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from searchapp.errors import BadInputError
 from searchapp.globs import from_display
+from searchapp.ingest.formats.markdown import front_matter_end
 from searchapp.storage.indexed_paths import Filters, recorded_roots, root_filters, under
 from searchapp.storage.schema import PENDING
 from searchapp.storage.store import Store, places
@@ -143,7 +145,9 @@ def read_document(
     text = stitch([row[:4] for row in rows])
     if as_written is not None and doc_id == path and all(row[4] is None for row in rows):
         written = as_written(path, text)
-        if written is not None and written.split() == text.split():  # nothing but whitespace
+        if written is not None and (
+            written.split() == text.split() or _front_matter_apart(written, text)
+        ):
             text = written
     all_lines = text.split("\n") if text else []  # an empty file has no lines, as wc -l says
     if len(all_lines) > 1 and all_lines[-1] == "":  # the last newline ends a line, as wc -l
@@ -163,6 +167,22 @@ def read_document(
         end_line=last,
         line_count=len(all_lines),
     )
+
+
+def _front_matter_apart(written: str, stitched: str) -> bool:
+    """Whether ``written`` is ``stitched`` but for its YAML front matter, which the index holds
+    on as many lines as some of its values, without their keys (``formats.markdown``): `date:`,
+    `attendees:` and `status:` were gone from `search get` of a note."""
+    end = front_matter_end(written)
+    if not end:
+        return False
+    lines = written.count("\n", 0, end)
+    cut = 0
+    for _ in range(lines):
+        cut = stitched.find("\n", cut) + 1
+        if not cut:
+            return False
+    return written[end:].split() == stitched[cut:].split()
 
 
 def _find_as_given(store: Store, key: str) -> tuple[tuple[int, str, str, str | None], int | None]:
@@ -208,7 +228,8 @@ def _not_found(store: Store, key: str) -> str:
         )
     said = f"'{key}' is not an indexed document; give a doc_id or path from the search results"
     if key and not os.path.isabs(os.path.expanduser(key)) and ("/" in key or "." in key):
-        said += f" (a relative path is read from {os.getcwd()})"  # a server's, not the agent's
+        # The server's folder, not the agent's; then each indexed folder.
+        said += f" (a relative path is read from {os.getcwd()} and from each indexed folder)"
     return said
 
 
@@ -292,6 +313,8 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
                 f"{key!r} holds several indexed documents (records of a JSONL file); give one "
                 f"as the search results name it, {key}#ID (in a URL, '#' as %23)"
             )
+    if not rows and key and not os.path.isabs(os.path.expanduser(key)):
+        rows = _found_by_name(store, key)
     if not rows:  # a scan of the documents, only for an id that is no doc_id or path
         rows = store.rows(select + "doc_id = path || '#' || ? ORDER BY id LIMIT 3", (key,))
         if len(rows) > 1:
@@ -304,6 +327,35 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
         raise DocumentNotFoundError(_not_found(store, key))
     document_id, doc_id, path, title = rows[0]
     return int(document_id), doc_id, path, title
+
+
+def _found_by_name(store: Store, key: str) -> list[tuple[Any, ...]]:
+    """The one document a relative ``key`` names from an indexed folder (`People/Anna.md` in a
+    vault indexed whole), else by its name alone where one document has it (`Anna Weber.md`,
+    or a note's `Anna Weber`): an agent's client runs the server from its own folder (`/`
+    under a desktop client), where a relative path named nothing. Raises for a name several
+    documents have."""
+    select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path AND "
+    relative = key[2:] if key.startswith("./") else key
+    for root in recorded_roots(store):
+        rows = store.rows(select + "path = ?", (os.path.normpath(os.path.join(root, relative)),))
+        if rows:
+            return rows
+    if "/" in relative:
+        return []
+    names = [relative] if os.path.splitext(relative)[1] else [relative, relative + ".md"]
+    rows = []
+    for name in names:
+        rows = rows or store.rows(
+            select + "substr(path, -?) = ? ORDER BY id LIMIT 6", (len(name) + 1, "/" + name)
+        )
+    if len(rows) > 1:
+        shown = ", ".join(row[2] for row in rows[:5])
+        raise BadInputError(
+            f"{len(rows) if len(rows) < 6 else 'several'} indexed documents are named "
+            f"{key!r} ({shown}{', ...' if len(rows) > 5 else ''}); give the path of one"
+        )
+    return rows
 
 
 def stitch(chunks: list[tuple[int, int, int, str]], *, position: int = 0, line: int = 1) -> str:

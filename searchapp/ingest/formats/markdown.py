@@ -1,10 +1,10 @@
 """Markdown: the text as written, every heading starting a span located by its heading path
-(``"Install > Linux"``); of YAML front matter, the lines that name or describe the note
-(``_SEARCHED_KEYS``), and its ``title`` is the title.
+(``"Install > Linux"``); of YAML front matter, the values of its keys but those a site
+generator or a plugin reads (``_UNSEARCHED_KEYS``), and its ``title`` is the title.
 ``data:`` URIs (images pasted in as base64, as Typora or Obsidian write them) are cut out: a
 note with a screenshot was a file of base64, skipped whole as generated text.
 
-The front matter's other lines become empty lines, so line numbers still match the file.
+The front matter's keys and other lines become empty, so line numbers still match the file.
 Headings are ATX (``## Linux``) and one-line setext (a line underlined with ``===`` or
 ``---``); lines in fenced code blocks are never headings, so a ``# comment`` in a shell snippet
 is not one.
@@ -46,6 +46,13 @@ _ANCHORS = re.compile(r" {0,3}(?:<a\s+(?:id|name)=[^>]*>\s*</a>\s*)+")
 _NOT_SETEXT_TEXT = re.compile(r"\s*$| {4}|\t| {0,3}(?:[#>|]|[-+*][ \t]|\d+[.)][ \t])")
 
 
+def front_matter_end(text: str) -> int:
+    """Where ``text``'s YAML front matter ends (after its closing "---" line); 0 when it has
+    none."""
+    match = _FRONT_MATTER.match(text)
+    return match.end() if match and _YAML_KEY.search(match.group(1)) else 0
+
+
 def extract_markdown(text: str) -> LocatedText:
     """Title, text (front matter blanked, ``data:`` URIs cut) and heading-path spans of a
     Markdown document."""
@@ -80,27 +87,30 @@ def _without_drawing(text: str) -> str:
     return text[: found.start()] + "\n" * text.count("\n", found.start())
 
 
-# Front matter that names or describes the note, searched as its text: a note's title, aliases
-# and tags (Obsidian, Hugo, Jekyll) were found by none of their words, and a note of front
-# matter alone (a book's, a person's) had no passage at all. The rest (layout, dates, ids)
-# are blank lines.
-_SEARCHED_KEYS = frozenset(
-    {"title", "subtitle", "aliases", "alias", "tags", "tag", "keywords", "author", "authors"}
-    | {"description", "summary", "categories", "category"}
+# Front matter is searched as the note's text, values without their keys: a note's title,
+# aliases and tags (Obsidian, Hugo, Jekyll) were found by none of their words, a note of front
+# matter alone (a book's, a person's) had no passage at all, and a meeting's `attendees: [Tom]`
+# was found by no name in it. Keys that hold what a site generator or a plugin reads (layout,
+# dates, ids, templates) are blank lines.
+_UNSEARCHED_KEYS = frozenset(
+    {"layout", "permalink", "slug", "url", "uid", "id", "uuid", "date", "created", "updated"}
+    | {"modified", "lastmod", "draft", "publish", "published", "weight", "template", "type"}
+    | {"cssclass", "cssclasses", "excalidraw-plugin", "kanban-plugin", "banner", "cover"}
+    | {"image", "icon", "sticker", "redirect_from", "comments", "sidebar", "toc", "math"}
 )
 
 
 def _searched_front_matter(block: str) -> str:
-    """``block`` (the front matter, its "---" lines included) with the values of
-    ``_SEARCHED_KEYS`` kept, not their keys (in a vault whose every note has `tags:`, a query
-    for "tags" found every note's front matter before the note about tags), and every other
-    line blank, so line numbers still match."""
+    """``block`` (the front matter, its "---" lines included) with the values of its keys
+    but ``_UNSEARCHED_KEYS`` kept, not the keys (in a vault whose every note has `tags:`, a
+    query for "tags" found every note's front matter before the note about tags), and every
+    other line blank, so line numbers still match."""
     kept, keeping = [], False
     lines = block.split("\n")
     for number, line in enumerate(lines):
         key = _YAML_KEY.match(line)
         if key:
-            keeping = key.group(0).rstrip(": \t").lower() in _SEARCHED_KEYS
+            keeping = key.group(0).rstrip(": \t").lower() not in _UNSEARCHED_KEYS
             line = line[key.end() :].strip(" \t")
         elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value
             keeping = False

@@ -88,6 +88,10 @@ def test_front_matter_is_the_title_and_what_names_the_note_is_searched() -> None
     assert extract_markdown(note).text == "\nThe Overstory\n\n\ntrees\nOverstory\n\n"
     listed = "---\naliases: ['smtp relay', \"mail, relay\"]\ntags:\n  - 'infra'\n---\n"
     assert extract_markdown(listed).text == "\nsmtp relay, mail, relay\n\ninfra\n\n"
+    # Any key's words but those a generator or a plugin reads: a meeting note was found by
+    # no attendee's name (an Obsidian user's trial).
+    meeting = "---\ndate: 2026-11-03\nattendees: [Tom, Anna Weber]\nstatus: done\nid: 7f3a\n---\n"
+    assert extract_markdown(meeting).text == "\n\nTom, Anna Weber\ndone\n\n\n"
 
 
 def test_front_matter_variants() -> None:

@@ -919,7 +919,8 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     assert code == 0 and (got["doc_id"], got["line_count"]) == (f"{docs}/corpus.jsonl#r2", 2)
     code, out, err = run(capsys, "get", "docs/nope.md", *index)
     assert (code, out) == (2, "") and "'docs/nope.md' is not an indexed document" in err
-    assert f"(a relative path is read from {tmp_path})" in err  # a server's folder, not yours
+    # A server's folder, not yours; then the indexed folders.
+    assert f"(a relative path is read from {tmp_path} and from each indexed folder)" in err
     # A file the index skipped: said so (a damaged PDF was "not an indexed document" alone).
     (docs / "blob.bin").write_bytes(b"\x00\x01binary" * 100)
     assert run(capsys, "index", "docs", *index)[0] == 0
@@ -3328,6 +3329,60 @@ def test_context_shows_front_matter_as_written(tmp_path, fake_model, capsys) -> 
     assert code == 0
     assert 'title: "Postfix relay"' in out and "tags: [postfix, smtp relay]" in out, out
     assert "layout: post" in out
+
+
+def test_get_prints_front_matter_as_written(tmp_path, fake_model, capsys) -> None:
+    # An Obsidian user's `search get` (and MCP's get_document) gave the front matter as bare
+    # values, `date:`, `attendees:` and `status:` gone: the index holds some values alone.
+    note = (
+        "---\ntitle: Weekly sync\ndate: 2026-11-03\nattendees: [Tom, Anna Weber]\n"
+        "status: done\ntags: [meeting, q4]\n---\n\n# Weekly sync\n\nShipped the relay.\n"
+    )
+    docs = write(tmp_path / "vault", {"sync.md": note, "plain.md": "# Plain\n\n\tindented\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, out, _ = run(capsys, "get", str(docs / "sync.md"), *index)
+    assert code == 0 and out == note, out
+    code, out, _ = run(capsys, "get", str(docs / "sync.md"), "--lines", "2-4", *index)
+    assert (
+        code == 0 and out == "title: Weekly sync\ndate: 2026-11-03\nattendees: [Tom, Anna Weber]\n"
+    )
+    # The body edited since (its size too): the indexed text, as before.
+    (docs / "sync.md").write_text(note.replace("relay", "relay and the queue"), "utf-8")
+    code, out, _ = run(capsys, "get", str(docs / "sync.md"), *index)
+    assert code == 0 and "date:" not in out and "Shipped the relay." in out
+
+
+def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # An Obsidian user's agent (MCP's get_document, its server run from `/`) named a note
+    # `People/Anna Weber.md` or `Anna Weber`: "not an indexed document".
+    vault = write(
+        tmp_path / "vault",
+        {
+            "People/Anna Weber.md": "# Anna Weber\n\nWorks on the relay.\n",
+            "Daily/notes.md": "# Monday\n",
+            "Work/notes.md": "# Work\n",
+            "todo.txt": "buy milk\n",
+        },
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(vault), *index)[0] == 0
+    monkeypatch.chdir("/")
+    for key in ("People/Anna Weber.md", "./People/Anna Weber.md", "Anna Weber.md", "Anna Weber"):
+        code, out, err = run(capsys, "get", key, *index)
+        assert (code, out) == (0, "# Anna Weber\n\nWorks on the relay.\n"), (key, err)
+    assert run(capsys, "get", "todo.txt", *index)[1] == "buy milk\n"
+    assert run(capsys, "get", "Daily/notes.md", *index)[1] == "# Monday\n"
+    code, out, err = run(capsys, "get", "notes.md", *index)  # two documents have the name
+    assert code == 2 and out == "" and "2 indexed documents are named 'notes.md'" in err
+    assert f"{vault}/Daily/notes.md" in err and f"{vault}/Work/notes.md" in err
+    code, _, err = run(capsys, "get", "Nobody", *index)
+    assert code == 2 and "'Nobody' is not an indexed document" in err
+    # Never a file outside the index, whatever the path climbs to.
+    code, _, err = run(capsys, "get", "../../../etc/passwd", *index)
+    assert code == 2 and "root:" not in err
 
 
 def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
