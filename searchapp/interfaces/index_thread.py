@@ -78,13 +78,19 @@ class IndexThread:
 def searched_with_notes(
     index: SearchIndex, text: str, options: SearchOptions
 ) -> tuple[list[Hit], list[str]]:
-    """``index.search``, and what a server's client is told of it: the warnings it logged, a
-    path filter that matches no indexed document (an empty answer said nothing of a mistyped
+    """``index.search``, and what a server's client is told of it: the warnings it logged, an
+    index that holds nothing yet (an empty answer said nothing of it), a path filter that
+    matches no indexed document (an empty answer said nothing of a mistyped
     filter; the CLI and the REPL say it on stderr), and each hit's file that changed or went
     since it was indexed (its `path:line` may name another line now; the CLI says it too)."""
     with warnings_logged() as notes:
         hits = index.search(text, options)
-    if not hits and options.path_glob and not index.any_document_matches(options.path_glob):
+    if not hits and not index.store.count_documents():  # not a miss: there is nothing to find
+        from searchapp.storage.paths import index_dir_option
+
+        command = f"search index PATH{index_dir_option(index.index_dir)}"
+        notes.append(f"the index holds no documents yet; `{command}` adds some")
+    elif not hits and options.path_glob and not index.any_document_matches(options.path_glob):
         globs = [options.path_glob] if isinstance(options.path_glob, str) else options.path_glob
         shown = " or ".join(f"'{glob}'" for glob in globs)  # repr doubled a backslash
         notes.append(f"no indexed document matches path {shown}")

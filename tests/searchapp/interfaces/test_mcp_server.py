@@ -188,6 +188,20 @@ def test_mcp_without_an_index_serves_and_says_so_at_each_call(tmp_path) -> None:
     assert completed.stderr.startswith("warning: no index at")
 
 
+def test_a_search_of_an_index_of_nothing_yet_says_so(tmp_path) -> None:
+    # `{"hits": [], "notes": []}`: an agent could not tell an empty index from a miss (the CLI
+    # says it).
+    (tmp_path / "empty").mkdir()
+    SearchIndex(tmp_path / "idx").add([tmp_path / "empty"])
+    _, _, results = anyio.run(session_calls, tmp_path / "idx", [("search", {"query": "wing"})])
+    answer = json.loads(results[0].content[0].text)
+    assert answer["hits"] == []
+    assert answer["notes"] == [
+        f"the index holds no documents yet; `search index PATH --index-dir {tmp_path / 'idx'}` "
+        "adds some"
+    ]
+
+
 HELLO = {
     "protocolVersion": "2025-06-18",
     "capabilities": {},
