@@ -4,7 +4,8 @@ Formats are told by content, never by the name alone: ``%PDF-`` at the start (or
 in the first kilobyte of a file that ends like a PDF), ``{\\rtf`` at the start, a zip archive
 whose ``mimetype`` member names EPUB or OpenDocument text or whose ``[Content_Types].xml`` and
 package relationships name a Word or PowerPoint main part, and a JSON object with ``nbformat``
-and ``cells``. Markdown is told by its name (``.md``, ``.markdown``): any text may be Markdown.
+and ``cells``. Markdown is told by its name (``.md``, ``.markdown``): any text may be Markdown;
+so is an Obsidian canvas (``.canvas``), JSON that only Obsidian names so.
 Every failure inside an extractor becomes a ``NotTextError`` naming the file, so one bad file is
 a skip reason, never the end of a run; PDFs are read in a worker process (``pdf_worker``), so
 that not even a PDFium crash is.
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from searchapp.ingest.decoding import NotTextError
+from searchapp.ingest.formats.canvas import CANVAS_SUFFIX, extract_canvas
 from searchapp.ingest.formats.changelog import extract_changelog, is_debian_changelog
 from searchapp.ingest.formats.docx import extract_docx
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
@@ -78,8 +80,8 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
 
 
 def extract_text(text: str, path: Path) -> LocatedText | None:
-    """The text of a notebook or a Debian changelog (told by content) or a Markdown file (by
-    name) from its decoded text; None for other text."""
+    """The text of a notebook or a Debian changelog (told by content) or a Markdown file or an
+    Obsidian canvas (by name) from its decoded text; None for other text."""
     suffix = path.suffix.lower()
     # An empty .ipynb (a notebook not saved yet) is an empty file, as an empty .pdf or .docx
     # is, not a damaged notebook.
@@ -89,6 +91,8 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         )
         if located is not None:
             return located
+    if suffix == CANVAS_SUFFIX and text.strip():
+        return _guarded("canvas", path, extract_canvas, text)
     if suffix in MARKDOWN_SUFFIXES and not looks_like_html(text):
         return _guarded("Markdown file", path, extract_markdown, text)
     if is_debian_changelog(text):
