@@ -67,8 +67,11 @@ def extract_markdown(text: str) -> LocatedText:
             text = _without_drawing(text)
     # Headings of the body alone: a block scalar's line kept from the front matter ("  ## x")
     # read as one.
-    spans = _heading_spans(text)
+    spans, first_heading = _heading_spans(text)
     spans = [Span(span.start_char + len(front), span.page, span.section) for span in spans]
+    # No `title:`: the first top-level heading, as a notebook's (an agent's get_document gave
+    # `"title": null` for every note without front matter).
+    title = title or first_heading
     return LocatedText(title=title, text=front + text, spans=tuple(spans))
 
 
@@ -174,8 +177,10 @@ def _front_matter_title(front_matter: str) -> str:
     return " ".join(value.split())
 
 
-def _heading_spans(text: str) -> list[Span]:
+def _heading_spans(text: str) -> tuple[list[Span], str]:
+    """The spans each heading starts, and the first level-1 heading's text ("" for none)."""
     spans: list[Span] = []
+    first = ""
     headings = HeadingPath()
     fence = ""  # the opening fence while inside a fenced code block
     previous_start = -1  # start of the previous line when it could be setext heading text
@@ -202,16 +207,21 @@ def _heading_spans(text: str) -> list[Span]:
             continue
         atx = _ATX.fullmatch(line)
         setext = _SETEXT.fullmatch(line) if previous_start >= 0 else None
+        heading = ""
         if atx:
             at = before if before >= 0 else line_start
-            _add(spans, headings, at, len(atx.group(1)), _heading_text(atx.group(2) or ""))
+            heading = _heading_text(atx.group(2) or "")
+            _add(spans, headings, at, len(atx.group(1)), heading)
+            heading = heading if len(atx.group(1)) == 1 else ""
         elif setext:
             level = 1 if setext.group(1)[0] == "=" else 2
             _add(spans, headings, previous_start, level, text[previous_start : line_start - 1])
+            heading = text[previous_start : line_start - 1] if level == 1 else ""
+        first = first or " ".join(heading.split())
         previous_start = -1 if atx or setext or _NOT_SETEXT_TEXT.match(line) else line_start
         if _ANCHORS.fullmatch(line) or (before >= 0 and not line.strip()):
             anchors = before if before >= 0 else line_start  # a blank line between: still so
-    return spans
+    return spans, first
 
 
 def _closes(fence: str, candidate: str, rest: str) -> bool:

@@ -106,6 +106,17 @@ def test_front_matter_variants() -> None:
     assert extract_markdown("\n---\ntitle: X\n---\n").title == ""
 
 
+def test_without_a_title_key_the_first_top_level_heading_is_the_title() -> None:
+    # An agent's get_document gave `"title": null` for every note without front matter.
+    assert extract_markdown("intro\n\n## Setup\n\n# Anna  Weber #\n\n# Later\n").title == (
+        "Anna Weber"
+    )
+    assert extract_markdown("Relay notes\n===========\n\ntext\n").title == "Relay notes"
+    assert extract_markdown("```sh\n# not a heading\n```\n## Only a section\n").title == ""
+    assert extract_markdown("---\ntitle: Given\n---\n# Heading\n").title == "Given"
+    assert extract_markdown("---\ntags: [a]\n---\n# Heading\n").title == "Heading"
+
+
 def test_markdown_through_load_documents_by_name_only(tmp_path: Path) -> None:
     (tmp_path / "guide.md").write_text(GUIDE)
     (tmp_path / "guide.txt").write_text(GUIDE)
