@@ -258,6 +258,24 @@ MAX_TRIGRAMS = 64  # a pasted page is weighed by its first ones, as its lexical 
 Trigram = tuple[str, str, str]
 
 
+# An Obsidian tag in a query (`#sleep`, `#project/alpha`): a letter first, then letters, digits,
+# `_`, `-` and `/` (nested tags); not an issue's `#123`, nor `C#`.
+_QUERY_TAG = re.compile(r"(?<![\w&#])#([^\W\d][\w/-]*)")
+TAG_WEIGHT = 0.5  # times the share of the query's tags a passage holds, as definitions add
+
+
+def query_tags(query: str) -> list[str]:
+    """The tags ``query`` names (`#sleep`), each once, without their "#"."""
+    return list(dict.fromkeys(tag.rstrip("/-") for tag in _QUERY_TAG.findall(query)))
+
+
+@functools.lru_cache(maxsize=64)
+def tag_pattern(tag: str) -> re.Pattern[str]:
+    """``#tag`` in a text as a tag, case-blind: itself or a tag nested in it (`#project` in
+    `#project/alpha`), not a longer one (`#sleepy`) nor part of a word or a URL's fragment."""
+    return re.compile(rf"(?i)(?<![\w&#/]){re.escape('#' + tag)}(?![\w-])")
+
+
 def query_trigrams(query: str) -> frozenset[Trigram]:
     """The query's words three in a row (folded, as ``Phrase`` compares them), not across
     punctuation that parts them ("Error: No such option: --foo" has one: no such option), nor

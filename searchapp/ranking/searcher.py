@@ -40,12 +40,15 @@ from searchapp.ranking.outline import OUTLINE_CHUNKS, outlined
 from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
+    TAG_WEIGHT,
     BestLine,
     Phrase,
     content_terms,
+    query_tags,
     query_trigrams,
     query_words,
     quoted_phrases,
+    tag_pattern,
     traceback_sources,
 )
 from searchapp.ranking.selection import Hit, Reads, lowest_passing, select
@@ -361,13 +364,19 @@ class Searcher:
 
     def _from_texts(self, query: str, candidates: list[int]) -> tuple[dict[int, float], set[int]]:
         """``{chunk id: what its text adds}`` for the ``candidates`` holding some of the
-        query's words in a row, as few others do (``proximity.py``), or defining names it
-        spells as code (``definitions.py``); and those defining all of them."""
-        trigrams, names = query_trigrams(query), code_names(query)
-        if not (trigrams or names) or not candidates:
+        query's words in a row, as few others do (``proximity.py``), the tags it names
+        (``query_words.query_tags``), or defining names it spells as code
+        (``definitions.py``); and those defining all of them."""
+        trigrams, names, tags = query_trigrams(query), code_names(query), query_tags(query)
+        if not (trigrams or names or tags) or not candidates:
             return {}, set()
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
+        for tag in tags:  # `#sleep`: the notes tagged so, above those that say "sleep"
+            found = tag_pattern(tag)
+            for chunk_id, text in texts.items():
+                if found.search(text):
+                    bonus[chunk_id] = bonus.get(chunk_id, 0.0) + TAG_WEIGHT / len(tags)
         if names:  # a passage's text begins at its first word: a local's indentation is lost
             texts = self._indented(texts)
         qualified = qualifiers(query) if names else {}

@@ -108,18 +108,31 @@ def _searched_front_matter(block: str) -> str:
     but ``_UNSEARCHED_KEYS`` kept, not the keys (in a vault whose every note has `tags:`, a
     query for "tags" found every note's front matter before the note about tags), and every
     other line blank, so line numbers still match."""
-    kept, keeping = [], False
+    kept, keeping, tags = [], False, False
     lines = block.split("\n")
     for number, line in enumerate(lines):
         key = _YAML_KEY.match(line)
         if key:
-            keeping = key.group(0).rstrip(": \t").lower() not in _UNSEARCHED_KEYS
+            name = key.group(0).rstrip(": \t").lower()
+            keeping, tags = name not in _UNSEARCHED_KEYS, name in _TAG_KEYS
             line = line[key.end() :].strip(" \t")
         elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value
             keeping = False
         edge = number == 0 or number == len(lines) - 1 - (lines[-1] == "")
-        kept.append(_plain_value(line) if keeping and not edge else "")
+        value = _plain_value(line) if keeping and not edge else ""
+        kept.append(_as_tags(value) if tags else value)
     return "\n".join(kept)
+
+
+_TAG_KEYS = frozenset({"tags", "tag"})
+_TAG = re.compile(r"[^\s,#]+")
+
+
+def _as_tags(value: str) -> str:
+    """A `tags:` value as Obsidian writes tags in a note's text (`#meeting, #q4`): a tag
+    search (`#meeting`) finds it as it finds `#meeting` in the body, and a hit's text reads as
+    tags, not as words run together."""
+    return ", ".join(f"#{tag}" for tag in _TAG.findall(value))
 
 
 def _plain_value(value: str) -> str:

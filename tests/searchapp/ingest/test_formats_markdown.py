@@ -81,13 +81,14 @@ def test_front_matter_is_the_title_and_what_names_the_note_is_searched() -> None
     lines = located.text.split("\n")[:5]
     # As words: without YAML's quotes, brackets and dashes (a hit showed `[postfix, smtp
     # relay]`).
-    assert lines == ["", "Field Guide", "install, linux", "", "Preface text."]
+    # Tags as Obsidian writes them in a note (`#install`): a tag query finds them as those.
+    assert lines == ["", "Field Guide", "#install, #linux", "", "Preface text."]
     # Values, not keys: in a vault whose every note has `tags:`, "tags" found every note's
     # front matter before the note about tags.
     note = "---\ntitle: The Overstory\nlayout: book\ntags:\n  - trees\naliases: [Overstory]\n---\n"
-    assert extract_markdown(note).text == "\nThe Overstory\n\n\ntrees\nOverstory\n\n"
+    assert extract_markdown(note).text == "\nThe Overstory\n\n\n#trees\nOverstory\n\n"
     listed = "---\naliases: ['smtp relay', \"mail, relay\"]\ntags:\n  - 'infra'\n---\n"
-    assert extract_markdown(listed).text == "\nsmtp relay, mail, relay\n\ninfra\n\n"
+    assert extract_markdown(listed).text == "\nsmtp relay, mail, relay\n\n#infra\n\n"
     # Any key's words but those a generator or a plugin reads: a meeting note was found by
     # no attendee's name (an Obsidian user's trial).
     meeting = "---\ndate: 2026-11-03\nattendees: [Tom, Anna Weber]\nstatus: done\nid: 7f3a\n---\n"

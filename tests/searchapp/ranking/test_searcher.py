@@ -1257,3 +1257,31 @@ def test_a_filter_that_keeps_many_passages_widens_and_a_phrase_reads_its_holders
     assert searched
     assert [h.path for h in alone] == [h.path for h in widened]
     assert [h.path for h in alone] == ["/keep/000.md", "/keep/010.md", "/keep/020.md"]
+
+
+def test_a_tag_query_ranks_the_notes_tagged_so_first(tmp_path) -> None:
+    # An Obsidian user's `#sleep`: notes that say "sleep" ranked above the notes tagged with it,
+    # and a tag in the front matter (`tags: [sleep]`) was no tag at all.
+    from searchapp.ranking.query_words import query_tags
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    assert query_tags("#sleep tips") == ["sleep"] and query_tags("issue #123 in C#") == []
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    (vault / "prose.md").write_text(
+        "# Sleep science\n\nSleep and more sleep: sleep cycles, sleep debt, sleep hygiene.\n",
+        "utf-8",
+    )
+    (vault / "inline.md").write_text("# Evening\n\nA walk after dinner. #sleep #habits\n", "utf-8")
+    (vault / "front.md").write_text(
+        "---\ntags: [sleep, health]\n---\n# Bedtime routine\n\nNo screens after ten.\n", "utf-8"
+    )
+    (vault / "nested.md").write_text("# Alpha kickoff\n\nScope agreed. #project/alpha\n", "utf-8")
+    (vault / "other.md").write_text("# Alpha\n\nThe alpha project of another team.\n", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([vault])
+    for mode in ("hybrid", "lexical"):
+        top = [hit.path.rsplit("/", 1)[1] for hit in index.search("#sleep", k=3, mode=mode)]
+        assert set(top[:2]) == {"inline.md", "front.md"}, (mode, top)
+        top = [hit.path.rsplit("/", 1)[1] for hit in index.search("#project", k=2, mode=mode)]
+        assert top[0] == "nested.md", (mode, top)
