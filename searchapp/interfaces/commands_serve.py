@@ -19,6 +19,39 @@ from searchapp.interfaces.cli_app import (
     state,
 )
 
+WatchPaths = Annotated[
+    list[str] | None,
+    typer.Option("--watch", help="Index this file or folder and keep it fresh (repeatable)."),
+]
+Debounce = Annotated[
+    int, typer.Option("--debounce", help="With --watch: as for `search watch` (ms).")
+]
+
+
+def check_watch_options(
+    watch_paths: list[str] | None,
+    include: list[str] | None,
+    exclude: list[str] | None,
+    no_default_excludes: bool,
+    debounce: int,
+) -> None:
+    """Refuse the options that only --watch uses without it (accepted, nothing was done)."""
+    if watch_paths:
+        return
+    given = [
+        name
+        for name, value in (
+            ("--include", include),
+            ("--exclude", exclude),
+            ("--no-default-excludes", no_default_excludes),
+            ("--debounce", debounce != 1000),
+        )
+        if value
+    ]
+    if given:
+        verb = "applies" if len(given) == 1 else "apply"
+        raise SearchAppError(f"{', '.join(given)} {verb} to --watch PATH; add it or drop it")
+
 
 @app.command()
 def serve(
@@ -29,16 +62,11 @@ def serve(
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="Port (0: any free one).")
     ] = 8765,
-    watch_paths: Annotated[
-        list[str] | None,
-        typer.Option("--watch", help="Index this file or folder and keep it fresh (repeatable)."),
-    ] = None,
+    watch_paths: WatchPaths = None,
     include: Include = None,
     exclude: Exclude = None,
     no_default_excludes: NoDefaultExcludes = False,
-    debounce: Annotated[
-        int, typer.Option("--debounce", help="With --watch: as for `search watch` (ms).")
-    ] = 1000,
+    debounce: Debounce = 1000,
     device: Device = "auto",
 ) -> None:
     """Answer searches over HTTP as JSON: /search?q=, /info, /documents/{doc_id}."""
@@ -46,20 +74,7 @@ def serve(
     from searchapp.search_index import SearchIndex
 
     check_device(device)
-    if not watch_paths:  # accepted, and nothing done with them
-        given = [
-            name
-            for name, value in (
-                ("--include", include),
-                ("--exclude", exclude),
-                ("--no-default-excludes", no_default_excludes),
-                ("--debounce", debounce != 1000),
-            )
-            if value
-        ]
-        if given:
-            verb = "applies" if len(given) == 1 else "apply"
-            raise SearchAppError(f"{', '.join(given)} {verb} to --watch PATH; add it or drop it")
+    check_watch_options(watch_paths, include, exclude, no_default_excludes, debounce)
     code = serve_http(
         SearchIndex(index_dir, device=device),
         err,
@@ -76,7 +91,15 @@ def serve(
 
 
 @app.command()
-def mcp(index_dir: IndexDir = None, device: Device = "auto") -> None:
+def mcp(
+    index_dir: IndexDir = None,
+    device: Device = "auto",
+    watch_paths: WatchPaths = None,
+    include: Include = None,
+    exclude: Exclude = None,
+    no_default_excludes: NoDefaultExcludes = False,
+    debounce: Debounce = 1000,
+) -> None:
     """Serve the index to AI assistants over stdio (Model Context Protocol)."""
     for stream, name in ((sys.stdin, "input"), (sys.stdout, "output")):
         if not hasattr(stream, "buffer"):  # closed by the shell (`<&-`: cli._Closed)
@@ -90,9 +113,17 @@ def mcp(index_dir: IndexDir = None, device: Device = "auto") -> None:
             f"`search mcp` needs the mcp package ({exc}); pip install 'searchapp[mcp]'"
         ) from None
     from searchapp.search_index import SearchIndex
+    from searchapp.storage.indexed_paths import Filters
 
     check_device(device)
-    serve_stdio(SearchIndex(index_dir, device=device))
+    check_watch_options(watch_paths, include, exclude, no_default_excludes, debounce)
+    serve_stdio(
+        SearchIndex(index_dir, device=device),
+        watch_paths=watch_paths or (),
+        filters=Filters(tuple(include or ()), tuple(exclude or ()), not no_default_excludes),
+        debounce_ms=debounce,
+        err=err,
+    )
 
 
 def check_device(device: str) -> None:

@@ -22,6 +22,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -40,13 +42,16 @@ from mcp.types import (
     ToolAnnotations,
 )
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from rich.console import Console
 
 from searchapp.errors import IndexNotFoundError, SearchAppError
 from searchapp.interfaces.cli_app import package_version
 from searchapp.interfaces.index_thread import IndexThread, document_with_notes
+from searchapp.interfaces.serve import INDEXING_NOTE, _finish_following, _watching
 from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
 from searchapp.storage.documents import LAST_LINE
+from searchapp.storage.indexed_paths import Filters
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +252,30 @@ def _within_limit(hits: list[SearchHit], notes: list[str]) -> SearchResults:
     return SearchResults(hits=kept, notes=notes)
 
 
-def build_server(index_thread: IndexThread) -> MCPServer:
+@dataclass
+class Watching:
+    """What `search mcp --watch` tells each search while it keeps the index fresh: that its
+    first indexing of the paths is under way, or that following their changes failed."""
+
+    first_indexing: threading.Event = field(default_factory=threading.Event)
+    failed: threading.Event = field(default_factory=threading.Event)
+
+    def notes(self) -> list[str]:
+        if self.failed.is_set():
+            return [
+                "the --watch paths are no longer watched (see the server's stderr): answers "
+                "may be stale; restart `search mcp --watch`"
+            ]
+        return [INDEXING_NOTE] if self.first_indexing.is_set() else []
+
+    def said(self, exc: SearchAppError) -> str:
+        """What a tool answers for ``exc``: no index yet while the first indexing makes it."""
+        if isinstance(exc, IndexNotFoundError) and self.first_indexing.is_set():
+            return "the index is being built from the --watch paths; try again in a moment"
+        return str(exc)
+
+
+def build_server(index_thread: IndexThread, watching: Watching | None = None) -> MCPServer:
     """The MCP server with its three tools over ``index_thread``'s index."""
     server = _Server(
         "searchapp", version=package_version(), instructions=INSTRUCTIONS, log_level="WARNING"
@@ -307,7 +335,9 @@ def build_server(index_thread: IndexThread) -> MCPServer:
             )
             hits, notes = index_thread.search(query, options)
         except SearchAppError as exc:
-            raise ToolError(in_parameter_terms(str(exc))) from exc
+            said = watching.said(exc) if watching else str(exc)
+            raise ToolError(in_parameter_terms(said)) from exc
+        notes = [*notes, *(watching.notes() if watching else ())]
         return _within_limit([SearchHit(**hit.to_json()) for hit in hits], notes)
 
     @server.tool(annotations=READ_ONLY)
@@ -350,7 +380,8 @@ def build_server(index_thread: IndexThread) -> MCPServer:
                 lambda index: document_with_notes(index, path_or_doc_id, lines, pages)
             )
         except SearchAppError as exc:  # the CLI's option named as this tool names it
-            said = str(exc).replace("--lines", "start_line and end_line")
+            said = watching.said(exc) if watching else str(exc)
+            said = said.replace("--lines", "start_line and end_line")
             raise ToolError(said.replace("--page", "page")) from exc
         return Document(**document.to_json(), notes=notes).within_limits()
 
@@ -361,7 +392,7 @@ def build_server(index_thread: IndexThread) -> MCPServer:
         try:
             return index_thread.call(lambda index: index.stats())
         except SearchAppError as exc:
-            raise ToolError(str(exc)) from exc
+            raise ToolError(watching.said(exc) if watching else str(exc)) from exc
 
     for tool in server._tool_manager.list_tools():  # as ``_Server.call_tool`` refuses them
         tool.parameters["additionalProperties"] = False
@@ -370,16 +401,44 @@ def build_server(index_thread: IndexThread) -> MCPServer:
     return server
 
 
-def serve_stdio(index: SearchIndex) -> None:
-    """`search mcp`: answer over stdin/stdout until the client closes them, or Ctrl-C."""
+def serve_stdio(
+    index: SearchIndex,
+    *,
+    watch_paths: Sequence[str] = (),
+    filters: Filters | None = None,
+    debounce_ms: int = 1000,
+    err: Console | None = None,
+) -> None:
+    """`search mcp`: answer over stdin/stdout until the client closes them, or Ctrl-C; with
+    ``watch_paths``, index them and follow their changes meanwhile, as `search serve --watch`
+    does (a Ctrl-C mid-batch rolls that batch back, as a second one does to `search watch`)."""
     index_thread = IndexThread(index)
+    stop = threading.Event()
+    follower: threading.Thread | None = None
+    watching = Watching() if watch_paths else None
+    err = err or Console(stderr=True)
     try:
-        try:
-            index_thread.call(lambda search_index: search_index.stats())
-        except IndexNotFoundError as exc:
-            # Served all the same: a client set up before the first `search index` saw only
-            # "server disconnected"; each tool now answers this, until there is an index.
-            logger.warning("%s; the tools answer so until there is one", exc)
+        if watching is not None:
+            follower, _ = _watching(
+                index_thread,
+                err,
+                stop,
+                watch_paths,
+                filters or Filters(),
+                debounce_ms,
+                watching.failed.set,
+                watching.first_indexing,
+            )
+            watching.first_indexing.set()
+            err.print("indexing the watched paths; answering from the index as it is meanwhile")
+            follower.start()
+        else:
+            try:
+                index_thread.call(lambda search_index: search_index.stats())
+            except IndexNotFoundError as exc:
+                # Served all the same: a client set up before the first `search index` saw
+                # only "server disconnected"; each tool now answers this, until there is one.
+                logger.warning("%s; the tools answer so until there is one", exc)
         # Not where SIGINT is ignored (started with `&` from a script) or handled by the caller.
         previous = signal.getsignal(signal.SIGINT)
         ours = threading.current_thread() is threading.main_thread()
@@ -387,11 +446,14 @@ def serve_stdio(index: SearchIndex) -> None:
         if ours:
             signal.signal(signal.SIGINT, _exit_on_interrupt)
         try:
-            anyio.run(_serve_stdio, build_server(index_thread))
+            anyio.run(_serve_stdio, build_server(index_thread, watching))
         finally:
             if ours:
                 signal.signal(signal.SIGINT, previous)
     finally:
+        stop.set()
+        if follower is not None and follower.ident is not None:  # started
+            _finish_following(follower, err)
         index_thread.close()
 
 

@@ -202,6 +202,78 @@ def test_a_search_of_an_index_of_nothing_yet_says_so(tmp_path) -> None:
     ]
 
 
+async def watched_session(index_dir: Path, notes: Path, errlog: Path) -> list[dict]:
+    """`search mcp --watch NOTES`: a search as it starts, then once the notes are indexed,
+    then after a note is added; each answer's JSON."""
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "searchapp", "mcp", "--index-dir", str(index_dir), "--device", "cpu"]
+        + ["--watch", str(notes), "--debounce", "200"],
+        env={"PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"},
+        cwd=str(REPO),
+    )
+
+    async def until(session: ClientSession, query: str, found) -> dict:
+        answer: object = None
+        for _ in range(600):  # the model loads, the folder is indexed: seconds
+            result = await session.call_tool("search", {"query": query})
+            answer = result.content[0].text
+            if not result.is_error and found(answer := json.loads(answer)):
+                return answer
+            await anyio.sleep(0.1)
+        raise AssertionError(f"no answer for {query!r} within a minute: {answer}")
+
+    answers = []
+    with open(errlog, "w") as log:
+        async with stdio_client(parameters, errlog=log) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                first = await session.call_tool("search", {"query": "glider stall"})
+                answers.append({"error": first.is_error, "text": first.content[0].text})
+                answers.append(await until(session, "glider stall", lambda a: a["hits"]))
+                (notes / "new.md").write_text("# Kite\n\nThe kite line snapped.\n", "utf-8")
+                answers.append(
+                    await until(
+                        session,
+                        "kite line snapped",
+                        lambda a: a["hits"] and a["hits"][0]["path"].endswith("new.md"),
+                    )
+                )
+    return answers
+
+
+def test_mcp_watch_indexes_its_paths_and_keeps_them_fresh(tmp_path) -> None:
+    # `search serve` had --watch; `search mcp` had none, so an agent's index went stale
+    # unless `search watch` ran beside it (an Obsidian user's trial).
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "flight.md").write_text("# Flight\n\nThe glider stalls at low speed.\n", "utf-8")
+    first, indexed, fresh = anyio.run(
+        watched_session, tmp_path / "idx", notes, tmp_path / "stderr.txt"
+    )
+    # At once, before the index is made: said so (a plain "no index ..." told an agent to run
+    # `search index`), or already an answer.
+    assert not first["error"] or "the index is being built from the --watch paths" in first["text"]
+    assert indexed["hits"][0]["path"] == str(notes / "flight.md")
+    assert fresh["hits"][0]["path"] == str(notes / "new.md") and fresh["notes"] == []
+    log = (tmp_path / "stderr.txt").read_text("utf-8")
+    assert "indexing the watched paths" in log and "indexed: 1 added" in log, log
+    assert "1 added" in log.split("indexed:")[1], log  # the note added, a batch of its own
+
+
+def test_mcp_refuses_watch_options_without_watch(tmp_path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "searchapp", "mcp", "--index-dir", str(tmp_path), "--debounce", "5"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert "--debounce applies to --watch PATH; add it or drop it" in completed.stderr
+
+
 HELLO = {
     "protocolVersion": "2025-06-18",
     "capabilities": {},
