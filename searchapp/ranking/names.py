@@ -97,6 +97,19 @@ def name_shares(
     return {document: shares[document] for document in best}
 
 
+def dated(store: Store, dates: Sequence[str]) -> list[int]:
+    """The row ids of the files whose names hold one of ``dates`` (``query_words.query_dates``:
+    `2026 11 03`) as words in a row: `2026-11-03.md`, `notes/11-03 standup.md`."""
+    if not dates or store.schema_version() < NAMES_FROM:
+        return []
+    phrases = " OR ".join('"' + date + '"' for date in dates)  # digits and spaces alone
+    rows = store.rows(
+        "SELECT rowid FROM documents_names WHERE documents_names MATCH ? LIMIT ?",
+        (phrases, MAX_NAMED + 1),
+    )
+    return [] if len(rows) > MAX_NAMED else [row[0] for row in rows]
+
+
 def documents_of(store: Store, chunks: Sequence[int]) -> dict[int, int]:
     """``{chunk id: its document's row id}`` for ``chunks`` (those still stored)."""
     found = store.rows(

@@ -258,6 +258,40 @@ MAX_TRIGRAMS = 64  # a pasted page is weighed by its first ones, as its lexical 
 Trigram = tuple[str, str, str]
 
 
+# A date a query spells with its month's name: "November 3", "Nov 3rd, 2026", "3 November",
+# "the 3rd of Nov". Daily notes are named by the ISO date (`2026-11-03.md`), which no word of
+# it matched.
+_MONTHS = (
+    "january february march april may june july august september october november december"
+).split()
+_MONTH = (
+    r"(?P<{}>jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+_DAY = r"(?P<{}>[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?[ \t]+(?P<{}>(?:19|20)[0-9]{{2}}))?"
+_DATE = re.compile(
+    rf"(?i)\b(?:{_MONTH.format('m1')}[ \t]+{_DAY.format('d1')}{_YEAR.format('y1')}"
+    rf"|{_DAY.format('d2')}[ \t]+(?:of[ \t]+)?{_MONTH.format('m2')}{_YEAR.format('y2')})(?![\w:])"
+)
+
+
+def query_dates(query: str) -> list[str]:
+    """The dates ``query`` spells with a month's name, as the words of their ISO form
+    (`2026 11 03`, or `11 03` without a year): a file name holding those in a row is that
+    day's note."""
+    dates = []
+    for found in _DATE.finditer(query):
+        month = found.group("m1") or found.group("m2")
+        if month == "may":  # "I may 3 times": the month is written "May"
+            continue
+        day = int(found.group("d1") or found.group("d2"))
+        year = found.group("y1") or found.group("y2")
+        number = next(n for n, name in enumerate(_MONTHS, 1) if name.startswith(month.lower()[:3]))
+        dates.append(" ".join(filter(None, (year, f"{number:02d}", f"{day:02d}"))))
+    return list(dict.fromkeys(dates))
+
+
 # An Obsidian tag in a query (`#sleep`, `#project/alpha`): a letter first, then letters, digits,
 # `_`, `-` and `/` (nested tags); not an issue's `#123`, nor `C#`.
 _QUERY_TAG = re.compile(r"(?<![\w&#])#([^\W\d][\w/-]*)")

@@ -31,6 +31,7 @@ from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
 from searchapp.ranking.names import (
     MAX_FILES,
     NAME_WEIGHT,
+    dated,
     documents_of,
     first_passages,
     name_shares,
@@ -44,6 +45,7 @@ from searchapp.ranking.query_words import (
     BestLine,
     Phrase,
     content_terms,
+    query_dates,
     query_tags,
     query_trigrams,
     query_words,
@@ -521,6 +523,10 @@ class Searcher:
             rows,
             lambda name: content_terms(self.lexicon.query_tokens(name)),
         )
+        # A day's note for a date the query spells with its month's name ("November 3":
+        # `2026-11-03.md`) is named with all the query asks of a name.
+        for document in dated(self.store, query_dates(query)):
+            shares = {document: 1.0, **{d: v for d, v in shares.items() if d != document}}
         if not shares:
             return {}, False
         few = sum(share >= 1 for share in shares.values()) <= FULL_NAMES_HELD

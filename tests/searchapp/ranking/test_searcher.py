@@ -1285,3 +1285,27 @@ def test_a_tag_query_ranks_the_notes_tagged_so_first(tmp_path) -> None:
         assert set(top[:2]) == {"inline.md", "front.md"}, (mode, top)
         top = [hit.path.rsplit("/", 1)[1] for hit in index.search("#project", k=2, mode=mode)]
         assert top[0] == "nested.md", (mode, top)
+
+
+def test_a_date_spelled_with_its_month_finds_that_days_note(tmp_path) -> None:
+    # An Obsidian user's "November 3" did not find 2026-11-03.md (its ISO date did).
+    from searchapp.ranking.query_words import query_dates
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    assert query_dates("what did I do on Nov 3rd, 2026") == ["2026 11 03"]
+    assert query_dates("the 3rd of November") == query_dates("november 3") == ["11 03"]
+    assert query_dates("May 12") == ["05 12"] and query_dates("I may 3 times") == []
+    assert query_dates("march 10:30") == query_dates("version 3 notes") == []
+    vault = tmp_path / "vault"
+    vault.mkdir()
+    for day in ("2026-11-02", "2026-11-03", "2026-03-11", "2025-11-03"):
+        (vault / f"{day}.md").write_text(f"# Daily\n\nWorked on the relay ({day}).\n", "utf-8")
+    index = make_index(tmp_path / "idx")
+    index.add([vault])
+    for query, expected in (
+        ("November 3", {"2026-11-03.md", "2025-11-03.md"}),
+        ("what did I do on Nov 3rd, 2026", {"2026-11-03.md"}),
+    ):
+        hits = index.search(query, k=4, mode="hybrid")
+        named = {hit.path.rsplit("/", 1)[1] for hit in hits[: len(expected)]}
+        assert named == expected, (query, [h.path for h in hits])
