@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
@@ -450,9 +450,7 @@ class SearchIndex:
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()
             self._postings = self.open_postings()
-            IndexMeta(last_indexed_at=datetime.now(timezone.utc).isoformat("T", "seconds")).write(
-                store
-            )
+            IndexMeta(last_indexed_at=datetime.now(UTC).isoformat("T", "seconds")).write(store)
         return report
 
     def matching(self, patterns: Sequence[str | os.PathLike[str]]) -> list[str]:

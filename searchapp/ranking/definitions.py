@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 
 from searchapp.ranking.outline import FUNCTION_TYPE, js_function, js_method
 from searchapp.ranking.query_words import DEFINES
@@ -137,7 +137,7 @@ def code_names(query: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def defining(name: str) -> re.Pattern[str]:
+def defining(name: str, javascript: bool = False) -> re.Pattern[str]:
     """Where a text defines ``name``: a declaration, or an assignment at a line's start (any
     indentation for a CONSTANT_CASE name; else none, so `render = self.render` in a method
     is no definition of `render`)."""
@@ -164,15 +164,18 @@ def defining(name: str) -> re.Pattern[str]:
     )
     # Rust's unit struct (`pub struct Marker;`) is a definition, where C's `struct X;` is not.
     unit = rf"^[ \t]*pub(?:\([\w:]+\))?[ \t]+struct[ \t]+{word}[ \t]*;"
-    # JavaScript's and TypeScript's functions without a keyword: a method (`async hash(pw) {`;
-    # not a capitalised name, a C++ constructor's: the class is asked for) and one held by a
-    # name at any indentation (`handle = async (req) => {`, `save: (doc) => {`): `placeOrder`
-    # ranked its tests and callers above the method.
-    method = rf"|^{js_method(word)}" if not name[:1].isupper() else ""
+    # In a JavaScript or TypeScript file (``javascript``), functions without a keyword: a
+    # method (`async hash(pw) {`; not a capitalised name, a constructor's: the class is asked
+    # for) and one held by a name at any indentation (`handle = async (req) => {`, `save:
+    # (doc) => {`): `placeOrder` ranked its tests and callers above the method. Elsewhere the
+    # shapes are calls (`withContext(Dispatchers.IO) {`, `list_for_each_entry(pos, h, l) {`).
+    script = ""
+    if javascript:
+        script = rf"|^[ \t]*{js_function(word)}"
+        script += rf"|^{js_method(word)}" if not name[:1].isupper() else ""
     return re.compile(
         rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
-        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}"
-        rf"|^[ \t]*{js_function(word)}{method}"
+        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}{script}"
     )
 
 
@@ -202,6 +205,7 @@ def defined_share(
     text: str,
     qualified: Mapping[str, str] | None = None,
     before: str = "",
+    javascript: bool = False,
 ) -> float:
     """The share of ``names`` that ``text`` defines; a name the query qualifies (``qualified``:
     `ParamType.convert`) only where it is not defined in another class (read in ``text`` above
@@ -214,20 +218,22 @@ def defined_share(
         owner = qualified.get(name) if qualified else None
         if any(
             owner is None or _in_class(text, before, found.start(), owner)
-            for found in defining(name).finditer(text)  # a subclass's, then the class's own
+            for found in defining(name, javascript).finditer(text)  # a subclass's, then its own
         ):
             defined += 1
     return defined / len(names)
 
 
-def defined_elsewhere(qualified: Mapping[str, str], text: str) -> set[int]:
+def defined_elsewhere(
+    qualified: Mapping[str, str], text: str, javascript: bool = False
+) -> set[int]:
     """The lines of ``text`` (from 0) that define a name the query qualifies (``qualified``:
     `CsvParser.total`) in another class than its own: the hit named `BaseParser.total`'s line
     in a passage holding both."""
     return {
         text.count("\n", 0, found.start())
         for name, owner in qualified.items()
-        for found in defining(name).finditer(text)
+        for found in defining(name, javascript).finditer(text)
         if not _in_class(text, "", found.start(), owner)
     }
 
@@ -286,12 +292,14 @@ def definition_bonus(
     texts: Mapping[int, str],
     qualified: Mapping[str, str] | None = None,
     before: Mapping[int, str] | None = None,
+    javascript: Container[int] = (),
 ) -> dict[int, float]:
     """``{id: what defining the query's names adds}`` for the ``texts`` that define some
-    (``defined_share``; ``before``: each text's text before it, for ``qualified`` names)."""
+    (``defined_share``; ``before``: each text's text before it, for ``qualified`` names;
+    ``javascript``: the ids of those in JavaScript or TypeScript files)."""
     shares = (
         {
-            i: defined_share(names, text, qualified, (before or {}).get(i, ""))
+            i: defined_share(names, text, qualified, (before or {}).get(i, ""), i in javascript)
             for i, text in texts.items()
         }
         if names

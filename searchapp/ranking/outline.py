@@ -35,8 +35,8 @@ OUTLINE_CHUNKS = 160
 # (`struct stat st = {`) declare nothing that holds lines.
 _DECLARES = re.compile(
     r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
-    r"async|unsafe|override|virtual|inline|default|local|open|sealed|data|typedef)\s+)*"
-    r"(?:class|def|fn|func|function|struct|union|enum|trait|impl|interface|module|object|record|"
+    r"async|unsafe|override|virtual|inline|default|local|open|sealed|data|typedef|suspend)\s+)*"
+    r"(?:class|def|fn|fun|func|function|struct|union|enum|trait|impl|interface|module|object|record|"
     r"defmodule|defn|defp)\s+(?:\([^)]*\)\s*)?(?:[A-Z][A-Z0-9_]*[A-Z0-9]\s+(?=[A-Za-z_]))?"
     r"((?>[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*))"  # atomic: `SymIn` is no name
     r"(?![ \t]*;)(?![ \t]+\**[A-Za-z_]\w*[ \t]*[=;\[,)])"
@@ -89,8 +89,8 @@ def js_method(name: str) -> str:
     """A method's header as JavaScript and TypeScript write it, indentation and all, ``name``
     (a pattern) its name."""
     return (
-        rf"[ \t]+{_JS_MODIFIERS}\*?(?!{_NOT_A_METHOD}){name}[ \t]*(?:<[^<>\n]*>)?[ \t]*"
-        rf"{_PARAMETERS}[ \t]*(?::[^{{;=\n]+)?\{{[ \t]*$"
+        rf"[ \t]+{_JS_MODIFIERS}\*?(?!{_NOT_A_METHOD}){name}[ \t]*+(?:<[^<>\n]*>[ \t]*+)?"
+        rf"{_PARAMETERS}[ \t]*+(?::[^{{;=\n]+)?\{{[ \t]*$"
     )
 
 
@@ -99,7 +99,7 @@ def js_method(name: str) -> str:
 # `save: (doc) => {`), an arrow function or a function expression.
 _FUNCTION_VALUE = (
     r"(?:async[ \t]+)?(?:function(?![\w$])|(?:<[^<>\n]*>)?(?:\((?:[^()\n]|\([^()\n]*\))*\)"
-    rf"|{JS_NAME})[ \t]*(?::[^=\n]+?)?[ \t]*=>)"
+    rf"|{JS_NAME})[ \t]*+(?::[^=\n]+?)?=>)"
 )
 
 
@@ -110,7 +110,10 @@ def js_function(name: str) -> str:
     declared = (
         rf"(?:export[ \t]+)?{_JS_MODIFIERS}(?:(?:const|let|var)[ \t]+)?"
         rf"(?:(?:module\.)?exports\.|this\.)?{name}"
-        rf"(?:[ \t]*(?::[^=\n]*)?=(?![=>])|[ \t]*:)[ \t]*{_FUNCTION_VALUE}"
+        rf"(?:[ \t]*+(?::[^=\n]*)?=(?![=>])[ \t]*+{_FUNCTION_VALUE}"
+        # An object's property, its body to follow: not an interface's member (`onClick:
+        # (e: MouseEvent) => void;`), a type.
+        rf"|[ \t]*+:[ \t]*+{_FUNCTION_VALUE}[^\n;]*\{{[ \t]*$)"
     )
     exported = rf"(?:module\.)?exports[ \t]*=[ \t]*(?:async[ \t]+)?function[ \t]*\*?[ \t]*{name}"
     return rf"(?:{declared}|{exported})(?![\w$])"
@@ -128,23 +131,33 @@ def is_code(path: str) -> bool:
     return Path(path).suffix.lower() in CODE_SUFFIXES
 
 
-def outline(above: str, line: str) -> str | None:
+# Where a method needs no keyword and a function is a value (``js_method``, ``js_function``):
+# elsewhere the same shapes are calls (C's `list_for_each_entry(pos, &head, list) {`, Kotlin's
+# `withContext(Dispatchers.IO) {`, Java's `try (InputStream in = open()) {`).
+JAVASCRIPT_SUFFIXES = frozenset(".js .jsx .mjs .cjs .ts .tsx .mts .cts .vue .svelte".split())
+
+
+def is_javascript(path: str) -> bool:
+    return Path(path).suffix.lower() in JAVASCRIPT_SUFFIXES
+
+
+def outline(above: str, line: str, *, javascript: bool = False) -> str | None:
     """The names of the definitions holding ``line`` (one line of code), outermost first and
     dotted, from ``above`` (the text before it, each line with its indentation):
     `Segment.split_cells`; ``line``'s own when it declares one. None when none does."""
     lines = [*above.split("\n"), line] if above else [line]
-    names = [name for _, name in holding(lines, len(lines) - 1)]
+    names = [name for _, name in holding(lines, len(lines) - 1, javascript=javascript)]
     return ".".join(reversed(names)) or None
 
 
-def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
+def holding(lines: list[str], at: int, *, javascript: bool = False) -> list[tuple[int, str]]:
     """(index, name) of the lines declaring the definitions that hold ``lines[at]``, innermost
     first (``lines[at]`` itself when it declares one). A line inside a decorator (a
     multi-line `@click.option(`) belongs to the definition below it."""
     found: list[tuple[int, str]] = []
     line = lines[at]
     limit = _indent(line) if line.strip() else None
-    declared = _declared(lines, at)
+    declared = _declared(lines, at, javascript)
     if declared:
         found.append((at, declared))
     for number in range(at - 1, -1, -1):
@@ -158,7 +171,7 @@ def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
         if limit is not None and indent >= limit:
             continue
         if body.startswith("@") and not found:  # a decorator's argument: what it decorates
-            below = _decorated(lines, number)
+            below = _decorated(lines, number, javascript)
             if below is not None:
                 found.append(below)
                 limit = indent
@@ -166,20 +179,22 @@ def holding(lines: list[str], at: int) -> list[tuple[int, str]]:
         if _NOT_A_STATEMENT.match(body):
             continue
         limit = indent
-        declared = _declared(lines, number)
+        declared = _declared(lines, number, javascript)
         if declared:
             found.append((number, declared))
     return found
 
 
-def _declared(lines: list[str], at: int) -> str | None:
+def _declared(lines: list[str], at: int, javascript: bool = False) -> str | None:
     """The name ``lines[at]`` declares a definition of: after a keyword (`def`, `class`), or a
     C-like function's header (``_FUNCTION``; GNU style, its name at the margin below its type)."""
     body = lines[at].lstrip()
-    found = _DECLARES.match(body) or _FUNCTION.match(body) or _JS_FUNCTION.match(body)
+    found = _DECLARES.match(body) or _FUNCTION.match(body)
     if found:
-        return found.group(1) or found.group(2)
-    if body is not lines[at] and (method := _JS_METHOD.match(lines[at])):
+        return found.group(1)
+    if javascript and (function := _JS_FUNCTION.match(body)):
+        return function.group(1) or function.group(2)
+    if javascript and body is not lines[at] and (method := _JS_METHOD.match(lines[at])):
         return method.group(1)
     if at and body is lines[at] and (named := _NAME_AT_MARGIN.match(body)):
         if _TYPE_LINE.fullmatch(lines[at - 1].rstrip()):
@@ -187,7 +202,7 @@ def _declared(lines: list[str], at: int) -> str | None:
     return None
 
 
-def _decorated(lines: list[str], at: int) -> tuple[int, str] | None:
+def _decorated(lines: list[str], at: int, javascript: bool = False) -> tuple[int, str] | None:
     """(index, name) of the definition the decorator on ``lines[at]`` decorates: the first line
     below at its indentation that is not a decorator's."""
     indent = _indent(lines[at])
@@ -195,7 +210,7 @@ def _decorated(lines: list[str], at: int) -> tuple[int, str] | None:
         body = lines[number].lstrip()
         if not body or _indent(lines[number]) > indent or _NOT_A_STATEMENT.match(body):
             continue
-        declared = _declared(lines, number)
+        declared = _declared(lines, number, javascript)
         return (number, declared) if declared else None
     return None
 
@@ -209,17 +224,19 @@ _CONTAINERS = re.compile(
 _END = re.compile(r"end\b")
 
 
-def definition_span(lines: list[str], at: int) -> tuple[int, int] | None:
+def definition_span(
+    lines: list[str], at: int, *, javascript: bool = False
+) -> tuple[int, int] | None:
     """The first and last index of the innermost definition holding ``lines[at]``: from its
     decorators (or attributes) to the last line indented below its header, and the bracket
     (or `end`) that closes it; it always holds ``lines[at]``. None when no definition holds
     it, or when the one found is a class whose line there is inside something it does not
     name (a Java method: the class of 400 lines is not what was asked for)."""
     if lines[at].lstrip().startswith("@"):  # a decorator: the definition it decorates
-        decorated = _decorated(lines, at)
-        found = holding(lines, decorated[0]) if decorated else []
+        decorated = _decorated(lines, at, javascript)
+        found = holding(lines, decorated[0], javascript=javascript) if decorated else []
     else:
-        found = holding(lines, at)
+        found = holding(lines, at, javascript=javascript)
     if not found:
         return None
     header = found[0][0]
@@ -287,7 +304,7 @@ def outlined(store: Store, hits: list[Hit]) -> list[Hit]:
         head = before.get(hit.chunk_id, "")
         lines = (head + hit.text).split("\n")
         at = min(head.count("\n") + max(hit.line - hit.start_line, 0), len(lines) - 1)
-        names = [name for _, name in holding(lines, at)]  # (what follows: a decorator's)
+        names = [name for _, name in holding(lines, at, javascript=is_javascript(hit.path))]
         sections[hit.chunk_id, hit.line] = ".".join(reversed(names)) or None
     return [
         replace(hit, section=sections[hit.chunk_id, hit.line])

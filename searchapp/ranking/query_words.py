@@ -410,13 +410,17 @@ class BestLine:
         phrases: Sequence[Phrase] = (),
         trigrams: frozenset[Trigram] = frozenset(),
         definitions: Sequence[re.Pattern[str]] = (),
-        elsewhere: Callable[[str], set[int]] | None = None,
+        elsewhere: Callable[..., set[int]] | None = None,
+        script_definitions: Sequence[re.Pattern[str]] = (),
     ) -> None:
         """``elsewhere``: a text's lines (from 0) whose definitions are not the ones asked for
-        (``definitions.defined_elsewhere``: a method of another class)."""
+        (``definitions.defined_elsewhere``: a method of another class);
+        ``script_definitions``: ``definitions`` as a JavaScript or TypeScript file has them
+        (``line``'s ``javascript``)."""
         self._phrases = phrases
         self._trigrams = trigrams
         self._definitions = definitions
+        self._script_definitions = script_definitions or definitions
         self._elsewhere = elsewhere
         # Matched in the passage's text less its accents (``_plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
@@ -426,16 +430,22 @@ class BestLine:
             if weight > 0
         ]
 
-    def line(self, text: str, first_line: int, taken: Container[int] = ()) -> int:
+    def line(
+        self, text: str, first_line: int, taken: Container[int] = (), javascript: bool = False
+    ) -> int:
         """The line; one not in ``taken`` (named by a hit before, of an overlapping passage of
-        the same file) where one of those holds a word: `path:line` came out twice."""
+        the same file) where one of those holds a word: `path:line` came out twice.
+        ``javascript``: the text is a JavaScript or TypeScript file's."""
         lines = _plain(text).split("\n")
-        elsewhere = self._elsewhere(text) if self._elsewhere and self._definitions else set()
-        best = self._best(lines, first_line, (), elsewhere)
+        definitions = self._script_definitions if javascript else self._definitions
+        elsewhere = set()
+        if self._elsewhere and definitions:
+            elsewhere = self._elsewhere(text, javascript)
+        best = self._best(lines, first_line, (), elsewhere, definitions)
         if best is None:
             return first_line
         if best in taken:
-            return self._best(lines, first_line, taken, elsewhere) or best
+            return self._best(lines, first_line, taken, elsewhere, definitions) or best
         return best
 
     def _best(
@@ -444,6 +454,7 @@ class BestLine:
         first_line: int,
         taken: Container[int],
         elsewhere: Container[int] = (),
+        definitions: Sequence[re.Pattern[str]] = (),
     ) -> int | None:
         best, most = None, (0, 0, 0, 0.0, 0.0, 0.0, 0.0)
         starts = self._phrase_starts(lines)
@@ -454,7 +465,7 @@ class BestLine:
             in_order = len(held_trigrams(self._trigrams, line))
             defines = 0
             if number - first_line not in elsewhere:
-                defines = sum(1 for pattern in self._definitions if pattern.search(line))
+                defines = sum(1 for pattern in definitions if pattern.search(line))
             weight = whole = defined = headed = 0.0
             folded_line = line.casefold()  # a first look: ß, ſ and ς as (?i) reads them
             for folded, (word, name, definition, heading), word_weight in self._words:

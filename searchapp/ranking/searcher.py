@@ -37,7 +37,7 @@ from searchapp.ranking.names import (
     name_shares,
     near_names,
 )
-from searchapp.ranking.outline import OUTLINE_CHUNKS, outlined
+from searchapp.ranking.outline import OUTLINE_CHUNKS, is_javascript, outlined
 from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
@@ -382,12 +382,16 @@ class Searcher:
         if names:  # a passage's text begins at its first word: a local's indentation is lost
             texts = self._indented(texts)
         qualified = qualifiers(query) if names else {}
+        scripts = set()  # in JavaScript or TypeScript files: methods need no keyword there
+        if names:
+            paths = self.store.chunk_paths(texts)
+            scripts = {i for i, path in paths.items() if is_javascript(path)}
         before = {}
         if qualified:  # where a definition of a qualified name may need its class read
             defining_ones = [
                 i
                 for i, text in texts.items()
-                if any(defining(name).search(text) for name in qualified)
+                if any(defining(name, i in scripts).search(text) for name in qualified)
             ]
             # As far up as a hit's section is read (``outline.py``): requests' `class Session`
             # is 350 lines above its `def send`, past what two passages reach, and
@@ -398,7 +402,7 @@ class Searcher:
                 else {}
             )
         definers = set()
-        for chunk_id, value in definition_bonus(names, texts, qualified, before).items():
+        for chunk_id, value in definition_bonus(names, texts, qualified, before, scripts).items():
             bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
             if value >= DEFINITION_WEIGHT:
                 definers.add(chunk_id)
@@ -560,12 +564,14 @@ class Searcher:
         for word in query_words(query):
             counts = [frequency(term) for term in self.lexicon.query_tokens(word)]
             weights[word] = sum(idf(df, rows) for df in counts if df > 0)
-        definitions = [defining(name) for name in code_names(query)]
+        names = code_names(query)
+        definitions = [defining(name) for name in names]
+        scripts = [defining(name, javascript=True) for name in names]
         qualified = qualifiers(query)
         elsewhere = functools.partial(defined_elsewhere, qualified) if qualified else None
         # A pasted traceback's source lines name the lines to show (not passages to keep).
         phrases = [*phrases, *traceback_sources(query)]
-        return BestLine(weights, phrases, query_trigrams(query), definitions, elsewhere)
+        return BestLine(weights, phrases, query_trigrams(query), definitions, elsewhere, scripts)
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         """``{chunk id: cosine}``, each the float32 nearest the exact product (summed in

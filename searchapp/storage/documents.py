@@ -176,12 +176,12 @@ def _front_matter_apart(written: str, stitched: str) -> bool:
     end = front_matter_end(written)
     if not end:
         return False
-    lines = written.count("\n", 0, end)
     cut = 0
-    for _ in range(lines):
+    for _ in range(written.count("\n", 0, end)):
         cut = stitched.find("\n", cut) + 1
-        if not cut:
-            return False
+        if not cut:  # the stitched text ends in it: a note of front matter alone
+            cut = len(stitched)
+            break
     return written[end:].split() == stitched[cut:].split()
 
 
@@ -266,11 +266,11 @@ def _definition_at(path: str, lines: list[str], line: int) -> tuple[int, int] | 
     """The lines (1-based) of the innermost definition holding ``line`` in a source file, as
     `search get FILE:LINE` prints it: the passage holding a line inside a function was its
     signature and the first line of its docstring ("go to definition" gave 10 lines of it)."""
-    from searchapp.ranking.outline import definition_span, is_code
+    from searchapp.ranking.outline import definition_span, is_code, is_javascript
 
     if not is_code(path):
         return None
-    span = definition_span(lines, line - 1)
+    span = definition_span(lines, line - 1, javascript=is_javascript(path))
     if span is None or span[1] - span[0] >= MAX_DEFINITION_LINES:
         return None
     return span[0] + 1, span[1] + 1
@@ -313,8 +313,6 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
                 f"{key!r} holds several indexed documents (records of a JSONL file); give one "
                 f"as the search results name it, {key}#ID (in a URL, '#' as %23)"
             )
-    if not rows and key and not os.path.isabs(os.path.expanduser(key)):
-        rows = _found_by_name(store, key)
     if not rows:  # a scan of the documents, only for an id that is no doc_id or path
         rows = store.rows(select + "doc_id = path || '#' || ? ORDER BY id LIMIT 3", (key,))
         if len(rows) > 1:
@@ -323,6 +321,8 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
                 f"records of several files have the id {key!r} ({paths}"
                 f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
             )
+    if not rows and key.strip(" ./") and not os.path.isabs(os.path.expanduser(key)):
+        rows = _found_by_name(store, key)
     if not rows:
         raise DocumentNotFoundError(_not_found(store, key))
     document_id, doc_id, path, title = rows[0]
@@ -337,18 +337,15 @@ def _found_by_name(store: Store, key: str) -> list[tuple[Any, ...]]:
     documents have."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path AND "
     relative = key[2:] if key.startswith("./") else key
-    for root in recorded_roots(store):
-        rows = store.rows(select + "path = ?", (os.path.normpath(os.path.join(root, relative)),))
-        if rows:
-            return rows
-    if "/" in relative:
-        return []
-    names = [relative] if os.path.splitext(relative)[1] else [relative, relative + ".md"]
     rows = []
-    for name in names:
-        rows = rows or store.rows(
-            select + "substr(path, -?) = ? ORDER BY id LIMIT 6", (len(name) + 1, "/" + name)
-        )
+    for root in recorded_roots(store):
+        place = os.path.normpath(os.path.join(root, relative))
+        rows += [row for row in store.rows(select + "path = ?", (place,)) if row not in rows]
+    if not rows and "/" not in relative:
+        for name in (relative, relative + ".md"):  # a note's name (`Dr. Smith`) is its file's
+            rows = rows or store.rows(
+                select + "substr(path, -?) = ? ORDER BY id LIMIT 6", (len(name) + 1, "/" + name)
+            )
     if len(rows) > 1:
         shown = ", ".join(row[2] for row in rows[:5])
         raise BadInputError(

@@ -8,7 +8,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -90,7 +90,7 @@ def _writable(db_path: Path) -> bool:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # What ``get_chunks`` reads as a chunk's places: the column, or NULL for an index before it.
@@ -821,6 +821,16 @@ class Store:
         order reads of ~200 candidates a query, without ``get_chunks``' places and paths."""
         rows = self._conn.execute(
             "SELECT id, text FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps([int(i) for i in ids]),),
+        )
+        return dict(rows)
+
+    @guarded
+    def chunk_paths(self, ids: Iterable[int]) -> dict[int, str]:
+        """``{chunk id: its document's path}`` for these ids (unknown ones skipped)."""
+        rows = self._conn.execute(
+            "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE c.id IN (SELECT value FROM json_each(?))",
             (json.dumps([int(i) for i in ids]),),
         )
         return dict(rows)

@@ -2,19 +2,23 @@
 
 A canvas is a JSON object of ``nodes`` (cards: ``text`` holds Markdown, ``file`` names a note
 or an attachment, ``link`` a web page, ``group`` a labelled frame around others) and ``edges``
-(arrows, perhaps labelled). Each card's text, a file card's path, a link card's address and
-each arrow's label is a unit, in reading order (top to bottom, then left to right), located as
-the label of the group frame it lies in; the JSON itself (ids, coordinates, colours) was
-indexed as text, so a query found `"x": -340` before any card.
+(arrows, perhaps labelled). Each card's text (less its ``data:`` URIs, as a note's), a file
+card's path and a link card's address is a unit, in reading order (top to bottom, then left to
+right), then each arrow's label, each located as the label of the group frame its card lies in;
+the JSON itself (ids, coordinates, colours) was indexed as text, so a query found `"x": -340`
+before any card. A card of the wrong shape (a list for its id, a coordinate past a float) is
+read as far as it can be: one bad card does not cost the board.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.builder import TextBuilder
+from searchapp.ingest.formats.markdown import cut_data_uris
 from searchapp.ingest.formats.spans import LocatedText
 
 CANVAS_SUFFIX = ".canvas"
@@ -31,17 +35,19 @@ def extract_canvas(text: str) -> LocatedText:
     if not isinstance(nodes, list):
         raise NotTextError("not an Obsidian canvas: no 'nodes' list; rename it if it is other JSON")
     cards = [node for node in nodes if isinstance(node, dict)]
-    groups = [node for node in cards if node.get("type") == "group"]
+    groups = [
+        node for node in cards if node.get("type") == "group" and isinstance(node.get("label"), str)
+    ]
     builder = TextBuilder()
     for card in sorted(cards, key=_reading_order):
         words = _words(card)
         if words:
             builder.add(words, section=_frame(card, groups))
-    named = {card.get("id"): card for card in cards}
+    named = {card["id"]: card for card in cards if isinstance(card.get("id"), str)}
     edges = canvas.get("edges")
     for edge in edges if isinstance(edges, list) else ():
         if isinstance(edge, dict) and isinstance(edge.get("label"), str):
-            start = named.get(edge.get("fromNode"))
+            start = named.get(edge["fromNode"]) if isinstance(edge.get("fromNode"), str) else None
             builder.add(edge["label"], section=_frame(start, groups) if start else None)
     return builder.build()
 
@@ -50,14 +56,24 @@ def _words(card: dict[str, Any]) -> str:
     """What a card shows: a text card's Markdown, a group's label, a file card's path (its
     note's name is what the board shows), a link card's address."""
     kind = card.get("type")
-    field = {"text": "text", "group": "label", "file": "file", "link": "url"}.get(kind or "")
+    field = _SHOWN.get(kind) if isinstance(kind, str) else None
     value = card.get(field) if field else None
-    return value if isinstance(value, str) else ""
+    return cut_data_uris(value) if isinstance(value, str) else ""
+
+
+_SHOWN = {"text": "text", "group": "label", "file": "file", "link": "url"}
 
 
 def _number(card: dict[str, Any], key: str) -> float:
+    """A card's coordinate or size; 0 for anything but a finite number (NaN sorted anywhere)."""
     value = card.get(key)
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return 0.0
+    try:
+        number = float(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return 0.0
+    return number if math.isfinite(number) else 0.0
 
 
 def _reading_order(card: dict[str, Any]) -> tuple[float, float]:

@@ -70,3 +70,25 @@ def test_other_json_named_canvas_is_a_skip_and_an_empty_one_empty(tmp_path: Path
     # JSON not named .canvas stays text.
     [document] = load_canvas(tmp_path, BOARD, name="board.json")
     assert '"fromNode"' in document.text
+
+
+def test_a_card_of_the_wrong_shape_does_not_cost_the_board(tmp_path: Path) -> None:
+    # A reviewer's: a list for an id, a 400-digit coordinate and NaN skipped the whole file.
+    text = (
+        '{"nodes": ['
+        '{"id": ["x"], "type": "text", "text": "first card", "x": 0, "y": NaN},'
+        '{"id": "b", "type": ["text"], "text": "no type"},'
+        '{"id": "c", "type": "text", "text": "huge card", "x": 0, "y": ' + "9" * 400 + "},"
+        '{"id": "d", "type": "text", "text": "last card ![i](data:image/png;base64,'
+        + "A"
+        * 80
+        + ')", "x": 0, "y": 50}'
+        '], "edges": [{"fromNode": {"id": 1}, "toNode": "d", "label": "an arrow"}]}'
+    )
+    [document] = load_canvas(tmp_path, text)
+    assert document.text.split("\n\n") == [
+        "first card",
+        "huge card",
+        "last card ![i]()",
+        "an arrow",
+    ]

@@ -3347,6 +3347,11 @@ def test_get_prints_front_matter_as_written(tmp_path, fake_model, capsys) -> Non
     assert (
         code == 0 and out == "title: Weekly sync\ndate: 2026-11-03\nattendees: [Tom, Anna Weber]\n"
     )
+    # A note of front matter alone (a person's, a book's), as written too.
+    person = "---\naliases: [Anna]\ncreated: 2024-01-01\n---\n"
+    (docs / "person.md").write_text(person, "utf-8")
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    assert run(capsys, "get", str(docs / "person.md"), *index)[1] == person
     # The body edited since (its size too): the indexed text, as before.
     (docs / "sync.md").write_text(note.replace("relay", "relay and the queue"), "utf-8")
     code, out, _ = run(capsys, "get", str(docs / "sync.md"), *index)
@@ -3383,6 +3388,21 @@ def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
     # Never a file outside the index, whatever the path climbs to.
     code, _, err = run(capsys, "get", "../../../etc/passwd", *index)
     assert code == 2 and "root:" not in err
+    # A reviewer's: a name with a dot in it; a record's id comes before a file's name; a
+    # relative path two indexed folders hold is named as ambiguous.
+    other = write(
+        tmp_path / "other",
+        {
+            "Dr. Smith.md": "# Dr. Smith\n",
+            "People/Anna Weber.md": "# The other Anna\n",
+            "recs.jsonl": '{"_id": "todo", "text": "the record"}\n',
+        },
+    )
+    assert run(capsys, "index", str(other), *index)[0] == 0
+    assert run(capsys, "get", "Dr. Smith", *index)[1] == "# Dr. Smith\n"
+    assert run(capsys, "get", "todo", *index)[1] == "the record\n"
+    code, _, err = run(capsys, "get", "People/Anna Weber.md", *index)
+    assert code == 2 and "2 indexed documents are named 'People/Anna Weber.md'" in err
 
 
 def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:

@@ -303,7 +303,26 @@ def test_a_cpp_class_behind_its_export_macro_is_found_by_its_name(tmp_path) -> N
     ],
 )
 def test_javascript_and_typescript_definitions(name, text, share) -> None:
-    assert defined_share([name], text) == share
+    assert defined_share([name], text, javascript=True) == share
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # A reviewer's: in other languages the same shapes are calls and blocks.
+        ("list_for_each_entry", "\tlist_for_each_entry(pos, &head, list) {"),
+        ("withContext", "    withContext(Dispatchers.IO) {"),
+        ("repeat", "    repeat(3) {"),
+        ("withAnimation", "        withAnimation(.easeInOut) {"),
+        ("save", "  save: (doc) => {"),
+        # Nor, in TypeScript, an interface's member typed as a function.
+        ("onClick", "interface ButtonProps {\n  onClick: (event: MouseEvent) => void;"),
+    ],
+)
+def test_keywordless_shapes_define_nothing_outside_javascript(name, text) -> None:
+    assert defined_share([name], text) == 0
+    if name == "onClick":
+        assert defined_share([name], text, javascript=True) == 0
 
 
 def test_a_typescript_method_ranks_above_its_tests_and_callers(tmp_path) -> None:

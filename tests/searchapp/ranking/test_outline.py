@@ -52,55 +52,18 @@ def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
 @pytest.mark.parametrize(
     ("code", "marker", "section"),
     [
+        # Elsewhere JavaScript's keywordless shapes are calls and blocks (a reviewer's).
         (
-            "export default class App {\n  async render(x) {\n  }\n  handle() {\n"
-            "    return 1;\n  }\n}\n",
-            "return 1;",
-            "App.handle",  # a method without a keyword, by its shape
-        ),
-        # JavaScript and TypeScript: methods by their shape, functions held by a name.
-        (
-            "export class PasswordHasher {\n  private readonly cost = 12;\n\n"
-            "  async hash(password: string): Promise<string> {\n"
-            "    return bcrypt.hash(password, this.cost);\n",
-            "return bcrypt",
-            "PasswordHasher.hash",
+            "static int probe(struct dev *d)\n{\n\tlist_for_each_entry(pos, &head, list) {\n"
+            "\t\tcount++;\n",
+            "count++",
+            "probe",
         ),
         (
-            "interface Opts { max: number }\n\nexport const rateLimit = (opts: Opts): "
-            "Middleware => {\n  const hits = new Map();\n  return (req, res, next) => {\n"
-            "    if (hits.get(req.ip) > opts.max) {\n      res.status(429);\n",
-            "res.status(429)",
-            "rateLimit",
-        ),
-        (
-            "module.exports = function errorHandler(err, req, res, next) {\n"
-            "  res.status(500).send(err.message);\n",
-            "res.status(500)",
-            "errorHandler",
-        ),
-        (
-            "const api = {\n  async save(doc) {\n    await db.put(doc);\n  },\n"
-            "  remove: (id) => {\n    db.del(id);\n",
-            "db.del(id)",
-            "remove",  # `const api = {` holds an object, no function
-        ),
-        (
-            "class Cart {\n  total = () => {\n    return this.items.length;\n",
-            "return this.items",
-            "Cart.total",
-        ),
-        # A test's callbacks and a statement's braces declare nothing.
-        (
-            "describe('cart', () => {\n  it('adds', async () => {\n    expect(add(1)).toBe(1);\n",
-            "expect(add(1))",
-            None,
-        ),
-        (
-            "function run(items) {\n  for (const item of items) {\n    if (item.ok) {\n"
-            "      send(item);\n",
-            "send(item)",
-            "run",
+            "class Repo {\n    suspend fun load() {\n        withContext(Dispatchers.IO) {\n"
+            "            read()\n",
+            "read()",
+            "Repo.load",
         ),
         (
             "func (s *Server) Serve(l net.Listener) error {\n\tfor {\n\t\tconn := accept()\n",
@@ -151,6 +114,65 @@ def test_the_definitions_holding_a_line_in_other_languages(code, marker, section
     assert outline(*lines_above(code, marker)) == section
 
 
+@pytest.mark.parametrize(
+    ("code", "marker", "section"),
+    [
+        (
+            "export default class App {\n  async render(x) {\n  }\n  handle() {\n"
+            "    return 1;\n  }\n}\n",
+            "return 1;",
+            "App.handle",  # a method without a keyword, by its shape
+        ),
+        # JavaScript and TypeScript: methods by their shape, functions held by a name.
+        (
+            "export class PasswordHasher {\n  private readonly cost = 12;\n\n"
+            "  async hash(password: string): Promise<string> {\n"
+            "    return bcrypt.hash(password, this.cost);\n",
+            "return bcrypt",
+            "PasswordHasher.hash",
+        ),
+        (
+            "interface Opts { max: number }\n\nexport const rateLimit = (opts: Opts): "
+            "Middleware => {\n  const hits = new Map();\n  return (req, res, next) => {\n"
+            "    if (hits.get(req.ip) > opts.max) {\n      res.status(429);\n",
+            "res.status(429)",
+            "rateLimit",
+        ),
+        (
+            "module.exports = function errorHandler(err, req, res, next) {\n"
+            "  res.status(500).send(err.message);\n",
+            "res.status(500)",
+            "errorHandler",
+        ),
+        (
+            "const api = {\n  async save(doc) {\n    await db.put(doc);\n  },\n"
+            "  remove: (id) => {\n    db.del(id);\n",
+            "db.del(id)",
+            "remove",  # `const api = {` holds an object, no function
+        ),
+        (
+            "class Cart {\n  total = () => {\n    return this.items.length;\n",
+            "return this.items",
+            "Cart.total",
+        ),
+        # A test's callbacks and a statement's braces declare nothing.
+        (
+            "describe('cart', () => {\n  it('adds', async () => {\n    expect(add(1)).toBe(1);\n",
+            "expect(add(1))",
+            None,
+        ),
+        (
+            "function run(items) {\n  for (const item of items) {\n    if (item.ok) {\n"
+            "      send(item);\n",
+            "send(item)",
+            "run",
+        ),
+    ],
+)
+def test_the_definitions_holding_a_line_of_javascript(code, marker, section) -> None:
+    assert outline(*lines_above(code, marker), javascript=True) == section
+
+
 def test_a_hit_in_code_names_the_method_holding_it(tmp_path) -> None:
     # A Markdown hit named its headings; one in code named nothing, so an agent had to read
     # the file to learn which method it was in, though the class began many passages above.
@@ -180,18 +202,22 @@ def test_a_definitions_lines_from_its_decorators_to_its_closing_bracket() -> Non
     first, last = definition_span(python, at)
     assert python[first].strip() == "@classmethod" and "return cls(" in python[last]
     js = "class App {\n  render() {\n    return 1;\n  }\n}\nconst after = 2;\n".split("\n")
-    assert definition_span(js, 0) == (0, 4)  # a line of the class's own
-    assert definition_span(js, 1) == definition_span(js, 2) == (1, 3)  # the method's
-    assert definition_span(js, 5) is None  # the top level
+    assert definition_span(js, 0, javascript=True) == (0, 4)  # a line of the class's own
+    assert definition_span(js, 1, javascript=True) == (1, 3)  # the method's
+    assert definition_span(js, 2, javascript=True) == (1, 3)
+    assert definition_span(js, 5, javascript=True) is None  # the top level
     # In a block of a class that declares nothing (a static initialiser): not the whole class
     # (a Java class of 400 lines was printed for a line of one method); the passage is.
     static = "class App {\n  static {\n    init();\n  }\n}\n".split("\n")
-    assert definition_span(static, 2) is None
+    assert definition_span(static, 2, javascript=True) is None
     # An arrow function held by a name: the whole of it, to its closing `};`.
     ts = "interface A { b: number }\nexport const f = (a: A) => {\n  if (a.b) {\n"
     ts += "    return 1;\n  }\n  return 2;\n};\nexport const g = 3;\n"
     ts_lines = ts.split("\n")
-    assert definition_span(ts_lines, 3) == (1, 6)
+    assert definition_span(ts_lines, 3, javascript=True) == (1, 6)
+    # An interface's member typed as a function is no function: the interface holds it.
+    props = "interface ButtonProps {\n  label: string;\n  onClick: (e: MouseEvent) => void;\n}\n"
+    assert definition_span(props.split("\n"), 2, javascript=True) == (0, 3)
     # A C function: from its type (on the line above, GNU style) to its closing brace.
     c = "#include <stdio.h>\n\nstatic void\nrun(const float *q,\n    int n)\n{\n"
     c += "    for (;;) {\n        step(q);\n    }\n    done(n);\n}\n\nint other(void);\n"
