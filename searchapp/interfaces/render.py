@@ -68,8 +68,12 @@ def interrupted_line(report: IndexReport, *, cause: str = "Ctrl-C") -> str:
 
 
 def _relative(path: str, cwd: Path | None = None) -> str:
-    """``path`` from the current folder where it lies below it, else absolute; as it is."""
+    """``path`` from the current folder where it lies below it, else absolute; as it is. From
+    `/` (where an MCP client starts its server, and a service runs) every path is absolute:
+    `tmp/notes/a.md` read as a path from somewhere else."""
     cwd = cwd or Path.cwd()
+    if cwd.parent == cwd:  # the root
+        return path
     try:
         return os.path.relpath(path, cwd) if Path(path).is_relative_to(cwd) else path
     except ValueError:

@@ -117,3 +117,11 @@ def test_a_path_as_a_terminal_shows_it_names_its_file() -> None:
         assert any_glob([f"/home/u/{shown}"])(path), shown
         assert not any_glob([shown])("/home/u/notes/other.md")
     assert any_glob(["notes/back\\tslash.md"])("/home/u/notes/back\\tslash.md")  # as written
+
+
+def test_from_the_root_a_path_is_shown_absolute() -> None:
+    # `search mcp --watch` run by a client from `/` logged `tmp/h21/vault/a.md`.
+    from searchapp.interfaces.render import display_path
+
+    assert display_path("/tmp/vault/a.md", cwd=Path("/")) == "/tmp/vault/a.md"
+    assert display_path("/home/u/notes/a.md", cwd=Path("/home/u")) == "notes/a.md"
