@@ -75,6 +75,9 @@ class IndexThread:
             self._executor.shutdown(wait=True)
 
 
+EMPTY_INDEX_NOTE = "the index holds no documents yet"
+
+
 def searched_with_notes(
     index: SearchIndex, text: str, options: SearchOptions
 ) -> tuple[list[Hit], list[str]]:
@@ -89,7 +92,7 @@ def searched_with_notes(
         from searchapp.storage.paths import index_dir_option
 
         command = f"search index PATH{index_dir_option(index.index_dir)}"
-        notes.append(f"the index holds no documents yet; `{command}` adds some")
+        notes.append(f"{EMPTY_INDEX_NOTE}; `{command}` adds some")
     elif not hits and options.path_glob and not index.any_document_matches(options.path_glob):
         globs = [options.path_glob] if isinstance(options.path_glob, str) else options.path_glob
         shown = " or ".join(f"'{glob}'" for glob in globs)  # repr doubled a backslash

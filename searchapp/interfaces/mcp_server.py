@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -46,7 +46,7 @@ from rich.console import Console
 
 from searchapp.errors import IndexNotFoundError, SearchAppError
 from searchapp.interfaces.cli_app import package_version
-from searchapp.interfaces.index_thread import IndexThread, document_with_notes
+from searchapp.interfaces.index_thread import EMPTY_INDEX_NOTE, IndexThread, document_with_notes
 from searchapp.interfaces.serve import INDEXING_NOTE, _finish_following, _watching
 from searchapp.ranking.searcher import MAX_SCORE, SearchOptions, in_parameter_terms
 from searchapp.search_index import SearchIndex
@@ -337,6 +337,10 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
         except SearchAppError as exc:
             said = watching.said(exc) if watching else str(exc)
             raise ToolError(in_parameter_terms(said)) from exc
+        if watching is not None and watching.first_indexing.is_set():
+            # Not "`search index` adds some" while this server adds them (an agent would say
+            # to run it): the note that it is indexing says what there is to know.
+            notes = [note for note in notes if not note.startswith(EMPTY_INDEX_NOTE)]
         notes = [*notes, *(watching.notes() if watching else ())]
         return _within_limit([SearchHit(**hit.to_json()) for hit in hits], notes)
 
@@ -417,9 +421,10 @@ def serve_stdio(
     follower: threading.Thread | None = None
     watching = Watching() if watch_paths else None
     err = err or Console(stderr=True)
+    watcher = None
     try:
         if watching is not None:
-            follower, _ = _watching(
+            follower, watcher = _watching(
                 index_thread,
                 err,
                 stop,
@@ -444,7 +449,10 @@ def serve_stdio(
         ours = threading.current_thread() is threading.main_thread()
         ours = ours and previous is signal.default_int_handler
         if ours:
-            signal.signal(signal.SIGINT, _exit_on_interrupt)
+            handler = _exit_on_interrupt
+            if follower is not None and watcher is not None:
+                handler = _stop_watching_on_interrupt(stop, follower, watcher, err)
+            signal.signal(signal.SIGINT, handler)
         try:
             anyio.run(_serve_stdio, build_server(index_thread, watching))
         finally:
@@ -590,6 +598,32 @@ def unreadable_reply(error: Exception) -> JSONRPCError | None:
     return JSONRPCError(
         jsonrpc="2.0", id=request_id, error=ErrorData(code=INVALID_REQUEST, message=message)
     )
+
+
+def _stop_watching_on_interrupt(
+    stop: threading.Event, follower: threading.Thread, watcher: Any, err: Console
+) -> Callable[[int, object], None]:
+    """Ctrl-C for `search mcp --watch`: the batch under way (the first indexing's too) stops
+    where it next commits, so the folders are recorded as indexed and what was kept is said,
+    as `search watch` does; a second Ctrl-C ends it at once. Ended at once, the first
+    indexing left its folder unrecorded: `search index` then found no folder to update."""
+    from searchapp.interfaces.watch import stopped_line
+
+    def interrupted(signum: int, frame: object) -> None:
+        if stop.is_set():  # the second
+            _exit_on_interrupt(signum, frame)
+        stop.set()
+        if follower.is_alive():
+            err.print(
+                "stopping where the batch of changes under way next commits (Ctrl-C again to "
+                "stop now)"
+            )
+            follower.join()
+        err.print(stopped_line(watcher))
+        sys.stderr.flush()
+        os._exit(130)
+
+    return interrupted
 
 
 def _exit_on_interrupt(signum: int, frame: object) -> None:
