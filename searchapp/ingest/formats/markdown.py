@@ -71,7 +71,8 @@ def extract_markdown(text: str) -> LocatedText:
     spans = [Span(span.start_char + len(front), span.page, span.section) for span in spans]
     # No `title:`: the first top-level heading, as a notebook's (an agent's get_document gave
     # `"title": null` for every note without front matter).
-    title = title or first_heading
+    drawing = bool(match) and _EXCALIDRAW.search(match.group(1)) is not None
+    title = title or ("" if drawing else first_heading)  # not every drawing's "Text Elements"
     return LocatedText(title=title, text=front + text, spans=tuple(spans))
 
 

@@ -116,6 +116,9 @@ def test_without_a_title_key_the_first_top_level_heading_is_the_title() -> None:
     assert extract_markdown("```sh\n# not a heading\n```\n## Only a section\n").title == ""
     assert extract_markdown("---\ntitle: Given\n---\n# Heading\n").title == "Given"
     assert extract_markdown("---\ntags: [a]\n---\n# Heading\n").title == "Heading"
+    # An Excalidraw drawing's headings are the plugin's: every one was titled "Text Elements".
+    drawing = "---\nexcalidraw-plugin: parsed\n---\n# Text Elements\nFlamingo cache\n"
+    assert extract_markdown(drawing).title == ""
 
 
 def test_markdown_through_load_documents_by_name_only(tmp_path: Path) -> None:
