@@ -79,6 +79,9 @@ class SearchHit(BaseModel):
     path: str
     doc_id: str
     record_id: str | None = Field(None, description="a JSONL record's own id (doc_id: path#id)")
+    title: str | None = Field(
+        None, description="the document's title (its metadata, front matter or first heading)"
+    )
     chunk_id: int
     line: int = Field(
         description="the passage's line holding the query's rarest words, else start_line"

@@ -62,6 +62,7 @@ class Hit:
             "path": self.path,
             "doc_id": self.doc_id,
             "record_id": self.record_id if self.doc_id != self.path else None,
+            "title": self.title,
             "chunk_id": self.chunk_id,
             "line": self.line,
             "start_line": self.start_line,

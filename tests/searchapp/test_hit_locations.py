@@ -153,3 +153,13 @@ def test_a_much_older_index_this_user_cannot_write_says_what_to_do(tmp_path, mon
     index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(max_length=256))
     with pytest.raises(IndexNotWritableError, match="older searchapp.*as a user who can write"):
         index.search("signing keys", k=1)
+
+
+def test_a_hit_carries_its_documents_title(tmp_path) -> None:
+    # A script (or an agent, over MCP) showing hits had the path alone: the title a note's
+    # first heading gives was kept with the document but left out of every hit.
+    hit = only_hit(tmp_path, "guide.md", GUIDE, "rotate the signing keys")
+    assert hit.to_json()["title"] == "Install"
+    (tmp_path / "plain").mkdir()
+    plain = only_hit(tmp_path / "plain", "notes.txt", "Rotate the signing keys.\n", "rotate")
+    assert plain.to_json()["title"] is None
