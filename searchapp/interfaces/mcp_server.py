@@ -352,7 +352,8 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
         path_or_doc_id: Annotated[
             str,
             Field(
-                description="a doc_id or path that a search returned",
+                description="a doc_id or path that a search returned, a note's name, or an "
+                "Obsidian link ([[Note]], [[Note#Heading]] for that section alone)",
                 json_schema_extra={"minLength": 1},
             ),
         ],

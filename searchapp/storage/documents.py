@@ -21,7 +21,8 @@ from typing import Any
 
 from searchapp.errors import BadInputError
 from searchapp.globs import from_display
-from searchapp.ingest.formats.markdown import front_matter_end
+from searchapp.ingest.formats.builder import HeadingPath
+from searchapp.ingest.formats.markdown import front_matter_end, heading_sections
 from searchapp.storage.indexed_paths import Filters, recorded_roots, root_filters, under
 from searchapp.storage.schema import PENDING
 from searchapp.storage.store import Store, places
@@ -87,8 +88,8 @@ def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tup
     """The lines (1-based, inclusive) that pages ``first..last`` of a PDF take in its indexed
     text: hits name a page (``p.300``), and ``--lines`` alone left it to be found by hand.
     Raises ``BadInputError`` for a document without pages, or pages it has no text on."""
-    (document_id, doc_id, _, _), at_line = _find_as_given(store, path_or_doc_id)
-    if at_line is not None:
+    (document_id, doc_id, _, _), at_line, heading = _find_as_given(store, path_or_doc_id)
+    if at_line is not None or heading:
         raise BadInputError(f"give {path_or_doc_id} or --page, not both")
     first, last = pages
     starts: dict[int, int] = {}  # page -> its first line
@@ -132,10 +133,10 @@ def read_document(
             raise BadInputError(
                 f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
-    (document_id, doc_id, path, title), at_line = _find_as_given(store, path_or_doc_id)
+    (document_id, doc_id, path, title), at_line, heading = _find_as_given(store, path_or_doc_id)
+    if (at_line is not None or heading) and lines is not None:
+        raise BadInputError(f"give {path_or_doc_id} or --lines, not both")
     if at_line is not None:  # FILE:LINE: that line's definition, or passage
-        if lines is not None:
-            raise BadInputError(f"give {path_or_doc_id} or --lines, not both")
         lines = _passage_at(store, document_id, at_line)
     rows = store.rows(
         "SELECT start_char, end_char, start_line, text, page FROM chunks "
@@ -154,6 +155,8 @@ def read_document(
         all_lines.pop()
     if at_line is not None and at_line <= len(all_lines):
         lines = _definition_at(path, all_lines, at_line) or lines
+    if heading:
+        lines = _section_lines(text, heading, path_or_doc_id)
     first, last = lines or (1, len(all_lines))
     if lines and first > len(all_lines):
         raise BadInputError(f"line {first} is past the end of {doc_id} ({len(all_lines)} lines)")
@@ -185,13 +188,31 @@ def _front_matter_apart(written: str, stitched: str) -> bool:
     return written[end:].split() == stitched[cut:].split()
 
 
-def _find_as_given(store: Store, key: str) -> tuple[tuple[int, str, str, str | None], int | None]:
-    """``_find``'s document for ``key`` as a hit prints it, and the line it names: `path:LINE`
+# An Obsidian wiki link as a note writes it: [[Note]], ![[Note]], [[Folder/Note|shown]],
+# [[Note#Heading#Subheading]], [[Note#^block]] (the block is not looked for: the whole note).
+_WIKI_LINK = re.compile(
+    r"!?\[\[([^\[\]|#^]*)((?:#[^\[\]|#^]+)*)(?:#\^[^\[\]|]*)?(?:\|[^\[\]]*)?\]\]"
+)
+
+
+def _find_as_given(
+    store: Store, key: str
+) -> tuple[tuple[int, str, str, str | None], int | None, list[str]]:
+    """``_find``'s document for ``key`` as a hit prints it, the line it names: `path:LINE`
     (`:LINE:COLUMN` as rg's, and the `:` after it that a double click selects), or a JSONL
-    record's `corpus.jsonl #id:`; None for a key that names no line."""
+    record's `corpus.jsonl #id:`; None for a key that names no line; and the headings an
+    Obsidian link names (`[[Note#Heading]]`), else []."""
+    link = _WIKI_LINK.fullmatch(key.strip())
+    if link:
+        target = link.group(1).strip()
+        if not target:
+            raise BadInputError(f"{key} names no note, only a heading; give it: [[Note#Heading]]")
+        headings = [part.strip() for part in link.group(2).split("#") if part.strip()]
+        found = _find(store, target, link=True)
+        return found, None, headings
     for whole in dict.fromkeys([key, key.removesuffix(":")]):  # a record's id may hold ":"
         try:
-            return _find(store, whole), None
+            return _find(store, whole), None, []
         except DocumentNotFoundError:
             pass
     named = _AT_LINE.fullmatch(key)
@@ -204,7 +225,34 @@ def _find_as_given(store: Store, key: str) -> tuple[tuple[int, str, str, str | N
     at_line = int(named.group(2))
     if at_line < 1:
         raise BadInputError(f"{key}: lines are counted from 1, as a hit names them")
-    return found, at_line
+    return found, at_line, []
+
+
+def _section_lines(text: str, headings: list[str], key: str) -> tuple[int, int]:
+    """The lines (1-based, inclusive) of the section of ``text`` under the heading that
+    ``headings`` end its path with, as Obsidian matches them (in any case; `A#C` is C anywhere
+    below A), up to the next heading not below it, less the blank lines before that."""
+    wanted = [" ".join(part.split()).casefold() for part in headings]
+    matter = front_matter_end(text)  # its closing "---" read as a heading's underline
+    sections = heading_sections(re.sub(r"[^\n]", " ", text[:matter]) + text[matter:])
+    for n, (start, section) in enumerate(sections):
+        parts = section.casefold().split(HeadingPath.SEPARATOR)
+        if parts[-1] != wanted[-1] or not _in_order(wanted[:-1], parts[:-1]):
+            continue
+        end = len(text)
+        for later, below in sections[n + 1 :]:
+            if not below.startswith(section + HeadingPath.SEPARATOR):
+                end = later
+                break
+        end = start + len(text[start:end].rstrip())  # not the blank lines before the next
+        return text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1
+    raise BadInputError(f"{key}: the note has no heading {' > '.join(headings)!r}")
+
+
+def _in_order(wanted: list[str], parts: list[str]) -> bool:
+    """Whether ``wanted`` are among ``parts`` in that order (not necessarily adjacent)."""
+    remaining = iter(parts)
+    return all(part in remaining for part in wanted)
 
 
 def _not_found(store: Store, key: str) -> str:
@@ -289,10 +337,11 @@ def _passage_at(store: Store, document_id: int, line: int) -> tuple[int, int]:
     return rows[0][0], rows[0][1]
 
 
-def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
+def _find(store: Store, key: str, *, link: bool = False) -> tuple[int, str, str, str | None]:
     """(row id, doc_id, path, title) of the document ``key`` names: its doc_id, its path (a
-    file, or a JSONL file of one record), or a record's own id that one file alone gives.
-    Only exact matches count."""
+    file, or a JSONL file of one record), or a record's own id that one file alone gives;
+    else a relative path or a name (``_found_by_name``), as an Obsidian ``link`` names a note
+    when it is one."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE "
     rows = store.rows(select + "doc_id = ?", (key,))
     path, mark, record = key.rpartition("#")
@@ -322,30 +371,36 @@ def _find(store: Store, key: str) -> tuple[int, str, str, str | None]:
                 f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
             )
     if not rows and key.strip(" ./") and not os.path.isabs(os.path.expanduser(key)):
-        rows = _found_by_name(store, key)
+        rows = _found_by_name(store, key, link=link)
     if not rows:
         raise DocumentNotFoundError(_not_found(store, key))
     document_id, doc_id, path, title = rows[0]
     return int(document_id), doc_id, path, title
 
 
-def _found_by_name(store: Store, key: str) -> list[tuple[Any, ...]]:
+def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[Any, ...]]:
     """The one document a relative ``key`` names from an indexed folder (`People/Anna.md` in a
     vault indexed whole), else by its name alone where one document has it (`Anna Weber.md`,
     or a note's `Anna Weber`): an agent's client runs the server from its own folder (`/`
-    under a desktop client), where a relative path named nothing. Raises for a name several
-    documents have."""
+    under a desktop client), where a relative path named nothing. A note may be named without
+    its `.md`, and in another case where nothing has the name as given (as Obsidian's links
+    name them); an Obsidian ``link``'s `Folder/Note` is also the end of a path. Raises for a
+    name several documents have."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path AND "
     relative = key[2:] if key.startswith("./") else key
-    rows = []
-    for root in recorded_roots(store):
-        place = os.path.normpath(os.path.join(root, relative))
-        rows += [row for row in store.rows(select + "path = ?", (place,)) if row not in rows]
-    if not rows and "/" not in relative:
-        for name in (relative, relative + ".md"):  # a note's name (`Dr. Smith`) is its file's
-            rows = rows or store.rows(
-                select + "substr(path, -?) = ? ORDER BY id LIMIT 6", (len(name) + 1, "/" + name)
-            )
+    names = (relative, relative + ".md")  # a note's name (`Dr. Smith`) is its file's
+    rows: list[tuple[Any, ...]] = []
+    for same in ("path = ?", "lower(path) = lower(?)"):  # SQLite's lower: ASCII letters
+        for root in recorded_roots(store) if not rows else ():
+            for name in names:
+                place = os.path.normpath(os.path.join(root, name))
+                rows += [row for row in store.rows(select + same, (place,)) if row not in rows]
+        if not rows and (link or "/" not in relative) and ".." not in relative.split("/"):
+            for name in names:
+                rows = rows or store.rows(
+                    select + same.replace("path", "substr(path, -?)") + " ORDER BY id LIMIT 6",
+                    (len(name) + 1, "/" + name),
+                )
     if len(rows) > 1:
         shown = ", ".join(row[2] for row in rows[:5])
         raise BadInputError(

@@ -191,6 +191,12 @@ def _front_matter_title(front_matter: str) -> str:
     return " ".join(value.split())
 
 
+def heading_sections(text: str) -> list[tuple[int, str]]:
+    """Where each heading of ``text`` starts (a character offset) and the heading path it
+    starts (``"Install > Linux"``), in order."""
+    return [(span.start_char, span.section or "") for span in _heading_spans(text)[0]]
+
+
 def _heading_spans(text: str) -> tuple[list[Span], str]:
     """The spans each heading starts, and the first level-1 heading's text ("" for none)."""
     spans: list[Span] = []

@@ -3405,6 +3405,38 @@ def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
     assert code == 2 and "2 indexed documents are named 'People/Anna Weber.md'" in err
 
 
+def test_get_takes_an_obsidian_link_and_gives_its_section(tmp_path, fake_model, capsys) -> None:
+    # An Obsidian user pasted a link from a note ("[[anna weber#projects]]"): "not an indexed
+    # document". Obsidian names a note without its .md and in any case, and a heading after #.
+    note = (
+        "---\ntitle: Anna\n---\n# Anna Weber\n\nWorks on the relay.\n\n## Projects\n\n"
+        "Relay and queue.\n\n### Old\n\nThe cache.\n\n## Contact\n\nanna@example.com\n"
+    )
+    vault = write(tmp_path / "vault", {"People/Anna Weber.md": note, "Daily/a.md": "# A\n"})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(vault), *index)[0] == 0
+    for key in ("[[Anna Weber]]", "![[anna weber|Anna]]", "[[People/Anna Weber#^b1]]"):
+        code, out, err = run(capsys, "get", key, *index)
+        assert (code, out) == (0, note), (key, err)
+    for key in ("anna weber", "people/anna weber", "People/Anna Weber"):
+        assert run(capsys, "get", key, *index)[1] == note, key
+    projects = "## Projects\n\nRelay and queue.\n\n### Old\n\nThe cache.\n"
+    for key in ("[[anna weber#projects]]", "[[Anna Weber#Anna Weber#Projects|see]]"):
+        assert run(capsys, "get", key, *index)[1] == projects, key
+    assert run(capsys, "get", "[[Anna Weber#Old]]", *index)[1] == "### Old\n\nThe cache.\n"
+    code, out, _ = run(capsys, "get", "[[Anna Weber#Contact]]", "-n", *index)
+    assert out.splitlines()[0].startswith(f"{note.splitlines().index('## Contact') + 1}:")
+    assert out.rstrip().endswith("anna@example.com")
+    code, out, err = run(capsys, "get", "[[Anna Weber#Nope]]", *index)
+    assert code == 2 and out == "" and "has no heading 'Nope'" in err
+    code, _, err = run(capsys, "get", "[[#Projects]]", *index)
+    assert code == 2 and "names no note" in err
+    code, _, err = run(capsys, "get", "[[Anna Weber#Projects]]", "--lines", "1-2", *index)
+    assert code == 2 and "not both" in err
+    code, _, err = run(capsys, "get", "[[Nobody]]", *index)
+    assert code == 2 and "'Nobody' is not an indexed document" in err
+
+
 def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
     # `search get rich/table.py:422` (what a hit prints, and rg's path:line:column) was "not an
     # indexed document": the passage that holds the line is printed.
