@@ -412,12 +412,16 @@ class BestLine:
         definitions: Sequence[re.Pattern[str]] = (),
         elsewhere: Callable[..., set[int]] | None = None,
         script_definitions: Sequence[re.Pattern[str]] = (),
+        tags: Sequence[str] = (),
     ) -> None:
         """``elsewhere``: a text's lines (from 0) whose definitions are not the ones asked for
         (``definitions.defined_elsewhere``: a method of another class);
         ``script_definitions``: ``definitions`` as a JavaScript or TypeScript file has them
-        (``line``'s ``javascript``)."""
+        (``line``'s ``javascript``); ``tags``: the query's (``query_tags``), a line holding
+        one counted as one holding a quoted phrase (a `#sleep` query named a note's heading,
+        "Sleep", not the line tagging it)."""
         self._phrases = phrases
+        self._tags = [tag_pattern(tag) for tag in tags]
         self._trigrams = trigrams
         self._definitions = definitions
         self._script_definitions = script_definitions or definitions
@@ -462,6 +466,7 @@ class BestLine:
             if number in taken:
                 continue
             quoted = starts.get(number - first_line, 0)
+            quoted += sum(1 for tag in self._tags if tag.search(line))
             in_order = len(held_trigrams(self._trigrams, line))
             defines = 0
             if number - first_line not in elsewhere:

@@ -571,7 +571,15 @@ class Searcher:
         elsewhere = functools.partial(defined_elsewhere, qualified) if qualified else None
         # A pasted traceback's source lines name the lines to show (not passages to keep).
         phrases = [*phrases, *traceback_sources(query)]
-        return BestLine(weights, phrases, query_trigrams(query), definitions, elsewhere, scripts)
+        return BestLine(
+            weights,
+            phrases,
+            query_trigrams(query),
+            definitions,
+            elsewhere,
+            scripts,
+            tags=query_tags(query),
+        )
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:
         """``{chunk id: cosine}``, each the float32 nearest the exact product (summed in

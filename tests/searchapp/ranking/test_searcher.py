@@ -1285,6 +1285,12 @@ def test_a_tag_query_ranks_the_notes_tagged_so_first(tmp_path) -> None:
         assert set(top[:2]) == {"inline.md", "front.md"}, (mode, top)
         top = [hit.path.rsplit("/", 1)[1] for hit in index.search("#project", k=2, mode=mode)]
         assert top[0] == "nested.md", (mode, top)
+    # The line a hit names is the tag's, not a heading holding its word (it named "# Sleep log").
+    (vault / "log.md").write_text("# Sleep log\n\nBadly, again.\n\nFiled under #sleep\n", "utf-8")
+    index.add([vault])
+    for mode in ("hybrid", "lexical"):
+        [hit] = index.search("#sleep", k=1, mode=mode, path_glob="log.md")
+        assert hit.line == 5, mode
 
 
 def test_a_date_spelled_with_its_month_finds_that_days_note(tmp_path) -> None:
