@@ -82,13 +82,24 @@ _EXCALIDRAW = re.compile(r"^excalidraw-plugin[ \t]*:", re.MULTILINE)
 _DRAWING = re.compile(r"^#{1,6}[ \t]+Drawing[ \t]*$", re.MULTILINE)
 
 
+# What the plugin writes around the words: its notice to switch views ("==⚠  Switch to
+# EXCALIDRAW VIEW in the MORE OPTIONS menu of this document. ⚠==", a hit's line for "switch
+# view"), the "%%" lines hiding the drawing, and a block id after each element's words (" ^a1b2"
+# in every snippet).
+_PLUGIN_NOTICE = re.compile(r"^==⚠.*$", re.MULTILINE)
+_HIDDEN_MARK = re.compile(r"^%%[ \t]*$", re.MULTILINE)
+_BLOCK_ID = re.compile(r"[ \t]+\^[A-Za-z0-9-]+[ \t]*$", re.MULTILINE)
+
+
 def _without_drawing(text: str) -> str:
     """``text`` with an Excalidraw file's drawing data, from its "## Drawing" heading on, as
-    blank lines."""
+    blank lines, and without the plugin's notice, "%%" marks and block ids."""
     found = _DRAWING.search(text)
-    if found is None:
-        return text
-    return text[: found.start()] + "\n" * text.count("\n", found.start())
+    if found is not None:
+        text = text[: found.start()] + "\n" * text.count("\n", found.start())
+    for mark in (_PLUGIN_NOTICE, _HIDDEN_MARK, _BLOCK_ID):
+        text = mark.sub("", text)
+    return text
 
 
 # Front matter is searched as the note's text, values without their keys: a note's title,

@@ -233,13 +233,19 @@ def test_an_excalidraw_drawing_is_its_words_not_its_json() -> None:
     drawing = ",\n".join(f'  {{"id": "e{n}", "seed": {n * 7919}, "height": 60}}' for n in range(50))
     text = (
         "---\nexcalidraw-plugin: parsed\ntags: [excalidraw]\n---\n"
+        "==⚠  Switch to EXCALIDRAW VIEW in the MORE OPTIONS menu of this document. ⚠==\n\n"
         "# Excalidraw Data\n## Text Elements\nLoad balancer in front of two API nodes ^a1b2\n\n"
+        "Cache ^Xy-9\n\n"
         f'%%\n## Drawing\n```json\n{{"elements": [\n{drawing}\n]}}\n```\n%%\n'
     )
     located = extract_markdown(text)
     assert "Load balancer in front of two API nodes" in located.text
     assert "seed" not in located.text and "elements" not in located.text
     assert located.text.count("\n") == text.count("\n")  # lines still match
+    # Nor the plugin's notice, its "%%" marks, or the block ids that end each element's words.
+    assert "Load balancer in front of two API nodes\n" in located.text and "Cache\n" in located.text
+    assert "EXCALIDRAW VIEW" not in located.text and "%%" not in located.text
+    assert "^" not in located.text
     # Without the plugin's key, a "## Drawing" section is a note's own.
     plain = "# Notes\n## Drawing\nCharcoal on paper.\n"
     assert extract_markdown(plain).text == plain
