@@ -3297,6 +3297,30 @@ def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, c
     assert code == 0 and "app.log is" not in err, err
 
 
+def test_a_file_over_the_size_limit_is_no_part_of_the_work(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # Two helpers: a 63 MB log, skipped unread as over the limit, was named at every run as
+    # most of what it "reads and embeds" (and counted in the progress), and the 4 MB log that
+    # took five minutes was never named.
+    from searchapp.ingest.limits import DEFAULT_MAX_BYTES
+
+    monkeypatch.setattr(pipeline, "HEAVY_FILE_BYTES", 10_000)
+    docs = write(tmp_path / "home", DOCS)
+    log = "\n".join(f"12:00:{n % 60:02d} worker {n} retried the job {n * 7}" for n in range(400))
+    (docs / "app.log").write_text(log + "\n")
+    with open(docs / "huge.log", "wb") as huge:  # sparse: no disk taken
+        huge.truncate(DEFAULT_MAX_BYTES + 1)
+    index = ["--index-dir", str(tmp_path / "idx")]
+    code, _, err = run(capsys, "index", str(docs), *index)
+    assert code == 0 and "larger than the 50.0 MiB limit: 1" in err, err
+    [before] = [line for line in err.splitlines() if " this run reads and embeds" in line]
+    assert before.startswith(f"note: {docs / 'app.log'} is "), before
+    (docs / "notes" / "new.md").write_text("A new note about the wind tunnel.\n")
+    code, _, err = run(capsys, "index", str(docs), *index)  # the big file still there
+    assert code == 0 and "reads and embeds" not in err and "1 added" in err, err
+
+
 def test_context_lines_never_show_a_private_key(tmp_path, fake_model, capsys) -> None:
     # `search query -C` read the lines the index had blanked from the file: the key came back.
     key = "MIIEowIBAAKCAQEAu1SUSecretMaterialThatMustNotBeShownAnywhere0123456789"
