@@ -109,7 +109,7 @@ COLLECTIONS: dict[str, Callable[[Path], int]] = {
 def scores(index: SearchIndex, queries: dict, qrels: dict, mode: str) -> dict[str, list[tuple]]:
     """nDCG@10, MRR@10, recall@10 of each judged query, by kind (and "all")."""
     ids = [q for q in queries if q in qrels]
-    options = SearchOptions(k=100, mode=mode, per_doc=1, phrases=False)
+    options = SearchOptions(k=100, mode=mode, per_doc=1, phrases=False, collapse_copies=False)
     hits = index.search_many([queries[q] for q in ids], options)
     found: dict[str, list[tuple]] = defaultdict(list)
     for qid, ranked in zip(ids, hits, strict=True):

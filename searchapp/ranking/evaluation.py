@@ -186,8 +186,16 @@ def evaluate_modes(
     if isinstance(k, bool) or isinstance(depth, bool) or k < 1 or depth < 1:
         raise BadInputError(f"-k ({k}) and --depth ({depth}) must be positive")
     options = {
+        # Each copy of a document is ranked as itself: folded into the hit of the copy whose
+        # path sorts first (``Hit.also``), a judged paper with a copy under another name
+        # scored 0, and "no ranking found a single relevant document" was said.
         mode: SearchOptions(
-            k=max(k, depth), mode=mode, per_doc=1, path_glob=path_glob, phrases=False
+            k=max(k, depth),
+            mode=mode,
+            per_doc=1,
+            path_glob=path_glob,
+            phrases=False,
+            collapse_copies=False,
         )
         for mode in modes
     }

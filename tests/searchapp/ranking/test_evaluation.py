@@ -417,3 +417,30 @@ def test_eval_of_one_corpus_among_two_numbered_alike(tmp_path) -> None:
             scores(glob)
     with pytest.raises(BadInputError, match="no indexed document matches --path 'c/'"):
         scores("c/")
+
+
+def test_a_judged_document_with_a_copy_counts_where_it_ranks(tmp_path) -> None:
+    # A paper folder held one paper twice: hits fold copies into the copy whose path sorts
+    # first, so judgments naming the other scored 0 ("no ranking found a single relevant
+    # document"), and the same judgments naming the first copy scored 1.
+    from searchapp.ranking.evaluation import evaluate_modes
+    from searchapp.search_index import SearchIndex
+    from tests.searchapp.conftest import FakeEncoder
+
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    text = "Boundary layer transition on a flat plate, measured by hot wire.\n"
+    for name in ("a copy.txt", "schubauer.txt"):
+        (papers / name).write_text(text, "utf-8")
+    (papers / "other.txt").write_text("Flutter of a panel at high speed.\n", "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder())
+    index.add([papers])
+    [hit] = index.search("transition flat plate", k=1, mode="lexical")
+    assert hit.path.endswith("a copy.txt") and hit.also  # as a search shows them
+    for judged in ("schubauer.txt", "a copy.txt"):
+        qrels = {"q1": {str(papers / judged): 1}}
+        scores = evaluate_modes(
+            index.search_many, {"q1": "transition flat plate"}, qrels, ["lexical", "dense"], k=2
+        )
+        assert scores["lexical"]["recall@100"] == 1.0, judged
+        assert scores["lexical"]["mrr@2"] >= 0.5 and scores["dense"]["recall@100"] == 1.0
