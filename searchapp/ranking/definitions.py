@@ -64,7 +64,7 @@ _WHOLE_NAME = re.compile(
     r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(\(\s*\)?)?\s*"
 )
 # ``query_words.DEFINES`` but for variables (``defining`` reads those at the margin only).
-_DECLARES = DEFINES.replace("const|let|var|", "")
+_DECLARES = DEFINES.replace("|const|let|var", "")
 assert _DECLARES != DEFINES, "query_words.DEFINES changed: update _DECLARES"
 # A text that begins by declaring a variable (``defining`` reads those at the margin only).
 VARIABLE_START = re.compile(r"(?:export[ \t]+)?(?:const|let|var)[ \t]")

@@ -150,9 +150,18 @@ def _accented() -> dict[str, str]:
 # Where code defines a name (a keyword before it; C++'s export macro between a class's keyword
 # and its name, `class C10_API SymInt`; C's `#define NAME`), and a Markdown heading holding it
 # (or a comment in Python or shell, which reads the same: it counts for less).
+# Keywords that are English words too ("of type DispatchKeySet" in a C++ comment was read as
+# declaring it, and ranked above `class DispatchKeySet final {`) declare at a line's start
+# alone, after the modifiers a declaration may have (`export type`, `pub(crate) trait`).
+_LEADING_DECLARATION = (
+    r"^[ \t]*(?:(?:export|pub(?:\([\w:]+\))?|declare|default|public|private|protected"
+    r"|internal|abstract|sealed|unsafe|async|our|my)[ \t]+)*"
+    r"(?:interface|trait|type|impl|module|macro|sub)\s+"
+)
 DEFINES = (
     r"(?:\b(?:class|struct|union|enum)\s+(?-i:[A-Z][A-Z0-9_]*[A-Z0-9]\s+)?"
-    r"|\b(?:def|function|fn|func|interface|trait|type|impl|module|macro|const|let|var|sub)\s+"
+    r"|\b(?:def|function|fn|func|const|let|var)\s+"
+    rf"|{_LEADING_DECLARATION}"
     r"|#[ \t]*define[ \t]+)[\w.]*?"
 )
 _HEADING = r"^\s*#{1,6}\s.*?"

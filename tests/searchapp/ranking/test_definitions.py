@@ -246,6 +246,17 @@ def test_imports_locals_and_uses_are_not_definitions() -> None:
         ("parse", "static my_struct *parse(const char *s)", 1.0),
         ("foo", "PyObject *foo(PyObject *self)", 1.0),
         ("toTensor", "  const IValue& toTensor() const {", 1.0),
+        # A comment's "of type X" is no declaration (a helper's trial on torch's headers:
+        # three such comments ranked with `class DispatchKeySet final {`); Go, TypeScript
+        # and Rust declare with it at a line's start.
+        ("DispatchKeySet", "  // the first parameter is of type DispatchKeySet.", 0),
+        ("DispatchKeySet", " * a module DispatchKeySet is read from", 0),
+        ("Handler", "type Handler struct {", 1.0),
+        ("Options", "export type Options = {", 1.0),
+        ("Alias", "    pub(crate) type Alias = u32;", 1.0),
+        ("Shape", "export interface Shape {", 1.0),
+        ("Render", "pub trait Render {", 1.0),
+        ("parse", "sub parse {", 1.0),
         # Rust's unit struct is one; C's declared ahead is not.
         ("Marker", "/// A marker\npub struct Marker;", 1.0),
         ("stat", "struct stat;", 0),
