@@ -54,14 +54,16 @@ MACRO_DECLARING_WORDS = ("class", "struct", "union", "enum")
 
 _WORDS = re.compile(r"\w+")  # a snake_case name is one word here
 # A dotted name (its parts), then whether "(" follows it at once.
-_CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(\()?")
+# C++'s `IValue::toTensor` as `IValue.toTensor` (the method was second to its class's struct).
+_CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)(\()?")
+_QUALIFIER = re.compile(r"\.|::")
 _DECLARING = re.compile(r"def|class|function|fn|func|struct|enum|interface|trait|type|const")
 # A query of one name: a declaring keyword or two before it (`async def`, `pub fn`), "(" or
 # "()" after it.
 _WHOLE_NAME = re.compile(
     r"\s*(?:(?:async|pub|export|static|abstract|final)\s+)?"
     rf"(?:(?:{_DECLARING.pattern})\s+)?"
-    r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*(\(\s*\)?)?\s*"
+    r"([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)\s*(\(\s*\)?)?\s*"
 )
 # ``query_words.DEFINES`` but for variables (``defining`` reads those at the margin only).
 _DECLARES = DEFINES.replace("|const|let|var", "")
@@ -92,11 +94,13 @@ def whole_name(query: str) -> str | None:
     match = _WHOLE_NAME.fullmatch(query)
     if match is None:
         return None
-    parts = match.group(1).split(".")
-    if len(parts) > 1 and (min(map(len, parts)) < 2 or not parts[-2][:1].isupper()):
+    parts = _QUALIFIER.split(match.group(1))
+    module = "::" not in match.group(1) and not parts[-2][:1].isupper() if len(parts) > 1 else False
+    if len(parts) > 1 and (min(map(len, parts)) < 2 or module):
         # "e.g"; a module's path (`rich.console`, `os.path.join`): the module is asked for,
         # not any definition of its last part (`console = Console()` in a docstring came
-        # first). A class's method (`Client.send`) is one name.
+        # first). A class's method (`Client.send`) is one name, and so is C++'s name in its
+        # namespace (`c10::hash_combine`: a call of it ranked above its definition).
         return None
     name = parts[-1]
     declared = match.group(0).strip() != match.group(1) and not match.group(2)
@@ -122,7 +126,7 @@ def code_names(query: str) -> list[str]:
     using = False  # ...or one that uses it: "raise ConnectTimeout"
     for match in _CODE_WORD.finditer(query):
         dotted, called = match.group(1), match.group(2)
-        parts = dotted.split(".")
+        parts = _QUALIFIER.split(dotted)
         if len(parts) > 1 and min(map(len, parts)) < 2:  # "e.g", "i.e": prose
             continue
         if using:
@@ -194,7 +198,7 @@ def qualifiers(query: str) -> dict[str, str]:
     ``{"convert": "ParamType"}``)."""
     found: dict[str, str] = {}
     for match in _CODE_WORD.finditer(query):
-        parts = match.group(1).split(".")
+        parts = _QUALIFIER.split(match.group(1))
         if len(parts) > 1 and min(map(len, parts)) >= 2:
             found.setdefault(parts[-1], parts[-2])
     return found

@@ -15,6 +15,7 @@ from searchapp.ranking.definitions import code_names, defined_share, whole_name
         ("insert_all", ["insert_all"]),
         ("DEFAULT_TIMEOUT_CONFIG", ["DEFAULT_TIMEOUT_CONFIG"]),
         ("Client.send", ["send"]),
+        ("at::native::add_out(", ["add_out"]),
         ("def send(", ["send"]),
         ("class Progress", ["Progress"]),  # not the ProgressSample above it
         ("fn main", ["main"]),
@@ -37,6 +38,10 @@ def test_names_spelled_as_code(query, names) -> None:
         ("async def send(", "send"),
         ("send()", "send"),
         ("Client.send", "send"),
+        # C++ (a helper's trial on torch's headers): the method was second to its class's
+        # struct, and a call of `c10::hash_combine(` ranked above its definition.
+        ("IValue::toTensor", "toTensor"),
+        ("c10::hash_combine", "hash_combine"),
         ("insert_all", "insert_all"),
         ("pub fn main", "main"),
         ("--verbose", "--verbose"),  # a flag: declared as a string
@@ -378,3 +383,26 @@ def test_a_typescript_method_ranks_above_its_tests_and_callers(tmp_path) -> None
             top = index.search(query, k=3, mode=mode)[0]
             assert top.path.endswith("services.ts"), (query, mode, top.path)
             assert marker in lines[top.line - 1], (query, mode, top.line)
+
+
+def test_a_cpp_qualified_name_finds_its_definition(tmp_path) -> None:
+    from searchapp.ranking.definitions import qualifiers
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    assert qualifiers("IValue::toTensor") == {"toTensor": "IValue"}
+    assert whole_name("rich.console") is None  # a Python module's path: the module is asked
+    docs = tmp_path / "src"
+    docs.mkdir()
+    for n in range(6):
+        (docs / f"use{n}.cpp").write_text(
+            f"size_t h{n}(size_t s) {{\n  return c10::hash_combine(s, {n});\n}}\n"
+        )
+    (docs / "hash.h").write_text(
+        "namespace c10 {\n\ninline size_t hash_combine(size_t seed, size_t value) {\n"
+        "  return seed ^ (value + 0x9e3779b9 + (seed << 6) + (seed >> 2));\n}\n\n}\n"
+    )
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    for mode in ("hybrid", "lexical"):
+        [hit] = index.search("c10::hash_combine", k=1, mode=mode)
+        assert (hit.path, hit.line) == (str(docs / "hash.h"), 3), mode
