@@ -13,7 +13,11 @@ goes, and only from a page's edges inwards (a line like one inside the page stay
 - a running line: the same line, exactly, among the first or last ``EDGE_LINES`` lines of at
   least ``MIN_PAGES`` pages, two of them at most ``NEAR_PAGES`` apart (a head is on every page
   or every other one; a closing line of each chapter is not); the first copy of one stays, so
-  a title's words are still found once.
+  a title's words are still found once; or the same line but for a page number at its start
+  or end, beside two words or more ("Chapter 4: Function reference 9", a book's head on every
+  other page: every copy goes);
+- of a document of two pages, a line at the edge of both (the first copy stays) and a page
+  number on both ("Page 1 of 2").
 
 A line that differs from page to page in anything but its page number (an invoice's number, a
 table's rows, "Question 2") is never one of them.
@@ -41,15 +45,16 @@ _PAGE_WORDS = re.compile(
 
 def strip_running_lines(pages: Sequence[str]) -> list[str]:
     """``pages``' texts without their page numbers and running heads and feet."""
-    if len(pages) < MIN_PAGES:
+    if len(pages) < 2:
         return list(pages)
+    least = min(MIN_PAGES, len(pages))  # a paper of two pages: on both
     lines = [page.splitlines() for page in pages]
     found: defaultdict[tuple[str, int | None], set[int]] = defaultdict(set)
     for index, page_lines in enumerate(lines):
         for line in _edges(page_lines):
             for key in _keys(line, index):
                 found[key].add(index)
-    running = {key for key, at in found.items() if _runs(key, at)}
+    running = {key for key, at in found.items() if _runs(key, at, least)}
     if not running:
         return list(pages)
     kept: set[tuple[str, int | None]] = set()  # running lines kept once
@@ -91,17 +96,28 @@ def _keys(line: str, index: int) -> list[tuple[str, int | None]]:
         if offset is None or abs(offset) > MAX_PAGE_OFFSET:
             continue
         rest = text[: number.start()] + "#" + text[number.end() :]
-        if not _NUMBER.sub("", _PAGE_WORDS.sub("", rest.replace("#", ""))):
+        if _page_words_alone(rest) or (
+            (rest.startswith("# ") or rest.endswith(" #")) and len(_WORD.findall(rest)) >= 2
+        ):
             keys.append((rest, offset))
     return keys
 
 
-def _runs(key: tuple[str, int | None], pages: set[int]) -> bool:
-    if len(pages) < MIN_PAGES:
+# Words of a head beside its page number: two at least ("Question 2" on page 2 is the page's).
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+def _page_words_alone(rest: str) -> bool:
+    """Whether a line less its page number (``#``) holds page words alone ("page # of 40")."""
+    return not _NUMBER.sub("", _PAGE_WORDS.sub("", rest.replace("#", "")))
+
+
+def _runs(key: tuple[str, int | None], pages: set[int], least: int = MIN_PAGES) -> bool:
+    if len(pages) < least:
         return False
-    if key[1] is not None:  # a page number: on MIN_PAGES pages, going up with them
+    if key[1] is not None and _page_words_alone(key[0]):  # a page number, going up with them
         return True
-    ordered = sorted(pages)
+    ordered = sorted(pages)  # a line, or one with words beside its page number: near pages
     return any(b - a <= NEAR_PAGES for a, b in zip(ordered, ordered[1:]))
 
 

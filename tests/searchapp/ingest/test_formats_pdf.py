@@ -278,9 +278,27 @@ def test_running_heads_and_page_numbers_are_not_text(tmp_path: Path) -> None:
     assert hit.page == 1 and "slipstream velocity" in hit.text
 
 
-def test_fewer_pages_than_a_running_line_needs_keep_every_line() -> None:
+def test_a_paper_of_two_pages_loses_its_page_numbers_and_second_head() -> None:
+    # A helper's paper folder: two-page papers (letters, extended abstracts) kept "Page 1 of
+    # 2" and the journal's head between the two halves of a sentence.
     located = extract_pdf(make_journal_pdf(JOURNAL_PAGES[:2]))
-    assert located.text.count("Page 1 of 2") == 1 and located.text.count("Vol. 17") == 3
+    assert located.text == "Journal of Aircraft, Vol. 17, No. 3\n" + "\n".join(JOURNAL_PAGES[:2])
+    one = extract_pdf(make_journal_pdf(JOURNAL_PAGES[:1]))  # one page: nothing repeats
+    assert "Page 1 of 1" in one.text and "Vol. 17" in one.text
+
+
+def test_a_head_that_differs_but_in_its_page_number_goes() -> None:
+    # A Texinfo manual (libtasn1's): "Chapter 4: Function reference 9" on every other page
+    # stayed in 15 passages, its number printed 3 less than the page.
+    pages = [f"{n - 3}\nText of page {n}." for n in range(4, 12, 2)]
+    pages = [
+        part
+        for n, even in zip(range(5, 13, 2), pages, strict=True)
+        for part in (even, f"Chapter 4: Function reference {n - 3}\nMore of page {n}.")
+    ]
+    assert strip_running_lines(pages) == [
+        page.split("\n", 1)[1] for page in pages
+    ]  # every copy: its words are the chapter's heading, found where the chapter starts
 
 
 def test_which_lines_are_running() -> None:
