@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -211,9 +212,35 @@ def by_path(
     return ordered
 
 
-def _by_name(copy: tuple[int, str, str]) -> tuple[str, str, int]:
+def _by_name(copy: tuple[int, str, str]) -> tuple[bool, str, str, int]:
+    """Copies in order of which a hit names: one that is no build output or copy by its name
+    (``is_derived``) first, then by path."""
     chunk_id, path, doc_id = copy
-    return (path, doc_id, chunk_id)
+    return (is_derived(path), path, doc_id, chunk_id)
+
+
+# Folders that hold what a build or a tool made from files elsewhere, and names a copy is
+# given ("report (copy).docx", "Copy of notes.md", "paper (1).pdf", "main.c.orig"): two
+# helpers' hits named `build/Exception_copy.h` and `drafts/chapter3 (copy).docx`, the path
+# sorting first, with the file copied under "also".
+_DERIVED_FOLDERS = frozenset(
+    {"build", "_build", "dist", "out", "target", "obj", "site-packages", ".venv", "venv"}
+    | {"__pycache__", ".tox", ".cache", "backup", "backups", ".trash", "trash"}
+)
+_COPY_NAME = re.compile(
+    r"(?i)^copy of |[ _-]copy(?: \d+)?(?=\.[^.]+$|$)|\(copy(?: \d+)?\)|\(\d+\)(?=\.[^.]+$|$)"
+    r"|\.(?:bak|orig|old)$|~$"
+)
+
+
+def is_derived(path: str) -> bool:
+    """Whether ``path`` is, by its name, a copy or a build's output rather than the file it
+    was made from."""
+    *folders, name = path.split("/")
+    return bool(_COPY_NAME.search(name)) or any(
+        folder.lower() in _DERIVED_FOLDERS or folder.startswith("cmake-build-")
+        for folder in folders
+    )
 
 
 def _copy_of(chunk_id: int, chunk: StoredChunk | None) -> tuple[int, str, str]:

@@ -657,6 +657,25 @@ def test_copies_of_a_passage_show_once_with_their_other_paths(make) -> None:
     assert [h.path for h in apart] == ["/a/ch1.md", "/b/ch1.md", "/c/0.md"]
 
 
+def test_a_copy_by_its_name_or_folder_is_named_after_its_original(make) -> None:
+    # Two helpers' hits named `drafts/chapter3 (copy).docx` and `build/Exception_copy.h`, the
+    # paths that sort first, with the files they were copied from under "also".
+    from searchapp.ranking.selection import is_derived
+
+    for copy, original in [
+        ("/p/drafts/chapter3 (copy).docx", "/p/drafts/chapter3.docx"),
+        ("/p/build/Exception_copy.h", "/p/src/Exception.h"),
+        ("/p/Copy of notes.md", "/p/notes.md"),
+        ("/p/paper (1).pdf", "/p/paper.pdf"),
+    ]:
+        collection = make([(copy, [("glider wing", 0.6)]), (original, [("glider wing", 0.6)])])
+        [hit] = search(collection, "glider", k=1, collapse_copies=True)
+        assert (hit.path, hit.also) == (original, (copy,))
+        assert is_derived(copy) and not is_derived(original)
+    for name in ("/p/copyright.txt", "/p/copy.py", "/p/build.py", "/p/paper 1.pdf"):
+        assert not is_derived(name), name
+
+
 def test_a_copy_shown_after_its_twin_was_passed_over_names_the_twin(make) -> None:
     # console.py had its --per-doc hit, so its passage "glider wing" was passed over; the same
     # passage in console_copy.py then showed as a hit with no "also".
