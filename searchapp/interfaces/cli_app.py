@@ -252,6 +252,12 @@ def _says_what_to_do(reason: str) -> bool:
     return "; " in reason and "by default" not in reason and "--no-default-excludes" not in reason
 
 
+def _kind(reason: str) -> str:
+    """A skip's reason less its details: "larger than the 50.0 MiB limit (63.1 MiB)" is
+    "larger than the 50.0 MiB limit"."""
+    return reason.split(";")[0].split(" (")[0]
+
+
 def print_skipped(
     console: Console, skipped: list[tuple[str, str]], *, verbose: bool, prefix: str = ""
 ) -> None:
@@ -277,6 +283,14 @@ def print_skipped(
     if len(errors) <= NAMED_READ_ERRORS:
         skipped = [(path, reason) for path, reason in skipped if not is_read_error(reason)]
     fixable = [(path, reason) for path, reason in skipped if _says_what_to_do(reason)]
+    # One of each reason before a second of any: five damaged .docx files (a walk's order)
+    # kept "review.pdf: needs a password" from ever being named.
+    turns: dict[str, int] = {}  # a reason's skips met so far
+    order = []
+    for position, (_, reason) in enumerate(fixable):
+        turns[_kind(reason)] = turns.get(_kind(reason), 0) + 1
+        order.append((turns[_kind(reason)], position))
+    fixable = [fixable[position] for _, position in sorted(order)]
     for path, reason in fixable[:NAMED_FIXABLE]:  # "scan.pdf: no text layer; run OCR first"
         named(path, reason)
     if len(fixable) <= NAMED_FIXABLE:  # else all are counted below, as read errors are
@@ -285,8 +299,7 @@ def print_skipped(
         return
     reasons: dict[str, int] = {}
     for _, reason in skipped:
-        kind = reason.split(";")[0].split(" (")[0]
-        reasons[kind] = reasons.get(kind, 0) + 1
+        reasons[_kind(reason)] = reasons.get(_kind(reason), 0) + 1
     counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
     folders = sum(reason.startswith("cannot read folder") for _, reason in skipped)
     what = [counted(n, noun) for n, noun in ((len(skipped) - folders, "file"), (folders, "folder"))]

@@ -2958,6 +2958,13 @@ def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
         "skipped /d/scan.pdf: no text layer; run OCR first",
         "3 files skipped (binary file: 2, lock file: 1); --verbose lists them",
     ]
+    # One of each reason before a second of any: five damaged Word files (the walk's order)
+    # kept a PDF that needs a password from being named.
+    broken = [(f"/d/{n}.docx", "damaged Word file; re-save it") for n in range(6)]
+    locked = [("/d/z.pdf", "needs a password; decrypt it first")]
+    lines = printed(broken + locked)
+    assert lines[:2] == [f"skipped /d/0.docx: {broken[0][1]}", f"skipped /d/z.pdf: {locked[0][1]}"]
+    assert len(lines) == 6 and lines[-1].startswith("7 files skipped (damaged Word file: 6, ")
     minified = [("/d/app.js", "minified or generated text; --no-default-excludes indexes it")]
     assert printed(scan + minified)[1:] == [
         "1 file skipped (minified or generated text: 1); --verbose lists them"
