@@ -1116,3 +1116,22 @@ def test_a_log_grown_past_the_size_limit_keeps_its_indexed_text(tmp_path) -> Non
         (str(log), "larger than the 50.0 MiB limit (50.0 MiB); its indexed text is kept")
     ]
     assert [h.line for h in index.search("quokka7", mode="lexical", k=1)] == [8]
+
+
+def test_large_files_are_read_after_the_small_ones(tmp_path, monkeypatch) -> None:
+    # A helper's paper folder: a 7 MB log, first in the walk, kept 20 small papers unsearchable
+    # for minutes, and Ctrl-C then left "0 files complete".
+    monkeypatch.setattr(indexer_module, "LATE_FILE_BYTES", 5_000)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a_big.log").write_text("".join(f"line {n} of the log\n" for n in range(600)))
+    for n in range(3):
+        (docs / f"paper{n}.txt").write_text(f"A short paper number {n}.\n")
+    index = make_index(tmp_path / "idx")
+    report = index.add([docs])
+    assert [Path(path).name for path in report.changed] == [
+        *(f"paper{n}.txt" for n in range(3)),
+        "a_big.log",
+    ]
+    order = index.store.db.execute("SELECT path FROM documents ORDER BY id").fetchall()
+    assert [Path(row[0]).name for row in order][-1] == "a_big.log"
