@@ -10,6 +10,10 @@ from html.parser import HTMLParser
 logger = logging.getLogger(__name__)
 
 _INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
+# A site's menus and its footer, on every page it has: a saved Wikipedia page's passages began
+# "Main page Contents Current events", and every page of a docs site matched its menu's words.
+# Read only for a page that has no other text (a page of links).
+_BOILERPLATE_TAGS = frozenset({"nav", "footer"})
 _PARAGRAPH_TAGS = frozenset(
     {
         "address",
@@ -83,21 +87,29 @@ def html_to_text(html: str, *, source_lines: bool = False) -> tuple[str, str]:
     ``source_lines``: each line of the text is the visible text of the same line of ``html``
     (hidden lines empty; elements that start on the line of another are kept on it), so that
     a hit's ``path:line`` is the file's line, as grep and ``vim -q`` count them."""
-    parser = _VisibleText(source_lines=source_lines)
     if source_lines:  # a newline written as a reference is not a line of the file
         html = _NEWLINE_REFERENCE.sub(" ", html)
     html = unclosed_as_text(html)
-    try:
-        parser.feed(html)
-        parser.close()
-    except (AssertionError, ValueError) as exc:  # its few hard failures: keep what it read
-        logger.warning("HTML parsing stopped early (%s); keeping the text read so far", exc)
+    parser = _parsed(html, source_lines, _BOILERPLATE_TAGS)
+    if not "".join(parser.parts).strip():
+        parser = _parsed(html, source_lines, frozenset())
     lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
     if source_lines:
         text = "\n".join(lines).rstrip()
     else:
         text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
     return " ".join("".join(parser.title_parts).split()), text
+
+
+def _parsed(html: str, source_lines: bool, hidden: frozenset[str]) -> _VisibleText:
+    """``html`` read, elements of the ``hidden`` tags and ``_INVISIBLE_TAGS`` left out."""
+    parser = _VisibleText(source_lines=source_lines, hidden=hidden)
+    try:
+        parser.feed(html)
+        parser.close()
+    except (AssertionError, ValueError) as exc:  # its few hard failures: keep what it read
+        logger.warning("HTML parsing stopped early (%s); keeping the text read so far", exc)
+    return parser
 
 
 # What <head> may hold; any other element closes a <head> left open (HTML5 lets </head> and
@@ -108,8 +120,9 @@ _HEAD_TAGS = frozenset(
 
 
 class _VisibleText(HTMLParser):
-    def __init__(self, *, source_lines: bool = False) -> None:
+    def __init__(self, *, source_lines: bool = False, hidden: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
+        self._invisible = _INVISIBLE_TAGS | hidden
         self.parts: list[str] = []
         self.title_parts: list[str] = []
         self._hidden: dict[str, int] = {}  # open invisible elements by tag
@@ -124,7 +137,7 @@ class _VisibleText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "body" or (tag not in _HEAD_TAGS and "head" in self._hidden):
             self._hidden.pop("head", None)  # <head> is often left open
-        if tag in _INVISIBLE_TAGS:
+        if tag in self._invisible:
             self._hidden[tag] = self._hidden.get(tag, 0) + 1
         elif tag == "title":
             self._in_title += 1

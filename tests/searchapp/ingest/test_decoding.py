@@ -652,7 +652,8 @@ def test_a_declared_encoding_is_read_as_browsers_read_it() -> None:
 def test_links_and_buttons_side_by_side_are_words_apart(source_lines) -> None:
     # A saved page's menu read "HomeProductsPricingLog in": CSS sets its links apart.
     html = (
-        "<html><body><nav><a href='/'>Home</a><a href='/p'>Products</a><a>Log in</a></nav>"
+        "<html><body><div class=menu><a href='/'>Home</a><a href='/p'>Products</a><a>Log in</a>"
+        "</div>"
         "<p>Te<b>x</b>t and a <a>link</a>, <a>Py</a>thon.</p>"
         "<form><button>Save</button><button>Cancel</button></form></body></html>"
     )
@@ -660,3 +661,23 @@ def test_links_and_buttons_side_by_side_are_words_apart(source_lines) -> None:
     assert "Home Products Log in" in text
     assert "Text and a link, Python." in text  # formatting inside a word stays inside it
     assert "Save Cancel" in text
+
+
+@pytest.mark.parametrize("source_lines", [False, True])
+def test_a_pages_menus_and_footer_are_not_its_text(source_lines) -> None:
+    # A helper's saved Wikipedia page: its passage began "Main page Contents Current events",
+    # and its licence footer was a hit for "creative commons".
+    html = (
+        "<html><head><title>Boundary layer</title></head><body>\n"
+        "<nav>Main page Contents Current events</nav>\n<h1>Boundary layer</h1>\n"
+        "<p>The thin layer of fluid near a surface.</p>\n"
+        "<footer>Text is available under the Creative Commons licence</footer>\n</body></html>"
+    )
+    title, text = html_to_text(html, source_lines=source_lines)
+    assert title == "Boundary layer" and "thin layer of fluid" in text
+    assert "Main page" not in text and "Creative Commons" not in text
+    if source_lines:  # still on the lines of the file
+        assert text.split("\n")[3] == "The thin layer of fluid near a surface."
+    # A page of links alone is its links.
+    _, links = html_to_text("<body><nav><a>Guide</a> <a>API</a></nav></body>", source_lines=False)
+    assert links == "Guide API"
