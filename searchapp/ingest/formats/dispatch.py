@@ -76,7 +76,19 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
         return _guarded("RTF document", path, extract_rtf, data, name=str(path))
     if data.startswith(OLE2_MAGIC) and path.suffix.lower() in _OLE2_KINDS:
         raise NotTextError(_OLE2_KINDS[path.suffix.lower()], path)
+    if path.suffix.lower() in _DOCUMENT_SUFFIXES and looks_like_html(
+        data[:PDF_HEADER_WINDOW].decode("utf-8", "replace")
+    ):  # a paper folder's "Access denied" page, indexed as the paper
+        raise NotTextError(
+            f"named {path.suffix.lower()} but holds a web page (a download that failed?); "
+            "download it again",
+            path,
+        )
     return None
+
+
+# Documents whose name says a format that a web page saved under it is not.
+_DOCUMENT_SUFFIXES = frozenset({".pdf", ".docx", ".pptx", ".epub", ".odt", ".rtf"})
 
 
 def extract_text(text: str, path: Path) -> LocatedText | None:

@@ -40,6 +40,9 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         "cut.pdf": make_pdf(["y" * 500])[:250],
         "bomb.docx": word_package(para("z" * 5_000_000)),
         "hollow.docx": hollow_package(),  # was "binary file"
+        # A helper's paper folder: a login page saved as the paper, indexed as "Access denied".
+        "denied.pdf": b"<html><head><title>Access denied</title></head><body>Log in</body>",
+        "page.html": b"<html><head><title>A page</title></head><body>Saved as a page</body>",
     }
     for name, data in files.items():
         (root / name).write_bytes(data)
@@ -49,6 +52,7 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         "cut.pdf": "damaged PDF",
         "bomb.docx": "would inflate",
         "hollow.docx": "damaged Word document: it has no main part",
+        "denied.pdf": "named .pdf but holds a web page (a download that failed?)",
     }
 
 
@@ -79,6 +83,7 @@ def test_a_folder_of_every_format(tmp_path: Path) -> None:
             "deck.pptx",
             "guide.docx",
             "notes.odt",
+            "page.html",
             "paper.pdf",
             "plain.txt",
             "quotes-pdf.txt",
@@ -105,7 +110,7 @@ def test_an_indexing_run_skips_what_it_cannot_extract_and_indexes_the_rest(
     skipped = {Path(path).name: reason for path, reason in report.skipped}
     assert set(skipped) == set(expected_skips)
     assert all(expected_skips[name] in reason for name, reason in skipped.items())
-    assert report.added == 9
+    assert report.added == 10  # page.html, a web page under its own name, too
 
 
 def test_documents_index_incrementally_and_stay_in_agreement(tmp_path: Path) -> None:
