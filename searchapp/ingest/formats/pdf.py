@@ -105,9 +105,10 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
     chars = 0
     failed: list[int] = []
     images = False  # whether a page without text holds an image (a scan)
+    drawings = False  # ...or drawings alone (words may be drawn as shapes)
     for index in range(readable):
         try:
-            text, has_image = _page_text(document, index, MAX_PDF_CHARS - chars)
+            text, drawn = _page_text(document, index, MAX_PDF_CHARS - chars)
         except pypdfium2.PdfiumError:
             failed.append(index + 1)
             continue
@@ -122,7 +123,7 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
             )
             break
         chars += len(text)
-        images = images or has_image
+        images, drawings = images or drawn == "image", drawings or drawn == "drawing"
         numbers.append(index + 1)
         texts.append(text)
         if index + 1 < readable and time.monotonic() > deadline:
@@ -153,6 +154,10 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
         if images:
             raise NotTextError(NO_TEXT_LAYER)
         where = "its one page" if pages == 1 else f"any of its {pages} pages"
+        if drawings:  # a helper's diagram: told "nothing to index", without the OCR a scan gets
+            raise NotTextError(
+                f"PDF without text on {where}, only drawings; if they show words, run OCR first"
+            )
         raise NotTextError(f"PDF without text on {where}; nothing to index")
     return builder.build(title=_title(document))
 
@@ -207,9 +212,9 @@ def _line_end_hyphens_read(texts: list[str]) -> list[str]:
     return read
 
 
-def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str | None, bool]:
-    """(text, whether the page holds an image when it has no text); text None when the page has
-    more than ``max_chars`` characters."""
+def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str | None, str]:
+    """(text, what a page without text holds: "image" (a scan), "drawing" (paths alone) or "");
+    text None when the page has more than ``max_chars`` characters."""
     import pypdfium2
 
     page = document[index]
@@ -218,15 +223,21 @@ def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str |
         try:
             count = textpage.count_chars()
             if count > max_chars:
-                return None, False
+                return None, ""
             text = textpage.get_text_range() if count > 0 else ""
         finally:
             textpage.close()
-        has_image = False
+        drawn = ""
         if not text.strip():
-            image = pypdfium2.raw.FPDF_PAGEOBJ_IMAGE
-            has_image = any(True for _ in page.get_objects(filter=[image]))
-        return text, has_image
+            raw = pypdfium2.raw
+            for kind, name in (
+                (raw.FPDF_PAGEOBJ_IMAGE, "image"),
+                (raw.FPDF_PAGEOBJ_PATH, "drawing"),
+            ):
+                if any(True for _ in page.get_objects(filter=[kind])):
+                    drawn = name
+                    break
+        return text, drawn
     finally:
         page.close()
 

@@ -101,6 +101,12 @@ def test_blank_pdf_is_skipped_with_its_own_reason() -> None:
         extract_pdf(make_pdf(["", ""]))
     with pytest.raises(NotTextError, match="PDF without text on its one page; nothing"):
         extract_pdf(make_pdf([""]))
+    # Drawings alone may be words drawn as shapes: told to OCR them, as a scan is.
+    drawing = FPDF()
+    drawing.add_page()
+    drawing.line(10, 10, 100, 100)
+    with pytest.raises(NotTextError, match="its one page, only drawings; if they show words, run"):
+        extract_pdf(bytes(drawing.output()))
 
 
 def test_encrypted_pdf_is_skipped_unless_the_empty_password_opens_it() -> None:
