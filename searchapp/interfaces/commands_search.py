@@ -95,6 +95,15 @@ def query(
             "a hit's path (lines output, as grep -Z: a name holding ':' stays one field).",
         ),
     ] = False,
+    fixed: Annotated[
+        bool,
+        typer.Option(
+            "-F",
+            "--fixed-strings",
+            help="Only passages holding TEXT as written (as one quoted phrase: case and "
+            "punctuation aside); exit 1 when none does, as grep -F.",
+        ),
+    ] = False,
     color: Color = "auto",
 ) -> None:
     """Search the index and print ranked passages (exit 1 when nothing matches)."""
@@ -118,7 +127,12 @@ def query(
     if context is not None and (as_json or output in ("json", "jsonl")):
         raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
     options = SearchOptions(
-        k=top_k, mode=mode, min_score=min_score, path_glob=tuple(path or ()), per_doc=per_doc
+        k=top_k,
+        mode=mode,
+        min_score=min_score,
+        path_glob=tuple(path or ()),
+        per_doc=per_doc,
+        exact=fixed,
     )
     # `echo "retry policy" | search query`, as llm reads it; or `-`, as grep reads a file
     # named "-": `xclip -o | search query -`.
@@ -139,6 +153,10 @@ def query(
                 f"the query on stdin is over {MAX_QUERY_CHARS:,} characters, the most a query "
                 "may be (the model reads only its first few hundred words): shorten it"
             )
+    if fixed:  # a script's `if search query -F NAME`: no semantic neighbours, as grep -F
+        if not any(c.isalnum() for c in text):
+            raise SearchAppError("-F needs a query with a letter or digit to look for")
+        text = '"' + " ".join(text.replace('"', " ").split()) + '"'
     search_index = SearchIndex(index_dir, device=device)
     # Closed before the command returns, so the process ends without collecting what it made
     # (cli.main): Python's teardown took 64-80 ms of a 400 ms query, 23 ms so.

@@ -125,6 +125,8 @@ class SearchOptions:
     # "quoted words" must be in a passage, in order (query_words.Phrase); False: quotes are
     # characters (`search eval`: CISI's questions quote words in passing, "training" phase).
     phrases: bool = True
+    # Phrases no passage holds find nothing (`search query -F`), not their words in any order.
+    exact: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:

@@ -3572,3 +3572,29 @@ def test_a_long_code_section_is_cut_between_its_names() -> None:
     assert _shortened("Console.render_lines", 18) == "…render_lines"
     assert _shortened("Install > Linux > Debian systems", 18) == "… > Debian systems"
     assert _shortened("Console.print", 18) == "Console.print"
+
+
+def test_fixed_strings_finds_only_passages_holding_the_query(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # A C++ developer's script: `search query '"secret_build_artifact_marker"'` that nothing
+    # holds printed unrelated hits and exit 0, and `-l NAME` listed files without NAME.
+    docs = write(
+        tmp_path / "src",
+        {
+            "config.py": "def parse_config(path):\n    return load(path)\n",
+            "main.py": "cfg = parse_config('app.toml')\n",
+            "notes.md": "How the config is parsed and loaded at start.\n",
+        },
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    monkeypatch.chdir(docs)
+    code, out, _ = run(capsys, "query", "-F", "parse_config", "-l", *index)
+    assert code == 0 and sorted(out.splitlines()) == ["config.py", "main.py"]
+    code, out, err = run(capsys, "query", "config", "-l", *index)
+    assert "notes.md" in out.splitlines()  # without -F: its neighbours too
+    code, out, err = run(capsys, "query", "--fixed-strings", "secret_marker", *index)
+    assert (code, out) == (1, "") and "in any order" not in err
+    code, out, err = run(capsys, "query", "-F", '"', *index)
+    assert code == 2 and "-F needs a query with a letter or digit" in err
