@@ -20,6 +20,7 @@ HIT_KEYS = {
     "path",
     "doc_id",
     "record_id",
+    "title",
     "chunk_id",
     "line",
     "start_line",
