@@ -627,7 +627,7 @@ class SearchIndex:
 
         A query longer than the model's limit is embedded truncated, with a warning logged.
         Quoted phrases no passage holds (of the passages ``options`` lets in) are read as
-        characters (unless ``options.exact``), with a warning: a pasted traceback's `File
+        characters (unless ``options.fixed``), with a warning: a pasted traceback's `File
         "/app/x.py", line 3` or a message quoting a value (`no route for name "user_detail"`)
         found nothing, silently.
         """
@@ -636,7 +636,7 @@ class SearchIndex:
         _check_typed(text)
         vector = self._embed_queries([text])[0]
         hits = self._rank(text, vector, options)
-        if not hits and options.phrases and not options.exact and (phrases := quoted_phrases(text)):
+        if not hits and options.phrases and not options.fixed and (phrases := quoted_phrases(text)):
             shown = " ".join(f'"{phrase.text}"' for phrase in phrases)
             logger.warning(
                 "no passage holds %s as written; searching its words in any order instead",

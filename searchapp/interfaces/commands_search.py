@@ -100,8 +100,8 @@ def query(
         typer.Option(
             "-F",
             "--fixed-strings",
-            help="Only passages holding TEXT as written (as one quoted phrase: case and "
-            "punctuation aside); exit 1 when none does, as grep -F.",
+            help="Only passages holding TEXT as written (case aside); exit 1 when none does, "
+            "as grep -F.",
         ),
     ] = False,
     color: Color = "auto",
@@ -132,7 +132,7 @@ def query(
         min_score=min_score,
         path_glob=tuple(path or ()),
         per_doc=per_doc,
-        exact=fixed,
+        fixed=fixed,
     )
     # `echo "retry policy" | search query`, as llm reads it; or `-`, as grep reads a file
     # named "-": `xclip -o | search query -`.
@@ -153,10 +153,6 @@ def query(
                 f"the query on stdin is over {MAX_QUERY_CHARS:,} characters, the most a query "
                 "may be (the model reads only its first few hundred words): shorten it"
             )
-    if fixed:  # a script's `if search query -F NAME`: no semantic neighbours, as grep -F
-        if not any(c.isalnum() for c in text):
-            raise SearchAppError("-F needs a query with a letter or digit to look for")
-        text = '"' + " ".join(text.replace('"', " ").split()) + '"'
     search_index = SearchIndex(index_dir, device=device)
     # Closed before the command returns, so the process ends without collecting what it made
     # (cli.main): Python's teardown took 64-80 ms of a 400 ms query, 23 ms so.
@@ -292,8 +288,10 @@ def get(
     path_or_doc_id: Annotated[
         str,
         typer.Argument(
-            help="An indexed file's path, or a doc_id from the results (a JSONL record's "
-            "PATH#ID, or its bare ID while one file has it).",
+            help="An indexed file's path (PATH:LINE: the function or passage there), a doc_id "
+            "from the results (a JSONL record's PATH#ID, or its bare ID while one file has "
+            "it), a note's name (any case, no .md), or an Obsidian link: [[Note]], "
+            "[[Note#Heading]] (that section).",
             show_default=False,
         ),
     ],

@@ -154,9 +154,9 @@ def _accented() -> dict[str, str]:
 # declaring it, and ranked above `class DispatchKeySet final {`) declare at a line's start
 # alone, after the modifiers a declaration may have (`export type`, `pub(crate) trait`).
 _LEADING_DECLARATION = (
-    r"^[ \t]*(?:(?:export|pub(?:\([\w:]+\))?|declare|default|public|private|protected"
-    r"|internal|abstract|sealed|unsafe|async|our|my)[ \t]+)*"
-    r"(?:interface|trait|type|impl|module|macro|sub)\s+"
+    r"^[ \t]*(?:(?:export|pub(?:\([\w:]+\))?|declare|default|public|(?:private|protected)"
+    r"(?:\[\w+\])?|internal|abstract|sealed|static|final|partial|unsafe|async|our|my)[ \t]+)*"
+    r"(?:@?interface|trait|type|impl|module|macro|sub)\s+"
 )
 DEFINES = (
     r"(?:\b(?:class|struct|union|enum)\s+(?-i:[A-Z][A-Z0-9_]*[A-Z0-9]\s+)?"
@@ -238,6 +238,18 @@ def quoted_phrases(query: str) -> list[Phrase]:
         )
     ]
     return _phrases_of(quoted)
+
+
+def fixed_phrase(query: str) -> Phrase | None:
+    """The whole ``query`` as a phrase held as written, case aside (`search query -F`): its
+    words in order, and its text itself, runs of blanks as any blanks (`parse_config` found
+    "parse config" and "parse-config" as a quoted phrase does); None when it has no word."""
+    [phrase] = _phrases_of([query]) or [None]
+    if phrase is None:
+        return None
+    body = r"\s+".join(re.escape(part) for part in query.split())
+    written = re.compile(rf"(?i){body}")
+    return Phrase(query, phrase.pattern, (*phrase.names, written))
 
 
 def _phrases_of(texts: list[str]) -> list[Phrase]:
@@ -430,7 +442,7 @@ class BestLine:
         one counted as one holding a quoted phrase (a `#sleep` query named a note's heading,
         "Sleep", not the line tagging it)."""
         self._phrases = phrases
-        self._tags = [tag_pattern(tag) for tag in tags]
+        self._tags = [tag_pattern(_plain(tag)) for tag in tags]  # lines are _plain's: "#café"
         self._trigrams = trigrams
         self._definitions = definitions
         self._script_definitions = script_definitions or definitions

@@ -45,6 +45,7 @@ from searchapp.ranking.query_words import (
     BestLine,
     Phrase,
     content_terms,
+    fixed_phrase,
     query_dates,
     query_tags,
     query_trigrams,
@@ -125,8 +126,9 @@ class SearchOptions:
     # "quoted words" must be in a passage, in order (query_words.Phrase); False: quotes are
     # characters (`search eval`: CISI's questions quote words in passing, "training" phase).
     phrases: bool = True
-    # Phrases no passage holds find nothing (`search query -F`), not their words in any order.
-    exact: bool = False
+    # The whole query is a phrase every hit holds as written, case aside (`search query -F`);
+    # none holding it: no hits (not its words in any order).
+    fixed: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -202,6 +204,11 @@ class Searcher:
         if total == 0:
             return []
         phrases = quoted_phrases(query) if options.phrases else []
+        if options.fixed:
+            fixed = fixed_phrase(query)
+            if fixed is None:
+                raise BadInputError("-F needs a query with a letter or digit to look for")
+            phrases = [fixed]
         if phrases and not self._may_hold(phrases):
             return []  # no passage holds all their words: nothing to widen for
         within = self._within(options.path_glob)

@@ -134,7 +134,7 @@ def read_document(
                 f"lines ({shown}) must be a range of line numbers from 1, first <= last"
             )
     (document_id, doc_id, path, title), at_line, heading = _find_as_given(store, path_or_doc_id)
-    if (at_line is not None or heading) and lines is not None:
+    if at_line is not None and lines is not None:
         raise BadInputError(f"give {path_or_doc_id} or --lines, not both")
     if at_line is not None:  # FILE:LINE: that line's definition, or passage
         lines = _passage_at(store, document_id, at_line)
@@ -155,8 +155,14 @@ def read_document(
         all_lines.pop()
     if at_line is not None and at_line <= len(all_lines):
         lines = _definition_at(path, all_lines, at_line) or lines
-    if heading:
-        lines = _section_lines(text, heading, path_or_doc_id)
+    if heading:  # its section, or the lines asked for within it (the rest of a long one)
+        start, end = _section_lines(text, heading, f"{path_or_doc_id}: {doc_id}")
+        if lines is not None and (lines[0] > end or lines[1] < start):
+            raise BadInputError(
+                f"lines {lines[0]}-{lines[1] if lines[1] != LAST_LINE else ''} are outside "
+                f"the section {path_or_doc_id} names (lines {start}-{end})"
+            )
+        lines = (max(start, lines[0]), min(end, lines[1])) if lines else (start, end)
     first, last = lines or (1, len(all_lines))
     if lines and first > len(all_lines):
         raise BadInputError(f"line {first} is past the end of {doc_id} ({len(all_lines)} lines)")
@@ -208,6 +214,8 @@ def _find_as_given(
         if not target:
             raise BadInputError(f"{key} names no note, only a heading; give it: [[Note#Heading]]")
         headings = [part.strip() for part in link.group(2).split("#") if part.strip()]
+        if len(headings) == 1 and headings[0].startswith("page="):  # a PDF's page, as Obsidian
+            raise BadInputError(f"{key}: for a page of a PDF, give --page (MCP: page)")
         found = _find(store, target, link=True)
         return found, None, headings
     for whole in dict.fromkeys([key, key.removesuffix(":")]):  # a record's id may hold ":"
@@ -232,11 +240,11 @@ def _section_lines(text: str, headings: list[str], key: str) -> tuple[int, int]:
     """The lines (1-based, inclusive) of the section of ``text`` under the heading that
     ``headings`` end its path with, as Obsidian matches them (in any case; `A#C` is C anywhere
     below A), up to the next heading not below it, less the blank lines before that."""
-    wanted = [" ".join(part.split()).casefold() for part in headings]
+    wanted = [_link_form(part) for part in headings]
     matter = front_matter_end(text)  # its closing "---" read as a heading's underline
     sections = heading_sections(re.sub(r"[^\n]", " ", text[:matter]) + text[matter:])
     for n, (start, section) in enumerate(sections):
-        parts = section.casefold().split(HeadingPath.SEPARATOR)
+        parts = [_link_form(part) for part in section.split(HeadingPath.SEPARATOR)]
         if parts[-1] != wanted[-1] or not _in_order(wanted[:-1], parts[:-1]):
             continue
         end = len(text)
@@ -246,7 +254,17 @@ def _section_lines(text: str, headings: list[str], key: str) -> tuple[int, int]:
                 break
         end = start + len(text[start:end].rstrip())  # not the blank lines before the next
         return text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1
-    raise BadInputError(f"{key}: the note has no heading {' > '.join(headings)!r}")
+    raise BadInputError(f"{key} has no heading {' > '.join(headings)!r}")
+
+
+# What Obsidian leaves out of a heading in a link to it: "## Q&A: notes" is [[Note#Q&A notes]].
+_NOT_IN_LINKS = re.compile(r"[:#|^\[\]%\\]")
+
+
+def _link_form(heading: str) -> str:
+    """``heading`` as a link's part and a note's heading are compared: without what links
+    leave out, blanks as one, in any case."""
+    return " ".join(_NOT_IN_LINKS.sub(" ", heading).split()).casefold()
 
 
 def _in_order(wanted: list[str], parts: list[str]) -> bool:
@@ -386,21 +404,34 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
     its `.md`, and in another case where nothing has the name as given (as Obsidian's links
     name them); an Obsidian ``link``'s `Folder/Note` is also the end of a path. Raises for a
     name several documents have."""
-    select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path AND "
+    select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path"
     relative = key[2:] if key.startswith("./") else key
     names = (relative, relative + ".md")  # a note's name (`Dr. Smith`) is its file's
+    roots = recorded_roots(store)
+    by_end = (link or "/" not in relative) and ".." not in relative.split("/")
     rows: list[tuple[Any, ...]] = []
-    for same in ("path = ?", "lower(path) = lower(?)"):  # SQLite's lower: ASCII letters
-        for root in recorded_roots(store) if not rows else ():
-            for name in names:
-                place = os.path.normpath(os.path.join(root, name))
-                rows += [row for row in store.rows(select + same, (place,)) if row not in rows]
-        if not rows and (link or "/" not in relative) and ".." not in relative.split("/"):
-            for name in names:
-                rows = rows or store.rows(
-                    select + same.replace("path", "substr(path, -?)") + " ORDER BY id LIMIT 6",
-                    (len(name) + 1, "/" + name),
-                )
+    for name in names:  # `README` before `README.md`
+        places = dict.fromkeys(os.path.normpath(os.path.join(root, name)) for root in roots)
+        rows = [row for place in places for row in store.rows(select + " AND path = ?", (place,))]
+        if rows:
+            break
+    for name in names if by_end and not rows else ():
+        rows = store.rows(
+            select + " AND substr(path, -?) = ? ORDER BY id LIMIT 6", (len(name) + 1, "/" + name)
+        )
+        if rows:
+            break
+    if not rows:  # in another case, as Obsidian's links name notes: each path read once
+        every = store.rows(select + " ORDER BY id")
+        for name in names:
+            places = {os.path.normpath(os.path.join(root, name)).casefold() for root in roots}
+            rows = [row for row in every if row[2].casefold() in places]
+            end = "/" + name.casefold()
+            rows = rows or (
+                [r for r in every if r[2].casefold().endswith(end)][:6] if by_end else []
+            )
+            if rows:
+                break
     if len(rows) > 1:
         shown = ", ".join(row[2] for row in rows[:5])
         raise BadInputError(

@@ -76,15 +76,23 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
         return _guarded("RTF document", path, extract_rtf, data, name=str(path))
     if data.startswith(OLE2_MAGIC) and path.suffix.lower() in _OLE2_KINDS:
         raise NotTextError(_OLE2_KINDS[path.suffix.lower()], path)
-    if path.suffix.lower() in _DOCUMENT_SUFFIXES and looks_like_html(
-        data[:PDF_HEADER_WINDOW].decode("utf-8", "replace")
-    ):  # a paper folder's "Access denied" page, indexed as the paper
+    if path.suffix.lower() in _DOCUMENT_SUFFIXES and _is_markup(data):
+        # A paper folder's "Access denied" page, indexed as the paper; S3's <Error> reply.
         raise NotTextError(
-            f"named {path.suffix.lower()} but holds a web page (a download that failed?); "
-            "download it again",
+            f"named {path.suffix.lower()} but holds a web page or a server's reply (a download "
+            "that failed?); download it again",
             path,
         )
     return None
+
+
+def _is_markup(data: bytes) -> bool:
+    """Whether ``data`` begins as HTML, XML or JSON do (a byte order mark, blanks and HTML
+    comments before): what a server answers in place of a file."""
+    head = data[:PDF_HEADER_WINDOW].decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    while head.startswith("<!--") and "-->" in head:
+        head = head[head.index("-->") + 3 :].lstrip()
+    return looks_like_html(head) or head.startswith(("<?xml", "<head", "<body", "{", "["))
 
 
 # Documents whose name says a format that a web page saved under it is not.

@@ -12,8 +12,10 @@ logger = logging.getLogger(__name__)
 _INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
 # A site's menus and its footer, on every page it has: a saved Wikipedia page's passages began
 # "Main page Contents Current events", and every page of a docs site matched its menu's words.
-# Read only for a page that has no other text (a page of links).
+# Read only inside an <article> or <main> (an article's footer holds its byline and tags), and
+# for a page that has no other text (a page of links).
 _BOILERPLATE_TAGS = frozenset({"nav", "footer"})
+_CONTENT_TAGS = frozenset({"article", "main"})
 _PARAGRAPH_TAGS = frozenset(
     {
         "address",
@@ -123,6 +125,7 @@ class _VisibleText(HTMLParser):
     def __init__(self, *, source_lines: bool = False, hidden: frozenset[str] = frozenset()) -> None:
         super().__init__(convert_charrefs=True)
         self._invisible = _INVISIBLE_TAGS | hidden
+        self._content = 0  # open <article> and <main> elements
         self.parts: list[str] = []
         self.title_parts: list[str] = []
         self._hidden: dict[str, int] = {}  # open invisible elements by tag
@@ -137,7 +140,9 @@ class _VisibleText(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag == "body" or (tag not in _HEAD_TAGS and "head" in self._hidden):
             self._hidden.pop("head", None)  # <head> is often left open
-        if tag in self._invisible:
+        if tag in _CONTENT_TAGS:
+            self._content += 1
+        if tag in self._invisible and not (self._content and tag in _BOILERPLATE_TAGS):
             self._hidden[tag] = self._hidden.get(tag, 0) + 1
         elif tag == "title":
             self._in_title += 1
@@ -148,6 +153,8 @@ class _VisibleText(HTMLParser):
         self._break(tag)
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in _CONTENT_TAGS and self._content:
+            self._content -= 1
         if self._hidden.get(tag):
             self._hidden[tag] -= 1
             if not self._hidden[tag]:

@@ -678,6 +678,10 @@ def test_a_pages_menus_and_footer_are_not_its_text(source_lines) -> None:
     assert "Main page" not in text and "Creative Commons" not in text
     if source_lines:  # still on the lines of the file
         assert text.split("\n")[3] == "The thin layer of fluid near a surface."
+    # An article's own footer is its byline and tags (a reviewer's).
+    article = "<body><nav>Menu</nav><article><p>Herons.</p><footer>By Jane Doe</footer></article>"
+    words = html_to_text(article, source_lines=source_lines)[1].split()
+    assert words == ["Herons.", "By", "Jane", "Doe"]
     # A page of links alone is its links.
     _, links = html_to_text("<body><nav><a>Guide</a> <a>API</a></nav></body>", source_lines=False)
     assert links == "Guide API"

@@ -42,6 +42,9 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         "hollow.docx": hollow_package(),  # was "binary file"
         # A helper's paper folder: a login page saved as the paper, indexed as "Access denied".
         "denied.pdf": b"<html><head><title>Access denied</title></head><body>Log in</body>",
+        # A reviewer's: a byte order mark and a comment first; S3's XML answer.
+        "saved.docx": b"\xef\xbb\xbf<!-- saved from url=x -->\n<!DOCTYPE html><html>Wait</html>",
+        "s3.pdf": b'<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
         "page.html": b"<html><head><title>A page</title></head><body>Saved as a page</body>",
     }
     for name, data in files.items():
@@ -52,7 +55,9 @@ def write_mixed_folder(root: Path) -> dict[str, str]:
         "cut.pdf": "damaged PDF",
         "bomb.docx": "would inflate",
         "hollow.docx": "damaged Word document: it has no main part",
-        "denied.pdf": "named .pdf but holds a web page (a download that failed?)",
+        "denied.pdf": "named .pdf but holds a web page or a server's reply (a download",
+        "saved.docx": "named .docx but holds a web page",
+        "s3.pdf": "named .pdf but holds a web page",
     }
 
 

@@ -290,6 +290,9 @@ def test_a_paper_of_two_pages_loses_its_page_numbers_and_second_head() -> None:
     located = extract_pdf(make_journal_pdf(JOURNAL_PAGES[:2]))
     assert located.text == "Journal of Aircraft, Vol. 17, No. 3\n" + "\n".join(JOURNAL_PAGES[:2])
     one = extract_pdf(make_journal_pdf(JOURNAL_PAGES[:1]))  # one page: nothing repeats
+    # A reviewer's: bare numbers at the edges of two pages are an invoice's quantities.
+    invoice = ["Invoice\nItem Qty\nWidget\n2", "Gadget\n3\nTotal due\n3"]
+    assert strip_running_lines(invoice) == invoice
     assert "Page 1 of 1" in one.text and "Vol. 17" in one.text
 
 

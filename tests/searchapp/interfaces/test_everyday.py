@@ -3436,14 +3436,25 @@ def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
     assert code == 2 and "2 indexed documents are named 'People/Anna Weber.md'" in err
 
 
-def test_get_takes_an_obsidian_link_and_gives_its_section(tmp_path, fake_model, capsys) -> None:
+def test_get_takes_an_obsidian_link_and_gives_its_section(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
     # An Obsidian user pasted a link from a note ("[[anna weber#projects]]"): "not an indexed
     # document". Obsidian names a note without its .md and in any case, and a heading after #.
     note = (
         "---\ntitle: Anna\n---\n# Anna Weber\n\nWorks on the relay.\n\n## Projects\n\n"
         "Relay and queue.\n\n### Old\n\nThe cache.\n\n## Contact\n\nanna@example.com\n"
     )
-    vault = write(tmp_path / "vault", {"People/Anna Weber.md": note, "Daily/a.md": "# A\n"})
+    vault = write(
+        tmp_path / "vault",
+        {
+            "People/Anna Weber.md": note,
+            "Daily/a.md": "# A\n",
+            "Über.md": "# Über\n",
+            "README": "plain readme\n",
+            "README.md": "# Readme\n",
+        },
+    )
     index = ["--index-dir", str(tmp_path / "idx")]
     assert run(capsys, "index", str(vault), *index)[0] == 0
     for key in ("[[Anna Weber]]", "![[anna weber|Anna]]", "[[People/Anna Weber#^b1]]"):
@@ -3460,12 +3471,28 @@ def test_get_takes_an_obsidian_link_and_gives_its_section(tmp_path, fake_model, 
     assert out.rstrip().endswith("anna@example.com")
     code, out, err = run(capsys, "get", "[[Anna Weber#Nope]]", *index)
     assert code == 2 and out == "" and "has no heading 'Nope'" in err
+    assert str(vault / "People" / "Anna Weber.md") in err  # the note looked in
     code, _, err = run(capsys, "get", "[[#Projects]]", *index)
     assert code == 2 and "names no note" in err
+    # Lines within its section: the rest of a long one (MCP's next_start_line).
+    code, out, _ = run(capsys, "get", "[[Anna Weber#Projects]]", "--lines", "12-", *index)
+    assert (code, out) == (0, "### Old\n\nThe cache.\n")
     code, _, err = run(capsys, "get", "[[Anna Weber#Projects]]", "--lines", "1-2", *index)
-    assert code == 2 and "not both" in err
+    assert code == 2 and "lines 1-2 are outside the section" in err and "(lines 8-14)" in err
+    # Obsidian leaves ":" out of a link to "## Q&A: notes"; a PDF's page is --page's.
+    (vault / "Fmt.md").write_text("# Fmt\n\n## Q&A: notes\n\nAsked.\n\n## Next\n")
+    assert run(capsys, "index", str(vault), *index)[0] == 0
+    assert run(capsys, "get", "[[Fmt#Q&A notes]]", *index)[1] == "## Q&A: notes\n\nAsked.\n"
+    code, _, err = run(capsys, "get", "[[Fmt#page=2]]", *index)
+    assert code == 2 and "give --page" in err
     code, _, err = run(capsys, "get", "[[Nobody]]", *index)
     assert code == 2 and "'Nobody' is not an indexed document" in err
+    # A reviewer's: a name in another case beyond ASCII's; a name a file has as given comes
+    # before one with .md (`README` was "2 indexed documents are named 'README'").
+    assert run(capsys, "get", "[[über]]", *index)[1] == "# Über\n"
+    monkeypatch.chdir(tmp_path)
+    assert run(capsys, "get", "README", *index)[1] == "plain readme\n"
+    assert run(capsys, "get", "[[readme]]", *index)[1] == "plain readme\n"
 
 
 def test_get_takes_a_hit_as_it_is_printed(tmp_path, fake_model, capsys) -> None:
@@ -3585,6 +3612,8 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
             "config.py": "def parse_config(path):\n    return load(path)\n",
             "main.py": "cfg = parse_config('app.toml')\n",
             "notes.md": "How the config is parsed and loaded at start.\n",
+            "other.md": "We parse config files; see parse-config.\n",  # not as written
+            "app.log": "Traceback  (most recent call last):\n  File x\n",
         },
     )
     index = ["--index-dir", str(tmp_path / "idx")]
@@ -3597,4 +3626,7 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
     code, out, err = run(capsys, "query", "--fixed-strings", "secret_marker", *index)
     assert (code, out) == (1, "") and "in any order" not in err
     code, out, err = run(capsys, "query", "-F", '"', *index)
-    assert code == 2 and "-F needs a query with a letter or digit" in err
+    assert code == 2 and "has no letters or digits to search for" in err
+    # A reviewer's: a traceback's header (read as no phrase in a pasted traceback) is held too.
+    code, out, _ = run(capsys, "query", "-F", "traceback (most recent call last)", "-l", *index)
+    assert (code, out) == (0, "app.log\n")

@@ -262,6 +262,11 @@ def test_imports_locals_and_uses_are_not_definitions() -> None:
         ("Shape", "export interface Shape {", 1.0),
         ("Render", "pub trait Render {", 1.0),
         ("parse", "sub parse {", 1.0),
+        # A reviewer's: Objective-C, Java annotations, nested interfaces, Scala's scoped access.
+        ("NSFoo", "@interface NSFoo : NSObject", 1.0),
+        ("MyAnno", "public @interface MyAnno {", 1.0),
+        ("Listener", "    public static interface Listener {", 1.0),
+        ("Foo", "private[core] trait Foo {", 1.0),
         # Rust's unit struct is one; C's declared ahead is not.
         ("Marker", "/// A marker\npub struct Marker;", 1.0),
         ("stat", "struct stat;", 0),

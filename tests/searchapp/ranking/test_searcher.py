@@ -1310,6 +1310,11 @@ def test_a_tag_query_ranks_the_notes_tagged_so_first(tmp_path) -> None:
     for mode in ("hybrid", "lexical"):
         [hit] = index.search("#sleep", k=1, mode=mode, path_glob="log.md")
         assert hit.line == 5, mode
+    (vault / "cafe.md").write_text("# Café log\n\nGood.\n\nFiled under #café\n", "utf-8")
+    index.add([vault])
+    for mode in ("hybrid", "lexical"):  # a reviewer's: the heading, with an accented tag
+        [hit] = index.search("#café", k=1, mode=mode, path_glob="cafe.md")
+        assert hit.line == 5, mode
 
 
 def test_a_date_spelled_with_its_month_finds_that_days_note(tmp_path) -> None:
