@@ -327,6 +327,14 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
             Field(ge=1, le=MAX_HITS, strict=True, description="passages of one document at most"),
             WHOLE,
         ] = 1,
+        fixed: Annotated[
+            bool,
+            Field(
+                strict=True,
+                description="only passages holding the query as written (case aside), as grep "
+                "-F: none found is no hits, not its words in any order",
+            ),
+        ] = False,
     ) -> SearchResults:
         """Find the passages of the indexed files that best match a query."""
         try:
@@ -334,7 +342,12 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
                 raise SearchAppError("path is empty; leave it out to search every document")
             globs = tuple(path) if isinstance(path, list) else path
             options = SearchOptions(
-                k=k, mode=mode, path_glob=globs or None, min_score=min_score, per_doc=per_doc
+                k=k,
+                mode=mode,
+                path_glob=globs or None,
+                min_score=min_score,
+                per_doc=per_doc,
+                fixed=fixed,
             )
             hits, notes = index_thread.search(query, options)
         except SearchAppError as exc:

@@ -82,7 +82,7 @@ IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is
 # most: their threads are daemons, and the process ending under them sent an empty reply or
 # cut a body short (6 of 16 tries with a SIGTERM 0.3 s after a first request).
 FINISH_SECONDS = 10.0
-SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc")
+SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc", "fixed")
 # What a search warned of (a query cut to the model's 256 tokens, quoted text searched as
 # words), as a JSON array of strings; absent when it warned of nothing.
 NOTES_HEADER = "X-Search-Notes"
@@ -459,6 +459,10 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     if not 1 <= per_doc <= MAX_K:  # as k's: the number read, not the text sent
         message = f"per_doc ({per_doc}) must be between 1 and {MAX_K}"
         raise ApiError(HTTPStatus.BAD_REQUEST, message)
+    raw_fixed = _one(query, "fixed").lower() if "fixed" in query else "false"
+    if raw_fixed not in ("true", "false", "1", "0"):
+        message = f"fixed ({raw_fixed!r}) must be true or false"
+        raise ApiError(HTTPStatus.BAD_REQUEST, message)
     try:
         options = SearchOptions(
             k=k,
@@ -466,6 +470,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
             path_glob=path or None,
             min_score=min_score,
             per_doc=per_doc,
+            fixed=raw_fixed in ("true", "1"),
         )
     except BadInputError as exc:  # the CLI's words for it: name the parameter instead
         raise ApiError(HTTPStatus.BAD_REQUEST, in_parameter_terms(str(exc))) from None

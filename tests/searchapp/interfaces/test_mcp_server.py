@@ -91,7 +91,7 @@ def test_tools_over_stdio(small_index) -> None:
     search_tool = next(t for t in tools if t.name == "search")
     assert set(search_tool.input_schema["properties"]) == {
         *("query", "k", "mode", "path"),
-        *("min_score", "per_doc"),  # as `search serve` takes them
+        *("min_score", "per_doc", "fixed"),  # as `search serve` takes them
     }
 
     # The server answers its first search with NumPy's encoder, then loads PyTorch's in the

@@ -227,6 +227,14 @@ def test_a_search_tells_the_client_what_it_warned_of(served) -> None:
     assert json.loads(notes) == [
         'no passage holds "lift wing ünïcode" as written; searching its words in any order instead'
     ]
+    # fixed=true, as `search query -F`: the words as written, or nothing.
+    connection = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        connection.request("GET", "/search?" + urlencode({"q": "lift wing ünïcode", "fixed": "1"}))
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())) == (200, [])
+    finally:
+        connection.close()
     # A path filter that matches no document: an empty answer said nothing of the typo.
     for path in ("nothing/", "no\\tthing.md"):  # as typed: repr doubled the backslash
         connection = http.client.HTTPConnection(*address, timeout=30)
@@ -357,6 +365,7 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&min_score=nan", 400, "min_score ('nan') must be a number"),
         ("/search?q=wing&min_score=1_0", 400, "min_score ('1_0') must be a number"),
         ("/search?q=wing&per_doc=1000000000", 400, "per_doc (1000000000) must be between 1"),
+        ("/search?q=wing&fixed=maybe", 400, "fixed ('maybe') must be true or false"),
         ("/documents/{doc}?lines=-%2B5", 400, "lines ('-+5') must be a line or a range"),
         ("/documents/{doc}?lines=%203", 400, "lines (' 3') must be a line or a range"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
