@@ -248,6 +248,9 @@ class _Pieces:
     ends: list[int]
     counts: list[int]
     strengths: list[int]
+    # Its count where it is text of its section's own, 0 for a line that starts a section
+    # alone (a heading): a chunk of headings alone does not end at the next section.
+    bodies: list[int]
 
     @classmethod
     def of(
@@ -324,7 +327,18 @@ class _Pieces:
             ends=[item[1] for item in items],
             counts=[item[4] for item in items],
             strengths=[item[2] for item in items],
+            bodies=[
+                0 if strength == SECTION and _heading_alone(text, start, end, count) else count
+                for start, end, strength, _, count in items
+            ],
         )
+
+
+def _heading_alone(text: str, start: int, end: int, count: int) -> bool:
+    """Whether the piece ``text[start:end]`` that starts a section is a heading alone: one line
+    shorter than ``SECTION_MIN_TOKENS`` (a writer's chapter, its front matter's values then
+    "# Chapter 5" and "## Part 1", was a passage of headings that ranked above its scenes)."""
+    return count < SECTION_MIN_TOKENS and "\n" not in text[start:end].strip()
 
 
 def _count(count_tokens: CountTokens, texts: list[str]) -> list[int]:
@@ -427,13 +441,16 @@ def _pack(
     ``previous``: (-1, n) when the first n pieces ended the chunk before (``Resume``)."""
     total = len(pieces.counts)
     prefix = list(accumulate(pieces.counts, initial=0))  # pieces [a, b): prefix[b] - prefix[a]
+    body = list(accumulate(pieces.bodies, initial=0))  # ...of the text that is no heading alone
     accepted: list[tuple[int, int]] = []
     retry: tuple[int, int] | None = None  # (first, end limit) for a chunk that did not fit
     while previous is None or previous[1] < total:
         candidates: list[tuple[int, int]] = []
         last = previous
         while len(candidates) < VERIFY_BATCH and (last is None or last[1] < total):
-            last = _next_range(pieces, prefix, last, config, retry if not candidates else None)
+            last = _next_range(
+                pieces, prefix, body, last, config, retry if not candidates else None
+            )
             candidates.append(last)
         # A chunk of one piece is kept as it is (its count is the piece's): only longer ones
         # are counted again on their whole text.
@@ -455,6 +472,7 @@ def _pack(
 def _next_range(
     pieces: _Pieces,
     prefix: list[int],
+    body: list[int],
     previous: tuple[int, int] | None,
     config: ChunkingConfig,
     retry: tuple[int, int] | None,
@@ -483,7 +501,7 @@ def _next_range(
         first += 1  # the overlap must leave room for at least one new piece
     end = fresh + 1
     while end < limit and prefix[end + 1] - prefix[first] <= budget:
-        if strengths[end] == SECTION and prefix[end] - prefix[first] >= SECTION_MIN_TOKENS:
+        if strengths[end] == SECTION and body[end] - body[first] >= SECTION_MIN_TOKENS:
             return first, end
         end += 1
     if end < total:

@@ -145,6 +145,24 @@ def test_sections_shorter_than_the_minimum_join_the_text_after_them() -> None:
     assert [c.start_char for c in chunks] == [0, breaks[3]]
 
 
+def test_headings_alone_join_the_text_after_them_however_much_comes_before() -> None:
+    # A writer's chapter: its front matter's values, "# Chapter 5: The Letter" and "## Part 1"
+    # came to the minimum, so they were a passage of their own, with no prose, that ranked
+    # above the scene the query asked for.
+    values = "Chapter 5 the letter of the keeper\nMara and Soren at sea\n10000"
+    headings = ["# Chapter 5: The Letter in the lighthouse", "## Part 1 of the book"]
+    scene = "### Scene 1\n\n" + " ".join(f"word{n}" for n in range(40))
+    later = "### Scene 2\n\n" + " ".join(f"other{n}" for n in range(40))
+    text = "\n\n".join([values, *headings, scene, later])
+    breaks = [text.index(part) for part in (*headings, scene, later)]
+    assert count_words([values, *headings])[0] + 7 + 5 >= SECTION_MIN_TOKENS
+    config = ChunkingConfig(max_tokens=254, overlap_tokens=32)
+    chunks = chunk_text(text, count_tokens=count_words, config=config, breaks=breaks)
+    check_chunks(text, chunks, count_words, 254)
+    assert [c.start_char for c in chunks] == [0, breaks[3]]
+    assert "word39" in chunks[0].text
+
+
 def test_a_long_section_overlaps_within_itself_but_never_across_its_start() -> None:
     text, breaks = sectioned([100, 100])
     config = ChunkingConfig(max_tokens=30, overlap_tokens=8)
