@@ -114,7 +114,7 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
     if suffix == CANVAS_SUFFIX and text.strip():
         return _guarded("canvas", path, extract_canvas, text)
     if suffix in MARKDOWN_SUFFIXES and not looks_like_html(text):
-        return _guarded("Markdown file", path, extract_markdown, text)
+        return _guarded("Markdown file", path, extract_markdown, text, mdx=suffix == ".mdx")
     if is_debian_changelog(text):
         return extract_changelog(text)
     return None

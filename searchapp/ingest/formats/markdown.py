@@ -17,7 +17,7 @@ import re
 from searchapp.ingest.formats.builder import HeadingPath
 from searchapp.ingest.formats.spans import LocatedText, Span
 
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx"})
 # An image pasted as a ``data:`` URI: its base64 on one line, or wrapped (``<img src="data:...``
 # at 76 columns: 174 passages of noise for one 30 kB image), a line of at least 60 of its
 # characters followed by more, the last closed by a quote or a parenthesis. Cut out with
@@ -53,9 +53,9 @@ def front_matter_end(text: str) -> int:
     return match.end() if match and _YAML_KEY.search(match.group(1)) else 0
 
 
-def extract_markdown(text: str) -> LocatedText:
+def extract_markdown(text: str, *, mdx: bool = False) -> LocatedText:
     """Title, text (front matter blanked, ``data:`` URIs cut) and heading-path spans of a
-    Markdown document."""
+    Markdown document; ``mdx``: an MDX file's, its leading `import`/`export` lines blank."""
     title = ""
     text = cut_data_uris(text)
     match = _FRONT_MATTER.match(text)
@@ -65,6 +65,8 @@ def extract_markdown(text: str) -> LocatedText:
         front, text = _searched_front_matter(match.group(0)), text[match.end() :]
         if _EXCALIDRAW.search(match.group(1)):
             text = _without_drawing(text)
+    if mdx:
+        text = _without_leading_modules(text)
     # Headings of the body alone: a block scalar's line kept from the front matter ("  ## x")
     # read as one.
     spans, first_heading = _heading_spans(text)
@@ -74,6 +76,22 @@ def extract_markdown(text: str) -> LocatedText:
     drawing = bool(match) and _EXCALIDRAW.search(match.group(1)) is not None
     title = title or ("" if drawing else first_heading)  # not every drawing's "Text Elements"
     return LocatedText(title=title, text=front + text, spans=tuple(spans))
+
+
+# An MDX page's JavaScript module lines (`import Tabs from '@theme/Tabs';`) before its text:
+# a Docusaurus page's first passage began with them.
+_MODULE_LINE = re.compile(r"(?:import|export)\s[^\n]*")
+
+
+def _without_leading_modules(text: str) -> str:
+    """``text`` with the `import` and `export` lines before its first other line blank."""
+    lines = text.split("\n")
+    for n, line in enumerate(lines):
+        if _MODULE_LINE.fullmatch(line.strip()):
+            lines[n] = ""
+        elif line.strip():
+            break
+    return "\n".join(lines)
 
 
 # An Obsidian Excalidraw drawing: its words under "## Text Elements", then the drawing itself as
@@ -112,6 +130,7 @@ _UNSEARCHED_KEYS = frozenset(
     | {"modified", "lastmod", "draft", "publish", "published", "weight", "template", "type"}
     | {"cssclass", "cssclasses", "excalidraw-plugin", "kanban-plugin", "banner", "cover"}
     | {"image", "icon", "sticker", "redirect_from", "comments", "sidebar", "toc", "math"}
+    | {"sidebar_position", "nav_order", "order", "position", "hide", "hide_title"}
 )
 
 
@@ -154,12 +173,16 @@ def _plain_value(value: str) -> str:
     value = value.strip(" \t")
     if value.startswith("- "):
         value = value[2:].strip(" \t")
+    if _BARE_SCALAR.fullmatch(value):  # `words_target: 10000` in every chapter's snippet
+        return ""
     if value.startswith("[") and value.endswith("]"):
         items = (item.strip(" \t") for item in _FLOW_ITEM.findall(value[1:-1]))
         return ", ".join(_unquoted(item) for item in items if item)
     return _unquoted(value)
 
 
+# A number or a boolean alone, which says nothing without its key (not searched).
+_BARE_SCALAR = re.compile(r"[-+]?\d+(?:\.\d+)?|true|false|yes|no|null|~", re.IGNORECASE)
 _FLOW_ITEM = re.compile(r"\s*(?:\"[^\"]*\"|'[^']*'|[^,]+)")  # a flow list's items, quoted or not
 
 

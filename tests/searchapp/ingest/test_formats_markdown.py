@@ -279,3 +279,27 @@ def test_a_query_for_a_front_matter_key_finds_the_note_about_it(tmp_path: Path) 
     assert [hit.path for hit in index.search("tags", k=5, mode="lexical")] == [
         str(vault / "tagging.md")
     ]
+
+
+def test_numbers_alone_and_site_order_keys_are_not_searched() -> None:
+    # A writer's chapters read "Mara 10000 # Chapter 1" (`words_target: 10000`), and a docs
+    # page "9 Glossary" (Docusaurus's `sidebar_position: 9`).
+    text = "---\ntitle: Glossary\npov: Mara\nwords_target: 10000\nsidebar_position: 9\n---\nBody\n"
+    located = extract_markdown(text)
+    assert located.text.split() == ["Glossary", "Mara", "Body"]
+    assert located.text.count("\n") == text.count("\n")
+
+
+def test_an_mdx_page_is_markdown_without_its_module_lines(tmp_path) -> None:
+    # A Docusaurus page: no sections, no title, and its first passage began with `import`.
+    from searchapp.ingest.decoding import load_documents
+
+    page = (
+        "---\ntitle: Configuration\n---\nimport Tabs from '@theme/Tabs';\n"
+        "export const meta = {};\n\n# Configure\n\nSet the API key; import it from the vault.\n"
+    )
+    (tmp_path / "config.mdx").write_text(page, "utf-8")
+    [document] = load_documents(tmp_path / "config.mdx")
+    assert document.title == "Configuration" and "Tabs" not in document.text
+    assert "import it from the vault" in document.text  # a sentence is no module line
+    assert [span.section for span in document.spans] == ["Configure"]
