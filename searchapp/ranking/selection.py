@@ -206,17 +206,28 @@ def by_path(
             end += 1
         run = part[start:end]
         if len(run) > 1:
-            run = sorted(run, key=lambda row: _by_name(_copy_of(row[0], chunks.get(row[0]))))
+            named = [_copy_of(row[0], chunks.get(row[0])) for row in run]
+            order = {copy[0]: n for n, copy in enumerate(in_copy_order(named))}
+            run = sorted(run, key=lambda row: order[row[0]])
         ordered += run
         start = end
     return ordered
 
 
-def _by_name(copy: tuple[int, str, str]) -> tuple[bool, str, str, int]:
-    """Copies in order of which a hit names: one that is no build output or copy by its name
-    (``is_derived``) first, then by path."""
-    chunk_id, path, doc_id = copy
-    return (is_derived(path), path, doc_id, chunk_id)
+def in_copy_order(copies: list[tuple[int, str, str]]) -> list[tuple[int, str, str]]:
+    """``(chunk id, path, doc_id)`` copies in order of which a hit names: one that is no build
+    output or copy by its name (``is_derived``), nor the name of another numbered (Obsidian's
+    "Duplicate file": `Writing rules 1.md` of `Writing rules.md`), first; then by path."""
+    names = {os.path.splitext(path)[0] for _, path, _ in copies}
+
+    def numbered(path: str) -> bool:
+        stem = _NUMBERED.fullmatch(os.path.splitext(path)[0])
+        return stem is not None and stem.group(1) in names
+
+    return sorted(copies, key=lambda c: (is_derived(c[1]) or numbered(c[1]), c[1], c[2], c[0]))
+
+
+_NUMBERED = re.compile(r"(.+) \d{1,3}", re.DOTALL)  # `Name 1`: of `Name`, when both are there
 
 
 # Folders that hold what a build or a tool made from files elsewhere, and names a copy is
@@ -225,7 +236,8 @@ def _by_name(copy: tuple[int, str, str]) -> tuple[bool, str, str, int]:
 # sorting first, with the file copied under "also".
 _DERIVED_FOLDERS = frozenset(
     {"build", "_build", "dist", "out", "target", "obj", "site-packages", ".venv", "venv"}
-    | {"__pycache__", ".tox", ".cache", "backup", "backups", ".trash", "trash"}
+    | {"__pycache__", ".tox", ".cache", "backup", "backups", ".trash", "trash", "archive"}
+    | {"archives", ".archive"}
 )
 _COPY_NAME = re.compile(
     r"(?i)^copy of |[ _-]copy(?: \d+)?(?=\.[^.]+$|$)|\(copy(?: \d+)?\)|\(\d+\)(?=\.[^.]+$|$)"
@@ -267,7 +279,7 @@ class Reads:
         wanted = [text for text in dict.fromkeys(texts) if text not in self._copies]
         if wanted:
             found = self._store.copies_of(wanted)
-            by_name = {text: sorted(found.get(text, []), key=_by_name) for text in wanted}
+            by_name = {text: in_copy_order(found.get(text, [])) for text in wanted}
             self._copies.update(by_name)
         return {text: self._copies[text] for text in texts if len(self._copies[text]) > 1}
 

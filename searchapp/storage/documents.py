@@ -421,14 +421,16 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
         )
         if rows:
             break
-    if not rows:  # in another case, as Obsidian's links name notes: each path read once
-        every = store.rows(select + " ORDER BY id")
+    if not rows:  # in another case or without accents, as Obsidian's links name notes
+        from searchapp.ranking.query_words import fold
+
+        every = [(row, fold(row[2])) for row in store.rows(select + " ORDER BY id")]
         for name in names:
-            places = {os.path.normpath(os.path.join(root, name)).casefold() for root in roots}
-            rows = [row for row in every if row[2].casefold() in places]
-            end = "/" + name.casefold()
+            places = {fold(os.path.normpath(os.path.join(root, name))) for root in roots}
+            rows = [row for row, folded in every if folded in places]
+            end = "/" + fold(name)
             rows = rows or (
-                [r for r in every if r[2].casefold().endswith(end)][:6] if by_end else []
+                [row for row, folded in every if folded.endswith(end)][:6] if by_end else []
             )
             if rows:
                 break

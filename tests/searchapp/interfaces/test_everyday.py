@@ -3490,6 +3490,7 @@ def test_get_takes_an_obsidian_link_and_gives_its_section(
     # A reviewer's: a name in another case beyond ASCII's; a name a file has as given comes
     # before one with .md (`README` was "2 indexed documents are named 'README'").
     assert run(capsys, "get", "[[über]]", *index)[1] == "# Über\n"
+    assert run(capsys, "get", "[[uber]]", *index)[1] == "# Über\n"  # as a query reads it
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "get", "README", *index)[1] == "plain readme\n"
     assert run(capsys, "get", "[[readme]]", *index)[1] == "plain readme\n"
