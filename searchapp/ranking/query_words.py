@@ -225,10 +225,19 @@ def traceback_sources(query: str) -> list[Phrase]:
     return [phrase for source in reversed(sources) for phrase in _phrases_of([source])]
 
 
+# A query with more words than this outside its quotes is pasted prose: its quotes are
+# dialogue or a quoted value, not phrases to filter by (a writer's pasted paragraph, `"Nobody
+# locked their doors," Søren said. Later Mara found the letter...`, lost its best hit).
+MAX_WORDS_AROUND_PHRASES = 12
+
+
 def quoted_phrases(query: str) -> list[Phrase]:
     """The phrases in double quotes in ``query`` (an unpaired quote is only a character, and a
-    traceback frame's file name none, nor anything a pasted traceback quotes)."""
+    traceback frame's file name none, nor anything a pasted traceback quotes, nor the quotes of
+    a query of more than ``MAX_WORDS_AROUND_PHRASES`` other words)."""
     if _TRACEBACK.search(query):
+        return []
+    if len(_QUOTED.sub(" ", query).split()) > MAX_WORDS_AROUND_PHRASES:
         return []
     quoted = [
         match.group(1)

@@ -158,6 +158,13 @@ def test_a_quoted_flag_is_found_as_written_and_a_traceback_quotes_no_phrase() ->
     )
     assert quoted_phrases(traceback) == []
     assert len(quoted_phrases('"No such option" in "click"')) == 2
+    # A writer's pasted paragraph: its dialogue is no phrase to filter by (the best hit went).
+    prose = (
+        '"Nobody on Inishcarrow locked their doors," Soren said. Later Mara found the letter '
+        "her mother had hidden behind the brick in the lamp room."
+    )
+    assert quoted_phrases(prose) == []
+    assert len(quoted_phrases('"connection refused" after the worker restarts on a node')) == 1
 
 
 def test_a_pasted_traceback_names_the_line_its_last_frame_quotes() -> None:
