@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from searchapp.ingest.limits import GENERATED_LINE_CHARS
+from searchapp.interfaces.readable import is_markdown, readable_inline, readable_markdown
 from searchapp.ranking.query_words import fold, quoted_phrases, words_pattern
 from searchapp.ranking.searcher import Hit
 
@@ -119,6 +120,13 @@ def _names_a_unit(section: str) -> bool:
     return kind in ("cell", "slide") and number.isdigit()
 
 
+def _section(hit: Hit) -> str:
+    """A hit's section as shown: a Markdown heading's text without its marks (`Notes on
+    [[Lighthouse Novel]] and *pacing*`)."""
+    section = hit.section or ""
+    return readable_inline(section) if is_markdown(hit.path) else section
+
+
 def _unit(hit: Hit) -> str | None:
     """The page, cell or slide of a hit's line (``p.12``, ``cell 7``); None for plain text."""
     if hit.page is not None:
@@ -181,7 +189,7 @@ def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
     cell = Text(shortened_path(where, fit))
     if hit.section and not _names_a_unit(hit.section):  # "§ " and "also in " are kept
-        cell.append(f"\n§ {_shortened(inert(hit.section), fit - 2)}", style="dim")
+        cell.append(f"\n§ {_shortened(inert(_section(hit)), fit - 2)}", style="dim")
     for other in hit.also[:3]:
         shown = shortened_path(display_path(other), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")
@@ -218,7 +226,7 @@ def snippet(hit: Hit, query: str, max_chars: int, *, from_line: bool = False) ->
     text is left out. ``from_line``: from ``line`` on, whatever the words, as grep's
     ``path:line: text`` shows that line (the lines output). `-C` and the REPL's :open show a
     passage whole."""
-    raw = hit.text
+    raw = readable_markdown(hit.text) if is_markdown(hit.path) else hit.text
     text = " ".join(raw.split())
     skipped = raw.split("\n")[: max(0, hit.line - hit.start_line)]
     line_at = len(" ".join(" ".join(skipped).split()))  # where ``line`` begins in ``text``
@@ -515,7 +523,7 @@ def print_hits(
             fits = len(head) + 2 + len(where) <= console.width
             head.append(("  " if fits else "\n") + where, style="cyan")
             if hit.section and not _names_a_unit(hit.section):
-                head.append(f"\n§ {inert(hit.section)}", style="dim")
+                head.append(f"\n§ {inert(_section(hit))}", style="dim")
             for other in hit.also:
                 head.append(f"\n   also in {display_path(other)}", style="dim")
             console.print(head, soft_wrap=True)

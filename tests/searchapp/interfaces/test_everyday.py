@@ -1111,7 +1111,8 @@ def test_a_grep_like_line_shows_the_hits_line_first(tmp_path) -> None:
     line = LINE.match(hit_line(hit, "key rotation"))
     assert line["line"] == "4"
     assert line["text"] == "- Key rotation every 30 days. - Ship the beta."
-    assert LINE.match(hit_line(replace(hit, line=1), "key rotation"))["text"].startswith("# March")
+    # (a Markdown heading's "#"s left out of what is shown)
+    assert LINE.match(hit_line(replace(hit, line=1), "key rotation"))["text"].startswith("March")
     # Longer than the cut, the words gathered two lines on: still from the hit's line.
     filler = " ".join(f"filler{i}" for i in range(60))
     long_text = f"intro\nstyle_name = 'markdown.item'\n{filler}\nthe key rotation runbook\n"
@@ -1124,7 +1125,7 @@ def test_a_grep_like_line_shows_the_hits_line_first(tmp_path) -> None:
     console = Console(file=open(tmp_path / "t.txt", "w"), width=200, emoji=False)
     print_results(console, [hit], "key rotation", output="table")
     console.file.close()
-    assert "# March planning ## Decisions - Key rotation" in (tmp_path / "t.txt").read_text()
+    assert "March planning Decisions - Key rotation" in (tmp_path / "t.txt").read_text()
 
 
 def test_a_table_row_shows_a_snippet_of_the_passage_around_the_query_word(tmp_path) -> None:
@@ -3631,3 +3632,23 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
     # A reviewer's: a traceback's header (read as no phrase in a pasted traceback) is held too.
     code, out, _ = run(capsys, "query", "-F", "traceback (most recent call last)", "-l", *index)
     assert (code, out) == (0, "app.log\n")
+
+
+def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
+    # A writer's snippets: "> [!tip] Show, don't tell > … Cut **every** adverb.[^adv]",
+    # "![[storm.png]] <div class="mood">", sections "Notes on [[Lighthouse Novel]] and *pacing*".
+    text = (
+        "> [!tip] Show, don't tell\n> Cut **every** adverb.[^adv]\n"
+        '![[storm.png]] <div class="mood">tired</div> see [[Lighthouse Novel|the novel]] #idea'
+    )
+    hit = Hit(1, 0.5, 0.5, "/n.md", "/n.md", 1, 1, 3, text, section="Notes on [[A]] and *pace*")
+    shown = LINE.match(hit_line(hit, "adverb"))["text"]
+    assert shown == "Tip: Show, don't tell Cut every adverb. tired see the novel #idea"
+    assert hit.to_json()["text"] == text  # JSON: the passage as indexed
+    console = Console(file=open(tmp_path / "t.txt", "w"), width=200, emoji=False)
+    print_results(console, [hit], "adverb", output="table")
+    console.file.close()
+    table = (tmp_path / "t.txt").read_text()
+    assert "pace" in table and "pace*" not in table  # the section, cut to its column's width
+    plain = replace(hit, path="/n.txt", doc_id="/n.txt")  # not Markdown: as it is
+    assert "**every**" in LINE.match(hit_line(plain, "adverb"))["text"]
