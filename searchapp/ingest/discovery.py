@@ -120,6 +120,12 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "_netrc",
             "*.tfstate",
             "*.tfstate.backup",
+            # /etc's password hashes (an SRE's index of /etc printed root's hash for "root
+            # password hash"), and their backups
+            "shadow",
+            "gshadow",
+            "shadow-",
+            "gshadow-",
         ),
     ),
     ("SVG drawing", ("*.svg",)),

@@ -37,8 +37,8 @@ class WriterLock:
 
     def acquire(self) -> None:
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # as Store.open
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             if exc.errno in (errno.ENOTDIR, errno.ENOENT):  # no folder can be made there
                 folder = self.path.parent

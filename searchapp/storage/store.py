@@ -160,7 +160,10 @@ class Store:
             if not create:
                 raise IndexNotFoundError(f"no index at {index_dir}; run `search index PATH` first")
             try:
-                index_dir.mkdir(parents=True, exist_ok=True)
+                # Private: it holds the text of every file indexed, some of them readable by
+                # this user alone (an SRE's index of /etc let any user read root's files).
+                index_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # its WAL: as it
             except OSError as exc:
                 raise BadInputError(
                     f"cannot create the index folder {index_dir} ({exc}); choose another folder"

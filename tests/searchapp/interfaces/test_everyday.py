@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import replace
@@ -3652,3 +3653,19 @@ def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
     assert "pace" in table and "pace*" not in table  # the section, cut to its column's width
     plain = replace(hit, path="/n.txt", doc_id="/n.txt")  # not Markdown: as it is
     assert "**every**" in LINE.match(hit_line(plain, "adverb"))["text"]
+
+
+def test_the_index_is_readable_by_its_owner_alone(tmp_path, fake_model, capsys) -> None:
+    # An SRE indexed /etc as root: index.db was -rw-r--r--, and any user could read the text
+    # of root's 0600 files from it; and /etc/shadow's hashes were indexed.
+    docs = write(tmp_path / "etc", {"credentials.ini": "db_password = hunter2\n"})
+    (docs / "shadow").write_text("root:$6$abcdefgh$hash:19700:0:99999:7:::\n")
+    os.chmod(docs / "credentials.ini", 0o600)
+    index_dir = tmp_path / "state" / "idx"
+    code, _, err = run(capsys, "index", str(docs), "--index-dir", str(index_dir))
+    assert code == 0, err
+    assert stat.S_IMODE(index_dir.stat().st_mode) == 0o700
+    for name in ("index.db", "index.db-wal", "index.db-shm", "write.lock"):
+        if (index_dir / name).exists():
+            assert stat.S_IMODE((index_dir / name).stat().st_mode) & 0o077 == 0, name
+    assert indexed_paths(index_dir) == [str(docs / "credentials.ini")]  # not shadow
