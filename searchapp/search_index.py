@@ -33,7 +33,7 @@ from searchapp.errors import (
 from searchapp.ingest.interrupts import StopAsked
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.postings import POSTINGS_NAME, Postings, open_postings
-from searchapp.ranking.query_words import quoted_phrases
+from searchapp.ranking.query_words import held_phrases
 from searchapp.ranking.searcher import Hit, Searcher, SearchOptions
 from searchapp.storage.indexed_paths import (
     Filters,
@@ -636,7 +636,7 @@ class SearchIndex:
         _check_typed(text)
         vector = self._embed_queries([text])[0]
         hits = self._rank(text, vector, options)
-        if not hits and options.phrases and not options.fixed and (phrases := quoted_phrases(text)):
+        if not hits and options.phrases and not options.fixed and (phrases := held_phrases(text)):
             shown = " ".join(f'"{phrase.text}"' for phrase in phrases)
             logger.warning(
                 "no passage holds %s as written; searching its words in any order instead",

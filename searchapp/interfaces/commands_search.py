@@ -100,8 +100,8 @@ def query(
         typer.Option(
             "-F",
             "--fixed-strings",
-            help="Only passages holding TEXT as written (case aside); exit 1 when none does, "
-            "as grep -F.",
+            help="Only passages holding TEXT as written (case aside; whole words at its ends); "
+            "exit 1 when none does, as grep -Fw.",
         ),
     ] = False,
     color: Color = "auto",

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from searchapp.ingest.limits import GENERATED_LINE_CHARS
 from searchapp.interfaces.readable import is_markdown, readable_inline, readable_markdown
-from searchapp.ranking.query_words import fold, quoted_phrases, words_pattern
+from searchapp.ranking.query_words import fold, held_phrases, words_pattern
 from searchapp.ranking.searcher import Hit
 
 if TYPE_CHECKING:  # the index (faiss, SQLite) is not imported to draw hits
@@ -248,7 +248,7 @@ def _snippet(text: str, line_at: int, query: str, max_chars: int) -> str:
     # A quoted phrase is what was asked for: the cut shows it, not where more of the other
     # words gather (`"flat plate" heat transfer` showed the heat transfer, never the plate).
     # Found in the text's lower case, whose places are the text's (ASCII).
-    for phrase in quoted_phrases(query) if text.isascii() else ():
+    for phrase in held_phrases(query) if text.isascii() else ():
         found_phrase = next(
             (
                 found

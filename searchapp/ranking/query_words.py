@@ -261,6 +261,30 @@ def fixed_phrase(query: str) -> Phrase | None:
     return Phrase(query, phrase.pattern, (*phrase.names, written))
 
 
+# What a log or a config names exactly, that its words in any order do not find: an IPv4
+# address (and port), a time of day to the second, a version of three parts. `10.20.30.51` found
+# lines of 10.20.30.205 first, and `16:41:07` a changelog's "07:28:41" (an SRE's trial).
+_EXACT_TOKEN = re.compile(
+    r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"
+    r"|v?\d+\.\d+\.\d+(?:[-+.][\w.]+)?)(?![\w.:])"
+)
+# ...held as a phrase in a query of at most this many other words: a pasted log line asks for
+# its cause (a runbook), not for the line again.
+MAX_WORDS_AROUND_EXACT = 4
+
+
+def held_phrases(query: str) -> list[Phrase]:
+    """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
+    a short query, the addresses, times and versions it names (``_EXACT_TOKEN``)."""
+    quoted = quoted_phrases(query)
+    if quoted or '"' in query:
+        return quoted
+    exact = _EXACT_TOKEN.findall(query)
+    if not exact or len(_EXACT_TOKEN.sub(" ", query).split()) > MAX_WORDS_AROUND_EXACT:
+        return []
+    return _phrases_of(list(dict.fromkeys(exact)))
+
+
 def _phrases_of(texts: list[str]) -> list[Phrase]:
     """A phrase of each of ``texts`` that holds a word."""
     phrases: list[Phrase] = []

@@ -46,11 +46,11 @@ from searchapp.ranking.query_words import (
     Phrase,
     content_terms,
     fixed_phrase,
+    held_phrases,
     query_dates,
     query_tags,
     query_trigrams,
     query_words,
-    quoted_phrases,
     tag_pattern,
     traceback_sources,
 )
@@ -203,7 +203,7 @@ class Searcher:
         total = self.vectors.ntotal
         if total == 0:
             return []
-        phrases = quoted_phrases(query) if options.phrases else []
+        phrases = held_phrases(query) if options.phrases else []
         if options.fixed:
             fixed = fixed_phrase(query)
             if fixed is None:

@@ -190,3 +190,29 @@ def test_a_pasted_traceback_names_the_line_its_last_frame_quotes() -> None:
     assert BestLine(weights).line(text, 714) == 715
     assert BestLine(weights, traceback_sources(traceback)).line(text, 714) == 717
     assert traceback_sources("no traceback here: raise X(e)") == []
+
+
+def test_an_address_a_time_or_a_version_in_a_short_query_is_held_as_written(tmp_path) -> None:
+    # An SRE's: `10.20.30.51` ranked lines of 10.20.30.205 first, `16:41:07` a changelog's
+    # "07:28:41". A pasted log line asks for its cause, not for its own address.
+    from searchapp.ranking.query_words import held_phrases
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    assert [p.text for p in held_phrases("May 03 16:41:07")] == ["16:41:07"]
+    assert [p.text for p in held_phrases("upgrade to 2.13.0")] == ["2.13.0"]
+    assert held_phrases("python 3.11") == []
+    line = "May 03 16:41:07 web1 sshd[12]: Failed password for root from 10.20.30.51 port 22"
+    assert held_phrases(line) == []
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    lines = [f"May 03 07:28:{n:02d} web1 sshd: accepted from 10.20.30.{200 + n}" for n in range(9)]
+    lines.insert(5, "May 03 16:41:07 web1 sshd: accepted from 10.20.30.51")
+    for n in range(0, len(lines), 2):  # a passage a file
+        (logs / f"syslog.{n}").write_text("\n".join(lines[n : n + 2]) + "\n")
+    index = make_index(tmp_path / "idx")
+    index.add([logs])
+    for mode in ("hybrid", "lexical", "dense"):
+        for query in ("10.20.30.51", "16:41:07", "sshd 10.20.30.51"):
+            hits = index.search(query, k=3, mode=mode)
+            assert [h.text.count("10.20.30.51") for h in hits] == [1], (mode, query)
+    assert index.search("10.20.30.99", k=2, mode="lexical")  # none holds it: its words
