@@ -183,7 +183,7 @@ def index(
     if unreadable:  # as restic's 3: the run did its work, but not on everything it was given
         if quiet:  # errors, which -q still prints
             for path, why in unreadable:
-                err.print(f"{one_line(path)}: {one_line(why)}")
+                err.print(f"skipped {one_line(path)}: {one_line(why)}")  # as without -q
         raise typer.Exit(EXIT_UNREADABLE)
 
 
