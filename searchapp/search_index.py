@@ -632,6 +632,8 @@ class SearchIndex:
         found nothing, silently.
         """
         options = options or SearchOptions(**fields)
+        if options.like is not None:
+            return self.related(options.like, options)
         self._context_files.clear()
         _check_typed(text)
         vector = self._embed_queries([text])[0]
@@ -644,6 +646,31 @@ class SearchIndex:
             )
             hits = self._rank(text, vector, replace(options, phrases=False))
         return hits
+
+    def related(self, path_or_doc_id: str, options: SearchOptions) -> list[Hit]:
+        """The passages of other documents nearest in meaning to an indexed document (`search
+        query --like`: "notes related to this one"): by the cosine to the mean of its stored
+        vectors, read without the model, ``options`` as for ``search`` (its mode is dense)."""
+        from searchapp.storage.documents import find_document
+
+        with self.store.snapshot():
+            document_id, doc_id, _, _ = find_document(self.store, path_or_doc_id)
+            rows = self.store.rows(
+                "SELECT id, text FROM chunks WHERE document_id = ? ORDER BY ordinal, id",
+                (document_id,),
+            )
+            stored = self.store.embeddings(row[0] for row in rows)
+        if not stored:
+            raise BadInputError(f"{doc_id} has no passages to compare others with")
+        mean = np.mean(np.stack(list(stored.values())), axis=0)
+        vector = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+        # Its first words choose each hit's line; quotes and all, as characters.
+        text = " ".join(" ".join(row[1] for row in rows).replace('"', " ").split()[:32])
+        wanted = replace(
+            options, mode="dense", k=options.k + options.per_doc, phrases=False, like=None
+        )
+        hits = [hit for hit in self._rank(text, vector, wanted) if hit.doc_id != doc_id]
+        return [replace(hit, rank=n) for n, hit in enumerate(hits[: options.k], start=1)]
 
     def search_many(self, texts: Sequence[str], options: SearchOptions) -> list[list[Hit]]:
         """Rank passages for many queries, embedding them together (for evaluation; a query

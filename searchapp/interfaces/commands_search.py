@@ -104,6 +104,17 @@ def query(
             "exit 1 when none does, as grep -Fw.",
         ),
     ] = False,
+    like: Annotated[
+        str | None,
+        typer.Option(
+            "--like",
+            metavar="DOCUMENT",
+            help="In place of TEXT: passages of other documents nearest in meaning to this "
+            "indexed one (a path, a doc_id, a note's name or [[link]]), from its stored "
+            "vectors.",
+            show_default=False,
+        ),
+    ] = None,
     color: Color = "auto",
 ) -> None:
     """Search the index and print ranked passages (exit 1 when nothing matches)."""
@@ -133,10 +144,15 @@ def query(
         path_glob=tuple(path or ()),
         per_doc=per_doc,
         fixed=fixed,
+        like=like,
     )
+    if like is not None and text is not None:
+        raise SearchAppError("give TEXT or --like DOCUMENT, not both")
     # `echo "retry policy" | search query`, as llm reads it; or `-`, as grep reads a file
     # named "-": `xclip -o | search query -`.
-    if text is None and sys.stdin.isatty():
+    if like is not None:
+        text = ""
+    elif text is None and sys.stdin.isatty():
         raise typer.TyperException("Missing argument 'TEXT'.")
     if text is None or text == "-":
         try:
@@ -158,7 +174,7 @@ def query(
     # (cli.main): Python's teardown took 64-80 ms of a 400 ms query, 23 ms so.
     state["closed_for_exit"] = True
     with closing(search_index):
-        hits = search_index.search(text, options)
+        hits = search_index.search(text, options)  # --like: no query words to light up
         chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
         if null and output is None:
             chosen = "lines"  # on a terminal too, as rg -0 writes its lines
@@ -174,7 +190,7 @@ def query(
             files_only=files_only,
             left_out=gone,
             null=null,
-            show_cosine=mode != "dense",
+            show_cosine=mode != "dense" and like is None,  # --like: the cosine is its score
             # -C 0 too, as grep's: the hit's line alone, groups apart by "--"
             context=_context_of(search_index, context) if context is not None else None,
         )

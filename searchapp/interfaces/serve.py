@@ -82,7 +82,7 @@ IDLE_SECONDS = 60  # a keep-alive connection that sends nothing for this long is
 # most: their threads are daemons, and the process ending under them sent an empty reply or
 # cut a body short (6 of 16 tries with a SIGTERM 0.3 s after a first request).
 FINISH_SECONDS = 10.0
-SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc", "fixed")
+SEARCH_PARAMETERS = ("q", "k", "mode", "path", "min_score", "per_doc", "fixed", "like")
 # What a search warned of (a query cut to the model's 256 tokens, quoted text searched as
 # words), as a JSON array of strings; absent when it warned of nothing.
 NOTES_HEADER = "X-Search-Notes"
@@ -426,9 +426,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
     _only(query, SEARCH_PARAMETERS)
-    if "q" not in query:
+    like = _one(query, "like") if "like" in query else None
+    if like is not None and "q" in query:
+        raise ApiError(HTTPStatus.BAD_REQUEST, "give q or like, not both")
+    if like is None and "q" not in query:
         raise ApiError(HTTPStatus.BAD_REQUEST, "q is missing: /search?q=what+to+look+for")
-    text = _one(query, "q")
+    text = _one(query, "q") if like is None else ""
     raw_k = _one(query, "k") if "k" in query else "10"
     try:
         k = _integer(raw_k)
@@ -471,6 +474,7 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
             min_score=min_score,
             per_doc=per_doc,
             fixed=raw_fixed in ("true", "1"),
+            like=like,
         )
     except BadInputError as exc:  # the CLI's words for it: name the parameter instead
         raise ApiError(HTTPStatus.BAD_REQUEST, in_parameter_terms(str(exc))) from None

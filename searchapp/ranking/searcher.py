@@ -129,6 +129,9 @@ class SearchOptions:
     # The whole query is a phrase every hit holds as written, case aside (`search query -F`);
     # none holding it: no hits (not its words in any order).
     fixed: bool = False
+    # In place of a query: an indexed document, whose nearest passages elsewhere are asked for
+    # (`search query --like`, ``SearchIndex.related``).
+    like: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
@@ -147,6 +150,10 @@ class SearchOptions:
             )
         if isinstance(self.per_doc, bool) or not isinstance(self.per_doc, int) or self.per_doc < 1:
             raise BadInputError(f"--per-doc ({self.per_doc}) must be a positive integer")
+        if self.like is not None and not self.like.strip():
+            raise BadInputError("--like is empty; give an indexed document's path or doc_id")
+        if self.like is not None and self.fixed:
+            raise BadInputError("-F holds a query as written; --like gives none: drop -F")
         if isinstance(self.path_glob, list):  # --path given more than once: any of them
             object.__setattr__(self, "path_glob", tuple(self.path_glob))
         globs = path_globs(self.path_glob)
@@ -165,8 +172,9 @@ class SearchOptions:
 
 
 # The CLI's option names in ``SearchOptions``' errors, as HTTP and MCP name those parameters.
-_OPTION_NAMES = re.compile(r"--(min-score|path|top-k|per-doc|mode)\b")
+_OPTION_NAMES = re.compile(r"--(min-score|path|top-k|per-doc|mode|like)\b")
 _PARAMETERS = {"min-score": "min_score", "path": "path", "top-k": "k", "per-doc": "per_doc"}
+_PARAMETERS |= {"like": "like"}
 REPL_COMMANDS = {"path": ":path", "top-k": ":k", "per-doc": ":per-doc", "mode": ":mode"}
 
 

@@ -201,6 +201,13 @@ _WIKI_LINK = re.compile(
 )
 
 
+def find_document(store: Store, key: str) -> tuple[int, str, str, str | None]:
+    """(row id, doc_id, path, title) of the document ``key`` names, as `search get` takes it
+    (a path, `path:LINE`, a doc_id, a note's name or an Obsidian link); raises
+    ``DocumentNotFoundError``."""
+    return _find_as_given(store, key)[0]
+
+
 def _find_as_given(
     store: Store, key: str
 ) -> tuple[tuple[int, str, str, str | None], int | None, list[str]]:

@@ -3670,3 +3670,40 @@ def test_the_index_is_readable_by_its_owner_alone(tmp_path, fake_model, capsys) 
         if (index_dir / name).exists():
             assert stat.S_IMODE((index_dir / name).stat().st_mode) & 0o077 == 0, name
     assert indexed_paths(index_dir) == [str(docs / "credentials.ini")]  # not shadow
+
+
+def test_like_finds_the_passages_nearest_an_indexed_document(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # A writer's "related notes" script sent a whole note as the query: cut to 256 tokens,
+    # its hits were filler from other chapters. --like compares the note's stored vectors.
+    docs = write(
+        tmp_path / "vault",
+        {
+            "storm.md": "The storm broke over the lighthouse keeper and the boat.\n",
+            "keeper.md": "The lighthouse keeper watched the storm and the boat.\n",
+            "recipe.md": "Fish stew with saffron, fennel and cod.\n",
+        },
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    monkeypatch.chdir(docs)
+    code, out, err = run(capsys, "query", "--like", "storm.md", "-l", *index)
+    assert code == 0 and out.splitlines() == ["keeper.md", "recipe.md"], err  # not itself
+    code, out, _ = run(capsys, "query", "--like", "[[storm]]", "--json", "-k", "1", *index)
+    [hit] = json.loads(out)
+    stored = SearchIndex(tmp_path / "idx")
+    ids = dict(
+        stored.store.rows(
+            "SELECT d.path, c.id FROM chunks c JOIN documents d ON d.id = c.document_id"
+        )
+    )
+    vectors = stored.store.embeddings(ids.values())
+    stored.close()
+    # Its score: the cosine of the two notes' stored vectors (a passage each).
+    expected = float(vectors[ids[str(docs / "storm.md")]] @ vectors[ids[str(docs / "keeper.md")]])
+    assert hit["path"] == str(docs / "keeper.md") and abs(hit["score"] - expected) < 1e-5
+    code, _, err = run(capsys, "query", "storm", "--like", "storm.md", *index)
+    assert code == 2 and "give TEXT or --like DOCUMENT, not both" in err
+    code, _, err = run(capsys, "query", "--like", "nope.md", *index)
+    assert code == 2 and "'nope.md' is not an indexed document" in err

@@ -200,6 +200,12 @@ def test_search_answers_as_search_index_does(served) -> None:
     expected = reference.search("flow heat", mode="lexical", path_glob=("doc0*", "doc1*"))
     assert status == 200 and body == json.loads(hits_json(expected))
     assert {Path(h["path"]).name for h in body} == {"doc0.txt", "doc1.txt"}
+    # like=: as `search query --like`, the passages nearest another document's.
+    like = str(Path(body[0]["path"]).parent / "doc2.txt")
+    status, body = get(address, "/search?" + urlencode({"like": like}))
+    expected = reference.search("", like=like)
+    assert status == 200 and body == json.loads(hits_json(expected))
+    assert body and like not in {h["path"] for h in body}
 
 
 def test_a_search_tells_the_client_what_it_warned_of(served) -> None:
@@ -366,6 +372,8 @@ def test_a_jsonl_record_by_its_doc_id_or_own_id(corpus, tmp_path) -> None:
         ("/search?q=wing&min_score=1_0", 400, "min_score ('1_0') must be a number"),
         ("/search?q=wing&per_doc=1000000000", 400, "per_doc (1000000000) must be between 1"),
         ("/search?q=wing&fixed=maybe", 400, "fixed ('maybe') must be true or false"),
+        ("/search?q=wing&like=doc0.txt", 400, "give q or like, not both"),
+        ("/search?like=", 400, "like is empty"),
         ("/documents/{doc}?lines=-%2B5", 400, "lines ('-+5') must be a line or a range"),
         ("/documents/{doc}?lines=%203", 400, "lines (' 3') must be a line or a range"),
         ("/info?verbose=1", 400, "unknown parameter 'verbose'"),
