@@ -334,11 +334,18 @@ class _Pieces:
         )
 
 
+# A Markdown heading's line (ATX): `## Part 1`.
+_ATX_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+\S[^\n]*")
+
+
 def _heading_alone(text: str, start: int, end: int, count: int) -> bool:
-    """Whether the piece ``text[start:end]`` that starts a section is a heading alone: one line
+    """Whether the piece ``text[start:end]`` that starts a section is a Markdown heading alone,
     shorter than ``SECTION_MIN_TOKENS`` (a writer's chapter, its front matter's values then
-    "# Chapter 5" and "## Part 1", was a passage of headings that ranked above its scenes)."""
-    return count < SECTION_MIN_TOKENS and "\n" not in text[start:end].strip()
+    "# Chapter 5" and "## Part 1", was a passage of headings that ranked above its scenes; a
+    notebook's one-line cell or a PDF's one-line page is text of its own)."""
+    return (
+        count < SECTION_MIN_TOKENS and _ATX_HEADING.fullmatch(text[start:end].strip()) is not None
+    )
 
 
 def _count(count_tokens: CountTokens, texts: list[str]) -> list[int]:

@@ -3,7 +3,8 @@
 A writer's hits read `> [!tip] Show, don't tell > … Cut **every** adverb.[^adv]`, `![[storm.png]]
 <div class="mood">` and `[[Lighthouse Novel|the novel]]`: the marks took the room of the words
 a snippet cuts to. Only what is shown is made readable; a hit's JSON ``text`` stays the passage
-as indexed. Line for line, so a hit's line is still where it was.
+as indexed. Line for line, so a hit's line is still where it was; code (fenced blocks, `code`
+spans) is left as written, its backticks aside.
 """
 
 from __future__ import annotations
@@ -13,6 +14,13 @@ import re
 
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 
+# HTML a note holds for its look (not `<branch>`, `Vec<String>` or `a<b and c>d`): these tags,
+# with attributes written name="value" or none.
+_TAGS = (
+    "a|abbr|b|big|blockquote|br|center|cite|del|details|div|em|figcaption|figure|font|hr|i|img|"
+    "ins|kbd|li|mark|ol|p|s|section|small|source|span|strong|sub|summary|sup|table|tbody|td|"
+    "th|thead|tr|u|ul|video|audio|iframe|picture"
+)
 _INLINE = [
     (re.compile(r"!\[\[[^\]\n]*\]\]"), ""),  # an embedded file: ![[storm.png]]
     (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # an image: its alt text
@@ -20,18 +28,23 @@ _INLINE = [
     (re.compile(r"\[\[([^\]\n]*)\]\]"), r"\1"),  # [[Note]]
     (re.compile(r"(?<!!)\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # [text](url): text
     (re.compile(r"\[\^[^\]\n]+\](?!:)"), ""),  # a footnote's mark: [^adv]
-    (re.compile(r"</?[A-Za-z][\w-]*(?:\s[^<>\n]*)?/?>"), " "),  # an HTML tag
-    (re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*"), r"\1"),  # **bold**
-    (re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)"), r"\1"),  # __bold__
-    (re.compile(r"(?<![\w*])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![\w*])"), r"\1"),  # *italic*
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),  # ~~struck~~
-    (re.compile(r"==(?=\S)(.+?)(?<=\S)=="), r"\1"),  # ==highlighted== (Obsidian)
+    (
+        re.compile(rf"(?i)</?(?:{_TAGS})(?:\s+[\w:-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s>]+))*\s*/?>"),
+        " ",
+    ),
+    # Emphasis around words, not a glob's `**/*.md` nor `__init__.py`.
+    (re.compile(r"(?<![\w*])\*\*(?=\w)([^*\n]+?)(?<=[\w.,!?])\*\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w.])__(?=[^\W_])([^_\n]+?)(?<=[^\W_])__(?![\w.])"), r"\1"),
+    (re.compile(r"(?<![\w*/])\*(?=[^\W\d_])([^*\n]+?)(?<=[\w.,!?])\*(?![\w*/])"), r"\1"),
+    (re.compile(r"~~(?=\S)([^~\n]+?)(?<=\S)~~"), r"\1"),  # ~~struck~~
+    (re.compile(r"(?<!=)==(?=\w)([^=\n]+?)(?<=\S)==(?!=)"), r"\1"),  # ==highlighted==
 ]
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 # At a line's start: a heading's "#"s, a quote's ">"s, a code fence.
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+")
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")
 _CALLOUT = re.compile(r"^\[!([\w-]+)\][+-]?[ \t]*")  # > [!tip] Title: "Tip: Title"
-_FENCE = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n]*$")
+_FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 
 
 def is_markdown(path: str) -> bool:
@@ -39,20 +52,38 @@ def is_markdown(path: str) -> bool:
 
 
 def readable_markdown(text: str) -> str:
-    """``text`` with Markdown's formatting marks left out, as many lines as it had."""
-    return "\n".join(_readable_line(line) for line in text.split("\n"))
+    """``text`` with Markdown's formatting marks left out, as many lines as it had; a fenced
+    block's lines as written, its fence lines blank."""
+    lines = text.split("\n")
+    fence = ""
+    for n, line in enumerate(lines):
+        opening = _FENCE.match(line)
+        if fence:
+            if opening and opening.group(1)[0] == fence[0] and len(opening.group(1)) >= len(fence):
+                fence, lines[n] = "", ""
+        elif opening:
+            fence, lines[n] = opening.group(1), ""
+        else:
+            lines[n] = _readable_line(line)
+    return "\n".join(lines)
 
 
 def readable_inline(text: str) -> str:
-    """One line of Markdown (a heading's text: a hit's section) without its inline marks."""
+    """One line of Markdown without its inline marks; `code` spans as written, unquoted."""
+    parts, at = [], 0
+    for span in _CODE_SPAN.finditer(text):
+        parts += [_without_marks(text[at : span.start()]), span.group(2)]
+        at = span.end()
+    return "".join([*parts, _without_marks(text[at:])])
+
+
+def _without_marks(text: str) -> str:
     for pattern, replacement in _INLINE:
         text = pattern.sub(replacement, text)
     return text
 
 
 def _readable_line(line: str) -> str:
-    if _FENCE.match(line):
-        return ""
     line = _HEADING.sub("", line)
     quoted = _QUOTE.match(line)
     if quoted:

@@ -428,17 +428,21 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
         )
         if rows:
             break
-    if not rows:  # in another case or without accents, as Obsidian's links name notes
+    if not rows:  # in another case, else without accents, as Obsidian's links name notes
         from searchapp.ranking.query_words import fold
 
-        every = [(row, fold(row[2])) for row in store.rows(select + " ORDER BY id")]
-        for name in names:
-            places = {fold(os.path.normpath(os.path.join(root, name))) for root in roots}
-            rows = [row for row, folded in every if folded in places]
-            end = "/" + fold(name)
-            rows = rows or (
-                [row for row, folded in every if folded.endswith(end)][:6] if by_end else []
-            )
+        every = store.rows(select + " ORDER BY id")
+        for folding in (str.casefold, fold):  # `Resume` and `Résumé` apart while they can be
+            folded = [(row, folding(row[2])) for row in every]
+            for name in names:
+                places = {folding(os.path.normpath(os.path.join(root, name))) for root in roots}
+                rows = [row for row, path in folded if path in places]
+                end = "/" + folding(name)
+                rows = rows or (
+                    [row for row, path in folded if path.endswith(end)][:6] if by_end else []
+                )
+                if rows:
+                    break
             if rows:
                 break
     if len(rows) > 1:

@@ -130,7 +130,7 @@ _UNSEARCHED_KEYS = frozenset(
     | {"modified", "lastmod", "draft", "publish", "published", "weight", "template", "type"}
     | {"cssclass", "cssclasses", "excalidraw-plugin", "kanban-plugin", "banner", "cover"}
     | {"image", "icon", "sticker", "redirect_from", "comments", "sidebar", "toc", "math"}
-    | {"sidebar_position", "nav_order", "order", "position", "hide", "hide_title"}
+    | {"sidebar_position", "nav_order", "hide", "hide_title"}
 )
 
 
@@ -139,18 +139,19 @@ def _searched_front_matter(block: str) -> str:
     but ``_UNSEARCHED_KEYS`` kept, not the keys (in a vault whose every note has `tags:`, a
     query for "tags" found every note's front matter before the note about tags), and every
     other line blank, so line numbers still match."""
-    kept, keeping, tags = [], False, False
+    kept, keeping, tags, named = [], False, False, False
     lines = block.split("\n")
     for number, line in enumerate(lines):
         key = _YAML_KEY.match(line)
         if key:
             name = key.group(0).rstrip(": \t").lower()
             keeping, tags = name not in _UNSEARCHED_KEYS, name in _TAG_KEYS
+            named = name in _NAMING_KEYS
             line = line[key.end() :].strip(" \t")
         elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value
             keeping = False
         edge = number == 0 or number == len(lines) - 1 - (lines[-1] == "")
-        value = _plain_value(line) if keeping and not edge else ""
+        value = _plain_value(line, bare=named) if keeping and not edge else ""
         kept.append(_as_tags(value) if tags else value)
     return "\n".join(kept)
 
@@ -166,14 +167,18 @@ def _as_tags(value: str) -> str:
     return ", ".join(f"#{tag}" for tag in _TAG.findall(value))
 
 
-def _plain_value(value: str) -> str:
+# Keys whose value names the note: a number there is its name (`title: 1984`), kept.
+_NAMING_KEYS = frozenset({"title", "aliases", "alias", "name"})
+
+
+def _plain_value(value: str, *, bare: bool = False) -> str:
     """A front matter value as words: a flow list's items (``[postfix, "smtp relay"]``) or a
     block list's item (``  - postfix``) without YAML's brackets, quotes and dashes, which a
-    passage showed as they were."""
+    passage showed as they were; "" for a number or a boolean alone, unless ``bare``."""
     value = value.strip(" \t")
     if value.startswith("- "):
         value = value[2:].strip(" \t")
-    if _BARE_SCALAR.fullmatch(value):  # `words_target: 10000` in every chapter's snippet
+    if not bare and _BARE_SCALAR.fullmatch(value):  # `words_target: 10000` in every snippet
         return ""
     if value.startswith("[") and value.endswith("]"):
         items = (item.strip(" \t") for item in _FLOW_ITEM.findall(value[1:-1]))

@@ -161,6 +161,12 @@ def test_headings_alone_join_the_text_after_them_however_much_comes_before() -> 
     check_chunks(text, chunks, count_words, 254)
     assert [c.start_char for c in chunks] == [0, breaks[3]]
     assert "word39" in chunks[0].text
+    # A reviewer's: a one-line notebook cell is no heading: short cells still part passages.
+    cells = [f"x{n} = compute(y{n}) + offset{n} * scale{n} - base{n}" for n in range(13)]
+    text = "\n\n".join(cells)
+    breaks = [text.index(cell) for cell in cells[1:]]
+    chunks = chunk_text(text, count_tokens=count_words, config=config, breaks=breaks)
+    assert len(chunks) >= 6
 
 
 def test_a_long_section_overlaps_within_itself_but_never_across_its_start() -> None:

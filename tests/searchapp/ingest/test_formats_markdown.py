@@ -288,6 +288,9 @@ def test_numbers_alone_and_site_order_keys_are_not_searched() -> None:
     located = extract_markdown(text)
     assert located.text.split() == ["Glossary", "Mara", "Body"]
     assert located.text.count("\n") == text.count("\n")
+    # A reviewer's: a number that is a note's title is its name; `position` is a property.
+    novel = extract_markdown("---\ntitle: 1984\nposition: Chief Technology Officer\n---\nx\n")
+    assert novel.text.split() == ["1984", "Chief", "Technology", "Officer", "x"]
 
 
 def test_an_mdx_page_is_markdown_without_its_module_lines(tmp_path) -> None:

@@ -3454,6 +3454,8 @@ def test_get_takes_an_obsidian_link_and_gives_its_section(
             "People/Anna Weber.md": note,
             "Daily/a.md": "# A\n",
             "Über.md": "# Über\n",
+            "Resume.md": "# Resume\n",
+            "Résumé.md": "# Résumé\n",
             "README": "plain readme\n",
             "README.md": "# Readme\n",
         },
@@ -3494,6 +3496,9 @@ def test_get_takes_an_obsidian_link_and_gives_its_section(
     # before one with .md (`README` was "2 indexed documents are named 'README'").
     assert run(capsys, "get", "[[über]]", *index)[1] == "# Über\n"
     assert run(capsys, "get", "[[uber]]", *index)[1] == "# Über\n"  # as a query reads it
+    # ...and accents are only left out where nothing has the name with them (a reviewer's).
+    assert run(capsys, "get", "[[résumé]]", *index)[1] == "# Résumé\n"
+    assert run(capsys, "get", "[[resume]]", *index)[1] == "# Resume\n"
     monkeypatch.chdir(tmp_path)
     assert run(capsys, "get", "README", *index)[1] == "plain readme\n"
     assert run(capsys, "get", "[[readme]]", *index)[1] == "plain readme\n"
@@ -3652,6 +3657,16 @@ def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
     console.file.close()
     table = (tmp_path / "t.txt").read_text()
     assert "pace" in table and "pace*" not in table  # the section, cut to its column's width
+    # A reviewer's: code, globs and comparisons are text, not marks.
+    from searchapp.interfaces.readable import readable_markdown
+
+    for kept in ("usage: search query <text>", "if a<b and c>d then", "Vec<String>", "**/*.md"):
+        assert readable_markdown(kept) == kept
+    assert readable_markdown("`git checkout <branch>` and `__init__.py`") == (
+        "git checkout <branch> and __init__.py"
+    )
+    fenced = "```py\na**2 + b**2\n# comment\n```\n**done**"
+    assert readable_markdown(fenced) == "\na**2 + b**2\n# comment\n\ndone"
     plain = replace(hit, path="/n.txt", doc_id="/n.txt")  # not Markdown: as it is
     assert "**every**" in LINE.match(hit_line(plain, "adverb"))["text"]
 
