@@ -49,6 +49,7 @@ from searchapp.storage.lock import WriterLock
 from searchapp.storage.meta import IndexMeta
 from searchapp.storage.paths import (
     absolute,
+    as_private_as,
     index_dir_option,
     not_there,
     rebuild_hint,
@@ -611,12 +612,14 @@ class SearchIndex:
         builds them from it, never vectors of the other database. Each step leaves an index
         that works, should the next one not happen."""
         single_file(aside / DB_NAME)  # no WAL to move with it: one rename moves it whole
+        as_private_as(aside / DB_NAME, self.index_dir / DB_NAME)  # shared by chmod: still so
         for name in (VECTORS_NAME, POSTINGS_NAME):
             (self.index_dir / name).unlink(missing_ok=True)
         remove_store_files(self.index_dir, keep_db=True)  # the old database's WAL files
         os.replace(aside / DB_NAME, self.index_dir / DB_NAME)
         for name in (VECTORS_NAME, POSTINGS_NAME):
             if (aside / name).exists():
+                as_private_as(aside / name, self.index_dir / DB_NAME)
                 os.replace(aside / name, self.index_dir / name)
         shutil.rmtree(aside, ignore_errors=True)
 
@@ -653,6 +656,13 @@ class SearchIndex:
         vectors, read without the model, ``options`` as for ``search`` (its mode is dense)."""
         from searchapp.storage.documents import find_document
 
+        if options.mode == "lexical":
+            raise BadInputError("--like compares meanings; --mode lexical has no words to compare")
+        if options.min_score is not None and options.min_score > 1:
+            raise BadInputError(
+                f"--min-score ({options.min_score}) with --like must be at most 1: its scores "
+                "are cosines, -1 to 1"
+            )
         with self.store.snapshot():
             document_id, doc_id, _, _ = find_document(self.store, path_or_doc_id)
             rows = self.store.rows(
@@ -666,10 +676,14 @@ class SearchIndex:
         vector = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
         # Its first words choose each hit's line; quotes and all, as characters.
         text = " ".join(" ".join(row[1] for row in rows).replace('"', " ").split()[:32])
-        wanted = replace(
-            options, mode="dense", k=options.k + options.per_doc, phrases=False, like=None
-        )
-        hits = [hit for hit in self._rank(text, vector, wanted) if hit.doc_id != doc_id]
+        own = {row[1] for row in rows}  # its passages, in copies of it too (named for them)
+        more = options.per_doc + min(len(own), 100)  # room for those left out below
+        wanted = replace(options, mode="dense", k=options.k + more, phrases=False, like=None)
+        hits = [
+            hit
+            for hit in self._rank(text, vector, wanted)
+            if hit.doc_id != doc_id and hit.text not in own
+        ]
         return [replace(hit, rank=n) for n, hit in enumerate(hits[: options.k], start=1)]
 
     def search_many(self, texts: Sequence[str], options: SearchOptions) -> list[list[Hit]]:

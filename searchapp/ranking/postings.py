@@ -44,9 +44,9 @@ from searchapp.errors import CorruptIndexError
 from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weights
 from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
-from searchapp.storage.paths import rebuild_hint
+from searchapp.storage.paths import as_private_as, rebuild_hint
 from searchapp.storage.schema import FTS_WORDS_FROM
-from searchapp.storage.store import Store
+from searchapp.storage.store import DB_NAME, Store
 
 POSTINGS_NAME = "postings.bin"
 # The generation of the file saved last, in the store's meta: an update starts only from a file
@@ -321,6 +321,7 @@ class Postings:
                 out.truncate(start + offset)
                 out.flush()
                 os.fsync(out.fileno())
+            as_private_as(tmp, path.with_name(DB_NAME))
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

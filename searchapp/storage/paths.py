@@ -86,3 +86,15 @@ def resolve_index_dir(option: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return absolute(env)
     return user_data_dir() / "index"
+
+
+def as_private_as(path: str | os.PathLike[str], database: str | os.PathLike[str]) -> None:
+    """Give the file at ``path`` (one an index writes: its vectors, its postings, a rebuilt
+    database) the permissions of the index's ``database``, where there is one: `postings.bin`
+    held the words of files only root could read, readable by any user, beside a private
+    `index.db`; and a rebuild made an index shared by `chmod` private again."""
+    try:
+        mode = os.stat(database).st_mode & 0o777
+        os.chmod(path, mode)
+    except OSError:  # no database yet, or a file system without modes: as it was made
+        pass

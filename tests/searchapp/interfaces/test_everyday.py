@@ -3698,13 +3698,19 @@ def test_like_finds_the_passages_nearest_an_indexed_document(
             "storm.md": "The storm broke over the lighthouse keeper and the boat.\n",
             "keeper.md": "The lighthouse keeper watched the storm and the boat.\n",
             "recipe.md": "Fish stew with saffron, fennel and cod.\n",
+            "storm 1.md": "The storm broke over the lighthouse keeper and the boat.\n",
         },
     )
     index = ["--index-dir", str(tmp_path / "idx")]
     assert run(capsys, "index", str(docs), *index)[0] == 0
     monkeypatch.chdir(docs)
-    code, out, err = run(capsys, "query", "--like", "storm.md", "-l", *index)
-    assert code == 0 and out.splitlines() == ["keeper.md", "recipe.md"], err  # not itself
+    for like in ("storm.md", "storm 1.md"):  # not itself, nor a copy of it (a reviewer's)
+        code, out, err = run(capsys, "query", "--like", like, "-l", *index)
+        assert code == 0 and out.splitlines() == ["keeper.md", "recipe.md"], (like, err)
+    code, _, err = run(capsys, "query", "--like", "storm.md", "--mode", "lexical", *index)
+    assert code == 2 and "--mode lexical has no words to compare" in err
+    code, _, err = run(capsys, "query", "--like", "storm.md", "--min-score", "1.5", *index)
+    assert code == 2 and "its scores are cosines" in err
     code, out, _ = run(capsys, "query", "--like", "[[storm]]", "--json", "-k", "1", *index)
     [hit] = json.loads(out)
     stored = SearchIndex(tmp_path / "idx")
@@ -3722,3 +3728,25 @@ def test_like_finds_the_passages_nearest_an_indexed_document(
     assert code == 2 and "give TEXT or --like DOCUMENT, not both" in err
     code, _, err = run(capsys, "query", "--like", "nope.md", *index)
     assert code == 2 and "'nope.md' is not an indexed document" in err
+
+
+def test_files_an_index_writes_are_as_private_as_its_database(tmp_path, fake_model, capsys):
+    # A reviewer's: in an index folder made before (0755), postings.bin held the words of a
+    # root-only file, readable by any user, beside a 0600 index.db; and a rebuild made an
+    # index shared by chmod private again.
+    docs = write(tmp_path / "docs", {"a.txt": "db_password = hunter2secret\n"})
+    index_dir = tmp_path / "idx"
+    index_dir.mkdir(mode=0o755)
+    index = ["--index-dir", str(index_dir)]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    assert run(capsys, "query", "password", "--mode", "lexical", *index)[0] == 0
+
+    def modes() -> dict[str, int]:
+        return {f.name: stat.S_IMODE(f.stat().st_mode) for f in index_dir.iterdir()}
+
+    written = modes()
+    assert {written[name] for name in ("index.db", "postings.bin", "vectors.faiss")} == {0o600}
+    os.chmod(index_dir / "index.db", 0o644)  # shared
+    assert run(capsys, "index", "--rebuild", *index)[0] == 0
+    rebuilt = modes()
+    assert {rebuilt[name] for name in ("index.db", "postings.bin", "vectors.faiss")} == {0o644}
