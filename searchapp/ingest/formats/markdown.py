@@ -84,13 +84,18 @@ _MODULE_LINE = re.compile(r"(?:import|export)\s[^\n]*")
 
 
 def _without_leading_modules(text: str) -> str:
-    """``text`` with the `import` and `export` lines before its first other line blank."""
+    """``text`` with the `import` and `export` statements before its first other line blank,
+    each to its last line (`import {` ... `} from '@theme/Tabs';`: its brackets closed)."""
     lines = text.split("\n")
+    depth = 0  # brackets open in the statement under way
     for n, line in enumerate(lines):
-        if _MODULE_LINE.fullmatch(line.strip()):
-            lines[n] = ""
-        elif line.strip():
-            break
+        stripped = line.strip()
+        if not depth and not _MODULE_LINE.fullmatch(stripped):
+            if stripped:
+                break
+            continue
+        lines[n] = ""
+        depth = max(0, depth + sum(map(stripped.count, "{([")) - sum(map(stripped.count, "})]")))
     return "\n".join(lines)
 
 

@@ -299,10 +299,13 @@ def test_an_mdx_page_is_markdown_without_its_module_lines(tmp_path) -> None:
 
     page = (
         "---\ntitle: Configuration\n---\nimport Tabs from '@theme/Tabs';\n"
-        "export const meta = {};\n\n# Configure\n\nSet the API key; import it from the vault.\n"
+        "import {\n  TabItem,\n  Details,\n} from '@theme/Tabs';\n"  # a reviewer's: over lines
+        "export const meta = {\n  tags: ['setup'],\n};\n\n"
+        "# Configure\n\nSet the API key; import it from the vault.\n"
     )
     (tmp_path / "config.mdx").write_text(page, "utf-8")
     [document] = load_documents(tmp_path / "config.mdx")
     assert document.title == "Configuration" and "Tabs" not in document.text
+    assert "TabItem" not in document.text and "setup" not in document.text
     assert "import it from the vault" in document.text  # a sentence is no module line
     assert [span.section for span in document.spans] == ["Configure"]
