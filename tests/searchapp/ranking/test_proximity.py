@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import re
+from pathlib import Path
 
 import pytest
 
@@ -216,3 +217,15 @@ def test_an_address_a_time_or_a_version_in_a_short_query_is_held_as_written(tmp_
             hits = index.search(query, k=3, mode=mode)
             assert [h.text.count("10.20.30.51") for h in hits] == [1], (mode, query)
     assert index.search("10.20.30.99", k=2, mode="lexical")  # none holds it: its words
+    # A reviewer's: letters may stand next to it, a longer number may not.
+    [version] = held_phrases("2.13.0")
+    assert version.found_in("## v2.13.0 notes") and version.found_in("2.13.0-rc1")
+    assert not version.found_in("12.13.0") and not version.found_in("2.13.0.1")
+    [time] = held_phrases("16:41:07")
+    assert time.found_in('{"ts": "2024-05-03T16:41:07Z"}') and not time.found_in("116:41:07")
+    [address] = held_phrases("10.20.30.51")
+    assert address.found_in("10.20.30.51:8080") and not address.found_in("10.20.30.512")
+    (logs / "app.json").write_text('{"ts": "2024-05-03T16:41:07Z", "msg": "disk full"}\n')
+    index.add([logs])
+    found = {Path(h.path).name for h in index.search("16:41:07", k=5, mode="lexical")}
+    assert found == {"syslog.4", "app.json"}
