@@ -161,7 +161,7 @@ def test_tools_over_stdio(small_index) -> None:
         (
             True,
             "invalid arguments for search: unknown 'top_k'; it takes query, k, mode, path, "
-            "min_score, per_doc",
+            "min_score, per_doc, fixed",
         ),
     ]
 
