@@ -17,29 +17,36 @@ MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 # HTML a note holds for its look (not `<branch>`, `Vec<String>` or `a<b and c>d`): these tags,
 # with attributes written name="value" or none.
 _TAGS = (
-    "a|abbr|b|big|blockquote|br|center|cite|del|details|div|em|figcaption|figure|font|hr|i|img|"
-    "ins|kbd|li|mark|ol|p|s|section|small|source|span|strong|sub|summary|sup|table|tbody|td|"
-    "th|thead|tr|u|ul|video|audio|iframe|picture"
+    "a|abbr|b|big|blockquote|br|center|cite|code|dd|del|details|div|dl|dt|em|figcaption|figure|"
+    "font|h[1-6]|hr|i|img|ins|kbd|li|mark|ol|p|pre|s|section|small|source|span|strong|sub|"
+    "summary|sup|table|tbody|td|th|thead|tr|u|ul|video|audio|iframe|picture"
 )
+# ...in lower case, as HTML in notes is (`Option<U>`, `Box<A>` are generics), their attributes
+# name="value" or one of these alone (`<details open>`; not `a<b and c>d`).
+_BARE_ATTRIBUTES = "open|controls|markdown|hidden|autoplay|loop|muted|disabled|checked"
 _INLINE = [
-    (re.compile(r"!\[\[[^\]\n]*\]\]"), ""),  # an embedded file: ![[storm.png]]
-    (re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)"), r"\1"),  # an image: its alt text
-    (re.compile(r"\[\[[^\]|\n]*\|([^\]\n]*)\]\]"), r"\1"),  # [[Note|shown]]: shown
-    (re.compile(r"\[\[([^\]\n]*)\]\]"), r"\1"),  # [[Note]]
-    (re.compile(r"(?<!!)\[([^\]\n]+)\]\([^)\n]*\)"), r"\1"),  # [text](url): text
+    # (no "[" inside: a run of them was tried from each, quadratic)
+    (re.compile(r"!\[\[[^\[\]\n]*\]\]"), ""),  # an embedded file: ![[storm.png]]
+    (re.compile(r"!\[([^\[\]\n]*)\]\([^()\n]*\)"), r"\1"),  # an image: its alt text
+    (re.compile(r"\[\[[^\[\]|\n]*\|([^\[\]\n]*)\]\]"), r"\1"),  # [[Note|shown]]: shown
+    (re.compile(r"\[\[([^\[\]\n]*)\]\]"), r"\1"),  # [[Note]]
+    (re.compile(r"(?<!!)\[([^\[\]\n]+)\]\([^()\n]*\)"), r"\1"),  # [text](url): text
     (re.compile(r"\[\^[^\]\n]+\](?!:)"), ""),  # a footnote's mark: [^adv]
     (
-        re.compile(rf"(?i)</?(?:{_TAGS})(?:\s+[\w:-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s>]+))*\s*/?>"),
+        re.compile(
+            rf"</?(?:{_TAGS})(?:\s+(?:[\w:-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s>]+)"
+            rf"|(?:{_BARE_ATTRIBUTES})\b))*\s*/?>"
+        ),
         " ",
     ),
     # Emphasis around words, not a glob's `**/*.md` nor `__init__.py`.
-    (re.compile(r"(?<![\w*])\*\*(?=\w)([^*\n]+?)(?<=[\w.,!?])\*\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w*])\*\*(?=[^\s*])(.+?)(?<=[^\s*])\*\*(?![\w*])"), r"\1"),
     (re.compile(r"(?<![\w.])__(?=[^\W_])([^_\n]+?)(?<=[^\W_])__(?![\w.])"), r"\1"),
     (re.compile(r"(?<![\w*/])\*(?=[^\W\d_])([^*\n]+?)(?<=[\w.,!?])\*(?![\w*/])"), r"\1"),
     (re.compile(r"~~(?=\S)([^~\n]+?)(?<=\S)~~"), r"\1"),  # ~~struck~~
-    (re.compile(r"(?<!=)==(?=\w)([^=\n]+?)(?<=\S)==(?!=)"), r"\1"),  # ==highlighted==
+    (re.compile(r"(?<![\w=])==(?=\w)([^=\n]+?)(?<=\S)==(?![\w=])"), r"\1"),  # ==highlighted==
 ]
-_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_CODE_SPAN = re.compile(r"(`{1,3})([^`\n]+?)\1")  # (not a long run of backticks: cubic)
 # At a line's start: a heading's "#"s, a quote's ">"s, a code fence.
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+")
 _QUOTE = re.compile(r"^[ \t]*(?:>[ \t]?)+")

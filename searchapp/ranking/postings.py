@@ -44,7 +44,7 @@ from searchapp.errors import CorruptIndexError
 from searchapp.ranking.lexical import Lexicon, idf, informative_terms, term_weights
 from searchapp.storage.derived import DerivedFile, open_derived
 from searchapp.storage.lock import WriterLock
-from searchapp.storage.paths import as_private_as, rebuild_hint
+from searchapp.storage.paths import created_as_private_as, rebuild_hint
 from searchapp.storage.schema import FTS_WORDS_FROM
 from searchapp.storage.store import DB_NAME, Store
 
@@ -313,7 +313,8 @@ class Postings:
         start = _aligned(len(MAGIC) + 4 + len(header))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "wb") as out:
+            created_as_private_as(tmp, path.with_name(DB_NAME))
+            with open(tmp, "r+b") as out:
                 out.write(MAGIC + struct.pack("<I", len(header)) + header)
                 for name, dtype, _, at in layout:
                     out.seek(start + at)
@@ -321,7 +322,6 @@ class Postings:
                 out.truncate(start + offset)
                 out.flush()
                 os.fsync(out.fileno())
-            as_private_as(tmp, path.with_name(DB_NAME))
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)

@@ -288,12 +288,14 @@ def held_phrases(query: str) -> list[Phrase]:
         return []
     phrases = []
     for token in dict.fromkeys(exact):
-        numbers = re.findall(r"\d+", token)
+        core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it
+        numbers = re.findall(r"\d+", core)
         # Its numbers in order, not inside longer ones; letters may stand next to it (`v2.13.0`,
         # `2024-05-03T16:41:07Z`): an SRE's changelog headed "## v2.13.0" was left out.
         body = r"[.:,]".join(numbers[:-1]) + (r"[.:,]" if len(numbers) > 1 else "") + numbers[-1]
-        last = re.escape(re.findall(r"[.:]", token)[-1])  # a port or a fraction may follow
-        pattern = re.compile(rf"(?<![\d.:])(?<!\d[.:]){body}(?!\d)(?!{last}\d)")
+        last = re.escape(re.findall(r"[.:]", core)[-1])  # a port or a fraction may follow
+        # `nginx:1.25.3`, `host:10.0.0.1`: only a number before it makes it another one
+        pattern = re.compile(rf"(?<!\d)(?<!\d[.:]){body}(?!\d)(?!{last}\d)")
         phrases.append(Phrase(token, pattern, glued=True))
     return phrases
 

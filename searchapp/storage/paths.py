@@ -88,6 +88,18 @@ def resolve_index_dir(option: str | os.PathLike[str] | None = None) -> Path:
     return user_data_dir() / "index"
 
 
+def created_as_private_as(path: str | os.PathLike[str], database: str | os.PathLike[str]) -> None:
+    """Create the empty file ``path`` with the permissions of ``database`` (0600 without one)
+    before anything is written to it: made with the umask's and changed after, another user
+    could open it meanwhile and go on reading it."""
+    try:
+        mode = os.stat(database).st_mode & 0o777
+    except OSError:
+        mode = 0o600
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode))
+    as_private_as(path, database)  # a mode the umask took bits from
+
+
 def as_private_as(path: str | os.PathLike[str], database: str | os.PathLike[str]) -> None:
     """Give the file at ``path`` (one an index writes: its vectors, its postings, a rebuilt
     database) the permissions of the index's ``database``, where there is one: `postings.bin`

@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from searchapp.errors import CorruptIndexError
-from searchapp.storage.paths import as_private_as, rebuild_hint
+from searchapp.storage.paths import created_as_private_as, rebuild_hint
 from searchapp.storage.vector_params import (
     IVF_KMEANS_ITERATIONS,
     KINDS,
@@ -235,13 +235,13 @@ class VectorIndex:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             try:
+                created_as_private_as(tmp, path.with_name("index.db"))  # store.DB_NAME
                 faiss.write_index(self.index, str(tmp))
             except RuntimeError as exc:  # a folder that cannot be written, a full disk: said as
                 # for any other file (an OSError), in FAISS's last words ("could not open...")
                 raise _os_error(str(exc).rsplit("failed: ", 1)[-1], path) from exc
             with open(tmp, "rb") as written:
                 os.fsync(written.fileno())
-            as_private_as(tmp, path.with_name("index.db"))  # store.DB_NAME
             os.replace(tmp, path)
         except OSError as exc:  # named as the file it was to be: the temporary one is gone
             if exc.filename != str(tmp) or exc.errno is None:

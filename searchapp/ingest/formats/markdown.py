@@ -87,16 +87,21 @@ def _without_leading_modules(text: str) -> str:
     """``text`` with the `import` and `export` statements before its first other line blank,
     each to its last line (`import {` ... `} from '@theme/Tabs';`: its brackets closed)."""
     lines = text.split("\n")
-    depth = 0  # brackets open in the statement under way
+    depth = 0  # brackets open in the statement under way (a blank line ends it whatever)
     for n, line in enumerate(lines):
         stripped = line.strip()
-        if not depth and not _MODULE_LINE.fullmatch(stripped):
-            if stripped:
-                break
+        if not stripped:
+            depth = 0
             continue
+        if not depth and not _MODULE_LINE.fullmatch(stripped):
+            break
         lines[n] = ""
-        depth = max(0, depth + sum(map(stripped.count, "{([")) - sum(map(stripped.count, "})]")))
+        code = _STRING_OR_COMMENT.sub("", stripped)  # `'a{b'`, `// see [docs`: no brackets
+        depth = max(0, depth + sum(map(code.count, "{([")) - sum(map(code.count, "})]")))
     return "\n".join(lines)
+
+
+_STRING_OR_COMMENT = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`|//.*|/\*.*?\*/")
 
 
 # An Obsidian Excalidraw drawing: its words under "## Text Elements", then the drawing itself as

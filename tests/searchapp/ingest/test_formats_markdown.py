@@ -307,5 +307,9 @@ def test_an_mdx_page_is_markdown_without_its_module_lines(tmp_path) -> None:
     [document] = load_documents(tmp_path / "config.mdx")
     assert document.title == "Configuration" and "Tabs" not in document.text
     assert "TabItem" not in document.text and "setup" not in document.text
+    # A bracket in a string or a comment is none (the whole page was blanked).
+    for module in ("import x from 'a{b'", "import X from 'x' // see [docs"):
+        text = extract_markdown(f"{module}\n\n# Title\nBody\n", mdx=True).text
+        assert "Body" in text and "import" not in text
     assert "import it from the vault" in document.text  # a sentence is no module line
     assert [span.section for span in document.spans] == ["Configure"]

@@ -3665,6 +3665,10 @@ def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
     assert readable_markdown("`git checkout <branch>` and `__init__.py`") == (
         "git checkout <branch> and __init__.py"
     )
+    # A third reviewer's: emphasis ending in punctuation, generics, headings' HTML, `==`.
+    assert readable_markdown("**Note:** <h1 align='c'>Title</h1>") == "Note:  Title "
+    for kept in ("fn map<U>(self) -> Option<U>", "if x==y and y==z"):
+        assert readable_markdown(kept) == kept
     fenced = "```py\na**2 + b**2\n# comment\n```\n**done**"
     assert readable_markdown(fenced) == "\na**2 + b**2\n# comment\n\ndone"
     plain = replace(hit, path="/n.txt", doc_id="/n.txt")  # not Markdown: as it is

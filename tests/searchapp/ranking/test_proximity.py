@@ -223,6 +223,10 @@ def test_an_address_a_time_or_a_version_in_a_short_query_is_held_as_written(tmp_
     assert not version.found_in("12.13.0") and not version.found_in("2.13.0.1")
     [time] = held_phrases("16:41:07")
     assert time.found_in('{"ts": "2024-05-03T16:41:07Z"}') and not time.found_in("116:41:07")
+    [beta] = held_phrases("v1.2.3-beta.4")  # a third reviewer's: its suffix is not 1.2.3.4
+    assert beta.found_in("released v1.2.3-beta.4") and not beta.found_in("11.2.3")
+    [pinned] = held_phrases("1.25.3")
+    assert pinned.found_in("image: nginx:1.25.3") and pinned.found_in("python:1.25.3-slim")
     [address] = held_phrases("10.20.30.51")
     assert address.found_in("10.20.30.51:8080") and not address.found_in("10.20.30.512")
     (logs / "app.json").write_text('{"ts": "2024-05-03T16:41:07Z", "msg": "disk full"}\n')
