@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
+from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES
 
 # HTML a note holds for its look (not `<branch>`, `Vec<String>` or `a<b and c>d`): these tags,
 # with attributes written name="value" or none.
