@@ -34,7 +34,7 @@ from __future__ import annotations
 import bisect
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import NamedTuple
@@ -211,16 +211,25 @@ def chunk_text(
     count_tokens: CountTokens,
     config: ChunkingConfig,
     breaks: Sequence[int] = (),
+    headings: Collection[int] = (),
     code: bool = False,
     resume: Resume | None = None,
 ) -> list[Chunk]:
     """Split ``text`` into chunks of at most ``config.max_tokens`` tokens; [] for blank text.
-    ``breaks`` are the offsets where sections start, in increasing order; ``code``: the text
-    is source code (``CODE_SUFFIXES``), its definitions' starts preferred chunk starts;
-    ``resume``: ``text`` is the rest of a longer one from a chunk start (``resume_at``)."""
+    ``breaks`` are the offsets where sections start, in increasing order; ``headings``, those
+    of them where a line of the section's heading begins (``spans.heading_starts``: a Word
+    file's, an EPUB's; Markdown's are told by their "#"s); ``code``: the text is source code
+    (``CODE_SUFFIXES``), its definitions' starts preferred chunk starts; ``resume``: ``text``
+    is the rest of a longer one from a chunk start (``resume_at``)."""
     in_sentences = resume is not None and resume.in_sentences
     pieces = _Pieces.of(
-        text, count_tokens, config.max_tokens, breaks, code=code, in_sentences=in_sentences
+        text,
+        count_tokens,
+        config.max_tokens,
+        breaks,
+        code=code,
+        in_sentences=in_sentences,
+        headings=headings,
     )
     if not pieces.counts:
         return []
@@ -262,6 +271,7 @@ class _Pieces:
         *,
         code: bool = False,
         in_sentences: bool = False,
+        headings: Collection[int] = (),
     ) -> _Pieces:
         uncounted_limit = max_tokens * UNCOUNTED_CHARS_PER_TOKEN
         # (start, end, strength before, level, count or -1 when not counted yet)
@@ -328,7 +338,9 @@ class _Pieces:
             counts=[item[4] for item in items],
             strengths=[item[2] for item in items],
             bodies=[
-                0 if strength == SECTION and _heading_alone(text, start, end, count) else count
+                0
+                if strength == SECTION and _heading_alone(text, start, end, count, headings)
+                else count
                 for start, end, strength, _, count in items
             ],
         )
@@ -338,14 +350,18 @@ class _Pieces:
 _ATX_HEADING = re.compile(r"[ \t]{0,3}#{1,6}[ \t]+\S[^\n]*")
 
 
-def _heading_alone(text: str, start: int, end: int, count: int) -> bool:
-    """Whether the piece ``text[start:end]`` that starts a section is a Markdown heading alone,
-    shorter than ``SECTION_MIN_TOKENS`` (a writer's chapter, its front matter's values then
-    "# Chapter 5" and "## Part 1", was a passage of headings that ranked above its scenes; a
-    notebook's one-line cell or a PDF's one-line page is text of its own)."""
-    return (
-        count < SECTION_MIN_TOKENS and _ATX_HEADING.fullmatch(text[start:end].strip()) is not None
-    )
+def _heading_alone(
+    text: str, start: int, end: int, count: int, headings: Collection[int] = ()
+) -> bool:
+    """Whether the piece ``text[start:end]`` that starts a section is its heading alone, one
+    line shorter than ``SECTION_MIN_TOKENS``: a Markdown heading, or a line at one of the
+    ``headings`` (a writer's chapter, its front matter's values then "# Chapter 5" and "## Part
+    1", was a passage of headings that ranked above its scenes; a notebook's one-line cell or a
+    PDF's one-line page is text of its own)."""
+    piece = text[start:end].strip()
+    if count >= SECTION_MIN_TOKENS or "\n" in piece:
+        return False
+    return start in headings or _ATX_HEADING.fullmatch(piece) is not None
 
 
 def _count(count_tokens: CountTokens, texts: list[str]) -> list[int]:

@@ -37,7 +37,12 @@ from searchapp.ingest.decoding import (
     read_bytes,
 )
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, is_read_error
-from searchapp.ingest.formats.spans import line_locations, locate, section_starts
+from searchapp.ingest.formats.spans import (
+    heading_starts,
+    line_locations,
+    locate,
+    section_starts,
+)
 from searchapp.ingest.limits import DEFAULT_MAX_BYTES
 from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
@@ -208,6 +213,7 @@ class FileReader:
                         config=self.chunking,
                         # A seam is only taken without spans: no section starts to shift.
                         breaks=section_starts(document.spans, document.text),
+                        headings=heading_starts(document.spans, document.text),
                         code=Path(key).suffix.lower() in CODE_SUFFIXES,
                         resume=seam.resume if seam is not None else None,
                     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 
 from searchapp.ingest.decoding import normalise
-from searchapp.ingest.formats.spans import NOWHERE, LocatedText, Location, Span
+from searchapp.ingest.formats.spans import (
+    HEADING_SEPARATOR,
+    NOWHERE,
+    LocatedText,
+    Location,
+    Span,
+)
 
 UNIT_SEPARATOR = "\n\n"  # a paragraph break for the chunker: a unit is never glued to the next
 
@@ -75,7 +81,7 @@ class TextBuilder:
 class HeadingPath:
     """The headings above the current position, as a section label: ``"Install > Linux"``."""
 
-    SEPARATOR = " > "
+    SEPARATOR = HEADING_SEPARATOR
 
     def __init__(self) -> None:
         self._headings: list[tuple[int, str]] = []  # (level, title), outermost first

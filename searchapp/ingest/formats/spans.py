@@ -125,6 +125,25 @@ def section_starts(spans: Sequence[Span], text: str = "") -> list[int]:
     return starts
 
 
+HEADING_SEPARATOR = " > "  # between the headings of a section's path: "Install > Linux"
+
+
+def heading_starts(spans: Sequence[Span], text: str) -> set[int]:
+    """The offsets of ``section_starts`` whose line is the section's own heading (the last part
+    of its heading path, as a Word file's, an EPUB's or a web page's heading reads): there a
+    heading stands, not a cell's or a page's first line of text."""
+    found = set()
+    for span in spans:
+        if not span.section:
+            continue
+        end = text.find("\n", span.start_char)
+        line = text[span.start_char : end if end >= 0 else len(text)]
+        heading = span.section.rsplit(HEADING_SEPARATOR, 1)[-1]
+        if " ".join(line.lstrip("# \t").split()) == " ".join(heading.split()):
+            found.add(span.start_char)
+    return found
+
+
 def line_locations(
     spans: Sequence[Span], text: str, start_char: int, end_char: int, first_line: int
 ) -> list[tuple[int, Location]]:

@@ -537,3 +537,23 @@ def test_damaged_office_files_are_skips(tmp_path: Path, data: bytes, reason: str
         return
     with pytest.raises(NotTextError, match=reason):
         load(tmp_path, "broken.docx", data)
+
+
+def test_word_headings_alone_join_the_text_after_them(tmp_path: Path) -> None:
+    # A reviewer's: a Word file's title, part and chapter headings (no "#" to tell them) were a
+    # passage of headings alone, as a Markdown chapter's were, ahead of the scene they head.
+    from tests.searchapp.conftest import FakeEncoder
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    document = docx.Document()
+    document.add_heading("The Lighthouse Keeper: A Novel in Three Parts", level=1)
+    document.add_heading("Part One: The Storm Over the Northern Sea", level=2)
+    document.add_heading("Chapter 1: Arrival at the Lighthouse on the Cliff", level=3)
+    document.add_paragraph(" ".join(f"scene{n}" for n in range(60)))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    document.save(docs / "novel.docx")
+    index = make_index(tmp_path / "idx", FakeEncoder(max_length=256))
+    index.add([docs])
+    [hit] = index.search("scene30", k=1, mode="lexical")
+    assert hit.text.startswith("The Lighthouse Keeper") and "scene59" in hit.text
