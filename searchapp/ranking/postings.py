@@ -313,8 +313,8 @@ class Postings:
         start = _aligned(len(MAGIC) + 4 + len(header))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            created_as_private_as(tmp, path.with_name(DB_NAME))
-            with open(tmp, "r+b") as out:
+            created_as_private_as(tmp, path.with_name(DB_NAME))  # "wb" keeps its mode
+            with open(tmp, "wb") as out:
                 out.write(MAGIC + struct.pack("<I", len(header)) + header)
                 for name, dtype, _, at in layout:
                     out.seek(start + at)
