@@ -287,13 +287,13 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
     @server.tool(annotations=READ_ONLY)
     def search(
         query: Annotated[
-            str,
+            str | None,
             Field(
                 description='what to look for, in plain words; "words in double quotes" only '
-                "match passages holding them in that order",
+                "match passages holding them in that order (give query or like)",
                 json_schema_extra={"minLength": 1},  # "" is refused: the query is empty
             ),
-        ],
+        ] = None,
         k: Annotated[
             int, Field(ge=1, le=MAX_HITS, strict=True, description="how many passages"), WHOLE
         ] = 10,
@@ -335,9 +335,20 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
                 "-F: none found is no hits, not its words in any order",
             ),
         ] = False,
+        like: Annotated[
+            str | None,
+            Field(
+                description="instead of a query: a doc_id or path that a search returned; the "
+                "passages of other documents nearest its meaning (hybrid or dense)",
+                json_schema_extra={"minLength": 1},
+            ),
+        ] = None,
     ) -> SearchResults:
-        """Find the passages of the indexed files that best match a query."""
+        """Find the passages of the indexed files that best match a query, or that are
+        related to a document (like)."""
         try:
+            if (query is None) == (like is None):
+                raise SearchAppError("give query or like, not both" if like else "query is missing")
             if path is not None and not path:  # "" or []: it read as no filter at all
                 raise SearchAppError("path is empty; leave it out to search every document")
             globs = tuple(path) if isinstance(path, list) else path
@@ -348,8 +359,9 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
                 min_score=min_score,
                 per_doc=per_doc,
                 fixed=fixed,
+                like=like,
             )
-            hits, notes = index_thread.search(query, options)
+            hits, notes = index_thread.search(query or "", options)
         except SearchAppError as exc:
             said = watching.said(exc) if watching else str(exc)
             raise ToolError(in_parameter_terms(said)) from exc

@@ -79,6 +79,9 @@ def test_tools_over_stdio(small_index) -> None:
         ("search", {"query": query, "top_k": 3}),
         ("search", {"query": query, "k": 2, "mode": "lexical", "path": [document.name, "x/"]}),
         ("search", {"query": query, "path": ""}),  # it meant no filter at all
+        ("search", {"like": str(document), "k": 3}),  # as `search query --like`
+        ("search", {"k": 2}),
+        ("search", {"query": query, "like": str(document)}),
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -91,7 +94,7 @@ def test_tools_over_stdio(small_index) -> None:
     search_tool = next(t for t in tools if t.name == "search")
     assert set(search_tool.input_schema["properties"]) == {
         *("query", "k", "mode", "path"),
-        *("min_score", "per_doc", "fixed"),  # as `search serve` takes them
+        *("min_score", "per_doc", "fixed", "like"),  # as `search serve` takes them
     }
 
     # The server answers its first search with NumPy's encoder, then loads PyTorch's in the
@@ -131,7 +134,7 @@ def test_tools_over_stdio(small_index) -> None:
     assert same(results[0].structured_content["hits"], references[0][0])  # NumPy's, first
     assert len(expected[1]) == 1  # the path glob kept one document
     # Several paths, as serve's repeated path= and the CLI's --path take them.
-    several = results[-2].structured_content["hits"]
+    several = results[12].structured_content["hits"]
     assert [h["chunk_id"] for h in several] == [h["chunk_id"] for h in expected[1]]
 
     whole, part = results[2].structured_content, results[3].structured_content
@@ -146,11 +149,11 @@ def test_tools_over_stdio(small_index) -> None:
     assert results[6].is_error and "mode" in results[6].content[0].text
     assert results[7].is_error and "the query is empty" in results[7].content[0].text
     # Arguments the schema refuses: one line each, naming the argument and the value given.
-    assert results[-1].is_error
+    assert results[13].is_error
     assert (
-        results[-1].content[0].text.endswith("path is empty; leave it out to search every document")
+        results[13].content[0].text.endswith("path is empty; leave it out to search every document")
     )
-    assert [(r.is_error, r.content[0].text) for r in results[9:-2]] == [
+    assert [(r.is_error, r.content[0].text) for r in results[9:12]] == [
         (
             True,
             "invalid arguments for search: k: input should be greater than or equal to 1 "
@@ -161,9 +164,16 @@ def test_tools_over_stdio(small_index) -> None:
         (
             True,
             "invalid arguments for search: unknown 'top_k'; it takes query, k, mode, path, "
-            "min_score, per_doc, fixed",
+            "min_score, per_doc, fixed, like",
         ),
     ]
+    related = results[14].structured_content["hits"]
+    expected_related = [h.to_json() for h in reference.search("", k=3, like=str(document))]
+    assert related and same(related, expected_related)
+    assert str(document) not in {h["path"] for h in related}
+    assert results[15].is_error and results[15].content[0].text.endswith("query is missing")
+    assert results[16].is_error
+    assert results[16].content[0].text.endswith("give query or like, not both")
 
 
 def test_mcp_without_an_index_serves_and_says_so_at_each_call(tmp_path) -> None:
