@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 
 from searchapp.ranking.outline import FUNCTION_TYPE, js_function, js_method
 from searchapp.ranking.query_words import DEFINES
@@ -141,10 +141,11 @@ def code_names(query: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def defining(name: str, javascript: bool = False) -> re.Pattern[str]:
+def defining(name: str, syntax: str = "") -> re.Pattern[str]:
     """Where a text defines ``name``: a declaration, or an assignment at a line's start (any
     indentation for a CONSTANT_CASE name; else none, so `render = self.render` in a method
-    is no definition of `render`)."""
+    is no definition of `render`). ``syntax`` (``outline.syntax_of``): "javascript" or
+    "config" for those files' other shapes of a definition."""
     word = re.escape(name)
     if name.startswith("-"):  # a flag: a string of it, an option declared (`"--verbose"`)
         return re.compile(rf"(['\"]){word}\1")
@@ -168,15 +169,21 @@ def defining(name: str, javascript: bool = False) -> re.Pattern[str]:
     )
     # Rust's unit struct (`pub struct Marker;`) is a definition, where C's `struct X;` is not.
     unit = rf"^[ \t]*pub(?:\([\w:]+\))?[ \t]+struct[ \t]+{word}[ \t]*;"
-    # In a JavaScript or TypeScript file (``javascript``), functions without a keyword: a
+    # In a JavaScript or TypeScript file, functions without a keyword: a
     # method (`async hash(pw) {`; not a capitalised name, a constructor's: the class is asked
     # for) and one held by a name at any indentation (`handle = async (req) => {`, `save:
     # (doc) => {`): `placeOrder` ranked its tests and callers above the method. Elsewhere the
     # shapes are calls (`withContext(Dispatchers.IO) {`, `list_for_each_entry(pos, h, l) {`).
     script = ""
-    if javascript:
+    if syntax == "javascript":
         script = rf"|^[ \t]*{js_function(word)}"
         script += rf"|^{js_method(word)}" if not name[:1].isupper() else ""
+    elif syntax == "config":
+        # A settings file's key at a line's start, at any indentation (YAML nests them),
+        # then its value: `PermitRootLogin no`, `key = value`, `MAX_UPLOAD_SIZE: 10m`. A
+        # commented one (`#PermitRootLogin yes`, a default) is none: a runbook naming the
+        # key ranked above sshd_config's line setting it.
+        script = rf"|^[ \t]*{word}(?=[ \t]*[=:]|[ \t]+[^\s=:])"
     return re.compile(
         rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
         rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}{script}"
@@ -209,7 +216,7 @@ def defined_share(
     text: str,
     qualified: Mapping[str, str] | None = None,
     before: str = "",
-    javascript: bool = False,
+    syntax: str = "",
 ) -> float:
     """The share of ``names`` that ``text`` defines; a name the query qualifies (``qualified``:
     `ParamType.convert`) only where it is not defined in another class (read in ``text`` above
@@ -222,22 +229,20 @@ def defined_share(
         owner = qualified.get(name) if qualified else None
         if any(
             owner is None or _in_class(text, before, found.start(), owner)
-            for found in defining(name, javascript).finditer(text)  # a subclass's, then its own
+            for found in defining(name, syntax).finditer(text)  # a subclass's, then its own
         ):
             defined += 1
     return defined / len(names)
 
 
-def defined_elsewhere(
-    qualified: Mapping[str, str], text: str, javascript: bool = False
-) -> set[int]:
+def defined_elsewhere(qualified: Mapping[str, str], text: str, syntax: str = "") -> set[int]:
     """The lines of ``text`` (from 0) that define a name the query qualifies (``qualified``:
     `CsvParser.total`) in another class than its own: the hit named `BaseParser.total`'s line
     in a passage holding both."""
     return {
         text.count("\n", 0, found.start())
         for name, owner in qualified.items()
-        for found in defining(name, javascript).finditer(text)
+        for found in defining(name, syntax).finditer(text)
         if not _in_class(text, "", found.start(), owner)
     }
 
@@ -296,14 +301,15 @@ def definition_bonus(
     texts: Mapping[int, str],
     qualified: Mapping[str, str] | None = None,
     before: Mapping[int, str] | None = None,
-    javascript: Container[int] = (),
+    syntaxes: Mapping[int, str] | None = None,
 ) -> dict[int, float]:
     """``{id: what defining the query's names adds}`` for the ``texts`` that define some
     (``defined_share``; ``before``: each text's text before it, for ``qualified`` names;
-    ``javascript``: the ids of those in JavaScript or TypeScript files)."""
+    ``syntaxes``: the syntax of those in JavaScript, TypeScript or settings files)."""
+    syntaxes = syntaxes or {}
     shares = (
         {
-            i: defined_share(names, text, qualified, (before or {}).get(i, ""), i in javascript)
+            i: defined_share(names, text, qualified, (before or {}).get(i, ""), syntaxes.get(i, ""))
             for i, text in texts.items()
         }
         if names

@@ -141,6 +141,31 @@ def is_javascript(path: str) -> bool:
     return Path(path).suffix.lower() in JAVASCRIPT_SUFFIXES
 
 
+# Files of settings, a key at a line's start (`PermitRootLogin no`, `key = value`, `key:
+# value`): that line defines the key (``definitions.defining``'s config syntax).
+CONFIG_SUFFIXES = frozenset(
+    ".conf .cfg .cnf .ini .toml .yaml .yml .properties .env .service .socket .timer".split()
+)
+
+
+def is_config(path: str) -> bool:
+    """A settings file: by its suffix, or a name without one ending in "config" (sshd_config,
+    .gitconfig) or beginning ".env" (.env.local)."""
+    name = Path(path).name.lower()
+    suffix = Path(name).suffix
+    if name.startswith(".env"):
+        return True
+    return suffix in CONFIG_SUFFIXES or (not suffix and name.endswith("config"))
+
+
+def syntax_of(path: str) -> str:
+    """How definitions are written in the file at ``path`` (``definitions.defining``):
+    "javascript", "config", or "" for any other."""
+    if is_javascript(path):
+        return "javascript"
+    return "config" if is_config(path) else ""
+
+
 def outline(above: str, line: str, *, javascript: bool = False) -> str | None:
     """The names of the definitions holding ``line`` (one line of code), outermost first and
     dotted, from ``above`` (the text before it, each line with its indentation):

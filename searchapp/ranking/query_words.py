@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from searchapp.storage.schema import CAMEL_JOIN, CJK, cjk_spaced, fts_text
@@ -480,20 +480,20 @@ class BestLine:
         trigrams: frozenset[Trigram] = frozenset(),
         definitions: Sequence[re.Pattern[str]] = (),
         elsewhere: Callable[..., set[int]] | None = None,
-        script_definitions: Sequence[re.Pattern[str]] = (),
+        syntax_definitions: Mapping[str, Sequence[re.Pattern[str]]] | None = None,
         tags: Sequence[str] = (),
     ) -> None:
         """``elsewhere``: a text's lines (from 0) whose definitions are not the ones asked for
         (``definitions.defined_elsewhere``: a method of another class);
-        ``script_definitions``: ``definitions`` as a JavaScript or TypeScript file has them
-        (``line``'s ``javascript``); ``tags``: the query's (``query_tags``), a line holding
+        ``syntax_definitions``: ``definitions`` as a JavaScript, TypeScript or settings file
+        has them (``line``'s ``syntax``); ``tags``: the query's (``query_tags``), a line holding
         one counted as one holding a quoted phrase (a `#sleep` query named a note's heading,
         "Sleep", not the line tagging it)."""
         self._phrases = phrases
         self._tags = [tag_pattern(_plain(tag)) for tag in tags]  # lines are _plain's: "#café"
         self._trigrams = trigrams
         self._definitions = definitions
-        self._script_definitions = script_definitions or definitions
+        self._syntax_definitions = syntax_definitions or {}
         self._elsewhere = elsewhere
         # Matched in the passage's text less its accents (``_plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
@@ -503,17 +503,15 @@ class BestLine:
             if weight > 0
         ]
 
-    def line(
-        self, text: str, first_line: int, taken: Container[int] = (), javascript: bool = False
-    ) -> int:
+    def line(self, text: str, first_line: int, taken: Container[int] = (), syntax: str = "") -> int:
         """The line; one not in ``taken`` (named by a hit before, of an overlapping passage of
         the same file) where one of those holds a word: `path:line` came out twice.
-        ``javascript``: the text is a JavaScript or TypeScript file's."""
+        ``syntax``: the file's (``outline.syntax_of``), "" for most."""
         lines = _plain(text).split("\n")
-        definitions = self._script_definitions if javascript else self._definitions
+        definitions = self._syntax_definitions.get(syntax, self._definitions)
         elsewhere = set()
         if self._elsewhere and definitions:
-            elsewhere = self._elsewhere(text, javascript)
+            elsewhere = self._elsewhere(text, syntax)
         best = self._best(lines, first_line, (), elsewhere, definitions)
         if best is None:
             return first_line

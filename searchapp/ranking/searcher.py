@@ -37,7 +37,7 @@ from searchapp.ranking.names import (
     name_shares,
     near_names,
 )
-from searchapp.ranking.outline import OUTLINE_CHUNKS, is_javascript, outlined
+from searchapp.ranking.outline import OUTLINE_CHUNKS, outlined, syntax_of
 from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
@@ -399,16 +399,18 @@ class Searcher:
         if names:  # a passage's text begins at its first word: a local's indentation is lost
             texts = self._indented(texts)
         qualified = qualifiers(query) if names else {}
-        scripts = set()  # in JavaScript or TypeScript files: methods need no keyword there
+        # JavaScript or TypeScript (methods need no keyword) and settings files (a key at a
+        # line's start): ``outline.syntax_of``.
+        syntaxes = {}
         if names:
             paths = self.store.chunk_paths(texts)
-            scripts = {i for i, path in paths.items() if is_javascript(path)}
+            syntaxes = {i: syntax for i, path in paths.items() if (syntax := syntax_of(path))}
         before = {}
         if qualified:  # where a definition of a qualified name may need its class read
             defining_ones = [
                 i
                 for i, text in texts.items()
-                if any(defining(name, i in scripts).search(text) for name in qualified)
+                if any(defining(name, syntaxes.get(i, "")).search(text) for name in qualified)
             ]
             # As far up as a hit's section is read (``outline.py``): requests' `class Session`
             # is 350 lines above its `def send`, past what two passages reach, and
@@ -419,7 +421,7 @@ class Searcher:
                 else {}
             )
         definers = set()
-        for chunk_id, value in definition_bonus(names, texts, qualified, before, scripts).items():
+        for chunk_id, value in definition_bonus(names, texts, qualified, before, syntaxes).items():
             bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
             if value >= DEFINITION_WEIGHT:
                 definers.add(chunk_id)
@@ -583,7 +585,10 @@ class Searcher:
             weights[word] = sum(idf(df, rows) for df in counts if df > 0)
         names = code_names(query)
         definitions = [defining(name) for name in names]
-        scripts = [defining(name, javascript=True) for name in names]
+        syntaxes = {
+            syntax: [defining(name, syntax) for name in names]
+            for syntax in ("javascript", "config")
+        }
         qualified = qualifiers(query)
         elsewhere = functools.partial(defined_elsewhere, qualified) if qualified else None
         # A pasted traceback's source lines name the lines to show (not passages to keep).
@@ -594,7 +599,7 @@ class Searcher:
             query_trigrams(query),
             definitions,
             elsewhere,
-            scripts,
+            syntaxes,
             tags=query_tags(query),
         )
 

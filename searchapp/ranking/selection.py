@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from searchapp.ranking.outline import is_javascript
+from searchapp.ranking.outline import syntax_of
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.query_words import BestLine, Phrase
 from searchapp.storage.schema import is_pending, record_id
@@ -326,7 +326,7 @@ def hit_of(
     """The hit of ``chunk``; its line one no hit before of its document points at (``taken``),
     where another line holds the query's words: overlapping passages named one line twice."""
     start_line = chunk.start_line or 1
-    line = lines.line(chunk.text, start_line, taken, is_javascript(chunk.path))
+    line = lines.line(chunk.text, start_line, taken, syntax_of(chunk.path))
     page, section = chunk.location_of(line)
     return Hit(
         rank=rank,

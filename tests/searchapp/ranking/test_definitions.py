@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from searchapp.ranking.definitions import code_names, defined_share, whole_name
+from searchapp.ranking.outline import syntax_of
 
 
 @pytest.mark.parametrize(
@@ -324,7 +325,7 @@ def test_a_cpp_class_behind_its_export_macro_is_found_by_its_name(tmp_path) -> N
     ],
 )
 def test_javascript_and_typescript_definitions(name, text, share) -> None:
-    assert defined_share([name], text, javascript=True) == share
+    assert defined_share([name], text, syntax="javascript") == share
 
 
 @pytest.mark.parametrize(
@@ -343,7 +344,7 @@ def test_javascript_and_typescript_definitions(name, text, share) -> None:
 def test_keywordless_shapes_define_nothing_outside_javascript(name, text) -> None:
     assert defined_share([name], text) == 0
     if name == "onClick":
-        assert defined_share([name], text, javascript=True) == 0
+        assert defined_share([name], text, syntax="javascript") == 0
 
 
 def test_a_typescript_method_ranks_above_its_tests_and_callers(tmp_path) -> None:
@@ -411,3 +412,67 @@ def test_a_cpp_qualified_name_finds_its_definition(tmp_path) -> None:
     for mode in ("hybrid", "lexical"):
         [hit] = index.search("c10::hash_combine", k=1, mode=mode)
         assert (hit.path, hit.line) == (str(docs / "hash.h"), 3), mode
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "share"),
+    [
+        # An SRE's (a helper's trial): a runbook naming `PermitRootLogin` ranked above the
+        # sshd_config line setting it.
+        ("PermitRootLogin", "#LoginGraceTime 2m\nPermitRootLogin no\n#StrictModes yes", 1.0),
+        ("MAX_UPLOAD_SIZE", "services:\n  web:\n    environment:\n      MAX_UPLOAD_SIZE: 10m", 1.0),
+        ("max_connections", "max_connections = 100", 1.0),
+        ("ExecStart", "[Service]\nExecStart=/usr/bin/app --serve", 1.0),
+        # A default shown commented out, a value, or the key inside a line: none.
+        ("PermitRootLogin", "#PermitRootLogin prohibit-password", 0),
+        ("PermitRootLogin", "Match User backup\n    AllowUsers PermitRootLogin", 0),
+        ("PermitRootLogin", "PermitRootLogin", 0),
+    ],
+)
+def test_settings_files_define_their_keys(name, text, share) -> None:
+    assert defined_share([name], text, syntax="config") == share
+
+
+@pytest.mark.parametrize(
+    ("path", "syntax"),
+    [
+        ("/etc/ssh/sshd_config", "config"),
+        ("/home/me/.gitconfig", "config"),
+        ("app/.env.local", "config"),
+        ("deploy/compose.yaml", "config"),
+        ("Cargo.toml", "config"),
+        ("/etc/systemd/system/app.service", "config"),
+        ("web/app.ts", "javascript"),
+        ("src/config.py", ""),
+        ("docs/config.md", ""),
+        ("notes/config", "config"),
+    ],
+)
+def test_the_syntax_of_a_file(path, syntax) -> None:
+    assert syntax_of(path) == syntax
+
+
+def test_a_settings_file_setting_a_key_ranks_above_a_runbook_naming_it(tmp_path) -> None:
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    etc, docs = tmp_path / "etc" / "ssh", tmp_path / "docs"
+    etc.mkdir(parents=True)
+    docs.mkdir()
+    config = (
+        "# See sshd_config(5) for more information.\n\n#Port 22\n#LoginGraceTime 2m\n"
+        "PermitRootLogin no\n#StrictModes yes\nPubkeyAuthentication yes\n"
+        "PasswordAuthentication no\nUsePAM yes\nX11Forwarding no\n"
+    )
+    (etc / "sshd_config").write_text(config, "utf-8")
+    (docs / "hardening.md").write_text(
+        "# Server hardening\n\nDisable root login. Set PermitRootLogin to no in sshd_config. "
+        "Check that PermitRootLogin is not overridden in sshd_config.d; PermitRootLogin "
+        "prohibit-password is the default, and we want PermitRootLogin no everywhere.\n",
+        "utf-8",
+    )
+    index = make_index(tmp_path / "idx")
+    index.add([tmp_path / "etc", docs])
+    for mode in ("lexical", "hybrid"):
+        top = index.search("PermitRootLogin", k=2, mode=mode)[0]
+        assert top.path.endswith("sshd_config"), (mode, top.path)
+        assert config.split("\n")[top.line - 1] == "PermitRootLogin no", (mode, top.line)
