@@ -24,8 +24,10 @@ from searchapp.storage.schema import (
     CJK_WORDS_FROM,
     FTS_TOKENIZER,
     FTS_WORDS_FROM,
+    IDENTIFIER_WORDS_FROM,
     cjk_spaced,
     fts_text,
+    identifier_words,
     is_identifier,
 )
 from searchapp.storage.store import Store
@@ -96,6 +98,8 @@ def _words_of(version: int) -> Callable[[str], str]:
     """What an index of schema ``version`` gave FTS5 of a text (``schema.fts_text``)."""
     if version >= FTS_WORDS_FROM:
         return fts_text
+    if version >= IDENTIFIER_WORDS_FROM:
+        return identifier_words
     if version >= CJK_WORDS_FROM:
         return cjk_spaced
     return str

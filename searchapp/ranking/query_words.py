@@ -9,7 +9,14 @@ import unicodedata
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
-from searchapp.storage.schema import CAMEL_JOIN, CJK, cjk_spaced, fts_text
+from searchapp.storage.schema import (
+    CAMEL_JOIN,
+    CJK,
+    LETTER_FOLDS,
+    cjk_spaced,
+    fts_text,
+    letters_folded,
+)
 
 # Words as FTS5's unicode61 tokenizer makes them: runs of letters and digits ("_" parts
 # ``rotate_api_key``), looked for without case or accents ("creme" finds "Crème").
@@ -34,6 +41,7 @@ def fold(word: str) -> str:
         return lower
     unaccented = _unaccented()
     folded = "".join(unaccented.get(c, c) for c in unicodedata.normalize("NFC", lower))
+    folded = letters_folded(folded)  # ß, œ: two letters each (the one-letter ones are above)
     return _COMBINING_MARKS.sub("", folded) if not folded.isascii() else folded
 
 
@@ -125,7 +133,26 @@ MAX_ACCENT_BLIND_CHARS = 64
 def _spelled(word: str) -> str:
     if len(word) > MAX_ACCENT_BLIND_CHARS:
         return re.escape(word)
-    return "".join(_letter(c) for c in word)
+    spelled, at = [], 0
+    while at < len(word):
+        pair = word[at : at + 2]
+        if pair in _FOLDED_PAIRS:  # "strasse" holds "Straße"; "oeuvre", "œuvre"
+            spelled.append(f"(?:{_letter(pair[0])}{_letter(pair[1])}|{_FOLDED_PAIRS[pair]})")
+            at += 2
+        else:
+            spelled.append(_letter(word[at]))
+            at += 1
+    return "".join(spelled)
+
+
+# The letters ``schema.LETTER_FOLDS`` writes as two: ``{"ss": "[ßẞ]", ...}``.
+_FOLDED_PAIRS = {
+    base.lower(): "["
+    + "".join(c for c, b in LETTER_FOLDS.items() if b.lower() == base.lower())
+    + "]"
+    for base in LETTER_FOLDS.values()
+    if len(base) == 2
+}
 
 
 def _letter(c: str) -> str:
@@ -137,13 +164,17 @@ def _letter(c: str) -> str:
 
 @functools.cache
 def _accented() -> dict[str, str]:
-    """Each ASCII letter's precomposed accented forms (Latin-1 to Latin Extended Additional)."""
+    """Each ASCII letter's precomposed accented forms (Latin-1 to Latin Extended Additional),
+    and the letters ``schema.LETTER_FOLDS`` writes as it (ł as l)."""
     forms: dict[str, str] = {}
     for code in [*range(0xC0, 0x250), *range(0x1E00, 0x1F00)]:
         char = chr(code)
         base = unicodedata.normalize("NFD", char)[0].lower()
         if base != char.lower() and base.isascii() and base.isalpha():
             forms[base] = forms.get(base, "") + char
+    for char, base in LETTER_FOLDS.items():
+        if len(base) == 1 and char not in forms.get(base.lower(), ""):
+            forms[base.lower()] = forms.get(base.lower(), "") + char
     return forms
 
 
@@ -615,7 +646,7 @@ def _plain(text: str) -> str:
     text = unicodedata.normalize("NFC", text)
     if text.isascii():
         return text
-    return _COMBINING_MARKS.sub("", text.translate(_unaccenting()))
+    return _COMBINING_MARKS.sub("", letters_folded(text.translate(_unaccenting())))
 
 
 @functools.cache

@@ -82,11 +82,39 @@ def _joined(match: re.Match[str]) -> str:
     return f"{word} {word.replace('_', '')}"
 
 
+# Latin letters that are no accented forms of another (Unicode gives them no decomposition, so
+# FTS5's ``remove_diacritics`` keeps them), written as these letters where a keyboard lacks them:
+# "Lodz" found no "Łódź", "Strasse" no "Straße", "oeuvre" no "œuvre" (a helper's trial).
+# ``query_words.fold`` and the highlighting read them so too.
+LETTER_FOLDS = {
+    "ł": "l", "ŀ": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i",
+    "ß": "ss", "œ": "oe", "æ": "ae", "þ": "th",
+    "Ł": "L", "Ŀ": "L", "Ø": "O", "Đ": "D", "Ð": "D", "Ħ": "H",
+    "ẞ": "SS", "Œ": "OE", "Æ": "AE", "Þ": "TH",
+}  # fmt: skip
+_LETTER_FOLDING = str.maketrans(LETTER_FOLDS)
+_FOLDED_LETTER = re.compile("[" + "".join(LETTER_FOLDS) + "]")
+
+
+def letters_folded(text: str) -> str:
+    """``text`` with the letters of ``LETTER_FOLDS`` written as their plain letters, in case."""
+    if text.isascii() or not _FOLDED_LETTER.search(text):
+        return text
+    return text.translate(_LETTER_FOLDING)
+
+
 def fts_text(text: str) -> str:
-    """``text`` as FTS5 is given it (chunks, file names, queries): each Chinese or Japanese
-    character a term (``cjk_spaced``), each camelCase word followed by its parts, and each
-    snake_case word by its parts joined ("get_console getconsole"): an identifier, however it
-    is spelled, is a term of its own, rarer than its parts."""
+    """``text`` as FTS5 is given it (chunks, file names, queries): ``identifier_words``, then
+    its letters of ``LETTER_FOLDS`` plain (from schema version 15; after, so "Œuvre" is no
+    camelCase "OEuvre")."""
+    return letters_folded(identifier_words(text))
+
+
+def identifier_words(text: str) -> str:
+    """``text`` with each Chinese or Japanese character a term (``cjk_spaced``), each camelCase
+    word followed by its parts, and each snake_case word by its parts joined ("get_console
+    getconsole"): an identifier, however it is spelled, is a term of its own, rarer than its
+    parts (what ``fts_text`` was from schema version 10 to 14)."""
     text = cjk_spaced(text)
     if _CAMEL_ANY.search(text):
         text = _CAMEL_WORD.sub(_with_parts, text)
@@ -389,7 +417,7 @@ def m010_identifier_words(db: sqlite_utils.Database) -> None:
         "OR text GLOB '*[A-Z][A-Z][a-z]*' OR instr(text, '_') > 0"
     )
     for chunk_id, text in chunks:
-        was, now = cjk_spaced(text), fts_text(text)
+        was, now = cjk_spaced(text), identifier_words(text)  # as version 10 read it
         if now == was:
             continue
         conn.execute(  # deleted as version 9 indexed it, added as it is now read
@@ -404,7 +432,7 @@ def m010_identifier_words(db: sqlite_utils.Database) -> None:
         if name is not None:
             conn.execute(
                 "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
-                (document_id, *map(fts_text, name)),
+                (document_id, *map(identifier_words, name)),
             )
 
 
@@ -465,6 +493,36 @@ def m014_terminal_codes_read_again(db: sqlite_utils.Database) -> None:
         )
 
 
+# The chunks that may hold a letter of ``LETTER_FOLDS`` (``m015_folded_letters``).
+FOLDED_LETTER_CHUNKS = "SELECT id, text FROM chunks WHERE " + " OR ".join(
+    ["instr(text, ?) > 0"] * len(LETTER_FOLDS)
+)
+
+
+def m015_folded_letters(db: sqlite_utils.Database) -> None:
+    """Ł, ß, œ and the other letters of ``LETTER_FOLDS`` reach FTS5 as their plain letters
+    (``fts_text``): chunks holding one are indexed again, and file names written again."""
+    conn = db.conn
+    chunks = conn.execute(FOLDED_LETTER_CHUNKS, tuple(LETTER_FOLDS))  # read as written
+    for chunk_id, text in chunks:
+        was, now = identifier_words(text), fts_text(text)
+        if now == was:
+            continue
+        conn.execute(  # deleted as version 14 indexed it, added as it is now read
+            "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
+            (chunk_id, was),
+        )
+        conn.execute("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, now))
+    rows = conn.execute("SELECT rowid, name, folder FROM documents_names").fetchall()
+    for rowid, name, folder in rows:
+        folded = (letters_folded(name or ""), letters_folded(folder or ""))
+        if folded != (name or "", folder or ""):
+            conn.execute(
+                "UPDATE documents_names SET name = ?, folder = ? WHERE rowid = ?",
+                (*folded, rowid),
+            )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -480,6 +538,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m012_document_ctimes,
     m013_removed_vectors,
     m014_terminal_codes_read_again,
+    m015_folded_letters,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000
@@ -488,7 +547,9 @@ REMOVED_VECTORS_KEPT = 20_000
 CJK_WORDS_FROM = 8
 # The last version that changed what FTS5 is given (``fts_text``): postings built before it are
 # built again.
-FTS_WORDS_FROM = 10
+FTS_WORDS_FROM = 15
+# The first version whose FTS5 text is ``identifier_words``, before ``LETTER_FOLDS``.
+IDENTIFIER_WORDS_FROM = 10
 # The first version whose documents hold their files' ctimes.
 CTIMES_FROM = 12
 # The first version whose documents' names are searched (``ranking/names.py``).
