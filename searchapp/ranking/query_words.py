@@ -299,9 +299,12 @@ def fixed_phrase(query: str) -> Phrase | None:
 # What a log or a config names exactly, that its words in any order do not find: an IPv4
 # address (and port), a time of day to the second, a version of three parts. `10.20.30.51` found
 # lines of 10.20.30.205 first, and `16:41:07` a changelog's "07:28:41" (an SRE's trial).
+# Not a date written day.month.year (`25.05.1871`): a historian's query held it as a version,
+# and left out the passages saying "25 May 1871".
+_DOTTED_DATE = r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.\d{4}(?![\w.:])"
 _EXACT_TOKEN = re.compile(
     r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"
-    r"|v?\d+\.\d+\.\d+(?:[-+.][\w.]+)?)(?![\w.:])"
+    rf"|(?!{_DOTTED_DATE})v?\d+\.\d+\.\d+(?:[-+.][\w.]+)?)(?![\w.:])"
 )
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
@@ -369,7 +372,9 @@ _MONTH = (
     r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
 )
 _DAY = r"(?P<{}>[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
-_YEAR = r"(?:,?[ \t]+(?P<{}>(?:19|20)[0-9]{{2}}))?"
+# Any year of four digits: a historian's "18 March 1871", its year not read, named the daily
+# note 2024-03-18.md.
+_YEAR = r"(?:,?[ \t]+(?P<{}>[12][0-9]{{3}}))?"
 _DATE = re.compile(
     rf"(?i)\b(?:{_MONTH.format('m1')}[ \t]+{_DAY.format('d1')}{_YEAR.format('y1')}"
     rf"|{_DAY.format('d2')}[ \t]+(?:of[ \t]+)?{_MONTH.format('m2')}{_YEAR.format('y2')})(?![\w:])"

@@ -202,6 +202,8 @@ def test_an_address_a_time_or_a_version_in_a_short_query_is_held_as_written(tmp_
     assert [p.text for p in held_phrases("May 03 16:41:07")] == ["16:41:07"]
     assert [p.text for p in held_phrases("upgrade to 2.13.0")] == ["2.13.0"]
     assert held_phrases("python 3.11") == []
+    # A date written day.month.year is no version (a historian's trial): its words in any order.
+    assert held_phrases("Bebel Reichstag 25.05.1871") == held_phrases("18.03.1871") == []
     line = "May 03 16:41:07 web1 sshd[12]: Failed password for root from 10.20.30.51 port 22"
     assert held_phrases(line) == []
     logs = tmp_path / "logs"

@@ -1331,6 +1331,7 @@ def test_a_date_spelled_with_its_month_finds_that_days_note(tmp_path) -> None:
 
     assert query_dates("what did I do on Nov 3rd, 2026") == ["2026 11 03"]
     assert query_dates("the 3rd of November") == query_dates("november 3") == ["11 03"]
+    assert query_dates("18 March 1871") == query_dates("March 18, 1871") == ["1871 03 18"]
     assert query_dates("May 12") == ["05 12"] and query_dates("I may 3 times") == []
     assert query_dates("march 10:30") == query_dates("version 3 notes") == []
     vault = tmp_path / "vault"
