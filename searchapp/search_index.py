@@ -347,8 +347,10 @@ class SearchIndex:
         Ctrl-C does, but only where a window was just committed (`search watch` told to stop,
         from any thread).
         """
+        from searchapp.ingest.discovery import check_filters
         from searchapp.ingest.pipeline import Indexer
 
+        check_filters(include, exclude)  # not recorded for the next run, to fail again
         if index_type is not None and index_type not in INDEX_TYPES:
             raise BadInputError(
                 f"--index-type ({index_type!r}) must be one of {', '.join(INDEX_TYPES)}"

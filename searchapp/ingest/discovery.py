@@ -334,6 +334,13 @@ def _checked_root(path: Path) -> Path:
     return absolute(path)
 
 
+def check_filters(include: Sequence[str], exclude: Sequence[str]) -> None:
+    """Raise ``BadInputError`` for an ``--include`` or ``--exclude`` pattern that cannot be
+    read, before a run records it for the next bare `search index` (which failed on it too)."""
+    _option_spec("--include", include)
+    _option_spec("--exclude", exclude)
+
+
 def _option_spec(option: str, patterns: Sequence[str]) -> Globs | None:
     if not patterns:
         return None

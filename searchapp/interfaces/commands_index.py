@@ -199,11 +199,14 @@ def root_notes(search_index: SearchIndex, paths: Sequence[str], given: Filters) 
     """Notes on the roots given (`search index`, `search watch`, `serve --watch`): one indexed
     before that now gets other filters (a bare `search index` goes on with these, and what they
     leave out is kept but no longer updated), and one that is, through a link, a folder indexed
-    under another path (its files are then indexed under both)."""
+    under another path (its files are then indexed under both). Raises ``BadInputError`` for
+    filters that cannot be read: no note says they will be used."""
+    from searchapp.ingest.discovery import check_filters
     from searchapp.interfaces.render import display_path
     from searchapp.storage.indexed_paths import under
     from searchapp.storage.paths import absolute
 
+    check_filters(given.include, given.exclude)
     try:
         roots = search_index.roots() if search_index.exists() else []
     except SearchAppError:  # a damaged index: the run itself says what to do

@@ -79,6 +79,22 @@ def indexed_paths(index_dir: Path) -> list[str]:
         search_index.close()
 
 
+def test_a_filter_that_cannot_be_read_is_not_recorded(indexed, capsys) -> None:
+    # A historian's trial: `search index notes --include '*.{md'` failed, yet recorded the
+    # glob, so every bare `search index` and `search watch` after failed on it too.
+    docs, index_dir = indexed
+    for option in ("--include", "--exclude"):
+        code, _, err = run(
+            capsys, "index", str(docs), option, "*.{md", "--index-dir", str(index_dir)
+        )
+        assert code == 2 and "opens a {...} group it never closes" in err, err
+        assert "now updates it with" not in err  # no note that the next run will use it
+    code, out, err = run(capsys, "info", "--index-dir", str(index_dir))
+    assert code == 0 and "*.{md" not in out
+    code, _, err = run(capsys, "index", "--index-dir", str(index_dir))
+    assert code == 0, err
+
+
 def test_filters_that_leave_out_every_file_say_so(tmp_path, fake_model, capsys) -> None:
     # `search index notes --include 'notes/sub/*'` said "0 added, ..., 0 skipped", and the
     # next query that the index holds no documents, with no word of the glob.
