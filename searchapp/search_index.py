@@ -672,6 +672,9 @@ class SearchIndex:
                 (document_id,),
             )
             stored = self.store.embeddings(row[0] for row in rows)
+            # Its passages and their copies elsewhere are no candidates: an earlier version of
+            # it, its best passage one they share, was left out whole (a paralegal's trial).
+            copies = self.store.copies_of([row[1] for row in rows])
         if not stored:
             raise BadInputError(f"{doc_id} has no passages to compare others with")
         mean = np.mean(np.stack(list(stored.values())), axis=0)
@@ -679,11 +682,12 @@ class SearchIndex:
         # Its first words choose each hit's line; quotes and all, as characters.
         text = " ".join(" ".join(row[1] for row in rows).replace('"', " ").split()[:32])
         own = {row[1] for row in rows}  # its passages, in copies of it too (named for them)
+        left_out = {row[0] for row in rows} | {c[0] for found in copies.values() for c in found}
         more = options.per_doc + min(len(own), 100)  # room for those left out below
         wanted = replace(options, mode="dense", k=options.k + more, phrases=False, like=None)
         hits = [
-            hit
-            for hit in self._rank(text, vector, wanted)
+            hit  # (an index from before ``copies_of`` finds them has them left out here)
+            for hit in self._rank(text, vector, wanted, left_out=frozenset(left_out))
             if hit.doc_id != doc_id and hit.text not in own
         ]
         return [replace(hit, rank=n) for n, hit in enumerate(hits[: options.k], start=1)]
@@ -716,7 +720,13 @@ class SearchIndex:
         with cpu_threads(query_threads()):
             return encoder.encode(list(texts))
 
-    def _rank(self, text: str, vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+    def _rank(
+        self,
+        text: str,
+        vector: np.ndarray,
+        options: SearchOptions,
+        left_out: frozenset[int] = frozenset(),
+    ) -> list[Hit]:
         while True:
             store = self.store
             vectors = self.open_vectors()  # may rebuild and save the FAISS file: not in a snapshot
@@ -725,7 +735,7 @@ class SearchIndex:
                 break  # its chunk ids name other passages than these vectors' ids
         try:
             with store.snapshot():
-                return Searcher(store, vectors, postings).search(text, vector, options)
+                return Searcher(store, vectors, postings).search(text, vector, options, left_out)
         except DamagedVectorsError as exc:
             # Bytes changed inside the file (its size and header as saved): nothing checked
             # them, and hits scored 2.7e37; `search index` kept the file. Rebuilt from SQLite.
@@ -735,7 +745,8 @@ class SearchIndex:
             )
         try:
             with store.snapshot():
-                return Searcher(store, self._vectors, postings).search(text, vector, options)
+                searcher = Searcher(store, self._vectors, postings)
+                return searcher.search(text, vector, options, left_out)
         except DamagedVectorsError as exc:  # rebuilt from SQLite as they were: they are there
             path = self.index_dir / DB_NAME
             raise CorruptIndexError(

@@ -200,12 +200,26 @@ class Searcher:
         self.postings = postings  # FTS5 ranks lexically without them, the same but slower
         self.lexicon = lexicon or Lexicon(store)  # keep one per store: it caches term counts
 
-    def search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        options: SearchOptions,
+        left_out: frozenset[int] = frozenset(),
+    ) -> list[Hit]:
         """The hits; those in source code named by the definitions holding their line
-        (``outline.py``), as a Markdown hit is by its headings."""
-        return outlined(self.store, self._search(query, query_vector, options))
+        (``outline.py``), as a Markdown hit is by its headings. ``left_out``: chunk ids that
+        are no candidates (`--like`'s document and its copies: another document's next
+        passage is ranked in their place)."""
+        return outlined(self.store, self._search(query, query_vector, options, left_out))
 
-    def _search(self, query: str, query_vector: np.ndarray, options: SearchOptions) -> list[Hit]:
+    def _search(
+        self,
+        query: str,
+        query_vector: np.ndarray,
+        options: SearchOptions,
+        left_out: frozenset[int] = frozenset(),
+    ) -> list[Hit]:
         if not query.strip():
             raise BadInputError("the query is empty; type some words to search for")
         total = self.vectors.ntotal
@@ -224,6 +238,7 @@ class Searcher:
             holders = self._phrase_holders(phrases) if phrases else None
             if holders is not None:  # the others are dropped unread
                 within = [i for i in within if i in holders]
+            within = [i for i in within if i not in left_out]
             ranked, _ = self._rank(query, query_vector, options.mode, len(within) + 1, within)
             reads = Reads(self.store, phrases)
             return select(ranked, options, self._best_line(query, phrases), reads)
@@ -234,6 +249,8 @@ class Searcher:
         most = None  # hits all documents can give: a big log alone gives --per-doc of them
         while True:
             ranked, frontier = self._rank(query, query_vector, options.mode, fetch)
+            if left_out:
+                ranked = [row for row in ranked if row[0] not in left_out]
             lines = self._best_line(query, phrases)
             hits = select(ranked, options, lines, reads, holders)
             if len(hits) >= options.k or fetch >= total or frontier is None:

@@ -3750,6 +3750,45 @@ def test_like_finds_the_passages_nearest_an_indexed_document(
     assert code == 2 and "'nope.md' is not an indexed document" in err
 
 
+def test_like_lists_an_earlier_version_that_shares_most_of_its_passages(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A paralegal's trial: `--like "Lease FINAL.docx"` listed every document but v1, whose
+    # best passage was one FINAL holds too (left out), its own passages never ranked.
+    clauses = [
+        f"## {title}\n\n" + " ".join([body] * 12) + "\n"
+        for title, body in (
+            ("Rent", "Tenant shall pay base rent monthly in advance to the landlord."),
+            ("Deposit", "The security deposit is returned within thirty days of the end."),
+            ("Repairs", "Landlord keeps the roof and structure in good repair at its cost."),
+        )
+    ]
+    sublet = "## Subletting\n\n" + " ".join(
+        ["Tenant may not sublet the premises without the landlord's written consent."] * 12
+    )
+    docs = write(
+        tmp_path / "files",
+        {
+            "Lease FINAL.md": "# Lease\n\n" + "\n".join(clauses),
+            "Lease v1.md": "# Lease\n\n" + "\n".join([*clauses[:2], sublet]),
+            "recipe.md": "Fish stew with saffron, fennel and cod, simmered slowly.\n",
+            "minutes.md": "Minutes of the board meeting about the budget and the roof.\n",
+        },
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, out, err = run(capsys, "query", "--like", str(docs / "Lease FINAL.md"), "-l", *index)
+    assert code == 0, err
+    assert sorted(out.splitlines()) == sorted(
+        str(docs / n) for n in ("Lease v1.md", "recipe.md", "minutes.md")
+    )
+    code, out, _ = run(
+        capsys, "query", "--like", str(docs / "Lease FINAL.md"), "--json", "--per-doc", "3", *index
+    )
+    v1 = [h for h in json.loads(out) if h["path"].endswith("Lease v1.md")]
+    assert ["Subletting" in h["text"] for h in v1] == [True]  # none that FINAL holds
+
+
 def test_files_an_index_writes_are_as_private_as_its_database(tmp_path, fake_model, capsys):
     # A reviewer's: in an index folder made before (0755), postings.bin held the words of a
     # root-only file, readable by any user, beside a 0600 index.db; and a rebuild made an
