@@ -3639,6 +3639,8 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
             "notes.md": "How the config is parsed and loaded at start.\n",
             "other.md": "We parse config files; see parse-config.\n",  # not as written
             "app.log": "Traceback  (most recent call last):\n  File x\n",
+            # A word processor's marks (a paralegal's trial: -F missed every Word file).
+            "lease.txt": "Not without the Landlord’s prior consent (the “Deposit”), 2019–2020.\n",
         },
     )
     index = ["--index-dir", str(tmp_path / "idx")]
@@ -3655,6 +3657,11 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
     # A reviewer's: a traceback's header (read as no phrase in a pasted traceback) is held too.
     code, out, _ = run(capsys, "query", "-F", "traceback (most recent call last)", "-l", *index)
     assert (code, out) == (0, "app.log\n")
+    for typed in ("Landlord's prior consent", 'the "Deposit"', "2019-2020"):
+        code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
+        assert (code, out) == (0, "lease.txt\n"), typed
+    code, out, _ = run(capsys, "query", "-F", "Landlords prior", "-l", *index)
+    assert code == 1
 
 
 def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
