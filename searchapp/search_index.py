@@ -915,7 +915,19 @@ class SearchIndex:
         tab came back as a space, blank lines at its end were lost), and its YAML front matter
         as written, and nothing else.
         """
-        from searchapp.storage.documents import page_lines, read_document
+        from searchapp.storage.documents import (
+            DocumentNotFoundError,
+            find_document,
+            page_lines,
+            read_document,
+        )
+
+        def _names(key: str) -> bool:
+            try:
+                find_document(self.store, key)
+            except DocumentNotFoundError:
+                return False
+            return True
 
         def as_written(path: str, stitched: str) -> str | None:
             indexed = self.store.file_states([path]).get(path)
@@ -930,6 +942,11 @@ class SearchIndex:
             return "\n".join(lines) + "\n" * (text.endswith("\n") and bool(lines))
 
         with self.store.snapshot():
+            at_page = _AT_PAGE.fullmatch(path_or_doc_id)
+            if pages is None and lines is None and at_page and not _names(path_or_doc_id):
+                # `FILE p.3` as a table's hit names a PDF's page, copied whole (a paralegal's
+                # trial: "is not an indexed document")
+                path_or_doc_id, pages = at_page.group(1), (int(at_page.group(2)),) * 2
             if pages is None:
                 return read_document(self.store, path_or_doc_id, lines, as_written=as_written)
             lines = page_lines(self.store, path_or_doc_id, pages)
@@ -937,6 +954,10 @@ class SearchIndex:
         kept = document.text.rstrip("\n")  # not the blank line between it and the next page
         dropped = document.text.count("\n") - kept.count("\n")
         return replace(document, text=kept, end_line=document.end_line - dropped)
+
+
+# A document and a page as a hit names them on a terminal: `paper.pdf p.12`.
+_AT_PAGE = re.compile(r"(.+?)[ \t]+p\.([0-9]+)[ \t]*")
 
 
 # The model reads a query's first 256 tokens (~1,000 characters) and the lexical ranking its

@@ -996,6 +996,11 @@ def test_get_page_prints_the_lines_of_a_pdf_page(tmp_path, fake_model, capsys) -
         "Third page one.\nThird page two.\n\nFourth page.\n"
     )
     assert run(capsys, "get", paper, "--page", "1-2", *index)[1] == "Intro text.\n"
+    # As a table's hit names it, copied whole (a paralegal's trial: "not an indexed document").
+    assert run(capsys, "get", f"{paper} p.3", *index)[:2] == (
+        0,
+        "Third page one.\nThird page two.\n",
+    )
     for args, said in [
         (["--page", "2"], "has no text on page 2; its pages with text are 1-4"),
         (["--page", "9"], "has no text on page 9"),
