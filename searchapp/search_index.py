@@ -435,6 +435,9 @@ class SearchIndex:
                     nested_roots=nested,
                     recheck=recheck,
                     stop=stop,
+                    # `search watch`'s changed files: judged as its walk judges them (a bundle
+                    # rebuilt, a generated file touched, was indexed as if named to index)
+                    named_by_user=as_roots,
                 )
                 report.removed += self._remove_under(store, vectors, vanished)
                 forget_roots(store, vanished, literal=True)  # deleted: nothing left to update

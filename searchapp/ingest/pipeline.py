@@ -223,6 +223,7 @@ class Indexer:
         nested_roots: Sequence[Path] = (),
         recheck: bool = False,
         stop: threading.Event | None = None,
+        named_by_user: bool = True,
     ) -> IndexReport:
         """Index ``roots``; ``self.report`` holds what was committed if this is interrupted:
         by Ctrl-C, or by ``stop``, looked at before each window after the first (it raises
@@ -234,7 +235,10 @@ class Indexer:
         files still exist under ``nested_roots`` (roots indexed on their own, which this walk
         may skip: a ``node_modules`` given by name). ``recheck``: read unchanged files too, to
         skip those the default excludes leave out by their text (minified, generated): the
-        roots were indexed before with --no-default-excludes.
+        roots were indexed before with --no-default-excludes. ``named_by_user``: files among the
+        roots were named to index, and their text is not judged (`search index app.min.js`, as
+        ripgrep searches a file named); not `search watch`'s changed files, which are judged as
+        a walk of their folder judges them.
         """
         started = time.perf_counter()
         report = self.report = IndexReport()
@@ -258,7 +262,7 @@ class Indexer:
         )
         report.found, report.filtered_out = len(seen), len(wanted - seen)
         to_read = {path: bytes_to_read(path, known.get(str(path), [])) for path in files}
-        named = frozenset(str(absolute(root)) for root in roots if root.is_file())
+        named = frozenset(str(absolute(root)) for root in roots if named_by_user and root.is_file())
         changed = [path for path, work in to_read.items() if work]  # the others: not read
         reader = FileReader(
             self.chunking,

@@ -657,7 +657,9 @@ class Watcher:
         report.updated += result.updated
         report.removed += result.removed
         # A file that went before it was read is no skip: its removal is its own change.
-        report.skipped += [skip for skip in result.skipped if not _vanished(skip)]
+        report.skipped += [  # told once: a bundle rebuilt is skipped with each rebuild
+            skip for skip in result.skipped if not _vanished(skip) and skip not in self._skips_told
+        ]
         report.paths += result.changed
 
     def _wanted(self) -> tuple[set[str], list[tuple[str, str]]]:
