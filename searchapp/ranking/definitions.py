@@ -44,7 +44,7 @@ MAX_DEFINERS = 64
 # The words before a name in the declarations ``DEFINES`` reads, as FTS5 phrases take them.
 DECLARING_WORDS = (
     "def class function fn func struct enum interface trait type impl module macro const let var "
-    "sub"
+    "sub rpc service message"
 ).split()
 
 # What may come before a constructor's name (no type: it is its class's).
@@ -55,7 +55,8 @@ MACRO_DECLARING_WORDS = ("class", "struct", "union", "enum")
 _WORDS = re.compile(r"\w+")  # a snake_case name is one word here
 # A dotted name (its parts), then whether "(" follows it at once.
 # C++'s `IValue::toTensor` as `IValue.toTensor` (the method was second to its class's struct).
-_CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)(\()?")
+# A Rust macro's `!` as a call's "(" (`entry!`).
+_CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)(\(|!(?![\w=]))?")
 _QUALIFIER = re.compile(r"\.|::")
 _DECLARING = re.compile(r"def|class|function|fn|func|struct|enum|interface|trait|type|const")
 # A query of one name: a declaring keyword or two before it (`async def`, `pub fn`), "(" or
@@ -63,7 +64,15 @@ _DECLARING = re.compile(r"def|class|function|fn|func|struct|enum|interface|trait
 _WHOLE_NAME = re.compile(
     r"\s*(?:(?:async|pub|export|static|abstract|final)\s+)?"
     rf"(?:(?:{_DECLARING.pattern})\s+)?"
-    r"([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)\s*(\(\s*\)?)?\s*"
+    r"([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)\s*(\(\s*\)?|!)?\s*"
+)
+# An agent's question for a definition, of one name (a Go and Rust developer's trial: "where
+# is LedgerStore defined" ranked the trait's passage below its uses).
+_ASKING_WHERE = re.compile(
+    r"(?i)\s*(?:where\s+(?:is|are|do\s+we\s+define)\s+(?:the\s+)?`?(?P<a>[^\s`]+)`?"
+    r"(?:\s+(?:defined|declared|implemented))?"
+    r"|(?:find\s+|show\s+(?:me\s+)?)?(?:the\s+)?(?:definition|declaration)\s+of\s+`?(?P<b>[^\s`]+)`?)"
+    r"\s*\??\s*"
 )
 # ``query_words.DEFINES`` but for variables (``defining`` reads those at the margin only).
 _DECLARES = DEFINES.replace("|const|let|var", "")
@@ -88,6 +97,9 @@ def whole_name(query: str) -> str | None:
     `insert_all`), or a command-line flag (`--verbose`: declared where it is a string, as
     `add_argument("--verbose")` or `click.option("-v", "--verbose")` write it); None for
     anything else ("console", "how do filters work", `Console width`)."""
+    asked = _ASKING_WHERE.fullmatch(query)
+    if asked is not None:
+        query = asked.group("a") or asked.group("b")
     flag = _FLAG_QUERY.fullmatch(query)
     if flag is not None:
         return flag.group(1)

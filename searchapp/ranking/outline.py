@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 # Chunks read above a hit: its class may begin far above (rich's `class Console:` is 2,000
 # lines above its last methods, ~120 passages). Past this, the section is what was found.
 OUTLINE_CHUNKS = 160
+# Rust's `impl Trait for Type` implements the trait for the type: it defines no trait (`impl
+# LedgerStore for MemoryStore` ranked above `pub trait LedgerStore`), but the type's methods,
+# as `impl Type` does, and its lines are the type's (a Go and Rust developer's trial).
+IMPL = r"impl(?:<[^<>\n]*>)?(?:[ \t]+[\w:<>, ]*?[ \t]+for|(?![ \t]+[\w:<>, ]*?[ \t]+for[ \t]))"
 # A line that declares: modifiers, then the keyword and the name (`async def run`,
 # `pub(crate) fn parse`, `export default class App`, `func (s *Server) Serve`).
 # A C++ export macro between a class's keyword and its name (`class C10_API SymInt {`) is
@@ -36,8 +40,8 @@ OUTLINE_CHUNKS = 160
 _DECLARES = re.compile(
     r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
     r"async|unsafe|override|virtual|inline|default|local|open|sealed|data|typedef|suspend)\s+)*"
-    r"(?:class|def|fn|fun|func|function|struct|union|enum|trait|impl|interface|module|object|record|"
-    r"defmodule|defn|defp)\s+(?:\([^)]*\)\s*)?(?:[A-Z][A-Z0-9_]*[A-Z0-9]\s+(?=[A-Za-z_]))?"
+    r"(?:class|def|fn|fun|func|function|struct|union|enum|trait|interface|module|object|record|"
+    rf"defmodule|defn|defp|macro_rules!|{IMPL})\s*(?<=[\s!])(?:\([^)]*\)\s*)?(?:[A-Z][A-Z0-9_]*[A-Z0-9]\s+(?=[A-Za-z_]))?"
     r"((?>[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*))"  # atomic: `SymIn` is no name
     r"(?![ \t]*;)(?![ \t]+\**[A-Za-z_]\w*[ \t]*[=;\[,)])"
 )

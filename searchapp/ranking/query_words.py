@@ -9,6 +9,7 @@ import unicodedata
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 
+from searchapp.ranking.outline import IMPL
 from searchapp.storage.schema import (
     CAMEL_JOIN,
     CJK,
@@ -183,15 +184,20 @@ def _accented() -> dict[str, str]:
 # (or a comment in Python or shell, which reads the same: it counts for less).
 # Keywords that are English words too ("of type DispatchKeySet" in a C++ comment was read as
 # declaring it, and ranked above `class DispatchKeySet final {`) declare at a line's start
-# alone, after the modifiers a declaration may have (`export type`, `pub(crate) trait`).
+# alone, after the modifiers a declaration may have (`export type`, `pub(crate) trait`); and
+# so do a .proto file's (`rpc GetOrder(`, `service OrderService {`, `message Order {`).
 _LEADING_DECLARATION = (
     r"^[ \t]*(?:(?:export|pub(?:\([\w:]+\))?|declare|default|public|(?:private|protected)"
     r"(?:\[\w+\])?|internal|abstract|sealed|static|final|partial|unsafe|async|our|my)[ \t]+)*"
-    r"(?:@?interface|trait|type|impl|module|macro|sub)\s+"
+    r"(?:@?interface|trait|type|module|macro|sub|rpc|service|message|(?:{IMPL}))\s+"
 )
+_LEADING_DECLARATION = _LEADING_DECLARATION.replace("{IMPL}", IMPL)
 DEFINES = (
     r"(?:\b(?:class|struct|union|enum)\s+(?-i:[A-Z][A-Z0-9_]*[A-Z0-9]\s+)?"
     r"|\b(?:def|function|fn|func|const|let|var)\s+"
+    # Go's method, its receiver first (`func (s *Service) CancelOrder(`: a call of it ranked
+    # first); Rust's macro (`macro_rules! entry`).
+    r"|\bfunc[ \t]+\([^()\n]*\)[ \t]*|\bmacro_rules![ \t]*"
     rf"|{_LEADING_DECLARATION}"
     r"|#[ \t]*define[ \t]+)[\w.]*?"
 )

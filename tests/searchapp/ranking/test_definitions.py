@@ -476,3 +476,47 @@ def test_a_settings_file_setting_a_key_ranks_above_a_runbook_naming_it(tmp_path)
         top = index.search("PermitRootLogin", k=2, mode=mode)[0]
         assert top.path.endswith("sshd_config"), (mode, top.path)
         assert config.split("\n")[top.line - 1] == "PermitRootLogin no", (mode, top.line)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "share"),
+    [
+        # A Go and Rust developer's trial: a Go method (its receiver first) was no definition,
+        # so a call of it ranked first; `impl Trait for Type` defined the trait, above the
+        # trait itself; a macro and a .proto file's declarations were none.
+        ("CancelOrder", "func (s *Service) CancelOrder(ctx context.Context) error {", 1.0),
+        ("CancelOrder", "\t_, err := h.client.CancelOrder(r.Context(), req)", 0),
+        ("LedgerStore", "pub trait LedgerStore: Journal + Send + Sync {", 1.0),
+        ("LedgerStore", "impl LedgerStore for MemoryStore {", 0),
+        ("MemoryStore", "impl LedgerStore for MemoryStore {", 1.0),
+        ("MemoryStore", "impl MemoryStore {", 1.0),
+        ("Display", "impl fmt::Display for Money {", 0),
+        ("Wrapper", "impl<T: Clone> From<T> for Wrapper<T> {", 1.0),
+        ("entry", "#[macro_export]\nmacro_rules! entry {", 1.0),
+        ("GetOrder", "service Orders {\n  rpc GetOrder(GetOrderRequest) returns (Order);", 1.0),
+        ("OrderService", "service OrderService {", 1.0),
+        ("Order", "message Order {\n  string id = 1;", 1.0),
+    ],
+)
+def test_go_rust_and_proto_definitions(name, text, share) -> None:
+    assert defined_share([name], text) == share
+
+
+@pytest.mark.parametrize(
+    ("query", "name"),
+    [
+        # As an agent asks (a Go and Rust developer's trial): the trait's passage was not in
+        # the first 8 for "where is LedgerStore defined".
+        ("where is LedgerStore defined", "LedgerStore"),
+        ("where is RetryPolicy defined?", "RetryPolicy"),
+        ("Where is `parse_config` implemented", "parse_config"),
+        ("definition of CancelOrder", "CancelOrder"),
+        ("find the definition of Client.send", "send"),
+        ("entry!", "entry"),
+        ("where is the config", None),
+        ("where are users stored", None),
+        ("x != y", None),
+    ],
+)
+def test_a_question_for_one_definition_asks_for_that_name(query, name) -> None:
+    assert whole_name(query) == name

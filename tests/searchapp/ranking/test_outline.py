@@ -74,7 +74,7 @@ def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
             "impl fmt::Display for Point {\n    fn fmt(&self) -> Result {\n"
             "        } else {\n        write!(f)\n",
             "write!(f)",
-            "fmt::Display.fmt",
+            "Point.fmt",  # the type's: every Display impl was "fmt::Display"
         ),
         # C and C++: no keyword declares a function; a type begins its header.
         ("int main(void) {\n    return 0;\n}\n", "return 0;", "main"),
@@ -271,3 +271,16 @@ def test_a_hit_in_a_decorators_arguments_names_what_it_decorates(tmp_path) -> No
     index.add([docs])
     [hit] = index.search("--force", k=1)
     assert (hit.line, hit.section) == (7, "build")
+
+
+def test_a_rust_impl_block_is_its_types_and_a_macro_its_own() -> None:
+    # A Go and Rust developer's trial: `impl fmt::Display for Money`'s lines were labelled
+    # "fmt::Display", and those of `impl LedgerStore for MemoryStore` "LedgerStore".
+    code = "impl fmt::Display for Money {\n    fn fmt(&self) -> String {\n        todo!()\n"
+    assert outline(*lines_above(code, "todo!")) == "Money.fmt"
+    code = "impl<T> LedgerStore for MemoryStore<T> {\n    fn apply(&self) {\n        x()\n"
+    assert outline(*lines_above(code, "x()")) == "MemoryStore.apply"
+    code = "macro_rules! entry {\n    ($a:expr) => { Entry::new($a) };\n"
+    assert outline(*lines_above(code, "Entry::new")) == "entry"
+    code = "func (s *Service) CancelOrder(ctx context.Context) error {\n\treturn nil\n"
+    assert outline(*lines_above(code, "return nil")) == "CancelOrder"
