@@ -235,7 +235,16 @@ class Phrase:
         return words[1:-1] if self.glued else words
 
 
-_QUOTED = re.compile(r'"([^"]*)"')
+# Double quotes as a keyboard, a word processor, German („…“) and French (« … ») write them
+# (a historian's trial: a German quotation in „…“ was searched as loose words).
+_QUOTED = re.compile(r'"([^"]*)"|“([^“”"]*)”|„([^„“”"]*)[“”]|«([^«»"]*)»')
+QUOTE_MARKS = '"“„«'
+
+
+def _quoted_text(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group is not None).strip()
+
+
 _CONSTANT = re.compile(r"\w+_\w+")
 _PHRASE_WORD = re.compile(r"[^\W_]+")
 
@@ -281,7 +290,7 @@ def quoted_phrases(query: str) -> list[Phrase]:
     if len(_QUOTED.sub(" ", query).split()) > MAX_WORDS_AROUND_PHRASES:
         return []
     quoted = [
-        match.group(1)
+        _quoted_text(match)
         for match in _QUOTED.finditer(query)
         if not (
             _FRAME_BEFORE.search(query, 0, match.start()) and _FRAME_AFTER.match(query, match.end())
@@ -335,7 +344,7 @@ def held_phrases(query: str) -> list[Phrase]:
     """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
     a short query, the addresses, times and versions it names (``_EXACT_TOKEN``)."""
     quoted = quoted_phrases(query)
-    if quoted or '"' in query:
+    if quoted or any(mark in query for mark in QUOTE_MARKS):
         return quoted
     exact = _EXACT_TOKEN.findall(query)
     if not exact or len(_EXACT_TOKEN.sub(" ", query).split()) > MAX_WORDS_AROUND_EXACT:

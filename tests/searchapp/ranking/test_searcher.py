@@ -970,6 +970,12 @@ def test_a_quoted_phrase_must_be_in_the_passage_in_order(make, mode) -> None:
     assert {h.path: h.line for h in hits}["/a.py"] == 2  # the phrase's line, not the first
     assert search(collection, '"such no option"', k=5, mode=mode) == []
     assert [h.path for h in search(collection, '"大学"', k=5, mode=mode)] == ["/e.md"]
+    # Quotes as a word processor, German and French write them (a historian's trial).
+    for quoted in ("“No such option”", "„No such option“", "« No such option »"):
+        assert sorted(h.path for h in search(collection, quoted, k=5, mode=mode)) == [
+            "/a.py",
+            "/d.md",
+        ], quoted
     # An unpaired quote is a character of the query, not a phrase.
     assert len(search(collection, 'option "no', k=5, mode=mode)) >= 3
     # `search eval` reads quotes as characters: CISI's questions quote words in passing.
