@@ -335,6 +335,13 @@ _EXACT_TOKEN = re.compile(
     r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"
     rf"|(?!{_DOTTED_DATE})v?\d+\.\d+\.\d+(?:[-+.][\w.]+)?)(?![\w.:])"
 )
+# An amount a contract or an invoice names exactly: money (`$4,400`, `€1.250,00`), a number
+# with thousands (`187,400`), a section (`§11.2`, `§ 9`). A paralegal's `$4,400` ranked
+# `$187,400` first, and `§11.2` a heading `11. Term` (its numbers as words in any order).
+_AMOUNT = re.compile(
+    r"(?<![\w.,])(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*)"
+    r"(?![\w.,]*\d)"
+)
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
 MAX_WORDS_AROUND_EXACT = 4
@@ -347,9 +354,11 @@ def held_phrases(query: str) -> list[Phrase]:
     if quoted or any(mark in query for mark in QUOTE_MARKS):
         return quoted
     exact = _EXACT_TOKEN.findall(query)
-    if not exact or len(_EXACT_TOKEN.sub(" ", query).split()) > MAX_WORDS_AROUND_EXACT:
+    amounts = _AMOUNT.findall(query)
+    others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
+    if not (exact or amounts) or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
-    phrases = []
+    phrases = [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
     for token in dict.fromkeys(exact):
         core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it
         numbers = re.findall(r"\d+", core)
@@ -361,6 +370,17 @@ def held_phrases(query: str) -> list[Phrase]:
         pattern = re.compile(rf"(?<!\d)(?<!\d[.:]){body}(?!\d)(?!{last}\d)")
         phrases.append(Phrase(token, pattern, glued=True))
     return phrases
+
+
+def _amount_phrase(amount: str) -> Phrase:
+    """An amount (``_AMOUNT``) as a phrase: its numbers in order, "." or "," between them (as
+    countries write them), not inside longer numbers; cents may follow (`$4,400` holds
+    "$4,400.00"); the currency or `§` need not stand before it ("Section 11.2")."""
+    numbers = re.findall(r"\d+", amount)
+    body = r"[.,]".join(numbers)
+    cents = r"(?:[.,]\d{1,2})?" if amount[:1] not in "§" and len(numbers[-1]) != 2 else ""
+    pattern = re.compile(rf"(?<!\d)(?<!\d[.,]){body}{cents}(?!\d)(?![.,]\d)")
+    return Phrase(amount, pattern)
 
 
 def _phrases_of(texts: list[str]) -> list[Phrase]:

@@ -235,3 +235,37 @@ def test_an_address_a_time_or_a_version_in_a_short_query_is_held_as_written(tmp_
     index.add([logs])
     found = {Path(h.path).name for h in index.search("16:41:07", k=5, mode="lexical")}
     assert found == {"syslog.4", "app.json"}
+
+
+def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) -> None:
+    # A paralegal's: `$4,400` ranked `$187,400` first and the lease's `$4,400.00` fourth,
+    # `§11.2` a heading `11. Term and Termination` (its numbers as words in any order).
+    from searchapp.ranking.query_words import held_phrases
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    [rent] = held_phrases("$4,400")
+    assert rent.found_in("rent of $4,400.00 a month") and rent.found_in("EUR 4.400")
+    assert not rent.found_in("a claim of $187,400") and not rent.found_in("$4,4001")
+    [section] = held_phrases("§11.2")
+    assert section.found_in("under Section 11.2,") and not section.found_in("11.24%")
+    assert [p.text for p in held_phrases("§ 9 notice")] == ["§ 9"]
+    assert held_phrases("what is the rent of the unit $4,400") == []  # a sentence: its words
+    files = tmp_path / "files"
+    files.mkdir()
+    texts = {
+        "lease.txt": "3.1 Base Rent. Tenant shall pay monthly base rent of $4,400.00.",
+        "notes.txt": "Case notes: the demand is $187,400 and the rent 4 months late; 400 pages.",
+        "msa.txt": "11. Term and Termination. 11.4% interest. Either party may end it.",
+        "issues.txt": "Open issue: the notice period in §11.2 is too short.",
+    }
+    for name, text in texts.items():
+        (files / name).write_text(text + "\n")
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    for mode in ("hybrid", "lexical", "dense"):
+        assert [Path(h.path).name for h in index.search("$4,400", k=3, mode=mode)] == [
+            "lease.txt"
+        ], mode
+        assert [Path(h.path).name for h in index.search("§11.2", k=3, mode=mode)] == [
+            "issues.txt"
+        ], mode
