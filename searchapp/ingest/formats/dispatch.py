@@ -24,6 +24,7 @@ from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.canvas import CANVAS_SUFFIX, extract_canvas
 from searchapp.ingest.formats.changelog import extract_changelog, is_debian_changelog
 from searchapp.ingest.formats.docx import extract_docx
+from searchapp.ingest.formats.eml import EML_SUFFIX, extract_eml
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.html import looks_like_html
 from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdown
@@ -74,6 +75,8 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
         return _guarded("zip-based document", path, _extract_zip, data, str(path))
     if is_rtf(data):
         return _guarded("RTF document", path, extract_rtf, data, name=str(path))
+    if path.suffix.lower() == EML_SUFFIX and data.strip():
+        return _guarded("e-mail message", path, extract_eml, data)
     if data.startswith(OLE2_MAGIC) and path.suffix.lower() in _OLE2_KINDS:
         raise NotTextError(_OLE2_KINDS[path.suffix.lower()], path)
     if path.suffix.lower() in _DOCUMENT_SUFFIXES and _is_markup(data):
