@@ -129,6 +129,10 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("SVG drawing", ("*.svg",)),
+    # Word's and Excel's owner files beside an open document (`~$Lease FINAL.docx`: its
+    # owner's name, or the document's first bytes, called "binary file"), and Windows'
+    # folder settings (`Desktop.ini`, indexed as a note): a paralegal's trial.
+    ("Office lock file or folder settings", ("~$*", "[Dd]esktop.ini")),
     (
         "backup or file being saved or downloaded",
         (

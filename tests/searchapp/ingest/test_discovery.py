@@ -90,6 +90,17 @@ def test_default_excludes_judge_a_gzip_file_by_its_content_s_name(tmp_path: Path
     assert len(found(tmp_path, default_excludes=False)) == 5
 
 
+def test_office_lock_files_and_folder_settings_are_left_out_by_name(tmp_path: Path) -> None:
+    # A paralegal's trial: `~$Lease FINAL.docx` was "binary file" (or, of text, indexed as a
+    # document), and Windows' Desktop.ini indexed as a note.
+    write(tmp_path, "Lease FINAL.docx", "~$Lease FINAL.docx", "Desktop.ini", "sub/desktop.ini")
+    skipped: list[tuple[Path, str]] = []
+    files = list(iter_files([tmp_path], on_skip=lambda path, why: skipped.append((path, why))))
+    assert files == [tmp_path / "Lease FINAL.docx"]
+    assert {why.split(" (")[0] for _, why in skipped} == {"Office lock file or folder settings"}
+    assert len(found(tmp_path, default_excludes=False)) == 4
+
+
 def test_skips_hidden_and_tool_folders(tmp_path: Path) -> None:
     write(
         tmp_path,
