@@ -158,7 +158,8 @@ def hits_table(
     """The hits as a table ``width`` columns wide, or None when the passage column would be
     narrower than ``MIN_PASSAGE``. The ``where`` column is never wrapped and is as wide as its
     longest location, up to half the room the two share (``WHERE_MIN`` at the least); a path
-    too long for that loses its start (``…/deep/file.md:12``)."""
+    too long for that loses folders between its first and those nearest the file
+    (``shortened_path``)."""
     columns = 5 if show_cosine else 4
     # Borders and padding, then the fixed columns: rank, score (5) and cosine (6).
     fixed = columns + 1 + 2 * columns + len(str(max(hit.rank for hit in hits))) + 5
@@ -210,11 +211,25 @@ def _shortened(text: str, limit: int) -> str:
 
 
 def shortened_path(where: str, limit: int) -> str:
-    """``where`` in ``limit`` characters by dropping leading folders (``…/file.md:12``); the file
+    """``where`` in ``limit`` characters by dropping folders between its first and the ones
+    nearest the file, whole (``Clients/…/Lease 1420 Harbor St/Lease v1.docx:57``): the first
+    names the client or ``vendor/`` that a cut of the start lost (a paralegal's and a Go
+    developer's trials). Where that does not fit, from the end (``…/file.md:12``); the file
     name and what follows it are always kept whole, however long."""
     if len(where) <= limit or "/" not in where:
         return where
     folders, _, name = where.rpartition("/")
+    parts = folders.split("/")
+    first = 2 if parts[0] in ("", "~", ".", "..") else 1  # `/home`, `~/notes`: no name alone
+    head, rest = "/".join(parts[:first]), parts[first:]
+    kept: list[str] = []  # the folders nearest the file that fit, whole
+    while len(kept) < len(rest):
+        tail = "/".join([rest[-len(kept) - 1], *kept, name])
+        if len(head) + len("/…/") + len(tail) > limit:
+            break
+        kept.insert(0, rest[-len(kept) - 1])
+    if rest and len(kept) < len(rest) and len(head) + len("/…/") + len(name) <= limit:
+        return f"{head}/…/{'/'.join([*kept, name])}"
     keep = limit - len(name) - 2  # room for "…/"
     return f"…{folders[-keep:]}/{name}" if keep > 0 else f"…/{name}"
 

@@ -3631,6 +3631,22 @@ def test_a_long_code_section_is_cut_between_its_names() -> None:
     assert _shortened("Console.print", 18) == "Console.print"
 
 
+def test_a_long_path_keeps_its_first_folder_and_those_nearest_the_file() -> None:
+    # A paralegal's and a Go developer's trials: "…ery LLC/Lease 1420 Harbor St/Lease v1.docx"
+    # lost the client's name, "…ithub.com/go-chi/chi/v5/middleware/retry.go" its `vendor/`.
+    from searchapp.interfaces.render import shortened_path
+
+    lease = "Clients/Harbor Street Bakery LLC/Lease 1420 Harbor St/Lease v1.docx:57"
+    assert shortened_path(lease, 80) == lease
+    assert shortened_path(lease, 50) == "Clients/…/Lease 1420 Harbor St/Lease v1.docx:57"
+    assert shortened_path(lease, 40) == "Clients/…/Lease v1.docx:57"
+    vendored = "vendor/github.com/go-chi/chi/v5/middleware/retry.go:3"
+    assert shortened_path(vendored, 45) == "vendor/…/go-chi/chi/v5/middleware/retry.go:3"
+    assert shortened_path("/tmp/trial/a/b/c/d/file.md:12", 24) == "/tmp/…/b/c/d/file.md:12"
+    assert shortened_path("a/b/c.md:1", 9) == "…b/c.md:1"  # no room for its first folder
+    assert shortened_path("a/b.md:1", 5) == "…/b.md:1"  # the file name whole, however long
+
+
 def test_fixed_strings_finds_only_passages_holding_the_query(
     tmp_path, fake_model, capsys, monkeypatch
 ) -> None:
