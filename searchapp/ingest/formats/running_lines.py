@@ -17,7 +17,8 @@ goes, and only from a page's edges inwards (a line like one inside the page stay
   or end, beside two words or more ("Chapter 4: Function reference 9", a book's head on every
   other page: every copy goes);
 - of a document of two pages, a line at the edge of both (the first copy stays) and a page
-  number with page words on both ("Page 1 of 2"; not a bare number).
+  number with page words or between dashes on both ("Page 1 of 2", "- 1 -"; not a bare
+  number).
 
 A line that differs from page to page in anything but its page number (an invoice's number, a
 table's rows, "Question 2") is never one of them.
@@ -116,10 +117,18 @@ def _runs(key: tuple[str, int | None], pages: set[int], least: int = MIN_PAGES) 
     if len(pages) < least:
         return False
     if key[1] is not None and _page_words_alone(key[0]):  # a page number, going up with them
-        # Of two pages, "Page 1 of 2" alone: a bare "2" and "3" were an invoice's quantities.
-        return least > 2 or (key[1] == 0 and re.search(r"[^\W\d_]", key[0]) is not None)
+        # Of two pages, "Page 1 of 2" or "- 1 -" alone: a bare "2" and "3" were an invoice's
+        # quantities (a historian's two-page PDFs kept "- 1 -" and "- 2 -").
+        return least > 2 or (
+            key[1] == 0
+            and (re.search(r"[^\W\d_]", key[0]) is not None or _DASHED.fullmatch(key[0]))
+        )
     ordered = sorted(pages)  # a line, or one with words beside its page number: near pages
     return any(b - a <= NEAR_PAGES for a, b in zip(ordered, ordered[1:]))
+
+
+# A page number between dashes, a number less its number (``_keys``): "- # -", "— # —".
+_DASHED = re.compile(r"[-–—]+ ?# ?[-–—]+")
 
 
 def _kept(line: str, running: set[tuple[str, int | None]], kept: set) -> bool:

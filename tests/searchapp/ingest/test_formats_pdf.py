@@ -293,6 +293,9 @@ def test_a_paper_of_two_pages_loses_its_page_numbers_and_second_head() -> None:
     # A reviewer's: bare numbers at the edges of two pages are an invoice's quantities.
     invoice = ["Invoice\nItem Qty\nWidget\n2", "Gadget\n3\nTotal due\n3"]
     assert strip_running_lines(invoice) == invoice
+    # A historian's: "- 1 -" and "- 2 -" at their feet stayed between the halves of a sentence.
+    letter = ["Dear sir, the city\nwas quiet\n- 1 -", "until the night of\nthe 18th.\n- 2 -"]
+    assert strip_running_lines(letter) == [page.rsplit("\n", 1)[0] for page in letter]
     assert "Page 1 of 1" in one.text and "Vol. 17" in one.text
 
 
