@@ -486,6 +486,13 @@ def _skip_folder(entry: os.DirEntry[str]) -> bool:
         return True
     if os.path.isdir(os.path.join(entry.path, "conda-meta")):  # a conda environment
         return True
+    if entry.name == "vendor" and any(
+        # Go's vendored modules (`go mod vendor` writes modules.txt) and Composer's packages:
+        # others' code, as node_modules is (a Go developer's `retry` found chi's retry.go first)
+        os.path.isfile(os.path.join(entry.path, marker))
+        for marker in ("modules.txt", "autoload.php")
+    ):
+        return True
     if entry.name in VENV_NAMES:
         return any(
             os.path.exists(os.path.join(entry.path, scripts, "activate"))

@@ -132,6 +132,20 @@ def test_skips_virtual_environments(tmp_path: Path) -> None:
     assert found(tmp_path) == ["other/env/notes.txt", "venv2/notes.txt"]
 
 
+def test_skips_go_and_composer_vendor_folders(tmp_path: Path) -> None:
+    # A Go developer's trial: `retry` ranked vendored chi's retry.go above the project's own.
+    write(
+        tmp_path,
+        "vendor/modules.txt",
+        "vendor/github.com/go-chi/chi/v5/middleware/retry.go",
+        "web/vendor/autoload.php",
+        "web/vendor/guzzle/Client.php",
+        "notes/vendor/acme.md",  # a folder of notes on a vendor: kept
+        "internal/retry.go",
+    )
+    assert found(tmp_path) == ["internal/retry.go", "notes/vendor/acme.md"]
+
+
 def test_skips_search_indexes(tmp_path: Path) -> None:
     write(tmp_path, "idx/index.db", "idx/write.lock", "idx/notes.txt", "db/index.db", "a.txt")
     assert found(tmp_path) == ["a.txt", "db/index.db"]  # index.db alone is not an index
