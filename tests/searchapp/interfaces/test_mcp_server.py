@@ -118,10 +118,17 @@ def test_tools_over_stdio(small_index) -> None:
     assert 0 < len(expected[2]) < 4  # the threshold leaves some
 
     def same(got: list[dict], hits: list[dict]) -> bool:
+        # A hit without what it does not have: a doc_id that is its path, nulls, no copies.
+        assert all("doc_id" not in hit and "page" not in hit and "also" not in hit for hit in got)
         numbers = ("score", "cosine")
         return [h["chunk_id"] for h in got] == [h["chunk_id"] for h in hits] and all(
             {k: v for k, v in mine.items() if k not in numbers}
-            == {k: v for k, v in theirs.items() if k not in numbers}
+            == {
+                k: v
+                for k, v in theirs.items()
+                if k not in numbers and v not in (None, []) and k != "doc_id"
+            }
+            and theirs["doc_id"] == theirs["path"]
             and all(abs(mine[key] - theirs[key]) <= 1e-5 for key in numbers)
             for mine, theirs in zip(got, hits)
         )
