@@ -332,8 +332,9 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
             str | list[str] | None,
             Field(
                 description="only documents matching this glob (* within a folder, ** "
-                "across folders, {md,txt} either, a leading ! leaves out) or under this folder "
-                "(a relative one from the server's working folder), or any of several",
+                "across folders, {md,txt} either, a leading ! leaves out: '!vendor/') or under "
+                "this folder (`crates/` at any depth, an absolute path, `./x/` from the "
+                "server's working folder), or any of several",
             ),
         ] = None,
         min_score: Annotated[
