@@ -451,7 +451,14 @@ class SearchIndex:
                 save_vectors(vectors, store, self.index_dir)
                 if as_roots:  # not a FIFO or /dev/null given by name: no root of anything
                     filters = Filters(tuple(include), tuple(exclude), default_excludes)
-                    kept = [root for root in roots if root.is_dir() or root.is_file()]
+                    # Nor a file skipped (a scan without text): a bare `search index` named it
+                    # as an indexed root of no documents.
+                    skipped = {path for path, _ in indexer.report.skipped}
+                    kept = [
+                        root
+                        for root in roots
+                        if root.is_dir() or (root.is_file() and str(root) not in skipped)
+                    ]
                     record_roots(store, kept, filters)
             self._vectors = fit_vectors(vectors, store, self.index_dir, index_type)
             self._vectors_generation = store.generation()

@@ -133,6 +133,7 @@ def index(
             err.print(note)
     state["closed_for_exit"] = True  # closed below, before the command returns (cli.main)
     unreadable: list[tuple[str, str]] = []
+    nothing_taken = False  # files named, each skipped: `search index scan.pdf` indexed nothing
     on_wait = None if quiet else _say_waiting
     try:
         with (
@@ -164,6 +165,10 @@ def index(
                 if not quiet:
                     _print_report(report, verbose=verbose, roots=run_paths)
                 unreadable += [(path, why) for path, why in report.skipped if is_read_error(why)]
+                named = [os.path.abspath(p) for p in run_paths]
+                skipped = {path for path, _ in report.skipped}
+                if paths and all(os.path.isfile(p) and p in skipped for p in named):
+                    nothing_taken = True
             rebuilt = target.store.count_documents() if rebuild else None
     except IndexInterrupted as stopped:
         if rebuild:
@@ -185,6 +190,8 @@ def index(
             for path, why in unreadable:
                 err.print(f"skipped {one_line(path)}: {one_line(why)}")  # as without -q
         raise typer.Exit(EXIT_UNREADABLE)
+    if nothing_taken:  # as grep's 1 (a paralegal's trial: a scan named alone exited 0)
+        raise typer.Exit(EXIT_NOTHING_FOUND)
 
 
 def _documents_in(search_index: SearchIndex) -> int | None:

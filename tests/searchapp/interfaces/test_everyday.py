@@ -95,6 +95,24 @@ def test_a_filter_that_cannot_be_read_is_not_recorded(indexed, capsys) -> None:
     assert code == 0, err
 
 
+def test_a_file_named_alone_and_skipped_exits_1_and_is_no_indexed_root(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A paralegal's trial: `search index "scan.pdf"` (no text layer) exited 0, and `search
+    # info` listed the scan as an indexed root of 0 documents.
+    docs = write(tmp_path / "docs", {"note.md": "a note\n"})
+    (docs / "scan.bin").write_bytes(bytes(range(256)) * 8)
+    index = ["--index-dir", str(tmp_path / "idx")]
+    code, _, err = run(capsys, "index", str(docs / "scan.bin"), *index)
+    assert code == 1 and "skipped" in err and "binary file" in err, err
+    code, out, _ = run(capsys, "info", *index)
+    assert "scan.bin" not in out
+    code, _, err = run(capsys, "index", str(docs / "scan.bin"), str(docs / "note.md"), *index)
+    assert code == 0, err  # one of them was indexed
+    code, out, _ = run(capsys, "info", *index)
+    assert "note.md" in out and "scan.bin" not in out
+
+
 def test_filters_that_leave_out_every_file_say_so(tmp_path, fake_model, capsys) -> None:
     # `search index notes --include 'notes/sub/*'` said "0 added, ..., 0 skipped", and the
     # next query that the index holds no documents, with no word of the glob.
