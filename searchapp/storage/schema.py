@@ -523,6 +523,16 @@ def m015_folded_letters(db: sqlite_utils.Database) -> None:
             )
 
 
+def m016_latex_and_org_read_again(db: sqlite_utils.Database) -> None:
+    """LaTeX, BibTeX and Org files are now read with their sections, and LaTeX's accent
+    commands as letters (``formats/latex.py``, ``formats/org.py``): the next `search index`
+    reads them again (a passage that reads the same keeps its vector)."""
+    db.execute(
+        "UPDATE documents SET sha256 = NULL WHERE lower(path) LIKE '%.tex' "
+        "OR lower(path) LIKE '%.bib' OR lower(path) LIKE '%.org'"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -539,6 +549,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m013_removed_vectors,
     m014_terminal_codes_read_again,
     m015_folded_letters,
+    m016_latex_and_org_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

@@ -27,10 +27,12 @@ from searchapp.ingest.formats.docx import extract_docx
 from searchapp.ingest.formats.eml import EML_SUFFIX, extract_eml
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.html import looks_like_html
+from searchapp.ingest.formats.latex import BIB_SUFFIX, TEX_SUFFIX, extract_bibtex, extract_latex
 from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdown
 from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
 from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
 from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
+from searchapp.ingest.formats.org import ORG_SUFFIX, extract_org
 from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
 from searchapp.ingest.formats.pptx import extract_pptx
 from searchapp.ingest.formats.rtf import extract_rtf, is_rtf
@@ -103,8 +105,9 @@ _DOCUMENT_SUFFIXES = frozenset({".pdf", ".docx", ".pptx", ".epub", ".odt", ".rtf
 
 
 def extract_text(text: str, path: Path) -> LocatedText | None:
-    """The text of a notebook or a Debian changelog (told by content) or a Markdown file or an
-    Obsidian canvas (by name) from its decoded text; None for other text."""
+    """The text of a notebook or a Debian changelog (told by content) or a Markdown file, an
+    Obsidian canvas, a LaTeX, BibTeX or Org file (by name) from its decoded text; None for
+    other text."""
     suffix = path.suffix.lower()
     # An empty .ipynb (a notebook not saved yet) is an empty file, as an empty .pdf or .docx
     # is, not a damaged notebook.
@@ -118,6 +121,12 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         return _guarded("canvas", path, extract_canvas, text)
     if suffix in MARKDOWN_SUFFIXES and not looks_like_html(text):
         return _guarded("Markdown file", path, extract_markdown, text, mdx=suffix == ".mdx")
+    if suffix == TEX_SUFFIX:
+        return _guarded("LaTeX file", path, extract_latex, text)
+    if suffix == BIB_SUFFIX:
+        return _guarded("BibTeX file", path, extract_bibtex, text)
+    if suffix == ORG_SUFFIX:
+        return _guarded("Org file", path, extract_org, text)
     if is_debian_changelog(text):
         return extract_changelog(text)
     return None
