@@ -295,9 +295,13 @@ class Watching:
             ]
         return [INDEXING_NOTE] if self.first_indexing.is_set() else []
 
+    def building(self, exc: SearchAppError) -> bool:
+        """Whether ``exc`` is that there is no index yet, while the first indexing makes it."""
+        return isinstance(exc, IndexNotFoundError) and self.first_indexing.is_set()
+
     def said(self, exc: SearchAppError) -> str:
         """What a tool answers for ``exc``: no index yet while the first indexing makes it."""
-        if isinstance(exc, IndexNotFoundError) and self.first_indexing.is_set():
+        if self.building(exc):
             return "the index is being built from the --watch paths; try again in a moment"
         return str(exc)
 
@@ -388,6 +392,10 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
             )
             hits, notes = index_thread.search(query or "", options)
         except SearchAppError as exc:
+            if watching is not None and watching.building(exc):
+                # No hits yet, and a note: an error made an agent give up on the tool (a Go
+                # developer's trial; the README promised a note).
+                return SearchResults(hits=[], notes=[watching.said(exc)])
             said = watching.said(exc) if watching else str(exc)
             raise ToolError(in_parameter_terms(said)) from exc
         if watching is not None and watching.first_indexing.is_set():
@@ -450,6 +458,8 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
         try:
             return index_thread.call(lambda index: index.stats())
         except SearchAppError as exc:
+            if watching is not None and watching.building(exc):
+                return {"documents": 0, "chunks": 0, "notes": [watching.said(exc)]}
             raise ToolError(watching.said(exc) if watching else str(exc)) from exc
 
     for tool in server._tool_manager.list_tools():  # as ``_Server.call_tool`` refuses them

@@ -272,9 +272,13 @@ def test_mcp_watch_indexes_its_paths_and_keeps_them_fresh(tmp_path) -> None:
     first, indexed, fresh = anyio.run(
         watched_session, tmp_path / "idx", notes, tmp_path / "stderr.txt"
     )
-    # At once, before the index is made: said so (a plain "no index ..." told an agent to run
-    # `search index`), or already an answer.
-    assert not first["error"] or "the index is being built from the --watch paths" in first["text"]
+    # At once, before the index is made: no hits and a note that says so (an error made an
+    # agent give up; a plain "no index ..." told it to run `search index`), or already hits.
+    assert not first["error"], first
+    answer = json.loads(first["text"])
+    assert answer["hits"] or answer["notes"] == [
+        "the index is being built from the --watch paths; try again in a moment"
+    ]
     assert indexed["hits"][0]["path"] == str(notes / "flight.md")
     assert fresh["hits"][0]["path"] == str(notes / "new.md") and fresh["notes"] == []
     log = (tmp_path / "stderr.txt").read_text("utf-8")
