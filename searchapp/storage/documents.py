@@ -299,6 +299,11 @@ def _not_found(store: Store, key: str) -> str:
             "damaged, generated) or has not run since it was made; `search index -v` names "
             "each file it skips, and why"
         )
+    if key and under([real], roots) and os.path.isdir(real):  # a historian's `get notes`
+        return (
+            f"'{key}' is a folder; give one of its files (`search query --path "
+            f"{shlex.quote(key.rstrip('/') + '/')}` searches those indexed)"
+        )
     said = f"'{key}' is not an indexed document; give a doc_id or path from the search results"
     if key and not os.path.isabs(os.path.expanduser(key)) and ("/" in key or "." in key):
         # The server's folder, not the agent's; then each indexed folder.

@@ -962,6 +962,9 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     code, out, err = run(capsys, "get", "docs/blob.bin", *index)
     assert (code, out) == (2, "")
     assert "'docs/blob.bin' is a file that is not indexed: `search index` skipped it" in err
+    # A folder of the index (a historian's `get notes`: "not an indexed document").
+    code, out, err = run(capsys, "get", "docs", *index)
+    assert (code, out) == (2, "") and "'docs' is a folder; give one of its files" in err
     # A file the walk leaves out: what did (a helper was sent to `search index -v`, which
     # names none of these).
     (docs / "build").mkdir()
