@@ -38,6 +38,8 @@ PathGlob = Annotated[
     ),
 ]
 PerDoc = Annotated[int, typer.Option("--per-doc", help="Passages per document.")]
+# The files `-F TEXT -l` lists without -k: every file holding it, as grep -Fl, up to this.
+FIXED_FILES_MOST = 1000
 
 if TYPE_CHECKING:
     from searchapp.ranking.searcher import Hit
@@ -55,7 +57,16 @@ def query(
         ),
     ] = None,
     index_dir: IndexDir = None,
-    top_k: Annotated[int, typer.Option("-k", "--top-k", help="How many hits.")] = 10,
+    top_k: Annotated[
+        int | None,
+        typer.Option(
+            "-k",
+            "--top-k",
+            help="How many hits [default: 10; -F with -l: every file holding it, up to "
+            f"{FIXED_FILES_MOST:,}].",
+            show_default=False,
+        ),
+    ] = None,
     min_score: Annotated[
         float | None,
         typer.Option("--min-score", help="Drop hits whose score (as shown) is below this."),
@@ -137,6 +148,9 @@ def query(
         raise SearchAppError(f"-0 puts a NUL after each path of -l or lines output; drop {given}")
     if context is not None and (as_json or output in ("json", "jsonl")):
         raise SearchAppError("-C adds lines to table and lines output, not to JSON; drop -C")
+    k_given = top_k is not None
+    if top_k is None:  # as grep -Fl: every file holding it (a historian's -F -l listed 10 of 24)
+        top_k = FIXED_FILES_MOST if fixed and files_only else 10
     options = SearchOptions(
         k=top_k,
         mode=mode,
@@ -196,6 +210,12 @@ def query(
         )
         if not context:  # -C N reads the files, and says so for each changed one; -C 0 not
             _note_changed_files(search_index, hits, gone - {hit.path for hit in hits})
+        if files_only and not k_given and len(hits) == options.k:  # grep -l lists all
+            err.print(
+                f"note: the files of the first {options.k} hits; -k {min(options.k * 10, 1000)} "
+                "lists more",
+                style="dim",
+            )
         if listed and not set(listed) - gone:
             raise typer.Exit(EXIT_NOTHING_FOUND)  # each file gone: nothing listed
         if not hits:

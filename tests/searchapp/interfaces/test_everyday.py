@@ -3706,6 +3706,23 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
     assert code == 1
 
 
+def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A historian's trial: `-F Łódź -l` printed 10 paths of 24, unsaid (grep -l lists all).
+    files = {f"note{n:02d}.md": f"Łódź note {n}: the mills of Łódź.\n" for n in range(14)}
+    files |= {f"other{n}.md": f"Warsaw note {n}.\n" for n in range(3)}
+    docs = write(tmp_path / "docs", files)
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, out, err = run(capsys, "query", "-F", "Łódź", "-l", *index)
+    assert code == 0 and len(out.splitlines()) == 14 and "note:" not in err
+    code, out, err = run(capsys, "query", "mills", "-l", *index)
+    assert len(out.splitlines()) == 10 and "the files of the first 10 hits; -k 100" in err
+    code, out, err = run(capsys, "query", "mills", "-l", "-k", "3", *index)
+    assert len(out.splitlines()) == 3 and "note:" not in err  # asked for
+
+
 def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
     # A writer's snippets: "> [!tip] Show, don't tell > … Cut **every** adverb.[^adv]",
     # "![[storm.png]] <div class="mood">", sections "Notes on [[Lighthouse Novel]] and *pacing*".
