@@ -460,8 +460,12 @@ def query_tags(query: str) -> list[str]:
 @functools.lru_cache(maxsize=64)
 def tag_pattern(tag: str) -> re.Pattern[str]:
     """``#tag`` in a text as a tag, case-blind: itself or a tag nested in it (`#project` in
-    `#project/alpha`), not a longer one (`#sleepy`) nor part of a word or a URL's fragment."""
-    return re.compile(rf"(?i)(?<![\w&#/]){re.escape('#' + tag)}(?![\w-])")
+    `#project/alpha`), not a longer one (`#sleepy`) nor part of a word or a URL's fragment;
+    or an Org heading's or file's tag (`* Mills :lodz:textiles:`, `#+FILETAGS: :lodz:`: a
+    historian's `#lodz` knew Markdown's tags alone)."""
+    word = re.escape(tag)
+    org = rf"^(?:\*+[ \t].*?[ \t]|#\+FILETAGS:[ \t]*):(?:[\w@#%]+:)*?{word}:(?:[\w@#%]+:)*[ \t]*$"
+    return re.compile(rf"(?im)(?<![\w&#/])#{word}(?![\w-])|{org}")
 
 
 def query_trigrams(query: str) -> frozenset[Trigram]:

@@ -1328,6 +1328,16 @@ def test_a_tag_query_ranks_the_notes_tagged_so_first(tmp_path) -> None:
     for mode in ("hybrid", "lexical"):  # a reviewer's: the heading, with an accented tag
         [hit] = index.search("#café", k=1, mode=mode, path_glob="cafe.md")
         assert hit.line == 5, mode
+    # An Org heading's tags, and a file's (a historian's `#lodz` knew Markdown's alone).
+    (vault / "log.org").write_text(
+        "#+TITLE: Log\n\n* Mills visited :lodz:textiles:\nNotes on the visit.\n", "utf-8"
+    )
+    (vault / "people.org").write_text("#+FILETAGS: :lodz:\n\n* Scheibler\nOwner.\n", "utf-8")
+    (vault / "city.md").write_text("# City\n\nNotes on Lodz in prose.\n", "utf-8")
+    index.add([vault])
+    for mode in ("hybrid", "lexical"):
+        top = [hit.path.rsplit("/", 1)[1] for hit in index.search("#lodz", k=3, mode=mode)]
+        assert set(top[:2]) == {"log.org", "people.org"}, (mode, top)
 
 
 def test_a_date_spelled_with_its_month_finds_that_days_note(tmp_path) -> None:
