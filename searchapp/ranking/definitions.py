@@ -195,7 +195,7 @@ def defining(name: str, syntax: str = "") -> re.Pattern[str]:
         # then its value: `PermitRootLogin no`, `key = value`, `MAX_UPLOAD_SIZE: 10m`. A
         # commented one (`#PermitRootLogin yes`, a default) is none: a runbook naming the
         # key ranked above sshd_config's line setting it.
-        script = rf"|^[ \t]*{word}(?=[ \t]*[=:]|[ \t]+[^\s=:])"
+        script = rf"|^[ \t]*(?:-[ \t]+)?{word}(?=[ \t]*[=:]|[ \t]+[^\s=:])"  # `- KEY=1` too
     return re.compile(
         rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
         rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}{script}"

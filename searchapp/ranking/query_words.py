@@ -3,6 +3,7 @@ passage's one-line form around them, and to point a hit at the line that holds t
 
 from __future__ import annotations
 
+import datetime
 import functools
 import re
 import unicodedata
@@ -315,7 +316,7 @@ def fixed_phrase(query: str) -> Phrase | None:
 # The marks a word processor types for a keyboard's ' " and - (a paralegal's trial: `-F
 # "Landlord's prior written consent"` missed every Word document, which wrote "Landlord’s").
 _TYPESET = {
-    **dict.fromkeys("'‘’ʼ", "['‘’ʼ]"),
+    **dict.fromkeys("'‘’", "['‘’]"),
     **dict.fromkeys('"“”„', '["“”„]'),
     **dict.fromkeys("-‐‑–—", "[-‐‑–—]"),
 }
@@ -330,7 +331,7 @@ def _typeset(char: str) -> str:
 # lines of 10.20.30.205 first, and `16:41:07` a changelog's "07:28:41" (an SRE's trial).
 # Not a date written day.month.year (`25.05.1871`): a historian's query held it as a version,
 # and left out the passages saying "25 May 1871".
-_DOTTED_DATE = r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.\d{4}(?![\w.:])"
+_DOTTED_DATE = r"(?:0?[1-9]|[12]\d|3[01])\.(?:0?[1-9]|1[0-2])\.(?:1\d|20)\d\d(?![\w.:])"
 _EXACT_TOKEN = re.compile(
     r"(?<![\w.:])(?:\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?|\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"
     rf"|(?!{_DOTTED_DATE})v?\d+\.\d+\.\d+(?:[-+.][\w.]+)?)(?![\w.:])"
@@ -423,11 +424,103 @@ _MONTH = (
 _DAY = r"(?P<{}>[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
 # Any year of four digits: a historian's "18 March 1871", its year not read, named the daily
 # note 2024-03-18.md.
-_YEAR = r"(?:,?[ \t]+(?P<{}>[12][0-9]{{3}}))?"
+_YEAR = r"(?:,?[ \t]+(?P<{}>(?:1[0-9]|20)[0-9]{{2}}))?"
 _DATE = re.compile(
     rf"(?i)\b(?:{_MONTH.format('m1')}[ \t]+{_DAY.format('d1')}{_YEAR.format('y1')}"
     rf"|{_DAY.format('d2')}[ \t]+(?:of[ \t]+)?{_MONTH.format('m2')}{_YEAR.format('y2')})(?![\w:])"
 )
+
+
+# A whole date, its year too: a passage holding that date however it writes it ranks above
+# those sharing some of its numbers (a paralegal's "April 28, 2025" ranked "February 28, 2025"
+# first, and `2025-04-28` a timesheet's "2025-04-14" line, not the notes saying "April 28,
+# 2025"). Not a filter: a daily note named 2024-01-17.md holds its date in its name alone.
+_FULL_DATE = re.compile(
+    r"(?i)(?<![\w.:/-])(?:"
+    + _MONTH.format("m1")
+    + r"[ \t]+"
+    + _DAY.format("d1")
+    + r",?[ \t]+(?P<y1>(?:1[0-9]|20)[0-9]{2})|"
+    + _DAY.format("d2")
+    + r"\.?[ \t]+(?:of[ \t]+)?"
+    + _MONTH.format("m2")
+    + r",?[ \t]+(?P<y2>(?:1[0-9]|20)[0-9]{2})"
+    r"|(?P<y3>(?:1[0-9]|20)[0-9]{2})-(?P<m3>0?[1-9]|1[0-2])-(?P<d3>0?[1-9]|[12][0-9]|3[01])"
+    r"|(?P<d4>0?[1-9]|[12][0-9]|3[01])\.(?P<m4>0?[1-9]|1[0-2])\.(?P<y4>(?:1[0-9]|20)[0-9]{2})"
+    r"|(?P<a5>[0-9]{1,2})/(?P<b5>[0-9]{1,2})/(?P<y5>(?:1[0-9]|20)[0-9]{2})"
+    r")(?![\w.:/-]*[0-9])"
+)
+
+
+DATE_WEIGHT = 0.5  # times the share of the query's dates a passage holds, as tags add
+
+
+def query_date_patterns(query: str) -> list[re.Pattern[str]]:
+    """A pattern for each whole date ``query`` names (``_FULL_DATE``), that finds it however
+    a passage writes it (case-blind, in a text less its accents: ``plain``)."""
+    found = (_date_pattern(match) for match in _FULL_DATE.finditer(query))
+    return [pattern for pattern in found if pattern is not None]
+
+
+def _date_pattern(found: re.Match[str]) -> re.Pattern[str] | None:
+    """The date ``found`` (``_FULL_DATE``) in any of the ways it is written: "April 28, 2025",
+    "Apr. 28th, 2025", "28 April 2025" (and in German, French, Spanish, Italian), "2025-04-28",
+    "28.04.2025", "04/28/2025"; None for a day no month has. 3/4/2025 is March 4th or April
+    3rd."""
+    year = next(found.group(f"y{n}") for n in range(1, 6) if found.group(f"y{n}"))
+    named = found.group("m1") or found.group("m2")
+    if named:
+        days = [(_month_number(named), int(found.group("d1") or found.group("d2")))]
+    elif found.group("y3"):
+        days = [(int(found.group("m3")), int(found.group("d3")))]
+    elif found.group("y4"):
+        days = [(int(found.group("m4")), int(found.group("d4")))]
+    else:
+        first, second = int(found.group("a5")), int(found.group("b5"))
+        days = [(first, second), (second, first)]
+    forms = []
+    for month, day in dict.fromkeys(days):
+        try:
+            datetime.date(int(year), month, day)
+        except ValueError:  # February 30th
+            continue
+        full = _MONTHS[month - 1]
+        sept = r"|sept\.?" if month == 9 else ""
+        name = rf"(?:{full}|{full[:3]}\.?{sept}|{_MONTHS_ABROAD[month - 1]})"
+        d, m, nth = f"0?{day}", f"0?{month}", r"(?:st|nd|rd|th|er)?"
+        forms += [
+            rf"(?<![a-z]){name}[ \t]+{d}{nth},?[ \t]+{year}(?![0-9])",
+            rf"(?<![0-9]){d}{nth}\.?[ \t]+(?:(?:of|de)[ \t]+)?{name},?[ \t]+(?:de[ \t]+)?{year}"
+            r"(?![0-9])",
+            rf"(?<![0-9])(?<![0-9][./-]){year}[-/.]{m}[-/.]{d}(?![0-9])(?![./-][0-9])",
+            rf"(?<![0-9])(?<![0-9][./-]){d}[./-]{m}[./-]{year}(?![0-9])(?![./-][0-9])",
+            rf"(?<![0-9])(?<![0-9][./-]){m}/{d}/{year}(?![0-9])(?![./-][0-9])",
+        ]
+    if not forms:
+        return None
+    return re.compile("(?i)" + "|".join(forms))
+
+
+# The months in German, French, Spanish and Italian, as a passage folded reads them (`März`,
+# `août`): a historian's "25.05.1871" is "am 25. Mai 1871" in a German source.
+_MONTHS_ABROAD = (
+    "januar|janvier|enero|gennaio",
+    "februar|fevrier|febrero|febbraio",
+    "marz|mars|marzo",
+    "avril|abril|aprile",
+    "mai|mayo|maggio",
+    "juni|juin|junio|giugno",
+    "juli|juillet|julio|luglio",
+    "aout|agosto",
+    "septembre|septiembre|settembre",
+    "oktober|octobre|octubre|ottobre",
+    "novembre|noviembre",
+    "dezember|decembre|diciembre|dicembre",
+)
+
+
+def _month_number(name: str) -> int:
+    return next(n for n, full in enumerate(_MONTHS, 1) if full.startswith(name.lower()[:3]))
 
 
 def query_dates(query: str) -> list[str]:
@@ -571,20 +664,23 @@ class BestLine:
         elsewhere: Callable[..., set[int]] | None = None,
         syntax_definitions: Mapping[str, Sequence[re.Pattern[str]]] | None = None,
         tags: Sequence[str] = (),
+        dates: Sequence[re.Pattern[str]] = (),
     ) -> None:
         """``elsewhere``: a text's lines (from 0) whose definitions are not the ones asked for
         (``definitions.defined_elsewhere``: a method of another class);
         ``syntax_definitions``: ``definitions`` as a JavaScript, TypeScript or settings file
         has them (``line``'s ``syntax``); ``tags``: the query's (``query_tags``), a line holding
         one counted as one holding a quoted phrase (a `#sleep` query named a note's heading,
-        "Sleep", not the line tagging it)."""
+        "Sleep", not the line tagging it), and so is one holding a date of ``dates``
+        (``query_date_patterns``: the timesheet's "2025-04-28" line, not its "2025-04-14")."""
         self._phrases = phrases
-        self._tags = [tag_pattern(_plain(tag)) for tag in tags]  # lines are _plain's: "#café"
+        self._tags = [tag_pattern(plain(tag)) for tag in tags]  # lines are plain's: "#café"
+        self._tags += list(dates)
         self._trigrams = trigrams
         self._definitions = definitions
         self._syntax_definitions = syntax_definitions or {}
         self._elsewhere = elsewhere
-        # Matched in the passage's text less its accents (``_plain``), not by a class of its
+        # Matched in the passage's text less its accents (``plain``), not by a class of its
         # accented forms per letter: compiling those took 10 ms a word, half of `search eval`.
         self._words = [
             (word.casefold(), _plain_patterns(word), weight)
@@ -596,7 +692,7 @@ class BestLine:
         """The line; one not in ``taken`` (named by a hit before, of an overlapping passage of
         the same file) where one of those holds a word: `path:line` came out twice.
         ``syntax``: the file's (``outline.syntax_of``), "" for most."""
-        lines = _plain(text).split("\n")
+        lines = plain(text).split("\n")
         definitions = self._syntax_definitions.get(syntax, self._definitions)
         elsewhere = set()
         if self._elsewhere and definitions:
@@ -670,7 +766,7 @@ _STARTS, _ENDS = re.compile(_START_BOUND), re.compile(_END_BOUND)
 
 
 class _WholeWord:
-    """``word_pattern(word).search`` in ``_plain`` text: the word found case-blind, each place
+    """``word_pattern(word).search`` in ``plain`` text: the word found case-blind, each place
     checked against the bounds of ``_whole``."""
 
     def __init__(self, word: str) -> None:
@@ -687,7 +783,7 @@ class _WholeWord:
 
 @functools.lru_cache(maxsize=1024)
 def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
-    """``word`` (folded) in ``_plain`` text: as a whole word (``word_pattern``'s bounds), as a
+    """``word`` (folded) in ``plain`` text: as a whole word (``word_pattern``'s bounds), as a
     whole name (no letter, digit or ``_`` next to it), as a name code defines there, and in a
     heading."""
     name = rf"(?<!\w){re.escape(word)}(?!\w)"
@@ -699,7 +795,7 @@ def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
     )
 
 
-def _plain(text: str) -> str:
+def plain(text: str) -> str:
     """``text`` with its Latin letters' accents dropped, in their case (camelCase joins stay)."""
     text = unicodedata.normalize("NFC", text)
     if text.isascii():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -41,12 +42,15 @@ from searchapp.ranking.outline import OUTLINE_CHUNKS, outlined, syntax_of
 from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
+    DATE_WEIGHT,
     TAG_WEIGHT,
     BestLine,
     Phrase,
     content_terms,
     fixed_phrase,
     held_phrases,
+    plain,
+    query_date_patterns,
     query_dates,
     query_tags,
     query_trigrams,
@@ -182,6 +186,8 @@ def in_parameter_terms(message: str, names: Mapping[str, str] = _PARAMETERS) -> 
     """An error of ``SearchOptions`` with the parameters named as HTTP and MCP take them (or
     as ``names`` does: the REPL's commands): an agent was told of "--path ('[')", an option it
     cannot give."""
+    if names is _PARAMETERS:  # `-F`: the parameter `fixed`
+        message = re.sub(r"(?<![\w-])-F\b", "fixed", message)
     return _OPTION_NAMES.sub(lambda m: names.get(m.group(1), m.group(1)), message)
 
 
@@ -404,10 +410,17 @@ class Searcher:
         (``query_words.query_tags``), or defining names it spells as code
         (``definitions.py``); and those defining all of them."""
         trigrams, names, tags = query_trigrams(query), code_names(query), query_tags(query)
-        if not (trigrams or names or tags) or not candidates:
+        dates = query_date_patterns(query)
+        if not (trigrams or names or tags or dates) or not candidates:
             return {}, set()
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
+        paths = self.store.chunk_paths(texts) if dates else {}
+        for date in dates:  # however written: "2025-04-28" for "April 28, 2025"; or named so
+            for chunk_id, text in texts.items():  # (a daily note: 2024-01-17.md)
+                name = os.path.basename(paths.get(chunk_id, ""))
+                if date.search(plain(text)) or date.search(name):
+                    bonus[chunk_id] = bonus.get(chunk_id, 0.0) + DATE_WEIGHT / len(dates)
         for tag in tags:  # `#sleep`: the notes tagged so, above those that say "sleep"
             found = tag_pattern(tag)
             for chunk_id, text in texts.items():
@@ -618,6 +631,7 @@ class Searcher:
             elsewhere,
             syntaxes,
             tags=query_tags(query),
+            dates=query_date_patterns(query),
         )
 
     def _cosines(self, ids: list[int], query_vector: np.ndarray) -> dict[int, float]:

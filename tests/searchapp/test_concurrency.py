@@ -109,7 +109,7 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
         return vectors
 
     class SpySearcher(searchapp.ranking.searcher.Searcher):
-        def search(self, query, query_vector, options):
+        def search(self, query, query_vector, options, *more):
             seen.append(
                 {
                     "generation": self.store.generation(),
@@ -121,7 +121,7 @@ def test_writers_take_turns_and_readers_see_consistent_snapshots(
                     "faiss_ids": set(self.vectors.ids().tolist()),
                 }
             )
-            return super().search(query, query_vector, options)
+            return super().search(query, query_vector, options, *more)
 
     monkeypatch.setattr(searchapp.search_index, "open_vectors", spy_open_vectors)
     monkeypatch.setattr(searchapp.search_index, "Searcher", SpySearcher)

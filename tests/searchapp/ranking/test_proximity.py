@@ -202,8 +202,10 @@ def test_an_address_a_time_or_a_version_in_a_short_query_is_held_as_written(tmp_
     assert [p.text for p in held_phrases("May 03 16:41:07")] == ["16:41:07"]
     assert [p.text for p in held_phrases("upgrade to 2.13.0")] == ["2.13.0"]
     assert held_phrases("python 3.11") == []
-    # A date written day.month.year is no version (a historian's trial): its words in any order.
+    # A date written day.month.year is no version (a historian's trial): ranked as a date
+    # (``query_date_patterns``), not held; a version of 4 digits is one (a reviewer's).
     assert held_phrases("Bebel Reichstag 25.05.1871") == held_phrases("18.03.1871") == []
+    assert [p.text for p in held_phrases("vim 8.2.3456 crash")] == ["8.2.3456"]
     line = "May 03 16:41:07 web1 sshd[12]: Failed password for root from 10.20.30.51 port 22"
     assert held_phrases(line) == []
     logs = tmp_path / "logs"
@@ -269,3 +271,50 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         assert [Path(h.path).name for h in index.search("§11.2", k=3, mode=mode)] == [
             "issues.txt"
         ], mode
+
+
+def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) -> None:
+    # A paralegal's: "April 28, 2025" ranked "February 28, 2025" first, and `2025-04-28` the
+    # timesheet's "2025-04-14" line. A historian's German source says "am 25. Mai 1871".
+    from searchapp.ranking.query_words import query_date_patterns
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    written = [
+        "due April 28, 2025.",
+        "on 28 April 2025",
+        "Apr. 28th, 2025",
+        "2025-04-28 entry",
+        "28.04.2025",
+        "04/28/2025",
+        "le 28 avril 2025",
+        "am 28. April 2025",
+    ]
+    for query in ("April 28, 2025", "2025-04-28", "hearing on 28.04.2025", "04/28/2025"):
+        [date] = query_date_patterns(query)
+        assert all(date.search(text) for text in written), query
+        others = ("February 28, 2025", "2025-04-14", "2025-04-280", "1.28.04.2025")
+        assert not any(date.search(text) for text in others), query
+    assert query_date_patterns("April 28") == []  # no year: the daily note's (``query_dates``)
+    assert query_date_patterns("2/30/2025") == []  # no such day
+    [mai] = query_date_patterns("Bebel Reichstag 25.05.1871")
+    assert mai.search("am 25. Mai 1871 im Reichstag") and mai.search("25 de mayo de 1871")
+    files = tmp_path / "files"
+    files.mkdir()
+    texts = {
+        "notes.md": "Case notes: deposition of the manager, 2025-04-28.",
+        "sow.md": "The statement of work was signed February 28, 2025.",
+        "timesheet.csv": "2025-04-14,3.5,review\nother,1.0,calls\n2025-04-28,2.0,deposition prep",
+        "2025-04-28.md": "- call the client\n",  # a daily note: its name holds the date
+    }
+    for name, text in texts.items():
+        (files / name).write_text(text + "\n")
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    for mode in ("hybrid", "lexical"):
+        hits = index.search("April 28, 2025", k=4, mode=mode)
+        assert Path(hits[-1].path).name == "sow.md" or "sow.md" not in {
+            Path(h.path).name for h in hits[:3]
+        }, (mode, [h.path for h in hits])
+        timesheet = next(h for h in hits if h.path.endswith("timesheet.csv"))
+        assert timesheet.line == 3, mode  # the line holding the date
+    assert Path(index.search("2025-04-28", k=1)[0].path).name == "2025-04-28.md"
