@@ -11,7 +11,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -333,6 +333,7 @@ class SearchIndex:
         embedder: EmbeddingBackend | None = None,
         as_roots: bool = True,
         stop: threading.Event | None = None,
+        named: Collection[str] | None = None,
     ) -> IndexReport:
         """Index files and folders (incrementally unless ``rebuild``).
 
@@ -345,7 +346,8 @@ class SearchIndex:
         ``paths`` are recorded as roots for a bare `search index` unless not ``as_roots``
         (`search watch`'s changed files, under its roots). ``stop``, once set, stops the run as
         Ctrl-C does, but only where a window was just committed (`search watch` told to stop,
-        from any thread).
+        from any thread). ``named``: the files named to index, whose text is not judged (by
+        default the files of ``paths`` when ``as_roots``; `search watch` names those it watches).
         """
         from searchapp.ingest.discovery import check_filters
         from searchapp.ingest.pipeline import Indexer
@@ -368,6 +370,7 @@ class SearchIndex:
                     embedder=embedder,
                     as_roots=as_roots,
                     stop=stop,
+                    named=named,
                 )
         roots, vanished = self._roots(paths)
         if not self.exists():
@@ -437,7 +440,7 @@ class SearchIndex:
                     stop=stop,
                     # `search watch`'s changed files: judged as its walk judges them (a bundle
                     # rebuilt, a generated file touched, was indexed as if named to index)
-                    named_by_user=as_roots,
+                    named=named if named is not None else None if as_roots else (),
                 )
                 report.removed += self._remove_under(store, vectors, vanished)
                 forget_roots(store, vanished, literal=True)  # deleted: nothing left to update

@@ -33,7 +33,7 @@ import queue
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,7 +223,7 @@ class Indexer:
         nested_roots: Sequence[Path] = (),
         recheck: bool = False,
         stop: threading.Event | None = None,
-        named_by_user: bool = True,
+        named: Collection[str] | None = None,
     ) -> IndexReport:
         """Index ``roots``; ``self.report`` holds what was committed if this is interrupted:
         by Ctrl-C, or by ``stop``, looked at before each window after the first (it raises
@@ -235,10 +235,10 @@ class Indexer:
         files still exist under ``nested_roots`` (roots indexed on their own, which this walk
         may skip: a ``node_modules`` given by name). ``recheck``: read unchanged files too, to
         skip those the default excludes leave out by their text (minified, generated): the
-        roots were indexed before with --no-default-excludes. ``named_by_user``: files among the
-        roots were named to index, and their text is not judged (`search index app.min.js`, as
-        ripgrep searches a file named); not `search watch`'s changed files, which are judged as
-        a walk of their folder judges them.
+        roots were indexed before with --no-default-excludes. ``named``: the files named to index,
+        whose text is not judged (`search index app.min.js`, as ripgrep searches a file named);
+        None: those of ``roots``. Not `search watch`'s changed files, judged as a walk of their
+        folder judges them, but the files it was named to watch.
         """
         started = time.perf_counter()
         report = self.report = IndexReport()
@@ -262,7 +262,9 @@ class Indexer:
         )
         report.found, report.filtered_out = len(seen), len(wanted - seen)
         to_read = {path: bytes_to_read(path, known.get(str(path), [])) for path in files}
-        named = frozenset(str(absolute(root)) for root in roots if named_by_user and root.is_file())
+        if named is None:
+            named = [str(root) for root in roots if root.is_file()]
+        named = frozenset(str(absolute(Path(path))) for path in named)
         changed = [path for path, work in to_read.items() if work]  # the others: not read
         reader = FileReader(
             self.chunking,

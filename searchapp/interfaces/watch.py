@@ -477,6 +477,7 @@ class Watcher:
                     on_wait=self.on_wait,
                     as_roots=False,
                     default_excludes=self.default_excludes,
+                    named=self._named_files(),
                 )
                 report.updated += again.added
                 report.paths += [path for path in again.changed if path not in report.paths]
@@ -631,6 +632,11 @@ class Watcher:
             self._walk_links = {p for p in wanted if os.path.islink(p)}
         return self._walk_links
 
+    def _named_files(self) -> list[str]:
+        """The files this watch was named to watch: their text is not judged, as `search index`
+        of them does not (a bundle named to `search watch` went at its first change)."""
+        return [str(root) for root in self.roots if root.is_file()]
+
     def _add(self, paths: list[str], report: BatchReport) -> None:
         """Index ``paths``, less those that went since the walk (a build's temporary files:
         its batches failed, "no such file or folder", until `search watch` ended with it).
@@ -644,6 +650,7 @@ class Watcher:
                     progress=self._progress,
                     default_excludes=self.default_excludes,
                     stop=self._stop,
+                    named=self._named_files(),
                 )
                 break
             except BadInputError:

@@ -390,6 +390,20 @@ def test_a_batch_skips_generated_files_as_a_walk_does(watcher, docs) -> None:
     assert set(watcher.index.store.all_paths()) == before
 
 
+def test_a_generated_file_named_to_watch_stays_indexed_when_it_changes(tmp_path) -> None:
+    # A reviewer's: `search watch dist/app.min.js` dropped the bundle at its first change (its
+    # text judged as a walk's), and the next catch-up added it back.
+    bundle = tmp_path / "dist" / "app.min.js"
+    bundle.parent.mkdir()
+    bundle.write_text("".join(f"var q{i}=function(x){{return x*{i}}};" for i in range(1500)))
+    watcher = Watcher(SearchIndex(tmp_path / "idx", encoder=FakeEncoder()), [bundle])
+    assert watcher.index_all().added == 1
+    bundle.write_text("".join(f"var z{i}=function(x){{return x+{i}}};" for i in range(1500)))
+    report = watcher.apply([bundle])
+    assert report is not None and (report.updated, report.removed, report.skipped) == (1, 0, [])
+    assert watcher.index.store.all_paths() == [str(bundle)]
+
+
 def test_a_new_folder_reads_only_what_lies_under_it(watcher, docs) -> None:
     # Every file skipped anywhere under the root (binary, a scanned PDF) was read again at
     # each new folder.
