@@ -696,8 +696,9 @@ class SearchIndex:
         text = " ".join(" ".join(row[1] for row in rows).replace('"', " ").split()[:32])
         own = {row[1] for row in rows}  # its passages, in copies of it too (named for them)
         left_out = {row[0] for row in rows} | {c[0] for found in copies.values() for c in found}
-        more = options.per_doc + min(len(own), 100)  # room for those left out below
-        wanted = replace(options, mode="dense", k=options.k + more, phrases=False, like=None)
+        # Its passages and their copies are left out before the selection: no room to make
+        # for them (it widened past every passage of an index of few documents: a reviewer's).
+        wanted = replace(options, mode="dense", phrases=False, like=None)
         hits = [
             hit  # (an index from before ``copies_of`` finds them has them left out here)
             for hit in self._rank(text, vector, wanted, left_out=frozenset(left_out))

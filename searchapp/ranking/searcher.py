@@ -261,7 +261,10 @@ class Searcher:
             hits = select(ranked, options, lines, reads, holders)
             if len(hits) >= options.k or fetch >= total or frontier is None:
                 return hits
-            most = self.store.count_documents() * options.per_doc if most is None else most
+            if most is None:  # not --like's document, nor its copies: no hits of theirs
+                documents = self.store.count_documents()
+                documents -= self.store.count_documents_within(left_out)
+                most = documents * options.per_doc
             if len(hits) >= most:
                 return hits
             if options.min_score is not None and frontier < lowest_passing(options.min_score):

@@ -6,7 +6,7 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -676,6 +676,19 @@ class Store:
         return int(self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0])
 
     @guarded
+    def count_documents_within(self, chunk_ids: Collection[int]) -> int:
+        """How many documents have every one of their chunks among ``chunk_ids``."""
+        if not chunk_ids:
+            return 0
+        return int(
+            self._conn.execute(
+                "SELECT count(*) FROM (SELECT document_id, count(*) AS n FROM chunks "
+                "WHERE id IN (SELECT value FROM json_each(?)) GROUP BY document_id) AS some "
+                "WHERE some.n = (SELECT count(*) FROM chunks WHERE document_id = some.document_id)",
+                (json.dumps(list(chunk_ids)),),
+            ).fetchone()[0]
+        )
+
     def count_documents(self) -> int:
         """Documents searched: pending versions (``schema.PENDING``) left out."""
         return int(

@@ -3855,6 +3855,39 @@ def test_like_lists_an_earlier_version_that_shares_most_of_its_passages(
     assert ["Subletting" in h["text"] for h in v1] == [True]  # none that FINAL holds
 
 
+def test_like_does_not_widen_past_the_documents_that_can_give_hits(
+    tmp_path, fake_model, monkeypatch
+) -> None:
+    # A reviewer's: with its passages left out before the selection, --like still asked for
+    # room for them, and counted its own document and its copies as able to give hits: an
+    # index of 50 documents was ranked whole, 4 widenings (2.5 s against 0.1 s).
+    from searchapp.ranking import searcher
+
+    docs = write(
+        tmp_path / "docs",
+        {
+            f"doc{n}.md": "\n\n".join(
+                f"Clause {i} of paper {n}: gamma{n} delta{i}." for i in range(80)
+            )
+            for n in range(12)
+        },
+    )
+    (docs / "doc0 copy.md").write_text((docs / "doc0.md").read_text())
+    index = SearchIndex(tmp_path / "idx")
+    index.add([docs])
+    fetches: list[int] = []
+    rank = searcher.Searcher._rank
+
+    def counted(self, *args, **kwargs):
+        fetches.append(args[3])
+        return rank(self, *args, **kwargs)
+
+    monkeypatch.setattr(searcher.Searcher, "_rank", counted)
+    hits = index.search("", k=8, like=str(docs / "doc0.md"))
+    assert len(hits) == 8 and len(fetches) == 1, fetches  # one a document; no widening
+    index.close()
+
+
 def test_files_an_index_writes_are_as_private_as_its_database(tmp_path, fake_model, capsys):
     # A reviewer's: in an index folder made before (0755), postings.bin held the words of a
     # root-only file, readable by any user, beside a 0600 index.db; and a rebuild made an
