@@ -530,6 +530,15 @@ def m016_latex_and_org_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m017_slides_read_again(db: sqlite_utils.Database) -> None:
+    """PowerPoint decks are now read without their footers, slide numbers and dates
+    (``formats/pptx.py``): the next `search index` reads them again."""
+    db.execute(
+        "UPDATE documents SET sha256 = NULL WHERE lower(path) LIKE '%.pptx' "
+        "OR lower(path) LIKE '%.pptm' OR lower(path) LIKE '%.ppsx'"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -547,6 +556,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m014_terminal_codes_read_again,
     m015_folded_letters,
     m016_latex_and_org_read_again,
+    m017_slides_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

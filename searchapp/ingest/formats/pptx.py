@@ -1,6 +1,9 @@
 """PowerPoint presentations (``.pptx``, ``.pptm``, ``.ppsx``): the text of each slide in
 presentation order, located as ``"slide N"`` (1-based, hidden slides counted). Speaker notes are
-not read."""
+not read, nor the footer, slide number and date placeholders; a line repeated at the edge of
+the slides (a footer written as a text box) goes as a PDF's running lines go
+(``running_lines``): a student's slide hits named the footer "ME2310 Fluid Mechanics · Lecture
+5 · 6" as their line."""
 
 from __future__ import annotations
 
@@ -8,11 +11,15 @@ from xml.etree.ElementTree import Element
 
 from searchapp.ingest.formats.builder import TextBuilder
 from searchapp.ingest.formats.ooxml import MC_FALLBACK, core_title, namespace, relationships
+from searchapp.ingest.formats.running_lines import MIN_PAGES, strip_running_lines
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
 
 _A = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
 _R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+_P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
+# Placeholders that repeat the deck's furniture on each slide, not its content.
+_FURNITURE = frozenset({"ftr", "sldNum", "dt"})
 
 
 def extract_pptx(archive: SafeZip, main_part: str) -> LocatedText:
@@ -23,13 +30,21 @@ def extract_pptx(archive: SafeZip, main_part: str) -> LocatedText:
     builder = TextBuilder()
     slide_list = presentation.find(f"{p}sldIdLst")
     slides = [] if slide_list is None else slide_list.findall(f"{p}sldId")
-    for number, slide in enumerate(slides, start=1):
+    texts: list[str | None] = []  # a slide's text, None where its part is missing
+    for slide in slides:
         kind, part = targets.get(slide.get(_R_ID, ""), ("", ""))
         if kind != "slide" or not archive.has(part):
+            texts.append(None)
             continue
         paragraphs: list[str] = []
         _collect_paragraphs(archive.read_xml(part), paragraphs)
-        builder.add("\n".join(paragraphs), section=f"slide {number}")
+        texts.append("\n".join(paragraphs))
+    # Of a deck of 3 slides or more (two slides' shared lines are a paper's head, not a deck's).
+    given = [text or "" for text in texts]
+    kept = strip_running_lines(given) if len(given) >= MIN_PAGES else given
+    for number, (text, stripped) in enumerate(zip(texts, kept, strict=True), start=1):
+        if text is not None:
+            builder.add(stripped, section=f"slide {number}")
     return builder.build(title=core_title(archive))
 
 
@@ -44,5 +59,13 @@ def _collect_paragraphs(element: Element, paragraphs: list[str]) -> None:
             )
             if text.strip():
                 paragraphs.append(text)
-        elif child.tag != MC_FALLBACK:
+        elif child.tag != MC_FALLBACK and not _furniture(child):
             _collect_paragraphs(child, paragraphs)
+
+
+def _furniture(shape: Element) -> bool:
+    """Whether ``shape`` is a footer, slide number or date placeholder."""
+    if shape.tag != f"{_P}sp":
+        return False
+    placeholder = shape.find(f"{_P}nvSpPr/{_P}nvPr/{_P}ph")
+    return placeholder is not None and placeholder.get("type") in _FURNITURE

@@ -557,3 +557,50 @@ def test_word_headings_alone_join_the_text_after_them(tmp_path: Path) -> None:
     index.add([docs])
     [hit] = index.search("scene30", k=1, mode="lexical")
     assert hit.text.startswith("The Lighthouse Keeper") and "scene59" in hit.text
+
+
+def test_pptx_footers_slide_numbers_and_dates_are_left_out(tmp_path: Path) -> None:
+    # A student's trial: 10 of 11 hits of a deck named its footer as their line ("ME2310
+    # Fluid Mechanics · Lecture 5 · 6"), written as a text box or as PowerPoint's own
+    # footer, slide number and date placeholders.
+    def placeholder(kind: str, text: str) -> str:
+        return (
+            f'<p:sp><p:nvSpPr><p:cNvPr id="9" name="{kind}"/><p:cNvSpPr/><p:nvPr>'
+            f'<p:ph type="{kind}"/></p:nvPr></p:nvSpPr>'
+            f"<p:txBody><a:p><a:r><a:t>{text}</a:t></a:r></a:p></p:txBody></p:sp>"
+        )
+
+    titles = ["Recap: continuity", "Derivation along a streamline", "Assumptions to learn"]
+    slides = {}
+    for n, title in enumerate(titles, start=1):
+        footer = f"ME2310 Fluid Mechanics · Lecture 5: Bernoulli · {n}"
+        furniture = placeholder("ftr", "Autumn 2026") + placeholder("sldNum", str(n))
+        furniture += placeholder("dt", "02/10/2026")
+        body = slide(title, f"Point {n} of the lecture", footer)
+        slides[f"ppt/slides/slide{n}.xml"] = body.replace("</p:spTree>", furniture + "</p:spTree>")
+    deck = zip_bytes(
+        {
+            "[Content_Types].xml": f'<Types xmlns="{CONTENT_TYPES_NS}"><Override '
+            f'PartName="/ppt/presentation.xml" ContentType="{PPT_MAIN}"/></Types>',
+            "_rels/.rels": f'<Relationships xmlns="{RELS_NS}">'
+            f'<Relationship Id="r1" Type="{OFFICE_RELS}/officeDocument" '
+            'Target="ppt/presentation.xml"/></Relationships>',
+            "ppt/presentation.xml": f'<p:presentation xmlns:p="{P_NS}" xmlns:r="{OFFICE_RELS}">'
+            "<p:sldIdLst>"
+            + "".join(f'<p:sldId id="{255 + n}" r:id="rId{n}"/>' for n in range(1, 4))
+            + "</p:sldIdLst></p:presentation>",
+            "ppt/_rels/presentation.xml.rels": f'<Relationships xmlns="{RELS_NS}">'
+            + "".join(
+                f'<Relationship Id="rId{n}" Type="{OFFICE_RELS}/slide" '
+                f'Target="slides/slide{n}.xml"/>'
+                for n in range(1, 4)
+            )
+            + "</Relationships>",
+            **slides,
+        }
+    )
+    [document] = load(tmp_path, "lecture.pptx", deck)
+    for gone in ("ME2310", "Autumn 2026", "02/10/2026"):
+        assert gone not in document.text, gone
+    assert all(title in document.text for title in titles)
+    assert all(f"Point {n} of the lecture" in document.text for n in (1, 2, 3))
