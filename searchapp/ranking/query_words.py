@@ -343,6 +343,13 @@ _AMOUNT = re.compile(
     r"(?<![\w.,])(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*)"
     r"(?![\w.,]*\d)"
 )
+# A numbered thing a document refers to: `Question 3`, `Q3`, `Figure 8.3`, `Example 7.36`. A
+# student's "Question 3" ranked Question 1's passage first (its "[3 marks]"), and named its
+# line; not a chapter or a lecture, which a file's name may hold alone.
+_NUMBERED = re.compile(
+    r"(?i)(?<![\w.])(?:question|q|problem|exercise|example|figure|fig|table|theorem|lemma"
+    r"|equation|eq)\.?[ \t]*[0-9]+(?:\.[0-9]+)*(?![\w.]*[0-9])"
+)
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
 MAX_WORDS_AROUND_EXACT = 4
@@ -350,16 +357,20 @@ MAX_WORDS_AROUND_EXACT = 4
 
 def held_phrases(query: str) -> list[Phrase]:
     """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
-    a short query, the addresses, times and versions it names (``_EXACT_TOKEN``)."""
+    a short query, the addresses, times and versions it names (``_EXACT_TOKEN``), its amounts
+    and sections (``_AMOUNT``) and numbered questions, figures and the like (``_NUMBERED``)."""
     quoted = quoted_phrases(query)
     if quoted or any(mark in query for mark in QUOTE_MARKS):
         return quoted
+    numbered = _NUMBERED.findall(query)
+    query = _NUMBERED.sub(" ", query)
     exact = _EXACT_TOKEN.findall(query)
     amounts = _AMOUNT.findall(query)
     others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
-    if not (exact or amounts) or len(others) > MAX_WORDS_AROUND_EXACT:
+    if not (exact or amounts or numbered) or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
-    phrases = [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
+    phrases = _phrases_of(list(dict.fromkeys(numbered)))
+    phrases += [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
     for token in dict.fromkeys(exact):
         core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it
         numbers = re.findall(r"\d+", core)

@@ -318,3 +318,28 @@ def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) ->
         timesheet = next(h for h in hits if h.path.endswith("timesheet.csv"))
         assert timesheet.line == 3, mode  # the line holding the date
     assert Path(index.search("2025-04-28", k=1)[0].path).name == "2025-04-28.md"
+
+
+def test_a_numbered_question_or_figure_in_a_short_query_is_held(tmp_path) -> None:
+    # A student's: "Question 3" ranked the passage of Questions 1 and 2 first (its "[3
+    # marks]"), and "Question 2" named Question 1's line.
+    from searchapp.ranking.query_words import held_phrases
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    assert [p.text for p in held_phrases("Question 3 (a)")] == ["Question 3"]
+    assert [p.text for p in held_phrases("Figure 8.3")] == ["Figure 8.3"]
+    assert held_phrases("chapter 5") == []  # a file's name may say it alone
+    paper = tmp_path / "exam"
+    paper.mkdir()
+    (paper / "final.txt").write_text(
+        "Question 1 Define viscosity. [3 marks]\nQuestion 2 State Bernoulli's equation. "
+        "[4 marks]\n\n\n" + "Filler line of the paper.\n" * 40 + "\nQuestion 3 (a) Derive the "
+        "momentum equation. [5 marks]\n"
+    )
+    index = make_index(tmp_path / "idx")
+    index.add([paper])
+    lines = (paper / "final.txt").read_text().split("\n")
+    for mode in ("hybrid", "lexical"):
+        for query in ("Question 2", "Question 3"):
+            [hit] = index.search(query, k=1, mode=mode)
+            assert lines[hit.line - 1].startswith(query), (mode, query, hit.line)
