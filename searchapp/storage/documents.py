@@ -84,22 +84,36 @@ def _named(what: str) -> str:
     return "lines" if what == "line" else what
 
 
+_SLIDE = re.compile(r"slide ([0-9]+)")
+
+
 def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tuple[int, int]:
-    """The lines (1-based, inclusive) that pages ``first..last`` of a PDF take in its indexed
-    text: hits name a page (``p.300``), and ``--lines`` alone left it to be found by hand.
-    Raises ``BadInputError`` for a document without pages, or pages it has no text on."""
+    """The lines (1-based, inclusive) that pages ``first..last`` of a PDF, or slides of a deck,
+    take in its indexed text: hits name a page (``p.300``) or a slide (``slide 3``), and
+    ``--lines`` alone left it to be found by hand. Raises ``BadInputError`` for a document
+    without pages, or pages it has no text on."""
     (document_id, doc_id, _, _), at_line, heading = _find_as_given(store, path_or_doc_id)
     if at_line is not None or heading:
         raise BadInputError(f"give {path_or_doc_id} or --page, not both")
     first, last = pages
     starts: dict[int, int] = {}  # page -> its first line
-    for start_line, page, stored in store.chunk_places(document_id):
-        located = [(start_line, page), *((place.line, place.page) for place in places(stored))]
-        for line, at in located:
+    slides: dict[int, int] = {}  # a deck's slide (its section, "slide 3") -> its first line
+    for start_line, page, section, stored in store.chunk_places(document_id):
+        located = [
+            (start_line, page, section),
+            *((place.line, place.page, place.section) for place in places(stored)),
+        ]
+        for line, at, named in located:
             if at is not None and line < starts.get(at, LAST_LINE):
                 starts[at] = line
+            slide = _SLIDE.fullmatch(named or "")
+            if slide and line < slides.get(int(slide.group(1)), LAST_LINE):
+                slides[int(slide.group(1))] = line
+    starts = starts or slides  # a student's `--page 3` of a deck whose hit said "slide 3"
     if not starts:
-        raise BadInputError(f"{doc_id} has no pages (only PDFs have); give --lines instead")
+        raise BadInputError(
+            f"{doc_id} has no pages (only PDFs and slide decks have); give --lines instead"
+        )
     within = sorted(page for page in starts if first <= page <= last)
     if not within:
         shown = f"{first}" if first == last else f"{first}-{last if last != LAST_LINE else ''}"

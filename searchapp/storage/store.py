@@ -603,10 +603,12 @@ class Store:
         return rows[0][0], Chunk(*rows[0][1:]), before
 
     @guarded
-    def chunk_places(self, document_id: int) -> list[tuple[int, int | None, str | None]]:
-        """(start_line, page, places as stored) of each chunk of a document."""
+    def chunk_places(
+        self, document_id: int
+    ) -> list[tuple[int, int | None, str | None, str | None]]:
+        """(start_line, page, section, places as stored) of each chunk of a document."""
         return self._conn.execute(
-            "SELECT c.start_line, c.page, "
+            "SELECT c.start_line, c.page, c.section, "
             f"{PLACES_COLUMN[self._has_places]} "
             "FROM chunks c WHERE c.document_id = ?",
             (document_id,),

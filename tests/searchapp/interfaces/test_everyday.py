@@ -1031,7 +1031,16 @@ def test_get_page_prints_the_lines_of_a_pdf_page(tmp_path, fake_model, capsys) -
         code, out, err = run(capsys, "get", paper, *args, *index)
         assert (code, out) == (2, "") and said in err, err
     code, _, err = run(capsys, "get", str(docs / "notes.md"), "--page", "1", *index)
-    assert code == 2 and "has no pages (only PDFs have); give --lines instead" in err
+    assert (
+        code == 2 and "has no pages (only PDFs and slide decks have); give --lines instead" in err
+    )
+    # A deck's slide, as its hits name it ("slide 2"): a student's `--page` was refused.
+    from tests.searchapp.ingest.test_formats_office import pptx_file
+
+    (docs / "deck.pptx").write_bytes(pptx_file())
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, out, _ = run(capsys, "get", str(docs / "deck.pptx"), "--page", "2", *index)
+    assert (code, out) == (0, "Results\nRevenue grew\nonce\nonly\n")
 
 
 def test_shell_habits_get_what_they_mean_or_one_clear_line(indexed, capsys) -> None:
