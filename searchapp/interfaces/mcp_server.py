@@ -426,7 +426,8 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
             Field(
                 ge=1,
                 strict=True,
-                description="only this page of a PDF (or slide of a deck), as a hit names it (not with "
+                description="only this page of a PDF (or slide of a deck), as a hit names "
+                "it (not with "
                 "start_line or end_line)",
             ),
             WHOLE,
