@@ -107,9 +107,13 @@ def section_starts(spans: Sequence[Span], text: str = "") -> list[int]:
     """The offsets where the section changes (a heading, cell, slide or chapter begins), in
     order; and where a page turns after a page of ``text`` that ends a sentence. A page turn
     mid-sentence is not one (a paragraph goes on overleaf): a PDF of a page per topic (slides
-    exported, a handout) was one passage of five topics, its pages found by their words only."""
+    exported, a handout) was one passage of five topics, its pages found by their words only.
+    In a document of short pages (``SLIDE_PAGE_CHARS``: slides exported to PDF, whose bullets
+    end no sentence: a student's deck of 8 slides was one passage), every page turn but to a
+    page that begins in lower case (a sentence going on)."""
     starts = []
     section, page = None, None
+    slides = _short_pages(spans, len(text)) if text else False
     for span in spans:
         if span.section != section:
             if span.section is not None:
@@ -118,11 +122,31 @@ def section_starts(spans: Sequence[Span], text: str = "") -> list[int]:
         elif (
             span.page != page
             and page is not None
-            and _SENTENCE_END.search(text, max(0, span.start_char - 16), span.start_char)
+            and (
+                _SENTENCE_END.search(text, max(0, span.start_char - 16), span.start_char)
+                or (slides and not text[span.start_char :].lstrip()[:1].islower())
+            )
         ):
             starts.append(span.start_char)
         page = span.page
     return starts
+
+
+# Pages of at most this many characters, the median of 3 or more: slides, not a paper's pages
+# (a page of prose holds 2,000-4,000).
+SLIDE_PAGE_CHARS = 600
+
+
+def _short_pages(spans: Sequence[Span], length: int) -> bool:
+    """Whether the text's pages (``spans``' page turns) are slides: 3 or more, the median at
+    most ``SLIDE_PAGE_CHARS`` characters."""
+    turns = [
+        span.start_char for n, span in enumerate(spans) if n == 0 or span.page != spans[n - 1].page
+    ]
+    if len(turns) < 3 or any(span.page is None for span in spans):
+        return False
+    sizes = sorted(end - start for start, end in zip(turns, [*turns[1:], length]))
+    return sizes[len(sizes) // 2] <= SLIDE_PAGE_CHARS
 
 
 HEADING_SEPARATOR = " > "  # between the headings of a section's path: "Install > Linux"

@@ -192,3 +192,28 @@ def test_line_locations_of_a_chunk_across_two_pages() -> None:
         (4, Location(2, "B"))
     ]
     assert line_locations(located.spans, located.text, 0, 7, 1) == []  # page 1 only
+
+
+def test_each_slide_of_a_deck_exported_to_pdf_starts_a_passage() -> None:
+    # A student's deck of 8 slides exported to PDF: bullets end no sentence, so it was one
+    # passage (the .pptx of it, a passage a slide, outranked it for its own words).
+    pages = [
+        "Lecture 2: Fluid statics\nPressure at a point\nHydrostatic law\n",
+        "Pressure at a point\n- same in all directions\n- a scalar\n",
+        "Hydrostatic law\n- dp/dz = -rho g\n- p = p0 + rho g h\n",
+        "Manometers\n- U-tube: p1 - p2 = rho g h, and a\n",
+        "second fluid on the right side\n",  # lower case: the slide's line goes on
+    ]
+    text, spans = "", []
+    for number, page in enumerate(pages, start=1):
+        spans.append(Span(len(text), page=number))
+        text += page
+    turns = [span.start_char for span in spans[1:]]
+    assert section_starts(spans, text) == turns[:3]
+    # Pages of prose are no slides: a page turn mid-paragraph is no start.
+    prose = [("Word " * 150).strip() + " and\n", ("more " * 150).strip() + ".\n", "End.\n"]
+    text, spans = "", []
+    for number, page in enumerate(prose, start=1):
+        spans.append(Span(len(text), page=number))
+        text += page
+    assert section_starts(spans, text) == [spans[2].start_char]
