@@ -303,7 +303,11 @@ def print_skipped(
     counts = ", ".join(f"{kind}: {n}" for kind, n in sorted(reasons.items(), key=lambda r: -r[1]))
     folders = sum(reason.startswith("cannot read folder") for _, reason in skipped)
     what = [counted(n, noun) for n, noun in ((len(skipped) - folders, "file"), (folders, "folder"))]
+    # After the skips named above: "1 more file", not "1 file" beside the two just named (a
+    # student read it as the run's count).
+    more = " more" if errors[:NAMED_READ_ERRORS] or fixable[:NAMED_FIXABLE] else ""
+    counted_what = " and ".join(w for w in what if not w.startswith("0 "))
     console.print(
-        f"{prefix}{' and '.join(w for w in what if not w.startswith('0 '))} skipped "
-        f"({one_line(counts)}); --verbose lists them"
+        f"{prefix}{counted_what.replace(' ', more + ' ', 1)} skipped ({one_line(counts)}); "
+        "--verbose lists them"
     )
