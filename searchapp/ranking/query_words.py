@@ -222,6 +222,9 @@ class Phrase:
     # Its first and last words may be glued to letters in a passage (`v2.13.0`, an ISO time's
     # `T16:41:07Z`): they are no words of the index's own, only the ones between are looked for.
     glued: bool = False
+    # The words FTS5 looks for where its own are not every passage's (a timestamp's "T" glues
+    # its date to its hour: "01t11" in one passage, "01" and "11" in another).
+    terms: tuple[str, ...] | None = None
 
     def found_in(self, text: str) -> bool:
         if not all(name.search(text) for name in self.names):
@@ -232,6 +235,8 @@ class Phrase:
     def words(self) -> list[str]:
         """Its words as ``pattern`` reads them: folded, split at anything but a letter or
         digit ("get_console" is two), each Chinese or Japanese character one."""
+        if self.terms is not None:
+            return list(self.terms)
         words = _PHRASE_WORD.findall(cjk_spaced(fold(self.text)))
         return words[1:-1] if self.glued else words
 
@@ -343,6 +348,14 @@ _AMOUNT = re.compile(
     r"(?<![\w.,])(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*)"
     r"(?![\w.,]*\d)"
 )
+# A timestamp as data and logs write it, its date and time joined (`2024-01-01T11:06:38`, with a
+# fraction or a zone after): a data scientist's pasted one found another row (the time alone is
+# held by ``_EXACT_TOKEN``; with a "T" before it, it was no token).
+_TIMESTAMP = re.compile(
+    r"(?<![\w.:-])(?P<date>(?:1[0-9]|20)[0-9]{2}-[0-9]{2}-[0-9]{2})[T ]"
+    r"(?P<time>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?)(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+    r"(?![\w.:])"
+)
 # A numbered thing a document refers to: `Question 3`, `Q3`, `Figure 8.3`, `Example 7.36`. A
 # student's "Question 3" ranked Question 1's passage first (its "[3 marks]"), and named its
 # line; not a chapter or a lecture, which a file's name may hold alone.
@@ -362,14 +375,17 @@ def held_phrases(query: str) -> list[Phrase]:
     quoted = quoted_phrases(query)
     if quoted or any(mark in query for mark in QUOTE_MARKS):
         return quoted
+    stamps = list(_TIMESTAMP.finditer(query))
+    query = _TIMESTAMP.sub(" ", query)
     numbered = _NUMBERED.findall(query)
     query = _NUMBERED.sub(" ", query)
     exact = _EXACT_TOKEN.findall(query)
     amounts = _AMOUNT.findall(query)
     others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
-    if not (exact or amounts or numbered) or len(others) > MAX_WORDS_AROUND_EXACT:
+    if not (exact or amounts or numbered or stamps) or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
-    phrases = _phrases_of(list(dict.fromkeys(numbered)))
+    phrases = [_timestamp_phrase(stamp) for stamp in stamps]
+    phrases += _phrases_of(list(dict.fromkeys(numbered)))
     phrases += [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
     for token in dict.fromkeys(exact):
         core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it
@@ -382,6 +398,15 @@ def held_phrases(query: str) -> list[Phrase]:
         pattern = re.compile(rf"(?<!\d)(?<!\d[.:]){body}(?!\d)(?!{last}\d)")
         phrases.append(Phrase(token, pattern, glued=True))
     return phrases
+
+
+def _timestamp_phrase(stamp: re.Match[str]) -> Phrase:
+    """A timestamp (``_TIMESTAMP``) as a phrase: its date, "T" or a blank, its time, not inside
+    a longer number (`11:06:38` is not `11:06:381`); a fraction or zone may follow."""
+    date, time = (re.escape(stamp.group(part)) for part in ("date", "time"))
+    pattern = re.compile(rf"(?<![0-9]){date}[t ]{time}(?![0-9]|[:][0-9])")  # folded: "t"
+    minutes = stamp.group("time").split(":")[1:]  # words of their own however it is joined
+    return Phrase(stamp.group(0), pattern, terms=tuple(part[:2] for part in minutes))
 
 
 def _amount_phrase(amount: str) -> Phrase:

@@ -343,3 +343,28 @@ def test_a_numbered_question_or_figure_in_a_short_query_is_held(tmp_path) -> Non
         for query in ("Question 2", "Question 3"):
             [hit] = index.search(query, k=1, mode=mode)
             assert lines[hit.line - 1].startswith(query), (mode, query, hit.line)
+
+
+def test_a_timestamp_with_its_date_in_a_short_query_is_held(tmp_path) -> None:
+    # A data scientist's: `2024-01-01T11:06:38`, unique in a TSV, found the row of 11:38:02
+    # first (the time after a "T" was no token of its own).
+    from searchapp.ranking.query_words import held_phrases
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    [stamp] = held_phrases("2024-01-01T11:06:38")
+    assert stamp.found_in("2024-01-01T11:06:38\tS049\t21.13")
+    assert stamp.found_in("at 2024-01-01 11:06:38.123Z") and not stamp.found_in("11:06:381")
+    assert not stamp.found_in("2024-01-01T11:38:02")
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = [f"2024-01-01T11:{m:02d}:{s:02d}\tS0{m}\t{m}.{s}" for m in range(0, 40) for s in (2, 38)]
+    for n in range(0, len(rows), 20):  # files of 20 rows
+        (data / f"part{n // 20}.tsv").write_text("\n".join(rows[n : n + 20]) + "\n")
+    (data / "notes.md").write_text("Reading of 2024-01-01 11:06:38 looked off.\n")
+    index = make_index(tmp_path / "idx")
+    index.add([data])
+    for mode in ("hybrid", "lexical"):
+        hits = index.search("2024-01-01T11:06:38", k=5, mode=mode)
+        assert sorted(h.path.rsplit("/", 1)[1] for h in hits) == ["notes.md", "part0.tsv"], mode
+        row = next(h for h in hits if h.path.endswith("part0.tsv"))
+        assert rows[row.line - 1].startswith("2024-01-01T11:06:38"), (mode, row.line)
