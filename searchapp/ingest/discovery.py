@@ -30,7 +30,10 @@ from searchapp.storage.paths import absolute, not_there
 logger = logging.getLogger(__name__)
 
 IGNORE_FILES = (".gitignore", ".ignore", ".searchignore")  # in this order: the later wins
-SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
+# ...and experiment trackers' run folders (MLflow's, Weights & Biases', Lightning's): hundreds
+# of near-identical files of one value (a data scientist's `mlruns/` took 12 of the first 13
+# hits for "which notebook trains the xgboost model").
+SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "mlruns", "wandb", "lightning_logs"})
 VENV_NAMES = frozenset({"venv", ".venv", "env"})
 INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/store.py, lock.py)
 # Every file an index keeps in its folder: the database and SQLite's files beside it, the lock,

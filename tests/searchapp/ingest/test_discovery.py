@@ -132,6 +132,18 @@ def test_skips_virtual_environments(tmp_path: Path) -> None:
     assert found(tmp_path) == ["other/env/notes.txt", "venv2/notes.txt"]
 
 
+def test_skips_experiment_trackers_run_folders(tmp_path: Path) -> None:
+    # A data scientist's mlruns/ (hundreds of one-value files) crowded out the notebooks.
+    write(
+        tmp_path,
+        "mlruns/1/abc/params/eval_metric",
+        "wandb/run-1/files/config.yaml",
+        "lightning_logs/version_0/hparams.yaml",
+        "notebooks/train.ipynb",
+    )
+    assert found(tmp_path) == ["notebooks/train.ipynb"]
+
+
 def test_skips_go_and_composer_vendor_folders(tmp_path: Path) -> None:
     # A Go developer's trial: `retry` ranked vendored chi's retry.go above the project's own.
     write(
