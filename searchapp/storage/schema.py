@@ -539,6 +539,12 @@ def m017_slides_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m018_notebooks_read_again(db: sqlite_utils.Database) -> None:
+    """Notebooks are now read with their cells' errors and the start of what they printed
+    (``formats/notebook.py``): the next `search index` reads them again."""
+    db.execute("UPDATE documents SET sha256 = NULL WHERE lower(path) LIKE '%.ipynb'")
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -557,6 +563,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m015_folded_letters,
     m016_latex_and_org_read_again,
     m017_slides_read_again,
+    m018_notebooks_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

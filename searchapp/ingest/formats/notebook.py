@@ -1,8 +1,11 @@
 """Jupyter notebooks (``.ipynb``, nbformat 3 and 4): the source of markdown, code and raw cells,
-each located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Outputs are never
-read, and ``data:`` URIs (base64 images pasted into markdown) are cut out of the sources, as are
-lines of generated text (a cell holding a 5,000-number list on one line), left empty: the rest
-of the notebook was skipped with them as generated."""
+each located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Of a code
+cell's outputs, its error (`KeyError: 'churn'`, `OutOfMemoryError: CUDA out of memory...`)
+and the first ``MAX_PRINTED_CHARS`` of what it printed (`valid AUC 0.8432`), after its source
+(a data scientist's pasted error found only a note about it); never images, HTML, tables or
+what a cell's last expression showed. ``data:`` URIs (base64 images pasted into markdown) are
+cut out of the sources, as are lines of generated text (a cell holding a 5,000-number list on
+one line), left empty: the rest of the notebook was skipped with them as generated."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from searchapp.ingest.decoding import NotTextError, is_generated_line
+from searchapp.ingest.decoding import NotTextError, is_generated_line, normalise
 from searchapp.ingest.formats.builder import TextBuilder
 from searchapp.ingest.formats.markdown import cut_data_uris
 from searchapp.ingest.formats.spans import LocatedText
@@ -60,11 +63,39 @@ def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
         elif not title and cell.get("cell_type") == "markdown":
             match = _MARKDOWN_TITLE.search(source)
             title = match.group(1) if match else ""
-        builder.add(source, section=f"cell {number}")
+        printed = _printed(cell) if cell.get("cell_type") == "code" else ""
+        builder.add(source + ("\n\n" + printed if printed else ""), section=f"cell {number}")
     metadata = notebook.get("metadata")
     if isinstance(metadata, dict) and isinstance(metadata.get("title"), str):
         title = metadata["title"]
     return builder.build(title=title)
+
+
+MAX_PRINTED_CHARS = 1_000  # of a cell's printed output: a training loop's log is not read whole
+
+
+def _printed(cell: dict[str, Any]) -> str:
+    """A code cell's error (its name and message) and the start of what it printed to stdout,
+    as a terminal shows them (colours and progress bars' redraws gone)."""
+    printed, errors = [], []
+    outputs = cell.get("outputs")
+    for output in outputs if isinstance(outputs, list) else ():
+        if not isinstance(output, dict):
+            continue
+        kind = output.get("output_type")
+        if kind == "stream" and output.get("name", "stdout") == "stdout":
+            text = output.get("text", "")
+            printed.append("".join(text) if isinstance(text, list) else str(text))
+        elif kind in ("error", "pyerr"):  # pyerr: nbformat 3
+            name, value = output.get("ename", ""), output.get("evalue", "")
+            errors.append(normalise(f"{name}: {value}" if value else str(name)).strip())
+    # A progress bar's redraws: the line as it ended.
+    text = "\n".join(line.rsplit("\r", 1)[-1] for line in "".join(printed).split("\n"))
+    text = normalise(text).strip()
+    if len(text) > MAX_PRINTED_CHARS:
+        text = text[:MAX_PRINTED_CHARS].rsplit("\n", 1)[0]
+    text = "\n".join("" if is_generated_line(line) else line for line in text.split("\n"))
+    return "\n".join(part for part in (text, *errors) if part)
 
 
 def _cells(notebook: Any) -> list[Any] | None:

@@ -1,4 +1,5 @@
-"""Jupyter notebooks: markdown and code cells located as "cell N", never outputs."""
+"""Jupyter notebooks: markdown and code cells located as "cell N", of outputs only errors and
+the start of what was printed."""
 
 from __future__ import annotations
 
@@ -57,17 +58,16 @@ def load_notebook(tmp_path: Path, content: dict | str, name: str = "analysis.ipy
     return load_documents(path)
 
 
-def test_cells_are_located_units_and_outputs_are_never_read(tmp_path: Path) -> None:
+def test_cells_are_located_units_and_images_and_results_are_never_read(tmp_path: Path) -> None:
     [document] = load_notebook(tmp_path, notebook(CELLS))
     assert document.title == "Lift analysis"
     assert document.text == (
         "# Lift analysis\nWe fit the *lift curve*.\n![plot]()"
-        "\n\nimport numpy as np\nlift = np.polyfit(alpha, cl, 1)"
+        "\n\nimport numpy as np\nlift = np.polyfit(alpha, cl, 1)\n\nprinted output"
         "\n\nA raw cell about the okapi."
         "\n\nprint(lift)"
     )
-    assert PNG[:100] not in document.text and "printed output" not in document.text
-    assert "array(" not in document.text
+    assert PNG[:100] not in document.text and "array(" not in document.text
     text = document.text
     assert document.spans == (
         Span(0, section="cell 1"),
@@ -133,3 +133,33 @@ def test_an_empty_ipynb_is_an_empty_document_as_an_empty_pdf_is(tmp_path: Path, 
     (tmp_path / "empty.pdf").write_bytes(b"")
     [pdf] = load_documents(tmp_path / "empty.pdf")
     assert (pdf.text, pdf.spans) == ("", ())
+
+
+def test_a_cells_error_and_the_start_of_its_printed_output_are_read(tmp_path: Path) -> None:
+    # A data scientist's trial: `-F "Tried to allocate"` and `-F "valid AUC 0.8432"` found
+    # nothing; a pasted traceback only the note that mentioned it.
+    cells = [
+        code(
+            "train(model)",
+            outputs=[
+                {"output_type": "stream", "name": "stdout", "text": "epoch 1\rEpoch 1 done\n"},
+                {"output_type": "stream", "name": "stdout", "text": ["valid AUC 0.8432\n"]},
+                {"output_type": "stream", "name": "stderr", "text": "a warning to stderr\n"},
+                {"output_type": "stream", "name": "stdout", "text": "x" * 6000 + "\n"},
+                {
+                    "output_type": "error",
+                    "ename": "OutOfMemoryError",
+                    "evalue": "CUDA out of memory. \x1b[31mTried to allocate\x1b[0m 2.00 GiB",
+                    "traceback": ["\x1b[0;31m---------\x1b[0m", "frames..."],
+                },
+            ],
+        ),
+        code("print('a' * 5000)", outputs=[{"output_type": "stream", "text": "b\n" * 2000}]),
+    ]
+    [document] = load_notebook(tmp_path, notebook(cells))
+    text = document.text
+    assert "Epoch 1 done\nvalid AUC 0.8432" in text and "epoch 1" not in text
+    assert "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB" in text
+    assert "stderr" not in text and "xxxx" not in text  # stderr, a line past the limit: out
+    assert "frames" not in text and "\x1b" not in text  # the traceback's frames: out
+    assert text.count("b\n") <= 500  # the start of a long output alone
