@@ -737,7 +737,16 @@ class BestLine:
         if best is None:
             return first_line
         if best in taken:
-            return self._best(lines, first_line, taken, elsewhere, definitions) or best
+            other = self._best(lines, first_line, taken, elsewhere, definitions)
+            if (
+                other is not None
+                and self._phrases
+                and other - first_line not in (self._phrase_starts(lines))
+            ):
+                # No other line holds the phrase: this passage holds the one a hit named (an
+                # overlapping passage named a line without it: a data scientist's -F).
+                return best
+            return other or best
         return best
 
     def _best(

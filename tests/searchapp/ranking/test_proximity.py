@@ -368,3 +368,22 @@ def test_a_timestamp_with_its_date_in_a_short_query_is_held(tmp_path) -> None:
         assert sorted(h.path.rsplit("/", 1)[1] for h in hits) == ["notes.md", "part0.tsv"], mode
         row = next(h for h in hits if h.path.endswith("part0.tsv"))
         assert rows[row.line - 1].startswith("2024-01-01T11:06:38"), (mode, row.line)
+
+
+def test_each_occurrence_of_a_fixed_string_is_one_hit_on_its_line(tmp_path) -> None:
+    # A data scientist's `-F "S049 21.13" --per-doc 5`: 5 hits for 3 rows holding it, two
+    # of them a second time from an overlapping passage, one naming a row without it.
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    rows = [f"2024-01-01T10:{n % 60:02d}:00\tS{n % 97:03d}\t{n % 50}.{n % 7}" for n in range(400)]
+    for at in (50, 151, 333):  # line 334 ends one passage and begins the next (3 lines each)
+        rows[at] = f"2024-01-01T11:00:00\tS049\t21.13\trow {at}"
+    rows[331] = rows[335] = "2024-01-01T11:00:02\tS049\t20.00"  # a word of it, in both
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sensor.tsv").write_text("\n".join(rows) + "\n")
+    index = make_index(tmp_path / "idx")
+    index.add([data])
+    hits = index.search("S049 21.13", k=10, per_doc=10, fixed=True)
+    assert sorted(hit.line for hit in hits) == [51, 152, 334]
+    assert all("S049\t21.13" in rows[hit.line - 1] for hit in hits)
