@@ -429,6 +429,13 @@ class SearchIndex:
                 and (under([root], roots) or under([str(r) for r in roots], [root]))
                 for root, filters in earlier.items()
             )
+            if as_roots:  # folders at once: a relative path is read from them mid-run
+                # (a first index of 26 minutes answered `get src/lstm.py:21` with "not an
+                # indexed document" until it ended); files once the run says they were kept
+                folders = [root for root in roots if root.is_dir()]
+                if folders:
+                    given_filters = Filters(tuple(include), tuple(exclude), default_excludes)
+                    record_roots(store, folders, given_filters)
             try:
                 report = indexer.run(
                     roots,

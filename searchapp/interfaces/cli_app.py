@@ -305,7 +305,10 @@ def print_skipped(
     what = [counted(n, noun) for n, noun in ((len(skipped) - folders, "file"), (folders, "folder"))]
     # After the skips named above: "1 more file", not "1 file" beside the two just named (a
     # student read it as the run's count).
-    more = " more" if errors[:NAMED_READ_ERRORS] or fixable[:NAMED_FIXABLE] else ""
+    told_apart = (errors and len(errors) <= NAMED_READ_ERRORS) or (
+        fixable and len(fixable) <= NAMED_FIXABLE
+    )  # named above and not counted here (a flood of them is counted whole)
+    more = " more" if told_apart else ""
     counted_what = " and ".join(w for w in what if not w.startswith("0 "))
     console.print(
         f"{prefix}{counted_what.replace(' ', more + ' ', 1)} skipped ({one_line(counts)}); "

@@ -2996,7 +2996,7 @@ def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
     denied = [("/d/x.txt", "cannot read: Permission denied")]
     assert printed(binary + denied) == [
         "skipped /d/x.txt: cannot read: Permission denied",
-        "2 files skipped (binary file: 2); --verbose lists them",
+        "2 more files skipped (binary file: 2); --verbose lists them",  # not the one named
     ]
     many = [(f"/d/{n}.txt", "cannot read: Permission denied") for n in range(25)]
     lines = printed(binary + many)
@@ -3011,7 +3011,7 @@ def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
     lock = [("/d/uv.lock", "lock file (excluded by default; --no-default-excludes keeps it)")]
     assert printed(binary + scan + lock) == [
         "skipped /d/scan.pdf: no text layer; run OCR first",
-        "3 files skipped (binary file: 2, lock file: 1); --verbose lists them",
+        "3 more files skipped (binary file: 2, lock file: 1); --verbose lists them",
     ]
     # One of each reason before a second of any: five damaged Word files (the walk's order)
     # kept a PDF that needs a password from being named.
@@ -3022,7 +3022,7 @@ def test_files_that_cannot_be_read_are_named_without_verbose() -> None:
     assert len(lines) == 6 and lines[-1].startswith("7 files skipped (damaged Word file: 6, ")
     minified = [("/d/app.js", "minified or generated text; --no-default-excludes indexes it")]
     assert printed(scan + minified)[1:] == [
-        "1 file skipped (minified or generated text: 1); --verbose lists them"
+        "1 more file skipped (minified or generated text: 1); --verbose lists them"
     ]
     scans = [(f"/d/{n}.pdf", scan[0][1]) for n in range(6)]  # 5 named, all 6 counted
     assert printed(scans) == [
