@@ -688,7 +688,14 @@ class Watcher:
             on_skip=lambda path, reason: skipped.append((path, reason)),
             on_folder=folders.add,
         )
-        wanted = {str(path) for path in found if not self._in_index_folder(str(path))}
+        try:
+            wanted = {str(path) for path in found if not self._in_index_folder(str(path))}
+        except BadInputError:
+            if all(root.exists() for root in roots):
+                raise
+            # A root deleted between the look and the walk (`rm -r docs` under load): the
+            # watch's thread ended with "no such file or folder". Walked again without it.
+            return self._wanted()
         self._walked_folders = {
             folder: _identity(folder)
             for folder in folders
