@@ -417,14 +417,8 @@ def m010_identifier_words(db: sqlite_utils.Database) -> None:
         "OR text GLOB '*[A-Z][A-Z][a-z]*' OR instr(text, '_') > 0"
     )
     for chunk_id, text in chunks:
-        was, now = cjk_spaced(text), identifier_words(text)  # as version 10 read it
-        if now == was:
-            continue
-        conn.execute(  # deleted as version 9 indexed it, added as it is now read
-            "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
-            (chunk_id, was),
-        )
-        conn.execute("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, now))
+        # deleted as version 9 indexed it, added as version 10 reads it
+        _index_again(conn, chunk_id, cjk_spaced(text), identifier_words(text))
     rows = conn.execute("SELECT id, doc_id, path FROM documents WHERE doc_id = path").fetchall()
     conn.execute("DELETE FROM documents_names")
     for document_id, doc_id, path in rows:
@@ -434,6 +428,17 @@ def m010_identifier_words(db: sqlite_utils.Database) -> None:
                 "INSERT INTO documents_names (rowid, name, folder) VALUES (?, ?, ?)",
                 (document_id, *map(identifier_words, name)),
             )
+
+
+def _index_again(conn: sqlite3.Connection, chunk_id: int, was: str, now: str) -> None:
+    """A chunk's FTS5 entry, indexed as ``was`` (exactly: a 'delete' of other text corrupts the
+    index), indexed again as ``now``; nothing where they are the same."""
+    if now == was:
+        return
+    conn.execute(
+        "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)", (chunk_id, was)
+    )
+    conn.execute("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, now))
 
 
 def m011_chunk_text_starts(db: sqlite_utils.Database) -> None:
@@ -502,14 +507,8 @@ def m015_folded_letters(db: sqlite_utils.Database) -> None:
     for chunk_id, text in conn.execute("SELECT id, text FROM chunks"):
         if text.isascii() or not _FOLDED_LETTER.search(text):
             continue
-        was, now = identifier_words(text), fts_text(text)
-        if now == was:
-            continue
-        conn.execute(  # deleted as version 14 indexed it, added as it is now read
-            "INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', ?, ?)",
-            (chunk_id, was),
-        )
-        conn.execute("INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", (chunk_id, now))
+        # deleted as version 14 indexed it, added as it is now read
+        _index_again(conn, chunk_id, identifier_words(text), fts_text(text))
     rows = conn.execute("SELECT rowid, name, folder FROM documents_names").fetchall()
     for rowid, name, folder in rows:
         folded = (letters_folded(name or ""), letters_folded(folder or ""))
