@@ -30,10 +30,15 @@ from searchapp.storage.paths import absolute, not_there
 logger = logging.getLogger(__name__)
 
 IGNORE_FILES = (".gitignore", ".ignore", ".searchignore")  # in this order: the later wins
-# ...and experiment trackers' run folders (MLflow's, Weights & Biases', Lightning's): hundreds
-# of near-identical files of one value (a data scientist's `mlruns/` took 12 of the first 13
-# hits for "which notebook trains the xgboost model").
-SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__", "mlruns", "wandb", "lightning_logs"})
+SKIPPED_FOLDERS = frozenset({"node_modules", "__pycache__"})
+# Experiment trackers' run folders, told by what they hold (a package named `wandb` is code):
+# hundreds of near-identical files of one value (a data scientist's `mlruns/` took 12 of the
+# first 13 hits for "which notebook trains the xgboost model").
+_RUN_FOLDERS = {
+    "mlruns": re.compile(r"\.trash|0|[0-9]{6,}|models"),  # MLflow's experiments
+    "wandb": re.compile(r"latest-run|(?:offline-)?run-.+"),  # Weights & Biases' runs
+    "lightning_logs": re.compile(r"version_[0-9]+"),
+}
 VENV_NAMES = frozenset({"venv", ".venv", "env"})
 INDEX_FILES = ("index.db", LOCK_NAME)  # what every index folder holds (storage/store.py, lock.py)
 # Every file an index keeps in its folder: the database and SQLite's files beside it, the lock,
@@ -489,6 +494,9 @@ def _skip_folder(entry: os.DirEntry[str]) -> bool:
         return True
     if os.path.isdir(os.path.join(entry.path, "conda-meta")):  # a conda environment
         return True
+    marker = _RUN_FOLDERS.get(entry.name)
+    if marker is not None and any(marker.fullmatch(name) for name in _names_in(entry.path)):
+        return True
     if entry.name == "vendor" and any(
         # Go's vendored modules (`go mod vendor` writes modules.txt) and Composer's packages:
         # others' code, as node_modules is (a Go developer's `retry` found chi's retry.go first)
@@ -502,6 +510,14 @@ def _skip_folder(entry: os.DirEntry[str]) -> bool:
             for scripts in ("bin", "Scripts")
         )
     return False
+
+
+def _names_in(folder: str) -> list[str]:
+    """The names in ``folder`` (none where it cannot be listed: the walk says why)."""
+    try:
+        return os.listdir(folder)
+    except OSError:
+        return []
 
 
 def _is_index_folder(folder: str) -> bool:

@@ -212,8 +212,7 @@ def query(
             _note_changed_files(search_index, hits, gone - {hit.path for hit in hits})
         if files_only and not k_given and len(hits) == options.k:  # grep -l lists all
             err.print(
-                f"note: the files of the first {options.k} hits; -k {min(options.k * 10, 1000)} "
-                "lists more",
+                f"note: the files of the first {options.k} hits; -k {options.k * 10} lists more",
                 style="dim",
             )
         if listed and not set(listed) - gone:

@@ -44,7 +44,7 @@ MAX_DEFINERS = 64
 # The words before a name in the declarations ``DEFINES`` reads, as FTS5 phrases take them.
 DECLARING_WORDS = (
     "def class function fn func struct enum interface trait type impl module macro const let var "
-    "sub rpc service message"
+    "sub"
 ).split()
 
 # What may come before a constructor's name (no type: it is its class's).
@@ -56,7 +56,7 @@ _WORDS = re.compile(r"\w+")  # a snake_case name is one word here
 # A dotted name (its parts), then whether "(" follows it at once.
 # C++'s `IValue::toTensor` as `IValue.toTensor` (the method was second to its class's struct).
 # A Rust macro's `!` as a call's "(" (`entry!`).
-_CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)(\(|!(?![\w=]))?")
+_CODE_WORD = re.compile(r"(?<![\w.])([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)(\(|!(?=[(\[{]))?")
 _QUALIFIER = re.compile(r"\.|::")
 _DECLARING = re.compile(r"def|class|function|fn|func|struct|enum|interface|trait|type|const")
 # A query of one name: a declaring keyword or two before it (`async def`, `pub fn`), "(" or
@@ -69,9 +69,9 @@ _WHOLE_NAME = re.compile(
 # An agent's question for a definition, of one name (a Go and Rust developer's trial: "where
 # is LedgerStore defined" ranked the trait's passage below its uses).
 _ASKING_WHERE = re.compile(
-    r"(?i)\s*(?:where\s+(?:is|are|do\s+we\s+define)\s+(?:the\s+)?`?(?P<a>[^\s`]+)`?"
+    r"(?i)\s*(?:where\s+(?:is|are|do\s+we\s+define)\s+(?:the\s+)?`?(?P<a>[^\s`?]+)`?"
     r"(?:\s+(?:defined|declared|implemented))?"
-    r"|(?:find\s+|show\s+(?:me\s+)?)?(?:the\s+)?(?:definition|declaration)\s+of\s+`?(?P<b>[^\s`]+)`?)"
+    r"|(?:find\s+|show\s+(?:me\s+)?)?(?:the\s+)?(?:definition|declaration)\s+of\s+`?(?P<b>[^\s`?]+)`?)"
     r"\s*\??\s*"
 )
 # ``query_words.DEFINES`` but for variables (``defining`` reads those at the margin only).
@@ -115,6 +115,8 @@ def whole_name(query: str) -> str | None:
         # namespace (`c10::hash_combine`: a call of it ranked above its definition).
         return None
     name = parts[-1]
+    if match.group(2) == "!" and not name.islower():  # "Help!": prose; a Rust macro: `entry!`
+        return None
     declared = match.group(0).strip() != match.group(1) and not match.group(2)
     if (
         is_identifier(name)

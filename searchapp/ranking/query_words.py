@@ -185,12 +185,11 @@ def _accented() -> dict[str, str]:
 # (or a comment in Python or shell, which reads the same: it counts for less).
 # Keywords that are English words too ("of type DispatchKeySet" in a C++ comment was read as
 # declaring it, and ranked above `class DispatchKeySet final {`) declare at a line's start
-# alone, after the modifiers a declaration may have (`export type`, `pub(crate) trait`); and
-# so do a .proto file's (`rpc GetOrder(`, `service OrderService {`, `message Order {`).
+# alone, after the modifiers a declaration may have (`export type`, `pub(crate) trait`).
 _LEADING_DECLARATION = (
     r"^[ \t]*(?:(?:export|pub(?:\([\w:]+\))?|declare|default|public|(?:private|protected)"
     r"(?:\[\w+\])?|internal|abstract|sealed|static|final|partial|unsafe|async|our|my)[ \t]+)*"
-    r"(?:@?interface|trait|type|module|macro|sub|rpc|service|message|(?:{IMPL}))\s+"
+    r"(?:@?interface|trait|type|module|macro|sub|(?:{IMPL}))\s+"
 )
 _LEADING_DECLARATION = _LEADING_DECLARATION.replace("{IMPL}", IMPL)
 DEFINES = (
@@ -738,11 +737,8 @@ class BestLine:
             return first_line
         if best in taken:
             other = self._best(lines, first_line, taken, elsewhere, definitions)
-            if (
-                other is not None
-                and self._phrases
-                and other - first_line not in (self._phrase_starts(lines))
-            ):
+            starts = self._phrase_starts(lines) if other is not None and self._phrases else {}
+            if best - first_line in starts and other - first_line not in starts:
                 # No other line holds the phrase: this passage holds the one a hit named (an
                 # overlapping passage named a line without it: a data scientist's -F).
                 return best

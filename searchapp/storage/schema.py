@@ -524,8 +524,8 @@ def m016_latex_and_org_read_again(db: sqlite_utils.Database) -> None:
     commands as letters (``formats/latex.py``, ``formats/org.py``): the next `search index`
     reads them again (a passage that reads the same keeps its vector)."""
     db.execute(
-        "UPDATE documents SET sha256 = NULL WHERE lower(path) LIKE '%.tex' "
-        "OR lower(path) LIKE '%.bib' OR lower(path) LIKE '%.org'"
+        "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.tex' "
+        "OR lower(path) LIKE '%.bib' OR lower(path) LIKE '%.org') AND sha256 IS NOT NULL"
     )
 
 
@@ -533,15 +533,18 @@ def m017_slides_read_again(db: sqlite_utils.Database) -> None:
     """PowerPoint decks are now read without their footers, slide numbers and dates
     (``formats/pptx.py``): the next `search index` reads them again."""
     db.execute(
-        "UPDATE documents SET sha256 = NULL WHERE lower(path) LIKE '%.pptx' "
-        "OR lower(path) LIKE '%.pptm' OR lower(path) LIKE '%.ppsx'"
+        "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.pptx' "
+        "OR lower(path) LIKE '%.pptm' OR lower(path) LIKE '%.ppsx') AND sha256 IS NOT NULL"
     )
 
 
 def m018_notebooks_read_again(db: sqlite_utils.Database) -> None:
     """Notebooks are now read with their cells' errors and the start of what they printed
     (``formats/notebook.py``): the next `search index` reads them again."""
-    db.execute("UPDATE documents SET sha256 = NULL WHERE lower(path) LIKE '%.ipynb'")
+    # '' as m014's: NULL counts a document as stored in part (`search info`: "incomplete")
+    db.execute(
+        "UPDATE documents SET sha256 = '' WHERE lower(path) LIKE '%.ipynb' AND sha256 IS NOT NULL"
+    )
 
 
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (

@@ -691,6 +691,7 @@ class Store:
             ).fetchone()[0]
         )
 
+    @guarded
     def count_documents(self) -> int:
         """Documents searched: pending versions (``schema.PENDING``) left out."""
         return int(

@@ -51,6 +51,13 @@ def _message_text(message: EmailMessage, depth: int) -> str:
         name = part.get_filename()
         if name:
             attached.append(f"Attachment: {name}")
+        elif part.get_content_maintype() == "text" and part.get_content_disposition() != (
+            "attachment"
+        ):  # the text after an inline image (Apple Mail's): the body's, not an attachment's
+            inline = _content(part)
+            if part.get_content_subtype() == "html":
+                inline = html_to_text(inline)[1]
+            attached.append(inline.replace("\r\n", "\n").strip())
     return "\n\n".join(part for part in ("\n".join(lines), text, *attached) if part)
 
 

@@ -65,8 +65,8 @@ def letters(text: str) -> str:
 
 # A sectioning command at a line's start, its title in braces (one level of braces inside).
 _SECTIONING = re.compile(
-    r"^[ \t]*\\(?P<kind>part|chapter|section|subsection|subsubsection)\*?[ \t]*"
-    r"(?:\[[^\]\n]*\])?[ \t]*\{(?P<title>(?:[^{}\n]|\{[^{}\n]*\})*)\}",
+    r"^[ \t]*\\(?P<kind>part|chapter|section|subsection|subsubsection)\*?[ \t]*+"
+    r"(?:\[[^\]\n]*\][ \t]*+)?\{(?P<title>(?:[^{}\n]|\{[^{}\n]*\})*)\}",
     re.MULTILINE,
 )
 _LEVELS = {"part": 1, "chapter": 2, "section": 3, "subsection": 4, "subsubsection": 5}

@@ -85,7 +85,9 @@ def _printed(cell: dict[str, Any]) -> str:
         kind = output.get("output_type")
         if kind == "stream" and output.get("name", "stdout") == "stdout":
             text = output.get("text", "")
-            printed.append("".join(text) if isinstance(text, list) else str(text))
+            if isinstance(text, list):  # one part null: not the whole notebook skipped
+                text = "".join(part for part in text if isinstance(part, str))
+            printed.append(text if isinstance(text, str) else "")
         elif kind in ("error", "pyerr"):  # pyerr: nbformat 3
             name, value = output.get("ename", ""), output.get("evalue", "")
             errors.append(normalise(f"{name}: {value}" if value else str(name)).strip())

@@ -18,7 +18,7 @@ ORG_SUFFIX = ".org"
 
 _HEADING = re.compile(
     r"^(?P<stars>\*+)[ \t]+(?:(?:TODO|DONE|NEXT|WAITING|HOLD|CANCELL?ED)[ \t]+)?"
-    r"(?:\[#[A-Z0-9]\][ \t]+)?(?P<title>.*?)(?:[ \t]+:[\w@#%:]+:)?[ \t]*$",
+    r"(?:\[#[A-Z0-9]\][ \t]+)?(?P<title>[^\n]*?)(?:[ \t]+:[\w@#%:]+:)?[ \t]*+$",
     re.MULTILINE,
 )
 _TITLE = re.compile(r"^#\+TITLE:[ \t]*(.+?)[ \t]*$", re.MULTILINE | re.IGNORECASE)

@@ -7,11 +7,11 @@ the slides (a footer written as a text box) goes as a PDF's running lines go
 
 from __future__ import annotations
 
+import re
 from xml.etree.ElementTree import Element
 
 from searchapp.ingest.formats.builder import TextBuilder
 from searchapp.ingest.formats.ooxml import MC_FALLBACK, core_title, namespace, relationships
-from searchapp.ingest.formats.running_lines import MIN_PAGES, strip_running_lines
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
 
@@ -39,9 +39,7 @@ def extract_pptx(archive: SafeZip, main_part: str) -> LocatedText:
         paragraphs: list[str] = []
         _collect_paragraphs(archive.read_xml(part), paragraphs)
         texts.append("\n".join(paragraphs))
-    # Of a deck of 3 slides or more (two slides' shared lines are a paper's head, not a deck's).
-    given = [text or "" for text in texts]
-    kept = strip_running_lines(given) if len(given) >= MIN_PAGES else given
+    kept = _without_footers([text or "" for text in texts])
     for number, (text, stripped) in enumerate(zip(texts, kept, strict=True), start=1):
         if text is not None:
             builder.add(stripped, section=f"slide {number}")
@@ -61,6 +59,43 @@ def _collect_paragraphs(element: Element, paragraphs: list[str]) -> None:
                 paragraphs.append(text)
         elif child.tag != MC_FALLBACK and not _furniture(child):
             _collect_paragraphs(child, paragraphs)
+
+
+# A footer is among a slide's last lines, the same on this share of the slides but for the
+# slide's number ("Lecture 5 · 6"), of 3 slides or more; never a slide's first line, its title
+# ("Worked example 1", "Worked example 2" on the next: a reviewer's).
+FOOTER_LINES = 3
+FOOTER_SHARE = 0.5
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def _without_footers(slides: list[str]) -> list[str]:
+    """``slides``' texts less the footers written as text boxes (the placeholders' are left
+    out as they are read: ``_furniture``)."""
+
+    def key(line: str, number: int) -> str:
+        def numbered(found: re.Match[str]) -> str:
+            return "#" if int(found.group()) == number else found.group()
+
+        return _NUMBER.sub(numbered, " ".join(line.split()))
+
+    def feet(text: str) -> list[str]:
+        lines = [line for line in text.split("\n") if line.strip()]
+        return lines[1:][-FOOTER_LINES:]
+
+    counts: dict[str, int] = {}
+    for number, text in enumerate(slides, start=1):
+        for found in {key(line, number) for line in feet(text)}:
+            counts[found] = counts.get(found, 0) + 1
+    least = max(3, FOOTER_SHARE * len(slides))
+    footers = {found for found, n in counts.items() if n >= least}
+    if not footers:
+        return slides
+    kept = []
+    for number, text in enumerate(slides, start=1):
+        foot = {line for line in feet(text) if key(line, number) in footers}
+        kept.append("\n".join(line for line in text.split("\n") if line not in foot))
+    return kept
 
 
 def _furniture(shape: Element) -> bool:

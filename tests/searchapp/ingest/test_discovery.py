@@ -136,12 +136,14 @@ def test_skips_experiment_trackers_run_folders(tmp_path: Path) -> None:
     # A data scientist's mlruns/ (hundreds of one-value files) crowded out the notebooks.
     write(
         tmp_path,
-        "mlruns/1/abc/params/eval_metric",
-        "wandb/run-1/files/config.yaml",
+        "mlruns/0/meta.yaml",
+        "mlruns/0/abc/params/eval_metric",
+        "wandb/run-20240101_1200-abc/files/config.yaml",
         "lightning_logs/version_0/hparams.yaml",
         "notebooks/train.ipynb",
+        "sdk/wandb/sdk/wandb_init.py",  # a package so named: code (a reviewer's)
     )
-    assert found(tmp_path) == ["notebooks/train.ipynb"]
+    assert found(tmp_path) == ["notebooks/train.ipynb", "sdk/wandb/sdk/wandb_init.py"]
 
 
 def test_skips_go_and_composer_vendor_folders(tmp_path: Path) -> None:

@@ -76,3 +76,18 @@ def test_an_empty_eml_is_an_empty_document_not_a_damaged_one(tmp_path: Path, dat
     path = tmp_path / "empty.eml"
     path.write_bytes(data)
     assert all(not d.text.strip() for d in load_documents(path))  # no NotTextError
+
+
+def test_text_after_an_inline_image_is_the_bodys(tmp_path: Path) -> None:
+    # A reviewer's: Apple Mail writes text, an inline image, text; the second text was lost.
+    m = EmailMessage()
+    m["Subject"] = "Roof"
+    m.set_content("Photos of the roof below.")
+    m.add_attachment(b"\xff\xd8", maintype="image", subtype="jpeg", filename="IMG_1.jpg")
+    m.add_attachment("The contractor quoted $4,400.", subtype="plain", disposition="inline")
+    path = tmp_path / "roof.eml"
+    path.write_bytes(bytes(m))
+    [document] = load_documents(path)
+    assert "Photos of the roof below." in document.text
+    assert "The contractor quoted $4,400." in document.text
+    assert "Attachment: IMG_1.jpg" in document.text

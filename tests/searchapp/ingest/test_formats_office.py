@@ -604,3 +604,15 @@ def test_pptx_footers_slide_numbers_and_dates_are_left_out(tmp_path: Path) -> No
         assert gone not in document.text, gone
     assert all(title in document.text for title in titles)
     assert all(f"Point {n} of the lecture" in document.text for n in (1, 2, 3))
+
+
+def test_pptx_titles_numbered_with_their_slides_stay() -> None:
+    # A reviewer's: "Worked example 1/2/3" on slides 2-4 went as running heads, every copy.
+    from searchapp.ingest.formats.pptx import _without_footers
+
+    slides = ["Lecture 5"] + [
+        f"Worked example {n}\nA pipe of case {n}\nME2310 · Lecture 5 · {n + 1}" for n in (1, 2, 3)
+    ]
+    assert _without_footers(slides) == ["Lecture 5"] + [
+        f"Worked example {n}\nA pipe of case {n}" for n in (1, 2, 3)
+    ]
