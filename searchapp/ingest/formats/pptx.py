@@ -1,9 +1,8 @@
 """PowerPoint presentations (``.pptx``, ``.pptm``, ``.ppsx``): the text of each slide in
 presentation order, located as ``"slide N"`` (1-based, hidden slides counted). Speaker notes are
-not read, nor the footer, slide number and date placeholders; a line repeated at the edge of
-the slides (a footer written as a text box) goes as a PDF's running lines go
-(``running_lines``): a student's slide hits named the footer "ME2310 Fluid Mechanics · Lecture
-5 · 6" as their line."""
+not read, nor the footer, slide number and date placeholders, nor a footer written as a text
+box (``_without_footers``): a student's slide hits named the footer "ME2310 Fluid Mechanics ·
+Lecture 5 · 6" as their line."""
 
 from __future__ import annotations
 
