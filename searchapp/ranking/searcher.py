@@ -29,6 +29,7 @@ from searchapp.ranking.definitions import (
 )
 from searchapp.ranking.fusion import BM25_WEIGHT, bm25_ceiling, fuse
 from searchapp.ranking.lexical import Lexicon, fts_query, idf, informative_terms
+from searchapp.ranking.listings import is_book, is_listing
 from searchapp.ranking.names import (
     MAX_FILES,
     NAME_WEIGHT,
@@ -390,6 +391,12 @@ class Searcher:
         held = {i for i, v in named.items() if v >= NAME_WEIGHT} if few_named else set()
         # A query that is a name alone (`class Console`): its definitions hold it as a whole.
         held |= definers if whole else set()
+        # A book's index or contents page holds the query's words as a list does: it scores
+        # by its cosine alone (``listings.py``).
+        for i in self._listings(candidates):
+            scored[i] = 0.0
+            bonus.pop(i, None)
+            held.discard(i)
         fused = fuse(
             [i for i, _ in dense[:FUSION_DEPTH]],
             [(i, s) for i, s in scored.items() if i in cosine],
@@ -406,6 +413,12 @@ class Searcher:
         ranked = fused + [(i, s) for i, s in dense if i not in seen]
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
         return [(i, s, cosine[i]) for i, s in ranked], frontier
+
+    def _listings(self, candidates: list[int]) -> set[int]:
+        """The ``candidates`` that are a book's index or contents (``listings.is_listing``)."""
+        books = [i for i, path in self.store.chunk_paths(candidates).items() if is_book(path)]
+        texts = self.store.chunk_texts(books) if books else {}
+        return {i for i, text in texts.items() if is_listing(text)}
 
     def _from_texts(self, query: str, candidates: list[int]) -> tuple[dict[int, float], set[int]]:
         """``{chunk id: what its text adds}`` for the ``candidates`` holding some of the
