@@ -72,7 +72,14 @@ def query(
         typer.Option("--min-score", help="Drop hits whose score (as shown) is below this."),
     ] = None,
     path: PathGlob = None,
-    per_doc: PerDoc = 1,
+    per_doc: Annotated[
+        int | None,
+        typer.Option(
+            "--per-doc",
+            help="Passages per document [default: 1; -F: as many as -k, each line holding it].",
+            show_default=False,
+        ),
+    ] = None,
     context: Annotated[
         int | None,
         typer.Option(
@@ -151,6 +158,9 @@ def query(
     k_given = top_k is not None
     if top_k is None:  # as grep -Fl: every file holding it (a historian's -F -l listed 10 of 24)
         top_k = FIXED_FILES_MOST if fixed and files_only else 10
+    per_doc_given = per_doc is not None
+    if per_doc is None:  # -F as grep -F: every line holding it (a log's 2,021 gave 1)
+        per_doc = top_k if fixed and not files_only else 1
     options = SearchOptions(
         k=top_k,
         mode=mode,
@@ -213,6 +223,11 @@ def query(
         if files_only and not k_given and len(hits) == options.k:  # grep -l lists all
             err.print(
                 f"note: the files of the first {options.k} hits; -k {options.k * 10} lists more",
+                style="dim",
+            )
+        if fixed and not files_only and not per_doc_given and len(hits) == options.k:
+            err.print(
+                f"note: the first {options.k} lines holding it; -k {options.k * 10} shows more",
                 style="dim",
             )
         if listed and not set(listed) - gone:

@@ -777,6 +777,12 @@ class BestLine:
                 best, most = number, (quoted, in_order, defines, weight, whole, defined, headed)
         return best
 
+    def phrase_lines(self, text: str, first_line: int) -> list[int]:
+        """The lines of ``text`` (numbered from ``first_line``) where a match of one of the
+        phrases begins, in order."""
+        starts = self._phrase_starts(plain(text).split("\n"))
+        return [first_line + index for index in sorted(starts)]
+
     def _phrase_starts(self, lines: list[str]) -> dict[int, int]:
         """{line index: how many of the phrases a match of begins on it}: a phrase broken
         over two lines counts at its first (it was in neither alone, and the hit named the

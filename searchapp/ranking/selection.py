@@ -173,6 +173,17 @@ def select(
                     also.setdefault(len(hits), {})[path] = None
             hits.append(hit)
             taken.add(hit.line)
+            if options.fixed:  # as grep -F: each line holding it (a log's passage holds many)
+                for line in lines.phrase_lines(chunk.text, hit.start_line):
+                    if len(hits) == options.k or full_in(chunk.doc_id, chunk.text):
+                        break
+                    if line not in taken:
+                        page, section = chunk.location_of(line)
+                        hits.append(
+                            replace(hit, rank=len(hits) + 1, line=line, page=page, section=section)
+                        )
+                        per_doc[chunk.doc_id] += 1
+                        taken.add(line)
         if len(hits) == options.k:
             break
         batch = min(4 * batch, 4096)

@@ -3753,6 +3753,39 @@ def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(
     assert len(out.splitlines()) == 3 and "note:" not in err  # asked for
 
 
+def test_fixed_strings_prints_each_line_holding_it_as_grep_does(
+    tmp_path, fake_model, capsys
+) -> None:
+    # An SRE's trial: `-F 'slow query detected' -k 5000 --per-doc 5000 | wc -l` counted 1,729
+    # of grep's 2,021 (a passage of a log holding several named one), and without --per-doc
+    # one line a file.
+    log = [
+        f"12:00:{n:02d} db-1 {'slow query detected' if n % 3 else 'checkpoint done'} id={n}"
+        for n in range(40)
+    ]
+    docs = write(
+        tmp_path / "ops",
+        {
+            "db.log": "\n".join(log) + "\n",
+            "runbook.md": "When a slow query detected alert fires, page.\n",
+        },
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    expected = {f"db.log:{n + 1}" for n, line in enumerate(log) if "slow" in line}
+    expected.add("runbook.md:1")
+    code, out, err = run(capsys, "query", "-F", "slow query detected", "-k", "500", *index)
+    named = [":".join(Path(line.split(": ")[0]).parts[-1:]) for line in out.splitlines()]
+    assert code == 0 and len(named) == len(expected) == 27 and set(named) == expected
+    assert "note:" not in err  # fewer than asked for: all of them
+    code, out, err = run(capsys, "query", "-F", "slow query detected", *index)
+    assert len(out.splitlines()) == 10 and "the first 10 lines holding it; -k 100" in err
+    code, out, _ = run(capsys, "query", "-F", "slow query detected", "--per-doc", "1", *index)
+    assert len(out.splitlines()) == 2  # one a file, as asked
+    code, out, _ = run(capsys, "query", "-F", "slow query detected", "-l", *index)
+    assert len(out.splitlines()) == 2
+
+
 def test_a_markdown_hit_is_shown_without_its_formatting_marks(tmp_path) -> None:
     # A writer's snippets: "> [!tip] Show, don't tell > … Cut **every** adverb.[^adv]",
     # "![[storm.png]] <div class="mood">", sections "Notes on [[Lighthouse Novel]] and *pacing*".
