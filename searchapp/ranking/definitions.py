@@ -67,10 +67,11 @@ _WHOLE_NAME = re.compile(
     r"([A-Za-z_]\w*(?:(?:\.|::)[A-Za-z_]\w*)*)\s*(\(\s*\)?|!)?\s*"
 )
 # An agent's question for a definition, of one name (a Go and Rust developer's trial: "where
-# is LedgerStore defined" ranked the trait's passage below its uses).
+# is LedgerStore defined" ranked the trait's passage below its uses); for a setting, where it is
+# set (an SRE's "where is client_max_body_size set" ranked a runbook's "set by nginx" first).
 _ASKING_WHERE = re.compile(
     r"(?i)\s*(?:where\s+(?:is|are|do\s+we\s+define)\s+(?:the\s+)?`?(?P<a>[^\s`?]+)`?"
-    r"(?:\s+(?:defined|declared|implemented))?"
+    r"(?:\s+(?:defined|declared|implemented|set|configured|assigned|initiali[sz]ed|created))?"
     r"|(?:find\s+|show\s+(?:me\s+)?)?(?:the\s+)?(?:definition|declaration)\s+of\s+`?(?P<b>[^\s`?]+)`?)"
     r"\s*\??\s*"
 )

@@ -514,6 +514,10 @@ def test_go_and_rust_definitions(name, text, share) -> None:
         ("find the definition of Client.send", "send"),
         ("entry!", "entry"),
         ("where is LedgerStore?", "LedgerStore"),
+        # A setting, where it is set (an SRE's trial: a runbook's "set by nginx" came first).
+        ("where is client_max_body_size set", "client_max_body_size"),
+        ("where is MAX_UPLOAD_SIZE configured?", "MAX_UPLOAD_SIZE"),
+        ("where is the timeout configured", None),
         ("Help!", None),  # prose
         ("where is the config", None),
         ("where are users stored", None),
