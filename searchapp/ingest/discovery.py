@@ -69,6 +69,36 @@ _BEING_WRITTEN = (
 # (``*.tmp.[0-9]*`` left out ``report.tmp.2024-notes.md``, a note, and a negated bracket also
 # matches "/" in pathspec), so the name is matched here, as a default exclude.
 TEMPORARY_COPY = re.compile(r".+\.tmp\.[0-9]+")
+# Secrets: passwords and tokens (``prod.env``), keys and certificates, Terraform's state
+# (it holds every secret it created). A hit would print them, and `search mcp` hand them
+# to an assistant. (``.env`` and ``~/.ssh`` are hidden; private keys inside other files
+# are blanked: ``secrets.py``.)
+_SECRETS_KIND = "secrets file (passwords, keys)"
+_SECRET_PATTERNS = (
+    "*.env",
+    "*.pem",
+    "*.ppk",
+    "*.p12",
+    "*.pfx",
+    "*.jks",
+    "*.keystore",
+    "id_rsa",
+    "id_dsa",
+    "id_ecdsa",
+    "id_ed25519",
+    "id_ecdsa_sk",
+    "id_ed25519_sk",
+    "_netrc",
+    "*.tfstate",
+    "*.tfstate.backup",
+    # /etc's password hashes (an SRE's index of /etc printed root's hash for "root
+    # password hash"), and their backups
+    "shadow",
+    "gshadow",
+    "shadow-",
+    "gshadow-",
+)
+
 # Files that are text but not worth searching: lock files, minified or generated code, markup
 # that is data (drawings), and editors' backups. Excluded at every level unless
 # --no-default-excludes; each kind is named in its skip's reason (an SVG was called "lock
@@ -105,37 +135,7 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
     ("generated code", ("*.min.js", "*.min.css", "*.map", "*.pb.go", "*_pb2.py")),
-    # Secrets: passwords and tokens (``prod.env``), keys and certificates, Terraform's state
-    # (it holds every secret it created). A hit would print them, and `search mcp` hand them
-    # to an assistant. (``.env`` and ``~/.ssh`` are hidden; private keys inside other files
-    # are blanked: ``secrets.py``.)
-    (
-        "secrets file (passwords, keys)",
-        (
-            "*.env",
-            "*.pem",
-            "*.ppk",
-            "*.p12",
-            "*.pfx",
-            "*.jks",
-            "*.keystore",
-            "id_rsa",
-            "id_dsa",
-            "id_ecdsa",
-            "id_ed25519",
-            "id_ecdsa_sk",
-            "id_ed25519_sk",
-            "_netrc",
-            "*.tfstate",
-            "*.tfstate.backup",
-            # /etc's password hashes (an SRE's index of /etc printed root's hash for "root
-            # password hash"), and their backups
-            "shadow",
-            "gshadow",
-            "shadow-",
-            "gshadow-",
-        ),
-    ),
+    (_SECRETS_KIND, _SECRET_PATTERNS),
     ("SVG drawing", ("*.svg",)),
     # Word's and Excel's owner files beside an open document (`~$Lease FINAL.docx`: its
     # owner's name, or the document's first bytes, called "binary file"), and Windows'
@@ -153,6 +153,27 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
         ),
     ),
 )
+# Hidden files that are indexed: templates of a project's settings (`.env.example`), which name
+# them and hold no secrets (two helpers' trials: an SRE's `-F STRIPE_API_KEY` found nothing,
+# and a web developer's git-tracked `.env.example` was left out unsaid).
+_SHOWN_HIDDEN = re.compile(r"\.env\.(?:example|sample|template|dist|defaults)", re.IGNORECASE)
+
+
+def is_hidden(name: str) -> bool:
+    """Whether a file or folder named ``name`` is hidden from a walk: its name begins with '.'
+    (but for a settings template, ``_SHOWN_HIDDEN``)."""
+    return name.startswith(".") and not _SHOWN_HIDDEN.fullmatch(name)
+
+
+def _hidden_reason(rel: str) -> str:
+    """Why the hidden ``rel`` is left out; that it holds secrets (`.env`, `.env.local`), where
+    its name says so: the reason alone named how to index it, and an agent given that did."""
+    name = rel.rsplit("/", 1)[-1]
+    if name.lower().startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name):
+        return f"'{rel}' is hidden (its name begins with '.') and a {_SECRETS_KIND}"
+    return f"'{rel}' is hidden (its name begins with '.')"
+
+
 DEFAULT_EXCLUDES = tuple(pattern for _, patterns in _EXCLUDED_KINDS for pattern in patterns)
 NO_DEFAULT_EXCLUDES = "--no-default-excludes indexes it"
 
@@ -422,10 +443,10 @@ def _files_under(
             ):
                 continue
             rel = f"{rel_folder}/{entry.name}" if rel_folder else entry.name
-            if entry.name.startswith(".") or (not rel_folder and entry.name in own):
+            if is_hidden(entry.name) or (not rel_folder and entry.name in own):
                 if explain is not None:
                     explain(
-                        f"'{rel}' is hidden (its name begins with '.')"
+                        _hidden_reason(rel)
                         if entry.name[:1] == "."
                         else f"'{rel}' is one of the index's own files"
                     )

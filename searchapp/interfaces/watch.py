@@ -46,6 +46,7 @@ from searchapp.ingest.discovery import (
     IGNORE_FILES,
     INDEX_OWN_FILES,
     SKIPPED_FOLDERS,
+    is_hidden,
     is_read_error,
     iter_files,
     unreadable_places,
@@ -762,7 +763,7 @@ class Watcher:
                 parts = Path(path).relative_to(root).parts
                 if any(p.startswith(".") or p in SKIPPED_FOLDERS for p in parts[:-1]):
                     continue
-                if not parts[-1].startswith(".") or parts[-1] in IGNORE_FILES:
+                if not is_hidden(parts[-1]) or parts[-1] in IGNORE_FILES:
                     return True
         return False
 

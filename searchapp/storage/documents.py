@@ -304,7 +304,9 @@ def _not_found(store: Store, key: str) -> str:
     roots = [os.path.realpath(root) for root in recorded_roots(store)]
     if key and under([real], roots) and os.path.isfile(real):  # a damaged PDF, said so
         reason = _left_out_by_walk(store, roots, real)
-        if reason is not None and "excluded by default" in reason:  # says how to index it
+        # A default exclude's reason says how to index it; a secret's is not told how (an
+        # agent given `search index .env` indexed live keys).
+        if reason is not None and ("excluded by default" in reason or "secrets" in reason):
             return f"'{key}' is not indexed: {reason}"
         if reason is not None:
             return f"'{key}' is not indexed: {reason}; `search index {shlex.quote(key)}` indexes it"

@@ -115,6 +115,24 @@ def test_skips_hidden_and_tool_folders(tmp_path: Path) -> None:
     assert found(tmp_path) == ["keep.txt", "src/m.py"]
 
 
+def test_a_settings_template_is_indexed_and_a_hidden_secrets_file_is_said_to_be_one(
+    tmp_path: Path,
+) -> None:
+    from searchapp.ingest.discovery import why_left_out
+
+    # Two helpers' trials: `.env.example` (git-tracked, where developers look up a setting's
+    # name) was left out unsaid; `.env`'s reason named `search index .env`, which an agent ran.
+    write(tmp_path, ".env", ".env.local", ".env.example", "app/.env.sample", ".envrc", "a.md")
+    assert found(tmp_path) == [".env.example", "a.md", "app/.env.sample"]
+    for name in (".env", ".env.local"):
+        assert why_left_out(tmp_path, tmp_path / name) == (
+            f"'{name}' is hidden (its name begins with '.') and a secrets file (passwords, keys)"
+        )
+    assert why_left_out(tmp_path, tmp_path / ".envrc") == (
+        "'.envrc' is hidden (its name begins with '.') and a secrets file (passwords, keys)"
+    )
+
+
 def test_skips_virtual_environments(tmp_path: Path) -> None:
     write(
         tmp_path,

@@ -976,8 +976,11 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     (docs / "node_modules" / "x").mkdir(parents=True)
     (docs / "node_modules" / "x" / "i.js").write_text("code\n")
     (docs / "prod.env").write_text("SMTP_PASSWORD=hunter2\n")
+    (docs / ".env").write_text("STRIPE_SECRET_KEY=sk_live_1\n")
     assert run(capsys, "index", "docs", *index)[0] == 0
     said = {
+        # A web developer's trial: `.env`'s reason named the command that indexes it.
+        "docs/.env": "'.env' is hidden (its name begins with '.') and a secrets file",
         "docs/build/out.txt": f"'build/' is ignored by {docs / '.gitignore'}",
         "docs/.drafts/d.md": "'.drafts' is hidden",
         "docs/node_modules/x/i.js": "'node_modules/' is a tool folder",
@@ -987,7 +990,7 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
         code, out, err = run(capsys, "get", name, *index)
         assert (code, out) == (2, "") and f"'{name}' is not indexed: {reason}" in err, err
         # A default exclude says how to index such files; a secrets file is not offered.
-        offered = "excluded by default" not in reason
+        offered = "excluded by default" not in reason and "secrets" not in reason
         assert (f"`search index {name}` indexes it" in err) is offered, err
     code, _, err = run(capsys, "get", "docs/a.md", "--lines", "0", *index)
     assert code == 2 and "must be a range of line numbers from 1" in err
