@@ -8,7 +8,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Container, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from searchapp.ranking.outline import IMPL
 from searchapp.storage.schema import (
@@ -362,6 +362,13 @@ _NUMBERED = re.compile(
     r"(?i)(?<![\w.])(?:question|q|problem|exercise|example|figure|fig|table|theorem|lemma"
     r"|equation|eq)\.?[ \t]*[0-9]+(?:\.[0-9]+)*(?![\w.]*[0-9])"
 )
+# An id a log or a trace writes: a UUID, or a run of 12 or more hex digits holding a digit and a
+# letter (a request or trace id, a commit). An SRE's pasted request id printed unrelated access
+# log lines, exit 0; held, nothing else is a hit.
+_HEX_ID = re.compile(
+    r"(?i)(?<![\w-])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+    r"|(?=[a-f]*[0-9])(?=[0-9]*[a-f])[0-9a-f]{12,})(?![\w-])"
+)
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
 MAX_WORDS_AROUND_EXACT = 4
@@ -370,7 +377,8 @@ MAX_WORDS_AROUND_EXACT = 4
 def held_phrases(query: str) -> list[Phrase]:
     """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
     a short query, the addresses, times and versions it names (``_EXACT_TOKEN``), its amounts
-    and sections (``_AMOUNT``) and numbered questions, figures and the like (``_NUMBERED``)."""
+    and sections (``_AMOUNT``), numbered questions, figures and the like (``_NUMBERED``) and
+    the hex ids of logs and traces (``_HEX_ID``)."""
     quoted = quoted_phrases(query)
     if quoted or any(mark in query for mark in QUOTE_MARKS):
         return quoted
@@ -378,13 +386,20 @@ def held_phrases(query: str) -> list[Phrase]:
     query = _TIMESTAMP.sub(" ", query)
     numbered = _NUMBERED.findall(query)
     query = _NUMBERED.sub(" ", query)
+    ids = _HEX_ID.findall(query)
+    query = _HEX_ID.sub(" ", query)
     exact = _EXACT_TOKEN.findall(query)
     amounts = _AMOUNT.findall(query)
     others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
-    if not (exact or amounts or numbered or stamps) or len(others) > MAX_WORDS_AROUND_EXACT:
+    if not (exact or amounts or numbered or stamps or ids) or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
     phrases = [_timestamp_phrase(stamp) for stamp in stamps]
-    phrases += _phrases_of(list(dict.fromkeys(numbered)))
+    # A number ends where a longer one does not go on: "Figure 6" is not "Figure 6.1".
+    phrases += [
+        replace(phrase, pattern=re.compile(phrase.pattern.pattern + r"(?![.,:]\d)"))
+        for phrase in _phrases_of(list(dict.fromkeys(numbered)))
+    ]
+    phrases += _phrases_of(list(dict.fromkeys(ids)))
     phrases += [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
     for token in dict.fromkeys(exact):
         core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it

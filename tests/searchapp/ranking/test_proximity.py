@@ -329,6 +329,10 @@ def test_a_numbered_question_or_figure_in_a_short_query_is_held(tmp_path) -> Non
     assert [p.text for p in held_phrases("Question 3 (a)")] == ["Question 3"]
     assert [p.text for p in held_phrases("Figure 8.3")] == ["Figure 8.3"]
     assert held_phrases("chapter 5") == []  # a file's name may say it alone
+    # A researcher's "Figure 6" ranked a book's "Figure 6.1" above the paper's "Figure 6.".
+    [figure] = held_phrases("Figure 6")
+    assert figure.found_in("as Figure 6. shows") and figure.found_in("(Figure 6, left)")
+    assert not figure.found_in("Figure 6.1 shows") and not figure.found_in("Figure 61")
     paper = tmp_path / "exam"
     paper.mkdir()
     (paper / "final.txt").write_text(
@@ -343,6 +347,28 @@ def test_a_numbered_question_or_figure_in_a_short_query_is_held(tmp_path) -> Non
         for query in ("Question 2", "Question 3"):
             [hit] = index.search(query, k=1, mode=mode)
             assert lines[hit.line - 1].startswith(query), (mode, query, hit.line)
+
+
+@pytest.mark.parametrize(
+    ("query", "held"),
+    [
+        ("7f3a9c2e1b4d4e6f8a0b9c8d7e6f5a4b", "7f3a9c2e1b4d4e6f8a0b9c8d7e6f5a4b"),
+        ("rid=7f3a9c2e1b4d timeout", "7f3a9c2e1b4d"),
+        ("550E8400-e29b-41d4-a716-446655440000", "550E8400-e29b-41d4-a716-446655440000"),
+        ("deadbeefcafe", None),  # no digit: a word, perhaps
+        ("1234567890123", None),  # no letter: a number
+        ("3cacffb", None),  # short: a word may be so spelled
+    ],
+)
+def test_a_hex_id_in_a_short_query_is_held(query, held) -> None:
+    # An SRE's pasted request id, in no passage, printed unrelated access-log lines, exit 0.
+    from searchapp.ranking.query_words import held_phrases
+
+    assert [p.text for p in held_phrases(query)] == ([held] if held else [])
+    if held:
+        [phrase] = held_phrases(query)
+        assert phrase.found_in(f"GET /api rid={held.lower()} 200")
+        assert not phrase.found_in(f"rid={held}0 200") and not phrase.found_in("rid=7f3a 200")
 
 
 def test_a_timestamp_with_its_date_in_a_short_query_is_held(tmp_path) -> None:
