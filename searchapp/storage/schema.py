@@ -547,6 +547,14 @@ def m018_notebooks_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
+    """PDFs now lose a journal's head with its page number on alternate sides, and roman page
+    numbers (``formats/running_lines.py``): the next `search index` reads them again."""
+    db.execute(
+        "UPDATE documents SET sha256 = '' WHERE lower(path) LIKE '%.pdf' AND sha256 IS NOT NULL"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -566,6 +574,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m016_latex_and_org_read_again,
     m017_slides_read_again,
     m018_notebooks_read_again,
+    m019_pdfs_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

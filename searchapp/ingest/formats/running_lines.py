@@ -8,14 +8,16 @@ and the title in every head matched every page. Only what is surely not the page
 goes, and only from a page's edges inwards (a line like one inside the page stays):
 
 - a page number: a line of a number that goes up with the page (its page less a constant),
-  alone or with page words ("- 17 -", "Page 3 of 40", "p. 12"), on at least ``MIN_PAGES``
-  pages;
+  alone or with page words ("- 17 -", "Page 3 of 40", "p. 12"), or in lower-case roman
+  numerals alone (front matter's "iv"), on at least ``MIN_PAGES`` pages; a page holding
+  nothing else is left blank;
 - a running line: the same line, exactly, among the first or last ``EDGE_LINES`` lines of at
   least ``MIN_PAGES`` pages, two of them at most ``NEAR_PAGES`` apart (a head is on every page
   or every other one; a closing line of each chapter is not); the first copy of one stays, so
   a title's words are still found once; or the same line but for a page number at its start
   or end, beside two words or more ("Chapter 4: Function reference 9", a book's head on every
-  other page: every copy goes);
+  other page: every copy goes), the start and the end counted as one (a journal's head has
+  its page number at the outer edge: left on even pages, right on odd ones);
 - of a document of two pages, a line at the edge of both (the first copy stays) and a page
   number with page words or between dashes on both ("Page 1 of 2", "- 1 -"; not a bare
   number).
@@ -71,7 +73,9 @@ def strip_running_lines(pages: Sequence[str]) -> list[str]:
         while end > start and goes(page_lines[end - 1]):
             end -= 1
         if start == end:  # nothing but running lines: a page of one line like the others'
-            stripped.append(page)
+            # ...but for its page number (a blank page's "viii" stood between two chapters)
+            left = [line for line in page_lines if not _numbers_page(line, index, running)]
+            stripped.append(page if len(left) == len(page_lines) else "\n".join(left).strip())
             continue
         head = [line for line in page_lines[:start] if _kept(line, running, kept)]
         foot = [line for line in page_lines[end:] if _kept(line, running, kept)]
@@ -92,16 +96,33 @@ def _keys(line: str, index: int) -> list[tuple[str, int | None]]:
     if not text:
         return []
     keys: list[tuple[str, int | None]] = [(text, None)]
+    if _ROMAN.fullmatch(text):  # front matter's page numbers: "iii", "iv"
+        offset = _roman_value(text) - (index + 1)
+        return [*keys, ("#", offset)] if abs(offset) <= MAX_PAGE_OFFSET else keys
     for number in _NUMBER.finditer(text):
         offset = int(number.group()) - (index + 1) if len(number.group()) < 7 else None
         if offset is None or abs(offset) > MAX_PAGE_OFFSET:
             continue
         rest = text[: number.start()] + "#" + text[number.end() :]
-        if _page_words_alone(rest) or (
-            (rest.startswith("# ") or rest.endswith(" #")) and len(_WORD.findall(rest)) >= 2
-        ):
+        if _page_words_alone(rest):
             keys.append((rest, offset))
+        elif (rest.startswith("# ") or rest.endswith(" #")) and len(_WORD.findall(rest)) >= 2:
+            # A head beside its page number, on either side: a journal's puts it at the outer
+            # edge, left on even pages and right on odd ones (a 5-page paper's 2 of each kept
+            # all 4 heads, inside sentences going on overleaf).
+            keys.append((_AT_AN_END + (rest[2:] if rest.startswith("# ") else rest[:-2]), offset))
     return keys
+
+
+_AT_AN_END = "#|"  # a key's mark: the page number was at the start or the end of the line
+# A page number in roman numerals, as front matter has them (i to xxxix, lower case).
+_ROMAN = re.compile(r"x{0,3}(?:ix|iv|v?i{0,3})")
+_ROMAN_VALUES = {"x": 10, "v": 5, "i": 1}
+
+
+def _roman_value(numeral: str) -> int:
+    values = [_ROMAN_VALUES[c] for c in numeral]
+    return sum(-v if v < after else v for v, after in zip(values, [*values[1:], 0]))
 
 
 # Words of a head beside its page number: two at least ("Question 2" on page 2 is the page's).
@@ -129,6 +150,14 @@ def _runs(key: tuple[str, int | None], pages: set[int], least: int = MIN_PAGES) 
 
 # A page number between dashes, a number less its number (``_keys``): "- # -", "— # —".
 _DASHED = re.compile(r"[-–—]+ ?# ?[-–—]+")
+
+
+def _numbers_page(line: str, index: int, running: set[tuple[str, int | None]]) -> bool:
+    """Whether ``line`` on page ``index`` is a running page number (no words but page words)."""
+    return any(
+        key in running and key[1] is not None and _page_words_alone(key[0])
+        for key in _keys(line, index)
+    )
 
 
 def _kept(line: str, running: set[tuple[str, int | None]], kept: set) -> bool:

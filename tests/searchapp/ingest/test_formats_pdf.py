@@ -313,6 +313,50 @@ def test_a_head_that_differs_but_in_its_page_number_goes() -> None:
     ]  # every copy: its words are the chapter's heading, found where the chapter starts
 
 
+def test_a_head_with_its_page_number_on_alternate_sides_goes() -> None:
+    # A researcher's 5-page paper: "81 H. Gupta et al. / J. Hydrol. ..." on even pages and
+    # "H. Gupta et al. / J. Hydrol. ... 82" on odd ones, two of each, stayed inside sentences
+    # going on overleaf (-F "The KGE gives the modeller" found nothing).
+    head = "H. Gupta et al. / Journal of Hydrology 377 (2009) 80-91"
+    bodies = [
+        f"Text of page {n} about the KGE,\nwhich goes on overleaf {n * 7}" for n in range(1, 6)
+    ]
+    pages = [bodies[0]] + [
+        f"{79 + n} {head}\n{body}" if n % 2 == 0 else f"{head} {79 + n}\n{body}"
+        for n, body in enumerate(bodies[1:], start=2)
+    ]
+    assert strip_running_lines(pages) == bodies
+
+
+def test_pdfs_indexed_before_alternating_heads_went_are_read_again(tmp_path, monkeypatch) -> None:
+    from searchapp.storage import schema
+
+    docs = tmp_path / "papers"
+    docs.mkdir()
+    (docs / "paper.pdf").write_bytes(make_pdf(["Text of the paper."] * 2))
+    (docs / "note.txt").write_text("A note.\n")
+    every = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", every[:18])
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    index.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", every)
+    index = make_index(tmp_path / "idx")
+    report = index.add([docs])
+    assert (report.updated, report.unchanged) == (1, 1)
+
+
+def test_roman_page_numbers_of_front_matter_go_and_a_page_of_one_alone_is_blank() -> None:
+    # A book's "iii", "iv" stayed as lines of text (one inside its contents passage), and
+    # blank pages holding only "viii" and "ix" were a passage of their own.
+    texts = ["Title of the book", "Copyright 2016.", "For Margaret.", "", "Contents 1 Rain 1"]
+    numerals = ["i", "ii", "iii", "iv", "v"]
+    pages = [f"{text}\n{numeral}".strip() for text, numeral in zip(texts, numerals, strict=True)]
+    assert strip_running_lines(pages) == texts
+    listed = ["Steps:\ni\nmix", "ii\nstir well", "Serve."]  # no page numbers: kept
+    assert strip_running_lines(listed) == listed
+
+
 def test_which_lines_are_running() -> None:
     pages = [
         "THE GLIDER BOOK\nPreface text.\n- ix -",  # not a number that goes with the page
