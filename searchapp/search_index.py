@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from searchapp.encoding import EmbeddingBackend, Encoder, EncoderLoader
     from searchapp.ingest.chunking import ChunkingConfig
     from searchapp.ingest.pipeline import IndexReport, Progress
-    from searchapp.storage.documents import StoredDocument
+    from searchapp.storage.documents import PageRange, StoredDocument
     from searchapp.storage.flat_vectors import MappedFlat
     from searchapp.storage.vectors import VectorIndex
 
@@ -925,10 +925,12 @@ class SearchIndex:
         path_or_doc_id: str,
         lines: tuple[int, int] | None = None,
         *,
-        pages: tuple[int, int] | None = None,
+        pages: PageRange | None = None,
+        labelled: bool = False,
     ) -> StoredDocument:
         """An indexed document's text as indexed (``lines``: a 1-based inclusive range; or
-        ``pages``, a PDF's, as its lines).
+        ``pages``, a PDF's, as its lines: ``labelled``, as the PDF prints them,
+        ``documents.page_lines``).
 
         Anything that is not an indexed document, such as ``../../etc/passwd``, raises
         ``DocumentNotFoundError``. The text is the stored passages', stitched; a file still as
@@ -967,10 +969,12 @@ class SearchIndex:
             if pages is None and lines is None and at_page and not _names(path_or_doc_id):
                 # `FILE p.3` as a table's hit names a PDF's page, copied whole (a paralegal's
                 # trial: "is not an indexed document")
-                path_or_doc_id, pages = at_page.group(1), (int(at_page.group(2)),) * 2
+                page = at_page.group(2)
+                path_or_doc_id, labelled = at_page.group(1), True
+                pages = (int(page) if page.isdigit() else page,) * 2
             if pages is None:
                 return read_document(self.store, path_or_doc_id, lines, as_written=as_written)
-            lines = page_lines(self.store, path_or_doc_id, pages)
+            lines = page_lines(self.store, path_or_doc_id, pages, labelled=labelled)
             document = read_document(self.store, path_or_doc_id, lines, as_written=as_written)
         kept = document.text.rstrip("\n")  # not the blank line between it and the next page
         dropped = document.text.count("\n") - kept.count("\n")
@@ -978,7 +982,7 @@ class SearchIndex:
 
 
 # A document and a page as a hit names them on a terminal: `paper.pdf p.12`.
-_AT_PAGE = re.compile(r"(.+?)[ \t]+p\.([0-9]+)[ \t]*")
+_AT_PAGE = re.compile(r"(.+?)[ \t]+p\.([0-9A-Za-z][0-9A-Za-z.]{0,11}?)[ \t]*")
 
 
 # The model reads a query's first 256 tokens (~1,000 characters) and the lexical ranking its

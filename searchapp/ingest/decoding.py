@@ -109,6 +109,7 @@ class SourceDocument:
     title: str
     text: str
     spans: tuple[Span, ...] = ()
+    page_labels: tuple[str, ...] = ()  # a PDF's printed page numbers (``LocatedText``'s)
 
 
 @dataclass(frozen=True)
@@ -587,7 +588,11 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
         data = gunzip(data, path, max_bytes=max_bytes)
     located = extract_binary(data, path)
     if located is not None:
-        return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
+        return [
+            SourceDocument(
+                doc_id, path, located.title, located.text, located.spans, located.page_labels
+            )
+        ]
     decoded = _decode(data)
     if decoded is None:
         raise NotTextError(BINARY_FILE, path)
@@ -605,7 +610,11 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
         ]
     located = extract_text(text, named)
     if located is not None:
-        return [SourceDocument(doc_id, path, located.title, located.text, located.spans)]
+        return [
+            SourceDocument(
+                doc_id, path, located.title, located.text, located.spans, located.page_labels
+            )
+        ]
     if suffix in HTML_SUFFIXES or looks_like_html(text):
         title, visible = html_to_text(text, source_lines=True)
         return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]

@@ -570,6 +570,7 @@ class Indexer:
                             doc_id=doc_id,
                             path=item.path,
                             title=item.title or None,
+                            page_labels=item.page_labels,
                             size=item.size,
                             mtime_ns=item.mtime_ns,
                             ctime_ns=item.ctime_ns,

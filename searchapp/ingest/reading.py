@@ -70,6 +70,7 @@ class Part:
     # First part of an appended file (``FileReader._seam``): the row id of its document, whose
     # chunks from ``first_ordinal`` on it replaces (those before are kept).
     resume_document: int | None = None
+    page_labels: tuple[str, ...] = ()  # a PDF's printed page numbers (``SourceDocument``'s)
 
 
 def split(part: Part, count: int) -> tuple[Part, Part]:
@@ -238,6 +239,7 @@ class FileReader:
                     replace_path=replace,
                     bytes=share,
                     resume_document=seam.document_id if seam is not None and n == 0 else None,
+                    page_labels=document.page_labels,
                     **times,
                 )
                 replace = False

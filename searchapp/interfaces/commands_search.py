@@ -359,7 +359,8 @@ def get(
         str | None,
         typer.Option(
             "--page",
-            help="Only the lines of these pages of a PDF (as hits name them: p.12): 12, 12-14.",
+            help="Only the lines of these pages of a PDF (as hits name them: p.12, as the PDF "
+            "prints them): 12, 12-14, iv.",
             metavar="A-B",
             show_default=False,
         ),
@@ -378,15 +379,17 @@ def get(
     from searchapp.interfaces.index_thread import changed_file_line
     from searchapp.interfaces.render import display_path, json_lines, json_text
     from searchapp.search_index import SearchIndex
-    from searchapp.storage.documents import line_range
+    from searchapp.storage.documents import line_range, page_range
 
     if lines is not None and pages is not None:
         raise BadInputError("give --lines or --page, not both")
     wanted = line_range(lines) if lines is not None else None
-    pages_wanted = line_range(pages, what="page") if pages is not None else None
+    pages_wanted = page_range(pages) if pages is not None else None
     search_index = SearchIndex(index_dir)
     with closing(search_index):
-        document = search_index.get_document(path_or_doc_id, wanted, pages=pages_wanted)
+        document = search_index.get_document(
+            path_or_doc_id, wanted, pages=pages_wanted, labelled=True
+        )
         for path, how in search_index.changed_files([document]).items():
             err.print(changed_file_line(display_path(path), how), style="dim")
     if as_json:

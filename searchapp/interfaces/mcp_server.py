@@ -90,7 +90,10 @@ class SearchHit(BaseModel):
     )
     start_line: int
     end_line: int
-    page: int | None = Field(None, description="the page of line (PDF)")
+    page: int | None = Field(None, description="the page of line (PDF), counted from 1")
+    page_label: str | None = Field(
+        None, description="that page's number as the PDF prints it, where it differs ('iv', '33')"
+    )
     section: str | None = Field(
         None, description="the heading path, notebook cell or chapter of line"
     )
@@ -236,7 +239,7 @@ def _compact(result: Any) -> Any:
     )
 
 
-_LEFT_OUT_WHEN_EMPTY = ("record_id", "title", "page", "section", "also")
+_LEFT_OUT_WHEN_EMPTY = ("record_id", "title", "page", "page_label", "section", "also")
 
 
 def _bare(hit: dict[str, Any]) -> dict[str, Any]:

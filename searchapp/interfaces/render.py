@@ -130,7 +130,7 @@ def _section(hit: Hit) -> str:
 def _unit(hit: Hit) -> str | None:
     """The page, cell or slide of a hit's line (``p.12``, ``cell 7``); None for plain text."""
     if hit.page is not None:
-        return f"p.{hit.page}"
+        return f"p.{hit.page_label or hit.page}"
     if hit.section and _names_a_unit(hit.section):
         return hit.section
     return None

@@ -59,7 +59,7 @@ from searchapp.ranking.query_words import (
     tag_pattern,
     traceback_sources,
 )
-from searchapp.ranking.selection import Hit, Reads, lowest_passing, select
+from searchapp.ranking.selection import Hit, Reads, labelled, lowest_passing, select
 from searchapp.storage.flat_vectors import COSINE_MAX
 
 if TYPE_CHECKING:
@@ -218,7 +218,8 @@ class Searcher:
         (``outline.py``), as a Markdown hit is by its headings. ``left_out``: chunk ids that
         are no candidates (`--like`'s document and its copies: another document's next
         passage is ranked in their place)."""
-        return outlined(self.store, self._search(query, query_vector, options, left_out))
+        hits = outlined(self.store, self._search(query, query_vector, options, left_out))
+        return labelled(self.store, hits)
 
     def _search(
         self,

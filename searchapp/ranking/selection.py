@@ -42,6 +42,7 @@ class Hit:
     end_char: int = 0
     line: int = 0  # the line holding the query's rarest words (BestLine); 0: start_line
     page: int | None = None  # the page of its ``line``, for formats with pages (PDF)
+    page_label: str | None = None  # ...as printed, where the PDF labels its pages ("iv", "33")
     section: str | None = None  # the heading path, notebook cell or chapter of its ``line``
     also: tuple[str, ...] = ()  # other files holding the same passage text (copies)
 
@@ -69,6 +70,7 @@ class Hit:
             "start_line": self.start_line,
             "end_line": self.end_line,
             "page": self.page,
+            "page_label": self.page_label,
             "section": self.section,
             "also": list(self.also),
             "text": self.text,
@@ -312,6 +314,19 @@ class Reads:
         if chunk.id not in self._holding:
             self._holding[chunk.id] = all(p.found_in(chunk.text) for p in self._phrases)
         return self._holding[chunk.id]
+
+
+def labelled(store: Store, hits: list[Hit]) -> list[Hit]:
+    """``hits`` with the printed number of their page, where their PDF labels its pages (a
+    book's 43rd page is its "33": its index and a reader's citation say 33)."""
+    paged = [hit.doc_id for hit in hits if hit.page is not None]
+    labels = store.page_labels(dict.fromkeys(paged)) if paged else {}
+    return [
+        replace(hit, page_label=labels[hit.doc_id][hit.page - 1])
+        if hit.doc_id in labels and hit.page is not None and hit.page <= len(labels[hit.doc_id])
+        else hit
+        for hit in hits
+    ]
 
 
 def lowest_passing(min_score: float) -> float:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,24 @@ def line_range(text: str, *, what: str = "line") -> tuple[int, int]:
     return start, end
 
 
+# A page as a PDF labels it, where it is no number: front matter's "iv", an appendix's "A-3".
+_PAGE_LABEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]{0,11}")
+
+PageRange = tuple[int | str, int | str]
+
+
+def page_range(text: str) -> PageRange:
+    """``A-B``, ``A``, ``A-`` or ``-B`` of pages, as `search get --page` takes them: numbers
+    (``line_range``'s), or labels a PDF prints on its pages ("iv-vii"), matched in
+    ``page_lines``."""
+    first, dash, last = text.partition("-")
+    if all(not part or part.isdigit() for part in (first, last)):
+        return line_range(text, what="page")
+    if not all(not part or _PAGE_LABEL.fullmatch(part) for part in (first, last)):
+        raise BadInputError(f"page ({text!r}) must be a page or a range such as 10-20")
+    return (first or 1, (last if dash else first) or LAST_LINE)
+
+
 def _named(what: str) -> str:
     """The option or parameter that takes them: lines (--lines, lines=), page (--page)."""
     return "lines" if what == "line" else what
@@ -87,15 +105,20 @@ def _named(what: str) -> str:
 _SLIDE = re.compile(r"slide ([0-9]+)")
 
 
-def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tuple[int, int]:
+def page_lines(
+    store: Store, path_or_doc_id: str, pages: PageRange, *, labelled: bool = False
+) -> tuple[int, int]:
     """The lines (1-based, inclusive) that pages ``first..last`` of a PDF, or slides of a deck,
     take in its indexed text: hits name a page (``p.300``) or a slide (``slide 3``), and
-    ``--lines`` alone left it to be found by hand. Raises ``BadInputError`` for a document
-    without pages, or pages it has no text on."""
+    ``--lines`` alone left it to be found by hand. ``labelled``: asked for as a PDF that labels
+    its pages prints them, as a terminal's hits name them (``p.33`` of its 43rd page), not by
+    their numbers from 1 (JSON's ``page``). Raises
+    ``BadInputError`` for a document without pages, or pages it has no text on."""
     (document_id, doc_id, _, _), at_line, heading = _find_as_given(store, path_or_doc_id)
     if at_line is not None or heading:
         raise BadInputError(f"give {path_or_doc_id} or --page, not both")
-    first, last = pages
+    labels = store.page_labels([doc_id]).get(doc_id, ()) if labelled else ()
+    first, last = (_page_of(doc_id, page, labels) for page in pages)
     starts: dict[int, int] = {}  # page -> its first line
     slides: dict[int, int] = {}  # a deck's slide (its section, "slide 3") -> its first line
     for start_line, page, section, stored in store.chunk_places(document_id):
@@ -116,13 +139,31 @@ def page_lines(store: Store, path_or_doc_id: str, pages: tuple[int, int]) -> tup
         )
     within = sorted(page for page in starts if first <= page <= last)
     if not within:
-        shown = f"{first}" if first == last else f"{first}-{last if last != LAST_LINE else ''}"
+        asked, until = pages  # as given: labels where the PDF has them
+        shown = f"{asked}" if asked == until else f"{asked}-{until if until != LAST_LINE else ''}"
+        low, high = min(starts), max(starts)
+        if labels:
+            low, high = (labels[page - 1] if page <= len(labels) else page for page in (low, high))
         raise BadInputError(
-            f"{doc_id} has no text on page {shown}; its pages with text are "
-            f"{min(starts)}-{max(starts)}"
+            f"{doc_id} has no text on page {shown}; its pages with text are {low}-{high}"
         )
     after = [line for page, line in starts.items() if page > last]
     return starts[within[0]], min(after) - 1 if after else LAST_LINE
+
+
+def _page_of(doc_id: str, page: int | str, labels: Sequence[str]) -> int:
+    """The page (from 1) that ``page`` names: the one labelled so, else its number."""
+    if page == LAST_LINE:
+        return LAST_LINE
+    if labels and str(page) in labels:
+        return labels.index(str(page)) + 1
+    if isinstance(page, int):
+        return page
+    if labels:
+        raise BadInputError(
+            f"{doc_id} has no page labelled {page!r}; its pages are {labels[0]}-{labels[-1]}"
+        )
+    raise BadInputError(f"{doc_id} has no page labelled {page!r}; its pages are numbered")
 
 
 def read_document(

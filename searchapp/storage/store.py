@@ -145,6 +145,7 @@ class Store:
         self._has_text_starts = True  # False: a read-only index from before chunks_text_start
         self._has_removed = True  # False: a read-only index from before removed_vectors
         self._has_ctimes = True  # False: an index from before documents.ctime_ns (a test's)
+        self._has_page_labels = True  # ...or from before documents.page_labels
         self._version = 0  # the schema version this connection was opened (and migrated) at
         self._chunks_changed = False
 
@@ -216,6 +217,7 @@ class Store:
             self._has_places = "places" in columns  # a read-only index may predate it
             columns = {row[1] for row in self._conn.execute("PRAGMA table_info(documents)")}
             self._has_ctimes = "ctime_ns" in columns
+            self._has_page_labels = "page_labels" in columns
             self._has_removed = bool(
                 self._conn.execute(
                     "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
@@ -385,9 +387,10 @@ class Store:
         ctime_ns: int | None = None,
         sha256: str | None = None,
         indexed_at: str | None = None,
+        page_labels: Sequence[str] = (),
     ) -> int:
         """Insert or replace the document ``doc_id``, dropping its old chunks; returns its row
-        id."""
+        id. ``page_labels``: a PDF's printed page numbers, one a page (``LocatedText``)."""
         values = (doc_id, path, title, size, mtime_ns, sha256, indexed_at or _now())
         if self._has_ctimes:
             values += (ctime_ns,)
@@ -398,7 +401,24 @@ class Store:
             deleted = self._conn.execute("DELETE FROM chunks WHERE document_id = ?", (document_id,))
             self._chunks_changed |= deleted.rowcount > 0
             self._name(document_id, doc_id, path)
+            if self._has_page_labels:
+                labels = json.dumps(list(page_labels)) if page_labels else None
+                self._conn.execute(
+                    "UPDATE documents SET page_labels = ? WHERE id = ?", (labels, document_id)
+                )
         return int(document_id)
+
+    @guarded
+    def page_labels(self, doc_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """``{doc_id: its pages' printed numbers}`` for those of ``doc_ids`` that have them."""
+        if not self._has_page_labels:
+            return {}
+        rows = self._conn.execute(
+            "SELECT doc_id, page_labels FROM documents WHERE page_labels IS NOT NULL "
+            "AND doc_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(doc_ids)),),
+        )
+        return {doc_id: tuple(json.loads(labels)) for doc_id, labels in rows}
 
     def _name(self, document_id: int, doc_id: str, path: str) -> None:
         """The document's row in ``documents_names``: its file's name and folder, searched by

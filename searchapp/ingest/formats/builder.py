@@ -73,9 +73,10 @@ class TextBuilder:
         """Characters of text so far."""
         return self._length
 
-    def build(self, title: str = "") -> LocatedText:
+    def build(self, title: str = "", page_labels: tuple[str, ...] = ()) -> LocatedText:
         title = " ".join(normalise(_LONE_SURROGATE.sub("\ufffd", title)).split())
-        return LocatedText(title=title, text="".join(self._parts), spans=tuple(self._spans))
+        text = "".join(self._parts)
+        return LocatedText(title, text, tuple(self._spans), page_labels)
 
 
 class HeadingPath:

@@ -159,7 +159,7 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
                 f"PDF without text on {where}, only drawings; if they show words, run OCR first"
             )
         raise NotTextError(f"PDF without text on {where}; nothing to index")
-    return builder.build(title=_title(document))
+    return builder.build(title=_title(document), page_labels=_page_labels(document, readable))
 
 
 def _line_end_hyphens_read(texts: list[str]) -> list[str]:
@@ -240,6 +240,28 @@ def _page_text(document: PdfDocument, index: int, max_chars: int) -> tuple[str |
         return text, drawn
     finally:
         page.close()
+
+
+# A page label as hits show it and `search get --page` takes it: a word of letters and digits.
+_LABEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]{0,11}")
+
+
+def _page_labels(document: PdfDocument, pages: int) -> tuple[str, ...]:
+    """The labels of the first ``pages`` pages as the PDF prints them (its /PageLabels: a
+    book's "iv" front matter, then "1" on its 11th page), () where each is its page's number.
+    A page without one, or with one no command line could name, is its number."""
+    import pypdfium2
+
+    labels = []
+    for index in range(pages):
+        try:
+            label = document.get_page_label(index)
+        except pypdfium2.PdfiumError:
+            label = ""
+        labels.append(label if _LABEL.fullmatch(label) else str(index + 1))
+    if labels == [str(n) for n in range(1, pages + 1)]:
+        return ()
+    return tuple(labels)
 
 
 def _title(document: PdfDocument) -> str:

@@ -88,8 +88,9 @@ class PdfWorker:
             logger.warning("%s", warning)
         if kind == "skip":
             raise NotTextError(str(payload))
-        title, text, spans = payload
-        return LocatedText(str(title), str(text), tuple(Span(*span) for span in spans))
+        title, text, spans, labels = payload
+        located_spans = tuple(Span(*span) for span in spans)
+        return LocatedText(str(title), str(text), located_spans, tuple(map(str, labels)))
 
     def close(self) -> None:
         with self._lock:
@@ -172,7 +173,8 @@ def serve(requests: BinaryIO, replies: BinaryIO) -> None:
             try:
                 located = extract_pdf(data, name=name)
                 spans = [(span.start_char, span.page, span.section) for span in located.spans]
-                reply = ("ok", (located.title, located.text, spans), warnings.messages)
+                payload = (located.title, located.text, spans, located.page_labels)
+                reply = ("ok", payload, warnings.messages)
             except NotTextError as exc:
                 reply = ("skip", exc.reason, warnings.messages)
             except Exception as exc:  # reported as a skip, as the in-process path does

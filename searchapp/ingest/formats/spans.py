@@ -73,6 +73,9 @@ class LocatedText:
     title: str
     text: str
     spans: tuple[Span, ...] = ()
+    # A PDF's page labels, as its pages are printed and viewers show them ("iv", "33" on the
+    # 43rd page), one a page from the first; () where they are the pages' numbers.
+    page_labels: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_spans(self.spans, len(self.text))

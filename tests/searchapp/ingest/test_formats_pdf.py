@@ -313,6 +313,31 @@ def test_a_head_that_differs_but_in_its_page_number_goes() -> None:
     ]  # every copy: its words are the chapter's heading, found where the chapter starts
 
 
+def make_labelled_pdf(front: list[str], body: list[str]) -> bytes:
+    """A book's PDF: ``front`` pages labelled i, ii, ..., then ``body`` pages labelled 1, 2..."""
+    document = FPDF()
+    document.set_font("helvetica", size=11)
+    for n, text in enumerate([*front, *body]):
+        document.add_page()
+        if n == 0:
+            document.set_page_label(label_style="r")
+        elif n == len(front):
+            document.set_page_label(label_style="D", label_start=1)
+        document.multi_cell(0, 6, text)
+    return bytes(document.output())
+
+
+def test_page_labels_are_read_where_a_pdf_prints_other_numbers() -> None:
+    front = ["Title page of the book.", "Contents: hysteresis 2."]
+    body = ["First chapter text.", "Hysteresis of the rating curve.", "Last words."]
+    located = extract_pdf(make_labelled_pdf(front, body))
+    assert located.page_labels == ("i", "ii", "1", "2", "3")
+    assert extract_pdf(make_pdf(PAGES)).page_labels == ()  # numbered as counted: none kept
+    from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
+
+    assert extract_pdf_isolated(make_labelled_pdf(front, body)).page_labels == located.page_labels
+
+
 def test_a_head_with_its_page_number_on_alternate_sides_goes() -> None:
     # A researcher's 5-page paper: "81 H. Gupta et al. / J. Hydrol. ..." on even pages and
     # "H. Gupta et al. / J. Hydrol. ... 82" on odd ones, two of each, stayed inside sentences

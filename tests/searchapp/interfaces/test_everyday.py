@@ -1001,6 +1001,44 @@ def test_get_prints_an_indexed_document_as_indexed(tmp_path, fake_model, capsys,
     assert "note: docs/a.md changed since it was indexed" in err
 
 
+def test_a_book_s_pages_are_named_and_asked_for_as_it_prints_them(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # A researcher's textbook: 10 roman front-matter pages, so its index's "hysteresis, 33"
+    # was the hits' p.43, and `get --page 33` gave the page printed 23.
+    from tests.searchapp.ingest.test_formats_pdf import make_labelled_pdf
+
+    docs = tmp_path / "books"
+    docs.mkdir()
+    front = ["Catchment Hydrology, a title page.", "Contents: Rating curves 2."]
+    body = ["Chapter one on rain gauges.", "Hysteresis of the rating curve.", "The end."]
+    (docs / "book.pdf").write_bytes(make_labelled_pdf(front, body))
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run(capsys, "query", "-F", "hysteresis", *index)
+    assert code == 0 and out.startswith("books/book.pdf:") and "  p.2  Hysteresis" in out
+    code, out, _ = run(capsys, "query", "-F", "hysteresis", "--json", *index)
+    [hit] = json.loads(out)
+    assert (hit["page"], hit["page_label"]) == (4, "2")  # JSON: its number from 1 too
+    assert run(capsys, "get", "books/book.pdf", "--page", "2", *index)[1] == (
+        "Hysteresis of the rating curve.\n"
+    )
+    assert run(capsys, "get", "books/book.pdf p.2", *index)[1] == (
+        "Hysteresis of the rating curve.\n"
+    )
+    assert run(capsys, "get", "books/book.pdf", "--page", "ii", *index)[1] == (
+        "Contents: Rating curves 2.\n"
+    )
+    assert run(capsys, "get", "books/book.pdf", "--page", "ii-1", *index)[1] == (
+        "Contents: Rating curves 2.\n\nChapter one on rain gauges.\n"
+    )
+    code, out, err = run(capsys, "get", "books/book.pdf", "--page", "xx", *index)
+    assert (code, out) == (2, "") and "has no page labelled 'xx'; its pages are i-3" in err
+    code, out, err = run(capsys, "get", "books/book.pdf", "--page", "9", *index)
+    assert code == 2 and "has no text on page 9; its pages with text are i-3" in err
+
+
 def test_get_page_prints_the_lines_of_a_pdf_page(tmp_path, fake_model, capsys) -> None:
     # Hits name a page (p.3); `get` took only --lines, so a page was found by hand.
     from tests.searchapp.ingest.test_formats_pdf import make_pdf
