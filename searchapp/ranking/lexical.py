@@ -82,6 +82,54 @@ def informative_terms(terms: Sequence[str], df: Callable[[str], int], rows: int)
     return rare if any(df(term) > 0 for term in rare) else terms
 
 
+def inflected(terms: Sequence[str], df: Callable[[str], int]) -> list[str]:
+    """``terms``, each that no chunk holds in the form the index holds it in as another
+    inflection of the word (``other_forms``: "debounces" as "debounce", "policy" as
+    "policies"), where one is held. FTS5 matches words as written: "hook that debounces input"
+    scored only "hook" and "input", and a GraphQL schema's inputs outranked `useDebounce`.
+    A word held as typed is kept as typed (no stemming: "repairs" finds no "repair" there)."""
+    found = []
+    for term in terms:
+        if df(term) == 0 and term.isascii() and term.isalpha():
+            term = next((form for form in other_forms(term) if df(form) > 0), term)
+        found.append(term)
+    return list(dict.fromkeys(found))
+
+
+def other_forms(word: str) -> list[str]:
+    """An English word's regular inflections, nearest first: a plural's or a verb form's base
+    ("debounces", "handling", "stopped", "policies", "coded"), else a base's plural and verb
+    forms. A stem left shorter than 4 letters is no word of its own ("thing" is not "the")."""
+    if len(word) < 4:
+        return []
+    forms = []
+    if word.endswith(("ies", "ied")):
+        forms.append(word[:-3] + "y")
+    elif word.endswith("es"):
+        forms += [word[:-1], word[:-2]]  # "debounces", "boxes"
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        forms.append(word[:-1])
+    for ending in ("ed", "ing"):
+        stem = word[: -len(ending)]
+        if word.endswith(ending) and len(stem) >= 3:
+            forms.append(stem + "e")  # "handled", "coded"
+            if len(stem) >= 4:
+                forms.append(stem)  # "repaired"
+            if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
+                forms.append(stem[:-1])  # "stopped", "running"
+    if not forms:  # a base: its plural and verb forms
+        consonant_y = word.endswith("y") and word[-2] not in "aeiou"
+        if word.endswith(("s", "x", "z", "ch", "sh")):
+            forms.append(word + "es")
+        else:
+            forms.append(word[:-1] + "ies" if consonant_y else word + "s")
+        if word.endswith("e"):
+            forms += [word + "d", word[:-1] + "ing"]
+        else:
+            forms += [word[:-1] + "ied" if consonant_y else word + "ed", word + "ing"]
+    return [form for form in dict.fromkeys(forms) if len(form) >= 4 and form != word]
+
+
 MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query
 _WORD = re.compile(r"\w+")
 
@@ -157,7 +205,7 @@ class Lexicon:
         grep finds it: a passage of prose that said "circuit breaker" in 20 words outranked the
         class, its length weighing more than the rarer whole term. Parts also typed as words of
         their own stay; an identifier no chunk holds is searched by its parts."""
-        terms = self.query_tokens(text)
+        terms = inflected(self.query_tokens(text), df)
         text = cjk_spaced(text)  # "東京CircuitBreaker": two words, as FTS5 reads them
         identifiers = [w for w in dict.fromkeys(_WORD.findall(text)) if is_identifier(w)]
         if not identifiers:

@@ -175,6 +175,41 @@ def test_lexical_mode_ranks_by_bm25_and_scores_its_share_of_the_ceiling(make, po
 
 
 @pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
+def test_a_word_no_passage_holds_as_typed_is_searched_as_the_form_they_hold(make, postings) -> None:
+    # A web developer's "hook that debounces input": no passage says "debounces", so only
+    # "hook" and "input" scored, and a GraphQL schema's inputs outranked `useDebounce`.
+    collection = make(
+        [
+            ("/r/useDebounce.ts", [("a hook to debounce a value while typing", 0.1)]),
+            ("/r/schema.graphql", [("input InvoiceInput input CustomerInput input", 0.1)]),
+            ("/r/repairs.md", [("the repairs log", 0.1)]),
+            ("/r/shop.md", [("the repair bench", 0.1)]),
+        ]
+    )
+    hits = search(collection, "hook that debounces input", mode="lexical", k=1, postings=postings)
+    assert [collection.doc[h.chunk_id] for h in hits] == ["/r/useDebounce.ts"]
+    for query in ("debounced", "debouncing", "debounces"):
+        hits = search(collection, query, mode="lexical", k=3, postings=postings)
+        assert [collection.doc[h.chunk_id] for h in hits] == ["/r/useDebounce.ts"], query
+    # A word held as typed is searched as typed alone: no stemming.
+    assert search(collection, "typings", mode="lexical", k=3, postings=postings)  # "typing"
+    hits = search(collection, "repairs", mode="lexical", k=3, postings=postings)
+    assert [collection.doc[h.chunk_id] for h in hits] == ["/r/repairs.md"]
+    hits = search(collection, "repaired", mode="lexical", k=3, postings=postings)
+    assert [collection.doc[h.chunk_id] for h in hits] == ["/r/shop.md"]
+
+
+def test_other_forms_of_a_word_are_its_regular_inflections() -> None:
+    assert lexical.other_forms("debounces")[0] == "debounce"
+    assert lexical.other_forms("policies") == ["policy"]
+    assert lexical.other_forms("handling")[0] == "handle"
+    assert "stop" in lexical.other_forms("stopped") and "copy" in lexical.other_forms("copied")
+    assert lexical.other_forms("repair") == ["repairs", "repaired", "repairing"]
+    assert "the" not in lexical.other_forms("thing")  # a stem of 2 letters is no word
+    assert lexical.other_forms("key") == []
+
+
+@pytest.mark.parametrize("postings", [True, False], ids=["postings", "fts5"])
 def test_lexical_ties_go_to_the_higher_cosine_then_the_lower_id(make, postings) -> None:
     # The same words score the same BM25: the cosine the test gave each chunk orders them.
     cosines = [0.1, 0.7, -0.2, 0.7, 0.4]
