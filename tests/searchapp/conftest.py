@@ -26,6 +26,7 @@ HIT_KEYS = {
     "start_line",
     "end_line",
     "page",
+    "page_label",
     "section",
     "also",
     "text",
