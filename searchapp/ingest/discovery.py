@@ -165,11 +165,13 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") and not _SHOWN_HIDDEN.fullmatch(name)
 
 
-def _hidden_reason(rel: str) -> str:
+def _hidden_reason(rel: str, *, folder: bool = False) -> str:
     """Why the hidden ``rel`` is left out; that it holds secrets (`.env`, `.env.local`), where
-    its name says so: the reason alone named how to index it, and an agent given that did."""
+    a file's name says so: the reason alone named how to index it, and an agent given that
+    did."""
     name = rel.rsplit("/", 1)[-1]
-    if name.lower().startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name):
+    secret = name.lower().startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name)
+    if secret and not folder:
         return f"'{rel}' is hidden (its name begins with '.') and a {_SECRETS_KIND}"
     return f"'{rel}' is hidden (its name begins with '.')"
 
@@ -446,7 +448,7 @@ def _files_under(
             if is_hidden(entry.name) or (not rel_folder and entry.name in own):
                 if explain is not None:
                     explain(
-                        _hidden_reason(rel)
+                        _hidden_reason(rel, folder=entry.is_dir(follow_symlinks=False))
                         if entry.name[:1] == "."
                         else f"'{rel}' is one of the index's own files"
                     )

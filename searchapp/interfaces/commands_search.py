@@ -158,11 +158,13 @@ def query(
     k_given = top_k is not None
     if top_k is None:  # as grep -Fl: every file holding it (a historian's -F -l listed 10 of 24)
         top_k = FIXED_FILES_MOST if fixed and files_only else 10
-    per_doc_given = per_doc is not None
-    if per_doc is None:  # -F as grep -F: every line holding it (a log's 2,021 gave 1)
-        per_doc = top_k if fixed and not files_only else 1
+    # -F as grep -F: every line holding it (a log's 2,021 gave 1); one more is looked for, to
+    # say whether -k stopped it
+    lines_of_fixed = fixed and not files_only and per_doc is None
+    if per_doc is None:
+        per_doc = top_k + 1 if lines_of_fixed else 1
     options = SearchOptions(
-        k=top_k,
+        k=top_k + lines_of_fixed,
         mode=mode,
         min_score=min_score,
         path_glob=tuple(path or ()),
@@ -199,6 +201,8 @@ def query(
     state["closed_for_exit"] = True
     with closing(search_index):
         hits = search_index.search(text, options)  # --like: no query words to light up
+        stopped = lines_of_fixed and len(hits) > top_k
+        hits = hits[:top_k]
         chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
         if null and output is None:
             chosen = "lines"  # on a terminal too, as rg -0 writes its lines
@@ -225,9 +229,9 @@ def query(
                 f"note: the files of the first {options.k} hits; -k {options.k * 10} lists more",
                 style="dim",
             )
-        if fixed and not files_only and not per_doc_given and len(hits) == options.k:
+        if stopped:
             err.print(
-                f"note: the first {options.k} lines holding it; -k {options.k * 10} shows more",
+                f"note: the first {top_k} lines holding it; -k {top_k * 10} shows more",
                 style="dim",
             )
         if listed and not set(listed) - gone:

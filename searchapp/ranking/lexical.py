@@ -98,8 +98,9 @@ def inflected(terms: Sequence[str], df: Callable[[str], int]) -> list[str]:
 
 def other_forms(word: str) -> list[str]:
     """An English word's regular inflections, nearest first: a plural's or a verb form's base
-    ("debounces", "handling", "stopped", "policies", "coded"), else a base's plural and verb
-    forms. A stem left shorter than 4 letters is no word of its own ("thing" is not "the")."""
+    ("debounces", "handling", "stopped", "policies", "coded"), then its own plural and verb
+    forms, as a base ("string": "strings"; "repair": "repairs"). A stem left shorter than 4
+    letters is no word of its own ("thing" is not "the")."""
     if len(word) < 4:
         return []
     forms = []
@@ -117,17 +118,17 @@ def other_forms(word: str) -> list[str]:
                 forms.append(stem)  # "repaired"
             if len(stem) >= 4 and stem[-1] == stem[-2] and stem[-1] not in "aeiouls":
                 forms.append(stem[:-1])  # "stopped", "running"
-    if not forms:  # a base: its plural and verb forms
-        consonant_y = word.endswith("y") and word[-2] not in "aeiou"
-        if word.endswith(("s", "x", "z", "ch", "sh")):
-            forms.append(word + "es")
-        else:
-            forms.append(word[:-1] + "ies" if consonant_y else word + "s")
-        if word.endswith("e"):
-            forms += [word + "d", word[:-1] + "ing"]
-        else:
-            forms += [word[:-1] + "ied" if consonant_y else word + "ed", word + "ing"]
-    return [form for form in dict.fromkeys(forms) if len(form) >= 4 and form != word]
+    # As a base too, its plural and verb forms (a word may look inflected: "string").
+    consonant_y = word.endswith("y") and word[-2] not in "aeiou"
+    if word.endswith(("s", "x", "z", "ch", "sh")):
+        forms.append(word + "es")
+    else:
+        forms.append(word[:-1] + "ies" if consonant_y else word + "s")
+    if word.endswith("e"):
+        forms += [word + "d", word[:-1] + "ing"]
+    else:
+        forms += [word[:-1] + "ied" if consonant_y else word + "ed", word + "ing"]
+    return [form for form in dict.fromkeys(forms) if len(form) >= 3 and form != word]
 
 
 MAX_QUERY_TOKENS = 64  # bounds the cost of a pasted paragraph used as a lexical query

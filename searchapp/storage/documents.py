@@ -83,6 +83,7 @@ def line_range(text: str, *, what: str = "line") -> tuple[int, int]:
 _PAGE_LABEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]{0,11}")
 
 PageRange = tuple[int | str, int | str]
+FIRST_PAGE = 0  # `--page -B`: from the first page, whatever it is labelled
 
 
 def page_range(text: str) -> PageRange:
@@ -91,10 +92,11 @@ def page_range(text: str) -> PageRange:
     ``page_lines``."""
     first, dash, last = text.partition("-")
     if all(not part or part.isdigit() for part in (first, last)):
-        return line_range(text, what="page")
+        start, end = line_range(text, what="page")
+        return (FIRST_PAGE if dash and not first else start), end
     if not all(not part or _PAGE_LABEL.fullmatch(part) for part in (first, last)):
         raise BadInputError(f"page ({text!r}) must be a page or a range such as 10-20")
-    return (first or 1, (last if dash else first) or LAST_LINE)
+    return (first or FIRST_PAGE, (last if dash else first) or LAST_LINE)
 
 
 def _named(what: str) -> str:
@@ -140,7 +142,8 @@ def page_lines(
     within = sorted(page for page in starts if first <= page <= last)
     if not within:
         asked, until = pages  # as given: labels where the PDF has them
-        shown = f"{asked}" if asked == until else f"{asked}-{until if until != LAST_LINE else ''}"
+        start = "" if asked == FIRST_PAGE else asked
+        shown = f"{start}" if asked == until else f"{start}-{until if until != LAST_LINE else ''}"
         low, high = min(starts), max(starts)
         if labels:
             low, high = (labels[page - 1] if page <= len(labels) else page for page in (low, high))
@@ -153,8 +156,8 @@ def page_lines(
 
 def _page_of(doc_id: str, page: int | str, labels: Sequence[str]) -> int:
     """The page (from 1) that ``page`` names: the one labelled so, else its number."""
-    if page == LAST_LINE:
-        return LAST_LINE
+    if page in (FIRST_PAGE, LAST_LINE):
+        return max(page, 1)
     if labels and str(page) in labels:
         return labels.index(str(page)) + 1
     if isinstance(page, int):

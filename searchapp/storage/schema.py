@@ -553,7 +553,8 @@ def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
     ``documents.page_labels``, JSON): the next `search index` reads them again."""
     db.execute("ALTER TABLE documents ADD COLUMN page_labels TEXT")
     db.execute(
-        "UPDATE documents SET sha256 = '' WHERE lower(path) LIKE '%.pdf' AND sha256 IS NOT NULL"
+        "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.pdf' OR lower(path) LIKE "
+        "'%.pdf.gz') AND sha256 IS NOT NULL"
     )
 
 

@@ -248,8 +248,9 @@ _LABEL = re.compile(r"[0-9A-Za-z][0-9A-Za-z.]{0,11}")
 
 def _page_labels(document: PdfDocument, pages: int) -> tuple[str, ...]:
     """The labels of the first ``pages`` pages as the PDF prints them (its /PageLabels: a
-    book's "iv" front matter, then "1" on its 11th page), () where each is its page's number.
-    A page without one, or with one no command line could name, is its number."""
+    book's "iv" front matter, then "1" on its 11th page); () where each is its page's number,
+    and where they cannot each name one page: a label no command line could name ("Front
+    Cover"), or one on two pages (a proceedings volume numbering each paper from 1)."""
     import pypdfium2
 
     labels = []
@@ -257,9 +258,11 @@ def _page_labels(document: PdfDocument, pages: int) -> tuple[str, ...]:
         try:
             label = document.get_page_label(index)
         except pypdfium2.PdfiumError:
-            label = ""
-        labels.append(label if _LABEL.fullmatch(label) else str(index + 1))
-    if labels == [str(n) for n in range(1, pages + 1)]:
+            return ()
+        if not _LABEL.fullmatch(label):
+            return ()
+        labels.append(label)
+    if labels == [str(n) for n in range(1, pages + 1)] or len(set(labels)) < len(labels):
         return ()
     return tuple(labels)
 

@@ -88,7 +88,8 @@ class PdfWorker:
             logger.warning("%s", warning)
         if kind == "skip":
             raise NotTextError(str(payload))
-        title, text, spans, labels = payload
+        title, text, spans, *labelled = payload  # a worker of an older version: no labels
+        labels = labelled[0] if labelled else ()
         located_spans = tuple(Span(*span) for span in spans)
         return LocatedText(str(title), str(text), located_spans, tuple(map(str, labels)))
 

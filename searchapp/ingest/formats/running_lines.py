@@ -96,7 +96,7 @@ def _keys(line: str, index: int) -> list[tuple[str, int | None]]:
     if not text:
         return []
     keys: list[tuple[str, int | None]] = [(text, None)]
-    if _ROMAN.fullmatch(text):  # front matter's page numbers: "iii", "iv"
+    if _ROMAN.fullmatch(" ".join(line.split())):  # front matter's numbers: "iv", not "IV"
         offset = _roman_value(text) - (index + 1)
         return [*keys, ("#", offset)] if abs(offset) <= MAX_PAGE_OFFSET else keys
     for number in _NUMBER.finditer(text):

@@ -128,6 +128,10 @@ def test_a_settings_template_is_indexed_and_a_hidden_secrets_file_is_said_to_be_
         assert why_left_out(tmp_path, tmp_path / name) == (
             f"'{name}' is hidden (its name begins with '.') and a secrets file (passwords, keys)"
         )
+    write(tmp_path, ".envs/a.txt")  # a folder: hidden, no more
+    assert why_left_out(tmp_path, tmp_path / ".envs/a.txt") == (
+        "'.envs' is hidden (its name begins with '.')"
+    )
     assert why_left_out(tmp_path, tmp_path / ".envrc") == (
         "'.envrc' is hidden (its name begins with '.') and a secrets file (passwords, keys)"
     )

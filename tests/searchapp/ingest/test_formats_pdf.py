@@ -336,6 +336,26 @@ def test_page_labels_are_read_where_a_pdf_prints_other_numbers() -> None:
     from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
 
     assert extract_pdf_isolated(make_labelled_pdf(front, body)).page_labels == located.page_labels
+    # A reviewer's: labels that name no one page each are not kept (a hit named p.2 of the
+    # second paper of a volume, `get --page 2` gave the first's).
+    volume = FPDF()
+    volume.set_font("helvetica", size=11)
+    for n in range(4):
+        volume.add_page()
+        if n in (0, 2):
+            volume.set_page_label(label_style="D", label_start=1)  # each paper from 1
+        volume.multi_cell(0, 6, f"Text on sheet {n} of the volume.")
+    assert extract_pdf(bytes(volume.output())).page_labels == ()
+    covered = FPDF()
+    covered.set_font("helvetica", size=11)
+    for n in range(3):
+        covered.add_page()
+        if n == 0:
+            covered.set_page_label(label_style="D", label_prefix="Front Cover ")  # unnamed
+        elif n == 1:
+            covered.set_page_label(label_style="D", label_start=1)
+        covered.multi_cell(0, 6, f"Text on sheet {n} of the book.")
+    assert extract_pdf(bytes(covered.output())).page_labels == ()
 
 
 def test_a_head_with_its_page_number_on_alternate_sides_goes() -> None:
@@ -380,6 +400,9 @@ def test_roman_page_numbers_of_front_matter_go_and_a_page_of_one_alone_is_blank(
     assert strip_running_lines(pages) == texts
     listed = ["Steps:\ni\nmix", "ii\nstir well", "Serve."]  # no page numbers: kept
     assert strip_running_lines(listed) == listed
+    # A reviewer's: a sonnet a page, each headed I, II, III: its numbers, not the page's.
+    sonnets = ["Sonnets by W. S.", "I\nFrom fairest", "II\nWhen forty", "III\nLook in", "IV\nUn"]
+    assert strip_running_lines(sonnets) == sonnets
 
 
 def test_which_lines_are_running() -> None:

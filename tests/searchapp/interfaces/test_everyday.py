@@ -1033,6 +1033,9 @@ def test_a_book_s_pages_are_named_and_asked_for_as_it_prints_them(
     assert run(capsys, "get", "books/book.pdf", "--page", "ii-1", *index)[1] == (
         "Contents: Rating curves 2.\n\nChapter one on rain gauges.\n"
     )
+    for pages in ("-1", "-ii"):  # from the first page, whatever its label (a reviewer's)
+        code, out, _ = run(capsys, "get", "books/book.pdf", f"--page={pages}", *index)
+        assert code == 0 and out.startswith("Catchment Hydrology, a title page."), pages
     code, out, err = run(capsys, "get", "books/book.pdf", "--page", "xx", *index)
     assert (code, out) == (2, "") and "has no page labelled 'xx'; its pages are i-3" in err
     code, out, err = run(capsys, "get", "books/book.pdf", "--page", "9", *index)
@@ -3821,6 +3824,10 @@ def test_fixed_strings_prints_each_line_holding_it_as_grep_does(
     assert "note:" not in err  # fewer than asked for: all of them
     code, out, err = run(capsys, "query", "-F", "slow query detected", *index)
     assert len(out.splitlines()) == 10 and "the first 10 lines holding it; -k 100" in err
+    code, out, err = run(capsys, "query", "-F", "slow query detected", "-k", "27", *index)
+    assert len(out.splitlines()) == 27 and "note:" not in err  # all there are (a reviewer's)
+    code, out, err = run(capsys, "query", "-F", "slow query detected", "-k", "26", *index)
+    assert len(out.splitlines()) == 26 and "the first 26 lines holding it" in err
     code, out, _ = run(capsys, "query", "-F", "slow query detected", "--per-doc", "1", *index)
     assert len(out.splitlines()) == 2  # one a file, as asked
     code, out, _ = run(capsys, "query", "-F", "slow query detected", "-l", *index)

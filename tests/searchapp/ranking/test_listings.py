@@ -48,6 +48,13 @@ Deeping 88 702
 Eastleigh 15 930
 Fenton 260 640"""
 
+# A reviewer's: a catalogue's lines of "words, price" and a schedule's rooms going up.
+CATALOGUE = "Catalogue\n" + "\n".join(
+    f"{name} hinge, brass, {12 + 3 * n}"
+    for n, name in enumerate("Abbot Crane Delta Ember Zorblax".split())
+)
+SCHEDULE = "Schedule\n" + "\n".join(f"Week {n} seminar in room {100 + n}" for n in range(1, 7))
+
 
 @pytest.mark.parametrize("text", [BACK_INDEX, CONTENTS, CONTENTS.replace("\n", "\n  ")])
 def test_an_index_or_contents_page_is_a_listing(text) -> None:
@@ -59,6 +66,8 @@ def test_an_index_or_contents_page_is_a_listing(text) -> None:
     [
         PROSE,
         TABLE,  # a table's numbers are out of order: no page numbers
+        CATALOGUE,  # one number an entry: prices, not an index's pages
+        SCHEDULE,  # in order, but no contents line's shape
         "\n".join(BACK_INDEX.split("\n")[:4]),  # too few lines to tell
         "1 Introduction 1\n" + PROSE,  # a contents line before prose is no contents page
     ],
