@@ -549,8 +549,9 @@ def m018_notebooks_read_again(db: sqlite_utils.Database) -> None:
 
 def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
     """PDFs now lose a journal's head with its page number on alternate sides, and roman page
-    numbers (``formats/running_lines.py``), and keep their pages' labels (printed numbers,
-    ``documents.page_labels``, JSON): the next `search index` reads them again."""
+    numbers (``formats/running_lines.py``), keep their pages' labels (printed numbers,
+    ``documents.page_labels``, JSON) and their numbered headings as sections
+    (``formats/numbered_headings.py``): the next `search index` reads them again."""
     db.execute("ALTER TABLE documents ADD COLUMN page_labels TEXT")
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.pdf' OR lower(path) LIKE "

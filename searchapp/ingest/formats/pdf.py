@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.builder import TextBuilder
+from searchapp.ingest.formats.numbered_headings import NumberedHeading, numbered_headings
 from searchapp.ingest.formats.running_lines import strip_running_lines
 from searchapp.ingest.formats.spans import LocatedText, ends_sentence
 
@@ -140,13 +141,23 @@ def _read(document: PdfDocument, name: str, max_seconds: float) -> LocatedText:
         logger.warning("%s: pages PDFium could not read were left out: %s", name, failed)
     builder = TextBuilder()
     texts = _line_end_hyphens_read(strip_running_lines(texts))
+    headings: dict[int, list[NumberedHeading]] = {}  # by page: each begins a section
+    for heading in numbered_headings(texts):
+        headings.setdefault(heading.page, []).append(heading)
+    section = None
     before = ""  # the last page with text: a sentence it leaves open goes on overleaf
-    for number, text in zip(numbers, texts, strict=True):
+    for index, (number, text) in enumerate(zip(numbers, texts, strict=True)):
         # Open at the end, and going on in lower case: a slide's title after its last bullet
         # begins a page of its own.
         opening = text.lstrip()[:1]
         continues = bool(before) and not ends_sentence(before) and opening.islower()
-        builder.add(text, page=number, continues=continues)
+        starts = [heading.start for heading in headings.get(index, ())]
+        pieces = zip([0, *starts], [*starts, len(text)], strict=True)
+        for n, (start, end) in enumerate(pieces):
+            if n:  # a heading's line: a section of its own from there
+                section = headings[index][n - 1].section
+            builder.add(text[start:end], page=number, section=section, continues=continues)
+            continues = False
         before = text.strip() or before
     if builder.length == 0:
         if len(failed) == readable:
