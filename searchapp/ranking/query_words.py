@@ -507,9 +507,21 @@ DATE_WEIGHT = 0.5  # times the share of the query's dates a passage holds, as ta
 
 def query_date_patterns(query: str) -> list[re.Pattern[str]]:
     """A pattern for each whole date ``query`` names (``_FULL_DATE``), that finds it however
-    a passage writes it (case-blind, in a text less its accents: ``plain``)."""
-    found = (_date_pattern(match) for match in _FULL_DATE.finditer(query))
+    a passage writes it (case-blind, in a text less its accents: ``plain``); and for each day
+    it names by its month without a year ("March 11"), in any year (an ecologist's "what did I
+    do on March 11" ranked a CSV row of 2020-04-11 above the notebook's "## 2024-03-11")."""
+    found = [_date_pattern(match) for match in _FULL_DATE.finditer(query)]
+    for match in _DATE.finditer(query):
+        month = match.group("m1") or match.group("m2")
+        if match.group("y1") or match.group("y2") or month == "may":  # "I may 3 times"
+            continue
+        day = int(match.group("d1") or match.group("d2"))
+        forms = _date_forms(_ANY_YEAR, _month_number(month), day, yearless=True)
+        found.append(re.compile("(?i)" + "|".join(forms)) if forms else None)
     return [pattern for pattern in found if pattern is not None]
+
+
+_ANY_YEAR = "(?:1[0-9]|20)[0-9]{2}"
 
 
 def _date_pattern(found: re.Match[str]) -> re.Pattern[str] | None:
@@ -528,27 +540,32 @@ def _date_pattern(found: re.Match[str]) -> re.Pattern[str] | None:
     else:
         first, second = int(found.group("a5")), int(found.group("b5"))
         days = [(first, second), (second, first)]
-    forms = []
-    for month, day in dict.fromkeys(days):
-        try:
-            datetime.date(int(year), month, day)
-        except ValueError:  # February 30th
-            continue
-        full = _MONTHS[month - 1]
-        sept = r"|sept\.?" if month == 9 else ""
-        name = rf"(?:{full}|{full[:3]}\.?{sept}|{_MONTHS_ABROAD[month - 1]})"
-        d, m, nth = f"0?{day}", f"0?{month}", r"(?:st|nd|rd|th|er)?"
-        forms += [
-            rf"(?<![a-z]){name}[ \t]+{d}{nth},?[ \t]+{year}(?![0-9])",
-            rf"(?<![0-9]){d}{nth}\.?[ \t]+(?:(?:of|de)[ \t]+)?{name},?[ \t]+(?:de[ \t]+)?{year}"
-            r"(?![0-9])",
-            rf"(?<![0-9])(?<![0-9][./-]){year}[-/.]{m}[-/.]{d}(?![0-9])(?![./-][0-9])",
-            rf"(?<![0-9])(?<![0-9][./-]){d}[./-]{m}[./-]{year}(?![0-9])(?![./-][0-9])",
-            rf"(?<![0-9])(?<![0-9][./-]){m}/{d}/{year}(?![0-9])(?![./-][0-9])",
-        ]
-    if not forms:
-        return None
-    return re.compile("(?i)" + "|".join(forms))
+    forms = [form for month, day in dict.fromkeys(days) for form in _date_forms(year, month, day)]
+    return re.compile("(?i)" + "|".join(forms)) if forms else None
+
+
+def _date_forms(year: str, month: int, day: int, *, yearless: bool = False) -> list[str]:
+    """The ways a day is written, each a pattern: with its month's name (in English, German,
+    French, Spanish, Italian), and in numbers with ``year`` (a year's digits, or a pattern of
+    any year); ``yearless``: its name's forms need no year after them. [] for a day its month
+    does not have (February 30th)."""
+    try:
+        datetime.date(2024 if yearless else int(year), month, day)  # a leap year: Feb. 29th
+    except ValueError:
+        return []
+    full = _MONTHS[month - 1]
+    sept = r"|sept\.?" if month == 9 else ""
+    name = rf"(?:{full}|{full[:3]}\.?{sept}|{_MONTHS_ABROAD[month - 1]})"
+    d, m, nth = f"0?{day}", f"0?{month}", r"(?:st|nd|rd|th|er)?"
+    then = "(?![0-9])" if yearless else rf",?[ \t]+{year}(?![0-9])"
+    written = "(?![a-z])" if yearless else rf",?[ \t]+(?:de[ \t]+)?{year}(?![0-9])"
+    return [
+        rf"(?<![a-z]){name}[ \t]+{d}{nth}{then}",
+        rf"(?<![0-9]){d}{nth}\.?[ \t]+(?:(?:of|de)[ \t]+)?{name}{written}",
+        rf"(?<![0-9])(?<![0-9][./-]){year}[-/.]{m}[-/.]{d}(?![0-9])(?![./-][0-9])",
+        rf"(?<![0-9])(?<![0-9][./-]){d}[./-]{m}[./-]{year}(?![0-9])(?![./-][0-9])",
+        rf"(?<![0-9])(?<![0-9][./-]){m}/{d}/{year}(?![0-9])(?![./-][0-9])",
+    ]
 
 
 # The months in German, French, Spanish and Italian, as a passage folded reads them (`März`,

@@ -294,7 +294,14 @@ def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) ->
         assert all(date.search(text) for text in written), query
         others = ("February 28, 2025", "2025-04-14", "2025-04-280", "1.28.04.2025")
         assert not any(date.search(text) for text in others), query
-    assert query_date_patterns("April 28") == []  # no year: the daily note's (``query_dates``)
+    # No year: that day in any year (an ecologist's "what did I do on March 11" ranked a CSV
+    # row of 2020-04-11 above the notebook's "## 2024-03-11"); not April 14th, nor the 280th.
+    [any_year] = query_date_patterns("what did I do on April 28")
+    assert all(any_year.search(text) for text in written)
+    assert any_year.search("## 2019-04-28 notes") and any_year.search("April 28th")
+    others = ("February 28, 2025", "2025-04-14", "2025-04-280", "April 280", "28 Aprilis")
+    assert not any(any_year.search(text) for text in others)
+    assert query_date_patterns("I may 3 times") == []
     assert query_date_patterns("2/30/2025") == []  # no such day
     [mai] = query_date_patterns("Bebel Reichstag 25.05.1871")
     assert mai.search("am 25. Mai 1871 im Reichstag") and mai.search("25 de mayo de 1871")
