@@ -17,7 +17,9 @@ import re
 from searchapp.ingest.formats.builder import HeadingPath
 from searchapp.ingest.formats.spans import LocatedText, Span
 
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx"})
+# R Markdown and Quarto too: Markdown with code chunks (```{r}), an ecologist's reports (their
+# front matter, headings and **marks** were read as plain text).
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown", ".mdx", ".rmd", ".qmd"})
 # An image pasted as a ``data:`` URI: its base64 on one line, or wrapped (``<img src="data:...``
 # at 76 columns: 174 passages of noise for one 30 kB image), a line of at least 60 of its
 # characters followed by more, the last closed by a quote or a parenthesis. Cut out with
@@ -141,6 +143,9 @@ _UNSEARCHED_KEYS = frozenset(
     | {"cssclass", "cssclasses", "excalidraw-plugin", "kanban-plugin", "banner", "cover"}
     | {"image", "icon", "sticker", "redirect_from", "comments", "sidebar", "toc", "math"}
     | {"sidebar_position", "nav_order", "hide", "hide_title"}
+    # R Markdown's and Quarto's output and execution options (`format: html: toc: true`)
+    | {"format", "output", "execute", "editor", "jupyter", "knitr", "engine", "params"}
+    | {"bibliography", "csl", "filters", "freeze", "runtime", "vignette"}
 )
 
 

@@ -313,3 +313,20 @@ def test_an_mdx_page_is_markdown_without_its_module_lines(tmp_path) -> None:
         assert "Body" in text and "import" not in text
     assert "import it from the vault" in document.text  # a sentence is no module line
     assert [span.section for span in document.spans] == ["Configure"]
+
+
+def test_r_markdown_and_quarto_are_markdown(tmp_path: Path) -> None:
+    # An ecologist's reports: title null, section null, and "format: html: toc: true" and
+    # "**NE-042**" in every hit's text.
+    report = (
+        '---\ntitle: "Annual report 2023"\nformat:\n  html:\n    toc: true\noutput: '
+        "html_document\n---\n\n# Methods\n\n## Field protocol\n\nWe surveyed **NE-042**.\n\n"
+        "```{r fit, echo=FALSE}\nfit_occupancy <- function(data) {\n  occu(data)\n}\n```\n"
+    )
+    for name in ("report.qmd", "report.Rmd"):
+        (tmp_path / name).write_text(report, "utf-8")
+        [document] = load_documents(tmp_path / name)
+        assert document.title == "Annual report 2023"
+        assert "html" not in document.text and "true" not in document.text
+        at = document.text.index("fit_occupancy")
+        assert locate(document.spans, at).section == "Methods > Field protocol"
