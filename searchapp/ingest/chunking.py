@@ -61,7 +61,7 @@ CODE_SUFFIXES = frozenset(
 )
 # A paragraph that begins a definition: decorator and comment lines, modifiers, a keyword.
 _DEFINITION_START = re.compile(
-    r"(?:[ \t]*(?:@|#|//|/\*|\*|--|;;)[^\n]*\n)*[ \t]*"
+    r"(?:[ \t]*(?:@|#|//|/\*|\*|--|;;)[^\n]*\n)*[ \t]*(?:"
     r"(?:(?:export|pub(?:\([\w:]+\))?|public|private|protected|internal|static|abstract|final|"
     r"async|unsafe|override|virtual|inline|extern|default|local|defp?)\s+)*"
     r"(?:def|class|fn|func|function|struct|enum|trait|impl|interface|module|type|object|"
@@ -69,6 +69,8 @@ _DEFINITION_START = re.compile(
     # ...then a name (or generics: `impl<T>`): `type = 3`, `struct.pack(...)`, `sub = ...` and
     # `module.exports = ...` are statements, not definitions.
     r"(?:\s+[A-Za-z_$]|<)"
+    # R assigns a function to its name (`fit_occupancy <- function(data) {`).
+    r"|[A-Za-z.][\w.]*[ \t]*<<?-[ \t]*(?:function\b|\\\())"
 )
 
 # Levels of a piece: what it is cut into when it does not fit.

@@ -199,9 +199,13 @@ def defining(name: str, syntax: str = "") -> re.Pattern[str]:
         # commented one (`#PermitRootLogin yes`, a default) is none: a runbook naming the
         # key ranked above sshd_config's line setting it.
         script = rf"|^[ \t]*(?:-[ \t]+)?{word}(?=[ \t]*[=:]|[ \t]+[^\s=:])"  # `- KEY=1` too
+    # R assigns its functions (`fit_occupancy <- function(data) {`): an ecologist's search
+    # for one ranked its calls above it.
+    assigned = rf"^[ \t]*{word}[ \t]*<<?-[ \t]*(?:function\b|\\\()"
     return re.compile(
         rf"(?m)(?:{_DECLARES}|{variable})(?<!\w){word}(?!\w){_NOT_IMPORTED}(?![ \t]*;)"
-        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}{script}"
+        rf"|^{indent}{word}[ \t]*(?::[^=\n]*)?=(?!=){_NOT_IMPORTED}|{function}|{unit}|{assigned}"
+        rf"{script}"
     )
 
 

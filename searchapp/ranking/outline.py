@@ -223,7 +223,7 @@ def _declared(lines: list[str], at: int, javascript: bool = False) -> str | None
     """The name ``lines[at]`` declares a definition of: after a keyword (`def`, `class`), or a
     C-like function's header (``_FUNCTION``; GNU style, its name at the margin below its type)."""
     body = lines[at].lstrip()
-    found = _DECLARES.match(body) or _FUNCTION.match(body)
+    found = _DECLARES.match(body) or _FUNCTION.match(body) or _ASSIGNED_FUNCTION.match(body)
     if found:
         return found.group(1)
     if javascript and (function := _JS_FUNCTION.match(body)):
@@ -234,6 +234,10 @@ def _declared(lines: list[str], at: int, javascript: bool = False) -> str | None
         if _TYPE_LINE.fullmatch(lines[at - 1].rstrip()):
             return named.group(1)
     return None
+
+
+# A function assigned to its name, as R defines them (`fit_occupancy <- function(data) {`).
+_ASSIGNED_FUNCTION = re.compile(r"([A-Za-z.][\w.]*)[ \t]*<<?-[ \t]*(?:function\b|\\\()")
 
 
 def _decorated(lines: list[str], at: int, javascript: bool = False) -> tuple[int, str] | None:

@@ -869,7 +869,7 @@ def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
     return (
         _WholeWord(word),
         re.compile(f"(?i){name}"),
-        re.compile(f"(?i){DEFINES}{name}"),
+        re.compile(f"(?i){DEFINES}{name}|{name}[ \t]*<<?-[ \t]*function\\b"),  # R's too
         re.compile(f"(?i){_HEADING}{name}"),
     )
 

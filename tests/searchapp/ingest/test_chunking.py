@@ -427,4 +427,7 @@ def test_statements_that_begin_with_a_keyword_are_not_definitions() -> None:
     assert not [s for s in statements if _DEFINITION_START.match(s)]
     definitions = ["def f():", "@property\n    def x(self):", "# why\nclass A:", "impl<T> A for B"]
     definitions += ["pub(crate) fn z()", "export default function f()", "type Foo struct {"]
+    # R's: a function assigned to its name, its roxygen comments above it.
+    definitions += ["#' Fit it\n#' @param y\nfit_occupancy <- function(y) {", "f <- \\(x) x"]
     assert all(_DEFINITION_START.match(d) for d in definitions)
+    assert not _DEFINITION_START.match("fit <- fit_occupancy(y)")

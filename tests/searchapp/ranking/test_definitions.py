@@ -496,6 +496,11 @@ def test_a_settings_file_setting_a_key_ranks_above_a_runbook_naming_it(tmp_path)
         ("Money", "impl<'de> Deserialize<'de> for Money {", 1.0),  # a reviewer's
         ("Deserialize", "impl<'de> Deserialize<'de> for Money {", 0),
         ("queue", "the\nmessage queue is full", 0),  # prose, not a .proto file's message
+        # An ecologist's R package: its functions are assigned, and a call ranked first.
+        ("fit_occupancy", "fit_occupancy <- function(y, site_covs) {", 1.0),
+        ("scale_covs", "  scale_covs <<- function(x) x", 1.0),
+        ("inv_logit", "inv_logit <- \\(x) 1 / (1 + exp(-x))", 1.0),
+        ("fit_occupancy", "fit <- fit_occupancy(y, site_covs)", 0),
     ],
 )
 def test_go_and_rust_definitions(name, text, share) -> None:

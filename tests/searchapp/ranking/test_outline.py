@@ -108,6 +108,14 @@ def test_the_definitions_holding_a_line_of_python(marker, section) -> None:
         # SQL at the margin of a string: no `§ count` (the margin ends what holds it).
         ('def run():\n    sql = """\nSELECT count(*)\n  FROM users\n', "FROM users", None),
         ("GitHub runs the\nparse(x) step first.\n  and more\n", "and more", None),
+        # R assigns its functions (an ecologist's `fit_occupancy` hits named no section).
+        (
+            "fit_occupancy <- function(y, covs,\n                          det = ~1) {\n"
+            "  fit <- occu(y)\n  fit\n}\n",
+            "fit <- occu",
+            "fit_occupancy",
+        ),
+        ("res <- fit_occupancy(y)\nplot(res)\n", "plot(res)", None),  # a call's result
     ],
 )
 def test_the_definitions_holding_a_line_in_other_languages(code, marker, section) -> None:
