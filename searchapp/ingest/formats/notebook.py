@@ -1,9 +1,10 @@
 """Jupyter notebooks (``.ipynb``, nbformat 3 and 4): the source of markdown, code and raw cells,
 each located as ``"cell N"`` (1-based, counting every cell as Jupyter shows them). Of a code
 cell's outputs, its error (`KeyError: 'churn'`, `OutOfMemoryError: CUDA out of memory...`)
-and the first ``MAX_PRINTED_CHARS`` of what it printed (`valid AUC 0.8432`), after its source
-(a data scientist's pasted error found only a note about it); never images, HTML, tables or
-what a cell's last expression showed. ``data:`` URIs (base64 images pasted into markdown) are
+and the first ``MAX_PRINTED_CHARS`` of what it printed (`valid AUC 0.8432`) and of what its
+last expression showed as text (a model summary's `psi 0.451`: an ecologist's result was
+found by nothing), after its source (a data scientist's pasted error found only a note about
+it); never images or HTML. ``data:`` URIs (base64 images pasted into markdown) are
 cut out of the sources, as are lines of generated text (a cell holding a 5,000-number list on
 one line), left empty: the rest of the notebook was skipped with them as generated."""
 
@@ -83,11 +84,16 @@ def _printed(cell: dict[str, Any]) -> str:
         if not isinstance(output, dict):
             continue
         kind = output.get("output_type")
+        text: Any = None
         if kind == "stream" and output.get("name", "stdout") == "stdout":
             text = output.get("text", "")
+        elif kind in ("execute_result", "display_data", "pyout"):  # pyout: nbformat 3
+            data = output.get("data") if kind != "pyout" else output
+            text = data.get("text/plain", data.get("text")) if isinstance(data, dict) else None
+        if text is not None:
             if isinstance(text, list):  # one part null: not the whole notebook skipped
                 text = "".join(part for part in text if isinstance(part, str))
-            printed.append(text if isinstance(text, str) else "")
+            printed.append((text if isinstance(text, str) else "") + "\n" * (kind != "stream"))
         elif kind in ("error", "pyerr"):  # pyerr: nbformat 3
             name, value = output.get("ename", ""), output.get("evalue", "")
             errors.append(normalise(f"{name}: {value}" if value else str(name)).strip())

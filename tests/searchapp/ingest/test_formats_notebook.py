@@ -58,16 +58,18 @@ def load_notebook(tmp_path: Path, content: dict | str, name: str = "analysis.ipy
     return load_documents(path)
 
 
-def test_cells_are_located_units_and_images_and_results_are_never_read(tmp_path: Path) -> None:
+def test_cells_are_located_units_and_images_are_never_read(tmp_path: Path) -> None:
     [document] = load_notebook(tmp_path, notebook(CELLS))
     assert document.title == "Lift analysis"
     assert document.text == (
         "# Lift analysis\nWe fit the *lift curve*.\n![plot]()"
-        "\n\nimport numpy as np\nlift = np.polyfit(alpha, cl, 1)\n\nprinted output"
+        # What the last expression showed as text too: an ecologist's `az.summary` result
+        # (`psi 0.451`) was found by nothing.
+        "\n\nimport numpy as np\nlift = np.polyfit(alpha, cl, 1)\n\nprinted output\narray([0.1])"
         "\n\nA raw cell about the okapi."
         "\n\nprint(lift)"
     )
-    assert PNG[:100] not in document.text and "array(" not in document.text
+    assert PNG[:100] not in document.text
     text = document.text
     assert document.spans == (
         Span(0, section="cell 1"),
