@@ -134,7 +134,12 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "renv.lock",
         ),
     ),
-    ("generated code", ("*.min.js", "*.min.css", "*.map", "*.pb.go", "*_pb2.py")),
+    # ...and a rendered site's search index (Quarto's `_site/search.json`: every page's text
+    # as JSON, the first hit of an ecologist's queries, above the pages and their sources)
+    (
+        "generated code",
+        ("*.min.js", "*.min.css", "*.map", "*.pb.go", "*_pb2.py", "**/_site/search.json"),
+    ),
     (_SECRETS_KIND, _SECRET_PATTERNS),
     ("SVG drawing", ("*.svg",)),
     # Word's and Excel's owner files beside an open document (`~$Lease FINAL.docx`: its

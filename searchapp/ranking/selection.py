@@ -250,6 +250,7 @@ _NUMBERED = re.compile(r"(.+) \d{1,3}", re.DOTALL)  # `Name 1`: of `Name`, when 
 _DERIVED_FOLDERS = frozenset(
     {"build", "_build", "dist", "out", "target", "obj", "site-packages", ".venv", "venv"}
     | {"__pycache__", ".tox", ".cache", "backup", "backups", ".trash", "trash", "archive"}
+    | {"_site"}  # a static site rendered from its sources (Jekyll, Quarto)
     | {"archives", ".archive"}
 )
 _COPY_NAME = re.compile(

@@ -90,6 +90,16 @@ def test_default_excludes_judge_a_gzip_file_by_its_content_s_name(tmp_path: Path
     assert len(found(tmp_path, default_excludes=False)) == 5
 
 
+def test_a_rendered_site_s_search_index_is_left_out(tmp_path: Path) -> None:
+    # An ecologist's Quarto project: `_site/search.json` (every page's text as JSON) was the
+    # first hit of two queries in eight, above the pages and their sources.
+    write(tmp_path, "report.qmd", "_site/search.json", "_site/report.html", "data/search.json")
+    assert found(tmp_path) == ["report.qmd", "_site/report.html", "data/search.json"]
+    from searchapp.ranking.selection import is_derived
+
+    assert is_derived("proj/_site/report.html") and not is_derived("proj/report.qmd")
+
+
 def test_office_lock_files_and_folder_settings_are_left_out_by_name(tmp_path: Path) -> None:
     # A paralegal's trial: `~$Lease FINAL.docx` was "binary file" (or, of text, indexed as a
     # document), and Windows' Desktop.ini indexed as a note.
