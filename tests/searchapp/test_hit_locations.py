@@ -114,6 +114,7 @@ def older(index_dir: Path, version: int) -> None:
     conn.execute("ALTER TABLE documents DROP COLUMN ctime_ns")  # m012
     conn.execute("DROP TRIGGER chunks_removed_vector")  # m013
     conn.execute("DROP TABLE removed_vectors")
+    conn.execute("ALTER TABLE documents DROP COLUMN page_labels")  # m019
     conn.execute("DELETE FROM _migrations WHERE version > ?", (version,))
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     conn.commit()

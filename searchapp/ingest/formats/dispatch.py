@@ -28,7 +28,11 @@ from searchapp.ingest.formats.eml import EML_SUFFIX, extract_eml
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.html import looks_like_html
 from searchapp.ingest.formats.latex import BIB_SUFFIX, TEX_SUFFIX, extract_bibtex, extract_latex
-from searchapp.ingest.formats.markdown import MARKDOWN_SUFFIXES, extract_markdown
+from searchapp.ingest.formats.markdown import (
+    MARKDOWN_SUFFIXES,
+    RENDERED_SUFFIXES,
+    extract_markdown,
+)
 from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
 from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
 from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
@@ -120,7 +124,14 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
     if suffix == CANVAS_SUFFIX and text.strip():
         return _guarded("canvas", path, extract_canvas, text)
     if suffix in MARKDOWN_SUFFIXES and not looks_like_html(text):
-        return _guarded("Markdown file", path, extract_markdown, text, mdx=suffix == ".mdx")
+        return _guarded(
+            "Markdown file",
+            path,
+            extract_markdown,
+            text,
+            mdx=suffix == ".mdx",
+            rendered=suffix in RENDERED_SUFFIXES,
+        )
     if suffix == TEX_SUFFIX:
         return _guarded("LaTeX file", path, extract_latex, text)
     if suffix == BIB_SUFFIX:

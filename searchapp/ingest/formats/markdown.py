@@ -55,16 +55,18 @@ def front_matter_end(text: str) -> int:
     return match.end() if match and _YAML_KEY.search(match.group(1)) else 0
 
 
-def extract_markdown(text: str, *, mdx: bool = False) -> LocatedText:
+def extract_markdown(text: str, *, mdx: bool = False, rendered: bool = False) -> LocatedText:
     """Title, text (front matter blanked, ``data:`` URIs cut) and heading-path spans of a
-    Markdown document; ``mdx``: an MDX file's, its leading `import`/`export` lines blank."""
+    Markdown document; ``mdx``: an MDX file's, its leading `import`/`export` lines blank;
+    ``rendered``: an R Markdown or Quarto file's, its rendering options not searched."""
     title = ""
     text = cut_data_uris(text)
     match = _FRONT_MATTER.match(text)
     front = ""
     if match and _YAML_KEY.search(match.group(1)):
         title = _front_matter_title(match.group(1))
-        front, text = _searched_front_matter(match.group(0)), text[match.end() :]
+        unsearched = _UNSEARCHED_KEYS | (_RENDERING_KEYS if rendered else frozenset())
+        front, text = _searched_front_matter(match.group(0), unsearched), text[match.end() :]
         if _EXCALIDRAW.search(match.group(1)):
             text = _without_drawing(text)
     if mdx:
@@ -143,13 +145,17 @@ _UNSEARCHED_KEYS = frozenset(
     | {"cssclass", "cssclasses", "excalidraw-plugin", "kanban-plugin", "banner", "cover"}
     | {"image", "icon", "sticker", "redirect_from", "comments", "sidebar", "toc", "math"}
     | {"sidebar_position", "nav_order", "hide", "hide_title"}
-    # R Markdown's and Quarto's output and execution options (`format: html: toc: true`)
-    | {"format", "output", "execute", "editor", "jupyter", "knitr", "engine", "params"}
+)
+# ...and of R Markdown and Quarto, their output and execution options (`format: html: toc:
+# true`); in a note, `format: audiobook` and `editor: Maria Popova` are its own.
+_RENDERING_KEYS = frozenset(
+    {"format", "output", "execute", "editor", "jupyter", "knitr", "engine", "params"}
     | {"bibliography", "csl", "filters", "freeze", "runtime", "vignette"}
 )
+RENDERED_SUFFIXES = frozenset({".rmd", ".qmd"})
 
 
-def _searched_front_matter(block: str) -> str:
+def _searched_front_matter(block: str, unsearched: frozenset[str] = _UNSEARCHED_KEYS) -> str:
     """``block`` (the front matter, its "---" lines included) with the values of its keys
     but ``_UNSEARCHED_KEYS`` kept, not the keys (in a vault whose every note has `tags:`, a
     query for "tags" found every note's front matter before the note about tags), and every
@@ -160,7 +166,7 @@ def _searched_front_matter(block: str) -> str:
         key = _YAML_KEY.match(line)
         if key:
             name = key.group(0).rstrip(": \t").lower()
-            keeping, tags = name not in _UNSEARCHED_KEYS, name in _TAG_KEYS
+            keeping, tags = name not in unsearched, name in _TAG_KEYS
             named = name in _NAMING_KEYS
             line = line[key.end() :].strip(" \t")
         elif not line[:1].isspace() and not line.startswith("-"):  # "---", "...": no value

@@ -73,6 +73,8 @@ def extract_notebook(text: str, *, required: bool) -> LocatedText | None:
 
 
 MAX_PRINTED_CHARS = 1_000  # of a cell's printed output: a training loop's log is not read whole
+# An object shown by its address (`[<matplotlib.lines.Line2D at 0x7f3a2c1d2e50>]`): no text.
+_OBJECT_AT = re.compile(r"<[\w.]+(?: object)? at 0x[0-9a-f]+>")
 
 
 def _printed(cell: dict[str, Any]) -> str:
@@ -89,7 +91,8 @@ def _printed(cell: dict[str, Any]) -> str:
             text = output.get("text", "")
         elif kind in ("execute_result", "display_data", "pyout"):  # pyout: nbformat 3
             data = output.get("data") if kind != "pyout" else output
-            text = data.get("text/plain", data.get("text")) if isinstance(data, dict) else None
+            if isinstance(data, dict) and not any(str(key).startswith("image/") for key in data):
+                text = data.get("text/plain", data.get("text"))  # a plot's: "<Figure size...>"
         if text is not None:
             if isinstance(text, list):  # one part null: not the whole notebook skipped
                 text = "".join(part for part in text if isinstance(part, str))
@@ -102,8 +105,11 @@ def _printed(cell: dict[str, Any]) -> str:
     text = normalise(text).strip()
     if len(text) > MAX_PRINTED_CHARS:
         text = text[:MAX_PRINTED_CHARS].rsplit("\n", 1)[0]
-    text = "\n".join("" if is_generated_line(line) else line for line in text.split("\n"))
-    return "\n".join(part for part in (text, *errors) if part)
+    text = "\n".join(
+        "" if is_generated_line(line) or _OBJECT_AT.search(line) else line
+        for line in text.split("\n")
+    )
+    return "\n".join(part for part in (text.strip(), *errors) if part)
 
 
 def _cells(notebook: Any) -> list[Any] | None:

@@ -330,3 +330,7 @@ def test_r_markdown_and_quarto_are_markdown(tmp_path: Path) -> None:
         assert "html" not in document.text and "true" not in document.text
         at = document.text.index("fit_occupancy")
         assert locate(document.spans, at).section == "Methods > Field protocol"
+    # A note's own keys of those names are searched (a reviewer's: an audiobook's editor).
+    (tmp_path / "book.md").write_text("---\nformat: audiobook\neditor: Maria Popova\n---\nx\n")
+    [note] = load_documents(tmp_path / "book.md")
+    assert "audiobook" in note.text and "Maria Popova" in note.text

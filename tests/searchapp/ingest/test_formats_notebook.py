@@ -165,3 +165,20 @@ def test_a_cells_error_and_the_start_of_its_printed_output_are_read(tmp_path: Pa
     assert "stderr" not in text and "xxxx" not in text  # stderr, a line past the limit: out
     assert "frames" not in text and "\x1b" not in text  # the traceback's frames: out
     assert text.count("b\n") <= 500  # the start of a long output alone
+
+
+def test_a_plot_s_text_stand_ins_are_not_read(tmp_path: Path) -> None:
+    # A reviewer's: `plt.plot(...)` indexed "[<matplotlib.lines.Line2D at 0x7f3a2c1d2e50>]" and
+    # "<Figure size 640x480 with 1 Axes>" (an image's stand-in).
+    line = {"text/plain": ["[<matplotlib.lines.Line2D at 0x7f3a2c1d2e50>]"]}
+    figure = {"image/png": "iVBORw0KGgo=", "text/plain": ["<Figure size 640x480 with 1 Axes>"]}
+    cell = code(
+        "plt.plot(x, y)\nsummary",
+        outputs=[
+            {"output_type": "execute_result", "data": line},
+            {"output_type": "display_data", "metadata": {}, "data": figure},
+            {"output_type": "execute_result", "data": {"text/plain": ["psi 0.451"]}},
+        ],
+    )
+    [document] = load_notebook(tmp_path, notebook([cell]))
+    assert document.text == "plt.plot(x, y)\nsummary\n\npsi 0.451"

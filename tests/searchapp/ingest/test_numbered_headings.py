@@ -54,3 +54,36 @@ def test_a_pdf_hit_names_its_section_and_a_passage_starts_at_a_heading() -> None
     assert locate(located.spans, located.text.index("Abstract text")).section is None
     # A heading begins a paragraph of its own, as a section starts a passage.
     assert "\n\n2.1 Recession constant\n" in located.text
+
+
+def test_lists_tables_contents_and_references_make_no_outline() -> None:
+    # A reviewer's: an agenda slide, a 5-step list inside "2 Methods", numbered table rows and
+    # a reference list each made headings (a Results hit said "section": "5 Record the weights").
+    assert numbered_headings(["Agenda\n1 Budget overview\n2 Hiring plan\n3 Open questions"]) == []
+    steps = (
+        "1 Introduction\nText.\n2 Methods\nWe did:\n1 Collect the water samples\n2 Dry the "
+        "filters\n3 Weigh them\n4 Store them\n5 Record the weights\nDone.\n3 Results\nText.\n"
+        "4 Discussion\nText.\nReferences\n5. Author J, Other K. A study of baseflow in\nrivers."
+    )
+    assert [h.line for h in numbered_headings([steps])] == [
+        "1 Introduction",
+        "2 Methods",
+        "3 Results",
+        "4 Discussion",
+    ]
+    rows = ["1 Introduction\nText.\n2 Sites\nWe chose:\n1 Blue Creek\n2 Red River\n3 Green Lake\n"]
+    assert [h.line for h in numbered_headings([rows[0] + "3 Results\nText."])] == [
+        "1 Introduction",
+        "2 Sites",
+        "3 Results",
+    ]
+    # A contents page without page numbers: the body's headings, not its lines.
+    contents = "Contents\n1 Introduction\n1.1 Scope\n2 Methods\n2.1 Sites\n3 Results"
+    body = (
+        "1 Introduction\nText.\n1.1 Scope\nText.\n2 Methods\nText.\n2.1 Sites\nText.\n3 Results\nX."
+    )
+    assert {h.page for h in numbered_headings([contents, body])} == {1}
+    # Numbered alike: "4" and "5." are not one outline's.
+    assert [h.line for h in numbered_headings(["1 A b\nx\n2 C d\nx\n3 E f\nx\n4. G h\nx"])][-1] == (
+        "3 E f"
+    )
