@@ -552,13 +552,15 @@ def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
     numbers (``formats/running_lines.py``), keep their pages' labels (printed numbers,
     ``documents.page_labels``, JSON) and their numbered headings as sections
     (``formats/numbered_headings.py``); R Markdown and Quarto files are read as Markdown, and
-    R files' passages end before their functions, and notebooks hold what their cells' last
-    expressions showed as text: the next `search index` reads them again."""
+    R files' passages end before their functions, notebooks hold what their cells' last
+    expressions showed as text, and reStructuredText and AsciiDoc files have sections: the
+    next `search index` reads them again."""
     db.execute("ALTER TABLE documents ADD COLUMN page_labels TEXT")
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.pdf' OR lower(path) LIKE "
         "'%.pdf.gz' OR lower(path) LIKE '%.rmd' OR lower(path) LIKE '%.qmd' OR lower(path) "
-        "LIKE '%.r' OR lower(path) LIKE '%.ipynb') "
+        "LIKE '%.r' OR lower(path) LIKE '%.ipynb' OR lower(path) LIKE '%.rst' OR lower(path) "
+        "LIKE '%.adoc' OR lower(path) LIKE '%.asciidoc') "
         "AND sha256 IS NOT NULL"
     )
 

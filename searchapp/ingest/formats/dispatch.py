@@ -39,6 +39,12 @@ from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
 from searchapp.ingest.formats.org import ORG_SUFFIX, extract_org
 from searchapp.ingest.formats.pdf_worker import extract_pdf_isolated
 from searchapp.ingest.formats.pptx import extract_pptx
+from searchapp.ingest.formats.rst import (
+    ASCIIDOC_SUFFIXES,
+    RST_SUFFIX,
+    extract_asciidoc,
+    extract_rst,
+)
 from searchapp.ingest.formats.rtf import extract_rtf, is_rtf
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
@@ -138,6 +144,10 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         return _guarded("BibTeX file", path, extract_bibtex, text)
     if suffix == ORG_SUFFIX:
         return _guarded("Org file", path, extract_org, text)
+    if suffix == RST_SUFFIX:
+        return _guarded("reStructuredText file", path, extract_rst, text)
+    if suffix in ASCIIDOC_SUFFIXES:
+        return _guarded("AsciiDoc file", path, extract_asciidoc, text)
     if is_debian_changelog(text):
         return extract_changelog(text)
     return None

@@ -1,0 +1,93 @@
+"""reStructuredText (``.rst``: Sphinx, Python projects' docs) and AsciiDoc (``.adoc``): headings
+as sections, the first one the title.
+
+A reStructuredText heading is a line underlined (perhaps overlined too) with one punctuation
+character repeated at least as long as its text (`Install\n=======`); its level is the order in
+which its style of adornment first appears, as docutils reads it. An AsciiDoc heading is a line
+of `=` signs and a space (`== Install`; `=` alone is the document's title). Read as plain text,
+a passage ran across sections and a hit named none. The text is kept as it is, so a hit's line
+is the file's.
+"""
+
+from __future__ import annotations
+
+import re
+
+from searchapp.ingest.formats.builder import HeadingPath
+from searchapp.ingest.formats.spans import LocatedText, Span
+
+RST_SUFFIX = ".rst"
+ASCIIDOC_SUFFIXES = frozenset({".adoc", ".asciidoc"})
+
+# An adornment: one of docutils' punctuation characters, repeated, alone on its line.
+_ADORNMENT = re.compile(r"([=\-~^\"'`#*+:.<>_!$%&,;?@\\/|(){}\[\]])\1{2,}[ \t]*")
+_ASCIIDOC_HEADING = re.compile(r"^(?P<marks>={1,6})[ \t]+(?P<title>\S[^\n]*?)[ \t]*$", re.MULTILINE)
+
+
+def extract_rst(text: str) -> LocatedText:
+    """``text`` as it is, a span at each heading's text line (its section the path of
+    headings down to it), the first heading the title."""
+    lines = text.split("\n")
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line) + 1)
+    styles: list[tuple[str, bool]] = []  # (character, overlined), in order of first use
+    headings = HeadingPath()
+    spans, title = [], ""
+    n = 0
+    while n + 1 < len(lines):
+        line, under = lines[n], lines[n + 1]
+        over = n > 0 and _ADORNMENT.fullmatch(lines[n - 1]) is not None
+        heading = (
+            line.strip()
+            and not _ADORNMENT.fullmatch(line)
+            and (n == 0 or not lines[n - 1].strip() or over)
+            and _ADORNMENT.fullmatch(under)
+            and len(under.rstrip()) >= len(line.rstrip())
+        )
+        if not heading:
+            n += 1
+            continue
+        style = (under[0], over and lines[n - 1][0] == under[0])
+        if style not in styles:
+            styles.append(style)
+        section = headings.enter(styles.index(style) + 1, line.strip())
+        if section:
+            spans.append(Span(starts[n], section=section))
+            title = title or line.strip()
+        n += 2
+    return LocatedText(title, text, tuple(spans))
+
+
+def extract_asciidoc(text: str) -> LocatedText:
+    """``text`` as it is, a span at each section heading (`== Install`), `= Title` the title.
+    Not inside a listing block (`----`), where `= x` is code."""
+    headings = HeadingPath()
+    spans, title = [], ""
+    fenced = _fenced_ranges(text)
+    for match in _ASCIIDOC_HEADING.finditer(text):
+        if any(start <= match.start() < end for start, end in fenced):
+            continue
+        level = len(match.group("marks"))
+        if level == 1:
+            title = title or match.group("title")
+            continue
+        section = headings.enter(level - 1, match.group("title"))
+        if section:
+            spans.append(Span(match.start(), section=section))
+    return LocatedText(title, text, tuple(spans))
+
+
+_DELIMITER = re.compile(r"^(-{4,}|\.{4,}|={4,}|\+{4,}|_{4,}|\*{4,}|/{4,})[ \t]*$", re.MULTILINE)
+
+
+def _fenced_ranges(text: str) -> list[tuple[int, int]]:
+    """Where AsciiDoc's delimited blocks (`----` listings, `....` literals) lie."""
+    ranges, opened = [], None
+    for match in _DELIMITER.finditer(text):
+        if opened is None:
+            opened = match
+        elif match.group(1) == opened.group(1):
+            ranges.append((opened.start(), match.end()))
+            opened = None
+    return ranges
