@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import os
 import re
 from collections.abc import Callable, Sequence
 
@@ -160,12 +161,15 @@ def any_glob(globs: Sequence[str]) -> Callable[[str], bool]:
     sends by the hundred) are one set, looked up by each run of the path's names, whatever their
     number: 300 of them were matched one after another against each candidate's path (34 s).
     A glob with wildcards matches as written too: a path printed by a hit, pasted
-    (``odd/[draft] notes.md``), names its file, where its ``[draft]`` alone reads as a class."""
+    (``odd/[draft] notes.md``), names its file, where its ``[draft]`` alone reads as a class;
+    and as written alone where a file or folder is so named from here (a translator's pasted
+    `odd/[2024] report.md` also let in `odd/2 report.md`, first)."""
     plain: set[tuple[tuple[str, ...], bool, bool]] = set()  # (names, anchored, folder only)
     others = []
     for glob in globs:
         names = tuple(name for name in glob.split("/") if name)
-        if not names or any(c in glob for c in "*?["):
+        wild = any(c in glob for c in "*?[")
+        if not names or (wild and not (glob.count("[") and os.path.lexists(glob))):
             others.append(path_glob(glob))
         if names:
             plain.add((names, glob.startswith("/"), glob.endswith("/")))

@@ -104,6 +104,21 @@ def test_a_path_with_glob_characters_matches_as_written_too() -> None:
     assert not any_glob(["odd/[draft] notes.md"])("/home/u/odd/[draft] notes.md.bak")
 
 
+def test_a_path_with_brackets_that_names_a_file_here_is_that_file_alone(
+    tmp_path, monkeypatch
+) -> None:
+    # A translator's pasted `odd/[2024] report.md` let in `odd/2 report.md` too, first.
+    (tmp_path / "odd").mkdir()
+    for name in ("[2024] report.md", "2 report.md"):
+        (tmp_path / "odd" / name).write_text("x")
+    monkeypatch.chdir(tmp_path)
+    matches = any_glob(["odd/[2024] report.md"])
+    assert matches(f"{tmp_path}/odd/[2024] report.md")
+    assert not matches(f"{tmp_path}/odd/2 report.md")
+    assert any_glob(["odd/[13] report.md"])(f"{tmp_path}/odd/2 report.md") is False
+    assert any_glob(["odd/[12] report.md"])(f"{tmp_path}/odd/2 report.md")  # no such file: a glob
+
+
 def test_a_path_as_a_terminal_shows_it_names_its_file() -> None:
     # A hit in "tab<TAB>here.md" is shown "tab\there.md"; pasted into --path, it matched
     # nothing ("no indexed document matches --path 'notes/tab\\there.md'").
