@@ -312,9 +312,22 @@ def fixed_phrase(query: str) -> Phrase | None:
     [phrase] = _phrases_of([query]) or [None]
     if phrase is None:
         return None
-    body = r"\s+".join("".join(map(_typeset, part)) for part in query.split())
-    written = re.compile(rf"(?i){body}")
-    return Phrase(query, phrase.pattern, (*phrase.names, written))
+    body = r"\s+".join("".join(map(_typeset, part)) for part in letters_folded(query).split())
+    written = _LettersFolded(re.compile(rf"(?i){body}"))
+    return Phrase(query, phrase.pattern, (*phrase.names, written))  # type: ignore[arg-type]
+
+
+class _LettersFolded:
+    """A pattern searched in a text with its letters of ``LETTER_FOLDS`` plain, as the query's
+    are (a translator's `-F STRASSE` missed "Straße", which a quoted phrase found)."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self._pattern = pattern
+
+    def search(self, text: str, *bounds: int) -> re.Match[str] | None:
+        if text.isascii():
+            return self._pattern.search(text, *bounds)
+        return self._pattern.search(letters_folded(text))  # its places shift: found or not
 
 
 # The marks a word processor types for a keyboard's ' " and - (a paralegal's trial: `-F

@@ -3778,6 +3778,12 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
         assert (code, out) == (0, "lease.txt\n"), typed
     code, out, _ = run(capsys, "query", "-F", "Landlords prior", "-l", *index)
     assert code == 1
+    # ß as ss, as a quoted phrase reads it (a translator's `-F STRASSE` missed "Straße").
+    (docs / "berlin.md").write_text("Wir wohnen in der Goethestraße 12.\n", "utf-8")
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    for typed in ("Goethestrasse 12", "GOETHESTRASSE", "goethestraße"):
+        code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
+        assert (code, out) == (0, "berlin.md\n"), typed
 
 
 def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(
