@@ -553,14 +553,15 @@ def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
     ``documents.page_labels``, JSON) and their numbered headings as sections
     (``formats/numbered_headings.py``); R Markdown and Quarto files are read as Markdown, and
     R files' passages end before their functions, notebooks hold what their cells' last
-    expressions showed as text, and reStructuredText and AsciiDoc files have sections: the
-    next `search index` reads them again."""
+    expressions showed as text, reStructuredText and AsciiDoc files have sections, and web
+    pages lose menus marked by their role: the next `search index` reads them again."""
     db.execute("ALTER TABLE documents ADD COLUMN page_labels TEXT")
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.pdf' OR lower(path) LIKE "
         "'%.pdf.gz' OR lower(path) LIKE '%.rmd' OR lower(path) LIKE '%.qmd' OR lower(path) "
         "LIKE '%.r' OR lower(path) LIKE '%.ipynb' OR lower(path) LIKE '%.rst' OR lower(path) "
-        "LIKE '%.adoc' OR lower(path) LIKE '%.asciidoc') "
+        "LIKE '%.adoc' OR lower(path) LIKE '%.asciidoc' OR lower(path) LIKE '%.html' OR "
+        "lower(path) LIKE '%.htm') "
         "AND sha256 IS NOT NULL"
     )
 

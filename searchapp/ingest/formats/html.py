@@ -15,6 +15,12 @@ _INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
 # Read only inside an <article> or <main> (an article's footer holds its byline and tags), and
 # for a page that has no other text (a page of links).
 _BOILERPLATE_TAGS = frozenset({"nav", "footer"})
+_BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "search"})
+# Elements that have no end tag: never open.
+_VOID_TAGS = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
+    | {"track", "wbr", "param", "keygen"}
+)
 _CONTENT_TAGS = frozenset({"article", "main"})
 _PARAGRAPH_TAGS = frozenset(
     {
@@ -136,8 +142,18 @@ class _VisibleText(HTMLParser):
         self._source_lines = source_lines
         self._line = 1  # the line of the source the text written so far ends on
         self._item_ended = False  # an _ITEM_TAGS element ended, and no text came since
+        # Menus marked by their role, not their tag (Sphinx's `<div class="sphinxsidebar"
+        # role="navigation">`, on every page of a docs site), and a heading's permalink mark
+        # (`<a class="headerlink">¶</a>`): the open elements of their tag, where one began.
+        self._roles_hidden = hidden == _BOILERPLATE_TAGS
+        self._open: dict[str, int] = {}
+        self._hiding: tuple[str, int] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _VOID_TAGS:
+            self._open[tag] = self._open.get(tag, 0) + 1
+            if self._hiding is None and self._boilerplate(tag, dict(attrs)):
+                self._hiding = (tag, self._open[tag])
         if tag == "body" or (tag not in _HEAD_TAGS and "head" in self._hidden):
             self._hidden.pop("head", None)  # <head> is often left open
         if tag in _CONTENT_TAGS:
@@ -152,7 +168,18 @@ class _VisibleText(HTMLParser):
             self._pending = self._pending or " "
         self._break(tag)
 
+    def _boilerplate(self, tag: str, attrs: dict[str, str | None]) -> bool:
+        """Whether an element is a menu by its role, or a permalink's mark."""
+        if tag == "a" and "headerlink" in (attrs.get("class") or "").split():
+            return True
+        role = attrs.get("role") or ""
+        return self._roles_hidden and not self._content and role in _BOILERPLATE_ROLES
+
     def handle_endtag(self, tag: str) -> None:
+        if self._open.get(tag):
+            if self._hiding == (tag, self._open[tag]):
+                self._hiding = None
+            self._open[tag] -= 1
         if tag in _CONTENT_TAGS and self._content:
             self._content -= 1
         if self._hidden.get(tag):
@@ -175,7 +202,7 @@ class _VisibleText(HTMLParser):
         if self._in_title and not self._seen_title:
             self.title_parts.append(data)
             return
-        if self._hidden:
+        if self._hidden or self._hiding is not None:
             return
         if data.strip():
             self._item_ended = False

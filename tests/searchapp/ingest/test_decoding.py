@@ -685,3 +685,26 @@ def test_a_pages_menus_and_footer_are_not_its_text(source_lines) -> None:
     # A page of links alone is its links.
     _, links = html_to_text("<body><nav><a>Guide</a> <a>API</a></nav></body>", source_lines=False)
     assert links == "Guide API"
+
+
+def test_a_docs_site_s_menus_by_their_role_and_permalink_marks_are_no_text() -> None:
+    # A maintainer's Sphinx build: every page's sidebar (`<div class="sphinxsidebar"
+    # role="navigation">`) was 4 of 8 hits for "frequently asked questions", and headings kept
+    # their "¶".
+    page = (
+        '<html><head><title>Retries</title></head><body>\n<div class="related" role="navigation">'
+        '<ul><li>index</li></ul></div>\n<div class="body" role="main"><h1>Retries and backoff'
+        '<a class="headerlink" href="#r">¶</a></h1>\n<p>Configure <b>retries</b>.</p>\n'
+        '<div><div><p>Nested text.</p></div></div></div>\n<div class="sphinxsidebar" '
+        'role="navigation"><div><h3>Contents</h3><ul><li>Frequently asked questions</li></ul>'
+        '</div><div role="search"><h3>Quick search</h3></div></div>\n<p>After the menu.</p>'
+        "</body></html>"
+    )
+    title, text = html_to_text(page, source_lines=True)
+    assert (
+        text.split()
+        == "Retries and backoff Configure retries. Nested text. After the menu.".split()
+    )
+    # Inside an article, an element of that role is the article's own (a table of contents).
+    article = '<article><div role="navigation">On this page: Setup</div><p>Body.</p></article>'
+    assert "On this page" in html_to_text(article)[1]
