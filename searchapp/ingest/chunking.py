@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import NamedTuple
 
+from searchapp.ingest.formats.spans import HEADING_MARKUP
 from searchapp.storage.schema import Chunk
 
 logger = logging.getLogger(__name__)
@@ -360,10 +361,18 @@ def _heading_alone(
     ``headings`` (a writer's chapter, its front matter's values then "# Chapter 5" and "## Part
     1", was a passage of headings that ranked above its scenes; a notebook's one-line cell or a
     PDF's one-line page is text of its own)."""
-    piece = text[start:end].strip()
-    if count >= SECTION_MIN_TOKENS or "\n" in piece:
+    # ...its markup aside: a reStructuredText heading's adornments and labels (a changelog's
+    # "2.3.0 (2024-12-05)" over its underline was a passage holding no change)
+    lines = [line for line in text[start:end].strip().split("\n") if line.strip()]
+    if start in headings and len(lines) > 1:  # the heading's own line alone is counted
+        lines = [line for line in lines if not HEADING_MARKUP.fullmatch(line)]
+        return len(lines) == 1 and len(lines[0]) <= MARKED_HEADING_CHARS
+    if count >= SECTION_MIN_TOKENS or len(lines) != 1:
         return False
-    return start in headings or _ATX_HEADING.fullmatch(piece) is not None
+    return start in headings or _ATX_HEADING.fullmatch(lines[0].strip()) is not None
+
+
+MARKED_HEADING_CHARS = 120  # a heading line under its markup: short, as its tokens would be
 
 
 def _count(count_tokens: CountTokens, texts: list[str]) -> list[int]:

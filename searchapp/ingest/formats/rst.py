@@ -53,10 +53,24 @@ def extract_rst(text: str) -> LocatedText:
             styles.append(style)
         section = headings.enter(styles.index(style) + 1, line.strip())
         if section:
-            spans.append(Span(starts[n], section=section))
+            spans.append(Span(starts[_section_start(lines, n - over)], section=section))
             title = title or line.strip()
         n += 2
     return LocatedText(title, text, tuple(spans))
+
+
+def _section_start(lines: list[str], heading: int) -> int:
+    """The line a section whose heading (or its overline) is on ``heading`` begins on: the
+    labels above it (`.. _retries:`, a cross-reference's target, was the section before's)."""
+    start, n = heading, heading - 1
+    while n >= 0 and (not lines[n].strip() or _LABEL.fullmatch(lines[n])):
+        if lines[n].strip():
+            start = n
+        n -= 1
+    return start
+
+
+_LABEL = re.compile(r"\.\. _(?:[^\n:`]+|`[^`\n]+`):[ \t]*")
 
 
 def extract_asciidoc(text: str) -> LocatedText:

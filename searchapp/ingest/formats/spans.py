@@ -155,16 +155,29 @@ def _short_pages(spans: Sequence[Span], length: int) -> bool:
 HEADING_SEPARATOR = " > "  # between the headings of a section's path: "Install > Linux"
 
 
+# A reStructuredText heading's adornment (`=======`) and a label before it (`.. _retries:`): a
+# section may begin with them, above its heading's line.
+HEADING_MARKUP = re.compile(
+    r"(?:([=\-~^\"'`#*+:.<>_!$%&,;?@\\/|(){}\[\]])\1{2,}|\.\. _[^\n:]+:|\.\. _`[^`\n]+`:)[ \t]*"
+)
+
+
 def heading_starts(spans: Sequence[Span], text: str) -> set[int]:
     """The offsets of ``section_starts`` whose line is the section's own heading (the last part
     of its heading path, as a Word file's, an EPUB's or a web page's heading reads): there a
-    heading stands, not a cell's or a page's first line of text."""
+    heading stands, not a cell's or a page's first line of text; after its markup
+    (``HEADING_MARKUP``) and blank lines, where a reStructuredText section begins with them."""
     found = set()
     for span in spans:
         if not span.section:
             continue
-        end = text.find("\n", span.start_char)
-        line = text[span.start_char : end if end >= 0 else len(text)]
+        at = span.start_char
+        while True:
+            end = text.find("\n", at)
+            line = text[at : end if end >= 0 else len(text)]
+            if end < 0 or (line.strip() and not HEADING_MARKUP.fullmatch(line)):
+                break
+            at = end + 1
         heading = span.section.rsplit(HEADING_SEPARATOR, 1)[-1]
         if " ".join(line.lstrip("# \t").split()) == " ".join(heading.split()):
             found.add(span.start_char)

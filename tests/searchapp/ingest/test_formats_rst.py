@@ -85,3 +85,67 @@ def test_asciidoc_section_headings_are_sections_not_in_listings(tmp_path: Path) 
     at = document.text.index("not a heading")
     assert locate(document.spans, at).section == "Install > Linux"
     assert locate(document.spans, document.text.index("Run.")).section == "Usage"
+
+
+CHANGELOG = """\
+=========
+Changelog
+=========
+
+2.3.0 (2024-12-05)
+------------------
+
+Added
+~~~~~
+
+- Retry budgets for the client, with fairness between hosts: each host gets its share of
+  the retries a client may make in a minute, so one slow host cannot take them all.
+
+2.2.0 (2024-10-01)
+------------------
+
+Fixed
+~~~~~
+
+- A crash on empty responses from the server, when the body was read twice by the
+  streaming decoder and the second read found nothing to decode at all.
+"""
+
+LABELLED = """\
+Retries
+=======
+
+The client retries failed requests a few times, with a growing pause between attempts.
+
+.. _configuring-retries:
+
+Configuring retries
+-------------------
+
+Use RetryPolicy(max_attempts=5) to configure retries.
+"""
+
+
+def test_a_heading_under_its_adornment_joins_its_text_and_a_label_its_section(
+    tmp_path: Path,
+) -> None:
+    # A maintainer's changelog: "2.3.0 (2024-12-05)" over its underline was a passage of its
+    # own, holding no change; `.. _configuring-retries:` was the section before's.
+    from searchapp.search_index import SearchIndex
+    from tests.searchapp.conftest import FakeEncoder
+
+    docs = tmp_path / "docs"
+    (docs / "_build" / "html" / "_sources").mkdir(parents=True)
+    (docs / "CHANGELOG.rst").write_text(CHANGELOG, "utf-8")
+    (docs / "retries.rst").write_text(LABELLED, "utf-8")
+    # Sphinx's copy of a source: read as it is, its passages are copies of the source's.
+    (docs / "_build" / "html" / "_sources" / "retries.rst.txt").write_text(LABELLED, "utf-8")
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(dim=64, max_length=128))
+    index.add([docs])
+    texts = [r[0] for r in index.store.db.execute("SELECT text FROM chunks ORDER BY id")]
+    assert not [text for text in texts if text.strip().startswith("=") and "\n\n" not in text]
+    [release] = [text for text in texts if "2.3.0" in text]
+    assert "Retry budgets" in release and "2.2.0" not in release
+    [hit] = index.search("configuring-retries", k=1, mode="lexical")
+    assert hit.path.endswith("retries.rst") and hit.section == "Retries > Configuring retries"
+    assert [p.split("/_build/")[-1] for p in hit.also] == ["html/_sources/retries.rst.txt"]
