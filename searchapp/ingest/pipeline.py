@@ -48,6 +48,7 @@ from searchapp.encoding import (
 )
 from searchapp.ingest import reading
 from searchapp.ingest.chunking import ChunkingConfig
+from searchapp.ingest.decoding import looks_generated
 from searchapp.ingest.discovery import iter_files, unreadable_places
 from searchapp.ingest.interrupts import DeferredInterrupts, StopAsked
 from searchapp.ingest.reading import (
@@ -104,6 +105,20 @@ QUEUE_ITEMS = 1024
 # The most chunks of a changed file whose vectors are kept for reuse while it is re-indexed
 # (text and vector: ~2.5 kB each, so ~125 MB); a larger file is embedded again whole.
 REUSE_MAX_CHUNKS = 50_000
+
+
+def _starts_generated(path: Path) -> bool:
+    """Whether the first ``HEAVY_SNIFF_BYTES`` of the file at ``path`` read as minified or
+    generated text (``decoding.looks_generated``), which a walk skips."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(HEAVY_SNIFF_BYTES)
+    except OSError:
+        return False
+    return looks_generated(head.decode("utf-8", "replace"))
+
+
+HEAVY_SNIFF_BYTES = 256 * 1024
 
 
 def _ahead_chunks() -> int:
@@ -287,6 +302,9 @@ class Indexer:
             (item for item in plain if item[1] >= HEAVY_FILE_BYTES and str(item[0]) not in named),
             key=lambda item: -item[1],
         )[:HEAVY_FILES_TOLD]
+        # ...but one its start shows to be skipped as generated (a translator's 2 MB base64
+        # line was named before every run, and skipped in each)
+        heavy = [item for item in heavy if not _starts_generated(item[0])]
         if len(changed) > 1 and heavy and 2 * sum(size for _, size in heavy) >= total:
             for path, size in heavy:
                 self.progress.on_heavy(str(path), size, total)
