@@ -188,6 +188,10 @@ def _usage_hint(args: list[str], message: str) -> str:
     if message.startswith("No such option: ") and args[:1] and args[0].startswith("-"):
         command = next((a for a in args if a in _COMMANDS), "query")
         return f" (options go after the command: search {command} {args[0].split('=')[0]} ...)"
+    # A file whose name begins with "-" (`search get -notes.md`: "No such option: -o").
+    named = [arg for arg in args[1:] if arg.startswith("-") and os.path.lexists(arg.split(":")[0])]
+    if message.startswith("No such option: ") and named and args[:1] in (["get"], ["remove"]):
+        return f" (a file named {named[0]!r} goes after --: search {args[0]} -- {named[0]})"
     if message.startswith("No such command") and "Did you mean" not in message and args:
         return f" (to search for it: search query {shlex.quote(args[0])})"  # `search "x y"`
     if message.startswith("Missing argument") and args[:1] == ["query"]:

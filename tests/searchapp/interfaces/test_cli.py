@@ -290,6 +290,17 @@ def test_errors_are_one_line(small_index, tmp_path, capsys, args, message) -> No
     assert "Traceback" not in err
 
 
+def test_a_file_named_with_a_dash_is_told_to_go_after_the_double_dash(
+    tmp_path, capsys, monkeypatch
+) -> None:
+    # A translator's `search get -notes.md`: "No such option: -o", and nothing more.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-notes.md").write_text("notes\n")
+    code, out, err = run(capsys, "get", "-notes.md", "--index-dir", str(tmp_path / "idx"))
+    assert (code, out) == (2, "")
+    assert "(a file named '-notes.md' goes after --: search get -- -notes.md)" in err
+
+
 def test_a_commands_options_may_come_before_it(small_index, capsys) -> None:
     # `search --index-dir D query x`, as `git -C D log` takes it, was "No such option".
     _, index_dir = small_index
