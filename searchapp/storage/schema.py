@@ -561,7 +561,8 @@ def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
         "'%.pdf.gz' OR lower(path) LIKE '%.rmd' OR lower(path) LIKE '%.qmd' OR lower(path) "
         "LIKE '%.r' OR lower(path) LIKE '%.ipynb' OR lower(path) LIKE '%.rst' OR lower(path) "
         "LIKE '%.adoc' OR lower(path) LIKE '%.asciidoc' OR lower(path) LIKE '%.html' OR "
-        "lower(path) LIKE '%.htm') "
+        "lower(path) LIKE '%.htm' OR lower(path) LIKE '%.xhtml' OR lower(path) LIKE '%.epub' OR "
+        "lower(path) LIKE '%.rst.txt' OR lower(path) LIKE '%.md.txt') "
         "AND sha256 IS NOT NULL"
     )
 

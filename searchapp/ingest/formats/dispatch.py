@@ -121,7 +121,8 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
     suffix = path.suffix.lower()
     # Sphinx's copies of its sources (`_build/html/_sources/retry.rst.txt`), read as those are:
     # read as plain text, their passages were no copies of the sources', and ranked above them.
-    if suffix == ".txt" and Path(path.stem).suffix.lower() in (RST_SUFFIX, ".md"):
+    in_sources = path.parent.name == "_sources"
+    if suffix == ".txt" and in_sources and Path(path.stem).suffix.lower() in (RST_SUFFIX, ".md"):
         suffix = Path(path.stem).suffix.lower()
     # An empty .ipynb (a notebook not saved yet) is an empty file, as an empty .pdf or .docx
     # is, not a damaged notebook.

@@ -16,6 +16,10 @@ _INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
 # for a page that has no other text (a page of links).
 _BOILERPLATE_TAGS = frozenset({"nav", "footer"})
 _BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "search"})
+# Elements whose end tag may not be left out: a menu marked by its role is one of them.
+_CLOSED_TAGS = frozenset(
+    {"div", "nav", "header", "footer", "aside", "section", "ul", "ol", "table", "form", "menu"}
+)
 # Elements that have no end tag: never open.
 _VOID_TAGS = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source"}
@@ -146,14 +150,14 @@ class _VisibleText(HTMLParser):
         # role="navigation">`, on every page of a docs site), and a heading's permalink mark
         # (`<a class="headerlink">¶</a>`): the open elements of their tag, where one began.
         self._roles_hidden = hidden == _BOILERPLATE_TAGS
-        self._open: dict[str, int] = {}
-        self._hiding: tuple[str, int] | None = None
+        self._open: list[str] = []  # the elements open, outermost first
+        self._hiding: int | None = None  # where in ``_open`` the hidden element is
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag not in _VOID_TAGS:
-            self._open[tag] = self._open.get(tag, 0) + 1
             if self._hiding is None and self._boilerplate(tag, dict(attrs)):
-                self._hiding = (tag, self._open[tag])
+                self._hiding = len(self._open)
+            self._open.append(tag)
         if tag == "body" or (tag not in _HEAD_TAGS and "head" in self._hidden):
             self._hidden.pop("head", None)  # <head> is often left open
         if tag in _CONTENT_TAGS:
@@ -172,14 +176,21 @@ class _VisibleText(HTMLParser):
         """Whether an element is a menu by its role, or a permalink's mark."""
         if tag == "a" and "headerlink" in (attrs.get("class") or "").split():
             return True
-        role = attrs.get("role") or ""
-        return self._roles_hidden and not self._content and role in _BOILERPLATE_ROLES
+        roles = (attrs.get("role") or "").lower().split()
+        # ...of an element closed by its end tag alone: a <li> or <p> left open would hide
+        # the rest of the page (a reviewer's)
+        return (
+            self._roles_hidden
+            and not self._content
+            and tag in _CLOSED_TAGS
+            and any(role in _BOILERPLATE_ROLES for role in roles)
+        )
 
     def handle_endtag(self, tag: str) -> None:
-        if self._open.get(tag):
-            if self._hiding == (tag, self._open[tag]):
+        if tag in self._open:  # it closes those left open inside it too
+            del self._open[len(self._open) - 1 - self._open[::-1].index(tag) :]
+            if self._hiding is not None and len(self._open) <= self._hiding:
                 self._hiding = None
-            self._open[tag] -= 1
         if tag in _CONTENT_TAGS and self._content:
             self._content -= 1
         if self._hidden.get(tag):

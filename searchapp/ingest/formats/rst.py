@@ -11,6 +11,7 @@ is the file's.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 from searchapp.ingest.formats.builder import HeadingPath
@@ -21,7 +22,7 @@ ASCIIDOC_SUFFIXES = frozenset({".adoc", ".asciidoc"})
 
 # An adornment: one of docutils' punctuation characters, repeated, alone on its line.
 _ADORNMENT = re.compile(r"([=\-~^\"'`#*+:.<>_!$%&,;?@\\/|(){}\[\]])\1{2,}[ \t]*")
-_ASCIIDOC_HEADING = re.compile(r"^(?P<marks>={1,6})[ \t]+(?P<title>\S[^\n]*?)[ \t]*$", re.MULTILINE)
+_ASCIIDOC_HEADING = re.compile(r"^(?P<marks>={1,6})[ \t]+(?P<title>\S[^\n]*)", re.MULTILINE)
 
 
 def extract_rst(text: str) -> LocatedText:
@@ -34,14 +35,20 @@ def extract_rst(text: str) -> LocatedText:
     styles: list[tuple[str, bool]] = []  # (character, overlined), in order of first use
     headings = HeadingPath()
     spans, title = [], ""
-    n = 0
+    n, consumed = 0, -1  # the last heading's underline: no overline of the next (a reviewer's)
     while n + 1 < len(lines):
         line, under = lines[n], lines[n + 1]
-        over = n > 0 and _ADORNMENT.fullmatch(lines[n - 1]) is not None
+        above = lines[n - 1] if n > 0 and n - 1 != consumed else ""
+        over = (
+            _ADORNMENT.fullmatch(above) is not None
+            and above[0] == under[:1]
+            and len(above.rstrip()) >= len(line.rstrip())
+        )
         heading = (
             line.strip()
             and not _ADORNMENT.fullmatch(line)
-            and (n == 0 or not lines[n - 1].strip() or over)
+            and (over or not line[:1].isspace())  # an indented line: a block's, but inset titles
+            and (n == 0 or not lines[n - 1].strip() or over or n - 1 == consumed)
             and _ADORNMENT.fullmatch(under)
             and len(under.rstrip()) >= len(line.rstrip())
         )
@@ -55,6 +62,7 @@ def extract_rst(text: str) -> LocatedText:
         if section:
             spans.append(Span(starts[_section_start(lines, n - over)], section=section))
             title = title or line.strip()
+        consumed = n + 1
         n += 2
     return LocatedText(title, text, tuple(spans))
 
@@ -79,14 +87,16 @@ def extract_asciidoc(text: str) -> LocatedText:
     headings = HeadingPath()
     spans, title = [], ""
     fenced = _fenced_ranges(text)
+    fence_starts = [start for start, _ in fenced]
     for match in _ASCIIDOC_HEADING.finditer(text):
-        if any(start <= match.start() < end for start, end in fenced):
+        at = bisect.bisect_right(fence_starts, match.start()) - 1
+        if at >= 0 and match.start() < fenced[at][1]:
             continue
-        level = len(match.group("marks"))
+        level, name = len(match.group("marks")), match.group("title").rstrip()
         if level == 1:
-            title = title or match.group("title")
+            title = title or name
             continue
-        section = headings.enter(level - 1, match.group("title"))
+        section = headings.enter(level - 1, name)
         if section:
             spans.append(Span(match.start(), section=section))
     return LocatedText(title, text, tuple(spans))

@@ -179,7 +179,7 @@ def heading_starts(spans: Sequence[Span], text: str) -> set[int]:
                 break
             at = end + 1
         heading = span.section.rsplit(HEADING_SEPARATOR, 1)[-1]
-        if " ".join(line.lstrip("# \t").split()) == " ".join(heading.split()):
+        if " ".join(line.lstrip("#= \t").split()) == " ".join(heading.split()):
             found.add(span.start_char)
     return found
 

@@ -705,6 +705,13 @@ def test_a_docs_site_s_menus_by_their_role_and_permalink_marks_are_no_text() -> 
         text.split()
         == "Retries and backoff Configure retries. Nested text. After the menu.".split()
     )
+    # A reviewer's: an element whose end tag may be left out (<li>, <p>, <td>) hid the rest.
+    for page in (
+        '<h1>Intro</h1><ul><li role="navigation"><a>Home</a><li>Two</ul><p>Body after.</p>',
+        '<h1>Intro</h1><p role="banner">Site<div>Main</div><p>More</p><p>Body after.</p>',
+        '<h1>Intro</h1><div role="navigation"><ul><li>m</ul></div><p>Body after.</p>',
+    ):
+        assert "Body after." in html_to_text(page)[1], page
     # Inside an article, an element of that role is the article's own (a table of contents).
     article = '<article><div role="navigation">On this page: Setup</div><p>Body.</p></article>'
     assert "On this page" in html_to_text(article)[1]

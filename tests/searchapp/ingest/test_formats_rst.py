@@ -149,3 +149,26 @@ def test_a_heading_under_its_adornment_joins_its_text_and_a_label_its_section(
     [hit] = index.search("configuring-retries", k=1, mode="lexical")
     assert hit.path.endswith("retries.rst") and hit.section == "Retries > Configuring retries"
     assert [p.split("/_build/")[-1] for p in hit.also] == ["html/_sources/retries.rst.txt"]
+
+
+def test_tight_rst_headings_and_indented_lines() -> None:
+    # A reviewer's: a heading's underline read as the next one's overline (its level wrong,
+    # its section begun on the line before), and a literal block's line taken for a title.
+    from searchapp.ingest.formats.rst import extract_rst
+    from searchapp.ingest.formats.spans import heading_starts
+
+    text = "Intro\n=====\nPart A\n======\ntext A\n\nPart B\n======\ntext B\n"
+    located = extract_rst(text)
+    assert [(s.section, text[s.start_char :].split("\n")[0]) for s in located.spans] == [
+        ("Intro", "Intro"),
+        ("Part A", "Part A"),
+        ("Part B", "Part B"),
+    ]
+    assert extract_rst("Example::\n\n    x\n-----\n").spans == ()
+    from searchapp.ingest.formats.rst import extract_asciidoc
+
+    adoc = "= T\n\n== Install  \n\nText.\n"
+    located = extract_asciidoc(adoc)
+    assert [s.section for s in located.spans] == ["Install"]
+    assert heading_starts(located.spans, adoc) == {adoc.index("== Install")}
+    assert extract_asciidoc("= T\n\n== x" + " " * 50_000 + "y\n").spans[0].section.endswith("y")
