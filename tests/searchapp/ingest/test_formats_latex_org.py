@@ -90,21 +90,13 @@ def test_an_org_file_has_its_headings_and_title(tmp_path: Path) -> None:
 
 
 def test_files_indexed_before_their_sections_are_read_again(tmp_path, monkeypatch) -> None:
-    from searchapp.storage import schema
-    from tests.searchapp.ingest.test_pipeline import make_index
+    from tests.searchapp.ingest.test_pipeline import report_after_migrating
 
     docs = tmp_path / "notes"
     docs.mkdir()
     (docs / "log.org").write_text("* Heading\ntext\n", "utf-8")
     (docs / "a.txt").write_text("plain\n", "utf-8")
-    every = schema.MIGRATIONS
-    monkeypatch.setattr(schema, "MIGRATIONS", every[:15])
-    index = make_index(tmp_path / "idx")
-    index.add([docs])
-    index.close()
-    monkeypatch.setattr(schema, "MIGRATIONS", every)
-    index = make_index(tmp_path / "idx")
-    report = index.add([docs])
+    index, report = report_after_migrating(tmp_path, monkeypatch, docs, 15)
     assert (report.updated, report.unchanged) == (1, 1)
     [hit] = index.search("text", k=1, mode="lexical", path_glob="*.org")
     assert hit.section == "Heading"

@@ -373,22 +373,18 @@ def test_a_head_with_its_page_number_on_alternate_sides_goes() -> None:
     assert strip_running_lines(pages) == bodies
 
 
-def test_pdfs_indexed_before_alternating_heads_went_are_read_again(tmp_path, monkeypatch) -> None:
-    from searchapp.storage import schema
+def test_files_whose_reading_schema_19_changed_are_read_again(tmp_path, monkeypatch) -> None:
+    from tests.searchapp.ingest.test_pipeline import report_after_migrating
 
     docs = tmp_path / "papers"
     docs.mkdir()
     (docs / "paper.pdf").write_bytes(make_pdf(["Text of the paper."] * 2))
-    (docs / "note.txt").write_text("A note.\n")
-    every = schema.MIGRATIONS
-    monkeypatch.setattr(schema, "MIGRATIONS", every[:18])
-    index = make_index(tmp_path / "idx")
-    index.add([docs])
-    index.close()
-    monkeypatch.setattr(schema, "MIGRATIONS", every)
-    index = make_index(tmp_path / "idx")
-    report = index.add([docs])
-    assert (report.updated, report.unchanged) == (1, 1)
+    texts = {"a.rst": "T\n=\n", "b.qmd": "# T\n", "c.R": "f <- function(x) x\n"}
+    texts |= {"d.html": "<p>x</p>\n", "e.adoc": "= T\n", "note.txt": "A note.\n"}
+    for name, text in texts.items():
+        (docs / name).write_text(text)
+    _, report = report_after_migrating(tmp_path, monkeypatch, docs, 18)
+    assert (report.updated, report.unchanged) == (6, 1)  # all but the plain note
 
 
 def test_roman_page_numbers_of_front_matter_go_and_a_page_of_one_alone_is_blank() -> None:

@@ -23,6 +23,21 @@ def make_index(index_dir: Path, encoder: FakeEncoder | None = None) -> SearchInd
     return SearchIndex(index_dir, encoder=encoder or FakeEncoder())
 
 
+def report_after_migrating(tmp_path: Path, monkeypatch, docs: Path, first: int):
+    """The report of indexing ``docs`` again once an index built by a searchapp of the first
+    ``first`` migrations is opened by this one (its migrations mark files to read again)."""
+    from searchapp.storage import schema
+
+    every = schema.MIGRATIONS
+    monkeypatch.setattr(schema, "MIGRATIONS", every[:first])
+    index = make_index(tmp_path / "idx")
+    index.add([docs])
+    index.close()
+    monkeypatch.setattr(schema, "MIGRATIONS", every)
+    index = make_index(tmp_path / "idx")
+    return index, index.add([docs])
+
+
 def stored(index: SearchIndex) -> list[tuple[str, int, str, int, int]]:
     rows = index.store.db.execute(
         "SELECT d.doc_id, c.ordinal, c.text, c.start_line, c.end_line FROM chunks c "
