@@ -117,14 +117,14 @@ class Repl:
         """Answer one line; False when the user asked to leave."""
         if not line:
             return True
-        answered = not line.startswith(":") or _is_open(line)  # on stdout, not stderr
+        answered = not _is_command(line) or _is_open(line)  # on stdout, not stderr
         if answered and not self.as_json and not (self.interactive and self.out.is_terminal):
             # Each answer (none, or an error on stderr, too) under its line as the prompt
             # showed it, so that it is told from the next: `search repl < questions.txt`.
             self.out.file.write(f"search> {inert(line)}\n")
             self.out.file.flush()
         try:
-            if line.startswith(":"):
+            if _is_command(line):
                 return self._command(line)
             setting = _as_setting(line)
             if setting is not None:  # `-k 5` searched for "-k 5"
@@ -181,7 +181,7 @@ class Repl:
         """In JSON mode, one line per query: ``{"query", "hits"}``, or ``{"query", "error"}``
         when it failed (its message is on stderr too), so a script reading the answers of
         piped questions pairs each with its question, failed ones included."""
-        if not self.as_json or (query.startswith(":") and not _is_open(query)):
+        if not self.as_json or (_is_command(query) and not _is_open(query)):
             return
         text = answer_json(query, hits or [], error)
         self.out.file.write(json_lines(self.out.file, text) + "\n")
@@ -340,6 +340,15 @@ def _forget_last_line(line: str) -> None:
             readline.remove_history_item(length - 1)
     except (ImportError, ValueError):
         pass
+
+
+def _is_command(line: str) -> bool:
+    """Whether ``line`` is a command (`:k 5`), not a query: a reStructuredText role begins with
+    a colon too (a maintainer's `:func:`skiff.backoff.exponential``, "unknown command")."""
+    return line.startswith(":") and _ROLE.match(line) is None
+
+
+_ROLE = re.compile(r":[\w.+-]+:`")
 
 
 def _is_open(line: str) -> bool:

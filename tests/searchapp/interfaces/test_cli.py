@@ -205,6 +205,13 @@ def test_repl_commands(small_corpus, tmp_path, capsys) -> None:
     assert ":open needs a hit number from 1 to 2" in err
     assert "unknown command :nope" in err
     assert ":k needs a positive number" in err
+    # A reStructuredText role begins with a colon: a query, not a command (a maintainer's
+    # piped `:func:`wing`` ended the run with "unknown command").
+    code, out, err = run(
+        capsys, "repl", "--index-dir", str(index_dir), stdin=":k 1\n:func:`wing` lift\n"
+    )
+    assert code == 0 and "unknown command" not in err
+    assert len(re.findall(r"^\S+:\d+: -?\d\.\d{3}  .+$", out, flags=re.MULTILINE)) == 1
 
 
 def test_markup_in_documents_is_printed_literally(tmp_path, capsys) -> None:
