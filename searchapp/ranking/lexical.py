@@ -25,10 +25,12 @@ from searchapp.storage.schema import (
     FTS_TOKENIZER,
     FTS_WORDS_FROM,
     IDENTIFIER_WORDS_FROM,
+    LATIN_FOLDS_FROM,
     cjk_spaced,
     fts_text,
     identifier_words,
     is_identifier,
+    latin_fts_text,
 )
 from searchapp.storage.store import Store
 
@@ -147,6 +149,8 @@ def _words_of(version: int) -> Callable[[str], str]:
     """What an index of schema ``version`` gave FTS5 of a text (``schema.fts_text``)."""
     if version >= FTS_WORDS_FROM:
         return fts_text
+    if version >= LATIN_FOLDS_FROM:
+        return latin_fts_text
     if version >= IDENTIFIER_WORDS_FROM:
         return identifier_words
     if version >= CJK_WORDS_FROM:

@@ -37,7 +37,8 @@ MAX_WORDS = 64  # a pasted page looks for its first words only (as its lexical q
 
 def fold(word: str) -> str:
     """``word`` in lower case, its Latin letters without accents, as FTS5's
-    ``remove_diacritics 2`` reads it (Greek tonos, Cyrillic й and ё and Hangul stay)."""
+    ``remove_diacritics 2`` reads it, and its letters of ``LETTER_FOLDS`` plain, as
+    ``fts_text`` writes them (Greek without accents, ё as е; Cyrillic й and Hangul stay)."""
     lower = word.lower()
     if lower.isascii():  # nothing to unaccent: a passage's text, read for each query
         return lower
@@ -888,7 +889,8 @@ def _plain_patterns(word: str) -> tuple[re.Pattern[str], ...]:
 
 
 def plain(text: str) -> str:
-    """``text`` with its Latin letters' accents dropped, in their case (camelCase joins stay)."""
+    """``text`` with its Latin and Greek letters' accents dropped, in their case (camelCase
+    joins stay)."""
     text = unicodedata.normalize("NFC", text)
     if text.isascii():
         return text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -85,15 +86,43 @@ def _joined(match: re.Match[str]) -> str:
 # Latin letters that are no accented forms of another (Unicode gives them no decomposition, so
 # FTS5's ``remove_diacritics`` keeps them), written as these letters where a keyboard lacks them:
 # "Lodz" found no "Łódź", "Strasse" no "Straße", "oeuvre" no "œuvre" (a helper's trial).
-# ``query_words.fold`` and the highlighting read them so too.
-LETTER_FOLDS = {
+# From schema version 15 (``latin_fts_text``).
+LATIN_FOLDS = {
     "ł": "l", "ŀ": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ı": "i",
     "ß": "ss", "œ": "oe", "æ": "ae", "þ": "th",
     "Ł": "L", "Ŀ": "L", "Ø": "O", "Đ": "D", "Ð": "D", "Ħ": "H",
     "ẞ": "SS", "Œ": "Oe", "Æ": "Ae", "Þ": "Th",  # "Œuvre": no camelCase "OEuvre"
 }  # fmt: skip
+_LATIN_FOLDING = str.maketrans(LATIN_FOLDS)
+_LATIN_FOLDED = re.compile("[" + "".join(LATIN_FOLDS) + "]")
+
+
+def _accentless_greek() -> dict[str, str]:
+    """Each Greek letter with an accent, a diaeresis or a breathing (monotonic and polytonic)
+    -> the letter without, in its case."""
+    folds = {}
+    for code in [*range(0x370, 0x400), *range(0x1F00, 0x2000)]:
+        char = chr(code)
+        base = unicodedata.normalize("NFD", char)[0]
+        if base != char and unicodedata.name(base, "").startswith("GREEK"):
+            folds[char] = base
+    return folds
+
+
+# FTS5's ``remove_diacritics`` drops the accents of Latin letters alone: "ελλαδα" found no
+# "Ελλάδα", nor did "ΕΛΛΑΔΑ", and "мед" no "мёд" (a translator's trial). Greek is read without
+# its accents and with one sigma (ς as σ, as Lucene's Greek analyzer reads it), Russian's ё as
+# е; й, ї and ў are letters of their own and stay. From schema version 20.
+GREEK_AND_CYRILLIC_FOLDS = {
+    **_accentless_greek(),
+    "ς": "σ",
+    **{"ё": "е", "Ё": "Е", "ѐ": "е", "Ѐ": "Е"},
+}
+# What ``fts_text`` writes plain; ``query_words.fold`` and the highlighting read them so too.
+LETTER_FOLDS = {**LATIN_FOLDS, **GREEK_AND_CYRILLIC_FOLDS}
 _LETTER_FOLDING = str.maketrans(LETTER_FOLDS)
 _FOLDED_LETTER = re.compile("[" + "".join(LETTER_FOLDS) + "]")
+_GREEK_OR_CYRILLIC_FOLDED = re.compile("[" + "".join(GREEK_AND_CYRILLIC_FOLDS) + "]")
 
 
 def letters_folded(text: str) -> str:
@@ -104,10 +133,22 @@ def letters_folded(text: str) -> str:
 
 
 def fts_text(text: str) -> str:
-    """``text`` as FTS5 is given it (chunks, file names, queries): ``identifier_words``, then
-    its letters of ``LETTER_FOLDS`` plain (from schema version 15; after, so "Œuvre" is no
-    camelCase "OEuvre")."""
+    """``text`` as FTS5 is given it (chunks, file names, queries): composed (NFC: a Mac's
+    decomposed "й" was "и" and a mark to FTS5, found by no typed "й"), ``identifier_words``,
+    then its letters of ``LETTER_FOLDS`` plain (after, so "Œuvre" is no camelCase "OEuvre";
+    from schema version 20, Greek's and Cyrillic's too)."""
+    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
     return letters_folded(identifier_words(text))
+
+
+def latin_fts_text(text: str) -> str:
+    """What ``fts_text`` was from schema version 15 to 19: ``identifier_words``, then the
+    letters of ``LATIN_FOLDS`` plain."""
+    text = identifier_words(text)
+    if text.isascii() or not _LATIN_FOLDED.search(text):
+        return text
+    return text.translate(_LATIN_FOLDING)
 
 
 def identifier_words(text: str) -> str:
@@ -505,13 +546,13 @@ def m015_folded_letters(db: sqlite_utils.Database) -> None:
     # Read as they are written; sieved here (21 instr() a passage in SQL took 10 s for
     # 200,000 passages, str.isascii 0.4 s: a reviewer's).
     for chunk_id, text in conn.execute("SELECT id, text FROM chunks"):
-        if text.isascii() or not _FOLDED_LETTER.search(text):
+        if text.isascii() or not _LATIN_FOLDED.search(text):
             continue
-        # deleted as version 14 indexed it, added as it is now read
-        _index_again(conn, chunk_id, identifier_words(text), fts_text(text))
+        # deleted as version 14 indexed it, added as version 15 reads it
+        _index_again(conn, chunk_id, identifier_words(text), latin_fts_text(text))
     rows = conn.execute("SELECT rowid, name, folder FROM documents_names").fetchall()
     for rowid, name, folder in rows:
-        folded = (letters_folded(name or ""), letters_folded(folder or ""))
+        folded = ((name or "").translate(_LATIN_FOLDING), (folder or "").translate(_LATIN_FOLDING))
         if folded != (name or "", folder or ""):
             conn.execute(
                 "UPDATE documents_names SET name = ?, folder = ? WHERE rowid = ?",
@@ -567,6 +608,32 @@ def m019_pdfs_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m020_greek_and_cyrillic_folded(db: sqlite_utils.Database) -> None:
+    """Greek's accented letters and final sigma, and Cyrillic's ё, reach FTS5 as their plain
+    letters, and decomposed text (a Mac's) composed (``fts_text``): chunks holding one are
+    indexed again, and file names written again from their paths."""
+    conn = db.conn
+    for chunk_id, text in conn.execute("SELECT id, text FROM chunks"):  # read as written
+        if text.isascii() or not (
+            _GREEK_OR_CYRILLIC_FOLDED.search(text) or not unicodedata.is_normalized("NFC", text)
+        ):
+            continue
+        # deleted as version 19 indexed it, added as it is now read
+        _index_again(conn, chunk_id, latin_fts_text(text), fts_text(text))
+    rows = conn.execute(
+        "SELECT documents.id, doc_id, path, name, folder FROM documents "
+        "JOIN documents_names ON documents_names.rowid = documents.id"
+    ).fetchall()
+    for document_id, doc_id, path, *was in rows:
+        name = file_name(doc_id, path)
+        now = [fts_text(part) for part in name] if name else was
+        if now != was:
+            conn.execute(
+                "UPDATE documents_names SET name = ?, folder = ? WHERE rowid = ?",
+                (*now, document_id),
+            )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -587,6 +654,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m017_slides_read_again,
     m018_notebooks_read_again,
     m019_pdfs_read_again,
+    m020_greek_and_cyrillic_folded,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000
@@ -595,7 +663,9 @@ REMOVED_VECTORS_KEPT = 20_000
 CJK_WORDS_FROM = 8
 # The last version that changed what FTS5 is given (``fts_text``): postings built before it are
 # built again.
-FTS_WORDS_FROM = 15
+FTS_WORDS_FROM = 20
+# The first version whose FTS5 text is ``latin_fts_text``, before ``GREEK_AND_CYRILLIC_FOLDS``.
+LATIN_FOLDS_FROM = 15
 # The first version whose FTS5 text is ``identifier_words``, before ``LETTER_FOLDS``.
 IDENTIFIER_WORDS_FROM = 10
 # The first version whose documents hold their files' ctimes.

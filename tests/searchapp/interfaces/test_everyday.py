@@ -3791,6 +3791,18 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
     for typed in ("Goethestrasse 12", "GOETHESTRASSE", "goethestraße"):
         code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
         assert (code, out) == (0, "berlin.md\n"), typed
+    # Greek without its accents, in either case, and ё as е (a paralegal's `-F ελλαδα` and
+    # `ΕΛΛΑΔΑ` found nothing of "Ελλάδα"; a translator's "мед" no "мёд").
+    (docs / "symvasi.md").write_text("Το ακίνητο βρίσκεται στην Ελλάδα.\n", "utf-8")
+    (docs / "med.md").write_text("Купили мёд на рынке.\n", "utf-8")
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    for typed in ("ελλαδα", "ΕΛΛΑΔΑ", "στην Ελλάδα", "βρισκεται"):
+        code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
+        assert (code, out) == (0, "symvasi.md\n"), typed
+        code, out, _ = run(capsys, "query", typed, "--mode", "lexical", "-l", *index)
+        assert (code, out) == (0, "symvasi.md\n"), typed
+    code, out, _ = run(capsys, "query", "-F", "мед", *index)
+    assert code == 0 and out.startswith("med.md:1:") and "мёд" in out
 
 
 def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(

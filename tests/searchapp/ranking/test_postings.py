@@ -112,6 +112,8 @@ def test_query_tokens_are_fts5_terms(tmp_path: Path) -> None:
     with store.snapshot():  # works inside a read transaction, as searches run
         # Letters FTS5 keeps as they are (no decomposition) are written as typed without them.
         assert Lexicon(store).query_tokens("Straße Łódź œuvre") == ["strasse", "lodz", "oeuvre"]
+        # Greek's accents and final sigma, Cyrillic's ё: FTS5 keeps them (schema version 20).
+        assert Lexicon(store).query_tokens("Ελλάς ΆΡΧΗ мёд") == ["ελλασ", "αρχη", "мед"]
 
 
 def test_save_load_round_trip_and_damage(cranfield_postings, cranfield, tmp_path: Path) -> None:
@@ -199,6 +201,24 @@ def test_postings_of_an_index_before_camel_case_parts_are_built_again(
     fresh = open_postings(store, tmp_path)
     assert fresh is not None and fresh.schema == store.schema_version() > built.schema
     assert fresh.search(["config"], 5) == Lexicon(store).search("config", 5) != []
+
+
+def test_postings_of_an_index_before_greek_folded_are_built_again(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from searchapp.storage import schema
+
+    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:19])
+    monkeypatch.setattr(schema, "fts_text", schema.latin_fts_text)
+    old = cranfield_store(tmp_path, ["το ακίνητο στην Ελλάδα", "alpha beta"])
+    built = open_postings(old, tmp_path)
+    assert built is not None and built.search(["ελλαδα"], 5) == []  # accented then
+    old.close()
+    monkeypatch.undo()
+    store = Store.open(tmp_path, create=False)
+    fresh = open_postings(store, tmp_path)
+    assert fresh is not None and fresh.schema == store.schema_version() > built.schema
+    assert fresh.search(["ελλαδα"], 5) == Lexicon(store).search("ΕΛΛΑΔΑ", 5) != []
 
 
 def test_a_running_writer_leaves_lexical_search_to_fts5(tmp_path: Path) -> None:
