@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.builder import HeadingPath, TextBuilder, more_than_page_fields
+from searchapp.ingest.formats.docx_numbering import list_numbers
 from searchapp.ingest.formats.ooxml import (
     MC_FALLBACK,
     core_title,
@@ -46,6 +47,7 @@ def extract_docx(archive: SafeZip, main_part: str) -> LocatedText:
     if body is None:
         raise NotTextError(f"damaged Word document: {main_part!r} has no body; re-save it")
     styles = _heading_styles(archive, main_part, w)
+    numbers = list_numbers(archive, main_part, w)
     builder = TextBuilder()
     headings = HeadingPath()
     title = core_title(archive)
@@ -54,6 +56,9 @@ def extract_docx(archive: SafeZip, main_part: str) -> LocatedText:
             builder.add(_table_text(block, w), section=headings.section)
             continue
         text = _paragraph_text(block, w)
+        label = numbers.label(block)  # counted even where the paragraph is empty, as Word does
+        if label and text.strip():
+            text = f"{label} {text.lstrip()}"
         level = _paragraph_level(block, w, styles)
         if level == TITLE:
             title = title or " ".join(text.split())

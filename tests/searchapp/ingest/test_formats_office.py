@@ -173,6 +173,107 @@ def para(text: str, style: str = "", extra: str = "") -> str:
     return f'<w:p>{properties}{extra}<w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
 
 
+def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Path) -> None:
+    # A contract's clause numbers are Word's, in no w:t: "12.3 Termination" was read as
+    # "Termination", and `-F 2.2` found no clause of the template (a paralegal's trial).
+    python_made = docx.Document()  # its template's List Number style, linked to a list
+    for text in ("first item", "second item", "third item"):
+        python_made.add_paragraph(text, style="List Number")
+    python_made.add_paragraph("a bullet", style="List Bullet")
+    buffer = io.BytesIO()
+    python_made.save(buffer)
+    [listed] = load(tmp_path, "list.docx", buffer.getvalue())
+    assert listed.text == "1. first item\n\n2. second item\n\n3. third item\n\na bullet"
+
+    def level(n: int, fmt: str, text: str, extra: str = "") -> str:
+        return (
+            f'<w:lvl w:ilvl="{n}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/>{extra}'
+            f'<w:lvlText w:val="{text}"/></w:lvl>'
+        )
+
+    numbering = (
+        f'<w:numbering xmlns:w="{W_NS}">'
+        '<w:abstractNum w:abstractNumId="10">'
+        + level(0, "decimal", "%1.")
+        + level(1, "decimal", "%1.%2")
+        + level(2, "lowerLetter", "(%3)")
+        + '</w:abstractNum><w:abstractNum w:abstractNumId="20">'
+        + level(0, "upperRoman", "Article %1")
+        + level(1, "lowerRoman", "%1.%2", "<w:isLgl/>")
+        + "</w:abstractNum>"
+        '<w:num w:numId="1"><w:abstractNumId w:val="10"/></w:num>'
+        '<w:num w:numId="2"><w:abstractNumId w:val="20"/></w:num>'
+        '<w:num w:numId="3"><w:abstractNumId w:val="20"/>'
+        '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="5"/></w:lvlOverride></w:num>'
+        "</w:numbering>"
+    )
+    styles = (
+        '<w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/>'
+        '<w:pPr><w:numPr><w:numId w:val="1"/></w:numPr><w:outlineLvl w:val="0"/></w:pPr>'
+        '</w:style><w:style w:type="paragraph" w:styleId="Heading2"><w:name w:val="heading 2"/>'
+        '<w:pPr><w:numPr><w:ilvl w:val="1"/><w:numId w:val="1"/></w:numPr>'
+        '<w:outlineLvl w:val="1"/></w:pPr></w:style>'
+        # A style based on a numbered one is numbered as it is.
+        '<w:style w:type="paragraph" w:styleId="Clause"><w:name w:val="Clause"/>'
+        '<w:basedOn w:val="Heading2"/></w:style>'
+    )
+
+    def numbered(text: str, num: int, ilvl: int) -> str:
+        own = f'<w:numPr><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num}"/></w:numPr>'
+        return f'<w:p><w:pPr>{own}</w:pPr><w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
+
+    body = (
+        para("Services", "Heading1")
+        + para("Scope", "Heading2")
+        + para("Standards", "Clause")
+        + numbered("promptly;", 1, 2)
+        + numbered("", 1, 2)  # empty: counted, as Word shows its number, and not written
+        + numbered("in good faith.", 1, 2)
+        + para("Payment", "Heading1")
+        + para("Invoices", "Heading2")
+        # numId 0 takes the style's numbering off this one heading
+        + '<w:p><w:pPr><w:pStyle w:val="Heading1"/><w:numPr><w:numId w:val="0"/></w:numPr>'
+        "</w:pPr><w:r><w:t>Schedule</w:t></w:r></w:p>"
+        + numbered("Definitions", 2, 0)
+        + numbered("Terms", 2, 1)
+        + numbered("Termination", 3, 0)  # an instance starting again at V
+    )
+    package = word_package(body, styles=styles)
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["word/numbering.xml"] = numbering
+    [document] = load(tmp_path, "msa.docx", zip_bytes(members))
+    assert document.text.split("\n\n") == [
+        "1. Services",
+        "1.1 Scope",
+        "1.2 Standards",
+        "(a) promptly;",
+        "(c) in good faith.",
+        "2. Payment",
+        "2.1 Invoices",
+        "Schedule",
+        "Article I Definitions",
+        "1.1 Terms",  # isLgl: every level in decimal
+        "Article V Termination",
+    ]
+    assert [span.section for span in document.spans][:3] == [
+        "1. Services",
+        "1. Services > 1.1 Scope",
+        "1. Services > 1.2 Standards",
+    ]
+
+
+def test_word_documents_are_read_again_after_schema_21(tmp_path, monkeypatch) -> None:
+    from tests.searchapp.ingest.test_pipeline import report_after_migrating
+
+    docs = tmp_path / "contracts"
+    docs.mkdir()
+    (docs / "msa.docx").write_bytes(word_package(para("Services")))
+    (docs / "note.txt").write_text("A note.\n")
+    _, report = report_after_migrating(tmp_path, monkeypatch, docs, 20)
+    assert (report.updated, report.unchanged) == (1, 1)
+
+
 def test_docx_corners_written_by_hand(tmp_path: Path) -> None:
     styles = (
         # A localised heading style: known by its outline level, not its name.
