@@ -118,8 +118,8 @@ def query(
         typer.Option(
             "-F",
             "--fixed-strings",
-            help="Only passages holding TEXT as written (case aside; whole words at its ends); "
-            "exit 1 when none does, as grep -Fw.",
+            help="Only passages holding TEXT as written (case and accents aside; whole words at "
+            "its ends); exit 1 when none does, as grep -Fw.",
         ),
     ] = False,
     like: Annotated[

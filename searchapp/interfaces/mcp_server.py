@@ -363,8 +363,8 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
             bool,
             Field(
                 strict=True,
-                description="only passages holding the query as written (case aside), as grep "
-                "-F: none found is no hits, not its words in any order",
+                description="only passages holding the query as written (case and accents "
+                "aside), as grep -F: none found is no hits, not its words in any order",
             ),
         ] = False,
         like: Annotated[

@@ -3803,6 +3803,14 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
         assert (code, out) == (0, "symvasi.md\n"), typed
     code, out, _ = run(capsys, "query", "-F", "мед", *index)
     assert code == 0 and out.startswith("med.md:1:") and "мёд" in out
+    # Accents aside, as a quoted phrase reads it (`-F Kundigung` and `-F Muller` found no
+    # "Kündigung", no "Müller": a paralegal's and a data analyst's trials).
+    (docs / "mietvertrag.md").write_text("Die Kündigung durch Jürgen Müller, Łódź.\n", "utf-8")
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    for typed in ("Kundigung", "KUNDIGUNG durch jurgen", "Muller, Lodz", "Kündigung"):
+        code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
+        assert (code, out) == (0, "mietvertrag.md\n"), typed
+    assert run(capsys, "query", "-F", "Kundigungs", *index)[0] == 1  # whole words still
 
 
 def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(
