@@ -204,6 +204,10 @@ def query(
         stopped = lines_of_fixed and len(hits) > top_k
         hits = hits[:top_k]
         chosen = "json" if as_json else output or ("table" if out.is_terminal else "lines")
+        if lines_of_fixed and chosen in ("lines", "table"):
+            # as grep -F prints them: a file's lines in their order, each file where its best
+            # line ranked (a data analyst's `-F D1047` gave lines 324, 87, 60, ...)
+            hits = _in_file_order(hits)
         if null and output is None:
             chosen = "lines"  # on a terminal too, as rg -0 writes its lines
         # As grep -l, -l names files there are: one gone since it was indexed (its note
@@ -221,6 +225,7 @@ def query(
             show_cosine=mode != "dense" and like is None,  # --like: the cosine is its score
             # -C 0 too, as grep's: the hit's line alone, groups apart by "--"
             context=_context_of(search_index, context) if context is not None else None,
+            own_lines=lines_of_fixed,
         )
         if not context:  # -C N reads the files, and says so for each changed one; -C 0 not
             _note_changed_files(search_index, hits, gone - {hit.path for hit in hits})
@@ -231,7 +236,7 @@ def query(
             )
         if stopped:
             err.print(
-                f"note: the first {top_k} lines holding it; -k {top_k * 10} shows more",
+                f"note: {top_k} of the lines holding it; -k {top_k * 10} shows more",
                 style="dim",
             )
         if listed and not set(listed) - gone:
@@ -244,6 +249,13 @@ def query(
                 shown = " or ".join(f"'{glob}'" for glob in path)  # repr doubled a backslash
                 err.print(f"no indexed document matches --path {one_line(shown)}")
             raise typer.Exit(EXIT_NOTHING_FOUND)
+
+
+def _in_file_order(hits: Sequence[Hit]) -> list[Hit]:
+    """``hits`` with each file's together, in line order, the files in their best hits' order."""
+    first = {hit.path: None for hit in hits}
+    order = {path: n for n, path in enumerate(first)}
+    return sorted(hits, key=lambda hit: (order[hit.path], hit.line, hit.rank))
 
 
 def _note_changed_files(

@@ -333,16 +333,21 @@ def hit_line(
     color: bool = False,
     whole: bool = False,
     null: bool = False,
+    own_line: bool = False,
 ) -> str:
     """One hit as one grep-like line: ``path:line: score  text`` (``snippet``). A hit on a page,
     cell or slide has it before the text (``p.12  text``), its line being one of the extracted
     text, as -C numbers them; a JSONL record is ``corpus.jsonl #id: score  text``. ``color``:
     in ripgrep's colours, the query's words as matches. ``whole``: the text as it is (a line of
     the file, under -C: spaces and indentation kept, as grep -C prints it). ``null``: the
-    path as it is and a NUL in place of the ":" after it, as grep -Z and rg -0 write it."""
+    path as it is and a NUL in place of the ":" after it, as grep -Z and rg -0 write it.
+    ``own_line``: a file's hit line alone, as it is (-F's lines, as grep -F prints them)."""
     # From its line when the line is shown (a file's); a record's passage as the table cuts it.
     from_line = hit.doc_id == hit.path
-    text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=from_line))
+    if own_line and from_line:
+        text = inert(_cut_long(hit_line_text(hit)))
+    else:
+        text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=from_line))
     pattern = words_pattern(query) if color else None
     if pattern is not None:
         text = pattern.sub(lambda m: _painted(m.group(), _MATCH, True), text)
@@ -359,6 +364,12 @@ def hit_line(
     return f"{_where(hit.path, color, null, ':')}{line}: {hit.score:.3f}  " + (
         f"{unit + '  ' if unit else ''}{text}"
     )
+
+
+def hit_line_text(hit: Hit) -> str:
+    """The text of the hit's line, as the passage holds it."""
+    lines = hit.text.split("\n")
+    return lines[min(max(0, hit.line - hit.start_line), len(lines) - 1)]
 
 
 def _where(path: str, color: bool, null: bool, separator: str) -> str:
@@ -484,9 +495,10 @@ def print_results(
     null: bool = False,
     show_cosine: bool = False,
     context: Callable[[Hit], Context] | None = None,
+    own_lines: bool = False,
 ) -> None:
     """Hits on stdout as ``output`` says (table, lines, json or jsonl), or only their paths
-    (less those ``left_out``)."""
+    (less those ``left_out``); ``own_lines``: each line of lines output its hit's line alone."""
     stream = console.file
     color = uses_color(console)
     if files_only:
@@ -506,7 +518,8 @@ def print_results(
     elif output == "lines":
         if context is None:
             for hit in hits:
-                stream.write(hit_line(hit, query, color=color, null=null) + "\n")
+                line = hit_line(hit, query, color=color, null=null, own_line=own_lines)
+                stream.write(line + "\n")
         groups = _context_groups(hits, context, query, color, null) if context else ()
         for n, group in enumerate(groups):
             if n:

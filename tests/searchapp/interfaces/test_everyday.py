@@ -3840,11 +3840,12 @@ def test_fixed_strings_prints_each_line_holding_it_as_grep_does(
         f"12:00:{n:02d} db-1 {'slow query detected' if n % 3 else 'checkpoint done'} id={n}"
         for n in range(40)
     ]
+    log_runbook = "When a slow query detected alert fires, page."
     docs = write(
         tmp_path / "ops",
         {
             "db.log": "\n".join(log) + "\n",
-            "runbook.md": "When a slow query detected alert fires, page.\n",
+            "runbook.md": log_runbook + "\nThen look at the query plan.\n",
         },
     )
     index = ["--index-dir", str(tmp_path / "idx")]
@@ -3856,11 +3857,20 @@ def test_fixed_strings_prints_each_line_holding_it_as_grep_does(
     assert code == 0 and len(named) == len(expected) == 27 and set(named) == expected
     assert "note:" not in err  # fewer than asked for: all of them
     code, out, err = run(capsys, "query", "-F", "slow query detected", *index)
-    assert len(out.splitlines()) == 10 and "the first 10 lines holding it; -k 100" in err
+    assert len(out.splitlines()) == 10 and "note: 10 of the lines holding it; -k 100" in err
     code, out, err = run(capsys, "query", "-F", "slow query detected", "-k", "27", *index)
     assert len(out.splitlines()) == 27 and "note:" not in err  # all there are (a reviewer's)
     code, out, err = run(capsys, "query", "-F", "slow query detected", "-k", "26", *index)
-    assert len(out.splitlines()) == 26 and "the first 26 lines holding it" in err
+    assert len(out.splitlines()) == 26 and "note: 26 of the lines holding it" in err
+    # Each is its line alone, as grep -F prints it (the passage's next lines ran after it),
+    # and a file's are in their order (a data analyst's came by score: 324, 87, 60, ...).
+    code, out, _ = run(capsys, "query", "-F", "slow query detected", "-k", "500", *index)
+    shown = [line.split(": ", 1)[1].split("  ", 1) for line in out.splitlines()]
+    numbers = [int(line.split(": ")[0].rsplit(":", 1)[1]) for line in out.splitlines()]
+    log_lines = [n for line, n in zip(out.splitlines(), numbers) if "db.log" in line]
+    assert log_lines == sorted(log_lines) and len(log_lines) == 26
+    texts = {text for _, text in shown}
+    assert texts == {line for line in log if "slow" in line} | {log_runbook}
     code, out, _ = run(capsys, "query", "-F", "slow query detected", "--per-doc", "1", *index)
     assert len(out.splitlines()) == 2  # one a file, as asked
     code, out, _ = run(capsys, "query", "-F", "slow query detected", "-l", *index)
