@@ -658,6 +658,20 @@ _LITERAL = re.compile(
 )
 
 
+# Go's own mark of a generated file (`go help generate`), on a line before its package clause:
+# mockgen's mocks and stringer's tables ranked above the code they copy (a Go developer's
+# `UserByID` gave the mock's recorder first), as `*.pb.go` files did before they were left out.
+_GO_GENERATED = re.compile(r"^// Code generated .* DO NOT EDIT\.$", re.MULTILINE)
+_GO_PACKAGE = re.compile(r"^package\s", re.MULTILINE)
+
+
+def go_generated(text: str) -> bool:
+    """Whether Go source says it was generated, as Go's tools read it: a line
+    ``// Code generated ... DO NOT EDIT.`` before its package clause."""
+    package = _GO_PACKAGE.search(text, 0, 20_000)
+    return _GO_GENERATED.search(text, 0, package.start() if package else 20_000) is not None
+
+
 def generated_data(text: str) -> bool:
     """Whether a source file says at its top that it was generated (a comment among its first
     ``GENERATED_HEADER_LINES`` lines, of itself) and is mostly literals: a table, not code."""

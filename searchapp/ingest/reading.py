@@ -31,6 +31,7 @@ from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
     generated_data,
+    go_generated,
     is_too_large,
     load_documents,
     looks_generated,
@@ -186,6 +187,14 @@ class FileReader:
             and any(generated_data(d.text) for d in documents)
         ):
             reason = f"generated data (its top says so); {NO_DEFAULT_EXCLUDES}"
+            yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
+            return
+        if (
+            judged
+            and Path(key).suffix.lower() == ".go"
+            and any(go_generated(d.text) for d in documents)
+        ):
+            reason = f"generated code (its top says: DO NOT EDIT); {NO_DEFAULT_EXCLUDES}"
             yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)
             return
         if same:  # read again only to check it (``recheck``): its passages stand

@@ -166,6 +166,15 @@ def _terminate_as_interrupt(signum: int, frame: object) -> None:
 # How other tools ask for N results; here it is -k.
 _COUNT_OPTIONS = frozenset({"-n", "-m", "--max-count", "--limit", "--top", "--count"})
 _CONTEXT_OPTIONS = frozenset({"-A", "-B", "--after-context", "--before-context"})
+# grep's and ripgrep's flags that have no match here, with what does the job (a Go
+# developer's `search query -i retry` was told the query goes after --).
+_GREP_FLAGS = {
+    **dict.fromkeys(("-i", "--ignore-case", "-S", "--smart-case"), "case is always aside"),
+    **dict.fromkeys(("-w", "--word-regexp"), "-F holds whole words, as grep -Fw"),
+    **dict.fromkeys(("-r", "-R", "--recursive"), "search index DIR takes in a folder's files"),
+    **dict.fromkeys(("-e", "--regexp", "-E", "-P"), "no patterns; -F holds the query as written"),
+    **dict.fromkeys(("-v", "--invert-match"), "no inverted matches; --path '!GLOB' leaves out"),
+}
 
 
 _COMMANDS = (
@@ -214,6 +223,8 @@ def _usage_hint(args: list[str], message: str) -> str:
         return ' (-k N sets how many hits: search query -k 3 "retry policy")'
     if option[:2] in _CONTEXT_OPTIONS or option.split("=")[0] in _CONTEXT_OPTIONS:  # grep's
         return ' (-C N prints N lines before and after each hit: search query -C 2 "retry")'
+    if option.split("=")[0] in _GREP_FLAGS:
+        return f" ({_GREP_FLAGS[option.split('=')[0]]}: search query --help)"
     given = message.removeprefix("No such option: ").split(" (")[0]
     # "-x flag", or "--verbose flag": a long option has no space in it, a query may.
     if message.startswith("No such option: -") and (not given.startswith("--") or " " in given):

@@ -306,15 +306,21 @@ def quoted_phrases(query: str) -> list[Phrase]:
 
 
 def fixed_phrase(query: str) -> Phrase | None:
-    """The whole ``query`` as a phrase held as written, case aside (`search query -F`): its
-    words in order, and its text itself, runs of blanks as any blanks (`parse_config` found
+    """The whole ``query`` as a phrase held as written, case and accents aside (`search query
+    -F`), whole words at its ends as grep -Fw reads them: its words in order, and its text
+    itself, runs of blanks as any blanks (`parse_config` found
     "parse config" and "parse-config" as a quoted phrase does), a quote mark or a dash as
     any of its kind (``_TYPESET``); None when it has no word."""
     [phrase] = _phrases_of([query]) or [None]
     if phrase is None:
         return None
     body = r"\s+".join(map(_written, query.split()))
-    written = _LettersFolded(re.compile(rf"(?i){body}"))
+    # Whole words at its ends as grep -Fw reads them, "_" a letter: `-F Open` found
+    # `max_open_conns` and `DB_MAX_OPEN_CONNS` (a Go developer's trial).
+    ends = query.strip()
+    before = r"(?<!\w)" if re.match(r"\w", ends) else ""
+    after = r"(?!\w)" if re.search(r"\w\Z", ends) else ""
+    written = _LettersFolded(re.compile(rf"(?i){before}{body}{after}"))
     return Phrase(query, phrase.pattern, (*phrase.names, written))  # type: ignore[arg-type]
 
 

@@ -3811,6 +3811,17 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
         code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
         assert (code, out) == (0, "mietvertrag.md\n"), typed
     assert run(capsys, "query", "-F", "Kundigungs", *index)[0] == 1  # whole words still
+    # Whole words as grep -Fw reads them, "_" a letter (a Go developer's `-F Open` found
+    # `max_open_conns` and `DB_MAX_OPEN_CONNS`).
+    (docs / "db.go").write_text(
+        "max_open_conns = 10\nDB_MAX_OPEN_CONNS=5\nMaxOpenConns int\ndb, err := sql.Open(dsn)\n"
+    )
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, out, _ = run(capsys, "query", "-F", "Open", "--path", "*.go", *index)
+    assert code == 0 and [line.split(": ")[0] for line in out.splitlines()] == ["db.go:4"]
+    code, out, _ = run(capsys, "query", "-F", "max_open_conns", "--path", "*.go", *index)
+    assert code == 0 and [line.split(": ")[0] for line in out.splitlines()] == ["db.go:1"]
+    assert run(capsys, "query", "-F", "open_conns", "--path", "*.go", *index)[0] == 1
 
 
 def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(
