@@ -393,6 +393,20 @@ _NUMBERED = re.compile(
     r"(?i)(?<![\w.])(?:question|q|problem|exercise|example|figure|fig|table|theorem|lemma"
     r"|equation|eq)\.?[ \t]*[0-9]+(?:\.[0-9]+)*(?![\w.]*[0-9])"
 )
+# A clause, section or article a contract or a statute names: `clause 12.3`, `Section 4`,
+# `Article 7`, `Art. 7`, `§ 573c`, `Ziffer 3.1`, `άρθρο 4`. A paralegal's "clause 12.3" ranked
+# passages without it first, "Article 7" the "Article 9" holding "7 500 €", and `§ 573c` was
+# held as "§ 573", which no passage holds as a word ("573c" is one). Held where a reference
+# word stands before its number (any of them: "Section 12.3" finds "clause 12.3") or where a
+# line begins with it ("12.3 Termination", "7. Term"); a number of two parts or more anywhere.
+_REFERENCE_WORDS = (
+    "clause|section|article|art|paragraph|para|§§?|¶|artikel|ziffer|ziff|abschnitt|absatz|abs"
+    "|articolo|art[ií]culo|cl[aá]usula|clausola|αρθρο|άρθρο|статья|пункт|раздел"
+)
+_REFERENCE = re.compile(
+    rf"(?i)(?<!\w)(?:{_REFERENCE_WORDS})\.?[ \t\u00a0]*(?P<number>\d+(?:\.\d+)*(?:[a-z](?![a-z]))?)"
+    r"(?![\w.]*\d)"
+)
 # An id a log or a trace writes: a UUID, or a run of 12 or more hex digits holding a digit and a
 # letter (a request or trace id, a commit). An SRE's pasted request id printed unrelated access
 # log lines, exit 0; held, nothing else is a hit.
@@ -407,7 +421,8 @@ MAX_WORDS_AROUND_EXACT = 4
 
 def held_phrases(query: str) -> list[Phrase]:
     """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
-    a short query, the addresses, times and versions it names (``_EXACT_TOKEN``), its amounts
+    a short query, the clauses, sections and articles it names (``_REFERENCE``), the
+    addresses, times and versions (``_EXACT_TOKEN``), its amounts
     and sections (``_AMOUNT``), numbered questions, figures and the like (``_NUMBERED``) and
     the hex ids of logs and traces (``_HEX_ID``)."""
     quoted = quoted_phrases(query)
@@ -415,6 +430,8 @@ def held_phrases(query: str) -> list[Phrase]:
         return quoted
     stamps = list(_TIMESTAMP.finditer(query))
     query = _TIMESTAMP.sub(" ", query)
+    references = list(_REFERENCE.finditer(query))
+    query = _REFERENCE.sub(" ", query)
     numbered = _NUMBERED.findall(query)
     query = _NUMBERED.sub(" ", query)
     ids = _HEX_ID.findall(query)
@@ -422,9 +439,11 @@ def held_phrases(query: str) -> list[Phrase]:
     exact = _EXACT_TOKEN.findall(query)
     amounts = _AMOUNT.findall(query)
     others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
-    if not (exact or amounts or numbered or stamps or ids) or len(others) > MAX_WORDS_AROUND_EXACT:
+    held = exact or amounts or numbered or stamps or ids or references
+    if not held or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
     phrases = [_timestamp_phrase(stamp) for stamp in stamps]
+    phrases += [_reference_phrase(reference) for reference in references]
     # A number ends where a longer one does not go on: "Figure 6" is not "Figure 6.1".
     phrases += [
         replace(phrase, pattern=re.compile(phrase.pattern.pattern + r"(?![.,:]\d)"))
@@ -452,6 +471,24 @@ def _timestamp_phrase(stamp: re.Match[str]) -> Phrase:
     pattern = re.compile(rf"(?<![0-9]){date}[t ]{time}(?![0-9]|[:][0-9])")  # folded: "t"
     minutes = stamp.group("time").split(":")[1:]  # words of their own however it is joined
     return Phrase(stamp.group(0), pattern, terms=tuple(part[:2] for part in minutes))
+
+
+def _reference_phrase(reference: re.Match[str]) -> Phrase:
+    """A reference (``_REFERENCE``) as a phrase: its number after any reference word, or
+    beginning a line (an integer followed by "." or ")": "7. Term", not "7 500 €"), or, of two
+    parts or more, anywhere; not inside a longer number ("12.3" is not "12.30" nor "12.3.1")."""
+    number = fold(reference.group("number"))
+    parts = re.findall(r"\d+|[a-z]", number)
+    body = r"\.".join(re.findall(r"\d+", number)) + (parts[-1] if parts[-1].isalpha() else "")
+    end = r"(?![\w])(?![.,]\d)"
+    words = fold(_REFERENCE_WORDS)
+    starts = rf"(?<![\w.,])(?:{words})\.?\s*{body}{end}"
+    if "." in number:
+        starts += rf"|(?<![\w.,]){body}{end}"
+    else:
+        starts += rf"|^[ \t#*>(\[]*{body}(?:[.)\]])(?!\d)"
+    terms = tuple(_PHRASE_WORD.findall(number))  # "12", "3"; "573c"
+    return Phrase(reference.group(), re.compile(starts, re.MULTILINE), terms=terms)
 
 
 def _amount_phrase(amount: str) -> Phrase:

@@ -273,6 +273,47 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         ], mode
 
 
+def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_write_it(
+    tmp_path,
+) -> None:
+    # A paralegal's: "clause 12.3" ranked a memo without 12.3 above the lease and named the
+    # lease's "12. Default" line; "Article 7" ranked "Article 9", which holds "7 500 €"; and
+    # `§ 573c` was held as "§ 573", which no passage holds ("573c" is one word): a warning.
+    from searchapp.ranking.query_words import held_phrases
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    [clause] = held_phrases("clause 12.3")
+    assert clause.found_in("12.3 Termination") and clause.found_in("see Section 12.3 above")
+    assert not clause.found_in("EUR 12.30") and not clause.found_in("clause 12.3.1")
+    [article] = held_phrases("Art. 7")
+    assert article.found_in("Article 7 – Résiliation") and article.found_in("7. Term")
+    assert not article.found_in("Article 9: 7 500 €") and not article.found_in("Article 7.1")
+    [lettered] = held_phrases("§ 573c BGB")
+    assert lettered.found_in("nach § 573c BGB") and not lettered.found_in("nach § 573 BGB")
+    assert held_phrases("Άρθρο 4")[0].found_in("ΑΡΘΡΟ 4 Διάρκεια")
+    files = tmp_path / "files"
+    files.mkdir()
+    texts = {
+        "lease.txt": "12. Default\n\nTenant defaults if rent is late.\n\n12.3 Termination. "
+        "Either party may terminate on ninety days' notice.",
+        "memo.txt": "Renewals memo: clause 12 default rules and the termination notices.",
+        "bail.txt": "Article 7 – Résiliation. Le bail peut être résilié.\n\nArticle 9 – "
+        "Dépôt de garantie de 7 500 €.",
+        "mietvertrag.txt": "§ 4 Kündigung\n\nDie Frist richtet sich nach § 573c BGB.",
+    }
+    for name, text in texts.items():
+        (files / name).write_text(text + "\n")
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    for mode in ("hybrid", "lexical", "dense"):
+        hits = index.search("clause 12.3", k=3, mode=mode)
+        assert [(Path(h.path).name, h.line) for h in hits] == [("lease.txt", 5)], mode
+        hits = index.search("Article 7", k=3, mode=mode)
+        assert [(Path(h.path).name, h.line) for h in hits] == [("bail.txt", 1)], mode
+        hits = index.search("§573c", k=3, mode=mode)
+        assert [(Path(h.path).name, h.line) for h in hits] == [("mietvertrag.txt", 3)], mode
+
+
 def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) -> None:
     # A paralegal's: "April 28, 2025" ranked "February 28, 2025" first, and `2025-04-28` the
     # timesheet's "2025-04-14" line. A historian's German source says "am 25. Mai 1871".
