@@ -165,7 +165,11 @@ def hits_table(
     fixed = columns + 1 + 2 * columns + len(str(max(hit.rank for hit in hits))) + 5
     room = width - fixed - (6 if show_cosine else 0)  # for "where" and the passage
     locations = [inert(location(hit)) for hit in hits]
-    fit = min(max(map(len, locations)), max(WHERE_MIN, min(room - MIN_PASSAGE, room // 2)))
+    # as wide as the longest location or heading path, up to the cap (a paralegal's
+    # "§ …t > Deadlines" was cut to its path:line's width)
+    sections = [len(_marked(inert(_section(hit)))) for hit in hits if _shows_section(hit)]
+    widest = max([*map(len, locations), *sections])
+    fit = min(widest, max(WHERE_MIN, min(room - MIN_PASSAGE, room // 2)))
     cells = [_where_cell(hit, where, fit) for hit, where in zip(hits, locations, strict=True)]
     where_width = max(len(line) for cell in cells for line in cell.plain.split("\n"))
     if room - where_width < MIN_PASSAGE:
@@ -189,8 +193,10 @@ def hits_table(
 def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
     cell = Text(shortened_path(where, fit))
-    if hit.section and not _names_a_unit(hit.section):  # "§ " and "also in " are kept
-        cell.append(f"\n§ {_shortened(inert(_section(hit)), fit - 2)}", style="dim")
+    if _shows_section(hit):  # "§ " and "also in " are kept
+        section = inert(_section(hit))
+        room = fit if section.startswith("§") else fit - 2
+        cell.append(f"\n{_marked(_shortened(section, room))}", style="dim")
     for other in hit.also[:3]:
         shown = shortened_path(display_path(other), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")
@@ -199,11 +205,31 @@ def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     return cell
 
 
+def _shows_section(hit: Hit) -> bool:
+    """Whether the hits show ``hit``'s section below its location (a heading path, not the
+    cell or slide its location names)."""
+    return bool(hit.section) and not _names_a_unit(hit.section or "")
+
+
+def _marked(section: str) -> str:
+    """A section as the hits show it, after "§ ", unless it begins with its own (a German
+    contract's "§ 4 Kündigung" was "§ § 4 Kündigung")."""
+    return section if section.startswith("§") else f"§ {section}"
+
+
 def _shortened(text: str, limit: int) -> str:
-    """``text`` in ``limit`` characters, its end kept; a code section (`Console.render_lines`)
-    cut between its names (`…render_lines`, not `…sole.render_lines`)."""
+    """``text`` in ``limit`` characters, its end kept; a heading path without its first
+    headings, whole (`… > Deadlines`, not `…t > Deadlines`); a code section
+    (`Console.render_lines`) cut between its names (`…render_lines`, not
+    `…sole.render_lines`)."""
     if len(text) <= limit:
         return text
+    headings = text.split(" > ")
+    while len(headings) > 1:
+        headings.pop(0)
+        shown = " > ".join(["…", *headings])
+        if len(shown) <= limit:
+            return shown
     kept = text[-(limit - 1) :]
     if " " not in text and "." in kept:
         kept = kept[kept.index(".") + 1 :]
@@ -550,8 +576,8 @@ def print_hits(
             where = inert(location(hit))  # whole, on one line: on the next when it is long
             fits = len(head) + 2 + len(where) <= console.width
             head.append(("  " if fits else "\n") + where, style="cyan")
-            if hit.section and not _names_a_unit(hit.section):
-                head.append(f"\n§ {inert(_section(hit))}", style="dim")
+            if _shows_section(hit):
+                head.append(f"\n{_marked(inert(_section(hit)))}", style="dim")
             for other in hit.also:
                 head.append(f"\n   also in {display_path(other)}", style="dim")
             console.print(head, soft_wrap=True)

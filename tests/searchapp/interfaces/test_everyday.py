@@ -3731,6 +3731,25 @@ def test_a_long_code_section_is_cut_between_its_names() -> None:
     assert _shortened("Console.render_lines", 18) == "…render_lines"
     assert _shortened("Install > Linux > Debian systems", 18) == "… > Debian systems"
     assert _shortened("Console.print", 18) == "Console.print"
+    # A paralegal's "§ …t > Deadlines" for "Case notes – Pinecone / Harbor Street > Deadlines":
+    # the first headings go whole.
+    path = "Case notes – Pinecone / Harbor Street > Visits > Deadlines"
+    assert _shortened(path, 24) == "… > Visits > Deadlines"
+    assert _shortened(path, 16) == "… > Deadlines"
+
+
+def test_a_section_beginning_with_a_section_sign_is_not_marked_twice(tmp_path) -> None:
+    # A German contract's heading "§ 4 Kündigung" was shown "§ § 4 Kündigung".
+    text = "Die Kündigungsfrist beträgt drei Monate."
+    hit = Hit(1, 0.5, 0.5, "/v.md", "/v.md", 1, 1, 1, text, section="§ 4 Kündigung")
+    other = replace(hit, path="/w.md", doc_id="/w.md", section="Vertrag > Fristen")
+    for width in (200, 60):  # a table, and hits listed one under another
+        console = Console(file=open(tmp_path / "t.txt", "w"), width=width, emoji=False)
+        print_results(console, [hit, other], "Kündigungsfrist", output="table")
+        console.file.close()
+        shown = (tmp_path / "t.txt").read_text()
+        assert "§ 4 Kündigung" in shown and "§ §" not in shown, shown
+        assert "§ Vertrag > Fristen" in shown, shown
 
 
 def test_a_long_path_keeps_its_first_folder_and_those_nearest_the_file() -> None:
