@@ -636,7 +636,8 @@ def m020_greek_and_cyrillic_folded(db: sqlite_utils.Database) -> None:
 
 def m021_word_and_go_read_again(db: sqlite_utils.Database) -> None:
     """Word's numbered paragraphs now begin with the number Word shows ("12.3 Termination",
-    ``formats/docx_numbering.py``), and Go files marked generated are left out
+    ``formats/docx_numbering.py``) and its footers lose the "Page of" their page numbers
+    left, and Go files marked generated are left out
     (``decoding.go_generated``): the next `search index` reads Word documents again, and the
     Go files whose first passage holds such a mark."""
     db.execute(

@@ -119,10 +119,26 @@ def _blocks(container: Element, w: str) -> Iterator[Element]:
 
 
 def _paragraph_text(paragraph: Element, w: str, *, margin: bool = False) -> str:
-    """A paragraph's text; ``margin``: a header's or footer's, without its page numbers."""
+    """A paragraph's text; ``margin``: a header's or footer's, without its page numbers nor
+    the words left around them ("Northwind MSA Page of" was a passage, the first hit for
+    "Northwind": a paralegal's trial)."""
     parts: list[str] = []
     _collect_text(paragraph, w, parts, [] if margin else None)
-    return "".join(parts)
+    text = "".join(parts)
+    if margin:
+        whole: list[str] = []
+        _collect_text(paragraph, w, whole, None)
+        if "".join(whole) != text:  # a page number field was left out
+            text = _PAGE_WORDS.sub("", text)
+    return text
+
+
+# What a footer's "Page {PAGE} of {NUMPAGES}" leaves once its fields are out: "Page of",
+# "Seite von", "Page" alone at the end.
+_PAGE_WORDS = re.compile(
+    r"(?i)[ \t]*\b(?:page|seite|p[aá]gina|pagina)[ \t]*(?:(?:of|von|de|di|/)[ \t]*)?(?=$|\n|\t)"
+    r"|\b(?:page|seite|p[aá]gina)[ \t]+(?:of|von|de|di)\b[ \t]*"
+)
 
 
 # Fields whose result is a page number or count: a footer's "Page 6 of 6" as last saved.

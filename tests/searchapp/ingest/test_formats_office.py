@@ -118,7 +118,14 @@ def test_docx_headers_footers_and_footnotes_are_read_after_the_body(tmp_path: Pa
         + '<w:fldSimple w:instr=" NUMPAGES "><w:r><w:t>6</w:t></w:r></w:fldSimple></w:p>'
         + "<w:p>"
         + field.format('HYPERLINK "https://x.org"', "the okapi site")
-        + "<w:r><w:t>, page 2</w:t></w:r></w:p></w:ftr>"
+        + "<w:r><w:t>, page 2</w:t></w:r></w:p>"
+        # ...and the words around them go with them (a paralegal's "Northwind MSA Page of"
+        # was the first hit for "Northwind"); a footer's own words are kept.
+        + '<w:p><w:r><w:t xml:space="preserve">Northwind MSA\tPage </w:t></w:r>'
+        + field.format("PAGE", "3")
+        + '<w:r><w:t xml:space="preserve"> of </w:t></w:r>'
+        + field.format("NUMPAGES", "9")
+        + "</w:p></w:ftr>"
     )
     members["word/_rels/document.xml.rels"] = (
         f'<Relationships xmlns="{RELS_NS}"><Relationship Id="rId9" '
@@ -127,7 +134,7 @@ def test_docx_headers_footers_and_footnotes_are_read_after_the_body(tmp_path: Pa
     )
     [read] = load(tmp_path, "noted.docx", zip_bytes(members))
     assert read.text == (
-        "Body.\n\nthe okapi site, page 2\n\nSource: the okapi survey.\n\nId. at 5."
+        "Body.\n\nthe okapi site, page 2\n\nNorthwind MSA\n\nSource: the okapi survey.\n\nId. at 5."
     )
     assert [span.section for span in read.spans][-2:] == ["footer", "footnotes"]
 
