@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from searchapp.ingest.formats.delimited import is_delimited
 from searchapp.ingest.limits import GENERATED_LINE_CHARS
 from searchapp.interfaces.readable import is_markdown, readable_inline, readable_markdown
 from searchapp.ranking.query_words import fold, held_phrases, words_pattern
@@ -370,7 +371,7 @@ def hit_line(
     ``own_line``: a file's hit line alone, as it is (-F's lines, as grep -F prints them)."""
     # From its line when the line is shown (a file's); a record's passage as the table cuts it.
     from_line = hit.doc_id == hit.path
-    if own_line and from_line:
+    if (own_line or is_delimited(hit.path)) and from_line:  # a CSV's row alone, as grep
         text = inert(_cut_long(hit_line_text(hit)))
     else:
         text = inert(hit.text if whole else snippet(hit, query, max_chars, from_line=from_line))

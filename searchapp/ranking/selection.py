@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from searchapp.ingest.formats.delimited import is_delimited
 from searchapp.ranking.outline import syntax_of
 from searchapp.ranking.path_filter import path_filter
 from searchapp.ranking.query_words import BestLine, Phrase
@@ -353,7 +354,12 @@ def hit_of(
     """The hit of ``chunk``; its line one no hit before of its document points at (``taken``),
     where another line holds the query's words: overlapping passages named one line twice."""
     start_line = chunk.start_line or 1
-    line = lines.line(chunk.text, start_line, taken, syntax_of(chunk.path))
+    # A CSV's header names its columns (the hit's section): a row holding the query's words
+    # is the hit's line before it (a data analyst's hits named line 1 for a column's name).
+    header = start_line == 1 and is_delimited(chunk.path) and chunk.location_of(1)[1]
+    line = lines.line(
+        chunk.text, start_line, taken | {1} if header else taken, syntax_of(chunk.path)
+    )
     page, section = chunk.location_of(line)
     return Hit(
         rank=rank,

@@ -634,17 +634,19 @@ def m020_greek_and_cyrillic_folded(db: sqlite_utils.Database) -> None:
             )
 
 
-def m021_word_and_go_read_again(db: sqlite_utils.Database) -> None:
+def m021_word_go_and_tables_read_again(db: sqlite_utils.Database) -> None:
     """Word's numbered paragraphs now begin with the number Word shows ("12.3 Termination",
     ``formats/docx_numbering.py``) and its footers lose the "Page of" their page numbers
-    left, and Go files marked generated are left out
-    (``decoding.go_generated``): the next `search index` reads Word documents again, and the
-    Go files whose first passage holds such a mark."""
+    left; CSV and TSV rows are under their header's column names (``formats/delimited.py``);
+    Go files marked generated are left out (``decoding.go_generated``): the next `search
+    index` reads Word documents, CSV and TSV files again, and the Go files whose first passage
+    holds such a mark."""
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.docx' OR lower(path) LIKE "
         "'%.docm' OR lower(path) LIKE '%.dotx' OR (lower(path) LIKE '%.go' AND id IN (SELECT "
-        "document_id FROM chunks WHERE ordinal = 0 AND instr(text, 'DO NOT EDIT.') > 0))) "
-        "AND sha256 IS NOT NULL"
+        "document_id FROM chunks WHERE ordinal = 0 AND instr(text, 'DO NOT EDIT.') > 0)) OR "
+        "lower(path) LIKE '%.csv' OR lower(path) LIKE '%.tsv' OR lower(path) LIKE '%.tab' OR "
+        "lower(path) LIKE '%.psv') AND sha256 IS NOT NULL"
     )
 
 
@@ -669,7 +671,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m018_notebooks_read_again,
     m019_pdfs_read_again,
     m020_greek_and_cyrillic_folded,
-    m021_word_and_go_read_again,
+    m021_word_go_and_tables_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

@@ -23,6 +23,7 @@ from typing import Any
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.canvas import CANVAS_SUFFIX, extract_canvas
 from searchapp.ingest.formats.changelog import extract_changelog, is_debian_changelog
+from searchapp.ingest.formats.delimited import DELIMITED_SUFFIXES, extract_delimited
 from searchapp.ingest.formats.docx import extract_docx
 from searchapp.ingest.formats.eml import EML_SUFFIX, extract_eml
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
@@ -116,8 +117,8 @@ _DOCUMENT_SUFFIXES = frozenset({".pdf", ".docx", ".pptx", ".epub", ".odt", ".rtf
 
 def extract_text(text: str, path: Path) -> LocatedText | None:
     """The text of a notebook or a Debian changelog (told by content) or a Markdown file, an
-    Obsidian canvas, a LaTeX, BibTeX or Org file (by name) from its decoded text; None for
-    other text."""
+    Obsidian canvas, a LaTeX, BibTeX, Org, reStructuredText, AsciiDoc, CSV or TSV file (by
+    name) from its decoded text; None for other text."""
     suffix = path.suffix.lower()
     # Sphinx's copies of its sources (`_build/html/_sources/retry.rst.txt`), read as those are:
     # read as plain text, their passages were no copies of the sources', and ranked above them.
@@ -153,6 +154,8 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         return _guarded("reStructuredText file", path, extract_rst, text)
     if suffix in ASCIIDOC_SUFFIXES:
         return _guarded("AsciiDoc file", path, extract_asciidoc, text)
+    if suffix in DELIMITED_SUFFIXES and text.strip():
+        return extract_delimited(text, suffix)
     if is_debian_changelog(text):
         return extract_changelog(text)
     return None
