@@ -485,6 +485,30 @@ class SearchIndex:
         matches = path_filter(path_glob)
         return any(matches(path) for path in self.store.all_paths())
 
+    def named_alike(self, glob: str, most: int = 3) -> tuple[str, list[str]]:
+        """For a ``--path`` glob that matches nothing: a glob that matches the files whose
+        names hold its text in another case or as part of them (`Lease` for
+        `Lease_221_Harbor_Street.docx`: a paralegal's `--path Lease` and `'lease*'` matched
+        nothing), and up to ``most`` of them; ("", []) where none does."""
+        text = glob.strip("*/!").lower()
+        if not text or any(c in text for c in "*?[{/"):
+            return "", []
+        found: list[str] = []
+        spelled = ""
+        for path in self.store.all_paths():
+            name = path.rpartition("/")[2]
+            at = name.lower().find(text)
+            if at < 0:
+                continue
+            spelled = spelled or name[at : at + len(text)]
+            found.append(path)
+            if len(found) == most + 1:
+                break
+        if not found:
+            return "", []
+        alike = f"*{spelled}*"
+        return (alike, found) if self.any_document_matches(alike) else ("", [])
+
     def remove(
         self,
         patterns: Sequence[str | os.PathLike[str]],

@@ -136,7 +136,7 @@ def query(
     color: Color = "auto",
 ) -> None:
     """Search the index and print ranked passages (exit 1 when nothing matches)."""
-    from searchapp.interfaces.render import print_results
+    from searchapp.interfaces.render import display_path, print_results
     from searchapp.ranking.searcher import SearchOptions
     from searchapp.search_index import MAX_QUERY_CHARS, SearchIndex
     from searchapp.storage.paths import index_dir_option
@@ -247,7 +247,13 @@ def query(
                 err.print(f"the index holds no documents; `{command}` adds some")
             elif path and not search_index.any_document_matches(options.path_glob):
                 shown = " or ".join(f"'{glob}'" for glob in path)  # repr doubled a backslash
-                err.print(f"no indexed document matches --path {one_line(shown)}")
+                alike, found = search_index.named_alike(path[0]) if len(path) == 1 else ("", [])
+                hint = ""
+                if found:
+                    names = ", ".join(display_path(p) for p in found[:3])
+                    more = ", ..." if len(found) > 3 else ""
+                    hint = f"; --path '{alike}' matches {names}{more}"
+                err.print(f"no indexed document matches --path {one_line(shown)}{one_line(hint)}")
             raise typer.Exit(EXIT_NOTHING_FOUND)
 
 

@@ -460,12 +460,33 @@ def _find(store: Store, key: str, *, link: bool = False) -> tuple[int, str, str,
                 f"records of several files have the id {key!r} ({paths}"
                 f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
             )
+    if not rows and key.startswith("…") and key.strip("…/"):
+        rows = _found_by_end(store, key)
     if not rows and key.strip(" ./") and not os.path.isabs(os.path.expanduser(key)):
         rows = _found_by_name(store, key, link=link)
     if not rows:
         raise DocumentNotFoundError(_not_found(store, key))
     document_id, doc_id, path, title = rows[0]
     return int(document_id), doc_id, path, title
+
+
+def _found_by_end(store: Store, key: str) -> list[tuple[Any, ...]]:
+    """The one document whose path ends as ``key`` after its "…" (a path the hits table cut
+    to fit, `…/Services_Agreement.docx`, pasted: a paralegal's was "not an indexed
+    document"); raises for an end several paths have."""
+    end = key.lstrip("…")
+    rows = store.rows(
+        "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path "
+        "AND substr(path, -?) = ? ORDER BY path LIMIT 3",
+        (len(end), end),
+    )
+    if len(rows) > 1:
+        paths = ", ".join(row[2] for row in rows[:2])
+        raise BadInputError(
+            f"{key!r} is the end of several indexed paths ({paths}"
+            f"{', ...' if len(rows) > 2 else ''}); give more of the path"
+        )
+    return rows
 
 
 def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[Any, ...]]:

@@ -2814,6 +2814,15 @@ def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> 
     assert err == "no indexed document matches --path '*.rst' or 'x/{a,b}'\n"
     code, _, err = run(capsys, "query", *args, "--path", "notes/tab\\there.md")
     assert err == "no indexed document matches --path 'notes/tab\\there.md'\n"  # not \\\\
+    # A paralegal's `--path Lease` and `--path 'lease*'` for Lease_221_Harbor_Street.docx:
+    # the files whose names hold it, and a glob that matches them.
+    for given, alike in (("WING", "*wing*"), ("Wings*", "*wings*")):
+        code, _, err = run(capsys, "query", *args, "--path", given)
+        assert code == 1 and f"; --path '{alike}' matches " in err and "wings.md" in err, err
+        code, out, _ = run(capsys, "query", *args, "--path", alike)
+        assert code == 0 and "wings.md" in out
+    code, _, err = run(capsys, "query", *args, "--path", "nothing*")
+    assert err == "no indexed document matches --path 'nothing*'\n"
 
 
 def test_include_and_remove_take_braces(tmp_path, fake_model, capsys) -> None:
@@ -3542,6 +3551,13 @@ def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
     assert f"{vault}/Daily/notes.md" in err and f"{vault}/Work/notes.md" in err
     code, _, err = run(capsys, "get", "Nobody", *index)
     assert code == 2 and "'Nobody' is not an indexed document" in err
+    # A path the hits table cut to fit, pasted (a paralegal's `…/Services_Agreement.docx:5`
+    # was "not an indexed document").
+    code, out, _ = run(capsys, "get", "…/People/Anna Weber.md:3", *index)
+    assert (code, out) == (0, "# Anna Weber\n\nWorks on the relay.\n")  # its passage
+    assert run(capsys, "get", "…ople/Anna Weber.md", *index)[1].startswith("# Anna Weber")
+    code, _, err = run(capsys, "get", "…/notes.md", *index)
+    assert code == 2 and "is the end of several indexed paths" in err
     # Never a file outside the index, whatever the path climbs to.
     code, _, err = run(capsys, "get", "../../../etc/passwd", *index)
     assert code == 2 and "root:" not in err
