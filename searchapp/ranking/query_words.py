@@ -414,6 +414,11 @@ _HEX_ID = re.compile(
     r"(?i)(?<![\w-])(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
     r"|(?=[a-f]*[0-9])(?=[0-9]*[a-f])[0-9a-f]{12,})(?![\w-])"
 )
+# A name of capitalised parts joined by hyphens: an HTTP header (`Retry-After`, `X-Request-ID`,
+# `Content-Type`), a double name (`Jean-Paul`). A Go developer's `Retry-After` ranked the retry
+# code's "backoff" and tests first, its parts being common words there, and the two places
+# sending the header nowhere.
+_HYPHENATED_NAME = re.compile(r"(?<![\w-])[A-Z][A-Za-z0-9]*(?:-[A-Z][A-Za-z0-9]*)+(?![\w-])")
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
 MAX_WORDS_AROUND_EXACT = 4
@@ -422,7 +427,8 @@ MAX_WORDS_AROUND_EXACT = 4
 def held_phrases(query: str) -> list[Phrase]:
     """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
     a short query, the clauses, sections and articles it names (``_REFERENCE``), the
-    addresses, times and versions (``_EXACT_TOKEN``), its amounts
+    addresses, times and versions (``_EXACT_TOKEN``), hyphenated names (``_HYPHENATED_NAME``:
+    `Retry-After`), its amounts
     and sections (``_AMOUNT``), numbered questions, figures and the like (``_NUMBERED``) and
     the hex ids of logs and traces (``_HEX_ID``)."""
     quoted = quoted_phrases(query)
@@ -436,10 +442,12 @@ def held_phrases(query: str) -> list[Phrase]:
     query = _NUMBERED.sub(" ", query)
     ids = _HEX_ID.findall(query)
     query = _HEX_ID.sub(" ", query)
+    names = _HYPHENATED_NAME.findall(query)
+    query = _HYPHENATED_NAME.sub(" ", query)
     exact = _EXACT_TOKEN.findall(query)
     amounts = _AMOUNT.findall(query)
     others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
-    held = exact or amounts or numbered or stamps or ids or references
+    held = exact or amounts or numbered or stamps or ids or references or names
     if not held or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
     phrases = [_timestamp_phrase(stamp) for stamp in stamps]
@@ -450,6 +458,7 @@ def held_phrases(query: str) -> list[Phrase]:
         for phrase in _phrases_of(list(dict.fromkeys(numbered)))
     ]
     phrases += _phrases_of(list(dict.fromkeys(ids)))
+    phrases += [_hyphenated_phrase(name) for name in dict.fromkeys(names)]
     phrases += [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
     for token in dict.fromkeys(exact):
         core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it
@@ -471,6 +480,15 @@ def _timestamp_phrase(stamp: re.Match[str]) -> Phrase:
     pattern = re.compile(rf"(?<![0-9]){date}[t ]{time}(?![0-9]|[:][0-9])")  # folded: "t"
     minutes = stamp.group("time").split(":")[1:]  # words of their own however it is joined
     return Phrase(stamp.group(0), pattern, terms=tuple(part[:2] for part in minutes))
+
+
+def _hyphenated_phrase(name: str) -> Phrase:
+    """A hyphenated name (``_HYPHENATED_NAME``) as a phrase: its parts joined by a hyphen (or
+    a dash of its kind), not by a space ("retry after a failure" is no `Retry-After`)."""
+    [phrase] = _phrases_of([name])
+    parts = _PHRASE_WORD.findall(fold(name))
+    body = "[-‐‑–]".join(re.escape(part) for part in parts)
+    return replace(phrase, pattern=re.compile(rf"(?<![^\W_]){body}(?![^\W_])"))
 
 
 def _reference_phrase(reference: re.Match[str]) -> Phrase:

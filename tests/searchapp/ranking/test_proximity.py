@@ -314,6 +314,32 @@ def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_wr
         assert [(Path(h.path).name, h.line) for h in hits] == [("mietvertrag.txt", 3)], mode
 
 
+def test_a_hyphenated_name_in_a_short_query_is_held_as_written(tmp_path) -> None:
+    # A Go developer's `Retry-After` ranked the retry code's "backoff" and its tests first
+    # (retry and after are common words there), and the two places sending the header
+    # nowhere; a hyphenated word in lower case, or with a number, is no name.
+    from searchapp.ranking.query_words import held_phrases
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    assert [p.text for p in held_phrases("set X-Request-ID")] == ["X-Request-ID"]
+    assert held_phrases("leading-edge vortex") == [] and held_phrases("COVID-19 cases") == []
+    files = tmp_path / "svc"
+    files.mkdir()
+    texts = {
+        "retry.go": "// retry after a failure: retry again after the backoff, retry after\n"
+        "func retry(after time.Duration) { time.Sleep(after) } // retry after",
+        "ratelimit.go": 'w.Header().Set("Retry-After", strconv.Itoa(wait))',
+        "retry_test.go": "func TestRetryAfterBackoff(t *testing.T) { retry(after) }",
+    }
+    for name, text in texts.items():
+        (files / name).write_text(text + "\n")
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    for mode in ("hybrid", "lexical", "dense"):
+        hits = index.search("Retry-After", k=3, mode=mode)
+        assert [Path(h.path).name for h in hits] == ["ratelimit.go"], mode
+
+
 def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) -> None:
     # A paralegal's: "April 28, 2025" ranked "February 28, 2025" first, and `2025-04-28` the
     # timesheet's "2025-04-14" line. A historian's German source says "am 25. Mai 1871".
