@@ -514,7 +514,11 @@ def _amount_phrase(amount: str) -> Phrase:
     countries write them), not inside longer numbers; cents may follow (`$4,400` holds
     "$4,400.00"); the currency or `§` need not stand before it ("Section 11.2")."""
     numbers = re.findall(r"\d+", amount)
-    body = r"[.,]".join(numbers)
+    # A group of thousands after "." or ",", or a space as French writes it ("2 500 €" is
+    # `€2,500`: a paralegal's found one way only); cents after "." or ",".
+    body = numbers[0] + "".join(
+        (r"[.,\s\u202f]" if len(group) == 3 else r"[.,]") + group for group in numbers[1:]
+    )
     cents = r"(?:[.,]\d{1,2})?" if amount[:1] not in "§" and len(numbers[-1]) != 2 else ""
     pattern = re.compile(rf"(?<!\d)(?<!\d[.,]){body}{cents}(?!\d)(?![.,]\d)")
     return Phrase(amount, pattern)

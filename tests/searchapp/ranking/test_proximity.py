@@ -248,6 +248,10 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
     [rent] = held_phrases("$4,400")
     assert rent.found_in("rent of $4,400.00 a month") and rent.found_in("EUR 4.400")
     assert not rent.found_in("a claim of $187,400") and not rent.found_in("$4,4001")
+    # French thousands: "2 500 €" is `€2,500` (a paralegal's found it one way only).
+    [fee] = held_phrases("€2,500")
+    assert fee.found_in("un dépôt de 2 500 €") and fee.found_in("2\u202f500,00 €")
+    assert not fee.found_in("12 500 €") and not fee.found_in("2 5000")
     [section] = held_phrases("§11.2")
     assert section.found_in("under Section 11.2,") and not section.found_in("11.24%")
     assert [p.text for p in held_phrases("§ 9 notice")] == ["§ 9"]
