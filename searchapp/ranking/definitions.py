@@ -75,6 +75,7 @@ _ASKING_WHERE = re.compile(
     r"|(?:find\s+|show\s+(?:me\s+)?)?(?:the\s+)?(?:definition|declaration)\s+of\s+`?(?P<b>[^\s`?]+)`?)"
     r"\s*\??\s*"
 )
+_DEFINITION_ASKED = re.compile(r"(?i)\b(?:defined|declared|implemented|definition|declaration)\b")
 # ``query_words.DEFINES`` but for variables (``defining`` reads those at the margin only).
 _DECLARES = DEFINES.replace("|const|let|var", "")
 assert _DECLARES != DEFINES, "query_words.DEFINES changed: update _DECLARES"
@@ -99,6 +100,10 @@ def whole_name(query: str) -> str | None:
     `add_argument("--verbose")` or `click.option("-v", "--verbose")` write it); None for
     anything else ("console", "how do filters work", `Console width`)."""
     asked = _ASKING_WHERE.fullmatch(query)
+    # Asked for its definition in so many words: a name in lower case too (a Go developer's
+    # "where is backoff defined" ranked a comment's "exponential backoff" above `func (p
+    # RetryPolicy) backoff(`)
+    explicit = asked is not None and _DEFINITION_ASKED.search(query) is not None
     if asked is not None:
         query = asked.group("a") or asked.group("b")
     flag = _FLAG_QUERY.fullmatch(query)
@@ -124,6 +129,7 @@ def whole_name(query: str) -> str | None:
         or len(parts) > 1
         or match.group(2)
         or declared
+        or explicit
         or _CAPITALISED.fullmatch(name)
     ):
         return name

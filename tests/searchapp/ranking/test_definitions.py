@@ -522,6 +522,12 @@ def test_go_and_rust_definitions(name, text, share) -> None:
         # A setting, where it is set (an SRE's trial: a runbook's "set by nginx" came first).
         ("where is client_max_body_size set", "client_max_body_size"),
         ("where is MAX_UPLOAD_SIZE configured?", "MAX_UPLOAD_SIZE"),
+        # Asked for a definition in so many words, a name in lower case is one (a Go
+        # developer's "where is backoff defined" ranked a comment above `func ... backoff(`);
+        # not where it is only asked where the thing is.
+        ("where is backoff defined", "backoff"),
+        ("definition of retry", "retry"),
+        ("where is backoff", None),
         ("where is the timeout configured", None),
         ("Help!", None),  # prose
         ("where is the config", None),
