@@ -355,10 +355,16 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
             ),
         ] = None,
         per_doc: Annotated[
-            int,
-            Field(ge=1, le=MAX_HITS, strict=True, description="passages of one document at most"),
+            int | None,
+            Field(
+                ge=1,
+                le=MAX_HITS,
+                strict=True,
+                description="passages of one document at most (1; with fixed, k: each line "
+                "holding it, as grep -F)",
+            ),
             WHOLE,
-        ] = 1,
+        ] = None,
         fixed: Annotated[
             bool,
             Field(
@@ -389,7 +395,7 @@ def build_server(index_thread: IndexThread, watching: Watching | None = None) ->
                 mode=mode,
                 path_glob=globs or None,
                 min_score=min_score,
-                per_doc=per_doc,
+                per_doc=per_doc if per_doc is not None else k if fixed else 1,
                 fixed=fixed,
                 like=like,
             )

@@ -453,7 +453,9 @@ def _search_request(query: dict[str, list[str]]) -> tuple[SearchOptions, str]:
         except ValueError:
             message = f"min_score ({raw!r}) must be a number"
             raise ApiError(HTTPStatus.BAD_REQUEST, message) from None
-    raw_per_doc = _one(query, "per_doc") if "per_doc" in query else "1"
+    # as `search query -F` gives each line holding it, up to k: fixed's default is k
+    fixed_asked = "fixed" in query and _one(query, "fixed").lower() in ("true", "1")
+    raw_per_doc = _one(query, "per_doc") if "per_doc" in query else str(k if fixed_asked else 1)
     try:
         per_doc = _integer(raw_per_doc)
     except ValueError:

@@ -82,6 +82,8 @@ def test_tools_over_stdio(small_index) -> None:
         ("search", {"like": str(document), "k": 3}),  # as `search query --like`
         ("search", {"k": 2}),
         ("search", {"query": query, "like": str(document)}),
+        # fixed: each passage holding it up to k, as `search query -F` gives each line
+        ("search", {"query": "wing", "fixed": True, "k": 4}),
     ]
     before = store_state(index_dir)
     version, tools, results = anyio.run(session_calls, index_dir, calls)
@@ -181,6 +183,11 @@ def test_tools_over_stdio(small_index) -> None:
     assert results[15].is_error and results[15].content[0].text.endswith("query is missing")
     assert results[16].is_error
     assert results[16].content[0].text.endswith("give query or like, not both")
+    fixed = results[17].structured_content["hits"]
+    expected_fixed = [h.to_json() for h in reference.search("wing", k=4, fixed=True, per_doc=4)]
+    # (the server's answer is NumPy's encoder's or PyTorch's: the same passages)
+    assert {h["chunk_id"] for h in fixed} == {h["chunk_id"] for h in expected_fixed}
+    assert len({h["path"] for h in fixed}) < len(fixed) == 4  # not one a document
 
 
 def test_mcp_without_an_index_serves_and_says_so_at_each_call(tmp_path) -> None:

@@ -175,6 +175,9 @@ def test_search_answers_as_search_index_does(served) -> None:
         ({"q": "wing", "mode": "dense", "path": "doc2*"}, {"mode": "dense", "path_glob": "doc2*"}),
         ({"q": "wing lift", "per_doc": "2"}, {"per_doc": 2}),
         ({"q": "wing lift", "mode": "DENSE"}, {"mode": "dense"}),  # as the CLI's --mode
+        # fixed: each passage holding it up to k, as `search query -F` gives each line
+        ({"q": "wing", "fixed": "true", "k": "5"}, {"fixed": True, "k": 5, "per_doc": 5}),
+        ({"q": "wing", "fixed": "1", "per_doc": "1"}, {"fixed": True, "per_doc": 1}),
     ]:
         status, body = get(address, "/search?" + urlencode(params))
         expected = json.loads(hits_json(reference.search(params["q"], **options)))
