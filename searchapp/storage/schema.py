@@ -636,11 +636,11 @@ def m020_greek_and_cyrillic_folded(db: sqlite_utils.Database) -> None:
 
 def m021_word_go_and_tables_read_again(db: sqlite_utils.Database) -> None:
     """Word's numbered paragraphs now begin with the number Word shows ("12.3 Termination",
-    ``formats/docx_numbering.py``) and its footers lose the "Page of" their page numbers
-    left; CSV and TSV rows are under their header's column names (``formats/delimited.py``);
-    Go files marked generated are left out (``decoding.go_generated``): the next `search
-    index` reads Word documents, CSV and TSV files again, and the Go files whose first passage
-    holds such a mark."""
+    ``formats/docx_numbering.py``), its footers lose the "Page of" their page numbers left,
+    and a table's cell merged with the one above reads as it; CSV and TSV rows are under
+    their header's column names (``formats/delimited.py``); Go files marked generated are
+    left out (``decoding.go_generated``): the next `search index` reads Word documents, CSV
+    and TSV files again, and the Go files whose first passage holds such a mark."""
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.docx' OR lower(path) LIKE "
         "'%.docm' OR lower(path) LIKE '%.dotx' OR (lower(path) LIKE '%.go' AND id IN (SELECT "

@@ -212,9 +212,26 @@ def _skipped_tags(w: str) -> frozenset[str]:
 
 
 def _table_text(table: Element, w: str) -> str:
+    """A table's rows, a line each, its cells joined by ``CELL_SEPARATOR``; a cell merged with
+    the one above (``w:vMerge``) reads as that one (a fee schedule's "| Data room review |
+    $3,500" lost its "Phase 1": a paralegal's trial)."""
     rows = []
+    above: dict[int, str] = {}  # the text of each grid column's merged cell, by its column
     for row in _rows(table, w):
-        cells = [_cell_text(cell, w) for cell in row.findall(f"{w}tc")]
+        cells = []
+        column = 0
+        for cell in row.findall(f"{w}tc"):
+            properties = cell.find(f"{w}tcPr")
+            merge = properties.find(f"{w}vMerge") if properties is not None else None
+            span = properties.find(f"{w}gridSpan") if properties is not None else None
+            text = _cell_text(cell, w)
+            if merge is not None and merge.get(f"{w}val", "continue") == "continue":
+                text = above.get(column, text)
+            elif merge is not None:  # "restart": the first of the merged cells
+                above[column] = text
+            cells.append(text)
+            width = span.get(f"{w}val", "1") if span is not None else "1"
+            column += int(width) if width.isdigit() and int(width) > 0 else 1
         if any(cells):
             rows.append(CELL_SEPARATOR.join(cells))
     return "\n".join(rows)

@@ -270,6 +270,34 @@ def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Pat
     ]
 
 
+def test_a_cell_merged_with_the_one_above_reads_as_it(tmp_path: Path) -> None:
+    # A fee schedule's "| Data room review | $3,500" lost its "Phase 1" (merged down).
+    def cell(text: str, merge: str | None = None, span: int = 1) -> str:
+        properties = (f'<w:gridSpan w:val="{span}"/>' if span > 1 else "") + (
+            "<w:vMerge/>"
+            if merge == "continue"
+            else f'<w:vMerge w:val="{merge}"/>'
+            if merge
+            else ""
+        )
+        return f"<w:tc><w:tcPr>{properties}</w:tcPr>{para(text)}</w:tc>"
+
+    rows = [
+        cell("Fees", span=2) + cell("Amount"),
+        cell("Phase 1", "restart") + cell("Contract review") + cell("$2,000"),
+        cell("", "continue") + cell("Data room review") + cell("$3,500"),
+        cell("Phase 2") + cell("Closing") + cell("$1,000"),
+    ]
+    table = "<w:tbl>" + "".join(f"<w:tr>{row}</w:tr>" for row in rows) + "</w:tbl>"
+    [document] = load(tmp_path, "fees.docx", word_package(table))
+    assert document.text.split("\n") == [
+        "Fees | Amount",
+        "Phase 1 | Contract review | $2,000",
+        "Phase 1 | Data room review | $3,500",
+        "Phase 2 | Closing | $1,000",
+    ]
+
+
 def test_word_and_generated_go_files_are_read_again_after_schema_21(tmp_path, monkeypatch) -> None:
     docs = tmp_path / "contracts"
     docs.mkdir()
