@@ -408,10 +408,40 @@ def _definition_at(path: str, lines: list[str], line: int) -> tuple[int, int] | 
 
     if not is_code(path):
         return None
-    span = definition_span(lines, line - 1, javascript=is_javascript(path))
+    javascript = is_javascript(path)
+    span = _documented(lines, line - 1, javascript) or definition_span(
+        lines, line - 1, javascript=javascript
+    )
     if span is None or span[1] - span[0] >= MAX_DEFINITION_LINES:
         return None
     return span[0] + 1, span[1] + 1
+
+
+# A comment's line: what a definition's doc comment is written in (`// WithTx runs...`,
+# `# Retries...`, `/** ... */`, `--`).
+_COMMENT_LINE = re.compile(r"\s*(?://|#|/\*|\*|--|;)")
+
+
+def _documented(lines: list[str], at: int, javascript: bool) -> tuple[int, int] | None:
+    """Where ``at`` (0-based) is a line of the comment right above a definition, the comment
+    and the definition: a Go developer's `search get tx.go:12` on the doc comment of `func
+    WithTx` printed the file from its copyright line."""
+    from searchapp.ranking.outline import definition_span
+
+    if at >= len(lines) or not _COMMENT_LINE.match(lines[at]):
+        return None
+    below = at
+    while below < len(lines) and _COMMENT_LINE.match(lines[below]):
+        below += 1
+    if below == len(lines) or not lines[below].strip():
+        return None
+    span = definition_span(lines, below, javascript=javascript)
+    if span is None or span[0] != below:
+        return None
+    first = at
+    while first > 0 and _COMMENT_LINE.match(lines[first - 1]):
+        first -= 1
+    return first, span[1]
 
 
 def _passage_at(store: Store, document_id: int, line: int) -> tuple[int, int]:

@@ -3695,6 +3695,26 @@ def test_get_of_a_line_of_code_prints_the_function_holding_it(tmp_path, fake_mod
     assert code == 0 and out.startswith("import os\n") and "def close" not in out
 
 
+def test_get_of_a_doc_comment_prints_it_with_its_definition(tmp_path, fake_model, capsys) -> None:
+    # A Go developer's `search get tx.go:12`, the doc comment above `func WithTx`, printed the
+    # file from its copyright line; a comment at the top is still its passage.
+    source = (
+        '// Copyright 2024 Acme Inc.\n\npackage repo\n\nimport "fmt"\n\n'
+        "// WithTx runs fn in a transaction,\n// rolling back on error.\n"
+        "func (db *DB) WithTx(fn func() error) error {\n\treturn fn()\n}\n\n"
+        "func other() {}\n"
+    )
+    docs = write(tmp_path / "docs", {"tx.go": source})
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    for line in (7, 8):
+        code, out, _ = run(capsys, "get", f"{docs}/tx.go:{line}", "-n", *index)
+        assert code == 0 and out.splitlines()[0] == "7:// WithTx runs fn in a transaction,"
+        assert out.splitlines()[-1] == "11:}", out
+    code, out, _ = run(capsys, "get", f"{docs}/tx.go:1", *index)
+    assert code == 0 and out.startswith("// Copyright 2024")
+
+
 def test_get_of_a_line_of_typescript_prints_the_arrow_function_or_method(
     tmp_path, fake_model, capsys
 ) -> None:
