@@ -506,8 +506,12 @@ class SearchIndex:
                 break
         if not found:
             return "", []
-        alike = f"*{spelled}*"
-        return (alike, found) if self.any_document_matches(alike) else ("", [])
+        # the glob as given, its text as the names spell it (`*.CSV`: `*.csv`), else around it
+        respelled = re.sub(re.escape(text), lambda _: spelled, glob.lstrip("!"), flags=re.I)
+        for alike in (respelled, f"*{spelled}*"):
+            if alike != glob and self.any_document_matches(alike):
+                return alike, found
+        return "", []
 
     def remove(
         self,

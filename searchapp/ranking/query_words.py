@@ -225,6 +225,9 @@ class Phrase:
     # The words FTS5 looks for where its own are not every passage's (a timestamp's "T" glues
     # its date to its hour: "01t11" in one passage, "01" and "11" in another).
     terms: tuple[str, ...] | None = None
+    # A line it begins is the hit's line before one it stands in: a clause's own heading
+    # ("4.2. Invoices are payable") before a reference to it ("5.2. Clause 4.2 survives").
+    heads: bool = False
 
     def found_in(self, text: str) -> bool:
         if not all(name.search(text) for name in self.names):
@@ -321,7 +324,9 @@ def fixed_phrase(query: str) -> Phrase | None:
     before = r"(?<!\w)" if re.match(r"\w", ends) else ""
     after = r"(?!\w)" if re.search(r"\w\Z", ends) else ""
     written = _LettersFolded(re.compile(rf"(?i){before}{body}{after}"))
-    return Phrase(query, phrase.pattern, (*phrase.names, written))  # type: ignore[arg-type]
+    # Its text as written, case aside: a CONSTANT_CASE name too (a quoted phrase holds one as
+    # written; `-F IBAN_NUMBER` found none of the `iban_number`s grep -Fwi finds).
+    return Phrase(query, phrase.pattern, (written,))  # type: ignore[arg-type]
 
 
 class _LettersFolded:
@@ -375,7 +380,11 @@ _EXACT_TOKEN = re.compile(
 # with thousands (`187,400`), a section (`§11.2`, `§ 9`). A paralegal's `$4,400` ranked
 # `$187,400` first, and `§11.2` a heading `11. Term` (its numbers as words in any order).
 _AMOUNT = re.compile(
-    r"(?<![\w.,])(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*)"
+    r"(?<![\w.,])(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*"
+    # ...as Europe writes it: "1.250,00", its currency after ("2 500 €", "250,00 €"): a
+    # bookkeeper's "1.250,00 €" ranked an invoice's "250,00 €" first
+    r"|\d{1,3}(?:\.\d{3})+,\d{1,2}"
+    r"|\d{1,3}(?:[., \u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?[ \t\u00a0]?[€£$¥])"
     r"(?![\w.,]*\d)"
 )
 # A timestamp as data and logs write it, its date and time joined (`2024-01-01T11:06:38`, with a
@@ -401,7 +410,8 @@ _NUMBERED = re.compile(
 # line begins with it ("12.3 Termination", "7. Term"); a number of two parts or more anywhere.
 _REFERENCE_WORDS = (
     "clause|section|article|art|paragraph|para|§§?|¶|artikel|ziffer|ziff|abschnitt|absatz|abs"
-    "|articolo|art[ií]culo|cl[aá]usula|clausola|αρθρο|άρθρο|статья|пункт|раздел"
+    "|articolo|art[ií]culo|cl[aá]usula|clausola|αρθρο|άρθρο|ορος|όρος|παραγραφος|παράγραφος"
+    "|παρ|статья|пункт|раздел"
 )
 _REFERENCE = re.compile(
     rf"(?i)(?<!\w)(?:{_REFERENCE_WORDS})\.?[ \t\u00a0]*(?P<number>\d+(?:\.\d+)*(?:[a-z](?![a-z]))?)"
@@ -506,7 +516,7 @@ def _reference_phrase(reference: re.Match[str]) -> Phrase:
     else:
         starts += rf"|^[ \t#*>(\[]*{body}(?:[.)\]])(?!\d)"
     terms = tuple(_PHRASE_WORD.findall(number))  # "12", "3"; "573c"
-    return Phrase(reference.group(), re.compile(starts, re.MULTILINE), terms=terms)
+    return Phrase(reference.group(), re.compile(starts, re.MULTILINE), terms=terms, heads=True)
 
 
 def _amount_phrase(amount: str) -> Phrase:
@@ -514,13 +524,21 @@ def _amount_phrase(amount: str) -> Phrase:
     countries write them), not inside longer numbers; cents may follow (`$4,400` holds
     "$4,400.00"); the currency or `§` need not stand before it ("Section 11.2")."""
     numbers = re.findall(r"\d+", amount)
-    # A group of thousands after "." or ",", or a space as French writes it ("2 500 €" is
-    # `€2,500`: a paralegal's found one way only); cents after "." or ",".
+    zero_cents = len(numbers) > 1 and numbers[-1] == "00"  # "1.250,00" is `€1,250` too
+    if zero_cents:
+        numbers = numbers[:-1]
+    # A group of thousands after ".", "," or a space as French writes it ("2 500 €" is
+    # `€2,500`: a paralegal's found one way only), or none (a bank's "2500,00": a
+    # bookkeeper's); cents after "." or ",".
     body = numbers[0] + "".join(
-        (r"[.,\s\u202f]" if len(group) == 3 else r"[.,]") + group for group in numbers[1:]
+        (r"[.,\s\u202f]?" if len(group) == 3 else r"[.,]") + group for group in numbers[1:]
     )
-    cents = r"(?:[.,]\d{1,2})?" if amount[:1] not in "§" and len(numbers[-1]) != 2 else ""
-    pattern = re.compile(rf"(?<!\d)(?<!\d[.,]){body}{cents}(?!\d)(?![.,]\d)")
+    two_digits = len(numbers[-1]) == 2 and len(numbers) > 1
+    cents = r"(?:[.,]\d{1,2})?" if amount[:1] not in "§" and not two_digits else ""
+    if zero_cents:
+        cents = r"(?:[.,]00?)?"
+    # not the end of a longer one: "1.250", "1 250" (a French 1,250) hold no `250`
+    pattern = re.compile(rf"(?<!\d)(?<!\d[.,\s\u202f]){body}{cents}(?!\d)(?![.,]\d)")
     return Phrase(amount, pattern)
 
 
@@ -924,8 +942,15 @@ class BestLine:
                 for index, spans in found
                 if all(n.search("\n".join(lines[index : index + spans])) for n in phrase.names)
             }
+            begun = set()
+            if phrase.heads:
+                begun = {
+                    text.count("\n", 0, m.start())
+                    for m in phrase.pattern.finditer(text)
+                    if not text[text.rfind("\n", 0, m.start()) + 1 : m.start()].strip()
+                }
             for index in holding:
-                starts[index] = starts.get(index, 0) + 1
+                starts[index] = starts.get(index, 0) + (2 if index in begun else 1)
         return starts
 
 

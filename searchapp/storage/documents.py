@@ -490,7 +490,7 @@ def _find(store: Store, key: str, *, link: bool = False) -> tuple[int, str, str,
                 f"records of several files have the id {key!r} ({paths}"
                 f"{', ...' if len(rows) > 2 else ''}); give the doc_id of one: PATH#{key}"
             )
-    if not rows and key.startswith("…") and key.strip("…/"):
+    if not rows and "…" in key and key.strip("…/"):
         rows = _found_by_end(store, key)
     if not rows and key.strip(" ./") and not os.path.isabs(os.path.expanduser(key)):
         rows = _found_by_name(store, key, link=link)
@@ -501,15 +501,20 @@ def _find(store: Store, key: str, *, link: bool = False) -> tuple[int, str, str,
 
 
 def _found_by_end(store: Store, key: str) -> list[tuple[Any, ...]]:
-    """The one document whose path ends as ``key`` after its "…" (a path the hits table cut
-    to fit, `…/Services_Agreement.docx`, pasted: a paralegal's was "not an indexed
-    document"); raises for an end several paths have."""
-    end = key.lstrip("…")
+    """The one document whose path ends as ``key`` after its "…" and, where ``key`` has a
+    start before it, begins as that start from here or holds it as folders (a path the hits
+    table cut to fit, `…/Services_Agreement.docx`, `Clients/…/Lease v1.docx`, pasted: a
+    paralegal's was "not an indexed document"); raises for one that several paths fit."""
+    start, _, end = key.rpartition("…")
+    start = start.replace("…", "")
     rows = store.rows(
         "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path "
-        "AND substr(path, -?) = ? ORDER BY path LIMIT 3",
+        "AND substr(path, -?) = ? ORDER BY path",
         (len(end), end),
     )
+    if start:
+        here = os.path.abspath(os.path.expanduser(start))
+        rows = [row for row in rows if row[2].startswith(here) or f"/{start.strip('/')}/" in row[2]]
     if len(rows) > 1:
         paths = ", ".join(row[2] for row in rows[:2])
         raise BadInputError(

@@ -2816,13 +2816,15 @@ def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> 
     assert err == "no indexed document matches --path 'notes/tab\\there.md'\n"  # not \\\\
     # A paralegal's `--path Lease` and `--path 'lease*'` for Lease_221_Harbor_Street.docx:
     # the files whose names hold it, and a glob that matches them.
-    for given, alike in (("WING", "*wing*"), ("Wings*", "*wings*")):
+    for given, alike in (("WING", "*wing*"), ("Wings*", "wings*")):
         code, _, err = run(capsys, "query", *args, "--path", given)
         assert code == 1 and f"; --path '{alike}' matches " in err and "wings.md" in err, err
         code, out, _ = run(capsys, "query", *args, "--path", alike)
         assert code == 0 and "wings.md" in out
     code, _, err = run(capsys, "query", *args, "--path", "nothing*")
     assert err == "no indexed document matches --path 'nothing*'\n"
+    code, _, err = run(capsys, "query", *args, "--path", "*.MD")  # as given, respelled
+    assert "; --path '*.md' matches " in err, err
 
 
 def test_include_and_remove_take_braces(tmp_path, fake_model, capsys) -> None:
@@ -3558,6 +3560,8 @@ def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
     assert run(capsys, "get", "…ople/Anna Weber.md", *index)[1].startswith("# Anna Weber")
     code, _, err = run(capsys, "get", "…/notes.md", *index)
     assert code == 2 and "is the end of several indexed paths" in err
+    assert run(capsys, "get", "Work/…/notes.md", *index)[1] == "# Work\n"  # its start too
+    assert run(capsys, "get", f"{vault.name}/…/notes.md:1", *index)[0] == 2  # still two
     # Never a file outside the index, whatever the path climbs to.
     code, _, err = run(capsys, "get", "../../../etc/passwd", *index)
     assert code == 2 and "root:" not in err
@@ -3877,6 +3881,10 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
     code, out, _ = run(capsys, "query", "-F", "max_open_conns", "--path", "*.go", *index)
     assert code == 0 and [line.split(": ")[0] for line in out.splitlines()] == ["db.go:1"]
     assert run(capsys, "query", "-F", "open_conns", "--path", "*.go", *index)[0] == 1
+    # Case aside for a CONSTANT_CASE name too, as grep -Fwi (a quoted phrase holds one as
+    # written: a bookkeeper's `-F IBAN_NUMBER` found none of the `iban_number`s).
+    code, out, _ = run(capsys, "query", "-F", "MAX_OPEN_CONNS", "--path", "*.go", *index)
+    assert code == 0 and [line.split(": ")[0] for line in out.splitlines()] == ["db.go:1"]
 
 
 def test_fixed_strings_files_lists_every_file_and_l_says_where_it_stopped(

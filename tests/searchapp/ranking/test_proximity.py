@@ -252,6 +252,14 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
     [fee] = held_phrases("€2,500")
     assert fee.found_in("un dépôt de 2 500 €") and fee.found_in("2\u202f500,00 €")
     assert not fee.found_in("12 500 €") and not fee.found_in("2 5000")
+    # ...and as a Greek or German invoice writes it, its currency after (a bookkeeper's
+    # "1.250,00 €" ranked an invoice's "250,00 €" first); a bank's "2500,00" is `€2,500`.
+    [european] = held_phrases("ποσό 1.250,00 €")
+    assert european.found_in("€1,250") and european.found_in("σύνολο 1.250,00 €")
+    assert not european.found_in("ΦΠΑ | 250,00 €") and not european.found_in("1.250,50 €")
+    assert fee.found_in("2024-05-31\tAcme Ltd\t2500,00")
+    [vat] = held_phrases("250,00 €")
+    assert vat.found_in("ΦΠΑ 250,00 €") and not vat.found_in("1 250,00 €")
     [section] = held_phrases("§11.2")
     assert section.found_in("under Section 11.2,") and not section.found_in("11.24%")
     assert [p.text for p in held_phrases("§ 9 notice")] == ["§ 9"]
@@ -295,6 +303,7 @@ def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_wr
     [lettered] = held_phrases("§ 573c BGB")
     assert lettered.found_in("nach § 573c BGB") and not lettered.found_in("nach § 573 BGB")
     assert held_phrases("Άρθρο 4")[0].found_in("ΑΡΘΡΟ 4 Διάρκεια")
+    assert held_phrases("όρος 3.2")[0].found_in("3.2. Η αμοιβή")  # a bookkeeper's
     files = tmp_path / "files"
     files.mkdir()
     texts = {
@@ -316,6 +325,18 @@ def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_wr
         assert [(Path(h.path).name, h.line) for h in hits] == [("bail.txt", 1)], mode
         hits = index.search("§573c", k=3, mode=mode)
         assert [(Path(h.path).name, h.line) for h in hits] == [("mietvertrag.txt", 3)], mode
+    # In a passage, the clause's line before a reference to it (a bookkeeper's hit named
+    # "5.2. Clause 4.2 survives termination", the clause itself two lines above).
+    from searchapp.ranking.query_words import BestLine
+
+    text = (
+        "4. Payment\n4.1. Fees are due monthly.\n4.2. Invoices are payable in 30 days.\n"
+        "5. Term\n5.1. One year.\n5.2. Clause 4.2 survives termination."
+    )
+    lines = BestLine({"clause": 2.0, "4": 0.5, "2": 0.5}, held_phrases("clause 4.2"))
+    assert lines.line(text, 20) == 22
+    cited = BestLine({"clause": 2.0, "4": 0.5, "2": 0.5}, held_phrases('"clause 4.2"'))
+    assert cited.line(text, 20) == 25  # quoted: the words as written
 
 
 def test_a_hyphenated_name_in_a_short_query_is_held_as_written(tmp_path) -> None:
