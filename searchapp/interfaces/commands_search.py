@@ -258,10 +258,17 @@ def query(
 
 
 def _in_file_order(hits: Sequence[Hit]) -> list[Hit]:
-    """``hits`` with each file's together, in line order, the files in their best hits' order."""
+    """``hits`` with each file's together, in line order (a JSONL file's records as ranked),
+    the files in their best hits' order, numbered so."""
+    from dataclasses import replace
+
     first = {hit.path: None for hit in hits}
     order = {path: n for n, path in enumerate(first)}
-    return sorted(hits, key=lambda hit: (order[hit.path], hit.line, hit.rank))
+
+    def place(hit: Hit) -> tuple[int, int, int]:
+        return order[hit.path], hit.line if hit.doc_id == hit.path else 0, hit.rank
+
+    return [replace(hit, rank=n) for n, hit in enumerate(sorted(hits, key=place), start=1)]
 
 
 def _note_changed_files(

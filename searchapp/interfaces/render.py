@@ -196,8 +196,10 @@ def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     cell = Text(shortened_path(where, fit))
     if _shows_section(hit):  # "§ " and "also in " are kept
         section = inert(_section(hit))
-        room = fit if section.startswith("§") else fit - 2
-        cell.append(f"\n{_marked(_shortened(section, room))}", style="dim")
+        shown = _shortened(section, fit if section.startswith("§") else fit - 2)
+        if shown != section and section.startswith("§"):
+            shown = "§ " + _shortened(section, fit - 2)  # its own "§" cut off: ours
+        cell.append(f"\n{_marked(shown)}", style="dim")
     for other in hit.also[:3]:
         shown = shortened_path(display_path(other), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")

@@ -381,7 +381,10 @@ def save_postings(postings: Postings, store: Store, index_dir: Path) -> None:
 
 def _stale(postings: Postings, store: Store, generation: int) -> str | None:
     if postings.schema < FTS_WORDS_FROM <= store.schema_version():
-        return f"{POSTINGS_NAME} predates the words FTS5 reads now (camelCase parts, Ł and ß)"
+        return (
+            f"{POSTINGS_NAME} predates the words FTS5 reads now (camelCase parts, Ł and ß, "
+            "Greek without accents)"
+        )
     if store.get_meta().get(POSTINGS_GENERATION_KEY) != str(postings.generation):
         # Another database's (index.db deleted and made again): its generation and chunk count
         # can match this one's by chance, and a query found the other's passages.

@@ -235,6 +235,17 @@ class Phrase:
         return self.pattern.search(cjk_spaced(fold(text))) is not None
 
     @property
+    def written_words(self) -> list[str]:
+        """Its words as typed, in lower case (``words`` but not folded): the FTS5 terms of an
+        index are made of them as its schema version reads them (``Lexicon.query_tokens``;
+        before version 20 Greek kept its accents, which ``fold`` drops)."""
+        if self.terms is not None:
+            return list(self.terms)
+        text = unicodedata.normalize("NFC", self.text).lower()
+        words = _PHRASE_WORD.findall(cjk_spaced(text))
+        return words[1:-1] if self.glued else words
+
+    @property
     def words(self) -> list[str]:
         """Its words as ``pattern`` reads them: folded, split at anything but a letter or
         digit ("get_console" is two), each Chinese or Japanese character one."""
@@ -339,6 +350,8 @@ class _LettersFolded:
     def search(self, text: str, *bounds: int) -> re.Match[str] | None:
         if text.isascii():
             return self._pattern.search(text, *bounds)
+        if not unicodedata.is_normalized("NFC", text):  # a Mac's decomposed й, as FTS5 reads it
+            text = unicodedata.normalize("NFC", text)
         return self._pattern.search(letters_folded(text))  # its places shift: found or not
 
 
@@ -360,10 +373,9 @@ def _written(part: str) -> str:
     any of their kind, its letters however accented (`-F Kundigung` missed "Kündigung", which
     a quoted phrase found: a paralegal's and a data analyst's trials), as the text it is
     searched in has the letters of ``LETTER_FOLDS`` plain."""
-    folded = fold(part)
-    if len(folded) > MAX_ACCENT_BLIND_CHARS:  # as ``_spelled``: compiled in time
-        return "".join(map(_typeset, folded))
-    return "".join(_TYPESET.get(c) or _letter(c) for c in folded)
+    if len(part) > MAX_ACCENT_BLIND_CHARS:  # as ``_spelled``: compiled in time, as written
+        return "".join(map(_typeset, letters_folded(part)))
+    return "".join(_TYPESET.get(c) or _letter(c) for c in fold(part))
 
 
 # What a log or a config names exactly, that its words in any order do not find: an IPv4
@@ -409,9 +421,10 @@ _NUMBERED = re.compile(
 # word stands before its number (any of them: "Section 12.3" finds "clause 12.3") or where a
 # line begins with it ("12.3 Termination", "7. Term"); a number of two parts or more anywhere.
 _REFERENCE_WORDS = (
-    "clause|section|article|art|paragraph|para|§§?|¶|artikel|ziffer|ziff|abschnitt|absatz|abs"
+    "clause|section|article|art\\.|paragraph|para\\.|§§?|¶|artikel|ziffer|ziff\\.|abschnitt"
+    "|absatz|abs\\."
     "|articolo|art[ií]culo|cl[aá]usula|clausola|αρθρο|άρθρο|ορος|όρος|παραγραφος|παράγραφος"
-    "|παρ|статья|пункт|раздел"
+    "|παρ\\.|статья|пункт|раздел"
 )
 _REFERENCE = re.compile(
     rf"(?i)(?<!\w)(?:{_REFERENCE_WORDS})\.?[ \t\u00a0]*(?P<number>\d+(?:\.\d+)*(?:[a-z](?![a-z]))?)"

@@ -541,7 +541,7 @@ class Searcher:
         """The FTS5 terms a passage holding ``phrase`` holds: each word's whole term, as the
         phrase reads it. The query's "getConsole" also gave "get" and "console", which
         "getconsole" elsewhere does not hold: it was said to be in no passage."""
-        terms = [t for word in phrase.words for t in self.lexicon.query_tokens(word)[:1]]
+        terms = [t for word in phrase.written_words for t in self.lexicon.query_tokens(word)[:1]]
         return list(dict.fromkeys(terms))
 
     def _phrase_holders(self, phrases: list[Phrase]) -> set[int] | None:

@@ -643,9 +643,10 @@ def m021_word_go_and_tables_read_again(db: sqlite_utils.Database) -> None:
     and TSV files again, and the Go files whose first passage holds such a mark."""
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.docx' OR lower(path) LIKE "
-        "'%.docm' OR lower(path) LIKE '%.dotx' OR (lower(path) LIKE '%.go' AND id IN (SELECT "
-        "document_id FROM chunks WHERE ordinal = 0 AND instr(text, 'DO NOT EDIT.') > 0)) OR "
-        "lower(path) LIKE '%.csv' OR lower(path) LIKE '%.tsv' OR lower(path) LIKE '%.tab' OR "
+        "'%.docm' OR lower(path) LIKE '%.dotx' OR lower(path) LIKE '%.dotm' OR (lower(path) "
+        "LIKE '%.go' AND EXISTS (SELECT 1 FROM chunks WHERE chunks.document_id = documents.id "
+        "AND ordinal = 0 AND instr(text, 'DO NOT EDIT.') > 0)) OR lower(path) GLOB "
+        "'*.[ct]sv' OR lower(path) GLOB '*.[ct]sv.*' OR lower(path) LIKE '%.tab' OR "
         "lower(path) LIKE '%.psv') AND sha256 IS NOT NULL"
     )
 

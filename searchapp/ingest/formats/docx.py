@@ -22,7 +22,7 @@ from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.builder import HeadingPath, TextBuilder, more_than_page_fields
-from searchapp.ingest.formats.docx_numbering import list_numbers
+from searchapp.ingest.formats.docx_numbering import ListNumbers, list_numbers
 from searchapp.ingest.formats.ooxml import (
     MC_FALLBACK,
     core_title,
@@ -53,7 +53,7 @@ def extract_docx(archive: SafeZip, main_part: str) -> LocatedText:
     title = core_title(archive)
     for block in _blocks(body, w):
         if block.tag == f"{w}tbl":
-            builder.add(_table_text(block, w), section=headings.section)
+            builder.add(_table_text(block, w, numbers), section=headings.section)
             continue
         text = _paragraph_text(block, w)
         label = numbers.label(block)  # counted even where the paragraph is empty, as Word does
@@ -129,15 +129,16 @@ def _paragraph_text(paragraph: Element, w: str, *, margin: bool = False) -> str:
         whole: list[str] = []
         _collect_text(paragraph, w, whole, None)
         if "".join(whole) != text:  # a page number field was left out
-            text = _PAGE_WORDS.sub("", text)
+            text = _PAGE_WORDS.sub("", text).strip(" \t")
     return text
 
 
 # What a footer's "Page {PAGE} of {NUMPAGES}" leaves once its fields are out: "Page of",
-# "Seite von", "Page" alone at the end.
+# "Seite von", "Page" alone, at the end of its line or at its start.
+_PAGE_WORD = r"\b(?:page|seite|p[aá]gina)\b"
 _PAGE_WORDS = re.compile(
-    r"(?i)[ \t]*\b(?:page|seite|p[aá]gina|pagina)[ \t]*(?:(?:of|von|de|di|/)[ \t]*)?(?=$|\n|\t)"
-    r"|\b(?:page|seite|p[aá]gina)[ \t]+(?:of|von|de|di)\b[ \t]*"
+    rf"(?im){_PAGE_WORD}[ \t]*(?:(?:of|von|de|di|/)[ \t]*)?$"
+    rf"|^[ \t]*{_PAGE_WORD}[ \t]+(?:of|von|de|di)\b"
 )
 
 
@@ -211,7 +212,7 @@ def _skipped_tags(w: str) -> frozenset[str]:
     )
 
 
-def _table_text(table: Element, w: str) -> str:
+def _table_text(table: Element, w: str, numbers: ListNumbers | None = None) -> str:
     """A table's rows, a line each, its cells joined by ``CELL_SEPARATOR``; a cell merged with
     the one above (``w:vMerge``) reads as that one (a fee schedule's "| Data room review |
     $3,500" lost its "Phase 1": a paralegal's trial)."""
@@ -224,7 +225,7 @@ def _table_text(table: Element, w: str) -> str:
             properties = cell.find(f"{w}tcPr")
             merge = properties.find(f"{w}vMerge") if properties is not None else None
             span = properties.find(f"{w}gridSpan") if properties is not None else None
-            text = _cell_text(cell, w)
+            text = _cell_text(cell, w, numbers)
             if merge is not None and merge.get(f"{w}val", "continue") == "continue":
                 text = above.get(column, text)
             elif merge is not None:  # "restart": the first of the merged cells
@@ -246,13 +247,17 @@ def _rows(container: Element, w: str) -> Iterator[Element]:
             yield from _rows(child, w)
 
 
-def _cell_text(cell: Element, w: str) -> str:
+def _cell_text(cell: Element, w: str, numbers: ListNumbers | None = None) -> str:
+    """A cell's text on one line; its numbered paragraphs with their numbers, counted in the
+    document's order (``numbers``: the body's; a header's cells number nothing)."""
     parts = []
     for block in _blocks(cell, w):
         if block.tag == f"{w}tbl":
-            parts.append(_table_text(block, w).replace("\n", " "))
+            parts.append(_table_text(block, w, numbers).replace("\n", " "))
         else:
-            parts.append(_paragraph_text(block, w))
+            text = _paragraph_text(block, w)
+            label = numbers.label(block) if numbers is not None else ""
+            parts.append(f"{label} {text.lstrip()}" if label and text.strip() else text)
     return " ".join(" ".join(part.split()) for part in parts if part.strip())
 
 

@@ -21,6 +21,9 @@ from searchapp.ingest.formats.safe_zip import SafeZip
 
 MAX_STYLE_DEPTH = 16  # as docx.py's: basedOn chains longer than this (or looping) stop
 LEVELS = 9  # w:ilvl 0-8
+# The most a list counts to, as Word's own "Set numbering value" takes it: a start of 10**9
+# written as letters was 1.9 GB of text from a 2 kB document (a reviewer's).
+MAX_COUNT = 32_767
 _ROMAN = (
     (1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"),
     (50, "l"), (40, "xl"), (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"),
@@ -69,9 +72,8 @@ class ListNumbers:
                 counts[overridden:] = [start - 1] + [None] * (LEVELS - overridden - 1)
         this = levels[level]
         count = counts[level]
-        counts[level:] = [this.start if count is None else count + 1] + [None] * (
-            LEVELS - level - 1
-        )
+        counts[level] = this.start if count is None else min(count + 1, MAX_COUNT)
+        counts[level + 1 :] = [None] * (LEVELS - level - 1)
         if this.fmt in _NO_NUMBER:
             return ""
         text = this.text
@@ -112,12 +114,17 @@ def list_numbers(archive: SafeZip, main_part: str, w: str) -> ListNumbers:
     styles = parts.get("styles", posixpath.join(folder, "styles.xml"))
     levels: dict[str, dict[int, _Level]] = {}
     instances: dict[str, tuple[str, dict[int, int]]] = {}
+    links: dict[str, str] = {}  # abstractNumId -> the style it is a list of
     if archive.has(numbering):
         root = archive.read_xml(numbering)
         for abstract in root.iter(f"{w}abstractNum"):
-            levels[abstract.get(f"{w}abstractNumId", "")] = {
+            list_id = abstract.get(f"{w}abstractNumId", "")
+            levels[list_id] = {
                 _level(lvl, w): _read_level(lvl, w) for lvl in abstract.iter(f"{w}lvl")
             }
+            link = abstract.find(f"{w}numStyleLink")
+            if link is not None:
+                links[list_id] = link.get(f"{w}val", "")
         for num in root.iter(f"{w}num"):
             abstract_id = num.find(f"{w}abstractNumId")
             if abstract_id is None:
@@ -128,7 +135,19 @@ def list_numbers(archive: SafeZip, main_part: str, w: str) -> ListNumbers:
                 if start is not None:
                     starts[_level(override, w)] = _integer(start.get(f"{w}val"), 1)
             instances[num.get(f"{w}numId", "")] = (abstract_id.get(f"{w}val", ""), starts)
-    return ListNumbers(w, levels, instances, _style_numbering(archive, styles, w))
+    styled = _style_numbering(archive, styles, w)
+    # A list defined by a style (`w:numStyleLink`, as law firms' templates write them): the
+    # list that style numbers by.
+    for list_id, link in links.items():
+        linked = styled.get(link)
+        target = instances.get(linked[0]) if linked else None
+        if target is not None and levels.get(target[0]):
+            # ...counted as that list: it is the one the style numbers
+            instances = {
+                num: (target[0], starts) if abstract == list_id else (abstract, starts)
+                for num, (abstract, starts) in instances.items()
+            }
+    return ListNumbers(w, levels, instances, styled)
 
 
 def _style_numbering(archive: SafeZip, part: str, w: str) -> dict[str, tuple[str, int]]:
@@ -183,10 +202,12 @@ def _level(element: Element, w: str) -> int:
 
 
 def _integer(text: str | None, default: int) -> int:
+    """``text`` as a number from 0 to ``MAX_COUNT``; ``default`` for none or another."""
     try:
-        return int(text) if text is not None else default
+        number = int(text) if text is not None else default
     except ValueError:
         return default
+    return min(max(number, 0), MAX_COUNT)
 
 
 def _formatted(count: int, fmt: str) -> str:

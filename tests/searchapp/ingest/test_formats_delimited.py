@@ -37,6 +37,9 @@ from tests.searchapp.ingest.test_pipeline import make_index
             "Case id, Summary, short",
         ),
         (".psv", "a|b\n1|2\n", "a, b"),
+        # all text below it, yet its names are a column's (`id`, `_`) or codes of one length
+        (".csv", "Vorname,Land\nAda,GB\nGrace,FR\nAlan,GB\n", "Vorname, Land"),
+        (".csv", "full_name,city\nAda Byrne,London\nGrace Hopper,Paris\n", "full_name, city"),
     ],
 )
 def test_a_header_names_the_section_of_every_row(suffix, text, section) -> None:
@@ -54,6 +57,10 @@ def test_a_header_names_the_section_of_every_row(suffix, text, section) -> None:
         "just one column\nvalue\n",
         '"an open quote,name\nx,y\n',
         "2024-01-01,2024-01-02\n",
+        # A list of names and places: its first row names no columns (a reviewer's: it was
+        # the section of every other row).
+        "Ada Byrne,London,teacher\nGrace Hopper,New York,admiral\nAlan Turing,Wilmslow,don\n",
+        '"id","long\nname","x"\n1,2,3\n',  # a name running past its line
     ],
 )
 def test_a_first_line_that_is_data_names_no_section(text) -> None:

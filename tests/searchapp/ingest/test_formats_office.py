@@ -270,6 +270,54 @@ def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Pat
     ]
 
 
+def test_docx_numbers_count_table_cells_and_lists_defined_by_styles(tmp_path: Path) -> None:
+    # A reviewer's: a numbered paragraph in a table cell was not counted (Word shows "2. Fees"
+    # in it and "3. Termination" after it); a list a style defines (`w:numStyleLink`, law
+    # firms' templates) numbered nothing; a start of 10**9 in letters was 1.9 GB of text.
+    numbering = (
+        f'<w:numbering xmlns:w="{W_NS}">'
+        '<w:abstractNum w:abstractNumId="1"><w:lvl w:ilvl="0"><w:start w:val="1"/>'
+        '<w:numFmt w:val="decimal"/><w:lvlText w:val="%1."/></w:lvl></w:abstractNum>'
+        '<w:abstractNum w:abstractNumId="2"><w:numStyleLink w:val="LegalList"/></w:abstractNum>'
+        '<w:abstractNum w:abstractNumId="3"><w:lvl w:ilvl="0"><w:start w:val="1000000000"/>'
+        '<w:numFmt w:val="lowerLetter"/><w:lvlText w:val="%1)"/></w:lvl></w:abstractNum>'
+        '<w:num w:numId="1"><w:abstractNumId w:val="1"/></w:num>'
+        '<w:num w:numId="2"><w:abstractNumId w:val="2"/></w:num>'
+        '<w:num w:numId="3"><w:abstractNumId w:val="3"/></w:num>'
+        "</w:numbering>"
+    )
+    styles = (
+        '<w:style w:type="numbering" w:styleId="LegalList"><w:name w:val="Legal List"/>'
+        '<w:pPr><w:numPr><w:numId w:val="1"/></w:numPr></w:pPr></w:style>'
+        '<w:style w:type="paragraph" w:styleId="LegalList"><w:name w:val="Legal List"/>'
+        '<w:pPr><w:numPr><w:numId w:val="1"/></w:numPr></w:pPr></w:style>'
+    )
+
+    def numbered(text: str, num: int) -> str:
+        own = f'<w:numPr><w:ilvl w:val="0"/><w:numId w:val="{num}"/></w:numPr>'
+        return f'<w:p><w:pPr>{own}</w:pPr><w:r><w:t xml:space="preserve">{text}</w:t></w:r></w:p>'
+
+    table = (
+        f"<w:tbl><w:tr><w:tc>{numbered('Fees', 1)}</w:tc><w:tc>{para('EUR 500')}</w:tc>"
+        "</w:tr></w:tbl>"
+    )
+    body = (
+        numbered("Definitions", 1)
+        + table
+        + numbered("Termination", 1)
+        + numbered("Notices", 2)  # by the style's list: its fourth
+        + numbered("huge", 3)
+    )
+    package = word_package(body, styles=styles)
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["word/numbering.xml"] = numbering
+    [document] = load(tmp_path, "terms.docx", zip_bytes(members))
+    paragraphs = document.text.split("\n\n")
+    assert paragraphs[:4] == ["1. Definitions", "2. Fees | EUR 500", "3. Termination", "4. Notices"]
+    assert len(paragraphs[4]) < 2_000 and paragraphs[4].endswith(") huge")
+
+
 def test_a_cell_merged_with_the_one_above_reads_as_it(tmp_path: Path) -> None:
     # A fee schedule's "| Data room review | $3,500" lost its "Phase 1" (merged down).
     def cell(text: str, merge: str | None = None, span: int = 1) -> str:

@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import unicodedata
 from dataclasses import replace
 from pathlib import Path
 
@@ -3870,6 +3871,14 @@ def test_fixed_strings_finds_only_passages_holding_the_query(
         code, out, _ = run(capsys, "query", "-F", typed, "-l", *index)
         assert (code, out) == (0, "mietvertrag.md\n"), typed
     assert run(capsys, "query", "-F", "Kundigungs", *index)[0] == 1  # whole words still
+    # A reviewer's: a word longer than MAX_ACCENT_BLIND_CHARS, its accents as written; and
+    # decomposed text (a Mac's) found as FTS5 finds it.
+    long_word = "Donaudampfschifffahrtselektrizitätenhauptbetriebswerkbauunterbeamtengesellschaft"
+    (docs / "lang.md").write_text(f"Die {long_word} ist alt.\n", "utf-8")
+    (docs / "nfd.md").write_text(unicodedata.normalize("NFD", "Кофейня «Йошкар»\n"), "utf-8")
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    assert run(capsys, "query", "-F", long_word, "-l", *index)[1] == "lang.md\n"
+    assert run(capsys, "query", "-F", "Йошкар", "-l", *index)[1] == "nfd.md\n"
     # Whole words as grep -Fw reads them, "_" a letter (a Go developer's `-F Open` found
     # `max_open_conns` and `DB_MAX_OPEN_CONNS`).
     (docs / "db.go").write_text(

@@ -304,6 +304,11 @@ def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_wr
     assert lettered.found_in("nach § 573c BGB") and not lettered.found_in("nach § 573 BGB")
     assert held_phrases("Άρθρο 4")[0].found_in("ΑΡΘΡΟ 4 Διάρκεια")
     assert held_phrases("όρος 3.2")[0].found_in("3.2. Η αμοιβή")  # a bookkeeper's
+    # Everyday words are no reference words without their abbreviation's dot (a reviewer's
+    # "art 2024" and "para 2" held a number).
+    for query in ("art 2024", "para 2", "abs 2 sets"):
+        assert held_phrases(query) == [], query
+    assert [p.text for p in held_phrases("Art. 7")] == ["Art. 7"]
     files = tmp_path / "files"
     files.mkdir()
     texts = {

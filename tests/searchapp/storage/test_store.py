@@ -732,6 +732,21 @@ def test_a_version_19_index_read_as_it_is_is_searched_with_its_own_letters(
     assert store.schema_version() == 19
     assert [i for i, _ in lexical_search(store, "Ελλάδα lodz", 5)] == ids[:1]  # as then
     store.close()
+    # A phrase, -F, its terms as that index holds them (a reviewer's: folded, "ελλαδα" was in
+    # no passage of it, and -F Ελλάδα found nothing).
+    from searchapp.ranking.lexical import fts_query
+    from searchapp.ranking.query_words import fixed_phrase, held_phrases
+
+    store = Store.open(tmp_path, create=False)
+    lexicon = Lexicon(store)
+    for phrase in (fixed_phrase("Ελλάδα"), *held_phrases('"Ελλάδα και"')):
+        assert phrase is not None
+        terms = [t for word in phrase.written_words for t in lexicon.query_tokens(word)[:1]]
+        found = store.rows(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (fts_query(terms, "AND"),)
+        )
+        assert [row[0] for row in found] == ids[:1], phrase.text
+    store.close()
 
 
 def test_a_version_14_index_read_as_it_is_is_searched_with_its_own_letters(
