@@ -642,6 +642,17 @@ def query_date_patterns(query: str) -> list[re.Pattern[str]]:
     return [pattern for pattern in found if pattern is not None]
 
 
+def without_dates(query: str) -> str:
+    """``query`` less the dates ``query_date_patterns`` finds whole, for BM25: their numbers
+    as loose words ("4", "2024") are any amount's and every dated row's."""
+    if not query_date_patterns(query):
+        return query
+    query = _FULL_DATE.sub(" ", query)
+    return _DATE.sub(
+        lambda m: m.group() if (m.group("m1") or m.group("m2")) == "may" else " ", query
+    )
+
+
 _ANY_YEAR = "(?:1[0-9]|20)[0-9]{2}"
 
 

@@ -58,6 +58,7 @@ from searchapp.ranking.query_words import (
     query_words,
     tag_pattern,
     traceback_sources,
+    without_dates,
 )
 from searchapp.ranking.selection import Hit, Reads, labelled, lowest_passing, select
 from searchapp.storage.flat_vectors import COSINE_MAX
@@ -77,6 +78,9 @@ MODES = ("hybrid", "dense", "lexical")
 # widening; 200k passages' vectors alone are 300 MB).
 WITHIN_MAX = 10_000
 WITHIN_SHARE = 0.5
+# Passages holding a date the query names, in numbers, brought to the fusion besides (a bank
+# export's rows all hold the year: ``_date_holders``).
+DATE_HOLDERS = 200
 # Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
 # Tokens a phrase's FTS5 terms may spread over, per term: an identifier in a passage is
@@ -333,23 +337,29 @@ class Searcher:
         frontier = dense[-1][1] if len(dense) == fetch else None
         if mode == "dense":
             return [(i, s, s) for i, s in dense], frontier
-        if within is None:
-            lexical = self._lexical(query, fetch)
+        # BM25 without the date's numbers, which the date's patterns find as a whole: "4" and
+        # "2024" of "4 October 2024" were any amount's and every row's of a bank export.
+        words = without_dates(query)
+        if not words.strip():
+            lexical = []
+        elif within is None:
+            lexical = self._lexical(words, fetch)
         else:
-            lexical = sorted(self._lexical_of(query, within).items(), key=lambda r: (-r[1], r[0]))
+            lexical = sorted(self._lexical_of(words, within).items(), key=lambda r: (-r[1], r[0]))
         # The candidates the fusion takes: the same whatever ``fetch`` is, so a query's first
         # hits do not depend on k.
         candidates = [i for i, _ in [*dense[:FUSION_DEPTH], *lexical[:FUSION_DEPTH]]]
         whole = whole_name(query) if mode != "dense" else None
         may_define = self._may_define(whole, within) if whole else []
-        candidates = list(dict.fromkeys([*candidates, *may_define]))
+        dated = self._date_holders(query) if within is None and mode != "dense" else []
+        candidates = list(dict.fromkeys([*candidates, *may_define, *dated]))
         named, few_named = self._named(query, candidates) if mode == "hybrid" else ({}, False)
         cosine = dict(dense)
         wanted = dict.fromkeys([*dict(lexical), *candidates, *named])
         missing = [i for i in wanted if i not in cosine]
         if missing:
             cosine.update(self._cosines(missing, query_vector[0]))
-        ceiling = self._bm25_ceiling(query) if lexical else 0.0
+        ceiling = self._bm25_ceiling(words) if lexical else 0.0
         if named:
             best = max((cosine[i] for i, _ in dense[:FUSION_DEPTH]), default=0.0)
             named = near_names({i: v for i, v in named.items() if i in cosine}, cosine, best)
@@ -371,7 +381,9 @@ class Searcher:
             listed = dict(lexical)
             extra = [i for i in may_define if i not in listed]
             if extra and ceiling > 0:
-                lexical += sorted(self._lexical_of(query, extra).items())
+                lexical += sorted(self._lexical_of(words, extra).items())
+            # A query that is a date alone: the passages holding it, by what their text adds.
+            lexical += [(i, 0.0) for i in dated if i not in listed] if not words.strip() else []
             held = definers if whole else set()
             ranked = [
                 (i, max(s * scale, 1.0 if i in held else 0.0) + text_bonus.get(i, 0.0), cosine[i])
@@ -386,7 +398,7 @@ class Searcher:
         # by cosine, lost to pages holding "command" as often as it does).
         scored = dict(lexical[:FUSION_DEPTH])
         unscored = [i for i in candidates if i not in scored]
-        scored.update(self._lexical_of(query, unscored) if unscored and ceiling > 0 else {})
+        scored.update(self._lexical_of(words, unscored) if unscored and ceiling > 0 else {})
         # A file named with the query's every word, one of few so named (a daily note's date,
         # not the many `index.md` of a site for "index"): its passages hold them, as it does.
         held = {i for i, v in named.items() if v >= NAME_WEIGHT} if few_named else set()
@@ -414,6 +426,28 @@ class Searcher:
         ranked = fused + [(i, s) for i, s in dense if i not in seen]
         ranked.sort(key=lambda r: (-r[1], -cosine[r[0]], r[0]))
         return [(i, s, cosine[i]) for i, s in ranked], frontier
+
+    def _date_holders(self, query: str) -> list[int]:
+        """Up to ``DATE_HOLDERS`` passages whose words hold a date the query spells with its
+        month's name and year, as numbers write it (04/10/2024, 2024-10-04, 4.10.2024): each
+        row of a bank's export holds its year, and the row of the day asked for was no
+        candidate of BM25's, nor ranked first (a bookkeeper's "4 October 2024")."""
+        groups = []
+        for date in query_dates(query):
+            parts = date.split()
+            if len(parts) != 3:
+                continue
+            year, month, day = parts
+            for d in dict.fromkeys([day, day.lstrip("0")]):
+                for m in dict.fromkeys([month, month.lstrip("0")]):
+                    groups.append(f'NEAR("{year}" "{m}" "{d}", 2)')
+        if not groups:
+            return []
+        rows = self.store.rows(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
+            (" OR ".join(groups), DATE_HOLDERS),
+        )
+        return [row[0] for row in rows]
 
     def _listings(self, candidates: list[int]) -> set[int]:
         """The ``candidates`` that are a book's index or contents (``listings.is_listing``)."""

@@ -424,6 +424,31 @@ def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) ->
     assert Path(index.search("2025-04-28", k=1)[0].path).name == "2025-04-28.md"
 
 
+def test_a_date_alone_ranks_the_row_holding_it_above_rows_of_its_numbers(tmp_path) -> None:
+    # A bookkeeper's "4 October 2024": a bank export's every row holds "2024", and a few
+    # amounts "4" ("4,00"), which BM25 weighed as the query's rare word; the row of
+    # 04/10/2024 was no candidate, and another came first.
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    files = tmp_path / "bank"
+    files.mkdir()
+    rows = [
+        f"{d:02d}/{m:02d}/2024;Shop {d}{m};{d}{m}1,15;-2{d}.{m}53,23"
+        for m in range(1, 13)
+        for d in (12, 19, 16, 23)
+    ]
+    rows[5] = "19/02/2024;Water;4,00;-4.553,23"  # "4" as an amount
+    rows[20] = "16/06/2024;Phone;4,50;-4.120,00"
+    rows.insert(37, "04/10/2024;Supermarket Thessaloniki;390,15;-26.004,57")
+    (files / "eurobank.csv").write_text("date;payee;amount;balance\n" + "\n".join(rows) + "\n")
+    (files / "notes.md").write_text("Paid 4 invoices in 2024, all on time.\n")
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    for mode in ("hybrid", "lexical"):
+        [hit] = index.search("4 October 2024", k=1, mode=mode)
+        assert (Path(hit.path).name, hit.line) == ("eurobank.csv", 39), mode
+
+
 def test_a_numbered_question_or_figure_in_a_short_query_is_held(tmp_path) -> None:
     # A student's: "Question 3" ranked the passage of Questions 1 and 2 first (its "[3
     # marks]"), and "Question 2" named Question 1's line.
