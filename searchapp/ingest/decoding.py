@@ -571,6 +571,8 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
     """``load_documents``, the keys left in."""
     # Imported here: the formats build on this module's helpers (and load PDFium only when used).
     from searchapp.ingest.formats.dispatch import extract_binary, extract_text
+    from searchapp.ingest.formats.eml import EML_SUFFIX
+    from searchapp.ingest.formats.mbox import is_mailbox, read_mailbox
 
     path = Path(path)
     if data is None:
@@ -586,6 +588,12 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
         if named.suffix.lower() == ".tar" or path.suffix.lower() == ".tgz":
             raise NotTextError("compressed tar archive", path)
         data = gunzip(data, path, max_bytes=max_bytes)
+    suffix = named.suffix.lower()
+    if suffix != EML_SUFFIX and is_mailbox(data, suffix):
+        return [
+            SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text)
+            for m in read_mailbox(data)
+        ]
     located = extract_binary(data, path)
     if located is not None:
         return [
@@ -597,7 +605,6 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
     if decoded is None:
         raise NotTextError(BINARY_FILE, path)
     text = decoded.text
-    suffix = named.suffix.lower()
     if suffix == JSONL_SUFFIX and is_beir_jsonl(text):
         return [
             SourceDocument(

@@ -142,6 +142,9 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     (_SECRETS_KIND, _SECRET_PATTERNS),
     ("SVG drawing", ("*.svg",)),
+    # Thunderbird's summary of a mail folder beside it (Mork: `(A2=1)(80=0)...`), its messages
+    # read from the folder's file (``formats/mbox.py``)
+    ("mail folder summary", ("*.msf",)),
     # Word's and Excel's owner files beside an open document (`~$Lease FINAL.docx`: its
     # owner's name, or the document's first bytes, called "binary file"), and Windows'
     # folder settings (`Desktop.ini`, indexed as a note): a paralegal's trial.

@@ -80,7 +80,9 @@ class SearchHit(BaseModel):
     doc_id: str | None = Field(
         None, description="the document's id where it is not its path (a JSONL record: path#id)"
     )
-    record_id: str | None = Field(None, description="a JSONL record's own id (doc_id: path#id)")
+    record_id: str | None = Field(
+        None, description="a JSONL record's own id, or a mailbox message's number (doc_id: path#id)"
+    )
     title: str | None = Field(
         None, description="the document's title (its metadata, front matter or first heading)"
     )

@@ -651,6 +651,21 @@ def m021_word_go_and_tables_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m022_mailboxes_read_again(db: sqlite_utils.Database) -> None:
+    """A mailbox is now one document a message (``formats/mbox.py``), where it was one of
+    MIME: the next `search index` reads again the files named ``.mbox`` or ``.mbx`` and those
+    indexed as a whole whose first passage begins as a mailbox does, "From " and a date
+    (Thunderbird's folder files, without a suffix)."""
+    db.execute(
+        "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.mbox' OR lower(path) "
+        "LIKE '%.mbx' OR lower(path) LIKE '%.mbox.gz' OR lower(path) LIKE '%.mbx.gz' OR "
+        "(doc_id = path AND EXISTS (SELECT 1 FROM chunks WHERE chunks.document_id = "
+        "documents.id AND ordinal = 0 AND text GLOB "
+        "'From *[MTWFS][a-z][a-z] [JFMASOND][a-z][a-z] *[0-9]:[0-5][0-9]*'))) "
+        "AND sha256 IS NOT NULL"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -673,6 +688,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m019_pdfs_read_again,
     m020_greek_and_cyrillic_folded,
     m021_word_go_and_tables_read_again,
+    m022_mailboxes_read_again,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

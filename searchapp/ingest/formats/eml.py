@@ -25,10 +25,16 @@ MAX_NESTED_MESSAGES = 8  # messages forwarded inside messages: past this, a host
 
 def extract_eml(data: bytes) -> LocatedText:
     """The readable text of a message file (``data``, its bytes)."""
+    subject, text = read_message(data)
+    return LocatedText(subject, text)
+
+
+def read_message(data: bytes) -> tuple[str, str]:
+    """A message's subject and its readable text (``data``: its bytes, as an ``.eml`` file or
+    one message of a mailbox holds them)."""
     message = BytesParser(policy=policy.default).parsebytes(data)
     assert isinstance(message, EmailMessage)  # policy.default parses into EmailMessage
-    subject = _header(message, "Subject")
-    return LocatedText(subject, _message_text(message, MAX_NESTED_MESSAGES).strip() + "\n")
+    return _header(message, "Subject"), _message_text(message, MAX_NESTED_MESSAGES).strip() + "\n"
 
 
 def _message_text(message: EmailMessage, depth: int) -> str:

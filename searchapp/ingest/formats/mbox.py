@@ -1,0 +1,81 @@
+"""Mailboxes (mbox: Thunderbird's folder files, a Gmail Takeout's ``.mbox``, Apple Mail's and
+mutt's): each message a document of the file, read as an ``.eml`` file is (``formats/eml.py``).
+
+Read as text, a mailbox was one document of MIME: a hit on a message printed its
+quoted-printable (``caf=C3=A9``), the next message's headers ran on in its passage, and
+nothing named the message. Here each message is a record of the file, numbered from 1 in the
+file's order (``Inbox.mbox #12``, as a JSONL corpus's records are named by their ids), titled
+by its subject. A message starts at a line "From " (sender, then the date as ``asctime`` writes
+it) followed by a header; ``>From `` lines of a body lose one ``>`` (mboxrd's escape).
+Messages Thunderbird marks deleted but has not yet compacted away are left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from searchapp.ingest.formats.eml import read_message
+
+logger = logging.getLogger(__name__)
+
+MBOX_SUFFIXES = frozenset({".mbox", ".mbx"})
+# "From " starts a message where the sender ("-" for Thunderbird) and a date follow, as
+# asctime writes it ("From - Mon Jan  6 10:00:00 2025"; Gmail puts "+0000" before the year),
+# and a header line comes next: a body's "From Monday on" is not one.
+_FROM_LINE = re.compile(
+    rb"^From [^ \t\r\n]*[ \t]+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[ \t]+"
+    rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ \t]+\d{1,2}[ \t]+\d{1,2}:\d\d"
+    rb"[^\r\n]*\r?\n(?=[!-9;-~]+:)",
+    re.MULTILINE,
+)
+_ESCAPED_FROM = re.compile(rb"^>(>*From )", re.MULTILINE)
+_HEADER_LINE = re.compile(rb"[!-9;-~]+:")
+_BLANK_LINE = re.compile(rb"\n\r?\n")  # where a message's headers end
+# Thunderbird's status of a message: 0x0008 is "expunged" (deleted, still in the file).
+_MOZILLA_STATUS = re.compile(rb"^X-Mozilla-Status:[ \t]*([0-9A-Fa-f]{1,4})\r?$", re.MULTILINE)
+_EXPUNGED = 0x0008
+
+
+@dataclass(frozen=True)
+class MailboxMessage:
+    """One message of a mailbox: its number in the file (from 1), subject and readable text."""
+
+    number: int
+    subject: str
+    text: str
+
+
+def is_mailbox(data: bytes, suffix: str) -> bool:
+    """Whether a file (its bytes, and its name's suffix in lower case) is a mailbox: named so,
+    or beginning with a message's "From " line (Thunderbird's folder files have no suffix)."""
+    return suffix in MBOX_SUFFIXES or _FROM_LINE.match(data) is not None
+
+
+def read_mailbox(data: bytes) -> list[MailboxMessage]:
+    """The messages of a mailbox, in its order. A file of headers and a body without a "From "
+    line (an ``.eml`` file renamed) is one message; an empty one has none."""
+    starts = [(match.start(), match.end()) for match in _FROM_LINE.finditer(data)]
+    if not starts:
+        return [_message(1, data)] if _HEADER_LINE.match(data.lstrip()) else []
+    messages = []
+    ends = [start for start, _ in starts[1:]] + [len(data)]
+    for number, ((_, begin), end) in enumerate(zip(starts, ends, strict=True), start=1):
+        raw = data[begin:end]
+        blank = _BLANK_LINE.search(raw)
+        head = raw[: blank.start()] if blank else raw
+        status = _MOZILLA_STATUS.search(head)
+        if status is not None and int(status.group(1), 16) & _EXPUNGED:
+            continue
+        messages.append(_message(number, _ESCAPED_FROM.sub(rb"\1", raw)))
+    return messages
+
+
+def _message(number: int, raw: bytes) -> MailboxMessage:
+    try:
+        subject, text = read_message(raw)
+    except Exception:  # one damaged message, not the mailbox: its bytes as text
+        logger.debug("reading message %d of a mailbox failed", number, exc_info=True)
+        subject, text = "", raw.decode("utf-8", "replace")
+    return MailboxMessage(number, subject, text)
