@@ -241,8 +241,9 @@ class Phrase:
         before version 20 Greek kept its accents, which ``fold`` drops)."""
         if self.terms is not None:
             return list(self.terms)
-        text = unicodedata.normalize("NFC", self.text).lower()
-        words = _PHRASE_WORD.findall(cjk_spaced(text))
+        # Split, then lowered: "İ" lowers to "i" and a combining dot, where it would split.
+        text = unicodedata.normalize("NFC", self.text)
+        words = [word.lower() for word in _PHRASE_WORD.findall(cjk_spaced(text))]
         return words[1:-1] if self.glued else words
 
     @property
@@ -720,6 +721,50 @@ _MONTHS_ABROAD = (
 
 def _month_number(name: str) -> int:
     return next(n for n, full in enumerate(_MONTHS, 1) if full.startswith(name.lower()[:3]))
+
+
+def query_days(query: str) -> list[tuple[str | None, int, int]]:
+    """The days ``query`` names as ``query_date_patterns`` finds them, each ``(year, month,
+    day)``: a whole date's year, or None for a day named by its month alone ("March 11");
+    03/04/2025 both ways round."""
+    days: list[tuple[str | None, int, int]] = []
+    for found in _FULL_DATE.finditer(query):
+        year = next(found.group(f"y{n}") for n in range(1, 6) if found.group(f"y{n}"))
+        named = found.group("m1") or found.group("m2")
+        if named:
+            days.append((year, _month_number(named), int(found.group("d1") or found.group("d2"))))
+        elif found.group("y3"):
+            days.append((year, int(found.group("m3")), int(found.group("d3"))))
+        elif found.group("y4"):
+            days.append((year, int(found.group("m4")), int(found.group("d4"))))
+        else:
+            first, second = int(found.group("a5")), int(found.group("b5"))
+            days += [(year, first, second), (year, second, first)]
+    for found in _DATE.finditer(query):
+        month = found.group("m1") or found.group("m2")
+        if found.group("y1") or found.group("y2") or month == "may":  # "I may 3 times"
+            continue
+        days.append((None, _month_number(month), int(found.group("d1") or found.group("d2"))))
+    return [day for day in dict.fromkeys(days) if 1 <= day[1] <= 12 and 1 <= day[2] <= 31]
+
+
+def month_words(month: int) -> list[str]:
+    """The words a passage (folded, as FTS5 holds it) may name ``month`` (1-12) by: its
+    number, with and without a leading 0, its English name and abbreviation, its names in
+    German, French, Spanish and Italian."""
+    full = _MONTHS[month - 1]
+    sept = ["sept"] if month == 9 else []
+    names = [full, full[:3], *sept, *_MONTHS_ABROAD[month - 1].split("|")]
+    return list(dict.fromkeys([f"{month:02d}", str(month), *names]))
+
+
+def day_words(day: int) -> list[str]:
+    """The words a passage (as FTS5 holds it) may name a month's ``day`` by: 04, 4, 4th
+    (1st, 2nd, 3rd; French 1er)."""
+    nth = "th" if 10 <= day % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return list(
+        dict.fromkeys([f"{day:02d}", str(day), f"{day}{nth}", *(["1er"] if day == 1 else [])])
+    )
 
 
 def query_dates(query: str) -> list[str]:

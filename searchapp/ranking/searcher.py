@@ -48,11 +48,14 @@ from searchapp.ranking.query_words import (
     BestLine,
     Phrase,
     content_terms,
+    day_words,
     fixed_phrase,
     held_phrases,
+    month_words,
     plain,
     query_date_patterns,
     query_dates,
+    query_days,
     query_tags,
     query_trigrams,
     query_words,
@@ -81,6 +84,7 @@ WITHIN_SHARE = 0.5
 # Passages holding a date the query names, in numbers, brought to the fusion besides (a bank
 # export's rows all hold the year: ``_date_holders``).
 DATE_HOLDERS = 200
+DATE_HOLDERS_READ = 4  # times DATE_HOLDERS: passages FTS5 finds, their text read for the date
 # Candidates each ranker brings to the fusion (fusion.py); past them the dense ranking goes on.
 FUSION_DEPTH = 100
 # Tokens a phrase's FTS5 terms may spread over, per term: an identifier in a passage is
@@ -340,7 +344,9 @@ class Searcher:
         # BM25 without the date's numbers, which the date's patterns find as a whole: "4" and
         # "2024" of "4 October 2024" were any amount's and every row's of a bank export.
         words = without_dates(query)
-        if not words.strip():
+        # A date alone, but for punctuation or a one-letter word ("4 October 2024?")
+        date_alone = words != query and not query_words(words)
+        if not words.strip() or date_alone:
             lexical = []
         elif within is None:
             lexical = self._lexical(words, fetch)
@@ -383,7 +389,7 @@ class Searcher:
             if extra and ceiling > 0:
                 lexical += sorted(self._lexical_of(words, extra).items())
             # A query that is a date alone: the passages holding it, by what their text adds.
-            lexical += [(i, 0.0) for i in dated if i not in listed] if not words.strip() else []
+            lexical += [(i, 0.0) for i in dated if i not in listed] if date_alone else []
             held = definers if whole else set()
             ranked = [
                 (i, max(s * scale, 1.0 if i in held else 0.0) + text_bonus.get(i, 0.0), cosine[i])
@@ -428,26 +434,29 @@ class Searcher:
         return [(i, s, cosine[i]) for i, s in ranked], frontier
 
     def _date_holders(self, query: str) -> list[int]:
-        """Up to ``DATE_HOLDERS`` passages whose words hold a date the query spells with its
-        month's name and year, as numbers write it (04/10/2024, 2024-10-04, 4.10.2024): each
-        row of a bank's export holds its year, and the row of the day asked for was no
-        candidate of BM25's, nor ranked first (a bookkeeper's "4 October 2024")."""
+        """Up to ``DATE_HOLDERS`` passages holding a day the query names, however they write
+        it (04/10/2024, 2024-10-04, 4.10.2024, "October 4th, 2024"): each row of a bank's
+        export holds its year, and the row of the day asked for was no candidate of BM25's,
+        nor ranked first (a bookkeeper's "4 October 2024"). FTS5 finds the passages holding
+        the day's words near each other; those the date's patterns find in are kept."""
         groups = []
-        for date in query_dates(query):
-            parts = date.split()
-            if len(parts) != 3:
-                continue
-            year, month, day = parts
-            for d in dict.fromkeys([day, day.lstrip("0")]):
-                for m in dict.fromkeys([month, month.lstrip("0")]):
-                    groups.append(f'NEAR("{year}" "{m}" "{d}", 2)')
-        if not groups:
+        for year, month, day in query_days(query):
+            for d in day_words(day):
+                for m in month_words(month):
+                    if year is None:
+                        groups.append(f'NEAR("{m}" "{d}", 1)')
+                    else:
+                        groups.append(f'NEAR("{year}" "{m}" "{d}", 2)')
+        patterns = query_date_patterns(query)
+        if not groups or not patterns:
             return []
         rows = self.store.rows(
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
-            (" OR ".join(groups), DATE_HOLDERS),
+            (" OR ".join(groups), DATE_HOLDERS * DATE_HOLDERS_READ),
         )
-        return [row[0] for row in rows]
+        texts = self.store.chunk_texts([row[0] for row in rows])
+        held = [i for i, text in texts.items() if any(p.search(plain(text)) for p in patterns)]
+        return sorted(held)[:DATE_HOLDERS]
 
     def _listings(self, candidates: list[int]) -> set[int]:
         """The ``candidates`` that are a book's index or contents (``listings.is_listing``)."""

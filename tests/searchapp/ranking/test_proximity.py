@@ -447,6 +447,22 @@ def test_a_date_alone_ranks_the_row_holding_it_above_rows_of_its_numbers(tmp_pat
     for mode in ("hybrid", "lexical"):
         [hit] = index.search("4 October 2024", k=1, mode=mode)
         assert (Path(hit.path).name, hit.line) == ("eurobank.csv", 39), mode
+    # A date alone however written, or with punctuation left over, in lexical mode too: the
+    # passages holding that day, and no row holding its numbers apart (a reviewer's).
+    (files / "meeting.md").write_text("Met the accountant on October 4th, 2024.\n")
+    index.add([files])
+    for query in ("4 October 2024", "2024-10-04", "4.10.2024", "4 October 2024?", "(Oct 4, 2024)"):
+        for mode in ("hybrid", "lexical"):
+            hits = index.search(query, k=5, mode=mode)
+            found = sorted((Path(h.path).name, h.line) for h in hits if h.score > 0.01)
+            assert found[:2] == [("eurobank.csv", 39), ("meeting.md", 1)], (query, mode)
+        hits = index.search(query, k=5, mode="lexical")
+        assert len(hits) == 2, (query, [(h.path, h.line) for h in hits])
+    hits = index.search("October 4", k=5, mode="lexical")  # any year's
+    assert sorted((Path(h.path).name, h.line) for h in hits) == [
+        ("eurobank.csv", 39),
+        ("meeting.md", 1),
+    ]
 
 
 def test_a_numbered_question_or_figure_in_a_short_query_is_held(tmp_path) -> None:

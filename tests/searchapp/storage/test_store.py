@@ -749,6 +749,31 @@ def test_a_version_19_index_read_as_it_is_is_searched_with_its_own_letters(
     store.close()
 
 
+def test_a_phrase_with_a_capital_dotted_i_finds_its_passage(tmp_path: Path) -> None:
+    # A reviewer's: "İ" lowers to "i" and a combining dot, where the phrase's words were split
+    # ("i", "stanbul"): -F İstanbul found nothing.
+    from searchapp.ranking.lexical import fts_query
+    from searchapp.ranking.query_words import fixed_phrase, held_phrases
+
+    store = Store.open(tmp_path, create=True)
+    ids = add_document(store, "d", "/d.txt", "Our office in İstanbul opens in May", "")
+    add_document(store, "e", "/e.txt", "The stanbul office", "")
+    lexicon = Lexicon(store)
+    for phrase in (
+        fixed_phrase("İstanbul"),
+        fixed_phrase("İSTANBUL"),
+        *held_phrases('"in İstanbul"'),
+    ):
+        assert phrase is not None
+        assert [w.replace("\u0307", "") for w in phrase.written_words][-1] == "istanbul"
+        terms = [t for word in phrase.written_words for t in lexicon.query_tokens(word)[:1]]
+        found = store.rows(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?", (fts_query(terms, "AND"),)
+        )
+        assert [row[0] for row in found] == ids[:1], phrase.text
+    store.close()
+
+
 def test_a_version_14_index_read_as_it_is_is_searched_with_its_own_letters(
     tmp_path: Path, monkeypatch
 ) -> None:
