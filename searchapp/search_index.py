@@ -78,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 REBUILD_DIR = ".rebuild-in-progress"  # in the index folder: where --rebuild builds the new one
 OVERLAP_TOKENS = 32  # chunks of a new index repeat this much of the one before (at most 1/4)
+MAX_NAMED_ALIKE = 1000  # files read for a --path that matches nothing (``named_alike``)
 
 
 class SearchIndex:
@@ -490,27 +491,30 @@ class SearchIndex:
         names hold its text in another case or as part of them (`Lease` for
         `Lease_221_Harbor_Street.docx`: a paralegal's `--path Lease` and `'lease*'` matched
         nothing), and up to ``most`` of them; ("", []) where none does."""
-        text = glob.strip("*/!").lower()
+        text = glob.strip("*/!")
         if not text or any(c in text for c in "*?[{/"):
             return "", []
+        # case-blind letter by letter: "İ".lower() is two characters, and slicing by it was off
+        held = re.compile(re.escape(text), re.IGNORECASE)
         found: list[str] = []
         spelled = ""
         for path in self.store.all_paths():
-            name = path.rpartition("/")[2]
-            at = name.lower().find(text)
-            if at < 0:
+            at = held.search(path.rpartition("/")[2])
+            if at is None:
                 continue
-            spelled = spelled or name[at : at + len(text)]
+            spelled = spelled or at.group()
             found.append(path)
-            if len(found) == most + 1:
+            if len(found) == MAX_NAMED_ALIKE:
                 break
         if not found:
             return "", []
         # the glob as given, its text as the names spell it (`*.CSV`: `*.csv`), else around it
-        respelled = re.sub(re.escape(text), lambda _: spelled, glob.lstrip("!"), flags=re.I)
+        respelled = held.sub(lambda _: spelled, glob.lstrip("!"))
         for alike in (respelled, f"*{spelled}*"):
             if alike != glob and self.any_document_matches(alike):
-                return alike, found
+                # the names it matches: another spelling ('LEASE_UP.md') is not one
+                matches = path_filter(alike)
+                return alike, [path for path in found if matches(path)][: most + 1]
         return "", []
 
     def remove(

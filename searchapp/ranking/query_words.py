@@ -393,11 +393,14 @@ _EXACT_TOKEN = re.compile(
 # with thousands (`187,400`), a section (`§11.2`, `§ 9`). A paralegal's `$4,400` ranked
 # `$187,400` first, and `§11.2` a heading `11. Term` (its numbers as words in any order).
 _AMOUNT = re.compile(
-    r"(?<![\w.,])(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*"
+    # not after a number and a blank: "111 111 111 ..." tried from each number was quadratic
+    r"(?<![\w.,])(?<!\d[ \u00a0\u202f])"
+    r"(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*"
     # ...as Europe writes it: "1.250,00", its currency after ("2 500 €", "250,00 €"): a
     # bookkeeper's "1.250,00 €" ranked an invoice's "250,00 €" first
     r"|\d{1,3}(?:\.\d{3})+,\d{1,2}"
-    r"|\d{1,3}(?:[., \u00a0\u202f]\d{3})*(?:[.,]\d{1,2})?[ \t\u00a0]?[€£$¥])"
+    r"|(?:\d{1,3}(?:[., \u00a0\u202f]\d{3})+|\d+)(?:[.,]\d{1,2})?[ \t\u00a0]?"
+    r"(?:[€£$¥]|(?:EUR|USD|GBP|CHF|JPY)(?![\w])))"
     r"(?![\w.,]*\d)"
 )
 # A timestamp as data and logs write it, its date and time joined (`2024-01-01T11:06:38`, with a
@@ -427,8 +430,12 @@ _REFERENCE_WORDS = (
     "|articolo|art[ií]culo|cl[aá]usula|clausola|αρθρο|άρθρο|ορος|όρος|παραγραφος|παράγραφος"
     "|παρ\\.|статья|пункт|раздел"
 )
+# A number's suffix: a letter (`§ 573c`, `статья 5а`) or Latin's bis, ter... (`Article 12bis`,
+# `article 5 ter`); a number followed by other letters (`section 5th`) is no reference.
+_REFERENCE_SUFFIX = r"(?:[ \t]?(?:bis|ter|quater|quinquies|sexies)|[^\W\d_])(?![^\W\d_])"
 _REFERENCE = re.compile(
-    rf"(?i)(?<!\w)(?:{_REFERENCE_WORDS})\.?[ \t\u00a0]*(?P<number>\d+(?:\.\d+)*(?:[a-z](?![a-z]))?)"
+    rf"(?i)(?<!\w)(?:{_REFERENCE_WORDS})\.?[ \t\u00a0]*"
+    rf"(?P<number>\d+(?:\.\d+)*(?:{_REFERENCE_SUFFIX})?)(?![^\W\d_])"
     r"(?![\w.]*\d)"
 )
 # An id a log or a trace writes: a UUID, or a run of 12 or more hex digits holding a digit and a
@@ -446,6 +453,8 @@ _HYPHENATED_NAME = re.compile(r"(?<![\w-])[A-Z][A-Za-z0-9]*(?:-[A-Z][A-Za-z0-9]*
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
 MAX_WORDS_AROUND_EXACT = 4
+# A query of more words than this holds no phrase but its quoted ones, read no further.
+MAX_HELD_QUERY_WORDS = 64
 
 
 def held_phrases(query: str) -> list[Phrase]:
@@ -458,6 +467,8 @@ def held_phrases(query: str) -> list[Phrase]:
     quoted = quoted_phrases(query)
     if quoted or any(mark in query for mark in QUOTE_MARKS):
         return quoted
+    if len(query.split()) > MAX_HELD_QUERY_WORDS:  # a pasted page: no short query's
+        return []
     stamps = list(_TIMESTAMP.finditer(query))
     query = _TIMESTAMP.sub(" ", query)
     references = list(_REFERENCE.finditer(query))
@@ -468,9 +479,11 @@ def held_phrases(query: str) -> list[Phrase]:
     query = _HEX_ID.sub(" ", query)
     names = _HYPHENATED_NAME.findall(query)
     query = _HYPHENATED_NAME.sub(" ", query)
-    exact = _EXACT_TOKEN.findall(query)
+    # Amounts first: "1.250.000 €" is no version 1.250.000 as well (which no "1,250,000" is)
     amounts = _AMOUNT.findall(query)
-    others = _AMOUNT.sub(" ", _EXACT_TOKEN.sub(" ", query)).split()
+    query = _AMOUNT.sub(" ", query)
+    exact = _EXACT_TOKEN.findall(query)
+    others = _EXACT_TOKEN.sub(" ", query).split()
     held = exact or amounts or numbered or stamps or ids or references or names
     if not held or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
@@ -508,10 +521,11 @@ def _timestamp_phrase(stamp: re.Match[str]) -> Phrase:
 
 def _hyphenated_phrase(name: str) -> Phrase:
     """A hyphenated name (``_HYPHENATED_NAME``) as a phrase: its parts joined by a hyphen (or
-    a dash of its kind), not by a space ("retry after a failure" is no `Retry-After`)."""
+    a dash of its kind) or by nothing, not by a space ("retry after a failure" is no
+    `Retry-After`)."""
     [phrase] = _phrases_of([name])
     parts = _PHRASE_WORD.findall(fold(name))
-    body = "[-‐‑–]".join(re.escape(part) for part in parts)
+    body = "[-‐‑–]?".join(re.escape(part) for part in parts)  # "WiFi" is `Wi-Fi` too
     return replace(phrase, pattern=re.compile(rf"(?<![^\W_]){body}(?![^\W_])"))
 
 
@@ -520,8 +534,9 @@ def _reference_phrase(reference: re.Match[str]) -> Phrase:
     beginning a line (an integer followed by "." or ")": "7. Term", not "7 500 €"), or, of two
     parts or more, anywhere; not inside a longer number ("12.3" is not "12.30" nor "12.3.1")."""
     number = fold(reference.group("number"))
-    parts = re.findall(r"\d+|[a-z]", number)
-    body = r"\.".join(re.findall(r"\d+", number)) + (parts[-1] if parts[-1].isalpha() else "")
+    parts = re.findall(r"\d+|[^\W\d_]+", number)
+    suffix = parts[-1] if not parts[-1].isdigit() else ""
+    body = r"\.".join(re.findall(r"\d+", number)) + (rf"\s?{suffix}" if len(suffix) > 1 else suffix)
     end = r"(?![\w])(?![.,]\d)"
     words = fold(_REFERENCE_WORDS)
     starts = rf"(?<![\w.,])(?:{words})\.?\s*{body}{end}"
@@ -544,9 +559,15 @@ def _amount_phrase(amount: str) -> Phrase:
     # A group of thousands after ".", "," or a space as French writes it ("2 500 €" is
     # `€2,500`: a paralegal's found one way only), or none (a bank's "2500,00": a
     # bookkeeper's); cents after "." or ",".
-    body = numbers[0] + "".join(
+    # A number written without them may be written with them: "2500 €" is "2.500,00 €".
+    first = numbers[0].lstrip("0") or "0"
+    lead = len(first) % 3 or 3
+    thousands = [first[:lead]] + [first[at : at + 3] for at in range(lead, len(first), 3)]
+    body = r"[.,\s\u202f]?".join(thousands) + "".join(
         (r"[.,\s\u202f]?" if len(group) == 3 else r"[.,]") + group for group in numbers[1:]
     )
+    if len(numbers) > 1 and len(numbers[-1]) == 1:  # "1,5 €" is "1,50 €"
+        body += "0?"
     two_digits = len(numbers[-1]) == 2 and len(numbers) > 1
     cents = r"(?:[.,]\d{1,2})?" if amount[:1] not in "§" and not two_digits else ""
     if zero_cents:

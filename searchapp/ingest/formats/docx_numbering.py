@@ -12,12 +12,16 @@ level's counter starting again after a higher level's paragraph and where an ins
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
+from searchapp.ingest.decoding import NotTextError
 from searchapp.ingest.formats.ooxml import relationships
 from searchapp.ingest.formats.safe_zip import SafeZip
+
+logger = logging.getLogger(__name__)
 
 MAX_STYLE_DEPTH = 16  # as docx.py's: basedOn chains longer than this (or looping) stop
 LEVELS = 9  # w:ilvl 0-8
@@ -107,7 +111,16 @@ class ListNumbers:
 
 def list_numbers(archive: SafeZip, main_part: str, w: str) -> ListNumbers:
     """The numbering of the document whose main part is ``main_part``; one without numbering
-    part numbers nothing."""
+    part, or whose numbering or styles part cannot be read (damaged XML), numbers nothing: its
+    text is read all the same, as Word opens it."""
+    try:
+        return _list_numbers(archive, main_part, w)
+    except NotTextError:
+        logger.debug("the numbering of %s could not be read", main_part, exc_info=True)
+        return ListNumbers(w, {}, {}, {})
+
+
+def _list_numbers(archive: SafeZip, main_part: str, w: str) -> ListNumbers:
     parts = {kind: target for kind, target in relationships(archive, main_part).values()}
     folder = posixpath.dirname(main_part)
     numbering = parts.get("numbering", posixpath.join(folder, "numbering.xml"))

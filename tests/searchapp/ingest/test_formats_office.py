@@ -191,6 +191,19 @@ def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Pat
     python_made.save(buffer)
     [listed] = load(tmp_path, "list.docx", buffer.getvalue())
     assert listed.text == "1. first item\n\n2. second item\n\n3. third item\n\na bullet"
+    # A damaged numbering part (a reviewer's): the text without numbers, not a skipped file.
+    damaged = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source,
+        zipfile.ZipFile(damaged, "w") as target,
+    ):
+        for item in source.infolist():
+            data = source.read(item)
+            target.writestr(
+                item, b"<w:numbering" if item.filename.endswith("numbering.xml") else data
+            )
+    [unnumbered] = load(tmp_path, "damaged.docx", damaged.getvalue())
+    assert unnumbered.text == "first item\n\nsecond item\n\nthird item\n\na bullet"
 
     def level(n: int, fmt: str, text: str, extra: str = "") -> str:
         return (

@@ -2828,6 +2828,23 @@ def test_path_globs_repeat_and_take_braces_as_rg_reads_them(indexed, capsys) -> 
     assert "; --path '*.md' matches " in err, err
 
 
+def test_a_path_named_alike_is_one_the_suggested_glob_matches(tmp_path) -> None:
+    # A reviewer's: `--path Lease` suggested '*Lease*' and named Other/LEASE_UP.md, which
+    # that glob does not match; `--path İstanbul` suggested '*İstanbul_*' ("İ" lowers to two
+    # characters, and the name was sliced one off).
+    files = write(
+        tmp_path / "docs",
+        {"Lease_221.docx.txt": "a\n", "Other/LEASE_UP.md": "b\n", "İstanbul_notes.md": "c\n"},
+    )
+    index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(dim=8))
+    index.add([files])
+    alike, found = index.named_alike("Lease")
+    assert (alike, [Path(p).name for p in found]) == ("*Lease*", ["Lease_221.docx.txt"])
+    alike, found = index.named_alike("istanbul")
+    assert (alike, [Path(p).name for p in found]) == ("*İstanbul*", ["İstanbul_notes.md"])
+    index.close()
+
+
 def test_include_and_remove_take_braces(tmp_path, fake_model, capsys) -> None:
     docs = write(tmp_path / "docs", {"a.md": "alpha\n", "b.txt": "beta\n", "c.rst": "gamma\n"})
     index_dir = tmp_path / "idx"

@@ -264,6 +264,20 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
     assert section.found_in("under Section 11.2,") and not section.found_in("11.24%")
     assert [p.text for p in held_phrases("§ 9 notice")] == ["§ 9"]
     assert held_phrases("what is the rent of the unit $4,400") == []  # a sentence: its words
+    # A reviewer's: the currency after a number without thousands, or a code; one digit of
+    # cents; many groups of thousands, as an amount, not a version besides.
+    for query, written, other in [
+        ("2500 €", ["Miete 2.500,00 €", "2 500 €", "$2,500"], "12.500,00 €"),
+        ("12000 EUR", ["12.000 EUR", "€12,000.00"], "112,000 EUR"),
+        ("1500$", ["$1,500"], "$11,500"),
+        ("1,5 €", ["1,50 €"], "11,50 €"),
+        ("1.250.000 €", ["€1,250,000", "1 250 000,00 €"], "€11,250,000"),
+    ]:
+        [amount] = held_phrases(query)
+        assert all(amount.found_in(text) for text in written), query
+        assert not amount.found_in(other), query  # a longer number
+    assert not held_phrases("1,5 €")[0].found_in("1,55 €")
+    assert len(held_phrases("111 " * 2500)) == 0  # a pasted page (quadratic once: 0.5 s)
     files = tmp_path / "files"
     files.mkdir()
     texts = {
@@ -302,6 +316,12 @@ def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_wr
     assert not article.found_in("Article 9: 7 500 €") and not article.found_in("Article 7.1")
     [lettered] = held_phrases("§ 573c BGB")
     assert lettered.found_in("nach § 573c BGB") and not lettered.found_in("nach § 573 BGB")
+    # Latin's bis, ter (with a blank or without), a letter of any script; "5th" is none.
+    [bis] = held_phrases("article 12bis")
+    assert bis.found_in("Article 12 bis – Cession") and not bis.found_in("Article 12 – Objet")
+    assert held_phrases("статья 5а")[0].found_in("Статья 5а. Права")
+    assert not held_phrases("статья 5а")[0].found_in("Статья 5. Права")
+    assert held_phrases("section 5th") == []
     assert held_phrases("Άρθρο 4")[0].found_in("ΑΡΘΡΟ 4 Διάρκεια")
     assert held_phrases("όρος 3.2")[0].found_in("3.2. Η αμοιβή")  # a bookkeeper's
     # Everyday words are no reference words without their abbreviation's dot (a reviewer's
@@ -353,6 +373,8 @@ def test_a_hyphenated_name_in_a_short_query_is_held_as_written(tmp_path) -> None
 
     assert [p.text for p in held_phrases("set X-Request-ID")] == ["X-Request-ID"]
     assert held_phrases("leading-edge vortex") == [] and held_phrases("COVID-19 cases") == []
+    [wifi] = held_phrases("Wi-Fi password")  # written joined too (a reviewer's)
+    assert wifi.found_in("the WiFi network") and not wifi.found_in("wi fi")
     files = tmp_path / "svc"
     files.mkdir()
     texts = {
