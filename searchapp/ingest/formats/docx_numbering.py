@@ -56,6 +56,8 @@ class ListNumbers:
     # abstractNumId -> each level's count (None: not begun, or begun again after a higher level)
     counters: dict[str, list[int | None]] = field(default_factory=dict)
     restarted: set[str] = field(default_factory=set)  # numIds whose starts were applied
+    # abstractNumId -> {level: the number its next count begins at}: a restart's (startOverride)
+    firsts: dict[str, dict[int, int]] = field(default_factory=dict)
 
     def label(self, paragraph: Element) -> str:
         """The number Word shows before ``paragraph`` ("12.3"), "" for none; counts it."""
@@ -70,13 +72,16 @@ class ListNumbers:
         if level not in levels:
             return ""
         counts = self.counters.setdefault(abstract, [None] * LEVELS)
+        firsts = self.firsts.setdefault(abstract, {})
         if num_id not in self.restarted:
             self.restarted.add(num_id)
             for overridden, start in sorted(starts.items()):
-                counts[overridden:] = [start - 1] + [None] * (LEVELS - overridden - 1)
+                counts[overridden:] = [None] * (LEVELS - overridden)
+                firsts.update({overridden: start})
         this = levels[level]
         count = counts[level]
-        counts[level] = this.start if count is None else min(count + 1, MAX_COUNT)
+        first = firsts.pop(level, this.start)
+        counts[level] = first if count is None else min(count + 1, MAX_COUNT)
         counts[level + 1 :] = [None] * (LEVELS - level - 1)
         if this.fmt in _NO_NUMBER:
             return ""
@@ -86,9 +91,9 @@ class ListNumbers:
                 of = levels.get(shown, this)
                 count = counts[shown]
                 fmt = "decimal" if this.legal else of.fmt
-                text = text.replace(
-                    f"%{shown + 1}", _formatted(of.start if count is None else count, fmt)
-                )
+                # a level not begun shows its first number: a restart's, else its start
+                begun = firsts.get(shown, of.start) if count is None else count
+                text = text.replace(f"%{shown + 1}", _formatted(begun, fmt))
         return text.strip()
 
     def _numbering(self, paragraph: Element) -> tuple[str, int] | None:

@@ -225,6 +225,8 @@ def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Pat
         '<w:num w:numId="2"><w:abstractNumId w:val="20"/></w:num>'
         '<w:num w:numId="3"><w:abstractNumId w:val="20"/>'
         '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="5"/></w:lvlOverride></w:num>'
+        '<w:num w:numId="4"><w:abstractNumId w:val="20"/>'
+        '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="3"/></w:lvlOverride></w:num>'
         "</w:numbering>"
     )
     styles = (
@@ -257,6 +259,9 @@ def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Pat
         + numbered("Definitions", 2, 0)
         + numbered("Terms", 2, 1)
         + numbered("Termination", 3, 0)  # an instance starting again at V
+        # ...and one at III whose first paragraph is a level below (a reviewer's: "2.1")
+        + numbered("Fees", 4, 1)
+        + numbered("Notices", 4, 0)
     )
     package = word_package(body, styles=styles)
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
@@ -275,6 +280,8 @@ def test_docx_numbered_paragraphs_begin_with_the_number_word_shows(tmp_path: Pat
         "Article I Definitions",
         "1.1 Terms",  # isLgl: every level in decimal
         "Article V Termination",
+        "3.1 Fees",
+        "Article III Notices",
     ]
     assert [span.section for span in document.spans][:3] == [
         "1. Services",
