@@ -11,8 +11,12 @@ whole) after it. The subject is the title.
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Iterator
 from email import policy
-from email.message import EmailMessage
+from email.errors import HeaderParseError
+from email.header import decode_header, make_header
+from email.message import Message
 from email.parser import BytesParser
 
 from searchapp.ingest.formats.html import html_to_text
@@ -31,15 +35,18 @@ def extract_eml(data: bytes) -> LocatedText:
 
 def read_message(data: bytes) -> tuple[str, str]:
     """A message's subject and its readable text (``data``: its bytes, as an ``.eml`` file or
-    one message of a mailbox holds them)."""
-    message = BytesParser(policy=policy.default).parsebytes(data)
-    assert isinstance(message, EmailMessage)  # policy.default parses into EmailMessage
+    one message of a mailbox holds them).
+
+    Parsed with the ``compat32`` policy, its headers decoded here: the default policy's header
+    objects took 1.2 ms a message against 0.1 ms (5,000 messages of a mailbox, 6 s of 6.5).
+    """
+    message = BytesParser(policy=policy.compat32).parsebytes(data)
     return _header(message, "Subject"), _message_text(message, MAX_NESTED_MESSAGES).strip() + "\n"
 
 
-def _message_text(message: EmailMessage, depth: int) -> str:
+def _message_text(message: Message, depth: int) -> str:
     lines = [f"{name}: {value}" for name in _HEADERS if (value := _header(message, name))]
-    body = message.get_body(preferencelist=("plain", "html"))
+    body = _body(message)
     text = ""
     if body is not None:
         content = _content(body)
@@ -47,19 +54,18 @@ def _message_text(message: EmailMessage, depth: int) -> str:
             content = html_to_text(content)[1]
         text = content.replace("\r\n", "\n").strip()
     attached = []
-    for part in message.iter_attachments():
+    for part in _attachments(message):
         if part.get_content_type() == "message/rfc822" and depth > 0:
             inner = part.get_payload()
             inner = inner[0] if isinstance(inner, list) and inner else inner
-            if isinstance(inner, EmailMessage):
+            if isinstance(inner, Message):
                 attached.append("Forwarded message:\n" + _message_text(inner, depth - 1))
                 continue
-        name = part.get_filename()
+        name = _decoded(part.get_filename() or "")
         if name:
             attached.append(f"Attachment: {name}")
-        elif part.get_content_maintype() == "text" and part.get_content_disposition() != (
-            "attachment"
-        ):  # the text after an inline image (Apple Mail's): the body's, not an attachment's
+        elif part.get_content_maintype() == "text" and not _is_attachment(part):
+            # the text after an inline image (Apple Mail's): the body's, not an attachment's
             inline = _content(part)
             if part.get_content_subtype() == "html":
                 inline = html_to_text(inline)[1]
@@ -67,22 +73,116 @@ def _message_text(message: EmailMessage, depth: int) -> str:
     return "\n\n".join(part for part in ("\n".join(lines), text, *attached) if part)
 
 
-def _header(message: EmailMessage, name: str) -> str:
-    """A header as a person reads it (encoded words decoded), on one line; "" if absent or
-    unreadable."""
+# What a reader takes for the body, as ``EmailMessage.get_body(("plain", "html"))`` finds it:
+# the first plain-text part not attached, else the first HTML one, looked for through
+# multipart parts (of multipart/related, its start part alone), not inside attached messages.
+_BODY_KINDS = ("plain", "html")
+
+
+def _body(message: Message) -> Message | None:
+    found = {}
+    for kind, part in _body_parts(message):
+        found.setdefault(kind, part)
+        if kind == _BODY_KINDS[0]:
+            break
+    return next((found[kind] for kind in _BODY_KINDS if kind in found), None)
+
+
+def _body_parts(part: Message) -> Iterator[tuple[str, Message]]:
+    if _is_attachment(part):
+        return
+    maintype, subtype = part.get_content_maintype(), part.get_content_subtype()
+    if maintype == "text":
+        if subtype in _BODY_KINDS:
+            yield subtype, part
+        return
+    if maintype != "multipart" or not part.is_multipart():
+        return
+    parts = [p for p in part.get_payload() if isinstance(p, Message)]
+    if subtype == "related":
+        parts = [_related_start(part, parts)] if parts else []
+    for subpart in parts:
+        yield from _body_parts(subpart)
+
+
+def _related_start(part: Message, parts: list[Message]) -> Message:
+    """A multipart/related part's root: the one its ``start`` names, else its first."""
+    start = part.get_param("start")
+    return next((p for p in parts if start and p.get("Content-ID") == start), parts[0])
+
+
+_BODY_TYPES = {
+    ("text", "plain"),
+    ("text", "html"),
+    ("multipart", "related"),
+    ("multipart", "alternative"),
+}
+
+
+def _attachments(message: Message) -> Iterator[Message]:
+    """The parts of a multipart message that are not its body, as
+    ``EmailMessage.iter_attachments`` gives them."""
+    if message.get_content_maintype() != "multipart" or not message.is_multipart():
+        return
+    subtype = message.get_content_subtype()
+    if subtype == "alternative":
+        return
+    parts = [p for p in message.get_payload() if isinstance(p, Message)]
+    if subtype == "related":
+        if parts:
+            root = _related_start(message, parts)
+            yield from (p for p in parts if p is not root)
+        return
+    seen = set()
+    for part in parts:
+        kind = (part.get_content_maintype(), part.get_content_subtype())
+        if kind in _BODY_TYPES and not _is_attachment(part) and kind[1] not in seen:
+            seen.add(kind[1])
+            continue
+        yield part
+
+
+def _is_attachment(part: Message) -> bool:
+    return part.get_content_disposition() == "attachment"
+
+
+def _header(message: Message, name: str) -> str:
+    """A header as a person reads it (encoded words decoded), on one line; "" if absent."""
+    raw = next((value for key, value in message.raw_items() if key.lower() == name.lower()), None)
+    return _decoded(raw) if isinstance(raw, str) else ""
+
+
+def _decoded(value: str) -> str:
+    """A header's value or a file name with its encoded words (``=?utf-8?q?...?=``) decoded
+    and raw 8-bit bytes read as UTF-8, on one line."""
+    value = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     try:
-        value = message.get(name)
-    except (ValueError, IndexError, TypeError, AttributeError):  # malformed past parsing
+        parts = decode_header(value)
+        # a charset Python does not know read as UTF-8, as bodies are (``_content``)
+        parts = [(text, charset if _known(charset) else "utf-8") for text, charset in parts]
+        value = str(make_header(parts))
+    except (UnicodeError, ValueError, HeaderParseError):  # as written, then
+        pass
+    return " ".join(value.split())
+
+
+def _known(charset: str | None) -> bool:
+    if charset is None:
+        return True
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return False
+    return True
+
+
+def _content(part: Message) -> str:
+    """A text part's content, decoded from its transfer encoding and charset (none given, or
+    one Python does not know, as UTF-8; bad bytes replaced)."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
         return ""
-    return " ".join(str(value or "").split())
-
-
-def _content(part: EmailMessage) -> str:
-    """A text part's content, decoded from its transfer encoding and charset (an unknown
-    charset as UTF-8, bad bytes replaced)."""
     try:
-        content = part.get_content()
-    except (LookupError, ValueError, UnicodeError):
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    return content if isinstance(content, str) else ""
+        return payload.decode(part.get_content_charset() or "utf-8", "replace")
+    except LookupError:
+        return payload.decode("utf-8", "replace")

@@ -69,6 +69,15 @@ def test_a_message_with_a_charset_python_does_not_know_is_read_as_utf8(tmp_path:
     path.write_bytes(raw)
     [document] = load_documents(path)
     assert document.text == "From: a@b.example\nSubject: odd\n\nCafé notes\n"
+    # ...as are one that names no charset (its 8-bit text was "Caf��"), a header's 8-bit
+    # bytes, and an encoded word in a charset Python does not know.
+    path.write_bytes(
+        b"From: J\xc3\xb6rg <j@b.example>\r\nSubject: =?x-unknown?q?R=C3=A9sum=C3=A9?=\r\n"
+        b"Content-Transfer-Encoding: 8bit\r\n\r\nCaf\xc3\xa9 notes\r\n"
+    )
+    [document] = load_documents(path)
+    assert document.title == "Résumé"
+    assert document.text == "From: Jörg <j@b.example>\nSubject: Résumé\n\nCafé notes\n"
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n"])
