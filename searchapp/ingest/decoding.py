@@ -33,7 +33,7 @@ from searchapp.errors import SearchAppError
 from searchapp.ingest import secrets
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
-from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS
+from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS, MAILBOX_MAX_BYTES
 from searchapp.ingest.secrets import blank_private_keys
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
@@ -626,6 +626,50 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
         title, visible = html_to_text(text, source_lines=True)
         return [SourceDocument(doc_id=doc_id, path=path, title=title, text=visible)]
     return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
+
+
+def size_limit(path: Path, size: int) -> int:
+    """The most bytes ``path`` (``size`` bytes) is read up to: ``DEFAULT_MAX_BYTES``, or
+    ``MAILBOX_MAX_BYTES`` for a mailbox past it, told by its name or its first line."""
+    from searchapp.ingest.formats.mbox import is_mailbox
+
+    if size <= DEFAULT_MAX_BYTES:
+        return DEFAULT_MAX_BYTES
+    try:
+        with open(path, "rb") as file:
+            head = file.read(MAILBOX_HEAD_BYTES)
+    except OSError:
+        return DEFAULT_MAX_BYTES
+    suffix = path.suffix.lower()
+    if suffix != ".gz" and not head.startswith(GZIP_MAGIC) and is_mailbox(head, suffix):
+        return MAILBOX_MAX_BYTES
+    return DEFAULT_MAX_BYTES
+
+
+MAILBOX_HEAD_BYTES = 4096  # enough for a message's "From " line and its first header
+
+
+def appended_mail(path: Path, data: bytes, indexed: int) -> list[SourceDocument] | None:
+    """The documents of the messages appended to a mailbox (``data``, its bytes) whose first
+    ``indexed`` bytes were indexed as a mailbox's messages and are as they were; None where
+    the rest does not begin a message (``formats.mbox.appended_messages``)."""
+    from searchapp.ingest.formats.mbox import appended_messages, is_mailbox
+
+    head = data[:MAILBOX_HEAD_BYTES]
+    if data.startswith(GZIP_MAGIC) or not is_mailbox(head, path.suffix.lower()):
+        return None
+    messages = appended_messages(data, indexed)
+    if messages is None:
+        return None
+    doc_id = str(absolute(path))
+    documents = [
+        SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text)
+        for m in messages
+    ]
+    return [
+        dataclasses.replace(d, text=blank_private_keys(d.text)) if secrets.MARK in d.text else d
+        for d in documents
+    ]
 
 
 BINARY_FILE = "binary file"  # the skip reason of a file that is not text

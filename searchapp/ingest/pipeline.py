@@ -562,6 +562,13 @@ class Indexer:
                             if item.path in self._replacing:
                                 removed += self.store.promote_pending(item.path)
                                 self._replacing.discard(item.path)
+                            if item.kept_documents:  # mail appended: the messages before stay
+                                self.store.touch_path(
+                                    item.path,
+                                    size=item.size,
+                                    mtime_ns=item.mtime_ns,
+                                    ctime_ns=item.ctime_ns,
+                                )
                             self.store.mark_complete(item.path, item.sha256)
                         self._reusable.pop(item.path, None)
                         continue

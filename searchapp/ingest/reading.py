@@ -30,12 +30,14 @@ from searchapp.ingest.chunking import (
 from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
+    appended_mail,
     generated_data,
     go_generated,
     is_too_large,
     load_documents,
     looks_generated,
     read_bytes,
+    size_limit,
 )
 from searchapp.ingest.discovery import NO_DEFAULT_EXCLUDES, is_read_error
 from searchapp.ingest.formats.spans import (
@@ -44,7 +46,6 @@ from searchapp.ingest.formats.spans import (
     locate,
     section_starts,
 )
-from searchapp.ingest.limits import DEFAULT_MAX_BYTES
 from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
 
@@ -104,6 +105,8 @@ class FileDone:
     credited: int = 0  # bytes its parts have counted for progress
     kept_bytes: int = 0  # an appended file: the share of its work its kept passages stand for
     kept: bool = False  # skipped, but its documents stay (``skipped``)
+    # added | updated: its documents indexed before stay, their file's size and times now these
+    kept_documents: bool = False
 
 
 class Tail(NamedTuple):
@@ -156,7 +159,8 @@ class FileReader:
         work = work_bytes(path, stat.st_size)
         times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
         try:
-            data = read_bytes(path)
+            limit = size_limit(path, stat.st_size)
+            data = read_bytes(path, max_bytes=limit)
             # The size of what is hashed, not the stat's: a log that grew between the two was
             # stored with a size its hash did not cover, and its next append (``_seam``) found
             # its first bytes changed, and chunked all of it again.
@@ -166,7 +170,9 @@ class FileReader:
             if same and not self.recheck:
                 yield FileDone(key, "touched", size=size, work=work, **times)
                 return
-            documents = load_documents(path, data=data)
+            indexed, documents = self._appended(path, data, rows) if not same else (0, None)
+            if documents is None:
+                documents = load_documents(path, data=data, max_bytes=limit)
         except SearchAppError as exc:
             yield skipped(key, str(exc), rows, size=stat.st_size, work=work)
             return
@@ -200,10 +206,11 @@ class FileReader:
         if same:  # read again only to check it (``recheck``): its passages stand
             yield FileDone(key, "touched", size=size, work=work, **times)
             return
-        seam = self._seam(key, data, rows, documents, count_tokens)
-        replace = bool(rows) and seam is None
+        seam = None if indexed else self._seam(key, data, rows, documents, count_tokens)
+        replace = bool(rows) and seam is None and not indexed
         all_text = sum(len(document.text) for document in documents) or 1
-        credited = kept_bytes = 0
+        credited = 0
+        kept_bytes = work * indexed // size if indexed else 0  # mail appended: the rest stays
         long_read = stat.st_size >= LONG_READ_BYTES
         for document in documents:
             start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
@@ -211,7 +218,7 @@ class FileReader:
                 ordinal, last = seam.ordinal, seam.chunk
                 start, lines = last.start_char, last.start_line - 1
                 kept_bytes = work * start // all_text
-            document_bytes = work * (len(document.text) - start) // all_text
+            document_bytes = (work - kept_bytes) * (len(document.text) - start) // all_text
             if long_read:
                 self.on_reading(key)
             try:
@@ -252,7 +259,7 @@ class FileReader:
                     **times,
                 )
                 replace = False
-        if not documents:
+        if not documents and not indexed:
             yield FileDone(key, "skipped", "no text", size=size, work=work)
             return
         status = "updated" if rows else "added"
@@ -264,7 +271,29 @@ class FileReader:
             work=work,
             credited=credited,
             kept_bytes=kept_bytes,
+            **(times if indexed else {}),
+            kept_documents=bool(indexed),
         )
+
+    def _appended(
+        self, path: Path, data: bytes, rows: list[DocumentRow]
+    ) -> tuple[int, list[SourceDocument] | None]:
+        """For a mailbox indexed as its messages whose indexed bytes are as they were, messages
+        appended after them (new mail): how many bytes were indexed, and the documents of the
+        messages after them alone (a 1 GiB Inbox was read, chunked and tokenized whole for
+        each new message). (0, None) for any other file or change."""
+        if not rows or any(row.doc_id == row.path for row in rows):
+            return 0, None
+        states = {(row.size, row.sha256) for row in rows}
+        if len(states) != 1:  # an update stopped part way: read whole
+            return 0, None
+        [(indexed, sha256)] = states
+        if not indexed or not sha256 or indexed >= len(data):
+            return 0, None
+        if hashlib.sha256(memoryview(data)[:indexed]).hexdigest() != sha256:
+            return 0, None
+        documents = appended_mail(path, data, indexed)
+        return (indexed, documents) if documents is not None else (0, None)
 
     def _seam(
         self,
@@ -393,17 +422,18 @@ def is_document(path: Path) -> bool:
 
 def bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
     """The file's work (``work_bytes``) unless it is unchanged since it was indexed, or over
-    the size limit (``DEFAULT_MAX_BYTES``): skipped unread, it is no work (a 63 MB log skipped
+    the size limit (``decoding.size_limit``): skipped unread, it is no work (a 63 MB log skipped
     so was named at each run as most of what it reads and embeds, and counted in its progress,
     instead of the 4 MB one that took five minutes)."""
     try:
         stat = path.stat()
     except OSError:
         return 0
-    if unchanged(rows, stat) or stat.st_size > DEFAULT_MAX_BYTES:
+    limit = size_limit(path, stat.st_size)
+    if unchanged(rows, stat) or stat.st_size > limit:
         return 0
     work = work_bytes(path, stat.st_size)
-    return work if work <= DEFAULT_MAX_BYTES else 0  # a gzip file too large unpacked
+    return work if work <= limit else 0  # a gzip file too large unpacked
 
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -53,15 +53,16 @@ def is_mailbox(data: bytes, suffix: str) -> bool:
     return suffix in MBOX_SUFFIXES or _FROM_LINE.match(data) is not None
 
 
-def read_mailbox(data: bytes) -> list[MailboxMessage]:
-    """The messages of a mailbox, in its order. A file of headers and a body without a "From "
-    line (an ``.eml`` file renamed) is one message; an empty one has none."""
+def read_mailbox(data: bytes, *, first: int = 1) -> list[MailboxMessage]:
+    """The messages of a mailbox, in its order, numbered from ``first``. A file of headers and
+    a body without a "From " line (an ``.eml`` file renamed) is one message; an empty one has
+    none."""
     starts = [(match.start(), match.end()) for match in _FROM_LINE.finditer(data)]
     if not starts:
-        return [_message(1, data)] if _HEADER_LINE.match(data.lstrip()) else []
+        return [_message(first, data)] if _HEADER_LINE.match(data.lstrip()) else []
     messages = []
     ends = [start for start, _ in starts[1:]] + [len(data)]
-    for number, ((_, begin), end) in enumerate(zip(starts, ends, strict=True), start=1):
+    for number, ((_, begin), end) in enumerate(zip(starts, ends, strict=True), start=first):
         raw = data[begin:end]
         blank = _BLANK_LINE.search(raw)
         head = raw[: blank.start()] if blank else raw
@@ -70,6 +71,19 @@ def read_mailbox(data: bytes) -> list[MailboxMessage]:
             continue
         messages.append(_message(number, _ESCAPED_FROM.sub(rb"\1", raw)))
     return messages
+
+
+def appended_messages(data: bytes, indexed: int) -> list[MailboxMessage] | None:
+    """The messages a mail client appended to a mailbox whose first ``indexed`` bytes are as
+    they were, numbered on from those (Thunderbird writes new mail at a folder file's end);
+    None where the bytes after them do not begin a message."""
+    at = indexed
+    while data[at : at + 1] in (b"\r", b"\n"):  # a blank line ends the message before
+        at += 1
+    if _FROM_LINE.match(data, at) is None:
+        return None
+    before = sum(1 for _ in _FROM_LINE.finditer(data, 0, indexed))
+    return read_mailbox(data[at:], first=before + 1)
 
 
 def _message(number: int, raw: bytes) -> MailboxMessage:

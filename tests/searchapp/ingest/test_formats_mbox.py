@@ -186,3 +186,66 @@ def test_mailboxes_indexed_as_text_are_read_again(tmp_path: Path, monkeypatch) -
         "Sent#3",
         "notes.txt",
     ]
+
+
+def mailbox_rows(index) -> list[tuple[str, int, int, str]]:
+    rows = index.store.db.execute(
+        "SELECT doc_id, id, size, sha256 FROM documents ORDER BY id"
+    ).fetchall()
+    return [(doc_id.rsplit("#", 1)[1], row_id, size, sha) for doc_id, row_id, size, sha in rows]
+
+
+def test_mail_appended_to_a_mailbox_is_read_alone(tmp_path: Path) -> None:
+    # Thunderbird writes new mail at a folder file's end: the messages indexed before keep
+    # their passages (a 1 GiB Inbox was read, chunked and tokenized whole for each new one).
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    mail = tmp_path / "Mail"
+    mail.mkdir()
+    inbox = mail / "Inbox"
+    inbox.write_bytes(THUNDERBIRD.encode())  # messages 1 and 3 (2 is deleted)
+    index = make_index(tmp_path / "idx")
+    index.add([mail])
+    before = mailbox_rows(index)
+    assert [number for number, *_ in before] == ["1", "3"]
+    with inbox.open("ab") as file:
+        file.write(
+            b"\r\nFrom - Thu Jan  9 08:00:00 2025\r\nX-Mozilla-Status: 0001\r\n"
+            b"Subject: Roof\r\n\r\nThe roofer comes on Monday.\r\n"
+        )
+    report = index.add([mail])
+    assert (report.updated, report.chunks, report.reused) == (1, 1, 0)
+    after = mailbox_rows(index)
+    size = inbox.stat().st_size
+    assert after[:2] == [(n, row_id, size, after[2][3]) for n, row_id, _, _ in before]
+    assert after[2][0] == "4" and after[2][2] == size  # numbered on, as the file orders it
+    [hit] = index.search("roofer Monday", k=1, mode="lexical")
+    assert (hit.record_id, hit.title) == ("4", "Roof")
+    assert index.add([mail]).unchanged == 1
+    # Compacted (a deleted message gone from the middle): read whole, numbered anew.
+    data = inbox.read_bytes()
+    start = data.index(b"From - Tue Jan  7")
+    inbox.write_bytes(data[:start] + data[data.index(b"From 1780000000000000000@xxx") :])
+    report = index.add([mail])
+    assert report.updated == 1
+    assert [number for number, *_ in mailbox_rows(index)] == ["1", "2", "3"]
+    [hit] = index.search("roofer Monday", k=1, mode="lexical")
+    assert hit.record_id == "3"
+
+
+def test_a_mailbox_past_the_size_limit_of_other_files_is_read(tmp_path, monkeypatch) -> None:
+    from searchapp.ingest import decoding
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    monkeypatch.setattr(decoding, "DEFAULT_MAX_BYTES", 500)
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    (mail / "Sent").write_bytes(THUNDERBIRD.encode())  # 535 bytes
+    (mail / "notes.txt").write_text("Notes about the dentist and the keys.\n" * 20)
+    assert (mail / "Sent").stat().st_size > 500
+    index = make_index(tmp_path / "idx")
+    report = index.add([mail])
+    assert report.added == 1
+    assert [(Path(p).name, why.split(" (")[0]) for p, why in report.skipped] == [
+        ("notes.txt", "larger than the 0.0 MiB limit")
+    ]

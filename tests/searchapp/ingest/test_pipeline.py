@@ -810,7 +810,7 @@ def test_files_indexed_before_ctimes_are_read_once_then_trusted(tmp_path, monkey
     index = make_index(tmp_path / "idx", encoder)
     reads: list[Path] = []
     real = reading.read_bytes
-    monkeypatch.setattr(reading, "read_bytes", lambda p: reads.append(p) or real(p))
+    monkeypatch.setattr(reading, "read_bytes", lambda p, **kw: reads.append(p) or real(p, **kw))
     report = index.add([docs])  # read to learn their ctimes; the same bytes: nothing embedded
     assert (report.unchanged, len(reads), encoder.embedded) == (3, 3, 0)
     assert index.add([docs]).unchanged == 3 and len(reads) == 3  # then trusted
