@@ -368,9 +368,9 @@ def get(
         str,
         typer.Argument(
             help="An indexed file's path (PATH:LINE: the function or passage there), a doc_id "
-            "from the results (a JSONL record's PATH#ID, or its bare ID while one file has "
-            "it), a note's name (any case, no .md), or an Obsidian link: [[Note]], "
-            "[[Note#Heading]] (that section).",
+            "from the results (a JSONL record's or a mailbox message's 'PATH #ID', or its "
+            "bare ID while one file has it), a note's name (any case, no .md), or an Obsidian "
+            "link: [[Note]], [[Note#Heading]] (that section).",
             show_default=False,
         ),
     ],
@@ -403,8 +403,9 @@ def get(
     ] = False,
 ) -> None:
     """Print an indexed document's text as indexed: a PDF's or Word file's extracted text, a
-    JSONL record (exit 2 when it is not an indexed document). FILE:LINE (a hit as printed)
-    prints the function or class holding that line in source code, else its passage."""
+    JSONL record, a mailbox's message (exit 2 when it is not an indexed document). FILE:LINE
+    (a hit as printed) prints the function or class holding that line in source code, else its
+    passage."""
     from searchapp.interfaces.index_thread import changed_file_line
     from searchapp.interfaces.render import display_path, json_lines, json_text
     from searchapp.search_index import SearchIndex

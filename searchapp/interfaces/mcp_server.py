@@ -78,7 +78,11 @@ class SearchHit(BaseModel):
     cosine: float = Field(description="cosine similarity of query and passage")
     path: str
     doc_id: str | None = Field(
-        None, description="the document's id where it is not its path (a JSONL record: path#id)"
+        None,
+        description=(
+            "the document's id where it is not its path (a JSONL record, a mailbox message: "
+            "path#id)"
+        ),
     )
     record_id: str | None = Field(
         None, description="a JSONL record's own id, or a mailbox message's number (doc_id: path#id)"

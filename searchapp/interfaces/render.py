@@ -137,14 +137,21 @@ def _unit(hit: Hit) -> str | None:
     return None
 
 
+def lined_record(hit: Hit) -> bool:
+    """Whether ``hit`` is a record whose lines are told (a mailbox's message, ``Inbox #61:4``:
+    two hits on one message looked like one twice), not a JSONL corpus's (a line or two)."""
+    return hit.doc_id != hit.path and not hit.path.lower().endswith((".jsonl", ".jsonl.gz"))
+
+
 def location(hit: Hit) -> str:
     """Where a hit is, as a person looks it up: ``path:line`` for text, ``paper.pdf p.12`` for
-    a page, ``nb.ipynb cell 7`` for a cell or slide, and ``corpus.jsonl #id`` for a record of a
-    JSONL corpus (whose lines are the record's)."""
+    a page, ``nb.ipynb cell 7`` for a cell or slide, ``corpus.jsonl #id`` for a record of a
+    JSONL corpus (whose lines are the record's), ``Inbox #61:4`` for a line of a mailbox's
+    message (``lined_record``)."""
     path = display_path(hit.path)
     if hit.doc_id != hit.path:  # an id holding a newline split a hit's line in two
         record = hit.record_id.replace("\n", "\\n").replace("\t", "\\t")
-        return f"{path} #{record}"
+        return f"{path} #{record}:{hit.line}" if lined_record(hit) else f"{path} #{record}"
     unit = _unit(hit)
     return f"{path} {unit}" if unit else f"{path}:{hit.line}"
 
@@ -371,8 +378,9 @@ def hit_line(
     the file, under -C: spaces and indentation kept, as grep -C prints it). ``null``: the
     path as it is and a NUL in place of the ":" after it, as grep -Z and rg -0 write it.
     ``own_line``: a file's hit line alone, as it is (-F's lines, as grep -F prints them)."""
-    # From its line when the line is shown (a file's); a record's passage as the table cuts it.
-    from_line = hit.doc_id == hit.path
+    # From its line when the line is shown (a file's, a message's); a JSONL record's passage
+    # as the table cuts it.
+    from_line = hit.doc_id == hit.path or lined_record(hit)
     if (own_line or is_delimited(hit.path)) and from_line:  # a CSV's row alone, as grep
         text = inert(_cut_long(hit_line_text(hit)))
     else:

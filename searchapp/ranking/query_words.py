@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import re
 import unicodedata
 from collections.abc import Callable, Container, Mapping, Sequence
@@ -228,6 +229,9 @@ class Phrase:
     # A line it begins is the hit's line before one it stands in: a clause's own heading
     # ("4.2. Invoices are payable") before a reference to it ("5.2. Clause 4.2 survives").
     heads: bool = False
+    # An FTS5 expression every passage holding it matches, where its words may be written
+    # more than one way (an amount: "4400" is `4,400`, FTS5's "4" and "400"); else its terms.
+    fts: str | None = None
 
     def found_in(self, text: str) -> bool:
         if not all(name.search(text) for name in self.names):
@@ -574,7 +578,28 @@ def _amount_phrase(amount: str) -> Phrase:
         cents = r"(?:[.,]00?)?"
     # not the end of a longer one: "1.250", "1 250" (a French 1,250) hold no `250`
     pattern = re.compile(rf"(?<!\d)(?<!\d[.,\s\u202f]){body}{cents}(?!\d)(?![.,]\d)")
-    return Phrase(amount, pattern)
+    forms = dict.fromkeys(f'"{form}"' for form in _amount_words(amount))
+    return Phrase(amount, pattern, fts="(" + " OR ".join(forms) + ")")
+
+
+def _amount_words(amount: str) -> tuple[str, str]:
+    """FTS5's words of an amount's whole number (``_AMOUNT``), joined ("4400,00": "4400") and
+    in thousands ("$4,400", "4 400 €": "4 400"); its cents may not be written ("€1,250" is
+    1.250,00 €)."""
+    numbers = re.findall(r"\d+", amount)
+    groups = list(itertools.takewhile(lambda group: len(group) == 3, numbers[1:]))
+    first = numbers[0] + "".join(groups)
+    first = first.lstrip("0") or "0"
+    lead = len(first) % 3 or 3
+    thousands = [first[:lead]] + [first[at : at + 3] for at in range(lead, len(first), 3)]
+    return first, " ".join(thousands)
+
+
+def amount_words(query: str) -> str:
+    """``query`` with its amounts' numbers in both ways FTS5 may hold them (``_amount_words``),
+    for BM25: "$4400" found no "$4,400" (its words "4" and "400")."""
+    forms = [form for found in _AMOUNT.finditer(query) for form in _amount_words(found.group())]
+    return " ".join([query, *dict.fromkeys(forms)])
 
 
 def _phrases_of(texts: list[str]) -> list[Phrase]:

@@ -47,6 +47,7 @@ from searchapp.ranking.query_words import (
     TAG_WEIGHT,
     BestLine,
     Phrase,
+    amount_words,
     content_terms,
     day_words,
     fixed_phrase,
@@ -343,7 +344,7 @@ class Searcher:
             return [(i, s, s) for i, s in dense], frontier
         # BM25 without the date's numbers, which the date's patterns find as a whole: "4" and
         # "2024" of "4 October 2024" were any amount's and every row's of a bank export.
-        words = without_dates(query)
+        words = amount_words(without_dates(query))
         # A date alone, but for punctuation or a one-letter word ("4 October 2024?")
         date_alone = words != query and not query_words(words)
         if not words.strip() or date_alone:
@@ -572,11 +573,13 @@ class Searcher:
         """Whether some passage holds every word of the quoted phrases (FTS5: each word, not yet
         in order; ``selection.select`` checks each passage's text)."""
         terms = [term for phrase in phrases for term in self._phrase_terms(phrase)]
-        if not terms:
+        groups = [phrase.fts for phrase in phrases if phrase.fts]
+        if terms:
+            groups.insert(0, fts_query(list(dict.fromkeys(terms)), join="AND"))
+        if not groups:
             return True
         rows = self.store.rows(
-            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1",
-            (fts_query(list(dict.fromkeys(terms)), join="AND"),),
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT 1", (" AND ".join(groups),)
         )
         return bool(rows)
 
@@ -584,6 +587,8 @@ class Searcher:
         """The FTS5 terms a passage holding ``phrase`` holds: each word's whole term, as the
         phrase reads it. The query's "getConsole" also gave "get" and "console", which
         "getconsole" elsewhere does not hold: it was said to be in no passage."""
+        if phrase.fts:  # its own expression (``_may_hold``, ``_phrase_holders``)
+            return []
         terms = [t for word in phrase.written_words for t in self.lexicon.query_tokens(word)[:1]]
         return list(dict.fromkeys(terms))
 
@@ -594,6 +599,9 @@ class Searcher:
         terms)."""
         groups = []
         for phrase in phrases:
+            if phrase.fts:
+                groups.append(phrase.fts)
+                continue
             terms = self._phrase_terms(phrase)
             quoted = " ".join('"' + term.replace('"', '""') + '"' for term in terms)
             if len(terms) > 1:

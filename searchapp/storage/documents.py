@@ -479,8 +479,9 @@ def _find(store: Store, key: str, *, link: bool = False) -> tuple[int, str, str,
         )
         if len(rows) > 1:
             raise BadInputError(
-                f"{key!r} holds several indexed documents (records of a JSONL file); give one "
-                f"as the search results name it, {key}#ID (in a URL, '#' as %23)"
+                f"{key!r} holds several indexed documents (a JSONL file's records, a "
+                f"mailbox's messages); give one as the search results name it, '{key} #ID' "
+                "(in a URL, '#' as %23)"
             )
     if not rows:  # a scan of the documents, only for an id that is no doc_id or path
         rows = store.rows(select + "doc_id = path || '#' || ? ORDER BY id LIMIT 3", (key,))

@@ -148,7 +148,7 @@ def test_search_names_a_message_and_get_prints_it(tmp_path: Path, monkeypatch, c
     assert code == 0, err
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "query", "Lisbon flights", "-k", "1", "--mode", "lexical", *index)
-    assert code == 0 and out.startswith("mail/Inbox.mbox #2: ")
+    assert code == 0 and out.startswith("mail/Inbox.mbox #2:6: ")  # its line in the message
     code, out, _ = run(capsys, "get", "mail/Inbox.mbox #2", *index)
     assert code == 0 and out.splitlines()[-1] == "Flights to Lisbon are booked."
     code, out, _ = run(capsys, "query", "roof", "-k", "1", "--json", *index)

@@ -285,6 +285,7 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         "notes.txt": "Case notes: the demand is $187,400 and the rent 4 months late; 400 pages.",
         "msa.txt": "11. Term and Termination. 11.4% interest. Either party may end it.",
         "issues.txt": "Open issue: the notice period in §11.2 is too short.",
+        "bank.csv": "2024-05-31;Acme Ltd;1250,00\n2024-06-01;Other;250,00",
     }
     for name, text in texts.items():
         (files / name).write_text(text + "\n")
@@ -297,6 +298,13 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         assert [Path(h.path).name for h in index.search("§11.2", k=3, mode=mode)] == [
             "issues.txt"
         ], mode
+        # An amount written without its thousands' separator, or with it where the passage
+        # has none (an architect's "$4400" and "1250 €": FTS5 holds "4" and "400" or "1250")
+        for query, name in (("$4400", "lease.txt"), ("€1,250", "bank.csv"), ("1250 €", "bank.csv")):
+            assert [Path(h.path).name for h in index.search(query, k=3, mode=mode)] == [name], (
+                query,
+                mode,
+            )
 
 
 def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_write_it(
