@@ -109,6 +109,10 @@ class PdfWorker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            # Out of the terminal's process group: Ctrl-C while it started up (before it
+            # ignores SIGINT) printed its traceback (a helper's trial, once in 13); the
+            # indexer stops it, and it ends at its input's end should the indexer die.
+            start_new_session=True,
         )
         self._process = process
         try:

@@ -36,6 +36,18 @@ def test_the_worker_answers_as_in_process_extraction(worker: PdfWorker) -> None:
     assert extract_pdf_isolated(data, name="a.pdf") == extract_pdf(data)  # the shared worker
 
 
+@pytest.mark.skipif(not hasattr(os, "getpgid"), reason="process groups are POSIX's")
+def test_ctrl_c_at_the_terminal_does_not_reach_the_worker(worker: PdfWorker) -> None:
+    # A helper's trial: Ctrl-C while the worker started (before it ignores SIGINT) printed its
+    # traceback, and the PDFs were read in the indexer's process after.
+    worker.extract(make_pdf(PAGES), "a.pdf")
+    process = worker._process
+    assert process is not None and os.getpgid(process.pid) != os.getpgid(0)
+    # ...and with its input closed (the indexer gone), it ends by itself.
+    process.stdin.close()
+    assert process.wait(timeout=10) == 0
+
+
 def test_skip_reasons_come_back_from_the_worker(worker: PdfWorker) -> None:
     with pytest.raises(NotTextError, match="encrypted PDF"):
         worker.extract(make_pdf(["x"], owner_password="o", user_password="u"), "locked.pdf")
