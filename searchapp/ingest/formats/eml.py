@@ -46,6 +46,8 @@ def read_message(data: bytes) -> tuple[str, str]:
 
 def _message_text(message: Message, depth: int) -> str:
     lines = [f"{name}: {value}" for name in _HEADERS if (value := _header(message, name))]
+    if labels := _header(message, "X-Gmail-Labels"):  # a Gmail export's: "Projects/Chen"
+        lines.append(f"Labels: {labels}")
     body = _body(message)
     text = ""
     if body is not None:

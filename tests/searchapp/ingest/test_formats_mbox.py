@@ -112,6 +112,30 @@ def test_a_thunderbird_folder_file_without_a_suffix_leaves_out_deleted_messages(
     assert "\r" not in body and "Deleted" not in body
 
 
+def test_a_gmail_export_names_labels_and_leaves_out_spam_and_trash(tmp_path: Path) -> None:
+    # Gmail's "All mail Including Spam and Trash.mbox": a helper's trial found 65 spam
+    # messages among the hits, and `-F "Projects/Chen"` (a label) nothing.
+    def gmail(labels: str, subject: str) -> str:
+        return (
+            f"From 1780000000000000000@xxx Wed Jan 08 14:34:12 +0000 2025\n"
+            f"X-Gmail-Labels: {labels}\nFrom: a@b.example\nSubject: {subject}\n\nBody.\n\n"
+        )
+
+    path = tmp_path / "All mail Including Spam and Trash.mbox"
+    path.write_text(
+        gmail("Inbox,Projects/Chen", "Window quote")
+        + gmail("Spam", "You won")
+        + gmail('Opened,"Trash"', "Old newsletter")
+        + gmail("Archived,\n Important", "Permit")
+    )
+    documents = load_documents(path)
+    assert [(d.doc_id.rsplit("#", 1)[1], d.title) for d in documents] == [
+        ("1", "Window quote"),
+        ("4", "Permit"),
+    ]
+    assert "\nLabels: Inbox,Projects/Chen\n" in documents[0].text
+
+
 @pytest.mark.parametrize(
     "text",
     [
