@@ -653,13 +653,15 @@ def m021_word_go_and_tables_read_again(db: sqlite_utils.Database) -> None:
 
 def m022_mailboxes_read_again(db: sqlite_utils.Database) -> None:
     """A mailbox is now one document a message (``formats/mbox.py``), where it was one of
-    MIME, and a message names its Gmail labels and reads a body naming no charset as UTF-8:
-    the next `search index` reads again the files named ``.eml``, ``.mbox`` or ``.mbx`` and those
+    MIME, and a message names its Gmail labels and reads a body naming no charset as UTF-8;
+    a transcript is what is said, without its timing (``formats/subtitles.py``): the next
+    `search index` reads again the files named ``.eml``, ``.mbox``, ``.mbx``, ``.vtt`` or
+    ``.srt`` and those
     indexed as a whole whose first passage begins as a mailbox does, "From " and a date
     (Thunderbird's folder files, without a suffix)."""
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.mbox' OR lower(path) "
-        "LIKE '%.eml' OR lower(path) "
+        "LIKE '%.eml' OR lower(path) LIKE '%.vtt' OR lower(path) LIKE '%.srt' OR lower(path) "
         "LIKE '%.mbx' OR lower(path) LIKE '%.mbox.gz' OR lower(path) LIKE '%.mbx.gz' OR "
         "(doc_id = path AND EXISTS (SELECT 1 FROM chunks WHERE chunks.document_id = "
         "documents.id AND ordinal = 0 AND text GLOB "

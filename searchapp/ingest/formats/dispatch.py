@@ -49,6 +49,7 @@ from searchapp.ingest.formats.rst import (
 from searchapp.ingest.formats.rtf import extract_rtf, is_rtf
 from searchapp.ingest.formats.safe_zip import SafeZip
 from searchapp.ingest.formats.spans import LocatedText
+from searchapp.ingest.formats.subtitles import SUBTITLE_SUFFIXES, extract_subtitles
 
 logger = logging.getLogger(__name__)
 
@@ -156,6 +157,8 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         return _guarded("AsciiDoc file", path, extract_asciidoc, text)
     if suffix in DELIMITED_SUFFIXES and text.strip():
         return extract_delimited(text, suffix)
+    if suffix in SUBTITLE_SUFFIXES:
+        return _guarded("transcript", path, extract_subtitles, text)
     if is_debian_changelog(text):
         return extract_changelog(text)
     return None

@@ -191,6 +191,7 @@ def test_mailboxes_indexed_as_text_are_read_again(tmp_path: Path, monkeypatch) -
     (docs / "Sent").write_bytes(THUNDERBIRD.encode())  # Thunderbird's, without a suffix
     (docs / "notes.txt").write_text("From here on, plain notes.\n")
     (docs / "saved.eml").write_bytes(bytes(message("Saved", "A saved message.\n")))
+    (docs / "call.srt").write_text("1\n00:00:01,000 --> 00:00:04,000\nA call.\n")
     every = schema.MIGRATIONS
     # Indexed by the version before: mailboxes were text, one document each.
     monkeypatch.setattr(
@@ -203,12 +204,13 @@ def test_mailboxes_indexed_as_text_are_read_again(tmp_path: Path, monkeypatch) -
     monkeypatch.undo()
     index = make_index(tmp_path / "idx")
     report = index.add([docs])
-    assert (report.updated, report.unchanged) == (3, 1)
+    assert (report.updated, report.unchanged) == (4, 1)
     rows = index.store.db.execute("SELECT doc_id FROM documents ORDER BY doc_id").fetchall()
     assert [doc_id.rsplit("/", 1)[1] for (doc_id,) in rows] == [
         "Archive.mbox#1",
         "Sent#1",
         "Sent#3",
+        "call.srt",
         "notes.txt",
         "saved.eml",
     ]

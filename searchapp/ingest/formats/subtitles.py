@@ -1,0 +1,68 @@
+"""Transcripts and subtitles: WebVTT (``.vtt``: Zoom's, Teams', YouTube's) and SubRip
+(``.srt``: Otter's, a video's): what is said, each line on the file's line.
+
+Read as text, a meeting's transcript was half timing: `00:12:31.200 --> 00:12:34.900` lines and
+cue numbers between every sentence, in passages and hits alike, and YouTube's captions said
+each line twice (a cue repeats the one before it while the next is typed in, with its words'
+own times in tags). Here the timing lines, cue numbers and identifiers, the WebVTT header and
+its NOTE, STYLE and REGION blocks are blank lines; a voice tag (`<v Ana Ruiz>`) is its speaker's
+name before the words ("Ana Ruiz: ..."), other tags go and entities are their characters; a
+line the cue before it ended with is blank. A hit's line is the file's: the cue's time is just
+above it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from searchapp.ingest.formats.spans import LocatedText
+
+SUBTITLE_SUFFIXES = frozenset({".vtt", ".srt"})
+# A cue's timing: `00:12:31.200 --> 00:12:34.900` (SubRip: a comma before the milliseconds; the
+# hours may be left out), settings after it.
+_TIMING = re.compile(
+    r"^\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}\s*-->\s*(?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3}"
+)
+_CUE_NUMBER = re.compile(r"^\s*\d+\s*$")
+_BLOCK_START = re.compile(r"^(?:WEBVTT|NOTE|STYLE|REGION)(?:[ \t].*)?$")
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^>]*)>")
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>")
+
+
+def extract_subtitles(text: str) -> LocatedText:
+    """The words said in a ``.vtt`` or ``.srt`` file, on its lines (``text``: its text)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    said: list[str] = []
+    block = False  # inside the header, a NOTE, STYLE or REGION block: up to a blank line
+    previous = ""  # the last line of the cue before
+    last = ""
+    for at, line in enumerate(lines):
+        if not line.strip():
+            block = False
+            said.append("")
+            continue
+        if _BLOCK_START.match(line.lstrip("\ufeff")) and (at == 0 or not lines[at - 1].strip()):
+            block = True
+        if block:
+            said.append("")
+            continue
+        if _TIMING.match(line):
+            previous, last = last, ""
+            said.append("")
+            continue
+        next_is_timing = at + 1 < len(lines) and _TIMING.match(lines[at + 1])
+        if next_is_timing and (_CUE_NUMBER.match(line) or not lines[at - 1].strip()):
+            said.append("")  # a cue's number (SubRip) or identifier (WebVTT)
+            continue
+        words = _spoken(line)
+        # a caption rolling up: the line the cue before ended with, said again
+        said.append("" if words == previous else words)
+        last = words
+    return LocatedText("", "\n".join(said))
+
+
+def _spoken(line: str) -> str:
+    """A cue's line as words: its voice as "Name: ", its tags and timestamps left out."""
+    line = _VOICE.sub(lambda voice: f"{voice.group(1).strip()}: ", line, count=1)
+    return " ".join(html.unescape(_TAG.sub("", line)).split())

@@ -1,0 +1,61 @@
+"""Transcripts and subtitles, WebVTT and SubRip (``formats/subtitles.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from searchapp.ingest.decoding import load_documents
+
+TEAMS = (
+    "\ufeffWEBVTT\nKind: captions\n\nNOTE recorded by Teams\nsecond line of the note\n\n"
+    "0f1a2b3c-1/12-0\n00:00:03.123 --> 00:00:05.456 align:start\n"
+    "<v Ana Ruiz>Good morning, the roof budget is approved &amp; signed.</v>\n\n"
+    "0f1a2b3c-1/13-0\n00:00:05.456 --> 00:00:08.000\n<v.loud Bo Chen>Great, <i>thanks</i>.</v>\n"
+)
+SRT = (
+    "1\r\n00:00:01,000 --> 00:00:04,000\r\nSo what we decided on the budget\r\n\r\n"
+    "2\r\n00:00:04,000 --> 00:00:07,000\r\nis that the roof comes first.\r\n\r\n"
+    "3\r\n00:00:07,000 --> 00:00:09,000\r\n42\r\n"
+)
+YOUTUBE = (  # a cue rolls the line before up while the next is typed in, words timed in tags
+    "WEBVTT\nKind: captions\nLanguage: en\n\n"
+    "00:00:00.000 --> 00:00:02.310 align:start position:0%\n \nhello<00:00:00.480><c> world</c>\n\n"
+    "00:00:02.310 --> 00:00:02.320 align:start position:0%\nhello world\n \n\n"
+    "00:00:02.320 --> 00:00:04.000 align:start position:0%\nhello world\n"
+    "how<00:00:02.500><c> are</c><c> you</c>\n"
+)
+
+
+def said(path: Path, text: str) -> list[tuple[int, str]]:
+    path.write_bytes(text.encode())
+    [document] = load_documents(path)
+    lines = document.text.split("\n")
+    assert len(lines) == len(text.replace("\r\n", "\n").split("\n"))  # each on the file's line
+    return [(n, line) for n, line in enumerate(lines, 1) if line]
+
+
+def test_a_transcript_is_what_is_said_each_line_on_the_files_line(tmp_path: Path) -> None:
+    # Read as text, half a meeting's passages were timing lines and cue numbers.
+    assert said(tmp_path / "standup.vtt", TEAMS) == [
+        (9, "Ana Ruiz: Good morning, the roof budget is approved & signed."),
+        (13, "Bo Chen: Great, thanks."),
+    ]
+    assert said(tmp_path / "interview.srt", SRT) == [
+        (3, "So what we decided on the budget"),
+        (7, "is that the roof comes first."),
+        (11, "42"),  # a cue saying a number is no cue's number
+    ]
+    assert said(tmp_path / "talk.en.vtt", YOUTUBE) == [(7, "hello world"), (15, "how are you")]
+
+
+def test_a_hit_on_a_transcript_names_its_line(tmp_path: Path) -> None:
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    files = tmp_path / "meetings"
+    files.mkdir()
+    (files / "standup.vtt").write_text(TEAMS)
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    [hit] = index.search("roof budget approved", k=1, mode="lexical")
+    assert (Path(hit.path).name, hit.line) == ("standup.vtt", 9)
+    assert "-->" not in hit.text and "0f1a2b3c" not in hit.text
