@@ -290,9 +290,7 @@ class FileReader:
         [(indexed, sha256)] = states
         if not indexed or not sha256 or indexed >= len(data):
             return 0, None
-        if hashlib.sha256(memoryview(data)[:indexed]).hexdigest() != sha256:
-            return 0, None
-        documents = appended_mail(path, data, indexed)
+        documents = appended_mail(path, data, indexed, sha256)
         return (indexed, documents) if documents is not None else (0, None)
 
     def _seam(
