@@ -29,6 +29,7 @@ from searchapp.errors import (
     IndexInterrupted,
     IndexNotFoundError,
     ModelMismatchError,
+    SearchAppError,
 )
 from searchapp.ingest.interrupts import StopAsked
 from searchapp.ranking.path_filter import path_filter
@@ -862,9 +863,19 @@ class SearchIndex:
         ``lines`` after its last, as written (the passage alone when the file changed or is a
         JSONL record). With 0, its lines whole: a passage may begin or end inside one (-C 0
         printed a long line's passage, not the line, as grep -C 0 does)."""
-        if lines < 0 or hit.doc_id != hit.path:
+        if lines < 0 or (hit.doc_id != hit.path and not hit.message):
             return Context(hit.start_line, hit.text)
         alone = Context(hit.start_line, hit.text, changed=True)
+        if hit.message:  # its message's lines, as indexed
+            try:
+                all_lines = self.get_document(hit.doc_id).text.split("\n")
+            except SearchAppError:  # removed since the query
+                return alone
+            if "\n".join(all_lines[hit.start_line - 1 : hit.end_line]) != hit.text:
+                return alone
+            first = max(0, hit.start_line - 1 - lines)
+            last = min(len(all_lines), hit.end_line + lines)
+            return Context(first + 1, "\n".join(all_lines[first:last]), around=lines)
         read = self._context_file(hit.path)
         if read is None:
             return alone

@@ -137,21 +137,15 @@ def _unit(hit: Hit) -> str | None:
     return None
 
 
-def lined_record(hit: Hit) -> bool:
-    """Whether ``hit`` is a record whose lines are told (a mailbox's message, ``Inbox #61:4``:
-    two hits on one message looked like one twice), not a JSONL corpus's (a line or two)."""
-    return hit.doc_id != hit.path and not hit.path.lower().endswith((".jsonl", ".jsonl.gz"))
-
-
 def location(hit: Hit) -> str:
     """Where a hit is, as a person looks it up: ``path:line`` for text, ``paper.pdf p.12`` for
     a page, ``nb.ipynb cell 7`` for a cell or slide, ``corpus.jsonl #id`` for a record of a
     JSONL corpus (whose lines are the record's), ``Inbox #61:4`` for a line of a mailbox's
-    message (``lined_record``)."""
+    message (``Hit.message``: two hits on one message looked like one twice)."""
     path = display_path(hit.path)
     if hit.doc_id != hit.path:  # an id holding a newline split a hit's line in two
         record = hit.record_id.replace("\n", "\\n").replace("\t", "\\t")
-        return f"{path} #{record}:{hit.line}" if lined_record(hit) else f"{path} #{record}"
+        return f"{path} #{record}:{hit.line}" if hit.message else f"{path} #{record}"
     unit = _unit(hit)
     return f"{path} {unit}" if unit else f"{path}:{hit.line}"
 
@@ -380,7 +374,7 @@ def hit_line(
     ``own_line``: a file's hit line alone, as it is (-F's lines, as grep -F prints them)."""
     # From its line when the line is shown (a file's, a message's); a JSONL record's passage
     # as the table cuts it.
-    from_line = hit.doc_id == hit.path or lined_record(hit)
+    from_line = hit.doc_id == hit.path or hit.message
     if (own_line or is_delimited(hit.path)) and from_line:  # a CSV's row alone, as grep
         text = inert(_cut_long(hit_line_text(hit)))
     else:
@@ -443,13 +437,15 @@ def context_lines(
     ``path:line`` names), by line number, as grep -C writes context: ``path-LINE-text``, and
     that line's own text. Nothing and None for a JSONL record, or a file that changed since it
     was indexed. ``color``: path and line number in ripgrep's colours."""
-    if hit.doc_id != hit.path or context.changed:
+    if (hit.doc_id != hit.path and not hit.message) or context.changed:
         return {}, None
     lines = context.text.split("\n")
     at = hit.line - context.first_line
     if not 0 <= at < len(lines):
         return {}, None
     path = _where(hit.path, color, null, "-")
+    if hit.message:  # `Inbox #61-3-`: its message's lines
+        path = path[:-1] + ("" if null else " ") + inert(f"#{hit.record_id}") + "-"
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return {
         context.first_line + i: (
@@ -486,10 +482,10 @@ def _context_groups(
         touching = [
             group
             for group in groups
-            if group[0] == hit.path and min(group[1]) <= high + 1 and low - 1 <= max(group[1])
+            if group[0] == hit.doc_id and min(group[1]) <= high + 1 and low - 1 <= max(group[1])
         ]
         if not touching:
-            groups.append((hit.path, rows, {hit.line}))
+            groups.append((hit.doc_id, rows, {hit.line}))
             continue
         _, joined, hit_lines = touching[0]
         for _, other, other_hits in touching[1:]:  # this hit joins two groups before it
@@ -633,14 +629,15 @@ def print_passage(console: Console, hit: Hit, context: Context, query: str) -> N
     """A whole passage with its surrounding lines, headed by ``path:line``."""
     # The file's lines as they are: never broken by rich (in a pipe, at 80 columns), a
     # terminal wraps what is longer than it.
-    if hit.doc_id != hit.path:
+    if hit.doc_id != hit.path and (not hit.message or context.changed):
         where = inert(f"{display_path(hit.path)} #{hit.record_id}")
         console.print(Text(where, style="bold cyan"), soft_wrap=True)
         console.print(passage_text(context.text, query), soft_wrap=True)
         return
     first, before, passage, after = _context_parts(hit, context)
     last = first + len(before) + len(passage) + len(after) - 1
-    where = f"{display_path(hit.path)}:{first}-{last}"
+    record = f" #{hit.record_id}" if hit.message else ""
+    where = f"{display_path(hit.path)}{record}:{first}-{last}"
     console.print(Text(inert(where), style="bold cyan"), soft_wrap=True)
     for lines, style in ((before, "dim"), (passage, None), (after, "dim")):
         if not lines:

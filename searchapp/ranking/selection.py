@@ -52,6 +52,12 @@ class Hit:
             object.__setattr__(self, "line", self.start_line)
 
     @property
+    def message(self) -> bool:
+        """Whether it is a mailbox's message: a record whose lines are told as a file's are
+        (``Inbox #61:4``), not a JSONL corpus's (a line or two)."""
+        return self.doc_id != self.path and not self.path.lower().endswith((".jsonl", ".jsonl.gz"))
+
+    @property
     def record_id(self) -> str:
         """The id its file gives it: a JSONL record's ``_id`` (its ``doc_id`` is ``path#id``),
         else the file's path."""

@@ -173,6 +173,12 @@ def test_search_names_a_message_and_get_prints_it(tmp_path: Path, monkeypatch, c
     monkeypatch.chdir(tmp_path)
     code, out, _ = run(capsys, "query", "Lisbon flights", "-k", "1", "--mode", "lexical", *index)
     assert code == 0 and out.startswith("mail/Inbox.mbox #2:6: ")  # its line in the message
+    # -C: its message's lines around it, as grep -C writes them
+    args = ("query", "Lisbon flights", "-k", "1", "--mode", "lexical", "-C", "2", *index)
+    code, out, _ = run(capsys, *args)
+    lines = out.splitlines()
+    assert lines[:2] == ["mail/Inbox.mbox #2-4-Subject: Trip"] + ["mail/Inbox.mbox #2-5-"]
+    assert lines[2].startswith("mail/Inbox.mbox #2:6: ") and len(lines) == 3
     code, out, _ = run(capsys, "get", "mail/Inbox.mbox #2", *index)
     assert code == 0 and out.splitlines()[-1] == "Flights to Lisbon are booked."
     code, out, _ = run(capsys, "query", "roof", "-k", "1", "--json", *index)
