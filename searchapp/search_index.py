@@ -908,7 +908,7 @@ class SearchIndex:
             read = None
             if len(documents) == 1:
                 text = documents[0].text
-                all_lines = _file_lines(decode_bytes(data), text)
+                all_lines = _file_lines(decode_bytes(data), text, markup=marked_up(path))
                 if len(all_lines) > 1 and all_lines[-1] == "":  # the last newline ends a line
                     all_lines.pop()
                 read = (text, all_lines)
@@ -1075,11 +1075,11 @@ CONTEXT_FILES = 4  # files whose text context keeps (a query's hits come from a 
 CONTEXT_CHARS = 8_000_000  # and their characters, but the newest's (a 29 MB log: 81 MB as text)
 
 
-def _file_lines(raw: str | None, indexed: str) -> list[str]:
+def _file_lines(raw: str | None, indexed: str, *, markup: bool = False) -> list[str]:
     """The lines around a passage as the file has them, as grep -C shows them: the file's own
     ``raw`` text where its lines are the indexed text's (text, code, Markdown, whose YAML front
-    matter is indexed as blank lines and values), else the indexed text's (the text extracted
-    from a PDF)."""
+    matter is indexed as blank lines and values; ``markup``: a transcript's, its tags left out
+    of each line), else the indexed text's (the text extracted from a PDF)."""
     lines = indexed.split("\n")
     raw_lines = lines if raw is None else raw.split("\n")
     if len(raw_lines) != len(lines):
@@ -1087,9 +1087,28 @@ def _file_lines(raw: str | None, indexed: str) -> list[str]:
     # Only lines the indexed text left blank, or kept the end of (a front matter key's value),
     # may differ: anything else is another extraction.
     for raw_line, line in zip(raw_lines, lines, strict=True):
-        if raw_line != line and line.strip() and not _ends_alike(raw_line, line):
-            return lines
+        if raw_line == line or not line.strip() or _ends_alike(raw_line, line):
+            continue
+        if markup and _said_alike(raw_line, line):
+            continue
+        return lines
     return raw_lines
+
+
+def marked_up(path: str) -> bool:
+    """Whether the file's lines are indexed less their tags (a transcript's: ``_file_lines``)."""
+    from searchapp.ingest.formats.subtitles import SUBTITLE_SUFFIXES
+
+    return os.path.splitext(path)[1].lower() in SUBTITLE_SUFFIXES
+
+
+def _said_alike(raw_line: str, line: str) -> bool:
+    """Whether a transcript's line, its tags and entities aside, is the indexed one: its words
+    end it (a voice tag, `<v Ana Ruiz>`, is indexed as "Ana Ruiz: " before them)."""
+    from searchapp.ingest.formats.subtitles import spoken
+
+    said = _NOT_WORD.sub("", spoken(raw_line))
+    return bool(said) and _NOT_WORD.sub("", line).endswith(said)
 
 
 def _ends_alike(raw_line: str, line: str) -> bool:

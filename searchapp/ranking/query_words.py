@@ -813,6 +813,20 @@ def day_words(day: int) -> list[str]:
     )
 
 
+def name_dates(query: str) -> list[str]:
+    """The days ``query`` names (``query_days``, and those ``query_dates`` reads) as the words
+    a file's name holds them in a row: `2026 11 03` (or `11 03` without a year) as ISO writes
+    them, and `november 3 2026`, `3 november 2026`, `nov 3 2026` as a title writes them."""
+    names = list(query_dates(query))
+    for year, month, day in query_days(query):
+        if year is None:
+            continue
+        names.append(f"{year} {month:02d} {day:02d}")
+        for word in (_MONTHS[month - 1], _MONTHS[month - 1][:3]):
+            names += [f"{word} {day} {year}", f"{day} {word} {year}"]
+    return list(dict.fromkeys(names))
+
+
 def query_dates(query: str) -> list[str]:
     """The dates ``query`` spells with a month's name, as the words of their ISO form
     (`2026 11 03`, or `11 03` without a year): a file name holding those in a row is that

@@ -53,9 +53,9 @@ from searchapp.ranking.query_words import (
     fixed_phrase,
     held_phrases,
     month_words,
+    name_dates,
     plain,
     query_date_patterns,
-    query_dates,
     query_days,
     query_tags,
     query_trigrams,
@@ -637,16 +637,19 @@ class Searcher:
         whose passages are candidates (``names.py``); and whether few files
         (``FULL_NAMES_HELD``) have a name holding every word."""
         frequency, rows = self._frequencies()
+        # A date's numbers are no words of a name: "2024-01-05" named `2024-05-01.md` as well
+        # as any file named with its numbers in any order (a journalist's trial).
+        words = without_dates(query)
         shares = name_shares(
             self.store,
-            content_terms(self.lexicon.search_terms(query, frequency)),
+            content_terms(self.lexicon.search_terms(words, frequency)) if words.strip() else [],
             frequency,
             rows,
             lambda name: content_terms(self.lexicon.query_tokens(name)),
         )
-        # A day's note for a date the query spells with its month's name ("November 3":
-        # `2026-11-03.md`) is named with all the query asks of a name.
-        for document in dated(self.store, query_dates(query)):
+        # A day's note for a date the query names ("November 3", "2026-11-03": `2026-11-03.md`,
+        # `Council November 3 2026.vtt`) is named with all the query asks of a name.
+        for document in dated(self.store, name_dates(query)):
             shares = {document: 1.0, **{d: v for d, v in shares.items() if d != document}}
         if not shares:
             return {}, False

@@ -6,8 +6,9 @@ cue numbers between every sentence, in passages and hits alike, and YouTube's ca
 each line twice (a cue repeats the one before it while the next is typed in, with its words'
 own times in tags). Here the timing lines, cue numbers and identifiers, the WebVTT header and
 its NOTE, STYLE and REGION blocks are blank lines; a voice tag (`<v Ana Ruiz>`) is its speaker's
-name before the words ("Ana Ruiz: ..."), other tags go and entities are their characters; a
-line the cue before it ended with is blank. A hit's line is the file's: the cue's time is just
+name before the words ("Ana Ruiz: ..."), other tags go and entities are their characters; in
+captions that roll up (their words timed in tags), a line the cue before it ended with is
+blank. A hit's line is the file's: the cue's time is just
 above it.
 """
 
@@ -27,12 +28,18 @@ _TIMING = re.compile(
 _CUE_NUMBER = re.compile(r"^\s*\d+\s*$")
 _BLOCK_START = re.compile(r"^(?:WEBVTT|NOTE|STYLE|REGION)(?:[ \t].*)?$")
 _VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^>]*)>")
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>")
+_WORD_TIME = re.compile(r"<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>")
+# tags: WebVTT's and HTML's (`<i>`, `<font color=...>`), a word's time, SubRip's position
+# (`{\an8}`)
+_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>|\{\\[^}]*\}")
 
 
 def extract_subtitles(text: str) -> LocatedText:
     """The words said in a ``.vtt`` or ``.srt`` file, on its lines (``text``: its text)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    # Captions that roll up (YouTube's: its words timed in tags) say a line again in the next
+    # cue; in a transcript, two cues alike are two people saying "Yes." (a journalist's).
+    rolling = _WORD_TIME.search(text) is not None
     said: list[str] = []
     block = False  # inside the header, a NOTE, STYLE or REGION block: up to a blank line
     previous = ""  # the last line of the cue before
@@ -55,14 +62,14 @@ def extract_subtitles(text: str) -> LocatedText:
         if next_is_timing and (_CUE_NUMBER.match(line) or not lines[at - 1].strip()):
             said.append("")  # a cue's number (SubRip) or identifier (WebVTT)
             continue
-        words = _spoken(line)
+        words = spoken(line)
         # a caption rolling up: the line the cue before ended with, said again
-        said.append("" if words == previous else words)
+        said.append("" if rolling and words == previous else words)
         last = words
     return LocatedText("", "\n".join(said))
 
 
-def _spoken(line: str) -> str:
+def spoken(line: str) -> str:
     """A cue's line as words: its voice as "Name: ", its tags and timestamps left out."""
     line = _VOICE.sub(lambda voice: f"{voice.group(1).strip()}: ", line, count=1)
     return " ".join(html.unescape(_TAG.sub("", line)).split())

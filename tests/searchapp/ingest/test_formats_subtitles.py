@@ -59,3 +59,36 @@ def test_a_hit_on_a_transcript_names_its_line(tmp_path: Path) -> None:
     [hit] = index.search("roof budget approved", k=1, mode="lexical")
     assert (Path(hit.path).name, hit.line) == ("standup.vtt", 9)
     assert "-->" not in hit.text and "0f1a2b3c" not in hit.text
+
+
+def test_cues_alike_in_a_transcript_are_two_things_said(tmp_path: Path) -> None:
+    # Only captions that roll up (words timed in tags) repeat a line: two people answering
+    # "Yes." in a row were one (a journalist's -F count was 2 short of grep's).
+    srt = (
+        "1\n00:00:01,000 --> 00:00:02,000\n{\\an8}Yes.\n\n2\n00:00:02,000 --> 00:00:03,000\nYes.\n"
+    )
+    assert said(tmp_path / "a.srt", srt) == [(3, "Yes."), (7, "Yes.")]
+
+
+def test_context_around_a_transcript_hit_is_the_files_lines(tmp_path, monkeypatch, capsys) -> None:
+    # -C showed the indexed lines (blank where the timing was) for Teams' tagged cues: the
+    # cue's time, the line above, is what a fact-check needs.
+    from tests.searchapp.cli_runner import run_cli as run
+    from tests.searchapp.conftest import FakeEncoder, use_encoder
+
+    use_encoder(monkeypatch, FakeEncoder(dim=32, max_length=64))
+    files = tmp_path / "meetings"
+    files.mkdir()
+    (files / "standup.vtt").write_text(TEAMS)
+    index = ("--index-dir", str(tmp_path / "idx"))
+    assert run(capsys, "index", str(files), *index)[0] == 0
+    monkeypatch.chdir(tmp_path)
+    args = ("query", "roof budget approved", "-k", "1", "--mode", "lexical", "-C", "1", *index)
+    code, out, _ = run(capsys, *args)
+    lines = out.splitlines()
+    assert (
+        code == 0 and lines[0] == "meetings/standup.vtt-8-00:00:03.123 --> 00:00:05.456 align:start"
+    )
+    assert (
+        lines[1].startswith("meetings/standup.vtt:9: ") and lines[2] == "meetings/standup.vtt-10-"
+    )

@@ -1399,3 +1399,17 @@ def test_a_date_spelled_with_its_month_finds_that_days_note(tmp_path) -> None:
         hits = index.search(query, k=4, mode="hybrid")
         named = {hit.path.rsplit("/", 1)[1] for hit in hits[: len(expected)]}
         assert named == expected, (query, [h.path for h in hits])
+    # An ISO date's numbers in another order name another day (a journalist's "2024-01-05"
+    # ranked 2024-05-01.md first at 2.26); a title naming the day is that day's file.
+    (vault / "FOIA request.md").write_text("Sent the request on January 5th, 2024.\n")
+    (vault / "2024-05-01.md").write_text("# Daily\n\nCouncil vote on the contract.\n")
+    (vault / "Council meeting March 11 2026.md").write_text("# Agenda\n\nThe water contract.\n")
+    index.add([vault])
+    hits = index.search("2024-01-05", k=3, mode="hybrid")
+    assert hits[0].path.endswith("FOIA request.md")
+    assert all(not h.path.endswith("2024-05-01.md") for h in hits), [h.path for h in hits]
+    hits = index.search("2026-03-11", k=2, mode="hybrid")
+    assert {h.path.rsplit("/", 1)[1] for h in hits} == {
+        "2026-03-11.md",
+        "Council meeting March 11 2026.md",
+    }
