@@ -107,7 +107,7 @@ def test_jsonl_records_by_doc_id(indexed) -> None:
         )
     with pytest.raises(BadInputError, match="several indexed documents") as raised:
         index.get_document(corpus)
-    assert f"give one as the search results name it, {corpus}#ID" in str(raised.value)
+    assert f"give one as the search results name it, '{corpus} #ID'" in str(raised.value)
     # A second corpus with the same ids: both keep their records; a bare id is now ambiguous.
     other = folder / "other.jsonl"
     other.write_text(json.dumps({"_id": "r1", "text": "the other r1"}) + "\n", "utf-8")
