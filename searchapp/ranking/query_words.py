@@ -708,6 +708,14 @@ def _date_pattern(found: re.Match[str]) -> re.Pattern[str] | None:
     "Apr. 28th, 2025", "28 April 2025" (and in German, French, Spanish, Italian), "2025-04-28",
     "28.04.2025", "04/28/2025"; None for a day no month has. 3/4/2025 is March 4th or April
     3rd."""
+    days = _days_of(found)
+    forms = [form for year, month, day in days for form in _date_forms(year, month, day)]
+    return re.compile("(?i)" + "|".join(forms)) if forms else None
+
+
+def _days_of(found: re.Match[str]) -> list[tuple[str, int, int]]:
+    """The days a whole date (``_FULL_DATE``) may be, each ``(year, month, day)``: 3/4/2025
+    both ways round."""
     year = next(found.group(f"y{n}") for n in range(1, 6) if found.group(f"y{n}"))
     named = found.group("m1") or found.group("m2")
     if named:
@@ -719,8 +727,7 @@ def _date_pattern(found: re.Match[str]) -> re.Pattern[str] | None:
     else:
         first, second = int(found.group("a5")), int(found.group("b5"))
         days = [(first, second), (second, first)]
-    forms = [form for month, day in dict.fromkeys(days) for form in _date_forms(year, month, day)]
-    return re.compile("(?i)" + "|".join(forms)) if forms else None
+    return [(year, month, day) for month, day in dict.fromkeys(days)]
 
 
 def _date_forms(year: str, month: int, day: int, *, yearless: bool = False) -> list[str]:
@@ -775,17 +782,7 @@ def query_days(query: str) -> list[tuple[str | None, int, int]]:
     03/04/2025 both ways round."""
     days: list[tuple[str | None, int, int]] = []
     for found in _FULL_DATE.finditer(query):
-        year = next(found.group(f"y{n}") for n in range(1, 6) if found.group(f"y{n}"))
-        named = found.group("m1") or found.group("m2")
-        if named:
-            days.append((year, _month_number(named), int(found.group("d1") or found.group("d2"))))
-        elif found.group("y3"):
-            days.append((year, int(found.group("m3")), int(found.group("d3"))))
-        elif found.group("y4"):
-            days.append((year, int(found.group("m4")), int(found.group("d4"))))
-        else:
-            first, second = int(found.group("a5")), int(found.group("b5"))
-            days += [(year, first, second), (year, second, first)]
+        days += _days_of(found)
     for found in _DATE.finditer(query):
         month = found.group("m1") or found.group("m2")
         if found.group("y1") or found.group("y2") or month == "may":  # "I may 3 times"
