@@ -28,7 +28,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from searchapp.errors import SearchAppError
 from searchapp.ingest import secrets
@@ -38,6 +38,9 @@ from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS, MAI
 from searchapp.ingest.secrets import blank_private_keys
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
+
+if TYPE_CHECKING:
+    from searchapp.ingest.formats.mbox import MailboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -560,11 +563,25 @@ def load_documents(
     (``NEWS.gz``, ``notes.md.gz``) is read as what it holds, its format told by the name less
     ``.gz``.
     """
+    return _keys_blanked(_documents(path, data, max_bytes))
+
+
+def _keys_blanked(documents: list[SourceDocument]) -> list[SourceDocument]:
+    """``documents``, each without the private keys it holds."""
     return [
         dataclasses.replace(document, text=blank_private_keys(document.text))
         if secrets.MARK in document.text
         else document
-        for document in _documents(path, data, max_bytes)
+        for document in documents
+    ]
+
+
+def _mail_documents(path: Path, messages: list[MailboxMessage]) -> list[SourceDocument]:
+    """A mailbox's messages as documents, each a record of its file named by its number."""
+    doc_id = str(absolute(path))
+    return [
+        SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text)
+        for m in messages
     ]
 
 
@@ -591,10 +608,7 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
         data = gunzip(data, path, max_bytes=max_bytes)
     suffix = named.suffix.lower()
     if suffix != EML_SUFFIX and is_mailbox(data, suffix):
-        return [
-            SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text)
-            for m in read_mailbox(data)
-        ]
+        return _mail_documents(path, read_mailbox(data))
     located = extract_binary(data, path)
     if located is not None:
         return [
@@ -665,17 +679,7 @@ def appended_mail(
     if hashlib.sha256(memoryview(data)[:indexed]).hexdigest() != sha256:
         return None
     messages = appended_messages(data, indexed)
-    if messages is None:
-        return None
-    doc_id = str(absolute(path))
-    documents = [
-        SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text)
-        for m in messages
-    ]
-    return [
-        dataclasses.replace(d, text=blank_private_keys(d.text)) if secrets.MARK in d.text else d
-        for d in documents
-    ]
+    return None if messages is None else _keys_blanked(_mail_documents(path, messages))
 
 
 BINARY_FILE = "binary file"  # the skip reason of a file that is not text
