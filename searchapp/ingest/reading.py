@@ -46,6 +46,7 @@ from searchapp.ingest.formats.spans import (
     locate,
     section_starts,
 )
+from searchapp.ingest.formats.subtitles import SUBTITLE_SUFFIXES
 from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
 
@@ -211,6 +212,8 @@ class FileReader:
         all_text = sum(len(document.text) for document in documents) or 1
         credited = 0
         kept_bytes = work * indexed // size if indexed else 0  # mail appended: the rest stays
+        # a transcript's cues are sections (their times) that start no passage of their own
+        transcript = Path(key).suffix.lower() in SUBTITLE_SUFFIXES
         long_read = stat.st_size >= LONG_READ_BYTES
         for document in documents:
             start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
@@ -219,6 +222,7 @@ class FileReader:
                 start, lines = last.start_char, last.start_line - 1
                 kept_bytes = work * start // all_text
             document_bytes = (work - kept_bytes) * (len(document.text) - start) // all_text
+            spans = document.spans
             if long_read:
                 self.on_reading(key)
             try:
@@ -229,8 +233,8 @@ class FileReader:
                         count_tokens=count_tokens,
                         config=self.chunking,
                         # A seam is only taken without spans: no section starts to shift.
-                        breaks=section_starts(document.spans, document.text),
-                        headings=heading_starts(document.spans, document.text),
+                        breaks=[] if transcript else section_starts(spans, document.text),
+                        headings=[] if transcript else heading_starts(spans, document.text),
                         code=Path(key).suffix.lower() in CODE_SUFFIXES,
                         resume=seam.resume if seam is not None else None,
                     )

@@ -116,9 +116,15 @@ SNIPPET_CHARS = 320  # what a table row shows of a passage: about 6 lines of a 5
 
 
 def _names_a_unit(section: str) -> bool:
-    """A section that is the unit itself (a notebook cell, a slide) rather than a heading."""
+    """A section that is the unit itself (a notebook cell, a slide, a transcript's cue by its
+    time: ``00:12:04``) rather than a heading."""
     kind, _, number = section.partition(" ")
-    return kind in ("cell", "slide") and number.isdigit()
+    if kind in ("cell", "slide") and number.isdigit():
+        return True
+    return _CUE_TIME.fullmatch(section) is not None
+
+
+_CUE_TIME = re.compile(r"\d{2,}:\d{2}:\d{2}")
 
 
 def _section(hit: Hit) -> str:

@@ -48,17 +48,35 @@ def test_a_transcript_is_what_is_said_each_line_on_the_files_line(tmp_path: Path
     assert said(tmp_path / "talk.en.vtt", YOUTUBE) == [(7, "hello world"), (15, "how are you")]
 
 
-def test_a_hit_on_a_transcript_names_its_line(tmp_path: Path) -> None:
+def test_a_hit_on_a_transcript_names_its_line_and_when_it_was_said(tmp_path: Path) -> None:
+    from tests.searchapp.conftest import FakeEncoder
     from tests.searchapp.ingest.test_pipeline import make_index
 
     files = tmp_path / "meetings"
     files.mkdir()
     (files / "standup.vtt").write_text(TEAMS)
-    index = make_index(tmp_path / "idx")
+    index = make_index(tmp_path / "idx", FakeEncoder(dim=16, max_length=128))
     index.add([files])
     [hit] = index.search("roof budget approved", k=1, mode="lexical")
-    assert (Path(hit.path).name, hit.line) == ("standup.vtt", 9)
+    assert (Path(hit.path).name, hit.line, hit.section) == ("standup.vtt", 9, "00:00:03")
     assert "-->" not in hit.text and "0f1a2b3c" not in hit.text
+    # Each cue's time is its lines' section; a cue starts no passage of its own.
+    [hit] = index.search("great thanks", k=1, mode="lexical")
+    assert (hit.line, hit.section, hit.start_line) == (13, "00:00:05", 9)
+    from searchapp.interfaces.render import hit_line, location
+
+    assert hit_line(hit).split("  ", 1)[1].startswith("00:00:05  Bo Chen: Great, thanks.")
+    assert location(hit).endswith("standup.vtt 00:00:05")
+    long_cues = "WEBVTT\n\n" + "".join(
+        f"00:00:{n:02d}.000 --> 00:00:{n + 1:02d}.000\n"
+        + " ".join(f"w{n}x{i}" for i in range(20))
+        + "\n\n"
+        for n in range(3)
+    )
+    (files / "long.vtt").write_text(long_cues)
+    index.add([files])
+    [hit] = index.search("w2x5", k=1, mode="lexical")
+    assert (hit.line, hit.section, hit.start_line) == (10, "00:00:02", 4)
 
 
 def test_cues_alike_in_a_transcript_are_two_things_said(tmp_path: Path) -> None:
