@@ -233,6 +233,15 @@ class Phrase:
     # more than one way (an amount: "4400" is `4,400`, FTS5's "4" and "400"); else its terms.
     fts: str | None = None
 
+    def begins_a_line(self, text: str) -> bool:
+        """Whether it begins a line of ``text`` (blanks before it): a clause's own heading
+        ("12.3 Penalties"), not a sentence citing it."""
+        folded = cjk_spaced(fold(text))
+        return any(
+            not folded[folded.rfind("\n", 0, m.start()) + 1 : m.start()].strip()
+            for m in self.pattern.finditer(folded)
+        )
+
     def found_in(self, text: str) -> bool:
         if not all(name.search(text) for name in self.names):
             return False
@@ -671,6 +680,7 @@ _FULL_DATE = re.compile(
 
 
 DATE_WEIGHT = 0.5  # times the share of the query's dates a passage holds, as tags add
+REFERENCE_WEIGHT = 0.5  # times the share of the query's clauses whose heading a passage holds
 
 
 def query_date_patterns(query: str) -> list[re.Pattern[str]]:

@@ -44,6 +44,7 @@ from searchapp.ranking.path_filter import path_filter, path_globs
 from searchapp.ranking.proximity import PROXIMITY_WEIGHT, in_order_bonus
 from searchapp.ranking.query_words import (
     DATE_WEIGHT,
+    REFERENCE_WEIGHT,
     TAG_WEIGHT,
     BestLine,
     Phrase,
@@ -370,7 +371,9 @@ class Searcher:
         if named:
             best = max((cosine[i] for i, _ in dense[:FUSION_DEPTH]), default=0.0)
             named = near_names({i: v for i, v in named.items() if i in cosine}, cosine, best)
-        text_bonus, definers = self._from_texts(query, [i for i in candidates if i in cosine])
+        text_bonus, definers, headings = self._from_texts(
+            query, [i for i in candidates if i in cosine]
+        )
         if mode == "lexical":
             scale = 1.0 / ceiling if ceiling > 0 else 0.0
             frontier = None
@@ -391,7 +394,7 @@ class Searcher:
                 lexical += sorted(self._lexical_of(words, extra).items())
             # A query that is a date alone: the passages holding it, by what their text adds.
             lexical += [(i, 0.0) for i in dated if i not in listed] if date_alone else []
-            held = definers if whole else set()
+            held = (definers if whole else set()) | headings
             ranked = [
                 (i, max(s * scale, 1.0 if i in held else 0.0) + text_bonus.get(i, 0.0), cosine[i])
                 for i, s in lexical
@@ -411,6 +414,8 @@ class Searcher:
         held = {i for i, v in named.items() if v >= NAME_WEIGHT} if few_named else set()
         # A query that is a name alone (`class Console`): its definitions hold it as a whole.
         held |= definers if whole else set()
+        # A clause's own heading holds what the query asks, as a definition does.
+        held |= headings
         # A book's index or contents page holds the query's words as a list does: it scores
         # by its cosine alone (``listings.py``).
         for i in self._listings(candidates):
@@ -465,15 +470,22 @@ class Searcher:
         texts = self.store.chunk_texts(books) if books else {}
         return {i for i, text in texts.items() if is_listing(text)}
 
-    def _from_texts(self, query: str, candidates: list[int]) -> tuple[dict[int, float], set[int]]:
+    def _from_texts(
+        self, query: str, candidates: list[int]
+    ) -> tuple[dict[int, float], set[int], set[int]]:
         """``{chunk id: what its text adds}`` for the ``candidates`` holding some of the
         query's words in a row, as few others do (``proximity.py``), the tags it names
-        (``query_words.query_tags``), or defining names it spells as code
-        (``definitions.py``); and those defining all of them."""
+        (``query_words.query_tags``), a line its clause or section begins, or defining names
+        it spells as code (``definitions.py``); those defining all of them; and those where
+        each clause or section the query names begins a line."""
         trigrams, names, tags = query_trigrams(query), code_names(query), query_tags(query)
         dates = query_date_patterns(query)
-        if not (trigrams or names or tags or dates) or not candidates:
-            return {}, set()
+        # A clause or section the query names: its own heading before the passages citing it
+        # (a journalist's "clause 12.3": the contract's "12.3 Penalties" was 4th, after a
+        # letter, a log and an e-mail that cite it).
+        headed = [phrase for phrase in held_phrases(query) if phrase.heads]
+        if not (trigrams or names or tags or dates or headed) or not candidates:
+            return {}, set(), set()
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
         paths = self.store.chunk_paths(texts) if dates else {}
@@ -482,6 +494,13 @@ class Searcher:
                 name = os.path.basename(paths.get(chunk_id, ""))
                 if date.search(plain(text)) or date.search(name):
                     bonus[chunk_id] = bonus.get(chunk_id, 0.0) + DATE_WEIGHT / len(dates)
+        headings = set(texts) if headed else set()
+        for phrase in headed:
+            for chunk_id, text in texts.items():
+                if phrase.begins_a_line(text):
+                    bonus[chunk_id] = bonus.get(chunk_id, 0.0) + REFERENCE_WEIGHT / len(headed)
+                else:
+                    headings.discard(chunk_id)
         for tag in tags:  # `#sleep`: the notes tagged so, above those that say "sleep"
             found = tag_pattern(tag)
             for chunk_id, text in texts.items():
@@ -516,7 +535,7 @@ class Searcher:
             bonus[chunk_id] = bonus.get(chunk_id, 0.0) + value
             if value >= DEFINITION_WEIGHT:
                 definers.add(chunk_id)
-        return bonus, definers
+        return bonus, definers, headings
 
     def _indented(self, texts: dict[int, str]) -> dict[int, str]:
         """``texts``, those beginning with a variable declared (`const json = ...`) given back

@@ -358,6 +358,17 @@ def test_a_clause_section_or_article_in_a_short_query_is_held_where_documents_wr
         assert [(Path(h.path).name, h.line) for h in hits] == [("bail.txt", 1)], mode
         hits = index.search("§573c", k=3, mode=mode)
         assert [(Path(h.path).name, h.line) for h in hits] == [("mietvertrag.txt", 3)], mode
+    # The clause's own heading before the passages citing it, however often they do (a
+    # journalist's "clause 12.3": the contract's "12.3 Penalties" was 4th).
+    (files / "letter.txt").write_text(
+        "We write about clause 12.3 of the lease: clause 12.3, the termination clause, and "
+        "the notice clause 12.3 sets.\n"
+    )
+    index.add([files])
+    for mode in ("hybrid", "lexical"):
+        hits = index.search("clause 12.3", k=3, mode=mode)
+        assert [(Path(h.path).name, h.line) for h in hits][0] == ("lease.txt", 5), mode
+        assert "letter.txt" in {Path(h.path).name for h in hits}, mode
     # In a passage, the clause's line before a reference to it (a bookkeeper's hit named
     # "5.2. Clause 4.2 survives termination", the clause itself two lines above).
     from searchapp.ranking.query_words import BestLine
