@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import threading
+import unicodedata
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -495,22 +496,29 @@ class SearchIndex:
         text = glob.strip("*/!")
         if not text or any(c in text for c in "*?[{/"):
             return "", []
+        from searchapp.ranking.query_words import fold
+
         # case-blind letter by letter: "İ".lower() is two characters, and slicing by it was off
         held = re.compile(re.escape(text), re.IGNORECASE)
+        plain = fold(text)  # ...and accent-blind, as -F is: '*Nunez*' for 'Núñez notes.md'
         found: list[str] = []
         spelled = ""
         for path in self.store.all_paths():
-            at = held.search(path.rpartition("/")[2])
-            if at is None:
+            name = unicodedata.normalize("NFC", path.rpartition("/")[2])
+            at = held.search(name)
+            if at is not None:
+                spelled = spelled or at.group()
+            elif len(folded := fold(name)) == len(name) and (start := folded.find(plain)) >= 0:
+                spelled = spelled or name[start : start + len(plain)]  # letter for letter
+            else:
                 continue
-            spelled = spelled or at.group()
             found.append(path)
             if len(found) == MAX_NAMED_ALIKE:
                 break
         if not found:
             return "", []
         # the glob as given, its text as the names spell it (`*.CSV`: `*.csv`), else around it
-        respelled = held.sub(lambda _: spelled, glob.lstrip("!"))
+        respelled = held.sub(lambda _: spelled, glob.lstrip("!"), count=1)
         for alike in (respelled, f"*{spelled}*"):
             if alike != glob and self.any_document_matches(alike):
                 # the names it matches: another spelling ('LEASE_UP.md') is not one

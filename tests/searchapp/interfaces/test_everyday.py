@@ -2834,7 +2834,12 @@ def test_a_path_named_alike_is_one_the_suggested_glob_matches(tmp_path) -> None:
     # characters, and the name was sliced one off).
     files = write(
         tmp_path / "docs",
-        {"Lease_221.docx.txt": "a\n", "Other/LEASE_UP.md": "b\n", "İstanbul_notes.md": "c\n"},
+        {
+            "Lease_221.docx.txt": "a\n",
+            "Other/LEASE_UP.md": "b\n",
+            "İstanbul_notes.md": "c\n",
+            "Zoom interview Núñez.vtt": "d\n",
+        },
     )
     index = SearchIndex(tmp_path / "idx", encoder=FakeEncoder(dim=8))
     index.add([files])
@@ -2842,6 +2847,9 @@ def test_a_path_named_alike_is_one_the_suggested_glob_matches(tmp_path) -> None:
     assert (alike, [Path(p).name for p in found]) == ("*Lease*", ["Lease_221.docx.txt"])
     alike, found = index.named_alike("istanbul")
     assert (alike, [Path(p).name for p in found]) == ("*İstanbul*", ["İstanbul_notes.md"])
+    # ...accent-blind, as -F is (a journalist's '*Nunez*')
+    alike, found = index.named_alike("*Nunez*")
+    assert (alike, [Path(p).name for p in found]) == ("*Núñez*", ["Zoom interview Núñez.vtt"])
     index.close()
 
 
