@@ -1086,37 +1086,30 @@ CONTEXT_CHARS = 8_000_000  # and their characters, but the newest's (a 29 MB log
 def _file_lines(raw: str | None, indexed: str, *, markup: bool = False) -> list[str]:
     """The lines around a passage as the file has them, as grep -C shows them: the file's own
     ``raw`` text where its lines are the indexed text's (text, code, Markdown, whose YAML front
-    matter is indexed as blank lines and values; ``markup``: a transcript's, its tags left out
-    of each line), else the indexed text's (the text extracted from a PDF)."""
+    matter is indexed as blank lines and values), else the indexed text's (the text extracted
+    from a PDF); ``markup``: a transcript's, what is said as indexed (its tags left out), and
+    the lines left blank (timing, cue numbers) as the file has them, less their tags."""
     lines = indexed.split("\n")
     raw_lines = lines if raw is None else raw.split("\n")
     if len(raw_lines) != len(lines):
         return lines
+    if markup:  # what is said as indexed; the timing and cue lines between as written
+        from searchapp.ingest.formats.subtitles import spoken
+
+        return [line if line.strip() else spoken(raw) for raw, line in zip(raw_lines, lines)]
     # Only lines the indexed text left blank, or kept the end of (a front matter key's value),
     # may differ: anything else is another extraction.
     for raw_line, line in zip(raw_lines, lines, strict=True):
-        if raw_line == line or not line.strip() or _ends_alike(raw_line, line):
-            continue
-        if markup and _said_alike(raw_line, line):
-            continue
-        return lines
+        if raw_line != line and line.strip() and not _ends_alike(raw_line, line):
+            return lines
     return raw_lines
 
 
 def marked_up(path: str) -> bool:
     """Whether the file's lines are indexed less their tags (a transcript's: ``_file_lines``)."""
-    from searchapp.ingest.formats.subtitles import SUBTITLE_SUFFIXES
+    from searchapp.ingest.formats.subtitles import is_transcript
 
-    return os.path.splitext(path)[1].lower() in SUBTITLE_SUFFIXES
-
-
-def _said_alike(raw_line: str, line: str) -> bool:
-    """Whether a transcript's line, its tags and entities aside, is the indexed one: its words
-    end it (a voice tag, `<v Ana Ruiz>`, is indexed as "Ana Ruiz: " before them)."""
-    from searchapp.ingest.formats.subtitles import spoken
-
-    said = _NOT_WORD.sub("", spoken(raw_line))
-    return bool(said) and _NOT_WORD.sub("", line).endswith(said)
+    return is_transcript(path)
 
 
 def _ends_alike(raw_line: str, line: str) -> bool:

@@ -46,7 +46,7 @@ from searchapp.ingest.formats.spans import (
     locate,
     section_starts,
 )
-from searchapp.ingest.formats.subtitles import SUBTITLE_SUFFIXES
+from searchapp.ingest.formats.subtitles import is_transcript
 from searchapp.storage.schema import Chunk, DocumentRow, Place
 from searchapp.storage.store import Store
 
@@ -166,12 +166,21 @@ class FileReader:
             # stored with a size its hash did not cover, and its next append (``_seam``) found
             # its first bytes changed, and chunked all of it again.
             size = len(data)
-            digest = hashlib.sha256(data).hexdigest()
+            # Hashed once: its first bytes as indexed (records of one version: a mailbox that
+            # may have grown), then the rest.
+            indexed = _indexed_size(rows) if 0 < _indexed_size(rows) < size else 0
+            hashing = hashlib.sha256(memoryview(data)[:indexed])
+            before = hashing.hexdigest() if indexed else ""
+            hashing.update(memoryview(data)[indexed:])
+            digest = hashing.hexdigest()
             same = bool(rows) and all(row.sha256 == digest for row in rows)
             if same and not self.recheck:
                 yield FileDone(key, "touched", size=size, work=work, **times)
                 return
-            indexed, documents = self._appended(path, data, rows) if not same else (0, None)
+            documents = None
+            if indexed and before == rows[0].sha256:  # mail appended (``appended_mail``)
+                documents = appended_mail(path, data, indexed)
+            indexed = indexed if documents is not None else 0
             if documents is None:
                 documents = load_documents(path, data=data, max_bytes=limit)
         except SearchAppError as exc:
@@ -213,7 +222,7 @@ class FileReader:
         credited = 0
         kept_bytes = work * indexed // size if indexed else 0  # mail appended: the rest stays
         # a transcript's cues are sections (their times) that start no passage of their own
-        transcript = Path(key).suffix.lower() in SUBTITLE_SUFFIXES
+        transcript = is_transcript(key)
         long_read = stat.st_size >= LONG_READ_BYTES
         for document in documents:
             start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
@@ -278,24 +287,6 @@ class FileReader:
             **(times if indexed else {}),
             kept_documents=bool(indexed),
         )
-
-    def _appended(
-        self, path: Path, data: bytes, rows: list[DocumentRow]
-    ) -> tuple[int, list[SourceDocument] | None]:
-        """For a mailbox indexed as its messages whose indexed bytes are as they were, messages
-        appended after them (new mail): how many bytes were indexed, and the documents of the
-        messages after them alone (a 1 GiB Inbox was read, chunked and tokenized whole for
-        each new message). (0, None) for any other file or change."""
-        if not rows or any(row.doc_id == row.path for row in rows):
-            return 0, None
-        states = {(row.size, row.sha256) for row in rows}
-        if len(states) != 1:  # an update stopped part way: read whole
-            return 0, None
-        [(indexed, sha256)] = states
-        if not indexed or not sha256 or indexed >= len(data):
-            return 0, None
-        documents = appended_mail(path, data, indexed, sha256)
-        return (indexed, documents) if documents is not None else (0, None)
 
     def _seam(
         self,
@@ -387,6 +378,19 @@ def shifted(chunk: Chunk, chars: int, lines: int) -> Chunk:
         start_line=chunk.start_line + lines,
         end_line=chunk.end_line + lines,
     )
+
+
+def _indexed_size(rows: list[DocumentRow]) -> int:
+    """The size of the file its ``rows`` were indexed from, where they are records of one
+    complete version of it (a mailbox's messages); else 0 (a file indexed whole, an update
+    stopped part way)."""
+    if not rows or any(row.doc_id == row.path for row in rows):
+        return 0
+    states = {(row.size, row.sha256) for row in rows}
+    if len(states) != 1:
+        return 0
+    [(size, sha256)] = states
+    return size or 0 if sha256 else 0
 
 
 def unchanged(rows: list[DocumentRow], stat: os.stat_result) -> bool:

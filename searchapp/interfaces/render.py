@@ -451,7 +451,7 @@ def context_lines(
         return {}, None
     path = _where(hit.path, color, null, "-")
     if hit.message:  # `Inbox #61-3-`: its message's lines
-        path = path[:-1] + ("" if null else " ") + inert(f"#{hit.record_id}") + "-"
+        path = path[:-1] + ("\0" if null else " ") + inert(f"#{hit.record_id}") + "-"
     first, last = max(0, at - context.around), min(len(lines), at + 1 + context.around)
     return {
         context.first_line + i: (

@@ -408,7 +408,9 @@ _EXACT_TOKEN = re.compile(
 _AMOUNT = re.compile(
     # not after a number and a blank: "111 111 111 ..." tried from each number was quadratic
     r"(?<![\w.,])(?<!\d[ \u00a0\u202f])"
-    r"(?:[$€£¥][ \t]?\d+(?:[.,]\d+)*|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d+(?:\.\d+)*"
+    # (possessive: giving a group back never lets the end's lookahead pass, and "$1.1.1..."
+    # tried every way took seconds)
+    r"(?:[$€£¥][ \t]?\d++(?:[.,]\d+)*+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|§[ \t]*\d++(?:\.\d+)*+"
     # ...as Europe writes it: "1.250,00", its currency after ("2 500 €", "250,00 €"): a
     # bookkeeper's "1.250,00 €" ranked an invoice's "250,00 €" first
     r"|\d{1,3}(?:\.\d{3})+,\d{1,2}"
@@ -448,7 +450,7 @@ _REFERENCE_WORDS = (
 _REFERENCE_SUFFIX = r"(?:[ \t]?(?:bis|ter|quater|quinquies|sexies)|[^\W\d_])(?![^\W\d_])"
 _REFERENCE = re.compile(
     rf"(?i)(?<!\w)(?:{_REFERENCE_WORDS})\.?[ \t\u00a0]*"
-    rf"(?P<number>\d+(?:\.\d+)*(?:{_REFERENCE_SUFFIX})?)(?![^\W\d_])"
+    rf"(?P<number>\d++(?:\.\d+)*+(?:{_REFERENCE_SUFFIX})?)(?![^\W\d_])"
     r"(?![\w.]*\d)"
 )
 # An id a log or a trace writes: a UUID, or a run of 12 or more hex digits holding a digit and a
@@ -471,6 +473,16 @@ MAX_HELD_QUERY_WORDS = 64
 
 
 def held_phrases(query: str) -> list[Phrase]:
+    """``_held_phrases``, read once a query (ranking asks twice)."""
+    return list(_held_once(query))
+
+
+@functools.lru_cache(maxsize=64)
+def _held_once(query: str) -> tuple[Phrase, ...]:
+    return tuple(_held_phrases(query))
+
+
+def _held_phrases(query: str) -> list[Phrase]:
     """The phrases every hit of ``query`` holds: its quoted ones (``quoted_phrases``), else, in
     a short query, the clauses, sections and articles it names (``_REFERENCE``), the
     addresses, times and versions (``_EXACT_TOKEN``), hyphenated names (``_HYPHENATED_NAME``:

@@ -662,6 +662,8 @@ def m022_mailboxes_read_again(db: sqlite_utils.Database) -> None:
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.mbox' OR lower(path) "
         "LIKE '%.eml' OR lower(path) LIKE '%.vtt' OR lower(path) LIKE '%.srt' OR lower(path) "
+        "LIKE '%.eml.gz' OR lower(path) LIKE '%.vtt.gz' OR lower(path) LIKE '%.srt.gz' OR "
+        "lower(path) "
         "LIKE '%.mbx' OR lower(path) LIKE '%.mbox.gz' OR lower(path) LIKE '%.mbx.gz' OR "
         "(doc_id = path AND EXISTS (SELECT 1 FROM chunks WHERE chunks.document_id = "
         "documents.id AND ordinal = 0 AND text GLOB "

@@ -157,7 +157,7 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         return _guarded("AsciiDoc file", path, extract_asciidoc, text)
     if suffix in DELIMITED_SUFFIXES and text.strip():
         return extract_delimited(text, suffix)
-    if suffix in SUBTITLE_SUFFIXES:
+    if suffix in SUBTITLE_SUFFIXES and not looks_like_html(text):
         return _guarded("transcript", path, extract_subtitles, text)
     if is_debian_changelog(text):
         return extract_changelog(text)

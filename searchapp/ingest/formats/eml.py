@@ -186,5 +186,5 @@ def _content(part: Message) -> str:
         return ""
     try:
         return payload.decode(part.get_content_charset() or "utf-8", "replace")
-    except LookupError:
+    except (LookupError, UnicodeError):  # unknown, or a codec of no text (idna)
         return payload.decode("utf-8", "replace")

@@ -66,18 +66,32 @@ class MailboxMessage:
 
 def is_mailbox(data: bytes, suffix: str) -> bool:
     """Whether a file (its bytes, and its name's suffix in lower case) is a mailbox: named so,
-    or beginning with a message's "From " line (Thunderbird's folder files have no suffix)."""
-    return suffix in MBOX_SUFFIXES or _FROM_LINE.match(data) is not None
+    or without a suffix (Thunderbird's folder files: `Inbox`, `Archives.sbd/2023`) and
+    beginning with a message's "From " line. Not `git format-patch`'s `0001-fix.patch`, whose
+    first line is one too."""
+    if suffix in MBOX_SUFFIXES:
+        return True
+    named = bool(suffix) and suffix[1:].isalnum()  # `Mr. Smith` has no suffix but a name
+    return not named and _FROM_LINE.match(data.removeprefix(_BOM)) is not None
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def read_mailbox(data: bytes, *, first: int = 1) -> list[MailboxMessage]:
     """The messages of a mailbox, in its order, numbered from ``first``. A file of headers and
-    a body without a "From " line (an ``.eml`` file renamed) is one message; an empty one has
-    none."""
+    a body without a "From " line (an ``.eml`` file renamed) is one message, and so is such a
+    text before the first "From " line; an empty one has none."""
+    data = data.removeprefix(_BOM)
     starts = [(match.start(), match.end()) for match in _FROM_LINE.finditer(data)]
-    if not starts:
-        return [_message(first, data)] if _HEADER_LINE.match(data.lstrip()) else []
     messages = []
+    lead = data[: starts[0][0]] if starts else data
+    if lead.strip():  # a message without its "From " line, counted whatever it is
+        if _HEADER_LINE.match(lead.lstrip()):
+            messages.append(_message(first, lead))
+        first += 1
+    if not starts:
+        return messages
     ends = [start for start, _ in starts[1:]] + [len(data)]
     for number, ((_, begin), end) in enumerate(zip(starts, ends, strict=True), start=first):
         raw = data[begin:end]
@@ -101,8 +115,14 @@ def appended_messages(data: bytes, indexed: int) -> list[MailboxMessage] | None:
         at += 1
     if _FROM_LINE.match(data, at) is None:
         return None
-    before = sum(1 for _ in _FROM_LINE.finditer(data, 0, indexed))
-    return read_mailbox(data[at:], first=before + 1)
+    return read_mailbox(data[at:], first=_count(data[:indexed]) + 1)
+
+
+def _count(data: bytes) -> int:
+    """How many messages ``read_mailbox`` numbers in ``data`` (those it leaves out too)."""
+    data = data.removeprefix(_BOM)
+    starts = [match.start() for match in _FROM_LINE.finditer(data)]
+    return len(starts) + bool(data[: starts[0]].strip() if starts else data.strip())
 
 
 def _message(number: int, raw: bytes) -> MailboxMessage:

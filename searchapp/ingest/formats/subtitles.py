@@ -31,11 +31,17 @@ _TIMING = re.compile(
 )
 _CUE_NUMBER = re.compile(r"^\s*\d+\s*$")
 _BLOCK_START = re.compile(r"^(?:WEBVTT|NOTE|STYLE|REGION)(?:[ \t].*)?$")
-_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^>]*)>")
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?[ \t]+([^<>]*)>")
 _WORD_TIME = re.compile(r"<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>")
 # tags: WebVTT's and HTML's (`<i>`, `<font color=...>`), a word's time, SubRip's position
 # (`{\an8}`)
-_TAG = re.compile(r"</?[a-zA-Z][^>]*>|<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>|\{\\[^}]*\}")
+_TAG = re.compile(r"</?[a-zA-Z][^<>]*>|<\d+:\d{2}(?::\d{2})?[.,]\d{1,3}>|\{\\[^{}]*\}")
+
+
+def is_transcript(path: str) -> bool:
+    """Whether ``path`` names a transcript (`.vtt`, `.srt`, gzipped too)."""
+    name = path.lower().removesuffix(".gz")
+    return name.endswith(tuple(SUBTITLE_SUFFIXES))
 
 
 def extract_subtitles(text: str) -> LocatedText:

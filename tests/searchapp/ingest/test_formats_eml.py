@@ -78,6 +78,12 @@ def test_a_message_with_a_charset_python_does_not_know_is_read_as_utf8(tmp_path:
     [document] = load_documents(path)
     assert document.title == "Résumé"
     assert document.text == "From: Jörg <j@b.example>\nSubject: Résumé\n\nCafé notes\n"
+    # ...and one in a codec of no text (idna raised, and the whole file was skipped)
+    path.write_bytes(
+        b"Subject: odd\r\nContent-Type: text/plain; charset=idna\r\n\r\nhello\xc3\xa9\r\n"
+    )
+    [document] = load_documents(path)
+    assert document.text == "Subject: odd\n\nhelloé\n"
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n"])

@@ -283,3 +283,29 @@ def test_a_mailbox_past_the_size_limit_of_other_files_is_read(tmp_path, monkeypa
     assert [(Path(p).name, why.split(" (")[0]) for p, why in report.skipped] == [
         ("notes.txt", "larger than the 0.0 MiB limit")
     ]
+
+
+def test_a_patch_is_no_mailbox_and_nothing_before_a_from_line_is_lost(tmp_path: Path) -> None:
+    # A reviewer's: `git format-patch`'s output begins with a "From " line and a header, and
+    # was read as a message (its hits' lines were a message's); a message saved without its
+    # "From " line before the first one was dropped, and new mail took its number.
+    patch = tmp_path / "0001-fix-retry.patch"
+    text = (
+        "From 1a2b3c4d Mon Sep 17 00:00:00 2001\nFrom: Dev <dev@example.org>\n"
+        "Subject: [PATCH] fix retry\n\n---\n+int backoff = 250;\n"
+    )
+    patch.write_text(text)
+    [document] = load_documents(patch)
+    assert (document.doc_id, document.text) == (str(patch), text)
+    box = tmp_path / "Saved.mbox"
+    lone = b"\xef\xbb\xbfSubject: lone\n\nthe walrus contract\n"
+    box.write_bytes(lone + b"\nFrom c@d Wed Jan  8 10:00:00 2025\nSubject: gamma\n\nokapi\n")
+    assert [(d.doc_id.rsplit("#", 1)[1], d.title) for d in load_documents(box)] == [
+        ("1", "lone"),
+        ("2", "gamma"),
+    ]
+    from searchapp.ingest.decoding import appended_mail
+
+    data = box.read_bytes() + b"\nFrom e@f Thu Jan  9 10:00:00 2025\nSubject: delta\n\nyak\n"
+    [new] = appended_mail(box, data, box.stat().st_size)
+    assert (new.doc_id.rsplit("#", 1)[1], new.title) == ("3", "delta")

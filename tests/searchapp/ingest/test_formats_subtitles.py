@@ -110,3 +110,14 @@ def test_context_around_a_transcript_hit_is_the_files_lines(tmp_path, monkeypatc
     assert (
         lines[1].startswith("meetings/standup.vtt:9: ") and lines[2] == "meetings/standup.vtt-10-"
     )
+
+
+def test_a_web_page_named_vtt_is_read_as_a_web_page(tmp_path: Path) -> None:
+    # A reviewer's: a download that failed, named .vtt, had its scripts' text indexed.
+    path = tmp_path / "page.vtt"
+    path.write_text(
+        "<!DOCTYPE html><html><head><script>var trackingPixelSecret = 1;</script></head>"
+        "<body><p>Not found</p></body></html>\n"
+    )
+    [document] = load_documents(path)
+    assert "Not found" in document.text and "trackingPixelSecret" not in document.text
