@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import gzip
+import hashlib
 import io
 import itertools
 import json
@@ -661,6 +662,25 @@ def size_limit(path: Path, size: int) -> int:
 
 
 MAILBOX_HEAD_BYTES = 4096  # enough for a message's "From " line and its first header
+
+
+def as_hashed(path: Path, data: bytes) -> bytes:
+    """A file's bytes as its content hash (``documents.sha256``) covers them: a mailbox's less
+    the status lines a mail client rewrites as a message is read (``formats.mbox.as_hashed``),
+    any other file's as they are."""
+    from searchapp.ingest.formats.mbox import as_hashed as mailbox_as_hashed
+    from searchapp.ingest.formats.mbox import is_mailbox
+
+    if data.startswith(GZIP_MAGIC) or not is_mailbox(
+        data[:MAILBOX_HEAD_BYTES], path.suffix.lower()
+    ):
+        return data
+    return mailbox_as_hashed(data)
+
+
+def content_digest(path: Path, data: bytes) -> str:
+    """The content hash stored for the file at ``path`` holding ``data`` (``as_hashed``)."""
+    return hashlib.sha256(as_hashed(path, data)).hexdigest()
 
 
 def appended_mail(path: Path, data: bytes, indexed: int) -> list[SourceDocument] | None:

@@ -31,6 +31,7 @@ from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
     appended_mail,
+    as_hashed,
     generated_data,
     go_generated,
     is_too_large,
@@ -169,9 +170,10 @@ class FileReader:
             # Hashed once: its first bytes as indexed (records of one version: a mailbox that
             # may have grown), then the rest.
             indexed = _indexed_size(rows) if 0 < _indexed_size(rows) < size else 0
-            hashing = hashlib.sha256(memoryview(data)[:indexed])
+            hashed = as_hashed(path, data)  # a mailbox less its messages' status lines
+            hashing = hashlib.sha256(memoryview(hashed)[:indexed])
             before = hashing.hexdigest() if indexed else ""
-            hashing.update(memoryview(data)[indexed:])
+            hashing.update(memoryview(hashed)[indexed:])
             digest = hashing.hexdigest()
             same = bool(rows) and all(row.sha256 == digest for row in rows)
             if same and not self.recheck:

@@ -125,6 +125,31 @@ def _count(data: bytes) -> int:
     return len(starts) + bool(data[: starts[0]].strip() if starts else data.strip())
 
 
+# Header lines a mail client rewrites in place as a message is read, flagged or tagged
+# (Thunderbird's X-Mozilla-Status, -Status2 and -Keys; mutt's Status and X-Status).
+_STATUS_LINE = re.compile(
+    rb"^(?:X-Mozilla-Status2?|X-Mozilla-Keys|X-Status|Status):[^\r\n]*", re.MULTILINE | re.I
+)
+
+
+def as_hashed(data: bytes) -> bytes:
+    """A mailbox's bytes as hashed to tell whether it changed: the status lines its messages'
+    headers hold blanked, but for Thunderbird's deleted mark (``_EXPUNGED``), which leaves a
+    message out. Reading a message rewrites its status in place: hashed as written, a 1 GiB
+    Inbox was read whole again for each message read, and new mail never read alone."""
+    if b"Status" not in data and b"X-Mozilla-Keys" not in data:
+        return data
+    hashed = bytearray(data)
+    for message in _FROM_LINE.finditer(data):
+        blank = _BLANK_LINE.search(data, message.end())
+        end = blank.start() if blank else len(data)
+        for line in _STATUS_LINE.finditer(data, message.end(), end):
+            status = _MOZILLA_STATUS.match(line.group())
+            expunged = status is not None and int(status.group(1), 16) & _EXPUNGED
+            hashed[line.start() : line.end()] = (b"!" if expunged else b"#") * len(line.group())
+    return bytes(hashed)
+
+
 def _message(number: int, raw: bytes) -> MailboxMessage:
     try:
         subject, text = read_message(raw)

@@ -309,3 +309,32 @@ def test_a_patch_is_no_mailbox_and_nothing_before_a_from_line_is_lost(tmp_path: 
     data = box.read_bytes() + b"\nFrom e@f Thu Jan  9 10:00:00 2025\nSubject: delta\n\nyak\n"
     [new] = appended_mail(box, data, box.stat().st_size)
     assert (new.doc_id.rsplit("#", 1)[1], new.title) == ("3", "delta")
+
+
+def test_a_message_read_in_thunderbird_changes_nothing_and_new_mail_is_still_read_alone(
+    tmp_path: Path,
+) -> None:
+    # A reviewer's: Thunderbird rewrites a message's status line in place when it is read,
+    # so the whole Inbox was read again, and new mail was never read alone.
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    mail = tmp_path / "Mail"
+    mail.mkdir()
+    inbox = mail / "Inbox"
+    inbox.write_bytes(THUNDERBIRD.encode())
+    index = make_index(tmp_path / "idx")
+    index.add([mail])
+    read = inbox.read_bytes().replace(b"X-Mozilla-Status: 0001", b"X-Mozilla-Status: 0000")
+    inbox.write_bytes(read)  # message 1 read: its status rewritten, same length
+    report = index.add([mail])
+    assert (report.unchanged, report.updated, report.chunks) == (1, 0, 0)
+    with inbox.open("ab") as file:
+        file.write(b"\r\nFrom - Thu Jan  9 08:00:00 2025\r\nSubject: Roof\r\n\r\nThe roofer.\r\n")
+    report = index.add([mail])
+    assert (report.updated, report.chunks, report.reused) == (1, 1, 0)  # the new one alone
+    # Deleted in Thunderbird (marked, not yet compacted): read again, and gone from the hits.
+    inbox.write_bytes(
+        inbox.read_bytes().replace(b"X-Mozilla-Status: 0000", b"X-Mozilla-Status: 0009")
+    )
+    assert index.add([mail]).updated == 1
+    assert index.search("dentist appointment", k=5, mode="lexical") == []
