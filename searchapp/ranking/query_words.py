@@ -418,6 +418,29 @@ _AMOUNT = re.compile(
     r"(?:[€£$¥]|(?:EUR|USD|GBP|CHF|JPY)(?![\w])))"
     r"(?![\w.,]*\d)"
 )
+# An amount with its scale in words: "$2.4 million", "€1,5 Mio.", "$300k", "1.2bn USD": a
+# journalist's "$2.4 million" found a contract's section "2.4", not its "USD 2,400,000".
+_SCALES = {
+    "thousand": 3,
+    "k": 3,
+    "million": 6,
+    "millionen": 6,
+    "mio": 6,
+    "mn": 6,
+    "m": 6,
+    "billion": 9,
+    "milliarde": 9,
+    "milliarden": 9,
+    "mrd": 9,
+    "bn": 9,
+}
+_SCALED_AMOUNT = re.compile(
+    r"(?i)(?<![\w.,])(?P<before>[$€£¥][ \t]?|(?:USD|EUR|GBP|CHF)[ \t]?)?"
+    r"(?P<whole>\d{1,4})(?:[.,](?P<fraction>\d{1,3}))?[ \t]?"
+    r"(?P<scale>thousand|millionen|million|milliarden|milliarde|billion|mio|mrd|mn|bn|m|k)\.?"
+    r"(?![\w])(?P<after>[ \t]?(?:[€£$¥]|(?:EUR|USD|GBP|CHF|dollars?|euros?|pounds?)(?![\w])))?"
+)
+_SCALE_LETTERS = frozenset({"k", "m", "mn", "bn"})  # an amount's only with its currency: "2 m"
 # A timestamp as data and logs write it, its date and time joined (`2024-01-01T11:06:38`, with a
 # fraction or a zone after): a data scientist's pasted one found another row (the time alone is
 # held by ``_EXACT_TOKEN``; with a "T" before it, it was no token).
@@ -468,6 +491,9 @@ _HYPHENATED_NAME = re.compile(r"(?<![\w-])[A-Z][A-Za-z0-9]*(?:-[A-Z][A-Za-z0-9]*
 # ...held as a phrase in a query of at most this many other words: a pasted log line asks for
 # its cause (a runbook), not for the line again.
 MAX_WORDS_AROUND_EXACT = 4
+# An amount of more digits than this is no money (a pasted id after "$"): its pattern of
+# thousands took a second to compile at 20,000 digits.
+MAX_AMOUNT_DIGITS = 18
 # A query of more words than this holds no phrase but its quoted ones, read no further.
 MAX_HELD_QUERY_WORDS = 64
 
@@ -504,12 +530,15 @@ def _held_phrases(query: str) -> list[Phrase]:
     query = _HEX_ID.sub(" ", query)
     names = _HYPHENATED_NAME.findall(query)
     query = _HYPHENATED_NAME.sub(" ", query)
+    scaled = [found for found in _SCALED_AMOUNT.finditer(query) if _is_money(found)]
+    for found in reversed(scaled):
+        query = query[: found.start()] + " " + query[found.end() :]
     # Amounts first: "1.250.000 €" is no version 1.250.000 as well (which no "1,250,000" is)
-    amounts = _AMOUNT.findall(query)
+    amounts = [a for a in _AMOUNT.findall(query) if sum(map(str.isdigit, a)) <= MAX_AMOUNT_DIGITS]
     query = _AMOUNT.sub(" ", query)
     exact = _EXACT_TOKEN.findall(query)
     others = _EXACT_TOKEN.sub(" ", query).split()
-    held = exact or amounts or numbered or stamps or ids or references or names
+    held = exact or amounts or scaled or numbered or stamps or ids or references or names
     if not held or len(others) > MAX_WORDS_AROUND_EXACT:
         return []
     phrases = [_timestamp_phrase(stamp) for stamp in stamps]
@@ -522,6 +551,7 @@ def _held_phrases(query: str) -> list[Phrase]:
     phrases += _phrases_of(list(dict.fromkeys(ids)))
     phrases += [_hyphenated_phrase(name) for name in dict.fromkeys(names)]
     phrases += [_amount_phrase(amount) for amount in dict.fromkeys(amounts)]
+    phrases += [_scaled_phrase(found) for found in scaled]
     for token in dict.fromkeys(exact):
         core = re.match(r"[vV]?(\d+(?:[.:,]\d+)+)", token).group(1)  # not `-beta.4` after it
         numbers = re.findall(r"\d+", core)
@@ -603,6 +633,41 @@ def _amount_phrase(amount: str) -> Phrase:
     return Phrase(amount, pattern, fts="(" + " OR ".join(forms) + ")")
 
 
+def _is_money(found: re.Match[str]) -> bool:
+    """Whether a number and a scale (``_SCALED_AMOUNT``) are an amount: its scale a word, or
+    a currency with it ("$2m", not "2 m of pipe")."""
+    scale = found.group("scale").lower().rstrip(".")
+    return scale not in _SCALE_LETTERS or bool(found.group("before") or found.group("after"))
+
+
+def _scaled_phrase(found: re.Match[str]) -> Phrase:
+    """An amount with its scale in words (``_SCALED_AMOUNT``) as a phrase: written so, with
+    any word of its scale ("2.4 million", "2,4 Mio.", "2.4m"), or as its whole number with or
+    without thousands' separators ("2,400,000", "2.400.000 €", "2400000")."""
+    whole, fraction = found.group("whole"), found.group("fraction") or ""
+    scale = found.group("scale").lower().rstrip(".")
+    words = [word for word, power in _SCALES.items() if power == _SCALES[scale]]
+    as_said = rf"{whole}[.,]{fraction}" if fraction.strip("0") else rf"{whole}(?:[.,]0+)?"
+    said = rf"(?<![\d.,]){as_said}[ \t]?(?:{'|'.join(words)})\.?(?![a-z])"
+    digits = _scaled_digits(found)
+    lead = len(digits) % 3 or 3
+    thousands = [digits[:lead]] + [digits[at : at + 3] for at in range(lead, len(digits), 3)]
+    number = r"[.,\s\u202f]?".join(thousands)
+    written = rf"(?<!\d)(?<!\d[.,\s\u202f]){number}(?:[.,]\d{{1,2}})?(?!\d)(?![.,]\d)"
+    pattern = re.compile(f"{said}|{written}")
+    spoken = f"{whole} {fraction}".strip()
+    forms = dict.fromkeys([digits, " ".join(thousands), spoken, *(f"{spoken}{w}" for w in words)])
+    return Phrase(found.group(), pattern, fts="(" + " OR ".join(f'"{f}"' for f in forms) + ")")
+
+
+def _scaled_digits(found: re.Match[str]) -> str:
+    """The whole number an amount with its scale in words stands for: "2.4 million" 2400000."""
+    fraction = found.group("fraction") or ""
+    power = _SCALES[found.group("scale").lower().rstrip(".")]
+    digits = (found.group("whole") + fraction.ljust(power, "0")[:power]).lstrip("0")
+    return digits or "0"
+
+
 def _amount_words(amount: str) -> tuple[str, str]:
     """FTS5's words of an amount's whole number (``_AMOUNT``), joined ("4400,00": "4400") and
     in thousands ("$4,400", "4 400 €": "4 400"); its cents may not be written ("€1,250" is
@@ -617,9 +682,16 @@ def _amount_words(amount: str) -> tuple[str, str]:
 
 
 def amount_words(query: str) -> str:
-    """``query`` with its amounts' numbers in both ways FTS5 may hold them (``_amount_words``),
-    for BM25: "$4400" found no "$4,400" (its words "4" and "400")."""
-    forms = [form for found in _AMOUNT.finditer(query) for form in _amount_words(found.group())]
+    """``query`` with its held amounts' numbers in both ways FTS5 may hold them
+    (``_amount_words``), for BM25: "$4400" found no "$4,400" (its words "4" and "400")."""
+    held = {phrase.text for phrase in held_phrases(query)}  # a short query's, as phrases are
+    forms = [
+        form
+        for found in _AMOUNT.finditer(query)
+        if found.group() in held
+        for form in _amount_words(found.group())
+    ]
+    forms += [_scaled_digits(m) for m in _SCALED_AMOUNT.finditer(query) if m.group() in held]
     return " ".join([query, *dict.fromkeys(forms)])
 
 

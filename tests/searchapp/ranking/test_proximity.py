@@ -277,6 +277,16 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         assert all(amount.found_in(text) for text in written), query
         assert not amount.found_in(other), query  # a longer number
     assert not held_phrases("1,5 €")[0].found_in("1,55 €")
+    # ...and with its scale in words (a journalist's "$2.4 million" found a contract's section
+    # "2.4", not its "USD 2,400,000"); a scale's letter is money's with a currency alone.
+    [scaled] = held_phrases("$2.4 million")
+    for text in ("USD 2,400,000", "a $2.4m side letter", "2,4 Mio. €", "2400000"):
+        assert scaled.found_in(text), text
+    for text in ("2.4 The Operator shall comply", "12,400,000", "$2.45 million"):
+        assert not scaled.found_in(text), text
+    assert (
+        held_phrases("€1,5 Mio.")[0].found_in("1,5 Millionen") and held_phrases("2 m of pipe") == []
+    )
     assert len(held_phrases("111 " * 2500)) == 0  # a pasted page (quadratic once: 0.5 s)
     files = tmp_path / "files"
     files.mkdir()
@@ -286,6 +296,8 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         "msa.txt": "11. Term and Termination. 11.4% interest. Either party may end it.",
         "issues.txt": "Open issue: the notice period in §11.2 is too short.",
         "bank.csv": "2024-05-31;Acme Ltd;1250,00\n2024-06-01;Other;250,00",
+        "amendment.txt": "The amendment adds USD 2,400,000 over five years.",
+        "terms.txt": "2.4 The Operator shall comply with the service standards.",
     }
     for name, text in texts.items():
         (files / name).write_text(text + "\n")
@@ -300,7 +312,12 @@ def test_an_amount_or_a_section_in_a_short_query_is_held_as_written(tmp_path) ->
         ], mode
         # An amount written without its thousands' separator, or with it where the passage
         # has none (an architect's "$4400" and "1250 €": FTS5 holds "4" and "400" or "1250")
-        for query, name in (("$4400", "lease.txt"), ("€1,250", "bank.csv"), ("1250 €", "bank.csv")):
+        for query, name in (
+            ("$4400", "lease.txt"),
+            ("€1,250", "bank.csv"),
+            ("1250 €", "bank.csv"),
+            ("$2.4 million", "amendment.txt"),
+        ):
             assert [Path(h.path).name for h in index.search(query, k=3, mode=mode)] == [name], (
                 query,
                 mode,
