@@ -447,6 +447,23 @@ def test_path_glob_stars_as_include_reads_them(make, pattern, expected) -> None:
     assert {h.path for h in search(collection, "text", k=10, path_glob=pattern)} == expected
 
 
+@pytest.mark.parametrize(
+    ("pattern", "expected"),
+    [
+        # A name's accents may be left out, as -F leaves them (a journalist's '*Nunez*');
+        # typed, they are matched as written; case is matched as it is.
+        ("*Nunez*", {"/r/Zoom interview Núñez.vtt"}),
+        ("*Núñez*", {"/r/Zoom interview Núñez.vtt"}),
+        ("*nunez*", set()),
+        ("!*Nunez*", {"/r/Nuno.md"}),
+    ],
+)
+def test_path_glob_leaves_accents_out(make, pattern, expected) -> None:
+    paths = ["/r/Zoom interview Núñez.vtt", "/r/Nuno.md"]
+    collection = make([(p, [("text", 0.9 - n / 10)]) for n, p in enumerate(paths)])
+    assert {h.path for h in search(collection, "text", k=10, path_glob=pattern)} == expected
+
+
 def test_path_from_the_current_folder(make, monkeypatch, tmp_path) -> None:
     here, other = tmp_path / "pro[j]", tmp_path / "other"  # "[j]": the folder's name as it is
     paths = [str(here / "notes" / "a.md"), str(other / "notes" / "b.md"), str(here / "c.md")]
