@@ -27,6 +27,7 @@ from searchapp.ingest.formats.ooxml import (
     MC_FALLBACK,
     core_title,
     namespace,
+    paragraph_styles,
     relationships,
 )
 from searchapp.ingest.formats.safe_zip import SafeZip
@@ -34,7 +35,6 @@ from searchapp.ingest.formats.spans import LocatedText
 
 CELL_SEPARATOR = " | "
 BODY, TITLE = 0, -1  # paragraph levels besides headings 1-9; TITLE: the Title style
-MAX_STYLE_DEPTH = 16  # basedOn chains longer than this (or looping) stop inheriting
 _HEADING_NAME = re.compile(r"heading\s*([1-9])", re.IGNORECASE)
 _OUTLINE_VALUES = frozenset(str(n) for n in range(9))  # 0-8; 9 means body text
 
@@ -298,35 +298,21 @@ def _heading_styles(archive: SafeZip, main_part: str, w: str) -> dict[str, int]:
         (t for kind, t in relationships(archive, main_part).values() if kind == "styles"),
         posixpath.join(posixpath.dirname(main_part), "styles.xml"),
     )
-    if not archive.has(part):
-        return {}
-    own: dict[str, int | None] = {}  # None: not said, inherited from basedOn
-    based_on: dict[str, str] = {}
-    for style in archive.read_xml(part).iter(f"{w}style"):
-        if style.get(f"{w}type") != "paragraph":
-            continue
-        style_id = style.get(f"{w}styleId", "")
+
+    def level(style: Element) -> int | None:  # None: not said, inherited from basedOn
         properties = style.find(f"{w}pPr")
-        level = _outline_level(properties, w) if properties is not None else None
-        if level is None:
+        found = _outline_level(properties, w) if properties is not None else None
+        if found is None:
             name_element = style.find(f"{w}name")
             name = (name_element.get(f"{w}val", "") if name_element is not None else "").strip()
             match = _HEADING_NAME.fullmatch(name)
             if match:
-                level = int(match.group(1))
+                found = int(match.group(1))
             elif name.lower() == "title":
-                level = TITLE
-        own[style_id] = level
-        parent = style.find(f"{w}basedOn")
-        if parent is not None:
-            based_on[style_id] = parent.get(f"{w}val", "")
-    levels: dict[str, int] = {}
-    for style_id in own:
-        current = style_id
-        for _ in range(MAX_STYLE_DEPTH):
-            if own.get(current) is not None or current not in based_on:
-                break
-            current = based_on[current]
-        level = own.get(current)
-        levels[style_id] = BODY if level is None else level
-    return levels
+                found = TITLE
+        return found
+
+    return {
+        style_id: BODY if found is None else found
+        for style_id, found in paragraph_styles(archive, part, w, level).items()
+    }

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
 from searchapp.ingest.decoding import NotTextError
-from searchapp.ingest.formats.ooxml import relationships
+from searchapp.ingest.formats.ooxml import paragraph_styles, relationships
 from searchapp.ingest.formats.safe_zip import SafeZip
 
 logger = logging.getLogger(__name__)
 
-MAX_STYLE_DEPTH = 16  # as docx.py's: basedOn chains longer than this (or looping) stop
 LEVELS = 9  # w:ilvl 0-8
 # The most a list counts to, as Word's own "Set numbering value" takes it: a start of 10**9
 # written as letters was 1.9 GB of text from a 2 kB document (a reviewer's).
@@ -170,34 +169,21 @@ def _list_numbers(archive: SafeZip, main_part: str, w: str) -> ListNumbers:
 
 def _style_numbering(archive: SafeZip, part: str, w: str) -> dict[str, tuple[str, int]]:
     """{paragraph style id: (numId, ilvl)} of the styles numbered, their own or inherited."""
-    if not archive.has(part):
-        return {}
-    own: dict[str, tuple[str, int] | None] = {}
-    based_on: dict[str, str] = {}
-    for style in archive.read_xml(part).iter(f"{w}style"):
-        if style.get(f"{w}type") != "paragraph":
-            continue
-        style_id = style.get(f"{w}styleId", "")
+
+    def numbering(style: Element) -> tuple[str, int] | None:
         found = style.find(f"{w}pPr/{w}numPr")
-        if found is not None:
-            num = found.find(f"{w}numId")
-            level = found.find(f"{w}ilvl")
-            num_id = num.get(f"{w}val", "") if num is not None else ""
-            own[style_id] = (num_id, _level(level, w) if level is not None else 0)
-        parent = style.find(f"{w}basedOn")
-        if parent is not None:
-            based_on[style_id] = parent.get(f"{w}val", "")
-    numbered: dict[str, tuple[str, int]] = {}
-    for style_id in {*own, *based_on}:
-        current = style_id
-        for _ in range(MAX_STYLE_DEPTH):
-            if current in own or current not in based_on:
-                break
-            current = based_on[current]
-        found = own.get(current)
-        if found is not None and found[0] not in ("", "0"):
-            numbered[style_id] = found
-    return numbered
+        if found is None:
+            return None
+        num = found.find(f"{w}numId")
+        level = found.find(f"{w}ilvl")
+        num_id = num.get(f"{w}val", "") if num is not None else ""
+        return num_id, _level(level, w) if level is not None else 0
+
+    return {
+        style_id: found
+        for style_id, found in paragraph_styles(archive, part, w, numbering).items()
+        if found is not None and found[0] not in ("", "0")
+    }
 
 
 def _read_level(lvl: Element, w: str) -> _Level:

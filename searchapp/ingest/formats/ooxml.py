@@ -4,6 +4,8 @@ content types, relationships, the main part and the core properties."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
+from typing import TypeVar
 from xml.etree import ElementTree
 
 from searchapp.ingest.formats.safe_zip import SafeZip
@@ -95,3 +97,36 @@ def _content_type(archive: SafeZip, part: str) -> str:
         if default.get("Extension", "").lower() == extension:
             return default.get("ContentType", "")
     return ""
+
+
+MAX_STYLE_DEPTH = 16  # basedOn chains longer than this (or looping) stop inheriting
+_T = TypeVar("_T")
+
+
+def paragraph_styles(
+    archive: SafeZip, part: str, w: str, own: Callable[[ElementTree.Element], _T | None]
+) -> dict[str, _T | None]:
+    """{style id: its value} of a Word styles ``part``'s paragraph styles: ``own`` of the
+    style, or where that is None, of the style it is based on (``w:basedOn``), up its chain;
+    None where none says. {} without the part."""
+    if not archive.has(part):
+        return {}
+    values: dict[str, _T | None] = {}
+    based_on: dict[str, str] = {}
+    for style in archive.read_xml(part).iter(f"{w}style"):
+        if style.get(f"{w}type") != "paragraph":
+            continue
+        style_id = style.get(f"{w}styleId", "")
+        values[style_id] = own(style)
+        parent = style.find(f"{w}basedOn")
+        if parent is not None:
+            based_on[style_id] = parent.get(f"{w}val", "")
+    inherited: dict[str, _T | None] = {}
+    for style_id in values:
+        current = style_id
+        for _ in range(MAX_STYLE_DEPTH):
+            if values.get(current) is not None or current not in based_on:
+                break
+            current = based_on[current]
+        inherited[style_id] = values.get(current)
+    return inherited
