@@ -14,6 +14,7 @@ document per record.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import dataclasses
 import gzip
 import hashlib
@@ -25,7 +26,7 @@ import os
 import re
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -34,13 +35,13 @@ from searchapp.errors import SearchAppError
 from searchapp.ingest import secrets
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
-from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS, MAILBOX_MAX_BYTES
+from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS
 from searchapp.ingest.secrets import blank_private_keys
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
 
 if TYPE_CHECKING:
-    from searchapp.ingest.formats.mbox import MailboxMessage
+    from searchapp.ingest.formats.mbox import MailboxMessage, Scan
 
 logger = logging.getLogger(__name__)
 
@@ -465,6 +466,24 @@ def read_bytes(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> byte
     Raises ``NotTextError`` (never ``OSError``) for a file that is too large, vanished, is not a
     regular file or cannot be read. Opens without blocking, so a named pipe is refused, not read.
     """
+    with opened(path) as (handle, size):
+        if max_bytes is not None and size > max_bytes:
+            raise NotTextError(
+                f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(size)})", path
+            )
+        try:
+            data = _read_at_most(handle, None if max_bytes is None else max_bytes + 1)
+        except OSError as exc:
+            raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+    if max_bytes is not None and len(data) > max_bytes:  # grew while we looked
+        raise NotTextError(f"larger than the {_megabytes(max_bytes)} limit", path)
+    return data
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[tuple[BinaryIO, int]]:
+    """A regular file open to read, and its size as opened; ``NotTextError`` (never
+    ``OSError``) where it vanished, is not a regular file or cannot be opened."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
@@ -475,19 +494,10 @@ def read_bytes(path: Path, *, max_bytes: int | None = DEFAULT_MAX_BYTES) -> byte
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise NotTextError("not a regular file", path)
-        if max_bytes is not None and info.st_size > max_bytes:
-            raise NotTextError(
-                f"larger than the {_megabytes(max_bytes)} limit ({_megabytes(info.st_size)})", path
-            )
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = _read_at_most(handle, None if max_bytes is None else max_bytes + 1)
-    except OSError as exc:
-        raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+            yield handle, info.st_size
     finally:
         os.close(fd)
-    if max_bytes is not None and len(data) > max_bytes:  # grew while we looked
-        raise NotTextError(f"larger than the {_megabytes(max_bytes)} limit", path)
-    return data
 
 
 # A file is read this much at a time: a kernel file (/proc/sys/kernel/ostype, size 0) refused one
@@ -643,58 +653,76 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
     return [SourceDocument(doc_id=doc_id, path=path, title="", text=text)]
 
 
-def size_limit(path: Path, size: int) -> int:
-    """The most bytes ``path`` (``size`` bytes) is read up to: ``DEFAULT_MAX_BYTES``, or
-    ``MAILBOX_MAX_BYTES`` for a mailbox past it, told by its name or its first line."""
-    from searchapp.ingest.formats.mbox import is_mailbox
-
+def size_limit(path: Path, size: int) -> int | None:
+    """The most bytes ``path`` (``size`` bytes) is read up to: ``DEFAULT_MAX_BYTES``, or None
+    (no limit) for a mailbox, read a message at a time (``is_mailbox_file``)."""
     if size <= DEFAULT_MAX_BYTES:
         return DEFAULT_MAX_BYTES
-    try:
-        with open(path, "rb") as file:
-            head = file.read(MAILBOX_HEAD_BYTES)
-    except OSError:
-        return DEFAULT_MAX_BYTES
-    suffix = path.suffix.lower()
-    if suffix != ".gz" and not head.startswith(GZIP_MAGIC) and is_mailbox(head, suffix):
-        return MAILBOX_MAX_BYTES
-    return DEFAULT_MAX_BYTES
+    return None if is_mailbox_file(path) else DEFAULT_MAX_BYTES
 
 
 MAILBOX_HEAD_BYTES = 4096  # enough for a message's "From " line and its first header
 
 
-def as_hashed(path: Path, data: bytes) -> bytes:
-    """A file's bytes as its content hash (``documents.sha256``) covers them: a mailbox's less
-    the status lines a mail client rewrites as a message is read (``formats.mbox.as_hashed``),
-    any other file's as they are."""
-    from searchapp.ingest.formats.mbox import as_hashed as mailbox_as_hashed
-    from searchapp.ingest.formats.mbox import is_mailbox
+def is_mailbox_file(path: Path) -> bool:
+    """Whether ``path`` is a mailbox (``formats/mbox.py``), not compressed: named so, or
+    without a suffix and beginning with a message's "From " line. It is read a message at a
+    time (``mailbox_documents``), whatever its size; a compressed one whole, as other files."""
+    from searchapp.ingest.formats.mbox import MBOX_SUFFIXES, is_mailbox
 
-    if data.startswith(GZIP_MAGIC) or not is_mailbox(
-        data[:MAILBOX_HEAD_BYTES], path.suffix.lower()
-    ):
-        return data
-    return mailbox_as_hashed(data)
-
-
-def content_digest(path: Path, data: bytes) -> str:
-    """The content hash stored for the file at ``path`` holding ``data`` (``as_hashed``)."""
-    return hashlib.sha256(as_hashed(path, data)).hexdigest()
+    suffix = path.suffix.lower()
+    if suffix not in MBOX_SUFFIXES and suffix[1:].isalnum():
+        return False  # named as another kind of file (`notes.txt`, `fix.patch`, `x.mbox.gz`)
+    try:
+        with open(path, "rb") as file:
+            head = file.read(MAILBOX_HEAD_BYTES)
+    except OSError:
+        return False
+    return not head.startswith(GZIP_MAGIC) and is_mailbox(head, suffix)
 
 
-def appended_mail(path: Path, data: bytes, indexed: int) -> list[SourceDocument] | None:
-    """The documents of the messages appended to a mailbox (``data``, its bytes) whose first
-    ``indexed`` bytes were indexed as its messages and are as they were then; None for
-    another file, or where the rest does not begin a message
-    (``formats.mbox.appended_messages``)."""
-    from searchapp.ingest.formats.mbox import appended_messages, is_mailbox
+def mailbox_scan(
+    path: Path, size: int | None, *, at: int = 0, between: Callable[[], object] | None = None
+) -> Scan:
+    """A mailbox's first ``size`` bytes (None: all) read through (``formats.mbox.scan``): their
+    content hash, less the status lines a mail client rewrites as a message is read; ``at``: 0,
+    or the size it was indexed at, to tell whether mail was appended since; ``between``:
+    called after each message."""
+    from searchapp.ingest.formats.mbox import scan
 
-    head = data[:MAILBOX_HEAD_BYTES]
-    if data.startswith(GZIP_MAGIC) or not is_mailbox(head, path.suffix.lower()):
-        return None
-    messages = appended_messages(data, indexed)
-    return None if messages is None else _keys_blanked(_mail_documents(path, messages))
+    with opened(path) as (handle, _):
+        try:
+            return scan(handle, size, at=at, between=between)
+        except OSError as exc:
+            raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def mailbox_documents(
+    path: Path, size: int, *, start: int = 0, first: int = 1
+) -> Iterator[tuple[int, SourceDocument]]:
+    """The messages of a mailbox's first ``size`` bytes as documents (each a record of its file
+    named by its number), from the one at byte ``start`` on, numbered from ``first``; each
+    with the bytes it took in the file. Read a message at a time: memory holds one message
+    and its text, not the file (a 5 GB Gmail export)."""
+    from searchapp.ingest.formats.mbox import messages, pieces
+
+    with opened(path) as (handle, _):
+        try:
+            handle.seek(start)  # where new mail begins (``Scan.appended_at``), read alone
+            cut = ((start + at, piece) for at, piece in pieces(handle, size - start))
+            for _, length, message in messages(cut, first=first):
+                [document] = _keys_blanked(_mail_documents(path, [message]))
+                yield length, document
+        except OSError as exc:
+            raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def content_digest(path: Path) -> str:
+    """The content hash stored for the file at ``path`` (``documents.sha256``): a mailbox's
+    less its messages' status lines (``mailbox_scan``), any other file's of its bytes."""
+    if is_mailbox_file(path):
+        return mailbox_scan(path, None).digest
+    return hashlib.sha256(read_bytes(path)).hexdigest()
 
 
 BINARY_FILE = "binary file"  # the skip reason of a file that is not text

@@ -30,13 +30,14 @@ from searchapp.ingest.chunking import (
 from searchapp.ingest.decoding import (
     HTML_SUFFIXES,
     SourceDocument,
-    appended_mail,
-    as_hashed,
     generated_data,
     go_generated,
+    is_mailbox_file,
     is_too_large,
     load_documents,
     looks_generated,
+    mailbox_documents,
+    mailbox_scan,
     read_bytes,
     size_limit,
 )
@@ -160,6 +161,9 @@ class FileReader:
             return
         work = work_bytes(path, stat.st_size)
         times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
+        if is_mailbox_file(path):  # read a message at a time, whatever its size
+            yield from self._mailbox(path, rows, stat, work, count_tokens)
+            return
         try:
             limit = size_limit(path, stat.st_size)
             data = read_bytes(path, max_bytes=limit)
@@ -167,24 +171,12 @@ class FileReader:
             # stored with a size its hash did not cover, and its next append (``_seam``) found
             # its first bytes changed, and chunked all of it again.
             size = len(data)
-            # Hashed once: its first bytes as indexed (records of one version: a mailbox that
-            # may have grown), then the rest.
-            indexed = _indexed_size(rows) if 0 < _indexed_size(rows) < size else 0
-            hashed = as_hashed(path, data)  # a mailbox less its messages' status lines
-            hashing = hashlib.sha256(memoryview(hashed)[:indexed])
-            before = hashing.hexdigest() if indexed else ""
-            hashing.update(memoryview(hashed)[indexed:])
-            digest = hashing.hexdigest()
+            digest = hashlib.sha256(data).hexdigest()
             same = bool(rows) and all(row.sha256 == digest for row in rows)
             if same and not self.recheck:
                 yield FileDone(key, "touched", size=size, work=work, **times)
                 return
-            documents = None
-            if indexed and before == rows[0].sha256:  # mail appended (``appended_mail``)
-                documents = appended_mail(path, data, indexed)
-            indexed = indexed if documents is not None else 0
-            if documents is None:
-                documents = load_documents(path, data=data, max_bytes=limit)
+            documents = load_documents(path, data=data, max_bytes=limit)
         except SearchAppError as exc:
             yield skipped(key, str(exc), rows, size=stat.st_size, work=work)
             return
@@ -218,63 +210,30 @@ class FileReader:
         if same:  # read again only to check it (``recheck``): its passages stand
             yield FileDone(key, "touched", size=size, work=work, **times)
             return
-        seam = None if indexed else self._seam(key, data, rows, documents, count_tokens)
-        replace = bool(rows) and seam is None and not indexed
+        seam = self._seam(key, data, rows, documents, count_tokens)
+        replace = bool(rows) and seam is None
         all_text = sum(len(document.text) for document in documents) or 1
-        credited = 0
-        kept_bytes = work * indexed // size if indexed else 0  # mail appended: the rest stays
-        # a transcript's cues are sections (their times) that start no passage of their own
-        transcript = is_transcript(key)
         long_read = stat.st_size >= LONG_READ_BYTES
+        credited = kept_bytes = 0
         for document in documents:
-            start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
+            start = 0  # where chunking starts, the last indexed passage's of an appended file
             if seam is not None:  # one document, the file's
-                ordinal, last = seam.ordinal, seam.chunk
-                start, lines = last.start_char, last.start_line - 1
+                start = seam.chunk.start_char
                 kept_bytes = work * start // all_text
             document_bytes = (work - kept_bytes) * (len(document.text) - start) // all_text
-            spans = document.spans
-            if long_read:
-                self.on_reading(key)
-            try:
-                chunks = [
-                    located(shifted(chunk, start, lines), document)
-                    for chunk in chunk_text(
-                        document.text[start:],
-                        count_tokens=count_tokens,
-                        config=self.chunking,
-                        # A seam is only taken without spans: no section starts to shift.
-                        breaks=[] if transcript else section_starts(spans, document.text),
-                        headings=[] if transcript else heading_starts(spans, document.text),
-                        code=Path(key).suffix.lower() in CODE_SUFFIXES,
-                        resume=seam.resume if seam is not None else None,
-                    )
-                ]
-            finally:  # stopped part way (Ctrl-C) too: the bar no longer names it
-                if long_read:
-                    self.on_reading(None)
-            starts = range(0, max(len(chunks), 1), PART_CHUNKS)
-            for n, begin in enumerate(starts):
-                piece = chunks[begin : begin + PART_CHUNKS]
-                share = document_bytes * len(piece) // max(len(chunks), 1)
-                credited += share
-                yield Part(
-                    path=key,
-                    doc_id=document.doc_id,
-                    title=document.title,
-                    chunks=piece,
-                    first_ordinal=ordinal + begin,
-                    ids=self.tokenize([c.text for c in piece]) if piece else [],
-                    first=n == 0 and seam is None,
-                    size=size,
-                    replace_path=replace,
-                    bytes=share,
-                    resume_document=seam.document_id if seam is not None and n == 0 else None,
-                    page_labels=document.page_labels,
-                    **times,
-                )
-                replace = False
-        if not documents and not indexed:
+            for part in self._parts(
+                key,
+                document,
+                (size, times, count_tokens),
+                document_bytes=document_bytes,
+                replace=replace,
+                long_read=long_read,
+                seam=seam,
+            ):
+                credited += part.bytes
+                yield part
+            replace = False
+        if not documents:
             yield FileDone(key, "skipped", "no text", size=size, work=work)
             return
         status = "updated" if rows else "added"
@@ -286,9 +245,134 @@ class FileReader:
             work=work,
             credited=credited,
             kept_bytes=kept_bytes,
-            **(times if indexed else {}),
-            kept_documents=bool(indexed),
         )
+
+    def _mailbox(
+        self,
+        path: Path,
+        rows: list[DocumentRow],
+        stat: os.stat_result,
+        work: int,
+        count_tokens: CountTokens,
+    ) -> Iterator[Part | FileDone]:
+        """``items`` of a mailbox (``formats/mbox.py``): read through once to hash it, then
+        a message at a time, so that memory holds one message, not the file (a 5 GB Gmail
+        export). Mail appended since it was indexed (Thunderbird writes new mail at a folder
+        file's end) is read alone: the messages before keep their passages."""
+        key = str(path)
+        times = {"mtime_ns": stat.st_mtime_ns, "ctime_ns": stat.st_ctime_ns}
+        indexed = _indexed_size(rows) if 0 < _indexed_size(rows) < stat.st_size else 0
+        long_read = stat.st_size >= LONG_READ_BYTES
+        if long_read:  # named while it is hashed and chunked (5 GB take minutes)
+            self.on_reading(key)
+        try:
+            # Its first ``stat.st_size`` bytes: mail appended while it is read waits its turn.
+            # Each message looks whether to stop (Ctrl-C): ``stoppable``'s empty count.
+            scan = mailbox_scan(path, stat.st_size, at=indexed, between=lambda: count_tokens(()))
+            size = scan.size  # of what is hashed (it may have shrunk since the stat)
+            if bool(rows) and all(row.sha256 == scan.digest for row in rows):
+                yield FileDone(key, "touched", size=size, work=work, **times)
+                return
+            appended = bool(indexed) and scan.appended_at and scan.digest_at == rows[0].sha256
+            start, first = (indexed, scan.count_at + 1) if appended else (0, 1)
+            kept_bytes = work * start // size if size else 0
+            replace, credited, count = bool(rows) and not appended, 0, 0
+            for length, document in mailbox_documents(path, size, start=start, first=first):
+                count += 1
+                share = (work - kept_bytes) * length // max(size - start, 1)
+                for part in self._parts(
+                    key,
+                    document,
+                    (size, times, count_tokens),
+                    document_bytes=share,
+                    replace=replace,
+                    long_read=False,
+                ):
+                    credited += part.bytes
+                    yield part
+                replace = False
+        except SearchAppError as exc:
+            yield skipped(key, str(exc), rows, size=stat.st_size, work=work)
+            return
+        finally:
+            if long_read:
+                self.on_reading(None)
+        if not count and not appended:
+            yield FileDone(key, "skipped", "no text", size=size, work=work)
+            return
+        yield FileDone(
+            key,
+            "updated" if rows else "added",
+            sha256=scan.digest,
+            size=size,
+            work=work,
+            credited=credited,
+            kept_bytes=kept_bytes,
+            **(times if appended else {}),
+            kept_documents=appended,
+        )
+
+    def _parts(
+        self,
+        key: str,
+        document: SourceDocument,
+        file: tuple[int, dict[str, int], CountTokens],
+        *,
+        document_bytes: int,
+        replace: bool,
+        long_read: bool,
+        seam: Tail | None = None,
+    ) -> Iterator[Part]:
+        """A document of the file ``key`` (its size and times, and how tokens are counted)
+        chunked and tokenized, in parts of ``PART_CHUNKS`` chunks (one without chunks for an
+        empty document), sharing ``document_bytes`` of its work. ``replace``: the first drops
+        the file's documents indexed before (once their new version is complete); ``seam``:
+        the file's last indexed passage, where chunking starts (``_seam``); ``long_read``: the
+        file is named while it is chunked (``on_reading``)."""
+        size, times, count_tokens = file
+        start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
+        if seam is not None:
+            ordinal, last = seam.ordinal, seam.chunk
+            start, lines = last.start_char, last.start_line - 1
+        spans = document.spans
+        # a transcript's cues are sections (their times) that start no passage of their own
+        transcript = is_transcript(key)
+        if long_read:
+            self.on_reading(key)
+        try:
+            chunks = [
+                located(shifted(chunk, start, lines), document)
+                for chunk in chunk_text(
+                    document.text[start:],
+                    count_tokens=count_tokens,
+                    config=self.chunking,
+                    # A seam is only taken without spans: no section starts to shift.
+                    breaks=[] if transcript else section_starts(spans, document.text),
+                    headings=[] if transcript else heading_starts(spans, document.text),
+                    code=Path(key).suffix.lower() in CODE_SUFFIXES,
+                    resume=seam.resume if seam is not None else None,
+                )
+            ]
+        finally:  # stopped part way (Ctrl-C) too: the bar no longer names it
+            if long_read:
+                self.on_reading(None)
+        for n, begin in enumerate(range(0, max(len(chunks), 1), PART_CHUNKS)):
+            piece = chunks[begin : begin + PART_CHUNKS]
+            yield Part(
+                path=key,
+                doc_id=document.doc_id,
+                title=document.title,
+                chunks=piece,
+                first_ordinal=ordinal + begin,
+                ids=self.tokenize([c.text for c in piece]) if piece else [],
+                first=n == 0 and seam is None,
+                size=size,
+                replace_path=replace and n == 0,
+                bytes=document_bytes * len(piece) // max(len(chunks), 1),
+                resume_document=seam.document_id if seam is not None and n == 0 else None,
+                page_labels=document.page_labels,
+                **times,
+            )
 
     def _seam(
         self,
@@ -412,7 +496,7 @@ def stoppable(count_tokens: CountTokens, stop: threading.Event) -> CountTokens:
     def count(texts: Sequence[str]) -> list[int]:
         if stop.is_set():
             raise Stopped
-        return count_tokens(texts)
+        return count_tokens(texts) if texts else []  # empty: only to look (``_mailbox``)
 
     return count
 
@@ -438,10 +522,10 @@ def bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:
     except OSError:
         return 0
     limit = size_limit(path, stat.st_size)
-    if unchanged(rows, stat) or stat.st_size > limit:
+    if unchanged(rows, stat) or (limit is not None and stat.st_size > limit):
         return 0
     work = work_bytes(path, stat.st_size)
-    return work if work <= limit else 0  # a gzip file too large unpacked
+    return work if limit is None or work <= limit else 0  # a gzip file too large unpacked
 
 
 GZIP_MAGIC = b"\x1f\x8b"

@@ -722,7 +722,7 @@ class Watcher:
         """Indexed files whose size and modification time are the stored ones, but not their
         content: written again within the clock tick in which they were read, so the indexer
         took them for unchanged (git calls them "racily clean")."""
-        from searchapp.ingest.decoding import content_digest, read_bytes
+        from searchapp.ingest.decoding import content_digest
 
         stale = []
         for path in paths:
@@ -738,7 +738,7 @@ class Watcher:
                     continue  # changed again since: its own event brings it back
                 if info.st_mtime_ns < modified_since_ns:
                     continue  # too old to have been rewritten unnoticed
-                if content_digest(Path(path), read_bytes(Path(path))) != sha256:
+                if content_digest(Path(path)) != sha256:
                     stale.append(path)
             except (OSError, SearchAppError):  # vanished or unreadable: the next batch sees it
                 continue

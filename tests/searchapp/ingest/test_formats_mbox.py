@@ -304,10 +304,14 @@ def test_a_patch_is_no_mailbox_and_nothing_before_a_from_line_is_lost(tmp_path: 
         ("1", "lone"),
         ("2", "gamma"),
     ]
-    from searchapp.ingest.decoding import appended_mail
+    from searchapp.ingest.decoding import mailbox_documents, mailbox_scan
 
-    data = box.read_bytes() + b"\nFrom e@f Thu Jan  9 10:00:00 2025\nSubject: delta\n\nyak\n"
-    [new] = appended_mail(box, data, box.stat().st_size)
+    indexed = box.stat().st_size
+    with box.open("ab") as file:
+        file.write(b"\nFrom e@f Thu Jan  9 10:00:00 2025\nSubject: delta\n\nyak\n")
+    scan = mailbox_scan(box, None, at=indexed)
+    assert (scan.appended_at, scan.count_at) == (True, 2)
+    [(_, new)] = mailbox_documents(box, scan.size, start=indexed, first=scan.count_at + 1)
     assert (new.doc_id.rsplit("#", 1)[1], new.title) == ("3", "delta")
 
 
@@ -338,3 +342,165 @@ def test_a_message_read_in_thunderbird_changes_nothing_and_new_mail_is_still_rea
     )
     assert index.add([mail]).updated == 1
     assert index.search("dentist appointment", k=5, mode="lexical") == []
+
+
+def _mixed_mailbox(count: int) -> bytes:
+    """A mailbox of ``count`` messages as mail clients write them: LF and CRLF, a body line
+    "From Monday on", an escaped ">From ", status lines, an attachment's base64 lines, and a
+    text before the first "From " line."""
+    import base64
+    import random
+
+    rng = random.Random(7)
+    out = [b"\xef\xbb\xbfSubject: saved alone\n\nthe walrus contract\n\n"]
+    for n in range(count):
+        eol = b"\r\n" if n % 3 == 0 else b"\n"
+        status = b"X-Mozilla-Status: 000%d" % (9 if n % 11 == 5 else 1)
+        lines = [
+            b"From - Mon Jan  6 10:%02d:00 2025" % (n % 60),
+            status,
+            b"Subject: message %d" % n,
+            b"",
+            b"From Monday on, item %d." % n,
+            b">From the archive.",
+        ]
+        lines += base64.encodebytes(rng.randbytes(rng.randrange(0, 3000))).splitlines()
+        out.append(eol.join(lines) + eol + eol)
+    return b"".join(out)
+
+
+def test_a_mailbox_read_a_block_at_a_time_is_cut_as_read_whole(tmp_path, monkeypatch) -> None:
+    # A mailbox is read a block at a time (a 5 GB Gmail export was skipped, read whole): its
+    # messages, numbers and hash are those of the file read whole, wherever a block ends.
+    import hashlib
+    import io
+
+    from searchapp.ingest.formats import mbox
+
+    data = _mixed_mailbox(120)
+    whole = data.removeprefix(b"\xef\xbb\xbf")
+    starts = [m.start() + 3 for m in mbox._FROM_LINE.finditer(whole)]  # the pattern alone
+    assert len(starts) == 120
+    expected = [0, *starts]
+    assert [offset for offset, _ in mbox.pieces(io.BytesIO(data))][1:] == starts
+    read_whole = mbox.read_mailbox(data)
+    digest = mbox.scan(io.BytesIO(data)).digest
+    sizes = []
+
+    class Recorded(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            sizes.append(size)
+            return super().read(size)
+
+    for block, lookahead in ((4096, 512), (1000, 100), (257, 64)):
+        monkeypatch.setattr(mbox, "READ_BLOCK_BYTES", block)
+        monkeypatch.setattr(mbox, "LOOKAHEAD_BYTES", lookahead)
+        sizes.clear()
+        cut = list(mbox.pieces(Recorded(data)))
+        assert max(sizes) < len(data) // 20  # never the file at once
+        assert [offset for offset, _ in cut][1:] == starts
+        assert b"".join(piece for _, piece in cut) == whole
+        assert cut[0][0] == 3 and expected[0] == 0  # after the byte-order mark
+        assert mbox.read_mailbox(data) == read_whole
+        assert mbox.scan(io.BytesIO(data)).digest == digest
+    numbers = [m.number for m in read_whole]
+    assert numbers[:3] == [1, 2, 3] and 7 not in numbers  # message 6 (number 7) deleted
+    assert len(read_whole) == 1 + 120 - len(range(5, 120, 11))
+    # The hash: status lines are not counted, but for the deleted mark; the rest is.
+    read = data.replace(b"X-Mozilla-Status: 0001", b"X-Mozilla-Status: 0000")
+    assert mbox.scan(io.BytesIO(read)).digest == digest
+    deleted = data.replace(b"X-Mozilla-Status: 0001", b"X-Mozilla-Status: 0009", 1)
+    assert mbox.scan(io.BytesIO(deleted)).digest != digest
+    assert mbox.scan(io.BytesIO(data.replace(b"item 3.", b"item 4."))).digest != digest
+    assert digest != hashlib.sha256(data).hexdigest()
+
+
+def test_mail_appended_is_told_by_a_scan_of_the_mailbox(tmp_path) -> None:
+    import io
+
+    from searchapp.ingest.formats import mbox
+
+    data = _mixed_mailbox(30)
+    old = mbox.scan(io.BytesIO(data))
+    new_mail = b"\nFrom - Fri Jan 10 10:00:00 2025\nSubject: new\n\nthe roofer comes\n"
+    scan = mbox.scan(io.BytesIO(data + new_mail), at=len(data))
+    assert (scan.digest_at, scan.count_at, scan.appended_at) == (old.digest, 31, True)
+    assert scan.size == len(data + new_mail)
+    assert not mbox.scan(io.BytesIO(data + b"\n\nmore text\n"), at=len(data)).appended_at
+    # The last message's own text grown (not new mail): its first bytes hash alike, no new
+    # message begins where the indexed bytes end.
+    assert not mbox.scan(io.BytesIO(data + b"a line more\n"), at=len(data)).appended_at
+    assert mbox.scan(io.BytesIO(data + new_mail), len(data)).digest == old.digest
+
+
+def test_a_mailbox_larger_than_memory_would_hold_is_indexed_a_message_at_a_time(
+    tmp_path, monkeypatch
+) -> None:
+    # Read a message at a time, a mailbox has no size limit: one over 1 GiB was skipped.
+    # Here the indexer's reads of it are recorded: none is of the whole file.
+    from searchapp.ingest import decoding
+    from searchapp.ingest.formats import mbox
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    monkeypatch.setattr(decoding, "DEFAULT_MAX_BYTES", 4096)
+    monkeypatch.setattr(mbox, "READ_BLOCK_BYTES", 8192)
+    monkeypatch.setattr(mbox, "LOOKAHEAD_BYTES", 1024)
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    box = mail / "All mail.mbox"
+    box.write_bytes(_mixed_mailbox(60))
+    reads = []
+    pieces = mbox.pieces
+
+    def recorded(stream, size=None):
+        for offset, piece in pieces(stream, size):
+            reads.append(len(piece))
+            yield offset, piece
+
+    monkeypatch.setattr(mbox, "pieces", recorded)
+    index = make_index(tmp_path / "idx")
+    report = index.add([mail])
+    assert (report.added, report.skipped) == (1, [])
+    assert 0 < max(reads) < box.stat().st_size // 10
+    [hit] = index.search("From Monday on, item 42.", k=1, mode="lexical")
+    assert (hit.record_id, hit.title) == ("44", "message 42")  # after the saved one (1)
+    assert index.add([mail]).unchanged == 1
+
+
+def test_ctrl_c_while_a_mailbox_is_hashed_stops_it_between_messages(tmp_path) -> None:
+    # Hashing a 5 GB mailbox takes ~13 s, and Ctrl-C waited for all of it: the reader looks
+    # whether it is told to stop after each message (``stoppable``'s count of nothing).
+    import threading
+
+    from searchapp.ingest.chunking import ChunkingConfig
+    from searchapp.ingest.reading import FileReader, Stopped, stoppable
+
+    box = tmp_path / "All mail.mbox"
+    box.write_bytes(_mixed_mailbox(50))
+    stop = threading.Event()
+    looked = []
+
+    def count_tokens(texts):
+        return [len(text.split()) for text in texts]
+
+    counted = stoppable(count_tokens, stop)
+
+    def watched(texts):
+        if not texts:
+            looked.append(1)
+            if len(looked) == 3:
+                stop.set()  # Ctrl-C, three messages into the hashing
+        return counted(texts)
+
+    reader = FileReader(ChunkingConfig(), lambda texts: [[1]] * len(texts), lambda _: None)
+    items = reader.items(box, [], watched)
+    with pytest.raises(Stopped):
+        next(items)
+    assert len(looked) == 3  # stopped there: not all 51 pieces were read
+    stop.clear()
+    looked.clear()
+    parts = list(
+        FileReader(ChunkingConfig(), lambda t: [[1]] * len(t), print).items(box, [], counted)
+    )
+    *messages, done = parts
+    assert done.status == "added" and len(messages) == 1 + 50 - len(range(5, 50, 11))
