@@ -590,7 +590,7 @@ def _mail_documents(path: Path, messages: list[MailboxMessage]) -> list[SourceDo
     """A mailbox's messages as documents, each a record of its file named by its number."""
     doc_id = str(absolute(path))
     return [
-        SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text)
+        SourceDocument(qualified_id(doc_id, str(m.number)), path, m.subject, m.text, m.spans)
         for m in messages
     ]
 

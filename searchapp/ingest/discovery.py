@@ -173,13 +173,17 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") and not _SHOWN_HIDDEN.fullmatch(name)
 
 
+def is_secret_name(name: str) -> bool:
+    """Whether a file named ``name`` is a secrets file by its name (``prod.env``, ``id_rsa``,
+    ``.env.local``): left out of a walk, and out of the files attached to mail."""
+    return name.lower().startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name)
+
+
 def _hidden_reason(rel: str, *, folder: bool = False) -> str:
     """Why the hidden ``rel`` is left out; that it holds secrets (`.env`, `.env.local`), where
     a file's name says so: the reason alone named how to index it, and an agent given that
     did."""
-    name = rel.rsplit("/", 1)[-1]
-    secret = name.lower().startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name)
-    if secret and not folder:
+    if is_secret_name(rel.rsplit("/", 1)[-1]) and not folder:
         return f"'{rel}' is hidden (its name begins with '.') and a {_SECRETS_KIND}"
     return f"'{rel}' is hidden (its name begins with '.')"
 

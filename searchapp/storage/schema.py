@@ -672,6 +672,17 @@ def m022_mailboxes_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
+def m023_attachments_read(db: sqlite_utils.Database) -> None:
+    """The text of a file attached to a message is now read with it, under a section named
+    for the file (``eml.attachment_text``): the next `search index` reads again the files whose
+    messages name an attachment (an ``.eml`` file, a mailbox; any record naming one)."""
+    db.execute(
+        "UPDATE documents SET sha256 = '' WHERE path IN (SELECT documents.path FROM documents "
+        "JOIN chunks ON chunks.document_id = documents.id WHERE instr(chunks.text, "
+        "'Attachment: ') > 0) AND sha256 IS NOT NULL"
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -695,6 +706,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m020_greek_and_cyrillic_folded,
     m021_word_go_and_tables_read_again,
     m022_mailboxes_read_again,
+    m023_attachments_read,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from searchapp.ingest.formats.eml import read_message
+from searchapp.ingest.formats.spans import Span
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,13 @@ def _binned(head: bytes) -> bool:
 
 @dataclass(frozen=True)
 class MailboxMessage:
-    """One message of a mailbox: its number in the file (from 1), subject and readable text."""
+    """One message of a mailbox: its number in the file (from 1), its subject, readable text
+    and the sections of the files attached to it that have text (``eml.read_message``)."""
 
     number: int
     subject: str
     text: str
+    spans: tuple[Span, ...] = ()
 
 
 def is_mailbox(data: bytes, suffix: str) -> bool:
@@ -253,8 +256,8 @@ def _masked(message: bytes) -> bytes:
 
 def _message(number: int, raw: bytes) -> MailboxMessage:
     try:
-        subject, text = read_message(raw)
+        read = read_message(raw)
     except Exception:  # one damaged message, not the mailbox: its bytes as text
         logger.debug("reading message %d of a mailbox failed", number, exc_info=True)
-        subject, text = "", raw.decode("utf-8", "replace")
-    return MailboxMessage(number, subject, text)
+        return MailboxMessage(number, "", raw.decode("utf-8", "replace"))
+    return MailboxMessage(number, read.title, read.text, read.spans)

@@ -106,3 +106,76 @@ def test_text_after_an_inline_image_is_the_bodys(tmp_path: Path) -> None:
     assert "Photos of the roof below." in document.text
     assert "The contractor quoted $4,400." in document.text
     assert "Attachment: IMG_1.jpg" in document.text
+
+
+def test_a_file_attached_to_a_message_is_read_under_a_section_named_for_it(tmp_path) -> None:
+    # An architect's invoice is the PDF attached to the mail, not the mail ("please find
+    # attached"): only the file's name was indexed. Its text now is, as the file's would be;
+    # not an image's bytes, a signature, a secrets file, nor what an attached message has
+    # attached (one level is read: a hostile message nests them).
+    from searchapp.ingest.formats.spans import locate
+    from tests.searchapp.ingest.test_formats_pdf import make_pdf
+
+    forwarded = message("The surveyor's notes are attached.")
+    forwarded.add_attachment(b"Survey: the cellar is damp.\n", "text", "plain", filename="s.txt")
+    saved = message("An old message, saved as a file.")
+    saved.add_attachment(b"Old note: the gutter leaks.\n", "text", "plain", filename="o.txt")
+    m = message("Please find attached the invoice and the schedule.")
+    pdf = make_pdf(["Invoice 2291. Roof repairs, slate and lead flashing: EUR 4,400."])
+    m.add_attachment(pdf, maintype="application", subtype="pdf", filename="Invoice 2291.pdf")
+    m.add_attachment(b"task,week\nscaffolding,12\nroof,13\n", "text", "csv", filename="plan.csv")
+    m.add_attachment(b"\x89PNG\r\n\x1a\n" + bytes(200), "image", "png", filename="logo.png")
+    m.add_attachment(b"DB_PASSWORD=hunter2\n", "application", "octet-stream", filename="prod.env")
+    m.add_attachment(
+        b"-----BEGIN PGP SIGNATURE-----\nabc\n", "application", "pgp-signature", filename="s.asc"
+    )
+    m.add_attachment(bytes(saved), "application", "octet-stream", filename="old.eml")
+    m.add_attachment(forwarded)  # forwarded whole: read as the message's own
+    path = tmp_path / "invoice.eml"
+    path.write_bytes(bytes(m))
+    [document] = load_documents(path)
+    text = document.text
+    assert "Roof repairs, slate and lead flashing: EUR 4,400." in text
+    assert "scaffolding,12" in text
+    lines = text.splitlines()
+    for name in ("logo.png", "prod.env", "s.asc"):
+        assert lines[lines.index(f"Attachment: {name}") + 1] == ""  # named, nothing read
+    assert "hunter2" not in text and "PGP" not in text and "PNG" not in text
+    # a file attached to an attached file is named, not read (a message in a mailbox in ...)
+    assert "An old message, saved as a file." in text and "Attachment: o.txt" in text
+    assert "the gutter leaks" not in text
+    assert "The surveyor's notes are attached." in text and "the cellar is damp" in text
+    at = text.index("Invoice 2291. Roof")
+    assert locate(document.spans, at).section == "Invoice 2291.pdf"
+    assert locate(document.spans, text.index("scaffolding")).section == "plan.csv"
+    assert locate(document.spans, text.index("Please find attached")).section is None
+    assert locate(document.spans, text.index("Attachment: logo.png")).section is None
+
+
+def test_an_attachment_word_finds_its_message_in_a_mailbox(tmp_path) -> None:
+    from searchapp.ingest.formats import eml
+    from searchapp.storage import schema
+    from tests.searchapp.ingest.test_formats_mbox import write_mbox
+    from tests.searchapp.ingest.test_formats_pdf import make_pdf
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    m = message("See the attached quote.")
+    quote = make_pdf(["Quote for the conservatory: oak frame, double glazing."])
+    m.add_attachment(quote, maintype="application", subtype="pdf", filename="quote.pdf")
+    write_mbox(mail / "Inbox.mbox", message("No attachment here."), m)
+    every = schema.MIGRATIONS
+    # Indexed by the version before, which named attachments and read none.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(schema, "MIGRATIONS", every[: every.index(schema.m023_attachments_read)])
+        patch.setattr(eml, "attachment_text", lambda part, name: "")
+        index = make_index(tmp_path / "idx")
+        index.add([mail])
+        assert index.search("conservatory oak frame", k=3, mode="lexical") == []
+        index.close()
+    index = make_index(tmp_path / "idx")
+    report = index.add([mail])
+    assert report.updated == 1
+    [hit] = index.search("conservatory oak frame", k=3, mode="lexical")
+    assert (hit.record_id, hit.section, hit.title) == ("2", "quote.pdf", m["Subject"])
