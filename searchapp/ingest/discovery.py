@@ -73,6 +73,7 @@ TEMPORARY_COPY = re.compile(r".+\.tmp\.[0-9]+")
 # (it holds every secret it created). A hit would print them, and `search mcp` hand them
 # to an assistant. (``.env`` and ``~/.ssh`` are hidden; private keys inside other files
 # are blanked: ``secrets.py``.)
+_MAIL_BINS = ("Trash", "Junk", "Spam", "Deleted Messages")
 _SECRETS_KIND = "secrets file (passwords, keys)"
 _SECRET_PATTERNS = (
     "*.env",
@@ -145,6 +146,18 @@ _EXCLUDED_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # Thunderbird's summary of a mail folder beside it (Mork: `(A2=1)(80=0)...`), its messages
     # read from the folder's file (``formats/mbox.py``)
     ("mail folder summary", ("*.msf",)),
+    # A mail client's bins, left out as Gmail's Spam and Trash are (``formats/mbox.py``):
+    # Thunderbird's folder files `Trash` and `Junk` (not a folder so named: files only), the
+    # folders kept inside its Trash (`Trash.sbd/`), and Apple Mail's exported `Junk.mbox`.
+    (
+        "mail client's Trash or Junk folder",
+        (
+            *_MAIL_BINS,
+            *(f"!{name}/" for name in _MAIL_BINS),
+            "Trash.sbd/",
+            *(f"{name}.mbox" for name in _MAIL_BINS),
+        ),
+    ),
     # Word's and Excel's owner files beside an open document (`~$Lease FINAL.docx`: its
     # owner's name, or the document's first bytes, called "binary file"), and Windows'
     # folder settings (`Desktop.ini`, indexed as a note): a paralegal's trial.

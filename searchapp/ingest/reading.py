@@ -509,7 +509,9 @@ CONTAINER_SUFFIXES = frozenset(
 
 
 def is_document(path: Path) -> bool:
-    return path.suffix.lower() in CONTAINER_SUFFIXES
+    """Whether the file's bytes are mostly not its text: a PDF, Word file, notebook, or a
+    mailbox (mostly its attachments' base64), told by its name or first line."""
+    return path.suffix.lower() in CONTAINER_SUFFIXES or is_mailbox_file(path)
 
 
 def bytes_to_read(path: Path, rows: list[DocumentRow]) -> int:

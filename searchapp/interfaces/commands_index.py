@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
@@ -324,10 +325,14 @@ def _print_report(report: IndexReport, *, verbose: bool, roots: Sequence[str] = 
         )
     heaviest = report.heaviest()
     if heaviest is not None:
+        from searchapp.ingest.decoding import is_mailbox_file
+
         path, count = heaviest
+        # a mailbox is the mail it holds: not one to leave out (a helper's Gmail export was)
+        hint = "" if is_mailbox_file(Path(path)) else _ignore_hint(path, roots)
         err.print(
             f"note: {one_line(display_path(path))} gave {count:,} of the "
-            f"{sum(report.stored.values()):,} chunks stored" + _ignore_hint(path, roots)
+            f"{sum(report.stored.values()):,} chunks stored" + hint
         )
     err.print(
         f"{report.added} added, {report.updated} updated, {report.removed} removed, "

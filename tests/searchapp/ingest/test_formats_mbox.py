@@ -504,3 +504,25 @@ def test_ctrl_c_while_a_mailbox_is_hashed_stops_it_between_messages(tmp_path) ->
     )
     *messages, done = parts
     assert done.status == "added" and len(messages) == 1 + 50 - len(range(5, 50, 11))
+
+
+def test_a_mail_clients_trash_and_junk_are_left_out_as_gmails_are(tmp_path: Path) -> None:
+    # A helper's trial: Gmail's Spam and Trash were left out, Thunderbird's `Trash` and `Junk`
+    # folder files were not, and a query's second hit was "Cheap rolex watches".
+    mail = tmp_path / "Local Folders"
+    (mail / "Trash.sbd").mkdir(parents=True)
+    for name in ("Inbox", "Trash", "Junk", "Trash.sbd/Old project"):
+        (mail / name).write_bytes(THUNDERBIRD.encode())
+    (tmp_path / "Junk.mbox").mkdir()  # Apple Mail's export: a folder, its messages in `mbox`
+    (tmp_path / "Junk.mbox" / "mbox").write_bytes(THUNDERBIRD.encode())
+    notes = tmp_path / "Trash"  # a folder of notes so named is read
+    notes.mkdir()
+    (notes / "ideas.md").write_text("Ideas for the shed.\n")
+    skipped: list[tuple[Path, str]] = []
+    found = list(iter_files([tmp_path], on_skip=lambda path, why: skipped.append((path, why))))
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in found) == [
+        "Local Folders/Inbox",
+        "Trash/ideas.md",
+    ]
+    assert {why.split(" (")[0] for _, why in skipped} == {"mail client's Trash or Junk folder"}
+    assert sorted(p.name for p, _ in skipped) == ["Junk", "Old project", "Trash", "mbox"]

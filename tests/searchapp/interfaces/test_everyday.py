@@ -3438,6 +3438,18 @@ def test_a_file_that_gave_most_of_a_runs_chunks_is_named(tmp_path, fake_model, c
     named = [str(docs / "logs" / "app.log"), str(docs / "drafts" / "plan.txt")]
     code, _, err = run(capsys, "index", *named, *index)
     assert code == 0 and "app.log is" not in err, err
+    # A mailbox is its mail, mostly attachments: named for its chunks, not to be left out (a
+    # helper's 1.3 GB Gmail export was, before and after the work).
+    box = "".join(
+        f"From - Mon Jan  6 10:00:00 2025\nSubject: site report {n}\n\n{log[n * 90 :][:400]}\n\n"
+        for n in range(100)
+    )
+    (docs / "Inbox.mbox").write_text(box)
+    (docs / "notes" / "third.md").write_text("A third note.\n")
+    code, _, err = run(capsys, "index", str(docs), *index)
+    [line] = [line for line in err.splitlines() if line.startswith("note:")]
+    assert code == 0 and line.startswith(f"note: {docs / 'Inbox.mbox'} gave "), err
+    assert line.endswith("chunks stored") and ".searchignore" not in err
 
 
 def test_large_files_that_are_most_of_the_work_together_are_each_named_before_it(
