@@ -491,7 +491,10 @@ def opened(path: Path) -> Iterator[tuple[BinaryIO, int]]:
     except OSError as exc:
         raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
     try:
-        info = os.fstat(fd)
+        try:
+            info = os.fstat(fd)
+        except OSError as exc:
+            raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
         if not stat.S_ISREG(info.st_mode):
             raise NotTextError("not a regular file", path)
         with os.fdopen(fd, "rb", closefd=False) as handle:
@@ -673,10 +676,10 @@ def is_mailbox_file(path: Path) -> bool:
     suffix = path.suffix.lower()
     if suffix not in MBOX_SUFFIXES and suffix[1:].isalnum():
         return False  # named as another kind of file (`notes.txt`, `fix.patch`, `x.mbox.gz`)
-    try:
-        with open(path, "rb") as file:
+    try:  # not blocking, as files are read: a named pipe so named is none
+        with opened(path) as (file, _):
             head = file.read(MAILBOX_HEAD_BYTES)
-    except OSError:
+    except (NotTextError, OSError):
         return False
     return not head.startswith(GZIP_MAGIC) and is_mailbox(head, suffix)
 
@@ -695,6 +698,8 @@ def mailbox_scan(
             return scan(handle, size, at=at, between=between)
         except OSError as exc:
             raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+        except ValueError as exc:  # a line of hundreds of MB (``formats.mbox.pieces``)
+            raise NotTextError(str(exc), path) from None
 
 
 def mailbox_documents(
@@ -715,6 +720,8 @@ def mailbox_documents(
                 yield length, document
         except OSError as exc:
             raise NotTextError(f"cannot read: {exc.strerror or exc}", path) from None
+        except ValueError as exc:
+            raise NotTextError(str(exc), path) from None
 
 
 def content_digest(path: Path) -> str:

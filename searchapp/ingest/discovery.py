@@ -189,7 +189,8 @@ def is_hidden(name: str) -> bool:
 def is_secret_name(name: str) -> bool:
     """Whether a file named ``name`` is a secrets file by its name (``prod.env``, ``id_rsa``,
     ``.env.local``): left out of a walk, and out of the files attached to mail."""
-    return name.lower().startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name)
+    name = name.lower()  # an attachment's name keeps Windows' case: `PROD.ENV`, `key.PEM`
+    return name.startswith(".env") or _kind_globs(_SECRET_PATTERNS).match_file(name)
 
 
 def _hidden_reason(rel: str, *, folder: bool = False) -> str:

@@ -265,6 +265,7 @@ class FileReader:
         long_read = stat.st_size >= LONG_READ_BYTES
         if long_read:  # named while it is hashed and chunked (5 GB take minutes)
             self.on_reading(key)
+        credited = 0
         try:
             # Its first ``stat.st_size`` bytes: mail appended while it is read waits its turn.
             # Each message looks whether to stop (Ctrl-C): ``stoppable``'s empty count.
@@ -276,7 +277,7 @@ class FileReader:
             appended = bool(indexed) and scan.appended_at and scan.digest_at == rows[0].sha256
             start, first = (indexed, scan.count_at + 1) if appended else (0, 1)
             kept_bytes = work * start // size if size else 0
-            replace, credited, count = bool(rows) and not appended, 0, 0
+            replace, count = bool(rows) and not appended, 0
             for length, document in mailbox_documents(path, size, start=start, first=first):
                 count += 1
                 share = (work - kept_bytes) * length // max(size - start, 1)
@@ -291,8 +292,9 @@ class FileReader:
                     credited += part.bytes
                     yield part
                 replace = False
-        except SearchAppError as exc:
-            yield skipped(key, str(exc), rows, size=stat.st_size, work=work)
+        except SearchAppError as exc:  # its parts so far counted for progress: the rest
+            done = skipped(key, str(exc), rows, size=stat.st_size, work=work)
+            yield dataclasses.replace(done, credited=credited)
             return
         finally:
             if long_read:

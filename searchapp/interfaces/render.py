@@ -176,7 +176,8 @@ def hits_table(
     # as wide as the longest location or heading path, up to the cap (a paralegal's
     # "§ …t > Deadlines" was cut to its path:line's width)
     sections = [len(_marked(inert(_section(hit)))) for hit in hits if _shows_section(hit)]
-    widest = max([*map(len, locations), *sections])
+    subjects = [len(subject) for hit in hits if (subject := _subject(hit))]
+    widest = max([*map(len, locations), *sections, *subjects])
     fit = min(widest, max(WHERE_MIN, min(room - MIN_PASSAGE, room // 2)))
     cells = [_where_cell(hit, where, fit) for hit, where in zip(hits, locations, strict=True)]
     where_width = max(len(line) for cell in cells for line in cell.plain.split("\n"))
@@ -201,6 +202,8 @@ def hits_table(
 def _where_cell(hit: Hit, where: str, fit: int) -> Text:
     """A hit's location cut to ``fit`` columns, its heading path and its copies below it."""
     cell = Text(shortened_path(where, fit))
+    if subject := _subject(hit):
+        cell.append(f"\n{subject if len(subject) <= fit else subject[: fit - 1] + '…'}")
     if _shows_section(hit):  # "§ " and "also in " are kept
         section = inert(_section(hit))
         shown = _shortened(section, fit if section.startswith("§") else fit - 2)
@@ -219,6 +222,12 @@ def _shows_section(hit: Hit) -> bool:
     """Whether the hits show ``hit``'s section below its location (a heading path, not the
     cell or slide its location names)."""
     return bool(hit.section) and not _names_a_unit(hit.section or "")
+
+
+def _subject(hit: Hit) -> str | None:
+    """A mailbox message's subject as the hits show it below its location (``✉ Party wall
+    award``): `All mail.mbox #1978:9` alone named no mail a person knows; None for others."""
+    return f"✉ {inert(hit.title)}" if hit.message and hit.title else None
 
 
 def _marked(section: str) -> str:
@@ -589,6 +598,8 @@ def print_hits(
             where = inert(location(hit))  # whole, on one line: on the next when it is long
             fits = len(head) + 2 + len(where) <= console.width
             head.append(("  " if fits else "\n") + where, style="cyan")
+            if subject := _subject(hit):
+                head.append(f"\n{subject}")
             if _shows_section(hit):
                 head.append(f"\n{_marked(inert(_section(hit)))}", style="dim")
             for other in hit.also:

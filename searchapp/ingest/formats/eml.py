@@ -49,7 +49,7 @@ def read_message(data: bytes) -> LocatedText:
     """
     message = BytesParser(policy=policy.compat32).parsebytes(data)
     text, spans, section = "", [], None
-    for named, piece in _message_text(message, MAX_NESTED_MESSAGES):
+    for named, piece in _message_text(message, MAX_NESTED_MESSAGES, [MAX_ATTACHED_BYTES]):
         text += "\n\n" if text else ""
         if named != section:  # an attachment's text, or what follows it
             spans.append(Span(len(text), section=named))
@@ -58,10 +58,10 @@ def read_message(data: bytes) -> LocatedText:
     return LocatedText(_header(message, "Subject"), text + "\n", tuple(spans))
 
 
-def _message_text(message: Message, depth: int) -> list[tuple[str | None, str]]:
+def _message_text(message: Message, depth: int, budget: list[int]) -> list[tuple[str | None, str]]:
     """A message's text in pieces, each stripped and not empty: its headers, its body, then
     what is attached, each piece with the name of the attached file whose text it is (else
-    None)."""
+    None); ``budget``: what its attachments may take (``attachment_text``)."""
     lines = [f"{name}: {value}" for name in _HEADERS if (value := _header(message, name))]
     if labels := _header(message, "X-Gmail-Labels"):  # a Gmail export's: "Projects/Chen"
         lines.append(f"Labels: {labels}")
@@ -78,12 +78,13 @@ def _message_text(message: Message, depth: int) -> list[tuple[str | None, str]]:
             inner = part.get_payload()
             inner = inner[0] if isinstance(inner, list) and inner else inner
             if isinstance(inner, Message):
-                (named, head), *rest = _message_text(inner, depth - 1) or [(None, "")]
+                forwarded = _message_text(inner, depth - 1, budget) or [(None, "")]
+                (named, head), *rest = forwarded
                 pieces += [(named, f"Forwarded message:\n{head}".strip()), *rest]
                 continue
         name = _decoded(part.get_filename() or "")
         if name:
-            content = attachment_text(part, name)
+            content = attachment_text(part, name, budget)
             pieces.append(
                 (name, f"Attachment: {name}\n{content}")
                 if content
@@ -103,15 +104,19 @@ def _message_text(message: Message, depth: int) -> list[tuple[str | None, str]]:
 _ATTACHED_KINDS = frozenset({"application", "text"})
 _SEALED = re.compile(r"signature|pkcs7|pgp|encrypted", re.IGNORECASE)
 _reading = threading.local()  # an attachment's own attachments are named, not read
+MAX_ATTACHED_BYTES = 50 * 1024 * 1024  # of a message's attachments, their files and texts
 
 
-def attachment_text(part: Message, name: str) -> str:
+def attachment_text(part: Message, name: str, budget: list[int]) -> str:
     """The text of the file ``name`` attached as ``part`` (a PDF's, a Word file's, a CSV's),
     read as the file would be (``decoding.load_documents``); "" where it has none (an image,
     a signature, an encrypted PDF, a binary file), is a secrets file by its name (``prod.env``,
-    ``id_rsa``: left out of a walk, and of mail too), is over the size limit, or is attached to
-    an attached file (a message in a mailbox in a message: one level is read)."""
-    from searchapp.ingest.decoding import DEFAULT_MAX_BYTES, NotTextError, load_documents
+    ``id_rsa``: left out of a walk, and of mail too), is attached to an attached file (a
+    message in a mailbox in a message: one level is read), or reads as generated (a one-line
+    JSON invoice: it made the whole message be skipped so). ``budget``: the bytes a message's
+    attachments may still take, their files' and their texts' (``MAX_ATTACHED_BYTES``; a
+    3 MB message of gzipped attachments unpacked to 800 MB of text), spent here."""
+    from searchapp.ingest.decoding import NotTextError, load_documents, looks_generated
     from searchapp.ingest.discovery import is_secret_name
 
     if part.get_content_maintype() not in _ATTACHED_KINDS or _SEALED.search(
@@ -121,20 +126,30 @@ def attachment_text(part: Message, name: str) -> str:
     file_name = PurePosixPath(name.replace("\\", "/")).name
     if not file_name or is_secret_name(file_name) or getattr(_reading, "active", False):
         return ""
+    encoded = part.get_payload()
+    if not isinstance(encoded, str) or len(encoded) * 3 // 4 > budget[0]:  # not decoded first
+        return ""
     payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes) or not payload.strip() or len(payload) > DEFAULT_MAX_BYTES:
+    if part.get_content_maintype() == "text" and part.get_content_charset():
+        payload = _content(part).encode("utf-8")  # its charset as declared (ISO-2022-JP)
+    limit = budget[0]
+    if not isinstance(payload, bytes) or not payload.strip() or len(payload) > limit:
         return ""
     _reading.active = True
-    try:
-        documents = load_documents(Path(file_name), data=payload)
+    try:  # a gzip file unpacked within the budget too
+        documents = load_documents(Path(file_name), data=payload, max_bytes=limit)
     except NotTextError:
-        return ""
+        documents = []
     except Exception:  # a damaged file: its name, not the message, is lost
         logger.debug("reading the attachment %r failed", name, exc_info=True)
-        return ""
+        documents = []
     finally:
         _reading.active = False
-    return "\n\n".join(text for document in documents if (text := document.text.strip()))
+    text = "\n\n".join(text for document in documents if (text := document.text.strip()))
+    budget[0] -= min(limit, len(payload) + len(text))
+    if looks_generated(text) or len(payload) + len(text) > limit:
+        return ""
+    return text
 
 
 # What a reader takes for the body, as ``EmailMessage.get_body(("plain", "html"))`` finds it:

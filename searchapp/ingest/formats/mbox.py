@@ -92,13 +92,18 @@ READ_BLOCK_BYTES = 8 << 20  # a mailbox is read this much at a time (at least)
 # A "From " line starts a message where a header line follows it: one is told once this much of
 # the file follows its start (or the file ends there). A header's name is a word, not 64 KiB.
 LOOKAHEAD_BYTES = 64 << 10
+# A message is read up to this much (its headers, text and first attachments): a larger one,
+# or a file named a mailbox whose "From " lines are not a mailbox's, is not held whole (one of
+# 300 MB took 3 GB to parse). Gmail's largest are ~35 MB.
+MAX_PIECE_BYTES = 64 << 20
 
 
 def pieces(stream: BinaryIO, size: int | None = None) -> Iterator[tuple[int, bytes]]:
     """A mailbox's bytes (``stream``'s first ``size`` bytes; None: all) cut where its messages
     begin, each piece with its offset in the file: first what comes before the first message
     (b"" where it begins with one; a byte-order mark left out), then each message from its
-    "From " line.
+    "From " line. A message over ``MAX_PIECE_BYTES`` is given in pieces, each of whole lines,
+    the first its start (``is_message``), the others not; ``ValueError`` for a line longer.
 
     Read a block at a time, never whole: a Gmail export of years of mail is 5 GB, and read
     whole (about twice its size in memory), a mailbox over 1 GiB was skipped."""
@@ -117,7 +122,7 @@ def pieces(stream: BinaryIO, size: int | None = None) -> Iterator[tuple[int, byt
     start = scan = 0  # where the piece being read starts; where to look for the next on
     lead = True  # what comes before the first message is yet to be given
     while True:
-        more = read(max(READ_BLOCK_BYTES, len(buffer)))  # a 300 MB message: not read 38 times
+        more = read(READ_BLOCK_BYTES)
         buffer += more
         settled = len(buffer) if not more else len(buffer) - LOOKAHEAD_BYTES
         for found in _from_lines(buffer, scan, settled):
@@ -127,7 +132,14 @@ def pieces(stream: BinaryIO, size: int | None = None) -> Iterator[tuple[int, byt
         if not more:
             yield base + start, buffer[start:]
             return
-        scan = max(scan, settled) - start
+        scan = max(scan, settled)
+        if scan - start > MAX_PIECE_BYTES:  # given on in pieces from a line's start
+            cut = buffer.rfind(b"\n", start, scan) + 1
+            if cut <= start:
+                raise ValueError(f"a line of more than {MAX_PIECE_BYTES >> 20} MiB: not mail")
+            yield base + start, buffer[start:cut]
+            lead, start = False, cut
+        scan -= start
         buffer, base, start = buffer[start:], base + start, 0
 
 
@@ -160,12 +172,12 @@ def messages(
     cut: Iterable[tuple[int, bytes]], *, first: int = 1
 ) -> Iterator[tuple[int, int, MailboxMessage]]:
     """The messages of a mailbox's ``pieces`` (or of those from one on), numbered from
-    ``first``, each with its offset and size in the file. Those left out (deleted, Spam and
-    Trash) are counted."""
+    ``first``, each with its offset and size in the file (a large one read from its first
+    piece alone). Those left out (deleted, Spam and Trash) are counted."""
     number = first
-    for offset, raw in cut:
-        if not is_message(raw):  # before the first "From " line
-            if raw.strip():  # a message without its "From " line, counted whatever it is
+    for n, (offset, raw) in enumerate(cut):
+        if not is_message(raw):  # before the first "From " line, or a large message's rest
+            if n == 0 and raw.strip():  # a message without its "From " line, counted
                 if _HEADER_LINE.match(raw.lstrip()):
                     yield offset, len(raw), _message(number, raw)
                 number += 1
@@ -205,13 +217,13 @@ def scan(
     ``between``: called after each message (to stop: 5 GB are hashed in ~13 s)."""
     hashing = hashlib.sha256()
     digest_at, count_at, appended_at, blank_after, read = "", 0, False, False, 0
-    for offset, raw in pieces(stream, size):
+    for n, (offset, raw) in enumerate(pieces(stream, size)):
         message = is_message(raw)
         if offset == len(_BOM) and not read:  # the byte-order mark, hashed as it is
             hashing.update(_BOM)
         hashed = _masked(raw) if message else raw
-        if blank_after:  # the bytes as indexed, a blank line, then this message
-            appended_at, blank_after = True, False
+        if blank_after:  # the bytes as indexed, a blank line, then this message?
+            appended_at, blank_after = message, False
         if at and offset == at and message:
             digest_at, appended_at = hashing.hexdigest(), True
         if offset < at < offset + len(raw):
@@ -221,7 +233,7 @@ def scan(
             blank_after = not raw[at - offset :].strip(b"\r\n")
         else:
             hashing.update(hashed)
-        if offset < at and (message or raw.strip()):
+        if offset < at and (message or (n == 0 and raw.strip())):
             count_at += 1
         read = offset + len(raw)
         if between is not None:
@@ -241,13 +253,14 @@ def _masked(message: bytes) -> bytes:
     headers blanked, but for Thunderbird's deleted mark (``_EXPUNGED``), which leaves it out.
     Reading a message rewrites its status in place: hashed as written, a 1 GiB Inbox was read
     whole again for each message read, and new mail never read alone."""
-    if b"Status" not in message and b"X-Mozilla-Keys" not in message:
-        return message
     head = message.index(b"\n") + 1
     blank = _BLANK_LINE.search(message, head)
     end = blank.start() if blank else len(message)
+    lines = list(_STATUS_LINE.finditer(message, head, end))
+    if not lines:
+        return message
     hashed = bytearray(message)
-    for line in _STATUS_LINE.finditer(message, head, end):
+    for line in lines:
         status = _MOZILLA_STATUS.match(line.group())
         expunged = status is not None and int(status.group(1), 16) & _EXPUNGED
         hashed[line.start() : line.end()] = (b"!" if expunged else b"#") * len(line.group())

@@ -141,6 +141,10 @@ def test_a_file_attached_to_a_message_is_read_under_a_section_named_for_it(tmp_p
     for name in ("logo.png", "prod.env", "s.asc"):
         assert lines[lines.index(f"Attachment: {name}") + 1] == ""  # named, nothing read
     assert "hunter2" not in text and "PGP" not in text and "PNG" not in text
+    from searchapp.ingest.discovery import is_secret_name
+
+    # an attachment's name keeps Windows' case
+    assert all(map(is_secret_name, ("PROD.ENV", "ID_RSA", "key.PEM", "x.TFSTATE")))
     # a file attached to an attached file is named, not read (a message in a mailbox in ...)
     assert "An old message, saved as a file." in text and "Attachment: o.txt" in text
     assert "the gutter leaks" not in text
@@ -169,7 +173,7 @@ def test_an_attachment_word_finds_its_message_in_a_mailbox(tmp_path) -> None:
     # Indexed by the version before, which named attachments and read none.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(schema, "MIGRATIONS", every[: every.index(schema.m023_attachments_read)])
-        patch.setattr(eml, "attachment_text", lambda part, name: "")
+        patch.setattr(eml, "attachment_text", lambda part, name, budget: "")
         index = make_index(tmp_path / "idx")
         index.add([mail])
         assert index.search("conservatory oak frame", k=3, mode="lexical") == []
@@ -179,3 +183,39 @@ def test_an_attachment_word_finds_its_message_in_a_mailbox(tmp_path) -> None:
     assert report.updated == 1
     [hit] = index.search("conservatory oak frame", k=3, mode="lexical")
     assert (hit.record_id, hit.section, hit.title) == ("2", "quote.pdf", m["Subject"])
+
+
+def test_attachments_are_read_within_a_budget_in_their_charset_and_not_as_generated(
+    tmp_path,
+) -> None:
+    # A reviewer's: a one-line JSON invoice attached made the whole .eml be skipped as
+    # generated; 20 gzipped logs of 3 MB unpacked to 800 MB of text; a Japanese attachment
+    # in ISO-2022-JP was indexed as escape codes.
+    import gzip
+
+    from searchapp.ingest.formats import eml
+
+    m = message("Please see the e-invoice and the notes.")
+    invoice = '{"invoice": 7781, "lines": [' + ", ".join(['{"sku": "X1", "qty": 2}'] * 2000)
+    m.add_attachment((invoice + "]}").encode(), "application", "json", filename="e-invoice.json")
+    note = "請求書の合計金額は一万円です。"
+    m.add_attachment(note.encode("iso-2022-jp"), "text", "plain", filename="note.txt")
+    m.get_payload()[-1].set_param("charset", "iso-2022-jp")
+    big = gzip.compress(b"the retry log line\n" * 200_000)  # 3.8 MB of text each
+    for n in range(4):
+        m.add_attachment(big, "application", "gzip", filename=f"log{n}.txt.gz")
+    path = tmp_path / "invoice.eml"
+    path.write_bytes(bytes(m))
+    budget = 10 * 1024 * 1024  # two logs' text fit, not four
+    original = eml.MAX_ATTACHED_BYTES
+    eml.MAX_ATTACHED_BYTES = budget
+    try:
+        [document] = load_documents(path)
+    finally:
+        eml.MAX_ATTACHED_BYTES = original
+    text = document.text
+    assert "Please see the e-invoice" in text and "Attachment: e-invoice.json" in text
+    assert '"sku"' not in text  # generated: named, not read
+    assert note in text
+    assert 0 < text.count("the retry log line") <= budget // len("the retry log line\n")
+    assert "Attachment: log3.txt.gz" in text

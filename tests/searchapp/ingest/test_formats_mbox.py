@@ -184,6 +184,18 @@ def test_search_names_a_message_and_get_prints_it(tmp_path: Path, monkeypatch, c
     code, out, _ = run(capsys, "query", "roof", "-k", "1", "--json", *index)
     [hit] = json.loads(out)
     assert (hit["record_id"], hit["title"]) == ("1", "Invoice overdue")
+    # A table names the message by its subject: `#1:6` alone named no mail a person knows.
+    from rich.console import Console
+
+    from searchapp.interfaces.render import print_hits
+    from searchapp.search_index import SearchIndex
+
+    hits = SearchIndex(tmp_path / "idx").search("roof Lisbon", k=2, mode="lexical")
+    for width in (120, 50):  # a table, and hits one under another on a narrow terminal
+        console = Console(width=width, record=True)
+        print_hits(console, hits, "roof Lisbon")
+        shown = console.export_text()
+        assert "✉ Invoice overdue" in shown and "✉ Trip" in shown, shown
 
 
 def test_mailboxes_indexed_as_text_are_read_again(tmp_path: Path, monkeypatch) -> None:
@@ -526,3 +538,81 @@ def test_a_mail_clients_trash_and_junk_are_left_out_as_gmails_are(tmp_path: Path
     ]
     assert {why.split(" (")[0] for _, why in skipped} == {"mail client's Trash or Junk folder"}
     assert sorted(p.name for p, _ in skipped) == ["Junk", "Old project", "Trash", "mbox"]
+
+
+def test_a_huge_message_is_read_from_its_start_and_a_huge_line_is_no_mailbox(
+    tmp_path, monkeypatch
+) -> None:
+    # A reviewer's: with no size limit, one message of 300 MB took 3 GB to parse, and a
+    # file named .mbox whose "From " lines are not a mailbox's was one piece of all of it.
+    import io
+
+    from searchapp.ingest.decoding import NotTextError, mailbox_scan
+    from searchapp.ingest.formats import mbox
+
+    monkeypatch.setattr(mbox, "READ_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(mbox, "LOOKAHEAD_BYTES", 512)
+    monkeypatch.setattr(mbox, "MAX_PIECE_BYTES", 20_000)
+    big = (
+        b"From - Mon Jan  6 10:00:00 2025\nX-Mozilla-Status: 0001\nSubject: drawings\n\n"
+        b"The drawings are attached.\n" + b"QUJDRA==\n" * 10_000 + b"\n"
+    )
+    small = b"From - Tue Jan  7 10:00:00 2025\nSubject: keys\n\nThe keys are under the mat.\n"
+    data = small + b"\n" + big + small.replace(b"keys", b"gate")
+    cut = list(mbox.pieces(io.BytesIO(data)))
+    assert max(len(piece) for _, piece in cut) <= 20_000 + 4096
+    assert b"".join(piece for _, piece in cut) == data
+    read = mbox.read_mailbox(data)
+    assert [(m.number, m.subject) for m in read] == [(1, "keys"), (2, "drawings"), (3, "gate")]
+    assert "The drawings are attached." in read[1].text
+    # hashed as a whole, its status line masked wherever its pieces were cut
+    seen = mbox.scan(io.BytesIO(data.replace(b"Status: 0001", b"Status: 0000"))).digest
+    assert seen == mbox.scan(io.BytesIO(data)).digest
+    grown = data + b"\nFrom - Wed Jan  8 10:00:00 2025\nSubject: new\n\nNew mail.\n"
+    scan = mbox.scan(io.BytesIO(grown), at=len(data))
+    assert (scan.appended_at, scan.count_at) == (True, 3)
+    box = tmp_path / "Dump.mbox"
+    box.write_bytes(b"From x\n" + b"y" * 60_000)  # one line longer than a piece may be
+    with pytest.raises(NotTextError, match="not mail"):
+        mailbox_scan(box, None)
+
+
+def test_lower_case_status_lines_are_masked_and_a_named_pipe_is_no_mailbox(tmp_path) -> None:
+    import io
+    import os
+
+    from searchapp.ingest.decoding import is_mailbox_file
+    from searchapp.ingest.formats import mbox
+
+    data = THUNDERBIRD.encode().replace(b"X-Mozilla-Status: 0001", b"status: RO")
+    seen = data.replace(b"status: RO", b"status: OR")
+    assert mbox.scan(io.BytesIO(seen)).digest == mbox.scan(io.BytesIO(data)).digest
+    pipe = tmp_path / "Inbox"
+    os.mkfifo(pipe)  # nothing writes to it: opened to read, it would wait for ever
+    assert not is_mailbox_file(pipe)
+    assert is_mailbox_file(tmp_path / "Inbox") is False
+
+
+def test_a_read_error_part_way_through_a_mailbox_counts_what_was_read(
+    tmp_path, monkeypatch
+) -> None:
+    from searchapp.ingest import reading
+    from searchapp.ingest.chunking import ChunkingConfig
+    from searchapp.ingest.decoding import NotTextError
+
+    box = tmp_path / "All mail.mbox"
+    box.write_bytes(_mixed_mailbox(5))
+    real = reading.mailbox_documents
+
+    def failing(path, size, **where):
+        for n, item in enumerate(real(path, size, **where)):
+            if n == 2:
+                raise NotTextError("cannot read: Input/output error", path)
+            yield item
+
+    monkeypatch.setattr(reading, "mailbox_documents", failing)
+    reader = reading.FileReader(ChunkingConfig(), lambda t: [[1]] * len(t), lambda _: None)
+    *parts, done = reader.items(box, [], lambda texts: [len(t.split()) for t in texts])
+    assert len(parts) == 2 and done.status == "skipped"
+    assert done.credited == sum(part.bytes for part in parts) > 0
+    assert done.work - done.credited >= 0
