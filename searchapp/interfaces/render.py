@@ -225,9 +225,11 @@ def _shows_section(hit: Hit) -> bool:
 
 
 def _subject(hit: Hit) -> str | None:
-    """A mailbox message's subject as the hits show it below its location (``✉ Party wall
-    award``): `All mail.mbox #1978:9` alone named no mail a person knows; None for others."""
-    return f"✉ {inert(hit.title)}" if hit.message and hit.title else None
+    """A message's subject (a mailbox's or an ``.eml`` file's) as the hits show it below its
+    location (``✉ Party wall award``): `All mail.mbox #1978:9` alone named no mail a person
+    knows; None for others."""
+    mail = hit.message or hit.path.lower().endswith((".eml", ".eml.gz"))
+    return f"✉ {inert(hit.title)}" if mail and hit.title else None
 
 
 def _marked(section: str) -> str:

@@ -183,6 +183,18 @@ def test_an_attachment_word_finds_its_message_in_a_mailbox(tmp_path) -> None:
     assert report.updated == 1
     [hit] = index.search("conservatory oak frame", k=3, mode="lexical")
     assert (hit.record_id, hit.section, hit.title) == ("2", "quote.pdf", m["Subject"])
+    # A saved .eml's hit is named by its subject too, as a mailbox message's is.
+    from rich.console import Console
+
+    from searchapp.interfaces.render import print_hits
+
+    (mail / "saved.eml").write_bytes(bytes(message("The conservatory frame is oak.")))
+    index.add([mail])
+    hits = index.search("conservatory oak frame", k=3, mode="lexical")
+    assert {Path(hit.path).name for hit in hits} == {"Inbox.mbox", "saved.eml"}
+    console = Console(width=120, record=True)
+    print_hits(console, hits, "conservatory oak frame")
+    assert console.export_text().count(f"✉ {m['Subject']}") == 2
 
 
 def test_attachments_are_read_within_a_budget_in_their_charset_and_not_as_generated(
