@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from searchapp.ingest.formats.delimited import is_delimited
+from searchapp.ingest.formats.maildir import is_maildir_name
 from searchapp.ingest.limits import GENERATED_LINE_CHARS
 from searchapp.interfaces.readable import is_markdown, readable_inline, readable_markdown
 from searchapp.ranking.query_words import fold, held_phrases, words_pattern
@@ -225,10 +226,12 @@ def _shows_section(hit: Hit) -> bool:
 
 
 def _subject(hit: Hit) -> str | None:
-    """A message's subject (a mailbox's or an ``.eml`` file's) as the hits show it below its
-    location (``✉ Party wall award``): `All mail.mbox #1978:9` alone named no mail a person
-    knows; None for others."""
-    mail = hit.message or hit.path.lower().endswith((".eml", ".eml.gz"))
+    """A message's subject (a mailbox's, an ``.eml`` file's, a Maildir's) as the hits show it
+    below its location (``✉ Party wall award``): `All mail.mbox #1978:9` alone named no mail a
+    person knows; None for others."""
+    mail = (
+        hit.message or hit.path.lower().endswith((".eml", ".eml.gz")) or is_maildir_name(hit.path)
+    )
     return f"✉ {inert(hit.title)}" if mail and hit.title else None
 
 

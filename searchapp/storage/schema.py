@@ -672,14 +672,17 @@ def m022_mailboxes_read_again(db: sqlite_utils.Database) -> None:
     )
 
 
-def m023_attachments_read(db: sqlite_utils.Database) -> None:
+def m023_attachments_and_maildirs_read(db: sqlite_utils.Database) -> None:
     """The text of a file attached to a message is now read with it, under a section named
-    for the file (``eml.attachment_text``): the next `search index` reads again the files whose
-    messages name an attachment (an ``.eml`` file, a mailbox; any record naming one)."""
+    for the file (``eml.attachment_text``), and a Maildir's message is read as an ``.eml``
+    file is (``formats/maildir.py``): the next `search index` reads again the files whose
+    messages name an attachment (an ``.eml`` file, a mailbox; any record naming one) and the
+    files named as a Maildir's messages are."""
     db.execute(
-        "UPDATE documents SET sha256 = '' WHERE path IN (SELECT documents.path FROM documents "
+        "UPDATE documents SET sha256 = '' WHERE (path IN (SELECT documents.path FROM documents "
         "JOIN chunks ON chunks.document_id = documents.id WHERE instr(chunks.text, "
-        "'Attachment: ') > 0) AND sha256 IS NOT NULL"
+        "'Attachment: ') > 0) OR path GLOB ? OR path GLOB ?) AND sha256 IS NOT NULL",
+        [f"*/{folder}/{'[0-9]' * 9}*.*" for folder in ("cur", "new")],
     )
 
 
@@ -706,7 +709,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m020_greek_and_cyrillic_folded,
     m021_word_go_and_tables_read_again,
     m022_mailboxes_read_again,
-    m023_attachments_read,
+    m023_attachments_and_maildirs_read,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

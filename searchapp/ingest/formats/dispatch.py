@@ -29,6 +29,7 @@ from searchapp.ingest.formats.eml import EML_SUFFIX, extract_eml
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.html import looks_like_html
 from searchapp.ingest.formats.latex import BIB_SUFFIX, TEX_SUFFIX, extract_bibtex, extract_latex
+from searchapp.ingest.formats.maildir import is_maildir_message
 from searchapp.ingest.formats.markdown import (
     MARKDOWN_SUFFIXES,
     RENDERED_SUFFIXES,
@@ -89,7 +90,7 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
         return _guarded("zip-based document", path, _extract_zip, data, str(path))
     if is_rtf(data):
         return _guarded("RTF document", path, extract_rtf, data, name=str(path))
-    if path.suffix.lower() == EML_SUFFIX and data.strip():
+    if (path.suffix.lower() == EML_SUFFIX and data.strip()) or is_maildir_message(path, data):
         return _guarded("e-mail message", path, extract_eml, data)
     if data.startswith(OLE2_MAGIC) and path.suffix.lower() in _OLE2_KINDS:
         raise NotTextError(_OLE2_KINDS[path.suffix.lower()], path)

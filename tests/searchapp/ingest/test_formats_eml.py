@@ -172,7 +172,9 @@ def test_an_attachment_word_finds_its_message_in_a_mailbox(tmp_path) -> None:
     every = schema.MIGRATIONS
     # Indexed by the version before, which named attachments and read none.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(schema, "MIGRATIONS", every[: every.index(schema.m023_attachments_read)])
+        patch.setattr(
+            schema, "MIGRATIONS", every[: every.index(schema.m023_attachments_and_maildirs_read)]
+        )
         patch.setattr(eml, "attachment_text", lambda part, name, budget: "")
         index = make_index(tmp_path / "idx")
         index.add([mail])
@@ -231,3 +233,47 @@ def test_attachments_are_read_within_a_budget_in_their_charset_and_not_as_genera
     assert note in text
     assert 0 < text.count("the retry log line") <= budget // len("the retry log line\n")
     assert "Attachment: log3.txt.gz" in text
+
+
+def test_a_maildirs_messages_are_read_as_mail(tmp_path) -> None:
+    # mbsync's and Dovecot's Maildir (as mutt, notmuch and aerc read it): one file a message,
+    # no suffix; it was read as text, its quoted-printable and base64 the passages.
+    from rich.console import Console
+
+    from searchapp.ingest.formats import dispatch
+    from searchapp.interfaces.render import print_hits
+    from searchapp.storage import schema
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    inbox = tmp_path / "Mail" / "work" / "INBOX"
+    for folder in ("cur", "new", "tmp"):
+        (inbox / folder).mkdir(parents=True)
+    m = message("The “retaining wall” survey is due on Friday.", cte="quoted-printable")
+    m.add_attachment(b"Survey: gabion wall, 22 m.\n", "text", "plain", filename="survey.txt")
+    read = inbox / "cur" / "1700000000.M20P1.host:2,S"
+    read.write_bytes(bytes(m))
+    (inbox / "new" / "1700000100.M21P1.host").write_bytes(bytes(message("New mail: the gate.")))
+    loose = tmp_path / "notes" / "cur"  # so named, but no Maildir: a file as it is
+    loose.mkdir(parents=True)
+    (loose / "1700000000.draft").write_bytes(b"Subject: a draft\n\nplain text =E2=80=9C\n")
+    every = schema.MIGRATIONS
+    with pytest.MonkeyPatch.context() as patch:  # indexed by the version before: text
+        version = every.index(schema.m023_attachments_and_maildirs_read)
+        patch.setattr(schema, "MIGRATIONS", every[:version])
+        patch.setattr(dispatch, "is_maildir_message", lambda path, data: False)
+        index = make_index(tmp_path / "idx")
+        index.add([tmp_path])
+        index.close()
+    index = make_index(tmp_path / "idx")
+    report = index.add([tmp_path])
+    assert report.updated == 3  # the draft too, named as a message is: read again alike
+    [hit] = index.search("retaining wall survey", k=1, mode="lexical")
+    assert (hit.path, hit.title) == (str(read), m["Subject"])
+    [document] = load_documents(read)
+    assert "The “retaining wall” survey is due on Friday." in document.text
+    assert "=E2" not in document.text and "Survey: gabion wall, 22 m." in document.text
+    [draft] = load_documents(loose / "1700000000.draft")
+    assert draft.text.startswith("Subject: a draft\n") and "=E2=80=9C" in draft.text
+    console = Console(width=140, record=True)
+    print_hits(console, [hit], "retaining wall survey")
+    assert f"✉ {m['Subject']}" in console.export_text()
