@@ -616,3 +616,23 @@ def test_a_read_error_part_way_through_a_mailbox_counts_what_was_read(
     assert len(parts) == 2 and done.status == "skipped"
     assert done.credited == sum(part.bytes for part in parts) > 0
     assert done.work - done.credited >= 0
+
+
+def test_a_from_line_longer_than_the_lookahead_is_found_where_a_block_ends(monkeypatch) -> None:
+    # A reviewer's: a "From " line of 70 KB near a block's end was tried before its end was
+    # read, failed, and was never tried again: two messages were read as one.
+    import io
+
+    from searchapp.ingest.formats import mbox
+
+    monkeypatch.setattr(mbox, "READ_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(mbox, "LOOKAHEAD_BYTES", 256)
+    first = b"From a@b Mon Jan  6 10:00:00 2025\nSubject: one\n\n" + b"x" * 1000 + b"\n"
+    for shift in range(0, 8192, 97):  # its start before, at and after a block's end
+        data = first + b"y" * shift + b"\n"
+        data += b"From evil@x Mon Jan  6 10:00:00 2025 " + b"A" * 2000
+        data += b"\nSubject: two\n\nbody two\n"
+        expected = [m.start() for m in mbox._FROM_LINE.finditer(data)]  # the file read whole
+        assert len(expected) == 2
+        assert [offset for offset, _ in mbox.pieces(io.BytesIO(data))][1:] == expected
+        assert [m.subject for m in mbox.read_mailbox(data)] == ["one", "two"]
