@@ -12,7 +12,7 @@ import dataclasses
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import NamedTuple
@@ -214,25 +214,15 @@ class FileReader:
         replace = bool(rows) and seam is None
         all_text = sum(len(document.text) for document in documents) or 1
         long_read = stat.st_size >= LONG_READ_BYTES
-        credited = kept_bytes = 0
-        for document in documents:
-            start = 0  # where chunking starts, the last indexed passage's of an appended file
-            if seam is not None:  # one document, the file's
-                start = seam.chunk.start_char
-                kept_bytes = work * start // all_text
-            document_bytes = (work - kept_bytes) * (len(document.text) - start) // all_text
-            for part in self._parts(
-                key,
-                document,
-                (size, times, count_tokens),
-                document_bytes=document_bytes,
-                replace=replace,
-                long_read=long_read,
-                seam=seam,
-            ):
-                credited += part.bytes
-                yield part
-            replace = False
+        # where chunking starts: the last indexed passage's of an appended file (one document)
+        start = seam.chunk.start_char if seam is not None else 0
+        kept_bytes = work * start // all_text
+        shares = [(d, (work - kept_bytes) * (len(d.text) - start) // all_text) for d in documents]
+        credited = 0
+        file = (size, times, count_tokens)
+        for part in self._parts(key, shares, file, replace=replace, long_read=long_read, seam=seam):
+            credited += part.bytes
+            yield part
         if not documents:
             yield FileDone(key, "skipped", "no text", size=size, work=work)
             return
@@ -277,21 +267,15 @@ class FileReader:
             appended = bool(indexed) and scan.appended_at and scan.digest_at == rows[0].sha256
             start, first = (indexed, scan.count_at + 1) if appended else (0, 1)
             kept_bytes = work * start // size if size else 0
-            replace, count = bool(rows) and not appended, 0
-            for length, document in mailbox_documents(path, size, start=start, first=first):
-                count += 1
-                share = (work - kept_bytes) * length // max(size - start, 1)
-                for part in self._parts(
-                    key,
-                    document,
-                    (size, times, count_tokens),
-                    document_bytes=share,
-                    replace=replace,
-                    long_read=False,
-                ):
-                    credited += part.bytes
-                    yield part
-                replace = False
+            shares = (
+                (document, (work - kept_bytes) * length // max(size - start, 1))
+                for length, document in mailbox_documents(path, size, start=start, first=first)
+            )
+            replace, count, file = bool(rows) and not appended, 0, (size, times, count_tokens)
+            for part in self._parts(key, shares, file, replace=replace, long_read=False):
+                count += part.first  # a message's first part
+                credited += part.bytes
+                yield part
         except SearchAppError as exc:  # its parts so far counted for progress: the rest
             done = skipped(key, str(exc), rows, size=stat.st_size, work=work)
             yield dataclasses.replace(done, credited=credited)
@@ -317,20 +301,38 @@ class FileReader:
     def _parts(
         self,
         key: str,
-        document: SourceDocument,
+        shares: Iterable[tuple[SourceDocument, int]],
         file: tuple[int, dict[str, int], CountTokens],
         *,
-        document_bytes: int,
         replace: bool,
         long_read: bool,
         seam: Tail | None = None,
     ) -> Iterator[Part]:
-        """A document of the file ``key`` (its size and times, and how tokens are counted)
-        chunked and tokenized, in parts of ``PART_CHUNKS`` chunks (one without chunks for an
-        empty document), sharing ``document_bytes`` of its work. ``replace``: the first drops
-        the file's documents indexed before (once their new version is complete); ``seam``:
-        the file's last indexed passage, where chunking starts (``_seam``); ``long_read``: the
-        file is named while it is chunked (``on_reading``)."""
+        """The documents of the file ``key`` (its size and times, and how tokens are counted),
+        each with its share of the file's work, chunked and tokenized in parts of
+        ``PART_CHUNKS`` chunks (one without chunks for an empty document). ``replace``: the
+        first part drops the file's documents indexed before (once their new version is
+        complete); ``seam``: the file's last indexed passage, where its one document's
+        chunking starts (``_seam``); ``long_read``: the file is named while it is chunked
+        (``on_reading``)."""
+        for document, document_bytes in shares:
+            yield from self._document_parts(
+                key, document, file, document_bytes, replace=replace, long_read=long_read, seam=seam
+            )
+            replace = False
+
+    def _document_parts(
+        self,
+        key: str,
+        document: SourceDocument,
+        file: tuple[int, dict[str, int], CountTokens],
+        document_bytes: int,
+        *,
+        replace: bool,
+        long_read: bool,
+        seam: Tail | None,
+    ) -> Iterator[Part]:
+        """One document's parts (``_parts``)."""
         size, times, count_tokens = file
         start = ordinal = lines = 0  # where chunking starts: character, ordinal, line
         if seam is not None:
