@@ -949,6 +949,7 @@ class SearchIndex:
             "documents": counts["documents"],
             # Stored in part by a run that was stopped: searched, finished by `search index`.
             "incomplete_documents": counts["incomplete_documents"],
+            "incomplete_files": counts["incomplete_files"],  # a mailbox's messages: one file
             "incomplete_paths": counts["incomplete_paths"],  # the first few
             "chunks": counts["chunks"],
             "db_bytes": counts["db_bytes"],

@@ -603,17 +603,24 @@ def info(
         if key == "incomplete_documents":
             if value:  # searched as far as they go; said, as a hit from one looked whole
                 named = ", ".join(display_path(path) for path in stats["incomplete_paths"])
+                files = stats["incomplete_files"]
+                # A mailbox stopped part way: one file of many messages, each a document.
+                what = counted(files, "file")
+                if value != files:
+                    what += f" ({counted(value, 'document')})"
                 rows.append(
                     (
                         "incomplete",
-                        f"{counted(value, 'document')} stored in part by a "
+                        f"{what} stored in part by a "
                         "run that was stopped (searched; `search index` finishes them): "
                         + named
-                        + ", …" * (value > len(stats["incomplete_paths"])),
+                        + ", …" * (files > len(stats["incomplete_paths"])),
                     )
                 )
             continue
-        if key == "incomplete_paths" or (key in ("db_free_bytes", "rebuild_bytes") and not value):
+        if key in ("incomplete_paths", "incomplete_files") or (
+            key in ("db_free_bytes", "rebuild_bytes") and not value
+        ):
             continue
         shown = human_bytes(value) if key.endswith("_bytes") else str(value)
         if key == "db_free_bytes":

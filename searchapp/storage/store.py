@@ -912,13 +912,16 @@ class Store:
         are searched, with the first few of their paths), and the bytes on disk of the database
         and its WAL."""
         files = [self.path, self.path.with_name(DB_NAME + "-wal")]
-        incomplete = self._conn.execute(
-            "SELECT count(*) FROM documents WHERE sha256 IS NULL AND substr(doc_id, -?) != ?",
+        incomplete, incomplete_files = self._conn.execute(
+            "SELECT count(*), count(DISTINCT path) FROM documents WHERE sha256 IS NULL "
+            "AND substr(doc_id, -?) != ?",
             (len(PENDING), PENDING),
-        ).fetchone()[0]
+        ).fetchone()
         return {
             "documents": self.count_documents(),
             "incomplete_documents": incomplete,
+            # the files they are of: a mailbox stopped part way is one, of many messages
+            "incomplete_files": incomplete_files,
             "incomplete_paths": [  # the first few, by path: `search info` names them
                 path
                 for (path,) in self._conn.execute(

@@ -3249,10 +3249,10 @@ def test_info_tells_of_files_a_stopped_run_left_in_part(tmp_path, fake_model, ca
         SearchIndex(index_dir).add([docs], progress=Progress(on_chunks=stop))
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
     assert code == 0
-    assert re.search(r"incomplete\s*: 1 document stored in part by a run that was stopped", out)
+    assert re.search(r"incomplete\s*: 1 file stored in part by a run that was stopped", out)
     assert f"finishes them): {docs / 'long.txt'}\n" in out  # which one
     shown = json.loads(run(capsys, "info", "--index-dir", str(index_dir), "--json")[1])
-    assert shown["incomplete_documents"] == 1
+    assert shown["incomplete_documents"] == shown["incomplete_files"] == 1
     assert shown["incomplete_paths"] == [str(docs / "long.txt")]
     assert run(capsys, "index", str(docs), "--index-dir", str(index_dir))[0] == 0
     code, out, _ = run(capsys, "info", "--index-dir", str(index_dir))
@@ -3272,7 +3272,12 @@ def test_info_names_a_file_of_many_documents_left_in_part_once(tmp_path, fake_mo
     store.close()
     shown = json.loads(run(capsys, "info", "--index-dir", str(index_dir), "--json")[1])
     assert shown["incomplete_documents"] == 8
+    assert shown["incomplete_files"] == 1
     assert shown["incomplete_paths"] == [str(docs / "corpus.jsonl")]
+    # a person is told of one file, and of the documents of it that are stored
+    out = run(capsys, "info", "--index-dir", str(index_dir))[1]
+    assert re.search(r"incomplete\s*: 1 file \(8 documents\) stored in part", out)
+    assert "…" not in out
 
 
 def test_an_interrupted_run_tells_embedded_and_reused_apart() -> None:
