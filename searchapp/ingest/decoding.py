@@ -35,7 +35,7 @@ from searchapp.errors import SearchAppError
 from searchapp.ingest import secrets
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
-from searchapp.ingest.limits import DEFAULT_MAX_BYTES, GENERATED_LINE_CHARS
+from searchapp.ingest.limits import DEFAULT_MAX_BYTES, ENEX_MAX_BYTES, GENERATED_LINE_CHARS
 from searchapp.ingest.secrets import blank_private_keys
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
@@ -603,6 +603,7 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
     # Imported here: the formats build on this module's helpers (and load PDFium only when used).
     from searchapp.ingest.formats.dispatch import extract_binary, extract_text
     from searchapp.ingest.formats.eml import EML_SUFFIX
+    from searchapp.ingest.formats.enex import is_enex, read_notes
     from searchapp.ingest.formats.mbox import is_mailbox, read_mailbox
 
     path = Path(path)
@@ -622,6 +623,11 @@ def _documents(path: Path, data: bytes | None, max_bytes: int | None) -> list[So
     suffix = named.suffix.lower()
     if suffix != EML_SUFFIX and is_mailbox(data, suffix):
         return _mail_documents(path, read_mailbox(data))
+    if is_enex(data, suffix):
+        return [
+            SourceDocument(qualified_id(doc_id, str(n.number)), path, n.title, n.text, n.spans)
+            for n in read_notes(data)
+        ]
     located = extract_binary(data, path)
     if located is not None:
         return [
@@ -661,6 +667,8 @@ def size_limit(path: Path, size: int) -> int | None:
     (no limit) for a mailbox, read a message at a time (``is_mailbox_file``)."""
     if size <= DEFAULT_MAX_BYTES:
         return DEFAULT_MAX_BYTES
+    if path.suffix.lower() == ".enex":  # mostly the files its notes hold, read note by note
+        return ENEX_MAX_BYTES
     return None if is_mailbox_file(path) else DEFAULT_MAX_BYTES
 
 

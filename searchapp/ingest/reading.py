@@ -508,13 +508,13 @@ def stoppable(count_tokens: CountTokens, stop: threading.Event) -> CountTokens:
 # Files whose bytes are mostly not their text (a PDF's fonts and images, a Word file's zip, a
 # notebook's outputs): their size says little of the work.
 CONTAINER_SUFFIXES = frozenset(
-    {".pdf", ".docx", ".pptx", ".xlsx", ".odt", ".odp", ".ods", ".epub", ".ipynb"}
+    {".pdf", ".docx", ".pptx", ".xlsx", ".odt", ".odp", ".ods", ".epub", ".ipynb", ".enex"}
 )
 
 
 def is_document(path: Path) -> bool:
-    """Whether the file's bytes are mostly not its text: a PDF, Word file, notebook, or a
-    mailbox (mostly its attachments' base64), told by its name or first line."""
+    """Whether the file's bytes are mostly not its text: a PDF, Word file, notebook, Evernote
+    export, or a mailbox (mostly its attachments' base64), told by its name or first line."""
     return path.suffix.lower() in CONTAINER_SUFFIXES or is_mailbox_file(path)
 
 

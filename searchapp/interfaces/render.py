@@ -212,11 +212,32 @@ def _where_cell(hit: Hit, where: str, fit: int) -> Text:
             shown = "§ " + _shortened(section, fit - 2)  # its own "§" cut off: ours
         cell.append(f"\n{_marked(shown)}", style="dim")
     for other in hit.also[:3]:
-        shown = shortened_path(display_path(other), fit - 8)
+        shown = _copy_path(display_path(other), display_path(hit.path), fit - 8)
         cell.append(f"\nalso in {shown}", style="dim")
     if len(hit.also) > 3:
         cell.append(f"\nand {len(hit.also) - 3} more copies", style="dim")
     return cell
+
+
+def _copy_path(copy: str, original: str, limit: int) -> str:
+    """A copy's path in ``limit`` characters (``shortened_path``), keeping the folder where it
+    parts from the hit's path, its name too where that fits or differs: a Notion export
+    unpacked twice showed `export/…/Retro ac29….md` and "also in" the same (its `Export (1)/`
+    cut out); now "also in …/Export (1)/…"."""
+    shown = shortened_path(copy, limit)
+    parts, others = copy.split("/"), original.split("/")
+    apart = next((n for n, (a, b) in enumerate(zip(parts, others)) if a != b), len(parts) - 1)
+    if apart >= len(parts) - 1 or f"/{parts[apart]}/" in f"/{shown}":
+        return shown  # the name differs, or the folder that does is shown
+    rest = "/".join(parts[apart:])
+    if len(rest) + 2 <= limit:
+        return f"…/{rest}"
+    skipped = f"{parts[apart]}/…/{parts[-1]}"
+    if len(skipped) + 2 <= limit:
+        return f"…/{skipped}"
+    if parts[-1] == others[-1] and len(parts[apart]) + 4 <= limit:
+        return f"…/{parts[apart]}/…"  # the rest as the hit's: where they part says which
+    return shown
 
 
 def _shows_section(hit: Hit) -> bool:
@@ -228,11 +249,15 @@ def _shows_section(hit: Hit) -> bool:
 def _subject(hit: Hit) -> str | None:
     """A message's subject (a mailbox's, an ``.eml`` file's, a Maildir's) as the hits show it
     below its location (``✉ Party wall award``): `All mail.mbox #1978:9` alone named no mail a
-    person knows; None for others."""
+    person knows; an Evernote note's title so (``✎ Offboarding checklist``); None for others."""
+    if not hit.title:
+        return None
+    if hit.message and hit.path.lower().endswith((".enex", ".enex.gz")):
+        return f"✎ {inert(hit.title)}"
     mail = (
         hit.message or hit.path.lower().endswith((".eml", ".eml.gz")) or is_maildir_name(hit.path)
     )
-    return f"✉ {inert(hit.title)}" if mail and hit.title else None
+    return f"✉ {inert(hit.title)}" if mail else None
 
 
 def _marked(section: str) -> str:

@@ -53,8 +53,8 @@ class Hit:
 
     @property
     def message(self) -> bool:
-        """Whether it is a mailbox's message: a record whose lines are told as a file's are
-        (``Inbox #61:4``), not a JSONL corpus's (a line or two)."""
+        """Whether it is a mailbox's message or an Evernote export's note: a record whose lines
+        are told as a file's are (``Inbox #61:4``), not a JSONL corpus's (a line or two)."""
         return self.doc_id != self.path and not self.path.lower().endswith((".jsonl", ".jsonl.gz"))
 
     @property
@@ -267,11 +267,14 @@ _COPY_NAME = re.compile(
 
 
 def is_derived(path: str) -> bool:
-    """Whether ``path`` is, by its name, a copy or a build's output rather than the file it
-    was made from."""
+    """Whether ``path`` is, by its name or a folder's, a copy or a build's output rather than
+    the file it was made from (a Notion export unpacked twice named every hit in its `(1)`
+    copy, the original under "also": a product manager's trial)."""
     *folders, name = path.split("/")
     return bool(_COPY_NAME.search(name)) or any(
-        folder.lower() in _DERIVED_FOLDERS or folder.startswith("cmake-build-")
+        folder.lower() in _DERIVED_FOLDERS
+        or folder.startswith("cmake-build-")
+        or _COPY_NAME.search(folder)  # a folder copied whole: `Export-7c1d (1)/`, `site copy/`
         for folder in folders
     )
 

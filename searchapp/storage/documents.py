@@ -525,14 +525,20 @@ def _found_by_end(store: Store, key: str) -> list[tuple[Any, ...]]:
     return rows
 
 
+# What Notion adds to a page's title in an export's file names: `Q3 Roadmap 3f2a…60.md`.
+_NOTION_ID = r" [0-9a-f]{32}(?:\.md|\.csv)?"
+
+
 def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[Any, ...]]:
     """The one document a relative ``key`` names from an indexed folder (`People/Anna.md` in a
     vault indexed whole), else by its name alone where one document has it (`Anna Weber.md`,
     or a note's `Anna Weber`): an agent's client runs the server from its own folder (`/`
     under a desktop client), where a relative path named nothing. A note may be named without
     its `.md`, and in another case where nothing has the name as given (as Obsidian's links
-    name them); an Obsidian ``link``'s `Folder/Note` is also the end of a path. Raises for a
-    name several documents have."""
+    name them), and a Notion export's page by its title (`[[Q3 Roadmap]]`: its file is named
+    `Q3 Roadmap 3f2a…60.md`); an Obsidian ``link``'s `Folder/Note` is also the end of a path.
+    Where several documents have the name and all but one are copies by their paths
+    (``selection.is_derived``), the one that is not; raises for a name several others have."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path"
     relative = key[2:] if key.startswith("./") else key
     names = (relative, relative + ".md")  # a note's name (`Dr. Smith`) is its file's
@@ -567,6 +573,14 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
                     break
             if rows:
                 break
+        if not rows and by_end:  # a Notion export's page, named by its title alone
+            page = re.compile(re.escape(fold(relative)) + _NOTION_ID)
+            rows = [row for row in every if page.fullmatch(fold(os.path.basename(row[2])))][:6]
+    if len(rows) > 1:  # a copy's (`Export (1)/`, `backup/`) left to its original's
+        from searchapp.ranking.selection import is_derived
+
+        originals = [row for row in rows if not is_derived(row[2])]
+        rows = originals if len(originals) == 1 else rows
     if len(rows) > 1:
         shown = ", ".join(row[2] for row in rows[:5])
         raise BadInputError(

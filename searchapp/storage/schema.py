@@ -686,6 +686,24 @@ def m023_attachments_and_maildirs_read(db: sqlite_utils.Database) -> None:
     )
 
 
+def m024_evernote_slack_and_keep_read(db: sqlite_utils.Database) -> None:
+    """An Evernote export (``.enex``) is now one document a note, its ENML read as text and
+    the files it holds by their names and text (``formats/enex.py``), where it was XML and
+    base64; a Slack export's days, people and channels are read as a conversation and lists
+    (``formats/slack.py``), and a Google Keep note from its JSON alone, not in the trash
+    (``formats/keep.py``), where they were JSON and HTML: the next `search index` reads again
+    the files named ``.enex``, a day's (``2023-11-14.json``), ``users.json``, the channel
+    lists, and the ``.json`` and ``.html`` files of a folder named Keep."""
+    db.execute(
+        "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.enex' OR lower(path) "
+        "LIKE '%.enex.gz' OR path GLOB ? OR lower(path) LIKE '%/users.json' OR lower(path) "
+        "LIKE '%/channels.json' OR lower(path) LIKE '%/groups.json' OR lower(path) LIKE "
+        "'%/mpims.json' OR lower(path) LIKE '%/dms.json' OR lower(path) LIKE '%/keep/%.json' "
+        "OR lower(path) LIKE '%/keep/%.html') AND sha256 IS NOT NULL",
+        ["*/[0-9][0-9][0-9][0-9]-[0-1][0-9]-[0-3][0-9].json"],
+    )
+
+
 MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m001_initial,
     m002_term_counts,
@@ -710,6 +728,7 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (
     m021_word_go_and_tables_read_again,
     m022_mailboxes_read_again,
     m023_attachments_and_maildirs_read,
+    m024_evernote_slack_and_keep_read,
 )
 # The most ``removed_vectors`` keeps (~1.6 kB each with 384 dimensions): older ones go first.
 REMOVED_VECTORS_KEPT = 20_000

@@ -28,6 +28,7 @@ from searchapp.ingest.formats.docx import extract_docx
 from searchapp.ingest.formats.eml import EML_SUFFIX, extract_eml
 from searchapp.ingest.formats.epub import EPUB_MIMETYPE, extract_epub
 from searchapp.ingest.formats.html import looks_like_html
+from searchapp.ingest.formats.keep import extract_keep, is_keep_html_copy, might_be_keep_note
 from searchapp.ingest.formats.latex import BIB_SUFFIX, TEX_SUFFIX, extract_bibtex, extract_latex
 from searchapp.ingest.formats.maildir import is_maildir_message
 from searchapp.ingest.formats.markdown import (
@@ -49,6 +50,7 @@ from searchapp.ingest.formats.rst import (
 )
 from searchapp.ingest.formats.rtf import extract_rtf, is_rtf
 from searchapp.ingest.formats.safe_zip import SafeZip
+from searchapp.ingest.formats.slack import extract_slack, is_slack_file
 from searchapp.ingest.formats.spans import LocatedText
 from searchapp.ingest.formats.subtitles import SUBTITLE_SUFFIXES, extract_subtitles
 
@@ -119,8 +121,10 @@ _DOCUMENT_SUFFIXES = frozenset({".pdf", ".docx", ".pptx", ".epub", ".odt", ".rtf
 
 def extract_text(text: str, path: Path) -> LocatedText | None:
     """The text of a notebook or a Debian changelog (told by content) or a Markdown file, an
-    Obsidian canvas, a LaTeX, BibTeX, Org, reStructuredText, AsciiDoc, CSV or TSV file (by
-    name) from its decoded text; None for other text."""
+    Obsidian canvas, a LaTeX, BibTeX, Org, reStructuredText, AsciiDoc, CSV or TSV file, a
+    Slack export's day, people or channels (by name), a Google Keep note's JSON (by both)
+    from its decoded text; None for other text. ``NotTextError`` for a Keep note in the trash
+    and for the HTML copy of a Keep note beside its JSON."""
     suffix = path.suffix.lower()
     # Sphinx's copies of its sources (`_build/html/_sources/retry.rst.txt`), read as those are:
     # read as plain text, their passages were no copies of the sources', and ranked above them.
@@ -162,6 +166,12 @@ def extract_text(text: str, path: Path) -> LocatedText | None:
         return _guarded("transcript", path, extract_subtitles, text)
     if is_debian_changelog(text):
         return extract_changelog(text)
+    if is_slack_file(path):
+        return _guarded("Slack export's file", path, extract_slack, text, path)
+    if might_be_keep_note(text, path):
+        return _guarded("Google Keep note", path, extract_keep, text, path)
+    if is_keep_html_copy(text, path):
+        raise NotTextError("Google Keep's HTML copy of a note: read from its .json", path)
     return None
 
 

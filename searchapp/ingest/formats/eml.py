@@ -15,17 +15,22 @@ from __future__ import annotations
 import codecs
 import logging
 import re
-import threading
 from collections.abc import Iterator
 from email import policy
 from email.errors import HeaderParseError
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
-from pathlib import Path, PurePosixPath
 
+from searchapp.ingest.formats.attached import (
+    ATTACHED_KINDS,
+    MAX_ATTACHED_BYTES,
+    attached_text,
+    is_reading,
+    joined,
+)
 from searchapp.ingest.formats.html import html_to_text
-from searchapp.ingest.formats.spans import LocatedText, Span
+from searchapp.ingest.formats.spans import LocatedText
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +53,8 @@ def read_message(data: bytes) -> LocatedText:
     objects took 1.2 ms a message against 0.1 ms (5,000 messages of a mailbox, 6 s of 6.5).
     """
     message = BytesParser(policy=policy.compat32).parsebytes(data)
-    text, spans, section = "", [], None
-    for named, piece in _message_text(message, MAX_NESTED_MESSAGES, [MAX_ATTACHED_BYTES]):
-        text += "\n\n" if text else ""
-        if named != section:  # an attachment's text, or what follows it
-            spans.append(Span(len(text), section=named))
-            section = named
-        text += piece
-    return LocatedText(_header(message, "Subject"), text + "\n", tuple(spans))
+    text, spans = joined(_message_text(message, MAX_NESTED_MESSAGES, [MAX_ATTACHED_BYTES]))
+    return LocatedText(_header(message, "Subject"), text + "\n", spans)
 
 
 def _message_text(message: Message, depth: int, budget: list[int]) -> list[tuple[str | None, str]]:
@@ -99,57 +98,27 @@ def _message_text(message: Message, depth: int, budget: list[int]) -> list[tuple
     return [(named, piece) for named, piece in pieces if piece]
 
 
-# What an attached file holds is read where it is a document or text; not an image, sound,
-# video or font, nor a signature or encrypted part (S/MIME's, PGP's: no text of the message).
-_ATTACHED_KINDS = frozenset({"application", "text"})
+# A signature or encrypted part (S/MIME's, PGP's) holds no text of the message.
 _SEALED = re.compile(r"signature|pkcs7|pgp|encrypted", re.IGNORECASE)
-_reading = threading.local()  # an attachment's own attachments are named, not read
-MAX_ATTACHED_BYTES = 50 * 1024 * 1024  # of a message's attachments, their files and texts
 
 
 def attachment_text(part: Message, name: str, budget: list[int]) -> str:
-    """The text of the file ``name`` attached as ``part`` (a PDF's, a Word file's, a CSV's),
-    read as the file would be (``decoding.load_documents``); "" where it has none (an image,
-    a signature, an encrypted PDF, a binary file), is a secrets file by its name (``prod.env``,
-    ``id_rsa``: left out of a walk, and of mail too), is attached to an attached file (a
-    message in a mailbox in a message: one level is read), or reads as generated (a one-line
-    JSON invoice: it made the whole message be skipped so). ``budget``: the bytes a message's
-    attachments may still take, their files' and their texts' (``MAX_ATTACHED_BYTES``; a
-    3 MB message of gzipped attachments unpacked to 800 MB of text), spent here."""
-    from searchapp.ingest.decoding import NotTextError, load_documents, looks_generated
-    from searchapp.ingest.discovery import is_secret_name
-
-    if part.get_content_maintype() not in _ATTACHED_KINDS or _SEALED.search(
-        part.get_content_type()
-    ):
+    """The text of the file ``name`` attached as ``part`` (``attached.attached_text``); "" for
+    an image, sound, video or font, a signature or an encrypted part, or one whose encoded
+    size is over the ``budget`` left (not decoded first)."""
+    if part.get_content_maintype() not in ATTACHED_KINDS or _SEALED.search(part.get_content_type()):
         return ""
-    file_name = PurePosixPath(name.replace("\\", "/")).name
-    if not file_name or is_secret_name(file_name) or getattr(_reading, "active", False):
+    if is_reading():  # an attached file's own attachment: named, not decoded
         return ""
     encoded = part.get_payload()
-    if not isinstance(encoded, str) or len(encoded) * 3 // 4 > budget[0]:  # not decoded first
+    if not isinstance(encoded, str) or len(encoded) * 3 // 4 > budget[0]:
         return ""
     payload = part.get_payload(decode=True)
     if part.get_content_maintype() == "text" and part.get_content_charset():
         payload = _content(part).encode("utf-8")  # its charset as declared (ISO-2022-JP)
-    limit = budget[0]
-    if not isinstance(payload, bytes) or not payload.strip() or len(payload) > limit:
+    if not isinstance(payload, bytes):
         return ""
-    _reading.active = True
-    try:  # a gzip file unpacked within the budget too
-        documents = load_documents(Path(file_name), data=payload, max_bytes=limit)
-    except NotTextError:
-        documents = []
-    except Exception:  # a damaged file: its name, not the message, is lost
-        logger.debug("reading the attachment %r failed", name, exc_info=True)
-        documents = []
-    finally:
-        _reading.active = False
-    text = "\n\n".join(text for document in documents if (text := document.text.strip()))
-    budget[0] -= min(limit, len(payload) + len(text))
-    if looks_generated(text) or len(payload) + len(text) > limit:
-        return ""
-    return text
+    return attached_text(name, payload, budget)
 
 
 # What a reader takes for the body, as ``EmailMessage.get_body(("plain", "html"))`` finds it:

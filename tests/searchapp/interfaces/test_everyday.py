@@ -1371,6 +1371,19 @@ def test_the_table_folds_a_long_word_and_keeps_what_names_a_copy(tmp_path) -> No
     assert any("also in …" in line and "/retry-policy.md" in line for line in rendered)
 
 
+def test_a_copy_in_a_folder_copied_whole_is_shown_by_that_folder(tmp_path) -> None:
+    # A product manager's trial: a Notion export unpacked twice showed its hit as
+    # `export/…/Retro ac29….md` and "also in export/…/Retro ac29….md", the `(1)` cut out.
+    name = "Retro - Checkout incident ac29d1e4.md"
+    original = f"/exports/Notion/Export-7c1d2e3f/Acme Product Team 6513/{name}"
+    copy = original.replace("Export-7c1d2e3f/", "Export-7c1d2e3f (1)/")
+    hit = Hit(1, 0.9, 0.9, original, original, 1, 1, 1, "root cause: a bad deploy", also=(copy,))
+    rendered = "\n".join(render(tmp_path, [hit], 120))
+    assert "also in …/Export-7c1d2e3f (1)/…" in rendered, rendered
+    rendered = "\n".join(render(tmp_path, [hit], 200))  # room for its name too
+    assert f"also in …/Export-7c1d2e3f (1)/Acme Product Team 6513/{name}" in rendered
+
+
 def test_a_passage_in_a_pipe_keeps_the_files_long_lines_whole(tmp_path) -> None:
     # -C in a pipe (and the REPL's :open) broke the file's lines at 80 columns.
     from searchapp.interfaces.render import print_passage
@@ -3567,6 +3580,31 @@ def test_get_prints_front_matter_as_written(tmp_path, fake_model, capsys) -> Non
     (docs / "sync.md").write_text(note.replace("relay", "relay and the queue"), "utf-8")
     code, out, _ = run(capsys, "get", str(docs / "sync.md"), *index)
     assert code == 0 and "date:" not in out and "Shipped the relay." in out
+
+
+def test_get_finds_a_notion_page_by_its_title_and_leaves_a_copy_to_its_original(
+    tmp_path, fake_model, capsys
+) -> None:
+    # A product manager's trial: `search get "[[Q3 Roadmap]]"` was "not an indexed document"
+    # (Notion names the file `Q3 Roadmap <32 hex>.md`), and the export unpacked twice, a name
+    # both copies have would be named as ambiguous.
+    page = "Team 6513270e269e0d37f2a74de452e6b438/Q3 Roadmap d23f0824128b2f330c5c7fd0a6a3a450.md"
+    files = {page: "# Q3 Roadmap\n\nSunset Android v4.\n", "Onboarding.md": "# Onboarding\n"}
+    docs = write(
+        tmp_path / "docs",
+        {f"Export{copy}/{name}": text for name, text in files.items() for copy in ("", " (1)")},
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    for key in ("[[Q3 Roadmap]]", "Q3 Roadmap", "q3 roadmap", "Onboarding", "[[Onboarding]]"):
+        code, out, err = run(capsys, "get", key, *index)
+        assert code == 0 and out.startswith(("# Q3 Roadmap\n", "# Onboarding\n")), (key, err)
+    assert run(capsys, "get", "[[Q3 Roadmap]]", *index)[1] == "# Q3 Roadmap\n\nSunset Android v4.\n"
+    code, _, err = run(capsys, "get", "[[Q3]]", *index)  # a title's start names no page
+    assert code == 2 and "'Q3' is not an indexed document" in err
+    (docs / "Export" / "Onboarding.md").unlink()  # the copy alone has it now
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    assert run(capsys, "get", "Onboarding", *index)[:2] == (0, "# Onboarding\n")
 
 
 def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(

@@ -1,0 +1,154 @@
+"""Slack workspace exports (``formats/slack.py``): days as conversations, people as a list."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from searchapp.ingest.decoding import load_documents
+
+SAM = {"real_name": "Sam Ortega", "display_name": "sam.o", "avatar_hash": "g1a2b3c4"}
+T0 = 1_699_970_000.0  # 2023-11-14
+
+
+def at(offset: float) -> str:
+    return f"{T0 + offset:.6f}"
+
+
+def hhmm(offset: float) -> str:
+    return datetime.fromtimestamp(T0 + offset).strftime("%H:%M")
+
+
+def blocks(text: str) -> list:
+    return [{"type": "rich_text", "elements": [{"type": "text", "text": text}]}]
+
+
+def make_export(root: Path) -> Path:
+    """A workspace export of the layout Slack writes, one channel's day in it."""
+    root.mkdir(parents=True)
+    users = [
+        {
+            "id": "U01SAM",
+            "name": "sam",
+            "real_name": "Sam Ortega",
+            "profile": {"title": "Senior PM", "email": "sam@acme.io", "avatar_hash": "x1"},
+        },
+        {
+            "id": "U02PRIYA",
+            "name": "priya",
+            "profile": {"real_name": "Priya Nair", "phone": "+44 7700 900123"},
+        },
+        {"id": "U03LENA", "name": "lena", "real_name": "Lena Fischer", "deleted": True},
+    ]
+    (root / "users.json").write_text(json.dumps(users, indent=4))
+    channels = [
+        {
+            "id": "C01",
+            "name": "product",
+            "created": 1609459200,
+            "members": ["U01SAM", "U02PRIYA"],
+            "topic": {"value": "Roadmap, specs, decisions"},
+            "purpose": {"value": "Product team"},
+        }
+    ]
+    (root / "channels.json").write_text(json.dumps(channels, indent=4))
+    question = "Should we delay the <https://acme.io/pricing|pricing page> redesign, <@U02PRIYA>?"
+    day = [
+        {"type": "message", "subtype": "channel_join", "user": "U03LENA", "ts": at(0),
+         "text": "<@U03LENA> has joined the channel"},
+        {"type": "message", "user": "U01SAM", "ts": at(60), "user_profile": SAM,
+         "text": question, "blocks": blocks(question), "thread_ts": at(60), "reply_count": 1,
+         "client_msg_id": "726b66bb-5352"},
+        {"type": "message", "user": "U03LENA", "ts": at(120),
+         "text": "Q&amp;A at 3 in <#C01|product>, <!here>"},
+        {"type": "message", "user": "U02PRIYA", "ts": at(180), "thread_ts": at(60),
+         "parent_user_id": "U01SAM",
+         "text": "Let's wait until after Black Friday.\nTraffic is too high before it.",
+         "blocks": blocks("Let's wait until after Black Friday.")},
+        {"type": "message", "subtype": "bot_message", "username": "Jira Cloud", "ts": at(240),
+         "text": "", "attachments": [{"title": "PROD-12 Pricing page", "text": "moved to Done"}]},
+        {"type": "message", "user": "U01SAM", "ts": at(300), "text": "Mock-ups:",
+         "files": [{"id": "F1", "name": "pricing-v3.fig", "title": "Pricing v3"}]},
+    ]  # fmt: skip
+    (root / "product").mkdir()
+    (root / "product" / "2023-11-14.json").write_text(json.dumps(day, indent=4))
+    return root
+
+
+def test_a_day_is_read_as_its_conversation_a_thread_under_its_question(tmp_path) -> None:
+    # A product manager's trial: read as JSON every message was there twice (text and
+    # blocks), passages were client_msg_id and avatar_hash, a mention read <@U01SAM999>, and a
+    # reply stood apart from its question, so "what did Priya say" found the question.
+    root = make_export(tmp_path / "Acme Slack export")
+    path = root / "product" / "2023-11-14.json"
+    [document] = load_documents(path)
+    assert document.title == "#product 2023-11-14"
+    assert document.text.split("\n") == [
+        f"{hhmm(60)} Sam Ortega: Should we delay the pricing page (https://acme.io/pricing) "
+        "redesign, @Priya Nair?",
+        f"↳ {hhmm(180)} Priya Nair: Let's wait until after Black Friday.",
+        "  Traffic is too high before it.",
+        f"{hhmm(120)} Lena Fischer: Q&A at 3 in #product, @here",
+        f"{hhmm(240)} Jira Cloud: PROD-12 Pricing page moved to Done",
+        f"{hhmm(300)} Sam Ortega: Mock-ups: [file: pricing-v3.fig]",
+        "",
+    ]
+
+
+def test_the_people_and_channels_are_lists_a_line_each(tmp_path) -> None:
+    root = make_export(tmp_path / "export")
+    [people] = load_documents(root / "users.json")
+    assert people.text == (
+        "Sam Ortega (@sam) · Senior PM · sam@acme.io\n"
+        "Priya Nair (@priya) · +44 7700 900123\n"
+        "Lena Fischer (@lena) · deactivated\n"
+    )
+    [channels] = load_documents(root / "channels.json")
+    assert channels.text == "#product · topic: Roadmap, specs, decisions · purpose: Product team\n"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"date": "2023-11-14", "steps": 9120},  # a tracker's day, not Slack's
+        [{"date": "2023-11-14", "steps": 9120}],
+        [1, 2, 3],
+    ],
+)
+def test_a_file_named_as_a_day_that_is_no_slack_day_is_read_as_it_is(tmp_path, content) -> None:
+    path = tmp_path / "2023-11-14.json"
+    path.write_text(json.dumps(content, indent=2))
+    [document] = load_documents(path)
+    assert document.text.strip() == json.dumps(content, indent=2)
+
+
+def test_an_export_indexed_as_json_is_read_again_and_a_reply_is_found_with_its_question(
+    tmp_path,
+) -> None:
+    from searchapp.ingest.formats import dispatch
+    from searchapp.storage import schema
+    from tests.searchapp.conftest import FakeEncoder
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    root = make_export(tmp_path / "docs" / "Acme Slack export")
+    every = schema.MIGRATIONS
+    with pytest.MonkeyPatch.context() as patch:  # indexed by the version before: JSON
+        version = every.index(schema.m024_evernote_slack_and_keep_read)
+        patch.setattr(schema, "MIGRATIONS", every[:version])
+        patch.setattr(dispatch, "is_slack_file", lambda path: False)
+        index = make_index(tmp_path / "idx", FakeEncoder(max_length=128))  # passages of lines
+        index.add([tmp_path / "docs"])
+        [hit] = index.search("wait until after black friday", k=1, mode="lexical")
+        assert '"text": "Let\'s wait' in hit.text  # JSON, a copy of it in the blocks
+        index.close()
+    index = make_index(tmp_path / "idx", FakeEncoder(max_length=128))
+    report = index.add([tmp_path / "docs"])
+    assert report.updated == 3  # the day, the people, the channels
+    [hit] = index.search("wait until after black friday", k=1, mode="lexical")
+    assert hit.path == str(root / "product" / "2023-11-14.json")
+    assert "Should we delay the pricing page" in hit.text  # the question, with its answer
+    assert hit.text.count("Let's wait until after Black Friday.") == 1
+    assert "client_msg_id" not in hit.text and "avatar_hash" not in hit.text
