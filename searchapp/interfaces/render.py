@@ -247,15 +247,18 @@ def _shows_section(hit: Hit) -> bool:
 
 
 def _subject(hit: Hit) -> str | None:
-    """A message's subject (a mailbox's, an ``.eml`` file's, a Maildir's) as the hits show it
-    below its location (``✉ Party wall award``): `All mail.mbox #1978:9` alone named no mail a
-    person knows; an Evernote note's title so (``✎ Offboarding checklist``); None for others."""
+    """A message's subject (a mailbox's, an ``.eml`` or ``.msg`` file's, a Maildir's) as the
+    hits show it below its location (``✉ Party wall award``): `All mail.mbox #1978:9` alone
+    named no mail a person knows; an Evernote note's title so (``✎ Offboarding checklist``);
+    None for others."""
     if not hit.title:
         return None
     if hit.message and hit.path.lower().endswith((".enex", ".enex.gz")):
         return f"✎ {inert(hit.title)}"
     mail = (
-        hit.message or hit.path.lower().endswith((".eml", ".eml.gz")) or is_maildir_name(hit.path)
+        hit.message
+        or hit.path.lower().endswith((".eml", ".eml.gz", ".msg"))
+        or is_maildir_name(hit.path)
     )
     return f"✉ {inert(hit.title)}" if mail else None
 

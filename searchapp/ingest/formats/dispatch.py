@@ -36,6 +36,7 @@ from searchapp.ingest.formats.markdown import (
     RENDERED_SUFFIXES,
     extract_markdown,
 )
+from searchapp.ingest.formats.msg import MSG_SUFFIX, extract_msg, is_msg
 from searchapp.ingest.formats.notebook import NOTEBOOK_SUFFIX, extract_notebook, might_be_notebook
 from searchapp.ingest.formats.odt import ODT_MIMETYPES, extract_odt
 from searchapp.ingest.formats.ooxml import CONTENT_TYPES, ooxml_kind
@@ -65,7 +66,6 @@ _OLE2_KINDS = {
     ".xls": "Excel 97-2003 workbook (.xls): not indexed; export it as CSV to search it",
     ".ppt": "PowerPoint 97-2003 deck (.ppt): not indexed; save it as .pptx or PDF",
     ".pps": "PowerPoint 97-2003 show (.pps): not indexed; save it as .pptx or PDF",
-    ".msg": "Outlook message (.msg): not indexed; save it as text or PDF to search it",
 }
 _ODF_KINDS = {
     "application/vnd.oasis.opendocument.spreadsheet": (
@@ -82,7 +82,8 @@ _PDF_HEADER_AT_LINE_START = re.compile(rb"(?:^|[\r\n])%PDF-\d\.\d")
 
 
 def extract_binary(data: bytes, path: Path) -> LocatedText | None:
-    """The text of a PDF, RTF or zip-based document told by its bytes; None for other files.
+    """The text of a PDF, RTF or zip-based document or an Outlook message told by its bytes;
+    None for other files.
 
     Raises ``NotTextError`` (with ``path``) for such a document that cannot be extracted.
     """
@@ -94,6 +95,11 @@ def extract_binary(data: bytes, path: Path) -> LocatedText | None:
         return _guarded("RTF document", path, extract_rtf, data, name=str(path))
     if (path.suffix.lower() == EML_SUFFIX and data.strip()) or is_maildir_message(path, data):
         return _guarded("e-mail message", path, extract_eml, data)
+    if data.startswith(OLE2_MAGIC) and (
+        path.suffix.lower() == MSG_SUFFIX
+        or (path.suffix.lower() not in _OLE2_KINDS and is_msg(data))
+    ):
+        return _guarded("Outlook message", path, extract_msg, data)
     if data.startswith(OLE2_MAGIC) and path.suffix.lower() in _OLE2_KINDS:
         raise NotTextError(_OLE2_KINDS[path.suffix.lower()], path)
     if path.suffix.lower() in _DOCUMENT_SUFFIXES and _is_markup(data):

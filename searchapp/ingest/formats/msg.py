@@ -1,0 +1,176 @@
+"""Outlook messages saved as files (``.msg``): read as a saved ``.eml`` is.
+
+A ``.msg`` is a compound file (OLE2, as Word 97's ``.doc``), each of the message's properties
+a stream named by its tag (``__substg1.0_0037001F``: the subject, UTF-16) and each attached
+file a storage of its own. Mail dragged out of Outlook into a project folder is saved so; it
+was skipped ("Outlook message (.msg): not indexed"). Read here with olefile (the compound
+file's sectors and directory, whose hostile forms it checks): the sender, recipients, date and
+subject, the plain-text body (else the HTML one as text), then each attached file by its name
+and its text where it has some (``attached.attached_text``), as ``formats.eml`` reads mail.
+"""
+
+from __future__ import annotations
+
+import struct
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+from searchapp.ingest.formats.attached import (
+    ATTACHED_KINDS,
+    MAX_ATTACHED_BYTES,
+    attached_text,
+    joined,
+)
+from searchapp.ingest.formats.html import html_to_text
+from searchapp.ingest.formats.spans import LocatedText
+
+MSG_SUFFIX = ".msg"
+_STRING, _STRING8, _BINARY = "001F", "001E", "0102"
+_SUBJECT, _BODY, _HTML = "0037", "1000", "1013"
+_SENDER_NAME, _SENDER_EMAIL, _SENDER_SMTP = "0C1A", "0C1F", "5D01"
+_TO, _CC = "0E04", "0E03"
+_SUBMITTED, _DELIVERED = 0x0039, 0x0E06  # PT_SYSTIME properties, in the fixed-size stream
+_ATTACHMENT_NAMES = ("3707", "3704", "3001")  # long file name, 8.3 name, display name
+_ATTACHMENT_DATA, _ATTACHMENT_MIME = "3701", "370E"
+_CODEPAGE = 0x3FFD  # PR_MESSAGE_CODEPAGE: what 8-bit strings (001E) are written in
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
+
+
+def is_msg(data: bytes) -> bool:
+    """Whether ``data`` is a compound file holding an Outlook message's properties."""
+    from searchapp.ingest.formats.dispatch import OLE2_MAGIC
+
+    return data.startswith(OLE2_MAGIC) and "__substg1.0_".encode("utf-16-le") in data
+
+
+def extract_msg(data: bytes) -> LocatedText:
+    """The readable text of an Outlook message (``data``, its bytes), titled by its subject."""
+    import olefile  # only when a .msg is met
+
+    with olefile.OleFileIO(data) as ole:
+        message = _Properties(ole, [])
+        codepage = message.integer(_CODEPAGE)
+        subject = message.string(_SUBJECT, codepage)
+        sender = message.string(_SENDER_NAME, codepage)
+        address = message.string(_SENDER_SMTP, codepage) or message.string(_SENDER_EMAIL, codepage)
+        if "@" in address and address not in sender:
+            sender = f"{sender} <{address}>" if sender else address
+        sent = message.time(_SUBMITTED) or message.time(_DELIVERED)
+        lines = [
+            f"{name}: {' '.join(value.split())}"
+            for name, value in (
+                ("From", sender),
+                ("To", message.string(_TO, codepage)),
+                ("Cc", message.string(_CC, codepage)),
+                ("Date", format_datetime(sent) if sent else ""),
+                ("Subject", subject),
+            )
+            if value.strip()
+        ]
+        body = message.string(_BODY, codepage).replace("\r\n", "\n")
+        if not body.strip():
+            body = _html_body(message, codepage)
+        pieces: list[tuple[str | None, str]] = [(None, "\n".join(lines)), (None, body)]
+        budget = [MAX_ATTACHED_BYTES]
+        for storage in _attachment_storages(ole):
+            name, text = _attachment(_Properties(ole, storage), codepage, budget)
+            if name:
+                pieces.append(
+                    (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
+                )
+    text, spans = joined(pieces)
+    return LocatedText(" ".join(subject.split()), text + "\n", spans)
+
+
+class _Properties:
+    """The properties of a message or an attachment: the streams of its storage (``path``)."""
+
+    def __init__(self, ole: Any, path: list[str]) -> None:
+        self._ole, self._path = ole, path
+
+    def raw(self, tag: str, kind: str) -> bytes | None:
+        stream = [*self._path, f"__substg1.0_{tag}{kind}"]
+        if not self._ole.exists("/".join(stream)):
+            return None
+        return self._ole.openstream(stream).read()
+
+    def string(self, tag: str, codepage: int | None) -> str:
+        """A string property, written as UTF-16 or in the message's code page."""
+        wide = self.raw(tag, _STRING)
+        if wide is not None:
+            return wide.decode("utf-16-le", "replace").rstrip("\x00")
+        narrow = self.raw(tag, _STRING8)
+        if narrow is None:
+            return ""
+        return _decoded(narrow.rstrip(b"\x00"), codepage)
+
+    def _fixed(self) -> dict[int, bytes]:
+        """The fixed-size properties (``__properties_version1.0``): each tag's 8 value bytes."""
+        name = "/".join([*self._path, "__properties_version1.0"])
+        if not self._ole.exists(name):
+            return {}
+        data = self._ole.openstream(name).read()
+        start = 8 if self._path else 32  # an attachment's header, else a message's
+        found = {}
+        for at in range(start, len(data) - 15, 16):
+            tag, _, value = struct.unpack_from("<II8s", data, at)
+            found[tag] = value
+        return found
+
+    def time(self, property_id: int) -> datetime | None:
+        value = self._fixed().get(property_id << 16 | 0x0040)
+        if value is None:
+            return None
+        ticks = struct.unpack("<Q", value)[0]  # 100 ns since 1601
+        try:
+            return _FILETIME_EPOCH + timedelta(microseconds=ticks // 10)
+        except OverflowError:
+            return None
+
+    def integer(self, property_id: int) -> int | None:
+        value = self._fixed().get(property_id << 16 | 0x0003)
+        return None if value is None else struct.unpack_from("<i", value)[0]
+
+
+def _decoded(data: bytes, codepage: int | None) -> str:
+    try:
+        return data.decode(f"cp{codepage}" if codepage else "cp1252", "replace")
+    except LookupError:  # a code page Python does not know
+        return data.decode("cp1252", "replace")
+
+
+def _html_body(message: _Properties, codepage: int | None) -> str:
+    """The HTML body as text, where a message has no plain-text one."""
+    from searchapp.ingest.decoding import decode_bytes
+
+    html = message.raw(_HTML, _BINARY)
+    page = decode_bytes(html) if html is not None else message.string(_HTML, codepage)
+    return html_to_text(page)[1].strip() if page else ""
+
+
+def _attachment_storages(ole: Any) -> list[list[str]]:
+    return [
+        path
+        for path in ole.listdir(streams=False, storages=True)
+        if len(path) == 1 and path[0].startswith("__attach_version1.0_#")
+    ]
+
+
+def _attachment(
+    attachment: _Properties, codepage: int | None, budget: list[int]
+) -> tuple[str, str]:
+    """A file attached: its name, and its text where it is a document or text ("" for an
+    image, sound or video, a message attached, or a file without text)."""
+    name = next(
+        (n for tag in _ATTACHMENT_NAMES if (n := attachment.string(tag, codepage).strip())), ""
+    )
+    if not name:
+        return "", ""
+    mime = attachment.string(_ATTACHMENT_MIME, codepage).strip().lower()
+    if mime and mime.split("/")[0] not in ATTACHED_KINDS:
+        return name, ""
+    data = attachment.raw(_ATTACHMENT_DATA, _BINARY)  # none for a message attached whole
+    if not data:
+        return name, ""
+    return name, attached_text(name, data, budget)
