@@ -184,6 +184,8 @@ class FileReader:
         # long line of prose and markup-free code, not generated noise.
         # Not a file named to index (`search index app.min.js`), as ripgrep searches one.
         judged = self.default_excludes and key not in self.named
+        if judged and len(documents) > 1:  # a note or record of generated text, not its file
+            documents = [d for d in documents if not looks_generated(d.text)] or documents
         generated = Path(key).suffix.lower() not in HTML_SUFFIXES and any(
             looks_generated(d.text) for d in documents
         )

@@ -266,6 +266,11 @@ _COPY_NAME = re.compile(
 )
 
 
+# A folder copied whole, as Finder, Explorer and unzipping twice name it: `Export (1)`,
+# `site copy`, `site copy 2`, `Notes - Copy`, `Copy of notes`; not `Taxes (2023)`, `hard-copy`.
+_COPY_FOLDER = re.compile(r"(?i)^copy of | \(\d{1,2}\)$| copy(?: \d+)?$| - copy(?: \(\d+\))?$")
+
+
 def is_derived(path: str) -> bool:
     """Whether ``path`` is, by its name or a folder's, a copy or a build's output rather than
     the file it was made from (a Notion export unpacked twice named every hit in its `(1)`
@@ -274,7 +279,7 @@ def is_derived(path: str) -> bool:
     return bool(_COPY_NAME.search(name)) or any(
         folder.lower() in _DERIVED_FOLDERS
         or folder.startswith("cmake-build-")
-        or _COPY_NAME.search(folder)  # a folder copied whole: `Export-7c1d (1)/`, `site copy/`
+        or _COPY_FOLDER.search(folder)  # a folder copied whole: `Export-7c1d (1)/`, `site copy/`
         for folder in folders
     )
 

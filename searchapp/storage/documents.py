@@ -537,8 +537,9 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
     its `.md`, and in another case where nothing has the name as given (as Obsidian's links
     name them), and a Notion export's page by its title (`[[Q3 Roadmap]]`: its file is named
     `Q3 Roadmap 3f2a…60.md`); an Obsidian ``link``'s `Folder/Note` is also the end of a path.
-    Where several documents have the name and all but one are copies by their paths
-    (``selection.is_derived``), the one that is not; raises for a name several others have."""
+    Where several documents have the name, the same content, and all but one are copies by
+    their paths (``selection.is_derived``), the one that is not; raises for a name several
+    others have."""
     select = "SELECT id, doc_id, path, title FROM documents WHERE doc_id = path"
     relative = key[2:] if key.startswith("./") else key
     names = (relative, relative + ".md")  # a note's name (`Dr. Smith`) is its file's
@@ -576,11 +577,17 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
         if not rows and by_end:  # a Notion export's page, named by its title alone
             page = re.compile(re.escape(fold(relative)) + _NOTION_ID)
             rows = [row for row in every if page.fullmatch(fold(os.path.basename(row[2])))][:6]
-    if len(rows) > 1:  # a copy's (`Export (1)/`, `backup/`) left to its original's
+    if 1 < len(rows) < 6:  # all of them: copies (`Export (1)/`) left to their original
         from searchapp.ranking.selection import is_derived
 
         originals = [row for row in rows if not is_derived(row[2])]
-        rows = originals if len(originals) == 1 else rows
+        ids = [row[0] for row in rows]
+        digests = store.rows(  # copies, not other documents whose folders read as copies'
+            "SELECT DISTINCT sha256 FROM documents WHERE id IN (?, ?, ?, ?, ?)",
+            tuple(ids + ids[:1] * (5 - len(ids))),
+        )
+        if len(originals) == 1 and len(digests) == 1 and digests[0][0]:
+            rows = originals
     if len(rows) > 1:
         shown = ", ".join(row[2] for row in rows[:5])
         raise BadInputError(

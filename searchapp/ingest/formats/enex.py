@@ -12,7 +12,6 @@ never decoded.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import html
 import re
@@ -28,9 +27,16 @@ from searchapp.ingest.formats.html import html_to_text
 from searchapp.ingest.formats.spans import Span
 
 ENEX_SUFFIX = ".enex"
-HEAD_BYTES = 2048  # an export's start, where its <en-export> element opens
-_EXPORT = re.compile(rb"<en-export[\s>]")
-_TODO = re.compile(r"<en-todo\b([^>]*)/?>(?:\s*</en-todo>)?", re.IGNORECASE)
+HEAD_BYTES = 4096  # an export's start: a byte-order mark, its XML declaration and DOCTYPE
+# The root element of an export, after what may come before it (a file merely quoting
+# `<en-export>`, a how-to, lost its text to a reader taking it for one).
+_EXPORT_ROOT = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]{0,200}\?>\s*)?(?:<!--(?:(?!-->).){0,500}-->\s*)*"
+    rb"(?:<!DOCTYPE[^>]{0,500}>\s*)?<en-export[\s>]",
+    re.DOTALL,
+)
+_NOTE_START = re.compile(rb"<note[\s>]")
+_TODO = re.compile(r"<en-todo\b([^<>]{0,200})/?>(?:\s*</en-todo>)?", re.IGNORECASE)
 _CHECKED = re.compile(r"""checked\s*=\s*["']true["']""", re.IGNORECASE)
 _DATE = re.compile(r"(\d{4})(\d\d)(\d\d)T")  # 20230314T091500Z
 
@@ -47,9 +53,9 @@ class Note:
 
 
 def is_enex(data: bytes, suffix: str) -> bool:
-    """Whether ``data`` (a file's bytes, or its start) is an Evernote export: named ``.enex``,
-    or XML whose root is ``<en-export>``."""
-    return suffix == ENEX_SUFFIX or bool(_EXPORT.search(data[:HEAD_BYTES]))
+    """Whether ``data`` (a file's bytes, or its start) is an Evernote export: named ``.enex``
+    and XML whose root is ``<en-export>``."""
+    return suffix == ENEX_SUFFIX and bool(_EXPORT_ROOT.match(data[:HEAD_BYTES]))
 
 
 def read_notes(data: bytes) -> list[Note]:
@@ -58,20 +64,25 @@ def read_notes(data: bytes) -> list[Note]:
     Read by their elements, not by an XML parser: exports are flat (a note's title, content,
     dates, tags, attributes, then its files), and tools other than Evernote write them with a
     bare "&" in a title, which an XML parser refuses, losing the notebook; a copy cut short
-    keeps its whole notes."""
+    keeps its whole notes. Each element is found once, from where the one before ends (a
+    pattern tried at each of 20,000 unclosed tags took 10 s), and only a note's head and its
+    files' names are decoded: the base64 of what it holds is read as bytes, and only for a
+    document or text."""
     notes, at = [], 0
-    while (start := data.find(b"<note>", at)) >= 0:
+    while match := _NOTE_START.search(data, at):
+        start = data.find(b">", match.start()) + 1
         end = data.find(b"</note>", start)
         if end < 0:
             break
-        notes.append(_note(len(notes) + 1, data[start + 6 : end].decode("utf-8", "replace")))
-        at = end + 7
+        notes.append(_note(len(notes) + 1, data, start, end))
+        at = end + len(b"</note>")
     return notes
 
 
-def _note(number: int, note: str) -> Note:
-    content = _element(note, "content")
-    fields = _CONTENT.sub("", note.split("<resource>", 1)[0])  # its title, dates, tags
+def _note(number: int, data: bytes, start: int, end: int) -> Note:
+    first = _tag(data, b"resource", start, end)
+    head = data[start : first if first >= 0 else end].decode("utf-8", "replace")
+    content, fields = _split_content(head)
     title = " ".join(_element(fields, "title").split())
     lines = [title] if title else []
     if tags := [tag for tag in (" ".join(t.split()) for t in _elements(fields, "tag")) if tag]:
@@ -88,33 +99,72 @@ def _note(number: int, note: str) -> Note:
             lines.append(f"{name}: {value}")
     pieces: list[tuple[str | None, str]] = [(None, "\n".join(lines)), (None, _body(content))]
     budget = [MAX_ATTACHED_BYTES]
-    for resource in note.split("<resource>")[1:]:
-        name, text = _resource(resource, budget)
+    while first >= 0:
+        close = data.find(b"</resource>", first, end)
+        close = end if close < 0 else close
+        name, text = _resource(data, first, close, budget)
         pieces.append(
             (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
         )
+        first = _tag(data, b"resource", close, end)
     text, spans = joined(pieces)
     return Note(number, title, text + "\n", spans)
 
 
-_CONTENT = re.compile(r"<content>.*?</content>", re.DOTALL)
-_CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+def _tag(data: bytes | str, name: bytes | str, start: int, end: int) -> int:
+    """Where the first element ``name`` opens in ``data[start:end]`` (not one whose name only
+    begins so: `<resource-attributes>`), -1 where none does."""
+    opening = b"<" + name if isinstance(name, bytes) else "<" + name
+    while (at := data.find(opening, start, end)) >= 0:  # type: ignore[arg-type]
+        after = data[at + len(opening) : at + len(opening) + 1]
+        if after in (b">", b" ", b"\t", b"\n", b"\r", b"/", ">", " ", "\t", "\n", "\r", "/"):
+            return at
+        start = at + len(opening)
+    return -1
+
+
+def _split_content(head: str) -> tuple[str, str]:
+    """A note's head as its ENML (``<content>``'s text) and the rest (title, dates, tags)."""
+    at = _tag(head, "content", 0, len(head))
+    if at < 0:
+        return "", head
+    close = head.find("</content>", at)
+    if close < 0:
+        return "", head[:at]
+    return _value(head[head.find(">", at) + 1 : close]), head[:at] + head[close + 10 :]
 
 
 def _elements(text: str, name: str) -> list[str]:
-    """The text of each element ``name`` in ``text``: a CDATA section's as it is, else with its
-    entities read (``&amp;``)."""
-    found = re.findall(rf"<{name}(?:\s[^>]*)?>(.*?)</{name}>", text, re.DOTALL)
-    return [
-        "".join(_CDATA.findall(value)) if "<![CDATA[" in value else html.unescape(value)
-        for value in found
-    ]
+    """The text of each element ``name`` in ``text`` (``_value``)."""
+    values, at, closing = [], 0, f"</{name}>"
+    while (start := _tag(text, name, at, len(text))) >= 0:
+        inner = text.find(">", start) + 1
+        close = text.find(closing, inner)
+        if not inner or close < 0:
+            break
+        values.append(_value(text[inner:close]))
+        at = close + len(closing)
+    return values
 
 
 def _element(text: str, name: str) -> str:
     """The text of the first element ``name`` in ``text`` (``_elements``), "" where none."""
     values = _elements(text, name)
     return values[0] if values else ""
+
+
+def _value(inner: str) -> str:
+    """An element's text: its CDATA sections' as they are, else with its entities read."""
+    if "<![CDATA[" not in inner:
+        return html.unescape(inner)
+    parts, at = [], 0
+    while (start := inner.find("<![CDATA[", at)) >= 0:
+        close = inner.find("]]>", start + 9)
+        if close < 0:
+            break
+        parts.append(inner[start + 9 : close])
+        at = close + 3
+    return "".join(parts)
 
 
 def _day(value: str) -> str:
@@ -124,25 +174,42 @@ def _day(value: str) -> str:
 
 
 def _body(content: str) -> str:
-    """A note's ENML as a reader sees it: a checklist's boxes as ``[x]`` and ``[ ]``."""
+    """A note's ENML as a reader sees it: a checklist's boxes as ``[x]`` and ``[ ]``, an
+    encrypted part as ``[encrypted]`` (its ciphertext is no text of the note)."""
+    content = _without_encrypted(content)
     marked = _TODO.sub(lambda m: "[x] " if _CHECKED.search(m.group(1)) else "[ ] ", content)
     return html_to_text(marked)[1].strip()
 
 
-def _resource(resource: str, budget: list[int]) -> tuple[str, str]:
-    """A file a note holds (``resource``: its element's inside): its name (else its type's)
-    and its text where it is a document or text (else "", its bytes not decoded)."""
-    resource = resource.split("</resource>", 1)[0]
-    mime = _element(resource, "mime").strip().lower()
-    name = " ".join(_element(resource, "file-name").split()) or _unnamed(mime)
-    if mime.split("/")[0] not in ATTACHED_KINDS:
+def _without_encrypted(content: str) -> str:
+    kept, at = [], 0
+    while (start := _tag(content, "en-crypt", at, len(content))) >= 0:
+        close = content.find("</en-crypt>", start)
+        kept.append(content[at:start] + " [encrypted] ")
+        at = len(content) if close < 0 else close + len("</en-crypt>")
+    return "".join(kept) + content[at:]
+
+
+def _resource(data: bytes, start: int, end: int, budget: list[int]) -> tuple[str, str]:
+    """A file a note holds (``data[start:end]``, its element): its name (else its type's) and
+    its text where it is a document or text, or has no type (else "", its bytes not
+    decoded)."""
+    opened = _tag(data, b"data", start, end)
+    inner = data.find(b">", opened, end) + 1 if opened >= 0 else 0
+    close = data.find(b"</data>", inner, end) if inner else -1
+    if close < 0:
+        meta, encoded = data[start:end], memoryview(b"")
+    else:
+        meta, encoded = data[start:opened] + data[close:end], memoryview(data)[inner:close]
+    described = meta.decode("utf-8", "replace")
+    mime = _element(described, "mime").strip().lower()
+    name = " ".join(_element(described, "file-name").split()) or _unnamed(mime)
+    if mime and mime.split("/")[0] not in ATTACHED_KINDS:
         return name, ""
-    data = re.search(r"<data(?:\s[^>]*)?>(.*?)</data>", resource, re.DOTALL)
-    encoded = data.group(1) if data else ""
     if len(encoded) * 3 // 4 > budget[0] + 4096:  # too large to read: not decoded first
         return name, ""
     try:
-        payload = base64.b64decode("".join(encoded.split()), validate=True)
+        payload = binascii.a2b_base64(encoded)  # line breaks and blanks skipped
     except (binascii.Error, ValueError):
         return name, ""
     return name, attached_text(name, payload, budget)

@@ -67,7 +67,7 @@ def extract_keep(text: str, path: Path) -> LocatedText | None:
 def is_keep_html_copy(text: str, path: Path) -> bool:
     """Whether ``path`` is the HTML Takeout writes beside a Keep note's JSON (the note read from
     that)."""
-    if path.suffix.lower() != ".html" or '<div class="note' not in text[:4096]:
+    if path.suffix.lower() != ".html" or '<div class="note' not in text:  # after its <style>
         return False
     twin = path.with_suffix(".json")
     try:

@@ -53,13 +53,37 @@ def extract_slack(text: str, path: Path) -> LocatedText | None:
     if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
         return None
     name = path.name.lower()
-    if DAY_NAME.fullmatch(name) and all("ts" in item for item in items):
+    if DAY_NAME.fullmatch(name) and _is_day(items):
         return _day(items, path)
-    if name == USERS_NAME and all("id" in item and "name" in item for item in items):
-        return LocatedText("", "\n".join(filter(None, map(_person, items))) + "\n")
-    if name in CHANNEL_LISTS and all("id" in item for item in items):
-        return LocatedText("", "\n".join(filter(None, map(_channel, items))) + "\n")
+    if name == USERS_NAME and _are(items, ("id", "name"), ("profile",)):
+        lines = "\n".join(filter(None, map(_person, items)))
+        return LocatedText("", lines + "\n") if lines else None
+    if name in CHANNEL_LISTS and _are(items, ("id", "name"), ("created", "members")):
+        lines = "\n".join(filter(None, map(_channel, items)))
+        return LocatedText("", lines + "\n") if lines else None
     return None
+
+
+_TS = re.compile(r"\d+\.\d+")  # a message's time stamp as Slack writes it: "1699970060.000200"
+
+
+def _is_day(items: list[dict[str, Any]]) -> bool:
+    """Whether ``items`` are a channel's messages of a day, as Slack writes them: each with its
+    time stamp, a string of seconds and microseconds, and messages among them (not a log's
+    or a tracker's records named by their day)."""
+    stamps = [item.get("ts") for item in items]
+    if not all(isinstance(ts, str) and _TS.fullmatch(ts) for ts in stamps):
+        return False
+    return any(item.get("type") == "message" for item in items)
+
+
+def _are(items: list[dict[str, Any]], every: tuple[str, ...], some: tuple[str, ...]) -> bool:
+    """Whether each of ``items`` has the keys ``every`` and one of them one of ``some``: what
+    Slack's people and channels have (a profile; a channel's creation and members), not
+    another tool's records so named."""
+    return all(all(key in item for key in every) for item in items) and any(
+        key in item for item in items for key in some
+    )
 
 
 def _day(messages: list[dict[str, Any]], path: Path) -> LocatedText:

@@ -184,10 +184,67 @@ def test_an_export_indexed_as_xml_is_read_again_as_notes(tmp_path) -> None:
     assert "Work.enex #2:" in shown and "✎ Offboarding checklist" in shown and "✉" not in shown
 
 
-@pytest.mark.parametrize("suffix", [".enex", ".xml"])
-def test_an_export_is_told_by_its_name_or_its_root(tmp_path: Path, suffix: str) -> None:
-    path = tmp_path / f"notes{suffix}"
-    path.write_bytes(export(note("Parking", "<div>Level P2, spot 117.</div>")))
+def test_an_export_is_told_by_its_name_and_its_root_element(tmp_path: Path) -> None:
+    # A reviewer's: a how-to quoting `<en-export>` near its start was read as an export of
+    # no notes, and lost its text.
+    whole = export(note("Parking", "<div>Level P2, spot 117.</div>"))
+    path = tmp_path / "notes.enex"
+    path.write_bytes(b"\xef\xbb\xbf" + whole)
     [document] = load_documents(path)
     assert (document.doc_id, document.title) == (f"{path}#1", "Parking")
     assert "Level P2, spot 117." in document.text
+    for name, data in [
+        ("notes.xml", whole),  # an export renamed: its XML, as any XML file
+        ("howto.md", b"# Reading exports\n\nAn export starts `<en-export>`; my recipe: rice.\n"),
+        ("odd.enex", b"Not an export at all, but text: rice and beans.\n"),
+    ]:
+        (tmp_path / name).write_bytes(data)
+        [document] = load_documents(tmp_path / name)
+        assert document.doc_id == str(tmp_path / name), name
+        assert ("Level P2" if name == "notes.xml" else "rice") in document.text, name
+
+
+def test_odd_and_hostile_notes_are_read_as_far_as_they_go(tmp_path: Path) -> None:
+    # A reviewer's: <en-crypt> ciphertext was indexed, a file of no <mime> was named and not
+    # read, a <note> with attributes gave no note, and unclosed tags were read quadratically.
+    crypt = '<en-crypt hint="bank" cipher="AES">RU5DMP0AAAA5mCwKkHFYrHPfIqmDGz</en-crypt>'
+    path = tmp_path / "odd.enex"
+    path.write_bytes(
+        export(
+            note("Vault", f"<div>Bank login below.</div>{crypt}<div>Call Kim.</div>").replace(
+                "<note>", '<note xmlns:x="urn:x">'
+            ),
+            note(
+                "Invoice",
+                "<div>see file</div>",
+                resource(b"Invoice 2291: 40 EUR\n", "", "invoice.txt"),
+            ),
+        )
+        + b"<note><title>"
+        + b"<tag>" * 20_000
+        + b"<![CDATA[" * 20_000
+    )
+    vault, invoice = load_documents(path)
+    assert "Bank login below." in vault.text and "[encrypted]" in vault.text
+    assert "Call Kim." in vault.text and "RU5DMP" not in vault.text
+    assert "Attachment: invoice.txt\nInvoice 2291: 40 EUR" in invoice.text
+
+
+def test_a_note_of_generated_text_is_left_out_not_its_notebook(tmp_path: Path) -> None:
+    # A reviewer's: one note holding a pasted 30,000-character key made the whole export be
+    # skipped ("minified or generated text"), its 20 other notes with it.
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    notes = [
+        note(f"Meeting {n}", f"<div>Agenda item {n}: the budget review.</div>") for n in range(20)
+    ]
+    key = base64.b64encode(os.urandom(24_000)).decode()
+    (docs / "Work.enex").write_bytes(export(*notes, note("Key", f"<div>{key}</div>")))
+    index = make_index(tmp_path / "idx")
+    report = index.add([docs])
+    assert (report.added, report.skipped) == (1, [])
+    assert report.stored[str(docs / "Work.enex")] >= 20
+    assert index.search("agenda item 7", k=1, mode="lexical")[0].record_id == "8"
+    assert index.search(key[:40], k=1, mode="lexical") == []

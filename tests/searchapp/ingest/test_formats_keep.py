@@ -119,6 +119,14 @@ def test_a_takeout_indexed_before_is_read_again_a_note_found_once(tmp_path) -> N
     keep_note(
         keep, "Old wifi", title="Old wifi", textContent="Garage wifi pw Sunflower77", isTrashed=True
     )
+    # a Takeout's note kept under another folder's name: told by what it held (a reviewer's)
+    moved = keep_note(
+        tmp_path / "docs" / "Google Keep backup",
+        "Wifi",
+        textContent="garage wifi pw",
+        isTrashed=True,
+    )
+    moved.with_suffix(".html").unlink()
     every = schema.MIGRATIONS
     with pytest.MonkeyPatch.context() as patch:  # indexed by the version before: JSON and HTML
         patch.setattr(
@@ -129,11 +137,11 @@ def test_a_takeout_indexed_before_is_read_again_a_note_found_once(tmp_path) -> N
         index = make_index(tmp_path / "idx")
         index.add([tmp_path / "docs"])
         found = index.search("garage", k=5, mode="lexical")
-        assert len(found) == 4  # each note twice, the trashed one too
+        assert len(found) == 5  # each note twice, the trashed ones too
         index.close()
     index = make_index(tmp_path / "idx")
     report = index.add([tmp_path / "docs"])
-    assert (report.updated, report.removed) == (1, 3)
+    assert (report.updated, report.removed) == (1, 4)
     [hit] = index.search("garage", k=5, mode="lexical")
     assert (Path(hit.path).name, hit.title) == ("Parking.json", "Parking")
     reasons = dict(report.skipped)

@@ -111,15 +111,22 @@ def test_the_people_and_channels_are_lists_a_line_each(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("name", "content"),
     [
-        {"date": "2023-11-14", "steps": 9120},  # a tracker's day, not Slack's
-        [{"date": "2023-11-14", "steps": 9120}],
-        [1, 2, 3],
+        ("2023-11-14.json", {"date": "2023-11-14", "steps": 9120}),  # a tracker's day
+        ("2023-11-14.json", [{"date": "2023-11-14", "steps": 9120}]),
+        ("2023-11-14.json", [1, 2, 3]),
+        # A reviewer's: a log's records and another tool's people and channels were blanked.
+        ("2023-11-14.json", [{"ts": 1699950000, "msg": "payment gateway timeout"}]),
+        ("2023-11-14.json", [{"ts": "1699950000.000100", "level": "error", "msg": "timeout"}]),
+        ("users.json", [{"id": 1, "name": "alice", "notes": "on call Tuesdays"}]),
+        ("channels.json", [{"id": 7, "title": "Release train"}]),
     ],
 )
-def test_a_file_named_as_a_day_that_is_no_slack_day_is_read_as_it_is(tmp_path, content) -> None:
-    path = tmp_path / "2023-11-14.json"
+def test_a_file_named_as_slack_names_its_files_that_is_none_is_read_as_it_is(
+    tmp_path, name, content
+) -> None:
+    path = tmp_path / name
     path.write_text(json.dumps(content, indent=2))
     [document] = load_documents(path)
     assert document.text.strip() == json.dumps(content, indent=2)

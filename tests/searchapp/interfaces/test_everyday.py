@@ -3602,6 +3602,11 @@ def test_get_finds_a_notion_page_by_its_title_and_leaves_a_copy_to_its_original(
     assert run(capsys, "get", "[[Q3 Roadmap]]", *index)[1] == "# Q3 Roadmap\n\nSunset Android v4.\n"
     code, _, err = run(capsys, "get", "[[Q3]]", *index)  # a title's start names no page
     assert code == 2 and "'Q3' is not an indexed document" in err
+    # A reviewer's: a copy's folder, but another document: still two documents of the name
+    write(docs, {"Drafts (1)/plan.md": "# Plan A\n", "proj/plan.md": "# Plan B\n"})
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, _, err = run(capsys, "get", "plan.md", *index)
+    assert code == 2 and "2 indexed documents are named 'plan.md'" in err
     (docs / "Export" / "Onboarding.md").unlink()  # the copy alone has it now
     assert run(capsys, "index", str(docs), *index)[0] == 0
     assert run(capsys, "get", "Onboarding", *index)[:2] == (0, "# Onboarding\n")

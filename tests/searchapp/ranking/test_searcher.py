@@ -726,12 +726,22 @@ def test_a_copy_by_its_name_or_folder_is_named_after_its_original(make) -> None:
         # A product manager's: a Notion export unpacked twice, its copy's folder sorting first.
         ("/p/Export-7c1d (1)/Retro ac29.md", "/p/Export-7c1d/Retro ac29.md"),
         ("/p/site copy/index.md", "/p/site/index.md"),
+        ("/p/Notes - Copy/index.md", "/p/Notes/index.md"),
     ]:
         collection = make([(copy, [("glider wing", 0.6)]), (original, [("glider wing", 0.6)])])
         [hit] = search(collection, "glider", k=1, collapse_copies=True)
         assert (hit.path, hit.also) == (original, (copy,))
         assert not is_derived(original)
-    for name in ("/p/copyright.txt", "/p/copy.py", "/p/build.py", "/p/paper 1.pdf", "/p/copy/a.md"):
+    for name in (
+        "/p/copyright.txt",
+        "/p/copy.py",
+        "/p/build.py",
+        "/p/paper 1.pdf",
+        "/p/copy/a.md",
+        "/p/Taxes (2023)/a.pdf",
+        "/p/hard-copy/a.md",
+        "/p/web_copy/a.md",
+    ):
         assert not is_derived(name), name
     # `Chapter 1.md` is a copy of `Chapter.md` only where both are.
     collection = make([(f"/p/Chapter {n}.md", [("glider wing", 0.6)]) for n in (2, 1)])
