@@ -27,13 +27,14 @@ from searchapp.ingest.formats.spans import LocatedText
 
 MSG_SUFFIX = ".msg"
 _STRING, _STRING8, _BINARY = "001F", "001E", "0102"
-_SUBJECT, _BODY, _HTML = "0037", "1000", "1013"
+_SUBJECT, _BODY, _HTML, _RTF = "0037", "1000", "1013", "1009"
 _SENDER_NAME, _SENDER_EMAIL, _SENDER_SMTP = "0C1A", "0C1F", "5D01"
 _TO, _CC = "0E04", "0E03"
 _SUBMITTED, _DELIVERED = 0x0039, 0x0E06  # PT_SYSTIME properties, in the fixed-size stream
 _ATTACHMENT_NAMES = ("3707", "3704", "3001")  # long file name, 8.3 name, display name
 _ATTACHMENT_DATA, _ATTACHMENT_MIME = "3701", "370E"
 _CODEPAGE = 0x3FFD  # PR_MESSAGE_CODEPAGE: what 8-bit strings (001E) are written in
+MAX_NESTED_MESSAGES = 8  # messages attached inside messages: past this, a hostile file
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 
@@ -49,45 +50,65 @@ def extract_msg(data: bytes) -> LocatedText:
     import olefile  # only when a .msg is met
 
     with olefile.OleFileIO(data) as ole:
-        message = _Properties(ole, [])
-        codepage = message.integer(_CODEPAGE)
-        subject = message.string(_SUBJECT, codepage)
-        sender = message.string(_SENDER_NAME, codepage)
-        address = message.string(_SENDER_SMTP, codepage) or message.string(_SENDER_EMAIL, codepage)
-        if "@" in address and address not in sender:
-            sender = f"{sender} <{address}>" if sender else address
-        sent = message.time(_SUBMITTED) or message.time(_DELIVERED)
-        lines = [
-            f"{name}: {' '.join(value.split())}"
-            for name, value in (
-                ("From", sender),
-                ("To", message.string(_TO, codepage)),
-                ("Cc", message.string(_CC, codepage)),
-                ("Date", format_datetime(sent) if sent else ""),
-                ("Subject", subject),
-            )
-            if value.strip()
-        ]
-        body = message.string(_BODY, codepage).replace("\r\n", "\n")
-        if not body.strip():
-            body = _html_body(message, codepage)
-        pieces: list[tuple[str | None, str]] = [(None, "\n".join(lines)), (None, body)]
-        budget = [MAX_ATTACHED_BYTES]
-        for storage in _attachment_storages(ole):
-            name, text = _attachment(_Properties(ole, storage), codepage, budget)
-            if name:
-                pieces.append(
-                    (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
-                )
+        subject, pieces = _message(
+            ole, [], _MESSAGE_HEADER, MAX_NESTED_MESSAGES, [MAX_ATTACHED_BYTES]
+        )
     text, spans = joined(pieces)
     return LocatedText(" ".join(subject.split()), text + "\n", spans)
+
+
+_MESSAGE_HEADER, _ATTACHED_MESSAGE_HEADER, _ATTACHMENT_HEADER = 32, 24, 8  # of the fixed props
+_ATTACHED_MESSAGE = "__substg1.0_3701000D"  # an attachment's storage holding a whole message
+
+
+def _message(
+    ole: Any, path: list[str], header: int, depth: int, budget: list[int]
+) -> tuple[str, list[tuple[str | None, str]]]:
+    """The subject and the pieces of text (``attached.joined``'s) of the message stored at
+    ``path``: its headers, its body, then what is attached to it, a message attached whole
+    (forwarded as an attachment) read after it, ``depth`` levels down."""
+    message = _Properties(ole, path, header)
+    codepage = message.integer(_CODEPAGE)
+    subject = message.string(_SUBJECT, codepage)
+    sender = message.string(_SENDER_NAME, codepage)
+    address = message.string(_SENDER_SMTP, codepage) or message.string(_SENDER_EMAIL, codepage)
+    if "@" in address and address not in sender:
+        sender = f"{sender} <{address}>" if sender else address
+    sent = message.time(_SUBMITTED) or message.time(_DELIVERED)
+    lines = [
+        f"{name}: {' '.join(value.split())}"
+        for name, value in (
+            ("From", sender),
+            ("To", message.string(_TO, codepage)),
+            ("Cc", message.string(_CC, codepage)),
+            ("Date", format_datetime(sent) if sent else ""),
+            ("Subject", subject),
+        )
+        if value.strip()
+    ]
+    body = message.string(_BODY, codepage).replace("\r\n", "\n")
+    if not body.strip():
+        body = _html_body(message, codepage) or _rtf_body(message)
+    pieces: list[tuple[str | None, str]] = [(None, "\n".join(lines)), (None, body)]
+    for storage in _attachment_storages(ole, path):
+        inner = [*storage, _ATTACHED_MESSAGE]
+        if depth > 0 and ole.exists("/".join(inner)):
+            _, (head, *rest) = _message(ole, inner, _ATTACHED_MESSAGE_HEADER, depth - 1, budget)
+            pieces += [(None, f"Forwarded message:\n{head[1]}".strip()), *rest]
+            continue
+        name, text = _attachment(_Properties(ole, storage, _ATTACHMENT_HEADER), codepage, budget)
+        if name:
+            pieces.append(
+                (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
+            )
+    return subject, pieces
 
 
 class _Properties:
     """The properties of a message or an attachment: the streams of its storage (``path``)."""
 
-    def __init__(self, ole: Any, path: list[str]) -> None:
-        self._ole, self._path = ole, path
+    def __init__(self, ole: Any, path: list[str], header: int) -> None:
+        self._ole, self._path, self._header = ole, path, header
 
     def raw(self, tag: str, kind: str) -> bytes | None:
         stream = [*self._path, f"__substg1.0_{tag}{kind}"]
@@ -111,9 +132,8 @@ class _Properties:
         if not self._ole.exists(name):
             return {}
         data = self._ole.openstream(name).read()
-        start = 8 if self._path else 32  # an attachment's header, else a message's
         found = {}
-        for at in range(start, len(data) - 15, 16):
+        for at in range(self._header, len(data) - 15, 16):
             tag, _, value = struct.unpack_from("<II8s", data, at)
             found[tag] = value
         return found
@@ -149,11 +169,69 @@ def _html_body(message: _Properties, codepage: int | None) -> str:
     return html_to_text(page)[1].strip() if page else ""
 
 
-def _attachment_storages(ole: Any) -> list[list[str]]:
+def _rtf_body(message: _Properties) -> str:
+    """The RTF body as text (compressed, ``PR_RTF_COMPRESSED``), where a message has neither
+    a plain-text nor an HTML one (as Outlook saves mail written in rich text)."""
+    from searchapp.ingest.formats.rtf import extract_rtf
+
+    packed = message.raw(_RTF, _BINARY)
+    rtf = decompressed_rtf(packed) if packed else b""
+    return extract_rtf(rtf, name="a message's RTF body").text.strip() if rtf.strip() else ""
+
+
+# Compressed RTF (MS-OXRTFCP): a header, then LZ77 over a 4,096-byte ring that starts with
+# these bytes, so that the words every RTF begins with cost a reference each.
+_RTF_PREBUF = (
+    b"{\\rtf1\\ansi\\mac\\deff0\\deftab720{\\fonttbl;}{\\f0\\fnil \\froman \\fswiss "
+    b"\\fmodern \\fscript \\fdecor MS Sans SerifSymbolArialTimes New RomanCourier"
+    b"{\\colortbl\\red0\\green0\\blue0\r\n\\par \\pard\\plain\\f0\\fs20\\b\\i\\u\\tab\\tx"
+)
+_COMPRESSED, _UNCOMPRESSED = b"LZFu", b"MELA"
+
+
+def decompressed_rtf(data: bytes) -> bytes:
+    """An RTF body as ``PR_RTF_COMPRESSED`` holds it, unpacked; b"" where it is damaged."""
+    if len(data) < 16:
+        return b""
+    size, raw_size, kind = struct.unpack_from("<II4s", data)
+    if kind == _UNCOMPRESSED:
+        return data[16 : 16 + raw_size]
+    if kind != _COMPRESSED:
+        return b""
+    ring = bytearray(_RTF_PREBUF.ljust(4096, b"\0"))
+    write, out, at, end = len(_RTF_PREBUF), bytearray(), 16, min(len(data), size + 4)
+    while at < end and len(out) < raw_size:
+        control, at = data[at], at + 1
+        for bit in range(8):
+            if at >= end or len(out) >= raw_size:
+                break
+            if not control >> bit & 1:  # a literal byte
+                out.append(data[at])
+                ring[write] = data[at]
+                write, at = (write + 1) % 4096, at + 1
+                continue
+            if at + 1 >= end:
+                return bytes(out)
+            reference, at = data[at] << 8 | data[at + 1], at + 2
+            offset, length = reference >> 4, (reference & 0xF) + 2
+            if offset == write:  # the end
+                return bytes(out)
+            for n in range(length):
+                byte = ring[(offset + n) % 4096]
+                out.append(byte)
+                ring[write] = byte
+                write = (write + 1) % 4096
+    return bytes(out)
+
+
+def _attachment_storages(ole: Any, message: list[str]) -> list[list[str]]:
+    """The storages of the files attached to the message stored at ``message``."""
     return [
         path
         for path in ole.listdir(streams=False, storages=True)
-        if len(path) == 1 and path[0].startswith("__attach_version1.0_#")
+        if len(path) == len(message) + 1
+        and path[:-1] == message
+        and path[-1].startswith("__attach_version1.0_#")
     ]
 
 

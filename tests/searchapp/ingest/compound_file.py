@@ -130,25 +130,34 @@ def _empty_entry() -> bytes:
     )
 
 
-def outlook_message(
+def outlook_message(**fields) -> bytes:
+    """An Outlook ``.msg`` file of ``message_streams(**fields)``."""
+    return compound_file(message_streams(**fields))
+
+
+def message_streams(
     *,
     subject: str,
     body: str | None = None,
     html: bytes | None = None,
+    rtf: bytes | None = None,
     sender: tuple[str, str] = ("James Park", "james@firm.example"),
     to: str = "Ada Okafor",
     sent_filetime: int | None = None,
     attachments: tuple[tuple[str, str, bytes], ...] = (),
+    forwarded: tuple[dict[str, bytes], ...] = (),
     eight_bit: tuple[int, str] | None = None,
-) -> bytes:
-    """An Outlook ``.msg``: its properties as streams; ``attachments`` (name, MIME type,
-    bytes); ``eight_bit`` (code page, subject): the subject written in that code page."""
+    header: int = 32,
+) -> dict[str, bytes]:
+    """An Outlook message's properties as streams; ``attachments`` (name, MIME type, bytes);
+    ``forwarded``: messages attached whole (each ``message_streams(..., header=24)``);
+    ``eight_bit`` (code page, subject): the subject written in that code page."""
 
     def text(tag: str, value: str) -> tuple[str, bytes]:
         return f"__substg1.0_{tag}001F", value.encode("utf-16-le")
 
     streams = dict([text("0C1A", sender[0]), text("5D01", sender[1]), text("0E04", to)])
-    fixed = b"\0" * 32
+    fixed = b"\0" * header
     if eight_bit is None:
         streams.update([text("0037", subject)])
     else:
@@ -159,6 +168,8 @@ def outlook_message(
         streams.update([text("1000", body)])
     if html is not None:
         streams["__substg1.0_10130102"] = html
+    if rtf is not None:  # PR_RTF_COMPRESSED, already compressed
+        streams["__substg1.0_10090102"] = rtf
     if sent_filetime is not None:
         fixed += struct.pack("<IIQ", 0x00390040, 6, sent_filetime)
     streams["__properties_version1.0"] = fixed
@@ -168,4 +179,10 @@ def outlook_message(
         streams[f"{storage}/__substg1.0_370E001F"] = mime.encode("utf-16-le")
         streams[f"{storage}/__substg1.0_37010102"] = data
         streams[f"{storage}/__properties_version1.0"] = b"\0" * 8
-    return compound_file(streams)
+    for n, inner in enumerate(forwarded, start=len(attachments)):
+        storage = f"__attach_version1.0_#{n:08X}"
+        streams[f"{storage}/__substg1.0_3001001F"] = "Forwarded.msg".encode("utf-16-le")
+        streams[f"{storage}/__properties_version1.0"] = b"\0" * 8
+        for name, data in inner.items():
+            streams[f"{storage}/__substg1.0_3701000D/{name}"] = data
+    return streams

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from searchapp.ingest.decoding import NotTextError, load_documents
-from tests.searchapp.ingest.compound_file import compound_file, outlook_message
+from tests.searchapp.ingest.compound_file import compound_file, message_streams, outlook_message
 
 SENT = datetime(2025, 4, 15, 16, 12, tzinfo=UTC)
 FILETIME = (SENT - datetime(1601, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1) * 10
@@ -100,3 +100,52 @@ def test_a_message_file_is_found_by_its_subject(tmp_path) -> None:
     console = Console(width=120, record=True)
     print_hits(console, [hit], "surveyor signed")
     assert "✉ Party wall award" in console.export_text()
+
+
+def test_a_message_attached_whole_is_read_after_it(tmp_path) -> None:
+    # Outlook's "Forward as attachment": the message forwarded is a storage in the
+    # attachment's, its properties as a message's; it was named, not read.
+    from tests.searchapp.ingest.test_formats_pdf import make_pdf
+
+    original = message_streams(
+        subject="Boundary survey",
+        body="The fence stands 40 cm over the line.",
+        sender=("Kim Surveyor", "kim@survey.example"),
+        attachments=(("Plan.pdf", "application/pdf", make_pdf(["Plot 14, north boundary."])),),
+        header=24,
+    )
+    path = tmp_path / "FW Boundary survey.msg"
+    path.write_bytes(
+        outlook_message(subject="FW: Boundary survey", body="See below.", forwarded=(original,))
+    )
+    [document] = load_documents(path)
+    assert document.title == "FW: Boundary survey"
+    at = document.text.index("Forwarded message:\nFrom: Kim Surveyor <kim@survey.example>\n")
+    assert "Subject: Boundary survey\n\nThe fence stands 40 cm over the line." in document.text[at:]
+    assert "Attachment: Plan.pdf\nPlot 14, north boundary." in document.text[at:]
+    assert [s.section for s in document.spans] == ["Plan.pdf"]
+
+
+def test_a_body_in_rich_text_alone_is_read_from_its_compressed_rtf(tmp_path) -> None:
+    # Outlook keeps mail written in rich text as PR_RTF_COMPRESSED alone: no plain-text body.
+    import compressed_rtf  # the test extra's reference
+
+    from searchapp.ingest.formats.msg import decompressed_rtf
+
+    rtf = (
+        b"{\\rtf1\\ansi\\ansicpg1252\\deff0{\\fonttbl{\\f0 Calibri;}}\\pard "
+        b"The \\b retaining wall\\b0  survey is due on Friday.\\par "
+        + b"Gabion baskets, 22 m, as agreed.\\par " * 40
+        + b"}"
+    )
+    packed = compressed_rtf.compress(rtf)
+    path = tmp_path / "rich.msg"
+    path.write_bytes(outlook_message(subject="Wall survey", rtf=packed))
+    [document] = load_documents(path)
+    assert "The retaining wall survey is due on Friday." in document.text
+    assert document.text.count("Gabion baskets, 22 m, as agreed.") == 40
+    assert "\\par" not in document.text and "fonttbl" not in document.text
+    # the unpacking against the reference, on what it compresses and on random bytes
+    for data in (rtf, os.urandom(5_000), b"{\\rtf1 " + b"ab" * 3_000 + b"}", b""):
+        assert decompressed_rtf(compressed_rtf.compress(data)) == data
+    assert decompressed_rtf(b"MELA") == b"" and decompressed_rtf(packed[:40]) != rtf
