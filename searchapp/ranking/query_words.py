@@ -767,20 +767,62 @@ DATE_WEIGHT = 0.5  # times the share of the query's dates a passage holds, as ta
 REFERENCE_WEIGHT = 0.5  # times the share of the query's clauses whose heading a passage holds
 
 
-def query_date_patterns(query: str) -> list[re.Pattern[str]]:
+def query_date_patterns(query: str, order: str | None = None) -> list[re.Pattern[str]]:
     """A pattern for each whole date ``query`` names (``_FULL_DATE``), that finds it however
     a passage writes it (case-blind, in a text less its accents: ``plain``); and for each day
     it names by its month without a year ("March 11"), in any year (an ecologist's "what did I
-    do on March 11" ranked a CSV row of 2020-04-11 above the notebook's "## 2024-03-11")."""
-    found = [_date_pattern(match) for match in _FULL_DATE.finditer(query)]
+    do on March 11" ranked a CSV row of 2020-04-11 above the notebook's "## 2024-03-11").
+    ``order``: how the passage writes a date with slashes (``slash_order``), "dmy" or "mdy";
+    None where it does not tell (both are found)."""
+    found = [_date_pattern(match, order) for match in _FULL_DATE.finditer(query)]
     for match in _DATE.finditer(query):
         month = match.group("m1") or match.group("m2")
         if match.group("y1") or match.group("y2") or month == "may":  # "I may 3 times"
             continue
         day = int(match.group("d1") or match.group("d2"))
-        forms = _date_forms(_ANY_YEAR, _month_number(month), day, yearless=True)
+        forms = _date_forms(_ANY_YEAR, _month_number(month), day, yearless=True, order=order)
         found.append(re.compile("(?i)" + "|".join(forms)) if forms else None)
     return [pattern for pattern in found if pattern is not None]
+
+
+_SLASHED = re.compile(r"(?<![0-9/])([0-9]{1,2})/([0-9]{1,2})/(?:1[0-9]|20)[0-9]{2}(?![0-9])")
+
+
+def slash_order(text: str) -> str | None:
+    """How ``text`` writes dates with slashes, where one of them tells: "dmy" (24/11/2023, as
+    a WhatsApp chat exported in Europe has them), "mdy" (11/24/2023); None where none tells,
+    or they disagree. "12/03/2023" of a chat holding "24/11/2023" is March 12th, and was
+    found for "December 3 2023" (a product manager's trial)."""
+    day_first = month_first = False
+    for first, second in _SLASHED.findall(text):
+        day_first |= int(first) > 12 >= int(second)
+        month_first |= int(second) > 12 >= int(first)
+    if day_first == month_first:
+        return None
+    return "dmy" if day_first else "mdy"
+
+
+class DatePatterns:
+    """The query's dates (``query_date_patterns``) for each way a passage may order slashed
+    dates, made once a query."""
+
+    def __init__(self, query: str) -> None:
+        self._query = query
+        self._made: dict[str | None, list[re.Pattern[str]]] = {}
+        self.any = self.of_order(None)
+
+    def of_order(self, order: str | None) -> list[re.Pattern[str]]:
+        if order not in self._made:
+            self._made[order] = query_date_patterns(self._query, order)
+        return self._made[order]
+
+    def found_in(self, text: str) -> set[int]:
+        """Which of the query's dates (their places in ``any``) ``text`` (plain) holds, read
+        as its slashed dates are."""
+        if not self.any:
+            return set()
+        patterns = self.of_order(slash_order(text)) if "/" in text else self.any
+        return {n for n, pattern in enumerate(patterns) if pattern.search(text)}
 
 
 def without_dates(query: str) -> str:
@@ -797,13 +839,15 @@ def without_dates(query: str) -> str:
 _ANY_YEAR = "(?:1[0-9]|20)[0-9]{2}"
 
 
-def _date_pattern(found: re.Match[str]) -> re.Pattern[str] | None:
+def _date_pattern(found: re.Match[str], order: str | None = None) -> re.Pattern[str] | None:
     """The date ``found`` (``_FULL_DATE``) in any of the ways it is written: "April 28, 2025",
     "Apr. 28th, 2025", "28 April 2025" (and in German, French, Spanish, Italian), "2025-04-28",
     "28.04.2025", "04/28/2025"; None for a day no month has. 3/4/2025 is March 4th or April
     3rd."""
     days = _days_of(found)
-    forms = [form for year, month, day in days for form in _date_forms(year, month, day)]
+    forms = [
+        form for year, month, day in days for form in _date_forms(year, month, day, order=order)
+    ]
     return re.compile("(?i)" + "|".join(forms)) if forms else None
 
 
@@ -824,11 +868,14 @@ def _days_of(found: re.Match[str]) -> list[tuple[str, int, int]]:
     return [(year, month, day) for month, day in dict.fromkeys(days)]
 
 
-def _date_forms(year: str, month: int, day: int, *, yearless: bool = False) -> list[str]:
+def _date_forms(
+    year: str, month: int, day: int, *, yearless: bool = False, order: str | None = None
+) -> list[str]:
     """The ways a day is written, each a pattern: with its month's name (in English, German,
     French, Spanish, Italian), and in numbers with ``year`` (a year's digits, or a pattern of
-    any year); ``yearless``: its name's forms need no year after them. [] for a day its month
-    does not have (February 30th)."""
+    any year); ``yearless``: its name's forms need no year after them; ``order``: "dmy" or
+    "mdy", the one way slashed dates are read (``slash_order``). [] for a day its month does
+    not have (February 30th)."""
     try:
         datetime.date(2024 if yearless else int(year), month, day)  # a leap year: Feb. 29th
     except ValueError:
@@ -839,12 +886,17 @@ def _date_forms(year: str, month: int, day: int, *, yearless: bool = False) -> l
     d, m, nth = f"0?{day}", f"0?{month}", r"(?:st|nd|rd|th|er)?"
     then = "(?![0-9])" if yearless else rf",?[ \t]+{year}(?![0-9])"
     written = "(?![a-z])" if yearless else rf",?[ \t]+(?:de[ \t]+)?{year}(?![0-9])"
+    apart = "[.-]" if order == "mdy" else "[./-]"  # 24.11.2023 is day first, whatever order
     return [
         rf"(?<![a-z]){name}[ \t]+{d}{nth}{then}",
         rf"(?<![0-9]){d}{nth}\.?[ \t]+(?:(?:of|de)[ \t]+)?{name}{written}",
         rf"(?<![0-9])(?<![0-9][./-]){year}[-/.]{m}[-/.]{d}(?![0-9])(?![./-][0-9])",
-        rf"(?<![0-9])(?<![0-9][./-]){d}[./-]{m}[./-]{year}(?![0-9])(?![./-][0-9])",
-        rf"(?<![0-9])(?<![0-9][./-]){m}/{d}/{year}(?![0-9])(?![./-][0-9])",
+        rf"(?<![0-9])(?<![0-9][./-]){d}{apart}{m}{apart}{year}(?![0-9])(?![./-][0-9])",
+        *(
+            [rf"(?<![0-9])(?<![0-9][./-]){m}/{d}/{year}(?![0-9])(?![./-][0-9])"]
+            if order != "dmy"
+            else []
+        ),
     ]
 
 

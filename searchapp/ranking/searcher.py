@@ -47,6 +47,7 @@ from searchapp.ranking.query_words import (
     REFERENCE_WEIGHT,
     TAG_WEIGHT,
     BestLine,
+    DatePatterns,
     Phrase,
     amount_words,
     content_terms,
@@ -453,15 +454,15 @@ class Searcher:
                         groups.append(f'NEAR("{m}" "{d}", 1)')
                     else:
                         groups.append(f'NEAR("{year}" "{m}" "{d}", 2)')
-        patterns = query_date_patterns(query)
-        if not groups or not patterns:
+        dates = DatePatterns(query)
+        if not groups or not dates.any:
             return []
         rows = self.store.rows(
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?",
             (" OR ".join(groups), DATE_HOLDERS * DATE_HOLDERS_READ),
         )
         texts = self.store.chunk_texts([row[0] for row in rows])
-        held = [i for i, text in texts.items() if any(p.search(plain(text)) for p in patterns)]
+        held = [i for i, text in texts.items() if dates.found_in(plain(text))]
         return sorted(held)[:DATE_HOLDERS]
 
     def _listings(self, candidates: list[int]) -> set[int]:
@@ -479,21 +480,24 @@ class Searcher:
         it spells as code (``definitions.py``); those defining all of them; and those where
         each clause or section the query names begins a line."""
         trigrams, names, tags = query_trigrams(query), code_names(query), query_tags(query)
-        dates = query_date_patterns(query)
+        dates = DatePatterns(query)
         # A clause or section the query names: its own heading before the passages citing it
         # (a journalist's "clause 12.3": the contract's "12.3 Penalties" was 4th, after a
         # letter, a log and an e-mail that cite it).
         headed = [phrase for phrase in held_phrases(query) if phrase.heads]
-        if not (trigrams or names or tags or dates or headed) or not candidates:
+        if not (trigrams or names or tags or dates.any or headed) or not candidates:
             return {}, set(), set()
         texts = self.store.chunk_texts(candidates)
         bonus = in_order_bonus(trigrams, texts)
-        paths = self.store.chunk_paths(texts) if dates else {}
-        for date in dates:  # however written: "2025-04-28" for "April 28, 2025"; or named so
-            for chunk_id, text in texts.items():  # (a daily note: 2024-01-17.md)
-                name = os.path.basename(paths.get(chunk_id, ""))
-                if date.search(plain(text)) or date.search(name):
-                    bonus[chunk_id] = bonus.get(chunk_id, 0.0) + DATE_WEIGHT / len(dates)
+        paths = self.store.chunk_paths(texts) if dates.any else {}
+        for chunk_id, text in texts.items() if dates.any else ():
+            # however written: "2025-04-28" for "April 28, 2025" (12/03/2023 as the passage's
+            # other slashed dates read it); or named so (a daily note: 2024-01-17.md)
+            name = os.path.basename(paths.get(chunk_id, ""))
+            named = {n for n, date in enumerate(dates.any) if date.search(name)}
+            if held := dates.found_in(plain(text)) | named:
+                share = len(held) / len(dates.any)
+                bonus[chunk_id] = bonus.get(chunk_id, 0.0) + DATE_WEIGHT * share
         headings = set(texts) if headed else set()
         for phrase in headed:
             for chunk_id, text in texts.items():

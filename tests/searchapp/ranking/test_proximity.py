@@ -482,6 +482,31 @@ def test_a_date_ranks_the_passages_holding_it_however_they_write_it(tmp_path) ->
     assert Path(index.search("2025-04-28", k=1)[0].path).name == "2025-04-28.md"
 
 
+def test_slashed_dates_are_read_as_the_passage_writes_its_others(tmp_path) -> None:
+    # A product manager's trial: "what happened on December 3 2023" ranked a WhatsApp chat's
+    # "12/03/2023" line (March 12th: the chat also holds 24/11/2023) second.
+    from searchapp.ranking.query_words import DatePatterns, slash_order
+    from tests.searchapp.ingest.test_pipeline import make_index
+
+    european = "12/03/2023, 14:22 - Alex: the offsite plan\n24/11/2023, 19:06 - Sam: thanks"
+    american = "12/03/2023 offsite plan\n11/24/2023 thanks"
+    assert (slash_order(european), slash_order(american)) == ("dmy", "mdy")
+    assert slash_order("12/03/2023 alone") is None and slash_order("13/01/2023 1/13/2023") is None
+    december = DatePatterns("what happened on December 3 2023")
+    assert december.found_in(european) == set() and december.found_in(american) == {0}
+    assert december.found_in("12/03/2023 alone") == {0}  # either way round, as before
+    assert december.found_in("03/12/2023, 10:00 - a\n24/11/2023") == {0}
+    assert DatePatterns("on 3.12.2023").found_in("03.12.2023 and 11/24/2023") == {0}
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "WhatsApp Chat with Alex.txt").write_text(european + "\n")
+    (files / "calendar.txt").write_text("03/12/2023, 09:00 - dentist\n25/12/2023 - holiday\n")
+    index = make_index(tmp_path / "idx")
+    index.add([files])
+    hits = index.search("December 3 2023", k=2, mode="lexical")
+    assert [Path(h.path).name for h in hits] == ["calendar.txt"]
+
+
 def test_a_date_alone_ranks_the_row_holding_it_above_rows_of_its_numbers(tmp_path) -> None:
     # A bookkeeper's "4 October 2024": a bank export's every row holds "2024", and a few
     # amounts "4" ("4,00"), which BM25 weighed as the query's rare word; the row of
