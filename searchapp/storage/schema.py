@@ -692,13 +692,15 @@ def m024_evernote_slack_and_keep_read(db: sqlite_utils.Database) -> None:
     base64; a Slack export's days, people and channels are read as a conversation and lists
     (``formats/slack.py``), and a Google Keep note from its JSON alone, not in the trash
     (``formats/keep.py``), where they were JSON and HTML: the next `search index` reads again
-    the files named ``.enex``, a day's (``2023-11-14.json``), ``users.json``, the channel
-    lists, the ``.json`` and ``.html`` files of a folder named Keep, and any file a passage of
-    which names a Keep note's ``"isTrashed"`` (a Takeout kept under another name)."""
+    the files named ``.enex``, a day's (``2023-11-14.json``), ``users.json``,
+    ``org_users.json``, the channel lists, the ``.json`` and ``.html`` files of a folder named
+    Keep, and any file a passage of which names a Keep note's ``"isTrashed"`` (a Takeout kept
+    under another name)."""
     db.execute(
         "UPDATE documents SET sha256 = '' WHERE (lower(path) LIKE '%.enex' OR lower(path) "
         "LIKE '%.enex.gz' OR lower(path) GLOB ? OR lower(path) LIKE '%/users.json' OR "
         "lower(path) LIKE '%/channels.json' OR lower(path) LIKE '%/groups.json' OR lower(path) "
+        "LIKE '%/org_users.json' OR lower(path) "
         "LIKE '%/mpims.json' OR lower(path) LIKE '%/dms.json' OR lower(path) LIKE "
         "'%/keep/%.json' OR lower(path) LIKE '%/keep/%.html' OR path IN (SELECT documents.path "
         "FROM documents JOIN chunks ON chunks.document_id = documents.id WHERE "

@@ -5,9 +5,9 @@ files it holds as base64. Read as text, a notebook of two notes and a PNG gave 1
 of base64, hits printed `<en-note><div>`, the PDF a note held was never read, and one with a
 video (54 MB) was skipped whole for its size (a product manager's trial). Read here: each note
 by its title, its tags and dates, then its text as a reader sees it (checklists as ``[x]``
-and ``[ ]``), then each file it holds by its name and, where it has text (a PDF, a Word file),
-under a section named for it (``attached.attached_text``). Images, sound and video are named,
-never decoded.
+and ``[ ]``), its tasks so, then each file it holds by its name and, where it has text (a PDF,
+a Word file), under a section named for it (``attached.attached_text``). Images, sound and
+video are named, never decoded.
 """
 
 from __future__ import annotations
@@ -83,6 +83,9 @@ def _note(number: int, data: bytes, start: int, end: int) -> Note:
     first = _tag(data, b"resource", start, end)
     head = data[start : first if first >= 0 else end].decode("utf-8", "replace")
     content, fields = _split_content(head)
+    tasks = _tasks(data, start, end)
+    if tasks:  # their titles, dates and statuses are not the note's
+        fields = _without(fields, "task")
     title = " ".join(_element(fields, "title").split())
     lines = [title] if title else []
     if tags := [tag for tag in (" ".join(t.split()) for t in _elements(fields, "tag")) if tag]:
@@ -98,6 +101,7 @@ def _note(number: int, data: bytes, start: int, end: int) -> Note:
         if value := " ".join(_element(fields, key).split()):
             lines.append(f"{name}: {value}")
     pieces: list[tuple[str | None, str]] = [(None, "\n".join(lines)), (None, _body(content))]
+    pieces.append((None, "\n".join(tasks)))
     budget = [MAX_ATTACHED_BYTES]
     while first >= 0:
         close = data.find(b"</resource>", first, end)
@@ -109,6 +113,24 @@ def _note(number: int, data: bytes, start: int, end: int) -> Note:
         first = _tag(data, b"resource", close, end)
     text, spans = joined(pieces)
     return Note(number, title, text + "\n", spans)
+
+
+def _tasks(data: bytes, start: int, end: int) -> list[str]:
+    """A note's tasks (Evernote 10's, ``<task>`` elements beside its content) as lines:
+    ``[ ] Send Jordan the deck (due 2023-12-12)``, ``[x]`` once completed."""
+    lines = []
+    while (at := _tag(data, b"task", start, end)) >= 0:
+        close = data.find(b"</task>", at, end)
+        if close < 0:
+            break
+        task = data[at:close].decode("utf-8", "replace")
+        title = " ".join(_element(task, "title").split())
+        if title:
+            done = _element(task, "taskStatus").strip().lower() == "completed"
+            due = _day(_element(task, "dueDate"))
+            lines.append(f"[{'x' if done else ' '}] {title}" + (f" (due {due})" if due else ""))
+        start = close + len(b"</task>")
+    return lines
 
 
 def _tag(data: bytes | str, name: bytes | str, start: int, end: int) -> int:
@@ -182,12 +204,18 @@ def _body(content: str) -> str:
 
 
 def _without_encrypted(content: str) -> str:
-    kept, at = [], 0
-    while (start := _tag(content, "en-crypt", at, len(content))) >= 0:
-        close = content.find("</en-crypt>", start)
-        kept.append(content[at:start] + " [encrypted] ")
-        at = len(content) if close < 0 else close + len("</en-crypt>")
-    return "".join(kept) + content[at:]
+    return _without(content, "en-crypt", " [encrypted] ")
+
+
+def _without(text: str, name: str, instead: str = "") -> str:
+    """``text`` with each element ``name`` (to its end, or the text's) replaced by
+    ``instead``."""
+    kept, at, closing = [], 0, f"</{name}>"
+    while (start := _tag(text, name, at, len(text))) >= 0:
+        close = text.find(closing, start)
+        kept.append(text[at:start] + instead)
+        at = len(text) if close < 0 else close + len(closing)
+    return "".join(kept) + text[at:]
 
 
 def _resource(data: bytes, start: int, end: int, budget: list[int]) -> tuple[str, str]:

@@ -6,8 +6,9 @@ message was there twice (its ``text`` and its ``blocks``), passages were mostly
 ``client_msg_id`` and ``avatar_hash``, a mention read ``<@U01SAM999>``, and a thread's reply
 stood far from the question it answers (a product manager's trial). Read here: a message a line,
 ``14:25 Priya Nair: Let's wait until after Black Friday.``, its replies of the same day under
-it, each ``↳``; mentions, channels and links as Slack shows them; the files it shares by name.
-A channel's joins and leaves are left out. ``users.json`` is read as who is who (a line a person:
+it, each ``↳``; mentions, channels and links as Slack shows them; an app's text in its blocks
+alone (PagerDuty's), a huddle by its name; the files it shares by name. A channel's joins and
+leaves are left out. ``users.json`` is read as who is who (a line a person:
 name, handle, title, phone, e-mail), ``channels.json`` as each channel's name, topic and
 purpose.
 """
@@ -26,6 +27,7 @@ from searchapp.ingest.formats.spans import LocatedText
 
 DAY_NAME = re.compile(r"\d{4}-\d\d-\d\d\.json")
 USERS_NAME = "users.json"
+PEOPLE_LISTS = frozenset({USERS_NAME, "org_users.json"})  # an Enterprise Grid's has both
 CHANNEL_LISTS = frozenset({"channels.json", "groups.json", "mpims.json", "dms.json"})
 _NOISE = frozenset({"channel_join", "channel_leave", "group_join", "group_leave"})
 # What Slack writes in a message's text for what it shows: <@U123>, <#C123|general>,
@@ -38,7 +40,7 @@ def is_slack_file(path: Path) -> bool:
     """Whether ``path`` is named as a file of a Slack export is: a day of a channel, or the
     export's users or channels (told by content after: ``extract_slack``)."""
     name = path.name.lower()
-    return bool(DAY_NAME.fullmatch(name)) or name == USERS_NAME or name in CHANNEL_LISTS
+    return bool(DAY_NAME.fullmatch(name)) or name in PEOPLE_LISTS or name in CHANNEL_LISTS
 
 
 def extract_slack(text: str, path: Path) -> LocatedText | None:
@@ -55,11 +57,12 @@ def extract_slack(text: str, path: Path) -> LocatedText | None:
     name = path.name.lower()
     if DAY_NAME.fullmatch(name) and _is_day(items):
         return _day(items, path)
-    if name == USERS_NAME and _are(items, ("id", "name"), ("profile",)):
+    if name in PEOPLE_LISTS and _are(items, ("id", "name"), ("profile",)):
         lines = "\n".join(filter(None, map(_person, items)))
         return LocatedText("", lines + "\n") if lines else None
-    if name in CHANNEL_LISTS and _are(items, ("id", "name"), ("created", "members")):
-        lines = "\n".join(filter(None, map(_channel, items)))
+    if name in CHANNEL_LISTS and _are(items, ("id",), ("created", "members")):
+        names = _names(path.parent)
+        lines = "\n".join(filter(None, (_channel(channel, names) for channel in items)))
         return LocatedText("", lines + "\n") if lines else None
     return None
 
@@ -129,6 +132,11 @@ def _line(message: dict[str, Any], names: dict[str, str], *, reply: bool) -> str
     """A message as a line: its time, who wrote it and what, the files it shares named; its
     text's own lines after it, indented."""
     text = _readable(str(message.get("text") or ""), names)
+    if not text:  # an app's message, its text in its blocks alone (PagerDuty's, GitHub's)
+        joined = " ".join(_block_texts(message.get("blocks"), names))
+        text = _readable(re.sub(r"[ \t]+", " ", joined), names)
+    if not text and isinstance(room := message.get("room"), dict):  # a huddle
+        text = " ".join(["Huddle:", str(room.get("name") or "")]).strip()
     if not text:  # a bot's message, its text in attachments
         text = " ".join(
             part
@@ -154,6 +162,32 @@ def _line(message: dict[str, Any], names: dict[str, str], *, reply: bool) -> str
     first, *rest = text.split("\n")
     line = f"{when} {_author(message, names)}: {first}".lstrip()
     return "\n".join([f"↳ {line}" if reply else line, *(f"  {more}" for more in rest)])
+
+
+_BLOCK_KINDS_SKIPPED = frozenset({"actions", "image", "divider", "input"})  # buttons, pictures
+
+
+def _block_texts(blocks: Any, names: dict[str, str]) -> list[str]:
+    """The texts of a message's blocks as Slack shows them: sections, headers, contexts, their
+    fields, and rich text (its mentions, links and emoji); not buttons or images."""
+    found: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        if not isinstance(block, dict) or block.get("type") in _BLOCK_KINDS_SKIPPED:
+            continue
+        kind, text = block.get("type"), block.get("text")
+        if isinstance(text, str) and kind in ("text", "mrkdwn", "plain_text"):
+            found.append(text)
+        elif isinstance(text, dict):
+            found += _block_texts([text], names)
+        if kind == "user" and isinstance(block.get("user_id"), str):
+            found.append("@" + names.get(block["user_id"], block["user_id"]))
+        elif kind == "link" and isinstance(block.get("url"), str):
+            found.append(block.get("text") or block["url"])
+        elif kind == "emoji" and isinstance(block.get("name"), str):
+            found.append(f":{block['name']}:")
+        for key in ("elements", "fields"):
+            found += _block_texts(block.get(key), names)
+    return [text for text in found if text.strip()]
 
 
 def _author(message: dict[str, Any], names: dict[str, str]) -> str:
@@ -246,9 +280,14 @@ def _person(user: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _channel(channel: dict[str, Any]) -> str:
-    """A channel of ``channels.json`` as a line: #name, then its topic and purpose."""
+def _channel(channel: dict[str, Any], names: dict[str, str]) -> str:
+    """A channel of ``channels.json`` as a line: #name, then its topic and purpose; a direct
+    message's (``dms.json``: no name) as its folder's id and the people in it."""
     name = channel.get("name")
+    members = channel.get("members") if isinstance(channel.get("members"), list) else []
+    if (not isinstance(name, str) or not name) and members:
+        people = ", ".join(names.get(m, str(m)) for m in members)
+        return f"Direct messages {channel.get('id')}: {people}"
     if not isinstance(name, str) or not name:
         return ""
     parts = [f"#{name}"]

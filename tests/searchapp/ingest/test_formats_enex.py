@@ -248,3 +248,31 @@ def test_a_note_of_generated_text_is_left_out_not_its_notebook(tmp_path: Path) -
     assert report.stored[str(docs / "Work.enex")] >= 20
     assert index.search("agenda item 7", k=1, mode="lexical")[0].record_id == "8"
     assert index.search(key[:40], k=1, mode="lexical") == []
+
+
+def test_evernote_10_tasks_are_read_as_a_checklist(tmp_path: Path) -> None:
+    # A second trial: an Evernote 10 note's tasks (<task> beside its content) were dropped,
+    # "Send Jordan the final handover deck" found nowhere.
+    tasks = (
+        "<task><title>Send Jordan the final handover deck</title><created>20231127T080000Z"
+        "</created><updated>20231127T080000Z</updated><taskStatus>open</taskStatus>"
+        "<inNote>true</inNote><dueDate>20231212T170000Z</dueDate><reminder><created>"
+        "20231127T080000Z</created></reminder></task>"
+        "<task><title>Book the farewell dinner</title><created>20231120T080000Z</created>"
+        "<taskStatus>completed</taskStatus></task>"
+    )
+    path = tmp_path / "Work Log.enex"
+    path.write_bytes(
+        export(
+            note("Wrap-up", "<div>Things to wrap up.</div>").replace(
+                "</content>", "</content>" + tasks
+            )
+        )
+    )
+    [document] = load_documents(path)
+    assert document.title == "Wrap-up"
+    assert "Created: 2023-11-25 · Updated: 2023-11-26" in document.text  # the note's, not a task's
+    assert document.text.endswith(
+        "Things to wrap up.\n\n[ ] Send Jordan the final handover deck (due 2023-12-12)\n"
+        "[x] Book the farewell dinner\n"
+    )

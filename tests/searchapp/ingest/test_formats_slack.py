@@ -159,3 +159,45 @@ def test_an_export_indexed_as_json_is_read_again_and_a_reply_is_found_with_its_q
     assert "Should we delay the pricing page" in hit.text  # the question, with its answer
     assert hit.text.count("Let's wait until after Black Friday.") == 1
     assert "client_msg_id" not in hit.text and "avatar_hash" not in hit.text
+
+
+def test_apps_huddles_and_an_enterprise_grids_lists_are_read(tmp_path) -> None:
+    # A second trial: PagerDuty's message (its text in its blocks alone) and a huddle were
+    # dropped ("Acknowledged by Tomás Núñez" found nowhere); org_users.json and dms.json
+    # were indexed as JSON, a bot's record the second hit for who acknowledged the incident.
+    root = make_export(tmp_path / "grid")
+    pagerduty = {
+        "type": "message", "subtype": "bot_message", "username": "PagerDuty", "text": "",
+        "ts": at(400), "bot_profile": {"name": "PagerDuty"},
+        "blocks": [
+            {"type": "section",
+             "text": {"type": "mrkdwn", "text": "*Incident #4821* Checkout API latency"}},
+            {"type": "context", "elements": [
+                {"type": "mrkdwn", "text": "Acknowledged by *Tomás Núñez* at 08:06 UTC"}]},
+            {"type": "actions", "elements": [
+                {"type": "button", "text": {"type": "plain_text", "text": "Resolve"}}]},
+            {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [
+                {"type": "text", "text": "paging "}, {"type": "user", "user_id": "U02PRIYA"},
+                {"type": "link", "url": "https://pd.example/4821", "text": "the runbook"}]}]},
+        ],
+    }  # fmt: skip
+    huddle = {
+        "type": "message", "subtype": "huddle_thread", "user": "U01SAM", "text": "", "ts": at(500),
+        "room": {"id": "R0HUDDLE", "name": "Pricing sync", "participant_history": ["U01SAM"]},
+    }  # fmt: skip
+    (root / "incidents").mkdir()
+    (root / "incidents" / "2023-11-14.json").write_text(json.dumps([pagerduty, huddle]))
+    [day] = load_documents(root / "incidents" / "2023-11-14.json")
+    assert day.text.split("\n") == [
+        f"{hhmm(400)} PagerDuty: *Incident #4821* Checkout API latency Acknowledged by "
+        "*Tomás Núñez* at 08:06 UTC paging @Priya Nair the runbook",
+        f"{hhmm(500)} Sam Ortega: Huddle: Pricing sync",
+        "",
+    ]
+    (root / "org_users.json").write_text((root / "users.json").read_text())
+    [people] = load_documents(root / "org_users.json")
+    assert people.text.startswith("Sam Ortega (@sam) · Senior PM · sam@acme.io\n")
+    dms = [{"id": "D08SAMPRI", "created": 1699000000, "members": ["U01SAM", "U02PRIYA"]}]
+    (root / "dms.json").write_text(json.dumps(dms))
+    [listed] = load_documents(root / "dms.json")
+    assert listed.text == "Direct messages D08SAMPRI: Sam Ortega, Priya Nair\n"
