@@ -469,6 +469,11 @@ def _find(store: Store, key: str, *, link: bool = False) -> tuple[int, str, str,
     for named in dict.fromkeys([path, path.rstrip(" ")]) if mark and path.strip() else ():
         doc_id = os.path.abspath(os.path.expanduser(named)) + "#" + record
         rows = rows or store.rows(select + "doc_id = ?", (doc_id,))
+    if not rows and mark and path.strip() and not os.path.isabs(os.path.expanduser(path)):
+        # `Work Log.enex #421` from another folder: the one file so named that has it
+        end = "/" + path.strip().removeprefix("./") + "#" + record
+        found = store.rows(select + "substr(doc_id, -?) = ? LIMIT 2", (len(end), end))
+        rows = found if len(found) == 1 else rows
     if not rows and (shown := from_display(key)) is not None:
         return _find(store, shown)  # a name as a terminal shows it (a tab as "\t"), pasted
     if not rows:
@@ -525,6 +530,21 @@ def _found_by_end(store: Store, key: str) -> list[tuple[Any, ...]]:
     return rows
 
 
+def _folded(text: str) -> str:
+    """``text`` as a name is typed: in any case, without accents, its dashes as hyphens."""
+    from searchapp.ranking.query_words import fold
+
+    return _dashed(fold(text))
+
+
+def _dashed(text: str) -> str:
+    """``text`` with its dashes as hyphens: `Interview – Globex` is typed `Interview - Globex`."""
+    return text.translate(_DASHES)
+
+
+_DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-"})
+
+
 # What Notion adds to a page's title in an export's file names: `Q3 Roadmap 3f2a…60.md`.
 _NOTION_ID = r" [0-9a-f]{32}(?:\.md|\.csv)?"
 
@@ -535,8 +555,10 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
     or a note's `Anna Weber`): an agent's client runs the server from its own folder (`/`
     under a desktop client), where a relative path named nothing. A note may be named without
     its `.md`, and in another case where nothing has the name as given (as Obsidian's links
-    name them), and a Notion export's page by its title (`[[Q3 Roadmap]]`: its file is named
-    `Q3 Roadmap 3f2a…60.md`); an Obsidian ``link``'s `Folder/Note` is also the end of a path.
+    name them), a Notion export's page by its title (`[[Q3 Roadmap]]`: its file is named
+    `Q3 Roadmap 3f2a…60.md`), else any document by its title (an Evernote note's, a Keep
+    note's, a message's subject; dashes as hyphens); an Obsidian ``link``'s `Folder/Note` is
+    also the end of a path.
     Where several documents have the name, the same content, and all but one are copies by
     their paths (``selection.is_derived``), the one that is not; raises for a name several
     others have."""
@@ -558,10 +580,8 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
         if rows:
             break
     if not rows:  # in another case, else without accents, as Obsidian's links name notes
-        from searchapp.ranking.query_words import fold
-
         every = store.rows(select + " ORDER BY id")
-        for folding in (str.casefold, fold):  # `Resume` and `Résumé` apart while they can be
+        for folding in (str.casefold, _folded):  # `Resume` and `Résumé` apart while they can be
             folded = [(row, folding(row[2])) for row in every]
             for name in names:
                 places = {folding(os.path.normpath(os.path.join(root, name))) for root in roots}
@@ -575,8 +595,16 @@ def _found_by_name(store: Store, key: str, *, link: bool = False) -> list[tuple[
             if rows:
                 break
         if not rows and by_end:  # a Notion export's page, named by its title alone
-            page = re.compile(re.escape(fold(relative)) + _NOTION_ID)
-            rows = [row for row in every if page.fullmatch(fold(os.path.basename(row[2])))][:6]
+            page = re.compile(re.escape(_folded(relative)) + _NOTION_ID)
+            rows = [row for row in every if page.fullmatch(_folded(os.path.basename(row[2])))][:6]
+        if not rows and by_end:  # a note, a message or a record by its title (`[[Bike lock]]`)
+            wanted = _folded(" ".join(relative.split()))
+            titled = store.rows(
+                "SELECT id, doc_id, path, title FROM documents WHERE title IS NOT NULL "
+                "AND title != '' AND length(title) BETWEEN ? AND ? ORDER BY id",
+                (len(relative) // 2, len(relative) * 2 + 8),
+            )
+            rows = [row for row in titled if _folded(" ".join(row[3].split())) == wanted][:6]
     if 1 < len(rows) < 6:  # all of them: copies (`Export (1)/`) left to their original
         from searchapp.ranking.selection import is_derived
 

@@ -3612,6 +3612,44 @@ def test_get_finds_a_notion_page_by_its_title_and_leaves_a_copy_to_its_original(
     assert run(capsys, "get", "Onboarding", *index)[:2] == (0, "# Onboarding\n")
 
 
+def test_get_finds_a_note_by_its_title_and_a_record_by_its_files_name(
+    tmp_path, fake_model, capsys, monkeypatch
+) -> None:
+    # A second trial: `[[Bike lock]]` (a Keep note), `[[Last two weeks]]` (an Evernote note)
+    # and `Work Log.enex #2` from another folder were "not an indexed document", and
+    # `[[Interview - Globex]]` typed with a hyphen missed `Interview – Globex.md`.
+    from tests.searchapp.ingest.test_formats_enex import export, note
+
+    docs = write(tmp_path / "docs", {"Notion/Interview – Globex.md": "# Globex\n\nSSO: $30k.\n"})
+    keep = '{"isTrashed": false, "title": "Bike lock", "textContent": "Code 4-1-7-7"}'
+    write(docs, {"Takeout/Keep/2023-11-14T10_00_00.json": keep})
+    work = docs / "Evernote" / "Work Log.enex"
+    work.parent.mkdir()
+    work.write_bytes(
+        export(
+            note("Recruiters", "<div>Dana.</div>"),
+            note("Last two weeks", "<div>Hand over billing.</div>"),
+        )
+    )
+    index = ["--index-dir", str(tmp_path / "idx")]
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    monkeypatch.chdir(tmp_path)
+    for key, start in [
+        ("[[Bike lock]]", "Bike lock\n"),
+        ("bike LOCK", "Bike lock\n"),
+        ("[[Last two weeks]]", "Last two weeks\n"),
+        ("Work Log.enex #2", "Last two weeks\n"),
+        ("Work Log.enex#1", "Recruiters\n"),
+        ("[[Interview - Globex]]", "# Globex\n"),
+    ]:
+        code, out, err = run(capsys, "get", key, *index)
+        assert code == 0 and out.startswith(start), (key, err)
+    code, _, err = run(capsys, "get", "Work Log.enex #3", *index)
+    assert code == 2 and "not an indexed document" in err
+    code, _, err = run(capsys, "get", "[[Bike]]", *index)  # a title's start names none
+    assert code == 2 and "not an indexed document" in err
+
+
 def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
     tmp_path, fake_model, capsys, monkeypatch
 ) -> None:
