@@ -262,6 +262,34 @@ def test_a_daily_note_named_what_was_typed_comes_first(tmp_path) -> None:
     search_index.close()
 
 
+def test_a_day_named_file_does_not_hold_the_querys_other_words(tmp_path) -> None:
+    # A second trial: "root cause of the checkout outage on November 15" in a Slack day of
+    # 2,000 messages (`2023-11-15.json`): every passage was taken to hold all the query's
+    # words, as the file's name holds its date, and the one saying the root cause fell past
+    # fifty; without the date it ranked first.
+    filler = "\n\n".join(
+        f"{8 + n // 4:02d}:{n % 60:02d} Tomas: the checkout outage of the checkout is on, "
+        f"the outage of the checkout goes on ({n})"
+        for n in range(40)
+    )
+    answer = "15:50 Marcus: found it: root cause, redis noeviction"
+    files = {
+        "incidents/2023-11-15.md": f"{filler}\n\n{answer}\n\n{filler}\n",
+        "incidents/2023-11-14.md": "09:00 Sam: the checkout deploy is done\n",
+    }
+    docs, search_index = index_of(tmp_path, files)
+    for query in (
+        "root cause of the checkout outage",
+        "root cause of the checkout outage on November 15",
+    ):
+        hits = search_index.search(query, k=3, per_doc=3)
+        assert hits[0].path == str(docs / "incidents/2023-11-15.md"), query
+        assert "root cause" in hits[0].text, (query, [h.text[:40] for h in hits])
+    # a date alone still names its day's file as holding the whole query
+    assert search_index.search("November 15", k=1)[0].path.endswith("2023-11-15.md")
+    search_index.close()
+
+
 def test_many_files_named_a_common_word_do_not_hold_it(tmp_path) -> None:
     # Every `index.md` of a site ranked above the note about the index, as if each said it.
     files = {f"{site}/index.md": f"Welcome to the {site} site.\n" for site in ("web", "blog")}
