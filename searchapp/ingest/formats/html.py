@@ -66,6 +66,7 @@ _CELL_TAGS = frozenset({"td", "th"})
 # another with no text between is a word apart ("Home" "Pricing", read "HomePricing").
 _ITEM_TAGS = frozenset({"a", "button"})
 _BLANK_LINES = re.compile(r"\n{3,}")
+_BREAK_RANK = ("", " ", "\n", "\n\n")  # the breaks asked for between texts, weakest first
 _NEWLINE_REFERENCE = re.compile(r"&(?:#0*10|#[xX]0*[aA]|NewLine);?")
 
 
@@ -250,10 +251,10 @@ class _VisibleText(HTMLParser):
             self._pending = ""
         elif tag in _PARAGRAPH_TAGS or tag == "br":
             self._pending = "\n\n"
-        elif tag in _LINE_TAGS:
-            self._pending = max(self._pending, "\n", key=len)
+        elif tag in _LINE_TAGS:  # a row's end after a cell's: "\n", not the " " (a tie by length)
+            self._pending = max(self._pending, "\n", key=_BREAK_RANK.index)
         elif tag in _CELL_TAGS:
-            self._pending = max(self._pending, " ", key=len)
+            self._pending = max(self._pending, " ", key=_BREAK_RANK.index)
 
 
 # -- JSONL corpora ---------------------------------------------------------------------------

@@ -148,6 +148,16 @@ def test_decode_bytes_never_raises(data: bytes) -> None:
         assert not any(ord(ch) < 32 and ch not in "\t\n" for ch in text)
 
 
+def test_a_tables_rows_are_lines_of_their_own() -> None:
+    # A second trial: an Evernote note's table read "Vendor Price Notes Gong $1,450 per
+    # seat ... Chorus $1,100": a row's end after a cell's end was taken for a cell's space.
+    table = (
+        "<table><tr><th>Vendor</th><th>Price</th></tr><tr><td>Gong</td><td>$1,450</td></tr>"
+        "<tr><td>Chorus</td><td>$1,100</td></tr></table><p>After it.</p>"
+    )
+    assert html_to_text(table)[1] == "Vendor Price\nGong $1,450\nChorus $1,100\n\nAfter it."
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from("<>/!-&;# \n=\"'abhtmlscriptpbrdiv") | st.characters()))
 def test_html_to_text_never_raises(html: str) -> None:
