@@ -66,6 +66,7 @@ _BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 # In accepted text, control characters but tab and newline become spaces (one for one).
 _CARRIAGE_RETURNS = re.compile("\r+\n")
 _SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+_INVISIBLE_MARKS = re.compile("[\u200b\u200e\u200f\u2060\ufeff]")  # not ZWJ, ZWNJ: emoji, Persian
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
 # A terminal's codes in a log or a `script` typescript: colours and cursor moves (CSI), titles
 # and links (OSC, to BEL or ST, never past a line), character sets ("\x1b(B") and the keypad
@@ -442,13 +443,18 @@ def normalise(text: str) -> str:
     """Line ends to ``\\n`` as grep, git and vim count lines: ``\\r\\n`` (and ``\\r\\r\\n``, a
     file converted twice) end one line; a lone ``\\r`` is a space (a progress bar's redraws in
     a log; classic Mac OS line ends, which grep -n and vim read as one line too); other control
-    characters but tab become spaces, once a terminal's escape codes are taken out."""
+    characters but tab become spaces, once a terminal's escape codes are taken out; marks
+    that are not seen are taken out: left-to-right and right-to-left marks (an iPhone's
+    WhatsApp export begins lines with one: hits printed `\u200e`), zero-width spaces and
+    word joiners, which split a word for search ("pass\u200bword")."""
     if "\x1b" in text:
         text = _TERMINAL_CODES.sub("", text)
     if "\r" in text:
         text = _CARRIAGE_RETURNS.sub("\n", text)
     if _SPACE_CONTROLS.search(text):
         text = text.translate(_CONTROL_TO_SPACE)
+    if _INVISIBLE_MARKS.search(text):
+        text = _INVISIBLE_MARKS.sub("", text)
     return text
 
 

@@ -148,6 +148,17 @@ def test_decode_bytes_never_raises(data: bytes) -> None:
         assert not any(ord(ch) < 32 and ch not in "\t\n" for ch in text)
 
 
+def test_marks_not_seen_are_taken_out_of_text() -> None:
+    # A second trial: an iPhone's WhatsApp export begins lines with a left-to-right mark,
+    # printed `\u200e` in hits; a zero-width space splits a word for search.
+    data = "\u200e[12/03/2023, 14:22:01] Alex: \u200eimage omitted\npass\u200bword \u05e9\u200f!\n"
+    text = decode_bytes(data.encode())
+    assert text == "[12/03/2023, 14:22:01] Alex: image omitted\npassword \u05e9!\n"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    family += " \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert decode_bytes(family.encode()) == family  # joiners kept: an emoji, Persian
+
+
 def test_a_tables_rows_are_lines_of_their_own() -> None:
     # A second trial: an Evernote note's table read "Vendor Price Notes Gong $1,450 per
     # seat ... Chorus $1,100": a row's end after a cell's end was taken for a cell's space.
