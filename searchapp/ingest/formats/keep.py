@@ -3,7 +3,8 @@
 Read as they were, each note was found twice (its JSON and its HTML, ranks 1 and 2), the JSON's
 passages held ``"isPinned": false`` and ``textContentHtml``'s markup, and a note in Keep's
 trash ("Old wifi", a password) ranked second (a product manager's trial). Read here: the JSON,
-as the note's title, labels and day last edited, then its text or its checklist (``[x]`` and
+as the note's title, labels, day last edited, whether it is pinned or archived and the files
+it holds, then its text or its checklist (``[x]`` and
 ``[ ]``) and the links it holds; a note in the trash is not indexed, and the HTML beside a
 note's JSON is left to it.
 """
@@ -48,6 +49,11 @@ def extract_keep(text: str, path: Path) -> LocatedText | None:
         lines.append("Labels: " + ", ".join(labels))
     if edited := _day(note.get("userEditedTimestampUsec")):
         lines.append(f"Edited: {edited}")
+    if kept := [name for key, name in _STATES if note.get(key) is True]:
+        lines.append(" · ".join(kept))  # "Pinned", "Archived": as Keep shows them
+    for attachment in _list(note, "attachments"):  # an image or a recording, by its file
+        if isinstance(attachment, dict) and (name := _text(attachment.get("filePath"))):
+            lines.append(f"Attachment: {name}")
     body = [_text(note.get("textContent"), keep_lines=True)]
     body += [
         f"[{'x' if item.get('isChecked') else ' '}] {_text(item.get('text'))}"
@@ -74,6 +80,9 @@ def is_keep_html_copy(text: str, path: Path) -> bool:
         return twin.is_file() and might_be_keep_note(twin.read_text("utf-8", "replace"), twin)
     except OSError:
         return False
+
+
+_STATES = (("isPinned", "Pinned"), ("isArchived", "Archived"))
 
 
 def _list(note: dict[str, Any], key: str) -> list[Any]:

@@ -57,9 +57,23 @@ def test_a_note_is_its_title_labels_day_and_text_or_checklist(tmp_path) -> None:
     day = datetime.fromtimestamp(EDITED / 1e6).strftime("%Y-%m-%d")
     assert document.title == "Before I leave"
     assert document.text == (
-        f"Before I leave\nLabels: Work, Admin\nEdited: {day}\n\n"
+        f"Before I leave\nLabels: Work, Admin\nEdited: {day}\nPinned\n\n"
         "[ ] Ask Jordan for a LinkedIn recommendation\n[x] Export Notion + Slack\n"
         "Jordan (https://linkedin.com/in/jordan)\n"
+    )
+    archived = keep_note(
+        keep,
+        "Jordan",
+        title="Jordan",
+        textContent="Kids: Mia (7) and Leo (4)",
+        isPinned=False,
+        isArchived=True,
+        attachments=[{"filePath": "1a2b3c.jpg", "mimetype": "image/jpeg"}],
+    )
+    [document] = load_documents(archived)
+    assert (
+        document.text
+        == f"Jordan\nEdited: {day}\nArchived\nAttachment: 1a2b3c.jpg\n\nKids: Mia (7) and Leo (4)\n"
     )
     untitled = keep_note(
         keep, "2023-04-11T08_31_02.118-07_00", textContent="Parking: P2, spot 117\nnear the lift"
@@ -67,7 +81,7 @@ def test_a_note_is_its_title_labels_day_and_text_or_checklist(tmp_path) -> None:
     [document] = load_documents(untitled)
     assert (document.title, document.text) == (
         "",
-        f"Edited: {day}\n\nParking: P2, spot 117\nnear the lift\n",
+        f"Edited: {day}\nPinned\n\nParking: P2, spot 117\nnear the lift\n",
     )
 
 
