@@ -452,6 +452,27 @@ def test_a_file_is_read_in_pieces_up_to_its_limit(tmp_path: Path, monkeypatch) -
     assert read_bytes(path, max_bytes=None) == path.read_bytes()
     with pytest.raises(NotTextError, match="larger than"):
         read_bytes(path, max_bytes=767)
+    # A file of its size is read in one piece (pieces joined held it twice); what it has past
+    # that size (grown since it was looked at, a kernel file of size 0), a piece at a time.
+    reads = []
+
+    class Handle:
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def read(self, count: int) -> bytes:
+            reads.append(count)
+            piece, self.data = self.data[:count], self.data[count:]
+            return piece
+
+    assert decoding._read_at_most(Handle(b"x" * 768), None, 768) == b"x" * 768
+    assert reads == [769]
+    reads.clear()
+    assert decoding._read_at_most(Handle(b"x" * 780), 800, 768) == b"x" * 780  # it grew
+    assert reads == [769, 7, 7, 7]
+    reads.clear()
+    assert decoding._read_at_most(Handle(b"Linux\n"), None, 0) == b"Linux\n"  # /proc's size 0
+    assert reads == [7, 7]
 
 
 @pytest.mark.skipif(not Path("/proc/sys/kernel/ostype").exists(), reason="needs Linux's /proc")
