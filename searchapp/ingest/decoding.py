@@ -36,6 +36,7 @@ from searchapp.ingest import secrets
 from searchapp.ingest.formats.html import html_to_text, looks_like_html
 from searchapp.ingest.formats.spans import Span
 from searchapp.ingest.limits import DEFAULT_MAX_BYTES, ENEX_MAX_BYTES, GENERATED_LINE_CHARS
+from searchapp.ingest.marks import INVISIBLE_MARKS
 from searchapp.ingest.secrets import blank_private_keys
 from searchapp.storage.paths import absolute
 from searchapp.storage.schema import CJK, qualified_id
@@ -65,9 +66,9 @@ _CONTROL_BYTES = bytes([*range(0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x2
 _BINARY_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")
 # In accepted text, control characters but tab and newline become spaces (one for one).
 _CARRIAGE_RETURNS = re.compile("\r+\n")
-_SPACE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
-_INVISIBLE_MARKS = re.compile("[\u200b\u200e\u200f\u2060\ufeff]")  # not ZWJ, ZWNJ: emoji, Persian
+_SPACE_CONTROLS = re.compile(f"[\x00-\x08\x0b-\x1f\x7f{INVISIBLE_MARKS}]")
 _CONTROL_TO_SPACE = {code: " " for code in [*range(0x09), *range(0x0B, 0x20), 0x7F]}
+_CONTROL_TO_SPACE.update(dict.fromkeys(map(ord, INVISIBLE_MARKS)))  # marks not seen: out
 # A terminal's codes in a log or a `script` typescript: colours and cursor moves (CSI), titles
 # and links (OSC, to BEL or ST, never past a line), character sets ("\x1b(B") and the keypad
 # and cursor saves (\x1b= \x1b> \x1b7 \x1b8). Their ESC alone became a space, and "[31mERROR
@@ -444,17 +445,13 @@ def normalise(text: str) -> str:
     file converted twice) end one line; a lone ``\\r`` is a space (a progress bar's redraws in
     a log; classic Mac OS line ends, which grep -n and vim read as one line too); other control
     characters but tab become spaces, once a terminal's escape codes are taken out; marks
-    that are not seen are taken out: left-to-right and right-to-left marks (an iPhone's
-    WhatsApp export begins lines with one: hits printed `\u200e`), zero-width spaces and
-    word joiners, which split a word for search ("pass\u200bword")."""
+    that are not seen are taken out (``marks.INVISIBLE_MARKS``)."""
     if "\x1b" in text:
         text = _TERMINAL_CODES.sub("", text)
     if "\r" in text:
         text = _CARRIAGE_RETURNS.sub("\n", text)
     if _SPACE_CONTROLS.search(text):
         text = text.translate(_CONTROL_TO_SPACE)
-    if _INVISIBLE_MARKS.search(text):
-        text = _INVISIBLE_MARKS.sub("", text)
     return text
 
 

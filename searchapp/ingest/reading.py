@@ -184,11 +184,12 @@ class FileReader:
         # long line of prose and markup-free code, not generated noise.
         # Not a file named to index (`search index app.min.js`), as ripgrep searches one.
         judged = self.default_excludes and key not in self.named
-        if judged and len(documents) > 1:  # a note or record of generated text, not its file
-            documents = [d for d in documents if not looks_generated(d.text)] or documents
-        generated = Path(key).suffix.lower() not in HTML_SUFFIXES and any(
-            looks_generated(d.text) for d in documents
-        )
+        page = Path(key).suffix.lower() in HTML_SUFFIXES
+        flags = [not page and looks_generated(d.text) for d in documents]
+        if judged and len(documents) > 1 and not all(flags):  # a note or record, not its file
+            documents = [d for d, flag in zip(documents, flags, strict=True) if not flag]
+            flags = [False] * len(documents)
+        generated = any(flags)
         if judged and generated:
             reason = f"minified or generated text; {NO_DEFAULT_EXCLUDES}"
             yield FileDone(key, "skipped", reason, size=stat.st_size, work=work)

@@ -12,10 +12,12 @@ import threading
 from pathlib import Path, PurePosixPath
 
 from searchapp.ingest.formats.spans import Span
+from searchapp.ingest.marks import without_marks
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTACHED_BYTES = 50 * 1024 * 1024  # of a message's or note's attachments, files and texts
+MAX_NESTED_MESSAGES = 8  # messages forwarded inside messages: past this, a hostile file
 ATTACHED_KINDS = frozenset({"application", "text"})  # the MIME types read; others named only
 _reading = threading.local()  # an attachment's own attachments are named, not read
 
@@ -66,13 +68,19 @@ def is_reading() -> bool:
     return bool(getattr(_reading, "active", False))
 
 
+def attachment_piece(name: str, text: str) -> tuple[str | None, str]:
+    """A file attached as a piece of its message's or note's text (``joined``'s): its name,
+    then its text under a section named for it; its name alone where it has none."""
+    return (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
+
+
 def joined(pieces: list[tuple[str | None, str]]) -> tuple[str, tuple[Span, ...]]:
     """A message's or note's pieces of text (each with the name of the attached file it is
     the text of, else None) as one text, a blank line between two, and the sections where
     an attached file's text starts and where what follows it does; empty pieces left out."""
     text, spans, section = "", [], None
     for named, piece in pieces:
-        if not (piece := piece.strip()):
+        if not (piece := without_marks(piece).strip()):
             continue
         text += "\n\n" if text else ""
         if named != section:  # an attachment's text, or what follows it

@@ -25,7 +25,9 @@ from email.parser import BytesParser
 from searchapp.ingest.formats.attached import (
     ATTACHED_KINDS,
     MAX_ATTACHED_BYTES,
+    MAX_NESTED_MESSAGES,
     attached_text,
+    attachment_piece,
     is_reading,
     joined,
 )
@@ -36,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 EML_SUFFIX = ".eml"
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
-MAX_NESTED_MESSAGES = 8  # messages forwarded inside messages: past this, a hostile file
 
 
 def extract_eml(data: bytes) -> LocatedText:
@@ -83,12 +84,7 @@ def _message_text(message: Message, depth: int, budget: list[int]) -> list[tuple
                 continue
         name = _decoded(part.get_filename() or "")
         if name:
-            content = attachment_text(part, name, budget)
-            pieces.append(
-                (name, f"Attachment: {name}\n{content}")
-                if content
-                else (None, f"Attachment: {name}")
-            )
+            pieces.append(attachment_piece(name, attachment_text(part, name, budget)))
         elif part.get_content_maintype() == "text" and not _is_attachment(part):
             # the text after an inline image (Apple Mail's): the body's, not an attachment's
             inline = _content(part)

@@ -21,6 +21,7 @@ from searchapp.ingest.formats.attached import (
     ATTACHED_KINDS,
     MAX_ATTACHED_BYTES,
     attached_text,
+    attachment_piece,
     joined,
 )
 from searchapp.ingest.formats.html import html_to_text
@@ -107,9 +108,7 @@ def _note(number: int, data: bytes, start: int, end: int) -> Note:
         close = data.find(b"</resource>", first, end)
         close = end if close < 0 else close
         name, text = _resource(data, first, close, budget)
-        pieces.append(
-            (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
-        )
+        pieces.append(attachment_piece(name, text))
         first = _tag(data, b"resource", close, end)
     text, spans = joined(pieces)
     return Note(number, title, text + "\n", spans)

@@ -7,6 +7,8 @@ import logging
 import re
 from html.parser import HTMLParser
 
+from searchapp.ingest.marks import without_marks
+
 logger = logging.getLogger(__name__)
 
 _INVISIBLE_TAGS = frozenset({"script", "style", "head", "template", "noscript"})
@@ -106,7 +108,8 @@ def html_to_text(html: str, *, source_lines: bool = False) -> tuple[str, str]:
     parser = _parsed(html, source_lines, _BOILERPLATE_TAGS)
     if not "".join(parser.parts).strip():
         parser = _parsed(html, source_lines, frozenset())
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    visible = without_marks("".join(parser.parts))  # `&#8203;` read as a mark
+    lines = (" ".join(line.split()) for line in visible.split("\n"))
     if source_lines:
         text = "\n".join(lines).rstrip()
     else:

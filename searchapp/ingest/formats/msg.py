@@ -14,12 +14,15 @@ from __future__ import annotations
 import struct
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from functools import cached_property
 from typing import Any
 
 from searchapp.ingest.formats.attached import (
     ATTACHED_KINDS,
     MAX_ATTACHED_BYTES,
+    MAX_NESTED_MESSAGES,
     attached_text,
+    attachment_piece,
     joined,
 )
 from searchapp.ingest.formats.html import html_to_text
@@ -34,7 +37,6 @@ _SUBMITTED, _DELIVERED = 0x0039, 0x0E06  # PT_SYSTIME properties, in the fixed-s
 _ATTACHMENT_NAMES = ("3707", "3704", "3001")  # long file name, 8.3 name, display name
 _ATTACHMENT_DATA, _ATTACHMENT_MIME = "3701", "370E"
 _CODEPAGE = 0x3FFD  # PR_MESSAGE_CODEPAGE: what 8-bit strings (001E) are written in
-MAX_NESTED_MESSAGES = 8  # messages attached inside messages: past this, a hostile file
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 
@@ -98,9 +100,7 @@ def _message(
             continue
         name, text = _attachment(_Properties(ole, storage, _ATTACHMENT_HEADER), codepage, budget)
         if name:
-            pieces.append(
-                (name, f"Attachment: {name}\n{text}") if text else (None, f"Attachment: {name}")
-            )
+            pieces.append(attachment_piece(name, text))
     return subject, pieces
 
 
@@ -126,6 +126,7 @@ class _Properties:
             return ""
         return _decoded(narrow.rstrip(b"\x00"), codepage)
 
+    @cached_property
     def _fixed(self) -> dict[int, bytes]:
         """The fixed-size properties (``__properties_version1.0``): each tag's 8 value bytes."""
         name = "/".join([*self._path, "__properties_version1.0"])
@@ -139,7 +140,7 @@ class _Properties:
         return found
 
     def time(self, property_id: int) -> datetime | None:
-        value = self._fixed().get(property_id << 16 | 0x0040)
+        value = self._fixed.get(property_id << 16 | 0x0040)
         if value is None:
             return None
         ticks = struct.unpack("<Q", value)[0]  # 100 ns since 1601
@@ -149,7 +150,7 @@ class _Properties:
             return None
 
     def integer(self, property_id: int) -> int | None:
-        value = self._fixed().get(property_id << 16 | 0x0003)
+        value = self._fixed.get(property_id << 16 | 0x0003)
         return None if value is None else struct.unpack_from("<i", value)[0]
 
 

@@ -228,9 +228,9 @@ def _readable(text: str, names: dict[str, str]) -> str:
 
 
 @lru_cache(maxsize=64)
-def _names_at(folder: str, stamp: tuple[int, int]) -> dict[str, str]:
+def _names_at(path: str, stamp: tuple[int, int]) -> dict[str, str]:
     try:
-        with open(Path(folder) / USERS_NAME, encoding="utf-8") as file:
+        with open(path, encoding="utf-8") as file:
             users = json.load(file)
     except (OSError, ValueError):
         return {}
@@ -244,15 +244,18 @@ def _names_at(folder: str, stamp: tuple[int, int]) -> dict[str, str]:
 
 
 def _names(folder: Path) -> dict[str, str]:
-    """The people of the export in ``folder`` by their ids (its ``users.json``), {} where it
-    has none; read once while the file is as it was."""
-    try:
-        stat = (folder / USERS_NAME).stat()
-    except OSError:
-        return {}
-    if stat.st_size > MAX_USERS_BYTES:
-        return {}
-    return _names_at(str(folder), (stat.st_mtime_ns, stat.st_size))
+    """The people of the export in ``folder`` by their ids (its ``users.json``, and an
+    Enterprise Grid's ``org_users.json``), {} where it has neither; each read once while it
+    is as it was."""
+    names: dict[str, str] = {}
+    for listed in sorted(PEOPLE_LISTS, reverse=True):  # users.json's names last: they win
+        try:
+            stat = (folder / listed).stat()
+        except OSError:
+            continue
+        if stat.st_size <= MAX_USERS_BYTES:
+            names.update(_names_at(str(folder / listed), (stat.st_mtime_ns, stat.st_size)))
+    return names
 
 
 def _name(user: dict[str, Any]) -> str:

@@ -157,6 +157,15 @@ def test_marks_not_seen_are_taken_out_of_text() -> None:
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
     family += " \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
     assert decode_bytes(family.encode()) == family  # joiners kept: an emoji, Persian
+    # ...and from text not decoded as a file is: a page's references, a message's body
+    assert html_to_text("<p>the pass&#8203;word &#8206;is here</p>")[1] == "the password is here"
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["Subject"] = "Wifi"
+    mail.set_content("the pass\u200bword is here \u200e\n")
+    [message] = load_documents(Path("wifi.eml"), data=bytes(mail))
+    assert "the password is here\n" in message.text
 
 
 def test_a_tables_rows_are_lines_of_their_own() -> None:

@@ -194,9 +194,11 @@ def test_apps_huddles_and_an_enterprise_grids_lists_are_read(tmp_path) -> None:
         f"{hhmm(500)} Sam Ortega: Huddle: Pricing sync",
         "",
     ]
-    (root / "org_users.json").write_text((root / "users.json").read_text())
+    (root / "users.json").rename(root / "org_users.json")  # a Grid's list alone names them
     [people] = load_documents(root / "org_users.json")
     assert people.text.startswith("Sam Ortega (@sam) · Senior PM · sam@acme.io\n")
+    [day] = load_documents(root / "incidents" / "2023-11-14.json")
+    assert "paging @Priya Nair the runbook" in day.text and "Sam Ortega: Huddle" in day.text
     dms = [{"id": "D08SAMPRI", "created": 1699000000, "members": ["U01SAM", "U02PRIYA"]}]
     (root / "dms.json").write_text(json.dumps(dms))
     [listed] = load_documents(root / "dms.json")

@@ -3648,6 +3648,12 @@ def test_get_finds_a_note_by_its_title_and_a_record_by_its_files_name(
     assert code == 2 and "not an indexed document" in err
     code, _, err = run(capsys, "get", "[[Bike]]", *index)  # a title's start names none
     assert code == 2 and "not an indexed document" in err
+    # two notes of one title: each named as `NAME #N` takes it (a reviewer's: the file twice)
+    twice = docs / "Evernote" / "Twice.enex"
+    twice.write_bytes(export(note("Standup", "<div>Mon</div>"), note("Standup", "<div>Tue</div>")))
+    assert run(capsys, "index", str(docs), *index)[0] == 0
+    code, _, err = run(capsys, "get", "[[Standup]]", *index)
+    assert code == 2 and f"({twice} #1, {twice} #2); give one as named here" in err, err
 
 
 def test_get_finds_a_path_in_an_indexed_folder_or_a_name_one_document_has(
